@@ -1,0 +1,21 @@
+"""The durable engine: an async interpreter of one flow execution, journaled event by event."""
+
+from shared.engine._engine import Engine, ExecutionResult, FileFlowLoader, FlowLoader
+from shared.engine._events import EVENT_TYPES, Event
+from shared.engine._journal import Journal, MemoryJournal, SqliteJournal
+from shared.engine._state import ExecutionState, NodeResult, fold
+
+__all__ = [
+    "EVENT_TYPES",
+    "Engine",
+    "Event",
+    "ExecutionResult",
+    "ExecutionState",
+    "FileFlowLoader",
+    "FlowLoader",
+    "Journal",
+    "MemoryJournal",
+    "NodeResult",
+    "SqliteJournal",
+    "fold",
+]

@@ -1,0 +1,162 @@
+"""Secrets in templates: resolved lazily, remembered by a masker, never listed.
+
+A flow reads a credential as ``{{ secrets.db_password }}``. The ``secrets`` name in scope is a
+`SecretsNamespace`: it asks its resolver for a value only when a template looks the name up,
+and hands every value it returns to a `SecretMasker` first, so that whatever logs or reports
+the run produces afterwards can be masked with `SecretMasker.mask` / `SecretMasker.mask_text`.
+
+The namespace cannot be enumerated: iterating it yields nothing, so no template (``{{ secrets
+| list }}``, ``{{ secrets.items() | list }}``) can discover or dump the vault.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from ._errors import UnknownSecretError
+
+__all__ = ["SecretMasker", "SecretsNamespace"]
+
+MASK = "***"
+
+
+def _encodings(value: str) -> set[str]:
+    """The forms a secret commonly takes in logs besides its plain text.
+
+    A password is often logged inside a JSON document or a URL, where it appears escaped.
+    """
+    forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""), quote_plus(value)}
+    forms.discard("")
+    return forms
+
+
+class SecretMasker:
+    """Replaces every known secret value in text and JSON-like data with ``***``.
+
+    Any non-empty value is masked, however short. A very short secret (``"a"``, ``"42"``)
+    will also hide unrelated occurrences of the same characters and make logs harder to read;
+    that is the price of never printing a credential.
+
+    The masker is shared by every thread of a run; adding and masking may happen concurrently.
+    """
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, value: str) -> None:
+        """Remember a secret value so that it is masked from now on.
+
+        Args:
+            value: The secret. Empty strings are ignored (there is nothing to hide).
+        """
+        if not value:
+            return
+        forms = _encodings(value)
+        with self._lock:
+            if forms <= self._secrets:
+                return
+            self._secrets |= forms
+            # Longest first: the regex engine takes the first alternative that matches, and a
+            # secret that contains another must be masked whole, not around the shorter one.
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
+
+    def mask_text(self, text: str) -> str:
+        """Return ``text`` with every occurrence of every known secret replaced by ``***``."""
+        pattern = self._pattern
+        if pattern is None:
+            return text
+        return pattern.sub(MASK, text)
+
+    def mask(self, obj: Any) -> Any:
+        """Return a copy of a JSON-like value with every secret masked.
+
+        Strings are masked wherever they appear in dicts (keys included), lists and tuples;
+        other values are kept as they are.
+
+        Args:
+            obj: Any value.
+
+        Returns:
+            A masked copy, or ``obj`` itself when no secret is known yet (nothing can leak, and
+            copying every logged event for nothing would be wasted work).
+        """
+        pattern = self._pattern
+        if pattern is None:
+            return obj
+        return _mask(obj, pattern)
+
+    def __repr__(self) -> str:
+        return f"<SecretMasker with {len(self._secrets)} masked forms>"
+
+
+def _mask(obj: Any, pattern: re.Pattern[str]) -> Any:
+    if isinstance(obj, str):
+        return pattern.sub(MASK, obj)
+    if isinstance(obj, Mapping):
+        return {_mask(key, pattern): _mask(value, pattern) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_mask(item, pattern) for item in obj]
+    if isinstance(obj, tuple):
+        return tuple(_mask(item, pattern) for item in obj)
+    return obj
+
+
+class SecretsNamespace(Mapping[str, str]):
+    """The ``secrets`` name of a template scope.
+
+    Looking a name up asks the resolver, registers the value with the masker before anyone
+    can see it, and caches it for the rest of the run. Iteration and ``len()`` reveal nothing
+    and resolve nothing, so the namespace behaves as an empty mapping to anything that tries to
+    list it.
+
+    Args:
+        resolver: Returns the value of a secret, or ``None`` when there is no such secret.
+        masker: Receives every value handed out.
+    """
+
+    __slots__ = ("_cache", "_masker", "_missing", "_resolver")
+
+    def __init__(self, resolver: Callable[[str], str | None], masker: SecretMasker) -> None:
+        self._resolver = resolver
+        self._masker = masker
+        self._cache: dict[str, str] = {}
+        # Templates look a missing name up more than once (attribute, then item), and the
+        # resolver may be a round trip to a vault.
+        self._missing: set[str] = set()
+
+    @property
+    def masker(self) -> SecretMasker:
+        """The masker that every resolved value is added to."""
+        return self._masker
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            return self._cache[name]
+        except KeyError:
+            pass
+        if not isinstance(name, str) or name in self._missing:
+            raise UnknownSecretError(str(name))
+        value = self._resolver(name)
+        if value is None:
+            self._missing.add(name)
+            raise UnknownSecretError(name)
+        self._masker.add(value)
+        self._cache[name] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "<secrets>"

@@ -1,0 +1,73 @@
+"""Read a flow document from JSON (or YAML) text or a file, with the line and column of a
+syntax error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from shared.errors import FlowInvalidError, FlowLoadError
+from shared.flow._model import Flow
+
+if TYPE_CHECKING:
+    from shared.steps import StepRegistry
+
+
+def parse_document(text: str, *, yaml_allowed: bool = True) -> Any:
+    """Parse JSON, or YAML when the text is not JSON-shaped.
+
+    Raises:
+        FlowLoadError: with the line and column of the first syntax error.
+    """
+    stripped = text.lstrip()
+    if not stripped:
+        raise FlowLoadError("the document is empty", line=1, column=1)
+    if stripped[0] in "{[" or not yaml_allowed:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise FlowLoadError(f"invalid JSON: {err.msg}", line=err.lineno, column=err.colno) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        raise FlowLoadError(f"invalid YAML: {err.problem or err}", line=line, column=column) from None
+    except yaml.YAMLError as err:
+        raise FlowLoadError(f"invalid YAML: {err}") from None
+
+
+def read_document(path: str | Path) -> Any:
+    """Parse the flow file at `path`.
+
+    Raises:
+        FlowLoadError: when the file cannot be read or parsed.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FlowLoadError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise FlowLoadError(f"cannot read {path}: {err}") from None
+    return parse_document(text, yaml_allowed=path.suffix.lower() != ".json")
+
+
+def load_flow(source: str | Path | dict[str, Any], *, registry: StepRegistry | None = None) -> Flow:
+    """Load and validate a flow from a file path or an already parsed document.
+
+    Raises:
+        FlowLoadError: unreadable or unparsable file.
+        FlowInvalidError: every problem the validator found.
+    """
+    from shared.flow._validate import validate_document
+
+    document = source if isinstance(source, dict) else read_document(source)
+    problems = validate_document(document, registry)
+    if problems:
+        raise FlowInvalidError(problems)
+    return Flow.model_validate(document)

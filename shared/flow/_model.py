@@ -1,0 +1,155 @@
+"""Pydantic models of the flow document (`"schema": "rpa.flow/1"`).
+
+A flow is a graph of nodes joined by edges. Containers (`control.foreach`, `control.while`,
+`control.try`, ...) hold nested graphs in `body` / `catch` / `finally`, so every graph stays
+acyclic. The models check the *shape* of a document; the validator (`shared.flow.validate_flow`)
+checks what needs the step catalogue or the whole graph (types, params, edges, cycles).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_TAG = "rpa.flow/1"
+
+NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+
+ErrorPolicy = Literal["fail", "skip", "continue", "fallback"]
+Priority = Literal["low", "normal", "high", "urgent"]
+ValueType = Literal["string", "number", "integer", "boolean", "object", "array", "any"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RetryPolicy(_Model):
+    """How often and how patiently a failing node is tried again."""
+
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1, description="Total attempts, the first one included."
+    )
+    backoff_s: Annotated[float, Field(ge=0)] = Field(default=1.0, description="Delay before the 2nd attempt.")
+    factor: Annotated[float, Field(ge=1)] = Field(default=2.0, description="Each further delay is multiplied by this.")
+    max_delay_s: Annotated[float, Field(ge=0)] = Field(default=60.0, description="Upper bound of one delay.")
+    on: list[str] | None = Field(
+        default=None,
+        description="Error kinds to retry (e.g. ['timeout', 'application']). "
+        "Default: every error the step marks as retryable.",
+    )
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before `attempt` (2 for the first retry)."""
+        if attempt <= 1:
+            return 0.0
+        return float(min(self.max_delay_s, self.backoff_s * self.factor ** (attempt - 2)))
+
+
+class InputSpec(_Model):
+    """A typed flow input."""
+
+    type: ValueType = "any"
+    default: Any = None
+    required: bool = False
+    description: str = ""
+
+
+class FlowSettings(_Model):
+    """Execution-wide settings."""
+
+    timeout_s: Annotated[float, Field(gt=0)] | None = Field(default=None, description="Whole-execution timeout.")
+    priority: Priority = "normal"
+    max_concurrent_executions: Annotated[int, Field(ge=1)] | None = None
+    max_parallel_nodes: Annotated[int, Field(ge=1, le=1024)] = Field(
+        default=8, description="Upper bound of steps running at the same time in one execution."
+    )
+
+
+class Edge(_Model):
+    """`{from, port, to}`: `to` may run once `from` has finished and emitted on `port`."""
+
+    source: str = Field(alias="from")
+    port: str = "out"
+    to: str
+
+
+class Node(_Model):
+    """One step of a flow, or a container holding nested graphs."""
+
+    id: Annotated[str, Field(pattern=NODE_ID_PATTERN, max_length=128)]
+    type: Annotated[str, Field(min_length=1)]
+    name: str | None = None
+    description: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    retry: RetryPolicy | None = None
+    timeout_s: Annotated[float, Field(gt=0)] | None = None
+    on_error: ErrorPolicy = "fail"
+    set: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Variables assigned after the node succeeds; `output` is in scope.",
+    )
+    body: Graph | None = None
+    catch: Graph | None = None
+    finally_: Graph | None = Field(default=None, alias="finally")
+    ui: dict[str, Any] = Field(default_factory=dict)
+
+    def graphs(self) -> dict[str, Graph]:
+        """The nested graphs this node holds, by their field name."""
+        found: dict[str, Graph] = {}
+        if self.body is not None:
+            found["body"] = self.body
+        if self.catch is not None:
+            found["catch"] = self.catch
+        if self.finally_ is not None:
+            found["finally"] = self.finally_
+        return found
+
+
+class Graph(_Model):
+    """Nodes and the edges between them."""
+
+    nodes: list[Node] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+
+
+class Flow(Graph):
+    """The whole flow document."""
+
+    schema_: Literal["rpa.flow/1"] = Field(alias="schema")
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str = ""
+    version: str | None = None
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(
+        default_factory=dict, description="Output name to value (usually an expression)."
+    )
+    variables: dict[str, Any] = Field(default_factory=dict)
+    requires: list[str] = Field(default_factory=list)
+    settings: FlowSettings = Field(default_factory=FlowSettings)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("inputs", "variables", "outputs")
+    @classmethod
+    def _names_are_identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not key.isidentifier():
+                raise ValueError(f"'{key}' is not a valid name (letters, digits and _ only)")
+        return value
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON-ready document, with aliases (`schema`, `from`, `finally`)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True) | {"schema": SCHEMA_TAG}
+
+
+Node.model_rebuild()
+
+
+def flow_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the flow format, for editors."""
+    schema = Flow.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://rpa-suite.dev/schema/rpa.flow-1.json"
+    schema["title"] = "RPA flow (rpa.flow/1)"
+    return schema

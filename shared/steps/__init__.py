@@ -1,0 +1,28 @@
+"""Step definitions, the catalogue, and what a running step sees."""
+
+from shared.steps._api import (
+    NoParams,
+    Output,
+    Route,
+    StepContext,
+    StepDefinition,
+    context,
+    definition_of,
+    step,
+)
+from shared.steps._registry import ENTRY_POINT_GROUP, StepRegistry
+from shared.steps._testing import StepEnvironment
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "NoParams",
+    "Output",
+    "Route",
+    "StepContext",
+    "StepDefinition",
+    "StepEnvironment",
+    "StepRegistry",
+    "context",
+    "definition_of",
+    "step",
+]

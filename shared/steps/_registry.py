@@ -1,0 +1,83 @@
+"""The step catalogue: built from an explicit list, plus plugins from entry points."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from importlib.metadata import entry_points
+from typing import Any
+
+from shared.errors import DuplicateStepError, UnknownStepError
+from shared.steps._api import StepDefinition, definition_of
+
+ENTRY_POINT_GROUP = "rpa.steps"
+
+log = logging.getLogger(__name__)
+
+
+class StepRegistry:
+    """An immutable-by-convention map of step type to definition.
+
+    Args:
+        steps: step functions (decorated with `@step`) or definitions.
+
+    Raises:
+        DuplicateStepError: when two steps share a name.
+    """
+
+    def __init__(self, steps: Iterable[Callable[..., Any] | StepDefinition] = ()) -> None:
+        self._steps: dict[str, StepDefinition] = {}
+        self.add(steps)
+
+    def add(self, steps: Iterable[Callable[..., Any] | StepDefinition]) -> None:
+        """Add more steps; a name already present is an error."""
+        for item in steps:
+            definition = definition_of(item)
+            if definition.name in self._steps:
+                raise DuplicateStepError(f"step type '{definition.name}' is defined twice")
+            self._steps[definition.name] = definition
+
+    @classmethod
+    def default(cls, *, plugins: bool = True) -> StepRegistry:
+        """The built-in steps, plus every `rpa.steps` entry point when `plugins` is true.
+
+        An entry point names a list (or tuple) of step functions. A plugin that fails to load
+        is logged and left out, so one broken plugin does not take the catalogue down.
+        """
+        from shared.steps.builtin import BUILTIN_STEPS
+
+        registry = cls(BUILTIN_STEPS)
+        if plugins:
+            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                try:
+                    loaded = ep.load()
+                except ImportError as exc:
+                    log.warning("step plugin %s could not be loaded: %s", ep.name, exc)
+                    continue
+                registry.add(loaded() if callable(loaded) and not hasattr(loaded, "__rpa_step__") else loaded)
+        return registry
+
+    def get(self, name: str) -> StepDefinition:
+        """The definition of `name`.
+
+        Raises:
+            UnknownStepError: with the closest names in the catalogue.
+        """
+        try:
+            return self._steps[name]
+        except KeyError:
+            raise UnknownStepError(name, self.close_matches(name)) from None
+
+    def close_matches(self, name: str) -> list[str]:
+        """Up to three catalogue names that look like `name`."""
+        return difflib.get_close_matches(name, list(self._steps), n=3, cutoff=0.6)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._steps
+
+    def __iter__(self) -> Iterator[StepDefinition]:
+        return iter(sorted(self._steps.values(), key=lambda d: d.name))
+
+    def __len__(self) -> int:
+        return len(self._steps)

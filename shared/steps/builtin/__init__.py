@@ -1,0 +1,9 @@
+"""The built-in step families: control flow, sub-flows, data handling and core utilities."""
+
+from shared.steps.builtin.control import CONTROL_STEPS
+from shared.steps.builtin.core import CORE_STEPS
+from shared.steps.builtin.data import DATA_STEPS
+
+BUILTIN_STEPS = (*CONTROL_STEPS, *CORE_STEPS, *DATA_STEPS)
+
+__all__ = ["BUILTIN_STEPS", "CONTROL_STEPS", "CORE_STEPS", "DATA_STEPS"]
