@@ -47,9 +47,9 @@ class SequentialActivities:
 
 
 if __name__ == "__main__":
-    # Everything below runs only in the driver. The workflow sandbox re-executes this file
-    # to load the workflow class, so the top level above stays free of side effects and of
-    # modules the sandbox would refuse.
+    # Everything below runs only in the driver: the workflow sandbox re-executes this file
+    # (under another module name) to load the workflow class, so the top level above must
+    # stay free of side effects.
     import argparse
     import asyncio
     import ctypes
@@ -63,6 +63,7 @@ if __name__ == "__main__":
     import subprocess
     import sys
     import sysconfig
+    import tempfile
     import time
     import uuid
     from pathlib import Path
@@ -98,13 +99,17 @@ if __name__ == "__main__":
             sock.bind(("127.0.0.1", 0))
             return sock.getsockname()[1]
 
-    def die_with_parent() -> None:
-        # If this process is killed outright, the kernel kills the server too, so no dev
-        # server outlives a benchmark that was SIGKILLed.
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Loaded before any fork: the child between fork and exec should only make a syscall.
+    LIBC = ctypes.CDLL(None, use_errno=True)
 
-    def start_server(cli: str, port: int) -> subprocess.Popen[bytes]:
+    def die_with_parent() -> None:
+        # If this process is killed outright (SIGKILL, OOM), the kernel kills the server too,
+        # so no dev server outlives the benchmark. The signal follows the forking thread;
+        # the server is started from the main thread, before the SDK starts any thread of
+        # its own, which also keeps preexec_fn safe.
+        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def start_server(cli: str, port: int, server_home: str) -> subprocess.Popen[bytes]:
         command = [
             cli,
             "server",
@@ -119,9 +124,20 @@ if __name__ == "__main__":
             # The user's CLI profile (address, TLS, namespace) must not leak in.
             "--disable-config-file",
             "--disable-config-env",
+            # The server otherwise looks up and calls an external version-check service.
+            "--dynamic-config-value",
+            "frontend.enableServerVersionCheck=false",
         ]
         return subprocess.Popen(
             command,
+            env={
+                **os.environ,
+                "TEMPORAL_VERSION_CHECK_DISABLED": "1",
+                # start-dev records a cluster id in ~/.config/temporalio; keep it in a
+                # temporary home instead.
+                "HOME": server_home,
+                "XDG_CONFIG_HOME": str(Path(server_home) / ".config"),
+            },
             stdin=subprocess.DEVNULL,
             stdout=sys.stderr,
             stderr=sys.stderr,
@@ -215,13 +231,17 @@ if __name__ == "__main__":
         signal.signal(signal.SIGTERM, raise_on_sigterm)
         cli = find_temporal_cli()
         port = free_loopback_port()
-        server = start_server(cli, port)
+        server_home = tempfile.mkdtemp(prefix="temporal-bench-")
         server_peak: float | None = None
         try:
-            total_s = asyncio.run(measure(server, port, args.tasks, local))
-            server_peak = peak_rss_mib_of(server.pid)
+            server = start_server(cli, port, server_home)
+            try:
+                total_s = asyncio.run(measure(server, port, args.tasks, local))
+                server_peak = peak_rss_mib_of(server.pid)
+            finally:
+                stop_server(server)
         finally:
-            stop_server(server)
+            shutil.rmtree(server_home, ignore_errors=True)
 
         report: dict[str, Any] = {
             "peer": "temporal",

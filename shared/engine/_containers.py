@@ -55,7 +55,7 @@ async def run_container(
         return execution.handle_failure(node, path, frame, failed.error, attempt)
     except StepError as err:
         return execution.handle_failure(node, path, frame, execution.error_dict(err, node, path), attempt)
-    return execution.succeed(node, path, frame, output)
+    return execution.succeed(node, path, frame, output, attempt)
 
 
 def _param(execution: Execution, node: Node, frame: Frame, name: str, default: Any = None, **extra: Any) -> Any:
@@ -93,7 +93,8 @@ async def _run_iteration(
     child = frame.child(item=item, index=index)
     await execution.run_graph(body, f"{path}[{index}]/", child)
     result = _iteration_result(execution, node, child)
-    execution.emit((ev.ITERATION_FINISHED, path, {"index": index, "result": execution.store_output(path, result)}))
+    stored = execution.store_output(f"{path}[{index}]#result", result)
+    execution.emit((ev.ITERATION_FINISHED, path, {"index": index, "result": stored}))
     state.iteration_results.setdefault(path, {})[index] = result
     return result
 
@@ -118,7 +119,7 @@ async def _foreach(execution: Execution, node: Node, path: str, frame: Frame) ->
     assert node.body is not None
     body = node.body
     items = execution.state.loop_items[path]
-    default_concurrency = 1 if node.type == "control.foreach" else int(execution.slots._value or 1)
+    default_concurrency = 1 if node.type == "control.foreach" else execution.max_parallel
     concurrency = _int_param(execution, node, frame, "concurrency", default_concurrency, 1)
     results: list[Any] = [None] * len(items)
     if concurrency == 1:

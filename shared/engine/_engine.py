@@ -151,14 +151,17 @@ class Engine:
         if state.started is None:
             resolved = resolve_inputs(flow, dict(inputs or {}))
             runtime = execution.runtime_for(flow, "", resolved, 0)
+            problem: dict[str, Any] | None = None
             try:
                 variables = execution.render((id(flow), "variables"), flow.variables, Frame(runtime))
             except ExpressionError as err:
-                return self._finish(execution, "failed", {}, {"kind": "expression",
-                                                              "message": f"variables: {err.message}"})
+                variables = {}
+                problem = {"kind": "expression", "message": f"variables: {err.message}"}
             runtime.variables.update(variables)
             execution.emit((ev.EXECUTION_STARTED, "", {"execution_id": execution_id, "flow": flow.name,
                                                        "inputs": resolved, "variables": variables}))
+            if problem is not None:
+                return self._finish(execution, "failed", {}, problem)
         else:
             runtime = execution.runtime_for(flow, "", dict(state.started.get("inputs") or {}), 0)
         task = asyncio.current_task()
@@ -179,6 +182,7 @@ class Engine:
                     async with asyncio.timeout(flow.settings.timeout_s):
                         await execution.run_graph(flow, "", frame)
                 except TimeoutError:
+                    execution.cancel()
                     message = f"the execution did not finish within {flow.settings.timeout_s:g} s"
                     return self._finish(execution, "timed_out", {}, {"kind": "timeout", "message": message})
             outputs = execution.render((id(flow), "outputs"), flow.outputs, frame)
@@ -204,7 +208,7 @@ class Engine:
             return False
         execution, task = running
         self._cancel_requested.add(execution_id)
-        execution.cancel_event.set()
+        execution.cancel()
         task.cancel()
         return True
 

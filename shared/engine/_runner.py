@@ -21,7 +21,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +113,10 @@ class Execution:
         self.execution_id = execution_id
         self.masker = SecretMasker()
         self.secrets = SecretsNamespace(options.secrets or (lambda _name: None), self.masker)
+        self.max_parallel = max_parallel
         self.slots = asyncio.Semaphore(max_parallel)
-        self.cancel_event = threading.Event()
+        self.cancelled = False
+        self._step_events: set[threading.Event] = set()
         self.info: dict[str, Any] = {"id": execution_id}
         self._plans: dict[int, _Plan] = {}
         self._compiled: dict[Hashable, Callable[[Mapping[str, Any]], Any]] = {}
@@ -219,13 +221,17 @@ class Execution:
                         progressed = True
 
         async def run_reporting(node_id: str) -> None:
+            # Leave the running set before reporting: the scheduler reads "nothing running and
+            # nothing reported" as the end of the graph.
             try:
                 port = await self.run_node(plan.nodes[node_id], prefix + node_id, frame)
             except BaseException as exc:  # reported to the scheduler, which decides
+                tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
                 done.put_nowait((node_id, None, exc))
                 if not isinstance(exc, Exception):
                     raise
             else:
+                tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
                 done.put_nowait((node_id, port, None))
 
         failure: BaseException | None = None
@@ -238,9 +244,7 @@ class Execution:
                         resolve(node_id, await self.run_node(plan.nodes[node_id], prefix + node_id, frame))
                         continue
                     while ready:
-                        task = asyncio.create_task(run_reporting(ready.popleft()))
-                        tasks.add(task)
-                        task.add_done_callback(tasks.discard)
+                        tasks.add(asyncio.create_task(run_reporting(ready.popleft())))
                 if not tasks and done.empty():
                     break
                 node_id, port, exc = await done.get()
@@ -312,13 +316,24 @@ class Execution:
                     await asyncio.sleep(policy.delay_before(failures + 1))
                     continue
                 return self.handle_failure(node, path, frame, error, attempt)
-            return self.succeed(node, path, frame, result)
+            return self.succeed(node, path, frame, result, attempt)
+
+    def cancel(self) -> None:
+        """Tell every running step to stop (`context().is_cancelled()` turns true)."""
+        self.cancelled = True
+        for event in list(self._step_events):
+            event.set()
 
     async def _attempt(
         self, node: Node, definition: StepDefinition, path: str, frame: Frame, attempt: int
     ) -> Any:
-        self.emit((ev.NODE_STARTED, path, {"attempt": attempt, "type": node.type}))
+        key = f"{self.execution_id}/{path}"
+        self.emit((ev.NODE_STARTED, path, {"attempt": attempt, "type": node.type, "key": key}))
+        self.state.attempts[path] = attempt
         params = self.params(node, definition, frame)
+        stop = threading.Event()
+        if self.cancelled:
+            stop.set()
         ctx = StepContext(
             execution_id=self.execution_id,
             path=path,
@@ -327,25 +342,26 @@ class Execution:
             artifacts_root=self.options.artifacts_root,
             mask=self.masker.mask,
             log_sink=self._log_sink,
-            cancel_event=self.cancel_event,
+            cancel_event=stop,
         )
         assert definition.fn is not None
+        self._step_events.add(stop)
         token = _set_context(ctx)
         try:
             if definition.is_async:
-                call = definition.fn(params)
-            else:
-                loop = asyncio.get_running_loop()
-                call = loop.run_in_executor(
-                    self.options.executor, contextvars.copy_context().run, definition.fn, params
-                )
-            if node.timeout_s is None:
-                return await call
+                return await self._bounded(definition.fn(params), node.timeout_s)
+            thread = asyncio.get_running_loop().run_in_executor(
+                self.options.executor, contextvars.copy_context().run, definition.fn, params
+            )
             try:
-                async with asyncio.timeout(node.timeout_s):
-                    return await call
-            except TimeoutError:
-                raise StepTimeout(f"the step did not finish within {node.timeout_s:g} s") from None
+                return await self._bounded(asyncio.shield(thread), node.timeout_s)
+            except BaseException:
+                # The thread cannot be killed: ask it to stop, and keep the step's lock (the
+                # mouse, the keyboard) until it has really stopped.
+                stop.set()
+                if definition.lock is not None:
+                    await asyncio.wait([thread])
+                raise
         except StepError:
             raise
         except asyncio.CancelledError:
@@ -355,7 +371,18 @@ class Execution:
                 f"{type(exc).__name__}: {self.masker.mask_text(str(exc))}", kind="internal"
             ) from exc
         finally:
+            self._step_events.discard(stop)
             _reset_context(token)
+
+    @staticmethod
+    async def _bounded(call: Awaitable[Any], timeout_s: float | None) -> Any:
+        if timeout_s is None:
+            return await call
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await call
+        except TimeoutError:
+            raise StepTimeout(f"the step did not finish within {timeout_s:g} s") from None
 
     def params(self, node: Node, definition: StepDefinition, frame: Frame) -> Any:
         """Render and validate a node's params; a problem is a non-retryable StepError."""
@@ -371,7 +398,7 @@ class Execution:
             )
             raise StepError(f"invalid params: {problems}", kind="validation", retryable=False) from None
 
-    def succeed(self, node: Node, path: str, frame: Frame, result: Any) -> str:
+    def succeed(self, node: Node, path: str, frame: Frame, result: Any, attempt: int) -> str:
         """Journal a success (with the variables it sets, atomically) and settle the node."""
         port = "out"
         variables: Mapping[str, Any] = {}
@@ -388,7 +415,7 @@ class Execution:
             except ExpressionError as err:
                 del frame.results[node.id]
                 error = {"kind": "expression", "message": f"set: {err.message}", "node": path}
-                return self.handle_failure(node, path, frame, error, self.state.attempts.get(path, 1))
+                return self.handle_failure(node, path, frame, error, attempt)
             variables = {**variables, **assigned}
         runtime = frame.runtime
         for name, value in variables.items():

@@ -87,7 +87,7 @@ class _StrictUndefined(StrictUndefined):
             except Exception:  # a lazy view that cannot list itself still deserves a message
                 known = []
             if not known:
-                return f"{name!r} is undefined (there is nothing here)"
+                return f"{name!r} is undefined (nothing is defined here)"
             more = ", ..." if len(known) > 10 else ""
             return f"{name!r} is undefined (known: {', '.join(known[:10])}{more})"
         if isinstance(obj, list | tuple | str) and isinstance(name, int):
@@ -132,11 +132,12 @@ def _bounded_range(*args: int) -> range:
 def _check_multiply(left: Any, right: Any) -> None:
     for sequence, times in ((left, right), (right, left)):
         if isinstance(sequence, str | list | tuple) and isinstance(times, int):
-            if len(sequence) * times > MAX_REPEAT:
+            size = len(sequence) * times
+            if size > MAX_REPEAT:
+                kind = type(sequence).__name__
                 raise ExpressionError(
                     "unsafe",
-                    f"repeating a {type(sequence).__name__} of length {len(sequence):,} {times:,} times "
-                    f"exceeds the limit of {MAX_REPEAT:,} items",
+                    f"repeating this {kind} would produce {size:,} items; the limit is {MAX_REPEAT:,}",
                 )
             return
     if (

@@ -28,9 +28,20 @@ _FALSE = frozenset({"false", "no", "off", "0"})
 
 
 def _show(value: Any) -> str:
-    """A short rendering of a value for an error message (large values are cut)."""
+    """A short rendering of a value for an error message.
+
+    A value is quoted whole or not at all: a cut or escaped rendering of a secret would slip
+    past the masker, which only recognises whole values.
+    """
+    if isinstance(value, str):
+        if len(value) <= 40 and value.isprintable() and "'" not in value and "\\" not in value:
+            return f"'{value}'"
+        return f"a text of {len(value)} characters"
     text = repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
+    if len(text) <= 60 and "\\" not in text:
+        return text
+    size = f" of {len(value)} items" if isinstance(value, list | dict | tuple) else ""
+    return f"a {type(value).__name__}{size}"
 
 
 def _defined(value: Any) -> Any:

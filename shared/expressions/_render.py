@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Template, Undefined
 from jinja2.environment import TemplateExpression
+from jinja2.runtime import Context
 
 from ._environment import ENVIRONMENT, reject_undefined, translate_errors
 from ._errors import ExpressionError
@@ -41,10 +42,28 @@ def has_template_syntax(text: str) -> bool:
     return "{{" in text or "{%" in text
 
 
+_GLOBALS = dict(ENVIRONMENT.globals)
+
+
+def _context(template: Template, scope: Mapping[str, Any]) -> Context:
+    # Template.render() and TemplateExpression merge the globals into the scope through a
+    # ChainMap on every call, which costs more than evaluating a typical expression. The
+    # environment's globals never change and no template has globals of its own, so a flat
+    # copy merged with the scope gives the template the same names at half the cost.
+    return ENVIRONMENT.context_class(ENVIRONMENT, {**_GLOBALS, **scope}, template.name, template.blocks)
+
+
 def _expression_renderer(expression: TemplateExpression, source: str, plain_path: bool) -> Renderer:
+    # compile_expression wraps the expression in a template that assigns it to "result".
+    template = expression._template
+    run = template.root_render_func
+
     def render_expression(scope: Mapping[str, Any]) -> Any:
         with translate_errors(source, scope):
-            result = expression(scope)
+            context = _context(template, scope)
+            for _ in run(context):
+                pass
+            result = context.vars["result"]
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
             if not plain_path:
@@ -55,11 +74,11 @@ def _expression_renderer(expression: TemplateExpression, source: str, plain_path
 
 
 def _text_renderer(template: Template, source: str) -> Renderer:
-    render_template = template.render
+    run = template.root_render_func
 
     def render_text(scope: Mapping[str, Any]) -> str:
         with translate_errors(source, scope):
-            return render_template(scope)
+            return "".join(run(_context(template, scope)))
 
     return render_text
 

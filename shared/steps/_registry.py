@@ -52,10 +52,17 @@ class StepRegistry:
             for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
                 try:
                     loaded = ep.load()
-                except ImportError as exc:
-                    log.warning("step plugin %s could not be loaded: %s", ep.name, exc)
+                    if hasattr(loaded, "__rpa_step__") or isinstance(loaded, StepDefinition):
+                        loaded = [loaded]
+                    elif callable(loaded):
+                        loaded = loaded()
+                    plugin = cls(loaded)
+                except DuplicateStepError:
+                    raise
+                except Exception as exc:  # one broken plugin must not take the catalogue down
+                    log.warning("step plugin %s could not be loaded: %s: %s", ep.name, type(exc).__name__, exc)
                     continue
-                registry.add(loaded() if callable(loaded) and not hasattr(loaded, "__rpa_step__") else loaded)
+                registry.add(plugin)
         return registry
 
     def get(self, name: str) -> StepDefinition:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +38,8 @@ class NoopParams(_Params):
 @step("core.log", params=LogParams, output="The message.")
 async def core_log(params: LogParams) -> Any:
     """Write a line to the execution log."""
-    context().log(str(params.message), params.level)
+    text = params.message if isinstance(params.message, str) else json.dumps(params.message, default=str)
+    context().log(text, params.level)
     return params.message
 
 
@@ -52,7 +54,7 @@ async def core_wait(params: WaitParams) -> float:
 async def core_fail(params: FailParams) -> None:
     """Fail the node with a message and an error kind."""
     if params.kind == "business":
-        raise BusinessError(params.message, retryable=params.retryable)
+        raise BusinessError(params.message)
     raise StepError(params.message, kind=params.kind, retryable=params.retryable)
 
 
