@@ -64,8 +64,8 @@ def validate(
     try:
         problems = validate_document(read_document(flow), _registry())
     except FlowLoadError as exc:
-        problem = {"path": "$", "message": exc.message, "code": "syntax", "line": exc.line, "column": exc.column}
-        problems_out = [{k: v for k, v in problem.items() if v is not None}]
+        found = {"path": "$", "message": exc.message, "code": "syntax", "line": exc.line, "column": exc.column}
+        problems_out = [{k: v for k, v in found.items() if v is not None}]
         if as_json:
             sys.stdout.write(json.dumps({"valid": False, "problems": problems_out}, indent=2) + "\n")
         else:

@@ -226,12 +226,12 @@ class Execution:
             try:
                 port = await self.run_node(plan.nodes[node_id], prefix + node_id, frame)
             except BaseException as exc:  # reported to the scheduler, which decides
-                tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+                tasks.discard(asyncio.current_task())
                 done.put_nowait((node_id, None, exc))
                 if not isinstance(exc, Exception):
                     raise
             else:
-                tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+                tasks.discard(asyncio.current_task())
                 done.put_nowait((node_id, port, None))
 
         failure: BaseException | None = None

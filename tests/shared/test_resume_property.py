@@ -4,7 +4,6 @@ an uninterrupted run, and no finished node instance runs again."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
