@@ -23,7 +23,7 @@ PEERS_PY   := $(PEERS)/bin/python
 PEERS_REQS := bench/requirements-peers.txt
 PEERS_DEPS := $(PEERS)/.stamp-deps
 
-.PHONY: help setup sysdeps venv lint test demo bench clean
+.PHONY: help setup sysdeps venv lint test demo bench bundle clean
 
 help: ## list the targets
 	@echo "RPA Suite — make targets:"
@@ -88,6 +88,9 @@ bench: setup $(PEERS_DEPS) ## setup, peers venv, then bench/engine.py
 	$(VPY) bench/engine.py --peers-python $(PEERS_PY)
 
 # --- housekeeping -------------------------------------------------------------
+bundle: venv ## PyInstaller one-folder bundles into dist/ (build_spec.py)
+	$(VPY) build_spec.py
+
 clean: ## remove venvs, caches and build output
 	rm -rf $(VENV) $(PEERS) build dist *.egg-info \
 	  .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

@@ -85,8 +85,10 @@ def _crash_and_resume(console: Console, folder: Path, registry: StepRegistry) ->
     journal_file = workdir / "journal.db"
     console.print(f"[bold]▶ {flow.name}[/] — {flow.description}", highlight=False)
     started = time.perf_counter()
+    # A bundled program is its own interpreter: no "-m".
+    rpa = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "shared.cli"]
     child = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", str(path), "--journal", str(journal_file), "--json"],
+        [*rpa, "run", str(path), "--journal", str(journal_file), "--json"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir,
     )
     finished_before = _wait_for_progress(journal_file, items // 2, child)

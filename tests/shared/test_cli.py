@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+import typer
+from typer.testing import CliRunner, Result
 
 from shared.cli._app import app
 from shared.engine import Engine, SqliteJournal
@@ -180,10 +182,7 @@ def test_validate_prints_each_problem_with_its_path_and_exits_2(name: str) -> No
     assert result.stdout == ""
     for problem in EXPECTED[name]["problems"]:
         if problem["code"] == "syntax":
-            assert (
-                f"{CORPUS / name}:{problem['line']}:{problem['column']}: {problem['message']}"
-                in result.stderr
-            )
+            assert f"{CORPUS / name}:{problem['line']}:{problem['column']}: {problem['message']}" in result.stderr
         else:
             assert f"{problem['path']}: " in result.stderr
             assert problem["message"] in result.stderr
@@ -324,9 +323,7 @@ def test_run_json_prints_status_outputs_and_execution_id(tmp_path: Path) -> None
         ("[not json", "[not json"),
     ],
 )
-def test_run_input_values_are_json_when_they_parse_and_text_otherwise(
-    tmp_path: Path, raw: str, value: Any
-) -> None:
+def test_run_input_values_are_json_when_they_parse_and_text_otherwise(tmp_path: Path, raw: str, value: Any) -> None:
     flow = write(tmp_path / "echo.json", ECHO)
     code, report = run_json(str(flow), "-i", "n=1", "--input", f"anything={raw}")
     assert code == 0
@@ -357,9 +354,7 @@ def test_run_reads_inputs_from_a_yaml_or_json_file_and_input_overrides_it(tmp_pa
         (["--input", "=3"], "expected NAME=VALUE"),
     ],
 )
-def test_run_with_bad_inputs_exits_2_with_a_clear_message(
-    tmp_path: Path, args: list[str], message: str
-) -> None:
+def test_run_with_bad_inputs_exits_2_with_a_clear_message(tmp_path: Path, args: list[str], message: str) -> None:
     flow = write(tmp_path / "echo.json", ECHO)
     result = invoke("run", str(flow), *args)
     assert result.exit_code == 2
@@ -498,9 +493,7 @@ def interrupt(flow_path: Path, journal_path: Path, execution_id: str) -> None:
                 paused.set()
 
         journal.subscribe(on_events)
-        engine = Engine(
-            REGISTRY, env={"RPA_TEST_PAUSE": "60"}, artifacts_dir=journal_path.parent / "artifacts"
-        )
+        engine = Engine(REGISTRY, env={"RPA_TEST_PAUSE": "60"}, artifacts_dir=journal_path.parent / "artifacts")
         task = asyncio.create_task(engine.run(flow, {"order": "A-17"}, journal=journal))
         await asyncio.wait_for(paused.wait(), 5)
         task.cancel()
@@ -534,9 +527,7 @@ def test_resume_finishes_the_interrupted_execution_without_rerunning_finished_no
     flow = write(tmp_path / "resumable.json", RESUMABLE)
     journal = tmp_path / "runs.db"
     # An older, finished execution in the same file must be left alone.
-    code, finished = run_json(
-        str(flow), "-i", "order=old", "--journal", str(journal), env={"RPA_TEST_PAUSE": None}
-    )
+    code, finished = run_json(str(flow), "-i", "order=old", "--journal", str(journal), env={"RPA_TEST_PAUSE": None})
     assert code == 0
     interrupt(flow, journal, "interrupted-run")
     assert dict(SqliteJournal.executions(journal)) == {
@@ -591,9 +582,7 @@ def test_resume_without_a_journal_exits_2(tmp_path: Path) -> None:
 
 def rpa(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "RPA_TEST_PAUSE"}
-    return subprocess.run(
-        [str(RPA), *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
+    return subprocess.run([str(RPA), *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
 
 def test_help_lists_the_local_commands() -> None:
@@ -644,3 +633,66 @@ def test_run_finishes_a_flow_with_parallel_branches(tmp_path: Path) -> None:
     except subprocess.TimeoutExpired:
         pytest.fail("rpa run did not finish within 10 s")
     assert json.loads(done.stdout)["outputs"] == {"sum": 3}
+
+
+def test_ctrl_c_leaves_a_journal_that_resume_finishes(tmp_path: Path) -> None:
+    flow = write(tmp_path / "resumable.json", RESUMABLE)
+    journal = tmp_path / "runs.db"
+    env = {**os.environ, "RPA_TEST_PAUSE": "60"}
+    child = subprocess.Popen(
+        [str(RPA), "run", str(flow), "-i", "order=B-2", "--journal", str(journal)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not any(
+            e.path == "pause" for eid, _ in SqliteJournal.executions(journal) for e in events_of(journal, eid)
+        ):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the run never reached the pause"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130
+    assert "Traceback" not in stdout + stderr
+    assert f"interrupted (resume with: rpa run {flow} --journal {journal} --resume)" in stderr
+    ((execution_id, finished),) = SqliteJournal.executions(journal)
+    assert finished is False
+
+    code, report = run_json(str(flow), "--journal", str(journal), "--resume", env={"RPA_TEST_PAUSE": None})
+    assert (code, report["execution_id"], report["outputs"]["result"]) == (0, execution_id, "B-2 done")
+
+
+# -- the docs stay in step with the catalogue and the commands ----------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_the_steps_page_describes_every_builtin_step_and_param() -> None:
+    page = (DOCS / "steps.md").read_text(encoding="utf-8")
+    for definition in REGISTRY:
+        heading = f"### `{definition.name}`\n"
+        assert heading in page, definition.name
+        section = page.split(heading, 1)[1].split("\n### ", 1)[0]
+        for name in definition.params.model_fields:
+            assert f"| `{name}` |" in section, f"{definition.name}.{name}"
+
+
+def test_the_cli_page_covers_every_command_and_option() -> None:
+    page = (DOCS / "cli.md").read_text(encoding="utf-8")
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    assert {"schema", "validate", "steps", "run", "demo"} <= set(commands)
+    for name, command in commands.items():
+        assert f"## `rpa {name}`" in page, name
+        for param in command.params:
+            for option in param.opts:
+                if option.startswith("-") and option != "--help":
+                    assert f"`{option}" in page, f"rpa {name} {option}"
