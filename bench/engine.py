@@ -465,11 +465,14 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def _meta(quick: bool) -> dict[str, Any]:
+    # Read-only git queries: which engine was measured, and whether it had uncommitted edits.
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              cwd=ROOT, check=False, timeout=10).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "shared"], capture_output=True,
+                                    text=True, cwd=ROOT, check=False, timeout=10).stdout.strip())
     except (OSError, subprocess.TimeoutExpired):
-        rev = None
+        rev, dirty = None, None
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -477,6 +480,7 @@ def _meta(quick: bool) -> dict[str, Any]:
         "cpu": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "commit": rev,
+        "shared_has_uncommitted_changes": dirty,
         "quick": quick,
         "repeats": REPEATS,
         "targets": {"durable_ms_per_step": TARGET_DURABLE_MS, "peer_ratio": TARGET_PEER_RATIO},

@@ -4,6 +4,7 @@ syntax error."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +17,22 @@ if TYPE_CHECKING:
     from shared.steps import StepRegistry
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2 booleans: only true/false are booleans, so a key `on:` (retry.on)
+    or a value `yes` stays text."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def parse_document(text: str, *, yaml_allowed: bool = True) -> Any:
-    """Parse JSON, or YAML when the text is not JSON-shaped.
+    """Parse JSON, or YAML when YAML is allowed and the text is not JSON.
 
     Raises:
         FlowLoadError: with the line and column of the first syntax error.
@@ -29,9 +44,16 @@ def parse_document(text: str, *, yaml_allowed: bool = True) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as err:
-            raise FlowLoadError(f"invalid JSON: {err.msg}", line=err.lineno, column=err.colno) from None
+            json_error = FlowLoadError(f"invalid JSON: {err.msg}", line=err.lineno, column=err.colno)
+            if not yaml_allowed:
+                raise json_error from None
+        # YAML's flow style also starts with "{": try it before reporting the JSON error.
+        try:
+            return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError:
+            raise json_error from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark is not None else None

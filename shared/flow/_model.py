@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 SCHEMA_TAG = "rpa.flow/1"
 
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+"""A name of an input, output or variable: usable as `inputs.<name>` in expressions."""
 
 ErrorPolicy = Literal["fail", "skip", "continue", "fallback"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -86,7 +90,7 @@ class Node(_Model):
     retry: RetryPolicy | None = None
     timeout_s: Annotated[float, Field(gt=0)] | None = None
     on_error: ErrorPolicy = "fail"
-    set: dict[str, Any] = Field(
+    set: dict[Identifier, Any] = Field(
         default_factory=dict,
         description="Variables assigned after the node succeeds; `output` is in scope.",
     )
@@ -121,22 +125,14 @@ class Flow(Graph):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str = ""
     version: str | None = None
-    inputs: dict[str, InputSpec] = Field(default_factory=dict)
-    outputs: dict[str, Any] = Field(
+    inputs: dict[Identifier, InputSpec] = Field(default_factory=dict)
+    outputs: dict[Identifier, Any] = Field(
         default_factory=dict, description="Output name to value (usually an expression)."
     )
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[Identifier, Any] = Field(default_factory=dict)
     requires: list[str] = Field(default_factory=list)
     settings: FlowSettings = Field(default_factory=FlowSettings)
     tags: list[str] = Field(default_factory=list)
-
-    @field_validator("inputs", "variables", "outputs")
-    @classmethod
-    def _names_are_identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            if not key.isidentifier():
-                raise ValueError(f"'{key}' is not a valid name (letters, digits and _ only)")
-        return value
 
     def to_document(self) -> dict[str, Any]:
         """The JSON-ready document, with aliases (`schema`, `from`, `finally`)."""

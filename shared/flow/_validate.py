@@ -9,6 +9,7 @@ broken shape, so one run reports both kinds.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -75,6 +76,27 @@ def validate_document(document: Any, registry: StepRegistry | None = None) -> li
     return problems
 
 
+def _trim_loc(loc: tuple[Any, ...], value: Any) -> tuple[str | int, ...]:
+    """The part of a pydantic error location that exists in the input (union members such as
+    'int' or 'str' are not part of the document)."""
+    kept: list[str | int] = []
+    for part in loc:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            break
+        kept.append(part)
+    return tuple(kept)
+
+
+def _value_at(value: Any, loc: tuple[str | int, ...]) -> Any:
+    for part in loc:
+        value = value[part]
+    return value
+
+
 def _kind(value: Any) -> str:
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
     return names.get(type(value), "a number")
@@ -91,7 +113,11 @@ def _shape_problems(document: dict[str, Any]) -> list[Problem]:
         problems = []
         for error in err.errors():
             loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-            if error["type"] == "extra_forbidden":
+            if loc and loc[-1] == "[key]":
+                loc = loc[:-1]
+                message = (f"'{loc[-1]}' is not a valid name (letters, digits and _ only, "
+                           "not starting with a digit)")
+            elif error["type"] == "extra_forbidden":
                 message = f"unknown field '{loc[-1]}'"
             elif error["type"] == "missing":
                 message = f"required field '{loc[-1]}' is missing"
@@ -144,8 +170,11 @@ class _Checker:
                              f"duplicate node id '{node_id}' (first used at {self.ids[node_id]})", "duplicate_id")
                 else:
                     self.ids[node_id] = where
-                    by_id[node_id] = (index, node)
+                # Edges in this graph still see the node, so a duplicate is reported once.
+                by_id.setdefault(node_id, (index, node))
             self.check_node((*parts, "nodes", index), node)
+        if edges is None:
+            edges = []
         if isinstance(edges, list):
             self.check_edges(parts, by_id, edges)
 
@@ -184,28 +213,34 @@ class _Checker:
         # Templated values are typed only at run time: leave them out of the static check, but
         # remember they are present so a required field given as an expression is not "missing".
         templated = {key for key, value in params.items() if is_template(value)}
-        static = {key: value for key, value in params.items() if key not in templated}
+        fields = set(definition.params.model_fields)
+        if definition.params.model_config.get("extra") == "forbid":
+            for name in params:
+                if name not in fields:
+                    close = difflib.get_close_matches(name, fields, n=3, cutoff=0.5) or sorted(fields)
+                    hint = f"; its params are: {', '.join(close)}" if fields else "; it takes no params"
+                    self.add((*parts, "params", name), f"{definition.name} has no param '{name}'{hint}",
+                             "unknown_param")
+        static = {key: value for key, value in params.items() if key not in templated and key in fields}
         try:
             definition.params.model_validate(static)
         except ValidationError as err:
-            fields = set(definition.params.model_fields)
+            reported: dict[tuple[str | int, ...], list[str]] = {}
             for error in err.errors():
-                loc = error["loc"]
-                if loc and loc[0] in templated:
+                if error["type"] == "missing":
+                    missing = tuple(error["loc"])
+                    if missing and missing[0] not in templated:
+                        self.add((*parts, "params", *missing), f"{definition.name} needs param '{missing[-1]}'",
+                                 "missing_param")
                     continue
-                if error["type"] == "extra_forbidden":
-                    name = str(loc[-1])
-                    close = [f for f in fields if f.startswith(name[:3])] or sorted(fields)
-                    hint = f"; its params are: {', '.join(sorted(close))}" if fields else "; it takes no params"
-                    message = f"{definition.name} has no param '{name}'{hint}"
-                    code = "unknown_param"
-                elif error["type"] == "missing":
-                    message = f"{definition.name} needs param '{loc[-1]}'"
-                    code = "missing_param"
-                else:
-                    message = f"{error['msg'].removeprefix('Value error, ')} (got {error.get('input')!r})"
-                    code = "invalid_param"
-                self.add((*parts, "params", *loc), message, code)
+                loc = _trim_loc(error["loc"], static)
+                if not loc or loc[0] in templated or error["type"] == "extra_forbidden":
+                    continue
+                reported.setdefault(loc, []).append(error["msg"].removeprefix("Value error, "))
+            for loc, messages in reported.items():
+                value = _value_at(static, loc)
+                message = " or ".join(dict.fromkeys(messages))
+                self.add((*parts, "params", *loc), f"{message} (got {value!r})", "invalid_param")
 
     def check_edges(
         self,
@@ -236,7 +271,7 @@ class _Checker:
             if isinstance(port, str) and isinstance(step_type, str) and step_type in self.registry:
                 params = source_node.get("params") if isinstance(source_node.get("params"), dict) else {}
                 ports = self.registry.get(step_type).ports_for(params or {})
-                if port not in ports:
+                if ports is not None and port not in ports:
                     self.add((*where, "port"),
                              f"node '{source}' ({step_type}) has no port '{port}'; its ports are: {', '.join(ports)}",
                              "unknown_port")

@@ -70,12 +70,14 @@ class StepDefinition:
     lock: str | None = None
     is_async: bool = False
 
-    def ports_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
-        """The output ports of a node of this type (a switch's ports come from its `cases`)."""
+    def ports_for(self, params: Mapping[str, Any]) -> tuple[str, ...] | None:
+        """The output ports of a node of this type, or None when they are known only at run time
+        (a switch whose `cases` is an expression)."""
         if self.name == "control.switch":
             cases = params.get("cases")
             if isinstance(cases, list):
                 return (*(str(c) for c in cases), "default", "error")
+            return None
         return (*self.ports, "error")
 
     def describe(self) -> dict[str, Any]:

@@ -5,7 +5,8 @@ A crash is simulated two ways:
 * `CrashingJournal` wraps a journal and raises `Crash` (a `BaseException`, like a dying process,
   so nothing in the engine catches it) when the batch holding event number `at` is appended,
   either before the batch is stored or right after. A batch is the unit of atomicity of a real
-  journal, so a crash never splits one.
+  journal, so a crash never splits one. `run_crashing` also cancels the engine's task at that
+  moment: a dead process does not go on unwinding its other branches.
 * `run_until` runs the engine in a task and cancels that task from outside (as a stopping host
   would) once a condition holds, typically while a `test.count` step is held open.
 
@@ -61,6 +62,7 @@ class CrashingJournal:
         self.at = at
         self.store = store
         self.crashed = False
+        self.on_crash: Callable[[], Any] = lambda: None
 
     def append_many(self, events: Sequence[EventSpec]) -> list[Event]:
         if self.crashed:
@@ -71,6 +73,7 @@ class CrashingJournal:
             self.crashed = True
             if self.store:
                 self.inner.append_many(events)
+            self.on_crash()
             raise Crash(f"killed at event {self.at}")
         return self.inner.append_many(events)
 
@@ -79,6 +82,22 @@ class CrashingJournal:
 
     def close(self) -> None:
         self.inner.close()
+
+
+async def run_crashing(
+    engine: Engine, flow: Flow, journal: Journal, inputs: Mapping[str, Any], hang_s: float = 5.0
+) -> ExecutionResult | None:
+    """Run `flow`; None when the journal crashed (the process died) before the run ended."""
+    task = asyncio.create_task(engine.run(flow, inputs, journal=journal))
+    if isinstance(journal, CrashingJournal):
+        journal.on_crash = task.cancel
+    try:
+        async with asyncio.timeout(hang_s):
+            return await task
+    except (Crash, asyncio.CancelledError):
+        if isinstance(journal, CrashingJournal) and journal.crashed:
+            return None
+        raise
 
 
 def durable_copy(events: Iterable[Event]) -> list[Event]:
@@ -278,11 +297,7 @@ async def crash_and_resume(
         engine, flow = scenario.setup(recorder)
         inner = MemoryJournal(EXECUTION_ID, durable_copy(events))
         journal: Journal = inner if crash is None else CrashingJournal(inner, crash[0], store=crash[1])
-        try:
-            async with asyncio.timeout(scenario.hang_s):
-                result = await engine.run(flow, scenario.inputs, journal=journal)
-        except Crash:
-            result = None
+        result = await run_crashing(engine, flow, journal, scenario.inputs, scenario.hang_s)
         new_events = inner.read()[len(events):]
         assert_gapless(inner.read())
         # A finished node instance is replayed: never started, never invoked again.

@@ -619,11 +619,6 @@ def test_any_value_anywhere_gives_problems_never_an_exception(where: tuple[Any, 
 # -- known bugs outside the corpus --------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an edge from a control.switch whose cases are an expression is reported as an unknown port, "
-    "although the flow runs (the cases are only known at run time)",
-)
 def test_switch_with_cases_given_as_an_expression_accepts_case_ports() -> None:
     document = {
         "schema": "rpa.flow/1",
@@ -642,11 +637,6 @@ def test_switch_with_cases_given_as_an_expression_accepts_case_ports() -> None:
     assert validate_document(document, REGISTRY) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a .yaml flow written in YAML flow style ({schema: rpa.flow/1, ...}) is parsed as JSON "
-    "because it starts with '{', and fails with 'invalid JSON'",
-)
 def test_a_yaml_file_in_flow_style_is_read_as_yaml(tmp_path: Path) -> None:
     path = tmp_path / "inline.yaml"
     path.write_text(
@@ -655,12 +645,6 @@ def test_a_yaml_file_in_flow_style_is_read_as_yaml(tmp_path: Path) -> None:
     assert load_flow(path, registry=REGISTRY).name == "inline"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: YAML flows are read as YAML 1.1, where the unquoted key `on` of a retry policy is the "
-    "boolean true; `retry: {on: [timeout]}` then fails with 'Keys should be strings' at the wrong path "
-    "$.nodes[0].retry[1] (the boolean key printed as an index)",
-)
 def test_retry_on_written_unquoted_in_yaml_is_the_on_field() -> None:
     document = parse_document(
         "schema: rpa.flow/1\nname: t\nnodes:\n  - id: a\n    type: core.noop\n"
