@@ -21,12 +21,13 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
-from shared.engine import Engine, Event, ExecutionResult, MemoryJournal
+from shared.engine import Engine, Event, ExecutionResult, FileFlowLoader, FlowLoader, MemoryJournal
 from shared.engine._journal import EventSpec, Journal
 from shared.errors import BusinessError, StepError
 from shared.flow import Flow, load_flow
@@ -84,10 +85,30 @@ class CrashingJournal:
         self.inner.close()
 
 
+def quiet_crashes(loop: asyncio.AbstractEventLoop) -> None:
+    """Drop the loop's "exception never retrieved" reports of branches that died with a `Crash`
+    (the scheduler hears of them through its queue, not by retrieving them)."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "quiet_crashes", False):
+        return
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), Crash):
+            return
+        if previous is None:
+            loop.default_exception_handler(context)
+        else:
+            previous(loop, context)
+
+    handler.quiet_crashes = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
+
+
 async def run_crashing(
     engine: Engine, flow: Flow, journal: Journal, inputs: Mapping[str, Any], hang_s: float = 5.0
 ) -> ExecutionResult | None:
     """Run `flow`; None when the journal crashed (the process died) before the run ended."""
+    quiet_crashes(asyncio.get_running_loop())
     task = asyncio.create_task(engine.run(flow, inputs, journal=journal))
     if isinstance(journal, CrashingJournal):
         journal.on_crash = task.cancel
@@ -233,11 +254,17 @@ class Scenario:
     subflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     engine_options: dict[str, Any] = field(default_factory=dict)
     hang_s: float = HANG_S
+    flows_dir: Path | None = None
+    """Where `flow.call` finds sub-flow files (a `FileFlowLoader`); else `subflows` by name."""
 
     def setup(self, recorder: Recorder) -> tuple[Engine, Flow]:
         """A fresh engine (a new "process") whose steps record into `recorder`, and the flow."""
         registry = make_registry(recorder)
-        loader = DictFlowLoader({k: load_flow(v, registry=registry) for k, v in self.subflows.items()})
+        loader: FlowLoader
+        if self.flows_dir is not None:
+            loader = FileFlowLoader(self.flows_dir, registry)
+        else:
+            loader = DictFlowLoader({k: load_flow(v, registry=registry) for k, v in self.subflows.items()})
         engine = Engine(registry, loader=loader, **self.engine_options)
         return engine, load_flow(self.document, registry=registry)
 

@@ -1,0 +1,164 @@
+"""Annotated dependencies, so route signatures read as declarations.
+
+- `SessionDep`: the request's database session; the request owns the transaction (committed
+  when the route returns, rolled back when it raises).
+- `PrincipalDep`: who is calling (from the bearer token; the session must still be live, the
+  caller's IP must pass the organisation's allowlist).
+- `require(Permission.X)`: a dependency that also checks one permission (403 otherwise).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.api.errors import Forbidden, Unauthorized
+from orchestrator.db.base import utcnow
+from orchestrator.models import AuthSession, Membership, Organisation, Role, User
+from orchestrator.security.permissions import Permission
+from orchestrator.security.tokens import TokenError, decode_access_token
+from orchestrator.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login.")
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.sessions() as session, session.begin():
+        yield session
+
+
+# scope="function": the commit happens before the response is sent, so a failed commit is an
+# error response, never a 200 for work that was not stored.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller, within one organisation."""
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    session_id: uuid.UUID
+    email: str
+    role: str
+    permissions: frozenset[str]
+
+    def can(self, permission: Permission) -> bool:
+        return permission.value in self.permissions
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address; X-Forwarded-For is believed only from a trusted proxy."""
+    peer = request.client.host if request.client else "unknown"
+    settings: Settings = request.app.state.settings
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and peer in settings.trusted_proxies:
+        return forwarded.split(",")[0].strip()
+    return peer
+
+
+def ip_allowed(ip: str, allowlist: list[str]) -> bool:
+    if not allowlist:
+        return True
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
+
+
+async def get_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("an access token is required (Authorization: Bearer …)",
+                           headers={"WWW-Authenticate": "Bearer"})
+    try:
+        claims = decode_access_token(request.app.state.signing_key, credentials.credentials)
+    except TokenError as exc:
+        raise Unauthorized(str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    row = (await session.execute(
+        select(AuthSession, User, Organisation, Role)
+        .join(User, User.id == AuthSession.user_id)
+        .join(Organisation, Organisation.id == AuthSession.org_id)
+        .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
+        .join(Role, Role.id == Membership.role_id)
+        .where(AuthSession.id == claims.session_id)
+    )).first()
+    if row is None:
+        raise Unauthorized("the session no longer exists", headers={"WWW-Authenticate": "Bearer"})
+    auth_session, user, org, role = row
+    if auth_session.user_id != claims.user_id or auth_session.org_id != claims.org_id:
+        raise Unauthorized("the token does not match its session", headers={"WWW-Authenticate": "Bearer"})
+    if auth_session.revoked_at is not None:
+        raise Unauthorized("the session was revoked", headers={"WWW-Authenticate": "Bearer"})
+    if _aware(auth_session.expires_at) <= utcnow():
+        raise Unauthorized("the session has expired", headers={"WWW-Authenticate": "Bearer"})
+    if not user.is_active or user.deleted_at is not None or org.deleted_at is not None:
+        raise Unauthorized("the account is disabled", headers={"WWW-Authenticate": "Bearer"})
+    ip = client_ip(request)
+    if not ip_allowed(ip, org.ip_allowlist or []):
+        raise Forbidden(f"requests from {ip} are not allowed by the organisation's IP allowlist",
+                        code="ip_not_allowed")
+    principal = Principal(user.id, org.id, auth_session.id, user.email, role.name, frozenset(role.permissions))
+    request.state.principal = principal
+    return principal
+
+
+def _aware(moment: Any) -> Any:
+    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
+    from datetime import UTC
+
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency returning the principal once it holds `permission` (403 otherwise).
+
+    The permission is recorded on the function so the route table can be inspected in tests.
+    """
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(f"this needs the '{permission.value}' permission", details={"permission": permission.value})
+        return principal
+
+    check.permission = permission  # type: ignore[attr-defined]
+    return check
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")] = 0,
+) -> PageParams:
+    return PageParams(limit, offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]

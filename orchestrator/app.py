@@ -1,0 +1,58 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from orchestrator.api import errors
+from orchestrator.api.middleware import Metrics, RequestContextMiddleware
+from orchestrator.api.routes import ROUTERS, health
+from orchestrator.db.migrate import upgrade
+from orchestrator.db.session import Database
+from orchestrator.services.roles import ensure_builtin_roles
+from orchestrator.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Start-up creates the data dir and secrets if needed, applies migrations and
+    seeds the built-in roles."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        signing_key, master_key = settings.ensure_secrets()
+        url = settings.resolved_database_url
+        await upgrade(url)
+        db = Database(url, echo=settings.sql_echo)
+        app.state.db = db
+        app.state.signing_key = signing_key
+        app.state.master_key = master_key
+        async with db.transaction() as session:
+            await ensure_builtin_roles(session)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="RPA Orchestrator",
+        version="0.1.0",
+        description="Workflows, executions, credentials and audit for the RPA suite.",
+        lifespan=lifespan,
+        responses=errors.ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.include_router(health.router)
+    api = APIRouter(prefix=API_PREFIX)
+    for router in ROUTERS:
+        api.include_router(router)
+    app.include_router(api)
+    return app

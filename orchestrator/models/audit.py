@@ -1,0 +1,34 @@
+"""The audit log: append-only rows, each hash-chained to the previous one of its organisation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orchestrator.db.base import Base, utcnow
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    chain: Mapped[str] = mapped_column(String(36), index=True)
+    """The organisation's id as text, or "system" for events outside any organisation."""
+    seq: Mapped[int] = mapped_column(BigInteger)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"), index=True, default=None)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    actor: Mapped[str] = mapped_column(String(320), default="")
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    target_type: Mapped[str] = mapped_column(String(50), default="")
+    target_id: Mapped[str] = mapped_column(String(64), default="")
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

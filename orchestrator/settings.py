@@ -1,0 +1,93 @@
+"""Orchestrator settings: environment variables with the `RPA_` prefix.
+
+Zero configuration works: the data dir defaults to `~/.local/share/rpa-orchestrator` (or
+`$XDG_DATA_HOME`), the database to a SQLite file in it, and the signing secret and vault master
+key are created there on first start (files with mode 0600). Outside development, a secret
+given explicitly must not be a known placeholder or too short.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "dev", "development", "test", "default"}
+MIN_SECRET_LENGTH = 32
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rpa-orchestrator"
+
+
+class Settings(BaseSettings):
+    """Everything the orchestrator can be told through the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RPA_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "production"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(default=None, description="Default: SQLite file in the data dir.")
+    secret_key: SecretStr | None = Field(default=None, description="Signs access tokens.")
+    master_key: SecretStr | None = Field(default=None, description="Wraps the vault's data keys (base64, 32 bytes).")
+    access_token_ttl_s: int = Field(default=900, ge=60)
+    refresh_token_ttl_s: int = Field(default=30 * 86400, ge=300)
+    mfa_token_ttl_s: int = Field(default=300, ge=30)
+    rate_limit_per_minute: int = Field(default=1200, ge=1, description="Per IP and per user, on the API.")
+    login_rate_limit_per_minute: int = Field(default=20, ge=1, description="Per IP, on login endpoints.")
+    trusted_proxies: list[str] = Field(default_factory=list, description="Peers whose X-Forwarded-For is believed.")
+    sql_echo: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Settings:
+        if self.environment == "development":
+            return self
+        for name in ("secret_key", "master_key"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            raw = value.get_secret_value()
+            if raw.lower() in WEAK_SECRETS or len(raw) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"RPA_{name.upper()} is a placeholder or shorter than {MIN_SECRET_LENGTH} characters; "
+                    "set a random value (or leave it unset to have one generated in the data dir)"
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL; the embedded default is a SQLite file in the data dir."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'orchestrator.db'}"
+
+    def ensure_secrets(self) -> tuple[str, str]:
+        """(signing secret, master key): given, or read from / created in the data dir (0600)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        signing = self.secret_key.get_secret_value() if self.secret_key else _file_secret(
+            self.data_dir / "secret.key", lambda: secrets.token_urlsafe(48))
+        master = self.master_key.get_secret_value() if self.master_key else _file_secret(
+            self.data_dir / "master.key", _new_master_key)
+        return signing, master
+
+
+def _new_master_key() -> str:
+    import base64
+
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _file_secret(path: Path, make: object) -> str:
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise PermissionError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
+        return path.read_text(encoding="utf-8").strip()
+    value = make()  # type: ignore[operator]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(str(value))
+    return str(value)

@@ -1,0 +1,89 @@
+"""Fixtures for the orchestrator: an app on a fresh database, an HTTP client, and tenants.
+
+The database is SQLite in a temporary data dir by default; set `RPA_TEST_DATABASE_URL` (the
+PostgreSQL suite does) to run the same tests against another server.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from orchestrator.app import create_app
+from orchestrator.models import Membership
+from orchestrator.services.identity import create_org_with_owner, create_user, start_session
+from orchestrator.services.roles import builtin_role
+from orchestrator.settings import Settings
+
+PASSWORD = "Correct-Horse-42-battery"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(environment="test", data_dir=tmp_path / "data",
+                    database_url=os.environ.get("RPA_TEST_DATABASE_URL") or None,
+                    rate_limit_per_minute=100_000, login_rate_limit_per_minute=100_000)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@dataclass
+class Member:
+    """A user logged in to one organisation."""
+
+    org_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    role: str
+    headers: dict[str, str]
+    refresh_token: str
+
+
+TenantFactory = Callable[..., Awaitable[Member]]
+
+
+@pytest.fixture
+def tenant(app: FastAPI) -> TenantFactory:
+    """`await tenant()` makes an organisation and logs its owner in; `await tenant(org_id=…, role="viewer")`
+    adds a member with that built-in role to an existing organisation."""
+
+    async def make(org_id: uuid.UUID | None = None, role: str = "owner", email: str | None = None) -> Member:
+        email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+        async with app.state.db.transaction() as session:
+            if org_id is None:
+                org, user = await create_org_with_owner(session, org_name=f"Org {uuid.uuid4().hex[:6]}",
+                                                        email=email, password=PASSWORD)
+                org_id = org.id
+                if role != "owner":
+                    raise ValueError("a new organisation starts with its owner; add other roles afterwards")
+            else:
+                user = await create_user(session, email=email, password=PASSWORD)
+                session.add(Membership(org_id=org_id, user_id=user.id, role_id=(await builtin_role(session, role)).id))
+                await session.flush()
+            settings: Settings = app.state.settings
+            tokens = await start_session(session, user=user, org_id=org_id, signing_key=app.state.signing_key,
+                                         access_ttl_s=settings.access_token_ttl_s,
+                                         refresh_ttl_s=settings.refresh_token_ttl_s)
+        return Member(org_id, user.id, email, role, {"Authorization": f"Bearer {tokens.access_token}"},
+                      tokens.refresh_token)
+
+    return make
