@@ -239,7 +239,8 @@ def assert_well_formed(events: Sequence[Event]) -> None:
 
 def outcome(result: ExecutionResult) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """What must not depend on crashes: status, outputs and error (JSON form)."""
-    return json.loads(json.dumps([result.status, result.outputs, result.error]))  # type: ignore[no-any-return]
+    status, outputs, error = json.loads(json.dumps([result.status, result.outputs, result.error]))
+    return status, outputs, error
 
 
 # -- the crash/resume checker -------------------------------------------------------------------

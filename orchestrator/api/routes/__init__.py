@@ -2,7 +2,27 @@
 
 from fastapi import APIRouter
 
-from orchestrator.api.routes import auth
+from orchestrator.api.routes import (
+    audit,
+    auth,
+    credentials,
+    executions,
+    orgs,
+    roles,
+    templates,
+    users,
+    workflows,
+)
 
-ROUTERS: list[APIRouter] = [auth.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    orgs.router,
+    users.router,
+    roles.router,
+    workflows.router,
+    templates.router,
+    executions.router,
+    credentials.router,
+    audit.router,
+]
 """Resource routers mounted under /api/v1 (health is mounted at the root)."""

@@ -1,0 +1,7 @@
+"""The /audit resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/audit", tags=["audit"])

@@ -1,0 +1,7 @@
+"""The /roles resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/roles", tags=["roles"])

@@ -1,0 +1,7 @@
+"""The /users resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/users", tags=["users"])

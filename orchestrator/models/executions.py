@@ -1,0 +1,3 @@
+"""Storage models: executions."""
+
+from __future__ import annotations

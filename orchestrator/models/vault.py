@@ -1,0 +1,3 @@
+"""Storage models: vault."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Storage models: workflows."""
+
+from __future__ import annotations
