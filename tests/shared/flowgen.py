@@ -229,10 +229,15 @@ def assert_gapless(events: Sequence[Event]) -> None:
 
 
 def assert_well_formed(events: Sequence[Event]) -> None:
-    """Seq 1..N; each node instance succeeded at most once; one `execution.finished`, last."""
+    """Seq 1..N; each node instance succeeded at most once, each loop iteration started and
+    finished at most once; one `execution.finished`, last."""
     assert_gapless(events)
     twice = {p: n for p, n in count_events(events, "node.succeeded").items() if n > 1}
     assert not twice, f"node instances that succeeded more than once: {twice}"
+    for kind in ("iteration.started", "iteration.finished"):
+        iterations = Counter((e.path, e.data["index"]) for e in events if e.type == kind)
+        repeated = {it: n for it, n in iterations.items() if n > 1}
+        assert not repeated, f"{kind} more than once: {repeated}"
     assert [e.type for e in events].count("execution.finished") == 1
     assert events[-1].type == "execution.finished"
 
@@ -346,6 +351,10 @@ async def crash_and_resume(
     assert_well_formed(events)
     for kind in ("node.succeeded", "node.skipped"):
         assert set(count_events(events, kind)) == set(count_events(reference_events, kind)), kind
+    # A failure journaled before a crash is not suffered again: it counts toward max_attempts.
+    failed, expected_failed = count_events(events, "node.failed"), count_events(reference_events, "node.failed")
+    more = {p: (n, expected_failed[p]) for p, n in failed.items() if n > expected_failed[p]}
+    assert not more, f"node instances that failed more often than without a crash: {more}"
     for key, attempts in recorder.calls.items():
         assert attempts == sorted(set(attempts)), f"{key} reused an attempt number: {attempts}"
     return events
