@@ -28,7 +28,9 @@ def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
 
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the database and keys live (RPA_DATA_DIR).")]
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="e.g. postgresql+asyncpg://… (RPA_DATABASE_URL).")]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="e.g. postgresql+asyncpg://… (RPA_DATABASE_URL).")
+]
 
 
 def serve(

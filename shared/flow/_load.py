@@ -49,11 +49,11 @@ def parse_document(text: str, *, yaml_allowed: bool = True) -> Any:
                 raise json_error from None
         # YAML's flow style also starts with "{": try it before reporting the JSON error.
         try:
-            return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(text, Loader=_Yaml12Loader)
         except yaml.YAMLError:
             raise json_error from None
     try:
-        return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Yaml12Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark is not None else None

@@ -81,12 +81,11 @@ def _trim_loc(loc: tuple[Any, ...], value: Any) -> tuple[str | int, ...]:
     'int' or 'str' are not part of the document)."""
     kept: list[str | int] = []
     for part in loc:
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
-            value = value[part]
-        else:
+        in_dict = isinstance(value, dict) and part in value
+        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if not (in_dict or in_list):
             break
+        value = value[part]
         kept.append(part)
     return tuple(kept)
 
