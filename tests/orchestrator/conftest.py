@@ -1,14 +1,16 @@
 """Fixtures for the orchestrator: an app on a fresh database, an HTTP client, and tenants.
 
-The database is SQLite in a temporary data dir by default; set `RPA_TEST_DATABASE_URL` (the
-PostgreSQL suite does) to run the same tests against another server.
+Every test that uses `settings` (directly or through `app`/`client`) runs twice: on SQLite in a
+temporary data dir, and on a fresh database of a real PostgreSQL server started for the session
+(marker `postgres`; `-m "not postgres"` runs the SQLite half only).
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,18 +19,42 @@ import pytest
 from fastapi import FastAPI
 
 from orchestrator.app import create_app
+from orchestrator.db.migrate import upgrade_sync
 from orchestrator.models import Membership
 from orchestrator.services.identity import create_org_with_owner, create_user, start_session
 from orchestrator.services.roles import builtin_role
 from orchestrator.settings import Settings
+from tests.postgres import PostgresServer
 
 PASSWORD = "Correct-Horse-42-battery"
 
 
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[tuple[PostgresServer, str]]:
+    """A PostgreSQL server for the session and a template database with every migration applied,
+    so each test's database is a quick copy instead of a full migration run."""
+    # Not under pytest's temp tree: as root, the cluster belongs to `postgres`, who cannot enter it.
+    server = PostgresServer(Path(tempfile.mkdtemp(prefix="rpa-test-pg-")))
+    server.start()
+    try:
+        template = asyncio.run(server.create_database())
+        upgrade_sync(server.url(template))
+        yield server, template
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    if request.param == "sqlite":
+        return None
+    server, template = request.getfixturevalue("postgres_template")
+    return server.url(asyncio.run(server.create_database(template)))
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(environment="test", data_dir=tmp_path / "data",
-                    database_url=os.environ.get("RPA_TEST_DATABASE_URL") or None,
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(environment="test", data_dir=tmp_path / "data", database_url=database_url,
                     rate_limit_per_minute=100_000, login_rate_limit_per_minute=100_000)
 
 
