@@ -66,7 +66,8 @@ class Settings(BaseSettings):
 
     def ensure_secrets(self) -> tuple[str, str]:
         """(signing secret, master key): given, or read from / created in the data dir (0600)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The data dir holds the database and the keys: private to the service's user.
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         signing = self.secret_key.get_secret_value() if self.secret_key else _file_secret(
             self.data_dir / "secret.key", lambda: secrets.token_urlsafe(48))
         master = self.master_key.get_secret_value() if self.master_key else _file_secret(

@@ -1,3 +1,118 @@
-"""Storage models: executions."""
+"""Storage models: executions, their journal, their state history and their artifacts.
+
+An `Execution` pins one workflow version and carries the row-level facts the API lists and
+filters on (state, priority, timings, trigger). The journal the agent writes is stored as
+`ExecutionEvent` rows keyed by `(execution_id, seq)`; `ExecutionTransition` keeps every state
+change with its reason and actor. States change only in `services/execution_states.py`.
+"""
 
 from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orchestrator.db.base import Base, TenantMixin, TimestampMixin, UuidMixin, utcnow
+
+PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
+"""Priority names; the stored value is the index, so `ORDER BY priority DESC` puts urgent first."""
+
+
+class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
+    """One run of one pinned workflow version."""
+
+    __tablename__ = "executions"
+    __table_args__ = (
+        Index("ix_executions_org_created", "org_id", "created_at", "id"),
+        Index("ix_executions_org_state", "org_id", "state"),
+        Index("ix_executions_org_workflow_created", "org_id", "workflow_id", "created_at"),
+    )
+
+    # No foreign keys to the workflow tables: they live in a parallel migration branch, and a
+    # version is immutable once published, so the ids stay meaningful on their own.
+    workflow_id: Mapped[uuid.UUID]
+    version_id: Mapped[uuid.UUID]
+    version_number: Mapped[int] = mapped_column(Integer)
+    workflow_name: Mapped[str] = mapped_column(String(200), default="")
+    """The workflow's name when the execution was created (lists show and search it without a join)."""
+    state: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """`{"type": "manual" | "webhook" | "schedule" | "retry" | …, "by": {"id", "name"}}`."""
+    trigger_type: Mapped[str] = mapped_column(String(30), default="manual")
+    """`trigger["type"]` as a column, so lists can filter on it on every database."""
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    deadline_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    """1 for the first run; each requeue after a lost agent adds one."""
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The highest journal seq up to which every event has been stored (no gaps below it)."""
+    parent_execution_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("executions.id", ondelete="SET NULL"), default=None, index=True)
+    """The execution this one retries."""
+    resume_from: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    """The execution whose journal this one resumes (set by a retry with `resume`)."""
+
+    @property
+    def priority_name(self) -> str:
+        return PRIORITIES[self.priority]
+
+
+class ExecutionEvent(Base):
+    """One journal event, stored once per `(execution_id, seq)`."""
+
+    __tablename__ = "execution_events"
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(50))
+    path: Mapped[str] = mapped_column(String(2000), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ts: Mapped[float] = mapped_column(Double)
+    """The agent's clock (seconds since the epoch), as journaled."""
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExecutionTransition(UuidMixin, Base):
+    """One state change of an execution: from, to, why and who."""
+
+    __tablename__ = "execution_transitions"
+    __table_args__ = (Index("ix_execution_transitions_execution_at", "execution_id", "at"),)
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    from_state: Mapped[str | None] = mapped_column(String(20), default=None)
+    """None for the row that records the execution's creation."""
+    to_state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    actor: Mapped[str] = mapped_column(String(320), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Artifact(UuidMixin, TenantMixin, Base):
+    """A file an execution produced; `path` is relative to the artifact store's root."""
+
+    __tablename__ = "artifacts"
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

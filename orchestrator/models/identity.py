@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.db.base import Base, SoftDeleteMixin, TenantMixin, TimestampMixin, UuidMixin, utcnow
@@ -58,6 +58,8 @@ class Membership(UuidMixin, TimestampMixin, TenantMixin, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("roles.id"))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """Disabling is per organisation: one tenant's admin never locks a user out of another tenant."""
 
 
 class AuthSession(UuidMixin, TimestampMixin, TenantMixin, Base):

@@ -17,6 +17,7 @@ The `test.count` step returns its `value` param and records every invocation by
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -105,7 +106,7 @@ def quiet_crashes(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def run_crashing(
-    engine: Engine, flow: Flow, journal: Journal, inputs: Mapping[str, Any], hang_s: float = 5.0
+    engine: Engine, flow: Flow, journal: Journal, inputs: Mapping[str, Any], hang_s: float = HANG_S
 ) -> ExecutionResult | None:
     """Run `flow`; None when the journal crashed (the process died) before the run ended."""
     quiet_crashes(asyncio.get_running_loop())
@@ -132,12 +133,12 @@ async def run_until(
     journal: Journal,
     until: Callable[[], bool],
     inputs: Mapping[str, Any] | None = None,
-    timeout: float = 5.0,
+    within: float = HANG_S,
 ) -> None:
     """Run `flow` in a task and cancel that task from outside as soon as `until()` holds."""
     task = asyncio.create_task(engine.run(flow, inputs, journal=journal))
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not until():
         if task.done():
             raise AssertionError(f"the run ended before the crash point: {task.result()}")
@@ -446,7 +447,7 @@ class Limits:
 
 def _seq(blocks: list[Block]) -> Block:
     nodes, edges = [n for b in blocks for n in b.nodes], [e for b in blocks for e in b.edges]
-    for a, b in zip(blocks, blocks[1:], strict=False):
+    for a, b in itertools.pairwise(blocks):
         edges += [{"from": x, "to": y} for x in a.exits for y in b.entries]
     return Block(nodes, edges, blocks[0].entries, blocks[-1].exits)
 
@@ -499,7 +500,8 @@ class FlowBuilder:
             if ctx.allow_call:
                 kinds += ["call"]
         kind = self.draw(st.sampled_from(kinds))
-        return getattr(self, f"_{kind}")(ctx, depth)
+        build: Callable[[Context, int], Block] = getattr(self, f"_{kind}")
+        return build(ctx, depth)
 
     def _leaf(self, ctx: Context, depth: int) -> Block:
         node_id = self.name("s")
@@ -538,7 +540,8 @@ class FlowBuilder:
 
     def _if(self, ctx: Context, depth: int) -> Block:
         threshold = self.draw(st.integers(0, 9))
-        router = {"id": self.name("if"), "type": "control.if", "params": {"condition": f"{{{{ inputs.n > {threshold} }}}}"}}
+        condition = f"{{{{ inputs.n > {threshold} }}}}"
+        router = {"id": self.name("if"), "type": "control.if", "params": {"condition": condition}}
         return self._route(router, {port: self.block(ctx, depth - 1) for port in ("true", "false")})
 
     def _switch(self, ctx: Context, depth: int) -> Block:
@@ -593,7 +596,8 @@ class FlowBuilder:
                 sub.nodes, outputs=top_outputs(sub.nodes, sub_ctx.variables), name="sub",
                 inputs={"n": {"type": "integer", "required": True}}, variables=sub_ctx.variables,
             ) | {"edges": sub.edges}
-        node = {"id": self.name("call"), "type": "flow.call", "params": {"flow": "sub", "inputs": {"n": "{{ inputs.n }}"}}}
+        node = {"id": self.name("call"), "type": "flow.call",
+                "params": {"flow": "sub", "inputs": {"n": "{{ inputs.n }}"}}}
         return _leaf(node)
 
 

@@ -8,9 +8,10 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -262,7 +263,7 @@ def test_a_journal_written_by_a_killed_process_is_whole_and_gapless(tmp_path: Pa
 # -- fold ---------------------------------------------------------------------------------------
 
 
-def events_of(*specs: tuple[str, str, dict[str, object]]) -> list[Event]:
+def events_of(*specs: tuple[str, str, Mapping[str, Any]]) -> list[Event]:
     return [Event(seq, kind, path, dict(data), 1000.0 + seq) for seq, (kind, path, data) in enumerate(specs, 1)]
 
 
@@ -308,7 +309,8 @@ def test_fold_rebuilds_results_attempts_loops_and_variables() -> None:
 
     assert not state.is_new
     assert state.execution_id == "e9"
-    assert state.started is not None and state.started["inputs"] == {"n": 1}
+    assert state.started is not None
+    assert state.started["inputs"] == {"n": 1}
     assert state.finished is None
     assert state.last_seq == len(events)
     assert state.results == {
@@ -321,7 +323,8 @@ def test_fold_rebuilds_results_attempts_loops_and_variables() -> None:
         "bad": NodeResult("failed", None, None, ERROR),
     }
     # Started without an end: not a result, so it runs again on resume.
-    assert "loop[1]/body" not in state.results and "loop" not in state.results
+    assert "loop[1]/body" not in state.results
+    assert "loop" not in state.results
     assert state.attempts == {"flaky": 2, "route": 1, "loop": 1, "loop[0]/body": 1, "loop[1]/body": 1,
                               "call": 1}
     assert state.failures == {"flaky": 1, "tolerant": 1, "bad": 1}

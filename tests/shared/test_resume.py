@@ -8,12 +8,14 @@ stored. Steps count their invocations by idempotency key (`Recorder`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -54,7 +56,9 @@ async def resume(scenario: Scenario, recorder: Recorder, events: list[Event]) ->
     return result, journal.read()
 
 
-async def crash_while_held(scenario: Scenario, *hold: str, also: Any = None) -> tuple[Recorder, list[Event]]:
+async def crash_while_held(
+    scenario: Scenario, *hold: str, also: Callable[[list[Event]], bool] | None = None
+) -> tuple[Recorder, list[Event]]:
     """Run until every `hold` path is running (and `also(events)` holds), then kill the host."""
     recorder = Recorder(hold=set(hold))
     engine, flow = scenario.setup(recorder)
@@ -357,22 +361,27 @@ async def test_a_finished_journal_returns_its_result_without_running_anything(tm
     reopened.close()
 
 
-async def test_large_outputs_and_loop_items_come_back_from_artifacts(tmp_path: Path) -> None:
+async def test_large_outputs_loop_items_and_iteration_results_come_back_from_artifacts(tmp_path: Path) -> None:
     loop = {"id": "loop", "type": "control.foreach", "params": {"items": "{{ steps.big.output }}"},
-            "body": {"nodes": [count("x", "{{ item ~ '-' ~ index }}")]}}
+            "body": {"nodes": [count("x", "{{ item ~ ' seen at position ' ~ index }}")]}}
     scenario = Scenario(
         flow_doc([count("big", [f"item number {i}" for i in range(4)]), loop], [("big", "loop")],
                  outputs_of("big", "loop")),
         engine_options={"artifacts_dir": tmp_path, "max_inline_output": 40},
     )
-    expected, reference = await reference_run(scenario)
-    assert any("$artifact" in json.dumps(e.data) for e in reference)
+    expected, _ = await reference_run(scenario)
     recorder, crashed = await crash_while_held(scenario, "loop[2]/x")
+    by_kind = {e.type: e.data for e in crashed if e.path in ("big", "loop")}
+    assert "$artifact" in by_kind["node.succeeded"]["output"]
+    assert "$artifact" in by_kind["node.started"]["items"]
+    assert "$artifact" in by_kind["iteration.finished"]["result"]
 
     result, events = await resume(scenario, recorder, crashed)
 
     assert outcome(result) == outcome(expected)
+    assert result.outputs["loop"][1] == {"x": "item number 1 seen at position 1"}
     assert recorder.attempts("big") == [1]
+    assert recorder.attempts("loop[1]/x") == [1]
     assert recorder.attempts("loop[2]/x") == [1, 2]
     assert_well_formed(events)
 
@@ -398,8 +407,8 @@ def journal_rows(path: Path) -> list[tuple[str, str, str]]:
 
 def test_cli_run_killed_with_sigkill_resumes_and_runs_each_node_once(tmp_path: Path) -> None:
     steps = [f"w{i}" for i in range(1, 6)]
-    flow = flow_doc([{"id": s, "type": "core.wait", "params": {"seconds": 0.15}} for s in steps],
-                    list(zip(steps, steps[1:], strict=False)), {"last": "{{ steps.w5.output }}"}, name="waits")
+    flow = flow_doc([{"id": s, "type": "core.wait", "params": {"seconds": 0.3}} for s in steps],
+                    list(itertools.pairwise(steps)), {"last": "{{ steps.w5.output }}"}, name="waits")
     flow_file, journal = tmp_path / "waits.json", tmp_path / "journal.db"
     flow_file.write_text(json.dumps(flow), encoding="utf-8")
     command = cli("run", str(flow_file), "--journal", str(journal), "--json")
@@ -418,16 +427,18 @@ def test_cli_run_killed_with_sigkill_resumes_and_runs_each_node_once(tmp_path: P
     killed = journal_rows(journal)
     assert "execution.finished" not in {t for _, t, _ in killed}
     done_before = {p for _, t, p in killed if t == "node.succeeded"}
-    assert {"w1", "w2"} <= done_before and "w5" not in done_before
+    assert {"w1", "w2"} <= done_before
+    assert "w5" not in done_before
 
     resumed = subprocess.run([*command, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=60)
 
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
     assert report["status"] == "succeeded"
-    assert report["outputs"] == {"last": 0.15}
+    assert report["outputs"] == {"last": 0.3}
     [(execution_id, finished)] = SqliteJournal.executions(journal)
-    assert finished and report["execution_id"] == execution_id
+    assert finished
+    assert report["execution_id"] == execution_id
     rows = journal_rows(journal)
     assert count_events_rows(rows, "node.succeeded") == dict.fromkeys(steps, 1)
     started = count_events_rows(rows, "node.started")

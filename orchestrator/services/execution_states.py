@@ -1,0 +1,196 @@
+"""Execution states and the rules that move an execution between them.
+
+Every state change goes through `transition()`: it finds the rule for FROM → TO, checks the
+rule's guard, applies its effect (timestamps, attempt counter), and records the change twice —
+in the `execution_transitions` history and in the audit log as `execution.<to>`. Nothing else
+assigns `Execution.state` (the creation of an execution records its first state with `enter()`).
+
+    queued ──► assigned ──► running ◄──► paused
+      │           │            │            │
+      │           ├──► lost ◄──┤◄───────────┤      lost ──► queued (requeue, attempt + 1)
+      ▼           ▼            ▼            ▼
+    cancelled / timed_out     succeeded / failed / cancelled / timed_out   (terminal: no way out)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.api.errors import Conflict
+from orchestrator.db.base import utcnow
+from orchestrator.models.executions import Execution, ExecutionTransition
+from orchestrator.services import audit
+from orchestrator.services.audit import Actor
+
+
+class State(StrEnum):
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    LOST = "lost"
+
+
+TERMINAL: frozenset[State] = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED, State.TIMED_OUT})
+ACTIVE: frozenset[State] = frozenset(State) - TERMINAL
+
+
+class IllegalTransition(Conflict):
+    """The execution cannot go from its state to the one asked for (409)."""
+
+    code = "illegal_transition"
+
+
+Guard = Callable[[Execution], str | None]
+"""Returns why the move is refused, or None to allow it."""
+Effect = Callable[[Execution, datetime], None]
+
+
+def _no_guard(_: Execution) -> str | None:
+    return None
+
+
+def _no_effect(_: Execution, __: datetime) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One allowed move: from any of `sources` to `target`."""
+
+    name: str
+    sources: frozenset[State]
+    target: State
+    why: str
+    guard: Guard = _no_guard
+    effect: Effect = _no_effect
+
+
+def _needs_agent(execution: Execution) -> str | None:
+    return None if execution.agent_id is not None else "an assigned execution must name its agent (agent_id)"
+
+
+def _assigned(execution: Execution, now: datetime) -> None:
+    execution.assigned_at = now
+
+
+def _started(execution: Execution, now: datetime) -> None:
+    # Resuming after a pause keeps the first start time.
+    if execution.started_at is None:
+        execution.started_at = now
+
+
+def _finished(execution: Execution, now: datetime) -> None:
+    execution.finished_at = now
+
+
+def _requeued(execution: Execution, now: datetime) -> None:
+    execution.attempt += 1
+    execution.agent_id = None
+    execution.assigned_at = None
+    execution.started_at = None
+    execution.queued_at = now
+
+
+_ON_AGENT = frozenset({State.ASSIGNED, State.RUNNING, State.PAUSED})
+
+RULES: tuple[Rule, ...] = (
+    Rule("assign", frozenset({State.QUEUED}), State.ASSIGNED, "a dispatcher gave it to an agent",
+         _needs_agent, _assigned),
+    Rule("start", frozenset({State.ASSIGNED}), State.RUNNING, "its agent started it", effect=_started),
+    Rule("pause", frozenset({State.RUNNING}), State.PAUSED, "it waits (e.g. for a person)"),
+    Rule("resume", frozenset({State.PAUSED}), State.RUNNING, "it goes on after a pause", effect=_started),
+    Rule("succeed", frozenset({State.RUNNING}), State.SUCCEEDED, "its agent reported success", effect=_finished),
+    Rule("fail", frozenset({State.RUNNING}), State.FAILED, "its agent reported a failure", effect=_finished),
+    Rule("cancel", frozenset({State.QUEUED, State.LOST}) | _ON_AGENT, State.CANCELLED, "someone cancelled it",
+         effect=_finished),
+    Rule("time_out", frozenset({State.QUEUED, State.LOST}) | _ON_AGENT, State.TIMED_OUT,
+         "its deadline or timeout passed", effect=_finished),
+    Rule("lose", _ON_AGENT, State.LOST, "its agent stopped answering"),
+    Rule("requeue", frozenset({State.LOST}), State.QUEUED, "it waits for another agent", effect=_requeued),
+)
+
+_BY_MOVE: dict[tuple[State, State], Rule] = {(source, rule.target): rule for rule in RULES for source in rule.sources}
+
+
+def allowed_targets(state: str | State) -> list[State]:
+    """The states an execution in `state` may move to, in declaration order."""
+    current = State(state)
+    return [rule.target for rule in RULES if current in rule.sources]
+
+
+def rule_for(source: str | State, target: str | State) -> Rule:
+    """The rule for a move, or `IllegalTransition` naming FROM, TO and the allowed targets."""
+    current, wanted = State(source), State(target)
+    rule = _BY_MOVE.get((current, wanted))
+    if rule is None:
+        allowed = allowed_targets(current)
+        listed = ", ".join(f"'{s}'" for s in allowed) if allowed else f"none ('{current}' is terminal)"
+        raise IllegalTransition(
+            f"an execution cannot go from '{current}' to '{wanted}'; from '{current}' it may go to: {listed}",
+            details={"from": current.value, "to": wanted.value, "allowed": [s.value for s in allowed]},
+        )
+    return rule
+
+
+async def transition(session: AsyncSession, execution: Execution, to: str | State, *, reason: str,
+                     actor: Actor) -> ExecutionTransition:
+    """Move `execution` to `to`, the one place where states change.
+
+    Raises:
+        IllegalTransition: the move is not in the table, or its guard refuses it.
+    """
+    source = State(execution.state)
+    rule = rule_for(source, to)
+    refusal = rule.guard(execution)
+    if refusal is not None:
+        raise IllegalTransition(
+            f"an execution cannot go from '{source}' to '{rule.target}': {refusal}",
+            code="transition_refused",
+            details={"from": source.value, "to": rule.target.value, "reason": refusal},
+        )
+    now = utcnow()
+    rule.effect(execution, now)
+    execution.state = rule.target.value
+    execution.updated_at = now
+    return await _record(session, execution, source, rule.target, reason or rule.why, actor, now)
+
+
+async def enter(session: AsyncSession, execution: Execution, state: State, *, reason: str,
+                actor: Actor) -> ExecutionTransition:
+    """Give a new execution its first state (queued) and record it; the row must be added already.
+
+    The audit entry for a creation is written by the caller (`execution.start`, `execution.retry`).
+    """
+    if execution.state:
+        raise IllegalTransition(f"the execution is already '{execution.state}'; use transition()")
+    now = utcnow()
+    execution.state = state.value
+    if state is State.QUEUED:
+        execution.queued_at = now
+    await session.flush()
+    return await _record(session, execution, None, state, reason, actor, now, audited=False)
+
+
+async def _record(session: AsyncSession, execution: Execution, source: State | None, target: State, reason: str,
+                  actor: Actor, now: datetime, *, audited: bool = True) -> ExecutionTransition:
+    row = ExecutionTransition(org_id=execution.org_id, execution_id=execution.id,
+                              from_state=source.value if source else None, to_state=target.value,
+                              reason=reason[:500], actor_id=actor.id, actor=actor.name, at=now)
+    session.add(row)
+    await session.flush()
+    if audited:
+        await audit.record(session, org_id=execution.org_id, actor=actor, action=f"execution.{target.value}",
+                           target_type="execution", target_id=execution.id,
+                           summary={"from": source.value if source else None, "to": target.value, "reason": reason,
+                                    "attempt": execution.attempt})
+    return row
