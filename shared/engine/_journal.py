@@ -137,6 +137,8 @@ class SqliteJournal(_ListenerMixin):
         return [(r[0], bool(r[2])) for r in rows]
 
     def append_many(self, events: Sequence[EventSpec]) -> list[Event]:
+        if not events:
+            return []
         now = time.time()
         with self._lock:
             start = self._seq

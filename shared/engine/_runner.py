@@ -20,6 +20,7 @@ import json
 import threading
 import time
 import weakref
+from urllib.parse import quote
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from concurrent.futures import Executor
@@ -142,8 +143,7 @@ class Execution:
             return output
         folder = self.options.artifacts_root / self.execution_id / "outputs"
         folder.mkdir(parents=True, exist_ok=True)
-        name = path.replace("/", "__").replace("[", "_").replace("]", "") or "execution"
-        target = folder / f"{name}.json"
+        target = folder / f"{quote(path, safe='') or 'execution'}.json"
         target.write_text(str(self.masker.mask(text)), encoding="utf-8")
         return {ev.ARTIFACT_REF: str(target.relative_to(self.options.artifacts_root)), "size": len(text)}
 
@@ -210,14 +210,14 @@ class Execution:
                 progressed = False
                 for node_id in list(ready):
                     path = prefix + node_id
-                    if plan.indegree[node_id] and not active[node_id]:
+                    if path in self.state.results:
+                        ready.remove(node_id)
+                        resolve(node_id, self.replay(plan.nodes[node_id], path, frame))
+                        progressed = True
+                    elif plan.indegree[node_id] and not active[node_id]:
                         ready.remove(node_id)
                         self.skip(plan.nodes[node_id], path, frame)
                         resolve(node_id, None)
-                        progressed = True
-                    elif path in self.state.results:
-                        ready.remove(node_id)
-                        resolve(node_id, self.replay(plan.nodes[node_id], path, frame))
                         progressed = True
 
         async def run_reporting(node_id: str) -> None:
@@ -234,29 +234,23 @@ class Execution:
                 tasks.discard(asyncio.current_task())
                 done.put_nowait((node_id, port, None))
 
-        failure: BaseException | None = None
         try:
             while True:
                 settle_recorded()
-                if failure is None:
-                    if len(ready) == 1 and not tasks:
-                        node_id = ready.popleft()
-                        resolve(node_id, await self.run_node(plan.nodes[node_id], prefix + node_id, frame))
-                        continue
-                    while ready:
-                        tasks.add(asyncio.create_task(run_reporting(ready.popleft())))
+                if len(ready) == 1 and not tasks:
+                    node_id = ready.popleft()
+                    resolve(node_id, await self.run_node(plan.nodes[node_id], prefix + node_id, frame))
+                    continue
+                while ready:
+                    tasks.add(asyncio.create_task(run_reporting(ready.popleft())))
                 if not tasks and done.empty():
                     break
                 node_id, port, exc = await done.get()
                 if exc is not None:
-                    if failure is None:
-                        failure = exc
-                        for task in tasks:
-                            task.cancel()
-                elif failure is None:
-                    resolve(node_id, port)
-            if failure is not None:
-                raise failure
+                    # Fail fast: the finally block cancels and awaits the siblings (a task
+                    # cancelled before it started never reports, so do not wait for reports).
+                    raise exc
+                resolve(node_id, port)
         finally:
             if tasks:
                 for task in tasks:
@@ -274,11 +268,26 @@ class Execution:
         """Settle a node instance from its recorded result; raise if it failed for good."""
         result = self.state.results[path]
         frame.results[node.id] = result
+        if node.type == "control.try":
+            self._restore_try_scope(node, path, frame)
         if result.status == "failed":
             if result.port is None:
                 raise NodeFailed(path, result.error or {"message": "failed"})
-            frame.bindings["error"] = result.error
+            if result.port == "error":
+                frame.bindings["error"] = result.error
         return result.port
+
+    def _restore_try_scope(self, node: Node, path: str, frame: Frame) -> None:
+        # A try's bodies share the enclosing scope (see _containers._same_scope); a replayed try
+        # must bring back what they produced, as the live run did.
+        for graph in node.graphs().values():
+            for child in graph.nodes:
+                child_path = f"{path}/{child.id}"
+                recorded = self.state.results.get(child_path)
+                if recorded is not None:
+                    frame.results[child.id] = recorded
+                    if child.type == "control.try":
+                        self._restore_try_scope(child, child_path, frame)
 
     async def run_node(self, node: Node, path: str, frame: Frame) -> str | None:
         """Run one node instance live; return the port it emitted on."""

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -188,8 +189,8 @@ class StepContext:
     @property
     def artifacts_dir(self) -> Path:
         """A folder for this node instance's files, created on first use."""
-        safe = self.path.replace("/", "__").replace("[", "_").replace("]", "")
-        folder = self.artifacts_root / self.execution_id / safe
+        # Percent-encoding keeps distinct paths distinct (`a[1]/b` never meets a node `a_1__b`).
+        folder = self.artifacts_root / self.execution_id / quote(self.path, safe="")
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

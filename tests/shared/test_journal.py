@@ -97,11 +97,7 @@ def test_listeners_get_each_batch_once_it_is_stored(make_journal: JournalFactory
     "kind",
     [
         "memory",
-        pytest.param("sqlite", marks=pytest.mark.xfail(
-            strict=True, raises=IndexError,
-            reason="bug: SqliteJournal.append_many([]) raises IndexError (batch[-1] of an empty batch); "
-                   "MemoryJournal returns []",
-        )),
+        "sqlite",
     ],
 )
 def test_an_empty_batch_stores_nothing(kind: str, tmp_path: Path) -> None:

@@ -459,8 +459,6 @@ def count_events_rows(rows: list[tuple[str, str, str]], kind: str) -> dict[str, 
 # -- bugs ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a replayed on_error=continue node binds `error` for the "
-                                       "nodes after it (Execution.replay); a live run does not")
 async def test_a_replayed_continue_does_not_put_error_in_scope() -> None:
     scenario = Scenario(flow_doc(
         [count("a", fail=True, on_error="continue"),
@@ -476,8 +474,6 @@ async def test_a_replayed_continue_does_not_put_error_in_scope() -> None:
     assert outcome(result) == outcome(expected)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: replaying a finished control.try does not restore the "
-                                       "results of its body nodes, so steps.<body node> is undefined after it")
 async def test_try_body_results_stay_visible_after_a_replayed_try() -> None:
     guarded = {"id": "t", "type": "control.try", "body": {"nodes": [count("a", 41)]}}
     scenario = Scenario(flow_doc([guarded, count("after", "{{ steps.a.output + 1 }}")], [("t", "after")],
@@ -491,8 +487,6 @@ async def test_try_body_results_stay_visible_after_a_replayed_try() -> None:
     assert outcome(result) == outcome(expected)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: on resume, nodes on a branch not taken are skipped again "
-                                       "and journaled twice (settle_recorded checks dead edges first)")
 async def test_a_resume_does_not_journal_a_skipped_node_twice() -> None:
     router = {"id": "r", "type": "control.if", "params": {"condition": False}}
     scenario = Scenario(flow_doc([router, count("x"), count("y"), count("z")],
@@ -505,8 +499,6 @@ async def test_a_resume_does_not_journal_a_skipped_node_twice() -> None:
     assert count_events(events, "node.skipped") == {"x": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: artifact file names flatten paths ('a[1]/b' -> 'a_1__b'), "
-                                       "so a loop body output overwrites the one of a node named a_1__b")
 async def test_artifacts_of_different_node_instances_do_not_collide(tmp_path: Path) -> None:
     loop = {"id": "a", "type": "control.foreach", "params": {"items": 2},
             "body": {"nodes": [count("b", "{{ 'loop body output ' ~ index }}")]}}

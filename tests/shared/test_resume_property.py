@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,7 +37,7 @@ from tests.shared.flowgen import (
     scenarios,
 )
 
-GENERATOR = Limits(try_in_loops=False)  # bug: see the first xfail below
+GENERATOR = Limits()
 
 PROPERTY_SETTINGS = settings(
     max_examples=60,
@@ -73,8 +72,6 @@ def test_resume_after_any_crash_matches_an_uninterrupted_run(scenario: Scenario,
 # -- shrunk cases of bugs the property found ----------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a finished control.try replayed in a re-run loop iteration "
-                                       "does not restore its body results, so the iteration result loses them")
 async def test_a_try_in_a_loop_body_keeps_its_body_results_when_the_iteration_is_resumed() -> None:
     body = {"nodes": [{"id": "t", "type": "control.try", "body": {"nodes": [count("s1", "{{ index }}")]}},
                       count("s2")],
@@ -88,10 +85,6 @@ async def test_a_try_in_a_loop_body_keeps_its_body_results_when_the_iteration_is
     await crash_and_resume(scenario, crash_list([(s2_started, False)]), reference)
 
 
-@pytest.mark.xfail(strict=True, raises=TimeoutError,
-                   reason="bug: run_graph hangs when a branch fails while a sibling task was created but "
-                          "has not started yet: cancelled before its first step, it never reports to the "
-                          "scheduler (Execution.run_graph / run_reporting)")
 async def test_a_failing_branch_does_not_hang_the_scheduler() -> None:
     # b fails in the same loop turn as a succeeds; a's successor c is created as a task and
     # cancelled before it ever runs, while `slow` keeps the scheduler from taking its fast path.
