@@ -17,6 +17,7 @@ Constrained while a bug is open: no `control.try` inside a loop body (see
 from __future__ import annotations
 
 import asyncio
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,9 +41,9 @@ from tests.shared.flowgen import (
 GENERATOR = Limits()
 
 PROPERTY_SETTINGS = settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("RPA_PROPERTY_EXAMPLES", "60")),
     deadline=None,
-    derandomize=True,
+    derandomize=os.environ.get("RPA_PROPERTY_RANDOM") != "1",
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
