@@ -12,6 +12,7 @@ from orchestrator.api.middleware import Metrics, RequestContextMiddleware
 from orchestrator.api.routes import ROUTERS, health
 from orchestrator.db.migrate import upgrade
 from orchestrator.db.session import Database
+from orchestrator.services.ratelimit import RateLimitMiddleware
 from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.settings import Settings
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     errors.install(app)
+    app.add_middleware(RateLimitMiddleware)  # inside the request context: a 429 has a request id and is counted
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="Default: SQLite file in the data dir.")
     secret_key: SecretStr | None = Field(default=None, description="Signs access tokens.")
     master_key: SecretStr | None = Field(default=None, description="Wraps the vault's data keys (base64, 32 bytes).")
+    master_key_previous: SecretStr | None = Field(default=None, description="Unwraps too, during a rotation.")
     access_token_ttl_s: int = Field(default=900, ge=60)
     refresh_token_ttl_s: int = Field(default=30 * 86400, ge=300)
     mfa_token_ttl_s: int = Field(default=300, ge=30)

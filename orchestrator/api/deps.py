@@ -3,7 +3,10 @@
 - `SessionDep`: the request's database session; the request owns the transaction (committed
   when the route returns, rolled back when it raises).
 - `PrincipalDep`: who is calling (from the bearer token; the session must still be live, the
-  caller's IP must pass the organisation's allowlist).
+  membership active, the caller's IP must pass the organisation's allowlist, and the password
+  must not have outlived the organisation's maximum age: 403 `password_expired`).
+- `PrincipalAllowExpiredDep`: the same without the password-age check, for the routes an
+  expired password may still use (change the password, log out).
 - `require(Permission.X)`: a dependency that also checks one permission (403 otherwise).
 """
 
@@ -25,6 +28,8 @@ from orchestrator.db.base import utcnow
 from orchestrator.models import AuthSession, Membership, Organisation, Role, User
 from orchestrator.security.permissions import Permission
 from orchestrator.security.tokens import TokenError, decode_access_token
+from orchestrator.services.audit import Actor
+from orchestrator.services.policy import PasswordPolicy
 from orchestrator.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login.")
@@ -58,6 +63,7 @@ class Principal:
     email: str
     role: str
     permissions: frozenset[str]
+    password_expired: bool = False
 
     def can(self, permission: Permission) -> bool:
         return permission.value in self.permissions
@@ -83,7 +89,7 @@ def ip_allowed(ip: str, allowlist: list[str]) -> bool:
     return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
 
 
-async def get_principal(
+async def _authenticate(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -96,7 +102,7 @@ async def get_principal(
     except TokenError as exc:
         raise Unauthorized(str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
     row = (await session.execute(
-        select(AuthSession, User, Organisation, Role)
+        select(AuthSession, User, Organisation, Role, Membership)
         .join(User, User.id == AuthSession.user_id)
         .join(Organisation, Organisation.id == AuthSession.org_id)
         .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
@@ -105,32 +111,40 @@ async def get_principal(
     )).first()
     if row is None:
         raise Unauthorized("the session no longer exists", headers={"WWW-Authenticate": "Bearer"})
-    auth_session, user, org, role = row
+    auth_session, user, org, role, membership = row
     if auth_session.user_id != claims.user_id or auth_session.org_id != claims.org_id:
         raise Unauthorized("the token does not match its session", headers={"WWW-Authenticate": "Bearer"})
     if auth_session.revoked_at is not None:
         raise Unauthorized("the session was revoked", headers={"WWW-Authenticate": "Bearer"})
-    if _aware(auth_session.expires_at) <= utcnow():
+    if auth_session.expires_at <= utcnow():
         raise Unauthorized("the session has expired", headers={"WWW-Authenticate": "Bearer"})
-    if not user.is_active or user.deleted_at is not None or org.deleted_at is not None:
+    if not user.is_active or not membership.is_active or user.deleted_at is not None or org.deleted_at is not None:
         raise Unauthorized("the account is disabled", headers={"WWW-Authenticate": "Bearer"})
     ip = client_ip(request)
     if not ip_allowed(ip, org.ip_allowlist or []):
         raise Forbidden(f"requests from {ip} are not allowed by the organisation's IP allowlist",
                         code="ip_not_allowed")
-    principal = Principal(user.id, org.id, auth_session.id, user.email, role.name, frozenset(role.permissions))
+    expired = PasswordPolicy.from_stored(org.password_policy).expired(user.password_changed_at)
+    principal = Principal(user.id, org.id, auth_session.id, user.email, role.name, frozenset(role.permissions),
+                          password_expired=expired)
     request.state.principal = principal
     return principal
 
 
-def _aware(moment: Any) -> Any:
-    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
-    from datetime import UTC
-
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+async def get_principal(principal: Annotated[Principal, Depends(_authenticate)]) -> Principal:
+    if principal.password_expired:
+        raise Forbidden("the password has expired; change it with POST /api/v1/auth/password",
+                        code="password_expired")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PrincipalAllowExpiredDep = Annotated[Principal, Depends(_authenticate)]
+
+
+def actor_for(request: Request, principal: Principal) -> Actor:
+    """The audit actor for a request made by `principal`."""
+    return Actor(principal.user_id, principal.email, client_ip(request), getattr(request.state, "request_id", None))
 
 
 def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -1,4 +1,10 @@
-"""The audit log: append-only rows, each hash-chained to the previous one of its organisation."""
+"""The audit log: append-only rows, each hash-chained to the previous one of its organisation.
+
+`AuditHead` holds, per chain, the sequence number and hash of the newest entry. Appending
+updates it in the same transaction (which also serialises concurrent writers on one chain), and
+verification compares the chain's end against it, so a removed or forged last row is noticed.
+The database refuses UPDATE and DELETE on `audit_log` (triggers, see migration 0005).
+"""
 
 from __future__ import annotations
 
@@ -31,4 +37,12 @@ class AuditEntry(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    __tablename__ = "audit_heads"
+
+    chain: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))

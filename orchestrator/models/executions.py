@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.db.base import Base, TenantMixin, TimestampMixin, UuidMixin, utcnow
@@ -91,10 +91,12 @@ class ExecutionTransition(UuidMixin, Base):
     """One state change of an execution: from, to, why and who."""
 
     __tablename__ = "execution_transitions"
-    __table_args__ = (Index("ix_execution_transitions_execution_at", "execution_id", "at"),)
+    __table_args__ = (UniqueConstraint("execution_id", "seq"),)
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    """1, 2, … per execution: the order of its transitions (several may share a timestamp)."""
     from_state: Mapped[str | None] = mapped_column(String(20), default=None)
     """None for the row that records the execution's creation."""
     to_state: Mapped[str] = mapped_column(String(20))

@@ -1,21 +1,42 @@
 """Append audit entries, each hash-chained to the previous entry of its chain (one chain per
-organisation, plus "system")."""
+organisation, plus "system"), list them, and verify a chain.
+
+Appending goes through the chain's head row (`audit_heads`): the UPDATE that advances the
+head's sequence number is the first write, so on PostgreSQL its row lock and on SQLite the
+database write lock serialise the writers of one chain until their transaction ends; the
+entry is then inserted after the head's hash, and the head takes the new entry's hash. Two
+concurrent requests can never take the same sequence number or fork the chain.
+
+Verification recomputes every hash and link up to the head and compares the chain's end with
+the head, so an edited, removed or forged row is found (the database also refuses UPDATE and
+DELETE on `audit_log`, see migration 0005).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from orchestrator.db.base import utcnow
-from orchestrator.models import AuditEntry
+from orchestrator.logging import mask_value
+from orchestrator.models.audit import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+SYSTEM_CHAIN = "system"
+MAX_PROBLEMS = 1000
+_HASH_LOOKUPS = 20
+
+_entries = AuditEntry.__table__
+_heads = AuditHead.__table__
 
 
 @dataclass(frozen=True)
@@ -28,34 +49,239 @@ class Actor:
     request_id: str | None = None
 
 
-def entry_hash(entry: AuditEntry) -> str:
+def chain_of(org_id: uuid.UUID | None) -> str:
+    return str(org_id) if org_id else SYSTEM_CHAIN
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    # SQLite hands back naive UTC, PostgreSQL aware datetimes: hash one form of the same instant.
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
+def entry_hash(entry: AuditEntry | Row[Any]) -> str:
     """SHA-256 over the entry's content and the previous hash (canonical JSON)."""
     content = {
         "chain": entry.chain, "seq": entry.seq, "org_id": str(entry.org_id) if entry.org_id else None,
         "actor_id": str(entry.actor_id) if entry.actor_id else None, "actor": entry.actor, "action": entry.action,
         "target_type": entry.target_type, "target_id": entry.target_id, "ip": entry.ip,
         "request_id": entry.request_id, "summary": entry.summary,
-        "created_at": entry.created_at.replace(tzinfo=None).isoformat(timespec="microseconds"),
+        "created_at": _utc_naive(entry.created_at).isoformat(timespec="microseconds"),
         "prev_hash": entry.prev_hash,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+def insert_ignoring_conflict(session: AsyncSession, table: Any, values: dict[str, Any]) -> Insert:
+    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect (no savepoint needed on a race)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(**values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).values(**values).on_conflict_do_nothing()
+
+
+async def _advance_head(session: AsyncSession, chain: str) -> tuple[int, str]:
+    """Take the chain's next sequence number; returns (seq, hash of the previous entry)."""
+    advance = (update(_heads).where(_heads.c.chain == chain).values(seq=_heads.c.seq + 1)
+               .returning(_heads.c.seq, _heads.c.hash))
+    row = (await session.execute(advance)).first()
+    if row is None:  # first entry of the chain; a concurrent first writer makes this a no-op
+        await session.execute(insert_ignoring_conflict(session, _heads, {"chain": chain, "seq": 0, "hash": GENESIS}))
+        row = (await session.execute(advance)).one()
+    return int(row.seq), str(row.hash)
+
+
+def _normalise(summary: dict[str, Any] | None) -> dict[str, Any]:
+    # What the JSON column gives back must hash like what was hashed; and any value the vault
+    # knows as a secret is masked, in case a caller passed one by mistake.
+    plain = json.loads(json.dumps(summary or {}, default=str))
+    masked: dict[str, Any] = mask_value(plain)
+    return masked
+
+
 async def record(session: AsyncSession, *, org_id: uuid.UUID | None, actor: Actor, action: str,
                  target_type: str = "", target_id: str | uuid.UUID = "",
                  summary: dict[str, Any] | None = None) -> AuditEntry:
-    """Append one entry. `summary` must never hold secret values (callers pass metadata only)."""
-    chain = str(org_id) if org_id else "system"
-    last = (await session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.chain == chain)
-        .order_by(AuditEntry.seq.desc()).limit(1).with_for_update()
-    )).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    entry = AuditEntry(chain=chain, seq=seq, org_id=org_id, actor_id=actor.id, actor=actor.name, action=action,
+    """Append one entry to the organisation's chain (or "system"). `summary` must hold no secret values."""
+    chain = chain_of(org_id)
+    seq, prev = await _advance_head(session, chain)
+    entry = AuditEntry(chain=chain, seq=seq, org_id=org_id, actor_id=actor.id, actor=actor.name[:320], action=action,
                        target_type=target_type, target_id=str(target_id), ip=actor.ip, request_id=actor.request_id,
-                       summary=summary or {}, created_at=utcnow(),
-                       prev_hash=prev, hash="")
+                       summary=_normalise(summary), created_at=utcnow(), prev_hash=prev, hash="")
     entry.hash = entry_hash(entry)
     session.add(entry)
     await session.flush()
+    await session.execute(update(_heads).where(_heads.c.chain == chain).values(hash=entry.hash))
     return entry
+
+
+# --- listing ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str | None = None
+    """Exact, or a prefix when it ends with `*` (`credential.*`)."""
+    actor: str | None = None
+    """The actor's name (e-mail) or id."""
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None
+    """Case-insensitive substring of the action, actor, target type or target id."""
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.action:
+            where.append(AuditEntry.action.startswith(self.action[:-1], autoescape=True) if self.action.endswith("*")
+                         else AuditEntry.action == self.action)
+        if self.actor:
+            try:
+                where.append(AuditEntry.actor_id == uuid.UUID(self.actor))
+            except ValueError:
+                where.append(func.lower(AuditEntry.actor) == self.actor.lower())
+        if self.target_type:
+            where.append(AuditEntry.target_type == self.target_type)
+        if self.target_id:
+            where.append(AuditEntry.target_id == self.target_id)
+        if self.since:
+            where.append(AuditEntry.created_at >= self.since)
+        if self.until:
+            where.append(AuditEntry.created_at < self.until)
+        if self.q:
+            pattern = f"%{self.q.lower()}%"
+            where.append(or_(*(func.lower(column).like(pattern) for column in (
+                AuditEntry.action, AuditEntry.actor, AuditEntry.target_type, AuditEntry.target_id))))
+        return where
+
+
+async def list_entries(session: AsyncSession, org_id: uuid.UUID, filters: AuditFilter, *, limit: int,
+                       offset: int) -> tuple[Sequence[AuditEntry], int]:
+    """The organisation's entries matching `filters`, newest first, and how many match."""
+    where = [AuditEntry.chain == chain_of(org_id), *filters.clauses()]
+    total = await session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0
+    rows = await session.scalars(select(AuditEntry).where(*where).order_by(AuditEntry.seq.desc())
+                                 .limit(limit).offset(offset))
+    return rows.all(), total
+
+
+async def get_entry(session: AsyncSession, org_id: uuid.UUID, entry_id: uuid.UUID) -> AuditEntry | None:
+    return await session.scalar(select(AuditEntry).where(AuditEntry.id == entry_id,
+                                                         AuditEntry.chain == chain_of(org_id)))
+
+
+# --- verification -----------------------------------------------------------------------------
+
+ProblemKind = Literal["edited", "missing", "inserted", "reordered"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int
+    problem: ProblemKind
+    id: uuid.UUID | None = None
+
+
+@dataclass
+class Verification:
+    chain: str
+    checked: int = 0
+    head_seq: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.truncated
+
+    def add(self, seq: int, problem: ProblemKind, entry_id: uuid.UUID | None) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.truncated = True
+            return
+        self.problems.append(Problem(seq, problem, entry_id))
+
+
+@dataclass
+class _Link:
+    seq: int
+    id: uuid.UUID
+    hash: str
+    flagged: bool
+
+
+async def _head(session: AsyncSession, chain: str) -> tuple[int, str]:
+    row = (await session.execute(select(_heads.c.seq, _heads.c.hash).where(_heads.c.chain == chain))).first()
+    return (int(row.seq), str(row.hash)) if row else (0, GENESIS)
+
+
+async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000) -> Verification:
+    """Check every entry of `chain` up to its head, then look for entries beyond it.
+
+    - edited: the entry's content no longer matches its hash, or its hash no longer matches
+      what the next entry (or the head) sealed;
+    - missing: a sequence number up to the head has no entry (`id` is then unknown);
+    - inserted: an entry outside the head's range (beyond it, or numbered below 1);
+    - reordered: an intact entry whose link names another entry of the chain than its predecessor.
+
+    Entries appended while this runs are neither checked nor reported.
+    """
+    result = Verification(chain)
+    head_seq, head_hash = await _head(session, chain)
+    result.head_seq = head_seq
+    expected_seq, expected_prev = 1, GENESIS
+    prev: _Link | None = None
+    lookups = 0
+    after: int | None = None
+    while True:
+        query = select(_entries).where(_entries.c.chain == chain, _entries.c.seq <= head_seq)
+        if after is not None:
+            query = query.where(_entries.c.seq > after)
+        rows = (await session.execute(query.order_by(_entries.c.seq).limit(batch))).all()
+        if not rows:
+            break
+        after = rows[-1].seq
+        for row in rows:
+            result.checked += 1
+            if row.seq < expected_seq:
+                result.add(row.seq, "inserted", row.id)
+                continue
+            linked = row.seq == expected_seq
+            for missing in range(expected_seq, min(row.seq, expected_seq + MAX_PROBLEMS + 1)):
+                result.add(missing, "missing", None)
+            current = _Link(row.seq, row.id, row.hash, flagged=False)
+            if entry_hash(row) != row.hash:
+                result.add(row.seq, "edited", row.id)
+                current.flagged = True
+            elif linked and row.prev_hash != expected_prev:
+                # This entry is intact but does not follow the one before it: either it points at
+                # another entry (moved), or its predecessor changed and was re-sealed afterwards.
+                other = None
+                if lookups < _HASH_LOOKUPS and row.prev_hash != GENESIS:
+                    lookups += 1
+                    other = (await session.execute(select(_entries.c.seq).where(
+                        _entries.c.chain == chain, _entries.c.hash == row.prev_hash).limit(1))).first()
+                if other is not None and (prev is None or other.seq != prev.seq):
+                    result.add(row.seq, "reordered", row.id)
+                    current.flagged = True
+                elif prev is not None and not prev.flagged:
+                    result.add(prev.seq, "edited", prev.id)
+                elif prev is None:
+                    result.add(row.seq, "edited", row.id)
+                    current.flagged = True
+            expected_seq, expected_prev, prev = row.seq + 1, row.hash, current
+    if expected_seq <= head_seq:
+        for missing in range(expected_seq, min(head_seq, expected_seq + MAX_PROBLEMS) + 1):
+            result.add(missing, "missing", None)
+    elif prev is not None and prev.seq == head_seq and prev.hash != head_hash and not prev.flagged:
+        result.add(prev.seq, "edited", prev.id)
+    beyond = (await session.execute(select(_entries.c.seq, _entries.c.id).where(
+        _entries.c.chain == chain, _entries.c.seq > head_seq).order_by(_entries.c.seq).limit(MAX_PROBLEMS + 1))).all()
+    if beyond:
+        # Read the head again: entries committed since the first read are below it now.
+        head_now, _ = await _head(session, chain)
+        for row in beyond:
+            if row.seq > head_now:
+                result.add(row.seq, "inserted", row.id)
+    return result

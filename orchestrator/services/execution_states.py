@@ -5,11 +5,16 @@ rule's guard, applies its effect (timestamps, attempt counter), and records the 
 in the `execution_transitions` history and in the audit log as `execution.<to>`. Nothing else
 assigns `Execution.state` (the creation of an execution records its first state with `enter()`).
 
-    queued ──► assigned ──► running ◄──► paused
-      │           │            │            │
-      │           ├──► lost ◄──┤◄───────────┤      lost ──► queued (requeue, attempt + 1)
-      ▼           ▼            ▼            ▼
-    cancelled / timed_out     succeeded / failed / cancelled / timed_out   (terminal: no way out)
+    from        may go to
+    queued      assigned (guard: agent_id is set), cancelled, timed_out
+    assigned    running, cancelled, timed_out, lost
+    running     paused, succeeded, failed, cancelled, timed_out, lost
+    paused      running, cancelled, timed_out, lost
+    lost        queued (requeue: attempt + 1, agent cleared), cancelled, timed_out
+    succeeded, failed, cancelled, timed_out: terminal, no way out
+
+Callers that may race (agents, the dispatcher, the API) lock the execution row first
+(`get_execution(..., for_update=True)`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
@@ -183,7 +189,9 @@ async def enter(session: AsyncSession, execution: Execution, state: State, *, re
 
 async def _record(session: AsyncSession, execution: Execution, source: State | None, target: State, reason: str,
                   actor: Actor, now: datetime, *, audited: bool = True) -> ExecutionTransition:
-    row = ExecutionTransition(org_id=execution.org_id, execution_id=execution.id,
+    last = await session.scalar(select(func.max(ExecutionTransition.seq))
+                                .where(ExecutionTransition.execution_id == execution.id))
+    row = ExecutionTransition(org_id=execution.org_id, execution_id=execution.id, seq=(last or 0) + 1,
                               from_state=source.value if source else None, to_state=target.value,
                               reason=reason[:500], actor_id=actor.id, actor=actor.name, at=now)
     session.add(row)

@@ -1,10 +1,16 @@
-"""Per-organisation password policy: length, character classes, reuse, maximum age."""
+"""Per-organisation password policy: length, character classes, reuse, maximum age, lockout.
+
+Pure rules, no I/O: the services apply them (reuse needs the stored history hashes, so its
+check lives in `services/auth.py`; `history` here says how far back it looks).
+"""
 
 from __future__ import annotations
 
 import string
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class PasswordPolicy(BaseModel):
@@ -32,3 +38,19 @@ class PasswordPolicy(BaseModel):
         if email and email.split("@")[0].lower() in password.lower() and len(email.split("@")[0]) >= 4:
             found.append("contains the e-mail's name")
         return found
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any] | None) -> PasswordPolicy:
+        """The policy kept on an organisation row; an unreadable one falls back to the defaults
+        rather than locking everybody out (it was validated when it was written)."""
+        known = {k: v for k, v in (stored or {}).items() if k in cls.model_fields}
+        try:
+            return cls.model_validate(known)
+        except ValidationError:
+            return cls()
+
+    def expired(self, changed_at: datetime, now: datetime | None = None) -> bool:
+        """True when the password is older than `max_age_days`."""
+        if self.max_age_days is None:
+            return False
+        return (now or datetime.now(UTC)) - changed_at > timedelta(days=self.max_age_days)

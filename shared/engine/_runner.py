@@ -20,13 +20,13 @@ import json
 import threading
 import time
 import weakref
-from urllib.parse import quote
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from pydantic import ValidationError
 

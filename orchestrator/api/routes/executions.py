@@ -1,7 +1,134 @@
-"""The /executions resource."""
+"""The /executions resource: start, list, read, journal, history, artifacts, cancel, retry."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+
+from orchestrator.api.deps import PageDep, Principal, SessionDep, SettingsDep, client_ip, require
+from orchestrator.api.pagination import Page
+from orchestrator.schemas.executions import (
+    ArtifactPublic,
+    ExecutionCancel,
+    ExecutionCreate,
+    ExecutionEventPublic,
+    ExecutionEventsPage,
+    ExecutionPublic,
+    ExecutionRetry,
+    ExecutionTransitionPublic,
+    StateName,
+)
+from orchestrator.security.permissions import Permission
+from orchestrator.services import artifacts as artifact_service
+from orchestrator.services import executions as service
+from orchestrator.services.audit import Actor
 
 router = APIRouter(prefix="/executions", tags=["executions"])
+
+Reader = Annotated[Principal, Depends(require(Permission.EXECUTIONS_READ))]
+Starter = Annotated[Principal, Depends(require(Permission.EXECUTIONS_START))]
+Canceller = Annotated[Principal, Depends(require(Permission.EXECUTIONS_CANCEL))]
+
+
+def _actor(principal: Principal, request: Request) -> Actor:
+    return Actor(principal.user_id, principal.email, client_ip(request), getattr(request.state, "request_id", None))
+
+
+@router.post("", response_model=ExecutionPublic, status_code=201, summary="Start a workflow (manual trigger)")
+async def start(body: ExecutionCreate, principal: Starter, session: SessionDep, request: Request) -> ExecutionPublic:
+    execution = await service.start_execution(
+        session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
+        version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s)
+    return ExecutionPublic.of(execution)
+
+
+@router.get("", response_model=Page[ExecutionPublic], summary="List executions, newest first")
+async def list_executions(
+    principal: Reader, session: SessionDep, page: PageDep,
+    state: Annotated[list[StateName] | None, Query(description="Any of these states (repeat the parameter).")] = None,
+    workflow_id: Annotated[uuid.UUID | None, Query()] = None,
+    trigger: Annotated[str | None, Query(max_length=30, description="Trigger type: manual, retry, …")] = None,
+    created_after: Annotated[datetime | None, Query(description="Inclusive.")] = None,
+    created_before: Annotated[datetime | None, Query(description="Exclusive.")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Workflow name contains, or id prefix.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
+) -> Page[ExecutionPublic]:
+    filters = service.ExecutionFilters(states=list(state or []), workflow_id=workflow_id, trigger_type=trigger,
+                                       created_after=created_after, created_before=created_before, q=q)
+    rows, total, next_cursor = await service.list_executions(session, principal.org_id, filters, limit=page.limit,
+                                                             offset=page.offset, cursor=cursor)
+    return Page[ExecutionPublic](items=[ExecutionPublic.of(r) for r in rows], total=total, limit=page.limit,
+                                 offset=page.offset, next_cursor=next_cursor)
+
+
+@router.get("/{execution_id}", response_model=ExecutionPublic, summary="One execution")
+async def get(execution_id: uuid.UUID, principal: Reader, session: SessionDep) -> ExecutionPublic:
+    return ExecutionPublic.of(await service.get_execution(session, principal.org_id, execution_id))
+
+
+@router.get("/{execution_id}/events", response_model=ExecutionEventsPage, summary="The execution's journal, by seq")
+async def events(
+    execution_id: uuid.UUID, principal: Reader, session: SessionDep,
+    after_seq: Annotated[int, Query(ge=0, description="Only events with a greater seq.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ExecutionEventsPage:
+    execution = await service.get_execution(session, principal.org_id, execution_id)
+    rows, next_after = await service.list_events(session, execution, after_seq=after_seq, limit=limit)
+    return ExecutionEventsPage(items=[ExecutionEventPublic.of(r) for r in rows], limit=limit, after_seq=after_seq,
+                               next_after_seq=next_after, last_seq=execution.last_seq)
+
+
+@router.get("/{execution_id}/transitions", response_model=Page[ExecutionTransitionPublic],
+            summary="The execution's state changes, oldest first")
+async def transitions(execution_id: uuid.UUID, principal: Reader, session: SessionDep, page: PageDep
+                      ) -> Page[ExecutionTransitionPublic]:
+    execution = await service.get_execution(session, principal.org_id, execution_id)
+    rows, total = await service.list_transitions(session, execution, limit=page.limit, offset=page.offset)
+    return Page[ExecutionTransitionPublic](items=[ExecutionTransitionPublic.of(r) for r in rows], total=total,
+                                           limit=page.limit, offset=page.offset)
+
+
+@router.get("/{execution_id}/artifacts", response_model=Page[ArtifactPublic], summary="The execution's artifacts")
+async def artifacts(execution_id: uuid.UUID, principal: Reader, session: SessionDep, page: PageDep
+                    ) -> Page[ArtifactPublic]:
+    execution = await service.get_execution(session, principal.org_id, execution_id)
+    rows, total = await artifact_service.list_artifacts(session, execution, limit=page.limit, offset=page.offset)
+    return Page[ArtifactPublic](items=[ArtifactPublic.of(r) for r in rows], total=total, limit=page.limit,
+                                offset=page.offset)
+
+
+@router.get("/{execution_id}/artifacts/{artifact_id}", response_class=FileResponse, response_model=None,
+            summary="Download one artifact",
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"}})
+async def download_artifact(execution_id: uuid.UUID, artifact_id: uuid.UUID, principal: Reader,
+                            session: SessionDep, settings: SettingsDep) -> FileResponse:
+    execution = await service.get_execution(session, principal.org_id, execution_id)
+    artifact = await artifact_service.get_artifact(session, execution, artifact_id)
+    path = artifact_service.artifact_file(artifact_service.artifact_root(settings), artifact)
+    # An attachment that the browser must not sniff: an artifact is never rendered as our page.
+    return FileResponse(path, media_type=artifact.content_type, filename=artifact.name,
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/{execution_id}/cancel", response_model=ExecutionPublic,
+             summary="Cancel (at once when queued; running ones stop when their agent confirms)")
+async def cancel(execution_id: uuid.UUID, principal: Canceller, session: SessionDep, request: Request,
+                 body: ExecutionCancel | None = None) -> ExecutionPublic:
+    execution = await service.get_execution(session, principal.org_id, execution_id, for_update=True)
+    await service.cancel_execution(session, execution, actor=_actor(principal, request),
+                                   reason=body.reason if body else "")
+    return ExecutionPublic.of(execution)
+
+
+@router.post("/{execution_id}/retry", response_model=ExecutionPublic, status_code=201,
+             summary="Run a finished execution again (same version and inputs), optionally resuming its journal")
+async def retry(execution_id: uuid.UUID, principal: Starter, session: SessionDep, request: Request,
+                body: ExecutionRetry | None = None) -> ExecutionPublic:
+    parent = await service.get_execution(session, principal.org_id, execution_id)
+    execution = await service.retry_execution(session, parent, actor=_actor(principal, request),
+                                              resume=body.resume if body else False)
+    return ExecutionPublic.of(execution)

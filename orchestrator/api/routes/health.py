@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from orchestrator.api.errors import ApiError
+from orchestrator.services.execution_metrics import observe_executions
 
 router = APIRouter(tags=["health"])
 
@@ -34,4 +35,5 @@ async def readyz(request: Request) -> Health:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 async def metrics(request: Request) -> Response:
+    await observe_executions(request.app.state.db, request.app.state.metrics.registry)
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

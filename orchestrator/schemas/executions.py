@@ -1,0 +1,143 @@
+"""Executions: what a caller sends to start, cancel or retry one, and what the API shows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from orchestrator.models.executions import Artifact, Execution, ExecutionEvent, ExecutionTransition
+
+PriorityName = Literal["low", "normal", "high", "urgent"]
+StateName = Literal["queued", "assigned", "running", "paused", "succeeded", "failed", "cancelled", "timed_out",
+                    "lost"]
+
+
+
+class ExecutionCreate(BaseModel):
+    """Start a workflow by hand."""
+
+    workflow_id: uuid.UUID
+    version: int | None = Field(default=None, ge=1, description="Default: the latest published version.")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Checked against the version's inputs.")
+    priority: PriorityName | None = Field(default=None, description="Default: the flow's `settings.priority`.")
+    deadline_s: float | None = Field(default=None, gt=0, le=366 * 86400,
+                                     description="Seconds from now after which the execution times out.")
+
+
+class ExecutionCancel(BaseModel):
+    reason: str = Field(default="", max_length=400)
+
+
+class ExecutionRetry(BaseModel):
+    resume: bool = Field(default=False, description="Resume from the parent's journal instead of starting over.")
+
+
+class TriggeredBy(BaseModel):
+    id: str | None = None
+    name: str = ""
+
+
+class TriggerPublic(BaseModel):
+    type: str
+    by: TriggeredBy | None = None
+
+
+class ExecutionPublic(BaseModel):
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    workflow_name: str
+    version_id: uuid.UUID
+    version_number: int
+    state: StateName
+    priority: PriorityName
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] | None
+    error: dict[str, Any] | None
+    trigger: TriggerPublic
+    created_by: uuid.UUID | None
+    queued_at: datetime | None
+    assigned_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    deadline_at: datetime | None
+    cancel_requested_at: datetime | None
+    agent_id: uuid.UUID | None
+    attempt: int
+    last_seq: int
+    parent_execution_id: uuid.UUID | None
+    resume_from: uuid.UUID | None
+    waiting_reason: str | None = Field(default=None, description="Why a queued execution is not running yet.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Execution) -> ExecutionPublic:
+        trigger = dict(row.trigger or {})
+        return cls(
+            id=row.id, workflow_id=row.workflow_id, workflow_name=row.workflow_name, version_id=row.version_id,
+            version_number=row.version_number, state=row.state,  # type: ignore[arg-type]
+            priority=row.priority_name,  # type: ignore[arg-type]
+            inputs=row.inputs or {}, outputs=row.outputs, error=row.error,
+            trigger=TriggerPublic(type=trigger.get("type", row.trigger_type), by=trigger.get("by")),
+            created_by=row.created_by, queued_at=row.queued_at, assigned_at=row.assigned_at,
+            started_at=row.started_at, finished_at=row.finished_at, deadline_at=row.deadline_at,
+            cancel_requested_at=row.cancel_requested_at, agent_id=row.agent_id, attempt=row.attempt,
+            last_seq=row.last_seq, parent_execution_id=row.parent_execution_id, resume_from=row.resume_from,
+            waiting_reason=None, created_at=row.created_at, updated_at=row.updated_at,
+        )
+
+
+class ExecutionEventPublic(BaseModel):
+    seq: int
+    type: str
+    path: str
+    data: dict[str, Any]
+    ts: float
+
+    @classmethod
+    def of(cls, row: ExecutionEvent) -> ExecutionEventPublic:
+        return cls(seq=row.seq, type=row.type, path=row.path, data=row.data, ts=row.ts)
+
+
+class ExecutionEventsPage(BaseModel):
+    """Journal events in seq order; ask again with `after_seq=next_after_seq` for more."""
+
+    items: list[ExecutionEventPublic]
+    limit: int
+    after_seq: int
+    next_after_seq: int | None = Field(description="Null when there is nothing after this page.")
+    last_seq: int = Field(description="Every event up to this seq is stored (later ones may have gaps).")
+
+
+class ExecutionTransitionPublic(BaseModel):
+    id: uuid.UUID
+    seq: int
+    from_state: StateName | None
+    to_state: StateName
+    reason: str
+    actor_id: uuid.UUID | None
+    actor: str
+    at: datetime
+
+    @classmethod
+    def of(cls, row: ExecutionTransition) -> ExecutionTransitionPublic:
+        return cls(id=row.id, seq=row.seq, from_state=row.from_state, to_state=row.to_state,  # type: ignore[arg-type]
+                   reason=row.reason, actor_id=row.actor_id, actor=row.actor, at=row.at)
+
+
+class ArtifactPublic(BaseModel):
+    id: uuid.UUID
+    execution_id: uuid.UUID
+    name: str
+    size: int
+    content_type: str
+    sha256: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Artifact) -> ArtifactPublic:
+        return cls(id=row.id, execution_id=row.execution_id, name=row.name, size=row.size,
+                   content_type=row.content_type, sha256=row.sha256, created_at=row.created_at)

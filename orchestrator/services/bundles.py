@@ -1,0 +1,186 @@
+"""Export and import workflows as a JSON bundle (`"bundle": "rpa.bundle/1"`).
+
+A bundle carries a workflow, every workflow it calls through `flow.call` nodes whose `flow`
+param names another workflow of the organisation (recursively, in the draft and in every
+version), and for each: name, description, category, tags, draft and versions (number,
+document, note, source version, publication time). It never carries secret values: flows name
+secrets only through `{{ secrets.<name> }}` expressions, and nothing from the credentials
+store is read here. Import keeps version numbers and documents, so exporting again from the
+importing orchestrator gives the same bundle (but for `exported_at`).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.api.errors import Conflict, Invalid
+from orchestrator.db.base import utcnow
+from orchestrator.models.workflows import Workflow, WorkflowVersion
+from orchestrator.services.audit import Actor, record
+from orchestrator.services.workflows import delete_workflow, get_workflow, name_taken, prepare_draft, set_tags
+from shared.expressions import is_template
+
+BUNDLE_TAG = "rpa.bundle/1"
+GRAPHS = ("body", "catch", "finally")
+
+OnConflict = Literal["fail", "rename", "replace"]
+
+
+def _call_nodes(graph: Any) -> Iterator[dict[str, Any]]:
+    """Every `flow.call` node of a document, nested graphs included."""
+    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list):
+        return
+    for node in graph["nodes"]:
+        if not isinstance(node, dict):
+            continue
+        if node.get("type") == "flow.call" and isinstance(node.get("params"), dict):
+            yield node
+        for name in GRAPHS:
+            yield from _call_nodes(node.get(name))
+
+
+def called_names(document: Any) -> list[str]:
+    """Names a document's `flow.call` nodes call (a templated name cannot be followed)."""
+    names = []
+    for node in _call_nodes(document):
+        target = node["params"].get("flow")
+        if isinstance(target, str) and target.strip() and not is_template(target):
+            names.append(target.strip())
+    return list(dict.fromkeys(names))
+
+
+async def _versions(session: AsyncSession, workflow: Workflow) -> list[WorkflowVersion]:
+    rows = await session.scalars(select(WorkflowVersion).where(
+        WorkflowVersion.org_id == workflow.org_id, WorkflowVersion.workflow_id == workflow.id)
+        .order_by(WorkflowVersion.number))
+    return list(rows.all())
+
+
+async def export_bundle(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID) -> dict[str, Any]:
+    """The bundle of a workflow and the sub-flows it calls (the root first, then in discovery order)."""
+    root = await get_workflow(session, org_id, workflow_id)
+    entries: list[dict[str, Any]] = []
+    seen: set[uuid.UUID] = set()
+    queue: list[Workflow] = [root]
+    while queue:
+        workflow = queue.pop(0)
+        if workflow.id in seen:
+            continue
+        seen.add(workflow.id)
+        versions = await _versions(session, workflow)
+        entries.append({
+            "name": workflow.name, "description": workflow.description, "category": workflow.category,
+            "tags": list(workflow.tags), "draft": copy.deepcopy(workflow.draft),
+            "versions": [{"number": v.number, "document": copy.deepcopy(v.document), "note": v.note,
+                          "source_version": v.source_version, "published_at": v.created_at} for v in versions],
+        })
+        names: list[str] = []
+        for document in (workflow.draft, *(v.document for v in versions)):
+            names.extend(n for n in called_names(document) if n not in names)
+        if names:
+            called = await session.scalars(select(Workflow).where(
+                Workflow.org_id == org_id, Workflow.deleted_at.is_(None), Workflow.name.in_(names)))
+            by_name = {w.name: w for w in called.all()}
+            queue.extend(by_name[n] for n in names if n in by_name and by_name[n].id not in seen)
+    return {"bundle": BUNDLE_TAG, "exported_at": utcnow(), "root": root.name, "workflows": entries}
+
+
+def _renamed_calls(document: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """A copy whose `flow.call` nodes call the renamed workflows by their new names."""
+    document = copy.deepcopy(document)
+    for node in _call_nodes(document):
+        target = node["params"].get("flow")
+        if isinstance(target, str) and target.strip() in renames:
+            node["params"]["flow"] = renames[target.strip()]
+    return document
+
+
+async def _free_name(session: AsyncSession, org_id: uuid.UUID, name: str, reserved: set[str]) -> str:
+    n = 2
+    while True:
+        candidate = f"{name} ({n})"
+        if len(candidate) > 200:
+            candidate = f"{name[:200 - len(candidate)]} ({n})"
+        if candidate not in reserved and not await name_taken(session, org_id, candidate):
+            return candidate
+        n += 1
+
+
+async def import_bundle(session: AsyncSession, org_id: uuid.UUID, actor: Actor, bundle: dict[str, Any], *,
+                        on_conflict: OnConflict = "fail") -> list[dict[str, Any]]:
+    """Create the bundle's workflows with their versions; returns what was created.
+
+    A name already used in the organisation is a conflict (409 listing every such name), unless
+    `on_conflict` is `rename` (the imported workflow becomes "Name (2)", and the bundle's calls
+    to it follow the new name) or `replace` (the existing workflow is deleted first).
+    """
+    workflows: list[dict[str, Any]] = bundle["workflows"]
+    names = [w["name"] for w in workflows]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise Invalid(f"workflows: the bundle holds several workflows named {', '.join(map(repr, duplicates))}",
+                      details={"names": duplicates})
+    for index, entry in enumerate(workflows):
+        numbers = [v["number"] for v in entry["versions"]]
+        if len(set(numbers)) != len(numbers):
+            raise Invalid(f"workflows[{index}].versions: version numbers repeat in '{entry['name']}'",
+                          details={"workflow": entry["name"]})
+    existing = {n: found for n in names if (found := await name_taken(session, org_id, n))}
+    if existing and on_conflict == "fail":
+        raise Conflict(f"workflows named {', '.join(map(repr, existing))} already exist; import again with "
+                       "on_conflict=rename or on_conflict=replace", code="name_taken",
+                       details={"names": list(existing)})
+    renames: dict[str, str] = {}
+    replaced: dict[str, uuid.UUID] = {}
+    reserved = set(names)
+    for name, workflow_id in existing.items():
+        if on_conflict == "rename":
+            renames[name] = await _free_name(session, org_id, name, reserved)
+            reserved.add(renames[name])
+        else:
+            await delete_workflow(session, org_id, workflow_id, actor, action="workflow.delete")
+            replaced[name] = workflow_id
+    created = []
+    for entry in workflows:
+        created.append(await _create_from(session, org_id, actor, entry, renames, replaced.get(entry["name"]),
+                                          on_conflict))
+    return created
+
+
+async def _create_from(session: AsyncSession, org_id: uuid.UUID, actor: Actor, entry: dict[str, Any],
+                       renames: dict[str, str], replaced_id: uuid.UUID | None, on_conflict: str) -> dict[str, Any]:
+    source_name = entry["name"]
+    name = renames.get(source_name, source_name)
+
+    def adapt(document: dict[str, Any]) -> dict[str, Any]:
+        adapted = _renamed_calls(document, renames) if renames else copy.deepcopy(document)
+        if adapted.get("name") == source_name:
+            adapted["name"] = name
+        return adapted
+
+    versions = sorted(entry["versions"], key=lambda v: v["number"])
+    workflow = Workflow(org_id=org_id, name=name, description=entry["description"], category=entry["category"],
+                        tags=[], draft=prepare_draft(adapt(entry["draft"]), name), draft_revision=1,
+                        latest_version=versions[-1]["number"] if versions else None, created_by=actor.id)
+    session.add(workflow)
+    await session.flush()
+    await set_tags(session, workflow, entry["tags"])
+    for version in versions:
+        session.add(WorkflowVersion(
+            org_id=org_id, workflow_id=workflow.id, workflow=workflow, number=version["number"],
+            document=adapt(version["document"]),
+            note=version["note"], source_version=version["source_version"], created_by=actor.id,
+            created_at=version["published_at"] or utcnow()))
+    await session.flush()
+    await record(session, org_id=org_id, actor=actor, action="workflow.import", target_type="workflow",
+                 target_id=workflow.id, summary={"name": name, "source_name": source_name, "versions": len(versions),
+                                                 "on_conflict": on_conflict,
+                                                 "replaced_id": str(replaced_id) if replaced_id else None})
+    return {"id": workflow.id, "name": name, "source_name": source_name, "latest_version": workflow.latest_version,
+            "replaced_id": replaced_id}

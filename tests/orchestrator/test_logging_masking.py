@@ -1,0 +1,142 @@
+"""Secrets never reach the logs: values the vault accepted or revealed, and anything that looks
+like a credential (Authorization headers, password=…, JWTs, refresh tokens), in messages,
+arguments, extra fields, tracebacks and structlog events."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from fastapi import FastAPI
+
+from orchestrator import logging as masking
+from orchestrator.security.tokens import issue_access_token, new_opaque_token
+from tests.orchestrator._vault_helpers import create, reveal
+
+
+@pytest.fixture
+def captured() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger whose handler has the masking filter, writing to a buffer."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s %(detail)s"))
+    handler.addFilter(masking.SecretMaskingFilter())
+    logger = logging.getLogger(f"test.masking.{uuid.uuid4().hex}")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    yield logger, stream
+    logger.removeHandler(handler)
+
+
+def _secret() -> str:
+    return f"S3cr3t-{uuid.uuid4().hex[:10]}!"
+
+
+def test_a_remembered_value_is_masked_in_message_args_extra_and_traceback(
+        captured: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = captured
+    secret = _secret()
+    masking.remember({"password": secret})
+    logger.info(f"connecting with {secret}", extra={"detail": {"pw": secret}})
+    logger.warning("retrying with %s and %r", secret, {"nested": [secret]}, extra={"detail": "url?p=" + secret})
+    try:
+        raise RuntimeError(f"login refused for {secret}")
+    except RuntimeError:
+        logger.exception("failed", extra={"detail": ""})
+    output = stream.getvalue()
+    assert secret not in output
+    assert output.count("***") >= 6
+    assert "connecting with ***" in output
+    assert "RuntimeError: login refused for ***" in output
+
+
+def test_encoded_forms_of_a_remembered_value_are_masked(captured: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = captured
+    secret = 'p@ss "w0rd"/' + uuid.uuid4().hex[:6]
+    masking.remember(secret)
+    logger.info("json %s url %s", json.dumps({"v": secret}), "https://x/?p=" + secret.replace(" ", "+")
+                .replace("@", "%40").replace('"', "%22").replace("/", "%2F"), extra={"detail": ""})
+    output = stream.getvalue()
+    assert "w0rd" not in output
+
+
+def test_short_values_are_not_remembered() -> None:
+    masking.remember({"values": {"flag": "yes", "pin": "42"}})
+    assert masking.mask_text("yes, 42 rows") == "yes, 42 rows"
+
+
+@pytest.mark.parametrize(("line", "kept", "hidden"), [
+    ("GET /x Authorization: Bearer abc.def.ghi", "Authorization: Bearer ***", "abc.def.ghi"),
+    ("headers={'authorization': 'Basic dXNlcjpwYXNz'}", "'authorization': 'Basic ***", "dXNlcjpwYXNz"),
+    ("connect password=hunter22 user=bob", "password=*** user=bob", "hunter22"),
+    ('body {"password": "two words", "name": "n"}', '"password": "***", "name": "n"', "two words"),
+    ("api_key: sk_live_123456 ok", "api_key: *** ok", "sk_live_123456"),
+    ("client_secret=abcdef&grant=x", "client_secret=***&grant=x", "abcdef"),
+])
+def test_credential_patterns_are_masked(line: str, kept: str, hidden: str) -> None:
+    masked = masking.mask_text(line)
+    assert kept in masked
+    assert hidden not in masked
+
+
+def test_jwts_and_refresh_tokens_are_masked() -> None:
+    jwt, _ = issue_access_token("k" * 40, user_id=uuid.uuid4(), org_id=uuid.uuid4(), session_id=uuid.uuid4(),
+                                ttl_s=60)
+    refresh = new_opaque_token("rt")
+    masked = masking.mask_text(f"issued {jwt} and {refresh} for bob")
+    assert jwt not in masked
+    assert refresh not in masked
+    assert masked == "issued *** and rt_*** for bob"
+
+
+def test_structlog_processor_masks_events_and_secret_named_fields() -> None:
+    secret = _secret()
+    masking.remember(secret)
+    stream = io.StringIO()
+    logger = structlog.wrap_logger(structlog.PrintLogger(stream), processors=[
+        masking.mask_processor, structlog.processors.JSONRenderer()])
+    logger.info(f"using {secret}", db_password="plain-value-1", max_tokens=5, nested={"token": "abc", "n": secret},
+                headers=[("Authorization", "Bearer zzz")], obj=ValueError(secret))
+    event = json.loads(stream.getvalue())
+    assert secret not in stream.getvalue()
+    assert event["event"] == "using ***"
+    assert event["db_password"] == "***"
+    assert event["max_tokens"] == 5
+    assert event["nested"] == {"token": "***", "n": "***"}
+    assert "zzz" not in stream.getvalue()
+
+
+def test_install_adds_the_filter_to_root_handlers_once() -> None:
+    root = logging.getLogger()
+    handler = logging.StreamHandler(io.StringIO())
+    root.addHandler(handler)
+    try:
+        masking.install()
+        masking.install()
+        assert sum(isinstance(f, masking.SecretMaskingFilter) for f in handler.filters) == 1
+    finally:
+        root.removeHandler(handler)
+
+
+async def test_values_accepted_and_revealed_by_the_vault_are_masked(app: FastAPI, client: httpx.AsyncClient,
+                                                                    tenant: Any,
+                                                                    captured: tuple[logging.Logger, io.StringIO]
+                                                                    ) -> None:
+    logger, stream = captured
+    owner = await tenant()
+    accepted = f"accepted-{uuid.uuid4().hex}"
+    await create(client, owner.headers, "svc", "username_password", {"username": "svc-user-x", "password": accepted})
+    logger.info("the step typed %s as %s", accepted, "svc-user-x", extra={"detail": ""})
+    revealed = await reveal(app, owner.org_id, {"svc"})
+    logger.info("revealed %s", revealed, extra={"detail": ""})
+    output = stream.getvalue()
+    assert accepted not in output
+    assert "svc-user-x" not in output
