@@ -9,9 +9,14 @@ from fastapi import APIRouter, FastAPI
 
 from orchestrator.api import errors
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
-from orchestrator.api.routes import ROUTERS, health
+from orchestrator.api.routes import ROUTERS, agent_socket, health
 from orchestrator.db.migrate import upgrade
 from orchestrator.db.session import Database
+from orchestrator.logging import install as install_log_masking
+from orchestrator.services import vault_keys
+from orchestrator.services.dispatch import Dispatcher
+from orchestrator.services.hub import AgentHub
+from orchestrator.services.leases import LeaseReaper
 from orchestrator.services.ratelimit import RateLimitMiddleware
 from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.settings import Settings
@@ -35,9 +40,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.master_key = master_key
         async with db.transaction() as session:
             await ensure_builtin_roles(session)
+        install_log_masking()  # uvicorn has set up its handlers by now
+        hub = AgentHub(heartbeat_interval_s=settings.heartbeat_interval_s,
+                       missed_heartbeats=settings.missed_heartbeats)
+        dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key))
+        reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s)
+        app.state.agent_hub, app.state.dispatcher = hub, dispatcher
+        dispatcher.start()
+        reaper.start()
+        dispatcher.kick()  # executions queued before this start
         try:
             yield
         finally:
+            await reaper.stop()
+            await dispatcher.stop()
+            for link in list(hub.links.values()):
+                await hub.disconnect(link.agent_id, reason="the orchestrator is stopping", code=1001)
             await db.dispose()
 
     app = FastAPI(
@@ -56,5 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     for router in ROUTERS:
         api.include_router(router)
+    api.include_router(agent_socket.router)
     app.include_router(api)
     return app

@@ -48,8 +48,10 @@ def serve(
     import uvicorn
 
     from orchestrator.app import create_app
+    from orchestrator.logging import configure
 
     settings = _settings(data_dir, database_url)
+    configure()
     typer.echo(f"orchestrator on http://{host}:{port} (data: {settings.data_dir}, API docs at /docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio")
 

@@ -161,3 +161,31 @@ def install(loggers: Iterable[str] = ("", "uvicorn", "uvicorn.error", "uvicorn.a
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
                 handler.addFilter(_FILTER)
+
+
+def configure(level: str = "INFO", stream: Any = None) -> None:
+    """Logging for a served orchestrator: `rpa.*` records go to `stream` (stderr) through the
+    masking filter, structlog renders through `mask_processor`, and uvicorn's handlers get the
+    filter too. Called by `rpa orchestrator`; tests keep pytest's own logging set-up."""
+    import structlog
+
+    rpa = logging.getLogger("rpa")
+    if not any(isinstance(f, SecretMaskingFilter) for h in rpa.handlers for f in h.filters):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_FILTER)
+        rpa.addHandler(handler)
+        rpa.propagate = False
+    rpa.setLevel(level)
+    structlog.configure(
+        processors=[
+            structlog.stdlib.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.format_exc_info,
+            mask_processor,
+            structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=True,
+    )
+    install()

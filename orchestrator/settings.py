@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     login_rate_limit_per_minute: int = Field(default=20, ge=1, description="Per IP, on login endpoints.")
     trusted_proxies: list[str] = Field(default_factory=list, description="Peers whose X-Forwarded-For is believed.")
     sql_echo: bool = False
+    heartbeat_interval_s: float = Field(default=10.0, gt=0, description="How often agents send a heartbeat.")
+    missed_heartbeats: int = Field(default=3, ge=1, description="Beats missed before an agent is unresponsive.")
+    agent_grace_s: float = Field(default=10.0, ge=0, description=(
+        "How long a disconnected (or unresponsive) agent keeps its executions before they are requeued."))
+    cancel_grace_s: float = Field(default=30.0, ge=0, description=(
+        "After a cancel request, how long an agent has to stop before the execution is cancelled anyway."))
+    max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest WebSocket message accepted.")
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

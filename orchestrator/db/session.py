@@ -43,3 +43,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def after_commit(session: AsyncSession, callback: Any) -> None:
+    """Call `callback()` once `session`'s transaction has committed (not on rollback)."""
+    event.listen(session.sync_session, "after_commit", lambda _session: callback(), once=True)

@@ -2,7 +2,7 @@
 
 Every request under `/api/` counts against its client IP and, when it carries a validly signed
 access token, against that user (`settings.rate_limit_per_minute` each). The login endpoints
-(login, refresh, MFA, password change) also count against a stricter per-IP budget
+(login, refresh, MFA, password change, agent enrolment) also count against a stricter per-IP budget
 (`settings.login_rate_limit_per_minute`). Over a limit the answer is 429 with `Retry-After`
 (seconds) and the standard error body.
 
@@ -26,8 +26,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from orchestrator.security.tokens import TokenError, decode_access_token
 
 WINDOW_S = 60.0
-LOGIN_PATHS = ("/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/mfa", "/api/v1/auth/password")
-"""Path prefixes under the stricter per-IP budget: where credentials or codes are guessed."""
+LOGIN_PATHS = ("/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/mfa", "/api/v1/auth/password",
+               "/api/v1/agents/enroll")
+"""Path prefixes under the stricter per-IP budget: where credentials, codes or enrolment tokens are guessed."""
 
 
 class SlidingWindowLimiter:

@@ -278,6 +278,15 @@ async def make_audit_entry(api: Api) -> dict[str, str]:
     return {"entry_id": str(page["items"][0]["id"])}
 
 
+async def make_agent(api: Api) -> dict[str, str]:
+    """An agent enrolled with one token, and a second token left unused (so it can still be revoked)."""
+    used = await api.call("POST", "/agents/enrolment-tokens", json={"labels": ["factory"], "description": "factory"})
+    enrolled = await api.call("POST", "/agents/enroll", json={"token": used["token"], "name": _unique("agent"),
+                                                              "hostname": "factory-host"})
+    spare = await api.call("POST", "/agents/enrolment-tokens", json={"description": "factory, unused"})
+    return {"agent_id": str(enrolled["agent_id"]), "token_id": str(spare["id"])}
+
+
 async def make_own_session(api: Api) -> dict[str, str]:
     """The caller's own login session (sessions are made by logging in, and belong to one user)."""
     me = await api.call("GET", "/auth/me")
@@ -290,6 +299,7 @@ FACTORIES: dict[str, Factory] = {
     "/roles": make_role,
     "/users": make_user,
     "/credentials": make_credential,
+    "/agents": make_agent,
     "/audit": make_audit_entry,
     "/auth": make_own_session,
 }

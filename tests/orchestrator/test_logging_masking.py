@@ -140,3 +140,27 @@ async def test_values_accepted_and_revealed_by_the_vault_are_masked(app: FastAPI
     output = stream.getvalue()
     assert accepted not in output
     assert "svc-user-x" not in output
+
+
+def test_configure_masks_what_the_served_orchestrator_logs() -> None:
+    """`rpa orchestrator` calls `configure()`: both stdlib `rpa.*` records and structlog events
+    come out masked."""
+    secret = _secret()
+    masking.remember(secret)
+    stream = io.StringIO()
+    rpa = logging.getLogger("rpa")
+    before = (list(rpa.handlers), rpa.propagate, rpa.level)
+    try:
+        masking.configure(stream=stream)
+        logging.getLogger("rpa.orchestrator.test").warning("agent sent %s with password=hunter2hunter2", secret)
+        structlog.get_logger("rpa.orchestrator.test").warning("vault.read", value=secret, api_key="k-123456")
+        output = stream.getvalue()
+        assert "agent sent ***" in output
+        assert secret not in output
+        assert "hunter2hunter2" not in output
+        assert "k-123456" not in output
+        assert "vault.read" in output
+    finally:
+        rpa.handlers[:] = before[0]
+        rpa.propagate, rpa.level = before[1], before[2]
+        structlog.reset_defaults()

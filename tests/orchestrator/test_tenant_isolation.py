@@ -57,6 +57,7 @@ LABELS = {route.label for route in ROUTES}
 PUBLIC: dict[str, str] = {
     "POST /auth/login": "logging in is how a caller gets a token",
     "POST /auth/refresh": "the refresh token in the body is the credential",
+    "POST /agents/enroll": "a machine enrols before it has a key: the enrolment token in the body is the credential",
 }
 """Routes a caller uses before holding an access token: no authentication, no permission."""
 

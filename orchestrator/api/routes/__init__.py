@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from orchestrator.api.routes import (
+    agents,
     audit,
     auth,
     credentials,
@@ -23,6 +24,7 @@ ROUTERS: list[APIRouter] = [
     templates.router,
     executions.router,
     credentials.router,
+    agents.router,
     audit.router,
 ]
 """Resource routers mounted under /api/v1 (health is mounted at the root)."""

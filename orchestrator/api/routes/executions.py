@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.deps import PageDep, Principal, SessionDep, SettingsDep, client_ip, require
 from orchestrator.api.pagination import Page
+from orchestrator.db.session import after_commit
 from orchestrator.schemas.executions import (
     ArtifactPublic,
     ExecutionCancel,
@@ -26,6 +29,9 @@ from orchestrator.security.permissions import Permission
 from orchestrator.services import artifacts as artifact_service
 from orchestrator.services import executions as service
 from orchestrator.services.audit import Actor
+from orchestrator.services.dispatch import why_waiting
+from orchestrator.services.live import journal_stream
+from shared.protocol import JobCancel
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
@@ -38,11 +44,36 @@ def _actor(principal: Principal, request: Request) -> Actor:
     return Actor(principal.user_id, principal.email, client_ip(request), getattr(request.state, "request_id", None))
 
 
+def _dispatch_after_commit(session: AsyncSession, request: Request) -> None:
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if dispatcher is not None:
+        after_commit(session, dispatcher.kick)
+
+
+def _cancel_after_commit(session: AsyncSession, request: Request, execution_id: uuid.UUID, reason: str) -> None:
+    hub = getattr(request.app.state, "agent_hub", None)
+    link = hub.holder_of(execution_id) if hub is not None else None
+    if link is None:
+        return
+    message = JobCancel(execution_id=str(execution_id), force=False, reason=reason or "cancelled")
+
+    def send() -> None:
+        task = asyncio.get_running_loop().create_task(link.send(message))
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
+
+    after_commit(session, send)
+
+
+_PENDING: set[asyncio.Task[None]] = set()
+
+
 @router.post("", response_model=ExecutionPublic, status_code=201, summary="Start a workflow (manual trigger)")
 async def start(body: ExecutionCreate, principal: Starter, session: SessionDep, request: Request) -> ExecutionPublic:
     execution = await service.start_execution(
         session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
         version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s)
+    _dispatch_after_commit(session, request)
     return ExecutionPublic.of(execution)
 
 
@@ -66,8 +97,13 @@ async def list_executions(
 
 
 @router.get("/{execution_id}", response_model=ExecutionPublic, summary="One execution")
-async def get(execution_id: uuid.UUID, principal: Reader, session: SessionDep) -> ExecutionPublic:
-    return ExecutionPublic.of(await service.get_execution(session, principal.org_id, execution_id))
+async def get(execution_id: uuid.UUID, principal: Reader, session: SessionDep, request: Request) -> ExecutionPublic:
+    execution = await service.get_execution(session, principal.org_id, execution_id)
+    public = ExecutionPublic.of(execution)
+    hub = getattr(request.app.state, "agent_hub", None)
+    if hub is not None:
+        public.waiting_reason = await why_waiting(session, hub, execution)
+    return public
 
 
 @router.get("/{execution_id}/events", response_model=ExecutionEventsPage, summary="The execution's journal, by seq")
@@ -80,6 +116,22 @@ async def events(
     rows, next_after = await service.list_events(session, execution, after_seq=after_seq, limit=limit)
     return ExecutionEventsPage(items=[ExecutionEventPublic.of(r) for r in rows], limit=limit, after_seq=after_seq,
                                next_after_seq=next_after, last_seq=execution.last_seq)
+
+
+@router.get("/{execution_id}/stream", response_class=StreamingResponse, response_model=None,
+            summary="The execution's journal as Server-Sent Events; with follow=true, live until it ends",
+            responses={200: {"content": {"text/event-stream": {}}, "description": "`journal` events, then `end`"}})
+async def stream(
+    execution_id: uuid.UUID, principal: Reader, session: SessionDep, request: Request,
+    after_seq: Annotated[int, Query(ge=0, description="Start after this seq (Last-Event-ID works too).")] = 0,
+    follow: Annotated[bool, Query(description="Keep streaming new events until the execution ends.")] = False,
+) -> StreamingResponse:
+    await service.get_execution(session, principal.org_id, execution_id)
+    last_event_id = request.headers.get("last-event-id", "")
+    start = int(last_event_id) if last_event_id.isdigit() else after_seq
+    db, hub = request.app.state.db, getattr(request.app.state, "agent_hub", None)
+    return StreamingResponse(journal_stream(db, hub, execution_id, start, follow=follow and hub is not None),
+                             media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{execution_id}/transitions", response_model=Page[ExecutionTransitionPublic],
@@ -121,6 +173,8 @@ async def cancel(execution_id: uuid.UUID, principal: Canceller, session: Session
     execution = await service.get_execution(session, principal.org_id, execution_id, for_update=True)
     await service.cancel_execution(session, execution, actor=_actor(principal, request),
                                    reason=body.reason if body else "")
+    if execution.state not in ("cancelled", "timed_out", "succeeded", "failed"):
+        _cancel_after_commit(session, request, execution.id, body.reason if body else "")
     return ExecutionPublic.of(execution)
 
 
@@ -131,4 +185,5 @@ async def retry(execution_id: uuid.UUID, principal: Starter, session: SessionDep
     parent = await service.get_execution(session, principal.org_id, execution_id)
     execution = await service.retry_execution(session, parent, actor=_actor(principal, request),
                                               resume=body.resume if body else False)
+    _dispatch_after_commit(session, request)
     return ExecutionPublic.of(execution)

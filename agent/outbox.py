@@ -1,0 +1,298 @@
+"""The agent's outbox: its local journal and the queue of events still to be acknowledged.
+
+One SQLite file (WAL, `synchronous=NORMAL`) holds every job the agent runs. The `events` table has
+the engine's journal layout (the same as `shared.engine.SqliteJournal`), so the file is also a
+journal the engine can read; the `jobs` table records, per execution, the attempt being run, the
+assignment (without its secrets) and the highest sequence number the orchestrator acknowledged.
+
+Life of a job::
+
+    open_job(id, attempt, assignment, seed)  -> Journal for the engine (seed counts as acked)
+    journal.append_many(...)                 -> events on disk, then listeners told (send them)
+    unacked(id) / ack(id, seq)               -> resend what is unacknowledged after a reconnect
+    mark_finished(id)                        -> the engine is done
+    forget(id)                               -> once finished and fully acked
+
+Events stay in the file after they are acknowledged: they are the journal a restarted agent
+resumes from. `forget` removes them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from agent._outbox_journal import EventSpec, JobRecord, OutboxError, OutboxJournal, StaleJournalError
+from shared.engine import Event
+
+__all__ = ["JobRecord", "Outbox", "OutboxError", "OutboxJournal", "StaleJournalError"]
+
+# The events table must stay the engine's journal layout (see shared/engine/_journal.py);
+# tests/agent/test_outbox.py reads an outbox file with SqliteJournal to pin it.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    execution_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    path TEXT NOT NULL,
+    data TEXT NOT NULL,
+    ts REAL NOT NULL,
+    PRIMARY KEY (execution_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS jobs (
+    execution_id TEXT PRIMARY KEY,
+    attempt INTEGER NOT NULL,
+    acked_seq INTEGER NOT NULL DEFAULT 0,
+    assigned_json TEXT NOT NULL,
+    finished INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+"""
+
+_INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)"
+_LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM events WHERE execution_id = ?"
+
+SECRETS_KEY = "secrets"  # the key of the job.assign payload that is never written to disk
+
+
+class Outbox:
+    """The agent's durable journal and outbox in one SQLite file.
+
+    Every method is thread-safe and quick (one small transaction), so it may be called from the
+    event loop. A process killed right after `OutboxJournal.append_many` returned keeps the
+    events: WAL with `synchronous=NORMAL` survives a killed process (not a power cut; pass
+    `synchronous="FULL"` for that).
+
+    Args:
+        path: the database file; created when missing.
+        synchronous: SQLite's `synchronous` pragma, `NORMAL` or `FULL`.
+
+    Example::
+
+        outbox = Outbox(home / "outbox.db")
+        journal = outbox.open_job(execution_id, attempt, assignment, seed)
+        journal.subscribe(lambda batch: wake_sender())   # called after the batch is on disk
+        await engine.run(flow, inputs, journal=journal)
+    """
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+        if synchronous not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.path = Path(path)
+        if not self.path.exists():  # private from the start; SQLite gives -wal and -shm the same mode
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def open_job(
+        self, execution_id: str, attempt: int, assignment: dict[str, Any], seed: Sequence[Event]
+    ) -> OutboxJournal:
+        """Record a job and return the journal the engine runs it with.
+
+        Args:
+            execution_id: the execution.
+            attempt: the attempt number from job.assign.
+            assignment: the job.assign payload; its `secrets` key is dropped, never stored.
+            seed: the journal the orchestrator sent to resume from; stored as acknowledged.
+
+        Returns:
+            A journal over the job's events. When the job is already recorded with the same
+            attempt (the agent restarted), its events are kept and `seed` acknowledges what the
+            orchestrator already has (adding any seed event past the local ones); with another
+            attempt, its events are replaced by `seed`.
+
+        Raises:
+            ValueError: the seed's sequence numbers are not positive and increasing.
+        """
+        _check_seed(seed)
+        stored = json.dumps({k: v for k, v in assignment.items() if k != SECRETS_KEY}, default=str)
+        seed_last = seed[-1].seq if seed else 0
+        with self._transaction() as db:
+            row = db.execute("SELECT attempt FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+            if row is not None and row[0] == attempt:
+                # The orchestrator's events are the truth; it cannot normally hold more than we do.
+                last = db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0]
+                db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in seed if e.seq > last])
+                db.execute(
+                    "UPDATE jobs SET acked_seq = MAX(acked_seq, ?), updated_at = ? WHERE execution_id = ?",
+                    (seed_last, time.time(), execution_id),
+                )
+            else:
+                db.execute("DELETE FROM events WHERE execution_id = ?", (execution_id,))
+                db.execute(
+                    "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, 0, ?)",
+                    (execution_id, attempt, seed_last, stored, time.time()),
+                )
+                db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in seed])
+        return OutboxJournal(execution_id, attempt, append=self._append, read=self.events)
+
+    def job(self, execution_id: str) -> JobRecord | None:
+        """The record of one job, or None when the outbox does not hold it."""
+        with self._lock:
+            rows = self._select_jobs("WHERE j.execution_id = ?", (execution_id,))
+        return rows[0] if rows else None
+
+    def pending_jobs(self) -> list[JobRecord]:
+        """Jobs not finished or with unacknowledged events, oldest update first.
+
+        This is what the agent reports in its hello and resends after a reconnect.
+        """
+        with self._lock:
+            return self._select_jobs("WHERE j.finished = 0 OR last_seq > j.acked_seq", ())
+
+    def mark_finished(self, execution_id: str) -> None:
+        """Record that the engine finished the job (its events may still await an ack).
+
+        Raises:
+            KeyError: the outbox does not hold this job.
+        """
+        with self._transaction() as db:
+            update = "UPDATE jobs SET finished = 1, updated_at = ? WHERE execution_id = ?"
+            cursor = db.execute(update, (time.time(), execution_id))
+            if cursor.rowcount == 0:
+                raise KeyError(execution_id)
+
+    def forget(self, execution_id: str, *, force: bool = False) -> None:
+        """Delete a job and its events; a job the outbox does not hold is ignored.
+
+        Args:
+            execution_id: the execution.
+            force: also delete unacknowledged events (the orchestrator said the execution moved
+                to another agent). Without it, unacknowledged events make this an error.
+
+        Raises:
+            OutboxError: the job has unacknowledged events and `force` is not set.
+        """
+        with self._transaction() as db:
+            if not force:
+                row = db.execute("SELECT acked_seq FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+                last = db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0]
+                if row is not None and last > row[0]:
+                    raise OutboxError(
+                        f"execution {execution_id} has {last - row[0]} unacknowledged events "
+                        f"(acked up to {row[0]} of {last}); pass force=True to drop them"
+                    )
+            db.execute("DELETE FROM events WHERE execution_id = ?", (execution_id,))
+            db.execute("DELETE FROM jobs WHERE execution_id = ?", (execution_id,))
+
+    # -- events and acks -------------------------------------------------------------------------
+
+    def unacked(self, execution_id: str, limit: int = 500) -> list[Event]:
+        """Up to `limit` events after the acknowledged sequence number, in order.
+
+        An execution the outbox does not hold has none.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        with self._lock:
+            row = self._db.execute("SELECT acked_seq FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+            return [] if row is None else self.events(execution_id, row[0], limit)
+
+    def events(self, execution_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        """Stored events of a job with `seq > after_seq`, acknowledged or not, in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, type, path, data, ts FROM events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (execution_id, after_seq, -1 if limit is None else limit),  # LIMIT -1: all
+            ).fetchall()
+        return [_event(r) for r in rows]
+
+    def ack(self, execution_id: str, seq: int) -> int | None:
+        """Record that the orchestrator stored every event up to `seq`.
+
+        Acknowledgements only move forward: an older one changes nothing, and one beyond the
+        last stored event is clamped to it.
+
+        Returns:
+            The acknowledged sequence number now recorded, or None when the outbox does not hold
+            the job (a late duplicate ack after `forget`).
+        """
+        with self._transaction() as db:
+            last = db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0]
+            db.execute(
+                "UPDATE jobs SET acked_seq = MAX(acked_seq, ?), updated_at = ? WHERE execution_id = ?",
+                (min(seq, last), time.time(), execution_id),
+            )
+            row = db.execute("SELECT acked_seq FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def last_seq(self, execution_id: str) -> int:
+        """The highest stored sequence number of a job (0 when it has no events)."""
+        with self._lock:
+            return int(self._db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0])
+
+    def close(self) -> None:
+        """Close the file; journals opened from this outbox stop working."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so MAX(seq) read inside stays true until COMMIT.
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _append(self, execution_id: str, attempt: int, specs: Sequence[EventSpec]) -> list[Event]:
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute("SELECT attempt FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+            if row is None or row[0] != attempt:
+                now_held = "forgotten" if row is None else f"reassigned to attempt {row[0]}"
+                raise StaleJournalError(f"execution {execution_id} attempt {attempt} was {now_held}")
+            start = db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0]
+            batch = [Event(start + i, kind, path, data, now) for i, (kind, path, data) in enumerate(specs, 1)]
+            db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in batch])
+            db.execute("UPDATE jobs SET updated_at = ? WHERE execution_id = ?", (now, execution_id))
+        return batch
+
+    def _select_jobs(self, where: str, params: tuple[Any, ...]) -> list[JobRecord]:
+        rows = self._db.execute(
+            "SELECT j.execution_id, j.attempt, "
+            "(SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.execution_id = j.execution_id) AS last_seq, "
+            f"j.acked_seq, j.finished, j.assigned_json FROM jobs j {where} ORDER BY j.updated_at",
+            params,
+        ).fetchall()
+        return [JobRecord(r[0], r[1], r[2], r[3], bool(r[4]), json.loads(r[5])) for r in rows]
+
+
+def _check_seed(seed: Sequence[Event]) -> None:
+    for earlier, later in itertools.pairwise([0, *(e.seq for e in seed)]):
+        if later <= earlier:
+            raise ValueError(f"seed sequence numbers must be positive and increasing: {later} after {earlier}")
+
+
+def _row(execution_id: str, event: Event) -> tuple[Any, ...]:
+    data = json.dumps(event.data, separators=(",", ":"), default=str, ensure_ascii=False)
+    return (execution_id, event.seq, event.type, event.path, data, event.ts)
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    return Event(row[0], row[1], row[2], json.loads(row[3]), row[4])

@@ -1,0 +1,136 @@
+"""`/api/v1/agents/connect`: the one WebSocket per agent.
+
+The agent authenticates with its own key (`Authorization: Bearer rpa_ak_…`). Everything it sends
+goes through `shared.protocol.ServerConnection` first; a frame the protocol refuses (malformed,
+too large, unknown type or version, out of order, about another agent's execution) gets an
+`error` message and the connection is closed with the matching code. Only that connection: the
+others are served on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from orchestrator.services.agent_session import AgentSession, reconcile, record_disconnect
+from orchestrator.services.agents import authenticate_agent
+from orchestrator.services.hub import AgentLink
+from shared.protocol import (
+    CLOSE_GOING_AWAY,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_REPLACED,
+    CLOSE_UNAUTHORIZED,
+    ErrorMessage,
+    Heartbeat,
+    Hello,
+    JobAccepted,
+    JobFinished,
+    JobRejected,
+    JournalBatch,
+    LogLine,
+    ProtocolError,
+    ServerConnection,
+    UnexpectedMessage,
+    encode,
+)
+
+log = logging.getLogger("rpa.orchestrator.agents")
+
+router = APIRouter()
+
+HELLO_TIMEOUT_S = 30.0
+
+
+async def _frame(websocket: WebSocket) -> str | bytes:
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    return text if text is not None else message.get("bytes") or b""
+
+
+@router.websocket("/agents/connect")
+async def connect(websocket: WebSocket) -> None:
+    app = websocket.app
+    settings, hub, db = app.state.settings, app.state.agent_hub, app.state.db
+    header = websocket.headers.get("authorization", "")
+    key = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    async with db.transaction() as session:
+        agent = await authenticate_agent(session, key) if key else None
+        identity = (agent.id, agent.org_id, agent.name) if agent is not None else None
+    await websocket.accept()
+    if identity is None:
+        await _refuse(websocket, CLOSE_UNAUTHORIZED, "unauthorized", "the agent key is missing, unknown or revoked")
+        return
+    agent_id, org_id, name = identity
+
+    lock = asyncio.Lock()
+
+    async def send(message: Any) -> None:
+        async with lock:
+            await websocket.send_text(encode(message))
+
+    async def close(code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await send(ErrorMessage(code="closed", message=reason))
+        with contextlib.suppress(Exception):
+            await websocket.close(code=code, reason=reason[:120])
+
+    connection = ServerConnection(str(agent_id), settings.heartbeat_interval_s, max_bytes=settings.max_frame_bytes)
+    link: AgentLink | None = None
+    try:
+        hello = connection.receive(await asyncio.wait_for(_frame(websocket), HELLO_TIMEOUT_S))
+        assert isinstance(hello, Hello)
+        keep, stop, labels = await reconcile(db, agent_id, hello)
+        link = AgentLink(agent_id=agent_id, org_id=org_id, name=hello.name or name, send=send, close=close,
+                         capabilities=frozenset(hello.capabilities), labels=labels, steps=frozenset(hello.steps),
+                         max_jobs=hello.max_jobs, version=hello.version, running=dict(keep))
+        for execution_id, attempt in keep.items():
+            connection.assign(str(execution_id), attempt)
+        session_ = AgentSession(db, hub, link, connection)
+        await send(connection.welcome(stop))
+        previous = hub.register(link)
+        if previous is not None:
+            await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same agent")
+        await _serve(websocket, session_, send)
+    except ProtocolError as error:
+        log.warning("agent %s: %s (%s); closing its connection", name, error.message, error.code)
+        with contextlib.suppress(Exception):
+            await send(connection.refuse(error))
+            await websocket.close(code=error.close_code, reason=error.message[:120])
+    except TimeoutError:
+        await close(CLOSE_PROTOCOL_ERROR, f"no hello within {HELLO_TIMEOUT_S:g} s")
+    except WebSocketDisconnect:
+        pass
+    except asyncio.CancelledError:  # the server is stopping
+        await close(CLOSE_GOING_AWAY, "the orchestrator is stopping")
+        raise
+    finally:
+        if link is not None:
+            hub.unregister(link)
+            with contextlib.suppress(Exception):
+                await record_disconnect(db, agent_id)
+
+
+async def _serve(websocket: WebSocket, session: AgentSession, send: Any) -> None:
+    handlers: dict[type, Any] = {
+        Heartbeat: session.on_heartbeat, JobAccepted: session.on_accepted, JobRejected: session.on_rejected,
+        JournalBatch: session.on_journal, JobFinished: session.on_finished, LogLine: session.on_log,
+    }
+    while True:
+        message = session.connection.receive(await _frame(websocket))
+        handler = handlers.get(type(message))
+        if handler is None:
+            raise UnexpectedMessage(message.type, "an agent message")
+        for reply in await handler(message):
+            await send(reply)
+
+
+async def _refuse(websocket: WebSocket, code: int, error: str, message: str) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.send_text(encode(ErrorMessage(code=error, message=message)))
+        await websocket.close(code=code, reason=message[:120])

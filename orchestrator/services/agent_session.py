@@ -1,0 +1,182 @@
+"""What the orchestrator does with each message an agent sends, once the protocol layer
+(`shared.protocol.ServerConnection`) has checked that it is well formed, allowed in the
+connection's state, and about an execution this connection holds.
+
+Each handler is one short transaction that locks the execution row and re-checks that the
+execution is still this agent's, at this attempt: an event from an agent whose lease moved is
+refused here even if it slipped past the connection's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from orchestrator.api.errors import Conflict
+from orchestrator.db.base import utcnow
+from orchestrator.db.session import Database
+from orchestrator.models.agents import Agent
+from orchestrator.models.executions import Execution
+from orchestrator.services.audit import Actor
+from orchestrator.services.execution_journal import append_events
+from orchestrator.services.execution_states import TERMINAL, State, transition
+from orchestrator.services.hub import AgentHub, AgentLink
+from shared.protocol import (
+    Heartbeat,
+    HeartbeatAck,
+    Hello,
+    JobAccepted,
+    JobFinished,
+    JobRejected,
+    JobStop,
+    JournalAck,
+    JournalBatch,
+    LogLine,
+    ServerConnection,
+)
+
+log = logging.getLogger("rpa.orchestrator.agents")
+
+_HELD = frozenset({State.ASSIGNED, State.RUNNING, State.PAUSED})
+
+
+@dataclass
+class AgentSession:
+    """The server side of one agent connection, above the protocol layer."""
+
+    db: Database
+    hub: AgentHub
+    link: AgentLink
+    connection: ServerConnection
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(id=self.link.agent_id, name=f"agent:{self.link.name}")
+
+    def release(self, execution_id: uuid.UUID, *, until_finished: bool = False) -> None:
+        """This connection no longer holds the execution; capacity may be free. With
+        `until_finished`, the agent may still send its `job.finished` (the slot is free already)."""
+        self.link.running.pop(execution_id, None)
+        if not until_finished and str(execution_id) in self.connection.assigned:
+            self.connection.release(str(execution_id))
+        self.hub.on_free()
+
+    async def _owned(self, session: object, execution_id: str, attempt: int) -> Execution | None:
+        execution = await session.scalar(  # type: ignore[attr-defined]
+            select(Execution).where(Execution.id == uuid.UUID(execution_id)).with_for_update())
+        if (execution is None or execution.agent_id != self.link.agent_id or execution.attempt != attempt
+                or State(execution.state) not in _HELD):
+            return None
+        return execution
+
+    async def _moved(self, execution_id: str) -> JobStop:
+        self.release(uuid.UUID(execution_id))
+        return JobStop(execution_id=execution_id, reason="moved")
+
+    # --- handlers: each returns the replies to send ---------------------------------------------
+
+    async def on_heartbeat(self, message: Heartbeat) -> list[object]:
+        self.hub.beat(self.link)
+        return [HeartbeatAck(ref=message.id, server_time=time.time())]
+
+    async def on_accepted(self, message: JobAccepted) -> list[object]:
+        async with self.db.transaction() as session:
+            execution = await self._owned(session, message.execution_id, message.attempt)
+            if execution is None:
+                return [await self._moved(message.execution_id)]
+            if execution.state == State.ASSIGNED.value:
+                await transition(session, execution, State.RUNNING, reason=f"agent {self.link.name} started it",
+                                 actor=self.actor)
+        return []
+
+    async def on_rejected(self, message: JobRejected) -> list[object]:
+        async with self.db.transaction() as session:
+            execution = await self._owned(session, message.execution_id, message.attempt)
+            if execution is not None:
+                await transition(session, execution, State.LOST, actor=self.actor,
+                                 reason=f"agent {self.link.name} rejected it: {message.reason[:200]}")
+                await transition(session, execution, State.QUEUED, actor=self.actor,
+                                 reason="requeued for another agent")
+        self.release(uuid.UUID(message.execution_id))
+        return []
+
+    async def on_journal(self, message: JournalBatch) -> list[object]:
+        events = [event.model_dump() for event in message.events]
+        async with self.db.transaction() as session:
+            execution = await self._owned(session, message.execution_id, message.attempt)
+            if execution is None:
+                return [await self._moved(message.execution_id)]
+            try:
+                await append_events(session, execution, events, actor=self.actor)
+            except Conflict as err:
+                log.warning("agent %s sent a journal that conflicts with the stored one for %s: %s",
+                            self.link.name, message.execution_id, err.message)
+                stop = await self._moved(message.execution_id)
+                return [stop]
+            last_seq, finished = execution.last_seq, State(execution.state) in TERMINAL
+        self.hub.publish(uuid.UUID(message.execution_id), events)
+        if finished:
+            self.release(uuid.UUID(message.execution_id), until_finished=True)
+            self.hub.publish(uuid.UUID(message.execution_id), None)
+        return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
+
+    async def on_finished(self, message: JobFinished) -> list[object]:
+        async with self.db.transaction() as session:
+            execution = await session.get(Execution, uuid.UUID(message.execution_id))
+            if execution is None or execution.agent_id != self.link.agent_id or execution.attempt != message.attempt:
+                return [await self._moved(message.execution_id)]
+            last_seq = execution.last_seq
+        # The journal's execution.finished decided the state; this is the agent's "done": once every
+        # event is stored the job leaves the connection (a gap means more events are on their way).
+        if last_seq >= message.last_seq:
+            self.release(uuid.UUID(message.execution_id))
+        return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
+
+    async def on_log(self, message: LogLine) -> list[object]:
+        level = getattr(logging, message.level.upper(), logging.INFO)
+        log.log(level, "agent %s%s: %s", self.link.name,
+                f" [{message.execution_id}]" if message.execution_id else "", message.message)
+        return []
+
+
+async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello
+                    ) -> tuple[dict[uuid.UUID, int], list[str], frozenset[str]]:
+    """Record what the agent reported, and sort the executions it says it runs into those it
+    keeps (still its own, same attempt, not finished) and those it must stop. Also returns the
+    agent's labels: those it was enrolled with and those it announces."""
+    keep: dict[uuid.UUID, int] = {}
+    stop: list[str] = []
+    labels = frozenset(hello.labels)
+    async with db.transaction() as session:
+        agent = await session.get(Agent, agent_id)
+        if agent is not None:
+            now = utcnow()
+            agent.capabilities = sorted(set(hello.capabilities))
+            agent.labels = sorted(set(agent.labels) | set(hello.labels))
+            agent.steps, agent.version, agent.max_jobs = sorted(set(hello.steps)), hello.version[:50], hello.max_jobs
+            agent.connected_at = agent.last_seen_at = now
+            labels = frozenset(agent.labels)
+        for job in hello.running:
+            try:
+                execution_id = uuid.UUID(job.execution_id)
+            except ValueError:
+                stop.append(job.execution_id)
+                continue
+            execution = await session.get(Execution, execution_id)
+            if (execution is not None and execution.agent_id == agent_id and execution.attempt == job.attempt
+                    and State(execution.state) in _HELD):
+                keep[execution_id] = job.attempt
+            else:
+                stop.append(job.execution_id)
+    return keep, stop, labels
+
+
+async def record_disconnect(db: Database, agent_id: uuid.UUID) -> None:
+    async with db.transaction() as session:
+        agent = await session.get(Agent, agent_id)
+        if agent is not None:
+            agent.disconnected_at = agent.last_seen_at = utcnow()

@@ -1,0 +1,275 @@
+"""Queue and dispatch: queued executions go to matching agents the moment both exist.
+
+There is no polling interval in the path: `Dispatcher.kick()` is called when an execution is
+queued, when an agent connects and when a slot frees up; the dispatcher's loop then takes the
+queued executions in order (priority, urgent first; FIFO within a level) and gives each to the
+best matching agent with a free slot:
+
+- same organisation; every capability the flow `requires` (an entry `label:NAME` asks for an
+  agent label instead); every step type of the flow in the agent's catalogue;
+- the workflow's `settings.max_concurrent_executions` not reached;
+- among the matches, the agent with most free slots, then the one given least work so far.
+
+The assignment (queued → assigned) is committed before `job.assign` is sent, so a crash between
+the two leaves an assigned execution that the lease reaper requeues. `why_waiting()` explains a
+queued execution that did not move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.db.session import Database
+from orchestrator.models.executions import Execution, ExecutionEvent
+from orchestrator.models.workflows import WorkflowVersion
+from orchestrator.services import vault
+from orchestrator.services.audit import Actor
+from orchestrator.services.execution_journal import append_events
+from orchestrator.services.execution_states import State, transition
+from orchestrator.services.hub import AgentHub, AgentLink
+from shared.expressions import find_secret_refs
+from shared.protocol import JobAssign, WireEvent
+
+log = logging.getLogger("rpa.orchestrator.dispatch")
+
+DISPATCHER = Actor(id=None, name="dispatcher")
+BATCH = 200
+_HELD = (State.ASSIGNED.value, State.RUNNING.value, State.PAUSED.value)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a version asks of the agent that runs it (versions are immutable: cached by id)."""
+
+    capabilities: frozenset[str]
+    labels: frozenset[str]
+    steps: frozenset[str]
+    max_concurrent: int | None
+    secrets: frozenset[str]
+    timeout_s: float | None
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> Needs:
+        requires = [str(item) for item in document.get("requires") or []]
+        settings = document.get("settings") or {}
+        return cls(
+            capabilities=frozenset(r for r in requires if not r.startswith("label:")),
+            labels=frozenset(r.removeprefix("label:") for r in requires if r.startswith("label:")),
+            steps=frozenset(_step_types(document.get("nodes") or [])),
+            max_concurrent=settings.get("max_concurrent_executions"),
+            secrets=frozenset(find_secret_refs(document)),
+            timeout_s=settings.get("timeout_s"),
+        )
+
+    def unmet(self, link: AgentLink) -> list[str]:
+        """What `link` lacks for this version (empty when it can run it)."""
+        missing = [f"capability '{c}'" for c in sorted(self.capabilities - link.capabilities)]
+        missing += [f"label '{label}'" for label in sorted(self.labels - link.labels)]
+        if link.steps:
+            missing += [f"step '{s}'" for s in sorted(self.steps - link.steps)]
+        return missing
+
+
+def _step_types(nodes: list[Any]) -> set[str]:
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, dict):
+            if isinstance(node.get("type"), str):
+                found.add(node["type"])
+            for value in node.values():
+                if isinstance(value, dict) and isinstance(value.get("nodes"), list):
+                    found |= _step_types(value["nodes"])  # container bodies (body, catch, finally, …)
+    return found
+
+
+def secrets_for_agent(values: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Flatten credential values for the engine's `secrets.NAME` lookups: `NAME` is the main
+    value (password, token, or the only value), `NAME.field` every field."""
+    flat: dict[str, str] = {}
+    for name, value in values.items():
+        fields = value.get("values") if isinstance(value.get("values"), dict) else value
+        for key, item in fields.items():
+            if isinstance(item, str):
+                flat[f"{name}.{key}"] = item
+        main = value.get("password") or value.get("token") or value.get("content_base64")
+        if main is None and len(fields) == 1:
+            main = next(iter(fields.values()))
+        if isinstance(main, str):
+            flat[name] = main
+    return flat
+
+
+def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
+    """The journal of a finished execution, as a new one resumes it: without its end and without
+    final failures (so the failed steps run again), renumbered from 1."""
+    kept = [e for e in events if e.type != "execution.finished"
+            and not (e.type == "node.failed" and not (e.data or {}).get("will_retry")
+                     and not (e.data or {}).get("handled"))]
+    return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]
+
+
+class Dispatcher:
+    """The queue's single consumer in this process."""
+
+    def __init__(self, db: Database, hub: AgentHub, keyring: Callable[[], Any]) -> None:
+        self.db = db
+        self.hub = hub
+        self.keyring = keyring
+        """Returns the vault's current master keys (they may rotate while the server runs)."""
+        self._wake = asyncio.Event()
+        self._needs: dict[uuid.UUID, tuple[Needs, dict[str, Any]]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.latencies: list[float] = []
+        """Seconds from `queued_at` to `job.assign` sent, newest last (for the benchmark)."""
+        hub.on_free = self.kick
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                while await self.dispatch_once():
+                    pass
+            except Exception:
+                log.exception("dispatch failed; retrying on the next kick")
+                await asyncio.sleep(0.5)
+                self._wake.set()
+
+    async def dispatch_once(self) -> bool:
+        """Assign what can be assigned now; True when a full batch went out (there may be more)."""
+        free = self.hub.available()
+        if not free:
+            return False
+        sends: list[tuple[AgentLink, JobAssign, float]] = []
+        async with self.db.transaction() as session:
+            query = (select(Execution).where(Execution.state == State.QUEUED.value,
+                                             Execution.org_id.in_({link.org_id for link in free}))
+                     .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id).limit(BATCH))
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            queued = list(await session.scalars(query))
+            if not queued:
+                return False
+            held = await self._held_per_workflow(session, {e.workflow_id for e in queued})
+            for execution in queued:
+                needs, document = await self._needs_of(session, execution.version_id)
+                if needs.max_concurrent is not None and held.get(execution.workflow_id, 0) >= needs.max_concurrent:
+                    continue
+                link = self._pick(execution, needs)
+                if link is None:
+                    continue
+                message = await self._assign(session, execution, link, needs, document)
+                held[execution.workflow_id] = held.get(execution.workflow_id, 0) + 1
+                queued_at = execution.queued_at.timestamp() if execution.queued_at else time.time()
+                sends.append((link, message, queued_at))
+        for link, message, queued_at in sends:
+            try:
+                await link.send(message)
+                self.latencies.append(time.time() - queued_at)
+            except Exception:  # the socket died: the lease reaper requeues what it held
+                log.warning("could not send job.assign to agent %s", link.agent_id)
+        return len(queued) == BATCH and bool(sends)
+
+    async def _held_per_workflow(self, session: AsyncSession, workflow_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+        rows = await session.execute(
+            select(Execution.workflow_id, func.count()).where(Execution.workflow_id.in_(workflow_ids),
+                                                              Execution.state.in_(_HELD))
+            .group_by(Execution.workflow_id))
+        return {workflow_id: count for workflow_id, count in rows.all()}
+
+    async def _needs_of(self, session: AsyncSession, version_id: uuid.UUID) -> tuple[Needs, dict[str, Any]]:
+        cached = self._needs.get(version_id)
+        if cached is None:
+            version = await session.get(WorkflowVersion, version_id)
+            document = dict(version.document) if version is not None else {}
+            cached = self._needs[version_id] = (Needs.of(document), document)
+        return cached
+
+    def _pick(self, execution: Execution, needs: Needs) -> AgentLink | None:
+        matches = [link for link in self.hub.available([execution.org_id]) if not needs.unmet(link)]
+        if not matches:
+            return None
+        return max(matches, key=lambda link: (link.free, -link.dispatched))
+
+    async def _assign(self, session: AsyncSession, execution: Execution, link: AgentLink, needs: Needs,
+                      document: dict[str, Any]) -> JobAssign:
+        execution.agent_id = link.agent_id
+        await transition(session, execution, State.ASSIGNED, reason=f"dispatched to agent {link.name}",
+                         actor=DISPATCHER)
+        link.running[execution.id] = execution.attempt
+        link.dispatched += 1
+        journal = await self._journal_of(session, execution)
+        secrets: dict[str, str] = {}
+        if needs.secrets:
+            values = await vault.reveal(session, execution.org_id, needs.secrets, self.keyring(),
+                                        actor=DISPATCHER, purpose=f"execution {execution.id}")
+            secrets = secrets_for_agent(values)
+        return JobAssign(
+            execution_id=str(execution.id), attempt=execution.attempt, flow=document, subflows={},
+            inputs=dict(execution.inputs or {}), journal=journal, secrets=secrets,
+            deadline_at=execution.deadline_at.timestamp() if execution.deadline_at else None,
+            priority=execution.priority,
+        )
+
+    async def _journal_of(self, session: AsyncSession, execution: Execution) -> list[WireEvent]:
+        rows = list(await session.scalars(select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.id)
+                                          .order_by(ExecutionEvent.seq)))
+        if not rows and execution.resume_from is not None:
+            parent = list(await session.scalars(
+                select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.resume_from)
+                .order_by(ExecutionEvent.seq)))
+            seed = resume_seed(parent)
+            if seed:
+                await append_events(session, execution, seed, actor=DISPATCHER)
+            return [WireEvent(**event) for event in seed]
+        # Only the contiguous part: the agent continues after the last event it is given.
+        return [WireEvent(seq=e.seq, type=e.type, path=e.path, data=e.data, ts=e.ts)
+                for e in rows if e.seq <= execution.last_seq]
+
+
+async def why_waiting(session: AsyncSession, hub: AgentHub, execution: Execution) -> str | None:
+    """Why a queued execution has not been dispatched, in a sentence (None when not queued)."""
+    if execution.state != State.QUEUED.value:
+        return None
+    version = await session.get(WorkflowVersion, execution.version_id)
+    needs = Needs.of(dict(version.document) if version is not None else {})
+    if needs.max_concurrent is not None:
+        held = await session.scalar(select(func.count()).where(Execution.workflow_id == execution.workflow_id,
+                                                               Execution.state.in_(_HELD)))
+        if (held or 0) >= needs.max_concurrent:
+            return f"the workflow's concurrency limit ({needs.max_concurrent}) is reached"
+    links = [link for link in hub.links.values() if link.org_id == execution.org_id]
+    if not links:
+        return "no agent of the organisation is online"
+    lacking = {link.name: needs.unmet(link) for link in links}
+    capable = [link for link in links if not lacking[link.name]]
+    if not capable:
+        first = sorted({item for items in lacking.values() for item in items})
+        return f"no online agent has {', '.join(first)}"
+    if all(hub.late(link) > 0 for link in capable):
+        return "every matching agent is unresponsive"
+    if all(link.free <= 0 for link in capable):
+        return f"all {len(capable)} matching agent(s) are busy"
+    return "waiting for its turn in the queue (higher priority or older executions first)"

@@ -1,0 +1,133 @@
+"""The lease reaper: executions held by agents that are gone, deadlines, forced cancels.
+
+An assigned or running execution stays with its agent while the agent is connected and
+heartbeating. Once the agent has been gone (or silent) for `agent_grace_s`, its executions are
+requeued (held → lost → queued, attempt + 1) with their journal, and the next matching agent
+resumes them; the old agent, should it come back, is told to stop them (`welcome.stop`).
+
+The same pass also ends executions whose deadline passed (timed_out, even with no agent
+around), and executions whose cancel request the agent did not honour within `cancel_grace_s`.
+After an orchestrator restart no agent is connected yet: the grace counts from the process's
+start, so agents that reconnect in time keep their executions (recovery at start-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from orchestrator.db.base import utcnow
+from orchestrator.db.session import Database
+from orchestrator.models.executions import Execution
+from orchestrator.services.audit import Actor
+from orchestrator.services.execution_states import State, transition
+from orchestrator.services.hub import AgentHub
+from shared.protocol import JobCancel, JobStop
+
+log = logging.getLogger("rpa.orchestrator.leases")
+
+REAPER = Actor(id=None, name="lease-reaper")
+_HELD = (State.ASSIGNED.value, State.RUNNING.value, State.PAUSED.value)
+
+
+class LeaseReaper:
+    """One pass per `interval_s`; every decision re-checked under the row lock."""
+
+    def __init__(self, db: Database, hub: AgentHub, *, grace_s: float, cancel_grace_s: float,
+                 interval_s: float = 0.5) -> None:
+        self.db = db
+        self.hub = hub
+        self.grace_s = grace_s
+        self.cancel_grace_s = cancel_grace_s
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="lease-reaper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.reap_once()
+            except Exception:
+                log.exception("lease reaper pass failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def reap_once(self) -> int:
+        """One pass; returns how many executions it moved."""
+        await self._close_silent_agents()
+        now = utcnow()
+        moved = 0
+        async with self.db.transaction() as session:
+            candidates = list(await session.scalars(
+                select(Execution).where(
+                    Execution.state.in_((*_HELD, State.QUEUED.value, State.LOST.value)),
+                    or_(Execution.state.in_(_HELD), Execution.deadline_at.is_not(None)))
+                .with_for_update()))
+            requeued = False
+            for execution in candidates:
+                state = State(execution.state)
+                if execution.deadline_at is not None and execution.deadline_at <= now:
+                    await transition(session, execution, State.TIMED_OUT, actor=REAPER,
+                                     reason="its deadline passed")
+                    await self._tell_holder(execution, JobCancel(execution_id=str(execution.id), force=True,
+                                                                 reason="deadline passed"))
+                    moved += 1
+                    continue
+                if state not in (State.ASSIGNED, State.RUNNING, State.PAUSED):
+                    continue
+                if (execution.cancel_requested_at is not None
+                        and now - execution.cancel_requested_at > timedelta(seconds=self.cancel_grace_s)):
+                    await transition(session, execution, State.CANCELLED, actor=REAPER,
+                                     reason=f"its agent did not stop within {self.cancel_grace_s:g} s of the cancel")
+                    await self._tell_holder(execution, JobCancel(execution_id=str(execution.id), force=True,
+                                                                 reason="cancelled"))
+                    moved += 1
+                    continue
+                link = self.hub.link_of(execution.agent_id)
+                if link is not None and execution.id in link.running:
+                    continue
+                if self.hub.gone_for(execution.agent_id) < self.grace_s:
+                    continue
+                await transition(session, execution, State.LOST, actor=REAPER,
+                                 reason=f"its agent was gone for more than {self.grace_s:g} s")
+                await transition(session, execution, State.QUEUED, actor=REAPER,
+                                 reason="requeued with its journal for the next matching agent")
+                if link is not None:  # connected, but no longer holds it (e.g. it rejected it)
+                    link.running.pop(execution.id, None)
+                moved += 1
+                requeued = True
+        if requeued:
+            self.hub.on_free()
+        return moved
+
+    async def _close_silent_agents(self) -> None:
+        """An agent unresponsive (missed heartbeats) for longer than the grace is treated as gone
+        since it became unresponsive: its socket is closed and its executions requeued."""
+        now = time.monotonic()
+        for link in list(self.hub.links.values()):
+            late = self.hub.late(link, now)
+            if late > self.grace_s:
+                log.warning("agent %s missed its heartbeats; closing its connection", link.name)
+                await self.hub.disconnect(link.agent_id, reason="missed heartbeats", code=4408,
+                                          gone_since=now - late)
+
+    async def _tell_holder(self, execution: Execution, message: JobCancel | JobStop) -> None:
+        link = self.hub.holder_of(execution.id)
+        if link is None:
+            return
+        link.running.pop(execution.id, None)
+        with contextlib.suppress(Exception):
+            await link.send(message)
+        self.hub.on_free()

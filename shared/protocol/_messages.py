@@ -1,0 +1,328 @@
+"""The messages of the agent ⇄ orchestrator protocol and their JSON codec.
+
+Each direction is a pydantic discriminated union on `type`; every message has an `id`. Unknown
+fields are refused, so a typo fails loudly instead of being dropped. `decode_*` raise only
+`ProtocolError`: the size is checked before parsing, and a pydantic error becomes one
+`malformed` sentence naming the JSON path (`events[3].seq`) and never quoting a value.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal, TypeAlias, cast
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic_core import from_json
+
+from shared.engine import Event
+from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMessageType, UnsupportedVersion
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS: frozenset[int] = frozenset({1})
+MAX_FRAME_BYTES = 1_048_576
+
+ExecutionId = Annotated[str, Field(min_length=1, max_length=200)]
+Attempt = Annotated[int, Field(ge=1)]
+Seq = Annotated[int, Field(ge=0)]
+
+
+# hide_input_in_errors: a ValidationError must never quote a value (it may be a secret).
+_WIRE = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True, allow_inf_nan=False)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Message(BaseModel):
+    model_config = _WIRE
+
+    id: str = Field(default_factory=_new_id, min_length=1, max_length=100)
+
+
+class WireEvent(BaseModel):
+    """A journal event on the wire (`shared.engine.Event`)."""
+
+    model_config = _WIRE
+
+    seq: int = Field(ge=1)
+    type: str
+    path: str
+    data: dict[str, Any]
+    ts: float
+
+    @classmethod
+    def from_event(cls, event: Event) -> WireEvent:
+        """The wire form of an engine event."""
+        return cls(seq=event.seq, type=event.type, path=event.path, data=event.data, ts=event.ts)
+
+    def to_event(self) -> Event:
+        """The engine event this stands for."""
+        return Event(self.seq, self.type, self.path, dict(self.data), self.ts)
+
+
+class RunningJob(BaseModel):
+    """An execution the agent still holds when it (re)connects."""
+
+    model_config = _WIRE
+
+    execution_id: ExecutionId
+    attempt: Attempt
+    last_seq: Seq
+    """The highest seq in the agent's local journal for it."""
+
+
+# --- agent → orchestrator -------------------------------------------------------------------
+
+
+class Hello(_Message):
+    """First message of a connection: who the agent is and what it still holds."""
+
+    type: Literal["hello"] = "hello"
+    protocol_version: int
+    name: str = Field(min_length=1, max_length=200)
+    version: str
+    capabilities: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    max_jobs: int = Field(ge=1, le=1000)
+    steps: list[str] = Field(default_factory=list)
+    running: list[RunningJob] = Field(default_factory=list)
+
+
+class Heartbeat(_Message):
+    """The agent is alive and runs these executions; renews their leases."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+    running: list[str] = Field(default_factory=list)
+    sent_at: float
+
+
+class JobAccepted(_Message):
+    """The agent took an assigned execution and starts (or resumes) it."""
+
+    type: Literal["job.accepted"] = "job.accepted"
+    execution_id: ExecutionId
+    attempt: Attempt
+
+
+class JobRejected(_Message):
+    """The agent cannot run an assigned execution (a missing step, no capacity)."""
+
+    type: Literal["job.rejected"] = "job.rejected"
+    execution_id: ExecutionId
+    attempt: Attempt
+    reason: str
+
+
+class JournalBatch(_Message):
+    """Journal events of one execution attempt, in order; resent until acknowledged."""
+
+    type: Literal["journal"] = "journal"
+    execution_id: ExecutionId
+    attempt: Attempt
+    events: list[WireEvent] = Field(min_length=1, max_length=1000)
+
+    @field_validator("events")
+    @classmethod
+    def _seqs_increase(cls, events: list[WireEvent]) -> list[WireEvent]:
+        for index in range(1, len(events)):
+            if events[index].seq <= events[index - 1].seq:
+                raise ValueError(f"seqs must increase strictly, but events[{index}].seq is "
+                                 f"{events[index].seq} after {events[index - 1].seq}")
+        return events
+
+
+class LogLine(_Message):
+    """A log line, of one execution or of the agent itself."""
+
+    type: Literal["log"] = "log"
+    execution_id: str | None = None
+    level: Literal["debug", "info", "warning", "error"]
+    message: str = Field(max_length=10_000)
+
+
+class JobFinished(_Message):
+    """An execution attempt ended on the agent."""
+
+    type: Literal["job.finished"] = "job.finished"
+    execution_id: ExecutionId
+    attempt: Attempt
+    status: Literal["succeeded", "failed", "cancelled", "timed_out"]
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    last_seq: Seq
+
+
+# --- orchestrator → agent -------------------------------------------------------------------
+
+
+class Welcome(_Message):
+    """The reply to `hello`: the agent's id, its heartbeat rhythm and what to stop."""
+
+    type: Literal["welcome"] = "welcome"
+    protocol_version: int
+    agent_id: str = Field(min_length=1)
+    heartbeat_interval_s: float = Field(gt=0)
+    server_time: float
+    stop: list[str] = Field(default_factory=list)
+    """Executions from `hello.running` that moved or ended: stop them, do not end them."""
+
+
+class HeartbeatAck(_Message):
+    """The answer to one heartbeat."""
+
+    type: Literal["heartbeat.ack"] = "heartbeat.ack"
+    ref: str
+    server_time: float
+
+
+class JobAssign(_Message):
+    """Run (or resume) an execution. `repr()` masks the secret values; `encode()` carries them."""
+
+    type: Literal["job.assign"] = "job.assign"
+    execution_id: ExecutionId
+    attempt: Attempt
+    flow: dict[str, Any]
+    subflows: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    journal: list[WireEvent] = Field(default_factory=list)
+    secrets: dict[str, str] = Field(default_factory=dict)
+    deadline_at: float | None = None
+    priority: int = 0
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield (name, dict.fromkeys(value, "***")) if name == "secrets" else (name, value)
+
+
+class JobCancel(_Message):
+    """End an execution as cancelled (`force`: do not wait for the current step)."""
+
+    type: Literal["job.cancel"] = "job.cancel"
+    execution_id: ExecutionId
+    force: bool = False
+    reason: str = ""
+
+
+class JobStop(_Message):
+    """Stop running an execution WITHOUT ending it: it belongs to another agent now."""
+
+    type: Literal["job.stop"] = "job.stop"
+    execution_id: ExecutionId
+    reason: str = "moved"
+
+
+class JournalAck(_Message):
+    """Events of an execution are stored up to a seq; the agent may drop them."""
+
+    type: Literal["journal.ack"] = "journal.ack"
+    execution_id: ExecutionId
+    seq: Seq
+    """Every event with a seq up to this one is stored."""
+
+
+class ErrorMessage(_Message):
+    """Sent just before the server closes the connection, with the reason."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+AgentMessage: TypeAlias = Annotated[
+    Hello | Heartbeat | JobAccepted | JobRejected | JournalBatch | LogLine | JobFinished,
+    Field(discriminator="type"),
+]
+ServerMessage: TypeAlias = Annotated[
+    Welcome | HeartbeatAck | JobAssign | JobCancel | JobStop | JournalAck | ErrorMessage,
+    Field(discriminator="type"),
+]
+AGENT_MESSAGE_ADAPTER: TypeAdapter[AgentMessage] = TypeAdapter(AgentMessage)
+SERVER_MESSAGE_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+
+_AGENT_MODELS: dict[str, type[_Message]] = {
+    m.model_fields["type"].default: m
+    for m in (Hello, Heartbeat, JobAccepted, JobRejected, JournalBatch, LogLine, JobFinished)
+}
+_SERVER_MODELS: dict[str, type[_Message]] = {
+    m.model_fields["type"].default: m
+    for m in (Welcome, HeartbeatAck, JobAssign, JobCancel, JobStop, JournalAck, ErrorMessage)
+}
+AGENT_MESSAGE_TYPES: tuple[str, ...] = tuple(_AGENT_MODELS)
+SERVER_MESSAGE_TYPES: tuple[str, ...] = tuple(_SERVER_MODELS)
+
+
+def encode(message: AgentMessage | ServerMessage) -> str:
+    """Serialise a message as compact JSON (secrets included: this is the wire form).
+
+    Args:
+        message: any message of either direction.
+
+    Returns:
+        The JSON text of one frame.
+    """
+    return message.model_dump_json()
+
+
+def decode_agent_message(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> AgentMessage:
+    """Parse one frame sent by an agent.
+
+    Args:
+        raw: the frame as received (text or UTF-8 bytes).
+        max_bytes: frames above this size are refused before parsing.
+
+    Returns:
+        The message, one of the `AgentMessage` union.
+
+    Raises:
+        ProtocolError: `too_large`, `malformed`, `unknown_type` or `unsupported_version`.
+    """
+    return cast("AgentMessage", _decode(raw, max_bytes, _AGENT_MODELS))
+
+
+def decode_server_message(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> ServerMessage:
+    """Parse one frame sent by the orchestrator; see `decode_agent_message`."""
+    return cast("ServerMessage", _decode(raw, max_bytes, _SERVER_MODELS))
+
+
+def _decode(raw: str | bytes, max_bytes: int, models: Mapping[str, type[_Message]]) -> _Message:
+    size = len(raw)
+    if isinstance(raw, str) and size * 4 > max_bytes:  # a char is at most 4 bytes: count only then
+        size = len(raw.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise FrameTooLarge(size, max_bytes)
+    try:  # a str may hold lone surrogates, which no UTF-8 frame can carry
+        text = raw.encode("utf-8") if isinstance(raw, str) else raw.decode("utf-8")
+    except UnicodeError:
+        raise MalformedMessage("the frame is not valid UTF-8 text") from None
+    try:
+        # pydantic's parser, not json.loads: it refuses NaN, escaped lone surrogates and nesting
+        # deeper than 200, so whatever decodes here can be encoded again.
+        value = from_json(text, allow_inf_nan=False)
+    except ValueError as err:
+        raise MalformedMessage(f"the frame is not JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise MalformedMessage(f"a message must be a JSON object, not {_kind(value)}")
+    if "type" not in value:
+        raise MalformedMessage("type: required field is missing")
+    type_name = value["type"]
+    if not isinstance(type_name, str):
+        raise MalformedMessage(f"type: must be a string, not {_kind(type_name)}")
+    model = models.get(type_name)
+    if model is None:
+        raise UnknownMessageType(type_name, models)
+    version = value.get("protocol_version")
+    # Checked before the shape: a newer peer's hello may carry fields this version does not know.
+    if "protocol_version" in model.model_fields and type(version) is int and version not in SUPPORTED_VERSIONS:
+        raise UnsupportedVersion(version, SUPPORTED_VERSIONS)
+    try:
+        # Strict: on the wire "5" is not an int and true is not 1.
+        return model.model_validate(value, strict=True)
+    except ValidationError as err:
+        raise MalformedMessage.from_validation_error(type_name, err) from None
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")

@@ -1,0 +1,128 @@
+"""Orchestrator and agents as real processes over real sockets: dispatch, journal streaming,
+and what happens when an agent dies mid-run.
+
+Every scenario checks the same three things on the stored journal: it is gapless (no event
+lost), no completed node instance ran again, and the outputs equal those of an uninterrupted
+run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e._cluster import Agent, Orchestrator, completed_twice, gapless, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def batch_flow(name: str = "Batch", items: int = 10, pause_s: float = 0.3) -> dict[str, Any]:
+    """A loop of waits that counts what it processed: long enough to be killed in the middle."""
+    return {
+        "schema": "rpa.flow/1", "name": name,
+        "inputs": {"items": {"type": "integer", "default": items}, "pause_s": {"type": "number", "default": pause_s}},
+        "variables": {"processed": 0},
+        "nodes": [
+            {"id": "batch", "type": "control.foreach",
+             "params": {"items": "{{ range(inputs.items) | list }}", "collect": "{{ steps.work.output }}"},
+             "body": {"nodes": [
+                 {"id": "work", "type": "core.wait", "params": {"seconds": "{{ inputs.pause_s }}"},
+                  "set": {"processed": "{{ vars.processed + 1 }}"}}]}},
+            {"id": "report", "type": "data.template",
+             "params": {"template": "{{ vars.processed }} items for {{ execution.id | default('?') }}"}},
+        ],
+        "edges": [{"from": "batch", "to": "report"}],
+        "outputs": {"processed": "{{ vars.processed }}", "iterations": "{{ steps.batch.output | length }}"},
+    }
+
+
+@pytest.fixture
+def orchestrator(tmp_path: Path) -> Iterator[Orchestrator]:
+    server = Orchestrator(tmp_path)
+    try:
+        server.start()
+        server.setup_owner()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def agents(tmp_path: Path, orchestrator: Orchestrator) -> Iterator[list[Agent]]:
+    made: list[Agent] = []
+    try:
+        yield made
+    finally:
+        for agent in made:
+            agent.stop()
+
+
+def _agent(tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent], name: str, **kwargs: Any) -> Agent:
+    agent = Agent(tmp_path, orchestrator, name, **kwargs)
+    agents.append(agent)
+    agent.start()
+    agent.wait_online()
+    return agent
+
+
+def test_an_execution_is_dispatched_run_and_its_journal_stored(tmp_path: Path, orchestrator: Orchestrator,
+                                                                agents: list[Agent]) -> None:
+    workflow = orchestrator.publish(batch_flow(items=3, pause_s=0.05))
+    waiting = orchestrator.start_execution(workflow)
+    assert orchestrator.execution(waiting)["waiting_reason"] == "no agent of the organisation is online"
+
+    agent = _agent(tmp_path, orchestrator, agents, "alpha")
+    done = orchestrator.wait_state(waiting, {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    assert done["outputs"] == {"processed": 3, "iterations": 3}
+    assert done["agent_id"] == agent.agent_id
+    events = orchestrator.events(waiting)
+    assert gapless(events)
+    assert events[-1]["type"] == "execution.finished"
+    assert orchestrator.api("GET", f"/agents/{agent.agent_id}")["status"] == "online"
+
+    # The live view replays the stored journal, then says how it ended.
+    replay = orchestrator.stream(waiting)
+    assert [data["seq"] for kind, data in replay if kind == "journal"] == [e["seq"] for e in events]
+    assert replay[-1] == ("end", {"state": "succeeded", "last_seq": len(events)})
+
+
+def test_the_live_view_follows_a_running_execution_to_its_end(tmp_path: Path, orchestrator: Orchestrator,
+                                                             agents: list[Agent]) -> None:
+    _agent(tmp_path, orchestrator, agents, "alpha")
+    execution = orchestrator.start_execution(orchestrator.publish(batch_flow(items=4, pause_s=0.3)))
+    orchestrator.wait_state(execution, {"running"})
+    live = orchestrator.stream(execution, follow=True)
+    seqs = [data["seq"] for kind, data in live if kind == "journal"]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert live[-2][1]["type"] == "execution.finished"
+    assert live[-1][0] == "end"
+    assert live[-1][1]["state"] == "succeeded"
+
+
+def test_a_killed_agent_is_replaced_and_nothing_completed_runs_twice(tmp_path: Path, orchestrator: Orchestrator,
+                                                                     agents: list[Agent]) -> None:
+    reference = orchestrator.start_execution(orchestrator.publish(batch_flow("Reference", items=6, pause_s=0.05)))
+    first = _agent(tmp_path, orchestrator, agents, "first")
+    expected = orchestrator.wait_state(reference, {"succeeded"})["outputs"]
+
+    workflow = orchestrator.publish(batch_flow(items=10, pause_s=0.3))
+    execution = orchestrator.start_execution(workflow, inputs={"items": 6})
+    wait_for(lambda: sum(e["type"] == "iteration.finished" for e in orchestrator.events(execution)) >= 2,
+             30, "two iterations to be journaled")
+    first.kill()
+    killed_at = time.monotonic()
+    second = _agent(tmp_path, orchestrator, agents, "second")
+    done = orchestrator.wait_state(execution, {"succeeded", "failed"}, timeout=60)
+    assert done["state"] == "succeeded", done
+    assert done["agent_id"] == second.agent_id
+    assert done["attempt"] == 2
+    assert done["outputs"] == expected
+    events = orchestrator.events(execution)
+    assert gapless(events)
+    assert completed_twice(events) == []
+    assert time.monotonic() - killed_at < 30
