@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.api.errors import NotFound
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.models.workflows import WorkflowVersion
@@ -57,6 +58,11 @@ class Needs:
     max_concurrent: int | None
     secrets: frozenset[str]
     timeout_s: float | None
+
+    @property
+    def credentials(self) -> frozenset[str]:
+        """The vault credentials behind the secrets (`secrets['erp.username']` reads credential `erp`)."""
+        return frozenset(name.split(".", 1)[0] for name in self.secrets)
 
     @classmethod
     def of(cls, document: dict[str, Any]) -> Needs:
@@ -181,6 +187,8 @@ class Dispatcher:
                 if link is None:
                     continue
                 message = await self._assign(session, execution, link, needs, document)
+                if message is None:
+                    continue
                 held[execution.workflow_id] = held.get(execution.workflow_id, 0) + 1
                 queued_at = execution.queued_at.timestamp() if execution.queued_at else time.time()
                 sends.append((link, message, queued_at))
@@ -214,18 +222,25 @@ class Dispatcher:
         return max(matches, key=lambda link: (link.free, -link.dispatched))
 
     async def _assign(self, session: AsyncSession, execution: Execution, link: AgentLink, needs: Needs,
-                      document: dict[str, Any]) -> JobAssign:
+                      document: dict[str, Any]) -> JobAssign | None:
+        """Give `execution` to `link`; None when it cannot run anywhere (it is failed instead)."""
+        secrets: dict[str, str] = {}
+        if needs.secrets:
+            try:
+                values = await vault.reveal(session, execution.org_id, needs.credentials, self.keyring(),
+                                            actor=DISPATCHER, purpose=f"execution {execution.id}")
+            except NotFound as missing:
+                execution.error = {"kind": "credentials", "message": f"{missing.message}; create it in the vault "
+                                   "and retry the execution"}
+                await transition(session, execution, State.FAILED, reason=missing.message, actor=DISPATCHER)
+                return None
+            secrets = secrets_for_agent(values)
         execution.agent_id = link.agent_id
         await transition(session, execution, State.ASSIGNED, reason=f"dispatched to agent {link.name}",
                          actor=DISPATCHER)
         link.running[execution.id] = execution.attempt
         link.dispatched += 1
         journal = await self._journal_of(session, execution)
-        secrets: dict[str, str] = {}
-        if needs.secrets:
-            values = await vault.reveal(session, execution.org_id, needs.secrets, self.keyring(),
-                                        actor=DISPATCHER, purpose=f"execution {execution.id}")
-            secrets = secrets_for_agent(values)
         return JobAssign(
             execution_id=str(execution.id), attempt=execution.attempt, flow=document, subflows={},
             inputs=dict(execution.inputs or {}), journal=journal, secrets=secrets,

@@ -6,7 +6,7 @@ in the `execution_transitions` history and in the audit log as `execution.<to>`.
 assigns `Execution.state` (the creation of an execution records its first state with `enter()`).
 
     from        may go to
-    queued      assigned (guard: agent_id is set), cancelled, timed_out
+    queued      assigned (guard: agent_id is set), cancelled, timed_out, failed (cannot be dispatched)
     assigned    running, cancelled, timed_out, lost
     running     paused, succeeded, failed, cancelled, timed_out, lost
     paused      running, cancelled, timed_out, lost
@@ -112,6 +112,8 @@ _ON_AGENT = frozenset({State.ASSIGNED, State.RUNNING, State.PAUSED})
 RULES: tuple[Rule, ...] = (
     Rule("assign", frozenset({State.QUEUED}), State.ASSIGNED, "a dispatcher gave it to an agent",
          _needs_agent, _assigned),
+    Rule("refuse", frozenset({State.QUEUED}), State.FAILED,
+         "it cannot be dispatched (e.g. a credential it reads does not exist)", effect=_finished),
     Rule("start", frozenset({State.ASSIGNED}), State.RUNNING, "its agent started it", effect=_started),
     Rule("pause", frozenset({State.RUNNING}), State.PAUSED, "it waits (e.g. for a person)"),
     Rule("resume", frozenset({State.PAUSED}), State.RUNNING, "it goes on after a pause", effect=_started),

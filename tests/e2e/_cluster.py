@@ -74,7 +74,8 @@ class Orchestrator:
                                              str(self.data)], stdout=out, stderr=subprocess.STDOUT, env=self.env)
 
         def ready() -> bool:
-            assert self.process is not None and self.process.poll() is None, self.log.read_text()[-3000:]
+            assert self.process is not None
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
             try:
                 return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
             except httpx.TransportError:

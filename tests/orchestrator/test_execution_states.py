@@ -26,7 +26,7 @@ from tests.orchestrator._execution_helpers import drive, make_execution, make_wo
 
 ALLOWED = sorted({(source, rule.target) for rule in RULES for source in rule.sources})
 EXPECTED_TABLE = {
-    State.QUEUED: {State.ASSIGNED, State.CANCELLED, State.TIMED_OUT},
+    State.QUEUED: {State.ASSIGNED, State.CANCELLED, State.TIMED_OUT, State.FAILED},
     State.ASSIGNED: {State.RUNNING, State.CANCELLED, State.TIMED_OUT, State.LOST},
     State.RUNNING: {State.PAUSED, State.SUCCEEDED, State.FAILED, State.CANCELLED, State.TIMED_OUT, State.LOST},
     State.PAUSED: {State.RUNNING, State.CANCELLED, State.TIMED_OUT, State.LOST},
