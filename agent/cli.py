@@ -6,6 +6,7 @@ imports the agent. `rpa agent` with no subcommand is the agent's default action 
 
 from __future__ import annotations
 
+import os
 import socket
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -56,7 +57,8 @@ def main(
     extra = [label.strip() for label in labels.split(",") if label.strip()]
     config = AgentConfig(url=url or identity.url, key=key, name=name or identity.name, home=agent_home(),
                          labels=sorted(set(identity.labels) | set(extra)), capabilities=detect_capabilities(),
-                         max_jobs=max_jobs, version=agent_version())
+                         max_jobs=max_jobs, version=agent_version(),
+                         backoff_max_s=float(os.environ.get("RPA_AGENT_RECONNECT_MAX_S", "10")))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     typer.echo(f"agent {config.name} ({', '.join(config.capabilities)}) → {config.url}, {max_jobs} job(s) at once")
     try:

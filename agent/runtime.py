@@ -140,6 +140,8 @@ class AgentRuntime:
             log.error("the orchestrator refused this agent: %s", getattr(welcome, "message", welcome.type))
             return False
         for execution_id in welcome.stop:
+            log.info("execution %s moved to another agent (or ended) while this one was away; stopping it here",
+                     execution_id)
             self._drop(execution_id)
         self._orphans = {j.execution_id for j in pending
                          if j.execution_id not in welcome.stop and j.execution_id not in self.tasks and not j.finished}

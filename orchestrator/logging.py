@@ -135,8 +135,9 @@ class SecretMaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string must not lose the record
             message = f"{record.msg} {record.args!r}"
-        record.msg = mask_text(message)
-        record.args = None
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = _masked_template(record, masked)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -147,6 +148,20 @@ class SecretMaskingFilter(logging.Filter):
             if name not in _STANDARD_ATTRS and isinstance(value, str | Mapping | list | tuple):
                 setattr(record, name, mask_value(value, key=name))
         return True
+
+
+def _masked_template(record: logging.LogRecord, masked: str) -> tuple[Any, Any]:
+    """(msg, args) that render as `masked`. Arguments masked one by one keep the record's shape
+    (uvicorn's access formatter unpacks `args`); when that does not give the same text (a pattern
+    spanning the template and an argument), the rendered, masked text replaces both."""
+    if isinstance(record.args, tuple) and isinstance(record.msg, str):
+        args = tuple(mask_text(a) if isinstance(a, str) else a for a in record.args)
+        try:
+            if record.msg % args == masked:
+                return mask_text(record.msg), args
+        except (TypeError, ValueError):
+            pass
+    return masked, None
 
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {

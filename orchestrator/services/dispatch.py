@@ -238,7 +238,7 @@ class Dispatcher:
         execution.agent_id = link.agent_id
         await transition(session, execution, State.ASSIGNED, reason=f"dispatched to agent {link.name}",
                          actor=DISPATCHER)
-        link.running[execution.id] = execution.attempt
+        link.hold(execution.id, execution.attempt)
         link.dispatched += 1
         journal = await self._journal_of(session, execution)
         return JobAssign(

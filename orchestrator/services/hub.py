@@ -43,6 +43,14 @@ class AgentLink:
     connected_at: float = field(default_factory=time.monotonic)
     last_beat: float = field(default_factory=time.monotonic)
     dispatched: int = 0
+    connection: Any = None
+    """The connection's protocol state (`shared.protocol.ServerConnection`), told of each assignment."""
+
+    def hold(self, execution_id: uuid.UUID, attempt: int) -> None:
+        """Take the execution on this connection: a slot, and the right to report on it."""
+        self.running[execution_id] = attempt
+        if self.connection is not None:
+            self.connection.assign(str(execution_id), attempt)
 
     @property
     def free(self) -> int:

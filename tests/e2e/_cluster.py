@@ -179,7 +179,8 @@ class Agent:
         self.orchestrator = orchestrator
         self.max_jobs = max_jobs
         self.url = url
-        self.env = _clean_env({"HOME": str(root / "home"), "RPA_AGENT_HOME": str(self.home)})
+        self.env = _clean_env({"HOME": str(root / "home"), "RPA_AGENT_HOME": str(self.home),
+                               "RPA_AGENT_RECONNECT_MAX_S": "1"})
         self.log = root / f"agent-{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
         token = orchestrator.enrolment_token(labels)

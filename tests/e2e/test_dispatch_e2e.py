@@ -84,6 +84,10 @@ def test_an_execution_is_dispatched_run_and_its_journal_stored(tmp_path: Path, o
     assert gapless(events)
     assert events[-1]["type"] == "execution.finished"
     assert orchestrator.api("GET", f"/agents/{agent.agent_id}")["status"] == "online"
+    assert done["attempt"] == 1
+    log = agent.log.read_text()
+    assert "lost or refused" not in log, log  # one connection throughout: nothing was refused
+    assert "ERROR" not in log, log
 
     # The live view replays the stored journal, then says how it ended.
     replay = orchestrator.stream(waiting)

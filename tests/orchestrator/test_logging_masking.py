@@ -164,3 +164,25 @@ def test_configure_masks_what_the_served_orchestrator_logs() -> None:
         rpa.handlers[:] = before[0]
         rpa.propagate, rpa.level = before[1], before[2]
         structlog.reset_defaults()
+
+
+def test_uvicorn_access_lines_keep_their_arguments_and_are_masked(captured: tuple[logging.Logger, io.StringIO]
+                                                                   ) -> None:
+    """uvicorn's access formatter unpacks `record.args`: masking must keep it a tuple."""
+    from uvicorn.logging import AccessFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False))
+    handler.addFilter(masking.SecretMaskingFilter())
+    logger = logging.getLogger(f"test.access.{uuid.uuid4().hex}")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.propagate = False
+    secret = _secret()
+    masking.remember(secret)
+    logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/api/v1/x?key={secret}", "1.1", 200)
+    logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/healthz", "1.1", 200)
+    lines = stream.getvalue().splitlines()
+    assert lines == ['127.0.0.1:5000 - "GET /api/v1/x?key=*** HTTP/1.1" 200 OK',
+                     '127.0.0.1:5000 - "GET /healthz HTTP/1.1" 200 OK']

@@ -88,9 +88,9 @@ async def connect(websocket: WebSocket) -> None:
         keep, stop, labels = await reconcile(db, agent_id, hello)
         link = AgentLink(agent_id=agent_id, org_id=org_id, name=hello.name or name, send=send, close=close,
                          capabilities=frozenset(hello.capabilities), labels=labels, steps=frozenset(hello.steps),
-                         max_jobs=hello.max_jobs, version=hello.version, running=dict(keep))
+                         max_jobs=hello.max_jobs, version=hello.version, connection=connection)
         for execution_id, attempt in keep.items():
-            connection.assign(str(execution_id), attempt)
+            link.hold(execution_id, attempt)
         session_ = AgentSession(db, hub, link, connection)
         await send(connection.welcome(stop))
         previous = hub.register(link)
