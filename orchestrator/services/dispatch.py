@@ -29,15 +29,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import NotFound
+from orchestrator.api.errors import Conflict, NotFound
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.models.workflows import WorkflowVersion
 from orchestrator.services import vault
 from orchestrator.services.audit import Actor
+from orchestrator.services.bundles import called_names
 from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_states import State, transition
 from orchestrator.services.hub import AgentHub, AgentLink
+from orchestrator.services.workflows import published_version_by_name
 from shared.expressions import find_secret_refs
 from shared.protocol import JobAssign, WireEvent
 
@@ -45,6 +47,7 @@ log = logging.getLogger("rpa.orchestrator.dispatch")
 
 DISPATCHER = Actor(id=None, name="dispatcher")
 BATCH = 200
+MAX_SUBFLOWS = 100
 _HELD = (State.ASSIGNED.value, State.RUNNING.value, State.PAUSED.value)
 
 
@@ -235,6 +238,12 @@ class Dispatcher:
                 await transition(session, execution, State.FAILED, reason=missing.message, actor=DISPATCHER)
                 return None
             secrets = secrets_for_agent(values)
+        try:
+            subflows = await self._subflows(session, execution.org_id, document)
+        except (NotFound, Conflict) as missing:
+            execution.error = {"kind": "subflow", "message": f"{missing.message}; publish it and retry the execution"}
+            await transition(session, execution, State.FAILED, reason=missing.message, actor=DISPATCHER)
+            return None
         execution.agent_id = link.agent_id
         await transition(session, execution, State.ASSIGNED, reason=f"dispatched to agent {link.name}",
                          actor=DISPATCHER)
@@ -242,11 +251,28 @@ class Dispatcher:
         link.dispatched += 1
         journal = await self._journal_of(session, execution)
         return JobAssign(
-            execution_id=str(execution.id), attempt=execution.attempt, flow=document, subflows={},
+            execution_id=str(execution.id), attempt=execution.attempt, flow=document, subflows=subflows,
             inputs=dict(execution.inputs or {}), journal=journal, secrets=secrets,
             deadline_at=execution.deadline_at.timestamp() if execution.deadline_at else None,
             priority=execution.priority,
         )
+
+    async def _subflows(self, session: AsyncSession, org_id: uuid.UUID, document: dict[str, Any]
+                        ) -> dict[str, dict[str, Any]]:
+        """The published documents of every workflow a `flow.call` names, transitively; pinned
+        now, at dispatch (a resumed execution gets them again from its new dispatch)."""
+        found: dict[str, dict[str, Any]] = {}
+        pending = called_names(document)
+        while pending:
+            name = pending.pop()
+            if name in found:
+                continue
+            if len(found) >= MAX_SUBFLOWS:
+                raise Conflict(f"the flow calls more than {MAX_SUBFLOWS} sub-flows", code="too_many_subflows")
+            version = await published_version_by_name(session, org_id, name)
+            found[name] = dict(version.document)
+            pending += called_names(found[name])
+        return found
 
     async def _journal_of(self, session: AsyncSession, execution: Execution) -> list[WireEvent]:
         rows = list(await session.scalars(select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.id)

@@ -212,6 +212,14 @@ def demo(
     raise typer.Exit(run_demo(out, flows_dir))
 
 
+def _add_remote() -> None:
+    from shared.cli._remote import exec_app, login, up
+
+    app.command("login")(login)
+    app.command("up")(up)
+    app.add_typer(exec_app, name="exec")
+
+
 def _add_plugins() -> None:
     for ep in entry_points(group="rpa.cli"):
         try:
@@ -227,5 +235,6 @@ def _add_plugins() -> None:
 
 def main() -> None:
     """Entry point of the `rpa` console script."""
+    _add_remote()
     _add_plugins()
     app()

@@ -356,3 +356,25 @@ async def test_a_missing_credential_fails_the_execution_and_dispatch_goes_on(
     assert row["state"] == "failed"
     assert row["error"]["kind"] == "credentials"
     assert "nowhere" in row["error"]["message"]
+
+
+async def test_sub_flows_travel_with_the_job_and_a_missing_one_fails_it(
+        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    call = {"id": "call", "type": "flow.call", "params": {"flow": "child", "inputs": {}}}
+    await make_workflow(app, owner.org_id, name="grandchild", document=flow("grandchild"))
+    await make_workflow(app, owner.org_id, name="child", document=flow("child", nodes=[
+        {"id": "deeper", "type": "flow.call", "params": {"flow": "grandchild", "inputs": {}}}]))
+    parent = await make_workflow(app, owner.org_id, document=flow("Parent", nodes=[call]))
+    orphan = await make_workflow(app, owner.org_id, document=flow("Orphan", nodes=[
+        {**call, "params": {"flow": "nobody", "inputs": {}}}]))
+    failing = await start(client, owner.headers, orphan)
+    running = await start(client, owner.headers, parent)
+    agent = FakeAgent(app, owner.org_id).connect()
+    await eventually(lambda: agent.assigned == [running])
+    assert sorted(agent.sent[0].subflows) == ["child", "grandchild"]
+    assert agent.sent[0].subflows["child"]["nodes"][0]["params"]["flow"] == "grandchild"
+    row = await get(client, owner.headers, failing)
+    assert row["state"] == "failed"
+    assert row["error"]["kind"] == "subflow"
+    assert "nobody" in row["error"]["message"]
