@@ -205,11 +205,17 @@ def run(
 @app.command()
 def demo(
     flows_dir: Annotated[Path | None, typer.Option(help="Folder of demo flows.")] = None,
+    local: Annotated[bool, typer.Option("--local", help="Run the flows in this process (no orchestrator).")] = False,
 ) -> None:
-    """Run the bundled demo flows end to end and print a summary."""
-    from shared.cli._demo import run_demo
+    """Run the bundled demo flows end to end and print a summary: an orchestrator and two agents
+    on this machine (or, with --local, the engine alone)."""
+    if local:
+        from shared.cli._demo import run_demo
 
-    raise typer.Exit(run_demo(out, flows_dir))
+        raise typer.Exit(run_demo(out, flows_dir))
+    from shared.cli._demo_cluster import run_cluster_demo
+
+    raise typer.Exit(run_cluster_demo(out, flows_dir))
 
 
 def _add_remote() -> None:
