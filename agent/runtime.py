@@ -213,10 +213,11 @@ class AgentRuntime:
     async def _run_job(self, job: JobAssign, flow: Flow, journal: Any) -> None:
         secrets = dict(job.secrets)
         engine = Engine(self.registry, loader=SubflowLoader(job.subflows), secrets=secrets.get,
-                        artifacts_dir=self.config.home / "artifacts" / job.execution_id)
+                        artifacts_dir=self.config.home / "artifacts")  # files land in artifacts/<execution id>/
         self._engines[job.execution_id] = engine
         try:
             await engine.run(flow, job.inputs, journal=journal)
+            await self._upload_artifacts(job.execution_id)
             self.outbox.mark_finished(job.execution_id)
         except asyncio.CancelledError:
             pass  # stopped (moved elsewhere, or the agent is stopping): the journal stays open
@@ -226,6 +227,36 @@ class AgentRuntime:
             self.tasks.pop(job.execution_id, None)
             self._engines.pop(job.execution_id, None)
             self._wake.set()
+
+    async def _upload_artifacts(self, execution_id: str) -> int:
+        """Upload every file the execution left in its artifacts folder (streamed); returns how
+        many were stored. A failed upload is logged, never fatal to the execution."""
+        import httpx
+
+        folder = self.config.home / "artifacts" / execution_id
+        files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+        if not files:
+            return 0
+        url = f"{self.config.url.rstrip('/')}/api/v1/agents/me/artifacts/{execution_id}"
+        stored = 0
+        async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {self.config.key}"}) as http:
+            for path in files:
+                name = path.relative_to(folder).as_posix()
+                for attempt in range(3):
+                    try:
+                        response = await http.put(url, params={"name": name}, content=_chunks(path),
+                                                  headers={"Content-Type": _content_type(path)})
+                    except httpx.HTTPError as exc:
+                        log.warning("upload of artifact %s failed (%s); attempt %d", name, type(exc).__name__,
+                                    attempt + 1)
+                        await asyncio.sleep(0.5 * (attempt + 1))
+                        continue
+                    if response.status_code == 201:
+                        stored += 1
+                    else:
+                        log.warning("the orchestrator refused artifact %s: HTTP %s", name, response.status_code)
+                    break
+        return stored
 
     def _drop(self, execution_id: str) -> None:
         """Stop running an execution here without ending it, and forget its local journal."""
@@ -275,6 +306,18 @@ class AgentRuntime:
                                              reason="the agent restarted; resume it from its journal")))
             self._orphans.discard(execution_id)
             self.outbox.forget(execution_id, force=True)
+
+
+async def _chunks(path: Path, size: int = 256 * 1024) -> Any:
+    with path.open("rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
+def _content_type(path: Path) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 def _finished_event(outbox: Outbox, execution_id: str) -> Event | None:

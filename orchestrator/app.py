@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 from orchestrator.api import errors
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
-from orchestrator.api.routes import ROUTERS, agent_socket, health
+from orchestrator.api.routes import ROUTERS, agent_socket, agent_uploads, health
 from orchestrator.db.migrate import upgrade
 from orchestrator.db.session import Database
 from orchestrator.logging import install as install_log_masking
@@ -75,5 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         api.include_router(router)
     api.include_router(agent_socket.router)
+    api.include_router(agent_uploads.router)
     app.include_router(api)
     return app

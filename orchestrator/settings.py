@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         "How long a disconnected (or unresponsive) agent keeps its executions before they are requeued."))
     cancel_grace_s: float = Field(default=30.0, ge=0, description=(
         "After a cancel request, how long an agent has to stop before the execution is cancelled anyway."))
+    max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1,
+                                    description="Largest artifact an agent may upload.")
     max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest WebSocket message accepted.")
 
     @model_validator(mode="after")

@@ -7,16 +7,18 @@ the store's root, so a row that was tampered with cannot reach another file.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Invalid, NotFound
+from orchestrator.api.errors import ApiError, Invalid, NotFound
 from orchestrator.models.executions import Artifact, Execution
 from orchestrator.settings import Settings
 
@@ -49,6 +51,42 @@ async def register_artifact(session: AsyncSession, root: Path, execution: Execut
     partial.write_bytes(content)
     os.replace(partial, target)
     artifact.path = relative.as_posix()
+    session.add(artifact)
+    await session.flush()
+    return artifact
+
+
+async def receive_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,
+                           chunks: AsyncIterator[bytes], limit: int,
+                           content_type: str = "application/octet-stream") -> Artifact:
+    """Stream an upload into the store (hashing as it goes) and describe it with a new row.
+
+    Raises:
+        ApiError: 413 `too_large` as soon as more than `limit` bytes have arrived (nothing is kept).
+    """
+    artifact = Artifact(id=uuid.uuid4(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
+                        content_type=content_type[:255] or "application/octet-stream")
+    relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
+    target = root / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    digest, size = hashlib.sha256(), 0
+    out = await asyncio.to_thread(partial.open, "wb")  # file I/O off the event loop
+    try:
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(f"the artifact is larger than the limit of {limit} bytes", status=413,
+                                   code="too_large", details={"limit": limit})
+                digest.update(chunk)
+                await asyncio.to_thread(out.write, chunk)
+        finally:
+            out.close()
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    artifact.size, artifact.sha256, artifact.path = size, digest.hexdigest(), relative.as_posix()
     session.add(artifact)
     await session.flush()
     return artifact

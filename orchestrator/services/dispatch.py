@@ -18,23 +18,25 @@ queued execution that did not move.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict, NotFound
+from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.models.workflows import WorkflowVersion
 from orchestrator.services import vault
 from orchestrator.services.audit import Actor
+from orchestrator.services.background import BackgroundService
 from orchestrator.services.bundles import called_names
 from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_states import State, transition
@@ -48,6 +50,8 @@ log = logging.getLogger("rpa.orchestrator.dispatch")
 DISPATCHER = Actor(id=None, name="dispatcher")
 BATCH = 200
 MAX_SUBFLOWS = 100
+TIMEOUT_MARGIN_S = 30.0
+"""How long after a flow's `timeout_s` the orchestrator ends a run whose agent did not report the end."""
 _HELD = (State.ASSIGNED.value, State.RUNNING.value, State.PAUSED.value)
 
 
@@ -127,8 +131,10 @@ def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
     return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]
 
 
-class Dispatcher:
+class Dispatcher(BackgroundService):
     """The queue's single consumer in this process."""
+
+    name = "dispatcher"
 
     def __init__(self, db: Database, hub: AgentHub, keyring: Callable[[], Any]) -> None:
         self.db = db
@@ -137,22 +143,12 @@ class Dispatcher:
         """Returns the vault's current master keys (they may rotate while the server runs)."""
         self._wake = asyncio.Event()
         self._needs: dict[uuid.UUID, tuple[Needs, dict[str, Any]]] = {}
-        self._task: asyncio.Task[None] | None = None
         self.latencies: list[float] = []
         """Seconds from `queued_at` to `job.assign` sent, newest last (for the benchmark)."""
         hub.on_free = self.kick
 
     def kick(self) -> None:
         self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="dispatcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:
@@ -245,6 +241,11 @@ class Dispatcher:
             await transition(session, execution, State.FAILED, reason=missing.message, actor=DISPATCHER)
             return None
         execution.agent_id = link.agent_id
+        if needs.timeout_s is not None:
+            # The agent's engine times the run out itself; this backstop holds when the agent is gone.
+            backstop = utcnow() + timedelta(seconds=needs.timeout_s + TIMEOUT_MARGIN_S)
+            if execution.deadline_at is None or execution.deadline_at > backstop:
+                execution.deadline_at = backstop
         await transition(session, execution, State.ASSIGNED, reason=f"dispatched to agent {link.name}",
                          actor=DISPATCHER)
         link.hold(execution.id, execution.attempt)

@@ -25,6 +25,7 @@ from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution
 from orchestrator.services.audit import Actor
+from orchestrator.services.background import BackgroundService
 from orchestrator.services.execution_states import State, transition
 from orchestrator.services.hub import AgentHub
 from shared.protocol import JobCancel, JobStop
@@ -35,8 +36,10 @@ REAPER = Actor(id=None, name="lease-reaper")
 _HELD = (State.ASSIGNED.value, State.RUNNING.value, State.PAUSED.value)
 
 
-class LeaseReaper:
+class LeaseReaper(BackgroundService):
     """One pass per `interval_s`; every decision re-checked under the row lock."""
+
+    name = "lease-reaper"
 
     def __init__(self, db: Database, hub: AgentHub, *, grace_s: float, cancel_grace_s: float,
                  interval_s: float = 0.5) -> None:
@@ -45,16 +48,6 @@ class LeaseReaper:
         self.grace_s = grace_s
         self.cancel_grace_s = cancel_grace_s
         self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="lease-reaper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:

@@ -130,3 +130,24 @@ def test_a_killed_agent_is_replaced_and_nothing_completed_runs_twice(tmp_path: P
     assert gapless(events)
     assert completed_twice(events) == []
     assert time.monotonic() - killed_at < 30
+
+
+def test_files_an_execution_leaves_are_uploaded_and_downloadable(tmp_path: Path, orchestrator: Orchestrator,
+                                                                 agents: list[Agent]) -> None:
+    big = {"schema": "rpa.flow/1", "name": "Big output",
+           "nodes": [{"id": "make", "type": "data.template", "params": {"template": "{{ 'x' * 300000 }}"}}],
+           "outputs": {"size": "{{ steps.make.output | length }}"}}
+    _agent(tmp_path, orchestrator, agents, "alpha")
+    execution = orchestrator.start_execution(orchestrator.publish(big))
+    assert orchestrator.wait_state(execution, {"succeeded", "failed"})["outputs"] == {"size": 300000}
+    listing = wait_for(lambda: orchestrator.api("GET", f"/executions/{execution}/artifacts")["items"], 30,
+                       "the artifact upload")
+    assert len(listing) == 1
+    artifact = listing[0]
+    assert artifact["size"] > 300000
+    import httpx
+
+    download = httpx.get(f"{orchestrator.url}/api/v1/executions/{execution}/artifacts/{artifact['id']}",
+                         headers={"Authorization": f"Bearer {orchestrator.client.access_token}"})
+    assert download.status_code == 200
+    assert download.content.count(b"x") >= 300000

@@ -86,7 +86,8 @@ async def test_a_token_enrols_an_agent_with_the_token_and_requested_labels(clien
     token = await make_token(client, owner.headers, labels=["windows", "sap"], expires_in_s=600,
                              description="finance robots")
     assert set(token) == {"id", "token", "labels", "expires_at", "description", "created_at"}
-    assert token["token"].startswith("rpa_et_") and len(token["token"]) == len("rpa_et_") + 32
+    assert token["token"].startswith("rpa_et_")
+    assert len(token["token"]) == len("rpa_et_") + 32
     assert token["labels"] == ["sap", "windows"]
 
     response = await enrol(client, token["token"], "finance-01", hostname="FIN-PC-01", labels=["gpu", "sap"],
@@ -249,7 +250,8 @@ async def test_the_key_authenticates_only_its_live_agent(app: FastAPI, client: h
     other = await enrolled(client, owner.headers, "other")
     key = mine["agent_key"]
     agent = await authenticate(app, key)
-    assert agent is not None and str(agent.id) == mine["agent_id"]
+    assert agent is not None
+    assert str(agent.id) == mine["agent_id"]
 
     prefix, secret = key.rsplit("_", 1)[0], key.split("_", 3)[3]
     tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
@@ -319,7 +321,8 @@ async def test_tokens_and_keys_are_never_stored_audited_or_listed(app: FastAPI, 
             if exists:
                 for row in (await conn.execute(table.select())).all():
                     dump += b"\x00".join(str(item).encode() for item in row) + b"\n"
-    assert b"rpa_et_" not in dump and b"rpa_ak_" not in dump
+    assert b"rpa_et_" not in dump
+    assert b"rpa_ak_" not in dump
     for needle in needles:
         assert needle not in dump, needle
     if app.state.db.is_sqlite:
@@ -455,7 +458,9 @@ async def test_revoking_and_deleting_tell_the_hub(app: FastAPI, client: httpx.As
         row = await session.get(Agent, uuid.UUID(deleted["agent_id"]))
         actions = (await session.scalars(select(AuditEntry.action).where(
             AuditEntry.target_id.in_([revoked["agent_id"], deleted["agent_id"]])))).all()
-    assert row is not None and row.deleted_at is not None and row.revoked_at is not None
+    assert row is not None
+    assert row.deleted_at is not None
+    assert row.revoked_at is not None
     assert sorted(actions) == ["agent.delete", "agent.enrolled", "agent.enrolled", "agent.revoke"]
 
 

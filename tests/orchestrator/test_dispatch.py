@@ -378,3 +378,20 @@ async def test_sub_flows_travel_with_the_job_and_a_missing_one_fails_it(
     assert row["state"] == "failed"
     assert row["error"]["kind"] == "subflow"
     assert "nobody" in row["error"]["message"]
+
+
+async def test_a_flow_timeout_becomes_a_deadline_the_orchestrator_enforces(
+        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    document = flow("Timed")
+    document["settings"]["timeout_s"] = 60
+    workflow = await make_workflow(app, owner.org_id, document=document)
+    execution = await start(client, owner.headers, workflow)
+    agent = FakeAgent(app, owner.org_id).connect()
+    await eventually(lambda: agent.assigned == [execution])
+    row = await get(client, owner.headers, execution)
+    from datetime import datetime
+
+    deadline = datetime.fromisoformat(row["deadline_at"])
+    assigned = datetime.fromisoformat(row["assigned_at"])
+    assert 89 <= (deadline - assigned).total_seconds() <= 91  # timeout_s + the 30 s margin

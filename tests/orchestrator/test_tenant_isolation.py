@@ -62,6 +62,8 @@ PUBLIC: dict[str, str] = {
 """Routes a caller uses before holding an access token: no authentication, no permission."""
 
 SELF_SERVICE: dict[str, str] = {
+    "PUT /agents/me/artifacts/{execution_id}":
+        "an agent's own upload, authenticated by its agent key (tests/orchestrator/test_agent_uploads.py)",
     "GET /auth/me": "the caller's own identity",
     "POST /auth/logout": "ends the caller's own session",
     "POST /auth/switch": "opens a session in another organisation the caller belongs to",
@@ -77,6 +79,8 @@ SELF_SERVICE: dict[str, str] = {
 """Authenticated routes that act only on the caller themselves, so no permission applies."""
 
 UNCOVERED: dict[str, str] = {
+    "PUT /agents/me/artifacts/{execution_id}":
+        "authenticated by an agent key, not a user: tests/orchestrator/test_agent_uploads.py checks its boundary",
     "GET /executions/{execution_id}/artifacts/{artifact_id}":
         "no public route makes an artifact: agents store them (services.artifacts.register_artifact)",
     "GET /templates/{template_id}": "templates are files shipped with the orchestrator, shared by every organisation",

@@ -1,0 +1,51 @@
+"""`PUT /api/v1/agents/me/artifacts/{execution_id}`: an agent uploads a file an execution made.
+
+Authenticated by the agent's own key (not a user token). The body is streamed into the artifact
+store and refused (413) past `max_artifact_bytes`; only the agent that holds the execution may
+add to it, anyone else gets 404, as for an object of another organisation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from orchestrator.api.deps import SessionDep
+from orchestrator.api.errors import NotFound, Unauthorized
+from orchestrator.models.agents import Agent
+from orchestrator.models.executions import Execution
+from orchestrator.schemas.executions import ArtifactPublic
+from orchestrator.services.agents import authenticate_agent
+from orchestrator.services.artifacts import artifact_root, receive_artifact
+
+router = APIRouter(prefix="/agents/me", tags=["agents"])
+
+
+async def current_agent(request: Request, session: SessionDep) -> Agent:
+    header = request.headers.get("authorization", "")
+    key = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    agent = await authenticate_agent(session, key) if key.startswith("rpa_ak_") else None
+    if agent is None:
+        raise Unauthorized("an agent key is required (Authorization: Bearer rpa_ak_…)",
+                           headers={"WWW-Authenticate": "Bearer"})
+    return agent
+
+
+AgentDep = Annotated[Agent, Depends(current_agent)]
+
+
+@router.put("/artifacts/{execution_id}", response_model=ArtifactPublic, status_code=201,
+            summary="Upload an artifact of an execution this agent runs (agent key; streamed, size-limited)")
+async def upload(execution_id: uuid.UUID, request: Request, agent: AgentDep, session: SessionDep,
+                 name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")]
+                 ) -> ArtifactPublic:
+    execution = await session.get(Execution, execution_id)
+    if execution is None or execution.org_id != agent.org_id or execution.agent_id != agent.id:
+        raise NotFound(f"no execution {execution_id} of this agent")
+    settings = request.app.state.settings
+    artifact = await receive_artifact(session, artifact_root(settings), execution, name=name, chunks=request.stream(),
+                                      limit=settings.max_artifact_bytes,
+                                      content_type=request.headers.get("content-type", "application/octet-stream"))
+    return ArtifactPublic.of(artifact)
