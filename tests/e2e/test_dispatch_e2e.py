@@ -151,3 +151,29 @@ def test_files_an_execution_leaves_are_uploaded_and_downloadable(tmp_path: Path,
                          headers={"Authorization": f"Bearer {orchestrator.client.access_token}"})
     assert download.status_code == 200
     assert download.content.count(b"x") >= 300000
+
+
+def test_cancel_reaches_the_running_agent_and_a_revoked_agent_is_cut_off(
+        tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]) -> None:
+    agent = _agent(tmp_path, orchestrator, agents, "alpha")
+    execution = orchestrator.start_execution(orchestrator.publish(batch_flow(items=50, pause_s=0.2)))
+    wait_for(lambda: sum(e["type"] == "iteration.finished" for e in orchestrator.events(execution)) >= 1, 30,
+             "the batch to start")
+    asked = time.monotonic()
+    assert orchestrator.api("POST", f"/executions/{execution}/cancel", json={"reason": "enough"})["state"] == "running"
+    done = orchestrator.wait_state(execution, {"cancelled", "succeeded", "failed"}, timeout=20)
+    assert done["state"] == "cancelled"
+    assert time.monotonic() - asked < 3  # the agent stopped it: no need for the forced cancel (3 s here)
+    events = orchestrator.events(execution)
+    assert events[-1]["type"] == "execution.finished"
+    assert events[-1]["data"]["status"] == "cancelled"
+    assert gapless(events)
+
+    revoked = orchestrator.api("POST", f"/agents/{agent.agent_id}/revoke")
+    assert revoked["status"] == "revoked"
+    later = orchestrator.start_execution(orchestrator.publish(batch_flow("After revoke", items=1, pause_s=0.01)))
+    time.sleep(2)  # the agent keeps trying to reconnect, and is refused each time
+    assert orchestrator.execution(later)["state"] == "queued"
+    assert orchestrator.execution(later)["waiting_reason"] == "no agent of the organisation is online"
+    assert "refused this agent" in agent.log.read_text() or "4401" in agent.log.read_text() \
+        or "lost or refused" in agent.log.read_text()
