@@ -63,6 +63,8 @@ _PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/-]{8,}=*"), rf"\g<1> {MASK}"),
     # JWTs (header.payload.signature, the first two parts base64url JSON)
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
+    # Agent keys and enrolment tokens (`rpa_ak_…`, `rpa_et_…`)
+    (re.compile(r"\brpa_(ak|et)_[A-Za-z0-9_-]{16,}"), rf"rpa_\g<1>_{MASK}"),
     # Opaque refresh and enrolment tokens (`rt_…`, `et_…`)
     (re.compile(r"\b(rt|et)_[A-Za-z0-9_-]{16,}"), rf"\g<1>_{MASK}"),
 ]

@@ -214,12 +214,23 @@ def test_doctor_after_enrolment_shows_the_identity_and_where_the_key_is(
     assert_no_secrets(result.output)
 
 
-def test_rpa_agent_without_a_subcommand_prints_help() -> None:
-    result = runner.invoke(app, [])
+def test_rpa_agent_help_lists_the_subcommands() -> None:
+    result = runner.invoke(app, ["--help"])
 
     assert result.exit_code == 0
     assert "enroll" in result.output
     assert "doctor" in result.output
+    assert "--max-jobs" in result.output
+
+
+def test_rpa_agent_before_enrolment_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RPA_AGENT_HOME", str(tmp_path / "home"))
+    result = runner.invoke(app, [])
+
+    assert result.exit_code == 2
+    assert "no agent identity" in result.output
+    assert "rpa agent enroll URL TOKEN" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_agent_group_is_registered_for_the_rpa_command() -> None:

@@ -54,7 +54,8 @@ async def test_start_pins_the_latest_version_and_resolves_inputs(app: FastAPI, c
     assert body["deadline_at"] is not None
     assert body["cancel_requested_at"] is None
     fetched = (await client.get(f"{API}/executions/{body['id']}", headers=owner.headers)).json()
-    assert fetched == body
+    # Reading it says why it waits (the start's answer predates any dispatch).
+    assert fetched == {**body, "waiting_reason": "no agent of the organisation is online"}
     history = (await client.get(f"{API}/executions/{body['id']}/transitions", headers=owner.headers)).json()
     assert history["total"] == 1
     assert (history["items"][0]["from_state"], history["items"][0]["to_state"]) == (None, "queued")

@@ -186,3 +186,10 @@ def test_uvicorn_access_lines_keep_their_arguments_and_are_masked(captured: tupl
     lines = stream.getvalue().splitlines()
     assert lines == ['127.0.0.1:5000 - "GET /api/v1/x?key=*** HTTP/1.1" 200 OK',
                      '127.0.0.1:5000 - "GET /healthz HTTP/1.1" 200 OK']
+
+
+def test_agent_keys_and_enrolment_tokens_are_masked_by_shape() -> None:
+    key = "rpa_ak_" + uuid.uuid4().hex + "_" + "Zx9" * 12
+    token = "rpa_et_" + "Qw7" * 11
+    masked = masking.mask_text(f"agent connected with {key}; enrolled with {token}")
+    assert masked == "agent connected with rpa_ak_***; enrolled with rpa_et_***"
