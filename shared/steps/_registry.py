@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import entry_points
 from typing import Any
@@ -12,6 +15,20 @@ from shared.errors import DuplicateStepError, UnknownStepError
 from shared.steps._api import StepDefinition, definition_of
 
 ENTRY_POINT_GROUP = "rpa.steps"
+MODULES_ENV = "RPA_STEP_MODULES"
+"""Comma-separated `module:attribute` step lists loaded like plugins, without packaging them
+(a step under development, or a test's probe)."""
+
+
+def _module_specs() -> list[str]:
+    return [spec.strip() for spec in os.environ.get(MODULES_ENV, "").split(",") if spec.strip()]
+
+
+def _load_module_steps(spec: str) -> Any:
+    module, _, attribute = spec.partition(":")
+    if not module or not attribute:
+        raise ValueError(f"{MODULES_ENV} entry {spec!r} is not 'module:attribute'")
+    return getattr(importlib.import_module(module), attribute)
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +66,12 @@ class StepRegistry:
 
         registry = cls(BUILTIN_STEPS)
         if plugins:
-            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            sources: list[tuple[str, Callable[[], Any]]] = [
+                (ep.name, ep.load) for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)]
+            sources += [(spec, functools.partial(_load_module_steps, spec)) for spec in _module_specs()]
+            for name, load in sources:
                 try:
-                    loaded = ep.load()
+                    loaded = load()
                     if hasattr(loaded, "__rpa_step__") or isinstance(loaded, StepDefinition):
                         loaded = [loaded]
                     elif callable(loaded):
@@ -60,7 +80,7 @@ class StepRegistry:
                 except DuplicateStepError:
                     raise
                 except Exception as exc:  # one broken plugin must not take the catalogue down
-                    log.warning("step plugin %s could not be loaded: %s: %s", ep.name, type(exc).__name__, exc)
+                    log.warning("step plugin %s could not be loaded: %s: %s", name, type(exc).__name__, exc)
                     continue
                 registry.add(plugin)
         return registry

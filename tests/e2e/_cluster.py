@@ -14,6 +14,7 @@ from shared.cli._local import LocalAgent, LocalOrchestrator, free_port, wait_for
 __all__ = ["API", "Agent", "Orchestrator", "completed_twice", "free_port", "gapless", "wait_for"]
 
 API = "/api/v1"
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Cluster-Test-42-Robots!"
 EMAIL = "owner@example.com"
 
@@ -23,7 +24,9 @@ class Orchestrator(LocalOrchestrator):
                  heartbeat_s: float = 0.5) -> None:
         env = {"HOME": str(root / "home"), "RPA_ENVIRONMENT": "test", "RPA_AGENT_GRACE_S": str(grace_s),
                "RPA_HEARTBEAT_INTERVAL_S": str(heartbeat_s), "RPA_CANCEL_GRACE_S": "3",
-               "RPA_RATE_LIMIT_PER_MINUTE": "100000", "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "10000"}
+               "RPA_RATE_LIMIT_PER_MINUTE": "100000", "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "10000",
+               # the orchestrator validates flows against the steps its agents have (probe.count)
+               "RPA_STEP_MODULES": "tests.e2e.probe_steps:STEPS", "PYTHONPATH": str(ROOT)}
         if database_url:
             env["RPA_DATABASE_URL"] = database_url
         super().__init__(root / "orchestrator", env=env, log=root / "orchestrator.log")
@@ -69,12 +72,24 @@ class Agent(LocalAgent):
     def __init__(self, root: Path, orchestrator: Orchestrator, name: str, *, labels: list[str] | None = None,
                  max_jobs: int = 1, url: str | None = None) -> None:
         super().__init__(orchestrator, root / f"agent-{name}", name, labels=labels, max_jobs=max_jobs, url=url,
-                         env={"HOME": str(root / "home"), "RPA_AGENT_RECONNECT_MAX_S": "1"})
+                         env={"HOME": str(root / "home"), "RPA_AGENT_RECONNECT_MAX_S": "1",
+                              # every agent of a test can run probe.count, which records invocations in one file
+                              "RPA_STEP_MODULES": "tests.e2e.probe_steps:STEPS", "PYTHONPATH": str(ROOT),
+                              "RPA_PROBE_FILE": str(root / "probe.log")})
         self.log = root / f"agent-{name}.log"
         self.orchestrator = orchestrator
 
     def wait_online(self, client: Any = None, timeout: float = 30) -> None:
         super().wait_online(client or self.orchestrator.client, timeout)
+
+
+def invocations(root: Path) -> dict[str, int]:
+    """How often each node instance's step really ran (probe.count), by idempotency key."""
+    probe = root / "probe.log"
+    counts: dict[str, int] = {}
+    for key in probe.read_text(encoding="utf-8").split() if probe.exists() else []:
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def completed_twice(events: list[dict[str, Any]]) -> list[str]:

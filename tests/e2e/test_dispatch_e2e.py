@@ -15,13 +15,18 @@ from typing import Any
 
 import pytest
 
-from tests.e2e._cluster import Agent, Orchestrator, completed_twice, gapless, wait_for
+from tests.e2e._cluster import Agent, Orchestrator, completed_twice, gapless, invocations, wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def batch_flow(name: str = "Batch", items: int = 10, pause_s: float = 0.3) -> dict[str, Any]:
-    """A loop of waits that counts what it processed: long enough to be killed in the middle."""
+def batch_flow(name: str = "Batch", items: int = 10, pause_s: float = 0.3, *, probe: bool = False) -> dict[str, Any]:
+    """A loop of waits that counts what it processed: long enough to be killed in the middle.
+    With `probe`, each iteration's step is `probe.count`, which records every real invocation."""
+    if probe:
+        flow = batch_flow(name, items, pause_s)
+        flow["nodes"][0]["body"]["nodes"][0].update(type="probe.count")
+        return flow
     return {
         "schema": "rpa.flow/1", "name": name,
         "inputs": {"items": {"type": "integer", "default": items}, "pause_s": {"type": "number", "default": pause_s}},
@@ -114,7 +119,7 @@ def test_a_killed_agent_is_replaced_and_nothing_completed_runs_twice(tmp_path: P
     first = _agent(tmp_path, orchestrator, agents, "first")
     expected = orchestrator.wait_state(reference, {"succeeded"})["outputs"]
 
-    workflow = orchestrator.publish(batch_flow(items=10, pause_s=0.3))
+    workflow = orchestrator.publish(batch_flow(items=10, pause_s=0.3, probe=True))
     execution = orchestrator.start_execution(workflow, inputs={"items": 6})
     wait_for(lambda: sum(e["type"] == "iteration.finished" for e in orchestrator.events(execution)) >= 2,
              30, "two iterations to be journaled")
@@ -130,6 +135,16 @@ def test_a_killed_agent_is_replaced_and_nothing_completed_runs_twice(tmp_path: P
     assert gapless(events)
     assert completed_twice(events) == []
     assert time.monotonic() - killed_at < 30
+    # Outside the journal: each iteration's step ran once, except the one the kill interrupted
+    # (at least once: it ran again with the same idempotency key).
+    ran = {key: n for key, n in invocations(tmp_path).items() if key.startswith(execution)}
+    assert sorted(ran) == [f"{execution}/batch[{i}]/work" for i in range(6)]
+    assert sum(n > 1 for n in ran.values()) <= 1
+    finished_before_kill = [e["path"] for e in events if e["type"] == "node.succeeded" and e["seq"] < events[-1]["seq"]]
+    for path in finished_before_kill:
+        if path.endswith("/work") and ran[f"{execution}/{path}"] > 1:
+            interrupted = [e for e in events if e["path"] == path and e["type"] == "node.started"]
+            assert len(interrupted) == 2  # started, killed before it was journaled as done, started again
 
 
 def test_files_an_execution_leaves_are_uploaded_and_downloadable(tmp_path: Path, orchestrator: Orchestrator,
