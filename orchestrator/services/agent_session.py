@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
 from orchestrator.db.base import utcnow
@@ -65,8 +66,8 @@ class AgentSession:
             self.connection.release(str(execution_id))
         self.hub.on_free()
 
-    async def _owned(self, session: object, execution_id: str, attempt: int) -> Execution | None:
-        execution = await session.scalar(  # type: ignore[attr-defined]
+    async def _owned(self, session: AsyncSession, execution_id: str, attempt: int) -> Execution | None:
+        execution = await session.scalar(
             select(Execution).where(Execution.id == uuid.UUID(execution_id)).with_for_update())
         if (execution is None or execution.agent_id != self.link.agent_id or execution.attempt != attempt
                 or State(execution.state) not in _HELD):

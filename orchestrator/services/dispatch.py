@@ -110,7 +110,8 @@ def secrets_for_agent(values: dict[str, dict[str, Any]]) -> dict[str, str]:
     value (password, token, or the only value), `NAME.field` every field."""
     flat: dict[str, str] = {}
     for name, value in values.items():
-        fields = value.get("values") if isinstance(value.get("values"), dict) else value
+        nested = value.get("values")
+        fields: dict[str, Any] = nested if isinstance(nested, dict) else value
         for key, item in fields.items():
             if isinstance(item, str):
                 flat[f"{name}.{key}"] = item

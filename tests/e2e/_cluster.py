@@ -11,7 +11,8 @@ from typing import Any
 
 from shared.cli._local import LocalAgent, LocalOrchestrator, free_port, wait_for
 
-__all__ = ["API", "Agent", "Orchestrator", "completed_twice", "free_port", "gapless", "wait_for"]
+__all__ = ["API", "Agent", "Orchestrator", "completed_twice", "free_port", "gapless", "invocations",
+           "processes_mentioning", "wait_for"]
 
 API = "/api/v1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +82,18 @@ class Agent(LocalAgent):
 
     def wait_online(self, client: Any = None, timeout: float = 30) -> None:
         super().wait_online(client or self.orchestrator.client, timeout)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that mention `text` (e.g. a data dir left running)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if text in line and "pytest" not in line:
+            found.append(line)
+    return found
 
 
 def invocations(root: Path) -> dict[str, int]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e._cluster import processes_mentioning
+
 RPA = str(Path(sys.executable).parent / "rpa")
 
 pytestmark = pytest.mark.slow
@@ -28,8 +30,7 @@ def test_rpa_demo_runs_the_real_shape_and_summarises_it(tmp_path: Path) -> None:
     assert "6 orders from east, north, south" in out
     assert out.count("succeeded │") >= 3 or out.count("│ succeeded") >= 3
     assert "Traceback" not in out + done.stderr
-    leftovers = subprocess.run(["pgrep", "-f", f"data-dir {tmp_path}"], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == ""  # the demo stops what it started
+    assert processes_mentioning(str(tmp_path)) == []  # the demo stops what it started
 
 
 def test_rpa_demo_local_runs_in_process(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.cli._local import free_port, wait_for
+from tests.e2e._cluster import processes_mentioning
 
 RPA = str(Path(sys.executable).parent / "rpa")
 
@@ -87,5 +88,4 @@ def test_rpa_up_then_exec_start_status_logs_and_cancel(tmp_path: Path) -> None:
     output = console.read_text()
     assert up.returncode == 0, output
     assert "stopped" in output
-    leftovers = subprocess.run(["pgrep", "-f", f"data-dir {data}"], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == ""
+    assert processes_mentioning(str(data)) == []
