@@ -1,0 +1,762 @@
+#!/usr/bin/env python3
+"""Dispatch benchmark: connected agents, execution throughput and resume time, over real sockets.
+
+    .venv/bin/python bench/dispatch.py [--databases sqlite,postgres] [--agents 1000,5000,10000] [--seconds 60]
+                                       [--executions 2000] [--jobs-per-agent 4] [--dead-machine] [--quick]
+                                       [--scenarios connected,throughput,resume] [--out bench/results/dispatch.json]
+    .venv/bin/python bench/dispatch.py --render bench/results/dispatch.json [--markdown]
+
+Each scenario gets a fresh data dir (for PostgreSQL a fresh database in one throwaway server from
+`tests/postgres.py`), `rpa admin create`, and the orchestrator as `rpa orchestrator` in a child process
+(uvicorn, `ws=websockets-sansio`), started by `shared.cli._local.LocalOrchestrator`.
+
+1. Connected agents: N agent rows are inserted straight into the database, their keys made by
+   `orchestrator.services.enrolment.new_agent_key` as enrolment does. This process then opens N WebSockets
+   with the real agent's client settings (at most 200 handshakes in flight), sends hello, waits for
+   welcome, and from then on heartbeats every `RPA_HEARTBEAT_INTERVAL_S` (10 s; as in welcome) from a
+   random phase. Once all are connected, for `--seconds`, each heartbeat → heartbeat.ack round trip is
+   timed (matched by `ref`). The server's RSS is sampled every 0.5 s (peak); its CPU, and this
+   process's, are measured over that window.
+2. Throughput: 50 simulated agents (`--jobs-per-agent` slots each), a published one-step flow
+   (`core.noop`), 20 untimed warm-up executions, then `--clients` httpx clients POST `--executions`
+   executions as fast as they can. On job.assign an agent sends job.accepted, one journal batch with the
+   4 events a real one-step run journals, waits for the journal.ack, sends job.finished and waits for
+   its ack. Dispatch latency: from sending the POST to the agent receiving job.assign (one process,
+   `perf_counter`). Executions/s: from the first POST to the last finished job; the states are then
+   counted through the API. Last, 50 executions one at a time give the dispatch latency without a queue.
+3. Resume time: two real `rpa agent` processes; a loop of `core.wait` steps starts, and once two
+   iterations are journaled the holding agent gets SIGKILL (or SIGSTOP: a dead machine, which only
+   missed heartbeats reveal). Measured: the time until a node.started journaled by the other agent shows
+   in GET /executions/{id}/events (polled every 50 ms), and from the server's history when it declared
+   the execution lost and reassigned it.
+
+Every simulated agent heartbeats as a real one does, in every scenario. The benchmark process (all the
+simulated agents) and the server share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import shared.protocol as wire  # noqa: E402
+from shared.cli._local import RPA, LocalAgent, LocalOrchestrator, wait_for  # noqa: E402
+
+DEFAULT_OUT = ROOT / "bench" / "results" / "dispatch.json"
+EMAIL, PASSWORD, ORG, API = "bench@example.com", "Correct-Horse-42-battery", "Bench", "/api/v1"
+CONNECT_CONCURRENCY, THROUGHPUT_AGENTS, WARMUP, UNLOADED = 200, 50, 20, 50
+NOOP_FLOW = {"schema": "rpa.flow/1", "name": "Noop", "nodes": [{"id": "noop", "type": "core.noop"}]}
+STATES = ("queued", "assigned", "running", "paused", "succeeded", "failed", "cancelled", "timed_out", "lost")
+RESUME_ITEMS, RESUME_PAUSE_S = 12, 0.3
+N8N_EPS, TARGET_EPS, TARGET_P99_MS, TEMPORAL_S = 220, 500, 50, 30
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))] if ordered else None
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 2)
+
+
+def _why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:200]
+
+
+# -- infrastructure --------------------------------------------------------------------------------
+
+
+class Store:
+    """Fresh data dirs and databases of one kind; for PostgreSQL one throwaway server for all."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind, self.pg = kind, None  # type: str, Any
+        self.dirs: list[Path] = []
+
+    def __enter__(self) -> Store:
+        if self.kind == "postgres":
+            from tests.postgres import PostgresServer
+
+            self.pg = PostgresServer(Path(tempfile.mkdtemp(prefix="rpa-bench-pg-")))
+            try:
+                self.pg.start()
+            except BaseException:
+                self.__exit__()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pg is not None:
+            try:
+                self.pg.stop()
+            except Exception as error:
+                print(f"  (stopping PostgreSQL: {_why(error)})")
+                shutil.rmtree(self.pg.base, ignore_errors=True)
+        for path in self.dirs:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def fresh(self, label: str, **settings: str) -> tuple[LocalOrchestrator, str]:
+        """An orchestrator (not started) on a new data dir and database, and the database's URL."""
+        root = Path(tempfile.mkdtemp(prefix=f"rpa-bench-dispatch-{self.kind}-{label}-"))
+        self.dirs.append(root)
+        url = (self.pg.url(asyncio.run(self.pg.create_database())) if self.pg is not None
+               else f"sqlite+aiosqlite:///{root / 'data' / 'orchestrator.db'}")
+        env = {"HOME": str(root / "home"), "RPA_DATABASE_URL": url, "RPA_RATE_LIMIT_PER_MINUTE": "100000000",
+               "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "100000000", **settings}
+        return LocalOrchestrator(root / "data", env=env, log=root / "orchestrator.log"), url
+
+
+def start(orch: LocalOrchestrator) -> None:
+    try:
+        orch.start()
+    except BaseException:
+        orch.stop()  # e.g. not ready in time: the process may still run
+        raise
+
+
+def admin_create(orch: LocalOrchestrator) -> None:
+    orch.data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([RPA, "admin", "create", "--email", EMAIL, "--password", PASSWORD, "--org", ORG,
+                    "--data-dir", str(orch.data_dir)], check=True, env=orch.env, capture_output=True, timeout=300)
+
+
+async def seed_agents(url: str, count: int) -> list[str]:
+    """Insert `count` agents of the organisation; returns their keys."""
+    from sqlalchemy import insert, select
+
+    from orchestrator.db.base import utcnow
+    from orchestrator.db.session import Database
+    from orchestrator.models import Organisation
+    from orchestrator.models.agents import Agent
+    from orchestrator.services.enrolment import new_agent_key
+
+    db, keys, now = Database(url), [], utcnow()
+    try:
+        async with db.transaction() as session:
+            org_id = await session.scalar(select(Organisation.id).where(Organisation.slug == ORG.lower()))
+        for first in range(0, count, 1000):
+            rows: list[dict[str, Any]] = []
+            for i in range(first, min(count, first + 1000)):
+                agent_id = uuid.uuid4()
+                key, key_hash = new_agent_key(agent_id)
+                keys.append(key)
+                rows.append({"id": agent_id, "org_id": org_id, "name": f"sim-{i:05d}", "hostname": "bench",
+                             "labels": [], "capabilities": [], "steps": [], "version": "", "max_jobs": 1,
+                             "key_hash": key_hash, "created_at": now, "updated_at": now})
+            async with db.transaction() as session:
+                await session.execute(insert(Agent.__table__), rows)  # type: ignore[arg-type]
+    finally:
+        await db.dispose()
+    return keys
+
+
+class Sampler(threading.Thread):
+    """The server's peak RSS every 0.5 s; CPU % (of one core) of the server and of this process."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.proc, self.me, self._halt = psutil.Process(pid), psutil.Process(), threading.Event()
+        self.idle = self.peak = self.proc.memory_info().rss
+        self.start()
+
+    def run(self) -> None:
+        while not self._halt.wait(0.5):
+            try:
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            except psutil.Error:
+                return
+
+    def stop(self) -> dict[str, float]:
+        self._halt.set()
+        return {"server_rss_idle_mib": round(self.idle / 2**20, 1), "server_rss_peak_mib": round(self.peak / 2**20, 1)}
+
+    def mark(self) -> tuple[float, float, float]:
+        return time.perf_counter(), sum(self.proc.cpu_times()[:2]), sum(self.me.cpu_times()[:2])
+
+    def cpu_since(self, mark: tuple[float, float, float]) -> dict[str, float]:
+        now = self.mark()
+        wall = now[0] - mark[0]
+        return {"server_cpu_pct": round(100 * (now[1] - mark[1]) / wall, 1),
+                "client_cpu_pct": round(100 * (now[2] - mark[2]) / wall, 1)}
+
+
+def log_problems(log: Path, offset: int = 0) -> dict[str, Any]:
+    """WARNING/ERROR/Traceback lines the server wrote after `offset`: how many, and the first few."""
+    text = log.read_bytes()[offset:].decode(errors="replace") if log.exists() else ""
+    lines = [line for line in text.splitlines() if any(w in line for w in ("WARNING", "ERROR", "Traceback"))]
+    return {"count": len(lines), "first": [line[:300] for line in lines[:5]]}
+
+
+# -- simulated agents ------------------------------------------------------------------------------
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.rtts: list[float] = []
+        self.heartbeats = 0
+        self.window = (float("inf"), float("inf"))
+        """perf_counter span in which heartbeats are counted and timed (they are sent all along)."""
+        self.assigned: dict[str, float] = {}
+        self.done: dict[str, float] = {}
+        self.closed: Counter[str] = Counter()
+        self.errors: list[str] = []
+
+
+def one_step_events(execution_id: str) -> list[wire.WireEvent]:
+    """What the engine journals for NOOP_FLOW (as `Engine.run` with a MemoryJournal shows)."""
+    now, events = time.time(), [
+        ("execution.started", "", {"execution_id": execution_id, "flow": "Noop", "inputs": {}, "variables": {}}),
+        ("node.started", "noop", {"attempt": 1, "type": "core.noop", "key": f"{execution_id}/noop"}),
+        ("node.succeeded", "noop", {"output": None, "port": "out"}),
+        ("execution.finished", "", {"status": "succeeded", "outputs": {}, "error": None})]
+    return [wire.WireEvent(seq=i, type=t, path=p, data=d, ts=now) for i, (t, p, d) in enumerate(events, 1)]
+
+
+class SimAgent:
+    """One agent connection driven by this process, with `agent/runtime.py`'s client settings."""
+
+    def __init__(self, key: str, name: str, stats: Stats, max_jobs: int = 1) -> None:
+        self.key, self.name, self.stats, self.max_jobs = key, name, stats, max_jobs
+        self.ws: Any = None
+        self.pending: dict[str, tuple[float, bool]] = {}
+        self.acks: dict[str, asyncio.Queue[int]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def connect(self, url: str) -> None:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(url, max_size=8 * 1024 * 1024, open_timeout=60, ping_interval=None,
+                                close_timeout=5, additional_headers={"Authorization": f"Bearer {self.key}"})
+        await self.send(wire.Hello(protocol_version=wire.PROTOCOL_VERSION, name=self.name, version="bench",
+                                   max_jobs=self.max_jobs, steps=["core.noop"]))
+        welcome = wire.decode_server_message(await asyncio.wait_for(self.ws.recv(), 60))
+        if not isinstance(welcome, wire.Welcome):
+            await self.ws.close()
+            raise RuntimeError(f"no welcome: {welcome!r}")
+        self._spawn(self._read())
+        self._spawn(self._heartbeats(welcome.heartbeat_interval_s))
+
+    async def send(self, message: Any) -> None:
+        await self.ws.send(wire.encode(message))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for raw in self.ws:
+                message = wire.decode_server_message(raw)
+                if isinstance(message, wire.HeartbeatAck):
+                    sent, measured = self.pending.pop(message.ref, (0.0, False))
+                    if measured:
+                        self.stats.rtts.append(time.perf_counter() - sent)
+                elif isinstance(message, wire.JobAssign):
+                    self.stats.assigned.setdefault(message.execution_id, time.perf_counter())
+                    self._spawn(self._job(message))
+                elif isinstance(message, wire.JournalAck):
+                    self.acks.setdefault(message.execution_id, asyncio.Queue()).put_nowait(message.seq)
+                else:
+                    self.stats.errors.append(f"{self.name} got {message.type}: {getattr(message, 'message', '')}")
+        except ConnectionClosed as closed:
+            self.stats.closed[f"{closed.rcvd.code} {closed.rcvd.reason}" if closed.rcvd else "no close frame"] += 1
+        except Exception as error:
+            self.stats.errors.append(f"{self.name} reader: {_why(error)}")
+
+    async def _job(self, job: wire.JobAssign) -> None:
+        eid, attempt, events = job.execution_id, job.attempt, one_step_events(job.execution_id)
+        acks = self.acks.setdefault(eid, asyncio.Queue())
+        try:
+            await self.send(wire.JobAccepted(execution_id=eid, attempt=attempt))
+            await self.send(wire.JournalBatch(execution_id=eid, attempt=attempt, events=events))
+            if (seq := await asyncio.wait_for(acks.get(), 60)) != len(events):
+                self.stats.errors.append(f"journal.ack of {eid} at seq {seq}, expected {len(events)}")
+            await self.send(wire.JobFinished(execution_id=eid, attempt=attempt, status="succeeded", outputs={},
+                                             error=None, last_seq=len(events)))
+            await asyncio.wait_for(acks.get(), 60)
+            self.stats.done[eid] = time.perf_counter()
+        except Exception as error:
+            self.stats.errors.append(f"job {eid}: {_why(error)}")
+        finally:
+            self.acks.pop(eid, None)
+
+    async def _heartbeats(self, interval: float) -> None:
+        """From connect to close, as a real agent: a heartbeat every `interval` s (from a random phase)."""
+        beat = time.perf_counter() + random.uniform(0, interval)
+        while True:
+            await asyncio.sleep(max(0.0, beat - time.perf_counter()))
+            message, now = wire.Heartbeat(running=[], sent_at=time.time()), time.perf_counter()
+            measured = self.stats.window[0] <= now < self.stats.window[1]
+            self.pending[message.id] = (now, measured)
+            try:
+                await self.send(message)
+            except Exception as error:
+                self.pending.pop(message.id, None)
+                if measured:
+                    self.stats.errors.append(f"{self.name} heartbeat: {_why(error)}")
+                return
+            self.stats.heartbeats += measured
+            beat += interval
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            try:
+                await self.ws.close()
+            except Exception as error:
+                self.stats.errors.append(f"{self.name} close: {_why(error)}")
+        for task in list(self.tasks):
+            task.cancel()
+
+
+async def in_batches(coroutines: list[Any], width: int) -> list[Any]:
+    """Run the coroutines with at most `width` in flight; their results (an exception is a result)."""
+    gate = asyncio.Semaphore(width)
+
+    async def one(coroutine: Any) -> Any:
+        async with gate:
+            return await coroutine
+
+    return await asyncio.gather(*(one(c) for c in coroutines), return_exceptions=True)
+
+
+async def connect_all(agents: list[SimAgent], orch: LocalOrchestrator
+                      ) -> tuple[list[SimAgent], list[float], Counter[str]]:
+    """Connect every agent: (the connected ones, seconds each took, failures by reason)."""
+    url = orch.url.replace("http://", "ws://") + API + "/agents/connect"
+
+    async def timed(agent: SimAgent) -> float:
+        began = time.perf_counter()
+        await agent.connect(url)
+        return time.perf_counter() - began
+
+    results = await in_batches([timed(agent) for agent in agents], CONNECT_CONCURRENCY)
+    failures = Counter(_why(r) for r in results if isinstance(r, BaseException))
+    return ([a for a, r in zip(agents, results, strict=True) if not isinstance(r, BaseException)],
+            [r for r in results if not isinstance(r, BaseException)], failures)
+
+
+async def _login(http: httpx.AsyncClient) -> dict[str, str]:
+    response = await http.post(API + "/auth/login", json={"email": EMAIL, "password": PASSWORD})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+# -- scenario 1: connected agents ------------------------------------------------------------------
+
+
+async def drive_connected(orch: LocalOrchestrator, keys: list[str], sampler: Sampler, args: argparse.Namespace
+                          ) -> dict[str, Any]:
+    stats = Stats()
+    began = time.perf_counter()
+    agents, seconds, failures = await connect_all([SimAgent(k, f"sim-{i:05d}", stats) for i, k in enumerate(keys)],
+                                                  orch)
+    connect_s = time.perf_counter() - began
+    print(f"    {len(agents):,}/{len(keys):,} connected in {connect_s:.1f} s"
+          + (f"; failures: {dict(failures.most_common(3))}" if failures else ""), flush=True)
+    mark = sampler.mark()
+    stats.window = (mark[0], mark[0] + args.seconds)
+    await asyncio.sleep(args.seconds)
+    cpu = sampler.cpu_since(mark)
+    await asyncio.sleep(2)  # the last acks
+    lost = sum(measured for agent in agents for _, measured in agent.pending.values())
+    closed = dict(stats.closed)
+    row: dict[str, Any] = {"online_per_api": None}
+    try:
+        async with httpx.AsyncClient(base_url=orch.url, timeout=60) as http:
+            auth, t0 = await _login(http), time.perf_counter()
+            page = await http.get(API + "/agents", params={"status": "online", "limit": 1}, headers=auth)
+            row.update(online_per_api=page.json().get("total"), agents_list_ms=_ms(time.perf_counter() - t0))
+    except Exception as error:
+        stats.errors.append(f"GET /agents: {_why(error)}")
+    began = time.perf_counter()
+    await in_batches([agent.close() for agent in agents], 500)
+    return {
+        **row, "agents": len(keys), "connected": len(agents), "connect_s": round(connect_s, 2),
+        "connects_per_s": round(len(agents) / connect_s, 1), "connect_p50_ms": _ms(_pct(seconds, 0.5)),
+        "connect_p99_ms": _ms(_pct(seconds, 0.99)), "connect_failures": dict(failures),
+        "seconds": args.seconds, "heartbeats": stats.heartbeats, "acks": len(stats.rtts),
+        "heartbeats_per_s": round(stats.heartbeats / args.seconds, 1),
+        "expected_heartbeats_per_s": round(len(agents) / args.interval, 1),
+        "rtt_p50_ms": _ms(_pct(stats.rtts, 0.5)), "rtt_p99_ms": _ms(_pct(stats.rtts, 0.99)),
+        "rtt_max_ms": _ms(max(stats.rtts, default=None)), "lost_acks": lost, "closed_during_run": closed,
+        "other_errors": stats.errors[:10], "close_all_s": round(time.perf_counter() - began, 2), **cpu,
+        "errors": sum(failures.values()) + lost + sum(closed.values()) + len(stats.errors),
+    }
+
+
+def bench_connected(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
+    orch, url = store.fresh("connected", RPA_HEARTBEAT_INTERVAL_S=f"{args.interval:g}")
+    admin_create(orch)
+    began = time.perf_counter()
+    keys = asyncio.run(seed_agents(url, max(args.agents)))
+    print(f"  connected agents: seeded {len(keys):,} agents in {time.perf_counter() - began:.1f} s", flush=True)
+    rows = []
+    for count in args.agents:
+        offset = orch.log.stat().st_size if orch.log.exists() else 0
+        start(orch)
+        sampler = Sampler(orch.process.pid)  # type: ignore[union-attr]
+        try:
+            row = asyncio.run(drive_connected(orch, keys[:count], sampler, args))
+        except Exception as error:
+            row = {"agents": count, "connected": None, "errors": 1, "failed": _why(error)}
+        finally:
+            memory = sampler.stop()
+            orch.stop(timeout=60)
+        row.update(memory, server_log=log_problems(orch.log, offset), kib_per_agent=round(
+            (memory["server_rss_peak_mib"] - memory["server_rss_idle_mib"]) * 1024 / max(1, row["connected"] or 0), 1))
+        print(f"    N={count:,}: {row.get('heartbeats_per_s')} hb/s, RTT p50 {row.get('rtt_p50_ms')} ms, p99 "
+              f"{row.get('rtt_p99_ms')} ms, RSS peak {row['server_rss_peak_mib']} MiB, server CPU "
+              f"{row.get('server_cpu_pct')} %, errors {row['errors']}", flush=True)
+        rows.append(row)
+    return rows
+
+
+# -- scenario 2: throughput ------------------------------------------------------------------------
+
+
+async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sampler, args: argparse.Namespace
+                           ) -> dict[str, Any]:
+    stats = Stats()
+    agents, _, failures = await connect_all([SimAgent(k, f"sim-{i:02d}", stats, max_jobs=args.jobs_per_agent)
+                                             for i, k in enumerate(keys)], orch)
+    posted: dict[str, float] = {}
+    post_s: list[float] = []
+    post_errors: list[str] = []
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    pool = [httpx.AsyncClient(base_url=orch.url, timeout=60, limits=limits) for _ in range(args.clients)]
+    try:
+        auth = await _login(pool[0])
+        made = await pool[0].post(API + "/workflows", json={"name": "Noop", "document": NOOP_FLOW}, headers=auth)
+        workflow_id = made.raise_for_status().json()["id"]
+        (await pool[0].post(f"{API}/workflows/{workflow_id}/publish", json={}, headers=auth)).raise_for_status()
+
+        async def worker(client: httpx.AsyncClient, budget: list[int], record: bool) -> None:
+            while budget[0] > 0:
+                budget[0] -= 1
+                t0 = time.perf_counter()
+                response = await client.post(API + "/executions", json={"workflow_id": workflow_id}, headers=auth)
+                if response.status_code != 201:
+                    post_errors.append(f"{response.status_code} {response.text[:200]}")
+                elif record:
+                    post_s.append(time.perf_counter() - t0)
+                    posted[response.json()["id"]] = t0
+
+        async def settle(seconds: float) -> None:
+            deadline = time.perf_counter() + seconds
+            while time.perf_counter() < deadline and not posted.keys() <= stats.done.keys():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(worker(c, [WARMUP // 4], False) for c in pool[:4]))
+        await asyncio.sleep(1)
+        mark, first, budget = sampler.mark(), time.perf_counter(), [args.executions]
+        await asyncio.gather(*(worker(c, budget, True) for c in pool))
+        posts_s = time.perf_counter() - first
+        await settle(max(60.0, args.executions * 0.05))
+        cpu = sampler.cpu_since(mark)
+        finished = sorted(stats.done[eid] for eid in posted if eid in stats.done)
+        latency = [stats.assigned[eid] - t0 for eid, t0 in posted.items() if eid in stats.assigned]
+        loaded = dict(posted)
+        unloaded = []  # one at a time: the dispatch path without a queue in front of it
+        for _ in range(UNLOADED):
+            posted.clear()
+            await worker(pool[0], [1], True)
+            await settle(10)
+            unloaded += [stats.assigned[eid] - t0 for eid, t0 in posted.items() if eid in stats.assigned]
+            if not posted.keys() <= stats.done.keys():
+                stats.errors.append("an execution started one at a time did not finish within 10 s")
+                break
+        counts = {}
+        for state in STATES:
+            page = await pool[0].get(API + "/executions", headers=auth,
+                                     params={"workflow_id": workflow_id, "state": state, "limit": 1})
+            if total := page.json().get("total"):
+                counts[state] = total
+    finally:
+        for client in pool:
+            await client.aclose()
+        await in_batches([agent.close() for agent in agents], 500)
+    wall, quarter = (finished[-1] - first if finished else None), max(1, len(finished) // 4)
+    incomplete, others = len(loaded) - len(finished), sum(v for k, v in counts.items() if k != "succeeded")
+    return {
+        "agents": len(keys), "connected": len(agents), "connect_failures": dict(failures),
+        "jobs_per_agent": args.jobs_per_agent, "clients": args.clients, "executions": args.executions,
+        "posted": len(loaded), "post_errors": len(post_errors),
+        "first_post_error": post_errors[0] if post_errors else None,
+        "finished_by_agents": len(finished), "incomplete": incomplete, "states": counts,
+        "succeeded": counts.get("succeeded", 0) - WARMUP - UNLOADED, "wall_s": wall and round(wall, 3),
+        "executions_per_s": wall and round(len(finished) / wall, 1),
+        "first_quarter_per_s": round(quarter / (finished[quarter - 1] - first), 1) if finished else None,
+        "last_quarter_per_s": round(quarter / (finished[-1] - finished[-quarter - 1]), 1)
+        if len(finished) > quarter else None,
+        "starts_per_s": round(len(loaded) / posts_s, 1), "post_p50_ms": _ms(_pct(post_s, 0.5)),
+        "post_p99_ms": _ms(_pct(post_s, 0.99)), "dispatch_p50_ms": _ms(_pct(latency, 0.5)),
+        "dispatch_p99_ms": _ms(_pct(latency, 0.99)), "dispatch_max_ms": _ms(max(latency, default=None)),
+        "unloaded_dispatch_p50_ms": _ms(_pct(unloaded, 0.5)), "unloaded_dispatch_p99_ms": _ms(_pct(unloaded, 0.99)),
+        **cpu, "agent_errors": stats.errors[:10], "closed": dict(stats.closed),
+        "errors": len(post_errors) + incomplete + len(stats.errors) + sum(failures.values()) + others,
+    }
+
+
+def bench_throughput(store: Store, args: argparse.Namespace) -> dict[str, Any]:
+    orch, url = store.fresh("throughput")
+    admin_create(orch)
+    keys = asyncio.run(seed_agents(url, THROUGHPUT_AGENTS))
+    start(orch)
+    sampler = Sampler(orch.process.pid)  # type: ignore[union-attr]
+    try:
+        row = asyncio.run(drive_throughput(orch, keys, sampler, args))
+    except Exception as error:
+        row = {"executions": args.executions, "errors": 1, "failed": _why(error)}
+    finally:
+        memory = sampler.stop()
+        orch.stop(timeout=60)
+    row.update(memory, server_log=log_problems(orch.log))
+    print(f"  throughput: {row.get('executions_per_s')} executions/s, dispatch p50 {row.get('dispatch_p50_ms')} ms, "
+          f"p99 {row.get('dispatch_p99_ms')} ms (one at a time: p99 {row.get('unloaded_dispatch_p99_ms')} ms), "
+          f"errors {row['errors']}{' — ' + row['failed'] if 'failed' in row else ''}", flush=True)
+    return row
+
+
+# -- scenario 3: resume time -----------------------------------------------------------------------
+
+
+def batch_flow(items: int, pause_s: float) -> dict[str, Any]:
+    """tests/e2e/test_dispatch_e2e.py's `batch_flow`: a loop of waits, long enough to be killed in."""
+    return {
+        "schema": "rpa.flow/1", "name": "Batch", "variables": {"processed": 0},
+        "inputs": {"items": {"type": "integer", "default": items}, "pause_s": {"type": "number", "default": pause_s}},
+        "nodes": [{"id": "batch", "type": "control.foreach",
+                   "params": {"items": "{{ range(inputs.items) | list }}", "collect": "{{ steps.work.output }}"},
+                   "body": {"nodes": [{"id": "work", "type": "core.wait", "params": {"seconds": "{{ inputs.pause_s }}"},
+                                       "set": {"processed": "{{ vars.processed + 1 }}"}}]}}],
+        "outputs": {"processed": "{{ vars.processed }}"},
+    }
+
+
+def _after(iso: str | None, origin: float) -> float | None:
+    return None if iso is None else round(dt.datetime.fromisoformat(iso).timestamp() - origin, 3)
+
+
+def resume_once(store: Store, variant: dict[str, Any]) -> dict[str, Any]:
+    grace = {"RPA_AGENT_GRACE_S": f"{variant['grace_s']:g}"} if variant["grace_s"] != 10 else {}
+    orch, _ = store.fresh("resume", **grace)
+    agents: list[LocalAgent] = []
+    row: dict[str, Any] = {"variant": variant["name"], "signal": variant["signal"].name, "grace_s": variant["grace_s"],
+                           "target_s": variant["target_s"]}
+    try:
+        start(orch)
+        orch.create_owner(EMAIL, PASSWORD, org=ORG)
+        for name in ("a", "b"):
+            agents.append(LocalAgent(orch, orch.data_dir.parent / f"agent-{name}", name,
+                                     env={"HOME": orch.env["HOME"]}))
+            agents[-1].start()
+        for agent in agents:
+            agent.wait_online(orch.client)
+        eid = orch.start_execution(orch.publish(batch_flow(RESUME_ITEMS, RESUME_PAUSE_S)))
+        with httpx.Client(base_url=orch.url + API, timeout=30,
+                          headers={"Authorization": f"Bearer {orch.client.access_token}"}) as http:
+            def get(path: str, **params: Any) -> Any:
+                return http.get(path, params=params).raise_for_status().json()
+
+            def events(after: int = 0) -> list[dict[str, Any]]:
+                items: list[dict[str, Any]] = get(f"/executions/{eid}/events", after_seq=after, limit=1000)["items"]
+                return items
+
+            wait_for(lambda: sum(e["type"] == "iteration.finished" for e in events()) >= 2, 60, "two iterations")
+            holder = next(a for a in agents if a.agent_id == get(f"/executions/{eid}")["agent_id"])
+            other = next(a for a in agents if a is not holder)
+            seq_at_kill = max(e["seq"] for e in events())
+            killed_wall, killed = time.time(), time.perf_counter()
+            holder.process.send_signal(variant["signal"])  # type: ignore[union-attr]
+            limit = variant["grace_s"] + (50 if variant["signal"] is signal.SIGSTOP else 0) + 60
+            found = wait_for(lambda: [e for e in events(seq_at_kill) if e["type"] == "node.started"], limit,
+                             "a node.started journaled by the other agent")
+            row.update(resume_s=round(time.perf_counter() - killed, 3),
+                       resume_by_event_ts_s=round(found[0]["ts"] - killed_wall, 3))
+            history = get(f"/executions/{eid}/transitions", limit=100)["items"]
+            lost = [t for t in history if t["to_state"] == "lost"]
+            assigned = [t for t in history if t["to_state"] == "assigned"]
+            row.update(lost_after_s=_after(lost[0]["at"] if lost else None, killed_wall),
+                       reassigned_after_s=_after(assigned[-1]["at"] if len(assigned) > 1 else None, killed_wall),
+                       lost_reason=lost[0]["reason"] if lost else None,
+                       holder_disconnected_after_s=_after(get(f"/agents/{holder.agent_id}")["disconnected_at"],
+                                                          killed_wall))
+            done = wait_for(lambda: (x := get(f"/executions/{eid}"))["state"] in
+                            ("succeeded", "failed", "cancelled", "timed_out") and x, 60, "the end of the execution")
+            row.update(final_state=done["state"], outputs=done["outputs"], attempt=done["attempt"],
+                       resumed_by_other=done["agent_id"] == other.agent_id)
+        row["errors"] = int(not row["resumed_by_other"] or done["state"] != "succeeded" or done["attempt"] != 2
+                            or done["outputs"] != {"processed": RESUME_ITEMS})
+    except Exception as error:
+        row.update(errors=1, failed=_why(error))
+    finally:
+        for agent in agents:
+            if agent.running:
+                agent.process.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+                agent.kill()
+        orch.stop()
+        row["server_log"] = log_problems(orch.log)
+    print(f"  resume, {row['variant']}: node.started on the other agent after {row.get('resume_s')} s (lost after "
+          f"{row.get('lost_after_s')} s){' — ' + row['failed'] if 'failed' in row else ''}", flush=True)
+    return row
+
+
+def bench_resume(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
+    variants = [{"name": "SIGKILL, default grace", "signal": signal.SIGKILL, "grace_s": 10, "target_s": 15},
+                {"name": "SIGKILL, RPA_AGENT_GRACE_S=1", "signal": signal.SIGKILL, "grace_s": 1, "target_s": 2}]
+    if args.dead_machine:
+        variants.append({"name": "SIGSTOP (dead machine), default", "signal": signal.SIGSTOP, "grace_s": 10,
+                         "target_s": None})
+    return [resume_once(store, variant) for variant in variants]
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def render(report: dict[str, Any], markdown: bool) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console, meta = Console(width=220, highlight=False), report["meta"]
+
+    def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+        made = Table(title=None if markdown else title, box=box.MARKDOWN if markdown else box.SIMPLE_HEAD)
+        for i, column in enumerate(columns):
+            made.add_column(column, justify="left" if i < 2 or column == "target" else "right")
+        for row in rows:
+            made.add_row(*row)
+        if rows:
+            console.print(made)
+
+    each = [(d["database"], r) for d in report["databases"] for r in d.get("connected", [])]
+    table(f"Connected agents: heartbeat every {meta['interval_s']:g} s for {meta['seconds']:g} s; the simulated "
+          f"agents and the server share the {meta['cpus']} cores",
+          ["database", "agents", "connected", "connect s", "RSS idle→peak MiB", "KiB/agent", "server CPU %",
+           "client CPU %", "hb/s", "RTT p50 ms", "RTT p99 ms", "RTT max ms", "errors", "target"],
+          [[db, _f(r["agents"]), _f(r.get("connected")), _f(r.get("connect_s")),
+            f"{_f(r.get('server_rss_idle_mib'))}→{_f(r.get('server_rss_peak_mib'))}", _f(r.get("kib_per_agent")),
+            _f(r.get("server_cpu_pct")), _f(r.get("client_cpu_pct")), _f(r.get("heartbeats_per_s")),
+            _f(r.get("rtt_p50_ms"), 2), _f(r.get("rtt_p99_ms"), 2), _f(r.get("rtt_max_ms"), 2), _f(r["errors"]),
+            ("✓" if r.get("connected") == r["agents"] and not r["errors"] else "✗") + " all connected, no errors"]
+           for db, r in each])
+    each = [(d["database"], d["throughput"]) for d in report["databases"] if d.get("throughput")]
+    table(f"Throughput: one-step flow, {THROUGHPUT_AGENTS} simulated agents, {meta['clients']} API clients",
+          ["database", "agentsxslots", "executions", "succeeded", "exec/s", "starts/s", "dispatch p50 ms",
+           "dispatch p99 ms", "dispatch max ms", "1-at-a-time p99 ms", "server CPU %", "errors", "target"],
+          [[db, f"{r.get('agents')}x{r.get('jobs_per_agent')}", _f(r.get("executions")), _f(r.get("succeeded")),
+            _f(r.get("executions_per_s")), _f(r.get("starts_per_s")), _f(r.get("dispatch_p50_ms"), 2),
+            _f(r.get("dispatch_p99_ms"), 2), _f(r.get("dispatch_max_ms"), 2), _f(r.get("unloaded_dispatch_p99_ms"), 2),
+            _f(r.get("server_cpu_pct")), _f(r["errors"]),
+            ("" if db != "sqlite" else "✓ " if (r.get("executions_per_s") or 0) >= TARGET_EPS and not r["errors"]
+             and (r.get("dispatch_p99_ms") or 1e9) < TARGET_P99_MS else "✗ ")
+            + f"≥ {TARGET_EPS}/s, p99 < {TARGET_P99_MS} ms{'' if db == 'sqlite' else ' (on SQLite)'}; "
+            f"n8n: {N8N_EPS}/s"] for db, r in each])
+    each = [(d["database"], r) for d in report["databases"] for r in d.get("resume", [])]
+    table("Resume time after the holding agent dies (two real `rpa agent` processes), seconds after the signal",
+          ["database", "variant", "socket closed", "lost", "reassigned", "node.started (polled)", "by event ts",
+           "final", "errors", "target"],
+          [[db, r["variant"], _f(r.get("holder_disconnected_after_s"), 2), _f(r.get("lost_after_s"), 2),
+            _f(r.get("reassigned_after_s"), 2), _f(r.get("resume_s"), 2), _f(r.get("resume_by_event_ts_s"), 2),
+            r.get("final_state") or r.get("failed", "-"), _f(r["errors"]),
+            (f"{'✓' if (r.get('resume_s') or 1e9) < r['target_s'] else '✗'} < {r['target_s']} s" if r.get("target_s")
+             else "info: 3 missed beats + grace = 40 s") + f"; Temporal: start-to-close, {TEMPORAL_S} s"]
+           for db, r in each])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--scenarios", default="connected,throughput,resume", help="comma-separated")
+    parser.add_argument("--agents", default="1000,5000,10000", help="connected agents, comma-separated")
+    parser.add_argument("--seconds", type=float, default=60.0, help="heartbeat window once all are connected")
+    parser.add_argument("--interval", type=float, default=10.0, help="RPA_HEARTBEAT_INTERVAL_S")
+    parser.add_argument("--executions", type=int, default=2000, help="executions started in the throughput run")
+    parser.add_argument("--jobs-per-agent", type=int, default=4, help="max_jobs of each of the 50 agents")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent API clients starting executions")
+    parser.add_argument("--dead-machine", action="store_true", help="with --quick: add the SIGSTOP variant (~50 s)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 200,1000 agents, 15 s, 300 executions")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON results")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="print the tables of a saved run; run nothing")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    args = parser.parse_args()
+    if args.render:
+        render(json.loads(args.render.read_text(encoding="utf-8")), args.markdown)
+        return 0
+    for name, quick in (("agents", "200,1000"), ("seconds", 15.0), ("executions", 300)):
+        if args.quick and getattr(args, name) == parser.get_default(name):
+            setattr(args, name, quick)
+    args.dead_machine = args.dead_machine or not args.quick  # cheap in CPU: the full run includes it
+    args.agents = [int(n) for n in str(args.agents).split(",") if n.strip()]
+    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    scenarios = {name.strip() for name in args.scenarios.split(",") if name.strip()}
+    if set(databases) - {"sqlite", "postgres"} or scenarios - {"connected", "throughput", "resume"}:
+        parser.error("unknown database or scenario")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: every finally stops what it started
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
+                         check=False).stdout.strip()
+    report: dict[str, Any] = {"meta": {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": rev or None,
+        "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+        "memory_mib": psutil.virtual_memory().total >> 20, "nofile_limit": hard,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "interval_s": args.interval,
+        "seconds": args.seconds, "agents": args.agents, "executions": args.executions, "clients": args.clients,
+        "jobs_per_agent": args.jobs_per_agent, "quick": args.quick, "command": " ".join(["python", *sys.argv]),
+        "note": "the simulated agents (this process) and the server share the machine's cores"},
+        "databases": []}
+    for name in databases:
+        print(f"{name}:", flush=True)
+        result: dict[str, Any] = {"database": name}
+        report["databases"].append(result)
+        try:
+            with Store(name) as store:
+                for scenario, bench in (("connected", bench_connected), ("throughput", bench_throughput),
+                                        ("resume", bench_resume)):
+                    if scenario in scenarios:
+                        result[scenario] = bench(store, args)
+        except Exception as error:
+            result["failed"] = _why(error)
+            print(f"  failed: {result['failed']}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    render(report, args.markdown)
+    rows = [r for d in report["databases"] for r in [*d.get("connected", []), *d.get("resume", []),
+                                                      *([d["throughput"]] if d.get("throughput") else [])]]
+    return 1 if any("failed" in d for d in report["databases"]) or any(r.get("errors") for r in rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
