@@ -103,6 +103,7 @@ class AgentSession:
                 await transition(session, execution, State.QUEUED, actor=self.actor,
                                  reason="requeued for another agent")
         self.release(uuid.UUID(message.execution_id))
+        self.hub.on_free(work=True)
         return []
 
     async def on_journal(self, message: JournalBatch) -> list[object]:

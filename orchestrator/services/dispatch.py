@@ -146,9 +146,15 @@ class Dispatcher(BackgroundService):
         self._needs: dict[uuid.UUID, tuple[Needs, dict[str, Any]]] = {}
         self.latencies: list[float] = []
         """Seconds from `queued_at` to `job.assign` sent, newest last (for the benchmark)."""
+        self._work = 1
+        """Bumped whenever executions may have been queued; 0 once a pass found none left."""
         hub.on_free = self.kick
 
-    def kick(self) -> None:
+    def kick(self, work: bool = False) -> None:
+        """Wake the dispatcher: `work` when executions were queued, else because capacity may
+        have appeared (an agent connected, a slot freed up), which matters only if some wait."""
+        if work:
+            self._work += 1
         self._wake.set()
 
     async def _run(self) -> None:
@@ -165,10 +171,17 @@ class Dispatcher(BackgroundService):
 
     async def dispatch_once(self) -> bool:
         """Assign what can be assigned now; True when a full batch went out (there may be more)."""
+        if not self._work:
+            return False  # nothing waits: an agent connecting or freeing a slot costs no query
         free = self.hub.available()
         if not free:
             return False
+        generation = self._work
+        by_org: dict[uuid.UUID, list[AgentLink]] = {}
+        for link in free:
+            by_org.setdefault(link.org_id, []).append(link)
         sends: list[tuple[AgentLink, JobAssign, float]] = []
+        assigned = 0
         async with self.db.transaction() as session:
             query = (select(Execution).where(Execution.state == State.QUEUED.value,
                                              Execution.org_id.in_({link.org_id for link in free}))
@@ -177,16 +190,19 @@ class Dispatcher(BackgroundService):
                 query = query.with_for_update(skip_locked=True)
             queued = list(await session.scalars(query))
             if not queued:
+                if self._work == generation:
+                    self._work = 0
                 return False
             held = await self._held_per_workflow(session, {e.workflow_id for e in queued})
             for execution in queued:
                 needs, document = await self._needs_of(session, execution.version_id)
                 if needs.max_concurrent is not None and held.get(execution.workflow_id, 0) >= needs.max_concurrent:
                     continue
-                link = self._pick(execution, needs)
+                link = self._pick(by_org.get(execution.org_id, []), needs)
                 if link is None:
                     continue
                 message = await self._assign(session, execution, link, needs, document)
+                assigned += 1  # dispatched, or failed for good: either way it no longer waits
                 if message is None:
                     continue
                 held[execution.workflow_id] = held.get(execution.workflow_id, 0) + 1
@@ -198,6 +214,8 @@ class Dispatcher(BackgroundService):
                 self.latencies.append(time.time() - queued_at)
             except Exception:  # the socket died: the lease reaper requeues what it held
                 log.warning("could not send job.assign to agent %s", link.agent_id)
+        if assigned == len(queued) < BATCH and self._work == generation:
+            self._work = 0  # the queue is empty now; the next start or requeue says otherwise
         return len(queued) == BATCH and bool(sends)
 
     async def _held_per_workflow(self, session: AsyncSession, workflow_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -215,8 +233,8 @@ class Dispatcher(BackgroundService):
             cached = self._needs[version_id] = (Needs.of(document), document)
         return cached
 
-    def _pick(self, execution: Execution, needs: Needs) -> AgentLink | None:
-        matches = [link for link in self.hub.available([execution.org_id]) if not needs.unmet(link)]
+    def _pick(self, links: list[AgentLink], needs: Needs) -> AgentLink | None:
+        matches = [link for link in links if link.free > 0 and not needs.unmet(link)]
         if not matches:
             return None
         return max(matches, key=lambda link: (link.free, -link.dispatched))

@@ -67,8 +67,9 @@ class AgentHub:
         self.links: dict[uuid.UUID, AgentLink] = {}
         self._gone_since: dict[uuid.UUID, float] = {}
         self._watchers: dict[uuid.UUID, set[asyncio.Queue[Any]]] = {}
-        self.on_free: Callable[[], None] = lambda: None
-        """Called when capacity may have appeared (a new link, a finished job); the dispatcher's kick."""
+        self.on_free: Callable[..., None] = lambda work=False: None
+        """Called when capacity may have appeared (a new link, a finished job), or with
+        `work=True` when executions were requeued: the dispatcher's kick."""
 
     # --- connections ----------------------------------------------------------------------------
 

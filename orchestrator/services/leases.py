@@ -102,7 +102,7 @@ class LeaseReaper(BackgroundService):
                 moved += 1
                 requeued = True
         if requeued:
-            self.hub.on_free()
+            self.hub.on_free(work=True)
         return moved
 
     async def _close_silent_agents(self) -> None:

@@ -47,7 +47,7 @@ def _actor(principal: Principal, request: Request) -> Actor:
 def _dispatch_after_commit(session: AsyncSession, request: Request) -> None:
     dispatcher = getattr(request.app.state, "dispatcher", None)
     if dispatcher is not None:
-        after_commit(session, dispatcher.kick)
+        after_commit(session, lambda: dispatcher.kick(work=True))
 
 
 def _cancel_after_commit(session: AsyncSession, request: Request, execution_id: uuid.UUID, reason: str) -> None:
