@@ -67,6 +67,7 @@ class AgentHub:
         self.links: dict[uuid.UUID, AgentLink] = {}
         self._gone_since: dict[uuid.UUID, float] = {}
         self._watchers: dict[uuid.UUID, set[asyncio.Queue[Any]]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self.on_free: Callable[..., None] = lambda work=False: None
         """Called when capacity may have appeared (a new link, a finished job), or with
         `work=True` when executions were requeued: the dispatcher's kick."""
@@ -140,7 +141,11 @@ class AgentHub:
         if link is None:
             return False
         self.unregister(link, gone_since=gone_since)
-        await link.close(code, reason)
+        # Not awaited: a close handshake with a frozen peer waits for its timeout, and the caller
+        # (the lease reaper, a revocation) must not wait with it.
+        closing = asyncio.get_running_loop().create_task(link.close(code, reason))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
         return True
 
     # --- live view ------------------------------------------------------------------------------
