@@ -43,6 +43,7 @@ import json
 import os
 import platform
 import random
+import re
 import resource
 import shutil
 import signal
@@ -205,10 +206,19 @@ class Sampler(threading.Thread):
 
 
 def log_problems(log: Path, offset: int = 0) -> dict[str, Any]:
-    """WARNING/ERROR/Traceback lines the server wrote after `offset`: how many, and the first few."""
-    text = log.read_bytes()[offset:].decode(errors="replace") if log.exists() else ""
-    lines = [line for line in text.splitlines() if any(w in line for w in ("WARNING", "ERROR", "Traceback"))]
-    return {"count": len(lines), "first": [line[:300] for line in lines[:5]]}
+    """WARNING/ERROR lines and tracebacks (whole) the server wrote after `offset`: how many, the first few."""
+    lines = (log.read_bytes()[offset:].decode(errors="replace") if log.exists() else "").splitlines()
+    found, i = [], 0
+    while i < len(lines):
+        end = i + 1
+        if "Traceback" in lines[i]:  # up to the next log record
+            while end < len(lines) and not re.match(r"(INFO|WARNING|ERROR|DEBUG):|\d{4}-\d\d-\d\d ", lines[end]):
+                end += 1
+            found.append("\n".join(lines[i:end])[-3000:])
+        elif "WARNING" in lines[i] or "ERROR" in lines[i]:
+            found.append(lines[i][:300])
+        i = end
+    return {"count": len(found), "first": found[:5]}
 
 
 # -- simulated agents ------------------------------------------------------------------------------

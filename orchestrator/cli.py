@@ -53,7 +53,10 @@ def serve(
     settings = _settings(data_dir, database_url)
     configure()
     typer.echo(f"orchestrator on http://{host}:{port} (data: {settings.data_dir}, API docs at /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio")
+    # ws_ping_interval=None: the agent protocol has its own heartbeats, and the lease reaper decides
+    # when a silent agent is gone (uvicorn's ping would close it on its own, later clock).
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio",
+                ws_ping_interval=None)
 
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)

@@ -96,12 +96,15 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def invocations(root: Path) -> dict[str, int]:
-    """How often each node instance's step really ran (probe.count), by idempotency key."""
+def invocations(root: Path, *, by_agent: bool = False) -> dict[str, int]:
+    """How often each node instance's step really ran (probe.count), by idempotency key, or by
+    (idempotency key, agent) with `by_agent`."""
     probe = root / "probe.log"
     counts: dict[str, int] = {}
-    for key in probe.read_text(encoding="utf-8").split() if probe.exists() else []:
-        counts[key] = counts.get(key, 0) + 1
+    for line in probe.read_text(encoding="utf-8").splitlines() if probe.exists() else []:
+        key, _, agent = line.partition(" ")
+        name = f"{key} {agent}" if by_agent else key
+        counts[name] = counts.get(name, 0) + 1
     return counts
 
 

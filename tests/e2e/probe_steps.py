@@ -1,5 +1,6 @@
 """A step for the end-to-end tests, loaded by agents through `RPA_STEP_MODULES`:
-`probe.count` appends its idempotency key to the file named by `RPA_PROBE_FILE`, so a test can
+`probe.count` appends its idempotency key (and its agent's home) to the file named by
+`RPA_PROBE_FILE`, so a test can
 count, outside any journal, how often each node instance really ran."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def probe_count(params: CountParams) -> str:
     """Record this invocation by idempotency key, then take `seconds`."""
     key = context().idempotency_key
     with open(os.environ["RPA_PROBE_FILE"], "a", encoding="utf-8") as out:
-        out.write(key + "\n")
+        out.write(f"{key} {os.environ.get('RPA_AGENT_HOME', '-')}\n")  # which agent ran it
     time.sleep(params.seconds)
     return key
 

@@ -140,6 +140,7 @@ def test_a_killed_agent_is_replaced_and_nothing_completed_runs_twice(tmp_path: P
     ran = {key: n for key, n in invocations(tmp_path).items() if key.startswith(execution)}
     assert sorted(ran) == [f"{execution}/batch[{i}]/work" for i in range(6)]
     assert sum(n > 1 for n in ran.values()) <= 1
+    assert set(invocations(tmp_path, by_agent=True).values()) == {1}  # no agent ran anything twice
     finished_before_kill = [e["path"] for e in events if e["type"] == "node.succeeded" and e["seq"] < events[-1]["seq"]]
     for path in finished_before_kill:
         if path.endswith("/work") and ran[f"{execution}/{path}"] > 1:
