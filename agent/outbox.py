@@ -31,22 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from agent._outbox_journal import EventSpec, JobRecord, OutboxError, OutboxJournal, StaleJournalError
-from shared.engine import Event
+from shared.engine import EVENTS_SCHEMA, Event
 
 __all__ = ["JobRecord", "Outbox", "OutboxError", "OutboxJournal", "StaleJournalError"]
 
-# The events table must stay the engine's journal layout (see shared/engine/_journal.py);
+# The events table is the engine's journal layout (shared.engine._journal.EVENTS_SCHEMA);
 # tests/agent/test_outbox.py reads an outbox file with SqliteJournal to pin it.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    execution_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    path TEXT NOT NULL,
-    data TEXT NOT NULL,
-    ts REAL NOT NULL,
-    PRIMARY KEY (execution_id, seq)
-) WITHOUT ROWID;
+_SCHEMA = EVENTS_SCHEMA + """
 CREATE TABLE IF NOT EXISTS jobs (
     execution_id TEXT PRIMARY KEY,
     attempt INTEGER NOT NULL,

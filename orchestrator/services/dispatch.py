@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,8 +143,6 @@ class Dispatcher(BackgroundService):
         """Returns the vault's current master keys (they may rotate while the server runs)."""
         self._wake = asyncio.Event()
         self._needs: dict[uuid.UUID, tuple[Needs, dict[str, Any]]] = {}
-        self.latencies: list[float] = []
-        """Seconds from `queued_at` to `job.assign` sent, newest last (for the benchmark)."""
         self._work = 1
         """Bumped whenever executions may have been queued; 0 once a pass found none left."""
         hub.on_free = self.kick
@@ -180,7 +177,7 @@ class Dispatcher(BackgroundService):
         by_org: dict[uuid.UUID, list[AgentLink]] = {}
         for link in free:
             by_org.setdefault(link.org_id, []).append(link)
-        sends: list[tuple[AgentLink, JobAssign, float]] = []
+        sends: list[tuple[AgentLink, JobAssign]] = []
         assigned = 0
         async with self.db.transaction() as session:
             query = (select(Execution).where(Execution.state == State.QUEUED.value,
@@ -206,12 +203,10 @@ class Dispatcher(BackgroundService):
                 if message is None:
                     continue
                 held[execution.workflow_id] = held.get(execution.workflow_id, 0) + 1
-                queued_at = execution.queued_at.timestamp() if execution.queued_at else time.time()
-                sends.append((link, message, queued_at))
-        for link, message, queued_at in sends:
+                sends.append((link, message))
+        for link, message in sends:
             try:
                 await link.send(message)
-                self.latencies.append(time.time() - queued_at)
             except Exception:  # the socket died: the lease reaper requeues what it held
                 log.warning("could not send job.assign to agent %s", link.agent_id)
         if assigned == len(queued) < BATCH and self._work == generation:

@@ -90,15 +90,7 @@ def _watch(console: Console, orchestrator: LocalOrchestrator, execution_id: str,
 
 
 def _events(orchestrator: LocalOrchestrator, execution_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        page = orchestrator.client.request("GET", f"/executions/{execution_id}/events",
-                                           params={"after_seq": after, "limit": 1000})
-        items += page["items"]
-        if not page.get("next_after_seq"):
-            return items
-        after = page["next_after_seq"]
+    return orchestrator.events(execution_id)
 
 
 def _triage(console: Console, orchestrator: LocalOrchestrator, workflow: str, names: dict[str, str]) -> Row:

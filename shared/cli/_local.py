@@ -124,6 +124,18 @@ class LocalOrchestrator(_Child):
     def start_execution(self, workflow_id: str, **body: Any) -> str:
         return str(self.client.request("POST", "/executions", json={"workflow_id": workflow_id, **body})["id"])
 
+    def events(self, execution_id: str) -> list[dict[str, Any]]:
+        """The execution's stored journal, every page of it."""
+        items: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = self.client.request("GET", f"/executions/{execution_id}/events",
+                                       params={"after_seq": after, "limit": 1000})
+            items += page["items"]
+            if not page.get("next_after_seq"):
+                return items
+            after = page["next_after_seq"]
+
     def enrolment_token(self, labels: list[str] | None = None) -> str:
         made = self.client.request("POST", "/agents/enrolment-tokens", json={"labels": labels or []})
         return str(made["token"])

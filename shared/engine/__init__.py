@@ -2,10 +2,11 @@
 
 from shared.engine._engine import Engine, ExecutionResult, FileFlowLoader, FlowLoader
 from shared.engine._events import EVENT_TYPES, Event
-from shared.engine._journal import Journal, MemoryJournal, SqliteJournal
+from shared.engine._journal import EVENTS_SCHEMA, Journal, MemoryJournal, SqliteJournal
 from shared.engine._state import ExecutionState, NodeResult, fold
 
 __all__ = [
+    "EVENTS_SCHEMA",
     "EVENT_TYPES",
     "Engine",
     "Event",

@@ -80,7 +80,7 @@ class MemoryJournal(_ListenerMixin):
         pass
 
 
-_SCHEMA = """
+EVENTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     execution_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -91,6 +91,7 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (execution_id, seq)
 ) WITHOUT ROWID;
 """
+"""The journal table: one row per event, keyed by (execution_id, seq). The agent's outbox uses it too."""
 
 
 class SqliteJournal(_ListenerMixin):
@@ -114,7 +115,7 @@ class SqliteJournal(_ListenerMixin):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(EVENTS_SCHEMA)
         row = self._db.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE execution_id = ?", (execution_id,)
         ).fetchone()
@@ -127,7 +128,7 @@ class SqliteJournal(_ListenerMixin):
             return []
         db = sqlite3.connect(path)
         try:
-            db.executescript(_SCHEMA)
+            db.executescript(EVENTS_SCHEMA)
             rows = db.execute(
                 "SELECT execution_id, MIN(ts), SUM(type = 'execution.finished') FROM events "
                 "GROUP BY execution_id ORDER BY MIN(ts)"

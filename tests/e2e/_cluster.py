@@ -46,16 +46,6 @@ class Orchestrator(LocalOrchestrator):
         result: dict[str, Any] = self.api("GET", f"/executions/{execution_id}")
         return result
 
-    def events(self, execution_id: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        after = 0
-        while True:
-            page = self.api("GET", f"/executions/{execution_id}/events", params={"after_seq": after, "limit": 500})
-            found += page["items"]
-            if not page.get("next_after_seq"):
-                return found
-            after = page["next_after_seq"]
-
     def stream(self, execution_id: str, *, follow: bool = False) -> list[tuple[str, Any]]:
         return list(self.client.stream(execution_id, follow=follow))
 

@@ -21,7 +21,7 @@ from orchestrator.services.hub import AgentLink
 from orchestrator.settings import Settings
 from shared.protocol import JobAssign, JobCancel
 from tests.orchestrator._execution_helpers import make_workflow
-from tests.orchestrator.conftest import PASSWORD, TenantFactory
+from tests.orchestrator.conftest import TenantFactory
 
 API = "/api/v1"
 
@@ -339,7 +339,6 @@ async def test_why_waiting_is_none_once_dispatched(app: FastAPI, tenant: TenantF
         execution = Execution(state="running", org_id=owner.org_id, workflow_id=uuid.uuid4(),
                               version_id=uuid.uuid4(), version_number=1)
         assert await why_waiting(session, app.state.agent_hub, execution) is None
-    assert PASSWORD
 
 
 async def test_a_missing_credential_fails_the_execution_and_dispatch_goes_on(
