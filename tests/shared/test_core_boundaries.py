@@ -44,8 +44,8 @@ def test_a_flow_runs_with_qt_web_database_and_desktop_libraries_unavailable(tmp_
 
 def test_public_names_are_pinned() -> None:
     assert sorted(shared.engine.__all__) == [
-        "EVENT_TYPES", "Engine", "Event", "ExecutionResult", "ExecutionState", "FileFlowLoader", "FlowLoader",
-        "Journal", "MemoryJournal", "NodeResult", "SqliteJournal", "fold",
+        "EVENTS_SCHEMA", "EVENT_TYPES", "Engine", "Event", "ExecutionResult", "ExecutionState", "FileFlowLoader",
+        "FlowLoader", "Journal", "MemoryJournal", "NodeResult", "SqliteJournal", "fold",
     ]
     assert sorted(shared.flow.__all__) == [
         "Edge", "Flow", "FlowSettings", "Graph", "InputSpec", "Node", "Problem", "RetryPolicy", "SCHEMA_TAG",
