@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import json
 import os
 import platform
@@ -390,10 +391,18 @@ async def drive_connected(orch: LocalOrchestrator, keys: list[str], sampler: Sam
     connect_s = time.perf_counter() - began
     print(f"    {len(agents):,}/{len(keys):,} connected in {connect_s:.1f} s"
           + (f"; failures: {dict(failures.most_common(3))}" if failures else ""), flush=True)
+    # The simulated agents stand in for 10,000 machines: this one process's collector pausing over all
+    # their sockets is not something a real agent sees, so their objects are frozen out of its way.
+    gc.collect()
+    gc.freeze()
+    client_pauses: list[float] = []
+    watch = _gc_watch(client_pauses)
+    gc.callbacks.append(watch)
     mark = sampler.mark()
     stats.window = (mark[0], mark[0] + args.seconds)
     await asyncio.sleep(args.seconds)
     cpu = sampler.cpu_since(mark)
+    gc.callbacks.remove(watch)
     await asyncio.sleep(2)  # the last acks
     lost = sum(measured for agent in agents for _, measured in agent.pending.values())
     closed = dict(stats.closed)
@@ -407,6 +416,7 @@ async def drive_connected(orch: LocalOrchestrator, keys: list[str], sampler: Sam
         stats.errors.append(f"GET /agents: {_why(error)}")
     began = time.perf_counter()
     await in_batches([agent.close() for agent in agents], 500)
+    gc.unfreeze()
     return {
         **row, "agents": len(keys), "connected": len(agents), "connect_s": round(connect_s, 2),
         "connects_per_s": round(len(agents) / connect_s, 1), "connect_p50_ms": _ms(_pct(seconds, 0.5)),
@@ -417,8 +427,22 @@ async def drive_connected(orch: LocalOrchestrator, keys: list[str], sampler: Sam
         "rtt_p50_ms": _ms(_pct(stats.rtts, 0.5)), "rtt_p99_ms": _ms(_pct(stats.rtts, 0.99)),
         "rtt_max_ms": _ms(max(stats.rtts, default=None)), "lost_acks": lost, "closed_during_run": closed,
         "other_errors": stats.errors[:10], "close_all_s": round(time.perf_counter() - began, 2), **cpu,
+        "client_full_gcs": len(client_pauses), "client_gc_max_ms": _ms(max(client_pauses, default=None)),
         "errors": sum(failures.values()) + lost + sum(closed.values()) + len(stats.errors),
     }
+
+
+def _gc_watch(pauses: list[float]) -> Any:
+    started = [0.0]
+
+    def watch(phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") == 2:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pauses.append(time.perf_counter() - started[0])
+
+    return watch
 
 
 def bench_connected(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -48,15 +48,18 @@ def serve(
     import uvicorn
 
     from orchestrator.app import create_app
+    from orchestrator.gc_policy import GcPolicy
     from orchestrator.logging import configure
 
     settings = _settings(data_dir, database_url)
     configure()
+    app = create_app(settings)
+    GcPolicy(full_every_s=settings.gc_full_every_s).install()
     typer.echo(f"orchestrator on http://{host}:{port} (data: {settings.data_dir}, API docs at /docs)")
     # ws_ping_interval=None: the agent protocol has its own heartbeats, and the lease reaper decides
     # when a silent agent is gone (uvicorn's ping would close it on its own, later clock).
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio",
-                ws_ping_interval=None)
+    uvicorn.run(app, host=host, port=port, log_level="info", ws="websockets-sansio",
+                ws_ping_interval=None, ws_per_message_deflate=settings.ws_compression)
 
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)

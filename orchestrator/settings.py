@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1,
                                     description="Largest artifact an agent may upload.")
     max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest WebSocket message accepted.")
+    ws_compression: bool = Field(default=False, description=(
+        "permessage-deflate on WebSockets: less traffic for large flows and journals, about 40 KiB more "
+        "memory and more CPU per connected agent."))
+    gc_full_every_s: float = Field(default=3600.0, ge=0, description=(
+        "`rpa orchestrator` freezes long-lived objects out of the garbage collector's way and runs one "
+        "full collection this often (0: never; see orchestrator/gc_policy.py)."))
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

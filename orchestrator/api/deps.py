@@ -101,8 +101,12 @@ async def _authenticate(
         claims = decode_access_token(request.app.state.signing_key, credentials.credentials)
     except TokenError as exc:
         raise Unauthorized(str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    # Columns, not entities: this runs on every request, and five ORM objects cost more than the query.
     row = (await session.execute(
-        select(AuthSession, User, Organisation, Role, Membership)
+        select(AuthSession.user_id, AuthSession.org_id, AuthSession.revoked_at, AuthSession.expires_at,
+               User.email, User.is_active, User.deleted_at, User.password_changed_at, Membership.is_active,
+               Organisation.deleted_at, Organisation.ip_allowlist, Organisation.password_policy, Role.name,
+               Role.permissions)
         .join(User, User.id == AuthSession.user_id)
         .join(Organisation, Organisation.id == AuthSession.org_id)
         .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
@@ -111,21 +115,22 @@ async def _authenticate(
     )).first()
     if row is None:
         raise Unauthorized("the session no longer exists", headers={"WWW-Authenticate": "Bearer"})
-    auth_session, user, org, role, membership = row
-    if auth_session.user_id != claims.user_id or auth_session.org_id != claims.org_id:
+    (user_id, org_id, revoked_at, expires_at, email, user_active, user_deleted, password_changed_at,
+     member_active, org_deleted, allowlist, policy, role_name, permissions) = row
+    if user_id != claims.user_id or org_id != claims.org_id:
         raise Unauthorized("the token does not match its session", headers={"WWW-Authenticate": "Bearer"})
-    if auth_session.revoked_at is not None:
+    if revoked_at is not None:
         raise Unauthorized("the session was revoked", headers={"WWW-Authenticate": "Bearer"})
-    if auth_session.expires_at <= utcnow():
+    if expires_at <= utcnow():
         raise Unauthorized("the session has expired", headers={"WWW-Authenticate": "Bearer"})
-    if not user.is_active or not membership.is_active or user.deleted_at is not None or org.deleted_at is not None:
+    if not user_active or not member_active or user_deleted is not None or org_deleted is not None:
         raise Unauthorized("the account is disabled", headers={"WWW-Authenticate": "Bearer"})
     ip = client_ip(request)
-    if not ip_allowed(ip, org.ip_allowlist or []):
+    if not ip_allowed(ip, allowlist or []):
         raise Forbidden(f"requests from {ip} are not allowed by the organisation's IP allowlist",
                         code="ip_not_allowed")
-    expired = PasswordPolicy.from_stored(org.password_policy).expired(user.password_changed_at)
-    principal = Principal(user.id, org.id, auth_session.id, user.email, role.name, frozenset(role.permissions),
+    expired = PasswordPolicy.from_stored(policy).expired(password_changed_at)
+    principal = Principal(user_id, org_id, claims.session_id, email, role_name, frozenset(permissions),
                           password_expired=expired)
     request.state.principal = principal
     return principal

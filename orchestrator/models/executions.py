@@ -59,6 +59,10 @@ class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
     """1 for the first run; each requeue after a lost agent adds one."""
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     """The highest journal seq up to which every event has been stored (no gaps below it)."""
+    stored_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The highest journal seq stored at all; above `last_seq` only while a gap waits to be filled."""
+    history_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many state changes `execution_transitions` holds for this execution (the last one's seq)."""
     parent_execution_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("executions.id", ondelete="SET NULL"), default=None, index=True)
     """The execution this one retries."""

@@ -290,6 +290,8 @@ class Dispatcher(BackgroundService):
         return found
 
     async def _journal_of(self, session: AsyncSession, execution: Execution) -> list[WireEvent]:
+        if not execution.stored_seq and execution.resume_from is None:
+            return []  # a first run: nothing journaled, nothing to resume
         rows = list(await session.scalars(select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.id)
                                           .order_by(ExecutionEvent.seq)))
         if not rows and execution.resume_from is not None:

@@ -1,9 +1,11 @@
 """Execution states and the rules that move an execution between them.
 
 Every state change goes through `transition()`: it finds the rule for FROM → TO, checks the
-rule's guard, applies its effect (timestamps, attempt counter), and records the change twice —
-in the `execution_transitions` history and in the audit log as `execution.<to>`. Nothing else
-assigns `Execution.state` (the creation of an execution records its first state with `enter()`).
+rule's guard, applies its effect (timestamps, attempt counter), and records the change in the
+`execution_transitions` history (who, why, when). Nothing else assigns `Execution.state` (the
+creation of an execution records its first state with `enter()`). The audit log keeps what
+people asked for (`execution.start`, `execution.cancel`, `execution.retry`, written by
+`services/executions.py`); what agents, the dispatcher and the lease reaper did is history.
 
     from        may go to
     queued      assigned (guard: agent_id is set), cancelled, timed_out, failed (cannot be dispatched)
@@ -19,18 +21,17 @@ Callers that may race (agents, the dispatcher, the API) lock the execution row f
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
 from orchestrator.db.base import utcnow
 from orchestrator.models.executions import Execution, ExecutionTransition
-from orchestrator.services import audit
 from orchestrator.services.audit import Actor
 
 
@@ -170,37 +171,32 @@ async def transition(session: AsyncSession, execution: Execution, to: str | Stat
     rule.effect(execution, now)
     execution.state = rule.target.value
     execution.updated_at = now
-    return await _record(session, execution, source, rule.target, reason or rule.why, actor, now)
+    row = _history_row(execution, source, rule.target, reason or rule.why, actor, now)
+    session.add(row)
+    return row
 
 
 async def enter(session: AsyncSession, execution: Execution, state: State, *, reason: str,
                 actor: Actor) -> ExecutionTransition:
-    """Give a new execution its first state (queued) and record it; the row must be added already.
-
-    The audit entry for a creation is written by the caller (`execution.start`, `execution.retry`).
-    """
+    """Give a new execution its first state (queued) and record it; the row must be added already."""
     if execution.state:
         raise IllegalTransition(f"the execution is already '{execution.state}'; use transition()")
     now = utcnow()
     execution.state = state.value
     if state is State.QUEUED:
         execution.queued_at = now
-    await session.flush()
-    return await _record(session, execution, None, state, reason, actor, now, audited=False)
-
-
-async def _record(session: AsyncSession, execution: Execution, source: State | None, target: State, reason: str,
-                  actor: Actor, now: datetime, *, audited: bool = True) -> ExecutionTransition:
-    last = await session.scalar(select(func.max(ExecutionTransition.seq))
-                                .where(ExecutionTransition.execution_id == execution.id))
-    row = ExecutionTransition(org_id=execution.org_id, execution_id=execution.id, seq=(last or 0) + 1,
-                              from_state=source.value if source else None, to_state=target.value,
-                              reason=reason[:500], actor_id=actor.id, actor=actor.name, at=now)
+    row = _history_row(execution, None, state, reason, actor, now)
+    await session.flush()  # the execution's INSERT first: the history row refers to it
     session.add(row)
-    await session.flush()
-    if audited:
-        await audit.record(session, org_id=execution.org_id, actor=actor, action=f"execution.{target.value}",
-                           target_type="execution", target_id=execution.id,
-                           summary={"from": source.value if source else None, "to": target.value, "reason": reason,
-                                    "attempt": execution.attempt})
     return row
+
+
+def _history_row(execution: Execution, source: State | None, target: State, reason: str, actor: Actor,
+                 now: datetime) -> ExecutionTransition:
+    # The execution row is locked by the caller (or new), so its counter numbers the history without
+    # a query; the row is written with the session's next flush, along with the execution's update.
+    execution.history_seq = (execution.history_seq or 0) + 1
+    return ExecutionTransition(id=uuid.uuid4(), org_id=execution.org_id, execution_id=execution.id,
+                               seq=execution.history_seq, from_state=source.value if source else None,
+                               to_state=target.value, reason=reason[:500], actor_id=actor.id, actor=actor.name,
+                               at=now)

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,12 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.api.errors import Conflict, Invalid, NotFound
 from orchestrator.db.base import utcnow
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
-from orchestrator.models.workflows import WorkflowVersion
 from orchestrator.services import audit
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events, list_events
 from orchestrator.services.execution_states import TERMINAL, State, enter, transition
-from orchestrator.services.workflows import published_version
+from orchestrator.services.workflows import PinnedVersion, pin_version, version_document
 from shared.errors import FlowInputError
 from shared.flow import Flow, resolve_inputs
 
@@ -56,13 +56,26 @@ async def get_execution(session: AsyncSession, org_id: uuid.UUID, execution_id: 
     return execution
 
 
-def _flow_of(version: WorkflowVersion) -> Flow:
+_FLOWS: OrderedDict[uuid.UUID, Flow] = OrderedDict()
+_FLOWS_KEPT = 256
+
+
+async def _flow_of(session: AsyncSession, version: PinnedVersion) -> Flow:
+    # A published version never changes: parse its document once per process, not once per start.
+    cached = _FLOWS.get(version.id)
+    if cached is not None:
+        _FLOWS.move_to_end(version.id)
+        return cached
     try:
-        return Flow.model_validate(version.document)
+        flow = Flow.model_validate(await version_document(session, version.id))
     except ValidationError as exc:
         # Published versions were validated; this only happens if the format moved on since.
-        raise Conflict(f"version {version.number} of workflow {version.workflow_id} is not a valid flow "
+        raise Conflict(f"version {version.number} of workflow '{version.workflow_name}' is not a valid flow "
                        f"({exc.error_count()} problems); publish a new version", code="invalid_version") from None
+    _FLOWS[version.id] = flow
+    if len(_FLOWS) > _FLOWS_KEPT:
+        _FLOWS.popitem(last=False)
+    return flow
 
 
 def _trigger(kind: str, actor: Actor) -> dict[str, Any]:
@@ -80,8 +93,8 @@ async def start_execution(session: AsyncSession, *, org_id: uuid.UUID, actor: Ac
         Conflict: `not_published` when the workflow has only a draft.
         Invalid: the inputs do not match the version's declared inputs (each problem as `inputs.<name>: …`).
     """
-    pinned = await published_version(session, org_id, workflow_id, version)
-    flow = _flow_of(pinned)
+    pinned = await pin_version(session, org_id, workflow_id, version)
+    flow = await _flow_of(session, pinned)
     try:
         resolved = resolve_inputs(flow, inputs)
     except FlowInputError as exc:
@@ -92,7 +105,7 @@ async def start_execution(session: AsyncSession, *, org_id: uuid.UUID, actor: Ac
     now = utcnow()
     execution = Execution(
         id=uuid.uuid4(), org_id=org_id, workflow_id=workflow_id, version_id=pinned.id, version_number=pinned.number,
-        workflow_name=pinned.workflow.name, priority=PRIORITIES.index(priority_name), inputs=resolved,
+        workflow_name=pinned.workflow_name, priority=PRIORITIES.index(priority_name), inputs=resolved,
         trigger=_trigger(trigger, actor), trigger_type=trigger, created_by=actor.id, created_at=now, updated_at=now,
         deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None,
     )

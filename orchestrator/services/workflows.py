@@ -20,6 +20,7 @@ import functools
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select
@@ -37,10 +38,11 @@ MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 SORTS = {"name": Workflow.name, "created_at": Workflow.created_at, "updated_at": Workflow.updated_at}
 
 __all__ = [
-    "check_if_match", "clone_workflow", "create_workflow", "delete_workflow", "document_at", "etag", "etag_matches",
-    "get_version", "get_workflow", "list_categories", "list_tags", "list_versions", "list_workflows", "name_taken",
-    "prepare_draft", "problems_of", "publish", "published_version", "published_version_by_name", "rollback",
-    "set_tags", "step_registry", "update_workflow", "validate_draft",
+    "PinnedVersion", "check_if_match", "clone_workflow", "create_workflow", "delete_workflow", "document_at", "etag",
+    "etag_matches", "get_version", "get_workflow", "list_categories", "list_tags", "list_versions", "list_workflows",
+    "name_taken", "pin_version", "prepare_draft", "problems_of", "publish", "published_version",
+    "published_version_by_name", "rollback", "set_tags", "step_registry", "update_workflow", "validate_draft",
+    "version_document",
 ]
 
 
@@ -311,6 +313,48 @@ async def published_version(session: AsyncSession, org_id: uuid.UUID, workflow_i
                            code="not_published", details={"workflow_id": str(workflow_id)})
         number = workflow.latest_version
     return await get_version(session, org_id, workflow_id, number)
+
+
+@dataclass(frozen=True)
+class PinnedVersion:
+    """What an execution records of the version it pins (the document is fetched only when needed)."""
+
+    id: uuid.UUID
+    number: int
+    workflow_name: str
+
+
+async def pin_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID,
+                      number: int | None = None) -> PinnedVersion:
+    """`published_version` for the start of an execution, without loading the draft or the document.
+
+    Raises:
+        NotFound: no such live workflow in the organisation, or no such version.
+        Conflict: (code `not_published`) `number` is None and the workflow was never published.
+    """
+    workflow = (await session.execute(select(Workflow.name, Workflow.latest_version).where(
+        Workflow.id == workflow_id, Workflow.org_id == org_id, Workflow.deleted_at.is_(None)))).first()
+    if workflow is None:
+        raise NotFound(f"no workflow {workflow_id}", details={"workflow_id": str(workflow_id)})
+    name, latest = workflow
+    if number is None:
+        if latest is None:
+            raise Conflict(f"workflow '{name}' has no published version; publish it first",
+                           code="not_published", details={"workflow_id": str(workflow_id)})
+        number = latest
+    version_id = await session.scalar(select(WorkflowVersion.id).where(
+        WorkflowVersion.org_id == org_id, WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number))
+    if version_id is None:
+        known = f"its latest is {latest}" if latest else "it was never published"
+        raise NotFound(f"workflow '{name}' has no version {number} ({known})",
+                       details={"workflow_id": str(workflow_id), "number": number})
+    return PinnedVersion(version_id, number, name)
+
+
+async def version_document(session: AsyncSession, version_id: uuid.UUID) -> dict[str, Any]:
+    document: dict[str, Any] | None = await session.scalar(
+        select(WorkflowVersion.document).where(WorkflowVersion.id == version_id))
+    return dict(document or {})
 
 
 async def published_version_by_name(session: AsyncSession, org_id: uuid.UUID, name: str,
