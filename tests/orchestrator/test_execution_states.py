@@ -86,7 +86,8 @@ async def test_every_allowed_move_applies_and_is_recorded(app: FastAPI, tenant) 
             counter = (await get_execution(session, owner.org_id, execution_id)).history_seq
             actions = list(await session.scalars(select(AuditEntry.action)
                                                  .where(AuditEntry.target_id == str(execution_id))))
-        assert [t.seq for t in stored] == list(range(1, len(before) + 2)) and counter == len(before) + 1
+        assert [t.seq for t in stored] == list(range(1, len(before) + 2))
+        assert counter == len(before) + 1
         assert (stored[-1].from_state, stored[-1].to_state, stored[-1].actor) == (source.value, target.value,
                                                                                   ALICE.name)
         # The audit log keeps what a person asked for (the start), not each move the system made.
