@@ -45,10 +45,9 @@ def test_maintenance_frees_cycles_that_died_while_frozen(policy: GcPolicy) -> No
     del node
     gc.collect()
     assert alive() is not None  # frozen: the collector does not look at it
-    pause = policy.maintain()
+    policy.maintain()
     assert alive() is None
     assert policy.maintenance_runs == 1
-    assert pause >= 0.0
     assert gc.get_freeze_count() > 0  # frozen again after the maintenance
 
 
