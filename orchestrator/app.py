@@ -14,6 +14,7 @@ from orchestrator.db.migrate import upgrade
 from orchestrator.db.session import Database
 from orchestrator.logging import install as install_log_masking
 from orchestrator.services import vault_keys
+from orchestrator.services.agent_writer import AgentWriter
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.hub import AgentHub
 from orchestrator.services.leases import LeaseReaper
@@ -45,7 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        missed_heartbeats=settings.missed_heartbeats)
         dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key))
         reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s)
-        app.state.agent_hub, app.state.dispatcher = hub, dispatcher
+        writer = AgentWriter(db)
+        app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer
+        writer.start()
         dispatcher.start()
         reaper.start()
         dispatcher.kick()  # executions queued before this start
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await reaper.stop()
             await dispatcher.stop()
+            await writer.stop()
             for link in list(hub.links.values()):
                 await hub.disconnect(link.agent_id, reason="the orchestrator is stopping", code=1001)
             await db.dispose()

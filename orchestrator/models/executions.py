@@ -28,6 +28,7 @@ class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
     __table_args__ = (
         Index("ix_executions_org_created", "org_id", "created_at", "id"),
         Index("ix_executions_org_state", "org_id", "state"),
+        Index("ix_executions_state", "state"),
         Index("ix_executions_org_workflow_created", "org_id", "workflow_id", "created_at"),
     )
 

@@ -2,9 +2,10 @@
 (`shared.protocol.ServerConnection`) has checked that it is well formed, allowed in the
 connection's state, and about an execution this connection holds.
 
-Each handler is one short transaction that locks the execution row and re-checks that the
-execution is still this agent's, at this attempt: an event from an agent whose lease moved is
-refused here even if it slipped past the connection's own bookkeeping.
+Each handler's database work locks the execution row and re-checks that the execution is
+still this agent's, at this attempt: an event from an agent whose lease moved is refused here
+even if it slipped past the connection's own bookkeeping. The work of many connections is
+committed together (`services/agent_writer.py`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
@@ -22,6 +23,7 @@ from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
+from orchestrator.services.agent_writer import AgentWriter, Rows, Work, write_alone
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_states import TERMINAL, State, transition
@@ -47,16 +49,28 @@ _HELD = frozenset({State.ASSIGNED, State.RUNNING, State.PAUSED})
 
 @dataclass
 class AgentSession:
-    """The server side of one agent connection, above the protocol layer."""
+    """The server side of one agent connection, above the protocol layer.
+
+    Handlers hand their database work to the process's `AgentWriter` (group commit with the
+    other connections' messages) and act on the result once it is committed; without a writer
+    (tests) each unit runs in a transaction of its own.
+    """
 
     db: Database
     hub: AgentHub
     link: AgentLink
     connection: ServerConnection
+    writer: AgentWriter | None = None
 
     @property
     def actor(self) -> Actor:
         return Actor(id=self.link.agent_id, name=f"agent:{self.link.name}")
+
+    async def _write(self, execution_id: str, work: Work) -> Any:
+        key = uuid.UUID(execution_id)
+        if self.writer is not None:
+            return await self.writer.submit(key, work)
+        return await write_alone(self.db, key, work)
 
     def release(self, execution_id: uuid.UUID, *, until_finished: bool = False) -> None:
         """This connection no longer holds the execution; capacity may be free. With
@@ -66,15 +80,15 @@ class AgentSession:
             self.connection.release(str(execution_id))
         self.hub.on_free()
 
-    async def _owned(self, session: AsyncSession, execution_id: str, attempt: int) -> Execution | None:
-        execution = await session.scalar(
-            select(Execution).where(Execution.id == uuid.UUID(execution_id)).with_for_update())
+    def _held(self, rows: Rows, execution_id: str, attempt: int) -> Execution | None:
+        """The execution, if it is still this agent's, at this attempt, and on an agent."""
+        execution = rows.get(uuid.UUID(execution_id))
         if (execution is None or execution.agent_id != self.link.agent_id or execution.attempt != attempt
                 or State(execution.state) not in _HELD):
             return None
         return execution
 
-    async def _moved(self, execution_id: str) -> JobStop:
+    def _moved(self, execution_id: str) -> JobStop:
         self.release(uuid.UUID(execution_id))
         return JobStop(execution_id=execution_id, reason="moved")
 
@@ -85,41 +99,50 @@ class AgentSession:
         return [HeartbeatAck(ref=message.id, server_time=time.time())]
 
     async def on_accepted(self, message: JobAccepted) -> list[object]:
-        async with self.db.transaction() as session:
-            execution = await self._owned(session, message.execution_id, message.attempt)
+        async def work(session: AsyncSession, rows: Rows) -> bool:
+            execution = self._held(rows, message.execution_id, message.attempt)
             if execution is None:
-                return [await self._moved(message.execution_id)]
+                return False
             if execution.state == State.ASSIGNED.value:
                 await transition(session, execution, State.RUNNING, reason=f"agent {self.link.name} started it",
                                  actor=self.actor)
-        return []
+            return True
+
+        return [] if await self._write(message.execution_id, work) else [self._moved(message.execution_id)]
 
     async def on_rejected(self, message: JobRejected) -> list[object]:
-        async with self.db.transaction() as session:
-            execution = await self._owned(session, message.execution_id, message.attempt)
+        async def work(session: AsyncSession, rows: Rows) -> None:
+            execution = self._held(rows, message.execution_id, message.attempt)
             if execution is not None:
                 await transition(session, execution, State.LOST, actor=self.actor,
                                  reason=f"agent {self.link.name} rejected it: {message.reason[:200]}")
                 await transition(session, execution, State.QUEUED, actor=self.actor,
                                  reason="requeued for another agent")
+
+        await self._write(message.execution_id, work)
         self.release(uuid.UUID(message.execution_id))
         self.hub.on_free(work=True)
         return []
 
     async def on_journal(self, message: JournalBatch) -> list[object]:
         events = [event.model_dump() for event in message.events]
-        async with self.db.transaction() as session:
-            execution = await self._owned(session, message.execution_id, message.attempt)
+
+        async def work(session: AsyncSession, rows: Rows) -> tuple[int, bool] | None:
+            execution = self._held(rows, message.execution_id, message.attempt)
             if execution is None:
-                return [await self._moved(message.execution_id)]
-            try:
-                await append_events(session, execution, events, actor=self.actor)
-            except Conflict as err:
-                log.warning("agent %s sent a journal that conflicts with the stored one for %s: %s",
-                            self.link.name, message.execution_id, err.message)
-                stop = await self._moved(message.execution_id)
-                return [stop]
-            last_seq, finished = execution.last_seq, State(execution.state) in TERMINAL
+                return None
+            await append_events(session, execution, events, actor=self.actor)
+            return execution.last_seq, State(execution.state) in TERMINAL
+
+        try:
+            stored = await self._write(message.execution_id, work)
+        except Conflict as err:
+            log.warning("agent %s sent a journal that conflicts with the stored one for %s: %s",
+                        self.link.name, message.execution_id, err.message)
+            return [self._moved(message.execution_id)]
+        if stored is None:
+            return [self._moved(message.execution_id)]
+        last_seq, finished = stored
         self.hub.publish(uuid.UUID(message.execution_id), events)
         if finished:
             self.release(uuid.UUID(message.execution_id), until_finished=True)
@@ -127,11 +150,15 @@ class AgentSession:
         return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
 
     async def on_finished(self, message: JobFinished) -> list[object]:
-        async with self.db.transaction() as session:
-            execution = await session.get(Execution, uuid.UUID(message.execution_id))
+        async def work(_session: AsyncSession, rows: Rows) -> int | None:
+            execution = rows.get(uuid.UUID(message.execution_id))
             if execution is None or execution.agent_id != self.link.agent_id or execution.attempt != message.attempt:
-                return [await self._moved(message.execution_id)]
-            last_seq = execution.last_seq
+                return None
+            return execution.last_seq
+
+        last_seq = await self._write(message.execution_id, work)
+        if last_seq is None:
+            return [self._moved(message.execution_id)]
         # The journal's execution.finished decided the state; this is the agent's "done": once every
         # event is stored the job leaves the connection (a gap means more events are on their way).
         if last_seq >= message.last_seq:

@@ -91,7 +91,7 @@ async def connect(websocket: WebSocket) -> None:
                          max_jobs=hello.max_jobs, version=hello.version, connection=connection)
         for execution_id, attempt in keep.items():
             link.hold(execution_id, attempt)
-        session_ = AgentSession(db, hub, link, connection)
+        session_ = AgentSession(db, hub, link, connection, writer=app.state.agent_writer)
         await send(connection.welcome(stop))
         previous = hub.register(link)
         if previous is not None:
