@@ -18,10 +18,7 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            import os
             options["connect_args"] = {"timeout": 30}
-            if os.environ.get("RPA_SQLITE_POOL"):
-                options.update(pool_size=int(os.environ["RPA_SQLITE_POOL"]), max_overflow=0)
         else:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
