@@ -219,7 +219,9 @@ def log_problems(log: Path, offset: int = 0) -> dict[str, Any]:
         elif "WARNING" in lines[i] or "ERROR" in lines[i]:
             found.append(lines[i][:300])
         i = end
-    return {"count": len(found), "first": found[:5]}
+    pauses = [m.groups() for line in lines
+              if (m := re.match(r"\S+ (\S+) WARNING rpa\.orchestrator\.gc: .* held the server for (\d+) ms", line))]
+    return {"count": len(found), "first": found[:5], "gc_pauses": [(at[:12], int(ms)) for at, ms in pauses][:200]}
 
 
 # -- simulated agents ------------------------------------------------------------------------------
@@ -228,6 +230,8 @@ def log_problems(log: Path, offset: int = 0) -> dict[str, Any]:
 class Stats:
     def __init__(self) -> None:
         self.rtts: list[float] = []
+        self.slowest: list[tuple[float, float]] = []
+        """(wall-clock time sent, RTT) of heartbeats slower than 50 ms, to line up with the server's log."""
         self.heartbeats = 0
         self.window = (float("inf"), float("inf"))
         """perf_counter span in which heartbeats are counted and timed (they are sent all along)."""
@@ -288,7 +292,10 @@ class SimAgent:
                 if isinstance(message, wire.HeartbeatAck):
                     sent, measured = self.pending.pop(message.ref, (0.0, False))
                     if measured:
-                        self.stats.rtts.append(time.perf_counter() - sent)
+                        rtt = time.perf_counter() - sent
+                        self.stats.rtts.append(rtt)
+                        if rtt > 0.05:
+                            self.stats.slowest.append((time.time() - rtt, rtt))
                 elif isinstance(message, wire.JobAssign):
                     self.stats.assigned.setdefault(message.execution_id, time.perf_counter())
                     self._spawn(self._job(message))
@@ -395,6 +402,9 @@ async def drive_connected(orch: LocalOrchestrator, keys: list[str], sampler: Sam
     # their sockets is not something a real agent sees, so their objects are frozen out of its way.
     gc.collect()
     gc.freeze()
+    # The heartbeats that fell due during that collection go out together: let the burst pass
+    # before the window opens (it measures the steady state, not this process's own pause).
+    await asyncio.sleep(3)
     client_pauses: list[float] = []
     watch = _gc_watch(client_pauses)
     gc.callbacks.append(watch)
@@ -427,6 +437,8 @@ async def drive_connected(orch: LocalOrchestrator, keys: list[str], sampler: Sam
         "rtt_p50_ms": _ms(_pct(stats.rtts, 0.5)), "rtt_p99_ms": _ms(_pct(stats.rtts, 0.99)),
         "rtt_max_ms": _ms(max(stats.rtts, default=None)), "lost_acks": lost, "closed_during_run": closed,
         "other_errors": stats.errors[:10], "close_all_s": round(time.perf_counter() - began, 2), **cpu,
+        "slow_heartbeats": [(dt.datetime.fromtimestamp(at).strftime("%H:%M:%S.%f")[:-3], _ms(rtt))
+                            for at, rtt in sorted(stats.slowest)][:200],
         "client_full_gcs": len(client_pauses), "client_gc_max_ms": _ms(max(client_pauses, default=None)),
         "errors": sum(failures.values()) + lost + sum(closed.values()) + len(stats.errors),
     }
