@@ -23,7 +23,7 @@ from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
-from orchestrator.services.agent_writer import AgentWriter, Rows, Work, write_alone
+from orchestrator.services.agent_writer import AgentWriter, Rows, Work
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_states import TERMINAL, State, transition
@@ -52,8 +52,8 @@ class AgentSession:
     """The server side of one agent connection, above the protocol layer.
 
     Handlers hand their database work to the process's `AgentWriter` (group commit with the
-    other connections' messages) and act on the result once it is committed; without a writer
-    (tests) each unit runs in a transaction of its own.
+    other connections' messages) and act on the result once it is committed; a writer that is
+    not running (tests build sessions without one) writes each unit in a transaction of its own.
     """
 
     db: Database
@@ -62,15 +62,17 @@ class AgentSession:
     connection: ServerConnection
     writer: AgentWriter | None = None
 
+    def __post_init__(self) -> None:
+        if self.writer is None:
+            self.writer = AgentWriter(self.db)
+
     @property
     def actor(self) -> Actor:
         return Actor(id=self.link.agent_id, name=f"agent:{self.link.name}")
 
     async def _write(self, execution_id: str, work: Work) -> Any:
-        key = uuid.UUID(execution_id)
-        if self.writer is not None:
-            return await self.writer.submit(key, work)
-        return await write_alone(self.db, key, work)
+        assert self.writer is not None
+        return await self.writer.submit(uuid.UUID(execution_id), work)
 
     def release(self, execution_id: uuid.UUID, *, until_finished: bool = False) -> None:
         """This connection no longer holds the execution; capacity may be free. With

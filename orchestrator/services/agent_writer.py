@@ -10,14 +10,13 @@ so the order of each agent's messages is kept.
 A unit that raises (a journal that conflicts with the stored one, a state move the rules
 refuse) must not take the others' work with it: the whole batch is rolled back and every unit
 is run again alone, in its own transaction, where its error reaches the connection that sent
-it. The work of a unit is therefore only database work; what follows the commit (replies,
-releasing a slot, the live view) is returned as a callable and run by the connection.
+it. The work of a unit is therefore only database work, and its result is a plain value; what
+follows the commit (replies, releasing a slot, the live view) the connection does with it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,12 +28,10 @@ from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution
 from orchestrator.services.background import BackgroundService
 
-log = logging.getLogger("rpa.orchestrator.agents")
-
 Rows = dict[uuid.UUID, Execution]
 Work = Callable[[AsyncSession, Rows], Awaitable[Any]]
-"""Database work on the executions it names (locked and loaded into `Rows`); returns what the
-connection does once the transaction has committed."""
+"""Database work on the executions it names (locked and loaded into `Rows`); its result is handed
+back to the caller once the transaction has committed."""
 
 MAX_BATCH = 256
 

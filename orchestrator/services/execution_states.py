@@ -21,7 +21,6 @@ Callers that may race (agents, the dispatcher, the API) lock the execution row f
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -196,7 +195,7 @@ def _history_row(execution: Execution, source: State | None, target: State, reas
     # The execution row is locked by the caller (or new), so its counter numbers the history without
     # a query; the row is written with the session's next flush, along with the execution's update.
     execution.history_seq = (execution.history_seq or 0) + 1
-    return ExecutionTransition(id=uuid.uuid4(), org_id=execution.org_id, execution_id=execution.id,
+    return ExecutionTransition(org_id=execution.org_id, execution_id=execution.id,
                                seq=execution.history_seq, from_state=source.value if source else None,
                                to_state=target.value, reason=reason[:500], actor_id=actor.id, actor=actor.name,
                                at=now)

@@ -4,7 +4,8 @@ Services take a session and only flush; the request owns the transaction. Every 
 by the caller's organisation, and a workflow of another organisation (or a deleted one) is
 simply not found.
 
-For the executions area: `published_version(session, org_id, workflow_id, number=None)` returns
+For the executions area: `pin_version(session, org_id, workflow_id, number=None)` names the version
+an execution pins (id, number, workflow name) without loading documents; `published_version` returns
 the `WorkflowVersion` to pin (the latest when `number` is None); `version.document` is the flow
 to run and `version.workflow.name` the workflow's current name. `published_version_by_name` does
 the same for a `flow.call` node that names a workflow.
@@ -300,19 +301,17 @@ async def get_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uui
 
 async def published_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID,
                             number: int | None = None) -> WorkflowVersion:
-    """The version an execution pins: version `number`, or the latest when None.
+    """The version an execution pins: version `number`, or the latest when None (`pin_version`,
+    then the whole row with its document).
 
     Raises:
         NotFound: no such live workflow in the organisation, or no such version.
         Conflict: (code `not_published`) `number` is None and the workflow was never published.
     """
-    if number is None:
-        workflow = await get_workflow(session, org_id, workflow_id)
-        if workflow.latest_version is None:
-            raise Conflict(f"workflow '{workflow.name}' has no published version; publish it first",
-                           code="not_published", details={"workflow_id": str(workflow_id)})
-        number = workflow.latest_version
-    return await get_version(session, org_id, workflow_id, number)
+    pinned = await pin_version(session, org_id, workflow_id, number)
+    version = await session.get(WorkflowVersion, pinned.id)
+    assert version is not None  # found a moment ago in this transaction; versions are never deleted
+    return version
 
 
 @dataclass(frozen=True)
@@ -326,7 +325,7 @@ class PinnedVersion:
 
 async def pin_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID,
                       number: int | None = None) -> PinnedVersion:
-    """`published_version` for the start of an execution, without loading the draft or the document.
+    """The version an execution pins, without loading the draft or the document.
 
     Raises:
         NotFound: no such live workflow in the organisation, or no such version.
