@@ -20,6 +20,7 @@ from orchestrator.services.hub import AgentHub
 from orchestrator.services.leases import LeaseReaper
 from orchestrator.services.ratelimit import RateLimitMiddleware
 from orchestrator.services.roles import ensure_builtin_roles
+from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -47,8 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key))
         reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s)
         writer = AgentWriter(db)
+        starts = StartWriter(db, on_queued=lambda: dispatcher.kick(work=True))
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer
+        app.state.start_writer = starts
         writer.start()
+        starts.start()
         dispatcher.start()
         reaper.start()
         dispatcher.kick()  # executions queued before this start
@@ -57,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await reaper.stop()
             await dispatcher.stop()
+            await starts.stop()
             await writer.stop()
             for link in list(hub.links.values()):
                 await hub.disconnect(link.agent_id, reason="the orchestrator is stopping", code=1001)

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Forbidden, Unauthorized
@@ -89,6 +89,21 @@ def ip_allowed(ip: str, allowlist: list[str]) -> bool:
     return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
 
 
+# Columns, not entities, and built once: this runs on every request, and five ORM objects (or
+# building the statement anew) cost more than the query.
+_SESSION_OF = (
+    select(AuthSession.user_id, AuthSession.org_id, AuthSession.revoked_at, AuthSession.expires_at,
+           User.email, User.is_active, User.deleted_at, User.password_changed_at, Membership.is_active,
+           Organisation.deleted_at, Organisation.ip_allowlist, Organisation.password_policy, Role.name,
+           Role.permissions)
+    .join(User, User.id == AuthSession.user_id)
+    .join(Organisation, Organisation.id == AuthSession.org_id)
+    .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
+    .join(Role, Role.id == Membership.role_id)
+    .where(AuthSession.id == bindparam("session_id"))
+)
+
+
 async def _authenticate(
     request: Request,
     session: SessionDep,
@@ -101,18 +116,7 @@ async def _authenticate(
         claims = decode_access_token(request.app.state.signing_key, credentials.credentials)
     except TokenError as exc:
         raise Unauthorized(str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
-    # Columns, not entities: this runs on every request, and five ORM objects cost more than the query.
-    row = (await session.execute(
-        select(AuthSession.user_id, AuthSession.org_id, AuthSession.revoked_at, AuthSession.expires_at,
-               User.email, User.is_active, User.deleted_at, User.password_changed_at, Membership.is_active,
-               Organisation.deleted_at, Organisation.ip_allowlist, Organisation.password_policy, Role.name,
-               Role.permissions)
-        .join(User, User.id == AuthSession.user_id)
-        .join(Organisation, Organisation.id == AuthSession.org_id)
-        .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
-        .join(Role, Role.id == Membership.role_id)
-        .where(AuthSession.id == claims.session_id)
-    )).first()
+    row = (await session.execute(_SESSION_OF, {"session_id": claims.session_id})).first()
     if row is None:
         raise Unauthorized("the session no longer exists", headers={"WWW-Authenticate": "Bearer"})
     (user_id, org_id, revoked_at, expires_at, email, user_active, user_deleted, password_changed_at,

@@ -1,4 +1,9 @@
-"""The async engine and session factory; SQLite gets WAL, a busy timeout and foreign keys."""
+"""The async engine and session factory.
+
+SQLite gets WAL, foreign keys, and connections whose calls run on the event loop's thread
+(`sqlite_inline`: no thread hop per call; a locked database is waited for without blocking
+the loop).
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,45 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from orchestrator.db import sqlite_inline
 
 
 class Database:
-    """One engine and its session factory."""
+    """The engine and session factory of requests, and a second small one for the group-commit
+    writers (`services/group_commit.py`): a request may hold a connection while it waits for a
+    writer, so writers that took theirs from the same pool could wait for one forever."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {"echo": echo}
-        if self.is_sqlite:
-            options["connect_args"] = {"timeout": 30}
-        else:
-            options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(url, **options)
-        if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.engine = self._engine(url, echo, pool_size=10, max_overflow=20)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_engine: AsyncEngine | None = None
+        self._echo = echo
+
+    def _engine(self, url: str, echo: bool, *, pool_size: int, max_overflow: int) -> AsyncEngine:
+        options: dict[str, Any] = {"echo": echo, "pool_size": pool_size, "max_overflow": max_overflow}
+        if self.is_sqlite:
+            path = make_url(url).database or ":memory:"
+            options["async_creator"] = lambda: sqlite_inline.connect(path)
+        else:
+            options["pool_pre_ping"] = True
+        engine = create_async_engine(url, **options)
+        if self.is_sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[AsyncSession]:
+        """`transaction()` on the writers' own connections."""
+        if self._writer_engine is None:
+            self._writer_engine = self._engine(self.url, self._echo, pool_size=2, max_overflow=2)
+            self._writer_sessions = async_sessionmaker(self._writer_engine, expire_on_commit=False)
+        async with self._writer_sessions() as session, session.begin():
+            yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -34,6 +59,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._writer_engine is not None:
+            await self._writer_engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +68,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

@@ -27,6 +27,15 @@ class ExecutionCreate(BaseModel):
                                      description="Seconds from now after which the execution times out.")
 
 
+MAX_BATCH_STARTS = 100
+
+
+class ExecutionBatchCreate(BaseModel):
+    """Start several executions in one request: all are stored, or none."""
+
+    items: list[ExecutionCreate] = Field(min_length=1, max_length=MAX_BATCH_STARTS)
+
+
 class ExecutionCancel(BaseModel):
     reason: str = Field(default="", max_length=400)
 
@@ -88,6 +97,10 @@ class ExecutionPublic(BaseModel):
             last_seq=row.last_seq, parent_execution_id=row.parent_execution_id, resume_from=row.resume_from,
             waiting_reason=None, created_at=row.created_at, updated_at=row.updated_at,
         )
+
+
+class ExecutionBatchPublic(BaseModel):
+    items: list[ExecutionPublic] = Field(description="In the order of the request's items.")
 
 
 class ExecutionEventPublic(BaseModel):

@@ -11,6 +11,7 @@ import hmac
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,12 +43,36 @@ def issue_access_token(secret: str, *, user_id: uuid.UUID, org_id: uuid.UUID, se
     return jwt.encode(claims, secret, algorithm=ALGORITHM), expires
 
 
+_VERIFIED: OrderedDict[tuple[str, str, str], AccessClaims] = OrderedDict()
+_VERIFIED_KEPT = 4096
+
+
 def decode_access_token(secret: str, token: str, *, token_type: str = "access") -> AccessClaims:
     """Check signature, algorithm, expiry, issuer and type.
+
+    A token that passed is remembered (the last 4,096), so the next request that carries it costs
+    a dictionary lookup and the expiry check instead of a signature check; the signature and
+    claims of a given token never change, its expiry is checked every time.
 
     Raises:
         TokenError: naming what is wrong.
     """
+    key = (secret, token, token_type)
+    known = _VERIFIED.get(key)
+    if known is not None:
+        if known.expires_at > time.time():
+            _VERIFIED.move_to_end(key)
+            return known
+        del _VERIFIED[key]
+        raise TokenError("the token has expired")
+    claims = _verify(secret, token, token_type)
+    _VERIFIED[key] = claims
+    if len(_VERIFIED) > _VERIFIED_KEPT:
+        _VERIFIED.popitem(last=False)
+    return claims
+
+
+def _verify(secret: str, token: str, token_type: str) -> AccessClaims:
     try:
         claims: dict[str, Any] = jwt.decode(
             token, secret, algorithms=[ALGORITHM], issuer=ISSUER,

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Row, func, or_, select, update
@@ -58,7 +59,7 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
-def entry_hash(entry: AuditEntry | Row[Any]) -> str:
+def entry_hash(entry: AuditEntry | Row[Any] | SimpleNamespace) -> str:
     """SHA-256 over the entry's content and the previous hash (canonical JSON)."""
     content = {
         "chain": entry.chain, "seq": entry.seq, "org_id": str(entry.org_id) if entry.org_id else None,
@@ -82,15 +83,16 @@ def insert_ignoring_conflict(session: AsyncSession, table: Any, values: dict[str
     return sqlite_insert(table).values(**values).on_conflict_do_nothing()
 
 
-async def _advance_head(session: AsyncSession, chain: str) -> tuple[int, str]:
-    """Take the chain's next sequence number; returns (seq, hash of the previous entry)."""
-    advance = (update(_heads).where(_heads.c.chain == chain).values(seq=_heads.c.seq + 1)
+async def _advance_head(session: AsyncSession, chain: str, count: int = 1) -> tuple[int, str]:
+    """Take the chain's next `count` sequence numbers; returns (the first of them, hash of the
+    entry before it)."""
+    advance = (update(_heads).where(_heads.c.chain == chain).values(seq=_heads.c.seq + count)
                .returning(_heads.c.seq, _heads.c.hash))
     row = (await session.execute(advance)).first()
     if row is None:  # first entry of the chain; a concurrent first writer makes this a no-op
         await session.execute(insert_ignoring_conflict(session, _heads, {"chain": chain, "seq": 0, "hash": GENESIS}))
         row = (await session.execute(advance)).one()
-    return int(row.seq), str(row.hash)
+    return int(row.seq) - count + 1, str(row.hash)
 
 
 def _normalise(summary: dict[str, Any] | None) -> dict[str, Any]:
@@ -115,6 +117,40 @@ async def record(session: AsyncSession, *, org_id: uuid.UUID | None, actor: Acto
     await session.flush()
     await session.execute(update(_heads).where(_heads.c.chain == chain).values(hash=entry.hash))
     return entry
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An entry to append with `record_many` (the arguments of `record`)."""
+
+    org_id: uuid.UUID | None
+    actor: Actor
+    action: str
+    target_type: str = ""
+    target_id: str | uuid.UUID = ""
+    summary: dict[str, Any] | None = None
+
+
+async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> None:
+    """Append entries in order, each chain's head advanced once for all of its entries."""
+    chains: dict[str, list[Pending]] = {}
+    for pending in entries:
+        chains.setdefault(chain_of(pending.org_id), []).append(pending)
+    rows: list[dict[str, Any]] = []
+    for chain, pendings in chains.items():
+        seq, prev = await _advance_head(session, chain, len(pendings))
+        for offset, pending in enumerate(pendings):
+            actor = pending.actor
+            row = {"id": uuid.uuid4(), "chain": chain, "seq": seq + offset, "org_id": pending.org_id,
+                   "actor_id": actor.id, "actor": actor.name[:320], "action": pending.action,
+                   "target_type": pending.target_type, "target_id": str(pending.target_id), "ip": actor.ip,
+                   "request_id": actor.request_id, "summary": _normalise(pending.summary), "created_at": utcnow(),
+                   "prev_hash": prev}
+            row["hash"] = prev = entry_hash(SimpleNamespace(**row))
+            rows.append(row)
+        await session.execute(update(_heads).where(_heads.c.chain == chain).values(hash=prev))
+    if rows:
+        await session.execute(_entries.insert(), rows)
 
 
 # --- listing ----------------------------------------------------------------------------------

@@ -175,19 +175,16 @@ async def transition(session: AsyncSession, execution: Execution, to: str | Stat
     return row
 
 
-async def enter(session: AsyncSession, execution: Execution, state: State, *, reason: str,
-                actor: Actor) -> ExecutionTransition:
-    """Give a new execution its first state (queued) and record it; the row must be added already."""
+def enter(execution: Execution, state: State, *, reason: str, actor: Actor) -> ExecutionTransition:
+    """Give a new execution (not stored yet) its first state (queued); returns its first history
+    row, to be stored after the execution (it refers to it)."""
     if execution.state:
         raise IllegalTransition(f"the execution is already '{execution.state}'; use transition()")
     now = utcnow()
     execution.state = state.value
     if state is State.QUEUED:
         execution.queued_at = now
-    row = _history_row(execution, None, state, reason, actor, now)
-    await session.flush()  # the execution's INSERT first: the history row refers to it
-    session.add(row)
-    return row
+    return _history_row(execution, None, state, reason, actor, now)
 
 
 def _history_row(execution: Execution, source: State | None, target: State, reason: str, actor: Actor,

@@ -33,12 +33,15 @@ from shared.flow import Flow, resolve_inputs
 
 __all__ = [
     "ExecutionFilters",
+    "NewExecution",
     "append_events",
     "cancel_execution",
     "get_execution",
     "list_events",
     "list_executions",
     "list_transitions",
+    "prepare_start",
+    "queue_new",
     "retry_execution",
     "start_execution",
 ]
@@ -82,18 +85,60 @@ def _trigger(kind: str, actor: Actor) -> dict[str, Any]:
     return {"type": kind, "by": {"id": str(actor.id) if actor.id else None, "name": actor.name}}
 
 
-async def start_execution(session: AsyncSession, *, org_id: uuid.UUID, actor: Actor, workflow_id: uuid.UUID,
-                          version: int | None = None, inputs: dict[str, Any] | None = None,
-                          priority: str | None = None, deadline_s: float | None = None,
-                          trigger: str = "manual") -> Execution:
-    """Queue a new execution of a published version (default: the latest one).
+@dataclass(frozen=True)
+class NewExecution:
+    """An execution about to be queued: its row (not stored yet), its first history row and its
+    audit entry. `queue_new` stores any number of them with one statement per table."""
+
+    execution: Execution
+    history: ExecutionTransition
+    audit: audit.Pending
+
+
+_EXECUTIONS = Execution.__table__
+_TRANSITIONS = ExecutionTransition.__table__
+
+
+def _complete(table: Any, row: Any) -> dict[str, Any]:
+    """Every column's value, so that the rows of one executemany share their keys; a column not
+    set takes its default, on the object too (it answers the API as stored)."""
+    values: dict[str, Any] = {}
+    for column in table.columns:
+        value = row.__dict__.get(column.key)
+        if value is None and column.default is not None:
+            value = column.default.arg(None) if column.default.is_callable else column.default.arg
+            setattr(row, column.key, value)
+        values[column.key] = value
+    return values
+
+
+async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
+    """Store new executions, their history and audit entries (an INSERT per table, whatever the count)."""
+    if not news:
+        return
+    await session.execute(_EXECUTIONS.insert(), [_complete(_EXECUTIONS, new.execution) for new in news])
+    await session.execute(_TRANSITIONS.insert(), [_complete(_TRANSITIONS, new.history) for new in news])
+    await audit.record_many(session, [new.audit for new in news])
+
+
+async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Actor, workflow_id: uuid.UUID,
+                        version: int | None = None, inputs: dict[str, Any] | None = None,
+                        priority: str | None = None, deadline_s: float | None = None,
+                        trigger: str = "manual", pins: dict[Any, PinnedVersion] | None = None) -> NewExecution:
+    """Check a start and build the execution of a published version (default: the latest one);
+    reads only. `queue_new` stores it. `pins` keeps the versions already looked up (for the
+    items of one request).
 
     Raises:
         NotFound: no such workflow or version in the organisation.
         Conflict: `not_published` when the workflow has only a draft.
         Invalid: the inputs do not match the version's declared inputs (each problem as `inputs.<name>: …`).
     """
-    pinned = await pin_version(session, org_id, workflow_id, version)
+    pinned = pins.get((workflow_id, version)) if pins is not None else None
+    if pinned is None:
+        pinned = await pin_version(session, org_id, workflow_id, version)
+        if pins is not None:
+            pins[(workflow_id, version)] = pinned
     flow = await _flow_of(session, pinned)
     try:
         resolved = resolve_inputs(flow, inputs)
@@ -109,13 +154,22 @@ async def start_execution(session: AsyncSession, *, org_id: uuid.UUID, actor: Ac
         trigger=_trigger(trigger, actor), trigger_type=trigger, created_by=actor.id, created_at=now, updated_at=now,
         deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None,
     )
-    session.add(execution)
-    await enter(session, execution, State.QUEUED, reason=f"started ({trigger}) by {actor.name}", actor=actor)
-    await audit.record(session, org_id=org_id, actor=actor, action="execution.start", target_type="execution",
-                       target_id=execution.id,
-                       summary={"workflow_id": str(workflow_id), "version": pinned.number, "priority": priority_name,
-                                "trigger": trigger, "inputs": sorted(resolved)})
-    return execution
+    history = enter(execution, State.QUEUED, reason=f"started ({trigger}) by {actor.name}", actor=actor)
+    entry = audit.Pending(org_id=org_id, actor=actor, action="execution.start", target_type="execution",
+                          target_id=execution.id,
+                          summary={"workflow_id": str(workflow_id), "version": pinned.number, "priority": priority_name,
+                                   "trigger": trigger, "inputs": sorted(resolved)})
+    return NewExecution(execution, history, entry)
+
+
+async def start_execution(session: AsyncSession, **start: Any) -> Execution:
+    """Queue a new execution in the caller's transaction (`prepare_start`'s arguments and errors);
+    returns it loaded in the session."""
+    new = await prepare_start(session, **start)
+    await queue_new(session, [new])
+    stored = await session.get(Execution, new.execution.id)
+    assert stored is not None  # inserted just now, in this transaction
+    return stored
 
 
 async def cancel_execution(session: AsyncSession, execution: Execution, *, actor: Actor, reason: str = "") -> Execution:
@@ -166,12 +220,13 @@ async def retry_execution(session: AsyncSession, parent: Execution, *, actor: Ac
         created_by=actor.id, parent_execution_id=parent.id, resume_from=parent.id if resume else None,
         deadline_at=deadline, created_at=now, updated_at=now,
     )
-    session.add(execution)
-    await enter(session, execution, State.QUEUED, reason=f"retry of {parent.id} by {actor.name}", actor=actor)
-    await audit.record(session, org_id=parent.org_id, actor=actor, action="execution.retry", target_type="execution",
-                       target_id=execution.id, summary={"parent": str(parent.id), "resume": resume,
-                                                        "version": parent.version_number})
-    return execution
+    history = enter(execution, State.QUEUED, reason=f"retry of {parent.id} by {actor.name}", actor=actor)
+    await queue_new(session, [NewExecution(execution, history, audit.Pending(
+        org_id=parent.org_id, actor=actor, action="execution.retry", target_type="execution", target_id=execution.id,
+        summary={"parent": str(parent.id), "resume": resume, "version": parent.version_number}))])
+    stored = await session.get(Execution, execution.id)
+    assert stored is not None  # inserted just now, in this transaction
+    return stored
 
 
 @dataclass(frozen=True)

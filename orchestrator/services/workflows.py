@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Integer, Select, bindparam, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -323,6 +323,16 @@ class PinnedVersion:
     workflow_name: str
 
 
+# Built once (it runs on every start): the workflow, and the version asked for or else its latest.
+_PIN = (select(Workflow.name, Workflow.latest_version, WorkflowVersion.id)
+        .outerjoin(WorkflowVersion, (WorkflowVersion.workflow_id == Workflow.id)
+                   & (WorkflowVersion.org_id == Workflow.org_id)
+                   & (WorkflowVersion.number == func.coalesce(bindparam("number", type_=Integer),
+                                                             Workflow.latest_version)))
+        .where(Workflow.id == bindparam("workflow_id"), Workflow.org_id == bindparam("org_id"),
+               Workflow.deleted_at.is_(None)))
+
+
 async def pin_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID,
                       number: int | None = None) -> PinnedVersion:
     """The version an execution pins, without loading the draft or the document.
@@ -331,18 +341,15 @@ async def pin_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uui
         NotFound: no such live workflow in the organisation, or no such version.
         Conflict: (code `not_published`) `number` is None and the workflow was never published.
     """
-    workflow = (await session.execute(select(Workflow.name, Workflow.latest_version).where(
-        Workflow.id == workflow_id, Workflow.org_id == org_id, Workflow.deleted_at.is_(None)))).first()
-    if workflow is None:
+    row = (await session.execute(_PIN, {"org_id": org_id, "workflow_id": workflow_id, "number": number})).first()
+    if row is None:
         raise NotFound(f"no workflow {workflow_id}", details={"workflow_id": str(workflow_id)})
-    name, latest = workflow
+    name, latest, version_id = row
     if number is None:
         if latest is None:
             raise Conflict(f"workflow '{name}' has no published version; publish it first",
                            code="not_published", details={"workflow_id": str(workflow_id)})
         number = latest
-    version_id = await session.scalar(select(WorkflowVersion.id).where(
-        WorkflowVersion.org_id == org_id, WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number))
     if version_id is None:
         known = f"its latest is {latest}" if latest else "it was never published"
         raise NotFound(f"workflow '{name}' has no version {number} ({known})",

@@ -151,3 +151,23 @@ async def test_a_disabled_membership_is_refused_at_once(client: httpx.AsyncClien
     assert disabled.status_code == 200
     await refused(client, viewer.headers["Authorization"].split()[1])
     assert error_code(await login(client, viewer.email)) == "account_disabled"
+
+
+def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verified tokens are remembered (no second signature check), but not past their expiry,
+    and never for another key."""
+    from orchestrator.security import tokens
+
+    secret = "k" * 48
+    token, expires = tokens.issue_access_token(secret, user_id=uuid.uuid4(), org_id=uuid.uuid4(),
+                                               session_id=uuid.uuid4(), ttl_s=60)
+    assert tokens.decode_access_token(secret, token).expires_at == expires
+    assert tokens.decode_access_token(secret, token).expires_at == expires  # from memory
+    with pytest.raises(tokens.TokenError, match="signature"):
+        tokens.decode_access_token("w" * 48, token)
+    with pytest.raises(tokens.TokenError, match="expected a refresh token"):
+        tokens.decode_access_token(secret, token, token_type="refresh")
+    real = time.time
+    monkeypatch.setattr(tokens.time, "time", lambda: real() + 120)
+    with pytest.raises(tokens.TokenError, match="expired"):
+        tokens.decode_access_token(secret, token)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.deps import PageDep, Principal, SessionDep, SettingsDep, client_ip, require
+from orchestrator.api.errors import ApiError
 from orchestrator.api.pagination import Page
 from orchestrator.db.session import after_commit
 from orchestrator.schemas.executions import (
+    MAX_BATCH_STARTS,
     ArtifactPublic,
+    ExecutionBatchCreate,
+    ExecutionBatchPublic,
     ExecutionCancel,
     ExecutionCreate,
     ExecutionEventPublic,
@@ -70,11 +74,44 @@ _PENDING: set[asyncio.Task[None]] = set()
 
 @router.post("", response_model=ExecutionPublic, status_code=201, summary="Start a workflow (manual trigger)")
 async def start(body: ExecutionCreate, principal: Starter, session: SessionDep, request: Request) -> ExecutionPublic:
-    execution = await service.start_execution(
+    new = await service.prepare_start(
         session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
         version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s)
-    _dispatch_after_commit(session, request)
-    return ExecutionPublic.of(execution)
+    # Stored with the starts of other requests in one transaction; answered once committed.
+    return ExecutionPublic.of(await request.app.state.start_writer.submit(new))
+
+
+@router.post("/batch", response_model=ExecutionBatchPublic, status_code=201,
+             summary=f"Start up to {MAX_BATCH_STARTS} executions at once (all are stored, or none)")
+async def start_many(body: ExecutionBatchCreate, principal: Starter, session: SessionDep,
+                     request: Request) -> ExecutionBatchPublic:
+    actor = _actor(principal, request)
+    pins: dict[Any, Any] = {}
+    news: list[service.NewExecution] = []
+    for index, item in enumerate(body.items):
+        try:
+            news.append(await service.prepare_start(
+                session, org_id=principal.org_id, actor=actor, workflow_id=item.workflow_id, version=item.version,
+                inputs=item.inputs, priority=item.priority, deadline_s=item.deadline_s, pins=pins))
+        except ApiError as error:
+            raise _at_item(error, index) from None
+    stored = await request.app.state.start_writer.submit_many(news)
+    return ExecutionBatchPublic(items=[ExecutionPublic.of(execution) for execution in stored])
+
+
+def _at_item(error: ApiError, index: int) -> ApiError:
+    """The same error, saying which item it is about (`items[3]: …`, `items[3].inputs.customer`)."""
+    where = f"items[{index}]"
+    details = error.details
+    if isinstance(details, list):
+        details = [{**d, "location": f"{where}.{d['location']}"} if isinstance(d, dict) and "location" in d else d
+                   for d in details]
+    elif isinstance(details, dict):
+        details = {**details, "item": index}
+    else:
+        details = {"item": index}
+    return type(error)(f"{where}: {error.message}", code=error.code, status=error.status, details=details,
+                       headers=error.headers)
 
 
 @router.get("", response_model=Page[ExecutionPublic], summary="List executions, newest first")

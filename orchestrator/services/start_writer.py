@@ -1,0 +1,48 @@
+"""Group commit for starts: the executions that API requests (and triggers) start at about the
+same time are stored in one transaction, one INSERT per table and one audit-head update per
+organisation (`services/group_commit.py`), and the dispatcher is woken once per transaction.
+
+A start is checked and built by `executions.prepare_start` in the caller's own session (reads
+only); the writer stores it and answers once it is committed, so a 201 is never sent for an
+execution that was not stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.db.session import Database
+from orchestrator.models.executions import Execution
+from orchestrator.services.executions import NewExecution, queue_new
+from orchestrator.services.group_commit import GroupCommit
+
+
+class StartWriter(GroupCommit[list[NewExecution]]):
+    """The single writer of new executions in this process. A unit is the executions of one
+    request, stored all or none."""
+
+    name = "start-writer"
+
+    def __init__(self, db: Database, *, on_queued: Callable[[], None] | None = None) -> None:
+        super().__init__(db)
+        self.on_queued = on_queued
+
+    async def submit(self, new: NewExecution) -> Execution:
+        """Store `new` in the next batch; returns its execution (as stored) once committed."""
+        [execution] = await self.submit_many([new])
+        return execution
+
+    async def submit_many(self, news: list[NewExecution]) -> list[Execution]:
+        """Store all of `news` or none (one unit of the next batch)."""
+        executions: list[Execution] = await self._submit(news)
+        return executions
+
+    async def _write_batch(self, session: AsyncSession, units: list[list[NewExecution]]) -> list[list[Execution]]:
+        await queue_new(session, [new for unit in units for new in unit])
+        return [[new.execution for new in unit] for unit in units]
+
+    def _committed(self, units: list[list[NewExecution]], results: list[object]) -> None:
+        if self.on_queued is not None:
+            self.on_queued()
