@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from orchestrator.models.executions import Execution
 from orchestrator.services.group_commit import GroupCommit
@@ -31,12 +32,18 @@ Work = Callable[[AsyncSession, Rows], Awaitable[Any]]
 back to the caller once the transaction has committed."""
 
 
+# What agents report never reads these JSON columns (it may set outputs and error): not parsed,
+# and reading one by mistake raises at once.
+_UNREAD = tuple(defer(column, raiseload=True)
+                for column in (Execution.inputs, Execution.trigger, Execution.outputs, Execution.error))
+
+
 async def lock_executions(session: AsyncSession, ids: set[uuid.UUID]) -> Rows:
     """Load and lock the executions (in id order, so two batches never lock in opposite orders)."""
     if not ids:
         return {}
     found = await session.scalars(select(Execution).where(Execution.id.in_(ids)).order_by(Execution.id)
-                                  .with_for_update())
+                                  .options(*_UNREAD).with_for_update())
     return {execution.id: execution for execution in found}
 
 

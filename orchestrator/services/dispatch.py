@@ -48,6 +48,8 @@ log = logging.getLogger("rpa.orchestrator.dispatch")
 
 DISPATCHER = Actor(id=None, name="dispatcher")
 BATCH = 200
+"""At most this many queued executions are read in one pass."""
+PAGE_MIN = 16
 MAX_SUBFLOWS = 100
 TIMEOUT_MARGIN_S = 30.0
 """How long after a flow's `timeout_s` the orchestrator ends a run whose agent did not report the end."""
@@ -167,7 +169,7 @@ class Dispatcher(BackgroundService):
                 self._wake.set()
 
     async def dispatch_once(self) -> bool:
-        """Assign what can be assigned now; True when a full batch went out (there may be more)."""
+        """Assign what can be assigned now; True when jobs went out and more may wait."""
         if not self._work:
             return False  # nothing waits: an agent connecting or freeing a slot costs no query
         free = self.hub.available()
@@ -178,40 +180,52 @@ class Dispatcher(BackgroundService):
         for link in free:
             by_org.setdefault(link.org_id, []).append(link)
         sends: list[tuple[AgentLink, JobAssign]] = []
-        assigned = 0
+        assigned = scanned = 0
+        # Pages sized to the free slots: a deep queue costs what can be assigned now, not BATCH rows.
+        # Executions no free agent can take are skipped, and the next page is read, up to BATCH rows.
+        page = min(BATCH, max(PAGE_MIN, 2 * sum(link.free for link in free)))
+        exhausted = False
         async with self.db.transaction() as session:
             query = (select(Execution).where(Execution.state == State.QUEUED.value,
                                              Execution.org_id.in_({link.org_id for link in free}))
-                     .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id).limit(BATCH))
+                     .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id))
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
-            queued = list(await session.scalars(query))
-            if not queued:
-                if self._work == generation:
-                    self._work = 0
-                return False
-            held = await self._held_per_workflow(session, {e.workflow_id for e in queued})
-            for execution in queued:
-                needs, document = await self._needs_of(session, execution.version_id)
-                if needs.max_concurrent is not None and held.get(execution.workflow_id, 0) >= needs.max_concurrent:
-                    continue
-                link = self._pick(by_org.get(execution.org_id, []), needs)
-                if link is None:
-                    continue
-                message = await self._assign(session, execution, link, needs, document)
-                assigned += 1  # dispatched, or failed for good: either way it no longer waits
-                if message is None:
-                    continue
-                held[execution.workflow_id] = held.get(execution.workflow_id, 0) + 1
-                sends.append((link, message))
+            held: dict[uuid.UUID, int] = {}
+            counted: set[uuid.UUID] = set()
+            while scanned < BATCH and any(link.free > 0 for link in free):
+                # Those assigned in this pass are no longer queued: the offset skips only the ones left.
+                queued = list(await session.scalars(query.limit(page).offset(scanned - assigned)))
+                exhausted = len(queued) < page
+                scanned += len(queued)
+                uncounted = {e.workflow_id for e in queued} - counted
+                if uncounted:
+                    held.update(await self._held_per_workflow(session, uncounted))
+                    counted |= uncounted
+                for execution in queued:
+                    needs, document = await self._needs_of(session, execution.version_id)
+                    if (needs.max_concurrent is not None
+                            and held.get(execution.workflow_id, 0) >= needs.max_concurrent):
+                        continue
+                    link = self._pick(by_org.get(execution.org_id, []), needs)
+                    if link is None:
+                        continue
+                    message = await self._assign(session, execution, link, needs, document)
+                    assigned += 1  # dispatched, or failed for good: either way it no longer waits
+                    if message is None:
+                        continue
+                    held[execution.workflow_id] = held.get(execution.workflow_id, 0) + 1
+                    sends.append((link, message))
+                if exhausted:
+                    break
         for link, message in sends:
             try:
                 await link.send(message)
             except Exception:  # the socket died: the lease reaper requeues what it held
                 log.warning("could not send job.assign to agent %s", link.agent_id)
-        if assigned == len(queued) < BATCH and self._work == generation:
+        if exhausted and assigned == scanned and self._work == generation:
             self._work = 0  # the queue is empty now; the next start or requeue says otherwise
-        return len(queued) == BATCH and bool(sends)
+        return bool(sends) and not exhausted
 
     async def _held_per_workflow(self, session: AsyncSession, workflow_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
         rows = await session.execute(

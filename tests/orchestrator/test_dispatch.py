@@ -394,3 +394,37 @@ async def test_a_flow_timeout_becomes_a_deadline_the_orchestrator_enforces(
     deadline = datetime.fromisoformat(row["deadline_at"])
     assigned = datetime.fromisoformat(row["assigned_at"])
     assert 89 <= (deadline - assigned).total_seconds() <= 91  # timeout_s + the 30 s margin
+
+
+async def test_a_deep_queue_the_free_agent_cannot_take_does_not_hide_what_it_can(
+        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    """A pass reads the queue in pages sized to the free slots; executions no free agent can take
+    are skipped page after page, and a concurrency limit counts on every page."""
+    owner = await tenant()
+    web = await make_workflow(app, owner.org_id, document=flow("Web", requires=["browser"]))
+    limited = await make_workflow(app, owner.org_id, document=flow("Limited", max_concurrent=1))
+    blocked = [await start(client, owner.headers, web) for _ in range(40)]  # more than two pages of 16
+    first_limited, second_limited = [await start(client, owner.headers, limited) for _ in range(2)]
+    plain = FakeAgent(app, owner.org_id, "plain", max_jobs=3).connect()
+    await eventually(lambda: plain.assigned == [first_limited])
+    await asyncio.sleep(0.3)
+    assert plain.assigned == [first_limited]  # the second waits for the limit, not for a slot
+    browser = FakeAgent(app, owner.org_id, "browser", capabilities=("browser",), max_jobs=50).connect()
+    await eventually(lambda: len(browser.assigned) == 40)
+    assert browser.assigned == blocked  # FIFO across pages
+    assert (await get(client, owner.headers, second_limited))["state"] == "queued"
+
+
+async def test_pages_after_assignments_keep_fifo(app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    """Executions assigned from one page leave the queue: the next page starts right after the
+    ones still waiting, so nothing is skipped."""
+    owner = await tenant()
+    web = await make_workflow(app, owner.org_id, document=flow("Web", requires=["browser"]))
+    plain = await make_workflow(app, owner.org_id, document=flow("Plain"))
+    early = [await start(client, owner.headers, plain) for _ in range(5)]
+    for _ in range(15):
+        await start(client, owner.headers, web)
+    late = [await start(client, owner.headers, plain) for _ in range(10)]
+    agent = FakeAgent(app, owner.org_id, "plain", max_jobs=10).connect()  # pages of 20: 5 plain, then 15 web
+    await eventually(lambda: len(agent.assigned) == 10)
+    assert agent.assigned == early + late[:5]
