@@ -107,16 +107,8 @@ async def record(session: AsyncSession, *, org_id: uuid.UUID | None, actor: Acto
                  target_type: str = "", target_id: str | uuid.UUID = "",
                  summary: dict[str, Any] | None = None) -> AuditEntry:
     """Append one entry to the organisation's chain (or "system"). `summary` must hold no secret values."""
-    chain = chain_of(org_id)
-    seq, prev = await _advance_head(session, chain)
-    entry = AuditEntry(chain=chain, seq=seq, org_id=org_id, actor_id=actor.id, actor=actor.name[:320], action=action,
-                       target_type=target_type, target_id=str(target_id), ip=actor.ip, request_id=actor.request_id,
-                       summary=_normalise(summary), created_at=utcnow(), prev_hash=prev, hash="")
-    entry.hash = entry_hash(entry)
-    session.add(entry)
-    await session.flush()
-    await session.execute(update(_heads).where(_heads.c.chain == chain).values(hash=entry.hash))
-    return entry
+    [row] = await record_many(session, [Pending(org_id, actor, action, target_type, target_id, summary)])
+    return AuditEntry(**row)
 
 
 @dataclass(frozen=True)
@@ -131,8 +123,9 @@ class Pending:
     summary: dict[str, Any] | None = None
 
 
-async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> None:
-    """Append entries in order, each chain's head advanced once for all of its entries."""
+async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> list[dict[str, Any]]:
+    """Append entries in order, each chain's head advanced once for all of its entries (one
+    INSERT for all); returns the stored rows' values."""
     chains: dict[str, list[Pending]] = {}
     for pending in entries:
         chains.setdefault(chain_of(pending.org_id), []).append(pending)
@@ -151,6 +144,7 @@ async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> None
         await session.execute(update(_heads).where(_heads.c.chain == chain).values(hash=prev))
     if rows:
         await session.execute(_entries.insert(), rows)
+    return rows
 
 
 # --- listing ----------------------------------------------------------------------------------

@@ -165,7 +165,11 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
 async def start_execution(session: AsyncSession, **start: Any) -> Execution:
     """Queue a new execution in the caller's transaction (`prepare_start`'s arguments and errors);
     returns it loaded in the session."""
-    new = await prepare_start(session, **start)
+    return await _queue_one(session, await prepare_start(session, **start))
+
+
+async def _queue_one(session: AsyncSession, new: NewExecution) -> Execution:
+    """`queue_new` for one, returning the execution loaded in the session (callers go on with it)."""
     await queue_new(session, [new])
     stored = await session.get(Execution, new.execution.id)
     assert stored is not None  # inserted just now, in this transaction
@@ -221,12 +225,9 @@ async def retry_execution(session: AsyncSession, parent: Execution, *, actor: Ac
         deadline_at=deadline, created_at=now, updated_at=now,
     )
     history = enter(execution, State.QUEUED, reason=f"retry of {parent.id} by {actor.name}", actor=actor)
-    await queue_new(session, [NewExecution(execution, history, audit.Pending(
+    return await _queue_one(session, NewExecution(execution, history, audit.Pending(
         org_id=parent.org_id, actor=actor, action="execution.retry", target_type="execution", target_id=execution.id,
-        summary={"parent": str(parent.id), "resume": resume, "version": parent.version_number}))])
-    stored = await session.get(Execution, execution.id)
-    assert stored is not None  # inserted just now, in this transaction
-    return stored
+        summary={"parent": str(parent.id), "resume": resume, "version": parent.version_number})))
 
 
 @dataclass(frozen=True)
