@@ -16,15 +16,16 @@ from orchestrator.api.routes import (
 )
 
 ROUTERS: list[APIRouter] = [
+    executions.router,
+    workflows.router,
+    agents.router,
     auth.router,
+    credentials.router,
     orgs.router,
     users.router,
     roles.router,
-    workflows.router,
     templates.router,
-    executions.router,
-    credentials.router,
-    agents.router,
     audit.router,
 ]
-"""Resource routers mounted under /api/v1 (health is mounted at the root)."""
+"""Resource routers mounted under /api/v1 (health is mounted at the root). FastAPI tries routes in order,
+one by one, so the busiest come first: starting executions is the hot path."""

@@ -77,6 +77,7 @@ async def start(body: ExecutionCreate, principal: Starter, session: SessionDep, 
     new = await service.prepare_start(
         session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
         version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s)
+    await session.commit()  # only reads so far: the connection goes back to the pool while the writer works
     # Stored with the starts of other requests in one transaction; answered once committed.
     return ExecutionPublic.of(await request.app.state.start_writer.submit(new))
 
@@ -95,6 +96,7 @@ async def start_many(body: ExecutionBatchCreate, principal: Starter, session: Se
                 inputs=item.inputs, priority=item.priority, deadline_s=item.deadline_s, pins=pins))
         except ApiError as error:
             raise _at_item(error, index) from None
+    await session.commit()
     stored = await request.app.state.start_writer.submit_many(news)
     return ExecutionBatchPublic(items=[ExecutionPublic.of(execution) for execution in stored])
 
