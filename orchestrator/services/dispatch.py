@@ -85,6 +85,11 @@ class Needs:
             timeout_s=settings.get("timeout_s"),
         )
 
+    def fits(self, link: AgentLink) -> bool:
+        """`link` can run this version (`unmet()` is empty); checked for every queued execution."""
+        return (self.capabilities <= link.capabilities and self.labels <= link.labels
+                and (not link.steps or self.steps <= link.steps))
+
     def unmet(self, link: AgentLink) -> list[str]:
         """What `link` lacks for this version (empty when it can run it)."""
         missing = [f"capability '{c}'" for c in sorted(self.capabilities - link.capabilities)]
@@ -243,7 +248,7 @@ class Dispatcher(BackgroundService):
         return cached
 
     def _pick(self, links: list[AgentLink], needs: Needs) -> AgentLink | None:
-        matches = [link for link in links if link.free > 0 and not needs.unmet(link)]
+        matches = [link for link in links if link.free > 0 and needs.fits(link)]
         if not matches:
             return None
         return max(matches, key=lambda link: (link.free, -link.dispatched))

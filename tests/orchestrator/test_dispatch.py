@@ -318,6 +318,20 @@ def test_needs_of_a_document() -> None:
     assert needs.max_concurrent == 2
 
 
+def test_fits_agrees_with_unmet_for_every_kind_of_lack() -> None:
+    needs = Needs.of(flow("N", requires=["browser", "label:eu"], nodes=[{"id": "x", "type": "core.log"}]))
+
+    def link(capabilities: set[str], labels: set[str], steps: set[str]) -> AgentLink:
+        return AgentLink(agent_id=uuid.uuid4(), org_id=uuid.uuid4(), name="a", send=None, close=None,  # type: ignore[arg-type]
+                         capabilities=frozenset(capabilities), labels=frozenset(labels), steps=frozenset(steps))
+
+    cases = [link({"browser", "ocr"}, {"eu"}, {"core.log"}), link({"browser"}, {"eu"}, set()),
+             link({"ocr"}, {"eu"}, {"core.log"}), link({"browser"}, {"us"}, {"core.log"}),
+             link({"browser"}, {"eu"}, {"core.noop"})]
+    assert [needs.fits(c) for c in cases] == [True, True, False, False, False]
+    assert [needs.fits(c) for c in cases] == [not needs.unmet(c) for c in cases]
+
+
 def test_secrets_are_flattened_for_the_engine_and_resume_seeds_drop_failures() -> None:
     assert secrets_for_agent({"kv": {"values": {"a": "1", "b": "2"}}, "t": {"token": "x"}}) == {
         "kv.a": "1", "kv.b": "2", "t": "x", "t.token": "x"}
