@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +61,9 @@ class AgentSession:
     link: AgentLink
     connection: ServerConnection
     writer: AgentWriter | None = None
+    ended: dict[str, int] = field(default_factory=dict)
+    """Executions of this connection whose stored journal ended them (terminal, so they can no longer
+    move), with their stored `last_seq`: the agent's `job.finished` is then answered without a query."""
 
     def __post_init__(self) -> None:
         if self.writer is None:
@@ -147,11 +150,18 @@ class AgentSession:
         last_seq, finished = stored
         self.hub.publish(uuid.UUID(message.execution_id), events)
         if finished:
+            self.ended[message.execution_id] = last_seq
             self.release(uuid.UUID(message.execution_id), until_finished=True)
             self.hub.publish(uuid.UUID(message.execution_id), None)
         return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
 
     async def on_finished(self, message: JobFinished) -> list[object]:
+        ended = self.ended.pop(message.execution_id, None)
+        if ended is not None and ended >= message.last_seq:
+            # The protocol layer checked the attempt; a terminal execution stays this agent's run.
+            self.release(uuid.UUID(message.execution_id))
+            return [JournalAck(execution_id=message.execution_id, seq=ended)]
+
         async def work(_session: AsyncSession, rows: Rows) -> int | None:
             execution = rows.get(uuid.UUID(message.execution_id))
             if execution is None or execution.agent_id != self.link.agent_id or execution.attempt != message.attempt:
