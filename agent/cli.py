@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,7 +59,8 @@ def main(
     config = AgentConfig(url=url or identity.url, key=key, name=name or identity.name, home=agent_home(),
                          labels=sorted(set(identity.labels) | set(extra)), capabilities=detect_capabilities(),
                          max_jobs=max_jobs, version=agent_version(),
-                         backoff_max_s=float(os.environ.get("RPA_AGENT_RECONNECT_MAX_S", "10")))
+                         backoff_max_s=float(os.environ.get("RPA_AGENT_RECONNECT_MAX_S", "10")),
+                         key_source=lambda: load_identity(key_file=key_file)[1])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     typer.echo(f"agent {config.name} ({', '.join(config.capabilities)}) → {config.url}, {max_jobs} job(s) at once")
     try:
@@ -131,6 +133,23 @@ def enroll(
     where = "the OS keyring" if key_file is None else str(key_file.expanduser().absolute())
     typer.echo(f"Enrolled as {identity.name} (agent id {identity.agent_id}) in organisation "
                f"{identity.org_id}; key stored in {where}")
+
+
+@app.command("set-key")
+def set_key(
+    key_file: Annotated[Path | None, typer.Option(
+        "--key-file", help="Keep the key in this file (mode 0600); default: where the current key is.")] = None,
+) -> None:
+    """Install a new key of this agent (from `POST /api/v1/agents/{id}/rotate-key`). The key is read
+    from standard input, never from the command line; a running agent uses it on its next connection."""
+    from agent.keystore import replace_key
+
+    key = typer.prompt("New agent key", hide_input=True) if sys.stdin.isatty() else sys.stdin.readline()
+    try:
+        where = replace_key(key, key_file=key_file)
+    except KeystoreError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"New agent key stored in {where}; the agent connects with it from now on")
 
 
 def _json(response: Any) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,12 +34,14 @@ __all__ = [
     "describe_key_store",
     "load_identity",
     "read_identity",
+    "replace_key",
     "save_identity",
 ]
 
 KEYRING_SERVICE = "rpa-agent"
 IDENTITY_FILE = "agent.json"
 KEYRING = "keyring"
+KEY_PREFIX = "rpa_ak_"
 
 
 class KeystoreError(Exception):
@@ -127,6 +130,34 @@ def save_identity(
     target = home / IDENTITY_FILE
     _write_private(target, json.dumps(document, indent=2) + "\n")
     return target
+
+
+def replace_key(key: str, *, key_file: Path | None = None, home: Path | None = None) -> str:
+    """Store a new key of the enrolled agent (after `POST /agents/{id}/rotate-key`) where its key is
+    kept, or in `key_file` from now on. Returns where it went (no message ever contains the key).
+
+    Raises:
+        KeystoreError: the agent is not enrolled, the key is not a key of this agent, or it cannot
+            be stored.
+    """
+    home = agent_home() if home is None else home
+    document = _read_document(home)
+    if document is None:
+        raise KeystoreError(f"no agent identity in {home}; run `rpa agent enroll URL TOKEN` first")
+    identity = _identity(document)
+    key = key.strip()
+    if not key.startswith(KEY_PREFIX) or key.count("_") < 3:
+        raise KeystoreError(f"that is not an agent key: an agent key starts with '{KEY_PREFIX}'")
+    try:
+        agent_hex = uuid.UUID(identity.agent_id).hex
+    except ValueError:
+        raise KeystoreError(f"{IDENTITY_FILE} names no valid agent id; enroll again") from None
+    if not key.startswith(f"{KEY_PREFIX}{agent_hex}_"):
+        raise KeystoreError(f"that key belongs to another agent, not to {identity.name} ({identity.agent_id})")
+    recorded = str(document.get("key_store", KEYRING))
+    target = key_file if key_file is not None else (None if recorded == KEYRING else Path(recorded))
+    save_identity(identity, key, key_file=target, home=home)
+    return "the OS keyring" if target is None else str(target.expanduser().absolute())
 
 
 def read_identity(home: Path | None = None) -> AgentIdentity | None:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,9 @@ class AgentConfig:
     version: str = "0.0.0"
     backoff_min_s: float = 0.2
     backoff_max_s: float = 10.0
+    key_source: Callable[[], str] | None = None
+    """Reads the key stored on this machine again before each connection attempt, so a key installed
+    with `rpa agent set-key` (after a rotation) is used without restarting the agent."""
 
 
 class AgentRuntime:
@@ -112,6 +116,7 @@ class AgentRuntime:
         delay = self.config.backoff_min_s
         url = self.config.url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         while True:
+            self._reload_key()
             try:
                 async with connect(f"{url}/api/v1/agents/connect", max_size=8 * 1024 * 1024,
                                    additional_headers={"Authorization": f"Bearer {self.config.key}"},
@@ -127,6 +132,18 @@ class AgentRuntime:
                 self._ws = None
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # jitter: agents do not reconnect in step
             delay = min(delay * 2, self.config.backoff_max_s)
+
+    def _reload_key(self) -> None:
+        if self.config.key_source is None:
+            return
+        try:
+            key = self.config.key_source()
+        except Exception as exc:  # a key store that cannot be read now: keep the key in use
+            log.warning("could not read the agent key again (%s); using the one in use", type(exc).__name__)
+            return
+        if key != self.config.key:
+            log.info("the agent key stored on this machine changed; connecting with the new one")
+            self.config.key = key
 
     async def _session(self, ws: Any) -> bool:
         """One connection, from hello to close; True once it got as far as a welcome."""

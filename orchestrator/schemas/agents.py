@@ -100,6 +100,15 @@ class AgentEnrolled(BaseModel):
     labels: list[str]
 
 
+class AgentKeyRotated(BaseModel):
+    """The agent's new key, shown here only; its old key stops working and its connection is closed.
+    Install it on the agent's machine with `rpa agent set-key` (it reads the key from standard input)."""
+
+    agent_id: uuid.UUID
+    name: str
+    agent_key: str = Field(description="`rpa_ak_…`: the new key; the old one no longer authenticates.")
+
+
 # --- agents -----------------------------------------------------------------------------------
 
 class AgentUpdate(BaseModel):

@@ -94,11 +94,12 @@ def presence_of(agent: Agent, hub: AgentHub | None) -> Presence:
     return Presence(status, list(hub.running_of(agent.id)) if hub is not None else [])
 
 
-async def notify_agent_revoked(app: Any, agent_id: uuid.UUID) -> None:
-    """Tell the hub (if any) to drop the agent's connection. Call it once the revocation is committed."""
+async def notify_agent_revoked(app: Any, agent_id: uuid.UUID, *, reason: str = "revoked") -> None:
+    """Tell the hub (if any) to drop the agent's connection. Call it once the revocation (or the
+    key rotation) is committed."""
     hub = hub_of(app)
     if hub is not None:
-        await hub.disconnect(agent_id, reason="revoked")
+        await hub.disconnect(agent_id, reason=reason)
 
 
 # --- authentication ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from agent.keystore import (
     describe_key_store,
     load_identity,
     read_identity,
+    replace_key,
     save_identity,
 )
 from tests.agent.keyrings import MemoryKeyring
@@ -194,3 +195,46 @@ def test_a_damaged_agent_json_is_reported(agent_home: Path) -> None:
 def test_an_empty_key_is_refused(agent_home: Path, tmp_path: Path) -> None:
     with pytest.raises(KeystoreError, match="empty"):
         save_identity(IDENTITY, "", key_file=tmp_path / "k")
+
+
+# -- a new key after a rotation ------------------------------------------------------------------
+
+AGENT_ID = "7f1c2a9e-0b4d-4c55-9a7e-3d2f1e0c9b8a"
+ROTATED = AgentIdentity(url="https://rpa.example.com", agent_id=AGENT_ID, org_id="o-1", name="bot-1")
+NEW_KEY = f"rpa_ak_{AGENT_ID.replace('-', '')}_n3wS3cretN3wS3cretN3wS3cretN3wS3cret"
+
+
+def test_a_new_key_replaces_the_old_one_where_it_is_kept(memory_keyring: MemoryKeyring, agent_home: Path,
+                                                         tmp_path: Path) -> None:
+    save_identity(ROTATED, "rpa_ak_old")
+    assert replace_key(NEW_KEY + "\n") == "the OS keyring"
+    assert load_identity() == (ROTATED, NEW_KEY)
+
+    key_file = tmp_path / "keys" / "agent.key"
+    assert replace_key(NEW_KEY, key_file=key_file) == str(key_file)  # from now on in a file
+    assert mode(key_file) == 0o600
+    assert json.loads((agent_home / "agent.json").read_text())["key_store"] == str(key_file)
+    assert load_identity() == (ROTATED, NEW_KEY)
+    newer = NEW_KEY[:-1] + "X"
+    assert replace_key(newer) == str(key_file)  # stays where it is kept now
+    assert key_file.read_text().strip() == newer
+
+
+@pytest.mark.parametrize(("key", "says"), [
+    ("", "not an agent key"),
+    ("n3wS3cret-but-no-prefix", "not an agent key"),
+    (f"rpa_ak_{'0' * 32}_n3wS3cretN3wS3cret", "belongs to another agent, not to bot-1"),
+])
+def test_a_key_that_is_not_this_agents_is_refused_and_nothing_changes(
+        agent_home: Path, tmp_path: Path, key: str, says: str) -> None:
+    key_file = tmp_path / "agent.key"
+    save_identity(ROTATED, "rpa_ak_old", key_file=key_file)
+    with pytest.raises(KeystoreError, match=says) as refused:
+        replace_key(key)
+    assert "n3wS3cret" not in str(refused.value)
+    assert load_identity() == (ROTATED, "rpa_ak_old")
+
+
+def test_a_new_key_needs_an_enrolled_agent(agent_home: Path) -> None:
+    with pytest.raises(KeystoreError, match="rpa agent enroll URL TOKEN"):
+        replace_key(NEW_KEY)

@@ -8,6 +8,7 @@ run.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from shared.cli._local import RPA
 from tests.e2e._cluster import Agent, Orchestrator, completed_twice, gapless, invocations, wait_for
 
 pytestmark = pytest.mark.slow
@@ -193,3 +195,34 @@ def test_cancel_reaches_the_running_agent_and_a_revoked_agent_is_cut_off(
     assert orchestrator.execution(later)["waiting_reason"] == "no agent of the organisation is online"
     assert orchestrator.api("GET", f"/agents/{agent.agent_id}")["status"] == "revoked"
     assert agent.running  # still trying: the refusal, not a crash, keeps it out
+
+
+def test_a_rotated_key_cuts_the_agent_off_until_the_new_key_is_installed_on_its_machine(
+        tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]) -> None:
+    agent = _agent(tmp_path, orchestrator, agents, "alpha")
+    rotated = orchestrator.api("POST", f"/agents/{agent.agent_id}/rotate-key")
+    wait_for(lambda: orchestrator.api("GET", f"/agents/{agent.agent_id}")["status"] == "offline", 10,
+             "the connection opened with the old key to be closed")
+    waiting = orchestrator.start_execution(orchestrator.publish(batch_flow("After rotation", items=1, pause_s=0.01)))
+    time.sleep(2)  # the agent reconnects with the old key, and is refused each time
+    assert orchestrator.execution(waiting)["state"] == "queued"
+    assert agent.running
+
+    wrong = subprocess.run([RPA, "agent", "set-key", "--key-file", str(agent.key_file)], input="rpa_ak_nonsense\n",
+                           capture_output=True, text=True, env=agent.env, timeout=60)
+    assert wrong.returncode == 2
+    assert "error: that is not an agent key" in wrong.stderr
+    installed = subprocess.run([RPA, "agent", "set-key", "--key-file", str(agent.key_file)],
+                               input=rotated["agent_key"] + "\n", capture_output=True, text=True, env=agent.env,
+                               timeout=60)
+    assert installed.returncode == 0, installed.stderr
+    assert rotated["agent_key"] not in installed.stdout + installed.stderr
+
+    # The running agent reads the stored key again before it reconnects: no restart.
+    done = orchestrator.wait_state(waiting, {"succeeded", "failed"}, timeout=30)
+    assert done["state"] == "succeeded", done
+    assert done["agent_id"] == agent.agent_id
+    log = agent.log.read_text()
+    assert "the agent key stored on this machine changed" in log
+    assert rotated["agent_key"] not in log
+    assert rotated["agent_key"].split("_", 3)[3] not in log

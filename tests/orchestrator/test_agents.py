@@ -270,6 +270,39 @@ async def test_the_key_authenticates_only_its_live_agent(app: FastAPI, client: h
     assert await authenticate(app, other["agent_key"]) is None
 
 
+async def test_rotate_key_route_shows_the_new_key_once_and_the_old_one_stops_working(
+        app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
+    owner = await tenant()
+    agent = await enrolled(client, owner.headers, "rotating")
+    viewer = await tenant(org_id=owner.org_id, role="viewer")
+    stranger = await tenant()
+    path = f"{API}/{agent['agent_id']}/rotate-key"
+
+    assert (await client.post(path, headers=viewer.headers)).json()["error"]["details"] == {
+        "permission": "agents:manage"}
+    assert (await client.post(path, headers=stranger.headers)).status_code == 404  # another organisation's agent
+    assert await authenticate(app, agent["agent_key"]) is not None  # neither refusal changed anything
+
+    response = await client.post(path, headers=owner.headers)
+    assert response.status_code == 200, response.text
+    rotated = response.json()
+    assert set(rotated) == {"agent_id", "name", "agent_key"}
+    assert (rotated["agent_id"], rotated["name"]) == (agent["agent_id"], "rotating")
+    assert rotated["agent_key"].startswith(f"rpa_ak_{uuid.UUID(agent['agent_id']).hex}_")
+    assert await authenticate(app, agent["agent_key"]) is None
+    assert await authenticate(app, rotated["agent_key"]) is not None
+    shown = (await client.get(f"{API}/{agent['agent_id']}", headers=owner.headers)).text
+    audit = (await client.get("/api/v1/audit", headers=owner.headers)).json()["items"]
+    assert rotated["agent_key"] not in shown + str(audit)
+    assert [e["action"] for e in audit if e["action"] == "agent.rotate_key"] == ["agent.rotate_key"]
+
+    await client.post(f"{API}/{agent['agent_id']}/revoke", headers=owner.headers)
+    refused = await client.post(path, headers=owner.headers)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "agent_revoked"
+    assert await authenticate(app, rotated["agent_key"]) is None
+
+
 async def test_a_rotated_key_replaces_the_old_one(app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
     owner = await tenant()
     agent = await enrolled(client, owner.headers)

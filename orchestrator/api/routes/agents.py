@@ -19,6 +19,7 @@ from orchestrator.api.pagination import Page
 from orchestrator.models.agents import Agent, EnrolmentToken
 from orchestrator.schemas.agents import (
     AgentEnrolled,
+    AgentKeyRotated,
     AgentPublic,
     AgentStatus,
     AgentUpdate,
@@ -131,6 +132,16 @@ async def revoke(agent_id: uuid.UUID, principal: Manager, session: SessionDep, r
     agent = await service.revoke_agent(session, actor_for(request, principal), principal.org_id, agent_id)
     background.add_task(service.notify_agent_revoked, request.app, agent.id)
     return agent_public(agent, service.hub_of(request.app))
+
+
+@router.post("/{agent_id}/rotate-key", response_model=AgentKeyRotated,
+             summary="Give an agent a new key: the old one stops working and its connection is closed")
+async def rotate_key(agent_id: uuid.UUID, principal: Manager, session: SessionDep, request: Request,
+                     background: BackgroundTasks) -> AgentKeyRotated:
+    agent, key = await service.rotate_agent_key(session, actor_for(request, principal), principal.org_id, agent_id)
+    # The live connection was opened with the old key: it is closed once the new key is committed.
+    background.add_task(service.notify_agent_revoked, request.app, agent.id, reason="key rotated")
+    return AgentKeyRotated(agent_id=agent.id, name=agent.name, agent_key=key)
 
 
 @router.delete("/{agent_id}", status_code=204, summary="Delete an agent (revoking it)")
