@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
+from orchestrator.api.pagination import capped_count
 from orchestrator.db.base import utcnow
 from orchestrator.logging import mask_value
 from orchestrator.models.audit import AuditEntry, AuditHead
@@ -188,10 +189,11 @@ class AuditFilter:
 
 
 async def list_entries(session: AsyncSession, org_id: uuid.UUID, filters: AuditFilter, *, limit: int,
-                       offset: int) -> tuple[Sequence[AuditEntry], int]:
-    """The organisation's entries matching `filters`, newest first, and how many match."""
+                       offset: int) -> tuple[Sequence[AuditEntry], tuple[int, bool]]:
+    """The organisation's entries matching `filters`, newest first, and how many match (with
+    whether that count stopped at `COUNT_CAP`)."""
     where = [AuditEntry.chain == chain_of(org_id), *filters.clauses()]
-    total = await session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0
+    total = await capped_count(session, select(AuditEntry.id).where(*where))
     rows = await session.scalars(select(AuditEntry).where(*where).order_by(AuditEntry.seq.desc())
                                  .limit(limit).offset(offset))
     return rows.all(), total

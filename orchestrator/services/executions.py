@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, String, cast, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict, Invalid, NotFound
+from orchestrator.api.pagination import capped_count
 from orchestrator.db.base import utcnow
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
 from orchestrator.services import audit
@@ -280,14 +281,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def list_executions(session: AsyncSession, org_id: uuid.UUID, filters: ExecutionFilters, *, limit: int,
-                          offset: int = 0, cursor: str | None = None) -> tuple[list[Execution], int, str | None]:
-    """Newest first. Returns (page, total matching the filters, cursor of the next page or None).
+                          offset: int = 0, cursor: str | None = None
+                          ) -> tuple[list[Execution], tuple[int, bool], str | None]:
+    """Newest first. Returns (page, (total matching the filters, whether that total is capped at
+    `COUNT_CAP`), cursor of the next page or None).
 
     With `cursor`, the page starts after the row the cursor names (keyset: cheap at any depth) and
     `offset` must be 0.
     """
     where = _conditions(org_id, filters)
-    total = int(await session.scalar(select(func.count()).select_from(Execution).where(*where)) or 0)
+    total = await capped_count(session, select(Execution.id).where(*where))
     query = select(Execution).where(*where)
     if cursor:
         if offset:

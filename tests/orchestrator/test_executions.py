@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
+from orchestrator.api import pagination
 from orchestrator.db.base import utcnow
 from orchestrator.models import AuditEntry
 from orchestrator.models.executions import Artifact
@@ -118,6 +119,34 @@ async def test_permissions_and_tenancy(app: FastAPI, client: httpx.AsyncClient, 
     assert (await client.get(url)).status_code == 401
 
 
+async def test_totals_stop_counting_at_the_cap_and_say_so(app: FastAPI, client: httpx.AsyncClient, tenant,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pagination, "COUNT_CAP", 100)
+    owner = await tenant()
+    workflow_id = await make_workflow(app, owner.org_id)
+    await seed_executions(app, owner.org_id, workflow_id, 300, states=("queued", "running", "succeeded"))
+
+    async def page(**params: Any) -> dict[str, Any]:
+        response = await client.get(f"{API}/executions", params=params, headers=owner.headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    everything = await page(limit=10)
+    assert (everything["total"], everything["total_capped"]) == (100, True)  # "100+"
+    assert len(everything["items"]) == 10
+    assert everything["next_cursor"]
+    exactly = await page(state="queued")  # 100 rows: the cap, not more
+    assert (exactly["total"], exactly["total_capped"]) == (100, False)
+    deep = await page(offset=250, limit=100)  # pages past the cap still work
+    assert (len(deep["items"]), deep["total_capped"]) == (50, True)
+
+    audit = (await client.get("/api/v1/audit", headers=owner.headers)).json()
+    assert audit["total_capped"] is False  # a few entries: counted exactly
+    monkeypatch.setattr(pagination, "COUNT_CAP", 1)
+    audit = (await client.get("/api/v1/audit", headers=owner.headers)).json()
+    assert (audit["total"], audit["total_capped"], len(audit["items"]) > 1) == (1, True, True)
+
+
 async def test_list_filters_and_both_kinds_of_pages(app: FastAPI, client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     other = await tenant()
@@ -135,6 +164,7 @@ async def test_list_filters_and_both_kinds_of_pages(app: FastAPI, client: httpx.
 
     everything = await page(limit=10)
     assert everything["total"] == 2040
+    assert everything["total_capped"] is False
     assert len(everything["items"]) == 10
     assert everything["next_cursor"]
     assert (await page(state="queued"))["total"] == 500

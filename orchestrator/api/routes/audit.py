@@ -37,9 +37,10 @@ async def list_entries(
 ) -> Page[AuditEntryPublic]:
     filters = audit.AuditFilter(action=action, actor=actor, target_type=target_type, target_id=target_id,
                                 since=since, until=until, q=q)
-    rows, total = await audit.list_entries(session, principal.org_id, filters, limit=page.limit, offset=page.offset)
-    return Page(items=[AuditEntryPublic.model_validate(row) for row in rows], total=total, limit=page.limit,
-                offset=page.offset)
+    rows, (total, capped) = await audit.list_entries(session, principal.org_id, filters, limit=page.limit,
+                                                     offset=page.offset)
+    return Page(items=[AuditEntryPublic.model_validate(row) for row in rows], total=total, total_capped=capped,
+                limit=page.limit, offset=page.offset)
 
 
 @router.get("/verify", response_model=AuditVerificationPublic,

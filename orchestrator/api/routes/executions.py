@@ -129,10 +129,10 @@ async def list_executions(
 ) -> Page[ExecutionPublic]:
     filters = service.ExecutionFilters(states=list(state or []), workflow_id=workflow_id, trigger_type=trigger,
                                        created_after=created_after, created_before=created_before, q=q)
-    rows, total, next_cursor = await service.list_executions(session, principal.org_id, filters, limit=page.limit,
-                                                             offset=page.offset, cursor=cursor)
-    return Page[ExecutionPublic](items=[ExecutionPublic.of(r) for r in rows], total=total, limit=page.limit,
-                                 offset=page.offset, next_cursor=next_cursor)
+    rows, (total, capped), next_cursor = await service.list_executions(
+        session, principal.org_id, filters, limit=page.limit, offset=page.offset, cursor=cursor)
+    return Page[ExecutionPublic](items=[ExecutionPublic.of(r) for r in rows], total=total, total_capped=capped,
+                                 limit=page.limit, offset=page.offset, next_cursor=next_cursor)
 
 
 @router.get("/{execution_id}", response_model=ExecutionPublic, summary="One execution")
