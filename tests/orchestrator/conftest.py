@@ -8,9 +8,11 @@ temporary data dir, and on a fresh database of a real PostgreSQL server started 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +54,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     return server.url(asyncio.run(server.create_database(template)))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database with every migration applied, copied for each test (as PostgreSQL's
+    template is): a migration run from scratch costs more than the rest of most tests."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "orchestrator.db"
+    upgrade_sync(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(environment="test", data_dir=tmp_path / "data", database_url=database_url,
+def settings(tmp_path: Path, database_url: str | None, request: pytest.FixtureRequest) -> Settings:
+    data_dir = tmp_path / "data"
+    if database_url is None:  # the default database in the data dir, as a copy of the migrated template
+        data_dir.mkdir(mode=0o700)
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = data_dir / "orchestrator.db"
+        with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
+            source.backup(copy)
+    return Settings(environment="test", data_dir=data_dir, database_url=database_url,
                     rate_limit_per_minute=100_000, login_rate_limit_per_minute=100_000)
 
 
