@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from orchestrator.api import errors
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
+from orchestrator.api.route_table import add_flat
 from orchestrator.api.routes import ROUTERS, agent_socket, agent_uploads, health
 from orchestrator.db.migrate import upgrade
 from orchestrator.db.session import Database
@@ -79,11 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(RateLimitMiddleware)  # inside the request context: a 429 has a request id and is counted
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
-    app.include_router(health.router)
-    api = APIRouter(prefix=API_PREFIX)
-    for router in ROUTERS:
-        api.include_router(router)
-    api.include_router(agent_socket.router)
-    api.include_router(agent_uploads.router)
-    app.include_router(api)
+    add_flat(app, [health.router])
+    add_flat(app, [*ROUTERS, agent_socket.router, agent_uploads.router], prefix=API_PREFIX)
     return app

@@ -59,4 +59,8 @@ class AgentWriter(GroupCommit[tuple[uuid.UUID, Work]]):
 
     async def _write_batch(self, session: AsyncSession, units: list[tuple[uuid.UUID, Work]]) -> list[Any]:
         rows = await lock_executions(session, {execution_id for execution_id, _ in units})
-        return [await work(session, rows) for _, work in units]
+        # No flush between units: the ORM writes every unit's row changes and history rows together
+        # at commit (an UPDATE or INSERT per kind, executemany) instead of once per unit. A unit's
+        # reads go through `rows` or the journal's own statements, which do not need the flush.
+        with session.no_autoflush:
+            return [await work(session, rows) for _, work in units]
