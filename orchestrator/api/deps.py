@@ -89,18 +89,19 @@ def ip_allowed(ip: str, allowlist: list[str]) -> bool:
     return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
 
 
-# Columns, not entities, and built once: this runs on every request, and five ORM objects (or
-# building the statement anew) cost more than the query.
+# Table columns, not entities, and built once: this runs on every request. A statement of table
+# columns runs as Core (no ORM compile state, no loading step), which costs less than the query.
+_S, _U, _O, _M, _R = (model.__table__.c for model in (AuthSession, User, Organisation, Membership, Role))
 _SESSION_OF = (
-    select(AuthSession.user_id, AuthSession.org_id, AuthSession.revoked_at, AuthSession.expires_at,
-           User.email, User.is_active, User.deleted_at, User.password_changed_at, Membership.is_active,
-           Organisation.deleted_at, Organisation.ip_allowlist, Organisation.password_policy, Role.name,
-           Role.permissions)
-    .join(User, User.id == AuthSession.user_id)
-    .join(Organisation, Organisation.id == AuthSession.org_id)
-    .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
-    .join(Role, Role.id == Membership.role_id)
-    .where(AuthSession.id == bindparam("session_id"))
+    select(_S.user_id, _S.org_id, _S.revoked_at, _S.expires_at, _U.email, _U.is_active, _U.deleted_at,
+           _U.password_changed_at, _M.is_active, _O.deleted_at, _O.ip_allowlist, _O.password_policy, _R.name,
+           _R.permissions)
+    .select_from(AuthSession.__table__)
+    .join(User.__table__, _U.id == _S.user_id)
+    .join(Organisation.__table__, _O.id == _S.org_id)
+    .join(Membership.__table__, (_M.user_id == _U.id) & (_M.org_id == _S.org_id))
+    .join(Role.__table__, _R.id == _M.role_id)
+    .where(_S.id == bindparam("session_id"))
 )
 
 

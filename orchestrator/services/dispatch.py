@@ -233,10 +233,11 @@ class Dispatcher(BackgroundService):
         return bool(sends) and not exhausted
 
     async def _held_per_workflow(self, session: AsyncSession, workflow_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+        columns = Execution.__table__.c  # table columns: runs as Core, no ORM compile state
         rows = await session.execute(
-            select(Execution.workflow_id, func.count()).where(Execution.workflow_id.in_(workflow_ids),
-                                                              Execution.state.in_(_HELD))
-            .group_by(Execution.workflow_id))
+            select(columns.workflow_id, func.count()).where(columns.workflow_id.in_(workflow_ids),
+                                                            columns.state.in_(_HELD))
+            .group_by(columns.workflow_id))
         return {workflow_id: count for workflow_id, count in rows.all()}
 
     async def _needs_of(self, session: AsyncSession, version_id: uuid.UUID) -> tuple[Needs, dict[str, Any]]:

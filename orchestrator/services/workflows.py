@@ -323,14 +323,14 @@ class PinnedVersion:
     workflow_name: str
 
 
-# Built once (it runs on every start): the workflow, and the version asked for or else its latest.
-_PIN = (select(Workflow.name, Workflow.latest_version, WorkflowVersion.id)
-        .outerjoin(WorkflowVersion, (WorkflowVersion.workflow_id == Workflow.id)
-                   & (WorkflowVersion.org_id == Workflow.org_id)
-                   & (WorkflowVersion.number == func.coalesce(bindparam("number", type_=Integer),
-                                                             Workflow.latest_version)))
-        .where(Workflow.id == bindparam("workflow_id"), Workflow.org_id == bindparam("org_id"),
-               Workflow.deleted_at.is_(None)))
+# Built once (it runs on every start), of table columns so that it runs as Core (no ORM compile
+# state): the workflow, and the version asked for or else its latest.
+_W, _V = Workflow.__table__.c, WorkflowVersion.__table__.c
+_PIN = (select(_W.name, _W.latest_version, _V.id)
+        .select_from(Workflow.__table__)
+        .outerjoin(WorkflowVersion.__table__, (_V.workflow_id == _W.id) & (_V.org_id == _W.org_id)
+                   & (_V.number == func.coalesce(bindparam("number", type_=Integer), _W.latest_version)))
+        .where(_W.id == bindparam("workflow_id"), _W.org_id == bindparam("org_id"), _W.deleted_at.is_(None)))
 
 
 async def pin_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID,
