@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.protocol import AGENT_KEY_PREFIX
+
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
@@ -41,7 +43,7 @@ __all__ = [
 KEYRING_SERVICE = "rpa-agent"
 IDENTITY_FILE = "agent.json"
 KEYRING = "keyring"
-KEY_PREFIX = "rpa_ak_"
+KEY_PREFIX = AGENT_KEY_PREFIX
 
 
 class KeystoreError(Exception):

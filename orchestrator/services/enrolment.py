@@ -34,6 +34,7 @@ from orchestrator.models.agents import Agent, EnrolmentToken
 from orchestrator.models.identity import Organisation
 from orchestrator.schemas.agents import TokenState
 from orchestrator.services.audit import Actor, record
+from shared.protocol import AGENT_KEY_PREFIX
 
 __all__ = [
     "KEY_PREFIX", "TOKEN_PREFIX", "create_enrolment_token", "digest", "enroll", "list_tokens", "new_agent_key",
@@ -43,7 +44,7 @@ __all__ = [
 log = logging.getLogger("rpa.orchestrator.agents")
 
 TOKEN_PREFIX = "rpa_et_"
-KEY_PREFIX = "rpa_ak_"
+KEY_PREFIX = AGENT_KEY_PREFIX
 INVALID_TOKEN = "invalid_enrolment_token"
 
 

@@ -21,6 +21,7 @@ from shared.protocol._errors import (
     UnsupportedVersion,
 )
 from shared.protocol._messages import (
+    AGENT_KEY_PREFIX,
     AGENT_MESSAGE_ADAPTER,
     AGENT_MESSAGE_TYPES,
     MAX_FRAME_BYTES,
@@ -52,6 +53,7 @@ from shared.protocol._messages import (
 )
 
 __all__ = [
+    "AGENT_KEY_PREFIX",
     "AGENT_MESSAGE_ADAPTER",
     "AGENT_MESSAGE_TYPES",
     "CLOSE_GOING_AWAY",

@@ -21,6 +21,8 @@ from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMess
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS: frozenset[int] = frozenset({1})
 MAX_FRAME_BYTES = 1_048_576
+AGENT_KEY_PREFIX = "rpa_ak_"
+"""An agent's key is `rpa_ak_<agent id hex>_<secret>`: made by the orchestrator, kept by the agent."""
 
 ExecutionId = Annotated[str, Field(min_length=1, max_length=200)]
 Attempt = Annotated[int, Field(ge=1)]

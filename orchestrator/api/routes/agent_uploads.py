@@ -19,6 +19,7 @@ from orchestrator.models.executions import Execution
 from orchestrator.schemas.executions import ArtifactPublic
 from orchestrator.services.agents import authenticate_agent
 from orchestrator.services.artifacts import artifact_root, receive_artifact
+from shared.protocol import AGENT_KEY_PREFIX
 
 router = APIRouter(prefix="/agents/me", tags=["agents"])
 
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/agents/me", tags=["agents"])
 async def current_agent(request: Request, session: SessionDep) -> Agent:
     header = request.headers.get("authorization", "")
     key = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    agent = await authenticate_agent(session, key) if key.startswith("rpa_ak_") else None
+    agent = await authenticate_agent(session, key) if key.startswith(AGENT_KEY_PREFIX) else None
     if agent is None:
         raise Unauthorized("an agent key is required (Authorization: Bearer rpa_ak_…)",
                            headers={"WWW-Authenticate": "Bearer"})
