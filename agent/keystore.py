@@ -43,7 +43,6 @@ __all__ = [
 KEYRING_SERVICE = "rpa-agent"
 IDENTITY_FILE = "agent.json"
 KEYRING = "keyring"
-KEY_PREFIX = AGENT_KEY_PREFIX
 
 
 class KeystoreError(Exception):
@@ -148,13 +147,13 @@ def replace_key(key: str, *, key_file: Path | None = None, home: Path | None = N
         raise KeystoreError(f"no agent identity in {home}; run `rpa agent enroll URL TOKEN` first")
     identity = _identity(document)
     key = key.strip()
-    if not key.startswith(KEY_PREFIX) or key.count("_") < 3:
-        raise KeystoreError(f"that is not an agent key: an agent key starts with '{KEY_PREFIX}'")
+    if not key.startswith(AGENT_KEY_PREFIX) or key.count("_") < 3:
+        raise KeystoreError(f"that is not an agent key: an agent key starts with '{AGENT_KEY_PREFIX}'")
     try:
         agent_hex = uuid.UUID(identity.agent_id).hex
     except ValueError:
         raise KeystoreError(f"{IDENTITY_FILE} names no valid agent id; enroll again") from None
-    if not key.startswith(f"{KEY_PREFIX}{agent_hex}_"):
+    if not key.startswith(f"{AGENT_KEY_PREFIX}{agent_hex}_"):
         raise KeystoreError(f"that key belongs to another agent, not to {identity.name} ({identity.agent_id})")
     recorded = str(document.get("key_store", KEYRING))
     target = key_file if key_file is not None else (None if recorded == KEYRING else Path(recorded))

@@ -37,14 +37,13 @@ from orchestrator.services.audit import Actor, record
 from shared.protocol import AGENT_KEY_PREFIX
 
 __all__ = [
-    "KEY_PREFIX", "TOKEN_PREFIX", "create_enrolment_token", "digest", "enroll", "list_tokens", "new_agent_key",
+    "TOKEN_PREFIX", "create_enrolment_token", "digest", "enroll", "list_tokens", "new_agent_key",
     "normalise_labels", "parse_agent_key", "revoke_token", "token_state",
 ]
 
 log = logging.getLogger("rpa.orchestrator.agents")
 
 TOKEN_PREFIX = "rpa_et_"
-KEY_PREFIX = AGENT_KEY_PREFIX
 INVALID_TOKEN = "invalid_enrolment_token"
 
 
@@ -62,14 +61,14 @@ def new_enrolment_token() -> str:
 def new_agent_key(agent_id: uuid.UUID) -> tuple[str, str]:
     """A fresh key for the agent and the digest to store: `(key, key_hash)`."""
     secret = secrets.token_urlsafe(32)
-    return f"{KEY_PREFIX}{agent_id.hex}_{secret}", digest(secret)
+    return f"{AGENT_KEY_PREFIX}{agent_id.hex}_{secret}", digest(secret)
 
 
 def parse_agent_key(key: str) -> tuple[uuid.UUID, str] | None:
     """`(agent id, secret)` of a well-formed agent key, else None."""
-    if not key.startswith(KEY_PREFIX):
+    if not key.startswith(AGENT_KEY_PREFIX):
         return None
-    id_hex, sep, secret = key[len(KEY_PREFIX):].partition("_")
+    id_hex, sep, secret = key[len(AGENT_KEY_PREFIX):].partition("_")
     if not sep or not secret or len(id_hex) != 32:
         return None
     try:

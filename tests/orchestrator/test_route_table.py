@@ -17,10 +17,10 @@ from orchestrator.app import API_PREFIX, create_app
 from orchestrator.settings import Settings
 
 
-def _included() -> FastAPI:
-    """The same routers, included the way FastAPI includes them (a branch per router)."""
-    app = FastAPI(title="RPA Orchestrator", version="0.1.0",
-                  description="Workflows, executions, credentials and audit for the RPA suite.",
+def _included(like: FastAPI) -> FastAPI:
+    """The same routers, included the way FastAPI includes them (a branch per router), in an app
+    described as `like` is."""
+    app = FastAPI(title=like.title, version=like.version, description=like.description,
                   responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
@@ -38,7 +38,7 @@ def test_the_flat_table_has_every_route_once_in_order_with_the_same_openapi(tmp_
                 for route in router.routes]
     assert [route.path for route in routes] == expected
     assert len({(route.path, tuple(sorted(getattr(route, "methods", None) or ()))) for route in routes}) == len(routes)
-    assert flat.openapi() == _included().openapi()
+    assert flat.openapi() == _included(flat).openapi()
 
 
 async def test_a_prefixed_route_matches_by_its_full_template_and_keeps_its_route_label(
