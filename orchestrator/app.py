@@ -20,6 +20,7 @@ from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.hub import AgentHub
 from orchestrator.services.leases import LeaseReaper
 from orchestrator.services.ratelimit import RateLimitMiddleware
+from orchestrator.services.read_cache import AUTH_TABLES, PIN_TABLES, ReadCache
 from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await upgrade(url)
         db = Database(url, echo=settings.sql_echo)
         app.state.db = db
+        app.state.auth_cache = ReadCache(db, AUTH_TABLES, settings.read_cache_s)
+        app.state.pin_cache = ReadCache(db, PIN_TABLES, settings.read_cache_s)
         app.state.signing_key = signing_key
         app.state.master_key = master_key
         async with db.transaction() as session:

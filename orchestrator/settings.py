@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     login_rate_limit_per_minute: int = Field(default=20, ge=1, description="Per IP, on login endpoints.")
     trusted_proxies: list[str] = Field(default_factory=list, description="Peers whose X-Forwarded-For is believed.")
     sql_echo: bool = False
+    read_cache_s: float = Field(default=1.0, ge=0, description=(
+        "How long the rows read on nearly every request (a session's facts: revoked, user and membership "
+        "active, role; the version a start pins) are believed without reading them again; a change this "
+        "process commits ends that at once (0: read on every request)."))
     heartbeat_interval_s: float = Field(default=10.0, gt=0, description="How often agents send a heartbeat.")
     missed_heartbeats: int = Field(default=3, ge=1, description="Beats missed before an agent is unresponsive.")
     agent_grace_s: float = Field(default=10.0, ge=0, description=(

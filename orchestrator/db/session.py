@@ -3,6 +3,10 @@
 SQLite gets WAL, foreign keys, and connections whose calls run on the event loop's thread
 (`sqlite_inline`: no thread hop per call; a locked database is waited for without blocking
 the loop).
+
+`Database.watch(tables)` counts the committed transactions that wrote any of those tables through
+this database's sessions, so an in-process cache of their rows knows when to stop believing
+itself (`services/read_cache.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from orchestrator.db import sqlite_inline
 
@@ -26,9 +31,58 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = self._engine(url, echo, pool_size=10, max_overflow=20)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._watches: list[WriteWatch] = []
+        self._session_class = self._watched_session_class()
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=self._session_class)
         self._writer_engine: AsyncEngine | None = None
         self._echo = echo
+
+    def watch(self, tables: set[str]) -> WriteWatch:
+        """A counter of the committed transactions that wrote any of `tables` (by table name)
+        through this database's sessions: by the unit of work (objects added, changed, deleted)
+        or by an INSERT, UPDATE or DELETE statement given to `Session.execute`. SQL given to a
+        connection directly, and other processes' writes, are not seen."""
+        watch = WriteWatch(frozenset(tables))
+        self._watches.append(watch)
+        return watch
+
+    def _watched_session_class(self) -> type[Session]:
+        watches, tables_of = self._watches, {}  # type: list[WriteWatch], dict[type, str]
+
+        def wrote(session: Session, table: str) -> None:
+            for watch in watches:
+                if table in watch.tables:
+                    session.info.setdefault(_WROTE, set()).add(watch)
+
+        def after_flush(session: Session, _context: Any) -> None:
+            if not watches:
+                return
+            for obj in (*session.new, *session.dirty, *session.deleted):
+                kind = type(obj)
+                table = tables_of.get(kind)
+                if table is None:
+                    table = tables_of[kind] = getattr(getattr(kind, "__table__", None), "name", "")
+                wrote(session, table)
+
+        def on_execute(state: ORMExecuteState) -> None:
+            if watches and (state.is_insert or state.is_update or state.is_delete):
+                table = getattr(state.statement, "table", None)
+                if table is not None:
+                    wrote(state.session, getattr(table, "name", ""))
+
+        def after_commit(session: Session) -> None:
+            for watch in session.info.pop(_WROTE, ()):
+                watch.generation += 1
+
+        def after_rollback(session: Session) -> None:
+            session.info.pop(_WROTE, None)
+
+        watched = type("WatchedSession", (Session,), {})
+        event.listen(watched, "after_flush", after_flush)
+        event.listen(watched, "do_orm_execute", on_execute)
+        event.listen(watched, "after_commit", after_commit)
+        event.listen(watched, "after_rollback", after_rollback)
+        return watched
 
     def _engine(self, url: str, echo: bool, *, pool_size: int, max_overflow: int) -> AsyncEngine:
         options: dict[str, Any] = {"echo": echo, "pool_size": pool_size, "max_overflow": max_overflow}
@@ -47,7 +101,8 @@ class Database:
         """`transaction()` on the writers' own connections."""
         if self._writer_engine is None:
             self._writer_engine = self._engine(self.url, self._echo, pool_size=2, max_overflow=2)
-            self._writer_sessions = async_sessionmaker(self._writer_engine, expire_on_commit=False)
+            self._writer_sessions = async_sessionmaker(self._writer_engine, expire_on_commit=False,
+                                                       sync_session_class=self._session_class)
         async with self._writer_sessions() as session, session.begin():
             yield session
 
@@ -61,6 +116,18 @@ class Database:
         await self.engine.dispose()
         if self._writer_engine is not None:
             await self._writer_engine.dispose()
+
+
+_WROTE = "rpa.watched_writes"
+
+
+class WriteWatch:
+    """See `Database.watch`. `generation` grows by one after each such commit; a cached row read
+    at one generation is stale once the generation moved on."""
+
+    def __init__(self, tables: frozenset[str]) -> None:
+        self.tables = tables
+        self.generation = 0
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

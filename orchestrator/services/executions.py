@@ -28,6 +28,7 @@ from orchestrator.services import audit
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events, list_events
 from orchestrator.services.execution_states import TERMINAL, State, enter, transition
+from orchestrator.services.read_cache import ReadCache
 from orchestrator.services.workflows import PinnedVersion, pin_version, version_document
 from shared.errors import FlowInputError
 from shared.flow import Flow, resolve_inputs
@@ -125,10 +126,12 @@ async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
 async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Actor, workflow_id: uuid.UUID,
                         version: int | None = None, inputs: dict[str, Any] | None = None,
                         priority: str | None = None, deadline_s: float | None = None,
-                        trigger: str = "manual", pins: dict[Any, PinnedVersion] | None = None) -> NewExecution:
+                        trigger: str = "manual", pins: dict[Any, PinnedVersion] | None = None,
+                        cache: ReadCache | None = None) -> NewExecution:
     """Check a start and build the execution of a published version (default: the latest one);
-    reads only. `queue_new` stores it. `pins` keeps the versions already looked up (for the
-    items of one request).
+    reads only, and none at all when `cache` (the process's, `services/read_cache.py`) knows the
+    version and its flow was parsed before. `queue_new` stores it. `pins` keeps the versions
+    already looked up (for the items of one request).
 
     Raises:
         NotFound: no such workflow or version in the organisation.
@@ -136,10 +139,15 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
         Invalid: the inputs do not match the version's declared inputs (each problem as `inputs.<name>: …`).
     """
     pinned = pins.get((workflow_id, version)) if pins is not None else None
+    if pinned is None and cache is not None:
+        pinned = cache.get((org_id, workflow_id, version))
     if pinned is None:
+        generation = cache.mark() if cache is not None else 0
         pinned = await pin_version(session, org_id, workflow_id, version)
-        if pins is not None:
-            pins[(workflow_id, version)] = pinned
+        if cache is not None:
+            cache.put((org_id, workflow_id, version), generation, pinned)
+    if pins is not None:
+        pins[(workflow_id, version)] = pinned
     flow = await _flow_of(session, pinned)
     try:
         resolved = resolve_inputs(flow, inputs)

@@ -76,8 +76,10 @@ _PENDING: set[asyncio.Task[None]] = set()
 async def start(body: ExecutionCreate, principal: Starter, session: SessionDep, request: Request) -> ExecutionPublic:
     new = await service.prepare_start(
         session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
-        version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s)
-    await session.commit()  # only reads so far: the connection goes back to the pool while the writer works
+        version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s,
+        cache=request.app.state.pin_cache)
+    if session.in_transaction():  # only reads so far (if any): the connection goes back while the writer works
+        await session.commit()
     # Stored with the starts of other requests in one transaction; answered once committed.
     return ExecutionPublic.of(await request.app.state.start_writer.submit(new))
 
@@ -93,10 +95,12 @@ async def start_many(body: ExecutionBatchCreate, principal: Starter, session: Se
         try:
             news.append(await service.prepare_start(
                 session, org_id=principal.org_id, actor=actor, workflow_id=item.workflow_id, version=item.version,
-                inputs=item.inputs, priority=item.priority, deadline_s=item.deadline_s, pins=pins))
+                inputs=item.inputs, priority=item.priority, deadline_s=item.deadline_s, pins=pins,
+                cache=request.app.state.pin_cache))
         except ApiError as error:
             raise _at_item(error, index) from None
-    await session.commit()
+    if session.in_transaction():
+        await session.commit()
     stored = await request.app.state.start_writer.submit_many(news)
     return ExecutionBatchPublic(items=[ExecutionPublic.of(execution) for execution in stored])
 
