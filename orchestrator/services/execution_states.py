@@ -21,6 +21,7 @@ Callers that may race (agents, the dispatcher, the API) lock the execution row f
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
 from orchestrator.db.base import utcnow
+from orchestrator.db.session import defer_insert
 from orchestrator.models.executions import Execution, ExecutionTransition
 from orchestrator.services.audit import Actor
 
@@ -150,8 +152,24 @@ def rule_for(source: str | State, target: str | State) -> Rule:
     return rule
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A history row `transition()` recorded (written with the session's next flush)."""
+
+    seq: int
+    from_state: str
+    to_state: str
+    reason: str
+    actor_id: uuid.UUID | None
+    actor: str
+    at: datetime
+
+
+_HISTORY = ExecutionTransition.__table__
+
+
 async def transition(session: AsyncSession, execution: Execution, to: str | State, *, reason: str,
-                     actor: Actor) -> ExecutionTransition:
+                     actor: Actor) -> Recorded:
     """Move `execution` to `to`, the one place where states change.
 
     Raises:
@@ -170,9 +188,14 @@ async def transition(session: AsyncSession, execution: Execution, to: str | Stat
     rule.effect(execution, now)
     execution.state = rule.target.value
     execution.updated_at = now
-    row = _history_row(execution, source, rule.target, reason or rule.why, actor, now)
-    session.add(row)
-    return row
+    # As a row, not an object: written with the next flush, after the execution's own update.
+    execution.history_seq = (execution.history_seq or 0) + 1
+    why = (reason or rule.why)[:500]
+    defer_insert(session, _HISTORY, {
+        "id": uuid.uuid4(), "org_id": execution.org_id, "execution_id": execution.id, "seq": execution.history_seq,
+        "from_state": source.value, "to_state": rule.target.value, "reason": why, "actor_id": actor.id,
+        "actor": actor.name, "at": now})
+    return Recorded(execution.history_seq, source.value, rule.target.value, why, actor.id, actor.name, now)
 
 
 def enter(execution: Execution, state: State, *, reason: str, actor: Actor) -> ExecutionTransition:
