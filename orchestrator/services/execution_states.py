@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,32 +191,28 @@ async def transition(session: AsyncSession, execution: Execution, to: str | Stat
     execution.updated_at = now
     # As a row, not an object: written with the next flush, after the execution's own update.
     execution.history_seq = (execution.history_seq or 0) + 1
-    why = (reason or rule.why)[:500]
-    defer_insert(session, _HISTORY, {
-        "id": uuid.uuid4(), "org_id": execution.org_id, "execution_id": execution.id, "seq": execution.history_seq,
-        "from_state": source.value, "to_state": rule.target.value, "reason": why, "actor_id": actor.id,
-        "actor": actor.name, "at": now})
-    return Recorded(execution.history_seq, source.value, rule.target.value, why, actor.id, actor.name, now)
+    row = _history(execution, source, rule.target, reason or rule.why, actor, now)
+    defer_insert(session, _HISTORY, row)
+    return Recorded(row["seq"], source.value, rule.target.value, row["reason"], actor.id, actor.name, now)
 
 
-def enter(execution: Execution, state: State, *, reason: str, actor: Actor) -> ExecutionTransition:
+def enter(execution: Execution, state: State, *, reason: str, actor: Actor) -> dict[str, Any]:
     """Give a new execution (not stored yet) its first state (queued); returns its first history
-    row, to be stored after the execution (it refers to it)."""
+    row (every column), to be inserted after the execution (it refers to it)."""
     if execution.state:
         raise IllegalTransition(f"the execution is already '{execution.state}'; use transition()")
     now = utcnow()
     execution.state = state.value
     if state is State.QUEUED:
         execution.queued_at = now
-    return _history_row(execution, None, state, reason, actor, now)
-
-
-def _history_row(execution: Execution, source: State | None, target: State, reason: str, actor: Actor,
-                 now: datetime) -> ExecutionTransition:
-    # The execution row is locked by the caller (or new), so its counter numbers the history without
-    # a query; the row is written with the session's next flush, along with the execution's update.
+    # The execution row is new (or, in transition(), locked by the caller), so its counter numbers
+    # the history without a query.
     execution.history_seq = (execution.history_seq or 0) + 1
-    return ExecutionTransition(org_id=execution.org_id, execution_id=execution.id,
-                               seq=execution.history_seq, from_state=source.value if source else None,
-                               to_state=target.value, reason=reason[:500], actor_id=actor.id, actor=actor.name,
-                               at=now)
+    return _history(execution, None, state, reason, actor, now)
+
+
+def _history(execution: Execution, source: State | None, target: State, reason: str, actor: Actor,
+             now: datetime) -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "org_id": execution.org_id, "execution_id": execution.id,
+            "seq": execution.history_seq, "from_state": source.value if source else None, "to_state": target.value,
+            "reason": reason[:500], "actor_id": actor.id, "actor": actor.name, "at": now}

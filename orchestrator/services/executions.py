@@ -93,7 +93,7 @@ class NewExecution:
     audit entry. `queue_new` stores any number of them with one statement per table."""
 
     execution: Execution
-    history: ExecutionTransition
+    history: dict[str, Any]
     audit: audit.Pending
 
 
@@ -119,7 +119,7 @@ async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
     if not news:
         return
     await session.execute(_EXECUTIONS.insert(), [_complete(_EXECUTIONS, new.execution) for new in news])
-    await session.execute(_TRANSITIONS.insert(), [_complete(_TRANSITIONS, new.history) for new in news])
+    await session.execute(_TRANSITIONS.insert(), [new.history for new in news])
     await audit.record_many(session, [new.audit for new in news])
 
 
