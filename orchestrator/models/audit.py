@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orchestrator.db.base import Base, utcnow
+from orchestrator.db.base import Base, new_id, utcnow
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (UniqueConstraint("chain", "seq"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     chain: Mapped[str] = mapped_column(String(36), index=True)
     """The organisation's id as text, or "system" for events outside any organisation."""
     seq: Mapped[int] = mapped_column(BigInteger)

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import ApiError, Invalid, NotFound
+from orchestrator.db.base import new_id
 from orchestrator.models.executions import Artifact, Execution
 from orchestrator.settings import Settings
 
@@ -40,7 +41,7 @@ def _check_name(name: str) -> str:
 async def register_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,
                             content: bytes, content_type: str = "application/octet-stream") -> Artifact:
     """Write `content` into the store and describe it with a new row of `execution`."""
-    artifact = Artifact(id=uuid.uuid4(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
+    artifact = Artifact(id=new_id(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
                         content_type=content_type[:255] or "application/octet-stream", size=len(content),
                         sha256=hashlib.sha256(content).hexdigest())
     relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
@@ -64,7 +65,7 @@ async def receive_artifact(session: AsyncSession, root: Path, execution: Executi
     Raises:
         ApiError: 413 `too_large` as soon as more than `limit` bytes have arrived (nothing is kept).
     """
-    artifact = Artifact(id=uuid.uuid4(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
+    artifact = Artifact(id=new_id(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
                         content_type=content_type[:255] or "application/octet-stream")
     relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
     target = root / relative

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from orchestrator.api.pagination import capped_count
-from orchestrator.db.base import utcnow
+from orchestrator.db.base import new_id, utcnow
 from orchestrator.logging import mask_value
 from orchestrator.models.audit import AuditEntry, AuditHead
 
@@ -135,7 +135,7 @@ async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> list
         seq, prev = await _advance_head(session, chain, len(pendings))
         for offset, pending in enumerate(pendings):
             actor = pending.actor
-            row = {"id": uuid.uuid4(), "chain": chain, "seq": seq + offset, "org_id": pending.org_id,
+            row = {"id": new_id(), "chain": chain, "seq": seq + offset, "org_id": pending.org_id,
                    "actor_id": actor.id, "actor": actor.name[:320], "action": pending.action,
                    "target_type": pending.target_type, "target_id": str(pending.target_id), "ip": actor.ip,
                    "request_id": actor.request_id, "summary": _normalise(pending.summary), "created_at": utcnow(),

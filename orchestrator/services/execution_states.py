@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
-from orchestrator.db.base import utcnow
+from orchestrator.db.base import new_id, utcnow
 from orchestrator.db.session import defer_insert
 from orchestrator.models.executions import Execution, ExecutionTransition
 from orchestrator.services.audit import Actor
@@ -213,6 +213,6 @@ def enter(execution: Execution, state: State, *, reason: str, actor: Actor) -> d
 
 def _history(execution: Execution, source: State | None, target: State, reason: str, actor: Actor,
              now: datetime) -> dict[str, Any]:
-    return {"id": uuid.uuid4(), "org_id": execution.org_id, "execution_id": execution.id,
+    return {"id": new_id(), "org_id": execution.org_id, "execution_id": execution.id,
             "seq": execution.history_seq, "from_state": source.value if source else None, "to_state": target.value,
             "reason": reason[:500], "actor_id": actor.id, "actor": actor.name, "at": now}

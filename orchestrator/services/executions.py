@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict, Invalid, NotFound
 from orchestrator.api.pagination import capped_count
-from orchestrator.db.base import utcnow
+from orchestrator.db.base import new_id, utcnow
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
 from orchestrator.services import audit
 from orchestrator.services.audit import Actor
@@ -158,7 +158,7 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
     priority_name = priority or flow.settings.priority
     now = utcnow()
     execution = Execution(
-        id=uuid.uuid4(), org_id=org_id, workflow_id=workflow_id, version_id=pinned.id, version_number=pinned.number,
+        id=new_id(), org_id=org_id, workflow_id=workflow_id, version_id=pinned.id, version_number=pinned.number,
         workflow_name=pinned.workflow_name, priority=PRIORITIES.index(priority_name), inputs=resolved,
         trigger=_trigger(trigger, actor), trigger_type=trigger, created_by=actor.id, created_at=now, updated_at=now,
         deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None,
@@ -227,7 +227,7 @@ async def retry_execution(session: AsyncSession, parent: Execution, *, actor: Ac
     if parent.deadline_at is not None and parent.queued_at is not None:
         deadline = now + (parent.deadline_at - parent.queued_at)
     execution = Execution(
-        id=uuid.uuid4(), org_id=parent.org_id, workflow_id=parent.workflow_id, version_id=parent.version_id,
+        id=new_id(), org_id=parent.org_id, workflow_id=parent.workflow_id, version_id=parent.version_id,
         version_number=parent.version_number, workflow_name=parent.workflow_name, priority=parent.priority,
         inputs=dict(parent.inputs or {}), trigger=_trigger("retry", actor), trigger_type="retry",
         created_by=actor.id, parent_execution_id=parent.id, resume_from=parent.id if resume else None,
