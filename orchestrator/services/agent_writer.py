@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -38,12 +38,16 @@ _UNREAD = tuple(defer(column, raiseload=True)
                 for column in (Execution.inputs, Execution.trigger, Execution.outputs, Execution.error))
 
 
+_LOCK = (select(Execution).where(Execution.id.in_(bindparam("ids", expanding=True))).order_by(Execution.id)
+         .options(*_UNREAD).with_for_update())
+"""Built once: a batch runs it, so its cache key is computed once, not per batch."""
+
+
 async def lock_executions(session: AsyncSession, ids: set[uuid.UUID]) -> Rows:
     """Load and lock the executions (in id order, so two batches never lock in opposite orders)."""
     if not ids:
         return {}
-    found = await session.scalars(select(Execution).where(Execution.id.in_(ids)).order_by(Execution.id)
-                                  .options(*_UNREAD).with_for_update())
+    found = await session.scalars(_LOCK, {"ids": list(ids)})
     return {execution.id: execution for execution in found}
 
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from orchestrator.api.errors import Conflict, NotFound
 from orchestrator.db.base import utcnow
@@ -138,6 +139,16 @@ def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
     return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]
 
 
+# Built once (a pass runs it at least once): the queue in dispatch order, without the columns a
+# dispatch never reads (not parsed; reading one by mistake raises at once).
+_QUEUED = (select(Execution)
+           .where(Execution.state == State.QUEUED.value, Execution.org_id.in_(bindparam("orgs", expanding=True)))
+           .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id)
+           .options(*(defer(column, raiseload=True) for column in (Execution.trigger, Execution.outputs)))
+           .limit(bindparam("limit")).offset(bindparam("offset")))
+_QUEUED_SKIP_LOCKED = _QUEUED.with_for_update(skip_locked=True)
+
+
 class Dispatcher(BackgroundService):
     """The queue's single consumer in this process."""
 
@@ -190,25 +201,26 @@ class Dispatcher(BackgroundService):
         # Executions no free agent can take are skipped, and the next page is read, up to BATCH rows.
         page = min(BATCH, max(PAGE_MIN, 2 * sum(link.free for link in free)))
         exhausted = False
+        query = _QUEUED if self.db.is_sqlite else _QUEUED_SKIP_LOCKED
+        orgs = list({link.org_id for link in free})
         async with self.db.transaction() as session:
-            query = (select(Execution).where(Execution.state == State.QUEUED.value,
-                                             Execution.org_id.in_({link.org_id for link in free}))
-                     .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id))
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
             held: dict[uuid.UUID, int] = {}
             counted: set[uuid.UUID] = set()
             while scanned < BATCH and any(link.free > 0 for link in free):
                 # Those assigned in this pass are no longer queued: the offset skips only the ones left.
-                queued = list(await session.scalars(query.limit(page).offset(scanned - assigned)))
+                queued = list(await session.scalars(query, {"orgs": orgs, "limit": page,
+                                                            "offset": scanned - assigned}))
                 exhausted = len(queued) < page
                 scanned += len(queued)
-                uncounted = {e.workflow_id for e in queued} - counted
+                versions = {e.version_id: await self._needs_of(session, e.version_id) for e in queued}
+                # Only a workflow with a concurrency limit needs its running executions counted.
+                uncounted = {e.workflow_id for e in queued
+                             if versions[e.version_id][0].max_concurrent is not None} - counted
                 if uncounted:
                     held.update(await self._held_per_workflow(session, uncounted))
                     counted |= uncounted
                 for execution in queued:
-                    needs, document = await self._needs_of(session, execution.version_id)
+                    needs, document = versions[execution.version_id]
                     if (needs.max_concurrent is not None
                             and held.get(execution.workflow_id, 0) >= needs.max_concurrent):
                         continue
