@@ -212,7 +212,11 @@ def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Princip
     The permission is recorded on the function so the route table can be inspected in tests.
     """
 
-    async def check(principal: PrincipalDep) -> Principal:
+    # On `_authenticate` itself, with get_principal's check inline: one dependency level less to
+    # solve on every request that needs a permission.
+    async def check(principal: PrincipalAllowExpiredDep) -> Principal:
+        if principal.password_expired:
+            await get_principal(principal)  # raises its 403
         if not principal.can(permission):
             raise Forbidden(f"this needs the '{permission.value}' permission", details={"permission": permission.value})
         return principal
