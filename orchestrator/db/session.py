@@ -140,6 +140,13 @@ def defer_insert(session: AsyncSession | Session, table: Table, values: dict[str
     sync.info.setdefault(_DEFERRED, {}).setdefault(table, []).append(values)
 
 
+async def write_deferred(session: AsyncSession) -> None:
+    """Write the rows deferred so far now, for a statement that must see them (the session may
+    have nothing else to flush, or may not be flushing on its own)."""
+    if session.sync_session.info.get(_DEFERRED):
+        await session.run_sync(_write_deferred)
+
+
 def _write_deferred(session: Session) -> None:
     pending: dict[Table, list[dict[str, Any]]] | None = session.info.pop(_DEFERRED, None)
     if pending:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict, Invalid
 from orchestrator.db.base import utcnow
+from orchestrator.db.session import defer_insert, write_deferred
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_states import TERMINAL, IllegalTransition, State, transition
@@ -110,8 +111,10 @@ async def append_events(session: AsyncSession, execution: Execution, events: Seq
     if (execution.stored_seq or 0) <= execution.last_seq and seqs[0] == execution.last_seq + 1 \
             and seqs[-1] == execution.last_seq + len(seqs):
         # The common case: the batch continues the journal and nothing beyond it is stored, so
-        # there is nothing to compare with and no gap to close: one INSERT, folded from the batch.
-        await session.execute(table.insert(), rows)
+        # there is nothing to compare with and no gap to close: the rows go out with the session's
+        # next flush (one INSERT for every batch of a writer's transaction), folded from the batch.
+        for row in rows:
+            defer_insert(session, table, row)
         execution.last_seq = execution.stored_seq = seqs[-1]
         execution.updated_at = now
         for seq in seqs:
@@ -119,6 +122,7 @@ async def append_events(session: AsyncSession, execution: Execution, events: Seq
             if event["type"] in (EXECUTION_STARTED, EXECUTION_FINISHED):
                 await _fold(session, execution, seq, event["type"], event["data"], actor or _agent(execution))
         return len(rows)
+    await write_deferred(session)  # what this transaction journaled already, before comparing with it
     stored = 0
     for start in range(0, len(rows), _CHUNK):
         statement = _insert(session)(table).values(rows[start:start + _CHUNK])

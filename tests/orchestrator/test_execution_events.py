@@ -224,3 +224,24 @@ async def test_events_route_pages_by_seq(app: FastAPI, client: httpx.AsyncClient
     async with app.state.db.transaction() as session:
         count = await session.scalar(select(func.count()).select_from(ExecutionEvent))
     assert count == 6
+
+
+async def test_batches_of_one_transaction_see_each_other_without_a_flush(app: FastAPI, tenant) -> None:
+    """As the agent writer runs them (no autoflush): a batch that continues the journal is only
+    deferred, yet a later batch of the same transaction that needs to compare or close a gap sees it."""
+    owner = await tenant()
+    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id),
+                                        state=State.RUNNING)
+    async with app.state.db.transaction() as session:
+        with session.no_autoflush:
+            execution = await get_execution(session, owner.org_id, execution_id, for_update=True)
+            assert await append_events(session, execution, [started(1), event(2)]) == 2  # deferred
+            assert await append_events(session, execution, [event(4)]) == 1  # a gap: compared, stored
+            assert await append_events(session, execution, [event(2), event(3)]) == 1  # 2 is a repeat
+            with pytest.raises(Conflict):
+                await append_events(session, execution, [event(2, path="changed")])
+            assert execution.last_seq == 4
+    async with app.state.db.transaction() as session:
+        seqs = list(await session.scalars(select(ExecutionEvent.seq).where(ExecutionEvent.execution_id == execution_id)
+                                          .order_by(ExecutionEvent.seq)))
+    assert seqs == [1, 2, 3, 4]
