@@ -93,7 +93,11 @@ class AgentHub:
         return self.links.get(agent_id) if agent_id is not None else None
 
     def beat(self, link: AgentLink) -> None:
-        link.last_beat = time.monotonic()
+        now = time.monotonic()
+        back = self.late(link, now) > 0
+        link.last_beat = now
+        if back and link.free > 0:
+            self.on_free()  # its free slots count again: what waited for an agent may go to it now
 
     def late(self, link: AgentLink, now: float | None = None) -> float:
         """Seconds past the point where the agent counts as unresponsive (≤ 0 while on time)."""

@@ -215,6 +215,22 @@ async def test_a_silent_agent_is_closed_and_its_work_requeued(app: FastAPI, clie
     assert (await get(client, owner.headers, execution))["state"] in ("queued", "assigned")
 
 
+async def test_an_agent_that_beats_again_after_being_late_gets_the_work_that_waited(
+        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    workflow = await make_workflow(app, owner.org_id, document=flow("Back"))
+    agent = FakeAgent(app, owner.org_id, "late", beating=False).connect()
+    hub = app.state.agent_hub
+    agent.link.last_beat -= hub.heartbeat_interval_s * hub.missed_heartbeats + 0.05  # late, not yet closed
+    assert hub.status_of(agent.link.agent_id) == "unresponsive"
+    execution = await start(client, owner.headers, workflow)
+    await asyncio.sleep(0.1)
+    assert agent.assigned == []
+    assert (await get(client, owner.headers, execution))["state"] == "queued"
+    hub.beat(agent.link)  # on time again: nothing else happens that would wake the dispatcher
+    await eventually(lambda: agent.assigned == [execution], 2)
+
+
 async def test_deadlines_and_ignored_cancels_end_executions_without_an_agent(
         app: FastAPI, client: Any, tenant: TenantFactory) -> None:
     owner = await tenant()
