@@ -26,6 +26,7 @@ from orchestrator.models.executions import Execution
 from orchestrator.services.agent_writer import AgentWriter, Rows, Work
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
+from orchestrator.services.execution_records import ExecutionRecord
 from orchestrator.services.execution_states import TERMINAL, State, transition
 from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import (
@@ -85,7 +86,7 @@ class AgentSession:
             self.connection.release(str(execution_id))
         self.hub.on_free()
 
-    def _held(self, rows: Rows, execution_id: str, attempt: int) -> Execution | None:
+    def _held(self, rows: Rows, execution_id: str, attempt: int) -> ExecutionRecord | None:
         """The execution, if it is still this agent's, at this attempt, and on an agent."""
         execution = rows.get(uuid.UUID(execution_id))
         if (execution is None or execution.agent_id != self.link.agent_id or execution.attempt != attempt

@@ -19,36 +19,39 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from orchestrator.models.executions import Execution
+from orchestrator.services.execution_records import (
+    ExecutionRecord,
+    columns_except,
+    read_records,
+    select_records,
+    write_records,
+)
 from orchestrator.services.group_commit import GroupCommit
 
-Rows = dict[uuid.UUID, Execution]
+Rows = dict[uuid.UUID, ExecutionRecord]
 Work = Callable[[AsyncSession, Rows], Awaitable[Any]]
 """Database work on the executions it names (locked and loaded into `Rows`); its result is handed
 back to the caller once the transaction has committed."""
 
 
-# What agents report never reads these JSON columns (it may set outputs and error): not parsed,
-# and reading one by mistake raises at once.
-_UNREAD = tuple(defer(column, raiseload=True)
-                for column in (Execution.inputs, Execution.trigger, Execution.outputs, Execution.error))
-
-
-_LOCK = (select(Execution).where(Execution.id.in_(bindparam("ids", expanding=True))).order_by(Execution.id)
-         .options(*_UNREAD).with_for_update())
+# What agents report never reads these JSON columns (it may set outputs and error), so they are
+# not read at all; reading one by mistake raises at once.
+_COLUMNS = columns_except("inputs", "trigger", "outputs", "error")
+_LOCK = (select_records(_COLUMNS).where(Execution.id.in_(bindparam("ids", expanding=True))).order_by(Execution.id)
+         .with_for_update())
 """Built once: a batch runs it, so its cache key is computed once, not per batch."""
 
 
 async def lock_executions(session: AsyncSession, ids: set[uuid.UUID]) -> Rows:
-    """Load and lock the executions (in id order, so two batches never lock in opposite orders)."""
+    """Load and lock the executions (in id order, so two batches never lock in opposite orders),
+    as records: what the work assigns on them is written by `write_records`."""
     if not ids:
         return {}
-    found = await session.scalars(_LOCK, {"ids": list(ids)})
-    return {execution.id: execution for execution in found}
+    return {record.id: record for record in await read_records(session, _LOCK, {"ids": list(ids)})}
 
 
 class AgentWriter(GroupCommit[tuple[uuid.UUID, Work]]):
@@ -63,8 +66,10 @@ class AgentWriter(GroupCommit[tuple[uuid.UUID, Work]]):
 
     async def _write_batch(self, session: AsyncSession, units: list[tuple[uuid.UUID, Work]]) -> list[Any]:
         rows = await lock_executions(session, {execution_id for execution_id, _ in units})
-        # No flush between units: the ORM writes every unit's row changes and history rows together
-        # at commit (an UPDATE or INSERT per kind, executemany) instead of once per unit. A unit's
-        # reads go through `rows` or the journal's own statements, which do not need the flush.
+        # Every unit's row changes go out together after the last unit (an UPDATE per set of changed
+        # columns, executemany), and the history and journal rows with the commit's flush. A unit's
+        # reads go through `rows` or the journal's own statements, which do not need them written.
         with session.no_autoflush:
-            return [await work(session, rows) for _, work in units]
+            results = [await work(session, rows) for _, work in units]
+        await write_records(session, rows.values())
+        return results

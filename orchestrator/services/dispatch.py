@@ -27,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from orchestrator.api.errors import Conflict, NotFound
 from orchestrator.db.base import utcnow
@@ -39,6 +38,13 @@ from orchestrator.services.audit import Actor
 from orchestrator.services.background import BackgroundService
 from orchestrator.services.bundles import called_names
 from orchestrator.services.execution_journal import append_events
+from orchestrator.services.execution_records import (
+    ExecutionRecord,
+    columns_except,
+    read_records,
+    select_records,
+    write_records,
+)
 from orchestrator.services.execution_states import State, transition
 from orchestrator.services.hub import AgentHub, AgentLink
 from orchestrator.services.workflows import published_version_by_name
@@ -139,12 +145,11 @@ def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
     return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]
 
 
-# Built once (a pass runs it at least once): the queue in dispatch order, without the columns a
-# dispatch never reads (not parsed; reading one by mistake raises at once).
-_QUEUED = (select(Execution)
+# Built once (a pass runs it at least once): the queue in dispatch order, as records, without the
+# columns a dispatch never reads (reading one by mistake raises at once).
+_QUEUED = (select_records(columns_except("trigger", "outputs"))
            .where(Execution.state == State.QUEUED.value, Execution.org_id.in_(bindparam("orgs", expanding=True)))
            .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id)
-           .options(*(defer(column, raiseload=True) for column in (Execution.trigger, Execution.outputs)))
            .limit(bindparam("limit")).offset(bindparam("offset")))
 _QUEUED_SKIP_LOCKED = _QUEUED.with_for_update(skip_locked=True)
 
@@ -206,10 +211,13 @@ class Dispatcher(BackgroundService):
         async with self.db.transaction() as session:
             held: dict[uuid.UUID, int] = {}
             counted: set[uuid.UUID] = set()
+            queued: list[ExecutionRecord] = []
             while scanned < BATCH and any(link.free > 0 for link in free):
-                # Those assigned in this pass are no longer queued: the offset skips only the ones left.
-                queued = list(await session.scalars(query, {"orgs": orgs, "limit": page,
-                                                            "offset": scanned - assigned}))
+                # Those assigned in this pass are no longer queued once written: the offset skips
+                # only the ones left.
+                await write_records(session, queued)
+                queued = await read_records(session, query, {"orgs": orgs, "limit": page,
+                                                             "offset": scanned - assigned})
                 exhausted = len(queued) < page
                 scanned += len(queued)
                 versions = {e.version_id: await self._needs_of(session, e.version_id) for e in queued}
@@ -235,6 +243,7 @@ class Dispatcher(BackgroundService):
                     sends.append((link, message))
                 if exhausted:
                     break
+            await write_records(session, queued)
         for link, message in sends:
             try:
                 await link.send(message)
@@ -266,7 +275,7 @@ class Dispatcher(BackgroundService):
             return None
         return max(matches, key=lambda link: (link.free, -link.dispatched))
 
-    async def _assign(self, session: AsyncSession, execution: Execution, link: AgentLink, needs: Needs,
+    async def _assign(self, session: AsyncSession, execution: ExecutionRecord, link: AgentLink, needs: Needs,
                       document: dict[str, Any]) -> JobAssign | None:
         """Give `execution` to `link`; None when it cannot run anywhere (it is failed instead)."""
         secrets: dict[str, str] = {}
@@ -321,7 +330,7 @@ class Dispatcher(BackgroundService):
             pending += called_names(found[name])
         return found
 
-    async def _journal_of(self, session: AsyncSession, execution: Execution) -> list[WireEvent]:
+    async def _journal_of(self, session: AsyncSession, execution: ExecutionRecord) -> list[WireEvent]:
         if not execution.stored_seq and execution.resume_from is None:
             return []  # a first run: nothing journaled, nothing to resume
         rows = list(await session.scalars(select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.id)

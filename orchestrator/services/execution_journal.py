@@ -27,6 +27,7 @@ from orchestrator.db.base import utcnow
 from orchestrator.db.session import defer_insert, write_deferred
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.services.audit import Actor
+from orchestrator.services.execution_records import AnyExecution
 from orchestrator.services.execution_states import TERMINAL, IllegalTransition, State, transition
 from shared.engine import EVENT_TYPES
 
@@ -87,7 +88,7 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-async def append_events(session: AsyncSession, execution: Execution, events: Sequence[dict[str, Any]], *,
+async def append_events(session: AsyncSession, execution: AnyExecution, events: Sequence[dict[str, Any]], *,
                         actor: Actor | None = None) -> int:
     """Store a batch of journal events of `execution`; returns how many were new.
 
@@ -149,11 +150,11 @@ async def append_events(session: AsyncSession, execution: Execution, events: Seq
     return stored
 
 
-def _agent(execution: Execution) -> Actor:
+def _agent(execution: AnyExecution) -> Actor:
     return Actor(id=execution.agent_id, name=f"agent:{execution.agent_id}" if execution.agent_id else "agent")
 
 
-async def _advance(session: AsyncSession, execution: Execution, actor: Actor) -> None:
+async def _advance(session: AsyncSession, execution: AnyExecution, actor: Actor) -> None:
     """Move `last_seq` over every contiguous stored event and fold the lifecycle events it passed."""
     before = execution.last_seq
     after = before
@@ -178,7 +179,7 @@ async def _advance(session: AsyncSession, execution: Execution, actor: Actor) ->
     await session.flush()
 
 
-async def _fold(session: AsyncSession, execution: Execution, seq: int, kind: str, data: dict[str, Any],
+async def _fold(session: AsyncSession, execution: AnyExecution, seq: int, kind: str, data: dict[str, Any],
                 actor: Actor) -> None:
     state = State(execution.state)
     reason = f"journal: {kind} (seq {seq})"

@@ -33,8 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.api.errors import Conflict
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.db.session import defer_insert
-from orchestrator.models.executions import Execution, ExecutionTransition
+from orchestrator.models.executions import ExecutionTransition
 from orchestrator.services.audit import Actor
+from orchestrator.services.execution_records import AnyExecution
 
 
 class State(StrEnum):
@@ -59,16 +60,16 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
-Guard = Callable[[Execution], str | None]
+Guard = Callable[[AnyExecution], str | None]
 """Returns why the move is refused, or None to allow it."""
-Effect = Callable[[Execution, datetime], None]
+Effect = Callable[[AnyExecution, datetime], None]
 
 
-def _no_guard(_: Execution) -> str | None:
+def _no_guard(_: AnyExecution) -> str | None:
     return None
 
 
-def _no_effect(_: Execution, __: datetime) -> None:
+def _no_effect(_: AnyExecution, __: datetime) -> None:
     return None
 
 
@@ -84,25 +85,25 @@ class Rule:
     effect: Effect = _no_effect
 
 
-def _needs_agent(execution: Execution) -> str | None:
+def _needs_agent(execution: AnyExecution) -> str | None:
     return None if execution.agent_id is not None else "an assigned execution must name its agent (agent_id)"
 
 
-def _assigned(execution: Execution, now: datetime) -> None:
+def _assigned(execution: AnyExecution, now: datetime) -> None:
     execution.assigned_at = now
 
 
-def _started(execution: Execution, now: datetime) -> None:
+def _started(execution: AnyExecution, now: datetime) -> None:
     # Resuming after a pause keeps the first start time.
     if execution.started_at is None:
         execution.started_at = now
 
 
-def _finished(execution: Execution, now: datetime) -> None:
+def _finished(execution: AnyExecution, now: datetime) -> None:
     execution.finished_at = now
 
 
-def _requeued(execution: Execution, now: datetime) -> None:
+def _requeued(execution: AnyExecution, now: datetime) -> None:
     execution.attempt += 1
     execution.agent_id = None
     execution.assigned_at = None
@@ -169,7 +170,7 @@ class Recorded:
 _HISTORY = ExecutionTransition.__table__
 
 
-async def transition(session: AsyncSession, execution: Execution, to: str | State, *, reason: str,
+async def transition(session: AsyncSession, execution: AnyExecution, to: str | State, *, reason: str,
                      actor: Actor) -> Recorded:
     """Move `execution` to `to`, the one place where states change.
 
@@ -196,7 +197,7 @@ async def transition(session: AsyncSession, execution: Execution, to: str | Stat
     return Recorded(row["seq"], source.value, rule.target.value, row["reason"], actor.id, actor.name, now)
 
 
-def enter(execution: Execution, state: State, *, reason: str, actor: Actor) -> dict[str, Any]:
+def enter(execution: AnyExecution, state: State, *, reason: str, actor: Actor) -> dict[str, Any]:
     """Give a new execution (not stored yet) its first state (queued); returns its first history
     row (every column), to be inserted after the execution (it refers to it)."""
     if execution.state:
@@ -211,7 +212,7 @@ def enter(execution: Execution, state: State, *, reason: str, actor: Actor) -> d
     return _history(execution, None, state, reason, actor, now)
 
 
-def _history(execution: Execution, source: State | None, target: State, reason: str, actor: Actor,
+def _history(execution: AnyExecution, source: State | None, target: State, reason: str, actor: Actor,
              now: datetime) -> dict[str, Any]:
     return {"id": new_id(), "org_id": execution.org_id, "execution_id": execution.id,
             "seq": execution.history_seq, "from_state": source.value if source else None, "to_state": target.value,

@@ -231,6 +231,22 @@ async def test_an_agent_that_beats_again_after_being_late_gets_the_work_that_wai
     await eventually(lambda: agent.assigned == [execution], 2)
 
 
+async def test_a_pass_reads_past_what_no_agent_can_take_and_assigns_each_execution_once(
+        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    browser = await make_workflow(app, owner.org_id, document=flow("Browser", requires=["browser"]))
+    plain = await make_workflow(app, owner.org_id, document=flow("Plain"))
+    for _ in range(15):  # oldest first: a page of 20 holds these and 5 of the plain ones
+        await start(client, owner.headers, browser)
+    takeable = [await start(client, owner.headers, plain) for _ in range(10)]
+    agent = FakeAgent(app, owner.org_id, max_jobs=10).connect()  # 10 free slots: pages of 20
+    await eventually(lambda: len(agent.assigned) >= 10)
+    await asyncio.sleep(0.2)
+    assert sorted(agent.assigned) == sorted(takeable)  # the second page skipped what the first assigned
+    for execution in takeable:
+        assert (await get(client, owner.headers, execution))["state"] == "assigned"
+
+
 async def test_deadlines_and_ignored_cancels_end_executions_without_an_agent(
         app: FastAPI, client: Any, tenant: TenantFactory) -> None:
     owner = await tenant()
