@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
@@ -84,15 +84,20 @@ def insert_ignoring_conflict(session: AsyncSession, table: Any, values: dict[str
     return sqlite_insert(table).values(**values).on_conflict_do_nothing()
 
 
+# Built once: every start batch and every audited request runs them.
+_ADVANCE = (update(_heads).where(_heads.c.chain == bindparam("_chain")).values(seq=_heads.c.seq + bindparam("_count"))
+            .returning(_heads.c.seq, _heads.c.hash))
+_SET_HASH = update(_heads).where(_heads.c.chain == bindparam("_chain")).values(hash=bindparam("_hash"))
+
+
 async def _advance_head(session: AsyncSession, chain: str, count: int = 1) -> tuple[int, str]:
     """Take the chain's next `count` sequence numbers; returns (the first of them, hash of the
     entry before it)."""
-    advance = (update(_heads).where(_heads.c.chain == chain).values(seq=_heads.c.seq + count)
-               .returning(_heads.c.seq, _heads.c.hash))
-    row = (await session.execute(advance)).first()
+    params = {"_chain": chain, "_count": count}
+    row = (await session.execute(_ADVANCE, params)).first()
     if row is None:  # first entry of the chain; a concurrent first writer makes this a no-op
         await session.execute(insert_ignoring_conflict(session, _heads, {"chain": chain, "seq": 0, "hash": GENESIS}))
-        row = (await session.execute(advance)).one()
+        row = (await session.execute(_ADVANCE, params)).one()
     return int(row.seq) - count + 1, str(row.hash)
 
 
@@ -142,7 +147,7 @@ async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> list
                    "prev_hash": prev}
             row["hash"] = prev = entry_hash(SimpleNamespace(**row))
             rows.append(row)
-        await session.execute(update(_heads).where(_heads.c.chain == chain).values(hash=prev))
+        await session.execute(_SET_HASH, {"_chain": chain, "_hash": prev})
     if rows:
         await session.execute(_entries.insert(), rows)
     return rows
