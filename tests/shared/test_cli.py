@@ -638,7 +638,9 @@ def test_run_finishes_a_flow_with_parallel_branches(tmp_path: Path) -> None:
 def test_ctrl_c_leaves_a_journal_that_resume_finishes(tmp_path: Path) -> None:
     flow = write(tmp_path / "resumable.json", RESUMABLE)
     journal = tmp_path / "runs.db"
-    env = {**os.environ, "RPA_TEST_PAUSE": "60"}
+    # PYTHONFAULTHANDLER: a child that does not stop is asked for its threads' stacks (SIGABRT),
+    # so a failure says where it hung.
+    env = {**os.environ, "RPA_TEST_PAUSE": "60", "PYTHONFAULTHANDLER": "1"}
     child = subprocess.Popen(
         [str(RPA), "run", str(flow), "-i", "order=B-2", "--journal", str(journal)],
         stdout=subprocess.PIPE,
@@ -647,20 +649,25 @@ def test_ctrl_c_leaves_a_journal_that_resume_finishes(tmp_path: Path) -> None:
         env=env,
         cwd=tmp_path,
     )
-    try:
-        deadline = time.monotonic() + 20
-        while not any(
-            e.path == "pause" for eid, _ in SqliteJournal.executions(journal) for e in events_of(journal, eid)
-        ):
-            assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the run never reached the pause"
-            time.sleep(0.02)
-        child.send_signal(signal.SIGINT)
-        stdout, stderr = child.communicate(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    with child:  # the pipes are closed whatever happens
+        try:
+            deadline = time.monotonic() + 20
+            while not any(
+                e.path == "pause" for eid, _ in SqliteJournal.executions(journal) for e in events_of(journal, eid)
+            ):
+                assert child.poll() is None, child.communicate()
+                assert time.monotonic() < deadline, "the run never reached the pause"
+                time.sleep(0.02)
+            child.send_signal(signal.SIGINT)
+            stdout, stderr = child.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGABRT)
+            _, stderr = child.communicate(timeout=10)
+            pytest.fail(f"rpa run did not stop within 20 s of Ctrl-C; its stacks:\n{stderr[-6000:]}")
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
     assert child.returncode == 130
     assert "Traceback" not in stdout + stderr
     assert f"interrupted (resume with: rpa run {flow} --journal {journal} --resume)" in stderr
