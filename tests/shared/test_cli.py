@@ -641,8 +641,12 @@ def test_ctrl_c_leaves_a_journal_that_resume_finishes(tmp_path: Path) -> None:
     # PYTHONFAULTHANDLER: a child that does not stop is asked for its threads' stacks (SIGABRT),
     # so a failure says where it hung.
     env = {**os.environ, "RPA_TEST_PAUSE": "60", "PYTHONFAULTHANDLER": "1"}
+    # A process started in the background by a non-interactive shell ignores SIGINT, and so would
+    # the run it starts: the run is started with Ctrl-C's default, as from a terminal.
+    interruptible = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                     "os.execv(sys.argv[1], sys.argv[1:])")
     child = subprocess.Popen(
-        [str(RPA), "run", str(flow), "-i", "order=B-2", "--journal", str(journal)],
+        [sys.executable, "-c", interruptible, str(RPA), "run", str(flow), "-i", "order=B-2", "--journal", str(journal)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -661,9 +665,12 @@ def test_ctrl_c_leaves_a_journal_that_resume_finishes(tmp_path: Path) -> None:
             child.send_signal(signal.SIGINT)
             stdout, stderr = child.communicate(timeout=20)
         except subprocess.TimeoutExpired:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+            dispositions = [line for line in status.splitlines() if line.startswith("Sig")]
             child.send_signal(signal.SIGABRT)
             _, stderr = child.communicate(timeout=10)
-            pytest.fail(f"rpa run did not stop within 20 s of Ctrl-C; its stacks:\n{stderr[-6000:]}")
+            pytest.fail(f"rpa run did not stop within 20 s of Ctrl-C (its signal masks: {dispositions}); "
+                        f"its stacks:\n{stderr[-6000:]}")
         finally:
             if child.poll() is None:
                 child.kill()
