@@ -88,9 +88,22 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
+_HINTS = ("authorization", "pass", "pwd", "secret", "key", "token", "bearer", "basic", "eyj", "rpa_", "rt_", "et_")
+"""Every pattern above needs one of these (in lower case) to match: ASCII text that has none is
+left as it is without running the patterns (most log lines: about 20 us each otherwise)."""
+
+
 def mask_text(text: str) -> str:
     """Known secret values, then credential-like patterns, replaced by `***`."""
     text = MASKER.mask_text(text)
+    if text.isascii():  # other text may spell a name with letters that match case-insensitively
+        lowered = text.lower()
+        if not any(hint in lowered for hint in _HINTS):
+            return text
+    return _mask_patterns(text)
+
+
+def _mask_patterns(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

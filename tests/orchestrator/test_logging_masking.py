@@ -15,6 +15,8 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestrator import logging as masking
 from orchestrator.security.tokens import issue_access_token, new_opaque_token
@@ -193,3 +195,32 @@ def test_agent_keys_and_enrolment_tokens_are_masked_by_shape() -> None:
     token = "rpa_et_" + "Qw7" * 11
     masked = masking.mask_text(f"agent connected with {key}; enrolled with {token}")
     assert masked == "agent connected with rpa_ak_***; enrolled with rpa_et_***"
+
+
+# What the quick check skips, the patterns would have left alone. Each of these is masked by one
+# pattern and holds no word another pattern looks for; the last three spell a name with letters
+# that match case-insensitively only outside ASCII (dotless i, long s, the Kelvin sign).
+_MASKED_BY_ONE = ["Authorization=abc", "PWD: hunter2", "passphrase='two words'", "Client-Secret=s3", "apikey=k1",
+                  "refresh_token=r1", "BEARER abcdefgh12345678", "basic abcdefgh12345678",
+                  "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig", "rpa_ak_abcdefghijklmnop0123",
+                  "rt_abcdefghijklmnop0123", "et_abcdefghijklmnop0123",
+                  "author\u0131zation=abc", "pa\u017fsword=abc", "api_\u212aey=abc"]
+_PLAIN = st.text(st.sampled_from('abcxyz0189 -:/"[]()'), max_size=30)
+
+
+@pytest.mark.parametrize("text", _MASKED_BY_ONE)
+def test_the_quick_check_lets_every_pattern_mask_what_it_masks(text: str) -> None:
+    assert masking.mask_text(text) == masking._mask_patterns(text) != text
+
+
+@given(_PLAIN, st.sampled_from(["", *_MASKED_BY_ONE]), _PLAIN)
+@settings(max_examples=500, deadline=None)
+def test_the_quick_check_never_changes_what_mask_text_returns(before: str, middle: str, after: str) -> None:
+    text = before + " " + middle + " " + after
+    assert masking.mask_text(text) == masking._mask_patterns(masking.MASKER.mask_text(text))
+
+
+def test_a_plain_log_line_is_left_as_it_is_and_a_credential_in_one_is_not() -> None:
+    line = '127.0.0.1:40112 - "POST /api/v1/executions HTTP/1.1" 201'
+    assert masking.mask_text(line) == line
+    assert masking.mask_text(line + " authorization=abc") == line + " authorization=***"
