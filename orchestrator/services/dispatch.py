@@ -211,6 +211,8 @@ class Dispatcher(BackgroundService):
         async with self.db.transaction() as session:
             held: dict[uuid.UUID, int] = {}
             counted: set[uuid.UUID] = set()
+            # The agents that can run a version, per version and organisation, found once per pass.
+            fits: dict[tuple[int, uuid.UUID], list[AgentLink]] = {}
             queued: list[ExecutionRecord] = []
             while scanned < BATCH and any(link.free > 0 for link in free):
                 # Those assigned in this pass are no longer queued once written: the offset skips
@@ -232,7 +234,11 @@ class Dispatcher(BackgroundService):
                     if (needs.max_concurrent is not None
                             and held.get(execution.workflow_id, 0) >= needs.max_concurrent):
                         continue
-                    link = self._pick(by_org.get(execution.org_id, []), needs)
+                    key = (id(needs), execution.org_id)  # a version's Needs is one object (cached)
+                    fitting = fits.get(key)
+                    if fitting is None:
+                        fitting = fits[key] = [link for link in by_org.get(execution.org_id, []) if needs.fits(link)]
+                    link = self._pick(fitting)
                     if link is None:
                         continue
                     message = await self._assign(session, execution, link, needs, document)
@@ -269,11 +275,11 @@ class Dispatcher(BackgroundService):
             cached = self._needs[version_id] = (Needs.of(document), document)
         return cached
 
-    def _pick(self, links: list[AgentLink], needs: Needs) -> AgentLink | None:
-        matches = [link for link in links if link.free > 0 and needs.fits(link)]
-        if not matches:
-            return None
-        return max(matches, key=lambda link: (link.free, -link.dispatched))
+    @staticmethod
+    def _pick(fitting: list[AgentLink]) -> AgentLink | None:
+        """Of the agents that can run it, the one with most free slots, then the one given least."""
+        return max((link for link in fitting if link.free > 0), key=lambda link: (link.free, -link.dispatched),
+                   default=None)
 
     async def _assign(self, session: AsyncSession, execution: ExecutionRecord, link: AgentLink, needs: Needs,
                       document: dict[str, Any]) -> JobAssign | None:
