@@ -54,7 +54,7 @@ def serve(
     settings = _settings(data_dir, database_url)
     configure()
     app = create_app(settings)
-    GcPolicy(full_every_s=settings.gc_full_every_s).install()
+    GcPolicy(full_every_s=settings.gc_full_every_s, young_threshold=settings.gc_young_threshold).install()
     typer.echo(f"orchestrator on http://{host}:{port} (data: {settings.data_dir}, API docs at /docs)")
     # ws_ping_interval=None: the agent protocol has its own heartbeats, and the lease reaper decides
     # when a silent agent is gone (uvicorn's ping would close it on its own, later clock).

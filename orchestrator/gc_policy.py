@@ -11,6 +11,12 @@ periodic maintenance (`full_every_s`, default one hour) unfreezes the heap and r
 collection: a single pause per hour instead of one every few seconds under load, and memory
 stays bounded by one hour of connection churn.
 
+Young collections are fewer too: the first generation is collected after `young_threshold`
+allocations (Python's default is 700). A request and the messages of an execution allocate
+thousands of short-lived objects, nearly all freed by reference counting; collecting every 700
+walked them again and again. In the dispatch benchmark (SQLite, 1 start per request, A/B
+alternated) 20,000 gave about 6 % more executions per second.
+
 Installed by `rpa orchestrator` (one process, one policy), never by the app factory: tests and
 embedders that build apps keep Python's defaults.
 """
@@ -33,15 +39,21 @@ SLOW_COLLECTION_S = 0.05
 @dataclass
 class GcPolicy:
     full_every_s: float = 3600.0
+    young_threshold: int = 20_000
+    """Allocations (minus frees) between two collections of the youngest generation; 0 keeps Python's."""
     full_collections: int = 0
     maintenance_runs: int = 0
     last_pause_s: float = 0.0
     _timer: threading.Timer | None = field(default=None, repr=False)
     _started: float = field(default=0.0, repr=False)
+    _thresholds: tuple[int, int, int] | None = field(default=None, repr=False)
 
     def install(self) -> GcPolicy:
         gc.collect()
         gc.freeze()  # the imported code, the app and its settings: alive for the whole process
+        if self.young_threshold > 0:
+            self._thresholds = gc.get_threshold()
+            gc.set_threshold(self.young_threshold, *self._thresholds[1:])
         gc.callbacks.append(self._on_collection)
         self._schedule()
         return self
@@ -51,6 +63,9 @@ class GcPolicy:
             gc.callbacks.remove(self._on_collection)
         if self._timer is not None:
             self._timer.cancel()
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
+            self._thresholds = None
         gc.unfreeze()
 
     def _on_collection(self, phase: str, info: dict[str, Any]) -> None:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     gc_full_every_s: float = Field(default=3600.0, ge=0, description=(
         "`rpa orchestrator` freezes long-lived objects out of the garbage collector's way and runs one "
         "full collection this often (0: never; see orchestrator/gc_policy.py)."))
+    gc_young_threshold: int = Field(default=20_000, ge=0, description=(
+        "`rpa orchestrator` collects the garbage collector's youngest generation after this many "
+        "allocations (Python's default: 700; 0 keeps it)."))
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

@@ -68,3 +68,18 @@ def test_a_slow_full_collection_is_logged(policy: GcPolicy, monkeypatch: pytest.
     caplog.clear()
     gc.collect()
     assert not caplog.records
+
+
+def test_the_youngest_generation_is_collected_less_often_until_uninstalled() -> None:
+    before = gc.get_threshold()
+    installed = GcPolicy(full_every_s=0, young_threshold=20_000).install()
+    try:
+        assert gc.get_threshold() == (20_000, *before[1:])
+    finally:
+        installed.uninstall()
+    assert gc.get_threshold() == before
+    kept = GcPolicy(full_every_s=0, young_threshold=0).install()
+    try:
+        assert gc.get_threshold() == before
+    finally:
+        kept.uninstall()
