@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from orchestrator.models.executions import Artifact, Execution, ExecutionEvent, ExecutionTransition
+from orchestrator.models.executions import Artifact, ExecutionEvent, ExecutionTransition
+
+if TYPE_CHECKING:
+    from orchestrator.services.execution_records import AnyExecution
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
 StateName = Literal["queued", "assigned", "running", "paused", "succeeded", "failed", "cancelled", "timed_out",
@@ -83,7 +86,7 @@ class ExecutionPublic(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Execution) -> ExecutionPublic:
+    def of(cls, row: AnyExecution) -> ExecutionPublic:
         trigger = dict(row.trigger or {})
         return cls(
             id=row.id, workflow_id=row.workflow_id, workflow_name=row.workflow_name, version_id=row.version_id,

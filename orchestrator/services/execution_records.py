@@ -22,7 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Column, Select, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.models.executions import Execution
+from orchestrator.models.executions import PRIORITIES, Execution
 
 _TABLE = cast(Table, Execution.__table__)
 _ALL = tuple(column.key for column in _TABLE.columns)
@@ -74,8 +74,33 @@ class ExecutionRecord:
         object.__setattr__(self, name, value)
         self._changed[name] = value
 
+    @property
+    def priority_name(self) -> str:
+        return PRIORITIES[self.priority]
+
+    def values(self) -> dict[str, Any]:
+        """Every column's value (a new record's, for its INSERT)."""
+        return {key: getattr(self, key) for key in _ALL}
+
     def __repr__(self) -> str:
         return f"<ExecutionRecord {getattr(self, 'id', '?')} {getattr(self, 'state', '?')}>"
+
+
+def _default(column: Column[Any]) -> Any:
+    default = column.default
+    if default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+
+
+def new_record(**values: Any) -> ExecutionRecord:
+    """A new execution (not stored yet) with every column: those not given at their defaults, as
+    the INSERT would store them."""
+    unknown = set(values) - set(_ALL)
+    if unknown:
+        raise TypeError(f"executions has no column {sorted(unknown)}")
+    return ExecutionRecord(_ALL, [values[column.key] if column.key in values else _default(column)
+                                  for column in _TABLE.columns])
 
 
 def columns_except(*unread: str) -> tuple[Column[Any], ...]:

@@ -27,6 +27,7 @@ from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTrans
 from orchestrator.services import audit
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events, list_events
+from orchestrator.services.execution_records import ExecutionRecord, new_record
 from orchestrator.services.execution_states import TERMINAL, State, enter, transition
 from orchestrator.services.read_cache import ReadCache
 from orchestrator.services.workflows import PinnedVersion, pin_version, version_document
@@ -92,7 +93,7 @@ class NewExecution:
     """An execution about to be queued: its row (not stored yet), its first history row and its
     audit entry. `queue_new` stores any number of them with one statement per table."""
 
-    execution: Execution
+    execution: ExecutionRecord
     history: dict[str, Any]
     audit: audit.Pending
 
@@ -101,24 +102,11 @@ _EXECUTIONS = Execution.__table__
 _TRANSITIONS = ExecutionTransition.__table__
 
 
-def _complete(table: Any, row: Any) -> dict[str, Any]:
-    """Every column's value, so that the rows of one executemany share their keys; a column not
-    set takes its default, on the object too (it answers the API as stored)."""
-    values: dict[str, Any] = {}
-    for column in table.columns:
-        value = row.__dict__.get(column.key)
-        if value is None and column.default is not None:
-            value = column.default.arg(None) if column.default.is_callable else column.default.arg
-            setattr(row, column.key, value)
-        values[column.key] = value
-    return values
-
-
 async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
     """Store new executions, their history and audit entries (an INSERT per table, whatever the count)."""
     if not news:
         return
-    await session.execute(_EXECUTIONS.insert(), [_complete(_EXECUTIONS, new.execution) for new in news])
+    await session.execute(_EXECUTIONS.insert(), [new.execution.values() for new in news])
     await session.execute(_TRANSITIONS.insert(), [new.history for new in news])
     await audit.record_many(session, [new.audit for new in news])
 
@@ -157,7 +145,7 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
                                for p in exc.problems]) from None
     priority_name = priority or flow.settings.priority
     now = utcnow()
-    execution = Execution(
+    execution = new_record(
         id=new_id(), org_id=org_id, workflow_id=workflow_id, version_id=pinned.id, version_number=pinned.number,
         workflow_name=pinned.workflow_name, priority=PRIORITIES.index(priority_name), inputs=resolved,
         trigger=_trigger(trigger, actor), trigger_type=trigger, created_by=actor.id, created_at=now, updated_at=now,
@@ -226,7 +214,7 @@ async def retry_execution(session: AsyncSession, parent: Execution, *, actor: Ac
     deadline = None
     if parent.deadline_at is not None and parent.queued_at is not None:
         deadline = now + (parent.deadline_at - parent.queued_at)
-    execution = Execution(
+    execution = new_record(
         id=new_id(), org_id=parent.org_id, workflow_id=parent.workflow_id, version_id=parent.version_id,
         version_number=parent.version_number, workflow_name=parent.workflow_name, priority=parent.priority,
         inputs=dict(parent.inputs or {}), trigger=_trigger("retry", actor), trigger_type="retry",

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution, ExecutionTransition
 from orchestrator.services.agent_writer import lock_executions
-from orchestrator.services.execution_records import columns_except, write_records
+from orchestrator.services.execution_records import columns_except, new_record, write_records
 from orchestrator.services.execution_states import State, transition
 from tests.orchestrator._execution_helpers import SYSTEM, make_execution, make_workflow
 
@@ -96,3 +96,16 @@ async def test_changes_rolled_back_with_their_transaction_are_not_kept(app: Fast
 def test_an_unknown_column_is_named() -> None:
     with pytest.raises(ValueError, match="nonsense"):
         columns_except("inputs", "nonsense")
+
+
+def test_a_new_record_has_every_column_at_its_default_unless_given() -> None:
+    record = new_record(org_id=uuid.uuid4(), priority=3)
+    values = record.values()
+    assert set(values) == {column.key for column in Execution.__table__.columns}
+    assert (values["attempt"], values["last_seq"], values["history_seq"], values["inputs"]) == (1, 0, 0, {})
+    assert values["state"] is None  # enter() gives it its first state
+    assert isinstance(values["id"], uuid.UUID)
+    assert record.priority_name == "urgent"
+    assert new_record().inputs is not new_record().inputs  # a callable default: a new dict each time
+    with pytest.raises(TypeError, match="colour"):
+        new_record(colour="red")

@@ -14,6 +14,7 @@ from sqlalchemy import event, func, select
 from orchestrator.models.audit import AuditEntry
 from orchestrator.models.executions import Execution, ExecutionTransition
 from orchestrator.services import audit
+from orchestrator.services.execution_records import ExecutionRecord
 from orchestrator.services.executions import NewExecution, prepare_start
 from orchestrator.services.start_writer import StartWriter
 from tests.orchestrator._execution_helpers import SYSTEM, make_workflow
@@ -87,7 +88,7 @@ async def test_a_start_that_cannot_be_stored_fails_alone(app: FastAPI, tenant: T
                                         return_exceptions=True)
     finally:
         await writer.stop()
-    assert [o.id for o in outcomes if isinstance(o, Execution)] == [second.execution.id, third.execution.id]
+    assert [o.id for o in outcomes if isinstance(o, ExecutionRecord)] == [second.execution.id, third.execution.id]
     assert isinstance(outcomes[1], Exception)
     assert writer.fallbacks == 1
     async with app.state.db.transaction() as session:
