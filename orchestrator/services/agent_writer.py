@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.models.executions import Execution
@@ -27,7 +27,6 @@ from orchestrator.services.execution_records import (
     ExecutionRecord,
     columns_except,
     read_records,
-    select_records,
     write_records,
 )
 from orchestrator.services.group_commit import GroupCommit
@@ -41,7 +40,7 @@ back to the caller once the transaction has committed."""
 # What agents report never reads these JSON columns (it may set outputs and error), so they are
 # not read at all; reading one by mistake raises at once.
 _COLUMNS = columns_except("inputs", "trigger", "outputs", "error")
-_LOCK = (select_records(_COLUMNS).where(Execution.id.in_(bindparam("ids", expanding=True))).order_by(Execution.id)
+_LOCK = (select(*_COLUMNS).where(Execution.id.in_(bindparam("ids", expanding=True))).order_by(Execution.id)
          .with_for_update())
 """Built once: a batch runs it, so its cache key is computed once, not per batch."""
 

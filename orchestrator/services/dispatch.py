@@ -42,7 +42,6 @@ from orchestrator.services.execution_records import (
     ExecutionRecord,
     columns_except,
     read_records,
-    select_records,
     write_records,
 )
 from orchestrator.services.execution_states import State, transition
@@ -147,7 +146,7 @@ def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
 
 # Built once (a pass runs it at least once): the queue in dispatch order, as records, without the
 # columns a dispatch never reads (reading one by mistake raises at once).
-_QUEUED = (select_records(columns_except("trigger", "outputs"))
+_QUEUED = (select(*columns_except("trigger", "outputs"))
            .where(Execution.state == State.QUEUED.value, Execution.org_id.in_(bindparam("orgs", expanding=True)))
            .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id)
            .limit(bindparam("limit")).offset(bindparam("offset")))

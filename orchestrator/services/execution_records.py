@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Column, Select, Table, bindparam, select, update
+from sqlalchemy import Column, Select, Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.models.executions import PRIORITIES, Execution
@@ -111,14 +111,10 @@ def columns_except(*unread: str) -> tuple[Column[Any], ...]:
     return tuple(column for column in _TABLE.columns if column.key not in unread)
 
 
-def select_records(columns: Sequence[Column[Any]]) -> Select[Any]:
-    """A SELECT of `columns` from executions, for `read_records`."""
-    return select(*columns)
-
-
 async def read_records(session: AsyncSession, statement: Select[Any], params: dict[str, Any]
                        ) -> list[ExecutionRecord]:
-    """Run `statement` (from `select_records`) and return its rows as records."""
+    """Run `statement` (a SELECT of execution columns, e.g. `columns_except(...)`) and return its
+    rows as records."""
     result = await session.execute(statement, params)
     keys = tuple(result.keys())
     return [ExecutionRecord(keys, row) for row in result.all()]
