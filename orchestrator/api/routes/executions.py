@@ -11,7 +11,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.deps import PageDep, Principal, SessionDep, SettingsDep, client_ip, require
+from orchestrator.api.deps import (
+    PageDep,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    client_ip,
+    read_session,
+    release,
+    require,
+)
 from orchestrator.api.errors import ApiError
 from orchestrator.api.pagination import Page
 from orchestrator.db.session import after_commit
@@ -73,34 +82,37 @@ _PENDING: set[asyncio.Task[None]] = set()
 
 
 @router.post("", response_model=ExecutionPublic, status_code=201, summary="Start a workflow (manual trigger)")
-async def start(body: ExecutionCreate, principal: Starter, session: SessionDep, request: Request) -> ExecutionPublic:
-    new = await service.prepare_start(
-        session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
-        version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s,
-        cache=request.app.state.pin_cache)
-    if session.in_transaction():  # only reads so far (if any): the connection goes back while the writer works
-        await session.commit()
+async def start(body: ExecutionCreate, principal: Starter, request: Request) -> ExecutionPublic:
+    session = read_session(request)  # checks and builds only; the connection goes back before the writer works
+    try:
+        new = await service.prepare_start(
+            session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
+            version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s,
+            cache=request.app.state.pin_cache)
+    finally:
+        await release(session)
     # Stored with the starts of other requests in one transaction; answered once committed.
     return ExecutionPublic.of(await request.app.state.start_writer.submit(new))
 
 
 @router.post("/batch", response_model=ExecutionBatchPublic, status_code=201,
              summary=f"Start up to {MAX_BATCH_STARTS} executions at once (all are stored, or none)")
-async def start_many(body: ExecutionBatchCreate, principal: Starter, session: SessionDep,
-                     request: Request) -> ExecutionBatchPublic:
+async def start_many(body: ExecutionBatchCreate, principal: Starter, request: Request) -> ExecutionBatchPublic:
     actor = _actor(principal, request)
     pins: dict[Any, Any] = {}
     news: list[service.NewExecution] = []
-    for index, item in enumerate(body.items):
-        try:
-            news.append(await service.prepare_start(
-                session, org_id=principal.org_id, actor=actor, workflow_id=item.workflow_id, version=item.version,
-                inputs=item.inputs, priority=item.priority, deadline_s=item.deadline_s, pins=pins,
-                cache=request.app.state.pin_cache))
-        except ApiError as error:
-            raise _at_item(error, index) from None
-    if session.in_transaction():
-        await session.commit()
+    session = read_session(request)
+    try:
+        for index, item in enumerate(body.items):
+            try:
+                news.append(await service.prepare_start(
+                    session, org_id=principal.org_id, actor=actor, workflow_id=item.workflow_id,
+                    version=item.version, inputs=item.inputs, priority=item.priority, deadline_s=item.deadline_s,
+                    pins=pins, cache=request.app.state.pin_cache))
+            except ApiError as error:
+                raise _at_item(error, index) from None
+    finally:
+        await release(session)
     stored = await request.app.state.start_writer.submit_many(news)
     return ExecutionBatchPublic(items=[ExecutionPublic.of(execution) for execution in stored])
 
