@@ -121,7 +121,7 @@ class RateLimitMiddleware:
         settings = request.app.state.settings
         ip = client_ip(request)
         keys = [(f"ip:{ip}", settings.rate_limit_per_minute)]
-        if request.url.path.startswith(LOGIN_PATHS):
+        if str(request.scope.get("path", "")).startswith(LOGIN_PATHS):  # as `__call__` reads it; no URL to build
             keys.append((f"login-ip:{ip}", settings.login_rate_limit_per_minute))
         user = self._user(request)
         if user:
