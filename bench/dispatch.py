@@ -498,7 +498,7 @@ def render(report: dict[str, Any], markdown: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console, meta = Console(width=220, highlight=False), report["meta"]
+    console, meta = Console(width=400 if markdown else 220, highlight=False), report["meta"]  # no wrapped cells
 
     def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
         made = Table(title=None if markdown else title, box=box.MARKDOWN if markdown else box.SIMPLE_HEAD)
