@@ -70,6 +70,24 @@ async def test_start_pins_the_latest_version_and_resolves_inputs(app: FastAPI, c
     assert missing.status_code == 404
 
 
+async def test_starts_give_their_connection_back_whether_they_succeed_or_fail(app: FastAPI,
+                                                                             client: httpx.AsyncClient, tenant) -> None:
+    # The start routes open and release their own read session (no SessionDep): a refused start
+    # (unknown workflow or version, bad inputs, a bad batch item) must not keep a connection.
+    owner = await tenant()
+    workflow_id = await make_workflow(app, owner.org_id)
+    pool = app.state.db.engine.sync_engine.pool
+    for _ in range(3):
+        assert (await start(client, owner, uuid.uuid4(), inputs={"customer": "A"})).status_code == 404
+        assert (await start(client, owner, workflow_id, version=9, inputs={"customer": "A"})).status_code == 404
+        assert (await start(client, owner, workflow_id, inputs={"count": "three"})).status_code == 422
+        batch = await client.post(f"{API}/executions/batch", headers=owner.headers, json={"items": [
+            {"workflow_id": str(workflow_id), "inputs": {"customer": "A"}}, {"workflow_id": str(uuid.uuid4())}]})
+        assert batch.status_code == 404
+        assert (await start(client, owner, workflow_id, inputs={"customer": "A"})).status_code == 201
+    assert pool.checkedout() == 0
+
+
 async def test_inputs_are_checked_against_the_pinned_version(app: FastAPI, client: httpx.AsyncClient,
                                                              tenant) -> None:
     owner = await tenant()
