@@ -66,7 +66,6 @@ from _dispatch_parts import (  # noqa: E402  (bench/ is on sys.path when this ru
     API,
     DEFAULT_OUT,
     EMAIL,
-    N8N_EPS,
     NOOP_FLOW,
     ORG,
     PASSWORD,
@@ -74,8 +73,6 @@ from _dispatch_parts import (  # noqa: E402  (bench/ is on sys.path when this ru
     RESUME_PAUSE_S,
     STATES,
     TARGET_EPS,
-    TARGET_P99_MS,
-    TEMPORAL_S,
     THROUGHPUT_AGENTS,
     UNLOADED,
     WARMUP,
@@ -94,6 +91,7 @@ from _dispatch_parts import (  # noqa: E402  (bench/ is on sys.path when this ru
     seed_agents,
     start,
 )
+from _dispatch_report import render  # noqa: E402  (bench/ is on sys.path when this runs as a script)
 
 from shared.cli._local import LocalAgent, LocalOrchestrator, wait_for  # noqa: E402
 
@@ -217,23 +215,29 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
         workflow_id = made.raise_for_status().json()["id"]
         (await pool[0].post(f"{API}/workflows/{workflow_id}/publish", json={}, headers=auth)).raise_for_status()
 
+        async def post_starts(client: httpx.AsyncClient, count: int, size: int) -> list[str] | None:
+            """Start `count` executions in one request (the batch route when `size` > 1); their ids,
+            or None (the refusal counted in `post_errors`)."""
+            if size == 1:
+                response = await client.post(API + "/executions", json={"workflow_id": workflow_id}, headers=auth)
+            else:
+                response = await client.post(API + "/executions/batch", headers=auth,
+                                             json={"items": [{"workflow_id": workflow_id}] * count})
+            if response.status_code != 201:
+                post_errors.append(f"{response.status_code} {response.text[:200]}")
+                return None
+            made = response.json()
+            return [item["id"] for item in (made["items"] if size > 1 else [made])]
+
         async def worker(client: httpx.AsyncClient, budget: list[int], record: bool, size: int = 1) -> None:
             while budget[0] > 0:
                 count = min(size, budget[0])
                 budget[0] -= count
                 t0 = time.perf_counter()
-                if size == 1:
-                    response = await client.post(API + "/executions", json={"workflow_id": workflow_id}, headers=auth)
-                else:
-                    response = await client.post(API + "/executions/batch", headers=auth,
-                                                 json={"items": [{"workflow_id": workflow_id}] * count})
-                if response.status_code != 201:
-                    post_errors.append(f"{response.status_code} {response.text[:200]}")
-                elif record:
+                ids = await post_starts(client, count, size)
+                if ids is not None and record:
                     post_s.append(time.perf_counter() - t0)
-                    made = response.json()
-                    for item in made["items"] if size > 1 else [made]:
-                        posted[item["id"]] = t0
+                    posted.update(dict.fromkeys(ids, t0))
 
         async def paced(rate: float, count: int, size: int) -> tuple[float, dict[str, float]]:
             """Open loop: request k is due at origin + k * size / rate, sent when due whether or not
@@ -249,18 +253,10 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 client = await free.get()
                 try:
-                    body = {"items": [{"workflow_id": workflow_id}] * n}
-                    response = await (client.post(API + "/executions", json={"workflow_id": workflow_id},
-                                                  headers=auth) if size == 1 else
-                                      client.post(API + "/executions/batch", json=body, headers=auth))
+                    ids = await post_starts(client, n, size)
                 finally:
                     free.put_nowait(client)
-                if response.status_code != 201:
-                    post_errors.append(f"{response.status_code} {response.text[:200]}")
-                    return
-                made = response.json()
-                for item in made["items"] if size > 1 else [made]:
-                    due_at[item["id"]] = due
+                due_at.update(dict.fromkeys(ids or [], due))
 
             sizes = [min(size, count - k) for k in range(0, count, size)]
             await asyncio.gather(*(one(origin + i * size / rate, n) for i, n in enumerate(sizes)))
@@ -455,92 +451,6 @@ def bench_resume(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]
         variants.append({"name": "SIGSTOP (dead machine), default", "signal": signal.SIGSTOP, "grace_s": 10,
                          "target_s": None})
     return [resume_once(store, variant) for variant in variants]
-
-
-# -- report ----------------------------------------------------------------------------------------
-
-
-def _f(value: Any, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
-
-
-def _connected_target(row: dict[str, Any]) -> str:
-    whole = row.get("connected") == row["agents"] and not row["errors"]
-    if row["agents"] < 10_000:
-        return ("✓" if whole else "✗") + " all connected, no errors"
-    fast = (row.get("rtt_p99_ms") or float("inf")) < 100
-    return ("✓" if whole and fast else "✗") + " all connected, no errors, p99 < 100 ms"
-
-
-def _throughput_target(db: str, row: dict[str, Any]) -> str:
-    reference = f"n8n: {N8N_EPS}/s"
-    if row.get("starts_per_request", 1) > 1:
-        return f"info: {row['starts_per_request']} starts per request; {reference}"
-    if db != "sqlite":
-        return f"≥ {TARGET_EPS}/s, p99 < {TARGET_P99_MS} ms (on SQLite); {reference}"
-    paced = row.get("at_rate") or {}
-    met = (row.get("executions_per_s") or 0) >= TARGET_EPS and not row["errors"] \
-        and paced.get("offered_per_s", 0) >= TARGET_EPS \
-        and (paced.get("executions_per_s") or 0) >= 0.95 * paced["offered_per_s"] \
-        and (paced.get("dispatch_p99_ms") or 1e9) < TARGET_P99_MS
-    return f"{'✓' if met else '✗'} ≥ {TARGET_EPS}/s, p99 < {TARGET_P99_MS} ms at {TARGET_EPS}/s; {reference}"
-
-
-def _paced_cells(paced: dict[str, Any] | None) -> list[str]:
-    if not paced:
-        return ["-"] * 5
-    return [_f(paced.get("offered_per_s")), _f(paced.get("executions_per_s")), _f(paced.get("dispatch_p50_ms"), 2),
-            _f(paced.get("dispatch_p99_ms"), 2), _f(paced.get("dispatch_max_ms"), 2)]
-
-
-def render(report: dict[str, Any], markdown: bool) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    console, meta = Console(width=400 if markdown else 220, highlight=False), report["meta"]  # no wrapped cells
-
-    def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-        made = Table(title=None if markdown else title, box=box.MARKDOWN if markdown else box.SIMPLE_HEAD)
-        for i, column in enumerate(columns):
-            made.add_column(column, justify="left" if i < 2 or column == "target" else "right")
-        for row in rows:
-            made.add_row(*row)
-        if rows:
-            console.print(made)
-
-    each = [(d["database"], r) for d in report["databases"] for r in d.get("connected", [])]
-    table(f"Connected agents: heartbeat every {meta['interval_s']:g} s for {meta['seconds']:g} s; the simulated "
-          f"agents and the server share the {meta['cpus']} cores",
-          ["database", "agents", "connected", "connect s", "RSS idle→peak MiB", "KiB/agent", "server CPU %",
-           "client CPU %", "hb/s", "RTT p50 ms", "RTT p99 ms", "RTT max ms", "errors", "target"],
-          [[db, _f(r["agents"]), _f(r.get("connected")), _f(r.get("connect_s")),
-            f"{_f(r.get('server_rss_idle_mib'))}→{_f(r.get('server_rss_peak_mib'))}", _f(r.get("kib_per_agent")),
-            _f(r.get("server_cpu_pct")), _f(r.get("client_cpu_pct")), _f(r.get("heartbeats_per_s")),
-            _f(r.get("rtt_p50_ms"), 2), _f(r.get("rtt_p99_ms"), 2), _f(r.get("rtt_max_ms"), 2), _f(r["errors"]),
-            _connected_target(r)] for db, r in each])
-    each = [(d["database"], r) for d in report["databases"]
-            for r in (d.get("throughput"), d.get("throughput_batch")) if r]
-    table(f"Throughput: one-step flow, {THROUGHPUT_AGENTS} simulated agents, {meta['clients']} API clients",
-          ["database", "starts/request", "agentsxslots", "executions", "succeeded", "exec/s", "starts/s",
-           "flood: dispatch p50 ms", "p99 ms", "server CPU %", "at rate: offered/s", "exec/s", "dispatch p50 ms",
-           "p99 ms", "max ms", "1-at-a-time p99 ms", "errors", "target"],
-          [[db, _f(r.get("starts_per_request", 1)), f"{r.get('agents')}x{r.get('jobs_per_agent')}",
-            _f(r.get("executions")), _f(r.get("succeeded")),
-            _f(r.get("executions_per_s")), _f(r.get("starts_per_s")), _f(r.get("dispatch_p50_ms"), 2),
-            _f(r.get("dispatch_p99_ms"), 2), _f(r.get("server_cpu_pct")),
-            *_paced_cells(r.get("at_rate")), _f(r.get("unloaded_dispatch_p99_ms"), 2), _f(r["errors"]),
-            _throughput_target(db, r)] for db, r in each])
-    each = [(d["database"], r) for d in report["databases"] for r in d.get("resume", [])]
-    table("Resume time after the holding agent dies (two real `rpa agent` processes), seconds after the signal",
-          ["database", "variant", "socket closed", "lost", "reassigned", "node.started (polled)", "by event ts",
-           "final", "errors", "target"],
-          [[db, r["variant"], _f(r.get("holder_disconnected_after_s"), 2), _f(r.get("lost_after_s"), 2),
-            _f(r.get("reassigned_after_s"), 2), _f(r.get("resume_s"), 2), _f(r.get("resume_by_event_ts_s"), 2),
-            r.get("final_state") or r.get("failed", "-"), _f(r["errors"]),
-            (f"{'✓' if (r.get('resume_s') or 1e9) < r['target_s'] else '✗'} < {r['target_s']} s" if r.get("target_s")
-             else "info: 3 missed beats + grace = 40 s") + f"; Temporal: start-to-close, {TEMPORAL_S} s"]
-           for db, r in each])
 
 
 def main() -> int:

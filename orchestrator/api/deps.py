@@ -1,8 +1,8 @@
 """Annotated dependencies, so route signatures read as declarations.
 
 - `SessionDep`: the request's database session; the request owns the transaction (committed
-  when the route returns, rolled back when it raises). `read_session` + `release`: the same
-  without a dependency, for hot routes that only read.
+  when the route returns, rolled back when it raises). `release`: how a hot route that only
+  reads gives back a session it opened itself.
 - `PrincipalDep`: who is calling (from the bearer token; the session must still be live, the
   membership active, the caller's IP must pass the organisation's allowlist, and the password
   must not have outlived the organisation's maximum age: 403 `password_expired`).
@@ -52,16 +52,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         await release(session)
 
 
-def read_session(request: Request) -> AsyncSession:
-    """A session for a route that only reads and gives it back itself (`release` in a `finally`),
-    without `SessionDep`: FastAPI runs a generator dependency inside an exit stack with a shielded
-    exit, which costs more per request than the reads of a start."""
-    session: AsyncSession = request.app.state.db.sessions()
-    return session
-
-
 async def release(session: AsyncSession) -> None:
-    """Give the session's connection back; what it did and did not commit is rolled back."""
+    """Give the session's connection back; what it did and did not commit is rolled back.
+
+    `get_session` ends with it, and so do routes that only read and open their session themselves
+    (`request.app.state.db.sessions()`, this in a `finally`) instead of taking `SessionDep`:
+    FastAPI runs a generator dependency inside an exit stack with a shielded exit, which costs
+    more per request than the reads of a start."""
     if session.in_transaction():
         await session.close()
     else:

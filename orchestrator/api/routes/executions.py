@@ -17,7 +17,6 @@ from orchestrator.api.deps import (
     SessionDep,
     SettingsDep,
     client_ip,
-    read_session,
     release,
     require,
 )
@@ -83,7 +82,7 @@ _PENDING: set[asyncio.Task[None]] = set()
 
 @router.post("", response_model=ExecutionPublic, status_code=201, summary="Start a workflow (manual trigger)")
 async def start(body: ExecutionCreate, principal: Starter, request: Request) -> ExecutionPublic:
-    session = read_session(request)  # checks and builds only; the connection goes back before the writer works
+    session = request.app.state.db.sessions()  # reads only; the connection goes back before the writer works
     try:
         new = await service.prepare_start(
             session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
@@ -101,7 +100,7 @@ async def start_many(body: ExecutionBatchCreate, principal: Starter, request: Re
     actor = _actor(principal, request)
     pins: dict[Any, Any] = {}
     news: list[service.NewExecution] = []
-    session = read_session(request)
+    session = request.app.state.db.sessions()
     try:
         for index, item in enumerate(body.items):
             try:
