@@ -10,6 +10,7 @@ Life of a job::
     open_job(id, attempt, assignment, seed)  -> Journal for the engine (seed counts as acked)
     journal.append_many(...)                 -> events on disk, then listeners told (send them)
     unacked(id) / ack(id, seq)               -> resend what is unacknowledged after a reconnect
+    reattempt(id, attempt)                   -> go on under a new attempt (a reclaim)
     mark_finished(id)                        -> the engine is done
     forget(id)                               -> once finished and fully acked
 
@@ -86,6 +87,9 @@ class Outbox:
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._renamed: dict[tuple[str, int], int] = {}
+        """(execution id, attempt) → the attempt its job went on under (`reattempt`): a journal
+        opened for the old attempt keeps writing."""
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -123,6 +127,7 @@ class Outbox:
                     (seed_last, time.time(), execution_id),
                 )
             else:
+                self._forget_renames(execution_id)
                 db.execute("DELETE FROM events WHERE execution_id = ?", (execution_id,))
                 db.execute(
                     "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, 0, ?)",
@@ -144,6 +149,28 @@ class Outbox:
         """
         with self._lock:
             return self._select_jobs("WHERE j.finished = 0 OR last_seq > j.acked_seq", ())
+
+    def reattempt(self, execution_id: str, attempt: int) -> bool:
+        """Go on with a job under a new attempt: the orchestrator requeued it while this agent was
+        away and gave it back, as nobody else took it. Its events are kept; those not acknowledged
+        yet go out under the new attempt, and the journal the engine writes through goes on.
+
+        Returns:
+            False when the outbox does not hold the job.
+
+        Raises:
+            ValueError: `attempt` is not above the job's (attempts only go up).
+        """
+        with self._transaction() as db:
+            row = db.execute("SELECT attempt FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+            if row is None:
+                return False
+            if attempt <= row[0]:
+                raise ValueError(f"execution {execution_id} runs attempt {row[0]}; it cannot go on under {attempt}")
+            db.execute("UPDATE jobs SET attempt = ?, updated_at = ? WHERE execution_id = ?",
+                       (attempt, time.time(), execution_id))
+            self._renamed[(execution_id, row[0])] = attempt
+        return True
 
     def mark_finished(self, execution_id: str) -> None:
         """Record that the engine finished the job (its events may still await an ack).
@@ -177,6 +204,7 @@ class Outbox:
                         f"execution {execution_id} has {last - row[0]} unacknowledged events "
                         f"(acked up to {row[0]} of {last}); pass force=True to drop them"
                     )
+            self._forget_renames(execution_id)
             db.execute("DELETE FROM events WHERE execution_id = ?", (execution_id,))
             db.execute("DELETE FROM jobs WHERE execution_id = ?", (execution_id,))
 
@@ -254,6 +282,8 @@ class Outbox:
     def _append(self, execution_id: str, attempt: int, specs: Sequence[EventSpec]) -> list[Event]:
         now = time.time()
         with self._transaction() as db:
+            while (execution_id, attempt) in self._renamed:  # under the lock: a reattempt is never half seen
+                attempt = self._renamed[(execution_id, attempt)]
             row = db.execute("SELECT attempt FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
             if row is None or row[0] != attempt:
                 now_held = "forgotten" if row is None else f"reassigned to attempt {row[0]}"
@@ -263,6 +293,10 @@ class Outbox:
             db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in batch])
             db.execute("UPDATE jobs SET updated_at = ? WHERE execution_id = ?", (now, execution_id))
         return batch
+
+    def _forget_renames(self, execution_id: str) -> None:
+        for key in [key for key in self._renamed if key[0] == execution_id]:
+            del self._renamed[key]
 
     def _select_jobs(self, where: str, params: tuple[Any, ...]) -> list[JobRecord]:
         rows = self._db.execute(

@@ -1,7 +1,8 @@
 """The headless agent: one WebSocket to the orchestrator, jobs run by the engine, journals
 streamed through the local outbox.
 
-    connect (backoff with jitter) → hello (jobs still in the outbox) → welcome
+    connect (backoff with jitter) → hello (jobs still in the outbox) → welcome (stop what moved,
+      go on under a new attempt with what was requeued meanwhile but taken by nobody)
       ├─ heartbeat every `welcome.heartbeat_interval_s`
       ├─ sender: every unacknowledged outbox event, in batches, then `job.finished`
       └─ receiver: job.assign / job.cancel / job.stop / journal.ack / heartbeat.ack / error
@@ -160,6 +161,10 @@ class AgentRuntime:
             log.info("execution %s moved to another agent (or ended) while this one was away; stopping it here",
                      execution_id)
             self._drop(execution_id)
+        for job in welcome.reclaimed:
+            if self.outbox.reattempt(job.execution_id, job.attempt):
+                log.info("execution %s was requeued while this agent was away and nobody took it; going on with "
+                         "it as attempt %d", job.execution_id, job.attempt)
         self._orphans = {j.execution_id for j in pending
                          if j.execution_id not in welcome.stop and j.execution_id not in self.tasks and not j.finished}
         self._ws, self._sent, self._finish_sent = ws, {}, set()

@@ -56,6 +56,8 @@ class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
     deadline_at: Mapped[datetime | None] = mapped_column(default=None)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     agent_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    previous_agent_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    """The agent it was last requeued from: back before another agent took it, that agent reclaims it."""
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     """1 for the first run; each requeue after a lost agent adds one."""
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -40,6 +40,7 @@ from shared.protocol import (
     JournalAck,
     JournalBatch,
     LogLine,
+    Reclaimed,
     ServerConnection,
 )
 
@@ -185,14 +186,30 @@ class AgentSession:
         return []
 
 
-async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello
-                    ) -> tuple[dict[uuid.UUID, int], list[str], frozenset[str]]:
+@dataclass
+class Reconciled:
+    """What `reconcile` made of the executions a (re)connecting agent reports running."""
+
+    keep: dict[uuid.UUID, int] = field(default_factory=dict)
+    """Still its own: execution id → the attempt it holds (for a reclaimed one, the new attempt)."""
+    stop: list[str] = field(default_factory=list)
+    """Moved to another agent or ended: the agent stops them (`welcome.stop`)."""
+    reclaimed: list[Reclaimed] = field(default_factory=list)
+    """Requeued while it was away and taken by nobody since: it goes on under the new attempt."""
+    labels: frozenset[str] = frozenset()
+    """The agent's labels: those it was enrolled with and those it announces."""
+
+
+async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconciled:
     """Record what the agent reported, and sort the executions it says it runs into those it
-    keeps (still its own, same attempt, not finished) and those it must stop. Also returns the
-    agent's labels: those it was enrolled with and those it announces."""
-    keep: dict[uuid.UUID, int] = {}
-    stop: list[str] = []
-    labels = frozenset(hello.labels)
+    keeps (still its own, same attempt, not finished), those it reclaims and those it must stop.
+
+    A reclaim: the agent was gone longer than the grace, so its execution went back to the queue
+    under a new attempt (`previous_agent_id` names the agent), but no other agent took it. The
+    agent never stopped the run, so it goes on with it rather than stop it and have the same run
+    resumed from the stored journal, with its unacknowledged events and the step in progress lost.
+    Only a version-2 agent is told (`welcome.reclaimed`); a version-1 agent stops it, as before."""
+    done = Reconciled(labels=frozenset(hello.labels))
     async with db.transaction() as session:
         agent = await session.get(Agent, agent_id)
         if agent is not None:
@@ -201,20 +218,30 @@ async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello
             agent.labels = sorted(set(agent.labels) | set(hello.labels))
             agent.steps, agent.version, agent.max_jobs = sorted(set(hello.steps)), hello.version[:50], hello.max_jobs
             agent.connected_at = agent.last_seen_at = now
-            labels = frozenset(agent.labels)
+            done.labels = frozenset(agent.labels)
         for job in hello.running:
             try:
                 execution_id = uuid.UUID(job.execution_id)
             except ValueError:
-                stop.append(job.execution_id)
+                done.stop.append(job.execution_id)
                 continue
-            execution = await session.get(Execution, execution_id)
+            # Locked: the dispatcher may be giving a requeued one to another agent right now.
+            execution = await session.get(Execution, execution_id, with_for_update=True)
             if (execution is not None and execution.agent_id == agent_id and execution.attempt == job.attempt
                     and State(execution.state) in _HELD):
-                keep[execution_id] = job.attempt
+                done.keep[execution_id] = job.attempt
+            elif (execution is not None and hello.protocol_version >= 2 and execution.state == State.QUEUED.value
+                  and execution.previous_agent_id == agent_id and execution.attempt == job.attempt + 1):
+                execution.agent_id = agent_id
+                await transition(
+                    session, execution, State.RUNNING, actor=Actor(id=agent_id, name=f"agent:{hello.name}"),
+                    reason=f"agent {hello.name} came back before another agent took it, and goes on with it "
+                           f"(attempt {execution.attempt})")
+                done.keep[execution_id] = execution.attempt
+                done.reclaimed.append(Reclaimed(execution_id=job.execution_id, attempt=execution.attempt))
             else:
-                stop.append(job.execution_id)
-    return keep, stop, labels
+                done.stop.append(job.execution_id)
+    return done
 
 
 async def record_disconnect(db: Database, agent_id: uuid.UUID) -> None:

@@ -56,6 +56,7 @@ class ExecutionRecord:
     deadline_at: datetime | None
     cancel_requested_at: datetime | None
     agent_id: uuid.UUID | None
+    previous_agent_id: uuid.UUID | None
     attempt: int
     last_seq: int
     stored_seq: int

@@ -8,11 +8,13 @@ people asked for (`execution.start`, `execution.cancel`, `execution.retry`, writ
 `services/executions.py`); what agents, the dispatcher and the lease reaper did is history.
 
     from        may go to
-    queued      assigned (guard: agent_id is set), cancelled, timed_out, failed (cannot be dispatched)
+    queued      assigned (guard: agent_id is set), cancelled, timed_out, failed (cannot be dispatched),
+                running (reclaim, guard: agent_id is the agent it was requeued from)
     assigned    running, cancelled, timed_out, lost
     running     paused, succeeded, failed, cancelled, timed_out, lost
     paused      running, cancelled, timed_out, lost
-    lost        queued (requeue: attempt + 1, agent cleared), cancelled, timed_out
+    lost        queued (requeue: attempt + 1, agent cleared and kept as previous_agent_id), cancelled,
+                timed_out
     succeeded, failed, cancelled, timed_out: terminal, no way out
 
 Callers that may race (agents, the dispatcher, the API) lock the execution row first
@@ -103,8 +105,20 @@ def _finished(execution: AnyExecution, now: datetime) -> None:
     execution.finished_at = now
 
 
+def _back_on_previous_agent(execution: AnyExecution) -> str | None:
+    if execution.agent_id is not None and execution.agent_id == execution.previous_agent_id:
+        return None
+    return "only the agent it was requeued from may reclaim it (agent_id must be previous_agent_id)"
+
+
+def _reclaimed(execution: AnyExecution, now: datetime) -> None:
+    # The agent never stopped the run; the requeue cleared its start, so the run counts from here.
+    execution.assigned_at = execution.started_at = now
+
+
 def _requeued(execution: AnyExecution, now: datetime) -> None:
     execution.attempt += 1
+    execution.previous_agent_id = execution.agent_id
     execution.agent_id = None
     execution.assigned_at = None
     execution.started_at = None
@@ -129,6 +143,9 @@ RULES: tuple[Rule, ...] = (
          "its deadline or timeout passed", effect=_finished),
     Rule("lose", _ON_AGENT, State.LOST, "its agent stopped answering"),
     Rule("requeue", frozenset({State.LOST}), State.QUEUED, "it waits for another agent", effect=_requeued),
+    Rule("reclaim", frozenset({State.QUEUED}), State.RUNNING,
+         "the agent it was requeued from came back before another agent took it, and goes on with it",
+         _back_on_previous_agent, _reclaimed),
 )
 
 _BY_MOVE: dict[tuple[State, State], Rule] = {(source, rule.target): rule for rule in RULES for source in rule.sources}

@@ -82,6 +82,12 @@ class AgentHub:
         self.on_free()
         return previous
 
+    def connecting(self, agent_id: uuid.UUID) -> None:
+        """The agent is shaking hands: until it is registered, its grace counts from now, so the
+        lease reaper does not requeue what the handshake keeps or gives back to it."""
+        if agent_id not in self.links:
+            self._gone_since[agent_id] = time.monotonic()
+
     def unregister(self, link: AgentLink, *, gone_since: float | None = None) -> None:
         """Forget `link` if it is still the agent's current one; the agent counts as gone from
         `gone_since` (monotonic; default now)."""

@@ -32,6 +32,7 @@ from shared.protocol._messages import (
     JobFinished,
     JobRejected,
     JournalBatch,
+    Reclaimed,
     RunningJob,
     ServerMessage,
     Welcome,
@@ -106,20 +107,31 @@ class ServerConnection:
             raise NotYours(message.execution_id, message.attempt)
         return message
 
-    def welcome(self, stop: list[str] | None = None) -> Welcome:
-        """Build the reply to the agent's `hello`.
+    @property
+    def protocol_version(self) -> int:
+        """The version this connection speaks: the agent's, from its `hello`."""
+        if self.hello is None:
+            raise RuntimeError("no hello received yet")
+        return self.hello.protocol_version
+
+    def welcome(self, stop: list[str] | None = None, reclaimed: list[Reclaimed] | None = None) -> Welcome:
+        """Build the reply to the agent's `hello`, in the agent's protocol version.
 
         Args:
             stop: executions from `hello.running` that moved or ended; the agent stops them.
+            reclaimed: executions from `hello.running` the agent goes on with under a new
+                attempt (version 2 only; `assign()` them too, as kept ones are).
 
         Returns:
             The `welcome` message to send.
         """
         if self.state is not ServerState.READY:
             raise RuntimeError(f"welcome() needs a received hello; the connection is {self.state.value}")
-        return Welcome(protocol_version=PROTOCOL_VERSION, agent_id=self.agent_id,
+        if reclaimed and self.protocol_version < 2:
+            raise ValueError(f"a version-{self.protocol_version} agent cannot be told to go on under a new attempt")
+        return Welcome(protocol_version=self.protocol_version, agent_id=self.agent_id,
                        heartbeat_interval_s=self.heartbeat_interval_s, server_time=time.time(),
-                       stop=list(stop or []))
+                       stop=list(stop or []), reclaimed=list(reclaimed or []))
 
     def assign(self, execution_id: str, attempt: int) -> None:
         """Record that this connection now holds `attempt` of an execution (sent or kept)."""

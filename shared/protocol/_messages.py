@@ -12,14 +12,26 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal, TypeAlias, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 from pydantic_core import from_json
 
 from shared.engine import Event
 from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMessageType, UnsupportedVersion
 
-PROTOCOL_VERSION = 1
-SUPPORTED_VERSIONS: frozenset[int] = frozenset({1})
+PROTOCOL_VERSION = 2
+SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2})
+"""Version 2 adds `welcome.reclaimed`. The orchestrator answers a `hello` in the agent's version,
+and never reclaims for a version-1 agent (whose welcome therefore never carries the field)."""
 MAX_FRAME_BYTES = 1_048_576
 AGENT_KEY_PREFIX = "rpa_ak_"
 """An agent's key is `rpa_ak_<agent id hex>_<secret>`: made by the orchestrator, kept by the agent."""
@@ -159,8 +171,20 @@ class JobFinished(_Message):
 # --- orchestrator → agent -------------------------------------------------------------------
 
 
+class Reclaimed(BaseModel):
+    """An execution the agent reported in `hello.running` that was requeued while it was away, and
+    that no other agent took: it is this agent's again, under a new attempt."""
+
+    model_config = _WIRE
+
+    execution_id: ExecutionId
+    attempt: Attempt
+    """The attempt to go on under: every later message about the execution carries it."""
+
+
 class Welcome(_Message):
-    """The reply to `hello`: the agent's id, its heartbeat rhythm and what to stop."""
+    """The reply to `hello`: the agent's id, its heartbeat rhythm, what to stop and what it keeps
+    under a new attempt."""
 
     type: Literal["welcome"] = "welcome"
     protocol_version: int
@@ -169,6 +193,17 @@ class Welcome(_Message):
     server_time: float
     stop: list[str] = Field(default_factory=list)
     """Executions from `hello.running` that moved or ended: stop them, do not end them."""
+    reclaimed: list[Reclaimed] = Field(default_factory=list)
+    """Executions from `hello.running` to go on with, each under its new attempt (version 2)."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_reclaimed(self, handler: SerializerFunctionWrapHandler,
+                                 info: SerializationInfo) -> dict[str, Any]:
+        # A version-1 agent refuses unknown fields, and it is never sent a reclaim.
+        data: dict[str, Any] = handler(self)
+        if not self.reclaimed:
+            data.pop("reclaimed", None)
+        return data
 
 
 class HeartbeatAck(_Message):

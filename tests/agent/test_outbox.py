@@ -129,6 +129,36 @@ def test_another_attempt_replaces_the_events_and_the_old_journal_stops_writing(o
     assert outbox.last_seq("e1") == 2
 
 
+def test_a_reclaimed_job_goes_on_under_its_new_attempt_with_its_events_and_journal(outbox: Outbox) -> None:
+    journal = outbox.open_job("e1", 1, ASSIGNMENT, [])
+    journal.append_many([log(n) for n in range(1, 4)])
+    outbox.ack("e1", 2)
+
+    assert outbox.reattempt("e1", 2)
+
+    assert outbox.job("e1") == JobRecord("e1", 2, 3, 2, False, ASSIGNMENT)
+    assert [e.seq for e in outbox.unacked("e1")] == [3]  # what the orchestrator never got is still sent
+    assert [e.seq for e in journal.append_many([log(4)])] == [4]  # the engine's journal writes on
+    assert outbox.reattempt("e1", 5)  # requeued and reclaimed again
+    assert [e.seq for e in journal.append_many([log(5)])] == [5]
+    assert [e.data["n"] for e in outbox.events("e1")] == [1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="runs attempt 5; it cannot go on under 5"):
+        outbox.reattempt("e1", 5)
+    assert not outbox.reattempt("nope", 2)
+
+
+def test_a_journal_of_a_reclaimed_job_stops_writing_once_the_job_is_forgotten_or_reassigned(
+        outbox: Outbox) -> None:
+    journal = outbox.open_job("e1", 1, ASSIGNMENT, [])
+    outbox.reattempt("e1", 2)
+    outbox.forget("e1", force=True)
+    with pytest.raises(StaleJournalError, match="forgotten"):
+        journal.append_many([log(1)])
+    outbox.open_job("e1", 2, ASSIGNMENT, [])  # the same attempt again, from a new assignment
+    with pytest.raises(StaleJournalError, match="reassigned to attempt 2"):
+        journal.append_many([log(1)])
+
+
 def test_seed_with_sequence_numbers_out_of_order_is_refused(outbox: Outbox) -> None:
     events = seed_of(3)
     with pytest.raises(ValueError, match="increasing"):

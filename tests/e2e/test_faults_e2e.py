@@ -30,13 +30,15 @@ pytestmark = pytest.mark.slow
 
 
 class CuttingProxy:
-    """A TCP proxy on loopback whose `cut()` drops every connection through it at once."""
+    """A TCP proxy on loopback whose `cut()` drops every connection through it at once; while
+    `refusing` is set, a new connection is closed as soon as it is made (a network that is down)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self._writers: set[asyncio.StreamWriter] = set()
+        self.refusing = False
         self._ready = threading.Event()
         self.cuts = 0
         self.thread = threading.Thread(target=self._main, daemon=True)
@@ -59,6 +61,9 @@ class CuttingProxy:
             self.loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
@@ -189,6 +194,44 @@ def test_connections_cut_again_and_again_lose_and_duplicate_nothing(tmp_path: Pa
         _check(server, execution, expected, reruns=0)  # the agent never stopped: nothing ran again
         assert proxy.cuts == 4
         assert server.execution(execution)["attempt"] == 1  # the lease never moved
+    finally:
+        if proxy is not None:
+            proxy.close()
+        if agent is not None:
+            agent.stop()
+        server.stop()
+
+
+def test_an_agent_cut_off_past_the_grace_reclaims_its_execution_when_nobody_took_it(tmp_path: Path) -> None:
+    server = Orchestrator(tmp_path, grace_s=1.0)
+    agent: Agent | None = None
+    proxy: CuttingProxy | None = None
+    try:
+        server.start()
+        server.setup_owner()
+        proxy = CuttingProxy(server.port)
+        agent = Agent(tmp_path, server, "laptop", url=f"http://127.0.0.1:{proxy.port}")
+        agent.start()
+        agent.wait_online()
+        expected = _reference(server, items=12)
+        execution = server.start_execution(server.publish(batch_flow(pause_s=0.3, probe=True)), inputs={"items": 12})
+        wait_for(lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 1, 30,
+                 "one iteration")
+        proxy.refusing = True  # the laptop's network is down for longer than the grace
+        proxy.cut()
+        wait_for(lambda: server.execution(execution)["state"] == "queued", 20, "the execution to be requeued")
+        assert server.execution(execution)["attempt"] == 2
+        proxy.refusing = False
+        # No other agent took it, so the agent goes on with the run it never stopped: nothing runs twice.
+        done = _check(server, execution, expected, reruns=0)
+        assert (done["agent_id"], done["attempt"]) == (agent.agent_id, 2)
+        moves = [(t["from_state"], t["to_state"], t["reason"])
+                 for t in server.api("GET", f"/executions/{execution}/transitions")["items"]]
+        assert [(f, t) for f, t, _ in moves] == [
+            (None, "queued"), ("queued", "assigned"), ("assigned", "running"), ("running", "lost"),
+            ("lost", "queued"), ("queued", "running"), ("running", "succeeded")]
+        assert "agent laptop came back before another agent took it" in moves[5][2]
+        assert f"execution {execution} was requeued while this agent was away" in agent.log.read_text()
     finally:
         if proxy is not None:
             proxy.close()

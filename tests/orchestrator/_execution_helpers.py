@@ -58,13 +58,16 @@ async def make_execution(app: FastAPI, org_id: uuid.UUID, workflow_id: uuid.UUID
 
 
 def path_to(target: State) -> list[State]:
-    """The shortest chain of legal moves from queued to `target` (breadth-first over the rules)."""
+    """The shortest chain of legal moves from queued to `target` (breadth-first over the rules),
+    as a run goes: not through a reclaim (queued → running, only for an agent that came back)."""
     paths: dict[State, list[State]] = {State.QUEUED: []}
     frontier = [State.QUEUED]
     while frontier:
         following: list[State] = []
         for state in frontier:
             for rule in RULES:
+                if rule.name == "reclaim":
+                    continue
                 if state in rule.sources and rule.target not in paths:
                     paths[rule.target] = [*paths[state], rule.target]
                     following.append(rule.target)

@@ -26,7 +26,7 @@ from tests.orchestrator._execution_helpers import drive, make_execution, make_wo
 
 ALLOWED = sorted({(source, rule.target) for rule in RULES for source in rule.sources})
 EXPECTED_TABLE = {
-    State.QUEUED: {State.ASSIGNED, State.CANCELLED, State.TIMED_OUT, State.FAILED},
+    State.QUEUED: {State.ASSIGNED, State.RUNNING, State.CANCELLED, State.TIMED_OUT, State.FAILED},
     State.ASSIGNED: {State.RUNNING, State.CANCELLED, State.TIMED_OUT, State.LOST},
     State.RUNNING: {State.PAUSED, State.SUCCEEDED, State.FAILED, State.CANCELLED, State.TIMED_OUT, State.LOST},
     State.PAUSED: {State.RUNNING, State.CANCELLED, State.TIMED_OUT, State.LOST},
@@ -46,7 +46,7 @@ def test_the_table_is_the_documented_one() -> None:
 
 
 @pytest.mark.parametrize(("source", "target"), [
-    (State.SUCCEEDED, State.RUNNING), (State.QUEUED, State.RUNNING), (State.QUEUED, State.SUCCEEDED),
+    (State.SUCCEEDED, State.RUNNING), (State.QUEUED, State.PAUSED), (State.QUEUED, State.SUCCEEDED),
     (State.RUNNING, State.QUEUED), (State.PAUSED, State.SUCCEEDED), (State.LOST, State.RUNNING),
     (State.CANCELLED, State.QUEUED),
 ])
@@ -75,6 +75,8 @@ async def test_every_allowed_move_applies_and_is_recorded(app: FastAPI, tenant) 
                                                 .where(ExecutionTransition.execution_id == execution_id)))
             if target is State.ASSIGNED:
                 execution.agent_id = uuid.uuid4()
+            if (source, target) == (State.QUEUED, State.RUNNING):  # a reclaim
+                execution.agent_id = execution.previous_agent_id = uuid.uuid4()
             row = await transition(session, execution, target, reason="because", actor=ALICE)
         assert execution.state == target.value, (source, target)
         assert (row.from_state, row.to_state, row.reason, row.actor, row.actor_id) == (
@@ -143,6 +145,7 @@ async def test_effects_timestamps_and_requeue(app: FastAPI, tenant) -> None:
         await transition(session, execution, State.QUEUED, reason="requeue", actor=ALICE)
         assert (execution.attempt, execution.agent_id, execution.assigned_at, execution.started_at) == (2, None, None,
                                                                                                        None)
+        assert execution.previous_agent_id == agent, "a requeue remembers the agent it was taken from"
         await drive(session, execution, State.SUCCEEDED)
         assert execution.finished_at is not None
         assert execution.attempt == 2
@@ -153,3 +156,28 @@ async def test_effects_timestamps_and_requeue(app: FastAPI, tenant) -> None:
         ("paused", "running"), ("running", "lost"), ("lost", "queued"), ("queued", "assigned"),
         ("assigned", "running"), ("running", "succeeded")]
     assert [h.seq for h in history] == list(range(1, 11))
+
+
+async def test_only_the_agent_it_was_requeued_from_reclaims_it_and_the_attempt_stays_new(app: FastAPI, tenant) -> None:
+    owner = await tenant()
+    agent = uuid.uuid4()
+    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id),
+                                        state=State.RUNNING, agent_id=agent)
+    async with app.state.db.transaction() as session:
+        execution = await get_execution(session, owner.org_id, execution_id)
+        await transition(session, execution, State.LOST, reason="gone", actor=ALICE)
+        await transition(session, execution, State.QUEUED, reason="requeue", actor=ALICE)
+        for stranger in (None, uuid.uuid4()):
+            execution.agent_id = stranger
+            with pytest.raises(IllegalTransition, match="only the agent it was requeued from") as caught:
+                await transition(session, execution, State.RUNNING, reason="reclaim", actor=ALICE)
+            assert caught.value.code == "transition_refused"
+            assert execution.state == State.QUEUED.value
+        execution.agent_id = agent
+        await transition(session, execution, State.RUNNING, reason="reclaimed", actor=ALICE)
+        assert (execution.state, execution.agent_id, execution.attempt) == ("running", agent, 2)
+        assert execution.assigned_at is not None
+        assert execution.started_at is not None
+        history = list(await session.scalars(select(ExecutionTransition.to_state).where(
+            ExecutionTransition.execution_id == execution_id).order_by(ExecutionTransition.seq)))
+    assert history[-3:] == ["lost", "queued", "running"]

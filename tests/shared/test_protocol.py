@@ -37,6 +37,7 @@ from shared.protocol import (
     JournalBatch,
     LogLine,
     ProtocolError,
+    Reclaimed,
     RunningJob,
     ServerConnection,
     ServerMessage,
@@ -74,6 +75,8 @@ AGENT_SAMPLES: list[AgentMessage] = [
 SERVER_SAMPLES: list[ServerMessage] = [
     Welcome(protocol_version=1, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0,
             stop=["4c1d0e"]),
+    Welcome(protocol_version=2, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0,
+            reclaimed=[Reclaimed(execution_id=EXEC, attempt=3)]),
     HeartbeatAck(ref="5f3a", server_time=1_718_000_030.6),
     JobAssign(execution_id=EXEC, attempt=2, flow=FLOW, subflows={"lib/login@3": FLOW},
               inputs={"date": "2024-06-10"}, journal=_events(1, 2), secrets={"erp_password": "hunter2"},
@@ -208,7 +211,7 @@ def test_at_most_three_problems_are_named() -> None:
 
 
 def test_a_refusal_never_quotes_a_value() -> None:
-    frame = encode(SERVER_SAMPLES[2]).replace('"hunter2"', '["hunter2"]')
+    frame = encode(SERVER_SAMPLES[3]).replace('"hunter2"', '["hunter2"]')
     error = _refusal(frame, server=True)
     assert "secrets.erp_password: Input should be a valid string" in error.message
     assert "hunter2" not in error.message
@@ -228,9 +231,9 @@ def test_a_frame_over_the_limit_is_refused_before_parsing() -> None:
 
 @pytest.mark.parametrize("extra", [{}, {"shard_hint": "eu"}], ids=["same-shape", "newer-shape"])
 def test_an_unsupported_version_is_refused_naming_both_sides(extra: dict[str, Any]) -> None:
-    error = _refusal(json.dumps(_hello(protocol_version=2, **extra)))
+    error = _refusal(json.dumps(_hello(protocol_version=3, **extra)))
     assert (error.code, error.close_code) == ("unsupported_version", CLOSE_UNSUPPORTED_VERSION)
-    assert "protocol version 2 is not supported; supported versions: 1" in error.message
+    assert "protocol version 3 is not supported; supported versions: 1, 2" in error.message
 
 
 # --- the server end -------------------------------------------------------------------------
@@ -300,6 +303,39 @@ def test_welcome_needs_a_hello_and_carries_the_stop_list() -> None:
         "agt_42", 15.0, [EXEC], 1)
 
 
+def test_welcome_answers_in_the_agents_version_and_only_a_version_2_agent_hears_of_reclaims() -> None:
+    reclaimed = [Reclaimed(execution_id=EXEC, attempt=3)]
+    old = ServerConnection("agt_42", 15.0)
+    old.receive(encode(AGENT_SAMPLES[0]))  # a version-1 hello
+    welcome = old.welcome([EXEC])
+    assert welcome.protocol_version == 1
+    # What a version-1 agent reads: exactly the fields it knows (it refuses any other).
+    assert set(json.loads(encode(welcome))) == {"id", "type", "protocol_version", "agent_id",
+                                                "heartbeat_interval_s", "server_time", "stop"}
+    with pytest.raises(ValueError, match="version-1 agent cannot be told to go on under a new attempt"):
+        old.welcome([], reclaimed)
+
+    new = ServerConnection("agt_42", 15.0)
+    new.receive(json.dumps(_hello(protocol_version=2)))
+    welcome = new.welcome([], reclaimed)
+    assert (welcome.protocol_version, welcome.reclaimed) == (2, reclaimed)
+    assert json.loads(encode(welcome))["reclaimed"] == [{"execution_id": EXEC, "attempt": 3}]
+    assert "reclaimed" not in json.loads(encode(new.welcome([])))  # empty: left out, as for version 1
+
+    agent = _agent()
+    hello = agent.hello([RunningJob(execution_id=EXEC, attempt=2, last_seq=9)])
+    assert hello.protocol_version == 2
+    assert agent.receive(encode(welcome)) == welcome
+
+
+def test_a_reclaim_names_a_valid_attempt() -> None:
+    frame = json.loads(encode(SERVER_SAMPLES[1]))
+    frame["reclaimed"][0]["attempt"] = 0
+    error = _refusal(json.dumps(frame), server=True)
+    assert error.code == "malformed"
+    assert "reclaimed[0].attempt" in error.message
+
+
 def test_refuse_builds_the_error_message_and_closes() -> None:
     server = ServerConnection("agt_42", 15.0)
     with pytest.raises(ProtocolError) as caught:
@@ -330,7 +366,7 @@ def test_the_agent_wants_welcome_first_then_refuses_a_second_one() -> None:
     agent = _agent()
     agent.hello()
     with pytest.raises(UnexpectedMessage, match=r"'job\.assign' message; expected 'welcome' first"):
-        agent.receive(encode(SERVER_SAMPLES[2]))
+        agent.receive(encode(SERVER_SAMPLES[3]))
     agent.receive(encode(SERVER_SAMPLES[0]))
     assert (agent.state, agent.agent_id, agent.heartbeat_interval_s) == (AgentState.READY, "agt_42", 15.0)
     with pytest.raises(UnexpectedMessage, match="second 'welcome'"):
@@ -343,7 +379,7 @@ def test_the_agent_takes_an_error_in_any_open_state_and_refuses_a_newer_server()
     agent = _agent()
     agent.hello()
     assert isinstance(agent.receive(encode(SERVER_SAMPLES[-1])), ErrorMessage)
-    newer = json.loads(encode(SERVER_SAMPLES[0])) | {"protocol_version": 2}
+    newer = json.loads(encode(SERVER_SAMPLES[0])) | {"protocol_version": 3}
     with pytest.raises(ProtocolError) as caught:
         agent.receive(json.dumps(newer))
     assert caught.value.code == "unsupported_version"

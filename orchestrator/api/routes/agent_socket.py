@@ -85,14 +85,19 @@ async def connect(websocket: WebSocket) -> None:
     try:
         hello = connection.receive(await asyncio.wait_for(_frame(websocket), HELLO_TIMEOUT_S))
         assert isinstance(hello, Hello)
-        keep, stop, labels = await reconcile(db, agent_id, hello)
+        hub.connecting(agent_id)
+        reconciled = await reconcile(db, agent_id, hello)
         link = AgentLink(agent_id=agent_id, org_id=org_id, name=hello.name or name, send=send, close=close,
-                         capabilities=frozenset(hello.capabilities), labels=labels, steps=frozenset(hello.steps),
-                         max_jobs=hello.max_jobs, version=hello.version, connection=connection)
-        for execution_id, attempt in keep.items():
+                         capabilities=frozenset(hello.capabilities), labels=reconciled.labels,
+                         steps=frozenset(hello.steps), max_jobs=hello.max_jobs, version=hello.version,
+                         connection=connection)
+        for execution_id, attempt in reconciled.keep.items():
             link.hold(execution_id, attempt)
         session_ = AgentSession(db, hub, link, connection, writer=app.state.agent_writer)
-        await send(connection.welcome(stop))
+        for job in reconciled.reclaimed:
+            log.info("agent %s reclaimed execution %s (attempt %d): nobody took it while it was away",
+                     hello.name, job.execution_id, job.attempt)
+        await send(connection.welcome(reconciled.stop, reconciled.reclaimed))
         previous = hub.register(link)
         if previous is not None:
             await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same agent")

@@ -1,0 +1,102 @@
+"""An agent that comes back after its execution was requeued, before any other agent took it,
+reclaims it (`reconcile` and `welcome.reclaimed`); in every other case it is told to stop."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from orchestrator.models.executions import ExecutionTransition
+from orchestrator.services.agent_session import reconcile
+from orchestrator.services.execution_states import State, transition
+from orchestrator.services.executions import get_execution
+from shared.protocol import Hello, Reclaimed, RunningJob
+from tests.orchestrator._execution_helpers import SYSTEM, load, make_execution, make_workflow
+from tests.orchestrator.conftest import TenantFactory
+
+
+def _hello(*running: tuple[uuid.UUID, int], version: int = 2) -> Hello:
+    return Hello(protocol_version=version, name="laptop-7", version="0.1.0", max_jobs=2,
+                 running=[RunningJob(execution_id=str(e), attempt=a, last_seq=3) for e, a in running])
+
+
+async def _requeued(app: FastAPI, org_id: uuid.UUID, workflow_id: uuid.UUID, agent: uuid.UUID,
+                    *, times: int = 1) -> uuid.UUID:
+    """An execution that ran on `agent`, whose agent was lost `times` times: queued, attempt times + 1."""
+    execution_id = await make_execution(app, org_id, workflow_id, state=State.RUNNING, agent_id=agent)
+    async with app.state.db.transaction() as session:
+        execution = await get_execution(session, org_id, execution_id)
+        for time in range(times):
+            if time:
+                execution.agent_id = agent
+                await transition(session, execution, State.ASSIGNED, reason="dispatch", actor=SYSTEM)
+            await transition(session, execution, State.LOST, reason="gone", actor=SYSTEM)
+            await transition(session, execution, State.QUEUED, reason="requeued", actor=SYSTEM)
+    return execution_id
+
+
+async def test_the_agent_it_was_requeued_from_goes_on_with_it_under_the_new_attempt(
+        app: FastAPI, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    workflow_id = await make_workflow(app, owner.org_id)
+    agent = uuid.uuid4()
+    execution_id = await _requeued(app, owner.org_id, workflow_id, agent)
+
+    done = await reconcile(app.state.db, agent, _hello((execution_id, 1)))
+
+    assert done.reclaimed == [Reclaimed(execution_id=str(execution_id), attempt=2)]
+    assert done.keep == {execution_id: 2}
+    assert done.stop == []
+    execution = await load(app, owner.org_id, execution_id)
+    assert (execution.state, execution.agent_id, execution.attempt) == ("running", agent, 2)
+    assert execution.started_at is not None
+    async with app.state.db.transaction() as session:
+        last = (await session.scalars(select(ExecutionTransition).where(
+            ExecutionTransition.execution_id == execution_id).order_by(ExecutionTransition.seq.desc()))).first()
+    assert last is not None
+    assert (last.from_state, last.to_state, last.actor, last.actor_id) == ("queued", "running", "agent:laptop-7",
+                                                                           agent)
+    assert "came back before another agent took it" in last.reason
+
+
+async def test_anyone_else_or_any_other_case_is_told_to_stop_and_the_execution_stays_queued(
+        app: FastAPI, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    workflow_id = await make_workflow(app, owner.org_id)
+    agent, rescuer = uuid.uuid4(), uuid.uuid4()
+    stranger_claims = await _requeued(app, owner.org_id, workflow_id, agent)
+    old_agent = await _requeued(app, owner.org_id, workflow_id, agent)
+    twice = await _requeued(app, owner.org_id, workflow_id, agent, times=2)  # attempt 3: attempt 1 is long gone
+    taken = await _requeued(app, owner.org_id, workflow_id, agent)
+    async with app.state.db.transaction() as session:
+        execution = await get_execution(session, owner.org_id, taken)
+        execution.agent_id = rescuer
+        await transition(session, execution, State.ASSIGNED, reason="dispatch", actor=SYSTEM)
+
+    cases = [
+        (rescuer, _hello((stranger_claims, 1)), stranger_claims, "queued"),  # never held it
+        (agent, _hello((old_agent, 1), version=1), old_agent, "queued"),  # cannot be told of a new attempt
+        (agent, _hello((twice, 1)), twice, "queued"),
+        (agent, _hello((twice, 3)), twice, "queued"),  # an attempt it never ran
+        (agent, _hello((taken, 1)), taken, "assigned"),  # another agent has it now
+    ]
+    for who, hello, execution_id, state in cases:
+        done = await reconcile(app.state.db, who, hello)
+        assert (done.stop, done.reclaimed, done.keep) == ([str(execution_id)], [], {}), hello
+        assert (await load(app, owner.org_id, execution_id)).state == state
+
+
+async def test_a_held_execution_is_kept_and_a_reclaim_sits_beside_it(app: FastAPI, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    workflow_id = await make_workflow(app, owner.org_id)
+    agent = uuid.uuid4()
+    held = await make_execution(app, owner.org_id, workflow_id, state=State.RUNNING, agent_id=agent)
+    requeued = await _requeued(app, owner.org_id, workflow_id, agent)
+
+    done = await reconcile(app.state.db, agent, _hello((held, 1), (requeued, 1), (uuid.uuid4(), 1)))
+
+    assert done.keep == {held: 1, requeued: 2}
+    assert [r.execution_id for r in done.reclaimed] == [str(requeued)]
+    assert len(done.stop) == 1  # the unknown one
