@@ -7,6 +7,7 @@ real dispatcher and lease reaper run (on SQLite and PostgreSQL) without sockets.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from orchestrator.models.executions import Execution
 from orchestrator.services.dispatch import Needs, resume_seed, secrets_for_agent, why_waiting
 from orchestrator.services.hub import AgentLink
+from orchestrator.services.leases import LeaseReaper
 from orchestrator.settings import Settings
 from shared.protocol import JobAssign, JobCancel
 from tests.orchestrator._execution_helpers import make_workflow
@@ -198,6 +200,28 @@ async def test_a_gone_agent_loses_its_execution_which_is_requeued_and_resumed_el
     moves = [(t["from_state"], t["to_state"]) for t in history.json()["items"]]
     assert ("assigned", "lost") in moves
     assert ("lost", "queued") in moves
+
+
+async def test_an_agent_shaking_hands_keeps_its_execution_for_one_more_grace(
+        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    workflow = await make_workflow(app, owner.org_id, document=flow("Handshake"))
+    execution = await start(client, owner.headers, workflow)
+    agent = FakeAgent(app, owner.org_id, "back").connect()
+    await eventually(lambda: agent.assigned == [execution])
+    hub = app.state.agent_hub
+    reaper = LeaseReaper(app.state.db, hub, grace_s=0.3, cancel_grace_s=30)
+    agent.closed.append((1006, "gone"))
+    hub.unregister(agent.link, gone_since=time.monotonic() - 10)  # gone far longer than the grace...
+    hub.connecting(agent.link.agent_id)  # ...but its hello is being reconciled now (no await in between)
+    assert hub.gone_for(agent.link.agent_id) < 0.3
+    assert await reaper.reap_once() == 0
+    assert (await get(client, owner.headers, execution))["state"] == "assigned"
+    for _ in range(100):  # the handshake never ends: one grace later it is requeued after all
+        if (await get(client, owner.headers, execution))["state"] == "queued":
+            break
+        await asyncio.sleep(0.05)
+    assert (await get(client, owner.headers, execution))["attempt"] == 2
 
 
 async def test_a_silent_agent_is_closed_and_its_work_requeued(app: FastAPI, client: Any,
