@@ -77,6 +77,9 @@ class ExecutionPublic(BaseModel):
     deadline_at: datetime | None
     cancel_requested_at: datetime | None
     agent_id: uuid.UUID | None
+    previous_agent_id: uuid.UUID | None = Field(
+        default=None, description="The agent it was last requeued from, after that agent was lost; if that agent "
+                                  "comes back before another one takes the execution, it goes on with it.")
     attempt: int
     last_seq: int
     parent_execution_id: uuid.UUID | None
@@ -96,7 +99,8 @@ class ExecutionPublic(BaseModel):
             trigger=TriggerPublic(type=trigger.get("type", row.trigger_type), by=trigger.get("by")),
             created_by=row.created_by, queued_at=row.queued_at, assigned_at=row.assigned_at,
             started_at=row.started_at, finished_at=row.finished_at, deadline_at=row.deadline_at,
-            cancel_requested_at=row.cancel_requested_at, agent_id=row.agent_id, attempt=row.attempt,
+            cancel_requested_at=row.cancel_requested_at, agent_id=row.agent_id,
+            previous_agent_id=row.previous_agent_id, attempt=row.attempt,
             last_seq=row.last_seq, parent_execution_id=row.parent_execution_id, resume_from=row.resume_from,
             waiting_reason=None, created_at=row.created_at, updated_at=row.updated_at,
         )

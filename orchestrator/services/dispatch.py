@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.api.errors import Conflict, NotFound
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
+from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.models.workflows import WorkflowVersion
 from orchestrator.services import vault
@@ -354,9 +355,21 @@ class Dispatcher(BackgroundService):
 
 
 async def why_waiting(session: AsyncSession, hub: AgentHub, execution: Execution) -> str | None:
-    """Why a queued execution has not been dispatched, in a sentence (None when not queued)."""
+    """Why a queued execution has not been dispatched, in a sentence (None when not queued); for
+    one requeued from an agent that is not back, also that this agent would go on with it."""
     if execution.state != State.QUEUED.value:
         return None
+    reason = await _why_queued(session, hub, execution)
+    previous = execution.previous_agent_id
+    if previous is not None and hub.link_of(previous) is None:
+        agent = await session.get(Agent, previous)
+        if agent is not None:
+            reason += (f"; agent {agent.name}, which it was requeued from, goes on with it if it comes back "
+                       "before another agent takes it")
+    return reason
+
+
+async def _why_queued(session: AsyncSession, hub: AgentHub, execution: Execution) -> str:
     version = await session.get(WorkflowVersion, execution.version_id)
     needs = Needs.of(dict(version.document) if version is not None else {})
     if needs.max_concurrent is not None:

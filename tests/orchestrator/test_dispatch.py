@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
 from orchestrator.services.dispatch import Needs, resume_seed, secrets_for_agent, why_waiting
 from orchestrator.services.hub import AgentLink
@@ -200,6 +201,28 @@ async def test_a_gone_agent_loses_its_execution_which_is_requeued_and_resumed_el
     moves = [(t["from_state"], t["to_state"]) for t in history.json()["items"]]
     assert ("assigned", "lost") in moves
     assert ("lost", "queued") in moves
+
+
+async def test_a_requeued_execution_names_the_agent_it_came_from_and_why_it_waits(
+        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    workflow = await make_workflow(app, owner.org_id, document=flow("Requeued"))
+    execution = await start(client, owner.headers, workflow)
+    first = FakeAgent(app, owner.org_id, "laptop-7").connect()
+    async with app.state.db.transaction() as session:  # the row an enrolment leaves
+        session.add(Agent(id=first.link.agent_id, org_id=owner.org_id, name="laptop-7", key_hash="x" * 64))
+    await eventually(lambda: first.assigned == [execution])
+    assert (await get(client, owner.headers, execution))["previous_agent_id"] is None
+    first.closed.append((1006, "gone"))
+    app.state.agent_hub.unregister(first.link)
+    for _ in range(100):
+        row = await get(client, owner.headers, execution)
+        if row["state"] == "queued":
+            break
+        await asyncio.sleep(0.05)
+    assert (row["state"], row["agent_id"], row["previous_agent_id"]) == ("queued", None, str(first.link.agent_id))
+    assert row["waiting_reason"] == ("no agent of the organisation is online; agent laptop-7, which it was requeued "
+                                     "from, goes on with it if it comes back before another agent takes it")
 
 
 async def test_an_agent_shaking_hands_keeps_its_execution_for_one_more_grace(
