@@ -202,7 +202,9 @@ def test_connections_cut_again_and_again_lose_and_duplicate_nothing(tmp_path: Pa
         server.stop()
 
 
-def test_an_agent_cut_off_past_the_grace_reclaims_its_execution_when_nobody_took_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("items", [12, 3], ids=["back-mid-run", "finished-while-away"])
+def test_an_agent_cut_off_past_the_grace_reclaims_its_execution_when_nobody_took_it(
+        tmp_path: Path, items: int) -> None:
     server = Orchestrator(tmp_path, grace_s=1.0)
     agent: Agent | None = None
     proxy: CuttingProxy | None = None
@@ -213,13 +215,17 @@ def test_an_agent_cut_off_past_the_grace_reclaims_its_execution_when_nobody_took
         agent = Agent(tmp_path, server, "laptop", url=f"http://127.0.0.1:{proxy.port}")
         agent.start()
         agent.wait_online()
-        expected = _reference(server, items=12)
-        execution = server.start_execution(server.publish(batch_flow(pause_s=0.3, probe=True)), inputs={"items": 12})
+        expected = _reference(server, items=items)
+        execution = server.start_execution(server.publish(batch_flow(pause_s=0.3, probe=True)),
+                                           inputs={"items": items})
         wait_for(lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 1, 30,
                  "one iteration")
         proxy.refusing = True  # the laptop's network is down for longer than the grace
         proxy.cut()
         wait_for(lambda: server.execution(execution)["state"] == "queued", 20, "the execution to be requeued")
+        if items == 3:  # every step ran while it was away: what comes back is a finished run, unsent
+            wait_for(lambda: sum(k.startswith(execution) for k in invocations(server.root)) == items, 20,
+                     "the agent to run every step")
         assert server.execution(execution)["attempt"] == 2
         proxy.refusing = False
         # No other agent took it, so the agent goes on with the run it never stopped: nothing runs twice.
