@@ -82,3 +82,13 @@ class PostgresServer:
         finally:
             await connection.close()
         return name
+
+    async def drop_database(self, name: str) -> None:
+        """Drop a database made by `create_database`, closing any connection still open to it."""
+        import asyncpg
+
+        connection = await asyncpg.connect(host="127.0.0.1", port=self.port, user="postgres", database="postgres")
+        try:
+            await connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
