@@ -32,6 +32,7 @@ from shared.errors import FlowLoadError
 from shared.flow import Flow
 from shared.protocol import (
     PROTOCOL_VERSION,
+    SUPPORTED_VERSIONS,
     AgentConnection,
     ErrorMessage,
     Heartbeat,
@@ -107,6 +108,9 @@ class AgentRuntime:
         self._finish_sent: set[str] = set()
         self._orphans: set[str] = set()
         self.rtts: list[float] = []
+        self.protocol_version = PROTOCOL_VERSION
+        """What the next connection speaks: the newest, or an older one an orchestrator asked for."""
+        self._again_now = False
 
     # --- connection loop ------------------------------------------------------------------------
 
@@ -124,6 +128,7 @@ class AgentRuntime:
                                    open_timeout=10, ping_interval=None) as ws:
                     if await self._session(ws):
                         delay = self.config.backoff_min_s
+                        self.protocol_version = PROTOCOL_VERSION  # the orchestrator may be upgraded by then
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidStatus, TimeoutError) as exc:
                 log.info("connection to %s lost or refused (%s)", url, type(exc).__name__)
             except ProtocolError as exc:
@@ -131,6 +136,9 @@ class AgentRuntime:
             finally:
                 self.connected.clear()
                 self._ws = None
+            if self._again_now:
+                self._again_now = False
+                continue
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # jitter: agents do not reconnect in step
             delay = min(delay * 2, self.config.backoff_max_s)
 
@@ -149,12 +157,21 @@ class AgentRuntime:
     async def _session(self, ws: Any) -> bool:
         """One connection, from hello to close; True once it got as far as a welcome."""
         connection = AgentConnection(self.config.name, self.config.version, self.config.capabilities,
-                                     self.config.labels, self.config.max_jobs, sorted(d.name for d in self.registry))
+                                     self.config.labels, self.config.max_jobs, sorted(d.name for d in self.registry),
+                                     protocol_version=self.protocol_version)
         pending = self.outbox.pending_jobs()
         await ws.send(encode(connection.hello([RunningJob(execution_id=j.execution_id, attempt=j.attempt,
                                                           last_seq=j.last_seq) for j in pending])))
         welcome = connection.receive(await ws.recv())
         if not isinstance(welcome, Welcome):
+            if isinstance(welcome, ErrorMessage) and welcome.code == "unsupported_version":
+                older = [v for v in SUPPORTED_VERSIONS if v < self.protocol_version]
+                if older:
+                    log.warning("the orchestrator does not speak protocol %d; speaking %d (upgrade it: an agent "
+                                "back after the grace then keeps its execution)", self.protocol_version, max(older))
+                    self.protocol_version, self._again_now = max(older), True
+                    return False
+                self.protocol_version = PROTOCOL_VERSION  # nothing older: next time the newest again
             log.error("the orchestrator refused this agent: %s", getattr(welcome, "message", welcome.type))
             return False
         for execution_id in welcome.stop:

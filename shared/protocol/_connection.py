@@ -170,10 +170,17 @@ class AgentConnection:
         max_jobs: how many executions the agent runs at once.
         steps: the step type names the agent can run.
         max_bytes: frames above this size are refused before parsing.
+        protocol_version: the version to speak (an older one, to an orchestrator that refused
+            the newest).
     """
 
     def __init__(self, name: str, version: str, capabilities: list[str], labels: list[str], max_jobs: int,
-                 steps: list[str], *, max_bytes: int = MAX_FRAME_BYTES) -> None:
+                 steps: list[str], *, max_bytes: int = MAX_FRAME_BYTES,
+                 protocol_version: int = PROTOCOL_VERSION) -> None:
+        if protocol_version not in SUPPORTED_VERSIONS:
+            raise ValueError(f"protocol version {protocol_version} is not one this agent speaks "
+                             f"({', '.join(map(str, sorted(SUPPORTED_VERSIONS)))})")
+        self.protocol_version = protocol_version
         self.name = name
         self.version = version
         self.capabilities = list(capabilities)
@@ -195,7 +202,7 @@ class AgentConnection:
         """
         if self.state is not AgentState.CONNECTING:
             raise RuntimeError(f"hello() is sent once, first; the connection is {self.state.value}")
-        message = Hello(protocol_version=PROTOCOL_VERSION, name=self.name, version=self.version,
+        message = Hello(protocol_version=self.protocol_version, name=self.name, version=self.version,
                         capabilities=self.capabilities, labels=self.labels, max_jobs=self.max_jobs,
                         steps=self.steps, running=list(running or []))
         self.state = AgentState.HELLO_SENT

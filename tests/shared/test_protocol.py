@@ -328,6 +328,13 @@ def test_welcome_answers_in_the_agents_version_and_only_a_version_2_agent_hears_
     assert agent.receive(encode(welcome)) == welcome
 
 
+def test_the_agent_can_speak_an_older_version_and_no_unknown_one() -> None:
+    old = AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=1)
+    assert old.hello().protocol_version == 1
+    with pytest.raises(ValueError, match="protocol version 3 is not one this agent speaks"):
+        AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=3)
+
+
 def test_a_reclaim_names_a_valid_attempt() -> None:
     frame = json.loads(encode(SERVER_SAMPLES[1]))
     frame["reclaimed"][0]["attempt"] = 0
