@@ -49,6 +49,11 @@ log = logging.getLogger("rpa.orchestrator.agents")
 _HELD = frozenset({State.ASSIGNED, State.RUNNING, State.PAUSED})
 
 
+def agent_actor(agent_id: uuid.UUID, name: str) -> Actor:
+    """How an agent's own moves are signed in an execution's history."""
+    return Actor(id=agent_id, name=f"agent:{name}")
+
+
 @dataclass
 class AgentSession:
     """The server side of one agent connection, above the protocol layer.
@@ -73,7 +78,7 @@ class AgentSession:
 
     @property
     def actor(self) -> Actor:
-        return Actor(id=self.link.agent_id, name=f"agent:{self.link.name}")
+        return agent_actor(self.link.agent_id, self.link.name)
 
     async def _write(self, execution_id: str, work: Work) -> Any:
         assert self.writer is not None
@@ -234,7 +239,7 @@ async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconcil
                   and execution.previous_agent_id == agent_id and execution.attempt == job.attempt + 1):
                 execution.agent_id = agent_id
                 await transition(
-                    session, execution, State.RUNNING, actor=Actor(id=agent_id, name=f"agent:{hello.name}"),
+                    session, execution, State.RUNNING, actor=agent_actor(agent_id, hello.name),
                     reason=f"agent {hello.name} came back before another agent took it, and goes on with it "
                            f"(attempt {execution.attempt})")
                 done.keep[execution_id] = execution.attempt

@@ -113,6 +113,28 @@ def started(tmp_path: Path) -> Iterator[tuple[Orchestrator, list[Agent]]]:
         server.stop()
 
 
+@contextlib.contextmanager
+def _behind_proxy(tmp_path: Path, name: str, *, grace_s: float) -> Iterator[tuple[Orchestrator, CuttingProxy, Agent]]:
+    """An orchestrator, and one agent online that reaches it only through a `CuttingProxy`."""
+    server = Orchestrator(tmp_path, grace_s=grace_s)
+    agent: Agent | None = None
+    proxy: CuttingProxy | None = None
+    try:
+        server.start()
+        server.setup_owner()
+        proxy = CuttingProxy(server.port)
+        agent = Agent(tmp_path, server, name, url=f"http://127.0.0.1:{proxy.port}")
+        agent.start()
+        agent.wait_online()
+        yield server, proxy, agent
+    finally:
+        if proxy is not None:
+            proxy.close()
+        if agent is not None:
+            agent.stop()
+        server.stop()
+
+
 def _reference(server: Orchestrator, **inputs: Any) -> dict[str, Any]:
     execution = server.start_execution(server.publish(batch_flow("Reference", pause_s=0.01)), inputs=inputs)
     outputs: dict[str, Any] = server.wait_state(execution, {"succeeded"})["outputs"]
@@ -175,16 +197,7 @@ def test_the_orchestrator_killed_mid_run_and_restarted(tmp_path: Path, database:
 def test_connections_cut_again_and_again_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     # A grace far longer than a reconnect: the lease never moves, so nothing may run twice (with the
     # suite's 1 s grace a reconnect slowed by a loaded machine would requeue the run, legitimately).
-    server = Orchestrator(tmp_path, grace_s=30.0)
-    agent: Agent | None = None
-    proxy: CuttingProxy | None = None
-    try:
-        server.start()
-        server.setup_owner()
-        proxy = CuttingProxy(server.port)
-        agent = Agent(tmp_path, server, "flaky", url=f"http://127.0.0.1:{proxy.port}")
-        agent.start()
-        agent.wait_online()
+    with _behind_proxy(tmp_path, "flaky", grace_s=30.0) as (server, proxy, _agent):
         expected = _reference(server, items=12)
         execution = server.start_execution(server.publish(batch_flow(pause_s=0.25, probe=True)), inputs={"items": 12})
         server.wait_state(execution, {"running"})
@@ -194,27 +207,12 @@ def test_connections_cut_again_and_again_lose_and_duplicate_nothing(tmp_path: Pa
         _check(server, execution, expected, reruns=0)  # the agent never stopped: nothing ran again
         assert proxy.cuts == 4
         assert server.execution(execution)["attempt"] == 1  # the lease never moved
-    finally:
-        if proxy is not None:
-            proxy.close()
-        if agent is not None:
-            agent.stop()
-        server.stop()
 
 
 @pytest.mark.parametrize("items", [12, 3], ids=["back-mid-run", "finished-while-away"])
 def test_an_agent_cut_off_past_the_grace_reclaims_its_execution_when_nobody_took_it(
         tmp_path: Path, items: int) -> None:
-    server = Orchestrator(tmp_path, grace_s=1.0)
-    agent: Agent | None = None
-    proxy: CuttingProxy | None = None
-    try:
-        server.start()
-        server.setup_owner()
-        proxy = CuttingProxy(server.port)
-        agent = Agent(tmp_path, server, "laptop", url=f"http://127.0.0.1:{proxy.port}")
-        agent.start()
-        agent.wait_online()
+    with _behind_proxy(tmp_path, "laptop", grace_s=1.0) as (server, proxy, agent):
         expected = _reference(server, items=items)
         execution = server.start_execution(server.publish(batch_flow(pause_s=0.3, probe=True)),
                                            inputs={"items": items})
@@ -238,12 +236,6 @@ def test_an_agent_cut_off_past_the_grace_reclaims_its_execution_when_nobody_took
             ("lost", "queued"), ("queued", "running"), ("running", "succeeded")]
         assert "agent laptop came back before another agent took it" in moves[5][2]
         assert f"execution {execution} was requeued while this agent was away" in agent.log.read_text()
-    finally:
-        if proxy is not None:
-            proxy.close()
-        if agent is not None:
-            agent.stop()
-        server.stop()
 
 
 def test_a_frozen_agent_that_returns_after_its_execution_moved_is_told_to_stop(

@@ -57,6 +57,22 @@ async def make_execution(app: FastAPI, org_id: uuid.UUID, workflow_id: uuid.UUID
         return execution.id
 
 
+async def make_requeued(app: FastAPI, org_id: uuid.UUID, workflow_id: uuid.UUID, agent_id: uuid.UUID,
+                        *, times: int = 1) -> uuid.UUID:
+    """An execution that ran on `agent_id` and whose agent was lost `times` times (assigned to it
+    again in between): queued, attempt `times` + 1, `previous_agent_id` the agent."""
+    execution_id = await make_execution(app, org_id, workflow_id, state=State.RUNNING, agent_id=agent_id)
+    async with app.state.db.transaction() as session:
+        execution = await get_execution(session, org_id, execution_id)
+        for time in range(times):
+            if time:
+                execution.agent_id = agent_id
+                await transition(session, execution, State.ASSIGNED, reason="dispatch", actor=SYSTEM)
+            await transition(session, execution, State.LOST, reason="gone", actor=SYSTEM)
+            await transition(session, execution, State.QUEUED, reason="requeued", actor=SYSTEM)
+    return execution_id
+
+
 def path_to(target: State) -> list[State]:
     """The shortest chain of legal moves from queued to `target` (breadth-first over the rules),
     as a run goes: not through a reclaim (queued → running, only for an agent that came back)."""

@@ -79,6 +79,11 @@ class FakeAgent:
     def assigned(self) -> list[str]:
         return [m.execution_id for m in self.sent if isinstance(m, JobAssign)]
 
+    def gone(self, *, since: float | None = None) -> None:
+        """Its socket closed (at `since`, monotonic; default now): no more heartbeats."""
+        self.closed.append((1006, "gone"))
+        self.hub.unregister(self.link, gone_since=since)
+
     def finish(self, execution_id: str) -> None:
         """Free the slot as a finished job would (the state itself is not under test here)."""
         self.link.running.pop(uuid.UUID(execution_id), None)
@@ -106,6 +111,26 @@ async def get(client: Any, headers: dict[str, str], execution_id: str) -> dict[s
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+async def get_once(client: Any, headers: dict[str, str], execution_id: str, state: str,
+                   within: float = 5.0) -> dict[str, Any]:
+    """The execution as soon as it is in `state` (or as it is after `within` seconds)."""
+    deadline = asyncio.get_running_loop().time() + within
+    row = await get(client, headers, execution_id)
+    while row["state"] != state and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+        row = await get(client, headers, execution_id)
+    return row
+
+
+async def held_by_a_fake(app: FastAPI, client: Any, owner: Any, name: str) -> tuple[str, FakeAgent]:
+    """A started execution of a one-step workflow, assigned to a fake agent called `name`."""
+    workflow = await make_workflow(app, owner.org_id, document=flow(name))
+    execution = await start(client, owner.headers, workflow)
+    agent = FakeAgent(app, owner.org_id, name).connect()
+    await eventually(lambda: agent.assigned == [execution])
+    return execution, agent
 
 
 async def test_priority_then_fifo_and_dispatch_the_moment_an_agent_is_free(
@@ -184,12 +209,8 @@ async def test_workflow_concurrency_and_agent_slots_hold_executions_back(
 async def test_a_gone_agent_loses_its_execution_which_is_requeued_and_resumed_elsewhere(
         app: FastAPI, client: Any, tenant: TenantFactory) -> None:
     owner = await tenant()
-    workflow = await make_workflow(app, owner.org_id, document=flow("Lease"))
-    execution = await start(client, owner.headers, workflow)
-    first = FakeAgent(app, owner.org_id, "first").connect()
-    await eventually(lambda: first.assigned == [execution])
-    first.closed.append((1006, "gone"))  # stops its heartbeats
-    app.state.agent_hub.unregister(first.link)  # its socket closed
+    execution, first = await held_by_a_fake(app, client, owner, "first")
+    first.gone()
     second = FakeAgent(app, owner.org_id, "second").connect()
     await eventually(lambda: second.assigned == [execution])
     job = second.sent[-1]
@@ -206,20 +227,12 @@ async def test_a_gone_agent_loses_its_execution_which_is_requeued_and_resumed_el
 async def test_a_requeued_execution_names_the_agent_it_came_from_and_why_it_waits(
         app: FastAPI, client: Any, tenant: TenantFactory) -> None:
     owner = await tenant()
-    workflow = await make_workflow(app, owner.org_id, document=flow("Requeued"))
-    execution = await start(client, owner.headers, workflow)
-    first = FakeAgent(app, owner.org_id, "laptop-7").connect()
+    execution, first = await held_by_a_fake(app, client, owner, "laptop-7")
     async with app.state.db.transaction() as session:  # the row an enrolment leaves
         session.add(Agent(id=first.link.agent_id, org_id=owner.org_id, name="laptop-7", key_hash="x" * 64))
-    await eventually(lambda: first.assigned == [execution])
     assert (await get(client, owner.headers, execution))["previous_agent_id"] is None
-    first.closed.append((1006, "gone"))
-    app.state.agent_hub.unregister(first.link)
-    for _ in range(100):
-        row = await get(client, owner.headers, execution)
-        if row["state"] == "queued":
-            break
-        await asyncio.sleep(0.05)
+    first.gone()
+    row = await get_once(client, owner.headers, execution, "queued")
     assert (row["state"], row["agent_id"], row["previous_agent_id"]) == ("queued", None, str(first.link.agent_id))
     assert row["waiting_reason"] == ("no agent of the organisation is online; agent laptop-7, which it was requeued "
                                      "from, goes on with it if it comes back before another agent takes it")
@@ -228,23 +241,17 @@ async def test_a_requeued_execution_names_the_agent_it_came_from_and_why_it_wait
 async def test_an_agent_shaking_hands_keeps_its_execution_for_one_more_grace(
         app: FastAPI, client: Any, tenant: TenantFactory) -> None:
     owner = await tenant()
-    workflow = await make_workflow(app, owner.org_id, document=flow("Handshake"))
-    execution = await start(client, owner.headers, workflow)
-    agent = FakeAgent(app, owner.org_id, "back").connect()
-    await eventually(lambda: agent.assigned == [execution])
+    execution, agent = await held_by_a_fake(app, client, owner, "back")
     hub = app.state.agent_hub
     reaper = LeaseReaper(app.state.db, hub, grace_s=0.3, cancel_grace_s=30)
-    agent.closed.append((1006, "gone"))
-    hub.unregister(agent.link, gone_since=time.monotonic() - 10)  # gone far longer than the grace...
+    agent.gone(since=time.monotonic() - 10)  # gone far longer than the grace...
     hub.connecting(agent.link.agent_id)  # ...but its hello is being reconciled now (no await in between)
     assert hub.gone_for(agent.link.agent_id) < 0.3
     assert await reaper.reap_once() == 0
     assert (await get(client, owner.headers, execution))["state"] == "assigned"
-    for _ in range(100):  # the handshake never ends: one grace later it is requeued after all
-        if (await get(client, owner.headers, execution))["state"] == "queued":
-            break
-        await asyncio.sleep(0.05)
-    assert (await get(client, owner.headers, execution))["attempt"] == 2
+    # The handshake never ends: one grace later it is requeued after all.
+    row = await get_once(client, owner.headers, execution, "queued")
+    assert (row["state"], row["attempt"]) == ("queued", 2)
 
 
 async def test_a_silent_agent_is_closed_and_its_work_requeued(app: FastAPI, client: Any,

@@ -22,7 +22,7 @@ from orchestrator.services.execution_states import (
     transition,
 )
 from orchestrator.services.executions import get_execution
-from tests.orchestrator._execution_helpers import drive, make_execution, make_workflow, path_to
+from tests.orchestrator._execution_helpers import drive, make_execution, make_requeued, make_workflow, path_to
 
 ALLOWED = sorted({(source, rule.target) for rule in RULES for source in rule.sources})
 EXPECTED_TABLE = {
@@ -161,12 +161,9 @@ async def test_effects_timestamps_and_requeue(app: FastAPI, tenant) -> None:
 async def test_only_the_agent_it_was_requeued_from_reclaims_it_and_the_attempt_stays_new(app: FastAPI, tenant) -> None:
     owner = await tenant()
     agent = uuid.uuid4()
-    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id),
-                                        state=State.RUNNING, agent_id=agent)
+    execution_id = await make_requeued(app, owner.org_id, await make_workflow(app, owner.org_id), agent)
     async with app.state.db.transaction() as session:
         execution = await get_execution(session, owner.org_id, execution_id)
-        await transition(session, execution, State.LOST, reason="gone", actor=ALICE)
-        await transition(session, execution, State.QUEUED, reason="requeue", actor=ALICE)
         for stranger in (None, uuid.uuid4()):
             execution.agent_id = stranger
             with pytest.raises(IllegalTransition, match="only the agent it was requeued from") as caught:

@@ -13,7 +13,7 @@ from orchestrator.services.agent_session import reconcile
 from orchestrator.services.execution_states import State, transition
 from orchestrator.services.executions import get_execution
 from shared.protocol import Hello, Reclaimed, RunningJob
-from tests.orchestrator._execution_helpers import SYSTEM, load, make_execution, make_workflow
+from tests.orchestrator._execution_helpers import SYSTEM, load, make_execution, make_requeued, make_workflow
 from tests.orchestrator.conftest import TenantFactory
 
 
@@ -22,27 +22,12 @@ def _hello(*running: tuple[uuid.UUID, int], version: int = 2) -> Hello:
                  running=[RunningJob(execution_id=str(e), attempt=a, last_seq=3) for e, a in running])
 
 
-async def _requeued(app: FastAPI, org_id: uuid.UUID, workflow_id: uuid.UUID, agent: uuid.UUID,
-                    *, times: int = 1) -> uuid.UUID:
-    """An execution that ran on `agent`, whose agent was lost `times` times: queued, attempt times + 1."""
-    execution_id = await make_execution(app, org_id, workflow_id, state=State.RUNNING, agent_id=agent)
-    async with app.state.db.transaction() as session:
-        execution = await get_execution(session, org_id, execution_id)
-        for time in range(times):
-            if time:
-                execution.agent_id = agent
-                await transition(session, execution, State.ASSIGNED, reason="dispatch", actor=SYSTEM)
-            await transition(session, execution, State.LOST, reason="gone", actor=SYSTEM)
-            await transition(session, execution, State.QUEUED, reason="requeued", actor=SYSTEM)
-    return execution_id
-
-
 async def test_the_agent_it_was_requeued_from_goes_on_with_it_under_the_new_attempt(
         app: FastAPI, tenant: TenantFactory) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     agent = uuid.uuid4()
-    execution_id = await _requeued(app, owner.org_id, workflow_id, agent)
+    execution_id = await make_requeued(app, owner.org_id, workflow_id, agent)
 
     done = await reconcile(app.state.db, agent, _hello((execution_id, 1)))
 
@@ -66,10 +51,10 @@ async def test_anyone_else_or_any_other_case_is_told_to_stop_and_the_execution_s
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     agent, rescuer = uuid.uuid4(), uuid.uuid4()
-    stranger_claims = await _requeued(app, owner.org_id, workflow_id, agent)
-    old_agent = await _requeued(app, owner.org_id, workflow_id, agent)
-    twice = await _requeued(app, owner.org_id, workflow_id, agent, times=2)  # attempt 3: attempt 1 is long gone
-    taken = await _requeued(app, owner.org_id, workflow_id, agent)
+    stranger_claims = await make_requeued(app, owner.org_id, workflow_id, agent)
+    old_agent = await make_requeued(app, owner.org_id, workflow_id, agent)
+    twice = await make_requeued(app, owner.org_id, workflow_id, agent, times=2)  # attempt 3: attempt 1 is long gone
+    taken = await make_requeued(app, owner.org_id, workflow_id, agent)
     async with app.state.db.transaction() as session:
         execution = await get_execution(session, owner.org_id, taken)
         execution.agent_id = rescuer
@@ -93,7 +78,7 @@ async def test_a_held_execution_is_kept_and_a_reclaim_sits_beside_it(app: FastAP
     workflow_id = await make_workflow(app, owner.org_id)
     agent = uuid.uuid4()
     held = await make_execution(app, owner.org_id, workflow_id, state=State.RUNNING, agent_id=agent)
-    requeued = await _requeued(app, owner.org_id, workflow_id, agent)
+    requeued = await make_requeued(app, owner.org_id, workflow_id, agent)
 
     done = await reconcile(app.state.db, agent, _hello((held, 1), (requeued, 1), (uuid.uuid4(), 1)))
 
