@@ -36,9 +36,10 @@ def _throughput_target(db: str, row: dict[str, Any]) -> str:
 
 def _paced_cells(paced: dict[str, Any] | None) -> list[str]:
     if not paced:
-        return ["-"] * 5
+        return ["-"] * 7
     return [_f(paced.get("offered_per_s")), _f(paced.get("executions_per_s")), _f(paced.get("dispatch_p50_ms"), 2),
-            _f(paced.get("dispatch_p99_ms"), 2), _f(paced.get("dispatch_max_ms"), 2)]
+            _f(paced.get("dispatch_p99_ms"), 2), _f(paced.get("dispatch_max_ms"), 2), _f(paced.get("server_cpu_pct")),
+            _f(paced.get("client_late_p99_ms"), 2)]
 
 
 def render(report: dict[str, Any], markdown: bool) -> None:
@@ -72,7 +73,7 @@ def render(report: dict[str, Any], markdown: bool) -> None:
     table(f"Throughput: one-step flow, {THROUGHPUT_AGENTS} simulated agents, {meta['clients']} API clients",
           ["database", "starts/request", "agentsxslots", "executions", "succeeded", "exec/s", "starts/s",
            "flood: dispatch p50 ms", "p99 ms", "server CPU %", "at rate: offered/s", "exec/s", "dispatch p50 ms",
-           "p99 ms", "max ms", "1-at-a-time p99 ms", "errors", "target"],
+           "p99 ms", "max ms", "server CPU %", "sent late p99 ms", "1-at-a-time p99 ms", "errors", "target"],
           [[db, _f(r.get("starts_per_request", 1)), f"{r.get('agents')}x{r.get('jobs_per_agent')}",
             _f(r.get("executions")), _f(r.get("succeeded")),
             _f(r.get("executions_per_s")), _f(r.get("starts_per_s")), _f(r.get("dispatch_p50_ms"), 2),

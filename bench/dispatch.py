@@ -18,15 +18,21 @@ Each scenario gets a fresh data dir (for PostgreSQL a fresh database in one thro
    timed (matched by `ref`). The server's RSS is sampled every 0.5 s (peak); its CPU, and this
    process's, are measured over that window.
 2. Throughput: 50 simulated agents (`--jobs-per-agent` slots each), a published one-step flow
-   (`core.noop`), 20 untimed warm-up executions, then `--clients` httpx clients POST `--executions`
-   executions as fast as they can. On job.assign an agent sends job.accepted, one journal batch with the
+   (`core.noop`), 20 untimed warm-up executions, then `--clients` httpx clients (64, as many as the
+   paced run's connections) POST `--executions` executions as fast as they can. Each client waits for
+   its answer before the next start, so the flood can complete at most clients ÷ POST latency starts a
+   second: with 16 clients and a 46 ms POST that cap was 348/s while the server could do more.
+   On job.assign an agent sends job.accepted, one journal batch with the
    4 events a real one-step run journals, waits for the journal.ack, sends job.finished and waits for
    its ack. Dispatch latency: from sending the POST to the agent receiving job.assign (one process,
    `perf_counter`). Executions/s: from the first POST to the last finished job. That flood measures
    the most the server completes; its dispatch latency is mostly the backlog it builds. Then 50
    executions one at a time give the dispatch latency without a queue, and the same number again at
    a fixed rate (`--rate`, 500/s; open loop on 64 connections: each start is sent when due, answered
-   or not) give it at that load, timed from when each start was due. The states are then counted
+   or not) give it at that load, timed from when each start was due; the server's and this process's
+   CPU over that run, and how late this process woke to send each start (its own event loop busy with
+   the agents and the other clients: lateness that counts in the dispatch latency but is not the
+   server's), are kept with it. The states are then counted
    through the API. The target needs both: ≥ 500/s in the flood, and p99 < 50 ms while keeping up
    with 500/s.
 3. Resume time: two real `rpa agent` processes; a loop of `core.wait` steps starts, and once two
@@ -251,12 +257,14 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
 
             async def one(due: float, n: int) -> None:
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                woke = time.perf_counter()  # later than due only when this process's own loop was busy
                 client = await free.get()
                 try:
                     ids = await post_starts(client, n, size)
                 finally:
                     free.put_nowait(client)
                 due_at.update(dict.fromkeys(ids or [], due))
+                lateness.append(woke - due)
 
             sizes = [min(size, count - k) for k in range(0, count, size)]
             await asyncio.gather(*(one(origin + i * size / rate, n) for i, n in enumerate(sizes)))
@@ -289,20 +297,25 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
         # At the target rate (open loop): what a steady 500/s looks like, not a flood.
         at_rate: dict[str, Any] = {"offered_per_s": args.rate, "executions": args.executions}
         pacing = pool + [httpx.AsyncClient(base_url=orch.url, timeout=60, limits=limits)
-                         for _ in range(PACED_CLIENTS - len(pool))]
+                         for _ in range(max(0, PACED_CLIENTS - len(pool)))]
         pool[:] = pacing
+        lateness: list[float] = []
+        paced_mark = sampler.mark()
         origin, due_at = await paced(args.rate, args.executions, per_request)
         sent_s = time.perf_counter() - origin
         posted.clear()
         posted.update(due_at)
         await settle(max(60.0, args.executions * 0.05))
         done = sorted(stats.done[eid] for eid in due_at if eid in stats.done)
+        paced_cpu = sampler.cpu_since(paced_mark)
         late = [stats.assigned[eid] - due for eid, due in due_at.items() if eid in stats.assigned]
         at_rate.update({
             "sent_per_s": round(len(due_at) / sent_s, 1), "finished": len(done),
             "executions_per_s": round(len(done) / (done[-1] - origin), 1) if done else None,
             "dispatch_p50_ms": _ms(_pct(late, 0.5)), "dispatch_p99_ms": _ms(_pct(late, 0.99)),
-            "dispatch_max_ms": _ms(max(late, default=None))})
+            "dispatch_max_ms": _ms(max(late, default=None)),
+            "server_cpu_pct": paced_cpu.get("server_cpu_pct"), "client_cpu_pct": paced_cpu.get("client_cpu_pct"),
+            "client_late_p50_ms": _ms(_pct(lateness, 0.5)), "client_late_p99_ms": _ms(_pct(lateness, 0.99))})
         if len(done) < len(due_at):
             stats.errors.append(f"{len(due_at) - len(done)} executions started at {args.rate:g}/s did not finish")
         counts = {}
@@ -464,7 +477,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=float(TARGET_EPS),
                         help="executions/s offered in the throughput scenario's run at a fixed rate")
     parser.add_argument("--jobs-per-agent", type=int, default=4, help="max_jobs of each of the 50 agents")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent API clients starting executions")
+    parser.add_argument("--clients", type=int, default=PACED_CLIENTS,
+                        help="concurrent API clients starting executions in the flood")
     parser.add_argument("--batch", type=int, default=20, help="also run the throughput with this many starts "
                         "per request (POST /executions/batch); 1: only single starts")
     parser.add_argument("--dead-machine", action="store_true", help="with --quick: add the SIGSTOP variant (~50 s)")
