@@ -24,6 +24,8 @@ import psutil  # type: ignore[import-untyped]
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _dispatch_load import JobFrames, server_frame  # noqa: E402  (bench/ is on sys.path when this runs)
+
 import shared.protocol as wire  # noqa: E402
 from shared.cli._local import RPA, LocalOrchestrator  # noqa: E402
 
@@ -199,6 +201,8 @@ class Stats:
         self.done: dict[str, float] = {}
         self.closed: Counter[str] = Counter()
         self.errors: list[str] = []
+        self.assign_checked = False
+        """A lean agent has parsed one job.assign whole with the protocol (and it was one)."""
 
 
 def one_step_events(execution_id: str) -> list[wire.WireEvent]:
@@ -212,10 +216,13 @@ def one_step_events(execution_id: str) -> list[wire.WireEvent]:
 
 
 class SimAgent:
-    """One agent connection driven by this process, with `agent/runtime.py`'s client settings."""
+    """One agent connection driven by this process, with `agent/runtime.py`'s client settings.
 
-    def __init__(self, key: str, name: str, stats: Stats, max_jobs: int = 1) -> None:
-        self.key, self.name, self.stats, self.max_jobs = key, name, stats, max_jobs
+    `lean`: the frames of a job are read and written as plain JSON (`_dispatch_load`), the first
+    `job.assign` of the run excepted, which is parsed whole by the protocol."""
+
+    def __init__(self, key: str, name: str, stats: Stats, max_jobs: int = 1, lean: bool = False) -> None:
+        self.key, self.name, self.stats, self.max_jobs, self.lean = key, name, stats, max_jobs, lean
         self.ws: Any = None
         self.pending: dict[str, tuple[float, bool]] = {}
         self.acks: dict[str, asyncio.Queue[int]] = {}
@@ -248,6 +255,8 @@ class SimAgent:
 
         try:
             async for raw in self.ws:
+                if self.lean and self._lean(raw):
+                    continue
                 message = wire.decode_server_message(raw)
                 if isinstance(message, wire.HeartbeatAck):
                     sent, measured = self.pending.pop(message.ref, (0.0, False))
@@ -267,6 +276,38 @@ class SimAgent:
             self.stats.closed[f"{closed.rcvd.code} {closed.rcvd.reason}" if closed.rcvd else "no close frame"] += 1
         except Exception as error:
             self.stats.errors.append(f"{self.name} reader: {_why(error)}")
+
+    def _lean(self, raw: str | bytes) -> bool:
+        """Handle a job's frame from its JSON alone; False for any other (parsed whole instead)."""
+        frame = server_frame(raw)
+        kind = frame.get("type")
+        if kind == "journal.ack":
+            self.acks.setdefault(frame["execution_id"], asyncio.Queue()).put_nowait(frame["seq"])
+        elif kind == "job.assign" and self.stats.assign_checked:
+            self.stats.assigned.setdefault(frame["execution_id"], time.perf_counter())
+            self._spawn(self._lean_job(frame["execution_id"], frame["attempt"]))
+        elif kind == "job.assign":
+            self.stats.assign_checked = isinstance(wire.decode_server_message(raw), wire.JobAssign)
+            return False
+        else:
+            return False
+        return True
+
+    async def _lean_job(self, eid: str, attempt: int) -> None:
+        accepted, journal, finished, last_seq = JobFrames.make(eid, attempt)
+        acks = self.acks.setdefault(eid, asyncio.Queue())
+        try:
+            await self.ws.send(accepted)
+            await self.ws.send(journal)
+            if (seq := await asyncio.wait_for(acks.get(), 60)) != last_seq:
+                self.stats.errors.append(f"journal.ack of {eid} at seq {seq}, expected {last_seq}")
+            await self.ws.send(finished)
+            await asyncio.wait_for(acks.get(), 60)
+            self.stats.done[eid] = time.perf_counter()
+        except Exception as error:
+            self.stats.errors.append(f"job {eid}: {_why(error)}")
+        finally:
+            self.acks.pop(eid, None)
 
     async def _job(self, job: wire.JobAssign) -> None:
         eid, attempt, events = job.execution_id, job.attempt, one_step_events(job.execution_id)

@@ -18,13 +18,14 @@ Each scenario gets a fresh data dir (for PostgreSQL a fresh database in one thro
    timed (matched by `ref`). The server's RSS is sampled every 0.5 s (peak); its CPU, and this
    process's, are measured over that window.
 2. Throughput: 50 simulated agents (`--jobs-per-agent` slots each), a published one-step flow
-   (`core.noop`), 20 untimed warm-up executions, then `--clients` httpx clients (64, as many as the
-   paced run's connections) POST `--executions` executions as fast as they can. Each client waits for
+   (`core.noop`), 20 untimed warm-up executions, then `--clients` keep-alive connections (64, as many
+   as the paced run's; raw HTTP/1.1 with requests built once, `_dispatch_load.RawHttp`) POST
+   `--executions` executions as fast as they can. Each client waits for
    its answer before the next start, so the flood can complete at most clients ÷ POST latency starts a
    second: with 16 clients and a 46 ms POST that cap was 348/s while the server could do more.
    On job.assign an agent sends job.accepted, one journal batch with the
    4 events a real one-step run journals, waits for the journal.ack, sends job.finished and waits for
-   its ack. Dispatch latency: from sending the POST to the agent receiving job.assign (one process,
+   its ack; these frames are plain JSON checked once against the protocol (`_dispatch_load`). Dispatch latency: from sending the POST to the agent receiving job.assign (one process,
    `perf_counter`). Executions/s: from the first POST to the last finished job. That flood measures
    the most the server completes; its dispatch latency is mostly the backlog it builds. Then 50
    executions one at a time give the dispatch latency without a queue, and the same number again at
@@ -68,6 +69,7 @@ import psutil  # type: ignore[import-untyped]
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _dispatch_load import JobFrames, RawHttp, post_request  # noqa: E402  (bench/ is on sys.path)
 from _dispatch_parts import (  # noqa: E402  (bench/ is on sys.path when this runs as a script)
     API,
     DEFAULT_OUT,
@@ -208,34 +210,40 @@ PACED_CLIENTS = 64
 async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sampler, args: argparse.Namespace,
                            per_request: int) -> dict[str, Any]:
     stats = Stats()
-    agents, _, failures = await connect_all([SimAgent(k, f"sim-{i:02d}", stats, max_jobs=args.jobs_per_agent)
-                                             for i, k in enumerate(keys)], orch)
+    agents, _, failures = await connect_all([SimAgent(k, f"sim-{i:02d}", stats, max_jobs=args.jobs_per_agent,
+                                                      lean=True) for i, k in enumerate(keys)], orch)
     posted: dict[str, float] = {}
     post_s: list[float] = []
     post_errors: list[str] = []
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    pool = [httpx.AsyncClient(base_url=orch.url, timeout=60, limits=limits) for _ in range(args.clients)]
+    http = httpx.AsyncClient(base_url=orch.url, timeout=60)  # set-up and the final counts
+    pool: list[RawHttp] = []
     try:
-        auth = await _login(pool[0])
-        made = await pool[0].post(API + "/workflows", json={"name": "Noop", "document": NOOP_FLOW}, headers=auth)
+        auth = await _login(http)
+        made = await http.post(API + "/workflows", json={"name": "Noop", "document": NOOP_FLOW}, headers=auth)
         workflow_id = made.raise_for_status().json()["id"]
-        (await pool[0].post(f"{API}/workflows/{workflow_id}/publish", json={}, headers=auth)).raise_for_status()
+        (await http.post(f"{API}/workflows/{workflow_id}/publish", json={}, headers=auth)).raise_for_status()
+        pool += await asyncio.gather(*(RawHttp.open(orch.url) for _ in range(args.clients)))
+        requests: dict[int, bytes] = {}
 
-        async def post_starts(client: httpx.AsyncClient, count: int, size: int) -> list[str] | None:
+        def start_request(count: int, size: int) -> bytes:
+            if (count, size) not in requests:
+                requests[count, size] = (
+                    post_request(orch.url, API + "/executions", {"workflow_id": workflow_id}, auth) if size == 1
+                    else post_request(orch.url, API + "/executions/batch",
+                                      {"items": [{"workflow_id": workflow_id}] * count}, auth))
+            return requests[count, size]
+
+        async def post_starts(client: RawHttp, count: int, size: int) -> list[str] | None:
             """Start `count` executions in one request (the batch route when `size` > 1); their ids,
             or None (the refusal counted in `post_errors`)."""
-            if size == 1:
-                response = await client.post(API + "/executions", json={"workflow_id": workflow_id}, headers=auth)
-            else:
-                response = await client.post(API + "/executions/batch", headers=auth,
-                                             json={"items": [{"workflow_id": workflow_id}] * count})
-            if response.status_code != 201:
-                post_errors.append(f"{response.status_code} {response.text[:200]}")
+            status, body = await client.request(start_request(count, size))
+            if status != 201:
+                post_errors.append(f"{status} {body[:200].decode(errors='replace')}")
                 return None
-            made = response.json()
+            made = json.loads(body)
             return [item["id"] for item in (made["items"] if size > 1 else [made])]
 
-        async def worker(client: httpx.AsyncClient, budget: list[int], record: bool, size: int = 1) -> None:
+        async def worker(client: RawHttp, budget: list[int], record: bool, size: int = 1) -> None:
             while budget[0] > 0:
                 count = min(size, budget[0])
                 budget[0] -= count
@@ -249,7 +257,7 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
             """Open loop: request k is due at origin + k * size / rate, sent when due whether or not
             the earlier ones were answered (on the first free client; waiting for one counts).
             Returns the origin and each execution's due time."""
-            free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+            free: asyncio.Queue[RawHttp] = asyncio.Queue()
             for client in pool:
                 free.put_nowait(client)
             due_at: dict[str, float] = {}
@@ -296,9 +304,7 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
                 break
         # At the target rate (open loop): what a steady 500/s looks like, not a flood.
         at_rate: dict[str, Any] = {"offered_per_s": args.rate, "executions": args.executions}
-        pacing = pool + [httpx.AsyncClient(base_url=orch.url, timeout=60, limits=limits)
-                         for _ in range(max(0, PACED_CLIENTS - len(pool)))]
-        pool[:] = pacing
+        pool += await asyncio.gather(*(RawHttp.open(orch.url) for _ in range(max(0, PACED_CLIENTS - len(pool)))))
         lateness: list[float] = []
         paced_mark = sampler.mark()
         origin, due_at = await paced(args.rate, args.executions, per_request)
@@ -320,13 +326,14 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
             stats.errors.append(f"{len(due_at) - len(done)} executions started at {args.rate:g}/s did not finish")
         counts = {}
         for state in STATES:
-            page = await pool[0].get(API + "/executions", headers=auth,
+            page = await http.get(API + "/executions", headers=auth,
                                      params={"workflow_id": workflow_id, "state": state, "limit": 1})
             if total := page.json().get("total"):
                 counts[state] = total
     finally:
         for client in pool:
-            await client.aclose()
+            client.close()
+        await http.aclose()
         await in_batches([agent.close() for agent in agents], 500)
     wall, quarter = (finished[-1] - first if finished else None), max(1, len(finished) // 4)
     incomplete, others = len(loaded) - len(finished), sum(v for k, v in counts.items() if k != "succeeded")
@@ -356,6 +363,7 @@ def bench_throughput(store: Store, args: argparse.Namespace, per_request: int = 
     orch, url = store.fresh("throughput")
     admin_create(orch)
     keys = asyncio.run(seed_agents(url, THROUGHPUT_AGENTS))
+    JobFrames.check()
     start(orch)
     sampler = Sampler(orch.process.pid)  # type: ignore[union-attr]
     try:

@@ -1,8 +1,10 @@
 """Annotated dependencies, so route signatures read as declarations.
 
 - `SessionDep`: the request's database session; the request owns the transaction (committed
-  when the route returns, rolled back when it raises). `release`: how a hot route that only
-  reads gives back a session it opened itself.
+  when the route returns, rolled back when it raises). `release` (from `db.session`): how a hot
+  route that only reads gives back a session it opened itself (`request.app.state.db.sessions()`,
+  then `release` in a `finally`): FastAPI runs a generator dependency inside an exit stack with a
+  shielded exit, which costs more per request than the reads of a start.
 - `PrincipalDep`: who is calling (from the bearer token; the session must still be live, the
   membership active, the caller's IP must pass the organisation's allowlist, and the password
   must not have outlived the organisation's maximum age: 403 `password_expired`).
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Forbidden, Unauthorized
 from orchestrator.db.base import utcnow
+from orchestrator.db.session import release
 from orchestrator.models import AuthSession, Membership, Organisation, Role, User
 from orchestrator.security.permissions import Permission
 from orchestrator.security.tokens import TokenError, decode_access_token
@@ -50,21 +53,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         raise
     finally:
         await release(session)
-
-
-async def release(session: AsyncSession) -> None:
-    """Give the session's connection back; what it did and did not commit is rolled back.
-
-    `get_session` ends with it, and so do routes that only read and open their session themselves
-    (`request.app.state.db.sessions()`, this in a `finally`) instead of taking `SessionDep`:
-    FastAPI runs a generator dependency inside an exit stack with a shielded exit, which costs
-    more per request than the reads of a start."""
-    if session.in_transaction():
-        await session.close()
-    else:
-        # Nothing holds a connection: forgetting the loaded objects does no IO, so it needs no
-        # greenlet (that, and asyncio's shield around it, is most of what an unused session cost).
-        session.sync_session.close()
 
 
 # scope="function": the commit happens before the response is sent, so a failed commit is an
@@ -151,22 +139,26 @@ class _Identity:
 
 async def _identity(request: Request, session_id: uuid.UUID) -> _Identity | None:
     cache: ReadCache | None = getattr(request.app.state, "auth_cache", None)
-    if cache is not None and (known := cache.get(session_id)) is not None:
-        return known  # type: ignore[no-any-return]
-    generation = cache.mark() if cache is not None else 0
-    async with request.app.state.db.sessions() as session:
+    if cache is None:
+        return await _read_identity(request, session_id)
+    identity: _Identity | None = await cache.load(session_id, lambda: _read_identity(request, session_id))
+    return identity
+
+
+async def _read_identity(request: Request, session_id: uuid.UUID) -> _Identity | None:
+    session = request.app.state.db.sessions()
+    try:
         row = (await session.execute(_SESSION_OF, {"session_id": session_id})).first()
+    finally:
+        await release(session)
     if row is None:
         return None
     (user_id, org_id, revoked_at, expires_at, email, user_active, user_deleted, password_changed_at,
      member_active, org_deleted, allowlist, policy, role_name, permissions) = row
-    identity = _Identity(user_id, org_id, revoked_at, expires_at, email,
-                         bool(user_active and member_active and user_deleted is None and org_deleted is None),
-                         password_changed_at, list(allowlist or []), PasswordPolicy.from_stored(policy), role_name,
-                         frozenset(permissions))
-    if cache is not None:
-        cache.put(session_id, generation, identity)
-    return identity
+    return _Identity(user_id, org_id, revoked_at, expires_at, email,
+                     bool(user_active and member_active and user_deleted is None and org_deleted is None),
+                     password_changed_at, list(allowlist or []), PasswordPolicy.from_stored(policy), role_name,
+                     frozenset(permissions))
 
 
 async def _authenticate(

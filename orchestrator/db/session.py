@@ -110,19 +110,44 @@ class Database:
             self._writer_engine = self._engine(self.url, self._echo, pool_size=2, max_overflow=2)
             self._writer_sessions = async_sessionmaker(self._writer_engine, expire_on_commit=False,
                                                        sync_session_class=self._session_class)
-        async with self._writer_sessions() as session, session.begin():
-            yield session
+        session = self._writer_sessions()
+        try:
+            async with session.begin():
+                yield session
+        finally:
+            await release(session)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed at the end, or rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        session = self.sessions()
+        try:
+            async with session.begin():
+                yield session
+        finally:
+            await release(session)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._writer_engine is not None:
             await self._writer_engine.dispose()
+
+
+async def release(session: AsyncSession) -> None:
+    """Give the session's connection back; what it did and did not commit is rolled back.
+
+    `async with session` does the same through `AsyncSession.close` run in a task of its own
+    behind `asyncio.shield`, so that a cancellation cannot cut the rollback short: the caller then
+    waits a whole turn of the event loop (every other ready callback runs first) after its work.
+    Once the transaction has ended nothing holds a connection, and forgetting the loaded objects
+    does no IO, so that is done at once. On SQLite the rollback does no IO either (the calls run
+    inline, `sqlite_inline`), so nothing can cut it short; elsewhere it keeps its shield."""
+    if not session.in_transaction():
+        session.sync_session.close()
+    elif session.get_bind().dialect.name == "sqlite":
+        await session.close()
+    else:
+        await session.__aexit__(None, None, None)
 
 
 _WROTE = "rpa.watched_writes"

@@ -127,13 +127,10 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
         Invalid: the inputs do not match the version's declared inputs (each problem as `inputs.<name>: …`).
     """
     pinned = pins.get((workflow_id, version)) if pins is not None else None
-    if pinned is None and cache is not None:
-        pinned = cache.get((org_id, workflow_id, version))
     if pinned is None:
-        generation = cache.mark() if cache is not None else 0
-        pinned = await pin_version(session, org_id, workflow_id, version)
-        if cache is not None:
-            cache.put((org_id, workflow_id, version), generation, pinned)
+        pinned = (await cache.load((org_id, workflow_id, version), lambda: pin_version(session, org_id, workflow_id,
+                                                                                       version))
+                  if cache is not None else await pin_version(session, org_id, workflow_id, version))
     if pins is not None:
         pins[(workflow_id, version)] = pinned
     flow = await _flow_of(session, pinned)

@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -34,6 +35,11 @@ log = logging.getLogger("rpa.orchestrator.leases")
 
 REAPER = Actor(id=None, name="lease-reaper")
 _HELD = (State.ASSIGNED.value, State.RUNNING.value, State.PAUSED.value)
+_SCAN = (select(Execution.id, Execution.state, Execution.agent_id, Execution.deadline_at,
+                Execution.cancel_requested_at)
+         .where(Execution.state.in_((*_HELD, State.QUEUED.value, State.LOST.value)),
+                or_(Execution.state.in_(_HELD), Execution.deadline_at.is_not(None))))
+"""What a pass decides on, built once (it runs every `interval_s`)."""
 
 
 class LeaseReaper(BackgroundService):
@@ -58,52 +64,66 @@ class LeaseReaper(BackgroundService):
             await asyncio.sleep(self.interval_s)
 
     async def reap_once(self) -> int:
-        """One pass; returns how many executions it moved."""
+        """One pass; returns how many executions it moved.
+
+        Every held execution is looked at on every pass, so the scan reads only the columns the
+        decision needs (a Core select: no ORM objects, no JSON columns). Most held executions are
+        on a connected agent and need nothing; only the ones that do are loaded whole, locked, and
+        decided again under the lock."""
         await self._close_silent_agents()
         now = utcnow()
         moved = 0
         async with self.db.transaction() as session:
+            due = [row.id for row in await session.execute(_SCAN) if self._action(row, now) is not None]
+            if not due:
+                return 0
             candidates = list(await session.scalars(
-                select(Execution).where(
-                    Execution.state.in_((*_HELD, State.QUEUED.value, State.LOST.value)),
-                    or_(Execution.state.in_(_HELD), Execution.deadline_at.is_not(None)))
-                .with_for_update()))
+                select(Execution).where(Execution.id.in_(due)).order_by(Execution.id).with_for_update()))
             requeued = False
             for execution in candidates:
-                state = State(execution.state)
-                if execution.deadline_at is not None and execution.deadline_at <= now:
+                action = self._action(execution, now)
+                if action == "deadline":
                     await transition(session, execution, State.TIMED_OUT, actor=REAPER,
                                      reason="its deadline passed")
                     await self._tell_holder(execution, JobCancel(execution_id=str(execution.id), force=True,
                                                                  reason="deadline passed"))
-                    moved += 1
-                    continue
-                if state not in (State.ASSIGNED, State.RUNNING, State.PAUSED):
-                    continue
-                if (execution.cancel_requested_at is not None
-                        and now - execution.cancel_requested_at > timedelta(seconds=self.cancel_grace_s)):
+                elif action == "cancel":
                     await transition(session, execution, State.CANCELLED, actor=REAPER,
                                      reason=f"its agent did not stop within {self.cancel_grace_s:g} s of the cancel")
                     await self._tell_holder(execution, JobCancel(execution_id=str(execution.id), force=True,
                                                                  reason="cancelled"))
-                    moved += 1
+                elif action == "requeue":
+                    await transition(session, execution, State.LOST, actor=REAPER,
+                                     reason=f"its agent was gone for more than {self.grace_s:g} s")
+                    await transition(session, execution, State.QUEUED, actor=REAPER,
+                                     reason="requeued with its journal for the next matching agent")
+                    link = self.hub.link_of(execution.agent_id)
+                    if link is not None:  # connected, but no longer holds it (e.g. it rejected it)
+                        link.running.pop(execution.id, None)
+                    requeued = True
+                else:
                     continue
-                link = self.hub.link_of(execution.agent_id)
-                if link is not None and execution.id in link.running:
-                    continue
-                if self.hub.gone_for(execution.agent_id) < self.grace_s:
-                    continue
-                await transition(session, execution, State.LOST, actor=REAPER,
-                                 reason=f"its agent was gone for more than {self.grace_s:g} s")
-                await transition(session, execution, State.QUEUED, actor=REAPER,
-                                 reason="requeued with its journal for the next matching agent")
-                if link is not None:  # connected, but no longer holds it (e.g. it rejected it)
-                    link.running.pop(execution.id, None)
                 moved += 1
-                requeued = True
         if requeued:
             self.hub.on_free(work=True)
         return moved
+
+    def _action(self, execution: Any, now: datetime) -> str | None:
+        """What the pass does with an execution (a scanned row or the locked object): "deadline",
+        "cancel", "requeue", or None."""
+        if execution.deadline_at is not None and execution.deadline_at <= now:
+            return "deadline"
+        if execution.state not in _HELD:
+            return None
+        if (execution.cancel_requested_at is not None
+                and now - execution.cancel_requested_at > timedelta(seconds=self.cancel_grace_s)):
+            return "cancel"
+        link = self.hub.link_of(execution.agent_id)
+        if link is not None and execution.id in link.running:
+            return None
+        if self.hub.gone_for(execution.agent_id) < self.grace_s:
+            return None
+        return "requeue"
 
     async def _close_silent_agents(self) -> None:
         """An agent unresponsive (missed heartbeats) for longer than the grace is treated as gone

@@ -14,12 +14,18 @@ disable, a role's permissions; a publish), so they are kept here, and dropped:
 
 Only stored values are kept; what depends on the moment or the caller (expiry, the IP allowlist,
 the password's age) is still checked on every request.
+
+`load` reads a missing value once for all the callers that miss it at the same time: when an
+entry expires under load, the requests that arrive while it is being read wait for that read
+instead of each reading it again (on 2026-12-07, 19 % of the starts at 250/s read their session
+again, each read letting more requests in behind it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from orchestrator.db.session import Database, WriteWatch
@@ -39,7 +45,8 @@ class ReadCache:
         self.ttl_s = ttl_s
         self._watch: WriteWatch = db.watch(tables)
         self._values: dict[Hashable, tuple[int, float, Any]] = {}
-        self.hits = self.misses = 0
+        self._reading: dict[Hashable, asyncio.Future[tuple[int, Any]]] = {}
+        self.hits = self.misses = self.reads = 0
 
     def mark(self) -> int:
         """The generation to pass to `put` for a value read after this call."""
@@ -63,3 +70,37 @@ class ReadCache:
         if len(self._values) >= MAX_ENTRIES:
             self._values.clear()
         self._values[key] = (generation, time.monotonic(), value)
+
+    async def load(self, key: Hashable, read: Callable[[], Awaitable[Any]]) -> Any:
+        """The value of `key`: the kept one, or what `read()` returns (kept unless it is None).
+
+        A caller that misses while another caller's read of the same key is under way waits for
+        that read and takes its value, unless this process committed a write to the watched tables
+        since that read began (then it reads for itself). If that read fails, each waiter reads
+        for itself, so an error reaches only the caller whose read raised it."""
+        if self.ttl_s <= 0:
+            return await read()
+        value = self.get(key)
+        if value is not None:
+            return value
+        pending = self._reading.get(key)
+        if pending is not None:
+            generation, value = await asyncio.shield(pending)
+            if generation == self._watch.generation:
+                return value
+            return await self.load(key, read)
+        generation = self.mark()
+        reading: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
+        self._reading[key] = reading
+        self.reads += 1
+        read_ok = False
+        try:
+            value = await read()
+            read_ok = True
+        finally:
+            del self._reading[key]
+            # A failed read hands its waiters a generation that cannot match: each reads again.
+            reading.set_result((generation, value) if read_ok else (-1, None))
+        if value is not None:
+            self.put(key, generation, value)
+        return value

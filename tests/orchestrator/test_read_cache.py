@@ -168,3 +168,87 @@ async def test_a_pinned_version_of_one_organisation_is_not_another_s(client: htt
     assert mine.status_code == 201, mine.text
     theirs = await client.post(f"{API}/executions", json={"workflow_id": workflow["id"]}, headers=stranger.headers)
     assert theirs.status_code == 404, theirs.text
+
+
+# -- one read for the callers that miss together ----------------------------------------------------
+
+
+class SlowRead:
+    """A read that waits until the test lets it end, counting how often it was made."""
+
+    def __init__(self, value: Any = "row") -> None:
+        self.value, self.calls = value, 0
+        self.gate = asyncio.Event()
+        self.fail = False
+
+    async def __call__(self) -> Any:
+        self.calls += 1
+        await self.gate.wait()
+        if self.fail:
+            self.fail = False  # only the first read fails
+            raise RuntimeError("the database went away")
+        return f"{self.value}#{self.calls}"
+
+
+def a_cache(tmp_path) -> ReadCache:  # type: ignore[no-untyped-def]
+    return ReadCache(Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"), AUTH_TABLES, ttl_s=60)
+
+
+async def test_callers_that_miss_together_share_one_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cache, read = a_cache(tmp_path), SlowRead()
+    callers = [asyncio.create_task(cache.load("k", read)) for _ in range(10)]
+    await asyncio.sleep(0)
+    read.gate.set()
+    assert await asyncio.gather(*callers) == ["row#1"] * 10
+    assert read.calls == 1
+    assert cache.reads == 1
+    assert await cache.load("k", read) == "row#1"  # kept
+    assert read.calls == 1
+
+
+async def test_a_caller_that_missed_after_a_commit_does_not_take_the_older_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cache, read = a_cache(tmp_path), SlowRead()
+    first = asyncio.create_task(cache.load("k", read))
+    await asyncio.sleep(0)
+    cache._watch.generation += 1  # a revoke committed while the first read was under way
+    second = asyncio.create_task(cache.load("k", read))
+    await asyncio.sleep(0)
+    read.gate.set()
+    assert await first == "row#1"  # its own read: it arrived before the commit
+    assert await second == "row#2"  # read again, after the commit
+    assert read.calls == 2
+    assert cache.get("k") == "row#2"  # the read from before the commit was not kept
+
+
+async def test_a_failed_read_fails_only_its_caller_the_others_read_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cache, read = a_cache(tmp_path), SlowRead()
+    read.fail = True
+    first = asyncio.create_task(cache.load("k", read))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(cache.load("k", read)) for _ in range(3)]
+    await asyncio.sleep(0)
+    read.gate.set()
+    with pytest.raises(RuntimeError, match="went away"):
+        await first
+    assert await asyncio.gather(*others) == ["row#2"] * 3  # one of them read again, for all three
+    assert read.calls == 2
+
+
+async def test_with_the_cache_off_every_caller_reads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cache, read = a_cache(tmp_path), SlowRead()
+    cache.ttl_s = 0
+    read.gate.set()
+    assert await asyncio.gather(*(cache.load("k", read) for _ in range(3))) == ["row#1", "row#2", "row#3"]
+
+
+async def test_requests_that_find_the_session_expired_in_the_cache_read_it_once(client: httpx.AsyncClient,
+                                                                               app: FastAPI, tenant) -> None:
+    owner = await tenant()
+    cache: ReadCache = app.state.auth_cache
+    cache.ttl_s = 60.0
+    assert (await me(client, owner)).status_code == 200
+    cache._values.clear()  # what the cache time running out does
+    reads = cache.reads
+    answers = await asyncio.gather(*(me(client, owner) for _ in range(20)))
+    assert [answer.status_code for answer in answers] == [200] * 20
+    assert cache.reads == reads + 1
