@@ -23,10 +23,11 @@ Each scenario gets a fresh data dir (for PostgreSQL a fresh database in one thro
    `--executions` executions as fast as they can. Each client waits for
    its answer before the next start, so the flood can complete at most clients ÷ POST latency starts a
    second: with 16 clients and a 46 ms POST that cap was 348/s while the server could do more.
-   On job.assign an agent sends job.accepted, one journal batch with the
-   4 events a real one-step run journals, waits for the journal.ack, sends job.finished and waits for
-   its ack; these frames are plain JSON checked once against the protocol (`_dispatch_load`). Dispatch latency: from sending the POST to the agent receiving job.assign (one process,
-   `perf_counter`). Executions/s: from the first POST to the last finished job. That flood measures
+   On job.assign an agent sends job.accepted, one journal batch with the 4 events a real one-step run
+   journals, waits for the journal.ack, sends job.finished and waits for its ack; these frames are
+   plain JSON checked once against the protocol (`_dispatch_load`). Dispatch latency: from sending
+   the POST to the agent receiving job.assign (one process, `perf_counter`). Executions/s: from the
+   first POST to the last finished job. That flood measures
    the most the server completes; its dispatch latency is mostly the backlog it builds. Then 50
    executions one at a time give the dispatch latency without a queue, and the same number again at
    a fixed rate (`--rate`, 500/s; open loop on 64 connections: each start is sent when due, answered

@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         starts = StartWriter(db, on_queued=lambda: dispatcher.kick(work=True))
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer
         app.state.start_writer = starts
+        app.state.lease_reaper = reaper
         writer.start()
         starts.start()
         dispatcher.start()

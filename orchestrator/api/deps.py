@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,8 +38,6 @@ from orchestrator.services.audit import Actor
 from orchestrator.services.policy import PasswordPolicy
 from orchestrator.services.read_cache import ReadCache
 from orchestrator.settings import Settings
-
-_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login.")
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -161,15 +160,14 @@ async def _read_identity(request: Request, session_id: uuid.UUID) -> _Identity |
                      frozenset(permissions))
 
 
-async def _authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+async def authenticate(request: Request) -> Principal:
+    """Who is calling, from the request's bearer token (401 or 403 otherwise)."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if not token or scheme.lower() != "bearer":
         raise Unauthorized("an access token is required (Authorization: Bearer …)",
                            headers={"WWW-Authenticate": "Bearer"})
     try:
-        claims = decode_access_token(request.app.state.signing_key, credentials.credentials)
+        claims = decode_access_token(request.app.state.signing_key, token)
     except TokenError as exc:
         raise Unauthorized(str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
     identity = await _identity(request, claims.session_id)
@@ -193,15 +191,35 @@ async def _authenticate(
     return principal
 
 
-async def get_principal(principal: Annotated[Principal, Depends(_authenticate)]) -> Principal:
-    if principal.password_expired:
-        raise Forbidden("the password has expired; change it with POST /api/v1/auth/password",
-                        code="password_expired")
-    return principal
+class Caller(HTTPBearer):
+    """The API's bearer-token security scheme as a single dependency that returns the principal.
+
+    One instance per kind of check: `require(Permission.X)`, `PrincipalDep` (any permission, the
+    password in date) and `PrincipalAllowExpiredDep`. OpenAPI sees each as the same `HTTPBearer`
+    scheme. FastAPI solves every dependency level on every request (a cache key, the request's
+    headers, query and cookies for each), so authentication, the password age and the permission
+    are one level instead of three (the token, the principal, the check)."""
+
+    def __init__(self, permission: Permission | None = None, *, allow_expired: bool = False) -> None:
+        super().__init__(auto_error=False, scheme_name="HTTPBearer",
+                         description="An access token from POST /api/v1/auth/login.")
+        self.permission = permission
+        """Read by the route table's tests."""
+        self.allow_expired = allow_expired
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        principal = await authenticate(request)
+        if principal.password_expired and not self.allow_expired:
+            raise Forbidden("the password has expired; change it with POST /api/v1/auth/password",
+                            code="password_expired")
+        permission = self.permission
+        if permission is not None and not principal.can(permission):
+            raise Forbidden(f"this needs the '{permission.value}' permission", details={"permission": permission.value})
+        return principal
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
-PrincipalAllowExpiredDep = Annotated[Principal, Depends(_authenticate)]
+PrincipalDep = Annotated[Principal, Depends(Caller())]
+PrincipalAllowExpiredDep = Annotated[Principal, Depends(Caller(allow_expired=True))]
 
 
 def actor_for(request: Request, principal: Principal) -> Actor:
@@ -209,23 +227,10 @@ def actor_for(request: Request, principal: Principal) -> Actor:
     return Actor(principal.user_id, principal.email, client_ip(request), getattr(request.state, "request_id", None))
 
 
-def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency returning the principal once it holds `permission` (403 otherwise).
-
-    The permission is recorded on the function so the route table can be inspected in tests.
-    """
-
-    # On `_authenticate` itself, with get_principal's check inline: one dependency level less to
-    # solve on every request that needs a permission.
-    async def check(principal: PrincipalAllowExpiredDep) -> Principal:
-        if principal.password_expired:
-            await get_principal(principal)  # raises its 403
-        if not principal.can(permission):
-            raise Forbidden(f"this needs the '{permission.value}' permission", details={"permission": permission.value})
-        return principal
-
-    check.permission = permission  # type: ignore[attr-defined]
-    return check
+def require(permission: Permission) -> Caller:
+    """A dependency returning the principal once it holds `permission` (403 otherwise); the
+    permission stays on it (`.permission`) so the route table can be inspected in tests."""
+    return Caller(permission)
 
 
 @dataclass(frozen=True)

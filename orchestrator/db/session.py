@@ -2,7 +2,7 @@
 
 SQLite gets WAL, foreign keys, and connections whose calls run on the event loop's thread
 (`sqlite_inline`: no thread hop per call; a locked database is waited for without blocking
-the loop).
+the loop), called by SQLAlchemy without a greenlet switch per call (`sqlite_dbapi`).
 
 `defer_insert(session, table, values)` writes a row with the session's next flush, without an
 ORM object (the execution history). `Database.watch(tables)` counts the committed transactions
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from orchestrator.db import sqlite_inline
+from orchestrator.db.sqlite_dbapi import InlineDBAPI
 
 
 class Database:
@@ -96,6 +97,7 @@ class Database:
         if self.is_sqlite:
             path = make_url(url).database or ":memory:"
             options["async_creator"] = lambda: sqlite_inline.connect(path)
+            options["module"] = InlineDBAPI()
         else:
             options["pool_pre_ping"] = True
         engine = create_async_engine(url, **options)

@@ -31,8 +31,8 @@ from typing import Any
 import aiosqlite
 
 BUSY_TIMEOUT_S = 30.0
-_FIRST_WAIT_S = 0.0005
-_LONGEST_WAIT_S = 0.02
+FIRST_WAIT_S = 0.0005
+LONGEST_WAIT_S = 0.02
 _SQLITE_BUSY = 5
 _SQLITE_BUSY_SNAPSHOT = 517  # a stale snapshot: trying again cannot help, the transaction must restart
 
@@ -82,7 +82,7 @@ class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
             raise ValueError("Connection closed")
-        deadline, wait = None, _FIRST_WAIT_S
+        deadline, wait = None, FIRST_WAIT_S
         while True:
             try:
                 return fn(*args, **kwargs)
@@ -95,7 +95,7 @@ class InlineConnection(aiosqlite.Connection):
                     raise
             self.busy_waits += 1
             await asyncio.sleep(wait)
-            wait = min(wait * 2, _LONGEST_WAIT_S)
+            wait = min(wait * 2, LONGEST_WAIT_S)
 
     def stop(self) -> None:  # type: ignore[override]
         self._running = False

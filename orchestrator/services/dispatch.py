@@ -18,9 +18,10 @@ queued execution that did not move.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -145,6 +146,32 @@ def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
     return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]
 
 
+class Choice:
+    """The agents that can run one version, best first: the one with most free slots, then the one
+    given least work so far, then the first in the list.
+
+    A heap, so that a pass picks in O(log agents) per execution instead of comparing every agent
+    (50 agents by 500 executions/s was 2 % of the server's CPU). An agent's place is brought up to
+    date when it reaches the top: the one just picked, or one whose slots changed meanwhile. One
+    whose slot freed while it sat lower down may wait for the next pass (which the freed slot
+    starts) to be preferred."""
+
+    def __init__(self, links: Iterable[AgentLink]) -> None:
+        self._heap = [(-link.free, link.dispatched, index, link) for index, link in enumerate(links)]
+        heapq.heapify(self._heap)
+
+    def best(self) -> AgentLink | None:
+        """The best agent with a free slot, or None."""
+        heap = self._heap
+        while heap:
+            free, dispatched, index, link = heap[0]
+            if free != -link.free or dispatched != link.dispatched:
+                heapq.heapreplace(heap, (-link.free, link.dispatched, index, link))
+                continue
+            return link if link.free > 0 else None
+        return None
+
+
 # Built once (a pass runs it at least once): the queue in dispatch order, as records, without the
 # columns a dispatch never reads (reading one by mistake raises at once).
 _QUEUED = (select(*columns_except("trigger", "outputs"))
@@ -212,7 +239,7 @@ class Dispatcher(BackgroundService):
             held: dict[uuid.UUID, int] = {}
             counted: set[uuid.UUID] = set()
             # The agents that can run a version, per version and organisation, found once per pass.
-            fits: dict[tuple[int, uuid.UUID], list[AgentLink]] = {}
+            fits: dict[tuple[int, uuid.UUID], Choice] = {}
             queued: list[ExecutionRecord] = []
             while scanned < BATCH and any(link.free > 0 for link in free):
                 # Those assigned in this pass are no longer queued once written: the offset skips
@@ -237,16 +264,17 @@ class Dispatcher(BackgroundService):
                     key = (id(needs), execution.org_id)  # a version's Needs is one object (cached)
                     fitting = fits.get(key)
                     if fitting is None:
-                        fitting = fits[key] = [link for link in by_org.get(execution.org_id, []) if needs.fits(link)]
-                    link = self._pick(fitting)
-                    if link is None:
+                        fitting = fits[key] = Choice(link for link in by_org.get(execution.org_id, [])
+                                                     if needs.fits(link))
+                    chosen = fitting.best()
+                    if chosen is None:
                         continue
-                    message = await self._assign(session, execution, link, needs, document)
+                    message = await self._assign(session, execution, chosen, needs, document)
                     assigned += 1  # dispatched, or failed for good: either way it no longer waits
                     if message is None:
                         continue
                     held[execution.workflow_id] = held.get(execution.workflow_id, 0) + 1
-                    sends.append((link, message))
+                    sends.append((chosen, message))
                 if exhausted:
                     break
             await write_records(session, queued)
@@ -274,12 +302,6 @@ class Dispatcher(BackgroundService):
             document = dict(version.document) if version is not None else {}
             cached = self._needs[version_id] = (Needs.of(document), document)
         return cached
-
-    @staticmethod
-    def _pick(fitting: list[AgentLink]) -> AgentLink | None:
-        """Of the agents that can run it, the one with most free slots, then the one given least."""
-        return max((link for link in fitting if link.free > 0), key=lambda link: (link.free, -link.dispatched),
-                   default=None)
 
     async def _assign(self, session: AsyncSession, execution: ExecutionRecord, link: AgentLink, needs: Needs,
                       document: dict[str, Any]) -> JobAssign | None:

@@ -275,7 +275,10 @@ async def test_an_agent_that_beats_again_after_being_late_gets_the_work_that_wai
     workflow = await make_workflow(app, owner.org_id, document=flow("Back"))
     agent = FakeAgent(app, owner.org_id, "late", beating=False).connect()
     hub = app.state.agent_hub
-    agent.link.last_beat -= hub.heartbeat_interval_s * hub.missed_heartbeats + 0.05  # late, not yet closed
+    # Late, not yet closed: the lease reaper would close it 0.25 s later with this app's grace,
+    # which a slow moment of the test itself must not reach.
+    app.state.lease_reaper.grace_s = 30
+    agent.link.last_beat -= hub.heartbeat_interval_s * hub.missed_heartbeats + 0.05
     assert hub.status_of(agent.link.agent_id) == "unresponsive"
     execution = await start(client, owner.headers, workflow)
     await asyncio.sleep(0.1)

@@ -95,3 +95,34 @@ async def test_calls_run_on_the_loops_thread_and_a_lock_held_too_long_is_an_erro
     finally:
         await connection.close()
         other.close()
+
+
+async def test_the_engine_calls_sqlite_without_a_switch_per_call_and_core_connections_work(tmp_path: Path) -> None:
+    """`sqlite_dbapi`: SQLAlchemy's adapter calls the sqlite3 objects directly; `AsyncConnection`,
+    which refuses a statement that awaited nothing, still runs statements, reads and writes."""
+    from orchestrator.db.sqlite_dbapi import InlineAdaptedConnection
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'core.db'}")
+    try:
+        async with db.engine.begin() as connection:
+            raw = await connection.get_raw_connection()
+            assert isinstance(raw.dbapi_connection, InlineAdaptedConnection)
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            await connection.execute(text("INSERT INTO t VALUES (:x)"), [{"x": 1}, {"x": 2}])  # executemany
+            await connection.exec_driver_sql("INSERT INTO t VALUES (3)")
+        async with db.engine.connect() as connection:
+            assert list((await connection.execute(text("SELECT x FROM t ORDER BY x"))).scalars()) == [1, 2, 3]
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t VALUES (4)"))
+
+        async def fails() -> None:
+            async with db.transaction() as session:
+                await session.execute(text("INSERT INTO t VALUES (5)"))
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await fails()
+        async with db.transaction() as session:
+            assert list(await session.scalars(text("SELECT x FROM t ORDER BY x"))) == [1, 2, 3, 4]
+    finally:
+        await db.dispose()
