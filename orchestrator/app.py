@@ -17,6 +17,7 @@ from orchestrator.logging import install as install_log_masking
 from orchestrator.services import vault_keys
 from orchestrator.services.agent_writer import AgentWriter
 from orchestrator.services.dispatch import Dispatcher
+from orchestrator.services.group_commit import CommitLoop
 from orchestrator.services.hub import AgentHub
 from orchestrator.services.leases import LeaseReaper
 from orchestrator.services.ratelimit import RateLimitMiddleware
@@ -49,15 +50,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_log_masking()  # uvicorn has set up its handlers by now
         hub = AgentHub(heartbeat_interval_s=settings.heartbeat_interval_s,
                        missed_heartbeats=settings.missed_heartbeats)
-        dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key))
+        # One loop of group commits: the starts of requests, the reports of agents and the
+        # dispatcher's pass that arrive together share a transaction (services/group_commit.py).
+        commits = CommitLoop(db)
+        dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key), commits=commits)
         reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s)
-        writer = AgentWriter(db)
-        starts = StartWriter(db, on_queued=lambda: dispatcher.kick(work=True))
+        writer = AgentWriter(db, loop=commits)
+        starts = StartWriter(db, loop=commits, on_queued=lambda: dispatcher.kick(work=True))
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer
         app.state.start_writer = starts
         app.state.lease_reaper = reaper
-        writer.start()
-        starts.start()
+        commits.start()
         dispatcher.start()
         reaper.start()
         dispatcher.kick()  # executions queued before this start
@@ -66,8 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await reaper.stop()
             await dispatcher.stop()
-            await starts.stop()
-            await writer.stop()
+            await commits.stop()
             for link in list(hub.links.values()):
                 await hub.disconnect(link.agent_id, reason="the orchestrator is stopping", code=1001)
             await db.dispose()

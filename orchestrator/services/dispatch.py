@@ -47,6 +47,7 @@ from orchestrator.services.execution_records import (
     write_records,
 )
 from orchestrator.services.execution_states import State, transition
+from orchestrator.services.group_commit import CommitLoop
 from orchestrator.services.hub import AgentHub, AgentLink
 from orchestrator.services.workflows import published_version_by_name
 from shared.expressions import find_secret_refs
@@ -186,7 +187,8 @@ class Dispatcher(BackgroundService):
 
     name = "dispatcher"
 
-    def __init__(self, db: Database, hub: AgentHub, keyring: Callable[[], Any]) -> None:
+    def __init__(self, db: Database, hub: AgentHub, keyring: Callable[[], Any], *,
+                 commits: CommitLoop | None = None) -> None:
         self.db = db
         self.hub = hub
         self.keyring = keyring
@@ -195,6 +197,14 @@ class Dispatcher(BackgroundService):
         self._needs: dict[uuid.UUID, tuple[Needs, dict[str, Any]]] = {}
         self._work = 1
         """Bumped whenever executions may have been queued; 0 once a pass found none left."""
+        self._taken: list[tuple[AgentLink, uuid.UUID]] = []
+        """The slots the pass in progress took, given back if its transaction is rolled back."""
+        self._sending: set[asyncio.Task[None]] = set()
+        self.commits = commits
+        """While this loop runs, passes run at the end of its batches (`Finisher`): a start and its
+        dispatch share one transaction. Otherwise this service's own task runs them."""
+        if commits is not None:
+            commits.add_finisher(self)
         hub.on_free = self.kick
 
     def kick(self, work: bool = False) -> None:
@@ -202,7 +212,45 @@ class Dispatcher(BackgroundService):
         have appeared (an agent connected, a slot freed up), which matters only if some wait."""
         if work:
             self._work += 1
-        self._wake.set()
+        if self.commits is not None and self.commits.running:
+            self.commits.request(self)
+        else:
+            self._wake.set()
+
+    # --- as the commit loop's finisher -------------------------------------------------------------
+
+    def ready(self) -> bool:
+        return bool(self._work) and bool(self.hub.available())
+
+    async def finish(self, session: AsyncSession) -> tuple[list[tuple[AgentLink, JobAssign]], bool]:
+        return await self._pass(session)
+
+    def committed(self, result: tuple[list[tuple[AgentLink, JobAssign]], bool]) -> None:
+        sends, more = result
+        self._taken.clear()
+        if sends:
+            task = asyncio.get_running_loop().create_task(self._send(sends))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        if more:
+            self.kick()
+
+    def failed(self, error: BaseException | None) -> None:
+        self._give_back()
+        self._work += 1  # the pass may have found the queue empty in a transaction that is gone
+        if error is None:  # a unit of the batch failed, not the pass: try again at once
+            self.kick()
+            return
+        log.error("dispatch failed; retrying in 0.5 s", exc_info=error)
+        asyncio.get_running_loop().call_later(0.5, self.kick)
+
+    def _give_back(self) -> None:
+        for link, execution_id in self._taken:
+            link.running.pop(execution_id, None)
+            if link.connection is not None and str(execution_id) in link.connection.assigned:
+                link.connection.release(str(execution_id))
+            link.dispatched -= 1
+        self._taken.clear()
 
     async def _run(self) -> None:
         while True:
@@ -217,12 +265,33 @@ class Dispatcher(BackgroundService):
                 self._wake.set()
 
     async def dispatch_once(self) -> bool:
-        """Assign what can be assigned now; True when jobs went out and more may wait."""
-        if not self._work:
+        """Assign what can be assigned now, in a transaction of its own; True when jobs went out
+        and more may wait."""
+        if not self.ready():
             return False  # nothing waits: an agent connecting or freeing a slot costs no query
+        try:
+            async with self.db.transaction() as session:
+                sends, more = await self._pass(session)
+        except BaseException:
+            self._give_back()
+            raise
+        self._taken.clear()
+        await self._send(sends)
+        return more
+
+    async def _send(self, sends: list[tuple[AgentLink, JobAssign]]) -> None:
+        for link, message in sends:
+            try:
+                await link.send(message)
+            except Exception:  # the socket died: the lease reaper requeues what it held
+                log.warning("could not send job.assign to agent %s", link.agent_id)
+
+    async def _pass(self, session: AsyncSession) -> tuple[list[tuple[AgentLink, JobAssign]], bool]:
+        """One pass in `session`'s transaction: the jobs to send once it is committed, and
+        whether more may wait. The slots it takes are in `_taken` until then."""
         free = self.hub.available()
-        if not free:
-            return False
+        if not self._work or not free:
+            return [], False
         generation = self._work
         by_org: dict[uuid.UUID, list[AgentLink]] = {}
         for link in free:
@@ -235,57 +304,51 @@ class Dispatcher(BackgroundService):
         exhausted = False
         query = _QUEUED if self.db.is_sqlite else _QUEUED_SKIP_LOCKED
         orgs = list({link.org_id for link in free})
-        async with self.db.transaction() as session:
-            held: dict[uuid.UUID, int] = {}
-            counted: set[uuid.UUID] = set()
-            # The agents that can run a version, per version and organisation, found once per pass.
-            fits: dict[tuple[int, uuid.UUID], Choice] = {}
-            queued: list[ExecutionRecord] = []
-            while scanned < BATCH and any(link.free > 0 for link in free):
-                # Those assigned in this pass are no longer queued once written: the offset skips
-                # only the ones left.
-                await write_records(session, queued)
-                queued = await read_records(session, query, {"orgs": orgs, "limit": page,
-                                                             "offset": scanned - assigned})
-                exhausted = len(queued) < page
-                scanned += len(queued)
-                versions = {e.version_id: await self._needs_of(session, e.version_id) for e in queued}
-                # Only a workflow with a concurrency limit needs its running executions counted.
-                uncounted = {e.workflow_id for e in queued
-                             if versions[e.version_id][0].max_concurrent is not None} - counted
-                if uncounted:
-                    held.update(await self._held_per_workflow(session, uncounted))
-                    counted |= uncounted
-                for execution in queued:
-                    needs, document = versions[execution.version_id]
-                    if (needs.max_concurrent is not None
-                            and held.get(execution.workflow_id, 0) >= needs.max_concurrent):
-                        continue
-                    key = (id(needs), execution.org_id)  # a version's Needs is one object (cached)
-                    fitting = fits.get(key)
-                    if fitting is None:
-                        fitting = fits[key] = Choice(link for link in by_org.get(execution.org_id, [])
-                                                     if needs.fits(link))
-                    chosen = fitting.best()
-                    if chosen is None:
-                        continue
-                    message = await self._assign(session, execution, chosen, needs, document)
-                    assigned += 1  # dispatched, or failed for good: either way it no longer waits
-                    if message is None:
-                        continue
-                    held[execution.workflow_id] = held.get(execution.workflow_id, 0) + 1
-                    sends.append((chosen, message))
-                if exhausted:
-                    break
+        held: dict[uuid.UUID, int] = {}
+        counted: set[uuid.UUID] = set()
+        # The agents that can run a version, per version and organisation, found once per pass.
+        fits: dict[tuple[int, uuid.UUID], Choice] = {}
+        queued: list[ExecutionRecord] = []
+        while scanned < BATCH and any(link.free > 0 for link in free):
+            # Those assigned in this pass are no longer queued once written: the offset skips
+            # only the ones left.
             await write_records(session, queued)
-        for link, message in sends:
-            try:
-                await link.send(message)
-            except Exception:  # the socket died: the lease reaper requeues what it held
-                log.warning("could not send job.assign to agent %s", link.agent_id)
+            queued = await read_records(session, query, {"orgs": orgs, "limit": page,
+                                                         "offset": scanned - assigned})
+            exhausted = len(queued) < page
+            scanned += len(queued)
+            versions = {e.version_id: await self._needs_of(session, e.version_id) for e in queued}
+            # Only a workflow with a concurrency limit needs its running executions counted.
+            uncounted = {e.workflow_id for e in queued
+                         if versions[e.version_id][0].max_concurrent is not None} - counted
+            if uncounted:
+                held.update(await self._held_per_workflow(session, uncounted))
+                counted |= uncounted
+            for execution in queued:
+                needs, document = versions[execution.version_id]
+                if (needs.max_concurrent is not None
+                        and held.get(execution.workflow_id, 0) >= needs.max_concurrent):
+                    continue
+                key = (id(needs), execution.org_id)  # a version's Needs is one object (cached)
+                fitting = fits.get(key)
+                if fitting is None:
+                    fitting = fits[key] = Choice(link for link in by_org.get(execution.org_id, [])
+                                                 if needs.fits(link))
+                chosen = fitting.best()
+                if chosen is None:
+                    continue
+                message = await self._assign(session, execution, chosen, needs, document)
+                assigned += 1  # dispatched, or failed for good: either way it no longer waits
+                if message is None:
+                    continue
+                held[execution.workflow_id] = held.get(execution.workflow_id, 0) + 1
+                sends.append((chosen, message))
+            if exhausted:
+                break
+        await write_records(session, queued)
         if exhausted and assigned == scanned and self._work == generation:
             self._work = 0  # the queue is empty now; the next start or requeue says otherwise
-        return bool(sends) and not exhausted
+        return sends, bool(sends) and not exhausted
 
     async def _held_per_workflow(self, session: AsyncSession, workflow_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
         columns = Execution.__table__.c  # table columns: runs as Core, no ORM compile state
@@ -333,6 +396,7 @@ class Dispatcher(BackgroundService):
                          actor=DISPATCHER)
         link.hold(execution.id, execution.attempt)
         link.dispatched += 1
+        self._taken.append((link, execution.id))
         journal = await self._journal_of(session, execution)
         return JobAssign(
             execution_id=str(execution.id), attempt=execution.attempt, flow=document, subflows=subflows,

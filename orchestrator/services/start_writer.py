@@ -1,6 +1,8 @@
 """Group commit for starts: the executions that API requests (and triggers) start at about the
 same time are stored in one transaction, one INSERT per table and one audit-head update per
-organisation (`services/group_commit.py`), and the dispatcher is woken once per transaction.
+organisation (`services/group_commit.py`), and the dispatcher is woken once per transaction: in
+the app its pass runs at the end of that same transaction, so a start is stored and given to a
+free agent in one commit.
 
 A start is checked and built by `executions.prepare_start` in the caller's own session (reads
 only); the writer stores it and answers once it is committed, so a 201 is never sent for an
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution
 from orchestrator.services.executions import NewExecution, queue_new
-from orchestrator.services.group_commit import GroupCommit
+from orchestrator.services.group_commit import CommitLoop, GroupCommit
 
 
 class StartWriter(GroupCommit[list[NewExecution]]):
@@ -25,9 +27,12 @@ class StartWriter(GroupCommit[list[NewExecution]]):
 
     name = "start-writer"
 
-    def __init__(self, db: Database, *, on_queued: Callable[[], None] | None = None) -> None:
-        super().__init__(db)
+    def __init__(self, db: Database, *, on_queued: Callable[[], None] | None = None,
+                 loop: CommitLoop | None = None) -> None:
+        super().__init__(db, loop=loop)
         self.on_queued = on_queued
+        """Called once per batch, in its transaction, once the starts are written: the app's
+        wakes the dispatcher, whose pass then runs at the end of the same transaction."""
 
     async def submit(self, new: NewExecution) -> Execution:
         """Store `new` in the next batch; returns its execution (as stored) once committed."""
@@ -41,8 +46,6 @@ class StartWriter(GroupCommit[list[NewExecution]]):
 
     async def _write_batch(self, session: AsyncSession, units: list[list[NewExecution]]) -> list[list[Execution]]:
         await queue_new(session, [new for unit in units for new in unit])
-        return [[new.execution for new in unit] for unit in units]
-
-    def _committed(self, units: list[list[NewExecution]], results: list[object]) -> None:
         if self.on_queued is not None:
             self.on_queued()
+        return [[new.execution for new in unit] for unit in units]

@@ -1,5 +1,6 @@
 """What the server does with an agent's `job.finished`: once the stored journal ended the
-execution, the answer needs nothing from the database; before that, the row decides."""
+execution, the answer needs nothing from the database; before that, the row decides. And a
+`job.accepted` is not waited for: the journal batch behind it is stored in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import FastAPI
+import pytest
+from fastapi import FastAPI, WebSocketDisconnect
 from sqlalchemy import Engine, event
 
+from orchestrator.api.routes.agent_socket import _serve
 from orchestrator.services.agent_session import AgentSession
 from orchestrator.services.execution_states import State
 from orchestrator.services.hub import AgentHub, AgentLink
-from shared.protocol import Hello, JobFinished, JournalBatch, ServerConnection, WireEvent, encode
+from shared.protocol import Hello, JobAccepted, JobFinished, JournalBatch, ServerConnection, WireEvent, encode
 from tests.orchestrator._execution_helpers import load, make_execution, make_workflow
 from tests.orchestrator.conftest import TenantFactory
 
@@ -104,3 +107,35 @@ async def test_finished_of_an_execution_that_moved_is_told_to_stop(app: FastAPI,
     assert _said(replies) == [("job.stop", str(execution_id), "moved")]
     assert str(execution_id) not in session.connection.assigned
     assert (await load(app, org_id, execution_id)).state == State.ASSIGNED.value
+
+
+class _Frames:
+    """A socket that delivers `frames`, then the agent's goodbye."""
+
+    def __init__(self, frames: list[str]) -> None:
+        self.frames = list(frames)
+
+    async def receive(self) -> dict[str, Any]:
+        if self.frames:
+            return {"type": "websocket.receive", "text": self.frames.pop(0)}
+        return {"type": "websocket.disconnect", "code": 1000}
+
+
+async def test_an_accepted_job_and_its_first_journal_batch_are_stored_in_one_transaction(
+        app: FastAPI, tenant: TenantFactory) -> None:
+    session, execution_id, org_id = await _session(app, tenant)
+    session.writer = app.state.agent_writer  # the app's: its commit loop is running
+    writer = app.state.agent_writer
+    batches, units = writer.batches, writer.units
+    sent: list[object] = []
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    frames = [encode(JobAccepted(execution_id=str(execution_id), attempt=1)),
+              encode(_journal(execution_id, range(1, 5)))]
+    with pytest.raises(WebSocketDisconnect):
+        await _serve(_Frames(frames), session, send)  # type: ignore[arg-type]
+    assert _said(sent) == [("journal.ack", str(execution_id), 4)]
+    assert (writer.batches - batches, writer.units - units) == (1, 2)
+    assert (await load(app, org_id, execution_id)).state == State.SUCCEEDED.value

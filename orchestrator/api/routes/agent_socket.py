@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -126,13 +127,38 @@ async def _serve(websocket: WebSocket, session: AgentSession, send: Any) -> None
         Heartbeat: session.on_heartbeat, JobAccepted: session.on_accepted, JobRejected: session.on_rejected,
         JournalBatch: session.on_journal, JobFinished: session.on_finished, LogLine: session.on_log,
     }
-    while True:
-        message = session.connection.receive(await _frame(websocket))
-        handler = handlers.get(type(message))
-        if handler is None:
-            raise UnexpectedMessage(message.type, "an agent message")
-        for reply in await handler(message):
-            await send(reply)
+    # A `job.accepted` is not waited for before the next frame is read: the agent sends its first
+    # journal batch right behind it, and the two are then written in one batch of the commit loop
+    # (the execution's row read and written once). Every other message is answered in order,
+    # after the replies of the accepted ones before it.
+    accepted: deque[asyncio.Future[list[object]]] = deque()
+    try:
+        while True:
+            message = session.connection.receive(await _frame(websocket))
+            handler = handlers.get(type(message))
+            if handler is None:
+                raise UnexpectedMessage(message.type, "an agent message")
+            if isinstance(message, JobAccepted):
+                accepted.append(asyncio.ensure_future(handler(message)))
+                continue
+            if accepted:
+                handled = asyncio.ensure_future(handler(message))  # its work joins theirs
+                while accepted:
+                    for reply in await accepted.popleft():
+                        await send(reply)
+                replies = await handled
+            else:
+                replies = await handler(message)
+            for reply in replies:
+                await send(reply)
+    finally:
+        for future in accepted:  # their work is stored all the same; nobody is left to answer
+            future.add_done_callback(_retrieved)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a job.accepted of a closed connection was not stored: %s", future.exception())
 
 
 async def _refuse(websocket: WebSocket, code: int, error: str, message: str) -> None:
