@@ -7,7 +7,7 @@ counted in the dispatch latency it reported. So:
 
 - `RawHttp`: one keep-alive HTTP/1.1 connection on an asyncio protocol. A start is a request made
   of bytes built once; the answer is read by its Content-Length. (Every answer the orchestrator
-  sends has one.)
+  sends has one.) A connection the server closed for being idle is opened again.
 - `JobFrames`: the frames a simulated agent sends for one job, as JSON text made by `json.dumps`
   of plain dicts. `JobFrames.check()` parses each of them with `shared.protocol` first, so they are
   what the real protocol accepts; the server parses them as it parses any agent's.
@@ -34,25 +34,20 @@ import shared.protocol as wire
 _LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 
 
-class RawHttp(asyncio.Protocol):
-    """One HTTP/1.1 keep-alive connection, one request in flight at a time."""
+class _Connection(asyncio.Protocol):
+    """One TCP connection of a `RawHttp`: the answer in progress, read by its Content-Length."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self.closed = False
         self.buffer = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
-
-    @classmethod
-    async def open(cls, base_url: str) -> RawHttp:
-        parts = urlsplit(base_url)
-        loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_connection(cls, parts.hostname, parts.port)
-        return protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(exc or ConnectionResetError("the server closed the connection"))
 
@@ -72,19 +67,52 @@ class RawHttp(asyncio.Protocol):
         del self.buffer[:end + 4 + length]
         self.waiter.set_result((int(head[9:12]), body))
 
+
+class RawHttp:
+    """One HTTP/1.1 keep-alive client, one request in flight at a time.
+
+    The server closes a connection that stayed idle for its keep-alive timeout (uvicorn: 5 s); the
+    next request then opens a new one. A request whose connection closes before any byte of its
+    answer arrived is sent once more on a new connection: the server closes only idle connections,
+    so it never saw that request."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.connection: _Connection | None = None
+
+    @classmethod
+    async def open(cls, base_url: str) -> RawHttp:
+        client = cls(base_url)
+        await client._connect()
+        return client
+
+    async def _connect(self) -> _Connection:
+        parts = urlsplit(self.base_url)
+        _, self.connection = await asyncio.get_running_loop().create_connection(_Connection, parts.hostname,
+                                                                                  parts.port)
+        return self.connection
+
     async def request(self, data: bytes) -> tuple[int, bytes]:
         """Send one whole request; (status, body) of its answer."""
-        assert self.transport is not None
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(data)
-        try:
-            return await self.waiter
-        finally:
-            self.waiter = None
+        for last_try in (False, True):
+            connection = self.connection
+            if connection is None or connection.closed or connection.transport is None:
+                connection = await self._connect()
+            assert connection.transport is not None
+            connection.waiter = asyncio.get_running_loop().create_future()
+            connection.transport.write(data)
+            try:
+                return await connection.waiter
+            except ConnectionError:
+                if last_try or connection.buffer:
+                    raise
+            finally:
+                connection.waiter = None
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+        if self.connection is not None and self.connection.transport is not None:
+            self.connection.transport.close()
 
 
 def post_request(base_url: str, path: str, body: Any, headers: dict[str, str]) -> bytes:

@@ -215,6 +215,15 @@ def one_step_events(execution_id: str) -> list[wire.WireEvent]:
     return [wire.WireEvent(seq=i, type=t, path=p, data=d, ts=now) for i, (t, p, d) in enumerate(events, 1)]
 
 
+def _frames(eid: str, attempt: int) -> tuple[str, str, str, int]:
+    """`JobFrames.make`, built by the protocol's own models."""
+    events = one_step_events(eid)
+    return (wire.encode(wire.JobAccepted(execution_id=eid, attempt=attempt)),
+            wire.encode(wire.JournalBatch(execution_id=eid, attempt=attempt, events=events)),
+            wire.encode(wire.JobFinished(execution_id=eid, attempt=attempt, status="succeeded", outputs={},
+                                         error=None, last_seq=len(events))), len(events))
+
+
 class SimAgent:
     """One agent connection driven by this process, with `agent/runtime.py`'s client settings.
 
@@ -267,7 +276,7 @@ class SimAgent:
                             self.stats.slowest.append((time.time() - rtt, rtt))
                 elif isinstance(message, wire.JobAssign):
                     self.stats.assigned.setdefault(message.execution_id, time.perf_counter())
-                    self._spawn(self._job(message))
+                    self._spawn(self._job(message.execution_id, message.attempt))
                 elif isinstance(message, wire.JournalAck):
                     self.acks.setdefault(message.execution_id, asyncio.Queue()).put_nowait(message.seq)
                 else:
@@ -285,7 +294,7 @@ class SimAgent:
             self.acks.setdefault(frame["execution_id"], asyncio.Queue()).put_nowait(frame["seq"])
         elif kind == "job.assign" and self.stats.assign_checked:
             self.stats.assigned.setdefault(frame["execution_id"], time.perf_counter())
-            self._spawn(self._lean_job(frame["execution_id"], frame["attempt"]))
+            self._spawn(self._job(frame["execution_id"], frame["attempt"]))
         elif kind == "job.assign":
             self.stats.assign_checked = isinstance(wire.decode_server_message(raw), wire.JobAssign)
             return False
@@ -293,8 +302,8 @@ class SimAgent:
             return False
         return True
 
-    async def _lean_job(self, eid: str, attempt: int) -> None:
-        accepted, journal, finished, last_seq = JobFrames.make(eid, attempt)
+    async def _job(self, eid: str, attempt: int) -> None:
+        accepted, journal, finished, last_seq = JobFrames.make(eid, attempt) if self.lean else _frames(eid, attempt)
         acks = self.acks.setdefault(eid, asyncio.Queue())
         try:
             await self.ws.send(accepted)
@@ -302,23 +311,6 @@ class SimAgent:
             if (seq := await asyncio.wait_for(acks.get(), 60)) != last_seq:
                 self.stats.errors.append(f"journal.ack of {eid} at seq {seq}, expected {last_seq}")
             await self.ws.send(finished)
-            await asyncio.wait_for(acks.get(), 60)
-            self.stats.done[eid] = time.perf_counter()
-        except Exception as error:
-            self.stats.errors.append(f"job {eid}: {_why(error)}")
-        finally:
-            self.acks.pop(eid, None)
-
-    async def _job(self, job: wire.JobAssign) -> None:
-        eid, attempt, events = job.execution_id, job.attempt, one_step_events(job.execution_id)
-        acks = self.acks.setdefault(eid, asyncio.Queue())
-        try:
-            await self.send(wire.JobAccepted(execution_id=eid, attempt=attempt))
-            await self.send(wire.JournalBatch(execution_id=eid, attempt=attempt, events=events))
-            if (seq := await asyncio.wait_for(acks.get(), 60)) != len(events):
-                self.stats.errors.append(f"journal.ack of {eid} at seq {seq}, expected {len(events)}")
-            await self.send(wire.JobFinished(execution_id=eid, attempt=attempt, status="succeeded", outputs={},
-                                             error=None, last_seq=len(events)))
             await asyncio.wait_for(acks.get(), 60)
             self.stats.done[eid] = time.perf_counter()
         except Exception as error:

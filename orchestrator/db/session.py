@@ -13,7 +13,7 @@ rows knows when to stop believing itself (`services/read_cache.py`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Table, event, make_url
@@ -105,34 +105,31 @@ class Database:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
 
-    @asynccontextmanager
-    async def write_transaction(self) -> AsyncIterator[AsyncSession]:
+    def write_transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """`transaction()` on the writers' own connections."""
         if self._writer_engine is None:
             self._writer_engine = self._engine(self.url, self._echo, pool_size=2, max_overflow=2)
             self._writer_sessions = async_sessionmaker(self._writer_engine, expire_on_commit=False,
                                                        sync_session_class=self._session_class)
-        session = self._writer_sessions()
-        try:
-            async with session.begin():
-                yield session
-        finally:
-            await release(session)
+        return _transaction(self._writer_sessions())
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session whose work is committed at the end, or rolled back on error."""
-        session = self.sessions()
-        try:
-            async with session.begin():
-                yield session
-        finally:
-            await release(session)
+        return _transaction(self.sessions())
 
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._writer_engine is not None:
             await self._writer_engine.dispose()
+
+
+@asynccontextmanager
+async def _transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    try:
+        async with session.begin():
+            yield session
+    finally:
+        await release(session)
 
 
 async def release(session: AsyncSession) -> None:

@@ -19,9 +19,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import sqlite3
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -31,7 +30,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util.concurrency import await_
 
-from orchestrator.db.sqlite_inline import FIRST_WAIT_S, LONGEST_WAIT_S, InlineConnection, connect, is_busy
+from orchestrator.db.sqlite_inline import InlineConnection, LockWait, connect
 
 
 async def _nothing() -> None:
@@ -41,20 +40,13 @@ async def _nothing() -> None:
 def _waiting_for_the_lock(connection: InlineConnection, call: Callable[..., Any], *args: Any) -> Any:
     """`call(*args)`; while another connection holds the write lock, the event loop runs on and
     the call is tried again, up to the connection's busy timeout."""
-    deadline, wait = 0.0, FIRST_WAIT_S
+    waiting = LockWait(connection)
     while True:
         try:
             return call(*args)
         except sqlite3.OperationalError as error:
-            if not is_busy(error):
-                raise
-            now = time.monotonic()
-            deadline = deadline or now + connection.busy_timeout_s
-            if now >= deadline:
-                raise
-        connection.busy_waits += 1
-        await_(asyncio.sleep(wait))
-        wait = min(wait * 2, LONGEST_WAIT_S)
+            pause = waiting.after(error)
+        await_(asyncio.sleep(pause))
 
 
 class InlineCursor(AsyncAdapt_aiosqlite_cursor):
@@ -71,9 +63,9 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
-            cursor = self._cursor
+            cursor: Any = self._cursor  # a sqlite3 cursor (`_make_new_cursor`)
             args = (operation,) if parameters is None else (operation, parameters)
-            result = _waiting_for_the_lock(self._connection, cursor.execute, *args)
+            result = _waiting_for_the_lock(cast(InlineConnection, self._connection), cursor.execute, *args)
             if cursor.description:
                 self._rows = collections.deque(cursor.fetchall())
             await_(_nothing())  # `AsyncConnection.execute` insists that a statement awaited something
@@ -83,7 +75,8 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
         try:
-            result = _waiting_for_the_lock(self._connection, self._cursor.executemany, operation, seq_of_parameters)
+            result = _waiting_for_the_lock(cast(InlineConnection, self._connection), self._cursor.executemany,
+                                           operation, seq_of_parameters)
             await_(_nothing())
             return result
         except Exception as error:
@@ -107,7 +100,8 @@ class InlineAdaptedConnection(AsyncAdapt_aiosqlite_connection):
     def commit(self) -> None:
         if self._connection._connection:
             try:
-                _waiting_for_the_lock(self._connection, self._connection._conn.commit)
+                connection = cast(InlineConnection, self._connection)
+                _waiting_for_the_lock(connection, connection._conn.commit)
             except Exception as error:
                 self._handle_exception(error)
 

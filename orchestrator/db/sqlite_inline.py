@@ -45,6 +45,28 @@ def is_busy(error: BaseException) -> bool:
     return code & 0xFF == _SQLITE_BUSY and code != _SQLITE_BUSY_SNAPSHOT
 
 
+class LockWait:
+    """How long to wait before trying a call again that found the database locked: 0.5 ms,
+    doubling up to 20 ms, until the connection's `busy_timeout_s`. Anything else is raised."""
+
+    def __init__(self, connection: InlineConnection) -> None:
+        self.connection = connection
+        self.deadline = 0.0
+        self.wait = FIRST_WAIT_S
+
+    def after(self, error: sqlite3.OperationalError) -> float:
+        """The pause before the next try (raises `error` when waiting cannot help or took too long)."""
+        if not is_busy(error):
+            raise error
+        now = time.monotonic()
+        self.deadline = self.deadline or now + self.connection.busy_timeout_s
+        if now >= self.deadline:
+            raise error
+        self.connection.busy_waits += 1
+        pause, self.wait = self.wait, min(self.wait * 2, LONGEST_WAIT_S)
+        return pause
+
+
 class _Inline:
     """Stands in for aiosqlite's queue to its thread: SQLAlchemy's dialect puts one call there
     (setting the isolation level); it runs at once."""
@@ -82,20 +104,13 @@ class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
             raise ValueError("Connection closed")
-        deadline, wait = None, FIRST_WAIT_S
+        waiting = LockWait(self)
         while True:
             try:
                 return fn(*args, **kwargs)
             except sqlite3.OperationalError as error:
-                if not is_busy(error):
-                    raise
-                now = time.monotonic()
-                deadline = deadline or now + self.busy_timeout_s
-                if now >= deadline:
-                    raise
-            self.busy_waits += 1
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, LONGEST_WAIT_S)
+                pause = waiting.after(error)
+            await asyncio.sleep(pause)
 
     def stop(self) -> None:  # type: ignore[override]
         self._running = False

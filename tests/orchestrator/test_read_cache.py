@@ -27,12 +27,18 @@ async def me(client: httpx.AsyncClient, member) -> httpx.Response:  # type: igno
     return await client.get(f"{API}/auth/me", headers=member.headers)
 
 
-async def test_a_cached_session_is_refused_at_once_when_this_process_revokes_it(client: httpx.AsyncClient,
-                                                                               app: FastAPI, tenant) -> None:
+async def cached_owner(client: httpx.AsyncClient, app: FastAPI, tenant) -> tuple[Any, ReadCache]:  # type: ignore[no-untyped-def]
+    """An owner whose session the authentication cache holds (for a minute)."""
     owner = await tenant()
     cache: ReadCache = app.state.auth_cache
     cache.ttl_s = 60.0
     assert (await me(client, owner)).status_code == 200
+    return owner, cache
+
+
+async def test_a_cached_session_is_refused_at_once_when_this_process_revokes_it(client: httpx.AsyncClient,
+                                                                               app: FastAPI, tenant) -> None:
+    owner, cache = await cached_owner(client, app, tenant)
     hits = cache.hits
     assert (await me(client, owner)).status_code == 200
     assert cache.hits == hits + 1  # the second request was answered from the cache
@@ -243,10 +249,7 @@ async def test_with_the_cache_off_every_caller_reads(tmp_path) -> None:  # type:
 
 async def test_requests_that_find_the_session_expired_in_the_cache_read_it_once(client: httpx.AsyncClient,
                                                                                app: FastAPI, tenant) -> None:
-    owner = await tenant()
-    cache: ReadCache = app.state.auth_cache
-    cache.ttl_s = 60.0
-    assert (await me(client, owner)).status_code == 200
+    owner, cache = await cached_owner(client, app, tenant)
     cache._values.clear()  # what the cache time running out does
     reads = cache.reads
     answers = await asyncio.gather(*(me(client, owner) for _ in range(20)))
