@@ -202,36 +202,18 @@ class Stats:
         self.closed: Counter[str] = Counter()
         self.errors: list[str] = []
         self.assign_checked = False
-        """A lean agent has parsed one job.assign whole with the protocol (and it was one)."""
-
-
-def one_step_events(execution_id: str) -> list[wire.WireEvent]:
-    """What the engine journals for NOOP_FLOW (as `Engine.run` with a MemoryJournal shows)."""
-    now, events = time.time(), [
-        ("execution.started", "", {"execution_id": execution_id, "flow": "Noop", "inputs": {}, "variables": {}}),
-        ("node.started", "noop", {"attempt": 1, "type": "core.noop", "key": f"{execution_id}/noop"}),
-        ("node.succeeded", "noop", {"output": None, "port": "out"}),
-        ("execution.finished", "", {"status": "succeeded", "outputs": {}, "error": None})]
-    return [wire.WireEvent(seq=i, type=t, path=p, data=d, ts=now) for i, (t, p, d) in enumerate(events, 1)]
-
-
-def _frames(eid: str, attempt: int) -> tuple[str, str, str, int]:
-    """`JobFrames.make`, built by the protocol's own models."""
-    events = one_step_events(eid)
-    return (wire.encode(wire.JobAccepted(execution_id=eid, attempt=attempt)),
-            wire.encode(wire.JournalBatch(execution_id=eid, attempt=attempt, events=events)),
-            wire.encode(wire.JobFinished(execution_id=eid, attempt=attempt, status="succeeded", outputs={},
-                                         error=None, last_seq=len(events))), len(events))
+        """An agent has parsed one job.assign whole with the protocol (and it was one)."""
 
 
 class SimAgent:
     """One agent connection driven by this process, with `agent/runtime.py`'s client settings.
 
-    `lean`: the frames of a job are read and written as plain JSON (`_dispatch_load`), the first
-    `job.assign` of the run excepted, which is parsed whole by the protocol."""
+    The frames of a job are read and written as plain JSON (`_dispatch_load`), the first
+    `job.assign` of the run excepted, which is parsed whole by the protocol; every other frame is
+    parsed by the protocol."""
 
-    def __init__(self, key: str, name: str, stats: Stats, max_jobs: int = 1, lean: bool = False) -> None:
-        self.key, self.name, self.stats, self.max_jobs, self.lean = key, name, stats, max_jobs, lean
+    def __init__(self, key: str, name: str, stats: Stats, max_jobs: int = 1) -> None:
+        self.key, self.name, self.stats, self.max_jobs = key, name, stats, max_jobs
         self.ws: Any = None
         self.pending: dict[str, tuple[float, bool]] = {}
         self.acks: dict[str, asyncio.Queue[int]] = {}
@@ -264,7 +246,7 @@ class SimAgent:
 
         try:
             async for raw in self.ws:
-                if self.lean and self._lean(raw):
+                if self._job_frame(raw):
                     continue
                 message = wire.decode_server_message(raw)
                 if isinstance(message, wire.HeartbeatAck):
@@ -274,11 +256,9 @@ class SimAgent:
                         self.stats.rtts.append(rtt)
                         if rtt > 0.05:
                             self.stats.slowest.append((time.time() - rtt, rtt))
-                elif isinstance(message, wire.JobAssign):
+                elif isinstance(message, wire.JobAssign):  # the run's first, parsed whole
                     self.stats.assigned.setdefault(message.execution_id, time.perf_counter())
                     self._spawn(self._job(message.execution_id, message.attempt))
-                elif isinstance(message, wire.JournalAck):
-                    self.acks.setdefault(message.execution_id, asyncio.Queue()).put_nowait(message.seq)
                 else:
                     self.stats.errors.append(f"{self.name} got {message.type}: {getattr(message, 'message', '')}")
         except ConnectionClosed as closed:
@@ -286,7 +266,7 @@ class SimAgent:
         except Exception as error:
             self.stats.errors.append(f"{self.name} reader: {_why(error)}")
 
-    def _lean(self, raw: str | bytes) -> bool:
+    def _job_frame(self, raw: str | bytes) -> bool:
         """Handle a job's frame from its JSON alone; False for any other (parsed whole instead)."""
         frame = server_frame(raw)
         kind = frame.get("type")
@@ -303,7 +283,7 @@ class SimAgent:
         return True
 
     async def _job(self, eid: str, attempt: int) -> None:
-        accepted, journal, finished, last_seq = JobFrames.make(eid, attempt) if self.lean else _frames(eid, attempt)
+        accepted, journal, finished, last_seq = JobFrames.make(eid, attempt)
         acks = self.acks.setdefault(eid, asyncio.Queue())
         try:
             await self.ws.send(accepted)

@@ -211,8 +211,8 @@ PACED_CLIENTS = 64
 async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sampler, args: argparse.Namespace,
                            per_request: int) -> dict[str, Any]:
     stats = Stats()
-    agents, _, failures = await connect_all([SimAgent(k, f"sim-{i:02d}", stats, max_jobs=args.jobs_per_agent,
-                                                      lean=True) for i, k in enumerate(keys)], orch)
+    agents, _, failures = await connect_all([SimAgent(k, f"sim-{i:02d}", stats, max_jobs=args.jobs_per_agent)
+                                             for i, k in enumerate(keys)], orch)
     # What an earlier scenario of this process left (10,000 closed agents) is out of the collector's
     # way: a full collection over it held this loop for 380 ms in the run at 1018e38, all of which
     # counted as dispatch latency (the row's "sent late").

@@ -31,8 +31,8 @@ from typing import Any
 import aiosqlite
 
 BUSY_TIMEOUT_S = 30.0
-FIRST_WAIT_S = 0.0005
-LONGEST_WAIT_S = 0.02
+_FIRST_WAIT_S = 0.0005
+_LONGEST_WAIT_S = 0.02
 _SQLITE_BUSY = 5
 _SQLITE_BUSY_SNAPSHOT = 517  # a stale snapshot: trying again cannot help, the transaction must restart
 
@@ -52,7 +52,7 @@ class LockWait:
     def __init__(self, connection: InlineConnection) -> None:
         self.connection = connection
         self.deadline = 0.0
-        self.wait = FIRST_WAIT_S
+        self.wait = _FIRST_WAIT_S
 
     def after(self, error: sqlite3.OperationalError) -> float:
         """The pause before the next try (raises `error` when waiting cannot help or took too long)."""
@@ -63,7 +63,7 @@ class LockWait:
         if now >= self.deadline:
             raise error
         self.connection.busy_waits += 1
-        pause, self.wait = self.wait, min(self.wait * 2, LONGEST_WAIT_S)
+        pause, self.wait = self.wait, min(self.wait * 2, _LONGEST_WAIT_S)
         return pause
 
 

@@ -203,8 +203,6 @@ class Dispatcher(BackgroundService):
         self.commits = commits
         """While this loop runs, passes run at the end of its batches (`Finisher`): a start and its
         dispatch share one transaction. Otherwise this service's own task runs them."""
-        if commits is not None:
-            commits.add_finisher(self)
         hub.on_free = self.kick
 
     def kick(self, work: bool = False) -> None:
@@ -220,7 +218,7 @@ class Dispatcher(BackgroundService):
     # --- as the commit loop's finisher -------------------------------------------------------------
 
     def ready(self) -> bool:
-        return bool(self._work) and bool(self.hub.available())
+        return bool(self._work) and self.hub.has_available()
 
     async def finish(self, session: AsyncSession) -> tuple[list[tuple[AgentLink, JobAssign]], bool]:
         return await self._pass(session)

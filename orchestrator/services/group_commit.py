@@ -67,19 +67,16 @@ class CommitLoop(BackgroundService):
         self.max_batch = max_batch
         self._pending: list[Entry] = []
         self._wake = asyncio.Event()
-        self._finishers: list[Finisher] = []
-        self._requested: set[int] = set()
+        self._requested: dict[Finisher, None] = {}
+        """The finishers asked for since the last batch, in the order asked."""
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def add_finisher(self, finisher: Finisher) -> None:
-        self._finishers.append(finisher)
-
     def request(self, finisher: Finisher) -> None:
         """Run `finisher` at the end of the next batch (one with no unit, if none arrives)."""
-        self._requested.add(id(finisher))
+        self._requested[finisher] = None
         self._wake.set()
 
     async def submit(self, writer: GroupCommit[Any], unit: Any) -> Any:
@@ -105,8 +102,7 @@ class CommitLoop(BackgroundService):
 
     def _take_requested(self) -> list[Finisher]:
         """The requested finishers that have something to do; every request is answered."""
-        taken = [finisher for finisher in self._finishers if id(finisher) in self._requested]
-        self._requested.clear()
+        taken, self._requested = self._requested, {}
         return [finisher for finisher in taken if finisher.ready()]
 
     async def _write(self, batch: list[Entry], *, finish: bool = True) -> None:
