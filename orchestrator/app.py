@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from orchestrator.api import errors
+from orchestrator.api import direct_start, errors
+from orchestrator.api.direct_start import DirectStart
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
 from orchestrator.api.route_table import add_flat
 from orchestrator.api.routes import ROUTERS, agent_socket, agent_uploads, health
@@ -84,8 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     errors.install(app)
-    app.add_middleware(RateLimitMiddleware)  # inside the request context: a 429 has a request id and is counted
-    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     add_flat(app, [health.router])
     add_flat(app, [*ROUTERS, agent_socket.router, agent_uploads.router], prefix=API_PREFIX)
+    app.add_middleware(DirectStart, route=direct_start.route_of(app))  # innermost: after the rate limit
+    app.add_middleware(RateLimitMiddleware)  # inside the request context: a 429 has a request id and is counted
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

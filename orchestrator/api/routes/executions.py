@@ -47,7 +47,9 @@ from shared.protocol import JobCancel
 router = APIRouter(prefix="/executions", tags=["executions"])
 
 Reader = Annotated[Principal, Depends(require(Permission.EXECUTIONS_READ))]
-Starter = Annotated[Principal, Depends(require(Permission.EXECUTIONS_START))]
+STARTER = require(Permission.EXECUTIONS_START)
+"""The check of the start routes (also `api/direct_start.py`'s)."""
+Starter = Annotated[Principal, Depends(STARTER)]
 Canceller = Annotated[Principal, Depends(require(Permission.EXECUTIONS_CANCEL))]
 
 
@@ -81,15 +83,24 @@ _PENDING: set[asyncio.Task[None]] = set()
 
 @router.post("", response_model=ExecutionPublic, status_code=201, summary="Start a workflow (manual trigger)")
 async def start(body: ExecutionCreate, principal: Starter, request: Request) -> Response:
+    return await store_start(request, await prepare_start(body, principal, request))
+
+
+async def prepare_start(body: ExecutionCreate, principal: Principal, request: Request) -> service.NewExecution:
+    """The start `body` asks for, checked and built (reads only; the route's and
+    `api/direct_start.py`'s)."""
     session = request.app.state.db.sessions()  # reads only; the connection goes back before the writer works
     try:
-        new = await service.prepare_start(
+        return await service.prepare_start(
             session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
             version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s,
             cache=request.app.state.pin_cache)
     finally:
         await release(session)
-    # Stored with the starts of other requests in one transaction; answered once committed.
+
+
+async def store_start(request: Request, new: service.NewExecution) -> Response:
+    """Stored with the starts of other requests in one transaction; answered once committed."""
     return _created(ExecutionPublic.of(await request.app.state.start_writer.submit(new)))
 
 
