@@ -124,6 +124,6 @@ def _replay(body: bytes, receive: Receive, pending: Message | None) -> Receive:
 def route_of(app: Any) -> APIRoute | None:
     """The app's `POST /api/v1/executions` route."""
     for route in app.routes:
-        if isinstance(route, APIRoute) and route.path == PATH and "POST" in route.methods:
+        if isinstance(route, APIRoute) and route.path == PATH and "POST" in (route.methods or ()):
             return route
     return None

@@ -39,6 +39,7 @@ from orchestrator.services import vault
 from orchestrator.services.audit import Actor
 from orchestrator.services.background import BackgroundService
 from orchestrator.services.bundles import called_names
+from orchestrator.services.eager import start_now
 from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_records import (
     ExecutionRecord,
@@ -226,10 +227,8 @@ class Dispatcher(BackgroundService):
     def committed(self, result: tuple[list[tuple[AgentLink, JobAssign]], bool]) -> None:
         sends, more = result
         self._taken.clear()
-        if sends:
-            task = asyncio.get_running_loop().create_task(self._send(sends))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+        if sends:  # written before the commit loop moves on, unless a socket makes them wait
+            start_now(self._send(sends), keep=self._sending)
         if more:
             self.kick()
 

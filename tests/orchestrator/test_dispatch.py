@@ -534,3 +534,23 @@ async def test_pages_after_assignments_keep_fifo(app: FastAPI, client: Any, tena
     agent = FakeAgent(app, owner.org_id, "plain", max_jobs=10).connect()  # pages of 20: 5 plain, then 15 web
     await eventually(lambda: len(agent.assigned) == 10)
     assert agent.assigned == early + late[:5]
+
+
+async def test_jobs_go_out_when_their_batch_commits_not_a_loop_turn_later(app: FastAPI, tenant: TenantFactory
+                                                                         ) -> None:
+    owner = await tenant()
+    free = FakeAgent(app, owner.org_id, "free").connect()
+    busy = FakeAgent(app, owner.org_id, "busy").connect()
+    hold = asyncio.Lock()
+    await hold.acquire()
+
+    async def waits_its_turn(message: Any) -> None:  # a socket that is still sending something else
+        async with hold:
+            busy.sent.append(message)
+
+    busy.link.send = waits_its_turn
+    dispatcher = app.state.dispatcher
+    dispatcher.committed(([(free.link, "job-1"), (busy.link, "job-2"), (free.link, "job-3")], False))
+    assert free.sent == ["job-1"]  # written before `committed` returned; the next one waits behind job-2
+    hold.release()
+    await eventually(lambda: free.sent == ["job-1", "job-3"] and busy.sent == ["job-2"])
