@@ -34,6 +34,14 @@ def _throughput_target(db: str, row: dict[str, Any]) -> str:
     return f"{'✓' if met else '✗'} ≥ {TARGET_EPS}/s, p99 < {TARGET_P99_MS} ms at {TARGET_EPS}/s; {reference}"
 
 
+def _median(values: list[Any]) -> float | None:
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return None
+    middle = len(known) // 2
+    return float(known[middle]) if len(known) % 2 else (known[middle - 1] + known[middle]) / 2
+
+
 def _paced_cells(paced: dict[str, Any] | None) -> list[str]:
     if not paced:
         return ["-"] * 7
@@ -80,6 +88,19 @@ def render(report: dict[str, Any], markdown: bool) -> None:
             _f(r.get("dispatch_p99_ms"), 2), _f(r.get("server_cpu_pct")),
             *_paced_cells(r.get("at_rate")), _f(r.get("unloaded_dispatch_p99_ms"), 2), _f(r["errors"]),
             _throughput_target(db, r)] for db, r in each])
+    each = [(d["database"], i, r) for d in report["databases"] for i, r in enumerate(d.get("throughput_repeats", []))]
+    table("Throughput, one start per request, run after run (each on a fresh server; the machine's speed drifts)",
+          ["database", "run", "flood exec/s", "at rate: exec/s", "dispatch p50 ms", "p99 ms", "server CPU %",
+           "sent late p99 ms", "errors", "target"],
+          [[db, _f(i + 1), _f(r.get("executions_per_s")), *[_paced_cells(r.get("at_rate"))[k] for k in (1, 2, 3, 5, 6)],
+            _f(r["errors"]), _throughput_target(db, r)] for db, i, r in each]
+          + [[db, "median", _f(_median([r.get("executions_per_s") for r in d["throughput_repeats"]])),
+              _f(_median([(r.get("at_rate") or {}).get("executions_per_s") for r in d["throughput_repeats"]])),
+              _f(_median([(r.get("at_rate") or {}).get("dispatch_p50_ms") for r in d["throughput_repeats"]]), 2),
+              _f(_median([(r.get("at_rate") or {}).get("dispatch_p99_ms") for r in d["throughput_repeats"]]), 2),
+              "", "", "", f"{sum(_throughput_target(db, r).startswith('✓') for r in d['throughput_repeats'])} of "
+              f"{len(d['throughput_repeats'])} runs meet it"]
+             for d in report["databases"] for db in [d["database"]] if d.get("throughput_repeats")])
     each = [(d["database"], r) for d in report["databases"] for r in d.get("resume", [])]
     table("Resume time after the holding agent dies (two real `rpa agent` processes), seconds after the signal",
           ["database", "variant", "socket closed", "lost", "reassigned", "node.started (polled)", "by event ts",

@@ -494,6 +494,8 @@ def main() -> int:
     parser.add_argument("--jobs-per-agent", type=int, default=4, help="max_jobs of each of the 50 agents")
     parser.add_argument("--clients", type=int, default=PACED_CLIENTS,
                         help="concurrent API clients starting executions in the flood")
+    parser.add_argument("--repeat", type=int, default=1, help="run the throughput (one start per request) this "
+                        "many times, each on a fresh server, and report every run (the machine drifts)")
     parser.add_argument("--batch", type=int, default=20, help="also run the throughput with this many starts "
                         "per request (POST /executions/batch); 1: only single starts")
     parser.add_argument("--dead-machine", action="store_true", help="with --quick: add the SIGSTOP variant (~50 s)")
@@ -525,7 +527,7 @@ def main() -> int:
         "memory_mib": psutil.virtual_memory().total >> 20, "nofile_limit": hard,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "interval_s": args.interval,
         "seconds": args.seconds, "agents": args.agents, "executions": args.executions, "clients": args.clients,
-        "rate": args.rate,
+        "rate": args.rate, "repeat": args.repeat,
         "jobs_per_agent": args.jobs_per_agent, "quick": args.quick, "command": " ".join(["python", *sys.argv]),
         "note": "the simulated agents (this process) and the server share the machine's cores"},
         "databases": []}
@@ -539,6 +541,9 @@ def main() -> int:
                                         ("resume", bench_resume)):
                     if scenario in scenarios:
                         result[scenario] = bench(store, args)
+                    if scenario == "throughput" and scenario in scenarios and args.repeat > 1:
+                        result["throughput_repeats"] = [result[scenario]] + [
+                            bench_throughput(store, args) for _ in range(args.repeat - 1)]
                     if scenario == "throughput" and scenario in scenarios and args.batch > 1:
                         result["throughput_batch"] = bench_throughput(store, args, args.batch)
         except Exception as error:
@@ -548,6 +553,7 @@ def main() -> int:
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     render(report, args.markdown)
     rows = [r for d in report["databases"] for r in [*d.get("connected", []), *d.get("resume", []),
+                                                      *d.get("throughput_repeats", [])[1:],
                                                       *[d[k] for k in ("throughput", "throughput_batch") if d.get(k)]]]
     return 1 if any("failed" in d for d in report["databases"]) or any(r.get("errors") for r in rows) else 0
 
