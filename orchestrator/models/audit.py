@@ -23,8 +23,9 @@ class AuditEntry(Base):
     __table_args__ = (UniqueConstraint("chain", "seq"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    chain: Mapped[str] = mapped_column(String(36), index=True)
-    """The organisation's id as text, or "system" for events outside any organisation."""
+    chain: Mapped[str] = mapped_column(String(36))
+    """The organisation's id as text, or "system" for events outside any organisation. Indexed as
+    the first column of the unique (chain, seq)."""
     seq: Mapped[int] = mapped_column(BigInteger)
     org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"), index=True, default=None)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(default=None)

@@ -32,6 +32,8 @@ class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
         Index("ix_executions_org_workflow_created", "org_id", "workflow_id", "created_at"),
     )
 
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    """No index of its own: the composite indexes above start with it (migration 0009)."""
     # No foreign keys to the workflow tables: they live in a parallel migration branch, and a
     # version is immutable once published, so the ids stay meaningful on their own.
     workflow_id: Mapped[uuid.UUID]
