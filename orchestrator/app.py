@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     add_flat(app, [health.router])
     add_flat(app, [*ROUTERS, agent_socket.router, agent_uploads.router], prefix=API_PREFIX)
-    app.add_middleware(DirectStart, route=direct_start.route_of(app))  # innermost: after the rate limit
+    # Innermost of the app's own middleware: a start it answers was counted and rate-limited.
+    app.add_middleware(DirectStart, route=direct_start.route_of(app, API_PREFIX + "/executions"))
     app.add_middleware(RateLimitMiddleware)  # inside the request context: a 429 has a request id and is counted
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

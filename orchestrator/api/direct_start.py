@@ -29,22 +29,25 @@ from orchestrator.api.errors import ApiError, api_error_response
 from orchestrator.api.routes import executions
 from orchestrator.schemas.executions import ExecutionCreate
 
-PATH = "/api/v1/executions"
 _JSON = (b"application/json", b"application/json; charset=utf-8")
 _MAX_BODY = 1 << 20
 """A larger start goes the route's way (the inputs of a start are small)."""
 
 
 class DirectStart:
-    """Answers a plain `POST /api/v1/executions`; passes everything else on untouched."""
+    """Answers a plain start on `route`'s path; passes everything else on untouched (everything,
+    without a route)."""
 
-    def __init__(self, app: ASGIApp, route: APIRoute | None = None) -> None:
+    def __init__(self, app: ASGIApp, route: APIRoute | None) -> None:
         self.app = app
         self.route = route
-        """The route this path stands for, set as the scope's `route` (metrics label it by its path)."""
+        """The start route this path stands for: its path, and the scope's `route` once answered
+        here (the metrics label requests by it)."""
+        self.path = route.path if route is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST" or not _plain(scope):
+        if (scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST"
+                or not _plain(scope)):
             await self.app(scope, receive, send)
             return
         body, more = await _read(receive)
@@ -53,16 +56,14 @@ class DirectStart:
             return
         request = Request(scope)
         try:
-            body_model = ExecutionCreate.model_validate_json(body) if body else None
-            principal = await executions.STARTER(request) if body_model is not None else None
-            if body_model is None or principal is None:
+            if not body:
                 raise _Unusual
-            new = await executions.prepare_start(body_model, principal, request)
+            start = ExecutionCreate.model_validate_json(body)
+            new = await executions.prepare_start(start, await executions.STARTER(request), request)
         except (_Unusual, ValidationError, ApiError):
             await self.app(scope, _replay(body, receive, None), send)
             return
-        if self.route is not None:
-            scope["route"] = self.route
+        scope["route"] = self.route
         try:
             response: Response = await executions.store_start(request, new)
         except ApiError as error:
@@ -121,9 +122,9 @@ def _replay(body: bytes, receive: Receive, pending: Message | None) -> Receive:
     return replayed
 
 
-def route_of(app: Any) -> APIRoute | None:
-    """The app's `POST /api/v1/executions` route."""
+def route_of(app: Any, path: str) -> APIRoute | None:
+    """The app's `POST` route at `path`."""
     for route in app.routes:
-        if isinstance(route, APIRoute) and route.path == PATH and "POST" in (route.methods or ()):
+        if isinstance(route, APIRoute) and route.path == path and "POST" in (route.methods or ()):
             return route
     return None

@@ -44,7 +44,7 @@ class _Route:
 async def direct(app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, _Route]]:
     """A client of the direct path alone, the route behind it recorded."""
     route = _Route()
-    path = DirectStart(route, direct_start.route_of(app))
+    path = DirectStart(route, direct_start.route_of(app, f"{API}/executions"))
 
     async def with_app(scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = app  # as the app sets it before its middleware
@@ -183,3 +183,20 @@ async def test_through_the_app_the_answers_are_the_routes(app: FastAPI, client: 
     metrics = (await client.get("/metrics")).text
     assert 'rpa_http_requests_total{method="POST",route="/api/v1/executions",status="201"} 1.0' in metrics
     assert 'rpa_http_requests_total{method="POST",route="/api/v1/executions",status="422"} 2.0' in metrics
+
+
+async def test_without_the_start_route_everything_passes(app: FastAPI, tenant: TenantFactory) -> None:
+    owner, workflow_id = await _owner_and_workflow(app, tenant)
+    route = _Route()
+    assert direct_start.route_of(app, f"{API}/no-such-route") is None
+    path = DirectStart(route, None)
+
+    async def with_app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = app
+        await path(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=with_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        answer = await client.post(f"{API}/executions", headers=owner.headers, json={"workflow_id": str(workflow_id)})
+    assert answer.status_code == 299
+    assert len(route.bodies) == 1
