@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,18 +131,17 @@ class AgentHub:
         link = self.links.get(agent_id)
         return sorted(link.running, key=str) if link else []
 
-    def available(self, org_ids: Iterable[uuid.UUID] | None = None) -> list[AgentLink]:
-        """Links with a free slot that are heartbeating, in the given organisations."""
-        return list(self._available(set(org_ids) if org_ids is not None else None))
+    def available(self) -> list[AgentLink]:
+        """Links with a free slot that are heartbeating."""
+        return list(self._available())
 
     def has_available(self) -> bool:
         """Whether `available()` holds any link (stops at the first)."""
-        return any(True for _ in self._available(None))
+        return any(True for _ in self._available())
 
-    def _available(self, wanted: set[uuid.UUID] | None) -> Iterator[AgentLink]:
+    def _available(self) -> Iterator[AgentLink]:
         now = time.monotonic()
-        return (link for link in self.links.values()
-                if link.free > 0 and self.late(link, now) <= 0 and (wanted is None or link.org_id in wanted))
+        return (link for link in self.links.values() if link.free > 0 and self.late(link, now) <= 0)
 
     def holder_of(self, execution_id: uuid.UUID) -> AgentLink | None:
         for link in self.links.values():

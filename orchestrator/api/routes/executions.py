@@ -41,6 +41,7 @@ from orchestrator.services import artifacts as artifact_service
 from orchestrator.services import executions as service
 from orchestrator.services.audit import Actor
 from orchestrator.services.dispatch import why_waiting
+from orchestrator.services.eager import start_now
 from orchestrator.services.live import journal_stream
 from shared.protocol import JobCancel
 
@@ -70,12 +71,7 @@ def _cancel_after_commit(session: AsyncSession, request: Request, execution_id: 
         return
     message = JobCancel(execution_id=str(execution_id), force=False, reason=reason or "cancelled")
 
-    def send() -> None:
-        task = asyncio.get_running_loop().create_task(link.send(message))
-        _PENDING.add(task)
-        task.add_done_callback(_PENDING.discard)
-
-    after_commit(session, send)
+    after_commit(session, lambda: start_now(link.send(message), keep=_PENDING))
 
 
 _PENDING: set[asyncio.Task[None]] = set()
