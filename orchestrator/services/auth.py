@@ -305,7 +305,7 @@ async def change_password(session: AsyncSession, *, principal: Principal, curren
         raise Forbidden("the current password is wrong", code="wrong_password",
                         details=[{"location": "body:current_password", "message": "does not match"}])
     policy = PasswordPolicy.from_stored(org.password_policy)
-    problems = policy.problems(new_password, email=user.email)
+    problems = policy.problems(new_password, email=user.email, context=[user.name, org.name, org.slug])
     if problems:
         raise Invalid("body:new_password: the password " + "; ".join(problems), code="weak_password",
                       details=[{"location": "body:new_password", "message": p} for p in problems])

@@ -67,11 +67,11 @@ async def unique_slug(session: AsyncSession, name: str) -> str:
 
 
 async def create_user(session: AsyncSession, *, email: str, password: str, name: str = "",
-                      policy: PasswordPolicy | None = None) -> User:
+                      policy: PasswordPolicy | None = None, context: tuple[str, ...] = ()) -> User:
     email = normalise_email(email)
     if await session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise IdentityError(f"a user with e-mail {email} already exists", code="conflict", field="email")
-    problems = (policy or PasswordPolicy()).problems(password, email=email)
+    problems = (policy or PasswordPolicy()).problems(password, email=email, context=(name, *context))
     if problems:
         raise IdentityError("the password " + "; ".join(problems), field="password")
     user = User(email=email, name=name, password_hash=hash_password(password))
@@ -90,7 +90,7 @@ async def create_org_with_owner(session: AsyncSession, *, org_name: str, email: 
     session.add(org)
     await session.flush()
     existing = await session.scalar(select(User).where(User.email == normalise_email(email)))
-    user = existing or await create_user(session, email=email, password=password, name=name)
+    user = existing or await create_user(session, email=email, password=password, name=name, context=(org_name,))
     owner = await builtin_role(session, "owner")
     session.add(Membership(org_id=org.id, user_id=user.id, role_id=owner.id))
     await session.flush()
@@ -296,7 +296,7 @@ async def add_member(session: AsyncSession, *, principal: Principal, body: UserC
                           details=[{"location": "body:password", "message": "required for a new user"}])
         org = await session.get_one(Organisation, principal.org_id)
         policy = PasswordPolicy.from_stored(org.password_policy)
-        problems = policy.problems(body.password, email=email)
+        problems = policy.problems(body.password, email=email, context=[body.name, org.name, org.slug])
         if problems:
             raise Invalid("body:password: the password " + "; ".join(problems), code="weak_password",
                           details=[{"location": "body:password", "message": p} for p in problems])

@@ -26,6 +26,7 @@ from orchestrator.models import Membership
 from orchestrator.services.identity import create_org_with_owner, create_user, start_session
 from orchestrator.services.roles import builtin_role
 from orchestrator.settings import Settings
+from tests.orchestrator._live_server import live  # noqa: F401 - fixture: the app on a loopback socket
 from tests.postgres import PostgresServer
 
 PASSWORD = "Correct-Horse-42-battery"
