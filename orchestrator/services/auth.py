@@ -30,7 +30,7 @@ from orchestrator.security.passwords import hash_password, needs_rehash, verify_
 from orchestrator.security.tokens import issue_access_token, new_opaque_token, token_hash
 from orchestrator.services import mfa
 from orchestrator.services.audit import Actor, record
-from orchestrator.services.identity import TokenPair, revoke, revoke_sessions, start_session
+from orchestrator.services.identity import TokenPair, member_in_reach, revoke, revoke_sessions, start_session
 from orchestrator.services.policy import PasswordPolicy
 
 INVALID_CREDENTIALS = "the e-mail or the password is wrong"
@@ -334,10 +334,9 @@ async def change_password(session: AsyncSession, *, principal: Principal, curren
 
 
 async def force_logout(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID, actor: Actor) -> int:
-    """Revoke every live session of a member in the caller's organisation (another tenant's user: 404)."""
-    if not await session.scalar(select(Membership.id).where(Membership.org_id == principal.org_id,
-                                                             Membership.user_id == user_id)):
-        raise NotFound(f"no user {user_id} in this organisation")
+    """Revoke every live session of a member in the caller's organisation (another tenant's user: 404;
+    a member who holds more than the caller: 403)."""
+    await member_in_reach(session, principal=principal, user_id=user_id)
     count = await revoke_sessions(session, org_id=principal.org_id, user_id=user_id, reason="admin_revoked")
     await record(session, org_id=principal.org_id, actor=actor, action="session.revoke_all", target_type="user",
                  target_id=user_id, summary={"sessions_revoked": count})

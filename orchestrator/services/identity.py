@@ -272,6 +272,13 @@ async def get_member(session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.
     return _user_public(*await _member(session, org_id, user_id))
 
 
+async def member_in_reach(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID) -> None:
+    """404 for anyone but a member of the caller's organisation; 403 for a member who holds more
+    than the caller (`rbac.check_may_act_on`)."""
+    _user, _membership, role = await _member(session, principal.org_id, user_id)
+    rbac.check_may_act_on(principal, role)
+
+
 async def add_member(session: AsyncSession, *, principal: Principal, body: UserCreate, actor: Actor) -> UserPublic:
     """Create a user with a password checked against the organisation's policy, or add an existing
     user (no password then) — either way with a role the caller may grant."""
@@ -325,9 +332,7 @@ async def update_member(session: AsyncSession, *, principal: Principal, user_id:
                         actor: Actor) -> UserPublic:
     user, membership, role = await _member(session, principal.org_id, user_id)
     before = {"name": user.name, "role": role.name, "is_active": membership.is_active}
-    changes_access = (body.role is not None and body.role != role.name) or body.is_active is not None
-    if changes_access:
-        rbac.check_may_manage(principal, role)
+    rbac.check_may_act_on(principal, role)
     new_role = await rbac.find_role(session, principal.org_id, body.role) if body.role is not None else role
     if new_role.id != role.id:
         rbac.check_may_grant(principal, new_role)
@@ -357,7 +362,7 @@ async def update_member(session: AsyncSession, *, principal: Principal, user_id:
 async def remove_member(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID, actor: Actor) -> None:
     """End the membership (the user keeps any other organisation) and its sessions."""
     user, membership, role = await _member(session, principal.org_id, user_id)
-    rbac.check_may_manage(principal, role)
+    rbac.check_may_act_on(principal, role)
     if rbac.is_owner_role(role) and membership.is_active and await _active_owners(session, principal.org_id) <= 1:
         raise Conflict("this is the organisation's last owner and cannot be removed", code="last_owner")
     await revoke_sessions(session, org_id=principal.org_id, user_id=user.id, reason="membership_removed")

@@ -2,9 +2,13 @@
 custom roles; and the rules for granting them.
 
 Granting rules (no one hands out more than they hold):
-- only an owner grants the owner role, or changes or removes an owner;
-- a role may be granted, created or edited only with permissions the caller holds;
-- a member whose role holds a permission the caller lacks cannot be changed or removed by them.
+- only an owner grants the owner role;
+- a role may be granted, created or edited only with permissions the caller holds.
+
+One rule for acting on another member (`check_may_act_on`), applied by every route that does:
+changing them, removing them, listing or revoking their sessions. A member who holds more than
+the caller (the owner role while the caller is no owner, or any permission the caller lacks) is
+out of the caller's reach: 403 `owner_only` or `holds_more`.
 """
 
 from __future__ import annotations
@@ -56,14 +60,18 @@ def check_may_grant(principal: Principal, role: Role) -> None:
                         details={"permissions": beyond})
 
 
-def check_may_manage(principal: Principal, current_role: Role) -> None:
-    """May `principal` change or remove a member who holds `current_role`?"""
-    if is_owner_role(current_role) and principal.role != OWNER:
-        raise Forbidden("only an owner may change or remove an owner", code="owner_only")
-    beyond = sorted(set(current_role.permissions) - principal.permissions)
+def check_may_act_on(principal: Principal, target_role: Role, *, what: str = "this member's role") -> None:
+    """Refuse unless `principal` holds at least what `target_role` holds.
+
+    Every route that acts on another member (or edits a role, which acts on its holders) asks this,
+    with the role the target holds now.
+    """
+    if is_owner_role(target_role) and principal.role != OWNER:
+        raise Forbidden("only an owner may change, remove or act on an owner", code="owner_only")
+    beyond = sorted(set(target_role.permissions) - principal.permissions)
     if beyond:
-        raise Forbidden(f"this member's role '{current_role.name}' holds permissions you do not hold: "
-                        f"{', '.join(beyond)}", details={"permissions": beyond})
+        raise Forbidden(f"{what} '{target_role.name}' holds permissions you do not hold: {', '.join(beyond)}",
+                        code="holds_more", details={"permissions": beyond})
 
 
 def validate_permissions(names: list[str], principal: Principal, field: str = "body:permissions") -> list[str]:
@@ -126,7 +134,7 @@ async def update_role(session: AsyncSession, *, principal: Principal, role_id: u
     role = await _own_role(session, principal.org_id, role_id)
     before = {"name": role.name, "description": role.description, "permissions": sorted(role.permissions)}
     # Editing a role changes what its holders can do: the caller must hold what it has and gets.
-    check_may_manage(principal, role)
+    check_may_act_on(principal, role, what="role")
     if body.name is not None and body.name.strip() != role.name:
         await _check_name_free(session, principal.org_id, body.name.strip(), ignore=role.id)
         role.name = body.name.strip()
@@ -143,7 +151,7 @@ async def update_role(session: AsyncSession, *, principal: Principal, role_id: u
 
 async def delete_role(session: AsyncSession, *, principal: Principal, role_id: uuid.UUID, actor: Actor) -> None:
     role = await _own_role(session, principal.org_id, role_id)
-    check_may_manage(principal, role)
+    check_may_act_on(principal, role, what="role")
     holders = await session.scalar(select(func.count()).select_from(Membership).where(Membership.role_id == role.id))
     if holders:
         raise Conflict(f"role '{role.name}' is held by {holders} member(s); give them another role first",

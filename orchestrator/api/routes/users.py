@@ -56,7 +56,7 @@ async def delete_user(user_id: uuid.UUID, request: Request, principal: Manager, 
 async def user_sessions(user_id: uuid.UUID, principal: SessionManager, session: SessionDep, page: PageDep,
                         include_revoked: Annotated[bool, Query(description="Also revoked and expired ones.")] = False,
                         ) -> Page[SessionPublic]:
-    await identity.get_member(session, org_id=principal.org_id, user_id=user_id)
+    await identity.member_in_reach(session, principal=principal, user_id=user_id)
     items, total = await auth.list_sessions(session, org_id=principal.org_id, user_id=user_id, limit=page.limit,
                                             offset=page.offset, include_revoked=include_revoked)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
