@@ -87,7 +87,8 @@ def admin_create(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create an organisation and its first owner."""
+    """Create an organisation and its first owner, who is an instance admin (may create organisations
+    and accounts)."""
     from orchestrator.db.migrate import upgrade_sync
     from orchestrator.db.session import Database
     from orchestrator.services.identity import IdentityError, create_org_with_owner
@@ -104,7 +105,8 @@ def admin_create(
         try:
             async with db.transaction() as session:
                 await ensure_builtin_roles(session)
-                org_row, _user = await create_org_with_owner(session, org_name=org, email=email, password=password)
+                org_row, _user = await create_org_with_owner(session, org_name=org, email=email, password=password,
+                                                             instance_admin=True)
                 return org_row.slug
         finally:
             await db.dispose()

@@ -41,6 +41,19 @@ class Settings(BaseSettings):
     mfa_token_ttl_s: int = Field(default=300, ge=30)
     rate_limit_per_minute: int = Field(default=1200, ge=1, description="Per IP and per user, on the API.")
     login_rate_limit_per_minute: int = Field(default=20, ge=1, description="Per IP, on login endpoints.")
+    org_creation: Literal["instance_admins", "members"] = Field(default="instance_admins", description=(
+        "Who may create organisations with POST /orgs: instance admins (`rpa admin create` makes one), or "
+        "any member of any organisation."))
+    account_creation: Literal["instance_admins", "org_admins"] = Field(default="instance_admins", description=(
+        "Who may create new accounts with POST /users: instance admins, or anyone holding users:manage in an "
+        "organisation. E-mail addresses are unique on the instance, so org_admins lets those people learn "
+        "whether an address has an account (409 user_exists); others invite with POST /invitations."))
+    invitation_ttl_s: int = Field(default=7 * 86400, ge=300, le=90 * 86400,
+                                  description="How long an invitation can be accepted.")
+    login_lockout_threshold: int = Field(default=10, ge=1, le=1000, description=(
+        "Failed logins for one e-mail address from one client address before that pair is locked out, "
+        "whatever the organisations' policies say."))
+    login_lockout_minutes: int = Field(default=15, ge=1, le=1440)
     trusted_proxies: list[str] = Field(default_factory=list, description="Peers whose X-Forwarded-For is believed.")
     sql_echo: bool = False
     read_cache_s: float = Field(default=1.0, ge=0, description=(

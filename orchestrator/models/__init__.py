@@ -8,6 +8,8 @@ from orchestrator.models import agents, executions, vault, workflows  # noqa: F4
 from orchestrator.models.audit import AuditEntry
 from orchestrator.models.identity import (
     AuthSession,
+    Invitation,
+    LoginLockout,
     Membership,
     Organisation,
     PasswordHistory,
@@ -20,6 +22,8 @@ from orchestrator.models.identity import (
 __all__ = [
     "AuditEntry",
     "AuthSession",
+    "Invitation",
+    "LoginLockout",
     "Membership",
     "Organisation",
     "PasswordHistory",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint, true
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.db.base import Base, SoftDeleteMixin, TenantMixin, TimestampMixin, UuidMixin, utcnow
@@ -29,14 +29,15 @@ class User(UuidMixin, TimestampMixin, SoftDeleteMixin, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(default=None)
     is_active: Mapped[bool] = mapped_column(default=True)
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     """Encrypted with the master key, never stored in clear."""
     totp_enabled: Mapped[bool] = mapped_column(default=False)
     totp_last_step: Mapped[int | None] = mapped_column(default=None)
     """The last accepted TOTP time step: a code is never accepted twice."""
+    is_instance_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Administers the instance, not one organisation: set by `rpa admin create`. By default only
+    instance admins create organisations and accounts (settings `org_creation`, `account_creation`)."""
 
 
 class Role(UuidMixin, TimestampMixin, Base):
@@ -101,3 +102,37 @@ class PasswordHistory(UuidMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(UuidMixin, TimestampMixin, TenantMixin, Base):
+    """An organisation's offer of membership to an e-mail address, which only the user holding that
+    address can accept or decline. It says nothing about whether such a user exists."""
+
+    __tablename__ = "invitations"
+
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    """pending, accepted, declined or revoked; an expired pending one is shown as expired."""
+    responded_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginLockout(UuidMixin, Base):
+    """Failed logins for one e-mail address in one scope, and the lockout they led to.
+
+    Keyed by the address as typed (normalised), not by a user, so an address nobody holds counts
+    and locks exactly like one somebody does. `scope` is `org:<slug>` (the policy of the
+    organisation the login is for; it bars that organisation only) or `src:<address>` (the
+    instance's own limit per account and source, which no organisation can change).
+    """
+
+    __tablename__ = "login_lockouts"
+    __table_args__ = (UniqueConstraint("email", "scope"),)
+
+    email: Mapped[str] = mapped_column(String(320))
+    scope: Mapped[str] = mapped_column(String(200))
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -194,3 +194,39 @@ class RolePublic(BaseModel):
     description: str
     permissions: list[str]
     builtin: bool
+
+
+# --- invitations --------------------------------------------------------------------------
+
+class InvitationCreate(BaseModel):
+    """Invite an e-mail address to the organisation; its holder accepts or declines."""
+
+    model_config = _Strict
+
+    email: str = Field(max_length=320)
+    role: str = Field(max_length=100, description="Name of a built-in or custom role.")
+
+
+class InvitationPublic(BaseModel):
+    """An invitation as the inviting organisation sees it: whether an account holds the address is
+    not part of it."""
+
+    id: uuid.UUID
+    email: str
+    role: str
+    status: str = Field(description="pending, accepted, declined, revoked or expired.")
+    invited_by: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+    responded_at: datetime | None
+
+
+class MyInvitationPublic(BaseModel):
+    """An invitation as its invitee sees it."""
+
+    id: uuid.UUID
+    org_name: str
+    org_slug: str
+    role: str
+    created_at: datetime
+    expires_at: datetime

@@ -3,8 +3,11 @@
 Invariants:
 - A wrong e-mail and a wrong password get the same answer (`invalid_credentials`) after the same
   work (one argon2 verification); anything more specific is said only after the password matched.
-- Failures are counted per user; `lockout_threshold` of them locks the account for
-  `lockout_minutes` (the policy of the organisation being logged in to). A success resets them.
+- Failures are counted per e-mail address as typed, in two scopes (`services/lockouts.py`): the
+  organisation the login is for, under its policy, which bars that organisation only; and the
+  instance's limit per account and source. An unknown address counts and locks like a known one,
+  and a lockout is checked before the password, for both alike: `locked` says nothing about
+  whether the address has an account, nor whether the password was right.
 - A refresh token is used once. Presenting a used one revokes its whole session
   (`refresh_reuse`): either the holder or a thief has a copy, and the server cannot tell which.
 - Refusals that change state (counter, lockout, revocation, audit entry) raise `AuthRefusal`,
@@ -16,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +31,7 @@ from orchestrator.models import AuthSession, Membership, Organisation, PasswordH
 from orchestrator.schemas.identity import SessionPublic
 from orchestrator.security.passwords import hash_password, needs_rehash, verify_password
 from orchestrator.security.tokens import issue_access_token, new_opaque_token, token_hash
-from orchestrator.services import mfa
+from orchestrator.services import lockouts, mfa
 from orchestrator.services.audit import Actor, record
 from orchestrator.services.identity import TokenPair, member_in_reach, revoke, revoke_sessions, start_session
 from orchestrator.services.policy import PasswordPolicy
@@ -51,6 +54,14 @@ class TokenConfig:
     master_key: str
     access_ttl_s: int
     refresh_ttl_s: int
+
+
+@dataclass(frozen=True)
+class LockoutConfig:
+    """The instance's own limit per account and source (settings `login_lockout_*`)."""
+
+    threshold: int = 10
+    minutes: int = 15
 
 
 @dataclass(frozen=True)
@@ -96,51 +107,52 @@ async def _fail(session: AsyncSession, *, org_id: uuid.UUID | None, actor: Actor
     return refusal
 
 
-async def _count_failure(session: AsyncSession, user: User, policy: PasswordPolicy) -> None:
-    now = utcnow()
-    if user.locked_until is not None and user.locked_until <= now:
-        user.failed_logins, user.locked_until = 0, None  # an expired lockout starts a fresh count
-        await session.flush()
-    # Increment in SQL: concurrent failures must not overwrite each other's count.
-    count = (await session.execute(
-        update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
-        .returning(User.failed_logins).execution_options(synchronize_session=False)
-    )).scalar_one()
-    user.failed_logins = count
-    if count >= policy.lockout_threshold:
-        user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
-        user.failed_logins = 0
-    await session.flush()
-
-
-def _locked(user: User) -> AuthRefusal:
-    until = user.locked_until if user.locked_until else utcnow()
+def _locked(until: datetime) -> AuthRefusal:
     wait = max(1, int((until - utcnow()).total_seconds()))
-    return AuthRefusal(f"the account is locked after repeated failed logins until {until.isoformat()}",
-                       status=403, code="locked", details={"locked_until": until.isoformat(), "retry_after_s": wait},
+    return AuthRefusal(f"too many failed logins: try again after {until.isoformat()}", status=403, code="locked",
+                       details={"locked_until": until.isoformat(), "retry_after_s": wait},
                        headers={"Retry-After": str(wait)})
+
+
+async def _scopes(session: AsyncSession, *, org_slug: str | None, found: tuple[Organisation, Membership] | None,
+                  client: Client, lockout: LockoutConfig) -> tuple[list[lockouts.Scope], PasswordPolicy]:
+    """The counters a login attempt touches, and the policy of the organisation it is for.
+
+    The organisation is the one named, whether or not the address belongs to it (or exists): its
+    policy applies the same to every address. With none named it is the user's first one; for an
+    address without one, the instance's default policy under an unnamed scope.
+    """
+    named = (await session.scalar(select(Organisation).where(
+        Organisation.slug == org_slug.strip().lower(), Organisation.deleted_at.is_(None)))) if org_slug else None
+    target = named if org_slug else (found[0] if found else None)
+    policy = PasswordPolicy.from_stored(target.password_policy if target else None)
+    slug = org_slug if org_slug else (target.slug if target else None)
+    scopes = [lockouts.org_scope(slug, policy.lockout_threshold, policy.lockout_minutes),
+              lockouts.source_scope(client.ip, lockout.threshold, lockout.minutes)]
+    return scopes, policy
 
 
 async def login(session: AsyncSession, *, email: str, password: str, org_slug: str | None,
                 totp_code: str | None, recovery_code: str | None, config: TokenConfig,
-                client: Client) -> LoginResult:
-    """Check the credentials (and second factor), then open a session."""
+                client: Client, lockout: LockoutConfig | None = None) -> LoginResult:
+    """Check the lockouts, the credentials (and second factor), then open a session."""
     email = email.strip().lower()
     user = await session.scalar(select(User).where(User.email == email, User.deleted_at.is_(None)))
-    password_ok = await check_password(user.password_hash if user else None, password)
-    if user is None:
-        raise await _fail(session, org_id=None, actor=client.actor(None, email), email=email, reason="unknown_email",
-                          refusal=AuthRefusal(INVALID_CREDENTIALS, code="invalid_credentials"))
-    actor = client.actor(user.id, user.email)
-    found = await _membership(session, user.id, org_slug)
-    fallback = found or await _membership(session, user.id, None)
-    policy = PasswordPolicy.from_stored(fallback[0].password_policy if fallback else None)
+    found = await _membership(session, user.id, org_slug) if user else None
+    fallback = found or (await _membership(session, user.id, None) if user else None)
+    scopes, policy = await _scopes(session, org_slug=org_slug, found=fallback, client=client,
+                                   lockout=lockout or LockoutConfig())
+    actor = client.actor(user.id if user else None, user.email if user else email)
     audit_org = fallback[0].id if fallback else None
-    if user.locked_until is not None and user.locked_until > utcnow():
-        raise await _fail(session, org_id=audit_org, actor=actor, email=email, reason="locked", refusal=_locked(user))
-    if not password_ok:
-        await _count_failure(session, user, policy)
-        raise await _fail(session, org_id=audit_org, actor=actor, email=email, reason="wrong_password",
+    until = await lockouts.locked_until(session, email, scopes)
+    if until is not None:
+        # Before any password check, for known and unknown addresses alike: no answer to tell them apart.
+        raise await _fail(session, org_id=audit_org, actor=actor, email=email, reason="locked", refusal=_locked(until))
+    password_ok = await check_password(user.password_hash if user else None, password)
+    if user is None or not password_ok:
+        await lockouts.count_failure(session, email, scopes)
+        raise await _fail(session, org_id=audit_org, actor=actor, email=email,
+                          reason="unknown_email" if user is None else "wrong_password",
                           refusal=AuthRefusal(INVALID_CREDENTIALS, code="invalid_credentials"))
     # The password matched: from here on the caller is the user, so the answers may be specific.
     if found is None:
@@ -162,11 +174,11 @@ async def login(session: AsyncSession, *, email: str, password: str, org_slug: s
         method = await mfa.second_factor(session, user, totp_code=totp_code, recovery_code=recovery_code,
                                          master_key=config.master_key)
         if method is None:
-            await _count_failure(session, user, policy)
+            await lockouts.count_failure(session, email, scopes)
             raise await _fail(session, org_id=org.id, actor=actor, email=email, reason="wrong_second_factor",
                               refusal=AuthRefusal("the TOTP or recovery code is wrong or was already used",
                                                   code="invalid_mfa_code"))
-    user.failed_logins, user.locked_until = 0, None
+    await lockouts.clear(session, email, scopes)
     if needs_rehash(user.password_hash):
         user.password_hash = await asyncio.to_thread(hash_password, password)
     tokens = await open_session(session, user=user, org=org, config=config, client=client)

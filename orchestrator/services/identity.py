@@ -10,8 +10,9 @@ import asyncio
 import ipaddress
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,13 +20,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.deps import Principal, ip_allowed
-from orchestrator.api.errors import Conflict, Invalid, NotFound
+from orchestrator.api.errors import Conflict, Forbidden, Invalid, NotFound
 from orchestrator.db.base import utcnow
 from orchestrator.models import AuthSession, Membership, Organisation, PasswordHistory, RefreshToken, Role, User
 from orchestrator.schemas.identity import OrgMembershipPublic, OrgPublic, OrgUpdate, UserCreate, UserPublic, UserUpdate
 from orchestrator.security.passwords import hash_password
 from orchestrator.security.tokens import issue_access_token, new_opaque_token, token_hash
-from orchestrator.services import rbac
+from orchestrator.services import lockouts, rbac
 from orchestrator.services.audit import Actor, record
 from orchestrator.services.policy import PasswordPolicy
 from orchestrator.services.roles import builtin_role
@@ -82,8 +83,9 @@ async def create_user(session: AsyncSession, *, email: str, password: str, name:
 
 
 async def create_org_with_owner(session: AsyncSession, *, org_name: str, email: str, password: str,
-                                name: str = "") -> tuple[Organisation, User]:
-    """A new organisation whose first member is its owner (an existing user is added as owner)."""
+                                name: str = "", instance_admin: bool = False) -> tuple[Organisation, User]:
+    """A new organisation whose first member is its owner (an existing user is added as owner);
+    `instance_admin` also makes the owner an instance admin (`rpa admin create` does)."""
     if not org_name.strip():
         raise IdentityError("the organisation needs a name", field="org")
     org = Organisation(name=org_name.strip(), slug=await unique_slug(session, org_name))
@@ -91,6 +93,8 @@ async def create_org_with_owner(session: AsyncSession, *, org_name: str, email: 
     await session.flush()
     existing = await session.scalar(select(User).where(User.email == normalise_email(email)))
     user = existing or await create_user(session, email=email, password=password, name=name, context=(org_name,))
+    if instance_admin:
+        user.is_instance_admin = True
     owner = await builtin_role(session, "owner")
     session.add(Membership(org_id=org.id, user_id=user.id, role_id=owner.id))
     await session.flush()
@@ -209,8 +213,13 @@ async def update_org(session: AsyncSession, *, org_id: uuid.UUID, body: OrgUpdat
     return org_public(org)
 
 
-async def create_org(session: AsyncSession, *, name: str, owner_id: uuid.UUID, actor: Actor) -> OrgMembershipPublic:
-    """A new organisation owned by an existing user."""
+async def create_org(session: AsyncSession, *, name: str, owner_id: uuid.UUID, org_creation: str,
+                     actor: Actor) -> OrgMembershipPublic:
+    """A new organisation owned by an existing user: an instance admin, unless the instance lets
+    every member create organisations (`org_creation`)."""
+    if org_creation != "members" and not await is_instance_admin(session, owner_id):
+        raise Forbidden("only an instance admin may create organisations on this instance",
+                        code="org_creation_restricted")
     if not name.strip():
         raise Invalid("body:name: the organisation needs a name")
     org = Organisation(name=name.strip(), slug=await unique_slug(session, name))
@@ -236,10 +245,18 @@ async def list_user_orgs(session: AsyncSession, *, user_id: uuid.UUID, limit: in
 # --- members -------------------------------------------------------------------------------
 
 
-def _user_public(user: User, membership: Membership, role: Role) -> UserPublic:
+def _user_public(user: User, membership: Membership, role: Role, locked_until: datetime | None = None) -> UserPublic:
     return UserPublic(id=user.id, email=user.email, name=user.name, role=role.name,
                       is_active=membership.is_active and user.is_active, mfa_enabled=user.totp_enabled,
-                      locked_until=user.locked_until, created_at=user.created_at)
+                      locked_until=locked_until, created_at=user.created_at)
+
+
+async def _publics(session: AsyncSession, org_id: uuid.UUID,
+                   rows: Sequence[tuple[User, Membership, Role]]) -> list[UserPublic]:
+    """Members as the organisation sees them: `locked_until` is its own scope's lockout only."""
+    slug = await session.scalar(select(Organisation.slug).where(Organisation.id == org_id)) or ""
+    locks = await lockouts.org_lockouts(session, slug, [u.email for u, _m, _r in rows])
+    return [_user_public(u, m, r, locks.get(u.email)) for u, m, r in rows]
 
 
 def _members(org_id: uuid.UUID) -> Select[User, Membership, Role]:
@@ -265,11 +282,11 @@ async def list_members(session: AsyncSession, *, org_id: uuid.UUID, search: str 
         query = query.where(User.email.ilike(pattern, escape="\\") | User.name.ilike(pattern, escape="\\"))
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = (await session.execute(query.order_by(User.email).limit(limit).offset(offset))).all()
-    return [_user_public(u, m, r) for u, m, r in rows], total
+    return await _publics(session, org_id, rows), total
 
 
 async def get_member(session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.UUID) -> UserPublic:
-    return _user_public(*await _member(session, org_id, user_id))
+    return (await _publics(session, org_id, [await _member(session, org_id, user_id)]))[0]
 
 
 async def member_in_reach(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID) -> None:
@@ -279,45 +296,53 @@ async def member_in_reach(session: AsyncSession, *, principal: Principal, user_i
     rbac.check_may_act_on(principal, role)
 
 
-async def add_member(session: AsyncSession, *, principal: Principal, body: UserCreate, actor: Actor) -> UserPublic:
-    """Create a user with a password checked against the organisation's policy, or add an existing
-    user (no password then) — either way with a role the caller may grant."""
+async def add_member(session: AsyncSession, *, principal: Principal, body: UserCreate, account_creation: str,
+                     actor: Actor) -> UserPublic:
+    """Create a new account, member of the caller's organisation at once, with a password checked
+    against the organisation's policy and a role the caller may grant.
+
+    Who may create accounts is the instance's setting (`account_creation`): by default only
+    instance admins, because addresses are unique on the instance and a refusal for a taken one
+    would tell anyone else which addresses have accounts. An existing user joins by invitation.
+    """
     role = await rbac.find_role(session, principal.org_id, body.role)
     rbac.check_may_grant(principal, role)
+    if account_creation != "org_admins" and not await is_instance_admin(session, principal.user_id):
+        raise Forbidden("only an instance admin may create accounts here; invite the person instead "
+                        "(POST /invitations), who then accepts with their own account",
+                        code="account_creation_restricted")
+    if not body.password:
+        raise Invalid("body:password: a new account needs a password; to add someone who already has an "
+                      "account, invite them (POST /invitations)",
+                      details=[{"location": "body:password", "message": "required for a new account"}])
     try:
         email = normalise_email(body.email)
     except IdentityError as exc:
         raise Invalid(f"body:email: {exc.message}") from None
-    user = await session.scalar(select(User).where(User.email == email))
-    created = user is None
-    if user is not None:
-        if body.password is not None:
-            raise Conflict(f"a user with e-mail {email} exists; omit the password to add them to this organisation",
-                           code="user_exists")
-        if await session.scalar(select(Membership.id).where(Membership.org_id == principal.org_id,
-                                                            Membership.user_id == user.id)):
-            raise Conflict(f"{email} is already a member of this organisation", code="already_member")
-    else:
-        if not body.password:
-            raise Invalid("body:password: a new user needs a password",
-                          details=[{"location": "body:password", "message": "required for a new user"}])
-        org = await session.get_one(Organisation, principal.org_id)
-        policy = PasswordPolicy.from_stored(org.password_policy)
-        problems = policy.problems(body.password, email=email, context=[body.name, org.name, org.slug])
-        if problems:
-            raise Invalid("body:password: the password " + "; ".join(problems), code="weak_password",
-                          details=[{"location": "body:password", "message": p} for p in problems])
-        user = User(email=email, name=body.name.strip(),
-                    password_hash=await asyncio.to_thread(hash_password, body.password))
-        session.add(user)
-        await session.flush()
-        session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
+    if await session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"an account with e-mail {email} exists; invite it instead (POST /invitations)",
+                       code="user_exists")
+    org = await session.get_one(Organisation, principal.org_id)
+    policy = PasswordPolicy.from_stored(org.password_policy)
+    problems = policy.problems(body.password, email=email, context=[body.name, org.name, org.slug])
+    if problems:
+        raise Invalid("body:password: the password " + "; ".join(problems), code="weak_password",
+                      details=[{"location": "body:password", "message": p} for p in problems])
+    user = User(email=email, name=body.name.strip(),
+                password_hash=await asyncio.to_thread(hash_password, body.password))
+    session.add(user)
+    await session.flush()
+    session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
     membership = Membership(org_id=principal.org_id, user_id=user.id, role_id=role.id)
     session.add(membership)
     await session.flush()
-    await record(session, org_id=principal.org_id, actor=actor, action="user.create" if created else "user.add",
+    await record(session, org_id=principal.org_id, actor=actor, action="user.create",
                  target_type="user", target_id=user.id, summary={"email": email, "role": role.name})
     return _user_public(user, membership, role)
+
+
+async def is_instance_admin(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(User.is_instance_admin).where(User.id == user_id)))
 
 
 async def _active_owners(session: AsyncSession, org_id: uuid.UUID) -> int:
@@ -356,7 +381,7 @@ async def update_member(session: AsyncSession, *, principal: Principal, user_id:
     after = {"name": user.name, "role": new_role.name, "is_active": membership.is_active}
     await record(session, org_id=principal.org_id, actor=actor, action="user.update", target_type="user",
                  target_id=user.id, summary={"before": before, "after": after})
-    return _user_public(user, membership, new_role)
+    return (await _publics(session, principal.org_id, [(user, membership, new_role)]))[0]
 
 
 async def remove_member(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID, actor: Actor) -> None:

@@ -263,6 +263,13 @@ async def make_user(api: Api) -> dict[str, str]:
     return {"user_id": str(created["id"])}
 
 
+async def make_invitation(api: Api) -> dict[str, str]:
+    """A pending invitation of a new address with the viewer role."""
+    created = await api.call("POST", "/invitations", json={"email": f"{_unique('invitee')}@example.com",
+                                                           "role": "viewer"})
+    return {"invitation_id": str(created["id"])}
+
+
 async def make_credential(api: Api) -> dict[str, str]:
     created = await api.call("POST", "/credentials", json={
         "name": _unique("cred").replace("-", "_"), "kind": "token", "value": {"token": "s3cret-token"},
@@ -298,6 +305,7 @@ FACTORIES: dict[str, Factory] = {
     "/executions": make_execution,
     "/roles": make_role,
     "/users": make_user,
+    "/invitations": make_invitation,
     "/credentials": make_credential,
     "/agents": make_agent,
     "/audit": make_audit_entry,

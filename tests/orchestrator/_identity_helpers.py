@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from orchestrator.models import AuditEntry, User
+from orchestrator.models import AuditEntry, LoginLockout, User
 from orchestrator.security import passwords
 from tests.orchestrator.conftest import PASSWORD
 
@@ -63,3 +63,23 @@ async def patch_org(client: httpx.AsyncClient, headers: dict[str, str], **change
     response = await client.patch(f"{API}/orgs/current", json=changes, headers=headers)
     assert response.status_code == 200, response.text
     return response
+
+
+async def make_instance_admin(app: FastAPI, user_id: uuid.UUID) -> None:
+    """What `rpa admin create` makes its owner: may create organisations and accounts."""
+    await set_user(app, user_id, is_instance_admin=True)
+
+
+async def lockout_rows(app: FastAPI, email: str) -> dict[str, LoginLockout]:
+    """The failed-login counters of one address, by scope (`org:<slug>`, `src:<address>`)."""
+    async with app.state.db.transaction() as session:
+        rows = (await session.scalars(select(LoginLockout).where(LoginLockout.email == email))).all()
+        return {row.scope: row for row in rows}
+
+
+async def join_by_invitation(client: httpx.AsyncClient, inviter: dict[str, str], invitee: dict[str, str],
+                             email: str, role: str) -> httpx.Response:
+    """Invite `email` from the organisation of `inviter` and accept as `invitee` (their headers)."""
+    sent = await client.post(f"{API}/invitations", headers=inviter, json={"email": email, "role": role})
+    assert sent.status_code == 201, sent.text
+    return await client.post(f"{API}/auth/invitations/{sent.json()['id']}/accept", headers=invitee)

@@ -8,8 +8,10 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from orchestrator.db.base import utcnow
+from orchestrator.models import LoginLockout
 from tests.orchestrator._identity_helpers import (
     API,
     NEW_PASSWORD,
@@ -17,8 +19,9 @@ from tests.orchestrator._identity_helpers import (
     bearer,
     error_code,
     fast_hashing,  # noqa: F401 - fixture
-    get_user,
+    lockout_rows,
     login,
+    make_instance_admin,
     patch_org,
     set_user,
 )
@@ -71,10 +74,14 @@ async def test_lockout_after_repeated_failures_and_unlock(client: httpx.AsyncCli
     assert error_code(locked) == "locked"
     assert locked.json()["error"]["details"]["locked_until"]
     assert 500 < int(locked.headers["retry-after"]) <= 600
+    listed = (await client.get(f"{API}/users/{owner.user_id}", headers=owner.headers)).json()
+    assert listed["locked_until"]
     # The lock runs out: the right password works again and the count starts afresh.
-    await set_user(app, owner.user_id, locked_until=utcnow() - timedelta(seconds=1))
+    async with app.state.db.transaction() as session:
+        await session.execute(update(LoginLockout).where(LoginLockout.email == owner.email)
+                              .values(locked_until=utcnow() - timedelta(seconds=1)))
     assert (await login(client, owner.email)).status_code == 200
-    assert (await get_user(app, owner.user_id)).locked_until is None
+    assert await lockout_rows(app, owner.email) == {}
 
 
 async def test_a_successful_login_resets_the_failure_count(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
@@ -82,9 +89,11 @@ async def test_a_successful_login_resets_the_failure_count(client: httpx.AsyncCl
     await patch_org(client, owner.headers, password_policy={"lockout_threshold": 3})
     for _ in range(2):
         await login(client, owner.email, "Wrong-Password-123")
-    assert (await get_user(app, owner.user_id)).failed_logins == 2
+    assert {scope: row.failures for scope, row in (await lockout_rows(app, owner.email)).items()} == {
+        f"org:{(await client.get(f'{API}/orgs/current', headers=owner.headers)).json()['slug']}": 2,
+        "src:127.0.0.1": 2}
     assert (await login(client, owner.email)).status_code == 200
-    assert (await get_user(app, owner.user_id)).failed_logins == 0
+    assert await lockout_rows(app, owner.email) == {}
     for _ in range(2):
         await login(client, owner.email, "Wrong-Password-123")
     assert (await login(client, owner.email)).status_code == 200
@@ -156,8 +165,9 @@ async def test_session_limit_revokes_the_oldest(client: httpx.AsyncClient, tenan
     assert sorted(str(s["revoke_reason"]) for s in every) == ["None", "None", "session_limit"]
 
 
-async def test_create_another_org_list_and_switch(client: httpx.AsyncClient, tenant) -> None:
+async def test_create_another_org_list_and_switch(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
+    await make_instance_admin(app, owner.user_id)
     created = await client.post(f"{API}/orgs", json={"name": "Second Shop"}, headers=owner.headers)
     assert created.status_code == 201, created.text
     assert created.json()["role"] == "owner"

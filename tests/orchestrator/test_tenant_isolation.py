@@ -74,7 +74,10 @@ SELF_SERVICE: dict[str, str] = {
     "POST /auth/mfa/totp/confirm": "confirms the caller's own second factor",
     "DELETE /auth/mfa/totp": "turns off the caller's own second factor",
     "GET /orgs": "the organisations the caller belongs to",
-    "POST /orgs": "creates an organisation the caller will own",
+    "POST /orgs": "creates an organisation the caller will own (who may: the instance's setting org_creation)",
+    "GET /auth/invitations": "the invitations addressed to the caller's own e-mail",
+    "POST /auth/invitations/{invitation_id}/accept": "the caller accepts an invitation addressed to them",
+    "POST /auth/invitations/{invitation_id}/decline": "the caller declines an invitation addressed to them",
 }
 """Authenticated routes that act only on the caller themselves, so no permission applies."""
 
@@ -83,6 +86,12 @@ UNCOVERED: dict[str, str] = {
         "authenticated by an agent key, not a user: tests/orchestrator/test_agent_uploads.py checks its boundary",
     "GET /executions/{execution_id}/artifacts/{artifact_id}":
         "no public route makes an artifact: agents store them (services.artifacts.register_artifact)",
+    "POST /auth/invitations/{invitation_id}/accept":
+        "an invitation is addressed to an e-mail, not kept by the caller's organisation: "
+        "test_invitations.py checks that anyone else's is a 404",
+    "POST /auth/invitations/{invitation_id}/decline":
+        "an invitation is addressed to an e-mail, not kept by the caller's organisation: "
+        "test_invitations.py checks that anyone else's is a 404",
     "GET /templates/{template_id}": "templates are files shipped with the orchestrator, shared by every organisation",
     "POST /templates/{template_id}/instantiate":
         "templates are files shipped with the orchestrator, shared by every organisation",
@@ -149,8 +158,9 @@ async def _login(app: FastAPI, *, org_id: uuid.UUID | None = None, role_id: uuid
     email = f"m-{uuid.uuid4().hex[:10]}@example.com"
     async with app.state.db.transaction() as session:
         if org_id is None:
+            # An instance admin, so the user factory may create accounts (`settings.account_creation`).
             org, user = await create_org_with_owner(session, org_name=f"Org {uuid.uuid4().hex[:6]}", email=email,
-                                                    password=PASSWORD)
+                                                    password=PASSWORD, instance_admin=True)
             org_id = org.id
         else:
             user = await create_user(session, email=email, password=PASSWORD)

@@ -10,13 +10,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 
-from orchestrator.api.routes import auth, orgs, roles, users
+from orchestrator.api.routes import auth, invitations, orgs, roles, users
 from tests.orchestrator._identity_helpers import (
     API,
     audit_actions,
     error_code,
     fast_hashing,  # noqa: F401 - fixture
+    join_by_invitation,
     login,
+    make_instance_admin,
     patch_org,
 )
 from tests.orchestrator.conftest import PASSWORD
@@ -44,7 +46,7 @@ def _permissions(dependant: Dependant) -> list[str]:
 
 def test_every_route_declares_a_permission_or_is_self_service() -> None:
     open_routes = auth.SELF_SERVICE | auth.PUBLIC | orgs.SELF_SERVICE
-    for module in (auth, orgs, users, roles):
+    for module in (auth, orgs, users, roles, invitations):
         for route in module.router.routes:
             declared = _permissions(route.dependant)  # type: ignore[attr-defined]
             assert declared or route.path in open_routes, f"{route.path} declares no permission"  # type: ignore[attr-defined]
@@ -55,6 +57,7 @@ def test_every_route_declares_a_permission_or_is_self_service() -> None:
 
 async def test_create_list_search_and_get_members(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
+    await make_instance_admin(app, owner.user_id)
     created = await client.post(f"{API}/users", headers=owner.headers, json={
         "email": "Ada@Example.com", "name": "Ada Lovelace", "password": "Analytical-Engine-1843", "role": "designer"})
     assert created.status_code == 201, created.text
@@ -72,8 +75,9 @@ async def test_create_list_search_and_get_members(client: httpx.AsyncClient, app
     assert "user.create" in [e.action for e in await audit_actions(app, owner.org_id)]
 
 
-async def test_a_new_users_password_follows_the_org_policy(client: httpx.AsyncClient, tenant) -> None:
+async def test_a_new_users_password_follows_the_org_policy(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
+    await make_instance_admin(app, owner.user_id)
     weak = await client.post(f"{API}/users", headers=owner.headers,
                              json={"email": "weak@example.com", "password": "short", "role": "viewer"})
     assert weak.status_code == 422
@@ -87,15 +91,22 @@ async def test_a_new_users_password_follows_the_org_policy(client: httpx.AsyncCl
     assert "wizard" in unknown_role.json()["error"]["message"]
 
 
-async def test_an_existing_user_is_added_by_email(client: httpx.AsyncClient, tenant) -> None:
+async def test_an_existing_user_joins_by_invitation(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
     elsewhere = await tenant()
+    # An instance admin creating an account may learn the address is taken; nobody else gets that far.
+    await make_instance_admin(app, owner.user_id)
     with_password = await client.post(f"{API}/users", headers=owner.headers,
                                       json={"email": elsewhere.email, "password": PASSWORD, "role": "viewer"})
     assert error_code(with_password) == "user_exists"
-    added = await client.post(f"{API}/users", headers=owner.headers, json={"email": elsewhere.email, "role": "viewer"})
-    assert added.status_code == 201
-    again = await client.post(f"{API}/users", headers=owner.headers, json={"email": elsewhere.email, "role": "viewer"})
+    without = await client.post(f"{API}/users", headers=owner.headers,
+                                json={"email": elsewhere.email, "role": "viewer"})
+    assert without.status_code == 422
+    assert "POST /invitations" in without.json()["error"]["message"]
+    assert (await join_by_invitation(client, owner.headers, elsewhere.headers, elsewhere.email,
+                                     "viewer")).status_code == 200
+    again = await client.post(f"{API}/invitations", headers=owner.headers,
+                              json={"email": elsewhere.email, "role": "viewer"})
     assert error_code(again) == "already_member"
     assert (await login(client, elsewhere.email, org=None)).json()["org_id"] == str(elsewhere.org_id)
     # Shared between organisations: this organisation cannot rename them.
@@ -143,7 +154,8 @@ async def test_removing_a_member_ends_their_sessions_here_only(client: httpx.Asy
     owner = await tenant()
     other = await tenant()
     member = await tenant(org_id=owner.org_id, role="operator")
-    await client.post(f"{API}/users", headers=other.headers, json={"email": member.email, "role": "viewer"})
+    assert (await join_by_invitation(client, other.headers, member.headers, member.email,
+                                     "viewer")).status_code == 200
     assert (await client.delete(f"{API}/users/{member.user_id}", headers=owner.headers)).status_code == 204
     assert (await client.get(f"{API}/auth/me", headers=member.headers)).status_code == 401
     assert (await client.get(f"{API}/users/{member.user_id}", headers=owner.headers)).status_code == 404

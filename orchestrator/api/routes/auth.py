@@ -29,6 +29,8 @@ from orchestrator.api.pagination import Page
 from orchestrator.schemas.identity import (
     LoginRequest,
     MePublic,
+    MyInvitationPublic,
+    OrgMembershipPublic,
     PasswordChange,
     RecoveryCodesPublic,
     RefreshRequest,
@@ -39,14 +41,15 @@ from orchestrator.schemas.identity import (
     TotpDisable,
     TotpEnrolmentPublic,
 )
-from orchestrator.services import auth, mfa
+from orchestrator.services import auth, invitations, mfa
 from orchestrator.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 SELF_SERVICE = frozenset({
     "/auth/me", "/auth/logout", "/auth/switch", "/auth/sessions", "/auth/sessions/{session_id}", "/auth/password",
-    "/auth/mfa/totp", "/auth/mfa/totp/confirm",
+    "/auth/mfa/totp", "/auth/mfa/totp/confirm", "/auth/invitations", "/auth/invitations/{invitation_id}/accept",
+    "/auth/invitations/{invitation_id}/decline",
 })
 """Routes that act on the caller's own account: a live session is all they need."""
 PUBLIC = frozenset({"/auth/login", "/auth/refresh"})
@@ -87,12 +90,16 @@ def _tokens(result: auth.LoginResult, response: Response) -> TokenPairPublic:
 
 @router.post("/login", response_model=TokenPairPublic, summary="Log in: an access token and a refresh token",
              description="401 `invalid_credentials` for a wrong e-mail or password; 401 `mfa_required` when "
-                         "the account has TOTP and no code was sent; 403 `locked` after repeated failures.")
+                         "the account has TOTP and no code was sent; 403 `locked` after repeated failures for "
+                         "that e-mail address, in the organisation named (its policy) or from this client "
+                         "address (the instance's limit), whether or not the address has an account.")
 async def login(body: LoginRequest, request: Request, response: Response, session: DurableSessionDep,
                 settings: SettingsDep) -> TokenPairPublic:
     result = await auth.login(session, email=body.email, password=body.password, org_slug=body.org,
                               totp_code=body.totp_code, recovery_code=body.recovery_code,
-                              config=_config(request, settings), client=_client(request))
+                              config=_config(request, settings), client=_client(request),
+                              lockout=auth.LockoutConfig(settings.login_lockout_threshold,
+                                                         settings.login_lockout_minutes))
     return _tokens(result, response)
 
 
@@ -175,3 +182,27 @@ async def totp_disable(body: TotpDisable, request: Request, principal: Principal
     await mfa.disable(session, user_id=principal.user_id, password=body.password, code=body.code,
                       master_key=request.app.state.master_key, actor=actor_for(request, principal),
                       org_id=principal.org_id)
+
+
+@router.get("/invitations", response_model=Page[MyInvitationPublic],
+            summary="Invitations to other organisations addressed to you, pending and unexpired")
+async def my_invitations(principal: PrincipalDep, session: SessionDep, page: PageDep) -> Page[MyInvitationPublic]:
+    items, total = await invitations.list_mine(session, email=principal.email, limit=page.limit, offset=page.offset)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/invitations/{invitation_id}/accept", response_model=OrgMembershipPublic,
+             summary="Accept an invitation: you join that organisation (log in to it with `org` or /auth/switch)",
+             description="404 for an invitation not addressed to you; 409 `invitation_expired` or "
+                         "`invitation_closed` (already answered or revoked).")
+async def accept_invitation(invitation_id: uuid.UUID, request: Request, principal: PrincipalDep,
+                            session: SessionDep) -> OrgMembershipPublic:
+    return await invitations.accept(session, user_id=principal.user_id, invitation_id=invitation_id,
+                                    actor=actor_for(request, principal))
+
+
+@router.post("/invitations/{invitation_id}/decline", status_code=204, summary="Decline an invitation")
+async def decline_invitation(invitation_id: uuid.UUID, request: Request, principal: PrincipalDep,
+                             session: SessionDep) -> None:
+    await invitations.decline(session, user_id=principal.user_id, invitation_id=invitation_id,
+                              actor=actor_for(request, principal))

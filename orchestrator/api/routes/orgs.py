@@ -6,7 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from orchestrator.api.deps import PageDep, Principal, PrincipalDep, SessionDep, actor_for, client_ip, require
+from orchestrator.api.deps import (
+    PageDep,
+    Principal,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    actor_for,
+    client_ip,
+    require,
+)
 from orchestrator.api.pagination import Page
 from orchestrator.schemas.identity import OrgCreate, OrgMembershipPublic, OrgPublic, OrgUpdate
 from orchestrator.security.permissions import Permission
@@ -15,7 +24,8 @@ from orchestrator.services import identity
 router = APIRouter(prefix="/orgs", tags=["orgs"])
 
 SELF_SERVICE = frozenset({"/orgs"})
-"""GET and POST /orgs act on the caller's own memberships: any live session may use them."""
+"""GET and POST /orgs act on the caller's own memberships: no organisation's permission applies (who may
+create one is the instance's setting `org_creation`)."""
 
 
 @router.get("", response_model=Page[OrgMembershipPublic], summary="Your organisations and your role in each")
@@ -26,11 +36,13 @@ async def list_orgs(principal: PrincipalDep, session: SessionDep, page: PageDep)
 
 
 @router.post("", status_code=201, response_model=OrgMembershipPublic,
-             summary="Create an organisation that you own (log in to it with `org` or POST /auth/switch)")
-async def create_org(body: OrgCreate, request: Request, principal: PrincipalDep,
-                     session: SessionDep) -> OrgMembershipPublic:
+             summary="Create an organisation that you own (log in to it with `org` or POST /auth/switch)",
+             description="By default only instance admins may (403 `org_creation_restricted`; setting "
+                         "`RPA_ORG_CREATION`).")
+async def create_org(body: OrgCreate, request: Request, principal: PrincipalDep, session: SessionDep,
+                     settings: SettingsDep) -> OrgMembershipPublic:
     return await identity.create_org(session, name=body.name, owner_id=principal.user_id,
-                                     actor=actor_for(request, principal))
+                                     org_creation=settings.org_creation, actor=actor_for(request, principal))
 
 
 @router.get("/current", response_model=OrgPublic, summary="The organisation of the current session")

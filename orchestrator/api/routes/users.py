@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from orchestrator.api.deps import PageDep, Principal, SessionDep, actor_for, require
+from orchestrator.api.deps import PageDep, Principal, SessionDep, SettingsDep, actor_for, require
 from orchestrator.api.pagination import Page
 from orchestrator.schemas.identity import SessionPublic, UserCreate, UserPublic, UserUpdate
 from orchestrator.security.permissions import Permission
@@ -30,9 +30,14 @@ async def list_users(principal: Reader, session: SessionDep, page: PageDep,
 
 
 @router.post("", status_code=201, response_model=UserPublic,
-             summary="Create a user (with a password) or add an existing one by e-mail (without)")
-async def create_user(body: UserCreate, request: Request, principal: Manager, session: SessionDep) -> UserPublic:
-    return await identity.add_member(session, principal=principal, body=body, actor=actor_for(request, principal))
+             summary="Create a new account, member of this organisation at once",
+             description="By default only instance admins create accounts (403 `account_creation_restricted`; "
+                         "setting `RPA_ACCOUNT_CREATION`). Someone who has an account joins by invitation: "
+                         "POST /invitations.")
+async def create_user(body: UserCreate, request: Request, principal: Manager, session: SessionDep,
+                      settings: SettingsDep) -> UserPublic:
+    return await identity.add_member(session, principal=principal, body=body,
+                                     account_creation=settings.account_creation, actor=actor_for(request, principal))
 
 
 @router.get("/{user_id}", response_model=UserPublic, summary="One member")
