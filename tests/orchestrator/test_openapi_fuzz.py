@@ -93,7 +93,8 @@ def _run(client: TestClient, coroutine: Any) -> Any:
 async def _new_owner(app: Any) -> Owner:
     async with app.state.db.transaction() as session:
         org, user = await create_org_with_owner(session, org_name=f"Fuzz {uuid.uuid4().hex[:6]}",
-                                                email=f"fuzz-{uuid.uuid4().hex[:10]}@example.com", password=PASSWORD)
+                                                email=f"fuzz-{uuid.uuid4().hex[:10]}@example.com", password=PASSWORD,
+                                                instance_admin=True)  # the user factory creates accounts
     return Owner(org.id, user.id)
 
 
