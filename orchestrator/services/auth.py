@@ -7,7 +7,8 @@ Invariants:
   organisation the login is for, under its policy, which bars that organisation only; and the
   instance's limit per account and source. An unknown address counts and locks like a known one,
   and a lockout is checked before the password, for both alike: `locked` says nothing about
-  whether the address has an account, nor whether the password was right.
+  whether the address has an account, nor whether the password was right. A login naming an
+  organisation the address does not belong to fails (and counts) like a wrong password.
 - A refresh token is used once. Presenting a used one revokes its whole session
   (`refresh_reuse`): either the holder or a thief has a copy, and the server cannot tell which.
 - Refusals that change state (counter, lockout, revocation, audit entry) raise `AuthRefusal`,
@@ -149,16 +150,15 @@ async def login(session: AsyncSession, *, email: str, password: str, org_slug: s
         # Before any password check, for known and unknown addresses alike: no answer to tell them apart.
         raise await _fail(session, org_id=audit_org, actor=actor, email=email, reason="locked", refusal=_locked(until))
     password_ok = await check_password(user.password_hash if user else None, password)
-    if user is None or not password_ok:
+    if user is None or not password_ok or found is None:
+        # A login to an organisation the address does not belong to fails like a wrong password, and
+        # counts: otherwise naming a lenient organisation would test passwords outside the lockout
+        # of the user's own.
         await lockouts.count_failure(session, email, scopes)
-        raise await _fail(session, org_id=audit_org, actor=actor, email=email,
-                          reason="unknown_email" if user is None else "wrong_password",
+        reason = "unknown_email" if user is None else "wrong_password" if not password_ok else "not_a_member"
+        raise await _fail(session, org_id=audit_org, actor=actor, email=email, reason=reason,
                           refusal=AuthRefusal(INVALID_CREDENTIALS, code="invalid_credentials"))
-    # The password matched: from here on the caller is the user, so the answers may be specific.
-    if found is None:
-        where = f"an organisation with slug '{org_slug}'" if org_slug else "any organisation"
-        raise await _fail(session, org_id=audit_org, actor=actor, email=email, reason="not_a_member",
-                          refusal=AuthRefusal(f"you are not a member of {where}", status=403, code="not_a_member"))
+    # The password matched, in an organisation of the user's: the answers may be specific now.
     org, membership = found
     if not user.is_active or not membership.is_active:
         raise await _fail(session, org_id=org.id, actor=actor, email=email, reason="disabled", refusal=AuthRefusal(

@@ -75,7 +75,7 @@ async def test_an_existing_user_is_never_made_a_member_without_consent(live: htt
     assert victim.email not in [m["email"] for m in members]
     assert (await live.get(f"{API}/orgs", headers=victim.headers)).json()["total"] == 1
     attacker_slug = await _slug(live, attacker.headers)
-    assert error_code(await login(live, victim.email, org=attacker_slug)) == "not_a_member"
+    assert error_code(await login(live, victim.email, org=attacker_slug)) == "invalid_credentials"
     # The victim sees it and declines; the organisation sees that, and nothing else about them.
     mine = (await live.get(f"{API}/auth/invitations", headers=victim.headers)).json()["items"]
     assert [(i["org_slug"], i["role"]) for i in mine] == [(attacker_slug, "viewer")]
@@ -151,3 +151,19 @@ async def test_the_instance_limit_holds_per_account_and_source(app: FastAPI, ten
         codes = [error_code(await login(guesser, owner.email, WRONG)) for _ in range(4)]
         assert codes == ["invalid_credentials"] * 3 + ["locked"]
         assert (await login(user, owner.email)).status_code == 200
+
+
+async def test_a_lenient_organisation_is_no_way_to_test_passwords(live: httpx.AsyncClient, tenant) -> None:
+    """Naming an organisation the victim does not belong to, with a policy that never locks,
+    answers the right password exactly as a wrong one: guesses there learn nothing."""
+    victim = await tenant()
+    await patch_org(live, victim.headers, password_policy={"lockout_threshold": 3})
+    lenient = await tenant()
+    await patch_org(live, lenient.headers, password_policy={"lockout_threshold": 100})
+    lenient_slug = await _slug(live, lenient.headers)
+    assert (await login(live, victim.email)).status_code == 200  # control
+    right, wrong = (await login(live, victim.email, PASSWORD, org=lenient_slug),
+                    await login(live, victim.email, WRONG, org=lenient_slug))
+    assert (right.status_code, error_code(right)) == (wrong.status_code, error_code(wrong)) == (
+        401, "invalid_credentials")
+    assert right.json()["error"]["message"] == wrong.json()["error"]["message"]

@@ -184,7 +184,7 @@ async def test_create_another_org_list_and_switch(client: httpx.AsyncClient, app
     stranger = await tenant()
     other_slug = (await client.get(f"{API}/orgs/current", headers=stranger.headers)).json()["slug"]
     assert (await client.post(f"{API}/auth/switch", json={"org": other_slug}, headers=owner.headers)).status_code == 404
-    assert error_code(await login(client, owner.email, org=other_slug)) == "not_a_member"
+    assert error_code(await login(client, owner.email, org=other_slug)) == "invalid_credentials"
 
 
 async def test_password_change_checks_policy_and_signs_out_other_sessions(client: httpx.AsyncClient,

@@ -89,7 +89,8 @@ def _tokens(result: auth.LoginResult, response: Response) -> TokenPairPublic:
 
 
 @router.post("/login", response_model=TokenPairPublic, summary="Log in: an access token and a refresh token",
-             description="401 `invalid_credentials` for a wrong e-mail or password; 401 `mfa_required` when "
+             description="401 `invalid_credentials` for a wrong e-mail or password, or an organisation (`org`) "
+                         "the account does not belong to; 401 `mfa_required` when "
                          "the account has TOTP and no code was sent; 403 `locked` after repeated failures for "
                          "that e-mail address, in the organisation named (its policy) or from this client "
                          "address (the instance's limit), whether or not the address has an account.")
