@@ -35,6 +35,9 @@ class User(UuidMixin, TimestampMixin, SoftDeleteMixin, Base):
     totp_enabled: Mapped[bool] = mapped_column(default=False)
     totp_last_step: Mapped[int | None] = mapped_column(default=None)
     """The last accepted TOTP time step: a code is never accepted twice."""
+    home_org_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    """The organisation that created the account, the only one that may rename it (no foreign key: the
+    account outlives it). An account that joined others by invitation keeps its name there."""
     is_instance_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Administers the instance, not one organisation: set by `rpa admin create`. By default only
     instance admins create organisations and accounts (settings `org_creation`, `account_creation`)."""

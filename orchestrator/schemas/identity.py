@@ -54,6 +54,12 @@ class PasswordChange(BaseModel):
     new_password: str = Field(max_length=1024)
 
 
+class MeUpdate(BaseModel):
+    model_config = _Strict
+
+    name: str = Field(max_length=200)
+
+
 class MePublic(BaseModel):
     user_id: uuid.UUID
     org_id: uuid.UUID

@@ -68,14 +68,15 @@ async def unique_slug(session: AsyncSession, name: str) -> str:
 
 
 async def create_user(session: AsyncSession, *, email: str, password: str, name: str = "",
-                      policy: PasswordPolicy | None = None, context: tuple[str, ...] = ()) -> User:
+                      policy: PasswordPolicy | None = None, context: tuple[str, ...] = (),
+                      home_org_id: uuid.UUID | None = None) -> User:
     email = normalise_email(email)
     if await session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise IdentityError(f"a user with e-mail {email} already exists", code="conflict", field="email")
     problems = (policy or PasswordPolicy()).problems(password, email=email, context=(name, *context))
     if problems:
         raise IdentityError("the password " + "; ".join(problems), field="password")
-    user = User(email=email, name=name, password_hash=hash_password(password))
+    user = User(email=email, name=name, password_hash=hash_password(password), home_org_id=home_org_id)
     session.add(user)
     await session.flush()
     session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
@@ -92,7 +93,8 @@ async def create_org_with_owner(session: AsyncSession, *, org_name: str, email: 
     session.add(org)
     await session.flush()
     existing = await session.scalar(select(User).where(User.email == normalise_email(email)))
-    user = existing or await create_user(session, email=email, password=password, name=name, context=(org_name,))
+    user = existing or await create_user(session, email=email, password=password, name=name, context=(org_name,),
+                                         home_org_id=org.id)
     if instance_admin:
         user.is_instance_admin = True
     owner = await builtin_role(session, "owner")
@@ -328,7 +330,7 @@ async def add_member(session: AsyncSession, *, principal: Principal, body: UserC
     if problems:
         raise Invalid("body:password: the password " + "; ".join(problems), code="weak_password",
                       details=[{"location": "body:password", "message": p} for p in problems])
-    user = User(email=email, name=body.name.strip(),
+    user = User(email=email, name=body.name.strip(), home_org_id=principal.org_id,
                 password_hash=await asyncio.to_thread(hash_password, body.password))
     session.add(user)
     await session.flush()
@@ -366,11 +368,10 @@ async def update_member(session: AsyncSession, *, principal: Principal, user_id:
     if losing_owner and await _active_owners(session, principal.org_id) <= 1:
         raise Conflict("this is the organisation's last owner; make someone else owner first", code="last_owner")
     if body.name is not None and body.name.strip() != user.name:
-        others = await session.scalar(select(func.count()).select_from(Membership).where(
-            Membership.user_id == user.id, Membership.org_id != principal.org_id))
-        if others:
-            raise Conflict("this user belongs to other organisations too; only they can change their name",
-                           code="shared_user")
+        if user.home_org_id != principal.org_id:
+            # Whether the account belongs to other organisations too is theirs to know, not this one's.
+            raise Conflict("this account was not created by this organisation; only its holder changes their "
+                           "name (PATCH /auth/me)", code="not_created_here")
         user.name = body.name.strip()
     membership.role_id = new_role.id
     if body.is_active is not None:
@@ -395,3 +396,12 @@ async def remove_member(session: AsyncSession, *, principal: Principal, user_id:
     await session.flush()
     await record(session, org_id=principal.org_id, actor=actor, action="user.remove", target_type="user",
                  target_id=user.id, summary={"email": user.email, "role": role.name})
+
+
+async def rename_self(session: AsyncSession, *, principal: Principal, name: str, actor: Actor) -> None:
+    """The caller changes their own name, everywhere they are a member."""
+    user = await session.get_one(User, principal.user_id)
+    before, user.name = user.name, name.strip()
+    await session.flush()
+    await record(session, org_id=principal.org_id, actor=actor, action="user.rename_self", target_type="user",
+                 target_id=user.id, summary={"before": before, "after": user.name})

@@ -125,7 +125,7 @@ def tenant(app: FastAPI) -> TenantFactory:
                 if role != "owner":
                     raise ValueError("a new organisation starts with its owner; add other roles afterwards")
             else:
-                user = await create_user(session, email=email, password=PASSWORD)
+                user = await create_user(session, email=email, password=PASSWORD, home_org_id=org_id)
                 session.add(Membership(org_id=org_id, user_id=user.id, role_id=(await builtin_role(session, role)).id))
                 await session.flush()
             settings: Settings = app.state.settings

@@ -1,4 +1,5 @@
-"""Migration 0010 adds invitations, login lockouts and the instance admin flag, and keeps users."""
+"""Migration 0010 adds invitations, login lockouts, the instance admin flag and each account's home
+organisation (its first membership's), and keeps users."""
 
 from __future__ import annotations
 
@@ -36,5 +37,6 @@ async def test_down_and_up_again_keeps_the_users(app: FastAPI, client: Any, tena
         columns = [row[1] for row in raw.execute("PRAGMA table_info(users)")]
         assert "failed_logins" not in columns
         assert "locked_until" not in columns
-        assert raw.execute("SELECT is_instance_admin FROM users WHERE email = ?", (owner.email,)).fetchone() == (0,)
+        assert raw.execute("SELECT is_instance_admin, home_org_id FROM users WHERE email = ?",
+                           (owner.email,)).fetchone() == (0, owner.org_id.hex)  # home: its first organisation
     assert (await login(client, owner.email)).status_code == 200

@@ -65,6 +65,7 @@ SELF_SERVICE: dict[str, str] = {
     "PUT /agents/me/artifacts/{execution_id}":
         "an agent's own upload, authenticated by its agent key (tests/orchestrator/test_agent_uploads.py)",
     "GET /auth/me": "the caller's own identity",
+    "PATCH /auth/me": "changes the caller's own name",
     "POST /auth/logout": "ends the caller's own session",
     "POST /auth/switch": "opens a session in another organisation the caller belongs to",
     "GET /auth/sessions": "the caller's own sessions",
@@ -163,7 +164,7 @@ async def _login(app: FastAPI, *, org_id: uuid.UUID | None = None, role_id: uuid
                                                     password=PASSWORD, instance_admin=True)
             org_id = org.id
         else:
-            user = await create_user(session, email=email, password=PASSWORD)
+            user = await create_user(session, email=email, password=PASSWORD, home_org_id=org_id)
             session.add(Membership(org_id=org_id, user_id=user.id,
                                    role_id=role_id or (await builtin_role(session, "viewer")).id))
             await session.flush()

@@ -109,9 +109,16 @@ async def test_an_existing_user_joins_by_invitation(client: httpx.AsyncClient, a
                               json={"email": elsewhere.email, "role": "viewer"})
     assert error_code(again) == "already_member"
     assert (await login(client, elsewhere.email, org=None)).json()["org_id"] == str(elsewhere.org_id)
-    # Shared between organisations: this organisation cannot rename them.
+    # Created elsewhere: this organisation cannot rename them (and so learns nothing of where else they are);
+    # they rename themselves.
     renamed = await client.patch(f"{API}/users/{elsewhere.user_id}", headers=owner.headers, json={"name": "Mallory"})
-    assert error_code(renamed) == "shared_user"
+    assert error_code(renamed) == "not_created_here"
+    assert (await client.patch(f"{API}/auth/me", headers=elsewhere.headers, json={"name": "Ada"})).status_code == 204
+    assert (await client.get(f"{API}/users/{elsewhere.user_id}", headers=owner.headers)).json()["name"] == "Ada"
+    own = (await client.post(f"{API}/users", headers=owner.headers, json={
+        "email": "made-here@example.com", "password": "Violet-Canal-93-Lantern", "role": "viewer"})).json()
+    renamed_own = await client.patch(f"{API}/users/{own['id']}", headers=owner.headers, json={"name": "Ada L."})
+    assert renamed_own.json()["name"] == "Ada L."
 
 
 async def test_another_tenants_user_is_a_404_everywhere(client: httpx.AsyncClient, tenant) -> None:

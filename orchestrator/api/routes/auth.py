@@ -29,6 +29,7 @@ from orchestrator.api.pagination import Page
 from orchestrator.schemas.identity import (
     LoginRequest,
     MePublic,
+    MeUpdate,
     MyInvitationPublic,
     OrgMembershipPublic,
     PasswordChange,
@@ -41,7 +42,7 @@ from orchestrator.schemas.identity import (
     TotpDisable,
     TotpEnrolmentPublic,
 )
-from orchestrator.services import auth, invitations, mfa
+from orchestrator.services import auth, identity, invitations, mfa
 from orchestrator.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -130,6 +131,11 @@ async def switch(body: SwitchRequest, request: Request, response: Response, prin
 async def me(principal: PrincipalDep) -> MePublic:
     return MePublic(user_id=principal.user_id, org_id=principal.org_id, session_id=principal.session_id,
                     email=principal.email, role=principal.role, permissions=sorted(principal.permissions))
+
+
+@router.patch("/me", status_code=204, summary="Change your own name (in every organisation you belong to)")
+async def rename_me(body: MeUpdate, request: Request, principal: PrincipalDep, session: SessionDep) -> None:
+    await identity.rename_self(session, principal=principal, name=body.name, actor=actor_for(request, principal))
 
 
 @router.get("/sessions", response_model=Page[SessionPublic], summary="Your sessions in this organisation")

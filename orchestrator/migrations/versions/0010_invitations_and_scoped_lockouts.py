@@ -10,7 +10,9 @@ move from `users.failed_logins` / `users.locked_until`, which one organisation's
 every organisation, to `login_lockouts`, keyed by the e-mail address as typed and a scope: the
 organisation the login is for, or the instance's limit per account and source. Counts in flight
 are dropped with the old columns: at worst an attacker gets one threshold of guesses more.
-`users.is_instance_admin` marks who may create organisations and accounts.
+`users.is_instance_admin` marks who may create organisations and accounts; `users.home_org_id`
+the organisation that created an account (for existing ones, that of their first membership),
+the only one that may rename it: asking another would tell it the account is shared.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("users", sa.Column("is_instance_admin", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("users", sa.Column("home_org_id", sa.Uuid(), nullable=True))
+    op.execute("UPDATE users SET home_org_id = (SELECT m.org_id FROM memberships m WHERE m.user_id = users.id "
+               "ORDER BY m.created_at, m.id LIMIT 1)")
     # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch copy of `users` would
     # drop and rebuild a table that every other identity table refers to.
     op.execute("ALTER TABLE users DROP COLUMN failed_logins")
@@ -74,4 +79,5 @@ def downgrade() -> None:
     op.drop_table("invitations")
     op.add_column("users", sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
     op.add_column("users", sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False))
+    op.execute("ALTER TABLE users DROP COLUMN home_org_id")
     op.execute("ALTER TABLE users DROP COLUMN is_instance_admin")
