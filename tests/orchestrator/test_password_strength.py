@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from orchestrator.security import strength
 from orchestrator.services.policy import PasswordPolicy
-from tests.orchestrator._identity_helpers import API, error_code, fast_hashing, patch_org  # noqa: F401 - fixture
+from tests.orchestrator._identity_helpers import (
+    API,
+    error_code,
+    fast_hashing,  # noqa: F401 - fixture
+    make_instance_admin,
+    patch_org,
+)
 from tests.orchestrator.conftest import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
@@ -16,12 +23,13 @@ pytestmark = pytest.mark.usefixtures("fast_hashing")
 WEAK = ("Password1234", "Summer2024!!", "Welcome12345", "qwertyuiop12", "aaaaaaaaaaa1")
 
 
-async def test_weak_passwords_are_refused_on_a_live_server(live: httpx.AsyncClient, tenant) -> None:
+async def test_weak_passwords_are_refused_on_a_live_server(live: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
     control = await live.post(f"{API}/auth/password", headers=owner.headers,
                               json={"current_password": PASSWORD, "new_password": "Violet-Canal-93-Lantern"})
     assert control.status_code == 204, control.text
     owner = await tenant()
+    await make_instance_admin(app, owner.user_id)  # may create accounts
     for weak in WEAK:
         refused = await live.post(f"{API}/auth/password", headers=owner.headers,
                                   json={"current_password": PASSWORD, "new_password": weak})
