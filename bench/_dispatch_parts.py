@@ -206,7 +206,7 @@ class Stats:
 
 
 class SimAgent:
-    """One agent connection driven by this process, with `agent/runtime.py`'s client settings.
+    """One agent connection driven by this process, with `agent/runtime/_transport.py`'s client settings.
 
     The frames of a job are read and written as plain JSON (`_dispatch_load`), the first
     `job.assign` of the run excepted, which is parsed whole by the protocol; every other frame is
