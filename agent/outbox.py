@@ -27,14 +27,21 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from agent._outbox_journal import EventSpec, JobRecord, OutboxError, OutboxJournal, StaleJournalError
+from agent._outbox_journal import (
+    EventSpec,
+    JobRecord,
+    OutboxError,
+    OutboxJournal,
+    OutboxWriteError,
+    StaleJournalError,
+)
 from shared.engine import EVENTS_SCHEMA, Event
 
-__all__ = ["JobRecord", "Outbox", "OutboxError", "OutboxJournal", "StaleJournalError"]
+__all__ = ["JobRecord", "Outbox", "OutboxError", "OutboxJournal", "OutboxWriteError", "StaleJournalError"]
 
 # The events table is the engine's journal layout (shared.engine._journal.EVENTS_SCHEMA);
 # tests/agent/test_outbox.py reads an outbox file with SqliteJournal to pin it.
@@ -47,6 +54,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS health (name TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)"
@@ -254,6 +262,20 @@ class Outbox:
         with self._lock:
             return int(self._db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0])
 
+    def check_writable(self) -> str | None:
+        """Write one small row for real (a committed transaction), to learn whether the outbox
+        can be written now.
+
+        Returns:
+            None when it can; otherwise why not, in SQLite's words ("database or disk is full").
+        """
+        try:
+            with self._transaction() as db:
+                db.execute("INSERT OR REPLACE INTO health VALUES ('probe', ?)", (time.time(),))
+        except OutboxWriteError as exc:
+            return exc.cause
+        return None
+
     def close(self) -> None:
         """Close the file; journals opened from this outbox stop working."""
         with self._lock:
@@ -270,14 +292,20 @@ class Outbox:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so MAX(seq) read inside stays true until COMMIT.
+        # SQLite's errors (a full disk, a read-only file) become OutboxWriteError here, in one place.
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite may have rolled back by itself (disk full)
+                        with suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                raise OutboxWriteError(self.path, str(exc)) from exc
 
     def _append(self, execution_id: str, attempt: int, specs: Sequence[EventSpec]) -> list[Event]:
         now = time.time()

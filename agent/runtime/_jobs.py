@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from agent.outbox import Outbox, OutboxJournal
+from agent.outbox import Outbox, OutboxJournal, OutboxWriteError
 from agent.runtime._config import AgentConfig
 from agent.runtime._uploads import upload_artifacts
 from shared.engine import Engine
@@ -17,6 +17,9 @@ from shared.protocol import JobAccepted, JobAssign, JobRejected
 from shared.steps import StepRegistry
 
 log = logging.getLogger("rpa.agent")
+
+WriteFailed = Callable[[str | None, OutboxWriteError], None]
+"""Told of an outbox write that failed, with the execution it was for (None: no job's own)."""
 
 
 class SubflowLoader:
@@ -43,14 +46,18 @@ class JobRunner:
         registry: the steps the engine runs.
         outbox: where every job is journaled before anything is sent.
         wake: called (from any thread) when the sender has something new to send.
+        write_failed: told when the outbox refuses a write; the job it was for has stopped.
+        problem: why the agent cannot take jobs now, or None.
     """
 
-    def __init__(self, config: AgentConfig, registry: StepRegistry, outbox: Outbox,
-                 wake: Callable[[], None]) -> None:
+    def __init__(self, config: AgentConfig, registry: StepRegistry, outbox: Outbox, wake: Callable[[], None],
+                 write_failed: WriteFailed, problem: Callable[[], str | None]) -> None:
         self.config = config
         self.registry = registry
         self.outbox = outbox
         self.wake = wake
+        self.write_failed = write_failed
+        self.problem = problem
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.engines: dict[str, Engine] = {}
 
@@ -60,6 +67,9 @@ class JobRunner:
         Returns:
             The answer to send: `job.accepted` once the job runs, `job.rejected` with the reason.
         """
+        problem = self.problem()
+        if problem is not None:  # a job it cannot journal would be lost: leave it to another agent
+            return JobRejected(execution_id=job.execution_id, attempt=job.attempt, reason=problem)
         if len(self.tasks) >= self.config.max_jobs or job.execution_id in self.tasks:
             return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
                                reason=f"this agent runs {len(self.tasks)} of {self.config.max_jobs} jobs")
@@ -69,7 +79,12 @@ class JobRunner:
             return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
                                reason=f"this agent cannot read the flow: {str(exc)[:300]}")
         seed = [event.to_event() for event in job.journal]
-        journal = self.outbox.open_job(job.execution_id, job.attempt, job.model_dump(exclude={"secrets"}), seed)
+        try:
+            journal = self.outbox.open_job(job.execution_id, job.attempt, job.model_dump(exclude={"secrets"}), seed)
+        except OutboxWriteError as exc:
+            self.write_failed(None, exc)
+            return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
+                               reason=self.problem() or str(exc))
         loop = asyncio.get_running_loop()
         journal.subscribe(lambda _batch: loop.call_soon_threadsafe(self.wake))
         self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal))
@@ -86,8 +101,12 @@ class JobRunner:
             self.outbox.mark_finished(job.execution_id)
         except asyncio.CancelledError:
             pass  # stopped (moved elsewhere, or the agent is stopping): the journal stays open
-        except Exception:
-            log.exception("execution %s could not run", job.execution_id)
+        except Exception as exc:
+            refused = _write_error(exc)
+            if refused is not None:  # the engine stopped at the event it could not journal
+                self.write_failed(job.execution_id, refused)
+            else:
+                log.exception("execution %s could not run", job.execution_id)
         finally:
             self.tasks.pop(job.execution_id, None)
             self.engines.pop(job.execution_id, None)
@@ -103,3 +122,15 @@ class JobRunner:
         task = self.tasks.pop(execution_id, None)
         if task is not None:
             task.cancel()
+
+
+def _write_error(exc: BaseException) -> OutboxWriteError | None:
+    """The outbox write error behind `exc` (the engine may have wrapped it), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OutboxWriteError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,5 +1,6 @@
 """The sender: every unacknowledged outbox event of every job, in batches, then `job.finished`;
-and a job an earlier process of this agent left unfinished, handed back once its journal is in."""
+and a job this agent will not finish (left by an earlier process of it, or stopped because the
+outbox could not be written), handed back with `job.rejected` once its journal is in."""
 
 from __future__ import annotations
 
@@ -21,14 +22,20 @@ class Sender:
     Args:
         outbox: the agent's outbox.
         send: sends one message on the connection.
-        orphans: jobs of an earlier process of this agent that it does not run (their secrets
-            were never on disk): handed back with `job.rejected` once fully acknowledged.
+        handback: jobs this agent will not finish, with the reason: each is handed back with
+            `job.rejected` once its journal is fully acknowledged (the orchestrator then resumes
+            it from there), and forgotten.
+        forget: forgets a handed-back job (it may fail and retry later: the disk may be full).
+        acked: acknowledgements the outbox could not store (a full disk), by execution.
     """
 
-    def __init__(self, outbox: Outbox, send: Send, orphans: set[str]) -> None:
+    def __init__(self, outbox: Outbox, send: Send, handback: dict[str, str],
+                 forget: Callable[[str], None], acked: dict[str, int]) -> None:
         self.outbox = outbox
         self.send = send
-        self.orphans = orphans
+        self.handback = handback
+        self.forget = forget
+        self.acked = acked
         self.sent: dict[str, int] = {}
         self.finish_sent: set[str] = set()
 
@@ -43,7 +50,8 @@ class Sender:
     async def flush(self, record: JobRecord) -> None:
         """Send the job's events not sent on this connection, then its end when it has one."""
         execution_id = record.execution_id
-        sent = max(self.sent.get(execution_id, 0), record.acked_seq)
+        acked = max(record.acked_seq, self.acked.get(execution_id, 0))
+        sent = max(self.sent.get(execution_id, 0), acked)
         while sent < record.last_seq:
             events = [e for e in self.outbox.unacked(execution_id, BATCH * 2) if e.seq > sent][:BATCH]
             if not events:
@@ -58,11 +66,10 @@ class Sender:
                                         status=data["status"], outputs=data.get("outputs") or {},
                                         error=data.get("error"), last_seq=record.last_seq))
             self.finish_sent.add(execution_id)
-        elif execution_id in self.orphans and record.fully_acked:
-            await self.send(JobRejected(execution_id=execution_id, attempt=record.attempt,
-                                        reason="the agent restarted; resume it from its journal"))
-            self.orphans.discard(execution_id)
-            self.outbox.forget(execution_id, force=True)
+        elif execution_id in self.handback and acked >= record.last_seq and not record.finished:
+            reason = self.handback.pop(execution_id)
+            await self.send(JobRejected(execution_id=execution_id, attempt=record.attempt, reason=reason))
+            self.forget(execution_id)
 
 
 def finished_event(outbox: Outbox, execution_id: str) -> Event | None:

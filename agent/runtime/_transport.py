@@ -16,6 +16,8 @@ from typing import Protocol
 
 MAX_FRAME = 8 * 1024 * 1024
 OPEN_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 2.0
+"""A close handshake with an orchestrator that stopped answering is not waited for longer."""
 
 
 class TransportClosed(Exception):
@@ -104,7 +106,8 @@ def websocket_connector(url: str, key: Callable[[], str]) -> Connector:
         try:
             async with ws_connect(f"{base}/api/v1/agents/connect", max_size=MAX_FRAME,
                                   additional_headers={"Authorization": f"Bearer {key()}"},
-                                  open_timeout=OPEN_TIMEOUT_S, ping_interval=None) as ws:
+                                  open_timeout=OPEN_TIMEOUT_S, close_timeout=CLOSE_TIMEOUT_S,
+                                  ping_interval=None) as ws:
                 yield _WebSocketTransport(ws)
         except ConnectionClosed as exc:
             raise _closed(exc) from None

@@ -107,6 +107,12 @@ class AgentSession:
     # --- handlers: each returns the replies to send ---------------------------------------------
 
     async def on_heartbeat(self, message: Heartbeat) -> list[object]:
+        if message.unhealthy != self.link.unhealthy:
+            log.log(logging.WARNING if message.unhealthy else logging.INFO, "agent %s %s", self.link.name,
+                    f"takes no jobs: {message.unhealthy}" if message.unhealthy else "takes jobs again")
+            self.link.unhealthy = message.unhealthy
+            if message.unhealthy is None:
+                self.hub.on_free()
         self.hub.beat(self.link)
         return [HeartbeatAck(ref=message.id, server_time=time.time())]
 

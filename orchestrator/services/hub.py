@@ -45,6 +45,8 @@ class AgentLink:
     dispatched: int = 0
     connection: Any = None
     """The connection's protocol state (`shared.protocol.ServerConnection`), told of each assignment."""
+    unhealthy: str | None = None
+    """Why the agent said (in its last heartbeat) that it cannot take jobs now; it gets none meanwhile."""
 
     def hold(self, execution_id: uuid.UUID, attempt: int) -> None:
         """Take the execution on this connection: a slot, and the right to report on it."""
@@ -54,7 +56,7 @@ class AgentLink:
 
     @property
     def free(self) -> int:
-        return self.max_jobs - len(self.running)
+        return 0 if self.unhealthy is not None else self.max_jobs - len(self.running)
 
 
 class AgentHub:

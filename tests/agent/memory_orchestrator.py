@@ -3,7 +3,7 @@
 
 - `assign(job)`: send a job.assign on the open connection (and let it report on it).
 - `cut(clean=False)`: drop the open connection, as a network failure does.
-- `silent`: while set, nothing is answered or acknowledged (a frozen orchestrator).
+- `silent`: while set, nothing is answered or acknowledged, no hello welcomed (a frozen orchestrator).
 - `received`: every message of every connection, in order; `connections`: the hellos.
 """
 
@@ -14,6 +14,8 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from agent.runtime import MemoryTransport, Transport, TransportClosed, memory_pair
 from shared.protocol import (
@@ -28,11 +30,14 @@ from shared.protocol import (
     ServerConnection,
     encode,
 )
+from shared.steps import StepRegistry, context, step
 
 
 class MemoryOrchestrator:
-    def __init__(self, *, heartbeat_interval_s: float = 0.05, welcome: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, heartbeat_interval_s: float = 0.05, lease_s: float | None = None,
+                 welcome: dict[str, Any] | None = None) -> None:
         self.heartbeat_interval_s = heartbeat_interval_s
+        self.lease_s = lease_s
         self.welcome_fields = welcome or {}
         self.received: list[Any] = []
         self.hellos: list[Hello] = []
@@ -62,10 +67,11 @@ class MemoryOrchestrator:
                 await task
 
     async def _serve(self, end: MemoryTransport) -> None:
-        connection = ServerConnection("agt_1", self.heartbeat_interval_s)
+        connection = ServerConnection("agt_1", self.heartbeat_interval_s, lease_s=self.lease_s)
         hello = connection.receive(await end.recv())
         assert isinstance(hello, Hello)
         self.hellos.append(hello)
+        await self._awake()  # a frozen orchestrator answers no hello either
         for job in hello.running:
             connection.assign(job.execution_id, job.attempt)
         await end.send(encode(connection.welcome(**self.welcome_fields)))
@@ -85,6 +91,14 @@ class MemoryOrchestrator:
             if self.end is end:
                 self.connection, self.end = None, None
                 self.ready.clear()
+
+    async def _awake(self) -> None:
+        deadline = time.monotonic() + 60
+        while self.silent and time.monotonic() < deadline:  # noqa: ASYNC110 (a flag the test flips)
+            await asyncio.sleep(0.01)
+
+    def heartbeats(self) -> list[Heartbeat]:
+        return [m for m in self.received if isinstance(m, Heartbeat)]
 
     def _answer(self, connection: ServerConnection, message: Any) -> list[Any]:
         if isinstance(message, Heartbeat):
@@ -128,3 +142,36 @@ async def until(predicate: Any, within: float = 10.0, what: str = "the condition
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+class EffectParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = 0.0
+
+
+STARTS: list[tuple[str, float]] = []
+"""(idempotency key, monotonic time) of every `test.effect` that really started."""
+
+
+@step("test.effect", params=EffectParams, output="The idempotency key.")
+def effect(params: EffectParams) -> str:
+    """A step with outside effects: records when it really started, then takes `seconds`."""
+    key = context().idempotency_key
+    STARTS.append((key, time.monotonic()))
+    time.sleep(params.seconds)
+    return key
+
+
+def effect_flow(steps: int, seconds: float = 0.0) -> dict[str, Any]:
+    """A flow of `steps` steps with outside effects in a row."""
+    flow = wait_flow(steps)
+    for node in flow["nodes"]:
+        node.update(type="test.effect", params={"seconds": seconds})
+    return flow
+
+
+def registry() -> StepRegistry:
+    """The built-in steps and `test.effect`."""
+    steps = StepRegistry.default(plugins=False)
+    steps.add([effect])
+    return steps

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from pathlib import Path
 
 from agent.runtime import AgentConfig, AgentRuntime, RuntimeState, RuntimeStatus
@@ -50,5 +52,50 @@ async def test_after_a_cut_the_agent_reconnects_and_reports_its_unfinished_job(t
         assert [(j.execution_id, j.attempt) for j in server.hellos[1].running] == [("e1", 1)]
         await until(lambda: "e1" in server.finished, what="job.finished")
         assert server.events["e1"] == list(range(1, server.finished["e1"].last_seq + 1))
+    finally:
+        await runtime.stop()
+
+
+CUT_SEED = 20261207
+
+
+async def test_cuts_at_random_moments_after_a_healthy_while_reconnect_at_once(tmp_path: Path) -> None:
+    """Cut moments drawn from a recorded seed. A connection that stayed up `healthy_s` starts the
+    delays again, even though every one of them ends in a cut (before, only a clean close did, and
+    the delay doubled across healthy connections)."""
+    rng = random.Random(CUT_SEED)
+    server = MemoryOrchestrator()
+    runtime = _runtime(tmp_path, server, backoff_min_s=0.01, backoff_max_s=2.0, healthy_s=0.2,
+                       backoff_seed=CUT_SEED)
+    runtime.start()
+    try:
+        for cut in range(6):
+            await until(lambda n=cut: len(server.hellos) == n + 1 and server.ready.is_set(), what="a connection")
+            await asyncio.sleep(rng.uniform(0.25, 0.45))  # healthy for longer than healthy_s
+            server.cut()
+        await until(lambda: len(server.hellos) == 7, what="the last reconnect")
+        assert max(runtime.backoff.delays) <= 0.01, (CUT_SEED, runtime.backoff.delays)
+        for _ in range(5):  # now cut at once, again and again: the delay grows, never past the cap
+            await until(lambda: server.ready.is_set(), what="a connection")
+            server.cut()
+            await asyncio.sleep(0)
+        assert runtime.backoff.delays[-1] > 0.01, (CUT_SEED, runtime.backoff.delays)
+        assert max(runtime.backoff.delays) <= 2.0
+    finally:
+        await runtime.stop()
+
+
+async def test_the_reconnect_delay_stays_under_half_the_announced_lease(tmp_path: Path) -> None:
+    server = MemoryOrchestrator(lease_s=0.2)
+    runtime = _runtime(tmp_path, server, backoff_min_s=0.01, backoff_max_s=60.0, backoff_seed=CUT_SEED)
+    runtime.start()
+    try:
+        for _ in range(12):
+            await until(lambda: server.ready.is_set(), what="a connection")
+            server.cut()
+            await asyncio.sleep(0)
+        await until(lambda: server.ready.is_set(), what="a connection")
+        assert runtime.backoff.cap_s == 0.1
+        assert max(runtime.backoff.delays) <= 0.1, runtime.backoff.delays
     finally:
         await runtime.stop()
