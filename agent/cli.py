@@ -184,6 +184,11 @@ def doctor() -> None:
         table.add_row(check.name, "[green]yes[/]" if check.available else "[red]no[/]", check.reason)
     console.print(table)
     home = agent_home()
+    from agent.outbox import describe_outbox
+
+    writable, outbox_state = describe_outbox(home / "outbox.db")
+    console.print(f"outbox: {outbox_state}" if writable else f"[red]problem:[/] outbox {outbox_state}",
+                  highlight=False)
     try:
         identity = read_identity(home)
         if identity is None:

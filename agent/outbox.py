@@ -41,7 +41,8 @@ from agent._outbox_journal import (
 )
 from shared.engine import EVENTS_SCHEMA, Event
 
-__all__ = ["JobRecord", "Outbox", "OutboxError", "OutboxJournal", "OutboxWriteError", "StaleJournalError"]
+__all__ = ["JobRecord", "Outbox", "OutboxError", "OutboxJournal", "OutboxWriteError", "StaleJournalError",
+           "describe_outbox"]
 
 # The events table is the engine's journal layout (shared.engine._journal.EVENTS_SCHEMA);
 # tests/agent/test_outbox.py reads an outbox file with SqliteJournal to pin it.
@@ -334,6 +335,29 @@ class Outbox:
             params,
         ).fetchall()
         return [JobRecord(r[0], r[1], r[2], r[3], bool(r[4]), json.loads(r[5])) for r in rows]
+
+
+def describe_outbox(path: Path) -> tuple[bool, str]:
+    """Whether the outbox at `path` can be written now, and a sentence saying so (`rpa agent doctor`).
+
+    Writes one small row for real, as the running agent does when it checks its outbox again.
+    """
+    import shutil
+
+    if not path.exists():
+        return True, f"none yet in {path.parent} (made on the first run)"
+    try:
+        with Outbox(path) as outbox:
+            cause = outbox.check_writable()
+            pending = len(outbox.pending_jobs())
+    except (sqlite3.Error, OutboxError) as exc:
+        cause = str(exc)
+        pending = 0
+    spare = shutil.disk_usage(path.parent).free / 1e6
+    if cause is None:
+        return True, f"{path} can be written ({pending} job(s) not yet acknowledged; {spare:.1f} MB free)"
+    return False, (f"{path} cannot be written ({cause}; {spare:.1f} MB free): the agent hands its jobs back "
+                   "and takes none until it can; free space on that disk or make the file writable")
 
 
 def _check_seed(seed: Sequence[Event]) -> None:

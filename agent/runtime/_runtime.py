@@ -205,7 +205,9 @@ class AgentRuntime:
                     self._again_now = False
                     continue
                 self._set_state(RuntimeState.WAITING)
-                await asyncio.sleep(self.backoff.next_delay())
+                delay = self.backoff.next_delay()
+                log.info("connecting again in %.2f s (at most %.2f s)", delay, self.backoff.cap_s)
+                await asyncio.sleep(delay)
         finally:
             probe.cancel()
             with contextlib.suppress(asyncio.CancelledError):
