@@ -116,8 +116,10 @@ class Outbox:
         Returns:
             A journal over the job's events. When the job is already recorded with the same
             attempt (the agent restarted), its events are kept and `seed` acknowledges what the
-            orchestrator already has (adding any seed event past the local ones); with another
-            attempt, its events are replaced by `seed`.
+            orchestrator already has (adding any seed event past the local ones). With another
+            attempt, its events are replaced by `seed`, unless they extend it (the seed is exactly
+            their beginning): then they are kept, go out under the new attempt, and the seed
+            acknowledges its part.
 
         Raises:
             ValueError: the seed's sequence numbers are not positive and increasing.
@@ -135,6 +137,12 @@ class Outbox:
                     "UPDATE jobs SET acked_seq = MAX(acked_seq, ?), updated_at = ? WHERE execution_id = ?",
                     (seed_last, time.time(), execution_id),
                 )
+            elif row is not None and self._extends(db, execution_id, seed):
+                # The local journal is ahead of the orchestrator's (a run that went on, or ended,
+                # while the orchestrator did not hear it): merge, never drop it for a rerun.
+                db.execute("UPDATE jobs SET attempt = ?, acked_seq = ?, assigned_json = ?, updated_at = ? "
+                           "WHERE execution_id = ?", (attempt, seed_last, stored, time.time(), execution_id))
+                self._renamed[(execution_id, row[0])] = attempt
             else:
                 self._forget_renames(execution_id)
                 db.execute("DELETE FROM events WHERE execution_id = ?", (execution_id,))
@@ -322,6 +330,15 @@ class Outbox:
             db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in batch])
             db.execute("UPDATE jobs SET updated_at = ? WHERE execution_id = ?", (now, execution_id))
         return batch
+
+    @staticmethod
+    def _extends(db: sqlite3.Connection, execution_id: str, seed: Sequence[Event]) -> bool:
+        """Whether the stored events of a job are the seed followed by at least one more."""
+        stored = db.execute("SELECT seq, type, path, data FROM events WHERE execution_id = ? ORDER BY seq LIMIT ?",
+                            (execution_id, len(seed) + 1)).fetchall()
+        if len(stored) <= len(seed):
+            return False
+        return all(tuple(row) == _row(execution_id, event)[1:5] for row, event in zip(stored, seed, strict=False))
 
     def _forget_renames(self, execution_id: str) -> None:
         for key in [key for key in self._renamed if key[0] == execution_id]:

@@ -85,6 +85,13 @@ class JobRunner:
             self.write_failed(None, exc)
             return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
                                reason=self.problem() or str(exc))
+        record = self.outbox.job(job.execution_id)
+        if record is not None and record.finished:
+            # It ended here while the orchestrator did not hear it: send that end, run nothing again.
+            log.info("execution %s already ended on this agent; sending its journal under attempt %d",
+                     job.execution_id, job.attempt)
+            self.wake()
+            return JobAccepted(execution_id=job.execution_id, attempt=job.attempt)
         loop = asyncio.get_running_loop()
         journal.subscribe(lambda _batch: loop.call_soon_threadsafe(self.wake))
         self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal))

@@ -350,6 +350,9 @@ class AgentRuntime:
             answer = self.jobs.take(message)
             if answer.type == "job.accepted":
                 self._handback.pop(message.execution_id, None)
+                if self._sender is not None:  # what went out under an older attempt goes out again
+                    self._sender.sent.pop(message.execution_id, None)
+                    self._sender.finish_sent.discard(message.execution_id)
                 self._beat_now.set()  # its first step waits for an acknowledgement: ask for one now
             await self._send(answer)
         elif isinstance(message, JournalAck):

@@ -8,8 +8,9 @@ import random
 from pathlib import Path
 
 from agent.runtime import AgentConfig, AgentRuntime, RuntimeState, RuntimeStatus
-from shared.protocol import JobAccepted, JobAssign
-from tests.agent.memory_orchestrator import MemoryOrchestrator, until, wait_flow
+from shared.protocol import JobAccepted, JobAssign, JobFinished, JobRejected, JournalBatch
+from tests.agent import memory_orchestrator as memory
+from tests.agent.memory_orchestrator import MemoryOrchestrator, effect_flow, until, wait_flow
 
 
 def _runtime(tmp_path: Path, server: MemoryOrchestrator, **config: object) -> AgentRuntime:
@@ -97,5 +98,31 @@ async def test_the_reconnect_delay_stays_under_half_the_announced_lease(tmp_path
         await until(lambda: server.ready.is_set(), what="a connection")
         assert runtime.backoff.cap_s == 0.1
         assert max(runtime.backoff.delays) <= 0.1, runtime.backoff.delays
+    finally:
+        await runtime.stop()
+
+
+async def test_a_run_that_ended_unheard_and_comes_back_under_a_new_attempt_is_sent_not_run_again(
+        tmp_path: Path) -> None:
+    memory.STARTS.clear()
+    server = MemoryOrchestrator(lease_s=30.0)
+    runtime = AgentRuntime(AgentConfig(url="http://memory", key="rpa_ak_test", name="laptop", home=tmp_path / "a"),
+                           registry=memory.registry(), connector=server.connector)
+    runtime.start()
+    try:
+        await until(server.ready.is_set, what="a connection")
+        server.silent = True  # the orchestrator hears the run but stores nothing of it
+        await server.assign(JobAssign(execution_id="e1", attempt=1, flow=effect_flow(6)))
+        await until(lambda: any(isinstance(m, JobFinished) for m in server.received), what="the run to end")
+        last = runtime.outbox.last_seq("e1")
+        heard = [e for m in server.received if isinstance(m, JournalBatch) for e in m.events]
+        server.silent = False  # requeued meanwhile with what it stored (three events) and given back
+        await server.assign(JobAssign(execution_id="e1", attempt=2, flow=effect_flow(6), journal=heard[:3]))
+        await until(lambda: "e1" in server.finished, what="job.finished")
+        assert (server.finished["e1"].attempt, server.finished["e1"].status) == (2, "succeeded")
+        assert not [m for m in server.received if isinstance(m, JobRejected)]
+        assert server.events["e1"] == list(range(4, last + 1))  # the rest of the same run, nothing new
+        assert server.finished["e1"].last_seq == last
+        assert sorted(key for key, _ in memory.STARTS) == [f"e1/s{i}" for i in range(6)]  # each step ran once
     finally:
         await runtime.stop()
