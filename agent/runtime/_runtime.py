@@ -55,6 +55,9 @@ from shared.steps import StepRegistry
 
 log = logging.getLogger("rpa.agent")
 
+UNHEALTHY_MAX = 500
+"""`heartbeat.unhealthy` carries at most this many characters (the message's own bound)."""
+
 
 class RuntimeState(enum.Enum):
     """Where the runtime's connection is."""
@@ -332,7 +335,7 @@ class AgentRuntime:
 
     async def _heartbeats(self, transport: Transport, connection: AgentConnection) -> None:
         while True:
-            problem = self._problem if connection.protocol_version >= 3 else None
+            problem = self._problem[:UNHEALTHY_MAX] if self._problem and connection.protocol_version >= 3 else None
             beat = Heartbeat(running=sorted(self.jobs.tasks), sent_at=time.time(), unhealthy=problem)
             self._beats[beat.id] = time.monotonic()
             self._beat_now.clear()

