@@ -50,8 +50,9 @@ from orchestrator.services.execution_records import (
 from orchestrator.services.execution_states import State, transition
 from orchestrator.services.group_commit import CommitLoop
 from orchestrator.services.hub import AgentHub, AgentLink
-from orchestrator.services.workflows import published_version_by_name
+from orchestrator.services.workflows import graph_shape, published_version_by_name
 from shared.expressions import find_secret_refs
+from shared.flow import GraphShape, walk_nodes
 from shared.protocol import JobAssign, WireEvent
 
 log = logging.getLogger("rpa.orchestrator.dispatch")
@@ -83,13 +84,15 @@ class Needs:
         return frozenset(name.split(".", 1)[0] for name in self.secrets)
 
     @classmethod
-    def of(cls, document: dict[str, Any]) -> Needs:
+    def of(cls, document: dict[str, Any], shape: GraphShape | None = None) -> Needs:
+        """What a flow document needs of an agent; `shape` defaults to the catalogue's (`graph_shape()`)."""
         requires = [str(item) for item in document.get("requires") or []]
         settings = document.get("settings") or {}
         return cls(
             capabilities=frozenset(r for r in requires if not r.startswith("label:")),
             labels=frozenset(r.removeprefix("label:") for r in requires if r.startswith("label:")),
-            steps=frozenset(_step_types(document.get("nodes") or [])),
+            steps=frozenset(visit.node["type"] for visit in walk_nodes(document, shape or graph_shape())
+                            if isinstance(visit.node.get("type"), str)),
             max_concurrent=settings.get("max_concurrent_executions"),
             secrets=frozenset(find_secret_refs(document)),
             timeout_s=settings.get("timeout_s"),
@@ -107,18 +110,6 @@ class Needs:
         if link.steps:
             missing += [f"step '{s}'" for s in sorted(self.steps - link.steps)]
         return missing
-
-
-def _step_types(nodes: list[Any]) -> set[str]:
-    found: set[str] = set()
-    for node in nodes:
-        if isinstance(node, dict):
-            if isinstance(node.get("type"), str):
-                found.add(node["type"])
-            for value in node.values():
-                if isinstance(value, dict) and isinstance(value.get("nodes"), list):
-                    found |= _step_types(value["nodes"])  # container bodies (body, catch, finally, …)
-    return found
 
 
 def secrets_for_agent(values: dict[str, dict[str, Any]]) -> dict[str, str]:

@@ -225,7 +225,8 @@ async def diff_workflow(
         before = "draft" if from_ == "draft" else int(from_)
     after: int | Literal["draft"] = "draft" if to in (None, "draft") else int(to)
     changes = diff_documents(await service.document_at(session, principal.org_id, workflow_id, before),
-                             await service.document_at(session, principal.org_id, workflow_id, after))
+                             await service.document_at(session, principal.org_id, workflow_id, after),
+                             service.graph_shape())
     return WorkflowDiff.model_validate({"from": before, "to": after, **changes})
 
 
