@@ -103,6 +103,7 @@ from _dispatch_parts import (  # noqa: E402  (bench/ is on sys.path when this ru
 from _dispatch_report import render  # noqa: E402  (bench/ is on sys.path when this runs as a script)
 
 from shared.cli._local import LocalAgent, LocalOrchestrator, wait_for  # noqa: E402
+from shared.states import TERMINAL_STATES  # noqa: E402
 
 # -- scenario 1: connected agents ------------------------------------------------------------------
 
@@ -453,7 +454,7 @@ def resume_once(store: Store, variant: dict[str, Any]) -> dict[str, Any]:
                        holder_disconnected_after_s=_after(get(f"/agents/{holder.agent_id}")["disconnected_at"],
                                                           killed_wall))
             done = wait_for(lambda: (x := get(f"/executions/{eid}"))["state"] in
-                            ("succeeded", "failed", "cancelled", "timed_out") and x, 60, "the end of the execution")
+                            TERMINAL_STATES and x, 60, "the end of the execution")
             row.update(final_state=done["state"], outputs=done["outputs"], attempt=done["attempt"],
                        resumed_by_other=done["agent_id"] == other.agent_id)
         row["errors"] = int(not row["resumed_by_other"] or done["state"] != "succeeded" or done["attempt"] != 2

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from orchestrator.models.executions import Artifact, ExecutionEvent, ExecutionTransition
+from shared.states import ExecutionState
 
 if TYPE_CHECKING:
     from orchestrator.services.execution_records import AnyExecution
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
-StateName = Literal["queued", "assigned", "running", "paused", "succeeded", "failed", "cancelled", "timed_out",
-                    "lost"]
+StateName = ExecutionState
 
 
 

@@ -47,7 +47,7 @@ from orchestrator.services.execution_records import (
     read_records,
     write_records,
 )
-from orchestrator.services.execution_states import State, transition
+from orchestrator.services.execution_states import HELD, State, transition
 from orchestrator.services.group_commit import CommitLoop
 from orchestrator.services.hub import AgentHub, AgentLink
 from orchestrator.services.workflows import graph_shape, published_version_by_name
@@ -64,7 +64,7 @@ PAGE_MIN = 16
 MAX_SUBFLOWS = 100
 TIMEOUT_MARGIN_S = 30.0
 """How long after a flow's `timeout_s` the orchestrator ends a run whose agent did not report the end."""
-_HELD = (State.ASSIGNED.value, State.RUNNING.value, State.PAUSED.value)
+_HELD = tuple(sorted(state.value for state in HELD))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,22 +37,13 @@ from orchestrator.db.session import defer_insert
 from orchestrator.models.executions import ExecutionTransition
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_records import AnyExecution
+from shared.states import ACTIVE_STATES, HELD_STATES, TERMINAL_STATES, ExecutionState
 
-
-class State(StrEnum):
-    QUEUED = "queued"
-    ASSIGNED = "assigned"
-    RUNNING = "running"
-    PAUSED = "paused"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMED_OUT = "timed_out"
-    LOST = "lost"
-
-
-TERMINAL: frozenset[State] = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED, State.TIMED_OUT})
-ACTIVE: frozenset[State] = frozenset(State) - TERMINAL
+State = ExecutionState
+"""The states are defined once, in `shared.states`; the orchestrator calls them `State`."""
+TERMINAL = TERMINAL_STATES
+ACTIVE = ACTIVE_STATES
+HELD = HELD_STATES
 
 
 class IllegalTransition(Conflict):

@@ -27,14 +27,14 @@ from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution
 from orchestrator.services.audit import Actor
 from orchestrator.services.background import BackgroundService
-from orchestrator.services.execution_states import State, transition
+from orchestrator.services.execution_states import HELD, State, transition
 from orchestrator.services.hub import AgentHub
 from shared.protocol import JobCancel, JobStop
 
 log = logging.getLogger("rpa.orchestrator.leases")
 
 REAPER = Actor(id=None, name="lease-reaper")
-_HELD = (State.ASSIGNED.value, State.RUNNING.value, State.PAUSED.value)
+_HELD = tuple(sorted(state.value for state in HELD))
 _SCAN = (select(Execution.id, Execution.state, Execution.agent_id, Execution.deadline_at,
                 Execution.cancel_requested_at)
          .where(Execution.state.in_((*_HELD, State.QUEUED.value, State.LOST.value)),

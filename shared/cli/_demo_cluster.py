@@ -26,6 +26,7 @@ from rich.table import Table
 from shared.cli._client import ApiError
 from shared.cli._local import LocalAgent, LocalOrchestrator, new_password, wait_for
 from shared.cli._remote import describe
+from shared.states import TERMINAL_STATES
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "flows" / "demo"
 Row = tuple[str, str, str, str, str]
@@ -157,7 +158,7 @@ def _burst(console: Console, orchestrator: LocalOrchestrator, workflow: str, nam
 
     def all_done() -> list[dict[str, Any]] | None:
         rows = [orchestrator.client.request("GET", f"/executions/{i}") for i in ids]
-        return rows if all(r["state"] in ("succeeded", "failed", "cancelled", "timed_out") for r in rows) else None
+        return rows if all(r["state"] in TERMINAL_STATES for r in rows) else None
 
     rows = wait_for(all_done, 120, "the burst to finish", interval=0.2)
     elapsed = time.perf_counter() - started

@@ -13,13 +13,13 @@ import typer
 from rich.console import Console
 
 from shared.cli._client import ApiClient, ApiError
+from shared.states import TERMINAL_STATES
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 exec_app = typer.Typer(help="Start, watch and cancel executions on the orchestrator (after `rpa login`).",
                        no_args_is_help=True)
-TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
 
 
 def _client() -> ApiClient:
@@ -137,7 +137,7 @@ def exec_cancel(execution_id: Annotated[str, typer.Argument(help="The execution'
     """Cancel: at once when queued, else when its agent confirms (forced after a grace period)."""
     execution = _call(_client(), "POST", f"/executions/{execution_id}/cancel", json={"reason": reason})
     out.print(f"execution {execution_id}: {execution['state']}"
-              + (" (cancel requested)" if execution["state"] not in TERMINAL else ""), highlight=False)
+              + (" (cancel requested)" if execution["state"] not in TERMINAL_STATES else ""), highlight=False)
 
 
 def describe(event: dict[str, Any]) -> str:

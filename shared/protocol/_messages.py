@@ -27,6 +27,7 @@ from pydantic_core import from_json
 
 from shared.engine import Event
 from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMessageType, UnsupportedVersion
+from shared.states import TerminalState
 
 PROTOCOL_VERSION = 2
 SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2})
@@ -162,7 +163,7 @@ class JobFinished(_Message):
     type: Literal["job.finished"] = "job.finished"
     execution_id: ExecutionId
     attempt: Attempt
-    status: Literal["succeeded", "failed", "cancelled", "timed_out"]
+    status: TerminalState
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: dict[str, Any] | None = None
     last_seq: Seq

@@ -6,6 +6,7 @@ after 1 s, and agents reconnect within a second.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ class Orchestrator(LocalOrchestrator):
     def stream(self, execution_id: str, *, follow: bool = False) -> list[tuple[str, Any]]:
         return list(self.client.stream(execution_id, follow=follow))
 
-    def wait_state(self, execution_id: str, states: set[str], timeout: float = 60) -> dict[str, Any]:
+    def wait_state(self, execution_id: str, states: Collection[str], timeout: float = 60) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             execution = self.execution(execution_id)
             return execution if execution["state"] in states else None

@@ -44,6 +44,7 @@ from orchestrator.services.dispatch import why_waiting
 from orchestrator.services.eager import start_now
 from orchestrator.services.live import journal_stream
 from shared.protocol import JobCancel
+from shared.states import TERMINAL_STATES
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
@@ -240,7 +241,7 @@ async def cancel(execution_id: uuid.UUID, principal: Canceller, session: Session
     execution = await service.get_execution(session, principal.org_id, execution_id, for_update=True)
     await service.cancel_execution(session, execution, actor=_actor(principal, request),
                                    reason=body.reason if body else "")
-    if execution.state not in ("cancelled", "timed_out", "succeeded", "failed"):
+    if execution.state not in TERMINAL_STATES:
         _cancel_after_commit(session, request, execution.id, body.reason if body else "")
     return ExecutionPublic.of(execution)
 
