@@ -230,7 +230,7 @@ def vault_rotate_master_key(
         raise typer.Exit(2) from None
     ring = ring.with_key(new_key)
 
-    async def run() -> RewrapReport | list[tuple[object, int, str]]:
+    async def run() -> RewrapReport | list[tuple[uuid.UUID, int, str]]:
         db = Database(url)
         try:
             async with db.transaction() as session:

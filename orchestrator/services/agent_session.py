@@ -27,7 +27,7 @@ from orchestrator.services.agent_writer import AgentWriter, Rows, Work
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_records import ExecutionRecord
-from orchestrator.services.execution_states import TERMINAL, State, transition
+from orchestrator.services.execution_states import HELD, TERMINAL, State, transition
 from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import (
     Heartbeat,
@@ -45,9 +45,6 @@ from shared.protocol import (
 )
 
 log = logging.getLogger("rpa.orchestrator.agents")
-
-_HELD = frozenset({State.ASSIGNED, State.RUNNING, State.PAUSED})
-
 
 def agent_actor(agent_id: uuid.UUID, name: str) -> Actor:
     """How an agent's own moves are signed in an execution's history."""
@@ -96,7 +93,7 @@ class AgentSession:
         """The execution, if it is still this agent's, at this attempt, and on an agent."""
         execution = rows.get(uuid.UUID(execution_id))
         if (execution is None or execution.agent_id != self.link.agent_id or execution.attempt != attempt
-                or State(execution.state) not in _HELD):
+                or State(execution.state) not in HELD):
             return None
         return execution
 
@@ -233,7 +230,7 @@ async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconcil
             # Locked: the dispatcher may be giving a requeued one to another agent right now.
             execution = await session.get(Execution, execution_id, with_for_update=True)
             if (execution is not None and execution.agent_id == agent_id and execution.attempt == job.attempt
-                    and State(execution.state) in _HELD):
+                    and State(execution.state) in HELD):
                 done.keep[execution_id] = job.attempt
             elif (execution is not None and hello.protocol_version >= 2 and execution.state == State.QUEUED.value
                   and execution.previous_agent_id == agent_id and execution.attempt == job.attempt + 1):

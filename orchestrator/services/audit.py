@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Row, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
@@ -37,8 +37,8 @@ SYSTEM_CHAIN = "system"
 MAX_PROBLEMS = 1000
 _HASH_LOOKUPS = 20
 
-_entries = AuditEntry.__table__
-_heads = AuditHead.__table__
+_entries = cast(Table, AuditEntry.__table__)
+_heads = cast(Table, AuditHead.__table__)
 
 
 @dataclass(frozen=True)

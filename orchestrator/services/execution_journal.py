@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +36,7 @@ _CHUNK = 500
 """Rows per INSERT: 7 bound values each stays far below SQLite's variable limit."""
 EXECUTION_STARTED = "execution.started"
 EXECUTION_FINISHED = "execution.finished"
-_FINISHED_STATES = {State.SUCCEEDED.value, State.FAILED.value, State.CANCELLED.value, State.TIMED_OUT.value}
+_FINISHED_STATES = {state.value for state in TERMINAL}
 
 
 def _checked(events: Sequence[Any]) -> dict[int, dict[str, Any]]:
@@ -71,6 +71,8 @@ def _checked(events: Sequence[Any]) -> dict[int, dict[str, Any]]:
             problems.append(f"{where}.ts: expected a number of seconds since the epoch")
         if problems:
             continue
+        # Checked above (any problem, in this event or an earlier one, skips the rest).
+        seq, ts = cast(int, seq), cast(float, ts)
         event = {"seq": seq, "type": kind, "path": path, "data": data, "ts": float(ts)}
         if seq in by_seq and by_seq[seq] != event:
             raise Conflict(f"{where}: seq {seq} appears twice in the batch with different content",
@@ -104,7 +106,7 @@ async def append_events(session: AsyncSession, execution: AnyExecution, events: 
     batch = _checked(events)
     if not batch:
         return 0
-    table = ExecutionEvent.__table__
+    table = cast(Table, ExecutionEvent.__table__)
     now = utcnow()
     rows = [{"execution_id": execution.id, "org_id": execution.org_id, "received_at": now, **event}
             for event in batch.values()]

@@ -27,8 +27,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
@@ -115,8 +116,6 @@ def _requeued(execution: AnyExecution, now: datetime) -> None:
     execution.queued_at = now
 
 
-_ON_AGENT = frozenset({State.ASSIGNED, State.RUNNING, State.PAUSED})
-
 RULES: tuple[Rule, ...] = (
     Rule("assign", frozenset({State.QUEUED}), State.ASSIGNED, "a dispatcher gave it to an agent",
          _needs_agent, _assigned),
@@ -127,11 +126,11 @@ RULES: tuple[Rule, ...] = (
     Rule("resume", frozenset({State.PAUSED}), State.RUNNING, "it goes on after a pause", effect=_started),
     Rule("succeed", frozenset({State.RUNNING}), State.SUCCEEDED, "its agent reported success", effect=_finished),
     Rule("fail", frozenset({State.RUNNING}), State.FAILED, "its agent reported a failure", effect=_finished),
-    Rule("cancel", frozenset({State.QUEUED, State.LOST}) | _ON_AGENT, State.CANCELLED, "someone cancelled it",
+    Rule("cancel", frozenset({State.QUEUED, State.LOST}) | HELD, State.CANCELLED, "someone cancelled it",
          effect=_finished),
-    Rule("time_out", frozenset({State.QUEUED, State.LOST}) | _ON_AGENT, State.TIMED_OUT,
+    Rule("time_out", frozenset({State.QUEUED, State.LOST}) | HELD, State.TIMED_OUT,
          "its deadline or timeout passed", effect=_finished),
-    Rule("lose", _ON_AGENT, State.LOST, "its agent stopped answering"),
+    Rule("lose", HELD, State.LOST, "its agent stopped answering"),
     Rule("requeue", frozenset({State.LOST}), State.QUEUED, "it waits for another agent", effect=_requeued),
     Rule("reclaim", frozenset({State.QUEUED}), State.RUNNING,
          "the agent it was requeued from came back before another agent took it, and goes on with it",
@@ -174,7 +173,7 @@ class Recorded:
     at: datetime
 
 
-_HISTORY = ExecutionTransition.__table__
+_HISTORY = cast(Table, ExecutionTransition.__table__)
 
 
 async def transition(session: AsyncSession, execution: AnyExecution, to: str | State, *, reason: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import typing
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, String, cast, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, String, Table, cast, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict, Invalid, NotFound
@@ -98,8 +99,8 @@ class NewExecution:
     audit: audit.Pending
 
 
-_EXECUTIONS = Execution.__table__
-_TRANSITIONS = ExecutionTransition.__table__
+_EXECUTIONS = typing.cast(Table, Execution.__table__)
+_TRANSITIONS = typing.cast(Table, ExecutionTransition.__table__)
 
 
 async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:

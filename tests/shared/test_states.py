@@ -33,8 +33,8 @@ def test_the_wire_and_the_engine_end_in_the_terminal_states() -> None:
 
 
 def _listed_groups(tree: ast.AST) -> list[tuple[int, str]]:
-    """Line and name of each literal tuple/list/set (or `Literal[...]`) of state names that spells
-    out a whole group instead of importing it."""
+    """Line and name of each literal tuple/list/set (or `Literal[...]`) of state names, as text or
+    as enum members (`State.FAILED`), that spells out a whole group instead of importing it."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript):
@@ -44,7 +44,8 @@ def _listed_groups(tree: ast.AST) -> list[tuple[int, str]]:
         else:
             continue
         names = {e.value for e in elements if isinstance(e, ast.Constant) and isinstance(e.value, str)}
-        if names >= TERMINAL_NAMES:
+        names |= {e.attr.lower() for e in elements if isinstance(e, ast.Attribute) and e.attr.isupper()}
+        if names == TERMINAL_NAMES:
             found.append((node.lineno, "terminal states"))
         elif names == HELD_NAMES:
             found.append((node.lineno, "held states"))
