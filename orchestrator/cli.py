@@ -170,7 +170,7 @@ def vault_status(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> 
 
 
 @vault_app.command("rotate-master-key")
-def vault_rotate_master_key(
+def vault_rotate_master_key(  # noqa: C901
     new_key_file: Annotated[Path | None, typer.Option(
         "--new-key-file", help="Re-wrap under the key in this file (base64 of 32 bytes); "
                                "a missing file is created with a new key (mode 0600).")] = None,

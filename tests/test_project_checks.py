@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -36,3 +39,38 @@ def test_mypy_overrides_for_our_modules_only_shrink() -> None:
         relaxed |= {m for m in modules if m.split(".")[0] in ours}
     grown = relaxed - MYPY_RELAXED
     assert not grown, f"{sorted(grown)} may not be relaxed: make them pass `mypy --strict` instead"
+
+
+HEAVY = ("playwright", "pyautogui", "pytesseract", "openpyxl", "pdfplumber", "PySide6", "qasync", "anthropic",
+         "cv2", "pypdfium2", "python_calamine")
+
+
+def _ruff(source: str, filename: str) -> set[str]:
+    """The rule codes ruff reports for `source` as if it were the project's file `filename`."""
+    ruff = Path(sys.executable).parent / "ruff"
+    done = subprocess.run(
+        [str(ruff), "check", "--no-cache", "--output-format", "json", "--stdin-filename", filename, "-"],
+        input=source, capture_output=True, text=True, cwd=ROOT, check=False, timeout=60)
+    assert done.returncode in (0, 1), done.stderr
+    return {finding["code"] for finding in json.loads(done.stdout)}
+
+
+def test_a_heavy_library_imported_at_module_level_is_refused() -> None:
+    for name in HEAVY:
+        source = f'"""A step family."""\n\nimport {name}\n\n\ndef use() -> object:\n    return {name}\n'
+        assert "TID253" in _ruff(source, "agent/steps/sample.py"), name
+        inside = f'"""A step family."""\n\n\ndef use() -> object:\n    import {name}\n\n    return {name}\n'
+        assert _ruff(inside, "agent/steps/sample.py") == set(), name
+
+
+def test_print_is_refused_outside_the_benchmarks() -> None:
+    source = '"""A module."""\n\n\ndef show() -> None:\n    print("hello")\n'
+    assert "T201" in _ruff(source, "shared/sample.py")
+    assert "T201" in _ruff(source, "orchestrator/sample.py")
+    assert _ruff(source, "bench/sample.py") == set()
+
+
+def test_a_function_with_too_many_paths_is_refused() -> None:
+    branches = "".join(f"    if x == {i}:\n        return {i}\n" for i in range(11))
+    source = f'"""A module."""\n\n\ndef pick(x: int) -> int:\n{branches}    return -1\n'
+    assert "C901" in _ruff(source, "shared/sample.py")

@@ -48,7 +48,7 @@ class Database:
         self._watches.append(watch)
         return watch
 
-    def _watched_session_class(self) -> type[Session]:
+    def _watched_session_class(self) -> type[Session]:  # noqa: C901
         watches, tables_of = self._watches, {}  # type: list[WriteWatch], dict[type, str]
 
         def wrote(session: Session, table: str) -> None:

@@ -253,7 +253,7 @@ async def _head(session: AsyncSession, chain: str) -> tuple[int, str]:
     return (int(row.seq), str(row.hash)) if row else (0, GENESIS)
 
 
-async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000) -> Verification:
+async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000) -> Verification:  # noqa: C901
     """Check every entry of `chain` up to its head, then look for entries beyond it.
 
     - edited: the entry's content no longer matches its hash, or its hash no longer matches

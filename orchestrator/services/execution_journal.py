@@ -39,7 +39,7 @@ EXECUTION_FINISHED = "execution.finished"
 _FINISHED_STATES = {state.value for state in TERMINAL}
 
 
-def _checked(events: Sequence[Any]) -> dict[int, dict[str, Any]]:
+def _checked(events: Sequence[Any]) -> dict[int, dict[str, Any]]:  # noqa: C901
     """The batch by seq, each event normalised; 422 naming every bad field, 409 on an inner clash."""
     if len(events) > MAX_BATCH:
         raise Invalid(f"events: at most {MAX_BATCH} events per batch, got {len(events)}")
@@ -90,7 +90,7 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-async def append_events(session: AsyncSession, execution: AnyExecution, events: Sequence[dict[str, Any]], *,
+async def append_events(session: AsyncSession, execution: AnyExecution, events: Sequence[dict[str, Any]], *,  # noqa: C901
                         actor: Actor | None = None) -> int:
     """Store a batch of journal events of `execution`; returns how many were new.
 

@@ -105,7 +105,7 @@ class CommitLoop(BackgroundService):
         taken, self._requested = self._requested, {}
         return [finisher for finisher in taken if finisher.ready()]
 
-    async def _write(self, batch: list[Entry], *, finish: bool = True) -> None:
+    async def _write(self, batch: list[Entry], *, finish: bool = True) -> None:  # noqa: C901
         live = [entry for entry in batch if not entry[2].done()]  # a caller that went away stops waiting
         finishers = self._take_requested() if finish else []
         if not live and not finishers:

@@ -179,7 +179,7 @@ class _Checker:
         if isinstance(edges, list):
             self.check_edges(parts, by_id, edges)
 
-    def check_node(self, parts: tuple[str | int, ...], node: dict[str, Any]) -> None:
+    def check_node(self, parts: tuple[str | int, ...], node: dict[str, Any]) -> None:  # noqa: C901
         step_type = node.get("type")
         params = node.get("params", {})
         definition: StepDefinition | None = None
@@ -244,7 +244,7 @@ class _Checker:
                 message = " or ".join(dict.fromkeys(messages))
                 self.add((*parts, "params", *loc), f"{message} (got {value!r})", "invalid_param")
 
-    def check_edges(
+    def check_edges(  # noqa: C901
         self,
         parts: tuple[str | int, ...],
         by_id: dict[str, tuple[int, dict[str, Any]]],

@@ -324,7 +324,7 @@ def decode_server_message(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES)
     return cast("ServerMessage", _decode(raw, max_bytes, _SERVER_MODELS))
 
 
-def _decode(raw: str | bytes, max_bytes: int, models: Mapping[str, type[_Message]]) -> _Message:
+def _decode(raw: str | bytes, max_bytes: int, models: Mapping[str, type[_Message]]) -> _Message:  # noqa: C901
     size = len(raw)
     if isinstance(raw, str) and size * 4 > max_bytes:  # a char is at most 4 bytes: count only then
         size = len(raw.encode("utf-8", "surrogatepass"))

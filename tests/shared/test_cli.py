@@ -56,7 +56,7 @@ def _run_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 # -- rpa schema ---------------------------------------------------------------------------------
 
 
-def _check(schema: dict[str, Any], value: Any, root: dict[str, Any], where: str = "$") -> list[str]:
+def _check(schema: dict[str, Any], value: Any, root: dict[str, Any], where: str = "$") -> list[str]:  # noqa: C901
     """A small JSON Schema checker for the keywords pydantic emits (used when jsonschema is absent)."""
     if "$ref" in schema:
         return _check(root["$defs"][schema["$ref"].rsplit("/", 1)[-1]], value, root, where)

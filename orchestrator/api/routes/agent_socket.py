@@ -55,7 +55,7 @@ async def _frame(websocket: WebSocket) -> str | bytes:
 
 
 @router.websocket("/agents/connect")
-async def connect(websocket: WebSocket) -> None:
+async def connect(websocket: WebSocket) -> None:  # noqa: C901
     app = websocket.app
     settings, hub, db = app.state.settings, app.state.agent_hub, app.state.db
     header = websocket.headers.get("authorization", "")
