@@ -28,13 +28,13 @@ from _dispatch_load import JobFrames, server_frame  # noqa: E402  (bench/ is on 
 
 import shared.protocol as wire  # noqa: E402
 from shared.cli._local import RPA, LocalOrchestrator  # noqa: E402
-from shared.states import ExecutionState  # noqa: E402
+from shared.states import ExecutionStatus  # noqa: E402
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "dispatch.json"
 EMAIL, PASSWORD, ORG, API = "bench@example.com", "Correct-Horse-42-battery", "Bench", "/api/v1"
 CONNECT_CONCURRENCY, THROUGHPUT_AGENTS, WARMUP, UNLOADED = 200, 50, 20, 50
 NOOP_FLOW = {"schema": "rpa.flow/1", "name": "Noop", "nodes": [{"id": "noop", "type": "core.noop"}]}
-STATES = tuple(ExecutionState)
+STATES = tuple(ExecutionStatus)
 RESUME_ITEMS, RESUME_PAUSE_S = 12, 0.3
 N8N_EPS, TARGET_EPS, TARGET_P99_MS, TEMPORAL_S = 220, 500, 50, 30
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal, get_args
 
-__all__ = ["ACTIVE_STATES", "HELD_STATES", "TERMINAL_STATES", "ExecutionState", "TerminalState"]
+__all__ = ["ACTIVE_STATES", "HELD_STATES", "TERMINAL_STATES", "ExecutionStatus", "TerminalStatus"]
 
 
-class ExecutionState(StrEnum):
-    """Where an execution is in its life."""
+class ExecutionStatus(StrEnum):
+    """Where an execution is in its life: the `state` field of an execution in the API.
+
+    (Not `shared.engine.ExecutionState`, which is what the engine folds a journal into.)"""
 
     QUEUED = "queued"
     ASSIGNED = "assigned"
@@ -31,15 +33,15 @@ class ExecutionState(StrEnum):
     LOST = "lost"
 
 
-TerminalState = Literal["succeeded", "failed", "cancelled", "timed_out"]
+TerminalStatus = Literal["succeeded", "failed", "cancelled", "timed_out"]
 """How an execution ends (a finished engine run, `job.finished`): the terminal states as a type."""
 
-TERMINAL_STATES: frozenset[ExecutionState] = frozenset(ExecutionState(name) for name in get_args(TerminalState))
+TERMINAL_STATES: frozenset[ExecutionStatus] = frozenset(ExecutionStatus(name) for name in get_args(TerminalStatus))
 """States with no way out: the execution is over."""
 
-ACTIVE_STATES: frozenset[ExecutionState] = frozenset(ExecutionState) - TERMINAL_STATES
+ACTIVE_STATES: frozenset[ExecutionStatus] = frozenset(ExecutionStatus) - TERMINAL_STATES
 """States of an execution that is not over yet."""
 
-HELD_STATES: frozenset[ExecutionState] = frozenset(
-    {ExecutionState.ASSIGNED, ExecutionState.RUNNING, ExecutionState.PAUSED})
+HELD_STATES: frozenset[ExecutionStatus] = frozenset(
+    {ExecutionStatus.ASSIGNED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED})
 """States in which an agent holds the execution (its lease runs, it counts against the agent's slots)."""

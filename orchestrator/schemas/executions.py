@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from orchestrator.models.executions import Artifact, ExecutionEvent, ExecutionTransition
-from shared.states import ExecutionState
+from shared.states import ExecutionStatus
 
 if TYPE_CHECKING:
     from orchestrator.services.execution_records import AnyExecution
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
-StateName = ExecutionState
+StateName = ExecutionStatus
 
 
 

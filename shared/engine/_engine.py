@@ -21,12 +21,12 @@ from shared.engine._state import fold
 from shared.errors import FlowLoadError
 from shared.expressions import ExpressionError
 from shared.flow import Flow, load_flow, resolve_inputs
-from shared.states import TerminalState
+from shared.states import TerminalStatus
 from shared.steps import StepRegistry
 
 log = logging.getLogger(__name__)
 
-Status = TerminalState
+Status = TerminalStatus
 
 
 @dataclass

@@ -27,7 +27,7 @@ from pydantic_core import from_json
 
 from shared.engine import Event
 from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMessageType, UnsupportedVersion
-from shared.states import TerminalState
+from shared.states import TerminalStatus
 
 PROTOCOL_VERSION = 2
 SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2})
@@ -163,7 +163,7 @@ class JobFinished(_Message):
     type: Literal["job.finished"] = "job.finished"
     execution_id: ExecutionId
     attempt: Attempt
-    status: TerminalState
+    status: TerminalStatus
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: dict[str, Any] | None = None
     last_seq: Seq

@@ -10,6 +10,7 @@ from pathlib import Path
 import shared.engine
 import shared.expressions
 import shared.flow
+import shared.states
 import shared.steps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,13 +49,17 @@ def test_public_names_are_pinned() -> None:
         "FlowLoader", "Journal", "MemoryJournal", "NodeResult", "SqliteJournal", "fold",
     ]
     assert sorted(shared.flow.__all__) == [
-        "Edge", "Flow", "FlowSettings", "Graph", "InputSpec", "Node", "Problem", "RetryPolicy", "SCHEMA_TAG",
-        "flow_json_schema", "load_flow", "parse_document", "resolve_inputs", "validate_document", "validate_flow",
+        "Edge", "Flow", "FlowSettings", "Graph", "GraphShape", "GraphVisit", "InputSpec", "Node", "NodeVisit",
+        "Problem", "RetryPolicy", "SCHEMA_TAG", "TOP_GRAPH", "flow_json_schema", "load_flow", "parse_document",
+        "resolve_inputs", "validate_document", "validate_flow", "walk_graphs", "walk_nodes",
     ]
     assert sorted(shared.steps.__all__) == [
         "ENTRY_POINT_GROUP", "NoParams", "Output", "Route", "StepContext", "StepDefinition", "StepEnvironment",
         "StepRegistry", "context", "definition_of", "step",
     ]
-    for module in (shared.engine, shared.flow, shared.steps, shared.expressions):
+    assert sorted(shared.states.__all__) == [
+        "ACTIVE_STATES", "ExecutionStatus", "HELD_STATES", "TERMINAL_STATES", "TerminalStatus",
+    ]
+    for module in (shared.engine, shared.flow, shared.steps, shared.expressions, shared.states):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name} is exported but missing"

@@ -10,18 +10,18 @@ import pytest
 
 from shared.engine import ExecutionResult
 from shared.protocol import JobFinished
-from shared.states import ACTIVE_STATES, HELD_STATES, TERMINAL_STATES, ExecutionState, TerminalState
+from shared.states import ACTIVE_STATES, HELD_STATES, TERMINAL_STATES, ExecutionStatus, TerminalStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("shared", "orchestrator", "agent", "studio", "cli", "bench", "tests")
-TERMINAL_NAMES = frozenset(get_args(TerminalState))
+TERMINAL_NAMES = frozenset(get_args(TerminalStatus))
 HELD_NAMES = frozenset(state.value for state in HELD_STATES)
 
 
 def test_the_groups() -> None:
     assert {s.value for s in TERMINAL_STATES} == {"succeeded", "failed", "cancelled", "timed_out"}
-    assert {ExecutionState.ASSIGNED, ExecutionState.RUNNING, ExecutionState.PAUSED} == HELD_STATES
-    assert frozenset(ExecutionState) - TERMINAL_STATES == ACTIVE_STATES
+    assert {ExecutionStatus.ASSIGNED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED} == HELD_STATES
+    assert frozenset(ExecutionStatus) - TERMINAL_STATES == ACTIVE_STATES
     assert HELD_STATES <= ACTIVE_STATES
 
 
