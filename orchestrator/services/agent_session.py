@@ -56,29 +56,24 @@ class AgentSession:
     """The server side of one agent connection, above the protocol layer.
 
     Handlers hand their database work to the process's `AgentWriter` (group commit with the
-    other connections' messages) and act on the result once it is committed; a writer that is
-    not running (tests build sessions without one) writes each unit in a transaction of its own.
+    other connections' messages) and act on the result once it is committed; while its commit
+    loop is not running, each unit is written in a transaction of its own.
     """
 
     db: Database
     hub: AgentHub
     link: AgentLink
     connection: ServerConnection
-    writer: AgentWriter | None = None
+    writer: AgentWriter
     ended: dict[str, int] = field(default_factory=dict)
     """Executions of this connection whose stored journal ended them (terminal, so they can no longer
     move), with their stored `last_seq`: the agent's `job.finished` is then answered without a query."""
-
-    def __post_init__(self) -> None:
-        if self.writer is None:
-            self.writer = AgentWriter(self.db)
 
     @property
     def actor(self) -> Actor:
         return agent_actor(self.link.agent_id, self.link.name)
 
     async def _write(self, execution_id: str, work: Work) -> Any:
-        assert self.writer is not None
         return await self.writer.submit(uuid.UUID(execution_id), work)
 
     def release(self, execution_id: uuid.UUID, *, until_finished: bool = False) -> None:

@@ -160,25 +160,17 @@ class CommitLoop(BackgroundService):
 class GroupCommit(Generic[Unit]):
     """Subclasses say how a batch is written (`_write_batch`) and may act once it is committed.
 
-    The writer runs a loop of its own (`start`, `stop`) unless it is given one to share."""
+    Every writer of the process shares one `CommitLoop`, which the app starts and stops; while it
+    is not running (before start-up, after shut-down) each unit is written alone."""
 
     name = "group-commit"
 
-    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH, loop: CommitLoop | None = None) -> None:
+    def __init__(self, db: Database, *, loop: CommitLoop) -> None:
         self.db = db
-        self.loop = loop if loop is not None else CommitLoop(db, max_batch=max_batch)
-        self._own_loop = loop is None
+        self.loop = loop
         self.batches = 0
         self.units = 0
         self.fallbacks = 0
-
-    def start(self) -> None:
-        if self._own_loop:
-            self.loop.start()
-
-    async def stop(self) -> None:
-        if self._own_loop:
-            await self.loop.stop()
 
     async def _write_batch(self, session: AsyncSession, units: list[Unit]) -> list[Any]:  # pragma: no cover
         """Write `units` in `session`'s transaction; one result per unit, in order."""

@@ -27,8 +27,7 @@ class StartWriter(GroupCommit[list[NewExecution]]):
 
     name = "start-writer"
 
-    def __init__(self, db: Database, *, on_queued: Callable[[], None] | None = None,
-                 loop: CommitLoop | None = None) -> None:
+    def __init__(self, db: Database, *, loop: CommitLoop, on_queued: Callable[[], None] | None = None) -> None:
         super().__init__(db, loop=loop)
         self.on_queued = on_queued
         """Called once per batch, in its transaction, once the starts are written: the app's
