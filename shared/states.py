@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal, get_args
 
-__all__ = ["ACTIVE_STATES", "HELD_STATES", "TERMINAL_STATES", "ExecutionStatus", "TerminalStatus"]
+__all__ = ["HELD_STATES", "TERMINAL_STATES", "ExecutionStatus", "TerminalStatus"]
 
 
 class ExecutionStatus(StrEnum):
@@ -38,9 +38,6 @@ TerminalStatus = Literal["succeeded", "failed", "cancelled", "timed_out"]
 
 TERMINAL_STATES: frozenset[ExecutionStatus] = frozenset(ExecutionStatus(name) for name in get_args(TerminalStatus))
 """States with no way out: the execution is over."""
-
-ACTIVE_STATES: frozenset[ExecutionStatus] = frozenset(ExecutionStatus) - TERMINAL_STATES
-"""States of an execution that is not over yet."""
 
 HELD_STATES: frozenset[ExecutionStatus] = frozenset(
     {ExecutionStatus.ASSIGNED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED})

@@ -38,25 +38,6 @@ def _check_name(name: str) -> str:
     return name
 
 
-async def register_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,
-                            content: bytes, content_type: str = "application/octet-stream") -> Artifact:
-    """Write `content` into the store and describe it with a new row of `execution`."""
-    artifact = Artifact(id=new_id(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
-                        content_type=content_type[:255] or "application/octet-stream", size=len(content),
-                        sha256=hashlib.sha256(content).hexdigest())
-    relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
-    target = root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename, so a reader never sees half a file.
-    partial = target.with_name(target.name + ".part")
-    partial.write_bytes(content)
-    os.replace(partial, target)
-    artifact.path = relative.as_posix()
-    session.add(artifact)
-    await session.flush()
-    return artifact
-
-
 async def receive_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,
                            chunks: AsyncIterator[bytes], limit: int,
                            content_type: str = "application/octet-stream") -> Artifact:

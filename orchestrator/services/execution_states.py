@@ -38,12 +38,11 @@ from orchestrator.db.session import defer_insert
 from orchestrator.models.executions import ExecutionTransition
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_records import AnyExecution
-from shared.states import ACTIVE_STATES, HELD_STATES, TERMINAL_STATES, ExecutionStatus
+from shared.states import HELD_STATES, TERMINAL_STATES, ExecutionStatus
 
 State = ExecutionStatus
 """The states are defined once, in `shared.states`; the orchestrator calls them `State`."""
 TERMINAL = TERMINAL_STATES
-ACTIVE = ACTIVE_STATES
 HELD = HELD_STATES
 
 

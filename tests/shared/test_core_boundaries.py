@@ -58,7 +58,7 @@ def test_public_names_are_pinned() -> None:
         "StepRegistry", "context", "definition_of", "step",
     ]
     assert sorted(shared.states.__all__) == [
-        "ACTIVE_STATES", "ExecutionStatus", "HELD_STATES", "TERMINAL_STATES", "TerminalStatus",
+        "ExecutionStatus", "HELD_STATES", "TERMINAL_STATES", "TerminalStatus",
     ]
     for module in (shared.engine, shared.flow, shared.steps, shared.expressions, shared.states):
         for name in module.__all__:
