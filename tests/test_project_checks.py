@@ -61,6 +61,11 @@ def test_a_heavy_library_imported_at_module_level_is_refused() -> None:
         assert "TID253" in _ruff(source, "agent/steps/sample.py"), name
         inside = f'"""A step family."""\n\n\ndef use() -> object:\n    import {name}\n\n    return {name}\n'
         assert _ruff(inside, "agent/steps/sample.py") == set(), name
+    part = '"""A step family."""\n\nfrom playwright.async_api import Page\n\n\ndef use(page: Page) -> None:\n    pass\n'
+    assert "TID253" in _ruff(part, "agent/steps/sample.py")
+    typing_only = ('"""A step family."""\n\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n'
+                   '    from playwright.async_api import Page\n\n\ndef use(page: "Page") -> None:\n    pass\n')
+    assert _ruff(typing_only, "agent/steps/sample.py") == set()
 
 
 def test_print_is_refused_outside_the_benchmarks() -> None:
