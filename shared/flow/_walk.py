@@ -14,8 +14,7 @@ The walk works on raw documents (drafts may be invalid): anything that is not an
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from shared.steps import StepRegistry
@@ -24,12 +23,11 @@ TOP_GRAPH = "$"
 """The label of a document's top graph (nested graphs are `<container id>.<body name>`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class GraphVisit:
+class GraphVisit(NamedTuple):
     """One graph of a document: the top graph or a container's body."""
 
     graph: dict[str, Any]
-    parts: tuple[str | int, ...]
+    parts: tuple[str | int, ...] = ()
     """JSON path parts from the document to this graph (empty for the top graph)."""
     container: str | None = None
     """The id of the node holding this graph (None for the top graph, or an id-less node)."""
@@ -42,15 +40,19 @@ class GraphVisit:
         return TOP_GRAPH if self.body is None else f"{self.container}.{self.body}"
 
 
-@dataclass(frozen=True, slots=True)
-class NodeVisit:
+class NodeVisit(NamedTuple):
     """One node object of a document, with where it sits."""
 
     node: dict[str, Any]
-    parts: tuple[str | int, ...]
-    """JSON path parts from the document to this node (`("nodes", 0, "body", "nodes", 2)`)."""
+    position: int
+    """The node's index in its graph's `nodes` list."""
     graph: GraphVisit
     """The graph holding the node."""
+
+    @property
+    def parts(self) -> tuple[str | int, ...]:
+        """JSON path parts from the document to this node (`("nodes", 0, "body", "nodes", 2)`)."""
+        return (*self.graph.parts, "nodes", self.position)
 
 
 class GraphShape:
@@ -79,23 +81,26 @@ def _shape(shape: GraphShape | StepRegistry | None) -> GraphShape:
     return shape if isinstance(shape, GraphShape) else GraphShape(shape)
 
 
-def _graph_nodes(visit: GraphVisit) -> Iterator[tuple[int, dict[str, Any]]]:
-    nodes = visit.graph.get("nodes")
-    if isinstance(nodes, list):
-        for index, node in enumerate(nodes):
-            if isinstance(node, dict):
-                yield index, node
+_NO_BODIES: list[GraphVisit] = []
 
 
 def _nested(visit: GraphVisit, shape: GraphShape) -> Iterator[tuple[NodeVisit, list[GraphVisit]]]:
-    for index, node in _graph_nodes(visit):
-        parts = (*visit.parts, "nodes", index)
-        node_id = node.get("id")
-        container = node_id if isinstance(node_id, str) else None
-        bodies = [GraphVisit(node[name], (*parts, name), container, name)
-                  for name in shape.bodies_of(node.get("type"))
-                  if isinstance(node.get(name), dict)]
-        yield NodeVisit(node, parts, visit), bodies
+    # Tuples and no per-node path building: dispatch walks every flow it hands out.
+    nodes = visit.graph.get("nodes")
+    if not isinstance(nodes, list):
+        return
+    bodies_of = shape.bodies_of
+    for index, node in enumerate(nodes):
+        if not isinstance(node, dict):
+            continue
+        names = bodies_of(node.get("type"))
+        bodies = _NO_BODIES
+        if names:
+            node_id = node.get("id")
+            bodies = [GraphVisit(node[name], (*visit.parts, "nodes", index, name),
+                                 node_id if isinstance(node_id, str) else None, name)
+                      for name in names if isinstance(node.get(name), dict)]
+        yield NodeVisit(node, index, visit), bodies
 
 
 def walk_graphs(document: Any, shape: GraphShape | StepRegistry | None = None) -> Iterator[GraphVisit]:
@@ -109,7 +114,7 @@ def walk_graphs(document: Any, shape: GraphShape | StepRegistry | None = None) -
     if not isinstance(document, dict):
         return
     resolved = _shape(shape)
-    pending = [GraphVisit(document, ())]
+    pending = [GraphVisit(document)]
     while pending:
         visit = pending.pop()
         yield visit
@@ -130,7 +135,7 @@ def walk_nodes(document: Any, shape: GraphShape | StepRegistry | None = None) ->
         return
     resolved = _shape(shape)
     # An explicit stack, not recursion: a deeply nested draft must not exhaust the call stack.
-    stack = [_nested(GraphVisit(document, ()), resolved)]
+    stack = [_nested(GraphVisit(document), resolved)]
     while stack:
         step = next(stack[-1], None)
         if step is None:
