@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from _dispatch_load import JobFrames, server_frame  # noqa: E402  (bench/ is on sys.path when this runs)
 
 import shared.protocol as wire  # noqa: E402
-from shared.cli._local import RPA, LocalOrchestrator  # noqa: E402
+from cli.supervise import RPA, LocalOrchestrator  # noqa: E402
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "dispatch.json"
 EMAIL, PASSWORD, ORG, API = "bench@example.com", "Correct-Horse-42-battery", "Bench", "/api/v1"
