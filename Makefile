@@ -57,9 +57,9 @@ $(DEPS): pyproject.toml | $(UV)
 	touch $@
 
 # --- checks -------------------------------------------------------------------
-lint: venv ## ruff, mypy (strict on shared) and import-linter contracts
+lint: venv ## ruff, mypy (strict on shared and cli) and import-linter contracts
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared
+	$(VENV)/bin/mypy shared cli
 	$(VENV)/bin/lint-imports
 
 # Python writes its bytecode caches (gitignored __pycache__) even where the environment says not to:
