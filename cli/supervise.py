@@ -165,12 +165,7 @@ class LocalOrchestrator(_Child):
         def ready() -> bool:
             if not self.running:
                 raise ChildExited(f"the orchestrator exited; see {self.log}:\n{self.log.read_text()[-2000:]}")
-            try:
-                import httpx
-
-                return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
-            except Exception:
-                return False
+            return self.client.ready()
 
         _wait_startup(ready, timeout, "the orchestrator", self.log)
 

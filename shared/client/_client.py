@@ -49,6 +49,14 @@ class ApiClient:
         """Keep the URL and refresh token for later commands (mode 0600); returns the file's path."""
         return save_session(Session(self.url, self.refresh_token))
 
+    def ready(self, timeout: float = 2.0) -> bool:
+        """Whether the orchestrator answers its readiness probe (`/readyz`); False when unreachable."""
+        httpx = _httpx()
+        try:
+            return bool(httpx.get(f"{self.url}/readyz", timeout=timeout).status_code == 200)
+        except httpx.HTTPError:
+            return False
+
     def login(self, email: str, password: str, *, totp_code: str | None = None) -> None:
         """Log in as `email`; the client then holds an access and a refresh token.
 
