@@ -114,7 +114,7 @@ def _wait_for_progress(journal_file: Path, target: int, child: LocalRun) -> int:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if not child.running:
-            raise RpaError("the demo run ended before it could be interrupted")
+            raise RpaError(f"the demo run ended before it could be interrupted; see {child.log}")
         if journal_file.exists():
             try:
                 db = sqlite3.connect(f"file:{journal_file}?mode=ro", uri=True)

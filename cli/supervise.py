@@ -6,7 +6,7 @@ Only public interfaces are used (the `rpa` console script and the HTTP API), so 
 needs neither the server nor the agent package. Each child runs in its own session, so a signal
 meant for it (SIGTERM on stop, SIGKILL in the demo) never reaches the `rpa` that started it.
 
-Errors, all raised by this module and nothing else:
+Its own errors (a request the orchestrator refuses stays a `shared.client.ApiError`):
 
     SupervisionError        something on this machine did not start or answer as it should
      ├── WaitTimeout        `wait_for` ran out of time
@@ -35,7 +35,7 @@ __all__ = ["RPA", "ChildExited", "CommandFailed", "LocalAgent", "LocalOrchestrat
            "SupervisionError", "WaitTimeout", "clean_env", "free_port", "new_password", "rpa_command", "wait_for"]
 
 RPA = str(Path(sys.executable).parent / "rpa")
-"""The `rpa` console script next to this interpreter: what every child process runs."""
+"""The `rpa` console script next to this interpreter: what the orchestrator and agent children run."""
 
 
 class SupervisionError(Exception):
