@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import shared.engine
@@ -87,3 +88,22 @@ def test_public_names_are_pinned() -> None:
     for module in (shared.engine, shared.flow, shared.steps, shared.expressions):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name} is exported but missing"
+
+
+def _forbidden(source: list[str]) -> set[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    assert "cli" in config["root_packages"]
+    found: set[str] = set()
+    for contract in config["contracts"]:
+        if contract["type"] == "forbidden" and sorted(contract["source_modules"]) == sorted(source):
+            found |= set(contract["forbidden_modules"])
+    return found
+
+
+def test_the_import_contracts_that_keep_the_layers_apart_are_declared() -> None:
+    # `lint-imports` enforces them; this pins that they are there to be enforced.
+    core = ["shared.engine", "shared.flow", "shared.steps", "shared.expressions", "shared.protocol"]
+    assert {"httpx", "websockets", "subprocess", "typer", "rich", "PySide6", "qasync"} <= _forbidden(core)
+    assert "cli" in _forbidden(["shared"])
+    assert {"typer", "rich", "PySide6", "qasync"} <= _forbidden(["shared.client"])
+    assert {"orchestrator", "agent", "studio", "httpx"} <= _forbidden(["cli"])
