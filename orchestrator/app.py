@@ -10,19 +10,19 @@ from fastapi import FastAPI
 from orchestrator.api import direct_start, errors
 from orchestrator.api.direct_start import DirectStart
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
+from orchestrator.api.ratelimit import RateLimitMiddleware
 from orchestrator.api.route_table import add_flat
 from orchestrator.api.routes import ROUTERS, agent_socket, agent_uploads, health
+from orchestrator.db.group_commit import CommitLoop
 from orchestrator.db.migrate import upgrade
+from orchestrator.db.read_cache import AUTH_TABLES, PIN_TABLES, ReadCache
 from orchestrator.db.session import Database
 from orchestrator.logging import install as install_log_masking
+from orchestrator.runtime.agent_writer import AgentWriter
+from orchestrator.runtime.dispatch import Dispatcher
+from orchestrator.runtime.hub import AgentHub
+from orchestrator.runtime.leases import LeaseReaper
 from orchestrator.services import vault_keys
-from orchestrator.services.agent_writer import AgentWriter
-from orchestrator.services.dispatch import Dispatcher
-from orchestrator.services.group_commit import CommitLoop
-from orchestrator.services.hub import AgentHub
-from orchestrator.services.leases import LeaseReaper
-from orchestrator.services.ratelimit import RateLimitMiddleware
-from orchestrator.services.read_cache import AUTH_TABLES, PIN_TABLES, ReadCache
 from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings

@@ -30,13 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Forbidden, Unauthorized
 from orchestrator.db.base import utcnow
+from orchestrator.db.read_cache import ReadCache
 from orchestrator.db.session import release
 from orchestrator.models import AuthSession, Membership, Organisation, Role, User
 from orchestrator.security.permissions import Permission
 from orchestrator.security.tokens import TokenError, decode_access_token
 from orchestrator.services.audit import Actor
 from orchestrator.services.policy import PasswordPolicy
-from orchestrator.services.read_cache import ReadCache
 from orchestrator.settings import Settings
 
 

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.api.errors import Conflict, Invalid
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import defer_insert, write_deferred
+from orchestrator.models.execution_records import AnyExecution
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.services.audit import Actor
-from orchestrator.services.execution_records import AnyExecution
 from orchestrator.services.execution_states import TERMINAL, IllegalTransition, State, transition
 from shared.engine import EVENT_TYPES
 

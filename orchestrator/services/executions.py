@@ -21,15 +21,15 @@ from sqlalchemy import ColumnElement, String, cast, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict, Invalid, NotFound
-from orchestrator.api.pagination import capped_count
 from orchestrator.db.base import new_id, utcnow
+from orchestrator.db.read_cache import ReadCache
+from orchestrator.models.execution_records import ExecutionRecord, new_record
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
+from orchestrator.schemas.pagination import capped_count
 from orchestrator.services import audit
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events, list_events
-from orchestrator.services.execution_records import ExecutionRecord, new_record
 from orchestrator.services.execution_states import TERMINAL, State, enter, transition
-from orchestrator.services.read_cache import ReadCache
 from orchestrator.services.workflows import PinnedVersion, pin_version, version_document
 from shared.errors import FlowInputError
 from shared.flow import Flow, resolve_inputs

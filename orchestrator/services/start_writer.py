@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.db.group_commit import CommitLoop, GroupCommit
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution
 from orchestrator.services.executions import NewExecution, queue_new
-from orchestrator.services.group_commit import CommitLoop, GroupCommit
 
 
 class StartWriter(GroupCommit[list[NewExecution]]):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
 from orchestrator.models.executions import Execution
-from orchestrator.services.agent_writer import AgentWriter, Rows
+from orchestrator.runtime.agent_writer import AgentWriter, Rows
 from tests.orchestrator._execution_helpers import make_execution, make_workflow
 from tests.orchestrator.conftest import TenantFactory
 

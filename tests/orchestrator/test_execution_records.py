@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from orchestrator.db.session import Database
+from orchestrator.models.execution_records import columns_except, new_record, write_records
 from orchestrator.models.executions import Execution, ExecutionTransition
-from orchestrator.services.agent_writer import lock_executions
-from orchestrator.services.execution_records import columns_except, new_record, write_records
+from orchestrator.runtime.agent_writer import lock_executions
 from orchestrator.services.execution_states import State, transition
 from tests.orchestrator._execution_helpers import SYSTEM, make_execution, make_workflow
 

@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from orchestrator.db.base import utcnow
+from orchestrator.db.read_cache import AUTH_TABLES, ReadCache
 from orchestrator.db.session import Database
 from orchestrator.models import AuthSession, Membership, User
 from orchestrator.models.workflows import Workflow
-from orchestrator.services.read_cache import AUTH_TABLES, ReadCache
 from orchestrator.settings import Settings
 from tests.orchestrator._identity_helpers import API, error_code
 from tests.orchestrator._workflows_helpers import create, flow, publish

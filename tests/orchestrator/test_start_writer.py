@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from sqlalchemy import event, func, select
 
 from orchestrator.models.audit import AuditEntry
+from orchestrator.models.execution_records import ExecutionRecord
 from orchestrator.models.executions import Execution, ExecutionTransition
 from orchestrator.services import audit
-from orchestrator.services.execution_records import ExecutionRecord
 from orchestrator.services.executions import NewExecution, prepare_start
 from orchestrator.services.start_writer import StartWriter
 from tests.orchestrator._execution_helpers import SYSTEM, make_workflow

@@ -15,8 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
 from orchestrator.api.deps import PageDep, Principal, SessionDep, actor_for, client_ip, require
-from orchestrator.api.pagination import Page
 from orchestrator.models.agents import Agent, EnrolmentToken
+from orchestrator.runtime import agents as service
 from orchestrator.schemas.agents import (
     AgentEnrolled,
     AgentKeyRotated,
@@ -30,8 +30,8 @@ from orchestrator.schemas.agents import (
     Label,
     TokenState,
 )
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
-from orchestrator.services import agents as service
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 

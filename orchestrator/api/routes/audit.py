@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Query
 
 from orchestrator.api.deps import PageDep, Principal, SessionDep, require
 from orchestrator.api.errors import NotFound
-from orchestrator.api.pagination import Page
 from orchestrator.schemas.audit import AuditEntryPublic, AuditProblemPublic, AuditVerificationPublic
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
 from orchestrator.services import audit
 

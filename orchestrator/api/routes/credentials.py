@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from orchestrator.api.deps import PageDep, Principal, SessionDep, client_ip, require
-from orchestrator.api.pagination import Page
+from orchestrator.schemas.pagination import Page
 from orchestrator.schemas.vault import (
     CredentialCreate,
     CredentialKind,

@@ -20,8 +20,10 @@ from orchestrator.api.deps import (
     require,
 )
 from orchestrator.api.errors import ApiError
-from orchestrator.api.pagination import Page
 from orchestrator.db.session import after_commit, release
+from orchestrator.runtime.dispatch import why_waiting
+from orchestrator.runtime.eager import start_now
+from orchestrator.runtime.live import journal_stream
 from orchestrator.schemas.executions import (
     MAX_BATCH_STARTS,
     ArtifactPublic,
@@ -36,13 +38,11 @@ from orchestrator.schemas.executions import (
     ExecutionTransitionPublic,
     StateName,
 )
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
 from orchestrator.services import artifacts as artifact_service
 from orchestrator.services import executions as service
 from orchestrator.services.audit import Actor
-from orchestrator.services.dispatch import why_waiting
-from orchestrator.services.eager import start_now
-from orchestrator.services.live import journal_stream
 from shared.protocol import JobCancel
 
 router = APIRouter(prefix="/executions", tags=["executions"])

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from orchestrator.api.deps import PageDep, Principal, SessionDep, actor_for, require
-from orchestrator.api.pagination import Page
 from orchestrator.schemas.identity import SessionPublic, UserCreate, UserPublic, UserUpdate
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
 from orchestrator.services import auth, identity
 

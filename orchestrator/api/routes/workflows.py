@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from orchestrator.api.deps import PageDep, Principal, SessionDep, actor_for, require
 from orchestrator.api.errors import Invalid
-from orchestrator.api.pagination import Page
 from orchestrator.models.workflows import Workflow, WorkflowVersion
+from orchestrator.schemas.pagination import Page
 from orchestrator.schemas.workflows import (
     Bundle,
     CloneRequest,

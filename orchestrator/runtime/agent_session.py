@@ -22,13 +22,13 @@ from orchestrator.api.errors import Conflict
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.agents import Agent
+from orchestrator.models.execution_records import ExecutionRecord
 from orchestrator.models.executions import Execution
-from orchestrator.services.agent_writer import AgentWriter, Rows, Work
+from orchestrator.runtime.agent_writer import AgentWriter, Rows, Work
+from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
-from orchestrator.services.execution_records import ExecutionRecord
 from orchestrator.services.execution_states import TERMINAL, State, transition
-from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import (
     Heartbeat,
     HeartbeatAck,

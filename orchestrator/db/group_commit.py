@@ -31,8 +31,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.background import BackgroundService
 from orchestrator.db.session import Database
-from orchestrator.services.background import BackgroundService
 
 Unit = TypeVar("Unit")
 

@@ -30,26 +30,26 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict, NotFound
+from orchestrator.background import BackgroundService
 from orchestrator.db.base import utcnow
+from orchestrator.db.group_commit import CommitLoop
 from orchestrator.db.session import Database
 from orchestrator.models.agents import Agent
-from orchestrator.models.executions import Execution, ExecutionEvent
-from orchestrator.models.workflows import WorkflowVersion
-from orchestrator.services import vault
-from orchestrator.services.audit import Actor
-from orchestrator.services.background import BackgroundService
-from orchestrator.services.bundles import called_names
-from orchestrator.services.eager import start_now
-from orchestrator.services.execution_journal import append_events
-from orchestrator.services.execution_records import (
+from orchestrator.models.execution_records import (
     ExecutionRecord,
     columns_except,
     read_records,
     write_records,
 )
+from orchestrator.models.executions import Execution, ExecutionEvent
+from orchestrator.models.workflows import WorkflowVersion
+from orchestrator.runtime.eager import start_now
+from orchestrator.runtime.hub import AgentHub, AgentLink
+from orchestrator.services import vault
+from orchestrator.services.audit import Actor
+from orchestrator.services.bundles import called_names
+from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_states import State, transition
-from orchestrator.services.group_commit import CommitLoop
-from orchestrator.services.hub import AgentHub, AgentLink
 from orchestrator.services.workflows import published_version_by_name
 from shared.expressions import find_secret_refs
 from shared.protocol import JobAssign, WireEvent

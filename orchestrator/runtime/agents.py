@@ -30,9 +30,7 @@ from orchestrator.db.base import utcnow
 from orchestrator.logging import remember
 from orchestrator.models.agents import Agent
 from orchestrator.models.identity import Organisation
-from orchestrator.schemas.agents import AgentStatus, AgentUpdate
-from orchestrator.services.audit import Actor, record
-from orchestrator.services.enrolment import (
+from orchestrator.runtime.enrolment import (
     create_enrolment_token,
     digest,
     enroll,
@@ -43,6 +41,8 @@ from orchestrator.services.enrolment import (
     revoke_token,
     token_state,
 )
+from orchestrator.schemas.agents import AgentStatus, AgentUpdate
+from orchestrator.services.audit import Actor, record
 
 __all__ = [
     "AgentFilter", "AgentHub", "Presence", "authenticate_agent", "create_enrolment_token", "delete_agent", "enroll",

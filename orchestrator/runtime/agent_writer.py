@@ -22,14 +22,14 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.models.executions import Execution
-from orchestrator.services.execution_records import (
+from orchestrator.db.group_commit import GroupCommit
+from orchestrator.models.execution_records import (
     ExecutionRecord,
     columns_except,
     read_records,
     write_records,
 )
-from orchestrator.services.group_commit import GroupCommit
+from orchestrator.models.executions import Execution
 
 Rows = dict[uuid.UUID, ExecutionRecord]
 Work = Callable[[AsyncSession, Rows], Awaitable[Any]]
