@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,12 +27,13 @@ from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Forbidden, Unauthorized
 from orchestrator.db.base import utcnow
 from orchestrator.db.read_cache import ReadCache
 from orchestrator.db.session import release
+from orchestrator.errors import Forbidden, Unauthorized
 from orchestrator.models import AuthSession, Membership, Organisation, Role, User
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal, ip_allowed
 from orchestrator.security.tokens import TokenError, decode_access_token
 from orchestrator.services.audit import Actor
 from orchestrator.services.policy import PasswordPolicy
@@ -67,22 +67,6 @@ def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller, within one organisation."""
-
-    user_id: uuid.UUID
-    org_id: uuid.UUID
-    session_id: uuid.UUID
-    email: str
-    role: str
-    permissions: frozenset[str]
-    password_expired: bool = False
-
-    def can(self, permission: Permission) -> bool:
-        return permission.value in self.permissions
-
-
 def client_ip(request: Request) -> str:
     """The caller's address; X-Forwarded-For is believed only from a trusted proxy."""
     peer = request.client.host if request.client else "unknown"
@@ -91,16 +75,6 @@ def client_ip(request: Request) -> str:
     if forwarded and peer in settings.trusted_proxies:
         return forwarded.split(",")[0].strip()
     return peer
-
-
-def ip_allowed(ip: str, allowlist: list[str]) -> bool:
-    if not allowlist:
-        return True
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
 
 
 # Table columns, not entities, and built once: this runs on every request. A statement of table

@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
+from orchestrator.errors import Conflict
 from orchestrator.models.agents import Agent
 from orchestrator.models.execution_records import ExecutionRecord
 from orchestrator.models.executions import Execution

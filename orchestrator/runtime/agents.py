@@ -25,8 +25,8 @@ from sqlalchemy import ColumnElement, cast, exists, func, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, NotFound
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, NotFound
 from orchestrator.logging import remember
 from orchestrator.models.agents import Agent
 from orchestrator.models.identity import Organisation

@@ -29,11 +29,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, NotFound
 from orchestrator.background import BackgroundService
 from orchestrator.db.base import utcnow
 from orchestrator.db.group_commit import CommitLoop
 from orchestrator.db.session import Database
+from orchestrator.errors import Conflict, NotFound
 from orchestrator.models.agents import Agent
 from orchestrator.models.execution_records import (
     ExecutionRecord,

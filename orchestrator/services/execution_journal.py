@@ -22,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import defer_insert, write_deferred
+from orchestrator.errors import Conflict, Invalid
 from orchestrator.models.execution_records import AnyExecution
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.services.audit import Actor

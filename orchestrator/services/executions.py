@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, String, cast, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid, NotFound
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.db.read_cache import ReadCache
+from orchestrator.errors import Conflict, Invalid, NotFound
 from orchestrator.models.execution_records import ExecutionRecord, new_record
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
 from orchestrator.schemas.pagination import capped_count

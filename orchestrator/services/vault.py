@@ -24,8 +24,8 @@ from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid, NotFound
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, Invalid, NotFound
 from orchestrator.logging import remember
 from orchestrator.models.vault import Credential, DataKey
 from orchestrator.schemas.vault import VALUE_MODELS, CredentialCreate, CredentialKind, CredentialUpdate

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict
+from orchestrator.errors import Conflict
 from orchestrator.models.executions import Execution
 from orchestrator.runtime.agent_writer import AgentWriter, Rows
 from tests.orchestrator._execution_helpers import make_execution, make_workflow

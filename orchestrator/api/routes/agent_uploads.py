@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from orchestrator.api.deps import SessionDep
-from orchestrator.api.errors import NotFound, Unauthorized
+from orchestrator.errors import NotFound, Unauthorized
 from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
 from orchestrator.runtime.agents import authenticate_agent

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from orchestrator.api.deps import PageDep, Principal, SessionDep, require
-from orchestrator.api.errors import NotFound
+from orchestrator.errors import NotFound
 from orchestrator.schemas.audit import AuditEntryPublic, AuditProblemPublic, AuditVerificationPublic
 from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission

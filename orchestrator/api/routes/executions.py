@@ -19,8 +19,8 @@ from orchestrator.api.deps import (
     client_ip,
     require,
 )
-from orchestrator.api.errors import ApiError
 from orchestrator.db.session import after_commit, release
+from orchestrator.errors import ApiError
 from orchestrator.runtime.dispatch import why_waiting
 from orchestrator.runtime.eager import start_now
 from orchestrator.runtime.live import journal_stream

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from orchestrator.api.deps import PageDep, Principal, SessionDep, actor_for, require
-from orchestrator.api.errors import Invalid
+from orchestrator.errors import Invalid
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.schemas.pagination import Page
 from orchestrator.schemas.workflows import (
