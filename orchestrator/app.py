@@ -52,9 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = AgentHub(heartbeat_interval_s=settings.heartbeat_interval_s,
                        missed_heartbeats=settings.missed_heartbeats)
         # One loop of group commits: the starts of requests, the reports of agents and the
-        # dispatcher's pass that arrive together share a transaction (services/group_commit.py).
+        # dispatcher's pass that arrive together share a transaction (db/group_commit.py).
         commits = CommitLoop(db)
         dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key), commits=commits)
+        hub.on_free = dispatcher.kick  # an agent that connects or frees a slot may take what waits
         reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s)
         writer = AgentWriter(db, loop=commits)
         starts = StartWriter(db, loop=commits, on_queued=lambda: dispatcher.kick(work=True))
@@ -62,14 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.start_writer = starts
         app.state.lease_reaper = reaper
         commits.start()
-        dispatcher.start()
         reaper.start()
         dispatcher.kick()  # executions queued before this start
         try:
             yield
         finally:
             await reaper.stop()
-            await dispatcher.stop()
             await commits.stop()
             for link in list(hub.links.values()):
                 await hub.disconnect(link.agent_id, reason="the orchestrator is stopping", code=1001)

@@ -210,3 +210,12 @@ async def list_events(session: AsyncSession, execution: Execution, *, after_seq:
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].seq if more else None)
+
+
+def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
+    """The journal of a finished execution, as a new one resumes it: without its end and without
+    final failures (so the failed steps run again), renumbered from 1."""
+    kept = [e for e in events if e.type != "execution.finished"
+            and not (e.type == "node.failed" and not (e.data or {}).get("will_retry")
+                     and not (e.data or {}).get("handled"))]
+    return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]

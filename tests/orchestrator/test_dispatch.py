@@ -18,9 +18,11 @@ from fastapi import FastAPI
 
 from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
-from orchestrator.runtime.dispatch import Needs, resume_seed, secrets_for_agent, why_waiting
+from orchestrator.runtime.dispatch import Needs, why_waiting
 from orchestrator.runtime.hub import AgentLink
 from orchestrator.runtime.leases import LeaseReaper
+from orchestrator.services.execution_journal import resume_seed
+from orchestrator.services.vault import secrets_for_agent
 from orchestrator.settings import Settings
 from shared.protocol import JobAssign, JobCancel
 from tests.orchestrator._execution_helpers import make_workflow
