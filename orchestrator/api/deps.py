@@ -11,6 +11,9 @@
 - `PrincipalAllowExpiredDep`: the same without the password-age check, for the routes an
   expired password may still use (change the password, log out).
 - `require(Permission.X)`: a dependency that also checks one permission (403 otherwise).
+- `HubDep`, `DispatcherDep`: the agent hub and the dispatcher the app's lifespan made; a request
+  served by an app whose lifespan did not run fails loudly (`started`) instead of going on
+  without them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPBearer
@@ -32,6 +35,8 @@ from orchestrator.db.read_cache import ReadCache
 from orchestrator.db.session import release
 from orchestrator.errors import Forbidden, Unauthorized
 from orchestrator.models import AuthSession, Membership, Organisation, Role, User
+from orchestrator.runtime.dispatch import Dispatcher
+from orchestrator.runtime.hub import AgentHub
 from orchestrator.security.permissions import Permission
 from orchestrator.security.principal import Principal, ip_allowed
 from orchestrator.security.tokens import TokenError, decode_access_token
@@ -65,6 +70,34 @@ def get_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def started(app: Any, name: str) -> Any:
+    """`app.state.<name>`, which the app's lifespan sets (`create_app`).
+
+    Raises:
+        RuntimeError: The lifespan did not run, so the app has no such part; going on without it
+            would answer as if no agent were connected or nothing needed dispatching.
+    """
+    try:
+        return getattr(app.state, name)
+    except AttributeError:
+        raise RuntimeError(f"app.state.{name} is missing: the orchestrator's lifespan (create_app) "
+                           "has not started it") from None
+
+
+def get_hub(request: Request) -> AgentHub:
+    hub: AgentHub = started(request.app, "agent_hub")
+    return hub
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = started(request.app, "dispatcher")
+    return dispatcher
+
+
+HubDep = Annotated[AgentHub, Depends(get_hub)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 
 
 def client_ip(request: Request) -> str:
@@ -111,9 +144,7 @@ class _Identity:
 
 
 async def _identity(request: Request, session_id: uuid.UUID) -> _Identity | None:
-    cache: ReadCache | None = getattr(request.app.state, "auth_cache", None)
-    if cache is None:
-        return await _read_identity(request, session_id)
+    cache: ReadCache = started(request.app, "auth_cache")
     identity: _Identity | None = await cache.load(session_id, lambda: _read_identity(request, session_id))
     return identity
 

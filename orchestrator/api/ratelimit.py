@@ -22,7 +22,7 @@ import jwt
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orchestrator.api.deps import client_ip
+from orchestrator.api.deps import client_ip, started
 from orchestrator.api.errors import send_error
 from orchestrator.errors import TooManyRequests
 from orchestrator.security.tokens import TokenError, decode_access_token
@@ -123,10 +123,9 @@ class RateLimitMiddleware:
         """The user of a validly signed token: an unsigned claim could charge someone else's budget."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        key = getattr(request.app.state, "signing_key", None)
-        if scheme.lower() != "bearer" or not token or key is None:
+        if scheme.lower() != "bearer" or not token:
             return None
         try:
-            return str(decode_access_token(key, token.strip()).user_id)
+            return str(decode_access_token(started(request.app, "signing_key"), token.strip()).user_id)
         except (TokenError, jwt.PyJWTError):
             return None

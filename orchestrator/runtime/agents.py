@@ -46,7 +46,7 @@ from orchestrator.services.audit import Actor, record
 
 __all__ = [
     "AgentFilter", "AgentHub", "Presence", "authenticate_agent", "create_enrolment_token", "delete_agent", "enroll",
-    "get_agent", "hub_of", "list_agents", "list_tokens", "notify_agent_revoked", "presence_of", "revoke_agent",
+    "get_agent", "list_agents", "list_tokens", "notify_agent_revoked", "presence_of", "revoke_agent",
     "revoke_token", "rotate_agent_key", "token_state", "update_agent",
 ]
 
@@ -69,12 +69,6 @@ class AgentHub(Protocol):
         """Close the agent's connection, if it has one."""
 
 
-def hub_of(app: Any) -> AgentHub | None:
-    """The app's hub, when one is running."""
-    hub: AgentHub | None = getattr(app.state, "agent_hub", None)
-    return hub
-
-
 @dataclass(frozen=True)
 class Presence:
     status: AgentStatus
@@ -94,12 +88,10 @@ def presence_of(agent: Agent, hub: AgentHub | None) -> Presence:
     return Presence(status, list(hub.running_of(agent.id)) if hub is not None else [])
 
 
-async def notify_agent_revoked(app: Any, agent_id: uuid.UUID, *, reason: str = "revoked") -> None:
-    """Tell the hub (if any) to drop the agent's connection. Call it once the revocation (or the
-    key rotation) is committed."""
-    hub = hub_of(app)
-    if hub is not None:
-        await hub.disconnect(agent_id, reason=reason)
+async def notify_agent_revoked(hub: AgentHub, agent_id: uuid.UUID, *, reason: str = "revoked") -> None:
+    """Tell the hub to drop the agent's connection. Call it once the revocation (or the key
+    rotation) is committed."""
+    await hub.disconnect(agent_id, reason=reason)
 
 
 # --- authentication ---------------------------------------------------------------------------
