@@ -5,7 +5,7 @@ connection's state, and about an execution this connection holds.
 Each handler's database work locks the execution row and re-checks that the execution is
 still this agent's, at this attempt: an event from an agent whose lease moved is refused here
 even if it slipped past the connection's own bookkeeping. The work of many connections is
-committed together (`services/agent_writer.py`).
+committed together (`runtime/agent_writer.py`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every agent message that changes an execution (accepted, rejected, a journal batch, finished)
 is a small unit of database work. Done one transaction each, the fixed cost of a transaction
-and of loading the row dominates; here (`services/group_commit.py`) the units that arrive while
+and of loading the row dominates; here (`db/group_commit.py`) the units that arrive while
 a transaction is being written wait for the next one, which locks all their executions with one
 query and runs them in arrival order. A connection sends its next message only once the previous
 one is answered, so the order of each agent's messages is kept.

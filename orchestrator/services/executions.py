@@ -117,7 +117,7 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
                         trigger: str = "manual", pins: dict[Any, PinnedVersion] | None = None,
                         cache: ReadCache | None = None) -> NewExecution:
     """Check a start and build the execution of a published version (default: the latest one);
-    reads only, and none at all when `cache` (the process's, `services/read_cache.py`) knows the
+    reads only, and none at all when `cache` (the process's, `db/read_cache.py`) knows the
     version and its flow was parsed before. `queue_new` stores it. `pins` keeps the versions
     already looked up (for the items of one request).
 

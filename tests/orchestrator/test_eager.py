@@ -1,4 +1,4 @@
-"""`services.eager.start_now`: a coroutine run in the caller's turn, carried on by a task only
+"""`runtime.eager.start_now`: a coroutine run in the caller's turn, carried on by a task only
 when it waits, with its errors logged and its order of work kept."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Executions as records (`services/execution_records.py`): read with Core, moved by the same
+"""Executions as records (`models/execution_records.py`): read with Core, moved by the same
 state rules as ORM objects, written back as UPDATEs by id of what was assigned."""
 
 from __future__ import annotations

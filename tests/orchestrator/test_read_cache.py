@@ -1,4 +1,4 @@
-"""The read caches (`services/read_cache.py`: authentication, the version a start pins) and the write watch under it
+"""The read caches (`db/read_cache.py`: authentication, the version a start pins) and the write watch under it
 (`Database.watch`): what this process commits ends a cached session at once; what another process
 writes is believed stale for at most `read_cache_s`."""
 
