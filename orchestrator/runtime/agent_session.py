@@ -67,21 +67,16 @@ class AgentSession:
     hub: AgentHub
     link: AgentLink
     connection: ServerConnection
-    writer: AgentWriter | None = None
+    writer: AgentWriter
     ended: dict[str, int] = field(default_factory=dict)
     """Executions of this connection whose stored journal ended them (terminal, so they can no longer
     move), with their stored `last_seq`: the agent's `job.finished` is then answered without a query."""
-
-    def __post_init__(self) -> None:
-        if self.writer is None:
-            self.writer = AgentWriter(self.db)
 
     @property
     def actor(self) -> Actor:
         return agent_actor(self.link.agent_id, self.link.name)
 
     async def _write(self, execution_id: str, work: Work) -> Any:
-        assert self.writer is not None
         return await self.writer.submit(uuid.UUID(execution_id), work)
 
     def release(self, execution_id: uuid.UUID, *, until_finished: bool = False) -> None:

@@ -44,7 +44,7 @@ async def _session(app: FastAPI, tenant: TenantFactory) -> tuple[AgentSession, u
     link = AgentLink(agent_id=agent_id, org_id=owner.org_id, name="robot", send=_nothing, close=_nothing,
                      connection=connection)
     link.hold(execution_id, 1)
-    return AgentSession(app.state.db, AgentHub(), link, connection), execution_id, owner.org_id
+    return AgentSession(app.state.db, AgentHub(), link, connection, app.state.agent_writer), execution_id, owner.org_id
 
 
 def _journal(execution_id: uuid.UUID, seqs: range, *, status: str = "succeeded") -> JournalBatch:

@@ -372,7 +372,7 @@ async def test_retry_with_resume_hands_the_parent_journal_without_its_failure(
     connection = ServerConnection(str(agent.link.agent_id), 1.0)
     connection.receive(_hello())
     connection.assign(parent, 1)
-    session = AgentSession(app.state.db, app.state.agent_hub, agent.link, connection)
+    session = AgentSession(app.state.db, app.state.agent_hub, agent.link, connection, app.state.agent_writer)
     await session.on_accepted(JobAccepted(execution_id=parent, attempt=1))
     events = [WireEvent(seq=1, type="execution.started", path="", data={"inputs": {}}, ts=1.0),
               WireEvent(seq=2, type="node.started", path="wait", data={"attempt": 1}, ts=1.0),

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
-from orchestrator.api.deps import HubDep, PageDep, Principal, SessionDep, actor_for, client_ip, require
+from orchestrator.api.deps import HubDep, PageDep, SessionDep, actor_for, client_ip, require
 from orchestrator.models.agents import Agent, EnrolmentToken
 from orchestrator.runtime import agents as service
 from orchestrator.schemas.agents import (
@@ -32,6 +32,7 @@ from orchestrator.schemas.agents import (
 )
 from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 

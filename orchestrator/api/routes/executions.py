@@ -11,17 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.deps import (
-    HubDep,
-    PageDep,
-    Principal,
-    SessionDep,
-    SettingsDep,
-    client_ip,
-    get_dispatcher,
-    get_hub,
-    require,
-)
+from orchestrator.api.deps import HubDep, PageDep, SessionDep, SettingsDep, client_ip, get_dispatcher, get_hub, require
 from orchestrator.db.session import after_commit, release
 from orchestrator.errors import ApiError
 from orchestrator.runtime.dispatch import why_waiting
@@ -43,6 +33,7 @@ from orchestrator.schemas.executions import (
 )
 from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import artifacts as artifact_service
 from orchestrator.services import executions as service
 from orchestrator.services.audit import Actor
