@@ -32,22 +32,30 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
                     rate_limit_per_minute=100_000, login_rate_limit_per_minute=100_000)
 
 
-def fail_next_commits(app: FastAPI, count: int = 1) -> list[int]:
-    """Make the next `count` transactions of the writers fail at their commit, after all their
-    work (the batch's units and the dispatch pass) ran; returns the list of failures left."""
-    db = app.state.db
-    real = db.write_transaction
+def fail_next_commits(app: FastAPI, count: int = 1, *, with_a_start: bool = False) -> list[int]:
+    """Make the next `count` transactions of the writers (only those that store a start, if
+    `with_a_start`) fail at their commit, after all their work (the batch's units and the dispatch
+    pass) ran; returns the list of failures left."""
+    db, writer = app.state.db, app.state.start_writer
+    real, write_starts = db.write_transaction, writer._write_batch
     left = [count]
+    starts: list[int] = []
+
+    async def note_starts(session: AsyncSession, units: list[Any]) -> list[Any]:
+        starts.append(len(units))
+        return await write_starts(session, units)
 
     @asynccontextmanager
     async def failing() -> AsyncIterator[AsyncSession]:
+        starts.clear()
         async with real() as session:
             yield session
-            if left[0] > 0:
+            if left[0] > 0 and (starts or not with_a_start):
                 left[0] -= 1
                 raise OSError("the disk is full")  # inside the transaction: it is rolled back
 
     db.write_transaction = failing
+    writer._write_batch = note_starts
     return left
 
 
@@ -105,7 +113,7 @@ async def test_a_start_whose_commit_fails_is_refused_not_stored_and_the_next_one
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("start-fails"))
     agent = FakeAgent(app, owner.org_id, "one-slot", max_jobs=1).connect()
-    left = fail_next_commits(app)
+    left = fail_next_commits(app, with_a_start=True)
 
     # As a server answers it: the error body goes out, the exception is not raised into the caller.
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000), raise_app_exceptions=False)
