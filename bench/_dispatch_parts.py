@@ -116,7 +116,7 @@ async def seed_agents(url: str, count: int) -> list[str]:
     from orchestrator.db.session import Database
     from orchestrator.models import Organisation
     from orchestrator.models.agents import Agent
-    from orchestrator.services.enrolment import new_agent_key
+    from orchestrator.runtime.enrolment import new_agent_key
 
     db, keys, now = Database(url), [], utcnow()
     try:

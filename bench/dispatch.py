@@ -11,7 +11,7 @@ Each scenario gets a fresh data dir (for PostgreSQL a fresh database in one thro
 (uvicorn, `ws=websockets-sansio`), started by `cli.supervise.LocalOrchestrator`.
 
 1. Connected agents: N agent rows are inserted straight into the database, their keys made by
-   `orchestrator.services.enrolment.new_agent_key` as enrolment does. This process then opens N WebSockets
+   `orchestrator.runtime.enrolment.new_agent_key` as enrolment does. This process then opens N WebSockets
    with the real agent's client settings (at most 200 handshakes in flight), sends hello, waits for
    welcome, and from then on heartbeats every `RPA_HEARTBEAT_INTERVAL_S` (10 s; as in welcome) from a
    random phase. Once all are connected, for `--seconds`, each heartbeat → heartbeat.ack round trip is

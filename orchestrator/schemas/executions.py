@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from orchestrator.models.executions import Artifact, ExecutionEvent, ExecutionTransition
 
 if TYPE_CHECKING:
-    from orchestrator.services.execution_records import AnyExecution
+    from orchestrator.models.execution_records import AnyExecution
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
 StateName = Literal["queued", "assigned", "running", "paused", "succeeded", "failed", "cancelled", "timed_out",

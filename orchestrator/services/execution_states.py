@@ -32,12 +32,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.db.session import defer_insert
+from orchestrator.errors import Conflict
+from orchestrator.models.execution_records import AnyExecution
 from orchestrator.models.executions import ExecutionTransition
 from orchestrator.services.audit import Actor
-from orchestrator.services.execution_records import AnyExecution
 
 
 class State(StrEnum):

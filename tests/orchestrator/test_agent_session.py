@@ -15,9 +15,9 @@ from fastapi import FastAPI, WebSocketDisconnect
 from sqlalchemy import Engine, event
 
 from orchestrator.api.routes.agent_socket import _serve
-from orchestrator.services.agent_session import AgentSession
+from orchestrator.runtime.agent_session import AgentSession
+from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.execution_states import State
-from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import Hello, JobAccepted, JobFinished, JournalBatch, ServerConnection, WireEvent, encode
 from tests.orchestrator._execution_helpers import load, make_execution, make_workflow
 from tests.orchestrator.conftest import TenantFactory
@@ -44,7 +44,7 @@ async def _session(app: FastAPI, tenant: TenantFactory) -> tuple[AgentSession, u
     link = AgentLink(agent_id=agent_id, org_id=owner.org_id, name="robot", send=_nothing, close=_nothing,
                      connection=connection)
     link.hold(execution_id, 1)
-    return AgentSession(app.state.db, AgentHub(), link, connection), execution_id, owner.org_id
+    return AgentSession(app.state.db, AgentHub(), link, connection, app.state.agent_writer), execution_id, owner.org_id
 
 
 def _journal(execution_id: uuid.UUID, seqs: range, *, status: str = "succeeded") -> JournalBatch:

@@ -9,9 +9,9 @@ of once per unit, and on SQLite the writers stop queueing on the database's sing
 The loop that writes the batches (`CommitLoop`) can serve several writers: the app gives the
 start writer and the agent writer one loop, so the starts of API requests and the reports of
 agents that arrive together share one transaction, and the dispatcher's pass (a `Finisher`)
-runs at the end of it: a start is stored and given to an agent in the same transaction. At
-500 starts/s each writer's own transaction held a few units, and the three transactions of a
-cycle (starts, reports, dispatch) cost more than their statements.
+runs at the end of it: a start is stored and given to an agent in the same transaction. Under
+load each writer's own transaction held only a few units, and the three transactions of a cycle
+(starts, reports, dispatch) cost more than their statements (bench/README.md).
 
 A unit that raises must not take the others' work with it: the batch is rolled back and every
 unit is written again alone, in its own transaction, where its error reaches its own caller.
@@ -31,8 +31,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.background import BackgroundService
 from orchestrator.db.session import Database
-from orchestrator.services.background import BackgroundService
 
 Unit = TypeVar("Unit")
 
@@ -160,25 +160,16 @@ class CommitLoop(BackgroundService):
 class GroupCommit(Generic[Unit]):
     """Subclasses say how a batch is written (`_write_batch`) and may act once it is committed.
 
-    The writer runs a loop of its own (`start`, `stop`) unless it is given one to share."""
+    The writer's units are written by `loop`, which the app shares between its writers."""
 
     name = "group-commit"
 
-    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH, loop: CommitLoop | None = None) -> None:
+    def __init__(self, db: Database, *, loop: CommitLoop) -> None:
         self.db = db
-        self.loop = loop if loop is not None else CommitLoop(db, max_batch=max_batch)
-        self._own_loop = loop is None
+        self.loop = loop
         self.batches = 0
         self.units = 0
         self.fallbacks = 0
-
-    def start(self) -> None:
-        if self._own_loop:
-            self.loop.start()
-
-    async def stop(self) -> None:
-        if self._own_loop:
-            await self.loop.stop()
 
     async def _write_batch(self, session: AsyncSession, units: list[Unit]) -> list[Any]:  # pragma: no cover
         """Write `units` in `session`'s transaction; one result per unit, in order."""

@@ -5,7 +5,7 @@ connection's state, and about an execution this connection holds.
 Each handler's database work locks the execution row and re-checks that the execution is
 still this agent's, at this attempt: an event from an agent whose lease moved is refused here
 even if it slipped past the connection's own bookkeeping. The work of many connections is
-committed together (`services/agent_writer.py`).
+committed together (`runtime/agent_writer.py`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
+from orchestrator.errors import Conflict
 from orchestrator.models.agents import Agent
+from orchestrator.models.execution_records import ExecutionRecord
 from orchestrator.models.executions import Execution
-from orchestrator.services.agent_writer import AgentWriter, Rows, Work
+from orchestrator.runtime.agent_writer import AgentWriter, Rows, Work
+from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
-from orchestrator.services.execution_records import ExecutionRecord
 from orchestrator.services.execution_states import TERMINAL, State, transition
-from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import (
     Heartbeat,
     HeartbeatAck,
@@ -67,21 +67,16 @@ class AgentSession:
     hub: AgentHub
     link: AgentLink
     connection: ServerConnection
-    writer: AgentWriter | None = None
+    writer: AgentWriter
     ended: dict[str, int] = field(default_factory=dict)
     """Executions of this connection whose stored journal ended them (terminal, so they can no longer
     move), with their stored `last_seq`: the agent's `job.finished` is then answered without a query."""
-
-    def __post_init__(self) -> None:
-        if self.writer is None:
-            self.writer = AgentWriter(self.db)
 
     @property
     def actor(self) -> Actor:
         return agent_actor(self.link.agent_id, self.link.name)
 
     async def _write(self, execution_id: str, work: Work) -> Any:
-        assert self.writer is not None
         return await self.writer.submit(uuid.UUID(execution_id), work)
 
     def release(self, execution_id: uuid.UUID, *, until_finished: bool = False) -> None:
