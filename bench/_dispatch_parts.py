@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from _dispatch_load import JobFrames, server_frame  # noqa: E402  (bench/ is on sys.path when this runs)
 
 import shared.protocol as wire  # noqa: E402
-from shared.cli._local import RPA, LocalOrchestrator  # noqa: E402
+from cli.supervise import RPA, LocalOrchestrator  # noqa: E402
 from shared.states import ExecutionStatus  # noqa: E402
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "dispatch.json"
@@ -117,7 +117,7 @@ async def seed_agents(url: str, count: int) -> list[str]:
     from orchestrator.db.session import Database
     from orchestrator.models import Organisation
     from orchestrator.models.agents import Agent
-    from orchestrator.services.enrolment import new_agent_key
+    from orchestrator.runtime.enrolment import new_agent_key
 
     db, keys, now = Database(url), [], utcnow()
     try:

@@ -8,10 +8,10 @@
 
 Each scenario gets a fresh data dir (for PostgreSQL a fresh database in one throwaway server from
 `tests/postgres.py`), `rpa admin create`, and the orchestrator as `rpa orchestrator` in a child process
-(uvicorn, `ws=websockets-sansio`), started by `shared.cli._local.LocalOrchestrator`.
+(uvicorn, `ws=websockets-sansio`), started by `cli.supervise.LocalOrchestrator`.
 
 1. Connected agents: N agent rows are inserted straight into the database, their keys made by
-   `orchestrator.services.enrolment.new_agent_key` as enrolment does. This process then opens N WebSockets
+   `orchestrator.runtime.enrolment.new_agent_key` as enrolment does. This process then opens N WebSockets
    with the real agent's client settings (at most 200 handshakes in flight), sends hello, waits for
    welcome, and from then on heartbeats every `RPA_HEARTBEAT_INTERVAL_S` (10 s; as in welcome) from a
    random phase. Once all are connected, for `--seconds`, each heartbeat → heartbeat.ack round trip is
@@ -102,7 +102,7 @@ from _dispatch_parts import (  # noqa: E402  (bench/ is on sys.path when this ru
 )
 from _dispatch_report import render  # noqa: E402  (bench/ is on sys.path when this runs as a script)
 
-from shared.cli._local import LocalAgent, LocalOrchestrator, wait_for  # noqa: E402
+from cli.supervise import LocalAgent, LocalOrchestrator, wait_for  # noqa: E402
 from shared.states import TERMINAL_STATES  # noqa: E402
 
 # -- scenario 1: connected agents ------------------------------------------------------------------

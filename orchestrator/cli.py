@@ -279,8 +279,8 @@ def vault_rotate_data_keys(
     """Give organisations a new data key version and re-encrypt their credentials under it."""
     from sqlalchemy import or_, select
 
-    from orchestrator.api.errors import ApiError
     from orchestrator.db.session import Database
+    from orchestrator.errors import ApiError
     from orchestrator.models import Organisation
     from orchestrator.services.vault import DataKeyRotation, VaultError, rotate_data_key
 

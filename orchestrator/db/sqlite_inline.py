@@ -15,8 +15,8 @@ it before the first write), so a refused BEGIN has taken nothing and is safe to 
 they never hold a read snapshot that a later write would find stale.
 
 SQLite releases the GIL while it works, so a long query would now hold the loop for its
-duration; the orchestrator's queries are indexed and short (a list of 10,000 agents reads in
-about 20 ms).
+duration; the orchestrator's queries are indexed and short (bench/README.md: the longest
+measured).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from orchestrator.models.executions import Artifact, ExecutionEvent, ExecutionTr
 from shared.states import ExecutionStatus
 
 if TYPE_CHECKING:
-    from orchestrator.services.execution_records import AnyExecution
+    from orchestrator.models.execution_records import AnyExecution
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
 StateName = ExecutionStatus

@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import ApiError, Invalid, NotFound
 from orchestrator.db.base import new_id
+from orchestrator.errors import ApiError, Invalid, NotFound
 from orchestrator.models.executions import Artifact, Execution
 from orchestrator.settings import Settings
 

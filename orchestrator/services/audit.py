@@ -27,10 +27,10 @@ from sqlalchemy import ColumnElement, Row, Table, bindparam, func, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from orchestrator.api.pagination import capped_count
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.logging import mask_value
 from orchestrator.models.audit import AuditEntry, AuditHead
+from orchestrator.schemas.pagination import capped_count
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"

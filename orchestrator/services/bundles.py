@@ -19,8 +19,8 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, Invalid
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.services.audit import Actor, record
 from orchestrator.services.workflows import (

@@ -22,12 +22,12 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import defer_insert, write_deferred
+from orchestrator.errors import Conflict, Invalid
+from orchestrator.models.execution_records import AnyExecution
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.services.audit import Actor
-from orchestrator.services.execution_records import AnyExecution
 from orchestrator.services.execution_states import TERMINAL, IllegalTransition, State, transition
 from shared.engine import EVENT_TYPES
 
@@ -212,3 +212,12 @@ async def list_events(session: AsyncSession, execution: Execution, *, after_seq:
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].seq if more else None)
+
+
+def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
+    """The journal of a finished execution, as a new one resumes it: without its end and without
+    final failures (so the failed steps run again), renumbered from 1."""
+    kept = [e for e in events if e.type != "execution.finished"
+            and not (e.type == "node.failed" and not (e.data or {}).get("will_retry")
+                     and not (e.data or {}).get("handled"))]
+    return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]

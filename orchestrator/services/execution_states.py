@@ -32,12 +32,12 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.db.session import defer_insert
+from orchestrator.errors import Conflict
+from orchestrator.models.execution_records import AnyExecution
 from orchestrator.models.executions import ExecutionTransition
 from orchestrator.services.audit import Actor
-from orchestrator.services.execution_records import AnyExecution
 from shared.states import HELD_STATES, TERMINAL_STATES, ExecutionStatus
 
 State = ExecutionStatus

@@ -1,6 +1,6 @@
 """Group commit for starts: the executions that API requests (and triggers) start at about the
 same time are stored in one transaction, one INSERT per table and one audit-head update per
-organisation (`services/group_commit.py`), and the dispatcher is woken once per transaction: in
+organisation (`db/group_commit.py`), and the dispatcher is woken once per transaction: in
 the app its pass runs at the end of that same transaction, so a start is stored and given to a
 free agent in one commit.
 
@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.db.group_commit import CommitLoop, GroupCommit
 from orchestrator.db.session import Database
-from orchestrator.services.execution_records import ExecutionRecord
+from orchestrator.models.execution_records import ExecutionRecord
 from orchestrator.services.executions import NewExecution, queue_new
-from orchestrator.services.group_commit import CommitLoop, GroupCommit
 
 
 class StartWriter(GroupCommit[list[NewExecution]]):

@@ -28,8 +28,8 @@ from sqlalchemy import Integer, Select, bindparam, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from orchestrator.models.workflows import Workflow, WorkflowTag, WorkflowVersion
 from orchestrator.services.audit import Actor, record
 from shared.flow import SCHEMA_TAG, GraphShape, validate_document

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from shared.cli._local import LocalAgent, LocalOrchestrator, free_port, wait_for
+from cli.supervise import LocalAgent, LocalOrchestrator, free_port, wait_for
 
 __all__ = ["API", "Agent", "Orchestrator", "completed_twice", "free_port", "gapless", "invocations",
            "processes_mentioning", "wait_for"]

@@ -15,9 +15,9 @@ from fastapi import FastAPI, WebSocketDisconnect
 from sqlalchemy import Engine, event
 
 from orchestrator.api.routes.agent_socket import _serve
-from orchestrator.services.agent_session import AgentSession
+from orchestrator.runtime.agent_session import AgentSession
+from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.execution_states import State
-from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import Hello, JobAccepted, JobFinished, JournalBatch, ServerConnection, WireEvent, encode
 from tests.orchestrator._execution_helpers import load, make_execution, make_workflow
 from tests.orchestrator.conftest import TenantFactory

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict
+from orchestrator.db.group_commit import CommitLoop
+from orchestrator.errors import Conflict
 from orchestrator.models.executions import Execution
-from orchestrator.services.agent_writer import AgentWriter, Rows
-from orchestrator.services.group_commit import CommitLoop
+from orchestrator.runtime.agent_writer import AgentWriter, Rows
 from tests.orchestrator._execution_helpers import make_execution, make_workflow
 from tests.orchestrator.conftest import TenantFactory
 
@@ -43,15 +43,14 @@ async def _names(app: FastAPI, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
 
 async def test_units_that_arrive_together_share_one_transaction(app: FastAPI, tenant: TenantFactory) -> None:
     ids = await _executions(app, tenant, 5)
-    loop = CommitLoop(app.state.db)
-    writer = AgentWriter(app.state.db, loop=loop)
-    loop.start()
+    writer = AgentWriter(app.state.db, loop=CommitLoop(app.state.db))
+    writer.loop.start()
     try:
         seen: list[Any] = []
         results = await asyncio.gather(*(writer.submit(i, _rename(i, f"renamed {n}", seen))
                                          for n, i in enumerate(ids)))
     finally:
-        await loop.stop()
+        await writer.loop.stop()
     assert results == [f"renamed {n}" for n in range(5)]
     assert [execution_id for execution_id, _ in seen] == ids  # in arrival order
     assert len({session for _, session in seen}) == 1  # one transaction for all five
@@ -62,9 +61,8 @@ async def test_units_that_arrive_together_share_one_transaction(app: FastAPI, te
 async def test_a_failing_unit_is_rolled_back_alone(app: FastAPI, tenant: TenantFactory) -> None:
     ids = await _executions(app, tenant, 3)
     before = await _names(app, ids)
-    loop = CommitLoop(app.state.db)
-    writer = AgentWriter(app.state.db, loop=loop)
-    loop.start()
+    writer = AgentWriter(app.state.db, loop=CommitLoop(app.state.db))
+    writer.loop.start()
 
     async def conflicting(session: AsyncSession, rows: Rows) -> None:
         rows[ids[1]].workflow_name = "half-written"
@@ -77,7 +75,7 @@ async def test_a_failing_unit_is_rolled_back_alone(app: FastAPI, tenant: TenantF
                                         writer.submit(ids[2], _rename(ids[2], "third", seen)),
                                         return_exceptions=True)
     finally:
-        await loop.stop()
+        await writer.loop.stop()
     assert outcomes[0] == "first"
     assert isinstance(outcomes[1], Conflict)  # the error reaches the unit's own caller
     assert outcomes[2] == "third"

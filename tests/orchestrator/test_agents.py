@@ -20,7 +20,7 @@ from orchestrator.app import create_app
 from orchestrator.db.base import Base, utcnow
 from orchestrator.models.agents import Agent, EnrolmentToken
 from orchestrator.models.audit import AuditEntry
-from orchestrator.services import agents as service
+from orchestrator.runtime import agents as service
 from orchestrator.services.audit import Actor
 from orchestrator.settings import Settings
 

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from orchestrator.api import direct_start
 from orchestrator.api.direct_start import DirectStart
-from orchestrator.api.errors import Conflict
+from orchestrator.errors import Conflict
 from tests.orchestrator._execution_helpers import make_workflow
 from tests.orchestrator.conftest import Member, TenantFactory
 

@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from orchestrator.api import pagination
 from orchestrator.db.base import utcnow
 from orchestrator.models import AuditEntry
 from orchestrator.models.executions import Artifact
+from orchestrator.schemas import pagination
 from orchestrator.services.artifacts import artifact_root, receive_artifact
 from orchestrator.services.execution_states import State
 from orchestrator.services.executions import get_execution

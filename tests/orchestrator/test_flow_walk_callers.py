@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from orchestrator.services.bundles import called_names
-from orchestrator.services.dispatch import Needs
+from orchestrator.runtime.dispatch import Needs
 from orchestrator.services.workflow_diff import diff_documents
 from shared.flow import GraphShape, validate_document, walk_nodes
 from shared.flow._validate import json_path

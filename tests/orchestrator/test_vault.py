@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text, update
 
-from orchestrator.api.errors import NotFound
 from orchestrator.db.base import Base
+from orchestrator.errors import NotFound
 from orchestrator.models.audit import AuditEntry
 from orchestrator.models.vault import Credential, DataKey
 from orchestrator.security.crypto import KeyRing, MasterKey

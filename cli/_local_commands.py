@@ -1,9 +1,5 @@
-"""The `rpa` command line: the local commands of the shared core.
-
-`schema`, `validate`, `steps`, `run` and `demo` live here. Other packages add their command
-groups (`orchestrator`, `agent`, ...) through the `rpa.cli` entry-point group, so this package
-never imports them.
-"""
+"""The local commands: `schema`, `validate`, `steps` and `run`, on flow files and the shared core
+alone (no orchestrator, no network)."""
 
 from __future__ import annotations
 
@@ -13,49 +9,29 @@ import logging
 import os
 import sys
 import uuid
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from shared.cli._progress import Progress
+from cli._console import EXIT_INVALID, err, fail, out
+from cli._progress import Progress
 from shared.engine import Engine, FileFlowLoader, Journal, MemoryJournal, SqliteJournal
 from shared.errors import FlowInputError, FlowInvalidError, FlowLoadError
 from shared.flow import Flow, flow_json_schema, load_flow, validate_document
 from shared.flow._load import parse_document, read_document
 from shared.steps import StepRegistry
 
-app = typer.Typer(
-    name="rpa",
-    help="RPA suite: validate, run and manage flows.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-EXIT_INVALID = 2
-
 
 def _registry() -> StepRegistry:
     return StepRegistry.default()
 
 
-def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-@app.command()
 def schema() -> None:
     """Print the JSON Schema of the flow format."""
     sys.stdout.write(json.dumps(flow_json_schema(), indent=2) + "\n")
 
 
-@app.command()
 def validate(
     flow: Annotated[Path, typer.Argument(help="The flow file (JSON or YAML).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
@@ -85,7 +61,6 @@ def validate(
         raise typer.Exit(EXIT_INVALID)
 
 
-@app.command()
 def steps(
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
 ) -> None:
@@ -112,14 +87,14 @@ def _parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
         try:
             loaded = parse_document(inputs_file.read_text(encoding="utf-8"))
         except (OSError, FlowLoadError) as exc:
-            raise _fail(f"--inputs-file {inputs_file}: {exc}") from None
+            raise fail(f"--inputs-file {inputs_file}: {exc}") from None
         if not isinstance(loaded, dict):
-            raise _fail(f"--inputs-file {inputs_file}: expected an object of input names to values")
+            raise fail(f"--inputs-file {inputs_file}: expected an object of input names to values")
         inputs.update(loaded)
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or not name:
-            raise _fail(f"--input {pair!r}: expected NAME=VALUE")
+            raise fail(f"--input {pair!r}: expected NAME=VALUE")
         try:
             inputs[name] = json.loads(raw)
         except json.JSONDecodeError:
@@ -130,12 +105,12 @@ def _parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
 def _open_journal(path: Path | None, resume: bool) -> Journal:
     if path is None:
         if resume:
-            raise _fail("--resume needs --journal PATH (the journal of the run to resume)")
+            raise fail("--resume needs --journal PATH (the journal of the run to resume)")
         return MemoryJournal(uuid.uuid4().hex)
     if resume:
         unfinished = [eid for eid, finished in SqliteJournal.executions(path) if not finished]
         if not unfinished:
-            raise _fail(f"{path}: no unfinished execution to resume")
+            raise fail(f"{path}: no unfinished execution to resume")
         return SqliteJournal(path, unfinished[-1])
     return SqliteJournal(path, uuid.uuid4().hex)
 
@@ -146,13 +121,12 @@ def load_or_exit(path: Path, registry: StepRegistry) -> Flow:
         return load_flow(path, registry=registry)
     except FlowLoadError as exc:
         where = f":{exc.line}:{exc.column}" if exc.line is not None else ""
-        raise _fail(f"{path}{where}: {exc.message}") from None
+        raise fail(f"{path}{where}: {exc.message}") from None
     except FlowInvalidError as exc:
         lines = "\n".join(f"  {p.path}: {p.message}" for p in exc.problems)
-        raise _fail(f"{path} is invalid ({len(exc.problems)} problems):\n{lines}") from None
+        raise fail(f"{path} is invalid ({len(exc.problems)} problems):\n{lines}") from None
 
 
-@app.command()
 def run(
     flow: Annotated[Path, typer.Argument(help="The flow file (JSON or YAML).")],
     input_: Annotated[list[str], typer.Option("--input", "-i", help="NAME=VALUE (VALUE is JSON or text).")] = [],  # noqa: B006
@@ -187,10 +161,10 @@ def run(
         else:
             result = asyncio.run(engine.run(document, inputs, journal=journal))
     except FlowInputError as exc:
-        raise _fail("\n".join(exc.problems)) from None
+        raise fail("\n".join(exc.problems)) from None
     except KeyboardInterrupt:
         hint = f" (resume with: rpa run {flow} --journal {journal_path} --resume)" if journal_path else ""
-        raise _fail(f"interrupted{hint}", 130) from None
+        raise fail(f"interrupted{hint}", 130) from None
     finally:
         journal.close()
     if as_json:
@@ -200,47 +174,3 @@ def run(
         progress.summary(result)
     if result.status != "succeeded":
         raise typer.Exit(1)
-
-
-@app.command()
-def demo(
-    flows_dir: Annotated[Path | None, typer.Option(help="Folder of demo flows.")] = None,
-    local: Annotated[bool, typer.Option("--local", help="Run the flows in this process (no orchestrator).")] = False,
-) -> None:
-    """Run the bundled demo flows end to end and print a summary: an orchestrator and two agents
-    on this machine (or, with --local, the engine alone)."""
-    if local:
-        from shared.cli._demo import run_demo
-
-        raise typer.Exit(run_demo(out, flows_dir))
-    from shared.cli._demo_cluster import run_cluster_demo
-
-    raise typer.Exit(run_cluster_demo(out, flows_dir))
-
-
-def _add_remote() -> None:
-    from shared.cli._remote import exec_app, login, up
-
-    app.command("login")(login)
-    app.command("up")(up)
-    app.add_typer(exec_app, name="exec")
-
-
-def _add_plugins() -> None:
-    for ep in entry_points(group="rpa.cli"):
-        try:
-            sub = ep.load()
-        except ImportError as exc:  # an optional part (e.g. the server extra) is not installed
-            logging.getLogger(__name__).debug("command group %s unavailable: %s", ep.name, exc)
-            continue
-        if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=ep.name)
-        else:
-            app.command(ep.name)(sub)
-
-
-def main() -> None:
-    """Entry point of the `rpa` console script."""
-    _add_remote()
-    _add_plugins()
-    app()

@@ -22,13 +22,13 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from orchestrator.background import BackgroundService
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution
+from orchestrator.runtime.hub import AgentHub
 from orchestrator.services.audit import Actor
-from orchestrator.services.background import BackgroundService
 from orchestrator.services.execution_states import HELD, State, transition
-from orchestrator.services.hub import AgentHub
 from shared.protocol import JobCancel, JobStop
 
 log = logging.getLogger("rpa.orchestrator.leases")

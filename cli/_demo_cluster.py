@@ -23,12 +23,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli._client import ApiError
-from shared.cli._local import LocalAgent, LocalOrchestrator, new_password, wait_for
-from shared.cli._remote import describe
+from cli._remote_commands import describe
+from cli.supervise import LocalAgent, LocalOrchestrator, SupervisionError, new_password, wait_for
+from shared.client import ApiError
 from shared.states import TERMINAL_STATES
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "flows" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "flows" / "demo"
 Row = tuple[str, str, str, str, str]
 
 
@@ -60,7 +60,7 @@ def run_cluster_demo(console: Console, flows_dir: Path | None = None) -> int:
         rows.append(_triage(console, orchestrator, ids["order-triage"], names))
         rows.append(_crash_and_resume(console, orchestrator, ids["batch-resume"], agents))
         rows.append(_burst(console, orchestrator, ids["order-triage"], names))
-    except (RuntimeError, ApiError, AssertionError, KeyError) as error:
+    except (SupervisionError, ApiError, KeyError) as error:
         console.print(f"[red]demo failed:[/] {error}", highlight=False)
         console.print(f"  logs in {root}", highlight=False)
         return 1

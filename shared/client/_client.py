@@ -1,9 +1,9 @@
-"""A small client of the orchestrator's HTTP API for the command line (`rpa login`, `rpa exec`,
-`rpa up`, `rpa demo`): one error type, token refresh, Server-Sent Events.
+"""`ApiClient`: calls to the orchestrator's API with token refresh, and its Server-Sent Events.
 
-The session (`rpa login`) is kept in `~/.config/rpa/session.json` (mode 0600): the URL and the
-refresh token, never a password. `RPA_URL` and `RPA_TOKEN` (an access token) override it.
-httpx is imported lazily: it comes with the `agent` and `server` extras.
+A client made by `from_session()` uses the session `rpa login` kept (see `_session.py`);
+`RPA_URL` and `RPA_TOKEN` (an access token) override it. httpx is imported when a request is
+made, not at import: it comes with the `agent` and `server` extras, and the local commands of
+`rpa` must work without them.
 """
 
 from __future__ import annotations
@@ -14,22 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from shared.client._exceptions import ApiError
+from shared.client._session import Session, load_session, save_session, session_file
+
 API = "/api/v1"
-
-
-class ApiError(Exception):
-    """A refused request, in the API's own words (`{"error": {"code", "message"}}`)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def session_file() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "rpa" / "session.json"
 
 
 def _httpx() -> Any:
@@ -54,25 +42,27 @@ class ApiClient:
         """The client of `rpa login`'s session (or of `RPA_URL` + `RPA_TOKEN`)."""
         if os.environ.get("RPA_URL") and os.environ.get("RPA_TOKEN"):
             return cls(os.environ["RPA_URL"], access_token=os.environ["RPA_TOKEN"])
-        path = session_file()
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            return cls(str(saved["url"]), refresh_token=str(saved["refresh_token"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            raise ApiError(0, "no_session", f"not logged in (no session in {path}); run `rpa login URL --email …` "
-                                            "or set RPA_URL and RPA_TOKEN") from None
+        session = load_session()
+        return cls(session.url, refresh_token=session.refresh_token)
 
     def save_session(self) -> Path:
-        """Keep the URL and refresh token for later commands (mode 0600)."""
-        path = session_file()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            json.dump({"url": self.url, "refresh_token": self.refresh_token}, handle)
-        return path
+        """Keep the URL and refresh token for later commands (mode 0600); returns the file's path."""
+        return save_session(Session(self.url, self.refresh_token))
+
+    def ready(self, timeout: float = 2.0) -> bool:
+        """Whether the orchestrator answers its readiness probe (`/readyz`); False when unreachable."""
+        httpx = _httpx()
+        try:
+            return bool(httpx.get(f"{self.url}/readyz", timeout=timeout).status_code == 200)
+        except httpx.HTTPError:
+            return False
 
     def login(self, email: str, password: str, *, totp_code: str | None = None) -> None:
+        """Log in as `email`; the client then holds an access and a refresh token.
+
+        Raises:
+            ApiError: the login was refused (code `mfa_required` when a second factor is needed).
+        """
         body: dict[str, Any] = {"email": email, "password": password}
         if totp_code:
             body["totp_code"] = totp_code

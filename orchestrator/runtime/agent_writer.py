@@ -2,7 +2,7 @@
 
 Every agent message that changes an execution (accepted, rejected, a journal batch, finished)
 is a small unit of database work. Done one transaction each, the fixed cost of a transaction
-and of loading the row dominates; here (`services/group_commit.py`) the units that arrive while
+and of loading the row dominates; here (`db/group_commit.py`) the units that arrive while
 a transaction is being written wait for the next one, which locks all their executions with one
 query and runs them in arrival order. A connection sends its next message only once the previous
 one is answered, so the order of each agent's messages is kept.
@@ -22,14 +22,14 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.models.executions import Execution
-from orchestrator.services.execution_records import (
+from orchestrator.db.group_commit import GroupCommit
+from orchestrator.models.execution_records import (
     ExecutionRecord,
     columns_except,
     read_records,
     write_records,
 )
-from orchestrator.services.group_commit import GroupCommit
+from orchestrator.models.executions import Execution
 
 Rows = dict[uuid.UUID, ExecutionRecord]
 Work = Callable[[AsyncSession, Rows], Awaitable[Any]]

@@ -1,9 +1,10 @@
 """Queue and dispatch: queued executions go to matching agents the moment both exist.
 
 There is no polling interval in the path: `Dispatcher.kick()` is called when an execution is
-queued, when an agent connects and when a slot frees up; the dispatcher's loop then takes the
-queued executions in order (priority, urgent first; FIFO within a level) and gives each to the
-best matching agent with a free slot:
+queued, when an agent connects and when a slot frees up (`hub.on_free`, wired in `app.py`); the
+commit loop (`db/group_commit.py`) then runs a pass at the end of its next batch, in the batch's
+transaction, which takes the queued executions in order (priority, urgent first; FIFO within a
+level) and gives each to the best matching agent with a free slot:
 
 - same organisation; every capability the flow `requires` (an entry `label:NAME` asks for an
   agent label instead); every step type of the flow in the agent's catalogue;
@@ -29,27 +30,26 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, NotFound
 from orchestrator.db.base import utcnow
+from orchestrator.db.group_commit import CommitLoop
 from orchestrator.db.session import Database
+from orchestrator.errors import Conflict, NotFound
 from orchestrator.models.agents import Agent
-from orchestrator.models.executions import Execution, ExecutionEvent
-from orchestrator.models.workflows import WorkflowVersion
-from orchestrator.services import vault
-from orchestrator.services.audit import Actor
-from orchestrator.services.background import BackgroundService
-from orchestrator.services.bundles import called_names
-from orchestrator.services.eager import start_now
-from orchestrator.services.execution_journal import append_events
-from orchestrator.services.execution_records import (
+from orchestrator.models.execution_records import (
     ExecutionRecord,
     columns_except,
     read_records,
     write_records,
 )
+from orchestrator.models.executions import Execution, ExecutionEvent
+from orchestrator.models.workflows import WorkflowVersion
+from orchestrator.runtime.eager import start_now
+from orchestrator.runtime.hub import AgentHub, AgentLink
+from orchestrator.services import vault
+from orchestrator.services.audit import Actor
+from orchestrator.services.bundles import called_names
+from orchestrator.services.execution_journal import append_events, resume_seed
 from orchestrator.services.execution_states import HELD, State, transition
-from orchestrator.services.group_commit import CommitLoop
-from orchestrator.services.hub import AgentHub, AgentLink
 from orchestrator.services.workflows import graph_shape, published_version_by_name
 from shared.expressions import find_secret_refs
 from shared.flow import GraphShape, walk_nodes
@@ -112,31 +112,6 @@ class Needs:
         return missing
 
 
-def secrets_for_agent(values: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Flatten credential values for the engine's `secrets.NAME` lookups: `NAME` is the main
-    value (password, token, or the only value), `NAME.field` every field."""
-    flat: dict[str, str] = {}
-    for name, value in values.items():
-        nested = value.get("values")
-        fields: dict[str, Any] = nested if isinstance(nested, dict) else value
-        for key, item in fields.items():
-            if isinstance(item, str):
-                flat[f"{name}.{key}"] = item
-        main = value.get("password") or value.get("token") or value.get("content_base64")
-        if main is None and len(fields) == 1:
-            main = next(iter(fields.values()))
-        if isinstance(main, str):
-            flat[name] = main
-    return flat
-
-
-def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
-    """The journal of a finished execution, as a new one resumes it: without its end and without
-    final failures (so the failed steps run again), renumbered from 1."""
-    kept = [e for e in events if e.type != "execution.finished"
-            and not (e.type == "node.failed" and not (e.data or {}).get("will_retry")
-                     and not (e.data or {}).get("handled"))]
-    return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]
 
 
 class Choice:
@@ -144,7 +119,7 @@ class Choice:
     given least work so far, then the first in the list.
 
     A heap, so that a pass picks in O(log agents) per execution instead of comparing every agent
-    (50 agents by 500 executions/s was 2 % of the server's CPU). An agent's place is brought up to
+    (what that cost is in bench/README.md). An agent's place is brought up to
     date when it reaches the top: the one just picked, or one whose slots changed meanwhile. One
     whose slot freed while it sat lower down may wait for the next pass (which the freed slot
     starts) to be preferred."""
@@ -174,18 +149,15 @@ _QUEUED = (select(*columns_except("trigger", "outputs"))
 _QUEUED_SKIP_LOCKED = _QUEUED.with_for_update(skip_locked=True)
 
 
-class Dispatcher(BackgroundService):
-    """The queue's single consumer in this process."""
+class Dispatcher:
+    """The queue's single consumer in this process: a pass runs only at the end of a batch of
+    the commit loop (`Finisher`), so a start and its dispatch share one transaction."""
 
-    name = "dispatcher"
-
-    def __init__(self, db: Database, hub: AgentHub, keyring: Callable[[], Any], *,
-                 commits: CommitLoop | None = None) -> None:
+    def __init__(self, db: Database, hub: AgentHub, keyring: Callable[[], Any], *, commits: CommitLoop) -> None:
         self.db = db
         self.hub = hub
         self.keyring = keyring
         """Returns the vault's current master keys (they may rotate while the server runs)."""
-        self._wake = asyncio.Event()
         self._needs: dict[uuid.UUID, tuple[Needs, dict[str, Any]]] = {}
         self._work = 1
         """Bumped whenever executions may have been queued; 0 once a pass found none left."""
@@ -193,19 +165,14 @@ class Dispatcher(BackgroundService):
         """The slots the pass in progress took, given back if its transaction is rolled back."""
         self._sending: set[asyncio.Task[None]] = set()
         self.commits = commits
-        """While this loop runs, passes run at the end of its batches (`Finisher`): a start and its
-        dispatch share one transaction. Otherwise this service's own task runs them."""
-        hub.on_free = self.kick
+        """Runs the passes, at the end of its batches; a kick before it runs waits for it."""
 
     def kick(self, work: bool = False) -> None:
         """Wake the dispatcher: `work` when executions were queued, else because capacity may
         have appeared (an agent connected, a slot freed up), which matters only if some wait."""
         if work:
             self._work += 1
-        if self.commits is not None and self.commits.running:
-            self.commits.request(self)
-        else:
-            self._wake.set()
+        self.commits.request(self)
 
     # --- as the commit loop's finisher -------------------------------------------------------------
 
@@ -239,33 +206,6 @@ class Dispatcher(BackgroundService):
                 link.connection.release(str(execution_id))
             link.dispatched -= 1
         self._taken.clear()
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                while await self.dispatch_once():
-                    pass
-            except Exception:
-                log.exception("dispatch failed; retrying on the next kick")
-                await asyncio.sleep(0.5)
-                self._wake.set()
-
-    async def dispatch_once(self) -> bool:
-        """Assign what can be assigned now, in a transaction of its own; True when jobs went out
-        and more may wait."""
-        if not self.ready():
-            return False  # nothing waits: an agent connecting or freeing a slot costs no query
-        try:
-            async with self.db.transaction() as session:
-                sends, more = await self._pass(session)
-        except BaseException:
-            self._give_back()
-            raise
-        self._taken.clear()
-        await self._send(sends)
-        return more
 
     async def _send(self, sends: list[tuple[AgentLink, JobAssign]]) -> None:
         for link, message in sends:
@@ -367,7 +307,7 @@ class Dispatcher(BackgroundService):
                                    "and retry the execution"}
                 await transition(session, execution, State.FAILED, reason=missing.message, actor=DISPATCHER)
                 return None
-            secrets = secrets_for_agent(values)
+            secrets = vault.secrets_for_agent(values)
         try:
             subflows = await self._subflows(session, execution.org_id, document)
         except (NotFound, Conflict) as missing:

@@ -22,7 +22,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from shared.cli._app import app
+from cli._app import app
 from shared.engine import Engine, SqliteJournal
 from shared.flow import load_flow, parse_document
 from shared.steps import StepRegistry

@@ -3,8 +3,8 @@
 Every authenticated request needs its session's row joined with the user, the organisation, the
 membership and the role (`api/deps.py`), and every start the version it pins
 (`services/executions.py`). Read from the database each time, that is a session, a connection and
-a query: about two thirds of the CPU of a request that does little else (`GET /auth/me`, 1.36 ms
-before, 0.47 ms after, measured on this machine). Those rows change rarely (log out, revoke,
+a query: most of the CPU of a request that does little else (`GET /auth/me`; bench/README.md).
+Those rows change rarely (log out, revoke,
 disable, a role's permissions; a publish), so they are kept here, and dropped:
 
 - at once when this process commits a write to any of their tables (`Database.watch`): a logout,
@@ -17,8 +17,8 @@ the password's age) is still checked on every request.
 
 `load` reads a missing value once for all the callers that miss it at the same time: when an
 entry expires under load, the requests that arrive while it is being read wait for that read
-instead of each reading it again (on 2026-12-07, 19 % of the starts at 250/s read their session
-again, each read letting more requests in behind it).
+instead of each reading it again (without it, a share of the starts under load read their
+session again, each read letting more requests in behind it; bench/README.md).
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution
+from orchestrator.runtime.hub import AgentHub
 from orchestrator.services.execution_journal import list_events
 from orchestrator.services.execution_states import TERMINAL, State
-from orchestrator.services.hub import AgentHub
 
 PAGE = 500
 KEEPALIVE_S = 15.0

@@ -9,9 +9,9 @@ of once per unit, and on SQLite the writers stop queueing on the database's sing
 The loop that writes the batches (`CommitLoop`) can serve several writers: the app gives the
 start writer and the agent writer one loop, so the starts of API requests and the reports of
 agents that arrive together share one transaction, and the dispatcher's pass (a `Finisher`)
-runs at the end of it: a start is stored and given to an agent in the same transaction. At
-500 starts/s each writer's own transaction held a few units, and the three transactions of a
-cycle (starts, reports, dispatch) cost more than their statements.
+runs at the end of it: a start is stored and given to an agent in the same transaction. Under
+load each writer's own transaction held only a few units, and the three transactions of a cycle
+(starts, reports, dispatch) cost more than their statements (bench/README.md).
 
 A unit that raises must not take the others' work with it: the batch is rolled back and every
 unit is written again alone, in its own transaction, where its error reaches its own caller.
@@ -31,8 +31,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.background import BackgroundService
 from orchestrator.db.session import Database
-from orchestrator.services.background import BackgroundService
 
 Unit = TypeVar("Unit")
 
@@ -160,8 +160,7 @@ class CommitLoop(BackgroundService):
 class GroupCommit(Generic[Unit]):
     """Subclasses say how a batch is written (`_write_batch`) and may act once it is committed.
 
-    Every writer of the process shares one `CommitLoop`, which the app starts and stops; while it
-    is not running (before start-up, after shut-down) each unit is written alone."""
+    The writer's units are written by `loop`, which the app shares between its writers."""
 
     name = "group-commit"
 

@@ -27,8 +27,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, NotFound, Unauthorized
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, NotFound, Unauthorized
 from orchestrator.logging import remember
 from orchestrator.models.agents import Agent, EnrolmentToken
 from orchestrator.models.identity import Organisation

@@ -5,7 +5,7 @@ connection's state, and about an execution this connection holds.
 Each handler's database work locks the execution row and re-checks that the execution is
 still this agent's, at this attempt: an event from an agent whose lease moved is refused here
 even if it slipped past the connection's own bookkeeping. The work of many connections is
-committed together (`services/agent_writer.py`).
+committed together (`runtime/agent_writer.py`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
+from orchestrator.errors import Conflict
 from orchestrator.models.agents import Agent
+from orchestrator.models.execution_records import ExecutionRecord
 from orchestrator.models.executions import Execution
-from orchestrator.services.agent_writer import AgentWriter, Rows, Work
+from orchestrator.runtime.agent_writer import AgentWriter, Rows, Work
+from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
-from orchestrator.services.execution_records import ExecutionRecord
 from orchestrator.services.execution_states import HELD, TERMINAL, State, transition
-from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import (
     Heartbeat,
     HeartbeatAck,

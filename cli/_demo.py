@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from cli.supervise import LocalRun
 from shared.engine import Engine, FileFlowLoader, MemoryJournal, SqliteJournal
 from shared.errors import RpaError
 from shared.flow import load_flow
 from shared.steps import StepRegistry
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "flows" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "flows" / "demo"
 
 
 def run_demo(console: Console, flows_dir: Path | None = None) -> int:
@@ -85,15 +81,12 @@ def _crash_and_resume(console: Console, folder: Path, registry: StepRegistry) ->
     journal_file = workdir / "journal.db"
     console.print(f"[bold]▶ {flow.name}[/] — {flow.description}", highlight=False)
     started = time.perf_counter()
-    # A bundled program is its own interpreter: no "-m".
-    rpa = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "shared.cli"]
-    child = subprocess.Popen(
-        [*rpa, "run", str(path), "--journal", str(journal_file), "--json"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir,
-    )
-    finished_before = _wait_for_progress(journal_file, items // 2, child)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    child = LocalRun(path, journal_file, workdir)
+    child.start()
+    try:
+        finished_before = _wait_for_progress(journal_file, items // 2, child)
+    finally:
+        child.kill()  # the child has its own session: Ctrl-C here does not reach it
     console.print(f"  killed the run (SIGKILL) after {finished_before} of {items} items", highlight=False)
 
     (execution_id, _done), = SqliteJournal.executions(journal_file)
@@ -114,14 +107,14 @@ def _crash_and_resume(console: Console, folder: Path, registry: StepRegistry) ->
     return flow.name, status, f"{elapsed:.2f}s", note
 
 
-def _wait_for_progress(journal_file: Path, target: int, child: subprocess.Popen[Any]) -> int:
+def _wait_for_progress(journal_file: Path, target: int, child: LocalRun) -> int:
     """Poll the child's journal until `target` loop items have finished."""
     import sqlite3
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise RpaError("the demo run ended before it could be interrupted")
+        if not child.running:
+            raise RpaError(f"the demo run ended before it could be interrupted; see {child.log}")
         if journal_file.exists():
             try:
                 db = sqlite3.connect(f"file:{journal_file}?mode=ro", uri=True)

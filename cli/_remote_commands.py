@@ -1,22 +1,16 @@
-"""Commands that talk to an orchestrator: `rpa login`, `rpa exec …`, and `rpa up` (an
-orchestrator on embedded SQLite plus one local agent, in one command)."""
+"""The client commands: `rpa login` and `rpa exec …`, which talk to an orchestrator through
+`shared.client`."""
 
 from __future__ import annotations
 
 import json
-import signal
-import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from shared.cli._client import ApiClient, ApiError
+from cli._console import fail, out
+from shared.client import ApiClient, ApiError
 from shared.states import TERMINAL_STATES
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 exec_app = typer.Typer(help="Start, watch and cancel executions on the orchestrator (after `rpa login`).",
                        no_args_is_help=True)
@@ -26,19 +20,14 @@ def _client() -> ApiClient:
     try:
         return ApiClient.from_session()
     except ApiError as error:
-        raise _fail(error.message) from None
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+        raise fail(error.message) from None
 
 
 def _call(client: ApiClient, method: str, path: str, **kwargs: Any) -> Any:
     try:
         return client.request(method, path, **kwargs)
     except ApiError as error:
-        raise _fail(error.message) from None
+        raise fail(error.message) from None
 
 
 def login(
@@ -53,7 +42,7 @@ def login(
     try:
         client.login(email, secret, totp_code=totp)
     except ApiError as error:
-        raise _fail(error.message) from None
+        raise fail(error.message) from None
     path = client.save_session()
     out.print(f"logged in to {client.url} as {email} (session in {path})", highlight=False)
 
@@ -68,7 +57,7 @@ def _workflow_id(client: ApiClient, workflow: str) -> str:
     exact = [w for w in page["items"] if w["name"] == workflow]
     if len(exact) != 1:
         names = ", ".join(repr(w["name"]) for w in page["items"][:5]) or "none"
-        raise _fail(f"no single workflow named {workflow!r} (close matches: {names})")
+        raise fail(f"no single workflow named {workflow!r} (close matches: {names})")
     return str(exact[0]["id"])
 
 
@@ -77,7 +66,7 @@ def _inputs(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or not name:
-            raise _fail(f"--input {pair!r}: expected NAME=VALUE")
+            raise fail(f"--input {pair!r}: expected NAME=VALUE")
         try:
             values[name] = json.loads(raw)
         except ValueError:
@@ -167,58 +156,5 @@ def _follow(client: ApiClient, execution_id: str, *, follow: bool = True) -> str
             elif kind == "end":
                 state = str(data.get("state", ""))
     except ApiError as error:
-        raise _fail(error.message) from None
+        raise fail(error.message) from None
     return state
-
-
-def up(
-    port: Annotated[int, typer.Option(help="The orchestrator's port.")] = 8400,
-    data_dir: Annotated[Path | None, typer.Option(help="Default: ~/.local/share/rpa-up")] = None,
-    max_jobs: Annotated[int, typer.Option("--max-jobs", min=1, help="Jobs the local agent runs at once.")] = 2,
-) -> None:
-    """An orchestrator on embedded SQLite and one local agent; Ctrl-C stops both.
-
-    The first start makes an owner (`admin@rpa.localhost`, password in DATA_DIR/admin.json, mode
-    0600), enrols the agent, and logs this machine's `rpa` in, so `rpa exec …` works at once.
-    """
-    from shared.cli._local import LocalAgent, LocalOrchestrator, new_password
-
-    root = (data_dir or Path.home() / ".local" / "share" / "rpa-up").expanduser().absolute()
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    orchestrator = LocalOrchestrator(root / "orchestrator", port=port, log=root / "orchestrator.log")
-    admin = root / "admin.json"
-    agent: LocalAgent | None = None
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        orchestrator.start()
-        if admin.exists():
-            saved = json.loads(admin.read_text())
-            orchestrator.client.login(saved["email"], saved["password"])
-        else:
-            password = new_password()
-            orchestrator.create_owner("admin@rpa.localhost", password)
-            admin.touch(mode=0o600)
-            admin.write_text(json.dumps({"email": "admin@rpa.localhost", "password": password}))
-        orchestrator.client.save_session()
-        agent = LocalAgent(orchestrator, root / "agent", "local", max_jobs=max_jobs)
-        agent.start()
-        agent.wait_online(orchestrator.client)
-        out.print(f"orchestrator on {orchestrator.url} (API docs at {orchestrator.url}/docs), agent 'local' online;"
-                  f" owner admin@rpa.localhost (password in {admin}); logs in {root}. Ctrl-C stops.", highlight=False)
-        while not stopping and orchestrator.running and agent.running:
-            time.sleep(0.5)
-    except (RuntimeError, ApiError, AssertionError) as error:
-        raise _fail(str(error)) from None
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if agent is not None:
-            agent.stop()
-        orchestrator.stop()
-        out.print("stopped")

@@ -13,7 +13,6 @@ bounds password guessing across replicas.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import deque
@@ -23,6 +22,9 @@ import jwt
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orchestrator.api.deps import client_ip, started
+from orchestrator.api.errors import send_error
+from orchestrator.errors import TooManyRequests
 from orchestrator.security.tokens import TokenError, decode_access_token
 
 WINDOW_S = 60.0
@@ -101,23 +103,11 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         retry_after = max(1, math.ceil(wait))
-        request_id = scope.get("state", {}).get("request_id")
-        body = json.dumps({"error": {
-            "code": "rate_limited",
-            "message": f"too many requests; retry in {retry_after} s",
-            "details": {"retry_after_s": retry_after},
-            "request_id": request_id,
-        }}).encode()
-        await send({"type": "http.response.start", "status": 429, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(retry_after).encode()),
-        ]})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(scope, send, TooManyRequests(
+            f"too many requests; retry in {retry_after} s", details={"retry_after_s": retry_after},
+            headers={"Retry-After": str(retry_after)}))
 
     def _keys(self, request: Request) -> list[tuple[str, int]]:
-        # Imported here: api.deps imports the services layer, not the other way round at load time.
-        from orchestrator.api.deps import client_ip
-
         settings = request.app.state.settings
         ip = client_ip(request)
         keys = [(f"ip:{ip}", settings.rate_limit_per_minute)]
@@ -133,10 +123,9 @@ class RateLimitMiddleware:
         """The user of a validly signed token: an unsigned claim could charge someone else's budget."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        key = getattr(request.app.state, "signing_key", None)
-        if scheme.lower() != "bearer" or not token or key is None:
+        if scheme.lower() != "bearer" or not token:
             return None
         try:
-            return str(decode_access_token(key, token.strip()).user_id)
+            return str(decode_access_token(started(request.app, "signing_key"), token.strip()).user_id)
         except (TokenError, jwt.PyJWTError):
             return None

@@ -1,8 +1,8 @@
 """Start a coroutine in the caller's turn of the event loop instead of the next one.
 
-`create_task` runs nothing before the loop's next turn, and under load a turn is long: at 500
-starts/s on SQLite each turn ran a commit-loop batch and every socket's waiting callbacks (about
-8 ms). The dispatcher's `job.assign` frames, sent from a task made when the batch committed,
+`create_task` runs nothing before the loop's next turn, and under load a turn is long: it runs a
+commit-loop batch and every socket's waiting callbacks (bench/README.md has the figures). The
+dispatcher's `job.assign` frames, sent from a task made when the batch committed,
 left one whole turn after the commit that decided them. Most sends wait for nothing (the
 socket's lock is free, the transport takes the bytes), so run at once they are written before
 the commit loop moves on. This is what `asyncio.eager_task_factory` does from Python 3.12.

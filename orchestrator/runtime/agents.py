@@ -1,4 +1,4 @@
-"""Agents: authentication by key, listing, changes, revocation; and the seam to the WebSocket hub.
+"""Agents: authentication by key, listing, changes, revocation; their live status from the hub.
 
 Invariants:
 - An agent authenticates with its own key only (`authenticate_agent`): a revoked or deleted
@@ -6,10 +6,10 @@ Invariants:
 - Revocation is final: a revoked agent keeps its row (and history) but no key of it works again;
   deleting an agent revokes it too. After a revocation is committed the hub is told to drop the
   agent's connection (`notify_agent_revoked`).
-- Live status comes from the hub (`app.state.agent_hub`, see `AgentHub`); without a hub every
-  agent that is not revoked is `offline`.
+- Live status comes from the hub (`runtime/hub.AgentHub`, which routes get from `api/deps.HubDep`);
+  an agent the hub does not hold is `offline` unless revoked.
 
-Enrolment (tokens, `enroll`) lives in `services.enrolment` and is re-exported here.
+Enrolment (tokens, `enroll`) lives in `runtime.enrolment` and is re-exported here.
 Functions only flush; the caller owns the transaction.
 """
 
@@ -17,22 +17,20 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, get_args
+from typing import Any, get_args
 
 from sqlalchemy import ColumnElement, cast, exists, func, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, NotFound
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, NotFound
 from orchestrator.logging import remember
 from orchestrator.models.agents import Agent
 from orchestrator.models.identity import Organisation
-from orchestrator.schemas.agents import AgentStatus, AgentUpdate
-from orchestrator.services.audit import Actor, record
-from orchestrator.services.enrolment import (
+from orchestrator.runtime.enrolment import (
     create_enrolment_token,
     digest,
     enroll,
@@ -43,36 +41,18 @@ from orchestrator.services.enrolment import (
     revoke_token,
     token_state,
 )
+from orchestrator.runtime.hub import AgentHub
+from orchestrator.schemas.agents import AgentStatus, AgentUpdate
+from orchestrator.services.audit import Actor, record
 
 __all__ = [
     "AgentFilter", "AgentHub", "Presence", "authenticate_agent", "create_enrolment_token", "delete_agent", "enroll",
-    "get_agent", "hub_of", "list_agents", "list_tokens", "notify_agent_revoked", "presence_of", "revoke_agent",
+    "get_agent", "list_agents", "list_tokens", "notify_agent_revoked", "presence_of", "revoke_agent",
     "revoke_token", "rotate_agent_key", "token_state", "update_agent",
 ]
 
 LIVE_STATUSES: frozenset[str] = frozenset(get_args(AgentStatus)) - {"revoked"}
 _NO_MATCH = "0" * 64
-
-
-# --- the hub seam -----------------------------------------------------------------------------
-
-class AgentHub(Protocol):
-    """What the API needs of the WebSocket hub (`app.state.agent_hub`)."""
-
-    def status_of(self, agent_id: uuid.UUID) -> str | None:
-        """`online`, `busy`, `unresponsive` or `offline`; None for an agent it does not know."""
-
-    def running_of(self, agent_id: uuid.UUID) -> Iterable[uuid.UUID]:
-        """The executions the agent is running now."""
-
-    async def disconnect(self, agent_id: uuid.UUID, *, reason: str) -> None:
-        """Close the agent's connection, if it has one."""
-
-
-def hub_of(app: Any) -> AgentHub | None:
-    """The app's hub, when one is running."""
-    hub: AgentHub | None = getattr(app.state, "agent_hub", None)
-    return hub
 
 
 @dataclass(frozen=True)
@@ -94,12 +74,10 @@ def presence_of(agent: Agent, hub: AgentHub | None) -> Presence:
     return Presence(status, list(hub.running_of(agent.id)) if hub is not None else [])
 
 
-async def notify_agent_revoked(app: Any, agent_id: uuid.UUID, *, reason: str = "revoked") -> None:
-    """Tell the hub (if any) to drop the agent's connection. Call it once the revocation (or the
-    key rotation) is committed."""
-    hub = hub_of(app)
-    if hub is not None:
-        await hub.disconnect(agent_id, reason=reason)
+async def notify_agent_revoked(hub: AgentHub, agent_id: uuid.UUID, *, reason: str = "revoked") -> None:
+    """Tell the hub to drop the agent's connection. Call it once the revocation (or the key
+    rotation) is committed."""
+    await hub.disconnect(agent_id, reason=reason)
 
 
 # --- authentication ---------------------------------------------------------------------------
