@@ -229,35 +229,20 @@ class AgentRuntime:
             log.info("the agent key stored on this machine changed; connecting with the new one")
             self.config.key = key
 
-    async def _session(self, transport: Transport) -> bool:
-        """One connection, from hello to close; sets `_welcomed_at` when the welcome comes.
+    def _refused(self, answer: Any) -> None:
+        """The orchestrator answered the hello with something other than a welcome."""
+        if isinstance(answer, ErrorMessage) and answer.code == "unsupported_version":
+            older = [v for v in SUPPORTED_VERSIONS if v < self.protocol_version]
+            if older:
+                log.warning("the orchestrator does not speak protocol %d; speaking %d (upgrade it: an agent "
+                            "back after the grace then keeps its execution)", self.protocol_version, max(older))
+                self.protocol_version, self._again_now = max(older), True
+                return
+            self.protocol_version = PROTOCOL_VERSION  # nothing older: next time the newest again
+        log.error("the orchestrator refused this agent: %s", getattr(answer, "message", answer.type))
 
-        Returns:
-            Whether the orchestrator closed the connection cleanly after a welcome.
-        """
-        connection = AgentConnection(self.config.name, self.config.version, self.config.capabilities,
-                                     self.config.labels, self.config.max_jobs, sorted(d.name for d in self.registry),
-                                     protocol_version=self.protocol_version)
-        pending = self.outbox.pending_jobs()
-        hello_sent = time.monotonic()
-        await transport.send(encode(connection.hello([RunningJob(execution_id=j.execution_id, attempt=j.attempt,
-                                                                 last_seq=j.last_seq) for j in pending])))
-        welcome = connection.receive(await transport.recv())
-        if not isinstance(welcome, Welcome):
-            if isinstance(welcome, ErrorMessage) and welcome.code == "unsupported_version":
-                older = [v for v in SUPPORTED_VERSIONS if v < self.protocol_version]
-                if older:
-                    log.warning("the orchestrator does not speak protocol %d; speaking %d (upgrade it: an agent "
-                                "back after the grace then keeps its execution)", self.protocol_version, max(older))
-                    self.protocol_version, self._again_now = max(older), True
-                    return False
-                self.protocol_version = PROTOCOL_VERSION  # nothing older: next time the newest again
-            log.error("the orchestrator refused this agent: %s", getattr(welcome, "message", welcome.type))
-            return False
-        self._welcomed_at = time.monotonic()
-        # The welcome answers the hello: what it did not stop is this agent's, for a lease from then.
-        lease = connection.lease_s or DEFAULT_LEASE_S
-        self.backoff.lease_s = lease
+    def _adopt(self, welcome: Welcome, pending: list[Any]) -> None:
+        """What the welcome says of the executions this agent brought back: stop, go on, or hand back."""
         for execution_id in welcome.stop:
             log.info("execution %s moved to another agent (or ended) while this one was away; stopping it here",
                      execution_id)
@@ -274,6 +259,29 @@ class AgentRuntime:
             if (record.execution_id not in welcome.stop and record.execution_id not in self.jobs.tasks
                     and not record.finished):
                 self._handback.setdefault(record.execution_id, "the agent restarted; resume it from its journal")
+
+    async def _session(self, transport: Transport) -> bool:
+        """One connection, from hello to close; sets `_welcomed_at` when the welcome comes.
+
+        Returns:
+            Whether the orchestrator closed the connection cleanly after a welcome.
+        """
+        connection = AgentConnection(self.config.name, self.config.version, self.config.capabilities,
+                                     self.config.labels, self.config.max_jobs, sorted(d.name for d in self.registry),
+                                     protocol_version=self.protocol_version)
+        pending = self.outbox.pending_jobs()
+        hello_sent = time.monotonic()
+        await transport.send(encode(connection.hello([RunningJob(execution_id=j.execution_id, attempt=j.attempt,
+                                                                 last_seq=j.last_seq) for j in pending])))
+        welcome = connection.receive(await transport.recv())
+        if not isinstance(welcome, Welcome):
+            self._refused(welcome)
+            return False
+        self._welcomed_at = time.monotonic()
+        # The welcome answers the hello: what it did not stop is this agent's, for a lease from then.
+        lease = connection.lease_s or DEFAULT_LEASE_S
+        self.backoff.lease_s = lease
+        self._adopt(welcome, pending)
         self.fence.renew(hello_sent, lease)
         self._transport = transport
         self._sender = Sender(self.outbox, self._send_on(transport), self._handback, self._forget,
@@ -350,14 +358,7 @@ class AgentRuntime:
 
     async def _handle(self, message: Any) -> None:
         if isinstance(message, JobAssign):
-            answer = self.jobs.take(message)
-            if answer.type == "job.accepted":
-                self._handback.pop(message.execution_id, None)
-                if self._sender is not None:  # what went out under an older attempt goes out again
-                    self._sender.sent.pop(message.execution_id, None)
-                    self._sender.finish_sent.discard(message.execution_id)
-                self._beat_now.set()  # its first step waits for an acknowledgement: ask for one now
-            await self._send(answer)
+            await self._assigned(message)
         elif isinstance(message, JournalAck):
             self._acked(message.execution_id, message.seq)
         elif isinstance(message, JobCancel):
@@ -368,14 +369,27 @@ class AgentRuntime:
             log.info("execution %s moved (%s); stopping it here", message.execution_id, message.reason)
             self._drop(message.execution_id)
         elif isinstance(message, HeartbeatAck):
-            self.rtts.append(time.time() - message.server_time)
-            sent = self._beats.pop(message.ref, None)
-            if sent is not None:
-                self.fence.renew(sent)
-                for ref in [ref for ref, at in self._beats.items() if at <= sent]:
-                    del self._beats[ref]  # an answer to a later beat covers the earlier ones
+            self._heartbeat_acked(message)
         elif isinstance(message, ErrorMessage):
             log.error("orchestrator: %s (%s)", message.message, message.code)
+
+    async def _assigned(self, message: JobAssign) -> None:
+        answer = self.jobs.take(message)
+        if answer.type == "job.accepted":
+            self._handback.pop(message.execution_id, None)
+            if self._sender is not None:  # what went out under an older attempt goes out again
+                self._sender.sent.pop(message.execution_id, None)
+                self._sender.finish_sent.discard(message.execution_id)
+            self._beat_now.set()  # its first step waits for an acknowledgement: ask for one now
+        await self._send(answer)
+
+    def _heartbeat_acked(self, message: HeartbeatAck) -> None:
+        self.rtts.append(time.time() - message.server_time)
+        sent = self._beats.pop(message.ref, None)
+        if sent is not None:
+            self.fence.renew(sent)
+            for ref in [ref for ref, at in self._beats.items() if at <= sent]:
+                del self._beats[ref]  # an answer to a later beat covers the earlier ones
 
     def _drop(self, execution_id: str) -> None:
         """Stop running an execution here without ending it, and forget its local journal."""

@@ -27,6 +27,7 @@ from pydantic_core import from_json
 
 from shared.engine import Event
 from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMessageType, UnsupportedVersion
+from shared.states import TerminalStatus
 
 PROTOCOL_VERSION = 3
 SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2, 3})
@@ -175,7 +176,7 @@ class JobFinished(_Message):
     type: Literal["job.finished"] = "job.finished"
     execution_id: ExecutionId
     attempt: Attempt
-    status: Literal["succeeded", "failed", "cancelled", "timed_out"]
+    status: TerminalStatus
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: dict[str, Any] | None = None
     last_seq: Seq
@@ -342,7 +343,7 @@ def decode_server_message(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES)
     return cast("ServerMessage", _decode(raw, max_bytes, _SERVER_MODELS))
 
 
-def _decode(raw: str | bytes, max_bytes: int, models: Mapping[str, type[_Message]]) -> _Message:
+def _decode(raw: str | bytes, max_bytes: int, models: Mapping[str, type[_Message]]) -> _Message:  # noqa: C901
     size = len(raw)
     if isinstance(raw, str) and size * 4 > max_bytes:  # a char is at most 4 bytes: count only then
         size = len(raw.encode("utf-8", "surrogatepass"))

@@ -7,10 +7,11 @@ orchestrator announces.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from shared.cli._local import LocalAgent, LocalOrchestrator, free_port, wait_for
+from cli.supervise import LocalAgent, LocalOrchestrator, free_port, wait_for
 
 __all__ = ["API", "Agent", "Orchestrator", "completed_twice", "free_port", "gapless", "invocations",
            "processes_mentioning", "wait_for"]
@@ -50,7 +51,7 @@ class Orchestrator(LocalOrchestrator):
     def stream(self, execution_id: str, *, follow: bool = False) -> list[tuple[str, Any]]:
         return list(self.client.stream(execution_id, follow=follow))
 
-    def wait_state(self, execution_id: str, states: set[str], timeout: float = 60) -> dict[str, Any]:
+    def wait_state(self, execution_id: str, states: Collection[str], timeout: float = 60) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             execution = self.execution(execution_id)
             return execution if execution["state"] in states else None

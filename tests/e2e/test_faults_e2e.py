@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.states import TERMINAL_STATES
 from tests.e2e._cluster import API, Agent, Orchestrator, completed_twice, free_port, gapless, invocations, wait_for
 from tests.e2e.test_dispatch_e2e import batch_flow
 from tests.postgres import PostgresServer
@@ -144,7 +145,7 @@ def _reference(server: Orchestrator, **inputs: Any) -> dict[str, Any]:
 def _check(server: Orchestrator, execution: str, expected: dict[str, Any], *, reruns: int) -> dict[str, Any]:
     """The run ended as an uninterrupted one does; its journal is whole; each iteration's step
     really ran once (by idempotency key), but for at most `reruns` interrupted ones."""
-    done = server.wait_state(execution, {"succeeded", "failed", "cancelled", "timed_out"}, timeout=90)
+    done = server.wait_state(execution, TERMINAL_STATES, timeout=90)
     assert done["state"] == "succeeded", done
     assert done["outputs"] == expected
     events = server.events(execution)

@@ -15,9 +15,9 @@ from fastapi import FastAPI, WebSocketDisconnect
 from sqlalchemy import Engine, event
 
 from orchestrator.api.routes.agent_socket import _serve
-from orchestrator.services.agent_session import AgentSession
+from orchestrator.runtime.agent_session import AgentSession
+from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.execution_states import State
-from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import (
     Heartbeat,
     Hello,
@@ -53,7 +53,7 @@ async def _session(app: FastAPI, tenant: TenantFactory) -> tuple[AgentSession, u
     link = AgentLink(agent_id=agent_id, org_id=owner.org_id, name="robot", send=_nothing, close=_nothing,
                      connection=connection)
     link.hold(execution_id, 1)
-    return AgentSession(app.state.db, AgentHub(), link, connection), execution_id, owner.org_id
+    return AgentSession(app.state.db, AgentHub(), link, connection, app.state.agent_writer), execution_id, owner.org_id
 
 
 def _journal(execution_id: uuid.UUID, seqs: range, *, status: str = "succeeded") -> JournalBatch:
@@ -133,7 +133,6 @@ class _Frames:
 async def test_an_accepted_job_and_its_first_journal_batch_are_stored_in_one_transaction(
         app: FastAPI, tenant: TenantFactory) -> None:
     session, execution_id, org_id = await _session(app, tenant)
-    session.writer = app.state.agent_writer  # the app's: its commit loop is running
     writer = app.state.agent_writer
     batches, units = writer.batches, writer.units
     sent: list[object] = []
