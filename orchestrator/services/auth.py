@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.deps import Principal, ip_allowed
-from orchestrator.api.errors import ApiError, Forbidden, Invalid, NotFound
 from orchestrator.db.base import utcnow
+from orchestrator.errors import ApiError, Forbidden, Invalid, NotFound
 from orchestrator.models import AuthSession, Membership, Organisation, PasswordHistory, RefreshToken, User
 from orchestrator.schemas.identity import SessionPublic
 from orchestrator.security.passwords import hash_password, needs_rehash, verify_password
+from orchestrator.security.principal import Principal, ip_allowed
 from orchestrator.security.tokens import issue_access_token, new_opaque_token, token_hash
 from orchestrator.services import lockouts, mfa
 from orchestrator.services.audit import Actor, record

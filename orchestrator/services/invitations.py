@@ -14,11 +14,11 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.deps import Principal
-from orchestrator.api.errors import Conflict, Invalid, NotFound
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, Invalid, NotFound
 from orchestrator.models import Invitation, Membership, Organisation, Role, User
 from orchestrator.schemas.identity import InvitationCreate, InvitationPublic, MyInvitationPublic, OrgMembershipPublic
+from orchestrator.security.principal import Principal
 from orchestrator.services import rbac
 from orchestrator.services.audit import Actor, record
 from orchestrator.services.identity import IdentityError, normalise_email

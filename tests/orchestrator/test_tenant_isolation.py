@@ -86,7 +86,7 @@ UNCOVERED: dict[str, str] = {
     "PUT /agents/me/artifacts/{execution_id}":
         "authenticated by an agent key, not a user: tests/orchestrator/test_agent_uploads.py checks its boundary",
     "GET /executions/{execution_id}/artifacts/{artifact_id}":
-        "no public route makes an artifact: agents store them (services.artifacts.register_artifact)",
+        "no public route makes an artifact: agents store them (services.artifacts.receive_artifact)",
     "POST /auth/invitations/{invitation_id}/accept":
         "an invitation is addressed to an e-mail, not kept by the caller's organisation: "
         "test_invitations.py checks that anyone else's is a 404",

@@ -11,10 +11,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from orchestrator.api.deps import PageDep, Principal, SessionDep, SettingsDep, actor_for, require
-from orchestrator.api.pagination import Page
+from orchestrator.api.deps import PageDep, SessionDep, SettingsDep, actor_for, require
 from orchestrator.schemas.identity import InvitationCreate, InvitationPublic
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import invitations
 
 router = APIRouter(prefix="/invitations", tags=["users"])

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Request
 
 from orchestrator.api.deps import (
     PageDep,
-    Principal,
     PrincipalDep,
     SessionDep,
     SettingsDep,
@@ -16,9 +15,10 @@ from orchestrator.api.deps import (
     client_ip,
     require,
 )
-from orchestrator.api.pagination import Page
 from orchestrator.schemas.identity import OrgCreate, OrgMembershipPublic, OrgPublic, OrgUpdate
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import identity
 
 router = APIRouter(prefix="/orgs", tags=["orgs"])
