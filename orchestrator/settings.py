@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     missed_heartbeats: int = Field(default=3, ge=1, description="Beats missed before an agent is unresponsive.")
     agent_grace_s: float = Field(default=10.0, ge=0, description=(
         "How long a disconnected (or unresponsive) agent keeps its executions before they are requeued."))
+    assign_timeout_s: float = Field(default=5.0, gt=0, description=(
+        "How long a connected agent has to confirm a job it was sent (job.accepted, job.rejected, or a "
+        "heartbeat listing it) before the job counts as lost on the way and is requeued."))
     cancel_grace_s: float = Field(default=30.0, ge=0, description=(
         "After a cancel request, how long an agent has to stop before the execution is cancelled anyway."))
     max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1,

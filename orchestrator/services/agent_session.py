@@ -10,12 +10,14 @@ committed together (`services/agent_writer.py`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
@@ -88,6 +90,7 @@ class AgentSession:
         """This connection no longer holds the execution; capacity may be free. With
         `until_finished`, the agent may still send its `job.finished` (the slot is free already)."""
         self.link.running.pop(execution_id, None)
+        self.link.confirm(execution_id)
         if not until_finished and str(execution_id) in self.connection.assigned:
             self.connection.release(str(execution_id))
         self.hub.on_free()
@@ -108,9 +111,15 @@ class AgentSession:
 
     async def on_heartbeat(self, message: Heartbeat) -> list[object]:
         self.hub.beat(self.link)
+        if self.link.unconfirmed:
+            for execution_id in message.running:
+                with contextlib.suppress(ValueError):
+                    self.link.confirm(uuid.UUID(execution_id))
         return [HeartbeatAck(ref=message.id, server_time=time.time())]
 
     async def on_accepted(self, message: JobAccepted) -> list[object]:
+        self.link.confirm(uuid.UUID(message.execution_id))
+
         async def work(session: AsyncSession, rows: Rows) -> bool:
             execution = self._held(rows, message.execution_id, message.attempt)
             if execution is None:
@@ -137,6 +146,7 @@ class AgentSession:
         return []
 
     async def on_journal(self, message: JournalBatch) -> list[object]:
+        self.link.confirm(uuid.UUID(message.execution_id))
         events = [event.model_dump() for event in message.events]
 
         async def work(session: AsyncSession, rows: Rows) -> tuple[int, bool] | None:
@@ -203,6 +213,9 @@ class Reconciled:
     """Requeued while it was away and taken by nobody since: it goes on under the new attempt."""
     labels: frozenset[str] = frozenset()
     """The agent's labels: those it was enrolled with and those it announces."""
+    requeued: list[uuid.UUID] = field(default_factory=list)
+    """Held by the agent in the database but not reported in its `hello` (a `job.assign` lost to a
+    cut or a crash, or a run its machine lost): requeued for the next matching agent."""
 
 
 async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconciled:
@@ -246,7 +259,33 @@ async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconcil
                 done.reclaimed.append(Reclaimed(execution_id=job.execution_id, attempt=execution.attempt))
             else:
                 done.stop.append(job.execution_id)
+        await _requeue_unreported(session, agent_id, hello.name, done)
     return done
+
+
+async def _requeue_unreported(session: AsyncSession, agent_id: uuid.UUID, name: str, done: Reconciled) -> None:
+    """Requeue what the database says the agent holds but the agent did not report as its own.
+
+    The agent's `hello` lists every execution its outbox holds, from the moment a `job.assign`
+    arrives until the orchestrator acknowledged its end; one it does not list never reached it
+    (the frame was lost to a cut, or the orchestrator stopped between the commit and the send)
+    or is gone from its machine. Nobody runs it, so it waits for the next matching agent."""
+    unreported = list(await session.scalars(
+        select(Execution).where(Execution.agent_id == agent_id, Execution.state.in_([s.value for s in _HELD]),
+                                Execution.id.not_in(list(done.keep)) if done.keep else true())
+        .order_by(Execution.id).with_for_update()))
+    actor = agent_actor(agent_id, name)
+    for execution in unreported:
+        if execution.agent_id != agent_id or State(execution.state) not in _HELD or execution.id in done.keep:
+            continue
+        log.warning("agent %s reconnected without execution %s (attempt %d, %s): it never got the job or lost "
+                    "it; requeued", name, execution.id, execution.attempt, execution.state)
+        await transition(session, execution, State.LOST, actor=actor,
+                         reason=f"agent {name} reconnected without it (the job never reached it, or its "
+                                f"machine lost it)")
+        await transition(session, execution, State.QUEUED, actor=actor,
+                         reason="requeued with its journal for the next matching agent")
+        done.requeued.append(execution.id)
 
 
 async def record_disconnect(db: Database, agent_id: uuid.UUID) -> None:

@@ -40,17 +40,41 @@ class AgentLink:
     version: str = ""
     running: dict[uuid.UUID, int] = field(default_factory=dict)
     """Execution id → attempt, for every execution this connection holds."""
+    unconfirmed: dict[uuid.UUID, float] = field(default_factory=dict)
+    """Executions sent in a `job.assign` that the agent has not yet said it holds (by `job.accepted`,
+    `job.rejected`, a journal batch or a heartbeat listing it), with the monotonic time they were
+    given: a frame lost on the way leaves one here, and the lease reaper requeues it after
+    `assign_timeout_s`."""
     connected_at: float = field(default_factory=time.monotonic)
     last_beat: float = field(default_factory=time.monotonic)
     dispatched: int = 0
     connection: Any = None
     """The connection's protocol state (`shared.protocol.ServerConnection`), told of each assignment."""
 
-    def hold(self, execution_id: uuid.UUID, attempt: int) -> None:
-        """Take the execution on this connection: a slot, and the right to report on it."""
+    def hold(self, execution_id: uuid.UUID, attempt: int, *, confirmed: bool = True) -> None:
+        """Take the execution on this connection: a slot, and the right to report on it.
+
+        Args:
+            execution_id: the execution.
+            attempt: the attempt the connection holds.
+            confirmed: False for a job about to be sent, which the agent has yet to confirm.
+        """
         self.running[execution_id] = attempt
+        if not confirmed:
+            self.unconfirmed[execution_id] = time.monotonic()
         if self.connection is not None:
             self.connection.assign(str(execution_id), attempt)
+
+    def confirm(self, execution_id: uuid.UUID) -> None:
+        """The agent said it holds the execution: its `job.assign` arrived."""
+        self.unconfirmed.pop(execution_id, None)
+
+    def drop(self, execution_id: uuid.UUID) -> None:
+        """Forget the execution on this connection (its slot and its report rights)."""
+        self.running.pop(execution_id, None)
+        self.unconfirmed.pop(execution_id, None)
+        if self.connection is not None and str(execution_id) in self.connection.assigned:
+            self.connection.release(str(execution_id))
 
     @property
     def free(self) -> int:
@@ -66,6 +90,7 @@ class AgentHub:
         self.started_at = time.monotonic()
         self.links: dict[uuid.UUID, AgentLink] = {}
         self._gone_since: dict[uuid.UUID, float] = {}
+        self._shaking: dict[uuid.UUID, float] = {}
         self._watchers: dict[uuid.UUID, set[asyncio.Queue[Any]]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self.on_free: Callable[..., None] = lambda work=False: None
@@ -79,14 +104,23 @@ class AgentHub:
         previous = self.links.get(link.agent_id)
         self.links[link.agent_id] = link
         self._gone_since.pop(link.agent_id, None)
+        self._shaking.pop(link.agent_id, None)
         self.on_free()
         return previous
 
     def connecting(self, agent_id: uuid.UUID) -> None:
         """The agent is shaking hands: until it is registered, its grace counts from now, so the
         lease reaper does not requeue what the handshake keeps or gives back to it."""
+        now = time.monotonic()
+        self._shaking[agent_id] = now
         if agent_id not in self.links:
-            self._gone_since[agent_id] = time.monotonic()
+            self._gone_since[agent_id] = now
+
+    def shaking_hands(self, agent_id: uuid.UUID | None, within_s: float = 30.0) -> bool:
+        """Whether the agent began a handshake in the last `within_s` seconds that has not ended in
+        `register`: what it holds is being reconciled, so nothing it holds is judged meanwhile."""
+        since = self._shaking.get(agent_id) if agent_id is not None else None
+        return since is not None and time.monotonic() - since < within_s
 
     def unregister(self, link: AgentLink, *, gone_since: float | None = None) -> None:
         """Forget `link` if it is still the agent's current one; the agent counts as gone from

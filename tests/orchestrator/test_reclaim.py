@@ -60,12 +60,13 @@ async def test_anyone_else_or_any_other_case_is_told_to_stop_and_the_execution_s
         execution.agent_id = rescuer
         await transition(session, execution, State.ASSIGNED, reason="dispatch", actor=SYSTEM)
 
+    # The rescuer's own hello comes last: it does not list `taken`, so it gives that one back.
     cases = [
-        (rescuer, _hello((stranger_claims, 1)), stranger_claims, "queued"),  # never held it
         (agent, _hello((old_agent, 1), version=1), old_agent, "queued"),  # cannot be told of a new attempt
         (agent, _hello((twice, 1)), twice, "queued"),
         (agent, _hello((twice, 3)), twice, "queued"),  # an attempt it never ran
         (agent, _hello((taken, 1)), taken, "assigned"),  # another agent has it now
+        (rescuer, _hello((stranger_claims, 1)), stranger_claims, "queued"),  # never held it
     ]
     for who, hello, execution_id, state in cases:
         done = await reconcile(app.state.db, who, hello)

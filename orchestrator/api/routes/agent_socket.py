@@ -100,6 +100,8 @@ async def connect(websocket: WebSocket) -> None:
                      hello.name, job.execution_id, job.attempt)
         await send(connection.welcome(reconciled.stop, reconciled.reclaimed))
         previous = hub.register(link)
+        if reconciled.requeued:
+            hub.on_free(work=True)
         if previous is not None:
             await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same agent")
         await _serve(websocket, session_, send)
