@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     assign_timeout_s: float = Field(default=5.0, gt=0, description=(
         "How long a connected agent has to confirm a job it was sent (job.accepted, job.rejected, or a "
         "heartbeat listing it) before the job counts as lost on the way and is requeued."))
+    idempotency_ttl_s: float = Field(default=86400.0, gt=0, description=(
+        "How long the Idempotency-Key of a start is kept: a retry with the same key within it gets the "
+        "executions of the first request, and stores nothing new."))
     cancel_grace_s: float = Field(default=30.0, ge=0, description=(
         "After a cancel request, how long an agent has to stop before the execution is cancelled anyway."))
     max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1,

@@ -127,3 +127,21 @@ class Artifact(UuidMixin, TenantMixin, Base):
     content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StartKey(Base):
+    """The `Idempotency-Key` of a start: a retry with the same key, from the same caller of the same
+    organisation, before `expires_at`, is answered with the executions the first request made."""
+
+    __tablename__ = "start_keys"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    caller: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    """The user who started (keys of different callers never meet)."""
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the route and the request's validated body: another body under the key is refused."""
+    execution_ids: Mapped[list[str]] = mapped_column(JSON)
+    """The executions the request made, in the order of its answer."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -24,7 +24,7 @@ from orchestrator.api.errors import Conflict, Invalid, NotFound
 from orchestrator.api.pagination import capped_count
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
-from orchestrator.services import audit
+from orchestrator.services import audit, start_keys
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events, list_events
 from orchestrator.services.execution_records import ExecutionRecord, new_record
@@ -96,6 +96,8 @@ class NewExecution:
     execution: ExecutionRecord
     history: dict[str, Any]
     audit: audit.Pending
+    key: dict[str, Any] | None = None
+    """The `Idempotency-Key` row of the request (`services/start_keys.py`), on its first execution."""
 
 
 _EXECUTIONS = Execution.__table__
@@ -109,6 +111,7 @@ async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
     await session.execute(_EXECUTIONS.insert(), [new.execution.values() for new in news])
     await session.execute(_TRANSITIONS.insert(), [new.history for new in news])
     await audit.record_many(session, [new.audit for new in news])
+    await start_keys.store(session, [new.key for new in news if new.key is not None])
 
 
 async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Actor, workflow_id: uuid.UUID,
