@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     missed_heartbeats: int = Field(default=3, ge=1, description="Beats missed before an agent is unresponsive.")
     agent_grace_s: float = Field(default=10.0, ge=0, description=(
         "How long a disconnected (or unresponsive) agent keeps its executions before they are requeued."))
+    lease_margin_s: float = Field(default=2.0, ge=0, description=(
+        "Added to the grace before a gone agent's executions are requeued: the agent is told its lease "
+        "(the grace) and fences itself when it runs out by its own clock; the margin covers the delivery of "
+        "the last acknowledgement and the drift between the two clocks."))
     assign_timeout_s: float = Field(default=5.0, gt=0, description=(
         "How long a connected agent has to confirm a job it was sent (job.accepted, job.rejected, or a "
         "heartbeat listing it) before the job counts as lost on the way and is requeued."))

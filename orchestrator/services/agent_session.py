@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,6 @@ from orchestrator.services.execution_states import TERMINAL, State, transition
 from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import (
     Heartbeat,
-    HeartbeatAck,
     Hello,
     JobAccepted,
     JobFinished,
@@ -115,7 +113,7 @@ class AgentSession:
             for execution_id in message.running:
                 with contextlib.suppress(ValueError):
                     self.link.confirm(uuid.UUID(execution_id))
-        return [HeartbeatAck(ref=message.id, server_time=time.time())]
+        return [self.connection.heartbeat_ack(message.id)]
 
     async def on_accepted(self, message: JobAccepted) -> list[object]:
         self.link.confirm(uuid.UUID(message.execution_id))

@@ -40,11 +40,13 @@ class AgentLink:
     version: str = ""
     running: dict[uuid.UUID, int] = field(default_factory=dict)
     """Execution id → attempt, for every execution this connection holds."""
-    unconfirmed: dict[uuid.UUID, float] = field(default_factory=dict)
+    unconfirmed: dict[uuid.UUID, tuple[float, int]] = field(default_factory=dict)
     """Executions sent in a `job.assign` that the agent has not yet said it holds (by `job.accepted`,
     `job.rejected`, a journal batch or a heartbeat listing it), with the monotonic time they were
-    given: a frame lost on the way leaves one here, and the lease reaper requeues it after
-    `assign_timeout_s`."""
+    given and `beats` then: a frame lost on the way leaves one here, and the lease reaper requeues
+    it after `assign_timeout_s` once two heartbeats came that did not list it."""
+    beats: int = 0
+    """Heartbeats received on this connection."""
     connected_at: float = field(default_factory=time.monotonic)
     last_beat: float = field(default_factory=time.monotonic)
     dispatched: int = 0
@@ -61,7 +63,7 @@ class AgentLink:
         """
         self.running[execution_id] = attempt
         if not confirmed:
-            self.unconfirmed[execution_id] = time.monotonic()
+            self.unconfirmed[execution_id] = (time.monotonic(), self.beats)
         if self.connection is not None:
             self.connection.assign(str(execution_id), attempt)
 
@@ -136,6 +138,7 @@ class AgentHub:
         now = time.monotonic()
         back = self.late(link, now) > 0
         link.last_beat = now
+        link.beats += 1
         if back and link.free > 0:
             self.on_free()  # its free slots count again: what waited for an agent may go to it now
 

@@ -1,9 +1,10 @@
 """The lease reaper: executions held by agents that are gone, deadlines, forced cancels.
 
 An assigned or running execution stays with its agent while the agent is connected and
-heartbeating. Once the agent has been gone (or silent) for `agent_grace_s`, its executions are
-requeued (held → lost → queued, attempt + 1) with their journal, and the next matching agent
-resumes them; the old agent, should it come back, is told to stop them (`welcome.stop`).
+heartbeating. Once the agent has been gone (or silent) for `agent_grace_s` (the lease it is told in
+`welcome` and every `heartbeat.ack`) plus `margin_s`, its executions are requeued (held → lost →
+queued, attempt + 1) with their journal, and the next matching agent resumes them; the old agent,
+should it come back, is told to stop them (`welcome.stop`).
 
 The same pass also ends executions whose deadline passed (timed_out, even with no agent
 around), and executions whose cancel request the agent did not honour within `cancel_grace_s`.
@@ -49,12 +50,14 @@ class LeaseReaper(BackgroundService):
     name = "lease-reaper"
 
     def __init__(self, db: Database, hub: AgentHub, *, grace_s: float, cancel_grace_s: float,
-                 assign_timeout_s: float = 5.0, interval_s: float = 0.5) -> None:
+                 assign_timeout_s: float = 5.0, margin_s: float = 0.0, interval_s: float = 0.5) -> None:
         self.db = db
         self.hub = hub
         self.grace_s = grace_s
         self.cancel_grace_s = cancel_grace_s
         self.assign_timeout_s = assign_timeout_s
+        self.margin_s = margin_s
+        """Added to the grace (the lease agents are told) before an execution is handed on."""
         self.interval_s = interval_s
 
     async def _run(self) -> None:
@@ -96,7 +99,8 @@ class LeaseReaper(BackgroundService):
                                                                  reason="cancelled"))
                 elif action == "requeue":
                     await transition(session, execution, State.LOST, actor=REAPER,
-                                     reason=f"its agent was gone for more than {self.grace_s:g} s")
+                                     reason=f"its agent was gone for more than its lease ({self.grace_s:g} s) "
+                                            f"and the margin ({self.margin_s:g} s)")
                     await transition(session, execution, State.QUEUED, actor=REAPER,
                                      reason="requeued with its journal for the next matching agent")
                     link = self.hub.link_of(execution.agent_id)
@@ -129,7 +133,7 @@ class LeaseReaper(BackgroundService):
                 return "unconfirmed"
             if execution.id in link.running:
                 return None
-        if self.hub.gone_for(execution.agent_id) < self.grace_s:
+        if self.hub.gone_for(execution.agent_id) < self.grace_s + self.margin_s:
             return None
         return "requeue"
 
@@ -140,8 +144,13 @@ class LeaseReaper(BackgroundService):
         if self.hub.shaking_hands(link.agent_id):
             return False
         if execution.id in link.running:
-            since = link.unconfirmed.get(execution.id)
-            return since is not None and time.monotonic() - since > self.assign_timeout_s
+            sent = link.unconfirmed.get(execution.id)
+            if sent is None:
+                return False
+            since, beats = sent
+            # Two heartbeats read since, neither naming it: the connection carries the agent's frames,
+            # so this is no reader of ours lagging behind a `job.accepted` already on its way.
+            return time.monotonic() - since > self.assign_timeout_s and link.beats >= beats + 2
         return (execution.assigned_at is not None
                 and now - execution.assigned_at > timedelta(seconds=self.assign_timeout_s))
 

@@ -28,10 +28,11 @@ from pydantic_core import from_json
 from shared.engine import Event
 from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMessageType, UnsupportedVersion
 
-PROTOCOL_VERSION = 2
-SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2})
-"""Version 2 adds `welcome.reclaimed`. The orchestrator answers a `hello` in the agent's version,
-and never reclaims for a version-1 agent (whose welcome therefore never carries the field)."""
+PROTOCOL_VERSION = 3
+SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2, 3})
+"""Version 2 adds `welcome.reclaimed`, version 3 `welcome.lease_s` and `heartbeat.ack.lease_s`. The
+orchestrator answers a `hello` in the agent's version, and never sends an older agent a field its
+version lacks (an agent refuses unknown fields)."""
 MAX_FRAME_BYTES = 1_048_576
 AGENT_KEY_PREFIX = "rpa_ak_"
 """An agent's key is `rpa_ak_<agent id hex>_<secret>`: made by the orchestrator, kept by the agent."""
@@ -195,14 +196,19 @@ class Welcome(_Message):
     """Executions from `hello.running` that moved or ended: stop them, do not end them."""
     reclaimed: list[Reclaimed] = Field(default_factory=list)
     """Executions from `hello.running` to go on with, each under its new attempt (version 2)."""
+    lease_s: float | None = Field(default=None, gt=0)
+    """The agent's lease (version 3): the orchestrator hands none of the agent's executions to another
+    agent until at least this long (plus a margin) after it sent this message. Left out when None."""
 
     @model_serializer(mode="wrap")
     def _without_empty_reclaimed(self, handler: SerializerFunctionWrapHandler,
                                  info: SerializationInfo) -> dict[str, Any]:
-        # A version-1 agent refuses unknown fields, and it is never sent a reclaim.
+        # An older agent refuses unknown fields, and it is never sent a reclaim or a lease.
         data: dict[str, Any] = handler(self)
         if not self.reclaimed:
             data.pop("reclaimed", None)
+        if self.lease_s is None:
+            data.pop("lease_s", None)
         return data
 
 
@@ -212,6 +218,15 @@ class HeartbeatAck(_Message):
     type: Literal["heartbeat.ack"] = "heartbeat.ack"
     ref: str
     server_time: float
+    lease_s: float | None = Field(default=None, gt=0)
+    """The agent's lease, renewed (version 3; see `Welcome.lease_s`). Left out when None."""
+
+    @model_serializer(mode="wrap")
+    def _without_lease(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.lease_s is None:
+            data.pop("lease_s", None)
+        return data
 
 
 class JobAssign(_Message):

@@ -84,18 +84,18 @@ async def _stop(runtime: AgentRuntime, task: asyncio.Task[None]) -> None:
     runtime.outbox.close()
 
 
-async def test_refused_in_version_2_the_agent_speaks_1_at_once_and_tries_2_again_next_time(
+async def test_refused_in_its_version_the_agent_steps_down_at_once_and_tries_the_newest_next_time(
         tmp_path: Path, serve: Any) -> None:
-    assert PROTOCOL_VERSION == 2
+    assert PROTOCOL_VERSION == 3
     old = await serve(OldOrchestrator())
     runtime, task = await _running(tmp_path, old.port)
     try:
         await asyncio.wait_for(runtime.connected.wait(), 10)
-        assert old.hellos == [2, 1]
+        assert old.hellos == [3, 2, 1]
         assert runtime.protocol_version == 1
         await old.drop()  # e.g. the orchestrator restarts
         await asyncio.wait_for(old.welcomed.wait(), 10)
-        assert old.hellos == [2, 1, 2, 1]  # the newest first on every new connection
+        assert old.hellos == [3, 2, 1, 3, 2, 1]  # the newest first on every new connection
     finally:
         await _stop(runtime, task)
 
@@ -105,7 +105,7 @@ async def test_an_orchestrator_that_speaks_2_is_spoken_2(tmp_path: Path, serve: 
     runtime, task = await _running(tmp_path, current.port)
     try:
         await asyncio.wait_for(runtime.connected.wait(), 10)
-        assert current.hellos == [2]
+        assert current.hellos == [3, 2]
         assert runtime.protocol_version == 2
     finally:
         await _stop(runtime, task)
@@ -117,12 +117,12 @@ async def test_refused_in_every_version_the_agent_waits_and_starts_again_from_th
     runtime, task = await _running(tmp_path, nobody.port)
     try:
         for _ in range(200):
-            if len(nobody.hellos) >= 4:
+            if len(nobody.hellos) >= 6:
                 break
             await asyncio.sleep(0.02)
-        # 2, then 1 at once; refused in 1 too, with nothing older, it waits and starts again from 2
-        # (an orchestrator upgraded past version 1 meanwhile would take it).
-        assert nobody.hellos[:4] == [2, 1, 2, 1]
+        # 3, then 2 and 1 at once; refused in 1 too, with nothing older, it waits and starts again
+        # from 3 (an orchestrator upgraded meanwhile would take it).
+        assert nobody.hellos[:6] == [3, 2, 1, 3, 2, 1]
         assert not runtime.connected.is_set()
     finally:
         await _stop(runtime, task)

@@ -81,7 +81,8 @@ async def connect(websocket: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await websocket.close(code=code, reason=reason[:120])
 
-    connection = ServerConnection(str(agent_id), settings.heartbeat_interval_s, max_bytes=settings.max_frame_bytes)
+    connection = ServerConnection(str(agent_id), settings.heartbeat_interval_s, max_bytes=settings.max_frame_bytes,
+                                  lease_s=settings.agent_grace_s)
     link: AgentLink | None = None
     try:
         hello = connection.receive(await asyncio.wait_for(_frame(websocket), HELLO_TIMEOUT_S))
