@@ -211,6 +211,9 @@ class Reconciled:
     """Requeued while it was away and taken by nobody since: it goes on under the new attempt."""
     labels: frozenset[str] = frozenset()
     """The agent's labels: those it was enrolled with and those it announces."""
+    taken_back: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    """Reclaimed from another agent that had been given it but had not started it (execution id →
+    that agent): that agent is told to stop it (`stop_taken_back`)."""
     requeued: list[uuid.UUID] = field(default_factory=list)
     """Held by the agent in the database but not reported in its `hello` (a `job.assign` lost to a
     cut or a crash, or a run its machine lost): requeued for the next matching agent."""
@@ -255,6 +258,21 @@ async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconcil
                            f"(attempt {execution.attempt})")
                 done.keep[execution_id] = execution.attempt
                 done.reclaimed.append(Reclaimed(execution_id=job.execution_id, attempt=execution.attempt))
+            elif (execution is not None and hello.protocol_version >= 2 and execution.state == State.ASSIGNED.value
+                  and execution.previous_agent_id == agent_id and execution.attempt == job.attempt + 1
+                  and execution.agent_id is not None and execution.agent_id != agent_id):
+                # Given to another agent that has not started it (it would be running): nothing was
+                # done there, while this agent's journal is ahead of the stored one (maybe finished,
+                # unacknowledged). Taking it back merges that journal; resuming elsewhere from the
+                # stored one would run the steps this agent already ran again.
+                done.taken_back[execution_id] = execution.agent_id
+                execution.agent_id = agent_id
+                await transition(
+                    session, execution, State.RUNNING, actor=agent_actor(agent_id, hello.name),
+                    reason=f"agent {hello.name} came back with the run before the agent it was given to started "
+                           f"it, and goes on with it (attempt {execution.attempt})")
+                done.keep[execution_id] = execution.attempt
+                done.reclaimed.append(Reclaimed(execution_id=job.execution_id, attempt=execution.attempt))
             else:
                 done.stop.append(job.execution_id)
         await _requeue_unreported(session, agent_id, hello.name, done)
@@ -284,6 +302,19 @@ async def _requeue_unreported(session: AsyncSession, agent_id: uuid.UUID, name: 
         await transition(session, execution, State.QUEUED, actor=actor,
                          reason="requeued with its journal for the next matching agent")
         done.requeued.append(execution.id)
+
+
+async def stop_taken_back(hub: AgentHub, taken_back: dict[uuid.UUID, uuid.UUID]) -> None:
+    """Tell each agent an execution was taken back from (`Reconciled.taken_back`) to stop it, if it
+    is connected here; elsewhere, its next message about it is answered `job.stop`."""
+    for execution_id, other in taken_back.items():
+        link = hub.link_of(other)
+        if link is None or execution_id not in link.running:
+            continue
+        link.drop(execution_id)
+        hub.on_free()
+        with contextlib.suppress(Exception):  # a dead socket: its agent is told at its next hello
+            await link.send(JobStop(execution_id=str(execution_id), reason="moved"))
 
 
 async def record_disconnect(db: Database, agent_id: uuid.UUID) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from orchestrator.services.agent_session import AgentSession, reconcile, record_disconnect
+from orchestrator.services.agent_session import AgentSession, reconcile, record_disconnect, stop_taken_back
 from orchestrator.services.agents import authenticate_agent
 from orchestrator.services.hub import AgentLink
 from shared.protocol import (
@@ -103,6 +103,8 @@ async def connect(websocket: WebSocket) -> None:
         previous = hub.register(link)
         if reconciled.requeued:
             hub.on_free(work=True)
+        if reconciled.taken_back:
+            await stop_taken_back(hub, reconciled.taken_back)
         if previous is not None:
             await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same agent")
         await _serve(websocket, session_, send)
