@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     missed_heartbeats: int = Field(default=3, ge=1, description="Beats missed before an agent is unresponsive.")
     agent_grace_s: float = Field(default=10.0, ge=0, description=(
         "How long a disconnected (or unresponsive) agent keeps its executions before they are requeued."))
+    agent_handshakes: int = Field(default=16, ge=1, description=(
+        "Agent handshakes (key lookup, hello reconciliation) run at once; the others wait, so that API "
+        "requests stay quick while thousands of agents reconnect."))
+    agent_handshake_wait_s: float = Field(default=5.0, gt=0, description=(
+        "How long a handshake waits to be admitted before it is closed with 1013 (try again later)."))
     lease_margin_s: float = Field(default=2.0, ge=0, description=(
         "Added to the grace before a gone agent's executions are requeued: the agent is told its lease "
         "(the grace) and fences itself when it runs out by its own clock; the margin covers the delivery of "
