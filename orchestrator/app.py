@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         commits = CommitLoop(db)
         dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key), commits=commits)
         reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s,
-                             assign_timeout_s=settings.assign_timeout_s, margin_s=settings.lease_margin_s)
+                             assign_timeout_s=settings.assign_timeout_s, margin_s=settings.lease_margin)
         writer = AgentWriter(db, loop=commits)
         starts = StartWriter(db, loop=commits, on_queued=lambda: dispatcher.kick(work=True))
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer

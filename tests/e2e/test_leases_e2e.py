@@ -18,13 +18,14 @@ from tests.e2e.test_dispatch_e2e import batch_flow
 pytestmark = pytest.mark.slow
 
 GRACE_S = 1.0
-MARGIN_S = 2.0  # the default of RPA_LEASE_MARGIN_S
+MARGIN_S = 3.0  # longer than the reaper could be late, so that a requeue at the grace alone is seen
 
 
 def test_the_lease_is_told_and_an_execution_moves_only_after_it_and_the_margin(tmp_path: Path) -> None:
     from websockets.sync.client import connect
 
     server = Orchestrator(tmp_path, grace_s=GRACE_S)
+    server.env["RPA_LEASE_MARGIN_S"] = str(MARGIN_S)
     try:
         server.start()
         server.setup_owner()
@@ -60,6 +61,6 @@ def test_the_lease_is_told_and_an_execution_moves_only_after_it_and_the_margin(t
         # A lower bound only (a loaded machine can make the requeue later, never earlier).
         assert handed_on_after >= GRACE_S + MARGIN_S, handed_on_after
         moves = server.api("GET", f"/executions/{execution}/transitions")["items"]
-        assert "more than its lease (1 s) and the margin (2 s)" in moves[-2]["reason"]
+        assert "more than its lease (1 s) and the margin (3 s)" in moves[-2]["reason"]
     finally:
         server.stop()
