@@ -33,7 +33,6 @@ from orchestrator.models.executions import Execution, StartKey
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
-_TABLE = StartKey.__table__
 
 
 @dataclass(frozen=True)
@@ -83,9 +82,9 @@ async def find(session: AsyncSession, start: KeyedStart) -> list[Execution] | No
         Invalid: `idempotency_key_reused` when the key was used for another route or body.
     """
     row = (await session.execute(
-        select(_TABLE.c.request_hash, _TABLE.c.execution_ids)
-        .where(_TABLE.c.org_id == start.org_id, _TABLE.c.caller == start.caller, _TABLE.c.key == start.key,
-               _TABLE.c.expires_at > utcnow()))).first()
+        select(StartKey.request_hash, StartKey.execution_ids)
+        .where(StartKey.org_id == start.org_id, StartKey.caller == start.caller, StartKey.key == start.key,
+               StartKey.expires_at > utcnow()))).first()
     if row is None:
         return None
     if row.request_hash != start.request_hash:
@@ -102,5 +101,5 @@ async def store(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     is a new key. A key stored meanwhile by a concurrent request makes the INSERT fail."""
     if not rows:
         return
-    await session.execute(delete(_TABLE).where(_TABLE.c.expires_at <= utcnow()))
-    await session.execute(insert(_TABLE), rows)
+    await session.execute(delete(StartKey).where(StartKey.expires_at <= utcnow()))
+    await session.execute(insert(StartKey), rows)
