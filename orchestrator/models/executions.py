@@ -12,13 +12,28 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.db.base import Base, TenantMixin, TimestampMixin, UuidMixin, utcnow
 
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
 """Priority names; the stored value is the index, so `ORDER BY priority DESC` puts urgent first."""
+
+
+HELD_SQL = "state IN ('assigned', 'running', 'paused')"
+"""An execution on an agent, as SQL with literals: a query must say it so to use a partial index on it."""
 
 
 class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
@@ -30,6 +45,8 @@ class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
         Index("ix_executions_org_state", "org_id", "state"),
         Index("ix_executions_state", "state"),
         Index("ix_executions_org_workflow_created", "org_id", "workflow_id", "created_at"),
+        # What an agent holds, read at each of its handshakes: only held rows are in it (migration 0012).
+        Index("ix_executions_held_agent", "agent_id", sqlite_where=text(HELD_SQL), postgresql_where=text(HELD_SQL)),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))

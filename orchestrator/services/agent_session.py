@@ -16,14 +16,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, true
+from sqlalchemy import select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.errors import Conflict
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.agents import Agent
-from orchestrator.models.executions import Execution
+from orchestrator.models.executions import HELD_SQL, Execution
 from orchestrator.services.agent_writer import AgentWriter, Rows, Work
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
@@ -287,7 +287,7 @@ async def _requeue_unreported(session: AsyncSession, agent_id: uuid.UUID, name: 
     (the frame was lost to a cut, or the orchestrator stopped between the commit and the send)
     or is gone from its machine. Nobody runs it, so it waits for the next matching agent."""
     unreported = list(await session.scalars(
-        select(Execution).where(Execution.agent_id == agent_id, Execution.state.in_([s.value for s in _HELD]),
+        select(Execution).where(Execution.agent_id == agent_id, text(HELD_SQL),  # ix_executions_held_agent
                                 Execution.id.not_in(list(done.keep)) if done.keep else true())
         .order_by(Execution.id).with_for_update()))
     actor = agent_actor(agent_id, name)
