@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Invalid
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Invalid
 from orchestrator.models.executions import Execution, StartKey
 
 HEADER = "idempotency-key"

@@ -66,16 +66,16 @@ class ServerConnection:
         agent_id: the authenticated agent this socket belongs to.
         heartbeat_interval_s: how often the agent must heartbeat (sent in `welcome`).
         max_bytes: frames above this size are refused before parsing.
-        lease_s: the agent's lease, sent in `welcome` and every `heartbeat.ack` to an agent of
-            version 3 or later (None: not sent).
+        lease_s: how long a silent agent keeps its executions, sent in `welcome` and every
+            `heartbeat.ack` to an agent of version 3 or later (None: not sent).
     """
 
     def __init__(self, agent_id: str, heartbeat_interval_s: float, *, max_bytes: int = MAX_FRAME_BYTES,
                  lease_s: float | None = None) -> None:
         self.agent_id = agent_id
         self.heartbeat_interval_s = heartbeat_interval_s
-        self.max_bytes = max_bytes
         self.lease_s = lease_s
+        self.max_bytes = max_bytes
         self.state = ServerState.AWAITING_HELLO
         self.hello: Hello | None = None
         self._assigned: dict[str, int] = {}
@@ -267,6 +267,12 @@ class AgentConnection:
     def heartbeat_interval_s(self) -> float:
         """How often to send `heartbeat` (after `welcome`)."""
         return self._welcomed().heartbeat_interval_s
+
+    @property
+    def lease_s(self) -> float | None:
+        """How long the orchestrator keeps this agent's executions without a heartbeat (after
+        `welcome`; None from an orchestrator before version 3)."""
+        return self._welcomed().lease_s
 
     def close(self) -> None:
         """End the connection; any later frame is refused."""

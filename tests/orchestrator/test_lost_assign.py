@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from orchestrator.models.executions import ExecutionTransition
-from orchestrator.services.agent_session import reconcile
+from orchestrator.runtime.agent_session import reconcile
+from orchestrator.runtime.leases import LeaseReaper
 from orchestrator.services.execution_states import State
-from orchestrator.services.leases import LeaseReaper
 from shared.protocol import Hello, JobStop, RunningJob
 from tests.orchestrator._execution_helpers import load, make_execution, make_workflow
 from tests.orchestrator.conftest import TenantFactory

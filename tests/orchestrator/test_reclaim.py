@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from orchestrator.models.executions import ExecutionTransition
-from orchestrator.services.agent_session import reconcile, stop_taken_back
+from orchestrator.runtime.agent_session import reconcile, stop_taken_back
+from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.execution_states import State, transition
 from orchestrator.services.executions import get_execution
-from orchestrator.services.hub import AgentHub, AgentLink
 from shared.protocol import Hello, JobStop, Reclaimed, RunningJob
 from tests.orchestrator._execution_helpers import SYSTEM, load, make_execution, make_requeued, make_workflow
 from tests.orchestrator.conftest import TenantFactory

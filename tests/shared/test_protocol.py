@@ -346,6 +346,24 @@ def test_welcome_answers_in_the_agents_version_and_only_a_version_2_agent_hears_
     assert _agent().hello().protocol_version == 3  # the newest by default
 
 
+def test_only_a_version_3_agent_hears_of_the_lease_and_only_a_version_3_orchestrator_of_health() -> None:
+    for version, fields in ((2, set()), (3, {"lease_s"})):
+        server = ServerConnection("agt_42", 15.0, lease_s=10.0)
+        server.receive(json.dumps(_hello(protocol_version=version)))
+        sent = set(json.loads(encode(server.welcome([]))))
+        assert sent - {"id", "type", "protocol_version", "agent_id", "heartbeat_interval_s", "server_time",
+                       "stop"} == fields
+    agent = _agent()
+    agent.hello()
+    welcome = ServerConnection("agt_42", 15.0, lease_s=7.5)
+    welcome.receive(json.dumps(_hello(protocol_version=3)))
+    agent.receive(encode(welcome.welcome([])))
+    assert agent.lease_s == 7.5
+    assert "unhealthy" not in json.loads(encode(Heartbeat(sent_at=1.0)))  # what an older orchestrator reads
+    sick = Heartbeat(sent_at=1.0, unhealthy="the outbox cannot be written")
+    assert decode_agent_message(encode(sick)) == sick
+
+
 def test_the_agent_can_speak_an_older_version_and_no_unknown_one() -> None:
     old = AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=1)
     assert old.hello().protocol_version == 1

@@ -18,9 +18,10 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from orchestrator.services.agent_session import AgentSession, reconcile, record_disconnect, stop_taken_back
-from orchestrator.services.agents import authenticate_agent
-from orchestrator.services.hub import AgentLink
+from orchestrator.api.deps import started
+from orchestrator.runtime.agent_session import AgentSession, reconcile, record_disconnect, stop_taken_back
+from orchestrator.runtime.agents import authenticate_agent
+from orchestrator.runtime.hub import AgentLink
 from shared.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_PROTOCOL_ERROR,
@@ -70,9 +71,7 @@ async def _admitted(app: Any) -> AsyncIterator[None]:
     Raises:
         _NotAdmitted: none came free within `agent_handshake_wait_s`.
     """
-    gate: asyncio.Semaphore | None = getattr(app.state, "agent_handshake_gate", None)
-    if gate is None:
-        gate = app.state.agent_handshake_gate = asyncio.Semaphore(app.state.settings.agent_handshakes)
+    gate: asyncio.Semaphore = started(app, "agent_handshake_gate")
     try:
         await asyncio.wait_for(gate.acquire(), app.state.settings.agent_handshake_wait_s)
     except TimeoutError:
@@ -103,7 +102,7 @@ async def connect(websocket: WebSocket) -> None:
                       "too many agents are connecting at once; try again in a moment")
 
 
-async def _connect(websocket: WebSocket) -> None:
+async def _connect(websocket: WebSocket) -> None:  # noqa: C901
     app = websocket.app
     settings, hub, db = app.state.settings, app.state.agent_hub, app.state.db
     header = websocket.headers.get("authorization", "")
@@ -130,7 +129,7 @@ async def _connect(websocket: WebSocket) -> None:
             await websocket.close(code=code, reason=reason[:120])
 
     connection = ServerConnection(str(agent_id), settings.heartbeat_interval_s, max_bytes=settings.max_frame_bytes,
-                                  lease_s=settings.agent_grace_s)
+                                  lease_s=settings.agent_grace_s or None)
     link: AgentLink | None = None
     try:
         hello = connection.receive(await asyncio.wait_for(_frame(websocket), HELLO_TIMEOUT_S))
