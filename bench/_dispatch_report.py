@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from _dispatch_parts import N8N_EPS, TARGET_EPS, TARGET_P99_MS, TEMPORAL_S, THROUGHPUT_AGENTS
+from _dispatch_storm import storm_target
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -111,3 +112,12 @@ def render(report: dict[str, Any], markdown: bool) -> None:
             (f"{'✓' if (r.get('resume_s') or 1e9) < r['target_s'] else '✗'} < {r['target_s']} s" if r.get("target_s")
              else "info: 3 missed beats + grace = 40 s") + f"; Temporal: start-to-close, {TEMPORAL_S} s"]
            for db, r in each])
+    each = [(d["database"], r) for d in report["databases"] for r in d.get("storm", [])]
+    table("Reconnect storm: every agent reconnects at once after a restart; API reads meanwhile (a prober thread)",
+          ["database", "agents", "back in s", "p50 back s", "retries", "API read before p99 ms", "API read p50 ms",
+           "p99 ms", "max ms", "/healthz p99 ms", "max ms", "errors", "target"],
+          [[db, _f(r["agents"]), _f(r.get("storm_s"), 2), _f(r.get("back_p50_s"), 2), _f(r.get("retries")),
+            _f((r.get("read_before") or {}).get("p99_ms"), 1), _f((r.get("read") or {}).get("p50_ms"), 1),
+            _f((r.get("read") or {}).get("p99_ms"), 1), _f((r.get("read") or {}).get("max_ms"), 1),
+            _f((r.get("healthz") or {}).get("p99_ms"), 1), _f((r.get("healthz") or {}).get("max_ms"), 1),
+            _f(r["errors"]), storm_target(r) if "failed" not in r else r["failed"]] for db, r in each])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -56,12 +57,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         commits = CommitLoop(db)
         dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key), commits=commits)
         hub.on_free = dispatcher.kick  # an agent that connects or frees a slot may take what waits
-        reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s)
+        reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s,
+                             assign_timeout_s=settings.assign_timeout_s, margin_s=settings.lease_margin)
         writer = AgentWriter(db, loop=commits)
         starts = StartWriter(db, loop=commits, on_queued=lambda: dispatcher.kick(work=True))
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer
         app.state.start_writer = starts
         app.state.lease_reaper = reaper
+        # How many agent handshakes do their database work at once (api/routes/agent_socket.py).
+        app.state.agent_handshake_gate = asyncio.Semaphore(settings.agent_handshakes)
         commits.start()
         reaper.start()
         dispatcher.kick()  # executions queued before this start

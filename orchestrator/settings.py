@@ -63,6 +63,22 @@ class Settings(BaseSettings):
     missed_heartbeats: int = Field(default=3, ge=1, description="Beats missed before an agent is unresponsive.")
     agent_grace_s: float = Field(default=10.0, ge=0, description=(
         "How long a disconnected (or unresponsive) agent keeps its executions before they are requeued."))
+    agent_handshakes: int = Field(default=16, ge=1, description=(
+        "Agent handshakes (key lookup, hello reconciliation) run at once; the others wait, so that API "
+        "requests stay quick while thousands of agents reconnect."))
+    agent_handshake_wait_s: float = Field(default=5.0, gt=0, description=(
+        "How long a handshake waits to be admitted before it is closed with 1013 (try again later)."))
+    lease_margin_s: float | None = Field(default=None, ge=0, description=(
+        "Added to the grace before a gone agent's executions are requeued: the agent is told its lease "
+        "(the grace) and fences itself when it runs out by its own clock, counted from before the last "
+        "acknowledgement was sent; the margin covers the drift between the two clocks over a lease and "
+        "the reaper's rhythm. Default: a fifth of the grace."))
+    assign_timeout_s: float = Field(default=5.0, gt=0, description=(
+        "How long a connected agent has to confirm a job it was sent (job.accepted, job.rejected, or a "
+        "heartbeat listing it) before the job counts as lost on the way and is requeued."))
+    idempotency_ttl_s: float = Field(default=86400.0, gt=0, description=(
+        "How long the Idempotency-Key of a start is kept: a retry with the same key within it gets the "
+        "executions of the first request, and stores nothing new."))
     cancel_grace_s: float = Field(default=30.0, ge=0, description=(
         "After a cancel request, how long an agent has to stop before the execution is cancelled anyway."))
     max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1,
@@ -77,6 +93,11 @@ class Settings(BaseSettings):
     gc_young_threshold: int = Field(default=20_000, ge=0, description=(
         "`rpa orchestrator` collects the garbage collector's youngest generation after this many "
         "allocations (Python's default: 700; 0 keeps it)."))
+
+    @property
+    def lease_margin(self) -> float:
+        """`lease_margin_s`, or a fifth of the grace when it is not set."""
+        return self.lease_margin_s if self.lease_margin_s is not None else self.agent_grace_s / 5
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

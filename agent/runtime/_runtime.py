@@ -387,7 +387,9 @@ class AgentRuntime:
         self.rtts.append(time.time() - message.server_time)
         sent = self._beats.pop(message.ref, None)
         if sent is not None:
-            self.fence.renew(sent)
+            self.fence.renew(sent, message.lease_s)  # the ack renews the lease it states (version 3)
+            if message.lease_s is not None:
+                self.backoff.lease_s = message.lease_s
             for ref in [ref for ref, at in self._beats.items() if at <= sent]:
                 del self._beats[ref]  # an answer to a later beat covers the earlier ones
 

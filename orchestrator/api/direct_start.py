@@ -8,12 +8,13 @@ and rate limit), answers a plain start itself: a JSON object that validates as `
 from a caller with the start permission. It then does what the route does (`prepare_start`, then
 `store_start`), so the answer, the stored execution and the audit entry are the same.
 
-Anything else goes on to FastAPI with the body replayed, unread by anyone else: a body that is not
-JSON or does not validate, a refused caller, an unknown workflow, inputs that do not match. The
-route then answers as it always does, with the one error format, so this path has no refusals of
-its own. What was done before the route took over only read (the caller's session and the pinned
-version, both cached). Once a start is handed to the writer it is not given to the route again: an
-error from there is answered here, as the app's handler answers it.
+Anything else goes on to FastAPI with the body replayed, unread by anyone else: a start with an
+`Idempotency-Key` (the route stores and looks up keys), a body that is not JSON or does not
+validate, a refused caller, an unknown workflow, inputs that do not match. The route then answers
+as it always does, with the one error format, so this path has no refusals of its own. What was
+done before the route took over only read (the caller's session and the pinned version, both
+cached). Once a start is handed to the writer it is not given to the route again: an error from
+there is answered here, as the app's handler answers it.
 """
 
 from __future__ import annotations
@@ -77,12 +78,13 @@ class _Unusual(Exception):
 
 
 def _plain(scope: Scope) -> bool:
-    """A JSON body (or none said), no transfer encoding to speak of."""
+    """A JSON body (or none said), no transfer encoding to speak of, no `Idempotency-Key` (the
+    route keeps the keys)."""
     content_type = None
     for name, value in scope["headers"]:
         if name == b"content-type":
             content_type = value.lower()
-        elif name == b"transfer-encoding":
+        elif name in (b"transfer-encoding", b"idempotency-key"):
             return False
     return content_type is None or content_type in _JSON
 

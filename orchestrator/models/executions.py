@@ -12,13 +12,28 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.db.base import Base, TenantMixin, TimestampMixin, UuidMixin, utcnow
 
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
 """Priority names; the stored value is the index, so `ORDER BY priority DESC` puts urgent first."""
+
+
+HELD_SQL = "state IN ('assigned', 'running', 'paused')"
+"""An execution on an agent, as SQL with literals: a query must say it so to use a partial index on it."""
 
 
 class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
@@ -30,6 +45,8 @@ class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
         Index("ix_executions_org_state", "org_id", "state"),
         Index("ix_executions_state", "state"),
         Index("ix_executions_org_workflow_created", "org_id", "workflow_id", "created_at"),
+        # What an agent holds, read at each of its handshakes: only held rows are in it (migration 0012).
+        Index("ix_executions_held_agent", "agent_id", sqlite_where=text(HELD_SQL), postgresql_where=text(HELD_SQL)),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
@@ -127,3 +144,21 @@ class Artifact(UuidMixin, TenantMixin, Base):
     content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StartKey(Base):
+    """The `Idempotency-Key` of a start: a retry with the same key, from the same caller of the same
+    organisation, before `expires_at`, is answered with the executions the first request made."""
+
+    __tablename__ = "start_keys"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    caller: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    """The user who started (keys of different callers never meet)."""
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the route and the request's validated body: another body under the key is refused."""
+    execution_ids: Mapped[list[str]] = mapped_column(JSON)
+    """The executions the request made, in the order of its answer."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

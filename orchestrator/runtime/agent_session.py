@@ -10,12 +10,13 @@ committed together (`runtime/agent_writer.py`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.base import utcnow
@@ -23,7 +24,7 @@ from orchestrator.db.session import Database
 from orchestrator.errors import Conflict
 from orchestrator.models.agents import Agent
 from orchestrator.models.execution_records import ExecutionRecord
-from orchestrator.models.executions import Execution
+from orchestrator.models.executions import HELD_SQL, Execution
 from orchestrator.runtime.agent_writer import AgentWriter, Rows, Work
 from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.audit import Actor
@@ -31,7 +32,6 @@ from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_states import HELD, TERMINAL, State, transition
 from shared.protocol import (
     Heartbeat,
-    HeartbeatAck,
     Hello,
     JobAccepted,
     JobFinished,
@@ -80,6 +80,7 @@ class AgentSession:
         """This connection no longer holds the execution; capacity may be free. With
         `until_finished`, the agent may still send its `job.finished` (the slot is free already)."""
         self.link.running.pop(execution_id, None)
+        self.link.confirm(execution_id)
         if not until_finished and str(execution_id) in self.connection.assigned:
             self.connection.release(str(execution_id))
         self.hub.on_free()
@@ -106,9 +107,15 @@ class AgentSession:
             if message.unhealthy is None:
                 self.hub.on_free()
         self.hub.beat(self.link)
-        return [HeartbeatAck(ref=message.id, server_time=time.time())]
+        if self.link.unconfirmed:
+            for execution_id in message.running:
+                with contextlib.suppress(ValueError):
+                    self.link.confirm(uuid.UUID(execution_id))
+        return [self.connection.heartbeat_ack(message.id)]
 
     async def on_accepted(self, message: JobAccepted) -> list[object]:
+        self.link.confirm(uuid.UUID(message.execution_id))
+
         async def work(session: AsyncSession, rows: Rows) -> bool:
             execution = self._held(rows, message.execution_id, message.attempt)
             if execution is None:
@@ -135,6 +142,7 @@ class AgentSession:
         return []
 
     async def on_journal(self, message: JournalBatch) -> list[object]:
+        self.link.confirm(uuid.UUID(message.execution_id))
         events = [event.model_dump() for event in message.events]
 
         async def work(session: AsyncSession, rows: Rows) -> tuple[int, bool] | None:
@@ -201,6 +209,12 @@ class Reconciled:
     """Requeued while it was away and taken by nobody since: it goes on under the new attempt."""
     labels: frozenset[str] = frozenset()
     """The agent's labels: those it was enrolled with and those it announces."""
+    taken_back: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    """Reclaimed from another agent that had been given it but had not started it (execution id →
+    that agent): that agent is told to stop it (`stop_taken_back`)."""
+    requeued: list[uuid.UUID] = field(default_factory=list)
+    """Held by the agent in the database but not reported in its `hello` (a `job.assign` lost to a
+    cut or a crash, or a run its machine lost): requeued for the next matching agent."""
 
 
 async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconciled:
@@ -242,9 +256,63 @@ async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconcil
                            f"(attempt {execution.attempt})")
                 done.keep[execution_id] = execution.attempt
                 done.reclaimed.append(Reclaimed(execution_id=job.execution_id, attempt=execution.attempt))
+            elif (execution is not None and hello.protocol_version >= 2 and execution.state == State.ASSIGNED.value
+                  and execution.previous_agent_id == agent_id and execution.attempt == job.attempt + 1
+                  and execution.agent_id is not None and execution.agent_id != agent_id):
+                # Given to another agent that has not started it (it would be running): nothing was
+                # done there, while this agent's journal is ahead of the stored one (maybe finished,
+                # unacknowledged). Taking it back merges that journal; resuming elsewhere from the
+                # stored one would run the steps this agent already ran again.
+                done.taken_back[execution_id] = execution.agent_id
+                execution.agent_id = agent_id
+                await transition(
+                    session, execution, State.RUNNING, actor=agent_actor(agent_id, hello.name),
+                    reason=f"agent {hello.name} came back with the run before the agent it was given to started "
+                           f"it, and goes on with it (attempt {execution.attempt})")
+                done.keep[execution_id] = execution.attempt
+                done.reclaimed.append(Reclaimed(execution_id=job.execution_id, attempt=execution.attempt))
             else:
                 done.stop.append(job.execution_id)
+        await _requeue_unreported(session, agent_id, hello.name, done)
     return done
+
+
+async def _requeue_unreported(session: AsyncSession, agent_id: uuid.UUID, name: str, done: Reconciled) -> None:
+    """Requeue what the database says the agent holds but the agent did not report as its own.
+
+    The agent's `hello` lists every execution its outbox holds, from the moment a `job.assign`
+    arrives until the orchestrator acknowledged its end; one it does not list never reached it
+    (the frame was lost to a cut, or the orchestrator stopped between the commit and the send)
+    or is gone from its machine. Nobody runs it, so it waits for the next matching agent."""
+    unreported = list(await session.scalars(
+        select(Execution).where(Execution.agent_id == agent_id, text(HELD_SQL),  # ix_executions_held_agent
+                                Execution.id.not_in(list(done.keep)) if done.keep else true())
+        .order_by(Execution.id).with_for_update()))
+    actor = agent_actor(agent_id, name)
+    for execution in unreported:
+        if execution.agent_id != agent_id or State(execution.state) not in HELD or execution.id in done.keep:
+            continue
+        log.warning("agent %s reconnected without execution %s (attempt %d, %s): it never got the job or lost "
+                    "it; requeued", name, execution.id, execution.attempt, execution.state)
+        await transition(session, execution, State.LOST, actor=actor,
+                         reason=f"agent {name} reconnected without it (the job never reached it, or its "
+                                f"machine lost it)")
+        await transition(session, execution, State.QUEUED, actor=actor,
+                         reason="requeued with its journal for the next matching agent")
+        done.requeued.append(execution.id)
+
+
+async def stop_taken_back(hub: AgentHub, taken_back: dict[uuid.UUID, uuid.UUID]) -> None:
+    """Tell each agent an execution was taken back from (`Reconciled.taken_back`) to stop it, if it
+    is connected here; elsewhere, its next message about it is answered `job.stop`."""
+    for execution_id, other in taken_back.items():
+        link = hub.link_of(other)
+        if link is None or execution_id not in link.running:
+            continue
+        link.drop(execution_id)
+        hub.on_free()
+        with contextlib.suppress(Exception):  # a dead socket: its agent is told at its next hello
+            await link.send(JobStop(execution_id=str(execution_id), reason="moved"))
 
 
 async def record_disconnect(db: Database, agent_id: uuid.UUID) -> None:

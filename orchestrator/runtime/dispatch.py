@@ -201,9 +201,7 @@ class Dispatcher:
 
     def _give_back(self) -> None:
         for link, execution_id in self._taken:
-            link.running.pop(execution_id, None)
-            if link.connection is not None and str(execution_id) in link.connection.assigned:
-                link.connection.release(str(execution_id))
+            link.drop(execution_id)
             link.dispatched -= 1
         self._taken.clear()
 
@@ -322,7 +320,7 @@ class Dispatcher:
                 execution.deadline_at = backstop
         await transition(session, execution, State.ASSIGNED, reason=f"dispatched to agent {link.name}",
                          actor=DISPATCHER)
-        link.hold(execution.id, execution.attempt)
+        link.hold(execution.id, execution.attempt, confirmed=False)
         link.dispatched += 1
         self._taken.append((link, execution.id))
         journal = await self._journal_of(session, execution)

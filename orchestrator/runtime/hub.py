@@ -40,6 +40,13 @@ class AgentLink:
     version: str = ""
     running: dict[uuid.UUID, int] = field(default_factory=dict)
     """Execution id → attempt, for every execution this connection holds."""
+    unconfirmed: dict[uuid.UUID, tuple[float, int]] = field(default_factory=dict)
+    """Executions sent in a `job.assign` that the agent has not yet said it holds (by `job.accepted`,
+    `job.rejected`, a journal batch or a heartbeat listing it), with the monotonic time they were
+    given and `beats` then: a frame lost on the way leaves one here, and the lease reaper requeues
+    it after `assign_timeout_s` once two heartbeats came that did not list it."""
+    beats: int = 0
+    """Heartbeats received on this connection."""
     connected_at: float = field(default_factory=time.monotonic)
     last_beat: float = field(default_factory=time.monotonic)
     dispatched: int = 0
@@ -48,11 +55,30 @@ class AgentLink:
     unhealthy: str | None = None
     """Why the agent said (in its last heartbeat) that it cannot take jobs now; it gets none meanwhile."""
 
-    def hold(self, execution_id: uuid.UUID, attempt: int) -> None:
-        """Take the execution on this connection: a slot, and the right to report on it."""
+    def hold(self, execution_id: uuid.UUID, attempt: int, *, confirmed: bool = True) -> None:
+        """Take the execution on this connection: a slot, and the right to report on it.
+
+        Args:
+            execution_id: the execution.
+            attempt: the attempt the connection holds.
+            confirmed: False for a job about to be sent, which the agent has yet to confirm.
+        """
         self.running[execution_id] = attempt
+        if not confirmed:
+            self.unconfirmed[execution_id] = (time.monotonic(), self.beats)
         if self.connection is not None:
             self.connection.assign(str(execution_id), attempt)
+
+    def confirm(self, execution_id: uuid.UUID) -> None:
+        """The agent said it holds the execution: its `job.assign` arrived."""
+        self.unconfirmed.pop(execution_id, None)
+
+    def drop(self, execution_id: uuid.UUID) -> None:
+        """Forget the execution on this connection (its slot and its report rights)."""
+        self.running.pop(execution_id, None)
+        self.unconfirmed.pop(execution_id, None)
+        if self.connection is not None and str(execution_id) in self.connection.assigned:
+            self.connection.release(str(execution_id))
 
     @property
     def free(self) -> int:
@@ -68,6 +94,7 @@ class AgentHub:
         self.started_at = time.monotonic()
         self.links: dict[uuid.UUID, AgentLink] = {}
         self._gone_since: dict[uuid.UUID, float] = {}
+        self._shaking: dict[uuid.UUID, float] = {}
         self._watchers: dict[uuid.UUID, set[asyncio.Queue[Any]]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self.on_free: Callable[..., None] = lambda work=False: None
@@ -81,14 +108,23 @@ class AgentHub:
         previous = self.links.get(link.agent_id)
         self.links[link.agent_id] = link
         self._gone_since.pop(link.agent_id, None)
+        self._shaking.pop(link.agent_id, None)
         self.on_free()
         return previous
 
     def connecting(self, agent_id: uuid.UUID) -> None:
         """The agent is shaking hands: until it is registered, its grace counts from now, so the
         lease reaper does not requeue what the handshake keeps or gives back to it."""
+        now = time.monotonic()
+        self._shaking[agent_id] = now
         if agent_id not in self.links:
-            self._gone_since[agent_id] = time.monotonic()
+            self._gone_since[agent_id] = now
+
+    def shaking_hands(self, agent_id: uuid.UUID | None, within_s: float = 30.0) -> bool:
+        """Whether the agent began a handshake in the last `within_s` seconds that has not ended in
+        `register`: what it holds is being reconciled, so nothing it holds is judged meanwhile."""
+        since = self._shaking.get(agent_id) if agent_id is not None else None
+        return since is not None and time.monotonic() - since < within_s
 
     def unregister(self, link: AgentLink, *, gone_since: float | None = None) -> None:
         """Forget `link` if it is still the agent's current one; the agent counts as gone from
@@ -104,6 +140,7 @@ class AgentHub:
         now = time.monotonic()
         back = self.late(link, now) > 0
         link.last_beat = now
+        link.beats += 1
         if back and link.free > 0:
             self.on_free()  # its free slots count again: what waited for an agent may go to it now
 

@@ -1,9 +1,10 @@
 """The lease reaper: executions held by agents that are gone, deadlines, forced cancels.
 
 An assigned or running execution stays with its agent while the agent is connected and
-heartbeating. Once the agent has been gone (or silent) for `agent_grace_s`, its executions are
-requeued (held → lost → queued, attempt + 1) with their journal, and the next matching agent
-resumes them; the old agent, should it come back, is told to stop them (`welcome.stop`).
+heartbeating. Once the agent has been gone (or silent) for `agent_grace_s` (the lease it is told in
+`welcome` and every `heartbeat.ack`) plus `margin_s`, its executions are requeued (held → lost →
+queued, attempt + 1) with their journal, and the next matching agent resumes them; the old agent,
+should it come back, is told to stop them (`welcome.stop`).
 
 The same pass also ends executions whose deadline passed (timed_out, even with no agent
 around), and executions whose cancel request the agent did not honour within `cancel_grace_s`.
@@ -21,12 +22,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.background import BackgroundService
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.executions import Execution
-from orchestrator.runtime.hub import AgentHub
+from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_states import HELD, State, transition
 from shared.protocol import JobCancel, JobStop
@@ -36,7 +38,7 @@ log = logging.getLogger("rpa.orchestrator.leases")
 REAPER = Actor(id=None, name="lease-reaper")
 _HELD = tuple(sorted(state.value for state in HELD))
 _SCAN = (select(Execution.id, Execution.state, Execution.agent_id, Execution.deadline_at,
-                Execution.cancel_requested_at)
+                Execution.cancel_requested_at, Execution.assigned_at)
          .where(Execution.state.in_((*_HELD, State.QUEUED.value, State.LOST.value)),
                 or_(Execution.state.in_(_HELD), Execution.deadline_at.is_not(None))))
 """What a pass decides on, built once (it runs every `interval_s`)."""
@@ -48,11 +50,14 @@ class LeaseReaper(BackgroundService):
     name = "lease-reaper"
 
     def __init__(self, db: Database, hub: AgentHub, *, grace_s: float, cancel_grace_s: float,
-                 interval_s: float = 0.5) -> None:
+                 assign_timeout_s: float = 5.0, margin_s: float = 0.0, interval_s: float = 0.5) -> None:
         self.db = db
         self.hub = hub
         self.grace_s = grace_s
         self.cancel_grace_s = cancel_grace_s
+        self.assign_timeout_s = assign_timeout_s
+        self.margin_s = margin_s
+        """Added to the grace (the lease agents are told) before an execution is handed on."""
         self.interval_s = interval_s
 
     async def _run(self) -> None:
@@ -94,12 +99,16 @@ class LeaseReaper(BackgroundService):
                                                                  reason="cancelled"))
                 elif action == "requeue":
                     await transition(session, execution, State.LOST, actor=REAPER,
-                                     reason=f"its agent was gone for more than {self.grace_s:g} s")
+                                     reason=f"its agent was gone for more than its lease ({self.grace_s:g} s) "
+                                            f"and the margin ({self.margin_s:g} s)")
                     await transition(session, execution, State.QUEUED, actor=REAPER,
                                      reason="requeued with its journal for the next matching agent")
                     link = self.hub.link_of(execution.agent_id)
                     if link is not None:  # connected, but no longer holds it (e.g. it rejected it)
-                        link.running.pop(execution.id, None)
+                        link.drop(execution.id)
+                    requeued = True
+                elif action == "unconfirmed":
+                    await self._requeue_unconfirmed(session, execution)
                     requeued = True
                 else:
                     continue
@@ -119,11 +128,46 @@ class LeaseReaper(BackgroundService):
                 and now - execution.cancel_requested_at > timedelta(seconds=self.cancel_grace_s)):
             return "cancel"
         link = self.hub.link_of(execution.agent_id)
-        if link is not None and execution.id in link.running:
-            return None
-        if self.hub.gone_for(execution.agent_id) < self.grace_s:
+        if link is not None:
+            if execution.state == State.ASSIGNED.value and self._unconfirmed(link, execution, now):
+                return "unconfirmed"
+            if execution.id in link.running:
+                return None
+        if self.hub.gone_for(execution.agent_id) < self.grace_s + self.margin_s:
             return None
         return "requeue"
+
+    def _unconfirmed(self, link: AgentLink, execution: Any, now: datetime) -> bool:
+        """An assignment its connected agent has not confirmed within `assign_timeout_s`: the
+        `job.assign` was lost (or went to a connection of the agent that has since been replaced).
+        Not judged while the agent shakes hands: its `hello` says what it holds."""
+        if self.hub.shaking_hands(link.agent_id):
+            return False
+        if execution.id in link.running:
+            sent = link.unconfirmed.get(execution.id)
+            if sent is None:
+                return False
+            since, beats = sent
+            # Two heartbeats read since, neither naming it: the connection carries the agent's frames,
+            # so this is no reader of ours lagging behind a `job.accepted` already on its way.
+            return time.monotonic() - since > self.assign_timeout_s and link.beats >= beats + 2
+        return (execution.assigned_at is not None
+                and now - execution.assigned_at > timedelta(seconds=self.assign_timeout_s))
+
+    async def _requeue_unconfirmed(self, session: AsyncSession, execution: Execution) -> None:
+        link = self.hub.link_of(execution.agent_id)
+        name = link.name if link is not None else str(execution.agent_id)
+        log.warning("agent %s did not confirm execution %s within %g s of its assignment; requeued", name,
+                    execution.id, self.assign_timeout_s)
+        await transition(session, execution, State.LOST, actor=REAPER,
+                         reason=f"agent {name} did not confirm the job within {self.assign_timeout_s:g} s "
+                                f"(the job.assign was lost)")
+        await transition(session, execution, State.QUEUED, actor=REAPER,
+                         reason="requeued with its journal for the next matching agent")
+        if link is not None and execution.id in link.running:
+            link.drop(execution.id)
+            with contextlib.suppress(Exception):  # should the job arrive late after all, it is no longer its own
+                await link.send(JobStop(execution_id=str(execution.id), reason="moved"))
 
     async def _close_silent_agents(self) -> None:
         """An agent unresponsive (missed heartbeats) for longer than the grace is treated as gone
@@ -140,7 +184,7 @@ class LeaseReaper(BackgroundService):
         link = self.hub.holder_of(execution.id)
         if link is None:
             return
-        link.running.pop(execution.id, None)
+        link.drop(execution.id)
         with contextlib.suppress(Exception):
             await link.send(message)
         self.hub.on_free()

@@ -23,7 +23,8 @@ class ExecutionCreate(BaseModel):
     """Start a workflow by hand."""
 
     workflow_id: uuid.UUID
-    version: int | None = Field(default=None, ge=1, description="Default: the latest published version.")
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647,  # the column's range
+                                description="Default: the latest published version.")
     inputs: dict[str, Any] = Field(default_factory=dict, description="Checked against the version's inputs.")
     priority: PriorityName | None = Field(default=None, description="Default: the flow's `settings.priority`.")
     deadline_s: float | None = Field(default=None, gt=0, le=366 * 86400,

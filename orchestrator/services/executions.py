@@ -27,7 +27,7 @@ from orchestrator.errors import Conflict, Invalid, NotFound
 from orchestrator.models.execution_records import ExecutionRecord, new_record
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
 from orchestrator.schemas.pagination import capped_count
-from orchestrator.services import audit
+from orchestrator.services import audit, start_keys
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events, list_events
 from orchestrator.services.execution_states import TERMINAL, State, enter, transition
@@ -97,6 +97,8 @@ class NewExecution:
     execution: ExecutionRecord
     history: dict[str, Any]
     audit: audit.Pending
+    key: dict[str, Any] | None = None
+    """The `Idempotency-Key` row of the request (`services/start_keys.py`), on its first execution."""
 
 
 _EXECUTIONS = typing.cast(Table, Execution.__table__)
@@ -110,6 +112,7 @@ async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
     await session.execute(_EXECUTIONS.insert(), [new.execution.values() for new in news])
     await session.execute(_TRANSITIONS.insert(), [new.history for new in news])
     await audit.record_many(session, [new.audit for new in news])
+    await start_keys.store(session, [new.key for new in news if new.key is not None])
 
 
 async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Actor, workflow_id: uuid.UUID,

@@ -27,6 +27,7 @@ from shared.protocol._messages import (
     SUPPORTED_VERSIONS,
     AgentMessage,
     ErrorMessage,
+    HeartbeatAck,
     Hello,
     JobAccepted,
     JobFinished,
@@ -65,8 +66,8 @@ class ServerConnection:
         agent_id: the authenticated agent this socket belongs to.
         heartbeat_interval_s: how often the agent must heartbeat (sent in `welcome`).
         max_bytes: frames above this size are refused before parsing.
-        lease_s: how long a silent agent keeps its executions (sent in `welcome` to agents of
-            version 3 and later).
+        lease_s: how long a silent agent keeps its executions, sent in `welcome` and every
+            `heartbeat.ack` to an agent of version 3 or later (None: not sent).
     """
 
     def __init__(self, agent_id: str, heartbeat_interval_s: float, *, max_bytes: int = MAX_FRAME_BYTES,
@@ -135,8 +136,21 @@ class ServerConnection:
             raise ValueError(f"a version-{self.protocol_version} agent cannot be told to go on under a new attempt")
         return Welcome(protocol_version=self.protocol_version, agent_id=self.agent_id,
                        heartbeat_interval_s=self.heartbeat_interval_s, server_time=time.time(),
-                       stop=list(stop or []), reclaimed=list(reclaimed or []),
-                       lease_s=self.lease_s if self.protocol_version >= 3 else None)
+                       stop=list(stop or []), reclaimed=list(reclaimed or []), lease_s=self._lease())
+
+    def heartbeat_ack(self, ref: str) -> HeartbeatAck:
+        """The answer to the agent's heartbeat `ref`, with its renewed lease (version 3).
+
+        Args:
+            ref: the heartbeat's id.
+
+        Returns:
+            The `heartbeat.ack` message to send.
+        """
+        return HeartbeatAck(ref=ref, server_time=time.time(), lease_s=self._lease())
+
+    def _lease(self) -> float | None:
+        return self.lease_s if self.lease_s and self.hello is not None and self.protocol_version >= 3 else None
 
     def assign(self, execution_id: str, attempt: int) -> None:
         """Record that this connection now holds `attempt` of an execution (sent or kept)."""

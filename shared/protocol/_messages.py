@@ -31,9 +31,9 @@ from shared.states import TerminalStatus
 
 PROTOCOL_VERSION = 3
 SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2, 3})
-"""Version 2 adds `welcome.reclaimed`; version 3 adds `welcome.lease_s` and `heartbeat.unhealthy`.
-The orchestrator answers a `hello` in the agent's version, and never sends a field to an agent of
-a version before it (an agent refuses unknown fields)."""
+"""Version 2 adds `welcome.reclaimed`; version 3 adds `welcome.lease_s`, `heartbeat.ack.lease_s` and
+`heartbeat.unhealthy`. The orchestrator answers a `hello` in the agent's version, and never sends a
+field to an agent of a version before it (an agent refuses unknown fields)."""
 MAX_FRAME_BYTES = 1_048_576
 AGENT_KEY_PREFIX = "rpa_ak_"
 """An agent's key is `rpa_ak_<agent id hex>_<secret>`: made by the orchestrator, kept by the agent."""
@@ -210,9 +210,10 @@ class Welcome(_Message):
     reclaimed: list[Reclaimed] = Field(default_factory=list)
     """Executions from `hello.running` to go on with, each under its new attempt (version 2)."""
     lease_s: float | None = Field(default=None, gt=0)
-    """How long the orchestrator waits for a silent or gone agent before it requeues that agent's
-    executions, counted from the last heartbeat it received (version 3). An agent with no
-    acknowledgement for this long starts no more steps (it fences itself)."""
+    """The agent's lease (version 3): how long the orchestrator waits for a silent or gone agent
+    before it requeues that agent's executions, counted from the last heartbeat it received (it
+    waits a margin more, so none goes to another agent sooner). An agent with no acknowledgement
+    for this long starts no more steps (it fences itself). Left out when None."""
 
     @model_serializer(mode="wrap")
     def _without_empty_fields(self, handler: SerializerFunctionWrapHandler,
@@ -232,6 +233,15 @@ class HeartbeatAck(_Message):
     type: Literal["heartbeat.ack"] = "heartbeat.ack"
     ref: str
     server_time: float
+    lease_s: float | None = Field(default=None, gt=0)
+    """The agent's lease, renewed (version 3; see `Welcome.lease_s`). Left out when None."""
+
+    @model_serializer(mode="wrap")
+    def _without_lease(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.lease_s is None:
+            data.pop("lease_s", None)
+        return data
 
 
 class JobAssign(_Message):

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict
 from agent.runtime import MemoryTransport, Transport, TransportClosed, memory_pair
 from shared.protocol import (
     Heartbeat,
-    HeartbeatAck,
     Hello,
     JobAssign,
     JobFinished,
@@ -102,7 +101,7 @@ class MemoryOrchestrator:
 
     def _answer(self, connection: ServerConnection, message: Any) -> list[Any]:
         if isinstance(message, Heartbeat):
-            return [HeartbeatAck(ref=message.id, server_time=time.time())]
+            return [connection.heartbeat_ack(message.id)]  # with the lease, as the orchestrator does
         if isinstance(message, JournalBatch):
             stored = self.events.setdefault(message.execution_id, [])
             stored.extend(e.seq for e in message.events if not stored or e.seq > stored[-1])

@@ -73,6 +73,21 @@ async def test_a_stopped_execution_waiting_at_the_fence_never_starts_its_step(tm
         await runtime.stop()
 
 
+async def test_each_heartbeat_ack_renews_the_fence_with_the_lease_it_states(tmp_path: Path) -> None:
+    server = MemoryOrchestrator(heartbeat_interval_s=0.05, lease_s=LEASE_S)
+    runtime = _runtime(tmp_path, server)
+    runtime.start()
+    try:
+        await until(lambda: server.connection is not None, what="the welcome")
+        assert runtime.fence.lease_s == LEASE_S  # from welcome.lease_s
+        assert server.connection is not None
+        server.connection.lease_s = 2.0  # e.g. the orchestrator's grace changed: the acks say so
+        await until(lambda: runtime.fence.lease_s == 2.0, within=5, what="an ack's lease")
+        assert runtime.backoff.lease_s == 2.0
+    finally:
+        await runtime.stop()
+
+
 def test_the_fence_counts_the_lease_from_when_the_acknowledged_message_was_sent() -> None:
     now = [100.0]
     fence = Fence(clock=lambda: now[0])

@@ -84,6 +84,9 @@ SERVER_SAMPLES: list[ServerMessage] = [
     JobCancel(execution_id=EXEC, force=True, reason="cancelled by alice"),
     JobStop(execution_id=EXEC, reason="moved"),
     JournalAck(execution_id=EXEC, seq=5),
+    HeartbeatAck(ref="5f3b", server_time=1_718_000_040.6, lease_s=10.0),
+    Welcome(protocol_version=3, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0,
+            lease_s=10.0),
     ErrorMessage(code="malformed", message="the frame is not JSON"),
 ]
 
@@ -236,6 +239,20 @@ def test_an_unsupported_version_is_refused_naming_both_sides(extra: dict[str, An
     assert "protocol version 4 is not supported; supported versions: 1, 2, 3" in error.message
 
 
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_the_lease_goes_only_to_an_agent_of_version_3(version: int) -> None:
+    server = ServerConnection("agt_42", 15.0, lease_s=10.0)
+    server.receive(json.dumps(_hello(protocol_version=version)))
+    frames = [json.loads(encode(server.welcome())), json.loads(encode(server.heartbeat_ack("5f3a")))]
+    expected = 10.0 if version >= 3 else None
+    assert [frame.get("lease_s") for frame in frames] == [expected, expected]
+    # What the agent of that version decodes (an older one refuses unknown fields).
+    assert decode_server_message(encode(server.heartbeat_ack("5f3a"))).lease_s == expected
+    without = ServerConnection("agt_42", 15.0)
+    without.receive(json.dumps(_hello(protocol_version=version)))
+    assert "lease_s" not in json.loads(encode(without.welcome()))
+
+
 # --- the server end -------------------------------------------------------------------------
 
 
@@ -322,10 +339,11 @@ def test_welcome_answers_in_the_agents_version_and_only_a_version_2_agent_hears_
     assert json.loads(encode(welcome))["reclaimed"] == [{"execution_id": EXEC, "attempt": 3}]
     assert "reclaimed" not in json.loads(encode(new.welcome([])))  # empty: left out, as for version 1
 
-    agent = _agent()
+    agent = AgentConnection("robot-eu-01", "0.1.0", ["browser"], ["eu"], 2, ["core.log"], protocol_version=2)
     hello = agent.hello([RunningJob(execution_id=EXEC, attempt=2, last_seq=9)])
-    assert hello.protocol_version == 3
+    assert hello.protocol_version == 2
     assert agent.receive(encode(welcome)) == welcome
+    assert _agent().hello().protocol_version == 3  # the newest by default
 
 
 def test_only_a_version_3_agent_hears_of_the_lease_and_only_a_version_3_orchestrator_of_health() -> None:

@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from orchestrator.runtime.agent_session import AgentSession, reconcile, record_disconnect
+from orchestrator.api.deps import started
+from orchestrator.runtime.agent_session import AgentSession, reconcile, record_disconnect, stop_taken_back
 from orchestrator.runtime.agents import authenticate_agent
 from orchestrator.runtime.hub import AgentLink
 from shared.protocol import (
@@ -54,13 +56,58 @@ async def _frame(websocket: WebSocket) -> str | bytes:
     return text if text is not None else message.get("bytes") or b""
 
 
+CLOSE_TRY_AGAIN_LATER = 1013
+"""RFC 6455's "try again later": the handshake was not admitted in time (a reconnect storm)."""
+
+
+class _NotAdmitted(Exception):
+    """The handshake waited `agent_handshake_wait_s` for the gate in vain."""
+
+
+@contextlib.asynccontextmanager
+async def _admitted(app: Any) -> AsyncIterator[None]:
+    """Hold one of the app's `agent_handshakes` places for the handshake's database work.
+
+    Raises:
+        _NotAdmitted: none came free within `agent_handshake_wait_s`.
+    """
+    gate: asyncio.Semaphore = started(app, "agent_handshake_gate")
+    try:
+        await asyncio.wait_for(gate.acquire(), app.state.settings.agent_handshake_wait_s)
+    except TimeoutError:
+        raise _NotAdmitted from None
+    try:
+        yield
+    finally:
+        gate.release()
+
+
 @router.websocket("/agents/connect")
-async def connect(websocket: WebSocket) -> None:  # noqa: C901
+async def connect(websocket: WebSocket) -> None:
+    """Shake hands with an agent, then serve it until it goes.
+
+    The handshake's database work (the key's lookup; the hello's reconciliation, a write
+    transaction) is the expensive part of a connection, and thousands at once after a restart kept
+    API requests waiting behind them for seconds. At most `agent_handshakes` of those run at once
+    (the wait for the hello frame holds no place); a handshake not admitted within
+    `agent_handshake_wait_s` is closed with 1013 (try again later), and the agent reconnects after
+    its backoff."""
+    try:
+        await _connect(websocket)
+    except _NotAdmitted:
+        with contextlib.suppress(Exception):
+            if websocket.client_state.name == "CONNECTING":
+                await websocket.accept()
+        await _refuse(websocket, CLOSE_TRY_AGAIN_LATER, "busy",
+                      "too many agents are connecting at once; try again in a moment")
+
+
+async def _connect(websocket: WebSocket) -> None:  # noqa: C901
     app = websocket.app
     settings, hub, db = app.state.settings, app.state.agent_hub, app.state.db
     header = websocket.headers.get("authorization", "")
     key = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    async with db.transaction() as session:
+    async with _admitted(app), db.transaction() as session:
         agent = await authenticate_agent(session, key) if key else None
         identity = (agent.id, agent.org_id, agent.name) if agent is not None else None
     await websocket.accept()
@@ -88,19 +135,24 @@ async def connect(websocket: WebSocket) -> None:  # noqa: C901
         hello = connection.receive(await asyncio.wait_for(_frame(websocket), HELLO_TIMEOUT_S))
         assert isinstance(hello, Hello)
         hub.connecting(agent_id)
-        reconciled = await reconcile(db, agent_id, hello)
-        link = AgentLink(agent_id=agent_id, org_id=org_id, name=hello.name or name, send=send, close=close,
-                         capabilities=frozenset(hello.capabilities), labels=reconciled.labels,
-                         steps=frozenset(hello.steps), max_jobs=hello.max_jobs, version=hello.version,
-                         connection=connection)
-        for execution_id, attempt in reconciled.keep.items():
-            link.hold(execution_id, attempt)
-        session_ = AgentSession(db, hub, link, connection, writer=app.state.agent_writer)
-        for job in reconciled.reclaimed:
-            log.info("agent %s reclaimed execution %s (attempt %d): nobody took it while it was away",
-                     hello.name, job.execution_id, job.attempt)
-        await send(connection.welcome(reconciled.stop, reconciled.reclaimed))
-        previous = hub.register(link)
+        async with _admitted(app):
+            reconciled = await reconcile(db, agent_id, hello)
+            link = AgentLink(agent_id=agent_id, org_id=org_id, name=hello.name or name, send=send, close=close,
+                             capabilities=frozenset(hello.capabilities), labels=reconciled.labels,
+                             steps=frozenset(hello.steps), max_jobs=hello.max_jobs, version=hello.version,
+                             connection=connection)
+            for execution_id, attempt in reconciled.keep.items():
+                link.hold(execution_id, attempt)
+            session_ = AgentSession(db, hub, link, connection, writer=app.state.agent_writer)
+            for job in reconciled.reclaimed:
+                log.info("agent %s reclaimed execution %s (attempt %d): nobody took it while it was away",
+                         hello.name, job.execution_id, job.attempt)
+            await send(connection.welcome(reconciled.stop, reconciled.reclaimed))
+            previous = hub.register(link)
+        if reconciled.requeued:
+            hub.on_free(work=True)
+        if reconciled.taken_back:
+            await stop_taken_back(hub, reconciled.taken_back)
         if previous is not None:
             await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same agent")
         await _serve(websocket, session_, send)

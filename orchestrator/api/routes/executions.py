@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.deps import HubDep, PageDep, SessionDep, SettingsDep, client_ip, get_dispatcher, get_hub, require
 from orchestrator.db.session import after_commit, release
-from orchestrator.errors import ApiError
+from orchestrator.errors import ApiError, Conflict
 from orchestrator.runtime.dispatch import why_waiting
 from orchestrator.runtime.eager import start_now
 from orchestrator.runtime.live import journal_stream
@@ -36,6 +39,7 @@ from orchestrator.security.permissions import Permission
 from orchestrator.security.principal import Principal
 from orchestrator.services import artifacts as artifact_service
 from orchestrator.services import executions as service
+from orchestrator.services import start_keys
 from orchestrator.services.audit import Actor
 from shared.protocol import JobCancel
 from shared.states import TERMINAL_STATES
@@ -70,9 +74,25 @@ def _cancel_after_commit(session: AsyncSession, request: Request, execution_id: 
 _PENDING: set[asyncio.Task[None]] = set()
 
 
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", description=(
+        "Makes the start safe to retry: the same key (same caller and organisation) within "
+        "`RPA_IDEMPOTENCY_TTL_S` (a day by default) answers with the executions of the first request and "
+        "stores nothing new; another body under the same key is refused (422 `idempotency_key_reused`). "
+        "1 to 255 printable ASCII characters, e.g. a UUID."))]
+
+
 @router.post("", response_model=ExecutionPublic, status_code=201, summary="Start a workflow (manual trigger)")
-async def start(body: ExecutionCreate, principal: Starter, request: Request) -> Response:
-    return await store_start(request, await prepare_start(body, principal, request))
+async def start(body: ExecutionCreate, principal: Starter, request: Request,
+                idempotency_key: IdempotencyKey = None) -> Response:
+    key = start_keys.parse_key(idempotency_key)
+    if key is None:
+        return await store_start(request, await prepare_start(body, principal, request))
+
+    async def prepare() -> list[service.NewExecution]:
+        return [await prepare_start(body, principal, request)]
+
+    return await _start_keyed(request, _keyed(principal, key, "start", body), prepare, batch=False)
 
 
 async def prepare_start(body: ExecutionCreate, principal: Principal, request: Request) -> service.NewExecution:
@@ -95,7 +115,18 @@ async def store_start(request: Request, new: service.NewExecution) -> Response:
 
 @router.post("/batch", response_model=ExecutionBatchPublic, status_code=201,
              summary=f"Start up to {MAX_BATCH_STARTS} executions at once (all are stored, or none)")
-async def start_many(body: ExecutionBatchCreate, principal: Starter, request: Request) -> Response:
+async def start_many(body: ExecutionBatchCreate, principal: Starter, request: Request,
+                     idempotency_key: IdempotencyKey = None) -> Response:
+    key = start_keys.parse_key(idempotency_key)
+    if key is not None:
+        return await _start_keyed(request, _keyed(principal, key, "batch", body),
+                                  lambda: _prepare_many(body, principal, request), batch=True)
+    stored = await request.app.state.start_writer.submit_many(await _prepare_many(body, principal, request))
+    return _created(ExecutionBatchPublic(items=[ExecutionPublic.of(execution) for execution in stored]))
+
+
+async def _prepare_many(body: ExecutionBatchCreate, principal: Principal,
+                        request: Request) -> list[service.NewExecution]:
     actor = _actor(principal, request)
     pins: dict[Any, Any] = {}
     news: list[service.NewExecution] = []
@@ -111,8 +142,52 @@ async def start_many(body: ExecutionBatchCreate, principal: Starter, request: Re
                 raise _at_item(error, index) from None
     finally:
         await release(session)
-    stored = await request.app.state.start_writer.submit_many(news)
-    return _created(ExecutionBatchPublic(items=[ExecutionPublic.of(execution) for execution in stored]))
+    return news
+
+
+def _keyed(principal: Principal, key: str, route: str, body: ExecutionCreate | ExecutionBatchCreate
+           ) -> start_keys.KeyedStart:
+    return start_keys.KeyedStart(org_id=principal.org_id, caller=principal.user_id, key=key,
+                                 request_hash=start_keys.request_hash(route, body.model_dump(mode="json")))
+
+
+async def _start_keyed(request: Request, keyed: start_keys.KeyedStart,
+                       prepare: Callable[[], Awaitable[list[service.NewExecution]]], *, batch: bool) -> Response:
+    """A start with an `Idempotency-Key`: the first request's executions if the key is stored,
+    else a new start stored with its key (`services/start_keys.py`)."""
+    replay = await _replay(request, keyed, batch=batch)
+    if replay is not None:
+        return replay
+    news = await prepare()
+    news[0] = replace(news[0], key=keyed.row([new.execution.id for new in news],
+                                             request.app.state.settings.idempotency_ttl_s))
+    try:
+        stored = await request.app.state.start_writer.submit_many(news)
+    except IntegrityError:  # a concurrent request with the same key was stored first
+        replay = await _replay(request, keyed, batch=batch)
+        if replay is None:
+            raise
+        return replay
+    items = [ExecutionPublic.of(execution) for execution in stored]
+    return _created(ExecutionBatchPublic(items=items) if batch else items[0])
+
+
+async def _replay(request: Request, keyed: start_keys.KeyedStart, *, batch: bool) -> Response | None:
+    """The answer to a repeated keyed start: the executions the first request made, as they are now."""
+    session = request.app.state.db.sessions()
+    try:
+        executions = await start_keys.find(session, keyed)
+        if executions is None:
+            return None
+        if not executions:  # removed since (their organisation's retention): the key names nothing
+            raise Conflict("the executions this Idempotency-Key started no longer exist; use a new key",
+                           code="idempotency_key_reused")
+        items = [ExecutionPublic.of(execution) for execution in executions]
+    finally:
+        await release(session)
+    response = _created(ExecutionBatchPublic(items=items) if batch else items[0])
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _created(answer: ExecutionPublic | ExecutionBatchPublic) -> Response:
