@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, NotFound
+from orchestrator.api.errors import Conflict, Forbidden, NotFound
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.agents import Agent
@@ -39,6 +39,7 @@ from orchestrator.services import vault
 from orchestrator.services.audit import Actor
 from orchestrator.services.background import BackgroundService
 from orchestrator.services.bundles import called_names
+from orchestrator.services.credential_access import workflow_scope
 from orchestrator.services.eager import start_now
 from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_records import (
@@ -176,7 +177,7 @@ class Choice:
 
 # Built once (a pass runs it at least once): the queue in dispatch order, as records, without the
 # columns a dispatch never reads (reading one by mistake raises at once).
-_QUEUED = (select(*columns_except("trigger", "outputs"))
+_QUEUED = (select(*columns_except("trigger", "outputs", "credentials"))
            .where(Execution.state == State.QUEUED.value, Execution.org_id.in_(bindparam("orgs", expanding=True)))
            .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id)
            .limit(bindparam("limit")).offset(bindparam("offset")))
@@ -369,11 +370,13 @@ class Dispatcher(BackgroundService):
         secrets: dict[str, str] = {}
         if needs.secrets:
             try:
+                scope = await workflow_scope(session, execution.org_id, execution.workflow_id)
                 values = await vault.reveal(session, execution.org_id, needs.credentials, self.keyring(),
-                                            actor=DISPATCHER, purpose=f"execution {execution.id}")
-            except NotFound as missing:
-                execution.error = {"kind": "credentials", "message": f"{missing.message}; create it in the vault "
-                                   "and retry the execution"}
+                                            actor=DISPATCHER, purpose=f"execution {execution.id}", workflow=scope)
+            except (NotFound, Forbidden) as missing:
+                advice = ("create it in the vault and retry the execution" if isinstance(missing, NotFound)
+                          else "widen its workflow scope or remove it from the flow")
+                execution.error = {"kind": "credentials", "message": f"{missing.message}; {advice}"}
                 await transition(session, execution, State.FAILED, reason=missing.message, actor=DISPATCHER)
                 return None
             secrets = secrets_for_agent(values)

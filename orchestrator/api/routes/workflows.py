@@ -167,7 +167,7 @@ async def publish_workflow(workflow_id: uuid.UUID, session: SessionDep, principa
                            response: Response, body: PublishRequest | None = None,
                            if_match: IfMatch = None) -> WorkflowVersionPublic:
     version = await service.publish(session, principal.org_id, workflow_id, actor_for(request, principal),
-                                    note=body.note if body else "", if_match=if_match)
+                                    note=body.note if body else "", if_match=if_match, role=principal.role)
     response.headers["ETag"] = service.etag(version.workflow)
     return version_of(version)
 
@@ -201,7 +201,7 @@ async def rollback_workflow(workflow_id: uuid.UUID, number: VersionNumber, sessi
                             request: Request, response: Response, body: PublishRequest | None = None,
                             if_match: IfMatch = None) -> WorkflowVersionPublic:
     version = await service.rollback(session, principal.org_id, workflow_id, number, actor_for(request, principal),
-                                     note=body.note if body else "", if_match=if_match)
+                                     note=body.note if body else "", if_match=if_match, role=principal.role)
     response.headers["ETag"] = service.etag(version.workflow)
     return version_of(version)
 

@@ -1,0 +1,46 @@
+"""credential access control, credentials used by executions, keyed audit chain
+
+Revision ID: 0011
+Revises: 0009
+Create Date: 2026-12-07 09:00:00.000000
+
+- `credentials.access`: who may use a credential (roles, workflow scope). Credentials stored
+  before this revision are given `roles: ["*"]` and no workflow scope, which is what they
+  allowed until now; an operator narrows them (docs/security.md, "Credentials").
+- `executions.credentials`: the names of the credentials an execution's version reads.
+- `audit_log.key_id`: the audit key (HMAC-SHA-256, derived from the master key) that sealed an
+  entry; NULL for entries written before this revision, sealed with plain SHA-256.
+- `audit_heads.keyed_from`: the switch point. Entries of the chain numbered below it are the
+  unkeyed ones written before this revision; from it on every entry must be keyed. Chains that
+  exist now switch at their next entry; chains created later are keyed from entry 1. Columns
+  are added, not rebuilt, so the append-only triggers of migration 0005 stay in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0011"
+down_revision: str | Sequence[str] | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = "0005"  # credentials and audit_heads
+
+_UNRESTRICTED = '{"roles": ["*"], "workflows": [], "categories": [], "tags": []}'
+
+
+def upgrade() -> None:
+    op.add_column("credentials", sa.Column("access", sa.JSON(), nullable=True))
+    op.execute(sa.text("UPDATE credentials SET access = :access").bindparams(access=_UNRESTRICTED))
+    op.add_column("executions", sa.Column("credentials", sa.JSON(), nullable=True))
+    op.add_column("audit_log", sa.Column("key_id", sa.String(16), nullable=True))
+    op.add_column("audit_heads", sa.Column("keyed_from", sa.BigInteger(), nullable=True))
+    op.execute("UPDATE audit_heads SET keyed_from = seq + 1")
+
+
+def downgrade() -> None:
+    for table, column in (("audit_heads", "keyed_from"), ("audit_log", "key_id"), ("executions", "credentials"),
+                          ("credentials", "access")):
+        op.drop_column(table, column)
