@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.environment import allowed_env
 from agent.outbox import JobRecord, Outbox
 from shared.engine import Engine, Event
 from shared.errors import FlowLoadError
@@ -86,6 +87,8 @@ class AgentConfig:
     version: str = "0.0.0"
     backoff_min_s: float = 0.2
     backoff_max_s: float = 10.0
+    env_allowlist: list[str] = field(default_factory=list)
+    """The environment variables flows may read as `env.*` (`agent/environment.py`); none by default."""
     key_source: Callable[[], str] | None = None
     """Reads the key stored on this machine again before each connection attempt, so a key installed
     with `rpa agent set-key` (after a rotation) is used without restarting the agent."""
@@ -252,6 +255,7 @@ class AgentRuntime:
     async def _run_job(self, job: JobAssign, flow: Flow, journal: Any) -> None:
         secrets = dict(job.secrets)
         engine = Engine(self.registry, loader=SubflowLoader(job.subflows), secrets=secrets.get,
+                        env=allowed_env(self.config.env_allowlist),
                         artifacts_dir=self.config.home / "artifacts")  # files land in artifacts/<execution id>/
         self._engines[job.execution_id] = engine
         try:

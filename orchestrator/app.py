@@ -15,8 +15,10 @@ from orchestrator.api.routes import ROUTERS, agent_socket, agent_uploads, health
 from orchestrator.db.migrate import upgrade
 from orchestrator.db.session import Database
 from orchestrator.logging import install as install_log_masking
+from orchestrator.security import audit_keys
 from orchestrator.services import vault_keys
 from orchestrator.services.agent_writer import AgentWriter
+from orchestrator.services.audit_checkpoints import CheckpointWriter, checkpoint_dir
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.group_commit import CommitLoop
 from orchestrator.services.hub import AgentHub
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pin_cache = ReadCache(db, PIN_TABLES, settings.read_cache_s)
         app.state.signing_key = signing_key
         app.state.master_key = master_key
+        keys = audit_keys.configure(vault_keys.keyring_for(settings, master_key))
         async with db.transaction() as session:
             await ensure_builtin_roles(session)
         install_log_masking()  # uvicorn has set up its handlers by now
@@ -61,13 +64,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer
         app.state.start_writer = starts
         app.state.lease_reaper = reaper
+        checkpoints = CheckpointWriter(db, checkpoint_dir(settings.data_dir), keys.current,
+                                       settings.audit_checkpoint_s)
+        await checkpoints.write()  # chains written by commands while the server was down
         commits.start()
         dispatcher.start()
         reaper.start()
+        checkpoints.start()
         dispatcher.kick()  # executions queued before this start
         try:
             yield
         finally:
+            await checkpoints.stop()
             await reaper.stop()
             await dispatcher.stop()
             await commits.stop()

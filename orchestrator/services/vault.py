@@ -174,7 +174,8 @@ async def get_credential(session: AsyncSession, org_id: uuid.UUID, credential_id
 async def update_credential(session: AsyncSession, org_id: uuid.UUID, credential_id: uuid.UUID,
                             data: CredentialUpdate, actor: Actor) -> Credential:
     credential = await get_credential(session, org_id, credential_id)
-    before, after = {}, {}
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
     if data.description is not None and data.description != credential.description:
         before["description"], after["description"] = credential.description, data.description
         credential.description = data.description

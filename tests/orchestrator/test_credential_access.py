@@ -120,6 +120,20 @@ async def test_the_workflow_scope_limits_which_workflows_may_read_it(client: htt
     assert "outside its workflow scope" in error["message"]
 
 
+async def test_a_bundle_cannot_bring_in_a_version_reading_a_credential_the_importer_may_not_use(
+        client: httpx.AsyncClient, tenant: Any) -> None:
+    owner, designer = await _setup(client, tenant)
+    source = await create(client, owner.headers, "Source", leaking_flow("{{ secrets.x | upper }}", "Source"))
+    await publish(client, owner.headers, source["id"])
+    bundle = (await client.get(f"{API}/workflows/{source['id']}/export", headers=owner.headers)).json()
+    imported = await client.post(f"{API}/workflows/import", params={"on_conflict": "rename"}, json=bundle,
+                                 headers=owner.headers)
+    assert imported.status_code == 201, imported.text  # the control: the owner may
+    refused = await client.post(f"{API}/workflows/import", params={"on_conflict": "rename"}, json=bundle,
+                                headers=designer.headers)
+    _refusal(refused)
+
+
 async def test_an_unknown_role_in_access_is_refused_with_its_location(client: httpx.AsyncClient, tenant: Any) -> None:
     owner = await tenant()
     response = await client.post(f"{API}/credentials", headers=owner.headers, json={

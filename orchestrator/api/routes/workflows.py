@@ -93,7 +93,7 @@ async def import_bundle(body: Bundle, session: SessionDep, principal: Writer, re
                             description="A name already in use: fail (409), rename the imported workflow, or "
                                         "replace (delete) the existing one.")] = "fail") -> ImportResult:
     created = await bundles.import_bundle(session, principal.org_id, actor_for(request, principal),
-                                          body.model_dump(), on_conflict=on_conflict)
+                                          body.model_dump(), on_conflict=on_conflict, role=principal.role)
     return ImportResult(workflows=[ImportedWorkflow(**c) for c in created])
 
 
