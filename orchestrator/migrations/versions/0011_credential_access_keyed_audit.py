@@ -28,12 +28,13 @@ down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = "0005"  # credentials and audit_heads
 
-_UNRESTRICTED = '{"roles": ["*"], "workflows": [], "categories": [], "tags": []}'
+_UNRESTRICTED = {"roles": ["*"], "workflows": [], "categories": [], "tags": []}
 
 
 def upgrade() -> None:
     op.add_column("credentials", sa.Column("access", sa.JSON(), nullable=True))
-    op.execute(sa.text("UPDATE credentials SET access = :access").bindparams(access=_UNRESTRICTED))
+    credentials = sa.table("credentials", sa.column("access", sa.JSON()))
+    op.execute(credentials.update().values(access=_UNRESTRICTED))
     op.add_column("executions", sa.Column("credentials", sa.JSON(), nullable=True))
     op.add_column("audit_log", sa.Column("key_id", sa.String(16), nullable=True))
     op.add_column("audit_heads", sa.Column("keyed_from", sa.BigInteger(), nullable=True))
