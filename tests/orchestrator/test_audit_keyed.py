@@ -221,3 +221,35 @@ def test_checkpoint_files_verify_offline_and_a_tampered_one_does_not(tmp_path: P
     assert "signature does not hold" in bad.output
     other = AuditKey.of(MasterKey.generate())
     assert not verify_files(tmp_path, other.public_key).ok
+
+
+async def test_the_cli_exports_checkpoints_and_verifies_the_database_against_them(
+        app: FastAPI, client: httpx.AsyncClient, tenant: Any, tmp_path: Path) -> None:
+    import asyncio
+
+    owner, rows = await _chain(app, client, tenant)
+    settings = app.state.settings
+    where = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+    runner = CliRunner()
+
+    def rpa_audit(*args: str) -> Any:
+        return asyncio.to_thread(runner.invoke, audit_app, [*args])
+
+    key = (await rpa_audit("public-key", *where)).output.strip()
+    assert key == audit_keys.active().current.public_key
+    export = tmp_path / "exported"
+    exported = await rpa_audit("checkpoint", "--to", str(export), *where)
+    assert exported.exit_code == 0, exported.output
+    offline = await rpa_audit("verify", "--offline", "--checkpoints", str(export), "--public-key", key)
+    assert offline.exit_code == 0, offline.output
+    control = await rpa_audit("verify", "--checkpoints", str(export), "--public-key", key, *where)
+    assert control.exit_code == 0, control.output
+    assert f"chain {owner.org_id}: ok" in control.output
+
+    async with triggers_bypassed(app) as conn:  # cut the tail after the export
+        await conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": _db_id(app, rows[-1].id)})
+        await conn.execute(text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE chain = :chain"),
+                           {"seq": rows[-2].seq, "hash": rows[-2].hash, "chain": str(owner.org_id)})
+    attacked = await rpa_audit("verify", "--checkpoints", str(export), "--public-key", key, *where)
+    assert attacked.exit_code == 1, attacked.output
+    assert f"seq {rows[-1].seq}: missing" in attacked.output
