@@ -319,11 +319,11 @@ class _Link:
     """Where this entry's problem is in the list."""
 
 
-async def _head(session: AsyncSession, chain: str) -> tuple[int, str, int]:
+async def _head(session: AsyncSession, chain: str) -> tuple[int, str, int] | None:
     row = (await session.execute(select(_heads.c.seq, _heads.c.hash, _heads.c.keyed_from)
                                  .where(_heads.c.chain == chain))).first()
     if row is None:
-        return 0, GENESIS, 1
+        return None
     return int(row.seq), str(row.hash), int(row.keyed_from) if row.keyed_from is not None else 1
 
 
@@ -344,8 +344,8 @@ async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000, 
     - edited: the entry's content no longer matches its seal (or it is unkeyed after the chain's
       switch point), or its hash no longer matches what the next entry (or the head) sealed;
     - missing: a sequence number up to the head, or up to the last checkpoint, has no entry
-      (`id` is then unknown); an organisation's chain without any entry (`expect_entries`)
-      misses entry 1;
+      (`id` is then unknown); an organisation's chain without a head and without entries
+      (`expect_entries`) misses entry 1;
     - inserted: an entry outside the head's range (beyond it, or numbered below 1), or one the
       next entry steps over (written where this server's next entry went);
     - reordered: an intact entry whose link names another entry of the chain than its predecessor;
@@ -357,7 +357,8 @@ async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000, 
     """
     keys = keys or audit_keys.active()
     result = Verification(chain)
-    head_seq, head_hash, keyed_from = await _head(session, chain)
+    head = await _head(session, chain)
+    head_seq, head_hash, keyed_from = head or (0, GENESIS, 1)
     result.head_seq, result.keyed_from = head_seq, keyed_from
     if anchor is not None:
         result.checkpoint_seq = anchor.seq
@@ -419,13 +420,13 @@ async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000, 
         result.add(prev.seq, "edited", prev.id)
     if anchor is not None and anchor.seq > head_seq:
         result.missing(head_seq + 1, anchor.seq)  # the tail was cut off and the head moved back
-    if expect_entries and head_seq == 0 and result.checked == 0 and not result.problems:
+    if expect_entries and head is None and result.checked == 0 and not result.problems:
         result.add(1, "missing", None)  # an organisation's chain starts with its creation
     beyond = (await session.execute(select(_entries.c.seq, _entries.c.id).where(
         _entries.c.chain == chain, _entries.c.seq > head_seq).order_by(_entries.c.seq).limit(MAX_PROBLEMS + 1))).all()
     if beyond:
         # Read the head again: entries committed since the first read are below it now.
-        head_now, _, _ = await _head(session, chain)
+        head_now = (await _head(session, chain) or (0, GENESIS, 1))[0]
         for row in beyond:
             if row.seq > head_now:
                 result.add(row.seq, "inserted", row.id)

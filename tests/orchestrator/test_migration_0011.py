@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from orchestrator.db.migrate import alembic_config, upgrade_sync
+from orchestrator.services.audit import verify_chain
 from tests.orchestrator._identity_helpers import fast_hashing  # noqa: F401 - fixture
 from tests.orchestrator._vault_helpers import audit_entries, triggers_bypassed, verify
 from tests.orchestrator.test_audit_keyed import _reseal_from, _rows
@@ -49,12 +51,22 @@ async def test_old_credentials_stay_usable_and_old_chains_verify_up_to_the_switc
         assert "access" not in [row[1] for row in raw.execute("PRAGMA table_info(credentials)")]
         assert "keyed_from" not in [row[1] for row in raw.execute("PRAGMA table_info(audit_heads)")]
         triggers = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        # An organisation an older release created without any audit entry (`rpa admin create`).
+        quiet = uuid.uuid4()
+        columns = {row[1]: row for row in raw.execute("PRAGMA table_info(organisations)")}
+        values = {"id": quiet.hex, "name": "Quiet", "slug": f"quiet-{quiet.hex[:6]}", "created_at": "2026-01-01",
+                  "updated_at": "2026-01-01", "password_policy": "{}", "ip_allowlist": "[]"}
+        values.update({name: "{}" for name, row in columns.items() if row[3] and name not in values})
+        raw.execute(f"INSERT INTO organisations ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                    list(values.values()))
     await asyncio.to_thread(upgrade_sync, url)
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT access FROM credentials").fetchall() == [
             ('{"roles": ["*"], "workflows": [], "categories": [], "tags": []}',)]
         assert raw.execute("SELECT seq, keyed_from FROM audit_heads WHERE chain = ?", (chain,)).fetchall() == [
             (len(rows), len(rows) + 1)]
+        assert raw.execute("SELECT seq, keyed_from FROM audit_heads WHERE chain = ?", (str(quiet),)).fetchall() == [
+            (0, 1)]
         # Columns were added, not rebuilt: the append-only triggers are all still there.
         assert {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")} == triggers
 
@@ -64,3 +76,6 @@ async def test_old_credentials_stay_usable_and_old_chains_verify_up_to_the_switc
     assert (result["unkeyed"], result["keyed_from"], result["head_seq"]) == (len(rows), len(rows) + 1, len(rows) + 2)
     listed = (await client.get("/api/v1/credentials", headers=owner.headers)).json()["items"]
     assert listed[0]["access"]["roles"] == ["*"]
+    async with app.state.db.transaction() as session:  # the quiet organisation's empty chain verifies
+        quiet_result = await verify_chain(session, str(quiet), expect_entries=True)
+    assert quiet_result.ok, quiet_result
