@@ -195,6 +195,20 @@ async def test_entries_written_before_the_chain_was_keyed_verify_up_to_the_switc
     assert (result["unkeyed"], result["keyed_from"]) == (len(rows), len(rows) + 1)
 
 
+async def test_a_whole_chain_rewritten_unkeyed_behind_a_moved_switch_point_is_found_against_the_checkpoint(
+        app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
+    owner, rows = await _chain(app, client, tenant)
+    await _checkpoint(app)
+    rows[1].actor = "someone-else"
+    async with triggers_bypassed(app) as conn:  # every entry "legacy": unkeyed, below a raised switch point
+        last = await _reseal_from(app, conn, rows, 0, drop_key=True)
+        await conn.execute(text("UPDATE audit_heads SET hash = :hash, keyed_from = :switch WHERE chain = :chain"),
+                           {"hash": last, "switch": rows[-1].seq + 1, "chain": str(owner.org_id)})
+    problems = _problems(await verify(client, owner.headers))
+    assert (1, "checkpoint") in problems  # the switch point moved from 1
+    assert (rows[-1].seq, "checkpoint") in problems  # the end differs from the signed one
+
+
 def test_checkpoint_files_verify_offline_and_a_tampered_one_does_not(tmp_path: Path) -> None:
     from orchestrator.security.audit_keys import AuditKey
     from orchestrator.security.crypto import MasterKey
