@@ -28,6 +28,9 @@ MASK = "***"
 
 MIN_PREFIX = 6
 """A cut of a secret (``secrets.x[:8]``) is masked from this many leading characters on."""
+MAX_TRANSFORMED = 4096
+"""Transformed forms are added for values up to this length; a longer value (a file's content)
+is masked in its plain, JSON and URL forms only (each form of a megabyte costs seconds to compile)."""
 MAX_PREFIXED = 256
 """Prefix masking follows a secret up to this length (a longer value is masked whole or from
 its first `MIN_PREFIX` characters on, up to this many)."""
@@ -42,10 +45,12 @@ def _encodings(value: str) -> set[str]:
     cannot follow every transformation; access control decides who may read a secret at all,
     and this is defence in depth.
     """
+    forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""), quote_plus(value)}
+    if len(value) > MAX_TRANSFORMED:
+        forms.discard("")
+        return forms
     raw = value.encode()
-    stripped = "".join(value.split())
-    forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""), quote_plus(value),
-             value.upper(), value.lower(), value[::-1], value.strip(), stripped}
+    forms |= {value.upper(), value.lower(), value[::-1], value.strip(), "".join(value.split())}
     for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
         forms |= {encoded, encoded.rstrip("=")}
     forms.discard("")
@@ -86,7 +91,8 @@ class SecretMasker:
         if not value:
             return
         forms = _encodings(value)
-        prefixes = {pattern for form in (value, value[::-1]) if (pattern := _prefix_pattern(form))}
+        prefixes = {pattern for form in (value, value[::-1]) if (pattern := _prefix_pattern(form))} if len(
+            value) <= MAX_TRANSFORMED else set()
         with self._lock:
             if forms <= self._secrets and prefixes <= self._prefixes:
                 return
