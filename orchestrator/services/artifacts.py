@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import ApiError, Invalid, NotFound
 from orchestrator.db.base import new_id
+from orchestrator.errors import ApiError, Invalid, NotFound
 from orchestrator.models.executions import Artifact, Execution
 from orchestrator.settings import Settings
 
@@ -36,25 +36,6 @@ def _check_name(name: str) -> str:
     if not name or len(name) > 255 or any(ord(c) < 32 for c in name):
         raise Invalid("name: expected 1 to 255 printable characters", details={"field": "name"})
     return name
-
-
-async def register_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,
-                            content: bytes, content_type: str = "application/octet-stream") -> Artifact:
-    """Write `content` into the store and describe it with a new row of `execution`."""
-    artifact = Artifact(id=new_id(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
-                        content_type=content_type[:255] or "application/octet-stream", size=len(content),
-                        sha256=hashlib.sha256(content).hexdigest())
-    relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
-    target = root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename, so a reader never sees half a file.
-    partial = target.with_name(target.name + ".part")
-    partial.write_bytes(content)
-    os.replace(partial, target)
-    artifact.path = relative.as_posix()
-    session.add(artifact)
-    await session.flush()
-    return artifact
 
 
 async def receive_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,

@@ -36,16 +36,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Row, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from orchestrator.api.pagination import capped_count
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.logging import mask_value
 from orchestrator.models.audit import AuditEntry, AuditHead
+from orchestrator.schemas.pagination import capped_count
 from orchestrator.security import audit_keys
 from orchestrator.security.audit_keys import AuditKeys
 
@@ -56,8 +56,8 @@ SYSTEM_CHAIN = "system"
 MAX_PROBLEMS = 1000
 _HASH_LOOKUPS = 20
 
-_entries = AuditEntry.__table__
-_heads = AuditHead.__table__
+_entries = cast(Table, AuditEntry.__table__)
+_heads = cast(Table, AuditHead.__table__)
 
 
 @dataclass(frozen=True)
@@ -337,8 +337,9 @@ def _seal_problem(row: Row[Any], keyed_from: int, keys: AuditKeys) -> ProblemKin
     return None if hmac.compare_digest(expected, row.hash) else "edited"
 
 
-async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000, anchor: Anchor | None = None,
-                       expect_entries: bool = False, keys: AuditKeys | None = None) -> Verification:
+async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000,  # noqa: C901
+                       anchor: Anchor | None = None, expect_entries: bool = False,
+                       keys: AuditKeys | None = None) -> Verification:
     """Check every entry of `chain` up to its head, then look for entries beyond it.
 
     - edited: the entry's content no longer matches its seal (or it is unkeyed after the chain's

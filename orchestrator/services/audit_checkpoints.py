@@ -2,10 +2,10 @@
 
 The database cannot vouch for its own end: whoever can write it can cut a chain's tail off and
 move the head back, or delete a whole chain with its head. So the orchestrator writes, every
-`audit_checkpoint_s` seconds and for each chain whose head moved, a checkpoint to
-`<data dir>/audit-checkpoints/<chain>.jsonl`: one JSON line with the head's sequence number,
-hash and switch point, signed with Ed25519 by a key derived from the master key
-(`security/audit_keys.py`). Verification then expects every chain to reach its last
+`audit_checkpoint_s` seconds (`runtime/checkpoints.CheckpointWriter`) and for each chain whose
+head moved, a checkpoint to `<data dir>/audit-checkpoints/<chain>.jsonl`: one JSON line with
+the head's sequence number, hash and switch point, signed with Ed25519 by a key derived from the
+master key (`security/audit_keys.py`). Verification then expects every chain to reach its last
 checkpoint with that very hash.
 
 The files are plain, append-only JSON lines: copy them to storage the database's
@@ -16,9 +16,7 @@ nothing but their public key (pin it: `rpa audit public-key`).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import os
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
@@ -32,15 +30,12 @@ from orchestrator.db.session import Database
 from orchestrator.models.audit import AuditHead
 from orchestrator.security.audit_keys import AuditKey, verify_signature
 from orchestrator.services.audit import Anchor
-from orchestrator.services.background import BackgroundService
 
-__all__ = ["FORMAT", "Checkpoint", "CheckpointWriter", "FileReport", "checkpoint_dir", "latest", "read_file",
+__all__ = ["FORMAT", "Checkpoint", "FileReport", "checkpoint_dir", "latest", "read_file",
            "verify_files", "write_checkpoints"]
 
 FORMAT = "rpa.audit-checkpoint/1"
 DIR_NAME = "audit-checkpoints"
-
-log = logging.getLogger(__name__)
 
 
 def checkpoint_dir(data_dir: Path) -> Path:
@@ -220,28 +215,3 @@ def verify_files(directory: Path, public_key: str | None = None) -> FileReport:
     if public_key is None and len(keys) > 1:
         report.problems.append(f"{len(keys)} different signing keys; pin the right one with --public-key")
     return report
-
-
-class CheckpointWriter(BackgroundService):
-    """Writes checkpoints every `interval_s` seconds (and once more when stopped)."""
-
-    name = "audit-checkpoints"
-
-    def __init__(self, db: Database, directory: Path, key: AuditKey, interval_s: float) -> None:
-        self.db, self.directory, self.key, self.interval_s = db, directory, key, interval_s
-
-    async def write(self) -> list[Checkpoint]:
-        try:
-            return await write_checkpoints(self.db, self.directory, self.key)
-        except (OSError, ValueError) as exc:  # a full disk must not stop the server; it is logged
-            log.error("could not write audit checkpoints to %s: %s", self.directory, exc)
-            return []
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            await self.write()
-
-    async def stop(self) -> None:
-        await super().stop()
-        await self.write()

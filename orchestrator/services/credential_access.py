@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Forbidden
+from orchestrator.errors import Forbidden
 from orchestrator.models.vault import Credential
 from orchestrator.models.workflows import Workflow
 from shared.expressions import find_secret_uses

@@ -57,13 +57,22 @@ def _encodings(value: str) -> set[str]:
     return forms
 
 
+_CUT_END = r"(?![\w-])"
+"""A cut ends where a word does: text that goes on with other word characters after a shared
+prefix is another value (every agent key starts `rpa_ak_`), not a cut of this one."""
+
+
 def _prefix_pattern(value: str) -> str | None:
     """A regex for any cut of `value` that keeps at least its first `MIN_PREFIX` characters, as
-    long as the text goes on matching (nested optional groups: linear in the value's length)."""
+    long as the text goes on matching and then ends its word (nested groups: linear in the
+    value's length). A cut as long as `MAX_PREFIXED` is masked whatever follows it."""
     if len(value) <= MIN_PREFIX:
         return None
     head, rest = value[:MIN_PREFIX], value[MIN_PREFIX:MAX_PREFIXED]
-    return re.escape(head) + "".join(f"(?:{re.escape(char)}" for char in rest) + ")?" * len(rest)
+    tail = ""
+    for char in reversed(rest):
+        tail = f"(?:{re.escape(char)}{tail}|{_CUT_END})"
+    return re.escape(head) + tail
 
 
 class SecretMasker:

@@ -259,3 +259,12 @@ def test_a_long_secret_is_masked_from_any_long_enough_prefix() -> None:
     masker.add(secret)
     assert masker.mask_text(secret[:200] + " end") == "*** end"
     assert masker.mask_text(secret) == "***"
+
+
+def test_a_cut_ends_its_word_so_a_value_sharing_a_prefix_is_not_cut_into() -> None:
+    masker = SecretMasker()
+    masker.add("rpa_ak_0123456789abcdef_Zx9Zx9")
+    assert masker.mask_text("key rpa_ak_0123 end") == "key *** end"
+    # Another agent key shares the first characters: it is left whole for the shape patterns.
+    assert masker.mask_text("key rpa_ak_fedcba9876543210_Qw7 end") == "key rpa_ak_fedcba9876543210_Qw7 end"
+    assert masker.mask_text("key rpa_ak_01xyz end") == "key rpa_ak_01xyz end"

@@ -13,11 +13,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from orchestrator.api.deps import SessionDep
-from orchestrator.api.errors import NotFound, Unauthorized
+from orchestrator.errors import NotFound, Unauthorized
 from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
+from orchestrator.runtime.agents import authenticate_agent
 from orchestrator.schemas.executions import ArtifactPublic
-from orchestrator.services.agents import authenticate_agent
 from orchestrator.services.artifacts import artifact_root, receive_artifact
 from shared.protocol import AGENT_KEY_PREFIX
 
