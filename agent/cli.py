@@ -39,6 +39,9 @@ def main(
     max_jobs: Annotated[int, typer.Option("--max-jobs", min=1, max=1000, help="Executions run at once.")] = 1,
     key_file: Annotated[Path | None, typer.Option(
         "--key-file", help="Read the agent key from this file (mode 0600) instead of the OS keyring.")] = None,
+    env: Annotated[str, typer.Option(
+        "--env", envvar="RPA_AGENT_ENV",
+        help="Comma-separated environment variables flows may read as env.*; none by default.")] = "",
 ) -> None:
     """The robot on this machine. Without a subcommand: run headless (connect to the orchestrator
     it is enrolled with, run the executions it is given, reconnect when the connection drops)."""
@@ -48,6 +51,7 @@ def main(
     import logging
 
     from agent.capabilities import detect_capabilities
+    from agent.environment import parse_allowlist
     from agent.keystore import load_identity
     from agent.runtime import AgentConfig, AgentRuntime
 
@@ -56,9 +60,13 @@ def main(
     except KeystoreError as exc:
         raise _fail(str(exc)) from None
     extra = [label.strip() for label in labels.split(",") if label.strip()]
+    try:
+        env_allowlist = parse_allowlist(env)
+    except ValueError as exc:
+        raise _fail(f"--env: {exc}") from None
     config = AgentConfig(url=url or identity.url, key=key, name=name or identity.name, home=agent_home(),
                          labels=sorted(set(identity.labels) | set(extra)), capabilities=detect_capabilities(),
-                         max_jobs=max_jobs, version=agent_version(),
+                         max_jobs=max_jobs, version=agent_version(), env_allowlist=env_allowlist,
                          backoff_max_s=float(os.environ.get("RPA_AGENT_RECONNECT_MAX_S", "5")),
                          key_source=lambda: load_identity(key_file=key_file)[1])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -20,10 +20,13 @@ from orchestrator.db.read_cache import AUTH_TABLES, PIN_TABLES, ReadCache
 from orchestrator.db.session import Database
 from orchestrator.logging import install as install_log_masking
 from orchestrator.runtime.agent_writer import AgentWriter
+from orchestrator.runtime.checkpoints import CheckpointWriter
 from orchestrator.runtime.dispatch import Dispatcher
 from orchestrator.runtime.hub import AgentHub
 from orchestrator.runtime.leases import LeaseReaper
+from orchestrator.security import audit_keys
 from orchestrator.services import vault_keys
+from orchestrator.services.audit_checkpoints import checkpoint_dir
 from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pin_cache = ReadCache(db, PIN_TABLES, settings.read_cache_s)
         app.state.signing_key = signing_key
         app.state.master_key = master_key
+        keys = audit_keys.configure(vault_keys.keyring_for(settings, master_key))
         async with db.transaction() as session:
             await ensure_builtin_roles(session)
         install_log_masking()  # uvicorn has set up its handlers by now
@@ -66,12 +70,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.lease_reaper = reaper
         # How many agent handshakes do their database work at once (api/routes/agent_socket.py).
         app.state.agent_handshake_gate = asyncio.Semaphore(settings.agent_handshakes)
+        checkpoints = CheckpointWriter(db, checkpoint_dir(settings.data_dir), keys.current,
+                                       settings.audit_checkpoint_s)
+        await checkpoints.write()  # chains written by commands while the server was down
         commits.start()
         reaper.start()
+        checkpoints.start()
         dispatcher.kick()  # executions queued before this start
         try:
             yield
         finally:
+            await checkpoints.stop()
             await reaper.stop()
             await commits.stop()
             for link in list(hub.links.values()):

@@ -99,6 +99,7 @@ def admin_create(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_sync(settings.resolved_database_url)
+    _configure_audit(settings)
 
     async def create() -> str:
         db = Database(settings.resolved_database_url)
@@ -117,6 +118,16 @@ def admin_create(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"created organisation '{org}' ({slug}) with owner {email}")
+
+
+def _configure_audit(settings: Settings) -> None:
+    """Load the master key (created, as the server would, on first use) and derive the audit
+    keys from it: this command writes audit entries."""
+    from orchestrator.security import audit_keys
+    from orchestrator.services.vault_keys import keyring_for
+
+    _signing, master = settings.ensure_secrets()
+    audit_keys.configure(keyring_for(settings, master))
 
 
 vault_app = typer.Typer(help="Credential vault: master key and data keys.", no_args_is_help=True)

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         "How long the rows read on nearly every request (a session's facts: revoked, user and membership "
         "active, role; the version a start pins) are believed without reading them again; a change this "
         "process commits ends that at once (0: read on every request)."))
+    audit_checkpoint_s: float = Field(
+        default=60.0, gt=0, description="How often a signed checkpoint of every audit chain whose head moved is "
+        "written to <data dir>/audit-checkpoints (docs/security.md, 'Audit log').")
     heartbeat_interval_s: float = Field(default=10.0, gt=0, description="How often agents send a heartbeat.")
     missed_heartbeats: int = Field(default=3, ge=1, description="Beats missed before an agent is unresponsive.")
     agent_grace_s: float = Field(default=10.0, ge=0, description=(

@@ -27,6 +27,8 @@ class AgentConfig:
     """Seeds the reconnect jitter (tests replay a run with it); None: unpredictable."""
     health_probe_s: float = 1.0
     """How often an agent whose outbox cannot be written tries again."""
+    env_allowlist: list[str] = field(default_factory=list)
+    """The environment variables flows may read as `env.*` (`agent/environment.py`); none by default."""
     key_source: Callable[[], str] | None = None
     """Reads the key stored on this machine again before each connection attempt, so a key installed
     with `rpa agent set-key` (after a rotation) is used without restarting the agent."""

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from agent.environment import allowed_env
 from agent.outbox import Outbox, OutboxJournal, OutboxWriteError
 from agent.runtime._config import AgentConfig
 from agent.runtime._uploads import upload_artifacts
@@ -100,6 +101,7 @@ class JobRunner:
     async def _run(self, job: JobAssign, flow: Flow, journal: OutboxJournal) -> None:
         secrets = dict(job.secrets)
         engine = Engine(self.registry, loader=SubflowLoader(job.subflows), secrets=secrets.get,
+                        env=allowed_env(self.config.env_allowlist),
                         artifacts_dir=self.config.home / "artifacts")  # files land in artifacts/<execution id>/
         self.engines[job.execution_id] = engine
         try:

@@ -39,6 +39,9 @@ class AuditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16), default=None)
+    """The audit key that sealed it (HMAC-SHA-256); None for an entry written before the chain
+    was keyed (plain SHA-256, below its head's `keyed_from`)."""
 
 
 class AuditHead(Base):
@@ -47,3 +50,6 @@ class AuditHead(Base):
     chain: Mapped[str] = mapped_column(String(36), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    keyed_from: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """The first entry sealed with the audit key; those below it were written unkeyed, before
+    the upgrade that keyed the chain (migration 0011)."""

@@ -47,6 +47,7 @@ class ExecutionRecord:
     trigger: dict[str, Any]
     trigger_type: str
     created_by: uuid.UUID | None
+    credentials: list[str] | None
     created_at: datetime
     updated_at: datetime
     queued_at: datetime | None

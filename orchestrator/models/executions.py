@@ -90,6 +90,9 @@ class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
     """The execution this one retries."""
     resume_from: Mapped[uuid.UUID | None] = mapped_column(default=None)
     """The execution whose journal this one resumes (set by a retry with `resume`)."""
+    credentials: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    """The names of the vault credentials its version reads, allowed for its starter when it
+    was started (`services/credential_access.py`)."""
 
     @property
     def priority_name(self) -> str:

@@ -68,5 +68,8 @@ class Credential(UuidMixin, TimestampMixin, TenantMixin, SoftDeleteMixin, Base):
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     data_key_version: Mapped[int | None] = mapped_column(Integer)
     rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+    access: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Who may use it: `roles` (names, `*` for every role) and the workflow scope (`workflows`
+    ids, `categories`, `tags`; none of them: every workflow). See `services/credential_access`."""
     created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     updated_by: Mapped[uuid.UUID | None] = mapped_column(default=None)

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.db.base import utcnow
 from orchestrator.db.group_commit import CommitLoop
 from orchestrator.db.session import Database
-from orchestrator.errors import Conflict, NotFound
+from orchestrator.errors import Conflict, Forbidden, NotFound
 from orchestrator.models.agents import Agent
 from orchestrator.models.execution_records import (
     ExecutionRecord,
@@ -48,6 +48,7 @@ from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services import vault
 from orchestrator.services.audit import Actor
 from orchestrator.services.bundles import called_names
+from orchestrator.services.credential_access import workflow_scope
 from orchestrator.services.execution_journal import append_events, resume_seed
 from orchestrator.services.execution_states import HELD, State, transition
 from orchestrator.services.workflows import graph_shape, published_version_by_name
@@ -142,7 +143,7 @@ class Choice:
 
 # Built once (a pass runs it at least once): the queue in dispatch order, as records, without the
 # columns a dispatch never reads (reading one by mistake raises at once).
-_QUEUED = (select(*columns_except("trigger", "outputs"))
+_QUEUED = (select(*columns_except("trigger", "outputs", "credentials"))
            .where(Execution.state == State.QUEUED.value, Execution.org_id.in_(bindparam("orgs", expanding=True)))
            .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id)
            .limit(bindparam("limit")).offset(bindparam("offset")))
@@ -298,11 +299,13 @@ class Dispatcher:
         secrets: dict[str, str] = {}
         if needs.secrets:
             try:
+                scope = await workflow_scope(session, execution.org_id, execution.workflow_id)
                 values = await vault.reveal(session, execution.org_id, needs.credentials, self.keyring(),
-                                            actor=DISPATCHER, purpose=f"execution {execution.id}")
-            except NotFound as missing:
-                execution.error = {"kind": "credentials", "message": f"{missing.message}; create it in the vault "
-                                   "and retry the execution"}
+                                            actor=DISPATCHER, purpose=f"execution {execution.id}", workflow=scope)
+            except (NotFound, Forbidden) as missing:
+                advice = ("create it in the vault and retry the execution" if isinstance(missing, NotFound)
+                          else "widen its workflow scope or remove it from the flow")
+                execution.error = {"kind": "credentials", "message": f"{missing.message}; {advice}"}
                 await transition(session, execution, State.FAILED, reason=missing.message, actor=DISPATCHER)
                 return None
             secrets = vault.secrets_for_agent(values)

@@ -86,6 +86,8 @@ class ExecutionPublic(BaseModel):
     parent_execution_id: uuid.UUID | None
     resume_from: uuid.UUID | None
     waiting_reason: str | None = Field(default=None, description="Why a queued execution is not running yet.")
+    credentials: list[str] = Field(default_factory=list,
+                                   description="The vault credentials its version reads (names only).")
     created_at: datetime
     updated_at: datetime
 
@@ -103,7 +105,8 @@ class ExecutionPublic(BaseModel):
             cancel_requested_at=row.cancel_requested_at, agent_id=row.agent_id,
             previous_agent_id=row.previous_agent_id, attempt=row.attempt,
             last_seq=row.last_seq, parent_execution_id=row.parent_execution_id, resume_from=row.resume_from,
-            waiting_reason=None, created_at=row.created_at, updated_at=row.updated_at,
+            waiting_reason=None, credentials=list(row.credentials or ()), created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 

@@ -98,6 +98,28 @@ def _check_labels(labels: Labels) -> Labels:
     return labels
 
 
+class CredentialAccess(BaseModel):
+    """Who may use a credential. A member may publish or start a flow that reads it only with one
+    of `roles`, and only for a workflow within its scope (listed by id, or in one of the
+    categories, or carrying one of the tags; all three empty: every workflow)."""
+
+    model_config = _Strict
+
+    roles: list[str] = Field(default_factory=lambda: ["owner", "admin"], max_length=50,
+                             description="Role names whose members may use it; `*` for every role.")
+    workflows: list[uuid.UUID] = Field(default_factory=list, max_length=500)
+    categories: list[str] = Field(default_factory=list, max_length=100)
+    tags: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("roles", "categories", "tags")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        cleaned = list(dict.fromkeys(name.strip() for name in names))
+        if any(not name or len(name) > 100 for name in cleaned):
+            raise ValueError("each name has 1 to 100 characters")
+        return cleaned
+
+
 class CredentialCreate(BaseModel):
     model_config = _Strict
 
@@ -107,6 +129,8 @@ class CredentialCreate(BaseModel):
     description: str = Field(default="", max_length=1000)
     value: dict[str, Any] = Field(description=_VALUE_DOC)
     metadata: Labels = Field(default_factory=dict, description="Non-secret labels; never put a secret here.")
+    access: CredentialAccess = Field(default_factory=CredentialAccess,
+                                     description="Who may use it (default: owners and admins, every workflow).")
 
     @field_validator("metadata")
     @classmethod
@@ -119,6 +143,7 @@ class CredentialUpdate(BaseModel):
 
     description: str | None = Field(default=None, max_length=1000)
     metadata: Labels | None = Field(default=None, description="Replaces the labels.")
+    access: CredentialAccess | None = Field(default=None, description="Replaces who may use it.")
 
     @field_validator("metadata")
     @classmethod
@@ -143,6 +168,7 @@ class CredentialPublic(BaseModel):
     kind: CredentialKind
     description: str
     metadata: Labels = Field(validation_alias=AliasChoices("labels", "metadata"))
+    access: CredentialAccess
     created_at: datetime
     updated_at: datetime
     rotated_at: datetime | None

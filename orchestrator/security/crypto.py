@@ -123,6 +123,10 @@ class KeyRing:
     def key_ids(self) -> list[str]:
         return list(self._keys)
 
+    def masters(self) -> list[MasterKey]:
+        """Every master key of the ring, the current one first."""
+        return list(self._keys.values())
+
     def knows(self, key_id: str) -> bool:
         return key_id in self._keys
 

@@ -1,21 +1,36 @@
 """Append audit entries, each hash-chained to the previous entry of its chain (one chain per
 organisation, plus "system"), list them, and verify a chain.
 
+Each entry is sealed with HMAC-SHA-256 under the audit key, derived from the master key and
+never stored in the database (`orchestrator.security.audit_keys`): whoever can write the
+database but lacks the master key cannot edit, forge or renumber an entry and seal it again.
+Entries written before the chain was keyed (migration 0011) keep their plain SHA-256; the
+head's `keyed_from` is the switch point, and every entry from it on must be keyed.
+
 Appending goes through the chain's head row (`audit_heads`): the UPDATE that advances the
 head's sequence number is the first write, so on PostgreSQL its row lock and on SQLite the
 database write lock serialise the writers of one chain until their transaction ends; the
 entry is then inserted after the head's hash, and the head takes the new entry's hash. Two
 concurrent requests can never take the same sequence number or fork the chain.
 
-Verification recomputes every hash and link up to the head and compares the chain's end with
+Verification recomputes every seal and link up to the head and compares the chain's end with
 the head, so an edited, removed or forged row is found (the database also refuses UPDATE and
-DELETE on `audit_log`, see migration 0005).
+DELETE on `audit_log`, see migration 0005). What the database alone cannot show, a tail cut off
+with the head moved back or a whole chain deleted, is found against the signed checkpoints kept
+outside it (`services/audit_checkpoints.py`), and a chain of an organisation that exists must
+hold entries.
+
+An entry this server did not write, found where the next entry should go (`head + 1`), is
+stepped over (the head moves past it, an error is logged) rather than failing the write, and
+verification reports it as inserted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +46,10 @@ from orchestrator.db.base import new_id, utcnow
 from orchestrator.logging import mask_value
 from orchestrator.models.audit import AuditEntry, AuditHead
 from orchestrator.schemas.pagination import capped_count
+from orchestrator.security import audit_keys
+from orchestrator.security.audit_keys import AuditKeys
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
@@ -60,8 +79,7 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
-def entry_hash(entry: AuditEntry | Row[Any] | SimpleNamespace) -> str:
-    """SHA-256 over the entry's content and the previous hash (canonical JSON)."""
+def _content(entry: AuditEntry | Row[Any] | SimpleNamespace, *, keyed: bool) -> bytes:
     content = {
         "chain": entry.chain, "seq": entry.seq, "org_id": str(entry.org_id) if entry.org_id else None,
         "actor_id": str(entry.actor_id) if entry.actor_id else None, "actor": entry.actor, "action": entry.action,
@@ -70,7 +88,25 @@ def entry_hash(entry: AuditEntry | Row[Any] | SimpleNamespace) -> str:
         "created_at": _utc_naive(entry.created_at).isoformat(timespec="microseconds"),
         "prev_hash": entry.prev_hash,
     }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    if keyed:
+        content["key_id"] = entry.key_id
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def unkeyed_hash(entry: AuditEntry | Row[Any] | SimpleNamespace) -> str:
+    """SHA-256 over the entry's content and the previous hash (canonical JSON): the seal of the
+    entries written before the chain was keyed, and all that anyone without the key can compute."""
+    return hashlib.sha256(_content(entry, keyed=False)).hexdigest()
+
+
+def entry_hash(entry: AuditEntry | Row[Any] | SimpleNamespace, keys: AuditKeys | None = None) -> str | None:
+    """The entry's seal: HMAC-SHA-256 under the audit key it names (`key_id`), or `unkeyed_hash`
+    for an entry that names none; None when the key it names is not known here."""
+    key_id = getattr(entry, "key_id", None)
+    if key_id is None:
+        return unkeyed_hash(entry)
+    key = (keys or audit_keys.active()).get(key_id)
+    return None if key is None else key.seal(_content(entry, keyed=True))
 
 
 def insert_ignoring_conflict(session: AsyncSession, table: Any, values: dict[str, Any]) -> Insert:
@@ -87,6 +123,8 @@ def insert_ignoring_conflict(session: AsyncSession, table: Any, values: dict[str
 # Built once: every start batch and every audited request runs them.
 _ADVANCE = (update(_heads).where(_heads.c.chain == bindparam("_chain")).values(seq=_heads.c.seq + bindparam("_count"))
             .returning(_heads.c.seq, _heads.c.hash))
+_LAST_FROM = (select(func.max(_entries.c.seq))
+              .where(_entries.c.chain == bindparam("_chain"), _entries.c.seq >= bindparam("_first")))
 _SET_HASH = update(_heads).where(_heads.c.chain == bindparam("_chain")).values(hash=bindparam("_hash"))
 
 
@@ -96,9 +134,19 @@ async def _advance_head(session: AsyncSession, chain: str, count: int = 1) -> tu
     params = {"_chain": chain, "_count": count}
     row = (await session.execute(_ADVANCE, params)).first()
     if row is None:  # first entry of the chain; a concurrent first writer makes this a no-op
-        await session.execute(insert_ignoring_conflict(session, _heads, {"chain": chain, "seq": 0, "hash": GENESIS}))
+        await session.execute(insert_ignoring_conflict(session, _heads, {"chain": chain, "seq": 0, "hash": GENESIS,
+                                                                         "keyed_from": 1}))
         row = (await session.execute(_ADVANCE, params)).one()
-    return int(row.seq) - count + 1, str(row.hash)
+    first = int(row.seq) - count + 1
+    # Entries nobody should have written may sit where ours go (a stray row at head + 1): step
+    # over them instead of failing every audited action of the chain on the unique (chain, seq).
+    stray = (await session.execute(_LAST_FROM, {"_chain": chain, "_first": first})).scalar()
+    if stray is not None:
+        log.error("audit chain %s holds entries up to seq %d that this server did not write (its head was %d); "
+                  "they are stepped over and reported by verification", chain, stray, first - 1)
+        await session.execute(update(_heads).where(_heads.c.chain == chain).values(seq=stray + count))
+        first = int(stray) + 1
+    return first, str(row.hash)
 
 
 def _normalise(summary: dict[str, Any] | None) -> dict[str, Any]:
@@ -132,6 +180,7 @@ class Pending:
 async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> list[dict[str, Any]]:
     """Append entries in order, each chain's head advanced once for all of its entries (one
     INSERT for all); returns the stored rows' values."""
+    keys = audit_keys.active()
     chains: dict[str, list[Pending]] = {}
     for pending in entries:
         chains.setdefault(chain_of(pending.org_id), []).append(pending)
@@ -144,8 +193,8 @@ async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> list
                    "actor_id": actor.id, "actor": actor.name[:320], "action": pending.action,
                    "target_type": pending.target_type, "target_id": str(pending.target_id), "ip": actor.ip,
                    "request_id": actor.request_id, "summary": _normalise(pending.summary), "created_at": utcnow(),
-                   "prev_hash": prev}
-            row["hash"] = prev = entry_hash(SimpleNamespace(**row))
+                   "prev_hash": prev, "key_id": keys.current.key_id}
+            row["hash"] = prev = keys.current.seal(_content(SimpleNamespace(**row), keyed=True))
             rows.append(row)
         await session.execute(_SET_HASH, {"_chain": chain, "_hash": prev})
     if rows:
@@ -211,7 +260,7 @@ async def get_entry(session: AsyncSession, org_id: uuid.UUID, entry_id: uuid.UUI
 
 # --- verification -----------------------------------------------------------------------------
 
-ProblemKind = Literal["edited", "missing", "inserted", "reordered"]
+ProblemKind = Literal["edited", "missing", "inserted", "reordered", "unverifiable", "checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -221,6 +270,15 @@ class Problem:
     id: uuid.UUID | None = None
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """What a signed checkpoint says of a chain (`services/audit_checkpoints.py`)."""
+
+    seq: int
+    hash: str
+    keyed_from: int
+
+
 @dataclass
 class Verification:
     chain: str
@@ -228,6 +286,11 @@ class Verification:
     head_seq: int = 0
     problems: list[Problem] = field(default_factory=list)
     truncated: bool = False
+    keyed_from: int = 1
+    unkeyed: int = 0
+    """Entries below the switch point, sealed with plain SHA-256 before the chain was keyed."""
+    checkpoint_seq: int | None = None
+    """The last signed checkpoint's sequence number: the chain must reach it with that hash."""
 
     @property
     def ok(self) -> bool:
@@ -239,6 +302,10 @@ class Verification:
             return
         self.problems.append(Problem(seq, problem, entry_id))
 
+    def missing(self, first: int, last: int) -> None:
+        for seq in range(first, min(last, first + MAX_PROBLEMS) + 1):
+            self.add(seq, "missing", None)
+
 
 @dataclass
 class _Link:
@@ -246,27 +313,58 @@ class _Link:
     id: uuid.UUID
     hash: str
     flagged: bool
+    before: str = GENESIS
+    """The hash this entry's predecessor has (what an entry stepping over this one links to)."""
+    problem: int | None = None
+    """Where this entry's problem is in the list."""
 
 
-async def _head(session: AsyncSession, chain: str) -> tuple[int, str]:
-    row = (await session.execute(select(_heads.c.seq, _heads.c.hash).where(_heads.c.chain == chain))).first()
-    return (int(row.seq), str(row.hash)) if row else (0, GENESIS)
+async def _head(session: AsyncSession, chain: str) -> tuple[int, str, int] | None:
+    row = (await session.execute(select(_heads.c.seq, _heads.c.hash, _heads.c.keyed_from)
+                                 .where(_heads.c.chain == chain))).first()
+    if row is None:
+        return None
+    return int(row.seq), str(row.hash), int(row.keyed_from) if row.keyed_from is not None else 1
 
 
-async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000) -> Verification:  # noqa: C901
+def _seal_problem(row: Row[Any], keyed_from: int, keys: AuditKeys) -> ProblemKind | None:
+    """Why `row` does not carry its own seal, if it does not."""
+    if row.key_id is None and row.seq >= keyed_from:
+        return "edited"  # unkeyed after the switch point: written by someone without the key
+    expected = entry_hash(row, keys)
+    if expected is None:
+        return "unverifiable"
+    return None if hmac.compare_digest(expected, row.hash) else "edited"
+
+
+async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000,  # noqa: C901
+                       anchor: Anchor | None = None, expect_entries: bool = False,
+                       keys: AuditKeys | None = None) -> Verification:
     """Check every entry of `chain` up to its head, then look for entries beyond it.
 
-    - edited: the entry's content no longer matches its hash, or its hash no longer matches
-      what the next entry (or the head) sealed;
-    - missing: a sequence number up to the head has no entry (`id` is then unknown);
-    - inserted: an entry outside the head's range (beyond it, or numbered below 1);
-    - reordered: an intact entry whose link names another entry of the chain than its predecessor.
+    - edited: the entry's content no longer matches its seal (or it is unkeyed after the chain's
+      switch point), or its hash no longer matches what the next entry (or the head) sealed;
+    - missing: a sequence number up to the head, or up to the last checkpoint, has no entry
+      (`id` is then unknown); an organisation's chain without a head and without entries
+      (`expect_entries`) misses entry 1;
+    - inserted: an entry outside the head's range (beyond it, or numbered below 1), or one the
+      next entry steps over (written where this server's next entry went);
+    - reordered: an intact entry whose link names another entry of the chain than its predecessor;
+    - unverifiable: sealed with an audit key this server does not know (a retired master key);
+    - checkpoint: the entry at the checkpoint's sequence number, or the switch point, differs
+      from what the signed checkpoint `anchor` recorded.
 
     Entries appended while this runs are neither checked nor reported.
     """
+    keys = keys or audit_keys.active()
     result = Verification(chain)
-    head_seq, head_hash = await _head(session, chain)
-    result.head_seq = head_seq
+    head = await _head(session, chain)
+    head_seq, head_hash, keyed_from = head or (0, GENESIS, 1)
+    result.head_seq, result.keyed_from = head_seq, keyed_from
+    if anchor is not None:
+        result.checkpoint_seq = anchor.seq
+        if anchor.keyed_from != keyed_from:
+            result.add(min(anchor.keyed_from, keyed_from), "checkpoint", None)
     expected_seq, expected_prev = 1, GENESIS
     prev: _Link | None = None
     lookups = 0
@@ -285,12 +383,21 @@ async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000) 
                 result.add(row.seq, "inserted", row.id)
                 continue
             linked = row.seq == expected_seq
-            for missing in range(expected_seq, min(row.seq, expected_seq + MAX_PROBLEMS + 1)):
-                result.add(missing, "missing", None)
-            current = _Link(row.seq, row.id, row.hash, flagged=False)
-            if entry_hash(row) != row.hash:
-                result.add(row.seq, "edited", row.id)
-                current.flagged = True
+            result.missing(expected_seq, row.seq - 1)
+            if row.key_id is None and row.seq < keyed_from:
+                result.unkeyed += 1
+            current = _Link(row.seq, row.id, row.hash, flagged=False, before=expected_prev)
+            if anchor is not None and row.seq == anchor.seq and row.hash != anchor.hash:
+                result.add(row.seq, "checkpoint", row.id)
+            problem = _seal_problem(row, keyed_from, keys)
+            if problem is not None:
+                current.flagged, current.problem = True, len(result.problems)
+                result.add(row.seq, problem, row.id)
+            elif linked and prev is not None and prev.flagged and prev.problem is not None \
+                    and row.prev_hash == prev.before and row.prev_hash != expected_prev:
+                # This entry steps over the one before it, which is not sealed: an entry someone
+                # put where this server's next one went (this server wrote around it).
+                result.problems[prev.problem] = Problem(prev.seq, "inserted", prev.id)
             elif linked and row.prev_hash != expected_prev:
                 # This entry is intact but does not follow the one before it: either it points at
                 # another entry (moved), or its predecessor changed and was re-sealed afterwards.
@@ -309,15 +416,18 @@ async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000) 
                     current.flagged = True
             expected_seq, expected_prev, prev = row.seq + 1, row.hash, current
     if expected_seq <= head_seq:
-        for missing in range(expected_seq, min(head_seq, expected_seq + MAX_PROBLEMS) + 1):
-            result.add(missing, "missing", None)
+        result.missing(expected_seq, head_seq)
     elif prev is not None and prev.seq == head_seq and prev.hash != head_hash and not prev.flagged:
         result.add(prev.seq, "edited", prev.id)
+    if anchor is not None and anchor.seq > head_seq:
+        result.missing(head_seq + 1, anchor.seq)  # the tail was cut off and the head moved back
+    if expect_entries and head is None and result.checked == 0 and not result.problems:
+        result.add(1, "missing", None)  # an organisation's chain starts with its creation
     beyond = (await session.execute(select(_entries.c.seq, _entries.c.id).where(
         _entries.c.chain == chain, _entries.c.seq > head_seq).order_by(_entries.c.seq).limit(MAX_PROBLEMS + 1))).all()
     if beyond:
         # Read the head again: entries committed since the first read are below it now.
-        head_now, _ = await _head(session, chain)
+        head_now = (await _head(session, chain) or (0, GENESIS, 1))[0]
         for row in beyond:
             if row.seq > head_now:
                 result.add(row.seq, "inserted", row.id)

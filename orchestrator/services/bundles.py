@@ -23,6 +23,7 @@ from orchestrator.db.base import utcnow
 from orchestrator.errors import Conflict, Invalid
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.services.audit import Actor, record
+from orchestrator.services.credential_access import WorkflowScope, check_use, uses_of
 from orchestrator.services.workflows import (
     delete_workflow,
     get_workflow,
@@ -119,8 +120,10 @@ async def _free_name(session: AsyncSession, org_id: uuid.UUID, name: str, reserv
 
 
 async def import_bundle(session: AsyncSession, org_id: uuid.UUID, actor: Actor, bundle: dict[str, Any], *,
-                        on_conflict: OnConflict = "fail") -> list[dict[str, Any]]:
-    """Create the bundle's workflows with their versions; returns what was created.
+                        on_conflict: OnConflict = "fail", role: str | None = None) -> list[dict[str, Any]]:
+    """Create the bundle's workflows with their versions; returns what was created. Published
+    versions that read a credential `role` (the importer's) or the workflow may not use are
+    refused as a publish would be (`credential_access.check_use`).
 
     A name already used in the organisation is a conflict (409 listing every such name), unless
     `on_conflict` is `rename` (the imported workflow becomes "Name (2)", and the bundle's calls
@@ -155,12 +158,13 @@ async def import_bundle(session: AsyncSession, org_id: uuid.UUID, actor: Actor, 
     created = []
     for entry in workflows:
         created.append(await _create_from(session, org_id, actor, entry, renames, replaced.get(entry["name"]),
-                                          on_conflict))
+                                          on_conflict, role))
     return created
 
 
 async def _create_from(session: AsyncSession, org_id: uuid.UUID, actor: Actor, entry: dict[str, Any],
-                       renames: dict[str, str], replaced_id: uuid.UUID | None, on_conflict: str) -> dict[str, Any]:
+                       renames: dict[str, str], replaced_id: uuid.UUID | None, on_conflict: str,
+                       role: str | None) -> dict[str, Any]:
     source_name = entry["name"]
     name = renames.get(source_name, source_name)
 
@@ -178,6 +182,8 @@ async def _create_from(session: AsyncSession, org_id: uuid.UUID, actor: Actor, e
     await session.flush()
     await set_tags(session, workflow, entry["tags"])
     for version in versions:
+        await check_use(session, org_id, uses_of(version["document"]), role=role,
+                        workflow=WorkflowScope.of(workflow), doing=f"import version {version['number']} of '{name}'")
         session.add(WorkflowVersion(
             org_id=org_id, workflow_id=workflow.id, workflow=workflow, number=version["number"],
             document=adapt(version["document"]),

@@ -27,7 +27,7 @@ from orchestrator.errors import Conflict, Invalid, NotFound
 from orchestrator.models.execution_records import ExecutionRecord, new_record
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
 from orchestrator.schemas.pagination import capped_count
-from orchestrator.services import audit, start_keys
+from orchestrator.services import audit, credential_access, start_keys
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events, list_events
 from orchestrator.services.execution_states import TERMINAL, State, enter, transition
@@ -119,7 +119,7 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
                         version: int | None = None, inputs: dict[str, Any] | None = None,
                         priority: str | None = None, deadline_s: float | None = None,
                         trigger: str = "manual", pins: dict[Any, PinnedVersion] | None = None,
-                        cache: ReadCache | None = None) -> NewExecution:
+                        cache: ReadCache | None = None, role: str | None = None) -> NewExecution:
     """Check a start and build the execution of a published version (default: the latest one);
     reads only, and none at all when `cache` (the process's, `db/read_cache.py`) knows the
     version and its flow was parsed before. `queue_new` stores it. `pins` keeps the versions
@@ -129,6 +129,8 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
         NotFound: no such workflow or version in the organisation.
         Conflict: `not_published` when the workflow has only a draft.
         Invalid: the inputs do not match the version's declared inputs (each problem as `inputs.<name>: …`).
+        Forbidden: (code `credential_not_allowed`) the version reads a credential that `role` (the
+            starter's; None: a start by no member) or the workflow may not use.
     """
     pinned = pins.get((workflow_id, version)) if pins is not None else None
     if pinned is None:
@@ -144,13 +146,14 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
         raise Invalid("; ".join(exc.problems), code="invalid_inputs",
                       details=[{"location": p.split(":", 1)[0], "message": p.split(":", 1)[1].strip()}
                                for p in exc.problems]) from None
+    used = await _check_credentials(session, org_id, pinned, workflow_id, role)
     priority_name = priority or flow.settings.priority
     now = utcnow()
     execution = new_record(
         id=new_id(), org_id=org_id, workflow_id=workflow_id, version_id=pinned.id, version_number=pinned.number,
         workflow_name=pinned.workflow_name, priority=PRIORITIES.index(priority_name), inputs=resolved,
         trigger=_trigger(trigger, actor), trigger_type=trigger, created_by=actor.id, created_at=now, updated_at=now,
-        deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None,
+        deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None, credentials=used or None,
     )
     history = enter(execution, State.QUEUED, reason=f"started ({trigger}) by {actor.name}", actor=actor)
     entry = audit.Pending(org_id=org_id, actor=actor, action="execution.start", target_type="execution",
@@ -158,6 +161,18 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
                           summary={"workflow_id": str(workflow_id), "version": pinned.number, "priority": priority_name,
                                    "trigger": trigger, "inputs": sorted(resolved)})
     return NewExecution(execution, history, entry)
+
+
+async def _check_credentials(session: AsyncSession, org_id: uuid.UUID, pinned: PinnedVersion | uuid.UUID,
+                             workflow_id: uuid.UUID, role: str | None) -> list[str]:
+    """The credentials the version reads, once `role` was found allowed to use them (a version
+    reading none costs no query after its first start in this process)."""
+    version_id = pinned.id if isinstance(pinned, PinnedVersion) else pinned
+    uses = credential_access.cached_uses(version_id)
+    if uses is None:
+        uses = credential_access.uses_of_version(version_id, await version_document(session, version_id))
+    return await credential_access.check_use(session, org_id, uses, role=role, workflow=workflow_id,
+                                             doing="start this flow")
 
 
 async def start_execution(session: AsyncSession, **start: Any) -> Execution:
@@ -199,7 +214,8 @@ async def cancel_execution(session: AsyncSession, execution: Execution, *, actor
     return execution
 
 
-async def retry_execution(session: AsyncSession, parent: Execution, *, actor: Actor, resume: bool = False) -> Execution:
+async def retry_execution(session: AsyncSession, parent: Execution, *, actor: Actor, resume: bool = False,
+                          role: str | None = None) -> Execution:
     """A new execution of the same version with the same inputs and priority (`parent_execution_id` set).
 
     With `resume`, it records `resume_from` so the agent continues from the parent's journal.
@@ -211,6 +227,7 @@ async def retry_execution(session: AsyncSession, parent: Execution, *, actor: Ac
     if resume and state is State.SUCCEEDED:
         raise Conflict("the execution succeeded; there is nothing to resume (retry without resume to run it again)",
                        code="nothing_to_resume")
+    used = await _check_credentials(session, parent.org_id, parent.version_id, parent.workflow_id, role)
     now = utcnow()
     deadline = None
     if parent.deadline_at is not None and parent.queued_at is not None:
@@ -220,7 +237,7 @@ async def retry_execution(session: AsyncSession, parent: Execution, *, actor: Ac
         version_number=parent.version_number, workflow_name=parent.workflow_name, priority=parent.priority,
         inputs=dict(parent.inputs or {}), trigger=_trigger("retry", actor), trigger_type="retry",
         created_by=actor.id, parent_execution_id=parent.id, resume_from=parent.id if resume else None,
-        deadline_at=deadline, created_at=now, updated_at=now,
+        deadline_at=deadline, created_at=now, updated_at=now, credentials=used or None,
     )
     history = enter(execution, State.QUEUED, reason=f"retry of {parent.id} by {actor.name}", actor=actor)
     return await _queue_one(session, NewExecution(execution, history, audit.Pending(

@@ -100,6 +100,9 @@ async def create_org_with_owner(session: AsyncSession, *, org_name: str, email: 
     owner = await builtin_role(session, "owner")
     session.add(Membership(org_id=org.id, user_id=user.id, role_id=owner.id))
     await session.flush()
+    # Every organisation's audit chain starts with its creation: verification expects entry 1.
+    await record(session, org_id=org.id, actor=Actor(user.id, user.email), action="org.create",
+                 target_type="organisation", target_id=org.id, summary={"name": org.name, "slug": org.slug})
     return org, user
 
 

@@ -25,10 +25,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.base import utcnow
-from orchestrator.errors import Conflict, Invalid, NotFound
+from orchestrator.errors import Conflict, Forbidden, Invalid, NotFound
 from orchestrator.logging import remember
+from orchestrator.models.identity import Role
 from orchestrator.models.vault import Credential, DataKey
-from orchestrator.schemas.vault import VALUE_MODELS, CredentialCreate, CredentialKind, CredentialUpdate
+from orchestrator.schemas.vault import (
+    VALUE_MODELS,
+    CredentialAccess,
+    CredentialCreate,
+    CredentialKind,
+    CredentialUpdate,
+)
 from orchestrator.security.crypto import (
     CryptoError,
     KeyRing,
@@ -39,6 +46,7 @@ from orchestrator.security.crypto import (
     new_data_key,
 )
 from orchestrator.services.audit import Actor, record
+from orchestrator.services.credential_access import ANY_ROLE, WorkflowScope, in_scope
 from orchestrator.services.vault_keys import (
     VaultError,
     VaultUnavailable,
@@ -94,7 +102,21 @@ def _open(key: bytes, credential: Credential) -> dict[str, Any]:
 
 def _metadata(credential: Credential) -> dict[str, Any]:
     return {"name": credential.name, "kind": credential.kind, "description": credential.description,
-            "metadata": dict(credential.labels or {})}
+            "metadata": dict(credential.labels or {}), "access": dict(credential.access or {})}
+
+
+async def _access(session: AsyncSession, org_id: uuid.UUID, access: CredentialAccess) -> dict[str, Any]:
+    """The stored form of `access`, its roles checked against the organisation's."""
+    wanted = [role for role in access.roles if role != ANY_ROLE]
+    if wanted:
+        known = set((await session.scalars(select(Role.name).where(
+            or_(Role.org_id.is_(None), Role.org_id == org_id), Role.name.in_(wanted)))).all())
+        unknown = [role for role in wanted if role not in known]
+        if unknown:
+            raise Invalid(f"body:access.roles: no role named {', '.join(repr(r) for r in unknown)} in this "
+                          "organisation", details=[{"location": "body:access.roles", "message": f"unknown role '{r}'"}
+                                                   for r in unknown])
+    return access.model_dump(mode="json")
 
 
 async def _flush(session: AsyncSession, name: str) -> None:
@@ -113,11 +135,13 @@ async def create_credential(session: AsyncSession, org_id: uuid.UUID, data: Cred
     if await session.scalar(select(Credential.id).where(
             Credential.org_id == org_id, Credential.name == data.name, Credential.deleted_at.is_(None))):
         raise Conflict(f"a credential named '{data.name}' already exists", details={"field": "name"})
+    access = await _access(session, org_id, data.access)
     version, key = await active_data_key(session, org_id, ring)
     credential_id = uuid.uuid4()
     nonce, ciphertext = _seal(key, org_id, credential_id, value)
     credential = Credential(id=credential_id, org_id=org_id, name=data.name, kind=data.kind.value,
-                            description=data.description, labels=dict(data.metadata), ciphertext=ciphertext,
+                            description=data.description, labels=dict(data.metadata), access=access,
+                            ciphertext=ciphertext,
                             nonce=nonce, data_key_version=version, created_by=actor.id, updated_by=actor.id)
     session.add(credential)
     await _flush(session, data.name)
@@ -158,6 +182,11 @@ async def update_credential(session: AsyncSession, org_id: uuid.UUID, credential
     if data.metadata is not None and data.metadata != credential.labels:
         before["metadata"], after["metadata"] = dict(credential.labels or {}), dict(data.metadata)
         credential.labels = dict(data.metadata)
+    if data.access is not None:
+        access = await _access(session, org_id, data.access)
+        if access != credential.access:
+            before["access"], after["access"] = dict(credential.access or {}), access
+            credential.access = access
     if after:
         credential.updated_by = actor.id
         await session.flush()
@@ -196,7 +225,8 @@ async def delete_credential(session: AsyncSession, org_id: uuid.UUID, credential
 
 
 async def reveal(session: AsyncSession, org_id: uuid.UUID, names: Iterable[str], master_key: KeyRing | str, *,
-                 actor: Actor | None = None, purpose: str = "") -> dict[str, dict[str, Any]]:
+                 actor: Actor | None = None, purpose: str = "",
+                 workflow: WorkflowScope | None = None) -> dict[str, dict[str, Any]]:
     """The values of the named credentials, for the dispatch of a job that uses them. Never
     expose this on a user route.
 
@@ -205,6 +235,8 @@ async def reveal(session: AsyncSession, org_id: uuid.UUID, names: Iterable[str],
 
     Raises:
         NotFound: Some names are not live credentials of the organisation (`details.missing`).
+        Forbidden: (code `credential_not_allowed`) `workflow` is outside the workflow scope of
+            one of them (narrowed since the execution was started); nothing is revealed.
     """
     wanted = set(names)
     if not wanted:
@@ -215,6 +247,12 @@ async def reveal(session: AsyncSession, org_id: uuid.UUID, names: Iterable[str],
     missing = sorted(wanted - {row.name for row in rows})
     if missing:
         raise NotFound(f"no credential named {', '.join(repr(n) for n in missing)}", details={"missing": missing})
+    if workflow is not None:
+        outside = sorted(row.name for row in rows if not in_scope(row.access, workflow))
+        if outside:
+            raise Forbidden(f"credential {', '.join(repr(n) for n in outside)} may not be used by this workflow "
+                            "(outside its workflow scope)", code="credential_not_allowed",
+                            details={"credentials": outside})
     keys = await data_keys(session, org_id, ring)
     values: dict[str, dict[str, Any]] = {}
     for row in rows:

@@ -32,6 +32,7 @@ from orchestrator.db.base import utcnow
 from orchestrator.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from orchestrator.models.workflows import Workflow, WorkflowTag, WorkflowVersion
 from orchestrator.services.audit import Actor, record
+from orchestrator.services.credential_access import WorkflowScope, check_use, uses_of
 from shared.flow import SCHEMA_TAG, GraphShape, validate_document
 from shared.steps import StepRegistry
 
@@ -247,8 +248,10 @@ async def _new_version(session: AsyncSession, workflow: Workflow, actor: Actor, 
 
 
 async def publish(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, actor: Actor, *,
-                  note: str = "", if_match: str | None = None) -> WorkflowVersion:
-    """Copy a valid draft into version n+1; an invalid draft is refused with its problems."""
+                  note: str = "", if_match: str | None = None, role: str | None = None) -> WorkflowVersion:
+    """Copy a valid draft into version n+1; an invalid draft is refused with its problems, and
+    a draft reading a credential that `role` (the publisher's; None: no member) or this workflow
+    may not use is refused naming it (`credential_access.check_use`)."""
     workflow = await get_workflow(session, org_id, workflow_id, for_update=True)
     check_if_match(workflow, if_match)
     problems = problems_of(workflow.draft)
@@ -257,6 +260,8 @@ async def publish(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UU
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         raise Invalid(f"the draft cannot be published: {first['path']}: {first['message']}{more}",
                       code="invalid_flow", details={"problems": problems})
+    await check_use(session, org_id, uses_of(workflow.draft), role=role, workflow=WorkflowScope.of(workflow),
+                    doing="publish this flow")
     version = await _new_version(session, workflow, actor, workflow.draft, note)
     await record(session, org_id=org_id, actor=actor, action="workflow.publish", target_type="workflow",
                  target_id=workflow.id, summary={"name": workflow.name, "version": version.number, "note": note,
@@ -265,12 +270,15 @@ async def publish(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UU
 
 
 async def rollback(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, number: int, actor: Actor, *,
-                   note: str = "", if_match: str | None = None) -> WorkflowVersion:
-    """Publish a copy of version `number` as a new version, and make it the draft too."""
+                   note: str = "", if_match: str | None = None, role: str | None = None) -> WorkflowVersion:
+    """Publish a copy of version `number` as a new version, and make it the draft too (checked
+    like `publish`)."""
     workflow = await get_workflow(session, org_id, workflow_id, for_update=True)
     check_if_match(workflow, if_match)
     source = await get_version(session, org_id, workflow_id, number)
     document = prepare_draft(source.document, workflow.name)
+    await check_use(session, org_id, uses_of(document), role=role, workflow=WorkflowScope.of(workflow),
+                    doing="publish this flow")
     version = await _new_version(session, workflow, actor, document, note or f"rollback to version {number}",
                                  source_version=number)
     workflow.draft = copy.deepcopy(document)

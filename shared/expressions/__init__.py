@@ -16,7 +16,7 @@ Filters added to Jinja's own: ``jmespath``, ``jsonpath``, ``jsonpath_first``, ``
 function ``now()``.
 """
 
-from ._analysis import check_syntax, find_secret_refs, is_template
+from ._analysis import check_syntax, find_secret_refs, find_secret_uses, is_template
 from ._errors import ErrorKind, ExpressionError, UnknownSecretError
 from ._render import Renderer, compile_value, evaluate, render
 from ._secrets import SecretMasker, SecretsNamespace
@@ -32,6 +32,7 @@ __all__ = [
     "compile_value",
     "evaluate",
     "find_secret_refs",
+    "find_secret_uses",
     "is_template",
     "render",
 ]

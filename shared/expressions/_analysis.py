@@ -11,7 +11,7 @@ from ._environment import ENVIRONMENT, translate_errors
 from ._errors import ExpressionError
 from ._render import compile_template, has_template_syntax
 
-__all__ = ["SECRETS_NAME", "check_syntax", "find_secret_refs", "is_template"]
+__all__ = ["SECRETS_NAME", "check_syntax", "find_secret_refs", "find_secret_uses", "is_template"]
 
 SECRETS_NAME = "secrets"
 """The scope name under which a run's secrets are found."""
@@ -114,3 +114,25 @@ def find_secret_refs(value: Any) -> set[str]:
             continue
         names |= _secret_refs(template)
     return names
+
+
+def find_secret_uses(value: Any) -> dict[str, list[Path]]:
+    """Where the templates inside a JSON value read each secret: `find_secret_refs`, with the
+    path of every string that reads it (in document order).
+
+    Args:
+        value: A JSON-like value, e.g. a whole flow document.
+
+    Returns:
+        Secret name -> the paths (as `check_syntax` gives them) of the strings that read it.
+    """
+    uses: dict[str, list[Path]] = {}
+    for path, text in _templates(value):
+        try:
+            with translate_errors(text):
+                template = ENVIRONMENT.parse(text)
+        except ExpressionError:
+            continue
+        for name in sorted(_secret_refs(template)):
+            uses.setdefault(name, []).append(path)
+    return uses

@@ -11,6 +11,7 @@ The namespace cannot be enumerated: iterating it yields nothing, so no template 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -25,14 +26,53 @@ __all__ = ["SecretMasker", "SecretsNamespace"]
 MASK = "***"
 
 
+MIN_PREFIX = 6
+"""A cut of a secret (``secrets.x[:8]``) is masked from this many leading characters on."""
+MAX_TRANSFORMED = 4096
+"""Transformed forms are added for values up to this length; a longer value (a file's content)
+is masked in its plain, JSON and URL forms only (each form of a megabyte costs seconds to compile)."""
+MAX_PREFIXED = 256
+"""Prefix masking follows a secret up to this length (a longer value is masked whole or from
+its first `MIN_PREFIX` characters on, up to this many)."""
+
+
 def _encodings(value: str) -> set[str]:
     """The forms a secret commonly takes in logs besides its plain text.
 
-    A password is often logged inside a JSON document or a URL, where it appears escaped.
+    A password is often logged inside a JSON document or a URL, where it appears escaped; and
+    a flow may transform it before it reaches an output: reversed, stripped, base64-encoded or
+    in another case (mixed case is matched by the pattern itself, which ignores case). Masking
+    cannot follow every transformation; access control decides who may read a secret at all,
+    and this is defence in depth.
     """
     forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""), quote_plus(value)}
+    if len(value) > MAX_TRANSFORMED:
+        forms.discard("")
+        return forms
+    raw = value.encode()
+    forms |= {value.upper(), value.lower(), value[::-1], value.strip(), "".join(value.split())}
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        forms |= {encoded, encoded.rstrip("=")}
     forms.discard("")
     return forms
+
+
+_CUT_END = r"(?![\w-])"
+"""A cut ends where a word does: text that goes on with other word characters after a shared
+prefix is another value (every agent key starts `rpa_ak_`), not a cut of this one."""
+
+
+def _prefix_pattern(value: str) -> str | None:
+    """A regex for any cut of `value` that keeps at least its first `MIN_PREFIX` characters, as
+    long as the text goes on matching and then ends its word (nested groups: linear in the
+    value's length). A cut as long as `MAX_PREFIXED` is masked whatever follows it."""
+    if len(value) <= MIN_PREFIX:
+        return None
+    head, rest = value[:MIN_PREFIX], value[MIN_PREFIX:MAX_PREFIXED]
+    tail = ""
+    for char in reversed(rest):
+        tail = f"(?:{re.escape(char)}{tail}|{_CUT_END})"
+    return re.escape(head) + tail
 
 
 class SecretMasker:
@@ -47,6 +87,7 @@ class SecretMasker:
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        self._prefixes: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
 
@@ -59,14 +100,19 @@ class SecretMasker:
         if not value:
             return
         forms = _encodings(value)
+        prefixes = {pattern for form in (value, value[::-1]) if (pattern := _prefix_pattern(form))} if len(
+            value) <= MAX_TRANSFORMED else set()
         with self._lock:
-            if forms <= self._secrets:
+            if forms <= self._secrets and prefixes <= self._prefixes:
                 return
             self._secrets |= forms
+            self._prefixes |= prefixes
             # Longest first: the regex engine takes the first alternative that matches, and a
             # secret that contains another must be masked whole, not around the shorter one.
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
+            # Cuts come last: a whole form is masked as a whole before a cut of it is tried.
+            ordered = [re.escape(secret) for secret in sorted(self._secrets, key=len, reverse=True)]
+            ordered += sorted(self._prefixes, key=len, reverse=True)
+            self._pattern = re.compile("|".join(ordered), re.IGNORECASE)
 
     def mask_text(self, text: str) -> str:
         """Return ``text`` with every occurrence of every known secret replaced by ``***``."""

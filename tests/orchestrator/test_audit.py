@@ -52,7 +52,7 @@ async def test_an_intact_chain_verifies(app: FastAPI, client: httpx.AsyncClient,
     owner, rows = await _org_with_entries(app, tenant)
     result = await verify(client, owner.headers)
     assert result == {"chain": str(owner.org_id), "ok": True, "checked": len(rows), "head_seq": len(rows),
-                      "problems": [], "truncated": False}
+                      "problems": [], "truncated": False, "keyed_from": 1, "unkeyed": 0, "checkpoint_seq": None}
 
 
 async def test_the_database_refuses_update_and_delete(app: FastAPI, tenant: Any) -> None:

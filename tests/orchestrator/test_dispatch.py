@@ -465,6 +465,31 @@ async def test_a_missing_credential_fails_the_execution_and_dispatch_goes_on(
     assert "nowhere" in row["error"]["message"]
 
 
+async def test_a_credential_narrowed_after_the_start_is_not_revealed(
+        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    made = await client.post(f"{API}/credentials", headers=owner.headers,
+                             json={"name": "erp", "kind": "token", "value": {"token": "tok-erp-narrowed-42"}})
+    assert made.status_code == 201, made.text
+    reader = await make_workflow(app, owner.org_id, document=flow("Reader", nodes=[
+        {"id": "x", "type": "core.log", "params": {"message": "{{ secrets.erp }}"}}]))
+    queued = await start(client, owner.headers, reader)
+    narrowed = await client.patch(f"{API}/credentials/{made.json()['id']}", headers=owner.headers,
+                                  json={"access": {"roles": ["owner"], "tags": ["finance"]}})
+    assert narrowed.status_code == 200, narrowed.text
+    agent = FakeAgent(app, owner.org_id).connect()
+    for _ in range(100):
+        if (await get(client, owner.headers, queued))["state"] == "failed":
+            break
+        await asyncio.sleep(0.05)
+    row = await get(client, owner.headers, queued)
+    assert row["state"] == "failed"
+    assert row["error"]["kind"] == "credentials"
+    assert "outside its workflow scope" in row["error"]["message"]
+    assert agent.assigned == []
+    assert "tok-erp-narrowed-42" not in repr(agent.sent)
+
+
 async def test_sub_flows_travel_with_the_job_and_a_missing_one_fails_it(
         app: FastAPI, client: Any, tenant: TenantFactory) -> None:
     owner = await tenant()

@@ -34,7 +34,7 @@ async def test_every_kind_is_stored_and_only_metadata_comes_back(app: FastAPI, c
                                metadata={"env": "prod"})
         assert created["kind"] == kind
         assert created["metadata"] == {"env": "prod"}
-        assert set(created) == {"id", "org_id", "name", "kind", "description", "metadata", "created_at",
+        assert set(created) == {"id", "org_id", "name", "kind", "description", "metadata", "access", "created_at",
                                 "updated_at", "rotated_at", "created_by"}
     listing = await client.get(API, headers=owner.headers)
     one = await client.get(f"{API}/{created['id']}", headers=owner.headers)

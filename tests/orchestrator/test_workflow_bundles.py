@@ -140,7 +140,8 @@ async def test_a_bundle_round_trips_between_two_orchestrators(client: httpx.Asyn
         assert workflow["tags"] == ["entry"]
         publish_again = await other.post(f"{API}/workflows/{main_id}/publish", json={}, headers=other_headers)
         assert publish_again.json()["number"] == 4
-        assert await audit_actions(second_app, other_org) == ["workflow.import"] * 4 + ["workflow.publish"]
+        assert await audit_actions(second_app, other_org) == [
+            "org.create", *["workflow.import"] * 4, "workflow.publish"]
 
 
 async def test_name_conflicts_fail_rename_or_replace(app: FastAPI, client: httpx.AsyncClient, tenant) -> None:

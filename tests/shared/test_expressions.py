@@ -84,6 +84,7 @@ def test_public_names_are_pinned() -> None:
         "compile_value",
         "evaluate",
         "find_secret_refs",
+        "find_secret_uses",
         "is_template",
         "render",
     }

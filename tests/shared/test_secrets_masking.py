@@ -234,3 +234,37 @@ def test_find_secret_refs_is_empty_without_secrets() -> None:
 def test_find_secret_refs_finds_any_secret_name(name: str) -> None:
     assert find_secret_refs([f"{{{{ secrets.{name} }}}}"]) == {name}
     assert find_secret_refs([f"x {{{{ secrets['{name}'] }}}}"]) == {name}
+
+
+def test_common_transformations_of_a_secret_are_masked_too() -> None:
+    import base64
+
+    masker = SecretMasker()
+    secret = "Tr0ub4dor-and-3-horses"
+    masker.add(secret)
+    forms = [secret.upper(), secret.lower(), secret.title(), secret.swapcase(), secret[::-1], secret[:6],
+             secret[:13], base64.b64encode(secret.encode()).decode(), base64.b64encode(secret.encode()).decode()[:-2],
+             base64.urlsafe_b64encode(secret.encode()).decode()]
+    for form in forms:
+        assert masker.mask_text(f"<{form}>") == "<***>", form
+    masker.add(" padded secret\t")
+    assert masker.mask_text("[paddedsecret] [padded secret]") == "[***] [***]"
+    # A cut shorter than the minimum prefix is not masked (it would hide ordinary text).
+    assert masker.mask_text(f"<{secret[:5]}>") == f"<{secret[:5]}>"
+
+
+def test_a_long_secret_is_masked_from_any_long_enough_prefix() -> None:
+    masker = SecretMasker()
+    secret = "k" * 5 + "".join(chr(ord("a") + i % 26) for i in range(1000))
+    masker.add(secret)
+    assert masker.mask_text(secret[:200] + " end") == "*** end"
+    assert masker.mask_text(secret) == "***"
+
+
+def test_a_cut_ends_its_word_so_a_value_sharing_a_prefix_is_not_cut_into() -> None:
+    masker = SecretMasker()
+    masker.add("rpa_ak_0123456789abcdef_Zx9Zx9")
+    assert masker.mask_text("key rpa_ak_0123 end") == "key *** end"
+    # Another agent key shares the first characters: it is left whole for the shape patterns.
+    assert masker.mask_text("key rpa_ak_fedcba9876543210_Qw7 end") == "key rpa_ak_fedcba9876543210_Qw7 end"
+    assert masker.mask_text("key rpa_ak_01xyz end") == "key rpa_ak_01xyz end"

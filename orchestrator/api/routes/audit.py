@@ -9,15 +9,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from orchestrator.api.deps import PageDep, SessionDep, require
 from orchestrator.errors import NotFound
 from orchestrator.schemas.audit import AuditEntryPublic, AuditProblemPublic, AuditVerificationPublic
 from orchestrator.schemas.pagination import Page
+from orchestrator.security import audit_keys
 from orchestrator.security.permissions import Permission
 from orchestrator.security.principal import Principal
 from orchestrator.services import audit
+from orchestrator.services.audit_checkpoints import checkpoint_dir, latest
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -46,11 +48,16 @@ async def list_entries(
 
 @router.get("/verify", response_model=AuditVerificationPublic,
             summary="Check the organisation's chain for edited, removed or inserted entries")
-async def verify(principal: Reader, session: SessionDep) -> AuditVerificationPublic:
-    result = await audit.verify_chain(session, audit.chain_of(principal.org_id))
+async def verify(principal: Reader, session: SessionDep, request: Request) -> AuditVerificationPublic:
+    chain = audit.chain_of(principal.org_id)
+    keys = audit_keys.active()
+    last = latest(checkpoint_dir(request.app.state.settings.data_dir), chain, keys.public_keys)
+    result = await audit.verify_chain(session, chain, anchor=last.anchor if last else None, expect_entries=True,
+                                      keys=keys)
     return AuditVerificationPublic(
         chain=result.chain, ok=result.ok, checked=result.checked, head_seq=result.head_seq, truncated=result.truncated,
-        problems=[AuditProblemPublic(seq=p.seq, problem=p.problem, id=p.id) for p in result.problems])
+        problems=[AuditProblemPublic(seq=p.seq, problem=p.problem, id=p.id) for p in result.problems],
+        keyed_from=result.keyed_from, unkeyed=result.unkeyed, checkpoint_seq=result.checkpoint_seq)
 
 
 @router.get("/{entry_id}", response_model=AuditEntryPublic, summary="One audit entry")

@@ -103,7 +103,7 @@ async def prepare_start(body: ExecutionCreate, principal: Principal, request: Re
         return await service.prepare_start(
             session, org_id=principal.org_id, actor=_actor(principal, request), workflow_id=body.workflow_id,
             version=body.version, inputs=body.inputs, priority=body.priority, deadline_s=body.deadline_s,
-            cache=request.app.state.pin_cache)
+            cache=request.app.state.pin_cache, role=principal.role)
     finally:
         await release(session)
 
@@ -137,7 +137,7 @@ async def _prepare_many(body: ExecutionBatchCreate, principal: Principal,
                 news.append(await service.prepare_start(
                     session, org_id=principal.org_id, actor=actor, workflow_id=item.workflow_id,
                     version=item.version, inputs=item.inputs, priority=item.priority, deadline_s=item.deadline_s,
-                    pins=pins, cache=request.app.state.pin_cache))
+                    pins=pins, cache=request.app.state.pin_cache, role=principal.role))
             except ApiError as error:
                 raise _at_item(error, index) from None
     finally:
@@ -316,6 +316,6 @@ async def retry(execution_id: uuid.UUID, principal: Starter, session: SessionDep
                 body: ExecutionRetry | None = None) -> ExecutionPublic:
     parent = await service.get_execution(session, principal.org_id, execution_id)
     execution = await service.retry_execution(session, parent, actor=_actor(principal, request),
-                                              resume=body.resume if body else False)
+                                              resume=body.resume if body else False, role=principal.role)
     _dispatch_after_commit(session, request)
     return ExecutionPublic.of(execution)

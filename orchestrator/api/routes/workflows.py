@@ -94,7 +94,7 @@ async def import_bundle(body: Bundle, session: SessionDep, principal: Writer, re
                             description="A name already in use: fail (409), rename the imported workflow, or "
                                         "replace (delete) the existing one.")] = "fail") -> ImportResult:
     created = await bundles.import_bundle(session, principal.org_id, actor_for(request, principal),
-                                          body.model_dump(), on_conflict=on_conflict)
+                                          body.model_dump(), on_conflict=on_conflict, role=principal.role)
     return ImportResult(workflows=[ImportedWorkflow(**c) for c in created])
 
 
@@ -168,7 +168,7 @@ async def publish_workflow(workflow_id: uuid.UUID, session: SessionDep, principa
                            response: Response, body: PublishRequest | None = None,
                            if_match: IfMatch = None) -> WorkflowVersionPublic:
     version = await service.publish(session, principal.org_id, workflow_id, actor_for(request, principal),
-                                    note=body.note if body else "", if_match=if_match)
+                                    note=body.note if body else "", if_match=if_match, role=principal.role)
     response.headers["ETag"] = service.etag(version.workflow)
     return version_of(version)
 
@@ -202,7 +202,7 @@ async def rollback_workflow(workflow_id: uuid.UUID, number: VersionNumber, sessi
                             request: Request, response: Response, body: PublishRequest | None = None,
                             if_match: IfMatch = None) -> WorkflowVersionPublic:
     version = await service.rollback(session, principal.org_id, workflow_id, number, actor_for(request, principal),
-                                     note=body.note if body else "", if_match=if_match)
+                                     note=body.note if body else "", if_match=if_match, role=principal.role)
     response.headers["ETag"] = service.etag(version.workflow)
     return version_of(version)
 

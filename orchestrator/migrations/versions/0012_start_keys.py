@@ -1,7 +1,7 @@
 """idempotency keys of starts; an index of what each agent holds
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07 09:10:00.000000
 
 `POST /executions` and `POST /executions/batch` accept an `Idempotency-Key` header. The key is
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
