@@ -58,8 +58,12 @@ def serve(
     typer.echo(f"orchestrator on http://{host}:{port} (data: {settings.data_dir}, API docs at /docs)")
     # ws_ping_interval=None: the agent protocol has its own heartbeats, and the lease reaper decides
     # when a silent agent is gone (uvicorn's ping would close it on its own, later clock).
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback peer; the app
+    # believes it only through RPA_TRUSTED_PROXIES (api/client_address.py), the one setting.
+    # server_header=False: no "server: uvicorn" to fingerprint.
     uvicorn.run(app, host=host, port=port, log_level="info", ws="websockets-sansio",
-                ws_ping_interval=None, ws_per_message_deflate=settings.ws_compression)
+                ws_ping_interval=None, ws_per_message_deflate=settings.ws_compression,
+                proxy_headers=False, forwarded_allow_ips=[], server_header=False)
 
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)

@@ -8,12 +8,13 @@ given explicitly must not be a known placeholder or too short.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "dev", "development", "test", "default"}
@@ -41,7 +42,9 @@ class Settings(BaseSettings):
     mfa_token_ttl_s: int = Field(default=300, ge=30)
     rate_limit_per_minute: int = Field(default=1200, ge=1, description="Per IP and per user, on the API.")
     login_rate_limit_per_minute: int = Field(default=20, ge=1, description="Per IP, on login endpoints.")
-    trusted_proxies: list[str] = Field(default_factory=list, description="Peers whose X-Forwarded-For is believed.")
+    trusted_proxies: list[str] = Field(default_factory=list, description=(
+        "Proxies (addresses or networks) whose X-Forwarded-For is believed; the only such setting "
+        "(uvicorn's own proxy-header handling is off)."))
     sql_echo: bool = False
     read_cache_s: float = Field(default=1.0, ge=0, description=(
         "How long the rows read on nearly every request (a session's facts: revoked, user and membership "
@@ -65,6 +68,16 @@ class Settings(BaseSettings):
     gc_young_threshold: int = Field(default=20_000, ge=0, description=(
         "`rpa orchestrator` collects the garbage collector's youngest generation after this many "
         "allocations (Python's default: 700; 0 keeps it)."))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return [entry.strip() for entry in entries]
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

@@ -28,6 +28,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.api.client_address import client_address
 from orchestrator.api.errors import Forbidden, Unauthorized
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import release
@@ -84,13 +85,12 @@ class Principal:
 
 
 def client_ip(request: Request) -> str:
-    """The caller's address; X-Forwarded-For is believed only from a trusted proxy."""
+    """The caller's address; X-Forwarded-For is believed only through trusted proxies
+    (`api/client_address.py`)."""
     peer = request.client.host if request.client else "unknown"
     settings: Settings = request.app.state.settings
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and peer in settings.trusted_proxies:
-        return forwarded.split(",")[0].strip()
-    return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
+    return client_address(peer, forwarded, tuple(settings.trusted_proxies))
 
 
 def ip_allowed(ip: str, allowlist: list[str]) -> bool:
