@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from orchestrator.api import direct_start, errors
+from orchestrator.api import body_limit, direct_start, errors
+from orchestrator.api.body_limit import BodyLimitMiddleware
 from orchestrator.api.direct_start import DirectStart
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
 from orchestrator.api.route_table import add_flat
@@ -85,10 +86,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     errors.install(app)
+    body_limit.install(app)
     add_flat(app, [health.router])
     add_flat(app, [*ROUTERS, agent_socket.router, agent_uploads.router], prefix=API_PREFIX)
     # Innermost of the app's own middleware: a start it answers was counted and rate-limited.
     app.add_middleware(DirectStart, route=direct_start.route_of(app, API_PREFIX + "/executions"))
     app.add_middleware(RateLimitMiddleware)  # inside the request context: a 429 has a request id and is counted
+    # Before anything reads a body: an oversized one is refused from its length or as it streams.
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -66,6 +67,18 @@ def serve(
                 proxy_headers=False, forwarded_allow_ips=[], server_header=False)
 
 
+def _read_password() -> str:
+    """A password from the terminal (twice) or from the first line of a piped standard input."""
+    if sys.stdin.isatty():
+        password: str = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        return password
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        typer.echo("error: no password on standard input (its first line is the password)", err=True)
+        raise typer.Exit(2)
+    return line
+
+
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
 
@@ -87,19 +100,21 @@ admin_app = typer.Typer(help="Administration.", no_args_is_help=True)
 def admin_create(
     email: Annotated[str, typer.Option(help="The owner's e-mail (login).")],
     org: Annotated[str, typer.Option(help="The organisation's name.")] = "Default",
-    password: Annotated[str | None, typer.Option(help="Prompted for when omitted.")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create an organisation and its first owner."""
+    """Create an organisation and its first owner.
+
+    The password is prompted for on a terminal, else read as the first line of standard input
+    (`printf '%s\\n' "$PASSWORD" | rpa admin create …`): never an argument, which `ps` would show.
+    """
     from orchestrator.db.migrate import upgrade_sync
     from orchestrator.db.session import Database
     from orchestrator.services.identity import IdentityError, create_org_with_owner
     from orchestrator.services.roles import ensure_builtin_roles
 
     settings = _settings(data_dir, database_url)
-    if password is None:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _read_password()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_sync(settings.resolved_database_url)
 

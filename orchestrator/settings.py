@@ -58,6 +58,17 @@ class Settings(BaseSettings):
         "After a cancel request, how long an agent has to stop before the execution is cancelled anyway."))
     max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1,
                                     description="Largest artifact an agent may upload.")
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body of a route not below.")
+    max_anonymous_body_bytes: int = Field(default=16 * 1024, ge=1024, description=(
+        "Largest request body of a caller without a validly signed token (login, refresh, enrolment)."))
+    max_flow_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description=(
+        "Largest body creating or changing a workflow (its document holds at most 2 MiB)."))
+    max_import_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Largest bundle import.")
+    max_start_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest start request.")
+    max_batch_start_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024,
+                                            description="Largest batch of starts.")
+    max_credential_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description=(
+        "Largest body creating, changing or rotating a credential (a file credential holds at most 1 MiB)."))
     max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest WebSocket message accepted.")
     ws_compression: bool = Field(default=False, description=(
         "permessage-deflate on WebSockets: less traffic for large flows and journals, about 40 KiB more "

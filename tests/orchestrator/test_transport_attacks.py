@@ -3,13 +3,18 @@ addresses, oversized bodies, fingerprinting. Each with its control first."""
 
 from __future__ import annotations
 
+import json
+import socket
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from orchestrator.api.client_address import client_address
-from tests.orchestrator._live import live_server
+from tests.orchestrator._live import Live, live_server
 
 LOGIN = "/api/v1/auth/login"
 
@@ -50,3 +55,118 @@ def test_a_forged_forwarded_for_is_believed_only_from_a_configured_proxy(tmp_pat
 def test_the_client_address_is_the_rightmost_untrusted_hop(peer: str, header: str, trusted: tuple[str, ...],
                                                            expected: str) -> None:
     assert client_address(peer, header, trusted) == expected
+
+
+# --- body limits ------------------------------------------------------------------------------
+
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """One real server with an owner, for the attacks that need no settings of their own."""
+    with live_server(tmp_path_factory.mktemp("live"), owner=True) as live:
+        yield live
+
+
+def _raw(url: str, head: str, body_chunks: Iterator[bytes] = iter(())) -> tuple[int, dict[str, Any], int]:
+    """Send `head` and then as many `body_chunks` as the server takes before it answers; returns
+    (status, JSON body, bytes of body sent)."""
+    host, port = url.removeprefix("http://").split(":")
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head.encode())
+        sock.setblocking(False)
+        answer = b""
+        for chunk in body_chunks:
+            try:
+                answer += sock.recv(65536)
+            except BlockingIOError:
+                pass
+            if answer:
+                break
+            try:
+                sock.setblocking(True)
+                sock.sendall(chunk)
+                sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            finally:
+                sock.setblocking(False)
+        sock.setblocking(True)
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < _length(answer):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    head_part, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head_part.split(b" ", 2)[1])
+    return status, json.loads(body[:_length(answer)] or b"{}"), sent
+
+
+def _length(answer: bytes) -> int:
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
+
+
+def _chunked(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
+    piece = b"x" * size
+    for _ in range(total // size):
+        yield b"%x\r\n%s\r\n" % (size, piece)
+    yield b"0\r\n\r\n"
+
+
+def test_a_declared_oversized_body_is_refused_before_it_is_sent(server: Live) -> None:
+    body = json.dumps({"email": "nobody@example.com", "password": "wrong-password-1"})
+    control = httpx.post(f"{server.url}{LOGIN}", content=body, headers={"Content-Type": "application/json"})
+    assert control.status_code == 401  # a login is read and answered
+    head = (f"POST {LOGIN} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {100 * MB}\r\n\r\n")
+    status, answer, sent = _raw(server.url, head)
+    assert (status, sent) == (413, 0)
+    assert answer["error"]["code"] == "too_large"
+    assert answer["error"]["request_id"]
+    assert answer["error"]["details"] == {"limit": 16 * 1024}
+
+
+def test_a_chunked_oversized_body_is_refused_while_it_streams(server: Live) -> None:
+    head = ("POST /api/v1/workflows HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n")
+    status, answer, sent = _raw(server.url, head, _chunked(100 * MB))
+    assert status == 413
+    assert answer["error"]["code"] == "too_large"
+    assert sent < 20 * MB  # refused long before the end (what the socket buffers took is all it read)
+
+
+def test_an_authenticated_flow_body_has_its_own_limit(server: Live) -> None:
+    headers = server.login()
+    document = {"schema": "rpa.flow/1", "name": "big", "nodes": [], "edges": [],
+                "description": "x" * (512 * 1024)}
+    control = httpx.post(f"{server.url}/api/v1/workflows", json={"name": "big", "document": document},
+                         headers=headers, timeout=30)
+    assert control.status_code != 413, control.text  # 512 KiB: above the default limit, within a flow's
+    document["description"] = "x" * (5 * MB)
+    too_big = httpx.post(f"{server.url}/api/v1/workflows", json={"name": "big", "document": document},
+                         headers=headers, timeout=30)
+    assert too_big.status_code == 413
+    assert too_big.json()["error"]["details"] == {"limit": 4 * MB}
+    chunked = httpx.post(f"{server.url}/api/v1/workflows", headers=headers, timeout=30,
+                         content=iter([json.dumps({"name": "big", "document": document}).encode()]))
+    assert chunked.status_code == 413
+
+
+def test_concurrent_huge_unauthenticated_bodies_do_not_grow_the_server(server: Live) -> None:
+    before = server.rss_kib()
+    declared = (f"POST /api/v1/workflows HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {100 * MB}\r\n\r\n")
+    chunked = ("POST /api/v1/executions/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n")
+    attacks = [(declared, _chunked(100 * MB)), (declared, _chunked(100 * MB)),
+               (chunked, _chunked(100 * MB)), (chunked, _chunked(100 * MB))]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda attack: _raw(server.url, *attack), attacks))
+    assert [status for status, _answer, _sent in results] == [413] * 4
+    assert server.rss_kib() - before < 32 * 1024, (before, server.rss_kib())
