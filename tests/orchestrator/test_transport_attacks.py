@@ -170,3 +170,42 @@ def test_concurrent_huge_unauthenticated_bodies_do_not_grow_the_server(server: L
         results = list(pool.map(lambda attack: _raw(server.url, *attack), attacks))
     assert [status for status, _answer, _sent in results] == [413] * 4
     assert server.rss_kib() - before < 32 * 1024, (before, server.rss_kib())
+
+
+# --- integer bounds ---------------------------------------------------------------------------
+
+HUGE = 2**63
+
+
+@pytest.mark.parametrize(("method", "path", "params", "headers", "body"), [
+    ("POST", "/api/v1/executions", {}, {}, {"workflow_id": "{wf}", "version": "{n}"}),
+    ("POST", "/api/v1/executions/batch", {}, {}, {"items": [{"workflow_id": "{wf}", "version": "{n}"}]}),
+    ("GET", "/api/v1/executions/{ex}/events", {"after_seq": "{n}"}, {}, None),
+    ("GET", "/api/v1/executions/{ex}/stream", {"after_seq": "{n}"}, {}, None),
+    ("GET", "/api/v1/executions/{ex}/stream", {}, {"Last-Event-ID": "{n}"}, None),
+])
+def test_integers_past_their_column_are_refused_not_a_500(server: Live, method: str, path: str,
+                                                          params: dict[str, str], headers: dict[str, str],
+                                                          body: Any) -> None:
+    auth = server.login()
+    ids = {"wf": "00000000-0000-4000-8000-000000000001", "ex": "00000000-0000-4000-8000-000000000002"}
+
+    def send(number: int) -> httpx.Response:
+        def fill(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: fill(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [fill(v) for v in value]
+            if value == "{n}":
+                return number
+            return value.format(**ids) if isinstance(value, str) else value
+        return httpx.request(method, server.url + path.format(**ids), json=fill(body),
+                             params={k: str(fill(v)) for k, v in params.items()},
+                             headers={**auth, **{k: str(fill(v)) for k, v in headers.items()}}, timeout=30)
+
+    control = send(5)
+    assert control.status_code == 404, control.text  # a sane number reaches the logic: no such object
+    for number in (HUGE, 2**64, 10**30):
+        attack = send(number)
+        assert attack.status_code == 422, attack.text
+        assert attack.json()["error"]["code"] == "invalid"

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from orchestrator.api.pagination import Page
 from orchestrator.db.session import after_commit, release
 from orchestrator.schemas.executions import (
     MAX_BATCH_STARTS,
+    MAX_SEQ,
     ArtifactPublic,
     ExecutionBatchCreate,
     ExecutionBatchPublic,
@@ -176,7 +177,7 @@ async def get(execution_id: uuid.UUID, principal: Reader, session: SessionDep, r
 @router.get("/{execution_id}/events", response_model=ExecutionEventsPage, summary="The execution's journal, by seq")
 async def events(
     execution_id: uuid.UUID, principal: Reader, session: SessionDep,
-    after_seq: Annotated[int, Query(ge=0, description="Only events with a greater seq.")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Only events with a greater seq.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ExecutionEventsPage:
     execution = await service.get_execution(session, principal.org_id, execution_id)
@@ -190,12 +191,15 @@ async def events(
             responses={200: {"content": {"text/event-stream": {}}, "description": "`journal` events, then `end`"}})
 async def stream(
     execution_id: uuid.UUID, principal: Reader, session: SessionDep, request: Request,
-    after_seq: Annotated[int, Query(ge=0, description="Start after this seq (Last-Event-ID works too).")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq (Last-Event-ID works too).")
+                         ] = 0,
     follow: Annotated[bool, Query(description="Keep streaming new events until the execution ends.")] = False,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_SEQ, description=(
+        "The seq of the last event received (an EventSource sends it when it reconnects); wins over "
+        "after_seq."))] = None,
 ) -> StreamingResponse:
     await service.get_execution(session, principal.org_id, execution_id)
-    last_event_id = request.headers.get("last-event-id", "")
-    start = int(last_event_id) if last_event_id.isdigit() else after_seq
+    start = after_seq if last_event_id is None else last_event_id
     db, hub = request.app.state.db, getattr(request.app.state, "agent_hub", None)
     return StreamingResponse(journal_stream(db, hub, execution_id, start, follow=follow and hub is not None),
                              media_type="text/event-stream", headers={"Cache-Control": "no-store"})
