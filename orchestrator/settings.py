@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.protocol import MAX_FRAME_BYTES
+
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "dev", "development", "test", "default"}
 MIN_SECRET_LENGTH = 32
 
@@ -69,7 +71,11 @@ class Settings(BaseSettings):
                                             description="Largest batch of starts.")
     max_credential_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description=(
         "Largest body creating, changing or rotating a credential (a file credential holds at most 1 MiB)."))
-    max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest WebSocket message accepted.")
+    max_frame_bytes: int = Field(default=MAX_FRAME_BYTES, ge=1024, description=(
+        "Largest WebSocket message accepted (shared.protocol.MAX_FRAME_BYTES, 4 MiB, by default)."))
+    agent_log_bytes_per_minute: int = Field(default=256 * 1024, ge=1024, description=(
+        "Log text one agent connection may have written to the orchestrator's log per minute; lines past it "
+        "are dropped and counted."))
     ws_compression: bool = Field(default=False, description=(
         "permessage-deflate on WebSockets: less traffic for large flows and journals, about 40 KiB more "
         "memory and more CPU per connected agent."))

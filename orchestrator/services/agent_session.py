@@ -23,6 +23,7 @@ from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
 from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
+from orchestrator.services.agent_logs import LogBudget, escape_control
 from orchestrator.services.agent_writer import AgentWriter, Rows, Work
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
@@ -68,6 +69,8 @@ class AgentSession:
     link: AgentLink
     connection: ServerConnection
     writer: AgentWriter | None = None
+    log_budget: LogBudget | None = None
+    """How much of the orchestrator's log this connection may write (None: no limit)."""
     ended: dict[str, int] = field(default_factory=dict)
     """Executions of this connection whose stored journal ended them (terminal, so they can no longer
     move), with their stored `last_seq`: the agent's `job.finished` is then answered without a query."""
@@ -185,9 +188,21 @@ class AgentSession:
         return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
 
     async def on_log(self, message: LogLine) -> list[object]:
+        # Escaped and budgeted (services/agent_logs.py): one line per message, never a forged one.
+        text = escape_control(message.message)
+        name = escape_control(self.link.name)
+        where = f" [{escape_control(message.execution_id)}]" if message.execution_id else ""
+        budget = self.log_budget
+        if budget is not None:
+            dropped = budget.dropped
+            if not budget.take(len(text) + len(name) + len(where)):
+                return []
+            if dropped:
+                budget.dropped = 0
+                log.warning("agent %s: %d log lines dropped (over its budget of %d bytes per minute)",
+                            name, dropped, budget.per_minute)
         level = getattr(logging, message.level.upper(), logging.INFO)
-        log.log(level, "agent %s%s: %s", self.link.name,
-                f" [{message.execution_id}]" if message.execution_id else "", message.message)
+        log.log(level, "agent %s%s: %s", name, where, text)
         return []
 
 

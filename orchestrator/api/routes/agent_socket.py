@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from orchestrator.services.agent_logs import LogBudget, escape_control
 from orchestrator.services.agent_session import AgentSession, reconcile, record_disconnect
 from orchestrator.services.agents import authenticate_agent
 from orchestrator.services.hub import AgentLink
@@ -94,17 +95,19 @@ async def connect(websocket: WebSocket) -> None:
                          connection=connection)
         for execution_id, attempt in reconciled.keep.items():
             link.hold(execution_id, attempt)
-        session_ = AgentSession(db, hub, link, connection, writer=app.state.agent_writer)
+        session_ = AgentSession(db, hub, link, connection, writer=app.state.agent_writer,
+                                log_budget=LogBudget(settings.agent_log_bytes_per_minute))
         for job in reconciled.reclaimed:
             log.info("agent %s reclaimed execution %s (attempt %d): nobody took it while it was away",
-                     hello.name, job.execution_id, job.attempt)
+                     escape_control(hello.name), job.execution_id, job.attempt)
         await send(connection.welcome(reconciled.stop, reconciled.reclaimed))
         previous = hub.register(link)
         if previous is not None:
             await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same agent")
         await _serve(websocket, session_, send)
     except ProtocolError as error:
-        log.warning("agent %s: %s (%s); closing its connection", name, error.message, error.code)
+        log.warning("agent %s: %s (%s); closing its connection", escape_control(name), escape_control(error.message),
+                    error.code)
         with contextlib.suppress(Exception):
             await send(connection.refuse(error))
             await websocket.close(code=error.close_code, reason=error.message[:120])
