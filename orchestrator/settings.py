@@ -19,6 +19,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.protocol import MAX_FRAME_BYTES
 
+SAFE_ARTIFACT_TYPES = (
+    "application/octet-stream", "application/pdf", "application/json", "application/zip", "application/gzip",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel", "text/plain", "text/csv", "image/png", "image/jpeg", "image/gif", "image/webp",
+)
+"""Types no browser runs as a page (never text/html, image/svg+xml or anything with script)."""
+
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "dev", "development", "test", "default"}
 MIN_SECRET_LENGTH = 32
 
@@ -71,6 +79,12 @@ class Settings(BaseSettings):
                                             description="Largest batch of starts.")
     max_credential_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description=(
         "Largest body creating, changing or rotating a credential (a file credential holds at most 1 MiB)."))
+    max_artifact_bytes_per_execution: int = Field(default=1024**3, ge=1, description=(
+        "Artifact bytes one execution may keep (all its uploads together)."))
+    max_artifact_bytes_per_org: int = Field(default=20 * 1024**3, ge=1, description=(
+        "Artifact bytes one organisation may keep."))
+    artifact_content_types: list[str] = Field(default_factory=lambda: list(SAFE_ARTIFACT_TYPES), description=(
+        "Content types an agent's artifact keeps; any other is stored and served as application/octet-stream."))
     max_frame_bytes: int = Field(default=MAX_FRAME_BYTES, ge=1024, description=(
         "Largest WebSocket message accepted (shared.protocol.MAX_FRAME_BYTES, 4 MiB, by default)."))
     agent_log_bytes_per_minute: int = Field(default=256 * 1024, ge=1024, description=(

@@ -26,6 +26,39 @@ from orchestrator.settings import Settings
 log = logging.getLogger("rpa.orchestrator")
 
 
+SAFE_CONTENT_TYPE = "application/octet-stream"
+
+
+def safe_content_type(given: str | None, allowed: list[str]) -> str:
+    """The content type an artifact is stored and served with: the agent's, without parameters,
+    when it is one of `allowed` (`RPA_ARTIFACT_CONTENT_TYPES`), else `application/octet-stream`
+    (an agent's `text/html` or `image/svg+xml` would run as a page of the orchestrator's origin)."""
+    media = (given or "").split(";", 1)[0].strip().lower()
+    return media if media and media in allowed else SAFE_CONTENT_TYPE
+
+
+async def quota_left(session: AsyncSession, execution: Execution, settings: Settings) -> int:
+    """Bytes the execution may still upload: the least of one artifact's limit and what is left of
+    the execution's and the organisation's artifact quotas.
+
+    Raises:
+        ApiError: 413 `artifact_quota` when a quota is used up already.
+    """
+    used = select(func.coalesce(func.sum(Artifact.size), 0))
+    used_by_execution = int(await session.scalar(used.where(Artifact.execution_id == execution.id,
+                                                            Artifact.org_id == execution.org_id)) or 0)
+    used_by_org = int(await session.scalar(used.where(Artifact.org_id == execution.org_id)) or 0)
+    left = {"execution": settings.max_artifact_bytes_per_execution - used_by_execution,
+            "organisation": settings.max_artifact_bytes_per_org - used_by_org}
+    for scope, remaining in left.items():
+        if remaining <= 0:
+            quota = (settings.max_artifact_bytes_per_execution if scope == "execution"
+                     else settings.max_artifact_bytes_per_org)
+            raise ApiError(f"the {scope}'s artifact quota of {quota} bytes is used up", status=413,
+                           code="artifact_quota", details={"scope": scope, "quota": quota})
+    return min(settings.max_artifact_bytes, *left.values())
+
+
 def artifact_root(settings: Settings) -> Path:
     """The artifact store's folder: `<data_dir>/artifacts`."""
     return settings.data_dir / "artifacts"
@@ -78,7 +111,8 @@ async def receive_artifact(session: AsyncSession, root: Path, execution: Executi
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
-                    raise ApiError(f"the artifact is larger than the limit of {limit} bytes", status=413,
+                    raise ApiError(f"the artifact is larger than the {limit} bytes this execution may still "
+                                   "upload (the size limit or what is left of a quota)", status=413,
                                    code="too_large", details={"limit": limit})
                 digest.update(chunk)
                 await asyncio.to_thread(out.write, chunk)
