@@ -42,6 +42,8 @@ def main(
 ) -> None:
     """The robot on this machine. Without a subcommand: run headless (connect to the orchestrator
     it is enrolled with, run the executions it is given, reconnect when the connection drops)."""
+    # Whatever any command creates (home, outbox and its WAL, key file, downloads) is private.
+    os.umask(0o077)
     if ctx.invoked_subcommand is not None:
         return
     import asyncio

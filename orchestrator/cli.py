@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, private_dir, private_files
 
 if TYPE_CHECKING:
     from orchestrator.security.crypto import KeyRing
 
 
 def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
+    # Every command reads its settings first: whichever runs first creates private files.
+    private_files()
     overrides: dict[str, object] = {}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
@@ -88,7 +90,7 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     from orchestrator.db.migrate import upgrade_sync
 
     settings = _settings(data_dir, database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     upgrade_sync(settings.resolved_database_url)
     typer.echo("database is up to date")
 
@@ -115,7 +117,7 @@ def admin_create(
 
     settings = _settings(data_dir, database_url)
     password = _read_password()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     upgrade_sync(settings.resolved_database_url)
 
     async def create() -> str:
@@ -142,7 +144,7 @@ vault_app = typer.Typer(help="Credential vault: master key and data keys.", no_a
 def _vault_database(settings: Settings) -> str:
     from orchestrator.db.migrate import upgrade_sync
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     url = settings.resolved_database_url
     upgrade_sync(url)
     return url

@@ -8,6 +8,7 @@ given explicitly must not be a known placeholder or too short.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -29,6 +30,39 @@ SAFE_ARTIFACT_TYPES = (
 
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "dev", "development", "test", "default"}
 MIN_SECRET_LENGTH = 32
+
+
+PRIVATE_UMASK = 0o077
+
+
+def private_files() -> None:
+    """Make every file and folder this process creates private to its user (umask 077): the
+    database, its WAL and SHM, keys, artifacts. Every `rpa` command of the orchestrator calls it
+    first, so whichever creates the data dir, it is 0700; the modes are also set explicitly
+    where a file is made (`private_dir`, `private_sqlite`)."""
+    os.umask(PRIVATE_UMASK)
+
+
+def private_dir(path: Path) -> Path:
+    """`path` made if missing (with its parents) as 0700, and made 0700 if it was just made."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    return path
+
+
+def private_sqlite(url: str) -> None:
+    """Create the file of a SQLite `url` as 0600 before SQLite does (it would make it 0644 under
+    the default umask); SQLite gives its -wal and -shm files the database file's mode."""
+    prefix = "sqlite+aiosqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return
+    path = Path(url.removeprefix(prefix).split("?", 1)[0])
+    if path.exists():
+        return
+    private_dir(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def default_data_dir() -> Path:
@@ -85,6 +119,11 @@ class Settings(BaseSettings):
         "Artifact bytes one organisation may keep."))
     artifact_content_types: list[str] = Field(default_factory=lambda: list(SAFE_ARTIFACT_TYPES), description=(
         "Content types an agent's artifact keeps; any other is stored and served as application/octet-stream."))
+    api_docs: Literal["public", "authenticated", "off"] = Field(default="public", description=(
+        "Who may read /docs, /redoc and /openapi.json: anyone, a caller with a validly signed access "
+        "token, or nobody (404)."))
+    metrics_token: SecretStr | None = Field(default=None, description=(
+        "When set, /metrics answers only requests with Authorization: Bearer <this token>."))
     max_frame_bytes: int = Field(default=MAX_FRAME_BYTES, ge=1024, description=(
         "Largest WebSocket message accepted (shared.protocol.MAX_FRAME_BYTES, 4 MiB, by default)."))
     agent_log_bytes_per_minute: int = Field(default=256 * 1024, ge=1024, description=(
@@ -134,7 +173,7 @@ class Settings(BaseSettings):
     def ensure_secrets(self) -> tuple[str, str]:
         """(signing secret, master key): given, or read from / created in the data dir (0600)."""
         # The data dir holds the database and the keys: private to the service's user.
-        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         signing = self.secret_key.get_secret_value() if self.secret_key else _file_secret(
             self.data_dir / "secret.key", lambda: secrets.token_urlsafe(48))
         master = self.master_key.get_secret_value() if self.master_key else _file_secret(

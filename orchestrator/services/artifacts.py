@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.api.errors import ApiError, Invalid, NotFound
 from orchestrator.db.base import new_id
 from orchestrator.models.executions import Artifact, Execution
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, private_dir
 
 log = logging.getLogger("rpa.orchestrator")
 
@@ -59,6 +60,11 @@ async def quota_left(session: AsyncSession, execution: Execution, settings: Sett
     return min(settings.max_artifact_bytes, *left.values())
 
 
+def _private_file(path: Path) -> BinaryIO:
+    """`path` opened for writing, made 0600 (only the orchestrator's user reads artifacts)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
 def artifact_root(settings: Settings) -> Path:
     """The artifact store's folder: `<data_dir>/artifacts`."""
     return settings.data_dir / "artifacts"
@@ -79,10 +85,11 @@ async def register_artifact(session: AsyncSession, root: Path, execution: Execut
                         sha256=hashlib.sha256(content).hexdigest())
     relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
     target = root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     # Write then rename, so a reader never sees half a file.
     partial = target.with_name(target.name + ".part")
-    partial.write_bytes(content)
+    with _private_file(partial) as out:
+        out.write(content)
     os.replace(partial, target)
     artifact.path = relative.as_posix()
     session.add(artifact)
@@ -102,10 +109,10 @@ async def receive_artifact(session: AsyncSession, root: Path, execution: Executi
                         content_type=content_type[:255] or "application/octet-stream")
     relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
     target = root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     partial = target.with_name(target.name + ".part")
     digest, size = hashlib.sha256(), 0
-    out = await asyncio.to_thread(partial.open, "wb")  # file I/O off the event loop
+    out = await asyncio.to_thread(_private_file, partial)  # file I/O off the event loop
     try:
         try:
             async for chunk in chunks:
