@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from orchestrator.api.client_address import client_address
-from tests.orchestrator._live import Live, live_server
+from tests.orchestrator._live import Live, env_for, live_server, rpa
 
 LOGIN = "/api/v1/auth/login"
 
@@ -209,3 +209,54 @@ def test_integers_past_their_column_are_refused_not_a_500(server: Live, method: 
         attack = send(number)
         assert attack.status_code == 422, attack.text
         assert attack.json()["error"]["code"] == "invalid"
+
+
+# --- headers, fingerprints, docs and metrics ---------------------------------------------------
+
+
+def test_every_answer_carries_security_headers_and_no_server_name(server: Live) -> None:
+    owner = server.login()
+    answers = [httpx.get(f"{server.url}/healthz"), httpx.get(f"{server.url}/metrics"),
+               httpx.get(f"{server.url}/api/v1/auth/me", headers=owner), httpx.get(f"{server.url}/api/v1/auth/me"),
+               httpx.get(f"{server.url}/no/such/page"),
+               httpx.post(f"{server.url}{LOGIN}", content=b"x" * (64 * 1024),
+                          headers={"Content-Type": "application/json"})]
+    assert [a.status_code for a in answers] == [200, 200, 200, 401, 404, 413]
+    for answer in answers:
+        assert "server" not in answer.headers, answer.headers
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    docs = httpx.get(f"{server.url}/docs")
+    assert docs.status_code == 200
+    policy = docs.headers["content-security-policy"]
+    script_src = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
+    assert "'sha256-" in script_src
+    assert "unsafe" not in script_src
+    assert "frame-ancestors 'none'" in policy
+
+
+def test_metrics_and_docs_can_require_credentials(tmp_path: Path) -> None:
+    token = "m" * 40
+    with live_server(tmp_path, owner=True, metrics_token=token, api_docs="authenticated") as server:
+        owner = server.login()
+        assert httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert httpx.get(f"{server.url}/openapi.json", headers=owner).status_code == 200
+        for path, headers in (("/metrics", {}), ("/metrics", {"Authorization": "Bearer wrong"}),
+                              ("/metrics", owner), ("/openapi.json", {}), ("/docs", {}),
+                              ("/openapi.json", {"Authorization": f"Bearer {token}"})):
+            refused = httpx.get(f"{server.url}{path}", headers=headers)
+            assert refused.status_code == 401, (path, headers)
+            assert refused.json()["error"]["code"] == "unauthorized"
+
+
+def test_admin_create_takes_no_password_argument(tmp_path: Path) -> None:
+    env = env_for(tmp_path / "home")
+    argued = rpa("admin", "create", "--email", "a@example.com", "--password", "Visible-In-Ps-42!",
+                 "--data-dir", str(tmp_path / "data"), env=env)
+    assert argued.returncode == 2
+    assert "--password" in argued.stderr
+    piped = rpa("admin", "create", "--email", "a@example.com", "--data-dir", str(tmp_path / "data"), env=env,
+                stdin="Visible-In-Ps-42!\n")
+    assert piped.returncode == 0, piped.stderr
