@@ -58,3 +58,38 @@ def test_a_running_orchestrator_keeps_its_database_wal_and_keys_private(tmp_path
         assert {"orchestrator.db", "orchestrator.db-wal", "orchestrator.db-shm", "secret.key",
                 "master.key"} <= names
         assert _modes(server.data) == {}
+
+
+def test_the_agent_s_commands_keep_its_files_private(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.orchestrator._live import RPA
+
+    with live_server(tmp_path / "live", owner=True) as server:
+        token = httpx.post(f"{server.url}/api/v1/agents/enrolment-tokens", json={},
+                           headers=server.login()).json()["token"]
+        home = tmp_path / "agent" / "home"
+        env = {**env_for(tmp_path / "agent-user"), "RPA_AGENT_HOME": str(home)}
+        key_file = tmp_path / "agent" / "keys" / "agent.key"
+        enrolled = rpa("agent", "enroll", server.url, token, "--name", "private", "--key-file", str(key_file),
+                       env=env)
+        assert enrolled.returncode == 0, enrolled.stderr
+        agent = subprocess.Popen([RPA, "agent", "--key-file", str(key_file)], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not (home / "outbox.db").exists():
+                assert agent.poll() is None, "the agent stopped"
+                assert time.monotonic() < deadline, "the agent made no outbox in 60 s"
+                time.sleep(0.2)
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            try:
+                agent.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+                agent.wait()
+    assert key_file.is_file()
+    assert _modes(tmp_path / "agent") == {}
