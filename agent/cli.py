@@ -7,6 +7,7 @@ imports the agent. `rpa agent` with no subcommand is the agent's default action 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.keystore import AgentIdentity, KeystoreError, agent_home
+from shared.protocol import LABEL_PATTERN
 
 app = typer.Typer(
     name="agent",
@@ -58,6 +60,9 @@ def main(
     except KeystoreError as exc:
         raise _fail(str(exc)) from None
     extra = [label.strip() for label in labels.split(",") if label.strip()]
+    invalid = [label for label in extra if not re.fullmatch(LABEL_PATTERN, label)]
+    if invalid:  # the orchestrator would refuse the hello that carries it, on every connection
+        raise _fail(f"--labels: {invalid[0]!r} is not a label (1 to 50 letters, digits and _ . : = / + @ -)")
     config = AgentConfig(url=url or identity.url, key=key, name=name or identity.name, home=agent_home(),
                          labels=sorted(set(identity.labels) | set(extra)), capabilities=detect_capabilities(),
                          max_jobs=max_jobs, version=agent_version(),

@@ -54,7 +54,8 @@ _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 """No control characters: these strings reach log lines and the UI."""
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x20\x7f]+$")]
 """A step type or a capability: no spaces, no control characters."""
-Label = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[\w.:=/+@-]+$")]
+LABEL_PATTERN = r"^[\w.:=/+@-]{1,50}$"
+Label = Annotated[str, Field(min_length=1, max_length=50, pattern=LABEL_PATTERN)]
 """As an enrolment's labels: letters, digits and `_ . : = / + @ -`."""
 
 
