@@ -13,7 +13,7 @@ from orchestrator.api.direct_start import DirectStart
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
 from orchestrator.api.route_table import add_flat
 from orchestrator.api.routes import ROUTERS, agent_socket, agent_uploads, health
-from orchestrator.api.security_headers import SecurityHeadersMiddleware
+from orchestrator.api.security_headers import AccessGateMiddleware, SecurityHeadersMiddleware
 from orchestrator.db.migrate import upgrade
 from orchestrator.db.session import Database
 from orchestrator.logging import install as install_log_masking
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitMiddleware)  # inside the request context: a 429 has a request id and is counted
     # Before anything reads a body: an oversized one is refused from its length or as it streams.
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(AccessGateMiddleware)  # the docs and metrics gates, with a request id
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     # Outermost: every answer carries them, a 413, a 429 or a 500 included.
     app.add_middleware(SecurityHeadersMiddleware)

@@ -37,8 +37,23 @@ DOC_PATHS = DOC_PAGES | {"/openapi.json"}
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 
+class AccessGateMiddleware:
+    """Pure ASGI middleware, inside the request context (its refusals carry a request id): the
+    docs and metrics gates."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = _refusal(scope, scope["path"]) if scope["type"] == "http" else None
+        if refusal is None:
+            await self.app(scope, receive, send)
+        else:
+            await _answer(scope, send, *refusal)
+
+
 class SecurityHeadersMiddleware:
-    """Pure ASGI middleware: the headers above on every HTTP answer; the docs and metrics gates."""
+    """Pure ASGI middleware, outermost: the headers above on every HTTP answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,10 +63,6 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        refusal = _refusal(scope, path)
-        if refusal is not None:
-            await _answer(scope, send, *refusal)
-            return
         if path in DOC_PAGES:
             await self._page(scope, receive, send)
             return
@@ -130,8 +141,7 @@ def _signed_in(scope: Scope) -> bool:
 async def _answer(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
     body = json.dumps({"error": {"code": code, "message": message, "details": None,
                                  "request_id": scope.get("state", {}).get("request_id")}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               *COMMON, (b"content-security-policy", API_POLICY.encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -254,6 +254,8 @@ def test_metrics_and_docs_can_require_credentials(tmp_path: Path) -> None:
             refused = httpx.get(f"{server.url}{path}", headers=headers)
             assert refused.status_code == 401, (path, headers)
             assert refused.json()["error"]["code"] == "unauthorized"
+            assert refused.json()["error"]["request_id"] == refused.headers["x-request-id"]
+            assert refused.headers["x-content-type-options"] == "nosniff"
 
 
 def test_admin_create_takes_no_password_argument(tmp_path: Path) -> None:
