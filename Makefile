@@ -23,7 +23,7 @@ PEERS_PY   := $(PEERS)/bin/python
 PEERS_REQS := bench/requirements-peers.txt
 PEERS_DEPS := $(PEERS)/.stamp-deps
 
-.PHONY: help setup sysdeps venv lint test demo bench bundle clean
+.PHONY: help setup sysdeps venv lint check test demo bench bundle clean
 
 help: ## list the targets
 	@echo "RPA Suite — make targets:"
@@ -57,10 +57,21 @@ $(DEPS): pyproject.toml | $(UV)
 	touch $@
 
 # --- checks -------------------------------------------------------------------
-lint: venv ## ruff, mypy (strict on shared) and import-linter contracts
+lint: venv ## ruff, mypy (strict, every package) and import-linter contracts
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# The check to run before each commit (about a minute): lint, types, and the core's own tests
+# (tests/shared without the `slow` ones, and the checks on the project's tooling). It needs no
+# system packages, server or browser.
+CHECK_TESTS := tests/shared tests/test_project_checks.py
+
+check: export QT_QPA_PLATFORM := offscreen
+check: export OMP_THREAD_LIMIT := 1
+check: venv ## lint + type check + the fast core tests (about a minute; before each commit)
+	$(MAKE) lint
+	$(VENV)/bin/pytest -q -m "not slow" $(PYTEST_ARGS) $(CHECK_TESTS)
 
 # Python writes its bytecode caches (gitignored __pycache__) even where the environment says not to:
 # the suite starts dozens of orchestrator, agent and CLI processes, and without the caches each one

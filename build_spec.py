@@ -32,7 +32,7 @@ BUNDLES = {
     "rpa": Bundle(
         name="rpa",
         script="installer/rpa_main.py",
-        packages=("shared",),
+        packages=("shared", "cli"),
         excludes=("PySide6", "playwright", "pyautogui", "cv2", "numpy", "fastapi", "sqlalchemy", "tkinter"),
     ),
 }

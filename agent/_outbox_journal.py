@@ -3,7 +3,8 @@
 Exceptions::
 
     OutboxError                an operation that would lose or corrupt a job's events
-    └── StaleJournalError      a journal written after its job was forgotten or reassigned
+    ├── StaleJournalError      a journal written after its job was forgotten or reassigned
+    └── OutboxWriteError       the file cannot be written (disk full, read-only, I/O error)
 """
 
 from __future__ import annotations
@@ -27,6 +28,19 @@ class OutboxError(Exception):
 
 class StaleJournalError(OutboxError):
     """A journal was written after its job was forgotten or reassigned to another attempt."""
+
+
+class OutboxWriteError(OutboxError):
+    """The outbox file cannot be written now (disk full, read-only, I/O error); nothing of the
+    refused transaction was stored.
+
+    Attributes:
+        cause: SQLite's own words, e.g. "database or disk is full".
+    """
+
+    def __init__(self, path: object, cause: str) -> None:
+        super().__init__(f"the outbox {path} cannot be written: {cause}")
+        self.cause = cause
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,7 @@ def main(
     config = AgentConfig(url=url or identity.url, key=key, name=name or identity.name, home=agent_home(),
                          labels=sorted(set(identity.labels) | set(extra)), capabilities=detect_capabilities(),
                          max_jobs=max_jobs, version=agent_version(),
-                         backoff_max_s=float(os.environ.get("RPA_AGENT_RECONNECT_MAX_S", "10")),
+                         backoff_max_s=float(os.environ.get("RPA_AGENT_RECONNECT_MAX_S", "5")),
                          key_source=lambda: load_identity(key_file=key_file)[1])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     typer.echo(f"agent {config.name} ({', '.join(config.capabilities)}) → {config.url}, {max_jobs} job(s) at once")
@@ -191,6 +191,11 @@ def doctor() -> None:
         table.add_row(check.name, "[green]yes[/]" if check.available else "[red]no[/]", check.reason)
     console.print(table)
     home = agent_home()
+    from agent.outbox import describe_outbox
+
+    writable, outbox_state = describe_outbox(home / "outbox.db")
+    console.print(f"outbox: {outbox_state}" if writable else f"[red]problem:[/] outbox {outbox_state}",
+                  highlight=False)
     try:
         identity = read_identity(home)
         if identity is None:

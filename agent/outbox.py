@@ -27,14 +27,22 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from agent._outbox_journal import EventSpec, JobRecord, OutboxError, OutboxJournal, StaleJournalError
+from agent._outbox_journal import (
+    EventSpec,
+    JobRecord,
+    OutboxError,
+    OutboxJournal,
+    OutboxWriteError,
+    StaleJournalError,
+)
 from shared.engine import EVENTS_SCHEMA, Event
 
-__all__ = ["JobRecord", "Outbox", "OutboxError", "OutboxJournal", "StaleJournalError"]
+__all__ = ["JobRecord", "Outbox", "OutboxError", "OutboxJournal", "OutboxWriteError", "StaleJournalError",
+           "describe_outbox"]
 
 # The events table is the engine's journal layout (shared.engine._journal.EVENTS_SCHEMA);
 # tests/agent/test_outbox.py reads an outbox file with SqliteJournal to pin it.
@@ -47,6 +55,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS health (name TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)"
@@ -107,8 +116,10 @@ class Outbox:
         Returns:
             A journal over the job's events. When the job is already recorded with the same
             attempt (the agent restarted), its events are kept and `seed` acknowledges what the
-            orchestrator already has (adding any seed event past the local ones); with another
-            attempt, its events are replaced by `seed`.
+            orchestrator already has (adding any seed event past the local ones). With another
+            attempt, its events are replaced by `seed`, unless they extend it (the seed is exactly
+            their beginning): then they are kept, go out under the new attempt, and the seed
+            acknowledges its part.
 
         Raises:
             ValueError: the seed's sequence numbers are not positive and increasing.
@@ -126,6 +137,12 @@ class Outbox:
                     "UPDATE jobs SET acked_seq = MAX(acked_seq, ?), updated_at = ? WHERE execution_id = ?",
                     (seed_last, time.time(), execution_id),
                 )
+            elif row is not None and self._extends(db, execution_id, seed):
+                # The local journal is ahead of the orchestrator's (a run that went on, or ended,
+                # while the orchestrator did not hear it): merge, never drop it for a rerun.
+                db.execute("UPDATE jobs SET attempt = ?, acked_seq = ?, assigned_json = ?, updated_at = ? "
+                           "WHERE execution_id = ?", (attempt, seed_last, stored, time.time(), execution_id))
+                self._renamed[(execution_id, row[0])] = attempt
             else:
                 self._forget_renames(execution_id)
                 db.execute("DELETE FROM events WHERE execution_id = ?", (execution_id,))
@@ -254,6 +271,20 @@ class Outbox:
         with self._lock:
             return int(self._db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0])
 
+    def check_writable(self) -> str | None:
+        """Write one small row for real (a committed transaction), to learn whether the outbox
+        can be written now.
+
+        Returns:
+            None when it can; otherwise why not, in SQLite's words ("database or disk is full").
+        """
+        try:
+            with self._transaction() as db:
+                db.execute("INSERT OR REPLACE INTO health VALUES ('probe', ?)", (time.time(),))
+        except OutboxWriteError as exc:
+            return exc.cause
+        return None
+
     def close(self) -> None:
         """Close the file; journals opened from this outbox stop working."""
         with self._lock:
@@ -270,14 +301,20 @@ class Outbox:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so MAX(seq) read inside stays true until COMMIT.
+        # SQLite's errors (a full disk, a read-only file) become OutboxWriteError here, in one place.
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite may have rolled back by itself (disk full)
+                        with suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                raise OutboxWriteError(self.path, str(exc)) from exc
 
     def _append(self, execution_id: str, attempt: int, specs: Sequence[EventSpec]) -> list[Event]:
         now = time.time()
@@ -294,6 +331,15 @@ class Outbox:
             db.execute("UPDATE jobs SET updated_at = ? WHERE execution_id = ?", (now, execution_id))
         return batch
 
+    @staticmethod
+    def _extends(db: sqlite3.Connection, execution_id: str, seed: Sequence[Event]) -> bool:
+        """Whether the stored events of a job are the seed followed by at least one more."""
+        stored = db.execute("SELECT seq, type, path, data FROM events WHERE execution_id = ? ORDER BY seq LIMIT ?",
+                            (execution_id, len(seed) + 1)).fetchall()
+        if len(stored) <= len(seed):
+            return False
+        return all(tuple(row) == _row(execution_id, event)[1:5] for row, event in zip(stored, seed, strict=False))
+
     def _forget_renames(self, execution_id: str) -> None:
         for key in [key for key in self._renamed if key[0] == execution_id]:
             del self._renamed[key]
@@ -306,6 +352,29 @@ class Outbox:
             params,
         ).fetchall()
         return [JobRecord(r[0], r[1], r[2], r[3], bool(r[4]), json.loads(r[5])) for r in rows]
+
+
+def describe_outbox(path: Path) -> tuple[bool, str]:
+    """Whether the outbox at `path` can be written now, and a sentence saying so (`rpa agent doctor`).
+
+    Writes one small row for real, as the running agent does when it checks its outbox again.
+    """
+    import shutil
+
+    if not path.exists():
+        return True, f"none yet in {path.parent} (made on the first run)"
+    try:
+        with Outbox(path) as outbox:
+            cause = outbox.check_writable()
+            pending = len(outbox.pending_jobs())
+    except (sqlite3.Error, OutboxError) as exc:
+        cause = str(exc)
+        pending = 0
+    spare = shutil.disk_usage(path.parent).free / 1e6
+    if cause is None:
+        return True, f"{path} can be written ({pending} job(s) not yet acknowledged; {spare:.1f} MB free)"
+    return False, (f"{path} cannot be written ({cause}; {spare:.1f} MB free): the agent hands its jobs back "
+                   "and takes none until it can; free space on that disk or make the file writable")
 
 
 def _check_seed(seed: Sequence[Event]) -> None:

@@ -27,13 +27,14 @@ sys.path.insert(0, str(ROOT))
 from _dispatch_load import JobFrames, server_frame  # noqa: E402  (bench/ is on sys.path when this runs)
 
 import shared.protocol as wire  # noqa: E402
-from shared.cli._local import RPA, LocalOrchestrator  # noqa: E402
+from cli.supervise import RPA, LocalOrchestrator  # noqa: E402
+from shared.states import ExecutionStatus  # noqa: E402
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "dispatch.json"
 EMAIL, PASSWORD, ORG, API = "bench@example.com", "Correct-Horse-42-battery", "Bench", "/api/v1"
 CONNECT_CONCURRENCY, THROUGHPUT_AGENTS, WARMUP, UNLOADED = 200, 50, 20, 50
 NOOP_FLOW = {"schema": "rpa.flow/1", "name": "Noop", "nodes": [{"id": "noop", "type": "core.noop"}]}
-STATES = ("queued", "assigned", "running", "paused", "succeeded", "failed", "cancelled", "timed_out", "lost")
+STATES = tuple(ExecutionStatus)
 RESUME_ITEMS, RESUME_PAUSE_S = 12, 0.3
 N8N_EPS, TARGET_EPS, TARGET_P99_MS, TEMPORAL_S = 220, 500, 50, 30
 
@@ -116,7 +117,7 @@ async def seed_agents(url: str, count: int) -> list[str]:
     from orchestrator.db.session import Database
     from orchestrator.models import Organisation
     from orchestrator.models.agents import Agent
-    from orchestrator.services.enrolment import new_agent_key
+    from orchestrator.runtime.enrolment import new_agent_key
 
     db, keys, now = Database(url), [], utcnow()
     try:
@@ -206,7 +207,7 @@ class Stats:
 
 
 class SimAgent:
-    """One agent connection driven by this process, with `agent/runtime.py`'s client settings.
+    """One agent connection driven by this process, with `agent/runtime/_transport.py`'s client settings.
 
     The frames of a job are read and written as plain JSON (`_dispatch_load`), the first
     `job.assign` of the run excepted, which is parsed whole by the protocol; every other frame is

@@ -8,10 +8,10 @@
 
 Each scenario gets a fresh data dir (for PostgreSQL a fresh database in one throwaway server from
 `tests/postgres.py`), `rpa admin create`, and the orchestrator as `rpa orchestrator` in a child process
-(uvicorn, `ws=websockets-sansio`), started by `shared.cli._local.LocalOrchestrator`.
+(uvicorn, `ws=websockets-sansio`), started by `cli.supervise.LocalOrchestrator`.
 
 1. Connected agents: N agent rows are inserted straight into the database, their keys made by
-   `orchestrator.services.enrolment.new_agent_key` as enrolment does. This process then opens N WebSockets
+   `orchestrator.runtime.enrolment.new_agent_key` as enrolment does. This process then opens N WebSockets
    with the real agent's client settings (at most 200 handshakes in flight), sends hello, waits for
    welcome, and from then on heartbeats every `RPA_HEARTBEAT_INTERVAL_S` (10 s; as in welcome) from a
    random phase. Once all are connected, for `--seconds`, each heartbeat → heartbeat.ack round trip is
@@ -102,7 +102,8 @@ from _dispatch_parts import (  # noqa: E402  (bench/ is on sys.path when this ru
 )
 from _dispatch_report import render  # noqa: E402  (bench/ is on sys.path when this runs as a script)
 
-from shared.cli._local import LocalAgent, LocalOrchestrator, wait_for  # noqa: E402
+from cli.supervise import LocalAgent, LocalOrchestrator, wait_for  # noqa: E402
+from shared.states import TERMINAL_STATES  # noqa: E402
 
 # -- scenario 1: connected agents ------------------------------------------------------------------
 
@@ -208,7 +209,7 @@ PACED_CLIENTS = 64
 """Connections for the run at a fixed rate: enough that requests wait for the server, not for a free one."""
 
 
-async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sampler, args: argparse.Namespace,
+async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sampler, args: argparse.Namespace,  # noqa: C901
                            per_request: int) -> dict[str, Any]:
     stats = Stats()
     agents, _, failures = await connect_all([SimAgent(k, f"sim-{i:02d}", stats, max_jobs=args.jobs_per_agent)
@@ -453,7 +454,7 @@ def resume_once(store: Store, variant: dict[str, Any]) -> dict[str, Any]:
                        holder_disconnected_after_s=_after(get(f"/agents/{holder.agent_id}")["disconnected_at"],
                                                           killed_wall))
             done = wait_for(lambda: (x := get(f"/executions/{eid}"))["state"] in
-                            ("succeeded", "failed", "cancelled", "timed_out") and x, 60, "the end of the execution")
+                            TERMINAL_STATES and x, 60, "the end of the execution")
             row.update(final_state=done["state"], outputs=done["outputs"], attempt=done["attempt"],
                        resumed_by_other=done["agent_id"] == other.agent_id)
         row["errors"] = int(not row["resumed_by_other"] or done["state"] != "succeeded" or done["attempt"] != 2
@@ -481,7 +482,7 @@ def bench_resume(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]
     return [resume_once(store, variant) for variant in variants]
 
 
-def main() -> int:
+def main() -> int:  # noqa: C901
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     parser.add_argument("--scenarios", default="connected,throughput,resume", help="comma-separated")

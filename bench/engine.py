@@ -413,7 +413,7 @@ def render(report: dict[str, Any], markdown: bool) -> None:
         console.print(line)
 
 
-def summary_lines(report: dict[str, Any]) -> list[str]:
+def summary_lines(report: dict[str, Any]) -> list[str]:  # noqa: C901
     lines: list[str] = []
     durable = [r for r in report["scenarios"]
                if r["journal"] == "sqlite" and r.get("synchronous") == "NORMAL" and "per_step_ms" in r]

@@ -11,20 +11,20 @@ from orchestrator.api import body_limit, direct_start, errors
 from orchestrator.api.body_limit import BodyLimitMiddleware
 from orchestrator.api.direct_start import DirectStart
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
+from orchestrator.api.ratelimit import RateLimitMiddleware
 from orchestrator.api.route_table import add_flat
 from orchestrator.api.routes import ROUTERS, agent_socket, agent_uploads, health
 from orchestrator.api.security_headers import AccessGateMiddleware, SecurityHeadersMiddleware
+from orchestrator.db.group_commit import CommitLoop
 from orchestrator.db.migrate import upgrade
+from orchestrator.db.read_cache import AUTH_TABLES, PIN_TABLES, ReadCache
 from orchestrator.db.session import Database
 from orchestrator.logging import install as install_log_masking
+from orchestrator.runtime.agent_writer import AgentWriter
+from orchestrator.runtime.dispatch import Dispatcher
+from orchestrator.runtime.hub import AgentHub
+from orchestrator.runtime.leases import LeaseReaper
 from orchestrator.services import vault_keys
-from orchestrator.services.agent_writer import AgentWriter
-from orchestrator.services.dispatch import Dispatcher
-from orchestrator.services.group_commit import CommitLoop
-from orchestrator.services.hub import AgentHub
-from orchestrator.services.leases import LeaseReaper
-from orchestrator.services.ratelimit import RateLimitMiddleware
-from orchestrator.services.read_cache import AUTH_TABLES, PIN_TABLES, ReadCache
 from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings
@@ -54,9 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = AgentHub(heartbeat_interval_s=settings.heartbeat_interval_s,
                        missed_heartbeats=settings.missed_heartbeats)
         # One loop of group commits: the starts of requests, the reports of agents and the
-        # dispatcher's pass that arrive together share a transaction (services/group_commit.py).
+        # dispatcher's pass that arrive together share a transaction (db/group_commit.py).
         commits = CommitLoop(db)
         dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key), commits=commits)
+        hub.on_free = dispatcher.kick  # an agent that connects or frees a slot may take what waits
         reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s)
         writer = AgentWriter(db, loop=commits)
         starts = StartWriter(db, loop=commits, on_queued=lambda: dispatcher.kick(work=True))
@@ -64,14 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.start_writer = starts
         app.state.lease_reaper = reaper
         commits.start()
-        dispatcher.start()
         reaper.start()
         dispatcher.kick()  # executions queued before this start
         try:
             yield
         finally:
             await reaper.stop()
-            await dispatcher.stop()
             await commits.stop()
             for link in list(hub.links.values()):
                 await hub.disconnect(link.agent_id, reason="the orchestrator is stopping", code=1001)

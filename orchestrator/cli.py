@@ -191,7 +191,7 @@ def vault_status(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> 
 
 
 @vault_app.command("rotate-master-key")
-def vault_rotate_master_key(
+def vault_rotate_master_key(  # noqa: C901
     new_key_file: Annotated[Path | None, typer.Option(
         "--new-key-file", help="Re-wrap under the key in this file (base64 of 32 bytes); "
                                "a missing file is created with a new key (mode 0600).")] = None,
@@ -251,7 +251,7 @@ def vault_rotate_master_key(
         raise typer.Exit(2) from None
     ring = ring.with_key(new_key)
 
-    async def run() -> RewrapReport | list[tuple[object, int, str]]:
+    async def run() -> RewrapReport | list[tuple[uuid.UUID, int, str]]:
         db = Database(url)
         try:
             async with db.transaction() as session:
@@ -300,8 +300,8 @@ def vault_rotate_data_keys(
     """Give organisations a new data key version and re-encrypt their credentials under it."""
     from sqlalchemy import or_, select
 
-    from orchestrator.api.errors import ApiError
     from orchestrator.db.session import Database
+    from orchestrator.errors import ApiError
     from orchestrator.models import Organisation
     from orchestrator.services.vault import DataKeyRotation, VaultError, rotate_data_key
 

@@ -14,8 +14,7 @@ stays bounded by one hour of connection churn.
 Young collections are fewer too: the first generation is collected after `young_threshold`
 allocations (Python's default is 700). A request and the messages of an execution allocate
 thousands of short-lived objects, nearly all freed by reference counting; collecting every 700
-walked them again and again. In the dispatch benchmark (SQLite, 1 start per request, A/B
-alternated) 20,000 gave about 6 % more executions per second.
+walked them again and again; 20,000 did better in the dispatch benchmark (bench/README.md).
 
 Installed by `rpa orchestrator` (one process, one policy), never by the app factory: tests and
 embedders that build apps keep Python's defaults.

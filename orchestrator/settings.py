@@ -83,7 +83,6 @@ class Settings(BaseSettings):
     master_key_previous: SecretStr | None = Field(default=None, description="Unwraps too, during a rotation.")
     access_token_ttl_s: int = Field(default=900, ge=60)
     refresh_token_ttl_s: int = Field(default=30 * 86400, ge=300)
-    mfa_token_ttl_s: int = Field(default=300, ge=30)
     rate_limit_per_minute: int = Field(default=1200, ge=1, description="Per IP and per user, on the API.")
     login_rate_limit_per_minute: int = Field(default=20, ge=1, description="Per IP, on login endpoints.")
     trusted_proxies: list[str] = Field(default_factory=list, description=(

@@ -12,7 +12,6 @@ of one request.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.api.errors import error_response
+from orchestrator.api.deps import started
+from orchestrator.api.errors import error_response, send_error
+from orchestrator.errors import ApiError
 from orchestrator.security.tokens import TokenError, decode_access_token
 from shared.protocol import AGENT_KEY_PREFIX
 
@@ -87,14 +88,14 @@ class BodyLimitMiddleware:
         if declared is None and b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)  # no body
             return
-        settings: Settings = scope["app"].state.settings
-        setting = limit_setting(scope["method"], scope["path"])
-        limit: int = getattr(settings, setting)
-        if limit > settings.max_anonymous_body_bytes and not _authenticated(scope, headers, setting):
-            limit = settings.max_anonymous_body_bytes
+        limit = _limit(scope, headers)
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _refuse(scope, send, limit)
             return
+        await self._counted(scope, receive, send, limit)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """Run the app on a body refused at its first chunk past `limit`."""
         received = 0
         started = False
 
@@ -121,6 +122,17 @@ class BodyLimitMiddleware:
             await _refuse(scope, send, error.limit)
 
 
+def _limit(scope: Scope, headers: dict[bytes, bytes]) -> int:
+    """The most this request's body may hold: its route's limit, or the anonymous one for a
+    caller without a credential."""
+    settings: Settings = scope["app"].state.settings
+    setting = limit_setting(scope["method"], scope["path"])
+    limit: int = getattr(settings, setting)
+    if limit > settings.max_anonymous_body_bytes and not _authenticated(scope, headers, setting):
+        limit = settings.max_anonymous_body_bytes
+    return limit
+
+
 def _authenticated(scope: Scope, headers: dict[bytes, bytes], setting: str) -> bool:
     """Whether the caller shows a credential worth reading a body for: a validly signed access
     token (its session is checked by the route), or on an agent route an agent key (checked by
@@ -131,27 +143,15 @@ def _authenticated(scope: Scope, headers: dict[bytes, bytes], setting: str) -> b
         return False
     if setting in _AGENT_ROUTES:
         return token.startswith(AGENT_KEY_PREFIX)
-    key = getattr(scope["app"].state, "signing_key", None)
-    if key is None:
-        return False
     try:
-        decode_access_token(key, token)
+        decode_access_token(started(scope["app"], "signing_key"), token)
     except (TokenError, jwt.PyJWTError):
         return False
     return True
 
 
 async def _refuse(scope: Scope, send: Send, limit: int) -> None:
-    request_id = scope.get("state", {}).get("request_id")
-    body = json.dumps({"error": {
-        "code": "too_large",
-        "message": f"the request body is larger than the {limit} bytes this route accepts",
-        "details": {"limit": limit},
-        "request_id": request_id,
-    }}).encode()
     # Connection: close, so the rest of a body nobody reads is not waited for.
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(scope, send, ApiError(f"the request body is larger than the {limit} bytes this route accepts",
+                                           status=413, code="too_large", details={"limit": limit},
+                                           headers={"Connection": "close"}))

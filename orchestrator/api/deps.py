@@ -11,16 +11,18 @@
 - `PrincipalAllowExpiredDep`: the same without the password-age check, for the routes an
   expired password may still use (change the password, log out).
 - `require(Permission.X)`: a dependency that also checks one permission (403 otherwise).
+- `HubDep`, `DispatcherDep`: the agent hub and the dispatcher the app's lifespan made; a request
+  served by an app whose lifespan did not run fails loudly (`started`) instead of going on
+  without them.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPBearer
@@ -29,15 +31,18 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.client_address import client_address
-from orchestrator.api.errors import Forbidden, Unauthorized
 from orchestrator.db.base import utcnow
+from orchestrator.db.read_cache import ReadCache
 from orchestrator.db.session import release
+from orchestrator.errors import Forbidden, Unauthorized
 from orchestrator.models import AuthSession, Membership, Organisation, Role, User
+from orchestrator.runtime.dispatch import Dispatcher
+from orchestrator.runtime.hub import AgentHub
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal, ip_allowed
 from orchestrator.security.tokens import TokenError, decode_access_token
 from orchestrator.services.audit import Actor
 from orchestrator.services.policy import PasswordPolicy
-from orchestrator.services.read_cache import ReadCache
 from orchestrator.settings import Settings
 
 
@@ -68,20 +73,32 @@ def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller, within one organisation."""
+def started(app: Any, name: str) -> Any:
+    """`app.state.<name>`, which the app's lifespan sets (`create_app`).
 
-    user_id: uuid.UUID
-    org_id: uuid.UUID
-    session_id: uuid.UUID
-    email: str
-    role: str
-    permissions: frozenset[str]
-    password_expired: bool = False
+    Raises:
+        RuntimeError: The lifespan did not run, so the app has no such part; going on without it
+            would answer as if no agent were connected or nothing needed dispatching.
+    """
+    try:
+        return getattr(app.state, name)
+    except AttributeError:
+        raise RuntimeError(f"app.state.{name} is missing: the orchestrator's lifespan (create_app) "
+                           "has not started it") from None
 
-    def can(self, permission: Permission) -> bool:
-        return permission.value in self.permissions
+
+def get_hub(request: Request) -> AgentHub:
+    hub: AgentHub = started(request.app, "agent_hub")
+    return hub
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = started(request.app, "dispatcher")
+    return dispatcher
+
+
+HubDep = Annotated[AgentHub, Depends(get_hub)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 
 
 def client_ip(request: Request) -> str:
@@ -91,16 +108,6 @@ def client_ip(request: Request) -> str:
     settings: Settings = request.app.state.settings
     forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
     return client_address(peer, forwarded, tuple(settings.trusted_proxies))
-
-
-def ip_allowed(ip: str, allowlist: list[str]) -> bool:
-    if not allowlist:
-        return True
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
 
 
 # Table columns, not entities, and built once: this runs on every request. A statement of table
@@ -137,9 +144,7 @@ class _Identity:
 
 
 async def _identity(request: Request, session_id: uuid.UUID) -> _Identity | None:
-    cache: ReadCache | None = getattr(request.app.state, "auth_cache", None)
-    if cache is None:
-        return await _read_identity(request, session_id)
+    cache: ReadCache = started(request.app, "auth_cache")
     identity: _Identity | None = await cache.load(session_id, lambda: _read_identity(request, session_id))
     return identity
 

@@ -25,8 +25,9 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.api.errors import ApiError, api_error_response
+from orchestrator.api.errors import api_error_response
 from orchestrator.api.routes import executions
+from orchestrator.errors import ApiError
 from orchestrator.schemas.executions import ExecutionCreate
 
 _JSON = (b"application/json", b"application/json; charset=utf-8")

@@ -1,7 +1,8 @@
 """One error body everywhere: `{"error": {"code", "message", "details", "request_id"}}`.
 
-Services raise `ApiError` (or a subclass); FastAPI's validation errors, HTTP errors and any
-unexpected exception are turned into the same shape here, at one boundary. A 500 never
+Services raise `orchestrator.errors.ApiError` (or a subclass); it, FastAPI's validation errors,
+HTTP errors and any unexpected exception are turned into the same shape here, at one boundary,
+and so is the refusal of an ASGI middleware (`send_error`). A 500 never
 carries a traceback or an exception message.
 """
 
@@ -15,6 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
+
+from orchestrator.errors import ApiError
 
 log = logging.getLogger("rpa.orchestrator")
 
@@ -30,57 +34,6 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-class ApiError(Exception):
-    """An error the API reports to the caller."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 details: Any = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code or self.code
-        self.status = status or self.status
-        self.details = details
-        self.headers = headers or {}
-
-
-class NotFound(ApiError):
-    status = 404
-    code = "not_found"
-
-
-class Forbidden(ApiError):
-    status = 403
-    code = "forbidden"
-
-
-class Unauthorized(ApiError):
-    status = 401
-    code = "unauthorized"
-
-
-class Conflict(ApiError):
-    status = 409
-    code = "conflict"
-
-
-class PreconditionFailed(ApiError):
-    status = 412
-    code = "precondition_failed"
-
-
-class Invalid(ApiError):
-    status = 422
-    code = "invalid"
-
-
-class TooManyRequests(ApiError):
-    status = 429
-    code = "rate_limited"
-
-
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in ((400, "Bad request"), (401, "Not authenticated"), (403, "Not allowed"),
@@ -90,16 +43,31 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """Documented on every route, so the OpenAPI schema describes the error body."""
 
 
+def error_body(code: str, message: str, details: Any, request_id: str | None) -> dict[str, Any]:
+    """The API's one error body."""
+    return {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
+
+
 def error_response(request: Request, status: int, code: str, message: str, details: Any = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
-    body = {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(code, message, details, request_id), status_code=status, headers=headers)
 
 
 def api_error_response(request: Request, exc: ApiError) -> JSONResponse:
     """The answer to `exc`."""
     return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def send_error(scope: Scope, send: Send, exc: ApiError) -> None:
+    """Answer `exc` from a pure ASGI middleware, which has no `Request` to hand to a handler."""
+    response = JSONResponse(error_body(exc.code, exc.message, exc.details, scope.get("state", {}).get("request_id")),
+                            status_code=exc.status, headers=exc.headers)
+    await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Any:  # a response never reads the request
+    raise RuntimeError("an error response does not read the request")
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 
 import jwt
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orchestrator.api.deps import started
+from orchestrator.api.errors import send_error
+from orchestrator.errors import ApiError
 from orchestrator.security.tokens import TokenError, decode_access_token
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -127,22 +129,16 @@ def _bearer(scope: Scope) -> str:
 
 
 def _signed_in(scope: Scope) -> bool:
-    key = getattr(scope["app"].state, "signing_key", None)
     token = _bearer(scope)
-    if key is None or not token:
+    if not token:
         return False
     try:
-        decode_access_token(key, token)
+        decode_access_token(started(scope["app"], "signing_key"), token)
     except (TokenError, jwt.PyJWTError):
         return False
     return True
 
 
 async def _answer(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message, "details": None,
-                                 "request_id": scope.get("state", {}).get("request_id")}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    await send_error(scope, send, ApiError(message, status=status, code=code, headers=headers))

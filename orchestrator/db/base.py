@@ -43,7 +43,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        stamp: datetime = value
+        return stamp.astimezone(UTC) if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -56,8 +57,7 @@ def new_id() -> uuid.UUID:
     random bits). Rows inserted together sit together in their primary-key index and in the
     indexes of the rows that refer to them (an execution's events, keyed by its id), so a
     transaction's inserts touch a few index pages at the right edge instead of one random page
-    per row. Measured on this machine with SQLite, 20 rows per transaction into a table of 200,000:
-    40 µs of CPU per row with random (version 4) keys, 11 µs with these. Within a process the ids
+    per row, which costs several times less CPU per row (bench/README.md). Within a process the ids
     only grow: when they come faster than one per millisecond, `uuid6` moves the milliseconds on,
     so they are an order, not a clock."""
     return uuid6.uuid7()

@@ -7,7 +7,7 @@ the loop), called by SQLAlchemy without a greenlet switch per call (`sqlite_dbap
 `defer_insert(session, table, values)` writes a row with the session's next flush, without an
 ORM object (the execution history). `Database.watch(tables)` counts the committed transactions
 that wrote any of those tables through this database's sessions, so an in-process cache of their
-rows knows when to stop believing itself (`services/read_cache.py`).
+rows knows when to stop believing itself (`db/read_cache.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from orchestrator.db.sqlite_dbapi import InlineDBAPI
 
 class Database:
     """The engine and session factory of requests, and a second small one for the group-commit
-    writers (`services/group_commit.py`): a request may hold a connection while it waits for a
+    writers (`db/group_commit.py`): a request may hold a connection while it waits for a
     writer, so writers that took theirs from the same pool could wait for one forever."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -48,7 +48,7 @@ class Database:
         self._watches.append(watch)
         return watch
 
-    def _watched_session_class(self) -> type[Session]:
+    def _watched_session_class(self) -> type[Session]:  # noqa: C901
         watches, tables_of = self._watches, {}  # type: list[WriteWatch], dict[type, str]
 
         def wrote(session: Session, table: str) -> None:

@@ -15,8 +15,8 @@ it before the first write), so a refused BEGIN has taken nothing and is safe to 
 they never hold a read snapshot that a later write would find stale.
 
 SQLite releases the GIL while it works, so a long query would now hold the loop for its
-duration; the orchestrator's queries are indexed and short (a list of 10,000 agents reads in
-about 20 ms).
+duration; the orchestrator's queries are indexed and short (bench/README.md: the longest
+measured).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _SQLITE_BUSY_SNAPSHOT = 517  # a stale snapshot: trying again cannot help, the t
 
 def is_busy(error: BaseException) -> bool:
     """A lock another connection holds (worth waiting for), not a stale snapshot or another error."""
-    code = getattr(error, "sqlite_errorcode", None)
+    code: int | None = getattr(error, "sqlite_errorcode", None)
     if code is None:  # no extended code: judge by the message
         return isinstance(error, sqlite3.OperationalError) and "database is locked" in str(error)
     return code & 0xFF == _SQLITE_BUSY and code != _SQLITE_BUSY_SNAPSHOT
@@ -112,7 +112,7 @@ class InlineConnection(aiosqlite.Connection):
                 pause = waiting.after(error)
             await asyncio.sleep(pause)
 
-    def stop(self) -> None:  # type: ignore[override]
+    def stop(self) -> None:
         self._running = False
         if self._connection is not None:
             self._connection.close()

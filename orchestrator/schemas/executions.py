@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from orchestrator.models.executions import Artifact, ExecutionEvent, ExecutionTransition
+from shared.states import ExecutionStatus
 
 if TYPE_CHECKING:
-    from orchestrator.services.execution_records import AnyExecution
+    from orchestrator.models.execution_records import AnyExecution
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
 MAX_VERSION = 2_147_483_647
@@ -19,8 +20,7 @@ MAX_VERSION = 2_147_483_647
 MAX_SEQ = 9_223_372_036_854_775_807
 """A journal seq is a 64-bit column: a larger one is refused (422), never sent to the database."""
 
-StateName = Literal["queued", "assigned", "running", "paused", "succeeded", "failed", "cancelled", "timed_out",
-                    "lost"]
+StateName = ExecutionStatus
 
 
 
@@ -99,8 +99,8 @@ class ExecutionPublic(BaseModel):
         trigger = dict(row.trigger or {})
         return cls(
             id=row.id, workflow_id=row.workflow_id, workflow_name=row.workflow_name, version_id=row.version_id,
-            version_number=row.version_number, state=row.state,  # type: ignore[arg-type]
-            priority=row.priority_name,  # type: ignore[arg-type]
+            version_number=row.version_number, state=row.state,
+            priority=row.priority_name,
             inputs=row.inputs or {}, outputs=row.outputs, error=row.error,
             trigger=TriggerPublic(type=trigger.get("type", row.trigger_type), by=trigger.get("by")),
             created_by=row.created_by, queued_at=row.queued_at, assigned_at=row.assigned_at,
@@ -150,7 +150,7 @@ class ExecutionTransitionPublic(BaseModel):
 
     @classmethod
     def of(cls, row: ExecutionTransition) -> ExecutionTransitionPublic:
-        return cls(id=row.id, seq=row.seq, from_state=row.from_state, to_state=row.to_state,  # type: ignore[arg-type]
+        return cls(id=row.id, seq=row.seq, from_state=row.from_state, to_state=row.to_state,
                    reason=row.reason, actor_id=row.actor_id, actor=row.actor, at=row.at)
 
 

@@ -7,7 +7,6 @@ are a wrong signature, an expired token, a wrong type or missing claims.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import time
 import uuid
@@ -103,8 +102,3 @@ def new_opaque_token(prefix: str) -> str:
 def token_hash(token: str) -> str:
     """SHA-256 hex of a high-entropy token (what the database keeps)."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def same_secret(a: str, b: str) -> bool:
-    """Constant-time comparison."""
-    return hmac.compare_digest(a.encode(), b.encode())

@@ -19,8 +19,8 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import ApiError, Invalid, NotFound
 from orchestrator.db.base import new_id
+from orchestrator.errors import ApiError, Invalid, NotFound
 from orchestrator.models.executions import Artifact, Execution
 from orchestrator.settings import Settings, private_dir
 
@@ -38,26 +38,26 @@ def safe_content_type(given: str | None, allowed: list[str]) -> str:
     return media if media and media in allowed else SAFE_CONTENT_TYPE
 
 
-async def quota_left(session: AsyncSession, execution: Execution, settings: Settings) -> int:
-    """Bytes the execution may still upload: the least of one artifact's limit and what is left of
-    the execution's and the organisation's artifact quotas.
+async def _quota_left(session: AsyncSession, execution: Execution, quotas: dict[str, int | None]) -> int | None:
+    """Bytes the execution may still upload under `quotas` ("execution", "organisation": bytes, or
+    None for no quota), None when neither has one.
 
     Raises:
         ApiError: 413 `artifact_quota` when a quota is used up already.
     """
     used = select(func.coalesce(func.sum(Artifact.size), 0))
-    used_by_execution = int(await session.scalar(used.where(Artifact.execution_id == execution.id,
-                                                            Artifact.org_id == execution.org_id)) or 0)
-    used_by_org = int(await session.scalar(used.where(Artifact.org_id == execution.org_id)) or 0)
-    left = {"execution": settings.max_artifact_bytes_per_execution - used_by_execution,
-            "organisation": settings.max_artifact_bytes_per_org - used_by_org}
-    for scope, remaining in left.items():
+    where = {"execution": (Artifact.execution_id == execution.id, Artifact.org_id == execution.org_id),
+             "organisation": (Artifact.org_id == execution.org_id,)}
+    left: list[int] = []
+    for scope, quota in quotas.items():
+        if quota is None:
+            continue
+        remaining = quota - int(await session.scalar(used.where(*where[scope])) or 0)
         if remaining <= 0:
-            quota = (settings.max_artifact_bytes_per_execution if scope == "execution"
-                     else settings.max_artifact_bytes_per_org)
             raise ApiError(f"the {scope}'s artifact quota of {quota} bytes is used up", status=413,
                            code="artifact_quota", details={"scope": scope, "quota": quota})
-    return min(settings.max_artifact_bytes, *left.values())
+        left.append(remaining)
+    return min(left) if left else None
 
 
 def _private_file(path: Path) -> BinaryIO:
@@ -77,34 +77,23 @@ def _check_name(name: str) -> str:
     return name
 
 
-async def register_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,
-                            content: bytes, content_type: str = "application/octet-stream") -> Artifact:
-    """Write `content` into the store and describe it with a new row of `execution`."""
-    artifact = Artifact(id=new_id(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
-                        content_type=content_type[:255] or "application/octet-stream", size=len(content),
-                        sha256=hashlib.sha256(content).hexdigest())
-    relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
-    target = root / relative
-    private_dir(target.parent)
-    # Write then rename, so a reader never sees half a file.
-    partial = target.with_name(target.name + ".part")
-    with _private_file(partial) as out:
-        out.write(content)
-    os.replace(partial, target)
-    artifact.path = relative.as_posix()
-    session.add(artifact)
-    await session.flush()
-    return artifact
-
-
 async def receive_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,
                            chunks: AsyncIterator[bytes], limit: int,
-                           content_type: str = "application/octet-stream") -> Artifact:
+                           content_type: str = "application/octet-stream",
+                           execution_quota: int | None = None, org_quota: int | None = None) -> Artifact:
     """Stream an upload into the store (hashing as it goes) and describe it with a new row.
 
+    The quotas (bytes of artifacts the execution, and its organisation, may hold in all; None for
+    none) are checked before a byte is read, and what is left of them bounds this upload as
+    `limit` does.
+
     Raises:
-        ApiError: 413 `too_large` as soon as more than `limit` bytes have arrived (nothing is kept).
+        ApiError: 413 `artifact_quota` when a quota is used up already; 413 `too_large` as soon as
+            more than `limit` (or what is left of a quota) has arrived (nothing is kept).
     """
+    left = await _quota_left(session, execution, {"execution": execution_quota, "organisation": org_quota})
+    if left is not None:
+        limit = min(limit, left)
     artifact = Artifact(id=new_id(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
                         content_type=content_type[:255] or "application/octet-stream")
     relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))

@@ -21,24 +21,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Row, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from orchestrator.api.pagination import capped_count
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.logging import mask_value
 from orchestrator.models.audit import AuditEntry, AuditHead
+from orchestrator.schemas.pagination import capped_count
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
 MAX_PROBLEMS = 1000
 _HASH_LOOKUPS = 20
 
-_entries = AuditEntry.__table__
-_heads = AuditHead.__table__
+_entries = cast(Table, AuditEntry.__table__)
+_heads = cast(Table, AuditHead.__table__)
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ async def _head(session: AsyncSession, chain: str) -> tuple[int, str]:
     return (int(row.seq), str(row.hash)) if row else (0, GENESIS)
 
 
-async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000) -> Verification:
+async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000) -> Verification:  # noqa: C901
     """Check every entry of `chain` up to its head, then look for entries beyond it.
 
     - edited: the entry's content no longer matches its hash, or its hash no longer matches

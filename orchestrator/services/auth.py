@@ -21,12 +21,12 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.deps import Principal, ip_allowed
-from orchestrator.api.errors import ApiError, Forbidden, Invalid, NotFound
 from orchestrator.db.base import utcnow
+from orchestrator.errors import ApiError, Forbidden, Invalid, NotFound
 from orchestrator.models import AuthSession, Membership, Organisation, PasswordHistory, RefreshToken, User
 from orchestrator.schemas.identity import SessionPublic
 from orchestrator.security.passwords import hash_password, needs_rehash, verify_password
+from orchestrator.security.principal import Principal, ip_allowed
 from orchestrator.security.tokens import issue_access_token, new_opaque_token, token_hash
 from orchestrator.services import mfa
 from orchestrator.services.audit import Actor, record
@@ -121,7 +121,7 @@ def _locked(user: User) -> AuthRefusal:
                        headers={"Retry-After": str(wait)})
 
 
-async def login(session: AsyncSession, *, email: str, password: str, org_slug: str | None,
+async def login(session: AsyncSession, *, email: str, password: str, org_slug: str | None,  # noqa: C901
                 totp_code: str | None, recovery_code: str | None, config: TokenConfig,
                 client: Client) -> LoginResult:
     """Check the credentials (and second factor), then open a session."""

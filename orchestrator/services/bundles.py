@@ -19,36 +19,42 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, Invalid
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.services.audit import Actor, record
-from orchestrator.services.workflows import delete_workflow, get_workflow, name_taken, prepare_draft, set_tags
+from orchestrator.services.workflows import (
+    delete_workflow,
+    get_workflow,
+    graph_shape,
+    name_taken,
+    prepare_draft,
+    set_tags,
+)
 from shared.expressions import is_template
+from shared.flow import GraphShape, walk_nodes
 
 BUNDLE_TAG = "rpa.bundle/1"
-GRAPHS = ("body", "catch", "finally")
 
 OnConflict = Literal["fail", "rename", "replace"]
 
 
-def _call_nodes(graph: Any) -> Iterator[dict[str, Any]]:
+def _call_nodes(document: Any, shape: GraphShape | None = None) -> Iterator[dict[str, Any]]:
     """Every `flow.call` node of a document, nested graphs included."""
-    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list):
-        return
-    for node in graph["nodes"]:
-        if not isinstance(node, dict):
-            continue
-        if node.get("type") == "flow.call" and isinstance(node.get("params"), dict):
-            yield node
-        for name in GRAPHS:
-            yield from _call_nodes(node.get(name))
+    for visit in walk_nodes(document, shape or graph_shape()):
+        if visit.node.get("type") == "flow.call" and isinstance(visit.node.get("params"), dict):
+            yield visit.node
 
 
-def called_names(document: Any) -> list[str]:
-    """Names a document's `flow.call` nodes call (a templated name cannot be followed)."""
+def called_names(document: Any, shape: GraphShape | None = None) -> list[str]:
+    """Names a document's `flow.call` nodes call (a templated name cannot be followed).
+
+    Args:
+        document: a flow document, valid or not.
+        shape: where containers hold nested graphs (default: the catalogue's, `graph_shape()`).
+    """
     names = []
-    for node in _call_nodes(document):
+    for node in _call_nodes(document, shape):
         target = node["params"].get("flow")
         if isinstance(target, str) and target.strip() and not is_template(target):
             names.append(target.strip())

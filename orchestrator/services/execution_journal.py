@@ -16,18 +16,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import defer_insert, write_deferred
+from orchestrator.errors import Conflict, Invalid
+from orchestrator.models.execution_records import AnyExecution
 from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.services.audit import Actor
-from orchestrator.services.execution_records import AnyExecution
 from orchestrator.services.execution_states import TERMINAL, IllegalTransition, State, transition
 from shared.engine import EVENT_TYPES
 
@@ -36,10 +36,10 @@ _CHUNK = 500
 """Rows per INSERT: 7 bound values each stays far below SQLite's variable limit."""
 EXECUTION_STARTED = "execution.started"
 EXECUTION_FINISHED = "execution.finished"
-_FINISHED_STATES = {State.SUCCEEDED.value, State.FAILED.value, State.CANCELLED.value, State.TIMED_OUT.value}
+_FINISHED_STATES = {state.value for state in TERMINAL}
 
 
-def _checked(events: Sequence[Any]) -> dict[int, dict[str, Any]]:
+def _checked(events: Sequence[Any]) -> dict[int, dict[str, Any]]:  # noqa: C901
     """The batch by seq, each event normalised; 422 naming every bad field, 409 on an inner clash."""
     if len(events) > MAX_BATCH:
         raise Invalid(f"events: at most {MAX_BATCH} events per batch, got {len(events)}")
@@ -71,6 +71,8 @@ def _checked(events: Sequence[Any]) -> dict[int, dict[str, Any]]:
             problems.append(f"{where}.ts: expected a number of seconds since the epoch")
         if problems:
             continue
+        # Checked above (any problem, in this event or an earlier one, skips the rest).
+        seq, ts = cast(int, seq), cast(float, ts)
         event = {"seq": seq, "type": kind, "path": path, "data": data, "ts": float(ts)}
         if seq in by_seq and by_seq[seq] != event:
             raise Conflict(f"{where}: seq {seq} appears twice in the batch with different content",
@@ -88,7 +90,7 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-async def append_events(session: AsyncSession, execution: AnyExecution, events: Sequence[dict[str, Any]], *,
+async def append_events(session: AsyncSession, execution: AnyExecution, events: Sequence[dict[str, Any]], *,  # noqa: C901
                         actor: Actor | None = None) -> int:
     """Store a batch of journal events of `execution`; returns how many were new.
 
@@ -104,7 +106,7 @@ async def append_events(session: AsyncSession, execution: AnyExecution, events: 
     batch = _checked(events)
     if not batch:
         return 0
-    table = ExecutionEvent.__table__
+    table = cast(Table, ExecutionEvent.__table__)
     now = utcnow()
     rows = [{"execution_id": execution.id, "org_id": execution.org_id, "received_at": now, **event}
             for event in batch.values()]
@@ -210,3 +212,12 @@ async def list_events(session: AsyncSession, execution: Execution, *, after_seq:
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].seq if more else None)
+
+
+def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
+    """The journal of a finished execution, as a new one resumes it: without its end and without
+    final failures (so the failed steps run again), renumbered from 1."""
+    kept = [e for e in events if e.type != "execution.finished"
+            and not (e.type == "node.failed" and not (e.data or {}).get("will_retry")
+                     and not (e.data or {}).get("handled"))]
+    return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]

@@ -27,33 +27,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.db.session import defer_insert
+from orchestrator.errors import Conflict
+from orchestrator.models.execution_records import AnyExecution
 from orchestrator.models.executions import ExecutionTransition
 from orchestrator.services.audit import Actor
-from orchestrator.services.execution_records import AnyExecution
+from shared.states import HELD_STATES, TERMINAL_STATES, ExecutionStatus
 
-
-class State(StrEnum):
-    QUEUED = "queued"
-    ASSIGNED = "assigned"
-    RUNNING = "running"
-    PAUSED = "paused"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMED_OUT = "timed_out"
-    LOST = "lost"
-
-
-TERMINAL: frozenset[State] = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED, State.TIMED_OUT})
-ACTIVE: frozenset[State] = frozenset(State) - TERMINAL
+State = ExecutionStatus
+"""The states are defined once, in `shared.states`; the orchestrator calls them `State`."""
+TERMINAL = TERMINAL_STATES
+HELD = HELD_STATES
 
 
 class IllegalTransition(Conflict):
@@ -125,8 +115,6 @@ def _requeued(execution: AnyExecution, now: datetime) -> None:
     execution.queued_at = now
 
 
-_ON_AGENT = frozenset({State.ASSIGNED, State.RUNNING, State.PAUSED})
-
 RULES: tuple[Rule, ...] = (
     Rule("assign", frozenset({State.QUEUED}), State.ASSIGNED, "a dispatcher gave it to an agent",
          _needs_agent, _assigned),
@@ -137,11 +125,11 @@ RULES: tuple[Rule, ...] = (
     Rule("resume", frozenset({State.PAUSED}), State.RUNNING, "it goes on after a pause", effect=_started),
     Rule("succeed", frozenset({State.RUNNING}), State.SUCCEEDED, "its agent reported success", effect=_finished),
     Rule("fail", frozenset({State.RUNNING}), State.FAILED, "its agent reported a failure", effect=_finished),
-    Rule("cancel", frozenset({State.QUEUED, State.LOST}) | _ON_AGENT, State.CANCELLED, "someone cancelled it",
+    Rule("cancel", frozenset({State.QUEUED, State.LOST}) | HELD, State.CANCELLED, "someone cancelled it",
          effect=_finished),
-    Rule("time_out", frozenset({State.QUEUED, State.LOST}) | _ON_AGENT, State.TIMED_OUT,
+    Rule("time_out", frozenset({State.QUEUED, State.LOST}) | HELD, State.TIMED_OUT,
          "its deadline or timeout passed", effect=_finished),
-    Rule("lose", _ON_AGENT, State.LOST, "its agent stopped answering"),
+    Rule("lose", HELD, State.LOST, "its agent stopped answering"),
     Rule("requeue", frozenset({State.LOST}), State.QUEUED, "it waits for another agent", effect=_requeued),
     Rule("reclaim", frozenset({State.QUEUED}), State.RUNNING,
          "the agent it was requeued from came back before another agent took it, and goes on with it",
@@ -184,7 +172,7 @@ class Recorded:
     at: datetime
 
 
-_HISTORY = ExecutionTransition.__table__
+_HISTORY = cast(Table, ExecutionTransition.__table__)
 
 
 async def transition(session: AsyncSession, execution: AnyExecution, to: str | State, *, reason: str,

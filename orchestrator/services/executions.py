@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import typing
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -17,19 +18,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, String, cast, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, String, Table, cast, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid, NotFound
-from orchestrator.api.pagination import capped_count
 from orchestrator.db.base import new_id, utcnow
+from orchestrator.db.read_cache import ReadCache
+from orchestrator.errors import Conflict, Invalid, NotFound
+from orchestrator.models.execution_records import ExecutionRecord, new_record
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
+from orchestrator.schemas.pagination import capped_count
 from orchestrator.services import audit
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events, list_events
-from orchestrator.services.execution_records import ExecutionRecord, new_record
 from orchestrator.services.execution_states import TERMINAL, State, enter, transition
-from orchestrator.services.read_cache import ReadCache
 from orchestrator.services.workflows import PinnedVersion, pin_version, version_document
 from shared.errors import FlowInputError
 from shared.flow import Flow, resolve_inputs
@@ -98,8 +99,8 @@ class NewExecution:
     audit: audit.Pending
 
 
-_EXECUTIONS = Execution.__table__
-_TRANSITIONS = ExecutionTransition.__table__
+_EXECUTIONS = typing.cast(Table, Execution.__table__)
+_TRANSITIONS = typing.cast(Table, ExecutionTransition.__table__)
 
 
 async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
@@ -117,7 +118,7 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
                         trigger: str = "manual", pins: dict[Any, PinnedVersion] | None = None,
                         cache: ReadCache | None = None) -> NewExecution:
     """Check a start and build the execution of a published version (default: the latest one);
-    reads only, and none at all when `cache` (the process's, `services/read_cache.py`) knows the
+    reads only, and none at all when `cache` (the process's, `db/read_cache.py`) knows the
     version and its flow was parsed before. `queue_new` stores it. `pins` keeps the versions
     already looked up (for the items of one request).
 

@@ -18,12 +18,12 @@ from pydantic import ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.deps import Principal, ip_allowed
-from orchestrator.api.errors import Conflict, Invalid, NotFound
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, Invalid, NotFound
 from orchestrator.models import AuthSession, Membership, Organisation, PasswordHistory, RefreshToken, Role, User
 from orchestrator.schemas.identity import OrgMembershipPublic, OrgPublic, OrgUpdate, UserCreate, UserPublic, UserUpdate
 from orchestrator.security.passwords import hash_password
+from orchestrator.security.principal import Principal, ip_allowed
 from orchestrator.security.tokens import issue_access_token, new_opaque_token, token_hash
 from orchestrator.services import rbac
 from orchestrator.services.audit import Actor, record

@@ -14,8 +14,8 @@ import uuid
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Forbidden, Invalid
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, Forbidden, Invalid
 from orchestrator.models import RecoveryCode, User
 from orchestrator.security import totp
 from orchestrator.security.passwords import verify_password

@@ -14,11 +14,11 @@ import uuid
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.deps import Principal
-from orchestrator.api.errors import Conflict, Forbidden, Invalid, NotFound
+from orchestrator.errors import Conflict, Forbidden, Invalid, NotFound
 from orchestrator.models import Membership, Role
 from orchestrator.schemas.identity import RoleCreate, RolePublic, RoleUpdate
 from orchestrator.security.permissions import BUILTIN_ROLES, Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services.audit import Actor, record
 
 OWNER = "owner"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.errors import NotFound
+from orchestrator.errors import NotFound
 
 log = logging.getLogger("rpa.orchestrator.templates")
 

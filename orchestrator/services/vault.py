@@ -24,8 +24,8 @@ from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid, NotFound
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, Invalid, NotFound
 from orchestrator.logging import remember
 from orchestrator.models.vault import Credential, DataKey
 from orchestrator.schemas.vault import VALUE_MODELS, CredentialCreate, CredentialKind, CredentialUpdate
@@ -52,7 +52,7 @@ from orchestrator.services.vault_keys import (
 __all__ = [
     "DataKeyRotation", "VaultError", "VaultUnavailable", "create_credential", "delete_credential",
     "get_credential", "keyring_for", "list_credentials", "parse_value", "reveal", "rotate_credential",
-    "rotate_data_key", "update_credential",
+    "rotate_data_key", "secrets_for_agent", "update_credential",
 ]
 
 PAD_TO = 64
@@ -150,7 +150,8 @@ async def get_credential(session: AsyncSession, org_id: uuid.UUID, credential_id
 async def update_credential(session: AsyncSession, org_id: uuid.UUID, credential_id: uuid.UUID,
                             data: CredentialUpdate, actor: Actor) -> Credential:
     credential = await get_credential(session, org_id, credential_id)
-    before, after = {}, {}
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
     if data.description is not None and data.description != credential.description:
         before["description"], after["description"] = credential.description, data.description
         credential.description = data.description
@@ -268,3 +269,21 @@ async def rotate_data_key(session: AsyncSession, org_id: uuid.UUID, ring: KeyRin
     dropped = sorted((await session.scalars(select(DataKey.version).where(unused))).all())
     await session.execute(delete(DataKey).where(unused).execution_options(synchronize_session=False))
     return DataKeyRotation(org_id, old_version, new_version, len(credentials), dropped)
+
+
+def secrets_for_agent(values: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Flatten credential values for the engine's `secrets.NAME` lookups: `NAME` is the main
+    value (password, token, or the only value), `NAME.field` every field."""
+    flat: dict[str, str] = {}
+    for name, value in values.items():
+        nested = value.get("values")
+        fields: dict[str, Any] = nested if isinstance(nested, dict) else value
+        for key, item in fields.items():
+            if isinstance(item, str):
+                flat[f"{name}.{key}"] = item
+        main = value.get("password") or value.get("token") or value.get("content_base64")
+        if main is None and len(fields) == 1:
+            main = next(iter(fields.values()))
+        if isinstance(main, str):
+            flat[name] = main
+    return flat

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import ApiError
 from orchestrator.db.base import utcnow
 from orchestrator.db.session import Database
+from orchestrator.errors import ApiError
 from orchestrator.models.vault import DataKey
 from orchestrator.security.crypto import (
     CryptoError,

@@ -23,21 +23,28 @@ import json
 import re
 from typing import Any
 
-GRAPHS = ("body", "catch", "finally")
+from shared.flow import GraphShape, walk_graphs, walk_nodes
+
 DOCUMENT_FIELDS = ("schema", "name", "description", "version", "requires", "tags")
-TOP_GRAPH = "$"
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 EdgeKey = tuple[str, str, str, str]
 
 
-def diff_documents(before: Any, after: Any) -> dict[str, Any]:
-    """What changed from `before` to `after` (both flow documents, valid or not)."""
+def diff_documents(before: Any, after: Any, shape: GraphShape | None = None) -> dict[str, Any]:
+    """What changed from `before` to `after` (both flow documents, valid or not).
+
+    Args:
+        before: the older document.
+        after: the newer document.
+        shape: where containers hold nested graphs (default: the built-in steps plus plugins).
+    """
+    shape = shape or GraphShape()
     a = before if isinstance(before, dict) else {}
     b = after if isinstance(after, dict) else {}
-    nodes_a, edges_a = _collect(a)
-    nodes_b, edges_b = _collect(b)
+    nodes_a, edges_a = _collect(a, shape)
+    nodes_b, edges_b = _collect(b, shape)
     set_a, set_b = set(edges_a), set(edges_b)
     result: dict[str, Any] = {
         "document": _changes({k: a.get(k) for k in DOCUMENT_FIELDS}, {k: b.get(k) for k in DOCUMENT_FIELDS}),
@@ -45,7 +52,7 @@ def diff_documents(before: Any, after: Any) -> dict[str, Any]:
         "inputs": _inputs(_object(a.get("inputs")), _object(b.get("inputs"))),
         "outputs": _values(_object(a.get("outputs")), _object(b.get("outputs"))),
         "variables": _values(_object(a.get("variables")), _object(b.get("variables"))),
-        "nodes": _nodes(nodes_a, nodes_b),
+        "nodes": _nodes(nodes_a, nodes_b, shape.body_names),
         "edges": {
             "added": [_edge(e) for e in edges_b if e not in set_a],
             "removed": [_edge(e) for e in edges_a if e not in set_b],
@@ -92,27 +99,20 @@ def _changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
             for key in dict.fromkeys([*a, *b]) if not _same(a.get(key), b.get(key))}
 
 
-def _collect(document: dict[str, Any]) -> tuple[dict[str, tuple[str, dict[str, Any]]], list[EdgeKey]]:
+def _collect(document: dict[str, Any], shape: GraphShape) -> tuple[dict[str, tuple[str, dict[str, Any]]],
+                                                                list[EdgeKey]]:
     """Every node by id (with the graph holding it) and every edge, in document order."""
     nodes: dict[str, tuple[str, dict[str, Any]]] = {}
+    for visit in walk_nodes(document, shape):
+        if isinstance(visit.node.get("id"), str):
+            # A duplicate id (invalid draft): the first wins.
+            nodes.setdefault(visit.node["id"], (visit.graph.label, visit.node))
     edges: list[EdgeKey] = []
-
-    def walk(graph: Any, where: str) -> None:
-        if not isinstance(graph, dict):
-            return
-        members = graph.get("nodes")
-        for node in members if isinstance(members, list) else []:
-            if not isinstance(node, dict) or not isinstance(node.get("id"), str):
-                continue
-            nodes.setdefault(node["id"], (where, node))  # a duplicate id (invalid draft): the first wins
-            for name in GRAPHS:
-                walk(node.get(name), f"{node['id']}.{name}")
-        links = graph.get("edges")
+    for graph in walk_graphs(document, shape):
+        links = graph.graph.get("edges")
         for edge in links if isinstance(links, list) else []:
             if isinstance(edge, dict):
-                edges.append((where, str(edge.get("from")), str(edge.get("port", "out")), str(edge.get("to"))))
-
-    walk(document, TOP_GRAPH)
+                edges.append((graph.label, str(edge.get("from")), str(edge.get("port", "out")), str(edge.get("to"))))
     return nodes, list(dict.fromkeys(edges))
 
 
@@ -121,17 +121,18 @@ def _edge(key: EdgeKey) -> dict[str, str]:
     return {"graph": graph, "from": source, "port": port, "to": target}
 
 
-def _node_fields(where: str, node: dict[str, Any]) -> dict[str, Any]:
-    fields = _flatten({k: v for k, v in node.items() if k not in ("id", *GRAPHS)}, "")
+def _node_fields(where: str, node: dict[str, Any], bodies: tuple[str, ...]) -> dict[str, Any]:
+    fields = _flatten({k: v for k, v in node.items() if k != "id" and k not in bodies}, "")
     fields["parent"] = where
     return fields
 
 
-def _nodes(a: dict[str, tuple[str, dict[str, Any]]], b: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def _nodes(a: dict[str, tuple[str, dict[str, Any]]], b: dict[str, tuple[str, dict[str, Any]]],
+           bodies: tuple[str, ...]) -> dict[str, Any]:
     changed = []
     for node_id in b:
         if node_id in a:
-            fields = _changes(_node_fields(*a[node_id]), _node_fields(*b[node_id]))
+            fields = _changes(_node_fields(*a[node_id], bodies), _node_fields(*b[node_id], bodies))
             if fields:
                 changed.append({"id": node_id, "fields": fields})
     return {"added": [n for n in b if n not in a], "removed": [n for n in a if n not in b], "changed": changed}

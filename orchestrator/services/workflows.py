@@ -28,11 +28,11 @@ from sqlalchemy import Integer, Select, bindparam, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from orchestrator.db.base import utcnow
+from orchestrator.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from orchestrator.models.workflows import Workflow, WorkflowTag, WorkflowVersion
 from orchestrator.services.audit import Actor, record
-from shared.flow import SCHEMA_TAG, validate_document
+from shared.flow import SCHEMA_TAG, GraphShape, validate_document
 from shared.steps import StepRegistry
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
@@ -40,8 +40,8 @@ SORTS = {"name": Workflow.name, "created_at": Workflow.created_at, "updated_at":
 
 __all__ = [
     "PinnedVersion", "check_if_match", "clone_workflow", "create_workflow", "delete_workflow", "document_at", "etag",
-    "etag_matches", "get_version", "get_workflow", "list_categories", "list_tags", "list_versions", "list_workflows",
-    "name_taken", "pin_version", "prepare_draft", "problems_of", "publish", "published_version",
+    "etag_matches", "get_version", "get_workflow", "graph_shape", "list_categories", "list_tags", "list_versions",
+    "list_workflows", "name_taken", "pin_version", "prepare_draft", "problems_of", "publish", "published_version",
     "published_version_by_name", "rollback", "set_tags", "step_registry", "update_workflow", "validate_draft",
     "version_document",
 ]
@@ -51,6 +51,12 @@ __all__ = [
 def step_registry() -> StepRegistry:
     """The step catalogue drafts are validated against (built-ins plus installed plugins)."""
     return StepRegistry.default()
+
+
+@functools.cache
+def graph_shape() -> GraphShape:
+    """Where the catalogue's containers hold nested graphs (read once from `step_registry()`)."""
+    return GraphShape(step_registry())
 
 
 def problems_of(document: Any) -> list[dict[str, Any]]:

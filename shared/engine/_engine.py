@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from shared.engine import _events as ev
 from shared.engine._frames import Frame, NodeFailed
@@ -21,11 +21,12 @@ from shared.engine._state import fold
 from shared.errors import FlowLoadError
 from shared.expressions import ExpressionError
 from shared.flow import Flow, load_flow, resolve_inputs
+from shared.states import TerminalStatus
 from shared.steps import StepRegistry
 
 log = logging.getLogger(__name__)
 
-Status = Literal["succeeded", "failed", "cancelled", "timed_out"]
+Status = TerminalStatus
 
 
 @dataclass

@@ -179,7 +179,7 @@ class Execution:
 
     # -- graphs -----------------------------------------------------------------------------
 
-    async def run_graph(self, graph: Graph, prefix: str, frame: Frame) -> None:
+    async def run_graph(self, graph: Graph, prefix: str, frame: Frame) -> None:  # noqa: C901
         """Run every node of `graph` (instance `prefix`) to completion.
 
         Raises:

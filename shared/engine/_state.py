@@ -54,7 +54,7 @@ class ExecutionState:
         return self.started is None
 
 
-def fold(events: Iterable[ev.Event], load_artifact: Callable[[Any], Any] | None = None) -> ExecutionState:
+def fold(events: Iterable[ev.Event], load_artifact: Callable[[Any], Any] | None = None) -> ExecutionState:  # noqa: C901
     """Fold journal events into an `ExecutionState`.
 
     Args:

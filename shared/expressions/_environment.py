@@ -214,7 +214,7 @@ class FlowEnvironment(ImmutableSandboxedEnvironment):
 ENVIRONMENT = FlowEnvironment()
 
 
-def _translate(exc: Exception, source: str) -> ExpressionError:
+def _translate(exc: Exception, source: str) -> ExpressionError:  # noqa: C901
     if isinstance(exc, ExpressionError):
         if not exc.source:
             exc.source = source

@@ -1,4 +1,4 @@
-"""The flow document: models, loading, validation, inputs."""
+"""The flow document: models, loading, validation, inputs, and the walk over nested graphs."""
 
 from shared.flow._inputs import resolve_inputs
 from shared.flow._load import load_flow, parse_document
@@ -14,15 +14,20 @@ from shared.flow._model import (
     flow_json_schema,
 )
 from shared.flow._validate import Problem, validate_document, validate_flow
+from shared.flow._walk import TOP_GRAPH, GraphShape, GraphVisit, NodeVisit, walk_graphs, walk_nodes
 
 __all__ = [
     "SCHEMA_TAG",
+    "TOP_GRAPH",
     "Edge",
     "Flow",
     "FlowSettings",
     "Graph",
+    "GraphShape",
+    "GraphVisit",
     "InputSpec",
     "Node",
+    "NodeVisit",
     "Problem",
     "RetryPolicy",
     "flow_json_schema",
@@ -31,4 +36,6 @@ __all__ = [
     "resolve_inputs",
     "validate_document",
     "validate_flow",
+    "walk_graphs",
+    "walk_nodes",
 ]

@@ -100,14 +100,12 @@ class Node(_Model):
     ui: dict[str, Any] = Field(default_factory=dict)
 
     def graphs(self) -> dict[str, Graph]:
-        """The nested graphs this node holds, by their field name."""
+        """The nested graphs this node holds, by their document name (`finally`, not `finally_`)."""
         found: dict[str, Graph] = {}
-        if self.body is not None:
-            found["body"] = self.body
-        if self.catch is not None:
-            found["catch"] = self.catch
-        if self.finally_ is not None:
-            found["finally"] = self.finally_
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, Graph):
+                found[field.alias or name] = value
         return found
 
 

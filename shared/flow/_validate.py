@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from shared.expressions import check_syntax, is_template
 from shared.flow._model import NODE_ID_PATTERN, SCHEMA_TAG, Flow
+from shared.flow._walk import GraphShape
 
 if TYPE_CHECKING:
     from shared.steps import StepDefinition, StepRegistry
@@ -130,6 +131,7 @@ def _shape_problems(document: dict[str, Any]) -> list[Problem]:
 class _Checker:
     def __init__(self, registry: StepRegistry) -> None:
         self.registry = registry
+        self.shape = GraphShape(registry)
         self.problems: list[Problem] = []
         self.ids: dict[str, str] = {}
 
@@ -177,7 +179,7 @@ class _Checker:
         if isinstance(edges, list):
             self.check_edges(parts, by_id, edges)
 
-    def check_node(self, parts: tuple[str | int, ...], node: dict[str, Any]) -> None:
+    def check_node(self, parts: tuple[str | int, ...], node: dict[str, Any]) -> None:  # noqa: C901
         step_type = node.get("type")
         params = node.get("params", {})
         definition: StepDefinition | None = None
@@ -193,7 +195,8 @@ class _Checker:
             if definition is not None:
                 self.check_params(parts, definition, params)
         self.check_expressions((*parts, "set"), node.get("set"))
-        for body in ("body", "catch", "finally"):
+        # Every name some step declares, so a body under the wrong container is reported.
+        for body in self.shape.body_names:
             graph = node.get(body)
             if graph is None:
                 if definition is not None and body in definition.required_bodies:
@@ -241,7 +244,7 @@ class _Checker:
                 message = " or ".join(dict.fromkeys(messages))
                 self.add((*parts, "params", *loc), f"{message} (got {value!r})", "invalid_param")
 
-    def check_edges(
+    def check_edges(  # noqa: C901
         self,
         parts: tuple[str | int, ...],
         by_id: dict[str, tuple[int, dict[str, Any]]],

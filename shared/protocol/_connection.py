@@ -65,11 +65,15 @@ class ServerConnection:
         agent_id: the authenticated agent this socket belongs to.
         heartbeat_interval_s: how often the agent must heartbeat (sent in `welcome`).
         max_bytes: frames above this size are refused before parsing.
+        lease_s: how long a silent agent keeps its executions (sent in `welcome` to agents of
+            version 3 and later).
     """
 
-    def __init__(self, agent_id: str, heartbeat_interval_s: float, *, max_bytes: int = MAX_FRAME_BYTES) -> None:
+    def __init__(self, agent_id: str, heartbeat_interval_s: float, *, max_bytes: int = MAX_FRAME_BYTES,
+                 lease_s: float | None = None) -> None:
         self.agent_id = agent_id
         self.heartbeat_interval_s = heartbeat_interval_s
+        self.lease_s = lease_s
         self.max_bytes = max_bytes
         self.state = ServerState.AWAITING_HELLO
         self.hello: Hello | None = None
@@ -131,7 +135,8 @@ class ServerConnection:
             raise ValueError(f"a version-{self.protocol_version} agent cannot be told to go on under a new attempt")
         return Welcome(protocol_version=self.protocol_version, agent_id=self.agent_id,
                        heartbeat_interval_s=self.heartbeat_interval_s, server_time=time.time(),
-                       stop=list(stop or []), reclaimed=list(reclaimed or []))
+                       stop=list(stop or []), reclaimed=list(reclaimed or []),
+                       lease_s=self.lease_s if self.protocol_version >= 3 else None)
 
     def assign(self, execution_id: str, attempt: int) -> None:
         """Record that this connection now holds `attempt` of an execution (sent or kept)."""
@@ -248,6 +253,12 @@ class AgentConnection:
     def heartbeat_interval_s(self) -> float:
         """How often to send `heartbeat` (after `welcome`)."""
         return self._welcomed().heartbeat_interval_s
+
+    @property
+    def lease_s(self) -> float | None:
+        """How long the orchestrator keeps this agent's executions without a heartbeat (after
+        `welcome`; None from an orchestrator before version 3)."""
+        return self._welcomed().lease_s
 
     def close(self) -> None:
         """End the connection; any later frame is refused."""

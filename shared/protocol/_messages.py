@@ -27,11 +27,13 @@ from pydantic_core import from_json
 
 from shared.engine import Event
 from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMessageType, UnsupportedVersion
+from shared.states import TerminalStatus
 
-PROTOCOL_VERSION = 2
-SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2})
-"""Version 2 adds `welcome.reclaimed`. The orchestrator answers a `hello` in the agent's version,
-and never reclaims for a version-1 agent (whose welcome therefore never carries the field)."""
+PROTOCOL_VERSION = 3
+SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2, 3})
+"""Version 2 adds `welcome.reclaimed`; version 3 adds `welcome.lease_s` and `heartbeat.unhealthy`.
+The orchestrator answers a `hello` in the agent's version, and never sends a field to an agent of
+a version before it (an agent refuses unknown fields)."""
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 """The largest frame either side accepts (4 MiB), checked before parsing: the orchestrator's
 default (`RPA_MAX_FRAME_BYTES`) and the number `docs/protocol.md` cites. A `job.assign` carries a
@@ -128,6 +130,18 @@ class Heartbeat(_Message):
     type: Literal["heartbeat"] = "heartbeat"
     running: list[ExecutionId] = Field(default_factory=list, max_length=MAX_RUNNING)
     sent_at: float
+    unhealthy: str | None = Field(default=None, min_length=1, max_length=500)
+    """Why the agent cannot take jobs now (e.g. its outbox cannot be written); the orchestrator
+    gives it none until a heartbeat without it (version 3, left out when None)."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_unhealthy(self, handler: SerializerFunctionWrapHandler,
+                                 info: SerializationInfo) -> dict[str, Any]:
+        # An orchestrator before version 3 refuses unknown fields.
+        data: dict[str, Any] = handler(self)
+        if self.unhealthy is None:
+            data.pop("unhealthy", None)
+        return data
 
 
 class JobAccepted(_Message):
@@ -180,7 +194,7 @@ class JobFinished(_Message):
     type: Literal["job.finished"] = "job.finished"
     execution_id: ExecutionId
     attempt: Attempt
-    status: Literal["succeeded", "failed", "cancelled", "timed_out"]
+    status: TerminalStatus
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: dict[str, Any] | None = None
     last_seq: Seq
@@ -213,14 +227,20 @@ class Welcome(_Message):
     """Executions from `hello.running` that moved or ended: stop them, do not end them."""
     reclaimed: list[Reclaimed] = Field(default_factory=list)
     """Executions from `hello.running` to go on with, each under its new attempt (version 2)."""
+    lease_s: float | None = Field(default=None, gt=0)
+    """How long the orchestrator waits for a silent or gone agent before it requeues that agent's
+    executions, counted from the last heartbeat it received (version 3). An agent with no
+    acknowledgement for this long starts no more steps (it fences itself)."""
 
     @model_serializer(mode="wrap")
-    def _without_empty_reclaimed(self, handler: SerializerFunctionWrapHandler,
-                                 info: SerializationInfo) -> dict[str, Any]:
-        # A version-1 agent refuses unknown fields, and it is never sent a reclaim.
+    def _without_empty_fields(self, handler: SerializerFunctionWrapHandler,
+                              info: SerializationInfo) -> dict[str, Any]:
+        # An agent refuses unknown fields: one of an older version is never sent these.
         data: dict[str, Any] = handler(self)
         if not self.reclaimed:
             data.pop("reclaimed", None)
+        if self.lease_s is None:
+            data.pop("lease_s", None)
         return data
 
 
@@ -341,7 +361,7 @@ def decode_server_message(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES)
     return cast("ServerMessage", _decode(raw, max_bytes, _SERVER_MODELS))
 
 
-def _decode(raw: str | bytes, max_bytes: int, models: Mapping[str, type[_Message]]) -> _Message:
+def _decode(raw: str | bytes, max_bytes: int, models: Mapping[str, type[_Message]]) -> _Message:  # noqa: C901
     size = len(raw)
     if isinstance(raw, str) and size * 4 > max_bytes:  # a char is at most 4 bytes: count only then
         size = len(raw.encode("utf-8", "surrogatepass"))

@@ -70,6 +70,9 @@ class StepDefinition:
     required_bodies: tuple[str, ...] = ()
     lock: str | None = None
     is_async: bool = False
+    effects: bool = True
+    """The step acts outside the execution (clicks, files, requests, e-mail): an agent that lost
+    contact with the orchestrator does not start it (fencing). False for pure steps."""
 
     def ports_for(self, params: Mapping[str, Any]) -> tuple[str, ...] | None:
         """The output ports of a node of this type, or None when they are known only at run time
@@ -107,6 +110,7 @@ def step(
     bodies: tuple[str, ...] = (),
     required_bodies: tuple[str, ...] = (),
     lock: str | None = None,
+    effects: bool = True,
 ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Attach a `StepDefinition` to a function.
 
@@ -121,6 +125,8 @@ def step(
         bodies: nested graphs a container accepts; `required_bodies` must be present.
         lock: name of a process-wide lock held while the step runs (`desktop` for steps that
             drive the mouse and keyboard).
+        effects: whether the step acts outside the execution; False only for pure steps
+            (computing, waiting), which a fenced agent may still run.
     """
 
     def attach(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -140,6 +146,7 @@ def step(
             required_bodies=required_bodies,
             lock=lock,
             is_async=inspect.iscoroutinefunction(fn),
+            effects=effects,
         )
         fn.__rpa_step__ = definition  # type: ignore[attr-defined]
         return fn

@@ -251,3 +251,25 @@ def test_rpa_agent_refuses_an_extra_label_the_orchestrator_would_refuse(
     assert result.exit_code == 2
     assert "--labels: 'two words' is not a label" in result.output
     assert "Traceback" not in result.output
+
+
+def test_doctor_says_when_the_outbox_cannot_be_written_and_when_it_can_again(agent_home: Path) -> None:
+    from agent.outbox import Outbox
+    from tests.agent.full_disk import fill, free, small_disk
+
+    with small_disk(agent_home):
+        Outbox(agent_home / "outbox.db").close()  # the agent ran here before
+        result = runner.invoke(app, ["doctor"])
+        assert f"outbox: {agent_home / 'outbox.db'} can be written" in result.output  # control
+        fill(agent_home)
+        result = runner.invoke(app, ["doctor"])
+        assert result.exit_code == 0, result.output
+        assert "problem: outbox" in result.output
+        # SQLite's words: "disk I/O error" when even its shared-memory file cannot grow, "database or
+        # disk is full" when the write-ahead log cannot
+        assert "cannot be written (disk I/O error; 0.0 MB free)" in result.output or \
+            "cannot be written (database or disk is full; 0.0 MB free)" in result.output
+        assert "takes none until it can" in result.output
+        free(agent_home)
+        result = runner.invoke(app, ["doctor"])
+        assert "can be written" in result.output

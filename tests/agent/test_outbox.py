@@ -407,3 +407,20 @@ def test_events_survive_sigkill_right_after_append(tmp_path: Path) -> None:
         assert [e.seq for e in unacked] == list(range(1, count + 1))
         assert [job.execution_id for job in box.pending_jobs()] == ["killed"]
     assert sql(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_another_attempt_whose_seed_the_local_events_extend_keeps_them(outbox: Outbox) -> None:
+    """A run that went on (here: ended) while the orchestrator heard nothing, given back to this
+    agent under a new attempt with the journal the orchestrator holds: merged, never dropped."""
+    old = outbox.open_job("e1", 1, ASSIGNMENT, [])
+    written = old.append_many([log(n) for n in range(1, 6)])
+    outbox.mark_finished("e1")
+    seed = written[:2]  # what the orchestrator stored before it lost the agent
+
+    new = outbox.open_job("e1", 2, {**ASSIGNMENT, "attempt": 2}, seed)
+
+    assert [e.data["n"] for e in new.read()] == [1, 2, 3, 4, 5]
+    assert outbox.job("e1") == JobRecord("e1", 2, 5, 2, True, {**ASSIGNMENT, "attempt": 2})
+    assert [e.seq for e in outbox.unacked("e1")] == [3, 4, 5]  # they go out under attempt 2
+    other = outbox.open_job("e1", 3, {**ASSIGNMENT, "attempt": 3}, seed_of(2))  # a seed that differs
+    assert [e.data for e in other.read()] == [{"n": 1}, {"n": 2}]

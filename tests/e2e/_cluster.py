@@ -1,15 +1,17 @@
 """Real processes for end-to-end tests: the product's own `LocalOrchestrator` and `LocalAgent`
 (what `rpa up` runs), with fast lease settings so fault scenarios stay short: heartbeats every
 0.5 s, an agent is unresponsive after 3 missed beats, a gone agent's executions are requeued
-after 1 s, and agents reconnect within a second.
+after 1 s. Agents keep their real reconnect settings: the delay is capped at half the lease the
+orchestrator announces.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from shared.cli._local import LocalAgent, LocalOrchestrator, free_port, wait_for
+from cli.supervise import LocalAgent, LocalOrchestrator, free_port, wait_for
 
 __all__ = ["API", "Agent", "Orchestrator", "completed_twice", "free_port", "gapless", "invocations",
            "processes_mentioning", "wait_for"]
@@ -49,7 +51,7 @@ class Orchestrator(LocalOrchestrator):
     def stream(self, execution_id: str, *, follow: bool = False) -> list[tuple[str, Any]]:
         return list(self.client.stream(execution_id, follow=follow))
 
-    def wait_state(self, execution_id: str, states: set[str], timeout: float = 60) -> dict[str, Any]:
+    def wait_state(self, execution_id: str, states: Collection[str], timeout: float = 60) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             execution = self.execution(execution_id)
             return execution if execution["state"] in states else None
@@ -63,7 +65,7 @@ class Agent(LocalAgent):
     def __init__(self, root: Path, orchestrator: Orchestrator, name: str, *, labels: list[str] | None = None,
                  max_jobs: int = 1, url: str | None = None) -> None:
         super().__init__(orchestrator, root / f"agent-{name}", name, labels=labels, max_jobs=max_jobs, url=url,
-                         env={"HOME": str(root / "home"), "RPA_AGENT_RECONNECT_MAX_S": "1",
+                         env={"HOME": str(root / "home"),
                               # every agent of a test can run probe.count, which records invocations in one file
                               "RPA_STEP_MODULES": "tests.e2e.probe_steps:STEPS", "PYTHONPATH": str(ROOT),
                               "RPA_PROBE_FILE": str(root / "probe.log")})

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from shared.cli._local import RPA
+from cli.supervise import RPA
 from tests.e2e._cluster import Agent, Orchestrator, completed_twice, gapless, invocations, wait_for
 
 pytestmark = pytest.mark.slow

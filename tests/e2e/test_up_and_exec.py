@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli._local import free_port, wait_for
+from cli.supervise import free_port, wait_for
 from tests.e2e._cluster import processes_mentioning
 
 RPA = str(Path(sys.executable).parent / "rpa")
@@ -47,7 +47,7 @@ def test_rpa_up_then_exec_start_status_logs_and_cancel(tmp_path: Path) -> None:
                 "outputs": {"greeting": "{{ steps.hello.output }}"}}
         slow = {"schema": "rpa.flow/1", "name": "Slow",
                 "nodes": [{"id": "nap", "type": "core.wait", "params": {"seconds": 30}}]}
-        from shared.cli._client import ApiClient
+        from shared.client import ApiClient
 
         previous = os.environ.get("XDG_CONFIG_HOME")
         os.environ["XDG_CONFIG_HOME"] = env["XDG_CONFIG_HOME"]

@@ -108,7 +108,7 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def example(schema: dict[str, Any], root: dict[str, Any], depth: int = 0) -> Any:
+def example(schema: dict[str, Any], root: dict[str, Any], depth: int = 0) -> Any:  # noqa: C901
     """The smallest value that the JSON schema accepts (required fields only, minimal sizes)."""
     schema = _resolve(schema, root)
     if depth > 12:

@@ -21,8 +21,9 @@ BUDGET = 64 * 1024
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    # Each test logs in and enrols (login endpoints): more than the default 20 a minute in all.
     with live_server(tmp_path_factory.mktemp("agent-logs"), owner=True,
-                     agent_log_bytes_per_minute=str(BUDGET)) as live:
+                     agent_log_bytes_per_minute=str(BUDGET), login_rate_limit_per_minute="100") as live:
         yield live
 
 
@@ -79,6 +80,24 @@ def test_agent_log_lines_cannot_forge_lines_or_drive_the_terminal(server: Live) 
     for raw in ("\x1b", "\x07", "\u202e"):
         assert raw not in text
     assert f"innocent\\n{forged}\\x1b[2J\\x1b]0;owned\\x07 \\u202etxt.exe" in text
+
+
+def test_an_unhealthy_reason_cannot_forge_lines_either(server: Live) -> None:
+    key = _agent_key(server, "sick")
+    forged = "2026-12-07 09:00:00 ERROR rpa.orchestrator: the vault was exported"
+    with _connect(server, key) as ws:
+        ws.send(json.dumps(_hello("sick", protocol_version=3)))
+        assert json.loads(ws.recv(timeout=30))["type"] == "welcome"
+        for reason in ("control: outbox full", f"disk\n{forged}\x1b[2J", None):
+            beat = {"type": "heartbeat", "id": f"u{time.monotonic_ns()}", "running": [], "sent_at": time.time()}
+            ws.send(json.dumps(beat if reason is None else {**beat, "unhealthy": reason}))
+            while json.loads(ws.recv(timeout=30))["type"] != "heartbeat.ack":
+                pass
+    text = _server_log(server)
+    assert "agent sick takes no jobs: control: outbox full" in text
+    assert not any(line.startswith(forged) for line in text.splitlines())
+    assert "\x1b" not in text
+    assert f"takes no jobs: disk\\n{forged}\\x1b[2J" in text
 
 
 def test_one_connection_cannot_flood_the_log(server: Live) -> None:

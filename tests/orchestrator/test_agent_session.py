@@ -15,10 +15,19 @@ from fastapi import FastAPI, WebSocketDisconnect
 from sqlalchemy import Engine, event
 
 from orchestrator.api.routes.agent_socket import _serve
-from orchestrator.services.agent_session import AgentSession
+from orchestrator.runtime.agent_session import AgentSession
+from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.execution_states import State
-from orchestrator.services.hub import AgentHub, AgentLink
-from shared.protocol import Hello, JobAccepted, JobFinished, JournalBatch, ServerConnection, WireEvent, encode
+from shared.protocol import (
+    Heartbeat,
+    Hello,
+    JobAccepted,
+    JobFinished,
+    JournalBatch,
+    ServerConnection,
+    WireEvent,
+    encode,
+)
 from tests.orchestrator._execution_helpers import load, make_execution, make_workflow
 from tests.orchestrator.conftest import TenantFactory
 
@@ -44,7 +53,7 @@ async def _session(app: FastAPI, tenant: TenantFactory) -> tuple[AgentSession, u
     link = AgentLink(agent_id=agent_id, org_id=owner.org_id, name="robot", send=_nothing, close=_nothing,
                      connection=connection)
     link.hold(execution_id, 1)
-    return AgentSession(app.state.db, AgentHub(), link, connection), execution_id, owner.org_id
+    return AgentSession(app.state.db, AgentHub(), link, connection, app.state.agent_writer), execution_id, owner.org_id
 
 
 def _journal(execution_id: uuid.UUID, seqs: range, *, status: str = "succeeded") -> JournalBatch:
@@ -124,7 +133,6 @@ class _Frames:
 async def test_an_accepted_job_and_its_first_journal_batch_are_stored_in_one_transaction(
         app: FastAPI, tenant: TenantFactory) -> None:
     session, execution_id, org_id = await _session(app, tenant)
-    session.writer = app.state.agent_writer  # the app's: its commit loop is running
     writer = app.state.agent_writer
     batches, units = writer.batches, writer.units
     sent: list[object] = []
@@ -139,3 +147,24 @@ async def test_an_accepted_job_and_its_first_journal_batch_are_stored_in_one_tra
     assert _said(sent) == [("journal.ack", str(execution_id), 4)]
     assert (writer.batches - batches, writer.units - units) == (1, 2)
     assert (await load(app, org_id, execution_id)).state == State.SUCCEEDED.value
+
+
+async def test_an_agent_that_says_it_cannot_journal_gets_no_job_until_it_says_it_can(
+        app: FastAPI, tenant: TenantFactory) -> None:
+    session, execution_id, _ = await _session(app, tenant)
+    session.release(execution_id)
+    kicks: list[bool] = []
+    session.hub.on_free = lambda work=False: kicks.append(work)
+    session.hub.register(session.link)
+    assert session.hub.status_of(session.link.agent_id) == "online"  # control: a free slot
+    sick = Heartbeat(sent_at=time.time(), unhealthy="the agent's outbox cannot be written (database or disk is full)")
+    replies = await session.on_heartbeat(sick)
+    assert [r.type for r in replies] == ["heartbeat.ack"]  # type: ignore[attr-defined]
+    assert session.link.free == 0
+    assert session.hub.status_of(session.link.agent_id) == "busy"
+    assert session.hub.available() == []
+    kicks.clear()
+    await session.on_heartbeat(Heartbeat(sent_at=time.time()))
+    assert session.link.free == 1
+    assert session.hub.available() == [session.link]
+    assert kicks  # the dispatcher is told: what waited may go to it now

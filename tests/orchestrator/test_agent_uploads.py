@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from orchestrator.runtime.enrolment import create_enrolment_token, enroll
 from orchestrator.services.audit import Actor
-from orchestrator.services.enrolment import create_enrolment_token, enroll
 from orchestrator.settings import Settings
 from tests.orchestrator._execution_helpers import make_workflow
 from tests.orchestrator.conftest import TenantFactory

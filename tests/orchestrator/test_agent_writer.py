@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.errors import Conflict
+from orchestrator.db.group_commit import CommitLoop
+from orchestrator.errors import Conflict
 from orchestrator.models.executions import Execution
-from orchestrator.services.agent_writer import AgentWriter, Rows
+from orchestrator.runtime.agent_writer import AgentWriter, Rows
 from tests.orchestrator._execution_helpers import make_execution, make_workflow
 from tests.orchestrator.conftest import TenantFactory
 
@@ -42,14 +43,14 @@ async def _names(app: FastAPI, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
 
 async def test_units_that_arrive_together_share_one_transaction(app: FastAPI, tenant: TenantFactory) -> None:
     ids = await _executions(app, tenant, 5)
-    writer = AgentWriter(app.state.db)
-    writer.start()
+    writer = AgentWriter(app.state.db, loop=CommitLoop(app.state.db))
+    writer.loop.start()
     try:
         seen: list[Any] = []
         results = await asyncio.gather(*(writer.submit(i, _rename(i, f"renamed {n}", seen))
                                          for n, i in enumerate(ids)))
     finally:
-        await writer.stop()
+        await writer.loop.stop()
     assert results == [f"renamed {n}" for n in range(5)]
     assert [execution_id for execution_id, _ in seen] == ids  # in arrival order
     assert len({session for _, session in seen}) == 1  # one transaction for all five
@@ -60,8 +61,8 @@ async def test_units_that_arrive_together_share_one_transaction(app: FastAPI, te
 async def test_a_failing_unit_is_rolled_back_alone(app: FastAPI, tenant: TenantFactory) -> None:
     ids = await _executions(app, tenant, 3)
     before = await _names(app, ids)
-    writer = AgentWriter(app.state.db)
-    writer.start()
+    writer = AgentWriter(app.state.db, loop=CommitLoop(app.state.db))
+    writer.loop.start()
 
     async def conflicting(session: AsyncSession, rows: Rows) -> None:
         rows[ids[1]].workflow_name = "half-written"
@@ -74,7 +75,7 @@ async def test_a_failing_unit_is_rolled_back_alone(app: FastAPI, tenant: TenantF
                                         writer.submit(ids[2], _rename(ids[2], "third", seen)),
                                         return_exceptions=True)
     finally:
-        await writer.stop()
+        await writer.loop.stop()
     assert outcomes[0] == "first"
     assert isinstance(outcomes[1], Conflict)  # the error reaches the unit's own caller
     assert outcomes[2] == "third"
@@ -84,7 +85,7 @@ async def test_a_failing_unit_is_rolled_back_alone(app: FastAPI, tenant: TenantF
 
 async def test_without_a_running_writer_each_unit_is_written_alone(app: FastAPI, tenant: TenantFactory) -> None:
     ids = await _executions(app, tenant, 1)
-    writer = AgentWriter(app.state.db)  # never started (or stopped already)
+    writer = AgentWriter(app.state.db, loop=CommitLoop(app.state.db))  # never started (or stopped already)
     assert await writer.submit(ids[0], _rename(ids[0], "alone", [])) == "alone"
     assert await _names(app, ids) == {ids[0]: "alone"}
     ghost = uuid.uuid4()

@@ -20,7 +20,7 @@ from orchestrator.app import create_app
 from orchestrator.db.base import Base, utcnow
 from orchestrator.models.agents import Agent, EnrolmentToken
 from orchestrator.models.audit import AuditEntry
-from orchestrator.services import agents as service
+from orchestrator.runtime import agents as service
 from orchestrator.services.audit import Actor
 from orchestrator.settings import Settings
 
@@ -314,7 +314,7 @@ async def test_a_rotated_key_replaces_the_old_one(app: FastAPI, client: httpx.As
     assert await authenticate(app, new_key) is not None
 
 
-async def test_tokens_and_keys_are_never_stored_audited_or_listed(app: FastAPI, client: httpx.AsyncClient,
+async def test_tokens_and_keys_are_never_stored_audited_or_listed(app: FastAPI, client: httpx.AsyncClient,  # noqa: C901
                                                                   tenant: Any) -> None:
     owner = await tenant()
     spare = await make_token(client, owner.headers, labels=["spare"])

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from orchestrator.api import direct_start
 from orchestrator.api.direct_start import DirectStart
-from orchestrator.api.errors import Conflict
+from orchestrator.errors import Conflict
 from tests.orchestrator._execution_helpers import make_workflow
 from tests.orchestrator.conftest import Member, TenantFactory
 
@@ -82,7 +82,7 @@ async def test_a_plain_start_is_answered_on_the_direct_path(app: FastAPI, client
 
 @pytest.mark.parametrize("case", ["not json", "no workflow", "text/plain", "no token", "viewer", "unknown workflow",
                                   "bad inputs", "chunked and large", "charset"])
-async def test_anything_unusual_reaches_the_route_with_its_body(app: FastAPI, tenant: TenantFactory,
+async def test_anything_unusual_reaches_the_route_with_its_body(app: FastAPI, tenant: TenantFactory,  # noqa: C901
                                                                 direct: tuple[httpx.AsyncClient, _Route],
                                                                 case: str) -> None:
     owner, workflow_id = await _owner_and_workflow(app, tenant)

@@ -18,9 +18,11 @@ from fastapi import FastAPI
 
 from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
-from orchestrator.services.dispatch import Needs, resume_seed, secrets_for_agent, why_waiting
-from orchestrator.services.hub import AgentLink
-from orchestrator.services.leases import LeaseReaper
+from orchestrator.runtime.dispatch import Needs, why_waiting
+from orchestrator.runtime.hub import AgentLink
+from orchestrator.runtime.leases import LeaseReaper
+from orchestrator.services.execution_journal import resume_seed
+from orchestrator.services.vault import secrets_for_agent
 from orchestrator.settings import Settings
 from shared.protocol import JobAssign, JobCancel
 from tests.orchestrator._execution_helpers import make_workflow
@@ -364,13 +366,13 @@ async def test_retry_with_resume_hands_the_parent_journal_without_its_failure(
     parent = await start(client, owner.headers, workflow)
     agent = FakeAgent(app, owner.org_id).connect()
     await eventually(lambda: agent.assigned == [parent])
-    from orchestrator.services.agent_session import AgentSession
+    from orchestrator.runtime.agent_session import AgentSession
     from shared.protocol import JobAccepted, JournalBatch, ServerConnection, WireEvent
 
     connection = ServerConnection(str(agent.link.agent_id), 1.0)
     connection.receive(_hello())
     connection.assign(parent, 1)
-    session = AgentSession(app.state.db, app.state.agent_hub, agent.link, connection)
+    session = AgentSession(app.state.db, app.state.agent_hub, agent.link, connection, app.state.agent_writer)
     await session.on_accepted(JobAccepted(execution_id=parent, attempt=1))
     events = [WireEvent(seq=1, type="execution.started", path="", data={"inputs": {}}, ts=1.0),
               WireEvent(seq=2, type="node.started", path="wait", data={"attempt": 1}, ts=1.0),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from orchestrator.services.dispatch import Choice
-from orchestrator.services.hub import AgentLink
+from orchestrator.runtime.dispatch import Choice
+from orchestrator.runtime.hub import AgentLink
 
 ORG = uuid.uuid4()
 

@@ -1,4 +1,4 @@
-"""`services.eager.start_now`: a coroutine run in the caller's turn, carried on by a task only
+"""`runtime.eager.start_now`: a coroutine run in the caller's turn, carried on by a task only
 when it waits, with its errors logged and its order of work kept."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from orchestrator.services.eager import start_now
+from orchestrator.runtime.eager import start_now
 
 
 async def test_what_waits_for_nothing_is_done_before_start_now_returns() -> None:
@@ -80,7 +80,7 @@ async def test_errors_are_logged_at_once_or_later(caplog: pytest.LogCaptureFixtu
         raise RuntimeError("later")
 
     keep: set[asyncio.Task[None]] = set()
-    with caplog.at_level(logging.ERROR, logger="orchestrator.services.eager"):
+    with caplog.at_level(logging.ERROR, logger="orchestrator.runtime.eager"):
         start_now(fails_at_once(), keep=keep)
         start_now(fails_later(), keep=keep)
         gate.set_result(None)

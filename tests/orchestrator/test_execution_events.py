@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from orchestrator.api.errors import Conflict, Invalid
+from orchestrator.errors import Conflict, Invalid
 from orchestrator.models.executions import ExecutionEvent, ExecutionTransition
 from orchestrator.services.execution_states import IllegalTransition, State, transition
 from orchestrator.services.executions import append_events, cancel_execution, get_execution

@@ -1,4 +1,4 @@
-"""Executions as records (`services/execution_records.py`): read with Core, moved by the same
+"""Executions as records (`models/execution_records.py`): read with Core, moved by the same
 state rules as ORM objects, written back as UPDATEs by id of what was assigned."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from orchestrator.db.session import Database
+from orchestrator.models.execution_records import columns_except, new_record, write_records
 from orchestrator.models.executions import Execution, ExecutionTransition
-from orchestrator.services.agent_writer import lock_executions
-from orchestrator.services.execution_records import columns_except, new_record, write_records
+from orchestrator.runtime.agent_writer import lock_executions
 from orchestrator.services.execution_states import State, transition
 from tests.orchestrator._execution_helpers import SYSTEM, make_execution, make_workflow
 

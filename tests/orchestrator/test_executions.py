@@ -4,6 +4,7 @@ artifacts, tenancy and permissions, and the executions gauge on /metrics."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from orchestrator.api import pagination
 from orchestrator.db.base import utcnow
 from orchestrator.models import AuditEntry
 from orchestrator.models.executions import Artifact
-from orchestrator.services.artifacts import artifact_root, register_artifact
+from orchestrator.schemas import pagination
+from orchestrator.services.artifacts import artifact_root, receive_artifact
 from orchestrator.services.execution_states import State
 from orchestrator.services.executions import get_execution
 from tests.orchestrator._execution_helpers import flow, make_execution, make_workflow, seed_executions
@@ -305,8 +306,13 @@ async def register(app: FastAPI, org_id: uuid.UUID, execution_id: uuid.UUID, nam
                    content_type: str = "text/plain") -> Artifact:
     async with app.state.db.transaction() as session:
         execution = await get_execution(session, org_id, execution_id)
-        return await register_artifact(session, artifact_root(app.state.settings), execution, name=name,
-                                       content=content, content_type=content_type)
+        # The way agents store artifacts (the upload route streams into receive_artifact).
+        return await receive_artifact(session, artifact_root(app.state.settings), execution, name=name,
+                                      chunks=_chunks(content), limit=len(content), content_type=content_type)
+
+
+async def _chunks(content: bytes) -> AsyncIterator[bytes]:
+    yield content
 
 
 async def test_artifacts_are_listed_and_downloaded(app: FastAPI, client: httpx.AsyncClient, tenant) -> None:

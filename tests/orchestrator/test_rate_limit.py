@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from orchestrator.api.ratelimit import SlidingWindowLimiter
 from orchestrator.app import create_app
-from orchestrator.services.ratelimit import SlidingWindowLimiter
 from orchestrator.settings import Settings
 from tests.orchestrator._identity_helpers import API, error_code, fast_hashing  # noqa: F401 - fixture
 

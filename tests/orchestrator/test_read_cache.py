@@ -1,4 +1,4 @@
-"""The read caches (`services/read_cache.py`: authentication, the version a start pins) and the write watch under it
+"""The read caches (`db/read_cache.py`: authentication, the version a start pins) and the write watch under it
 (`Database.watch`): what this process commits ends a cached session at once; what another process
 writes is believed stale for at most `read_cache_s`."""
 
@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from orchestrator.db.base import utcnow
+from orchestrator.db.read_cache import AUTH_TABLES, ReadCache
 from orchestrator.db.session import Database
 from orchestrator.models import AuthSession, Membership, User
 from orchestrator.models.workflows import Workflow
-from orchestrator.services.read_cache import AUTH_TABLES, ReadCache
 from orchestrator.settings import Settings
 from tests.orchestrator._identity_helpers import API, error_code
 from tests.orchestrator._workflows_helpers import create, flow, publish

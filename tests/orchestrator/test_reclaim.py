@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from orchestrator.models.executions import ExecutionTransition
-from orchestrator.services.agent_session import reconcile
+from orchestrator.runtime.agent_session import reconcile
 from orchestrator.services.execution_states import State, transition
 from orchestrator.services.executions import get_execution
 from shared.protocol import Hello, Reclaimed, RunningJob

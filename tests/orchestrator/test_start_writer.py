@@ -11,10 +11,11 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import event, func, select
 
+from orchestrator.db.group_commit import CommitLoop
 from orchestrator.models.audit import AuditEntry
+from orchestrator.models.execution_records import ExecutionRecord
 from orchestrator.models.executions import Execution, ExecutionTransition
 from orchestrator.services import audit
-from orchestrator.services.execution_records import ExecutionRecord
 from orchestrator.services.executions import NewExecution, prepare_start
 from orchestrator.services.start_writer import StartWriter
 from tests.orchestrator._execution_helpers import SYSTEM, make_workflow
@@ -35,13 +36,13 @@ async def test_concurrent_starts_share_one_transaction_and_keep_the_chain(app: F
     workflow_id = await make_workflow(app, owner.org_id)
     news = await _prepared(app, owner.org_id, workflow_id, 6)
     woken: list[int] = []
-    writer = StartWriter(app.state.db, on_queued=lambda: woken.append(1))
+    writer = StartWriter(app.state.db, on_queued=lambda: woken.append(1), loop=CommitLoop(app.state.db))
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         statements.append(statement.split()[0].upper() + " " + statement.split()[2])
 
-    writer.start()
+    writer.loop.start()
     try:
         await asyncio.sleep(0)  # the writer's task is waiting before the units arrive
         engine = None
@@ -51,7 +52,7 @@ async def test_concurrent_starts_share_one_transaction_and_keep_the_chain(app: F
         stored = await asyncio.gather(*(writer.submit(new) for new in news))
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
-        await writer.stop()
+        await writer.loop.stop()
     assert [e.id for e in stored] == [new.execution.id for new in news]
     assert (writer.batches, writer.units, writer.fallbacks) == (1, 6, 0)
     assert woken == [1]
@@ -78,8 +79,8 @@ async def test_a_start_that_cannot_be_stored_fails_alone(app: FastAPI, tenant: T
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     first, second, third = await _prepared(app, owner.org_id, workflow_id, 3)
-    writer = StartWriter(app.state.db)
-    writer.start()
+    writer = StartWriter(app.state.db, loop=CommitLoop(app.state.db))
+    writer.loop.start()
     try:
         await writer.submit(first)
         # The same execution again: its primary key is taken, so its INSERT fails.
@@ -87,7 +88,7 @@ async def test_a_start_that_cannot_be_stored_fails_alone(app: FastAPI, tenant: T
         outcomes = await asyncio.gather(writer.submit(second), writer.submit(again), writer.submit(third),
                                         return_exceptions=True)
     finally:
-        await writer.stop()
+        await writer.loop.stop()
     assert [o.id for o in outcomes if isinstance(o, ExecutionRecord)] == [second.execution.id, third.execution.id]
     assert isinstance(outcomes[1], Exception)
     assert writer.fallbacks == 1

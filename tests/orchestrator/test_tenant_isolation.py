@@ -82,7 +82,7 @@ UNCOVERED: dict[str, str] = {
     "PUT /agents/me/artifacts/{execution_id}":
         "authenticated by an agent key, not a user: tests/orchestrator/test_agent_uploads.py checks its boundary",
     "GET /executions/{execution_id}/artifacts/{artifact_id}":
-        "no public route makes an artifact: agents store them (services.artifacts.register_artifact)",
+        "no public route makes an artifact: agents store them (services.artifacts.receive_artifact)",
     "GET /templates/{template_id}": "templates are files shipped with the orchestrator, shared by every organisation",
     "POST /templates/{template_id}/instantiate":
         "templates are files shipped with the orchestrator, shared by every organisation",

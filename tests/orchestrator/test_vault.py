@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text, update
 
-from orchestrator.api.errors import NotFound
 from orchestrator.db.base import Base
+from orchestrator.errors import NotFound
 from orchestrator.models.audit import AuditEntry
 from orchestrator.models.vault import Credential, DataKey
 from orchestrator.security.crypto import KeyRing, MasterKey
@@ -238,7 +238,7 @@ async def test_a_data_key_under_an_unknown_master_key_is_a_503(app: FastAPI, cli
     assert other.current.key_id in response.json()["error"]["message"]
 
 
-async def test_no_value_is_stored_in_clear(app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
+async def test_no_value_is_stored_in_clear(app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:  # noqa: C901
     """Every kind, then scan every table's rows (and on SQLite the raw file and its WAL) for the
     values in plain, base64, hex and JSON-escaped form."""
     owner = await tenant()

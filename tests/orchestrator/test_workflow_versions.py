@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from orchestrator.api.errors import Conflict, NotFound
+from orchestrator.errors import Conflict, NotFound
 from orchestrator.models.workflows import ImmutableVersionError
 from orchestrator.services.workflow_diff import diff_documents
 from orchestrator.services.workflows import published_version, published_version_by_name

@@ -115,7 +115,7 @@ class SecretParams(BaseModel):
     password: str
 
 
-def build_test_steps(probe: Probe) -> list[Callable[..., Any]]:
+def build_test_steps(probe: Probe) -> list[Callable[..., Any]]:  # noqa: C901
     """Step functions that report to `probe`."""
 
     def begin(params: WorkParams) -> tuple[str, int]:

@@ -231,9 +231,9 @@ def test_a_frame_over_the_limit_is_refused_before_parsing() -> None:
 
 @pytest.mark.parametrize("extra", [{}, {"shard_hint": "eu"}], ids=["same-shape", "newer-shape"])
 def test_an_unsupported_version_is_refused_naming_both_sides(extra: dict[str, Any]) -> None:
-    error = _refusal(json.dumps(_hello(protocol_version=3, **extra)))
+    error = _refusal(json.dumps(_hello(protocol_version=4, **extra)))
     assert (error.code, error.close_code) == ("unsupported_version", CLOSE_UNSUPPORTED_VERSION)
-    assert "protocol version 3 is not supported; supported versions: 1, 2" in error.message
+    assert "protocol version 4 is not supported; supported versions: 1, 2, 3" in error.message
 
 
 # --- the server end -------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def test_the_server_refuses_a_second_hello() -> None:
 
 def test_the_server_refuses_an_unsupported_version_in_a_built_hello() -> None:
     server = ServerConnection("agt_42", 15.0)
-    hello = Hello.model_validate(_hello(protocol_version=3))
+    hello = Hello.model_validate(_hello(protocol_version=4))
     with pytest.raises(ProtocolError) as caught:
         server.receive(hello.model_dump_json())
     assert caught.value.code == "unsupported_version"
@@ -324,15 +324,33 @@ def test_welcome_answers_in_the_agents_version_and_only_a_version_2_agent_hears_
 
     agent = _agent()
     hello = agent.hello([RunningJob(execution_id=EXEC, attempt=2, last_seq=9)])
-    assert hello.protocol_version == 2
+    assert hello.protocol_version == 3
     assert agent.receive(encode(welcome)) == welcome
+
+
+def test_only_a_version_3_agent_hears_of_the_lease_and_only_a_version_3_orchestrator_of_health() -> None:
+    for version, fields in ((2, set()), (3, {"lease_s"})):
+        server = ServerConnection("agt_42", 15.0, lease_s=10.0)
+        server.receive(json.dumps(_hello(protocol_version=version)))
+        sent = set(json.loads(encode(server.welcome([]))))
+        assert sent - {"id", "type", "protocol_version", "agent_id", "heartbeat_interval_s", "server_time",
+                       "stop"} == fields
+    agent = _agent()
+    agent.hello()
+    welcome = ServerConnection("agt_42", 15.0, lease_s=7.5)
+    welcome.receive(json.dumps(_hello(protocol_version=3)))
+    agent.receive(encode(welcome.welcome([])))
+    assert agent.lease_s == 7.5
+    assert "unhealthy" not in json.loads(encode(Heartbeat(sent_at=1.0)))  # what an older orchestrator reads
+    sick = Heartbeat(sent_at=1.0, unhealthy="the outbox cannot be written")
+    assert decode_agent_message(encode(sick)) == sick
 
 
 def test_the_agent_can_speak_an_older_version_and_no_unknown_one() -> None:
     old = AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=1)
     assert old.hello().protocol_version == 1
-    with pytest.raises(ValueError, match="protocol version 3 is not one this agent speaks"):
-        AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=3)
+    with pytest.raises(ValueError, match="protocol version 4 is not one this agent speaks"):
+        AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=4)
 
 
 def test_a_reclaim_names_a_valid_attempt() -> None:
@@ -386,7 +404,7 @@ def test_the_agent_takes_an_error_in_any_open_state_and_refuses_a_newer_server()
     agent = _agent()
     agent.hello()
     assert isinstance(agent.receive(encode(SERVER_SAMPLES[-1])), ErrorMessage)
-    newer = json.loads(encode(SERVER_SAMPLES[0])) | {"protocol_version": 3}
+    newer = json.loads(encode(SERVER_SAMPLES[0])) | {"protocol_version": 4}
     with pytest.raises(ProtocolError) as caught:
         agent.receive(json.dumps(newer))
     assert caught.value.code == "unsupported_version"

@@ -390,8 +390,8 @@ async def test_large_outputs_loop_items_and_iteration_results_come_back_from_art
 
 
 def cli(*args: str) -> list[str]:
-    if (REPO / "shared" / "cli" / "__main__.py").exists():
-        return [sys.executable, "-m", "shared.cli", *args]
+    if (REPO / "cli" / "__main__.py").exists():
+        return [sys.executable, "-m", "cli", *args]
     return [str(REPO / ".venv" / "bin" / "rpa"), *args]
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from orchestrator.runtime.agent_session import AgentSession, reconcile, record_disconnect
+from orchestrator.runtime.agents import authenticate_agent
+from orchestrator.runtime.hub import AgentLink
 from orchestrator.services.agent_logs import LogBudget, escape_control
-from orchestrator.services.agent_session import AgentSession, reconcile, record_disconnect
-from orchestrator.services.agents import authenticate_agent
-from orchestrator.services.hub import AgentLink
 from shared.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_PROTOCOL_ERROR,
@@ -56,7 +56,7 @@ async def _frame(websocket: WebSocket) -> str | bytes:
 
 
 @router.websocket("/agents/connect")
-async def connect(websocket: WebSocket) -> None:
+async def connect(websocket: WebSocket) -> None:  # noqa: C901
     app = websocket.app
     settings, hub, db = app.state.settings, app.state.agent_hub, app.state.db
     header = websocket.headers.get("authorization", "")
@@ -82,7 +82,8 @@ async def connect(websocket: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await websocket.close(code=code, reason=reason[:120])
 
-    connection = ServerConnection(str(agent_id), settings.heartbeat_interval_s, max_bytes=settings.max_frame_bytes)
+    connection = ServerConnection(str(agent_id), settings.heartbeat_interval_s, max_bytes=settings.max_frame_bytes,
+                                  lease_s=settings.agent_grace_s or None)
     link: AgentLink | None = None
     try:
         hello = connection.receive(await asyncio.wait_for(_frame(websocket), HELLO_TIMEOUT_S))

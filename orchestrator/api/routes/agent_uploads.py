@@ -15,12 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from orchestrator.api.deps import SessionDep
-from orchestrator.api.errors import NotFound, Unauthorized
+from orchestrator.errors import NotFound, Unauthorized
 from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
+from orchestrator.runtime.agents import authenticate_agent
 from orchestrator.schemas.executions import ArtifactPublic
-from orchestrator.services.agents import authenticate_agent
-from orchestrator.services.artifacts import artifact_root, quota_left, receive_artifact, safe_content_type
+from orchestrator.services.artifacts import artifact_root, receive_artifact, safe_content_type
 from shared.protocol import AGENT_KEY_PREFIX
 
 router = APIRouter(prefix="/agents/me", tags=["agents"])
@@ -48,9 +48,10 @@ async def upload(execution_id: uuid.UUID, request: Request, agent: AgentDep, ses
     if execution is None or execution.org_id != agent.org_id or execution.agent_id != agent.id:
         raise NotFound(f"no execution {execution_id} of this agent")
     settings = request.app.state.settings
-    # The quotas are checked before a byte is read, and bound what this upload may add.
-    limit = await quota_left(session, execution, settings)
     content_type = safe_content_type(request.headers.get("content-type"), settings.artifact_content_types)
+    # The quotas are checked before a byte is read, and bound what this upload may add.
     artifact = await receive_artifact(session, artifact_root(settings), execution, name=name, chunks=request.stream(),
-                                      limit=limit, content_type=content_type)
+                                      limit=settings.max_artifact_bytes, content_type=content_type,
+                                      execution_quota=settings.max_artifact_bytes_per_execution,
+                                      org_quota=settings.max_artifact_bytes_per_org)
     return ArtifactPublic.of(artifact)

@@ -14,9 +14,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
-from orchestrator.api.deps import PageDep, Principal, SessionDep, actor_for, client_ip, require
-from orchestrator.api.pagination import Page
+from orchestrator.api.deps import HubDep, PageDep, SessionDep, actor_for, client_ip, require
 from orchestrator.models.agents import Agent, EnrolmentToken
+from orchestrator.runtime import agents as service
 from orchestrator.schemas.agents import (
     AgentEnrolled,
     AgentKeyRotated,
@@ -30,8 +30,9 @@ from orchestrator.schemas.agents import (
     Label,
     TokenState,
 )
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
-from orchestrator.services import agents as service
+from orchestrator.security.principal import Principal
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 
@@ -101,51 +102,50 @@ async def enroll(body: EnrolRequest, session: SessionDep, request: Request) -> A
 
 @router.get("", response_model=Page[AgentPublic], summary="List agents")
 async def list_agents(
-    principal: Reader, session: SessionDep, page: PageDep, request: Request,
+    principal: Reader, session: SessionDep, page: PageDep, hub: HubDep,
     status: Annotated[AgentStatus | None, Query(description="Only agents with this status.")] = None,
     label: Annotated[Label | None, Query(description="Only agents carrying this label.")] = None,
     q: Annotated[str | None, Query(max_length=200, description="Name or hostname contains.")] = None,
 ) -> Page[AgentPublic]:
-    hub = service.hub_of(request.app)
     rows, total = await service.list_agents(session, principal.org_id, service.AgentFilter(status, label, q),
                                             hub=hub, limit=page.limit, offset=page.offset)
     return Page(items=[agent_public(row, hub) for row in rows], total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{agent_id}", response_model=AgentPublic, summary="An agent")
-async def get(agent_id: uuid.UUID, principal: Reader, session: SessionDep, request: Request) -> AgentPublic:
+async def get(agent_id: uuid.UUID, principal: Reader, session: SessionDep, hub: HubDep) -> AgentPublic:
     agent = await service.get_agent(session, principal.org_id, agent_id)
-    return agent_public(agent, service.hub_of(request.app))
+    return agent_public(agent, hub)
 
 
 @router.patch("/{agent_id}", response_model=AgentPublic, summary="Rename an agent, change its labels or job limit")
 async def update(agent_id: uuid.UUID, body: AgentUpdate, principal: Manager, session: SessionDep,
-                 request: Request) -> AgentPublic:
+                 request: Request, hub: HubDep) -> AgentPublic:
     agent = await service.update_agent(session, actor_for(request, principal), principal.org_id, agent_id, body)
-    return agent_public(agent, service.hub_of(request.app))
+    return agent_public(agent, hub)
 
 
 @router.post("/{agent_id}/revoke", response_model=AgentPublic,
              summary="Revoke an agent: its key stops working and its connection is closed")
-async def revoke(agent_id: uuid.UUID, principal: Manager, session: SessionDep, request: Request,
+async def revoke(agent_id: uuid.UUID, principal: Manager, session: SessionDep, request: Request, hub: HubDep,
                  background: BackgroundTasks) -> AgentPublic:
     agent = await service.revoke_agent(session, actor_for(request, principal), principal.org_id, agent_id)
-    background.add_task(service.notify_agent_revoked, request.app, agent.id)
-    return agent_public(agent, service.hub_of(request.app))
+    background.add_task(service.notify_agent_revoked, hub, agent.id)
+    return agent_public(agent, hub)
 
 
 @router.post("/{agent_id}/rotate-key", response_model=AgentKeyRotated,
              summary="Give an agent a new key: the old one stops working and its connection is closed")
-async def rotate_key(agent_id: uuid.UUID, principal: Manager, session: SessionDep, request: Request,
+async def rotate_key(agent_id: uuid.UUID, principal: Manager, session: SessionDep, request: Request, hub: HubDep,
                      background: BackgroundTasks) -> AgentKeyRotated:
     agent, key = await service.rotate_agent_key(session, actor_for(request, principal), principal.org_id, agent_id)
     # The live connection was opened with the old key: it is closed once the new key is committed.
-    background.add_task(service.notify_agent_revoked, request.app, agent.id, reason="key rotated")
+    background.add_task(service.notify_agent_revoked, hub, agent.id, reason="key rotated")
     return AgentKeyRotated(agent_id=agent.id, name=agent.name, agent_key=key)
 
 
 @router.delete("/{agent_id}", status_code=204, summary="Delete an agent (revoking it)")
-async def delete(agent_id: uuid.UUID, principal: Manager, session: SessionDep, request: Request,
+async def delete(agent_id: uuid.UUID, principal: Manager, session: SessionDep, request: Request, hub: HubDep,
                  background: BackgroundTasks) -> None:
     agent = await service.delete_agent(session, actor_for(request, principal), principal.org_id, agent_id)
-    background.add_task(service.notify_agent_revoked, request.app, agent.id)
+    background.add_task(service.notify_agent_revoked, hub, agent.id)

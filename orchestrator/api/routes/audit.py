@@ -11,11 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from orchestrator.api.deps import PageDep, Principal, SessionDep, require
-from orchestrator.api.errors import NotFound
-from orchestrator.api.pagination import Page
+from orchestrator.api.deps import PageDep, SessionDep, require
+from orchestrator.errors import NotFound
 from orchestrator.schemas.audit import AuditEntryPublic, AuditProblemPublic, AuditVerificationPublic
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])

@@ -25,7 +25,6 @@ from orchestrator.api.deps import (
     actor_for,
     client_ip,
 )
-from orchestrator.api.pagination import Page
 from orchestrator.schemas.identity import (
     LoginRequest,
     MePublic,
@@ -39,6 +38,7 @@ from orchestrator.schemas.identity import (
     TotpDisable,
     TotpEnrolmentPublic,
 )
+from orchestrator.schemas.pagination import Page
 from orchestrator.services import auth, mfa
 from orchestrator.settings import Settings
 

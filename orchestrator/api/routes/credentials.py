@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from orchestrator.api.deps import PageDep, Principal, SessionDep, client_ip, require
-from orchestrator.api.pagination import Page
+from orchestrator.api.deps import PageDep, SessionDep, client_ip, require
+from orchestrator.schemas.pagination import Page
 from orchestrator.schemas.vault import (
     CredentialCreate,
     CredentialKind,
@@ -19,6 +19,7 @@ from orchestrator.schemas.vault import (
 )
 from orchestrator.security.crypto import KeyRing
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import vault
 from orchestrator.services.audit import Actor
 

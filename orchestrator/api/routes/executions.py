@@ -11,17 +11,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.api.deps import (
-    PageDep,
-    Principal,
-    SessionDep,
-    SettingsDep,
-    client_ip,
-    require,
-)
-from orchestrator.api.errors import ApiError
-from orchestrator.api.pagination import Page
+from orchestrator.api.deps import HubDep, PageDep, SessionDep, SettingsDep, client_ip, get_dispatcher, get_hub, require
 from orchestrator.db.session import after_commit, release
+from orchestrator.errors import ApiError
+from orchestrator.runtime.dispatch import why_waiting
+from orchestrator.runtime.eager import start_now
+from orchestrator.runtime.live import journal_stream
 from orchestrator.schemas.executions import (
     MAX_BATCH_STARTS,
     MAX_SEQ,
@@ -37,14 +32,14 @@ from orchestrator.schemas.executions import (
     ExecutionTransitionPublic,
     StateName,
 )
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import artifacts as artifact_service
 from orchestrator.services import executions as service
 from orchestrator.services.audit import Actor
-from orchestrator.services.dispatch import why_waiting
-from orchestrator.services.eager import start_now
-from orchestrator.services.live import journal_stream
 from shared.protocol import JobCancel
+from shared.states import TERMINAL_STATES
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
@@ -60,14 +55,12 @@ def _actor(principal: Principal, request: Request) -> Actor:
 
 
 def _dispatch_after_commit(session: AsyncSession, request: Request) -> None:
-    dispatcher = getattr(request.app.state, "dispatcher", None)
-    if dispatcher is not None:
-        after_commit(session, lambda: dispatcher.kick(work=True))
+    dispatcher = get_dispatcher(request)
+    after_commit(session, lambda: dispatcher.kick(work=True))
 
 
 def _cancel_after_commit(session: AsyncSession, request: Request, execution_id: uuid.UUID, reason: str) -> None:
-    hub = getattr(request.app.state, "agent_hub", None)
-    link = hub.holder_of(execution_id) if hub is not None else None
+    link = get_hub(request).holder_of(execution_id)
     if link is None:
         return
     message = JobCancel(execution_id=str(execution_id), force=False, reason=reason or "cancelled")
@@ -165,12 +158,10 @@ async def list_executions(
 
 
 @router.get("/{execution_id}", response_model=ExecutionPublic, summary="One execution")
-async def get(execution_id: uuid.UUID, principal: Reader, session: SessionDep, request: Request) -> ExecutionPublic:
+async def get(execution_id: uuid.UUID, principal: Reader, session: SessionDep, hub: HubDep) -> ExecutionPublic:
     execution = await service.get_execution(session, principal.org_id, execution_id)
     public = ExecutionPublic.of(execution)
-    hub = getattr(request.app.state, "agent_hub", None)
-    if hub is not None:
-        public.waiting_reason = await why_waiting(session, hub, execution)
+    public.waiting_reason = await why_waiting(session, hub, execution)
     return public
 
 
@@ -190,7 +181,7 @@ async def events(
             summary="The execution's journal as Server-Sent Events; with follow=true, live until it ends",
             responses={200: {"content": {"text/event-stream": {}}, "description": "`journal` events, then `end`"}})
 async def stream(
-    execution_id: uuid.UUID, principal: Reader, session: SessionDep, request: Request,
+    execution_id: uuid.UUID, principal: Reader, session: SessionDep, request: Request, hub: HubDep,
     after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq (Last-Event-ID works too).")
                          ] = 0,
     follow: Annotated[bool, Query(description="Keep streaming new events until the execution ends.")] = False,
@@ -200,8 +191,7 @@ async def stream(
 ) -> StreamingResponse:
     await service.get_execution(session, principal.org_id, execution_id)
     start = after_seq if last_event_id is None else last_event_id
-    db, hub = request.app.state.db, getattr(request.app.state, "agent_hub", None)
-    return StreamingResponse(journal_stream(db, hub, execution_id, start, follow=follow and hub is not None),
+    return StreamingResponse(journal_stream(request.app.state.db, hub, execution_id, start, follow=follow),
                              media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
@@ -247,7 +237,7 @@ async def cancel(execution_id: uuid.UUID, principal: Canceller, session: Session
     execution = await service.get_execution(session, principal.org_id, execution_id, for_update=True)
     await service.cancel_execution(session, execution, actor=_actor(principal, request),
                                    reason=body.reason if body else "")
-    if execution.state not in ("cancelled", "timed_out", "succeeded", "failed"):
+    if execution.state not in TERMINAL_STATES:
         _cancel_after_commit(session, request, execution.id, body.reason if body else "")
     return ExecutionPublic.of(execution)
 

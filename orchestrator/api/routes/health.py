@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from orchestrator.api.errors import ApiError
+from orchestrator.errors import ApiError
 from orchestrator.services.execution_metrics import observe_executions
 
 router = APIRouter(tags=["health"])

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from orchestrator.api.deps import PageDep, Principal, PrincipalDep, SessionDep, actor_for, client_ip, require
-from orchestrator.api.pagination import Page
+from orchestrator.api.deps import PageDep, PrincipalDep, SessionDep, actor_for, client_ip, require
 from orchestrator.schemas.identity import OrgCreate, OrgMembershipPublic, OrgPublic, OrgUpdate
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import identity
 
 router = APIRouter(prefix="/orgs", tags=["orgs"])

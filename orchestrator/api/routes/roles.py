@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from orchestrator.api.deps import PageDep, Principal, SessionDep, actor_for, require
-from orchestrator.api.pagination import Page
+from orchestrator.api.deps import PageDep, SessionDep, actor_for, require
 from orchestrator.schemas.identity import RoleCreate, RolePublic, RoleUpdate
+from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import rbac
 
 router = APIRouter(prefix="/roles", tags=["roles"])

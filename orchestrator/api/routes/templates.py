@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from orchestrator.api.deps import PageDep, Principal, SessionDep, actor_for, require
-from orchestrator.api.pagination import Page
+from orchestrator.api.deps import PageDep, SessionDep, actor_for, require
 from orchestrator.api.routes.workflows import saved_of
+from orchestrator.schemas.pagination import Page
 from orchestrator.schemas.workflows import TemplateDetail, TemplateInstantiate, TemplatePublic, WorkflowSaved
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import templates as service
 from orchestrator.services import workflows
 

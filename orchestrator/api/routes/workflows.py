@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from orchestrator.api.deps import PageDep, Principal, SessionDep, actor_for, require
-from orchestrator.api.errors import Invalid
-from orchestrator.api.pagination import Page
+from orchestrator.api.deps import PageDep, SessionDep, actor_for, require
+from orchestrator.errors import Invalid
 from orchestrator.models.workflows import Workflow, WorkflowVersion
+from orchestrator.schemas.pagination import Page
 from orchestrator.schemas.workflows import (
     Bundle,
     CloneRequest,
@@ -35,6 +35,7 @@ from orchestrator.schemas.workflows import (
     WorkflowVersionSummary,
 )
 from orchestrator.security.permissions import Permission
+from orchestrator.security.principal import Principal
 from orchestrator.services import bundles
 from orchestrator.services import workflows as service
 from orchestrator.services.workflow_diff import diff_documents
@@ -225,7 +226,8 @@ async def diff_workflow(
         before = "draft" if from_ == "draft" else int(from_)
     after: int | Literal["draft"] = "draft" if to in (None, "draft") else int(to)
     changes = diff_documents(await service.document_at(session, principal.org_id, workflow_id, before),
-                             await service.document_at(session, principal.org_id, workflow_id, after))
+                             await service.document_at(session, principal.org_id, workflow_id, after),
+                             service.graph_shape())
     return WorkflowDiff.model_validate({"from": before, "to": after, **changes})
 
 

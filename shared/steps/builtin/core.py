@@ -35,7 +35,7 @@ class NoopParams(_Params):
     value: Any = Field(default=None, description="Returned unchanged as the output.")
 
 
-@step("core.log", params=LogParams, output="The message.")
+@step("core.log", params=LogParams, output="The message.", effects=False)
 async def core_log(params: LogParams) -> Any:
     """Write a line to the execution log."""
     text = params.message if isinstance(params.message, str) else json.dumps(params.message, default=str)
@@ -43,14 +43,14 @@ async def core_log(params: LogParams) -> Any:
     return params.message
 
 
-@step("core.wait", params=WaitParams, output="The seconds waited.")
+@step("core.wait", params=WaitParams, output="The seconds waited.", effects=False)
 async def core_wait(params: WaitParams) -> float:
     """Pause the branch for a number of seconds (cancellable)."""
     await asyncio.sleep(params.seconds)
     return params.seconds
 
 
-@step("core.fail", params=FailParams, output="Never returns.")
+@step("core.fail", params=FailParams, output="Never returns.", effects=False)
 async def core_fail(params: FailParams) -> None:
     """Fail the node with a message and an error kind."""
     if params.kind == "business":
@@ -58,7 +58,7 @@ async def core_fail(params: FailParams) -> None:
     raise StepError(params.message, kind=params.kind, retryable=params.retryable)
 
 
-@step("core.noop", params=NoopParams, output="The value param.")
+@step("core.noop", params=NoopParams, output="The value param.", effects=False)
 async def core_noop(params: NoopParams) -> Any:
     """Do nothing; pass a value through (useful as a join or a placeholder)."""
     return params.value

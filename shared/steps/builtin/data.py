@@ -84,13 +84,13 @@ class FormatCsvParams(_Params):
     delimiter: str = Field(default=",", min_length=1, max_length=1)
 
 
-@step("data.set_variable", params=SetVariableParams, output="The value set.")
+@step("data.set_variable", params=SetVariableParams, output="The value set.", effects=False)
 def set_variable(params: SetVariableParams) -> Output:
     """Set one flow variable."""
     return Output(params.value, {params.name: params.value})
 
 
-@step("data.set_variables", params=SetVariablesParams, output="The values set.")
+@step("data.set_variables", params=SetVariablesParams, output="The values set.", effects=False)
 def set_variables(params: SetVariablesParams) -> Output:
     """Set several flow variables at once."""
     bad = [name for name in params.values if not name.isidentifier()]
@@ -99,13 +99,13 @@ def set_variables(params: SetVariablesParams) -> Output:
     return Output(params.values, params.values)
 
 
-@step("data.template", params=TemplateParams, output="The rendered text.")
+@step("data.template", params=TemplateParams, output="The rendered text.", effects=False)
 def template(params: TemplateParams) -> str:
     """Compose text from a template."""
     return params.template
 
 
-@step("data.query", params=QueryParams, output="What the query selects.")
+@step("data.query", params=QueryParams, output="What the query selects.", effects=False)
 def query(params: QueryParams) -> Any:
     """Select data with JMESPath or JSONPath."""
     with _bad_data():
@@ -116,7 +116,7 @@ def query(params: QueryParams) -> Any:
         return filters.jsonpath_filter(params.data, params.query)
 
 
-@step("data.regex", params=RegexParams, output="bool (match), text or null (search), list, or text.")
+@step("data.regex", params=RegexParams, output="bool (match), text or null (search), list, or text.", effects=False)
 def regex(params: RegexParams) -> Any:
     """Match, search, find all, replace or split with a regular expression."""
     with _bad_data():
@@ -141,7 +141,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-@step("data.convert", params=ConvertParams, output="The converted value.")
+@step("data.convert", params=ConvertParams, output="The converted value.", effects=False)
 def convert(params: ConvertParams) -> Any:
     """Convert a value to another type."""
     with _bad_data():
@@ -156,7 +156,7 @@ def convert(params: ConvertParams) -> Any:
         return _CONVERTERS[params.to](params.value)
 
 
-@step("data.parse_json", params=ParseJsonParams, output="The parsed value.")
+@step("data.parse_json", params=ParseJsonParams, output="The parsed value.", effects=False)
 def parse_json(params: ParseJsonParams) -> Any:
     """Parse JSON text."""
     try:
@@ -165,7 +165,7 @@ def parse_json(params: ParseJsonParams) -> Any:
         raise BusinessError(f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}", kind="data") from None
 
 
-@step("data.parse_csv", params=ParseCsvParams, output="Rows: objects when header is true, else lists.")
+@step("data.parse_csv", params=ParseCsvParams, output="Rows: objects when header is true, else lists.", effects=False)
 def parse_csv(params: ParseCsvParams) -> list[Any]:
     """Parse CSV text."""
     try:
@@ -176,7 +176,7 @@ def parse_csv(params: ParseCsvParams) -> list[Any]:
         raise BusinessError(f"invalid CSV: {err}", kind="data") from None
 
 
-@step("data.format_csv", params=FormatCsvParams, output="CSV text.")
+@step("data.format_csv", params=FormatCsvParams, output="CSV text.", effects=False)
 def format_csv(params: FormatCsvParams) -> str:
     """Write rows as CSV text."""
     out = io.StringIO()

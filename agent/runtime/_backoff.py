@@ -1,0 +1,58 @@
+"""How long the agent waits before it connects again.
+
+Exponential with jitter, and bounded twice: by `max_s`, and by a share of the lease the
+orchestrator announced, so that an agent back after one wait always finds its executions still
+its own. A connection that stayed up for `healthy_s` starts the sequence again, however it ended
+(a cut, a crash of the orchestrator, a close for missed heartbeats), not only after a clean close.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+LEASE_SHARE = 0.5
+"""The longest wait, as a share of the lease: the reconnect itself takes time too."""
+
+
+@dataclass
+class Backoff:
+    """The reconnect delays of one agent.
+
+    Args:
+        min_s: the first delay.
+        max_s: the longest delay, whatever the lease.
+        healthy_s: a connection up this long resets the delay to `min_s`.
+        rng: the source of jitter (seeded in tests, to replay a run).
+    """
+
+    min_s: float = 0.2
+    max_s: float = 5.0
+    healthy_s: float = 5.0
+    rng: random.Random = field(default_factory=random.Random)
+    lease_s: float | None = None
+    """The lease the orchestrator announced last (None: none announced)."""
+    delays: list[float] = field(default_factory=list)
+    """Every delay chosen, in order (for status pages and tests)."""
+    _next: float = -1.0
+
+    @property
+    def cap_s(self) -> float:
+        """The longest delay now: `max_s`, or less under the announced lease."""
+        cap = self.max_s if self.lease_s is None else min(self.max_s, self.lease_s * LEASE_SHARE)
+        return max(cap, self.min_s)
+
+    def connected(self, seconds: float, *, clean: bool = False) -> None:
+        """A connection that got as far as a welcome ended after `seconds`; `clean` when the
+        orchestrator closed it in an orderly way (a restart): both start the sequence again."""
+        if clean or seconds >= self.healthy_s:
+            self._next = -1.0
+
+    def next_delay(self) -> float:
+        """The wait before the next attempt: half to all of the current step ("equal jitter",
+        so agents cut together do not come back together), the step doubling up to the cap."""
+        step = self.min_s if self._next < 0 else min(self._next, self.cap_s)
+        delay = min(self.rng.uniform(step / 2, step), self.cap_s)
+        self._next = min(step * 2, self.cap_s)
+        self.delays.append(delay)
+        return delay

@@ -1,0 +1,143 @@
+"""The job runner: takes an assignment, journals it in the outbox, runs it with the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from agent.outbox import Outbox, OutboxJournal, OutboxWriteError
+from agent.runtime._config import AgentConfig
+from agent.runtime._uploads import upload_artifacts
+from shared.engine import Engine
+from shared.errors import FlowLoadError
+from shared.flow import Flow
+from shared.protocol import JobAccepted, JobAssign, JobRejected
+from shared.steps import StepRegistry
+
+log = logging.getLogger("rpa.agent")
+
+WriteFailed = Callable[[str | None, OutboxWriteError], None]
+"""Told of an outbox write that failed, with the execution it was for (None: no job's own)."""
+
+
+class SubflowLoader:
+    """`flow.call` references resolved from the sub-flows a job carries."""
+
+    def __init__(self, documents: dict[str, dict[str, Any]]) -> None:
+        self.documents = documents
+        self._flows: dict[str, Flow] = {}
+
+    def load(self, reference: str, caller: Flow) -> Flow:
+        if reference not in self._flows:
+            document = self.documents.get(reference)
+            if document is None:
+                raise FlowLoadError(f"the job carries no sub-flow '{reference}'")
+            self._flows[reference] = Flow.model_validate(document)
+        return self._flows[reference]
+
+
+class JobRunner:
+    """The executions this agent runs now, each an asyncio task.
+
+    Args:
+        config: the agent's settings.
+        registry: the steps the engine runs.
+        outbox: where every job is journaled before anything is sent.
+        wake: called (from any thread) when the sender has something new to send.
+        write_failed: told when the outbox refuses a write; the job it was for has stopped.
+        problem: why the agent cannot take jobs now, or None.
+    """
+
+    def __init__(self, config: AgentConfig, registry: StepRegistry, outbox: Outbox, wake: Callable[[], None],
+                 write_failed: WriteFailed, problem: Callable[[], str | None]) -> None:
+        self.config = config
+        self.registry = registry
+        self.outbox = outbox
+        self.wake = wake
+        self.write_failed = write_failed
+        self.problem = problem
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
+        self.engines: dict[str, Engine] = {}
+
+    def take(self, job: JobAssign) -> JobAccepted | JobRejected:
+        """Journal and start an assigned execution, or say why not.
+
+        Returns:
+            The answer to send: `job.accepted` once the job runs, `job.rejected` with the reason.
+        """
+        problem = self.problem()
+        if problem is not None:  # a job it cannot journal would be lost: leave it to another agent
+            return JobRejected(execution_id=job.execution_id, attempt=job.attempt, reason=problem)
+        if len(self.tasks) >= self.config.max_jobs or job.execution_id in self.tasks:
+            return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
+                               reason=f"this agent runs {len(self.tasks)} of {self.config.max_jobs} jobs")
+        try:
+            flow = Flow.model_validate(job.flow)
+        except Exception as exc:  # a version the orchestrator validated, from a newer format
+            return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
+                               reason=f"this agent cannot read the flow: {str(exc)[:300]}")
+        seed = [event.to_event() for event in job.journal]
+        try:
+            journal = self.outbox.open_job(job.execution_id, job.attempt, job.model_dump(exclude={"secrets"}), seed)
+        except OutboxWriteError as exc:
+            self.write_failed(None, exc)
+            return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
+                               reason=self.problem() or str(exc))
+        record = self.outbox.job(job.execution_id)
+        if record is not None and record.finished:
+            # It ended here while the orchestrator did not hear it: send that end, run nothing again.
+            log.info("execution %s already ended on this agent; sending its journal under attempt %d",
+                     job.execution_id, job.attempt)
+            self.wake()
+            return JobAccepted(execution_id=job.execution_id, attempt=job.attempt)
+        loop = asyncio.get_running_loop()
+        journal.subscribe(lambda _batch: loop.call_soon_threadsafe(self.wake))
+        self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal))
+        return JobAccepted(execution_id=job.execution_id, attempt=job.attempt)
+
+    async def _run(self, job: JobAssign, flow: Flow, journal: OutboxJournal) -> None:
+        secrets = dict(job.secrets)
+        engine = Engine(self.registry, loader=SubflowLoader(job.subflows), secrets=secrets.get,
+                        artifacts_dir=self.config.home / "artifacts")  # files land in artifacts/<execution id>/
+        self.engines[job.execution_id] = engine
+        try:
+            await engine.run(flow, job.inputs, journal=journal)
+            await upload_artifacts(self.config.url, self.config.key, self.config.home, job.execution_id)
+            self.outbox.mark_finished(job.execution_id)
+        except asyncio.CancelledError:
+            pass  # stopped (moved elsewhere, or the agent is stopping): the journal stays open
+        except Exception as exc:
+            refused = _write_error(exc)
+            if refused is not None:  # the engine stopped at the event it could not journal
+                self.write_failed(job.execution_id, refused)
+            else:
+                log.exception("execution %s could not run", job.execution_id)
+        finally:
+            self.tasks.pop(job.execution_id, None)
+            self.engines.pop(job.execution_id, None)
+            self.wake()
+
+    def cancel(self, execution_id: str) -> bool:
+        """Ask the engine to cancel the execution; True when it took the request."""
+        engine = self.engines.get(execution_id)
+        return engine is not None and engine.cancel(execution_id)
+
+    def stop(self, execution_id: str) -> None:
+        """Stop running an execution here without ending it (its journal is kept)."""
+        task = self.tasks.pop(execution_id, None)
+        if task is not None:
+            task.cancel()
+
+
+def _write_error(exc: BaseException) -> OutboxWriteError | None:
+    """The outbox write error behind `exc` (the engine may have wrapped it), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OutboxWriteError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,0 +1,82 @@
+"""The sender: every unacknowledged outbox event of every job, in batches, then `job.finished`;
+and a job this agent will not finish (left by an earlier process of it, or stopped because the
+outbox could not be written), handed back with `job.rejected` once its journal is in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from agent.outbox import JobRecord, Outbox
+from shared.engine import Event
+from shared.protocol import AgentMessage, JobFinished, JobRejected, JournalBatch, WireEvent
+
+BATCH = 500
+
+Send = Callable[[AgentMessage], Awaitable[None]]
+
+
+class Sender:
+    """What one connection has sent of the outbox; make a new one for each connection.
+
+    Args:
+        outbox: the agent's outbox.
+        send: sends one message on the connection.
+        handback: jobs this agent will not finish, with the reason: each is handed back with
+            `job.rejected` once its journal is fully acknowledged (the orchestrator then resumes
+            it from there), and forgotten.
+        forget: forgets a handed-back job (it may fail and retry later: the disk may be full).
+        acked: acknowledgements the outbox could not store (a full disk), by execution.
+    """
+
+    def __init__(self, outbox: Outbox, send: Send, handback: dict[str, str],
+                 forget: Callable[[str], None], acked: dict[str, int]) -> None:
+        self.outbox = outbox
+        self.send = send
+        self.handback = handback
+        self.forget = forget
+        self.acked = acked
+        self.sent: dict[str, int] = {}
+        self.finish_sent: set[str] = set()
+
+    async def run(self, wake: asyncio.Event) -> None:
+        """Send what is pending each time `wake` is set, until cancelled."""
+        while True:
+            await wake.wait()
+            wake.clear()
+            for record in self.outbox.pending_jobs():
+                await self.flush(record)
+
+    async def flush(self, record: JobRecord) -> None:
+        """Send the job's events not sent on this connection, then its end when it has one."""
+        execution_id = record.execution_id
+        acked = max(record.acked_seq, self.acked.get(execution_id, 0))
+        sent = max(self.sent.get(execution_id, 0), acked)
+        while sent < record.last_seq:
+            events = [e for e in self.outbox.unacked(execution_id, BATCH * 2) if e.seq > sent][:BATCH]
+            if not events:
+                break
+            await self.send(JournalBatch(execution_id=execution_id, attempt=record.attempt,
+                                         events=[WireEvent.from_event(e) for e in events]))
+            sent = self.sent[execution_id] = events[-1].seq
+        if record.finished and execution_id not in self.finish_sent and sent >= record.last_seq:
+            end = finished_event(self.outbox, execution_id)
+            data = end.data if end is not None else {"status": "failed", "outputs": {}, "error": None}
+            await self.send(JobFinished(execution_id=execution_id, attempt=record.attempt,
+                                        status=data["status"], outputs=data.get("outputs") or {},
+                                        error=data.get("error"), last_seq=record.last_seq))
+            self.finish_sent.add(execution_id)
+        elif execution_id in self.handback and acked >= record.last_seq and not record.finished:
+            reason = self.handback.pop(execution_id)
+            await self.send(JobRejected(execution_id=execution_id, attempt=record.attempt, reason=reason))
+            self.forget(execution_id)
+
+
+def finished_event(outbox: Outbox, execution_id: str) -> Event | None:
+    """The job's `execution.finished` event, when its journal ends with one."""
+    record = outbox.job(execution_id)
+    if record is None or record.last_seq == 0:
+        return None
+    found = [e for e in outbox.events(execution_id, after_seq=max(0, record.last_seq - 5))
+             if e.type == "execution.finished"]
+    return found[-1] if found else None

@@ -1,0 +1,1 @@
+"""The agent runtime: enrolment, connections, dispatch, leases and live events."""

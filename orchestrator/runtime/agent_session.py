@@ -1,0 +1,280 @@
+"""What the orchestrator does with each message an agent sends, once the protocol layer
+(`shared.protocol.ServerConnection`) has checked that it is well formed, allowed in the
+connection's state, and about an execution this connection holds.
+
+Each handler's database work locks the execution row and re-checks that the execution is
+still this agent's, at this attempt: an event from an agent whose lease moved is refused here
+even if it slipped past the connection's own bookkeeping. The work of many connections is
+committed together (`runtime/agent_writer.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.db.base import utcnow
+from orchestrator.db.session import Database
+from orchestrator.errors import Conflict
+from orchestrator.models.agents import Agent
+from orchestrator.models.execution_records import ExecutionRecord
+from orchestrator.models.executions import Execution
+from orchestrator.runtime.agent_writer import AgentWriter, Rows, Work
+from orchestrator.runtime.hub import AgentHub, AgentLink
+from orchestrator.services.agent_logs import LogBudget, escape_control
+from orchestrator.services.audit import Actor
+from orchestrator.services.execution_journal import append_events
+from orchestrator.services.execution_states import HELD, TERMINAL, State, transition
+from shared.protocol import (
+    Heartbeat,
+    HeartbeatAck,
+    Hello,
+    JobAccepted,
+    JobFinished,
+    JobRejected,
+    JobStop,
+    JournalAck,
+    JournalBatch,
+    LogLine,
+    Reclaimed,
+    ServerConnection,
+)
+
+log = logging.getLogger("rpa.orchestrator.agents")
+
+def agent_actor(agent_id: uuid.UUID, name: str) -> Actor:
+    """How an agent's own moves are signed in an execution's history."""
+    return Actor(id=agent_id, name=f"agent:{name}")
+
+
+@dataclass
+class AgentSession:
+    """The server side of one agent connection, above the protocol layer.
+
+    Handlers hand their database work to the process's `AgentWriter` (group commit with the
+    other connections' messages) and act on the result once it is committed; while its commit
+    loop is not running, each unit is written in a transaction of its own.
+    """
+
+    db: Database
+    hub: AgentHub
+    link: AgentLink
+    connection: ServerConnection
+    writer: AgentWriter
+    log_budget: LogBudget | None = None
+    """How much of the orchestrator's log this connection may write (None: no limit)."""
+    ended: dict[str, int] = field(default_factory=dict)
+    """Executions of this connection whose stored journal ended them (terminal, so they can no longer
+    move), with their stored `last_seq`: the agent's `job.finished` is then answered without a query."""
+
+    @property
+    def actor(self) -> Actor:
+        return agent_actor(self.link.agent_id, self.link.name)
+
+    async def _write(self, execution_id: str, work: Work) -> Any:
+        return await self.writer.submit(uuid.UUID(execution_id), work)
+
+    def release(self, execution_id: uuid.UUID, *, until_finished: bool = False) -> None:
+        """This connection no longer holds the execution; capacity may be free. With
+        `until_finished`, the agent may still send its `job.finished` (the slot is free already)."""
+        self.link.running.pop(execution_id, None)
+        if not until_finished and str(execution_id) in self.connection.assigned:
+            self.connection.release(str(execution_id))
+        self.hub.on_free()
+
+    def _held(self, rows: Rows, execution_id: str, attempt: int) -> ExecutionRecord | None:
+        """The execution, if it is still this agent's, at this attempt, and on an agent."""
+        execution = rows.get(uuid.UUID(execution_id))
+        if (execution is None or execution.agent_id != self.link.agent_id or execution.attempt != attempt
+                or State(execution.state) not in HELD):
+            return None
+        return execution
+
+    def _moved(self, execution_id: str) -> JobStop:
+        self.release(uuid.UUID(execution_id))
+        return JobStop(execution_id=execution_id, reason="moved")
+
+    # --- handlers: each returns the replies to send ---------------------------------------------
+
+    async def on_heartbeat(self, message: Heartbeat) -> list[object]:
+        if message.unhealthy != self.link.unhealthy:
+            # The reason is the agent's text: escaped and budgeted as its log lines.
+            name = escape_control(self.link.name)
+            said = f"takes no jobs: {escape_control(message.unhealthy)}" if message.unhealthy else "takes jobs again"
+            if self._within_budget(len(name) + len(said)):
+                log.log(logging.WARNING if message.unhealthy else logging.INFO, "agent %s %s", name, said)
+            self.link.unhealthy = message.unhealthy
+            if message.unhealthy is None:
+                self.hub.on_free()
+        self.hub.beat(self.link)
+        return [HeartbeatAck(ref=message.id, server_time=time.time())]
+
+    async def on_accepted(self, message: JobAccepted) -> list[object]:
+        async def work(session: AsyncSession, rows: Rows) -> bool:
+            execution = self._held(rows, message.execution_id, message.attempt)
+            if execution is None:
+                return False
+            if execution.state == State.ASSIGNED.value:
+                await transition(session, execution, State.RUNNING, reason=f"agent {self.link.name} started it",
+                                 actor=self.actor)
+            return True
+
+        return [] if await self._write(message.execution_id, work) else [self._moved(message.execution_id)]
+
+    async def on_rejected(self, message: JobRejected) -> list[object]:
+        async def work(session: AsyncSession, rows: Rows) -> None:
+            execution = self._held(rows, message.execution_id, message.attempt)
+            if execution is not None:
+                await transition(session, execution, State.LOST, actor=self.actor,
+                                 reason=f"agent {self.link.name} rejected it: {message.reason[:200]}")
+                await transition(session, execution, State.QUEUED, actor=self.actor,
+                                 reason="requeued for another agent")
+
+        await self._write(message.execution_id, work)
+        self.release(uuid.UUID(message.execution_id))
+        self.hub.on_free(work=True)
+        return []
+
+    async def on_journal(self, message: JournalBatch) -> list[object]:
+        events = [event.model_dump() for event in message.events]
+
+        async def work(session: AsyncSession, rows: Rows) -> tuple[int, bool] | None:
+            execution = self._held(rows, message.execution_id, message.attempt)
+            if execution is None:
+                return None
+            await append_events(session, execution, events, actor=self.actor)
+            return execution.last_seq, State(execution.state) in TERMINAL
+
+        try:
+            stored = await self._write(message.execution_id, work)
+        except Conflict as err:
+            log.warning("agent %s sent a journal that conflicts with the stored one for %s: %s",
+                        self.link.name, message.execution_id, err.message)
+            return [self._moved(message.execution_id)]
+        if stored is None:
+            return [self._moved(message.execution_id)]
+        last_seq, finished = stored
+        self.hub.publish(uuid.UUID(message.execution_id), events)
+        if finished:
+            self.ended[message.execution_id] = last_seq
+            self.release(uuid.UUID(message.execution_id), until_finished=True)
+            self.hub.publish(uuid.UUID(message.execution_id), None)
+        return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
+
+    async def on_finished(self, message: JobFinished) -> list[object]:
+        ended = self.ended.pop(message.execution_id, None)
+        if ended is not None and ended >= message.last_seq:
+            # The protocol layer checked the attempt; a terminal execution stays this agent's run.
+            self.release(uuid.UUID(message.execution_id))
+            return [JournalAck(execution_id=message.execution_id, seq=ended)]
+
+        async def work(_session: AsyncSession, rows: Rows) -> int | None:
+            execution = rows.get(uuid.UUID(message.execution_id))
+            if execution is None or execution.agent_id != self.link.agent_id or execution.attempt != message.attempt:
+                return None
+            return execution.last_seq
+
+        last_seq = await self._write(message.execution_id, work)
+        if last_seq is None:
+            return [self._moved(message.execution_id)]
+        # The journal's execution.finished decided the state; this is the agent's "done": once every
+        # event is stored the job leaves the connection (a gap means more events are on their way).
+        if last_seq >= message.last_seq:
+            self.release(uuid.UUID(message.execution_id))
+        return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
+
+    async def on_log(self, message: LogLine) -> list[object]:
+        # Escaped and budgeted (services/agent_logs.py): one line per message, never a forged one.
+        text = escape_control(message.message)
+        name = escape_control(self.link.name)
+        where = f" [{escape_control(message.execution_id)}]" if message.execution_id else ""
+        if not self._within_budget(len(text) + len(name) + len(where)):
+            return []
+        level = getattr(logging, message.level.upper(), logging.INFO)
+        log.log(level, "agent %s%s: %s", name, where, text)
+        return []
+
+    def _within_budget(self, size: int) -> bool:
+        """Whether a line of `size` bytes from the agent may be written; says first how many were
+        dropped before it."""
+        budget = self.log_budget
+        if budget is None:
+            return True
+        dropped = budget.dropped
+        if not budget.take(size):
+            return False
+        if dropped:
+            budget.dropped = 0
+            log.warning("agent %s: %d log lines dropped (over its budget of %d bytes per minute)",
+                        escape_control(self.link.name), dropped, budget.per_minute)
+        return True
+
+
+@dataclass
+class Reconciled:
+    """What `reconcile` made of the executions a (re)connecting agent reports running."""
+
+    keep: dict[uuid.UUID, int] = field(default_factory=dict)
+    """Still its own: execution id → the attempt it holds (for a reclaimed one, the new attempt)."""
+    stop: list[str] = field(default_factory=list)
+    """Moved to another agent or ended: the agent stops them (`welcome.stop`)."""
+    reclaimed: list[Reclaimed] = field(default_factory=list)
+    """Requeued while it was away and taken by nobody since: it goes on under the new attempt."""
+    labels: frozenset[str] = frozenset()
+    """The agent's labels: those it was enrolled with and those it announces."""
+
+
+async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconciled:
+    """Record what the agent reported, and sort the executions it says it runs into those it
+    keeps (still its own, same attempt, not finished), those it reclaims and those it must stop.
+
+    A reclaim: the agent was gone longer than the grace, so its execution went back to the queue
+    under a new attempt (`previous_agent_id` names the agent), but no other agent took it. The
+    agent never stopped the run, so it goes on with it rather than stop it and have the same run
+    resumed from the stored journal, with its unacknowledged events and the step in progress lost.
+    Only a version-2 agent is told (`welcome.reclaimed`); a version-1 agent stops it, as before."""
+    done = Reconciled(labels=frozenset(hello.labels))
+    async with db.transaction() as session:
+        agent = await session.get(Agent, agent_id)
+        if agent is not None:
+            now = utcnow()
+            agent.capabilities = sorted(set(hello.capabilities))
+            agent.labels = sorted(set(agent.labels) | set(hello.labels))
+            agent.steps, agent.version, agent.max_jobs = sorted(set(hello.steps)), hello.version[:50], hello.max_jobs
+            agent.connected_at = agent.last_seen_at = now
+            done.labels = frozenset(agent.labels)
+        for job in hello.running:
+            try:
+                execution_id = uuid.UUID(job.execution_id)
+            except ValueError:
+                done.stop.append(job.execution_id)
+                continue
+            # Locked: the dispatcher may be giving a requeued one to another agent right now.
+            execution = await session.get(Execution, execution_id, with_for_update=True)
+            if (execution is not None and execution.agent_id == agent_id and execution.attempt == job.attempt
+                    and State(execution.state) in HELD):
+                done.keep[execution_id] = job.attempt
+            elif (execution is not None and hello.protocol_version >= 2 and execution.state == State.QUEUED.value
+                  and execution.previous_agent_id == agent_id and execution.attempt == job.attempt + 1):
+                execution.agent_id = agent_id
+                await transition(
+                    session, execution, State.RUNNING, actor=agent_actor(agent_id, hello.name),
+                    reason=f"agent {hello.name} came back before another agent took it, and goes on with it "
+                           f"(attempt {execution.attempt})")
+                done.keep[execution_id] = execution.attempt
+                done.reclaimed.append(Reclaimed(execution_id=job.execution_id, attempt=execution.attempt))
+            else:
+                done.stop.append(job.execution_id)
+    return done
+
+
+async def record_disconnect(db: Database, agent_id: uuid.UUID) -> None:
+    async with db.transaction() as session:
+        agent = await session.get(Agent, agent_id)
+        if agent is not None:
+            agent.disconnected_at = agent.last_seen_at = utcnow()

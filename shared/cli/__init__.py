@@ -1,5 +1,0 @@
-"""The `rpa` command line."""
-
-from shared.cli._app import app, main
-
-__all__ = ["app", "main"]
