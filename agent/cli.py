@@ -7,6 +7,7 @@ imports the agent. `rpa agent` with no subcommand is the agent's default action 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.keystore import AgentIdentity, KeystoreError, agent_home
+from shared.protocol import LABEL_PATTERN
 
 app = typer.Typer(
     name="agent",
@@ -45,6 +47,8 @@ def main(
 ) -> None:
     """The robot on this machine. Without a subcommand: run headless (connect to the orchestrator
     it is enrolled with, run the executions it is given, reconnect when the connection drops)."""
+    # Whatever any command creates (home, outbox and its WAL, key file, downloads) is private.
+    os.umask(0o077)
     if ctx.invoked_subcommand is not None:
         return
     import asyncio
@@ -60,6 +64,9 @@ def main(
     except KeystoreError as exc:
         raise _fail(str(exc)) from None
     extra = [label.strip() for label in labels.split(",") if label.strip()]
+    invalid = [label for label in extra if not re.fullmatch(LABEL_PATTERN, label)]
+    if invalid:  # the orchestrator would refuse the hello that carries it, on every connection
+        raise _fail(f"--labels: {invalid[0]!r} is not a label (1 to 50 letters, digits and _ . : = / + @ -)")
     try:
         env_allowlist = parse_allowlist(env)
     except ValueError as exc:

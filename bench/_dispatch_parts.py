@@ -105,8 +105,8 @@ def start(orch: LocalOrchestrator) -> None:
 
 def admin_create(orch: LocalOrchestrator) -> None:
     orch.data_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([RPA, "admin", "create", "--email", EMAIL, "--password", PASSWORD, "--org", ORG,
-                    "--data-dir", str(orch.data_dir)], check=True, env=orch.env, capture_output=True, timeout=300)
+    subprocess.run([RPA, "admin", "create", "--email", EMAIL, "--org", ORG, "--data-dir", str(orch.data_dir)],
+                   check=True, env=orch.env, capture_output=True, input=(PASSWORD + "\n").encode(), timeout=300)
 
 
 async def seed_agents(url: str, count: int) -> list[str]:

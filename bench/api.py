@@ -87,9 +87,9 @@ def _env() -> dict[str, str]:
 def create_owner(data_dir: Path, url: str) -> None:
     """Migrate the database and create the organisation and its owner, as an operator would."""
     rpa = Path(sys.executable).parent / "rpa"
-    subprocess.run([str(rpa), "admin", "create", "--email", EMAIL, "--password", PASSWORD, "--org", "Bench",
+    subprocess.run([str(rpa), "admin", "create", "--email", EMAIL, "--org", "Bench",
                     "--data-dir", str(data_dir), "--database-url", url],
-                   check=True, env=_env(), capture_output=True, timeout=300)
+                   check=True, env=_env(), capture_output=True, input=(PASSWORD + "\n").encode(), timeout=300)
 
 
 async def seed_executions(url: str, rows: int) -> float:

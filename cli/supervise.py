@@ -171,9 +171,10 @@ class LocalOrchestrator(_Child):
 
     def create_owner(self, email: str, password: str, org: str = "Local") -> None:
         """`rpa admin create`, then log the client in as that owner."""
-        made = subprocess.run([RPA, "admin", "create", "--email", email, "--org", org, "--password", password,
+        # The password goes on standard input: an argument would show in `ps`.
+        made = subprocess.run([RPA, "admin", "create", "--email", email, "--org", org,
                                "--data-dir", str(self.data_dir)], capture_output=True, text=True, env=self.env,
-                              timeout=120)
+                              input=password + "\n", timeout=120)
         if made.returncode != 0:
             raise CommandFailed(f"rpa admin create failed: {made.stderr.strip()}")
         self.client.login(email, password)

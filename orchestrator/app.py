@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from orchestrator.api import direct_start, errors
+from orchestrator.api import body_limit, direct_start, errors
+from orchestrator.api.body_limit import BodyLimitMiddleware
 from orchestrator.api.direct_start import DirectStart
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
 from orchestrator.api.ratelimit import RateLimitMiddleware
 from orchestrator.api.route_table import add_flat
 from orchestrator.api.routes import ROUTERS, agent_socket, agent_uploads, health
+from orchestrator.api.security_headers import AccessGateMiddleware, SecurityHeadersMiddleware
 from orchestrator.db.group_commit import CommitLoop
 from orchestrator.db.migrate import upgrade
 from orchestrator.db.read_cache import AUTH_TABLES, PIN_TABLES, ReadCache
@@ -97,10 +99,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     errors.install(app)
+    body_limit.install(app)
     add_flat(app, [health.router])
     add_flat(app, [*ROUTERS, agent_socket.router, agent_uploads.router], prefix=API_PREFIX)
     # Innermost of the app's own middleware: a start it answers was counted and rate-limited.
     app.add_middleware(DirectStart, route=direct_start.route_of(app, API_PREFIX + "/executions"))
     app.add_middleware(RateLimitMiddleware)  # inside the request context: a 429 has a request id and is counted
+    # Before anything reads a body: an oversized one is refused from its length or as it streams.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(AccessGateMiddleware)  # the docs and metrics gates, with a request id
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    # Outermost: every answer carries them, a 413, a 429 or a 500 included.
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, private_dir, private_files
 
 if TYPE_CHECKING:
     from orchestrator.security.crypto import KeyRing
 
 
 def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
+    # Every command reads its settings first: whichever runs first creates private files.
+    private_files()
     overrides: dict[str, object] = {}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
@@ -58,8 +61,24 @@ def serve(
     typer.echo(f"orchestrator on http://{host}:{port} (data: {settings.data_dir}, API docs at /docs)")
     # ws_ping_interval=None: the agent protocol has its own heartbeats, and the lease reaper decides
     # when a silent agent is gone (uvicorn's ping would close it on its own, later clock).
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback peer; the app
+    # believes it only through RPA_TRUSTED_PROXIES (api/client_address.py), the one setting.
+    # server_header=False: no "server: uvicorn" to fingerprint.
     uvicorn.run(app, host=host, port=port, log_level="info", ws="websockets-sansio",
-                ws_ping_interval=None, ws_per_message_deflate=settings.ws_compression)
+                ws_ping_interval=None, ws_per_message_deflate=settings.ws_compression,
+                proxy_headers=False, forwarded_allow_ips=[], server_header=False)
+
+
+def _read_password() -> str:
+    """A password from the terminal (twice) or from the first line of a piped standard input."""
+    if sys.stdin.isatty():
+        password: str = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        return password
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        typer.echo("error: no password on standard input (its first line is the password)", err=True)
+        raise typer.Exit(2)
+    return line
 
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -71,7 +90,7 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     from orchestrator.db.migrate import upgrade_sync
 
     settings = _settings(data_dir, database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     upgrade_sync(settings.resolved_database_url)
     typer.echo("database is up to date")
 
@@ -83,21 +102,23 @@ admin_app = typer.Typer(help="Administration.", no_args_is_help=True)
 def admin_create(
     email: Annotated[str, typer.Option(help="The owner's e-mail (login).")],
     org: Annotated[str, typer.Option(help="The organisation's name.")] = "Default",
-    password: Annotated[str | None, typer.Option(help="Prompted for when omitted.")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an organisation and its first owner, who is an instance admin (may create organisations
-    and accounts)."""
+    and accounts).
+
+    The password is prompted for on a terminal, else read as the first line of standard input
+    (`printf '%s\\n' "$PASSWORD" | rpa admin create …`): never an argument, which `ps` would show.
+    """
     from orchestrator.db.migrate import upgrade_sync
     from orchestrator.db.session import Database
     from orchestrator.services.identity import IdentityError, create_org_with_owner
     from orchestrator.services.roles import ensure_builtin_roles
 
     settings = _settings(data_dir, database_url)
-    if password is None:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    password = _read_password()
+    private_dir(settings.data_dir)
     upgrade_sync(settings.resolved_database_url)
     _configure_audit(settings)
 
@@ -136,7 +157,7 @@ vault_app = typer.Typer(help="Credential vault: master key and data keys.", no_a
 def _vault_database(settings: Settings) -> str:
     from orchestrator.db.migrate import upgrade_sync
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     url = settings.resolved_database_url
     upgrade_sync(url)
     return url

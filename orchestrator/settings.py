@@ -8,16 +8,61 @@ given explicitly must not be a known placeholder or too short.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.protocol import MAX_FRAME_BYTES
+
+SAFE_ARTIFACT_TYPES = (
+    "application/octet-stream", "application/pdf", "application/json", "application/zip", "application/gzip",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel", "text/plain", "text/csv", "image/png", "image/jpeg", "image/gif", "image/webp",
+)
+"""Types no browser runs as a page (never text/html, image/svg+xml or anything with script)."""
 
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "dev", "development", "test", "default"}
 MIN_SECRET_LENGTH = 32
+
+
+PRIVATE_UMASK = 0o077
+
+
+def private_files() -> None:
+    """Make every file and folder this process creates private to its user (umask 077): the
+    database, its WAL and SHM, keys, artifacts. Every `rpa` command of the orchestrator calls it
+    first, so whichever creates the data dir, it is 0700; the modes are also set explicitly
+    where a file is made (`private_dir`, `private_sqlite`)."""
+    os.umask(PRIVATE_UMASK)
+
+
+def private_dir(path: Path) -> Path:
+    """`path` made if missing (with its parents) as 0700, and made 0700 if it was just made."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    return path
+
+
+def private_sqlite(url: str) -> None:
+    """Create the file of a SQLite `url` as 0600 before SQLite does (it would make it 0644 under
+    the default umask); SQLite gives its -wal and -shm files the database file's mode."""
+    prefix = "sqlite+aiosqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return
+    path = Path(url.removeprefix(prefix).split("?", 1)[0])
+    if path.exists():
+        return
+    private_dir(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def default_data_dir() -> Path:
@@ -53,7 +98,9 @@ class Settings(BaseSettings):
         "Failed logins for one e-mail address from one client address before that pair is locked out, "
         "whatever the organisations' policies say."))
     login_lockout_minutes: int = Field(default=15, ge=1, le=1440)
-    trusted_proxies: list[str] = Field(default_factory=list, description="Peers whose X-Forwarded-For is believed.")
+    trusted_proxies: list[str] = Field(default_factory=list, description=(
+        "Proxies (addresses or networks) whose X-Forwarded-For is believed; the only such setting "
+        "(uvicorn's own proxy-header handling is off)."))
     sql_echo: bool = False
     read_cache_s: float = Field(default=1.0, ge=0, description=(
         "How long the rows read on nearly every request (a session's facts: revoked, user and membership "
@@ -86,7 +133,33 @@ class Settings(BaseSettings):
         "After a cancel request, how long an agent has to stop before the execution is cancelled anyway."))
     max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1,
                                     description="Largest artifact an agent may upload.")
-    max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest WebSocket message accepted.")
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body of a route not below.")
+    max_anonymous_body_bytes: int = Field(default=16 * 1024, ge=1024, description=(
+        "Largest request body of a caller without a validly signed token (login, refresh, enrolment)."))
+    max_flow_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description=(
+        "Largest body creating or changing a workflow (its document holds at most 2 MiB)."))
+    max_import_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Largest bundle import.")
+    max_start_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest start request.")
+    max_batch_start_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024,
+                                            description="Largest batch of starts.")
+    max_credential_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description=(
+        "Largest body creating, changing or rotating a credential (a file credential holds at most 1 MiB)."))
+    max_artifact_bytes_per_execution: int = Field(default=1024**3, ge=1, description=(
+        "Artifact bytes one execution may keep (all its uploads together)."))
+    max_artifact_bytes_per_org: int = Field(default=20 * 1024**3, ge=1, description=(
+        "Artifact bytes one organisation may keep."))
+    artifact_content_types: list[str] = Field(default_factory=lambda: list(SAFE_ARTIFACT_TYPES), description=(
+        "Content types an agent's artifact keeps; any other is stored and served as application/octet-stream."))
+    api_docs: Literal["public", "authenticated", "off"] = Field(default="public", description=(
+        "Who may read /docs, /redoc and /openapi.json: anyone, a caller with a validly signed access "
+        "token, or nobody (404)."))
+    metrics_token: SecretStr | None = Field(default=None, description=(
+        "When set, /metrics answers only requests with Authorization: Bearer <this token>."))
+    max_frame_bytes: int = Field(default=MAX_FRAME_BYTES, ge=1024, description=(
+        "Largest WebSocket message accepted (shared.protocol.MAX_FRAME_BYTES, 4 MiB, by default)."))
+    agent_log_bytes_per_minute: int = Field(default=256 * 1024, ge=1024, description=(
+        "Log text one agent connection may have written to the orchestrator's log per minute; lines past it "
+        "are dropped and counted."))
     ws_compression: bool = Field(default=False, description=(
         "permessage-deflate on WebSockets: less traffic for large flows and journals, about 40 KiB more "
         "memory and more CPU per connected agent."))
@@ -101,6 +174,16 @@ class Settings(BaseSettings):
     def lease_margin(self) -> float:
         """`lease_margin_s`, or a fifth of the grace when it is not set."""
         return self.lease_margin_s if self.lease_margin_s is not None else self.agent_grace_s / 5
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return [entry.strip() for entry in entries]
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
@@ -126,7 +209,7 @@ class Settings(BaseSettings):
     def ensure_secrets(self) -> tuple[str, str]:
         """(signing secret, master key): given, or read from / created in the data dir (0600)."""
         # The data dir holds the database and the keys: private to the service's user.
-        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         signing = self.secret_key.get_secret_value() if self.secret_key else _file_secret(
             self.data_dir / "secret.key", lambda: secrets.token_urlsafe(48))
         master = self.master_key.get_secret_value() if self.master_key else _file_secret(

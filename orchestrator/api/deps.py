@@ -30,6 +30,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.api.client_address import client_address
 from orchestrator.db.base import utcnow
 from orchestrator.db.read_cache import ReadCache
 from orchestrator.db.session import release
@@ -101,13 +102,12 @@ DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 
 
 def client_ip(request: Request) -> str:
-    """The caller's address; X-Forwarded-For is believed only from a trusted proxy."""
+    """The caller's address; X-Forwarded-For is believed only through trusted proxies
+    (`api/client_address.py`)."""
     peer = request.client.host if request.client else "unknown"
     settings: Settings = request.app.state.settings
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and peer in settings.trusted_proxies:
-        return forwarded.split(",")[0].strip()
-    return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
+    return client_address(peer, forwarded, tuple(settings.trusted_proxies))
 
 
 # Table columns, not entities, and built once: this runs on every request. A statement of table

@@ -8,6 +8,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from orchestrator.settings import private_sqlite
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -19,6 +21,8 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_sync(url: str, revision: str = "heads") -> None:
+    # Every start and every command migrates first: the SQLite file is made here, private (0600).
+    private_sqlite(url)
     command.upgrade(alembic_config(url), revision)
 
 

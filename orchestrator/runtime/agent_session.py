@@ -27,6 +27,7 @@ from orchestrator.models.execution_records import ExecutionRecord
 from orchestrator.models.executions import HELD_SQL, Execution
 from orchestrator.runtime.agent_writer import AgentWriter, Rows, Work
 from orchestrator.runtime.hub import AgentHub, AgentLink
+from orchestrator.services.agent_logs import LogBudget, escape_control
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_states import HELD, TERMINAL, State, transition
@@ -65,6 +66,8 @@ class AgentSession:
     link: AgentLink
     connection: ServerConnection
     writer: AgentWriter
+    log_budget: LogBudget | None = None
+    """How much of the orchestrator's log this connection may write (None: no limit)."""
     ended: dict[str, int] = field(default_factory=dict)
     """Executions of this connection whose stored journal ended them (terminal, so they can no longer
     move), with their stored `last_seq`: the agent's `job.finished` is then answered without a query."""
@@ -101,8 +104,11 @@ class AgentSession:
 
     async def on_heartbeat(self, message: Heartbeat) -> list[object]:
         if message.unhealthy != self.link.unhealthy:
-            log.log(logging.WARNING if message.unhealthy else logging.INFO, "agent %s %s", self.link.name,
-                    f"takes no jobs: {message.unhealthy}" if message.unhealthy else "takes jobs again")
+            # The reason is the agent's text: escaped and budgeted as its log lines.
+            name = escape_control(self.link.name)
+            said = f"takes no jobs: {escape_control(message.unhealthy)}" if message.unhealthy else "takes jobs again"
+            if self._within_budget(len(name) + len(said)):
+                log.log(logging.WARNING if message.unhealthy else logging.INFO, "agent %s %s", name, said)
             self.link.unhealthy = message.unhealthy
             if message.unhealthy is None:
                 self.hub.on_free()
@@ -191,10 +197,30 @@ class AgentSession:
         return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
 
     async def on_log(self, message: LogLine) -> list[object]:
+        # Escaped and budgeted (services/agent_logs.py): one line per message, never a forged one.
+        text = escape_control(message.message)
+        name = escape_control(self.link.name)
+        where = f" [{escape_control(message.execution_id)}]" if message.execution_id else ""
+        if not self._within_budget(len(text) + len(name) + len(where)):
+            return []
         level = getattr(logging, message.level.upper(), logging.INFO)
-        log.log(level, "agent %s%s: %s", self.link.name,
-                f" [{message.execution_id}]" if message.execution_id else "", message.message)
+        log.log(level, "agent %s%s: %s", name, where, text)
         return []
+
+    def _within_budget(self, size: int) -> bool:
+        """Whether a line of `size` bytes from the agent may be written; says first how many were
+        dropped before it."""
+        budget = self.log_budget
+        if budget is None:
+            return True
+        dropped = budget.dropped
+        if not budget.take(size):
+            return False
+        if dropped:
+            budget.dropped = 0
+            log.warning("agent %s: %d log lines dropped (over its budget of %d bytes per minute)",
+                        escape_control(self.link.name), dropped, budget.per_minute)
+        return True
 
 
 @dataclass

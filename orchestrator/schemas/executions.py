@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from orchestrator.models.execution_records import AnyExecution
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
+MAX_VERSION = 2_147_483_647
+"""A version number is a 32-bit column."""
+MAX_SEQ = 9_223_372_036_854_775_807
+"""A journal seq is a 64-bit column: a larger one is refused (422), never sent to the database."""
+
 StateName = ExecutionStatus
 
 
@@ -23,7 +28,7 @@ class ExecutionCreate(BaseModel):
     """Start a workflow by hand."""
 
     workflow_id: uuid.UUID
-    version: int | None = Field(default=None, ge=1, le=2_147_483_647,  # the column's range
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION,
                                 description="Default: the latest published version.")
     inputs: dict[str, Any] = Field(default_factory=dict, description="Checked against the version's inputs.")
     priority: PriorityName | None = Field(default=None, description="Default: the flow's `settings.priority`.")

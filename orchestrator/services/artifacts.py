@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,9 +22,47 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.db.base import new_id
 from orchestrator.errors import ApiError, Invalid, NotFound
 from orchestrator.models.executions import Artifact, Execution
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, private_dir
 
 log = logging.getLogger("rpa.orchestrator")
+
+
+SAFE_CONTENT_TYPE = "application/octet-stream"
+
+
+def safe_content_type(given: str | None, allowed: list[str]) -> str:
+    """The content type an artifact is stored and served with: the agent's, without parameters,
+    when it is one of `allowed` (`RPA_ARTIFACT_CONTENT_TYPES`), else `application/octet-stream`
+    (an agent's `text/html` or `image/svg+xml` would run as a page of the orchestrator's origin)."""
+    media = (given or "").split(";", 1)[0].strip().lower()
+    return media if media and media in allowed else SAFE_CONTENT_TYPE
+
+
+async def _quota_left(session: AsyncSession, execution: Execution, quotas: dict[str, int | None]) -> int | None:
+    """Bytes the execution may still upload under `quotas` ("execution", "organisation": bytes, or
+    None for no quota), None when neither has one.
+
+    Raises:
+        ApiError: 413 `artifact_quota` when a quota is used up already.
+    """
+    used = select(func.coalesce(func.sum(Artifact.size), 0))
+    where = {"execution": (Artifact.execution_id == execution.id, Artifact.org_id == execution.org_id),
+             "organisation": (Artifact.org_id == execution.org_id,)}
+    left: list[int] = []
+    for scope, quota in quotas.items():
+        if quota is None:
+            continue
+        remaining = quota - int(await session.scalar(used.where(*where[scope])) or 0)
+        if remaining <= 0:
+            raise ApiError(f"the {scope}'s artifact quota of {quota} bytes is used up", status=413,
+                           code="artifact_quota", details={"scope": scope, "quota": quota})
+        left.append(remaining)
+    return min(left) if left else None
+
+
+def _private_file(path: Path) -> BinaryIO:
+    """`path` opened for writing, made 0600 (only the orchestrator's user reads artifacts)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
 def artifact_root(settings: Settings) -> Path:
@@ -40,26 +79,36 @@ def _check_name(name: str) -> str:
 
 async def receive_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,
                            chunks: AsyncIterator[bytes], limit: int,
-                           content_type: str = "application/octet-stream") -> Artifact:
+                           content_type: str = "application/octet-stream",
+                           execution_quota: int | None = None, org_quota: int | None = None) -> Artifact:
     """Stream an upload into the store (hashing as it goes) and describe it with a new row.
 
+    The quotas (bytes of artifacts the execution, and its organisation, may hold in all; None for
+    none) are checked before a byte is read, and what is left of them bounds this upload as
+    `limit` does.
+
     Raises:
-        ApiError: 413 `too_large` as soon as more than `limit` bytes have arrived (nothing is kept).
+        ApiError: 413 `artifact_quota` when a quota is used up already; 413 `too_large` as soon as
+            more than `limit` (or what is left of a quota) has arrived (nothing is kept).
     """
+    left = await _quota_left(session, execution, {"execution": execution_quota, "organisation": org_quota})
+    if left is not None:
+        limit = min(limit, left)
     artifact = Artifact(id=new_id(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
                         content_type=content_type[:255] or "application/octet-stream")
     relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
     target = root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     partial = target.with_name(target.name + ".part")
     digest, size = hashlib.sha256(), 0
-    out = await asyncio.to_thread(partial.open, "wb")  # file I/O off the event loop
+    out = await asyncio.to_thread(_private_file, partial)  # file I/O off the event loop
     try:
         try:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
-                    raise ApiError(f"the artifact is larger than the limit of {limit} bytes", status=413,
+                    raise ApiError(f"the artifact is larger than the {limit} bytes this execution may still "
+                                   "upload (the size limit or what is left of a quota)", status=413,
                                    code="too_large", details={"limit": limit})
                 digest.update(chunk)
                 await asyncio.to_thread(out.write, chunk)

@@ -34,13 +34,31 @@ SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2, 3})
 """Version 2 adds `welcome.reclaimed`; version 3 adds `welcome.lease_s`, `heartbeat.ack.lease_s` and
 `heartbeat.unhealthy`. The orchestrator answers a `hello` in the agent's version, and never sends a
 field to an agent of a version before it (an agent refuses unknown fields)."""
-MAX_FRAME_BYTES = 1_048_576
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+"""The largest frame either side accepts (4 MiB), checked before parsing: the orchestrator's
+default (`RPA_MAX_FRAME_BYTES`) and the number `docs/protocol.md` cites. A `job.assign` carries a
+flow document (at most 2 MiB) and its sub-flows."""
 AGENT_KEY_PREFIX = "rpa_ak_"
 """An agent's key is `rpa_ak_<agent id hex>_<secret>`: made by the orchestrator, kept by the agent."""
 
+MAX_RUNNING = 1000
+"""At most this many executions in `hello.running`, `heartbeat.running` and `welcome.stop`
+(an agent runs at most `max_jobs` ≤ 1000)."""
+MAX_STEPS = 5000
+MAX_LABELS = 100
+MAX_CAPABILITIES = 100
+
 ExecutionId = Annotated[str, Field(min_length=1, max_length=200)]
-Attempt = Annotated[int, Field(ge=1)]
-Seq = Annotated[int, Field(ge=0)]
+Attempt = Annotated[int, Field(ge=1, le=2_147_483_647)]
+Seq = Annotated[int, Field(ge=0, le=9_223_372_036_854_775_807)]
+"""Bounded by their database columns: a larger number is malformed, not a database error."""
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters: these strings reach log lines and the UI."""
+Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x20\x7f]+$")]
+"""A step type or a capability: no spaces, no control characters."""
+LABEL_PATTERN = r"^[\w.:=/+@-]{1,50}$"
+Label = Annotated[str, Field(min_length=1, max_length=50, pattern=LABEL_PATTERN)]
+"""As an enrolment's labels: letters, digits and `_ . : = / + @ -`."""
 
 
 # hide_input_in_errors: a ValidationError must never quote a value (it may be a secret).
@@ -62,9 +80,9 @@ class WireEvent(BaseModel):
 
     model_config = _WIRE
 
-    seq: int = Field(ge=1)
-    type: str
-    path: str
+    seq: int = Field(ge=1, le=9_223_372_036_854_775_807)
+    type: str = Field(min_length=1, max_length=100)
+    path: str = Field(max_length=2000)
     data: dict[str, Any]
     ts: float
 
@@ -97,20 +115,20 @@ class Hello(_Message):
 
     type: Literal["hello"] = "hello"
     protocol_version: int
-    name: str = Field(min_length=1, max_length=200)
-    version: str
-    capabilities: list[str] = Field(default_factory=list)
-    labels: list[str] = Field(default_factory=list)
+    name: str = Field(min_length=1, max_length=200, pattern=_PRINTABLE)
+    version: str = Field(max_length=50, pattern=_PRINTABLE)
+    capabilities: list[Identifier] = Field(default_factory=list, max_length=MAX_CAPABILITIES)
+    labels: list[Label] = Field(default_factory=list, max_length=MAX_LABELS)
     max_jobs: int = Field(ge=1, le=1000)
-    steps: list[str] = Field(default_factory=list)
-    running: list[RunningJob] = Field(default_factory=list)
+    steps: list[Identifier] = Field(default_factory=list, max_length=MAX_STEPS)
+    running: list[RunningJob] = Field(default_factory=list, max_length=MAX_RUNNING)
 
 
 class Heartbeat(_Message):
     """The agent is alive and runs these executions; renews their leases."""
 
     type: Literal["heartbeat"] = "heartbeat"
-    running: list[str] = Field(default_factory=list)
+    running: list[ExecutionId] = Field(default_factory=list, max_length=MAX_RUNNING)
     sent_at: float
     unhealthy: str | None = Field(default=None, min_length=1, max_length=500)
     """Why the agent cannot take jobs now (e.g. its outbox cannot be written); the orchestrator
@@ -140,7 +158,7 @@ class JobRejected(_Message):
     type: Literal["job.rejected"] = "job.rejected"
     execution_id: ExecutionId
     attempt: Attempt
-    reason: str
+    reason: str = Field(max_length=2000)
 
 
 class JournalBatch(_Message):
@@ -165,7 +183,7 @@ class LogLine(_Message):
     """A log line, of one execution or of the agent itself."""
 
     type: Literal["log"] = "log"
-    execution_id: str | None = None
+    execution_id: ExecutionId | None = None
     level: Literal["debug", "info", "warning", "error"]
     message: str = Field(max_length=10_000)
 

@@ -239,6 +239,20 @@ def test_agent_group_is_registered_for_the_rpa_command() -> None:
     assert found.load() is app
 
 
+def test_rpa_agent_refuses_an_extra_label_the_orchestrator_would_refuse(
+    orchestrator: FakeOrchestrator, agent_home: Path, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "keys" / "agent.key"
+    enrolled = runner.invoke(app, ["enroll", orchestrator.url, TOKEN, "--key-file", str(key_file)])
+    assert enrolled.exit_code == 0, enrolled.output
+
+    result = runner.invoke(app, ["--key-file", str(key_file), "--labels", "finance,two words"])
+
+    assert result.exit_code == 2
+    assert "--labels: 'two words' is not a label" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_doctor_says_when_the_outbox_cannot_be_written_and_when_it_can_again(agent_home: Path) -> None:
     from agent.outbox import Outbox
     from tests.agent.full_disk import fill, free, small_disk

@@ -35,8 +35,8 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _rpa(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([RPA, *args], capture_output=True, text=True, env=env, timeout=120)
+def _rpa(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([RPA, *args], capture_output=True, text=True, env=env, input=stdin, timeout=120)
 
 
 @pytest.fixture
@@ -46,8 +46,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str], subproce
     upgraded = _rpa("db", "upgrade", "--data-dir", str(data), env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "up to date" in upgraded.stdout
-    created = _rpa("admin", "create", "--email", "owner@example.com", "--org", "Acme", "--password", PASSWORD,
-                   "--data-dir", str(data), env=env)
+    created = _rpa("admin", "create", "--email", "owner@example.com", "--org", "Acme",
+                   "--data-dir", str(data), env=env, stdin=PASSWORD + "\n")
     assert created.returncode == 0, created.stderr
     port = _free_port()
     process = subprocess.Popen([RPA, "orchestrator", "--port", str(port), "--data-dir", str(data)],

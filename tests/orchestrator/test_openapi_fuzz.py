@@ -11,6 +11,11 @@ must match the operation's responses.
 - The organisation holds one object of the operation's resource (made by `_factories.FACTORIES`),
   so lists have an item to show, and operations whose path names an object are sent its ids half
   of the time, so they reach their logic instead of a 404.
+- Boundaries first: schemathesis's coverage cases (each bound, one past it, each enum value, a
+  wrong type...) are sent before the random ones. Random generation alone almost never draws an
+  integer at 2^63; the coverage cases draw `maximum + 1` on every bounded integer, and
+  `test_every_integer_a_request_carries_is_bounded` makes every integer have a `maximum` to
+  step past (an unbounded integer once reached the database as 2^63 and answered 500).
 - Bounded and reproducible: `MAX_EXAMPLES` per operation, derandomized, no shrinking (the
   failing request is printed as a curl command), no example database.
 
@@ -141,9 +146,11 @@ def test_operation_conforms_to_its_schema(server: TestClient, label: str) -> Non
     # Made for lists too, so that they have an item to serialise.
     real = _run(server, _objects(app, owner, prefix))
     strategies = [operation.as_strategy(generation_mode=mode) for mode in GenerationMode]
+    fixed: dict[str, str] = {}
     if names and all(name in real for name in names):
         fixed = {name: real[name] for name in names}
         strategies += [operation.as_strategy(generation_mode=mode, path_parameters=fixed) for mode in GenerationMode]
+    boundaries = _coverage_cases(operation, fixed)
 
     @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
               phases=(Phase.explicit, Phase.generate),
@@ -155,7 +162,65 @@ def test_operation_conforms_to_its_schema(server: TestClient, label: str) -> Non
         response = _send(server, kwargs)
         case.validate_response(response, checks=CHECKS, headers=kwargs["headers"])
 
+    for case in boundaries:
+        fuzz.hypothesis.inner_test(case=case)  # type: ignore[attr-defined]
     fuzz()
+
+
+def _coverage_cases(operation: Any, fixed: dict[str, str]) -> list[schemathesis.Case]:
+    """Schemathesis's coverage cases of `operation` (bounds and one past them, enum values, wrong
+    types), with the path naming a real object when there is one."""
+    config = SCHEMA.config.generation_for(operation=operation, phase="coverage")
+    cases = list(SCHEMA.iter_coverage_cases(operation, generation_modes=list(GenerationMode),
+                                            generation_config=config))
+    for case in cases:
+        if fixed and case.path_parameters and all(
+                str(case.path_parameters.get(name, "")) and _is_uuid(case.path_parameters[name]) for name in fixed):
+            case.path_parameters = {**case.path_parameters, **fixed}
+    return cases
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _integers(node: Any, where: str, seen: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every integer schema under `node` (following references), with where it is."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                seen.add(name)
+                yield from _integers(SPEC["components"]["schemas"][name], name, seen)
+        if node.get("type") == "integer":
+            yield where, node
+        for key, value in node.items():
+            yield from _integers(value, f"{where}.{key}", seen)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _integers(value, f"{where}[{index}]", seen)
+
+
+def test_every_integer_a_request_carries_is_bounded() -> None:
+    """A parameter or body integer without bounds reaches the database as any size (2^63 and up
+    answered 500): each must have both, within a 64-bit column."""
+    unbounded = []
+    for path, operations in SPEC["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                where = f"{method.upper()} {path} {parameter['in']}:{parameter['name']}"
+                unbounded += [w for w, schema in _integers(parameter.get("schema", {}), where, set())
+                              if not -(2**63) <= schema.get("minimum", -(2**64)) <= schema.get("maximum", 2**64)
+                              <= 2**63 - 1]
+            body = operation.get("requestBody", {})
+            unbounded += [w for w, schema in _integers(body, f"{method.upper()} {path} body", set())
+                          if not -(2**63) <= schema.get("minimum", -(2**64)) <= schema.get("maximum", 2**64)
+                          <= 2**63 - 1]
+    assert not unbounded, unbounded
 
 
 def test_exclusions_name_existing_operations() -> None:

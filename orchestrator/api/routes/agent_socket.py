@@ -22,6 +22,7 @@ from orchestrator.api.deps import started
 from orchestrator.runtime.agent_session import AgentSession, reconcile, record_disconnect, stop_taken_back
 from orchestrator.runtime.agents import authenticate_agent
 from orchestrator.runtime.hub import AgentLink
+from orchestrator.services.agent_logs import LogBudget, escape_control
 from shared.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_PROTOCOL_ERROR,
@@ -143,10 +144,11 @@ async def _connect(websocket: WebSocket) -> None:  # noqa: C901
                              connection=connection)
             for execution_id, attempt in reconciled.keep.items():
                 link.hold(execution_id, attempt)
-            session_ = AgentSession(db, hub, link, connection, writer=app.state.agent_writer)
+            session_ = AgentSession(db, hub, link, connection, writer=app.state.agent_writer,
+                                    log_budget=LogBudget(settings.agent_log_bytes_per_minute))
             for job in reconciled.reclaimed:
                 log.info("agent %s reclaimed execution %s (attempt %d): nobody took it while it was away",
-                         hello.name, job.execution_id, job.attempt)
+                         escape_control(hello.name), job.execution_id, job.attempt)
             await send(connection.welcome(reconciled.stop, reconciled.reclaimed))
             previous = hub.register(link)
         if reconciled.requeued:
@@ -157,7 +159,8 @@ async def _connect(websocket: WebSocket) -> None:  # noqa: C901
             await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same agent")
         await _serve(websocket, session_, send)
     except ProtocolError as error:
-        log.warning("agent %s: %s (%s); closing its connection", name, error.message, error.code)
+        log.warning("agent %s: %s (%s); closing its connection", escape_control(name), escape_control(error.message),
+                    error.code)
         with contextlib.suppress(Exception):
             await send(connection.refuse(error))
             await websocket.close(code=error.close_code, reason=error.message[:120])

@@ -1,7 +1,9 @@
 """`PUT /api/v1/agents/me/artifacts/{execution_id}`: an agent uploads a file an execution made.
 
 Authenticated by the agent's own key (not a user token). The body is streamed into the artifact
-store and refused (413) past `max_artifact_bytes`; only the agent that holds the execution may
+store and refused (413) past `max_artifact_bytes` or what is left of the execution's and the
+organisation's quotas; a content type not in `artifact_content_types` is stored as
+`application/octet-stream`. Only the agent that holds the execution may
 add to it, anyone else gets 404, as for an object of another organisation.
 """
 
@@ -18,7 +20,7 @@ from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
 from orchestrator.runtime.agents import authenticate_agent
 from orchestrator.schemas.executions import ArtifactPublic
-from orchestrator.services.artifacts import artifact_root, receive_artifact
+from orchestrator.services.artifacts import artifact_root, receive_artifact, safe_content_type
 from shared.protocol import AGENT_KEY_PREFIX
 
 router = APIRouter(prefix="/agents/me", tags=["agents"])
@@ -46,7 +48,10 @@ async def upload(execution_id: uuid.UUID, request: Request, agent: AgentDep, ses
     if execution is None or execution.org_id != agent.org_id or execution.agent_id != agent.id:
         raise NotFound(f"no execution {execution_id} of this agent")
     settings = request.app.state.settings
+    content_type = safe_content_type(request.headers.get("content-type"), settings.artifact_content_types)
+    # The quotas are checked before a byte is read, and bound what this upload may add.
     artifact = await receive_artifact(session, artifact_root(settings), execution, name=name, chunks=request.stream(),
-                                      limit=settings.max_artifact_bytes,
-                                      content_type=request.headers.get("content-type", "application/octet-stream"))
+                                      limit=settings.max_artifact_bytes, content_type=content_type,
+                                      execution_quota=settings.max_artifact_bytes_per_execution,
+                                      org_quota=settings.max_artifact_bytes_per_org)
     return ArtifactPublic.of(artifact)

@@ -22,6 +22,7 @@ from orchestrator.runtime.eager import start_now
 from orchestrator.runtime.live import journal_stream
 from orchestrator.schemas.executions import (
     MAX_BATCH_STARTS,
+    MAX_SEQ,
     ArtifactPublic,
     ExecutionBatchCreate,
     ExecutionBatchPublic,
@@ -242,7 +243,7 @@ async def get(execution_id: uuid.UUID, principal: Reader, session: SessionDep, h
 @router.get("/{execution_id}/events", response_model=ExecutionEventsPage, summary="The execution's journal, by seq")
 async def events(
     execution_id: uuid.UUID, principal: Reader, session: SessionDep,
-    after_seq: Annotated[int, Query(ge=0, description="Only events with a greater seq.")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Only events with a greater seq.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ExecutionEventsPage:
     execution = await service.get_execution(session, principal.org_id, execution_id)
@@ -256,12 +257,15 @@ async def events(
             responses={200: {"content": {"text/event-stream": {}}, "description": "`journal` events, then `end`"}})
 async def stream(
     execution_id: uuid.UUID, principal: Reader, session: SessionDep, request: Request, hub: HubDep,
-    after_seq: Annotated[int, Query(ge=0, description="Start after this seq (Last-Event-ID works too).")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq (Last-Event-ID works too).")
+                         ] = 0,
     follow: Annotated[bool, Query(description="Keep streaming new events until the execution ends.")] = False,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_SEQ, description=(
+        "The seq of the last event received (an EventSource sends it when it reconnects); wins over "
+        "after_seq."))] = None,
 ) -> StreamingResponse:
     await service.get_execution(session, principal.org_id, execution_id)
-    last_event_id = request.headers.get("last-event-id", "")
-    start = int(last_event_id) if last_event_id.isdigit() else after_seq
+    start = after_seq if last_event_id is None else last_event_id
     return StreamingResponse(journal_stream(request.app.state.db, hub, execution_id, start, follow=follow),
                              media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
@@ -293,9 +297,12 @@ async def download_artifact(execution_id: uuid.UUID, artifact_id: uuid.UUID, pri
     execution = await service.get_execution(session, principal.org_id, execution_id)
     artifact = await artifact_service.get_artifact(session, execution, artifact_id)
     path = artifact_service.artifact_file(artifact_service.artifact_root(settings), artifact)
-    # An attachment that the browser must not sniff: an artifact is never rendered as our page.
-    return FileResponse(path, media_type=artifact.content_type, filename=artifact.name,
-                        headers={"X-Content-Type-Options": "nosniff"})
+    # An attachment that the browser must not sniff, of an allowed type (rows stored before the
+    # allowlist included): an artifact is never rendered as our page.
+    return FileResponse(path, media_type=artifact_service.safe_content_type(artifact.content_type,
+                                                                            settings.artifact_content_types),
+                        filename=artifact.name, content_disposition_type="attachment",
+                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
 @router.post("/{execution_id}/cancel", response_model=ExecutionPublic,
