@@ -57,8 +57,9 @@ $(DEPS): pyproject.toml | $(UV)
 	touch $@
 
 # --- checks -------------------------------------------------------------------
-lint: venv ## ruff, mypy (strict, every package) and import-linter contracts
+lint: venv ## ruff (rules and format), mypy (strict, every package) and import-linter contracts
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

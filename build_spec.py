@@ -40,9 +40,23 @@ BUNDLES = {
 
 def pyinstaller_args(bundle: Bundle, dist: Path, work: Path) -> list[str]:
     """The PyInstaller command line of one bundle."""
-    args = [str(ROOT / bundle.script), "--name", bundle.name, "--noconfirm", "--onedir",
-            "--distpath", str(dist), "--workpath", str(work / bundle.name), "--specpath", str(work),
-            "--paths", str(ROOT), "--copy-metadata", "rpa-suite"]
+    args = [
+        str(ROOT / bundle.script),
+        "--name",
+        bundle.name,
+        "--noconfirm",
+        "--onedir",
+        "--distpath",
+        str(dist),
+        "--workpath",
+        str(work / bundle.name),
+        "--specpath",
+        str(work),
+        "--paths",
+        str(ROOT),
+        "--copy-metadata",
+        "rpa-suite",
+    ]
     for package in bundle.packages:
         args += ["--collect-submodules", package]
     for module in bundle.extra_hidden:

@@ -77,11 +77,15 @@ def _browser(env: Env) -> CapabilityCheck:
     configured = env.get("RPA_CHROMIUM")
     ignored = f" (RPA_CHROMIUM={configured} is not an executable file)" if configured and chromium != configured else ""
     if chromium is None:
-        return CapabilityCheck("browser", False, f"missing: no Chromium found{ignored}; install chromium "
-                                                 "or set RPA_CHROMIUM")
+        return CapabilityCheck(
+            "browser", False, f"missing: no Chromium found{ignored}; install chromium or set RPA_CHROMIUM"
+        )
     if not _installed("playwright"):
-        return CapabilityCheck("browser", False, f"missing: the playwright package (Chromium found at {chromium}); "
-                                                 "install the browser extra")
+        return CapabilityCheck(
+            "browser",
+            False,
+            f"missing: the playwright package (Chromium found at {chromium}); install the browser extra",
+        )
     return CapabilityCheck("browser", True, f"Chromium found at {chromium}{ignored}, playwright installed")
 
 
@@ -90,8 +94,9 @@ def _desktop(env: Env) -> CapabilityCheck:
     if not display:
         return CapabilityCheck("desktop", False, "missing: no DISPLAY (or WAYLAND_DISPLAY) set")
     if not _installed("pyautogui"):
-        return CapabilityCheck("desktop", False, f"missing: the pyautogui package (display {display}); "
-                                                 "install the desktop extra")
+        return CapabilityCheck(
+            "desktop", False, f"missing: the pyautogui package (display {display}); install the desktop extra"
+        )
     return CapabilityCheck("desktop", True, f"display {display}, pyautogui installed")
 
 
@@ -100,8 +105,9 @@ def _ocr(env: Env) -> CapabilityCheck:
     if tesseract is None:
         return CapabilityCheck("ocr", False, "missing: tesseract is not on PATH; install tesseract-ocr")
     if not _installed("pytesseract"):
-        return CapabilityCheck("ocr", False, f"missing: the pytesseract package (tesseract at {tesseract}); "
-                                             "install the ocr extra")
+        return CapabilityCheck(
+            "ocr", False, f"missing: the pytesseract package (tesseract at {tesseract}); install the ocr extra"
+        )
     return CapabilityCheck("ocr", True, f"tesseract found at {tesseract}, pytesseract installed")
 
 

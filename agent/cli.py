@@ -39,11 +39,18 @@ def main(
     name: Annotated[str | None, typer.Option(help="Name shown in the orchestrator; default: the enrolled one.")] = None,
     labels: Annotated[str, typer.Option(help="Extra comma-separated labels, e.g. finance,windows.")] = "",
     max_jobs: Annotated[int, typer.Option("--max-jobs", min=1, max=1000, help="Executions run at once.")] = 1,
-    key_file: Annotated[Path | None, typer.Option(
-        "--key-file", help="Read the agent key from this file (mode 0600) instead of the OS keyring.")] = None,
-    env: Annotated[str, typer.Option(
-        "--env", envvar="RPA_AGENT_ENV",
-        help="Comma-separated environment variables flows may read as env.*; none by default.")] = "",
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="Read the agent key from this file (mode 0600) instead of the OS keyring."),
+    ] = None,
+    env: Annotated[
+        str,
+        typer.Option(
+            "--env",
+            envvar="RPA_AGENT_ENV",
+            help="Comma-separated environment variables flows may read as env.*; none by default.",
+        ),
+    ] = "",
 ) -> None:
     """The robot on this machine. Without a subcommand: run headless (connect to the orchestrator
     it is enrolled with, run the executions it is given, reconnect when the connection drops)."""
@@ -71,11 +78,19 @@ def main(
         env_allowlist = parse_allowlist(env)
     except ValueError as exc:
         raise _fail(f"--env: {exc}") from None
-    config = AgentConfig(url=url or identity.url, key=key, name=name or identity.name, home=agent_home(),
-                         labels=sorted(set(identity.labels) | set(extra)), capabilities=detect_capabilities(),
-                         max_jobs=max_jobs, version=agent_version(), env_allowlist=env_allowlist,
-                         backoff_max_s=float(os.environ.get("RPA_AGENT_RECONNECT_MAX_S", "5")),
-                         key_source=lambda: load_identity(key_file=key_file)[1])
+    config = AgentConfig(
+        url=url or identity.url,
+        key=key,
+        name=name or identity.name,
+        home=agent_home(),
+        labels=sorted(set(identity.labels) | set(extra)),
+        capabilities=detect_capabilities(),
+        max_jobs=max_jobs,
+        version=agent_version(),
+        env_allowlist=env_allowlist,
+        backoff_max_s=float(os.environ.get("RPA_AGENT_RECONNECT_MAX_S", "5")),
+        key_source=lambda: load_identity(key_file=key_file)[1],
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     typer.echo(f"agent {config.name} ({', '.join(config.capabilities)}) → {config.url}, {max_jobs} job(s) at once")
     try:
@@ -103,8 +118,10 @@ def enroll(
     token: Annotated[str, typer.Argument(help="An enrolment token from the orchestrator (Agents page).")],
     name: Annotated[str | None, typer.Option(help="The agent's name; default: this machine's hostname.")] = None,
     labels: Annotated[str, typer.Option(help="Comma-separated labels, e.g. finance,windows.")] = "",
-    key_file: Annotated[Path | None, typer.Option(
-        "--key-file", help="Keep the agent key in this file (mode 0600) instead of the OS keyring.")] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="Keep the agent key in this file (mode 0600) instead of the OS keyring."),
+    ] = None,
 ) -> None:
     """Enrol this machine with an orchestrator and store the agent's identity and key."""
     from agent.keystore import check_key_storage, save_identity
@@ -121,39 +138,56 @@ def enroll(
         check_key_storage(key_file)  # before the token is spent
     except KeystoreError as exc:
         raise _fail(str(exc)) from None
-    body = {"token": token, "name": name or hostname, "hostname": hostname, "labels": label_list,
-            "version": agent_version()}
+    body = {
+        "token": token,
+        "name": name or hostname,
+        "hostname": hostname,
+        "labels": label_list,
+        "version": agent_version(),
+    }
     try:
         response = httpx.post(base + ENROLL_PATH, json=body, timeout=ENROLL_TIMEOUT_S)
     except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach the orchestrator at {base} ({type(exc).__name__}); check the URL "
-                    "and that the server is running") from None
+        raise _fail(
+            f"cannot reach the orchestrator at {base} ({type(exc).__name__}); check the URL "
+            "and that the server is running"
+        ) from None
     if response.status_code != 201:
         raise _fail(_error_message(response, base))
     reply = _json(response)
     try:
         if not isinstance(reply, dict):
             raise TypeError("not an object")
-        identity = AgentIdentity(url=base, agent_id=str(reply["agent_id"]), org_id=str(reply["org_id"]),
-                                 name=str(reply.get("name") or body["name"]),
-                                 labels=list(reply.get("labels", label_list)))
+        identity = AgentIdentity(
+            url=base,
+            agent_id=str(reply["agent_id"]),
+            org_id=str(reply["org_id"]),
+            name=str(reply.get("name") or body["name"]),
+            labels=list(reply.get("labels", label_list)),
+        )
         key = str(reply["agent_key"])
     except (KeyError, TypeError, ValueError):
         raise _fail(f"unexpected enrolment answer from {base} (HTTP {response.status_code})") from None
     try:
         save_identity(identity, key, key_file=key_file)
     except KeystoreError as exc:
-        raise _fail(f"enrolled as agent {identity.agent_id} but could not store its key: {exc}; revoke that "
-                    "agent in the orchestrator and enroll again") from None
+        raise _fail(
+            f"enrolled as agent {identity.agent_id} but could not store its key: {exc}; revoke that "
+            "agent in the orchestrator and enroll again"
+        ) from None
     where = "the OS keyring" if key_file is None else str(key_file.expanduser().absolute())
-    typer.echo(f"Enrolled as {identity.name} (agent id {identity.agent_id}) in organisation "
-               f"{identity.org_id}; key stored in {where}")
+    typer.echo(
+        f"Enrolled as {identity.name} (agent id {identity.agent_id}) in organisation "
+        f"{identity.org_id}; key stored in {where}"
+    )
 
 
 @app.command("set-key")
 def set_key(
-    key_file: Annotated[Path | None, typer.Option(
-        "--key-file", help="Keep the key in this file (mode 0600); default: where the current key is.")] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="Keep the key in this file (mode 0600); default: where the current key is."),
+    ] = None,
 ) -> None:
     """Install a new key of this agent (from `POST /api/v1/agents/{id}/rotate-key`). The key is read
     from standard input, never from the command line; a running agent uses it on its next connection."""
@@ -202,15 +236,17 @@ def doctor() -> None:
     from agent.outbox import describe_outbox
 
     writable, outbox_state = describe_outbox(home / "outbox.db")
-    console.print(f"outbox: {outbox_state}" if writable else f"[red]problem:[/] outbox {outbox_state}",
-                  highlight=False)
+    console.print(f"outbox: {outbox_state}" if writable else f"[red]problem:[/] outbox {outbox_state}", highlight=False)
     try:
         identity = read_identity(home)
         if identity is None:
             console.print(f"identity: none in {home} (run `rpa agent enroll URL TOKEN`)", highlight=False)
             return
-        console.print(f"identity: {identity.name} (agent id {identity.agent_id}, organisation "
-                      f"{identity.org_id}) for {identity.url}", highlight=False)
+        console.print(
+            f"identity: {identity.name} (agent id {identity.agent_id}, organisation "
+            f"{identity.org_id}) for {identity.url}",
+            highlight=False,
+        )
         load_identity(home=home)
         console.print(f"key: stored in {describe_key_store(home)}", highlight=False)
     except KeystoreError as exc:

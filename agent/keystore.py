@@ -91,9 +91,7 @@ def check_key_storage(key_file: Path | None = None) -> None:
         _make_private_dir(key_file.expanduser().absolute().parent)
 
 
-def save_identity(
-    identity: AgentIdentity, key: str, *, key_file: Path | None = None, home: Path | None = None
-) -> Path:
+def save_identity(identity: AgentIdentity, key: str, *, key_file: Path | None = None, home: Path | None = None) -> Path:
     """Store the identity in `agent.json` and the key in the keyring or in `key_file`.
 
     The key is stored first, so `agent.json` never points at a key that is not there.
@@ -119,8 +117,10 @@ def save_identity(
         try:
             backend.set_password(KEYRING_SERVICE, identity.agent_id, key)
         except Exception as exc:
-            raise KeystoreError(f"could not store the agent key in the OS keyring ({type(exc).__name__}); "
-                                "pass --key-file PATH to keep it in a file with mode 0600") from None
+            raise KeystoreError(
+                f"could not store the agent key in the OS keyring ({type(exc).__name__}); "
+                "pass --key-file PATH to keep it in a file with mode 0600"
+            ) from None
         key_store = KEYRING
     else:
         key_file = key_file.expanduser().absolute()
@@ -219,15 +219,19 @@ def _usable_keyring() -> KeyringBackend:
         import keyring
         from keyring.backends import chainer, fail, null
     except ImportError:
-        raise KeystoreError("the keyring package is not installed (install the agent extra: "
-                            "pip install 'rpa-suite[agent]'), or pass --key-file PATH") from None
+        raise KeystoreError(
+            "the keyring package is not installed (install the agent extra: "
+            "pip install 'rpa-suite[agent]'), or pass --key-file PATH"
+        ) from None
     backend = keyring.get_keyring()
     chain = list(backend.backends) if isinstance(backend, chainer.ChainerBackend) else [backend]
     refused = [b for b in chain if isinstance(b, fail.Keyring | null.Keyring) or _is_plaintext(b)]
     if not chain or refused:
         which = ", ".join(type(b).__name__ for b in refused) or "none"
-        raise KeystoreError(f"no usable OS keyring (backend: {which}); pass --key-file PATH to keep the "
-                            "agent key in a file readable only by you (mode 0600)")
+        raise KeystoreError(
+            f"no usable OS keyring (backend: {which}); pass --key-file PATH to keep the "
+            "agent key in a file readable only by you (mode 0600)"
+        )
     return backend
 
 
@@ -275,8 +279,9 @@ def _read_private(path: Path) -> str:
     try:
         mode = os.stat(path).st_mode
         if os.name == "posix" and mode & 0o077:
-            raise KeystoreError(f"key file {path} is accessible by group or others (mode {mode & 0o777:04o}); "
-                                f"run `chmod 600 {path}`")
+            raise KeystoreError(
+                f"key file {path} is accessible by group or others (mode {mode & 0o777:04o}); run `chmod 600 {path}`"
+            )
         key = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         raise KeystoreError(f"key file {path} does not exist; enroll the agent again") from None

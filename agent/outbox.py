@@ -41,12 +41,21 @@ from agent._outbox_journal import (
 )
 from shared.engine import EVENTS_SCHEMA, Event
 
-__all__ = ["JobRecord", "Outbox", "OutboxError", "OutboxJournal", "OutboxWriteError", "StaleJournalError",
-           "describe_outbox"]
+__all__ = [
+    "JobRecord",
+    "Outbox",
+    "OutboxError",
+    "OutboxJournal",
+    "OutboxWriteError",
+    "StaleJournalError",
+    "describe_outbox",
+]
 
 # The events table is the engine's journal layout (shared.engine._journal.EVENTS_SCHEMA);
 # tests/agent/test_outbox.py reads an outbox file with SqliteJournal to pin it.
-_SCHEMA = EVENTS_SCHEMA + """
+_SCHEMA = (
+    EVENTS_SCHEMA
+    + """
 CREATE TABLE IF NOT EXISTS jobs (
     execution_id TEXT PRIMARY KEY,
     attempt INTEGER NOT NULL,
@@ -57,6 +66,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE TABLE IF NOT EXISTS health (name TEXT PRIMARY KEY, at REAL NOT NULL);
 """
+)
 
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)"
 _LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM events WHERE execution_id = ?"
@@ -140,8 +150,11 @@ class Outbox:
             elif row is not None and self._extends(db, execution_id, seed):
                 # The local journal is ahead of the orchestrator's (a run that went on, or ended,
                 # while the orchestrator did not hear it): merge, never drop it for a rerun.
-                db.execute("UPDATE jobs SET attempt = ?, acked_seq = ?, assigned_json = ?, updated_at = ? "
-                           "WHERE execution_id = ?", (attempt, seed_last, stored, time.time(), execution_id))
+                db.execute(
+                    "UPDATE jobs SET attempt = ?, acked_seq = ?, assigned_json = ?, updated_at = ? "
+                    "WHERE execution_id = ?",
+                    (attempt, seed_last, stored, time.time(), execution_id),
+                )
                 self._renamed[(execution_id, row[0])] = attempt
             else:
                 self._forget_renames(execution_id)
@@ -184,8 +197,10 @@ class Outbox:
                 return False
             if attempt <= row[0]:
                 raise ValueError(f"execution {execution_id} runs attempt {row[0]}; it cannot go on under {attempt}")
-            db.execute("UPDATE jobs SET attempt = ?, updated_at = ? WHERE execution_id = ?",
-                       (attempt, time.time(), execution_id))
+            db.execute(
+                "UPDATE jobs SET attempt = ?, updated_at = ? WHERE execution_id = ?",
+                (attempt, time.time(), execution_id),
+            )
             self._renamed[(execution_id, row[0])] = attempt
         return True
 
@@ -334,8 +349,10 @@ class Outbox:
     @staticmethod
     def _extends(db: sqlite3.Connection, execution_id: str, seed: Sequence[Event]) -> bool:
         """Whether the stored events of a job are the seed followed by at least one more."""
-        stored = db.execute("SELECT seq, type, path, data FROM events WHERE execution_id = ? ORDER BY seq LIMIT ?",
-                            (execution_id, len(seed) + 1)).fetchall()
+        stored = db.execute(
+            "SELECT seq, type, path, data FROM events WHERE execution_id = ? ORDER BY seq LIMIT ?",
+            (execution_id, len(seed) + 1),
+        ).fetchall()
         if len(stored) <= len(seed):
             return False
         return all(tuple(row) == _row(execution_id, event)[1:5] for row, event in zip(stored, seed, strict=False))
@@ -373,8 +390,10 @@ def describe_outbox(path: Path) -> tuple[bool, str]:
     spare = shutil.disk_usage(path.parent).free / 1e6
     if cause is None:
         return True, f"{path} can be written ({pending} job(s) not yet acknowledged; {spare:.1f} MB free)"
-    return False, (f"{path} cannot be written ({cause}; {spare:.1f} MB free): the agent hands its jobs back "
-                   "and takes none until it can; free space on that disk or make the file writable")
+    return False, (
+        f"{path} cannot be written ({cause}; {spare:.1f} MB free): the agent hands its jobs back "
+        "and takes none until it can; free space on that disk or make the file writable"
+    )
 
 
 def _check_seed(seed: Sequence[Event]) -> None:

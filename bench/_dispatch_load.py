@@ -63,8 +63,8 @@ class _Connection(asyncio.Protocol):
         length = int(found.group(1)) if found else 0
         if len(self.buffer) < end + 4 + length:
             return
-        body = bytes(self.buffer[end + 4:end + 4 + length])
-        del self.buffer[:end + 4 + length]
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
         self.waiter.set_result((int(head[9:12]), body))
 
 
@@ -88,8 +88,7 @@ class RawHttp:
 
     async def _connect(self) -> _Connection:
         parts = urlsplit(self.base_url)
-        _, self.connection = await asyncio.get_running_loop().create_connection(_Connection, parts.hostname,
-                                                                                  parts.port)
+        _, self.connection = await asyncio.get_running_loop().create_connection(_Connection, parts.hostname, parts.port)
         return self.connection
 
     async def request(self, data: bytes) -> tuple[int, bytes]:
@@ -119,8 +118,13 @@ def post_request(base_url: str, path: str, body: Any, headers: dict[str, str]) -
     """The bytes of a POST with a JSON body, made once and sent as often as needed."""
     parts = urlsplit(base_url)
     payload = json.dumps(body, separators=(",", ":")).encode()
-    lines = [f"POST {path} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}", "Content-Type: application/json",
-             f"Content-Length: {len(payload)}", *(f"{name}: {value}" for name, value in headers.items())]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {parts.hostname}:{parts.port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
@@ -136,13 +140,28 @@ class JobFrames:
     @staticmethod
     def events(execution_id: str, now: float) -> list[dict[str, Any]]:
         return [
-            {"seq": 1, "type": "execution.started", "path": "", "ts": now,
-             "data": {"execution_id": execution_id, "flow": "Noop", "inputs": {}, "variables": {}}},
-            {"seq": 2, "type": "node.started", "path": "noop", "ts": now,
-             "data": {"attempt": 1, "type": "core.noop", "key": f"{execution_id}/noop"}},
+            {
+                "seq": 1,
+                "type": "execution.started",
+                "path": "",
+                "ts": now,
+                "data": {"execution_id": execution_id, "flow": "Noop", "inputs": {}, "variables": {}},
+            },
+            {
+                "seq": 2,
+                "type": "node.started",
+                "path": "noop",
+                "ts": now,
+                "data": {"attempt": 1, "type": "core.noop", "key": f"{execution_id}/noop"},
+            },
             {"seq": 3, "type": "node.succeeded", "path": "noop", "ts": now, "data": {"output": None, "port": "out"}},
-            {"seq": 4, "type": "execution.finished", "path": "", "ts": now,
-             "data": {"status": "succeeded", "outputs": {}, "error": None}},
+            {
+                "seq": 4,
+                "type": "execution.finished",
+                "path": "",
+                "ts": now,
+                "data": {"status": "succeeded", "outputs": {}, "error": None},
+            },
         ]
 
     @classmethod
@@ -150,13 +169,30 @@ class JobFrames:
         """(job.accepted, journal, job.finished) as JSON text, and the journal's last seq."""
         events = cls.events(execution_id, time.time())
         dumps = json.JSONEncoder(separators=(",", ":")).encode
-        accepted = dumps({"type": "job.accepted", "id": uuid.uuid4().hex, "execution_id": execution_id,
-                          "attempt": attempt})
-        journal = dumps({"type": "journal", "id": uuid.uuid4().hex, "execution_id": execution_id,
-                         "attempt": attempt, "events": events})
-        finished = dumps({"type": "job.finished", "id": uuid.uuid4().hex, "execution_id": execution_id,
-                          "attempt": attempt, "status": "succeeded", "outputs": {}, "error": None,
-                          "last_seq": len(events)})
+        accepted = dumps(
+            {"type": "job.accepted", "id": uuid.uuid4().hex, "execution_id": execution_id, "attempt": attempt}
+        )
+        journal = dumps(
+            {
+                "type": "journal",
+                "id": uuid.uuid4().hex,
+                "execution_id": execution_id,
+                "attempt": attempt,
+                "events": events,
+            }
+        )
+        finished = dumps(
+            {
+                "type": "job.finished",
+                "id": uuid.uuid4().hex,
+                "execution_id": execution_id,
+                "attempt": attempt,
+                "status": "succeeded",
+                "outputs": {},
+                "error": None,
+                "last_seq": len(events),
+            }
+        )
         return accepted, journal, finished, len(events)
 
     @classmethod

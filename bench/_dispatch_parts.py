@@ -88,10 +88,18 @@ class Store:
         """An orchestrator (not started) on a new data dir and database, and the database's URL."""
         root = Path(tempfile.mkdtemp(prefix=f"rpa-bench-dispatch-{self.kind}-{label}-"))
         self.dirs.append(root)
-        url = (self.pg.url(asyncio.run(self.pg.create_database())) if self.pg is not None
-               else f"sqlite+aiosqlite:///{root / 'data' / 'orchestrator.db'}")
-        env = {"HOME": str(root / "home"), "RPA_DATABASE_URL": url, "RPA_RATE_LIMIT_PER_MINUTE": "100000000",
-               "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "100000000", **settings}
+        url = (
+            self.pg.url(asyncio.run(self.pg.create_database()))
+            if self.pg is not None
+            else f"sqlite+aiosqlite:///{root / 'data' / 'orchestrator.db'}"
+        )
+        env = {
+            "HOME": str(root / "home"),
+            "RPA_DATABASE_URL": url,
+            "RPA_RATE_LIMIT_PER_MINUTE": "100000000",
+            "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "100000000",
+            **settings,
+        }
         return LocalOrchestrator(root / "data", env=env, log=root / "orchestrator.log"), url
 
 
@@ -105,8 +113,14 @@ def start(orch: LocalOrchestrator) -> None:
 
 def admin_create(orch: LocalOrchestrator) -> None:
     orch.data_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([RPA, "admin", "create", "--email", EMAIL, "--org", ORG, "--data-dir", str(orch.data_dir)],
-                   check=True, env=orch.env, capture_output=True, input=(PASSWORD + "\n").encode(), timeout=300)
+    subprocess.run(
+        [RPA, "admin", "create", "--email", EMAIL, "--org", ORG, "--data-dir", str(orch.data_dir)],
+        check=True,
+        env=orch.env,
+        capture_output=True,
+        input=(PASSWORD + "\n").encode(),
+        timeout=300,
+    )
 
 
 async def seed_agents(url: str, count: int) -> list[str]:
@@ -129,9 +143,22 @@ async def seed_agents(url: str, count: int) -> list[str]:
                 agent_id = uuid.uuid4()
                 key, key_hash = new_agent_key(agent_id)
                 keys.append(key)
-                rows.append({"id": agent_id, "org_id": org_id, "name": f"sim-{i:05d}", "hostname": "bench",
-                             "labels": [], "capabilities": [], "steps": [], "version": "", "max_jobs": 1,
-                             "key_hash": key_hash, "created_at": now, "updated_at": now})
+                rows.append(
+                    {
+                        "id": agent_id,
+                        "org_id": org_id,
+                        "name": f"sim-{i:05d}",
+                        "hostname": "bench",
+                        "labels": [],
+                        "capabilities": [],
+                        "steps": [],
+                        "version": "",
+                        "max_jobs": 1,
+                        "key_hash": key_hash,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
             async with db.transaction() as session:
                 await session.execute(insert(Agent.__table__), rows)  # type: ignore[arg-type]
     finally:
@@ -165,8 +192,10 @@ class Sampler(threading.Thread):
     def cpu_since(self, mark: tuple[float, float, float]) -> dict[str, float]:
         now = self.mark()
         wall = now[0] - mark[0]
-        return {"server_cpu_pct": round(100 * (now[1] - mark[1]) / wall, 1),
-                "client_cpu_pct": round(100 * (now[2] - mark[2]) / wall, 1)}
+        return {
+            "server_cpu_pct": round(100 * (now[1] - mark[1]) / wall, 1),
+            "client_cpu_pct": round(100 * (now[2] - mark[2]) / wall, 1),
+        }
 
 
 def log_problems(log: Path, offset: int = 0) -> dict[str, Any]:
@@ -182,8 +211,11 @@ def log_problems(log: Path, offset: int = 0) -> dict[str, Any]:
         elif "WARNING" in lines[i] or "ERROR" in lines[i]:
             found.append(lines[i][:300])
         i = end
-    pauses = [m.groups() for line in lines
-              if (m := re.match(r"\S+ (\S+) WARNING rpa\.orchestrator\.gc: .* held the server for (\d+) ms", line))]
+    pauses = [
+        m.groups()
+        for line in lines
+        if (m := re.match(r"\S+ (\S+) WARNING rpa\.orchestrator\.gc: .* held the server for (\d+) ms", line))
+    ]
     return {"count": len(found), "first": found[:5], "gc_pauses": [(at[:12], int(ms)) for at, ms in pauses][:200]}
 
 
@@ -223,10 +255,23 @@ class SimAgent:
     async def connect(self, url: str) -> None:
         from websockets.asyncio.client import connect
 
-        self.ws = await connect(url, max_size=8 * 1024 * 1024, open_timeout=60, ping_interval=None,
-                                close_timeout=5, additional_headers={"Authorization": f"Bearer {self.key}"})
-        await self.send(wire.Hello(protocol_version=wire.PROTOCOL_VERSION, name=self.name, version="bench",
-                                   max_jobs=self.max_jobs, steps=["core.noop"]))
+        self.ws = await connect(
+            url,
+            max_size=8 * 1024 * 1024,
+            open_timeout=60,
+            ping_interval=None,
+            close_timeout=5,
+            additional_headers={"Authorization": f"Bearer {self.key}"},
+        )
+        await self.send(
+            wire.Hello(
+                protocol_version=wire.PROTOCOL_VERSION,
+                name=self.name,
+                version="bench",
+                max_jobs=self.max_jobs,
+                steps=["core.noop"],
+            )
+        )
         welcome = wire.decode_server_message(await asyncio.wait_for(self.ws.recv(), 60))
         if not isinstance(welcome, wire.Welcome):
             await self.ws.close()
@@ -338,8 +383,9 @@ async def in_batches(coroutines: list[Any], width: int) -> list[Any]:
     return await asyncio.gather(*(one(c) for c in coroutines), return_exceptions=True)
 
 
-async def connect_all(agents: list[SimAgent], orch: LocalOrchestrator
-                      ) -> tuple[list[SimAgent], list[float], Counter[str]]:
+async def connect_all(
+    agents: list[SimAgent], orch: LocalOrchestrator
+) -> tuple[list[SimAgent], list[float], Counter[str]]:
     """Connect every agent: (the connected ones, seconds each took, failures by reason)."""
     url = orch.url.replace("http://", "ws://") + API + "/agents/connect"
 
@@ -350,13 +396,14 @@ async def connect_all(agents: list[SimAgent], orch: LocalOrchestrator
 
     results = await in_batches([timed(agent) for agent in agents], CONNECT_CONCURRENCY)
     failures = Counter(_why(r) for r in results if isinstance(r, BaseException))
-    return ([a for a, r in zip(agents, results, strict=True) if not isinstance(r, BaseException)],
-            [r for r in results if not isinstance(r, BaseException)], failures)
+    return (
+        [a for a, r in zip(agents, results, strict=True) if not isinstance(r, BaseException)],
+        [r for r in results if not isinstance(r, BaseException)],
+        failures,
+    )
 
 
 async def _login(http: httpx.AsyncClient) -> dict[str, str]:
     response = await http.post(API + "/auth/login", json={"email": EMAIL, "password": PASSWORD})
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-

@@ -77,8 +77,12 @@ class Prober(threading.Thread):
 
     def summary(self, phase: str, path: str) -> dict[str, Any]:
         seconds = [s for p, q, s in self.reads if p == phase and q == path]
-        return {"reads": len(seconds), "p50_ms": _ms(_pct(seconds, 0.5)), "p99_ms": _ms(_pct(seconds, 0.99)),
-                "max_ms": _ms(max(seconds, default=None))}
+        return {
+            "reads": len(seconds),
+            "p50_ms": _ms(_pct(seconds, 0.5)),
+            "p99_ms": _ms(_pct(seconds, 0.99)),
+            "max_ms": _ms(max(seconds, default=None)),
+        }
 
 
 async def _reconnect(agent: SimAgent, url: str, retries: Counter[str]) -> float:
@@ -119,10 +123,16 @@ async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> d
     await in_batches([agent.close() for agent in agents], 1000)
     read, health = prober.summary("storm", API + "/executions"), prober.summary("storm", "/healthz")
     return {
-        "agents": len(keys), "reconnected": len(back), "storm_s": round(storm_s, 2),
-        "back_p50_s": round(sorted(back)[len(back) // 2] - began, 2), "retries": sum(retries.values()),
-        "retried_because": dict(retries.most_common(3)), "read_before": prober.summary("before", API + "/executions"),
-        "read": read, "healthz": health, "prober_errors": dict(prober.errors),
+        "agents": len(keys),
+        "reconnected": len(back),
+        "storm_s": round(storm_s, 2),
+        "back_p50_s": round(sorted(back)[len(back) // 2] - began, 2),
+        "retries": sum(retries.values()),
+        "retried_because": dict(retries.most_common(3)),
+        "read_before": prober.summary("before", API + "/executions"),
+        "read": read,
+        "healthz": health,
+        "prober_errors": dict(prober.errors),
         "errors": len(keys) - len(back) + len(stats.errors),
     }
 
@@ -142,9 +152,12 @@ def bench_storm(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
             orch.stop(timeout=60)
         row["server_log"] = log_problems(orch.log)
         read = row.get("read") or {}
-        print(f"    storm N={count:,}: back in {row.get('storm_s')} s ({row.get('retries')} retries); API read p99 "
-              f"{read.get('p99_ms')} ms (max {read.get('max_ms')}), /healthz p99 "
-              f"{(row.get('healthz') or {}).get('p99_ms')} ms; errors {row['errors']}", flush=True)
+        print(
+            f"    storm N={count:,}: back in {row.get('storm_s')} s ({row.get('retries')} retries); API read p99 "
+            f"{read.get('p99_ms')} ms (max {read.get('max_ms')}), /healthz p99 "
+            f"{(row.get('healthz') or {}).get('p99_ms')} ms; errors {row['errors']}",
+            flush=True,
+        )
         rows.append(row)
     return rows
 
@@ -153,4 +166,5 @@ def storm_target(row: dict[str, Any]) -> str:
     p99 = (row.get("read") or {}).get("p99_ms")
     met = p99 is not None and p99 < TARGET_READ_P99_MS and not row["errors"]
     return f"{'✓' if met else '✗'} API read p99 < {TARGET_READ_P99_MS} ms" + (
-        "" if row["agents"] >= 10_000 else " (target set at 10,000 agents)")
+        "" if row["agents"] >= 10_000 else " (target set at 10,000 agents)"
+    )

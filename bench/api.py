@@ -55,8 +55,11 @@ PAGE = 50
 WARMUP = 10
 BATCH = 5_000
 START_TIMEOUT_S = 60.0
-FLOW = {"schema": "rpa.flow/1", "name": "Bench", "nodes": [{"id": "wait", "type": "core.wait",
-                                                              "params": {"seconds": 0}}]}
+FLOW = {
+    "schema": "rpa.flow/1",
+    "name": "Bench",
+    "nodes": [{"id": "wait", "type": "core.wait", "params": {"seconds": 0}}],
+}
 
 Request = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 
@@ -87,9 +90,26 @@ def _env() -> dict[str, str]:
 def create_owner(data_dir: Path, url: str) -> None:
     """Migrate the database and create the organisation and its owner, as an operator would."""
     rpa = Path(sys.executable).parent / "rpa"
-    subprocess.run([str(rpa), "admin", "create", "--email", EMAIL, "--org", "Bench",
-                    "--data-dir", str(data_dir), "--database-url", url],
-                   check=True, env=_env(), capture_output=True, input=(PASSWORD + "\n").encode(), timeout=300)
+    subprocess.run(
+        [
+            str(rpa),
+            "admin",
+            "create",
+            "--email",
+            EMAIL,
+            "--org",
+            "Bench",
+            "--data-dir",
+            str(data_dir),
+            "--database-url",
+            url,
+        ],
+        check=True,
+        env=_env(),
+        capture_output=True,
+        input=(PASSWORD + "\n").encode(),
+        timeout=300,
+    )
 
 
 async def seed_executions(url: str, rows: int) -> float:
@@ -114,21 +134,38 @@ async def seed_executions(url: str, rows: int) -> float:
             batch = []
             for i in range(first, min(rows, first + BATCH)):
                 created = newest - dt.timedelta(seconds=i)
-                batch.append({
-                    "id": uuid.uuid4(), "org_id": org_id, "workflow_id": workflow_id, "version_id": version_id,
-                    "version_number": 1, "workflow_name": "Seeded workflow", "state": states[i % len(states)],
-                    "priority": 1, "inputs": {}, "outputs": {}, "error": None,
-                    "trigger": {"type": "manual", "by": {"id": None, "name": "bench"}}, "trigger_type": "manual",
-                    "queued_at": created, "started_at": created, "finished_at": created + dt.timedelta(seconds=1),
-                    "attempt": 1, "last_seq": 0, "created_at": created, "updated_at": created,
-                })
+                batch.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "org_id": org_id,
+                        "workflow_id": workflow_id,
+                        "version_id": version_id,
+                        "version_number": 1,
+                        "workflow_name": "Seeded workflow",
+                        "state": states[i % len(states)],
+                        "priority": 1,
+                        "inputs": {},
+                        "outputs": {},
+                        "error": None,
+                        "trigger": {"type": "manual", "by": {"id": None, "name": "bench"}},
+                        "trigger_type": "manual",
+                        "queued_at": created,
+                        "started_at": created,
+                        "finished_at": created + dt.timedelta(seconds=1),
+                        "attempt": 1,
+                        "last_seq": 0,
+                        "created_at": created,
+                        "updated_at": created,
+                    }
+                )
             async with db.transaction() as session:
                 await session.execute(insert(Execution.__table__), batch)
         if not db.is_sqlite:
             # What autovacuum would do soon after a bulk load: fresh statistics for the planner.
             async with db.engine.connect() as connection:
                 await (await connection.execution_options(isolation_level="AUTOCOMMIT")).execute(
-                    text("ANALYZE executions"))
+                    text("ANALYZE executions")
+                )
     finally:
         await db.dispose()
     return time.perf_counter() - started
@@ -154,8 +191,13 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / "server.log"
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-c", SERVER, str(data_dir), url, str(self.port)],
-                                            stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=ROOT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", SERVER, str(data_dir), url, str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_env(),
+                cwd=ROOT,
+            )
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -187,8 +229,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def run_scenario(base: str, scenario: Scenario, clients: int, max_requests: int, max_seconds: float
-                       ) -> dict[str, Any]:
+async def run_scenario(
+    base: str, scenario: Scenario, clients: int, max_requests: int, max_seconds: float
+) -> dict[str, Any]:
     """`clients` workers, each on its own connection, share a budget of requests and a deadline."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -219,8 +262,11 @@ async def run_scenario(base: str, scenario: Scenario, clients: int, max_requests
         for client in pool:
             await client.aclose()
     return {
-        "scenario": scenario.name, "requests": len(latencies), "errors": len(errors),
-        "first_error": errors[0] if errors else None, "seconds": round(elapsed, 3),
+        "scenario": scenario.name,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "seconds": round(elapsed, 3),
         "rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),
         "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
@@ -243,23 +289,42 @@ async def drive(base: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         assert cursor, "the executions list gave no next_cursor"
 
     scenarios = [
-        Scenario("login", lambda c: c.post("/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}), 200,
-                 login_limited=True),
+        Scenario(
+            "login",
+            lambda c: c.post("/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}),
+            200,
+            login_limited=True,
+        ),
         Scenario("get workflow", lambda c: c.get(f"/api/v1/workflows/{workflow_id}", headers=auth), 200),
-        Scenario("list executions, first page",
-                 lambda c: c.get("/api/v1/executions", params={"limit": PAGE}, headers=auth), 200),
-        Scenario(f"list executions, offset {DEEP:,}",
-                 lambda c: c.get("/api/v1/executions", params={"limit": PAGE, "offset": DEEP}, headers=auth), 200),
-        Scenario(f"list executions, cursor at {DEEP:,}",
-                 lambda c: c.get("/api/v1/executions", params={"limit": PAGE, "cursor": cursor}, headers=auth), 200),
-        Scenario("start execution",
-                 lambda c: c.post("/api/v1/executions", json={"workflow_id": workflow_id}, headers=auth), 201),
+        Scenario(
+            "list executions, first page",
+            lambda c: c.get("/api/v1/executions", params={"limit": PAGE}, headers=auth),
+            200,
+        ),
+        Scenario(
+            f"list executions, offset {DEEP:,}",
+            lambda c: c.get("/api/v1/executions", params={"limit": PAGE, "offset": DEEP}, headers=auth),
+            200,
+        ),
+        Scenario(
+            f"list executions, cursor at {DEEP:,}",
+            lambda c: c.get("/api/v1/executions", params={"limit": PAGE, "cursor": cursor}, headers=auth),
+            200,
+        ),
+        Scenario(
+            "start execution",
+            lambda c: c.post("/api/v1/executions", json={"workflow_id": workflow_id}, headers=auth),
+            201,
+        ),
     ]
     results = []
     for scenario in scenarios:
         result = await run_scenario(base, scenario, args.clients, args.requests, args.seconds)
-        print(f"  {scenario.name}: {result['rps']} req/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms"
-              + (f", {result['errors']} errors ({result['first_error']})" if result["errors"] else ""), flush=True)
+        print(
+            f"  {scenario.name}: {result['rps']} req/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms"
+            + (f", {result['errors']} errors ({result['first_error']})" if result["errors"] else ""),
+            flush=True,
+        )
         results.append(result)
     return results
 
@@ -303,8 +368,10 @@ def render(report: dict[str, Any], markdown: bool) -> None:
     from rich.table import Table
 
     meta = report["meta"]
-    title = (f"API benchmark: {meta['clients']} concurrent clients, {meta['rows']:,} executions in the table, "
-             "uvicorn (1 worker) on 127.0.0.1")
+    title = (
+        f"API benchmark: {meta['clients']} concurrent clients, {meta['rows']:,} executions in the table, "
+        "uvicorn (1 worker) on 127.0.0.1"
+    )
     table = Table(title=None if markdown else title, box=box.MARKDOWN if markdown else box.SIMPLE_HEAD)
     table.add_column("scenario")
     databases = [d["database"] for d in report["databases"]]
@@ -328,15 +395,31 @@ def render(report: dict[str, Any], markdown: bool) -> None:
 
 def _meta(args: argparse.Namespace) -> dict[str, Any]:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
-                             check=False, timeout=10).stdout.strip() or None
+        rev = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=False,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.TimeoutExpired):
         rev = None
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-        "commit": rev, "rows": args.rows, "clients": args.clients, "max_requests": args.requests,
-        "max_seconds": args.seconds, "page": PAGE, "deep": DEEP,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "commit": rev,
+        "rows": args.rows,
+        "clients": args.clients,
+        "max_requests": args.requests,
+        "max_seconds": args.seconds,
+        "page": PAGE,
+        "deep": DEEP,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }

@@ -114,15 +114,20 @@ from shared.states import TERMINAL_STATES  # noqa: E402
 # -- scenario 1: connected agents ------------------------------------------------------------------
 
 
-async def drive_connected(orch: LocalOrchestrator, keys: list[str], sampler: Sampler, args: argparse.Namespace
-                          ) -> dict[str, Any]:
+async def drive_connected(
+    orch: LocalOrchestrator, keys: list[str], sampler: Sampler, args: argparse.Namespace
+) -> dict[str, Any]:
     stats = Stats()
     began = time.perf_counter()
-    agents, seconds, failures = await connect_all([SimAgent(k, f"sim-{i:05d}", stats) for i, k in enumerate(keys)],
-                                                  orch)
+    agents, seconds, failures = await connect_all(
+        [SimAgent(k, f"sim-{i:05d}", stats) for i, k in enumerate(keys)], orch
+    )
     connect_s = time.perf_counter() - began
-    print(f"    {len(agents):,}/{len(keys):,} connected in {connect_s:.1f} s"
-          + (f"; failures: {dict(failures.most_common(3))}" if failures else ""), flush=True)
+    print(
+        f"    {len(agents):,}/{len(keys):,} connected in {connect_s:.1f} s"
+        + (f"; failures: {dict(failures.most_common(3))}" if failures else ""),
+        flush=True,
+    )
     # The simulated agents stand in for 10,000 machines: this one process's collector pausing over all
     # their sockets is not something a real agent sees, so their objects are frozen out of its way.
     gc.collect()
@@ -153,18 +158,32 @@ async def drive_connected(orch: LocalOrchestrator, keys: list[str], sampler: Sam
     await in_batches([agent.close() for agent in agents], 500)
     gc.unfreeze()
     return {
-        **row, "agents": len(keys), "connected": len(agents), "connect_s": round(connect_s, 2),
-        "connects_per_s": round(len(agents) / connect_s, 1), "connect_p50_ms": _ms(_pct(seconds, 0.5)),
-        "connect_p99_ms": _ms(_pct(seconds, 0.99)), "connect_failures": dict(failures),
-        "seconds": args.seconds, "heartbeats": stats.heartbeats, "acks": len(stats.rtts),
+        **row,
+        "agents": len(keys),
+        "connected": len(agents),
+        "connect_s": round(connect_s, 2),
+        "connects_per_s": round(len(agents) / connect_s, 1),
+        "connect_p50_ms": _ms(_pct(seconds, 0.5)),
+        "connect_p99_ms": _ms(_pct(seconds, 0.99)),
+        "connect_failures": dict(failures),
+        "seconds": args.seconds,
+        "heartbeats": stats.heartbeats,
+        "acks": len(stats.rtts),
         "heartbeats_per_s": round(stats.heartbeats / args.seconds, 1),
         "expected_heartbeats_per_s": round(len(agents) / args.interval, 1),
-        "rtt_p50_ms": _ms(_pct(stats.rtts, 0.5)), "rtt_p99_ms": _ms(_pct(stats.rtts, 0.99)),
-        "rtt_max_ms": _ms(max(stats.rtts, default=None)), "lost_acks": lost, "closed_during_run": closed,
-        "other_errors": stats.errors[:10], "close_all_s": round(time.perf_counter() - began, 2), **cpu,
-        "slow_heartbeats": [(dt.datetime.fromtimestamp(at).strftime("%H:%M:%S.%f")[:-3], _ms(rtt))
-                            for at, rtt in sorted(stats.slowest)][:200],
-        "client_full_gcs": len(client_pauses), "client_gc_max_ms": _ms(max(client_pauses, default=None)),
+        "rtt_p50_ms": _ms(_pct(stats.rtts, 0.5)),
+        "rtt_p99_ms": _ms(_pct(stats.rtts, 0.99)),
+        "rtt_max_ms": _ms(max(stats.rtts, default=None)),
+        "lost_acks": lost,
+        "closed_during_run": closed,
+        "other_errors": stats.errors[:10],
+        "close_all_s": round(time.perf_counter() - began, 2),
+        **cpu,
+        "slow_heartbeats": [
+            (dt.datetime.fromtimestamp(at).strftime("%H:%M:%S.%f")[:-3], _ms(rtt)) for at, rtt in sorted(stats.slowest)
+        ][:200],
+        "client_full_gcs": len(client_pauses),
+        "client_gc_max_ms": _ms(max(client_pauses, default=None)),
         "errors": sum(failures.values()) + lost + sum(closed.values()) + len(stats.errors),
     }
 
@@ -200,11 +219,20 @@ def bench_connected(store: Store, args: argparse.Namespace) -> list[dict[str, An
         finally:
             memory = sampler.stop()
             orch.stop(timeout=60)
-        row.update(memory, server_log=log_problems(orch.log, offset), kib_per_agent=round(
-            (memory["server_rss_peak_mib"] - memory["server_rss_idle_mib"]) * 1024 / max(1, row["connected"] or 0), 1))
-        print(f"    N={count:,}: {row.get('heartbeats_per_s')} hb/s, RTT p50 {row.get('rtt_p50_ms')} ms, p99 "
-              f"{row.get('rtt_p99_ms')} ms, RSS peak {row['server_rss_peak_mib']} MiB, server CPU "
-              f"{row.get('server_cpu_pct')} %, errors {row['errors']}", flush=True)
+        row.update(
+            memory,
+            server_log=log_problems(orch.log, offset),
+            kib_per_agent=round(
+                (memory["server_rss_peak_mib"] - memory["server_rss_idle_mib"]) * 1024 / max(1, row["connected"] or 0),
+                1,
+            ),
+        )
+        print(
+            f"    N={count:,}: {row.get('heartbeats_per_s')} hb/s, RTT p50 {row.get('rtt_p50_ms')} ms, p99 "
+            f"{row.get('rtt_p99_ms')} ms, RSS peak {row['server_rss_peak_mib']} MiB, server CPU "
+            f"{row.get('server_cpu_pct')} %, errors {row['errors']}",
+            flush=True,
+        )
         rows.append(row)
     return rows
 
@@ -215,11 +243,17 @@ PACED_CLIENTS = 64
 """Connections for the run at a fixed rate: enough that requests wait for the server, not for a free one."""
 
 
-async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sampler, args: argparse.Namespace,  # noqa: C901
-                           per_request: int) -> dict[str, Any]:
+async def drive_throughput(  # noqa: C901
+    orch: LocalOrchestrator,
+    keys: list[str],
+    sampler: Sampler,
+    args: argparse.Namespace,
+    per_request: int,
+) -> dict[str, Any]:
     stats = Stats()
-    agents, _, failures = await connect_all([SimAgent(k, f"sim-{i:02d}", stats, max_jobs=args.jobs_per_agent)
-                                             for i, k in enumerate(keys)], orch)
+    agents, _, failures = await connect_all(
+        [SimAgent(k, f"sim-{i:02d}", stats, max_jobs=args.jobs_per_agent) for i, k in enumerate(keys)], orch
+    )
     # What an earlier scenario of this process left (10,000 closed agents) is out of the collector's
     # way: a full collection over it held this loop for 380 ms in the run at 1018e38, all of which
     # counted as dispatch latency (the row's "sent late").
@@ -241,9 +275,12 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
         def start_request(count: int, size: int) -> bytes:
             if (count, size) not in requests:
                 requests[count, size] = (
-                    post_request(orch.url, API + "/executions", {"workflow_id": workflow_id}, auth) if size == 1
-                    else post_request(orch.url, API + "/executions/batch",
-                                      {"items": [{"workflow_id": workflow_id}] * count}, auth))
+                    post_request(orch.url, API + "/executions", {"workflow_id": workflow_id}, auth)
+                    if size == 1
+                    else post_request(
+                        orch.url, API + "/executions/batch", {"items": [{"workflow_id": workflow_id}] * count}, auth
+                    )
+                )
             return requests[count, size]
 
         async def post_starts(client: RawHttp, count: int, size: int) -> list[str] | None:
@@ -328,19 +365,27 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
         done = sorted(stats.done[eid] for eid in due_at if eid in stats.done)
         paced_cpu = sampler.cpu_since(paced_mark)
         late = [stats.assigned[eid] - due for eid, due in due_at.items() if eid in stats.assigned]
-        at_rate.update({
-            "sent_per_s": round(len(due_at) / sent_s, 1), "finished": len(done),
-            "executions_per_s": round(len(done) / (done[-1] - origin), 1) if done else None,
-            "dispatch_p50_ms": _ms(_pct(late, 0.5)), "dispatch_p99_ms": _ms(_pct(late, 0.99)),
-            "dispatch_max_ms": _ms(max(late, default=None)),
-            "server_cpu_pct": paced_cpu.get("server_cpu_pct"), "client_cpu_pct": paced_cpu.get("client_cpu_pct"),
-            "client_late_p50_ms": _ms(_pct(lateness, 0.5)), "client_late_p99_ms": _ms(_pct(lateness, 0.99))})
+        at_rate.update(
+            {
+                "sent_per_s": round(len(due_at) / sent_s, 1),
+                "finished": len(done),
+                "executions_per_s": round(len(done) / (done[-1] - origin), 1) if done else None,
+                "dispatch_p50_ms": _ms(_pct(late, 0.5)),
+                "dispatch_p99_ms": _ms(_pct(late, 0.99)),
+                "dispatch_max_ms": _ms(max(late, default=None)),
+                "server_cpu_pct": paced_cpu.get("server_cpu_pct"),
+                "client_cpu_pct": paced_cpu.get("client_cpu_pct"),
+                "client_late_p50_ms": _ms(_pct(lateness, 0.5)),
+                "client_late_p99_ms": _ms(_pct(lateness, 0.99)),
+            }
+        )
         if len(done) < len(due_at):
             stats.errors.append(f"{len(due_at) - len(done)} executions started at {args.rate:g}/s did not finish")
         counts = {}
         for state in STATES:
-            page = await http.get(API + "/executions", headers=auth,
-                                     params={"workflow_id": workflow_id, "state": state, "limit": 1})
+            page = await http.get(
+                API + "/executions", headers=auth, params={"workflow_id": workflow_id, "state": state, "limit": 1}
+            )
             if total := page.json().get("total"):
                 counts[state] = total
     finally:
@@ -352,23 +397,38 @@ async def drive_throughput(orch: LocalOrchestrator, keys: list[str], sampler: Sa
     wall, quarter = (finished[-1] - first if finished else None), max(1, len(finished) // 4)
     incomplete, others = len(loaded) - len(finished), sum(v for k, v in counts.items() if k != "succeeded")
     return {
-        "agents": len(keys), "connected": len(agents), "connect_failures": dict(failures),
-        "jobs_per_agent": args.jobs_per_agent, "clients": args.clients, "executions": args.executions,
+        "agents": len(keys),
+        "connected": len(agents),
+        "connect_failures": dict(failures),
+        "jobs_per_agent": args.jobs_per_agent,
+        "clients": args.clients,
+        "executions": args.executions,
         "starts_per_request": per_request,
-        "posted": len(loaded), "post_errors": len(post_errors),
+        "posted": len(loaded),
+        "post_errors": len(post_errors),
         "first_post_error": post_errors[0] if post_errors else None,
-        "finished_by_agents": len(finished), "incomplete": incomplete, "states": counts,
-        "succeeded": counts.get("succeeded", 0) - WARMUP - UNLOADED - len(due_at), "at_rate": at_rate,
+        "finished_by_agents": len(finished),
+        "incomplete": incomplete,
+        "states": counts,
+        "succeeded": counts.get("succeeded", 0) - WARMUP - UNLOADED - len(due_at),
+        "at_rate": at_rate,
         "wall_s": wall and round(wall, 3),
         "executions_per_s": wall and round(len(finished) / wall, 1),
         "first_quarter_per_s": round(quarter / (finished[quarter - 1] - first), 1) if finished else None,
         "last_quarter_per_s": round(quarter / (finished[-1] - finished[-quarter - 1]), 1)
-        if len(finished) > quarter else None,
-        "starts_per_s": round(len(loaded) / posts_s, 1), "post_p50_ms": _ms(_pct(post_s, 0.5)),
-        "post_p99_ms": _ms(_pct(post_s, 0.99)), "dispatch_p50_ms": _ms(_pct(latency, 0.5)),
-        "dispatch_p99_ms": _ms(_pct(latency, 0.99)), "dispatch_max_ms": _ms(max(latency, default=None)),
-        "unloaded_dispatch_p50_ms": _ms(_pct(unloaded, 0.5)), "unloaded_dispatch_p99_ms": _ms(_pct(unloaded, 0.99)),
-        **cpu, "agent_errors": stats.errors[:10], "closed": dict(stats.closed),
+        if len(finished) > quarter
+        else None,
+        "starts_per_s": round(len(loaded) / posts_s, 1),
+        "post_p50_ms": _ms(_pct(post_s, 0.5)),
+        "post_p99_ms": _ms(_pct(post_s, 0.99)),
+        "dispatch_p50_ms": _ms(_pct(latency, 0.5)),
+        "dispatch_p99_ms": _ms(_pct(latency, 0.99)),
+        "dispatch_max_ms": _ms(max(latency, default=None)),
+        "unloaded_dispatch_p50_ms": _ms(_pct(unloaded, 0.5)),
+        "unloaded_dispatch_p99_ms": _ms(_pct(unloaded, 0.99)),
+        **cpu,
+        "agent_errors": stats.errors[:10],
+        "closed": dict(stats.closed),
         "errors": len(post_errors) + incomplete + len(stats.errors) + sum(failures.values()) + others,
     }
 
@@ -388,10 +448,13 @@ def bench_throughput(store: Store, args: argparse.Namespace, per_request: int = 
         memory = sampler.stop()
         orch.stop(timeout=60)
     row.update(memory, server_log=log_problems(orch.log))
-    print(f"  throughput ({per_request} per request): {row.get('executions_per_s')} executions/s, "
-          f"dispatch p50 {row.get('dispatch_p50_ms')} ms, "
-          f"p99 {row.get('dispatch_p99_ms')} ms (one at a time: p99 {row.get('unloaded_dispatch_p99_ms')} ms), "
-          f"errors {row['errors']}{' — ' + row['failed'] if 'failed' in row else ''}", flush=True)
+    print(
+        f"  throughput ({per_request} per request): {row.get('executions_per_s')} executions/s, "
+        f"dispatch p50 {row.get('dispatch_p50_ms')} ms, "
+        f"p99 {row.get('dispatch_p99_ms')} ms (one at a time: p99 {row.get('unloaded_dispatch_p99_ms')} ms), "
+        f"errors {row['errors']}{' — ' + row['failed'] if 'failed' in row else ''}",
+        flush=True,
+    )
     return row
 
 
@@ -401,12 +464,27 @@ def bench_throughput(store: Store, args: argparse.Namespace, per_request: int = 
 def batch_flow(items: int, pause_s: float) -> dict[str, Any]:
     """tests/e2e/test_dispatch_e2e.py's `batch_flow`: a loop of waits, long enough to be killed in."""
     return {
-        "schema": "rpa.flow/1", "name": "Batch", "variables": {"processed": 0},
+        "schema": "rpa.flow/1",
+        "name": "Batch",
+        "variables": {"processed": 0},
         "inputs": {"items": {"type": "integer", "default": items}, "pause_s": {"type": "number", "default": pause_s}},
-        "nodes": [{"id": "batch", "type": "control.foreach",
-                   "params": {"items": "{{ range(inputs.items) | list }}", "collect": "{{ steps.work.output }}"},
-                   "body": {"nodes": [{"id": "work", "type": "core.wait", "params": {"seconds": "{{ inputs.pause_s }}"},
-                                       "set": {"processed": "{{ vars.processed + 1 }}"}}]}}],
+        "nodes": [
+            {
+                "id": "batch",
+                "type": "control.foreach",
+                "params": {"items": "{{ range(inputs.items) | list }}", "collect": "{{ steps.work.output }}"},
+                "body": {
+                    "nodes": [
+                        {
+                            "id": "work",
+                            "type": "core.wait",
+                            "params": {"seconds": "{{ inputs.pause_s }}"},
+                            "set": {"processed": "{{ vars.processed + 1 }}"},
+                        }
+                    ]
+                },
+            }
+        ],
         "outputs": {"processed": "{{ vars.processed }}"},
     }
 
@@ -419,20 +497,27 @@ def resume_once(store: Store, variant: dict[str, Any]) -> dict[str, Any]:
     grace = {"RPA_AGENT_GRACE_S": f"{variant['grace_s']:g}"} if variant["grace_s"] != 10 else {}
     orch, _ = store.fresh("resume", **grace)
     agents: list[LocalAgent] = []
-    row: dict[str, Any] = {"variant": variant["name"], "signal": variant["signal"].name, "grace_s": variant["grace_s"],
-                           "target_s": variant["target_s"]}
+    row: dict[str, Any] = {
+        "variant": variant["name"],
+        "signal": variant["signal"].name,
+        "grace_s": variant["grace_s"],
+        "target_s": variant["target_s"],
+    }
     try:
         start(orch)
         orch.create_owner(EMAIL, PASSWORD, org=ORG)
         for name in ("a", "b"):
-            agents.append(LocalAgent(orch, orch.data_dir.parent / f"agent-{name}", name,
-                                     env={"HOME": orch.env["HOME"]}))
+            agents.append(
+                LocalAgent(orch, orch.data_dir.parent / f"agent-{name}", name, env={"HOME": orch.env["HOME"]})
+            )
             agents[-1].start()
         for agent in agents:
             agent.wait_online(orch.client)
         eid = orch.start_execution(orch.publish(batch_flow(RESUME_ITEMS, RESUME_PAUSE_S)))
-        with httpx.Client(base_url=orch.url + API, timeout=30,
-                          headers={"Authorization": f"Bearer {orch.client.access_token}"}) as http:
+        with httpx.Client(
+            base_url=orch.url + API, timeout=30, headers={"Authorization": f"Bearer {orch.client.access_token}"}
+        ) as http:
+
             def get(path: str, **params: Any) -> Any:
                 return http.get(path, params=params).raise_for_status().json()
 
@@ -447,24 +532,41 @@ def resume_once(store: Store, variant: dict[str, Any]) -> dict[str, Any]:
             killed_wall, killed = time.time(), time.perf_counter()
             holder.process.send_signal(variant["signal"])  # type: ignore[union-attr]
             limit = variant["grace_s"] + (50 if variant["signal"] is signal.SIGSTOP else 0) + 60
-            found = wait_for(lambda: [e for e in events(seq_at_kill) if e["type"] == "node.started"], limit,
-                             "a node.started journaled by the other agent")
-            row.update(resume_s=round(time.perf_counter() - killed, 3),
-                       resume_by_event_ts_s=round(found[0]["ts"] - killed_wall, 3))
+            found = wait_for(
+                lambda: [e for e in events(seq_at_kill) if e["type"] == "node.started"],
+                limit,
+                "a node.started journaled by the other agent",
+            )
+            row.update(
+                resume_s=round(time.perf_counter() - killed, 3),
+                resume_by_event_ts_s=round(found[0]["ts"] - killed_wall, 3),
+            )
             history = get(f"/executions/{eid}/transitions", limit=100)["items"]
             lost = [t for t in history if t["to_state"] == "lost"]
             assigned = [t for t in history if t["to_state"] == "assigned"]
-            row.update(lost_after_s=_after(lost[0]["at"] if lost else None, killed_wall),
-                       reassigned_after_s=_after(assigned[-1]["at"] if len(assigned) > 1 else None, killed_wall),
-                       lost_reason=lost[0]["reason"] if lost else None,
-                       holder_disconnected_after_s=_after(get(f"/agents/{holder.agent_id}")["disconnected_at"],
-                                                          killed_wall))
-            done = wait_for(lambda: (x := get(f"/executions/{eid}"))["state"] in
-                            TERMINAL_STATES and x, 60, "the end of the execution")
-            row.update(final_state=done["state"], outputs=done["outputs"], attempt=done["attempt"],
-                       resumed_by_other=done["agent_id"] == other.agent_id)
-        row["errors"] = int(not row["resumed_by_other"] or done["state"] != "succeeded" or done["attempt"] != 2
-                            or done["outputs"] != {"processed": RESUME_ITEMS})
+            row.update(
+                lost_after_s=_after(lost[0]["at"] if lost else None, killed_wall),
+                reassigned_after_s=_after(assigned[-1]["at"] if len(assigned) > 1 else None, killed_wall),
+                lost_reason=lost[0]["reason"] if lost else None,
+                holder_disconnected_after_s=_after(get(f"/agents/{holder.agent_id}")["disconnected_at"], killed_wall),
+            )
+            done = wait_for(
+                lambda: (x := get(f"/executions/{eid}"))["state"] in TERMINAL_STATES and x,
+                60,
+                "the end of the execution",
+            )
+            row.update(
+                final_state=done["state"],
+                outputs=done["outputs"],
+                attempt=done["attempt"],
+                resumed_by_other=done["agent_id"] == other.agent_id,
+            )
+        row["errors"] = int(
+            not row["resumed_by_other"]
+            or done["state"] != "succeeded"
+            or done["attempt"] != 2
+            or done["outputs"] != {"processed": RESUME_ITEMS}
+        )
     except Exception as error:
         row.update(errors=1, failed=_why(error))
     finally:
@@ -474,17 +576,23 @@ def resume_once(store: Store, variant: dict[str, Any]) -> dict[str, Any]:
                 agent.kill()
         orch.stop()
         row["server_log"] = log_problems(orch.log)
-    print(f"  resume, {row['variant']}: node.started on the other agent after {row.get('resume_s')} s (lost after "
-          f"{row.get('lost_after_s')} s){' — ' + row['failed'] if 'failed' in row else ''}", flush=True)
+    print(
+        f"  resume, {row['variant']}: node.started on the other agent after {row.get('resume_s')} s (lost after "
+        f"{row.get('lost_after_s')} s){' — ' + row['failed'] if 'failed' in row else ''}",
+        flush=True,
+    )
     return row
 
 
 def bench_resume(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
-    variants = [{"name": "SIGKILL, default grace", "signal": signal.SIGKILL, "grace_s": 10, "target_s": 15},
-                {"name": "SIGKILL, RPA_AGENT_GRACE_S=1", "signal": signal.SIGKILL, "grace_s": 1, "target_s": 2}]
+    variants = [
+        {"name": "SIGKILL, default grace", "signal": signal.SIGKILL, "grace_s": 10, "target_s": 15},
+        {"name": "SIGKILL, RPA_AGENT_GRACE_S=1", "signal": signal.SIGKILL, "grace_s": 1, "target_s": 2},
+    ]
     if args.dead_machine:
-        variants.append({"name": "SIGSTOP (dead machine), default", "signal": signal.SIGSTOP, "grace_s": 10,
-                         "target_s": None})
+        variants.append(
+            {"name": "SIGSTOP (dead machine), default", "signal": signal.SIGSTOP, "grace_s": 10, "target_s": None}
+        )
     return [resume_once(store, variant) for variant in variants]
 
 
@@ -497,15 +605,30 @@ def main() -> int:  # noqa: C901
     parser.add_argument("--seconds", type=float, default=60.0, help="heartbeat window once all are connected")
     parser.add_argument("--interval", type=float, default=10.0, help="RPA_HEARTBEAT_INTERVAL_S")
     parser.add_argument("--executions", type=int, default=2000, help="executions started in the throughput run")
-    parser.add_argument("--rate", type=float, default=float(TARGET_EPS),
-                        help="executions/s offered in the throughput scenario's run at a fixed rate")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=float(TARGET_EPS),
+        help="executions/s offered in the throughput scenario's run at a fixed rate",
+    )
     parser.add_argument("--jobs-per-agent", type=int, default=4, help="max_jobs of each of the 50 agents")
-    parser.add_argument("--clients", type=int, default=PACED_CLIENTS,
-                        help="concurrent API clients starting executions in the flood")
-    parser.add_argument("--repeat", type=int, default=1, help="run the throughput (one start per request) this "
-                        "many times, each on a fresh server, and report every run (the machine drifts)")
-    parser.add_argument("--batch", type=int, default=20, help="also run the throughput with this many starts "
-                        "per request (POST /executions/batch); 1: only single starts")
+    parser.add_argument(
+        "--clients", type=int, default=PACED_CLIENTS, help="concurrent API clients starting executions in the flood"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the throughput (one start per request) this "
+        "many times, each on a fresh server, and report every run (the machine drifts)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=20,
+        help="also run the throughput with this many starts "
+        "per request (POST /executions/batch); 1: only single starts",
+    )
     parser.add_argument("--dead-machine", action="store_true", help="with --quick: add the SIGSTOP variant (~50 s)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 200,1000 agents, 15 s, 300 executions")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON results")
@@ -528,31 +651,51 @@ def main() -> int:  # noqa: C901
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: every finally stops what it started
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
-                         check=False).stdout.strip()
-    report: dict[str, Any] = {"meta": {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": rev or None,
-        "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-        "memory_mib": psutil.virtual_memory().total >> 20, "nofile_limit": hard,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "interval_s": args.interval,
-        "seconds": args.seconds, "agents": args.agents, "executions": args.executions, "clients": args.clients,
-        "rate": args.rate, "repeat": args.repeat,
-        "jobs_per_agent": args.jobs_per_agent, "quick": args.quick, "command": " ".join(["python", *sys.argv]),
-        "note": "the simulated agents (this process) and the server share the machine's cores"},
-        "databases": []}
+    rev = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
+    ).stdout.strip()
+    report: dict[str, Any] = {
+        "meta": {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "commit": rev or None,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "memory_mib": psutil.virtual_memory().total >> 20,
+            "nofile_limit": hard,
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "interval_s": args.interval,
+            "seconds": args.seconds,
+            "agents": args.agents,
+            "executions": args.executions,
+            "clients": args.clients,
+            "rate": args.rate,
+            "repeat": args.repeat,
+            "jobs_per_agent": args.jobs_per_agent,
+            "quick": args.quick,
+            "command": " ".join(["python", *sys.argv]),
+            "note": "the simulated agents (this process) and the server share the machine's cores",
+        },
+        "databases": [],
+    }
     for name in databases:
         print(f"{name}:", flush=True)
         result: dict[str, Any] = {"database": name}
         report["databases"].append(result)
         try:
             with Store(name) as store:
-                for scenario, bench in (("connected", bench_connected), ("throughput", bench_throughput),
-                                        ("resume", bench_resume), ("storm", bench_storm)):
+                for scenario, bench in (
+                    ("connected", bench_connected),
+                    ("throughput", bench_throughput),
+                    ("resume", bench_resume),
+                    ("storm", bench_storm),
+                ):
                     if scenario in scenarios:
                         result[scenario] = bench(store, args)
                     if scenario == "throughput" and scenario in scenarios and args.repeat > 1:
                         result["throughput_repeats"] = [result[scenario]] + [
-                            bench_throughput(store, args) for _ in range(args.repeat - 1)]
+                            bench_throughput(store, args) for _ in range(args.repeat - 1)
+                        ]
                     if scenario == "throughput" and scenario in scenarios and args.batch > 1:
                         result["throughput_batch"] = bench_throughput(store, args, args.batch)
         except Exception as error:
@@ -561,9 +704,17 @@ def main() -> int:  # noqa: C901
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     render(report, args.markdown)
-    rows = [r for d in report["databases"] for r in [*d.get("connected", []), *d.get("resume", []), *d.get("storm", []),
-                                                      *d.get("throughput_repeats", [])[1:],
-                                                      *[d[k] for k in ("throughput", "throughput_batch") if d.get(k)]]]
+    rows = [
+        r
+        for d in report["databases"]
+        for r in [
+            *d.get("connected", []),
+            *d.get("resume", []),
+            *d.get("storm", []),
+            *d.get("throughput_repeats", [])[1:],
+            *[d[k] for k in ("throughput", "throughput_batch") if d.get(k)],
+        ]
+    ]
     return 1 if any("failed" in d for d in report["databases"]) or any(r.get("errors") for r in rows) else 0
 
 

@@ -94,8 +94,7 @@ class Scenario:
             # Like the peers' `increment`: each step's input is the previous step's output.
             nodes = [{"id": "n0", "type": "core.noop", "params": {"value": 1}}]
             nodes += [
-                {"id": f"n{i}", "type": "core.noop",
-                 "params": {"value": f"{{{{ steps.n{i - 1}.output + 1 }}}}"}}
+                {"id": f"n{i}", "type": "core.noop", "params": {"value": f"{{{{ steps.n{i - 1}.output + 1 }}}}"}}
                 for i in range(1, n)
             ]
             edges = [{"from": f"n{i}", "to": f"n{i + 1}"} for i in range(n - 1)]
@@ -129,8 +128,12 @@ def plan(quick: bool) -> list[tuple[Scenario, str, str]]:
         runs += [(scenario, "memory", ""), (scenario, "sqlite", "NORMAL")]
     runs.append((Scenario("sequential", 1000), "sqlite", "FULL"))
     runs.append((Scenario("sequential-expr", 1000), "sqlite", "NORMAL"))
-    for scenario in (Scenario("fanout", wide), Scenario("fanout", wide, 64), Scenario("foreach", wide),
-                     Scenario("parallel_foreach", wide)):
+    for scenario in (
+        Scenario("fanout", wide),
+        Scenario("fanout", wide, 64),
+        Scenario("foreach", wide),
+        Scenario("parallel_foreach", wide),
+    ):
         runs += [(scenario, "memory", ""), (scenario, "sqlite", "NORMAL")]
     return runs
 
@@ -185,15 +188,15 @@ def measure(scenario: Scenario, journal_kind: str, synchronous: str, repeats: in
                 async with asyncio.timeout(limit_s):
                     result = await engine.run(flow, {}, journal=journal)
             except TimeoutError:
-                raise RuntimeError(f"engine.run did not return within {limit_s:g} s "
-                                   f"({len(journal.read())} events journaled): a hang?") from None
+                raise RuntimeError(
+                    f"engine.run did not return within {limit_s:g} s ({len(journal.read())} events journaled): a hang?"
+                ) from None
             runs.append(time.perf_counter() - start)
             if result.status != "succeeded":
                 raise RuntimeError(f"the execution ended {result.status}: {result.error}")
             counts["events"], counts["steps"] = _count_events(journal, journal_kind)
             if counts["steps"] != scenario.expected_steps:
-                raise RuntimeError(f"{counts['steps']} node instances succeeded, "
-                                   f"expected {scenario.expected_steps}")
+                raise RuntimeError(f"{counts['steps']} node instances succeeded, expected {scenario.expected_steps}")
             del result
             journal.close()
             del journal
@@ -236,8 +239,7 @@ def _count_events(journal: Any, journal_kind: str) -> tuple[int, int]:
 
         with contextlib.closing(sqlite3.connect(journal.path)) as db:
             row = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(type = 'node.succeeded'), 0) FROM events "
-                "WHERE execution_id = ?",
+                "SELECT COUNT(*), COALESCE(SUM(type = 'node.succeeded'), 0) FROM events WHERE execution_id = ?",
                 (journal.execution_id,),
             ).fetchone()
         return int(row[0]), int(row[1])
@@ -281,14 +283,21 @@ def _tail(text: str, lines: int = 3) -> str:
 
 
 def run_child(scenario: Scenario, journal: str, synchronous: str, repeats: int) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--scenario", scenario.name,
-               "--journal", journal, "--repeats", str(repeats)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--scenario",
+        scenario.name,
+        "--journal",
+        journal,
+        "--repeats",
+        str(repeats),
+    ]
     if synchronous:
         command += ["--synchronous", synchronous]
     row: dict[str, Any] = {"scenario": scenario.name, "journal": journal, "synchronous": synchronous or None}
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, cwd=ROOT,
-                              check=False)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, cwd=ROOT, check=False)
     except subprocess.TimeoutExpired:
         return {**row, "error": f"timed out after {CHILD_TIMEOUT_S:g} s"}
     if done.returncode != 0:
@@ -306,10 +315,14 @@ def peer_commands(python: str, quick: bool) -> list[tuple[str, list[str]]]:
     peers = ROOT / "bench" / "peers"
     return [
         (f"Prefect tasks x {tasks}", [python, str(peers / "prefect_tasks.py"), "--tasks", str(tasks)]),
-        (f"Temporal local activities x {tasks}",
-         [python, str(peers / "temporal_activities.py"), "--tasks", str(tasks), "--mode", "local"]),
-        (f"Temporal activities x {regular}",
-         [python, str(peers / "temporal_activities.py"), "--tasks", str(regular), "--mode", "regular"]),
+        (
+            f"Temporal local activities x {tasks}",
+            [python, str(peers / "temporal_activities.py"), "--tasks", str(tasks), "--mode", "local"],
+        ),
+        (
+            f"Temporal activities x {regular}",
+            [python, str(peers / "temporal_activities.py"), "--tasks", str(regular), "--mode", "regular"],
+        ),
     ]
 
 
@@ -317,8 +330,15 @@ def run_peer(label: str, command: list[str]) -> dict[str, Any]:
     row: dict[str, Any] = {"label": label, "command": " ".join(command)}
     start = time.perf_counter()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=PEER_TIMEOUT_S, cwd=ROOT,
-                              check=False, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=PEER_TIMEOUT_S,
+            cwd=ROOT,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         return {**row, "error": f"timed out after {PEER_TIMEOUT_S:g} s"}
     except OSError as err:
@@ -334,8 +354,12 @@ def run_peer(label: str, command: list[str]) -> dict[str, Any]:
 
 def _reference(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     for row in rows:
-        if (row["scenario"] == REFERENCE_SCENARIO and row["journal"] == "sqlite"
-                and row.get("synchronous") == "NORMAL" and "error" not in row):
+        if (
+            row["scenario"] == REFERENCE_SCENARIO
+            and row["journal"] == "sqlite"
+            and row.get("synchronous") == "NORMAL"
+            and "error" not in row
+        ):
             return row
     return None
 
@@ -348,9 +372,15 @@ def ratios(rows: list[dict[str, Any]], peers: list[dict[str, Any]]) -> list[dict
         if ours is None or "error" in peer or not peer.get("per_task_ms"):
             continue
         ratio = peer["per_task_ms"] / ours["per_step_ms"]
-        out.append({"peer": peer["label"], "peer_per_task_ms": peer["per_task_ms"],
-                    "our_per_step_ms": ours["per_step_ms"], "ratio": round(ratio, 1),
-                    "target_met": ratio >= TARGET_PEER_RATIO})
+        out.append(
+            {
+                "peer": peer["label"],
+                "peer_per_task_ms": peer["per_task_ms"],
+                "our_per_step_ms": ours["per_step_ms"],
+                "ratio": round(ratio, 1),
+                "target_met": ratio >= TARGET_PEER_RATIO,
+            }
+        )
     return out
 
 
@@ -375,22 +405,43 @@ def render(report: dict[str, Any], markdown: bool) -> None:
     from rich.table import Table
 
     console = Console(width=180, highlight=False)
-    table = Table(title=None if markdown else "Engine benchmark (best of 3, fresh process per row)",
-                  box=box.MARKDOWN if markdown else box.SIMPLE_HEAD)
-    for header, justify in (("scenario", "left"), ("journal", "left"), ("steps", "right"),
-                            ("events", "right"), ("load s", "right"), ("run s", "right"),
-                            ("ms/step", "right"), ("steps/s", "right"), ("peak RSS MiB", "right"),
-                            ("run ΔRSS", "right"), ("target", "left")):
+    table = Table(
+        title=None if markdown else "Engine benchmark (best of 3, fresh process per row)",
+        box=box.MARKDOWN if markdown else box.SIMPLE_HEAD,
+    )
+    for header, justify in (
+        ("scenario", "left"),
+        ("journal", "left"),
+        ("steps", "right"),
+        ("events", "right"),
+        ("load s", "right"),
+        ("run s", "right"),
+        ("ms/step", "right"),
+        ("steps/s", "right"),
+        ("peak RSS MiB", "right"),
+        ("run ΔRSS", "right"),
+        ("target", "left"),
+    ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for row in report["scenarios"]:
         if "error" in row:
-            table.add_row(row["scenario"], _journal_label(row), "", "", "", "", "", "", "", "",
-                          f"ERROR: {row['error']}")
+            table.add_row(
+                row["scenario"], _journal_label(row), "", "", "", "", "", "", "", "", f"ERROR: {row['error']}"
+            )
             continue
-        table.add_row(row["scenario"], _journal_label(row), f"{row['steps']:,}", f"{row['events']:,}",
-                      f"{row['load_s']:.3f}", f"{row['total_s']:.3f}", f"{row['per_step_ms']:.4f}",
-                      f"{row['steps_per_s']:,}", f"{row['peak_rss_mib']:.1f}",
-                      f"+{row['peak_rss_mib'] - row['loaded_rss_mib']:.1f}", _durable_verdict(row))
+        table.add_row(
+            row["scenario"],
+            _journal_label(row),
+            f"{row['steps']:,}",
+            f"{row['events']:,}",
+            f"{row['load_s']:.3f}",
+            f"{row['total_s']:.3f}",
+            f"{row['per_step_ms']:.4f}",
+            f"{row['steps_per_s']:,}",
+            f"{row['peak_rss_mib']:.1f}",
+            f"+{row['peak_rss_mib'] - row['loaded_rss_mib']:.1f}",
+            _durable_verdict(row),
+        )
     ratio_of = {r["peer"]: r for r in report.get("ratios", [])}
     for peer in report.get("peers", []):
         if "error" in peer:
@@ -404,10 +455,19 @@ def render(report: dict[str, Any], markdown: bool) -> None:
         if ratio is not None:
             mark = "✓" if ratio["target_met"] else "✗"
             verdict = f"{mark} {ratio['ratio']:.0f}x our ms/step (≥ {TARGET_PEER_RATIO:g}x)"
-        table.add_row(peer["label"], f"{peer['peer']} {peer.get('version', '')}", f"{peer['tasks']:,}", "",
-                      "", f"{peer['total_s']:.3f}", f"{peer['per_task_ms']:.4f}",
-                      f"{round(peer['tasks'] / peer['total_s']):,}" if peer["total_s"] else "",
-                      rss, "", verdict)
+        table.add_row(
+            peer["label"],
+            f"{peer['peer']} {peer.get('version', '')}",
+            f"{peer['tasks']:,}",
+            "",
+            "",
+            f"{peer['total_s']:.3f}",
+            f"{peer['per_task_ms']:.4f}",
+            f"{round(peer['tasks'] / peer['total_s']):,}" if peer["total_s"] else "",
+            rss,
+            "",
+            verdict,
+        )
     console.print(table)
     for line in summary_lines(report):
         console.print(line)
@@ -415,19 +475,28 @@ def render(report: dict[str, Any], markdown: bool) -> None:
 
 def summary_lines(report: dict[str, Any]) -> list[str]:  # noqa: C901
     lines: list[str] = []
-    durable = [r for r in report["scenarios"]
-               if r["journal"] == "sqlite" and r.get("synchronous") == "NORMAL" and "per_step_ms" in r]
-    failed = [r["scenario"] for r in report["scenarios"]
-              if r["journal"] == "sqlite" and r.get("synchronous") == "NORMAL" and "error" in r]
+    durable = [
+        r
+        for r in report["scenarios"]
+        if r["journal"] == "sqlite" and r.get("synchronous") == "NORMAL" and "per_step_ms" in r
+    ]
+    failed = [
+        r["scenario"]
+        for r in report["scenarios"]
+        if r["journal"] == "sqlite" and r.get("synchronous") == "NORMAL" and "error" in r
+    ]
     if durable:
         worst = max(durable, key=lambda r: r["per_step_ms"])
         met = all(r["per_step_ms"] <= TARGET_DURABLE_MS for r in durable)
-        lines.append(f"Target: durable journal (sqlite, synchronous=NORMAL) ≤ {TARGET_DURABLE_MS:g} ms/step: "
-                     f"{'met' if met else 'NOT met'} on the {len(durable)} scenarios that ran "
-                     f"(worst {worst['per_step_ms']:.4f} ms, {worst['scenario']})"
-                     + (f"; not measured, the run failed: {', '.join(failed)}." if failed else "."))
-    by_key = {(r["scenario"], r["journal"], r.get("synchronous")): r for r in report["scenarios"]
-              if "peak_rss_mib" in r}
+        lines.append(
+            f"Target: durable journal (sqlite, synchronous=NORMAL) ≤ {TARGET_DURABLE_MS:g} ms/step: "
+            f"{'met' if met else 'NOT met'} on the {len(durable)} scenarios that ran "
+            f"(worst {worst['per_step_ms']:.4f} ms, {worst['scenario']})"
+            + (f"; not measured, the run failed: {', '.join(failed)}." if failed else ".")
+        )
+    by_key = {
+        (r["scenario"], r["journal"], r.get("synchronous")): r for r in report["scenarios"] if "peak_rss_mib" in r
+    }
     seq = sorted({r["size"] for r in by_key.values() if r.get("kind") == "sequential"})
     if len(seq) >= 2:
         small, large = seq[0], seq[-1]
@@ -446,15 +515,19 @@ def summary_lines(report: dict[str, Any]) -> list[str]:  # noqa: C901
                     "per extra node."
                 )
     for ratio in report.get("ratios", []):
-        lines.append(f"Ratio {ratio['peer']}: {ratio['peer_per_task_ms']:.3f} ms per task / "
-                     f"{ratio['our_per_step_ms']:.4f} ms per durable step ({REFERENCE_SCENARIO}) = "
-                     f"{ratio['ratio']:.1f}x — target ≥ {TARGET_PEER_RATIO:g}x "
-                     f"{'met' if ratio['target_met'] else 'NOT met'}.")
+        lines.append(
+            f"Ratio {ratio['peer']}: {ratio['peer_per_task_ms']:.3f} ms per task / "
+            f"{ratio['our_per_step_ms']:.4f} ms per durable step ({REFERENCE_SCENARIO}) = "
+            f"{ratio['ratio']:.1f}x — target ≥ {TARGET_PEER_RATIO:g}x "
+            f"{'met' if ratio['target_met'] else 'NOT met'}."
+        )
     for peer in report.get("peers", []):
         if peer.get("recorded_s"):
-            lines.append(f"{peer['label']}: the flow returned after {peer['total_s']:.2f} s, but the server "
-                         f"had every task run stored only after {peer['recorded_s']:.2f} s "
-                         f"({peer['recorded_s'] * 1000 / peer['tasks']:.1f} ms per task).")
+            lines.append(
+                f"{peer['label']}: the flow returned after {peer['total_s']:.2f} s, but the server "
+                f"had every task run stored only after {peer['recorded_s']:.2f} s "
+                f"({peer['recorded_s'] * 1000 / peer['tasks']:.1f} ms per task)."
+            )
     with_ratio = {r["peer"] for r in report.get("ratios", [])}
     for peer in report.get("peers", []):
         if peer["label"] not in with_ratio:
@@ -467,10 +540,27 @@ def summary_lines(report: dict[str, Any]) -> list[str]:  # noqa: C901
 def _meta(quick: bool) -> dict[str, Any]:
     # Read-only git queries: which engine was measured, and whether it had uncommitted edits.
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=ROOT, check=False, timeout=10).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "shared"], capture_output=True,
-                                    text=True, cwd=ROOT, check=False, timeout=10).stdout.strip())
+        rev = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=False,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "shared"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=False,
+                timeout=10,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.TimeoutExpired):
         rev, dirty = None, None
     return {
@@ -490,18 +580,22 @@ def _meta(quick: bool) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--peers-python", metavar="PATH",
-                        help="interpreter with prefect and temporalio (e.g. .venv-peers/bin/python)")
+    parser.add_argument(
+        "--peers-python", metavar="PATH", help="interpreter with prefect and temporalio (e.g. .venv-peers/bin/python)"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON results")
-    parser.add_argument("--render", type=Path, metavar="JSON",
-                        help="print the table of a saved run; run nothing")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="print the table of a saved run; run nothing")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     child = parser.add_argument_group("one scenario (what the parent runs in each child process)")
     child.add_argument("--scenario", help="e.g. sequential-1000, fanout-1000-p64, foreach-1000")
     child.add_argument("--journal", choices=["memory", "sqlite"], default="memory")
-    child.add_argument("--synchronous", choices=["NORMAL", "FULL"], default="NORMAL",
-                       help="SQLite synchronous pragma (sqlite journal only)")
+    child.add_argument(
+        "--synchronous",
+        choices=["NORMAL", "FULL"],
+        default="NORMAL",
+        help="SQLite synchronous pragma (sqlite journal only)",
+    )
     child.add_argument("--repeats", type=int, default=REPEATS)
     args = parser.parse_args()
 

@@ -19,8 +19,10 @@ def up(
     port: Annotated[int, typer.Option(help="The orchestrator's port.")] = 8400,
     data_dir: Annotated[Path | None, typer.Option(help="Default: ~/.local/share/rpa-up")] = None,
     max_jobs: Annotated[int, typer.Option("--max-jobs", min=1, help="Jobs the local agent runs at once.")] = 2,
-    startup_timeout: Annotated[float, typer.Option(
-        "--startup-timeout", min=0, help="Seconds the orchestrator, then the agent, each get to come up.")] = 60,
+    startup_timeout: Annotated[
+        float,
+        typer.Option("--startup-timeout", min=0, help="Seconds the orchestrator, then the agent, each get to come up."),
+    ] = 60,
 ) -> None:
     """An orchestrator on embedded SQLite and one local agent; Ctrl-C stops both.
 
@@ -55,8 +57,11 @@ def up(
         agent = LocalAgent(orchestrator, root / "agent", "local", max_jobs=max_jobs)
         agent.start()
         agent.wait_online(orchestrator.client, timeout=startup_timeout)
-        out.print(f"orchestrator on {orchestrator.url} (API docs at {orchestrator.url}/docs), agent 'local' online;"
-                  f" owner admin@rpa.localhost (password in {admin}); logs in {root}. Ctrl-C stops.", highlight=False)
+        out.print(
+            f"orchestrator on {orchestrator.url} (API docs at {orchestrator.url}/docs), agent 'local' online;"
+            f" owner admin@rpa.localhost (password in {admin}); logs in {root}. Ctrl-C stops.",
+            highlight=False,
+        )
         while not stopping and orchestrator.running and agent.running:
             time.sleep(0.5)
     except (SupervisionError, ApiError) as error:

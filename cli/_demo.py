@@ -56,8 +56,12 @@ def _triage(console: Console, folder: Path, registry: StepRegistry) -> tuple[str
     loader = FileFlowLoader(folder, registry)
     loader.remember(flow, path)
     logs: list[str] = []
-    engine = Engine(registry, loader=loader, artifacts_dir=tempfile.mkdtemp(prefix="rpa-demo-"),
-                    on_log=lambda _e, p, level, m: logs.append(f"{level} {p}: {m}"))
+    engine = Engine(
+        registry,
+        loader=loader,
+        artifacts_dir=tempfile.mkdtemp(prefix="rpa-demo-"),
+        on_log=lambda _e, p, level, m: logs.append(f"{level} {p}: {m}"),
+    )
     journal = MemoryJournal("demo-triage")
     console.print(f"[bold]▶ {flow.name}[/] — {flow.description}", highlight=False)
     started = time.perf_counter()
@@ -67,9 +71,11 @@ def _triage(console: Console, folder: Path, registry: StepRegistry) -> tuple[str
     for line in logs:
         console.print(f"  {line}", highlight=False)
     console.print(f"  report: {result.outputs.get('report')}", highlight=False)
-    note = (f"{counts['node.succeeded']} steps ok, {counts['node.skipped']} skipped, "
-            f"{sum(1 for e in journal.read() if e.data.get('will_retry'))} retries, "
-            f"flagged {', '.join(result.outputs.get('flagged') or []) or 'none'}")
+    note = (
+        f"{counts['node.succeeded']} steps ok, {counts['node.skipped']} skipped, "
+        f"{sum(1 for e in journal.read() if e.data.get('will_retry'))} retries, "
+        f"flagged {', '.join(result.outputs.get('flagged') or []) or 'none'}"
+    )
     return flow.name, result.status, f"{elapsed:.2f}s", note
 
 
@@ -89,7 +95,7 @@ def _crash_and_resume(console: Console, folder: Path, registry: StepRegistry) ->
         child.kill()  # the child has its own session: Ctrl-C here does not reach it
     console.print(f"  killed the run (SIGKILL) after {finished_before} of {items} items", highlight=False)
 
-    (execution_id, _done), = SqliteJournal.executions(journal_file)
+    ((execution_id, _done),) = SqliteJournal.executions(journal_file)
     journal = SqliteJournal(journal_file, execution_id)
     before = {e.path for e in journal.read() if e.type == "node.succeeded"}
     engine = Engine(registry, artifacts_dir=workdir / "artifacts")
@@ -99,11 +105,16 @@ def _crash_and_resume(console: Console, folder: Path, registry: StepRegistry) ->
     elapsed = time.perf_counter() - started
     twice = [p for p, n in succeeded.items() if n > 1]
     work_done = sum(1 for p in succeeded if p.endswith("/work"))
-    console.print(f"  resumed: {work_done - len([p for p in before if p.endswith('/work')])} items ran after the "
-                  f"restart, {len(twice)} ran twice; processed={result.outputs.get('processed')}", highlight=False)
+    console.print(
+        f"  resumed: {work_done - len([p for p in before if p.endswith('/work')])} items ran after the "
+        f"restart, {len(twice)} ran twice; processed={result.outputs.get('processed')}",
+        highlight=False,
+    )
     status = result.status if not twice and work_done == items else "failed"
-    note = (f"killed after {finished_before}/{items} items, resumed from the journal; "
-            f"{len(twice)} steps ran twice; outputs {result.outputs}")
+    note = (
+        f"killed after {finished_before}/{items} items, resumed from the journal; "
+        f"{len(twice)} steps ran twice; outputs {result.outputs}"
+    )
     return flow.name, status, f"{elapsed:.2f}s", note
 
 

@@ -36,8 +36,11 @@ def run_cluster_demo(console: Console, flows_dir: Path | None = None) -> int:
     """Run the demos; return the exit code (0 when every demo did what it should)."""
     folder = flows_dir or DEMO_DIR
     root = Path(tempfile.mkdtemp(prefix="rpa-demo-"))
-    orchestrator = LocalOrchestrator(root / "orchestrator", log=root / "orchestrator.log", env={
-        "RPA_AGENT_GRACE_S": "2", "RPA_HEARTBEAT_INTERVAL_S": "1", "HOME": str(root)})
+    orchestrator = LocalOrchestrator(
+        root / "orchestrator",
+        log=root / "orchestrator.log",
+        env={"RPA_AGENT_GRACE_S": "2", "RPA_HEARTBEAT_INTERVAL_S": "1", "HOME": str(root)},
+    )
     agents: list[LocalAgent] = []
     rows: list[Row] = []
     try:
@@ -46,16 +49,20 @@ def run_cluster_demo(console: Console, flows_dir: Path | None = None) -> int:
         orchestrator.start()
         orchestrator.create_owner("demo@rpa.localhost", new_password(), org="Demo")
         for name in ("robot-1", "robot-2"):
-            agent = LocalAgent(orchestrator, root / name, name, max_jobs=2,
-                               env={"HOME": str(root), "RPA_AGENT_RECONNECT_MAX_S": "2"})
+            agent = LocalAgent(
+                orchestrator, root / name, name, max_jobs=2, env={"HOME": str(root), "RPA_AGENT_RECONNECT_MAX_S": "2"}
+            )
             agents.append(agent)
             agent.start()
         for agent in agents:
             agent.wait_online(orchestrator.client)
         console.print(f"  ready in {time.perf_counter() - started:.1f} s: {orchestrator.url}", highlight=False)
-        ids = {path.stem: orchestrator.publish(json.loads(path.read_text(encoding="utf-8")),
-                                               name="report" if path.stem == "report" else None)
-               for path in sorted(folder.glob("*.json"))}
+        ids = {
+            path.stem: orchestrator.publish(
+                json.loads(path.read_text(encoding="utf-8")), name="report" if path.stem == "report" else None
+            )
+            for path in sorted(folder.glob("*.json"))
+        }
         names = {agent.agent_id: agent.name for agent in agents}
         rows.append(_triage(console, orchestrator, ids["order-triage"], names))
         rows.append(_crash_and_resume(console, orchestrator, ids["batch-resume"], agents))
@@ -103,21 +110,31 @@ def _triage(console: Console, orchestrator: LocalOrchestrator, workflow: str, na
     execution = orchestrator.client.request("GET", f"/executions/{execution_id}")
     counts = Counter(e["type"] for e in _events(orchestrator, execution_id))
     retries = sum(1 for e in _events(orchestrator, execution_id) if (e.get("data") or {}).get("will_retry"))
-    note = (f"{counts['node.succeeded']} steps ok, {counts['node.skipped']} skipped, {retries} retries; "
-            f"report: {(execution.get('outputs') or {}).get('report', '')}")
+    note = (
+        f"{counts['node.succeeded']} steps ok, {counts['node.skipped']} skipped, {retries} retries; "
+        f"report: {(execution.get('outputs') or {}).get('report', '')}"
+    )
     return "Order triage", state, names.get(execution.get("agent_id") or "", "?"), f"{elapsed:.2f}s", note
 
 
-def _crash_and_resume(console: Console, orchestrator: LocalOrchestrator, workflow: str,
-                      agents: list[LocalAgent]) -> Row:
+def _crash_and_resume(
+    console: Console, orchestrator: LocalOrchestrator, workflow: str, agents: list[LocalAgent]
+) -> Row:
     items = 12
     console.print(f"[bold]▶ Batch with checkpoints[/] ({items} items; its agent is killed half-way)")
     started = time.perf_counter()
     execution_id = orchestrator.start_execution(workflow, inputs={"items": items, "pause_s": 0.25})
-    holder = wait_for(lambda: orchestrator.client.request("GET", f"/executions/{execution_id}").get("agent_id"),
-                      30, "the batch to be dispatched")
-    wait_for(lambda: sum(e["type"] == "iteration.finished" for e in _events(orchestrator, execution_id)) >= items // 2,
-             60, "half of the batch", interval=0.05)
+    holder = wait_for(
+        lambda: orchestrator.client.request("GET", f"/executions/{execution_id}").get("agent_id"),
+        30,
+        "the batch to be dispatched",
+    )
+    wait_for(
+        lambda: sum(e["type"] == "iteration.finished" for e in _events(orchestrator, execution_id)) >= items // 2,
+        60,
+        "half of the batch",
+        interval=0.05,
+    )
     victim = next(agent for agent in agents if agent.agent_id == holder)
     done_before = sum(e["type"] == "iteration.finished" for e in _events(orchestrator, execution_id))
     victim.kill()
@@ -144,8 +161,10 @@ def _crash_and_resume(console: Console, orchestrator: LocalOrchestrator, workflo
     twice = [path for path, n in succeeded.items() if n > 1]
     rescuer = next((a.name for a in agents if a.agent_id == execution.get("agent_id")), "?")
     gap = resumed.get("at", killed_at) - killed_at
-    note = (f"killed after {done_before}/{items} items; {rescuer} resumed it {gap:.1f} s later (attempt "
-            f"{execution['attempt']}); {len(twice)} steps ran twice; outputs {execution.get('outputs')}")
+    note = (
+        f"killed after {done_before}/{items} items; {rescuer} resumed it {gap:.1f} s later (attempt "
+        f"{execution['attempt']}); {len(twice)} steps ran twice; outputs {execution.get('outputs')}"
+    )
     status = state if not twice and execution.get("outputs", {}).get("processed") == items else "failed"
     return "Batch with checkpoints", status, f"{victim.name} → {rescuer}", f"{elapsed:.2f}s", note
 
@@ -165,6 +184,7 @@ def _burst(console: Console, orchestrator: LocalOrchestrator, workflow: str, nam
     states = Counter(r["state"] for r in rows)
     by_agent = Counter(names.get(r.get("agent_id") or "", "?") for r in rows)
     status = "succeeded" if states == Counter({"succeeded": count}) else "failed"
-    note = (f"{states['succeeded']}/{count} succeeded, {count / elapsed:.1f} executions/s end to end; "
-            + ", ".join(f"{name}: {n}" for name, n in sorted(by_agent.items())))
+    note = f"{states['succeeded']}/{count} succeeded, {count / elapsed:.1f} executions/s end to end; " + ", ".join(
+        f"{name}: {n}" for name, n in sorted(by_agent.items())
+    )
     return "Burst", status, ", ".join(sorted(by_agent)), f"{elapsed:.2f}s", note

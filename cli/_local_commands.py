@@ -49,8 +49,9 @@ def validate(
             err.print(f"{flow}{where}: {exc.message}", highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
     if as_json:
-        sys.stdout.write(json.dumps({"valid": not problems, "problems": [p.to_dict() for p in problems]},
-                                    indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({"valid": not problems, "problems": [p.to_dict() for p in problems]}, indent=2) + "\n"
+        )
     elif problems:
         err.print(f"{flow}: {len(problems)} problem{'s' if len(problems) > 1 else ''}", highlight=False)
         for problem in problems:

@@ -12,8 +12,9 @@ from cli._console import fail, out
 from shared.client import ApiClient, ApiError
 from shared.states import TERMINAL_STATES
 
-exec_app = typer.Typer(help="Start, watch and cancel executions on the orchestrator (after `rpa login`).",
-                       no_args_is_help=True)
+exec_app = typer.Typer(
+    help="Start, watch and cancel executions on the orchestrator (after `rpa login`).", no_args_is_help=True
+)
 
 
 def _client() -> ApiClient:
@@ -79,8 +80,9 @@ def exec_start(
     workflow: Annotated[str, typer.Argument(help="The workflow's name or id.")],
     input_: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME=VALUE (JSON values parsed).")] = None,
     priority: Annotated[str | None, typer.Option(help="low, normal, high or urgent.")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Follow the execution to its end; exit 1 unless it succeeds.")
-                    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the execution to its end; exit 1 unless it succeeds.")
+    ] = False,
 ) -> None:
     """Start the latest published version of a workflow."""
     client = _client()
@@ -95,15 +97,20 @@ def exec_start(
 
 
 @exec_app.command("status")
-def exec_status(execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
-                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def exec_status(
+    execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """The execution's state, why it waits, and its outputs or error."""
     execution = _call(_client(), "GET", f"/executions/{execution_id}")
     if as_json:
         out.print_json(json.dumps(execution))
         return
-    out.print(f"{execution['workflow_name']} v{execution['version_number']}: [bold]{execution['state']}[/] "
-              f"(attempt {execution['attempt']})", highlight=False)
+    out.print(
+        f"{execution['workflow_name']} v{execution['version_number']}: [bold]{execution['state']}[/] "
+        f"(attempt {execution['attempt']})",
+        highlight=False,
+    )
     if execution.get("waiting_reason"):
         out.print(f"waiting: {execution['waiting_reason']}", highlight=False)
     if execution.get("outputs"):
@@ -113,20 +120,26 @@ def exec_status(execution_id: Annotated[str, typer.Argument(help="The execution'
 
 
 @exec_app.command("logs")
-def exec_logs(execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
-              follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until it ends.")] = False
-              ) -> None:
+def exec_logs(
+    execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until it ends.")] = False,
+) -> None:
     """The execution's journal, one line per event."""
     _follow(_client(), execution_id, follow=follow)
 
 
 @exec_app.command("cancel")
-def exec_cancel(execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
-                reason: Annotated[str, typer.Option(help="Recorded with the cancel.")] = "") -> None:
+def exec_cancel(
+    execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
+    reason: Annotated[str, typer.Option(help="Recorded with the cancel.")] = "",
+) -> None:
     """Cancel: at once when queued, else when its agent confirms (forced after a grace period)."""
     execution = _call(_client(), "POST", f"/executions/{execution_id}/cancel", json={"reason": reason})
-    out.print(f"execution {execution_id}: {execution['state']}"
-              + (" (cancel requested)" if execution["state"] not in TERMINAL_STATES else ""), highlight=False)
+    out.print(
+        f"execution {execution_id}: {execution['state']}"
+        + (" (cancel requested)" if execution["state"] not in TERMINAL_STATES else ""),
+        highlight=False,
+    )
 
 
 def describe(event: dict[str, Any]) -> str:

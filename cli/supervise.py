@@ -31,8 +31,22 @@ from typing import Any
 
 from shared.client import ApiClient, ApiError
 
-__all__ = ["RPA", "ChildExited", "CommandFailed", "LocalAgent", "LocalOrchestrator", "LocalRun", "StartupTimeout",
-           "SupervisionError", "WaitTimeout", "clean_env", "free_port", "new_password", "rpa_command", "wait_for"]
+__all__ = [
+    "RPA",
+    "ChildExited",
+    "CommandFailed",
+    "LocalAgent",
+    "LocalOrchestrator",
+    "LocalRun",
+    "StartupTimeout",
+    "SupervisionError",
+    "WaitTimeout",
+    "clean_env",
+    "free_port",
+    "new_password",
+    "rpa_command",
+    "wait_for",
+]
 
 RPA = str(Path(sys.executable).parent / "rpa")
 """The `rpa` console script next to this interpreter: what the orchestrator and agent children run."""
@@ -77,8 +91,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition",
-             interval: float = 0.05) -> Any:
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.05
+) -> Any:
     """Poll `condition` until it returns something true, and return that.
 
     Raises:
@@ -116,8 +131,9 @@ class _Child:
 
     def _spawn(self, args: list[str], env: dict[str, str] | None, cwd: Path | None = None) -> None:
         with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+            )
 
     @property
     def running(self) -> bool:
@@ -143,8 +159,9 @@ class _Child:
 class LocalOrchestrator(_Child):
     """`rpa orchestrator` on loopback with its own data dir; restartable on the same port."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None,
-                 log: Path | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None, log: Path | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -172,17 +189,23 @@ class LocalOrchestrator(_Child):
     def create_owner(self, email: str, password: str, org: str = "Local") -> None:
         """`rpa admin create`, then log the client in as that owner."""
         # The password goes on standard input: an argument would show in `ps`.
-        made = subprocess.run([RPA, "admin", "create", "--email", email, "--org", org,
-                               "--data-dir", str(self.data_dir)], capture_output=True, text=True, env=self.env,
-                              input=password + "\n", timeout=120)
+        made = subprocess.run(
+            [RPA, "admin", "create", "--email", email, "--org", org, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            input=password + "\n",
+            timeout=120,
+        )
         if made.returncode != 0:
             raise CommandFailed(f"rpa admin create failed: {made.stderr.strip()}")
         self.client.login(email, password)
 
     def publish(self, document: dict[str, Any], name: str | None = None) -> str:
         """Create a workflow with `document` as its draft and publish it; returns its id."""
-        workflow = self.client.request("POST", "/workflows", json={"name": name or document["name"],
-                                                                  "document": document})
+        workflow = self.client.request(
+            "POST", "/workflows", json={"name": name or document["name"], "document": document}
+        )
         self.client.request("POST", f"/workflows/{workflow['id']}/publish", json={})
         return str(workflow["id"])
 
@@ -195,8 +218,9 @@ class LocalOrchestrator(_Child):
         items: list[dict[str, Any]] = []
         after = 0
         while True:
-            page = self.client.request("GET", f"/executions/{execution_id}/events",
-                                       params={"after_seq": after, "limit": 1000})
+            page = self.client.request(
+                "GET", f"/executions/{execution_id}/events", params={"after_seq": after, "limit": 1000}
+            )
             items += page["items"]
             if not page.get("next_after_seq"):
                 return items
@@ -211,8 +235,17 @@ class LocalOrchestrator(_Child):
 class LocalAgent(_Child):
     """`rpa agent` with its own home and key file, enrolled with `orchestrator` at creation."""
 
-    def __init__(self, orchestrator: LocalOrchestrator, home: Path, name: str, *, labels: list[str] | None = None,
-                 max_jobs: int = 1, url: str | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        orchestrator: LocalOrchestrator,
+        home: Path,
+        name: str,
+        *,
+        labels: list[str] | None = None,
+        max_jobs: int = 1,
+        url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.home = home
         self.key_file = home / "agent.key"
@@ -226,9 +259,13 @@ class LocalAgent(_Child):
             self.agent_id = str(json.loads(identity.read_text(encoding="utf-8"))["agent_id"])
             return
         token = orchestrator.enrolment_token(labels)
-        enrolled = subprocess.run([RPA, "agent", "enroll", orchestrator.url, token, "--name", name,
-                                   "--key-file", str(self.key_file)],
-                                  capture_output=True, text=True, env=self.env, timeout=60)
+        enrolled = subprocess.run(
+            [RPA, "agent", "enroll", orchestrator.url, token, "--name", name, "--key-file", str(self.key_file)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+        )
         if enrolled.returncode != 0:
             raise CommandFailed(f"rpa agent enroll failed: {enrolled.stderr.strip()}")
         self.agent_id = enrolled.stdout.split("agent id ")[1].split(")")[0]
@@ -247,6 +284,7 @@ class LocalAgent(_Child):
             ChildExited: the agent ended before it came online.
             StartupTimeout: it was not online within `timeout` seconds.
         """
+
         def online() -> bool:
             if not self.running:
                 raise ChildExited(f"the agent exited; see {self.log}:\n{self.log.read_text()[-2000:]}")
@@ -275,8 +313,9 @@ class LocalRun(_Child):
 
     def start(self) -> None:
         """Start the run; it journals to `journal` as it goes."""
-        self._spawn([*rpa_command(), "run", str(self.flow), "--journal", str(self.journal), "--json"], None,
-                    cwd=self.workdir)
+        self._spawn(
+            [*rpa_command(), "run", str(self.flow), "--journal", str(self.journal), "--json"], None, cwd=self.workdir
+        )
 
 
 def new_password() -> str:

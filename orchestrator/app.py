@@ -56,15 +56,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with db.transaction() as session:
             await ensure_builtin_roles(session)
         install_log_masking()  # uvicorn has set up its handlers by now
-        hub = AgentHub(heartbeat_interval_s=settings.heartbeat_interval_s,
-                       missed_heartbeats=settings.missed_heartbeats)
+        hub = AgentHub(heartbeat_interval_s=settings.heartbeat_interval_s, missed_heartbeats=settings.missed_heartbeats)
         # One loop of group commits: the starts of requests, the reports of agents and the
         # dispatcher's pass that arrive together share a transaction (db/group_commit.py).
         commits = CommitLoop(db)
         dispatcher = Dispatcher(db, hub, lambda: vault_keys.keyring_for(settings, master_key), commits=commits)
         hub.on_free = dispatcher.kick  # an agent that connects or frees a slot may take what waits
-        reaper = LeaseReaper(db, hub, grace_s=settings.agent_grace_s, cancel_grace_s=settings.cancel_grace_s,
-                             assign_timeout_s=settings.assign_timeout_s, margin_s=settings.lease_margin)
+        reaper = LeaseReaper(
+            db,
+            hub,
+            grace_s=settings.agent_grace_s,
+            cancel_grace_s=settings.cancel_grace_s,
+            assign_timeout_s=settings.assign_timeout_s,
+            margin_s=settings.lease_margin,
+        )
         writer = AgentWriter(db, loop=commits)
         starts = StartWriter(db, loop=commits, on_queued=lambda: dispatcher.kick(work=True))
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer
@@ -72,8 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.lease_reaper = reaper
         # How many agent handshakes do their database work at once (api/routes/agent_socket.py).
         app.state.agent_handshake_gate = asyncio.Semaphore(settings.agent_handshakes)
-        checkpoints = CheckpointWriter(db, checkpoint_dir(settings.data_dir), keys.current,
-                                       settings.audit_checkpoint_s)
+        checkpoints = CheckpointWriter(db, checkpoint_dir(settings.data_dir), keys.current, settings.audit_checkpoint_s)
         await checkpoints.write()  # chains written by commands while the server was down
         commits.start()
         reaper.start()

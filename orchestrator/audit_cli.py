@@ -22,10 +22,16 @@ if TYPE_CHECKING:
 
 audit_app = typer.Typer(help="Audit log: verify chains and signed checkpoints.", no_args_is_help=True)
 
-Checkpoints = Annotated[Path | None, typer.Option(
-    "--checkpoints", help="A directory of checkpoint files (default: <data dir>/audit-checkpoints).")]
-PublicKey = Annotated[str | None, typer.Option(
-    "--public-key", help="The signing key to require (from `rpa audit public-key`); strongly advised offline.")]
+Checkpoints = Annotated[
+    Path | None,
+    typer.Option("--checkpoints", help="A directory of checkpoint files (default: <data dir>/audit-checkpoints)."),
+]
+PublicKey = Annotated[
+    str | None,
+    typer.Option(
+        "--public-key", help="The signing key to require (from `rpa audit public-key`); strongly advised offline."
+    ),
+]
 
 
 def _keys(settings: Settings) -> AuditKeys:
@@ -43,8 +49,9 @@ def _chains_in(directory: Path) -> set[str]:
     return {path.stem for path in directory.glob("*.jsonl")} if directory.is_dir() else set()
 
 
-async def _verify_database(settings: Settings, directory: Path, keys: AuditKeys,
-                           pinned: str | None) -> list[Verification]:
+async def _verify_database(
+    settings: Settings, directory: Path, keys: AuditKeys, pinned: str | None
+) -> list[Verification]:
     from sqlalchemy import select
 
     from orchestrator.db.session import Database
@@ -64,18 +71,28 @@ async def _verify_database(settings: Settings, directory: Path, keys: AuditKeys,
         for chain in sorted(heads | orgs | files):
             last = latest(directory, chain, trusted) if chain in files else None
             async with db.transaction() as session:
-                results.append(await verify_chain(session, chain, anchor=last.anchor if last else None,
-                                                  expect_entries=chain in orgs and chain != SYSTEM_CHAIN, keys=keys))
+                results.append(
+                    await verify_chain(
+                        session,
+                        chain,
+                        anchor=last.anchor if last else None,
+                        expect_entries=chain in orgs and chain != SYSTEM_CHAIN,
+                        keys=keys,
+                    )
+                )
         return results
     finally:
         await db.dispose()
 
 
 @audit_app.command("verify")
-def verify(checkpoints: Checkpoints = None, public_key: PublicKey = None,
-           offline: Annotated[bool, typer.Option(help="Check only the checkpoint files (no database, no key).")]
-           = False,
-           data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def verify(
+    checkpoints: Checkpoints = None,
+    public_key: PublicKey = None,
+    offline: Annotated[bool, typer.Option(help="Check only the checkpoint files (no database, no key).")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Verify the checkpoint files, then (unless --offline) every chain of the database against
     its seals and its last checkpoint. Exit status 1 when anything is wrong."""
     from orchestrator.services.audit_checkpoints import checkpoint_dir, verify_files
@@ -87,8 +104,10 @@ def verify(checkpoints: Checkpoints = None, public_key: PublicKey = None,
         report = verify_files(directory, public_key)
         for text in report.problems:
             typer.echo(f"checkpoint {text}")
-        typer.echo(f"checkpoints: {report.checkpoints} in {len(report.chains)} chains"
-                   + ("" if report.problems else ", all signed"))
+        typer.echo(
+            f"checkpoints: {report.checkpoints} in {len(report.chains)} chains"
+            + ("" if report.problems else ", all signed")
+        )
         failed = bool(report.problems)
     else:
         typer.echo(f"checkpoints: none in {directory}")
@@ -108,8 +127,11 @@ def verify(checkpoints: Checkpoints = None, public_key: PublicKey = None,
 
 
 @audit_app.command("checkpoint")
-def checkpoint(to: Annotated[Path | None, typer.Option(help="Write here instead of the data dir.")] = None,
-               data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def checkpoint(
+    to: Annotated[Path | None, typer.Option(help="Write here instead of the data dir.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Write a signed checkpoint of every chain whose head moved since its last one (the server
     does this every RPA_AUDIT_CHECKPOINT_S seconds)."""
     from orchestrator.db.session import Database

@@ -64,9 +64,18 @@ def serve(
     # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback peer; the app
     # believes it only through RPA_TRUSTED_PROXIES (api/client_address.py), the one setting.
     # server_header=False: no "server: uvicorn" to fingerprint.
-    uvicorn.run(app, host=host, port=port, log_level="info", ws="websockets-sansio",
-                ws_ping_interval=None, ws_per_message_deflate=settings.ws_compression,
-                proxy_headers=False, forwarded_allow_ips=[], server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        ws="websockets-sansio",
+        ws_ping_interval=None,
+        ws_per_message_deflate=settings.ws_compression,
+        proxy_headers=False,
+        forwarded_allow_ips=[],
+        server_header=False,
+    )
 
 
 def _read_password() -> str:
@@ -127,8 +136,9 @@ def admin_create(
         try:
             async with db.transaction() as session:
                 await ensure_builtin_roles(session)
-                org_row, _user = await create_org_with_owner(session, org_name=org, email=email, password=password,
-                                                             instance_admin=True)
+                org_row, _user = await create_org_with_owner(
+                    session, org_name=org, email=email, password=password, instance_admin=True
+                )
                 return org_row.slug
         finally:
             await db.dispose()
@@ -205,9 +215,14 @@ def vault_status(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> 
 
 @vault_app.command("rotate-master-key")
 def vault_rotate_master_key(  # noqa: C901
-    new_key_file: Annotated[Path | None, typer.Option(
-        "--new-key-file", help="Re-wrap under the key in this file (base64 of 32 bytes); "
-                               "a missing file is created with a new key (mode 0600).")] = None,
+    new_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-key-file",
+            help="Re-wrap under the key in this file (base64 of 32 bytes); "
+            "a missing file is created with a new key (mode 0600).",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -257,8 +272,10 @@ def vault_rotate_master_key(  # noqa: C901
         else:
             new_key = staged_key or MasterKey.generate()
         if staged_key is not None and staged_key.key_id != new_key.key_id:
-            raise CryptoError(f"an interrupted rotation left {staged} (key {staged_key.key_id}); run without "
-                              "--new-key-file to finish it first")
+            raise CryptoError(
+                f"an interrupted rotation left {staged} (key {staged_key.key_id}); run without "
+                "--new-key-file to finish it first"
+            )
     except (CryptoError, PermissionError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -280,8 +297,11 @@ def vault_rotate_master_key(  # noqa: C901
     outcome = asyncio.run(run())
     if isinstance(outcome, list):
         for org_id, version, key_id in outcome:
-            typer.echo(f"error: org {org_id} data key v{version} is wrapped by master key {key_id}, "
-                       "which is not configured (set RPA_MASTER_KEY_PREVIOUS); nothing was changed", err=True)
+            typer.echo(
+                f"error: org {org_id} data key v{version} is wrapped by master key {key_id}, "
+                "which is not configured (set RPA_MASTER_KEY_PREVIOUS); nothing was changed",
+                err=True,
+            )
         raise typer.Exit(1)
     if not from_env:
         current = settings.data_dir / MASTER_KEY_FILE
@@ -291,17 +311,26 @@ def vault_rotate_master_key(  # noqa: C901
             os.replace(staged, current)
         else:
             staged.unlink(missing_ok=True)
-    typer.echo(f"master key {old_id} -> {new_key.key_id}: re-wrapped {outcome.rewrapped} data keys "
-               f"of {outcome.organisations} organisations")
+    typer.echo(
+        f"master key {old_id} -> {new_key.key_id}: re-wrapped {outcome.rewrapped} data keys "
+        f"of {outcome.organisations} organisations"
+    )
     if outcome.left:
-        typer.echo(f"warning: data keys still under other master keys (written meanwhile): {outcome.left}; "
-                   "run the command again", err=True)
+        typer.echo(
+            f"warning: data keys still under other master keys (written meanwhile): {outcome.left}; "
+            "run the command again",
+            err=True,
+        )
     if from_env and new_key.key_id != old_id:
-        typer.echo(f"next: set RPA_MASTER_KEY to the key in {new_key_file} and RPA_MASTER_KEY_PREVIOUS to the old "
-                   "key on every server, then remove RPA_MASTER_KEY_PREVIOUS once all run the new key")
+        typer.echo(
+            f"next: set RPA_MASTER_KEY to the key in {new_key_file} and RPA_MASTER_KEY_PREVIOUS to the old "
+            "key on every server, then remove RPA_MASTER_KEY_PREVIOUS once all run the new key"
+        )
     elif not from_env and new_key.key_id != old_id:
-        typer.echo(f"installed the new key as {settings.data_dir / MASTER_KEY_FILE}; "
-                   f"the old one is kept as {PREVIOUS_KEY_FILE}")
+        typer.echo(
+            f"installed the new key as {settings.data_dir / MASTER_KEY_FILE}; "
+            f"the old one is kept as {PREVIOUS_KEY_FILE}"
+        )
 
 
 @vault_app.command("rotate-data-keys")
@@ -330,8 +359,9 @@ def vault_rotate_data_keys(
                 query = select(Organisation.id, Organisation.slug).where(Organisation.deleted_at.is_(None))
                 if org:
                     ids = [value for value in org if _is_uuid(value)]
-                    query = query.where(or_(Organisation.slug.in_(org), Organisation.id.in_(
-                        [uuid.UUID(value) for value in ids])))
+                    query = query.where(
+                        or_(Organisation.slug.in_(org), Organisation.id.in_([uuid.UUID(value) for value in ids]))
+                    )
                 targets = (await session.execute(query.order_by(Organisation.slug))).all()
             missing = set(org or []) - {slug for _, slug in targets} - {str(org_id) for org_id, _ in targets}
             if missing:
@@ -349,8 +379,10 @@ def vault_rotate_data_keys(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     for slug, rotation in rotations:
-        typer.echo(f"{slug}: data key v{rotation.old_version} -> v{rotation.new_version}, "
-                   f"{rotation.reencrypted} credentials re-encrypted, dropped versions {rotation.dropped_versions}")
+        typer.echo(
+            f"{slug}: data key v{rotation.old_version} -> v{rotation.new_version}, "
+            f"{rotation.reencrypted} credentials re-encrypted, dropped versions {rotation.dropped_versions}"
+        )
     if not rotations:
         typer.echo("no organisations")
 

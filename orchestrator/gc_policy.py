@@ -76,8 +76,11 @@ class GcPolicy:
         self.full_collections += 1
         self.last_pause_s = time.perf_counter() - self._started
         if self.last_pause_s >= SLOW_COLLECTION_S:
-            log.warning("a full garbage collection held the server for %.0f ms (%d objects collected)",
-                        self.last_pause_s * 1000, info.get("collected", 0))
+            log.warning(
+                "a full garbage collection held the server for %.0f ms (%d objects collected)",
+                self.last_pause_s * 1000,
+                info.get("collected", 0),
+            )
         # Survivors of a full collection are long-lived: out of the next one's way. (Freezing inside
         # the callback is safe: the collection has finished.)
         gc.freeze()

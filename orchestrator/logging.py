@@ -31,8 +31,10 @@ MAX_REMEMBERED_LENGTH = 4096
 MASKER = SecretMasker()
 """Process-wide: every secret value the vault handled in this process."""
 
-_SECRET_NAMES = (r"(?:password|passwd|pwd|passphrase|secret|client[_-]?secret|secret[_-]?key|api[_-]?key|"
-                 r"access[_-]?token|refresh[_-]?token|auth[_-]?token|token|private[_-]?key|master[_-]?key)")
+_SECRET_NAMES = (
+    r"(?:password|passwd|pwd|passphrase|secret|client[_-]?secret|secret[_-]?key|api[_-]?key|"
+    r"access[_-]?token|refresh[_-]?token|auth[_-]?token|token|private[_-]?key|master[_-]?key)"
+)
 SENSITIVE_KEY = re.compile(
     r"(?:^|[_.-])(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|private[_-]?key)$"
     r"|^(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key)$",
@@ -54,11 +56,12 @@ def _assignment(match: re.Match[str]) -> str:
 
 _PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     # Authorization: Bearer abc / "authorization": "Basic abc" / ('authorization', 'Bearer abc')
-    (re.compile(r"""(?i)(authorization["']?\s*[:=,]\s*["']?)(?:(bearer|basic|token|digest)\s+)?[^\s"',;)]+"""),
-     _authorization),
+    (
+        re.compile(r"""(?i)(authorization["']?\s*[:=,]\s*["']?)(?:(bearer|basic|token|digest)\s+)?[^\s"',;)]+"""),
+        _authorization,
+    ),
     # password=abc, "password": "abc", token: abc (a quoted value may contain spaces)
-    (re.compile(rf"""(?i)(\b{_SECRET_NAMES}["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&"'}}\]]+)"""),
-     _assignment),
+    (re.compile(rf"""(?i)(\b{_SECRET_NAMES}["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&"'}}\]]+)"""), _assignment),
     # A bearer or basic credential on its own (a header value logged without its name)
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/-]{8,}=*"), rf"\g<1> {MASK}"),
     # JWTs (header.payload.signature, the first two parts base64url JSON)
@@ -118,8 +121,12 @@ def mask_value(value: Any, *, key: str | None = None) -> Any:
     if isinstance(value, Mapping):
         return {k: mask_value(v, key=k if isinstance(k, str) else None) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        if len(value) == 2 and isinstance(value[0], str | bytes) and value[1] and SENSITIVE_KEY.search(
-                value[0].decode("latin-1") if isinstance(value[0], bytes) else value[0]):
+        if (
+            len(value) == 2
+            and isinstance(value[0], str | bytes)
+            and value[1]
+            and SENSITIVE_KEY.search(value[0].decode("latin-1") if isinstance(value[0], bytes) else value[0])
+        ):
             pair = (value[0], MASK)  # a (name, value) pair, as headers are often logged
             return pair if isinstance(value, tuple) else list(pair)
         return type(value)(mask_value(item) for item in value)
@@ -181,7 +188,10 @@ def _masked_template(record: logging.LogRecord, masked: str) -> tuple[Any, Any]:
 
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {
-    "message", "asctime", "taskName"}
+    "message",
+    "asctime",
+    "taskName",
+}
 
 _FILTER = SecretMaskingFilter()
 

@@ -21,10 +21,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.protocol import MAX_FRAME_BYTES
 
 SAFE_ARTIFACT_TYPES = (
-    "application/octet-stream", "application/pdf", "application/json", "application/zip", "application/gzip",
+    "application/octet-stream",
+    "application/pdf",
+    "application/json",
+    "application/zip",
+    "application/gzip",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel", "text/plain", "text/csv", "image/png", "image/jpeg", "image/gif", "image/webp",
+    "application/vnd.ms-excel",
+    "text/plain",
+    "text/csv",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
 )
 """Types no browser runs as a page (never text/html, image/svg+xml or anything with script)."""
 
@@ -85,90 +95,190 @@ class Settings(BaseSettings):
     refresh_token_ttl_s: int = Field(default=30 * 86400, ge=300)
     rate_limit_per_minute: int = Field(default=1200, ge=1, description="Per IP and per user, on the API.")
     login_rate_limit_per_minute: int = Field(default=20, ge=1, description="Per IP, on login endpoints.")
-    org_creation: Literal["instance_admins", "members"] = Field(default="instance_admins", description=(
-        "Who may create organisations with POST /orgs: instance admins (`rpa admin create` makes one), or "
-        "any member of any organisation."))
-    account_creation: Literal["instance_admins", "org_admins"] = Field(default="instance_admins", description=(
-        "Who may create new accounts with POST /users: instance admins, or anyone holding users:manage in an "
-        "organisation. E-mail addresses are unique on the instance, so org_admins lets those people learn "
-        "whether an address has an account (409 user_exists); others invite with POST /invitations."))
-    invitation_ttl_s: int = Field(default=7 * 86400, ge=300, le=90 * 86400,
-                                  description="How long an invitation can be accepted.")
-    login_lockout_threshold: int = Field(default=10, ge=1, le=1000, description=(
-        "Failed logins for one e-mail address from one client address before that pair is locked out, "
-        "whatever the organisations' policies say."))
+    org_creation: Literal["instance_admins", "members"] = Field(
+        default="instance_admins",
+        description=(
+            "Who may create organisations with POST /orgs: instance admins (`rpa admin create` makes one), or "
+            "any member of any organisation."
+        ),
+    )
+    account_creation: Literal["instance_admins", "org_admins"] = Field(
+        default="instance_admins",
+        description=(
+            "Who may create new accounts with POST /users: instance admins, or anyone holding users:manage in an "
+            "organisation. E-mail addresses are unique on the instance, so org_admins lets those people learn "
+            "whether an address has an account (409 user_exists); others invite with POST /invitations."
+        ),
+    )
+    invitation_ttl_s: int = Field(
+        default=7 * 86400, ge=300, le=90 * 86400, description="How long an invitation can be accepted."
+    )
+    login_lockout_threshold: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description=(
+            "Failed logins for one e-mail address from one client address before that pair is locked out, "
+            "whatever the organisations' policies say."
+        ),
+    )
     login_lockout_minutes: int = Field(default=15, ge=1, le=1440)
-    trusted_proxies: list[str] = Field(default_factory=list, description=(
-        "Proxies (addresses or networks) whose X-Forwarded-For is believed; the only such setting "
-        "(uvicorn's own proxy-header handling is off)."))
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Proxies (addresses or networks) whose X-Forwarded-For is believed; the only such setting "
+            "(uvicorn's own proxy-header handling is off)."
+        ),
+    )
     sql_echo: bool = False
-    read_cache_s: float = Field(default=1.0, ge=0, description=(
-        "How long the rows read on nearly every request (a session's facts: revoked, user and membership "
-        "active, role; the version a start pins) are believed without reading them again; a change this "
-        "process commits ends that at once (0: read on every request)."))
+    read_cache_s: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "How long the rows read on nearly every request (a session's facts: revoked, user and membership "
+            "active, role; the version a start pins) are believed without reading them again; a change this "
+            "process commits ends that at once (0: read on every request)."
+        ),
+    )
     audit_checkpoint_s: float = Field(
-        default=60.0, gt=0, description="How often a signed checkpoint of every audit chain whose head moved is "
-        "written to <data dir>/audit-checkpoints (docs/security.md, 'Audit log').")
+        default=60.0,
+        gt=0,
+        description="How often a signed checkpoint of every audit chain whose head moved is "
+        "written to <data dir>/audit-checkpoints (docs/security.md, 'Audit log').",
+    )
     heartbeat_interval_s: float = Field(default=10.0, gt=0, description="How often agents send a heartbeat.")
     missed_heartbeats: int = Field(default=3, ge=1, description="Beats missed before an agent is unresponsive.")
-    agent_grace_s: float = Field(default=10.0, ge=0, description=(
-        "How long a disconnected (or unresponsive) agent keeps its executions before they are requeued."))
-    agent_handshakes: int = Field(default=16, ge=1, description=(
-        "Agent handshakes (key lookup, hello reconciliation) run at once; the others wait, so that API "
-        "requests stay quick while thousands of agents reconnect."))
-    agent_handshake_wait_s: float = Field(default=5.0, gt=0, description=(
-        "How long a handshake waits to be admitted before it is closed with 1013 (try again later)."))
-    lease_margin_s: float | None = Field(default=None, ge=0, description=(
-        "Added to the grace before a gone agent's executions are requeued: the agent is told its lease "
-        "(the grace) and fences itself when it runs out by its own clock, counted from before the last "
-        "acknowledgement was sent; the margin covers the drift between the two clocks over a lease and "
-        "the reaper's rhythm. Default: a fifth of the grace."))
-    assign_timeout_s: float = Field(default=5.0, gt=0, description=(
-        "How long a connected agent has to confirm a job it was sent (job.accepted, job.rejected, or a "
-        "heartbeat listing it) before the job counts as lost on the way and is requeued."))
-    idempotency_ttl_s: float = Field(default=86400.0, gt=0, description=(
-        "How long the Idempotency-Key of a start is kept: a retry with the same key within it gets the "
-        "executions of the first request, and stores nothing new."))
-    cancel_grace_s: float = Field(default=30.0, ge=0, description=(
-        "After a cancel request, how long an agent has to stop before the execution is cancelled anyway."))
-    max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1,
-                                    description="Largest artifact an agent may upload.")
+    agent_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description=("How long a disconnected (or unresponsive) agent keeps its executions before they are requeued."),
+    )
+    agent_handshakes: int = Field(
+        default=16,
+        ge=1,
+        description=(
+            "Agent handshakes (key lookup, hello reconciliation) run at once; the others wait, so that API "
+            "requests stay quick while thousands of agents reconnect."
+        ),
+    )
+    agent_handshake_wait_s: float = Field(
+        default=5.0,
+        gt=0,
+        description=("How long a handshake waits to be admitted before it is closed with 1013 (try again later)."),
+    )
+    lease_margin_s: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Added to the grace before a gone agent's executions are requeued: the agent is told its lease "
+            "(the grace) and fences itself when it runs out by its own clock, counted from before the last "
+            "acknowledgement was sent; the margin covers the drift between the two clocks over a lease and "
+            "the reaper's rhythm. Default: a fifth of the grace."
+        ),
+    )
+    assign_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "How long a connected agent has to confirm a job it was sent (job.accepted, job.rejected, or a "
+            "heartbeat listing it) before the job counts as lost on the way and is requeued."
+        ),
+    )
+    idempotency_ttl_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description=(
+            "How long the Idempotency-Key of a start is kept: a retry with the same key within it gets the "
+            "executions of the first request, and stores nothing new."
+        ),
+    )
+    cancel_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description=("After a cancel request, how long an agent has to stop before the execution is cancelled anyway."),
+    )
+    max_artifact_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="Largest artifact an agent may upload."
+    )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body of a route not below.")
-    max_anonymous_body_bytes: int = Field(default=16 * 1024, ge=1024, description=(
-        "Largest request body of a caller without a validly signed token (login, refresh, enrolment)."))
-    max_flow_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description=(
-        "Largest body creating or changing a workflow (its document holds at most 2 MiB)."))
+    max_anonymous_body_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description=("Largest request body of a caller without a validly signed token (login, refresh, enrolment)."),
+    )
+    max_flow_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description=("Largest body creating or changing a workflow (its document holds at most 2 MiB)."),
+    )
     max_import_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Largest bundle import.")
     max_start_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest start request.")
-    max_batch_start_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024,
-                                            description="Largest batch of starts.")
-    max_credential_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description=(
-        "Largest body creating, changing or rotating a credential (a file credential holds at most 1 MiB)."))
-    max_artifact_bytes_per_execution: int = Field(default=1024**3, ge=1, description=(
-        "Artifact bytes one execution may keep (all its uploads together)."))
-    max_artifact_bytes_per_org: int = Field(default=20 * 1024**3, ge=1, description=(
-        "Artifact bytes one organisation may keep."))
-    artifact_content_types: list[str] = Field(default_factory=lambda: list(SAFE_ARTIFACT_TYPES), description=(
-        "Content types an agent's artifact keeps; any other is stored and served as application/octet-stream."))
-    api_docs: Literal["public", "authenticated", "off"] = Field(default="public", description=(
-        "Who may read /docs, /redoc and /openapi.json: anyone, a caller with a validly signed access "
-        "token, or nobody (404)."))
-    metrics_token: SecretStr | None = Field(default=None, description=(
-        "When set, /metrics answers only requests with Authorization: Bearer <this token>."))
-    max_frame_bytes: int = Field(default=MAX_FRAME_BYTES, ge=1024, description=(
-        "Largest WebSocket message accepted (shared.protocol.MAX_FRAME_BYTES, 4 MiB, by default)."))
-    agent_log_bytes_per_minute: int = Field(default=256 * 1024, ge=1024, description=(
-        "Log text one agent connection may have written to the orchestrator's log per minute; lines past it "
-        "are dropped and counted."))
-    ws_compression: bool = Field(default=False, description=(
-        "permessage-deflate on WebSockets: less traffic for large flows and journals, about 40 KiB more "
-        "memory and more CPU per connected agent."))
-    gc_full_every_s: float = Field(default=3600.0, ge=0, description=(
-        "`rpa orchestrator` freezes long-lived objects out of the garbage collector's way and runs one "
-        "full collection this often (0: never; see orchestrator/gc_policy.py)."))
-    gc_young_threshold: int = Field(default=20_000, ge=0, description=(
-        "`rpa orchestrator` collects the garbage collector's youngest generation after this many "
-        "allocations (Python's default: 700; 0 keeps it)."))
+    max_batch_start_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Largest batch of starts.")
+    max_credential_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest body creating, changing or rotating a credential (a file credential holds at most 1 MiB)."
+        ),
+    )
+    max_artifact_bytes_per_execution: int = Field(
+        default=1024**3, ge=1, description=("Artifact bytes one execution may keep (all its uploads together).")
+    )
+    max_artifact_bytes_per_org: int = Field(
+        default=20 * 1024**3, ge=1, description=("Artifact bytes one organisation may keep.")
+    )
+    artifact_content_types: list[str] = Field(
+        default_factory=lambda: list(SAFE_ARTIFACT_TYPES),
+        description=(
+            "Content types an agent's artifact keeps; any other is stored and served as application/octet-stream."
+        ),
+    )
+    api_docs: Literal["public", "authenticated", "off"] = Field(
+        default="public",
+        description=(
+            "Who may read /docs, /redoc and /openapi.json: anyone, a caller with a validly signed access "
+            "token, or nobody (404)."
+        ),
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description=("When set, /metrics answers only requests with Authorization: Bearer <this token>.")
+    )
+    max_frame_bytes: int = Field(
+        default=MAX_FRAME_BYTES,
+        ge=1024,
+        description=("Largest WebSocket message accepted (shared.protocol.MAX_FRAME_BYTES, 4 MiB, by default)."),
+    )
+    agent_log_bytes_per_minute: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description=(
+            "Log text one agent connection may have written to the orchestrator's log per minute; lines past it "
+            "are dropped and counted."
+        ),
+    )
+    ws_compression: bool = Field(
+        default=False,
+        description=(
+            "permessage-deflate on WebSockets: less traffic for large flows and journals, about 40 KiB more "
+            "memory and more CPU per connected agent."
+        ),
+    )
+    gc_full_every_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "`rpa orchestrator` freezes long-lived objects out of the garbage collector's way and runs one "
+            "full collection this often (0: never; see orchestrator/gc_policy.py)."
+        ),
+    )
+    gc_young_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description=(
+            "`rpa orchestrator` collects the garbage collector's youngest generation after this many "
+            "allocations (Python's default: 700; 0 keeps it)."
+        ),
+    )
 
     @property
     def lease_margin(self) -> float:
@@ -210,10 +320,16 @@ class Settings(BaseSettings):
         """(signing secret, master key): given, or read from / created in the data dir (0600)."""
         # The data dir holds the database and the keys: private to the service's user.
         private_dir(self.data_dir)
-        signing = self.secret_key.get_secret_value() if self.secret_key else _file_secret(
-            self.data_dir / "secret.key", lambda: secrets.token_urlsafe(48))
-        master = self.master_key.get_secret_value() if self.master_key else _file_secret(
-            self.data_dir / "master.key", _new_master_key)
+        signing = (
+            self.secret_key.get_secret_value()
+            if self.secret_key
+            else _file_secret(self.data_dir / "secret.key", lambda: secrets.token_urlsafe(48))
+        )
+        master = (
+            self.master_key.get_secret_value()
+            if self.master_key
+            else _file_secret(self.data_dir / "master.key", _new_master_key)
+        )
         return signing, master
 
 

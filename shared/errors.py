@@ -107,8 +107,14 @@ class BusinessError(StepError):
     default_kind = "business"
     default_retryable = False
 
-    def __init__(self, message: str, *, kind: str | None = None, details: dict[str, Any] | None = None,
-                 retryable: bool | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str | None = None,
+        details: dict[str, Any] | None = None,
+        retryable: bool | None = None,
+    ) -> None:
         # Retrying cannot fix bad data, whatever the caller says.
         del retryable
         super().__init__(message, kind=kind, retryable=False, details=details)

@@ -40,5 +40,6 @@ TERMINAL_STATES: frozenset[ExecutionStatus] = frozenset(ExecutionStatus(name) fo
 """States with no way out: the execution is over."""
 
 HELD_STATES: frozenset[ExecutionStatus] = frozenset(
-    {ExecutionStatus.ASSIGNED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED})
+    {ExecutionStatus.ASSIGNED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED}
+)
 """States in which an agent holds the execution (its lease runs, it counts against the agent's slots)."""

@@ -41,8 +41,19 @@ def test_mypy_overrides_for_our_modules_only_shrink() -> None:
     assert not grown, f"{sorted(grown)} may not be relaxed: make them pass `mypy --strict` instead"
 
 
-HEAVY = ("playwright", "pyautogui", "pytesseract", "openpyxl", "pdfplumber", "PySide6", "qasync", "anthropic",
-         "cv2", "pypdfium2", "python_calamine")
+HEAVY = (
+    "playwright",
+    "pyautogui",
+    "pytesseract",
+    "openpyxl",
+    "pdfplumber",
+    "PySide6",
+    "qasync",
+    "anthropic",
+    "cv2",
+    "pypdfium2",
+    "python_calamine",
+)
 
 
 def _ruff(source: str, filename: str) -> set[str]:
@@ -50,7 +61,13 @@ def _ruff(source: str, filename: str) -> set[str]:
     ruff = Path(sys.executable).parent / "ruff"
     done = subprocess.run(
         [str(ruff), "check", "--no-cache", "--output-format", "json", "--stdin-filename", filename, "-"],
-        input=source, capture_output=True, text=True, cwd=ROOT, check=False, timeout=60)
+        input=source,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=60,
+    )
     assert done.returncode in (0, 1), done.stderr
     return {finding["code"] for finding in json.loads(done.stdout)}
 
@@ -63,8 +80,10 @@ def test_a_heavy_library_imported_at_module_level_is_refused() -> None:
         assert _ruff(inside, "agent/steps/sample.py") == set(), name
     part = '"""A step family."""\n\nfrom playwright.async_api import Page\n\n\ndef use(page: Page) -> None:\n    pass\n'
     assert "TID253" in _ruff(part, "agent/steps/sample.py")
-    typing_only = ('"""A step family."""\n\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n'
-                   '    from playwright.async_api import Page\n\n\ndef use(page: "Page") -> None:\n    pass\n')
+    typing_only = (
+        '"""A step family."""\n\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n'
+        '    from playwright.async_api import Page\n\n\ndef use(page: "Page") -> None:\n    pass\n'
+    )
     assert _ruff(typing_only, "agent/steps/sample.py") == set()
 
 

@@ -79,6 +79,7 @@ def _gated(definition: StepDefinition, fence: Fence) -> StepDefinition:
     fn = definition.fn
     assert fn is not None
     if definition.is_async:
+
         async def gate_async(params: Any) -> Any:
             ctx = context()
             while not fence.is_open():

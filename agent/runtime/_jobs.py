@@ -51,8 +51,15 @@ class JobRunner:
         problem: why the agent cannot take jobs now, or None.
     """
 
-    def __init__(self, config: AgentConfig, registry: StepRegistry, outbox: Outbox, wake: Callable[[], None],
-                 write_failed: WriteFailed, problem: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        registry: StepRegistry,
+        outbox: Outbox,
+        wake: Callable[[], None],
+        write_failed: WriteFailed,
+        problem: Callable[[], str | None],
+    ) -> None:
         self.config = config
         self.registry = registry
         self.outbox = outbox
@@ -72,25 +79,33 @@ class JobRunner:
         if problem is not None:  # a job it cannot journal would be lost: leave it to another agent
             return JobRejected(execution_id=job.execution_id, attempt=job.attempt, reason=problem)
         if len(self.tasks) >= self.config.max_jobs or job.execution_id in self.tasks:
-            return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
-                               reason=f"this agent runs {len(self.tasks)} of {self.config.max_jobs} jobs")
+            return JobRejected(
+                execution_id=job.execution_id,
+                attempt=job.attempt,
+                reason=f"this agent runs {len(self.tasks)} of {self.config.max_jobs} jobs",
+            )
         try:
             flow = Flow.model_validate(job.flow)
         except Exception as exc:  # a version the orchestrator validated, from a newer format
-            return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
-                               reason=f"this agent cannot read the flow: {str(exc)[:300]}")
+            return JobRejected(
+                execution_id=job.execution_id,
+                attempt=job.attempt,
+                reason=f"this agent cannot read the flow: {str(exc)[:300]}",
+            )
         seed = [event.to_event() for event in job.journal]
         try:
             journal = self.outbox.open_job(job.execution_id, job.attempt, job.model_dump(exclude={"secrets"}), seed)
         except OutboxWriteError as exc:
             self.write_failed(None, exc)
-            return JobRejected(execution_id=job.execution_id, attempt=job.attempt,
-                               reason=self.problem() or str(exc))
+            return JobRejected(execution_id=job.execution_id, attempt=job.attempt, reason=self.problem() or str(exc))
         record = self.outbox.job(job.execution_id)
         if record is not None and record.finished:
             # It ended here while the orchestrator did not hear it: send that end, run nothing again.
-            log.info("execution %s already ended on this agent; sending its journal under attempt %d",
-                     job.execution_id, job.attempt)
+            log.info(
+                "execution %s already ended on this agent; sending its journal under attempt %d",
+                job.execution_id,
+                job.attempt,
+            )
             self.wake()
             return JobAccepted(execution_id=job.execution_id, attempt=job.attempt)
         loop = asyncio.get_running_loop()
@@ -100,9 +115,13 @@ class JobRunner:
 
     async def _run(self, job: JobAssign, flow: Flow, journal: OutboxJournal) -> None:
         secrets = dict(job.secrets)
-        engine = Engine(self.registry, loader=SubflowLoader(job.subflows), secrets=secrets.get,
-                        env=allowed_env(self.config.env_allowlist),
-                        artifacts_dir=self.config.home / "artifacts")  # files land in artifacts/<execution id>/
+        engine = Engine(
+            self.registry,
+            loader=SubflowLoader(job.subflows),
+            secrets=secrets.get,
+            env=allowed_env(self.config.env_allowlist),
+            artifacts_dir=self.config.home / "artifacts",
+        )  # files land in artifacts/<execution id>/
         self.engines[job.execution_id] = engine
         try:
             await engine.run(flow, job.inputs, journal=journal)

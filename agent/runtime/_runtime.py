@@ -98,8 +98,9 @@ class AgentRuntime:
         connector: how to reach the orchestrator (default: a WebSocket to `config.url`).
     """
 
-    def __init__(self, config: AgentConfig, *, registry: StepRegistry | None = None,
-                 connector: Connector | None = None) -> None:
+    def __init__(
+        self, config: AgentConfig, *, registry: StepRegistry | None = None, connector: Connector | None = None
+    ) -> None:
         self.config = config
         self.registry = registry or StepRegistry.default()
         config.home.mkdir(parents=True, exist_ok=True)
@@ -109,10 +110,17 @@ class AgentRuntime:
         self._wake = asyncio.Event()
         self._beat_now = asyncio.Event()
         self.fence = Fence()
-        self.backoff = Backoff(config.backoff_min_s, config.backoff_max_s, config.healthy_s,
-                               random.Random(config.backoff_seed))
-        self.jobs = JobRunner(config, fenced_registry(self.registry, self.fence), self.outbox, self._wake.set,
-                              self._write_failed, lambda: self._problem)
+        self.backoff = Backoff(
+            config.backoff_min_s, config.backoff_max_s, config.healthy_s, random.Random(config.backoff_seed)
+        )
+        self.jobs = JobRunner(
+            config,
+            fenced_registry(self.registry, self.fence),
+            self.outbox,
+            self._wake.set,
+            self._write_failed,
+            lambda: self._problem,
+        )
         self._transport: Transport | None = None
         self._sender: Sender | None = None
         self._handback: dict[str, str] = {}
@@ -159,8 +167,12 @@ class AgentRuntime:
 
     def status(self) -> RuntimeStatus:
         """The runtime's state now."""
-        return RuntimeStatus(self._state, tuple(sorted(self.jobs.tasks)), self._problem,
-                             bool(self.jobs.tasks) and not self.fence.is_open())
+        return RuntimeStatus(
+            self._state,
+            tuple(sorted(self.jobs.tasks)),
+            self._problem,
+            bool(self.jobs.tasks) and not self.fence.is_open(),
+        )
 
     def subscribe(self, listener: StatusListener) -> None:
         """Call `listener` with the new status each time the state or the problem changes."""
@@ -234,8 +246,12 @@ class AgentRuntime:
         if isinstance(answer, ErrorMessage) and answer.code == "unsupported_version":
             older = [v for v in SUPPORTED_VERSIONS if v < self.protocol_version]
             if older:
-                log.warning("the orchestrator does not speak protocol %d; speaking %d (upgrade it: an agent "
-                            "back after the grace then keeps its execution)", self.protocol_version, max(older))
+                log.warning(
+                    "the orchestrator does not speak protocol %d; speaking %d (upgrade it: an agent "
+                    "back after the grace then keeps its execution)",
+                    self.protocol_version,
+                    max(older),
+                )
                 self.protocol_version, self._again_now = max(older), True
                 return
             self.protocol_version = PROTOCOL_VERSION  # nothing older: next time the newest again
@@ -244,20 +260,28 @@ class AgentRuntime:
     def _adopt(self, welcome: Welcome, pending: list[Any]) -> None:
         """What the welcome says of the executions this agent brought back: stop, go on, or hand back."""
         for execution_id in welcome.stop:
-            log.info("execution %s moved to another agent (or ended) while this one was away; stopping it here",
-                     execution_id)
+            log.info(
+                "execution %s moved to another agent (or ended) while this one was away; stopping it here", execution_id
+            )
             self._drop(execution_id)
         for job in welcome.reclaimed:
             try:
                 if self.outbox.reattempt(job.execution_id, job.attempt):
-                    log.info("execution %s was requeued while this agent was away and nobody took it; going on "
-                             "with it as attempt %d", job.execution_id, job.attempt)
+                    log.info(
+                        "execution %s was requeued while this agent was away and nobody took it; going on "
+                        "with it as attempt %d",
+                        job.execution_id,
+                        job.attempt,
+                    )
             except OutboxWriteError as exc:  # it cannot go on under the new attempt: hand it back
                 self._write_failed(job.execution_id, exc)
                 self.jobs.stop(job.execution_id)
         for record in pending:
-            if (record.execution_id not in welcome.stop and record.execution_id not in self.jobs.tasks
-                    and not record.finished):
+            if (
+                record.execution_id not in welcome.stop
+                and record.execution_id not in self.jobs.tasks
+                and not record.finished
+            ):
                 self._handback.setdefault(record.execution_id, "the agent restarted; resume it from its journal")
 
     async def _session(self, transport: Transport) -> bool:
@@ -266,13 +290,24 @@ class AgentRuntime:
         Returns:
             Whether the orchestrator closed the connection cleanly after a welcome.
         """
-        connection = AgentConnection(self.config.name, self.config.version, self.config.capabilities,
-                                     self.config.labels, self.config.max_jobs, sorted(d.name for d in self.registry),
-                                     protocol_version=self.protocol_version)
+        connection = AgentConnection(
+            self.config.name,
+            self.config.version,
+            self.config.capabilities,
+            self.config.labels,
+            self.config.max_jobs,
+            sorted(d.name for d in self.registry),
+            protocol_version=self.protocol_version,
+        )
         pending = self.outbox.pending_jobs()
         hello_sent = time.monotonic()
-        await transport.send(encode(connection.hello([RunningJob(execution_id=j.execution_id, attempt=j.attempt,
-                                                                 last_seq=j.last_seq) for j in pending])))
+        await transport.send(
+            encode(
+                connection.hello(
+                    [RunningJob(execution_id=j.execution_id, attempt=j.attempt, last_seq=j.last_seq) for j in pending]
+                )
+            )
+        )
         welcome = connection.receive(await transport.recv())
         if not isinstance(welcome, Welcome):
             self._refused(welcome)
@@ -284,14 +319,16 @@ class AgentRuntime:
         self._adopt(welcome, pending)
         self.fence.renew(hello_sent, lease)
         self._transport = transport
-        self._sender = Sender(self.outbox, self._send_on(transport), self._handback, self._forget,
-                              self._acked_unstored)
+        self._sender = Sender(self.outbox, self._send_on(transport), self._handback, self._forget, self._acked_unstored)
         self.connected.set()
         self._set_state(RuntimeState.CONNECTED)
         self._wake.set()
         receiver = asyncio.create_task(self._receive(transport, connection))
-        workers = [asyncio.create_task(self._heartbeats(transport, connection)),
-                   asyncio.create_task(self._sender.run(self._wake)), asyncio.create_task(self._watchdog())]
+        workers = [
+            asyncio.create_task(self._heartbeats(transport, connection)),
+            asyncio.create_task(self._sender.run(self._wake)),
+            asyncio.create_task(self._watchdog()),
+        ]
         try:
             await asyncio.wait([receiver, workers[2]], return_when=asyncio.FIRST_COMPLETED)
             if not receiver.done():  # the watchdog: the orchestrator stopped answering
@@ -321,11 +358,17 @@ class AgentRuntime:
         while True:
             await asyncio.sleep(0.05)
             lease = self.fence.lease_s
-            if self.jobs.tasks and self._beats and time.monotonic() - min(self._beats.values()) > lease - margin_for(
-                    lease):
-                log.warning("no answer from the orchestrator for %.1f s (its lease is %.1f s): starting no more "
-                            "steps, and connecting again to learn which executions are still this agent's",
-                            time.monotonic() - min(self._beats.values()), lease)
+            if (
+                self.jobs.tasks
+                and self._beats
+                and time.monotonic() - min(self._beats.values()) > lease - margin_for(lease)
+            ):
+                log.warning(
+                    "no answer from the orchestrator for %.1f s (its lease is %.1f s): starting no more "
+                    "steps, and connecting again to learn which executions are still this agent's",
+                    time.monotonic() - min(self._beats.values()),
+                    lease,
+                )
                 self._tell()
                 return
 
@@ -428,13 +471,19 @@ class AgentRuntime:
     def _write_failed(self, execution_id: str | None, exc: OutboxWriteError) -> None:
         """The outbox refused a write. A job that stopped on it is handed back (once the events
         already on disk are in); no job is taken until a write succeeds again."""
-        problem = (f"the agent's outbox cannot be written ({exc.cause}); it takes no jobs until it can: "
-                   f"free space on its disk or make {self.outbox.path} writable")
+        problem = (
+            f"the agent's outbox cannot be written ({exc.cause}); it takes no jobs until it can: "
+            f"free space on its disk or make {self.outbox.path} writable"
+        )
         if execution_id is not None:
-            log.error("execution %s stopped: its journal cannot be written (%s); handing it back to the "
-                      "orchestrator", execution_id, exc.cause)
-            self._handback[execution_id] = (f"the agent could not write its journal ({exc.cause}); resume it "
-                                            "from the last event it reported")
+            log.error(
+                "execution %s stopped: its journal cannot be written (%s); handing it back to the orchestrator",
+                execution_id,
+                exc.cause,
+            )
+            self._handback[execution_id] = (
+                f"the agent could not write its journal ({exc.cause}); resume it from the last event it reported"
+            )
         if self._problem is None:
             log.error("%s", problem)
             self._problem = problem

@@ -29,8 +29,9 @@ class Sender:
         acked: acknowledgements the outbox could not store (a full disk), by execution.
     """
 
-    def __init__(self, outbox: Outbox, send: Send, handback: dict[str, str],
-                 forget: Callable[[str], None], acked: dict[str, int]) -> None:
+    def __init__(
+        self, outbox: Outbox, send: Send, handback: dict[str, str], forget: Callable[[str], None], acked: dict[str, int]
+    ) -> None:
         self.outbox = outbox
         self.send = send
         self.handback = handback
@@ -56,15 +57,25 @@ class Sender:
             events = [e for e in self.outbox.unacked(execution_id, BATCH * 2) if e.seq > sent][:BATCH]
             if not events:
                 break
-            await self.send(JournalBatch(execution_id=execution_id, attempt=record.attempt,
-                                         events=[WireEvent.from_event(e) for e in events]))
+            await self.send(
+                JournalBatch(
+                    execution_id=execution_id, attempt=record.attempt, events=[WireEvent.from_event(e) for e in events]
+                )
+            )
             sent = self.sent[execution_id] = events[-1].seq
         if record.finished and execution_id not in self.finish_sent and sent >= record.last_seq:
             end = finished_event(self.outbox, execution_id)
             data = end.data if end is not None else {"status": "failed", "outputs": {}, "error": None}
-            await self.send(JobFinished(execution_id=execution_id, attempt=record.attempt,
-                                        status=data["status"], outputs=data.get("outputs") or {},
-                                        error=data.get("error"), last_seq=record.last_seq))
+            await self.send(
+                JobFinished(
+                    execution_id=execution_id,
+                    attempt=record.attempt,
+                    status=data["status"],
+                    outputs=data.get("outputs") or {},
+                    error=data.get("error"),
+                    last_seq=record.last_seq,
+                )
+            )
             self.finish_sent.add(execution_id)
         elif execution_id in self.handback and acked >= record.last_seq and not record.finished:
             reason = self.handback.pop(execution_id)
@@ -77,6 +88,7 @@ def finished_event(outbox: Outbox, execution_id: str) -> Event | None:
     record = outbox.job(execution_id)
     if record is None or record.last_seq == 0:
         return None
-    found = [e for e in outbox.events(execution_id, after_seq=max(0, record.last_seq - 5))
-             if e.type == "execution.finished"]
+    found = [
+        e for e in outbox.events(execution_id, after_seq=max(0, record.last_seq - 5)) if e.type == "execution.finished"
+    ]
     return found[-1] if found else None

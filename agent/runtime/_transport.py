@@ -104,10 +104,14 @@ def websocket_connector(url: str, key: Callable[[], str]) -> Connector:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
         try:
-            async with ws_connect(f"{base}/api/v1/agents/connect", max_size=MAX_FRAME,
-                                  additional_headers={"Authorization": f"Bearer {key()}"},
-                                  open_timeout=OPEN_TIMEOUT_S, close_timeout=CLOSE_TIMEOUT_S,
-                                  ping_interval=None) as ws:
+            async with ws_connect(
+                f"{base}/api/v1/agents/connect",
+                max_size=MAX_FRAME,
+                additional_headers={"Authorization": f"Bearer {key()}"},
+                open_timeout=OPEN_TIMEOUT_S,
+                close_timeout=CLOSE_TIMEOUT_S,
+                ping_interval=None,
+            ) as ws:
                 yield _WebSocketTransport(ws)
         except ConnectionClosed as exc:
             raise _closed(exc) from None

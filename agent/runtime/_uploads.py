@@ -39,11 +39,14 @@ async def upload_artifacts(url: str, key: str, home: Path, execution_id: str) ->
             name = path.relative_to(folder).as_posix()
             for attempt in range(ATTEMPTS):
                 try:
-                    response = await http.put(target, params={"name": name}, content=_chunks(path),
-                                              headers={"Content-Type": _content_type(path)})
+                    response = await http.put(
+                        target,
+                        params={"name": name},
+                        content=_chunks(path),
+                        headers={"Content-Type": _content_type(path)},
+                    )
                 except httpx.HTTPError as exc:
-                    log.warning("upload of artifact %s failed (%s); attempt %d", name, type(exc).__name__,
-                                attempt + 1)
+                    log.warning("upload of artifact %s failed (%s); attempt %d", name, type(exc).__name__, attempt + 1)
                     await asyncio.sleep(0.5 * (attempt + 1))
                     continue
                 if response.status_code == 201:

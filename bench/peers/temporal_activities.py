@@ -36,13 +36,9 @@ class SequentialActivities:
         value = 0
         for _ in range(n):
             if local:
-                value = await workflow.execute_local_activity(
-                    increment, value, start_to_close_timeout=ACTIVITY_TIMEOUT
-                )
+                value = await workflow.execute_local_activity(increment, value, start_to_close_timeout=ACTIVITY_TIMEOUT)
             else:
-                value = await workflow.execute_activity(
-                    increment, value, start_to_close_timeout=ACTIVITY_TIMEOUT
-                )
+                value = await workflow.execute_activity(increment, value, start_to_close_timeout=ACTIVITY_TIMEOUT)
         return value
 
 
@@ -173,9 +169,7 @@ if __name__ == "__main__":
             try:
                 client = await Client.connect(address, namespace=NAMESPACE)
                 # The frontend can accept connections slightly before the namespace exists.
-                await client.workflow_service.describe_namespace(
-                    DescribeNamespaceRequest(namespace=NAMESPACE)
-                )
+                await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=NAMESPACE))
                 return client
             except Exception as exc:
                 last_error = exc
@@ -210,9 +204,7 @@ if __name__ == "__main__":
         return total_s
 
     def cli_version(cli: str) -> str:
-        completed = subprocess.run(
-            [cli, "--version"], capture_output=True, text=True, check=False, timeout=30
-        )
+        completed = subprocess.run([cli, "--version"], capture_output=True, text=True, check=False, timeout=30)
         return completed.stdout.strip().removeprefix("temporal version ")
 
     def raise_on_sigterm(signum: int, _frame: object) -> None:

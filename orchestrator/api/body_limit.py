@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from orchestrator.settings import Settings
 
 ROUTE_LIMITS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
-    (method, re.compile(pattern), setting) for method, pattern, setting in (
+    (method, re.compile(pattern), setting)
+    for method, pattern, setting in (
         ("POST", r"/api/v1/executions", "max_start_body_bytes"),
         ("POST", r"/api/v1/executions/batch", "max_batch_start_body_bytes"),
         ("POST", r"/api/v1/workflows", "max_flow_body_bytes"),
@@ -40,7 +41,8 @@ ROUTE_LIMITS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("PATCH", r"/api/v1/credentials/[^/]+", "max_credential_body_bytes"),
         ("POST", r"/api/v1/credentials/[^/]+/rotate", "max_credential_body_bytes"),
         ("PUT", r"/api/v1/agents/me/artifacts/[^/]+", "max_artifact_bytes"),
-    ))
+    )
+)
 """(method, full path, the setting that limits its body); any other request: `max_body_bytes`."""
 
 _AGENT_ROUTES = frozenset({"max_artifact_bytes"})
@@ -69,8 +71,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return error_response(request, 413, "too_large", str(exc.detail), {"limit": exc.limit},
-                              headers={"Connection": "close"})
+        return error_response(
+            request, 413, "too_large", str(exc.detail), {"limit": exc.limit}, headers={"Connection": "close"}
+        )
 
 
 class BodyLimitMiddleware:
@@ -152,6 +155,14 @@ def _authenticated(scope: Scope, headers: dict[bytes, bytes], setting: str) -> b
 
 async def _refuse(scope: Scope, send: Send, limit: int) -> None:
     # Connection: close, so the rest of a body nobody reads is not waited for.
-    await send_error(scope, send, ApiError(f"the request body is larger than the {limit} bytes this route accepts",
-                                           status=413, code="too_large", details={"limit": limit},
-                                           headers={"Connection": "close"}))
+    await send_error(
+        scope,
+        send,
+        ApiError(
+            f"the request body is larger than the {limit} bytes this route accepts",
+            status=413,
+            code="too_large",
+            details={"limit": limit},
+            headers={"Connection": "close"},
+        ),
+    )

@@ -83,8 +83,9 @@ def started(app: Any, name: str) -> Any:
     try:
         return getattr(app.state, name)
     except AttributeError:
-        raise RuntimeError(f"app.state.{name} is missing: the orchestrator's lifespan (create_app) "
-                           "has not started it") from None
+        raise RuntimeError(
+            f"app.state.{name} is missing: the orchestrator's lifespan (create_app) has not started it"
+        ) from None
 
 
 def get_hub(request: Request) -> AgentHub:
@@ -114,9 +115,22 @@ def client_ip(request: Request) -> str:
 # columns runs as Core (no ORM compile state, no loading step), which costs less than the query.
 _S, _U, _O, _M, _R = (model.__table__.c for model in (AuthSession, User, Organisation, Membership, Role))
 _SESSION_OF = (
-    select(_S.user_id, _S.org_id, _S.revoked_at, _S.expires_at, _U.email, _U.is_active, _U.deleted_at,
-           _U.password_changed_at, _M.is_active, _O.deleted_at, _O.ip_allowlist, _O.password_policy, _R.name,
-           _R.permissions)
+    select(
+        _S.user_id,
+        _S.org_id,
+        _S.revoked_at,
+        _S.expires_at,
+        _U.email,
+        _U.is_active,
+        _U.deleted_at,
+        _U.password_changed_at,
+        _M.is_active,
+        _O.deleted_at,
+        _O.ip_allowlist,
+        _O.password_policy,
+        _R.name,
+        _R.permissions,
+    )
     .select_from(AuthSession.__table__)
     .join(User.__table__, _U.id == _S.user_id)
     .join(Organisation.__table__, _O.id == _S.org_id)
@@ -157,20 +171,44 @@ async def _read_identity(request: Request, session_id: uuid.UUID) -> _Identity |
         await release(session)
     if row is None:
         return None
-    (user_id, org_id, revoked_at, expires_at, email, user_active, user_deleted, password_changed_at,
-     member_active, org_deleted, allowlist, policy, role_name, permissions) = row
-    return _Identity(user_id, org_id, revoked_at, expires_at, email,
-                     bool(user_active and member_active and user_deleted is None and org_deleted is None),
-                     password_changed_at, list(allowlist or []), PasswordPolicy.from_stored(policy), role_name,
-                     frozenset(permissions))
+    (
+        user_id,
+        org_id,
+        revoked_at,
+        expires_at,
+        email,
+        user_active,
+        user_deleted,
+        password_changed_at,
+        member_active,
+        org_deleted,
+        allowlist,
+        policy,
+        role_name,
+        permissions,
+    ) = row
+    return _Identity(
+        user_id,
+        org_id,
+        revoked_at,
+        expires_at,
+        email,
+        bool(user_active and member_active and user_deleted is None and org_deleted is None),
+        password_changed_at,
+        list(allowlist or []),
+        PasswordPolicy.from_stored(policy),
+        role_name,
+        frozenset(permissions),
+    )
 
 
 async def authenticate(request: Request) -> Principal:
     """Who is calling, from the request's bearer token (401 or 403 otherwise)."""
     scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
     if not token or scheme.lower() != "bearer":
-        raise Unauthorized("an access token is required (Authorization: Bearer …)",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "an access token is required (Authorization: Bearer …)", headers={"WWW-Authenticate": "Bearer"}
+        )
     try:
         claims = decode_access_token(request.app.state.signing_key, token)
     except TokenError as exc:
@@ -188,10 +226,16 @@ async def authenticate(request: Request) -> Principal:
         raise Unauthorized("the account is disabled", headers={"WWW-Authenticate": "Bearer"})
     ip = client_ip(request)
     if not ip_allowed(ip, identity.allowlist):
-        raise Forbidden(f"requests from {ip} are not allowed by the organisation's IP allowlist",
-                        code="ip_not_allowed")
-    principal = Principal(identity.user_id, identity.org_id, claims.session_id, identity.email, identity.role,
-                          identity.permissions, password_expired=identity.policy.expired(identity.password_changed_at))
+        raise Forbidden(f"requests from {ip} are not allowed by the organisation's IP allowlist", code="ip_not_allowed")
+    principal = Principal(
+        identity.user_id,
+        identity.org_id,
+        claims.session_id,
+        identity.email,
+        identity.role,
+        identity.permissions,
+        password_expired=identity.policy.expired(identity.password_changed_at),
+    )
     request.state.principal = principal
     return principal
 
@@ -206,8 +250,9 @@ class Caller(HTTPBearer):
     are one level instead of three (the token, the principal, the check)."""
 
     def __init__(self, permission: Permission | None = None, *, allow_expired: bool = False) -> None:
-        super().__init__(auto_error=False, scheme_name="HTTPBearer",
-                         description="An access token from POST /api/v1/auth/login.")
+        super().__init__(
+            auto_error=False, scheme_name="HTTPBearer", description="An access token from POST /api/v1/auth/login."
+        )
         self.permission = permission
         """Read by the route table's tests."""
         self.allow_expired = allow_expired
@@ -215,8 +260,9 @@ class Caller(HTTPBearer):
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         principal = await authenticate(request)
         if principal.password_expired and not self.allow_expired:
-            raise Forbidden("the password has expired; change it with POST /api/v1/auth/password",
-                            code="password_expired")
+            raise Forbidden(
+                "the password has expired; change it with POST /api/v1/auth/password", code="password_expired"
+            )
         permission = self.permission
         if permission is not None and not principal.can(permission):
             raise Forbidden(f"this needs the '{permission.value}' permission", details={"permission": permission.value})

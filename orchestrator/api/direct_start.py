@@ -48,8 +48,7 @@ class DirectStart:
         self.path = route.path if route is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST"
-                or not _plain(scope)):
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST" or not _plain(scope):
             await self.app(scope, receive, send)
             return
         body, more = await _read(receive)

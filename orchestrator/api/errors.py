@@ -36,9 +36,16 @@ class ErrorBody(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
-    for status, text in ((400, "Bad request"), (401, "Not authenticated"), (403, "Not allowed"),
-                         (404, "Not found"), (409, "Conflict"), (412, "Precondition failed"),
-                         (422, "Invalid input"), (429, "Too many requests"))
+    for status, text in (
+        (400, "Bad request"),
+        (401, "Not authenticated"),
+        (403, "Not allowed"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (412, "Precondition failed"),
+        (422, "Invalid input"),
+        (429, "Too many requests"),
+    )
 }
 """Documented on every route, so the OpenAPI schema describes the error body."""
 
@@ -48,8 +55,9 @@ def error_body(code: str, message: str, details: Any, request_id: str | None) ->
     return {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
 
 
-def error_response(request: Request, status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    request: Request, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
     return JSONResponse(error_body(code, message, details, request_id), status_code=status, headers=headers)
 
@@ -61,8 +69,11 @@ def api_error_response(request: Request, exc: ApiError) -> JSONResponse:
 
 async def send_error(scope: Scope, send: Send, exc: ApiError) -> None:
     """Answer `exc` from a pure ASGI middleware, which has no `Request` to hand to a handler."""
-    response = JSONResponse(error_body(exc.code, exc.message, exc.details, scope.get("state", {}).get("request_id")),
-                            status_code=exc.status, headers=exc.headers)
+    response = JSONResponse(
+        error_body(exc.code, exc.message, exc.details, scope.get("state", {}).get("request_id")),
+        status_code=exc.status,
+        headers=exc.headers,
+    )
     await response(scope, _no_receive, send)
 
 
@@ -87,8 +98,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"location": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
-                   for e in exc.errors()]
+        details = [{"location": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in exc.errors()]
         first = details[0] if details else {"location": "", "message": "invalid request"}
         more = f" (+{len(details) - 1} more)" if len(details) > 1 else ""
         message = f"{first['location']}: {first['message']}{more}"
@@ -97,8 +107,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
-        return error_response(request, exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
-                              headers=getattr(exc, "headers", None))
+        return error_response(
+            request,
+            exc.status_code,
+            codes.get(exc.status_code, "http_error"),
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -28,8 +28,13 @@ from orchestrator.errors import TooManyRequests
 from orchestrator.security.tokens import TokenError, decode_access_token
 
 WINDOW_S = 60.0
-LOGIN_PATHS = ("/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/mfa", "/api/v1/auth/password",
-               "/api/v1/agents/enroll")
+LOGIN_PATHS = (
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/mfa",
+    "/api/v1/auth/password",
+    "/api/v1/agents/enroll",
+)
 """Path prefixes under the stricter per-IP budget: where credentials, codes or enrolment tokens are guessed."""
 
 
@@ -40,8 +45,9 @@ class SlidingWindowLimiter:
     dropped every `sweep_every` calls, so a stream of distinct addresses cannot grow it forever.
     """
 
-    def __init__(self, window_s: float = WINDOW_S, clock: Callable[[], float] = time.monotonic,
-                 sweep_every: int = 1000) -> None:
+    def __init__(
+        self, window_s: float = WINDOW_S, clock: Callable[[], float] = time.monotonic, sweep_every: int = 1000
+    ) -> None:
         self.window_s = window_s
         self.clock = clock
         self.sweep_every = sweep_every
@@ -103,9 +109,15 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         retry_after = max(1, math.ceil(wait))
-        await send_error(scope, send, TooManyRequests(
-            f"too many requests; retry in {retry_after} s", details={"retry_after_s": retry_after},
-            headers={"Retry-After": str(retry_after)}))
+        await send_error(
+            scope,
+            send,
+            TooManyRequests(
+                f"too many requests; retry in {retry_after} s",
+                details={"retry_after_s": retry_after},
+                headers={"Retry-After": str(retry_after)},
+            ),
+        )
 
     def _keys(self, request: Request) -> list[tuple[str, int]]:
         settings = request.app.state.settings

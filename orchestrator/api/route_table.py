@@ -33,11 +33,18 @@ def add_flat(app: FastAPI, routers: Iterable[APIRouter], *, prefix: str = "") ->
     for router in routers:
         for route in router.routes:
             if isinstance(route, APIRoute):
-                app.router.add_api_route(prefix + route.path, route.endpoint, route_class_override=type(route),
-                                         **{name: getattr(route, name) for name in _ROUTE_OPTIONS})
+                app.router.add_api_route(
+                    prefix + route.path,
+                    route.endpoint,
+                    route_class_override=type(route),
+                    **{name: getattr(route, name) for name in _ROUTE_OPTIONS},
+                )
             elif isinstance(route, APIWebSocketRoute):
-                app.router.add_api_websocket_route(prefix + route.path, route.endpoint, name=route.name,
-                                                   dependencies=route.dependencies)
+                app.router.add_api_websocket_route(
+                    prefix + route.path, route.endpoint, name=route.name, dependencies=route.dependencies
+                )
             else:
-                raise TypeError(f"router {router.prefix or '/'} holds a {type(route).__name__} at "
-                                f"{getattr(route, 'path', '?')}; only HTTP and WebSocket routes can be added flat")
+                raise TypeError(
+                    f"router {router.prefix or '/'} holds a {type(route).__name__} at "
+                    f"{getattr(route, 'path', '?')}; only HTTP and WebSocket routes can be added flat"
+                )

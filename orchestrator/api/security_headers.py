@@ -28,12 +28,18 @@ from orchestrator.security.tokens import TokenError, decode_access_token
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 _CDN = "https://cdn.jsdelivr.net"
-DOCS_POLICY = (f"default-src 'none'; script-src {_CDN} {{scripts}}; style-src {_CDN} 'unsafe-inline'; "
-               f"img-src 'self' data: https://fastapi.tiangolo.com; font-src {_CDN} https://fonts.gstatic.com; "
-               f"connect-src 'self'; worker-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+DOCS_POLICY = (
+    f"default-src 'none'; script-src {_CDN} {{scripts}}; style-src {_CDN} 'unsafe-inline'; "
+    f"img-src 'self' data: https://fastapi.tiangolo.com; font-src {_CDN} https://fonts.gstatic.com; "
+    f"connect-src 'self'; worker-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 """The docs' policy; `{scripts}`: the hashes of the page's inline scripts."""
-COMMON = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-          (b"referrer-policy", b"no-referrer"), (b"cross-origin-opener-policy", b"same-origin")]
+COMMON = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
 DOC_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 DOC_PATHS = DOC_PAGES | {"/openapi.json"}
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
@@ -95,11 +101,16 @@ class SecurityHeadersMiddleware:
             if message.get("more_body", False) or start is None:
                 return
             page = b"".join(body)
-            hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"
-                              for s in _INLINE_SCRIPT.findall(page))
+            hashes = " ".join(
+                f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"
+                for s in _INLINE_SCRIPT.findall(page)
+            )
             headers = [h for h in start.get("headers", []) if h[0] not in (b"server", b"content-length")]
-            headers += [*COMMON, (b"content-security-policy", DOCS_POLICY.format(scripts=hashes).encode()),
-                        (b"content-length", str(len(page)).encode())]
+            headers += [
+                *COMMON,
+                (b"content-security-policy", DOCS_POLICY.format(scripts=hashes).encode()),
+                (b"content-length", str(len(page)).encode()),
+            ]
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": page})
 

@@ -97,7 +97,7 @@ class CommitLoop(BackgroundService):
             await self._wake.wait()
             self._wake.clear()
             while self._pending or self._requested:
-                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                 await self._write(batch)
 
     def _take_requested(self) -> list[Finisher]:

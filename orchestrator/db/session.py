@@ -109,8 +109,9 @@ class Database:
         """`transaction()` on the writers' own connections."""
         if self._writer_engine is None:
             self._writer_engine = self._engine(self.url, self._echo, pool_size=2, max_overflow=2)
-            self._writer_sessions = async_sessionmaker(self._writer_engine, expire_on_commit=False,
-                                                       sync_session_class=self._session_class)
+            self._writer_sessions = async_sessionmaker(
+                self._writer_engine, expire_on_commit=False, sync_session_class=self._session_class
+            )
         return _transaction(self._writer_sessions())
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:

@@ -75,8 +75,9 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
         try:
-            result = _waiting_for_the_lock(cast(InlineConnection, self._connection), self._cursor.executemany,
-                                           operation, seq_of_parameters)
+            result = _waiting_for_the_lock(
+                cast(InlineConnection, self._connection), self._cursor.executemany, operation, seq_of_parameters
+            )
             await_(_nothing())
             return result
         except Exception as error:

@@ -127,5 +127,6 @@ def connect(database: str, *, timeout: float = BUSY_TIMEOUT_S, **kwargs: Any) ->
     connection does, without blocking the loop. Writes begin with BEGIN IMMEDIATE."""
     kwargs.pop("check_same_thread", None)
     kwargs.setdefault("isolation_level", "IMMEDIATE")
-    return InlineConnection(partial(sqlite3.connect, database, timeout=0, check_same_thread=False, **kwargs),
-                            timeout=timeout)
+    return InlineConnection(
+        partial(sqlite3.connect, database, timeout=0, check_same_thread=False, **kwargs), timeout=timeout
+    )

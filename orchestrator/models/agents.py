@@ -57,4 +57,5 @@ class Agent(UuidMixin, TimestampMixin, TenantMixin, SoftDeleteMixin, Base):
     disconnected_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     enrolled_with: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("enrolment_tokens.id", ondelete="SET NULL"), default=None)
+        ForeignKey("enrolment_tokens.id", ondelete="SET NULL"), default=None
+    )

@@ -101,8 +101,9 @@ def new_record(**values: Any) -> ExecutionRecord:
     unknown = set(values) - set(_ALL)
     if unknown:
         raise TypeError(f"executions has no column {sorted(unknown)}")
-    return ExecutionRecord(_ALL, [values[column.key] if column.key in values else _default(column)
-                                  for column in _TABLE.columns])
+    return ExecutionRecord(
+        _ALL, [values[column.key] if column.key in values else _default(column) for column in _TABLE.columns]
+    )
 
 
 def columns_except(*unread: str) -> tuple[Column[Any], ...]:
@@ -113,8 +114,7 @@ def columns_except(*unread: str) -> tuple[Column[Any], ...]:
     return tuple(column for column in _TABLE.columns if column.key not in unread)
 
 
-async def read_records(session: AsyncSession, statement: Select[Any], params: dict[str, Any]
-                       ) -> list[ExecutionRecord]:
+async def read_records(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> list[ExecutionRecord]:
     """Run `statement` (a SELECT of execution columns, e.g. `columns_except(...)`) and return its
     rows as records."""
     result = await session.execute(statement, params)

@@ -86,7 +86,8 @@ class Execution(UuidMixin, TimestampMixin, TenantMixin, Base):
     history_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How many state changes `execution_transitions` holds for this execution (the last one's seq)."""
     parent_execution_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("executions.id", ondelete="SET NULL"), default=None, index=True)
+        ForeignKey("executions.id", ondelete="SET NULL"), default=None, index=True
+    )
     """The execution this one retries."""
     resume_from: Mapped[uuid.UUID | None] = mapped_column(default=None)
     """The execution whose journal this one resumes (set by a retry with `resume`)."""
@@ -104,8 +105,7 @@ class ExecutionEvent(Base):
 
     __tablename__ = "execution_events"
 
-    execution_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True)
+    execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(String(50))

@@ -50,12 +50,19 @@ class Credential(UuidMixin, TimestampMixin, TenantMixin, SoftDeleteMixin, Base):
     __tablename__ = "credentials"
     __table_args__ = (
         # A name is unique among the live credentials of an organisation; a deleted one frees it.
-        Index("uq_credentials_org_id_name_live", "org_id", "name", unique=True,
-              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "uq_credentials_org_id_name_live",
+            "org_id",
+            "name",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         # The data key version a value is encrypted under must exist: a data key still in use
         # cannot be dropped by a rotation that raced with a write.
-        ForeignKeyConstraint(["org_id", "data_key_version"], ["data_keys.org_id", "data_keys.version"],
-                             name="fk_credentials_data_key"),
+        ForeignKeyConstraint(
+            ["org_id", "data_key_version"], ["data_keys.org_id", "data_keys.version"], name="fk_credentials_data_key"
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200))

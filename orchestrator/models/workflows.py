@@ -25,8 +25,14 @@ class Workflow(UuidMixin, TimestampMixin, TenantMixin, SoftDeleteMixin, Base):
     __tablename__ = "workflows"
     __table_args__ = (
         # A name is unique among the live workflows of an organisation; a soft-deleted one frees it.
-        Index("uq_workflows_org_name_live", "org_id", "name", unique=True,
-              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "uq_workflows_org_name_live",
+            "org_id",
+            "name",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_workflows_org_updated", "org_id", "updated_at"),
     )
 

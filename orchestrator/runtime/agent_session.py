@@ -47,6 +47,7 @@ from shared.protocol import (
 
 log = logging.getLogger("rpa.orchestrator.agents")
 
+
 def agent_actor(agent_id: uuid.UUID, name: str) -> Actor:
     """How an agent's own moves are signed in an execution's history."""
     return Actor(id=agent_id, name=f"agent:{name}")
@@ -91,8 +92,12 @@ class AgentSession:
     def _held(self, rows: Rows, execution_id: str, attempt: int) -> ExecutionRecord | None:
         """The execution, if it is still this agent's, at this attempt, and on an agent."""
         execution = rows.get(uuid.UUID(execution_id))
-        if (execution is None or execution.agent_id != self.link.agent_id or execution.attempt != attempt
-                or State(execution.state) not in HELD):
+        if (
+            execution is None
+            or execution.agent_id != self.link.agent_id
+            or execution.attempt != attempt
+            or State(execution.state) not in HELD
+        ):
             return None
         return execution
 
@@ -127,8 +132,9 @@ class AgentSession:
             if execution is None:
                 return False
             if execution.state == State.ASSIGNED.value:
-                await transition(session, execution, State.RUNNING, reason=f"agent {self.link.name} started it",
-                                 actor=self.actor)
+                await transition(
+                    session, execution, State.RUNNING, reason=f"agent {self.link.name} started it", actor=self.actor
+                )
             return True
 
         return [] if await self._write(message.execution_id, work) else [self._moved(message.execution_id)]
@@ -137,10 +143,16 @@ class AgentSession:
         async def work(session: AsyncSession, rows: Rows) -> None:
             execution = self._held(rows, message.execution_id, message.attempt)
             if execution is not None:
-                await transition(session, execution, State.LOST, actor=self.actor,
-                                 reason=f"agent {self.link.name} rejected it: {message.reason[:200]}")
-                await transition(session, execution, State.QUEUED, actor=self.actor,
-                                 reason="requeued for another agent")
+                await transition(
+                    session,
+                    execution,
+                    State.LOST,
+                    actor=self.actor,
+                    reason=f"agent {self.link.name} rejected it: {message.reason[:200]}",
+                )
+                await transition(
+                    session, execution, State.QUEUED, actor=self.actor, reason="requeued for another agent"
+                )
 
         await self._write(message.execution_id, work)
         self.release(uuid.UUID(message.execution_id))
@@ -161,8 +173,12 @@ class AgentSession:
         try:
             stored = await self._write(message.execution_id, work)
         except Conflict as err:
-            log.warning("agent %s sent a journal that conflicts with the stored one for %s: %s",
-                        self.link.name, message.execution_id, err.message)
+            log.warning(
+                "agent %s sent a journal that conflicts with the stored one for %s: %s",
+                self.link.name,
+                message.execution_id,
+                err.message,
+            )
             return [self._moved(message.execution_id)]
         if stored is None:
             return [self._moved(message.execution_id)]
@@ -218,8 +234,12 @@ class AgentSession:
             return False
         if dropped:
             budget.dropped = 0
-            log.warning("agent %s: %d log lines dropped (over its budget of %d bytes per minute)",
-                        escape_control(self.link.name), dropped, budget.per_minute)
+            log.warning(
+                "agent %s: %d log lines dropped (over its budget of %d bytes per minute)",
+                escape_control(self.link.name),
+                dropped,
+                budget.per_minute,
+            )
         return True
 
 
@@ -270,21 +290,40 @@ async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconcil
                 continue
             # Locked: the dispatcher may be giving a requeued one to another agent right now.
             execution = await session.get(Execution, execution_id, with_for_update=True)
-            if (execution is not None and execution.agent_id == agent_id and execution.attempt == job.attempt
-                    and State(execution.state) in HELD):
+            if (
+                execution is not None
+                and execution.agent_id == agent_id
+                and execution.attempt == job.attempt
+                and State(execution.state) in HELD
+            ):
                 done.keep[execution_id] = job.attempt
-            elif (execution is not None and hello.protocol_version >= 2 and execution.state == State.QUEUED.value
-                  and execution.previous_agent_id == agent_id and execution.attempt == job.attempt + 1):
+            elif (
+                execution is not None
+                and hello.protocol_version >= 2
+                and execution.state == State.QUEUED.value
+                and execution.previous_agent_id == agent_id
+                and execution.attempt == job.attempt + 1
+            ):
                 execution.agent_id = agent_id
                 await transition(
-                    session, execution, State.RUNNING, actor=agent_actor(agent_id, hello.name),
+                    session,
+                    execution,
+                    State.RUNNING,
+                    actor=agent_actor(agent_id, hello.name),
                     reason=f"agent {hello.name} came back before another agent took it, and goes on with it "
-                           f"(attempt {execution.attempt})")
+                    f"(attempt {execution.attempt})",
+                )
                 done.keep[execution_id] = execution.attempt
                 done.reclaimed.append(Reclaimed(execution_id=job.execution_id, attempt=execution.attempt))
-            elif (execution is not None and hello.protocol_version >= 2 and execution.state == State.ASSIGNED.value
-                  and execution.previous_agent_id == agent_id and execution.attempt == job.attempt + 1
-                  and execution.agent_id is not None and execution.agent_id != agent_id):
+            elif (
+                execution is not None
+                and hello.protocol_version >= 2
+                and execution.state == State.ASSIGNED.value
+                and execution.previous_agent_id == agent_id
+                and execution.attempt == job.attempt + 1
+                and execution.agent_id is not None
+                and execution.agent_id != agent_id
+            ):
                 # Given to another agent that has not started it (it would be running): nothing was
                 # done there, while this agent's journal is ahead of the stored one (maybe finished,
                 # unacknowledged). Taking it back merges that journal; resuming elsewhere from the
@@ -292,9 +331,13 @@ async def reconcile(db: Database, agent_id: uuid.UUID, hello: Hello) -> Reconcil
                 done.taken_back[execution_id] = execution.agent_id
                 execution.agent_id = agent_id
                 await transition(
-                    session, execution, State.RUNNING, actor=agent_actor(agent_id, hello.name),
+                    session,
+                    execution,
+                    State.RUNNING,
+                    actor=agent_actor(agent_id, hello.name),
                     reason=f"agent {hello.name} came back with the run before the agent it was given to started "
-                           f"it, and goes on with it (attempt {execution.attempt})")
+                    f"it, and goes on with it (attempt {execution.attempt})",
+                )
                 done.keep[execution_id] = execution.attempt
                 done.reclaimed.append(Reclaimed(execution_id=job.execution_id, attempt=execution.attempt))
             else:
@@ -310,21 +353,43 @@ async def _requeue_unreported(session: AsyncSession, agent_id: uuid.UUID, name: 
     arrives until the orchestrator acknowledged its end; one it does not list never reached it
     (the frame was lost to a cut, or the orchestrator stopped between the commit and the send)
     or is gone from its machine. Nobody runs it, so it waits for the next matching agent."""
-    unreported = list(await session.scalars(
-        select(Execution).where(Execution.agent_id == agent_id, text(HELD_SQL),  # ix_executions_held_agent
-                                Execution.id.not_in(list(done.keep)) if done.keep else true())
-        .order_by(Execution.id).with_for_update()))
+    unreported = list(
+        await session.scalars(
+            select(Execution)
+            .where(
+                Execution.agent_id == agent_id,
+                text(HELD_SQL),  # ix_executions_held_agent
+                Execution.id.not_in(list(done.keep)) if done.keep else true(),
+            )
+            .order_by(Execution.id)
+            .with_for_update()
+        )
+    )
     actor = agent_actor(agent_id, name)
     for execution in unreported:
         if execution.agent_id != agent_id or State(execution.state) not in HELD or execution.id in done.keep:
             continue
-        log.warning("agent %s reconnected without execution %s (attempt %d, %s): it never got the job or lost "
-                    "it; requeued", name, execution.id, execution.attempt, execution.state)
-        await transition(session, execution, State.LOST, actor=actor,
-                         reason=f"agent {name} reconnected without it (the job never reached it, or its "
-                                f"machine lost it)")
-        await transition(session, execution, State.QUEUED, actor=actor,
-                         reason="requeued with its journal for the next matching agent")
+        log.warning(
+            "agent %s reconnected without execution %s (attempt %d, %s): it never got the job or lost it; requeued",
+            name,
+            execution.id,
+            execution.attempt,
+            execution.state,
+        )
+        await transition(
+            session,
+            execution,
+            State.LOST,
+            actor=actor,
+            reason=f"agent {name} reconnected without it (the job never reached it, or its machine lost it)",
+        )
+        await transition(
+            session,
+            execution,
+            State.QUEUED,
+            actor=actor,
+            reason="requeued with its journal for the next matching agent",
+        )
         done.requeued.append(execution.id)
 
 

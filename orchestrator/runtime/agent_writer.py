@@ -40,8 +40,9 @@ back to the caller once the transaction has committed."""
 # What agents report never reads these JSON columns (it may set outputs and error), so they are
 # not read at all; reading one by mistake raises at once.
 _COLUMNS = columns_except("inputs", "trigger", "outputs", "error", "credentials")
-_LOCK = (select(*_COLUMNS).where(Execution.id.in_(bindparam("ids", expanding=True))).order_by(Execution.id)
-         .with_for_update())
+_LOCK = (
+    select(*_COLUMNS).where(Execution.id.in_(bindparam("ids", expanding=True))).order_by(Execution.id).with_for_update()
+)
 """Built once: a batch runs it, so its cache key is computed once, not per batch."""
 
 

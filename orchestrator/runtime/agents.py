@@ -46,9 +46,23 @@ from orchestrator.schemas.agents import AgentStatus, AgentUpdate
 from orchestrator.services.audit import Actor, record
 
 __all__ = [
-    "AgentFilter", "AgentHub", "Presence", "authenticate_agent", "create_enrolment_token", "delete_agent", "enroll",
-    "get_agent", "list_agents", "list_tokens", "notify_agent_revoked", "presence_of", "revoke_agent",
-    "revoke_token", "rotate_agent_key", "token_state", "update_agent",
+    "AgentFilter",
+    "AgentHub",
+    "Presence",
+    "authenticate_agent",
+    "create_enrolment_token",
+    "delete_agent",
+    "enroll",
+    "get_agent",
+    "list_agents",
+    "list_tokens",
+    "notify_agent_revoked",
+    "presence_of",
+    "revoke_agent",
+    "revoke_token",
+    "rotate_agent_key",
+    "token_state",
+    "update_agent",
 ]
 
 LIVE_STATUSES: frozenset[str] = frozenset(get_args(AgentStatus)) - {"revoked"}
@@ -82,6 +96,7 @@ async def notify_agent_revoked(hub: AgentHub, agent_id: uuid.UUID, *, reason: st
 
 # --- authentication ---------------------------------------------------------------------------
 
+
 async def authenticate_agent(session: AsyncSession, key: str) -> Agent | None:
     """The live agent whose key this is, else None (malformed, unknown, wrong secret, revoked, deleted)."""
     parsed = parse_agent_key(key)
@@ -89,15 +104,22 @@ async def authenticate_agent(session: AsyncSession, key: str) -> Agent | None:
         return None
     agent_id, secret = parsed
     agent = await session.scalar(
-        select(Agent).join(Organisation, Organisation.id == Agent.org_id)
-        .where(Agent.id == agent_id, Agent.revoked_at.is_(None), Agent.deleted_at.is_(None),
-               Organisation.deleted_at.is_(None)))
+        select(Agent)
+        .join(Organisation, Organisation.id == Agent.org_id)
+        .where(
+            Agent.id == agent_id,
+            Agent.revoked_at.is_(None),
+            Agent.deleted_at.is_(None),
+            Organisation.deleted_at.is_(None),
+        )
+    )
     # Compare even when there is no agent, so the answer takes as long either way.
     matches = hmac.compare_digest(digest(secret), agent.key_hash if agent is not None else _NO_MATCH)
     return agent if agent is not None and matches else None
 
 
 # --- listing ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AgentFilter:
@@ -115,16 +137,21 @@ def _has_label(session: AsyncSession, label: str) -> ColumnElement[bool]:
     return exists(select(literal_column("1")).select_from(each).where(each.c.value == label))
 
 
-async def _ids_by_status(session: AsyncSession, org_id: uuid.UUID, hub: AgentHub | None,
-                         status: AgentStatus) -> list[uuid.UUID]:
+async def _ids_by_status(
+    session: AsyncSession, org_id: uuid.UUID, hub: AgentHub | None, status: AgentStatus
+) -> list[uuid.UUID]:
     """The organisation's unrevoked agents whose live status is `status` (asks the hub of each)."""
-    ids = (await session.scalars(select(Agent.id).where(
-        Agent.org_id == org_id, Agent.deleted_at.is_(None), Agent.revoked_at.is_(None)))).all()
+    ids = (
+        await session.scalars(
+            select(Agent.id).where(Agent.org_id == org_id, Agent.deleted_at.is_(None), Agent.revoked_at.is_(None))
+        )
+    ).all()
     return [agent_id for agent_id in ids if _live_status(hub, agent_id) == status]
 
 
-async def list_agents(session: AsyncSession, org_id: uuid.UUID, filters: AgentFilter, *, hub: AgentHub | None,
-                      limit: int, offset: int) -> tuple[Sequence[Agent], int]:
+async def list_agents(
+    session: AsyncSession, org_id: uuid.UUID, filters: AgentFilter, *, hub: AgentHub | None, limit: int, offset: int
+) -> tuple[Sequence[Agent], int]:
     """The organisation's agents matching `filters`, by name, and how many match."""
     where: list[ColumnElement[bool]] = [Agent.org_id == org_id, Agent.deleted_at.is_(None)]
     if filters.status == "revoked":
@@ -135,17 +162,19 @@ async def list_agents(session: AsyncSession, org_id: uuid.UUID, filters: AgentFi
         where.append(_has_label(session, filters.label))
     if filters.q:
         pattern = filters.q.lower().replace("\x00", "")
-        where.append(func.lower(Agent.name).contains(pattern, autoescape=True)
-                     | func.lower(Agent.hostname).contains(pattern, autoescape=True))
+        where.append(
+            func.lower(Agent.name).contains(pattern, autoescape=True)
+            | func.lower(Agent.hostname).contains(pattern, autoescape=True)
+        )
     total = await session.scalar(select(func.count()).select_from(Agent).where(*where)) or 0
-    rows = await session.scalars(select(Agent).where(*where).order_by(Agent.name, Agent.id).limit(limit)
-                                 .offset(offset))
+    rows = await session.scalars(select(Agent).where(*where).order_by(Agent.name, Agent.id).limit(limit).offset(offset))
     return rows.all(), total
 
 
 async def get_agent(session: AsyncSession, org_id: uuid.UUID, agent_id: uuid.UUID) -> Agent:
-    agent = await session.scalar(select(Agent).where(Agent.id == agent_id, Agent.org_id == org_id,
-                                                     Agent.deleted_at.is_(None)))
+    agent = await session.scalar(
+        select(Agent).where(Agent.id == agent_id, Agent.org_id == org_id, Agent.deleted_at.is_(None))
+    )
     if agent is None:
         raise NotFound(f"no agent {agent_id}")
     return agent
@@ -153,21 +182,33 @@ async def get_agent(session: AsyncSession, org_id: uuid.UUID, agent_id: uuid.UUI
 
 # --- changes ----------------------------------------------------------------------------------
 
-async def update_agent(session: AsyncSession, actor: Actor, org_id: uuid.UUID, agent_id: uuid.UUID,
-                       data: AgentUpdate) -> Agent:
+
+async def update_agent(
+    session: AsyncSession, actor: Actor, org_id: uuid.UUID, agent_id: uuid.UUID, data: AgentUpdate
+) -> Agent:
     agent = await get_agent(session, org_id, agent_id)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    changes: dict[str, Any] = {"name": data.name, "max_jobs": data.max_jobs,
-                               "labels": None if data.labels is None else normalise_labels(data.labels)}
+    changes: dict[str, Any] = {
+        "name": data.name,
+        "max_jobs": data.max_jobs,
+        "labels": None if data.labels is None else normalise_labels(data.labels),
+    }
     for name, value in changes.items():
         if value is not None and value != getattr(agent, name):
             before[name], after[name] = getattr(agent, name), value
             setattr(agent, name, value)
     if after:
         await session.flush()
-        await record(session, org_id=org_id, actor=actor, action="agent.update", target_type="agent",
-                     target_id=agent.id, summary={"name": agent.name, "before": before, "after": after})
+        await record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="agent.update",
+            target_type="agent",
+            target_id=agent.id,
+            summary={"name": agent.name, "before": before, "after": after},
+        )
     return agent
 
 
@@ -177,13 +218,21 @@ async def revoke_agent(session: AsyncSession, actor: Actor, org_id: uuid.UUID, a
     if agent.revoked_at is None:
         agent.revoked_at = utcnow()
         await session.flush()
-        await record(session, org_id=org_id, actor=actor, action="agent.revoke", target_type="agent",
-                     target_id=agent.id, summary={"name": agent.name, "hostname": agent.hostname})
+        await record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="agent.revoke",
+            target_type="agent",
+            target_id=agent.id,
+            summary={"name": agent.name, "hostname": agent.hostname},
+        )
     return agent
 
 
-async def rotate_agent_key(session: AsyncSession, actor: Actor, org_id: uuid.UUID,
-                           agent_id: uuid.UUID) -> tuple[Agent, str]:
+async def rotate_agent_key(
+    session: AsyncSession, actor: Actor, org_id: uuid.UUID, agent_id: uuid.UUID
+) -> tuple[Agent, str]:
     """A new key for the agent (returned once); the old one stops working. A revoked agent gets none."""
     agent = await get_agent(session, org_id, agent_id)
     if agent.revoked_at is not None:
@@ -191,8 +240,15 @@ async def rotate_agent_key(session: AsyncSession, actor: Actor, org_id: uuid.UUI
     key, agent.key_hash = new_agent_key(agent.id)
     remember(key)
     await session.flush()
-    await record(session, org_id=org_id, actor=actor, action="agent.rotate_key", target_type="agent",
-                 target_id=agent.id, summary={"name": agent.name})
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="agent.rotate_key",
+        target_type="agent",
+        target_id=agent.id,
+        summary={"name": agent.name},
+    )
     return agent, key
 
 
@@ -203,6 +259,13 @@ async def delete_agent(session: AsyncSession, actor: Actor, org_id: uuid.UUID, a
     agent.revoked_at = agent.revoked_at or now
     agent.deleted_at = now
     await session.flush()
-    await record(session, org_id=org_id, actor=actor, action="agent.delete", target_type="agent",
-                 target_id=agent.id, summary={"name": agent.name, "hostname": agent.hostname})
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="agent.delete",
+        target_type="agent",
+        target_id=agent.id,
+        summary={"name": agent.name, "hostname": agent.hostname},
+    )
     return agent

@@ -92,8 +92,11 @@ class Needs:
         return cls(
             capabilities=frozenset(r for r in requires if not r.startswith("label:")),
             labels=frozenset(r.removeprefix("label:") for r in requires if r.startswith("label:")),
-            steps=frozenset(visit.node["type"] for visit in walk_nodes(document, shape or graph_shape())
-                            if isinstance(visit.node.get("type"), str)),
+            steps=frozenset(
+                visit.node["type"]
+                for visit in walk_nodes(document, shape or graph_shape())
+                if isinstance(visit.node.get("type"), str)
+            ),
             max_concurrent=settings.get("max_concurrent_executions"),
             secrets=frozenset(find_secret_refs(document)),
             timeout_s=settings.get("timeout_s"),
@@ -101,8 +104,11 @@ class Needs:
 
     def fits(self, link: AgentLink) -> bool:
         """`link` can run this version (`unmet()` is empty); checked for every queued execution."""
-        return (self.capabilities <= link.capabilities and self.labels <= link.labels
-                and (not link.steps or self.steps <= link.steps))
+        return (
+            self.capabilities <= link.capabilities
+            and self.labels <= link.labels
+            and (not link.steps or self.steps <= link.steps)
+        )
 
     def unmet(self, link: AgentLink) -> list[str]:
         """What `link` lacks for this version (empty when it can run it)."""
@@ -111,8 +117,6 @@ class Needs:
         if link.steps:
             missing += [f"step '{s}'" for s in sorted(self.steps - link.steps)]
         return missing
-
-
 
 
 class Choice:
@@ -143,10 +147,13 @@ class Choice:
 
 # Built once (a pass runs it at least once): the queue in dispatch order, as records, without the
 # columns a dispatch never reads (reading one by mistake raises at once).
-_QUEUED = (select(*columns_except("trigger", "outputs", "credentials"))
-           .where(Execution.state == State.QUEUED.value, Execution.org_id.in_(bindparam("orgs", expanding=True)))
-           .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id)
-           .limit(bindparam("limit")).offset(bindparam("offset")))
+_QUEUED = (
+    select(*columns_except("trigger", "outputs", "credentials"))
+    .where(Execution.state == State.QUEUED.value, Execution.org_id.in_(bindparam("orgs", expanding=True)))
+    .order_by(Execution.priority.desc(), Execution.queued_at, Execution.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
 _QUEUED_SKIP_LOCKED = _QUEUED.with_for_update(skip_locked=True)
 
 
@@ -240,27 +247,25 @@ class Dispatcher:
             # Those assigned in this pass are no longer queued once written: the offset skips
             # only the ones left.
             await write_records(session, queued)
-            queued = await read_records(session, query, {"orgs": orgs, "limit": page,
-                                                         "offset": scanned - assigned})
+            queued = await read_records(session, query, {"orgs": orgs, "limit": page, "offset": scanned - assigned})
             exhausted = len(queued) < page
             scanned += len(queued)
             versions = {e.version_id: await self._needs_of(session, e.version_id) for e in queued}
             # Only a workflow with a concurrency limit needs its running executions counted.
-            uncounted = {e.workflow_id for e in queued
-                         if versions[e.version_id][0].max_concurrent is not None} - counted
+            uncounted = {
+                e.workflow_id for e in queued if versions[e.version_id][0].max_concurrent is not None
+            } - counted
             if uncounted:
                 held.update(await self._held_per_workflow(session, uncounted))
                 counted |= uncounted
             for execution in queued:
                 needs, document = versions[execution.version_id]
-                if (needs.max_concurrent is not None
-                        and held.get(execution.workflow_id, 0) >= needs.max_concurrent):
+                if needs.max_concurrent is not None and held.get(execution.workflow_id, 0) >= needs.max_concurrent:
                     continue
                 key = (id(needs), execution.org_id)  # a version's Needs is one object (cached)
                 fitting = fits.get(key)
                 if fitting is None:
-                    fitting = fits[key] = Choice(link for link in by_org.get(execution.org_id, [])
-                                                 if needs.fits(link))
+                    fitting = fits[key] = Choice(link for link in by_org.get(execution.org_id, []) if needs.fits(link))
                 chosen = fitting.best()
                 if chosen is None:
                     continue
@@ -280,9 +285,10 @@ class Dispatcher:
     async def _held_per_workflow(self, session: AsyncSession, workflow_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
         columns = Execution.__table__.c  # table columns: runs as Core, no ORM compile state
         rows = await session.execute(
-            select(columns.workflow_id, func.count()).where(columns.workflow_id.in_(workflow_ids),
-                                                            columns.state.in_(_HELD))
-            .group_by(columns.workflow_id))
+            select(columns.workflow_id, func.count())
+            .where(columns.workflow_id.in_(workflow_ids), columns.state.in_(_HELD))
+            .group_by(columns.workflow_id)
+        )
         return {workflow_id: count for workflow_id, count in rows.all()}
 
     async def _needs_of(self, session: AsyncSession, version_id: uuid.UUID) -> tuple[Needs, dict[str, Any]]:
@@ -293,18 +299,29 @@ class Dispatcher:
             cached = self._needs[version_id] = (Needs.of(document), document)
         return cached
 
-    async def _assign(self, session: AsyncSession, execution: ExecutionRecord, link: AgentLink, needs: Needs,
-                      document: dict[str, Any]) -> JobAssign | None:
+    async def _assign(
+        self, session: AsyncSession, execution: ExecutionRecord, link: AgentLink, needs: Needs, document: dict[str, Any]
+    ) -> JobAssign | None:
         """Give `execution` to `link`; None when it cannot run anywhere (it is failed instead)."""
         secrets: dict[str, str] = {}
         if needs.secrets:
             try:
                 scope = await workflow_scope(session, execution.org_id, execution.workflow_id)
-                values = await vault.reveal(session, execution.org_id, needs.credentials, self.keyring(),
-                                            actor=DISPATCHER, purpose=f"execution {execution.id}", workflow=scope)
+                values = await vault.reveal(
+                    session,
+                    execution.org_id,
+                    needs.credentials,
+                    self.keyring(),
+                    actor=DISPATCHER,
+                    purpose=f"execution {execution.id}",
+                    workflow=scope,
+                )
             except (NotFound, Forbidden) as missing:
-                advice = ("create it in the vault and retry the execution" if isinstance(missing, NotFound)
-                          else "widen its workflow scope or remove it from the flow")
+                advice = (
+                    "create it in the vault and retry the execution"
+                    if isinstance(missing, NotFound)
+                    else "widen its workflow scope or remove it from the flow"
+                )
                 execution.error = {"kind": "credentials", "message": f"{missing.message}; {advice}"}
                 await transition(session, execution, State.FAILED, reason=missing.message, actor=DISPATCHER)
                 return None
@@ -321,21 +338,28 @@ class Dispatcher:
             backstop = utcnow() + timedelta(seconds=needs.timeout_s + TIMEOUT_MARGIN_S)
             if execution.deadline_at is None or execution.deadline_at > backstop:
                 execution.deadline_at = backstop
-        await transition(session, execution, State.ASSIGNED, reason=f"dispatched to agent {link.name}",
-                         actor=DISPATCHER)
+        await transition(
+            session, execution, State.ASSIGNED, reason=f"dispatched to agent {link.name}", actor=DISPATCHER
+        )
         link.hold(execution.id, execution.attempt, confirmed=False)
         link.dispatched += 1
         self._taken.append((link, execution.id))
         journal = await self._journal_of(session, execution)
         return JobAssign(
-            execution_id=str(execution.id), attempt=execution.attempt, flow=document, subflows=subflows,
-            inputs=dict(execution.inputs or {}), journal=journal, secrets=secrets,
+            execution_id=str(execution.id),
+            attempt=execution.attempt,
+            flow=document,
+            subflows=subflows,
+            inputs=dict(execution.inputs or {}),
+            journal=journal,
+            secrets=secrets,
             deadline_at=execution.deadline_at.timestamp() if execution.deadline_at else None,
             priority=execution.priority,
         )
 
-    async def _subflows(self, session: AsyncSession, org_id: uuid.UUID, document: dict[str, Any]
-                        ) -> dict[str, dict[str, Any]]:
+    async def _subflows(
+        self, session: AsyncSession, org_id: uuid.UUID, document: dict[str, Any]
+    ) -> dict[str, dict[str, Any]]:
         """The published documents of every workflow a `flow.call` names, transitively; pinned
         now, at dispatch (a resumed execution gets them again from its new dispatch)."""
         found: dict[str, dict[str, Any]] = {}
@@ -354,19 +378,29 @@ class Dispatcher:
     async def _journal_of(self, session: AsyncSession, execution: ExecutionRecord) -> list[WireEvent]:
         if not execution.stored_seq and execution.resume_from is None:
             return []  # a first run: nothing journaled, nothing to resume
-        rows = list(await session.scalars(select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.id)
-                                          .order_by(ExecutionEvent.seq)))
+        rows = list(
+            await session.scalars(
+                select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.id).order_by(ExecutionEvent.seq)
+            )
+        )
         if not rows and execution.resume_from is not None:
-            parent = list(await session.scalars(
-                select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.resume_from)
-                .order_by(ExecutionEvent.seq)))
+            parent = list(
+                await session.scalars(
+                    select(ExecutionEvent)
+                    .where(ExecutionEvent.execution_id == execution.resume_from)
+                    .order_by(ExecutionEvent.seq)
+                )
+            )
             seed = resume_seed(parent)
             if seed:
                 await append_events(session, execution, seed, actor=DISPATCHER)
             return [WireEvent(**event) for event in seed]
         # Only the contiguous part: the agent continues after the last event it is given.
-        return [WireEvent(seq=e.seq, type=e.type, path=e.path, data=e.data, ts=e.ts)
-                for e in rows if e.seq <= execution.last_seq]
+        return [
+            WireEvent(seq=e.seq, type=e.type, path=e.path, data=e.data, ts=e.ts)
+            for e in rows
+            if e.seq <= execution.last_seq
+        ]
 
 
 async def why_waiting(session: AsyncSession, hub: AgentHub, execution: Execution) -> str | None:
@@ -379,8 +413,10 @@ async def why_waiting(session: AsyncSession, hub: AgentHub, execution: Execution
     if previous is not None and hub.link_of(previous) is None:
         agent = await session.get(Agent, previous)
         if agent is not None:
-            reason += (f"; agent {agent.name}, which it was requeued from, goes on with it if it comes back "
-                       "before another agent takes it")
+            reason += (
+                f"; agent {agent.name}, which it was requeued from, goes on with it if it comes back "
+                "before another agent takes it"
+            )
     return reason
 
 
@@ -388,8 +424,9 @@ async def _why_queued(session: AsyncSession, hub: AgentHub, execution: Execution
     version = await session.get(WorkflowVersion, execution.version_id)
     needs = Needs.of(dict(version.document) if version is not None else {})
     if needs.max_concurrent is not None:
-        held = await session.scalar(select(func.count()).where(Execution.workflow_id == execution.workflow_id,
-                                                               Execution.state.in_(_HELD)))
+        held = await session.scalar(
+            select(func.count()).where(Execution.workflow_id == execution.workflow_id, Execution.state.in_(_HELD))
+        )
         if (held or 0) >= needs.max_concurrent:
             return f"the workflow's concurrency limit ({needs.max_concurrent}) is reached"
     links = [link for link in hub.links.values() if link.org_id == execution.org_id]

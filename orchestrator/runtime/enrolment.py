@@ -37,8 +37,16 @@ from orchestrator.services.audit import Actor, record
 from shared.protocol import AGENT_KEY_PREFIX
 
 __all__ = [
-    "TOKEN_PREFIX", "create_enrolment_token", "digest", "enroll", "list_tokens", "new_agent_key",
-    "normalise_labels", "parse_agent_key", "revoke_token", "token_state",
+    "TOKEN_PREFIX",
+    "create_enrolment_token",
+    "digest",
+    "enroll",
+    "list_tokens",
+    "new_agent_key",
+    "normalise_labels",
+    "parse_agent_key",
+    "revoke_token",
+    "token_state",
 ]
 
 log = logging.getLogger("rpa.orchestrator.agents")
@@ -48,6 +56,7 @@ INVALID_TOKEN = "invalid_enrolment_token"
 
 
 # --- secrets ----------------------------------------------------------------------------------
+
 
 def digest(secret: str) -> str:
     """SHA-256 hex of `secret`: what is stored instead of it."""
@@ -68,7 +77,7 @@ def parse_agent_key(key: str) -> tuple[uuid.UUID, str] | None:
     """`(agent id, secret)` of a well-formed agent key, else None."""
     if not key.startswith(AGENT_KEY_PREFIX):
         return None
-    id_hex, sep, secret = key[len(AGENT_KEY_PREFIX):].partition("_")
+    id_hex, sep, secret = key[len(AGENT_KEY_PREFIX) :].partition("_")
     if not sep or not secret or len(id_hex) != 32:
         return None
     try:
@@ -83,6 +92,7 @@ def normalise_labels(*groups: Iterable[str]) -> list[str]:
 
 
 # --- tokens -----------------------------------------------------------------------------------
+
 
 def token_state(token: EnrolmentToken, now: datetime | None = None) -> TokenState:
     if token.used_at is not None:
@@ -105,69 +115,111 @@ def _state_clause(state: TokenState, now: datetime) -> ColumnElement[bool]:
     }[state]
 
 
-async def create_enrolment_token(session: AsyncSession, actor: Actor, org_id: uuid.UUID, *,
-                                 labels: Iterable[str] = (), expires_in_s: int = 3600,
-                                 description: str = "") -> tuple[EnrolmentToken, str]:
+async def create_enrolment_token(
+    session: AsyncSession,
+    actor: Actor,
+    org_id: uuid.UUID,
+    *,
+    labels: Iterable[str] = (),
+    expires_in_s: int = 3600,
+    description: str = "",
+) -> tuple[EnrolmentToken, str]:
     """A new token of the organisation and its value (returned once, never stored)."""
     value = new_enrolment_token()
     remember(value)
-    token = EnrolmentToken(org_id=org_id, token_hash=digest(value), labels=normalise_labels(labels),
-                           expires_at=utcnow() + timedelta(seconds=expires_in_s), created_by=actor.id,
-                           description=description)
+    token = EnrolmentToken(
+        org_id=org_id,
+        token_hash=digest(value),
+        labels=normalise_labels(labels),
+        expires_at=utcnow() + timedelta(seconds=expires_in_s),
+        created_by=actor.id,
+        description=description,
+    )
     session.add(token)
     await session.flush()
-    await record(session, org_id=org_id, actor=actor, action="enrolment_token.create", target_type="enrolment_token",
-                 target_id=token.id, summary={"labels": token.labels, "expires_at": token.expires_at.isoformat(),
-                                              "description": description})
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="enrolment_token.create",
+        target_type="enrolment_token",
+        target_id=token.id,
+        summary={"labels": token.labels, "expires_at": token.expires_at.isoformat(), "description": description},
+    )
     return token, value
 
 
-async def list_tokens(session: AsyncSession, org_id: uuid.UUID, *, state: TokenState | None = None, limit: int,
-                      offset: int) -> tuple[Sequence[EnrolmentToken], int]:
+async def list_tokens(
+    session: AsyncSession, org_id: uuid.UUID, *, state: TokenState | None = None, limit: int, offset: int
+) -> tuple[Sequence[EnrolmentToken], int]:
     """The organisation's tokens, newest first, and how many match."""
     where: list[ColumnElement[bool]] = [EnrolmentToken.org_id == org_id]
     if state is not None:
         where.append(_state_clause(state, utcnow()))
     total = await session.scalar(select(func.count()).select_from(EnrolmentToken).where(*where)) or 0
-    rows = await session.scalars(select(EnrolmentToken).where(*where)
-                                 .order_by(EnrolmentToken.created_at.desc(), EnrolmentToken.id)
-                                 .limit(limit).offset(offset))
+    rows = await session.scalars(
+        select(EnrolmentToken)
+        .where(*where)
+        .order_by(EnrolmentToken.created_at.desc(), EnrolmentToken.id)
+        .limit(limit)
+        .offset(offset)
+    )
     return rows.all(), total
 
 
 async def get_token(session: AsyncSession, org_id: uuid.UUID, token_id: uuid.UUID) -> EnrolmentToken:
-    token = await session.scalar(select(EnrolmentToken).where(EnrolmentToken.id == token_id,
-                                                              EnrolmentToken.org_id == org_id))
+    token = await session.scalar(
+        select(EnrolmentToken).where(EnrolmentToken.id == token_id, EnrolmentToken.org_id == org_id)
+    )
     if token is None:
         raise NotFound(f"no enrolment token {token_id}")
     return token
 
 
-async def revoke_token(session: AsyncSession, actor: Actor, org_id: uuid.UUID,
-                       token_id: uuid.UUID) -> EnrolmentToken:
+async def revoke_token(session: AsyncSession, actor: Actor, org_id: uuid.UUID, token_id: uuid.UUID) -> EnrolmentToken:
     """Revoke an unused token (again: nothing changes). A used one is a 409: revoke its agent."""
     token = await get_token(session, org_id, token_id)
     if token.used_at is not None:
-        raise Conflict("the token was used already; revoke the agent it enrolled instead",
-                       code="enrolment_token_used", details={"agent_id": str(token.agent_id)})
+        raise Conflict(
+            "the token was used already; revoke the agent it enrolled instead",
+            code="enrolment_token_used",
+            details={"agent_id": str(token.agent_id)},
+        )
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         await session.flush()
-        await record(session, org_id=org_id, actor=actor, action="enrolment_token.revoke",
-                     target_type="enrolment_token", target_id=token.id,
-                     summary={"labels": token.labels, "description": token.description})
+        await record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="enrolment_token.revoke",
+            target_type="enrolment_token",
+            target_id=token.id,
+            summary={"labels": token.labels, "description": token.description},
+        )
     return token
 
 
 # --- enrolment --------------------------------------------------------------------------------
 
+
 def _refused() -> Unauthorized:
-    return Unauthorized("the enrolment token is not valid: it may be unknown, used, expired or revoked",
-                        code=INVALID_TOKEN)
+    return Unauthorized(
+        "the enrolment token is not valid: it may be unknown, used, expired or revoked", code=INVALID_TOKEN
+    )
 
 
-async def enroll(session: AsyncSession, token: str, *, name: str, hostname: str = "", labels: Iterable[str] = (),
-                 version: str = "", ip: str | None = None, request_id: str | None = None) -> tuple[Agent, str]:
+async def enroll(
+    session: AsyncSession,
+    token: str,
+    *,
+    name: str,
+    hostname: str = "",
+    labels: Iterable[str] = (),
+    version: str = "",
+    ip: str | None = None,
+    request_id: str | None = None,
+) -> tuple[Agent, str]:
     """Trade an enrolment token for a new agent and its key (returned once, never stored).
 
     The agent's labels are the token's labels plus `labels`. Audited as `agent.enrolled` by
@@ -179,13 +231,14 @@ async def enroll(session: AsyncSession, token: str, *, name: str, hostname: str 
     if not token.startswith(TOKEN_PREFIX):
         raise _refused()
     token_hash = digest(token)
-    row = await session.scalar(select(EnrolmentToken).where(EnrolmentToken.token_hash == token_hash)
-                               .with_for_update())
+    row = await session.scalar(select(EnrolmentToken).where(EnrolmentToken.token_hash == token_hash).with_for_update())
     now = utcnow()
     if row is None or not hmac.compare_digest(row.token_hash, token_hash):
         raise _refused()
-    if token_state(row, now) != "active" or await session.scalar(
-            select(Organisation.deleted_at).where(Organisation.id == row.org_id)) is not None:
+    if (
+        token_state(row, now) != "active"
+        or await session.scalar(select(Organisation.deleted_at).where(Organisation.id == row.org_id)) is not None
+    ):
         log.warning("refused an enrolment with token %s (%s)", row.id, token_state(row, now))
         raise _refused()
     agent_id = uuid.uuid4()
@@ -193,23 +246,46 @@ async def enroll(session: AsyncSession, token: str, *, name: str, hostname: str 
     # write lock this UPDATE takes is what lets only one of two racing enrolments through.
     claimed = await session.execute(
         update(EnrolmentToken)
-        .where(EnrolmentToken.id == row.id, EnrolmentToken.used_at.is_(None), EnrolmentToken.revoked_at.is_(None),
-               EnrolmentToken.expires_at > now)
+        .where(
+            EnrolmentToken.id == row.id,
+            EnrolmentToken.used_at.is_(None),
+            EnrolmentToken.revoked_at.is_(None),
+            EnrolmentToken.expires_at > now,
+        )
         .values(used_at=now, agent_id=agent_id, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if getattr(claimed, "rowcount", 0) != 1:
         log.warning("refused an enrolment with token %s (claimed meanwhile)", row.id)
         raise _refused()
     await session.refresh(row)
     key, key_hash = new_agent_key(agent_id)
     remember(key)
-    agent = Agent(id=agent_id, org_id=row.org_id, name=name, hostname=hostname,
-                  labels=normalise_labels(row.labels or [], labels), version=version, key_hash=key_hash,
-                  enrolled_with=row.id)
+    agent = Agent(
+        id=agent_id,
+        org_id=row.org_id,
+        name=name,
+        hostname=hostname,
+        labels=normalise_labels(row.labels or [], labels),
+        version=version,
+        key_hash=key_hash,
+        enrolled_with=row.id,
+    )
     session.add(agent)
     await session.flush()
-    await record(session, org_id=agent.org_id, actor=Actor(agent.id, f"agent:{name}", ip, request_id),
-                 action="agent.enrolled", target_type="agent", target_id=agent.id,
-                 summary={"name": name, "hostname": hostname, "labels": agent.labels, "version": version,
-                          "enrolment_token_id": str(row.id)})
+    await record(
+        session,
+        org_id=agent.org_id,
+        actor=Actor(agent.id, f"agent:{name}", ip, request_id),
+        action="agent.enrolled",
+        target_type="agent",
+        target_id=agent.id,
+        summary={
+            "name": name,
+            "hostname": hostname,
+            "labels": agent.labels,
+            "version": version,
+            "enrolment_token_id": str(row.id),
+        },
+    )
     return agent, key

@@ -188,8 +188,9 @@ class AgentHub:
                 return link
         return None
 
-    async def disconnect(self, agent_id: uuid.UUID, reason: str = "revoked", code: int = 4403, *,
-                         gone_since: float | None = None) -> bool:
+    async def disconnect(
+        self, agent_id: uuid.UUID, reason: str = "revoked", code: int = 4403, *, gone_since: float | None = None
+    ) -> bool:
         """Close the agent's connection (e.g. its key was revoked). False when it is not connected."""
         link = self.links.get(agent_id)
         if link is None:

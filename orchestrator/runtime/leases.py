@@ -37,10 +37,17 @@ log = logging.getLogger("rpa.orchestrator.leases")
 
 REAPER = Actor(id=None, name="lease-reaper")
 _HELD = tuple(sorted(state.value for state in HELD))
-_SCAN = (select(Execution.id, Execution.state, Execution.agent_id, Execution.deadline_at,
-                Execution.cancel_requested_at, Execution.assigned_at)
-         .where(Execution.state.in_((*_HELD, State.QUEUED.value, State.LOST.value)),
-                or_(Execution.state.in_(_HELD), Execution.deadline_at.is_not(None))))
+_SCAN = select(
+    Execution.id,
+    Execution.state,
+    Execution.agent_id,
+    Execution.deadline_at,
+    Execution.cancel_requested_at,
+    Execution.assigned_at,
+).where(
+    Execution.state.in_((*_HELD, State.QUEUED.value, State.LOST.value)),
+    or_(Execution.state.in_(_HELD), Execution.deadline_at.is_not(None)),
+)
 """What a pass decides on, built once (it runs every `interval_s`)."""
 
 
@@ -49,8 +56,17 @@ class LeaseReaper(BackgroundService):
 
     name = "lease-reaper"
 
-    def __init__(self, db: Database, hub: AgentHub, *, grace_s: float, cancel_grace_s: float,
-                 assign_timeout_s: float = 5.0, margin_s: float = 0.0, interval_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        db: Database,
+        hub: AgentHub,
+        *,
+        grace_s: float,
+        cancel_grace_s: float,
+        assign_timeout_s: float = 5.0,
+        margin_s: float = 0.0,
+        interval_s: float = 0.5,
+    ) -> None:
         self.db = db
         self.hub = hub
         self.grace_s = grace_s
@@ -82,27 +98,46 @@ class LeaseReaper(BackgroundService):
             due = [row.id for row in await session.execute(_SCAN) if self._action(row, now) is not None]
             if not due:
                 return 0
-            candidates = list(await session.scalars(
-                select(Execution).where(Execution.id.in_(due)).order_by(Execution.id).with_for_update()))
+            candidates = list(
+                await session.scalars(
+                    select(Execution).where(Execution.id.in_(due)).order_by(Execution.id).with_for_update()
+                )
+            )
             requeued = False
             for execution in candidates:
                 action = self._action(execution, now)
                 if action == "deadline":
-                    await transition(session, execution, State.TIMED_OUT, actor=REAPER,
-                                     reason="its deadline passed")
-                    await self._tell_holder(execution, JobCancel(execution_id=str(execution.id), force=True,
-                                                                 reason="deadline passed"))
+                    await transition(session, execution, State.TIMED_OUT, actor=REAPER, reason="its deadline passed")
+                    await self._tell_holder(
+                        execution, JobCancel(execution_id=str(execution.id), force=True, reason="deadline passed")
+                    )
                 elif action == "cancel":
-                    await transition(session, execution, State.CANCELLED, actor=REAPER,
-                                     reason=f"its agent did not stop within {self.cancel_grace_s:g} s of the cancel")
-                    await self._tell_holder(execution, JobCancel(execution_id=str(execution.id), force=True,
-                                                                 reason="cancelled"))
+                    await transition(
+                        session,
+                        execution,
+                        State.CANCELLED,
+                        actor=REAPER,
+                        reason=f"its agent did not stop within {self.cancel_grace_s:g} s of the cancel",
+                    )
+                    await self._tell_holder(
+                        execution, JobCancel(execution_id=str(execution.id), force=True, reason="cancelled")
+                    )
                 elif action == "requeue":
-                    await transition(session, execution, State.LOST, actor=REAPER,
-                                     reason=f"its agent was gone for more than its lease ({self.grace_s:g} s) "
-                                            f"and the margin ({self.margin_s:g} s)")
-                    await transition(session, execution, State.QUEUED, actor=REAPER,
-                                     reason="requeued with its journal for the next matching agent")
+                    await transition(
+                        session,
+                        execution,
+                        State.LOST,
+                        actor=REAPER,
+                        reason=f"its agent was gone for more than its lease ({self.grace_s:g} s) "
+                        f"and the margin ({self.margin_s:g} s)",
+                    )
+                    await transition(
+                        session,
+                        execution,
+                        State.QUEUED,
+                        actor=REAPER,
+                        reason="requeued with its journal for the next matching agent",
+                    )
                     link = self.hub.link_of(execution.agent_id)
                     if link is not None:  # connected, but no longer holds it (e.g. it rejected it)
                         link.drop(execution.id)
@@ -124,8 +159,9 @@ class LeaseReaper(BackgroundService):
             return "deadline"
         if execution.state not in _HELD:
             return None
-        if (execution.cancel_requested_at is not None
-                and now - execution.cancel_requested_at > timedelta(seconds=self.cancel_grace_s)):
+        if execution.cancel_requested_at is not None and now - execution.cancel_requested_at > timedelta(
+            seconds=self.cancel_grace_s
+        ):
             return "cancel"
         link = self.hub.link_of(execution.agent_id)
         if link is not None:
@@ -151,19 +187,33 @@ class LeaseReaper(BackgroundService):
             # Two heartbeats read since, neither naming it: the connection carries the agent's frames,
             # so this is no reader of ours lagging behind a `job.accepted` already on its way.
             return time.monotonic() - since > self.assign_timeout_s and link.beats >= beats + 2
-        return (execution.assigned_at is not None
-                and now - execution.assigned_at > timedelta(seconds=self.assign_timeout_s))
+        return execution.assigned_at is not None and now - execution.assigned_at > timedelta(
+            seconds=self.assign_timeout_s
+        )
 
     async def _requeue_unconfirmed(self, session: AsyncSession, execution: Execution) -> None:
         link = self.hub.link_of(execution.agent_id)
         name = link.name if link is not None else str(execution.agent_id)
-        log.warning("agent %s did not confirm execution %s within %g s of its assignment; requeued", name,
-                    execution.id, self.assign_timeout_s)
-        await transition(session, execution, State.LOST, actor=REAPER,
-                         reason=f"agent {name} did not confirm the job within {self.assign_timeout_s:g} s "
-                                f"(the job.assign was lost)")
-        await transition(session, execution, State.QUEUED, actor=REAPER,
-                         reason="requeued with its journal for the next matching agent")
+        log.warning(
+            "agent %s did not confirm execution %s within %g s of its assignment; requeued",
+            name,
+            execution.id,
+            self.assign_timeout_s,
+        )
+        await transition(
+            session,
+            execution,
+            State.LOST,
+            actor=REAPER,
+            reason=f"agent {name} did not confirm the job within {self.assign_timeout_s:g} s (the job.assign was lost)",
+        )
+        await transition(
+            session,
+            execution,
+            State.QUEUED,
+            actor=REAPER,
+            reason="requeued with its journal for the next matching agent",
+        )
         if link is not None and execution.id in link.running:
             link.drop(execution.id)
             with contextlib.suppress(Exception):  # should the job arrive late after all, it is no longer its own
@@ -177,8 +227,7 @@ class LeaseReaper(BackgroundService):
             late = self.hub.late(link, now)
             if late > self.grace_s:
                 log.warning("agent %s missed its heartbeats; closing its connection", link.name)
-                await self.hub.disconnect(link.agent_id, reason="missed heartbeats", code=4408,
-                                          gone_since=now - late)
+                await self.hub.disconnect(link.agent_id, reason="missed heartbeats", code=4408, gone_since=now - late)
 
     async def _tell_holder(self, execution: Execution, message: JobCancel | JobStop) -> None:
         link = self.hub.holder_of(execution.id)

@@ -22,8 +22,9 @@ PAGE = 500
 KEEPALIVE_S = 15.0
 
 
-async def journal_stream(db: Database, hub: AgentHub | None, execution_id: uuid.UUID, after_seq: int, *,
-                         follow: bool) -> AsyncIterator[str]:
+async def journal_stream(
+    db: Database, hub: AgentHub | None, execution_id: uuid.UUID, after_seq: int, *, follow: bool
+) -> AsyncIterator[str]:
     queue = hub.watch(execution_id) if follow and hub is not None else None
     last, state = after_seq, ""
     try:

@@ -27,8 +27,9 @@ def _no_nul(text: str) -> str:
 Label = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[\w.:=/+@-]+$")]
 """A word such as `windows`, `sap`, `region=eu`: letters, digits and `_ . : = / + @ -`."""
 Labels = Annotated[list[Label], Field(max_length=50)]
-AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                      AfterValidator(_no_nul)]
+AgentName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)
+]
 Hostname = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), AfterValidator(_no_nul)]
 AgentVersion = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), AfterValidator(_no_nul)]
 Description = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
@@ -40,12 +41,14 @@ TokenState = Literal["active", "used", "expired", "revoked"]
 
 # --- enrolment tokens -------------------------------------------------------------------------
 
+
 class EnrolmentTokenCreate(BaseModel):
     model_config = _Strict
 
     labels: Labels = Field(default_factory=list, description="Labels every agent enrolled with it carries.")
-    expires_in_s: int = Field(default=3600, ge=60, le=MAX_TOKEN_TTL_S,
-                              description="Seconds until the token expires (60 s to 30 days).")
+    expires_in_s: int = Field(
+        default=3600, ge=60, le=MAX_TOKEN_TTL_S, description="Seconds until the token expires (60 s to 30 days)."
+    )
     description: Description = ""
 
 
@@ -80,6 +83,7 @@ class EnrolmentTokenPublic(BaseModel):
 
 # --- enrolment --------------------------------------------------------------------------------
 
+
 class EnrolRequest(BaseModel):
     model_config = _Strict
 
@@ -110,6 +114,7 @@ class AgentKeyRotated(BaseModel):
 
 
 # --- agents -----------------------------------------------------------------------------------
+
 
 class AgentUpdate(BaseModel):
     """Only the fields given change."""

@@ -36,7 +36,8 @@ class AuditProblemPublic(BaseModel):
         description="edited: content or link no longer sealed; missing: a number without its entry (up to the head "
         "or the last signed checkpoint); inserted: an entry this server did not write; reordered: linked to "
         "another predecessor; unverifiable: sealed by an audit key not configured here; checkpoint: differs "
-        "from the signed checkpoint.")
+        "from the signed checkpoint."
+    )
     id: uuid.UUID | None = Field(description="The entry concerned; unknown for a missing one.")
 
 
@@ -47,8 +48,13 @@ class AuditVerificationPublic(BaseModel):
     head_seq: int = Field(description="The chain's last sequence number when the check started.")
     problems: list[AuditProblemPublic]
     truncated: bool = Field(description="True when there were more problems than listed.")
-    keyed_from: int = Field(default=1, description="The first entry sealed with the audit key (HMAC); those "
-                            "below were written before the chain was keyed.")
+    keyed_from: int = Field(
+        default=1,
+        description="The first entry sealed with the audit key (HMAC); those "
+        "below were written before the chain was keyed.",
+    )
     unkeyed: int = Field(default=0, description="Entries checked that were sealed before the chain was keyed.")
-    checkpoint_seq: int | None = Field(default=None, description="The last signed checkpoint outside the "
-                                       "database: the chain must reach it with its hash.")
+    checkpoint_seq: int | None = Field(
+        default=None,
+        description="The last signed checkpoint outside the database: the chain must reach it with its hash.",
+    )

@@ -23,17 +23,18 @@ MAX_SEQ = 9_223_372_036_854_775_807
 StateName = ExecutionStatus
 
 
-
 class ExecutionCreate(BaseModel):
     """Start a workflow by hand."""
 
     workflow_id: uuid.UUID
-    version: int | None = Field(default=None, ge=1, le=MAX_VERSION,
-                                description="Default: the latest published version.")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: the latest published version."
+    )
     inputs: dict[str, Any] = Field(default_factory=dict, description="Checked against the version's inputs.")
     priority: PriorityName | None = Field(default=None, description="Default: the flow's `settings.priority`.")
-    deadline_s: float | None = Field(default=None, gt=0, le=366 * 86400,
-                                     description="Seconds from now after which the execution times out.")
+    deadline_s: float | None = Field(
+        default=None, gt=0, le=366 * 86400, description="Seconds from now after which the execution times out."
+    )
 
 
 MAX_BATCH_STARTS = 100
@@ -84,15 +85,18 @@ class ExecutionPublic(BaseModel):
     cancel_requested_at: datetime | None
     agent_id: uuid.UUID | None
     previous_agent_id: uuid.UUID | None = Field(
-        default=None, description="The agent it was last requeued from, after that agent was lost; if that agent "
-                                  "comes back before another one takes the execution, it goes on with it.")
+        default=None,
+        description="The agent it was last requeued from, after that agent was lost; if that agent "
+        "comes back before another one takes the execution, it goes on with it.",
+    )
     attempt: int
     last_seq: int
     parent_execution_id: uuid.UUID | None
     resume_from: uuid.UUID | None
     waiting_reason: str | None = Field(default=None, description="Why a queued execution is not running yet.")
-    credentials: list[str] = Field(default_factory=list,
-                                   description="The vault credentials its version reads (names only).")
+    credentials: list[str] = Field(
+        default_factory=list, description="The vault credentials its version reads (names only)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -100,17 +104,33 @@ class ExecutionPublic(BaseModel):
     def of(cls, row: AnyExecution) -> ExecutionPublic:
         trigger = dict(row.trigger or {})
         return cls(
-            id=row.id, workflow_id=row.workflow_id, workflow_name=row.workflow_name, version_id=row.version_id,
-            version_number=row.version_number, state=row.state,
+            id=row.id,
+            workflow_id=row.workflow_id,
+            workflow_name=row.workflow_name,
+            version_id=row.version_id,
+            version_number=row.version_number,
+            state=row.state,
             priority=row.priority_name,
-            inputs=row.inputs or {}, outputs=row.outputs, error=row.error,
+            inputs=row.inputs or {},
+            outputs=row.outputs,
+            error=row.error,
             trigger=TriggerPublic(type=trigger.get("type", row.trigger_type), by=trigger.get("by")),
-            created_by=row.created_by, queued_at=row.queued_at, assigned_at=row.assigned_at,
-            started_at=row.started_at, finished_at=row.finished_at, deadline_at=row.deadline_at,
-            cancel_requested_at=row.cancel_requested_at, agent_id=row.agent_id,
-            previous_agent_id=row.previous_agent_id, attempt=row.attempt,
-            last_seq=row.last_seq, parent_execution_id=row.parent_execution_id, resume_from=row.resume_from,
-            waiting_reason=None, credentials=list(row.credentials or ()), created_at=row.created_at,
+            created_by=row.created_by,
+            queued_at=row.queued_at,
+            assigned_at=row.assigned_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            deadline_at=row.deadline_at,
+            cancel_requested_at=row.cancel_requested_at,
+            agent_id=row.agent_id,
+            previous_agent_id=row.previous_agent_id,
+            attempt=row.attempt,
+            last_seq=row.last_seq,
+            parent_execution_id=row.parent_execution_id,
+            resume_from=row.resume_from,
+            waiting_reason=None,
+            credentials=list(row.credentials or ()),
+            created_at=row.created_at,
             updated_at=row.updated_at,
         )
 
@@ -153,8 +173,16 @@ class ExecutionTransitionPublic(BaseModel):
 
     @classmethod
     def of(cls, row: ExecutionTransition) -> ExecutionTransitionPublic:
-        return cls(id=row.id, seq=row.seq, from_state=row.from_state, to_state=row.to_state,
-                   reason=row.reason, actor_id=row.actor_id, actor=row.actor, at=row.at)
+        return cls(
+            id=row.id,
+            seq=row.seq,
+            from_state=row.from_state,
+            to_state=row.to_state,
+            reason=row.reason,
+            actor_id=row.actor_id,
+            actor=row.actor,
+            at=row.at,
+        )
 
 
 class ArtifactPublic(BaseModel):
@@ -168,5 +196,12 @@ class ArtifactPublic(BaseModel):
 
     @classmethod
     def of(cls, row: Artifact) -> ArtifactPublic:
-        return cls(id=row.id, execution_id=row.execution_id, name=row.name, size=row.size,
-                   content_type=row.content_type, sha256=row.sha256, created_at=row.created_at)
+        return cls(
+            id=row.id,
+            execution_id=row.execution_id,
+            name=row.name,
+            size=row.size,
+            content_type=row.content_type,
+            sha256=row.sha256,
+            created_at=row.created_at,
+        )

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 _Strict = ConfigDict(extra="forbid")
 
 
-
 # --- auth ---------------------------------------------------------------------------------
+
 
 class LoginRequest(BaseModel):
     model_config = _Strict
@@ -84,6 +84,7 @@ class SessionPublic(BaseModel):
 
 # --- MFA ----------------------------------------------------------------------------------
 
+
 class TotpEnrolmentPublic(BaseModel):
     secret: str = Field(description="Shown once; the server keeps it encrypted.")
     provisioning_uri: str = Field(description="otpauth:// URI for an authenticator app (QR code).")
@@ -107,6 +108,7 @@ class TotpDisable(BaseModel):
 
 
 # --- organisations ------------------------------------------------------------------------
+
 
 class OrgCreate(BaseModel):
     model_config = _Strict
@@ -146,6 +148,7 @@ class OrgMembershipPublic(BaseModel):
 
 # --- users --------------------------------------------------------------------------------
 
+
 class UserCreate(BaseModel):
     """A new user (password required), or an existing one added by e-mail (no password)."""
 
@@ -178,6 +181,7 @@ class UserPublic(BaseModel):
 
 # --- roles --------------------------------------------------------------------------------
 
+
 class RoleCreate(BaseModel):
     model_config = _Strict
 
@@ -203,6 +207,7 @@ class RolePublic(BaseModel):
 
 
 # --- invitations --------------------------------------------------------------------------
+
 
 class InvitationCreate(BaseModel):
     """Invite an e-mail address to the organisation; its holder accepts or declines."""

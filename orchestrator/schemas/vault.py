@@ -83,9 +83,11 @@ VALUE_MODELS: dict[CredentialKind, type[BaseModel]] = {
     CredentialKind.FILE: FileValue,
 }
 
-_VALUE_DOC = ("The secret, by kind: username_password {username, password}; token {token}; "
-              "key_value {values: {key: value}}; file {filename, content_base64} (at most 1 MiB). "
-              "Never returned by the API.")
+_VALUE_DOC = (
+    "The secret, by kind: username_password {username, password}; token {token}; "
+    "key_value {values: {key: value}}; file {filename, content_base64} (at most 1 MiB). "
+    "Never returned by the API."
+)
 Labels = dict[str, str]
 
 
@@ -105,8 +107,11 @@ class CredentialAccess(BaseModel):
 
     model_config = _Strict
 
-    roles: list[str] = Field(default_factory=lambda: ["owner", "admin"], max_length=50,
-                             description="Role names whose members may use it; `*` for every role.")
+    roles: list[str] = Field(
+        default_factory=lambda: ["owner", "admin"],
+        max_length=50,
+        description="Role names whose members may use it; `*` for every role.",
+    )
     workflows: list[uuid.UUID] = Field(default_factory=list, max_length=500)
     categories: list[str] = Field(default_factory=list, max_length=100)
     tags: list[str] = Field(default_factory=list, max_length=100)
@@ -123,14 +128,19 @@ class CredentialAccess(BaseModel):
 class CredentialCreate(BaseModel):
     model_config = _Strict
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-                      description="How flows refer to it (`secrets.<name>`); unique in the organisation.")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        description="How flows refer to it (`secrets.<name>`); unique in the organisation.",
+    )
     kind: CredentialKind
     description: str = Field(default="", max_length=1000)
     value: dict[str, Any] = Field(description=_VALUE_DOC)
     metadata: Labels = Field(default_factory=dict, description="Non-secret labels; never put a secret here.")
-    access: CredentialAccess = Field(default_factory=CredentialAccess,
-                                     description="Who may use it (default: owners and admins, every workflow).")
+    access: CredentialAccess = Field(
+        default_factory=CredentialAccess, description="Who may use it (default: owners and admins, every workflow)."
+    )
 
     @field_validator("metadata")
     @classmethod

@@ -41,8 +41,10 @@ class WorkflowCreate(_Input):
     category: Category | None = None
     tags: Tags = Field(default_factory=list)
     document: dict[str, Any] | None = Field(
-        default=None, description="The flow document (`rpa.flow/1`); saved as the draft even when invalid. "
-        "Default: an empty flow. Its `name` is set to the workflow's name.")
+        default=None,
+        description="The flow document (`rpa.flow/1`); saved as the draft even when invalid. "
+        "Default: an empty flow. Its `name` is set to the workflow's name.",
+    )
 
 
 class WorkflowUpdate(_Input):
@@ -94,7 +96,8 @@ class CloneRequest(_Input):
     name: Name
     description: Description | None = Field(default=None, description="Default: the source's description.")
     version: VersionNumber | None = Field(
-        default=None, description="Clone this published version instead of the draft.")
+        default=None, description="Clone this published version instead of the draft."
+    )
 
 
 class TagCount(BaseModel):
@@ -117,6 +120,7 @@ class WorkflowVersionPublic(WorkflowVersionSummary):
 
 
 # --- diff -------------------------------------------------------------------------------------
+
 
 class FieldChange(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
@@ -192,6 +196,7 @@ class WorkflowDiff(BaseModel):
 
 # --- bundles ----------------------------------------------------------------------------------
 
+
 class BundleVersion(_Input):
     number: VersionNumber
     document: dict[str, Any]
@@ -224,8 +229,9 @@ class ImportedWorkflow(BaseModel):
     name: str
     source_name: str = Field(description="Its name in the bundle (differs after `on_conflict=rename`).")
     latest_version: int | None
-    replaced_id: uuid.UUID | None = Field(default=None, description="With `on_conflict=replace`: the workflow "
-                                          "that held the name (now deleted).")
+    replaced_id: uuid.UUID | None = Field(
+        default=None, description="With `on_conflict=replace`: the workflow that held the name (now deleted)."
+    )
 
 
 class ImportResult(BaseModel):
@@ -233,6 +239,7 @@ class ImportResult(BaseModel):
 
 
 # --- templates --------------------------------------------------------------------------------
+
 
 class TemplatePublic(BaseModel):
     id: str

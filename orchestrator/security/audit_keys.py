@@ -72,8 +72,11 @@ class AuditKey:
     @property
     def public_key(self) -> str:
         """The checkpoint signing key's public half (base64 of the raw 32 bytes)."""
-        raw = Ed25519PrivateKey.from_private_bytes(self.signing_seed).public_key().public_bytes(
-            Encoding.Raw, PublicFormat.Raw)
+        raw = (
+            Ed25519PrivateKey.from_private_bytes(self.signing_seed)
+            .public_key()
+            .public_bytes(Encoding.Raw, PublicFormat.Raw)
+        )
         return base64.b64encode(raw).decode()
 
     def __repr__(self) -> str:

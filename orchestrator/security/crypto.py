@@ -179,8 +179,9 @@ def replace_key_file(path: Path, key: MasterKey) -> None:
     os.replace(temporary, path)
 
 
-def load_keyring(*, data_dir: Path, env_key: str | None, env_previous: str | None,
-                 started_with: str | None = None) -> KeyRing:
+def load_keyring(
+    *, data_dir: Path, env_key: str | None, env_previous: str | None, started_with: str | None = None
+) -> KeyRing:
     """The master keys this process may use.
 
     With a key in the environment (`RPA_MASTER_KEY`), the ring is that key plus
@@ -201,8 +202,11 @@ def load_keyring(*, data_dir: Path, env_key: str | None, env_previous: str | Non
         others = [MasterKey.from_text(env_previous)] if env_previous else []
         return KeyRing(MasterKey.from_text(env_key), others)
     current = read_key_file(data_dir / MASTER_KEY_FILE)
-    others = [key for key in (read_key_file(data_dir / NEXT_KEY_FILE), read_key_file(data_dir / PREVIOUS_KEY_FILE))
-              if key is not None]
+    others = [
+        key
+        for key in (read_key_file(data_dir / NEXT_KEY_FILE), read_key_file(data_dir / PREVIOUS_KEY_FILE))
+        if key is not None
+    ]
     if env_previous:
         others.append(MasterKey.from_text(env_previous))
     fallback = MasterKey.from_text(started_with) if started_with else None

@@ -38,17 +38,35 @@ READ = frozenset(p for p in Permission if p.value.endswith(":read"))
 BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
     "owner": ALL,
     "admin": ALL,
-    "designer": READ - {Permission.AUDIT_READ, Permission.USERS_READ} | {
-        Permission.WORKFLOWS_WRITE, Permission.WORKFLOWS_PUBLISH, Permission.WORKFLOWS_DELETE,
-        Permission.EXECUTIONS_START, Permission.EXECUTIONS_CANCEL, Permission.TRIGGERS_MANAGE,
+    "designer": READ - {Permission.AUDIT_READ, Permission.USERS_READ}
+    | {
+        Permission.WORKFLOWS_WRITE,
+        Permission.WORKFLOWS_PUBLISH,
+        Permission.WORKFLOWS_DELETE,
+        Permission.EXECUTIONS_START,
+        Permission.EXECUTIONS_CANCEL,
+        Permission.TRIGGERS_MANAGE,
     },
-    "operator": frozenset({
-        Permission.ORG_READ, Permission.WORKFLOWS_READ, Permission.EXECUTIONS_READ, Permission.EXECUTIONS_START,
-        Permission.EXECUTIONS_CANCEL, Permission.AGENTS_READ, Permission.TRIGGERS_READ, Permission.CREDENTIALS_READ,
-    }),
-    "viewer": frozenset({
-        Permission.ORG_READ, Permission.WORKFLOWS_READ, Permission.EXECUTIONS_READ, Permission.AGENTS_READ,
-        Permission.TRIGGERS_READ,
-    }),
+    "operator": frozenset(
+        {
+            Permission.ORG_READ,
+            Permission.WORKFLOWS_READ,
+            Permission.EXECUTIONS_READ,
+            Permission.EXECUTIONS_START,
+            Permission.EXECUTIONS_CANCEL,
+            Permission.AGENTS_READ,
+            Permission.TRIGGERS_READ,
+            Permission.CREDENTIALS_READ,
+        }
+    ),
+    "viewer": frozenset(
+        {
+            Permission.ORG_READ,
+            Permission.WORKFLOWS_READ,
+            Permission.EXECUTIONS_READ,
+            Permission.AGENTS_READ,
+            Permission.TRIGGERS_READ,
+        }
+    ),
 }
 """Owner and admin hold every permission; only an owner may grant or remove the owner role."""

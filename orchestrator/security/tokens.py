@@ -32,13 +32,23 @@ class AccessClaims:
     expires_at: int
 
 
-def issue_access_token(secret: str, *, user_id: uuid.UUID, org_id: uuid.UUID, session_id: uuid.UUID,
-                       ttl_s: int, token_type: str = "access") -> tuple[str, int]:
+def issue_access_token(
+    secret: str, *, user_id: uuid.UUID, org_id: uuid.UUID, session_id: uuid.UUID, ttl_s: int, token_type: str = "access"
+) -> tuple[str, int]:
     """(token, expiry as a Unix time)."""
     now = int(time.time())
     expires = now + ttl_s
-    claims = {"iss": ISSUER, "sub": str(user_id), "org": str(org_id), "sid": str(session_id), "typ": token_type,
-              "iat": now, "nbf": now, "exp": expires, "jti": uuid.uuid4().hex}
+    claims = {
+        "iss": ISSUER,
+        "sub": str(user_id),
+        "org": str(org_id),
+        "sid": str(session_id),
+        "typ": token_type,
+        "iat": now,
+        "nbf": now,
+        "exp": expires,
+        "jti": uuid.uuid4().hex,
+    }
     return jwt.encode(claims, secret, algorithm=ALGORITHM), expires
 
 
@@ -74,7 +84,10 @@ def decode_access_token(secret: str, token: str, *, token_type: str = "access") 
 def _verify(secret: str, token: str, token_type: str) -> AccessClaims:
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "org", "sid", "typ", "iss"]},
         )
     except jwt.ExpiredSignatureError:
@@ -88,8 +101,9 @@ def _verify(secret: str, token: str, token_type: str) -> AccessClaims:
     if claims.get("typ") != token_type:
         raise TokenError(f"expected a {token_type} token")
     try:
-        return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["org"]), uuid.UUID(claims["sid"]),
-                            int(claims["exp"]))
+        return AccessClaims(
+            uuid.UUID(claims["sub"]), uuid.UUID(claims["org"]), uuid.UUID(claims["sid"]), int(claims["exp"])
+        )
     except (ValueError, TypeError):
         raise TokenError("the token's claims are malformed") from None
 

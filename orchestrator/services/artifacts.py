@@ -46,16 +46,22 @@ async def _quota_left(session: AsyncSession, execution: Execution, quotas: dict[
         ApiError: 413 `artifact_quota` when a quota is used up already.
     """
     used = select(func.coalesce(func.sum(Artifact.size), 0))
-    where = {"execution": (Artifact.execution_id == execution.id, Artifact.org_id == execution.org_id),
-             "organisation": (Artifact.org_id == execution.org_id,)}
+    where = {
+        "execution": (Artifact.execution_id == execution.id, Artifact.org_id == execution.org_id),
+        "organisation": (Artifact.org_id == execution.org_id,),
+    }
     left: list[int] = []
     for scope, quota in quotas.items():
         if quota is None:
             continue
         remaining = quota - int(await session.scalar(used.where(*where[scope])) or 0)
         if remaining <= 0:
-            raise ApiError(f"the {scope}'s artifact quota of {quota} bytes is used up", status=413,
-                           code="artifact_quota", details={"scope": scope, "quota": quota})
+            raise ApiError(
+                f"the {scope}'s artifact quota of {quota} bytes is used up",
+                status=413,
+                code="artifact_quota",
+                details={"scope": scope, "quota": quota},
+            )
         left.append(remaining)
     return min(left) if left else None
 
@@ -77,10 +83,18 @@ def _check_name(name: str) -> str:
     return name
 
 
-async def receive_artifact(session: AsyncSession, root: Path, execution: Execution, *, name: str,
-                           chunks: AsyncIterator[bytes], limit: int,
-                           content_type: str = "application/octet-stream",
-                           execution_quota: int | None = None, org_quota: int | None = None) -> Artifact:
+async def receive_artifact(
+    session: AsyncSession,
+    root: Path,
+    execution: Execution,
+    *,
+    name: str,
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    content_type: str = "application/octet-stream",
+    execution_quota: int | None = None,
+    org_quota: int | None = None,
+) -> Artifact:
     """Stream an upload into the store (hashing as it goes) and describe it with a new row.
 
     The quotas (bytes of artifacts the execution, and its organisation, may hold in all; None for
@@ -94,8 +108,13 @@ async def receive_artifact(session: AsyncSession, root: Path, execution: Executi
     left = await _quota_left(session, execution, {"execution": execution_quota, "organisation": org_quota})
     if left is not None:
         limit = min(limit, left)
-    artifact = Artifact(id=new_id(), org_id=execution.org_id, execution_id=execution.id, name=_check_name(name),
-                        content_type=content_type[:255] or "application/octet-stream")
+    artifact = Artifact(
+        id=new_id(),
+        org_id=execution.org_id,
+        execution_id=execution.id,
+        name=_check_name(name),
+        content_type=content_type[:255] or "application/octet-stream",
+    )
     relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
     target = root / relative
     private_dir(target.parent)
@@ -107,9 +126,13 @@ async def receive_artifact(session: AsyncSession, root: Path, execution: Executi
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
-                    raise ApiError(f"the artifact is larger than the {limit} bytes this execution may still "
-                                   "upload (the size limit or what is left of a quota)", status=413,
-                                   code="too_large", details={"limit": limit})
+                    raise ApiError(
+                        f"the artifact is larger than the {limit} bytes this execution may still "
+                        "upload (the size limit or what is left of a quota)",
+                        status=413,
+                        code="too_large",
+                        details={"limit": limit},
+                    )
                 digest.update(chunk)
                 await asyncio.to_thread(out.write, chunk)
         finally:
@@ -123,18 +146,23 @@ async def receive_artifact(session: AsyncSession, root: Path, execution: Executi
     return artifact
 
 
-async def list_artifacts(session: AsyncSession, execution: Execution, *, limit: int, offset: int
-                         ) -> tuple[list[Artifact], int]:
+async def list_artifacts(
+    session: AsyncSession, execution: Execution, *, limit: int, offset: int
+) -> tuple[list[Artifact], int]:
     where = (Artifact.execution_id == execution.id, Artifact.org_id == execution.org_id)
     total = await session.scalar(select(func.count()).select_from(Artifact).where(*where))
-    rows = await session.scalars(select(Artifact).where(*where).order_by(Artifact.created_at, Artifact.id)
-                                 .limit(limit).offset(offset))
+    rows = await session.scalars(
+        select(Artifact).where(*where).order_by(Artifact.created_at, Artifact.id).limit(limit).offset(offset)
+    )
     return list(rows), int(total or 0)
 
 
 async def get_artifact(session: AsyncSession, execution: Execution, artifact_id: uuid.UUID) -> Artifact:
-    artifact = await session.scalar(select(Artifact).where(
-        Artifact.id == artifact_id, Artifact.execution_id == execution.id, Artifact.org_id == execution.org_id))
+    artifact = await session.scalar(
+        select(Artifact).where(
+            Artifact.id == artifact_id, Artifact.execution_id == execution.id, Artifact.org_id == execution.org_id
+        )
+    )
     if artifact is None:
         raise NotFound(f"execution {execution.id} has no artifact {artifact_id}")
     return artifact
@@ -148,6 +176,7 @@ def artifact_file(root: Path, artifact: Artifact) -> Path:
         log.warning("artifact %s points outside the artifact store; refused", artifact.id)
         raise NotFound(f"the file of artifact {artifact.id} is not in the artifact store", code="artifact_missing")
     if not candidate.is_file():
-        raise NotFound(f"the file of artifact {artifact.id} is missing from the artifact store",
-                       code="artifact_missing")
+        raise NotFound(
+            f"the file of artifact {artifact.id} is missing from the artifact store", code="artifact_missing"
+        )
     return candidate

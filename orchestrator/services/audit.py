@@ -81,10 +81,17 @@ def _utc_naive(moment: datetime) -> datetime:
 
 def _content(entry: AuditEntry | Row[Any] | SimpleNamespace, *, keyed: bool) -> bytes:
     content = {
-        "chain": entry.chain, "seq": entry.seq, "org_id": str(entry.org_id) if entry.org_id else None,
-        "actor_id": str(entry.actor_id) if entry.actor_id else None, "actor": entry.actor, "action": entry.action,
-        "target_type": entry.target_type, "target_id": entry.target_id, "ip": entry.ip,
-        "request_id": entry.request_id, "summary": entry.summary,
+        "chain": entry.chain,
+        "seq": entry.seq,
+        "org_id": str(entry.org_id) if entry.org_id else None,
+        "actor_id": str(entry.actor_id) if entry.actor_id else None,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "ip": entry.ip,
+        "request_id": entry.request_id,
+        "summary": entry.summary,
         "created_at": _utc_naive(entry.created_at).isoformat(timespec="microseconds"),
         "prev_hash": entry.prev_hash,
     }
@@ -121,10 +128,15 @@ def insert_ignoring_conflict(session: AsyncSession, table: Any, values: dict[str
 
 
 # Built once: every start batch and every audited request runs them.
-_ADVANCE = (update(_heads).where(_heads.c.chain == bindparam("_chain")).values(seq=_heads.c.seq + bindparam("_count"))
-            .returning(_heads.c.seq, _heads.c.hash))
-_LAST_FROM = (select(func.max(_entries.c.seq))
-              .where(_entries.c.chain == bindparam("_chain"), _entries.c.seq >= bindparam("_first")))
+_ADVANCE = (
+    update(_heads)
+    .where(_heads.c.chain == bindparam("_chain"))
+    .values(seq=_heads.c.seq + bindparam("_count"))
+    .returning(_heads.c.seq, _heads.c.hash)
+)
+_LAST_FROM = select(func.max(_entries.c.seq)).where(
+    _entries.c.chain == bindparam("_chain"), _entries.c.seq >= bindparam("_first")
+)
 _SET_HASH = update(_heads).where(_heads.c.chain == bindparam("_chain")).values(hash=bindparam("_hash"))
 
 
@@ -134,16 +146,22 @@ async def _advance_head(session: AsyncSession, chain: str, count: int = 1) -> tu
     params = {"_chain": chain, "_count": count}
     row = (await session.execute(_ADVANCE, params)).first()
     if row is None:  # first entry of the chain; a concurrent first writer makes this a no-op
-        await session.execute(insert_ignoring_conflict(session, _heads, {"chain": chain, "seq": 0, "hash": GENESIS,
-                                                                         "keyed_from": 1}))
+        await session.execute(
+            insert_ignoring_conflict(session, _heads, {"chain": chain, "seq": 0, "hash": GENESIS, "keyed_from": 1})
+        )
         row = (await session.execute(_ADVANCE, params)).one()
     first = int(row.seq) - count + 1
     # Entries nobody should have written may sit where ours go (a stray row at head + 1): step
     # over them instead of failing every audited action of the chain on the unique (chain, seq).
     stray = (await session.execute(_LAST_FROM, {"_chain": chain, "_first": first})).scalar()
     if stray is not None:
-        log.error("audit chain %s holds entries up to seq %d that this server did not write (its head was %d); "
-                  "they are stepped over and reported by verification", chain, stray, first - 1)
+        log.error(
+            "audit chain %s holds entries up to seq %d that this server did not write (its head was %d); "
+            "they are stepped over and reported by verification",
+            chain,
+            stray,
+            first - 1,
+        )
         await session.execute(update(_heads).where(_heads.c.chain == chain).values(seq=stray + count))
         first = int(stray) + 1
     return first, str(row.hash)
@@ -157,9 +175,16 @@ def _normalise(summary: dict[str, Any] | None) -> dict[str, Any]:
     return masked
 
 
-async def record(session: AsyncSession, *, org_id: uuid.UUID | None, actor: Actor, action: str,
-                 target_type: str = "", target_id: str | uuid.UUID = "",
-                 summary: dict[str, Any] | None = None) -> AuditEntry:
+async def record(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID | None,
+    actor: Actor,
+    action: str,
+    target_type: str = "",
+    target_id: str | uuid.UUID = "",
+    summary: dict[str, Any] | None = None,
+) -> AuditEntry:
     """Append one entry to the organisation's chain (or "system"). `summary` must hold no secret values."""
     [row] = await record_many(session, [Pending(org_id, actor, action, target_type, target_id, summary)])
     return AuditEntry(**row)
@@ -189,11 +214,23 @@ async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> list
         seq, prev = await _advance_head(session, chain, len(pendings))
         for offset, pending in enumerate(pendings):
             actor = pending.actor
-            row = {"id": new_id(), "chain": chain, "seq": seq + offset, "org_id": pending.org_id,
-                   "actor_id": actor.id, "actor": actor.name[:320], "action": pending.action,
-                   "target_type": pending.target_type, "target_id": str(pending.target_id), "ip": actor.ip,
-                   "request_id": actor.request_id, "summary": _normalise(pending.summary), "created_at": utcnow(),
-                   "prev_hash": prev, "key_id": keys.current.key_id}
+            row = {
+                "id": new_id(),
+                "chain": chain,
+                "seq": seq + offset,
+                "org_id": pending.org_id,
+                "actor_id": actor.id,
+                "actor": actor.name[:320],
+                "action": pending.action,
+                "target_type": pending.target_type,
+                "target_id": str(pending.target_id),
+                "ip": actor.ip,
+                "request_id": actor.request_id,
+                "summary": _normalise(pending.summary),
+                "created_at": utcnow(),
+                "prev_hash": prev,
+                "key_id": keys.current.key_id,
+            }
             row["hash"] = prev = keys.current.seal(_content(SimpleNamespace(**row), keyed=True))
             rows.append(row)
         await session.execute(_SET_HASH, {"_chain": chain, "_hash": prev})
@@ -203,6 +240,7 @@ async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> list
 
 
 # --- listing ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AuditFilter:
@@ -220,8 +258,11 @@ class AuditFilter:
     def clauses(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
         if self.action:
-            where.append(AuditEntry.action.startswith(self.action[:-1], autoescape=True) if self.action.endswith("*")
-                         else AuditEntry.action == self.action)
+            where.append(
+                AuditEntry.action.startswith(self.action[:-1], autoescape=True)
+                if self.action.endswith("*")
+                else AuditEntry.action == self.action
+            )
         if self.actor:
             try:
                 where.append(AuditEntry.actor_id == uuid.UUID(self.actor))
@@ -237,25 +278,39 @@ class AuditFilter:
             where.append(AuditEntry.created_at < self.until)
         if self.q:
             pattern = f"%{self.q.lower()}%"
-            where.append(or_(*(func.lower(column).like(pattern) for column in (
-                AuditEntry.action, AuditEntry.actor, AuditEntry.target_type, AuditEntry.target_id))))
+            where.append(
+                or_(
+                    *(
+                        func.lower(column).like(pattern)
+                        for column in (
+                            AuditEntry.action,
+                            AuditEntry.actor,
+                            AuditEntry.target_type,
+                            AuditEntry.target_id,
+                        )
+                    )
+                )
+            )
         return where
 
 
-async def list_entries(session: AsyncSession, org_id: uuid.UUID, filters: AuditFilter, *, limit: int,
-                       offset: int) -> tuple[Sequence[AuditEntry], tuple[int, bool]]:
+async def list_entries(
+    session: AsyncSession, org_id: uuid.UUID, filters: AuditFilter, *, limit: int, offset: int
+) -> tuple[Sequence[AuditEntry], tuple[int, bool]]:
     """The organisation's entries matching `filters`, newest first, and how many match (with
     whether that count stopped at `COUNT_CAP`)."""
     where = [AuditEntry.chain == chain_of(org_id), *filters.clauses()]
     total = await capped_count(session, select(AuditEntry.id).where(*where))
-    rows = await session.scalars(select(AuditEntry).where(*where).order_by(AuditEntry.seq.desc())
-                                 .limit(limit).offset(offset))
+    rows = await session.scalars(
+        select(AuditEntry).where(*where).order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)
+    )
     return rows.all(), total
 
 
 async def get_entry(session: AsyncSession, org_id: uuid.UUID, entry_id: uuid.UUID) -> AuditEntry | None:
-    return await session.scalar(select(AuditEntry).where(AuditEntry.id == entry_id,
-                                                         AuditEntry.chain == chain_of(org_id)))
+    return await session.scalar(
+        select(AuditEntry).where(AuditEntry.id == entry_id, AuditEntry.chain == chain_of(org_id))
+    )
 
 
 # --- verification -----------------------------------------------------------------------------
@@ -320,8 +375,9 @@ class _Link:
 
 
 async def _head(session: AsyncSession, chain: str) -> tuple[int, str, int] | None:
-    row = (await session.execute(select(_heads.c.seq, _heads.c.hash, _heads.c.keyed_from)
-                                 .where(_heads.c.chain == chain))).first()
+    row = (
+        await session.execute(select(_heads.c.seq, _heads.c.hash, _heads.c.keyed_from).where(_heads.c.chain == chain))
+    ).first()
     if row is None:
         return None
     return int(row.seq), str(row.hash), int(row.keyed_from) if row.keyed_from is not None else 1
@@ -337,9 +393,15 @@ def _seal_problem(row: Row[Any], keyed_from: int, keys: AuditKeys) -> ProblemKin
     return None if hmac.compare_digest(expected, row.hash) else "edited"
 
 
-async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000,  # noqa: C901
-                       anchor: Anchor | None = None, expect_entries: bool = False,
-                       keys: AuditKeys | None = None) -> Verification:
+async def verify_chain(  # noqa: C901
+    session: AsyncSession,
+    chain: str,
+    *,
+    batch: int = 1000,
+    anchor: Anchor | None = None,
+    expect_entries: bool = False,
+    keys: AuditKeys | None = None,
+) -> Verification:
     """Check every entry of `chain` up to its head, then look for entries beyond it.
 
     - edited: the entry's content no longer matches its seal (or it is unkeyed after the chain's
@@ -393,8 +455,14 @@ async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000, 
             if problem is not None:
                 current.flagged, current.problem = True, len(result.problems)
                 result.add(row.seq, problem, row.id)
-            elif linked and prev is not None and prev.flagged and prev.problem is not None \
-                    and row.prev_hash == prev.before and row.prev_hash != expected_prev:
+            elif (
+                linked
+                and prev is not None
+                and prev.flagged
+                and prev.problem is not None
+                and row.prev_hash == prev.before
+                and row.prev_hash != expected_prev
+            ):
                 # This entry steps over the one before it, which is not sealed: an entry someone
                 # put where this server's next one went (this server wrote around it).
                 result.problems[prev.problem] = Problem(prev.seq, "inserted", prev.id)
@@ -404,8 +472,13 @@ async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000, 
                 other = None
                 if lookups < _HASH_LOOKUPS and row.prev_hash != GENESIS:
                     lookups += 1
-                    other = (await session.execute(select(_entries.c.seq).where(
-                        _entries.c.chain == chain, _entries.c.hash == row.prev_hash).limit(1))).first()
+                    other = (
+                        await session.execute(
+                            select(_entries.c.seq)
+                            .where(_entries.c.chain == chain, _entries.c.hash == row.prev_hash)
+                            .limit(1)
+                        )
+                    ).first()
                 if other is not None and (prev is None or other.seq != prev.seq):
                     result.add(row.seq, "reordered", row.id)
                     current.flagged = True
@@ -423,8 +496,14 @@ async def verify_chain(session: AsyncSession, chain: str, *, batch: int = 1000, 
         result.missing(head_seq + 1, anchor.seq)  # the tail was cut off and the head moved back
     if expect_entries and head is None and result.checked == 0 and not result.problems:
         result.add(1, "missing", None)  # an organisation's chain starts with its creation
-    beyond = (await session.execute(select(_entries.c.seq, _entries.c.id).where(
-        _entries.c.chain == chain, _entries.c.seq > head_seq).order_by(_entries.c.seq).limit(MAX_PROBLEMS + 1))).all()
+    beyond = (
+        await session.execute(
+            select(_entries.c.seq, _entries.c.id)
+            .where(_entries.c.chain == chain, _entries.c.seq > head_seq)
+            .order_by(_entries.c.seq)
+            .limit(MAX_PROBLEMS + 1)
+        )
+    ).all()
     if beyond:
         # Read the head again: entries committed since the first read are below it now.
         head_now = (await _head(session, chain) or (0, GENESIS, 1))[0]

@@ -31,8 +31,16 @@ from orchestrator.models.audit import AuditHead
 from orchestrator.security.audit_keys import AuditKey, verify_signature
 from orchestrator.services.audit import Anchor
 
-__all__ = ["FORMAT", "Checkpoint", "FileReport", "checkpoint_dir", "latest", "read_file",
-           "verify_files", "write_checkpoints"]
+__all__ = [
+    "FORMAT",
+    "Checkpoint",
+    "FileReport",
+    "checkpoint_dir",
+    "latest",
+    "read_file",
+    "verify_files",
+    "write_checkpoints",
+]
 
 FORMAT = "rpa.audit-checkpoint/1"
 DIR_NAME = "audit-checkpoints"
@@ -56,8 +64,15 @@ class Checkpoint:
 
     def body(self) -> bytes:
         """What the signature covers (canonical JSON of every other field)."""
-        content = {"format": FORMAT, "chain": self.chain, "seq": self.seq, "hash": self.hash,
-                   "keyed_from": self.keyed_from, "at": self.at, "public_key": self.public_key}
+        content = {
+            "format": FORMAT,
+            "chain": self.chain,
+            "seq": self.seq,
+            "hash": self.hash,
+            "keyed_from": self.keyed_from,
+            "at": self.at,
+            "public_key": self.public_key,
+        }
         return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
 
     def line(self) -> str:
@@ -78,9 +93,15 @@ class Checkpoint:
         data: dict[str, Any] = json.loads(text)
         if data.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} line")
-        return cls(chain=str(data["chain"]), seq=int(data["seq"]), hash=str(data["hash"]),
-                   keyed_from=int(data["keyed_from"]), at=str(data["at"]), public_key=str(data["public_key"]),
-                   signature=str(data["signature"]))
+        return cls(
+            chain=str(data["chain"]),
+            seq=int(data["seq"]),
+            hash=str(data["hash"]),
+            keyed_from=int(data["keyed_from"]),
+            at=str(data["at"]),
+            public_key=str(data["public_key"]),
+            signature=str(data["signature"]),
+        )
 
 
 def _private_dir(path: Path) -> None:
@@ -119,8 +140,12 @@ def latest(directory: Path, chain: str, public_keys: Collection[str]) -> Checkpo
         return None
 
     def trusted(checkpoint: Checkpoint | None) -> bool:
-        return (checkpoint is not None and checkpoint.chain == chain and checkpoint.public_key in public_keys
-                and checkpoint.signed_by())
+        return (
+            checkpoint is not None
+            and checkpoint.chain == chain
+            and checkpoint.public_key in public_keys
+            and checkpoint.signed_by()
+        )
 
     # A file grows by a line per interval for as long as the chain moves: read its tail first
     # (lines are appended with growing numbers, so the last trusted one is the latest).
@@ -153,16 +178,22 @@ async def write_checkpoints(db: Database, directory: Path, key: AuditKey) -> lis
     """A checkpoint for every chain whose head moved since its last one; returns those written."""
     _private_dir(directory)
     async with db.transaction() as session:
-        heads = (await session.execute(select(AuditHead.chain, AuditHead.seq, AuditHead.hash,
-                                              AuditHead.keyed_from))).all()
+        heads = (
+            await session.execute(select(AuditHead.chain, AuditHead.seq, AuditHead.hash, AuditHead.keyed_from))
+        ).all()
     written = []
     for chain, seq, hash_, keyed_from in heads:
         last = latest(directory, chain, {key.public_key})
         if last is not None and last.seq >= seq:
             continue
-        checkpoint = Checkpoint(chain=chain, seq=int(seq), hash=str(hash_),
-                                keyed_from=int(keyed_from) if keyed_from is not None else 1,
-                                at=datetime.now(UTC).isoformat(timespec="seconds"), public_key=key.public_key)
+        checkpoint = Checkpoint(
+            chain=chain,
+            seq=int(seq),
+            hash=str(hash_),
+            keyed_from=int(keyed_from) if keyed_from is not None else 1,
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            public_key=key.public_key,
+        )
         checkpoint = replace(checkpoint, signature=key.sign(checkpoint.body()))
         _append(_file_of(directory, chain), checkpoint.line())
         written.append(checkpoint)
@@ -201,8 +232,9 @@ def verify_files(directory: Path, public_key: str | None = None) -> FileReport:
             report.checkpoints += 1
             keys.add(checkpoint.public_key)
             if not checkpoint.signed_by(public_key):
-                report.problems.append(f"{where}: the signature does not hold"
-                                       + (" under the pinned key" if public_key else ""))
+                report.problems.append(
+                    f"{where}: the signature does not hold" + (" under the pinned key" if public_key else "")
+                )
             elif checkpoint.chain != chain:
                 report.problems.append(f"{where}: names chain {checkpoint.chain}, not {chain}")
             elif checkpoint.seq < top:

@@ -63,9 +63,11 @@ def called_names(document: Any, shape: GraphShape | None = None) -> list[str]:
 
 
 async def _versions(session: AsyncSession, workflow: Workflow) -> list[WorkflowVersion]:
-    rows = await session.scalars(select(WorkflowVersion).where(
-        WorkflowVersion.org_id == workflow.org_id, WorkflowVersion.workflow_id == workflow.id)
-        .order_by(WorkflowVersion.number))
+    rows = await session.scalars(
+        select(WorkflowVersion)
+        .where(WorkflowVersion.org_id == workflow.org_id, WorkflowVersion.workflow_id == workflow.id)
+        .order_by(WorkflowVersion.number)
+    )
     return list(rows.all())
 
 
@@ -81,18 +83,34 @@ async def export_bundle(session: AsyncSession, org_id: uuid.UUID, workflow_id: u
             continue
         seen.add(workflow.id)
         versions = await _versions(session, workflow)
-        entries.append({
-            "name": workflow.name, "description": workflow.description, "category": workflow.category,
-            "tags": list(workflow.tags), "draft": copy.deepcopy(workflow.draft),
-            "versions": [{"number": v.number, "document": copy.deepcopy(v.document), "note": v.note,
-                          "source_version": v.source_version, "published_at": v.created_at} for v in versions],
-        })
+        entries.append(
+            {
+                "name": workflow.name,
+                "description": workflow.description,
+                "category": workflow.category,
+                "tags": list(workflow.tags),
+                "draft": copy.deepcopy(workflow.draft),
+                "versions": [
+                    {
+                        "number": v.number,
+                        "document": copy.deepcopy(v.document),
+                        "note": v.note,
+                        "source_version": v.source_version,
+                        "published_at": v.created_at,
+                    }
+                    for v in versions
+                ],
+            }
+        )
         names: list[str] = []
         for document in (workflow.draft, *(v.document for v in versions)):
             names.extend(n for n in called_names(document) if n not in names)
         if names:
-            called = await session.scalars(select(Workflow).where(
-                Workflow.org_id == org_id, Workflow.deleted_at.is_(None), Workflow.name.in_(names)))
+            called = await session.scalars(
+                select(Workflow).where(
+                    Workflow.org_id == org_id, Workflow.deleted_at.is_(None), Workflow.name.in_(names)
+                )
+            )
             by_name = {w.name: w for w in called.all()}
             queue.extend(by_name[n] for n in names if n in by_name and by_name[n].id not in seen)
     return {"bundle": BUNDLE_TAG, "exported_at": utcnow(), "root": root.name, "workflows": entries}
@@ -113,14 +131,21 @@ async def _free_name(session: AsyncSession, org_id: uuid.UUID, name: str, reserv
     while True:
         candidate = f"{name} ({n})"
         if len(candidate) > 200:
-            candidate = f"{name[:200 - len(candidate)]} ({n})"
+            candidate = f"{name[: 200 - len(candidate)]} ({n})"
         if candidate not in reserved and not await name_taken(session, org_id, candidate):
             return candidate
         n += 1
 
 
-async def import_bundle(session: AsyncSession, org_id: uuid.UUID, actor: Actor, bundle: dict[str, Any], *,
-                        on_conflict: OnConflict = "fail", role: str | None = None) -> list[dict[str, Any]]:
+async def import_bundle(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    actor: Actor,
+    bundle: dict[str, Any],
+    *,
+    on_conflict: OnConflict = "fail",
+    role: str | None = None,
+) -> list[dict[str, Any]]:
     """Create the bundle's workflows with their versions; returns what was created. Published
     versions that read a credential `role` (the importer's) or the workflow may not use are
     refused as a publish would be (`credential_access.check_use`).
@@ -133,18 +158,25 @@ async def import_bundle(session: AsyncSession, org_id: uuid.UUID, actor: Actor, 
     names = [w["name"] for w in workflows]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise Invalid(f"workflows: the bundle holds several workflows named {', '.join(map(repr, duplicates))}",
-                      details={"names": duplicates})
+        raise Invalid(
+            f"workflows: the bundle holds several workflows named {', '.join(map(repr, duplicates))}",
+            details={"names": duplicates},
+        )
     for index, entry in enumerate(workflows):
         numbers = [v["number"] for v in entry["versions"]]
         if len(set(numbers)) != len(numbers):
-            raise Invalid(f"workflows[{index}].versions: version numbers repeat in '{entry['name']}'",
-                          details={"workflow": entry["name"]})
+            raise Invalid(
+                f"workflows[{index}].versions: version numbers repeat in '{entry['name']}'",
+                details={"workflow": entry["name"]},
+            )
     existing = {n: found for n in names if (found := await name_taken(session, org_id, n))}
     if existing and on_conflict == "fail":
-        raise Conflict(f"workflows named {', '.join(map(repr, existing))} already exist; import again with "
-                       "on_conflict=rename or on_conflict=replace", code="name_taken",
-                       details={"names": list(existing)})
+        raise Conflict(
+            f"workflows named {', '.join(map(repr, existing))} already exist; import again with "
+            "on_conflict=rename or on_conflict=replace",
+            code="name_taken",
+            details={"names": list(existing)},
+        )
     renames: dict[str, str] = {}
     replaced: dict[str, uuid.UUID] = {}
     reserved = set(names)
@@ -157,14 +189,22 @@ async def import_bundle(session: AsyncSession, org_id: uuid.UUID, actor: Actor, 
             replaced[name] = workflow_id
     created = []
     for entry in workflows:
-        created.append(await _create_from(session, org_id, actor, entry, renames, replaced.get(entry["name"]),
-                                          on_conflict, role))
+        created.append(
+            await _create_from(session, org_id, actor, entry, renames, replaced.get(entry["name"]), on_conflict, role)
+        )
     return created
 
 
-async def _create_from(session: AsyncSession, org_id: uuid.UUID, actor: Actor, entry: dict[str, Any],
-                       renames: dict[str, str], replaced_id: uuid.UUID | None, on_conflict: str,
-                       role: str | None) -> dict[str, Any]:
+async def _create_from(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    actor: Actor,
+    entry: dict[str, Any],
+    renames: dict[str, str],
+    replaced_id: uuid.UUID | None,
+    on_conflict: str,
+    role: str | None,
+) -> dict[str, Any]:
     source_name = entry["name"]
     name = renames.get(source_name, source_name)
 
@@ -175,24 +215,62 @@ async def _create_from(session: AsyncSession, org_id: uuid.UUID, actor: Actor, e
         return adapted
 
     versions = sorted(entry["versions"], key=lambda v: v["number"])
-    workflow = Workflow(org_id=org_id, name=name, description=entry["description"], category=entry["category"],
-                        tags=[], draft=prepare_draft(adapt(entry["draft"]), name), draft_revision=1,
-                        latest_version=versions[-1]["number"] if versions else None, created_by=actor.id)
+    workflow = Workflow(
+        org_id=org_id,
+        name=name,
+        description=entry["description"],
+        category=entry["category"],
+        tags=[],
+        draft=prepare_draft(adapt(entry["draft"]), name),
+        draft_revision=1,
+        latest_version=versions[-1]["number"] if versions else None,
+        created_by=actor.id,
+    )
     session.add(workflow)
     await session.flush()
     await set_tags(session, workflow, entry["tags"])
     for version in versions:
-        await check_use(session, org_id, uses_of(version["document"]), role=role,
-                        workflow=WorkflowScope.of(workflow), doing=f"import version {version['number']} of '{name}'")
-        session.add(WorkflowVersion(
-            org_id=org_id, workflow_id=workflow.id, workflow=workflow, number=version["number"],
-            document=adapt(version["document"]),
-            note=version["note"], source_version=version["source_version"], created_by=actor.id,
-            created_at=version["published_at"] or utcnow()))
+        await check_use(
+            session,
+            org_id,
+            uses_of(version["document"]),
+            role=role,
+            workflow=WorkflowScope.of(workflow),
+            doing=f"import version {version['number']} of '{name}'",
+        )
+        session.add(
+            WorkflowVersion(
+                org_id=org_id,
+                workflow_id=workflow.id,
+                workflow=workflow,
+                number=version["number"],
+                document=adapt(version["document"]),
+                note=version["note"],
+                source_version=version["source_version"],
+                created_by=actor.id,
+                created_at=version["published_at"] or utcnow(),
+            )
+        )
     await session.flush()
-    await record(session, org_id=org_id, actor=actor, action="workflow.import", target_type="workflow",
-                 target_id=workflow.id, summary={"name": name, "source_name": source_name, "versions": len(versions),
-                                                 "on_conflict": on_conflict,
-                                                 "replaced_id": str(replaced_id) if replaced_id else None})
-    return {"id": workflow.id, "name": name, "source_name": source_name, "latest_version": workflow.latest_version,
-            "replaced_id": replaced_id}
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="workflow.import",
+        target_type="workflow",
+        target_id=workflow.id,
+        summary={
+            "name": name,
+            "source_name": source_name,
+            "versions": len(versions),
+            "on_conflict": on_conflict,
+            "replaced_id": str(replaced_id) if replaced_id else None,
+        },
+    )
+    return {
+        "id": workflow.id,
+        "name": name,
+        "source_name": source_name,
+        "latest_version": workflow.latest_version,
+        "replaced_id": replaced_id,
+    }

@@ -73,8 +73,11 @@ def node_path(document: Mapping[str, Any], path: Sequence[str | int]) -> str:
                 index += 2
                 continue
         field.append(str(part))
-        cursor = cursor.get(part) if isinstance(cursor, Mapping) else (
-            cursor[part] if isinstance(cursor, list) and isinstance(part, int) and part < len(cursor) else None)
+        cursor = (
+            cursor.get(part)
+            if isinstance(cursor, Mapping)
+            else (cursor[part] if isinstance(cursor, list) and isinstance(part, int) and part < len(cursor) else None)
+        )
         index += 1
     where = ".".join(field)
     return f"{'/'.join(ids)}: {where}" if ids else where
@@ -134,8 +137,11 @@ def in_scope(access: Mapping[str, Any] | None, workflow: WorkflowScope) -> bool:
     tags = set(access.get("tags") or ())
     if not (ids or categories or tags):
         return True
-    return (str(workflow.id) in ids or (workflow.category is not None and workflow.category in categories)
-            or bool(tags.intersection(workflow.tags)))
+    return (
+        str(workflow.id) in ids
+        or (workflow.category is not None and workflow.category in categories)
+        or bool(tags.intersection(workflow.tags))
+    )
 
 
 def role_allowed(access: Mapping[str, Any] | None, role: str) -> bool:
@@ -145,13 +151,23 @@ def role_allowed(access: Mapping[str, Any] | None, role: str) -> bool:
 
 async def workflow_scope(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID) -> WorkflowScope:
     """What the workflow's id, category and tags are now."""
-    row = (await session.execute(select(Workflow.category, Workflow.tags).where(
-        Workflow.id == workflow_id, Workflow.org_id == org_id))).first()
+    row = (
+        await session.execute(
+            select(Workflow.category, Workflow.tags).where(Workflow.id == workflow_id, Workflow.org_id == org_id)
+        )
+    ).first()
     return WorkflowScope(workflow_id, row.category if row else None, tuple(row.tags or ()) if row else ())
 
 
-async def check_use(session: AsyncSession, org_id: uuid.UUID, uses: CredentialUses, *, role: str | None,
-                    workflow: WorkflowScope | uuid.UUID, doing: str) -> list[str]:
+async def check_use(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    uses: CredentialUses,
+    *,
+    role: str | None,
+    workflow: WorkflowScope | uuid.UUID,
+    doing: str,
+) -> list[str]:
     """Check that `role` may make `workflow` read the credentials in `uses`; returns their names.
 
     A name that is not a live credential of the organisation passes here (the dispatcher fails
@@ -164,8 +180,13 @@ async def check_use(session: AsyncSession, org_id: uuid.UUID, uses: CredentialUs
     """
     if not uses:
         return []
-    rows = (await session.execute(select(Credential.name, Credential.access).where(
-        Credential.org_id == org_id, Credential.name.in_(list(uses)), Credential.deleted_at.is_(None)))).all()
+    rows = (
+        await session.execute(
+            select(Credential.name, Credential.access).where(
+                Credential.org_id == org_id, Credential.name.in_(list(uses)), Credential.deleted_at.is_(None)
+            )
+        )
+    ).all()
     scope = workflow if isinstance(workflow, WorkflowScope) else None
     refused: list[dict[str, Any]] = []
     for name, access in sorted(rows, key=lambda row: str(row.name)):
@@ -182,7 +203,10 @@ async def check_use(session: AsyncSession, org_id: uuid.UUID, uses: CredentialUs
     if refused:
         first = refused[0]
         more = f" (+{len(refused) - 1} more)" if len(refused) > 1 else ""
-        raise Forbidden(f"cannot {doing}: credential '{first['credential']}': {first['reason']} "
-                        f"(read at {'; '.join(first['nodes'])}){more}",
-                        code="credential_not_allowed", details={"credentials": refused})
+        raise Forbidden(
+            f"cannot {doing}: credential '{first['credential']}': {first['reason']} "
+            f"(read at {'; '.join(first['nodes'])}){more}",
+            code="credential_not_allowed",
+            details={"credentials": refused},
+        )
     return sorted(uses)

@@ -65,8 +65,9 @@ def _checked(events: Sequence[Any]) -> dict[int, dict[str, Any]]:  # noqa: C901
             except (TypeError, ValueError) as exc:
                 problems.append(f"{where}.data: not JSON ({exc})")
             if kind == EXECUTION_FINISHED and data.get("status") not in _FINISHED_STATES:
-                problems.append(f"{where}.data.status: expected one of {sorted(_FINISHED_STATES)}, "
-                                f"got {data.get('status')!r}")
+                problems.append(
+                    f"{where}.data.status: expected one of {sorted(_FINISHED_STATES)}, got {data.get('status')!r}"
+                )
         if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
             problems.append(f"{where}.ts: expected a number of seconds since the epoch")
         if problems:
@@ -75,12 +76,16 @@ def _checked(events: Sequence[Any]) -> dict[int, dict[str, Any]]:  # noqa: C901
         seq, ts = cast(int, seq), cast(float, ts)
         event = {"seq": seq, "type": kind, "path": path, "data": data, "ts": float(ts)}
         if seq in by_seq and by_seq[seq] != event:
-            raise Conflict(f"{where}: seq {seq} appears twice in the batch with different content",
-                           code="seq_conflict", details={"seqs": [seq]})
+            raise Conflict(
+                f"{where}: seq {seq} appears twice in the batch with different content",
+                code="seq_conflict",
+                details={"seqs": [seq]},
+            )
         by_seq[seq] = event
     if problems:
-        raise Invalid("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""),
-                      details=problems)
+        raise Invalid(
+            "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""), details=problems
+        )
     return by_seq
 
 
@@ -90,8 +95,13 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-async def append_events(session: AsyncSession, execution: AnyExecution, events: Sequence[dict[str, Any]], *,  # noqa: C901
-                        actor: Actor | None = None) -> int:
+async def append_events(  # noqa: C901
+    session: AsyncSession,
+    execution: AnyExecution,
+    events: Sequence[dict[str, Any]],
+    *,
+    actor: Actor | None = None,
+) -> int:
     """Store a batch of journal events of `execution`; returns how many were new.
 
     The caller holds the execution row locked (`get_execution(..., for_update=True)`), so two
@@ -108,11 +118,16 @@ async def append_events(session: AsyncSession, execution: AnyExecution, events: 
         return 0
     table = cast(Table, ExecutionEvent.__table__)
     now = utcnow()
-    rows = [{"execution_id": execution.id, "org_id": execution.org_id, "received_at": now, **event}
-            for event in batch.values()]
+    rows = [
+        {"execution_id": execution.id, "org_id": execution.org_id, "received_at": now, **event}
+        for event in batch.values()
+    ]
     seqs = sorted(batch)
-    if (execution.stored_seq or 0) <= execution.last_seq and seqs[0] == execution.last_seq + 1 \
-            and seqs[-1] == execution.last_seq + len(seqs):
+    if (
+        (execution.stored_seq or 0) <= execution.last_seq
+        and seqs[0] == execution.last_seq + 1
+        and seqs[-1] == execution.last_seq + len(seqs)
+    ):
         # The common case: the batch continues the journal and nothing beyond it is stored, so
         # there is nothing to compare with and no gap to close: the rows go out with the session's
         # next flush (one INSERT for every batch of a writer's transaction), folded from the batch.
@@ -128,16 +143,17 @@ async def append_events(session: AsyncSession, execution: AnyExecution, events: 
     await write_deferred(session)  # what this transaction journaled already, before comparing with it
     stored = 0
     for start in range(0, len(rows), _CHUNK):
-        statement = _insert(session)(table).values(rows[start:start + _CHUNK])
+        statement = _insert(session)(table).values(rows[start : start + _CHUNK])
         result = await session.execute(statement.on_conflict_do_nothing(index_elements=["execution_id", "seq"]))
         stored += max(result.rowcount, 0)  # type: ignore[attr-defined]
     # Whatever was there before (or was written concurrently) must equal what was sent.
     conflicts: list[int] = []
     for start in range(0, len(seqs), _CHUNK):
         found = await session.execute(
-            select(ExecutionEvent.seq, ExecutionEvent.type, ExecutionEvent.path, ExecutionEvent.data,
-                   ExecutionEvent.ts)
-            .where(ExecutionEvent.execution_id == execution.id, ExecutionEvent.seq.in_(seqs[start:start + _CHUNK])))
+            select(
+                ExecutionEvent.seq, ExecutionEvent.type, ExecutionEvent.path, ExecutionEvent.data, ExecutionEvent.ts
+            ).where(ExecutionEvent.execution_id == execution.id, ExecutionEvent.seq.in_(seqs[start : start + _CHUNK]))
+        )
         for seq, kind, path, data, ts in found:
             sent = batch[seq]
             if (kind, path, data, ts) != (sent["type"], sent["path"], sent["data"], sent["ts"]):
@@ -145,8 +161,11 @@ async def append_events(session: AsyncSession, execution: AnyExecution, events: 
     if conflicts:
         conflicts.sort()
         shown = ", ".join(str(s) for s in conflicts[:10])
-        raise Conflict(f"the journal already holds different events at seq {shown}; a journal event never changes",
-                       code="seq_conflict", details={"seqs": conflicts})
+        raise Conflict(
+            f"the journal already holds different events at seq {shown}; a journal event never changes",
+            code="seq_conflict",
+            details={"seqs": conflicts},
+        )
     execution.stored_seq = max(execution.stored_seq or 0, seqs[-1])
     await _advance(session, execution, actor or _agent(execution))
     return stored
@@ -161,8 +180,10 @@ async def _advance(session: AsyncSession, execution: AnyExecution, actor: Actor)
     before = execution.last_seq
     after = before
     pending = await session.scalars(
-        select(ExecutionEvent.seq).where(ExecutionEvent.execution_id == execution.id, ExecutionEvent.seq > before)
-        .order_by(ExecutionEvent.seq))
+        select(ExecutionEvent.seq)
+        .where(ExecutionEvent.execution_id == execution.id, ExecutionEvent.seq > before)
+        .order_by(ExecutionEvent.seq)
+    )
     for seq in pending:
         if seq != after + 1:
             break
@@ -173,16 +194,22 @@ async def _advance(session: AsyncSession, execution: AnyExecution, actor: Actor)
     execution.updated_at = utcnow()
     lifecycle = await session.execute(
         select(ExecutionEvent.seq, ExecutionEvent.type, ExecutionEvent.data)
-        .where(ExecutionEvent.execution_id == execution.id, ExecutionEvent.seq > before,
-               ExecutionEvent.seq <= after, ExecutionEvent.type.in_([EXECUTION_STARTED, EXECUTION_FINISHED]))
-        .order_by(ExecutionEvent.seq))
+        .where(
+            ExecutionEvent.execution_id == execution.id,
+            ExecutionEvent.seq > before,
+            ExecutionEvent.seq <= after,
+            ExecutionEvent.type.in_([EXECUTION_STARTED, EXECUTION_FINISHED]),
+        )
+        .order_by(ExecutionEvent.seq)
+    )
     for seq, kind, data in lifecycle.all():
         await _fold(session, execution, seq, kind, data, actor)
     await session.flush()
 
 
-async def _fold(session: AsyncSession, execution: AnyExecution, seq: int, kind: str, data: dict[str, Any],
-                actor: Actor) -> None:
+async def _fold(
+    session: AsyncSession, execution: AnyExecution, seq: int, kind: str, data: dict[str, Any], actor: Actor
+) -> None:
     state = State(execution.state)
     reason = f"journal: {kind} (seq {seq})"
     if kind == EXECUTION_STARTED:
@@ -194,7 +221,8 @@ async def _fold(session: AsyncSession, execution: AnyExecution, seq: int, kind: 
     if state in (State.QUEUED, State.LOST):
         raise IllegalTransition(
             f"the execution is '{state}', so its journal cannot finish it (seq {seq} is execution.finished)",
-            details={"from": state.value, "to": data["status"], "seq": seq})
+            details={"from": state.value, "to": data["status"], "seq": seq},
+        )
     if state is not State.RUNNING:
         # The agent ran it to the end: the start (or the resume after a pause) comes first.
         await transition(session, execution, State.RUNNING, reason=reason, actor=actor)
@@ -203,12 +231,18 @@ async def _fold(session: AsyncSession, execution: AnyExecution, seq: int, kind: 
     await transition(session, execution, data["status"], reason=reason, actor=actor)
 
 
-async def list_events(session: AsyncSession, execution: Execution, *, after_seq: int, limit: int
-                      ) -> tuple[list[ExecutionEvent], int | None]:
+async def list_events(
+    session: AsyncSession, execution: Execution, *, after_seq: int, limit: int
+) -> tuple[list[ExecutionEvent], int | None]:
     """Stored events with seq > `after_seq`, in order, and the `after_seq` of the next page (or None)."""
-    rows = list(await session.scalars(
-        select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.id, ExecutionEvent.seq > after_seq)
-        .order_by(ExecutionEvent.seq).limit(limit + 1)))
+    rows = list(
+        await session.scalars(
+            select(ExecutionEvent)
+            .where(ExecutionEvent.execution_id == execution.id, ExecutionEvent.seq > after_seq)
+            .order_by(ExecutionEvent.seq)
+            .limit(limit + 1)
+        )
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].seq if more else None)
@@ -217,7 +251,10 @@ async def list_events(session: AsyncSession, execution: Execution, *, after_seq:
 def resume_seed(events: list[ExecutionEvent]) -> list[dict[str, Any]]:
     """The journal of a finished execution, as a new one resumes it: without its end and without
     final failures (so the failed steps run again), renumbered from 1."""
-    kept = [e for e in events if e.type != "execution.finished"
-            and not (e.type == "node.failed" and not (e.data or {}).get("will_retry")
-                     and not (e.data or {}).get("handled"))]
+    kept = [
+        e
+        for e in events
+        if e.type != "execution.finished"
+        and not (e.type == "node.failed" and not (e.data or {}).get("will_retry") and not (e.data or {}).get("handled"))
+    ]
     return [{"seq": i, "type": e.type, "path": e.path, "data": e.data, "ts": e.ts} for i, e in enumerate(kept, 1)]

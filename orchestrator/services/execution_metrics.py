@@ -35,8 +35,9 @@ async def observe_executions(db: Database, registry: CollectorRegistry) -> None:
     gauge = _gauge(registry)
     try:
         async with db.sessions() as session:
-            counts = dict((await session.execute(
-                select(Execution.state, func.count()).group_by(Execution.state))).all())
+            counts = dict(
+                (await session.execute(select(Execution.state, func.count()).group_by(Execution.state))).all()
+            )
     except (SQLAlchemyError, OSError):
         # The scrape still serves the HTTP metrics; the gauge keeps its last values.
         log.warning("could not count executions for /metrics", exc_info=True)

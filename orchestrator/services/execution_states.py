@@ -116,24 +116,45 @@ def _requeued(execution: AnyExecution, now: datetime) -> None:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("assign", frozenset({State.QUEUED}), State.ASSIGNED, "a dispatcher gave it to an agent",
-         _needs_agent, _assigned),
-    Rule("refuse", frozenset({State.QUEUED}), State.FAILED,
-         "it cannot be dispatched (e.g. a credential it reads does not exist)", effect=_finished),
+    Rule(
+        "assign", frozenset({State.QUEUED}), State.ASSIGNED, "a dispatcher gave it to an agent", _needs_agent, _assigned
+    ),
+    Rule(
+        "refuse",
+        frozenset({State.QUEUED}),
+        State.FAILED,
+        "it cannot be dispatched (e.g. a credential it reads does not exist)",
+        effect=_finished,
+    ),
     Rule("start", frozenset({State.ASSIGNED}), State.RUNNING, "its agent started it", effect=_started),
     Rule("pause", frozenset({State.RUNNING}), State.PAUSED, "it waits (e.g. for a person)"),
     Rule("resume", frozenset({State.PAUSED}), State.RUNNING, "it goes on after a pause", effect=_started),
     Rule("succeed", frozenset({State.RUNNING}), State.SUCCEEDED, "its agent reported success", effect=_finished),
     Rule("fail", frozenset({State.RUNNING}), State.FAILED, "its agent reported a failure", effect=_finished),
-    Rule("cancel", frozenset({State.QUEUED, State.LOST}) | HELD, State.CANCELLED, "someone cancelled it",
-         effect=_finished),
-    Rule("time_out", frozenset({State.QUEUED, State.LOST}) | HELD, State.TIMED_OUT,
-         "its deadline or timeout passed", effect=_finished),
+    Rule(
+        "cancel",
+        frozenset({State.QUEUED, State.LOST}) | HELD,
+        State.CANCELLED,
+        "someone cancelled it",
+        effect=_finished,
+    ),
+    Rule(
+        "time_out",
+        frozenset({State.QUEUED, State.LOST}) | HELD,
+        State.TIMED_OUT,
+        "its deadline or timeout passed",
+        effect=_finished,
+    ),
     Rule("lose", HELD, State.LOST, "its agent stopped answering"),
     Rule("requeue", frozenset({State.LOST}), State.QUEUED, "it waits for another agent", effect=_requeued),
-    Rule("reclaim", frozenset({State.QUEUED}), State.RUNNING,
-         "the agent it was requeued from came back before another agent took it, and goes on with it",
-         _back_on_previous_agent, _reclaimed),
+    Rule(
+        "reclaim",
+        frozenset({State.QUEUED}),
+        State.RUNNING,
+        "the agent it was requeued from came back before another agent took it, and goes on with it",
+        _back_on_previous_agent,
+        _reclaimed,
+    ),
 )
 
 _BY_MOVE: dict[tuple[State, State], Rule] = {(source, rule.target): rule for rule in RULES for source in rule.sources}
@@ -175,8 +196,9 @@ class Recorded:
 _HISTORY = cast(Table, ExecutionTransition.__table__)
 
 
-async def transition(session: AsyncSession, execution: AnyExecution, to: str | State, *, reason: str,
-                     actor: Actor) -> Recorded:
+async def transition(
+    session: AsyncSession, execution: AnyExecution, to: str | State, *, reason: str, actor: Actor
+) -> Recorded:
     """Move `execution` to `to`, the one place where states change.
 
     Raises:
@@ -217,8 +239,18 @@ def enter(execution: AnyExecution, state: State, *, reason: str, actor: Actor) -
     return _history(execution, None, state, reason, actor, now)
 
 
-def _history(execution: AnyExecution, source: State | None, target: State, reason: str, actor: Actor,
-             now: datetime) -> dict[str, Any]:
-    return {"id": new_id(), "org_id": execution.org_id, "execution_id": execution.id,
-            "seq": execution.history_seq, "from_state": source.value if source else None, "to_state": target.value,
-            "reason": reason[:500], "actor_id": actor.id, "actor": actor.name, "at": now}
+def _history(
+    execution: AnyExecution, source: State | None, target: State, reason: str, actor: Actor, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "org_id": execution.org_id,
+        "execution_id": execution.id,
+        "seq": execution.history_seq,
+        "from_state": source.value if source else None,
+        "to_state": target.value,
+        "reason": reason[:500],
+        "actor_id": actor.id,
+        "actor": actor.name,
+        "at": now,
+    }

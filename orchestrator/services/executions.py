@@ -51,8 +51,9 @@ __all__ = [
 ]
 
 
-async def get_execution(session: AsyncSession, org_id: uuid.UUID, execution_id: uuid.UUID, *,
-                        for_update: bool = False) -> Execution:
+async def get_execution(
+    session: AsyncSession, org_id: uuid.UUID, execution_id: uuid.UUID, *, for_update: bool = False
+) -> Execution:
     """The organisation's execution; another tenant's is as missing as one that never existed."""
     query = select(Execution).where(Execution.id == execution_id, Execution.org_id == org_id)
     if for_update:
@@ -77,8 +78,11 @@ async def _flow_of(session: AsyncSession, version: PinnedVersion) -> Flow:
         flow = Flow.model_validate(await version_document(session, version.id))
     except ValidationError as exc:
         # Published versions were validated; this only happens if the format moved on since.
-        raise Conflict(f"version {version.number} of workflow '{version.workflow_name}' is not a valid flow "
-                       f"({exc.error_count()} problems); publish a new version", code="invalid_version") from None
+        raise Conflict(
+            f"version {version.number} of workflow '{version.workflow_name}' is not a valid flow "
+            f"({exc.error_count()} problems); publish a new version",
+            code="invalid_version",
+        ) from None
     _FLOWS[version.id] = flow
     if len(_FLOWS) > _FLOWS_KEPT:
         _FLOWS.popitem(last=False)
@@ -115,11 +119,21 @@ async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
     await start_keys.store(session, [new.key for new in news if new.key is not None])
 
 
-async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Actor, workflow_id: uuid.UUID,
-                        version: int | None = None, inputs: dict[str, Any] | None = None,
-                        priority: str | None = None, deadline_s: float | None = None,
-                        trigger: str = "manual", pins: dict[Any, PinnedVersion] | None = None,
-                        cache: ReadCache | None = None, role: str | None = None) -> NewExecution:
+async def prepare_start(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    actor: Actor,
+    workflow_id: uuid.UUID,
+    version: int | None = None,
+    inputs: dict[str, Any] | None = None,
+    priority: str | None = None,
+    deadline_s: float | None = None,
+    trigger: str = "manual",
+    pins: dict[Any, PinnedVersion] | None = None,
+    cache: ReadCache | None = None,
+    role: str | None = None,
+) -> NewExecution:
     """Check a start and build the execution of a published version (default: the latest one);
     reads only, and none at all when `cache` (the process's, `db/read_cache.py`) knows the
     version and its flow was parsed before. `queue_new` stores it. `pins` keeps the versions
@@ -134,45 +148,76 @@ async def prepare_start(session: AsyncSession, *, org_id: uuid.UUID, actor: Acto
     """
     pinned = pins.get((workflow_id, version)) if pins is not None else None
     if pinned is None:
-        pinned = (await cache.load((org_id, workflow_id, version), lambda: pin_version(session, org_id, workflow_id,
-                                                                                       version))
-                  if cache is not None else await pin_version(session, org_id, workflow_id, version))
+        pinned = (
+            await cache.load((org_id, workflow_id, version), lambda: pin_version(session, org_id, workflow_id, version))
+            if cache is not None
+            else await pin_version(session, org_id, workflow_id, version)
+        )
     if pins is not None:
         pins[(workflow_id, version)] = pinned
     flow = await _flow_of(session, pinned)
     try:
         resolved = resolve_inputs(flow, inputs)
     except FlowInputError as exc:
-        raise Invalid("; ".join(exc.problems), code="invalid_inputs",
-                      details=[{"location": p.split(":", 1)[0], "message": p.split(":", 1)[1].strip()}
-                               for p in exc.problems]) from None
+        raise Invalid(
+            "; ".join(exc.problems),
+            code="invalid_inputs",
+            details=[{"location": p.split(":", 1)[0], "message": p.split(":", 1)[1].strip()} for p in exc.problems],
+        ) from None
     used = await _check_credentials(session, org_id, pinned, workflow_id, role)
     priority_name = priority or flow.settings.priority
     now = utcnow()
     execution = new_record(
-        id=new_id(), org_id=org_id, workflow_id=workflow_id, version_id=pinned.id, version_number=pinned.number,
-        workflow_name=pinned.workflow_name, priority=PRIORITIES.index(priority_name), inputs=resolved,
-        trigger=_trigger(trigger, actor), trigger_type=trigger, created_by=actor.id, created_at=now, updated_at=now,
-        deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None, credentials=used or None,
+        id=new_id(),
+        org_id=org_id,
+        workflow_id=workflow_id,
+        version_id=pinned.id,
+        version_number=pinned.number,
+        workflow_name=pinned.workflow_name,
+        priority=PRIORITIES.index(priority_name),
+        inputs=resolved,
+        trigger=_trigger(trigger, actor),
+        trigger_type=trigger,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+        deadline_at=now + timedelta(seconds=deadline_s) if deadline_s else None,
+        credentials=used or None,
     )
     history = enter(execution, State.QUEUED, reason=f"started ({trigger}) by {actor.name}", actor=actor)
-    entry = audit.Pending(org_id=org_id, actor=actor, action="execution.start", target_type="execution",
-                          target_id=execution.id,
-                          summary={"workflow_id": str(workflow_id), "version": pinned.number, "priority": priority_name,
-                                   "trigger": trigger, "inputs": sorted(resolved)})
+    entry = audit.Pending(
+        org_id=org_id,
+        actor=actor,
+        action="execution.start",
+        target_type="execution",
+        target_id=execution.id,
+        summary={
+            "workflow_id": str(workflow_id),
+            "version": pinned.number,
+            "priority": priority_name,
+            "trigger": trigger,
+            "inputs": sorted(resolved),
+        },
+    )
     return NewExecution(execution, history, entry)
 
 
-async def _check_credentials(session: AsyncSession, org_id: uuid.UUID, pinned: PinnedVersion | uuid.UUID,
-                             workflow_id: uuid.UUID, role: str | None) -> list[str]:
+async def _check_credentials(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    pinned: PinnedVersion | uuid.UUID,
+    workflow_id: uuid.UUID,
+    role: str | None,
+) -> list[str]:
     """The credentials the version reads, once `role` was found allowed to use them (a version
     reading none costs no query after its first start in this process)."""
     version_id = pinned.id if isinstance(pinned, PinnedVersion) else pinned
     uses = credential_access.cached_uses(version_id)
     if uses is None:
         uses = credential_access.uses_of_version(version_id, await version_document(session, version_id))
-    return await credential_access.check_use(session, org_id, uses, role=role, workflow=workflow_id,
-                                             doing="start this flow")
+    return await credential_access.check_use(
+        session, org_id, uses, role=role, workflow=workflow_id, doing="start this flow"
+    )
 
 
 async def start_execution(session: AsyncSession, **start: Any) -> Execution:
@@ -194,8 +239,11 @@ async def cancel_execution(session: AsyncSession, execution: Execution, *, actor
     `cancel_requested_at` and stays in its state until the agent confirms. Asking twice is harmless."""
     state = State(execution.state)
     if state in TERMINAL:
-        raise Conflict(f"the execution is already '{state}'; there is nothing to cancel", code="already_finished",
-                       details={"state": state.value})
+        raise Conflict(
+            f"the execution is already '{state}'; there is nothing to cancel",
+            code="already_finished",
+            details={"state": state.value},
+        )
     now = utcnow()
     first_request = execution.cancel_requested_at is None
     if first_request:
@@ -206,43 +254,78 @@ async def cancel_execution(session: AsyncSession, execution: Execution, *, actor
     elif not first_request:
         return execution
     execution.updated_at = now
-    await audit.record(session, org_id=execution.org_id, actor=actor, action="execution.cancel",
-                       target_type="execution", target_id=execution.id,
-                       summary={"state": state.value, "immediate": state in (State.QUEUED, State.LOST),
-                                "reason": reason})
+    await audit.record(
+        session,
+        org_id=execution.org_id,
+        actor=actor,
+        action="execution.cancel",
+        target_type="execution",
+        target_id=execution.id,
+        summary={"state": state.value, "immediate": state in (State.QUEUED, State.LOST), "reason": reason},
+    )
     await session.flush()
     return execution
 
 
-async def retry_execution(session: AsyncSession, parent: Execution, *, actor: Actor, resume: bool = False,
-                          role: str | None = None) -> Execution:
+async def retry_execution(
+    session: AsyncSession, parent: Execution, *, actor: Actor, resume: bool = False, role: str | None = None
+) -> Execution:
     """A new execution of the same version with the same inputs and priority (`parent_execution_id` set).
 
     With `resume`, it records `resume_from` so the agent continues from the parent's journal.
     """
     state = State(parent.state)
     if state not in TERMINAL:
-        raise Conflict(f"the execution is still '{state}'; only a finished execution can be retried",
-                       code="not_finished", details={"state": state.value})
+        raise Conflict(
+            f"the execution is still '{state}'; only a finished execution can be retried",
+            code="not_finished",
+            details={"state": state.value},
+        )
     if resume and state is State.SUCCEEDED:
-        raise Conflict("the execution succeeded; there is nothing to resume (retry without resume to run it again)",
-                       code="nothing_to_resume")
+        raise Conflict(
+            "the execution succeeded; there is nothing to resume (retry without resume to run it again)",
+            code="nothing_to_resume",
+        )
     used = await _check_credentials(session, parent.org_id, parent.version_id, parent.workflow_id, role)
     now = utcnow()
     deadline = None
     if parent.deadline_at is not None and parent.queued_at is not None:
         deadline = now + (parent.deadline_at - parent.queued_at)
     execution = new_record(
-        id=new_id(), org_id=parent.org_id, workflow_id=parent.workflow_id, version_id=parent.version_id,
-        version_number=parent.version_number, workflow_name=parent.workflow_name, priority=parent.priority,
-        inputs=dict(parent.inputs or {}), trigger=_trigger("retry", actor), trigger_type="retry",
-        created_by=actor.id, parent_execution_id=parent.id, resume_from=parent.id if resume else None,
-        deadline_at=deadline, created_at=now, updated_at=now, credentials=used or None,
+        id=new_id(),
+        org_id=parent.org_id,
+        workflow_id=parent.workflow_id,
+        version_id=parent.version_id,
+        version_number=parent.version_number,
+        workflow_name=parent.workflow_name,
+        priority=parent.priority,
+        inputs=dict(parent.inputs or {}),
+        trigger=_trigger("retry", actor),
+        trigger_type="retry",
+        created_by=actor.id,
+        parent_execution_id=parent.id,
+        resume_from=parent.id if resume else None,
+        deadline_at=deadline,
+        created_at=now,
+        updated_at=now,
+        credentials=used or None,
     )
     history = enter(execution, State.QUEUED, reason=f"retry of {parent.id} by {actor.name}", actor=actor)
-    return await _queue_one(session, NewExecution(execution, history, audit.Pending(
-        org_id=parent.org_id, actor=actor, action="execution.retry", target_type="execution", target_id=execution.id,
-        summary={"parent": str(parent.id), "resume": resume, "version": parent.version_number})))
+    return await _queue_one(
+        session,
+        NewExecution(
+            execution,
+            history,
+            audit.Pending(
+                org_id=parent.org_id,
+                actor=actor,
+                action="execution.retry",
+                target_type="execution",
+                target_id=execution.id,
+                summary={"parent": str(parent.id), "resume": resume, "version": parent.version_number},
+            ),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -290,13 +373,21 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         created, ident = json.loads(raw)
         return datetime.fromisoformat(created), uuid.UUID(ident)
     except (binascii.Error, ValueError, TypeError) as exc:
-        raise Invalid("cursor: not a cursor this API issued (pass next_cursor back unchanged)",
-                      details=[{"location": "query:cursor", "message": str(exc)}]) from None
+        raise Invalid(
+            "cursor: not a cursor this API issued (pass next_cursor back unchanged)",
+            details=[{"location": "query:cursor", "message": str(exc)}],
+        ) from None
 
 
-async def list_executions(session: AsyncSession, org_id: uuid.UUID, filters: ExecutionFilters, *, limit: int,
-                          offset: int = 0, cursor: str | None = None
-                          ) -> tuple[list[Execution], tuple[int, bool], str | None]:
+async def list_executions(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    filters: ExecutionFilters,
+    *,
+    limit: int,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> tuple[list[Execution], tuple[int, bool], str | None]:
     """Newest first. Returns (page, (total matching the filters, whether that total is capped at
     `COUNT_CAP`), cursor of the next page or None).
 
@@ -313,17 +404,20 @@ async def list_executions(session: AsyncSession, org_id: uuid.UUID, filters: Exe
         query = query.where(tuple_(Execution.created_at, Execution.id) < (created, ident))
     else:
         query = query.offset(offset)
-    rows = list(await session.scalars(
-        query.order_by(Execution.created_at.desc(), Execution.id.desc()).limit(limit + 1)))
+    rows = list(
+        await session.scalars(query.order_by(Execution.created_at.desc(), Execution.id.desc()).limit(limit + 1))
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, total, (encode_cursor(rows[-1]) if more and rows else None)
 
 
-async def list_transitions(session: AsyncSession, execution: Execution, *, limit: int, offset: int
-                           ) -> tuple[list[ExecutionTransition], int]:
+async def list_transitions(
+    session: AsyncSession, execution: Execution, *, limit: int, offset: int
+) -> tuple[list[ExecutionTransition], int]:
     where = (ExecutionTransition.execution_id == execution.id, ExecutionTransition.org_id == execution.org_id)
     total = await session.scalar(select(func.count()).select_from(ExecutionTransition).where(*where))
-    rows = await session.scalars(select(ExecutionTransition).where(*where)
-                                 .order_by(ExecutionTransition.seq).limit(limit).offset(offset))
+    rows = await session.scalars(
+        select(ExecutionTransition).where(*where).order_by(ExecutionTransition.seq).limit(limit).offset(offset)
+    )
     return list(rows), int(total or 0)

@@ -22,12 +22,17 @@ class PasswordPolicy(BaseModel):
 
     min_length: int = Field(default=12, ge=8, le=128)
     min_classes: int = Field(default=2, ge=1, le=4, description="Of lower, upper, digit, symbol.")
-    min_strength: int = Field(default=3, ge=0, le=4, description=(
-        "Least zxcvbn score (0 trivial - 4 very hard); 0 turns the estimate off."))
-    reject_common: bool = Field(default=True, description=(
-        "Refuse common passwords, and common words padded with digits or symbols."))
-    banned_words: list[str] = Field(default_factory=list, max_length=200, description=(
-        "The organisation's own words (its name, products) that a password may not be built on."))
+    min_strength: int = Field(
+        default=3, ge=0, le=4, description=("Least zxcvbn score (0 trivial - 4 very hard); 0 turns the estimate off.")
+    )
+    reject_common: bool = Field(
+        default=True, description=("Refuse common passwords, and common words padded with digits or symbols.")
+    )
+    banned_words: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description=("The organisation's own words (its name, products) that a password may not be built on."),
+    )
     history: int = Field(default=5, ge=0, le=24, description="Earlier passwords that may not be reused.")
     max_age_days: int | None = Field(default=None, ge=1, le=3650)
     lockout_threshold: int = Field(default=5, ge=1, le=100, description="Failed logins before a lockout.")
@@ -46,8 +51,10 @@ class PasswordPolicy(BaseModel):
             for group in (string.ascii_lowercase, string.ascii_uppercase, string.digits)
         ) + any(not c.isalnum() for c in password)
         if classes < self.min_classes:
-            found.append(f"uses {classes} kind(s) of character; at least {self.min_classes} of lower case, "
-                         "upper case, digits and symbols are needed")
+            found.append(
+                f"uses {classes} kind(s) of character; at least {self.min_classes} of lower case, "
+                "upper case, digits and symbols are needed"
+            )
         local = email.split("@")[0].lower() if email else ""
         if local and local in password.lower() and len(local) >= 4:
             found.append("contains the e-mail's name")
@@ -58,8 +65,9 @@ class PasswordPolicy(BaseModel):
             verdict = strength.estimate(password, words)
             if verdict.score < self.min_strength:
                 why = f": {verdict.warning.rstrip('.')}" if verdict.warning else ""
-                found.append(f"is too easy to guess (strength {verdict.score} of 4, at least "
-                             f"{self.min_strength} needed){why}")
+                found.append(
+                    f"is too easy to guess (strength {verdict.score} of 4, at least {self.min_strength} needed){why}"
+                )
         return found
 
     @classmethod

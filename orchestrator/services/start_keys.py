@@ -47,9 +47,15 @@ class KeyedStart:
     def row(self, execution_ids: list[uuid.UUID], ttl_s: float, now: datetime | None = None) -> dict[str, Any]:
         """The row to store with the executions the request made."""
         now = now or utcnow()
-        return {"org_id": self.org_id, "caller": self.caller, "key": self.key, "request_hash": self.request_hash,
-                "execution_ids": [str(e) for e in execution_ids], "created_at": now,
-                "expires_at": now + timedelta(seconds=ttl_s)}
+        return {
+            "org_id": self.org_id,
+            "caller": self.caller,
+            "key": self.key,
+            "request_hash": self.request_hash,
+            "execution_ids": [str(e) for e in execution_ids],
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ttl_s),
+        }
 
 
 def parse_key(value: str | None) -> str | None:
@@ -63,8 +69,11 @@ def parse_key(value: str | None) -> str | None:
         return None
     key = value.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
-        raise Invalid(f"the Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
-                      code="invalid_idempotency_key", details={"location": "header.Idempotency-Key"})
+        raise Invalid(
+            f"the Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
+            code="invalid_idempotency_key",
+            details={"location": "header.Idempotency-Key"},
+        )
     return key
 
 
@@ -81,18 +90,31 @@ async def find(session: AsyncSession, start: KeyedStart) -> list[Execution] | No
     Raises:
         Invalid: `idempotency_key_reused` when the key was used for another route or body.
     """
-    row = (await session.execute(
-        select(StartKey.request_hash, StartKey.execution_ids)
-        .where(StartKey.org_id == start.org_id, StartKey.caller == start.caller, StartKey.key == start.key,
-               StartKey.expires_at > utcnow()))).first()
+    row = (
+        await session.execute(
+            select(StartKey.request_hash, StartKey.execution_ids).where(
+                StartKey.org_id == start.org_id,
+                StartKey.caller == start.caller,
+                StartKey.key == start.key,
+                StartKey.expires_at > utcnow(),
+            )
+        )
+    ).first()
     if row is None:
         return None
     if row.request_hash != start.request_hash:
-        raise Invalid("this Idempotency-Key was used for a different request; use a new key for a new start",
-                      code="idempotency_key_reused", details={"location": "header.Idempotency-Key"})
+        raise Invalid(
+            "this Idempotency-Key was used for a different request; use a new key for a new start",
+            code="idempotency_key_reused",
+            details={"location": "header.Idempotency-Key"},
+        )
     ids = [uuid.UUID(e) for e in row.execution_ids]
-    found = {execution.id: execution for execution in await session.scalars(
-        select(Execution).where(Execution.org_id == start.org_id, Execution.id.in_(ids)))}
+    found = {
+        execution.id: execution
+        for execution in await session.scalars(
+            select(Execution).where(Execution.org_id == start.org_id, Execution.id.in_(ids))
+        )
+    }
     return [found[execution_id] for execution_id in ids if execution_id in found]
 
 

@@ -46,8 +46,7 @@ class StartWriter(GroupCommit[list[NewExecution]]):
         executions: list[ExecutionRecord] = await self._submit(news)
         return executions
 
-    async def _write_batch(self, session: AsyncSession,
-                           units: list[list[NewExecution]]) -> list[list[ExecutionRecord]]:
+    async def _write_batch(self, session: AsyncSession, units: list[list[NewExecution]]) -> list[list[ExecutionRecord]]:
         await queue_new(session, [new for unit in units for new in unit])
         if self.on_queued is not None:
             self.on_queued()

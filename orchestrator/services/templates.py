@@ -50,9 +50,14 @@ def read_template(path: Path) -> Template:
     title = meta.get("title")
     if not isinstance(title, str) or not title.strip():
         raise ValueError(f"{path.name}: template.title is required")
-    return Template(id=path.stem, title=title.strip(), description=str(meta.get("description", "")),
-                    category=str(meta.get("category", "general")), tags=[str(t) for t in meta.get("tags", [])],
-                    document=data["flow"])
+    return Template(
+        id=path.stem,
+        title=title.strip(),
+        description=str(meta.get("description", "")),
+        category=str(meta.get("category", "general")),
+        tags=[str(t) for t in meta.get("tags", [])],
+        document=data["flow"],
+    )
 
 
 @functools.cache

@@ -58,9 +58,20 @@ from orchestrator.services.vault_keys import (
 )
 
 __all__ = [
-    "DataKeyRotation", "VaultError", "VaultUnavailable", "create_credential", "delete_credential",
-    "get_credential", "keyring_for", "list_credentials", "parse_value", "reveal", "rotate_credential",
-    "rotate_data_key", "secrets_for_agent", "update_credential",
+    "DataKeyRotation",
+    "VaultError",
+    "VaultUnavailable",
+    "create_credential",
+    "delete_credential",
+    "get_credential",
+    "keyring_for",
+    "list_credentials",
+    "parse_value",
+    "reveal",
+    "rotate_credential",
+    "rotate_data_key",
+    "secrets_for_agent",
+    "update_credential",
 ]
 
 PAD_TO = 64
@@ -69,18 +80,22 @@ PAD_TO = 64
 
 # --- values -----------------------------------------------------------------------------------
 
+
 def parse_value(kind: CredentialKind, raw: dict[str, Any]) -> dict[str, Any]:
     """The value checked against its kind's shape. Errors name fields, never values."""
     model: type[BaseModel] = VALUE_MODELS[kind]
     try:
         return model.model_validate(raw).model_dump()
     except ValidationError as exc:
-        details = [{"location": "body:value" + "".join(f".{part}" for part in error["loc"]),
-                    "message": error["msg"]} for error in exc.errors(include_input=False, include_url=False)]
+        details = [
+            {"location": "body:value" + "".join(f".{part}" for part in error["loc"]), "message": error["msg"]}
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
         first = details[0]
         more = f" (+{len(details) - 1} more)" if len(details) > 1 else ""
-        raise Invalid(f"{first['location']}: {first['message']}{more} (a {kind.value} value)",
-                      details=details) from None
+        raise Invalid(
+            f"{first['location']}: {first['message']}{more} (a {kind.value} value)", details=details
+        ) from None
 
 
 def _seal(key: bytes, org_id: uuid.UUID, credential_id: uuid.UUID, value: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -100,22 +115,34 @@ def _open(key: bytes, credential: Credential) -> dict[str, Any]:
 
 # --- credentials ------------------------------------------------------------------------------
 
+
 def _metadata(credential: Credential) -> dict[str, Any]:
-    return {"name": credential.name, "kind": credential.kind, "description": credential.description,
-            "metadata": dict(credential.labels or {}), "access": dict(credential.access or {})}
+    return {
+        "name": credential.name,
+        "kind": credential.kind,
+        "description": credential.description,
+        "metadata": dict(credential.labels or {}),
+        "access": dict(credential.access or {}),
+    }
 
 
 async def _access(session: AsyncSession, org_id: uuid.UUID, access: CredentialAccess) -> dict[str, Any]:
     """The stored form of `access`, its roles checked against the organisation's."""
     wanted = [role for role in access.roles if role != ANY_ROLE]
     if wanted:
-        known = set((await session.scalars(select(Role.name).where(
-            or_(Role.org_id.is_(None), Role.org_id == org_id), Role.name.in_(wanted)))).all())
+        known = set(
+            (
+                await session.scalars(
+                    select(Role.name).where(or_(Role.org_id.is_(None), Role.org_id == org_id), Role.name.in_(wanted))
+                )
+            ).all()
+        )
         unknown = [role for role in wanted if role not in known]
         if unknown:
-            raise Invalid(f"body:access.roles: no role named {', '.join(repr(r) for r in unknown)} in this "
-                          "organisation", details=[{"location": "body:access.roles", "message": f"unknown role '{r}'"}
-                                                   for r in unknown])
+            raise Invalid(
+                f"body:access.roles: no role named {', '.join(repr(r) for r in unknown)} in this organisation",
+                details=[{"location": "body:access.roles", "message": f"unknown role '{r}'"} for r in unknown],
+            )
     return access.model_dump(mode="json")
 
 
@@ -128,30 +155,58 @@ async def _flush(session: AsyncSession, name: str) -> None:
         raise Conflict(f"a credential named '{name}' already exists", details={"field": "name"}) from None
 
 
-async def create_credential(session: AsyncSession, org_id: uuid.UUID, data: CredentialCreate, ring: KeyRing,
-                            actor: Actor) -> Credential:
+async def create_credential(
+    session: AsyncSession, org_id: uuid.UUID, data: CredentialCreate, ring: KeyRing, actor: Actor
+) -> Credential:
     value = parse_value(data.kind, data.value)
     remember(value)
-    if await session.scalar(select(Credential.id).where(
-            Credential.org_id == org_id, Credential.name == data.name, Credential.deleted_at.is_(None))):
+    if await session.scalar(
+        select(Credential.id).where(
+            Credential.org_id == org_id, Credential.name == data.name, Credential.deleted_at.is_(None)
+        )
+    ):
         raise Conflict(f"a credential named '{data.name}' already exists", details={"field": "name"})
     access = await _access(session, org_id, data.access)
     version, key = await active_data_key(session, org_id, ring)
     credential_id = uuid.uuid4()
     nonce, ciphertext = _seal(key, org_id, credential_id, value)
-    credential = Credential(id=credential_id, org_id=org_id, name=data.name, kind=data.kind.value,
-                            description=data.description, labels=dict(data.metadata), access=access,
-                            ciphertext=ciphertext,
-                            nonce=nonce, data_key_version=version, created_by=actor.id, updated_by=actor.id)
+    credential = Credential(
+        id=credential_id,
+        org_id=org_id,
+        name=data.name,
+        kind=data.kind.value,
+        description=data.description,
+        labels=dict(data.metadata),
+        access=access,
+        ciphertext=ciphertext,
+        nonce=nonce,
+        data_key_version=version,
+        created_by=actor.id,
+        updated_by=actor.id,
+    )
     session.add(credential)
     await _flush(session, data.name)
-    await record(session, org_id=org_id, actor=actor, action="credential.create", target_type="credential",
-                 target_id=credential.id, summary=_metadata(credential))
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="credential.create",
+        target_type="credential",
+        target_id=credential.id,
+        summary=_metadata(credential),
+    )
     return credential
 
 
-async def list_credentials(session: AsyncSession, org_id: uuid.UUID, *, kind: CredentialKind | None = None,
-                           q: str | None = None, limit: int, offset: int) -> tuple[Sequence[Credential], int]:
+async def list_credentials(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    kind: CredentialKind | None = None,
+    q: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Credential], int]:
     where = [Credential.org_id == org_id, Credential.deleted_at.is_(None)]
     if kind is not None:
         where.append(Credential.kind == kind.value)
@@ -164,15 +219,19 @@ async def list_credentials(session: AsyncSession, org_id: uuid.UUID, *, kind: Cr
 
 
 async def get_credential(session: AsyncSession, org_id: uuid.UUID, credential_id: uuid.UUID) -> Credential:
-    credential = await session.scalar(select(Credential).where(
-        Credential.id == credential_id, Credential.org_id == org_id, Credential.deleted_at.is_(None)))
+    credential = await session.scalar(
+        select(Credential).where(
+            Credential.id == credential_id, Credential.org_id == org_id, Credential.deleted_at.is_(None)
+        )
+    )
     if credential is None:
         raise NotFound(f"no credential {credential_id}")
     return credential
 
 
-async def update_credential(session: AsyncSession, org_id: uuid.UUID, credential_id: uuid.UUID,
-                            data: CredentialUpdate, actor: Actor) -> Credential:
+async def update_credential(
+    session: AsyncSession, org_id: uuid.UUID, credential_id: uuid.UUID, data: CredentialUpdate, actor: Actor
+) -> Credential:
     credential = await get_credential(session, org_id, credential_id)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
@@ -190,13 +249,26 @@ async def update_credential(session: AsyncSession, org_id: uuid.UUID, credential
     if after:
         credential.updated_by = actor.id
         await session.flush()
-        await record(session, org_id=org_id, actor=actor, action="credential.update", target_type="credential",
-                     target_id=credential.id, summary={"name": credential.name, "before": before, "after": after})
+        await record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="credential.update",
+            target_type="credential",
+            target_id=credential.id,
+            summary={"name": credential.name, "before": before, "after": after},
+        )
     return credential
 
 
-async def rotate_credential(session: AsyncSession, org_id: uuid.UUID, credential_id: uuid.UUID,
-                            raw_value: dict[str, Any], ring: KeyRing, actor: Actor) -> Credential:
+async def rotate_credential(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    credential_id: uuid.UUID,
+    raw_value: dict[str, Any],
+    ring: KeyRing,
+    actor: Actor,
+) -> Credential:
     """Replace the value (encrypted under the active data key)."""
     credential = await get_credential(session, org_id, credential_id)
     value = parse_value(CredentialKind(credential.kind), raw_value)
@@ -207,26 +279,46 @@ async def rotate_credential(session: AsyncSession, org_id: uuid.UUID, credential
     credential.rotated_at = utcnow()
     credential.updated_by = actor.id
     await _flush(session, credential.name)
-    await record(session, org_id=org_id, actor=actor, action="credential.rotate", target_type="credential",
-                 target_id=credential.id, summary={"name": credential.name, "kind": credential.kind})
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="credential.rotate",
+        target_type="credential",
+        target_id=credential.id,
+        summary={"name": credential.name, "kind": credential.kind},
+    )
     return credential
 
 
-async def delete_credential(session: AsyncSession, org_id: uuid.UUID, credential_id: uuid.UUID,
-                            actor: Actor) -> None:
+async def delete_credential(session: AsyncSession, org_id: uuid.UUID, credential_id: uuid.UUID, actor: Actor) -> None:
     """Soft delete; the ciphertext is wiped, so the value cannot be recovered from this row."""
     credential = await get_credential(session, org_id, credential_id)
     credential.deleted_at = utcnow()
     credential.ciphertext, credential.nonce, credential.data_key_version = b"", b"", None
     credential.updated_by = actor.id
     await session.flush()
-    await record(session, org_id=org_id, actor=actor, action="credential.delete", target_type="credential",
-                 target_id=credential.id, summary={"name": credential.name, "kind": credential.kind})
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="credential.delete",
+        target_type="credential",
+        target_id=credential.id,
+        summary={"name": credential.name, "kind": credential.kind},
+    )
 
 
-async def reveal(session: AsyncSession, org_id: uuid.UUID, names: Iterable[str], master_key: KeyRing | str, *,
-                 actor: Actor | None = None, purpose: str = "",
-                 workflow: WorkflowScope | None = None) -> dict[str, dict[str, Any]]:
+async def reveal(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    names: Iterable[str],
+    master_key: KeyRing | str,
+    *,
+    actor: Actor | None = None,
+    purpose: str = "",
+    workflow: WorkflowScope | None = None,
+) -> dict[str, dict[str, Any]]:
     """The values of the named credentials, for the dispatch of a job that uses them. Never
     expose this on a user route.
 
@@ -242,17 +334,25 @@ async def reveal(session: AsyncSession, org_id: uuid.UUID, names: Iterable[str],
     if not wanted:
         return {}
     ring = as_keyring(master_key)
-    rows = (await session.scalars(select(Credential).where(
-        Credential.org_id == org_id, Credential.name.in_(wanted), Credential.deleted_at.is_(None)))).all()
+    rows = (
+        await session.scalars(
+            select(Credential).where(
+                Credential.org_id == org_id, Credential.name.in_(wanted), Credential.deleted_at.is_(None)
+            )
+        )
+    ).all()
     missing = sorted(wanted - {row.name for row in rows})
     if missing:
         raise NotFound(f"no credential named {', '.join(repr(n) for n in missing)}", details={"missing": missing})
     if workflow is not None:
         outside = sorted(row.name for row in rows if not in_scope(row.access, workflow))
         if outside:
-            raise Forbidden(f"credential {', '.join(repr(n) for n in outside)} may not be used by this workflow "
-                            "(outside its workflow scope)", code="credential_not_allowed",
-                            details={"credentials": outside})
+            raise Forbidden(
+                f"credential {', '.join(repr(n) for n in outside)} may not be used by this workflow "
+                "(outside its workflow scope)",
+                code="credential_not_allowed",
+                details={"credentials": outside},
+            )
     keys = await data_keys(session, org_id, ring)
     values: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -262,12 +362,20 @@ async def reveal(session: AsyncSession, org_id: uuid.UUID, names: Iterable[str],
         values[row.name] = _open(key, row)
         remember(values[row.name])
     if actor is not None:
-        await record(session, org_id=org_id, actor=actor, action="credential.reveal", target_type="credential",
-                     target_id="", summary={"names": sorted(wanted), "purpose": purpose})
+        await record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="credential.reveal",
+            target_type="credential",
+            target_id="",
+            summary={"names": sorted(wanted), "purpose": purpose},
+        )
     return values
 
 
 # --- rotation ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DataKeyRotation:
@@ -293,8 +401,11 @@ async def rotate_data_key(session: AsyncSession, org_id: uuid.UUID, ring: KeyRin
     await session.flush()  # one active version at a time, even within the transaction
     session.add(DataKey(org_id=org_id, version=new_version, wrapped=wrapped, master_key_id=key_id, active=True))
     await session.flush()
-    credentials = (await session.scalars(select(Credential).where(
-        Credential.org_id == org_id, Credential.deleted_at.is_(None)).with_for_update())).all()
+    credentials = (
+        await session.scalars(
+            select(Credential).where(Credential.org_id == org_id, Credential.deleted_at.is_(None)).with_for_update()
+        )
+    ).all()
     for credential in credentials:
         key = keys.get(credential.data_key_version or -1)
         if key is None:
@@ -302,8 +413,11 @@ async def rotate_data_key(session: AsyncSession, org_id: uuid.UUID, ring: KeyRin
         credential.nonce, credential.ciphertext = _seal(fresh, org_id, credential.id, _open(key, credential))
         credential.data_key_version = new_version
     await session.flush()
-    unused = and_(DataKey.org_id == org_id, DataKey.version != new_version, ~exists().where(
-        Credential.org_id == org_id, Credential.data_key_version == DataKey.version))
+    unused = and_(
+        DataKey.org_id == org_id,
+        DataKey.version != new_version,
+        ~exists().where(Credential.org_id == org_id, Credential.data_key_version == DataKey.version),
+    )
     dropped = sorted((await session.scalars(select(DataKey.version).where(unused))).all())
     await session.execute(delete(DataKey).where(unused).execution_options(synchronize_session=False))
     return DataKeyRotation(org_id, old_version, new_version, len(credentials), dropped)

@@ -50,7 +50,8 @@ def keyring_for(settings: Settings, started_with: str | None = None) -> KeyRing:
             data_dir=settings.data_dir,
             env_key=settings.master_key.get_secret_value() if settings.master_key else None,
             env_previous=settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
-            started_with=started_with)
+            started_with=started_with,
+        )
     except (CryptoError, PermissionError) as exc:
         raise VaultUnavailable(f"the vault's master key is not usable: {exc}") from None
 
@@ -61,12 +62,15 @@ def as_keyring(master_key: KeyRing | str) -> KeyRing:
 
 # --- data keys --------------------------------------------------------------------------------
 
+
 def unwrap_data_key(ring: KeyRing, row: DataKey) -> bytes:
     try:
         return ring.unwrap(row.wrapped, row.master_key_id, data_key_aad(row.org_id, row.version))
     except UnknownMasterKey as exc:
-        raise VaultUnavailable(f"{exc}; configure it (RPA_MASTER_KEY_PREVIOUS) until the rotation is finished",
-                               details={"master_key_id": exc.key_id}) from None
+        raise VaultUnavailable(
+            f"{exc}; configure it (RPA_MASTER_KEY_PREVIOUS) until the rotation is finished",
+            details={"master_key_id": exc.key_id},
+        ) from None
     except CryptoError:
         raise VaultError(f"data key version {row.version} does not authenticate under its master key") from None
 
@@ -78,9 +82,21 @@ async def active_data_key(session: AsyncSession, org_id: uuid.UUID, ring: KeyRin
     if row is None:
         wrapped, key_id = ring.wrap(new_data_key(), data_key_aad(org_id, 1))
         # A concurrent first use inserts the same version: one wins, the other reads the winner's.
-        await session.execute(insert_ignoring_conflict(session, DataKey.__table__, {
-            "id": uuid.uuid4(), "org_id": org_id, "version": 1, "wrapped": wrapped, "master_key_id": key_id,
-            "active": True, "created_at": utcnow()}))
+        await session.execute(
+            insert_ignoring_conflict(
+                session,
+                DataKey.__table__,
+                {
+                    "id": uuid.uuid4(),
+                    "org_id": org_id,
+                    "version": 1,
+                    "wrapped": wrapped,
+                    "master_key_id": key_id,
+                    "active": True,
+                    "created_at": utcnow(),
+                },
+            )
+        )
         row = (await session.scalars(query.execution_options(populate_existing=True))).one()
     return row.version, unwrap_data_key(ring, row)
 
@@ -92,6 +108,7 @@ async def data_keys(session: AsyncSession, org_id: uuid.UUID, ring: KeyRing) -> 
 
 
 # --- master key rotation ----------------------------------------------------------------------
+
 
 async def rewrap_org(session: AsyncSession, org_id: uuid.UUID, ring: KeyRing, new_key: MasterKey) -> int:
     """Re-wrap the organisation's data keys under `new_key`; returns how many changed."""
@@ -157,6 +174,7 @@ async def rewrap_all(db: Database, ring: KeyRing, new_key: MasterKey, *, max_pas
                 touched.add(org_id)
     report.organisations = len(touched)
     async with db.transaction() as session:
-        report.left = {key_id: count for key_id, count in (await usage_by_master_key(session)).items()
-                       if key_id != new_key.key_id}
+        report.left = {
+            key_id: count for key_id, count in (await usage_by_master_key(session)).items() if key_id != new_key.key_id
+        }
     return report

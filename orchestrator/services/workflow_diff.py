@@ -58,12 +58,19 @@ def diff_documents(before: Any, after: Any, shape: GraphShape | None = None) -> 
             "removed": [_edge(e) for e in edges_a if e not in set_b],
         },
     }
-    result["identical"] = not any((
-        result["document"], result["settings"],
-        *(result[k][part] for k in ("inputs", "outputs", "variables", "nodes") for part in ("added", "removed",
-                                                                                            "changed")),
-        result["edges"]["added"], result["edges"]["removed"],
-    ))
+    result["identical"] = not any(
+        (
+            result["document"],
+            result["settings"],
+            *(
+                result[k][part]
+                for k in ("inputs", "outputs", "variables", "nodes")
+                for part in ("added", "removed", "changed")
+            ),
+            result["edges"]["added"],
+            result["edges"]["removed"],
+        )
+    )
     return result
 
 
@@ -95,12 +102,16 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
 
 
 def _changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {key: {"from": a.get(key), "to": b.get(key)}
-            for key in dict.fromkeys([*a, *b]) if not _same(a.get(key), b.get(key))}
+    return {
+        key: {"from": a.get(key), "to": b.get(key)}
+        for key in dict.fromkeys([*a, *b])
+        if not _same(a.get(key), b.get(key))
+    }
 
 
-def _collect(document: dict[str, Any], shape: GraphShape) -> tuple[dict[str, tuple[str, dict[str, Any]]],
-                                                                list[EdgeKey]]:
+def _collect(
+    document: dict[str, Any], shape: GraphShape
+) -> tuple[dict[str, tuple[str, dict[str, Any]]], list[EdgeKey]]:
     """Every node by id (with the graph holding it) and every edge, in document order."""
     nodes: dict[str, tuple[str, dict[str, Any]]] = {}
     for visit in walk_nodes(document, shape):
@@ -127,8 +138,9 @@ def _node_fields(where: str, node: dict[str, Any], bodies: tuple[str, ...]) -> d
     return fields
 
 
-def _nodes(a: dict[str, tuple[str, dict[str, Any]]], b: dict[str, tuple[str, dict[str, Any]]],
-           bodies: tuple[str, ...]) -> dict[str, Any]:
+def _nodes(
+    a: dict[str, tuple[str, dict[str, Any]]], b: dict[str, tuple[str, dict[str, Any]]], bodies: tuple[str, ...]
+) -> dict[str, Any]:
     changed = []
     for node_id in b:
         if node_id in a:
@@ -149,6 +161,7 @@ def _inputs(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def _values(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    changed = [{"name": name, "from": a[name], "to": b[name]}
-               for name in b if name in a and not _same(a[name], b[name])]
+    changed = [
+        {"name": name, "from": a[name], "to": b[name]} for name in b if name in a and not _same(a[name], b[name])
+    ]
     return {"added": [n for n in b if n not in a], "removed": [n for n in a if n not in b], "changed": changed}

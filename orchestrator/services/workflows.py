@@ -40,10 +40,33 @@ MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 SORTS = {"name": Workflow.name, "created_at": Workflow.created_at, "updated_at": Workflow.updated_at}
 
 __all__ = [
-    "PinnedVersion", "check_if_match", "clone_workflow", "create_workflow", "delete_workflow", "document_at", "etag",
-    "etag_matches", "get_version", "get_workflow", "graph_shape", "list_categories", "list_tags", "list_versions",
-    "list_workflows", "name_taken", "pin_version", "prepare_draft", "problems_of", "publish", "published_version",
-    "published_version_by_name", "rollback", "set_tags", "step_registry", "update_workflow", "validate_draft",
+    "PinnedVersion",
+    "check_if_match",
+    "clone_workflow",
+    "create_workflow",
+    "delete_workflow",
+    "document_at",
+    "etag",
+    "etag_matches",
+    "get_version",
+    "get_workflow",
+    "graph_shape",
+    "list_categories",
+    "list_tags",
+    "list_versions",
+    "list_workflows",
+    "name_taken",
+    "pin_version",
+    "prepare_draft",
+    "problems_of",
+    "publish",
+    "published_version",
+    "published_version_by_name",
+    "rollback",
+    "set_tags",
+    "step_registry",
+    "update_workflow",
+    "validate_draft",
     "version_document",
 ]
 
@@ -91,8 +114,10 @@ def check_if_match(workflow: Workflow, if_match: str | None) -> None:
     if not etag_matches(if_match, current, weak=False):
         raise PreconditionFailed(
             f"workflow '{workflow.name}' changed since you read it (If-Match {if_match} is not the current "
-            f"ETag {current}); read it again and reapply your change", details={"etag": current},
-            headers={"ETag": current})
+            f"ETag {current}); read it again and reapply your change",
+            details={"etag": current},
+            headers={"ETag": current},
+        )
 
 
 def prepare_draft(document: dict[str, Any] | None, name: str) -> dict[str, Any]:
@@ -101,8 +126,9 @@ def prepare_draft(document: dict[str, Any] | None, name: str) -> dict[str, Any]:
     draft["name"] = name
     size = len(json.dumps(draft, default=str))
     if size > MAX_DOCUMENT_BYTES:
-        raise Invalid(f"document: {size} bytes is more than the {MAX_DOCUMENT_BYTES} a flow may take",
-                      code="document_too_large")
+        raise Invalid(
+            f"document: {size} bytes is more than the {MAX_DOCUMENT_BYTES} a flow may take", code="document_too_large"
+        )
     return draft
 
 
@@ -116,8 +142,9 @@ async def set_tags(session: AsyncSession, workflow: Workflow, tags: Sequence[str
     session.add_all(WorkflowTag(org_id=workflow.org_id, workflow_id=workflow.id, tag=t) for t in workflow.tags)
 
 
-async def name_taken(session: AsyncSession, org_id: uuid.UUID, name: str, *, other_than: uuid.UUID | None = None
-                     ) -> uuid.UUID | None:
+async def name_taken(
+    session: AsyncSession, org_id: uuid.UUID, name: str, *, other_than: uuid.UUID | None = None
+) -> uuid.UUID | None:
     """The live workflow of the organisation that holds `name`, if any."""
     query = select(Workflow.id).where(Workflow.org_id == org_id, Workflow.name == name, Workflow.deleted_at.is_(None))
     if other_than is not None:
@@ -125,11 +152,15 @@ async def name_taken(session: AsyncSession, org_id: uuid.UUID, name: str, *, oth
     return await session.scalar(query)
 
 
-async def _ensure_name_free(session: AsyncSession, org_id: uuid.UUID, name: str,
-                            other_than: uuid.UUID | None = None) -> None:
+async def _ensure_name_free(
+    session: AsyncSession, org_id: uuid.UUID, name: str, other_than: uuid.UUID | None = None
+) -> None:
     if await name_taken(session, org_id, name, other_than=other_than):
-        raise Conflict(f"name: a workflow named '{name}' already exists", code="name_taken",
-                       details={"field": "name", "name": name})
+        raise Conflict(
+            f"name: a workflow named '{name}' already exists",
+            code="name_taken",
+            details={"field": "name", "name": name},
+        )
 
 
 async def _flush(session: AsyncSession, name: str) -> None:
@@ -137,15 +168,18 @@ async def _flush(session: AsyncSession, name: str) -> None:
         await session.flush()
     except IntegrityError:
         # Two requests raced for the same name; the partial unique index kept only one.
-        raise Conflict(f"name: a workflow named '{name}' already exists", code="name_taken",
-                       details={"field": "name", "name": name}) from None
+        raise Conflict(
+            f"name: a workflow named '{name}' already exists",
+            code="name_taken",
+            details={"field": "name", "name": name},
+        ) from None
 
 
-async def get_workflow(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, *,
-                       for_update: bool = False) -> Workflow:
+async def get_workflow(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, *, for_update: bool = False
+) -> Workflow:
     """A live workflow of the organisation (NotFound otherwise); `for_update` locks its row."""
-    query = select(Workflow).where(Workflow.id == workflow_id, Workflow.org_id == org_id,
-                                   Workflow.deleted_at.is_(None))
+    query = select(Workflow).where(Workflow.id == workflow_id, Workflow.org_id == org_id, Workflow.deleted_at.is_(None))
     if for_update:
         query = query.with_for_update()
     workflow = await session.scalar(query)
@@ -154,34 +188,67 @@ async def get_workflow(session: AsyncSession, org_id: uuid.UUID, workflow_id: uu
     return workflow
 
 
-async def create_workflow(session: AsyncSession, org_id: uuid.UUID, actor: Actor, *, name: str,
-                          description: str = "", category: str | None = None, tags: Sequence[str] = (),
-                          document: dict[str, Any] | None = None, audit: dict[str, Any] | None = None,
-                          action: str = "workflow.create") -> tuple[Workflow, list[dict[str, Any]]]:
+async def create_workflow(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    actor: Actor,
+    *,
+    name: str,
+    description: str = "",
+    category: str | None = None,
+    tags: Sequence[str] = (),
+    document: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
+    action: str = "workflow.create",
+) -> tuple[Workflow, list[dict[str, Any]]]:
     """A new workflow whose draft is `document` (saved even when invalid) and its problems."""
     await _ensure_name_free(session, org_id, name)
     draft = prepare_draft(document, name)
-    workflow = Workflow(org_id=org_id, name=name, description=description, category=category, tags=[],
-                        draft=draft, draft_revision=1, created_by=actor.id)
+    workflow = Workflow(
+        org_id=org_id,
+        name=name,
+        description=description,
+        category=category,
+        tags=[],
+        draft=draft,
+        draft_revision=1,
+        created_by=actor.id,
+    )
     session.add(workflow)
     await _flush(session, name)
     await set_tags(session, workflow, tags)
     await session.flush()
     problems = problems_of(draft)
-    await record(session, org_id=org_id, actor=actor, action=action, target_type="workflow", target_id=workflow.id,
-                 summary={"name": name, "category": category, "tags": workflow.tags, "problems": len(problems),
-                          **(audit or {})})
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action=action,
+        target_type="workflow",
+        target_id=workflow.id,
+        summary={"name": name, "category": category, "tags": workflow.tags, "problems": len(problems), **(audit or {})},
+    )
     return workflow, problems
 
 
 def _metadata(workflow: Workflow) -> dict[str, Any]:
-    return {"name": workflow.name, "description": workflow.description, "category": workflow.category,
-            "tags": list(workflow.tags)}
+    return {
+        "name": workflow.name,
+        "description": workflow.description,
+        "category": workflow.category,
+        "tags": list(workflow.tags),
+    }
 
 
-async def update_workflow(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, actor: Actor,
-                          changes: dict[str, Any], *, if_match: str | None = None
-                          ) -> tuple[Workflow, list[dict[str, Any]]]:
+async def update_workflow(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    actor: Actor,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None = None,
+) -> tuple[Workflow, list[dict[str, Any]]]:
     """Apply the given fields (`name`, `description`, `category`, `tags`, `document`)."""
     workflow = await get_workflow(session, org_id, workflow_id, for_update=True)
     check_if_match(workflow, if_match)
@@ -210,24 +277,47 @@ async def update_workflow(session: AsyncSession, org_id: uuid.UUID, workflow_id:
         workflow.draft_revision += 1
         await _flush(session, workflow.name)
         after = _metadata(workflow)
-        await record(session, org_id=org_id, actor=actor, action="workflow.update", target_type="workflow",
-                     target_id=workflow.id, summary={
-                         "changed": changed, "draft_revision": workflow.draft_revision,
-                         "before": {k: v for k, v in before.items() if k in changed},
-                         "after": {k: v for k, v in after.items() if k in changed}})
+        await record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="workflow.update",
+            target_type="workflow",
+            target_id=workflow.id,
+            summary={
+                "changed": changed,
+                "draft_revision": workflow.draft_revision,
+                "before": {k: v for k, v in before.items() if k in changed},
+                "after": {k: v for k, v in after.items() if k in changed},
+            },
+        )
     return workflow, problems_of(workflow.draft)
 
 
-async def delete_workflow(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, actor: Actor, *,
-                          if_match: str | None = None, action: str = "workflow.delete") -> Workflow:
+async def delete_workflow(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    actor: Actor,
+    *,
+    if_match: str | None = None,
+    action: str = "workflow.delete",
+) -> Workflow:
     """Soft delete: the workflow leaves every list, its name is free again, its versions stay
     (executions that pinned one still find what they ran)."""
     workflow = await get_workflow(session, org_id, workflow_id, for_update=True)
     check_if_match(workflow, if_match)
     workflow.deleted_at = utcnow()
     await session.flush()
-    await record(session, org_id=org_id, actor=actor, action=action, target_type="workflow",
-                 target_id=workflow.id, summary={"name": workflow.name, "latest_version": workflow.latest_version})
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action=action,
+        target_type="workflow",
+        target_id=workflow.id,
+        summary={"name": workflow.name, "latest_version": workflow.latest_version},
+    )
     return workflow
 
 
@@ -235,11 +325,25 @@ async def validate_draft(session: AsyncSession, org_id: uuid.UUID, workflow_id: 
     return problems_of((await get_workflow(session, org_id, workflow_id)).draft)
 
 
-async def _new_version(session: AsyncSession, workflow: Workflow, actor: Actor, document: dict[str, Any],
-                       note: str, source_version: int | None = None) -> WorkflowVersion:
-    version = WorkflowVersion(org_id=workflow.org_id, workflow_id=workflow.id, workflow=workflow,
-                              number=(workflow.latest_version or 0) + 1, document=copy.deepcopy(document),
-                              note=note, source_version=source_version, created_by=actor.id, created_at=utcnow())
+async def _new_version(
+    session: AsyncSession,
+    workflow: Workflow,
+    actor: Actor,
+    document: dict[str, Any],
+    note: str,
+    source_version: int | None = None,
+) -> WorkflowVersion:
+    version = WorkflowVersion(
+        org_id=workflow.org_id,
+        workflow_id=workflow.id,
+        workflow=workflow,
+        number=(workflow.latest_version or 0) + 1,
+        document=copy.deepcopy(document),
+        note=note,
+        source_version=source_version,
+        created_by=actor.id,
+        created_at=utcnow(),
+    )
     session.add(version)
     workflow.latest_version = version.number
     workflow.updated_at = utcnow()
@@ -247,8 +351,16 @@ async def _new_version(session: AsyncSession, workflow: Workflow, actor: Actor, 
     return version
 
 
-async def publish(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, actor: Actor, *,
-                  note: str = "", if_match: str | None = None, role: str | None = None) -> WorkflowVersion:
+async def publish(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    actor: Actor,
+    *,
+    note: str = "",
+    if_match: str | None = None,
+    role: str | None = None,
+) -> WorkflowVersion:
     """Copy a valid draft into version n+1; an invalid draft is refused with its problems, and
     a draft reading a credential that `role` (the publisher's; None: no member) or this workflow
     may not use is refused naming it (`credential_access.check_use`)."""
@@ -258,63 +370,109 @@ async def publish(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UU
     if problems:
         first = problems[0]
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise Invalid(f"the draft cannot be published: {first['path']}: {first['message']}{more}",
-                      code="invalid_flow", details={"problems": problems})
-    await check_use(session, org_id, uses_of(workflow.draft), role=role, workflow=WorkflowScope.of(workflow),
-                    doing="publish this flow")
+        raise Invalid(
+            f"the draft cannot be published: {first['path']}: {first['message']}{more}",
+            code="invalid_flow",
+            details={"problems": problems},
+        )
+    await check_use(
+        session,
+        org_id,
+        uses_of(workflow.draft),
+        role=role,
+        workflow=WorkflowScope.of(workflow),
+        doing="publish this flow",
+    )
     version = await _new_version(session, workflow, actor, workflow.draft, note)
-    await record(session, org_id=org_id, actor=actor, action="workflow.publish", target_type="workflow",
-                 target_id=workflow.id, summary={"name": workflow.name, "version": version.number, "note": note,
-                                                 "draft_revision": workflow.draft_revision})
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="workflow.publish",
+        target_type="workflow",
+        target_id=workflow.id,
+        summary={
+            "name": workflow.name,
+            "version": version.number,
+            "note": note,
+            "draft_revision": workflow.draft_revision,
+        },
+    )
     return version
 
 
-async def rollback(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, number: int, actor: Actor, *,
-                   note: str = "", if_match: str | None = None, role: str | None = None) -> WorkflowVersion:
+async def rollback(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    number: int,
+    actor: Actor,
+    *,
+    note: str = "",
+    if_match: str | None = None,
+    role: str | None = None,
+) -> WorkflowVersion:
     """Publish a copy of version `number` as a new version, and make it the draft too (checked
     like `publish`)."""
     workflow = await get_workflow(session, org_id, workflow_id, for_update=True)
     check_if_match(workflow, if_match)
     source = await get_version(session, org_id, workflow_id, number)
     document = prepare_draft(source.document, workflow.name)
-    await check_use(session, org_id, uses_of(document), role=role, workflow=WorkflowScope.of(workflow),
-                    doing="publish this flow")
-    version = await _new_version(session, workflow, actor, document, note or f"rollback to version {number}",
-                                 source_version=number)
+    await check_use(
+        session, org_id, uses_of(document), role=role, workflow=WorkflowScope.of(workflow), doing="publish this flow"
+    )
+    version = await _new_version(
+        session, workflow, actor, document, note or f"rollback to version {number}", source_version=number
+    )
     workflow.draft = copy.deepcopy(document)
     workflow.draft_revision += 1
     await session.flush()
-    await record(session, org_id=org_id, actor=actor, action="workflow.rollback", target_type="workflow",
-                 target_id=workflow.id, summary={"name": workflow.name, "version": version.number,
-                                                 "source_version": number})
+    await record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="workflow.rollback",
+        target_type="workflow",
+        target_id=workflow.id,
+        summary={"name": workflow.name, "version": version.number, "source_version": number},
+    )
     return version
 
 
-async def list_versions(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, *, limit: int,
-                        offset: int) -> tuple[list[WorkflowVersion], int]:
+async def list_versions(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[WorkflowVersion], int]:
     """Newest first."""
     await get_workflow(session, org_id, workflow_id)
     where = (WorkflowVersion.org_id == org_id, WorkflowVersion.workflow_id == workflow_id)
     total = await session.scalar(select(func.count()).select_from(WorkflowVersion).where(*where)) or 0
-    rows = await session.scalars(select(WorkflowVersion).where(*where).order_by(WorkflowVersion.number.desc())
-                                 .limit(limit).offset(offset))
+    rows = await session.scalars(
+        select(WorkflowVersion).where(*where).order_by(WorkflowVersion.number.desc()).limit(limit).offset(offset)
+    )
     return list(rows.all()), total
 
 
-async def get_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID,
-                      number: int) -> WorkflowVersion:
+async def get_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, number: int) -> WorkflowVersion:
     workflow = await get_workflow(session, org_id, workflow_id)
-    version = await session.scalar(select(WorkflowVersion).where(
-        WorkflowVersion.org_id == org_id, WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number))
+    version = await session.scalar(
+        select(WorkflowVersion).where(
+            WorkflowVersion.org_id == org_id,
+            WorkflowVersion.workflow_id == workflow_id,
+            WorkflowVersion.number == number,
+        )
+    )
     if version is None:
         latest = f"its latest is {workflow.latest_version}" if workflow.latest_version else "it was never published"
-        raise NotFound(f"workflow '{workflow.name}' has no version {number} ({latest})",
-                       details={"workflow_id": str(workflow_id), "number": number})
+        raise NotFound(
+            f"workflow '{workflow.name}' has no version {number} ({latest})",
+            details={"workflow_id": str(workflow_id), "number": number},
+        )
     return version
 
 
-async def published_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID,
-                            number: int | None = None) -> WorkflowVersion:
+async def published_version(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, number: int | None = None
+) -> WorkflowVersion:
     """The version an execution pins: version `number`, or the latest when None (`pin_version`,
     then the whole row with its document).
 
@@ -340,15 +498,22 @@ class PinnedVersion:
 # Built once (it runs on every start), of table columns so that it runs as Core (no ORM compile
 # state): the workflow, and the version asked for or else its latest.
 _W, _V = Workflow.__table__.c, WorkflowVersion.__table__.c
-_PIN = (select(_W.name, _W.latest_version, _V.id)
-        .select_from(Workflow.__table__)
-        .outerjoin(WorkflowVersion.__table__, (_V.workflow_id == _W.id) & (_V.org_id == _W.org_id)
-                   & (_V.number == func.coalesce(bindparam("number", type_=Integer), _W.latest_version)))
-        .where(_W.id == bindparam("workflow_id"), _W.org_id == bindparam("org_id"), _W.deleted_at.is_(None)))
+_PIN = (
+    select(_W.name, _W.latest_version, _V.id)
+    .select_from(Workflow.__table__)
+    .outerjoin(
+        WorkflowVersion.__table__,
+        (_V.workflow_id == _W.id)
+        & (_V.org_id == _W.org_id)
+        & (_V.number == func.coalesce(bindparam("number", type_=Integer), _W.latest_version)),
+    )
+    .where(_W.id == bindparam("workflow_id"), _W.org_id == bindparam("org_id"), _W.deleted_at.is_(None))
+)
 
 
-async def pin_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID,
-                      number: int | None = None) -> PinnedVersion:
+async def pin_version(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, number: int | None = None
+) -> PinnedVersion:
     """The version an execution pins, without loading the draft or the document.
 
     Raises:
@@ -361,24 +526,31 @@ async def pin_version(session: AsyncSession, org_id: uuid.UUID, workflow_id: uui
     name, latest, version_id = row
     if number is None:
         if latest is None:
-            raise Conflict(f"workflow '{name}' has no published version; publish it first",
-                           code="not_published", details={"workflow_id": str(workflow_id)})
+            raise Conflict(
+                f"workflow '{name}' has no published version; publish it first",
+                code="not_published",
+                details={"workflow_id": str(workflow_id)},
+            )
         number = latest
     if version_id is None:
         known = f"its latest is {latest}" if latest else "it was never published"
-        raise NotFound(f"workflow '{name}' has no version {number} ({known})",
-                       details={"workflow_id": str(workflow_id), "number": number})
+        raise NotFound(
+            f"workflow '{name}' has no version {number} ({known})",
+            details={"workflow_id": str(workflow_id), "number": number},
+        )
     return PinnedVersion(version_id, number, name)
 
 
 async def version_document(session: AsyncSession, version_id: uuid.UUID) -> dict[str, Any]:
     document: dict[str, Any] | None = await session.scalar(
-        select(WorkflowVersion.document).where(WorkflowVersion.id == version_id))
+        select(WorkflowVersion.document).where(WorkflowVersion.id == version_id)
+    )
     return dict(document or {})
 
 
-async def published_version_by_name(session: AsyncSession, org_id: uuid.UUID, name: str,
-                                    number: int | None = None) -> WorkflowVersion:
+async def published_version_by_name(
+    session: AsyncSession, org_id: uuid.UUID, name: str, number: int | None = None
+) -> WorkflowVersion:
     """For a `flow.call` node naming a workflow: its published version (the latest when None).
 
     Raises:
@@ -391,50 +563,85 @@ async def published_version_by_name(session: AsyncSession, org_id: uuid.UUID, na
     return await published_version(session, org_id, workflow_id, number)
 
 
-async def document_at(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID,
-                      ref: int | str) -> dict[str, Any]:
+async def document_at(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, ref: int | str
+) -> dict[str, Any]:
     """The draft (`ref == "draft"`) or the document of version `ref`."""
     if ref == "draft":
         return (await get_workflow(session, org_id, workflow_id)).draft
     return (await get_version(session, org_id, workflow_id, int(ref))).document
 
 
-async def clone_workflow(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, actor: Actor, *,
-                         name: str, description: str | None = None, version: int | None = None
-                         ) -> tuple[Workflow, list[dict[str, Any]]]:
+async def clone_workflow(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    actor: Actor,
+    *,
+    name: str,
+    description: str | None = None,
+    version: int | None = None,
+) -> tuple[Workflow, list[dict[str, Any]]]:
     """A new workflow with a copy of the draft (or of a published version) and the metadata;
     it starts with no versions of its own."""
     source = await get_workflow(session, org_id, workflow_id)
     document = source.draft if version is None else (await get_version(session, org_id, workflow_id, version)).document
     return await create_workflow(
-        session, org_id, actor, name=name, description=source.description if description is None else description,
-        category=source.category, tags=source.tags, document=document, action="workflow.clone",
-        audit={"source_id": str(source.id), "source_name": source.name, "source_version": version})
+        session,
+        org_id,
+        actor,
+        name=name,
+        description=source.description if description is None else description,
+        category=source.category,
+        tags=source.tags,
+        document=document,
+        action="workflow.clone",
+        audit={"source_id": str(source.id), "source_name": source.name, "source_version": version},
+    )
 
 
-def _filtered(query: Select[Any], org_id: uuid.UUID, *, tags: Sequence[str], category: str | None, q: str | None,
-              has_published: bool | None) -> Select[Any]:
+def _filtered(
+    query: Select[Any],
+    org_id: uuid.UUID,
+    *,
+    tags: Sequence[str],
+    category: str | None,
+    q: str | None,
+    has_published: bool | None,
+) -> Select[Any]:
     query = query.where(Workflow.org_id == org_id, Workflow.deleted_at.is_(None))
     for tag in _clean_tags(tags):
-        query = query.where(Workflow.id.in_(
-            select(WorkflowTag.workflow_id).where(WorkflowTag.org_id == org_id, WorkflowTag.tag == tag)))
+        query = query.where(
+            Workflow.id.in_(select(WorkflowTag.workflow_id).where(WorkflowTag.org_id == org_id, WorkflowTag.tag == tag))
+        )
     if category is not None:
         query = query.where(Workflow.category == category)
     if q:
         pattern = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Workflow.name.ilike(pattern, escape="\\"),
-                                Workflow.description.ilike(pattern, escape="\\")))
+        query = query.where(
+            or_(Workflow.name.ilike(pattern, escape="\\"), Workflow.description.ilike(pattern, escape="\\"))
+        )
     if has_published is not None:
-        query = query.where(Workflow.latest_version.is_not(None) if has_published
-                            else Workflow.latest_version.is_(None))
+        query = query.where(
+            Workflow.latest_version.is_not(None) if has_published else Workflow.latest_version.is_(None)
+        )
     return query
 
 
-async def list_workflows(session: AsyncSession, org_id: uuid.UUID, *, limit: int, offset: int,
-                         tags: Sequence[str] = (), category: str | None = None, q: str | None = None,
-                         has_published: bool | None = None, sort: str = "-updated_at"
-                         ) -> tuple[list[Workflow], int]:
+async def list_workflows(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    limit: int,
+    offset: int,
+    tags: Sequence[str] = (),
+    category: str | None = None,
+    q: str | None = None,
+    has_published: bool | None = None,
+    sort: str = "-updated_at",
+) -> tuple[list[Workflow], int]:
     """A page of live workflows (all given tags, the category, `q` in the name or description)."""
+
     def filtered(query: Select[Any]) -> Select[Any]:
         return _filtered(query, org_id, tags=tags, category=category, q=q, has_published=has_published)
 
@@ -445,8 +652,9 @@ async def list_workflows(session: AsyncSession, org_id: uuid.UUID, *, limit: int
     return list(rows.all()), total
 
 
-async def list_tags(session: AsyncSession, org_id: uuid.UUID, *, limit: int, offset: int
-                    ) -> tuple[list[tuple[str, int]], int]:
+async def list_tags(
+    session: AsyncSession, org_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[tuple[str, int]], int]:
     """Tags of the live workflows with how many carry each, most used first."""
     live = (WorkflowTag.org_id == org_id, Workflow.deleted_at.is_(None))
     base = select(WorkflowTag.tag, func.count().label("n")).join(Workflow, Workflow.id == WorkflowTag.workflow_id)
@@ -456,12 +664,15 @@ async def list_tags(session: AsyncSession, org_id: uuid.UUID, *, limit: int, off
     return [(tag, n) for tag, n in rows.all()], total
 
 
-async def list_categories(session: AsyncSession, org_id: uuid.UUID, *, limit: int, offset: int
-                          ) -> tuple[list[tuple[str, int]], int]:
+async def list_categories(
+    session: AsyncSession, org_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[tuple[str, int]], int]:
     """Categories of the live workflows with their counts, most used first."""
-    grouped = (select(Workflow.category, func.count().label("n"))
-               .where(Workflow.org_id == org_id, Workflow.deleted_at.is_(None), Workflow.category.is_not(None))
-               .group_by(Workflow.category))
+    grouped = (
+        select(Workflow.category, func.count().label("n"))
+        .where(Workflow.org_id == org_id, Workflow.deleted_at.is_(None), Workflow.category.is_not(None))
+        .group_by(Workflow.category)
+    )
     total = await session.scalar(select(func.count()).select_from(grouped.subquery())) or 0
     rows = await session.execute(grouped.order_by(func.count().desc(), Workflow.category).limit(limit).offset(offset))
     return [(str(category), n) for category, n in rows.all()], total

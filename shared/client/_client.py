@@ -98,11 +98,11 @@ class ApiClient:
         httpx = _httpx()
         headers = {"Authorization": f"Bearer {self.access_token}"} if auth and self.access_token else {}
         try:
-            response = httpx.request(method, f"{self.url}{API}{path}", headers=headers, timeout=self.timeout,
-                                     **kwargs)
+            response = httpx.request(method, f"{self.url}{API}{path}", headers=headers, timeout=self.timeout, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiError(0, "unreachable", f"cannot reach the orchestrator at {self.url} "
-                                             f"({type(exc).__name__})") from None
+            raise ApiError(
+                0, "unreachable", f"cannot reach the orchestrator at {self.url} ({type(exc).__name__})"
+            ) from None
         if response.status_code >= 400:
             raise _error_of(response)
         return response.json() if response.content else None
@@ -114,8 +114,13 @@ class ApiClient:
             self._refresh()
         params = {"follow": "true" if follow else "false", "after_seq": after_seq}
         try:
-            with httpx.stream("GET", f"{self.url}{API}/executions/{execution_id}/stream", params=params,
-                              headers={"Authorization": f"Bearer {self.access_token}"}, timeout=None) as response:
+            with httpx.stream(
+                "GET",
+                f"{self.url}{API}/executions/{execution_id}/stream",
+                params=params,
+                headers={"Authorization": f"Bearer {self.access_token}"},
+                timeout=None,
+            ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise _error_of(response)
@@ -134,5 +139,8 @@ def _error_of(response: Any) -> ApiError:
         error = response.json().get("error") or {}
     except (ValueError, AttributeError):
         error = {}
-    return ApiError(response.status_code, str(error.get("code") or "http_error"),
-                    str(error.get("message") or f"HTTP {response.status_code}"))
+    return ApiError(
+        response.status_code,
+        str(error.get("code") or "http_error"),
+        str(error.get("message") or f"HTTP {response.status_code}"),
+    )

@@ -43,8 +43,11 @@ def load_session(path: Path | None = None) -> Session:
         saved = json.loads(path.read_text(encoding="utf-8"))
         return Session(str(saved["url"]), str(saved["refresh_token"]))
     except (OSError, ValueError, KeyError, TypeError):
-        raise ApiError(0, "no_session", f"not logged in (no session in {path}); run `rpa login URL --email …` "
-                                        "or set RPA_URL and RPA_TOKEN") from None
+        raise ApiError(
+            0,
+            "no_session",
+            f"not logged in (no session in {path}); run `rpa login URL --email …` or set RPA_URL and RPA_TOKEN",
+        ) from None
 
 
 def save_session(session: Session, path: Path | None = None) -> Path:

@@ -69,8 +69,9 @@ def _param(execution: Execution, node: Node, frame: Frame, name: str, default: A
 def _int_param(execution: Execution, node: Node, frame: Frame, name: str, default: int, low: int) -> int:
     value = _param(execution, node, frame, name, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise StepError(f"params.{name} must be a whole number >= {low}, not {value!r}", kind="validation",
-                        retryable=False)
+        raise StepError(
+            f"params.{name} must be a whole number >= {low}, not {value!r}", kind="validation", retryable=False
+        )
     return value
 
 
@@ -110,8 +111,7 @@ def _foreach_items(execution: Execution, node: Node, frame: Frame) -> list[Any]:
     if isinstance(raw, int) and not isinstance(raw, bool):
         return list(range(raw))
     if not isinstance(raw, list):
-        raise StepError(f"params.items must be a list, not {type(raw).__name__}", kind="validation",
-                        retryable=False)
+        raise StepError(f"params.items must be a list, not {type(raw).__name__}", kind="validation", retryable=False)
     return raw
 
 
@@ -202,16 +202,17 @@ async def _try(execution: Execution, node: Node, path: str, frame: Frame) -> Any
 async def _call(execution: Execution, node: Node, path: str, frame: Frame) -> Any:
     loader = execution.options.loader
     if loader is None:
-        raise StepError("flow.call needs a flow loader, and none was configured", kind="configuration",
-                        retryable=False)
+        raise StepError("flow.call needs a flow loader, and none was configured", kind="configuration", retryable=False)
     if frame.runtime.depth >= execution.options.max_call_depth:
-        raise StepError(f"sub-flows are nested deeper than {execution.options.max_call_depth} levels",
-                        kind="validation", retryable=False)
+        raise StepError(
+            f"sub-flows are nested deeper than {execution.options.max_call_depth} levels",
+            kind="validation",
+            retryable=False,
+        )
     reference = _param(execution, node, frame, "flow")
     given = _param(execution, node, frame, "inputs", {})
     if not isinstance(reference, str) or not isinstance(given, dict):
-        raise StepError("params.flow must be a string and params.inputs an object", kind="validation",
-                        retryable=False)
+        raise StepError("params.flow must be a string and params.inputs an object", kind="validation", retryable=False)
     try:
         sub = loader.load(reference, frame.runtime.flow)
         inputs = resolve_inputs(sub, given)
@@ -226,9 +227,9 @@ async def _call(execution: Execution, node: Node, path: str, frame: Frame) -> An
         runtime.variables.update(initial)
         execution.state.variables[path] = dict(initial)
         if initial:
-            execution.emit(*[
-                (ev.VARIABLE_SET, path, {"scope": path, "name": k, "value": v}) for k, v in initial.items()
-            ])
+            execution.emit(
+                *[(ev.VARIABLE_SET, path, {"scope": path, "name": k, "value": v}) for k, v in initial.items()]
+            )
     await execution.run_graph(sub, f"{path}/", sub_frame)
     try:
         return execution.render((id(sub), "outputs"), sub.outputs, sub_frame)

@@ -40,8 +40,7 @@ class ExecutionResult:
 
     def to_dict(self) -> dict[str, Any]:
         """`{"status", "outputs", "execution_id", "error"}`, as `rpa run --json` prints it."""
-        return {"status": self.status, "outputs": self.outputs, "execution_id": self.execution_id,
-                "error": self.error}
+        return {"status": self.status, "outputs": self.outputs, "execution_id": self.execution_id, "error": self.error}
 
 
 class FlowLoader(Protocol):
@@ -159,8 +158,13 @@ class Engine:
                 variables = {}
                 problem = {"kind": "expression", "message": f"variables: {err.message}"}
             runtime.variables.update(variables)
-            execution.emit((ev.EXECUTION_STARTED, "", {"execution_id": execution_id, "flow": flow.name,
-                                                       "inputs": resolved, "variables": variables}))
+            execution.emit(
+                (
+                    ev.EXECUTION_STARTED,
+                    "",
+                    {"execution_id": execution_id, "flow": flow.name, "inputs": resolved, "variables": variables},
+                )
+            )
             if problem is not None:
                 return self._finish(execution, "failed", {}, problem)
         else:
@@ -193,8 +197,9 @@ class Engine:
             return self._finish(execution, "failed", {}, {"kind": "expression", "message": f"outputs: {err.message}"})
         except asyncio.CancelledError:
             if execution.execution_id in self._cancel_requested:
-                return self._finish(execution, "cancelled", {}, {"kind": "cancelled",
-                                                                  "message": "the execution was cancelled"})
+                return self._finish(
+                    execution, "cancelled", {}, {"kind": "cancelled", "message": "the execution was cancelled"}
+                )
             raise  # the host is stopping: leave the journal open so the execution can resume
         return self._finish(execution, "succeeded", outputs, None)
 
@@ -223,5 +228,6 @@ class Engine:
 
     @staticmethod
     def _result_of(execution_id: str, finished: dict[str, Any]) -> ExecutionResult:
-        return ExecutionResult(execution_id, finished["status"], dict(finished.get("outputs") or {}),
-                               finished.get("error"))
+        return ExecutionResult(
+            execution_id, finished["status"], dict(finished.get("outputs") or {}), finished.get("error")
+        )

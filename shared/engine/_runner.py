@@ -46,9 +46,7 @@ if TYPE_CHECKING:
 LogCallback = Callable[[str, str, str, str], None]
 """(execution_id, path, level, message)."""
 
-_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
 
 
 def _named_lock(name: str) -> asyncio.Lock:
@@ -317,8 +315,10 @@ class Execution:
             except StepError as err:
                 failures += 1
                 error = self.error_dict(err, node, path)
-                if err.retryable and failures < max_attempts and (
-                    policy is None or policy.on is None or err.kind in policy.on
+                if (
+                    err.retryable
+                    and failures < max_attempts
+                    and (policy is None or policy.on is None or err.kind in policy.on)
                 ):
                     self.emit((ev.NODE_FAILED, path, {"attempt": attempt, "error": error, "will_retry": True}))
                     assert policy is not None
@@ -333,9 +333,7 @@ class Execution:
         for event in list(self._step_events):
             event.set()
 
-    async def _attempt(
-        self, node: Node, definition: StepDefinition, path: str, frame: Frame, attempt: int
-    ) -> Any:
+    async def _attempt(self, node: Node, definition: StepDefinition, path: str, frame: Frame, attempt: int) -> Any:
         key = f"{self.execution_id}/{path}"
         self.emit((ev.NODE_STARTED, path, {"attempt": attempt, "type": node.type, "key": key}))
         self.state.attempts[path] = attempt
@@ -376,9 +374,7 @@ class Execution:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the last boundary: a step family let a foreign error through
-            raise StepError(
-                f"{type(exc).__name__}: {self.masker.mask_text(str(exc))}", kind="internal"
-            ) from exc
+            raise StepError(f"{type(exc).__name__}: {self.masker.mask_text(str(exc))}", kind="internal") from exc
         finally:
             self._step_events.discard(stop)
             _reset_context(token)
@@ -402,9 +398,7 @@ class Execution:
         try:
             return definition.params.model_validate(raw)
         except ValidationError as err:
-            problems = "; ".join(
-                f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-            )
+            problems = "; ".join(f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
             raise StepError(f"invalid params: {problems}", kind="validation", retryable=False) from None
 
     def succeed(self, node: Node, path: str, frame: Frame, result: Any, attempt: int) -> str:
@@ -450,8 +444,14 @@ class Execution:
                 (
                     ev.NODE_FAILED,
                     path,
-                    {"attempt": attempt, "error": error, "will_retry": False, "handled": policy,
-                     "output": error, "port": port},
+                    {
+                        "attempt": attempt,
+                        "error": error,
+                        "will_retry": False,
+                        "handled": policy,
+                        "output": error,
+                        "port": port,
+                    },
                 )
             )
             if policy == "fallback":

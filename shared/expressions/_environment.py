@@ -140,11 +140,7 @@ def _check_multiply(left: Any, right: Any) -> None:
                     f"repeating this {kind} would produce {size:,} items; the limit is {MAX_REPEAT:,}",
                 )
             return
-    if (
-        isinstance(left, int)
-        and isinstance(right, int)
-        and left.bit_length() + right.bit_length() > MAX_INT_BITS
-    ):
+    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
         raise ExpressionError("unsafe", "the result of this multiplication would be too large")
 
 
@@ -158,9 +154,7 @@ def _check_power(base: Any, exponent: Any) -> None:
         and abs(base) > 1
         and math.log2(abs(base)) * exponent > MAX_INT_BITS
     ):
-        raise ExpressionError(
-            "unsafe", f"{base} ** {exponent} would be too large (limit: about 4,200 digits)"
-        )
+        raise ExpressionError("unsafe", f"{base} ** {exponent} would be too large (limit: about 4,200 digits)")
 
 
 class FlowEnvironment(ImmutableSandboxedEnvironment):

@@ -100,8 +100,11 @@ class SecretMasker:
         if not value:
             return
         forms = _encodings(value)
-        prefixes = {pattern for form in (value, value[::-1]) if (pattern := _prefix_pattern(form))} if len(
-            value) <= MAX_TRANSFORMED else set()
+        prefixes = (
+            {pattern for form in (value, value[::-1]) if (pattern := _prefix_pattern(form))}
+            if len(value) <= MAX_TRANSFORMED
+            else set()
+        )
         with self._lock:
             if forms <= self._secrets and prefixes <= self._prefixes:
                 return

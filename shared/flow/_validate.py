@@ -106,7 +106,7 @@ def _shape_problems(document: dict[str, Any]) -> list[Problem]:
     if document.get("schema") != SCHEMA_TAG:
         found = document.get("schema")
         what = "is missing" if found is None else f"is {found!r}"
-        return [Problem("$.schema", f"the schema tag {what}; expected \"{SCHEMA_TAG}\"", "schema")]
+        return [Problem("$.schema", f'the schema tag {what}; expected "{SCHEMA_TAG}"', "schema")]
     try:
         Flow.model_validate(document)
     except ValidationError as err:
@@ -115,8 +115,7 @@ def _shape_problems(document: dict[str, Any]) -> list[Problem]:
             loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
             if loc and loc[-1] == "[key]":
                 loc = loc[:-1]
-                message = (f"'{loc[-1]}' is not a valid name (letters, digits and _ only, "
-                           "not starting with a digit)")
+                message = f"'{loc[-1]}' is not a valid name (letters, digits and _ only, not starting with a digit)"
             elif error["type"] == "extra_forbidden":
                 message = f"unknown field '{loc[-1]}'"
             elif error["type"] == "missing":
@@ -167,8 +166,11 @@ class _Checker:
             if isinstance(node_id, str):
                 where = json_path((*parts, "nodes", index))
                 if node_id in self.ids:
-                    self.add((*parts, "nodes", index, "id"),
-                             f"duplicate node id '{node_id}' (first used at {self.ids[node_id]})", "duplicate_id")
+                    self.add(
+                        (*parts, "nodes", index, "id"),
+                        f"duplicate node id '{node_id}' (first used at {self.ids[node_id]})",
+                        "duplicate_id",
+                    )
                 else:
                     self.ids[node_id] = where
                 # Edges in this graph still see the node, so a duplicate is reported once.
@@ -204,8 +206,11 @@ class _Checker:
                 continue
             if definition is not None and body not in definition.bodies:
                 allowed = ", ".join(repr(b) for b in definition.bodies) or "none"
-                self.add((*parts, body), f"{definition.name} holds no '{body}' graph (it takes: {allowed})",
-                         "unexpected_body")
+                self.add(
+                    (*parts, body),
+                    f"{definition.name} holds no '{body}' graph (it takes: {allowed})",
+                    "unexpected_body",
+                )
             if isinstance(graph, dict):
                 self.check_graph((*parts, body), graph)
         if definition is not None and definition.kind in ("container", "subflow") and node.get("retry"):
@@ -221,8 +226,9 @@ class _Checker:
                 if name not in fields:
                     close = difflib.get_close_matches(name, fields, n=3, cutoff=0.5) or sorted(fields)
                     hint = f"; its params are: {', '.join(close)}" if fields else "; it takes no params"
-                    self.add((*parts, "params", name), f"{definition.name} has no param '{name}'{hint}",
-                             "unknown_param")
+                    self.add(
+                        (*parts, "params", name), f"{definition.name} has no param '{name}'{hint}", "unknown_param"
+                    )
         static = {key: value for key, value in params.items() if key not in templated and key in fields}
         try:
             definition.params.model_validate(static)
@@ -232,8 +238,11 @@ class _Checker:
                 if error["type"] == "missing":
                     missing = tuple(error["loc"])
                     if missing and missing[0] not in templated:
-                        self.add((*parts, "params", *missing), f"{definition.name} needs param '{missing[-1]}'",
-                                 "missing_param")
+                        self.add(
+                            (*parts, "params", *missing),
+                            f"{definition.name} needs param '{missing[-1]}'",
+                            "missing_param",
+                        )
                     continue
                 loc = _trim_loc(error["loc"], static)
                 if not loc or loc[0] in templated or error["type"] == "extra_forbidden":
@@ -274,18 +283,22 @@ class _Checker:
                 params = source_node.get("params") if isinstance(source_node.get("params"), dict) else {}
                 ports = self.registry.get(step_type).ports_for(params or {})
                 if ports is not None and port not in ports:
-                    self.add((*where, "port"),
-                             f"node '{source}' ({step_type}) has no port '{port}'; its ports are: {', '.join(ports)}",
-                             "unknown_port")
+                    self.add(
+                        (*where, "port"),
+                        f"node '{source}' ({step_type}) has no port '{port}'; its ports are: {', '.join(ports)}",
+                        "unknown_port",
+                    )
             if port == "error":
                 error_ports.add(source)
             successors[source].append(target)
             incoming[target].append((source, str(port)))
         for node_id, (index, node) in by_id.items():
             if node.get("on_error") == "fallback" and node_id not in error_ports:
-                self.add((*parts, "nodes", index, "on_error"),
-                         f"node '{node_id}' has on_error 'fallback' but no edge leaves its 'error' port",
-                         "fallback_without_route")
+                self.add(
+                    (*parts, "nodes", index, "on_error"),
+                    f"node '{node_id}' has on_error 'fallback' but no edge leaves its 'error' port",
+                    "fallback_without_route",
+                )
         cyclic = self.check_cycles(parts, by_id, successors)
         self.check_reachable(parts, by_id, incoming, cyclic)
 
@@ -309,9 +322,11 @@ class _Checker:
         cyclic = {n for n, d in indegree.items() if d > 0}
         if cyclic:
             cycle = self.one_cycle(cyclic, successors)
-            self.add((*parts, "edges"),
-                     f"the edges form a cycle: {' -> '.join(cycle)} (use control.while or control.foreach to repeat)",
-                     "cycle")
+            self.add(
+                (*parts, "edges"),
+                f"the edges form a cycle: {' -> '.join(cycle)} (use control.while or control.foreach to repeat)",
+                "cycle",
+            )
         return cyclic
 
     @staticmethod
@@ -323,7 +338,7 @@ class _Checker:
         while True:
             current = next(t for t in successors[current] if t in cyclic)
             if current in seen:
-                return [*path[path.index(current):], current]
+                return [*path[path.index(current) :], current]
             path.append(current)
             seen.add(current)
 
@@ -348,8 +363,7 @@ class _Checker:
                 result = True
             else:
                 result = any(
-                    (port != "error" or by_id[src][1].get("on_error") == "fallback")
-                    and can_run(src, trail | {node_id})
+                    (port != "error" or by_id[src][1].get("on_error") == "fallback") and can_run(src, trail | {node_id})
                     for src, port in edges
                 )
             reachable[node_id] = result
@@ -359,5 +373,8 @@ class _Checker:
             if node_id in cyclic:
                 continue
             if not can_run(node_id, frozenset()):
-                self.add((*parts, "nodes", index),
-                         f"node '{node_id}' is unreachable: no path from a start node can reach it", "unreachable")
+                self.add(
+                    (*parts, "nodes", index),
+                    f"node '{node_id}' is unreachable: no path from a start node can reach it",
+                    "unreachable",
+                )

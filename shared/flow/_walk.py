@@ -97,9 +97,16 @@ def _nested(visit: GraphVisit, shape: GraphShape) -> Iterator[tuple[NodeVisit, l
         bodies = _NO_BODIES
         if names:
             node_id = node.get("id")
-            bodies = [GraphVisit(node[name], (*visit.parts, "nodes", index, name),
-                                 node_id if isinstance(node_id, str) else None, name)
-                      for name in names if isinstance(node.get(name), dict)]
+            bodies = [
+                GraphVisit(
+                    node[name],
+                    (*visit.parts, "nodes", index, name),
+                    node_id if isinstance(node_id, str) else None,
+                    name,
+                )
+                for name in names
+                if isinstance(node.get(name), dict)
+            ]
         yield NodeVisit(node, index, visit), bodies
 
 

@@ -70,8 +70,14 @@ class ServerConnection:
             `heartbeat.ack` to an agent of version 3 or later (None: not sent).
     """
 
-    def __init__(self, agent_id: str, heartbeat_interval_s: float, *, max_bytes: int = MAX_FRAME_BYTES,
-                 lease_s: float | None = None) -> None:
+    def __init__(
+        self,
+        agent_id: str,
+        heartbeat_interval_s: float,
+        *,
+        max_bytes: int = MAX_FRAME_BYTES,
+        lease_s: float | None = None,
+    ) -> None:
         self.agent_id = agent_id
         self.heartbeat_interval_s = heartbeat_interval_s
         self.lease_s = lease_s
@@ -107,8 +113,10 @@ class ServerConnection:
             return message
         if isinstance(message, Hello):
             raise UnexpectedMessage("hello", "any message but a second 'hello'")
-        if (isinstance(message, JournalBatch | JobFinished | JobAccepted | JobRejected)
-                and self._assigned.get(message.execution_id) != message.attempt):
+        if (
+            isinstance(message, JournalBatch | JobFinished | JobAccepted | JobRejected)
+            and self._assigned.get(message.execution_id) != message.attempt
+        ):
             raise NotYours(message.execution_id, message.attempt)
         return message
 
@@ -134,9 +142,15 @@ class ServerConnection:
             raise RuntimeError(f"welcome() needs a received hello; the connection is {self.state.value}")
         if reclaimed and self.protocol_version < 2:
             raise ValueError(f"a version-{self.protocol_version} agent cannot be told to go on under a new attempt")
-        return Welcome(protocol_version=self.protocol_version, agent_id=self.agent_id,
-                       heartbeat_interval_s=self.heartbeat_interval_s, server_time=time.time(),
-                       stop=list(stop or []), reclaimed=list(reclaimed or []), lease_s=self._lease())
+        return Welcome(
+            protocol_version=self.protocol_version,
+            agent_id=self.agent_id,
+            heartbeat_interval_s=self.heartbeat_interval_s,
+            server_time=time.time(),
+            stop=list(stop or []),
+            reclaimed=list(reclaimed or []),
+            lease_s=self._lease(),
+        )
 
     def heartbeat_ack(self, ref: str) -> HeartbeatAck:
         """The answer to the agent's heartbeat `ref`, with its renewed lease (version 3).
@@ -193,12 +207,23 @@ class AgentConnection:
             the newest).
     """
 
-    def __init__(self, name: str, version: str, capabilities: list[str], labels: list[str], max_jobs: int,
-                 steps: list[str], *, max_bytes: int = MAX_FRAME_BYTES,
-                 protocol_version: int = PROTOCOL_VERSION) -> None:
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        capabilities: list[str],
+        labels: list[str],
+        max_jobs: int,
+        steps: list[str],
+        *,
+        max_bytes: int = MAX_FRAME_BYTES,
+        protocol_version: int = PROTOCOL_VERSION,
+    ) -> None:
         if protocol_version not in SUPPORTED_VERSIONS:
-            raise ValueError(f"protocol version {protocol_version} is not one this agent speaks "
-                             f"({', '.join(map(str, sorted(SUPPORTED_VERSIONS)))})")
+            raise ValueError(
+                f"protocol version {protocol_version} is not one this agent speaks "
+                f"({', '.join(map(str, sorted(SUPPORTED_VERSIONS)))})"
+            )
         self.protocol_version = protocol_version
         self.name = name
         self.version = version
@@ -221,9 +246,16 @@ class AgentConnection:
         """
         if self.state is not AgentState.CONNECTING:
             raise RuntimeError(f"hello() is sent once, first; the connection is {self.state.value}")
-        message = Hello(protocol_version=self.protocol_version, name=self.name, version=self.version,
-                        capabilities=self.capabilities, labels=self.labels, max_jobs=self.max_jobs,
-                        steps=self.steps, running=list(running or []))
+        message = Hello(
+            protocol_version=self.protocol_version,
+            name=self.name,
+            version=self.version,
+            capabilities=self.capabilities,
+            labels=self.labels,
+            max_jobs=self.max_jobs,
+            steps=self.steps,
+            running=list(running or []),
+        )
         self.state = AgentState.HELLO_SENT
         return message
 
@@ -241,8 +273,11 @@ class AgentConnection:
                 welcome names an unsupported version.
         """
         if self.state in (AgentState.CONNECTING, AgentState.CLOSED):
-            expected = "nothing before hello is sent" if self.state is AgentState.CONNECTING else \
-                "nothing: the connection is closed"
+            expected = (
+                "nothing before hello is sent"
+                if self.state is AgentState.CONNECTING
+                else "nothing: the connection is closed"
+            )
             raise UnexpectedMessage(_type_of(raw, decode_server_message), expected)
         message = decode_server_message(raw, max_bytes=self.max_bytes)
         if isinstance(message, ErrorMessage):

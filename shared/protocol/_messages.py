@@ -135,8 +135,9 @@ class Heartbeat(_Message):
     gives it none until a heartbeat without it (version 3, left out when None)."""
 
     @model_serializer(mode="wrap")
-    def _without_empty_unhealthy(self, handler: SerializerFunctionWrapHandler,
-                                 info: SerializationInfo) -> dict[str, Any]:
+    def _without_empty_unhealthy(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
         # An orchestrator before version 3 refuses unknown fields.
         data: dict[str, Any] = handler(self)
         if self.unhealthy is None:
@@ -174,8 +175,10 @@ class JournalBatch(_Message):
     def _seqs_increase(cls, events: list[WireEvent]) -> list[WireEvent]:
         for index in range(1, len(events)):
             if events[index].seq <= events[index - 1].seq:
-                raise ValueError(f"seqs must increase strictly, but events[{index}].seq is "
-                                 f"{events[index].seq} after {events[index - 1].seq}")
+                raise ValueError(
+                    f"seqs must increase strictly, but events[{index}].seq is "
+                    f"{events[index].seq} after {events[index - 1].seq}"
+                )
         return events
 
 
@@ -234,8 +237,7 @@ class Welcome(_Message):
     for this long starts no more steps (it fences itself). Left out when None."""
 
     @model_serializer(mode="wrap")
-    def _without_empty_fields(self, handler: SerializerFunctionWrapHandler,
-                              info: SerializationInfo) -> dict[str, Any]:
+    def _without_empty_fields(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
         # An agent refuses unknown fields: one of an older version is never sent these.
         data: dict[str, Any] = handler(self)
         if not self.reclaimed:

@@ -30,6 +30,7 @@ def _load_module_steps(spec: str) -> Any:
         raise ValueError(f"{MODULES_ENV} entry {spec!r} is not 'module:attribute'")
     return getattr(importlib.import_module(module), attribute)
 
+
 log = logging.getLogger(__name__)
 
 
@@ -67,7 +68,8 @@ class StepRegistry:
         registry = cls(BUILTIN_STEPS)
         if plugins:
             sources: list[tuple[str, Callable[[], Any]]] = [
-                (ep.name, ep.load) for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)]
+                (ep.name, ep.load) for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+            ]
             sources += [(spec, functools.partial(_load_module_steps, spec)) for spec in _module_specs()]
             for name, load in sources:
                 try:

@@ -33,8 +33,9 @@ from shared.steps import StepRegistry, context, step
 
 
 class MemoryOrchestrator:
-    def __init__(self, *, heartbeat_interval_s: float = 0.05, lease_s: float | None = None,
-                 welcome: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, *, heartbeat_interval_s: float = 0.05, lease_s: float | None = None, welcome: dict[str, Any] | None = None
+    ) -> None:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.lease_s = lease_s
         self.welcome_fields = welcome or {}

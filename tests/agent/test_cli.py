@@ -25,8 +25,14 @@ from tests.agent.keyrings import MemoryKeyring
 TOKEN = "et_enrol_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 KEY = "ak_live_0123456789abcdef0123456789abcdef"
 ENROLLED = {"agent_id": "a-42", "org_id": "o-7", "agent_key": KEY, "name": "bot-1", "labels": ["finance", "linux"]}
-REFUSED = {"error": {"code": "invalid_token", "message": "enrolment token is invalid or expired",
-                     "details": None, "request_id": "req-1"}}
+REFUSED = {
+    "error": {
+        "code": "invalid_token",
+        "message": "enrolment token is invalid or expired",
+        "details": None,
+        "request_id": "req-1",
+    }
+}
 
 runner = CliRunner()
 
@@ -89,16 +95,33 @@ def test_enroll_with_a_key_file_stores_identity_and_private_key(
 ) -> None:
     key_file = tmp_path / "keys" / "agent.key"
 
-    result = runner.invoke(app, ["enroll", orchestrator.url, TOKEN, "--name", "bot-1", "--labels", "finance, linux,",
-                                 "--key-file", str(key_file)])
+    result = runner.invoke(
+        app,
+        [
+            "enroll",
+            orchestrator.url,
+            TOKEN,
+            "--name",
+            "bot-1",
+            "--labels",
+            "finance, linux,",
+            "--key-file",
+            str(key_file),
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     assert result.output.strip() == (f"Enrolled as bot-1 (agent id a-42) in organisation o-7; key stored in {key_file}")
     assert_no_secrets(result.output)
     path, sent = orchestrator.requests[0]
     assert path == "/api/v1/agents/enroll"
-    assert sent == {"token": TOKEN, "name": "bot-1", "hostname": socket.gethostname(),
-                    "labels": ["finance", "linux"], "version": sent["version"]}
+    assert sent == {
+        "token": TOKEN,
+        "name": "bot-1",
+        "hostname": socket.gethostname(),
+        "labels": ["finance", "linux"],
+        "version": sent["version"],
+    }
     assert sent["version"]
     assert key_file.read_text().strip() == KEY
     assert mode(key_file) == 0o600
@@ -106,8 +129,14 @@ def test_enroll_with_a_key_file_stores_identity_and_private_key(
     identity = json.loads((agent_home / "agent.json").read_text())
     assert KEY not in json.dumps(identity)
     assert TOKEN not in json.dumps(identity)
-    assert identity == {"url": orchestrator.url.rstrip("/"), "agent_id": "a-42", "org_id": "o-7", "name": "bot-1",
-                        "labels": ["finance", "linux"], "key_store": str(key_file)}
+    assert identity == {
+        "url": orchestrator.url.rstrip("/"),
+        "agent_id": "a-42",
+        "org_id": "o-7",
+        "name": "bot-1",
+        "labels": ["finance", "linux"],
+        "key_store": str(key_file),
+    }
 
 
 def test_enroll_keeps_the_key_in_the_os_keyring_and_names_the_host_by_default(
@@ -267,8 +296,10 @@ def test_doctor_says_when_the_outbox_cannot_be_written_and_when_it_can_again(age
         assert "problem: outbox" in result.output
         # SQLite's words: "disk I/O error" when even its shared-memory file cannot grow, "database or
         # disk is full" when the write-ahead log cannot
-        assert "cannot be written (disk I/O error; 0.0 MB free)" in result.output or \
-            "cannot be written (database or disk is full; 0.0 MB free)" in result.output
+        assert (
+            "cannot be written (disk I/O error; 0.0 MB free)" in result.output
+            or "cannot be written (database or disk is full; 0.0 MB free)" in result.output
+        )
         assert "takes none until it can" in result.output
         free(agent_home)
         result = runner.invoke(app, ["doctor"])

@@ -22,14 +22,23 @@ def test_the_allowlist_setting_names_a_bad_entry() -> None:
         parse_allowlist("REGION,A-B")
 
 
-async def test_a_flow_reading_an_unlisted_variable_fails_on_the_agents_engine(monkeypatch: pytest.MonkeyPatch,
-                                                                             tmp_path) -> None:
+async def test_a_flow_reading_an_unlisted_variable_fails_on_the_agents_engine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-not-for-flows")
     monkeypatch.setenv("REGION", "eu-west-1")
-    flow = Flow.model_validate({"schema": "rpa.flow/1", "name": "Env", "nodes": [
-        {"id": "read", "type": "data.template", "params": {"template": "{{ env.REGION }}"}},
-        {"id": "steal", "type": "data.template", "params": {"template": "{{ env.AWS_SECRET_ACCESS_KEY }}"}}],
-        "edges": [{"from": "read", "to": "steal"}], "outputs": {"region": "{{ steps.read.output }}"}})
+    flow = Flow.model_validate(
+        {
+            "schema": "rpa.flow/1",
+            "name": "Env",
+            "nodes": [
+                {"id": "read", "type": "data.template", "params": {"template": "{{ env.REGION }}"}},
+                {"id": "steal", "type": "data.template", "params": {"template": "{{ env.AWS_SECRET_ACCESS_KEY }}"}},
+            ],
+            "edges": [{"from": "read", "to": "steal"}],
+            "outputs": {"region": "{{ steps.read.output }}"},
+        }
+    )
     engine = Engine(StepRegistry.default(), artifacts_dir=tmp_path, env=allowed_env(parse_allowlist("REGION")))
     result = await engine.run(flow, {})
     assert result.status == "failed"

@@ -27,8 +27,9 @@ from agent.keystore import (
 from tests.agent.keyrings import MemoryKeyring
 
 KEY = "ak_live_0123456789abcdef0123456789abcdef"
-IDENTITY = AgentIdentity(url="https://rpa.example.com", agent_id="a-1", org_id="o-1", name="bot-1",
-                         labels=["finance", "linux"])
+IDENTITY = AgentIdentity(
+    url="https://rpa.example.com", agent_id="a-1", org_id="o-1", name="bot-1", labels=["finance", "linux"]
+)
 
 
 def mode(path: Path) -> int:
@@ -204,8 +205,9 @@ ROTATED = AgentIdentity(url="https://rpa.example.com", agent_id=AGENT_ID, org_id
 NEW_KEY = f"rpa_ak_{AGENT_ID.replace('-', '')}_n3wS3cretN3wS3cretN3wS3cretN3wS3cret"
 
 
-def test_a_new_key_replaces_the_old_one_where_it_is_kept(memory_keyring: MemoryKeyring, agent_home: Path,
-                                                         tmp_path: Path) -> None:
+def test_a_new_key_replaces_the_old_one_where_it_is_kept(
+    memory_keyring: MemoryKeyring, agent_home: Path, tmp_path: Path
+) -> None:
     save_identity(ROTATED, "rpa_ak_old")
     assert replace_key(NEW_KEY + "\n") == "the OS keyring"
     assert load_identity() == (ROTATED, NEW_KEY)
@@ -220,13 +222,17 @@ def test_a_new_key_replaces_the_old_one_where_it_is_kept(memory_keyring: MemoryK
     assert key_file.read_text().strip() == newer
 
 
-@pytest.mark.parametrize(("key", "says"), [
-    ("", "not an agent key"),
-    ("n3wS3cret-but-no-prefix", "not an agent key"),
-    (f"rpa_ak_{'0' * 32}_n3wS3cretN3wS3cret", "belongs to another agent, not to bot-1"),
-])
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("", "not an agent key"),
+        ("n3wS3cret-but-no-prefix", "not an agent key"),
+        (f"rpa_ak_{'0' * 32}_n3wS3cretN3wS3cret", "belongs to another agent, not to bot-1"),
+    ],
+)
 def test_a_key_that_is_not_this_agents_is_refused_and_nothing_changes(
-        agent_home: Path, tmp_path: Path, key: str, says: str) -> None:
+    agent_home: Path, tmp_path: Path, key: str, says: str
+) -> None:
     key_file = tmp_path / "agent.key"
     save_identity(ROTATED, "rpa_ak_old", key_file=key_file)
     with pytest.raises(KeystoreError, match=says) as refused:

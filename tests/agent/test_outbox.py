@@ -147,8 +147,7 @@ def test_a_reclaimed_job_goes_on_under_its_new_attempt_with_its_events_and_journ
     assert not outbox.reattempt("nope", 2)
 
 
-def test_a_journal_of_a_reclaimed_job_stops_writing_once_the_job_is_forgotten_or_reassigned(
-        outbox: Outbox) -> None:
+def test_a_journal_of_a_reclaimed_job_stops_writing_once_the_job_is_forgotten_or_reassigned(outbox: Outbox) -> None:
     journal = outbox.open_job("e1", 1, ASSIGNMENT, [])
     outbox.reattempt("e1", 2)
     outbox.forget("e1", force=True)
@@ -295,8 +294,11 @@ def test_listeners_see_a_batch_only_once_it_is_on_disk(tmp_path: Path) -> None:
     seen_on_disk: list[list[int]] = []
     with Outbox(path) as box:
         journal = box.open_job("e1", 1, ASSIGNMENT, [])
-        journal.subscribe(lambda batch: seen_on_disk.append(
-            [row[0] for row in sql(path, "SELECT seq FROM events WHERE seq >= ? ORDER BY seq", batch[0].seq)]))
+        journal.subscribe(
+            lambda batch: seen_on_disk.append(
+                [row[0] for row in sql(path, "SELECT seq FROM events WHERE seq >= ? ORDER BY seq", batch[0].seq)]
+            )
+        )
         journal.append_many([log(1), log(2)])
         journal.append_many([log(3)])
 
@@ -396,8 +398,9 @@ WRITER = textwrap.dedent(
 
 def test_events_survive_sigkill_right_after_append(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
-    done = subprocess.run([sys.executable, "-c", WRITER, str(path), "60"], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", WRITER, str(path), "60"], capture_output=True, text=True, timeout=60, check=False
+    )
 
     assert done.returncode == -signal.SIGKILL, done.stderr
     count = int(done.stdout.strip())

@@ -19,13 +19,23 @@ LEASE_S = 0.5
 
 
 def _runtime(tmp_path: Path, server: MemoryOrchestrator) -> AgentRuntime:
-    return AgentRuntime(AgentConfig(url="http://memory", key="rpa_ak_test", name="laptop", home=tmp_path / "agent",
-                                    backoff_min_s=0.01, backoff_max_s=0.05),
-                        registry=memory.registry(), connector=server.connector)
+    return AgentRuntime(
+        AgentConfig(
+            url="http://memory",
+            key="rpa_ak_test",
+            name="laptop",
+            home=tmp_path / "agent",
+            backoff_min_s=0.01,
+            backoff_max_s=0.05,
+        ),
+        registry=memory.registry(),
+        connector=server.connector,
+    )
 
 
 async def test_no_step_with_outside_effects_starts_after_the_lease_while_the_orchestrator_is_silent(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     memory.STARTS.clear()
     server = MemoryOrchestrator(heartbeat_interval_s=0.05, lease_s=LEASE_S)
     runtime = _runtime(tmp_path, server)

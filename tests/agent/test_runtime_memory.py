@@ -15,9 +15,10 @@ from tests.agent.memory_orchestrator import MemoryOrchestrator, effect_flow, unt
 
 def _runtime(tmp_path: Path, server: MemoryOrchestrator, **config: object) -> AgentRuntime:
     settings: dict[str, object] = {"backoff_min_s": 0.01, "backoff_max_s": 0.05, **config}
-    return AgentRuntime(AgentConfig(url="http://memory", key="rpa_ak_test", name="laptop",
-                                    home=tmp_path / "agent", **settings),  # type: ignore[arg-type]
-                        connector=server.connector)
+    return AgentRuntime(
+        AgentConfig(url="http://memory", key="rpa_ak_test", name="laptop", home=tmp_path / "agent", **settings),  # type: ignore[arg-type]
+        connector=server.connector,
+    )
 
 
 async def test_a_job_runs_and_its_journal_is_acknowledged_over_an_in_memory_connection(tmp_path: Path) -> None:
@@ -66,8 +67,7 @@ async def test_cuts_at_random_moments_after_a_healthy_while_reconnect_at_once(tm
     the delay doubled across healthy connections)."""
     rng = random.Random(CUT_SEED)
     server = MemoryOrchestrator()
-    runtime = _runtime(tmp_path, server, backoff_min_s=0.01, backoff_max_s=2.0, healthy_s=0.2,
-                       backoff_seed=CUT_SEED)
+    runtime = _runtime(tmp_path, server, backoff_min_s=0.01, backoff_max_s=2.0, healthy_s=0.2, backoff_seed=CUT_SEED)
     runtime.start()
     try:
         for cut in range(6):
@@ -103,11 +103,15 @@ async def test_the_reconnect_delay_stays_under_half_the_announced_lease(tmp_path
 
 
 async def test_a_run_that_ended_unheard_and_comes_back_under_a_new_attempt_is_sent_not_run_again(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     memory.STARTS.clear()
     server = MemoryOrchestrator(lease_s=30.0)
-    runtime = AgentRuntime(AgentConfig(url="http://memory", key="rpa_ak_test", name="laptop", home=tmp_path / "a"),
-                           registry=memory.registry(), connector=server.connector)
+    runtime = AgentRuntime(
+        AgentConfig(url="http://memory", key="rpa_ak_test", name="laptop", home=tmp_path / "a"),
+        registry=memory.registry(),
+        connector=server.connector,
+    )
     runtime.start()
     try:
         await until(server.ready.is_set, what="a connection")

@@ -21,8 +21,9 @@ from tests.agent.memory_orchestrator import MemoryOrchestrator, effect_flow, unt
 def read_only(outbox: Outbox) -> Iterator[None]:
     with outbox._lock:
         writable = outbox._db
-        outbox._db = sqlite3.connect(f"file:{outbox.path}?mode=ro", uri=True, isolation_level=None,
-                                     check_same_thread=False)
+        outbox._db = sqlite3.connect(
+            f"file:{outbox.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
     try:
         yield
     finally:
@@ -31,13 +32,22 @@ def read_only(outbox: Outbox) -> Iterator[None]:
             outbox._db = writable
 
 
-async def test_a_job_that_cannot_be_journaled_is_handed_back_and_the_agent_recovers_by_itself(
-        tmp_path: Path) -> None:
+async def test_a_job_that_cannot_be_journaled_is_handed_back_and_the_agent_recovers_by_itself(tmp_path: Path) -> None:
     server = MemoryOrchestrator(lease_s=10.0)
     home = tmp_path / ("h" * 200) / ("o" * 200)  # named in the reason: longer than a heartbeat carries
-    runtime = AgentRuntime(AgentConfig(url="http://memory", key="rpa_ak_test", name="laptop", home=home,
-                                       backoff_min_s=0.01, backoff_max_s=0.05, health_probe_s=0.05),
-                           registry=memory.registry(), connector=server.connector)
+    runtime = AgentRuntime(
+        AgentConfig(
+            url="http://memory",
+            key="rpa_ak_test",
+            name="laptop",
+            home=home,
+            backoff_min_s=0.01,
+            backoff_max_s=0.05,
+            health_probe_s=0.05,
+        ),
+        registry=memory.registry(),
+        connector=server.connector,
+    )
     runtime.start()
     try:
         await server.assign(JobAssign(execution_id="e1", attempt=1, flow=effect_flow(400, 0.005)))
@@ -53,8 +63,9 @@ async def test_a_job_that_cannot_be_journaled_is_handed_back_and_the_agent_recov
             problem = runtime.status().problem
             assert problem is not None
             assert "outbox cannot be written (attempt to write a readonly database)" in problem
-            await until(lambda: any(b.unhealthy == problem[:500] for b in server.heartbeats()),
-                        what="an unhealthy beat")
+            await until(
+                lambda: any(b.unhealthy == problem[:500] for b in server.heartbeats()), what="an unhealthy beat"
+            )
             await server.assign(JobAssign(execution_id="e2", attempt=1, flow=wait_flow(2)))
             await until(lambda: len(server.rejected) == 2, what="the next job to be refused")
             assert (server.rejected[1].execution_id, server.rejected[1].reason) == ("e2", problem)
@@ -62,8 +73,10 @@ async def test_a_job_that_cannot_be_journaled_is_handed_back_and_the_agent_recov
         # The disk is writable again: the agent notices by itself, says so, and takes jobs again.
         await until(lambda: runtime.status().problem is None, what="the agent to recover")
         beats = len(server.heartbeats())
-        await until(lambda: len(server.heartbeats()) > beats and server.heartbeats()[-1].unhealthy is None,
-                    what="a healthy beat")
+        await until(
+            lambda: len(server.heartbeats()) > beats and server.heartbeats()[-1].unhealthy is None,
+            what="a healthy beat",
+        )
         await server.assign(JobAssign(execution_id="e3", attempt=1, flow=wait_flow(2)))
         await until(lambda: "e3" in server.finished, what="a new job to run")
         assert server.finished["e3"].status == "succeeded"

@@ -35,12 +35,29 @@ class OldOrchestrator:
         self.hellos.append(hello["protocol_version"])
         if hello["protocol_version"] not in self.versions:
             listed = ", ".join(map(str, sorted(self.versions)))
-            await ws.send(encode(ErrorMessage(code="unsupported_version", message=(
-                f"protocol version {hello['protocol_version']} is not supported; supported versions: {listed}"))))
+            await ws.send(
+                encode(
+                    ErrorMessage(
+                        code="unsupported_version",
+                        message=(
+                            f"protocol version {hello['protocol_version']} is not supported; "
+                            f"supported versions: {listed}"
+                        ),
+                    )
+                )
+            )
             await ws.close(CLOSE_UNSUPPORTED_VERSION, "unsupported protocol version")
             return
-        await ws.send(encode(Welcome(protocol_version=hello["protocol_version"], agent_id="agt_1",
-                                     heartbeat_interval_s=30.0, server_time=time.time())))
+        await ws.send(
+            encode(
+                Welcome(
+                    protocol_version=hello["protocol_version"],
+                    agent_id="agt_1",
+                    heartbeat_interval_s=30.0,
+                    server_time=time.time(),
+                )
+            )
+        )
         self.welcomed.set()
         self._open.add(ws)
         with contextlib.suppress(Exception):
@@ -73,8 +90,16 @@ async def serve() -> AsyncIterator[Any]:
 
 
 async def _running(tmp_path: Path, port: int) -> tuple[AgentRuntime, asyncio.Task[None]]:
-    runtime = AgentRuntime(AgentConfig(url=f"http://127.0.0.1:{port}", key="rpa_ak_test", name="laptop",
-                                       home=tmp_path / "agent", backoff_min_s=0.05, backoff_max_s=0.1))
+    runtime = AgentRuntime(
+        AgentConfig(
+            url=f"http://127.0.0.1:{port}",
+            key="rpa_ak_test",
+            name="laptop",
+            home=tmp_path / "agent",
+            backoff_min_s=0.05,
+            backoff_max_s=0.1,
+        )
+    )
     return runtime, asyncio.get_running_loop().create_task(runtime.run())
 
 
@@ -86,7 +111,8 @@ async def _stop(runtime: AgentRuntime, task: asyncio.Task[None]) -> None:
 
 
 async def test_refused_in_versions_3_and_2_the_agent_speaks_1_at_once_and_tries_3_again_next_time(
-        tmp_path: Path, serve: Any) -> None:
+    tmp_path: Path, serve: Any
+) -> None:
     assert PROTOCOL_VERSION == 3
     old = await serve(OldOrchestrator())
     runtime, task = await _running(tmp_path, old.port)
@@ -102,8 +128,7 @@ async def test_refused_in_versions_3_and_2_the_agent_speaks_1_at_once_and_tries_
 
 
 @pytest.mark.parametrize("newest", [2, 3])
-async def test_an_orchestrator_is_spoken_the_newest_version_it_speaks(tmp_path: Path, serve: Any,
-                                                                       newest: int) -> None:
+async def test_an_orchestrator_is_spoken_the_newest_version_it_speaks(tmp_path: Path, serve: Any, newest: int) -> None:
     current = await serve(OldOrchestrator(frozenset(range(1, newest + 1))))
     runtime, task = await _running(tmp_path, current.port)
     try:
@@ -115,7 +140,8 @@ async def test_an_orchestrator_is_spoken_the_newest_version_it_speaks(tmp_path: 
 
 
 async def test_refused_in_every_version_the_agent_waits_and_starts_again_from_the_newest(
-        tmp_path: Path, serve: Any) -> None:
+    tmp_path: Path, serve: Any
+) -> None:
     nobody = await serve(OldOrchestrator(frozenset()))  # refuses every version, 1 included
     runtime, task = await _running(tmp_path, nobody.port)
     try:

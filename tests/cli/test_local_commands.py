@@ -643,8 +643,9 @@ def test_ctrl_c_leaves_a_journal_that_resume_finishes(tmp_path: Path) -> None:
     env = {**os.environ, "RPA_TEST_PAUSE": "60", "PYTHONFAULTHANDLER": "1"}
     # A process started in the background by a non-interactive shell ignores SIGINT, and so would
     # the run it starts: the run is started with Ctrl-C's default, as from a terminal.
-    interruptible = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                     "os.execv(sys.argv[1], sys.argv[1:])")
+    interruptible = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    )
     child = subprocess.Popen(
         [sys.executable, "-c", interruptible, str(RPA), "run", str(flow), "-i", "order=B-2", "--journal", str(journal)],
         stdout=subprocess.PIPE,
@@ -669,8 +670,10 @@ def test_ctrl_c_leaves_a_journal_that_resume_finishes(tmp_path: Path) -> None:
             dispositions = [line for line in status.splitlines() if line.startswith("Sig")]
             child.send_signal(signal.SIGABRT)
             _, stderr = child.communicate(timeout=10)
-            pytest.fail(f"rpa run did not stop within 20 s of Ctrl-C (its signal masks: {dispositions}); "
-                        f"its stacks:\n{stderr[-6000:]}")
+            pytest.fail(
+                f"rpa run did not stop within 20 s of Ctrl-C (its signal masks: {dispositions}); "
+                f"its stacks:\n{stderr[-6000:]}"
+            )
         finally:
             if child.poll() is None:
                 child.kill()

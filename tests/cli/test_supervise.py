@@ -16,8 +16,20 @@ from tests.e2e._cluster import processes_mentioning
 
 def test_public_names_are_pinned() -> None:
     assert sorted(cli.supervise.__all__) == [
-        "ChildExited", "CommandFailed", "LocalAgent", "LocalOrchestrator", "LocalRun", "RPA", "StartupTimeout",
-        "SupervisionError", "WaitTimeout", "clean_env", "free_port", "new_password", "rpa_command", "wait_for",
+        "ChildExited",
+        "CommandFailed",
+        "LocalAgent",
+        "LocalOrchestrator",
+        "LocalRun",
+        "RPA",
+        "StartupTimeout",
+        "SupervisionError",
+        "WaitTimeout",
+        "clean_env",
+        "free_port",
+        "new_password",
+        "rpa_command",
+        "wait_for",
     ]
     for name in cli.supervise.__all__:
         assert hasattr(cli.supervise, name), f"cli.supervise.{name} is exported but missing"
@@ -47,8 +59,13 @@ def test_a_startup_timeout_names_what_did_not_come_up_and_its_log(tmp_path: Path
 def _rpa_up(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RPA_")}
     env.update({"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "200"})
-    return subprocess.run([RPA, "up", "--port", str(free_port()), "--data-dir", str(tmp_path / "up"), *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [RPA, "up", "--port", str(free_port()), "--data-dir", str(tmp_path / "up"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_rpa_up_reports_a_startup_timeout_as_an_error_and_stops_the_orchestrator(tmp_path: Path) -> None:
@@ -68,4 +85,3 @@ def test_rpa_up_reports_an_orchestrator_that_exits_at_start(tmp_path: Path) -> N
     assert done.returncode == 2, done.stdout + done.stderr
     assert "error: the orchestrator exited; see" in done.stderr
     assert "Traceback (most recent call last)" not in done.stdout + done.stderr.split("exited; see")[0]
-

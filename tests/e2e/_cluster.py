@@ -13,8 +13,17 @@ from typing import Any
 
 from cli.supervise import LocalAgent, LocalOrchestrator, free_port, wait_for
 
-__all__ = ["API", "Agent", "Orchestrator", "completed_twice", "free_port", "gapless", "invocations",
-           "processes_mentioning", "wait_for"]
+__all__ = [
+    "API",
+    "Agent",
+    "Orchestrator",
+    "completed_twice",
+    "free_port",
+    "gapless",
+    "invocations",
+    "processes_mentioning",
+    "wait_for",
+]
 
 API = "/api/v1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,13 +32,21 @@ EMAIL = "owner@example.com"
 
 
 class Orchestrator(LocalOrchestrator):
-    def __init__(self, root: Path, *, database_url: str | None = None, grace_s: float = 1.0,
-                 heartbeat_s: float = 0.5) -> None:
-        env = {"HOME": str(root / "home"), "RPA_ENVIRONMENT": "test", "RPA_AGENT_GRACE_S": str(grace_s),
-               "RPA_HEARTBEAT_INTERVAL_S": str(heartbeat_s), "RPA_CANCEL_GRACE_S": "3",
-               "RPA_RATE_LIMIT_PER_MINUTE": "100000", "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "10000",
-               # the orchestrator validates flows against the steps its agents have (probe.count)
-               "RPA_STEP_MODULES": "tests.e2e.probe_steps:STEPS", "PYTHONPATH": str(ROOT)}
+    def __init__(
+        self, root: Path, *, database_url: str | None = None, grace_s: float = 1.0, heartbeat_s: float = 0.5
+    ) -> None:
+        env = {
+            "HOME": str(root / "home"),
+            "RPA_ENVIRONMENT": "test",
+            "RPA_AGENT_GRACE_S": str(grace_s),
+            "RPA_HEARTBEAT_INTERVAL_S": str(heartbeat_s),
+            "RPA_CANCEL_GRACE_S": "3",
+            "RPA_RATE_LIMIT_PER_MINUTE": "100000",
+            "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "10000",
+            # the orchestrator validates flows against the steps its agents have (probe.count)
+            "RPA_STEP_MODULES": "tests.e2e.probe_steps:STEPS",
+            "PYTHONPATH": str(ROOT),
+        }
         if database_url:
             env["RPA_DATABASE_URL"] = database_url
         super().__init__(root / "orchestrator", env=env, log=root / "orchestrator.log")
@@ -56,19 +73,38 @@ class Orchestrator(LocalOrchestrator):
             execution = self.execution(execution_id)
             return execution if execution["state"] in states else None
 
-        result: dict[str, Any] = wait_for(reached, timeout, f"execution {execution_id} to reach {sorted(states)}",
-                                          interval=0.1)
+        result: dict[str, Any] = wait_for(
+            reached, timeout, f"execution {execution_id} to reach {sorted(states)}", interval=0.1
+        )
         return result
 
 
 class Agent(LocalAgent):
-    def __init__(self, root: Path, orchestrator: Orchestrator, name: str, *, labels: list[str] | None = None,
-                 max_jobs: int = 1, url: str | None = None) -> None:
-        super().__init__(orchestrator, root / f"agent-{name}", name, labels=labels, max_jobs=max_jobs, url=url,
-                         env={"HOME": str(root / "home"),
-                              # every agent of a test can run probe.count, which records invocations in one file
-                              "RPA_STEP_MODULES": "tests.e2e.probe_steps:STEPS", "PYTHONPATH": str(ROOT),
-                              "RPA_PROBE_FILE": str(root / "probe.log")})
+    def __init__(
+        self,
+        root: Path,
+        orchestrator: Orchestrator,
+        name: str,
+        *,
+        labels: list[str] | None = None,
+        max_jobs: int = 1,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(
+            orchestrator,
+            root / f"agent-{name}",
+            name,
+            labels=labels,
+            max_jobs=max_jobs,
+            url=url,
+            env={
+                "HOME": str(root / "home"),
+                # every agent of a test can run probe.count, which records invocations in one file
+                "RPA_STEP_MODULES": "tests.e2e.probe_steps:STEPS",
+                "PYTHONPATH": str(ROOT),
+                "RPA_PROBE_FILE": str(root / "probe.log"),
+            },
+        )
         self.log = root / f"agent-{name}.log"
         self.orchestrator = orchestrator
 

@@ -66,23 +66,29 @@ def cluster(tmp_path: Path) -> Iterator[tuple[Orchestrator, list[Agent]]]:
 
 
 def test_a_full_disk_hands_the_job_back_with_the_reason_and_the_agent_recovers_by_itself(
-        tmp_path: Path, cluster: tuple[Orchestrator, list[Agent]]) -> None:
+    tmp_path: Path, cluster: tuple[Orchestrator, list[Agent]]
+) -> None:
     server, agents = cluster
     with small_disk(tmp_path / "agent-full", size="8m") as disk:
         agent = Agent(tmp_path, server, "full")
         agents.append(agent)
         agent.start()
         agent.wait_online()
-        execution = server.start_execution(server.publish(batch_flow(items=40, pause_s=0.1, probe=True)),
-                                           inputs={"items": 40})
-        wait_for(lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 3, 30,
-                 "three iterations")  # control: it runs and journals
+        execution = server.start_execution(
+            server.publish(batch_flow(items=40, pause_s=0.1, probe=True)), inputs={"items": 40}
+        )
+        wait_for(
+            lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 3,
+            30,
+            "three iterations",
+        )  # control: it runs and journals
         fill(disk)
         wait_for(lambda: any(t == "lost" for _, t, _ in _moves(server, execution)), 30, "the job to be handed back")
         lost = next(reason for _, to, reason in _moves(server, execution) if to == "lost")
         assert "rejected it: the agent could not write its journal (database or disk is full" in lost
-        wait_for(lambda: server.api("GET", f"/agents/{agent.agent_id}")["status"] == "busy", 10,
-                 "the agent to take no job")  # its heartbeats say why; no free slot meanwhile
+        wait_for(
+            lambda: server.api("GET", f"/agents/{agent.agent_id}")["status"] == "busy", 10, "the agent to take no job"
+        )  # its heartbeats say why; no free slot meanwhile
         assert server.execution(execution)["state"] == "queued"
         time.sleep(1.5)
         assert server.execution(execution)["state"] == "queued"  # not handed to it again and again
@@ -102,7 +108,8 @@ def test_a_full_disk_hands_the_job_back_with_the_reason_and_the_agent_recovers_b
 
 
 def test_no_step_starts_while_the_orchestrator_is_frozen_past_the_lease(
-        tmp_path: Path, cluster: tuple[Orchestrator, list[Agent]]) -> None:
+    tmp_path: Path, cluster: tuple[Orchestrator, list[Agent]]
+) -> None:
     server, agents = cluster  # lease = the grace, 2 s
     server.stop()
     _timed(server)
@@ -154,8 +161,9 @@ def test_cuts_at_random_moments_with_the_real_defaults_never_cost_the_lease(tmp_
         _timed_agent(agent, tmp_path)
         agent.start()
         agent.wait_online()
-        execution = server.start_execution(server.publish(batch_flow(items=60, pause_s=0.4, probe=True)),
-                                           inputs={"items": 60})
+        execution = server.start_execution(
+            server.publish(batch_flow(items=60, pause_s=0.4, probe=True)), inputs={"items": 60}
+        )
         server.wait_state(execution, {"running"})
         for _ in range(4):
             time.sleep(rng.uniform(5.5, 6.5))  # up for longer than the 5 s that count as healthy

@@ -12,17 +12,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_rpa_bundle_builds_and_runs_a_flow(tmp_path: Path) -> None:
     build = subprocess.run(
-        [sys.executable, str(ROOT / "build_spec.py"), "rpa", "--dist", str(tmp_path / "dist"),
-         "--work", str(tmp_path / "build")],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(ROOT / "build_spec.py"),
+            "rpa",
+            "--dist",
+            str(tmp_path / "dist"),
+            "--work",
+            str(tmp_path / "build"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert build.returncode == 0, build.stderr[-3000:]
     program = tmp_path / "dist" / "rpa" / "rpa"
     assert program.is_file()
 
     flow = ROOT / "resources" / "flows" / "demo" / "order-triage.json"
-    ran = subprocess.run([str(program), "run", str(flow), "--json"], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=120)
+    ran = subprocess.run(
+        [str(program), "run", str(flow), "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert ran.returncode == 0, ran.stderr
     result = json.loads(ran.stdout)
     assert result["status"] == "succeeded"

@@ -21,9 +21,13 @@ PASSWORD = "Designer-Test-42-Robots!"
 
 
 def leaking_flow(name: str) -> dict[str, Any]:
-    return {"schema": "rpa.flow/1", "name": name,
-            "nodes": [{"id": "leak", "type": "data.template", "params": {"template": "{{ secrets.x | upper }}"}}],
-            "edges": [], "outputs": {"out": "{{ steps.leak.output }}"}}
+    return {
+        "schema": "rpa.flow/1",
+        "name": name,
+        "nodes": [{"id": "leak", "type": "data.template", "params": {"template": "{{ secrets.x | upper }}"}}],
+        "edges": [],
+        "outputs": {"out": "{{ steps.leak.output }}"},
+    }
 
 
 @pytest.fixture
@@ -38,8 +42,9 @@ def orchestrator(tmp_path: Path) -> Iterator[Orchestrator]:
         server.stop()
 
 
-def test_a_designer_cannot_read_a_credential_through_a_transformation(tmp_path: Path,
-                                                                      orchestrator: Orchestrator) -> None:
+def test_a_designer_cannot_read_a_credential_through_a_transformation(
+    tmp_path: Path, orchestrator: Orchestrator
+) -> None:
     secret = f"tok-{uuid.uuid4().hex}"
     orchestrator.api("POST", "/credentials", json={"name": "x", "kind": "token", "value": {"token": secret}})
     email = f"designer-{uuid.uuid4().hex[:6]}@example.com"

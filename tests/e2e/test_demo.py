@@ -34,7 +34,13 @@ def test_rpa_demo_runs_the_real_shape_and_summarises_it(tmp_path: Path) -> None:
 
 
 def test_rpa_demo_local_runs_in_process(tmp_path: Path) -> None:
-    done = subprocess.run([RPA, "demo", "--local"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                          env={**os.environ, "COLUMNS": "200"})
+    done = subprocess.run(
+        [RPA, "demo", "--local"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "Demo summary" in done.stdout

@@ -30,17 +30,31 @@ def batch_flow(name: str = "Batch", items: int = 10, pause_s: float = 0.3, *, pr
         flow["nodes"][0]["body"]["nodes"][0].update(type="probe.count")
         return flow
     return {
-        "schema": "rpa.flow/1", "name": name,
+        "schema": "rpa.flow/1",
+        "name": name,
         "inputs": {"items": {"type": "integer", "default": items}, "pause_s": {"type": "number", "default": pause_s}},
         "variables": {"processed": 0},
         "nodes": [
-            {"id": "batch", "type": "control.foreach",
-             "params": {"items": "{{ range(inputs.items) | list }}", "collect": "{{ steps.work.output }}"},
-             "body": {"nodes": [
-                 {"id": "work", "type": "core.wait", "params": {"seconds": "{{ inputs.pause_s }}"},
-                  "set": {"processed": "{{ vars.processed + 1 }}"}}]}},
-            {"id": "report", "type": "data.template",
-             "params": {"template": "{{ vars.processed }} items for {{ execution.id | default('?') }}"}},
+            {
+                "id": "batch",
+                "type": "control.foreach",
+                "params": {"items": "{{ range(inputs.items) | list }}", "collect": "{{ steps.work.output }}"},
+                "body": {
+                    "nodes": [
+                        {
+                            "id": "work",
+                            "type": "core.wait",
+                            "params": {"seconds": "{{ inputs.pause_s }}"},
+                            "set": {"processed": "{{ vars.processed + 1 }}"},
+                        }
+                    ]
+                },
+            },
+            {
+                "id": "report",
+                "type": "data.template",
+                "params": {"template": "{{ vars.processed }} items for {{ execution.id | default('?') }}"},
+            },
         ],
         "edges": [{"from": "batch", "to": "report"}],
         "outputs": {"processed": "{{ vars.processed }}", "iterations": "{{ steps.batch.output | length }}"},
@@ -76,8 +90,9 @@ def _agent(tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent], name
     return agent
 
 
-def test_an_execution_is_dispatched_run_and_its_journal_stored(tmp_path: Path, orchestrator: Orchestrator,
-                                                                agents: list[Agent]) -> None:
+def test_an_execution_is_dispatched_run_and_its_journal_stored(
+    tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]
+) -> None:
     workflow = orchestrator.publish(batch_flow(items=3, pause_s=0.05))
     waiting = orchestrator.start_execution(workflow)
     assert orchestrator.execution(waiting)["waiting_reason"] == "no agent of the organisation is online"
@@ -102,8 +117,9 @@ def test_an_execution_is_dispatched_run_and_its_journal_stored(tmp_path: Path, o
     assert replay[-1] == ("end", {"state": "succeeded", "last_seq": len(events)})
 
 
-def test_the_live_view_follows_a_running_execution_to_its_end(tmp_path: Path, orchestrator: Orchestrator,
-                                                             agents: list[Agent]) -> None:
+def test_the_live_view_follows_a_running_execution_to_its_end(
+    tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]
+) -> None:
     _agent(tmp_path, orchestrator, agents, "alpha")
     execution = orchestrator.start_execution(orchestrator.publish(batch_flow(items=4, pause_s=0.3)))
     orchestrator.wait_state(execution, {"running"})
@@ -115,16 +131,20 @@ def test_the_live_view_follows_a_running_execution_to_its_end(tmp_path: Path, or
     assert live[-1][1]["state"] == "succeeded"
 
 
-def test_a_killed_agent_is_replaced_and_nothing_completed_runs_twice(tmp_path: Path, orchestrator: Orchestrator,
-                                                                     agents: list[Agent]) -> None:
+def test_a_killed_agent_is_replaced_and_nothing_completed_runs_twice(
+    tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]
+) -> None:
     reference = orchestrator.start_execution(orchestrator.publish(batch_flow("Reference", items=6, pause_s=0.05)))
     first = _agent(tmp_path, orchestrator, agents, "first")
     expected = orchestrator.wait_state(reference, {"succeeded"})["outputs"]
 
     workflow = orchestrator.publish(batch_flow(items=10, pause_s=0.3, probe=True))
     execution = orchestrator.start_execution(workflow, inputs={"items": 6})
-    wait_for(lambda: sum(e["type"] == "iteration.finished" for e in orchestrator.events(execution)) >= 2,
-             30, "two iterations to be journaled")
+    wait_for(
+        lambda: sum(e["type"] == "iteration.finished" for e in orchestrator.events(execution)) >= 2,
+        30,
+        "two iterations to be journaled",
+    )
     first.kill()
     killed_at = time.monotonic()
     second = _agent(tmp_path, orchestrator, agents, "second")
@@ -150,33 +170,44 @@ def test_a_killed_agent_is_replaced_and_nothing_completed_runs_twice(tmp_path: P
             assert len(interrupted) == 2  # started, killed before it was journaled as done, started again
 
 
-def test_files_an_execution_leaves_are_uploaded_and_downloadable(tmp_path: Path, orchestrator: Orchestrator,
-                                                                 agents: list[Agent]) -> None:
-    big = {"schema": "rpa.flow/1", "name": "Big output",
-           "nodes": [{"id": "make", "type": "data.template", "params": {"template": "{{ 'x' * 300000 }}"}}],
-           "outputs": {"size": "{{ steps.make.output | length }}"}}
+def test_files_an_execution_leaves_are_uploaded_and_downloadable(
+    tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]
+) -> None:
+    big = {
+        "schema": "rpa.flow/1",
+        "name": "Big output",
+        "nodes": [{"id": "make", "type": "data.template", "params": {"template": "{{ 'x' * 300000 }}"}}],
+        "outputs": {"size": "{{ steps.make.output | length }}"},
+    }
     _agent(tmp_path, orchestrator, agents, "alpha")
     execution = orchestrator.start_execution(orchestrator.publish(big))
     assert orchestrator.wait_state(execution, {"succeeded", "failed"})["outputs"] == {"size": 300000}
-    listing = wait_for(lambda: orchestrator.api("GET", f"/executions/{execution}/artifacts")["items"], 30,
-                       "the artifact upload")
+    listing = wait_for(
+        lambda: orchestrator.api("GET", f"/executions/{execution}/artifacts")["items"], 30, "the artifact upload"
+    )
     assert len(listing) == 1
     artifact = listing[0]
     assert artifact["size"] > 300000
     import httpx
 
-    download = httpx.get(f"{orchestrator.url}/api/v1/executions/{execution}/artifacts/{artifact['id']}",
-                         headers={"Authorization": f"Bearer {orchestrator.client.access_token}"})
+    download = httpx.get(
+        f"{orchestrator.url}/api/v1/executions/{execution}/artifacts/{artifact['id']}",
+        headers={"Authorization": f"Bearer {orchestrator.client.access_token}"},
+    )
     assert download.status_code == 200
     assert download.content.count(b"x") >= 300000
 
 
 def test_cancel_reaches_the_running_agent_and_a_revoked_agent_is_cut_off(
-        tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]) -> None:
+    tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]
+) -> None:
     agent = _agent(tmp_path, orchestrator, agents, "alpha")
     execution = orchestrator.start_execution(orchestrator.publish(batch_flow(items=50, pause_s=0.2)))
-    wait_for(lambda: sum(e["type"] == "iteration.finished" for e in orchestrator.events(execution)) >= 1, 30,
-             "the batch to start")
+    wait_for(
+        lambda: sum(e["type"] == "iteration.finished" for e in orchestrator.events(execution)) >= 1,
+        30,
+        "the batch to start",
+    )
     asked = time.monotonic()
     assert orchestrator.api("POST", f"/executions/{execution}/cancel", json={"reason": "enough"})["state"] == "running"
     done = orchestrator.wait_state(execution, {"cancelled", "succeeded", "failed"}, timeout=20)
@@ -198,23 +229,38 @@ def test_cancel_reaches_the_running_agent_and_a_revoked_agent_is_cut_off(
 
 
 def test_a_rotated_key_cuts_the_agent_off_until_the_new_key_is_installed_on_its_machine(
-        tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]) -> None:
+    tmp_path: Path, orchestrator: Orchestrator, agents: list[Agent]
+) -> None:
     agent = _agent(tmp_path, orchestrator, agents, "alpha")
     rotated = orchestrator.api("POST", f"/agents/{agent.agent_id}/rotate-key")
-    wait_for(lambda: orchestrator.api("GET", f"/agents/{agent.agent_id}")["status"] == "offline", 10,
-             "the connection opened with the old key to be closed")
+    wait_for(
+        lambda: orchestrator.api("GET", f"/agents/{agent.agent_id}")["status"] == "offline",
+        10,
+        "the connection opened with the old key to be closed",
+    )
     waiting = orchestrator.start_execution(orchestrator.publish(batch_flow("After rotation", items=1, pause_s=0.01)))
     time.sleep(2)  # the agent reconnects with the old key, and is refused each time
     assert orchestrator.execution(waiting)["state"] == "queued"
     assert agent.running
 
-    wrong = subprocess.run([RPA, "agent", "set-key", "--key-file", str(agent.key_file)], input="rpa_ak_nonsense\n",
-                           capture_output=True, text=True, env=agent.env, timeout=60)
+    wrong = subprocess.run(
+        [RPA, "agent", "set-key", "--key-file", str(agent.key_file)],
+        input="rpa_ak_nonsense\n",
+        capture_output=True,
+        text=True,
+        env=agent.env,
+        timeout=60,
+    )
     assert wrong.returncode == 2
     assert "error: that is not an agent key" in wrong.stderr
-    installed = subprocess.run([RPA, "agent", "set-key", "--key-file", str(agent.key_file)],
-                               input=rotated["agent_key"] + "\n", capture_output=True, text=True, env=agent.env,
-                               timeout=60)
+    installed = subprocess.run(
+        [RPA, "agent", "set-key", "--key-file", str(agent.key_file)],
+        input=rotated["agent_key"] + "\n",
+        capture_output=True,
+        text=True,
+        env=agent.env,
+        timeout=60,
+    )
     assert installed.returncode == 0, installed.stderr
     assert rotated["agent_key"] not in installed.stdout + installed.stderr
 

@@ -179,8 +179,9 @@ def test_the_orchestrator_killed_mid_run_and_restarted(tmp_path: Path, database:
         agent.wait_online()
         expected = _reference(server, items=8)
         execution = server.start_execution(server.publish(batch_flow(pause_s=0.3, probe=True)), inputs={"items": 8})
-        wait_for(lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 2,
-                 30, "two iterations")
+        wait_for(
+            lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 2, 30, "two iterations"
+        )
         server.kill()
         time.sleep(1.0)  # the agent goes on alone, journaling into its outbox
         server.start()
@@ -213,36 +214,47 @@ def test_connections_cut_again_and_again_lose_and_duplicate_nothing(tmp_path: Pa
 # "finished-while-away": the last step starts right after the cut, before the agent's fence closes
 # (0.9 s with this grace); a longer run away would wait at the fence, as test_agent_faults_e2e.py shows.
 @pytest.mark.parametrize("items", [12, 2], ids=["back-mid-run", "finished-while-away"])
-def test_an_agent_cut_off_past_the_grace_reclaims_its_execution_when_nobody_took_it(
-        tmp_path: Path, items: int) -> None:
+def test_an_agent_cut_off_past_the_grace_reclaims_its_execution_when_nobody_took_it(tmp_path: Path, items: int) -> None:
     with _behind_proxy(tmp_path, "laptop", grace_s=1.0) as (server, proxy, agent):
         expected = _reference(server, items=items)
-        execution = server.start_execution(server.publish(batch_flow(pause_s=0.3, probe=True)),
-                                           inputs={"items": items})
-        wait_for(lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 1, 30,
-                 "one iteration")
+        execution = server.start_execution(server.publish(batch_flow(pause_s=0.3, probe=True)), inputs={"items": items})
+        wait_for(
+            lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 1, 30, "one iteration"
+        )
         proxy.refusing = True  # the laptop's network is down for longer than the grace
         proxy.cut()
         wait_for(lambda: server.execution(execution)["state"] == "queued", 20, "the execution to be requeued")
         if items == 2:  # every step ran while it was away: what comes back is a finished run, unsent
-            wait_for(lambda: sum(k.startswith(execution) for k in invocations(server.root)) == items, 20,
-                     "the agent to run every step")
+            wait_for(
+                lambda: sum(k.startswith(execution) for k in invocations(server.root)) == items,
+                20,
+                "the agent to run every step",
+            )
         assert server.execution(execution)["attempt"] == 2
         proxy.refusing = False
         # No other agent took it, so the agent goes on with the run it never stopped: nothing runs twice.
         done = _check(server, execution, expected, reruns=0)
         assert (done["agent_id"], done["attempt"]) == (agent.agent_id, 2)
-        moves = [(t["from_state"], t["to_state"], t["reason"])
-                 for t in server.api("GET", f"/executions/{execution}/transitions")["items"]]
+        moves = [
+            (t["from_state"], t["to_state"], t["reason"])
+            for t in server.api("GET", f"/executions/{execution}/transitions")["items"]
+        ]
         assert [(f, t) for f, t, _ in moves] == [
-            (None, "queued"), ("queued", "assigned"), ("assigned", "running"), ("running", "lost"),
-            ("lost", "queued"), ("queued", "running"), ("running", "succeeded")]
+            (None, "queued"),
+            ("queued", "assigned"),
+            ("assigned", "running"),
+            ("running", "lost"),
+            ("lost", "queued"),
+            ("queued", "running"),
+            ("running", "succeeded"),
+        ]
         assert "agent laptop came back before another agent took it" in moves[5][2]
         assert f"execution {execution} was requeued while this agent was away" in agent.log.read_text()
 
 
 def test_a_frozen_agent_that_returns_after_its_execution_moved_is_told_to_stop(
-        tmp_path: Path, started: tuple[Orchestrator, list[Agent]]) -> None:
+    tmp_path: Path, started: tuple[Orchestrator, list[Agent]]
+) -> None:
     server, agents = started
     frozen = Agent(tmp_path, server, "frozen")
     agents.append(frozen)
@@ -254,8 +266,11 @@ def test_a_frozen_agent_that_returns_after_its_execution_moved_is_told_to_stop(
     assert frozen.process is not None
     frozen.process.send_signal(signal.SIGSTOP)  # a machine that hangs: its socket stays open, no heartbeats
     try:
-        wait_for(lambda: server.api("GET", f"/agents/{frozen.agent_id}")["status"] in ("unresponsive", "offline"),
-                 20, "the frozen agent to be noticed")
+        wait_for(
+            lambda: server.api("GET", f"/agents/{frozen.agent_id}")["status"] in ("unresponsive", "offline"),
+            20,
+            "the frozen agent to be noticed",
+        )
         rescuer = Agent(tmp_path, server, "rescuer")
         agents.append(rescuer)
         rescuer.start()
@@ -268,8 +283,9 @@ def test_a_frozen_agent_that_returns_after_its_execution_moved_is_told_to_stop(
     done = _check(server, execution, expected, reruns=1)
     assert done["agent_id"] == rescuer.agent_id
     assert done["attempt"] == 2
-    wait_for(lambda: f"execution {execution} moved" in frozen.log.read_text(), 30,
-             "the returning agent to be told to stop")
+    wait_for(
+        lambda: f"execution {execution} moved" in frozen.log.read_text(), 30, "the returning agent to be told to stop"
+    )
 
 
 def test_hostile_frames_close_only_that_connection(tmp_path: Path, started: tuple[Orchestrator, list[Agent]]) -> None:
@@ -285,15 +301,26 @@ def test_hostile_frames_close_only_that_connection(tmp_path: Path, started: tupl
     enrolled = httpx.post(f"{server.url}{API}/agents/enroll", json={"token": token, "name": "hostile"}).json()
     key = enrolled["agent_key"]
     socket_url = server.url.replace("http://", "ws://") + f"{API}/agents/connect"
-    hello = {"type": "hello", "id": "h1", "protocol_version": 1, "name": "hostile", "version": "1",
-             "capabilities": [], "labels": [], "max_jobs": 1, "steps": [], "running": []}
+    hello = {
+        "type": "hello",
+        "id": "h1",
+        "protocol_version": 1,
+        "name": "hostile",
+        "version": "1",
+        "capabilities": [],
+        "labels": [],
+        "max_jobs": 1,
+        "steps": [],
+        "running": [],
+    }
 
     def attempt(frames: list[Any], *, headers: dict[str, str] | None = None) -> tuple[int | None, str, list[Any]]:
         """Send `frames`; returns the close code, its reason, and the messages received before it
         (an `error` message races with our own sends, so the close reason is what is checked)."""
         received: list[dict[str, Any]] = []
-        with connect(socket_url, additional_headers=headers or {"Authorization": f"Bearer {key}"},
-                     max_size=None, open_timeout=10) as ws:
+        with connect(
+            socket_url, additional_headers=headers or {"Authorization": f"Bearer {key}"}, max_size=None, open_timeout=10
+        ) as ws:
             try:
                 for frame in frames:
                     ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
@@ -320,8 +347,13 @@ def test_hostile_frames_close_only_that_connection(tmp_path: Path, started: tupl
     assert "hello" in reason
     code, reason, _ = attempt([hello, "x" * (5 * 1024 * 1024)])
     assert code in (4413, 1009)
-    someone_elses = {"type": "journal", "id": "j", "execution_id": "00000000-0000-0000-0000-000000000001",
-                     "attempt": 1, "events": [{"seq": 1, "type": "log", "path": "", "data": {}, "ts": 1.0}]}
+    someone_elses = {
+        "type": "journal",
+        "id": "j",
+        "execution_id": "00000000-0000-0000-0000-000000000001",
+        "attempt": 1,
+        "events": [{"seq": 1, "type": "log", "path": "", "data": {}, "ts": 1.0}],
+    }
     code, reason, replies = attempt([hello, someone_elses])
     assert replies[0]["type"] == "welcome"
     assert code == 4400

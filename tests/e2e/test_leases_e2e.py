@@ -32,8 +32,18 @@ def test_the_lease_is_told_and_an_execution_moves_only_after_it_and_the_margin(t
         token = server.enrolment_token()
         key = httpx.post(f"{server.url}{API}/agents/enroll", json={"token": token, "name": "raw"}).json()["agent_key"]
         url = server.url.replace("http://", "ws://") + f"{API}/agents/connect"
-        hello: dict[str, Any] = {"type": "hello", "id": "h1", "protocol_version": 3, "name": "raw", "version": "1",
-                                 "capabilities": [], "labels": [], "max_jobs": 1, "steps": [], "running": []}
+        hello: dict[str, Any] = {
+            "type": "hello",
+            "id": "h1",
+            "protocol_version": 3,
+            "name": "raw",
+            "version": "1",
+            "capabilities": [],
+            "labels": [],
+            "max_jobs": 1,
+            "steps": [],
+            "running": [],
+        }
         workflow = server.publish(batch_flow("Leased", items=1, pause_s=0.01))
         with connect(url, additional_headers={"Authorization": f"Bearer {key}"}, open_timeout=10) as ws:
             ws.send(json.dumps(hello))
@@ -55,8 +65,9 @@ def test_the_lease_is_told_and_an_execution_moves_only_after_it_and_the_margin(t
             while json.loads(ws.recv(timeout=10)).get("ref") != "b2":
                 pass
             last_word = time.monotonic()
-        wait_for(lambda: server.execution(execution)["state"] == "queued", 30, "the execution to be requeued",
-                 interval=0.05)
+        wait_for(
+            lambda: server.execution(execution)["state"] == "queued", 30, "the execution to be requeued", interval=0.05
+        )
         handed_on_after = time.monotonic() - last_word
         # A lower bound only (a loaded machine can make the requeue later, never earlier).
         assert handed_on_after >= GRACE_S + MARGIN_S, handed_on_after

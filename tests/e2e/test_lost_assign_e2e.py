@@ -82,11 +82,19 @@ def test_a_job_assign_lost_to_a_cut_is_requeued_when_the_agent_says_hello_again(
         wait_for(lambda: proxy is not None and proxy.dropped == 1, 20, "the job.assign to be dropped")
         done = _check(server, execution, expected, reruns=0)
         assert done["attempt"] == 2  # requeued once, then run by the same agent
-        moves = [(t["from_state"], t["to_state"], t["reason"])
-                 for t in server.api("GET", f"/executions/{execution}/transitions")["items"]]
+        moves = [
+            (t["from_state"], t["to_state"], t["reason"])
+            for t in server.api("GET", f"/executions/{execution}/transitions")["items"]
+        ]
         assert [(f, t) for f, t, _ in moves] == [
-            (None, "queued"), ("queued", "assigned"), ("assigned", "lost"), ("lost", "queued"),
-            ("queued", "assigned"), ("assigned", "running"), ("running", "succeeded")]
+            (None, "queued"),
+            ("queued", "assigned"),
+            ("assigned", "lost"),
+            ("lost", "queued"),
+            ("queued", "assigned"),
+            ("assigned", "running"),
+            ("running", "succeeded"),
+        ]
         assert "agent idle reconnected without it" in moves[2][2]
     finally:
         if proxy is not None:

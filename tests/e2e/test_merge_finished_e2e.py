@@ -27,8 +27,21 @@ class SlowStarter:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.received: list[dict[str, Any]] = []
-        ws.send(json.dumps({"type": "hello", "protocol_version": 3, "name": "slow", "version": "1",
-                            "capabilities": [], "labels": [], "max_jobs": 1, "steps": [], "running": []}))
+        ws.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "protocol_version": 3,
+                    "name": "slow",
+                    "version": "1",
+                    "capabilities": [],
+                    "labels": [],
+                    "max_jobs": 1,
+                    "steps": [],
+                    "running": [],
+                }
+            )
+        )
         self.received.append(json.loads(ws.recv(timeout=10)))
         self.stopped = threading.Event()
         for target in (self._beat, self._read):
@@ -60,23 +73,26 @@ def test_a_finished_run_brought_back_is_merged_when_the_next_agent_had_not_start
     items = 3
     with _behind_proxy(tmp_path, "laptop", grace_s=1.0) as (server, proxy, agent):
         expected = _reference(server, items=items)
-        execution = server.start_execution(server.publish(batch_flow(pause_s=0.3, probe=True)),
-                                           inputs={"items": items})
-        wait_for(lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 1, 30,
-                 "one iteration")
+        execution = server.start_execution(server.publish(batch_flow(pause_s=0.3, probe=True)), inputs={"items": items})
+        wait_for(
+            lambda: sum(e["type"] == "iteration.finished" for e in server.events(execution)) >= 1, 30, "one iteration"
+        )
         token = server.enrolment_token()
         enrolled = httpx.post(f"{server.url}{API}/agents/enroll", json={"token": token, "name": "slow"}).json()
         url = server.url.replace("http://", "ws://") + f"{API}/agents/connect"
-        with connect(url, additional_headers={"Authorization": f"Bearer {enrolled['agent_key']}"},
-                     open_timeout=10) as ws:
+        with connect(
+            url, additional_headers={"Authorization": f"Bearer {enrolled['agent_key']}"}, open_timeout=10
+        ) as ws:
             slow = SlowStarter(ws)
             try:
                 proxy.refusing = True  # the laptop is cut off past its lease and finishes the run meanwhile
                 proxy.cut()
-                wait_for(lambda: sum(k.startswith(execution) for k in invocations(server.root)) == items, 20,
-                         "the laptop to run every step")
-                wait_for(lambda: "job.assign" in slow.types(execution), 20,
-                         "the requeued run to go to the other agent")
+                wait_for(
+                    lambda: sum(k.startswith(execution) for k in invocations(server.root)) == items,
+                    20,
+                    "the laptop to run every step",
+                )
+                wait_for(lambda: "job.assign" in slow.types(execution), 20, "the requeued run to go to the other agent")
                 row = server.execution(execution)
                 assert (row["state"], row["attempt"]) == ("assigned", 2)
                 proxy.refusing = False  # back before the other agent started it
@@ -84,7 +100,6 @@ def test_a_finished_run_brought_back_is_merged_when_the_next_agent_had_not_start
                 assert (done["agent_id"], done["attempt"]) == (agent.agent_id, 2)
                 wait_for(lambda: "job.stop" in slow.types(execution), 10, "the other agent to be told to stop")
                 moves = [t["reason"] for t in server.api("GET", f"/executions/{execution}/transitions")["items"]]
-                assert any("came back with the run before the agent it was given to started it" in m
-                           for m in moves)
+                assert any("came back with the run before the agent it was given to started it" in m for m in moves)
             finally:
                 slow.stopped.set()

@@ -46,12 +46,27 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str], subproce
     upgraded = _rpa("db", "upgrade", "--data-dir", str(data), env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "up to date" in upgraded.stdout
-    created = _rpa("admin", "create", "--email", "owner@example.com", "--org", "Acme",
-                   "--data-dir", str(data), env=env, stdin=PASSWORD + "\n")
+    created = _rpa(
+        "admin",
+        "create",
+        "--email",
+        "owner@example.com",
+        "--org",
+        "Acme",
+        "--data-dir",
+        str(data),
+        env=env,
+        stdin=PASSWORD + "\n",
+    )
     assert created.returncode == 0, created.stderr
     port = _free_port()
-    process = subprocess.Popen([RPA, "orchestrator", "--port", str(port), "--data-dir", str(data)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process = subprocess.Popen(
+        [RPA, "orchestrator", "--port", str(port), "--data-dir", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -74,8 +89,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str], subproce
             process.wait()
 
 
-def test_first_start_admin_login_and_master_key_rotation(server: tuple[str, Path, dict[str, str], subprocess.Popen[str]]
-                                                         ) -> None:
+def test_first_start_admin_login_and_master_key_rotation(
+    server: tuple[str, Path, dict[str, str], subprocess.Popen[str]],
+) -> None:
     url, data, env, process = server
     secrets = {p.name: p.stat().st_mode & 0o777 for p in data.iterdir() if p.suffix == ".key"}
     assert secrets, "the first start made no key files"
@@ -84,8 +100,11 @@ def test_first_start_admin_login_and_master_key_rotation(server: tuple[str, Path
     login = httpx.post(f"{url}/api/v1/auth/login", json={"email": "owner@example.com", "password": PASSWORD})
     assert login.status_code == 200, login.text
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    made = httpx.post(f"{url}/api/v1/credentials", headers=headers, json={
-        "name": "erp", "kind": "token", "value": {"token": "tok-e2e-4242-abcdef"}})
+    made = httpx.post(
+        f"{url}/api/v1/credentials",
+        headers=headers,
+        json={"name": "erp", "kind": "token", "value": {"token": "tok-e2e-4242-abcdef"}},
+    )
     assert made.status_code == 201, made.text
 
     rotated = _rpa("vault", "rotate-master-key", "--data-dir", str(data), env=env)
@@ -94,8 +113,11 @@ def test_first_start_admin_login_and_master_key_rotation(server: tuple[str, Path
     assert status.returncode == 0, status.stderr
 
     # The running server follows the new key: the credential can still be rotated (decrypt + re-seal).
-    again = httpx.post(f"{url}/api/v1/credentials/{made.json()['id']}/rotate", headers=headers,
-                       json={"value": {"token": "tok-e2e-rotated-987654"}})
+    again = httpx.post(
+        f"{url}/api/v1/credentials/{made.json()['id']}/rotate",
+        headers=headers,
+        json={"value": {"token": "tok-e2e-rotated-987654"}},
+    )
     assert again.status_code == 200, again.text
 
     bad = httpx.post(f"{url}/api/v1/auth/login", json={"email": "owner@example.com", "password": "wrong-password"})

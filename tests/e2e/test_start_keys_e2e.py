@@ -21,9 +21,14 @@ pytestmark = pytest.mark.slow
 def _send_and_hang_up(server: Orchestrator, body: dict[str, Any], headers: dict[str, str]) -> None:
     """POST a start and close the connection before the answer is read: the answer is lost."""
     payload = json.dumps(body).encode()
-    lines = [f"POST {API}/executions HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Content-Type: application/json",
-             f"Content-Length: {len(payload)}", "Connection: close",
-             *(f"{name}: {value}" for name, value in headers.items())]
+    lines = [
+        f"POST {API}/executions HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
         raw.sendall("\r\n".join(lines).encode() + b"\r\n\r\n" + payload)
         raw.shutdown(socket.SHUT_WR)  # hang up: nothing of the answer is read

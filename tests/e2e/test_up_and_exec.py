@@ -27,26 +27,38 @@ def test_rpa_up_then_exec_start_status_logs_and_cancel(tmp_path: Path) -> None:
     data = tmp_path / "up"
     console = tmp_path / "up.out"
     with open(console, "w") as out:
-        up = subprocess.Popen([RPA, "up", "--port", str(port), "--data-dir", str(data)], stdout=out,
-                              stderr=subprocess.STDOUT, env=env)
+        up = subprocess.Popen(
+            [RPA, "up", "--port", str(port), "--data-dir", str(data)], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
 
     def rpa(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([RPA, *args], capture_output=True, text=True, env=env, timeout=120)
 
     try:
-        wait_for(lambda: "Ctrl-C stops" in console.read_text() or up.poll() is not None, 90, "rpa up to be ready",
-                 interval=0.2)
+        wait_for(
+            lambda: "Ctrl-C stops" in console.read_text() or up.poll() is not None,
+            90,
+            "rpa up to be ready",
+            interval=0.2,
+        )
         assert up.poll() is None, console.read_text()
         assert "agent 'local' online" in console.read_text()
         session = tmp_path / "config" / "rpa" / "session.json"
         assert session.stat().st_mode & 0o777 == 0o600
         assert (data / "admin.json").stat().st_mode & 0o777 == 0o600
 
-        flow = {"schema": "rpa.flow/1", "name": "Greeter", "inputs": {"who": {"type": "string", "default": "x"}},
-                "nodes": [{"id": "hello", "type": "data.template", "params": {"template": "hello {{ inputs.who }}"}}],
-                "outputs": {"greeting": "{{ steps.hello.output }}"}}
-        slow = {"schema": "rpa.flow/1", "name": "Slow",
-                "nodes": [{"id": "nap", "type": "core.wait", "params": {"seconds": 30}}]}
+        flow = {
+            "schema": "rpa.flow/1",
+            "name": "Greeter",
+            "inputs": {"who": {"type": "string", "default": "x"}},
+            "nodes": [{"id": "hello", "type": "data.template", "params": {"template": "hello {{ inputs.who }}"}}],
+            "outputs": {"greeting": "{{ steps.hello.output }}"},
+        }
+        slow = {
+            "schema": "rpa.flow/1",
+            "name": "Slow",
+            "nodes": [{"id": "nap", "type": "core.wait", "params": {"seconds": 30}}],
+        }
         from shared.client import ApiClient
 
         previous = os.environ.get("XDG_CONFIG_HOME")

@@ -163,13 +163,15 @@ def _operation(spec: dict[str, Any], route: ApiRoute) -> dict[str, Any]:
     return operation
 
 
-def request_for(route: ApiRoute, values: dict[str, str], spec: dict[str, Any],
-                body: Any = None) -> dict[str, Any]:
+def request_for(route: ApiRoute, values: dict[str, str], spec: dict[str, Any], body: Any = None) -> dict[str, Any]:
     """httpx `request` keyword arguments for `route` on the objects in `values`: the required query
     parameters and a JSON body that pass validation (`body` overrides the generated one)."""
     operation = _operation(spec, route)
-    query = {p["name"]: values.get(p["name"], example(p.get("schema", {}), spec))
-             for p in operation.get("parameters", []) if p.get("in") == "query" and p.get("required")}
+    query = {
+        p["name"]: values.get(p["name"], example(p.get("schema", {}), spec))
+        for p in operation.get("parameters", [])
+        if p.get("in") == "query" and p.get("required")
+    }
     kwargs: dict[str, Any] = {"method": route.method, "url": route.url(values), "params": query}
     content = operation.get("requestBody", {}).get("content", {})
     if body is not None:
@@ -202,10 +204,16 @@ class Api:
     made: dict[str, dict[str, str]] = field(default_factory=dict)
     """Objects made so far, by factory prefix (a factory that needs another reuses its object)."""
 
-    async def call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                   ok: tuple[int, ...] = (200, 201, 204)) -> Any:
-        response = await self.client.request(method, API_PREFIX + path, json=json, params=params,
-                                             headers=self.headers)
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+    ) -> Any:
+        response = await self.client.request(method, API_PREFIX + path, json=json, params=params, headers=self.headers)
         if response.status_code not in ok:
             raise ApiFailure(f"{method} {path} {json!r} -> {response.status_code} {response.text[:500]}")
         return response.json() if response.content else None
@@ -215,8 +223,10 @@ class Api:
         if prefix not in self.made:
             factory = FACTORIES.get(prefix)
             if factory is None:
-                raise KeyError(f"no factory makes objects for {prefix} routes; add one to FACTORIES "
-                               "or list the routes in UNCOVERED with the reason")
+                raise KeyError(
+                    f"no factory makes objects for {prefix} routes; add one to FACTORIES "
+                    "or list the routes in UNCOVERED with the reason"
+                )
             self.made[prefix] = await factory(self)
         return self.made[prefix]
 
@@ -237,8 +247,9 @@ def _unique(stem: str) -> str:
 
 async def make_workflow(api: Api) -> dict[str, str]:
     """A workflow with a valid draft, published once (version 1)."""
-    created = await api.call("POST", "/workflows", json={"name": _unique("wf"), "document": MINIMAL_FLOW,
-                                                         "tags": ["factory"]})
+    created = await api.call(
+        "POST", "/workflows", json={"name": _unique("wf"), "document": MINIMAL_FLOW, "tags": ["factory"]}
+    )
     workflow_id = str(created["id"])
     version = await api.call("POST", f"/workflows/{workflow_id}/publish", json={"note": "factory"})
     return {"workflow_id": workflow_id, "number": str(version["number"])}
@@ -258,22 +269,31 @@ async def make_role(api: Api) -> dict[str, str]:
 
 async def make_user(api: Api) -> dict[str, str]:
     """A new member with the viewer role."""
-    created = await api.call("POST", "/users", json={"email": f"{_unique('user')}@example.com", "password": PASSWORD,
-                                                     "role": "viewer"})
+    created = await api.call(
+        "POST", "/users", json={"email": f"{_unique('user')}@example.com", "password": PASSWORD, "role": "viewer"}
+    )
     return {"user_id": str(created["id"])}
 
 
 async def make_invitation(api: Api) -> dict[str, str]:
     """A pending invitation of a new address with the viewer role."""
-    created = await api.call("POST", "/invitations", json={"email": f"{_unique('invitee')}@example.com",
-                                                           "role": "viewer"})
+    created = await api.call(
+        "POST", "/invitations", json={"email": f"{_unique('invitee')}@example.com", "role": "viewer"}
+    )
     return {"invitation_id": str(created["id"])}
 
 
 async def make_credential(api: Api) -> dict[str, str]:
-    created = await api.call("POST", "/credentials", json={
-        "name": _unique("cred").replace("-", "_"), "kind": "token", "value": {"token": "s3cret-token"},
-        "description": "factory"})
+    created = await api.call(
+        "POST",
+        "/credentials",
+        json={
+            "name": _unique("cred").replace("-", "_"),
+            "kind": "token",
+            "value": {"token": "s3cret-token"},
+            "description": "factory",
+        },
+    )
     return {"credential_id": str(created["id"])}
 
 
@@ -288,8 +308,9 @@ async def make_audit_entry(api: Api) -> dict[str, str]:
 async def make_agent(api: Api) -> dict[str, str]:
     """An agent enrolled with one token, and a second token left unused (so it can still be revoked)."""
     used = await api.call("POST", "/agents/enrolment-tokens", json={"labels": ["factory"], "description": "factory"})
-    enrolled = await api.call("POST", "/agents/enroll", json={"token": used["token"], "name": _unique("agent"),
-                                                              "hostname": "factory-host"})
+    enrolled = await api.call(
+        "POST", "/agents/enroll", json={"token": used["token"], "name": _unique("agent"), "hostname": "factory-host"}
+    )
     spare = await api.call("POST", "/agents/enrolment-tokens", json={"description": "factory, unused"})
     return {"agent_id": str(enrolled["agent_id"]), "token_id": str(spare["id"])}
 

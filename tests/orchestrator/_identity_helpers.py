@@ -77,8 +77,9 @@ async def lockout_rows(app: FastAPI, email: str) -> dict[str, LoginLockout]:
         return {row.scope: row for row in rows}
 
 
-async def join_by_invitation(client: httpx.AsyncClient, inviter: dict[str, str], invitee: dict[str, str],
-                             email: str, role: str) -> httpx.Response:
+async def join_by_invitation(
+    client: httpx.AsyncClient, inviter: dict[str, str], invitee: dict[str, str], email: str, role: str
+) -> httpx.Response:
     """Invite `email` from the organisation of `inviter` and accept as `invitee` (their headers)."""
     sent = await client.post(f"{API}/invitations", headers=inviter, json={"email": email, "role": role})
     assert sent.status_code == 201, sent.text

@@ -61,8 +61,9 @@ def rpa(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess
 
 
 def create_owner(data: Path, env: dict[str, str]) -> None:
-    made = rpa("admin", "create", "--email", EMAIL, "--org", "Acme", "--data-dir", str(data), env=env,
-               stdin=PASSWORD + "\n")
+    made = rpa(
+        "admin", "create", "--email", EMAIL, "--org", "Acme", "--data-dir", str(data), env=env, stdin=PASSWORD + "\n"
+    )
     assert made.returncode == 0, made.stderr
 
 
@@ -76,8 +77,12 @@ def live_server(root: Path, *, owner: bool = False, **settings: str) -> Iterator
         create_owner(data, env)
     port = free_port()
     log = (root / "server.log").open("wb")
-    process = subprocess.Popen([RPA, "orchestrator", "--port", str(port), "--data-dir", str(data)],
-                               stdout=log, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(
+        [RPA, "orchestrator", "--port", str(port), "--data-dir", str(data)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:

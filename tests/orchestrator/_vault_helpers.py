@@ -42,10 +42,12 @@ def secret_strings(value: dict[str, Any]) -> list[str]:
     return out
 
 
-async def create(client: httpx.AsyncClient, headers: dict[str, str], name: str, kind: str,
-                 value: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    response = await client.post("/api/v1/credentials", headers=headers,
-                                 json={"name": name, "kind": kind, "value": value, **extra})
+async def create(
+    client: httpx.AsyncClient, headers: dict[str, str], name: str, kind: str, value: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/credentials", headers=headers, json={"name": name, "kind": kind, "value": value, **extra}
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -60,8 +62,15 @@ async def reveal(app: FastAPI, org_id: uuid.UUID, names: set[str]) -> dict[str, 
 async def audit_entries(app: FastAPI, org_id: uuid.UUID | None, count: int, action: str = "test.event") -> None:
     for index in range(count):
         async with app.state.db.transaction() as session:
-            await record(session, org_id=org_id, actor=Actor(None, "tester", "127.0.0.1", f"req-{index}"),
-                         action=action, target_type="thing", target_id=str(index), summary={"n": index})
+            await record(
+                session,
+                org_id=org_id,
+                actor=Actor(None, "tester", "127.0.0.1", f"req-{index}"),
+                action=action,
+                target_type="thing",
+                target_id=str(index),
+                summary={"n": index},
+            )
 
 
 def is_sqlite(app: FastAPI) -> bool:
@@ -74,9 +83,14 @@ async def triggers_bypassed(app: FastAPI) -> AsyncIterator[Any]:
     engine = app.state.db.engine
     if is_sqlite(app):
         async with engine.begin() as conn:
-            saved = (await conn.execute(text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                "AND tbl_name IN ('audit_log', 'audit_heads')"))).all()
+            saved = (
+                await conn.execute(
+                    text(
+                        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                        "AND tbl_name IN ('audit_log', 'audit_heads')"
+                    )
+                )
+            ).all()
             assert saved, "the append-only triggers are missing"
             for name, _sql in saved:
                 await conn.execute(text(f"DROP TRIGGER {name}"))

@@ -17,8 +17,12 @@ API = "/api/v1"
 PASSWORD = "Correct-Horse-42-battery"
 
 
-def flow(name: str = "Flow", nodes: list[dict[str, Any]] | None = None, edges: list[dict[str, Any]] | None = None,
-         **extra: Any) -> dict[str, Any]:
+def flow(
+    name: str = "Flow",
+    nodes: list[dict[str, Any]] | None = None,
+    edges: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """A flow document; by default one valid `core.log` node."""
     nodes = nodes if nodes is not None else [{"id": "hello", "type": "core.log", "params": {"message": "hi"}}]
     return {"schema": "rpa.flow/1", "name": name, "nodes": nodes, "edges": edges or [], **extra}
@@ -32,8 +36,9 @@ def call(node_id: str, target: str) -> dict[str, Any]:
     return {"id": node_id, "type": "flow.call", "params": {"flow": target, "inputs": {}}}
 
 
-async def create(client: httpx.AsyncClient, headers: dict[str, str], name: str, document: dict[str, Any] | None = None,
-                 **fields: Any) -> dict[str, Any]:
+async def create(
+    client: httpx.AsyncClient, headers: dict[str, str], name: str, document: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name, **fields}
     if document is not None:
         body["document"] = document
@@ -69,10 +74,19 @@ async def audit_actions(app: FastAPI, org_id: uuid.UUID, target_id: str | None =
 async def owner_headers(app: FastAPI) -> tuple[uuid.UUID, dict[str, str]]:
     """A new organisation in `app` and its owner's headers (for apps other than the `app` fixture)."""
     async with app.state.db.transaction() as session:
-        org, user = await create_org_with_owner(session, org_name=f"Org {uuid.uuid4().hex[:6]}",
-                                                email=f"owner-{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD)
+        org, user = await create_org_with_owner(
+            session,
+            org_name=f"Org {uuid.uuid4().hex[:6]}",
+            email=f"owner-{uuid.uuid4().hex[:8]}@example.com",
+            password=PASSWORD,
+        )
         settings: Settings = app.state.settings
-        tokens = await start_session(session, user=user, org_id=org.id, signing_key=app.state.signing_key,
-                                     access_ttl_s=settings.access_token_ttl_s,
-                                     refresh_ttl_s=settings.refresh_token_ttl_s)
+        tokens = await start_session(
+            session,
+            user=user,
+            org_id=org.id,
+            signing_key=app.state.signing_key,
+            access_ttl_s=settings.access_token_ttl_s,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+        )
     return org.id, {"Authorization": f"Bearer {tokens.access_token}"}

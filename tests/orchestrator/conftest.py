@@ -77,8 +77,13 @@ def settings(tmp_path: Path, database_url: str | None, request: pytest.FixtureRe
         target = data_dir / "orchestrator.db"
         with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
             source.backup(copy)
-    return Settings(environment="test", data_dir=data_dir, database_url=database_url,
-                    rate_limit_per_minute=100_000, login_rate_limit_per_minute=100_000)
+    return Settings(
+        environment="test",
+        data_dir=data_dir,
+        database_url=database_url,
+        rate_limit_per_minute=100_000,
+        login_rate_limit_per_minute=100_000,
+    )
 
 
 @pytest.fixture
@@ -119,8 +124,9 @@ def tenant(app: FastAPI) -> TenantFactory:
         email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.com"
         async with app.state.db.transaction() as session:
             if org_id is None:
-                org, user = await create_org_with_owner(session, org_name=f"Org {uuid.uuid4().hex[:6]}",
-                                                        email=email, password=PASSWORD)
+                org, user = await create_org_with_owner(
+                    session, org_name=f"Org {uuid.uuid4().hex[:6]}", email=email, password=PASSWORD
+                )
                 org_id = org.id
                 if role != "owner":
                     raise ValueError("a new organisation starts with its owner; add other roles afterwards")
@@ -129,10 +135,16 @@ def tenant(app: FastAPI) -> TenantFactory:
                 session.add(Membership(org_id=org_id, user_id=user.id, role_id=(await builtin_role(session, role)).id))
                 await session.flush()
             settings: Settings = app.state.settings
-            tokens = await start_session(session, user=user, org_id=org_id, signing_key=app.state.signing_key,
-                                         access_ttl_s=settings.access_token_ttl_s,
-                                         refresh_ttl_s=settings.refresh_token_ttl_s)
-        return Member(org_id, user.id, email, role, {"Authorization": f"Bearer {tokens.access_token}"},
-                      tokens.refresh_token)
+            tokens = await start_session(
+                session,
+                user=user,
+                org_id=org_id,
+                signing_key=app.state.signing_key,
+                access_ttl_s=settings.access_token_ttl_s,
+                refresh_ttl_s=settings.refresh_token_ttl_s,
+            )
+        return Member(
+            org_id, user.id, email, role, {"Authorization": f"Bearer {tokens.access_token}"}, tokens.refresh_token
+        )
 
     return make

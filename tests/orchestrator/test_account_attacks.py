@@ -37,16 +37,19 @@ async def _slug(http: httpx.AsyncClient, headers: dict[str, str]) -> str:
 async def _powerless(http: httpx.AsyncClient, tenant: Any) -> Any:
     """A member of some organisation whose custom role holds no permission at all."""
     owner = await tenant()
-    assert (await http.post(f"{API}/roles", headers=owner.headers,
-                            json={"name": "nothing", "permissions": []})).status_code == 201
+    assert (
+        await http.post(f"{API}/roles", headers=owner.headers, json={"name": "nothing", "permissions": []})
+    ).status_code == 201
     member = await tenant(org_id=owner.org_id, role="viewer")
-    assert (await http.patch(f"{API}/users/{member.user_id}", headers=owner.headers,
-                             json={"role": "nothing"})).status_code == 200
+    assert (
+        await http.patch(f"{API}/users/{member.user_id}", headers=owner.headers, json={"role": "nothing"})
+    ).status_code == 200
     return member
 
 
-async def test_a_member_without_permissions_cannot_create_an_organisation(live: httpx.AsyncClient, app: FastAPI,
-                                                                          tenant) -> None:
+async def test_a_member_without_permissions_cannot_create_an_organisation(
+    live: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     admin = await tenant()
     await make_instance_admin(app, admin.user_id)
     control = await live.post(f"{API}/orgs", headers=admin.headers, json={"name": "Admin's second"})
@@ -64,8 +67,9 @@ async def test_a_member_without_permissions_cannot_create_an_organisation(live: 
 async def test_an_existing_user_is_never_made_a_member_without_consent(live: httpx.AsyncClient, tenant) -> None:
     victim = await tenant()
     attacker = await tenant()  # owns an organisation, e.g. one an instance admin made for them
-    sent = await live.post(f"{API}/invitations", headers=attacker.headers,
-                           json={"email": victim.email, "role": "viewer"})
+    sent = await live.post(
+        f"{API}/invitations", headers=attacker.headers, json={"email": victim.email, "role": "viewer"}
+    )
     assert sent.status_code == 201, sent.text
     assert sent.json()["status"] == "pending"
     # The old way in (an e-mail without a password) adds nobody.
@@ -83,8 +87,9 @@ async def test_an_existing_user_is_never_made_a_member_without_consent(live: htt
     assert declined.status_code == 204
     listed = (await live.get(f"{API}/invitations", headers=attacker.headers)).json()["items"]
     assert [(i["email"], i["status"]) for i in listed] == [(victim.email, "declined")]
-    assert (await live.post(f"{API}/auth/invitations/{mine[0]['id']}/accept",
-                            headers=victim.headers)).status_code == 409
+    assert (
+        await live.post(f"{API}/auth/invitations/{mine[0]['id']}/accept", headers=victim.headers)
+    ).status_code == 409
 
 
 async def test_one_organisations_lockout_never_bars_another(live: httpx.AsyncClient, tenant) -> None:
@@ -93,8 +98,9 @@ async def test_one_organisations_lockout_never_bars_another(live: httpx.AsyncCli
     attacker = await tenant()
     attacker_slug = await _slug(live, attacker.headers)
     # Even a victim who accepted the attacker's invitation (the worst case) keeps their own organisation.
-    sent = (await live.post(f"{API}/invitations", headers=attacker.headers,
-                            json={"email": victim.email, "role": "viewer"})).json()
+    sent = (
+        await live.post(f"{API}/invitations", headers=attacker.headers, json={"email": victim.email, "role": "viewer"})
+    ).json()
     assert (await live.post(f"{API}/auth/invitations/{sent['id']}/accept", headers=victim.headers)).status_code == 200
     await patch_org(live, attacker.headers, password_policy={"lockout_threshold": 1, "lockout_minutes": 1440})
     assert (await login(live, victim.email, org=victim_slug)).status_code == 200  # control
@@ -113,15 +119,22 @@ async def test_answers_do_not_tell_which_addresses_have_accounts(live: httpx.Asy
     unknown = "nobody-here@example.com"
     org_admin = await tenant()
     # Inviting: the same answer for an address with an account and one without.
-    answers = [await live.post(f"{API}/invitations", headers=org_admin.headers, json={"email": e, "role": "viewer"})
-               for e in (known.email, unknown)]
+    answers = [
+        await live.post(f"{API}/invitations", headers=org_admin.headers, json={"email": e, "role": "viewer"})
+        for e in (known.email, unknown)
+    ]
     assert [a.status_code for a in answers] == [201, 201]
     assert sorted(answers[0].json()) == sorted(answers[1].json())
     assert {a.json()["status"] for a in answers} == {"pending"}
     # Creating an account: refused the same way for both, before the address is looked at.
-    created = [await live.post(f"{API}/users", headers=org_admin.headers,
-                               json={"email": e, "password": "Violet-Canal-93-Lantern", "role": "viewer"})
-               for e in (known.email, unknown)]
+    created = [
+        await live.post(
+            f"{API}/users",
+            headers=org_admin.headers,
+            json={"email": e, "password": "Violet-Canal-93-Lantern", "role": "viewer"},
+        )
+        for e in (known.email, unknown)
+    ]
     assert [(c.status_code, error_code(c)) for c in created] == [(403, "account_creation_restricted")] * 2
     # Locking out: an organisation's policy counts an unknown address exactly like a member's.
     await patch_org(live, org_admin.headers, password_policy={"lockout_threshold": 2})
@@ -142,8 +155,9 @@ async def test_the_instance_limit_holds_per_account_and_source(app: FastAPI, ten
     app.state.settings = app.state.settings.model_copy(update={"login_lockout_threshold": 3})
 
     def client_from(ip: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 4000)),
-                                 base_url="http://testserver")
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(ip, 4000)), base_url="http://testserver"
+        )
 
     async with client_from("10.1.1.1") as guesser, client_from("10.2.2.2") as user:
         await patch_org(user, owner.headers, password_policy={"lockout_threshold": 100})
@@ -162,8 +176,11 @@ async def test_a_lenient_organisation_is_no_way_to_test_passwords(live: httpx.As
     await patch_org(live, lenient.headers, password_policy={"lockout_threshold": 100})
     lenient_slug = await _slug(live, lenient.headers)
     assert (await login(live, victim.email)).status_code == 200  # control
-    right, wrong = (await login(live, victim.email, PASSWORD, org=lenient_slug),
-                    await login(live, victim.email, WRONG, org=lenient_slug))
-    assert (right.status_code, error_code(right)) == (wrong.status_code, error_code(wrong)) == (
-        401, "invalid_credentials")
+    right, wrong = (
+        await login(live, victim.email, PASSWORD, org=lenient_slug),
+        await login(live, victim.email, WRONG, org=lenient_slug),
+    )
+    assert (
+        (right.status_code, error_code(right)) == (wrong.status_code, error_code(wrong)) == (401, "invalid_credentials")
+    )
     assert right.json()["error"]["message"] == wrong.json()["error"]["message"]

@@ -28,31 +28,43 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 """A harmless body for the routes that need one (a rename: any change at all is acting on them)."""
 
-HELPDESK = sorted({p.value for p in BUILTIN_ROLES["viewer"]}
-                  | {Permission.USERS_READ.value, Permission.USERS_MANAGE.value, Permission.SESSIONS_MANAGE.value})
+HELPDESK = sorted(
+    {p.value for p in BUILTIN_ROLES["viewer"]}
+    | {Permission.USERS_READ.value, Permission.USERS_MANAGE.value, Permission.SESSIONS_MANAGE.value}
+)
 
 
 def _acting_routes(app: FastAPI) -> list[tuple[str, str]]:
-    found = sorted({(method, route.path) for route in app.routes if isinstance(route, APIRoute)
-                    and "{user_id}" in route.path for method in route.methods} - READS)
+    found = sorted(
+        {
+            (method, route.path)
+            for route in app.routes
+            if isinstance(route, APIRoute) and "{user_id}" in route.path
+            for method in route.methods
+        }
+        - READS
+    )
     assert len(found) >= 4, found  # PATCH and DELETE /users/{id}, GET and DELETE its sessions
     return found
 
 
-async def _act(http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str],
-               user_id: object) -> httpx.Response:
+async def _act(
+    http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], user_id: object
+) -> httpx.Response:
     url = path.replace("/api/v1", API, 1).replace("{user_id}", str(user_id))
     return await http.request(method, url, headers=headers, json=BODIES.get((method, path)))
 
 
-async def test_every_route_on_a_member_refuses_a_caller_who_holds_less(live: httpx.AsyncClient, app: FastAPI,
-                                                                       tenant) -> None:
+async def test_every_route_on_a_member_refuses_a_caller_who_holds_less(
+    live: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     owner = await tenant()
     role = await live.post(f"{API}/roles", headers=owner.headers, json={"name": "helpdesk", "permissions": HELPDESK})
     assert role.status_code == 201, role.text
     helpdesk = await tenant(org_id=owner.org_id, role="viewer")
-    assert (await live.patch(f"{API}/users/{helpdesk.user_id}", headers=owner.headers,
-                             json={"role": "helpdesk"})).status_code == 200
+    assert (
+        await live.patch(f"{API}/users/{helpdesk.user_id}", headers=owner.headers, json={"role": "helpdesk"})
+    ).status_code == 200
     admin = await tenant(org_id=owner.org_id, role="admin")
     for method, path in _acting_routes(app):
         # Control: a member who holds less than the caller is in reach.

@@ -19,8 +19,7 @@ from orchestrator.settings import Settings
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(environment="test", data_dir=tmp_path / "data", agent_handshakes=1,
-                        agent_handshake_wait_s=0.2)
+    settings = Settings(environment="test", data_dir=tmp_path / "data", agent_handshakes=1, agent_handshake_wait_s=0.2)
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -22,8 +22,12 @@ BUDGET = 64 * 1024
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     # Each test logs in and enrols (login endpoints): more than the default 20 a minute in all.
-    with live_server(tmp_path_factory.mktemp("agent-logs"), owner=True,
-                     agent_log_bytes_per_minute=str(BUDGET), login_rate_limit_per_minute="100") as live:
+    with live_server(
+        tmp_path_factory.mktemp("agent-logs"),
+        owner=True,
+        agent_log_bytes_per_minute=str(BUDGET),
+        login_rate_limit_per_minute="100",
+    ) as live:
         yield live
 
 
@@ -36,8 +40,19 @@ def _agent_key(server: Live, name: str) -> str:
 
 
 def _hello(agent: str, **fields: Any) -> dict[str, Any]:
-    return {"type": "hello", "id": "h1", "protocol_version": 2, "name": agent, "version": "1.0",
-            "capabilities": [], "labels": [], "max_jobs": 1, "steps": [], "running": [], **fields}
+    return {
+        "type": "hello",
+        "id": "h1",
+        "protocol_version": 2,
+        "name": agent,
+        "version": "1.0",
+        "capabilities": [],
+        "labels": [],
+        "max_jobs": 1,
+        "steps": [],
+        "running": [],
+        **fields,
+    }
 
 
 def _connect(server: Live, key: str) -> ClientConnection:
@@ -115,18 +130,20 @@ def test_one_connection_cannot_flood_the_log(server: Live) -> None:
     assert grown < BUDGET + 16 * 1024, grown
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("steps", [f"plugin.step_{i}" for i in range(20_000)]),
-    ("capabilities", [f"cap{i}" for i in range(5_000)]),
-    ("labels", [f"label{i}" for i in range(5_000)]),
-    ("name", "agent\n2026-12-07 ERROR forged"),
-    ("version", "v" * 10_000),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("steps", [f"plugin.step_{i}" for i in range(20_000)]),
+        ("capabilities", [f"cap{i}" for i in range(5_000)]),
+        ("labels", [f"label{i}" for i in range(5_000)]),
+        ("name", "agent\n2026-12-07 ERROR forged"),
+        ("version", "v" * 10_000),
+    ],
+)
 def test_hello_lists_and_strings_are_bounded(server: Live, field: str, value: Any) -> None:
     key = _agent_key(server, f"big-{field}")
     with _connect(server, key) as ws:  # control: the same agent with a sane hello is welcome
-        ws.send(json.dumps(_hello(f"big-{field}", steps=["probe.count"], capabilities=["browser"],
-                                  labels=["eu"])))
+        ws.send(json.dumps(_hello(f"big-{field}", steps=["probe.count"], capabilities=["browser"], labels=["eu"])))
         assert json.loads(ws.recv(timeout=30))["type"] == "welcome"
     with _connect(server, key) as ws:
         ws.send(json.dumps(_hello(f"big-{field}", **{field: value})))

@@ -38,8 +38,10 @@ async def _nothing(*_: Any) -> None:
 
 def _said(replies: list[object]) -> list[tuple[str, str, Any]]:
     """What replies say, without their message ids."""
-    return [(reply.type, reply.execution_id, getattr(reply, "seq", getattr(reply, "reason", None)))  # type: ignore[attr-defined]
-            for reply in replies]
+    return [
+        (reply.type, reply.execution_id, getattr(reply, "seq", getattr(reply, "reason", None)))  # type: ignore[attr-defined]
+        for reply in replies
+    ]
 
 
 async def _session(app: FastAPI, tenant: TenantFactory) -> tuple[AgentSession, uuid.UUID, uuid.UUID]:
@@ -48,20 +50,43 @@ async def _session(app: FastAPI, tenant: TenantFactory) -> tuple[AgentSession, u
     agent_id = uuid.uuid4()
     execution_id = await make_execution(app, owner.org_id, workflow, state=State.ASSIGNED, agent_id=agent_id)
     connection = ServerConnection(str(agent_id), 10.0)
-    connection.receive(encode(Hello(protocol_version=1, name="robot", version="0.1.0", capabilities=["core"],
-                                    labels=[], max_jobs=1, steps=[])))
-    link = AgentLink(agent_id=agent_id, org_id=owner.org_id, name="robot", send=_nothing, close=_nothing,
-                     connection=connection)
+    connection.receive(
+        encode(
+            Hello(
+                protocol_version=1,
+                name="robot",
+                version="0.1.0",
+                capabilities=["core"],
+                labels=[],
+                max_jobs=1,
+                steps=[],
+            )
+        )
+    )
+    link = AgentLink(
+        agent_id=agent_id, org_id=owner.org_id, name="robot", send=_nothing, close=_nothing, connection=connection
+    )
     link.hold(execution_id, 1)
     return AgentSession(app.state.db, AgentHub(), link, connection, app.state.agent_writer), execution_id, owner.org_id
 
 
 def _journal(execution_id: uuid.UUID, seqs: range, *, status: str = "succeeded") -> JournalBatch:
-    kinds = {1: ("execution.started", {}), 2: ("node.started", {}), 3: ("node.succeeded", {}),
-             4: ("execution.finished", {"status": status, "outputs": {"total": 3}})}
-    return JournalBatch(execution_id=str(execution_id), attempt=1, events=[
-        WireEvent(seq=seq, type=kinds[seq][0], path="" if seq in (1, 4) else "a", data=kinds[seq][1], ts=time.time())
-        for seq in seqs])
+    kinds = {
+        1: ("execution.started", {}),
+        2: ("node.started", {}),
+        3: ("node.succeeded", {}),
+        4: ("execution.finished", {"status": status, "outputs": {"total": 3}}),
+    }
+    return JournalBatch(
+        execution_id=str(execution_id),
+        attempt=1,
+        events=[
+            WireEvent(
+                seq=seq, type=kinds[seq][0], path="" if seq in (1, 4) else "a", data=kinds[seq][1], ts=time.time()
+            )
+            for seq in seqs
+        ],
+    )
 
 
 @contextmanager
@@ -80,16 +105,19 @@ def _statements() -> Iterator[list[str]]:
 
 
 async def test_finished_after_the_journal_ended_it_is_answered_without_a_query(
-        app: FastAPI, tenant: TenantFactory) -> None:
+    app: FastAPI, tenant: TenantFactory
+) -> None:
     session, execution_id, org_id = await _session(app, tenant)
     assert _said(await session.on_journal(_journal(execution_id, range(1, 5)))) == [
-        ("journal.ack", str(execution_id), 4)]
+        ("journal.ack", str(execution_id), 4)
+    ]
     assert (await load(app, org_id, execution_id)).state == State.SUCCEEDED.value
     assert str(execution_id) in session.connection.assigned  # the agent may still send its job.finished
 
     with _statements() as statements:
-        replies = await session.on_finished(JobFinished(execution_id=str(execution_id), attempt=1,
-                                                        status="succeeded", last_seq=4))
+        replies = await session.on_finished(
+            JobFinished(execution_id=str(execution_id), attempt=1, status="succeeded", last_seq=4)
+        )
     assert _said(replies) == [("journal.ack", str(execution_id), 4)]
     assert statements == []
     assert str(execution_id) not in session.connection.assigned
@@ -97,12 +125,14 @@ async def test_finished_after_the_journal_ended_it_is_answered_without_a_query(
 
 
 async def test_finished_ahead_of_the_stored_journal_waits_for_the_missing_events(
-        app: FastAPI, tenant: TenantFactory) -> None:
+    app: FastAPI, tenant: TenantFactory
+) -> None:
     session, execution_id, _ = await _session(app, tenant)
     await session.on_journal(_journal(execution_id, range(1, 3)))
     with _statements() as statements:
-        replies = await session.on_finished(JobFinished(execution_id=str(execution_id), attempt=1,
-                                                        status="succeeded", last_seq=4))
+        replies = await session.on_finished(
+            JobFinished(execution_id=str(execution_id), attempt=1, status="succeeded", last_seq=4)
+        )
     assert _said(replies) == [("journal.ack", str(execution_id), 2)]  # the row says what is stored
     assert statements  # read from the database: the journal has not ended the execution yet
     assert str(execution_id) in session.connection.assigned  # events 3 and 4 are still to come
@@ -111,8 +141,9 @@ async def test_finished_ahead_of_the_stored_journal_waits_for_the_missing_events
 async def test_finished_of_an_execution_that_moved_is_told_to_stop(app: FastAPI, tenant: TenantFactory) -> None:
     session, execution_id, org_id = await _session(app, tenant)
     session.link.agent_id = uuid.uuid4()  # the row names another agent now
-    replies = await session.on_finished(JobFinished(execution_id=str(execution_id), attempt=1,
-                                                    status="succeeded", last_seq=4))
+    replies = await session.on_finished(
+        JobFinished(execution_id=str(execution_id), attempt=1, status="succeeded", last_seq=4)
+    )
     assert _said(replies) == [("job.stop", str(execution_id), "moved")]
     assert str(execution_id) not in session.connection.assigned
     assert (await load(app, org_id, execution_id)).state == State.ASSIGNED.value
@@ -131,7 +162,8 @@ class _Frames:
 
 
 async def test_an_accepted_job_and_its_first_journal_batch_are_stored_in_one_transaction(
-        app: FastAPI, tenant: TenantFactory) -> None:
+    app: FastAPI, tenant: TenantFactory
+) -> None:
     session, execution_id, org_id = await _session(app, tenant)
     writer = app.state.agent_writer
     batches, units = writer.batches, writer.units
@@ -140,8 +172,10 @@ async def test_an_accepted_job_and_its_first_journal_batch_are_stored_in_one_tra
     async def send(message: object) -> None:
         sent.append(message)
 
-    frames = [encode(JobAccepted(execution_id=str(execution_id), attempt=1)),
-              encode(_journal(execution_id, range(1, 5)))]
+    frames = [
+        encode(JobAccepted(execution_id=str(execution_id), attempt=1)),
+        encode(_journal(execution_id, range(1, 5))),
+    ]
     with pytest.raises(WebSocketDisconnect):
         await _serve(_Frames(frames), session, send)  # type: ignore[arg-type]
     assert _said(sent) == [("journal.ack", str(execution_id), 4)]
@@ -150,7 +184,8 @@ async def test_an_accepted_job_and_its_first_journal_batch_are_stored_in_one_tra
 
 
 async def test_an_agent_that_says_it_cannot_journal_gets_no_job_until_it_says_it_can(
-        app: FastAPI, tenant: TenantFactory) -> None:
+    app: FastAPI, tenant: TenantFactory
+) -> None:
     session, execution_id, _ = await _session(app, tenant)
     session.release(execution_id)
     kicks: list[bool] = []

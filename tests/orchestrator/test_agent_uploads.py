@@ -21,8 +21,14 @@ API = "/api/v1"
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(environment="test", data_dir=tmp_path / "data", database_url=database_url,
-                    rate_limit_per_minute=100_000, login_rate_limit_per_minute=100_000, max_artifact_bytes=1000)
+    return Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        rate_limit_per_minute=100_000,
+        login_rate_limit_per_minute=100_000,
+        max_artifact_bytes=1000,
+    )
 
 
 async def _agent(app: FastAPI, org_id: uuid.UUID, name: str) -> tuple[uuid.UUID, str]:
@@ -34,8 +40,9 @@ async def _agent(app: FastAPI, org_id: uuid.UUID, name: str) -> tuple[uuid.UUID,
 
 async def _held_by(app: FastAPI, client: Any, headers: dict[str, str], org_id: uuid.UUID, agent_id: uuid.UUID) -> str:
     workflow = await make_workflow(app, org_id)
-    made = await client.post(f"{API}/executions", headers=headers,
-                             json={"workflow_id": str(workflow), "inputs": {"customer": "acme"}})
+    made = await client.post(
+        f"{API}/executions", headers=headers, json={"workflow_id": str(workflow), "inputs": {"customer": "acme"}}
+    )
     assert made.status_code == 201, made.text
     from orchestrator.models.executions import Execution
 
@@ -46,14 +53,19 @@ async def _held_by(app: FastAPI, client: Any, headers: dict[str, str], org_id: u
     return str(made.json()["id"])
 
 
-async def test_an_agent_uploads_to_its_execution_and_users_download_it(app: FastAPI, client: Any,
-                                                                       tenant: TenantFactory) -> None:
+async def test_an_agent_uploads_to_its_execution_and_users_download_it(
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     agent_id, key = await _agent(app, owner.org_id, "uploader")
     execution = await _held_by(app, client, owner.headers, owner.org_id, agent_id)
     body = b"id,total\n1,42\n"
-    put = await client.put(f"{API}/agents/me/artifacts/{execution}", params={"name": "report/out.csv"},
-                           content=body, headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"})
+    put = await client.put(
+        f"{API}/agents/me/artifacts/{execution}",
+        params={"name": "report/out.csv"},
+        content=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"},
+    )
     assert put.status_code == 201, put.text
     assert put.json()["size"] == len(body)
     listing = await client.get(f"{API}/executions/{execution}/artifacts", headers=owner.headers)
@@ -62,8 +74,9 @@ async def test_an_agent_uploads_to_its_execution_and_users_download_it(app: Fast
     assert got.content == body
 
 
-async def test_uploads_are_refused_without_a_key_for_others_and_past_the_limit(app: FastAPI, client: Any,
-                                                                               tenant: TenantFactory) -> None:
+async def test_uploads_are_refused_without_a_key_for_others_and_past_the_limit(
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     holder, key = await _agent(app, owner.org_id, "holder")
     _, other_key = await _agent(app, owner.org_id, "other")
@@ -79,11 +92,13 @@ async def test_uploads_are_refused_without_a_key_for_others_and_past_the_limit(a
     as_user = await client.put(url, params={"name": "a"}, content=b"x", headers=owner.headers)
     assert as_user.status_code == 401
     for intruder in (other_key, stranger_key):
-        refused = await client.put(url, params={"name": "a"}, content=b"x",
-                                   headers={"Authorization": f"Bearer {intruder}"})
+        refused = await client.put(
+            url, params={"name": "a"}, content=b"x", headers={"Authorization": f"Bearer {intruder}"}
+        )
         assert refused.status_code == 404
-    too_big = await client.put(url, params={"name": "big"}, content=b"y" * 1001,
-                               headers={"Authorization": f"Bearer {key}"})
+    too_big = await client.put(
+        url, params={"name": "big"}, content=b"y" * 1001, headers={"Authorization": f"Bearer {key}"}
+    )
     assert too_big.status_code == 413
     assert too_big.json()["error"]["code"] == "too_large"
     listing = await client.get(f"{API}/executions/{execution}/artifacts", headers=owner.headers)

@@ -47,8 +47,7 @@ async def test_units_that_arrive_together_share_one_transaction(app: FastAPI, te
     writer.loop.start()
     try:
         seen: list[Any] = []
-        results = await asyncio.gather(*(writer.submit(i, _rename(i, f"renamed {n}", seen))
-                                         for n, i in enumerate(ids)))
+        results = await asyncio.gather(*(writer.submit(i, _rename(i, f"renamed {n}", seen)) for n, i in enumerate(ids)))
     finally:
         await writer.loop.stop()
     assert results == [f"renamed {n}" for n in range(5)]
@@ -70,10 +69,12 @@ async def test_a_failing_unit_is_rolled_back_alone(app: FastAPI, tenant: TenantF
 
     try:
         seen: list[Any] = []
-        outcomes = await asyncio.gather(writer.submit(ids[0], _rename(ids[0], "first", seen)),
-                                        writer.submit(ids[1], conflicting),
-                                        writer.submit(ids[2], _rename(ids[2], "third", seen)),
-                                        return_exceptions=True)
+        outcomes = await asyncio.gather(
+            writer.submit(ids[0], _rename(ids[0], "first", seen)),
+            writer.submit(ids[1], conflicting),
+            writer.submit(ids[2], _rename(ids[2], "third", seen)),
+            return_exceptions=True,
+        )
     finally:
         await writer.loop.stop()
     assert outcomes[0] == "first"

@@ -39,8 +39,9 @@ async def enrol(client: httpx.AsyncClient, token: str, name: str = "host-1", **b
     return await client.post(f"{API}/enroll", json={"token": token, "name": name, **body})
 
 
-async def enrolled(client: httpx.AsyncClient, headers: dict[str, str], name: str = "host-1",
-                   **body: Any) -> dict[str, Any]:
+async def enrolled(
+    client: httpx.AsyncClient, headers: dict[str, str], name: str = "host-1", **body: Any
+) -> dict[str, Any]:
     token = await make_token(client, headers)
     response = await enrol(client, token["token"], name, **body)
     assert response.status_code == 201, response.text
@@ -80,18 +81,22 @@ class StandInHub:
 
 # --- enrolment ----------------------------------------------------------------------------------
 
-async def test_a_token_enrols_an_agent_with_the_token_and_requested_labels(client: httpx.AsyncClient,
-                                                                          tenant: Any) -> None:
+
+async def test_a_token_enrols_an_agent_with_the_token_and_requested_labels(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner = await tenant()
-    token = await make_token(client, owner.headers, labels=["windows", "sap"], expires_in_s=600,
-                             description="finance robots")
+    token = await make_token(
+        client, owner.headers, labels=["windows", "sap"], expires_in_s=600, description="finance robots"
+    )
     assert set(token) == {"id", "token", "labels", "expires_at", "description", "created_at"}
     assert token["token"].startswith("rpa_et_")
     assert len(token["token"]) == len("rpa_et_") + 32
     assert token["labels"] == ["sap", "windows"]
 
-    response = await enrol(client, token["token"], "finance-01", hostname="FIN-PC-01", labels=["gpu", "sap"],
-                           version="1.2.3")
+    response = await enrol(
+        client, token["token"], "finance-01", hostname="FIN-PC-01", labels=["gpu", "sap"], version="1.2.3"
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert set(body) == {"agent_id", "org_id", "agent_key", "name", "labels"}
@@ -111,8 +116,7 @@ async def test_a_token_enrols_an_agent_with_the_token_and_requested_labels(clien
     assert one.json() == agent
 
     tokens = (await client.get(TOKENS, headers=owner.headers)).json()
-    assert [(t["id"], t["state"], t["agent_id"]) for t in tokens["items"]] == [
-        (token["id"], "used", body["agent_id"])]
+    assert [(t["id"], t["state"], t["agent_id"]) for t in tokens["items"]] == [(token["id"], "used", body["agent_id"])]
 
 
 async def test_hosts_may_share_a_name(client: httpx.AsyncClient, tenant: Any) -> None:
@@ -127,8 +131,9 @@ async def test_the_enrolment_is_audited_as_the_agent(app: FastAPI, client: httpx
     owner = await tenant()
     agent = await enrolled(client, owner.headers, "audited-host", hostname="H1")
     async with app.state.db.transaction() as session:
-        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "agent.enrolled",
-                                                              AuditEntry.org_id == owner.org_id))
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "agent.enrolled", AuditEntry.org_id == owner.org_id)
+        )
     assert entry is not None
     assert entry.actor == "agent:audited-host"
     assert str(entry.actor_id) == agent["agent_id"]
@@ -153,8 +158,11 @@ async def test_an_expired_token_is_refused(app: FastAPI, client: httpx.AsyncClie
     owner = await tenant()
     token = await make_token(client, owner.headers, expires_in_s=60)
     async with app.state.db.transaction() as session:
-        await session.execute(update(EnrolmentToken).where(EnrolmentToken.id == uuid.UUID(token["id"]))
-                              .values(expires_at=utcnow() - timedelta(seconds=1)))
+        await session.execute(
+            update(EnrolmentToken)
+            .where(EnrolmentToken.id == uuid.UUID(token["id"]))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert_refused(await enrol(client, token["token"]))
     listed = (await client.get(TOKENS, headers=owner.headers)).json()["items"]
     assert [t["state"] for t in listed] == ["expired"]
@@ -188,8 +196,11 @@ async def test_tokens_are_listed_by_state(app: FastAPI, client: httpx.AsyncClien
     assert (await enrol(client, used["token"])).status_code == 201
     await client.delete(f"{TOKENS}/{revoked['id']}", headers=owner.headers)
     async with app.state.db.transaction() as session:
-        await session.execute(update(EnrolmentToken).where(EnrolmentToken.id == uuid.UUID(expired["id"]))
-                              .values(expires_at=utcnow() - timedelta(seconds=1)))
+        await session.execute(
+            update(EnrolmentToken)
+            .where(EnrolmentToken.id == uuid.UUID(expired["id"]))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     for state, token in (("active", active), ("used", used), ("revoked", revoked), ("expired", expired)):
         page = (await client.get(TOKENS, headers=owner.headers, params={"state": state})).json()
         assert [(t["id"], t["state"]) for t in page["items"]] == [(token["id"], state)], state
@@ -199,13 +210,13 @@ async def test_tokens_are_listed_by_state(app: FastAPI, client: httpx.AsyncClien
     assert [t["description"] for t in everything["items"]] == ["expired", "revoked", "used", "active"]
 
 
-async def test_two_concurrent_enrolments_with_one_token_make_one_agent(client: httpx.AsyncClient,
-                                                                       tenant: Any) -> None:
+async def test_two_concurrent_enrolments_with_one_token_make_one_agent(client: httpx.AsyncClient, tenant: Any) -> None:
     owner = await tenant()
     for _ in range(3):
         token = await make_token(client, owner.headers)
-        first, second = await asyncio.gather(enrol(client, token["token"], "racer-a"),
-                                             enrol(client, token["token"], "racer-b"))
+        first, second = await asyncio.gather(
+            enrol(client, token["token"], "racer-a"), enrol(client, token["token"], "racer-b")
+        )
         assert sorted([first.status_code, second.status_code]) == [201, 401], (first.text, second.text)
         assert_refused(first if first.status_code == 401 else second)
     agents = (await client.get(API, headers=owner.headers)).json()
@@ -214,17 +225,21 @@ async def test_two_concurrent_enrolments_with_one_token_make_one_agent(client: h
     assert {t["agent_id"] for t in tokens} == {a["id"] for a in agents["items"]}
 
 
-@pytest.mark.parametrize(("body", "location"), [
-    ({"name": ""}, "body:name"),
-    ({"name": "  "}, "body:name"),
-    ({"name": "x" * 201}, "body:name"),
-    ({"labels": ["has space"]}, "body:labels.0"),
-    ({"labels": ["x" * 51]}, "body:labels.0"),
-    ({"labels": [f"l{i}" for i in range(51)]}, "body:labels"),
-    ({"hostname": "a\x00b"}, "body:hostname"),
-])
-async def test_an_invalid_enrolment_names_the_field(client: httpx.AsyncClient, tenant: Any, body: dict[str, Any],
-                                                    location: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "location"),
+    [
+        ({"name": ""}, "body:name"),
+        ({"name": "  "}, "body:name"),
+        ({"name": "x" * 201}, "body:name"),
+        ({"labels": ["has space"]}, "body:labels.0"),
+        ({"labels": ["x" * 51]}, "body:labels.0"),
+        ({"labels": [f"l{i}" for i in range(51)]}, "body:labels"),
+        ({"hostname": "a\x00b"}, "body:hostname"),
+    ],
+)
+async def test_an_invalid_enrolment_names_the_field(
+    client: httpx.AsyncClient, tenant: Any, body: dict[str, Any], location: str
+) -> None:
     owner = await tenant()
     token = await make_token(client, owner.headers)
     response = await client.post(f"{API}/enroll", json={"token": token["token"], "name": "ok", **body})
@@ -233,18 +248,27 @@ async def test_an_invalid_enrolment_names_the_field(client: httpx.AsyncClient, t
     assert (await enrol(client, token["token"])).status_code == 201  # the token was not spent
 
 
-@pytest.mark.parametrize("body", [{"expires_in_s": 59}, {"expires_in_s": 30 * 24 * 3600 + 1},
-                                  {"labels": [""]}, {"description": "d" * 501}, {"token": "mine"}])
-async def test_an_invalid_token_request_is_refused(client: httpx.AsyncClient, tenant: Any,
-                                                   body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"expires_in_s": 59},
+        {"expires_in_s": 30 * 24 * 3600 + 1},
+        {"labels": [""]},
+        {"description": "d" * 501},
+        {"token": "mine"},
+    ],
+)
+async def test_an_invalid_token_request_is_refused(
+    client: httpx.AsyncClient, tenant: Any, body: dict[str, Any]
+) -> None:
     owner = await tenant()
     assert (await client.post(TOKENS, headers=owner.headers, json=body)).status_code == 422
 
 
 # --- agent keys ---------------------------------------------------------------------------------
 
-async def test_the_key_authenticates_only_its_live_agent(app: FastAPI, client: httpx.AsyncClient,
-                                                         tenant: Any) -> None:
+
+async def test_the_key_authenticates_only_its_live_agent(app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
     owner = await tenant()
     mine = await enrolled(client, owner.headers, "mine")
     other = await enrolled(client, owner.headers, "other")
@@ -256,9 +280,18 @@ async def test_the_key_authenticates_only_its_live_agent(app: FastAPI, client: h
     prefix, secret = key.rsplit("_", 1)[0], key.split("_", 3)[3]
     tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
     other_id = uuid.UUID(other["agent_id"]).hex
-    for forged in (tampered, f"rpa_ak_{other_id}_{secret}", f"rpa_ak_{uuid.uuid4().hex}_{secret}", key + "x",
-                   prefix + "_", key.replace("rpa_ak_", "rpa_xx_"), "", "rpa_ak_", "rpa_ak_nothex_" + secret,
-                   other["agent_key"][:-2] + key[-2:]):
+    for forged in (
+        tampered,
+        f"rpa_ak_{other_id}_{secret}",
+        f"rpa_ak_{uuid.uuid4().hex}_{secret}",
+        key + "x",
+        prefix + "_",
+        key.replace("rpa_ak_", "rpa_xx_"),
+        "",
+        "rpa_ak_",
+        "rpa_ak_nothex_" + secret,
+        other["agent_key"][:-2] + key[-2:],
+    ):
         assert await authenticate(app, forged) is None, forged
     assert await authenticate(app, other["agent_key"]) is not None
 
@@ -271,7 +304,8 @@ async def test_the_key_authenticates_only_its_live_agent(app: FastAPI, client: h
 
 
 async def test_rotate_key_route_shows_the_new_key_once_and_the_old_one_stops_working(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner = await tenant()
     agent = await enrolled(client, owner.headers, "rotating")
     viewer = await tenant(org_id=owner.org_id, role="viewer")
@@ -279,7 +313,8 @@ async def test_rotate_key_route_shows_the_new_key_once_and_the_old_one_stops_wor
     path = f"{API}/{agent['agent_id']}/rotate-key"
 
     assert (await client.post(path, headers=viewer.headers)).json()["error"]["details"] == {
-        "permission": "agents:manage"}
+        "permission": "agents:manage"
+    }
     assert (await client.post(path, headers=stranger.headers)).status_code == 404  # another organisation's agent
     assert await authenticate(app, agent["agent_key"]) is not None  # neither refusal changed anything
 
@@ -314,21 +349,27 @@ async def test_a_rotated_key_replaces_the_old_one(app: FastAPI, client: httpx.As
     assert await authenticate(app, new_key) is not None
 
 
-async def test_tokens_and_keys_are_never_stored_audited_or_listed(app: FastAPI, client: httpx.AsyncClient,  # noqa: C901
-                                                                  tenant: Any) -> None:
+async def test_tokens_and_keys_are_never_stored_audited_or_listed(  # noqa: C901
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Any,
+) -> None:
     owner = await tenant()
     spare = await make_token(client, owner.headers, labels=["spare"])
     agent = await enrolled(client, owner.headers, "secretive", labels=["x"])
     async with app.state.db.transaction() as session:
-        _row, rotated = await service.rotate_agent_key(session, Actor(owner.user_id, owner.email), owner.org_id,
-                                                       uuid.UUID(agent["agent_id"]))
+        _row, rotated = await service.rotate_agent_key(
+            session, Actor(owner.user_id, owner.email), owner.org_id, uuid.UUID(agent["agent_id"])
+        )
     used_token = (await client.get(TOKENS, headers=owner.headers, params={"state": "used"})).json()["items"][0]
     secrets_: list[str] = [spare["token"], spare["token"].removeprefix("rpa_et_"), agent["agent_key"], rotated]
     secrets_ += [key.split("_", 3)[3] for key in (agent["agent_key"], rotated)]  # the secret parts alone
     needles = {s.encode() for s in secrets_}
 
-    responses = [await client.get(path, headers=owner.headers) for path in (
-        TOKENS, API, f"{API}/{agent['agent_id']}", "/api/v1/audit")]
+    responses = [
+        await client.get(path, headers=owner.headers)
+        for path in (TOKENS, API, f"{API}/{agent['agent_id']}", "/api/v1/audit")
+    ]
     assert "token" not in responses[0].json()["items"][0]
     assert used_token["state"] == "used"
     for response in responses:
@@ -373,6 +414,7 @@ async def test_tokens_and_keys_are_never_stored_audited_or_listed(app: FastAPI, 
 
 # --- managing agents ------------------------------------------------------------------------------
 
+
 async def test_a_viewer_can_read_but_not_manage(client: httpx.AsyncClient, tenant: Any) -> None:
     owner = await tenant()
     viewer = await tenant(org_id=owner.org_id, role="viewer")
@@ -398,30 +440,36 @@ async def test_another_organisation_sees_nothing(client: httpx.AsyncClient, tena
     stranger = await tenant()
     agent = await enrolled(client, owner.headers)
     token = await make_token(client, owner.headers)
-    for method, path in (("GET", f"{API}/{agent['agent_id']}"), ("PATCH", f"{API}/{agent['agent_id']}"),
-                         ("POST", f"{API}/{agent['agent_id']}/revoke"), ("DELETE", f"{API}/{agent['agent_id']}"),
-                         ("DELETE", f"{TOKENS}/{token['id']}")):
-        response = await client.request(method, path, headers=stranger.headers,
-                                        json={"name": "x"} if method == "PATCH" else None)
+    for method, path in (
+        ("GET", f"{API}/{agent['agent_id']}"),
+        ("PATCH", f"{API}/{agent['agent_id']}"),
+        ("POST", f"{API}/{agent['agent_id']}/revoke"),
+        ("DELETE", f"{API}/{agent['agent_id']}"),
+        ("DELETE", f"{TOKENS}/{token['id']}"),
+    ):
+        response = await client.request(
+            method, path, headers=stranger.headers, json={"name": "x"} if method == "PATCH" else None
+        )
         assert response.status_code == 404, (method, path, response.text)
     assert (await client.get(API, headers=stranger.headers)).json()["total"] == 0
     assert (await client.get(TOKENS, headers=stranger.headers)).json()["total"] == 0
 
 
-async def test_patch_changes_name_labels_and_job_limit(app: FastAPI, client: httpx.AsyncClient,
-                                                       tenant: Any) -> None:
+async def test_patch_changes_name_labels_and_job_limit(app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
     owner = await tenant()
     agent = await enrolled(client, owner.headers, "old", labels=["a"])
     path = f"{API}/{agent['agent_id']}"
-    patched = await client.patch(path, headers=owner.headers, json={"name": "new", "labels": ["z", "b", "z"],
-                                                                     "max_jobs": 4})
+    patched = await client.patch(
+        path, headers=owner.headers, json={"name": "new", "labels": ["z", "b", "z"], "max_jobs": 4}
+    )
     assert patched.status_code == 200, patched.text
     assert (patched.json()["name"], patched.json()["labels"], patched.json()["max_jobs"]) == ("new", ["b", "z"], 4)
     for body in ({"max_jobs": 0}, {"max_jobs": 1001}, {"name": ""}, {"labels": ["bad label"]}, {"key_hash": "x"}):
         assert (await client.patch(path, headers=owner.headers, json=body)).status_code == 422, body
     async with app.state.db.transaction() as session:
-        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "agent.update",
-                                                              AuditEntry.target_id == agent["agent_id"]))
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "agent.update", AuditEntry.target_id == agent["agent_id"])
+        )
     assert entry is not None
     assert entry.summary["after"] == {"name": "new", "labels": ["b", "z"], "max_jobs": 4}
 
@@ -450,8 +498,11 @@ async def test_list_filters_by_label_text_and_status(app: FastAPI, client: httpx
 
     hub = StandInHub()
     execution = uuid.uuid4()
-    hub.statuses = {uuid.UUID(sap["agent_id"]): "busy", uuid.UUID(web["agent_id"]): "online",
-                    uuid.UUID(gone["agent_id"]): "online"}
+    hub.statuses = {
+        uuid.UUID(sap["agent_id"]): "busy",
+        uuid.UUID(web["agent_id"]): "online",
+        uuid.UUID(gone["agent_id"]): "online",
+    }
     hub.running = {uuid.UUID(sap["agent_id"]): [execution]}
     app.state.agent_hub = hub
     assert await names(status="busy") == ["sap-runner"]
@@ -480,25 +531,31 @@ async def test_revoking_and_deleting_tell_the_hub(app: FastAPI, client: httpx.As
     again = await client.post(f"{API}/{revoked['agent_id']}/revoke", headers=owner.headers)
     assert again.json()["revoked_at"] == response.json()["revoked_at"]
     assert (await client.delete(f"{API}/{deleted['agent_id']}", headers=owner.headers)).status_code == 204
-    assert hub.disconnected == [(uuid.UUID(revoked["agent_id"]), "revoked"),
-                                (uuid.UUID(revoked["agent_id"]), "revoked"),
-                                (uuid.UUID(deleted["agent_id"]), "revoked")]
+    assert hub.disconnected == [
+        (uuid.UUID(revoked["agent_id"]), "revoked"),
+        (uuid.UUID(revoked["agent_id"]), "revoked"),
+        (uuid.UUID(deleted["agent_id"]), "revoked"),
+    ]
 
     assert (await client.get(f"{API}/{deleted['agent_id']}", headers=owner.headers)).status_code == 404
     assert (await client.delete(f"{API}/{deleted['agent_id']}", headers=owner.headers)).status_code == 404
     assert [a["name"] for a in (await client.get(API, headers=owner.headers)).json()["items"]] == ["to-revoke"]
     async with app.state.db.transaction() as session:
         row = await session.get(Agent, uuid.UUID(deleted["agent_id"]))
-        actions = (await session.scalars(select(AuditEntry.action).where(
-            AuditEntry.target_id.in_([revoked["agent_id"], deleted["agent_id"]])))).all()
+        actions = (
+            await session.scalars(
+                select(AuditEntry.action).where(AuditEntry.target_id.in_([revoked["agent_id"], deleted["agent_id"]]))
+            )
+        ).all()
     assert row is not None
     assert row.deleted_at is not None
     assert row.revoked_at is not None
     assert sorted(actions) == ["agent.delete", "agent.enrolled", "agent.enrolled", "agent.revoke"]
 
 
-async def test_the_hub_is_told_only_after_the_revocation_is_committed(app: FastAPI, client: httpx.AsyncClient,
-                                                                      tenant: Any) -> None:
+async def test_the_hub_is_told_only_after_the_revocation_is_committed(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner = await tenant()
     agent = await enrolled(client, owner.headers)
     seen: list[Agent | None] = []

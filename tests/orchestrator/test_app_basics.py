@@ -37,8 +37,9 @@ async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
 async def test_errors_share_one_body(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/v1/nowhere", headers={"X-Request-ID": "r1"})
     assert missing.status_code == 404
-    assert missing.json() == {"error": {"code": "not_found", "message": "Not Found", "details": None,
-                                        "request_id": "r1"}}
+    assert missing.json() == {
+        "error": {"code": "not_found", "message": "Not Found", "details": None, "request_id": "r1"}
+    }
     unauthenticated = await client.get("/api/v1/auth/me")
     assert unauthenticated.status_code == 401
     assert unauthenticated.json()["error"]["code"] == "unauthorized"

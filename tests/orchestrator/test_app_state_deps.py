@@ -18,7 +18,8 @@ API = "/api/v1"
 
 
 async def test_without_the_hub_an_execution_and_the_agents_are_not_answered_as_if_none_were_online(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("needs-a-hub"))
     started_ = await client.post(f"{API}/executions", json={"workflow_id": str(workflow)}, headers=owner.headers)

@@ -19,8 +19,12 @@ API = "/api/v1"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_server(tmp_path_factory.mktemp("artifacts"), owner=True, max_artifact_bytes_per_execution="3000",
-                     max_artifact_bytes_per_org="5000") as live:
+    with live_server(
+        tmp_path_factory.mktemp("artifacts"),
+        owner=True,
+        max_artifact_bytes_per_execution="3000",
+        max_artifact_bytes_per_org="5000",
+    ) as live:
         yield live
 
 
@@ -32,25 +36,36 @@ def _agent_key(server: Live, owner: dict[str, str]) -> tuple[str, str]:
 
 def _execution_held_by(server: Live, owner: dict[str, str], agent_id: str) -> str:
     name = f"Artifacts {uuid.uuid4().hex[:6]}"
-    workflow = httpx.post(f"{server.url}{API}/workflows", json={"name": name, "document": flow(name)},
-                          headers=owner).json()
-    assert httpx.post(f"{server.url}{API}/workflows/{workflow['id']}/publish", json={},
-                      headers=owner).status_code == 201
-    started = httpx.post(f"{server.url}{API}/executions", headers=owner,
-                         json={"workflow_id": workflow["id"], "inputs": {"customer": "acme"}})
+    workflow = httpx.post(
+        f"{server.url}{API}/workflows", json={"name": name, "document": flow(name)}, headers=owner
+    ).json()
+    assert (
+        httpx.post(f"{server.url}{API}/workflows/{workflow['id']}/publish", json={}, headers=owner).status_code == 201
+    )
+    started = httpx.post(
+        f"{server.url}{API}/executions",
+        headers=owner,
+        json={"workflow_id": workflow["id"], "inputs": {"customer": "acme"}},
+    )
     assert started.status_code == 201, started.text
     execution = str(started.json()["id"])
     # As the dispatcher would have: the execution is the agent's (no agent process is needed).
     with closing(sqlite3.connect(server.data / "orchestrator.db", timeout=30)) as db, db:
-        db.execute("UPDATE executions SET agent_id = ? WHERE id = ?",
-                   (uuid.UUID(agent_id).hex, uuid.UUID(execution).hex))
+        db.execute(
+            "UPDATE executions SET agent_id = ? WHERE id = ?", (uuid.UUID(agent_id).hex, uuid.UUID(execution).hex)
+        )
     return execution
 
 
-def _upload(server: Live, key: str, execution: str, body: bytes, content_type: str,
-            name: str = "out.bin") -> httpx.Response:
-    return httpx.put(f"{server.url}{API}/agents/me/artifacts/{execution}", params={"name": name}, content=body,
-                     headers={"Authorization": f"Bearer {key}", "Content-Type": content_type})
+def _upload(
+    server: Live, key: str, execution: str, body: bytes, content_type: str, name: str = "out.bin"
+) -> httpx.Response:
+    return httpx.put(
+        f"{server.url}{API}/agents/me/artifacts/{execution}",
+        params={"name": name},
+        content=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": content_type},
+    )
 
 
 def test_artifacts_are_served_as_safe_attachments_and_kept_within_quotas(server: Live) -> None:
@@ -64,8 +79,9 @@ def test_artifacts_are_served_as_safe_attachments_and_kept_within_quotas(server:
     csv = httpx.get(f"{server.url}{API}/executions/{execution}/artifacts/{control.json()['id']}", headers=owner)
     assert csv.headers["content-type"].startswith("text/csv")
 
-    page = _upload(server, key, execution, b"<script>fetch('/api/v1/auth/sessions')</script>", "text/html",
-                   "report.html")
+    page = _upload(
+        server, key, execution, b"<script>fetch('/api/v1/auth/sessions')</script>", "text/html", "report.html"
+    )
     assert page.status_code == 201, page.text
     assert page.json()["content_type"] == "application/octet-stream"
     served = httpx.get(f"{server.url}{API}/executions/{execution}/artifacts/{page.json()['id']}", headers=owner)
@@ -79,8 +95,10 @@ def test_artifacts_are_served_as_safe_attachments_and_kept_within_quotas(server:
     over = _upload(server, key, execution, b"x" * 2000, "application/octet-stream")
     assert over.status_code == 413, over.text
     assert over.json()["error"]["code"] == "too_large"
-    left = 3000 - sum(a["size"] for a in httpx.get(f"{server.url}{API}/executions/{execution}/artifacts",
-                                                   headers=owner).json()["items"])
+    left = 3000 - sum(
+        a["size"]
+        for a in httpx.get(f"{server.url}{API}/executions/{execution}/artifacts", headers=owner).json()["items"]
+    )
     assert _upload(server, key, execution, b"x" * left, "application/octet-stream").status_code == 201
     full = _upload(server, key, execution, b"x", "application/octet-stream")
     assert full.status_code == 413

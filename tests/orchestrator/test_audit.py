@@ -24,8 +24,13 @@ AUDIT = "/api/v1/audit"
 
 async def _rows(app: FastAPI, org_id: uuid.UUID) -> list[AuditEntry]:
     async with app.state.db.transaction() as session:
-        return list((await session.scalars(select(AuditEntry).where(AuditEntry.chain == str(org_id))
-                                           .order_by(AuditEntry.seq))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(AuditEntry).where(AuditEntry.chain == str(org_id)).order_by(AuditEntry.seq)
+                )
+            ).all()
+        )
 
 
 async def _org_with_entries(app: FastAPI, tenant: Any, count: int = 5) -> tuple[Any, list[AuditEntry]]:
@@ -51,8 +56,17 @@ async def test_entries_chain_from_genesis_and_the_head_follows(app: FastAPI, ten
 async def test_an_intact_chain_verifies(app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
     owner, rows = await _org_with_entries(app, tenant)
     result = await verify(client, owner.headers)
-    assert result == {"chain": str(owner.org_id), "ok": True, "checked": len(rows), "head_seq": len(rows),
-                      "problems": [], "truncated": False, "keyed_from": 1, "unkeyed": 0, "checkpoint_seq": None}
+    assert result == {
+        "chain": str(owner.org_id),
+        "ok": True,
+        "checked": len(rows),
+        "head_seq": len(rows),
+        "problems": [],
+        "truncated": False,
+        "keyed_from": 1,
+        "unkeyed": 0,
+        "checkpoint_seq": None,
+    }
 
 
 async def test_the_database_refuses_update_and_delete(app: FastAPI, tenant: Any) -> None:
@@ -88,15 +102,18 @@ async def test_an_edited_field_is_found(app: FastAPI, client: httpx.AsyncClient,
     assert result["problems"] == [{"seq": target.seq, "problem": "edited", "id": str(target.id)}]
 
 
-async def test_an_edit_re_sealed_with_a_fresh_hash_is_found(app: FastAPI, client: httpx.AsyncClient,
-                                                            tenant: Any) -> None:
+async def test_an_edit_re_sealed_with_a_fresh_hash_is_found(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, rows = await _org_with_entries(app, tenant)
     target = rows[1]
     target.summary = {"n": "rewritten"}
     forged_hash = entry_hash(target)
     async with triggers_bypassed(app) as conn:
-        await conn.execute(text("UPDATE audit_log SET summary = :summary, hash = :hash WHERE id = :id"),
-                           {"summary": '{"n": "rewritten"}', "hash": forged_hash, "id": _db_id(app, target.id)})
+        await conn.execute(
+            text("UPDATE audit_log SET summary = :summary, hash = :hash WHERE id = :id"),
+            {"summary": '{"n": "rewritten"}', "hash": forged_hash, "id": _db_id(app, target.id)},
+        )
     result = await verify(client, owner.headers)
     assert result["problems"] == [{"seq": target.seq, "problem": "edited", "id": str(target.id)}]
 
@@ -112,13 +129,28 @@ async def test_a_deleted_row_is_found(app: FastAPI, client: httpx.AsyncClient, t
     assert result["problems"] == [{"seq": target.seq, "problem": "missing", "id": None}]
 
 
-async def test_a_forged_row_appended_with_a_valid_hash_is_found(app: FastAPI, client: httpx.AsyncClient,
-                                                                tenant: Any) -> None:
+async def test_a_forged_row_appended_with_a_valid_hash_is_found(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, rows = await _org_with_entries(app, tenant)
     last = rows[-1]
-    forged = AuditEntry(id=uuid.uuid4(), chain=last.chain, seq=last.seq + 1, org_id=owner.org_id, actor_id=None,
-                        actor="ghost", action="credential.delete", target_type="credential", target_id="x", ip=None,
-                        request_id=None, summary={}, created_at=datetime.now(UTC), prev_hash=last.hash, hash="")
+    forged = AuditEntry(
+        id=uuid.uuid4(),
+        chain=last.chain,
+        seq=last.seq + 1,
+        org_id=owner.org_id,
+        actor_id=None,
+        actor="ghost",
+        action="credential.delete",
+        target_type="credential",
+        target_id="x",
+        ip=None,
+        request_id=None,
+        summary={},
+        created_at=datetime.now(UTC),
+        prev_hash=last.hash,
+        hash="",
+    )
     forged.hash = entry_hash(forged)
     async with app.state.db.transaction() as session:  # INSERT is allowed: the log is append-only
         session.add(forged)
@@ -126,15 +158,18 @@ async def test_a_forged_row_appended_with_a_valid_hash_is_found(app: FastAPI, cl
     assert result["problems"] == [{"seq": forged.seq, "problem": "inserted", "id": str(forged.id)}]
 
 
-async def test_a_row_pointing_at_another_predecessor_is_reordered(app: FastAPI, client: httpx.AsyncClient,
-                                                                  tenant: Any) -> None:
+async def test_a_row_pointing_at_another_predecessor_is_reordered(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, rows = await _org_with_entries(app, tenant)
     moved = rows[3]
     moved.prev_hash = rows[1].hash  # as if it followed row 2, skipping row 3
     resealed = entry_hash(moved)
     async with triggers_bypassed(app) as conn:
-        await conn.execute(text("UPDATE audit_log SET prev_hash = :prev, hash = :hash WHERE id = :id"),
-                           {"prev": moved.prev_hash, "hash": resealed, "id": _db_id(app, moved.id)})
+        await conn.execute(
+            text("UPDATE audit_log SET prev_hash = :prev, hash = :hash WHERE id = :id"),
+            {"prev": moved.prev_hash, "hash": resealed, "id": _db_id(app, moved.id)},
+        )
     result = await verify(client, owner.headers)
     problems = {(p["seq"], p["problem"]) for p in result["problems"]}
     assert (moved.seq, "reordered") in problems
@@ -143,8 +178,16 @@ async def test_a_row_pointing_at_another_predecessor_is_reordered(app: FastAPI, 
 async def test_concurrent_writers_share_one_chain(app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
     owner = await tenant()
     before = len(await _rows(app, owner.org_id))
-    responses = await asyncio.gather(*(client.post("/api/v1/credentials", headers=owner.headers, json={
-        "name": f"c{i}", "kind": "token", "value": {"token": f"tok-chain-{i}"}}) for i in range(20)))
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/api/v1/credentials",
+                headers=owner.headers,
+                json={"name": f"c{i}", "kind": "token", "value": {"token": f"tok-chain-{i}"}},
+            )
+            for i in range(20)
+        )
+    )
     assert [r.status_code for r in responses] == [201] * 20
     rows = await _rows(app, owner.org_id)
     assert [row.seq for row in rows] == list(range(1, before + 21))
@@ -156,14 +199,14 @@ async def test_concurrent_writers_share_one_chain(app: FastAPI, client: httpx.As
 async def test_record_in_parallel_sessions_without_http(app: FastAPI) -> None:
     async def one(index: int) -> None:
         async with app.state.db.transaction() as session:
-            await record(session, org_id=None, actor=Actor(None, "system"), action="system.tick",
-                         summary={"i": index})
+            await record(session, org_id=None, actor=Actor(None, "system"), action="system.tick", summary={"i": index})
 
     await asyncio.gather(*(one(i) for i in range(20)))
     async with app.state.db.transaction() as session:
         result = await verify_chain(session, chain_of(None))
-        seqs = (await session.scalars(select(AuditEntry.seq).where(AuditEntry.chain == "system")
-                                      .order_by(AuditEntry.seq))).all()
+        seqs = (
+            await session.scalars(select(AuditEntry.seq).where(AuditEntry.chain == "system").order_by(AuditEntry.seq))
+        ).all()
     assert result.ok
     assert list(seqs) == list(range(1, len(seqs) + 1))
     assert len(seqs) >= 20
@@ -189,16 +232,18 @@ async def test_listing_filters_newest_first(app: FastAPI, client: httpx.AsyncCli
     later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     assert await names(**{"from": later}) == []
     assert len(await names(to=later, action="thing.*")) == 5
-    page = (await client.get(AUDIT, headers=owner.headers, params={"action": "thing.*", "limit": 2,
-                                                                   "offset": 2})).json()
+    page = (
+        await client.get(AUDIT, headers=owner.headers, params={"action": "thing.*", "limit": 2, "offset": 2})
+    ).json()
     assert (page["total"], len(page["items"])) == (5, 2)
     one = everything["items"][0]
     fetched = await client.get(f"{AUDIT}/{one['id']}", headers=owner.headers)
     assert fetched.json() == one
 
 
-async def test_reading_needs_audit_read_and_stays_in_the_organisation(app: FastAPI, client: httpx.AsyncClient,
-                                                                      tenant: Any) -> None:
+async def test_reading_needs_audit_read_and_stays_in_the_organisation(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, rows = await _org_with_entries(app, tenant, 2)
     designer = await tenant(org_id=owner.org_id, role="designer")  # no audit:read
     stranger, _ = await _org_with_entries(app, tenant, 1)

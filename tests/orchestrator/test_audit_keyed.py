@@ -35,8 +35,9 @@ _COLUMNS = [column.key for column in AuditEntry.__table__.columns]
 
 async def _rows(app: FastAPI, chain: str) -> list[SimpleNamespace]:
     async with app.state.db.transaction() as session:
-        rows = (await session.scalars(select(AuditEntry).where(AuditEntry.chain == chain)
-                                      .order_by(AuditEntry.seq))).all()
+        rows = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.chain == chain).order_by(AuditEntry.seq))
+        ).all()
         return [SimpleNamespace(**{c: getattr(row, c) for c in _COLUMNS}) for row in rows]
 
 
@@ -53,8 +54,9 @@ async def _chain(app: FastAPI, client: httpx.AsyncClient, tenant: Any, count: in
 
 
 async def _checkpoint(app: FastAPI) -> None:
-    written = await write_checkpoints(app.state.db, checkpoint_dir(app.state.settings.data_dir),
-                                      audit_keys.active().current)
+    written = await write_checkpoints(
+        app.state.db, checkpoint_dir(app.state.settings.data_dir), audit_keys.active().current
+    )
     assert written
 
 
@@ -71,22 +73,24 @@ async def _reseal_from(app: FastAPI, conn: Any, rows: list[Any], start: int, *, 
         if drop_key:
             row.key_id = None
         row.hash = prev = unkeyed_hash(row)
-        await conn.execute(text("UPDATE audit_log SET actor = :actor, prev_hash = :prev, hash = :hash, "
-                                "key_id = :key WHERE id = :id"),
-                           {"actor": row.actor, "prev": row.prev_hash, "hash": row.hash, "key": row.key_id,
-                            "id": _db_id(app, row.id)})
+        await conn.execute(
+            text("UPDATE audit_log SET actor = :actor, prev_hash = :prev, hash = :hash, key_id = :key WHERE id = :id"),
+            {"actor": row.actor, "prev": row.prev_hash, "hash": row.hash, "key": row.key_id, "id": _db_id(app, row.id)},
+        )
     return prev
 
 
 @pytest.mark.parametrize("drop_key", [False, True], ids=["key-id-kept", "key-id-dropped"])
-async def test_an_edit_with_every_later_hash_recomputed_is_found(app: FastAPI, client: httpx.AsyncClient,
-                                                                 tenant: Any, drop_key: bool) -> None:
+async def test_an_edit_with_every_later_hash_recomputed_is_found(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any, drop_key: bool
+) -> None:
     owner, rows = await _chain(app, client, tenant)
     rows[2].actor = "someone-else"
     async with triggers_bypassed(app) as conn:
         last = await _reseal_from(app, conn, rows, 2, drop_key=drop_key)
-        await conn.execute(text("UPDATE audit_heads SET hash = :hash WHERE chain = :chain"),
-                           {"hash": last, "chain": str(owner.org_id)})
+        await conn.execute(
+            text("UPDATE audit_heads SET hash = :hash WHERE chain = :chain"), {"hash": last, "chain": str(owner.org_id)}
+        )
     problems = _problems(await verify(client, owner.headers))
     assert {(row.seq, "edited") for row in rows[2:]} <= problems
 
@@ -98,33 +102,48 @@ async def test_renumbered_entries_are_found(app: FastAPI, client: httpx.AsyncCli
         await conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": _db_id(app, gone.id)})
         for row in moved:  # close the gap: every later entry one number down, relinked and resealed
             row.seq -= 1
-            await conn.execute(text("UPDATE audit_log SET seq = :seq WHERE id = :id"),
-                               {"seq": row.seq, "id": _db_id(app, row.id)})
+            await conn.execute(
+                text("UPDATE audit_log SET seq = :seq WHERE id = :id"), {"seq": row.seq, "id": _db_id(app, row.id)}
+            )
         rows = [*rows[:2], *moved]
         last = await _reseal_from(app, conn, rows, 2, drop_key=False)
-        await conn.execute(text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE chain = :chain"),
-                           {"seq": rows[-1].seq, "hash": last, "chain": str(owner.org_id)})
+        await conn.execute(
+            text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE chain = :chain"),
+            {"seq": rows[-1].seq, "hash": last, "chain": str(owner.org_id)},
+        )
     problems = _problems(await verify(client, owner.headers))
     assert {(row.seq, "edited") for row in moved} <= problems
 
 
-async def test_an_appended_forgery_with_the_head_moved_is_found(app: FastAPI, client: httpx.AsyncClient,
-                                                               tenant: Any) -> None:
+async def test_an_appended_forgery_with_the_head_moved_is_found(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, rows = await _chain(app, client, tenant)
     last = rows[-1]
-    forged = SimpleNamespace(**{**vars(last), "id": uuid.uuid4(), "seq": last.seq + 1, "actor": "ghost",
-                                "action": "credential.delete", "prev_hash": last.hash,
-                                "created_at": datetime.now(UTC).replace(tzinfo=None)})
+    forged = SimpleNamespace(
+        **{
+            **vars(last),
+            "id": uuid.uuid4(),
+            "seq": last.seq + 1,
+            "actor": "ghost",
+            "action": "credential.delete",
+            "prev_hash": last.hash,
+            "created_at": datetime.now(UTC).replace(tzinfo=None),
+        }
+    )
     forged.hash = unkeyed_hash(forged)
     async with app.state.db.transaction() as session:  # INSERT and a head moving forward need no bypass
         session.add(AuditEntry(**vars(forged)))
-        await session.execute(text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE chain = :chain"),
-                              {"seq": forged.seq, "hash": forged.hash, "chain": str(owner.org_id)})
+        await session.execute(
+            text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE chain = :chain"),
+            {"seq": forged.seq, "hash": forged.hash, "chain": str(owner.org_id)},
+        )
     assert _problems(await verify(client, owner.headers)) == {(forged.seq, "edited")}
 
 
 async def test_a_tail_cut_off_with_the_head_moved_back_is_found_against_the_checkpoint(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, rows = await _chain(app, client, tenant)
     await _checkpoint(app)
     assert (await verify(client, owner.headers))["checkpoint_seq"] == rows[-1].seq
@@ -132,13 +151,16 @@ async def test_a_tail_cut_off_with_the_head_moved_back_is_found_against_the_chec
     async with triggers_bypassed(app) as conn:
         for row in rows[3:]:
             await conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": _db_id(app, row.id)})
-        await conn.execute(text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE chain = :chain"),
-                           {"seq": keep[-1].seq, "hash": keep[-1].hash, "chain": str(owner.org_id)})
+        await conn.execute(
+            text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE chain = :chain"),
+            {"seq": keep[-1].seq, "hash": keep[-1].hash, "chain": str(owner.org_id)},
+        )
     assert _problems(await verify(client, owner.headers)) == {(row.seq, "missing") for row in rows[3:]}
 
 
-async def test_an_organisations_whole_chain_deleted_is_found(app: FastAPI, client: httpx.AsyncClient,
-                                                            tenant: Any) -> None:
+async def test_an_organisations_whole_chain_deleted_is_found(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, rows = await _chain(app, client, tenant)
     other, _ = await _chain(app, client, tenant)
     await _checkpoint(app)
@@ -157,7 +179,8 @@ async def test_an_organisations_whole_chain_deleted_is_found(app: FastAPI, clien
 
 
 async def test_a_stray_row_at_head_plus_one_is_reported_and_audited_actions_go_on(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, rows = await _chain(app, client, tenant)
     last = rows[-1]
     stray = SimpleNamespace(**{**vars(last), "id": uuid.uuid4(), "seq": last.seq + 1, "prev_hash": last.hash})
@@ -166,8 +189,11 @@ async def test_a_stray_row_at_head_plus_one_is_reported_and_audited_actions_go_o
         session.add(AuditEntry(**vars(stray)))
     assert _problems(await verify(client, owner.headers)) == {(stray.seq, "inserted")}
     # Audited actions of the organisation still work (they answered 500 before).
-    created = await client.post("/api/v1/credentials", headers=owner.headers,
-                                json={"name": "after-stray", "kind": "token", "value": {"token": "t-" * 8}})
+    created = await client.post(
+        "/api/v1/credentials",
+        headers=owner.headers,
+        json={"name": "after-stray", "kind": "token", "value": {"token": "t-" * 8}},
+    )
     assert created.status_code == 201, created.text
     me = await client.get("/api/v1/auth/me", headers=owner.headers)
     assert me.status_code == 200
@@ -180,15 +206,18 @@ async def test_a_stray_row_at_head_plus_one_is_reported_and_audited_actions_go_o
 
 
 async def test_entries_written_before_the_chain_was_keyed_verify_up_to_the_switch_point(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner = await tenant()
     chain = str(owner.org_id)
     # Rebuild the chain as an older release wrote it: unkeyed entries, the head switched after them.
     rows = await _rows(app, chain)
     async with triggers_bypassed(app) as conn:
         await _reseal_from(app, conn, rows, 0, drop_key=True)
-        await conn.execute(text("UPDATE audit_heads SET hash = :hash, keyed_from = :switch WHERE chain = :chain"),
-                           {"hash": rows[-1].hash, "switch": rows[-1].seq + 1, "chain": chain})
+        await conn.execute(
+            text("UPDATE audit_heads SET hash = :hash, keyed_from = :switch WHERE chain = :chain"),
+            {"hash": rows[-1].hash, "switch": rows[-1].seq + 1, "chain": chain},
+        )
     await audit_entries(app, owner.org_id, 2)  # keyed from here on
     result = await verify(client, owner.headers)
     assert result["ok"] is True, result
@@ -196,14 +225,17 @@ async def test_entries_written_before_the_chain_was_keyed_verify_up_to_the_switc
 
 
 async def test_a_whole_chain_rewritten_unkeyed_behind_a_moved_switch_point_is_found_against_the_checkpoint(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, rows = await _chain(app, client, tenant)
     await _checkpoint(app)
     rows[1].actor = "someone-else"
     async with triggers_bypassed(app) as conn:  # every entry "legacy": unkeyed, below a raised switch point
         last = await _reseal_from(app, conn, rows, 0, drop_key=True)
-        await conn.execute(text("UPDATE audit_heads SET hash = :hash, keyed_from = :switch WHERE chain = :chain"),
-                           {"hash": last, "switch": rows[-1].seq + 1, "chain": str(owner.org_id)})
+        await conn.execute(
+            text("UPDATE audit_heads SET hash = :hash, keyed_from = :switch WHERE chain = :chain"),
+            {"hash": last, "switch": rows[-1].seq + 1, "chain": str(owner.org_id)},
+        )
     problems = _problems(await verify(client, owner.headers))
     assert (1, "checkpoint") in problems  # the switch point moved from 1
     assert (rows[-1].seq, "checkpoint") in problems  # the end differs from the signed one
@@ -218,19 +250,27 @@ def test_checkpoint_files_verify_offline_and_a_tampered_one_does_not(tmp_path: P
     chain = str(uuid.uuid4())
     lines = []
     for seq in (3, 7):
-        checkpoint = Checkpoint(chain=chain, seq=seq, hash=f"{seq:064x}", keyed_from=1, at="2026-12-07T09:00:00+00:00",
-                                public_key=key.public_key)
+        checkpoint = Checkpoint(
+            chain=chain,
+            seq=seq,
+            hash=f"{seq:064x}",
+            keyed_from=1,
+            at="2026-12-07T09:00:00+00:00",
+            public_key=key.public_key,
+        )
         lines.append(Checkpoint(**{**vars(checkpoint), "signature": key.sign(checkpoint.body())}).line())
     (tmp_path / f"{chain}.jsonl").write_text("".join(lines))
     runner = CliRunner()
-    good = runner.invoke(audit_app, ["verify", "--offline", "--checkpoints", str(tmp_path),
-                                     "--public-key", key.public_key])
+    good = runner.invoke(
+        audit_app, ["verify", "--offline", "--checkpoints", str(tmp_path), "--public-key", key.public_key]
+    )
     assert good.exit_code == 0, good.output
     assert verify_files(tmp_path, key.public_key).chains == {chain: 7}
     # Moved back to seq 5 (the hash edited to match), the signature no longer holds.
     (tmp_path / f"{chain}.jsonl").write_text(lines[0] + lines[1].replace('"seq": 7', '"seq": 5'))
-    bad = runner.invoke(audit_app, ["verify", "--offline", "--checkpoints", str(tmp_path),
-                                    "--public-key", key.public_key])
+    bad = runner.invoke(
+        audit_app, ["verify", "--offline", "--checkpoints", str(tmp_path), "--public-key", key.public_key]
+    )
     assert bad.exit_code == 1
     assert "signature does not hold" in bad.output
     other = AuditKey.of(MasterKey.generate())
@@ -238,7 +278,8 @@ def test_checkpoint_files_verify_offline_and_a_tampered_one_does_not(tmp_path: P
 
 
 async def test_the_cli_exports_checkpoints_and_verifies_the_database_against_them(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any, tmp_path: Path) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any, tmp_path: Path
+) -> None:
     import asyncio
 
     owner, rows = await _chain(app, client, tenant)
@@ -262,8 +303,10 @@ async def test_the_cli_exports_checkpoints_and_verifies_the_database_against_the
 
     async with triggers_bypassed(app) as conn:  # cut the tail after the export
         await conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": _db_id(app, rows[-1].id)})
-        await conn.execute(text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE chain = :chain"),
-                           {"seq": rows[-2].seq, "hash": rows[-2].hash, "chain": str(owner.org_id)})
+        await conn.execute(
+            text("UPDATE audit_heads SET seq = :seq, hash = :hash WHERE chain = :chain"),
+            {"seq": rows[-2].seq, "hash": rows[-2].hash, "chain": str(owner.org_id)},
+        )
     attacked = await rpa_audit("verify", "--checkpoints", str(export), "--public-key", key, *where)
     assert attacked.exit_code == 1, attacked.output
     assert f"seq {rows[-1].seq}: missing" in attacked.output

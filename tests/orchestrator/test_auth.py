@@ -78,8 +78,11 @@ async def test_lockout_after_repeated_failures_and_unlock(client: httpx.AsyncCli
     assert listed["locked_until"]
     # The lock runs out: the right password works again and the count starts afresh.
     async with app.state.db.transaction() as session:
-        await session.execute(update(LoginLockout).where(LoginLockout.email == owner.email)
-                              .values(locked_until=utcnow() - timedelta(seconds=1)))
+        await session.execute(
+            update(LoginLockout)
+            .where(LoginLockout.email == owner.email)
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )
     assert (await login(client, owner.email)).status_code == 200
     assert await lockout_rows(app, owner.email) == {}
 
@@ -91,7 +94,8 @@ async def test_a_successful_login_resets_the_failure_count(client: httpx.AsyncCl
         await login(client, owner.email, "Wrong-Password-123")
     assert {scope: row.failures for scope, row in (await lockout_rows(app, owner.email)).items()} == {
         f"org:{(await client.get(f'{API}/orgs/current', headers=owner.headers)).json()['slug']}": 2,
-        "src:127.0.0.1": 2}
+        "src:127.0.0.1": 2,
+    }
     assert (await login(client, owner.email)).status_code == 200
     assert await lockout_rows(app, owner.email) == {}
     for _ in range(2):
@@ -187,15 +191,18 @@ async def test_create_another_org_list_and_switch(client: httpx.AsyncClient, app
     assert error_code(await login(client, owner.email, org=other_slug)) == "invalid_credentials"
 
 
-async def test_password_change_checks_policy_and_signs_out_other_sessions(client: httpx.AsyncClient,
-                                                                          tenant) -> None:
+async def test_password_change_checks_policy_and_signs_out_other_sessions(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     other = (await login(client, owner.email)).json()
-    wrong = await client.post(f"{API}/auth/password", headers=owner.headers,
-                              json={"current_password": "Not-The-Password-1", "new_password": NEW_PASSWORD})
+    wrong = await client.post(
+        f"{API}/auth/password",
+        headers=owner.headers,
+        json={"current_password": "Not-The-Password-1", "new_password": NEW_PASSWORD},
+    )
     assert error_code(wrong) == "wrong_password"
-    changed = await client.post(f"{API}/auth/password", headers=owner.headers,
-                                json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    changed = await client.post(
+        f"{API}/auth/password", headers=owner.headers, json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
     assert changed.status_code == 204, changed.text
     assert (await client.get(f"{API}/auth/me", headers=owner.headers)).status_code == 200
     assert (await client.get(f"{API}/auth/me", headers=bearer(other))).status_code == 401
@@ -207,38 +214,51 @@ async def test_policy_length_and_classes(client: httpx.AsyncClient, tenant) -> N
     owner = await tenant()
     await patch_org(client, owner.headers, password_policy={"min_length": 16, "min_classes": 4})
     for weak, phrase in (("Short-1a", "shorter than 16"), ("alllowercaseandlong1", "kind(s) of character")):
-        refused = await client.post(f"{API}/auth/password", headers=owner.headers,
-                                    json={"current_password": PASSWORD, "new_password": weak})
+        refused = await client.post(
+            f"{API}/auth/password", headers=owner.headers, json={"current_password": PASSWORD, "new_password": weak}
+        )
         assert refused.status_code == 422
         assert error_code(refused) == "weak_password"
         assert phrase in refused.json()["error"]["message"]
         assert refused.json()["error"]["details"][0]["location"] == "body:new_password"
-    ok = await client.post(f"{API}/auth/password", headers=owner.headers,
-                           json={"current_password": PASSWORD, "new_password": "Long-Enough-1234-ok"})
+    ok = await client.post(
+        f"{API}/auth/password",
+        headers=owner.headers,
+        json={"current_password": PASSWORD, "new_password": "Long-Enough-1234-ok"},
+    )
     assert ok.status_code == 204
 
 
 async def test_policy_refuses_reuse_within_history(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     await patch_org(client, owner.headers, password_policy={"history": 2})
-    same = await client.post(f"{API}/auth/password", headers=owner.headers,
-                             json={"current_password": PASSWORD, "new_password": PASSWORD})
+    same = await client.post(
+        f"{API}/auth/password", headers=owner.headers, json={"current_password": PASSWORD, "new_password": PASSWORD}
+    )
     assert error_code(same) == "password_reused"
     steps = [(PASSWORD, NEW_PASSWORD), (NEW_PASSWORD, "Third-Password-99-x")]
     for current, new in steps:
-        assert (await client.post(f"{API}/auth/password", headers=owner.headers,
-                                  json={"current_password": current, "new_password": new})).status_code == 204
+        assert (
+            await client.post(
+                f"{API}/auth/password", headers=owner.headers, json={"current_password": current, "new_password": new}
+            )
+        ).status_code == 204
     # The original is now 3 changes back, beyond a history of 2: allowed again; the previous one is not.
-    reused = await client.post(f"{API}/auth/password", headers=owner.headers,
-                               json={"current_password": "Third-Password-99-x", "new_password": NEW_PASSWORD})
+    reused = await client.post(
+        f"{API}/auth/password",
+        headers=owner.headers,
+        json={"current_password": "Third-Password-99-x", "new_password": NEW_PASSWORD},
+    )
     assert error_code(reused) == "password_reused"
-    back = await client.post(f"{API}/auth/password", headers=owner.headers,
-                             json={"current_password": "Third-Password-99-x", "new_password": PASSWORD})
+    back = await client.post(
+        f"{API}/auth/password",
+        headers=owner.headers,
+        json={"current_password": "Third-Password-99-x", "new_password": PASSWORD},
+    )
     assert back.status_code == 204
 
 
-async def test_expired_password_allows_only_change_and_logout(client: httpx.AsyncClient, app: FastAPI,
-                                                              tenant) -> None:
+async def test_expired_password_allows_only_change_and_logout(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
     await patch_org(client, owner.headers, password_policy={"max_age_days": 30})
     await set_user(app, owner.user_id, password_changed_at=utcnow() - timedelta(days=31))
@@ -250,8 +270,11 @@ async def test_expired_password_allows_only_change_and_logout(client: httpx.Asyn
     assert refused.status_code == 403
     assert error_code(refused) == "password_expired"
     assert error_code(await client.get(f"{API}/users", headers=bearer(tokens))) == "password_expired"
-    changed = await client.post(f"{API}/auth/password", headers=bearer(tokens),
-                                json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    changed = await client.post(
+        f"{API}/auth/password",
+        headers=bearer(tokens),
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+    )
     assert changed.status_code == 204
     assert (await client.get(f"{API}/auth/me", headers=bearer(tokens))).status_code == 200
     assert (await client.post(f"{API}/auth/logout", headers=bearer(tokens))).status_code == 204

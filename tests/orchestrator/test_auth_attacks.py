@@ -53,8 +53,7 @@ async def test_alg_none_is_refused(client: httpx.AsyncClient, tenant) -> None:
     await refused(client, forged)
 
 
-async def test_another_algorithm_with_the_right_key_is_refused(client: httpx.AsyncClient, app: FastAPI,
-                                                               tenant) -> None:
+async def test_another_algorithm_with_the_right_key_is_refused(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
     await refused(client, jwt.encode(claims_of(owner), app.state.signing_key, algorithm="HS512"))
 
@@ -68,8 +67,9 @@ async def test_a_wrong_key_is_refused(client: httpx.AsyncClient, tenant) -> None
 async def test_an_expired_token_is_refused(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
     past = int(time.time()) - 3600
-    stale = jwt.encode(claims_of(owner, iat=past - 900, nbf=past - 900, exp=past), app.state.signing_key,
-                       algorithm="HS256")
+    stale = jwt.encode(
+        claims_of(owner, iat=past - 900, nbf=past - 900, exp=past), app.state.signing_key, algorithm="HS256"
+    )
     response = await refused(client, stale)
     assert "expired" in response.json()["error"]["message"]
 
@@ -83,8 +83,9 @@ async def test_tampered_claims_are_refused(client: httpx.AsyncClient, tenant) ->
     await refused(client, f"{header}.{encoded}.{signature}")
 
 
-async def test_a_signed_token_naming_another_session_is_refused(client: httpx.AsyncClient, app: FastAPI,
-                                                                tenant) -> None:
+async def test_a_signed_token_naming_another_session_is_refused(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     """Even with the key, the claims must match a live session of that user in that organisation."""
     owner = await tenant()
     victim = await tenant()
@@ -107,8 +108,9 @@ async def test_a_revoked_session_is_refused(client: httpx.AsyncClient, tenant) -
     assert "revoked" in response.json()["error"]["message"]
 
 
-async def test_a_reused_refresh_token_revokes_the_whole_session(client: httpx.AsyncClient, app: FastAPI,
-                                                                tenant) -> None:
+async def test_a_reused_refresh_token_revokes_the_whole_session(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     owner = await tenant()
     rotated = await client.post(f"{API}/auth/refresh", json={"refresh_token": owner.refresh_token})
     assert rotated.status_code == 200
@@ -121,21 +123,24 @@ async def test_a_reused_refresh_token_revokes_the_whole_session(client: httpx.As
     await refused(client, owner.headers["Authorization"].split()[1])
     after = await client.post(f"{API}/auth/refresh", json={"refresh_token": new_pair["refresh_token"]})
     assert error_code(after) == "session_revoked"
-    listed = await client.get(f"{API}/auth/sessions?include_revoked=true",
-                              headers=bearer((await login(client, owner.email)).json()))
+    listed = await client.get(
+        f"{API}/auth/sessions?include_revoked=true", headers=bearer((await login(client, owner.email)).json())
+    )
     reasons = {s["id"]: s["revoke_reason"] for s in listed.json()["items"]}
     assert reasons[new_pair["session_id"]] == "refresh_reuse"
     assert "auth.refresh_reuse" in [e.action for e in await audit_actions(app, owner.org_id)]
 
 
-async def test_a_replayed_totp_code_is_refused(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch,
-                                               tenant) -> None:
+async def test_a_replayed_totp_code_is_refused(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tenant
+) -> None:
     now = 1_800_000_015.0
     monkeypatch.setattr(totp, "clock", lambda: now)
     owner = await tenant()
     secret = (await client.post(f"{API}/auth/mfa/totp", headers=owner.headers)).json()["secret"]
-    confirm = await client.post(f"{API}/auth/mfa/totp/confirm", headers=owner.headers,
-                                json={"code": totp.code_at(secret, now - 30)})
+    confirm = await client.post(
+        f"{API}/auth/mfa/totp/confirm", headers=owner.headers, json={"code": totp.code_at(secret, now - 30)}
+    )
     assert confirm.status_code == 200
     code = totp.code_at(secret, now)
     assert (await login(client, owner.email, totp_code=code)).status_code == 200
@@ -159,8 +164,9 @@ def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> No
     from orchestrator.security import tokens
 
     secret = "k" * 48
-    token, expires = tokens.issue_access_token(secret, user_id=uuid.uuid4(), org_id=uuid.uuid4(),
-                                               session_id=uuid.uuid4(), ttl_s=60)
+    token, expires = tokens.issue_access_token(
+        secret, user_id=uuid.uuid4(), org_id=uuid.uuid4(), session_id=uuid.uuid4(), ttl_s=60
+    )
     assert tokens.decode_access_token(secret, token).expires_at == expires
     assert tokens.decode_access_token(secret, token).expires_at == expires  # from memory
     with pytest.raises(tokens.TokenError, match="signature"):

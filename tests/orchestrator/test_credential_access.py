@@ -21,26 +21,46 @@ from tests.orchestrator._workflows_helpers import API, create, publish
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 
-TRANSFORMS = ["{{ secrets.x | upper }}", "{{ secrets.x | reverse | join }}", "{{ secrets.x[:12] }}",
-              "{{ secrets['x.password'] | list | join(',') }}", "{{ secrets.get('x') | title }}"]
+TRANSFORMS = [
+    "{{ secrets.x | upper }}",
+    "{{ secrets.x | reverse | join }}",
+    "{{ secrets.x[:12] }}",
+    "{{ secrets['x.password'] | list | join(',') }}",
+    "{{ secrets.get('x') | title }}",
+]
 
 
 def leaking_flow(template: str, name: str = "Leak") -> dict[str, Any]:
     """A flow whose output is the credential, transformed past the masker."""
-    return {"schema": "rpa.flow/1", "name": name,
-            "nodes": [{"id": "hello", "type": "core.log", "params": {"message": "hi"}},
-                      {"id": "loop", "type": "control.foreach", "params": {"items": [1]}, "body": {"nodes": [
-                          {"id": "leak", "type": "data.template", "params": {"template": template}}]}}],
-            "edges": [{"from": "hello", "to": "loop"}],
-            "outputs": {"out": "{{ steps.loop.output }}"}}
+    return {
+        "schema": "rpa.flow/1",
+        "name": name,
+        "nodes": [
+            {"id": "hello", "type": "core.log", "params": {"message": "hi"}},
+            {
+                "id": "loop",
+                "type": "control.foreach",
+                "params": {"items": [1]},
+                "body": {"nodes": [{"id": "leak", "type": "data.template", "params": {"template": template}}]},
+            },
+        ],
+        "edges": [{"from": "hello", "to": "loop"}],
+        "outputs": {"out": "{{ steps.loop.output }}"},
+    }
 
 
 async def _setup(client: httpx.AsyncClient, tenant: Any, **access: Any) -> tuple[Any, Any]:
     owner = await tenant()
     designer = await tenant(org_id=owner.org_id, role="designer")
     extra = {"access": access} if access else {}
-    await create_credential(client, owner.headers, "x", "username_password",
-                            {"username": "svc", "password": "pw-" + uuid.uuid4().hex}, **extra)
+    await create_credential(
+        client,
+        owner.headers,
+        "x",
+        "username_password",
+        {"username": "svc", "password": "pw-" + uuid.uuid4().hex},
+        **extra,
+    )
     return owner, designer
 
 
@@ -55,7 +75,8 @@ def _refusal(response: httpx.Response, credential: str = "x") -> dict[str, Any]:
 
 @pytest.mark.parametrize("template", TRANSFORMS)
 async def test_a_member_the_credential_does_not_allow_cannot_publish_a_flow_reading_it(
-        client: httpx.AsyncClient, tenant: Any, template: str) -> None:
+    client: httpx.AsyncClient, tenant: Any, template: str
+) -> None:
     owner, designer = await _setup(client, tenant)
     # Control: the owner (allowed by default) publishes the very same document.
     allowed = await create(client, owner.headers, "Allowed", leaking_flow(template, "Allowed"))
@@ -66,13 +87,15 @@ async def test_a_member_the_credential_does_not_allow_cannot_publish_a_flow_read
     error = _refusal(response)
     assert "loop/leak: params.template" in error["message"]
     assert error["details"]["credentials"] == [
-        {"credential": "x", "reason": "role 'designer' may not use it", "nodes": ["loop/leak: params.template"]}]
+        {"credential": "x", "reason": "role 'designer' may not use it", "nodes": ["loop/leak: params.template"]}
+    ]
     versions = await client.get(f"{API}/workflows/{mine['id']}/versions", headers=designer.headers)
     assert versions.json()["total"] == 0
 
 
 async def test_a_member_the_credential_does_not_allow_cannot_start_a_published_flow_reading_it(
-        client: httpx.AsyncClient, tenant: Any, app: FastAPI) -> None:
+    client: httpx.AsyncClient, tenant: Any, app: FastAPI
+) -> None:
     owner, designer = await _setup(client, tenant)
     workflow = await create(client, owner.headers, "Report", leaking_flow("{{ secrets.x | upper }}", "Report"))
     await publish(client, owner.headers, workflow["id"])
@@ -83,11 +106,13 @@ async def test_a_member_the_credential_does_not_allow_cannot_start_a_published_f
     assert shown.json()["credentials"] == ["x"]
 
     for _ in range(2):  # the first start, then one the fast start path has seen before
-        response = await client.post(f"{API}/executions", json={"workflow_id": workflow["id"]},
-                                     headers=designer.headers)
+        response = await client.post(
+            f"{API}/executions", json={"workflow_id": workflow["id"]}, headers=designer.headers
+        )
         _refusal(response)
-    batch = await client.post(f"{API}/executions/batch", json={"items": [{"workflow_id": workflow["id"]}]},
-                              headers=designer.headers)
+    batch = await client.post(
+        f"{API}/executions/batch", json={"items": [{"workflow_id": workflow["id"]}]}, headers=designer.headers
+    )
     _refusal(batch)
     cancelled = await client.post(f"{API}/executions/{started.json()['id']}/cancel", json={}, headers=owner.headers)
     assert cancelled.status_code == 200, cancelled.text
@@ -104,8 +129,9 @@ async def test_roles_named_by_the_credential_may_use_it(client: httpx.AsyncClien
     assert await publish(client, designer.headers, mine["id"]) == 1
     # Narrowed afterwards: the next start is refused, naming where the flow reads it.
     credential = (await client.get(f"{API}/credentials", headers=owner.headers)).json()["items"][0]
-    changed = await client.patch(f"{API}/credentials/{credential['id']}", headers=owner.headers,
-                                 json={"access": {"roles": ["admin"]}})
+    changed = await client.patch(
+        f"{API}/credentials/{credential['id']}", headers=owner.headers, json={"access": {"roles": ["admin"]}}
+    )
     assert changed.status_code == 200, changed.text
     assert changed.json()["access"]["roles"] == ["admin"]
     _refusal(await client.post(f"{API}/executions", json={"workflow_id": mine["id"]}, headers=designer.headers))
@@ -121,24 +147,34 @@ async def test_the_workflow_scope_limits_which_workflows_may_read_it(client: htt
 
 
 async def test_a_bundle_cannot_bring_in_a_version_reading_a_credential_the_importer_may_not_use(
-        client: httpx.AsyncClient, tenant: Any) -> None:
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
     owner, designer = await _setup(client, tenant)
     source = await create(client, owner.headers, "Source", leaking_flow("{{ secrets.x | upper }}", "Source"))
     await publish(client, owner.headers, source["id"])
     bundle = (await client.get(f"{API}/workflows/{source['id']}/export", headers=owner.headers)).json()
-    imported = await client.post(f"{API}/workflows/import", params={"on_conflict": "rename"}, json=bundle,
-                                 headers=owner.headers)
+    imported = await client.post(
+        f"{API}/workflows/import", params={"on_conflict": "rename"}, json=bundle, headers=owner.headers
+    )
     assert imported.status_code == 201, imported.text  # the control: the owner may
-    refused = await client.post(f"{API}/workflows/import", params={"on_conflict": "rename"}, json=bundle,
-                                headers=designer.headers)
+    refused = await client.post(
+        f"{API}/workflows/import", params={"on_conflict": "rename"}, json=bundle, headers=designer.headers
+    )
     _refusal(refused)
 
 
 async def test_an_unknown_role_in_access_is_refused_with_its_location(client: httpx.AsyncClient, tenant: Any) -> None:
     owner = await tenant()
-    response = await client.post(f"{API}/credentials", headers=owner.headers, json={
-        "name": "y", "kind": "token", "value": {"token": "t-" + uuid.uuid4().hex},
-        "access": {"roles": ["nobody"]}})
+    response = await client.post(
+        f"{API}/credentials",
+        headers=owner.headers,
+        json={
+            "name": "y",
+            "kind": "token",
+            "value": {"token": "t-" + uuid.uuid4().hex},
+            "access": {"roles": ["nobody"]},
+        },
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"][0]["location"] == "body:access.roles"
 

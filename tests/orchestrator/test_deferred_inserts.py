@@ -20,13 +20,25 @@ HISTORY = ExecutionTransition.__table__
 
 
 def row(org_id: uuid.UUID, execution_id: uuid.UUID, seq: int) -> dict[str, object]:
-    return {"id": uuid.uuid4(), "org_id": org_id, "execution_id": execution_id, "seq": seq, "from_state": "queued",
-            "to_state": "queued", "reason": "deferred", "actor_id": None, "actor": "test", "at": utcnow()}
+    return {
+        "id": uuid.uuid4(),
+        "org_id": org_id,
+        "execution_id": execution_id,
+        "seq": seq,
+        "from_state": "queued",
+        "to_state": "queued",
+        "reason": "deferred",
+        "actor_id": None,
+        "actor": "test",
+        "at": utcnow(),
+    }
 
 
 async def count(session: AsyncSession, execution_id: uuid.UUID) -> int:
-    return int(await session.scalar(select(func.count()).select_from(HISTORY)
-                                    .where(HISTORY.c.execution_id == execution_id)) or 0)
+    return int(
+        await session.scalar(select(func.count()).select_from(HISTORY).where(HISTORY.c.execution_id == execution_id))
+        or 0
+    )
 
 
 async def test_a_deferred_row_is_seen_by_the_next_query_and_kept_at_commit(app: FastAPI, tenant) -> None:
@@ -40,10 +52,17 @@ async def test_a_deferred_row_is_seen_by_the_next_query_and_kept_at_commit(app: 
         assert await count(session, execution_id) == 2
     async with db.transaction() as session:
         assert await count(session, execution_id) == 2
-        stored = (await session.execute(select(HISTORY).where(HISTORY.c.execution_id == execution_id,
-                                                              HISTORY.c.seq == recorded.seq))).one()
-    assert (stored.from_state, stored.to_state, stored.reason, stored.actor) == ("queued", "cancelled", "by the test",
-                                                                                 SYSTEM.name)
+        stored = (
+            await session.execute(
+                select(HISTORY).where(HISTORY.c.execution_id == execution_id, HISTORY.c.seq == recorded.seq)
+            )
+        ).one()
+    assert (stored.from_state, stored.to_state, stored.reason, stored.actor) == (
+        "queued",
+        "cancelled",
+        "by the test",
+        SYSTEM.name,
+    )
 
 
 async def test_a_row_deferred_alone_is_written_at_commit_and_dropped_on_rollback(app: FastAPI, tenant) -> None:
@@ -61,8 +80,11 @@ async def test_a_row_deferred_alone_is_written_at_commit_and_dropped_on_rollback
         defer_insert(session, HISTORY, row(owner.org_id, execution_id, 52))
         await session.commit()
     async with db.transaction() as session:
-        assert sorted(await session.scalars(select(HISTORY.c.seq).where(HISTORY.c.execution_id == execution_id))) \
-            == [1, 50, 52]
+        assert sorted(await session.scalars(select(HISTORY.c.seq).where(HISTORY.c.execution_id == execution_id))) == [
+            1,
+            50,
+            52,
+        ]
 
 
 async def test_a_session_that_cannot_write_them_is_refused(app: FastAPI) -> None:

@@ -61,30 +61,50 @@ async def _owner_and_workflow(app: FastAPI, tenant: TenantFactory) -> tuple[Memb
     return owner, await make_workflow(app, owner.org_id)
 
 
-async def test_a_plain_start_is_answered_on_the_direct_path(app: FastAPI, client: httpx.AsyncClient,
-                                                             tenant: TenantFactory,
-                                                             direct: tuple[httpx.AsyncClient, _Route]) -> None:
+async def test_a_plain_start_is_answered_on_the_direct_path(
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory, direct: tuple[httpx.AsyncClient, _Route]
+) -> None:
     owner, workflow_id = await _owner_and_workflow(app, tenant)
     only_direct, route = direct
-    answer = await only_direct.post(f"{API}/executions", headers=owner.headers,
-                                    json={"workflow_id": str(workflow_id), "inputs": {"customer": "ACME"},
-                                          "priority": "urgent"})
+    answer = await only_direct.post(
+        f"{API}/executions",
+        headers=owner.headers,
+        json={"workflow_id": str(workflow_id), "inputs": {"customer": "ACME"}, "priority": "urgent"},
+    )
     assert answer.status_code == 201, answer.text
     assert route.bodies == []
     body = answer.json()
     assert (body["state"], body["priority"], body["inputs"]) == ("queued", "urgent", {"customer": "ACME", "count": 3})
     stored = (await client.get(f"{API}/executions/{body['id']}", headers=owner.headers)).json()
     assert {**stored, "waiting_reason": None} == body
-    audit = (await client.get(f"{API}/audit", headers=owner.headers,
-                              params={"action": "execution.start", "target_id": body["id"]})).json()
+    audit = (
+        await client.get(
+            f"{API}/audit", headers=owner.headers, params={"action": "execution.start", "target_id": body["id"]}
+        )
+    ).json()
     assert [(entry["actor"], entry["request_id"]) for entry in audit["items"]] == [(owner.email, "rid-1")]
 
 
-@pytest.mark.parametrize("case", ["not json", "no workflow", "text/plain", "no token", "viewer", "unknown workflow",
-                                  "bad inputs", "chunked and large", "charset"])
-async def test_anything_unusual_reaches_the_route_with_its_body(app: FastAPI, tenant: TenantFactory,  # noqa: C901
-                                                                direct: tuple[httpx.AsyncClient, _Route],
-                                                                case: str) -> None:
+@pytest.mark.parametrize(
+    "case",
+    [
+        "not json",
+        "no workflow",
+        "text/plain",
+        "no token",
+        "viewer",
+        "unknown workflow",
+        "bad inputs",
+        "chunked and large",
+        "charset",
+    ],
+)
+async def test_anything_unusual_reaches_the_route_with_its_body(  # noqa: C901
+    app: FastAPI,
+    tenant: TenantFactory,
+    direct: tuple[httpx.AsyncClient, _Route],
+    case: str,
+) -> None:
     owner, workflow_id = await _owner_and_workflow(app, tenant)
     viewer = await tenant(org_id=owner.org_id, role="viewer")
     start: dict[str, Any] = {"workflow_id": str(workflow_id), "inputs": {"customer": "ACME"}}
@@ -109,7 +129,7 @@ async def test_anything_unusual_reaches_the_route_with_its_body(app: FastAPI, te
 
         async def chunks() -> AsyncIterator[bytes]:
             for at in range(0, len(big), 65536):
-                yield big[at:at + 65536]
+                yield big[at : at + 65536]
 
         content = chunks()
     elif case == "charset":
@@ -121,21 +141,26 @@ async def test_anything_unusual_reaches_the_route_with_its_body(app: FastAPI, te
     assert route.bodies == [expected]
 
 
-async def test_other_requests_pass_untouched(app: FastAPI, tenant: TenantFactory,
-                                             direct: tuple[httpx.AsyncClient, _Route]) -> None:
+async def test_other_requests_pass_untouched(
+    app: FastAPI, tenant: TenantFactory, direct: tuple[httpx.AsyncClient, _Route]
+) -> None:
     owner, workflow_id = await _owner_and_workflow(app, tenant)
     only_direct, route = direct
     start = {"workflow_id": str(workflow_id), "inputs": {"customer": "ACME"}}
-    for method, path in (("POST", f"{API}/executions/batch"), ("PUT", f"{API}/executions"),
-                         ("POST", f"{API}/executions/"), ("POST", f"{API}/workflows")):
+    for method, path in (
+        ("POST", f"{API}/executions/batch"),
+        ("PUT", f"{API}/executions"),
+        ("POST", f"{API}/executions/"),
+        ("POST", f"{API}/workflows"),
+    ):
         answer = await only_direct.request(method, path, headers=owner.headers, json=start)
         assert answer.status_code == 299, (method, path)
     assert len(route.bodies) == 4
 
 
 async def test_an_error_after_the_writer_took_the_start_is_answered_there(
-        app: FastAPI, tenant: TenantFactory, direct: tuple[httpx.AsyncClient, _Route],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    app: FastAPI, tenant: TenantFactory, direct: tuple[httpx.AsyncClient, _Route], monkeypatch: pytest.MonkeyPatch
+) -> None:
     owner, workflow_id = await _owner_and_workflow(app, tenant)
     submitted: list[object] = []
 
@@ -145,22 +170,30 @@ async def test_an_error_after_the_writer_took_the_start_is_answered_there(
 
     monkeypatch.setattr(app.state.start_writer, "submit", refuse)
     only_direct, route = direct
-    answer = await only_direct.post(f"{API}/executions", headers=owner.headers,
-                                    json={"workflow_id": str(workflow_id), "inputs": {"customer": "ACME"}})
+    answer = await only_direct.post(
+        f"{API}/executions",
+        headers=owner.headers,
+        json={"workflow_id": str(workflow_id), "inputs": {"customer": "ACME"}},
+    )
     assert answer.status_code == 409
-    assert answer.json() == {"error": {"code": "queue_closed", "message": "the queue is closed", "details": None,
-                                       "request_id": "rid-1"}}
+    assert answer.json() == {
+        "error": {"code": "queue_closed", "message": "the queue is closed", "details": None, "request_id": "rid-1"}
+    }
     assert len(submitted) == 1
     assert route.bodies == []  # not started a second time by the route
 
 
-async def test_through_the_app_the_answers_are_the_routes(app: FastAPI, client: httpx.AsyncClient,
-                                                          tenant: TenantFactory) -> None:
+async def test_through_the_app_the_answers_are_the_routes(
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+) -> None:
     owner, workflow_id = await _owner_and_workflow(app, tenant)
     viewer = await tenant(org_id=owner.org_id, role="viewer")
     url = f"{API}/executions"
-    plain = await client.post(url, headers={**owner.headers, "x-request-id": "req-42"},
-                              json={"workflow_id": str(workflow_id), "inputs": {"customer": "ACME"}})
+    plain = await client.post(
+        url,
+        headers={**owner.headers, "x-request-id": "req-42"},
+        json={"workflow_id": str(workflow_id), "inputs": {"customer": "ACME"}},
+    )
     assert plain.status_code == 201
     assert plain.headers["x-request-id"] == "req-42"
     assert plain.headers["content-type"] == "application/json"
@@ -169,15 +202,27 @@ async def test_through_the_app_the_answers_are_the_routes(app: FastAPI, client: 
         return answer.status_code, answer.json()["error"]["code"], answer.json()["error"]["message"]
 
     assert error(await client.post(url, headers=owner.headers, json={"inputs": {}})) == (
-        422, "invalid", "body:workflow_id: Field required")
+        422,
+        "invalid",
+        "body:workflow_id: Field required",
+    )
     assert error(await client.post(url, json={"workflow_id": str(workflow_id)})) == (
-        401, "unauthorized", "an access token is required (Authorization: Bearer …)")
+        401,
+        "unauthorized",
+        "an access token is required (Authorization: Bearer …)",
+    )
     assert error(await client.post(url, headers=viewer.headers, json={"workflow_id": str(workflow_id)})) == (
-        403, "forbidden", "this needs the 'executions:start' permission")
+        403,
+        "forbidden",
+        "this needs the 'executions:start' permission",
+    )
     assert error(await client.post(url, headers=owner.headers, json={"workflow_id": str(uuid.uuid4())}))[:2] == (
-        404, "not_found")
-    bad = await client.post(url, headers=owner.headers,
-                            json={"workflow_id": str(workflow_id), "inputs": {"count": "many"}})
+        404,
+        "not_found",
+    )
+    bad = await client.post(
+        url, headers=owner.headers, json={"workflow_id": str(workflow_id), "inputs": {"count": "many"}}
+    )
     assert bad.status_code == 422
     assert sorted(d["location"] for d in bad.json()["error"]["details"]) == ["inputs.count", "inputs.customer"]
     metrics = (await client.get("/metrics")).text

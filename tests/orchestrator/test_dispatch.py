@@ -33,29 +33,64 @@ API = "/api/v1"
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(environment="test", data_dir=tmp_path / "data", database_url=database_url,
-                    rate_limit_per_minute=100_000, login_rate_limit_per_minute=100_000,
-                    agent_grace_s=0.3, cancel_grace_s=0.3, heartbeat_interval_s=0.2, missed_heartbeats=2)
+    return Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        rate_limit_per_minute=100_000,
+        login_rate_limit_per_minute=100_000,
+        agent_grace_s=0.3,
+        cancel_grace_s=0.3,
+        heartbeat_interval_s=0.2,
+        missed_heartbeats=2,
+    )
 
 
-def flow(name: str, *, requires: list[str] | None = None, max_concurrent: int | None = None,
-         nodes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def flow(
+    name: str,
+    *,
+    requires: list[str] | None = None,
+    max_concurrent: int | None = None,
+    nodes: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if max_concurrent is not None:
         settings["max_concurrent_executions"] = max_concurrent
-    return {"schema": "rpa.flow/1", "name": name, "requires": requires or [], "settings": settings,
-            "nodes": nodes or [{"id": "wait", "type": "core.wait", "params": {"seconds": 0}}]}
+    return {
+        "schema": "rpa.flow/1",
+        "name": name,
+        "requires": requires or [],
+        "settings": settings,
+        "nodes": nodes or [{"id": "wait", "type": "core.wait", "params": {"seconds": 0}}],
+    }
 
 
 class FakeAgent:
-    def __init__(self, app: FastAPI, org_id: uuid.UUID, name: str = "fake", *, capabilities: tuple[str, ...] = (),
-                 labels: tuple[str, ...] = (), max_jobs: int = 1, steps: tuple[str, ...] = (),
-                 beating: bool = True) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        org_id: uuid.UUID,
+        name: str = "fake",
+        *,
+        capabilities: tuple[str, ...] = (),
+        labels: tuple[str, ...] = (),
+        max_jobs: int = 1,
+        steps: tuple[str, ...] = (),
+        beating: bool = True,
+    ) -> None:
         self.sent: list[Any] = []
         self.closed: list[tuple[int, str]] = []
-        self.link = AgentLink(agent_id=uuid.uuid4(), org_id=org_id, name=name, send=self._send, close=self._close,
-                              capabilities=frozenset(capabilities), labels=frozenset(labels), steps=frozenset(steps),
-                              max_jobs=max_jobs)
+        self.link = AgentLink(
+            agent_id=uuid.uuid4(),
+            org_id=org_id,
+            name=name,
+            send=self._send,
+            close=self._close,
+            capabilities=frozenset(capabilities),
+            labels=frozenset(labels),
+            steps=frozenset(steps),
+            max_jobs=max_jobs,
+        )
         self.hub = app.state.agent_hub
         self.beating = beating
         self._beats: asyncio.Task[None] | None = None
@@ -115,8 +150,9 @@ async def get(client: Any, headers: dict[str, str], execution_id: str) -> dict[s
     return result
 
 
-async def get_once(client: Any, headers: dict[str, str], execution_id: str, state: str,
-                   within: float = 5.0) -> dict[str, Any]:
+async def get_once(
+    client: Any, headers: dict[str, str], execution_id: str, state: str, within: float = 5.0
+) -> dict[str, Any]:
     """The execution as soon as it is in `state` (or as it is after `within` seconds)."""
     deadline = asyncio.get_running_loop().time() + within
     row = await get(client, headers, execution_id)
@@ -136,7 +172,8 @@ async def held_by_a_fake(app: FastAPI, client: Any, owner: Any, name: str) -> tu
 
 
 async def test_priority_then_fifo_and_dispatch_the_moment_an_agent_is_free(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("Queue"))
     low = await start(client, owner.headers, workflow, priority="low")
@@ -160,7 +197,8 @@ async def test_priority_then_fifo_and_dispatch_the_moment_an_agent_is_free(
 
 
 async def test_capabilities_labels_and_steps_decide_which_agent_gets_it(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     browser = await make_workflow(app, owner.org_id, document=flow("Web", requires=["browser", "label:finance"]))
     execution = await start(client, owner.headers, browser)
@@ -173,14 +211,21 @@ async def test_capabilities_labels_and_steps_decide_which_agent_gets_it(
     wrong_label = FakeAgent(app, owner.org_id, "hr", capabilities=("browser",), labels=("hr",)).connect()
     await asyncio.sleep(0.2)
     assert wrong_label.assigned == []
-    no_step = FakeAgent(app, owner.org_id, "old", capabilities=("browser",), labels=("finance",),
-                        steps=("core.log",)).connect()
+    no_step = FakeAgent(
+        app, owner.org_id, "old", capabilities=("browser",), labels=("finance",), steps=("core.log",)
+    ).connect()
     await asyncio.sleep(0.2)
     assert no_step.assigned == []
     assert "step 'core.wait'" in (await get(client, owner.headers, execution))["waiting_reason"]
 
-    right = FakeAgent(app, owner.org_id, "right", capabilities=("browser", "core"), labels=("finance", "x"),
-                      steps=("core.wait", "core.log")).connect()
+    right = FakeAgent(
+        app,
+        owner.org_id,
+        "right",
+        capabilities=("browser", "core"),
+        labels=("finance", "x"),
+        steps=("core.wait", "core.log"),
+    ).connect()
     await eventually(lambda: right.assigned == [execution])
     other_org = await tenant()
     stranger = FakeAgent(app, other_org.org_id, "stranger", capabilities=("browser",), labels=("finance",)).connect()
@@ -190,7 +235,8 @@ async def test_capabilities_labels_and_steps_decide_which_agent_gets_it(
 
 
 async def test_workflow_concurrency_and_agent_slots_hold_executions_back(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     # The module's 0.4 s to unresponsive is not what this test is about: a loop held that long
     # (once in a full run) made the busy agent's reason "unresponsive".
     app.state.agent_hub.missed_heartbeats = 25
@@ -201,8 +247,9 @@ async def test_workflow_concurrency_and_agent_slots_hold_executions_back(
     await eventually(lambda: agent.assigned == [first])
     await asyncio.sleep(0.2)
     assert agent.assigned == [first]
-    assert (await get(client, owner.headers, second))["waiting_reason"] == \
-        "the workflow's concurrency limit (1) is reached"
+    assert (await get(client, owner.headers, second))[
+        "waiting_reason"
+    ] == "the workflow's concurrency limit (1) is reached"
 
     free = await make_workflow(app, owner.org_id, document=flow("Free"))
     more = [await start(client, owner.headers, free) for _ in range(3)]
@@ -212,7 +259,8 @@ async def test_workflow_concurrency_and_agent_slots_hold_executions_back(
 
 
 async def test_a_gone_agent_loses_its_execution_which_is_requeued_and_resumed_elsewhere(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     execution, first = await held_by_a_fake(app, client, owner, "first")
     first.gone()
@@ -230,7 +278,8 @@ async def test_a_gone_agent_loses_its_execution_which_is_requeued_and_resumed_el
 
 
 async def test_a_requeued_execution_names_the_agent_it_came_from_and_why_it_waits(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     execution, first = await held_by_a_fake(app, client, owner, "laptop-7")
     async with app.state.db.transaction() as session:  # the row an enrolment leaves
@@ -239,12 +288,15 @@ async def test_a_requeued_execution_names_the_agent_it_came_from_and_why_it_wait
     first.gone()
     row = await get_once(client, owner.headers, execution, "queued")
     assert (row["state"], row["agent_id"], row["previous_agent_id"]) == ("queued", None, str(first.link.agent_id))
-    assert row["waiting_reason"] == ("no agent of the organisation is online; agent laptop-7, which it was requeued "
-                                     "from, goes on with it if it comes back before another agent takes it")
+    assert row["waiting_reason"] == (
+        "no agent of the organisation is online; agent laptop-7, which it was requeued "
+        "from, goes on with it if it comes back before another agent takes it"
+    )
 
 
 async def test_an_agent_shaking_hands_keeps_its_execution_for_one_more_grace(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     execution, agent = await held_by_a_fake(app, client, owner, "back")
     hub = app.state.agent_hub
@@ -259,8 +311,7 @@ async def test_an_agent_shaking_hands_keeps_its_execution_for_one_more_grace(
     assert (row["state"], row["attempt"]) == ("queued", 2)
 
 
-async def test_a_silent_agent_is_closed_and_its_work_requeued(app: FastAPI, client: Any,
-                                                             tenant: TenantFactory) -> None:
+async def test_a_silent_agent_is_closed_and_its_work_requeued(app: FastAPI, client: Any, tenant: TenantFactory) -> None:
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("Silent"))
     execution = await start(client, owner.headers, workflow)
@@ -275,7 +326,8 @@ async def test_a_silent_agent_is_closed_and_its_work_requeued(app: FastAPI, clie
 
 
 async def test_an_agent_that_beats_again_after_being_late_gets_the_work_that_waited(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("Back"))
     agent = FakeAgent(app, owner.org_id, "late", beating=False).connect()
@@ -294,7 +346,8 @@ async def test_an_agent_that_beats_again_after_being_late_gets_the_work_that_wai
 
 
 async def test_a_pass_reads_past_what_no_agent_can_take_and_assigns_each_execution_once(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     browser = await make_workflow(app, owner.org_id, document=flow("Browser", requires=["browser"]))
     plain = await make_workflow(app, owner.org_id, document=flow("Plain"))
@@ -310,7 +363,8 @@ async def test_a_pass_reads_past_what_no_agent_can_take_and_assigns_each_executi
 
 
 async def test_deadlines_and_ignored_cancels_end_executions_without_an_agent(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("Deadline"))
     late = await start(client, owner.headers, workflow, deadline_s=0.2)
@@ -336,17 +390,27 @@ async def test_deadlines_and_ignored_cancels_end_executions_without_an_agent(
     assert any(isinstance(m, JobCancel) and m.force for m in agent.sent)
 
 
-async def test_a_job_carries_only_the_secrets_its_flow_reads(app: FastAPI, client: Any,
-                                                             tenant: TenantFactory) -> None:
+async def test_a_job_carries_only_the_secrets_its_flow_reads(app: FastAPI, client: Any, tenant: TenantFactory) -> None:
     owner = await tenant()
-    for name, value in (("erp", {"username": "bot", "password": "pw-erp-123456"}),
-                        ("unused", {"token": "tok-unused-987654"})):
+    for name, value in (
+        ("erp", {"username": "bot", "password": "pw-erp-123456"}),
+        ("unused", {"token": "tok-unused-987654"}),
+    ):
         kind = "username_password" if "password" in value else "token"
-        made = await client.post(f"{API}/credentials", headers=owner.headers,
-                                 json={"name": name, "kind": kind, "value": value})
+        made = await client.post(
+            f"{API}/credentials", headers=owner.headers, json={"name": name, "kind": kind, "value": value}
+        )
         assert made.status_code == 201, made.text
-    document = flow("Secret", nodes=[{"id": "login", "type": "core.log",
-                                      "params": {"message": "as {{ secrets['erp.username'] }}: {{ secrets.erp }}"}}])
+    document = flow(
+        "Secret",
+        nodes=[
+            {
+                "id": "login",
+                "type": "core.log",
+                "params": {"message": "as {{ secrets['erp.username'] }}: {{ secrets.erp }}"},
+            }
+        ],
+    )
     workflow = await make_workflow(app, owner.org_id, document=document)
     await start(client, owner.headers, workflow)
     agent = FakeAgent(app, owner.org_id).connect()
@@ -360,7 +424,8 @@ async def test_a_job_carries_only_the_secrets_its_flow_reads(app: FastAPI, clien
 
 
 async def test_retry_with_resume_hands_the_parent_journal_without_its_failure(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("Resume"))
     parent = await start(client, owner.headers, workflow)
@@ -374,10 +439,12 @@ async def test_retry_with_resume_hands_the_parent_journal_without_its_failure(
     connection.assign(parent, 1)
     session = AgentSession(app.state.db, app.state.agent_hub, agent.link, connection, app.state.agent_writer)
     await session.on_accepted(JobAccepted(execution_id=parent, attempt=1))
-    events = [WireEvent(seq=1, type="execution.started", path="", data={"inputs": {}}, ts=1.0),
-              WireEvent(seq=2, type="node.started", path="wait", data={"attempt": 1}, ts=1.0),
-              WireEvent(seq=3, type="node.failed", path="wait", data={"attempt": 1, "will_retry": False}, ts=1.0),
-              WireEvent(seq=4, type="execution.finished", path="", data={"status": "failed", "outputs": {}}, ts=1.0)]
+    events = [
+        WireEvent(seq=1, type="execution.started", path="", data={"inputs": {}}, ts=1.0),
+        WireEvent(seq=2, type="node.started", path="wait", data={"attempt": 1}, ts=1.0),
+        WireEvent(seq=3, type="node.failed", path="wait", data={"attempt": 1, "will_retry": False}, ts=1.0),
+        WireEvent(seq=4, type="execution.finished", path="", data={"status": "failed", "outputs": {}}, ts=1.0),
+    ]
     replies = await session.on_journal(JournalBatch(execution_id=parent, attempt=1, events=events))
     assert replies[0].seq == 4
     assert (await get(client, owner.headers, parent))["state"] == "failed"
@@ -396,14 +463,27 @@ async def test_retry_with_resume_hands_the_parent_journal_without_its_failure(
 def _hello() -> str:
     from shared.protocol import Hello, encode
 
-    return encode(Hello(protocol_version=1, name="fake", version="1", capabilities=[], labels=[], max_jobs=1,
-                        steps=[], running=[]))
+    return encode(
+        Hello(
+            protocol_version=1, name="fake", version="1", capabilities=[], labels=[], max_jobs=1, steps=[], running=[]
+        )
+    )
 
 
 def test_needs_of_a_document() -> None:
-    document = flow("N", requires=["browser", "label:eu"], max_concurrent=2, nodes=[
-        {"id": "loop", "type": "control.foreach", "params": {"items": "{{ [1] }}"},
-         "body": {"nodes": [{"id": "x", "type": "core.log", "params": {"message": "{{ secrets.api }}"}}]}}])
+    document = flow(
+        "N",
+        requires=["browser", "label:eu"],
+        max_concurrent=2,
+        nodes=[
+            {
+                "id": "loop",
+                "type": "control.foreach",
+                "params": {"items": "{{ [1] }}"},
+                "body": {"nodes": [{"id": "x", "type": "core.log", "params": {"message": "{{ secrets.api }}"}}]},
+            }
+        ],
+    )
     needs = Needs.of(document)
     assert needs.capabilities == {"browser"}
     assert needs.labels == {"eu"}
@@ -416,44 +496,74 @@ def test_fits_agrees_with_unmet_for_every_kind_of_lack() -> None:
     needs = Needs.of(flow("N", requires=["browser", "label:eu"], nodes=[{"id": "x", "type": "core.log"}]))
 
     def link(capabilities: set[str], labels: set[str], steps: set[str]) -> AgentLink:
-        return AgentLink(agent_id=uuid.uuid4(), org_id=uuid.uuid4(), name="a", send=None, close=None,  # type: ignore[arg-type]
-                         capabilities=frozenset(capabilities), labels=frozenset(labels), steps=frozenset(steps))
+        return AgentLink(
+            agent_id=uuid.uuid4(),
+            org_id=uuid.uuid4(),
+            name="a",
+            send=None,
+            close=None,  # type: ignore[arg-type]
+            capabilities=frozenset(capabilities),
+            labels=frozenset(labels),
+            steps=frozenset(steps),
+        )
 
-    cases = [link({"browser", "ocr"}, {"eu"}, {"core.log"}), link({"browser"}, {"eu"}, set()),
-             link({"ocr"}, {"eu"}, {"core.log"}), link({"browser"}, {"us"}, {"core.log"}),
-             link({"browser"}, {"eu"}, {"core.noop"})]
+    cases = [
+        link({"browser", "ocr"}, {"eu"}, {"core.log"}),
+        link({"browser"}, {"eu"}, set()),
+        link({"ocr"}, {"eu"}, {"core.log"}),
+        link({"browser"}, {"us"}, {"core.log"}),
+        link({"browser"}, {"eu"}, {"core.noop"}),
+    ]
     assert [needs.fits(c) for c in cases] == [True, True, False, False, False]
     assert [needs.fits(c) for c in cases] == [not needs.unmet(c) for c in cases]
 
 
 def test_secrets_are_flattened_for_the_engine_and_resume_seeds_drop_failures() -> None:
     assert secrets_for_agent({"kv": {"values": {"a": "1", "b": "2"}}, "t": {"token": "x"}}) == {
-        "kv.a": "1", "kv.b": "2", "t": "x", "t.token": "x"}
+        "kv.a": "1",
+        "kv.b": "2",
+        "t": "x",
+        "t.token": "x",
+    }
 
     class Row:
         def __init__(self, seq: int, kind: str, data: dict[str, Any]) -> None:
             self.seq, self.type, self.path, self.data, self.ts = seq, kind, "n", data, 0.0
 
-    rows = [Row(1, "execution.started", {}), Row(2, "node.failed", {"will_retry": True}),
-            Row(3, "node.failed", {"will_retry": False}), Row(4, "node.failed", {"handled": "continue"}),
-            Row(5, "execution.finished", {})]
+    rows = [
+        Row(1, "execution.started", {}),
+        Row(2, "node.failed", {"will_retry": True}),
+        Row(3, "node.failed", {"will_retry": False}),
+        Row(4, "node.failed", {"handled": "continue"}),
+        Row(5, "execution.finished", {}),
+    ]
     assert [(e["seq"], e["type"]) for e in resume_seed(rows)] == [  # type: ignore[arg-type]
-        (1, "execution.started"), (2, "node.failed"), (3, "node.failed")]
+        (1, "execution.started"),
+        (2, "node.failed"),
+        (3, "node.failed"),
+    ]
 
 
 async def test_why_waiting_is_none_once_dispatched(app: FastAPI, tenant: TenantFactory) -> None:
     owner = await tenant()
     async with app.state.db.transaction() as session:
-        execution = Execution(state="running", org_id=owner.org_id, workflow_id=uuid.uuid4(),
-                              version_id=uuid.uuid4(), version_number=1)
+        execution = Execution(
+            state="running", org_id=owner.org_id, workflow_id=uuid.uuid4(), version_id=uuid.uuid4(), version_number=1
+        )
         assert await why_waiting(session, app.state.agent_hub, execution) is None
 
 
 async def test_a_missing_credential_fails_the_execution_and_dispatch_goes_on(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
-    broken = await make_workflow(app, owner.org_id, document=flow("Broken", nodes=[
-        {"id": "x", "type": "core.log", "params": {"message": "{{ secrets.nowhere }}"}}]))
+    broken = await make_workflow(
+        app,
+        owner.org_id,
+        document=flow(
+            "Broken", nodes=[{"id": "x", "type": "core.log", "params": {"message": "{{ secrets.nowhere }}"}}]
+        ),
+    )
     fine = await make_workflow(app, owner.org_id, document=flow("Fine"))
     failing = await start(client, owner.headers, broken)
     working = await start(client, owner.headers, fine)
@@ -466,16 +576,26 @@ async def test_a_missing_credential_fails_the_execution_and_dispatch_goes_on(
 
 
 async def test_a_credential_narrowed_after_the_start_is_not_revealed(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
-    made = await client.post(f"{API}/credentials", headers=owner.headers,
-                             json={"name": "erp", "kind": "token", "value": {"token": "tok-erp-narrowed-42"}})
+    made = await client.post(
+        f"{API}/credentials",
+        headers=owner.headers,
+        json={"name": "erp", "kind": "token", "value": {"token": "tok-erp-narrowed-42"}},
+    )
     assert made.status_code == 201, made.text
-    reader = await make_workflow(app, owner.org_id, document=flow("Reader", nodes=[
-        {"id": "x", "type": "core.log", "params": {"message": "{{ secrets.erp }}"}}]))
+    reader = await make_workflow(
+        app,
+        owner.org_id,
+        document=flow("Reader", nodes=[{"id": "x", "type": "core.log", "params": {"message": "{{ secrets.erp }}"}}]),
+    )
     queued = await start(client, owner.headers, reader)
-    narrowed = await client.patch(f"{API}/credentials/{made.json()['id']}", headers=owner.headers,
-                                  json={"access": {"roles": ["owner"], "tags": ["finance"]}})
+    narrowed = await client.patch(
+        f"{API}/credentials/{made.json()['id']}",
+        headers=owner.headers,
+        json={"access": {"roles": ["owner"], "tags": ["finance"]}},
+    )
     assert narrowed.status_code == 200, narrowed.text
     agent = FakeAgent(app, owner.org_id).connect()
     for _ in range(100):
@@ -491,15 +611,23 @@ async def test_a_credential_narrowed_after_the_start_is_not_revealed(
 
 
 async def test_sub_flows_travel_with_the_job_and_a_missing_one_fails_it(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     call = {"id": "call", "type": "flow.call", "params": {"flow": "child", "inputs": {}}}
     await make_workflow(app, owner.org_id, name="grandchild", document=flow("grandchild"))
-    await make_workflow(app, owner.org_id, name="child", document=flow("child", nodes=[
-        {"id": "deeper", "type": "flow.call", "params": {"flow": "grandchild", "inputs": {}}}]))
+    await make_workflow(
+        app,
+        owner.org_id,
+        name="child",
+        document=flow(
+            "child", nodes=[{"id": "deeper", "type": "flow.call", "params": {"flow": "grandchild", "inputs": {}}}]
+        ),
+    )
     parent = await make_workflow(app, owner.org_id, document=flow("Parent", nodes=[call]))
-    orphan = await make_workflow(app, owner.org_id, document=flow("Orphan", nodes=[
-        {**call, "params": {"flow": "nobody", "inputs": {}}}]))
+    orphan = await make_workflow(
+        app, owner.org_id, document=flow("Orphan", nodes=[{**call, "params": {"flow": "nobody", "inputs": {}}}])
+    )
     failing = await start(client, owner.headers, orphan)
     running = await start(client, owner.headers, parent)
     agent = FakeAgent(app, owner.org_id).connect()
@@ -513,7 +641,8 @@ async def test_sub_flows_travel_with_the_job_and_a_missing_one_fails_it(
 
 
 async def test_a_flow_timeout_becomes_a_deadline_the_orchestrator_enforces(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     document = flow("Timed")
     document["settings"]["timeout_s"] = 60
@@ -530,7 +659,8 @@ async def test_a_flow_timeout_becomes_a_deadline_the_orchestrator_enforces(
 
 
 async def test_a_deep_queue_the_free_agent_cannot_take_does_not_hide_what_it_can(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     """A pass reads the queue in pages sized to the free slots; executions no free agent can take
     are skipped page after page, and a concurrency limit counts on every page."""
     owner = await tenant()
@@ -563,8 +693,7 @@ async def test_pages_after_assignments_keep_fifo(app: FastAPI, client: Any, tena
     assert agent.assigned == early + late[:5]
 
 
-async def test_jobs_go_out_when_their_batch_commits_not_a_loop_turn_later(app: FastAPI, tenant: TenantFactory
-                                                                         ) -> None:
+async def test_jobs_go_out_when_their_batch_commits_not_a_loop_turn_later(app: FastAPI, tenant: TenantFactory) -> None:
     owner = await tenant()
     free = FakeAgent(app, owner.org_id, "free").connect()
     busy = FakeAgent(app, owner.org_id, "busy").connect()

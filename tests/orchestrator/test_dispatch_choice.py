@@ -15,8 +15,15 @@ def link(name: str, max_jobs: int, *, running: int = 0, dispatched: int = 0) -> 
     async def nothing(*_: object) -> None:
         return None
 
-    made = AgentLink(agent_id=uuid.uuid4(), org_id=ORG, name=name, send=nothing, close=nothing, max_jobs=max_jobs,
-                     dispatched=dispatched)
+    made = AgentLink(
+        agent_id=uuid.uuid4(),
+        org_id=ORG,
+        name=name,
+        send=nothing,
+        close=nothing,
+        max_jobs=max_jobs,
+        dispatched=dispatched,
+    )
     for _ in range(running):
         made.running[uuid.uuid4()] = 1
     return made

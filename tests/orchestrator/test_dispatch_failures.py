@@ -28,8 +28,13 @@ API = "/api/v1"
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(environment="test", data_dir=tmp_path / "data", database_url=database_url,
-                    rate_limit_per_minute=100_000, login_rate_limit_per_minute=100_000)
+    return Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        rate_limit_per_minute=100_000,
+        login_rate_limit_per_minute=100_000,
+    )
 
 
 def fail_next_commits(app: FastAPI, count: int = 1, *, with_a_start: bool = False) -> list[int]:
@@ -61,12 +66,14 @@ def fail_next_commits(app: FastAPI, count: int = 1, *, with_a_start: bool = Fals
 
 async def stored(app: FastAPI, org_id: uuid.UUID) -> int:
     async with app.state.db.transaction() as session:
-        return int(await session.scalar(select(func.count()).select_from(Execution)
-                                        .where(Execution.org_id == org_id)) or 0)
+        return int(
+            await session.scalar(select(func.count()).select_from(Execution).where(Execution.org_id == org_id)) or 0
+        )
 
 
 async def test_a_pass_that_raises_gives_back_its_slot_and_the_start_is_still_stored_and_dispatched(
-        app: FastAPI, client: Any, tenant: TenantFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("raises"))
     agent = FakeAgent(app, owner.org_id, "one-slot", max_jobs=1).connect()
@@ -92,7 +99,8 @@ async def test_a_pass_that_raises_gives_back_its_slot_and_the_start_is_still_sto
 
 
 async def test_a_commit_that_fails_gives_back_the_slots_of_its_pass_and_sends_nothing(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("commit-fails"))
     execution = await start(client, owner.headers, workflow)  # stored; no agent yet
@@ -109,7 +117,8 @@ async def test_a_commit_that_fails_gives_back_the_slots_of_its_pass_and_sends_no
 
 
 async def test_a_start_whose_commit_fails_is_refused_not_stored_and_the_next_one_goes_out(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow = await make_workflow(app, owner.org_id, document=flow("start-fails"))
     agent = FakeAgent(app, owner.org_id, "one-slot", max_jobs=1).connect()

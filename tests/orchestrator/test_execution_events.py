@@ -20,20 +20,26 @@ from tests.orchestrator._execution_helpers import SYSTEM, make_execution, make_w
 API = "/api/v1"
 
 
-def event(seq: int, kind: str = "node.succeeded", path: str = "", data: dict[str, Any] | None = None,
-          ts: float | None = None) -> dict[str, Any]:
+def event(
+    seq: int, kind: str = "node.succeeded", path: str = "", data: dict[str, Any] | None = None, ts: float | None = None
+) -> dict[str, Any]:
     default = {"output": {"n": seq, "ratio": seq / 7}, "port": "out"}
-    return {"seq": seq, "type": kind, "path": path or f"step_{seq}", "data": default if data is None else data,
-            "ts": 1_700_000_000.123456 + seq if ts is None else ts}
+    return {
+        "seq": seq,
+        "type": kind,
+        "path": path or f"step_{seq}",
+        "data": default if data is None else data,
+        "ts": 1_700_000_000.123456 + seq if ts is None else ts,
+    }
 
 
 def started(seq: int = 1) -> dict[str, Any]:
-    return event(seq, "execution.started", "", {"execution_id": "x", "flow": "Invoices", "inputs": {},
-                                                "variables": {}})
+    return event(seq, "execution.started", "", {"execution_id": "x", "flow": "Invoices", "inputs": {}, "variables": {}})
 
 
-def finished(seq: int, status: str = "succeeded", outputs: dict[str, Any] | None = None,
-             error: dict[str, Any] | None = None) -> dict[str, Any]:
+def finished(
+    seq: int, status: str = "succeeded", outputs: dict[str, Any] | None = None, error: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return event(seq, "execution.finished", "", {"status": status, "outputs": outputs or {}, "error": error})
 
 
@@ -45,9 +51,11 @@ async def append(app: FastAPI, org_id: uuid.UUID, execution_id: uuid.UUID, event
 
 async def stored(app: FastAPI, execution_id: uuid.UUID) -> dict[int, tuple[Any, ...]]:
     async with app.state.db.transaction() as session:
-        rows = await session.execute(select(ExecutionEvent.seq, ExecutionEvent.type, ExecutionEvent.path,
-                                            ExecutionEvent.data, ExecutionEvent.ts)
-                                     .where(ExecutionEvent.execution_id == execution_id))
+        rows = await session.execute(
+            select(
+                ExecutionEvent.seq, ExecutionEvent.type, ExecutionEvent.path, ExecutionEvent.data, ExecutionEvent.ts
+            ).where(ExecutionEvent.execution_id == execution_id)
+        )
         return {row[0]: tuple(row[1:]) for row in rows}
 
 
@@ -83,11 +91,18 @@ async def test_an_identical_duplicate_is_ignored(app: FastAPI, running) -> None:
     assert sorted(await stored(app, execution_id)) == [1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("change", [
-    {"type": "node.failed"}, {"path": "other"}, {"data": {"output": 1}}, {"ts": 1.0},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "node.failed"},
+        {"path": "other"},
+        {"data": {"output": 1}},
+        {"ts": 1.0},
+    ],
+)
 async def test_the_same_seq_with_other_content_is_a_conflict_and_nothing_of_the_batch_is_kept(
-        app: FastAPI, running, change: dict[str, Any]) -> None:
+    app: FastAPI, running, change: dict[str, Any]
+) -> None:
     owner, execution_id = running
     await append(app, owner.org_id, execution_id, [event(1), event(2)])
     with pytest.raises(Conflict) as caught:
@@ -128,11 +143,13 @@ async def test_a_large_batch_is_stored_in_chunks(app: FastAPI, running) -> None:
 
 async def test_malformed_events_are_refused_naming_each_field(app: FastAPI, running) -> None:
     owner, execution_id = running
-    bad = [{"seq": 0, "type": "node.succeeded", "path": "", "data": {}, "ts": 1.0},
-           {"seq": 2, "type": "node.exploded", "path": "", "data": {}, "ts": 1.0},
-           {"seq": 3, "type": "log", "path": 5, "data": [], "ts": "yesterday"},
-           {"seq": 4, "type": "execution.finished", "path": "", "data": {"status": "done"}, "ts": 1.0},
-           {"seq": 5, "type": "log", "path": "", "data": {"x": float("nan")}, "ts": 1.0}]
+    bad = [
+        {"seq": 0, "type": "node.succeeded", "path": "", "data": {}, "ts": 1.0},
+        {"seq": 2, "type": "node.exploded", "path": "", "data": {}, "ts": 1.0},
+        {"seq": 3, "type": "log", "path": 5, "data": [], "ts": "yesterday"},
+        {"seq": 4, "type": "execution.finished", "path": "", "data": {"status": "done"}, "ts": 1.0},
+        {"seq": 5, "type": "log", "path": "", "data": {"x": float("nan")}, "ts": 1.0},
+    ]
     with pytest.raises(Invalid) as caught:
         await append(app, owner.org_id, execution_id, [event(1), *bad])
     problems = caught.value.details
@@ -146,8 +163,7 @@ async def test_malformed_events_are_refused_naming_each_field(app: FastAPI, runn
 
 async def test_finished_is_folded_through_the_state_rules(app: FastAPI, tenant) -> None:
     owner = await tenant()
-    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id),
-                                        state=State.ASSIGNED)
+    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id), state=State.ASSIGNED)
     await append(app, owner.org_id, execution_id, [started(1), event(2)])
     assert (await get_execution_row(app, owner.org_id, execution_id)).state == "running"
     await append(app, owner.org_id, execution_id, [finished(3, outputs={"total": 42})])
@@ -155,10 +171,17 @@ async def test_finished_is_folded_through_the_state_rules(app: FastAPI, tenant) 
     assert (row.state, row.outputs, row.error, row.last_seq) == ("succeeded", {"total": 42}, None, 3)
     assert row.finished_at is not None
     async with app.state.db.transaction() as session:
-        moves = list(await session.execute(select(ExecutionTransition.to_state, ExecutionTransition.reason).where(
-            ExecutionTransition.execution_id == execution_id).order_by(ExecutionTransition.seq)))
-    assert moves[-2:] == [("running", "journal: execution.started (seq 1)"),
-                          ("succeeded", "journal: execution.finished (seq 3)")]
+        moves = list(
+            await session.execute(
+                select(ExecutionTransition.to_state, ExecutionTransition.reason)
+                .where(ExecutionTransition.execution_id == execution_id)
+                .order_by(ExecutionTransition.seq)
+            )
+        )
+    assert moves[-2:] == [
+        ("running", "journal: execution.started (seq 1)"),
+        ("succeeded", "journal: execution.finished (seq 3)"),
+    ]
     # A repeated upload of the whole journal changes nothing.
     journal = [started(1), event(2), finished(3, outputs={"total": 42})]
     assert await append(app, owner.org_id, execution_id, journal) == 0
@@ -178,8 +201,7 @@ async def test_finished_waits_for_the_gap_below_it(app: FastAPI, running) -> Non
 
 async def test_finished_while_paused_resumes_first(app: FastAPI, tenant) -> None:
     owner = await tenant()
-    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id),
-                                        state=State.PAUSED)
+    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id), state=State.PAUSED)
     await append(app, owner.org_id, execution_id, [started(1), finished(2, "timed_out")])
     assert (await get_execution_row(app, owner.org_id, execution_id)).state == "timed_out"
 
@@ -230,8 +252,7 @@ async def test_batches_of_one_transaction_see_each_other_without_a_flush(app: Fa
     """As the agent writer runs them (no autoflush): a batch that continues the journal is only
     deferred, yet a later batch of the same transaction that needs to compare or close a gap sees it."""
     owner = await tenant()
-    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id),
-                                        state=State.RUNNING)
+    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id), state=State.RUNNING)
     async with app.state.db.transaction() as session:
         with session.no_autoflush:
             execution = await get_execution(session, owner.org_id, execution_id, for_update=True)
@@ -242,6 +263,11 @@ async def test_batches_of_one_transaction_see_each_other_without_a_flush(app: Fa
                 await append_events(session, execution, [event(2, path="changed")])
             assert execution.last_seq == 4
     async with app.state.db.transaction() as session:
-        seqs = list(await session.scalars(select(ExecutionEvent.seq).where(ExecutionEvent.execution_id == execution_id)
-                                          .order_by(ExecutionEvent.seq)))
+        seqs = list(
+            await session.scalars(
+                select(ExecutionEvent.seq)
+                .where(ExecutionEvent.execution_id == execution_id)
+                .order_by(ExecutionEvent.seq)
+            )
+        )
     assert seqs == [1, 2, 3, 4]

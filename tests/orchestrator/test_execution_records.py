@@ -45,9 +45,13 @@ async def test_a_record_moved_by_the_rules_is_written_as_the_orm_would_write_it(
     assert after.updated_at > before.updated_at
     assert (after.inputs, after.workflow_id, after.attempt) == (before.inputs, before.workflow_id, 1)
     async with app.state.db.transaction() as session:
-        moves = (await session.execute(
-            select(ExecutionTransition.seq, ExecutionTransition.to_state)
-            .where(ExecutionTransition.execution_id == execution_id).order_by(ExecutionTransition.seq))).all()
+        moves = (
+            await session.execute(
+                select(ExecutionTransition.seq, ExecutionTransition.to_state)
+                .where(ExecutionTransition.execution_id == execution_id)
+                .order_by(ExecutionTransition.seq)
+            )
+        ).all()
     assert [tuple(move) for move in moves] == [(1, "queued"), (2, "assigned"), (3, "running")]
 
 
@@ -88,8 +92,11 @@ async def test_changes_rolled_back_with_their_transaction_are_not_kept(app: Fast
         await session.rollback()
     assert (await stored(app.state.db, execution_id)).state == "queued"
     async with app.state.db.transaction() as session:
-        count = await session.scalar(select(func.count()).select_from(ExecutionTransition)
-                                     .where(ExecutionTransition.execution_id == execution_id))
+        count = await session.scalar(
+            select(func.count())
+            .select_from(ExecutionTransition)
+            .where(ExecutionTransition.execution_id == execution_id)
+        )
     assert count == 1
 
 

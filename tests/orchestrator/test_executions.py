@@ -27,26 +27,38 @@ API = "/api/v1"
 
 
 async def start(client: httpx.AsyncClient, member: Any, workflow_id: uuid.UUID, **body: Any) -> httpx.Response:
-    return await client.post(f"{API}/executions", json={"workflow_id": str(workflow_id), **body},
-                             headers=member.headers)
+    return await client.post(
+        f"{API}/executions", json={"workflow_id": str(workflow_id), **body}, headers=member.headers
+    )
 
 
 async def audit_actions(app: FastAPI, target_id: str) -> list[str]:
     async with app.state.db.transaction() as session:
-        return list(await session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == target_id)
-                                          .order_by(AuditEntry.created_at, AuditEntry.seq)))
+        return list(
+            await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.target_id == target_id)
+                .order_by(AuditEntry.created_at, AuditEntry.seq)
+            )
+        )
 
 
-async def test_start_pins_the_latest_version_and_resolves_inputs(app: FastAPI, client: httpx.AsyncClient,
-                                                                 tenant) -> None:
+async def test_start_pins_the_latest_version_and_resolves_inputs(
+    app: FastAPI, client: httpx.AsyncClient, tenant
+) -> None:
     owner = await tenant()
-    workflow_id = await make_workflow(app, owner.org_id, name="Payroll", document=flow("Payroll", priority="high"),
-                                      publish=2)
+    workflow_id = await make_workflow(
+        app, owner.org_id, name="Payroll", document=flow("Payroll", priority="high"), publish=2
+    )
     response = await start(client, owner, workflow_id, inputs={"customer": "ACME"}, deadline_s=60)
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["state"], body["version_number"], body["workflow_name"], body["priority"]) == (
-        "queued", 2, "Payroll", "high")
+        "queued",
+        2,
+        "Payroll",
+        "high",
+    )
     assert body["inputs"] == {"customer": "ACME", "count": 3}
     assert body["trigger"] == {"type": "manual", "by": {"id": str(owner.user_id), "name": owner.email}}
     assert body["created_by"] == str(owner.user_id)
@@ -63,16 +75,19 @@ async def test_start_pins_the_latest_version_and_resolves_inputs(app: FastAPI, c
     assert (history["items"][0]["from_state"], history["items"][0]["to_state"]) == (None, "queued")
     assert await audit_actions(app, body["id"]) == ["execution.start"]
 
-    pinned = await start(client, owner, workflow_id, version=1, inputs={"customer": "B", "count": 9},
-                         priority="urgent")
+    pinned = await start(client, owner, workflow_id, version=1, inputs={"customer": "B", "count": 9}, priority="urgent")
     assert (pinned.json()["version_number"], pinned.json()["priority"], pinned.json()["inputs"]["count"]) == (
-        1, "urgent", 9)
+        1,
+        "urgent",
+        9,
+    )
     missing = await start(client, owner, workflow_id, version=7, inputs={"customer": "B"})
     assert missing.status_code == 404
 
 
-async def test_starts_give_their_connection_back_whether_they_succeed_or_fail(app: FastAPI,
-                                                                             client: httpx.AsyncClient, tenant) -> None:
+async def test_starts_give_their_connection_back_whether_they_succeed_or_fail(
+    app: FastAPI, client: httpx.AsyncClient, tenant
+) -> None:
     # The start routes open and release their own read session (no SessionDep): a refused start
     # (unknown workflow or version, bad inputs, a bad batch item) must not keep a connection.
     owner = await tenant()
@@ -82,15 +97,22 @@ async def test_starts_give_their_connection_back_whether_they_succeed_or_fail(ap
         assert (await start(client, owner, uuid.uuid4(), inputs={"customer": "A"})).status_code == 404
         assert (await start(client, owner, workflow_id, version=9, inputs={"customer": "A"})).status_code == 404
         assert (await start(client, owner, workflow_id, inputs={"count": "three"})).status_code == 422
-        batch = await client.post(f"{API}/executions/batch", headers=owner.headers, json={"items": [
-            {"workflow_id": str(workflow_id), "inputs": {"customer": "A"}}, {"workflow_id": str(uuid.uuid4())}]})
+        batch = await client.post(
+            f"{API}/executions/batch",
+            headers=owner.headers,
+            json={
+                "items": [
+                    {"workflow_id": str(workflow_id), "inputs": {"customer": "A"}},
+                    {"workflow_id": str(uuid.uuid4())},
+                ]
+            },
+        )
         assert batch.status_code == 404
         assert (await start(client, owner, workflow_id, inputs={"customer": "A"})).status_code == 201
     assert pool.checkedout() == 0
 
 
-async def test_inputs_are_checked_against_the_pinned_version(app: FastAPI, client: httpx.AsyncClient,
-                                                             tenant) -> None:
+async def test_inputs_are_checked_against_the_pinned_version(app: FastAPI, client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     response = await start(client, owner, workflow_id, inputs={"count": "three", "colour": "red"})
@@ -104,8 +126,7 @@ async def test_inputs_are_checked_against_the_pinned_version(app: FastAPI, clien
     assert bad_priority.status_code == 422
 
 
-async def test_a_workflow_with_only_a_draft_cannot_be_executed(app: FastAPI, client: httpx.AsyncClient,
-                                                               tenant) -> None:
+async def test_a_workflow_with_only_a_draft_cannot_be_executed(app: FastAPI, client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id, publish=0)
     response = await start(client, owner, workflow_id, inputs={"customer": "A"})
@@ -127,8 +148,14 @@ async def test_permissions_and_tenancy(app: FastAPI, client: httpx.AsyncClient, 
     assert (await client.get(url, headers=viewer.headers)).status_code == 200
     assert (await client.post(f"{url}/cancel", headers=viewer.headers)).status_code == 403
     assert (await client.post(f"{url}/retry", headers=viewer.headers)).status_code == 403
-    for method, path in [("GET", ""), ("GET", "/events"), ("GET", "/transitions"), ("GET", "/artifacts"),
-                         ("POST", "/cancel"), ("POST", "/retry")]:
+    for method, path in [
+        ("GET", ""),
+        ("GET", "/events"),
+        ("GET", "/transitions"),
+        ("GET", "/artifacts"),
+        ("POST", "/cancel"),
+        ("POST", "/retry"),
+    ]:
         response = await client.request(method, url + path, headers=stranger.headers)
         assert response.status_code == 404, (method, path)
     assert (await start(client, stranger, workflow_id, inputs={"customer": "A"})).status_code == 404
@@ -138,8 +165,9 @@ async def test_permissions_and_tenancy(app: FastAPI, client: httpx.AsyncClient, 
     assert (await client.get(url)).status_code == 401
 
 
-async def test_totals_stop_counting_at_the_cap_and_say_so(app: FastAPI, client: httpx.AsyncClient, tenant,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_totals_stop_counting_at_the_cap_and_say_so(
+    app: FastAPI, client: httpx.AsyncClient, tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(pagination, "COUNT_CAP", 100)
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
@@ -172,8 +200,9 @@ async def test_list_filters_and_both_kinds_of_pages(app: FastAPI, client: httpx.
     workflow_id = await make_workflow(app, owner.org_id)
     second_workflow = await make_workflow(app, owner.org_id)
     rows = await seed_executions(app, owner.org_id, workflow_id, 2000, name="Monthly close")
-    await seed_executions(app, owner.org_id, second_workflow, 40, name="Payroll run", states=("failed",),
-                          triggers=("webhook",))
+    await seed_executions(
+        app, owner.org_id, second_workflow, 40, name="Payroll run", states=("failed",), triggers=("webhook",)
+    )
     await seed_executions(app, other.org_id, workflow_id, 30, name="Monthly close")
 
     async def page(**params: Any) -> dict[str, Any]:
@@ -208,7 +237,8 @@ async def test_list_filters_and_both_kinds_of_pages(app: FastAPI, client: httpx.
     # Offset pages: newest first, ties broken by id.
     second = await page(limit=10, offset=10)
     assert [i["id"] for i in everything["items"]] + [i["id"] for i in second["items"]] == [
-        i["id"] for i in (await page(limit=20))["items"]]
+        i["id"] for i in (await page(limit=20))["items"]
+    ]
 
     # Cursor pages walk the whole filtered list once, in order, without overlaps.
     seen: list[dict[str, Any]] = []
@@ -232,8 +262,9 @@ async def test_list_filters_and_both_kinds_of_pages(app: FastAPI, client: httpx.
     assert keys == sorted(keys, reverse=True)
     assert {i["id"] for i in seen} == {str(r["id"]) for r in rows}
 
-    both = await client.get(f"{API}/executions", params={"cursor": cursor or everything["next_cursor"], "offset": 5},
-                            headers=owner.headers)
+    both = await client.get(
+        f"{API}/executions", params={"cursor": cursor or everything["next_cursor"], "offset": 5}, headers=owner.headers
+    )
     assert both.status_code == 422
     garbage = await client.get(f"{API}/executions", params={"cursor": "not-a-cursor"}, headers=owner.headers)
     assert garbage.status_code == 422
@@ -243,13 +274,15 @@ async def test_list_filters_and_both_kinds_of_pages(app: FastAPI, client: httpx.
 
 
 async def test_cancel_a_queued_execution_at_once_and_a_running_one_on_request(
-        app: FastAPI, client: httpx.AsyncClient, tenant) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant
+) -> None:
     owner = await tenant()
     operator = await tenant(org_id=owner.org_id, role="operator")
     workflow_id = await make_workflow(app, owner.org_id)
     queued = await make_execution(app, owner.org_id, workflow_id)
-    response = await client.post(f"{API}/executions/{queued}/cancel", json={"reason": "wrong customer"},
-                                 headers=operator.headers)
+    response = await client.post(
+        f"{API}/executions/{queued}/cancel", json={"reason": "wrong customer"}, headers=operator.headers
+    )
     assert response.status_code == 200
     assert response.json()["state"] == "cancelled"
     assert response.json()["finished_at"] is not None
@@ -270,11 +303,13 @@ async def test_cancel_a_queued_execution_at_once_and_a_running_one_on_request(
 
 
 async def test_retry_makes_a_new_execution_of_the_same_version_and_inputs(
-        app: FastAPI, client: httpx.AsyncClient, tenant) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant
+) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id, publish=1)
-    failed = await make_execution(app, owner.org_id, workflow_id, inputs={"customer": "ACME", "count": 5},
-                                  state=State.FAILED)
+    failed = await make_execution(
+        app, owner.org_id, workflow_id, inputs={"customer": "ACME", "count": 5}, state=State.FAILED
+    )
     await make_workflow(app, owner.org_id)  # unrelated publishing does not matter
     response = await client.post(f"{API}/executions/{failed}/retry", headers=owner.headers)
     assert response.status_code == 201
@@ -282,11 +317,15 @@ async def test_retry_makes_a_new_execution_of_the_same_version_and_inputs(
     assert retry["id"] != str(failed)
     assert (retry["state"], retry["parent_execution_id"], retry["resume_from"]) == ("queued", str(failed), None)
     assert (retry["inputs"], retry["version_number"], retry["workflow_id"]) == (
-        {"customer": "ACME", "count": 5}, 1, str(workflow_id))
+        {"customer": "ACME", "count": 5},
+        1,
+        str(workflow_id),
+    )
     assert retry["trigger"]["type"] == "retry"
     assert await audit_actions(app, retry["id"]) == ["execution.retry"]
-    resumed = (await client.post(f"{API}/executions/{failed}/retry", json={"resume": True},
-                                 headers=owner.headers)).json()
+    resumed = (
+        await client.post(f"{API}/executions/{failed}/retry", json={"resume": True}, headers=owner.headers)
+    ).json()
     assert resumed["resume_from"] == str(failed)
 
     running = await make_execution(app, owner.org_id, workflow_id, state=State.RUNNING)
@@ -302,13 +341,26 @@ async def test_retry_makes_a_new_execution_of_the_same_version_and_inputs(
     assert listed["total"] == 3
 
 
-async def register(app: FastAPI, org_id: uuid.UUID, execution_id: uuid.UUID, name: str, content: bytes,
-                   content_type: str = "text/plain") -> Artifact:
+async def register(
+    app: FastAPI,
+    org_id: uuid.UUID,
+    execution_id: uuid.UUID,
+    name: str,
+    content: bytes,
+    content_type: str = "text/plain",
+) -> Artifact:
     async with app.state.db.transaction() as session:
         execution = await get_execution(session, org_id, execution_id)
         # The way agents store artifacts (the upload route streams into receive_artifact).
-        return await receive_artifact(session, artifact_root(app.state.settings), execution, name=name,
-                                      chunks=_chunks(content), limit=len(content), content_type=content_type)
+        return await receive_artifact(
+            session,
+            artifact_root(app.state.settings),
+            execution,
+            name=name,
+            chunks=_chunks(content),
+            limit=len(content),
+            content_type=content_type,
+        )
 
 
 async def _chunks(content: bytes) -> AsyncIterator[bytes]:
@@ -318,8 +370,7 @@ async def _chunks(content: bytes) -> AsyncIterator[bytes]:
 async def test_artifacts_are_listed_and_downloaded(app: FastAPI, client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     viewer = await tenant(org_id=owner.org_id, role="viewer")
-    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id),
-                                        state=State.RUNNING)
+    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id), state=State.RUNNING)
     report = await register(app, owner.org_id, execution_id, "report é.csv", b"a,b\n1,2\n", "text/csv")
     shot = await register(app, owner.org_id, execution_id, "../../shot.png", b"\x89PNG" + bytes(5000), "image/png")
     listed = (await client.get(f"{API}/executions/{execution_id}/artifacts", headers=viewer.headers)).json()

@@ -55,8 +55,7 @@ def test_a_running_orchestrator_keeps_its_database_wal_and_keys_private(tmp_path
         server.login()  # a write: the WAL and SHM exist now
         assert httpx.get(f"{server.url}/readyz").status_code == 200
         names = {p.name for p in server.data.iterdir()}
-        assert {"orchestrator.db", "orchestrator.db-wal", "orchestrator.db-shm", "secret.key",
-                "master.key"} <= names
+        assert {"orchestrator.db", "orchestrator.db-wal", "orchestrator.db-shm", "secret.key", "master.key"} <= names
         assert _modes(server.data) == {}
 
 
@@ -68,16 +67,17 @@ def test_the_agent_s_commands_keep_its_files_private(tmp_path: Path) -> None:
     from tests.orchestrator._live import RPA
 
     with live_server(tmp_path / "live", owner=True) as server:
-        token = httpx.post(f"{server.url}/api/v1/agents/enrolment-tokens", json={},
-                           headers=server.login()).json()["token"]
+        token = httpx.post(f"{server.url}/api/v1/agents/enrolment-tokens", json={}, headers=server.login()).json()[
+            "token"
+        ]
         home = tmp_path / "agent" / "home"
         env = {**env_for(tmp_path / "agent-user"), "RPA_AGENT_HOME": str(home)}
         key_file = tmp_path / "agent" / "keys" / "agent.key"
-        enrolled = rpa("agent", "enroll", server.url, token, "--name", "private", "--key-file", str(key_file),
-                       env=env)
+        enrolled = rpa("agent", "enroll", server.url, token, "--name", "private", "--key-file", str(key_file), env=env)
         assert enrolled.returncode == 0, enrolled.stderr
-        agent = subprocess.Popen([RPA, "agent", "--key-file", str(key_file)], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        agent = subprocess.Popen(
+            [RPA, "agent", "--key-file", str(key_file)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 60
             while not (home / "outbox.db").exists():

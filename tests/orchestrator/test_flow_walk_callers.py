@@ -42,11 +42,18 @@ def test_a_node_moved_into_a_body_is_one_parent_change() -> None:
 
 def test_a_container_with_a_new_body_name_is_walked_by_every_caller() -> None:
     shape = GraphShape(StepRegistry([*BUILTIN_STEPS, branch]))
-    document: dict[str, Any] = {"schema": "rpa.flow/1", "name": "B", "nodes": [
-        {"id": "pick", "type": "test.branch",
-         "then": {"nodes": [{"id": "yes", "type": "flow.call", "params": {"flow": "Yes"}}],
-                  "edges": []},
-         "otherwise": {"nodes": [{"id": "no", "type": "core.log", "params": {"message": "no"}}]}}]}
+    document: dict[str, Any] = {
+        "schema": "rpa.flow/1",
+        "name": "B",
+        "nodes": [
+            {
+                "id": "pick",
+                "type": "test.branch",
+                "then": {"nodes": [{"id": "yes", "type": "flow.call", "params": {"flow": "Yes"}}], "edges": []},
+                "otherwise": {"nodes": [{"id": "no", "type": "core.log", "params": {"message": "no"}}]},
+            }
+        ],
+    }
     assert Needs.of(document, shape).steps == {"test.branch", "flow.call", "core.log"}
     assert called_names(document, shape) == ["Yes"]
     after = copy.deepcopy(document)

@@ -58,8 +58,9 @@ def test_uninstall_gives_the_process_back_its_defaults() -> None:
     assert policy._on_collection not in gc.callbacks
 
 
-def test_a_slow_full_collection_is_logged(policy: GcPolicy, monkeypatch: pytest.MonkeyPatch,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_a_slow_full_collection_is_logged(
+    policy: GcPolicy, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr("orchestrator.gc_policy.SLOW_COLLECTION_S", 0.0)
     with caplog.at_level("WARNING", logger="rpa.orchestrator.gc"):
         gc.collect()

@@ -33,8 +33,9 @@ async def _invite(client: httpx.AsyncClient, headers: dict[str, str], email: str
 async def test_accepting_makes_a_member_with_the_role(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner, invitee = await tenant(), await tenant()
     invitation = await _invite(client, owner.headers, invitee.email.upper(), role="operator")
-    again = await client.post(f"{API}/invitations", headers=owner.headers, json={"email": invitee.email,
-                                                                                 "role": "viewer"})
+    again = await client.post(
+        f"{API}/invitations", headers=owner.headers, json={"email": invitee.email, "role": "viewer"}
+    )
     assert error_code(again) == "already_invited"
     accepted = await client.post(f"{API}/auth/invitations/{invitation}/accept", headers=invitee.headers)
     assert accepted.status_code == 200, accepted.text
@@ -61,8 +62,9 @@ async def test_only_the_addressee_sees_and_answers_it(client: httpx.AsyncClient,
     assert (await client.get(f"{API}/auth/invitations", headers=invitee.headers)).json()["total"] == 1
 
 
-async def test_a_revoked_or_expired_invitation_cannot_be_accepted(client: httpx.AsyncClient, app: FastAPI,
-                                                                  tenant) -> None:
+async def test_a_revoked_or_expired_invitation_cannot_be_accepted(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     owner, invitee = await tenant(), await tenant()
     revoked = await _invite(client, owner.headers, invitee.email)
     assert (await client.delete(f"{API}/invitations/{revoked}", headers=owner.headers)).status_code == 204
@@ -70,21 +72,26 @@ async def test_a_revoked_or_expired_invitation_cannot_be_accepted(client: httpx.
     assert (closed.status_code, error_code(closed)) == (409, "invitation_closed")
     expiring = await _invite(client, owner.headers, invitee.email)
     async with app.state.db.transaction() as session:
-        await session.execute(update(Invitation).where(Invitation.id == uuid.UUID(expiring))
-                              .values(expires_at=utcnow() - timedelta(seconds=1)))
+        await session.execute(
+            update(Invitation)
+            .where(Invitation.id == uuid.UUID(expiring))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert (await client.get(f"{API}/auth/invitations", headers=invitee.headers)).json()["total"] == 0
     late = await client.post(f"{API}/auth/invitations/{expiring}/accept", headers=invitee.headers)
     assert (late.status_code, error_code(late)) == (409, "invitation_expired")
-    statuses = {i["id"]: i["status"] for i in (await client.get(f"{API}/invitations", headers=owner.headers))
-                .json()["items"]}
+    statuses = {
+        i["id"]: i["status"] for i in (await client.get(f"{API}/invitations", headers=owner.headers)).json()["items"]
+    }
     assert statuses == {revoked: "revoked", expiring: "expired"}
 
 
 async def test_an_inviter_grants_no_role_beyond_their_own(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     admin = await tenant(org_id=owner.org_id, role="admin")
-    refused = await client.post(f"{API}/invitations", headers=admin.headers,
-                                json={"email": "someone@example.com", "role": "owner"})
+    refused = await client.post(
+        f"{API}/invitations", headers=admin.headers, json={"email": "someone@example.com", "role": "owner"}
+    )
     assert (refused.status_code, error_code(refused)) == (403, "owner_only")
     bad = await client.post(f"{API}/invitations", headers=admin.headers, json={"email": "nope", "role": "viewer"})
     assert bad.status_code == 422

@@ -43,7 +43,8 @@ def _secret() -> str:
 
 
 def test_a_remembered_value_is_masked_in_message_args_extra_and_traceback(
-        captured: tuple[logging.Logger, io.StringIO]) -> None:
+    captured: tuple[logging.Logger, io.StringIO],
+) -> None:
     logger, stream = captured
     secret = _secret()
     masking.remember({"password": secret})
@@ -64,8 +65,12 @@ def test_encoded_forms_of_a_remembered_value_are_masked(captured: tuple[logging.
     logger, stream = captured
     secret = 'p@ss "w0rd"/' + uuid.uuid4().hex[:6]
     masking.remember(secret)
-    logger.info("json %s url %s", json.dumps({"v": secret}), "https://x/?p=" + secret.replace(" ", "+")
-                .replace("@", "%40").replace('"', "%22").replace("/", "%2F"), extra={"detail": ""})
+    logger.info(
+        "json %s url %s",
+        json.dumps({"v": secret}),
+        "https://x/?p=" + secret.replace(" ", "+").replace("@", "%40").replace('"', "%22").replace("/", "%2F"),
+        extra={"detail": ""},
+    )
     output = stream.getvalue()
     assert "w0rd" not in output
 
@@ -75,14 +80,17 @@ def test_short_values_are_not_remembered() -> None:
     assert masking.mask_text("yes, 42 rows") == "yes, 42 rows"
 
 
-@pytest.mark.parametrize(("line", "kept", "hidden"), [
-    ("GET /x Authorization: Bearer abc.def.ghi", "Authorization: Bearer ***", "abc.def.ghi"),
-    ("headers={'authorization': 'Basic dXNlcjpwYXNz'}", "'authorization': 'Basic ***", "dXNlcjpwYXNz"),
-    ("connect password=hunter22 user=bob", "password=*** user=bob", "hunter22"),
-    ('body {"password": "two words", "name": "n"}', '"password": "***", "name": "n"', "two words"),
-    ("api_key: sk_live_123456 ok", "api_key: *** ok", "sk_live_123456"),
-    ("client_secret=abcdef&grant=x", "client_secret=***&grant=x", "abcdef"),
-])
+@pytest.mark.parametrize(
+    ("line", "kept", "hidden"),
+    [
+        ("GET /x Authorization: Bearer abc.def.ghi", "Authorization: Bearer ***", "abc.def.ghi"),
+        ("headers={'authorization': 'Basic dXNlcjpwYXNz'}", "'authorization': 'Basic ***", "dXNlcjpwYXNz"),
+        ("connect password=hunter22 user=bob", "password=*** user=bob", "hunter22"),
+        ('body {"password": "two words", "name": "n"}', '"password": "***", "name": "n"', "two words"),
+        ("api_key: sk_live_123456 ok", "api_key: *** ok", "sk_live_123456"),
+        ("client_secret=abcdef&grant=x", "client_secret=***&grant=x", "abcdef"),
+    ],
+)
 def test_credential_patterns_are_masked(line: str, kept: str, hidden: str) -> None:
     masked = masking.mask_text(line)
     assert kept in masked
@@ -90,8 +98,7 @@ def test_credential_patterns_are_masked(line: str, kept: str, hidden: str) -> No
 
 
 def test_jwts_and_refresh_tokens_are_masked() -> None:
-    jwt, _ = issue_access_token("k" * 40, user_id=uuid.uuid4(), org_id=uuid.uuid4(), session_id=uuid.uuid4(),
-                                ttl_s=60)
+    jwt, _ = issue_access_token("k" * 40, user_id=uuid.uuid4(), org_id=uuid.uuid4(), session_id=uuid.uuid4(), ttl_s=60)
     refresh = new_opaque_token("rt")
     masked = masking.mask_text(f"issued {jwt} and {refresh} for bob")
     assert jwt not in masked
@@ -103,10 +110,17 @@ def test_structlog_processor_masks_events_and_secret_named_fields() -> None:
     secret = _secret()
     masking.remember(secret)
     stream = io.StringIO()
-    logger = structlog.wrap_logger(structlog.PrintLogger(stream), processors=[
-        masking.mask_processor, structlog.processors.JSONRenderer()])
-    logger.info(f"using {secret}", db_password="plain-value-1", max_tokens=5, nested={"token": "abc", "n": secret},
-                headers=[("Authorization", "Bearer zzz")], obj=ValueError(secret))
+    logger = structlog.wrap_logger(
+        structlog.PrintLogger(stream), processors=[masking.mask_processor, structlog.processors.JSONRenderer()]
+    )
+    logger.info(
+        f"using {secret}",
+        db_password="plain-value-1",
+        max_tokens=5,
+        nested={"token": "abc", "n": secret},
+        headers=[("Authorization", "Bearer zzz")],
+        obj=ValueError(secret),
+    )
     event = json.loads(stream.getvalue())
     assert secret not in stream.getvalue()
     assert event["event"] == "using ***"
@@ -128,10 +142,9 @@ def test_install_adds_the_filter_to_root_handlers_once() -> None:
         root.removeHandler(handler)
 
 
-async def test_values_accepted_and_revealed_by_the_vault_are_masked(app: FastAPI, client: httpx.AsyncClient,
-                                                                    tenant: Any,
-                                                                    captured: tuple[logging.Logger, io.StringIO]
-                                                                    ) -> None:
+async def test_values_accepted_and_revealed_by_the_vault_are_masked(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any, captured: tuple[logging.Logger, io.StringIO]
+) -> None:
     logger, stream = captured
     owner = await tenant()
     accepted = f"accepted-{uuid.uuid4().hex}"
@@ -168,8 +181,7 @@ def test_configure_masks_what_the_served_orchestrator_logs() -> None:
         structlog.reset_defaults()
 
 
-def test_uvicorn_access_lines_keep_their_arguments_and_are_masked(captured: tuple[logging.Logger, io.StringIO]
-                                                                   ) -> None:
+def test_uvicorn_access_lines_keep_their_arguments_and_are_masked(captured: tuple[logging.Logger, io.StringIO]) -> None:
     """uvicorn's access formatter unpacks `record.args`: masking must keep it a tuple."""
     from uvicorn.logging import AccessFormatter
 
@@ -186,8 +198,10 @@ def test_uvicorn_access_lines_keep_their_arguments_and_are_masked(captured: tupl
     logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/api/v1/x?key={secret}", "1.1", 200)
     logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/healthz", "1.1", 200)
     lines = stream.getvalue().splitlines()
-    assert lines == ['127.0.0.1:5000 - "GET /api/v1/x?key=*** HTTP/1.1" 200 OK',
-                     '127.0.0.1:5000 - "GET /healthz HTTP/1.1" 200 OK']
+    assert lines == [
+        '127.0.0.1:5000 - "GET /api/v1/x?key=*** HTTP/1.1" 200 OK',
+        '127.0.0.1:5000 - "GET /healthz HTTP/1.1" 200 OK',
+    ]
 
 
 def test_agent_keys_and_enrolment_tokens_are_masked_by_shape() -> None:
@@ -200,11 +214,23 @@ def test_agent_keys_and_enrolment_tokens_are_masked_by_shape() -> None:
 # What the quick check skips, the patterns would have left alone. Each of these is masked by one
 # pattern and holds no word another pattern looks for; the last three spell a name with letters
 # that match case-insensitively only outside ASCII (dotless i, long s, the Kelvin sign).
-_MASKED_BY_ONE = ["Authorization=abc", "PWD: hunter2", "passphrase='two words'", "Client-Secret=s3", "apikey=k1",
-                  "refresh_token=r1", "BEARER abcdefgh12345678", "basic abcdefgh12345678",
-                  "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig", "rpa_ak_abcdefghijklmnop0123",
-                  "rt_abcdefghijklmnop0123", "et_abcdefghijklmnop0123",
-                  "author\u0131zation=abc", "pa\u017fsword=abc", "api_\u212aey=abc"]
+_MASKED_BY_ONE = [
+    "Authorization=abc",
+    "PWD: hunter2",
+    "passphrase='two words'",
+    "Client-Secret=s3",
+    "apikey=k1",
+    "refresh_token=r1",
+    "BEARER abcdefgh12345678",
+    "basic abcdefgh12345678",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig",
+    "rpa_ak_abcdefghijklmnop0123",
+    "rt_abcdefghijklmnop0123",
+    "et_abcdefghijklmnop0123",
+    "author\u0131zation=abc",
+    "pa\u017fsword=abc",
+    "api_\u212aey=abc",
+]
 _PLAIN = st.text(st.sampled_from('abcxyz0189 -:/"[]()'), max_size=30)
 
 

@@ -24,14 +24,22 @@ from tests.orchestrator.test_dispatch import settings as settings  # the fixture
 
 
 def _hello(*running: tuple[uuid.UUID, int]) -> Hello:
-    return Hello(protocol_version=2, name="laptop-7", version="0.1.0", max_jobs=2,
-                 running=[RunningJob(execution_id=str(e), attempt=a, last_seq=0) for e, a in running])
+    return Hello(
+        protocol_version=2,
+        name="laptop-7",
+        version="0.1.0",
+        max_jobs=2,
+        running=[RunningJob(execution_id=str(e), attempt=a, last_seq=0) for e, a in running],
+    )
 
 
 async def _moves(app: FastAPI, execution_id: uuid.UUID) -> list[tuple[str | None, str, str]]:
     async with app.state.db.transaction() as session:
-        rows = await session.scalars(select(ExecutionTransition).where(
-            ExecutionTransition.execution_id == execution_id).order_by(ExecutionTransition.seq))
+        rows = await session.scalars(
+            select(ExecutionTransition)
+            .where(ExecutionTransition.execution_id == execution_id)
+            .order_by(ExecutionTransition.seq)
+        )
         return [(t.from_state, t.to_state, t.reason) for t in rows]
 
 
@@ -61,7 +69,8 @@ async def test_a_hello_without_an_execution_the_agent_holds_requeues_it(app: Fas
 
 
 async def test_an_assignment_never_confirmed_is_requeued_and_dispatched_again(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     hub = app.state.agent_hub
     reaper = LeaseReaper(app.state.db, hub, grace_s=30, cancel_grace_s=30, assign_timeout_s=0.5)
@@ -88,7 +97,8 @@ async def test_an_assignment_never_confirmed_is_requeued_and_dispatched_again(
 
 
 async def test_a_job_given_to_a_connection_since_replaced_is_requeued(
-        app: FastAPI, client: Any, tenant: TenantFactory) -> None:
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     hub = app.state.agent_hub
     reaper = LeaseReaper(app.state.db, hub, grace_s=30, cancel_grace_s=30, assign_timeout_s=0.5)

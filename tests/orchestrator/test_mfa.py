@@ -45,14 +45,16 @@ async def enrol(client: httpx.AsyncClient, headers: dict[str, str], clock: Clock
     started = await client.post(f"{API}/auth/mfa/totp", headers=headers)
     assert started.status_code == 201, started.text
     secret = started.json()["secret"]
-    confirmed = await client.post(f"{API}/auth/mfa/totp/confirm", headers=headers,
-                                  json={"code": clock.code(secret, -1)})
+    confirmed = await client.post(
+        f"{API}/auth/mfa/totp/confirm", headers=headers, json={"code": clock.code(secret, -1)}
+    )
     assert confirmed.status_code == 200, confirmed.text
     return secret, confirmed.json()["recovery_codes"]
 
 
-async def test_enrolment_returns_a_uri_and_stores_the_secret_encrypted(client: httpx.AsyncClient, app: FastAPI,
-                                                                       tenant) -> None:
+async def test_enrolment_returns_a_uri_and_stores_the_secret_encrypted(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     owner = await tenant()
     started = (await client.post(f"{API}/auth/mfa/totp", headers=owner.headers)).json()
     assert started["provisioning_uri"].startswith("otpauth://totp/")
@@ -94,8 +96,9 @@ async def test_login_requires_the_code_once_enabled(client: httpx.AsyncClient, c
     assert ok.status_code == 200, ok.text
 
 
-async def test_a_used_code_or_an_older_one_is_refused(client: httpx.AsyncClient, app: FastAPI, clock: Clock,
-                                                      tenant) -> None:
+async def test_a_used_code_or_an_older_one_is_refused(
+    client: httpx.AsyncClient, app: FastAPI, clock: Clock, tenant
+) -> None:
     owner = await tenant()
     secret, _codes = await enrol(client, owner.headers, clock)
     assert (await login(client, owner.email, totp_code=clock.code(secret))).status_code == 200
@@ -119,8 +122,11 @@ async def test_recovery_codes_work_once(client: httpx.AsyncClient, clock: Clock,
 async def test_wrong_codes_count_towards_the_lockout(client: httpx.AsyncClient, clock: Clock, tenant) -> None:
     owner = await tenant()
     secret, _codes = await enrol(client, owner.headers, clock)
-    assert (await client.patch(f"{API}/orgs/current", headers=owner.headers,
-                               json={"password_policy": {"lockout_threshold": 2}})).status_code == 200
+    assert (
+        await client.patch(
+            f"{API}/orgs/current", headers=owner.headers, json={"password_policy": {"lockout_threshold": 2}}
+        )
+    ).status_code == 200
     for _ in range(2):
         await login(client, owner.email, totp_code="000000")
     assert error_code(await login(client, owner.email, totp_code=clock.code(secret))) == "locked"
@@ -131,12 +137,14 @@ async def test_disable_needs_the_password_or_a_code(client: httpx.AsyncClient, c
     secret, _codes = await enrol(client, owner.headers, clock)
     nothing = await client.request("DELETE", f"{API}/auth/mfa/totp", headers=owner.headers, json={})
     assert nothing.status_code == 422
-    wrong = await client.request("DELETE", f"{API}/auth/mfa/totp", headers=owner.headers,
-                                 json={"password": "Wrong-Password-123"})
+    wrong = await client.request(
+        "DELETE", f"{API}/auth/mfa/totp", headers=owner.headers, json={"password": "Wrong-Password-123"}
+    )
     assert error_code(wrong) == "wrong_password"
     assert error_code(await login(client, owner.email)) == "mfa_required"
-    off = await client.request("DELETE", f"{API}/auth/mfa/totp", headers=owner.headers,
-                               json={"code": clock.code(secret)})
+    off = await client.request(
+        "DELETE", f"{API}/auth/mfa/totp", headers=owner.headers, json={"code": clock.code(secret)}
+    )
     assert off.status_code == 204, off.text
     assert (await login(client, owner.email)).status_code == 200
 

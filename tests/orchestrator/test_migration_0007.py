@@ -41,7 +41,8 @@ async def test_history_and_stored_seq_are_filled_from_the_rows(app: FastAPI, ten
     await asyncio.to_thread(upgrade_sync, url)
 
     with sqlite3.connect(path) as raw:
-        counters = dict((row[0], row[1:]) for row in raw.execute(
-            "SELECT id, history_seq, stored_seq, last_seq FROM executions"))
+        counters = dict(
+            (row[0], row[1:]) for row in raw.execute("SELECT id, history_seq, stored_seq, last_seq FROM executions")
+        )
     assert counters[running.hex] == (3, 5, 2)
     assert counters[queued.hex] == (1, 0, 0)

@@ -24,8 +24,9 @@ def database_url() -> None:
 
 async def test_the_column_goes_and_comes_back_empty(app: FastAPI, tenant: Any, settings: Any) -> None:
     owner = await tenant()
-    execution_id = await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id),
-                                        state=State.RUNNING, agent_id=uuid.uuid4())
+    execution_id = await make_execution(
+        app, owner.org_id, await make_workflow(app, owner.org_id), state=State.RUNNING, agent_id=uuid.uuid4()
+    )
     url = settings.resolved_database_url
     path = url.split("///", 1)[1]
     await asyncio.to_thread(command.downgrade, alembic_config(url), "0008-1")  # as an older orchestrator left it

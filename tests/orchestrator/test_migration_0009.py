@@ -31,8 +31,9 @@ def _plan(raw: sqlite3.Connection, sql: str) -> str:
     return " | ".join(row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, ("x",)))
 
 
-async def test_the_indexes_go_and_come_back_and_the_queries_keep_an_index(app: FastAPI, tenant: Any,
-                                                                          settings: Any) -> None:
+async def test_the_indexes_go_and_come_back_and_the_queries_keep_an_index(
+    app: FastAPI, tenant: Any, settings: Any
+) -> None:
     owner = await tenant()
     await make_execution(app, owner.org_id, await make_workflow(app, owner.org_id))
     url = settings.resolved_database_url
@@ -40,12 +41,18 @@ async def test_the_indexes_go_and_come_back_and_the_queries_keep_an_index(app: F
     with sqlite3.connect(path) as raw:
         assert not _indexes(raw) & DROPPED
         # An organisation's list, newest first; its executions in a state; its audit chain.
-        assert _plan(raw, "SELECT * FROM executions WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT 50") \
+        assert (
+            _plan(raw, "SELECT * FROM executions WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT 50")
             == "SEARCH executions USING INDEX ix_executions_org_created (org_id=?)"
-        assert _plan(raw, "SELECT count(*) FROM executions WHERE org_id = ? AND state = 'queued'") \
+        )
+        assert (
+            _plan(raw, "SELECT count(*) FROM executions WHERE org_id = ? AND state = 'queued'")
             == "SEARCH executions USING COVERING INDEX ix_executions_org_state (org_id=? AND state=?)"
-        assert _plan(raw, "SELECT * FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 50") \
+        )
+        assert (
+            _plan(raw, "SELECT * FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 50")
             == "SEARCH audit_log USING INDEX sqlite_autoindex_audit_log_2 (chain=?)"
+        )
     await asyncio.to_thread(command.downgrade, alembic_config(url), "0009-1")  # as an older orchestrator left it
     with sqlite3.connect(path) as raw:
         assert _indexes(raw) >= DROPPED

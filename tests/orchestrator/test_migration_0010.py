@@ -30,13 +30,15 @@ async def test_down_and_up_again_keeps_the_users(app: FastAPI, client: Any, tena
         columns = [row[1] for row in raw.execute("PRAGMA table_info(users)")]
         assert {"failed_logins", "locked_until"} <= set(columns)
         assert "is_instance_admin" not in columns
-        assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('invitations', 'login_lockouts')"
-                           ).fetchone() == (0,)
+        assert raw.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('invitations', 'login_lockouts')"
+        ).fetchone() == (0,)
     await asyncio.to_thread(upgrade_sync, url)
     with sqlite3.connect(path) as raw:
         columns = [row[1] for row in raw.execute("PRAGMA table_info(users)")]
         assert "failed_logins" not in columns
         assert "locked_until" not in columns
-        assert raw.execute("SELECT is_instance_admin, home_org_id FROM users WHERE email = ?",
-                           (owner.email,)).fetchone() == (0, owner.org_id.hex)  # home: its first organisation
+        assert raw.execute(
+            "SELECT is_instance_admin, home_org_id FROM users WHERE email = ?", (owner.email,)
+        ).fetchone() == (0, owner.org_id.hex)  # home: its first organisation
     assert (await login(client, owner.email)).status_code == 200

@@ -31,18 +31,23 @@ def database_url() -> None:
 
 
 async def test_old_credentials_stay_usable_and_old_chains_verify_up_to_the_switch(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any, settings: Any) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any, settings: Any
+) -> None:
     owner = await tenant()
-    created = await client.post("/api/v1/credentials", headers=owner.headers,
-                                json={"name": "legacy", "kind": "token", "value": {"token": "tok-legacy-123456"}})
+    created = await client.post(
+        "/api/v1/credentials",
+        headers=owner.headers,
+        json={"name": "legacy", "kind": "token", "value": {"token": "tok-legacy-123456"}},
+    )
     assert created.status_code == 201, created.text
     await audit_entries(app, owner.org_id, 3)
     chain = str(owner.org_id)
     rows = await _rows(app, chain)
     async with triggers_bypassed(app) as conn:  # the chain as an older release sealed it: plain SHA-256
         await _reseal_from(app, conn, rows, 0, drop_key=True)
-        await conn.execute(text("UPDATE audit_heads SET hash = :hash WHERE chain = :chain"),
-                           {"hash": rows[-1].hash, "chain": chain})
+        await conn.execute(
+            text("UPDATE audit_heads SET hash = :hash WHERE chain = :chain"), {"hash": rows[-1].hash, "chain": chain}
+        )
 
     url = settings.resolved_database_url
     path = url.split("///", 1)[1]
@@ -54,19 +59,31 @@ async def test_old_credentials_stay_usable_and_old_chains_verify_up_to_the_switc
         # An organisation an older release created without any audit entry (`rpa admin create`).
         quiet = uuid.uuid4()
         columns = {row[1]: row for row in raw.execute("PRAGMA table_info(organisations)")}
-        values = {"id": quiet.hex, "name": "Quiet", "slug": f"quiet-{quiet.hex[:6]}", "created_at": "2026-01-01",
-                  "updated_at": "2026-01-01", "password_policy": "{}", "ip_allowlist": "[]"}
+        values = {
+            "id": quiet.hex,
+            "name": "Quiet",
+            "slug": f"quiet-{quiet.hex[:6]}",
+            "created_at": "2026-01-01",
+            "updated_at": "2026-01-01",
+            "password_policy": "{}",
+            "ip_allowlist": "[]",
+        }
         values.update({name: "{}" for name, row in columns.items() if row[3] and name not in values})
-        raw.execute(f"INSERT INTO organisations ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                    list(values.values()))
+        raw.execute(
+            f"INSERT INTO organisations ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+            list(values.values()),
+        )
     await asyncio.to_thread(upgrade_sync, url)
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT access FROM credentials").fetchall() == [
-            ('{"roles": ["*"], "workflows": [], "categories": [], "tags": []}',)]
+            ('{"roles": ["*"], "workflows": [], "categories": [], "tags": []}',)
+        ]
         assert raw.execute("SELECT seq, keyed_from FROM audit_heads WHERE chain = ?", (chain,)).fetchall() == [
-            (len(rows), len(rows) + 1)]
+            (len(rows), len(rows) + 1)
+        ]
         assert raw.execute("SELECT seq, keyed_from FROM audit_heads WHERE chain = ?", (str(quiet),)).fetchall() == [
-            (0, 1)]
+            (0, 1)
+        ]
         # Columns were added, not rebuilt: the append-only triggers are all still there.
         assert {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")} == triggers
 

@@ -53,19 +53,27 @@ from orchestrator.settings import Settings
 from tests.orchestrator._factories import FACTORIES, PASSWORD, Api
 
 MAX_EXAMPLES = 25
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 # The document needs no database: the app is built without its lifespan.
-SPEC: dict[str, Any] = create_app(Settings(environment="test", data_dir=Path(tempfile.gettempdir()) / "rpa-spec")
-                                  ).openapi()
+SPEC: dict[str, Any] = create_app(
+    Settings(environment="test", data_dir=Path(tempfile.gettempdir()) / "rpa-spec")
+).openapi()
 SCHEMA = schemathesis.openapi.from_dict(SPEC)
 OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations())}
 
 EXCLUDED: dict[str, str] = {
-    "GET /api/v1/executions/{execution_id}/stream":
-        "with follow=true a live stream lasts until its execution ends, and no agent ever runs the fuzzed one; "
-        "tests/e2e/test_dispatch_e2e.py reads it (replay and live) and the isolation tests check its 404 and 403",
+    "GET /api/v1/executions/{execution_id}/stream": (
+        "with follow=true a live stream lasts until its execution ends, and no agent ever runs the "
+        "fuzzed one; "
+        "tests/e2e/test_dispatch_e2e.py reads it (replay and live) and the isolation tests check its 404 and 403"
+    ),
 }
 """Operations not fuzzed, and why."""
 
@@ -84,8 +92,12 @@ class Owner:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The app on SQLite with its lifespan running (in the test client's event-loop thread)."""
-    settings_ = Settings(environment="test", data_dir=tmp_path_factory.mktemp("fuzz"),
-                         rate_limit_per_minute=1_000_000, login_rate_limit_per_minute=1_000_000)
+    settings_ = Settings(
+        environment="test",
+        data_dir=tmp_path_factory.mktemp("fuzz"),
+        rate_limit_per_minute=1_000_000,
+        login_rate_limit_per_minute=1_000_000,
+    )
     with TestClient(create_app(settings_), raise_server_exceptions=False) as client:
         yield client
 
@@ -97,9 +109,13 @@ def _run(client: TestClient, coroutine: Any) -> Any:
 
 async def _new_owner(app: Any) -> Owner:
     async with app.state.db.transaction() as session:
-        org, user = await create_org_with_owner(session, org_name=f"Fuzz {uuid.uuid4().hex[:6]}",
-                                                email=f"fuzz-{uuid.uuid4().hex[:10]}@example.com", password=PASSWORD,
-                                                instance_admin=True)  # the user factory creates accounts
+        org, user = await create_org_with_owner(
+            session,
+            org_name=f"Fuzz {uuid.uuid4().hex[:6]}",
+            email=f"fuzz-{uuid.uuid4().hex[:10]}@example.com",
+            password=PASSWORD,
+            instance_admin=True,
+        )  # the user factory creates accounts
     return Owner(org.id, user.id)
 
 
@@ -109,9 +125,14 @@ async def _headers(app: Any, owner: Owner) -> dict[str, str]:
         user = await session.get(User, owner.user_id)
         assert user is not None
         settings_: Settings = app.state.settings
-        tokens = await start_session(session, user=user, org_id=owner.org_id, signing_key=app.state.signing_key,
-                                     access_ttl_s=settings_.access_token_ttl_s,
-                                     refresh_ttl_s=settings_.refresh_token_ttl_s)
+        tokens = await start_session(
+            session,
+            user=user,
+            org_id=owner.org_id,
+            signing_key=app.state.signing_key,
+            access_ttl_s=settings_.access_token_ttl_s,
+            refresh_ttl_s=settings_.refresh_token_ttl_s,
+        )
     return {"Authorization": f"Bearer {tokens.access_token}"}
 
 
@@ -128,10 +149,15 @@ def _send(client: TestClient, kwargs: dict[str, Any]) -> httpx.Response:
     """Send the requests-style keyword arguments schemathesis serialises a case to."""
     data = kwargs.get("data")
     return client.request(
-        kwargs["method"], kwargs["url"], headers=kwargs.get("headers"), params=kwargs.get("params"),
-        cookies=kwargs.get("cookies") or None, json=kwargs.get("json"),
+        kwargs["method"],
+        kwargs["url"],
+        headers=kwargs.get("headers"),
+        params=kwargs.get("params"),
+        cookies=kwargs.get("cookies") or None,
+        json=kwargs.get("json"),
         content=data if isinstance(data, (bytes, str)) else None,
-        data=data if isinstance(data, dict) else None, files=kwargs.get("files"),
+        data=data if isinstance(data, dict) else None,
+        files=kwargs.get("files"),
     )
 
 
@@ -152,9 +178,14 @@ def test_operation_conforms_to_its_schema(server: TestClient, label: str) -> Non
         strategies += [operation.as_strategy(generation_mode=mode, path_parameters=fixed) for mode in GenerationMode]
     boundaries = _coverage_cases(operation, fixed)
 
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-              phases=(Phase.explicit, Phase.generate),
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    )
     @given(case=st.one_of(strategies))
     def fuzz(case: schemathesis.Case) -> None:
         headers = _run(server, _headers(app, owner))
@@ -171,11 +202,13 @@ def _coverage_cases(operation: Any, fixed: dict[str, str]) -> list[schemathesis.
     """Schemathesis's coverage cases of `operation` (bounds and one past them, enum values, wrong
     types), with the path naming a real object when there is one."""
     config = SCHEMA.config.generation_for(operation=operation, phase="coverage")
-    cases = list(SCHEMA.iter_coverage_cases(operation, generation_modes=list(GenerationMode),
-                                            generation_config=config))
+    cases = list(SCHEMA.iter_coverage_cases(operation, generation_modes=list(GenerationMode), generation_config=config))
     for case in cases:
-        if fixed and case.path_parameters and all(
-                str(case.path_parameters.get(name, "")) and _is_uuid(case.path_parameters[name]) for name in fixed):
+        if (
+            fixed
+            and case.path_parameters
+            and all(str(case.path_parameters.get(name, "")) and _is_uuid(case.path_parameters[name]) for name in fixed)
+        ):
             case.path_parameters = {**case.path_parameters, **fixed}
     return cases
 
@@ -213,13 +246,17 @@ def test_every_integer_a_request_carries_is_bounded() -> None:
         for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
                 where = f"{method.upper()} {path} {parameter['in']}:{parameter['name']}"
-                unbounded += [w for w, schema in _integers(parameter.get("schema", {}), where, set())
-                              if not -(2**63) <= schema.get("minimum", -(2**64)) <= schema.get("maximum", 2**64)
-                              <= 2**63 - 1]
+                unbounded += [
+                    w
+                    for w, schema in _integers(parameter.get("schema", {}), where, set())
+                    if not -(2**63) <= schema.get("minimum", -(2**64)) <= schema.get("maximum", 2**64) <= 2**63 - 1
+                ]
             body = operation.get("requestBody", {})
-            unbounded += [w for w, schema in _integers(body, f"{method.upper()} {path} body", set())
-                          if not -(2**63) <= schema.get("minimum", -(2**64)) <= schema.get("maximum", 2**64)
-                          <= 2**63 - 1]
+            unbounded += [
+                w
+                for w, schema in _integers(body, f"{method.upper()} {path} body", set())
+                if not -(2**63) <= schema.get("minimum", -(2**64)) <= schema.get("maximum", 2**64) <= 2**63 - 1
+            ]
     assert not unbounded, unbounded
 
 

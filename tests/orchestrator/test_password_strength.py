@@ -25,14 +25,18 @@ WEAK = ("Password1234", "Summer2024!!", "Welcome12345", "qwertyuiop12", "aaaaaaa
 
 async def test_weak_passwords_are_refused_on_a_live_server(live: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
-    control = await live.post(f"{API}/auth/password", headers=owner.headers,
-                              json={"current_password": PASSWORD, "new_password": "Violet-Canal-93-Lantern"})
+    control = await live.post(
+        f"{API}/auth/password",
+        headers=owner.headers,
+        json={"current_password": PASSWORD, "new_password": "Violet-Canal-93-Lantern"},
+    )
     assert control.status_code == 204, control.text
     owner = await tenant()
     await make_instance_admin(app, owner.user_id)  # may create accounts
     for weak in WEAK:
-        refused = await live.post(f"{API}/auth/password", headers=owner.headers,
-                                  json={"current_password": PASSWORD, "new_password": weak})
+        refused = await live.post(
+            f"{API}/auth/password", headers=owner.headers, json={"current_password": PASSWORD, "new_password": weak}
+        )
         assert refused.status_code == 422, (weak, refused.text)
         assert error_code(refused) == "weak_password"
         error = refused.json()["error"]
@@ -40,9 +44,11 @@ async def test_weak_passwords_are_refused_on_a_live_server(live: httpx.AsyncClie
         assert {d["location"] for d in error["details"]} == {"body:new_password"}
         assert any("common" in d["message"] or "easy to guess" in d["message"] for d in error["details"]), weak
         assert weak not in refused.text  # the answer never repeats the password
-        created = await live.post(f"{API}/users", headers=owner.headers,
-                                  json={"email": f"w{WEAK.index(weak)}@example.com", "password": weak,
-                                        "role": "viewer"})
+        created = await live.post(
+            f"{API}/users",
+            headers=owner.headers,
+            json={"email": f"w{WEAK.index(weak)}@example.com", "password": weak, "role": "viewer"},
+        )
         assert created.status_code == 422, (weak, created.text)
         assert created.json()["error"]["details"][0]["location"] == "body:password"
 
@@ -55,8 +61,11 @@ async def test_the_policy_is_per_organisation(live: httpx.AsyncClient, tenant) -
     banned = await live.post(f"{API}/auth/password", headers=strict.headers, json=change)
     assert banned.status_code == 422
     assert "common word" in banned.json()["error"]["message"]
-    assert (await live.post(f"{API}/auth/password", headers=lenient.headers,
-                            json={**change, "new_password": "Summer2024!!"})).status_code == 204
+    assert (
+        await live.post(
+            f"{API}/auth/password", headers=lenient.headers, json={**change, "new_password": "Summer2024!!"}
+        )
+    ).status_code == 204
     bad = await live.patch(f"{API}/orgs/current", headers=strict.headers, json={"password_policy": {"min_strength": 5}})
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["location"] == "body:password_policy.min_strength"

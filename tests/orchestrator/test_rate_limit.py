@@ -61,8 +61,9 @@ def test_idle_keys_are_swept() -> None:
 
 @pytest.fixture
 async def small_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    limited = settings.model_copy(update={"rate_limit_per_minute": API_LIMIT,
-                                          "login_rate_limit_per_minute": LOGIN_LIMIT})
+    limited = settings.model_copy(
+        update={"rate_limit_per_minute": API_LIMIT, "login_rate_limit_per_minute": LOGIN_LIMIT}
+    )
     application = create_app(limited)
     async with application.router.lifespan_context(application):
         yield application

@@ -36,8 +36,9 @@ async def cached_owner(client: httpx.AsyncClient, app: FastAPI, tenant) -> tuple
     return owner, cache
 
 
-async def test_a_cached_session_is_refused_at_once_when_this_process_revokes_it(client: httpx.AsyncClient,
-                                                                               app: FastAPI, tenant) -> None:
+async def test_a_cached_session_is_refused_at_once_when_this_process_revokes_it(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     owner, cache = await cached_owner(client, app, tenant)
     hits = cache.hits
     assert (await me(client, owner)).status_code == 200
@@ -50,8 +51,9 @@ async def test_a_cached_session_is_refused_at_once_when_this_process_revokes_it(
     assert "revoked" in response.json()["error"]["message"]
 
 
-async def test_an_update_statement_ends_the_cached_sessions_too(client: httpx.AsyncClient, app: FastAPI,
-                                                                tenant) -> None:
+async def test_an_update_statement_ends_the_cached_sessions_too(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     owner = await tenant()
     member = await tenant(org_id=owner.org_id, role="viewer")
     assert (await me(client, member)).status_code == 200
@@ -109,8 +111,9 @@ async def another_process_disables(app: FastAPI, user_id: uuid.UUID) -> None:
         await other.dispose()
 
 
-async def test_another_process_write_is_believed_stale_for_at_most_the_cache_time(client: httpx.AsyncClient,
-                                                                                  app: FastAPI, tenant) -> None:
+async def test_another_process_write_is_believed_stale_for_at_most_the_cache_time(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     cache: ReadCache = app.state.auth_cache
     cache.ttl_s = 60.0  # long enough that this test cannot outlive it by being slow
     owner = await tenant()
@@ -124,8 +127,9 @@ async def test_another_process_write_is_believed_stale_for_at_most_the_cache_tim
     assert error_code(response) == "unauthorized"
 
 
-async def test_with_the_cache_off_another_process_write_counts_at_once(client: httpx.AsyncClient, app: FastAPI,
-                                                                      tenant) -> None:
+async def test_with_the_cache_off_another_process_write_counts_at_once(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     app.state.auth_cache.ttl_s = 0
     owner = await tenant()
     assert (await me(client, owner)).status_code == 200
@@ -139,8 +143,9 @@ def test_the_cache_time_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().read_cache_s == 0
 
 
-async def test_a_start_pins_the_version_published_just_before_it(client: httpx.AsyncClient, app: FastAPI,
-                                                                  tenant) -> None:
+async def test_a_start_pins_the_version_published_just_before_it(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     owner = await tenant()
     cache: ReadCache = app.state.pin_cache
     cache.ttl_s = 60.0
@@ -164,8 +169,9 @@ async def test_a_start_pins_the_version_published_just_before_it(client: httpx.A
     assert gone.status_code == 404, gone.text
 
 
-async def test_a_pinned_version_of_one_organisation_is_not_another_s(client: httpx.AsyncClient, app: FastAPI,
-                                                                     tenant) -> None:
+async def test_a_pinned_version_of_one_organisation_is_not_another_s(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     app.state.pin_cache.ttl_s = 60.0
     owner, stranger = await tenant(), await tenant()
     workflow = await create(client, owner.headers, "Mine", flow("Mine"))
@@ -247,8 +253,9 @@ async def test_with_the_cache_off_every_caller_reads(tmp_path) -> None:  # type:
     assert await asyncio.gather(*(cache.load("k", read) for _ in range(3))) == ["row#1", "row#2", "row#3"]
 
 
-async def test_requests_that_find_the_session_expired_in_the_cache_read_it_once(client: httpx.AsyncClient,
-                                                                               app: FastAPI, tenant) -> None:
+async def test_requests_that_find_the_session_expired_in_the_cache_read_it_once(
+    client: httpx.AsyncClient, app: FastAPI, tenant
+) -> None:
     owner, cache = await cached_owner(client, app, tenant)
     cache._values.clear()  # what the cache time running out does
     reads = cache.reads

@@ -19,12 +19,18 @@ from tests.orchestrator.conftest import TenantFactory
 
 
 def _hello(*running: tuple[uuid.UUID, int], version: int = 2) -> Hello:
-    return Hello(protocol_version=version, name="laptop-7", version="0.1.0", max_jobs=2,
-                 running=[RunningJob(execution_id=str(e), attempt=a, last_seq=3) for e, a in running])
+    return Hello(
+        protocol_version=version,
+        name="laptop-7",
+        version="0.1.0",
+        max_jobs=2,
+        running=[RunningJob(execution_id=str(e), attempt=a, last_seq=3) for e, a in running],
+    )
 
 
 async def test_the_agent_it_was_requeued_from_goes_on_with_it_under_the_new_attempt(
-        app: FastAPI, tenant: TenantFactory) -> None:
+    app: FastAPI, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     agent = uuid.uuid4()
@@ -39,16 +45,21 @@ async def test_the_agent_it_was_requeued_from_goes_on_with_it_under_the_new_atte
     assert (execution.state, execution.agent_id, execution.attempt) == ("running", agent, 2)
     assert execution.started_at is not None
     async with app.state.db.transaction() as session:
-        last = (await session.scalars(select(ExecutionTransition).where(
-            ExecutionTransition.execution_id == execution_id).order_by(ExecutionTransition.seq.desc()))).first()
+        last = (
+            await session.scalars(
+                select(ExecutionTransition)
+                .where(ExecutionTransition.execution_id == execution_id)
+                .order_by(ExecutionTransition.seq.desc())
+            )
+        ).first()
     assert last is not None
-    assert (last.from_state, last.to_state, last.actor, last.actor_id) == ("queued", "running", "agent:laptop-7",
-                                                                           agent)
+    assert (last.from_state, last.to_state, last.actor, last.actor_id) == ("queued", "running", "agent:laptop-7", agent)
     assert "came back before another agent took it" in last.reason
 
 
 async def test_anyone_else_or_any_other_case_is_told_to_stop_and_the_execution_stays_queued(
-        app: FastAPI, tenant: TenantFactory) -> None:
+    app: FastAPI, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     agent, rescuer = uuid.uuid4(), uuid.uuid4()
@@ -91,7 +102,8 @@ async def test_a_held_execution_is_kept_and_a_reclaim_sits_beside_it(app: FastAP
 
 
 async def test_given_to_another_agent_that_has_not_started_it_the_run_is_taken_back(
-        app: FastAPI, tenant: TenantFactory) -> None:
+    app: FastAPI, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     agent, rescuer = uuid.uuid4(), uuid.uuid4()

@@ -20,8 +20,9 @@ from orchestrator.settings import Settings
 def _included(like: FastAPI) -> FastAPI:
     """The same routers, included the way FastAPI includes them (a branch per router), in an app
     described as `like` is."""
-    app = FastAPI(title=like.title, version=like.version, description=like.description,
-                  responses=errors.ERROR_RESPONSES)
+    app = FastAPI(
+        title=like.title, version=like.version, description=like.description, responses=errors.ERROR_RESPONSES
+    )
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
     for router in [*ROUTERS, agent_socket.router, agent_uploads.router]:
@@ -33,16 +34,19 @@ def _included(like: FastAPI) -> FastAPI:
 def test_the_flat_table_has_every_route_once_in_order_with_the_same_openapi(tmp_path: Path) -> None:
     flat = create_app(Settings(data_dir=tmp_path))
     routes = [route for route in flat.routes if isinstance(route, APIRoute | APIWebSocketRoute)]
-    expected = [(API_PREFIX if router is not health.router else "") + route.path
-                for router in [health.router, *ROUTERS, agent_socket.router, agent_uploads.router]
-                for route in router.routes]
+    expected = [
+        (API_PREFIX if router is not health.router else "") + route.path
+        for router in [health.router, *ROUTERS, agent_socket.router, agent_uploads.router]
+        for route in router.routes
+    ]
     assert [route.path for route in routes] == expected
     assert len({(route.path, tuple(sorted(getattr(route, "methods", None) or ()))) for route in routes}) == len(routes)
     assert flat.openapi() == _included(flat).openapi()
 
 
 async def test_a_prefixed_route_matches_by_its_full_template_and_keeps_its_route_label(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     missing = await client.get("/api/v1/executions/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 401  # the route matched (a 404 would mean no route)
     assert (await client.get("/executions")).status_code == 404  # only under the prefix

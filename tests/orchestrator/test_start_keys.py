@@ -22,8 +22,9 @@ API = "/api/v1"
 
 async def _count(app: FastAPI, org_id: uuid.UUID) -> int:
     async with app.state.db.transaction() as session:
-        return int(await session.scalar(select(func.count()).select_from(Execution)
-                                        .where(Execution.org_id == org_id)) or 0)
+        return int(
+            await session.scalar(select(func.count()).select_from(Execution).where(Execution.org_id == org_id)) or 0
+        )
 
 
 def _start(workflow_id: uuid.UUID, customer: str = "ACME") -> dict[str, Any]:
@@ -35,8 +36,9 @@ async def test_a_repeated_start_with_its_key_is_stored_once(app: FastAPI, client
     workflow_id = await make_workflow(app, owner.org_id)
     # Control: without a key, the same request twice is two executions.
     for _ in range(2):
-        assert (await client.post(f"{API}/executions", json=_start(workflow_id), headers=owner.headers)
-                ).status_code == 201
+        assert (
+            await client.post(f"{API}/executions", json=_start(workflow_id), headers=owner.headers)
+        ).status_code == 201
     assert await _count(app, owner.org_id) == 2
 
     keyed = {**owner.headers, "Idempotency-Key": "order-4711"}
@@ -44,8 +46,11 @@ async def test_a_repeated_start_with_its_key_is_stored_once(app: FastAPI, client
     assert first.status_code == 201, first.text
     assert "idempotent-replayed" not in first.headers
     # The body in another key order and with a default spelt out is the same request.
-    again = await client.post(f"{API}/executions", headers=keyed,
-                              json={"inputs": {"customer": "ACME"}, "version": None, "workflow_id": str(workflow_id)})
+    again = await client.post(
+        f"{API}/executions",
+        headers=keyed,
+        json={"inputs": {"customer": "ACME"}, "version": None, "workflow_id": str(workflow_id)},
+    )
     assert again.status_code == 201, again.text
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
@@ -67,8 +72,9 @@ async def test_keys_belong_to_their_caller_and_organisation(app: FastAPI, client
     ids = set()
     for who in (owner, colleague, stranger):
         workflow_id = await make_workflow(app, who.org_id)
-        response = await client.post(f"{API}/executions", json=_start(workflow_id),
-                                     headers={**who.headers, "Idempotency-Key": "same-key"})
+        response = await client.post(
+            f"{API}/executions", json=_start(workflow_id), headers={**who.headers, "Idempotency-Key": "same-key"}
+        )
         assert response.status_code == 201, response.text
         assert "idempotent-replayed" not in response.headers
         ids.add(response.json()["id"])
@@ -80,8 +86,9 @@ async def test_a_batch_with_a_key_and_concurrent_repeats(app: FastAPI, client: A
     workflow_id = await make_workflow(app, owner.org_id)
     body = {"items": [_start(workflow_id, "a"), _start(workflow_id, "b")]}
     keyed = {**owner.headers, "Idempotency-Key": "batch-1"}
-    answers = await asyncio.gather(*(client.post(f"{API}/executions/batch", json=body, headers=keyed)
-                                     for _ in range(4)))
+    answers = await asyncio.gather(
+        *(client.post(f"{API}/executions/batch", json=body, headers=keyed) for _ in range(4))
+    )
     assert {a.status_code for a in answers} == {201}
     assert len({tuple(item["id"] for item in a.json()["items"]) for a in answers}) == 1
     assert sum("idempotent-replayed" not in a.headers for a in answers) == 1
@@ -91,8 +98,9 @@ async def test_a_batch_with_a_key_and_concurrent_repeats(app: FastAPI, client: A
     assert (single.status_code, single.json()["error"]["code"]) == (422, "idempotency_key_reused")
 
 
-async def test_an_expired_key_starts_again_and_a_bad_key_is_refused(app: FastAPI, client: Any,
-                                                                   tenant: TenantFactory) -> None:
+async def test_an_expired_key_starts_again_and_a_bad_key_is_refused(
+    app: FastAPI, client: Any, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     keyed = {**owner.headers, "Idempotency-Key": "nightly"}
@@ -106,8 +114,9 @@ async def test_an_expired_key_starts_again_and_a_bad_key_is_refused(app: FastAPI
         assert await session.scalar(select(func.count()).select_from(StartKey)) == 1  # the expired one is gone
 
     for bad in ("", "x" * 256, "tab\there"):
-        response = await client.post(f"{API}/executions", json=_start(workflow_id),
-                                     headers={**owner.headers, "Idempotency-Key": bad})
+        response = await client.post(
+            f"{API}/executions", json=_start(workflow_id), headers={**owner.headers, "Idempotency-Key": bad}
+        )
         assert response.status_code == 422, bad
         assert response.json()["error"]["code"] == "invalid_idempotency_key"
     assert await _count(app, owner.org_id) == 2

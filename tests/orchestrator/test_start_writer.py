@@ -26,12 +26,15 @@ API = "/api/v1"
 
 async def _prepared(app: FastAPI, org_id: uuid.UUID, workflow_id: uuid.UUID, count: int) -> list[NewExecution]:
     async with app.state.db.transaction() as session:
-        return [await prepare_start(session, org_id=org_id, actor=SYSTEM, workflow_id=workflow_id,
-                                    inputs={"customer": f"c{n}"}) for n in range(count)]
+        return [
+            await prepare_start(
+                session, org_id=org_id, actor=SYSTEM, workflow_id=workflow_id, inputs={"customer": f"c{n}"}
+            )
+            for n in range(count)
+        ]
 
 
-async def test_concurrent_starts_share_one_transaction_and_keep_the_chain(app: FastAPI, tenant: TenantFactory
-                                                                          ) -> None:
+async def test_concurrent_starts_share_one_transaction_and_keep_the_chain(app: FastAPI, tenant: TenantFactory) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     news = await _prepared(app, owner.org_id, workflow_id, 6)
@@ -61,14 +64,27 @@ async def test_concurrent_starts_share_one_transaction_and_keep_the_chain(app: F
     assert stored[0].attempt == 1
     assert stored[0].state == "queued"
     async with app.state.db.transaction() as session:
-        states = (await session.execute(select(Execution.state, Execution.attempt, Execution.history_seq)
-                                        .where(Execution.workflow_id == workflow_id))).all()
+        states = (
+            await session.execute(
+                select(Execution.state, Execution.attempt, Execution.history_seq).where(
+                    Execution.workflow_id == workflow_id
+                )
+            )
+        ).all()
         assert sorted(states) == [("queued", 1, 1)] * 6
-        history = await session.scalar(select(func.count()).select_from(ExecutionTransition)
-                                       .where(ExecutionTransition.execution_id.in_([e.id for e in stored])))
+        history = await session.scalar(
+            select(func.count())
+            .select_from(ExecutionTransition)
+            .where(ExecutionTransition.execution_id.in_([e.id for e in stored]))
+        )
         assert history == 6
-        seqs = list(await session.scalars(select(AuditEntry.seq).where(
-            AuditEntry.org_id == owner.org_id, AuditEntry.action == "execution.start").order_by(AuditEntry.seq)))
+        seqs = list(
+            await session.scalars(
+                select(AuditEntry.seq)
+                .where(AuditEntry.org_id == owner.org_id, AuditEntry.action == "execution.start")
+                .order_by(AuditEntry.seq)
+            )
+        )
         assert len(seqs) == 6
         assert seqs == list(range(seqs[0], seqs[0] + 6))
         verification = await audit.verify_chain(session, audit.chain_of(owner.org_id))
@@ -85,8 +101,9 @@ async def test_a_start_that_cannot_be_stored_fails_alone(app: FastAPI, tenant: T
         await writer.submit(first)
         # The same execution again: its primary key is taken, so its INSERT fails.
         again = first
-        outcomes = await asyncio.gather(writer.submit(second), writer.submit(again), writer.submit(third),
-                                        return_exceptions=True)
+        outcomes = await asyncio.gather(
+            writer.submit(second), writer.submit(again), writer.submit(third), return_exceptions=True
+        )
     finally:
         await writer.loop.stop()
     assert [o.id for o in outcomes if isinstance(o, ExecutionRecord)] == [second.execution.id, third.execution.id]
@@ -99,15 +116,23 @@ async def test_a_start_that_cannot_be_stored_fails_alone(app: FastAPI, tenant: T
         assert verification.ok, verification.problems
 
 
-async def test_concurrent_api_starts_are_all_stored_and_answered(app: FastAPI, client: httpx.AsyncClient,
-                                                                 tenant: TenantFactory) -> None:
+async def test_concurrent_api_starts_are_all_stored_and_answered(
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     writer: StartWriter = app.state.start_writer
     before = writer.units
-    responses = await asyncio.gather(*(client.post(f"{API}/executions", headers=owner.headers,
-                                                   json={"workflow_id": str(workflow_id),
-                                                         "inputs": {"customer": f"c{n}"}}) for n in range(20)))
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"{API}/executions",
+                headers=owner.headers,
+                json={"workflow_id": str(workflow_id), "inputs": {"customer": f"c{n}"}},
+            )
+            for n in range(20)
+        )
+    )
     assert [r.status_code for r in responses] == [201] * 20
     assert writer.units - before == 20
     ids = {r.json()["id"] for r in responses}
@@ -115,13 +140,15 @@ async def test_concurrent_api_starts_are_all_stored_and_answered(app: FastAPI, c
         read = await client.get(f"{API}/executions/{response.json()['id']}", headers=owner.headers)
         assert read.json()["state"] == "queued"  # no agent: it waits
         assert read.json()["inputs"]["customer"].startswith("c")
-    listed = await client.get(f"{API}/executions", headers=owner.headers,
-                              params={"workflow_id": str(workflow_id), "limit": 50})
+    listed = await client.get(
+        f"{API}/executions", headers=owner.headers, params={"workflow_id": str(workflow_id), "limit": 50}
+    )
     assert {item["id"] for item in listed.json()["items"]} == ids
 
 
-async def test_a_batch_start_stores_all_or_none_and_names_the_bad_item(app: FastAPI, client: httpx.AsyncClient,
-                                                                     tenant: TenantFactory) -> None:
+async def test_a_batch_start_stores_all_or_none_and_names_the_bad_item(
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow_id = str(await make_workflow(app, owner.org_id))
     good = [{"workflow_id": workflow_id, "inputs": {"customer": f"c{n}"}, "priority": "high"} for n in range(3)]
@@ -139,19 +166,22 @@ async def test_a_batch_start_stores_all_or_none_and_names_the_bad_item(app: Fast
     assert error["code"] == "invalid_inputs"
     assert error["message"].startswith("items[2]: ")
     assert {d["location"] for d in error["details"]} == {"items[2].inputs.customer", "items[2].inputs.count"}
-    missing = await client.post(f"{API}/executions/batch", headers=owner.headers,
-                                json={"items": [good[0], {"workflow_id": str(uuid.uuid4())}]})
+    missing = await client.post(
+        f"{API}/executions/batch", headers=owner.headers, json={"items": [good[0], {"workflow_id": str(uuid.uuid4())}]}
+    )
     assert missing.status_code == 404
     assert missing.json()["error"]["details"]["item"] == 1
-    listed = await client.get(f"{API}/executions", headers=owner.headers,
-                              params={"workflow_id": workflow_id, "limit": 50})
+    listed = await client.get(
+        f"{API}/executions", headers=owner.headers, params={"workflow_id": workflow_id, "limit": 50}
+    )
     assert listed.json()["total"] == 3  # nothing of the refused batches was stored
     too_many = await client.post(f"{API}/executions/batch", headers=owner.headers, json={"items": good * 34})
     assert too_many.status_code == 422
 
 
 async def test_a_start_gives_its_connection_back_before_waiting_for_the_writer(
-        app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+) -> None:
     owner = await tenant()
     workflow_id = await make_workflow(app, owner.org_id)
     writer: StartWriter = app.state.start_writer

@@ -57,41 +57,82 @@ class _Flows:
         return self.flows[reference]
 
 
-DOUBLE = {"schema": "rpa.flow/1", "name": "double", "inputs": {"item": {}}, "nodes": [
-    {"id": "is_number", "type": "control.if", "params": {"condition": "{{ inputs.item is number }}"}},
-    {"id": "refuse", "type": "core.fail", "params": {"message": "not a number: {{ inputs.item }}"}},
-    {"id": "twice", "type": "core.noop", "params": {"value": "{{ inputs.item * 2 }}"}}],
-    "edges": [{"from": "is_number", "port": "false", "to": "refuse"},
-              {"from": "is_number", "port": "true", "to": "twice"}],
-    "outputs": {"value": "{{ steps.twice.output }}"}}
+DOUBLE = {
+    "schema": "rpa.flow/1",
+    "name": "double",
+    "inputs": {"item": {}},
+    "nodes": [
+        {"id": "is_number", "type": "control.if", "params": {"condition": "{{ inputs.item is number }}"}},
+        {"id": "refuse", "type": "core.fail", "params": {"message": "not a number: {{ inputs.item }}"}},
+        {"id": "twice", "type": "core.noop", "params": {"value": "{{ inputs.item * 2 }}"}},
+    ],
+    "edges": [
+        {"from": "is_number", "port": "false", "to": "refuse"},
+        {"from": "is_number", "port": "true", "to": "twice"},
+    ],
+    "outputs": {"value": "{{ steps.twice.output }}"},
+}
 NEVER_READY = {"schema": "rpa.flow/1", "name": "never", "nodes": [], "outputs": {"ready": False}}
 READY = {"schema": "rpa.flow/1", "name": "ready", "nodes": [], "outputs": {"ready": True, "url": "https://x"}}
 
 RUNS = [
-    ("csv-report", {"csv_text": "id,region,amount\n1,north,10.5\n2,south,3\n3,north,7\n4,east,n/a", "min_value": 5},
-     "succeeded", {"kept": 2, "summary": "north: 2 rows, total 17.50\n", "csv": "id,region,amount\n1,north,10.5\n"
-                   "3,north,7\n"}),
-    ("batch-with-error-handling", {"items": [1, "x", 3], "item_flow": "double"}, "succeeded",
-     {"succeeded": [0, 2], "failed": [{"index": 1, "error": "not a number: x"}],
-      "results": [{"value": 2}, None, {"value": 6}]}),
+    (
+        "csv-report",
+        {"csv_text": "id,region,amount\n1,north,10.5\n2,south,3\n3,north,7\n4,east,n/a", "min_value": 5},
+        "succeeded",
+        {"kept": 2, "summary": "north: 2 rows, total 17.50\n", "csv": "id,region,amount\n1,north,10.5\n3,north,7\n"},
+    ),
+    (
+        "batch-with-error-handling",
+        {"items": [1, "x", 3], "item_flow": "double"},
+        "succeeded",
+        {
+            "succeeded": [0, 2],
+            "failed": [{"index": 1, "error": "not a number: x"}],
+            "results": [{"value": 2}, None, {"value": 6}],
+        },
+    ),
     ("batch-with-error-handling", {"items": [1, "x"], "item_flow": "double", "fail_if_any": True}, "failed", {}),
-    ("poll-until-ready", {"check_flow": "ready", "interval_s": 0}, "succeeded",
-     {"attempts": 1, "result": {"ready": True, "url": "https://x"}}),
+    (
+        "poll-until-ready",
+        {"check_flow": "ready", "interval_s": 0},
+        "succeeded",
+        {"attempts": 1, "result": {"ready": True, "url": "https://x"}},
+    ),
     ("poll-until-ready", {"check_flow": "never", "interval_s": 0, "max_attempts": 3}, "failed", {}),
-    ("extract-from-text", {"text": "Invoice INV-2041 from billing@acme.example\nTotal: 1250.00 EUR"}, "succeeded",
-     {"fields": [{"field": "invoice_number", "value": "INV-2041"}, {"field": "email", "value": "billing@acme.example"},
-                 {"field": "total", "value": "1250.00"}], "missing": []}),
-    ("extract-from-text", {"text": "Hello bob@example.com"}, "succeeded",
-     {"fields": [{"field": "email", "value": "bob@example.com"}], "missing": ["invoice_number", "total"]}),
+    (
+        "extract-from-text",
+        {"text": "Invoice INV-2041 from billing@acme.example\nTotal: 1250.00 EUR"},
+        "succeeded",
+        {
+            "fields": [
+                {"field": "invoice_number", "value": "INV-2041"},
+                {"field": "email", "value": "billing@acme.example"},
+                {"field": "total", "value": "1250.00"},
+            ],
+            "missing": [],
+        },
+    ),
+    (
+        "extract-from-text",
+        {"text": "Hello bob@example.com"},
+        "succeeded",
+        {"fields": [{"field": "email", "value": "bob@example.com"}], "missing": ["invoice_number", "total"]},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("template_id", "inputs", "status", "outputs"), RUNS,
-                         ids=[f"{r[0]}-{r[2]}-{i}" for i, r in enumerate(RUNS)])
-async def test_templates_run_with_the_engine(template_id: str, inputs: dict[str, Any], status: str,
-                                             outputs: dict[str, Any], tmp_path: Path) -> None:
-    engine = Engine(StepRegistry(BUILTIN_STEPS), loader=_Flows({"double": DOUBLE, "never": NEVER_READY,
-                                                                "ready": READY}), artifacts_dir=tmp_path)
+@pytest.mark.parametrize(
+    ("template_id", "inputs", "status", "outputs"), RUNS, ids=[f"{r[0]}-{r[2]}-{i}" for i, r in enumerate(RUNS)]
+)
+async def test_templates_run_with_the_engine(
+    template_id: str, inputs: dict[str, Any], status: str, outputs: dict[str, Any], tmp_path: Path
+) -> None:
+    engine = Engine(
+        StepRegistry(BUILTIN_STEPS),
+        loader=_Flows({"double": DOUBLE, "never": NEVER_READY, "ready": READY}),
+        artifacts_dir=tmp_path,
+    )
     result = await engine.run(Flow.model_validate(load_templates()[template_id].document), inputs)
     assert result.status == status, result.error
     if status == "succeeded":
@@ -124,8 +165,9 @@ async def test_templates_are_listed_with_their_inputs(client: httpx.AsyncClient,
 
 async def test_instantiate_creates_a_valid_draft(app: FastAPI, client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
-    response = await client.post(f"{API}/templates/poll-until-ready/instantiate", json={"name": "Wait for report"},
-                                 headers=owner.headers)
+    response = await client.post(
+        f"{API}/templates/poll-until-ready/instantiate", json={"name": "Wait for report"}, headers=owner.headers
+    )
     assert response.status_code == 201, response.text
     workflow = response.json()
     assert response.headers["location"] == f"/api/v1/workflows/{workflow['id']}"
@@ -135,11 +177,18 @@ async def test_instantiate_creates_a_valid_draft(app: FastAPI, client: httpx.Asy
     assert workflow["latest_version"] is None
     template = load_templates()["poll-until-ready"]
     assert {k: v for k, v in workflow["draft"].items() if k != "name"} == {
-        k: v for k, v in template.document.items() if k != "name"}
-    assert (await client.post(f"{API}/workflows/{workflow['id']}/publish", json={},
-                              headers=owner.headers)).status_code == 201
-    custom = (await client.post(f"{API}/templates/csv-report/instantiate", json={
-        "name": "Sales", "category": "sales", "tags": [], "description": "mine"}, headers=owner.headers)).json()
+        k: v for k, v in template.document.items() if k != "name"
+    }
+    assert (
+        await client.post(f"{API}/workflows/{workflow['id']}/publish", json={}, headers=owner.headers)
+    ).status_code == 201
+    custom = (
+        await client.post(
+            f"{API}/templates/csv-report/instantiate",
+            json={"name": "Sales", "category": "sales", "tags": [], "description": "mine"},
+            headers=owner.headers,
+        )
+    ).json()
     assert (custom["category"], custom["tags"], custom["description"]) == ("sales", [], "mine")
     assert await audit_actions(app, owner.org_id, workflow["id"]) == ["workflow.create", "workflow.publish"]
 
@@ -148,8 +197,7 @@ async def test_instantiate_creates_a_valid_draft(app: FastAPI, client: httpx.Asy
     missing = await client.post(f"{API}/templates/nope/instantiate", json={"name": "X"}, headers=owner.headers)
     assert missing.status_code == 404
     viewer = await tenant(org_id=owner.org_id, role="viewer")
-    forbidden = await client.post(f"{API}/templates/csv-report/instantiate", json={"name": "Y"},
-                                  headers=viewer.headers)
+    forbidden = await client.post(f"{API}/templates/csv-report/instantiate", json={"name": "Y"}, headers=viewer.headers)
     assert forbidden.status_code == 403
 
 

@@ -62,8 +62,9 @@ PUBLIC: dict[str, str] = {
 """Routes a caller uses before holding an access token: no authentication, no permission."""
 
 SELF_SERVICE: dict[str, str] = {
-    "PUT /agents/me/artifacts/{execution_id}":
-        "an agent's own upload, authenticated by its agent key (tests/orchestrator/test_agent_uploads.py)",
+    "PUT /agents/me/artifacts/{execution_id}": (
+        "an agent's own upload, authenticated by its agent key (tests/orchestrator/test_agent_uploads.py)"
+    ),
     "GET /auth/me": "the caller's own identity",
     "PATCH /auth/me": "changes the caller's own name",
     "POST /auth/logout": "ends the caller's own session",
@@ -83,29 +84,34 @@ SELF_SERVICE: dict[str, str] = {
 """Authenticated routes that act only on the caller themselves, so no permission applies."""
 
 UNCOVERED: dict[str, str] = {
-    "PUT /agents/me/artifacts/{execution_id}":
-        "authenticated by an agent key, not a user: tests/orchestrator/test_agent_uploads.py checks its boundary",
-    "GET /executions/{execution_id}/artifacts/{artifact_id}":
-        "no public route makes an artifact: agents store them (services.artifacts.receive_artifact)",
-    "POST /auth/invitations/{invitation_id}/accept":
+    "PUT /agents/me/artifacts/{execution_id}": (
+        "authenticated by an agent key, not a user: tests/orchestrator/test_agent_uploads.py checks its boundary"
+    ),
+    "GET /executions/{execution_id}/artifacts/{artifact_id}": (
+        "no public route makes an artifact: agents store them (services.artifacts.receive_artifact)"
+    ),
+    "POST /auth/invitations/{invitation_id}/accept": (
         "an invitation is addressed to an e-mail, not kept by the caller's organisation: "
-        "test_invitations.py checks that anyone else's is a 404",
-    "POST /auth/invitations/{invitation_id}/decline":
+        "test_invitations.py checks that anyone else's is a 404"
+    ),
+    "POST /auth/invitations/{invitation_id}/decline": (
         "an invitation is addressed to an e-mail, not kept by the caller's organisation: "
-        "test_invitations.py checks that anyone else's is a 404",
+        "test_invitations.py checks that anyone else's is a 404"
+    ),
     "GET /templates/{template_id}": "templates are files shipped with the orchestrator, shared by every organisation",
-    "POST /templates/{template_id}/instantiate":
-        "templates are files shipped with the orchestrator, shared by every organisation",
+    "POST /templates/{template_id}/instantiate": (
+        "templates are files shipped with the orchestrator, shared by every organisation"
+    ),
 }
 """Routes that name an object this suite cannot make in an organisation, and why."""
 
-BODIES: dict[str, Any] = {
-}
+BODIES: dict[str, Any] = {}
 """Request bodies for routes whose generated minimal body would not pass validation."""
 
 OBJECT_ROUTES = [r for r in ROUTES if r.params and r.label not in UNCOVERED]
-LIST_ROUTES = [r for r in ROUTES if r.method == "GET" and not r.params and r.prefix in FACTORIES
-               and r.label not in PUBLIC]
+LIST_ROUTES = [
+    r for r in ROUTES if r.method == "GET" and not r.params and r.prefix in FACTORIES and r.label not in PUBLIC
+]
 """Collections of a resource a factory makes: another organisation's objects must not show up."""
 PERMISSIONED_OBJECT_ROUTES = [r for r in OBJECT_ROUTES if r.permission is not None]
 
@@ -116,7 +122,8 @@ def _ids(route: ApiRoute) -> str:
 
 def _assert_error(response: httpx.Response, status: int, code: str, route: ApiRoute, who: str) -> dict[str, Any]:
     assert response.status_code == status, (
-        f"{route.label} as {who}: expected {status}, got {response.status_code} {response.text[:300]}")
+        f"{route.label} as {who}: expected {status}, got {response.status_code} {response.text[:300]}"
+    )
     body = response.json()
     assert set(body) == {"error"}, body
     assert set(body["error"]) == {"code", "message", "details", "request_id"}, body
@@ -134,8 +141,13 @@ def shared_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
     if request.param == "postgres":
         server, template = request.getfixturevalue("postgres_template")
         url = server.url(asyncio.run(server.create_database(template)))
-    return Settings(environment="test", data_dir=tmp_path_factory.mktemp("isolation"), database_url=url,
-                    rate_limit_per_minute=100_000, login_rate_limit_per_minute=100_000)
+    return Settings(
+        environment="test",
+        data_dir=tmp_path_factory.mktemp("isolation"),
+        database_url=url,
+        rate_limit_per_minute=100_000,
+        login_rate_limit_per_minute=100_000,
+    )
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -152,26 +164,36 @@ async def http(shared_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _login(app: FastAPI, *, org_id: uuid.UUID | None = None, role_id: uuid.UUID | None = None
-                 ) -> tuple[uuid.UUID, dict[str, str]]:
+async def _login(
+    app: FastAPI, *, org_id: uuid.UUID | None = None, role_id: uuid.UUID | None = None
+) -> tuple[uuid.UUID, dict[str, str]]:
     """A new organisation and its owner (no `org_id`), or a new member of `org_id` holding `role_id`;
     returns the organisation and the member's headers."""
     email = f"m-{uuid.uuid4().hex[:10]}@example.com"
     async with app.state.db.transaction() as session:
         if org_id is None:
             # An instance admin, so the user factory may create accounts (`settings.account_creation`).
-            org, user = await create_org_with_owner(session, org_name=f"Org {uuid.uuid4().hex[:6]}", email=email,
-                                                    password=PASSWORD, instance_admin=True)
+            org, user = await create_org_with_owner(
+                session, org_name=f"Org {uuid.uuid4().hex[:6]}", email=email, password=PASSWORD, instance_admin=True
+            )
             org_id = org.id
         else:
             user = await create_user(session, email=email, password=PASSWORD, home_org_id=org_id)
-            session.add(Membership(org_id=org_id, user_id=user.id,
-                                   role_id=role_id or (await builtin_role(session, "viewer")).id))
+            session.add(
+                Membership(
+                    org_id=org_id, user_id=user.id, role_id=role_id or (await builtin_role(session, "viewer")).id
+                )
+            )
             await session.flush()
         settings: Settings = app.state.settings
-        tokens = await start_session(session, user=user, org_id=org_id, signing_key=app.state.signing_key,
-                                     access_ttl_s=settings.access_token_ttl_s,
-                                     refresh_ttl_s=settings.refresh_token_ttl_s)
+        tokens = await start_session(
+            session,
+            user=user,
+            org_id=org_id,
+            signing_key=app.state.signing_key,
+            access_ttl_s=settings.access_token_ttl_s,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+        )
     return org_id, {"Authorization": f"Bearer {tokens.access_token}"}
 
 
@@ -181,8 +203,9 @@ async def stranger(shared_app: FastAPI) -> dict[str, str]:
     return (await _login(shared_app))[1]
 
 
-async def _member_without_permissions(app: FastAPI, client: httpx.AsyncClient, org_id: uuid.UUID,
-                                      owner: dict[str, str]) -> dict[str, str]:
+async def _member_without_permissions(
+    app: FastAPI, client: httpx.AsyncClient, org_id: uuid.UUID, owner: dict[str, str]
+) -> dict[str, str]:
     """Headers of a member of the organisation whose custom role grants nothing."""
     name = f"nothing-{uuid.uuid4().hex[:6]}"
     if "POST /roles" in LABELS:
@@ -211,12 +234,14 @@ def test_every_object_route_has_a_factory_or_a_reason() -> None:
     assert not orphans, f"no factory makes their objects and UNCOVERED does not list them: {orphans}"
 
 
-@pytest.mark.parametrize("route", [r for r in ROUTES if r.label not in PUBLIC and r.label not in SELF_SERVICE],
-                         ids=_ids)
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.label not in PUBLIC and r.label not in SELF_SERVICE], ids=_ids
+)
 def test_route_declares_a_permission(route: ApiRoute) -> None:
     assert route.permission in {p.value for p in Permission}, (
         f"{route.label} declares no permission: add Depends(require(Permission.X)), or list it in "
-        "PUBLIC / SELF_SERVICE with the reason")
+        "PUBLIC / SELF_SERVICE with the reason"
+    )
 
 
 @pytest.mark.parametrize("label", sorted(PUBLIC) + sorted(SELF_SERVICE))
@@ -244,8 +269,9 @@ async def test_unauthenticated_caller_gets_401(http: httpx.AsyncClient, route: A
 
 @in_module_loop
 @pytest.mark.parametrize("route", OBJECT_ROUTES, ids=_ids)
-async def test_another_organisation_gets_404(shared_app: FastAPI, http: httpx.AsyncClient, stranger: dict[str, str],
-                                             route: ApiRoute) -> None:
+async def test_another_organisation_gets_404(
+    shared_app: FastAPI, http: httpx.AsyncClient, stranger: dict[str, str], route: ApiRoute
+) -> None:
     _org, owner = await _login(shared_app)
     values = await Api(http, owner).objects(route.prefix)
     request = request_for(route, values, SPEC, BODIES.get(route.label))
@@ -257,13 +283,15 @@ async def test_another_organisation_gets_404(shared_app: FastAPI, http: httpx.As
     reached = own.status_code < 500 and own.status_code not in (401, 403, 404)
     assert reached, (
         f"{route.label}: the owner of the object's organisation gets {own.status_code} {own.text[:300]} "
-        "with the same request, so the 404 above proves nothing")
+        "with the same request, so the 404 above proves nothing"
+    )
 
 
 @in_module_loop
 @pytest.mark.parametrize("route", LIST_ROUTES, ids=_ids)
 async def test_another_organisation_does_not_see_the_object_in_lists(
-        shared_app: FastAPI, http: httpx.AsyncClient, stranger: dict[str, str], route: ApiRoute) -> None:
+    shared_app: FastAPI, http: httpx.AsyncClient, stranger: dict[str, str], route: ApiRoute
+) -> None:
     _org, owner = await _login(shared_app)
     values = await Api(http, owner).objects(route.prefix)
     ids = {value for value in values.values() if _is_uuid(value)}
@@ -286,8 +314,9 @@ def _is_uuid(value: str) -> bool:
 
 @in_module_loop
 @pytest.mark.parametrize("route", PERMISSIONED_OBJECT_ROUTES, ids=_ids)
-async def test_member_without_permissions_gets_403(shared_app: FastAPI, http: httpx.AsyncClient,
-                                                   route: ApiRoute) -> None:
+async def test_member_without_permissions_gets_403(
+    shared_app: FastAPI, http: httpx.AsyncClient, route: ApiRoute
+) -> None:
     org_id, owner = await _login(shared_app)
     values = await Api(http, owner).objects(route.prefix)
     member = await _member_without_permissions(shared_app, http, org_id, owner)

@@ -55,11 +55,20 @@ def test_every_route_declares_a_permission_or_is_self_service() -> None:
 
 # --- members -------------------------------------------------------------------------------
 
+
 async def test_create_list_search_and_get_members(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
     await make_instance_admin(app, owner.user_id)
-    created = await client.post(f"{API}/users", headers=owner.headers, json={
-        "email": "Ada@Example.com", "name": "Ada Lovelace", "password": "Analytical-Engine-1843", "role": "designer"})
+    created = await client.post(
+        f"{API}/users",
+        headers=owner.headers,
+        json={
+            "email": "Ada@Example.com",
+            "name": "Ada Lovelace",
+            "password": "Analytical-Engine-1843",
+            "role": "designer",
+        },
+    )
     assert created.status_code == 201, created.text
     ada = created.json()
     assert (ada["email"], ada["role"], ada["is_active"]) == ("ada@example.com", "designer", True)
@@ -78,15 +87,18 @@ async def test_create_list_search_and_get_members(client: httpx.AsyncClient, app
 async def test_a_new_users_password_follows_the_org_policy(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
     await make_instance_admin(app, owner.user_id)
-    weak = await client.post(f"{API}/users", headers=owner.headers,
-                             json={"email": "weak@example.com", "password": "short", "role": "viewer"})
+    weak = await client.post(
+        f"{API}/users", headers=owner.headers, json={"email": "weak@example.com", "password": "short", "role": "viewer"}
+    )
     assert weak.status_code == 422
     assert weak.json()["error"]["details"][0]["location"] == "body:password"
-    missing = await client.post(f"{API}/users", headers=owner.headers,
-                                json={"email": "x@example.com", "role": "viewer"})
+    missing = await client.post(
+        f"{API}/users", headers=owner.headers, json={"email": "x@example.com", "role": "viewer"}
+    )
     assert missing.status_code == 422
-    unknown_role = await client.post(f"{API}/users", headers=owner.headers,
-                                     json={"email": "y@example.com", "password": PASSWORD, "role": "wizard"})
+    unknown_role = await client.post(
+        f"{API}/users", headers=owner.headers, json={"email": "y@example.com", "password": PASSWORD, "role": "wizard"}
+    )
     assert unknown_role.status_code == 422
     assert "wizard" in unknown_role.json()["error"]["message"]
 
@@ -96,17 +108,21 @@ async def test_an_existing_user_joins_by_invitation(client: httpx.AsyncClient, a
     elsewhere = await tenant()
     # An instance admin creating an account may learn the address is taken; nobody else gets that far.
     await make_instance_admin(app, owner.user_id)
-    with_password = await client.post(f"{API}/users", headers=owner.headers,
-                                      json={"email": elsewhere.email, "password": PASSWORD, "role": "viewer"})
+    with_password = await client.post(
+        f"{API}/users", headers=owner.headers, json={"email": elsewhere.email, "password": PASSWORD, "role": "viewer"}
+    )
     assert error_code(with_password) == "user_exists"
-    without = await client.post(f"{API}/users", headers=owner.headers,
-                                json={"email": elsewhere.email, "role": "viewer"})
+    without = await client.post(
+        f"{API}/users", headers=owner.headers, json={"email": elsewhere.email, "role": "viewer"}
+    )
     assert without.status_code == 422
     assert "POST /invitations" in without.json()["error"]["message"]
-    assert (await join_by_invitation(client, owner.headers, elsewhere.headers, elsewhere.email,
-                                     "viewer")).status_code == 200
-    again = await client.post(f"{API}/invitations", headers=owner.headers,
-                              json={"email": elsewhere.email, "role": "viewer"})
+    assert (
+        await join_by_invitation(client, owner.headers, elsewhere.headers, elsewhere.email, "viewer")
+    ).status_code == 200
+    again = await client.post(
+        f"{API}/invitations", headers=owner.headers, json={"email": elsewhere.email, "role": "viewer"}
+    )
     assert error_code(again) == "already_member"
     assert (await login(client, elsewhere.email, org=None)).json()["org_id"] == str(elsewhere.org_id)
     # Created elsewhere: this organisation cannot rename them (and so learns nothing of where else they are);
@@ -115,8 +131,13 @@ async def test_an_existing_user_joins_by_invitation(client: httpx.AsyncClient, a
     assert error_code(renamed) == "not_created_here"
     assert (await client.patch(f"{API}/auth/me", headers=elsewhere.headers, json={"name": "Ada"})).status_code == 204
     assert (await client.get(f"{API}/users/{elsewhere.user_id}", headers=owner.headers)).json()["name"] == "Ada"
-    own = (await client.post(f"{API}/users", headers=owner.headers, json={
-        "email": "made-here@example.com", "password": "Violet-Canal-93-Lantern", "role": "viewer"})).json()
+    own = (
+        await client.post(
+            f"{API}/users",
+            headers=owner.headers,
+            json={"email": "made-here@example.com", "password": "Violet-Canal-93-Lantern", "role": "viewer"},
+        )
+    ).json()
     renamed_own = await client.patch(f"{API}/users/{own['id']}", headers=owner.headers, json={"name": "Ada L."})
     assert renamed_own.json()["name"] == "Ada L."
 
@@ -125,8 +146,13 @@ async def test_another_tenants_user_is_a_404_everywhere(client: httpx.AsyncClien
     owner = await tenant()
     stranger = await tenant()
     base = f"{API}/users/{stranger.user_id}"
-    for method, url, body in (("GET", base, None), ("PATCH", base, {"role": "viewer"}), ("DELETE", base, None),
-                              ("GET", f"{base}/sessions", None), ("DELETE", f"{base}/sessions", None)):
+    for method, url, body in (
+        ("GET", base, None),
+        ("PATCH", base, {"role": "viewer"}),
+        ("DELETE", base, None),
+        ("GET", f"{base}/sessions", None),
+        ("DELETE", f"{base}/sessions", None),
+    ):
         response = await client.request(method, url, headers=owner.headers, json=body)
         assert response.status_code == 404, (method, url, response.text)
     assert (await client.get(f"{API}/auth/me", headers=stranger.headers)).status_code == 200
@@ -161,8 +187,7 @@ async def test_removing_a_member_ends_their_sessions_here_only(client: httpx.Asy
     owner = await tenant()
     other = await tenant()
     member = await tenant(org_id=owner.org_id, role="operator")
-    assert (await join_by_invitation(client, other.headers, member.headers, member.email,
-                                     "viewer")).status_code == 200
+    assert (await join_by_invitation(client, other.headers, member.headers, member.email, "viewer")).status_code == 200
     assert (await client.delete(f"{API}/users/{member.user_id}", headers=owner.headers)).status_code == 204
     assert (await client.get(f"{API}/auth/me", headers=member.headers)).status_code == 401
     assert (await client.get(f"{API}/users/{member.user_id}", headers=owner.headers)).status_code == 404
@@ -171,6 +196,7 @@ async def test_removing_a_member_ends_their_sessions_here_only(client: httpx.Asy
 
 
 # --- roles ---------------------------------------------------------------------------------
+
 
 async def test_builtin_roles_are_listed_and_read_only(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
@@ -186,16 +212,22 @@ async def test_builtin_roles_are_listed_and_read_only(client: httpx.AsyncClient,
 
 async def test_custom_role_lifecycle(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
-    unknown = await client.post(f"{API}/roles", headers=owner.headers,
-                                json={"name": "auditor", "permissions": ["audit:read", "audit:wipe", "fly"]})
+    unknown = await client.post(
+        f"{API}/roles",
+        headers=owner.headers,
+        json={"name": "auditor", "permissions": ["audit:read", "audit:wipe", "fly"]},
+    )
     assert unknown.status_code == 422
     message = unknown.json()["error"]["message"]
     assert "'audit:wipe'" not in message  # named plainly, in one list
     assert "audit:wipe, fly" in message
     clash = await client.post(f"{API}/roles", headers=owner.headers, json={"name": "Admin", "permissions": []})
     assert error_code(clash) == "name_taken"
-    created = await client.post(f"{API}/roles", headers=owner.headers,
-                                json={"name": "auditor", "description": "Reads the log", "permissions": ["audit:read"]})
+    created = await client.post(
+        f"{API}/roles",
+        headers=owner.headers,
+        json={"name": "auditor", "description": "Reads the log", "permissions": ["audit:read"]},
+    )
     assert created.status_code == 201, created.text
     role_id = created.json()["id"]
     member = await tenant(org_id=owner.org_id, role="viewer")
@@ -214,27 +246,35 @@ async def test_custom_role_lifecycle(client: httpx.AsyncClient, app: FastAPI, te
 async def test_another_tenants_role_is_a_404_and_cannot_be_granted(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     stranger = await tenant()
-    theirs = (await client.post(f"{API}/roles", headers=stranger.headers,
-                                json={"name": "theirs", "permissions": []})).json()
-    assert (await client.patch(f"{API}/roles/{theirs['id']}", headers=owner.headers,
-                               json={"name": "mine"})).status_code == 404
+    theirs = (
+        await client.post(f"{API}/roles", headers=stranger.headers, json={"name": "theirs", "permissions": []})
+    ).json()
+    assert (
+        await client.patch(f"{API}/roles/{theirs['id']}", headers=owner.headers, json={"name": "mine"})
+    ).status_code == 404
     assert (await client.delete(f"{API}/roles/{theirs['id']}", headers=owner.headers)).status_code == 404
-    grant = await client.post(f"{API}/users", headers=owner.headers,
-                              json={"email": "z@example.com", "password": PASSWORD, "role": "theirs"})
+    grant = await client.post(
+        f"{API}/users", headers=owner.headers, json={"email": "z@example.com", "password": PASSWORD, "role": "theirs"}
+    )
     assert grant.status_code == 422
 
 
 async def test_no_one_hands_out_permissions_they_lack(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
-    await client.post(f"{API}/roles", headers=owner.headers,
-                      json={"name": "people", "permissions": ["users:read", "users:manage", "roles:manage"]})
+    await client.post(
+        f"{API}/roles",
+        headers=owner.headers,
+        json={"name": "people", "permissions": ["users:read", "users:manage", "roles:manage"]},
+    )
     lead = await tenant(org_id=owner.org_id, role="viewer")
     await client.patch(f"{API}/users/{lead.user_id}", headers=owner.headers, json={"role": "people"})
-    escalate = await client.post(f"{API}/roles", headers=lead.headers,
-                                 json={"name": "boss", "permissions": ["credentials:manage"]})
+    escalate = await client.post(
+        f"{API}/roles", headers=lead.headers, json={"name": "boss", "permissions": ["credentials:manage"]}
+    )
     assert escalate.status_code == 403
-    grant_admin = await client.post(f"{API}/users", headers=lead.headers,
-                                    json={"email": "new@example.com", "password": PASSWORD, "role": "admin"})
+    grant_admin = await client.post(
+        f"{API}/users", headers=lead.headers, json={"email": "new@example.com", "password": PASSWORD, "role": "admin"}
+    )
     assert grant_admin.status_code == 403
     demote_admin = await tenant(org_id=owner.org_id, role="admin")
     touched = await client.patch(f"{API}/users/{demote_admin.user_id}", headers=lead.headers, json={"role": "viewer"})
@@ -243,18 +283,23 @@ async def test_no_one_hands_out_permissions_they_lack(client: httpx.AsyncClient,
 
 # --- what each built-in role may not do ------------------------------------------------------
 
-@pytest.mark.parametrize(("role", "method", "path", "body"), [
-    ("viewer", "GET", "/users", None),
-    ("viewer", "GET", "/roles", None),
-    ("operator", "PATCH", "/orgs/current", {"name": "Mine now"}),
-    ("operator", "POST", "/users", {"email": "o@example.com", "password": PASSWORD, "role": "viewer"}),
-    ("designer", "GET", "/users", None),
-    ("designer", "POST", "/roles", {"name": "x", "permissions": []}),
-    ("designer", "DELETE", "/users/{owner}/sessions", None),
-    ("admin", "PATCH", "/users/{owner}", {"role": "viewer"}),
-])
-async def test_each_builtin_role_is_refused_what_it_lacks(client: httpx.AsyncClient, tenant, role: str, method: str,
-                                                          path: str, body: dict[str, str] | None) -> None:
+
+@pytest.mark.parametrize(
+    ("role", "method", "path", "body"),
+    [
+        ("viewer", "GET", "/users", None),
+        ("viewer", "GET", "/roles", None),
+        ("operator", "PATCH", "/orgs/current", {"name": "Mine now"}),
+        ("operator", "POST", "/users", {"email": "o@example.com", "password": PASSWORD, "role": "viewer"}),
+        ("designer", "GET", "/users", None),
+        ("designer", "POST", "/roles", {"name": "x", "permissions": []}),
+        ("designer", "DELETE", "/users/{owner}/sessions", None),
+        ("admin", "PATCH", "/users/{owner}", {"role": "viewer"}),
+    ],
+)
+async def test_each_builtin_role_is_refused_what_it_lacks(
+    client: httpx.AsyncClient, tenant, role: str, method: str, path: str, body: dict[str, str] | None
+) -> None:
     owner = await tenant()
     member = await tenant(org_id=owner.org_id, role=role)
     assert (await client.get(f"{API}/orgs/current", headers=member.headers)).status_code == 200  # the control
@@ -265,14 +310,17 @@ async def test_each_builtin_role_is_refused_what_it_lacks(client: httpx.AsyncCli
 
 # --- organisation settings and the IP allowlist ---------------------------------------------
 
+
 async def test_org_settings_are_validated(client: httpx.AsyncClient, app: FastAPI, tenant) -> None:
     owner = await tenant()
-    bad_cidr = await client.patch(f"{API}/orgs/current", headers=owner.headers,
-                                  json={"ip_allowlist": ["127.0.0.1", "10.0.0.0/33"]})
+    bad_cidr = await client.patch(
+        f"{API}/orgs/current", headers=owner.headers, json={"ip_allowlist": ["127.0.0.1", "10.0.0.0/33"]}
+    )
     assert bad_cidr.status_code == 422
     assert bad_cidr.json()["error"]["details"][0]["location"] == "body:ip_allowlist.1"
-    bad_policy = await client.patch(f"{API}/orgs/current", headers=owner.headers,
-                                    json={"password_policy": {"min_length": 3}})
+    bad_policy = await client.patch(
+        f"{API}/orgs/current", headers=owner.headers, json={"password_policy": {"min_length": 3}}
+    )
     assert bad_policy.json()["error"]["details"][0]["location"] == "body:password_policy.min_length"
     unknown = await client.patch(f"{API}/orgs/current", headers=owner.headers, json={"password_policy": {"x": 1}})
     assert unknown.status_code == 422

@@ -44,7 +44,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 async def test_rotate_master_key_in_the_data_dir_while_the_server_runs(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any, clean_env: pytest.MonkeyPatch) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any, clean_env: pytest.MonkeyPatch
+) -> None:
     settings = app.state.settings
     first, second = await tenant(), await tenant()
     values = distinctive_values()
@@ -68,23 +69,26 @@ async def test_rotate_master_key_in_the_data_dir_while_the_server_runs(
 
     # The running server (started with the old key) follows without a restart.
     assert await reveal(app, first.org_id, {"a"}) == {"a": values["token"]}
-    rotated = await client.post(f"{API}/{b['id']}/rotate", headers=second.headers,
-                                json={"value": {"username": "u2", "password": "p2"}})
+    rotated = await client.post(
+        f"{API}/{b['id']}/rotate", headers=second.headers, json={"value": {"username": "u2", "password": "p2"}}
+    )
     assert rotated.status_code == 200
     third = await tenant()
     await create(client, third.headers, "c", "token", {"token": "tok-third-org"})
     assert await _key_ids(app) == {new_id}
     # Only the new key is needed now.
     async with app.state.db.transaction() as session:
-        assert await vault.reveal(session, second.org_id, {"b"}, new_text) == {"b": {"username": "u2",
-                                                                                   "password": "p2"}}
+        assert await vault.reveal(session, second.org_id, {"b"}, new_text) == {
+            "b": {"username": "u2", "password": "p2"}
+        }
     status = await asyncio.to_thread(_cli, settings, "status")
     assert f"current master key: {new_id}" in status.output
     assert f"data keys wrapped by {new_id}: 3 (current)" in status.output
 
 
 async def test_rotate_master_key_given_in_the_environment(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any, clean_env: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any, clean_env: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     settings = app.state.settings
     owner = await tenant()
     await create(client, owner.headers, "a", "token", {"token": "tok-env-rotation"})
@@ -116,7 +120,8 @@ async def test_rotate_master_key_given_in_the_environment(
 
 
 async def test_rotation_refuses_to_start_when_a_data_key_is_unreadable(
-        app: FastAPI, client: httpx.AsyncClient, tenant: Any, clean_env: pytest.MonkeyPatch) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any, clean_env: pytest.MonkeyPatch
+) -> None:
     settings = app.state.settings
     owner, other = await tenant(), await tenant()
     await create(client, owner.headers, "a", "token", {"token": "tok-readable"})
@@ -131,8 +136,9 @@ async def test_rotation_refuses_to_start_when_a_data_key_is_unreadable(
     assert await _key_ids(app) == before
 
 
-async def test_rotate_data_keys_command(app: FastAPI, client: httpx.AsyncClient, tenant: Any,
-                                        clean_env: pytest.MonkeyPatch) -> None:
+async def test_rotate_data_keys_command(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Any, clean_env: pytest.MonkeyPatch
+) -> None:
     owner = await tenant()
     values = distinctive_values()
     await create(client, owner.headers, "kv", "key_value", values["key_value"])

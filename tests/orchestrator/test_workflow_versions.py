@@ -16,8 +16,7 @@ from orchestrator.services.workflows import published_version, published_version
 from tests.orchestrator._workflows_helpers import API, create, flow, log, patch, publish
 
 
-async def test_publish_numbers_versions_and_keeps_them_apart_from_the_draft(client: httpx.AsyncClient,
-                                                                          tenant) -> None:
+async def test_publish_numbers_versions_and_keeps_them_apart_from_the_draft(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     created = await create(client, owner.headers, "Versions", flow(nodes=[log("one")]))
     wid = created["id"]
@@ -40,8 +39,9 @@ async def test_publish_numbers_versions_and_keeps_them_apart_from_the_draft(clie
     assert workflow["latest_version"] == 2
     assert [n["id"] for n in workflow["draft"]["nodes"]] == ["three"]
 
-    page = (await client.get(f"{API}/workflows/{wid}/versions", params={"limit": 1, "offset": 1},
-                             headers=owner.headers)).json()
+    page = (
+        await client.get(f"{API}/workflows/{wid}/versions", params={"limit": 1, "offset": 1}, headers=owner.headers)
+    ).json()
     assert (page["total"], [v["number"] for v in page["items"]]) == (2, [1])
     assert "document" not in page["items"][0]
     newest = (await client.get(f"{API}/workflows/{wid}/versions", headers=owner.headers)).json()
@@ -65,9 +65,14 @@ async def test_a_version_has_a_fixed_etag(client: httpx.AsyncClient, tenant) -> 
 
 async def test_an_invalid_draft_is_not_published(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
-    document = flow(nodes=[log("ok"), {"id": "wait", "type": "core.wait", "params": {"seconds": -1}},
-                           {"id": "go", "type": "flow.call", "params": {}}],
-                    edges=[{"from": "ok", "to": "nowhere"}])
+    document = flow(
+        nodes=[
+            log("ok"),
+            {"id": "wait", "type": "core.wait", "params": {"seconds": -1}},
+            {"id": "go", "type": "flow.call", "params": {}},
+        ],
+        edges=[{"from": "ok", "to": "nowhere"}],
+    )
     wid = (await create(client, owner.headers, "Not ready", document))["id"]
     response = await client.post(f"{API}/workflows/{wid}/publish", json={}, headers=owner.headers)
     assert response.status_code == 422
@@ -108,11 +113,15 @@ async def test_rollback_publishes_an_earlier_version_again(app: FastAPI, client:
     await publish(client, owner.headers, wid)
     before = (await client.get(f"{API}/workflows/{wid}", headers=owner.headers)).headers["etag"]
 
-    stale = await client.post(f"{API}/workflows/{wid}/versions/1/rollback", json={},
-                              headers={**owner.headers, "If-Match": '"stale"'})
+    stale = await client.post(
+        f"{API}/workflows/{wid}/versions/1/rollback", json={}, headers={**owner.headers, "If-Match": '"stale"'}
+    )
     assert stale.status_code == 412
-    response = await client.post(f"{API}/workflows/{wid}/versions/1/rollback", json={"note": "bad release"},
-                                 headers={**owner.headers, "If-Match": before})
+    response = await client.post(
+        f"{API}/workflows/{wid}/versions/1/rollback",
+        json={"note": "bad release"},
+        headers={**owner.headers, "If-Match": before},
+    )
     assert response.status_code == 201
     v3 = response.json()
     assert (v3["number"], v3["source_version"], v3["note"]) == (3, 1, "bad release")
@@ -154,7 +163,9 @@ async def test_published_version_pins_what_executions_run(app: FastAPI, client: 
             await published_version(session, stranger.org_id, wid)
         by_name = await published_version_by_name(session, owner.org_id, "Pinned")
         assert (by_name.id, (await published_version_by_name(session, owner.org_id, "Pinned", 1)).number) == (
-            latest.id, 1)
+            latest.id,
+            1,
+        )
         with pytest.raises(NotFound):
             await published_version_by_name(session, stranger.org_id, "Pinned")
     await client.delete(f"{API}/workflows/{wid}", headers=owner.headers)
@@ -164,16 +175,20 @@ async def test_published_version_pins_what_executions_run(app: FastAPI, client: 
 
 
 V1: dict[str, Any] = flow(
-    "Orders", description="first",
+    "Orders",
+    description="first",
     inputs={"limit": {"type": "integer", "default": 10}, "region": {"type": "string"}},
     outputs={"count": "{{ steps.each.output | length }}"},
     variables={"seen": [], "total": 0},
     settings={"timeout_s": 60},
     nodes=[
         {"id": "fetch", "type": "core.noop", "params": {"value": {"url": "https://a.example/orders", "page": 1}}},
-        {"id": "each", "type": "control.foreach", "params": {"items": "{{ steps.fetch.output }}"},
-         "body": {"nodes": [log("line", "{{ item }}"), log("audit")],
-                  "edges": [{"from": "line", "to": "audit"}]}},
+        {
+            "id": "each",
+            "type": "control.foreach",
+            "params": {"items": "{{ steps.fetch.output }}"},
+            "body": {"nodes": [log("line", "{{ item }}"), log("audit")], "edges": [{"from": "line", "to": "audit"}]},
+        },
         log("notify", "done"),
         log("old"),
     ],
@@ -181,18 +196,32 @@ V1: dict[str, Any] = flow(
 )
 
 V2: dict[str, Any] = flow(
-    "Orders", description="second",
+    "Orders",
+    description="second",
     inputs={"limit": {"type": "integer", "default": 50}, "since": {"type": "string"}},
     outputs={"count": "{{ steps.each.output | length + 0 }}"},
     variables={"seen": []},
     settings={"timeout_s": 120, "priority": "high"},
     nodes=[
-        {"id": "fetch", "type": "core.noop",
-         "params": {"value": {"url": "https://b.example/orders", "page": 1, "X-Mode": "fast"}}},
-        {"id": "each", "type": "control.foreach", "params": {"items": "{{ steps.fetch.output }}"},
-         "body": {"nodes": [log("line", "{{ item }}"), log("audit"), log("notify", "per item"),
-                            {"id": "check", "type": "core.wait", "params": {"seconds": 1}}],
-                  "edges": [{"from": "line", "to": "audit"}, {"from": "audit", "to": "check"}]}},
+        {
+            "id": "fetch",
+            "type": "core.noop",
+            "params": {"value": {"url": "https://b.example/orders", "page": 1, "X-Mode": "fast"}},
+        },
+        {
+            "id": "each",
+            "type": "control.foreach",
+            "params": {"items": "{{ steps.fetch.output }}"},
+            "body": {
+                "nodes": [
+                    log("line", "{{ item }}"),
+                    log("audit"),
+                    log("notify", "per item"),
+                    {"id": "check", "type": "core.wait", "params": {"seconds": 1}},
+                ],
+                "edges": [{"from": "line", "to": "audit"}, {"from": "audit", "to": "check"}],
+            },
+        },
     ],
     edges=[{"from": "fetch", "to": "each"}],
 )
@@ -201,26 +230,45 @@ EXPECTED_V1_TO_V2 = {
     "identical": False,
     "document": {"description": {"from": "first", "to": "second"}},
     "settings": {"timeout_s": {"from": 60, "to": 120}, "priority": {"from": None, "to": "high"}},
-    "inputs": {"added": ["since"], "removed": ["region"],
-               "changed": [{"name": "limit", "fields": {"default": {"from": 10, "to": 50}}}]},
-    "outputs": {"added": [], "removed": [], "changed": [
-        {"name": "count", "from": "{{ steps.each.output | length }}", "to": "{{ steps.each.output | length + 0 }}"}]},
+    "inputs": {
+        "added": ["since"],
+        "removed": ["region"],
+        "changed": [{"name": "limit", "fields": {"default": {"from": 10, "to": 50}}}],
+    },
+    "outputs": {
+        "added": [],
+        "removed": [],
+        "changed": [
+            {"name": "count", "from": "{{ steps.each.output | length }}", "to": "{{ steps.each.output | length + 0 }}"}
+        ],
+    },
     "variables": {"added": [], "removed": ["total"], "changed": []},
     "nodes": {
         "added": ["check"],
         "removed": ["old"],
         "changed": [
-            {"id": "fetch", "fields": {
-                "params.value.url": {"from": "https://a.example/orders", "to": "https://b.example/orders"},
-                'params.value["X-Mode"]': {"from": None, "to": "fast"}}},
-            {"id": "notify", "fields": {"params.message": {"from": "done", "to": "per item"},
-                                        "parent": {"from": "$", "to": "each.body"}}},
+            {
+                "id": "fetch",
+                "fields": {
+                    "params.value.url": {"from": "https://a.example/orders", "to": "https://b.example/orders"},
+                    'params.value["X-Mode"]': {"from": None, "to": "fast"},
+                },
+            },
+            {
+                "id": "notify",
+                "fields": {
+                    "params.message": {"from": "done", "to": "per item"},
+                    "parent": {"from": "$", "to": "each.body"},
+                },
+            },
         ],
     },
     "edges": {
         "added": [{"graph": "each.body", "from": "audit", "port": "out", "to": "check"}],
-        "removed": [{"graph": "$", "from": "each", "port": "out", "to": "notify"},
-                    {"graph": "$", "from": "notify", "port": "out", "to": "old"}],
+        "removed": [
+            {"graph": "$", "from": "each", "port": "out", "to": "notify"},
+            {"graph": "$", "from": "notify", "port": "out", "to": "old"},
+        ],
     },
 }
 
@@ -231,8 +279,9 @@ def test_the_diff_of_two_hand_made_documents() -> None:
 
 
 def test_the_diff_compares_json_values_and_treats_empty_objects_as_missing() -> None:
-    a = flow(nodes=[{"id": "n", "type": "core.noop", "params": {}}, {"id": "m", "type": "core.noop",
-                                                                     "params": {"value": 1}}])
+    a = flow(
+        nodes=[{"id": "n", "type": "core.noop", "params": {}}, {"id": "m", "type": "core.noop", "params": {"value": 1}}]
+    )
     b = flow(nodes=[{"id": "n", "type": "core.noop"}, {"id": "m", "type": "core.noop", "params": {"value": True}}])
     changes = diff_documents(a, b)
     assert changes["nodes"]["changed"] == [{"id": "m", "fields": {"params.value": {"from": 1, "to": True}}}]
@@ -256,11 +305,14 @@ async def test_the_diff_route_between_versions_and_the_draft(client: httpx.Async
     await patch(client, owner.headers, wid, document={**V2, "edges": []})
     latest_to_draft = (await client.get(f"{API}/workflows/{wid}/diff", headers=owner.headers)).json()
     assert (latest_to_draft["from"], latest_to_draft["to"]) == (2, "draft")
-    assert latest_to_draft["edges"] == {"added": [], "removed": [
-        {"graph": "$", "from": "fetch", "port": "out", "to": "each"}]}
+    assert latest_to_draft["edges"] == {
+        "added": [],
+        "removed": [{"graph": "$", "from": "fetch", "port": "out", "to": "each"}],
+    }
     assert latest_to_draft["nodes"] == {"added": [], "removed": [], "changed": []}
-    backwards = (await client.get(f"{API}/workflows/{wid}/diff", params={"from": "draft", "to": 1},
-                                  headers=owner.headers)).json()
+    backwards = (
+        await client.get(f"{API}/workflows/{wid}/diff", params={"from": "draft", "to": 1}, headers=owner.headers)
+    ).json()
     assert backwards["nodes"]["added"] == ["old"]
     same = (await client.get(f"{API}/workflows/{wid}/diff", params={"from": 2, "to": 2}, headers=owner.headers)).json()
     assert same["identical"] is True

@@ -15,13 +15,21 @@ from orchestrator.api.routes import workflows as workflow_routes
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from tests.orchestrator._workflows_helpers import API, audit_actions, create, flow, log, patch, publish
 
-BROKEN = flow("ignored", nodes=[
-    {"id": "fetch", "type": "core.nop"},
-    {"id": "pause", "type": "core.wait", "params": {}},
-    {"id": "check", "type": "control.if", "params": {"condition": "{{ inputs.x > 1 }}"}},
-    {"id": "loop", "type": "control.foreach", "params": {"items": [1]},
-     "body": {"nodes": [{"id": "inner", "type": "core.log", "params": {"message": "{{ item"}}]}},
-], edges=[{"from": "check", "port": "maybe", "to": "pause"}, {"from": "fetch", "to": "ghost"}])
+BROKEN = flow(
+    "ignored",
+    nodes=[
+        {"id": "fetch", "type": "core.nop"},
+        {"id": "pause", "type": "core.wait", "params": {}},
+        {"id": "check", "type": "control.if", "params": {"condition": "{{ inputs.x > 1 }}"}},
+        {
+            "id": "loop",
+            "type": "control.foreach",
+            "params": {"items": [1]},
+            "body": {"nodes": [{"id": "inner", "type": "core.log", "params": {"message": "{{ item"}}]},
+        },
+    ],
+    edges=[{"from": "check", "port": "maybe", "to": "pause"}, {"from": "fetch", "to": "ghost"}],
+)
 
 
 async def test_an_invalid_document_is_saved_and_its_problems_located(client: httpx.AsyncClient, tenant) -> None:
@@ -122,8 +130,9 @@ async def test_patch_without_if_match_and_a_no_op_patch(client: httpx.AsyncClien
     same = await patch(client, owner.headers, created["id"], tags=["a"], category="ops")
     assert same["etag"] == created["etag"]
     assert same["draft_revision"] == created["draft_revision"]
-    changed = await patch(client, owner.headers, created["id"], document=flow(nodes=[log("a"), log("b")]),
-                          category=None)
+    changed = await patch(
+        client, owner.headers, created["id"], document=flow(nodes=[log("a"), log("b")]), category=None
+    )
     assert [n["id"] for n in changed["draft"]["nodes"]] == ["a", "b"]
     assert changed["category"] is None
     assert changed["draft_revision"] == created["draft_revision"] + 1
@@ -165,12 +174,16 @@ async def test_a_viewer_reads_but_cannot_write(client: httpx.AsyncClient, tenant
     assert (await client.get(url, headers=viewer.headers)).status_code == 200
     assert (await client.get(f"{API}/workflows", headers=viewer.headers)).status_code == 200
     writes = {
-        "workflows:write": [client.post(f"{API}/workflows", json={"name": "New"}, headers=viewer.headers),
-                            client.patch(url, json={"description": "x"}, headers=viewer.headers),
-                            client.post(f"{url}/clone", json={"name": "Copy"}, headers=viewer.headers),
-                            client.post(f"{API}/workflows/import", json={}, headers=viewer.headers)],
-        "workflows:publish": [client.post(f"{url}/publish", json={}, headers=viewer.headers),
-                              client.post(f"{url}/publish", json={}, headers=operator.headers)],
+        "workflows:write": [
+            client.post(f"{API}/workflows", json={"name": "New"}, headers=viewer.headers),
+            client.patch(url, json={"description": "x"}, headers=viewer.headers),
+            client.post(f"{url}/clone", json={"name": "Copy"}, headers=viewer.headers),
+            client.post(f"{API}/workflows/import", json={}, headers=viewer.headers),
+        ],
+        "workflows:publish": [
+            client.post(f"{url}/publish", json={}, headers=viewer.headers),
+            client.post(f"{url}/publish", json={}, headers=operator.headers),
+        ],
         "workflows:delete": [client.delete(url, headers=viewer.headers)],
     }
     for permission, responses in writes.items():
@@ -191,14 +204,17 @@ async def test_a_designer_edits_and_publishes(client: httpx.AsyncClient, tenant)
 
 async def test_list_pages_filters_searches_and_sorts(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
-    specs = [("Alpha invoices", "finance", ["daily", "sap"], "Books supplier invoices"),
-             ("Beta payroll", "hr", ["monthly"], "Pays people 100% on time"),
-             ("Gamma reports", "finance", ["daily"], "Builds the morning report"),
-             ("Delta cleanup", None, [], "Archives old files")]
+    specs = [
+        ("Alpha invoices", "finance", ["daily", "sap"], "Books supplier invoices"),
+        ("Beta payroll", "hr", ["monthly"], "Pays people 100% on time"),
+        ("Gamma reports", "finance", ["daily"], "Builds the morning report"),
+        ("Delta cleanup", None, [], "Archives old files"),
+    ]
     ids = {}
     for name, category, tags, description in specs:
-        ids[name] = (await create(client, owner.headers, name, flow(), category=category, tags=tags,
-                                  description=description))["id"]
+        ids[name] = (
+            await create(client, owner.headers, name, flow(), category=category, tags=tags, description=description)
+        )["id"]
     await publish(client, owner.headers, ids["Gamma reports"])
 
     async def names(**params: object) -> list[str]:
@@ -208,8 +224,9 @@ async def test_list_pages_filters_searches_and_sorts(client: httpx.AsyncClient, 
 
     assert await names(sort="name") == ["Alpha invoices", "Beta payroll", "Delta cleanup", "Gamma reports"]
     assert await names(sort="-name", limit=2) == ["Gamma reports", "Delta cleanup"]
-    page = (await client.get(f"{API}/workflows", params={"sort": "name", "limit": 3, "offset": 3},
-                             headers=owner.headers)).json()
+    page = (
+        await client.get(f"{API}/workflows", params={"sort": "name", "limit": 3, "offset": 3}, headers=owner.headers)
+    ).json()
     assert (page["total"], page["limit"], page["offset"]) == (4, 3, 3)
     assert [i["name"] for i in page["items"]] == ["Gamma reports"]
     assert "draft" not in page["items"][0]
@@ -229,8 +246,11 @@ async def test_list_pages_filters_searches_and_sorts(client: httpx.AsyncClient, 
     assert too_many.status_code == 422
 
     tags = (await client.get(f"{API}/workflows/tags", headers=owner.headers)).json()
-    assert tags["items"] == [{"name": "daily", "count": 2}, {"name": "monthly", "count": 1},
-                             {"name": "sap", "count": 1}]
+    assert tags["items"] == [
+        {"name": "daily", "count": 2},
+        {"name": "monthly", "count": 1},
+        {"name": "sap", "count": 1},
+    ]
     categories = (await client.get(f"{API}/workflows/categories", params={"limit": 1}, headers=owner.headers)).json()
     assert categories["items"] == [{"name": "finance", "count": 2}]
     assert categories["total"] == 2
@@ -250,14 +270,18 @@ async def test_tags_are_trimmed_and_deduplicated(client: httpx.AsyncClient, tena
     assert (await client.get(f"{API}/workflows", params={"tag": "ops"}, headers=owner.headers)).json()["total"] == 0
 
 
-async def test_soft_delete_hides_the_workflow_but_keeps_its_versions(app: FastAPI, client: httpx.AsyncClient,
-                                                                      tenant) -> None:
+async def test_soft_delete_hides_the_workflow_but_keeps_its_versions(
+    app: FastAPI, client: httpx.AsyncClient, tenant
+) -> None:
     owner = await tenant()
     created = await create(client, owner.headers, "Old", flow())
     await publish(client, owner.headers, created["id"])
     url = f"{API}/workflows/{created['id']}"
-    assert (await client.delete(url, headers={**owner.headers, "If-Match": (await client.get(
-        url, headers=owner.headers)).headers["etag"]})).status_code == 204
+    assert (
+        await client.delete(
+            url, headers={**owner.headers, "If-Match": (await client.get(url, headers=owner.headers)).headers["etag"]}
+        )
+    ).status_code == 204
     assert (await client.get(url, headers=owner.headers)).status_code == 404
     assert (await client.delete(url, headers=owner.headers)).status_code == 404
     assert (await client.get(f"{API}/workflows", headers=owner.headers)).json()["total"] == 0
@@ -271,12 +295,12 @@ async def test_soft_delete_hides_the_workflow_but_keeps_its_versions(app: FastAP
 
 async def test_clone_copies_the_draft_or_a_version(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
-    source = await create(client, owner.headers, "Source", flow(nodes=[log("v1")]), category="ops", tags=["x"],
-                          description="the original")
+    source = await create(
+        client, owner.headers, "Source", flow(nodes=[log("v1")]), category="ops", tags=["x"], description="the original"
+    )
     await publish(client, owner.headers, source["id"])
     await patch(client, owner.headers, source["id"], document=flow(nodes=[log("v2")]))
-    response = await client.post(f"{API}/workflows/{source['id']}/clone", json={"name": "Copy"},
-                                 headers=owner.headers)
+    response = await client.post(f"{API}/workflows/{source['id']}/clone", json={"name": "Copy"}, headers=owner.headers)
     assert response.status_code == 201
     copy = response.json()
     assert response.headers["location"].endswith(f"/api/v1/workflows/{copy['id']}")
@@ -285,13 +309,17 @@ async def test_clone_copies_the_draft_or_a_version(client: httpx.AsyncClient, te
     assert [n["id"] for n in copy["draft"]["nodes"]] == ["v2"]
     assert (copy["category"], copy["tags"], copy["description"]) == ("ops", ["x"], "the original")
     assert copy["latest_version"] is None
-    from_v1 = (await client.post(f"{API}/workflows/{source['id']}/clone", json={"name": "From v1", "version": 1},
-                                 headers=owner.headers)).json()
+    from_v1 = (
+        await client.post(
+            f"{API}/workflows/{source['id']}/clone", json={"name": "From v1", "version": 1}, headers=owner.headers
+        )
+    ).json()
     assert [n["id"] for n in from_v1["draft"]["nodes"]] == ["v1"]
     taken = await client.post(f"{API}/workflows/{source['id']}/clone", json={"name": "Source"}, headers=owner.headers)
     assert taken.status_code == 409
-    missing = await client.post(f"{API}/workflows/{source['id']}/clone", json={"name": "X", "version": 9},
-                                headers=owner.headers)
+    missing = await client.post(
+        f"{API}/workflows/{source['id']}/clone", json={"name": "X", "version": 9}, headers=owner.headers
+    )
     assert missing.status_code == 404
 
 
@@ -302,18 +330,29 @@ async def test_every_write_is_audited(app: FastAPI, client: httpx.AsyncClient, t
     await patch(client, owner.headers, wid, description="d")
     await publish(client, owner.headers, wid)
     await client.post(f"{API}/workflows/{wid}/versions/1/rollback", json={}, headers=owner.headers)
-    clone = (await client.post(f"{API}/workflows/{wid}/clone", json={"name": "Audited copy"},
-                               headers=owner.headers)).json()
+    clone = (
+        await client.post(f"{API}/workflows/{wid}/clone", json={"name": "Audited copy"}, headers=owner.headers)
+    ).json()
     await client.delete(f"{API}/workflows/{wid}", headers=owner.headers)
     assert await audit_actions(app, owner.org_id, wid) == [
-        "workflow.create", "workflow.update", "workflow.publish", "workflow.rollback", "workflow.delete"]
+        "workflow.create",
+        "workflow.update",
+        "workflow.publish",
+        "workflow.rollback",
+        "workflow.delete",
+    ]
     assert await audit_actions(app, owner.org_id, clone["id"]) == ["workflow.clone"]
 
 
 async def test_request_bodies_are_checked(client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
-    for body in ({"name": ""}, {"name": "x" * 201}, {"name": "ok", "document": [1, 2]}, {"name": "ok", "bogus": 1},
-                 {"name": "ok", "tags": ["t"] * 51}):
+    for body in (
+        {"name": ""},
+        {"name": "x" * 201},
+        {"name": "ok", "document": [1, 2]},
+        {"name": "ok", "bogus": 1},
+        {"name": "ok", "tags": ["t"] * 51},
+    ):
         response = await client.post(f"{API}/workflows", json=body, headers=owner.headers)
         assert response.status_code == 422, body
         assert response.json()["error"]["code"] == "invalid"

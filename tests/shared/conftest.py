@@ -126,9 +126,7 @@ def build_test_steps(probe: Probe) -> list[Callable[..., Any]]:  # noqa: C901
 
     def outcome(params: WorkParams, calls: int) -> Any:
         if calls <= params.fail_times:
-            raise StepError(
-                f"failure {calls} of {params.fail_times}", kind=params.kind, retryable=params.retryable
-            )
+            raise StepError(f"failure {calls} of {params.fail_times}", kind=params.kind, retryable=params.retryable)
         return params.value
 
     async def work(params: WorkParams) -> Any:

@@ -332,7 +332,7 @@ async def crash_and_resume(
         inner = MemoryJournal(EXECUTION_ID, durable_copy(events))
         journal: Journal = inner if crash is None else CrashingJournal(inner, crash[0], store=crash[1])
         result = await run_crashing(engine, flow, journal, scenario.inputs, scenario.hang_s)
-        new_events = inner.read()[len(events):]
+        new_events = inner.read()[len(events) :]
         assert_gapless(inner.read())
         # A finished node instance is replayed: never started, never invoked again.
         restarted = {e.path for e in new_events if e.type == "node.started"} & finished
@@ -509,8 +509,9 @@ class FlowBuilder:
 
     def _flaky(self, ctx: Context, depth: int) -> Block:
         node_id = self.name("r")
-        return _leaf(count(node_id, self.value(node_id, ctx), fail_attempts=1,
-                           retry={"max_attempts": 2, "backoff_s": 0}))
+        return _leaf(
+            count(node_id, self.value(node_id, ctx), fail_attempts=1, retry={"max_attempts": 2, "backoff_s": 0})
+        )
 
     def _leaf_set(self, ctx: Context, depth: int) -> Block:
         node_id, var = self.name("s"), self.name("v")
@@ -534,8 +535,11 @@ class FlowBuilder:
 
     def _route(self, router: dict[str, Any], branches: dict[str, Block]) -> Block:
         block = _par(list(branches.values()))
-        edges = [{"from": router["id"], "port": port, "to": entry}
-                 for port, branch in branches.items() for entry in branch.entries]
+        edges = [
+            {"from": router["id"], "port": port, "to": entry}
+            for port, branch in branches.items()
+            for entry in branch.entries
+        ]
         return Block([router, *block.nodes], edges + block.edges, [router["id"]], block.exits)
 
     def _if(self, ctx: Context, depth: int) -> Block:
@@ -545,8 +549,11 @@ class FlowBuilder:
         return self._route(router, {port: self.block(ctx, depth - 1) for port in ("true", "false")})
 
     def _switch(self, ctx: Context, depth: int) -> Block:
-        router = {"id": self.name("sw"), "type": "control.switch",
-                  "params": {"value": "{{ inputs.n % 3 }}", "cases": ["0", "1"]}}
+        router = {
+            "id": self.name("sw"),
+            "type": "control.switch",
+            "params": {"value": "{{ inputs.n % 3 }}", "cases": ["0", "1"]},
+        }
         return self._route(router, {port: self.block(ctx, depth - 1) for port in ("0", "1", "default")})
 
     def _foreach(self, ctx: Context, depth: int) -> Block:
@@ -554,21 +561,31 @@ class FlowBuilder:
         items = self.draw(st.sampled_from([2, 3, ["x", "y"], []]))
         body_ctx = ctx.but(in_loop=True, writes_ok=ctx.writes_ok and concurrency == 1)
         body = self.block(body_ctx, depth - 1)
-        node = {"id": self.name("each"), "type": "control.foreach",
-                "params": {"items": items, "concurrency": concurrency}, "body": _graph(body)}
+        node = {
+            "id": self.name("each"),
+            "type": "control.foreach",
+            "params": {"items": items, "concurrency": concurrency},
+            "body": _graph(body),
+        }
         return _leaf(node)
 
     def _while(self, ctx: Context, depth: int) -> Block:
         var, limit = self.name("w"), self.draw(st.integers(0, 3))
         ctx.variables[var] = 0
         init = {"id": self.name("init"), "type": "data.set_variable", "params": {"name": var, "value": 0}}
-        inc = {"id": self.name("inc"), "type": "data.set_variable",
-               "params": {"name": var, "value": f"{{{{ vars.{var} + 1 }}}}"}}
+        inc = {
+            "id": self.name("inc"),
+            "type": "data.set_variable",
+            "params": {"name": var, "value": f"{{{{ vars.{var} + 1 }}}}"},
+        }
         body_ctx = ctx.but(in_loop=True)
         body = _seq([_leaf(inc), self.block(body_ctx, depth - 1)])
-        loop = {"id": self.name("while"), "type": "control.while",
-                "params": {"condition": f"{{{{ vars.{var} < {limit} }}}}", "max_iterations": 10},
-                "body": _graph(body)}
+        loop = {
+            "id": self.name("while"),
+            "type": "control.while",
+            "params": {"condition": f"{{{{ vars.{var} < {limit} }}}}", "max_iterations": 10},
+            "body": _graph(body),
+        }
         return _seq([_leaf(init), _leaf(loop)])
 
     def _try(self, ctx: Context, depth: int) -> Block:
@@ -577,13 +594,23 @@ class FlowBuilder:
         if failure == "business":
             parts.append(_leaf(count(self.name("fail"), fail=True)))
         elif failure == "retries":
-            parts.append(_leaf(count(self.name("fail"), fail_attempts=99,
-                                     retry={"max_attempts": self.draw(st.integers(2, 3)), "backoff_s": 0})))
+            parts.append(
+                _leaf(
+                    count(
+                        self.name("fail"),
+                        fail_attempts=99,
+                        retry={"max_attempts": self.draw(st.integers(2, 3)), "backoff_s": 0},
+                    )
+                )
+            )
         catch_id = self.name("c")
-        catch = _seq([_leaf(count(catch_id, f"{{{{ ['{catch_id}', error.message] }}}}")),
-                      self.block(ctx, depth - 1)])
-        node: dict[str, Any] = {"id": self.name("try"), "type": "control.try", "body": _graph(_seq(parts)),
-                                "catch": _graph(catch)}
+        catch = _seq([_leaf(count(catch_id, f"{{{{ ['{catch_id}', error.message] }}}}")), self.block(ctx, depth - 1)])
+        node: dict[str, Any] = {
+            "id": self.name("try"),
+            "type": "control.try",
+            "body": _graph(_seq(parts)),
+            "catch": _graph(catch),
+        }
         if self.draw(st.booleans()):
             node["finally"] = _graph(self.block(ctx, 0))
         return _leaf(node)
@@ -593,11 +620,17 @@ class FlowBuilder:
             sub_ctx = Context(allow_call=False)
             sub = FlowBuilder(self.draw, self.limits).block(sub_ctx, self.draw(st.integers(1, 2)))
             self.subflows["sub"] = flow_doc(
-                sub.nodes, outputs=top_outputs(sub.nodes, sub_ctx.variables), name="sub",
-                inputs={"n": {"type": "integer", "required": True}}, variables=sub_ctx.variables,
+                sub.nodes,
+                outputs=top_outputs(sub.nodes, sub_ctx.variables),
+                name="sub",
+                inputs={"n": {"type": "integer", "required": True}},
+                variables=sub_ctx.variables,
             ) | {"edges": sub.edges}
-        node = {"id": self.name("call"), "type": "flow.call",
-                "params": {"flow": "sub", "inputs": {"n": "{{ inputs.n }}"}}}
+        node = {
+            "id": self.name("call"),
+            "type": "flow.call",
+            "params": {"flow": "sub", "inputs": {"n": "{{ inputs.n }}"}},
+        }
         return _leaf(node)
 
 
@@ -622,7 +655,11 @@ def scenarios(draw: Callable[[st.SearchStrategy[Any]], Any], limits: Limits | No
     if draw(st.integers(0, 7)) == 7:  # an unhandled failure: the execution fails
         parts.append(_leaf(count(builder.name("fatal"), fail=True)))
     top = _seq(parts)
-    document = flow_doc(top.nodes, outputs=top_outputs(top.nodes, ctx.variables),
-                        inputs={"n": {"type": "integer", "required": True}}, variables=ctx.variables)
+    document = flow_doc(
+        top.nodes,
+        outputs=top_outputs(top.nodes, ctx.variables),
+        inputs={"n": {"type": "integer", "required": True}},
+        variables=ctx.variables,
+    )
     document["edges"] = top.edges
     return Scenario(document, {"n": draw(st.integers(0, 9))}, builder.subflows)

@@ -24,7 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_public_names_are_pinned() -> None:
     assert sorted(shared.client.__all__) == [
-        "API", "ApiClient", "ApiError", "Session", "load_session", "save_session", "session_file",
+        "API",
+        "ApiClient",
+        "ApiError",
+        "Session",
+        "load_session",
+        "save_session",
+        "session_file",
     ]
     for name in shared.client.__all__:
         assert hasattr(shared.client, name), f"shared.client.{name} is exported but missing"
@@ -50,8 +56,7 @@ except ApiError as error:
     assert done.stdout.strip() == "unreachable"
 
 
-def test_a_session_is_kept_for_its_owner_only_and_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+def test_a_session_is_kept_for_its_owner_only_and_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     path = save_session(Session("http://127.0.0.1:8400", "rt-secret"))
     assert path == session_file() == tmp_path / "config" / "rpa" / "session.json"
@@ -141,7 +146,8 @@ def test_ready_follows_the_readiness_probe_and_is_false_when_unreachable(orchest
 
 
 def test_an_expired_access_token_is_refreshed_once_and_the_rotated_session_kept(
-        orchestrator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    orchestrator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("RPA_TOKEN", raising=False)
     save_session(Session(orchestrator, "refresh-1"))

@@ -36,8 +36,9 @@ main()
 
 def test_a_flow_runs_with_qt_web_database_and_desktop_libraries_unavailable(tmp_path: Path) -> None:
     flow = ROOT / "resources" / "flows" / "demo" / "order-triage.json"
-    done = subprocess.run([sys.executable, "-c", _BLOCKER, str(flow)], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", _BLOCKER, str(flow)], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "succeeded"
@@ -67,28 +68,70 @@ print(json.dumps({"status": result.status, "flagged": result.outputs["flagged"]}
 
 def test_the_core_runs_a_flow_with_network_cli_and_ui_libraries_unavailable(tmp_path: Path) -> None:
     flow = ROOT / "resources" / "flows" / "demo" / "order-triage.json"
-    done = subprocess.run([sys.executable, "-c", _CORE_ONLY, str(flow)], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", _CORE_ONLY, str(flow)], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"status": "succeeded", "flagged": ["A-101", "A-103"]}
 
 
 def test_public_names_are_pinned() -> None:
     assert sorted(shared.engine.__all__) == [
-        "EVENTS_SCHEMA", "EVENT_TYPES", "Engine", "Event", "ExecutionResult", "ExecutionState", "FileFlowLoader",
-        "FlowLoader", "Journal", "MemoryJournal", "NodeResult", "SqliteJournal", "fold",
+        "EVENTS_SCHEMA",
+        "EVENT_TYPES",
+        "Engine",
+        "Event",
+        "ExecutionResult",
+        "ExecutionState",
+        "FileFlowLoader",
+        "FlowLoader",
+        "Journal",
+        "MemoryJournal",
+        "NodeResult",
+        "SqliteJournal",
+        "fold",
     ]
     assert sorted(shared.flow.__all__) == [
-        "Edge", "Flow", "FlowSettings", "Graph", "GraphShape", "GraphVisit", "InputSpec", "Node", "NodeVisit",
-        "Problem", "RetryPolicy", "SCHEMA_TAG", "TOP_GRAPH", "flow_json_schema", "load_flow", "parse_document",
-        "resolve_inputs", "validate_document", "validate_flow", "walk_graphs", "walk_nodes",
+        "Edge",
+        "Flow",
+        "FlowSettings",
+        "Graph",
+        "GraphShape",
+        "GraphVisit",
+        "InputSpec",
+        "Node",
+        "NodeVisit",
+        "Problem",
+        "RetryPolicy",
+        "SCHEMA_TAG",
+        "TOP_GRAPH",
+        "flow_json_schema",
+        "load_flow",
+        "parse_document",
+        "resolve_inputs",
+        "validate_document",
+        "validate_flow",
+        "walk_graphs",
+        "walk_nodes",
     ]
     assert sorted(shared.steps.__all__) == [
-        "ENTRY_POINT_GROUP", "NoParams", "Output", "Route", "StepContext", "StepDefinition", "StepEnvironment",
-        "StepRegistry", "context", "definition_of", "step",
+        "ENTRY_POINT_GROUP",
+        "NoParams",
+        "Output",
+        "Route",
+        "StepContext",
+        "StepDefinition",
+        "StepEnvironment",
+        "StepRegistry",
+        "context",
+        "definition_of",
+        "step",
     ]
     assert sorted(shared.states.__all__) == [
-        "ExecutionStatus", "HELD_STATES", "TERMINAL_STATES", "TerminalStatus",
+        "ExecutionStatus",
+        "HELD_STATES",
+        "TERMINAL_STATES",
+        "TerminalStatus",
     ]
     for module in (shared.engine, shared.flow, shared.steps, shared.expressions, shared.states):
         for name in module.__all__:

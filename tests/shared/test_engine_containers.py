@@ -26,9 +26,7 @@ def body(*nodes: dict[str, Any], edges: list[tuple[str, ...]] = ()) -> dict[str,
     return {
         "nodes": list(nodes),
         "edges": [
-            dict(zip(("from", "to"), e, strict=True))
-            if len(e) == 2
-            else {"from": e[0], "port": e[1], "to": e[2]}
+            dict(zip(("from", "to"), e, strict=True)) if len(e) == 2 else {"from": e[0], "port": e[1], "to": e[2]}
             for e in edges
         ],
     }
@@ -109,9 +107,7 @@ async def test_foreach_items_may_be_a_list_an_object_or_a_count(make_flow, run, 
 
 
 @pytest.mark.parametrize("items", ["{{ 'text' }}", "{{ true }}", "{{ none }}", "{{ 2.5 }}"])
-async def test_foreach_over_something_that_is_not_a_list_fails_with_kind_validation(
-    make_flow, run, probe, items
-):
+async def test_foreach_over_something_that_is_not_a_list_fails_with_kind_validation(make_flow, run, probe, items):
     result, _ = await run(make_flow([loop("each", items, work("w"))]))
 
     assert result.status == "failed"
@@ -142,9 +138,7 @@ async def test_loop_bodies_see_outer_results_but_their_own_results_stay_inside(m
         [
             noop("before", 100),
             loop("each", [1, 2], noop("inner", "{{ steps.before.output + item }}")),
-            noop(
-                "after", {"inner_visible": "{{ steps.inner is defined }}", "loop": "{{ steps.each.output }}"}
-            ),
+            noop("after", {"inner_visible": "{{ steps.inner is defined }}", "loop": "{{ steps.each.output }}"}),
         ],
         [("before", "each"), ("each", "after")],
         outputs={"after": "{{ steps.after.output }}"},
@@ -166,9 +160,7 @@ async def test_each_iteration_is_its_own_node_instance_with_its_own_idempotency_
 
 
 async def test_a_failing_iteration_of_a_sequential_foreach_stops_the_loop(make_flow, run, probe):
-    flow = make_flow(
-        [loop("each", [0, 1, 2], work("w", fail_times="{{ 1 if item == 1 else 0 }}", retryable=False))]
-    )
+    flow = make_flow([loop("each", [0, 1, 2], work("w", fail_times="{{ 1 if item == 1 else 0 }}", retryable=False))])
     result, events = await run(flow)
 
     assert result.status == "failed"
@@ -177,9 +169,7 @@ async def test_a_failing_iteration_of_a_sequential_foreach_stops_the_loop(make_f
     assert [e.data["index"] for e in events if e.type == "iteration.finished"] == [0]
 
 
-async def test_foreach_with_concurrency_runs_that_many_iterations_at_once_and_keeps_item_order(
-    make_flow, run, probe
-):
+async def test_foreach_with_concurrency_runs_that_many_iterations_at_once_and_keeps_item_order(make_flow, run, probe):
     flow = make_flow(
         [
             loop(
@@ -217,9 +207,7 @@ async def test_parallel_foreach_returns_results_in_item_order_not_in_finishing_o
     assert probe.peak["it"] == 4
 
 
-async def test_a_failing_parallel_iteration_fails_the_loop_and_cancels_the_running_ones(
-    make_flow, run, probe
-):
+async def test_a_failing_parallel_iteration_fails_the_loop_and_cancels_the_running_ones(make_flow, run, probe):
     flow = make_flow(
         [
             loop(
@@ -348,9 +336,7 @@ async def test_a_while_that_does_not_end_fails_with_kind_loop_limit(make_flow, r
 
 
 async def test_while_max_iterations_defaults_to_1000(make_flow, run):
-    flow = make_flow(
-        [{"id": "w", "type": "control.while", "params": {"condition": True}, "body": body(noop("n"))}]
-    )
+    flow = make_flow([{"id": "w", "type": "control.while", "params": {"condition": True}, "body": body(noop("n"))}])
     result, events = await run(flow, within=10)
 
     assert result.error["kind"] == "loop_limit"
@@ -375,9 +361,7 @@ def try_node(
     return node
 
 
-async def test_a_try_whose_body_succeeds_skips_catch_runs_finally_and_reports_no_failure(
-    make_flow, run, probe
-):
+async def test_a_try_whose_body_succeeds_skips_catch_runs_finally_and_reports_no_failure(make_flow, run, probe):
     flow = make_flow(
         [
             try_node(
@@ -510,9 +494,7 @@ async def test_a_try_with_on_error_continue_absorbs_an_uncaught_error(make_flow,
 def nested_flow(make_flow: Any, fail_on: Any) -> Any:
     """try { start -> gate(if) -true-> outer foreach { inner foreach { leaf } } ; gate -false-> other }
     catch { handler } finally { fin }"""
-    leaf = work(
-        "leaf", value="{{ item }}", fail_times=f"{{{{ 1 if item == {fail_on!r} else 0 }}}}", retryable=False
-    )
+    leaf = work("leaf", value="{{ item }}", fail_times=f"{{{{ 1 if item == {fail_on!r} else 0 }}}}", retryable=False)
     inner = loop("inner", "{{ [item, item * 10] }}", leaf, collect="{{ steps.leaf.output }}")
     outer = loop("outer", "{{ inputs.values }}", inner, collect="{{ steps.inner.output }}")
     guarded = body(
@@ -621,9 +603,7 @@ async def test_flow_call_runs_a_sub_flow_file_with_mapped_inputs_and_returns_its
     ]
 
 
-async def test_sub_flows_find_their_own_sub_flows_next_to_their_file(
-    make_flow, run, registry, tmp_path, write_flow
-):
+async def test_sub_flows_find_their_own_sub_flows_next_to_their_file(make_flow, run, registry, tmp_path, write_flow):
     write_flow(
         tmp_path / "lib" / "grand.yaml",
         [noop("g", "{{ inputs.v ~ '!' }}")],
@@ -649,9 +629,7 @@ async def test_sub_flows_find_their_own_sub_flows_next_to_their_file(
     assert "up/down/g" in [e.path for e in events if e.type == "node.succeeded"]
 
 
-async def test_a_missing_sub_flow_fails_the_call_node_with_kind_validation(
-    make_flow, run, registry, tmp_path
-):
+async def test_a_missing_sub_flow_fails_the_call_node_with_kind_validation(make_flow, run, registry, tmp_path):
     flow = make_flow([{"id": "call", "type": "flow.call", "params": {"flow": "nowhere/ghost"}}])
     result, _ = await run(flow, loader=FileFlowLoader(tmp_path, registry))
 
@@ -670,9 +648,7 @@ async def test_flow_call_without_a_loader_fails_with_kind_configuration(make_flo
 async def test_inputs_a_sub_flow_does_not_accept_fail_the_call_with_kind_validation(
     make_flow, run, registry, child_flow
 ):
-    flow = make_flow(
-        [{"id": "call", "type": "flow.call", "params": {"flow": "child", "inputs": {"x": "ten"}}}]
-    )
+    flow = make_flow([{"id": "call", "type": "flow.call", "params": {"flow": "child", "inputs": {"x": "ten"}}}])
     result, events = await run(flow, loader=FileFlowLoader(child_flow.parent, registry))
 
     assert result.error["kind"] == "validation"

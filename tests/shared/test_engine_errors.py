@@ -48,9 +48,7 @@ def engine_sleeps(monkeypatch: pytest.MonkeyPatch) -> RecordingAsyncio:
 # -- retry ---------------------------------------------------------------------------------------
 
 
-async def test_a_retryable_error_is_retried_with_the_same_idempotency_key_until_it_succeeds(
-    make_flow, run, probe
-):
+async def test_a_retryable_error_is_retried_with_the_same_idempotency_key_until_it_succeeds(make_flow, run, probe):
     flow = make_flow(
         [work("w", value="done", fail_times=2, retry={"max_attempts": 3, "backoff_s": 0})],
         outputs={"w": "{{ steps.w.output }}"},
@@ -140,9 +138,7 @@ async def test_retry_on_restricts_retries_to_the_listed_kinds(make_flow, run, pr
     assert probe.calls_at("w") == calls
 
 
-async def test_an_error_marked_not_retryable_is_not_retried_even_when_its_kind_is_listed(
-    make_flow, run, probe
-):
+async def test_an_error_marked_not_retryable_is_not_retried_even_when_its_kind_is_listed(make_flow, run, probe):
     retry = {"max_attempts": 3, "backoff_s": 0, "on": ["application"]}
     result, _ = await run(make_flow([work("w", fail_times=10, retryable=False, retry=retry)]))
 
@@ -189,9 +185,7 @@ async def test_invalid_params_fail_with_kind_validation_and_are_not_retried(make
 
 
 @pytest.mark.parametrize("expression", ["{{ steps.nowhere.output }}", "{{ 1 / 0 }}", "{{ inputs.missing }}"])
-async def test_an_expression_error_fails_with_kind_expression_and_is_not_retried(
-    make_flow, run, probe, expression
-):
+async def test_an_expression_error_fails_with_kind_expression_and_is_not_retried(make_flow, run, probe, expression):
     node = work("w", value=expression, retry={"max_attempts": 3, "backoff_s": 0})
     result, events = await run(make_flow([node]))
 
@@ -230,9 +224,7 @@ async def test_a_sync_step_runs_in_a_worker_thread_and_its_errors_are_handled_th
     assert probe.started == ["s", "s"]
 
 
-async def test_an_error_in_set_fails_the_node_with_kind_expression_without_running_it_again(
-    make_flow, run, probe
-):
+async def test_an_error_in_set_fails_the_node_with_kind_expression_without_running_it_again(make_flow, run, probe):
     node = {
         **work("w", value=3, retry={"max_attempts": 3, "backoff_s": 0}),
         "set": {"x": "{{ output.missing.deeper }}"},
@@ -277,9 +269,7 @@ async def test_an_error_in_the_initial_variables_fails_the_execution_before_any_
 # -- timeouts ------------------------------------------------------------------------------------
 
 
-async def test_a_step_that_outlives_its_timeout_is_cancelled_and_fails_with_kind_timeout(
-    make_flow, run, probe
-):
+async def test_a_step_that_outlives_its_timeout_is_cancelled_and_fails_with_kind_timeout(make_flow, run, probe):
     node = {**work("w", sleep=5), "timeout_s": 0.05}
     started = time.monotonic()
     result, _ = await run(make_flow([node]))
@@ -321,9 +311,7 @@ async def test_a_container_that_outlives_its_timeout_fails_with_kind_timeout(mak
 
 
 async def test_a_flow_that_outlives_its_timeout_ends_as_timed_out(make_flow, run, probe):
-    flow = make_flow(
-        [work("slow", sleep=5), work("after")], [("slow", "after")], settings={"timeout_s": 0.05}
-    )
+    flow = make_flow([work("slow", sleep=5), work("after")], [("slow", "after")], settings={"timeout_s": 0.05})
     started = time.monotonic()
     result, events = await run(flow)
 
@@ -336,9 +324,7 @@ async def test_a_flow_that_outlives_its_timeout_ends_as_timed_out(make_flow, run
 
 
 async def test_a_sync_step_is_told_to_stop_when_the_flow_times_out(make_flow, run, probe):
-    flow = make_flow(
-        [{"id": "p", "type": "test.poll", "params": {"seconds": 0.4}}], settings={"timeout_s": 0.05}
-    )
+    flow = make_flow([{"id": "p", "type": "test.poll", "params": {"seconds": 0.4}}], settings={"timeout_s": 0.05})
     result, _ = await run(flow)
     assert result.status == "timed_out"
 
@@ -358,9 +344,7 @@ async def wait_until(predicate: Any, within: float = 1.0) -> None:
 
 async def test_cancel_ends_the_execution_as_cancelled_and_a_sync_step_sees_it(make_flow, make_engine, probe):
     engine = make_engine()
-    flow = make_flow(
-        [{"id": "p", "type": "test.poll", "params": {"seconds": 2}}, work("after")], [("p", "after")]
-    )
+    flow = make_flow([{"id": "p", "type": "test.poll", "params": {"seconds": 2}}, work("after")], [("p", "after")])
     journal = MemoryJournal("to-cancel")
     task = asyncio.create_task(engine.run(flow, journal=journal))
     await wait_until(lambda: probe.started)
@@ -521,9 +505,7 @@ async def test_on_error_fallback_on_a_container_routes_its_inner_failure(make_fl
                 "type": "control.foreach",
                 "params": {"items": [1, 2]},
                 "on_error": "fallback",
-                "body": {
-                    "nodes": [{"id": "f", "type": "core.fail", "params": {"message": "item {{ item }} bad"}}]
-                },
+                "body": {"nodes": [{"id": "f", "type": "core.fail", "params": {"message": "item {{ item }} bad"}}]},
             },
             noop("recover", "{{ error.node }}: {{ error.message }}"),
         ],

@@ -145,9 +145,7 @@ async def test_a_join_starts_only_after_every_active_branch_finished(make_flow, 
 
 
 async def test_parallel_steps_are_bounded_by_max_parallel_nodes(make_flow, run, probe):
-    flow = make_flow(
-        [work(f"n{i}", sleep=0.02, group="p") for i in range(5)], settings={"max_parallel_nodes": 2}
-    )
+    flow = make_flow([work(f"n{i}", sleep=0.02, group="p") for i in range(5)], settings={"max_parallel_nodes": 2})
     result, _ = await run(flow)
 
     assert result.status == "succeeded"

@@ -71,13 +71,9 @@ def secret_flow(make_flow):
     )
 
 
-async def test_a_secret_reaches_the_step_but_never_the_journal_the_logs_or_the_result(
-    secret_flow, run, probe
-):
+async def test_a_secret_reaches_the_step_but_never_the_journal_the_logs_or_the_result(secret_flow, run, probe):
     lines: list[tuple[str, str, str, str]] = []
-    outcome = await run(
-        secret_flow, secrets=Vault(db_password=SECRET), on_log=lambda *line: lines.append(line)
-    )
+    outcome = await run(secret_flow, secrets=Vault(db_password=SECRET), on_log=lambda *line: lines.append(line))
     result = outcome.result
 
     assert result.status == "succeeded"
@@ -233,9 +229,7 @@ async def test_a_resume_reads_a_large_output_back_from_its_artifact(make_flow, m
     assert [e.path for e in resumed.events[cut:] if e.type == "node.started"] == ["count"]
 
 
-async def test_large_loop_items_are_journaled_as_an_artifact_and_resume_from_it(
-    make_flow, run, probe, make_engine
-):
+async def test_large_loop_items_are_journaled_as_an_artifact_and_resume_from_it(make_flow, run, probe, make_engine):
     flow = make_flow(
         [
             {"id": "big", "type": "test.big", "params": {"count": 60}},
@@ -269,11 +263,7 @@ async def test_large_iteration_results_each_keep_their_own_artifact(make_flow, m
                 "id": "each",
                 "type": "control.foreach",
                 "params": {"items": 2},
-                "body": {
-                    "nodes": [
-                        {"id": "big", "type": "test.big", "params": {"count": 100, "text": "n{{ item }}"}}
-                    ]
-                },
+                "body": {"nodes": [{"id": "big", "type": "test.big", "params": {"count": 100, "text": "n{{ item }}"}}]},
             }
         ],
         outputs={"first": "{{ steps.each.output[0].big[0] }}", "second": "{{ steps.each.output[1].big[0] }}"},

@@ -66,8 +66,12 @@ def test_a_batch_shares_one_timestamp_and_read_returns_what_append_returned(
     make_journal: JournalFactory,
 ) -> None:
     journal = make_journal("e1")
-    batch = journal.append_many([("node.started", "a[0]/b", {"attempt": 1, "type": "core.noop"}),
-                                 ("node.succeeded", "a[0]/b", {"output": {"x": [1, "é"]}, "port": "out"})])
+    batch = journal.append_many(
+        [
+            ("node.started", "a[0]/b", {"attempt": 1, "type": "core.noop"}),
+            ("node.succeeded", "a[0]/b", {"output": {"x": [1, "é"]}, "port": "out"}),
+        ]
+    )
 
     assert len({e.ts for e in batch}) == 1
     assert journal.read() == batch
@@ -274,8 +278,11 @@ def test_fold_of_nothing_is_a_new_execution() -> None:
 
 def test_fold_rebuilds_results_attempts_loops_and_variables() -> None:
     events = events_of(
-        ("execution.started", "", {"execution_id": "e9", "flow": "f", "inputs": {"n": 1},
-                                   "variables": {"a": 1, "b": "x"}}),
+        (
+            "execution.started",
+            "",
+            {"execution_id": "e9", "flow": "f", "inputs": {"n": 1}, "variables": {"a": 1, "b": "x"}},
+        ),
         ("node.started", "flaky", {"attempt": 1, "type": "test.count"}),
         ("node.failed", "flaky", {"attempt": 1, "error": ERROR, "will_retry": True}),
         ("node.started", "flaky", {"attempt": 2, "type": "test.count"}),
@@ -294,8 +301,11 @@ def test_fold_rebuilds_results_attempts_loops_and_variables() -> None:
         ("node.started", "loop[1]/body", {"attempt": 1, "type": "core.noop"}),
         ("node.started", "call", {"attempt": 1, "type": "flow.call"}),
         ("variable.set", "call", {"scope": "call", "name": "inner", "value": [1]}),
-        ("node.failed", "tolerant", {"attempt": 1, "error": ERROR, "will_retry": False, "handled": "continue",
-                                     "output": ERROR, "port": "out"}),
+        (
+            "node.failed",
+            "tolerant",
+            {"attempt": 1, "error": ERROR, "will_retry": False, "handled": "continue", "output": ERROR, "port": "out"},
+        ),
         ("node.skipped", "skippable", {"reason": "error", "error": ERROR, "port": "out"}),
         ("node.failed", "bad", {"attempt": 3, "error": ERROR, "will_retry": False}),
         ("log", "loop[1]/body", {"level": "info", "message": "not state"}),
@@ -321,8 +331,7 @@ def test_fold_rebuilds_results_attempts_loops_and_variables() -> None:
     # Started without an end: not a result, so it runs again on resume.
     assert "loop[1]/body" not in state.results
     assert "loop" not in state.results
-    assert state.attempts == {"flaky": 2, "route": 1, "loop": 1, "loop[0]/body": 1, "loop[1]/body": 1,
-                              "call": 1}
+    assert state.attempts == {"flaky": 2, "route": 1, "loop": 1, "loop[0]/body": 1, "loop[1]/body": 1, "call": 1}
     assert state.failures == {"flaky": 1, "tolerant": 1, "bad": 1}
     assert state.loop_items == {"loop": ["p", "q", "r"]}
     assert state.iterations_started == {"loop": {0, 1}}
@@ -332,12 +341,14 @@ def test_fold_rebuilds_results_attempts_loops_and_variables() -> None:
 
 def test_fold_keeps_the_recorded_end_of_an_execution() -> None:
     finished = {"status": "failed", "outputs": {}, "error": ERROR}
-    state = fold(events_of(
-        ("execution.started", "", {"execution_id": "e9", "flow": "f", "inputs": {}, "variables": {}}),
-        ("node.started", "bad", {"attempt": 1, "type": "core.fail"}),
-        ("node.failed", "bad", {"attempt": 1, "error": ERROR, "will_retry": False}),
-        ("execution.finished", "", finished),
-    ))
+    state = fold(
+        events_of(
+            ("execution.started", "", {"execution_id": "e9", "flow": "f", "inputs": {}, "variables": {}}),
+            ("node.started", "bad", {"attempt": 1, "type": "core.fail"}),
+            ("node.failed", "bad", {"attempt": 1, "error": ERROR, "will_retry": False}),
+            ("execution.finished", "", finished),
+        )
+    )
     assert state.finished == finished
 
 

@@ -55,38 +55,74 @@ FLOW = {"schema": "rpa/flow@1", "name": "order-triage", "nodes": [{"id": "start"
 
 
 def _events(*seqs: int) -> list[WireEvent]:
-    return [WireEvent(seq=seq, type="node.succeeded", path=f"each_line[{seq}]/fill_form",
-                      data={"output": {"row": seq}, "port": "out"}, ts=1_718_000_000.25 + seq) for seq in seqs]
+    return [
+        WireEvent(
+            seq=seq,
+            type="node.succeeded",
+            path=f"each_line[{seq}]/fill_form",
+            data={"output": {"row": seq}, "port": "out"},
+            ts=1_718_000_000.25 + seq,
+        )
+        for seq in seqs
+    ]
 
 
 AGENT_SAMPLES: list[AgentMessage] = [
-    Hello(protocol_version=1, name="robot-eu-01", version="0.1.0", capabilities=["browser", "desktop"],
-          labels=["eu", "finance"], max_jobs=2, steps=["core.log", "browser.open"],
-          running=[RunningJob(execution_id=EXEC, attempt=2, last_seq=17)]),
+    Hello(
+        protocol_version=1,
+        name="robot-eu-01",
+        version="0.1.0",
+        capabilities=["browser", "desktop"],
+        labels=["eu", "finance"],
+        max_jobs=2,
+        steps=["core.log", "browser.open"],
+        running=[RunningJob(execution_id=EXEC, attempt=2, last_seq=17)],
+    ),
     Heartbeat(running=[EXEC], sent_at=1_718_000_030.5),
     JobAccepted(execution_id=EXEC, attempt=1),
     JobRejected(execution_id=EXEC, attempt=1, reason="step 'excel.read' is not installed"),
     JournalBatch(execution_id=EXEC, attempt=1, events=_events(1, 2, 5)),
     LogLine(execution_id=EXEC, level="warning", message="the login page was slow (4.2 s)"),
     LogLine(execution_id=None, level="info", message="agent started"),
-    JobFinished(execution_id=EXEC, attempt=1, status="failed", outputs={"flagged": ["A-101"]},
-                error={"kind": "business", "message": "order A-102 has no customer"}, last_seq=5),
+    JobFinished(
+        execution_id=EXEC,
+        attempt=1,
+        status="failed",
+        outputs={"flagged": ["A-101"]},
+        error={"kind": "business", "message": "order A-102 has no customer"},
+        last_seq=5,
+    ),
 ]
 SERVER_SAMPLES: list[ServerMessage] = [
-    Welcome(protocol_version=1, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0,
-            stop=["4c1d0e"]),
-    Welcome(protocol_version=2, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0,
-            reclaimed=[Reclaimed(execution_id=EXEC, attempt=3)]),
+    Welcome(
+        protocol_version=1, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0, stop=["4c1d0e"]
+    ),
+    Welcome(
+        protocol_version=2,
+        agent_id="agt_42",
+        heartbeat_interval_s=15.0,
+        server_time=1_718_000_000.0,
+        reclaimed=[Reclaimed(execution_id=EXEC, attempt=3)],
+    ),
     HeartbeatAck(ref="5f3a", server_time=1_718_000_030.6),
-    JobAssign(execution_id=EXEC, attempt=2, flow=FLOW, subflows={"lib/login@3": FLOW},
-              inputs={"date": "2024-06-10"}, journal=_events(1, 2), secrets={"erp_password": "hunter2"},
-              deadline_at=1_718_003_600.0, priority=5),
+    JobAssign(
+        execution_id=EXEC,
+        attempt=2,
+        flow=FLOW,
+        subflows={"lib/login@3": FLOW},
+        inputs={"date": "2024-06-10"},
+        journal=_events(1, 2),
+        secrets={"erp_password": "hunter2"},
+        deadline_at=1_718_003_600.0,
+        priority=5,
+    ),
     JobCancel(execution_id=EXEC, force=True, reason="cancelled by alice"),
     JobStop(execution_id=EXEC, reason="moved"),
     JournalAck(execution_id=EXEC, seq=5),
     HeartbeatAck(ref="5f3b", server_time=1_718_000_040.6, lease_s=10.0),
-    Welcome(protocol_version=3, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0,
-            lease_s=10.0),
+    Welcome(
+        protocol_version=3, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0, lease_s=10.0
+    ),
     ErrorMessage(code="malformed", message="the frame is not JSON"),
 ]
 
@@ -106,12 +142,27 @@ def _refusal(raw: str | bytes, *, server: bool = False, **kw: Any) -> ProtocolEr
 
 
 def test_the_public_names_are_pinned() -> None:
-    assert sorted(shared.protocol.__all__) == sorted(n for n in dir(shared.protocol) if not n.startswith("_")
-                                                     and n not in {"annotations"})
-    assert set(AGENT_MESSAGE_TYPES) == {"hello", "heartbeat", "job.accepted", "job.rejected", "journal", "log",
-                                        "job.finished"}
-    assert set(SERVER_MESSAGE_TYPES) == {"welcome", "heartbeat.ack", "job.assign", "job.cancel", "job.stop",
-                                         "journal.ack", "error"}
+    assert sorted(shared.protocol.__all__) == sorted(
+        n for n in dir(shared.protocol) if not n.startswith("_") and n not in {"annotations"}
+    )
+    assert set(AGENT_MESSAGE_TYPES) == {
+        "hello",
+        "heartbeat",
+        "job.accepted",
+        "job.rejected",
+        "journal",
+        "log",
+        "job.finished",
+    }
+    assert set(SERVER_MESSAGE_TYPES) == {
+        "welcome",
+        "heartbeat.ack",
+        "job.assign",
+        "job.cancel",
+        "job.stop",
+        "journal.ack",
+        "error",
+    }
 
 
 def test_the_samples_cover_every_member_of_both_unions() -> None:
@@ -168,34 +219,74 @@ _JOURNAL = encode(AGENT_SAMPLES[4])
         pytest.param(b"\xff\xfe{}", "malformed", "not valid UTF-8", id="not-utf8"),
         pytest.param('{"type": "log", "message": "\ud800"}', "malformed", "not valid UTF-8", id="raw-surrogate"),
         pytest.param('{"type": "heartbeat", "sent_at": NaN}', "malformed", "not JSON: expected value", id="nan"),
-        pytest.param('{"type": "heartbeat", "sent_at": 1e999}', "malformed", "sent_at: Input should be a finite number",
-                     id="infinity"),
-        pytest.param('{"type": "log", "level": "info", "message": "\\ud800"}', "malformed", "not JSON",
-                     id="lone-surrogate"),
-        pytest.param('{"type": "log", "x": ' + "[" * 500 + "]" * 500 + "}", "malformed",
-                     "not JSON: recursion limit exceeded", id="nested-too-deeply"),
+        pytest.param(
+            '{"type": "heartbeat", "sent_at": 1e999}',
+            "malformed",
+            "sent_at: Input should be a finite number",
+            id="infinity",
+        ),
+        pytest.param(
+            '{"type": "log", "level": "info", "message": "\\ud800"}', "malformed", "not JSON", id="lone-surrogate"
+        ),
+        pytest.param(
+            '{"type": "log", "x": ' + "[" * 500 + "]" * 500 + "}",
+            "malformed",
+            "not JSON: recursion limit exceeded",
+            id="nested-too-deeply",
+        ),
         pytest.param("[1, 2]", "malformed", "must be a JSON object, not an array", id="array"),
         pytest.param('{"sent_at": 1}', "malformed", "type: required field is missing", id="no-type"),
         pytest.param('{"type": 3}', "malformed", "type: must be a string", id="type-not-string"),
-        pytest.param('{"type": "job.teleport"}', "unknown_type",
-                     "'job.teleport'; known types: hello, heartbeat, job.accepted, job.rejected, journal, log, "
-                     "job.finished", id="unknown-type"),
-        pytest.param(_JOURNAL.replace('"seq":1,', '"seq":"one",'), "malformed",
-                     "invalid 'journal' message: events[0].seq: Input should be a valid integer", id="wrong-type"),
+        pytest.param(
+            '{"type": "job.teleport"}',
+            "unknown_type",
+            "'job.teleport'; known types: hello, heartbeat, job.accepted, job.rejected, journal, log, job.finished",
+            id="unknown-type",
+        ),
+        pytest.param(
+            _JOURNAL.replace('"seq":1,', '"seq":"one",'),
+            "malformed",
+            "invalid 'journal' message: events[0].seq: Input should be a valid integer",
+            id="wrong-type",
+        ),
         pytest.param(_JOURNAL.replace('"seq":1,', '"seq":"1",'), "malformed", "events[0].seq", id="no-coercion"),
-        pytest.param(_JOURNAL.replace('"seq":1,', '"seq":0,'), "malformed", "events[0].seq: Input should be greater",
-                     id="seq-zero"),
-        pytest.param(_JOURNAL.replace('"attempt":1,', '"attempt":1,"shard":3,'), "malformed",
-                     "shard: unknown field", id="extra-field"),
-        pytest.param(_JOURNAL.replace(',"ts":1718000002.25}', "}"), "malformed",
-                     "events[1].ts: required field is missing", id="missing-field"),
-        pytest.param(_JOURNAL.replace('"seq":5,', '"seq":2,'), "malformed",
-                     "events: seqs must increase strictly, but events[2].seq is 2 after 2", id="seqs-not-increasing"),
-        pytest.param(json.dumps({"type": "journal", "execution_id": EXEC, "attempt": 1, "events": []}), "malformed",
-                     "events: List should have at least 1 item", id="empty-batch"),
-        pytest.param(json.dumps({"type": "log", "level": "loud", "message": "x" * 10_001}), "malformed",
-                     "level: Input should be 'debug', 'info', 'warning' or 'error'; message: String should have at "
-                     "most 10000 characters", id="two-errors-joined"),
+        pytest.param(
+            _JOURNAL.replace('"seq":1,', '"seq":0,'),
+            "malformed",
+            "events[0].seq: Input should be greater",
+            id="seq-zero",
+        ),
+        pytest.param(
+            _JOURNAL.replace('"attempt":1,', '"attempt":1,"shard":3,'),
+            "malformed",
+            "shard: unknown field",
+            id="extra-field",
+        ),
+        pytest.param(
+            _JOURNAL.replace(',"ts":1718000002.25}', "}"),
+            "malformed",
+            "events[1].ts: required field is missing",
+            id="missing-field",
+        ),
+        pytest.param(
+            _JOURNAL.replace('"seq":5,', '"seq":2,'),
+            "malformed",
+            "events: seqs must increase strictly, but events[2].seq is 2 after 2",
+            id="seqs-not-increasing",
+        ),
+        pytest.param(
+            json.dumps({"type": "journal", "execution_id": EXEC, "attempt": 1, "events": []}),
+            "malformed",
+            "events: List should have at least 1 item",
+            id="empty-batch",
+        ),
+        pytest.param(
+            json.dumps({"type": "log", "level": "loud", "message": "x" * 10_001}),
+            "malformed",
+            "level: Input should be 'debug', 'info', 'warning' or 'error'; message: String should have at "
+            "most 10000 characters",
+            id="two-errors-joined",
+        ),
     ],
 )
 def test_malformed_frames_are_refused_with_a_code_and_the_path(raw: str | bytes, code: str, fragment: str) -> None:
@@ -317,7 +408,11 @@ def test_welcome_needs_a_hello_and_carries_the_stop_list() -> None:
     server.receive(encode(AGENT_SAMPLES[0]))
     welcome = server.welcome([EXEC])
     assert (welcome.agent_id, welcome.heartbeat_interval_s, welcome.stop, welcome.protocol_version) == (
-        "agt_42", 15.0, [EXEC], 1)
+        "agt_42",
+        15.0,
+        [EXEC],
+        1,
+    )
 
 
 def test_welcome_answers_in_the_agents_version_and_only_a_version_2_agent_hears_of_reclaims() -> None:
@@ -327,8 +422,15 @@ def test_welcome_answers_in_the_agents_version_and_only_a_version_2_agent_hears_
     welcome = old.welcome([EXEC])
     assert welcome.protocol_version == 1
     # What a version-1 agent reads: exactly the fields it knows (it refuses any other).
-    assert set(json.loads(encode(welcome))) == {"id", "type", "protocol_version", "agent_id",
-                                                "heartbeat_interval_s", "server_time", "stop"}
+    assert set(json.loads(encode(welcome))) == {
+        "id",
+        "type",
+        "protocol_version",
+        "agent_id",
+        "heartbeat_interval_s",
+        "server_time",
+        "stop",
+    }
     with pytest.raises(ValueError, match="version-1 agent cannot be told to go on under a new attempt"):
         old.welcome([], reclaimed)
 
@@ -351,8 +453,10 @@ def test_only_a_version_3_agent_hears_of_the_lease_and_only_a_version_3_orchestr
         server = ServerConnection("agt_42", 15.0, lease_s=10.0)
         server.receive(json.dumps(_hello(protocol_version=version)))
         sent = set(json.loads(encode(server.welcome([]))))
-        assert sent - {"id", "type", "protocol_version", "agent_id", "heartbeat_interval_s", "server_time",
-                       "stop"} == fields
+        assert (
+            sent - {"id", "type", "protocol_version", "agent_id", "heartbeat_interval_s", "server_time", "stop"}
+            == fields
+        )
     agent = _agent()
     agent.hello()
     welcome = ServerConnection("agt_42", 15.0, lease_s=7.5)
@@ -511,8 +615,9 @@ def _outcome(decode: Callable[[str | bytes], Any], raw: str | bytes) -> Any:
 
 # Any code point, lone surrogates included (joined from a list: `st.text` leaves them out), mixed
 # with JSON punctuation so that some frames get past the parser.
-_frame_text = st.lists(st.characters(exclude_categories=()) | st.sampled_from('{}[]":,\\u0 \ud800'),
-                       max_size=200).map("".join)
+_frame_text = st.lists(st.characters(exclude_categories=()) | st.sampled_from('{}[]":,\\u0 \ud800'), max_size=200).map(
+    "".join
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -526,8 +631,11 @@ def test_decoding_random_frames_raises_only_protocol_errors(raw: str | bytes) ->
 
 
 @settings(max_examples=200, deadline=None)
-@given(value=_json, type_name=st.sampled_from([*AGENT_MESSAGE_TYPES, *SERVER_MESSAGE_TYPES, "nope"]),
-       as_object=st.booleans())
+@given(
+    value=_json,
+    type_name=st.sampled_from([*AGENT_MESSAGE_TYPES, *SERVER_MESSAGE_TYPES, "nope"]),
+    as_object=st.booleans(),
+)
 def test_decoding_random_json_raises_only_protocol_errors(value: Any, type_name: str, as_object: bool) -> None:
     if as_object:  # reach the field validation too, not only the envelope checks
         value = (value if isinstance(value, dict) else {"x": value}) | {"type": type_name}

@@ -63,9 +63,13 @@ async def crash_while_held(
     recorder = Recorder(hold=set(hold))
     engine, flow = scenario.setup(recorder)
     journal = MemoryJournal(EXECUTION_ID)
-    await run_until(engine, flow, journal,
-                    lambda: recorder.held >= set(hold) and (also is None or also(journal.read())),
-                    scenario.inputs)
+    await run_until(
+        engine,
+        flow,
+        journal,
+        lambda: recorder.held >= set(hold) and (also is None or also(journal.read())),
+        scenario.inputs,
+    )
     events = journal.read()
     assert "execution.finished" not in {e.type for e in events}
     return recorder, events
@@ -79,67 +83,102 @@ def succeeded(events: list[Event]) -> set[str]:
 
 
 def chain() -> Scenario:
-    return Scenario(flow_doc([count("a"), count("b"), count("c"), count("d")],
-                             [("a", "b"), ("b", "c"), ("c", "d")], outputs_of("a", "b", "c", "d")))
+    return Scenario(
+        flow_doc(
+            [count("a"), count("b"), count("c"), count("d")],
+            [("a", "b"), ("b", "c"), ("c", "d")],
+            outputs_of("a", "b", "c", "d"),
+        )
+    )
 
 
 def branches() -> Scenario:
-    return Scenario(flow_doc(
-        [count("start"), count("p1"), count("p2"), count("p3"),
-         count("join", "{{ [steps.p1.output, steps.p2.output, steps.p3.output] }}")],
-        [("start", "p1"), ("start", "p2"), ("start", "p3"), ("p1", "join"), ("p2", "join"), ("p3", "join")],
-        outputs_of("join"),
-    ))
+    return Scenario(
+        flow_doc(
+            [
+                count("start"),
+                count("p1"),
+                count("p2"),
+                count("p3"),
+                count("join", "{{ [steps.p1.output, steps.p2.output, steps.p3.output] }}"),
+            ],
+            [("start", "p1"), ("start", "p2"), ("start", "p3"), ("p1", "join"), ("p2", "join"), ("p3", "join")],
+            outputs_of("join"),
+        )
+    )
 
 
 def foreach(concurrency: int) -> Scenario:
-    body = {"nodes": [count("x", "{{ [item, index] }}"), count("y", "{{ item }}")],
-            "edges": [{"from": "x", "to": "y"}]}
-    loop = {"id": "loop", "type": "control.foreach",
-            "params": {"items": ["a", "b", "c", "d", "e"], "concurrency": concurrency}, "body": body}
-    return Scenario(flow_doc([loop, count("after", "{{ steps.loop.output | length }}")], [("loop", "after")],
-                             outputs_of("loop", "after")))
+    body = {"nodes": [count("x", "{{ [item, index] }}"), count("y", "{{ item }}")], "edges": [{"from": "x", "to": "y"}]}
+    loop = {
+        "id": "loop",
+        "type": "control.foreach",
+        "params": {"items": ["a", "b", "c", "d", "e"], "concurrency": concurrency},
+        "body": body,
+    }
+    return Scenario(
+        flow_doc(
+            [loop, count("after", "{{ steps.loop.output | length }}")], [("loop", "after")], outputs_of("loop", "after")
+        )
+    )
 
 
 def counter_loop() -> Scenario:
     inc = {"id": "inc", "type": "data.set_variable", "params": {"name": "i", "value": "{{ vars.i + 1 }}"}}
-    loop = {"id": "loop", "type": "control.while", "params": {"condition": "{{ vars.i < 4 }}"},
-            "body": {"nodes": [inc, count("rec", "{{ [index, vars.i] }}")], "edges": [{"from": "inc", "to": "rec"}]}}
-    return Scenario(flow_doc([loop], outputs={"loop": "{{ steps.loop.output }}", "i": "{{ vars.i }}"},
-                             variables={"i": 0}))
+    loop = {
+        "id": "loop",
+        "type": "control.while",
+        "params": {"condition": "{{ vars.i < 4 }}"},
+        "body": {"nodes": [inc, count("rec", "{{ [index, vars.i] }}")], "edges": [{"from": "inc", "to": "rec"}]},
+    }
+    return Scenario(
+        flow_doc([loop], outputs={"loop": "{{ steps.loop.output }}", "i": "{{ vars.i }}"}, variables={"i": 0})
+    )
 
 
 def try_catch() -> Scenario:
     guarded = {
-        "id": "t", "type": "control.try",
+        "id": "t",
+        "type": "control.try",
         "body": {"nodes": [count("a"), count("f", fail=True)], "edges": [{"from": "a", "to": "f"}]},
         "catch": {"nodes": [count("c", "{{ error.message }}"), count("c2")], "edges": [{"from": "c", "to": "c2"}]},
         "finally": {"nodes": [count("fin", "{{ error.node }}")]},
     }
-    return Scenario(flow_doc([guarded, count("after", "{{ steps.t.output.failed }}")], [("t", "after")],
-                             outputs_of("t", "after")))
+    return Scenario(
+        flow_doc([guarded, count("after", "{{ steps.t.output.failed }}")], [("t", "after")], outputs_of("t", "after"))
+    )
 
 
 def sub_flow(tmp_path: Path) -> Scenario:
     child = flow_doc(
-        [count("s1", "{{ inputs.x }}"),
-         {"id": "setv", "type": "data.set_variable", "params": {"name": "cv", "value": "{{ inputs.x * 2 }}"}},
-         count("s2", "{{ vars.cv }}")],
+        [
+            count("s1", "{{ inputs.x }}"),
+            {"id": "setv", "type": "data.set_variable", "params": {"name": "cv", "value": "{{ inputs.x * 2 }}"}},
+            count("s2", "{{ vars.cv }}"),
+        ],
         [("s1", "setv"), ("setv", "s2")],
         {"s1": "{{ steps.s1.output }}", "s2": "{{ steps.s2.output }}", "cv": "{{ vars.cv }}"},
-        name="child", inputs={"x": {"type": "integer", "required": True}}, variables={"cv": 0},
+        name="child",
+        inputs={"x": {"type": "integer", "required": True}},
+        variables={"cv": 0},
     )
     (tmp_path / "child.json").write_text(json.dumps(child), encoding="utf-8")
     call = {"id": "call", "type": "flow.call", "params": {"flow": "child", "inputs": {"x": 5}}}
-    return Scenario(flow_doc([count("before"), call, count("after", "{{ steps.call.output.s2 }}")],
-                             [("before", "call"), ("call", "after")], outputs_of("call", "after")),
-                    flows_dir=tmp_path)
+    return Scenario(
+        flow_doc(
+            [count("before"), call, count("after", "{{ steps.call.output.s2 }}")],
+            [("before", "call"), ("call", "after")],
+            outputs_of("call", "after"),
+        ),
+        flows_dir=tmp_path,
+    )
 
 
 def retried(fail_attempts: int, max_attempts: int) -> Scenario:
     flaky = count("r", fail_attempts=fail_attempts, retry={"max_attempts": max_attempts, "backoff_s": 0})
-    return Scenario(flow_doc([count("before"), flaky, count("after")], [("before", "r"), ("r", "after")],
-                             outputs_of("r", "after")))
+    return Scenario(
+        flow_doc([count("before"), flaky, count("after")], [("before", "r"), ("r", "after")], outputs_of("r", "after"))
+    )
 
 
 # -- every crash point --------------------------------------------------------------------------
@@ -147,10 +186,26 @@ def retried(fail_attempts: int, max_attempts: int) -> Scenario:
 
 @pytest.mark.parametrize(
     "make",
-    [chain, branches, lambda: foreach(1), lambda: foreach(3), counter_loop, try_catch,
-     lambda: retried(1, 2), lambda: retried(99, 3)],
-    ids=["chain", "branches", "foreach", "foreach_concurrent", "while", "try_catch", "retry_succeeds",
-         "retry_exhausted"],
+    [
+        chain,
+        branches,
+        lambda: foreach(1),
+        lambda: foreach(3),
+        counter_loop,
+        try_catch,
+        lambda: retried(1, 2),
+        lambda: retried(99, 3),
+    ],
+    ids=[
+        "chain",
+        "branches",
+        "foreach",
+        "foreach_concurrent",
+        "while",
+        "try_catch",
+        "retry_succeeds",
+        "retry_exhausted",
+    ],
 )
 async def test_a_crash_at_any_event_resumes_to_the_same_result(make: Any) -> None:
     assert await check_every_crash_point(make()) > 10
@@ -182,8 +237,7 @@ async def test_parallel_branches_resume_from_a_reopened_sqlite_journal(tmp_path:
     recorder = Recorder(hold={"p2"})
     engine, flow = scenario.setup(recorder)
     journal = SqliteJournal(path, EXECUTION_ID)
-    await run_until(engine, flow, journal,
-                    lambda: "p2" in recorder.held and {"p1", "p3"} <= succeeded(journal.read()))
+    await run_until(engine, flow, journal, lambda: "p2" in recorder.held and {"p1", "p3"} <= succeeded(journal.read()))
     journal.close()
 
     recorder.hold.clear()
@@ -193,7 +247,12 @@ async def test_parallel_branches_resume_from_a_reopened_sqlite_journal(tmp_path:
 
     assert outcome(result) == ("succeeded", {"join": ["p1", "p2", "p3"]}, None)
     assert {p: recorder.attempts(p) for p in ("start", "p1", "p2", "p3", "join")} == {
-        "start": [1], "p1": [1], "p2": [1, 2], "p3": [1], "join": [1]}
+        "start": [1],
+        "p1": [1],
+        "p2": [1, 2],
+        "p3": [1],
+        "join": [1],
+    }
     assert_well_formed(reopened.read())
     assert SqliteJournal.executions(path) == [(EXECUTION_ID, True)]
     reopened.close()
@@ -282,7 +341,13 @@ async def test_try_replays_the_recorded_failure_and_does_not_rerun_the_catch() -
     assert result.outputs["t"]["failed"] is True
     assert result.outputs["t"]["error"]["message"] == "boom"
     assert {p: recorder.attempts(p) for p in ("t/a", "t/f", "t/c", "t/c2", "t/fin", "after")} == {
-        "t/a": [1], "t/f": [1], "t/c": [1], "t/c2": [1, 2], "t/fin": [1], "after": [1]}
+        "t/a": [1],
+        "t/f": [1],
+        "t/c": [1],
+        "t/c2": [1, 2],
+        "t/fin": [1],
+        "after": [1],
+    }
     assert count_events(events, "node.failed")["t/f"] == 1
     assert_well_formed(events)
 
@@ -294,10 +359,17 @@ async def test_sub_flow_resumes_inside_with_its_own_variables(tmp_path: Path) ->
 
     result, events = await resume(scenario, recorder, crashed)
 
-    assert outcome(result) == outcome(expected) == (
-        "succeeded", {"call": {"s1": 5, "s2": 10, "cv": 10}, "after": 10}, None)
+    assert (
+        outcome(result)
+        == outcome(expected)
+        == ("succeeded", {"call": {"s1": 5, "s2": 10, "cv": 10}, "after": 10}, None)
+    )
     assert {p: recorder.attempts(p) for p in ("before", "call/s1", "call/s2", "after")} == {
-        "before": [1], "call/s1": [1], "call/s2": [1, 2], "after": [1]}
+        "before": [1],
+        "call/s1": [1],
+        "call/s2": [1, 2],
+        "after": [1],
+    }
     assert f"{EXECUTION_ID}/call/s2" in recorder.calls  # the sub-flow step kept its key
     assert_well_formed(events)
 
@@ -362,11 +434,16 @@ async def test_a_finished_journal_returns_its_result_without_running_anything(tm
 
 
 async def test_large_outputs_loop_items_and_iteration_results_come_back_from_artifacts(tmp_path: Path) -> None:
-    loop = {"id": "loop", "type": "control.foreach", "params": {"items": "{{ steps.big.output }}"},
-            "body": {"nodes": [count("x", "{{ item ~ ' seen at position ' ~ index }}")]}}
+    loop = {
+        "id": "loop",
+        "type": "control.foreach",
+        "params": {"items": "{{ steps.big.output }}"},
+        "body": {"nodes": [count("x", "{{ item ~ ' seen at position ' ~ index }}")]},
+    }
     scenario = Scenario(
-        flow_doc([count("big", [f"item number {i}" for i in range(4)]), loop], [("big", "loop")],
-                 outputs_of("big", "loop")),
+        flow_doc(
+            [count("big", [f"item number {i}" for i in range(4)]), loop], [("big", "loop")], outputs_of("big", "loop")
+        ),
         engine_options={"artifacts_dir": tmp_path, "max_inline_output": 40},
     )
     expected, _ = await reference_run(scenario)
@@ -407,8 +484,12 @@ def journal_rows(path: Path) -> list[tuple[str, str, str]]:
 
 def test_cli_run_killed_with_sigkill_resumes_and_runs_each_node_once(tmp_path: Path) -> None:
     steps = [f"w{i}" for i in range(1, 6)]
-    flow = flow_doc([{"id": s, "type": "core.wait", "params": {"seconds": 0.3}} for s in steps],
-                    list(itertools.pairwise(steps)), {"last": "{{ steps.w5.output }}"}, name="waits")
+    flow = flow_doc(
+        [{"id": s, "type": "core.wait", "params": {"seconds": 0.3}} for s in steps],
+        list(itertools.pairwise(steps)),
+        {"last": "{{ steps.w5.output }}"},
+        name="waits",
+    )
     flow_file, journal = tmp_path / "waits.json", tmp_path / "journal.db"
     flow_file.write_text(json.dumps(flow), encoding="utf-8")
     command = cli("run", str(flow_file), "--journal", str(journal), "--json")
@@ -460,11 +541,16 @@ def count_events_rows(rows: list[tuple[str, str, str]], kind: str) -> dict[str, 
 
 
 async def test_a_replayed_continue_does_not_put_error_in_scope() -> None:
-    scenario = Scenario(flow_doc(
-        [count("a", fail=True, on_error="continue"),
-         count("b", "{{ error.message if error is defined else 'no error' }}")],
-        [("a", "b")], outputs_of("b"),
-    ))
+    scenario = Scenario(
+        flow_doc(
+            [
+                count("a", fail=True, on_error="continue"),
+                count("b", "{{ error.message if error is defined else 'no error' }}"),
+            ],
+            [("a", "b")],
+            outputs_of("b"),
+        )
+    )
     expected, _ = await reference_run(scenario)
     assert expected.outputs == {"b": "no error"}
     recorder, crashed = await crash_while_held(scenario, "b")
@@ -476,8 +562,9 @@ async def test_a_replayed_continue_does_not_put_error_in_scope() -> None:
 
 async def test_try_body_results_stay_visible_after_a_replayed_try() -> None:
     guarded = {"id": "t", "type": "control.try", "body": {"nodes": [count("a", 41)]}}
-    scenario = Scenario(flow_doc([guarded, count("after", "{{ steps.a.output + 1 }}")], [("t", "after")],
-                                 outputs_of("after")))
+    scenario = Scenario(
+        flow_doc([guarded, count("after", "{{ steps.a.output + 1 }}")], [("t", "after")], outputs_of("after"))
+    )
     expected, _ = await reference_run(scenario)
     assert expected.outputs == {"after": 42}
     recorder, crashed = await crash_while_held(scenario, "after")
@@ -489,8 +576,13 @@ async def test_try_body_results_stay_visible_after_a_replayed_try() -> None:
 
 async def test_a_resume_does_not_journal_a_skipped_node_twice() -> None:
     router = {"id": "r", "type": "control.if", "params": {"condition": False}}
-    scenario = Scenario(flow_doc([router, count("x"), count("y"), count("z")],
-                                 [("r", "true", "x"), ("r", "false", "y"), ("y", "z")], outputs_of("z")))
+    scenario = Scenario(
+        flow_doc(
+            [router, count("x"), count("y"), count("z")],
+            [("r", "true", "x"), ("r", "false", "y"), ("y", "z")],
+            outputs_of("z"),
+        )
+    )
     recorder, crashed = await crash_while_held(scenario, "z")
     assert count_events(crashed, "node.skipped") == {"x": 1}
 
@@ -500,11 +592,18 @@ async def test_a_resume_does_not_journal_a_skipped_node_twice() -> None:
 
 
 async def test_artifacts_of_different_node_instances_do_not_collide(tmp_path: Path) -> None:
-    loop = {"id": "a", "type": "control.foreach", "params": {"items": 2},
-            "body": {"nodes": [count("b", "{{ 'loop body output ' ~ index }}")]}}
+    loop = {
+        "id": "a",
+        "type": "control.foreach",
+        "params": {"items": 2},
+        "body": {"nodes": [count("b", "{{ 'loop body output ' ~ index }}")]},
+    }
     scenario = Scenario(
-        flow_doc([count("a_1__b", "top-level node output"), loop, count("z")], [("a_1__b", "a"), ("a", "z")],
-                 outputs_of("a_1__b")),
+        flow_doc(
+            [count("a_1__b", "top-level node output"), loop, count("z")],
+            [("a_1__b", "a"), ("a", "z")],
+            outputs_of("a_1__b"),
+        ),
         engine_options={"artifacts_dir": tmp_path, "max_inline_output": 12},
     )
     expected, _ = await reference_run(scenario)

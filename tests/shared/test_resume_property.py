@@ -74,11 +74,16 @@ def test_resume_after_any_crash_matches_an_uninterrupted_run(scenario: Scenario,
 
 
 async def test_a_try_in_a_loop_body_keeps_its_body_results_when_the_iteration_is_resumed() -> None:
-    body = {"nodes": [{"id": "t", "type": "control.try", "body": {"nodes": [count("s1", "{{ index }}")]}},
-                      count("s2")],
-            "edges": [{"from": "t", "to": "s2"}]}
-    scenario = Scenario(flow_doc([{"id": "loop", "type": "control.foreach", "params": {"items": 1}, "body": body}],
-                                 outputs={"loop": "{{ steps.loop.output }}"}))
+    body = {
+        "nodes": [{"id": "t", "type": "control.try", "body": {"nodes": [count("s1", "{{ index }}")]}}, count("s2")],
+        "edges": [{"from": "t", "to": "s2"}],
+    }
+    scenario = Scenario(
+        flow_doc(
+            [{"id": "loop", "type": "control.foreach", "params": {"items": 1}, "body": body}],
+            outputs={"loop": "{{ steps.loop.output }}"},
+        )
+    )
     reference = await reference_run(scenario)
     assert reference[0].outputs["loop"][0]["s1"] == 0
     s2_started = next(e.seq for e in reference[1] if e.type == "node.started" and e.path == "loop[0]/s2")
@@ -90,11 +95,18 @@ async def test_a_failing_branch_does_not_hang_the_scheduler() -> None:
     # b fails in the same loop turn as a succeeds; a's successor c is created as a task and
     # cancelled before it ever runs, while `slow` keeps the scheduler from taking its fast path.
     registry = make_registry(Recorder())
-    flow = load_flow(flow_doc(
-        [count("a"), count("b", fail=True), {"id": "slow", "type": "core.wait", "params": {"seconds": 0.05}},
-         count("c")],
-        [("a", "c")],
-    ), registry=registry)
+    flow = load_flow(
+        flow_doc(
+            [
+                count("a"),
+                count("b", fail=True),
+                {"id": "slow", "type": "core.wait", "params": {"seconds": 0.05}},
+                count("c"),
+            ],
+            [("a", "c")],
+        ),
+        registry=registry,
+    )
 
     async with asyncio.timeout(1):
         result = await Engine(registry).run(flow, execution_id=EXECUTION_ID)

@@ -242,9 +242,18 @@ def test_common_transformations_of_a_secret_are_masked_too() -> None:
     masker = SecretMasker()
     secret = "Tr0ub4dor-and-3-horses"
     masker.add(secret)
-    forms = [secret.upper(), secret.lower(), secret.title(), secret.swapcase(), secret[::-1], secret[:6],
-             secret[:13], base64.b64encode(secret.encode()).decode(), base64.b64encode(secret.encode()).decode()[:-2],
-             base64.urlsafe_b64encode(secret.encode()).decode()]
+    forms = [
+        secret.upper(),
+        secret.lower(),
+        secret.title(),
+        secret.swapcase(),
+        secret[::-1],
+        secret[:6],
+        secret[:13],
+        base64.b64encode(secret.encode()).decode(),
+        base64.b64encode(secret.encode()).decode()[:-2],
+        base64.urlsafe_b64encode(secret.encode()).decode(),
+    ]
     for form in forms:
         assert masker.mask_text(f"<{form}>") == "<***>", form
     masker.add(" padded secret\t")

@@ -251,10 +251,7 @@ async def test_convert_turns_values_into_the_requested_type(env, value, to, expe
 
 
 async def test_convert_reads_dates_with_a_format(env):
-    assert (
-        await env.run(data.convert, {"value": "31/01/2024", "to": "date", "format": "%d/%m/%Y"})
-        == "2024-01-31"
-    )
+    assert await env.run(data.convert, {"value": "31/01/2024", "to": "date", "format": "%d/%m/%Y"}) == "2024-01-31"
 
 
 @pytest.mark.parametrize(
@@ -355,9 +352,7 @@ async def test_control_if_routes_on_truthiness(env, condition, port):
 
 @pytest.mark.parametrize(("value", "port"), [(False, "false"), (3, "3"), ("x", "default")])
 async def test_control_switch_routes_on_the_text_of_the_value(env, value, port):
-    assert await env.run(control.control_switch, {"value": value, "cases": ["false", "3"]}) == Route(
-        port, port
-    )
+    assert await env.run(control.control_switch, {"value": value, "cases": ["false", "3"]}) == Route(port, port)
 
 
 async def test_containers_cannot_run_outside_the_engine(env):
@@ -606,9 +601,7 @@ def test_a_plugin_that_cannot_be_imported_is_logged_and_left_out(plugins, caplog
         registry = StepRegistry.default()
 
     assert "test.alpha" in registry
-    assert any(
-        "broken" in record.getMessage() and "ghost" in record.getMessage() for record in caplog.records
-    )
+    assert any("broken" in record.getMessage() and "ghost" in record.getMessage() for record in caplog.records)
 
 
 def test_a_plugin_step_that_reuses_a_builtin_name_is_refused(plugins):
@@ -660,10 +653,7 @@ async def test_steps_with_a_lock_never_run_at_the_same_time(make_flow, run, prob
 
 async def test_a_lock_is_shared_by_executions_running_at_the_same_time(make_flow, make_engine, probe):
     engine = make_engine()
-    flows = [
-        make_flow([{"id": "w", "type": "test.locked", "params": {"sleep": 0.02, "group": "g"}}])
-        for _ in range(3)
-    ]
+    flows = [make_flow([{"id": "w", "type": "test.locked", "params": {"sleep": 0.02, "group": "g"}}]) for _ in range(3)]
     results = await asyncio.wait_for(
         asyncio.gather(*(engine.run(f, journal=MemoryJournal(f"lock-{i}")) for i, f in enumerate(flows))), 1
     )
@@ -699,9 +689,7 @@ async def test_a_timed_out_sync_step_keeps_its_lock_until_its_thread_has_stopped
 
 async def test_core_log_lines_reach_on_log_with_the_execution_and_node(make_flow, run):
     lines: list[tuple[str, str, str, str]] = []
-    flow = make_flow(
-        [{"id": "say", "type": "core.log", "params": {"message": "n={{ 1 + 1 }}", "level": "warning"}}]
-    )
+    flow = make_flow([{"id": "say", "type": "core.log", "params": {"message": "n={{ 1 + 1 }}", "level": "warning"}}])
     result, _ = await run(flow, journal=MemoryJournal("logged"), on_log=lambda *line: lines.append(line))
 
     assert result.status == "succeeded"

@@ -58,9 +58,7 @@ def problems_of_file(path: Path) -> list[dict[str, Any]]:
     try:
         document = read_document(path)
     except FlowLoadError as exc:
-        return [
-            {"path": "$", "code": "syntax", "message": exc.message, "line": exc.line, "column": exc.column}
-        ]
+        return [{"path": "$", "code": "syntax", "message": exc.message, "line": exc.line, "column": exc.column}]
     return [p.to_dict() for p in validate_document(document, REGISTRY)]
 
 
@@ -77,9 +75,7 @@ def assert_problems(found: list[dict[str, Any]], expected: list[dict[str, Any]])
     """Every expected problem is reported, and nothing else is."""
     missing = [e for e in expected if not any(matches(p, e) for p in found)]
     unexpected = [p for p in found if not any(matches(p, e) for e in expected)]
-    assert not missing, (
-        f"not reported: {json.dumps(missing, indent=1)}\nreported: {json.dumps(found, indent=1)}"
-    )
+    assert not missing, f"not reported: {json.dumps(missing, indent=1)}\nreported: {json.dumps(found, indent=1)}"
     assert not unexpected, f"reported but not expected: {json.dumps(unexpected, indent=1)}"
 
 
@@ -106,11 +102,7 @@ def test_corpus_file_reports_exactly_its_problems(name: str, expected: list[dict
 
 @pytest.mark.parametrize(
     "name",
-    [
-        name
-        for name, entry in EXPECTED.items()
-        if "bug" not in entry and entry["problems"][0]["code"] != "syntax"
-    ],
+    [name for name, entry in EXPECTED.items() if "bug" not in entry and entry["problems"][0]["code"] != "syntax"],
 )
 def test_load_flow_raises_every_problem_the_validator_reports(name: str) -> None:
     with pytest.raises(FlowInvalidError) as raised:
@@ -506,9 +498,7 @@ def test_an_edge_may_not_cross_into_a_body() -> None:
     assert [(p.path, p.code) for p in problems] == [(f"$.edges[{index}].to", "dangling_edge")]
 
 
-def test_a_node_joined_by_a_normal_edge_is_reachable_even_if_another_edge_is_an_unroutable_error_port() -> (
-    None
-):
+def test_a_node_joined_by_a_normal_edge_is_reachable_even_if_another_edge_is_an_unroutable_error_port() -> None:
     document = {
         "schema": "rpa.flow/1",
         "name": "t",
@@ -639,9 +629,7 @@ def test_switch_with_cases_given_as_an_expression_accepts_case_ports() -> None:
 
 def test_a_yaml_file_in_flow_style_is_read_as_yaml(tmp_path: Path) -> None:
     path = tmp_path / "inline.yaml"
-    path.write_text(
-        "{schema: rpa.flow/1, name: inline, nodes: [{id: a, type: core.noop}]}\n", encoding="utf-8"
-    )
+    path.write_text("{schema: rpa.flow/1, name: inline, nodes: [{id: a, type: core.noop}]}\n", encoding="utf-8")
     assert load_flow(path, registry=REGISTRY).name == "inline"
 
 

@@ -99,8 +99,9 @@ async def connect(websocket: WebSocket) -> None:
         with contextlib.suppress(Exception):
             if websocket.client_state.name == "CONNECTING":
                 await websocket.accept()
-        await _refuse(websocket, CLOSE_TRY_AGAIN_LATER, "busy",
-                      "too many agents are connecting at once; try again in a moment")
+        await _refuse(
+            websocket, CLOSE_TRY_AGAIN_LATER, "busy", "too many agents are connecting at once; try again in a moment"
+        )
 
 
 async def _connect(websocket: WebSocket) -> None:  # noqa: C901
@@ -129,8 +130,12 @@ async def _connect(websocket: WebSocket) -> None:  # noqa: C901
         with contextlib.suppress(Exception):
             await websocket.close(code=code, reason=reason[:120])
 
-    connection = ServerConnection(str(agent_id), settings.heartbeat_interval_s, max_bytes=settings.max_frame_bytes,
-                                  lease_s=settings.agent_grace_s or None)
+    connection = ServerConnection(
+        str(agent_id),
+        settings.heartbeat_interval_s,
+        max_bytes=settings.max_frame_bytes,
+        lease_s=settings.agent_grace_s or None,
+    )
     link: AgentLink | None = None
     try:
         hello = connection.receive(await asyncio.wait_for(_frame(websocket), HELLO_TIMEOUT_S))
@@ -138,17 +143,36 @@ async def _connect(websocket: WebSocket) -> None:  # noqa: C901
         hub.connecting(agent_id)
         async with _admitted(app):
             reconciled = await reconcile(db, agent_id, hello)
-            link = AgentLink(agent_id=agent_id, org_id=org_id, name=hello.name or name, send=send, close=close,
-                             capabilities=frozenset(hello.capabilities), labels=reconciled.labels,
-                             steps=frozenset(hello.steps), max_jobs=hello.max_jobs, version=hello.version,
-                             connection=connection)
+            link = AgentLink(
+                agent_id=agent_id,
+                org_id=org_id,
+                name=hello.name or name,
+                send=send,
+                close=close,
+                capabilities=frozenset(hello.capabilities),
+                labels=reconciled.labels,
+                steps=frozenset(hello.steps),
+                max_jobs=hello.max_jobs,
+                version=hello.version,
+                connection=connection,
+            )
             for execution_id, attempt in reconciled.keep.items():
                 link.hold(execution_id, attempt)
-            session_ = AgentSession(db, hub, link, connection, writer=app.state.agent_writer,
-                                    log_budget=LogBudget(settings.agent_log_bytes_per_minute))
+            session_ = AgentSession(
+                db,
+                hub,
+                link,
+                connection,
+                writer=app.state.agent_writer,
+                log_budget=LogBudget(settings.agent_log_bytes_per_minute),
+            )
             for job in reconciled.reclaimed:
-                log.info("agent %s reclaimed execution %s (attempt %d): nobody took it while it was away",
-                         escape_control(hello.name), job.execution_id, job.attempt)
+                log.info(
+                    "agent %s reclaimed execution %s (attempt %d): nobody took it while it was away",
+                    escape_control(hello.name),
+                    job.execution_id,
+                    job.attempt,
+                )
             await send(connection.welcome(reconciled.stop, reconciled.reclaimed))
             previous = hub.register(link)
         if reconciled.requeued:
@@ -159,8 +183,9 @@ async def _connect(websocket: WebSocket) -> None:  # noqa: C901
             await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same agent")
         await _serve(websocket, session_, send)
     except ProtocolError as error:
-        log.warning("agent %s: %s (%s); closing its connection", escape_control(name), escape_control(error.message),
-                    error.code)
+        log.warning(
+            "agent %s: %s (%s); closing its connection", escape_control(name), escape_control(error.message), error.code
+        )
         with contextlib.suppress(Exception):
             await send(connection.refuse(error))
             await websocket.close(code=error.close_code, reason=error.message[:120])
@@ -180,8 +205,12 @@ async def _connect(websocket: WebSocket) -> None:  # noqa: C901
 
 async def _serve(websocket: WebSocket, session: AgentSession, send: Any) -> None:
     handlers: dict[type, Any] = {
-        Heartbeat: session.on_heartbeat, JobAccepted: session.on_accepted, JobRejected: session.on_rejected,
-        JournalBatch: session.on_journal, JobFinished: session.on_finished, LogLine: session.on_log,
+        Heartbeat: session.on_heartbeat,
+        JobAccepted: session.on_accepted,
+        JobRejected: session.on_rejected,
+        JournalBatch: session.on_journal,
+        JobFinished: session.on_finished,
+        LogLine: session.on_log,
     }
     # A `job.accepted` is not waited for before the next frame is read: the agent sends its first
     # journal batch right behind it, and the two are then written in one batch of the commit loop

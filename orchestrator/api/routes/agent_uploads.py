@@ -31,27 +31,43 @@ async def current_agent(request: Request, session: SessionDep) -> Agent:
     key = header[7:].strip() if header[:7].lower() == "bearer " else ""
     agent = await authenticate_agent(session, key) if key.startswith(AGENT_KEY_PREFIX) else None
     if agent is None:
-        raise Unauthorized("an agent key is required (Authorization: Bearer rpa_ak_…)",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "an agent key is required (Authorization: Bearer rpa_ak_…)", headers={"WWW-Authenticate": "Bearer"}
+        )
     return agent
 
 
 AgentDep = Annotated[Agent, Depends(current_agent)]
 
 
-@router.put("/artifacts/{execution_id}", response_model=ArtifactPublic, status_code=201,
-            summary="Upload an artifact of an execution this agent runs (agent key; streamed, size-limited)")
-async def upload(execution_id: uuid.UUID, request: Request, agent: AgentDep, session: SessionDep,
-                 name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")]
-                 ) -> ArtifactPublic:
+@router.put(
+    "/artifacts/{execution_id}",
+    response_model=ArtifactPublic,
+    status_code=201,
+    summary="Upload an artifact of an execution this agent runs (agent key; streamed, size-limited)",
+)
+async def upload(
+    execution_id: uuid.UUID,
+    request: Request,
+    agent: AgentDep,
+    session: SessionDep,
+    name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")],
+) -> ArtifactPublic:
     execution = await session.get(Execution, execution_id)
     if execution is None or execution.org_id != agent.org_id or execution.agent_id != agent.id:
         raise NotFound(f"no execution {execution_id} of this agent")
     settings = request.app.state.settings
     content_type = safe_content_type(request.headers.get("content-type"), settings.artifact_content_types)
     # The quotas are checked before a byte is read, and bound what this upload may add.
-    artifact = await receive_artifact(session, artifact_root(settings), execution, name=name, chunks=request.stream(),
-                                      limit=settings.max_artifact_bytes, content_type=content_type,
-                                      execution_quota=settings.max_artifact_bytes_per_execution,
-                                      org_quota=settings.max_artifact_bytes_per_org)
+    artifact = await receive_artifact(
+        session,
+        artifact_root(settings),
+        execution,
+        name=name,
+        chunks=request.stream(),
+        limit=settings.max_artifact_bytes,
+        content_type=content_type,
+        execution_quota=settings.max_artifact_bytes_per_execution,
+        org_quota=settings.max_artifact_bytes_per_org,
+    )
     return ArtifactPublic.of(artifact)

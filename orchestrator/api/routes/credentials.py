@@ -45,20 +45,24 @@ def _public(credential: object) -> CredentialPublic:
 
 
 @router.post("", response_model=CredentialPublic, status_code=201, summary="Store a credential (its value encrypted)")
-async def create(body: CredentialCreate, principal: Manager, session: SessionDep, ring: KeyRingDep,
-                 request: Request) -> CredentialPublic:
+async def create(
+    body: CredentialCreate, principal: Manager, session: SessionDep, ring: KeyRingDep, request: Request
+) -> CredentialPublic:
     credential = await vault.create_credential(session, principal.org_id, body, ring, _actor(principal, request))
     return _public(credential)
 
 
 @router.get("", response_model=Page[CredentialPublic], summary="List credentials (metadata only)")
 async def list_credentials(
-    principal: Reader, session: SessionDep, page: PageDep,
+    principal: Reader,
+    session: SessionDep,
+    page: PageDep,
     kind: Annotated[CredentialKind | None, Query(description="Only this kind.")] = None,
     q: Annotated[str | None, Query(max_length=200, description="Name or description contains.")] = None,
 ) -> Page[CredentialPublic]:
-    rows, total = await vault.list_credentials(session, principal.org_id, kind=kind, q=q, limit=page.limit,
-                                               offset=page.offset)
+    rows, total = await vault.list_credentials(
+        session, principal.org_id, kind=kind, q=q, limit=page.limit, offset=page.offset
+    )
     return Page(items=[_public(row) for row in rows], total=total, limit=page.limit, offset=page.offset)
 
 
@@ -68,18 +72,27 @@ async def get(credential_id: uuid.UUID, principal: Reader, session: SessionDep) 
 
 
 @router.patch("/{credential_id}", response_model=CredentialPublic, summary="Change description or labels")
-async def update(credential_id: uuid.UUID, body: CredentialUpdate, principal: Manager, session: SessionDep,
-                 request: Request) -> CredentialPublic:
-    credential = await vault.update_credential(session, principal.org_id, credential_id, body,
-                                               _actor(principal, request))
+async def update(
+    credential_id: uuid.UUID, body: CredentialUpdate, principal: Manager, session: SessionDep, request: Request
+) -> CredentialPublic:
+    credential = await vault.update_credential(
+        session, principal.org_id, credential_id, body, _actor(principal, request)
+    )
     return _public(credential)
 
 
 @router.post("/{credential_id}/rotate", response_model=CredentialPublic, summary="Replace a credential's value")
-async def rotate(credential_id: uuid.UUID, body: CredentialRotate, principal: Manager, session: SessionDep,
-                 ring: KeyRingDep, request: Request) -> CredentialPublic:
-    credential = await vault.rotate_credential(session, principal.org_id, credential_id, body.value, ring,
-                                               _actor(principal, request))
+async def rotate(
+    credential_id: uuid.UUID,
+    body: CredentialRotate,
+    principal: Manager,
+    session: SessionDep,
+    ring: KeyRingDep,
+    request: Request,
+) -> CredentialPublic:
+    credential = await vault.rotate_credential(
+        session, principal.org_id, credential_id, body.value, ring, _actor(principal, request)
+    )
     return _public(credential)
 
 

@@ -30,33 +30,51 @@ create one is the instance's setting `org_creation`)."""
 
 @router.get("", response_model=Page[OrgMembershipPublic], summary="Your organisations and your role in each")
 async def list_orgs(principal: PrincipalDep, session: SessionDep, page: PageDep) -> Page[OrgMembershipPublic]:
-    items, total = await identity.list_user_orgs(session, user_id=principal.user_id, limit=page.limit,
-                                                 offset=page.offset)
+    items, total = await identity.list_user_orgs(
+        session, user_id=principal.user_id, limit=page.limit, offset=page.offset
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post("", status_code=201, response_model=OrgMembershipPublic,
-             summary="Create an organisation that you own (log in to it with `org` or POST /auth/switch)",
-             description="By default only instance admins may (403 `org_creation_restricted`; setting "
-                         "`RPA_ORG_CREATION`).")
-async def create_org(body: OrgCreate, request: Request, principal: PrincipalDep, session: SessionDep,
-                     settings: SettingsDep) -> OrgMembershipPublic:
-    return await identity.create_org(session, name=body.name, owner_id=principal.user_id,
-                                     org_creation=settings.org_creation, actor=actor_for(request, principal))
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrgMembershipPublic,
+    summary="Create an organisation that you own (log in to it with `org` or POST /auth/switch)",
+    description="By default only instance admins may (403 `org_creation_restricted`; setting `RPA_ORG_CREATION`).",
+)
+async def create_org(
+    body: OrgCreate, request: Request, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> OrgMembershipPublic:
+    return await identity.create_org(
+        session,
+        name=body.name,
+        owner_id=principal.user_id,
+        org_creation=settings.org_creation,
+        actor=actor_for(request, principal),
+    )
 
 
 @router.get("/current", response_model=OrgPublic, summary="The organisation of the current session")
-async def current_org(principal: Annotated[Principal, Depends(require(Permission.ORG_READ))],
-                      session: SessionDep) -> OrgPublic:
+async def current_org(
+    principal: Annotated[Principal, Depends(require(Permission.ORG_READ))], session: SessionDep
+) -> OrgPublic:
     return await identity.get_org(session, principal.org_id)
 
 
-@router.patch("/current", response_model=OrgPublic,
-              summary="Change the name, password policy, IP allowlist or session limit",
-              description="`password_policy` is merged into the current one. An `ip_allowlist` that does not "
-                          "include the caller's own address is refused (409 `would_lock_out`); [] allows all.")
-async def update_org(body: OrgUpdate, request: Request,
-                     principal: Annotated[Principal, Depends(require(Permission.ORG_MANAGE))],
-                     session: SessionDep) -> OrgPublic:
-    return await identity.update_org(session, org_id=principal.org_id, body=body, caller_ip=client_ip(request),
-                                     actor=actor_for(request, principal))
+@router.patch(
+    "/current",
+    response_model=OrgPublic,
+    summary="Change the name, password policy, IP allowlist or session limit",
+    description="`password_policy` is merged into the current one. An `ip_allowlist` that does not "
+    "include the caller's own address is refused (409 `would_lock_out`); [] allows all.",
+)
+async def update_org(
+    body: OrgUpdate,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.ORG_MANAGE))],
+    session: SessionDep,
+) -> OrgPublic:
+    return await identity.update_org(
+        session, org_id=principal.org_id, body=body, caller_ip=client_ip(request), actor=actor_for(request, principal)
+    )

@@ -26,18 +26,24 @@ async def list_roles(principal: Reader, session: SessionDep, page: PageDep) -> P
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post("", status_code=201, response_model=RolePublic, summary="Create a custom role",
-             description="Unknown permission names are a 422 naming them; you can only hand out permissions "
-                         "you hold.")
+@router.post(
+    "",
+    status_code=201,
+    response_model=RolePublic,
+    summary="Create a custom role",
+    description="Unknown permission names are a 422 naming them; you can only hand out permissions you hold.",
+)
 async def create_role(body: RoleCreate, request: Request, principal: Manager, session: SessionDep) -> RolePublic:
     return await rbac.create_role(session, principal=principal, body=body, actor=actor_for(request, principal))
 
 
 @router.patch("/{role_id}", response_model=RolePublic, summary="Change a custom role (built-ins are read-only)")
-async def update_role(role_id: uuid.UUID, body: RoleUpdate, request: Request, principal: Manager,
-                      session: SessionDep) -> RolePublic:
-    return await rbac.update_role(session, principal=principal, role_id=role_id, body=body,
-                                  actor=actor_for(request, principal))
+async def update_role(
+    role_id: uuid.UUID, body: RoleUpdate, request: Request, principal: Manager, session: SessionDep
+) -> RolePublic:
+    return await rbac.update_role(
+        session, principal=principal, role_id=role_id, body=body, actor=actor_for(request, principal)
+    )
 
 
 @router.delete("/{role_id}", status_code=204, summary="Delete a custom role that no member holds")

@@ -23,15 +23,22 @@ TemplateId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description
 
 
 def public_of(template: service.Template) -> TemplatePublic:
-    return TemplatePublic(id=template.id, title=template.title, description=template.description,
-                          category=template.category, tags=template.tags, inputs=template.inputs)
+    return TemplatePublic(
+        id=template.id,
+        title=template.title,
+        description=template.description,
+        category=template.category,
+        tags=template.tags,
+        inputs=template.inputs,
+    )
 
 
 @router.get("", response_model=Page[TemplatePublic], summary="Flow templates, with the inputs each flow takes")
-async def list_templates(principal: Reader, page: PageDep,
-                         category: Annotated[str | None, Query(max_length=100)] = None) -> Page[TemplatePublic]:
+async def list_templates(
+    principal: Reader, page: PageDep, category: Annotated[str | None, Query(max_length=100)] = None
+) -> Page[TemplatePublic]:
     found = service.list_templates(category)
-    items = [public_of(t) for t in found[page.offset:page.offset + page.limit]]
+    items = [public_of(t) for t in found[page.offset : page.offset + page.limit]]
     return Page(items=items, total=len(found), limit=page.limit, offset=page.offset)
 
 
@@ -41,16 +48,31 @@ async def get_template(template_id: TemplateId, principal: Reader) -> TemplateDe
     return TemplateDetail(**public_of(template).model_dump(), document=template.document)
 
 
-@router.post("/{template_id}/instantiate", response_model=WorkflowSaved, status_code=201,
-             summary="Create a draft workflow from a template")
-async def instantiate_template(template_id: TemplateId, body: TemplateInstantiate, session: SessionDep,
-                               principal: Writer, request: Request, response: Response) -> WorkflowSaved:
+@router.post(
+    "/{template_id}/instantiate",
+    response_model=WorkflowSaved,
+    status_code=201,
+    summary="Create a draft workflow from a template",
+)
+async def instantiate_template(
+    template_id: TemplateId,
+    body: TemplateInstantiate,
+    session: SessionDep,
+    principal: Writer,
+    request: Request,
+    response: Response,
+) -> WorkflowSaved:
     template = service.get_template(template_id)
     workflow, problems = await workflows.create_workflow(
-        session, principal.org_id, actor_for(request, principal), name=body.name,
+        session,
+        principal.org_id,
+        actor_for(request, principal),
+        name=body.name,
         description=template.description if body.description is None else body.description,
         category=template.category if body.category is None else body.category,
-        tags=template.tags if body.tags is None else body.tags, document=template.document,
-        audit={"template": template.id})
+        tags=template.tags if body.tags is None else body.tags,
+        document=template.document,
+        audit={"template": template.id},
+    )
     response.headers["Location"] = f"{request.url.path.split('/templates/')[0]}/workflows/{workflow.id}"
     return saved_of(workflow, problems, response)

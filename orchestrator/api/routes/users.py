@@ -22,23 +22,37 @@ SessionManager = Annotated[Principal, Depends(require(Permission.SESSIONS_MANAGE
 
 
 @router.get("", response_model=Page[UserPublic], summary="Members of the organisation")
-async def list_users(principal: Reader, session: SessionDep, page: PageDep,
-                     q: Annotated[str | None, Query(max_length=200, description="Part of an e-mail or name.")] = None,
-                     ) -> Page[UserPublic]:
-    items, total = await identity.list_members(session, org_id=principal.org_id, search=q, limit=page.limit,
-                                               offset=page.offset)
+async def list_users(
+    principal: Reader,
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=200, description="Part of an e-mail or name.")] = None,
+) -> Page[UserPublic]:
+    items, total = await identity.list_members(
+        session, org_id=principal.org_id, search=q, limit=page.limit, offset=page.offset
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post("", status_code=201, response_model=UserPublic,
-             summary="Create a new account, member of this organisation at once",
-             description="By default only instance admins create accounts (403 `account_creation_restricted`; "
-                         "setting `RPA_ACCOUNT_CREATION`). Someone who has an account joins by invitation: "
-                         "POST /invitations.")
-async def create_user(body: UserCreate, request: Request, principal: Manager, session: SessionDep,
-                      settings: SettingsDep) -> UserPublic:
-    return await identity.add_member(session, principal=principal, body=body,
-                                     account_creation=settings.account_creation, actor=actor_for(request, principal))
+@router.post(
+    "",
+    status_code=201,
+    response_model=UserPublic,
+    summary="Create a new account, member of this organisation at once",
+    description="By default only instance admins create accounts (403 `account_creation_restricted`; "
+    "setting `RPA_ACCOUNT_CREATION`). Someone who has an account joins by invitation: "
+    "POST /invitations.",
+)
+async def create_user(
+    body: UserCreate, request: Request, principal: Manager, session: SessionDep, settings: SettingsDep
+) -> UserPublic:
+    return await identity.add_member(
+        session,
+        principal=principal,
+        body=body,
+        account_creation=settings.account_creation,
+        actor=actor_for(request, principal),
+    )
 
 
 @router.get("/{user_id}", response_model=UserPublic, summary="One member")
@@ -47,10 +61,12 @@ async def get_user(user_id: uuid.UUID, principal: Reader, session: SessionDep) -
 
 
 @router.patch("/{user_id}", response_model=UserPublic, summary="Change a member's name, role or active state")
-async def update_user(user_id: uuid.UUID, body: UserUpdate, request: Request, principal: Manager,
-                      session: SessionDep) -> UserPublic:
-    return await identity.update_member(session, principal=principal, user_id=user_id, body=body,
-                                        actor=actor_for(request, principal))
+async def update_user(
+    user_id: uuid.UUID, body: UserUpdate, request: Request, principal: Manager, session: SessionDep
+) -> UserPublic:
+    return await identity.update_member(
+        session, principal=principal, user_id=user_id, body=body, actor=actor_for(request, principal)
+    )
 
 
 @router.delete("/{user_id}", status_code=204, summary="Remove a member from the organisation")
@@ -59,16 +75,27 @@ async def delete_user(user_id: uuid.UUID, request: Request, principal: Manager, 
 
 
 @router.get("/{user_id}/sessions", response_model=Page[SessionPublic], summary="A member's sessions")
-async def user_sessions(user_id: uuid.UUID, principal: SessionManager, session: SessionDep, page: PageDep,
-                        include_revoked: Annotated[bool, Query(description="Also revoked and expired ones.")] = False,
-                        ) -> Page[SessionPublic]:
+async def user_sessions(
+    user_id: uuid.UUID,
+    principal: SessionManager,
+    session: SessionDep,
+    page: PageDep,
+    include_revoked: Annotated[bool, Query(description="Also revoked and expired ones.")] = False,
+) -> Page[SessionPublic]:
     await identity.member_in_reach(session, principal=principal, user_id=user_id)
-    items, total = await auth.list_sessions(session, org_id=principal.org_id, user_id=user_id, limit=page.limit,
-                                            offset=page.offset, include_revoked=include_revoked)
+    items, total = await auth.list_sessions(
+        session,
+        org_id=principal.org_id,
+        user_id=user_id,
+        limit=page.limit,
+        offset=page.offset,
+        include_revoked=include_revoked,
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.delete("/{user_id}/sessions", status_code=204, summary="Log a member out everywhere in this organisation")
-async def revoke_user_sessions(user_id: uuid.UUID, request: Request, principal: SessionManager,
-                               session: SessionDep) -> None:
+async def revoke_user_sessions(
+    user_id: uuid.UUID, request: Request, principal: SessionManager, session: SessionDep
+) -> None:
     await auth.force_logout(session, principal=principal, user_id=user_id, actor=actor_for(request, principal))

@@ -36,28 +36,33 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_workflows_created_by_users"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_workflows_org_id_organisations"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_workflows_created_by_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_workflows_org_id_organisations"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workflows")),
     )
     with op.batch_alter_table("workflows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_workflows_category"), ["category"], unique=False)
         batch_op.create_index(batch_op.f("ix_workflows_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_workflows_org_updated", ["org_id", "updated_at"], unique=False)
-        batch_op.create_index("uq_workflows_org_name_live", ["org_id", "name"], unique=True,
-                              sqlite_where=LIVE, postgresql_where=LIVE)
+        batch_op.create_index(
+            "uq_workflows_org_name_live", ["org_id", "name"], unique=True, sqlite_where=LIVE, postgresql_where=LIVE
+        )
 
     op.create_table(
         "workflow_tags",
         sa.Column("workflow_id", sa.Uuid(), nullable=False),
         sa.Column("tag", sa.String(length=50), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_workflow_tags_org_id_organisations"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["workflow_id"], ["workflows.id"], name=op.f("fk_workflow_tags_workflow_id_workflows"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_workflow_tags_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["workflow_id"], ["workflows.id"], name=op.f("fk_workflow_tags_workflow_id_workflows"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("workflow_id", "tag", name=op.f("pk_workflow_tags")),
     )
     with op.batch_alter_table("workflow_tags", schema=None) as batch_op:
@@ -75,12 +80,18 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_workflow_versions_created_by_users"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"],
-                                name=op.f("fk_workflow_versions_org_id_organisations"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["workflow_id"], ["workflows.id"],
-                                name=op.f("fk_workflow_versions_workflow_id_workflows"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_workflow_versions_created_by_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_workflow_versions_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["workflow_id"],
+            ["workflows.id"],
+            name=op.f("fk_workflow_versions_workflow_id_workflows"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workflow_versions")),
         sa.UniqueConstraint("workflow_id", "number", name=op.f("uq_workflow_versions_workflow_id")),
     )

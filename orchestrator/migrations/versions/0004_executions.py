@@ -48,18 +48,24 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_executions_org_id_organisations"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["parent_execution_id"], ["executions.id"],
-                                name=op.f("fk_executions_parent_execution_id_executions"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_executions_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_execution_id"],
+            ["executions.id"],
+            name=op.f("fk_executions_parent_execution_id_executions"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_executions")),
     )
     with op.batch_alter_table("executions", schema=None) as batch_op:
         batch_op.create_index("ix_executions_org_created", ["org_id", "created_at", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_executions_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_executions_org_state", ["org_id", "state"], unique=False)
-        batch_op.create_index("ix_executions_org_workflow_created", ["org_id", "workflow_id", "created_at"],
-                              unique=False)
+        batch_op.create_index(
+            "ix_executions_org_workflow_created", ["org_id", "workflow_id", "created_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_executions_parent_execution_id"), ["parent_execution_id"], unique=False)
 
     op.create_table(
@@ -73,10 +79,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(["execution_id"], ["executions.id"], name=op.f("fk_artifacts_execution_id_executions"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_artifacts_org_id_organisations"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["execution_id"], ["executions.id"], name=op.f("fk_artifacts_execution_id_executions"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_artifacts_org_id_organisations"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_artifacts")),
     )
     with op.batch_alter_table("artifacts", schema=None) as batch_op:
@@ -93,10 +101,15 @@ def upgrade() -> None:
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("ts", sa.Double(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["execution_id"], ["executions.id"],
-                                name=op.f("fk_execution_events_execution_id_executions"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_execution_events_org_id_organisations"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["execution_id"],
+            ["executions.id"],
+            name=op.f("fk_execution_events_execution_id_executions"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_execution_events_org_id_organisations"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("execution_id", "seq", name=op.f("pk_execution_events")),
     )
     with op.batch_alter_table("execution_events", schema=None) as batch_op:
@@ -114,10 +127,18 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=320), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(["execution_id"], ["executions.id"],
-                                name=op.f("fk_execution_transitions_execution_id_executions"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"],
-                                name=op.f("fk_execution_transitions_org_id_organisations"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["execution_id"],
+            ["executions.id"],
+            name=op.f("fk_execution_transitions_execution_id_executions"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_execution_transitions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_execution_transitions")),
         sa.UniqueConstraint("execution_id", "seq", name=op.f("uq_execution_transitions_execution_id")),
     )

@@ -26,10 +26,8 @@ APPEND_ONLY = "audit_log is append-only"
 FORWARD_ONLY = "audit_heads only move forward"
 
 SQLITE_TRIGGERS = [
-    f"CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
-    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
-    f"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+    f"CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+    f"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
     f"CREATE TRIGGER audit_heads_no_delete BEFORE DELETE ON audit_heads "
     f"BEGIN SELECT RAISE(ABORT, '{FORWARD_ONLY}'); END",
     f"CREATE TRIGGER audit_heads_forward BEFORE UPDATE ON audit_heads "
@@ -137,11 +135,17 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for name, table in (("audit_log_no_update", "audit_log"), ("audit_log_no_delete", "audit_log"),
-                        ("audit_log_no_truncate", "audit_log"), ("audit_heads_no_delete", "audit_heads"),
-                        ("audit_heads_no_truncate", "audit_heads"), ("audit_heads_forward", "audit_heads")):
-        op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}" if dialect == "postgresql"
-                   else f"DROP TRIGGER IF EXISTS {name}")
+    for name, table in (
+        ("audit_log_no_update", "audit_log"),
+        ("audit_log_no_delete", "audit_log"),
+        ("audit_log_no_truncate", "audit_log"),
+        ("audit_heads_no_delete", "audit_heads"),
+        ("audit_heads_no_truncate", "audit_heads"),
+        ("audit_heads_forward", "audit_heads"),
+    ):
+        op.execute(
+            f"DROP TRIGGER IF EXISTS {name} ON {table}" if dialect == "postgresql" else f"DROP TRIGGER IF EXISTS {name}"
+        )
     if dialect == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
         op.execute("DROP FUNCTION IF EXISTS audit_heads_forward_only()")

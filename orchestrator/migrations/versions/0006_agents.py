@@ -36,8 +36,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["org_id"], ["organisations.id"], name=op.f("fk_enrolment_tokens_org_id_organisations"),
-            ondelete="CASCADE"
+            ["org_id"], ["organisations.id"], name=op.f("fk_enrolment_tokens_org_id_organisations"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrolment_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_enrolment_tokens_token_hash")),
@@ -67,8 +66,10 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["enrolled_with"], ["enrolment_tokens.id"], name=op.f("fk_agents_enrolled_with_enrolment_tokens"),
-            ondelete="SET NULL"
+            ["enrolled_with"],
+            ["enrolment_tokens.id"],
+            name=op.f("fk_agents_enrolled_with_enrolment_tokens"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["org_id"], ["organisations.id"], name=op.f("fk_agents_org_id_organisations"), ondelete="CASCADE"

@@ -28,10 +28,14 @@ def upgrade() -> None:
     op.add_column("executions", sa.Column("stored_seq", sa.BigInteger(), nullable=False, server_default="0"))
     # The lease reaper looks at every unfinished execution twice a second, across organisations.
     op.create_index("ix_executions_state", "executions", ["state"])
-    op.execute("UPDATE executions SET history_seq = COALESCE((SELECT MAX(t.seq) FROM execution_transitions t "
-               "WHERE t.execution_id = executions.id), 0)")
-    op.execute("UPDATE executions SET stored_seq = COALESCE((SELECT MAX(e.seq) FROM execution_events e "
-               "WHERE e.execution_id = executions.id), 0)")
+    op.execute(
+        "UPDATE executions SET history_seq = COALESCE((SELECT MAX(t.seq) FROM execution_transitions t "
+        "WHERE t.execution_id = executions.id), 0)"
+    )
+    op.execute(
+        "UPDATE executions SET stored_seq = COALESCE((SELECT MAX(e.seq) FROM execution_events e "
+        "WHERE e.execution_id = executions.id), 0)"
+    )
 
 
 def downgrade() -> None:

@@ -31,8 +31,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("users", sa.Column("is_instance_admin", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column("users", sa.Column("home_org_id", sa.Uuid(), nullable=True))
-    op.execute("UPDATE users SET home_org_id = (SELECT m.org_id FROM memberships m WHERE m.user_id = users.id "
-               "ORDER BY m.created_at, m.id LIMIT 1)")
+    op.execute(
+        "UPDATE users SET home_org_id = (SELECT m.org_id FROM memberships m WHERE m.user_id = users.id "
+        "ORDER BY m.created_at, m.id LIMIT 1)"
+    )
     # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch copy of `users` would
     # drop and rebuild a table that every other identity table refers to.
     op.execute("ALTER TABLE users DROP COLUMN failed_logins")
@@ -49,12 +51,15 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(["invited_by"], ["users.id"], name=op.f("fk_invitations_invited_by_users"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_invitations_org_id_organisations"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["role_id"], ["roles.id"], name=op.f("fk_invitations_role_id_roles"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["invited_by"], ["users.id"], name=op.f("fk_invitations_invited_by_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_invitations_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["role_id"], ["roles.id"], name=op.f("fk_invitations_role_id_roles"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invitations")),
     )
     op.create_index(op.f("ix_invitations_email"), "invitations", ["email"])

@@ -45,16 +45,27 @@ def upgrade() -> None:
     # head is reported); organisations an older release created without any entry get an empty one.
     bind = op.get_bind()
     heads = {str(chain) for chain in bind.execute(sa.text("SELECT chain FROM audit_heads")).scalars()}
-    empty = [{"chain": str(uuid.UUID(str(org_id))), "seq": 0, "hash": "0" * 64, "keyed_from": 1}
-             for org_id in bind.execute(sa.text("SELECT id FROM organisations")).scalars()]
+    empty = [
+        {"chain": str(uuid.UUID(str(org_id))), "seq": 0, "hash": "0" * 64, "keyed_from": 1}
+        for org_id in bind.execute(sa.text("SELECT id FROM organisations")).scalars()
+    ]
     empty = [row for row in empty if row["chain"] not in heads]
     if empty:
-        table = sa.table("audit_heads", sa.column("chain", sa.String()), sa.column("seq", sa.BigInteger()),
-                         sa.column("hash", sa.String()), sa.column("keyed_from", sa.BigInteger()))
+        table = sa.table(
+            "audit_heads",
+            sa.column("chain", sa.String()),
+            sa.column("seq", sa.BigInteger()),
+            sa.column("hash", sa.String()),
+            sa.column("keyed_from", sa.BigInteger()),
+        )
         op.bulk_insert(table, empty)
 
 
 def downgrade() -> None:
-    for table, column in (("audit_heads", "keyed_from"), ("audit_log", "key_id"), ("executions", "credentials"),
-                          ("credentials", "access")):
+    for table, column in (
+        ("audit_heads", "keyed_from"),
+        ("audit_log", "key_id"),
+        ("executions", "credentials"),
+        ("credentials", "access"),
+    ):
         op.drop_column(table, column)

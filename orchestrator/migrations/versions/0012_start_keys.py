@@ -39,13 +39,19 @@ def upgrade() -> None:
         sa.Column("execution_ids", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name="fk_start_keys_org_id_organisations",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name="fk_start_keys_org_id_organisations", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("org_id", "caller", "key", name="pk_start_keys"),
     )
     op.create_index("ix_start_keys_expires_at", "start_keys", ["expires_at"])
-    op.create_index("ix_executions_held_agent", "executions", ["agent_id"], sqlite_where=sa.text(_HELD),
-                    postgresql_where=sa.text(_HELD))
+    op.create_index(
+        "ix_executions_held_agent",
+        "executions",
+        ["agent_id"],
+        sqlite_where=sa.text(_HELD),
+        postgresql_where=sa.text(_HELD),
+    )
 
 
 def downgrade() -> None:

@@ -62,26 +62,50 @@ def control_switch(params: SwitchParams) -> Route:
     return Route(port, port)
 
 
-@step("control.foreach", params=ForeachParams, kind="container", bodies=("body",), required_bodies=("body",),
-      output="The list of iteration results.")
+@step(
+    "control.foreach",
+    params=ForeachParams,
+    kind="container",
+    bodies=("body",),
+    required_bodies=("body",),
+    output="The list of iteration results.",
+)
 def control_foreach(params: ForeachParams) -> None:
     """Run the body once per item (`item`, `index` in scope); in order unless concurrency > 1."""
 
 
-@step("control.parallel_foreach", params=ParallelForeachParams, kind="container", bodies=("body",),
-      required_bodies=("body",), output="The list of iteration results, in item order.")
+@step(
+    "control.parallel_foreach",
+    params=ParallelForeachParams,
+    kind="container",
+    bodies=("body",),
+    required_bodies=("body",),
+    output="The list of iteration results, in item order.",
+)
 def control_parallel_foreach(params: ParallelForeachParams) -> None:
     """Run the body for several items at once (default: the flow's parallel limit)."""
 
 
-@step("control.while", params=WhileParams, kind="container", bodies=("body",), required_bodies=("body",),
-      output="The list of iteration results.")
+@step(
+    "control.while",
+    params=WhileParams,
+    kind="container",
+    bodies=("body",),
+    required_bodies=("body",),
+    output="The list of iteration results.",
+)
 def control_while(params: WhileParams) -> None:
     """Repeat the body while the condition holds, at most max_iterations times."""
 
 
-@step("control.try", params=NoParams, kind="container", bodies=("body", "catch", "finally"),
-      required_bodies=("body",), output="{failed, error}.")
+@step(
+    "control.try",
+    params=NoParams,
+    kind="container",
+    bodies=("body", "catch", "finally"),
+    required_bodies=("body",),
+    output="{failed, error}.",
+)
 def control_try(params: NoParams) -> None:
     """Run the body; on failure run 'catch' (`error` in scope); always run 'finally'."""
 
