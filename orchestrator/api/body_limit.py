@@ -91,6 +91,11 @@ class BodyLimitMiddleware:
         if declared is None and b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)  # no body
             return
+        if declared is not None and declared.isdigit() and int(declared) <= _anonymous_limit(scope):
+            # Within what anyone may send: no token to check (most requests, every start), and a
+            # declared length is what the server reads (h11 and httptools refuse more).
+            await self._counted(scope, receive, send, int(declared))
+            return
         limit = _limit(scope, headers)
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _refuse(scope, send, limit)
@@ -123,6 +128,11 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await _refuse(scope, send, error.limit)
+
+
+def _anonymous_limit(scope: Scope) -> int:
+    limit: int = scope["app"].state.settings.max_anonymous_body_bytes
+    return limit
 
 
 def _limit(scope: Scope, headers: dict[bytes, bytes]) -> int:
