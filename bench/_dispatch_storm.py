@@ -129,8 +129,8 @@ async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> d
 
 def bench_storm(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
-    for count in args.storm_agents:
-        orch, url = store.fresh("storm")
+    for count, gate in [(count, gate) for count in args.storm_agents for gate in args.storm_handshakes]:
+        orch, url = store.fresh("storm", **({"RPA_AGENT_HANDSHAKES": str(gate)} if gate else {}))
         admin_create(orch)
         keys = asyncio.run(seed_agents(url, count))
         start(orch)
@@ -141,8 +141,9 @@ def bench_storm(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
         finally:
             orch.stop(timeout=60)
         row["server_log"] = log_problems(orch.log)
+        row["handshakes"] = gate or None
         read = row.get("read") or {}
-        print(f"    storm N={count:,}: back in {row.get('storm_s')} s ({row.get('retries')} retries); API read p99 "
+        print(f"    storm N={count:,}, handshakes {gate or 'default'}: back in {row.get('storm_s')} s ({row.get('retries')} retries); API read p99 "
               f"{read.get('p99_ms')} ms (max {read.get('max_ms')}), /healthz p99 "
               f"{(row.get('healthz') or {}).get('p99_ms')} ms; errors {row['errors']}", flush=True)
         rows.append(row)
