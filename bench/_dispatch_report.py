@@ -114,8 +114,8 @@ def render(report: dict[str, Any], markdown: bool) -> None:
            for db, r in each])
     each = [(d["database"], r) for d in report["databases"] for r in d.get("storm", [])]
     table("Reconnect storm: every agent reconnects at once after a restart; API reads meanwhile (a prober thread)",
-          ["database", "agents", "handshakes at once", "back in s", "p50 back s", "retries", "API read before p99 ms", "API read p50 ms",
-           "p99 ms", "max ms", "/healthz p99 ms", "max ms", "errors", "target"],
+          ["database", "agents", "handshakes at once", "back in s", "p50 back s", "retries", "API read before p99 ms",
+           "API read p50 ms", "p99 ms", "max ms", "/healthz p99 ms", "max ms", "errors", "target"],
           [[db, _f(r["agents"]), _f(r.get("handshakes")) if r.get("handshakes") else "default",
             _f(r.get("storm_s"), 2), _f(r.get("back_p50_s"), 2), _f(r.get("retries")),
             _f((r.get("read_before") or {}).get("p99_ms"), 1), _f((r.get("read") or {}).get("p50_ms"), 1),

@@ -143,7 +143,8 @@ def bench_storm(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
         row["server_log"] = log_problems(orch.log)
         row["handshakes"] = gate or None
         read = row.get("read") or {}
-        print(f"    storm N={count:,}, handshakes {gate or 'default'}: back in {row.get('storm_s')} s ({row.get('retries')} retries); API read p99 "
+        print(f"    storm N={count:,}, handshakes {gate or 'default'}: back in {row.get('storm_s')} s "
+              f"({row.get('retries')} retries); API read p99 "
               f"{read.get('p99_ms')} ms (max {read.get('max_ms')}), /healthz p99 "
               f"{(row.get('healthz') or {}).get('p99_ms')} ms; errors {row['errors']}", flush=True)
         rows.append(row)
