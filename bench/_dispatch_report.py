@@ -250,6 +250,7 @@ def render(report: dict[str, Any], markdown: bool) -> None:
         [
             "database",
             "agents",
+            "handshakes at once",
             "back in s",
             "p50 back s",
             "retries",
@@ -266,6 +267,7 @@ def render(report: dict[str, Any], markdown: bool) -> None:
             [
                 db,
                 _f(r["agents"]),
+                _f(r.get("handshakes")) if r.get("handshakes") else "default",
                 _f(r.get("storm_s"), 2),
                 _f(r.get("back_p50_s"), 2),
                 _f(r.get("retries")),

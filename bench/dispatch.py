@@ -4,6 +4,7 @@
     .venv/bin/python bench/dispatch.py [--databases sqlite,postgres] [--agents 1000,5000,10000] [--seconds 60]
                                        [--executions 2000] [--jobs-per-agent 4] [--dead-machine] [--quick]
                                        [--scenarios connected,throughput,resume,storm] [--storm-agents 10000]
+                                       [--storm-handshakes 16,100000]
                                        [--out bench/results/dispatch.json]
     .venv/bin/python bench/dispatch.py --render bench/results/dispatch.json [--markdown]
 
@@ -601,6 +602,13 @@ def main() -> int:  # noqa: C901
     parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     parser.add_argument("--scenarios", default="connected,throughput,resume,storm", help="comma-separated")
     parser.add_argument("--storm-agents", default="10000", help="agents reconnecting in the storm, comma-separated")
+    parser.add_argument(
+        "--storm-handshakes",
+        default="",
+        help="RPA_AGENT_HANDSHAKES of the storm's server, "
+        "comma-separated: one run per value and agent count (none: the server's default; "
+        "a large number: admission off)",
+    )
     parser.add_argument("--agents", default="1000,5000,10000", help="connected agents, comma-separated")
     parser.add_argument("--seconds", type=float, default=60.0, help="heartbeat window once all are connected")
     parser.add_argument("--interval", type=float, default=10.0, help="RPA_HEARTBEAT_INTERVAL_S")
@@ -644,6 +652,7 @@ def main() -> int:  # noqa: C901
     args.dead_machine = args.dead_machine or not args.quick  # cheap in CPU: the full run includes it
     args.agents = [int(n) for n in str(args.agents).split(",") if n.strip()]
     args.storm_agents = [int(n) for n in str(args.storm_agents).split(",") if n.strip()]
+    args.storm_handshakes = [int(n) for n in str(args.storm_handshakes).split(",") if n.strip()] or [0]
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
     scenarios = {name.strip() for name in args.scenarios.split(",") if name.strip()}
     if set(databases) - {"sqlite", "postgres"} or scenarios - {"connected", "throughput", "resume", "storm"}:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +20,7 @@ from orchestrator.db.migrate import upgrade
 from orchestrator.db.read_cache import AUTH_TABLES, PIN_TABLES, ReadCache
 from orchestrator.db.session import Database
 from orchestrator.logging import install as install_log_masking
+from orchestrator.runtime.admission import HandshakeGate
 from orchestrator.runtime.agent_writer import AgentWriter
 from orchestrator.runtime.checkpoints import CheckpointWriter
 from orchestrator.runtime.dispatch import Dispatcher
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.start_writer = starts
         app.state.lease_reaper = reaper
         # How many agent handshakes do their database work at once (api/routes/agent_socket.py).
-        app.state.agent_handshake_gate = asyncio.Semaphore(settings.agent_handshakes)
+        app.state.agent_handshake_gate = HandshakeGate(settings.agent_handshakes)
         checkpoints = CheckpointWriter(db, checkpoint_dir(settings.data_dir), keys.current, settings.audit_checkpoint_s)
         await checkpoints.write()  # chains written by commands while the server was down
         commits.start()

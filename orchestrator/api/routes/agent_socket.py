@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from orchestrator.api.deps import started
+from orchestrator.runtime.admission import HandshakeGate
 from orchestrator.runtime.agent_session import AgentSession, reconcile, record_disconnect, stop_taken_back
 from orchestrator.runtime.agents import authenticate_agent
 from orchestrator.runtime.hub import AgentLink
@@ -66,15 +67,16 @@ class _NotAdmitted(Exception):
 
 
 @contextlib.asynccontextmanager
-async def _admitted(app: Any) -> AsyncIterator[None]:
-    """Hold one of the app's `agent_handshakes` places for the handshake's database work.
+async def _admitted(app: Any, *, ahead: bool = False) -> AsyncIterator[None]:
+    """Hold one of the app's `agent_handshakes` places for the handshake's database work; `ahead`
+    (the second part of a handshake) goes before every first part that waits.
 
     Raises:
         _NotAdmitted: none came free within `agent_handshake_wait_s`.
     """
-    gate: asyncio.Semaphore = started(app, "agent_handshake_gate")
+    gate: HandshakeGate = started(app, "agent_handshake_gate")
     try:
-        await asyncio.wait_for(gate.acquire(), app.state.settings.agent_handshake_wait_s)
+        await asyncio.wait_for(gate.acquire(ahead=ahead), app.state.settings.agent_handshake_wait_s)
     except TimeoutError:
         raise _NotAdmitted from None
     try:
@@ -90,7 +92,8 @@ async def connect(websocket: WebSocket) -> None:
     The handshake's database work (the key's lookup; the hello's reconciliation, a write
     transaction) is the expensive part of a connection, and thousands at once after a restart kept
     API requests waiting behind them for seconds. At most `agent_handshakes` of those run at once
-    (the wait for the hello frame holds no place); a handshake not admitted within
+    (the wait for the hello frame holds no place), the reconciliations of handshakes under way
+    before the key lookups of new ones (`runtime/admission.py`); a handshake not admitted within
     `agent_handshake_wait_s` is closed with 1013 (try again later), and the agent reconnects after
     its backoff."""
     try:
@@ -141,7 +144,7 @@ async def _connect(websocket: WebSocket) -> None:  # noqa: C901
         hello = connection.receive(await asyncio.wait_for(_frame(websocket), HELLO_TIMEOUT_S))
         assert isinstance(hello, Hello)
         hub.connecting(agent_id)
-        async with _admitted(app):
+        async with _admitted(app, ahead=True):
             reconciled = await reconcile(db, agent_id, hello)
             link = AgentLink(
                 agent_id=agent_id,
