@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-MAX_FRAME = 8 * 1024 * 1024
+from shared.protocol import MAX_FRAME_BYTES
+
 OPEN_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 2.0
 """A close handshake with an orchestrator that stopped answering is not waited for longer."""
@@ -106,7 +107,7 @@ def websocket_connector(url: str, key: Callable[[], str]) -> Connector:
         try:
             async with ws_connect(
                 f"{base}/api/v1/agents/connect",
-                max_size=MAX_FRAME,
+                max_size=MAX_FRAME_BYTES,  # the one frame limit both sides keep
                 additional_headers={"Authorization": f"Bearer {key()}"},
                 open_timeout=OPEN_TIMEOUT_S,
                 close_timeout=CLOSE_TIMEOUT_S,
