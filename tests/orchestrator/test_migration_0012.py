@@ -4,6 +4,7 @@ the handshake's read of an agent's executions uses; down and up again."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from orchestrator.db.migrate import alembic_config, upgrade
 from orchestrator.models.executions import HELD_SQL, Execution
+from shared.states import HELD_STATES
 
 
 async def test_0012_adds_the_start_keys_and_the_held_index_and_goes_back(tmp_path: Path) -> None:
@@ -32,3 +34,9 @@ async def test_0012_adds_the_start_keys_and_the_held_index_and_goes_back(tmp_pat
         await upgrade(url)
     finally:
         engine.dispose()
+
+
+def test_the_held_states_in_sql_are_the_held_states() -> None:
+    # The partial index needs its condition as literal SQL: it must still name shared.states' group.
+    named = set(re.findall(r"'([a-z_]+)'", HELD_SQL))
+    assert named == {state.value for state in HELD_STATES}
