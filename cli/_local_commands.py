@@ -18,6 +18,7 @@ from cli._console import EXIT_INVALID, err, fail, out
 from cli._progress import Progress
 from shared.engine import Engine, FileFlowLoader, Journal, MemoryJournal, SqliteJournal
 from shared.errors import FlowInputError, FlowInvalidError, FlowLoadError
+from shared.expressions import flatten_credentials
 from shared.flow import Flow, flow_json_schema, load_flow, validate_document
 from shared.flow._load import parse_document, read_document
 from shared.steps import StepRegistry
@@ -103,6 +104,28 @@ def _parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
     return inputs
 
 
+SECRET_ENV_PREFIX = "RPA_SECRET_"
+
+
+def _load_secrets(secrets_file: Path | None) -> dict[str, str]:
+    """Secrets for a local run: `RPA_SECRET_<NAME>` variables, then a JSON/YAML file of
+    credential names to values (a string, or an object of fields such as username/password)."""
+    values: dict[str, Any] = {
+        key[len(SECRET_ENV_PREFIX) :].lower(): value
+        for key, value in os.environ.items()
+        if key.startswith(SECRET_ENV_PREFIX) and len(key) > len(SECRET_ENV_PREFIX)
+    }
+    if secrets_file is not None:
+        try:
+            loaded = parse_document(secrets_file.read_text(encoding="utf-8"))
+        except (OSError, FlowLoadError) as exc:
+            raise fail(f"--secrets {secrets_file}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise fail(f"--secrets {secrets_file}: expected an object of credential names to values")
+        values.update(loaded)
+    return flatten_credentials(values)
+
+
 def _open_journal(path: Path | None, resume: bool) -> Journal:
     if path is None:
         if resume:
@@ -135,11 +158,16 @@ def run(
     journal_path: Annotated[Path | None, typer.Option("--journal", help="Durable journal file (SQLite).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Resume the last unfinished run in --journal.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print {status, outputs, execution_id} as JSON.")] = False,
+    secrets_file: Annotated[
+        Path | None,
+        typer.Option("--secrets", help="A JSON/YAML object of credential names to values (also RPA_SECRET_<NAME>)."),
+    ] = None,
 ) -> None:
     """Run a flow locally, with a live progress view. Exit 0 on success, 1 on failure."""
     registry = _registry()
     document = load_or_exit(flow, registry)
     inputs = _parse_inputs(input_, inputs_file)
+    secrets = _load_secrets(secrets_file)
     journal = _open_journal(journal_path, resume)
     loader = FileFlowLoader(flow.resolve().parent, registry)
     loader.remember(document, flow)
@@ -149,7 +177,8 @@ def run(
         registry,
         loader=loader,
         artifacts_dir=artifacts,
-        env=dict(os.environ),
+        secrets=secrets.get,
+        env={key: value for key, value in os.environ.items() if not key.startswith(SECRET_ENV_PREFIX)},
         on_log=progress.log if progress else None,
     )
     if progress is not None and hasattr(journal, "subscribe"):

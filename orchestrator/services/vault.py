@@ -56,6 +56,7 @@ from orchestrator.services.vault_keys import (
     keyring_for,
     unwrap_data_key,
 )
+from shared.expressions import flatten_credentials
 
 __all__ = [
     "DataKeyRotation",
@@ -424,18 +425,6 @@ async def rotate_data_key(session: AsyncSession, org_id: uuid.UUID, ring: KeyRin
 
 
 def secrets_for_agent(values: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Flatten credential values for the engine's `secrets.NAME` lookups: `NAME` is the main
-    value (password, token, or the only value), `NAME.field` every field."""
-    flat: dict[str, str] = {}
-    for name, value in values.items():
-        nested = value.get("values")
-        fields: dict[str, Any] = nested if isinstance(nested, dict) else value
-        for key, item in fields.items():
-            if isinstance(item, str):
-                flat[f"{name}.{key}"] = item
-        main = value.get("password") or value.get("token") or value.get("content_base64")
-        if main is None and len(fields) == 1:
-            main = next(iter(fields.values()))
-        if isinstance(main, str):
-            flat[name] = main
-    return flat
+    """Flatten credential values for the engine's `secrets.NAME` lookups (see
+    `shared.expressions.flatten_credentials`)."""
+    return flatten_credentials(values)

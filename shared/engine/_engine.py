@@ -177,6 +177,9 @@ class Engine:
         finally:
             self._running.pop(execution_id, None)
             self._cancel_requested.discard(execution_id)
+            # Browser sessions, transactions, connections: nothing a step opened outlives its
+            # execution, whether it finished, failed, was cancelled or its host is stopping.
+            await asyncio.shield(execution.resources.aclose())
 
     async def _drive(self, execution: Execution, flow: Flow, frame: Frame) -> ExecutionResult:
         try:

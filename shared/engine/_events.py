@@ -16,6 +16,7 @@ An event is `(seq, type, path, data, ts)`. `path` names a node instance with its
 | iteration.finished   | index, result                                               |
 | variable.set         | scope, name, value                                          |
 | log                  | level, message (not a state change; never folded)          |
+| node.note            | kind, and the facts of that kind (e.g. `healed`: old and new selector, score); never folded |
 | execution.finished   | status, outputs, error                                      |
 """
 
@@ -34,6 +35,7 @@ ITERATION_STARTED = "iteration.started"
 ITERATION_FINISHED = "iteration.finished"
 VARIABLE_SET = "variable.set"
 LOG = "log"
+NODE_NOTE = "node.note"
 EXECUTION_FINISHED = "execution.finished"
 
 EVENT_TYPES = (
@@ -47,6 +49,7 @@ EVENT_TYPES = (
     ITERATION_FINISHED,
     VARIABLE_SET,
     LOG,
+    NODE_NOTE,
     EXECUTION_FINISHED,
 )
 

@@ -38,7 +38,7 @@ from shared.errors import StepError, StepTimeout
 from shared.expressions import ExpressionError, SecretMasker, SecretsNamespace, compile_value
 from shared.flow import Graph, Node
 from shared.steps import Output, Route, StepContext, StepDefinition, StepRegistry
-from shared.steps._api import _reset_context, _set_context
+from shared.steps._api import ExecutionResources, _reset_context, _set_context
 
 if TYPE_CHECKING:
     from shared.engine._engine import FlowLoader
@@ -115,6 +115,7 @@ class Execution:
         self.max_parallel = max_parallel
         self.slots = asyncio.Semaphore(max_parallel)
         self.cancelled = False
+        self.resources = ExecutionResources()
         self._step_events: set[threading.Event] = set()
         self.info: dict[str, Any] = {"id": execution_id}
         self._plans: dict[int, _Plan] = {}
@@ -350,6 +351,9 @@ class Execution:
             mask=self.masker.mask,
             log_sink=self._log_sink,
             cancel_event=stop,
+            secrets=self.secrets.get,
+            resources=self.resources,
+            note_sink=self._note_sink,
         )
         assert definition.fn is not None
         self._step_events.add(stop)
@@ -471,6 +475,9 @@ class Execution:
         error["node"] = path
         error["type"] = node.type
         return dict(self.masker.mask(error))
+
+    def _note_sink(self, path: str, kind: str, data: dict[str, Any]) -> None:
+        self.emit((ev.NODE_NOTE, path, {**data, "kind": kind}))
 
     def _log_sink(self, path: str, level: str, message: str) -> None:
         if self.options.on_log is not None:

@@ -19,7 +19,7 @@ function ``now()``.
 from ._analysis import check_syntax, find_secret_refs, find_secret_uses, is_template
 from ._errors import ErrorKind, ExpressionError, UnknownSecretError
 from ._render import Renderer, compile_value, evaluate, render
-from ._secrets import SecretMasker, SecretsNamespace
+from ._secrets import SecretMasker, SecretsNamespace, flatten_credentials
 
 __all__ = [
     "ErrorKind",
@@ -33,6 +33,7 @@ __all__ = [
     "evaluate",
     "find_secret_refs",
     "find_secret_uses",
+    "flatten_credentials",
     "is_template",
     "render",
 ]

@@ -209,3 +209,30 @@ class SecretsNamespace(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return "<secrets>"
+
+
+def flatten_credentials(values: Mapping[str, Any]) -> dict[str, str]:
+    """Credential values as the flat names `secrets.NAME` and `context().secret()` look up.
+
+    `NAME` is the main value (password, token, the file's content, or the only value; a plain
+    string is its own main value) and `NAME.field` each string field, so
+    `{"erp": {"username": "u", "password": "p"}}` gives `erp` = `p`, `erp.username` = `u`.
+    """
+    flat: dict[str, str] = {}
+    for name, value in values.items():
+        if isinstance(value, str):
+            flat[name] = value
+            continue
+        if not isinstance(value, Mapping):
+            continue
+        nested = value.get("values")
+        fields: Mapping[str, Any] = nested if isinstance(nested, Mapping) else value
+        for key, item in fields.items():
+            if isinstance(item, str):
+                flat[f"{name}.{key}"] = item
+        main = fields.get("password") or fields.get("token") or fields.get("content_base64")
+        if main is None and len(fields) == 1:
+            main = next(iter(fields.values()))
+        if isinstance(main, str):
+            flat[name] = main
+    return flat

@@ -1,6 +1,7 @@
 """Step definitions, the catalogue, and what a running step sees."""
 
 from shared.steps._api import (
+    ExecutionResources,
     NoParams,
     Output,
     Route,
@@ -15,6 +16,7 @@ from shared.steps._testing import StepEnvironment
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ExecutionResources",
     "NoParams",
     "Output",
     "Route",

@@ -5,9 +5,9 @@ A step is a plain function (sync or async) taking one argument, its validated pa
 module: registries are built from explicit lists (see `StepRegistry`).
 
 While a step runs, `context()` returns its `StepContext` (execution, node path, attempt,
-idempotency key, logger, artifacts folder, cancellation), read from a ContextVar the way
-`temporalio.activity.info()` is, so helper functions deep in a step family need no extra
-argument.
+idempotency key, logger, artifacts, secrets, execution-wide resources, journal notes,
+cancellation), read from a ContextVar the way `temporalio.activity.info()` is, so helper
+functions deep in a step family need no extra argument.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
+import mimetypes
+import re
+import shutil
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,11 +27,17 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.errors import StepCancelled
+from shared.errors import StepCancelled, StepError
 
 StepKind = Literal["action", "router", "container", "subflow"]
 LogSink = Callable[[str, str, str], None]
 """(path, level, message) -> None; messages arrive already masked."""
+NoteSink = Callable[[str, str, dict[str, Any]], None]
+"""(path, kind, data) -> None: journals a `node.note` event (masked by the sink)."""
+SecretResolver = Callable[[str], str | None]
+"""A secret's value by name (`NAME` or `NAME.field`), registered with the masker; None if unknown."""
+
+log = logging.getLogger(__name__)
 
 
 class NoParams(BaseModel):
@@ -164,6 +173,78 @@ def definition_of(obj: Any) -> StepDefinition:
     return found
 
 
+Closer = Callable[[Any], Any]
+"""Closes a resource; may return an awaitable, which is awaited."""
+
+
+class ExecutionResources:
+    """What a step family keeps open across the steps of one execution.
+
+    A browser session, a database transaction, an IMAP connection: a step opens it once and
+    stores it under a key (`browser:main`), later steps of the same execution find it there,
+    and the engine closes every one (newest first) when the execution ends, fails, is cancelled
+    or its host stops. A closer that fails is logged and does not stop the others. Safe to use
+    from step threads and from the event loop.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[Any, Closer | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The resource stored under `key`, or `default`."""
+        with self._lock:
+            item = self._items.get(key)
+        return default if item is None else item[0]
+
+    def put(self, key: str, value: Any, close: Closer | None = None) -> None:
+        """Keep `value` under `key` until the execution ends; `close(value)` is then called.
+
+        Raises:
+            ValueError: when `key` is already taken (close or `pop` the old one first).
+        """
+        with self._lock:
+            if key in self._items:
+                raise ValueError(f"an execution resource named {key!r} is already open")
+            self._items[key] = (value, close)
+
+    def pop(self, key: str) -> Any:
+        """Forget `key` without closing it (the step closed it itself); None when absent."""
+        with self._lock:
+            item = self._items.pop(key, None)
+        return None if item is None else item[0]
+
+    def keys(self) -> list[str]:
+        """The keys open now, oldest first."""
+        with self._lock:
+            return list(self._items)
+
+    async def aclose(self) -> None:
+        """Close everything, newest first; failures are logged, never raised."""
+        while True:
+            with self._lock:
+                if not self._items:
+                    return
+                key = next(reversed(self._items))
+                value, close = self._items.pop(key)
+            if close is None:
+                continue
+            try:
+                result = close(value)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:  # one failed close must not leave the others open
+                log.warning("closing execution resource %s failed: %s: %s", key, type(exc).__name__, exc)
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def _artifact_name(name: str) -> str:
+    base = _UNSAFE_NAME.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip(" .")
+    return base[:200] or "artifact"
+
+
 class _MaskingAdapter(logging.LoggerAdapter):  # type: ignore[type-arg]
     def __init__(self, logger: logging.Logger, ctx: StepContext) -> None:
         super().__init__(logger, {})
@@ -187,6 +268,9 @@ class StepContext:
     mask: Callable[[Any], Any] = lambda value: value
     log_sink: LogSink | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    secrets: SecretResolver = lambda _name: None
+    resources: ExecutionResources = field(default_factory=ExecutionResources)
+    note_sink: NoteSink | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -210,6 +294,61 @@ class StepContext:
         """Write a line to the execution's log (secrets masked)."""
         if self.log_sink is not None:
             self.log_sink(self.path, level, str(self.mask(message)))
+
+    def secret(self, name: str) -> str:
+        """The value of a credential or secret (`NAME`, or `NAME.field` for one field).
+
+        The value is registered with the masker first, so it never shows in logs, events or
+        errors. Steps take the credential's *name* as a param, never its value.
+
+        Raises:
+            StepError: kind `credential`, not retryable, when there is no such secret.
+        """
+        value = self.secrets(name)
+        if value is None:
+            raise StepError(
+                f"no credential or secret named '{name}' is available to this execution",
+                kind="credential",
+                retryable=False,
+            )
+        return value
+
+    def note(self, kind: str, data: Mapping[str, Any]) -> None:
+        """Journal a `node.note` event for this node (e.g. `healed`: a selector that was repaired).
+
+        Notes are facts for people and tools (the studio offers healed selectors for review);
+        they change nothing in the execution's state. `data` is masked.
+        """
+        if self.note_sink is not None:
+            self.note_sink(self.path, kind, dict(data))
+
+    def save_artifact(self, name: str, data: bytes | str | Path, *, content_type: str | None = None) -> dict[str, Any]:
+        """Keep a file as an artifact of this node; the agent uploads it when the execution ends.
+
+        Args:
+            name: the file name shown to users (sanitised; a secret in it is masked).
+            data: the content, or a file to copy (streamed, never read whole).
+            content_type: the media type; guessed from the name when None.
+
+        Returns:
+            `{"artifact", "name", "size", "content_type"}`: `artifact` is the path relative to
+            the execution's artifacts folder, what the orchestrator's artifact API names.
+        """
+        clean = _artifact_name(str(self.mask(name)))
+        folder = self.artifacts_dir
+        target = folder / clean
+        stem, dot, suffix = clean.rpartition(".")
+        counter = 1
+        while target.exists():
+            counter += 1
+            target = folder / (f"{stem}-{counter}.{suffix}" if dot else f"{clean}-{counter}")
+        if isinstance(data, Path):
+            shutil.copyfile(data, target)
+        else:
+            target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        guessed = content_type or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        relative = target.relative_to(self.artifacts_root / self.execution_id).as_posix()
+        return {"artifact": relative, "name": target.name, "size": target.stat().st_size, "content_type": guessed}
 
     def is_cancelled(self) -> bool:
         """True once the execution was asked to stop; long sync steps should poll it."""

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.errors import StepError
-from shared.steps._api import StepContext, _reset_context, _set_context, definition_of
+from shared.steps._api import ExecutionResources, StepContext, _reset_context, _set_context, definition_of
 
 
 class StepEnvironment:
@@ -34,6 +34,7 @@ class StepEnvironment:
         attempt: int = 1,
         artifacts_dir: str | Path | None = None,
         mask: Callable[[Any], Any] | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.execution_id = execution_id
         self.path = path
@@ -42,10 +43,19 @@ class StepEnvironment:
         self.mask = mask or (lambda value: value)
         self.logs: list[tuple[str, str]] = []
         self.cancel_event = threading.Event()
+        self.secrets = dict(secrets or {})
+        self.resources = ExecutionResources()
+        """Shared by every `run` of this environment, as by the steps of one execution; `aclose()`
+        closes them like the end of an execution."""
+        self.notes: list[tuple[str, dict[str, Any]]] = []
 
     def cancel(self) -> None:
         """Make `context().is_cancelled()` true."""
         self.cancel_event.set()
+
+    async def aclose(self) -> None:
+        """Close the execution resources the steps left open, as the engine does at the end."""
+        await self.resources.aclose()
 
     async def run(self, step_fn: Callable[..., Any], params: Mapping[str, Any] | None = None) -> Any:
         """Validate `params` and run the step; sync steps run in a worker thread.
@@ -69,6 +79,9 @@ class StepEnvironment:
             mask=self.mask,
             log_sink=lambda _path, level, message: self.logs.append((level, message)),
             cancel_event=self.cancel_event,
+            secrets=self.secrets.get,
+            resources=self.resources,
+            note_sink=lambda _path, kind, data: self.notes.append((kind, data)),
         )
         token = _set_context(ctx)
         try:

@@ -713,3 +713,36 @@ def test_the_cli_page_covers_every_command_and_option() -> None:
             for option in param.opts:
                 if option.startswith("-") and option != "--help":
                     assert f"`{option}" in page, f"rpa {name} {option}"
+
+
+def test_run_takes_secrets_from_a_file_and_rpa_secret_variables_and_masks_them(tmp_path: Path) -> None:
+    flow = write(
+        tmp_path / "secret.json",
+        {
+            "schema": "rpa.flow/1",
+            "name": "secret",
+            "nodes": [{"id": "n", "type": "data.template", "params": {"template": "{{ secrets.erp }}"}}],
+            "outputs": {
+                "password_length": "{{ secrets.erp | length }}",
+                "user_length": "{{ secrets['erp.username'] | length }}",
+                "token_length": "{{ secrets.api | length }}",
+                "echo": "{{ steps.n.output }}",
+            },
+        },
+    )
+    secrets = write(tmp_path / "secrets.yaml", "erp:\n  username: robot\n  password: pa55-w0rd-long\n")
+    result = invoke("run", str(flow), "--secrets", str(secrets), "--json", env={"RPA_SECRET_API": "tok-123456"})
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["outputs"] == {"password_length": 14, "user_length": 5, "token_length": 10, "echo": "***"}
+    assert "pa55-w0rd-long" not in result.output
+    assert "tok-123456" not in result.output
+
+
+def test_run_with_a_secrets_file_that_is_not_an_object_exits_2(tmp_path: Path) -> None:
+    flow = write(tmp_path / "echo.json", ECHO)
+    secrets = write(tmp_path / "secrets.json", "[1, 2]")
+    result = invoke("run", str(flow), "--secrets", str(secrets))
+    assert result.exit_code == 2
+    assert "--secrets" in result.output
+    assert "expected an object" in result.output

@@ -116,6 +116,7 @@ def test_public_names_are_pinned() -> None:
     ]
     assert sorted(shared.steps.__all__) == [
         "ENTRY_POINT_GROUP",
+        "ExecutionResources",
         "NoParams",
         "Output",
         "Route",

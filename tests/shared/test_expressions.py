@@ -85,6 +85,7 @@ def test_public_names_are_pinned() -> None:
         "evaluate",
         "find_secret_refs",
         "find_secret_uses",
+        "flatten_credentials",
         "is_template",
         "render",
     }
