@@ -1,0 +1,79 @@
+"""The display: pyautogui loaded lazily, screen grabs, and the screen's size.
+
+pyautogui reads `DISPLAY` when imported (a `KeyError` without one), so it is imported here on
+first use, after `require_display()`. Grabs use Pillow's XCB grab directly (about six times faster
+than scrot, which pyscreeze may pick) and only the region asked for.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import sys
+import threading
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from agent.steps.desktop._errors import map_pyautogui_errors, require_display
+from shared.errors import MissingDependency
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["Box", "grab", "pyautogui", "screen_box"]
+
+Box = tuple[int, int, int, int]
+"""(left, top, width, height) in screen pixels."""
+
+_lock = threading.Lock()
+
+
+def pyautogui() -> Any:
+    """The pyautogui module, configured for unattended robots.
+
+    `FAILSAFE` is off (on a virtual display the pointer may rest in a corner, which would abort
+    every action) and `PAUSE` is 0 (steps wait where they mean to; the library's default 0.1 s
+    after every call made a 50-key text take 5 s).
+
+    Raises:
+        StepError: no display; MissingDependency: the desktop extra is not installed.
+    """
+    require_display()
+    with _lock, map_pyautogui_errors():
+        try:
+            with warnings.catch_warnings():
+                # pyautogui 0.9.54's X11 module has invalid escape sequences: compiling it warns
+                # (DeprecationWarning on 3.11, SyntaxWarning from 3.12), the library's business.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", SyntaxWarning)
+                # pyscreeze leaves the pipes of a `which scrot` it runs at import to the garbage
+                # collector: collect them now, quietly, rather than warn in a later step.
+                warnings.simplefilter("ignore", ResourceWarning)
+                fresh = "pyautogui" not in sys.modules
+                module: Any = importlib.import_module("pyautogui")
+                if fresh:
+                    gc.collect()
+        except ImportError:
+            raise MissingDependency("pyautogui", extra="desktop") from None
+        module.FAILSAFE = False
+        module.PAUSE = 0
+        return module
+
+
+def grab(box: Box | None = None) -> Image.Image:
+    """An RGB image of the screen, or of `box` only."""
+    require_display()
+    try:
+        from PIL import ImageGrab
+    except ImportError:
+        raise MissingDependency("Pillow", extra="desktop") from None
+    with map_pyautogui_errors():
+        bbox = None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3])
+        return ImageGrab.grab(bbox=bbox, xdisplay=None).convert("RGB")
+
+
+def screen_box() -> Box:
+    """The whole screen as a box."""
+    with map_pyautogui_errors():
+        width, height = pyautogui().size()
+        return (0, 0, int(width), int(height))
