@@ -125,6 +125,7 @@ def _search(segment: Segment, scope: Box, params: FindParams, last: bool, every:
             grayscale=params.grayscale,
             scales=tuple(params.scales),
             every=(every and last) or params.index > 0,
+            origin=origin,
         )
         found = [Found(m.left, m.top, m.width, m.height, m.confidence) for m in matches]
     else:

@@ -7,7 +7,6 @@ than scrot, which pyscreeze may pick) and only the region asked for.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import sys
 import threading
@@ -28,6 +27,15 @@ Box = tuple[int, int, int, int]
 _lock = threading.Lock()
 
 
+def _close_import_leftovers() -> None:
+    # pyscreeze keeps its second `which` Popen, pipes open, in a module global: close them, or
+    # they warn (ResourceWarning) whenever the interpreter collects them.
+    which = getattr(sys.modules.get("pyscreeze"), "whichProc", None)
+    for pipe in (getattr(which, "stdout", None), getattr(which, "stderr", None)):
+        if pipe is not None:
+            pipe.close()
+
+
 def pyautogui() -> Any:
     """The pyautogui module, configured for unattended robots.
 
@@ -46,13 +54,13 @@ def pyautogui() -> Any:
                 # (DeprecationWarning on 3.11, SyntaxWarning from 3.12), the library's business.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 warnings.simplefilter("ignore", SyntaxWarning)
-                # pyscreeze leaves the pipes of a `which scrot` it runs at import to the garbage
-                # collector: collect them now, quietly, rather than warn in a later step.
+                # pyscreeze runs `which` twice at import and drops the first Popen with its pipes
+                # open: that one warns (ResourceWarning) right away.
                 warnings.simplefilter("ignore", ResourceWarning)
                 fresh = "pyautogui" not in sys.modules
                 module: Any = importlib.import_module("pyautogui")
                 if fresh:
-                    gc.collect()
+                    _close_import_leftovers()
         except ImportError:
             raise MissingDependency("pyautogui", extra="desktop") from None
         module.FAILSAFE = False

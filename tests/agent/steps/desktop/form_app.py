@@ -86,8 +86,14 @@ def main(state_file: Path, button_png: Path) -> None:
     root.bind("<KeyPress-Shift_L>", record("shift_down"))
     root.bind("<KeyRelease-Shift_L>", record("shift_up"))
 
+    def tick() -> None:
+        # Also every 100 ms: a paste fetches the clipboard in a nested event loop, so the key
+        # release that saves may run before the text is in the entry.
+        save()
+        root.after(100, tick)
+
     entry.focus_set()
-    root.after(50, save)
+    root.after(50, tick)
     root.mainloop()
 
 
