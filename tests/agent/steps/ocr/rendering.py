@@ -74,3 +74,23 @@ def char_accuracy(expected: str, got: str) -> float:
         if tag != "equal":
             errors += max(i2 - i1, j2 - j1)
     return 1 - errors / max(len(a), 1)
+
+
+def image_pdf(path: Path, pages: list[Image.Image], dpi: int = 150) -> Path:
+    """A scanned-style PDF: each image is one page, sized as printed at `dpi` (pdfium writes it)."""
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument.new()
+    for number, picture in enumerate(pages):
+        width, height = picture.width * 72 / dpi, picture.height * 72 / dpi
+        page = pdf.new_page(width, height)
+        obj = pypdfium2.PdfImage.new(pdf)
+        obj.set_bitmap(pypdfium2.PdfBitmap.from_pil(picture.convert("RGB")))
+        obj.set_matrix(pypdfium2.PdfMatrix().scale(width, height))
+        page.insert_obj(obj)
+        page.gen_content()
+        page.close()
+        assert len(pdf) == number + 1
+    pdf.save(str(path))
+    pdf.close()
+    return path
