@@ -113,6 +113,7 @@ def test_the_template_is_a_valid_flow(tmp_path: Path) -> None:
 
 
 @pytest.mark.desktop
+@pytest.mark.ocr
 def test_the_template_runs_with_rpa_run_and_an_image_next_to_the_flow(
     form_app: FormApp, xvfb: Display, tmp_path: Path
 ) -> None:
@@ -120,8 +121,6 @@ def test_the_template_runs_with_rpa_run_and_an_image_next_to_the_flow(
     folder.mkdir()
     shutil.copy(form_app.button_png, folder / "submit.png")
     flow = _template_flow(folder)
-    confirmation = "region:0,60,300,120"  # the status label's area: no OCR needed here
-
     done = rpa(
         "run",
         str(flow),
@@ -132,8 +131,6 @@ def test_the_template_runs_with_rpa_run_and_an_image_next_to_the_flow(
         "text=ACME Ltd",
         "-i",
         "submit=image:submit.png",
-        "-i",
-        f"confirmation={confirmation}",
         cwd=folder,
     )
 
@@ -141,6 +138,7 @@ def test_the_template_runs_with_rpa_run_and_an_image_next_to_the_flow(
     result = json.loads(done.stdout)
     assert result["status"] == "succeeded"
     assert (result["outputs"]["clicked"]["left"], result["outputs"]["clicked"]["top"]) == (502, 102)
+    # The default confirmation, ocr:"pressed", read the status label the click changed.
     state = form_app.wait_for(lambda s: s["image_clicks"] == 1)
     assert state["entry"] == "ACME Ltd"
     shots = list((folder / ".rpa-artifacts").rglob("form.png"))

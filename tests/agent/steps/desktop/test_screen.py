@@ -152,3 +152,23 @@ async def test_without_a_display_every_step_says_how_to_get_one(monkeypatch: pyt
             await StepEnvironment().run(step_fn, params)
         assert caught.value.kind == "no_display"
         assert caught.value.retryable is False
+
+
+@pytest.mark.ocr
+async def test_a_click_on_an_ocr_target_presses_its_button(form_app: FormApp) -> None:
+    out = await StepEnvironment().run(click, {"target": 'ocr:"Submit"', "window": WINDOW})
+
+    assert out["target"]["text"] == "Submit"
+    # The button: (400, 80) in the window at (100, 80); its text is near its middle.
+    assert 505 <= out["x"] <= 630
+    assert 165 <= out["y"] <= 205
+    form_app.wait_for(lambda s: s["text_clicks"] == 1 and s["status"] == "text pressed")
+
+
+@pytest.mark.ocr
+async def test_an_anchor_from_ocr_text_points_beside_it(form_app: FormApp) -> None:
+    # The status label reads "idle"; the entry is above it.
+    label = await StepEnvironment().run(locate, {"target": 'ocr:"idle"', "window": WINDOW})
+    above = await StepEnvironment().run(locate, {"target": 'ocr:"idle" >> above:30', "window": WINDOW})
+    assert above["x"] == label["x"]
+    assert above["y"] == label["top"] - 30
