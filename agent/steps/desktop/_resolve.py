@@ -65,9 +65,11 @@ class Found:
 class NotFound(Exception):
     """A segment found nothing (yet): the caller may look again until its timeout."""
 
-    def __init__(self, segment: Segment, detail: str) -> None:
+    def __init__(self, segment: Segment, detail: str, scope: Box) -> None:
         super().__init__(f"{segment}: {detail}")
         self.segment = segment
+        self.scope = scope
+        """Where it was looked for: the failure's screenshot shows this area."""
 
 
 def _image_folders() -> list[Path]:
@@ -135,11 +137,11 @@ def _search(segment: Segment, scope: Box, params: FindParams, last: bool, every:
             for h in hits
         ]
     if not found:
-        raise NotFound(segment, "not on screen")
+        raise NotFound(segment, "not on screen", scope)
     if last and every:
         return found
     if params.index >= len(found):
-        raise NotFound(segment, f"only {len(found)} matches, index {params.index} asked")
+        raise NotFound(segment, f"only {len(found)} matches, index {params.index} asked", scope)
     return [found[params.index]]
 
 
@@ -199,6 +201,16 @@ def find(params: FindParams, *, every: bool = False) -> list[Found]:
     return current
 
 
+def _evidence(scope: Box) -> str | None:
+    """Save what the area looked like when the target was given up on; the artifact's path."""
+    try:
+        buffer = io.BytesIO()
+        grab(scope).save(buffer, format="PNG")
+        return str(context().save_artifact("not-found.png", buffer.getvalue(), content_type="image/png")["artifact"])
+    except (StepError, OSError):  # the evidence is a courtesy: never hide the real error behind it
+        return None
+
+
 def locate(params: FindParams, *, every: bool = False, timeout_s: float | None = None) -> list[Found]:
     """Resolve the target, looking again until it appears or the timeout passes.
 
@@ -218,7 +230,11 @@ def locate(params: FindParams, *, every: bool = False, timeout_s: float | None =
                     f"target '{params.target}'{where} not found after {params.timeout_s:g} s ({missing})",
                     kind="element_not_found",
                     retryable=True,
-                    details={"target": params.target, "segment": str(missing.segment)},
+                    details={
+                        "target": params.target,
+                        "segment": str(missing.segment),
+                        "screenshot": _evidence(missing.scope),
+                    },
                 ) from None
         time.sleep(POLL_S)
 

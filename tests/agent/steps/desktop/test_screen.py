@@ -64,6 +64,10 @@ async def test_every_match_and_a_region_narrow_or_widen_what_is_found(form_app: 
         )
     assert caught.value.kind == "element_not_found"
     assert caught.value.retryable is True
+    # The area searched is kept as evidence: the window's left part, 300x400.
+    evidence = env.artifacts_dir / env.execution_id / caught.value.details["screenshot"]
+    with Image.open(evidence) as image:
+        assert image.size == (300, 400)
     moved = await env.run(
         locate, {"target": f"image:{form_app.button_png} >> below:10", "window": WINDOW, "timeout_s": 0}
     )
