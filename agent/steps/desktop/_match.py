@@ -101,6 +101,62 @@ def _match_one_scale(
     ]
 
 
+COARSE_MIN_PIXELS = 300_000
+"""Areas at least this large (a 640x480 window) are searched at half resolution first."""
+COARSE_CANDIDATES = 5
+COARSE_SLACK = 0.25
+"""A half-resolution score this far below `confidence` still makes a candidate."""
+REFINE_MARGIN = 4
+
+
+def _coarse_candidates(haystack: Any, needle: Any, confidence: float) -> list[tuple[int, int]]:
+    """Top-left corners (full resolution) of the best few matches at half resolution."""
+    cv2, np = _cv()
+    small_hay = cv2.pyrDown(haystack)
+    small_needle = cv2.pyrDown(needle)
+    result = np.nan_to_num(cv2.matchTemplate(small_hay, small_needle, cv2.TM_CCOEFF_NORMED), nan=0.0)
+    height, width = small_needle.shape[:2]
+    corners = []
+    for _ in range(COARSE_CANDIDATES):
+        _min, best, _minloc, (x, y) = cv2.minMaxLoc(result)
+        if best < confidence - COARSE_SLACK:
+            break
+        corners.append((2 * int(x), 2 * int(y)))
+        # Suppress this peak's neighbourhood before looking for the next one.
+        result[max(0, y - height // 2) : y + height // 2 + 1, max(0, x - width // 2) : x + width // 2 + 1] = -1.0
+    return corners
+
+
+def _refine(haystack: Any, needle: Any, corner: tuple[int, int]) -> tuple[float, int, int]:
+    cv2, _np = _cv()
+    height, width = needle.shape[:2]
+    left, top = max(0, corner[0] - REFINE_MARGIN), max(0, corner[1] - REFINE_MARGIN)
+    window = haystack[top : top + height + 2 * REFINE_MARGIN, left : left + width + 2 * REFINE_MARGIN]
+    if window.shape[0] < height or window.shape[1] < width:
+        return (-1.0, 0, 0)
+    _min, best, _minloc, (x, y) = cv2.minMaxLoc(cv2.matchTemplate(window, needle, cv2.TM_CCOEFF_NORMED))
+    return (float(best), left + int(x), top + int(y))
+
+
+def _best_coarse_to_fine(
+    haystack: Any, needle: Any, confidence: float, origin: tuple[int, int]
+) -> list[ImageMatch] | None:
+    """The best match found through a half-resolution pass, or None to search at full resolution.
+
+    Matching a quarter of the pixels first, then a few small windows at full resolution, costs
+    about a third of a full-resolution search on a 1280x800 screen. When no candidate holds up at
+    full resolution the caller searches everything, so a miss here never loses a match.
+    """
+    if haystack.size < COARSE_MIN_PIXELS or min(needle.shape[:2]) < 16:
+        return None
+    refined = [_refine(haystack, needle, corner) for corner in _coarse_candidates(haystack, needle, confidence)]
+    best = max(refined, default=(-1.0, 0, 0))
+    if best[0] < confidence:
+        return None
+    height, width = needle.shape[:2]
+    return [ImageMatch(origin[0] + best[1], origin[1] + best[2], width, height, best[0], 1.0)]
+
+
 def match_template(
     screen: Image.Image,
     template: Image.Image,
@@ -135,6 +191,10 @@ def match_template(
             kind="validation",
             retryable=False,
         )
+    if not every and tuple(scales) == (1.0,):
+        quick = _best_coarse_to_fine(haystack, needle, confidence, origin)
+        if quick is not None:
+            return quick
     candidates: list[ImageMatch] = []
     for scale in scales:
         candidates.extend(_match_one_scale(haystack, needle, scale, confidence, every, origin))

@@ -96,3 +96,28 @@ def test_the_origin_shifts_matches_from_a_region_to_screen_coordinates() -> None
     template = _pattern()
     (match,) = match_template(_screen_with(template, [(40, 50)]), template, origin=(100, 200))
     assert (match.left, match.top) == (140, 250)
+
+
+def test_the_half_resolution_pass_finds_what_a_full_search_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.steps.desktop import _match
+
+    template = _pattern()
+    near_miss = template.copy()
+    ImageDraw.Draw(near_miss).rectangle((40, 5, 55, 25), fill="#ffffff")  # a similar, wrong button
+    screen = Image.effect_noise((1280, 800), 40).convert("RGB")
+    screen.paste(near_miss, (200, 150))
+    quick: list[object] = []
+    original = _match._best_coarse_to_fine
+    monkeypatch.setattr(_match, "_best_coarse_to_fine", lambda *a: quick.append(original(*a)) or quick[-1])
+    results = []
+    for place in [(0, 0), (611, 333), (1220, 770), (45, 701)]:
+        shown = screen.copy()
+        shown.paste(template, place)
+        fast = match_template(shown, template)
+        with monkeypatch.context() as patched:
+            patched.setattr(_match, "COARSE_MIN_PIXELS", 10**9)  # full resolution only
+            full = match_template(shown, template)
+        assert [(m.left, m.top) for m in fast] == [(m.left, m.top) for m in full] == [place]
+        results.append(fast[0].confidence)
+    assert min(results) > 0.99
+    assert all(found is not None for found in quick[::2]), "the half-resolution pass gave up"
