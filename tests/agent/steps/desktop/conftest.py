@@ -52,8 +52,11 @@ def xvfb() -> Iterator[Display]:
     if not number:
         process.kill()
         pytest.fail("Xvfb did not start (no display number reported)")
+    # Only DISPLAY: the steps grab the screen with Pillow's XCB grab themselves, so they need no
+    # XDG_SESSION_TYPE=x11 (which pyscreeze would want) and no scrot.
     saved = {key: os.environ.get(key) for key in ("DISPLAY", "XDG_SESSION_TYPE")}
-    os.environ.update(DISPLAY=f":{number}", XDG_SESSION_TYPE="x11")
+    os.environ.pop("XDG_SESSION_TYPE", None)
+    os.environ["DISPLAY"] = f":{number}"
     try:
         yield Display(f":{number}", WIDTH, HEIGHT)
     finally:
