@@ -176,3 +176,38 @@ async def test_an_anchor_from_ocr_text_points_beside_it(form_app: FormApp) -> No
     above = await StepEnvironment().run(locate, {"target": 'ocr:"idle" >> above:30', "window": WINDOW})
     assert above["x"] == label["x"]
     assert above["y"] == label["top"] - 30
+
+
+async def test_open_a_file_with_its_default_application(
+    xvfb: Display, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from tests.agent.steps.desktop.conftest import HERE
+
+    # A real xdg-open, with the form app made the default application for text files.
+    opener = tmp_path / "opener.sh"
+    opener.write_text(
+        f'#!/bin/sh\necho "$1" > {tmp_path}/opened\n'
+        f"exec {sys.executable} {HERE / 'form_app.py'} {tmp_path}/state.json {tmp_path}/b.png\n"
+    )
+    opener.chmod(0o755)
+    applications = tmp_path / "data" / "applications"
+    applications.mkdir(parents=True)
+    (applications / "rpa-form.desktop").write_text(
+        f"[Desktop Entry]\nType=Application\nName=Form\nExec={opener} %f\nMimeType=text/plain;\n"
+    )
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "mimeapps.list").write_text("[Default Applications]\ntext/plain=rpa-form.desktop\n")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    note = tmp_path / "note.txt"
+    note.write_text("invoice 42\n")
+
+    env = StepEnvironment()
+    out = await env.run(open_app, {"file": str(note), "wait_window": "RPA Test Form"})
+
+    assert out["window"]["title"] == "RPA Test Form"
+    assert (tmp_path / "opened").read_text().strip() == str(note)
+    await env.run(window_close, {"title": "RPA Test Form"})
