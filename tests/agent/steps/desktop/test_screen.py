@@ -114,6 +114,8 @@ async def test_windows_are_listed_moved_resized_activated_and_closed_by_title(fo
 
     after = await env.run(window_move, {"title": WINDOW, "left": 300, "top": 200, "width": 700})
     assert (after["left"], after["top"], after["width"], after["height"]) == (300, 200, 700, 420)
+    corner = await env.run(locate, {"target": 'window:"RPA Test*" >> point:10,10'})
+    assert (corner["x"], corner["y"]) == (310, 210)
     found = await env.run(locate, {"target": f"image:{form_app.button_png}"})
     assert (found["left"], found["top"]) == (702, 222)
 
