@@ -81,7 +81,25 @@ def grab(box: Box | None = None) -> Image.Image:
 
 
 def screen_box() -> Box:
-    """The whole screen as a box."""
+    """The whole screen as a box.
+
+    On Linux it asks the X server on a connection of its own: pyautogui's single module-wide
+    python-xlib connection is not thread-safe, and the looking steps (locate, wait, screenshot)
+    hold no lock, so they may run while another branch clicks through pyautogui.
+    """
+    require_display()
+    if sys.platform.startswith("linux"):
+        try:
+            xdisplay = importlib.import_module("Xlib.display")
+        except ImportError:
+            raise MissingDependency("python-xlib", extra="desktop") from None
+        with map_pyautogui_errors():
+            connection = xdisplay.Display()
+            try:
+                screen = connection.screen()
+                return (0, 0, int(screen.width_in_pixels), int(screen.height_in_pixels))
+            finally:
+                connection.close()
     with map_pyautogui_errors():
         width, height = pyautogui().size()
         return (0, 0, int(width), int(height))
