@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ANCHORS", "LocatorSyntaxError", "Segment", "parse_target"]
+__all__ = ["ANCHORS", "LocatorSyntaxError", "Segment", "parse_target", "shorten"]
 
 SegmentKind = Literal["image", "ocr", "window", "point", "region", "offset", "anchor"]
 ANCHORS = ("right-of", "left-of", "above", "below")
@@ -53,10 +53,15 @@ class Segment:
 
     def __str__(self) -> str:
         if self.kind in _VALUE_KINDS:
-            return f'{self.kind}:"{self.value}"'
+            return f'{self.kind}:"{shorten(self.value)}"'
         if self.kind == "anchor":
             return f"{self.value}:{self.numbers[0]}"
         return f"{self.kind}:{','.join(map(str, self.numbers))}"
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` cut in the middle for messages: a `data:` image is kilobytes of base64."""
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 4 :]}"
 
 
 def _split(text: str) -> list[tuple[str, int]]:

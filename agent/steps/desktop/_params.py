@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from agent.steps.desktop._locators import LocatorSyntaxError, parse_target
+from agent.steps.desktop._locators import LocatorSyntaxError, parse_target, shorten
 
 __all__ = ["FindParams", "Target", "check_target"]
 
@@ -16,7 +16,7 @@ def check_target(text: str) -> str:
     try:
         parse_target(text)
     except LocatorSyntaxError as exc:
-        raise ValueError(f"invalid target '{text}': {exc}") from None
+        raise ValueError(f"invalid target '{shorten(text)}': {exc}") from None
     return text
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.steps.desktop._locators import Segment, parse_target
+from agent.steps.desktop._locators import Segment, parse_target, shorten
 from agent.steps.desktop._match import match_template
 from agent.steps.desktop._params import FindParams
 from agent.steps.desktop._screen import Box, grab, screen_box
@@ -227,11 +227,11 @@ def locate(params: FindParams, *, every: bool = False, timeout_s: float | None =
             if time.monotonic() >= deadline:
                 where = f" in window '{params.window}'" if params.window else ""
                 raise StepError(
-                    f"target '{params.target}'{where} not found after {params.timeout_s:g} s ({missing})",
+                    f"target '{shorten(params.target)}'{where} not found after {params.timeout_s:g} s ({missing})",
                     kind="element_not_found",
                     retryable=True,
                     details={
-                        "target": params.target,
+                        "target": shorten(params.target, 400),
                         "segment": str(missing.segment),
                         "screenshot": _evidence(missing.scope),
                     },
@@ -255,9 +255,9 @@ def wait_until_gone(params: FindParams) -> None:
             return
         if time.monotonic() >= deadline:
             raise StepError(
-                f"target '{params.target}' still on screen after {params.timeout_s:g} s",
+                f"target '{shorten(params.target)}' still on screen after {params.timeout_s:g} s",
                 kind="still_visible",
                 retryable=True,
-                details={"target": params.target},
+                details={"target": shorten(params.target, 400)},
             )
         time.sleep(POLL_S)

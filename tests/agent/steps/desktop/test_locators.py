@@ -121,3 +121,10 @@ def test_the_half_resolution_pass_finds_what_a_full_search_finds(monkeypatch: py
         results.append(fast[0].confidence)
     assert min(results) > 0.99
     assert all(found is not None for found in quick[::2]), "the half-resolution pass gave up"
+
+
+def test_a_long_data_uri_is_shortened_in_messages() -> None:
+    uri = "data:image/png;base64," + "A" * 4000
+    (segment,) = parse_target(f"image:{uri}")
+    assert segment.value == uri
+    assert len(str(segment)) < 100
