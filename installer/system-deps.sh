@@ -23,7 +23,7 @@ PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
   libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-sync1 libxcb-shm0 fonts-dejavu-core
   # virtual display, desktop automation, tray host
-  xvfb xauth xdotool x11-utils scrot trayer
+  xvfb xauth xdotool x11-utils scrot trayer xclip xdg-utils file
   # browser automation (Playwright drives Debian's Chromium)
   chromium
   # OCR

@@ -1,0 +1,151 @@
+"""Where the pixels come from: image files, execution artifacts, regions, PDF pages."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import StepError
+from shared.steps import context
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+PDF_LOCK = threading.Lock()
+"""pdfium is not thread-safe: every call into it in this process goes through this lock."""
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d*)\s*)?$")
+
+
+def resolve(source: str | dict[str, Any]) -> Path:
+    """The file behind a path or an artifact of this execution (`{"artifact": ...}`, as
+    `save_artifact` and the screenshot steps return it)."""
+    if isinstance(source, dict):
+        ctx = context()
+        return ctx.artifacts_root / ctx.execution_id / str(source["artifact"])
+    return Path(source).expanduser()
+
+
+def load_image(path: Path) -> Image.Image:
+    """The image in `path`, decoded (errors surface here, inside the caller's error boundary)."""
+    from PIL import Image
+
+    if path.suffix.lower() == ".pdf":
+        raise StepError(
+            f"{path} is a PDF: read it with ocr.read_pdf",
+            kind="bad_input",
+            retryable=False,
+            details={"file": str(path)},
+        )
+    image = Image.open(path)
+    image.load()
+    return image
+
+
+def crop(image: Image.Image, region: tuple[int, int, int, int] | None, source: str) -> Image.Image:
+    """`image` cut to `(left, top, width, height)`; an error naming the image's size when outside it."""
+    if region is None:
+        return image
+    left, top, width, height = region
+    if left + width > image.width or top + height > image.height:
+        raise StepError(
+            f"the region {list(region)} lies outside {source} ({image.width}x{image.height} px)",
+            kind="bad_input",
+            retryable=False,
+            details={"region": list(region), "size": [image.width, image.height]},
+        )
+    cut = image.crop((left, top, left + width, top + height))
+    cut.info = dict(image.info)
+    return cut
+
+
+def _ranges(spec: str) -> list[tuple[int, int | None]]:
+    ranges: list[tuple[int, int | None]] = []
+    for part in spec.split(","):
+        found = _RANGE.match(part)
+        if not found:
+            raise ValueError(f"'{part.strip()}' is not a page number or range (e.g. 1-3,5,8-)")
+        first = int(found.group(1))
+        last = first if found.group(2) is None else (int(found.group(2)) if found.group(2) else None)
+        if first < 1 or (last is not None and last < first):
+            raise ValueError(f"'{part.strip()}' is not a valid page range")
+        ranges.append((first, last))
+    return ranges
+
+
+def check_page_spec(spec: str | None) -> str | None:
+    """Validate a page spec's syntax without the document (so `rpa validate` catches it)."""
+    if spec is not None and spec.strip():
+        _ranges(spec)
+    return spec
+
+
+def parse_pages(spec: str | None, count: int) -> list[int]:
+    """1-based page numbers from `1-3,5,8-` (None: every page), checked against `count`.
+
+    Raises:
+        ValueError: a part that is not a number or range, or a page past the end.
+    """
+    if spec is None or not spec.strip():
+        return list(range(1, count + 1))
+    pages: list[int] = []
+    for first, last in _ranges(spec):
+        end = count if last is None else last
+        if max(first, end) > count:
+            raise ValueError(f"page {max(first, end)} is past the end of the document ({count} pages)")
+        pages.extend(p for p in range(first, end + 1) if p not in pages)
+    return pages
+
+
+class PdfPages:
+    """An open PDF whose pages are rendered one at a time, in grey, at `dpi`.
+
+    Args:
+        path: the PDF file.
+        password: its password, when it is encrypted.
+    """
+
+    def __init__(self, path: Path, password: str | None = None) -> None:
+        import pypdfium2
+
+        if not path.is_file():
+            raise FileNotFoundError(2, "no such file", str(path))
+        with PDF_LOCK:
+            try:
+                self._pdf = pypdfium2.PdfDocument(path, password=password)
+            except pypdfium2.PdfiumError as exc:
+                wrong_password = "password" in str(exc).lower()
+                raise StepError(
+                    f"cannot open the PDF {path}: "
+                    + ("the password is missing or wrong" if wrong_password else str(exc)),
+                    kind="credential" if wrong_password else "bad_input",
+                    retryable=False,
+                    details={"file": str(path)},
+                ) from None
+            self.count = len(self._pdf)
+        self.path = path
+
+    def render(self, number: int, dpi: int) -> Image.Image:
+        """Page `number` (1-based) as a greyscale Pillow image with its dpi recorded."""
+        with PDF_LOCK:
+            page = self._pdf[number - 1]
+            try:
+                bitmap = page.render(scale=dpi / 72, grayscale=True)
+                image: Image.Image = bitmap.to_pil()
+            finally:
+                page.close()
+        image.info["dpi"] = (dpi, dpi)
+        return image
+
+    def iter_pages(self, numbers: list[int], dpi: int) -> Iterator[tuple[int, Image.Image]]:
+        """`(number, image)` for each page in `numbers`, rendered when asked for."""
+        for number in numbers:
+            yield number, self.render(number, dpi)
+
+    def close(self) -> None:
+        """Release the document."""
+        with PDF_LOCK:
+            self._pdf.close()
