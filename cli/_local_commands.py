@@ -168,6 +168,8 @@ def run(
     document = load_or_exit(flow, registry)
     inputs = _parse_inputs(input_, inputs_file)
     secrets = _load_secrets(secrets_file)
+    # Files a flow names relatively (a desktop step's `image:button.png`) sit next to the flow.
+    os.environ.setdefault("RPA_FLOW_DIR", str(flow.resolve().parent))
     journal = _open_journal(journal_path, resume)
     loader = FileFlowLoader(flow.resolve().parent, registry)
     loader.remember(document, flow)

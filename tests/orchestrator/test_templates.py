@@ -12,39 +12,38 @@ from fastapi import FastAPI
 
 from orchestrator.services.templates import TEMPLATES_DIR, load_templates, read_template
 from shared.engine import Engine
-from shared.flow import Flow, validate_document
+from shared.flow import Flow, validate_document, walk_nodes
 from shared.steps import StepRegistry
 from shared.steps.builtin import BUILTIN_STEPS
 from tests.orchestrator._workflows_helpers import API, audit_actions
 
 TEMPLATE_FILES = sorted(TEMPLATES_DIR.glob("*.json"))
-ALLOWED_PREFIXES = ("control.", "data.", "core.")
+BUILTIN_PREFIXES = ("control.", "data.", "core.", "flow.")
+CATALOGUE = StepRegistry.default()
 
 
-def _types(graph: dict[str, Any]) -> set[str]:
-    found = set()
-    for node in graph.get("nodes", []):
-        found.add(node["type"])
-        for name in ("body", "catch", "finally"):
-            if name in node:
-                found |= _types(node[name])
-    return found
+def _types(document: dict[str, Any]) -> set[str]:
+    return {visit.node["type"] for visit in walk_nodes(document, CATALOGUE)}
 
 
-def test_there_are_a_few_templates() -> None:
-    assert 3 <= len(TEMPLATE_FILES) <= 5
+def _builtin_only(path: Path) -> bool:
+    return all(t in StepRegistry(BUILTIN_STEPS) for t in _types(read_template(path).document))
+
+
+def test_there_are_templates_for_the_built_in_steps_and_for_each_step_family() -> None:
+    assert len([p for p in TEMPLATE_FILES if _builtin_only(p)]) >= 3
     assert set(load_templates()) == {p.stem for p in TEMPLATE_FILES}
 
 
 @pytest.mark.parametrize("path", TEMPLATE_FILES, ids=lambda p: p.stem)
-def test_each_template_is_valid_with_built_in_steps_only(path: Path) -> None:
+def test_each_template_is_valid_and_declares_the_capabilities_its_steps_need(path: Path) -> None:
     template = read_template(path)
     assert all((template.title, template.description, template.category))
-    builtin_only = StepRegistry(BUILTIN_STEPS)
-    assert [p.to_dict() for p in validate_document(template.document, builtin_only)] == []
-    types = _types(template.document)
-    assert all(t.startswith(ALLOWED_PREFIXES) or t == "flow.call" for t in types), types
-    assert all(t in builtin_only for t in types)
+    assert [p.to_dict() for p in validate_document(template.document, CATALOGUE)] == []
+    needed = {CATALOGUE.get(t).capability for t in _types(template.document)} - {None}
+    assert needed <= set(template.document.get("requires", [])), f"{path.name} must declare requires: {needed}"
+    for step_type in _types(template.document):
+        assert step_type.startswith(BUILTIN_PREFIXES) or step_type in CATALOGUE
 
 
 class _Flows:
