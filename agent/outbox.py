@@ -173,12 +173,15 @@ class Outbox:
         return rows[0] if rows else None
 
     def pending_jobs(self) -> list[JobRecord]:
-        """Jobs not finished or with unacknowledged events, oldest update first.
+        """Every job the outbox holds, oldest update first: running, with unacknowledged events,
+        or finished with an end the orchestrator has not confirmed yet.
 
-        This is what the agent reports in its hello and resends after a reconnect.
+        This is what the agent reports in its hello and resends after a reconnect. A finished job
+        stays until the orchestrator acknowledges its `job.finished` (then it is forgotten), so
+        an end whose events were all acknowledged before the engine returned is still sent.
         """
         with self._lock:
-            return self._select_jobs("WHERE j.finished = 0 OR last_seq > j.acked_seq", ())
+            return self._select_jobs("", ())
 
     def reattempt(self, execution_id: str, attempt: int) -> bool:
         """Go on with a job under a new attempt: the orchestrator requeued it while this agent was

@@ -213,7 +213,7 @@ def test_events_reads_acknowledged_and_unacknowledged_alike(outbox: Outbox) -> N
 # -- job life cycle ------------------------------------------------------------------------------
 
 
-def test_pending_jobs_are_the_unfinished_and_the_not_fully_acked(outbox: Outbox) -> None:
+def test_pending_jobs_are_every_job_held_until_its_end_is_confirmed(outbox: Outbox) -> None:
     running = outbox.open_job("running", 1, {}, [])
     running.append_many([log(1)])
     outbox.ack("running", 1)
@@ -227,10 +227,15 @@ def test_pending_jobs_are_the_unfinished_and_the_not_fully_acked(outbox: Outbox)
 
     pending = {job.execution_id: job for job in outbox.pending_jobs()}
 
-    assert set(pending) == {"running", "finished-unacked"}
+    # A job whose events were all acknowledged before the engine returned still owes its
+    # `job.finished`: it is forgotten only once the orchestrator acknowledges that end.
+    assert set(pending) == {"running", "finished-unacked", "finished-acked"}
     assert pending["running"] == JobRecord("running", 1, 1, 1, False, {})
     assert pending["finished-unacked"] == JobRecord("finished-unacked", 3, 2, 1, True, {})
     assert not pending["finished-unacked"].fully_acked
+    assert pending["finished-acked"].fully_acked
+    outbox.forget("finished-acked")
+    assert {job.execution_id for job in outbox.pending_jobs()} == {"running", "finished-unacked"}
 
 
 def test_forget_refuses_to_drop_unacknowledged_events_unless_forced(outbox: Outbox) -> None:
