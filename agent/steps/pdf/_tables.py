@@ -1,0 +1,199 @@
+"""Tables of a PDF as table values (pdfplumber), spread over a process pool for long documents.
+
+pdfplumber is pure Python and holds the GIL, so threads would not help: a long document is cut
+into contiguous page ranges read by worker processes (`forkserver` on Linux, so no thread of the
+agent is forked), and the results are put back in page order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from agent.steps.pdf._documents import PagesParams, existing, open_plumber, resolve_password, select_pages
+from agent.steps.pdf._errors import map_pdf_errors
+from shared.steps import context, step
+
+PARALLEL_MIN_PAGES = 24
+"""Below this many pages a pool costs more to start than it saves."""
+
+_SETTINGS = {
+    "vertical_strategy", "horizontal_strategy", "explicit_vertical_lines", "explicit_horizontal_lines",
+    "snap_tolerance", "snap_x_tolerance", "snap_y_tolerance", "join_tolerance", "join_x_tolerance",
+    "join_y_tolerance", "edge_min_length", "edge_min_length_prefilter", "min_words_vertical",
+    "min_words_horizontal", "intersection_tolerance", "intersection_x_tolerance", "intersection_y_tolerance",
+    "text_settings",
+}  # fmt: skip
+_STRATEGIES = {
+    "ruled": {"vertical_strategy": "lines", "horizontal_strategy": "lines"},
+    "unruled": {"vertical_strategy": "text", "horizontal_strategy": "text"},
+}
+
+RawTable = tuple[int, int, list[list[str | None]]]
+"""(page, index on the page, rows of cells) as pdfplumber finds them."""
+
+
+class ReadTablesParams(PagesParams):
+    strategy: Literal["ruled", "unruled"] = Field(
+        default="ruled",
+        description="'ruled': cells drawn with lines; 'unruled': columns found from the text alignment.",
+    )
+    table_settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="pdfplumber table settings overriding the strategy's (e.g. snap_tolerance, "
+        "min_words_vertical, explicit_vertical_lines, text_x_tolerance).",
+    )
+    header: bool = Field(default=True, description="The first row of each table names its columns.")
+    merge: bool = Field(
+        default=False,
+        description="Also return `rows`: the rows of every table with the same columns as the first one, "
+        "in page order (a table running over many pages).",
+    )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Processes reading pages at once; empty = one per CPU core for documents of "
+        f"{PARALLEL_MIN_PAGES} pages or more, else 1.",
+    )
+
+    @field_validator("table_settings")
+    @classmethod
+    def _known_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(k for k in value if k not in _SETTINGS and not k.startswith("text_"))
+        if unknown:
+            raise ValueError(f"unknown table setting(s) {unknown}; known: {sorted(_SETTINGS)} and text_*")
+        return value
+
+
+def extract_range(path: str, password: str | None, pages: list[int], settings: dict[str, Any]) -> list[RawTable]:
+    """The tables of some pages (run in the step's thread or in a worker process)."""
+    import pdfplumber
+
+    found: list[RawTable] = []
+    with pdfplumber.open(path, password=password or "") as doc:
+        for number in pages:
+            page = doc.pages[number - 1]
+            for index, table in enumerate(page.extract_tables(settings)):
+                found.append((number, index, table))
+            page.close()
+    return found
+
+
+def as_table(rows: list[list[str | None]], header: bool) -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows of cells as a table value: column names and a list of objects; blank rows are dropped."""
+    rows = [r for r in rows if any((cell or "").strip() for cell in r)]  # spacing lines of unruled tables
+    if not rows:
+        return [], []
+    width = max(len(r) for r in rows)
+    if header:
+        names: list[str] = []
+        for i, cell in enumerate(rows[0] + [None] * (width - len(rows[0]))):
+            name = " ".join((cell or "").split()) or f"column_{i + 1}"
+            base, n = name, 1
+            while name in names:
+                n += 1
+                name = f"{base}_{n}"
+            names.append(name)
+        body = rows[1:]
+    else:
+        names = [f"column_{i + 1}" for i in range(width)]
+        body = rows
+    return names, [dict(zip(names, r + [None] * (width - len(r)), strict=True)) for r in body]
+
+
+def _pool_context() -> Any:
+    return multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+
+
+def _chunks(pages: list[int], parts: int) -> list[list[int]]:
+    size = max(1, -(-len(pages) // parts))
+    return [pages[i : i + size] for i in range(0, len(pages), size)]
+
+
+def _in_pool(
+    path: Path, password: str | None, pages: list[int], settings: dict[str, Any], workers: int
+) -> list[RawTable]:
+    ctx = context()
+    chunks = _chunks(pages, workers * 2)  # two ranges per worker even out slow pages
+    results: dict[int, list[RawTable]] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+        futures: dict[Future[list[RawTable]], int] = {
+            pool.submit(extract_range, str(path), password, chunk, settings): i for i, chunk in enumerate(chunks)
+        }
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = futures[future]
+                    with map_pdf_errors(path, chunks[index][0]):
+                        results[index] = future.result()
+                ctx.raise_if_cancelled()
+        finally:
+            for future in pending:
+                future.cancel()
+    return [table for i in range(len(chunks)) for table in results[i]]
+
+
+def _serial(path: Path, password: str | None, pages: list[int], settings: dict[str, Any]) -> list[RawTable]:
+    found: list[RawTable] = []
+    ctx = context()
+    for number in pages:
+        ctx.raise_if_cancelled()
+        with map_pdf_errors(path, number):
+            found.extend(extract_range(str(path), password, [number], settings))
+    return found
+
+
+def _worker_count(requested: int | None, pages: int) -> int:
+    if requested is not None:
+        return max(1, min(requested, pages))
+    if pages < PARALLEL_MIN_PAGES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, pages // 4))
+
+
+@step(
+    "pdf.read_tables",
+    params=ReadTablesParams,
+    output="{tables: [{page, index, columns, rows}], rows}: each table found, its rows as a table value "
+    "(list of objects); `rows` is the merged table when `merge` is set, else null.",
+    effects=False,
+)
+def read_tables(params: ReadTablesParams) -> dict[str, Any]:
+    """Read the tables of a PDF as tables (pdfplumber; ruled or unruled).
+
+    Long documents are read by several processes at once (`workers`); the result is the same
+    and in page order. Cells are text as printed (convert numbers with `data.convert`).
+
+    Example node:
+        {"id": "lines", "type": "pdf.read_tables",
+         "params": {"path": "invoice.pdf", "strategy": "ruled", "merge": true}}
+    """
+    path = existing(params.path)
+    password = resolve_password(params.password)
+    with open_plumber(path, params.password, password) as doc:
+        pages = select_pages(params.pages, len(doc.pages), path)
+    settings = {**_STRATEGIES[params.strategy], **params.table_settings}
+    workers = _worker_count(params.workers, len(pages))
+    with map_pdf_errors(path, credential=params.password):
+        if workers > 1:
+            raw = _in_pool(path, password, pages, settings, workers)
+        else:
+            raw = _serial(path, password, pages, settings)
+    tables: list[dict[str, Any]] = []
+    for number, index, cells in raw:
+        columns, rows = as_table(cells, params.header)
+        tables.append({"page": number, "index": index, "columns": columns, "rows": rows})
+    merged: list[dict[str, Any]] | None = None
+    if params.merge:
+        first = tables[0]["columns"] if tables else []
+        merged = [row for t in tables if t["columns"] == first for row in t["rows"]]
+    return {"tables": tables, "rows": merged}

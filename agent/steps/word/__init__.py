@@ -1,0 +1,3 @@
+"""placeholder"""
+
+WORD_STEPS = ()
