@@ -32,7 +32,7 @@ def _types(graph: dict[str, Any]) -> set[str]:
 
 
 def test_there_are_a_few_templates() -> None:
-    assert 3 <= len(TEMPLATE_FILES) <= 5
+    assert len(TEMPLATE_FILES) >= 3
     assert set(load_templates()) == {p.stem for p in TEMPLATE_FILES}
 
 
@@ -40,6 +40,11 @@ def test_there_are_a_few_templates() -> None:
 def test_each_template_is_valid_with_built_in_steps_only(path: Path) -> None:
     template = read_template(path)
     assert all((template.title, template.description, template.category))
+    if "example" in template.tags:
+        # A step family's example flow (pdf_invoice, word_letter) needs that family's steps: it is
+        # validated here with the installed families and run by tests/agent/steps/.
+        assert [p.to_dict() for p in validate_document(template.document, StepRegistry.default())] == []
+        return
     builtin_only = StepRegistry(BUILTIN_STEPS)
     assert [p.to_dict() for p in validate_document(template.document, builtin_only)] == []
     types = _types(template.document)
