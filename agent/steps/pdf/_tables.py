@@ -10,7 +10,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,10 +20,13 @@ from pydantic import Field, field_validator
 
 from agent.steps.pdf._documents import PagesParams, existing, open_plumber, resolve_password, select_pages
 from agent.steps.pdf._errors import map_pdf_errors
+from shared.errors import StepError
 from shared.steps import context, step
 
-PARALLEL_MIN_PAGES = 24
-"""Below this many pages a pool costs more to start than it saves."""
+POOL_MIN_SECONDS = 2.0
+"""Left-over work (estimated from the first pages) worth starting worker processes for."""
+PROBE_PAGES = 4
+"""Pages read in the step's own thread before deciding whether a pool is worth it."""
 
 _SETTINGS = {
     "vertical_strategy", "horizontal_strategy", "explicit_vertical_lines", "explicit_horizontal_lines",
@@ -59,8 +64,8 @@ class ReadTablesParams(PagesParams):
         default=None,
         ge=1,
         le=64,
-        description="Processes reading pages at once; empty = one per CPU core for documents of "
-        f"{PARALLEL_MIN_PAGES} pages or more, else 1.",
+        description="Processes reading pages at once; empty = decided from the time the first pages take: "
+        f"one per CPU core when the rest would take over {POOL_MIN_SECONDS:g} s, else 1.",
     )
 
     @field_validator("table_settings")
@@ -72,17 +77,20 @@ class ReadTablesParams(PagesParams):
         return value
 
 
+def _page_tables(page: Any, number: int, settings: dict[str, Any]) -> list[RawTable]:
+    found = [(number, index, table) for index, table in enumerate(page.extract_tables(settings))]
+    page.close()  # frees the page's cached objects: memory stays flat over long documents
+    return found
+
+
 def extract_range(path: str, password: str | None, pages: list[int], settings: dict[str, Any]) -> list[RawTable]:
-    """The tables of some pages (run in the step's thread or in a worker process)."""
+    """The tables of some pages (run in a worker process)."""
     import pdfplumber
 
     found: list[RawTable] = []
     with pdfplumber.open(path, password=password or "") as doc:
         for number in pages:
-            page = doc.pages[number - 1]
-            for index, table in enumerate(page.extract_tables(settings)):
-                found.append((number, index, table))
-            page.close()
+            found.extend(_page_tables(doc.pages[number - 1], number, settings))
     return found
 
 
@@ -109,7 +117,12 @@ def as_table(rows: list[list[str | None]], header: bool) -> tuple[list[str], lis
 
 
 def _pool_context() -> Any:
-    return multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that has imported pdfplumber once, so they start in milliseconds.
+    ctx.set_forkserver_preload(["pdfplumber", "agent.steps.pdf._tables"])
+    return ctx
 
 
 def _chunks(pages: list[int], parts: int) -> list[list[int]]:
@@ -136,28 +149,41 @@ def _in_pool(
                     with map_pdf_errors(path, chunks[index][0]):
                         results[index] = future.result()
                 ctx.raise_if_cancelled()
+        except BrokenProcessPool:
+            raise StepError(
+                f"a worker process reading the tables of '{path.name}' stopped unexpectedly (out of memory?); "
+                "retry, or set `workers` to 1",
+                kind="pdf_workers",
+                retryable=True,
+            ) from None
         finally:
             for future in pending:
                 future.cancel()
     return [table for i in range(len(chunks)) for table in results[i]]
 
 
-def _serial(path: Path, password: str | None, pages: list[int], settings: dict[str, Any]) -> list[RawTable]:
+def _serial(doc: Any, path: Path, pages: list[int], settings: dict[str, Any]) -> list[RawTable]:
     found: list[RawTable] = []
     ctx = context()
     for number in pages:
         ctx.raise_if_cancelled()
         with map_pdf_errors(path, number):
-            found.extend(extract_range(str(path), password, [number], settings))
+            found.extend(_page_tables(doc.pages[number - 1], number, settings))
     return found
 
 
-def _worker_count(requested: int | None, pages: int) -> int:
-    if requested is not None:
-        return max(1, min(requested, pages))
-    if pages < PARALLEL_MIN_PAGES:
-        return 1
-    return max(1, min(os.cpu_count() or 1, pages // 4))
+def _auto(doc: Any, path: Path, password: str | None, pages: list[int], settings: dict[str, Any]) -> list[RawTable]:
+    """Read the first pages here; hand the rest to a pool when it would take long enough."""
+    started = time.perf_counter()
+    probe = pages[:PROBE_PAGES]
+    found = _serial(doc, path, probe, settings)
+    rest = pages[len(probe) :]
+    per_page = (time.perf_counter() - started) / max(len(probe), 1)
+    cores = os.cpu_count() or 1
+    if cores > 1 and per_page * len(rest) >= POOL_MIN_SECONDS:
+        workers = max(1, min(cores, len(rest) // PROBE_PAGES))
+        return found + _in_pool(path, password, rest, settings, workers)
+    return found + _serial(doc, path, rest, settings)
 
 
 @step(
@@ -179,15 +205,16 @@ def read_tables(params: ReadTablesParams) -> dict[str, Any]:
     """
     path = existing(params.path)
     password = resolve_password(params.password)
+    settings = {**_STRATEGIES[params.strategy], **params.table_settings}
     with open_plumber(path, params.password, password) as doc:
         pages = select_pages(params.pages, len(doc.pages), path)
-    settings = {**_STRATEGIES[params.strategy], **params.table_settings}
-    workers = _worker_count(params.workers, len(pages))
-    with map_pdf_errors(path, credential=params.password):
-        if workers > 1:
-            raw = _in_pool(path, password, pages, settings, workers)
-        else:
-            raw = _serial(path, password, pages, settings)
+        with map_pdf_errors(path, credential=params.password):
+            if params.workers is None:
+                raw = _auto(doc, path, password, pages, settings)
+            elif params.workers > 1 and len(pages) > 1:
+                raw = _in_pool(path, password, pages, settings, min(params.workers, len(pages)))
+            else:
+                raw = _serial(doc, path, pages, settings)
     tables: list[dict[str, Any]] = []
     for number, index, cells in raw:
         columns, rows = as_table(cells, params.header)

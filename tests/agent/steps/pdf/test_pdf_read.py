@@ -161,6 +161,31 @@ async def test_tables_of_a_long_document_over_a_process_pool_equal_the_serial_re
     assert pooled["rows"][-1] == {"Row": "30-6", "Qty": "180", "Price": "37.50"}
 
 
+async def test_automatic_workers_hand_the_rest_of_a_long_document_to_the_pool(
+    env: StepEnvironment, docs: Docs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.steps.pdf import _tables
+
+    serial = await env.run(pdf.read_tables, {"path": str(docs["long.pdf"]), "workers": 1})
+    started: list[int] = []
+    real_pool = _tables._in_pool
+
+    def spy(*args: object) -> object:
+        started.append(len(args[2]))  # type: ignore[arg-type]
+        return real_pool(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_tables, "_in_pool", spy)
+    monkeypatch.setattr(_tables.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(_tables, "POOL_MIN_SECONDS", 0.0)  # any left-over work is worth a pool
+    pooled = await env.run(pdf.read_tables, {"path": str(docs["long.pdf"])})
+    assert started == [30 - _tables.PROBE_PAGES]
+    assert pooled == serial
+    monkeypatch.setattr(_tables, "POOL_MIN_SECONDS", 1e9)  # no work is
+    started.clear()
+    assert await env.run(pdf.read_tables, {"path": str(docs["long.pdf"])}) == serial
+    assert started == []
+
+
 def test_unknown_table_settings_are_refused_before_a_run() -> None:
     with pytest.raises(ValueError, match=r"unknown table setting"):
         pdf.read_tables.__rpa_step__.params.model_validate({"path": "a.pdf", "table_settings": {"snap": 1}})  # type: ignore[attr-defined]
