@@ -47,7 +47,7 @@ def params_table(model: type[BaseModel]) -> str:
         else:
             default = f"`{field.default!r}`"
         description = (field.description or "").replace("|", "\\|")
-        lines.append(f"| `{name}` | {_type(field.annotation)} | {default} | {description} |")
+        lines.append(f"| `{field.alias or name}` | {_type(field.annotation)} | {default} | {description} |")
     return "\n".join(lines) + "\n"
 
 
