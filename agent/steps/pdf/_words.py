@@ -6,6 +6,8 @@ right, `top`/`bottom` from the top edge, as pdfplumber gives them.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,17 +37,17 @@ def _words_of(page: Any, params: WordsParams) -> list[Word]:
     return [{"text": w["text"], **{k: round(float(w[k]), 2) for k in _KEYS}} for w in raw]
 
 
-def _read_words(path: Path, params: WordsParams) -> list[tuple[int, list[Word]]]:
+def _read_words(path: Path, params: WordsParams) -> Generator[tuple[int, list[Word]], None, None]:
+    """(page, words) for each chosen page, read one page at a time (a search can stop early)."""
     password = resolve_password(params.password)
-    pages: list[tuple[int, list[Word]]] = []
     with open_plumber(path, params.password, password) as doc:
         for number in select_pages(params.pages, len(doc.pages), path):
             context().raise_if_cancelled()
             with map_pdf_errors(path, number, params.password):
                 page = doc.pages[number - 1]
-                pages.append((number, _words_of(page, params)))
+                found = _words_of(page, params)
                 page.close()
-    return pages
+            yield number, found
 
 
 @step(
@@ -188,18 +190,19 @@ def find_near(params: FindNearParams) -> dict[str, Any]:
     """
     path = existing(params.path)
     anchors_seen = 0
-    for number, page_words in _read_words(path, params):
-        for box in find_anchors(page_words, params.anchor, params.case_sensitive):
-            anchors_seen += 1
-            value = value_near(page_words, box, params)
-            if value:
-                return {
-                    "value": " ".join(w["text"] for w in value),
-                    "found": True,
-                    "page": number,
-                    "anchor": box,
-                    "words": value,
-                }
+    with closing(_read_words(path, params)) as pages:  # closes the document when found early
+        for number, page_words in pages:
+            for box in find_anchors(page_words, params.anchor, params.case_sensitive):
+                anchors_seen += 1
+                value = value_near(page_words, box, params)
+                if value:
+                    return {
+                        "value": " ".join(w["text"] for w in value),
+                        "found": True,
+                        "page": number,
+                        "anchor": box,
+                        "words": value,
+                    }
     if params.required:
         if anchors_seen:
             problem = f"has no value {params.direction} of it within {params.max_distance:g} points"
