@@ -8,7 +8,7 @@ error is translated in `_errors.map_pdf_errors`.
 
 from agent.steps.pdf._errors import map_pdf_errors
 from agent.steps.pdf._forms import fill_form, read_form
-from agent.steps.pdf._pages import decrypt, encrypt, extract_pages, merge, rotate, split
+from agent.steps.pdf._pages import decrypt, encrypt, extract_pages, merge, rotate, set_metadata, split
 from agent.steps.pdf._tables import read_tables
 from agent.steps.pdf._text import info, read_text, render_page
 from agent.steps.pdf._words import find_near, words
@@ -26,6 +26,7 @@ PDF_STEPS = (
     split,
     extract_pages,
     rotate,
+    set_metadata,
     encrypt,
     decrypt,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "read_text",
     "render_page",
     "rotate",
+    "set_metadata",
     "split",
     "words",
 ]

@@ -161,6 +161,41 @@ def rotate(params: RotateParams) -> dict[str, Any]:
     return _write(writer, output_path(params.output, params.overwrite))
 
 
+class SetMetadataParams(SourceParams, _Output):
+    metadata: dict[str, str | None] = Field(
+        min_length=1,
+        description="Entries to set, e.g. {'Title': 'Invoice 42', 'Author': 'Accounts'}; null removes one. "
+        "Standard names: Title, Author, Subject, Keywords, Creator, Producer.",
+    )
+
+
+@step("pdf.set_metadata", params=SetMetadataParams, output="{path, pages, size}: the file written.")
+def set_metadata(params: SetMetadataParams) -> dict[str, Any]:
+    """Write a copy of a PDF with its metadata (title, author, ...) changed (pypdf).
+
+    Example node:
+        {"id": "meta", "type": "pdf.set_metadata",
+         "params": {"path": "report.pdf", "output": "final.pdf", "metadata": {"Title": "Q4 report"}}}
+    """
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject
+
+    source = existing(params.path)
+    reader = open_pypdf(source, params.password, resolve_password(params.password))
+    target = output_path(params.output, params.overwrite)
+    with map_pdf_errors(source, credential=params.password):
+        writer = PdfWriter(clone_from=reader)
+        current = {str(k): v for k, v in (reader.metadata or {}).items()}
+        for name, value in params.metadata.items():
+            key = "/" + name.lstrip("/")
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        writer.metadata = {NameObject(k): v for k, v in current.items()}
+    return _write(writer, target)
+
+
 class EncryptParams(SourceParams, _Output):
     user_password: str = Field(
         min_length=1, description="Name of the credential holding the password needed to open the file."

@@ -85,6 +85,28 @@ async def test_merge_extract_split_and_rotate(env: StepEnvironment, docs: Docs, 
     assert info["page_sizes"] == [[595.28, 841.89], [841.89, 595.28], [595.28, 841.89]]
 
 
+async def test_set_metadata_changes_removes_and_keeps_entries(env: StepEnvironment, docs: Docs, tmp_path: Path) -> None:
+    target = tmp_path / "meta.pdf"
+    changes = {"Title": "Q4 report", "Keywords": "rpa, pdf", "Author": None}
+    await env.run(pdf.set_metadata, {"path": str(docs["text.pdf"]), "output": str(target), "metadata": changes})
+    metadata = (await env.run(pdf.info, {"path": str(target)}))["metadata"]
+    assert metadata["Title"] == "Q4 report"
+    assert metadata["Keywords"] == "rpa, pdf"
+    assert "Author" not in metadata
+    assert metadata["Producer"].startswith("ReportLab")  # untouched entries stay
+    assert await _texts(env, target) == TEXT_PAGES
+
+
+async def test_a_cancelled_execution_stops_reading(env: StepEnvironment, docs: Docs) -> None:
+    from shared.errors import StepCancelled
+
+    env.cancel()
+    with pytest.raises(StepCancelled):
+        await env.run(pdf.read_text, {"path": str(docs["text.pdf"])})
+    with pytest.raises(StepCancelled):
+        await env.run(pdf.read_tables, {"path": str(docs["long.pdf"]), "workers": 2})
+
+
 async def test_outputs_are_not_replaced_unless_asked(env: StepEnvironment, docs: Docs, tmp_path: Path) -> None:
     target = tmp_path / "one.pdf"
     target.write_bytes(b"keep me")
