@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from agent.steps.pdf._documents import PagesParams, existing, open_plumber, resolve_password, select_pages
-from agent.steps.pdf._errors import map_pdf_errors
+from agent.steps.pdf._errors import damaged_error, map_pdf_errors
 from shared.errors import StepError
 from shared.steps import context, step
 
@@ -35,6 +35,7 @@ _SETTINGS = {
     "min_words_horizontal", "intersection_tolerance", "intersection_x_tolerance", "intersection_y_tolerance",
     "text_settings",
 }  # fmt: skip
+_STRATEGY_NAMES = {"lines", "lines_strict", "text", "explicit"}
 _STRATEGIES = {
     "ruled": {"vertical_strategy": "lines", "horizontal_strategy": "lines"},
     "unruled": {"vertical_strategy": "text", "horizontal_strategy": "text"},
@@ -74,6 +75,12 @@ class ReadTablesParams(PagesParams):
         unknown = sorted(k for k in value if k not in _SETTINGS and not k.startswith("text_"))
         if unknown:
             raise ValueError(f"unknown table setting(s) {unknown}; known: {sorted(_SETTINGS)} and text_*")
+        for key in ("vertical_strategy", "horizontal_strategy"):
+            if key in value and value[key] not in _STRATEGY_NAMES:
+                raise ValueError(f"{key} must be one of {sorted(_STRATEGY_NAMES)}, not {value[key]!r}")
+            lines = f"explicit_{key.split('_')[0]}_lines"
+            if value.get(key) == "explicit" and not value.get(lines):
+                raise ValueError(f"{key} 'explicit' needs the positions in {lines}")
         return value
 
 
@@ -83,6 +90,15 @@ def _page_tables(page: Any, number: int, settings: dict[str, Any]) -> list[RawTa
     return found
 
 
+class PageFailed(Exception):
+    """A worker could not read a page: carries the page number back across the process boundary."""
+
+    def __init__(self, page: int, reason: str) -> None:
+        super().__init__(page, reason)
+        self.page = page
+        self.reason = reason
+
+
 def extract_range(path: str, password: str | None, pages: list[int], settings: dict[str, Any]) -> list[RawTable]:
     """The tables of some pages (run in a worker process)."""
     import pdfplumber
@@ -90,7 +106,10 @@ def extract_range(path: str, password: str | None, pages: list[int], settings: d
     found: list[RawTable] = []
     with pdfplumber.open(path, password=password or "") as doc:
         for number in pages:
-            found.extend(_page_tables(doc.pages[number - 1], number, settings))
+            try:
+                found.extend(_page_tables(doc.pages[number - 1], number, settings))
+            except Exception as exc:  # the library's exception may not survive pickling: send its words
+                raise PageFailed(number, f"{type(exc).__name__}: {exc}"[:300]) from None
     return found
 
 
@@ -146,8 +165,11 @@ def _in_pool(
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     index = futures[future]
-                    with map_pdf_errors(path, chunks[index][0]):
-                        results[index] = future.result()
+                    try:
+                        with map_pdf_errors(path, chunks[index][0]):
+                            results[index] = future.result()
+                    except PageFailed as failed:
+                        raise damaged_error(path, failed.page, failed.reason) from None
                 ctx.raise_if_cancelled()
         except BrokenProcessPool:
             raise StepError(

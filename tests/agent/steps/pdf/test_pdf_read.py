@@ -189,10 +189,29 @@ async def test_automatic_workers_hand_the_rest_of_a_long_document_to_the_pool(
 def test_unknown_table_settings_are_refused_before_a_run() -> None:
     with pytest.raises(ValueError, match=r"unknown table setting"):
         pdf.read_tables.__rpa_step__.params.model_validate({"path": "a.pdf", "table_settings": {"snap": 1}})  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="vertical_strategy 'explicit' needs the positions in explicit_vertical_lines"):
+        pdf.read_tables.__rpa_step__.params.model_validate(  # type: ignore[attr-defined]
+            {"path": "a.pdf", "table_settings": {"vertical_strategy": "explicit"}}
+        )
+    with pytest.raises(ValueError, match="vertical_strategy must be one of"):
+        pdf.read_tables.__rpa_step__.params.model_validate(  # type: ignore[attr-defined]
+            {"path": "a.pdf", "table_settings": {"vertical_strategy": "ruled"}}
+        )
     ok = pdf.read_tables.__rpa_step__.params.model_validate(  # type: ignore[attr-defined]
         {"path": "a.pdf", "table_settings": {"snap_tolerance": 4, "text_x_tolerance": 2}}
     )
     assert ok.table_settings["snap_tolerance"] == 4
+
+
+def test_a_worker_that_fails_on_a_page_names_that_page(docs: Docs) -> None:
+    from agent.steps.pdf._tables import PageFailed, extract_range
+
+    # explicit lines without any line given (refused by validation; here past it): pdfplumber fails
+    settings = {"vertical_strategy": "explicit", "horizontal_strategy": "lines"}
+    with pytest.raises(PageFailed) as err:
+        extract_range(str(docs["long.pdf"]), None, [7, 8], settings)
+    assert err.value.page == 7
+    assert err.value.reason.startswith("TypeError")
 
 
 async def test_encrypted_document_opens_with_the_credential(env: StepEnvironment, docs: Docs) -> None:
