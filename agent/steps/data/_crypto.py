@@ -59,7 +59,9 @@ def _shape(original: dict[str, Any] | list[dict[str, Any]], rows: list[dict[str,
     return rows[0] if isinstance(original, dict) else rows
 
 
-@step("data.encrypt_fields", params=FieldsParams, output="The same object or table, the fields encrypted.")
+@step(
+    "data.encrypt_fields", params=FieldsParams, output="The same object or table, the fields encrypted.", effects=False
+)
 def encrypt_fields(params: FieldsParams) -> Any:
     """Encrypt chosen fields of an object or table with AES-GCM (key from a credential).
 
@@ -78,7 +80,9 @@ def encrypt_fields(params: FieldsParams) -> Any:
     return _shape(params.data, rows)
 
 
-@step("data.decrypt_fields", params=FieldsParams, output="The same object or table, the fields decrypted.")
+@step(
+    "data.decrypt_fields", params=FieldsParams, output="The same object or table, the fields decrypted.", effects=False
+)
 def decrypt_fields(params: FieldsParams) -> Any:
     """Decrypt fields encrypted by `data.encrypt_fields` (same key credential).
 
