@@ -32,6 +32,8 @@ PACKAGES=(
   gnome-keyring libsecret-tools dbus
   # orchestrator database tests
   postgresql
+  # word.to_pdf (LibreOffice without its GUI)
+  libreoffice-writer-nogui
 )
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }

@@ -33,7 +33,16 @@ from shared.steps import (
     step,
 )
 from shared.steps import _registry as registry_module
-from shared.steps.builtin import BUILTIN_STEPS, CONTROL_STEPS, CORE_STEPS, DATA_STEPS, control, core, data
+from shared.steps.builtin import (
+    BUILTIN_STEPS,
+    CONTROL_STEPS,
+    CORE_STEPS,
+    DATA_EXTRA_STEPS,
+    DATA_STEPS,
+    control,
+    core,
+    data,
+)
 
 
 @pytest.fixture
@@ -363,7 +372,11 @@ async def test_containers_cannot_run_outside_the_engine(env):
 def test_the_builtin_catalogue_is_the_three_families():
     names = {fn.__rpa_step__.name for fn in BUILTIN_STEPS}
 
-    assert len(names) == len(BUILTIN_STEPS) == len(CONTROL_STEPS) + len(CORE_STEPS) + len(DATA_STEPS)
+    assert (
+        len(names)
+        == len(BUILTIN_STEPS)
+        == len(CONTROL_STEPS) + len(CORE_STEPS) + len(DATA_STEPS) + len(DATA_EXTRA_STEPS)
+    )
     assert {
         "core.noop",
         "core.log",
@@ -385,6 +398,10 @@ def test_the_builtin_catalogue_is_the_three_families():
         "control.while",
         "control.try",
         "flow.call",
+        "data.date_parse",
+        "data.date_format",
+        "data.date_add",
+        "data.business_days",
     } == names
 
 

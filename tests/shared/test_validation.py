@@ -286,6 +286,18 @@ nodes:
   - id: summary
     type: data.template
     params: {template: "{{ vars.processed }} orders, {{ steps.rows.output | length }} rows"}
+  - id: when
+    type: data.date_parse
+    params: {value: "07/12/2026", format: "%d/%m/%Y", timezone: Europe/Lisbon}
+  - id: due
+    type: data.date_add
+    params: {value: "{{ steps.when.output }}", business_days: 10, holidays: ["2026-12-25"]}
+  - id: due_label
+    type: data.date_format
+    params: {value: "{{ steps.due.output }}", format: "%d %b %Y"}
+  - id: open_days
+    type: data.business_days
+    params: {start: "{{ steps.when.output }}", end: "{{ steps.due.output }}"}
   - {id: done, type: core.noop}
 edges:
   - {from: start, to: has_orders}
@@ -313,7 +325,11 @@ edges:
   - {from: digits, to: table}
   - {from: table, to: rows}
   - {from: rows, to: summary}
-  - {from: summary, to: done}
+  - {from: summary, to: when}
+  - {from: when, to: due}
+  - {from: due, to: due_label}
+  - {from: due_label, to: open_days}
+  - {from: open_days, to: done}
   - {from: nothing_to_do, to: done}
 """
 
