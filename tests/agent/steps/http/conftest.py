@@ -22,8 +22,8 @@ CREDENTIALS = {
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[srv.TestServer]:
-    running = srv.TestServer()
+def server() -> Iterator[srv.LoopbackSite]:
+    running = srv.LoopbackSite()
     running.start()
     try:
         yield running
@@ -37,8 +37,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 @pytest.fixture(scope="module")
-def tls_server(pki: Pki) -> Iterator[srv.TestServer]:
-    running = srv.TestServer(
+def tls_server(pki: Pki) -> Iterator[srv.LoopbackSite]:
+    running = srv.LoopbackSite(
         ssl_options={
             "ssl_certfile": str(pki.server_cert),
             "ssl_keyfile": str(pki.server_key),

@@ -59,7 +59,7 @@ def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
     return {"form": fields, "files": files}
 
 
-class TestServer:
+class LoopbackSite:
     """Start with `start()`; `url` is its base; `hits[path]` lists the monotonic times of calls."""
 
     def __init__(self, *, ssl_options: dict[str, Any] | None = None) -> None:
@@ -69,6 +69,7 @@ class TestServer:
         self.hits: dict[str, list[float]] = defaultdict(list)
         self.seen: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.tokens_issued = 0
+        self.bearer_token = TOKEN
         self._valid_tokens: set[str] = set()
         self._app = Starlette(routes=self._routes())
         config = uvicorn.Config(
@@ -148,7 +149,7 @@ class TestServer:
         return JSONResponse({"user": USER})
 
     async def bearer(self, request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+        if request.headers.get("authorization") != f"Bearer {self.bearer_token}":
             return PlainTextResponse("bad token", 401)
         return JSONResponse({"ok": True})
 

@@ -15,7 +15,7 @@ from tests.agent.steps.http import server as srv
 
 
 async def test_download_streams_the_body_to_a_file(
-    env: StepEnvironment, server: srv.TestServer, tmp_path: Path
+    env: StepEnvironment, server: srv.LoopbackSite, tmp_path: Path
 ) -> None:
     size = 300_000
     target = tmp_path / "out" / "blob.bin"
@@ -34,7 +34,9 @@ async def test_download_streams_the_body_to_a_file(
     assert target.read_bytes() == srv.expected_download(10)
 
 
-async def test_a_refused_download_leaves_no_file(env: StepEnvironment, server: srv.TestServer, tmp_path: Path) -> None:
+async def test_a_refused_download_leaves_no_file(
+    env: StepEnvironment, server: srv.LoopbackSite, tmp_path: Path
+) -> None:
     target = tmp_path / "missing.bin"
     with pytest.raises(StepError) as failed:
         await env.run(download, {"url": f"{server.url}/status/404", "path": str(target)})
@@ -42,7 +44,9 @@ async def test_a_refused_download_leaves_no_file(env: StepEnvironment, server: s
     assert os.listdir(tmp_path) == []
 
 
-async def test_download_to_a_storage_url_says_it_is_not_supported(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_download_to_a_storage_url_says_it_is_not_supported(
+    env: StepEnvironment, server: srv.LoopbackSite
+) -> None:
     with pytest.raises(StepError, match="storage URLs"):
         await env.run(download, {"url": f"{server.url}/download", "path": "s3://bucket/key"})
 
@@ -64,20 +68,20 @@ async def test_download_to_a_storage_url_says_it_is_not_supported(env: StepEnvir
     ids=["next_link", "link_header", "cursor", "page"],
 )
 async def test_paginate_collects_every_page_into_one_table(
-    env: StepEnvironment, server: srv.TestServer, params: dict[str, str]
+    env: StepEnvironment, server: srv.LoopbackSite, params: dict[str, str]
 ) -> None:
     table = await env.run(paginate, {**params, "url": server.url + params["url"]})
     assert table == srv.ROWS
 
 
-async def test_more_pages_than_max_pages_is_an_error(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_more_pages_than_max_pages_is_an_error(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     with pytest.raises(StepError) as failed:
         await env.run(paginate, {"url": f"{server.url}/pages/link", "mode": "link_header", "max_pages": 2})
     assert failed.value.kind == "pagination"
     assert failed.value.details == {"rows": 6}
 
 
-async def test_items_that_are_not_a_list_are_a_business_error(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_items_that_are_not_a_list_are_a_business_error(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     with pytest.raises(StepError, match="not a list") as failed:
         await env.run(paginate, {"url": f"{server.url}/pages/next", "mode": "next_link", "items": "links"})
     assert failed.value.retryable is False

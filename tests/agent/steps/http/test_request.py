@@ -14,7 +14,7 @@ from tests.agent.steps.http import server as srv
 from tests.agent.steps.http.tls import Pki
 
 
-async def test_json_body_query_and_headers_reach_the_server(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_json_body_query_and_headers_reach_the_server(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     out = await env.run(
         request,
         {
@@ -35,7 +35,7 @@ async def test_json_body_query_and_headers_reach_the_server(env: StepEnvironment
     assert out["headers"]["content-type"] == "application/json"
 
 
-async def test_form_and_multipart_bodies(env: StepEnvironment, server: srv.TestServer, tmp_path: Path) -> None:
+async def test_form_and_multipart_bodies(env: StepEnvironment, server: srv.LoopbackSite, tmp_path: Path) -> None:
     form = await env.run(request, {"method": "POST", "url": f"{server.url}/echo", "form": {"name": "Ann", "n": 3}})
     assert form["json"]["form"] == {"name": "Ann", "n": "3"}
 
@@ -59,7 +59,7 @@ async def test_form_and_multipart_bodies(env: StepEnvironment, server: srv.TestS
     }
 
 
-async def test_text_answers_come_back_as_text(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_text_answers_come_back_as_text(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     out = await env.run(
         request, {"method": "PUT", "url": f"{server.url}/echo", "content": "plain words", "response": "json"}
     )
@@ -79,7 +79,7 @@ async def test_text_answers_come_back_as_text(env: StepEnvironment, server: srv.
     ],
 )
 async def test_each_auth_kind_opens_its_door(
-    env: StepEnvironment, server: srv.TestServer, path: str, auth: dict[str, str]
+    env: StepEnvironment, server: srv.LoopbackSite, path: str, auth: dict[str, str]
 ) -> None:
     with pytest.raises(StepError) as refused:  # control: the door is shut without credentials
         await env.run(request, {"url": f"{server.url}{path}", "retries": 0})
@@ -90,7 +90,7 @@ async def test_each_auth_kind_opens_its_door(
 
 
 async def test_oauth2_token_is_fetched_once_per_execution_and_renewed_after_401(
-    env: StepEnvironment, server: srv.TestServer
+    env: StepEnvironment, server: srv.LoopbackSite
 ) -> None:
     auth = {
         "kind": "oauth2_client_credentials",
@@ -109,7 +109,9 @@ async def test_oauth2_token_is_fetched_once_per_execution_and_renewed_after_401(
     assert server.tokens_issued == before + 2
 
 
-async def test_missing_credential_is_a_clear_non_retryable_error(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_missing_credential_is_a_clear_non_retryable_error(
+    env: StepEnvironment, server: srv.LoopbackSite
+) -> None:
     with pytest.raises(StepError) as failed:
         await env.run(request, {"url": f"{server.url}/bearer", "auth": {"kind": "bearer", "credential": "nope"}})
     assert failed.value.kind == "credential"
@@ -117,13 +119,13 @@ async def test_missing_credential_is_a_clear_non_retryable_error(env: StepEnviro
     assert failed.value.retryable is False
 
 
-async def test_503_then_200_is_retried_for_get(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_503_then_200_is_retried_for_get(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     out = await env.run(request, {"url": f"{server.url}/flaky/get?fails=2", "backoff_s": 0.01})
     assert out["json"] == {"tries": 3}
     assert [level for level, _ in env.logs].count("warning") == 2
 
 
-async def test_post_is_not_retried_unless_asked(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_post_is_not_retried_unless_asked(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     with pytest.raises(StepError) as failed:
         await env.run(request, {"method": "POST", "url": f"{server.url}/flaky/post?fails=1", "backoff_s": 0.01})
     assert failed.value.details["status"] == 503
@@ -138,7 +140,9 @@ async def test_post_is_not_retried_unless_asked(env: StepEnvironment, server: sr
 
 
 @pytest.mark.parametrize("style", ["seconds", "date"])
-async def test_429_waits_as_long_as_retry_after_says(env: StepEnvironment, server: srv.TestServer, style: str) -> None:
+async def test_429_waits_as_long_as_retry_after_says(
+    env: StepEnvironment, server: srv.LoopbackSite, style: str
+) -> None:
     path = f"/limited/{style}"
     out = await env.run(request, {"url": f"{server.url}{path}?style={style}", "backoff_s": 0.01})
     assert out["status"] == 200
@@ -148,7 +152,7 @@ async def test_429_waits_as_long_as_retry_after_says(env: StepEnvironment, serve
     assert second - first >= 0.9
 
 
-async def test_a_retry_after_longer_than_max_wait_fails_at_once(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_a_retry_after_longer_than_max_wait_fails_at_once(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     with pytest.raises(StepError) as failed:
         await env.run(request, {"url": f"{server.url}/limited/long", "max_wait_s": 0.5})
     assert failed.value.details["status"] == 429
@@ -157,7 +161,7 @@ async def test_a_retry_after_longer_than_max_wait_fails_at_once(env: StepEnviron
     assert len(server.hits["/limited/long"]) == 1
 
 
-async def test_non_2xx_is_an_error_with_status_and_a_cut_body(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_non_2xx_is_an_error_with_status_and_a_cut_body(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     with pytest.raises(StepError) as failed:
         await env.run(request, {"url": f"{server.url}/status/422?token=abc"})
     error = failed.value
@@ -170,7 +174,7 @@ async def test_non_2xx_is_an_error_with_status_and_a_cut_body(env: StepEnvironme
     assert error.details["url"] == f"{server.url}/status/422"
 
 
-async def test_timeout_is_a_retryable_timeout(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_timeout_is_a_retryable_timeout(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     started = time.monotonic()
     with pytest.raises(StepError) as failed:
         await env.run(request, {"url": f"{server.url}/slow?delay=3", "timeout_s": 0.2, "retries": 0})
@@ -188,7 +192,7 @@ async def test_connection_refused_is_retried_then_a_retryable_connection_error(e
     assert sum(1 for level, _ in env.logs if level == "warning") == 2
 
 
-async def test_one_client_serves_every_step_of_an_execution(env: StepEnvironment, server: srv.TestServer) -> None:
+async def test_one_client_serves_every_step_of_an_execution(env: StepEnvironment, server: srv.LoopbackSite) -> None:
     for _ in range(3):
         await env.run(request, {"url": f"{server.url}/echo"})
     clients = [key for key in tuple(env.resources.keys()) if key.startswith("http:client:")]
@@ -210,7 +214,7 @@ def test_bad_params_are_refused_before_a_run() -> None:
 
 
 async def test_tls_with_ca_bundle_and_client_certificate(
-    env: StepEnvironment, tls_server: srv.TestServer, pki: Pki
+    env: StepEnvironment, tls_server: srv.LoopbackSite, pki: Pki
 ) -> None:
     url = f"{tls_server.url}/client-cert"
     tls = {"ca_bundle": str(pki.ca_file), "client_cert": "robot_cert"}
