@@ -10,7 +10,7 @@ Method = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class BasicAuth(_Model):
@@ -126,7 +126,7 @@ class RequestBase(_Model):
 class RequestParams(RequestBase):
     """`http.request`."""
 
-    json_body: Any = Field(default=None, alias="json", description="A JSON body.")
+    json_body: Any = Field(default=None, description="A JSON body (any JSON value).")
     form: dict[str, Any] | None = Field(default=None, description="A form body (urlencoded, or multipart with files).")
     files: list[FilePart] = Field(default_factory=list, description="Files to send as multipart/form-data.")
     content: str | None = Field(default=None, description="A raw text body (set Content-Type in headers).")
@@ -139,7 +139,7 @@ class RequestParams(RequestBase):
         bodies = [
             name
             for name, given in (
-                ("json", self.json_body is not None),
+                ("json_body", self.json_body is not None),
                 ("form/files", self.form is not None or bool(self.files)),
                 ("content", self.content is not None),
             )

@@ -55,7 +55,7 @@ async def request(params: RequestParams) -> dict[str, Any]:
 
     Example node:
         {"id": "create", "type": "http.request", "params": {"method": "POST",
-         "url": "https://api.example.com/orders", "json": {"sku": "A-1", "qty": 2},
+         "url": "https://api.example.com/orders", "json_body": {"sku": "A-1", "qty": 2},
          "auth": {"kind": "bearer", "credential": "shop_api"}}}
     """
     response = await send(params)

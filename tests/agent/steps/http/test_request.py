@@ -22,7 +22,7 @@ async def test_json_body_query_and_headers_reach_the_server(env: StepEnvironment
             "url": f"{server.url}/echo?z=0",
             "query": {"a": 1, "tag": ["x", "y"]},
             "headers": {"X-Trace": "t-1"},
-            "json": {"sku": "A-1", "qty": 2},
+            "json_body": {"sku": "A-1", "qty": 2},
         },
     )
     assert out["status"] == 200
@@ -208,7 +208,7 @@ def test_bad_params_are_refused_before_a_run() -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         RequestParams.model_validate({"url": "ftp://example.com"})
     with pytest.raises(ValueError, match="one body"):
-        RequestParams.model_validate({"url": "http://x", "json": {}, "content": "a"})
+        RequestParams.model_validate({"url": "http://x", "json_body": {}, "content": "a"})
     with pytest.raises(ValueError, match="exactly one"):
         RequestParams.model_validate({"url": "http://x", "auth": {"kind": "api_key", "credential": "k"}})
 
