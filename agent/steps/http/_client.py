@@ -8,6 +8,7 @@ loaded, and deleted at once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import ssl
@@ -23,17 +24,30 @@ from shared.steps import context
 RESOURCE_PREFIX = "http:client:"
 
 
+def _new_context(verify: bool, ca_bundle: str | None) -> ssl.SSLContext:
+    if ca_bundle is not None and not Path(ca_bundle).is_file():
+        raise StepError(f"the CA bundle {ca_bundle} does not exist", kind="validation", retryable=False)
+    ctx = ssl.create_default_context(cafile=ca_bundle)
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_context(verify: bool, ca_bundle: str | None) -> ssl.SSLContext:
+    # Loading the system's CA certificates takes tens of milliseconds; a context without a
+    # client key holds nothing secret and is safe to share between executions.
+    return _new_context(verify, ca_bundle)
+
+
 def _ssl_context(tls: TlsOptions) -> ssl.SSLContext | bool:
     if not tls.verify and tls.client_cert is None:
         return False
-    if tls.ca_bundle is not None and not Path(tls.ca_bundle).is_file():
-        raise StepError(f"the CA bundle {tls.ca_bundle} does not exist", kind="validation", retryable=False)
-    ctx = ssl.create_default_context(cafile=tls.ca_bundle)
-    if not tls.verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if tls.client_cert is not None:
-        _load_client_cert(ctx, tls.client_cert)
+    if tls.client_cert is None:
+        return _shared_context(tls.verify, tls.ca_bundle)
+    ctx = _new_context(tls.verify, tls.ca_bundle)
+    _load_client_cert(ctx, tls.client_cert)
     return ctx
 
 
