@@ -12,7 +12,7 @@ Bind = dict[str, Any]
 def check_url(value: str) -> str:
     """A database URL's shape, checked before a run; a password in it is refused."""
     if "://" not in value or value.startswith("://"):
-        raise ValueError(f"not a database URL (dialect://user@host/db): {value[:40]!r}")
+        raise ValueError("not a database URL (dialect://user@host/db)")
     authority = value.split("://", 1)[1].split("/", 1)[0]
     if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
         raise ValueError("put the password in a credential ('credential'), not in the URL")

@@ -111,7 +111,7 @@ class RequestBase(_Model):
     def _http_url(cls, value: str) -> str:
         scheme = value.split("://", 1)[0].lower() if "://" in value else ""
         if scheme not in ("http", "https"):
-            raise ValueError(f"the URL must start with http:// or https:// (got {value[:40]!r})")
+            raise ValueError("the URL must start with http:// or https://")
         return value
 
     @field_validator("accept_status")
