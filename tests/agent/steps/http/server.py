@@ -160,6 +160,9 @@ class LoopbackSite:
 
     async def oauth_token(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode()))
+        basic = request.headers.get("authorization", "")
+        if basic.startswith("Basic "):
+            form["client_id"], _, form["client_secret"] = base64.b64decode(basic[6:]).decode().partition(":")
         if form.get("grant_type") != "client_credentials" or (form.get("client_id"), form.get("client_secret")) != (
             CLIENT_ID,
             CLIENT_SECRET,

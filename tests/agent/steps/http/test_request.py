@@ -109,6 +109,36 @@ async def test_oauth2_token_is_fetched_once_per_execution_and_renewed_after_401(
     assert server.tokens_issued == before + 2
 
 
+@pytest.mark.parametrize("client_auth", ["body", "basic"])
+async def test_oauth2_client_authentication_in_body_or_basic(
+    env: StepEnvironment, server: srv.LoopbackSite, client_auth: str
+) -> None:
+    auth = {
+        "kind": "oauth2_client_credentials",
+        "credential": "oauth",
+        "token_url": f"{server.url}/oauth/token",
+        "client_auth": client_auth,
+        "audience": client_auth,
+    }
+    out = await env.run(request, {"url": f"{server.url}/oauth/resource", "auth": auth})
+    assert out["json"]["token"].startswith("issued-")
+
+
+async def test_a_refused_token_request_is_an_auth_error(tmp_path: Path, server: srv.LoopbackSite) -> None:
+    wrong = StepEnvironment(
+        secrets={"oauth.client_id": srv.CLIENT_ID, "oauth.client_secret": "wrong"}, artifacts_dir=tmp_path
+    )
+    auth = {"kind": "oauth2_client_credentials", "credential": "oauth", "token_url": f"{server.url}/oauth/token"}
+    try:
+        with pytest.raises(StepError) as refused:
+            await wrong.run(request, {"url": f"{server.url}/oauth/resource", "auth": auth})
+    finally:
+        await wrong.aclose()
+    assert refused.value.kind == "auth"
+    assert refused.value.retryable is False
+    assert "'oauth'" in refused.value.message
+
+
 async def test_missing_credential_is_a_clear_non_retryable_error(
     env: StepEnvironment, server: srv.LoopbackSite
 ) -> None:
