@@ -194,7 +194,8 @@ class LoopbackSite:
     async def limited(self, request: Request) -> Response:
         if len(self.hits[request.url.path]) == 1:
             style = request.query_params.get("style", "seconds")
-            after = formatdate(time.time() + 2, usegmt=True) if style == "date" else "1"
+            seconds = request.query_params.get("after", "1")
+            after = formatdate(time.time() + 2, usegmt=True) if style == "date" else seconds
             return PlainTextResponse("slow down", 429, headers={"Retry-After": after})
         return JSONResponse({"ok": True})
 

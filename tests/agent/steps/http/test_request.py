@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import pytest
 
 from agent.steps.http import request
-from shared.errors import StepError
+from shared.errors import StepCancelled, StepError
 from shared.steps import StepEnvironment
 from tests.agent.steps.http import server as srv
 from tests.agent.steps.http.tls import Pki
@@ -180,6 +181,19 @@ async def test_429_waits_as_long_as_retry_after_says(
     # Retry-After is 1 s (or a date 2 s ahead, read with one-second precision): the backoff
     # alone (10 ms) would have come back far sooner.
     assert second - first >= 0.9
+
+
+async def test_cancelling_stops_the_wait_before_a_retry(env: StepEnvironment, server: srv.LoopbackSite) -> None:
+    path = "/limited/cancelled"
+    running = asyncio.ensure_future(env.run(request, {"url": f"{server.url}{path}?after=30"}))
+    for _ in range(3000):  # until the server has answered 429 once
+        if server.hits[path]:
+            break
+        await asyncio.sleep(0.01)
+    env.cancel()
+    with pytest.raises(StepCancelled):
+        await running
+    assert len(server.hits[path]) == 1
 
 
 async def test_a_retry_after_longer_than_max_wait_fails_at_once(env: StepEnvironment, server: srv.LoopbackSite) -> None:
