@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.steps._credential_field import CREDENTIAL_NAME
 from agent.steps.credentials._keyring import map_keyring_errors, usable_keyring
 from shared.errors import StepError
 from shared.steps import context, step
@@ -23,7 +24,9 @@ class _Model(BaseModel):
 
 
 class VaultGetParams(_Model):
-    name: str = Field(min_length=1, pattern=r"^[^.\s]+$", description="The credential's name.")
+    name: str = Field(
+        json_schema_extra=CREDENTIAL_NAME, min_length=1, pattern=r"^[^.\s]+$", description="The credential's name."
+    )
     field: str | None = Field(
         default=None, min_length=1, description="One field (e.g. `username`); the main value when empty."
     )

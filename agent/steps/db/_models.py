@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.steps._credential_field import CREDENTIAL_NAME
+
 Bind = dict[str, Any]
 
 
@@ -32,7 +34,9 @@ class Target(_Model):
         "`sqlite:///data/app.db`.",
     )
     credential: str | None = Field(
-        default=None, description="Credential name: its password (main value) and `username` field if the URL has none."
+        json_schema_extra=CREDENTIAL_NAME,
+        default=None,
+        description="Credential name: its password (main value) and `username` field if the URL has none.",
     )
     transaction: str | None = Field(
         default=None, description="Run inside the transaction `db.begin` opened under this name instead of `url`."
@@ -95,7 +99,9 @@ class BeginParams(_Model):
     """`db.begin`."""
 
     url: str = Field(min_length=1, description="SQLAlchemy URL without the password.")
-    credential: str | None = Field(default=None, description="Credential name for the password (and username).")
+    credential: str | None = Field(
+        json_schema_extra=CREDENTIAL_NAME, default=None, description="Credential name for the password (and username)."
+    )
     name: str = Field(default="main", min_length=1, description="The transaction's name, used by later steps.")
 
     @field_validator("url")

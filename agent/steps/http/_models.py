@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.steps._credential_field import CREDENTIAL_NAME
+
 Method = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -17,21 +19,29 @@ class BasicAuth(_Model):
     """HTTP Basic: `username` and `password` fields of a credential."""
 
     kind: Literal["basic"] = Field(description="HTTP Basic authentication.")
-    credential: str = Field(min_length=1, description="Credential name; its `username` field and its password.")
+    credential: str = Field(
+        json_schema_extra=CREDENTIAL_NAME,
+        min_length=1,
+        description="Credential name; its `username` field and its password.",
+    )
 
 
 class BearerAuth(_Model):
     """`Authorization: Bearer <token>` with a credential's token."""
 
     kind: Literal["bearer"] = Field(description="A bearer token in the Authorization header.")
-    credential: str = Field(min_length=1, description="Credential name; its token (main value) is sent.")
+    credential: str = Field(
+        json_schema_extra=CREDENTIAL_NAME, min_length=1, description="Credential name; its token (main value) is sent."
+    )
 
 
 class ApiKeyAuth(_Model):
     """An API key in a header or a query parameter."""
 
     kind: Literal["api_key"] = Field(description="An API key in a header or the query string.")
-    credential: str = Field(min_length=1, description="Credential name; its main value is the key.")
+    credential: str = Field(
+        json_schema_extra=CREDENTIAL_NAME, min_length=1, description="Credential name; its main value is the key."
+    )
     header: str | None = Field(default=None, description="Header that carries the key, e.g. `X-API-Key`.")
     query: str | None = Field(default=None, description="Query parameter that carries the key, e.g. `api_key`.")
 
@@ -46,7 +56,11 @@ class OAuth2ClientCredentials(_Model):
     """OAuth 2.0 client credentials; the token is fetched once and kept for the execution."""
 
     kind: Literal["oauth2_client_credentials"] = Field(description="OAuth 2.0 client credentials grant.")
-    credential: str = Field(min_length=1, description="Credential name with `client_id` and `client_secret` fields.")
+    credential: str = Field(
+        json_schema_extra=CREDENTIAL_NAME,
+        min_length=1,
+        description="Credential name with `client_id` and `client_secret` fields.",
+    )
     token_url: str = Field(min_length=1, description="The token endpoint.")
     scope: str | None = Field(default=None, description="Space-separated scopes to ask for.")
     audience: str | None = Field(default=None, description="An `audience` form field, for servers that want one.")
@@ -69,6 +83,7 @@ class TlsOptions(_Model):
         default=None, description="A PEM file of CA certificates to trust instead of the system's."
     )
     client_cert: str | None = Field(
+        json_schema_extra=CREDENTIAL_NAME,
         default=None,
         description="Credential name holding a client certificate: fields `cert` and `key` (PEM text).",
     )

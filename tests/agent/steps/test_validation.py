@@ -33,3 +33,28 @@ def test_expressions_are_left_for_run_time() -> None:
     assert _problems({"type": "http.request", "params": {"url": "{{ inputs.url }}"}}) == []
     assert _problems({"type": "db.query", "params": {"url": "{{ inputs.db }}", "sql": "SELECT 1"}}) == []
     assert _problems({"type": "vault.get", "params": {"name": "erp"}}) == []
+
+
+def _marked(schema: dict[str, Any]) -> set[str]:
+    """`Model.field` of every property marked as a credential name, in a params schema."""
+    found = set()
+    for model, body in [("params", schema), *schema.get("$defs", {}).items()]:
+        for name, prop in body.get("properties", {}).items():
+            if prop.get("x-rpa-credential"):
+                found.add(f"{model}.{name}")
+    return found
+
+
+def test_every_param_holding_a_credential_name_is_marked() -> None:
+    registry = StepRegistry.default()
+    marked = {name: _marked(registry.get(name).params.model_json_schema()) for name in ("http.request", "db.query")}
+    assert marked["http.request"] == {
+        "BasicAuth.credential",
+        "BearerAuth.credential",
+        "ApiKeyAuth.credential",
+        "OAuth2ClientCredentials.credential",
+        "TlsOptions.client_cert",
+    }
+    assert marked["db.query"] == {"params.credential"}
+    assert _marked(registry.get("db.begin").params.model_json_schema()) == {"params.credential"}
+    assert _marked(registry.get("vault.get").params.model_json_schema()) == {"params.name"}
