@@ -8,7 +8,8 @@ durable SQLite journals) next to the same N calls made with httpx directly (one 
 `raise_for_status()` and `.json()` like the step), against one local server. The server runs
 in its own process (uvicorn, a fixed JSON answer) so it does not share the client's GIL. Each
 measurement is the best of `REPEATS` runs, peers interleaved, in the same run; the ratio
-engine / httpx is printed and written to the JSON.
+engine / httpx is printed and written to the JSON, for wall time and for the client process's
+CPU time (steadier when other work shares the machine).
 
 Sections are a table (`SECTIONS`); the IMAP and AI sections join it with their own function
 returning rows of the same shape.
@@ -78,16 +79,17 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
 # -- HTTP -----------------------------------------------------------------------------------------
 
 
-async def _httpx_direct(url: str, n: int) -> float:
+async def _httpx_direct(url: str, n: int) -> tuple[float, float]:
+    """(wall s, this process's CPU s) for n requests."""
     import httpx
 
     async with httpx.AsyncClient() as client:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(n):
             response = await client.get(url)
             response.raise_for_status()
             response.json()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
 
 def _chain(url: str, n: int) -> dict[str, Any]:
@@ -96,7 +98,7 @@ def _chain(url: str, n: int) -> dict[str, Any]:
     return {"schema": "rpa.flow/1", "name": f"http-{n}", "nodes": nodes, "edges": edges}
 
 
-async def _engine(url: str, n: int, journal_kind: str, tmp: Path) -> float:
+async def _engine(url: str, n: int, journal_kind: str, tmp: Path) -> tuple[float, float]:
     from shared.engine import Engine, MemoryJournal, SqliteJournal
     from shared.flow import load_flow
     from shared.steps import StepRegistry
@@ -110,13 +112,13 @@ async def _engine(url: str, n: int, journal_kind: str, tmp: Path) -> float:
         if journal_kind == "sqlite"
         else MemoryJournal(execution_id)
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = await engine.run(flow, {}, journal=journal)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     journal.close()
     if result.status != "succeeded":
         raise RuntimeError(f"the HTTP flow ended {result.status}: {result.error}")
-    return elapsed
+    return elapsed, cpu
 
 
 async def http_section(sizes: list[int]) -> list[dict[str, Any]]:
@@ -129,24 +131,28 @@ async def http_section(sizes: list[int]) -> list[dict[str, Any]]:
             tmp = Path(folder)
             await _engine(url, 20, "memory", tmp)
             for n in sizes:
-                runs: dict[str, list[float]] = {"httpx": [], "engine-memory": [], "engine-sqlite": []}
+                runs: dict[str, list[tuple[float, float]]] = {"httpx": [], "engine-memory": [], "engine-sqlite": []}
                 for _ in range(REPEATS):  # interleaved, so drift hits every path alike
                     runs["httpx"].append(await _httpx_direct(url, n))
                     runs["engine-memory"].append(await _engine(url, n, "memory", tmp))
                     runs["engine-sqlite"].append(await _engine(url, n, "sqlite", tmp))
-                base = min(runs["httpx"])
+                base = min(wall for wall, _ in runs["httpx"])
+                base_cpu = min(cpu for _, cpu in runs["httpx"])
                 for path, times in runs.items():
-                    best = min(times)
+                    best = min(wall for wall, _ in times)
+                    best_cpu = min(cpu for _, cpu in times)
                     rows.append(
                         {
                             "section": "http",
                             "path": path,
                             "requests": n,
                             "best_s": round(best, 4),
-                            "runs_s": [round(t, 4) for t in times],
+                            "runs_s": [round(wall, 4) for wall, _ in times],
                             "requests_per_s": round(n / best, 1),
                             "ms_per_request": round(1000 * best / n, 3),
                             "ratio_vs_httpx": round(best / base, 3),
+                            "cpu_ms_per_request": round(1000 * best_cpu / n, 3),
+                            "cpu_ratio_vs_httpx": round(best_cpu / base_cpu, 3),
                         }
                     )
     finally:
@@ -163,12 +169,16 @@ SECTIONS: dict[str, Callable[[list[int]], Awaitable[list[dict[str, Any]]]]] = {"
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    header = f"{'section':8} {'path':14} {'requests':>8} {'best s':>8} {'req/s':>9} {'ms/req':>8} {'ratio':>7}"
+    header = (
+        f"{'section':8} {'path':14} {'requests':>8} {'best s':>8} {'req/s':>9} {'ms/req':>8} {'ratio':>7}"
+        f" {'cpu ms/req':>10} {'cpu ratio':>9}"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
         lines.append(
             f"{row['section']:8} {row['path']:14} {row['requests']:>8} {row['best_s']:>8.3f} "
             f"{row['requests_per_s']:>9.1f} {row['ms_per_request']:>8.3f} {row['ratio_vs_httpx']:>6.2f}x"
+            f" {row['cpu_ms_per_request']:>10.3f} {row['cpu_ratio_vs_httpx']:>8.2f}x"
         )
     return "\n".join(lines)
 

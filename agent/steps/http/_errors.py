@@ -13,6 +13,7 @@ and never quote a header.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ def safe_url(url: object) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+@functools.cache
 def import_httpx() -> Any:
     """httpx, or the error saying which extra installs it."""
     try:
