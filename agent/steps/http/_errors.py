@@ -31,11 +31,18 @@ BODY_CUT = 500
 
 
 def safe_url(url: object) -> str:
-    """The URL as messages show it: no user info, no query string, no fragment."""
-    parts = urlsplit(str(url))
+    """The URL as messages show it: no user info, no query string, no fragment. Never raises."""
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return "(an unreadable URL)"
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number: shown without it
+        port = None
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if port:
+        host = f"{host}:{port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -62,32 +69,37 @@ def _is_tls_failure(exc: BaseException) -> bool:
 def map_httpx_errors(method: str, url: object) -> Iterator[None]:
     """Translate httpx's errors raised inside the block; `url` is shown without its query."""
     httpx = import_httpx()
-    where = f"{method.upper()} {safe_url(url)}"
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise StepTimeout(
-            f"{where} timed out ({type(exc).__name__})", details={"url": safe_url(url), "error": type(exc).__name__}
-        ) from None
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        raise StepError(f"{where}: {exc}", kind="validation", retryable=False) from None
-    except httpx.ConnectError as exc:
-        if _is_tls_failure(exc):
-            raise StepError(
-                f"{where}: the TLS handshake failed: {exc}", kind="tls", retryable=False, details={"url": safe_url(url)}
-            ) from None
-        raise StepError(
-            f"{where}: cannot connect: {exc}", kind="connection", retryable=True, details={"url": safe_url(url)}
-        ) from None
-    except httpx.TransportError as exc:
-        raise StepError(
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise _mapped(httpx, exc, method, url) from None
+    except httpx.StreamError as exc:
+        raise StepError(f"{method.upper()} {safe_url(url)}: {type(exc).__name__}: {exc}", kind="http") from None
+
+
+def _mapped(httpx: Any, exc: Exception, method: str, url: object) -> StepError:
+    # Built only when something failed: the happy path parses no URL.
+    shown = safe_url(url)
+    where = f"{method.upper()} {shown}"
+    details = {"url": shown}
+    if isinstance(exc, httpx.TimeoutException):
+        return StepTimeout(
+            f"{where} timed out ({type(exc).__name__})", details={**details, "error": type(exc).__name__}
+        )
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return StepError(f"{where}: {exc}", kind="validation", retryable=False)
+    if isinstance(exc, httpx.ConnectError) and _is_tls_failure(exc):
+        return StepError(f"{where}: the TLS handshake failed: {exc}", kind="tls", retryable=False, details=details)
+    if isinstance(exc, httpx.ConnectError):
+        return StepError(f"{where}: cannot connect: {exc}", kind="connection", retryable=True, details=details)
+    if isinstance(exc, httpx.TransportError):
+        return StepError(
             f"{where}: the connection failed: {type(exc).__name__}: {exc}",
             kind="connection",
             retryable=True,
-            details={"url": safe_url(url)},
-        ) from None
-    except httpx.StreamError as exc:
-        raise StepError(f"{where}: {type(exc).__name__}: {exc}", kind="http", retryable=False) from None
+            details=details,
+        )
+    return StepError(f"{where}: {type(exc).__name__}: {exc}", kind="http", retryable=False, details=details)
 
 
 def status_error(method: str, response: httpx.Response, body: str) -> StepError:

@@ -28,13 +28,14 @@ def _is_json(response: Any) -> bool:
     return bool(kind == "application/json" or kind.endswith("+json"))
 
 
-def _decode(response: Any, how: str, where: str) -> dict[str, Any]:
+def _decode(response: Any, how: str, method: str) -> dict[str, Any]:
     if how == "none" or not response.content:
         return {"json": None, "text": None if how == "none" else ""}
     if how == "json" or (how == "auto" and _is_json(response)):
         try:
             return {"json": response.json(), "text": None}
         except ValueError:
+            where = f"{method} {safe_url(response.request.url)}"
             raise BusinessError(f"{where} did not answer JSON: {response.text[:200]}", kind="http_body") from None
     return {"json": None, "text": response.text}
 
@@ -59,7 +60,6 @@ async def request(params: RequestParams) -> dict[str, Any]:
          "auth": {"kind": "bearer", "credential": "shop_api"}}}
     """
     response = await send(params)
-    where = f"{params.method} {safe_url(params.url)}"
     try:
         with map_httpx_errors(params.method, params.url):
             await response.aread()
@@ -70,7 +70,7 @@ async def request(params: RequestParams) -> dict[str, Any]:
         "reason": response.reason_phrase,
         "url": safe_url(response.url),
         "headers": _headers(response),
-        **_decode(response, params.response, where),
+        **_decode(response, params.response, params.method),
     }
 
 

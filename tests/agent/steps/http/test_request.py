@@ -278,3 +278,12 @@ async def test_tls_with_ca_bundle_and_client_certificate(
         await env.run(request, {"url": url, "tls": {"ca_bundle": str(pki.ca_file)}, "retries": 0})
     assert no_cert.value.kind in ("tls", "connection")
     assert pki.client_key_pem not in str(env.logs)
+
+
+@pytest.mark.parametrize("url", ["http://example.com:abc/x?key=abc", "http://[::1/x?key=abc"])
+async def test_a_url_httpx_cannot_read_is_a_validation_error(env: StepEnvironment, url: str) -> None:
+    with pytest.raises(StepError) as failed:
+        await env.run(request, {"url": url})
+    assert failed.value.kind == "validation"
+    assert failed.value.retryable is False
+    assert "key=abc" not in failed.value.message
