@@ -83,6 +83,7 @@ def vault_get(params: VaultGetParams) -> str:
     "keyring.get",
     params=KeyringGetParams,
     output="The stored secret (masked as *** in every event, log and error), or null.",
+    effects=False,
 )
 def keyring_get(params: KeyringGetParams) -> str | None:
     """Read a secret from the OS keyring of the user the agent runs as.

@@ -34,6 +34,24 @@ async def test_download_streams_the_body_to_a_file(
     assert target.read_bytes() == srv.expected_download(10)
 
 
+async def test_download_retries_a_503_and_sends_the_credential(
+    env: StepEnvironment, server: srv.LoopbackSite, tmp_path: Path
+) -> None:
+    target = tmp_path / "tries.json"
+    out = await env.run(
+        download,
+        {
+            "url": f"{server.url}/flaky/dl?fails=1",
+            "path": str(target),
+            "backoff_s": 0.01,
+            "auth": {"kind": "bearer", "credential": "api"},
+        },
+    )
+    assert out["status"] == 200
+    assert target.read_text() == '{"tries":2}'
+    assert [hit["headers"]["authorization"] for hit in server.seen["/flaky/dl"]] == [f"Bearer {srv.TOKEN}"] * 2
+
+
 async def test_a_refused_download_leaves_no_file(
     env: StepEnvironment, server: srv.LoopbackSite, tmp_path: Path
 ) -> None:
