@@ -18,9 +18,16 @@ from shared.steps import context, step
 CHUNK = 64 * 1024
 
 
+HIDDEN_COOKIES = "(hidden: kept in the execution's cookie jar)"
+
+
 def _headers(response: Any) -> dict[str, str]:
-    # Repeated headers (Set-Cookie) are joined the way HTTP allows for every other one.
-    return {key: ", ".join(response.headers.get_list(key)) for key in response.headers}
+    # Repeated headers are joined the way HTTP allows. Set-Cookie often carries a session token:
+    # the client keeps cookies for the execution's later requests, the journal never sees them.
+    return {
+        key: HIDDEN_COOKIES if key == "set-cookie" else ", ".join(response.headers.get_list(key))
+        for key in response.headers
+    }
 
 
 def _is_json(response: Any) -> bool:

@@ -140,7 +140,10 @@ class LoopbackSite:
             out["form"] = dict(parse_qsl(body.decode()))
         else:
             out["text"] = body.decode()
-        return JSONResponse(out)
+        response = JSONResponse(out)
+        if "cookie" in request.query_params:
+            response.set_cookie("session", request.query_params["cookie"])
+        return response
 
     async def basic(self, request: Request) -> Response:
         expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()

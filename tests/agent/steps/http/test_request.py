@@ -36,6 +36,16 @@ async def test_json_body_query_and_headers_reach_the_server(env: StepEnvironment
     assert out["headers"]["content-type"] == "application/json"
 
 
+async def test_cookies_are_kept_for_the_execution_but_not_output(
+    env: StepEnvironment, server: srv.LoopbackSite
+) -> None:
+    first = await env.run(request, {"url": f"{server.url}/echo?cookie=sess-Secret-5"})
+    assert first["headers"]["set-cookie"] == "(hidden: kept in the execution's cookie jar)"
+    assert "sess-Secret-5" not in str(first["headers"])
+    second = await env.run(request, {"url": f"{server.url}/echo"})
+    assert second["json"]["headers"]["cookie"] == "session=sess-Secret-5"
+
+
 async def test_form_and_multipart_bodies(env: StepEnvironment, server: srv.LoopbackSite, tmp_path: Path) -> None:
     form = await env.run(request, {"method": "POST", "url": f"{server.url}/echo", "form": {"name": "Ann", "n": 3}})
     assert form["json"]["form"] == {"name": "Ann", "n": "3"}
