@@ -1,35 +1,50 @@
-"""docs/steps/pdf.md, word.md and data-documents.md document every step of their family, params tables up to date."""
+"""Every page of `docs/steps/` documents every step of its families, its params tables say what
+the params models say, and the index links it.
+
+Rewrite a page's tables with `python -m tests.agent.steps.docs_tables docs/steps/PAGE.md`.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from agent.steps.credentials import CREDENTIAL_STEPS
 from agent.steps.data import AGENT_DATA_STEPS
+from agent.steps.db import DB_STEPS
+from agent.steps.http import HTTP_STEPS
 from agent.steps.pdf import PDF_STEPS
 from agent.steps.word import WORD_STEPS
-from shared.steps import definition_of
+from shared.steps import StepRegistry, definition_of
 from shared.steps.builtin import DATA_EXTRA_STEPS
 from tests.agent.steps.docs_tables import documented, render_page
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "steps"
+PAGES: dict[str, tuple[object, ...]] = {
+    "http.md": HTTP_STEPS,
+    "db.md": DB_STEPS,
+    "credentials.md": CREDENTIAL_STEPS,
+    "pdf.md": PDF_STEPS,
+    "word.md": WORD_STEPS,
+    "data-documents.md": (*DATA_EXTRA_STEPS, *AGENT_DATA_STEPS),
+}
+SHARED_MODELS = {"db.rollback"}
+"""Steps whose params are the same model as a documented one (db.rollback shares db.commit's)."""
 
 
-PAGES = [
-    ("pdf.md", PDF_STEPS),
-    ("word.md", WORD_STEPS),
-    ("data-documents.md", (*DATA_EXTRA_STEPS, *AGENT_DATA_STEPS)),
-]
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_params_tables_are_up_to_date(page: str) -> None:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    assert text == render_page(text, StepRegistry(PAGES[page])), (
+        f"docs/steps/{page} is out of date: python -m tests.agent.steps.docs_tables docs/steps/{page}"
+    )
 
 
-@pytest.mark.parametrize(("page", "steps"), PAGES)
-def test_step_page_documents_every_step_with_current_params(page: str, steps: tuple[object, ...]) -> None:
-    path = DOCS / page
-    text = path.read_text(encoding="utf-8")
-    assert documented(text) == {definition_of(s).name for s in steps}
-    rendered = render_page(text, steps)
-    if os.environ.get("RPA_UPDATE_DOCS") == "1":
-        path.write_text(rendered, encoding="utf-8")
-    assert text == rendered, f"{path} is out of date: run RPA_UPDATE_DOCS=1 pytest {__file__}"
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_every_step_is_documented_and_the_page_is_linked(page: str) -> None:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    names = {definition_of(s).name for s in PAGES[page]}
+    assert names - SHARED_MODELS <= documented(text)
+    assert all(f"`{name}`" in text for name in names)
+    assert f"({page})" in (DOCS / "README.md").read_text(encoding="utf-8")

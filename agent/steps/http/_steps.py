@@ -1,0 +1,217 @@
+"""The `http.*` steps: request, download, paginate."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import jmespath
+
+from agent.steps.http._errors import map_httpx_errors, safe_url
+from agent.steps.http._models import DownloadParams, PaginateParams, RequestParams
+from agent.steps.http._send import send
+from shared.errors import BusinessError, StepError
+from shared.steps import context, step
+
+CHUNK = 64 * 1024
+
+
+HIDDEN_COOKIES = "(hidden: kept in the execution's cookie jar)"
+
+
+def _headers(response: Any) -> dict[str, str]:
+    # Repeated headers are joined the way HTTP allows. Set-Cookie often carries a session token:
+    # the client keeps cookies for the execution's later requests, the journal never sees them.
+    return {
+        key: HIDDEN_COOKIES if key == "set-cookie" else ", ".join(response.headers.get_list(key))
+        for key in response.headers
+    }
+
+
+def _is_json(response: Any) -> bool:
+    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return bool(kind == "application/json" or kind.endswith("+json"))
+
+
+def _decode(response: Any, how: str, method: str) -> dict[str, Any]:
+    if how == "none" or not response.content:
+        return {"json": None, "text": None if how == "none" else ""}
+    if how == "json" or (how == "auto" and _is_json(response)):
+        try:
+            return {"json": response.json(), "text": None}
+        except ValueError:
+            where = f"{method} {safe_url(response.request.url)}"
+            raise BusinessError(f"{where} did not answer JSON: {response.text[:200]}", kind="http_body") from None
+    return {"json": None, "text": response.text}
+
+
+@step(
+    "http.request",
+    params=RequestParams,
+    output="{status, reason, url, headers, json, text}: `json` when the answer is JSON, else `text`.",
+)
+async def request(params: RequestParams) -> dict[str, Any]:
+    """Send an HTTP request and return the answer.
+
+    JSON, form, multipart (files) or raw bodies; query params and headers; auth from a
+    credential by name (basic, bearer, API key, OAuth 2.0 client credentials); retries with
+    backoff on 408/429/5xx and lost connections for idempotent methods (honouring
+    `Retry-After`). A status other than 2xx or `accept_status` fails the step with the status
+    and the start of the body.
+
+    Example node:
+        {"id": "create", "type": "http.request", "params": {"method": "POST",
+         "url": "https://api.example.com/orders", "json_body": {"sku": "A-1", "qty": 2},
+         "auth": {"kind": "bearer", "credential": "shop_api"}}}
+    """
+    response = await send(params)
+    try:
+        with map_httpx_errors(params.method, params.url):
+            await response.aread()
+    finally:
+        await response.aclose()
+    return {
+        "status": response.status_code,
+        "reason": response.reason_phrase,
+        "url": safe_url(response.url),
+        "headers": _headers(response),
+        **_decode(response, params.response, params.method),
+    }
+
+
+def _target(path: str, overwrite: bool) -> Path:
+    """Where a download goes. The one seam for storage URLs (s3://, sftp://...): today only files."""
+    if "://" in path and not path.startswith("file://"):
+        raise BusinessError(
+            f"http.download writes to a file path; storage URLs ({path.split('://', 1)[0]}://) are not supported yet",
+            kind="validation",
+        )
+    target = Path(path.removeprefix("file://")).expanduser()
+    if target.exists() and not overwrite:
+        raise BusinessError(f"{target} already exists (set overwrite to replace it)", kind="validation")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@step("http.download", params=DownloadParams, output="{path, size, sha256, status, content_type}.")
+async def download(params: DownloadParams) -> dict[str, Any]:
+    """Stream an HTTP answer's body to a file, never holding it in memory.
+
+    The body goes to `<path>.part` and is renamed when complete, so a failed download leaves
+    no half file under the final name. Retries, auth and TLS as `http.request`.
+
+    Example node:
+        {"id": "get_report", "type": "http.download", "params": {"url": "https://example.com/r.pdf",
+         "path": "{{ execution.id }}/report.pdf", "overwrite": true}}
+    """
+    target = _target(params.path, params.overwrite)
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    size = 0
+    ctx = context()
+    response = await send(params)
+    try:
+        with map_httpx_errors(params.method, params.url), partial.open("wb") as handle:
+            # Chunks of 64 KiB land in the page cache in microseconds: written on the loop.
+            async for chunk in response.aiter_bytes(CHUNK):
+                ctx.raise_if_cancelled()
+                handle.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        await response.aclose()
+    ctx.log(f"downloaded {size} bytes from {safe_url(params.url)} to {target}")
+    return {
+        "path": str(target),
+        "size": size,
+        "sha256": digest.hexdigest(),
+        "status": response.status_code,
+        "content_type": response.headers.get("content-type"),
+    }
+
+
+def _rows(body: Any, items: str, where: str) -> list[dict[str, Any]]:
+    found = jmespath.search(items, body) if items else body
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        raise BusinessError(f"{where}: '{items or '@'}' is not a list in the answer", kind="http_body")
+    return [row if isinstance(row, dict) else {"value": row} for row in found]
+
+
+def _next(
+    params: PaginateParams, response: Any, body: Any, rows: list[Any], page: int
+) -> tuple[str, dict[str, Any]] | None:
+    """The URL and query of the page after this one, or None at the end."""
+    query = dict(params.query)
+    if params.mode == "next_link":
+        link = jmespath.search(params.next_field, body)
+        return (str(response.url.join(str(link))), {}) if link else None
+    if params.mode == "link_header":
+        nxt = response.links.get("next", {}).get("url")
+        return (str(response.url.join(nxt)), {}) if nxt else None
+    if params.mode == "cursor":
+        cursor = jmespath.search(params.cursor_field, body)
+        if cursor in (None, ""):
+            return None
+        return params.url, {**query, params.cursor_param: cursor}
+    if not rows:
+        return None
+    return params.url, {**query, params.page_param: page + 1}
+
+
+@step("http.paginate", params=PaginateParams, output="A table: the rows of every page, in order.")
+async def paginate(params: PaginateParams) -> list[dict[str, Any]]:
+    """Follow a paginated JSON API to the end and collect its rows into one table.
+
+    `mode`: `next_link` (a URL in the body at `next_field`), `link_header` (`Link: <...>;
+    rel="next"`), `cursor` (`cursor_field` sent back as `cursor_param`) or `page` (`page_param`
+    counted from `first_page` until a page has no rows). More than `max_pages` pages is an
+    error rather than a silently cut table.
+
+    Example node:
+        {"id": "customers", "type": "http.paginate", "params": {"url": "https://api.example.com/customers",
+         "mode": "cursor", "items": "data", "cursor_field": "meta.next", "cursor_param": "after"}}
+    """
+    ctx = context()
+    table: list[dict[str, Any]] = []
+    url, query = params.url, dict(params.query)
+    page = params.first_page
+    if params.mode == "page":
+        query[params.page_param] = page
+    for count in range(1, params.max_pages + 1):
+        ctx.raise_if_cancelled()
+        current = params.model_copy(update={"url": url, "query": query})
+        response = await send(current)
+        try:
+            with map_httpx_errors(params.method, url):
+                await response.aread()
+        finally:
+            await response.aclose()
+        where = f"page {count} of {safe_url(url)}"
+        try:
+            body = response.json()
+        except ValueError:
+            raise BusinessError(f"{where} is not JSON", kind="http_body") from None
+        rows = _rows(body, params.items, where)
+        table.extend(rows)
+        following = _next(params, response, body, rows, page)
+        if following is None:
+            return table
+        url, query = following
+        page += 1
+    raise StepError(
+        f"{safe_url(params.url)} has more than max_pages={params.max_pages} pages ({len(table)} rows so far)",
+        kind="pagination",
+        retryable=False,
+        details={"rows": len(table)},
+    )
+
+
+HTTP_STEPS = (request, download, paginate)

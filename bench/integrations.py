@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Integrations benchmark: what our step path costs on top of the library it drives.
+
+    .venv/bin/python bench/integrations.py [--quick] [--sizes 200,1000] [--out bench/results/integrations.json]
+
+HTTP: N GET requests through the engine (a chain of N `http.request` nodes, in-memory and
+durable SQLite journals) next to the same N calls made with httpx directly (one AsyncClient,
+`raise_for_status()` and `.json()` like the step), against one local server. The server runs
+in its own process (uvicorn, a fixed JSON answer) so it does not share the client's GIL. Each
+measurement is the best of `REPEATS` runs, peers interleaved, in the same run; the ratio
+engine / httpx is printed and written to the JSON, for wall time and for the client process's
+CPU time (steadier when other work shares the machine).
+
+Sections are a table (`SECTIONS`); the IMAP and AI sections join it with their own function
+returning rows of the same shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "bench" / "results" / "integrations.json"
+REPEATS = 5
+TARGET_HTTP_RATIO = 1.10
+"""Engine + http.request time over plain httpx time, in-memory journal."""
+BODY = json.dumps({"ok": True, "items": [{"id": i, "name": f"row {i}"} for i in range(5)]}).encode()
+
+
+# -- the server (child process) -----------------------------------------------------------------
+
+
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+def serve(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(_app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan="off")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, f"http://127.0.0.1:{port}/items"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the benchmark server did not start")
+
+
+# -- HTTP -----------------------------------------------------------------------------------------
+
+
+async def _httpx_direct(url: str, n: int) -> tuple[float, float]:
+    """(wall s, this process's CPU s) for n requests."""
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        start, cpu = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            response = await client.get(url)
+            response.raise_for_status()
+            response.json()
+        return time.perf_counter() - start, time.process_time() - cpu
+
+
+def _chain(url: str, n: int) -> dict[str, Any]:
+    nodes = [{"id": f"r{i}", "type": "http.request", "params": {"url": url}} for i in range(n)]
+    edges = [{"from": f"r{i}", "to": f"r{i + 1}"} for i in range(n - 1)]
+    return {"schema": "rpa.flow/1", "name": f"http-{n}", "nodes": nodes, "edges": edges}
+
+
+async def _engine(url: str, n: int, journal_kind: str, tmp: Path) -> tuple[float, float]:
+    from shared.engine import Engine, MemoryJournal, SqliteJournal
+    from shared.flow import load_flow
+    from shared.steps import StepRegistry
+
+    registry = StepRegistry.default()
+    engine = Engine(registry, artifacts_dir=tmp / "artifacts")
+    flow = load_flow(_chain(url, n), registry=registry)
+    execution_id = f"bench-http-{n}-{journal_kind}-{time.monotonic_ns()}"
+    journal: Any = (
+        SqliteJournal(tmp / f"{execution_id}.db", execution_id)
+        if journal_kind == "sqlite"
+        else MemoryJournal(execution_id)
+    )
+    start, cpu = time.perf_counter(), time.process_time()
+    result = await engine.run(flow, {}, journal=journal)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    journal.close()
+    if result.status != "succeeded":
+        raise RuntimeError(f"the HTTP flow ended {result.status}: {result.error}")
+    return elapsed, cpu
+
+
+async def http_section(sizes: list[int]) -> list[dict[str, Any]]:
+    """Rows: one per (size, path); ratios against httpx direct at the same size."""
+    process, url = start_server()
+    rows: list[dict[str, Any]] = []
+    try:
+        await _httpx_direct(url, 50)  # warm up the server, the imports and the connection pool
+        with tempfile.TemporaryDirectory(prefix="rpa-bench-http-") as folder:
+            tmp = Path(folder)
+            await _engine(url, 20, "memory", tmp)
+            for n in sizes:
+                runs: dict[str, list[tuple[float, float]]] = {"httpx": [], "engine-memory": [], "engine-sqlite": []}
+                for _ in range(REPEATS):  # interleaved, so drift hits every path alike
+                    runs["httpx"].append(await _httpx_direct(url, n))
+                    runs["engine-memory"].append(await _engine(url, n, "memory", tmp))
+                    runs["engine-sqlite"].append(await _engine(url, n, "sqlite", tmp))
+                base = min(wall for wall, _ in runs["httpx"])
+                base_cpu = min(cpu for _, cpu in runs["httpx"])
+                for path, times in runs.items():
+                    best = min(wall for wall, _ in times)
+                    best_cpu = min(cpu for _, cpu in times)
+                    rows.append(
+                        {
+                            "section": "http",
+                            "path": path,
+                            "requests": n,
+                            "best_s": round(best, 4),
+                            "runs_s": [round(wall, 4) for wall, _ in times],
+                            "requests_per_s": round(n / best, 1),
+                            "ms_per_request": round(1000 * best / n, 3),
+                            "ratio_vs_httpx": round(best / base, 3),
+                            "cpu_ms_per_request": round(1000 * best_cpu / n, 3),
+                            "cpu_ratio_vs_httpx": round(best_cpu / base_cpu, 3),
+                        }
+                    )
+    finally:
+        process.terminate()
+        process.wait(10)
+    return rows
+
+
+SECTIONS: dict[str, Callable[[list[int]], Awaitable[list[dict[str, Any]]]]] = {"http": http_section}
+"""Section name -> its measurement; `imap` and `ai` are added beside `http`."""
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    header = (
+        f"{'section':8} {'path':14} {'requests':>8} {'best s':>8} {'req/s':>9} {'ms/req':>8} {'ratio':>7}"
+        f" {'cpu ms/req':>10} {'cpu ratio':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row['section']:8} {row['path']:14} {row['requests']:>8} {row['best_s']:>8.3f} "
+            f"{row['requests_per_s']:>9.1f} {row['ms_per_request']:>8.3f} {row['ratio_vs_httpx']:>6.2f}x"
+            f" {row['cpu_ms_per_request']:>10.3f} {row['cpu_ratio_vs_httpx']:>8.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="200,1000", help="request counts, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="one small size (a smoke run)")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="sections to run")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return 0
+    sys.path.insert(0, str(ROOT))
+    sizes = [100] if args.quick else [int(s) for s in args.sizes.split(",")]
+    rows: list[dict[str, Any]] = []
+    for name in args.sections.split(","):
+        rows += asyncio.run(SECTIONS[name](sizes))
+    print(render(rows))
+    worst = max((r["ratio_vs_httpx"] for r in rows if r["path"] == "engine-memory"), default=0.0)
+    verdict = "met" if worst <= TARGET_HTTP_RATIO else "MISSED"
+    print(f"\nHTTP overhead target engine-memory <= {TARGET_HTTP_RATIO:.2f}x httpx: {verdict} (worst {worst:.2f}x)")
+    meta = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "repeats": REPEATS,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "rows": rows, "target_http_ratio": TARGET_HTTP_RATIO}, indent=2))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
