@@ -144,7 +144,7 @@ Builder = Callable[[Location, "dict[str, str]"], Any]
 
 def _fields(credential: str | None, names: tuple[str, ...]) -> dict[str, str]:
     """The credential's fields that are set (each one registered with the masker by the vault)."""
-    if not credential:
+    if not credential or not names:  # local files take no credential: one given for the other end
         return {}
     ctx = context()
     found = {name: value for name in names if (value := ctx.secrets(f"{credential}.{name}")) is not None}
@@ -172,7 +172,9 @@ def _build_local(location: Location, creds: dict[str, str]) -> Any:
 def _build_s3(location: Location, creds: dict[str, str]) -> Any:
     s3fs = _import("s3fs", "s3")
     client_kwargs: dict[str, Any] = {}
-    if creds.get("region"):
+    # s3fs would send us-east-1 as a bucket's LocationConstraint, which S3 refuses: it is the
+    # default region, so it is left unsaid.
+    if creds.get("region") and creds["region"] != "us-east-1":
         client_kwargs["region_name"] = creds["region"]
     return s3fs.S3FileSystem(
         key=creds.get("access_key_id"),
@@ -283,7 +285,11 @@ def open_storage(path: str, credential: str | None = None, *, fresh: bool = Fals
     storage: Storage | None = None if fresh else ctx.resources.get(key)
     if storage is None:
         creds = _fields(credential, names)
-        storage = Storage(builder(location, creds), location, tuple(v for k, v in creds.items() if k in SECRET_FIELDS))
+        storage = Storage(None, location, tuple(v for k, v in creds.items() if k in SECRET_FIELDS))
+        from agent.steps.files._errors import map_storage_errors  # _errors speaks of Storage: import here
+
+        with map_storage_errors("connecting to", storage):
+            storage.fs = builder(location, creds)
         if not fresh:
             ctx.resources.put(key, storage, close=close_storage)
     else:

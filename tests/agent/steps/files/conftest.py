@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,15 +59,20 @@ class FtpServer:
 @pytest.fixture(scope="session")
 def ftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FtpServer]:
     try:
-        from pyftpdlib.authorizers import DummyAuthorizer
-        from pyftpdlib.handlers import FTPHandler
-        from pyftpdlib.servers import FTPServer
+        with warnings.catch_warnings():
+            # On Python 3.11 pyftpdlib imports the standard library's asyncore, deprecated there.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from pyftpdlib.authorizers import DummyAuthorizer
+            from pyftpdlib.handlers import FTPHandler
+            from pyftpdlib.servers import FTPServer
     except ImportError:
         pytest.fail("pyftpdlib is missing: install the dev extra (pip install -e '.[dev]')")
     home = tmp_path_factory.mktemp("ftp-home")
     authorizer = DummyAuthorizer()
     authorizer.add_user(FTP_USER, FTP_PASSWORD, str(home), perm="elradfmwMT")
-    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "banner": "test ftp"})
+    # A refused login answers at once (pyftpdlib waits 3 s by default).
+    settings = {"authorizer": authorizer, "banner": "test ftp", "auth_failed_timeout": 0.01}
+    handler = type("Handler", (FTPHandler,), settings)
     server = FTPServer(("127.0.0.1", 0), handler)
     host, port = server.address[:2]
     stop = threading.Event()
