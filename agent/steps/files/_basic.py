@@ -11,6 +11,7 @@ from pydantic import Field
 
 from agent.steps.files._common import (
     CHUNK,
+    RECYCLE_FOLDER,
     FilesParams,
     PathText,
     credential_field,
@@ -39,6 +40,7 @@ class ListParams(FilesParams):
     newer_than_s: float | None = Field(
         default=None, ge=0, description="Only entries modified within this many seconds."
     )
+    include_recycled: bool = Field(default=False, description="Also list what files.delete put in `.recycle` folders.")
     limit: int = Field(default=10_000, ge=1, le=1_000_000, description="At most this many rows (sorted by path).")
     credential: str | None = credential_field()
 
@@ -93,6 +95,8 @@ def list_files(params: ListParams) -> list[dict[str, Any]]:
         if name == root.rstrip("/"):  # find(withdirs=True) lists the folder itself
             continue
         relative = name.removeprefix(base)
+        if not params.include_recycled and RECYCLE_FOLDER in relative.split("/"):
+            continue
         if _matches(row, relative, params, now):
             rows.append(row)
     rows.sort(key=lambda r: r["path"])

@@ -16,7 +16,8 @@ from shared.steps import context
 
 CHUNK = 4 * 2**20
 """Bytes read and written at a time: a file of any size never sits in memory whole."""
-HASHES = ("sha256", "sha1", "md5")
+RECYCLE_FOLDER = ".recycle"
+"""Where `files.delete` puts an item by default: a folder of this name beside it."""
 
 PathText = Annotated[str, AfterValidator(check_path)]
 

@@ -14,7 +14,14 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from agent.steps.files._common import FilesParams, PathText, copy_stream, credential_field, path_field
+from agent.steps.files._common import (
+    RECYCLE_FOLDER,
+    FilesParams,
+    PathText,
+    copy_stream,
+    credential_field,
+    path_field,
+)
 from agent.steps.files._errors import map_storage_errors
 from agent.steps.files._fs import Storage, close_storage, open_storage, parse_location
 from shared.errors import BusinessError
@@ -22,7 +29,6 @@ from shared.steps import context, step
 
 # Stores that copy and move inside themselves without sending the bytes through the robot.
 _NATIVE_COPY = ("file", "s3", "gs", "az")
-RECYCLE_FOLDER = ".recycle"
 
 
 class TransferParams(FilesParams):
