@@ -8,6 +8,9 @@ copy locally, a server-side copy on S3). Across stores, or on FTP/SFTP, bytes ar
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from agent.steps.files._common import (
+    CHUNK,
     RECYCLE_FOLDER,
     FilesParams,
     PathText,
@@ -116,6 +120,8 @@ def _copy(src: Storage, src_path: str, dst: Storage, target: str, overwrite: boo
     if native:
         dst.fs.makedirs(dst.fs._parent(target), exist_ok=True)
         with map_storage_errors("copying", src, src_path):
+            if src.location.protocol == "file":
+                return 1, _local_copy(src_path, target)
             src.fs.cp_file(src_path, target)
         return 1, int(src.fs.size(src_path) or 0)
     return 1, _stream(src, src_path, dst, target)
@@ -127,6 +133,30 @@ def _count(storage: Storage, path: str) -> tuple[int, int]:
         return 1, int(storage.fs.size(path) or 0)
     found = storage.fs.find(path, detail=True).values()
     return len(found), sum(int(info.get("size") or 0) for info in found)
+
+
+_KERNEL_CHUNK = 64 * 2**20
+
+
+def _local_copy(source: str, target: str) -> int:
+    """Copy inside the kernel (`copy_file_range`: no bytes through Python, a reflink where the file
+    system has them), in pieces so a cancel is seen; `shutil` where the kernel cannot."""
+    if not hasattr(os, "copy_file_range"):  # not Linux: shutil uses the platform's own fast copy
+        shutil.copyfile(source, target)
+        return os.path.getsize(target)
+    ctx = context()
+    with open(source, "rb") as reader, open(target, "wb") as writer:
+        total = 0
+        try:
+            while copied := os.copy_file_range(reader.fileno(), writer.fileno(), _KERNEL_CHUNK):
+                total += copied
+                ctx.raise_if_cancelled()
+            return total
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP) or total:
+                raise
+        shutil.copyfileobj(reader, writer, CHUNK)
+        return writer.tell()
 
 
 def _check_source(src: Storage, path: str) -> None:
