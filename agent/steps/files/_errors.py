@@ -3,12 +3,13 @@
     OSError (local, s3fs, fsspec FTP/SFTP)      -> StepError
     ├── FileNotFoundError                       kind `not_found`, not retried
     ├── FileExistsError                         kind `exists`, not retried
-    ├── PermissionError                         kind `permission`, not retried
+    ├── PermissionError                         kind `permission`, not retried (`auth` while connecting)
     ├── IsADirectoryError / NotADirectoryError  kind `path`, not retried
     ├── ConnectionError / TimeoutError          kind `connection`, retried
     └── any other OSError                       kind `io`, retried
     ftplib.error_perm 530 (login refused)       kind `auth`, not retried
     ftplib.error_perm (other 5xx)               kind `permission`, not retried
+    asyncssh HostKeyNotVerifiable               kind `auth`, not retried (the server's key is unknown)
     ftplib.error_temp / asyncssh / botocore     kind `connection`, retried
     zipfile.BadZipFile (bad CRC, damaged entry) kind `data`, not retried
 
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from agent.steps.files._fs import Storage
 from shared.errors import StepError
 
+CONNECTING = "connecting to"
 _NOT_RETRIED: tuple[tuple[type[OSError], str], ...] = (
     (FileNotFoundError, "not_found"),
     (FileExistsError, "exists"),
@@ -57,7 +59,7 @@ def _classify(exc: Exception) -> tuple[str, bool]:
     module = type(exc).__module__.split(".")[0]
     if module in ("botocore", "aiobotocore", "asyncssh", "aiohttp"):
         name = type(exc).__name__
-        if "Credential" in name or "Permission" in name or "Auth" in name:
+        if any(word in name for word in ("Credential", "Permission", "Auth", "HostKey")):
             return "auth", False
         return "connection", True
     return "io", True
@@ -96,6 +98,8 @@ def map_storage_errors(action: str, storage: Storage, path: str | None = None) -
 
 def _translate(exc: Exception, action: str, storage: Storage, path: str | None) -> StepError:
     kind, retryable = _classify(exc)
+    if action == CONNECTING and kind == "permission":  # refused before any file was touched: the login
+        kind = "auth"
     where = storage.location.display(path)
     return StepError(
         f"{action} {where} failed: {_reason(exc, storage)}",

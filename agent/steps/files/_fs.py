@@ -214,8 +214,10 @@ def _build_sftp(location: Location, creds: dict[str, str]) -> Any:
         asyncssh = _import("asyncssh", "sftp")
         key = asyncssh.import_private_key(creds["private_key"], creds.get("passphrase"))
         kwargs["client_keys"] = [key]
-    if "known_hosts" in creds:
-        kwargs["known_hosts"] = _import("asyncssh", "sftp").import_known_hosts(creds["known_hosts"])
+    # sshfs turns host key checking off unless told otherwise: the server's key is checked against
+    # the credential's known_hosts lines, or else the agent user's ~/.ssh/known_hosts.
+    asyncssh = _import("asyncssh", "sftp")
+    kwargs["known_hosts"] = asyncssh.import_known_hosts(creds["known_hosts"]) if "known_hosts" in creds else ()
     return sshfs.SSHFileSystem(location.host, **kwargs)
 
 
@@ -253,7 +255,13 @@ SECRET_FIELDS |= {"account_key", "connection_string", "sas_token"}
 
 def close_storage(storage: Storage) -> None:
     """Close what a file system holds open (an FTP control connection); safe to call twice."""
-    ftp = getattr(storage.fs, "ftp", None)
+    fs = storage.fs
+    if storage.location.protocol == "sftp" and fs is not None:
+        # sshfs closes its SSH connection only when the file system is garbage-collected; its
+        # finalizer does it now instead (a second call at collection finds nothing left open).
+        type(fs)._finalize(fs.loop, fs._pool, fs._stack)
+        return
+    ftp = getattr(fs, "ftp", None)
     if ftp is not None:
         try:
             ftp.quit()
@@ -286,9 +294,9 @@ def open_storage(path: str, credential: str | None = None, *, fresh: bool = Fals
     if storage is None:
         creds = _fields(credential, names)
         storage = Storage(None, location, tuple(v for k, v in creds.items() if k in SECRET_FIELDS))
-        from agent.steps.files._errors import map_storage_errors  # _errors speaks of Storage: import here
+        from agent.steps.files._errors import CONNECTING, map_storage_errors  # _errors imports this module
 
-        with map_storage_errors("connecting to", storage):
+        with map_storage_errors(CONNECTING, storage):
             storage.fs = builder(location, creds)
         if not fresh:
             ctx.resources.put(key, storage, close=close_storage)
