@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +161,57 @@ async def test_the_file_system_is_opened_once_per_execution(env: StepEnvironment
     await env.aclose()
     assert env.resources.keys() == []
     assert connection.sock is None  # closed by the end of the execution
+
+
+def _rpa_run(flow: Path, secrets: Path, journal: Path, credential: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "from cli import main; main()", "run", str(flow), "--json"]
+    command += ["--secrets", str(secrets), "--journal", str(journal), "--input", f"cred={credential}"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_rpa_run_keeps_ftp_passwords_out_of_output_and_journal(ftp_server: FtpServer, tmp_path: Path) -> None:
+    flow = {
+        "schema": "rpa.flow/1",
+        "name": "ftp upload",
+        "inputs": {"cred": {"type": "string"}},
+        "nodes": [
+            {
+                "id": "upload",
+                "type": "files.write_text",
+                "params": {"path": ftp_server.url("/flows/hello.txt"), "text": "hi", "credential": "{{ inputs.cred }}"},
+            }
+        ],
+        "outputs": {"written": "{{ steps.upload.output }}"},
+    }
+    wrong = "wrong-Flow-Pw-Qs6Ty2"
+    (tmp_path / "flow.json").write_text(json.dumps(flow))
+    vault_file = tmp_path / "secrets.json"
+    vault_file.write_text(
+        json.dumps(
+            {"good": {"username": "robot", "password": FTP_PASSWORD}, "bad": {"username": "robot", "password": wrong}}
+        )
+    )
+    reports = {}
+    for name in ("good", "bad"):
+        journal = tmp_path / f"{name}.sqlite"
+        done = _rpa_run(tmp_path / "flow.json", vault_file, journal, name)
+        reports[name] = json.loads(done.stdout)
+        # The journal is what an agent sends to the orchestrator: it must be as clean as the output.
+        everything = done.stdout + done.stderr + journal.read_bytes().decode("utf-8", "replace")
+        assert FTP_PASSWORD not in everything
+        assert wrong not in everything
+    assert reports["good"]["status"] == "succeeded"
+    assert reports["good"]["outputs"]["written"] == {"path": ftp_server.url("/flows/hello.txt"), "size": 2}
+    assert (ftp_server.home / "flows" / "hello.txt").read_text() == "hi"
+    assert reports["bad"]["status"] == "failed"
+    assert "530" in json.dumps(reports["bad"]["error"])
+
+
+async def test_wait_for_a_file_on_ftp(env: StepEnvironment, ftp_server: FtpServer) -> None:
+    (ftp_server.home / "drop").mkdir(exist_ok=True)
+    (ftp_server.home / "drop" / "ready.csv").write_text("id\n1\n")
+    row = await env.run(
+        files.wait_for_file,
+        {"path": ftp_server.url("/drop/ready.csv"), "stable_s": 0.2, "poll_s": 0.05, "credential": "ftp-test"},
+    )
+    assert (row["path"], row["size"]) == (ftp_server.url("/drop/ready.csv"), 5)
