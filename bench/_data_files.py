@@ -174,20 +174,29 @@ def _measure_command(cmd: list[str]) -> dict[str, Any]:
     return {"seconds": seconds, "peak_rss_mib": round(peak, 1)}
 
 
-def _best(repeat: int, measure: Callable[[], dict[str, Any]], cleanup: Callable[[], None]) -> dict[str, Any]:
-    runs = []
-    for _ in range(repeat):
-        result = measure()
-        cleanup()
+Measure = Callable[[], dict[str, Any]]
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    for result in runs:
         if "error" in result:
             return result
-        runs.append(result)
     best = min(runs, key=lambda r: r["seconds"])
-    return {
-        **best,
-        "runs_s": [round(r["seconds"], 3) for r in runs],
-        "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
-    }
+    peak = max(r["peak_rss_mib"] for r in runs)
+    return {**best, "runs_s": [round(r["seconds"], 3) for r in runs], "peak_rss_mib": peak}
+
+
+def _pair(repeat: int, ours: Measure, peer: Measure, cleanup: Callable[[], None]) -> tuple[dict[str, Any], ...]:
+    """Best of `repeat` runs of each, alternating which goes first (A B, B A, ...), so the disk's
+    write-back of one run does not always land on the same side."""
+    runs: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+    for index in range(repeat):
+        order = (0, 1) if index % 2 == 0 else (1, 0)
+        for side in order:
+            runs[side].append((ours, peer)[side]())
+            cleanup()
+            os.sync()
+    return _summary(runs[0]), _summary(runs[1])
 
 
 def _make_file(path: Path, size_mib: int) -> None:
@@ -221,10 +230,18 @@ def _local_rows(args: argparse.Namespace, src: Path, work: Path) -> list[dict[st
     def rm() -> None:
         dst.unlink(missing_ok=True)
 
-    copy_ours = _best(args.repeat, lambda: _measure_child("ours", "copy", str(src), str(dst), ""), rm)
-    copy_cp = _best(args.repeat, lambda: _measure_command(["cp", str(src), str(dst)]), rm)
-    hash_ours = _best(args.repeat, lambda: _measure_child("ours", "hash", str(src), "", ""), lambda: None)
-    hash_peer = _best(args.repeat, lambda: _measure_command(["sha256sum", str(src)]), lambda: None)
+    copy_ours, copy_cp = _pair(
+        args.repeat,
+        lambda: _measure_child("ours", "copy", str(src), str(dst), ""),
+        lambda: _measure_command(["cp", str(src), str(dst)]),
+        rm,
+    )
+    hash_ours, hash_peer = _pair(
+        args.repeat,
+        lambda: _measure_child("ours", "hash", str(src), "", ""),
+        lambda: _measure_command(["sha256sum", str(src)]),
+        lambda: None,
+    )
     rows = [
         _row("local copy", size, copy_ours, "cp", copy_cp),
         _row("local sha256", size, hash_ours, "sha256sum", hash_peer),
@@ -265,11 +282,19 @@ def _s3_rows(args: argparse.Namespace, src: Path) -> list[dict[str, Any]]:
         def rm() -> None:
             client.delete_object(Bucket=BUCKET, Key="big.bin")
 
-        up_ours = _best(args.repeat, lambda: _measure_child("ours", "copy", str(src), url, endpoint), rm)
-        up_boto = _best(args.repeat, lambda: _measure_child("boto3", "copy", str(src), url, endpoint), rm)
+        up_ours, up_boto = _pair(
+            args.repeat,
+            lambda: _measure_child("ours", "copy", str(src), url, endpoint),
+            lambda: _measure_child("boto3", "copy", str(src), url, endpoint),
+            rm,
+        )
         client.upload_file(str(src), BUCKET, "big.bin")
-        hash_ours = _best(args.repeat, lambda: _measure_child("ours", "hash", url, "", endpoint), lambda: None)
-        hash_boto = _best(args.repeat, lambda: _measure_child("boto3", "hash", url, "", endpoint), lambda: None)
+        hash_ours, hash_boto = _pair(
+            args.repeat,
+            lambda: _measure_child("ours", "hash", url, "", endpoint),
+            lambda: _measure_child("boto3", "hash", url, "", endpoint),
+            lambda: None,
+        )
         rm()
         if hash_ours.get("result") != hash_boto.get("result"):
             hash_ours = {"error": "the digests differ"}

@@ -87,13 +87,42 @@ def _files_below(src: Storage, root: str) -> list[tuple[str, str]]:
     return [(p, p.removeprefix(base)) for p in sorted(src.fs.find(root))]
 
 
+# Object stores show an object only once its upload completes: no part file is needed there.
+_ATOMIC_WRITES = ("s3", "gs", "az")
+
+
+def _part_name(path: str) -> str:
+    """Where a copy is written before it takes its name: beside it, hidden."""
+    parent, _, name = path.rstrip("/").rpartition("/")
+    return f"{parent}/.{name}.rpa-part"
+
+
+@contextlib.contextmanager
+def _landing(dst: Storage, dst_path: str) -> Iterator[str]:
+    """The path to write to; the file gets its real name only once whole, and a failed or
+    cancelled copy leaves nothing behind, so a retry or a resumed execution starts clean."""
+    temp = dst_path if dst.location.protocol in _ATOMIC_WRITES else _part_name(dst_path)
+    try:
+        yield temp
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if dst.fs.exists(temp):
+                dst.fs.rm(temp)
+        raise
+    if temp != dst_path:
+        if dst.location.protocol != "file" and dst.fs.exists(dst_path):
+            dst.fs.rm(dst_path)  # an SFTP v3 rename does not replace; overwrite was checked before
+        dst.fs.mv(temp, dst_path)
+
+
 def _stream(src: Storage, src_path: str, dst: Storage, dst_path: str) -> int:
     dst.fs.makedirs(dst.fs._parent(dst_path), exist_ok=True)
     with (
         map_storage_errors("reading", src, src_path),
         src.fs.open(src_path, "rb") as source,
         map_storage_errors("writing", dst, dst_path),
-        dst.fs.open(dst_path, "wb") as target,
+        _landing(dst, dst_path) as temp,
+        dst.fs.open(temp, "wb") as target,
     ):
         return copy_stream(source, target)
 
@@ -121,7 +150,8 @@ def _copy(src: Storage, src_path: str, dst: Storage, target: str, overwrite: boo
         dst.fs.makedirs(dst.fs._parent(target), exist_ok=True)
         with map_storage_errors("copying", src, src_path):
             if src.location.protocol == "file":
-                return 1, _local_copy(src_path, target)
+                with _landing(dst, target) as temp:
+                    return 1, _local_copy(src_path, temp)
             src.fs.cp_file(src_path, target)
         return 1, int(src.fs.size(src_path) or 0)
     return 1, _stream(src, src_path, dst, target)

@@ -215,3 +215,25 @@ async def test_wait_for_a_file_on_ftp(env: StepEnvironment, ftp_server: FtpServe
         {"path": ftp_server.url("/drop/ready.csv"), "stable_s": 0.2, "poll_s": 0.05, "credential": "ftp-test"},
     )
     assert (row["path"], row["size"]) == (ftp_server.url("/drop/ready.csv"), 5)
+
+
+async def test_a_cancelled_copy_leaves_no_partial_file(ftp_server: FtpServer, tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(9 * 2**20))
+    env = StepEnvironment(secrets=vault())
+    env.cancel()  # seen after the first chunk has been written
+    try:
+        with pytest.raises(StepError) as caught:
+            await env.run(
+                files.copy,
+                {"source": str(source), "destination": ftp_server.url("/partial/big.bin"), "credential": "ftp-test"},
+            )
+    finally:
+        await env.aclose()
+    assert caught.value.kind == "cancelled"
+    assert sorted(p.name for p in (ftp_server.home / "partial").iterdir()) == []
+    local = StepEnvironment()
+    local.cancel()
+    with pytest.raises(StepError):
+        await local.run(files.copy, {"source": str(source), "destination": str(tmp_path / "out" / "big.bin")})
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
