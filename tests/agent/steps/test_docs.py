@@ -13,6 +13,7 @@ import pytest
 from agent.steps.credentials import CREDENTIAL_STEPS
 from agent.steps.data import AGENT_DATA_STEPS
 from agent.steps.db import DB_STEPS
+from agent.steps.files import FILES_STEPS
 from agent.steps.http import HTTP_STEPS
 from agent.steps.pdf import PDF_STEPS
 from agent.steps.word import WORD_STEPS
@@ -25,6 +26,7 @@ PAGES: dict[str, tuple[object, ...]] = {
     "http.md": HTTP_STEPS,
     "db.md": DB_STEPS,
     "credentials.md": CREDENTIAL_STEPS,
+    "files.md": FILES_STEPS,
     "pdf.md": PDF_STEPS,
     "word.md": WORD_STEPS,
     "data-documents.md": (*DATA_EXTRA_STEPS, *AGENT_DATA_STEPS),
