@@ -49,6 +49,18 @@ def _as_refs(frame: str | FrameRef | list[FrameRef] | None) -> list[FrameRef]:
     return [frame] if isinstance(frame, FrameRef) else list(frame)
 
 
+def _descendants(scope: Any) -> list[Any]:
+    """Every frame below a page (its main frame left out) or below a frame, outermost first."""
+    if hasattr(scope, "main_frame"):
+        return [f for f in scope.frames if f is not scope.main_frame]
+    found, queue = [], list(scope.child_frames)
+    while queue:
+        frame = queue.pop(0)
+        found.append(frame)
+        queue.extend(frame.child_frames)
+    return found
+
+
 async def _one_frame(scope: Any, ref: FrameRef, deadline: float) -> Any:
     import fnmatch
 
@@ -59,11 +71,10 @@ async def _one_frame(scope: Any, ref: FrameRef, deadline: float) -> Any:
             )
             found = await handle.content_frame() if handle is not None else None
         else:
-            children = scope.child_frames
             found = next(
                 (
                     f
-                    for f in children
+                    for f in _descendants(scope)
                     if (ref.name and f.name == ref.name) or (ref.url and fnmatch.fnmatch(f.url, ref.url))
                 ),
                 None,

@@ -11,7 +11,7 @@ Pages (all plain HTML, no external resources):
 - `/frames`: an iframe (`name="inner"`, `#inner-frame`) holding `/frame-inner` with an input, a
   button, and a nested iframe `/frame-deep`.
 - `/popup`: a link opening `/popup-target` in a new tab, and a button calling `window.open`.
-- `/download`: a link to `/files/report.csv` (an attachment) and a button making a blob download.
+- `/download`: a link to `/files/report.csv` (an attachment) and a button starting one from script.
 - `/table?page=N`: a paginated table (3 pages x 4 rows) with a two-level header (colspan), and a
   "Next" link absent on the last page; `/items?page=N`: repeated product cards with a next link.
 - `/shifting`: the same form with ids and classes that change on every load.
@@ -136,10 +136,7 @@ DOWNLOAD = _page(
     "Downloads",
     """
 <a id="csv" href="/files/report.csv">Report (CSV)</a>
-<button id="blob" onclick="
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob(['hello blob'], {type: 'text/plain'}));
-  a.download = 'hello.txt'; document.body.appendChild(a); a.click();">Make file</button>
+<button id="blob" onclick="location.href = '/files/notes.txt'">Make file</button>
 """,
 )
 
@@ -158,7 +155,8 @@ DIALOGS = _page(
 WIDGETS = _page(
     "Widgets",
     """
-<style>#menu {display:none} #hover-zone:hover #menu {display:block}
+<style>#hover-zone {position:relative} #menu {display:none; position:absolute; top:1em; margin:0}
+ #hover-zone:hover #menu {display:block}
  .box {width:120px;height:60px;border:1px solid #333;margin:8px}</style>
 <div id="hover-zone"><span id="hover-me">Products</span><ul id="menu"><li id="menu-item">Laptops</li></ul></div>
 <input id="focus-me" onfocus="document.getElementById('focus-state').textContent='focused'" aria-label="Focus me">
@@ -333,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(_page("Product", f"<h1 id='product'>{html.escape(route)}</h1>"))
         elif route == "/files/report.csv":
             self._send(CSV_BODY, ctype="text/csv", headers={"Content-Disposition": 'attachment; filename="report.csv"'})
+        elif route == "/files/notes.txt":
+            self._send("hello file", ctype="text/plain", headers={"Content-Disposition": "attachment"})
         elif route == "/slow":
             time.sleep(int(q.get("ms", "500")) / 1000)
             self._send(_page("Slow", "<p id='slow'>done</p>"))
