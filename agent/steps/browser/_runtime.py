@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import json
+import logging
 import os
 import shutil
 import sys
@@ -34,7 +35,16 @@ from shared.errors import MissingDependency, StepError
 if TYPE_CHECKING:
     from playwright.async_api import Playwright
 
-__all__ = ["chromium_executable", "ffmpeg_executable", "playwright_for_loop", "prepare_browsers_path"]
+__all__ = [
+    "BrowserPool",
+    "chromium_executable",
+    "ffmpeg_executable",
+    "playwright_for_loop",
+    "prepare_browsers_path",
+    "shared_browsers",
+]
+
+log = logging.getLogger(__name__)
 
 _DRIVERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Playwright]] = weakref.WeakKeyDictionary()
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -144,3 +154,58 @@ async def stop_playwright_for_loop() -> None:
     found = _DRIVERS.pop(asyncio.get_running_loop(), None)
     if found is not None:
         await found[1].stop()
+
+
+class BrowserPool:
+    """Chromium processes shared by the sessions open at the same time with the same launch options.
+
+    Sessions are isolated by their browser contexts (own cookies, storage, cache), so two
+    sessions of one execution need not pay for two Chromiums. A browser is closed as soon as its
+    last session closes: no Chromium is left once the executions that used it have ended.
+    """
+
+    def __init__(self) -> None:
+        self._browsers: dict[tuple[int, str], tuple[Any, int]] = {}
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+    @staticmethod
+    def _key(launch: dict[str, Any]) -> tuple[int, str]:
+        return id(asyncio.get_running_loop()), json.dumps(launch, sort_keys=True)
+
+    async def acquire(self, playwright: Playwright, launch: dict[str, Any]) -> Any:
+        """A running browser for these launch options (launched on first use)."""
+        key = self._key(launch)
+        async with self._loop_lock():
+            found = self._browsers.get(key)
+            if found is not None and found[0].is_connected():
+                self._browsers[key] = (found[0], found[1] + 1)
+                return found[0]
+            browser = await playwright.chromium.launch(**launch)
+            self._browsers[key] = (browser, 1)
+            return browser
+
+    async def release(self, browser: Any) -> None:
+        """One session fewer on `browser`; the last one closes it."""
+        async with self._loop_lock():
+            for key, (held, count) in list(self._browsers.items()):
+                if held is browser:
+                    if count > 1:
+                        self._browsers[key] = (held, count - 1)
+                        return
+                    del self._browsers[key]
+                    break
+        try:
+            await browser.close()
+        except Exception as exc:  # already gone (crashed, killed): nothing left to close
+            log.debug("closing a browser failed: %s", exc)
+
+    def open_count(self) -> int:
+        """How many browsers are running (for tests and the agent's status)."""
+        return len(self._browsers)
+
+    def _loop_lock(self) -> asyncio.Lock:
+        return self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
+
+shared_browsers = BrowserPool()
+"""The process's pool of shared browsers."""

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from agent.steps.browser import _checkpoint as cp
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._models import DEFAULT_SESSION, ProxySpec, Viewport
-from agent.steps.browser._runtime import chromium_executable, playwright_for_loop
+from agent.steps.browser._runtime import chromium_executable, playwright_for_loop, shared_browsers
 from shared.errors import StepError
 from shared.steps import StepContext, context
 
@@ -195,8 +195,7 @@ class BrowserSession:
             with contextlib.suppress(Exception):
                 await self.context.close()
             if self.browser is not None:
-                with contextlib.suppress(Exception):
-                    await self.browser.close()
+                await shared_browsers.release(self.browser)
             await self._keep_recordings(videos)
         finally:
             if self.checkpoint_file is not None and not keep_checkpoint:
@@ -295,12 +294,11 @@ async def _launch(options: OpenParams, ctx: StepContext, workdir: Path, storage_
         "headless": options.headless,
         "args": [*SAFE_ARGS, *options.args],
         "slow_mo": options.slow_mo_ms,
-        "downloads_path": str(workdir / "downloads"),
     }
+    context_options = _context_options(options, workdir, storage_state)
     proxy = _proxy_settings(ctx, _pick_proxy(options.proxy))
     if proxy is not None:
-        launch["proxy"] = proxy
-    context_options = _context_options(options, workdir, storage_state)
+        context_options["proxy"] = proxy
     with map_playwright_errors(f"starting Chromium ({executable}) for session '{options.session}'"):
         if options.profile_dir:
             if storage_state is not None:
@@ -311,11 +309,11 @@ async def _launch(options: OpenParams, ctx: StepContext, workdir: Path, storage_
             if storage_state is not None:
                 await browser_context.add_cookies(storage_state.get("cookies", []))
             return None, browser_context
-        browser = await playwright.chromium.launch(**launch)
+        browser = await shared_browsers.acquire(playwright, launch)
         try:
             browser_context = await browser.new_context(**context_options)
         except BaseException:
-            await browser.close()
+            await shared_browsers.release(browser)
             raise
         return browser, browser_context
 

@@ -359,7 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
             if form.get("user") == USER and form.get("password") == PASSWORD:
                 sid = secrets.token_hex(16)
                 self.server.sessions[sid] = USER
-                self._redirect("/account", {"Set-Cookie": f"sid={sid}; Path=/; HttpOnly; SameSite=Lax"})
+                self._redirect("/account", {"Set-Cookie": f"sid={sid}; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax"})
             else:
                 self._send(LOGIN.replace("{error}", "Wrong user name or password"), 401)
         elif route == "/submit":
