@@ -1,14 +1,43 @@
-"""Self-healing: when every selector of a target fails, find the element from its fingerprint."""
+"""Self-healing: when every selector of a target fails, find the element from its fingerprint.
+
+Never silent. The page's visible elements of the same family (same tag or role, and the tags a
+redesign swaps between: input/textarea, button/a/input) are scored against the recorded
+fingerprint with `similarity` (`_similo.py`). One is accepted only when its score reaches
+`MIN_SCORE` and leads the runner-up by `MIN_LEAD`; the step then goes on with it, a warning is
+logged, and a `healed` note is journaled (old and new selector, score, runner-up, a screenshot
+artifact) for the studio to offer as a fix. Otherwise the `element_not_found` error lists the
+closest candidates with their scores.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.steps.browser._fingerprint import Fingerprint
+from agent.steps.browser._fingerprint import FINGERPRINT_JS, Fingerprint
+from agent.steps.browser._similo import similarity
 
 if TYPE_CHECKING:
     from agent.steps.browser._targets import Located, TargetSpec
+
+MIN_SCORE = 0.70
+"""The least normalised similarity a healed element needs: most of the stable attributes
+(tag, name, texts, neighbours) must still agree."""
+MIN_LEAD = 0.12
+"""How far ahead of the runner-up it must be: two near-equal candidates mean the page has
+changed too much to guess, and guessing wrong is worse than failing."""
+MAX_CANDIDATES = 400
+"""Elements scored at most (in page order), to bound the work on a huge page."""
+CLOSEST = 3
+"""How many of the best candidates an error or a note lists."""
+
+_FAMILIES = {
+    "input": ("textarea",),
+    "textarea": ("input",),
+    "button": ("a", "input"),
+    "a": ("button",),
+    "select": ("input",),
+}
 
 
 @dataclass
@@ -19,7 +48,90 @@ class HealOutcome:
     closest: list[dict[str, Any]] = field(default_factory=list)
 
 
+def family_selector(fingerprint: Fingerprint) -> str:
+    """The CSS selecting the candidates of the same family as the recorded element."""
+    tags = [fingerprint.tag, *_FAMILIES.get(fingerprint.tag, ())] if fingerprint.tag else ["*"]
+    parts = list(dict.fromkeys(tags))
+    if fingerprint.role and fingerprint.tag != "*":
+        parts.append(f'[role="{fingerprint.role}"]')
+    return ", ".join(parts)
+
+
+def _summary(raw: dict[str, Any]) -> str:
+    text = raw.get("accessible_name") or raw.get("text") or raw.get("placeholder") or ""
+    head = (
+        raw["tag"] + (f"#{raw['id']}" if raw.get("id") else "") + (f"[name={raw['name']}]" if raw.get("name") else "")
+    )
+    return f'{head} "{text[:40]}"' if text else head
+
+
+def rank(fingerprint: Fingerprint, candidates: list[dict[str, Any]]) -> list[tuple[float, int]]:
+    """(score, index) of every visible candidate, best first."""
+    scored = [(round(similarity(fingerprint, raw), 3), i) for i, raw in enumerate(candidates) if raw.get("visible")]
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return scored
+
+
+def verdict(ranked: list[tuple[float, int]]) -> tuple[int | None, str]:
+    """The index to accept (or None) and why, from `rank`'s output."""
+    if not ranked:
+        return None, "no candidate of the same kind on the page"
+    best, index = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+    if best < MIN_SCORE:
+        return None, f"the best candidate scores {best:.2f}, below {MIN_SCORE}"
+    if best - runner_up < MIN_LEAD:
+        return None, f"the best two candidates score {best:.2f} and {runner_up:.2f}: too close to choose"
+    return index, f"score {best:.2f}, runner-up {runner_up:.2f}"
+
+
 async def heal_target(scope: Any, spec: TargetSpec, fingerprint: Fingerprint, *, accept: bool) -> HealOutcome:
-    """Score the page's candidates against `fingerprint`; see the module docstring."""
-    del scope, spec, fingerprint, accept
-    return HealOutcome()
+    """Score the page's candidates against `fingerprint` and accept a clear winner.
+
+    Args:
+        scope: the page or frame searched.
+        spec: the target whose selectors all failed.
+        fingerprint: what the element looked like when recorded.
+        accept: False when healing is turned off: only the closest candidates are reported.
+    """
+    from agent.steps.browser._describe import selector_of
+    from agent.steps.browser._targets import Located, current_context
+
+    family = scope.locator(family_selector(fingerprint))
+    candidates: list[dict[str, Any]] = await family.evaluate_all(
+        f"(els, limit) => els.slice(0, limit).map({FINGERPRINT_JS.strip()})", MAX_CANDIDATES
+    )
+    ranked = rank(fingerprint, candidates)
+    closest = [{"score": score, "element": _summary(candidates[i])} for score, i in ranked[:CLOSEST]]
+    index, reason = verdict(ranked)
+    if index is None or not accept:
+        why = reason if accept else "self-healing is turned off"
+        return HealOutcome(None, [*closest, {"healing": why}] if closest else [{"healing": why}])
+    chosen = family.nth(index)
+    new = selector_of(await chosen.normalize())
+    if await scope.locator(new).count() != 1:  # Playwright's pick is unique; a page mid-change may not be
+        new = f"xpath={candidates[index]['xpath']}"
+    located = Located(scope.locator(new), new, healed=True)
+    score, runner_up = ranked[0][0], (ranked[1][0] if len(ranked) > 1 else 0.0)
+    ctx = current_context()
+    if ctx is not None:
+        shot = await chosen.screenshot(type="png", scale="css", animations="disabled", timeout=5000)
+        artifact = ctx.save_artifact("healed.png", shot, content_type="image/png")["artifact"]
+        ctx.note(
+            "healed",
+            {
+                "old": spec.selector,
+                "fallbacks": list(spec.fallbacks),
+                "new": new,
+                "score": score,
+                "runner_up": runner_up,
+                "element": _summary(candidates[index]),
+                "screenshot": artifact,
+            },
+        )
+        ctx.log(
+            f"target healed: {spec.selector!r} and its fallbacks found nothing; using {new!r} "
+            f"({reason}); accept the fix in the studio or update the target",
+            "warning",
+        )
+    return HealOutcome(located, closest)

@@ -151,7 +151,7 @@ def as_spec(target: str | TargetSpec) -> TargetSpec:
     return target if isinstance(target, TargetSpec) else TargetSpec.model_construct(selector=target)
 
 
-def _current_context() -> StepContext | None:
+def current_context() -> StepContext | None:
     try:
         return context()
     except RuntimeError:  # used outside a step (a script, a test helper): no log to write to
@@ -159,7 +159,7 @@ def _current_context() -> StepContext | None:
 
 
 def _log(message: str, level: str = "info") -> None:
-    ctx = _current_context()
+    ctx = current_context()
     if ctx is not None:
         ctx.log(message, level)
 
