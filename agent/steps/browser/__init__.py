@@ -6,21 +6,24 @@ Playwright is imported inside the functions that use it, so the agent starts wit
 from agent.steps.browser._captcha import SolveCaptchaParams, solve_captcha
 from agent.steps.browser._describe import describe_element
 from agent.steps.browser._fingerprint import ElementBox, Fingerprint
+from agent.steps.browser._healing import HealingParams, set_healing
 from agent.steps.browser._targets import Anchor, Located, Target, TargetSpec, locate
 
-CAPTCHA_STEPS = (solve_captcha,)
-"""The CAPTCHA step, part of the browser family."""
+TARGET_STEPS = (solve_captcha, set_healing)
+"""The steps of the targets part of the browser family (CAPTCHA, healing switch)."""
 
 __all__ = [
-    "CAPTCHA_STEPS",
+    "TARGET_STEPS",
     "Anchor",
     "ElementBox",
     "Fingerprint",
+    "HealingParams",
     "Located",
     "SolveCaptchaParams",
     "Target",
     "TargetSpec",
     "describe_element",
     "locate",
+    "set_healing",
     "solve_captcha",
 ]

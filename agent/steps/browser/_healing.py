@@ -7,6 +7,9 @@ fingerprint with `similarity` (`_similo.py`). One is accepted only when its scor
 logged, and a `healed` note is journaled (old and new selector, score, runner-up, a screenshot
 artifact) for the studio to offer as a fix. Otherwise the `element_not_found` error lists the
 closest candidates with their scores.
+
+Healing is allowed when three switches are on: the step's (`locate(heal=...)`), the target's
+(`"heal": false` in a `TargetSpec` turns it off) and the execution's (`browser.healing`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from agent.steps.browser._fingerprint import FINGERPRINT_JS, Fingerprint
 from agent.steps.browser._similo import similarity
+from shared.steps import context, step
 
 if TYPE_CHECKING:
     from agent.steps.browser._targets import Located, TargetSpec
@@ -135,3 +141,36 @@ async def heal_target(scope: Any, spec: TargetSpec, fingerprint: Fingerprint, *,
             "warning",
         )
     return HealOutcome(located, closest)
+
+
+class HealingParams(BaseModel):
+    """Params of `browser.healing`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(description="False: no target is healed in the rest of this execution; true: allowed again.")
+
+
+@step(
+    "browser.healing",
+    params=HealingParams,
+    output="Whether self-healing is now allowed.",
+    capability="browser",
+    effects=False,
+)
+def set_healing(params: HealingParams) -> bool:
+    """Turn self-healing of targets off (or on again) for the rest of the execution.
+
+    Healing is on by default and never silent (each healed target journals a `healed` note).
+    A flow that must fail rather than act on a guessed element turns it off at its start; one
+    target can also opt out with `"heal": false` in its spec.
+
+    Example node:
+        {"id": "strict", "type": "browser.healing", "params": {"enabled": false}}
+    """
+    from agent.steps.browser._targets import HEALING_RESOURCE
+
+    resources = context().resources
+    resources.pop(HEALING_RESOURCE)
+    resources.put(HEALING_RESOURCE, params.enabled)
+    return params.enabled

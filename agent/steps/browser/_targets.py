@@ -94,6 +94,12 @@ class TargetSpec(BaseModel):
         "elements with it when every selector fails.",
     )
 
+    heal: bool = Field(
+        default=True,
+        description="Allow self-healing for this target (it also needs a fingerprint, and healing not turned "
+        "off for the step or the execution).",
+    )
+
     @field_validator("fallbacks")
     @classmethod
     def _distinct(cls, value: list[str]) -> list[str]:
@@ -156,6 +162,16 @@ def current_context() -> StepContext | None:
         return context()
     except RuntimeError:  # used outside a step (a script, a test helper): no log to write to
         return None
+
+
+HEALING_RESOURCE = "browser:healing"
+"""Execution resource holding False once a flow turned self-healing off (`browser.healing`)."""
+
+
+def healing_enabled() -> bool:
+    """Whether the running execution allows self-healing (on unless a flow turned it off)."""
+    ctx = current_context()
+    return ctx is None or ctx.resources.get(HEALING_RESOURCE, True) is not False
 
 
 def _log(message: str, level: str = "info") -> None:
@@ -351,7 +367,8 @@ async def locate(
         timeout_s: how long to wait for a match.
         state: `visible` (the default: only visible elements count), `attached`, or `hidden` /
             `detached` (then the primary selector's locator is returned for the caller to wait on).
-        heal: allow self-healing when every selector fails.
+        heal: allow self-healing when every selector fails (the step's switch). Healing also
+            needs the target's own `heal` and the execution's switch (`healing_enabled`) on.
 
     Returns:
         A `Located` whose locator resolves to exactly one element.
@@ -393,7 +410,8 @@ async def _not_found(scope: Any, spec: TargetSpec, attempts: list[_Attempt], tim
 
     closest: list[dict[str, Any]] = []
     if spec.fingerprint is not None:
-        outcome = await heal_target(scope, spec, spec.fingerprint, accept=heal)
+        allowed = heal and spec.heal and healing_enabled()
+        outcome = await heal_target(scope, spec, spec.fingerprint, accept=allowed)
         if outcome.located is not None:
             return outcome.located
         closest = outcome.closest

@@ -125,3 +125,23 @@ async def test_healing_turned_off_fails_but_lists_the_closest_candidates(page: A
     assert closest[0]["element"].startswith("input#f-")
     assert "name=total_amount" in closest[0]["element"]
     assert closest[-1] == {"healing": "self-healing is turned off"}
+
+
+async def test_a_target_or_the_execution_can_turn_healing_off(page: Any) -> None:
+    from agent.steps.browser import set_healing
+
+    await page.set_content(invoice_form(1))
+    recorded = await describe_element(page.locator("input[name=amount]"), screenshot=False)
+    await page.set_content(invoice_form(5, amount_name="total_amount"))
+    opted_out = TargetSpec(selector="#gone", fingerprint=recorded.fingerprint, heal=False)
+    with pytest.raises(StepError) as caught:
+        await locate(page, opted_out, timeout_s=0.1)
+    assert caught.value.details["closest"][-1] == {"healing": "self-healing is turned off"}
+
+    env = StepEnvironment()
+    spec = TargetSpec(selector="#gone", fingerprint=recorded.fingerprint)
+    assert await env.run(set_healing, {"enabled": False}) is False
+    with pytest.raises(StepError):
+        await run_in_step(env, lambda: locate(page, spec, timeout_s=0.1))
+    assert await env.run(set_healing, {"enabled": True}) is True
+    assert (await run_in_step(env, lambda: locate(page, spec, timeout_s=0.1))).healed
