@@ -54,11 +54,26 @@ class HealOutcome:
     closest: list[dict[str, Any]] = field(default_factory=list)
 
 
+_ROLE_TAGS = {
+    "button": ("button", "input", "a"),
+    "link": ("a",),
+    "textbox": ("input", "textarea"),
+    "checkbox": ("input",),
+    "radio": ("input",),
+    "combobox": ("select", "input"),
+    "img": ("img",),
+    "heading": ("h1", "h2", "h3", "h4", "h5", "h6"),
+}
+
+
 def family_selector(fingerprint: Fingerprint) -> str:
     """The CSS selecting the candidates of the same family as the recorded element."""
-    tags = [fingerprint.tag, *_FAMILIES.get(fingerprint.tag, ())] if fingerprint.tag else ["*"]
+    if fingerprint.tag:
+        tags = [fingerprint.tag, *_FAMILIES.get(fingerprint.tag, ())]
+    else:
+        tags = list(_ROLE_TAGS.get(fingerprint.role, ("*",)))
     parts = list(dict.fromkeys(tags))
-    if fingerprint.role and fingerprint.tag != "*":
+    if fingerprint.role and "*" not in parts:
         parts.append(f'[role="{fingerprint.role}"]')
     return ", ".join(parts)
 
@@ -91,7 +106,14 @@ def verdict(ranked: list[tuple[float, int]]) -> tuple[int | None, str]:
     return index, f"score {best:.2f}, runner-up {runner_up:.2f}"
 
 
-async def heal_target(scope: Any, spec: TargetSpec, fingerprint: Fingerprint, *, accept: bool) -> HealOutcome:
+async def heal_target(
+    scope: Any,
+    spec: TargetSpec,
+    fingerprint: Fingerprint,
+    *,
+    accept: bool,
+    declined: str = "self-healing is turned off",
+) -> HealOutcome:
     """Score the page's candidates against `fingerprint` and accept a clear winner.
 
     Args:
@@ -99,6 +121,7 @@ async def heal_target(scope: Any, spec: TargetSpec, fingerprint: Fingerprint, *,
         spec: the target whose selectors all failed.
         fingerprint: what the element looked like when recorded.
         accept: False when healing is turned off: only the closest candidates are reported.
+        declined: what the report says when `accept` is False.
     """
     from agent.steps.browser._describe import selector_of
     from agent.steps.browser._targets import Located, current_context
@@ -111,7 +134,7 @@ async def heal_target(scope: Any, spec: TargetSpec, fingerprint: Fingerprint, *,
     closest = [{"score": score, "element": _summary(candidates[i])} for score, i in ranked[:CLOSEST]]
     index, reason = verdict(ranked)
     if index is None or not accept:
-        why = reason if accept else "self-healing is turned off"
+        why = reason if accept else declined
         return HealOutcome(None, [*closest, {"healing": why}] if closest else [{"healing": why}])
     chosen = family.nth(index)
     new = selector_of(await chosen.normalize())

@@ -1,6 +1,6 @@
-"""Fixtures of the target, healing and CAPTCHA tests: one Chromium per test module, a fresh page
-per test. Import them into a test module (`from tests.agent.steps.browser.targets_support import
-chromium, page`); the module must use `pytest.mark.asyncio(loop_scope="module")`.
+"""Fixtures of the target, healing and CAPTCHA tests: one Chromium and one browser context per
+test module, a fresh page per test. A test module imports them (`chromium`, `browser_context`,
+`page`) and uses `pytest.mark.asyncio(loop_scope="module")`.
 """
 
 from __future__ import annotations
@@ -31,10 +31,19 @@ async def chromium() -> AsyncIterator[Any]:
             await browser.close()
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def page(chromium: Any) -> AsyncIterator[Any]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser_context(chromium: Any) -> AsyncIterator[Any]:
     context = await chromium.new_context(viewport={"width": 1000, "height": 700})
     try:
-        yield await context.new_page()
+        yield context
     finally:
         await context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(browser_context: Any) -> AsyncIterator[Any]:
+    page = await browser_context.new_page()
+    try:
+        yield page
+    finally:
+        await page.close()

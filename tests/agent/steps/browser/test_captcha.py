@@ -12,10 +12,10 @@ from agent.steps.browser._captcha import solve_captcha
 from shared.errors import StepError
 from shared.steps import StepEnvironment
 from tests.agent.steps.browser.captcha_service import BROKE_KEY, GOOD_KEY, FakeCaptchaService, fake_captcha_service
-from tests.agent.steps.browser.targets_support import chromium, page
+from tests.agent.steps.browser.targets_support import browser_context, chromium, page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-__all__ = ["chromium", "page"]
+__all__ = ["browser_context", "chromium", "page"]
 
 FAST = {"first_poll_s": 0, "poll_interval_s": 0.05}
 

@@ -11,10 +11,10 @@ from agent.steps.browser import TargetSpec, describe_element, locate
 from agent.steps.browser._healing import MIN_LEAD, MIN_SCORE
 from shared.errors import StepError
 from shared.steps import StepEnvironment, step
-from tests.agent.steps.browser.targets_support import chromium, page
+from tests.agent.steps.browser.targets_support import browser_context, chromium, page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-__all__ = ["chromium", "page"]
+__all__ = ["browser_context", "chromium", "page"]
 
 
 def invoice_form(seed: int, *, amount_name: str = "amount") -> str:

@@ -9,10 +9,10 @@ import pytest
 from agent.steps.browser import Anchor, TargetSpec, locate
 from shared.errors import StepError
 from shared.steps import StepEnvironment, step
-from tests.agent.steps.browser.targets_support import chromium, page
+from tests.agent.steps.browser.targets_support import browser_context, chromium, page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-__all__ = ["chromium", "page"]
+__all__ = ["browser_context", "chromium", "page"]
 
 FORM = """
 <form style="font: 16px sans-serif">
@@ -158,3 +158,19 @@ async def test_a_selector_playwright_rejects_is_invalid_selector(page: Any) -> N
     with pytest.raises(StepError) as caught:
         await locate(page, "role=button[name=", timeout_s=1)
     assert caught.value.kind == "invalid_selector"
+
+
+async def test_not_found_without_a_fingerprint_still_lists_the_closest_candidates(page: Any) -> None:
+    await page.set_content(FORM)
+    with pytest.raises(StepError) as caught:
+        await locate(page, "form >> nth=5", timeout_s=0.1)
+    assert caught.value.details["closest"] == []  # the selector says nothing about the element
+    with pytest.raises(StepError) as caught:
+        await locate(page, "input[name=n3]", timeout_s=0.1)
+    closest = caught.value.details["closest"]
+    assert len(closest) == 4
+    assert closest[0]["element"].startswith("input#")
+    assert closest[-1]["healing"].startswith("no fingerprint recorded")
+    with pytest.raises(StepError) as caught:
+        await locate(page, "role=button[name='Safe']", timeout_s=0.1)
+    assert caught.value.details["closest"][0]["element"] == 'button "Save"'
