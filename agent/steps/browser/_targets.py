@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WrapValidator, field_validator
 
 from agent.steps.browser._anchors import Box, Relation, choose, rank
 from agent.steps.browser._fingerprint import Fingerprint
@@ -108,14 +108,19 @@ class TargetSpec(BaseModel):
         return value
 
 
-def _target_tag(value: Any) -> str:
-    return "spec" if isinstance(value, dict | TargetSpec) else "selector"
+def _target(value: Any, _handler: Any) -> str | TargetSpec:
+    # One validator for both forms, so an error's location is the path in the flow document
+    # (`params.target.fallbacks[1]`), with no union member names in between.
+    if isinstance(value, str):
+        return _checked(value)
+    if isinstance(value, TargetSpec):
+        return value
+    if isinstance(value, dict):
+        return TargetSpec.model_validate(value)
+    raise ValueError("a target is a selector string or an object with a 'selector'")
 
 
-Target = Annotated[
-    Annotated[Selector, Tag("selector")] | Annotated[TargetSpec, Tag("spec")],
-    Discriminator(_target_tag),
-]
+Target = Annotated[str | TargetSpec, WrapValidator(_target)]
 """The field type of every step param naming an element: a selector string or a `TargetSpec`."""
 
 
