@@ -3,7 +3,9 @@
 Playwright is imported inside the functions that use it, so the agent starts without it.
 Modules: `_session` (sessions, tabs, checkpoints for resume), `_actions` (navigation and element
 actions), `_waits` (waiting, JavaScript, dialogs, downloads), `_extract` (reading the page),
-`_storage` (cookies and storage state), `_errors` (the Playwright error boundary).
+`_storage` (cookies and storage state), `_errors` (the Playwright error boundary); targets:
+`_targets` (`Target`, `TargetSpec`, `locate`: fallbacks, anchors, strict mode), `_describe`
+(recorded descriptors), `_healing` + `_similo` (self-healing), `_captcha` (`solve_captcha`).
 """
 
 from agent.steps.browser._actions import (
@@ -24,6 +26,8 @@ from agent.steps.browser._actions import (
     uncheck,
     upload,
 )
+from agent.steps.browser._captcha import SolveCaptchaParams, solve_captcha
+from agent.steps.browser._describe import describe_element
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._extract import (
     extract_items,
@@ -37,9 +41,12 @@ from agent.steps.browser._extract import (
     pdf,
     screenshot,
 )
+from agent.steps.browser._fingerprint import ElementBox, Fingerprint
+from agent.steps.browser._healing import HealingParams, set_healing
 from agent.steps.browser._session import BrowserSession, OpenParams
 from agent.steps.browser._session_steps import close, close_tab, new_tab, open_, switch_tab
 from agent.steps.browser._storage import clear_storage, get_cookies, restore_storage, save_storage
+from agent.steps.browser._targets import Anchor, Located, Target, TargetSpec, locate
 from agent.steps.browser._waits import download, evaluate, handle_dialog, wait
 
 BROWSER_STEPS = (
@@ -82,7 +89,26 @@ BROWSER_STEPS = (
     restore_storage,
     clear_storage,
     get_cookies,
+    solve_captcha,
+    set_healing,
 )
 """Every browser step, registered through the `rpa.steps` entry point `browser`."""
 
-__all__ = ["BROWSER_STEPS", "BrowserSession", "OpenParams", "map_playwright_errors"]
+__all__ = [
+    "BROWSER_STEPS",
+    "Anchor",
+    "BrowserSession",
+    "ElementBox",
+    "Fingerprint",
+    "HealingParams",
+    "Located",
+    "OpenParams",
+    "SolveCaptchaParams",
+    "Target",
+    "TargetSpec",
+    "describe_element",
+    "locate",
+    "map_playwright_errors",
+    "set_healing",
+    "solve_captcha",
+]
