@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.steps.browser._targets import Target, locate, map_locate_errors
+from agent.steps.browser._errors import map_playwright_errors
+from agent.steps.browser._targets import Target, locate
 from shared.errors import MissingDependency, StepError, StepTimeout
 from shared.steps import context, step
 
@@ -278,11 +279,11 @@ async def solve_captcha(params: SolveCaptchaParams) -> dict[str, Any]:
     ctx = context()
     key = ctx.secret(params.credential)
     page = _page_of(params.session)
-    with map_locate_errors(f"the {params.kind} CAPTCHA"):
+    with map_playwright_errors(f"read the {params.kind} CAPTCHA on {page.url}"):
         task = await (_image_task if params.kind == "image" else _recaptcha_task)(page, params)
     async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
         captcha_id, answer = await _solve(client, params, key, task)
-    with map_locate_errors(f"the {params.kind} CAPTCHA answer"):
+    with map_playwright_errors(f"put the {params.kind} CAPTCHA answer in {page.url}"):
         if params.kind != "image":
             called = await page.evaluate(_INJECT_JS, [answer, params.call_callback])
             ctx.log(f"reCAPTCHA token injected (callback: {called})")

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._fingerprint import FINGERPRINT_JS, Fingerprint
-from agent.steps.browser._targets import TargetSpec, current_context, map_locate_errors
+from agent.steps.browser._targets import TargetSpec, current_context
 
 MAX_FALLBACKS = 4
 _REPR_SELECTOR = re.compile(r"selector='(.*)'>$", re.DOTALL)
@@ -81,7 +82,7 @@ async def describe_element(locator: Any, *, screenshot: bool = True) -> TargetSp
         that resolve to the same element (Playwright's `get_by_*` forms, then CSS and XPath),
         and the element's `Fingerprint`.
     """
-    with map_locate_errors(selector_of(locator)):
+    with map_playwright_errors(f"describe {selector_of(locator)!r}"):
         raw: dict[str, Any] = await locator.evaluate(FINGERPRINT_JS)
         raw.pop("visible", None)
         fingerprint = Fingerprint.model_validate(raw)

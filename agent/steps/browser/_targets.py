@@ -15,14 +15,13 @@ page's elements against when every selector fails. Errors (all `StepError`):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WrapValidator, field_validator
 
 from agent.steps.browser._anchors import Box, Relation, choose, rank
+from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._fingerprint import Fingerprint
 from agent.steps.browser._selectors import SelectorSyntaxError, check_selector
 from shared.errors import StepError
@@ -185,44 +184,6 @@ def _log(message: str, level: str = "info") -> None:
         ctx.log(message, level)
 
 
-_INVALID_SELECTOR_WORDS = (
-    "unexpected token",
-    "while parsing",
-    "is not a valid selector",
-    "unknown engine",
-    "malformed",
-)
-
-
-@contextlib.contextmanager
-def map_locate_errors(selector: str) -> Iterator[None]:
-    """Translate Playwright errors raised while resolving `selector` into `StepError`."""
-    from playwright.async_api import Error as PlaywrightError
-
-    try:
-        yield
-    except PlaywrightError as err:
-        text = str(err.message if hasattr(err, "message") else err).splitlines()[0]
-        lowered = text.lower()
-        if any(word in lowered for word in _INVALID_SELECTOR_WORDS):
-            raise StepError(
-                f"selector {selector!r} is invalid: {text}",
-                kind="invalid_selector",
-                retryable=False,
-                details={"selector": selector, "reason": text},
-            ) from None
-        if "closed" in lowered:
-            raise StepError(
-                f"the page was closed while looking for {selector!r}",
-                kind="browser_closed",
-                retryable=False,
-                details={"selector": selector},
-            ) from None
-        raise StepError(
-            f"looking for {selector!r} failed: {text}", kind="browser", retryable=True, details={"selector": selector}
-        ) from None
-
-
 _BOXES_JS = """els => els.map(e => {
   const r = e.getBoundingClientRect();
   const s = getComputedStyle(e);
@@ -315,7 +276,7 @@ def _nth_nearest(
 
 
 async def _attempt_once(scope: Any, attempt: _Attempt, spec: TargetSpec, state: State) -> Any | None:
-    with map_locate_errors(attempt.selector):
+    with map_playwright_errors(f"find {attempt.selector!r}"):
         if spec.anchor is not None:
             return await _try_anchored(scope, attempt, spec, spec.anchor)
         return await _try_plain(scope, attempt, spec, state)
@@ -420,13 +381,15 @@ async def _not_found(scope: Any, spec: TargetSpec, attempts: list[_Attempt], tim
     closest: list[dict[str, Any]] = []
     if spec.fingerprint is not None:
         allowed = heal and spec.heal and healing_enabled()
-        outcome = await heal_target(scope, spec, spec.fingerprint, accept=allowed)
+        with map_playwright_errors(f"heal {spec.selector!r}"):
+            outcome = await heal_target(scope, spec, spec.fingerprint, accept=allowed)
         if outcome.located is not None:
             return outcome.located
         closest = outcome.closest
     elif (guessed := guess_fingerprint(spec.selector)) is not None:
         declined = "no fingerprint recorded: candidates scored against the selector"
-        closest = (await heal_target(scope, spec, guessed, accept=False, declined=declined)).closest
+        with map_playwright_errors(f"score candidates for {spec.selector!r}"):
+            closest = (await heal_target(scope, spec, guessed, accept=False, declined=declined)).closest
     others = f" or its {len(spec.fallbacks)} fallback(s)" if spec.fallbacks else ""
     anchor = f" {spec.anchor.relation.replace('_', ' ')} the text {spec.anchor.text!r}" if spec.anchor else ""
     raise StepError(
