@@ -90,8 +90,9 @@ async def describe_element(locator: Any, *, screenshot: bool = True) -> TargetSp
         handle = await locator.element_handle()
         scope = await handle.owner_frame()
         fallbacks: list[str] = []
+        root = frame_path(primary)
         for candidate in _candidates(scope, fingerprint):
-            selector = selector_of(candidate)
+            selector = root + selector_of(candidate)
             if selector == primary or selector in fallbacks or not await _same_element(candidate, handle):
                 continue
             fallbacks.append(selector)
@@ -101,6 +102,20 @@ async def describe_element(locator: Any, *, screenshot: bool = True) -> TargetSp
             fingerprint.screenshot = await _screenshot(locator)
         await handle.dispose()
     return TargetSpec(selector=primary, fallbacks=fallbacks, fingerprint=fingerprint)
+
+
+_ENTER_FRAME = " >> internal:control=enter-frame >> "
+
+
+def frame_path(selector: str) -> str:
+    """The iframe part of a selector (`iframe[name="x"] >> internal:control=enter-frame >> `), or "".
+
+    `normalize()` names an element inside an iframe from the page, while the fallbacks are built
+    inside the frame: they get the primary's frame path, so every selector of the target works
+    from the same scope.
+    """
+    cut = selector.rfind(_ENTER_FRAME)
+    return "" if cut < 0 else selector[: cut + len(_ENTER_FRAME)]
 
 
 async def _screenshot(locator: Any) -> str | None:

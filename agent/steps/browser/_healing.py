@@ -123,10 +123,11 @@ async def heal_target(
         accept: False when healing is turned off: only the closest candidates are reported.
         declined: what the report says when `accept` is False.
     """
-    from agent.steps.browser._describe import selector_of
+    from agent.steps.browser._describe import frame_path, selector_of
     from agent.steps.browser._targets import Located, current_context
 
-    family = scope.locator(family_selector(fingerprint))
+    # A target recorded inside an iframe names it first: its candidates live in that frame.
+    family = scope.locator(frame_path(spec.selector) + family_selector(fingerprint))
     candidates: list[dict[str, Any]] = await family.evaluate_all(
         f"(els, limit) => els.slice(0, limit).map({FINGERPRINT_JS.strip()})", MAX_CANDIDATES
     )
