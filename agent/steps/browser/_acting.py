@@ -14,7 +14,7 @@ from typing import Any
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._models import FrameRef, PageParams
 from agent.steps.browser._session import BrowserSession, current_session
-from agent.steps.browser._target_api import Located, Target, locate
+from agent.steps.browser._targets import Located, State, Target, locate
 from shared.errors import StepError
 from shared.steps import context
 
@@ -36,7 +36,7 @@ class Acting:
         """The active tab."""
         return self.session.page
 
-    async def find(self, target: Target, *, state: str = "visible") -> Located:
+    async def find(self, target: Target, *, state: State = "visible") -> Located:
         """Locate `target` in the scope (see the targets module: fallbacks, anchors, healing)."""
         return await locate(self.scope, target, timeout_s=self.timeout_s, state=state)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.steps.browser._acting import acting
 from agent.steps.browser._models import PageParams, WaitUntil
-from agent.steps.browser._target_api import Target
+from agent.steps.browser._targets import Target
 from shared.errors import StepError
 from shared.steps import step
 

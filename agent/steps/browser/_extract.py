@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from agent.steps.browser._acting import Acting, acting
 from agent.steps.browser._models import PageParams
 from agent.steps.browser._table_js import ITEMS_JS, LINKS_JS, TABLE_JS
-from agent.steps.browser._target_api import Target
+from agent.steps.browser._targets import Target
 from shared.steps import context, step
 
 __all__ = [

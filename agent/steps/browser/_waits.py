@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from agent.steps.browser._acting import acting
 from agent.steps.browser._models import PageParams
 from agent.steps.browser._session import DialogPlan, current_session
-from agent.steps.browser._target_api import Target
+from agent.steps.browser._targets import Target
 from shared.errors import StepError
 from shared.steps import context, step
 
@@ -61,7 +61,9 @@ async def wait(params: WaitParams) -> dict[str, Any]:
             scope = (await act.find(params.target, state="attached")).locator if params.target else act.scope
             await scope.get_by_text(params.text).first.wait_for(state="visible", timeout=timeout)
         elif params.target is not None:
-            await act.find(params.target, state=params.state)
+            found = await act.find(params.target, state=params.state)
+            if params.state in ("hidden", "detached"):
+                await found.locator.wait_for(state=params.state, timeout=timeout)
         elif params.url is not None:
             await act.page.wait_for_url(params.url, timeout=timeout)
         elif params.load_state is not None:

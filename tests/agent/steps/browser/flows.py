@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -18,7 +19,7 @@ RPA = str(Path(sys.executable).with_name("rpa"))
 
 def flow(name: str, nodes: list[dict[str, Any]], outputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """A linear flow: each node runs after the one before it."""
-    edges = [{"from": a["id"], "to": b["id"]} for a, b in zip(nodes, nodes[1:], strict=False)]
+    edges = [{"from": a["id"], "to": b["id"]} for a, b in itertools.pairwise(nodes)]
     return {
         "schema": "rpa.flow/1",
         "name": name,

@@ -109,7 +109,7 @@ async def test_keys_hover_focus_drag_and_scroll(browser_env: StepEnvironment, br
     assert (await text(env, "#key-log")).split() == ["a", "Shift", "B", "ArrowLeft", "ArrowLeft"]
     with pytest.raises(StepError) as hidden:
         await env.run(a.click, {"target": "#menu-item", "timeout_s": 0.3})
-    assert hidden.value.kind == "timeout"
+    assert hidden.value.kind == "element_not_found"
     assert hidden.value.retryable
     await env.run(a.hover, {"target": "#hover-me"})
     assert await text(env, "#menu-item") == "Laptops"
@@ -139,7 +139,7 @@ async def test_waits_for_a_late_element_a_url_a_js_condition_and_network_idle(
     await env.run(w.wait, {"load_state": "networkidle"})
     with pytest.raises(StepError) as late:
         await env.run(w.wait, {"target": "#never", "timeout_s": 0.3})
-    assert late.value.kind == "timeout"
+    assert late.value.kind == "element_not_found"
     assert late.value.retryable
     assert late.value.details["url"].endswith("/late?state=ready")
     assert late.value.details["title"] == "Late"

@@ -35,6 +35,15 @@ def opened(site: SiteServer, *more: dict[str, object]) -> Flow:
     return Flow.model_validate(flow("lifecycle", nodes))
 
 
+async def started(journal: MemoryJournal, node: str) -> None:
+    """Wait until `node` has started (the journal is in memory: poll it)."""
+    for _ in range(1200):
+        if any(e.type == "node.started" and e.path == node for e in journal.read()):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{node} did not start")
+
+
 async def test_no_chromium_after_an_execution_ends_fails_or_is_cancelled(
     browser_site: SiteServer, tmp_path: Path
 ) -> None:
@@ -54,8 +63,7 @@ async def test_no_chromium_after_an_execution_ends_fails_or_is_cancelled(
 
         journal = MemoryJournal("to-cancel")
         running = asyncio.create_task(engine.run(opened(browser_site, HOLD), journal=journal))
-        while not any(e.type == "node.started" and e.path == "hold" for e in journal.read()):
-            await asyncio.sleep(0.05)
+        await started(journal, "hold")
         assert len(chromium_pids(me)) > 0
         assert engine.cancel("to-cancel")
         cancelled = await running
@@ -91,6 +99,7 @@ def test_chromium_goes_when_its_agent_is_killed_with_sigkill(
         if agent.poll() is None:
             agent.kill()
         agent.wait()
-        assert agent.stdout is not None and agent.stderr is not None
+        assert agent.stdout is not None
+        assert agent.stderr is not None
         agent.stdout.close()
         agent.stderr.close()

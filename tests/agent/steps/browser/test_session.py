@@ -210,8 +210,11 @@ async def test_a_failure_carries_a_screenshot_url_and_title_but_no_secret(
 
 async def test_errors_say_what_is_wrong(env: StepEnvironment, browser_site: SiteServer) -> None:
     await env.run(s.open_, {"url": browser_site.url("/form")})
-    with pytest.raises(StepError) as bad:
+    with pytest.raises(StepError) as checked:
         await env.run(a.click, {"target": "css=##broken((", "timeout_s": 1})
+    assert checked.value.kind == "validation"
+    with pytest.raises(StepError) as bad:
+        await env.run(x.get_all, {"selector": "##broken(("})
     assert bad.value.kind == "invalid_selector"
     assert not bad.value.retryable
     with pytest.raises(StepError) as refused:
