@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from agent.steps.browser import Anchor, TargetSpec, describe_element, locate
+from agent.steps.browser import Anchor, TargetSpec, describe_element
 from agent.steps.browser import _actions as a
+from agent.steps.browser import _extract as x
+from agent.steps.browser import _waits as w
 from shared.steps import StepEnvironment, step
 from tests.agent.steps.browser.site import SiteServer
 
@@ -33,19 +35,17 @@ async def recorded_invoice_input(env: StepEnvironment, site: SiteServer) -> Targ
     return spec
 
 
-async def send(env: StepEnvironment, input_target: TargetSpec, value: str) -> str:
-    async def work(page: Any) -> str:
-        field = await locate(page, input_target, timeout_s=2)
-        await field.locator.fill(value)
-        button = await locate(
-            page, TargetSpec(selector="button", anchor=Anchor(text="Invoice number", relation="right_of")), timeout_s=2
-        )
-        await button.locator.click()
-        out = await locate(page, "p.out", timeout_s=2)
-        await page.wait_for_function("() => document.querySelector('p.out').textContent !== ''")
-        return str(await out.locator.inner_text())
+BUTTON = {"selector": "button", "anchor": {"text": "Invoice number", "relation": "right_of"}}
 
-    result: str = await in_step(env, work)
+
+async def send(env: StepEnvironment, input_target: TargetSpec, value: str) -> str:
+    """Fill the invoice number and press Send with the browser steps, targets given as in a flow."""
+    # A short timeout: healing starts only once every selector has had its time.
+    target = input_target.model_dump(exclude_defaults=True)
+    await env.run(a.fill, {"target": target, "value": value, "timeout_s": 1})
+    await env.run(a.click, {"target": BUTTON})
+    await env.run(w.wait, {"js": "document.querySelector('p.out').textContent !== ''"})
+    result: str = await env.run(x.get_text, {"target": "p.out"})
     return result
 
 
