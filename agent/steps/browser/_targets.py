@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WrapValidator, field_validator
 
 from agent.steps.browser._anchors import Box, Relation, choose, rank
-from agent.steps.browser._errors import map_playwright_errors
+from agent.steps.browser._errors import map_playwright_errors, require_playwright
 from agent.steps.browser._fingerprint import Fingerprint
 from agent.steps.browser._selectors import SelectorSyntaxError, check_selector
 from shared.errors import StepError
@@ -275,11 +275,23 @@ def _nth_nearest(
     return base.nth(ranked[index][1])
 
 
+_NAVIGATING = ("execution context was destroyed", "cannot find context with specified id")
+"""Playwright's words when the page navigated during a read: nothing to report, read again."""
+
+
 async def _attempt_once(scope: Any, attempt: _Attempt, spec: TargetSpec, state: State) -> Any | None:
+    api = require_playwright()
+    attempt.note = ""
     with map_playwright_errors(f"find {attempt.selector!r}"):
-        if spec.anchor is not None:
-            return await _try_anchored(scope, attempt, spec, spec.anchor)
-        return await _try_plain(scope, attempt, spec, state)
+        try:
+            if spec.anchor is not None:
+                return await _try_anchored(scope, attempt, spec, spec.anchor)
+            return await _try_plain(scope, attempt, spec, state)
+        except api.Error as err:
+            if any(words in str(err).lower() for words in _NAVIGATING):
+                attempt.note = "the page navigated while being read"
+                return None
+            raise
 
 
 async def _scan(scope: Any, spec: TargetSpec, attempts: list[_Attempt], state: State) -> Located | None:

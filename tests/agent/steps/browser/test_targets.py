@@ -174,3 +174,12 @@ async def test_not_found_without_a_fingerprint_still_lists_the_closest_candidate
     with pytest.raises(StepError) as caught:
         await locate(page, "role=button[name='Safe']", timeout_s=0.1)
     assert caught.value.details["closest"][0]["element"] == 'button "Save"'
+
+
+async def test_a_navigation_while_waiting_does_not_break_the_wait(page: Any, browser_site: Any) -> None:
+    for _ in range(3):
+        await page.goto(browser_site.url("/late?delay=50"))
+        # Leave for a page answered late while the locate loop is polling the current one.
+        await page.evaluate(f"setTimeout(() => {{ location.href = '{browser_site.url('/slow?ms=400')}' }}, 30)")
+        found = await locate(page, "#slow", timeout_s=10)
+        assert await found.locator.inner_text() == "done"
