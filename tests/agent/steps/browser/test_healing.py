@@ -167,3 +167,16 @@ async def test_a_target_inside_an_iframe_is_recorded_found_and_healed_from_the_p
     assert found.healed
     assert found.selector.startswith(prefix)
     assert await found.locator.get_attribute("id") == "q-2"
+
+
+async def test_hidden_elements_do_not_use_up_the_candidates_healing_scores(page: Any) -> None:
+    from agent.steps.browser._healing import MAX_CANDIDATES
+
+    hidden = "<input type=hidden name=token>" * (MAX_CANDIDATES + 50)
+    await page.set_content(f"<form>{hidden}{invoice_form(1)}</form>")
+    recorded = await describe_element(page.locator("input[name=amount]"), screenshot=False)
+    await page.set_content(f"<form>{hidden}{invoice_form(2, amount_name='sum')}</form>")
+    spec = TargetSpec(selector="#gone", fingerprint=recorded.fingerprint)
+    found = await run_in_step(StepEnvironment(), lambda: locate(page, spec, timeout_s=0.1))
+    assert found.healed
+    assert await found.locator.get_attribute("name") == "sum"
