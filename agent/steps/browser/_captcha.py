@@ -22,8 +22,9 @@ import base64
 import contextlib
 from collections.abc import Iterator
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._targets import Target, locate
@@ -53,6 +54,7 @@ SERVICE_ERRORS: dict[str, tuple[str, bool, str]] = {
     "ERROR_WRONG_CAPTCHA_ID": ("captcha_service", True, "the service lost the task"),
 }
 _NOT_READY = "CAPCHA_NOT_READY"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class SolveCaptchaParams(BaseModel):
@@ -92,6 +94,15 @@ class SolveCaptchaParams(BaseModel):
         description="Wait before the first poll (the service's advice: 15-20 s for reCAPTCHA, 5 s for an image).",
     )
     poll_interval_s: float = Field(default=5.0, gt=0, le=60, description="Between two polls.")
+
+    @field_validator("service_url")
+    @classmethod
+    def _key_never_in_clear(cls, value: str) -> str:
+        # The API key travels in the request body: plain http only to this machine.
+        parts = urlsplit(value)
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            raise ValueError("the CAPTCHA service must be reached over https (plain http only on this machine)")
+        return value
 
     @model_validator(mode="after")
     def _image_needs_its_element(self) -> SolveCaptchaParams:

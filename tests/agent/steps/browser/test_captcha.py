@@ -137,3 +137,6 @@ async def test_an_image_captcha_without_its_image_is_invalid() -> None:
 
     with pytest.raises(ValueError, match="needs 'image'"):
         SolveCaptchaParams(credential="c", kind="image")
+    with pytest.raises(ValueError, match="must be reached over https"):
+        SolveCaptchaParams(credential="c", service_url="http://solver.example")
+    assert SolveCaptchaParams(credential="c", service_url="http://localhost:8000").service_url
