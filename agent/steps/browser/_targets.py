@@ -92,7 +92,6 @@ class TargetSpec(BaseModel):
         description="What the element looked like when it was recorded; self-healing compares the page's "
         "elements with it when every selector fails.",
     )
-
     heal: bool = Field(
         default=True,
         description="Allow self-healing for this target (it also needs a fingerprint, and healing not turned "
