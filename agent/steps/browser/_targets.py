@@ -315,6 +315,15 @@ async def _scan(scope: Any, spec: TargetSpec, attempts: list[_Attempt], state: S
     return None
 
 
+def _log_fallback(primary: str, attempt: _Attempt, winner: str) -> None:
+    what = f"matched {attempt.visible} elements" if attempt.visible > 1 else "found nothing"
+    _log(
+        f"target: primary selector {primary!r} {what}; fallback {winner!r} matched: update the target to use "
+        f"{winner!r}",
+        "warning",
+    )
+
+
 def _check_syntax(selectors: list[str]) -> None:
     for selector in selectors:
         try:
@@ -371,11 +380,7 @@ async def locate(
         found = await _scan(scope, spec, attempts, state)
         if found is not None:
             if found.selector != spec.selector:
-                _log(
-                    f"target: primary selector {spec.selector!r} found nothing; fallback {found.selector!r} "
-                    f"matched: update the target to use {found.selector!r}",
-                    "warning",
-                )
+                _log_fallback(spec.selector, attempts[0], found.selector)
             return found
         remaining = deadline - loop.time()
         if remaining <= 0:
