@@ -12,9 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import Field
+
+from agent.steps.browser._acting import acting
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._fingerprint import FINGERPRINT_JS, Fingerprint
-from agent.steps.browser._targets import TargetSpec, current_context
+from agent.steps.browser._models import PageParams
+from agent.steps.browser._targets import Target, TargetSpec, current_context
+from shared.steps import step
 
 MAX_FALLBACKS = 4
 _REPR_SELECTOR = re.compile(r"selector='(.*)'>$", re.DOTALL)
@@ -124,3 +129,32 @@ async def _screenshot(locator: Any) -> str | None:
         return None
     png: bytes = await locator.screenshot(type="png", scale="css", animations="disabled", timeout=5000)
     return str(ctx.save_artifact("target.png", png, content_type="image/png")["artifact"])
+
+
+class DescribeParams(PageParams):
+    """Params of `browser.describe_element`."""
+
+    target: Target = Field(description="The element to record: a selector or a target descriptor.")
+    screenshot: bool = Field(default=True, description="Keep a small screenshot of the element as an artifact.")
+
+
+@step(
+    "browser.describe_element",
+    params=DescribeParams,
+    output="A target descriptor: `{selector, fallbacks, fingerprint}`, usable as any step's `target`.",
+    capability="browser",
+    effects=False,
+)
+async def describe_element_step(params: DescribeParams) -> dict[str, Any]:
+    """Record an element as a target descriptor (primary selector, ranked fallbacks, fingerprint).
+
+    What the studio's picker stores; a flow can also record a target once (from a selector that
+    works today) and use the descriptor in later steps, so they survive changes of the page.
+
+    Example node:
+        {"id": "record", "type": "browser.describe_element", "params": {"target": "#invoice-no"}}
+    """
+    async with acting(params, f"describe {params.target!r}", checkpoint=False) as act:
+        found = await act.find(params.target)
+        spec = await describe_element(found.locator, screenshot=params.screenshot)
+    return spec.model_dump(mode="json", exclude_defaults=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.steps.browser import Anchor, Fingerprint, HealingParams, SolveCaptchaParams, TargetSpec
+from agent.steps.browser import Anchor, DescribeParams, Fingerprint, HealingParams, SolveCaptchaParams, TargetSpec
 
 PAGE = Path(__file__).resolve().parents[4] / "docs" / "steps" / "browser-targets.md"
 MODELS: dict[str, type[BaseModel]] = {
@@ -23,6 +23,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "Fingerprint": Fingerprint,
     "browser.solve_captcha": SolveCaptchaParams,
     "browser.healing": HealingParams,
+    "browser.describe_element": DescribeParams,
 }
 _BLOCK = re.compile(r"(<!-- params:(?P<name>[\w.]+) -->\n)(.*?)(<!-- /params -->)", re.DOTALL)
 
@@ -93,6 +94,6 @@ def test_the_targets_api_is_public_and_its_steps_are_registered() -> None:
     public = {"Anchor", "ElementBox", "Fingerprint", "Located", "Target", "TargetSpec", "describe_element", "locate"}
     assert public | {"solve_captcha", "set_healing"} <= set(browser.__all__)
     names = {definition_of(s).name for s in browser.BROWSER_STEPS}
-    assert {"browser.solve_captcha", "browser.healing"} <= names
+    assert {"browser.solve_captcha", "browser.healing", "browser.describe_element"} <= names
     assert definition_of(browser.set_healing).effects is False
     assert definition_of(browser.solve_captcha).capability == "browser"

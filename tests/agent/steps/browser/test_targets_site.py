@@ -80,3 +80,19 @@ async def test_healing_finds_the_reloaded_input_from_its_fingerprint(
     assert note["old"] == only_id.selector
     assert note["new"] == 'internal:role=textbox[name="Invoice number"i]'
     assert note["runner_up"] == 0.0  # the only input on the page
+
+
+async def test_a_descriptor_recorded_by_the_step_drives_the_next_load(
+    browser_env: StepEnvironment, browser_site: SiteServer
+) -> None:
+    from agent.steps.browser import describe_element_step
+
+    await browser_env.run(a.goto, {"url": browser_site.url("/shifting")})
+    descriptor = await browser_env.run(describe_element_step, {"target": "form input"})
+    assert descriptor["selector"] == 'internal:role=textbox[name="Invoice number"i]'
+    assert descriptor["fingerprint"]["tag"] == "input"
+    assert descriptor["fingerprint"]["screenshot"].endswith(".png")
+    await browser_env.run(a.goto, {"url": browser_site.url("/shifting")})
+    await browser_env.run(a.fill, {"target": descriptor, "value": "REC-1"})
+    await browser_env.run(a.click, {"target": BUTTON})
+    await browser_env.run(w.wait, {"text": "sent REC-1"})
