@@ -156,6 +156,7 @@ class BrowserSession:
         plan = self.dialog_plans[0] if self.dialog_plans else None
         record = {"type": dialog.type, "message": dialog.message, "action": plan.action if plan else "dismiss"}
         self.dialogs.append(record)
+        self.owner.log(f"browser dialog ({dialog.type}) answered with {record['action']}: {dialog.message[:200]}")
         with contextlib.suppress(Exception):  # the page may be gone already
             if plan is None:
                 await dialog.dismiss()

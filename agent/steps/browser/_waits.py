@@ -112,7 +112,7 @@ class DialogParams(PageParams):
 async def handle_dialog(params: DialogParams) -> None:
     """Say how to answer the next alert, confirm or prompt; put it BEFORE the step that opens it.
 
-    Without a plan, dialogs are dismissed (and logged). `browser.dialogs` lists those seen.
+    Without a plan, a dialog is dismissed. Each dialog seen is logged with its type and message.
 
     Example node:
         {"id": "ok_delete", "type": "browser.handle_dialog", "params": {"action": "accept"}}
