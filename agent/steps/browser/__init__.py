@@ -27,7 +27,7 @@ from agent.steps.browser._actions import (
     upload,
 )
 from agent.steps.browser._captcha import SolveCaptchaParams, solve_captcha
-from agent.steps.browser._describe import describe_element
+from agent.steps.browser._describe import DescribeParams, describe_element, describe_element_step
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._extract import (
     extract_items,
@@ -91,6 +91,7 @@ BROWSER_STEPS = (
     get_cookies,
     solve_captcha,
     set_healing,
+    describe_element_step,
 )
 """Every browser step, registered through the `rpa.steps` entry point `browser`."""
 
@@ -98,6 +99,7 @@ __all__ = [
     "BROWSER_STEPS",
     "Anchor",
     "BrowserSession",
+    "DescribeParams",
     "ElementBox",
     "Fingerprint",
     "HealingParams",
@@ -107,6 +109,7 @@ __all__ = [
     "Target",
     "TargetSpec",
     "describe_element",
+    "describe_element_step",
     "locate",
     "map_playwright_errors",
     "set_healing",

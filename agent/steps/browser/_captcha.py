@@ -8,6 +8,9 @@ a credential read by name; it travels only in POST bodies, never in a URL, a log
     reCAPTCHA v2: method `userrecaptcha` with the site key (read from the page's
                   `data-sitekey` when not given) and the page URL; the token is written into
                   every `g-recaptcha-response` field and the widget's callback is called.
+                  `invisible` and `enterprise` are passed on.
+    hCaptcha:     method `hcaptcha` with `sitekey` and the page URL; the token goes into the
+                  `h-captcha-response` (and `g-recaptcha-response`) fields, then the callback.
     image:        the CAPTCHA image element is screenshotted and sent as `base64`; the answer
                   is typed into the answer field when one is given.
 
@@ -22,10 +25,12 @@ import base64
 import contextlib
 from collections.abc import Iterator
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent.steps.browser._targets import Target, locate, map_locate_errors
+from agent.steps.browser._errors import map_playwright_errors
+from agent.steps.browser._targets import Target, locate
 from shared.errors import MissingDependency, StepError, StepTimeout
 from shared.steps import context, step
 
@@ -52,6 +57,7 @@ SERVICE_ERRORS: dict[str, tuple[str, bool, str]] = {
     "ERROR_WRONG_CAPTCHA_ID": ("captcha_service", True, "the service lost the task"),
 }
 _NOT_READY = "CAPCHA_NOT_READY"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class SolveCaptchaParams(BaseModel):
@@ -60,8 +66,9 @@ class SolveCaptchaParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session: str = Field(default="main", description="Name of the browser session whose active tab has the CAPTCHA.")
-    kind: Literal["recaptcha_v2", "image"] = Field(
-        default="recaptcha_v2", description="reCAPTCHA v2 (checkbox or invisible), or a classic image with text."
+    kind: Literal["recaptcha_v2", "hcaptcha", "image"] = Field(
+        default="recaptcha_v2",
+        description="reCAPTCHA v2 (checkbox or invisible), hCaptcha, or a classic image with text.",
     )
     credential: str = Field(
         min_length=1,
@@ -74,15 +81,17 @@ class SolveCaptchaParams(BaseModel):
         description="Base URL of the 2captcha-compatible service; `in.php` and `res.php` are appended.",
     )
     site_key: str | None = Field(
-        default=None, description="reCAPTCHA site key; read from the page's `data-sitekey` when empty."
+        default=None, description="reCAPTCHA / hCaptcha site key; read from the page's `data-sitekey` when empty."
     )
+    invisible: bool = Field(default=False, description="reCAPTCHA: the widget is the invisible kind.")
+    enterprise: bool = Field(default=False, description="reCAPTCHA: the site uses reCAPTCHA Enterprise.")
     image: Target | None = Field(default=None, description="The CAPTCHA image element (kind `image`).")
     answer_field: Target | None = Field(
         default=None, description="Where to type the answer of an image CAPTCHA; when empty it is only returned."
     )
     case_sensitive: bool = Field(default=False, description="Image CAPTCHA: the answer is case-sensitive.")
     call_callback: bool = Field(
-        default=True, description="reCAPTCHA: call the widget's `data-callback` with the token, as a real solve does."
+        default=True, description="Call the widget's `data-callback` with the token, as a real solve does."
     )
     timeout_s: float = Field(default=180.0, gt=0, le=900, description="How long to wait for the answer in all.")
     first_poll_s: float | None = Field(
@@ -91,6 +100,15 @@ class SolveCaptchaParams(BaseModel):
         description="Wait before the first poll (the service's advice: 15-20 s for reCAPTCHA, 5 s for an image).",
     )
     poll_interval_s: float = Field(default=5.0, gt=0, le=60, description="Between two polls.")
+
+    @field_validator("service_url")
+    @classmethod
+    def _key_never_in_clear(cls, value: str) -> str:
+        # The API key travels in the request body: plain http only to this machine.
+        parts = urlsplit(value)
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            raise ValueError("the CAPTCHA service must be reached over https (plain http only on this machine)")
+        return value
 
     @model_validator(mode="after")
     def _image_needs_its_element(self) -> SolveCaptchaParams:
@@ -176,21 +194,29 @@ async def _solve(client: Any, params: SolveCaptchaParams, key: str, task: dict[s
         await asyncio.sleep(params.poll_interval_s)
 
 
-_SITE_KEY_JS = """() => {
+# kind -> (the widget's iframe hint, the iframe URL parameter holding the site key, the fields
+# the token goes in, the service's method and the name of its site key parameter)
+_WIDGETS: dict[str, tuple[str, str, tuple[str, ...], str, str]] = {
+    "recaptcha_v2": ("recaptcha", "k", ("g-recaptcha-response",), "userrecaptcha", "googlekey"),
+    "hcaptcha": ("hcaptcha", "sitekey", ("h-captcha-response", "g-recaptcha-response"), "hcaptcha", "sitekey"),
+}
+
+_SITE_KEY_JS = """([hint, param]) => {
   const el = document.querySelector('[data-sitekey]');
   if (el) return el.getAttribute('data-sitekey');
-  for (const f of document.querySelectorAll('iframe[src*="recaptcha"]')) {
-    const k = new URL(f.src, location.href).searchParams.get('k');
+  for (const f of document.querySelectorAll('iframe[src*="' + hint + '"]')) {
+    const url = new URL(f.src, location.href);
+    const k = url.searchParams.get(param) || new URLSearchParams(url.hash.slice(1)).get(param);
     if (k) return k;
   }
   return null;
 }"""
 
-_INJECT_JS = """([token, callCallback]) => {
-  let fields = document.querySelectorAll('textarea[name="g-recaptcha-response"], #g-recaptcha-response');
+_INJECT_JS = """([token, callCallback, names]) => {
+  let fields = document.querySelectorAll(names.map(n => 'textarea[name="' + n + '"], #' + n).join(', '));
   if (!fields.length) {
     const t = document.createElement('textarea');
-    t.name = 'g-recaptcha-response';
+    t.name = names[0];
     t.style.display = 'none';
     (document.querySelector('[data-sitekey]') || document.forms[0] || document.body).appendChild(t);
     fields = [t];
@@ -228,15 +254,19 @@ def _page_of(session: str) -> Any:
     return found.page
 
 
-async def _recaptcha_task(page: Any, params: SolveCaptchaParams) -> dict[str, str]:
-    site_key = params.site_key or await page.evaluate(_SITE_KEY_JS)
+async def _widget_task(page: Any, params: SolveCaptchaParams) -> dict[str, str]:
+    hint, param, _fields, method, key_name = _WIDGETS[params.kind]
+    site_key = params.site_key or await page.evaluate(_SITE_KEY_JS, [hint, param])
     if not site_key:
         raise StepError(
-            f"no reCAPTCHA on {page.url}: no element with data-sitekey and no recaptcha iframe; give site_key",
+            f"no {params.kind} widget on {page.url}: no element with data-sitekey and no {hint} iframe; give site_key",
             kind="captcha_not_found",
             retryable=True,
         )
-    return {"method": "userrecaptcha", "googlekey": str(site_key), "pageurl": page.url}
+    task = {"method": method, key_name: str(site_key), "pageurl": page.url}
+    if params.kind == "recaptcha_v2":
+        task.update({k: "1" for k, on in (("invisible", params.invisible), ("enterprise", params.enterprise)) if on})
+    return task
 
 
 async def _image_task(page: Any, params: SolveCaptchaParams) -> dict[str, str]:
@@ -256,11 +286,11 @@ async def _image_task(page: Any, params: SolveCaptchaParams) -> dict[str, str]:
     capability="browser",
 )
 async def solve_captcha(params: SolveCaptchaParams) -> dict[str, Any]:
-    """Solve a reCAPTCHA v2 or an image CAPTCHA with a 2captcha-style service.
+    """Solve a reCAPTCHA v2, hCaptcha or image CAPTCHA with a 2captcha-style service.
 
-    The API key comes from a credential (`credential`, by name). For reCAPTCHA v2 the site key is
-    read from the page unless given; the token is written into the `g-recaptcha-response` field
-    and the widget's callback is called, so the form can be submitted next. For an image the
+    The API key comes from a credential (`credential`, by name). For reCAPTCHA v2 and hCaptcha
+    the site key is read from the page unless given; the token is written into the widget's
+    response fields and its callback is called, so the form can be submitted next. For an image the
     picture is sent and the answer typed into `answer_field`.
 
     Example node:
@@ -269,7 +299,7 @@ async def solve_captcha(params: SolveCaptchaParams) -> dict[str, Any]:
 
     Errors: `credential` (wrong key, not retryable), `captcha_balance` (no money left),
     `captcha_busy` / `captcha_unsolvable` / `captcha_service` (retryable), `timeout`
-    (no answer in `timeout_s`), `captcha_not_found` (no reCAPTCHA on the page).
+    (no answer in `timeout_s`), `captcha_not_found` (no widget on the page).
     """
     try:
         import httpx
@@ -278,14 +308,15 @@ async def solve_captcha(params: SolveCaptchaParams) -> dict[str, Any]:
     ctx = context()
     key = ctx.secret(params.credential)
     page = _page_of(params.session)
-    with map_locate_errors(f"the {params.kind} CAPTCHA"):
-        task = await (_image_task if params.kind == "image" else _recaptcha_task)(page, params)
+    with map_playwright_errors(f"read the {params.kind} CAPTCHA on {page.url}"):
+        task = await (_image_task if params.kind == "image" else _widget_task)(page, params)
     async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
         captcha_id, answer = await _solve(client, params, key, task)
-    with map_locate_errors(f"the {params.kind} CAPTCHA answer"):
+    with map_playwright_errors(f"put the {params.kind} CAPTCHA answer in {page.url}"):
         if params.kind != "image":
-            called = await page.evaluate(_INJECT_JS, [answer, params.call_callback])
-            ctx.log(f"reCAPTCHA token injected (callback: {called})")
+            fields = list(_WIDGETS[params.kind][2])
+            called = await page.evaluate(_INJECT_JS, [answer, params.call_callback, fields])
+            ctx.log(f"{params.kind} token injected (callback: {called})")
         elif params.answer_field is not None:
             found = await locate(page, params.answer_field, timeout_s=30.0)
             await found.locator.fill(answer)

@@ -12,8 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import Field
+
+from agent.steps.browser._acting import acting
+from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._fingerprint import FINGERPRINT_JS, Fingerprint
-from agent.steps.browser._targets import TargetSpec, current_context, map_locate_errors
+from agent.steps.browser._models import PageParams
+from agent.steps.browser._targets import Target, TargetSpec, current_context
+from shared.steps import step
 
 MAX_FALLBACKS = 4
 _REPR_SELECTOR = re.compile(r"selector='(.*)'>$", re.DOTALL)
@@ -81,7 +87,7 @@ async def describe_element(locator: Any, *, screenshot: bool = True) -> TargetSp
         that resolve to the same element (Playwright's `get_by_*` forms, then CSS and XPath),
         and the element's `Fingerprint`.
     """
-    with map_locate_errors(selector_of(locator)):
+    with map_playwright_errors(f"describe {selector_of(locator)!r}"):
         raw: dict[str, Any] = await locator.evaluate(FINGERPRINT_JS)
         raw.pop("visible", None)
         fingerprint = Fingerprint.model_validate(raw)
@@ -89,8 +95,9 @@ async def describe_element(locator: Any, *, screenshot: bool = True) -> TargetSp
         handle = await locator.element_handle()
         scope = await handle.owner_frame()
         fallbacks: list[str] = []
+        root = frame_path(primary)
         for candidate in _candidates(scope, fingerprint):
-            selector = selector_of(candidate)
+            selector = root + selector_of(candidate)
             if selector == primary or selector in fallbacks or not await _same_element(candidate, handle):
                 continue
             fallbacks.append(selector)
@@ -102,9 +109,52 @@ async def describe_element(locator: Any, *, screenshot: bool = True) -> TargetSp
     return TargetSpec(selector=primary, fallbacks=fallbacks, fingerprint=fingerprint)
 
 
+_ENTER_FRAME = " >> internal:control=enter-frame >> "
+
+
+def frame_path(selector: str) -> str:
+    """The iframe part of a selector (`iframe[name="x"] >> internal:control=enter-frame >> `), or "".
+
+    `normalize()` names an element inside an iframe from the page, while the fallbacks are built
+    inside the frame: they get the primary's frame path, so every selector of the target works
+    from the same scope.
+    """
+    cut = selector.rfind(_ENTER_FRAME)
+    return "" if cut < 0 else selector[: cut + len(_ENTER_FRAME)]
+
+
 async def _screenshot(locator: Any) -> str | None:
     ctx = current_context()
     if ctx is None:
         return None
     png: bytes = await locator.screenshot(type="png", scale="css", animations="disabled", timeout=5000)
     return str(ctx.save_artifact("target.png", png, content_type="image/png")["artifact"])
+
+
+class DescribeParams(PageParams):
+    """Params of `browser.describe_element`."""
+
+    target: Target = Field(description="The element to record: a selector or a target descriptor.")
+    screenshot: bool = Field(default=True, description="Keep a small screenshot of the element as an artifact.")
+
+
+@step(
+    "browser.describe_element",
+    params=DescribeParams,
+    output="A target descriptor: `{selector, fallbacks, fingerprint}`, usable as any step's `target`.",
+    capability="browser",
+    effects=False,
+)
+async def describe_element_step(params: DescribeParams) -> dict[str, Any]:
+    """Record an element as a target descriptor (primary selector, ranked fallbacks, fingerprint).
+
+    What the studio's picker stores; a flow can also record a target once (from a selector that
+    works today) and use the descriptor in later steps, so they survive changes of the page.
+
+    Example node:
+        {"id": "record", "type": "browser.describe_element", "params": {"target": "#invoice-no"}}
+    """
+    async with acting(params, f"describe {params.target!r}", checkpoint=False) as act:
+        found = await act.find(params.target)
+        spec = await describe_element(found.locator, screenshot=params.screenshot)
+    return spec.model_dump(mode="json", exclude_defaults=True)

@@ -33,9 +33,23 @@ MIN_LEAD = 0.12
 """How far ahead of the runner-up it must be: two near-equal candidates mean the page has
 changed too much to guess, and guessing wrong is worse than failing."""
 MAX_CANDIDATES = 400
-"""Elements scored at most (in page order), to bound the work on a huge page."""
+"""Visible elements scored at most (in page order), to bound the work on a huge page."""
 CLOSEST = 3
 """How many of the best candidates an error or a note lists."""
+
+# The fingerprints of the first `limit` visible elements, each with its index among all matches
+# (what `locator.nth()` takes); invisible ones are skipped before the costly reads.
+_CANDIDATES_JS = f"""(els, limit) => {{
+  const fingerprint = {FINGERPRINT_JS.strip()};
+  const out = [];
+  for (let i = 0; i < els.length && out.length < limit; i++) {{
+    const r = els[i].getBoundingClientRect();
+    if (r.width > 0 && r.height > 0 && getComputedStyle(els[i]).visibility !== 'hidden') {{
+      out.push(Object.assign(fingerprint(els[i]), {{index: i}}));
+    }}
+  }}
+  return out;
+}}"""
 
 _FAMILIES = {
     "input": ("textarea",),
@@ -123,20 +137,19 @@ async def heal_target(
         accept: False when healing is turned off: only the closest candidates are reported.
         declined: what the report says when `accept` is False.
     """
-    from agent.steps.browser._describe import selector_of
+    from agent.steps.browser._describe import frame_path, selector_of
     from agent.steps.browser._targets import Located, current_context
 
-    family = scope.locator(family_selector(fingerprint))
-    candidates: list[dict[str, Any]] = await family.evaluate_all(
-        f"(els, limit) => els.slice(0, limit).map({FINGERPRINT_JS.strip()})", MAX_CANDIDATES
-    )
+    # A target recorded inside an iframe names it first: its candidates live in that frame.
+    family = scope.locator(frame_path(spec.selector) + family_selector(fingerprint))
+    candidates: list[dict[str, Any]] = await family.evaluate_all(_CANDIDATES_JS, MAX_CANDIDATES)
     ranked = rank(fingerprint, candidates)
     closest = [{"score": score, "element": _summary(candidates[i])} for score, i in ranked[:CLOSEST]]
     index, reason = verdict(ranked)
     if index is None or not accept:
         why = reason if accept else declined
         return HealOutcome(None, [*closest, {"healing": why}] if closest else [{"healing": why}])
-    chosen = family.nth(index)
+    chosen = family.nth(candidates[index]["index"])
     new = selector_of(await chosen.normalize())
     if await scope.locator(new).count() != 1:  # Playwright's pick is unique; a page mid-change may not be
         new = f"xpath={candidates[index]['xpath']}"

@@ -12,6 +12,7 @@ still rejects the selector at run time (kind `invalid_selector`).
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Engines Playwright 1.4x-1.6x registers, public and internal (the form `locator.normalize()`
@@ -115,8 +116,11 @@ def engine_of(part: str) -> tuple[str, str]:
     return "css", part.removeprefix("*")
 
 
+@functools.lru_cache(maxsize=1024)
 def check_selector(selector: str) -> str:
     """Raise `SelectorSyntaxError` unless `selector` parses as Playwright would parse it.
+
+    Cached: `locate` checks a target's selectors on every call, and a flow repeats the same few.
 
     Returns:
         The selector unchanged (so this is usable as a pydantic after-validator).

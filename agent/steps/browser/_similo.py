@@ -8,6 +8,12 @@ area, shape, is-button). The accessibility attributes Similo does not use (role,
 name, label, placeholder, test id, type, title) are weighted here by the same rule: 1.5 for the
 names people read or tests pin, 1.0 for role and type, 0.5 for title.
 
+Comparisons follow Similo: equality for tag, name, role, type and test id; a sequence ratio
+(difflib) for texts, href, alt and XPath; shared words for neighbours and classes; distance and
+size ratios for the box. One departure: Similo compares ids for equality; here they are compared
+as text, because generated ids (`inv-81723` on one load, `inv-29481` on the next) keep a stable
+prefix worth some credit.
+
 The score is normalised by the weights of the attributes the fingerprint has, so it lies in
 [0, 1] whatever was recorded.
 """

@@ -15,14 +15,13 @@ page's elements against when every selector fails. Errors (all `StepError`):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WrapValidator, field_validator
 
 from agent.steps.browser._anchors import Box, Relation, choose, rank
+from agent.steps.browser._errors import map_playwright_errors, require_playwright
 from agent.steps.browser._fingerprint import Fingerprint
 from agent.steps.browser._selectors import SelectorSyntaxError, check_selector
 from shared.errors import StepError
@@ -93,7 +92,6 @@ class TargetSpec(BaseModel):
         description="What the element looked like when it was recorded; self-healing compares the page's "
         "elements with it when every selector fails.",
     )
-
     heal: bool = Field(
         default=True,
         description="Allow self-healing for this target (it also needs a fingerprint, and healing not turned "
@@ -183,44 +181,6 @@ def _log(message: str, level: str = "info") -> None:
     ctx = current_context()
     if ctx is not None:
         ctx.log(message, level)
-
-
-_INVALID_SELECTOR_WORDS = (
-    "unexpected token",
-    "while parsing",
-    "is not a valid selector",
-    "unknown engine",
-    "malformed",
-)
-
-
-@contextlib.contextmanager
-def map_locate_errors(selector: str) -> Iterator[None]:
-    """Translate Playwright errors raised while resolving `selector` into `StepError`."""
-    from playwright.async_api import Error as PlaywrightError
-
-    try:
-        yield
-    except PlaywrightError as err:
-        text = str(err.message if hasattr(err, "message") else err).splitlines()[0]
-        lowered = text.lower()
-        if any(word in lowered for word in _INVALID_SELECTOR_WORDS):
-            raise StepError(
-                f"selector {selector!r} is invalid: {text}",
-                kind="invalid_selector",
-                retryable=False,
-                details={"selector": selector, "reason": text},
-            ) from None
-        if "closed" in lowered:
-            raise StepError(
-                f"the page was closed while looking for {selector!r}",
-                kind="browser_closed",
-                retryable=False,
-                details={"selector": selector},
-            ) from None
-        raise StepError(
-            f"looking for {selector!r} failed: {text}", kind="browser", retryable=True, details={"selector": selector}
-        ) from None
 
 
 _BOXES_JS = """els => els.map(e => {
@@ -314,11 +274,23 @@ def _nth_nearest(
     return base.nth(ranked[index][1])
 
 
+_NAVIGATING = ("execution context was destroyed", "cannot find context with specified id")
+"""Playwright's words when the page navigated during a read: nothing to report, read again."""
+
+
 async def _attempt_once(scope: Any, attempt: _Attempt, spec: TargetSpec, state: State) -> Any | None:
-    with map_locate_errors(attempt.selector):
-        if spec.anchor is not None:
-            return await _try_anchored(scope, attempt, spec, spec.anchor)
-        return await _try_plain(scope, attempt, spec, state)
+    api = require_playwright()
+    attempt.note = ""
+    with map_playwright_errors(f"find {attempt.selector!r}"):
+        try:
+            if spec.anchor is not None:
+                return await _try_anchored(scope, attempt, spec, spec.anchor)
+            return await _try_plain(scope, attempt, spec, state)
+        except api.Error as err:
+            if any(words in str(err).lower() for words in _NAVIGATING):
+                attempt.note = "the page navigated while being read"
+                return None
+            raise
 
 
 async def _scan(scope: Any, spec: TargetSpec, attempts: list[_Attempt], state: State) -> Located | None:
@@ -341,6 +313,15 @@ async def _scan(scope: Any, spec: TargetSpec, attempts: list[_Attempt], state: S
             details={"selector": ambiguous.selector, "count": ambiguous.count, "matches": ambiguous.descriptions},
         )
     return None
+
+
+def _log_fallback(primary: str, attempt: _Attempt, winner: str) -> None:
+    what = f"matched {attempt.visible} elements" if attempt.visible > 1 else "found nothing"
+    _log(
+        f"target: primary selector {primary!r} {what}; fallback {winner!r} matched: update the target to use "
+        f"{winner!r}",
+        "warning",
+    )
 
 
 def _check_syntax(selectors: list[str]) -> None:
@@ -399,11 +380,7 @@ async def locate(
         found = await _scan(scope, spec, attempts, state)
         if found is not None:
             if found.selector != spec.selector:
-                _log(
-                    f"target: primary selector {spec.selector!r} found nothing; fallback {found.selector!r} "
-                    f"matched: update the target to use {found.selector!r}",
-                    "warning",
-                )
+                _log_fallback(spec.selector, attempts[0], found.selector)
             return found
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -420,13 +397,15 @@ async def _not_found(scope: Any, spec: TargetSpec, attempts: list[_Attempt], tim
     closest: list[dict[str, Any]] = []
     if spec.fingerprint is not None:
         allowed = heal and spec.heal and healing_enabled()
-        outcome = await heal_target(scope, spec, spec.fingerprint, accept=allowed)
+        with map_playwright_errors(f"heal {spec.selector!r}"):
+            outcome = await heal_target(scope, spec, spec.fingerprint, accept=allowed)
         if outcome.located is not None:
             return outcome.located
         closest = outcome.closest
     elif (guessed := guess_fingerprint(spec.selector)) is not None:
         declined = "no fingerprint recorded: candidates scored against the selector"
-        closest = (await heal_target(scope, spec, guessed, accept=False, declined=declined)).closest
+        with map_playwright_errors(f"score candidates for {spec.selector!r}"):
+            closest = (await heal_target(scope, spec, guessed, accept=False, declined=declined)).closest
     others = f" or its {len(spec.fallbacks)} fallback(s)" if spec.fallbacks else ""
     anchor = f" {spec.anchor.relation.replace('_', ' ')} the text {spec.anchor.text!r}" if spec.anchor else ""
     raise StepError(

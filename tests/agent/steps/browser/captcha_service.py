@@ -26,6 +26,13 @@ RECAPTCHA_PAGE = """<!doctype html><html><body>
 <script>window.solvedWith = null; function onSolved(token) { window.solvedWith = token; }</script>
 </body></html>"""
 
+HCAPTCHA_PAGE = """<!doctype html><html><body>
+<form><div class="h-captcha" data-sitekey="10000000-ffff-ffff-ffff-000000000001" data-callback="onH"></div>
+<textarea name="h-captcha-response" style="display:none"></textarea>
+<textarea name="g-recaptcha-response" style="display:none"></textarea></form>
+<script>window.solvedWith = null; function onH(token) { window.solvedWith = token; }</script>
+</body></html>"""
+
 IMAGE_PAGE = """<!doctype html><html><body>
 <div id=captcha style="font: 32px serif; width: 160px; padding: 8px; background: #eee">W9H5K</div>
 <label>Code <input name=code></label>
@@ -66,6 +73,8 @@ class FakeCaptchaService:
     def _submit(self, form: dict[str, str]) -> dict[str, Any]:
         if form.get("method") == "userrecaptcha" and not form.get("googlekey"):
             return {"status": 0, "request": "ERROR_GOOGLEKEY"}
+        if form.get("method") == "hcaptcha" and not form.get("sitekey"):
+            return {"status": 0, "request": "ERROR_WRONG_GOOGLEKEY"}
         if form.get("method") == "base64" and not base64.b64decode(form.get("body", "")).startswith(PNG_MAGIC):
             return {"status": 0, "request": "ERROR_IMAGE_TYPE_NOT_SUPPORTED"}
         return {"status": 1, "request": "7231945003"}
@@ -85,7 +94,7 @@ def _handler(service: FakeCaptchaService) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             path = urlparse(self.path).path
-            pages = {"/recaptcha": RECAPTCHA_PAGE, "/image": IMAGE_PAGE}
+            pages = {"/recaptcha": RECAPTCHA_PAGE, "/hcaptcha": HCAPTCHA_PAGE, "/image": IMAGE_PAGE}
             if path in pages:
                 self._send(pages[path].encode(), "text/html")
             else:

@@ -53,6 +53,26 @@ async def test_recaptcha_token_is_injected_and_the_callback_called(page: Any, se
     assert not any(GOOD_KEY in message for _, message in env.logs)
 
 
+async def test_hcaptcha_and_invisible_recaptcha_tasks(page: Any, service: FakeCaptchaService) -> None:
+    await page.goto(f"{service.url}/hcaptcha")
+    env = session_env(page)
+    out = await env.run(
+        solve_captcha, {"credential": "captcha.api_key", "service_url": service.url, "kind": "hcaptcha", **FAST}
+    )
+    assert out["answer"] == service.token
+    assert service.requests[0]["method"] == "hcaptcha"
+    assert service.requests[0]["sitekey"] == "10000000-ffff-ffff-ffff-000000000001"
+    assert await page.input_value("textarea[name=h-captcha-response]") == service.token
+    assert await page.input_value("textarea[name=g-recaptcha-response]") == service.token
+    assert await page.evaluate("window.solvedWith") == service.token
+
+    await page.goto(f"{service.url}/recaptcha")
+    service.requests.clear()
+    params = {"credential": "captcha.api_key", "service_url": service.url, "invisible": True, "enterprise": True}
+    await env.run(solve_captcha, {**params, **FAST})
+    assert (service.requests[0]["invisible"], service.requests[0]["enterprise"]) == ("1", "1")
+
+
 async def test_image_captcha_is_sent_as_png_and_the_answer_typed(page: Any, service: FakeCaptchaService) -> None:
     await page.goto(f"{service.url}/image")
     env = session_env(page)
@@ -137,3 +157,6 @@ async def test_an_image_captcha_without_its_image_is_invalid() -> None:
 
     with pytest.raises(ValueError, match="needs 'image'"):
         SolveCaptchaParams(credential="c", kind="image")
+    with pytest.raises(ValueError, match="must be reached over https"):
+        SolveCaptchaParams(credential="c", service_url="http://solver.example")
+    assert SolveCaptchaParams(credential="c", service_url="http://localhost:8000").service_url

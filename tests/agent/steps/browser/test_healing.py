@@ -145,3 +145,38 @@ async def test_a_target_or_the_execution_can_turn_healing_off(page: Any) -> None
         await run_in_step(env, lambda: locate(page, spec, timeout_s=0.1))
     assert await env.run(set_healing, {"enabled": True}) is True
     assert (await run_in_step(env, lambda: locate(page, spec, timeout_s=0.1))).healed
+
+
+async def test_a_target_inside_an_iframe_is_recorded_found_and_healed_from_the_page(page: Any) -> None:
+    form = '<div><span>Query</span> <input id="q-{n}" name="{name}"></div><button>Go</button>'
+    await page.set_content(f"<iframe name=inner srcdoc='{form.format(n=1, name='q')}'></iframe>")
+    frame = page.frame_locator("iframe[name=inner]")
+    await frame.locator("input").wait_for()
+    recorded = await describe_element(frame.locator("input"), screenshot=False)
+    prefix = 'iframe[name="inner"] >> internal:control=enter-frame >> '
+    assert recorded.selector.startswith(prefix)
+    assert recorded.fallbacks
+    assert all(f.startswith(prefix) for f in recorded.fallbacks)
+    for selector in [recorded.selector, *recorded.fallbacks]:
+        assert await page.locator(selector).get_attribute("id") == "q-1"
+    await page.set_content(f"<iframe name=inner srcdoc='{form.format(n=2, name='query')}'></iframe>")
+    await frame.locator("input").wait_for()
+    stale = TargetSpec(selector=f"{prefix}#q-1", fingerprint=recorded.fingerprint)
+    env = StepEnvironment()
+    found = await run_in_step(env, lambda: locate(page, stale, timeout_s=0.2))
+    assert found.healed
+    assert found.selector.startswith(prefix)
+    assert await found.locator.get_attribute("id") == "q-2"
+
+
+async def test_hidden_elements_do_not_use_up_the_candidates_healing_scores(page: Any) -> None:
+    from agent.steps.browser._healing import MAX_CANDIDATES
+
+    hidden = "<input type=hidden name=token>" * (MAX_CANDIDATES + 50)
+    await page.set_content(f"<form>{hidden}{invoice_form(1)}</form>")
+    recorded = await describe_element(page.locator("input[name=amount]"), screenshot=False)
+    await page.set_content(f"<form>{hidden}{invoice_form(2, amount_name='sum')}</form>")
+    spec = TargetSpec(selector="#gone", fingerprint=recorded.fingerprint)
+    found = await run_in_step(StepEnvironment(), lambda: locate(page, spec, timeout_s=0.1))
+    assert found.healed
+    assert await found.locator.get_attribute("name") == "sum"

@@ -51,6 +51,19 @@ async def test_a_fallback_wins_and_the_log_names_the_selector_to_update(page: An
     assert any(level == "warning" and "update the target to use 'input[name=n1]'" in msg for level, msg in logs)
 
 
+async def test_an_ambiguous_primary_gives_way_to_a_unique_fallback(page: Any) -> None:
+    await page.set_content(FORM)
+    env = StepEnvironment()
+
+    @step("test.locate")
+    async def run(_params: Any) -> str:
+        found = await locate(page, TargetSpec(selector="button.btn", fallbacks=["text=Cancel"]), timeout_s=1)
+        return str(await found.locator.inner_text())
+
+    assert await env.run(run, {}) == "Cancel"
+    assert "primary selector 'button.btn' matched 2 elements; fallback 'text=Cancel' matched" in env.logs[-1][1]
+
+
 async def test_strict_mode_reports_how_many_matched_and_which(page: Any) -> None:
     await page.set_content(FORM)
     with pytest.raises(StepError) as caught:
@@ -174,3 +187,12 @@ async def test_not_found_without_a_fingerprint_still_lists_the_closest_candidate
     with pytest.raises(StepError) as caught:
         await locate(page, "role=button[name='Safe']", timeout_s=0.1)
     assert caught.value.details["closest"][0]["element"] == 'button "Save"'
+
+
+async def test_a_navigation_while_waiting_does_not_break_the_wait(page: Any, browser_site: Any) -> None:
+    for _ in range(3):
+        await page.goto(browser_site.url("/late?delay=50"))
+        # Leave for a page answered late while the locate loop is polling the current one.
+        await page.evaluate(f"setTimeout(() => {{ location.href = '{browser_site.url('/slow?ms=400')}' }}, 30)")
+        found = await locate(page, "#slow", timeout_s=10)
+        assert await found.locator.inner_text() == "done"

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.steps.browser import Anchor, Fingerprint, HealingParams, SolveCaptchaParams, TargetSpec
+from agent.steps.browser import Anchor, DescribeParams, Fingerprint, HealingParams, SolveCaptchaParams, TargetSpec
 
 PAGE = Path(__file__).resolve().parents[4] / "docs" / "steps" / "browser-targets.md"
 MODELS: dict[str, type[BaseModel]] = {
@@ -23,6 +23,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "Fingerprint": Fingerprint,
     "browser.solve_captcha": SolveCaptchaParams,
     "browser.healing": HealingParams,
+    "browser.describe_element": DescribeParams,
 }
 _BLOCK = re.compile(r"(<!-- params:(?P<name>[\w.]+) -->\n)(.*?)(<!-- /params -->)", re.DOTALL)
 
@@ -75,3 +76,24 @@ def test_the_targets_page_has_an_up_to_date_table_for_every_model() -> None:
 def test_the_steps_index_links_the_targets_page() -> None:
     index = (PAGE.parent / "README.md").read_text(encoding="utf-8")
     assert "(browser-targets.md)" in index
+
+
+def test_every_field_has_a_description_for_the_studio_forms() -> None:
+    from agent.steps.browser import ElementBox
+
+    for model in [*MODELS.values(), ElementBox]:
+        assert model.model_config.get("extra") == "forbid", model.__name__
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name}"
+
+
+def test_the_targets_api_is_public_and_its_steps_are_registered() -> None:
+    import agent.steps.browser as browser
+    from shared.steps import definition_of
+
+    public = {"Anchor", "ElementBox", "Fingerprint", "Located", "Target", "TargetSpec", "describe_element", "locate"}
+    assert public | {"solve_captcha", "set_healing"} <= set(browser.__all__)
+    names = {definition_of(s).name for s in browser.BROWSER_STEPS}
+    assert {"browser.solve_captcha", "browser.healing", "browser.describe_element"} <= names
+    assert definition_of(browser.set_healing).effects is False
+    assert definition_of(browser.solve_captcha).capability == "browser"
