@@ -36,8 +36,16 @@ class Acting:
         """The active tab."""
         return self.session.page
 
-    async def find(self, target: Target, *, state: State = "visible") -> Located:
-        """Locate `target` in the scope (see the targets module: fallbacks, anchors, healing)."""
+    async def find(self, target: Target, *, state: State = "visible", lazy: bool = True) -> Located:
+        """Locate `target` in the scope (see the targets module: fallbacks, anchors, healing).
+
+        A plain selector string, with `lazy`, becomes a Playwright locator without a look-up of
+        its own: the action that follows waits for the element and enforces strict mode in the
+        same round trip (a look-up first would double the cost of every fill). Descriptors with
+        fallbacks, anchors, an index or a fingerprint always go through `locate`.
+        """
+        if lazy and isinstance(target, str) and state in ("visible", "attached"):
+            return Located(locator=self.scope.locator(target), selector=target)
         return await locate(self.scope, target, timeout_s=self.timeout_s, state=state)
 
 

@@ -1,6 +1,7 @@
 """The one boundary where Playwright's exceptions become `StepError`s.
 
-    playwright TimeoutError         -> kind `timeout` (retryable): an element, a load, a URL did not come
+    TimeoutError waiting for a locator -> kind `element_not_found` (retryable), as the targets module says
+    other playwright TimeoutError   -> kind `timeout` (retryable): a load, a URL, a JS condition did not come
     "strict mode violation"         -> kind `ambiguous_target` (not retryable): fix the target
     selector syntax / engine errors -> kind `invalid_selector` (not retryable)
     net::ERR_* while navigating     -> kind `navigation` (retryable: the site may come back)
@@ -50,6 +51,13 @@ def classify_playwright_error(exc: BaseException, where: str) -> StepError:
     message = _first_line(str(getattr(exc, "message", None) or exc))
     details: dict[str, Any] = {"playwright": message}
     if isinstance(exc, api.TimeoutError):
+        if "waiting for locator(" in str(exc):  # an action's element never came (or never became actionable)
+            return StepError(
+                f"{where}: no element matched in time, or it never became visible and enabled ({message})",
+                kind="element_not_found",
+                retryable=True,
+                details=details,
+            )
         return StepError(f"{where}: timed out ({message})", kind="timeout", retryable=True, details=details)
     if "strict mode violation" in message:
         return StepError(f"{where}: {message}", kind="ambiguous_target", retryable=False, details=details)

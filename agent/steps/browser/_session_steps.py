@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agent.steps.browser import _checkpoint as cp
 from agent.steps.browser._acting import attach_evidence
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._models import DEFAULT_SESSION
@@ -74,6 +75,8 @@ async def close(params: CloseParams) -> bool:
     ctx = context()
     session = ctx.resources.pop(resource_key(params.session))
     if session is None:
+        # Resumed right before this step: the session was never reopened, its state waits on disk.
+        cp.delete_checkpoint(cp.checkpoint_path(ctx.execution_id, params.session))
         return False
     await session.close()
     return True

@@ -61,7 +61,7 @@ async def wait(params: WaitParams) -> dict[str, Any]:
             scope = (await act.find(params.target, state="attached")).locator if params.target else act.scope
             await scope.get_by_text(params.text).first.wait_for(state="visible", timeout=timeout)
         elif params.target is not None:
-            found = await act.find(params.target, state=params.state)
+            found = await act.find(params.target, state=params.state, lazy=False)
             if params.state in ("hidden", "detached"):
                 await found.locator.wait_for(state=params.state, timeout=timeout)
         elif params.url is not None:

@@ -27,8 +27,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", autouse=True)
 async def driver() -> AsyncIterator[None]:
-    """One Playwright driver for the module, stopped at its end."""
+    """One Playwright driver for the module, and one session kept open all along: sessions with
+    the same launch options share its Chromium, so each test does not launch one (the tests that
+    count Chromium processes are in test_lifecycle.py)."""
+    keeper = StepEnvironment(execution_id="keeper")
+    await keeper.run(s.open_, {"session": "keeper"})
     yield
+    await keeper.aclose()
     await stop_playwright_for_loop()
 
 

@@ -58,3 +58,38 @@ def test_open_params_accept_a_proxy_list_and_defaults() -> None:
     assert options.session == "main"
     assert options.headless
     assert options.on_resume == "restore"
+
+
+def test_rpa_validate_names_the_json_path_of_a_bad_browser_param() -> None:
+    from shared.flow import validate_document
+    from shared.steps import StepRegistry
+
+    document = {
+        "schema": "rpa.flow/1",
+        "name": "bad",
+        "nodes": [
+            {"id": "open", "type": "browser.open", "params": {"on_resume": "restart"}},
+            {
+                "id": "go",
+                "type": "browser.goto",
+                "params": {"url": "{{ inputs.u }}", "frame": {"name": "a", "url": "b"}},
+            },
+        ],
+        "edges": [{"from": "open", "to": "go"}],
+    }
+    problems = {p.path: p.message for p in validate_document(document, StepRegistry.default())}
+    assert "not available yet" in problems["$.nodes[0].params.on_resume"]
+    assert "exactly one of selector, name or url" in problems["$.nodes[1].params.frame"]
+
+
+async def test_closing_a_session_that_was_not_reopened_deletes_its_checkpoint() -> None:
+    from agent.steps.browser import _checkpoint as cp
+    from agent.steps.browser._session_steps import close
+    from shared.steps import StepEnvironment
+
+    env = StepEnvironment(execution_id="resumed-at-close")
+    path = cp.checkpoint_path("resumed-at-close", "main")
+    cp.write_checkpoint(path, {"session": "main", "url": "about:blank", "options": {}, "storage_state": {}})
+    assert cp.read_checkpoint(path) is not None
+    assert await env.run(close, {}) is False
+    assert not path.exists()
