@@ -1,7 +1,8 @@
 """What finding an element through a target costs, next to Playwright finding it itself.
 
 Each row fills the same input N times on a generated form of FIELDS labelled inputs, in one
-headless Chromium (`RPA_CHROMIUM`, or the system's), and reports the best of three rounds:
+headless Chromium (`RPA_CHROMIUM`, or the system's), and reports the median call, the rows
+taking turns call by call:
 
 - `playwright`: `page.locator("#f10").fill(...)`: the peer, Playwright's own auto-waiting locator.
 - `locate: primary`: `locate(page, "#f10")` then the same fill.
@@ -10,7 +11,7 @@ headless Chromium (`RPA_CHROMIUM`, or the system's), and reports the best of thr
 - `locate: healed`: primary absent, no fallback, found from its fingerprint (scores every input).
 - `describe_element`: recording the element (no screenshot).
 
-Usage: `.venv/bin/python bench/browser_targets.py [--n 50] [--fields 200] [--out FILE]`.
+Usage: `.venv/bin/python bench/browser_targets.py [--n 150] [--fields 200] [--out FILE]`.
 Prints a table, writes JSON (default `bench/results/browser_targets.json`).
 """
 
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import json
 import platform
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,8 +29,6 @@ from typing import Any
 
 from agent.capabilities import find_chromium
 from agent.steps.browser import Anchor, TargetSpec, describe_element, locate
-
-ROUNDS = 3
 
 
 def form(fields: int) -> str:
@@ -38,15 +38,16 @@ def form(fields: int) -> str:
     return f"<form style='font: 14px sans-serif'>{rows}</form>"
 
 
-async def timed(n: int, action: Callable[[int], Awaitable[Any]]) -> float:
-    """Best of `ROUNDS` rounds of `n` calls, in ms per call."""
-    best = float("inf")
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        for i in range(n):
+async def timed(n: int, rows: list[tuple[str, Callable[[int], Awaitable[Any]]]]) -> dict[str, float]:
+    """The median time of one call per row, in ms, over `n` calls each. The rows take turns call
+    by call, so a load that comes and goes (a shared machine) weighs on all of them alike."""
+    spent: dict[str, list[float]] = {name: [] for name, _ in rows}
+    for i in range(n):
+        for name, action in rows:
+            start = time.perf_counter()
             await action(i)
-        best = min(best, (time.perf_counter() - start) / n * 1000)
-    return best
+            spent[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(values) for name, values in spent.items()}
 
 
 async def run(n: int, fields: int) -> list[dict[str, Any]]:
@@ -79,9 +80,8 @@ async def run(n: int, fields: int) -> list[dict[str, Any]]:
 
         rows = [("playwright", raw), ("locate: primary", via("#f10")), ("locate: fallback wins", via(fallback))]
         rows += [("locate: anchor", via(anchored)), ("locate: healed", via(healing)), ("describe_element", describe)]
-        results = []
-        for name, action in rows:
-            results.append({"row": name, "ms_per_call": round(await timed(n, action), 3)})
+        times = await timed(n, rows)
+        results = [{"row": name, "ms_per_call": round(ms, 3)} for name, ms in times.items()]
         await browser.close()
     peer = results[0]["ms_per_call"]
     for row in results:
@@ -91,7 +91,7 @@ async def run(n: int, fields: int) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=50, help="calls per round")
+    parser.add_argument("--n", type=int, default=150, help="calls per row")
     parser.add_argument("--fields", type=int, default=200, help="inputs on the generated form")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "browser_targets.json")
     args = parser.parse_args()

@@ -163,11 +163,16 @@ async def _call(client: Any, url: str, service_url: str, form: dict[str, str]) -
     return answer
 
 
+def _ok(answer: dict[str, Any]) -> bool:
+    # 2captcha sends the number 1; some services of the same API send the string "1".
+    return str(answer.get("status")) == "1"
+
+
 async def _solve(client: Any, params: SolveCaptchaParams, key: str, task: dict[str, str]) -> tuple[str, str]:
     """Submit `task`, poll until answered; returns (captcha id, answer)."""
     base = params.service_url.rstrip("/")
     submitted = await _call(client, f"{base}/in.php", base, {"key": key, "json": "1", **task})
-    if submitted.get("status") != 1:
+    if not _ok(submitted):
         raise service_error(str(submitted.get("request")), base)
     captcha_id = str(submitted["request"])
     ctx = context()
@@ -182,7 +187,7 @@ async def _solve(client: Any, params: SolveCaptchaParams, key: str, task: dict[s
             client, f"{base}/res.php", base, {"key": key, "action": "get", "id": captcha_id, "json": "1"}
         )
         answer = str(polled.get("request"))
-        if polled.get("status") == 1:
+        if _ok(polled):
             return captcha_id, answer
         if answer != _NOT_READY:
             raise service_error(answer, base)

@@ -42,6 +42,15 @@ def selector_of(locator: Any) -> str:
     return match.group(1)
 
 
+_GENERATED = re.compile(r"\d{4,}|(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)\b[0-9a-f]{6,}\b|[0-9a-f]{8}-[0-9a-f]{4}", re.I)
+
+
+def looks_generated(value: str) -> bool:
+    """Whether an id looks made up by a framework on each load (`in-81723`, `c-3fa2b1`, a UUID):
+    such an id is a poor fallback, since the next load has another."""
+    return bool(_GENERATED.search(value.replace("_", "-")))
+
+
 def _candidates(scope: Any, fp: Fingerprint) -> list[Any]:
     """Playwright's own locator forms for the element's attributes, most stable first."""
     found: list[Any] = []
@@ -59,7 +68,7 @@ def _candidates(scope: Any, fp: Fingerprint) -> list[Any]:
         found.append(scope.get_by_title(fp.title))
     if fp.text and fp.tag not in ("input", "textarea", "select") and len(fp.text) <= 80:
         found.append(scope.get_by_text(fp.text))
-    if fp.id and _PLAIN_ID.match(fp.id):
+    if fp.id and _PLAIN_ID.match(fp.id) and not looks_generated(fp.id):
         found.append(scope.locator(f"#{fp.id}"))
     if fp.name:
         found.append(scope.locator(f'{fp.tag}[name="{fp.name}"]'))

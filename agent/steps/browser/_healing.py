@@ -141,7 +141,8 @@ async def heal_target(
     from agent.steps.browser._targets import Located, current_context
 
     # A target recorded inside an iframe names it first: its candidates live in that frame.
-    family = scope.locator(frame_path(spec.selector) + family_selector(fingerprint))
+    root = frame_path(spec.selector)
+    family = scope.locator(root + family_selector(fingerprint))
     candidates: list[dict[str, Any]] = await family.evaluate_all(_CANDIDATES_JS, MAX_CANDIDATES)
     ranked = rank(fingerprint, candidates)
     closest = [{"score": score, "element": _summary(candidates[i])} for score, i in ranked[:CLOSEST]]
@@ -152,7 +153,7 @@ async def heal_target(
     chosen = family.nth(candidates[index]["index"])
     new = selector_of(await chosen.normalize())
     if await scope.locator(new).count() != 1:  # Playwright's pick is unique; a page mid-change may not be
-        new = f"xpath={candidates[index]['xpath']}"
+        new = f"{root}xpath={candidates[index]['xpath']}"
     located = Located(scope.locator(new), new, healed=True)
     score, runner_up = ranked[0][0], (ranked[1][0] if len(ranked) > 1 else 0.0)
     ctx = current_context()

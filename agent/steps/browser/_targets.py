@@ -222,15 +222,13 @@ def _index_ok(count: int, index: int) -> bool:
 async def _try_plain(scope: Any, attempt: _Attempt, spec: TargetSpec, state: State) -> Any | None:
     """The locator for one element, None when nothing matches yet; raises `_Ambiguous`."""
     base = scope.locator(attempt.selector)
-    # One round trip reads every match and whether it is visible: locate must cost an action
-    # next to nothing (the benchmark compares flows with scripts written against Playwright).
-    boxes = await _boxes(base)
-    attempt.matches = len(boxes)
-    attempt.visible = sum(box is not None for box in boxes)
-    if state == "attached" or attempt.visible == attempt.matches:
-        pool, count = base, attempt.matches if state == "attached" else attempt.visible
-    else:
-        pool, count = base.filter(visible=True), attempt.visible
+    # One `count()` round trip when the target is there (Playwright's count is 3-4x cheaper than
+    # an evaluate_all here): locate must cost an action next to nothing. The total, hidden
+    # elements included, is read only for the report when nothing visible matched.
+    pool = base if state == "attached" else base.filter(visible=True)
+    count = await pool.count()
+    attempt.visible = count
+    attempt.matches = count if state == "attached" or count else await base.count()
     if spec.index is not None:
         return pool.nth(spec.index) if _index_ok(count, spec.index) else None
     if count == 1:

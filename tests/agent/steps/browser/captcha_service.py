@@ -77,7 +77,7 @@ class FakeCaptchaService:
             return {"status": 0, "request": "ERROR_WRONG_GOOGLEKEY"}
         if form.get("method") == "base64" and not base64.b64decode(form.get("body", "")).startswith(PNG_MAGIC):
             return {"status": 0, "request": "ERROR_IMAGE_TYPE_NOT_SUPPORTED"}
-        return {"status": 1, "request": "7231945003"}
+        return {"status": "1", "request": "7231945003"}  # a string, as some services of this API send
 
 
 def _handler(service: FakeCaptchaService) -> type[BaseHTTPRequestHandler]:

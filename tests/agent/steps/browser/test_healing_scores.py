@@ -107,3 +107,23 @@ def test_valid_selectors_pass(selector: str) -> None:
 def test_invalid_selectors_say_what_is_wrong(selector: str, message: str) -> None:
     with pytest.raises(SelectorSyntaxError, match=message.replace("[", r"\[").replace("(", r"\(")):
         check_selector(selector)
+
+
+@pytest.mark.parametrize(
+    ("value", "generated"),
+    [
+        ("in-81723", True),
+        ("c-3fa2b1", True),
+        ("ember1234", True),
+        ("a1b2c3d4-e5f6-7890-abcd-ef0123456789", True),
+        ("user", False),
+        ("submit-order", False),
+        ("f10", False),
+        ("invoice_number", False),
+        ("deadbeef", False),
+    ],
+)
+def test_ids_made_up_on_each_load_are_not_offered_as_fallbacks(value: str, generated: bool) -> None:
+    from agent.steps.browser._describe import looks_generated
+
+    assert looks_generated(value) is generated

@@ -96,3 +96,11 @@ async def test_a_descriptor_recorded_by_the_step_drives_the_next_load(
     await browser_env.run(a.fill, {"target": descriptor, "value": "REC-1"})
     await browser_env.run(a.click, {"target": BUTTON})
     await browser_env.run(w.wait, {"text": "sent REC-1"})
+
+
+async def test_the_recorded_fallbacks_leave_out_the_generated_id(
+    browser_env: StepEnvironment, browser_site: SiteServer
+) -> None:
+    recorded = await recorded_invoice_input(browser_env, browser_site)
+    assert recorded.fallbacks
+    assert not any(recorded.fingerprint.id in selector for selector in recorded.fallbacks)  # type: ignore[union-attr]
