@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -124,7 +125,9 @@ def excel_format(params: FormatParams) -> int:
                 if params.number_format is not None:
                     cell.number_format = params.number_format
                 if params.bold is not None:
-                    cell.font = cell.font.copy(bold=params.bold)
+                    font = copy.copy(cell.font)
+                    font.b = params.bold
+                    cell.font = font
                 count += 1
     return count
 
