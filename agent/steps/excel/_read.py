@@ -92,7 +92,13 @@ def read_rows(
         try:
             rows = book.rows(sheet)
             return to_table(
-                _guarded(file, rows), header=header, area=area, offset=offset, limit=limit, on_close=book.close
+                _guarded(file, rows),
+                header=header,
+                area=area,
+                offset=offset,
+                limit=limit,
+                on_close=book.close,
+                converted=stream,
             )
         except BaseException:
             book.close()

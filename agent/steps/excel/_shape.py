@@ -103,14 +103,14 @@ def _trimmed(cells: list[Any]) -> list[Any]:
     return cells[:end]
 
 
-def _rows_in_range(rows: Iterable[tuple[int, list[Any]]], area: CellRange) -> Iterator[list[Any]]:
+def _rows_in_range(rows: Iterable[tuple[int, list[Any]]], area: CellRange, converted: bool) -> Iterator[list[Any]]:
     """The non-empty rows inside `area`, cells converted; (row index, raw cells) in, sorted by row."""
     for index, raw in rows:
         if index < area.first_row:
             continue
         if area.last_row is not None and index > area.last_row:
             break
-        cells = _trimmed([cell_value(v) for v in area.columns(raw)])
+        cells = _trimmed(area.columns(raw) if converted else [cell_value(v) for v in area.columns(raw)])
         if cells:
             yield cells
 
@@ -123,14 +123,16 @@ def to_table(
     offset: int = 0,
     limit: int | None = None,
     on_close: Callable[[], None] | None = None,
+    converted: bool = False,
 ) -> RowStream:
     """A `RowStream` of the table in `rows` (lazily: the rows are read as the stream is).
 
     With `header`, the first non-empty row names the columns (cells right of its last name are
     ignored); without, columns are `column_1`, `column_2`... Empty rows are dropped; `offset`
-    and `limit` count data rows. A sheet without rows is a table without rows.
+    and `limit` count data rows. A sheet without rows is a table without rows. `converted`:
+    the cells are already in table form (`cell_value` is skipped).
     """
-    cells = _rows_in_range(rows, area)
+    cells = _rows_in_range(rows, area, converted)
     if header:
         first = next(cells, None)
         names = normalise_header(first or [])

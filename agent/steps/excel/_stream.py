@@ -1,10 +1,11 @@
 """A streaming reader of `.xlsx`/`.xlsm` sheets: memory flat in the number of rows.
 
 python-calamine is the fast path but holds a whole sheet in memory; openpyxl's `read_only` mode
-streams but builds a cell object per value. This reader parses the sheet XML itself with lxml's
-`iterparse`, keeping only the row being read (each parsed row is cleared and unlinked), plus
-the shared strings table and the styles needed to tell dates from numbers. `bench/data_steps.py`
-compares it with openpyxl `read_only`.
+streams but builds a cell object per value. This reader feeds the sheet XML to expat (the
+standard library's parser) in 64 KiB chunks and keeps only the rows completed by the last
+chunk, plus the shared strings table and the styles needed to tell dates from numbers. Cells
+come out already in table form (ISO dates, whole numbers as ints). `bench/data_steps.py`
+compares it with openpyxl `read_only` and lxml's `iterparse`, both slower here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+from xml.etree import ElementTree
+from xml.parsers import expat
 
 from ._common import no_sheet
 
@@ -36,10 +39,8 @@ def _is_date_format(code: str) -> bool:
 
 
 def _parse(archive: zipfile.ZipFile, name: str) -> Any:
-    from lxml import etree
-
     with archive.open(name) as part:
-        return etree.parse(part).getroot()
+        return ElementTree.parse(part).getroot()
 
 
 class SheetXml:
@@ -76,8 +77,10 @@ class SheetXml:
     def _shared_strings(self) -> list[str]:
         if "xl/sharedStrings.xml" not in self.archive.namelist():
             return []
-        root = _parse(self.archive, "xl/sharedStrings.xml")
-        return ["".join(t.text or "" for t in si.iter(f"{_MAIN}t")) for si in root.iter(f"{_MAIN}si")]
+        collector = _Strings()
+        with self.archive.open("xl/sharedStrings.xml") as part:
+            _feed(collector.parser, part, lambda: None)
+        return collector.strings
 
     def _date_styles(self) -> frozenset[int]:
         if "xl/styles.xml" not in self.archive.namelist():
@@ -104,49 +107,27 @@ class SheetXml:
             part.close()
 
     def _iter_rows(self, part: IO[bytes]) -> Iterator[tuple[int, list[Any]]]:
-        from lxml import etree
+        sheet = _SheetRows(self)
+        done = sheet.rows
+        for _ in _chunks(sheet.parser, part):
+            yield from done
+            done.clear()
+        yield from done
 
-        expected = 0
-        for _event, row in etree.iterparse(part, events=("end",), tag=f"{_MAIN}row"):
-            number = row.get("r")
-            index = int(number) - 1 if number else expected
-            expected = index + 1
-            yield index, self._cells(row)
-            # Free what was parsed: the row's children, then the rows before it.
-            row.clear()
-            parent = row.getparent()
-            while row.getprevious() is not None:
-                del parent[0]
-
-    def _cells(self, row: Any) -> list[Any]:
-        cells: list[Any] = []
-        for cell in row:
-            ref = cell.get("r")
-            if ref:
-                column = _column(ref)
-                if column > len(cells):
-                    cells.extend([None] * (column - len(cells)))
-            cells.append(self._value(cell))
-        return cells
-
-    def _value(self, cell: Any) -> Any:
-        kind = cell.get("t", "n")
-        if kind == "inlineStr":
-            return "".join(t.text or "" for t in cell.iter(f"{_MAIN}t"))
-        text = cell.findtext(f"{_MAIN}v")
-        if not text:
-            return None
+    def value(self, kind: str, style: str | None, text: str) -> Any:
+        """A cell in table form from its type (`t`), style index (`s`) and text."""
+        if kind == "n":
+            if not text:
+                return None
+            number = float(text)
+            if style is not None and int(style) in self.date_styles:
+                return self._date(number).isoformat()
+            return int(number) if number.is_integer() and abs(number) < 2**53 else number
         if kind == "s":
-            return self.strings[int(text)]
+            return self.strings[int(text)] if text else None
         if kind == "b":
-            return text == "1"
-        if kind in ("str", "e"):
-            return text
-        number = float(text)
-        style = cell.get("s")
-        if style is not None and int(style) in self.date_styles:
-            return self._date(number)
-        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+            return text == "1" if text else None
+        return text or None
 
     def _date(self, serial: float) -> dt.date | dt.datetime | dt.time:
         # Excel stores milliseconds at most; rounding undoes the float error of the serial.
@@ -161,10 +142,116 @@ class SheetXml:
         self.archive.close()
 
 
+_CHUNK = 64 * 1024
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main "
+_ROW, _C, _V, _T, _IS, _SI = (_NS + name for name in ("row", "c", "v", "t", "is", "si"))
+_COLUMNS: dict[str, int] = {}
+
+
 def _column(ref: str) -> int:
-    index = 0
-    for char in ref:
-        if char.isdigit():
-            break
-        index = index * 26 + (ord(char) - 64)
-    return index - 1
+    letters = ref.rstrip("0123456789")
+    index = _COLUMNS.get(letters)
+    if index is None:
+        index = 0
+        for char in letters.upper():
+            index = index * 26 + (ord(char) - 64)
+        index -= 1
+        _COLUMNS[letters] = index
+    return index
+
+
+def _new_parser() -> Any:
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.buffer_text = True
+    return parser
+
+
+def _chunks(parser: Any, part: IO[bytes]) -> Iterator[None]:
+    """Feed `part` to `parser` chunk by chunk, pausing after each so the caller can drain rows."""
+    while chunk := part.read(_CHUNK):
+        parser.Parse(chunk, False)
+        yield
+    parser.Parse(b"", True)
+
+
+def _feed(parser: Any, part: IO[bytes], drain: Any) -> None:
+    for _ in _chunks(parser, part):
+        drain()
+
+
+class _Strings:
+    """Collects the shared strings table (`<si>` items, rich-text runs joined)."""
+
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self._parts: list[str] = []
+        self._collect = False
+        self.parser = _new_parser()
+        self.parser.StartElementHandler = self._start
+        self.parser.EndElementHandler = self._end
+        self.parser.CharacterDataHandler = self._text
+
+    def _start(self, name: str, _attrs: dict[str, str]) -> None:
+        if name == _T:
+            self._collect = True
+        elif name == _SI:
+            self._parts = []
+
+    def _end(self, name: str) -> None:
+        if name == _T:
+            self._collect = False
+        elif name == _SI:
+            self.strings.append("".join(self._parts))
+
+    def _text(self, data: str) -> None:
+        if self._collect:
+            self._parts.append(data)
+
+
+class _SheetRows:
+    """Expat handlers that turn `<row>` elements into (row index, cells), appended to `rows`."""
+
+    def __init__(self, book: SheetXml) -> None:
+        self.book = book
+        self.rows: list[tuple[int, list[Any]]] = []
+        self._cells: list[Any] = []
+        self._index = 0
+        self._next = 0
+        self._kind = "n"
+        self._style: str | None = None
+        self._parts: list[str] = []
+        self._collect = False
+        self.parser = _new_parser()
+        self.parser.StartElementHandler = self._start
+        self.parser.EndElementHandler = self._end
+        self.parser.CharacterDataHandler = self._text
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        if name == _C:
+            ref = attrs.get("r")
+            if ref:
+                column = _column(ref)
+                if column > len(self._cells):
+                    self._cells.extend([None] * (column - len(self._cells)))
+            self._kind = attrs.get("t", "n")
+            self._style = attrs.get("s")
+            self._parts = []
+        elif name in (_V, _T):
+            self._collect = True
+        elif name == _ROW:
+            number = attrs.get("r")
+            self._index = int(number) - 1 if number else self._next
+            self._cells = []
+
+    def _end(self, name: str) -> None:
+        if name == _C:
+            self._cells.append(self.book.value(self._kind, self._style, "".join(self._parts)))
+        elif name in (_V, _T):
+            self._collect = False
+        elif name == _ROW:
+            self.rows.append((self._index, self._cells))
+            self._next = self._index + 1
+
+    def _text(self, data: str) -> None:
+        if self._collect:
+            self._parts.append(data)
