@@ -47,7 +47,8 @@ class _Calamine:
         name = sheet if sheet is not None else names[0]
         if name not in names:
             raise no_sheet(self.path, name, names)
-        return list(self.book.get_sheet_by_name(name).to_python(skip_empty_area=False))
+        grid: list[list[Any]] = self.book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        return grid
 
     def rows(self, sheet: str | None) -> Iterator[tuple[int, list[Any]]]:
         return enumerate(self.grid(sheet))

@@ -78,6 +78,8 @@ class CellRange:
 
     def columns(self, cells: list[Any]) -> list[Any]:
         """The part of a row inside the range."""
+        if self.first_col == 0 and self.last_col is None:
+            return cells
         stop = None if self.last_col is None else self.last_col + 1
         return cells[self.first_col : stop]
 
@@ -96,6 +98,25 @@ def cell_value(value: Any) -> Any:
     return value
 
 
+_LIMIT = 2**53
+
+
+def _converted(raw: list[Any]) -> list[Any]:
+    """`cell_value` over a row, inlined for the common types: this loop runs once per cell."""
+    out = []
+    for value in raw:
+        kind = type(value)
+        if kind is float:
+            out.append(int(value) if value.is_integer() and -_LIMIT < value < _LIMIT else value)
+        elif kind is str:
+            out.append(value or None)
+        elif kind is int or kind is bool:
+            out.append(value)
+        else:
+            out.append(cell_value(value))
+    return out
+
+
 def _trimmed(cells: list[Any]) -> list[Any]:
     end = len(cells)
     while end and cells[end - 1] is None:
@@ -110,7 +131,7 @@ def _rows_in_range(rows: Iterable[tuple[int, list[Any]]], area: CellRange, conve
             continue
         if area.last_row is not None and index > area.last_row:
             break
-        cells = _trimmed(area.columns(raw) if converted else [cell_value(v) for v in area.columns(raw)])
+        cells = _trimmed(area.columns(raw) if converted else _converted(area.columns(raw)))
         if cells:
             yield cells
 
@@ -150,6 +171,8 @@ def _rows(cells: Iterator[list[Any]], names: list[str], offset: int, limit: int 
             return
         count += 1
         if names:
-            yield {name: values[i] if i < len(values) else None for i, name in enumerate(names)}
+            if len(values) < len(names):
+                values = values + [None] * (len(names) - len(values))
+            yield dict(zip(names, values, strict=False))
         else:
             yield {f"column_{i}": value for i, value in enumerate(values, start=1)}
