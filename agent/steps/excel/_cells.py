@@ -40,7 +40,13 @@ class GetCellParams(Params):
     _cell = field_validator("cell")(_valid_cell)
 
 
-@step("excel.get_cell", params=GetCellParams, output="The cell's value (dates as ISO text), or its formula.")
+@step(
+    "excel.get_cell",
+    params=GetCellParams,
+    output="The cell's value (dates as ISO text), or its formula.",
+    capability="office",
+    effects=False,
+)
 def excel_get_cell(params: GetCellParams) -> Any:
     """Read one cell's value or formula.
 
@@ -76,7 +82,7 @@ class SetCellsParams(Params):
         return value
 
 
-@step("excel.set_cells", params=SetCellsParams, output="The number of cells written.")
+@step("excel.set_cells", params=SetCellsParams, output="The number of cells written.", capability="office")
 def excel_set_cells(params: SetCellsParams) -> int:
     """Set cell values and formulas in an existing workbook.
 
@@ -105,7 +111,7 @@ class FormatParams(Params):
     _range = field_validator("range")(_valid_range)
 
 
-@step("excel.format", params=FormatParams, output="The number of cells formatted.")
+@step("excel.format", params=FormatParams, output="The number of cells formatted.", capability="office")
 def excel_format(params: FormatParams) -> int:
     """Apply a number/date format (and bold) to a range of cells.
 
@@ -146,7 +152,7 @@ def _shown(value: Any) -> int:
     return max(len(line) for line in text.splitlines()) if text else 0
 
 
-@step("excel.autofit", params=AutofitParams, output="Column letter -> width set.")
+@step("excel.autofit", params=AutofitParams, output="Column letter -> width set.", capability="office")
 def excel_autofit(params: AutofitParams) -> dict[str, float]:
     """Fit each column's width to its longest value.
 

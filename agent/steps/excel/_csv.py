@@ -141,7 +141,7 @@ class CsvReadParams(Params):
     limit: int | None = Field(default=None, ge=0, description="At most this many data rows.")
 
 
-@step("csv.read", params=CsvReadParams, output="The rows as a table (list of objects).")
+@step("csv.read", params=CsvReadParams, output="The rows as a table (list of objects).", effects=False)
 def csv_read(params: CsvReadParams) -> Table:
     """Read a CSV file as a table, detecting its delimiter and encoding.
 

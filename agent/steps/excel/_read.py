@@ -128,7 +128,9 @@ class ReadParams(Params):
     _range = field_validator("range")(_valid_range)
 
 
-@step("excel.read", params=ReadParams, output="The rows as a table (list of objects).")
+@step(
+    "excel.read", params=ReadParams, output="The rows as a table (list of objects).", capability="office", effects=False
+)
 def excel_read(params: ReadParams) -> Table:
     """Read a sheet or a range as a table.
 
@@ -153,7 +155,13 @@ class SheetsParams(Params):
     path: str = Field(min_length=1, description=_PATH)
 
 
-@step("excel.sheets", params=SheetsParams, output="The sheet names, in workbook order.", effects=False)
+@step(
+    "excel.sheets",
+    params=SheetsParams,
+    output="The sheet names, in workbook order.",
+    effects=False,
+    capability="office",
+)
 def excel_sheets(params: SheetsParams) -> list[str]:
     """List the sheets of a workbook.
 
@@ -205,7 +213,13 @@ def _search(book: _Calamine, names: list[str], params: FindParams) -> Iterator[d
                     }
 
 
-@step("excel.find", params=FindParams, output="Matches: [{sheet, cell, row, column, value}], row/column 1-based.")
+@step(
+    "excel.find",
+    params=FindParams,
+    output="Matches: [{sheet, cell, row, column, value}], row/column 1-based.",
+    capability="office",
+    effects=False,
+)
 def excel_find(params: FindParams) -> list[dict[str, Any]]:
     """Find the cells holding a value.
 

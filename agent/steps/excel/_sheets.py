@@ -25,7 +25,7 @@ class CreateSheetParams(Params):
     index: int | None = Field(default=None, ge=0, description="Position (0 = first); empty for the end.")
 
 
-@step("excel.create_sheet", params=CreateSheetParams, output="The sheet names afterwards.")
+@step("excel.create_sheet", params=CreateSheetParams, output="The sheet names afterwards.", capability="office")
 def excel_create_sheet(params: CreateSheetParams) -> list[str]:
     """Add an empty sheet (creating the workbook when needed).
 
@@ -50,7 +50,7 @@ class RenameSheetParams(Params):
     new_name: str = Field(min_length=1, max_length=31, description="Its new name.")
 
 
-@step("excel.rename_sheet", params=RenameSheetParams, output="The sheet names afterwards.")
+@step("excel.rename_sheet", params=RenameSheetParams, output="The sheet names afterwards.", capability="office")
 def excel_rename_sheet(params: RenameSheetParams) -> list[str]:
     """Rename a sheet.
 
@@ -70,7 +70,7 @@ class DeleteSheetParams(Params):
     name: str = Field(min_length=1, description="The sheet to delete.")
 
 
-@step("excel.delete_sheet", params=DeleteSheetParams, output="The sheet names afterwards.")
+@step("excel.delete_sheet", params=DeleteSheetParams, output="The sheet names afterwards.", capability="office")
 def excel_delete_sheet(params: DeleteSheetParams) -> list[str]:
     """Delete a sheet (a workbook keeps at least one).
 
@@ -92,7 +92,7 @@ class CopySheetParams(Params):
     new_name: str = Field(min_length=1, max_length=31, description="The copy's name.")
 
 
-@step("excel.copy_sheet", params=CopySheetParams, output="The sheet names afterwards.")
+@step("excel.copy_sheet", params=CopySheetParams, output="The sheet names afterwards.", capability="office")
 def excel_copy_sheet(params: CopySheetParams) -> list[str]:
     """Copy a sheet (values, styles, widths, merged cells) within its workbook; the copy goes last.
 

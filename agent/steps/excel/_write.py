@@ -141,7 +141,12 @@ class WriteParams(Params):
     )
 
 
-@step("excel.write", params=WriteParams, output="{path, sheet, rows}: where the table went and how many rows.")
+@step(
+    "excel.write",
+    params=WriteParams,
+    output="{path, sheet, rows}: where the table went and how many rows.",
+    capability="office",
+)
 def excel_write(params: WriteParams) -> dict[str, Any]:
     """Write a table to a sheet: a new workbook, a replaced sheet, or rows appended.
 
