@@ -33,14 +33,21 @@ def _type(schema: dict[str, Any]) -> str:
         return f"`{json.dumps(schema['const'])}`"
     if "anyOf" in schema:
         kinds = [_type(s) for s in schema["anyOf"]]
-        return " or ".join(k if k != "null" else "null" for k in kinds)
+        return " or ".join(kinds)
     if "$ref" in schema:
         return "object"
     kind = schema.get("type")
     if kind == "array":
         items = schema.get("items", {})
         return f"list of {_type(items)}" if items else "list"
-    names = {"string": "text", "integer": "integer", "number": "number", "boolean": "boolean", "object": "object"}
+    names = {
+        "string": "text",
+        "integer": "integer",
+        "number": "number",
+        "boolean": "boolean",
+        "object": "object",
+        "null": "null",
+    }
     return names.get(kind, "any") if isinstance(kind, str) else "any"
 
 
