@@ -93,7 +93,7 @@ def read_rows(
         try:
             rows = book.rows(sheet)
             return to_table(
-                _guarded(file, rows),
+                _guarded(file, rows) if stream else rows,
                 header=header,
                 area=area,
                 offset=offset,
@@ -107,7 +107,7 @@ def read_rows(
 
 
 def _guarded(path: Path, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
-    """Errors met while the rows are read lazily cross the same boundary."""
+    """Errors met while the rows are read lazily (streaming) cross the same boundary."""
     with map_excel_errors(path):
         yield from rows
 
