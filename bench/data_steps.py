@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/data_steps.py [--rows 20000] [--peers-python .venv-peers/bin/python]
                                          [--out bench/results/data_steps.json] [--only read-ours,...]
+                                         [--source big.xlsx]
 
 Writes N rows x 10 columns (int, float, date, text, boolean, five numbers) with our
 `excel.write` path (streamed, openpyxl `write_only`) and with openpyxl directly (`write_only`
@@ -168,11 +169,13 @@ def _run(command: list[str], case: str) -> dict[str, Any]:
 
 
 def _excel_rows(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
-    source = folder / "ours.xlsx"
+    source = Path(args.source) if args.source else folder / "ours.xlsx"
     rows = []
     wanted = set(args.only.split(",")) if args.only else None
     for case in CASES:
         if wanted and case not in wanted and case != "write-ours":
+            continue
+        if args.source and case.startswith("write"):
             continue
         target = source if case == "write-ours" else folder / f"{case}.xlsx"
         path = target if case.startswith("write") else source
@@ -242,6 +245,7 @@ def main() -> None:
     parser.add_argument("--peers-python", default=str(DEFAULT_PEERS))
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--only", default="", help="comma-separated case names (write-ours always runs)")
+    parser.add_argument("--source", help="read this .xlsx instead of writing one (the write cases are skipped)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
