@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from shared.errors import BusinessError, MissingDependency, StepError
+from shared.steps import context
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 """Files openpyxl opens (and the streaming reader parses); `.xls`/`.xlsb`/`.ods` are read-only via calamine."""
 
+_CANCEL_EVERY = 5_000
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 
 
@@ -123,6 +125,18 @@ def map_excel_errors(path: Path) -> Iterator[None]:
         if translated is None:
             raise
         raise translated from None
+
+
+def collect(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Read rows into a list inside a step, stopping with `StepCancelled` when the execution is
+    cancelled (checked every few thousand rows, so a long read does not hold a cancel up)."""
+    ctx = context()
+    table = []
+    for count, row in enumerate(rows):
+        if count % _CANCEL_EVERY == 0:
+            ctx.raise_if_cancelled()
+        table.append(row)
+    return table
 
 
 def normalise_header(values: Sequence[Any]) -> list[str]:

@@ -21,7 +21,7 @@ from shared.errors import BusinessError, StepError
 from shared.steps import step
 from shared.tables import RowStream, Table, rows_of, to_cell
 
-from ._common import Params, local_path
+from ._common import Params, collect, local_path
 from ._shape import CellRange, to_table
 
 _SAMPLE = 64 * 1024
@@ -156,7 +156,7 @@ def csv_read(params: CsvReadParams) -> Table:
         offset=params.offset,
         limit=params.limit,
     ) as rows:
-        return list(rows)
+        return collect(rows)
 
 
 class CsvWriteParams(Params):

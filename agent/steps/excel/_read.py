@@ -18,7 +18,7 @@ from shared.errors import BusinessError
 from shared.steps import step
 from shared.tables import RowStream, Table
 
-from ._common import EXCEL_SUFFIXES, Params, calamine, local_path, map_excel_errors, no_sheet
+from ._common import EXCEL_SUFFIXES, Params, calamine, collect, local_path, map_excel_errors, no_sheet
 from ._shape import CellRange, cell_value, column_letters, to_table
 from ._stream import SheetXml
 
@@ -148,7 +148,7 @@ def excel_read(params: ReadParams) -> Table:
         limit=params.limit,
         stream=params.stream,
     ) as rows:
-        return list(rows)
+        return collect(rows)
 
 
 class SheetsParams(Params):

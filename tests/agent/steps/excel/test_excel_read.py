@@ -117,3 +117,17 @@ def test_read_rows_streams_and_closes_the_file(typed_book: Path) -> None:
         assert rows.columns == ("id", "customer", "amount", "due", "created", "at", "paid", "note")
         first = next(iter(rows))
     assert first["customer"] == "Ann"
+
+
+async def test_a_cancelled_execution_stops_the_read(typed_book: Path, tmp_path: Path) -> None:
+    from agent.steps.excel import csv_read
+    from shared.errors import StepCancelled
+
+    env = StepEnvironment()
+    env.cancel()
+    with pytest.raises(StepCancelled):
+        await env.run(excel_read, {"path": str(typed_book), "stream": True})
+    orders = tmp_path / "o.csv"
+    orders.write_text("a\n1\n", encoding="utf-8")
+    with pytest.raises(StepCancelled):
+        await env.run(csv_read, {"path": str(orders)})
