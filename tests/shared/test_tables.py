@@ -281,3 +281,21 @@ def test_group_counts_add_up_and_dedupe_is_idempotent(table: list[dict[str, Any]
     assert sum(g["n"] for g in groups) == (len(table) if table else 0)
     once = asyncio.run(run(dedupe_rows, {"table": table}))
     assert asyncio.run(run(dedupe_rows, {"table": once})) == once
+
+
+def test_rpa_validate_reports_a_bad_row_expression_with_its_path() -> None:
+    from shared.flow import validate_document
+    from shared.steps import StepRegistry
+
+    document = {
+        "schema": "rpa.flow/1",
+        "name": "t",
+        "nodes": [
+            {"id": "keep", "type": "data.filter", "params": {"table": [], "where": "row.amount >"}},
+            {"id": "calc", "type": "data.map", "params": {"table": [], "compute": {"x": "row.a +* 2"}}},
+            {"id": "ok", "type": "data.filter", "params": {"table": "{{ inputs.rows }}", "where": "row.a > 1"}},
+        ],
+    }
+    problems = [p.to_dict() for p in validate_document(document, StepRegistry(BUILTIN_STEPS))]
+    assert [p["path"] for p in problems] == ["$.nodes[0].params.where", "$.nodes[1].params.compute"]
+    assert "invalid expression 'row.amount >'" in problems[0]["message"]
