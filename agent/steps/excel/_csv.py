@@ -109,7 +109,9 @@ def read_csv_rows(
         handle.close()
         raise BusinessError(f"{file} is not {chosen} text: {err.reason} at byte {err.start}", kind="data") from None
     cells = _cells(file, csv.reader(handle, dialect), infer_types)
-    return to_table(cells, header=header, area=CellRange(), offset=offset, limit=limit, on_close=handle.close)
+    return to_table(
+        cells, header=header, area=CellRange(), offset=offset, limit=limit, on_close=handle.close, leading=True
+    )
 
 
 def _cells(path: Path, reader: Any, infer_types: bool) -> Iterator[tuple[int, list[Any]]]:

@@ -147,21 +147,36 @@ def to_table(
     limit: int | None = None,
     on_close: Callable[[], None] | None = None,
     converted: bool = False,
+    leading: bool = False,
 ) -> RowStream:
     """A `RowStream` of the table in `rows` (lazily: the rows are read as the stream is).
 
-    With `header`, the first non-empty row names the columns (cells right of its last name are
-    ignored); without, columns are `column_1`, `column_2`... Empty rows are dropped; `offset`
-    and `limit` count data rows. A sheet without rows is a table without rows. `converted`:
-    the cells are already in table form (`cell_value` is skipped).
+    With `header`, the first non-empty row names the columns; cells right of its last name, and
+    with `leading` false cells left of its first, are not part of the table. Without `header`,
+    columns are `column_1`, `column_2`... Empty rows are dropped; `offset` and `limit` count
+    data rows. A sheet without rows is a table without rows. `converted`: the cells are
+    already in table form (`cell_value` is skipped).
     """
     cells = _rows_in_range(rows, area, converted)
+    names: list[str] = []
     if header:
-        first = next(cells, None)
-        names = normalise_header(first or [])
-    else:
-        names = []
+        first = next(cells, None) or []
+        # On a sheet, empty cells left of the first name are not part of the table; in a CSV
+        # an unnamed first column (an index column) is.
+        lead = 0 if leading else next((i for i, value in enumerate(first) if value is not None), 0)
+        names = normalise_header(first[lead:])
+        cells = _within(cells, lead, len(names))
     return RowStream(names, _rows(cells, names, offset, limit), on_close=on_close)
+
+
+def _within(cells: Iterator[list[Any]], lead: int, width: int) -> Iterator[list[Any]]:
+    """Rows cut to the header's columns; a row with cells only outside them is empty: dropped."""
+    for values in cells:
+        if lead or len(values) > width:
+            values = _trim(values[lead : lead + width])
+            if not values:
+                continue
+        yield values
 
 
 def _rows(cells: Iterator[list[Any]], names: list[str], offset: int, limit: int | None) -> Iterator[Row]:

@@ -88,6 +88,17 @@ def typed_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_book(tmp_path_factory.mktemp("books") / "orders.xlsx")
 
 
+def new_book(path: Path, cells: dict[str, Any]) -> Path:
+    """A one-sheet workbook with the given cells."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for ref, value in cells.items():
+        book.active[ref] = value
+    book.save(path)
+    return path
+
+
 def load(path: Path, **options: Any) -> Any:
     """The workbook at `path` opened with openpyxl, to check what a step wrote."""
     import openpyxl

@@ -82,6 +82,12 @@ async def test_csv_errors_are_clear(env: StepEnvironment, tmp_path: Path) -> Non
         await env.run(csv_read, {"path": str(path), "delimiter": ";;"})
 
 
+async def test_an_unnamed_first_column_is_kept(env: StepEnvironment, tmp_path: Path) -> None:
+    path = tmp_path / "index.csv"
+    path.write_text(",a\n0,x\n1,y\n", encoding="utf-8")
+    assert await env.run(csv_read, {"path": str(path)}) == [{"column_1": 0, "a": "x"}, {"column_1": 1, "a": "y"}]
+
+
 def test_read_csv_rows_is_lazy(tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
     path.write_text("i\n" + "".join(f"{i}\n" for i in range(5000)), encoding="utf-8")

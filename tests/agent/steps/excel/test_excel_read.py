@@ -11,7 +11,7 @@ import pytest
 from agent.steps.excel import excel_find, excel_read, excel_sheets, read_rows
 from shared.errors import BusinessError, StepError
 from shared.steps import StepEnvironment
-from tests.agent.steps.excel.conftest import ORDERS_TABLE, XLS
+from tests.agent.steps.excel.conftest import ORDERS_TABLE, XLS, new_book
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -131,3 +131,18 @@ async def test_a_cancelled_execution_stops_the_read(typed_book: Path, tmp_path: 
     orders.write_text("a\n1\n", encoding="utf-8")
     with pytest.raises(StepCancelled):
         await env.run(csv_read, {"path": str(orders)})
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_table_that_starts_right_of_column_a(env: StepEnvironment, tmp_path: Path, stream: bool) -> None:
+    path = new_book(tmp_path / "offset.xlsx", {"C3": "k", "D3": "v", "C4": 1, "E6": 2, "D7": "x"})
+    # E6 is right of the header's last name: ignored, and its row is empty in the table.
+    assert await env.run(excel_read, {"path": str(path), "stream": stream}) == [
+        {"k": 1, "v": None},
+        {"k": None, "v": "x"},
+    ]
+    assert await env.run(excel_read, {"path": str(path), "range": "C3:E6", "header": False, "stream": stream}) == [
+        {"column_1": "k", "column_2": "v"},
+        {"column_1": 1},
+        {"column_1": None, "column_2": None, "column_3": 2},
+    ]
