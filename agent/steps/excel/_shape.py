@@ -128,12 +128,17 @@ def _trim(cells: list[Any]) -> list[Any]:
 
 def _rows_in_range(rows: Iterable[tuple[int, list[Any]]], area: CellRange, converted: bool) -> Iterator[list[Any]]:
     """The non-empty rows inside `area`, cells converted; (row index, raw cells) in, sorted by row."""
+    whole = area.first_col == 0 and area.last_col is None
     for index, raw in rows:
         if index < area.first_row:
             continue
         if area.last_row is not None and index > area.last_row:
             break
-        cells = _trim(area.columns(raw) if converted else _converted(area.columns(raw)))
+        cells = raw if whole else area.columns(raw)
+        if not converted:
+            cells = _converted(cells)
+        if cells and cells[-1] is None:
+            _trim(cells)
         if cells:
             yield cells
 
@@ -165,31 +170,36 @@ def to_table(
         # an unnamed first column (an index column) is.
         lead = 0 if leading else next((i for i, value in enumerate(first) if value is not None), 0)
         names = normalise_header(first[lead:])
-        cells = _within(cells, lead, len(names))
+        cells = _within(cells, lead, len(names)) if lead else cells
     return RowStream(names, _rows(cells, names, offset, limit), on_close=on_close)
 
 
 def _within(cells: Iterator[list[Any]], lead: int, width: int) -> Iterator[list[Any]]:
-    """Rows cut to the header's columns; a row with cells only outside them is empty: dropped."""
+    """Rows cut to the header's columns when the table starts right of the first column."""
     for values in cells:
-        if lead or len(values) > width:
-            values = _trim(values[lead : lead + width])
-            if not values:
-                continue
-        yield values
+        values = _trim(values[lead : lead + width])
+        if values:
+            yield values
 
 
 def _rows(cells: Iterator[list[Any]], names: list[str], offset: int, limit: int | None) -> Iterator[Row]:
-    count = 0
-    for position, values in enumerate(cells):
-        if position < offset:
+    width = len(names)
+    position = count = 0
+    for values in cells:
+        if width and len(values) > width:
+            # Cells right of the header's last name are not part of the table.
+            values = _trim(values[:width])
+            if not values:
+                continue
+        position += 1
+        if position <= offset:
             continue
         if limit is not None and count >= limit:
             return
         count += 1
-        if names:
-            if len(values) < len(names):
-                values = values + [None] * (len(names) - len(values))
-            yield dict(zip(names, values, strict=False))
+        if width:
+            yield dict(
+                zip(names, values if len(values) == width else values + [None] * (width - len(values)), strict=False)
+            )
         else:
             yield {f"column_{i}": value for i, value in enumerate(values, start=1)}
