@@ -1,7 +1,7 @@
 """The streaming reader's memory does not grow with the number of rows.
 
-Each read runs in a fresh subprocess that reports the growth of its peak RSS (`ru_maxrss`)
-during the read. The whole-sheet reader (python-calamine) is measured on the same file as the
+Each read runs in a fresh subprocess that reports the growth of its peak RSS (VmHWM) during
+the read. The whole-sheet reader (python-calamine) is measured on the same file as the
 control: it must exceed the bound the streaming reader stays under, or the test proves nothing.
 """
 
@@ -22,11 +22,17 @@ BOUND_MB = 60
 
 _PROBE = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     from agent.steps.excel import read_rows
-    import lxml.etree, python_calamine  # imported before the baseline
+    import python_calamine  # imported before the baseline
     def peak():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child of a large
+        # pytest process would start with the parent's peak.
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM in /proc/self/status")
     base = peak()
     count = 0
     last = None
