@@ -39,6 +39,7 @@ from shared.steps.builtin import (
     CORE_STEPS,
     DATA_EXTRA_STEPS,
     DATA_STEPS,
+    TABLE_STEPS,
     control,
     core,
     data,
@@ -369,14 +370,11 @@ async def test_containers_cannot_run_outside_the_engine(env):
         await env.run(control.control_foreach, {"items": []})
 
 
-def test_the_builtin_catalogue_is_the_three_families():
+def test_the_builtin_catalogue_is_the_five_families():
     names = {fn.__rpa_step__.name for fn in BUILTIN_STEPS}
 
-    assert (
-        len(names)
-        == len(BUILTIN_STEPS)
-        == len(CONTROL_STEPS) + len(CORE_STEPS) + len(DATA_STEPS) + len(DATA_EXTRA_STEPS)
-    )
+    assert len(names) == len(BUILTIN_STEPS)
+    assert len(BUILTIN_STEPS) == sum(map(len, (CONTROL_STEPS, CORE_STEPS, DATA_STEPS, DATA_EXTRA_STEPS, TABLE_STEPS)))
     assert {
         "core.noop",
         "core.log",
@@ -391,6 +389,15 @@ def test_the_builtin_catalogue_is_the_three_families():
         "data.format_csv",
         "data.set_variable",
         "data.set_variables",
+        "data.filter",
+        "data.sort",
+        "data.map",
+        "data.group",
+        "data.join",
+        "data.dedupe",
+        "data.pivot",
+        "data.unpivot",
+        "data.slice",
         "control.if",
         "control.switch",
         "control.foreach",

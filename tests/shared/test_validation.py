@@ -298,6 +298,33 @@ nodes:
   - id: open_days
     type: data.business_days
     params: {start: "{{ steps.when.output }}", end: "{{ steps.due.output }}"}
+  - id: paid
+    type: data.filter
+    params: {table: "{{ steps.rows.output }}", where: "row.amount > 10"}
+  - id: by_amount
+    type: data.sort
+    params: {table: "{{ steps.paid.output }}", by: ["-amount"]}
+  - id: with_tax
+    type: data.map
+    params: {table: "{{ steps.by_amount.output }}", compute: {gross: "row.amount * 1.2"}, rename: {id: order}}
+  - id: totals
+    type: data.group
+    params: {table: "{{ steps.with_tax.output }}", by: [region], aggregates: {total: {op: sum, column: gross}}}
+  - id: joined
+    type: data.join
+    params: {left: "{{ steps.totals.output }}", right: "{{ inputs.orders }}", on: [region], how: left}
+  - id: unique
+    type: data.dedupe
+    params: {table: "{{ steps.joined.output }}", columns: [region]}
+  - id: wide
+    type: data.pivot
+    params: {table: "{{ steps.rows.output }}", index: [region], columns: status, values: amount, aggregate: sum}
+  - id: long
+    type: data.unpivot
+    params: {table: "{{ steps.wide.output }}", keep: [region]}
+  - id: top
+    type: data.slice
+    params: {table: "{{ steps.unique.output }}", limit: 3}
   - {id: done, type: core.noop}
 edges:
   - {from: start, to: has_orders}
@@ -329,7 +356,16 @@ edges:
   - {from: when, to: due}
   - {from: due, to: due_label}
   - {from: due_label, to: open_days}
-  - {from: open_days, to: done}
+  - {from: open_days, to: paid}
+  - {from: paid, to: by_amount}
+  - {from: by_amount, to: with_tax}
+  - {from: with_tax, to: totals}
+  - {from: totals, to: joined}
+  - {from: joined, to: unique}
+  - {from: unique, to: wide}
+  - {from: wide, to: long}
+  - {from: long, to: top}
+  - {from: top, to: done}
   - {from: nothing_to_do, to: done}
 """
 
