@@ -60,10 +60,12 @@ def _body(msg: EmailMessage, subtype: str) -> str | None:
     if part is None or part.get_content_type() != f"text/{subtype}":
         return None
     try:
-        return str(part.get_content())
+        content = str(part.get_content())
     except (LookupError, UnicodeError):  # an unknown or lying charset
         payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else None
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    # Mail travels with CRLF line ends; a flow compares and writes text with \n like any string.
+    return content.replace("\r\n", "\n")
 
 
 def parse_message(raw: bytes, *, bodies: bool) -> tuple[EmailMessage, dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent.steps.email._errors import map_email_errors, require_imapclient
 from agent.steps.email._params import ImapParams, password_of, tls_context
+from shared.errors import StepError
 from shared.steps import context
 
 __all__ = ["ImapSession", "imap_session"]
@@ -35,7 +36,11 @@ class ImapSession:
     def select(self, folder: str, *, readonly: bool = False) -> int:
         """Select `folder` (once; again only to switch folder or to gain write access)."""
         if self.folder != folder or (self.readonly and not readonly):
-            info = self.client.select_folder(folder, readonly=readonly)
+            try:
+                info = self.client.select_folder(folder, readonly=readonly)
+            except _imap_error() as exc:
+                self.folder = None
+                raise StepError(f"cannot open folder '{folder}': {exc}", kind="folder", retryable=False) from exc
             self.folder, self.readonly = folder, readonly
             self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         return int(self.uidvalidity or 0)
@@ -94,6 +99,12 @@ def imap_session(params: ImapParams) -> Iterator[ImapSession]:
             if resources.pop(key) is not None:
                 session.client.shutdown()
             raise exc
+
+
+def _imap_error() -> type[Exception]:
+    import imaplib
+
+    return imaplib.IMAP4.error
 
 
 def _abort_error() -> type[Exception]:
