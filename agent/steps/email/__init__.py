@@ -13,6 +13,17 @@ from agent.steps.email._parse import parse_message, safe_filename
 from agent.steps.email._search import search
 from agent.steps.email._send import send
 
-__all__ = ["EMAIL_STEPS", "map_email_errors", "parse_message", "safe_filename"]
+__all__ = [
+    "EMAIL_STEPS",
+    "delete",
+    "map_email_errors",
+    "mark",
+    "move",
+    "parse_message",
+    "safe_filename",
+    "save_attachments",
+    "search",
+    "send",
+]
 
 EMAIL_STEPS = (send, search, save_attachments, mark, move, delete)

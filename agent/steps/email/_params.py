@@ -20,7 +20,7 @@ class ServerParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str = Field(min_length=1, description="The server's host name, e.g. smtp.example.com.")
+    host: str = Field(min_length=1, description="The server's host name, e.g. mail.example.com.")
     port: int | None = Field(
         None, ge=1, le=65535, description="The port; default by `security`: SMTP 465/587/25, IMAP 993/143/143."
     )

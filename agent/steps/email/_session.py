@@ -70,6 +70,16 @@ def _connect(params: ImapParams, port: int) -> Any:
     return client
 
 
+def _open(resources: Any, key: str, params: ImapParams, port: int) -> ImapSession:
+    session = ImapSession(_connect(params, port))
+    try:
+        resources.put(key, session, close=_close)
+    except ValueError:  # a parallel branch logged in first: use its connection
+        session.client.logout()
+        return resources.get(key)  # type: ignore[no-any-return]
+    return session
+
+
 def _close(session: ImapSession) -> None:
     with session.lock:
         try:
@@ -88,10 +98,7 @@ def imap_session(params: ImapParams) -> Iterator[ImapSession]:
     key = f"email:imap:{params.username or ''}@{params.host}:{port}"
     where = f"IMAP {params.host}:{port}"
     with map_email_errors(where):
-        session = resources.get(key)
-        if session is None:
-            session = ImapSession(_connect(params, port))
-            resources.put(key, session, close=_close)
+        session = resources.get(key) or _open(resources, key, params, port)
         try:
             with session.lock:
                 yield session
