@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from agent.steps.email._params import ImapParams
-from agent.steps.email._parse import attachments_of, matches, parse_message, safe_filename
+from agent.steps.email._parse import attachments_of, filename_of, matches, parse_message, safe_filename
 from agent.steps.email._session import ImapSession, imap_session
 from agent.steps.email._uids import MessageRefs, check_uidvalidity, uids_of
 from shared.errors import BusinessError
@@ -96,7 +96,7 @@ def save_attachments(params: SaveParams) -> list[dict[str, Any]]:
                 raise BusinessError(f"message UID {uid} is not in folder '{params.folder}' (moved or deleted?)")
             msg, _data = parse_message(fetched[uid][b"BODY[]"], bodies=False)
             for index, part in enumerate(attachments_of(msg)):
-                name = safe_filename(part.get_filename(), f"attachment-{index + 1}")
+                name = safe_filename(filename_of(part), f"attachment-{index + 1}")
                 if matches(name, params.patterns):
                     saved.append(_save_one(params, uid, name, part))
     context().log(f"saved {len(saved)} attachment(s) from {len(uids)} message(s)")
