@@ -4,6 +4,7 @@ login per execution, mark/move/delete, attachments, and the errors a flow can ac
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,22 @@ async def test_messages_from_before_a_renumbering_are_refused(
 
     assert (caught.value.kind, caught.value.retryable) == ("uidvalidity_changed", False)
     assert len(still) == 4
+
+
+async def test_a_dropped_connection_is_a_retryable_error_and_the_retry_logs_in_again(
+    pymap: ImapServer, mailbox: dict[str, Any], tmp_path: Path
+) -> None:
+    env = environment(pymap, tmp_path)
+    params = pymap.params(folder=mailbox["folder"])
+    await env.run(search, params)
+    [key] = env.resources.keys()
+    env.resources.get(key).client._imap.sock.shutdown(socket.SHUT_RDWR)  # the network went away
+
+    with pytest.raises(StepError) as caught:
+        await env.run(search, params)
+    assert (caught.value.kind, caught.value.retryable) == ("connection", True)
+    assert env.resources.keys() == []
+
+    again = await env.run(search, params)
+    await env.aclose()
+    assert len(again) == 4
