@@ -11,7 +11,7 @@ from agent.steps.email._params import ImapParams
 from agent.steps.email._parse import attachments_of, filename_of, matches, parse_message, safe_filename
 from agent.steps.email._session import ImapSession, imap_session
 from agent.steps.email._uids import MessageRefs, check_uidvalidity, uids_of
-from shared.errors import BusinessError
+from shared.errors import BusinessError, StepError
 from shared.steps import context, step
 
 __all__ = ["delete", "mark", "move", "save_attachments"]
@@ -64,9 +64,14 @@ def _save_one(params: SaveParams, uid: int, name: str, part: Any) -> dict[str, A
         saved = context().save_artifact(name, payload, content_type=part.get_content_type())
         return {**entry, "size": saved["size"], "artifact": saved["artifact"]}
     folder = Path(str(params.directory)).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = _unique(folder, name)
-    target.write_bytes(payload)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = _unique(folder, name)
+        target.write_bytes(payload)
+    except OSError as exc:  # a local file problem, not the server's: keep it apart from connection errors
+        raise StepError(
+            f"cannot save attachment '{name}' into '{folder}': {exc.strerror or exc}", kind="file", retryable=False
+        ) from exc
     return {**entry, "size": len(payload), "path": str(target)}
 
 

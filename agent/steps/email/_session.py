@@ -7,6 +7,7 @@ may share a connection), so each use holds the session's lock.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,7 +66,8 @@ def _connect(params: ImapParams, port: int) -> Any:
         if params.username:
             client.login(params.username, password_of(params) or "")
     except BaseException:
-        client.shutdown()
+        with contextlib.suppress(OSError):  # a failed handshake may have closed it already
+            client.shutdown()
         raise
     return client
 
@@ -102,10 +104,11 @@ def imap_session(params: ImapParams) -> Iterator[ImapSession]:
         try:
             with session.lock:
                 yield session
-        except (OSError, _abort_error()) as exc:
+        except (OSError, _abort_error()):
             if resources.pop(key) is not None:
-                session.client.shutdown()
-            raise exc
+                with contextlib.suppress(OSError):
+                    session.client.shutdown()
+            raise
 
 
 def _imap_error() -> type[Exception]:

@@ -6,7 +6,7 @@
   (no TLS, no login), `starttls` (STARTTLS required, AUTH PLAIN/LOGIN after it) and `tls`
   (implicit TLS, AUTH). A message may also be delivered into the Dovecot maildir (`deliver_to`).
 - `pymap` (session): `pymap --no-tls dict --demo-data` as a subprocess (demouser/demopass), the
-  fast IMAP server; stopped by PID.
+  fast IMAP server; stopped by PID. `pymap_starttls`: the same offering STARTTLS with `tls`.
 - `dovecot` (session): Debian's Dovecot from a private config in a temp folder (passwd-file with
   {PLAIN}, static userdb uid 65534, maildir, ssl=no, 127.0.0.1 on a free port); stopped by the
   PID in its master.pid. A missing dovecot fails the tests with the fix, never skips them.
@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,12 +203,12 @@ class ImapServer:
         return client
 
 
-@pytest.fixture(scope="session")
-def pymap() -> Iterator[ImapServer]:
+@contextmanager
+def _pymap(*tls_args: str) -> Iterator[ImapServer]:
     port = free_port()
     binary = Path(sys.executable).with_name("pymap")
     process = subprocess.Popen(
-        [str(binary), "--host", "127.0.0.1", "--port", str(port), "--no-tls", "dict", "--demo-data"],
+        [str(binary), "--host", "127.0.0.1", "--port", str(port), *tls_args, "dict", "--demo-data"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -217,6 +218,19 @@ def pymap() -> Iterator[ImapServer]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def pymap() -> Iterator[ImapServer]:
+    with _pymap("--no-tls") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pymap_starttls(tls: Tls) -> Iterator[ImapServer]:
+    """pymap offering STARTTLS with the suite's self-signed certificate."""
+    with _pymap("--cert", str(tls.cert), "--key", str(tls.key)) as server:
+        yield server
 
 
 DOVECOT_CONF = """\

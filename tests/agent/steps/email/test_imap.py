@@ -16,7 +16,7 @@ from agent.steps.email._manage import delete, mark, move, save_attachments
 from agent.steps.email._search import search
 from shared.errors import StepError
 from shared.steps import definition_of
-from tests.agent.steps.email.conftest import ImapServer, free_port
+from tests.agent.steps.email.conftest import ImapServer, Tls, free_port
 from tests.agent.steps.email.mail import PDF, environment, folder_name, message
 
 
@@ -238,3 +238,39 @@ async def test_a_dropped_connection_is_a_retryable_error_and_the_retry_logs_in_a
     again = await env.run(search, params)
     await env.aclose()
     assert len(again) == 4
+
+
+async def test_imap_over_starttls_checks_the_certificate(pymap_starttls: ImapServer, tls: Tls, tmp_path: Path) -> None:
+    env = environment(pymap_starttls, tmp_path)
+    params = pymap_starttls.params(security="starttls")
+    with pytest.raises(StepError) as untrusted:
+        await env.run(search, params)
+    with pytest.raises(StepError) as wrong_mode:
+        await env.run(search, {**params, "security": "tls", "ca_file": str(tls.cert), "timeout_s": 5})
+
+    found = await env.run(search, {**params, "ca_file": str(tls.cert)})
+    await env.aclose()
+
+    assert (untrusted.value.kind, untrusted.value.retryable) == ("tls", False), untrusted.value.__cause__
+    assert "certificate" in untrusted.value.message
+    assert (wrong_mode.value.kind, wrong_mode.value.retryable) == ("tls", False)
+    assert [m["subject"] for m in found][-1] == "Hello, World!"
+
+
+async def test_a_folder_that_cannot_be_written_is_a_file_error_and_keeps_the_session(
+    pymap: ImapServer, mailbox: dict[str, Any], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    env = environment(pymap, tmp_path)
+    params = pymap.params(folder=mailbox["folder"])
+    with pytest.raises(StepError) as caught:
+        await env.run(
+            save_attachments, {**params, "messages": mailbox["uids"][0], "to": "files", "directory": str(blocker)}
+        )
+    keys = env.resources.keys()
+    await env.aclose()
+
+    assert (caught.value.kind, caught.value.retryable) == ("file", False)
+    assert "inv-1.pdf" in caught.value.message
+    assert len(keys) == 1
