@@ -116,6 +116,12 @@ class _Handler:
     def __init__(self, smtp: Smtp) -> None:
         self.smtp = smtp
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if address.startswith("refuse"):  # a mailbox that does not exist, to test refusals
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data = bytes(envelope.original_content)
         self.smtp.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), data))

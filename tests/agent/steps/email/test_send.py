@@ -227,3 +227,15 @@ async def test_an_artifact_outside_the_execution_is_refused(tmp_path: Path) -> N
                 "attachments": [{"artifact": "../../../etc/passwd"}],
             },
         )
+
+
+async def test_refused_recipients_are_reported_and_all_refused_is_an_error(smtp: Smtp, tmp_path: Path) -> None:
+    base = {"host": "127.0.0.1", "port": smtp.ports["plain"], "security": "none", "sender": "a@example.test"}
+    out = await env(tmp_path).run(send, {**base, "to": ["ann@example.test", "refused@example.test"], "text": "x"})
+    with pytest.raises(StepError) as caught:
+        await env(tmp_path).run(send, {**base, "to": "refused@example.test", "text": "x"})
+
+    assert last(smtp, out["message_id"]).recipients == ["ann@example.test"]
+    assert out["refused"] == {"refused@example.test": "550 5.1.1 no such user"}
+    assert (caught.value.kind, caught.value.retryable) == ("recipients", False)
+    assert caught.value.details == {"refused": {"refused@example.test": "550 5.1.1 no such user"}}
