@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import smtplib
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from agent.steps.email._compose import Attachment, InlineImage, build_message
 from agent.steps.email._errors import map_email_errors
 from agent.steps.email._params import ServerParams, password_of, tls_context
+from shared.errors import BusinessError
 from shared.steps import context, step
 
 __all__ = ["SendParams", "send"]
@@ -27,6 +30,21 @@ def _as_list(value: Any) -> Any:
 
 
 Addresses = Annotated[list[str], BeforeValidator(_as_list)]
+HeaderName = Annotated[str, Field(pattern=r"^[!-9;-~]+$")]  # RFC 5322: printable ASCII except ":"
+
+
+def _one_line(value: str) -> str:
+    """A header value on one line: a CR or LF would let the value add headers of its own."""
+    if "\r" in value or "\n" in value:
+        raise ValueError("a header value may not contain a line break")
+    return value
+
+
+def _as_attachments(value: Any) -> Any:
+    """A file path alone is accepted where an attachment object is."""
+    if isinstance(value, (str, dict)):
+        value = [value]
+    return [{"path": item} if isinstance(item, str) else item for item in value] if isinstance(value, list) else value
 
 
 class SendParams(ServerParams):
@@ -42,15 +60,17 @@ class SendParams(ServerParams):
     subject: str = Field("", description="The subject; {{ }} expressions are rendered from the flow's data.")
     text: str | None = Field(None, description="The plain-text body.")
     html: str | None = Field(None, description='The HTML body; inline images as <img src="cid:logo">.')
-    attachments: list[Attachment] = Field(
+    attachments: Annotated[list[Attachment], BeforeValidator(_as_attachments)] = Field(
         default_factory=list,
-        description='Files to attach: {"path": "..."} or {"artifact": "..."} (a step\'s artifact output as is), '
-        "with an optional filename and content_type.",
+        description='Files to attach: a path, {"path": "..."} or {"artifact": "..."} (a step\'s artifact output as '
+        "is), with an optional filename and content_type.",
     )
     inline_images: list[InlineImage] = Field(
         default_factory=list, description='Images inside the HTML: {"cid": "logo", "path": "logo.png"}.'
     )
-    headers: dict[str, str] = Field(default_factory=dict, description='Extra headers, e.g. {"X-Ticket": "4711"}.')
+    headers: dict[HeaderName, Annotated[str, AfterValidator(_one_line)]] = Field(
+        default_factory=dict, description='Extra headers, e.g. {"X-Ticket": "4711"}.'
+    )
 
 
 def _deliver(params: SendParams, message: Any, recipients: list[str]) -> dict[str, tuple[int, bytes]]:
@@ -66,6 +86,22 @@ def _deliver(params: SendParams, message: Any, recipients: list[str]) -> dict[st
         if params.username:
             server.login(params.username, password_of(params) or "")
         return server.send_message(message, to_addrs=recipients)
+
+
+def _message(params: SendParams, artifacts_root: Path) -> EmailMessage:
+    return build_message(
+        sender=params.sender,
+        to=params.to,
+        cc=params.cc,
+        reply_to=params.reply_to,
+        subject=params.subject,
+        text=params.text,
+        html=params.html,
+        attachments=params.attachments,
+        inline_images=params.inline_images,
+        headers=params.headers,
+        artifacts_root=artifacts_root,
+    )
 
 
 @step(
@@ -91,19 +127,10 @@ def send(params: SendParams) -> dict[str, Any]:
           "attachments": ["{{ steps.pdf.output }}"]}}
     """
     ctx = context()
-    message = build_message(
-        sender=params.sender,
-        to=params.to,
-        cc=params.cc,
-        reply_to=params.reply_to,
-        subject=params.subject,
-        text=params.text,
-        html=params.html,
-        attachments=params.attachments,
-        inline_images=params.inline_images,
-        headers=params.headers,
-        artifacts_root=ctx.artifacts_root / ctx.execution_id,
-    )
+    try:
+        message = _message(params, ctx.artifacts_root / ctx.execution_id)
+    except ValueError as exc:  # the email package refuses a value (a line break in the subject...)
+        raise BusinessError(f"cannot build the message: {exc}", kind="validation") from exc
     recipients = [*params.to, *params.cc, *params.bcc]
     with map_email_errors(f"SMTP {params.host}:{params.port or DEFAULT_PORTS[params.security]}"):
         refused = _deliver(params, message, recipients)

@@ -239,3 +239,33 @@ async def test_refused_recipients_are_reported_and_all_refused_is_an_error(smtp:
     assert out["refused"] == {"refused@example.test": "550 5.1.1 no such user"}
     assert (caught.value.kind, caught.value.retryable) == ("recipients", False)
     assert caught.value.details == {"refused": {"refused@example.test": "550 5.1.1 no such user"}}
+
+
+async def test_header_injection_is_refused_before_connecting(tmp_path: Path) -> None:
+    base = {"host": "127.0.0.1", "port": free_port(), "security": "none", "sender": "a@b.test", "to": "c@d.test"}
+    with pytest.raises(StepError, match="line break") as in_header:
+        await env(tmp_path).run(send, {**base, "headers": {"X-Ticket": "1\r\nBcc: evil@example.test"}})
+    with pytest.raises(StepError) as in_name:
+        await env(tmp_path).run(send, {**base, "headers": {"X Ticket:": "1"}})
+    with pytest.raises(StepError, match="cannot build the message") as in_subject:
+        await env(tmp_path).run(send, {**base, "subject": "Hi\nBcc: evil@example.test"})
+
+    assert in_header.value.kind == in_name.value.kind == in_subject.value.kind == "validation"
+    assert in_subject.value.retryable is False
+
+
+async def test_a_plain_path_is_an_attachment(smtp: Smtp, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes(b"alpha")
+    out = await env(tmp_path).run(
+        send,
+        {
+            "host": "127.0.0.1",
+            "port": smtp.ports["plain"],
+            "security": "none",
+            "sender": "a@example.test",
+            "to": "b@example.test",
+            "attachments": str(tmp_path / "a.txt"),
+        },
+    )
+    msg = parsed(last(smtp, out["message_id"]).data)
+    assert [(p.get_filename(), p.get_payload(decode=True)) for p in msg.iter_attachments()] == [("a.txt", b"alpha")]
