@@ -8,8 +8,9 @@
 - `pymap` (session): `pymap --no-tls dict --demo-data` as a subprocess (demouser/demopass), the
   fast IMAP server; stopped by PID. `pymap_starttls`: the same offering STARTTLS with `tls`.
 - `dovecot` (session): Debian's Dovecot from a private config in a temp folder (passwd-file with
-  {PLAIN}, static userdb uid 65534, maildir, ssl=no, 127.0.0.1 on a free port); stopped by the
-  PID in its master.pid. A missing dovecot fails the tests with the fix, never skips them.
+  {PLAIN}, static userdb, maildir, ssl=no, 127.0.0.1 on a free port); stopped by the PID in its
+  master.pid. As root the mail belongs to uid 65534; otherwise Dovecot runs entirely as the
+  user running the tests. A missing dovecot fails the tests with the fix, never skips them.
 """
 
 from __future__ import annotations
@@ -190,6 +191,8 @@ class ImapServer:
     username: str
     password: str
     maildir: Path | None = None
+    uid: int = -1
+    gid: int = -1
 
     def params(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -248,6 +251,7 @@ log_path = {root}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+{users}
 mail_location = maildir:{root}/mail/%n
 passdb {{
   driver = passwd-file
@@ -255,7 +259,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid=65534 gid=65534 home={root}/mail/%n
+  args = uid={uid} gid={gid} home={root}/mail/%n
 }}
 service imap-login {{
   chroot =
@@ -277,27 +281,41 @@ def _dovecot_binary() -> str:
     binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
     if binary is None:
         pytest.fail("dovecot is not installed: run installer/system-deps.sh (package dovecot-imapd)")
-    if os.geteuid() != 0:
-        pytest.fail("the Dovecot tests start dovecot as root (it drops to uid 65534 for the mailbox)")
     return binary
+
+
+def _mail_owner() -> tuple[int, int, str]:
+    """Who owns the mail: as root, uid 65534 (Dovecot drops to it); else the user running the
+    tests, who then also runs Dovecot's internal and login processes."""
+    if os.geteuid() == 0:
+        return 65534, 65534, ""
+    import grp
+    import pwd
+
+    uid, gid = os.getuid(), os.getgid()
+    user, group = pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name
+    users = f"default_internal_user = {user}\ndefault_internal_group = {group}\ndefault_login_user = {user}"
+    return uid, gid, users
 
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[ImapServer]:
     binary = _dovecot_binary()
+    uid, gid, users = _mail_owner()
     root = Path(tempfile.mkdtemp(prefix="rpa-dovecot-"))
     root.chmod(0o755)
     for folder in ("base", "state", "mail"):
         (root / folder).mkdir()
-    os.chown(root / "mail", 65534, 65534)
+    os.chown(root / "mail", uid, gid)
     (root / "passwd").write_text(f"{USER.split('@')[0]}:{{PLAIN}}{PASSWORD}::::::\n")
     port = free_port()
     conf = root / "dovecot.conf"
-    conf.write_text(DOVECOT_CONF.format(root=root, port=port))
+    conf.write_text(DOVECOT_CONF.format(root=root, port=port, uid=uid, gid=gid, users=users))
     subprocess.run([binary, "-c", str(conf)], check=True, timeout=30)
+    maildir = root / "mail" / USER.split("@")[0]
     try:
         wait_listening(port)
-        yield ImapServer("127.0.0.1", port, USER.split("@")[0], PASSWORD, maildir=root / "mail" / USER.split("@")[0])
+        yield ImapServer("127.0.0.1", port, USER.split("@")[0], PASSWORD, maildir=maildir, uid=uid, gid=gid)
     finally:
         pid = int((root / "base" / "master.pid").read_text().strip())
         os.kill(pid, 15)
@@ -311,12 +329,11 @@ def dovecot() -> Iterator[ImapServer]:
 def deliver_into_maildir(server: ImapServer, raw: bytes) -> None:
     """What a local delivery agent does: write the message into the user's maildir `new/`."""
     assert server.maildir is not None
-    for sub in ("cur", "new", "tmp"):
+    for sub in ("", "cur", "new", "tmp"):
         (server.maildir / sub).mkdir(parents=True, exist_ok=True)
-        os.chown(server.maildir / sub, 65534, 65534)
-    os.chown(server.maildir, 65534, 65534)
+        os.chown(server.maildir / sub, server.uid, server.gid)
     name = f"{time.time():.6f}.{uuid.uuid4().hex}.rpa-test"
     tmp = server.maildir / "tmp" / name
     tmp.write_bytes(raw)
-    os.chown(tmp, 65534, 65534)
+    os.chown(tmp, server.uid, server.gid)
     tmp.rename(server.maildir / "new" / name)
