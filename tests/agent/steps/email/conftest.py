@@ -8,7 +8,7 @@
 - `pymap` (session): `pymap --no-tls dict --demo-data` as a subprocess (demouser/demopass), the
   fast IMAP server; stopped by PID. `pymap_starttls`: the same offering STARTTLS with `tls`.
 - `dovecot` (session): Debian's Dovecot from a private config in a temp folder (passwd-file with
-  {PLAIN}, static userdb, maildir, ssl=no, 127.0.0.1 on a free port); stopped by the PID in its
+  {PLAIN}, static userdb, maildir, IMAP and IMAPS with `tls`, 127.0.0.1 on free ports); stopped by the PID in its
   master.pid. As root the mail belongs to uid 65534; otherwise Dovecot runs entirely as the
   user running the tests. A missing dovecot fails the tests with the fix, never skips them.
 """
@@ -193,6 +193,7 @@ class ImapServer:
     maildir: Path | None = None
     uid: int = -1
     gid: int = -1
+    tls_port: int | None = None
 
     def params(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -248,7 +249,9 @@ listen = 127.0.0.1
 base_dir = {root}/base
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 {users}
@@ -268,7 +271,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -299,7 +303,7 @@ def _mail_owner() -> tuple[int, int, str]:
 
 
 @pytest.fixture(scope="session")
-def dovecot() -> Iterator[ImapServer]:
+def dovecot(tls: Tls) -> Iterator[ImapServer]:
     binary = _dovecot_binary()
     uid, gid, users = _mail_owner()
     root = Path(tempfile.mkdtemp(prefix="rpa-dovecot-"))
@@ -308,14 +312,20 @@ def dovecot() -> Iterator[ImapServer]:
         (root / folder).mkdir()
     os.chown(root / "mail", uid, gid)
     (root / "passwd").write_text(f"{USER.split('@')[0]}:{{PLAIN}}{PASSWORD}::::::\n")
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     conf = root / "dovecot.conf"
-    conf.write_text(DOVECOT_CONF.format(root=root, port=port, uid=uid, gid=gid, users=users))
+    conf.write_text(
+        DOVECOT_CONF.format(
+            root=root, port=port, tls_port=tls_port, cert=tls.cert, key=tls.key, uid=uid, gid=gid, users=users
+        )
+    )
     subprocess.run([binary, "-c", str(conf)], check=True, timeout=30)
     maildir = root / "mail" / USER.split("@")[0]
     try:
         wait_listening(port)
-        yield ImapServer("127.0.0.1", port, USER.split("@")[0], PASSWORD, maildir=maildir, uid=uid, gid=gid)
+        yield ImapServer(
+            "127.0.0.1", port, USER.split("@")[0], PASSWORD, maildir=maildir, uid=uid, gid=gid, tls_port=tls_port
+        )
     finally:
         pid = int((root / "base" / "master.pid").read_text().strip())
         os.kill(pid, 15)

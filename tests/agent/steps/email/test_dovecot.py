@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.steps.email import delete, mark, move, save_attachments, search, send
+from shared.errors import StepError
 from shared.steps import StepEnvironment
 from tests.agent.steps.email.conftest import PASSWORD, USER, ImapServer, Smtp, Tls, deliver_into_maildir
 from tests.agent.steps.email.mail import PDF
@@ -89,3 +90,15 @@ async def test_send_deliver_search_save_mark_move_delete(
     # Seven IMAP steps, one login: the connection is kept for the execution.
     assert logins(log_file) == logins_before + 1
     assert PASSWORD not in log_file.read_text()
+
+
+async def test_imap_over_implicit_tls(dovecot: ImapServer, tls: Tls, tmp_path: Path) -> None:
+    env = StepEnvironment(secrets={"mailbox": dovecot.password}, artifacts_dir=tmp_path)
+    params = dovecot.params(port=dovecot.tls_port, security="tls", ca_file=str(tls.cert), folder="INBOX")
+    with pytest.raises(StepError) as untrusted:
+        await env.run(search, {**params, "ca_file": None})
+    found = await env.run(search, params)
+    await env.aclose()
+
+    assert (untrusted.value.kind, untrusted.value.retryable) == ("tls", False)
+    assert isinstance(found, list)
