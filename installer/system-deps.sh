@@ -30,6 +30,8 @@ PACKAGES=(
   tesseract-ocr tesseract-ocr-eng
   # credentials (Secret Service)
   gnome-keyring libsecret-tools dbus
+  # IMAP server of the e-mail tests (run from a private config; the system service never starts)
+  dovecot-imapd
   # orchestrator database tests
   postgresql
   # word.to_pdf (LibreOffice without its GUI)
@@ -108,7 +110,14 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 echo "system-deps: installing ${#missing[@]} package(s) with apt-get ..."
 apt-get -o DPkg::Lock::Timeout=300 update -q
+# A policy-rc.d that exits 101 keeps services (dovecot, postgresql) from starting at install:
+# the tests run their own instances from private configs.
+policy_added=0
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_added=1
+fi
 apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}" </dev/null
+if ((policy_added)); then rm -f /usr/sbin/policy-rc.d; fi
 
 mapfile -t still < <(missing_packages)
 if ((${#still[@]} > 0)); then
