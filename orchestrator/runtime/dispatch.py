@@ -48,12 +48,13 @@ from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services import vault
 from orchestrator.services.audit import Actor
 from orchestrator.services.bundles import called_names
+from orchestrator.services.catalogue import graph_shape, step_registry
 from orchestrator.services.credential_access import workflow_scope
 from orchestrator.services.execution_journal import append_events, resume_seed
 from orchestrator.services.execution_states import HELD, State, transition
-from orchestrator.services.workflows import graph_shape, published_version_by_name
+from orchestrator.services.workflows import published_version_by_name
 from shared.expressions import find_secret_refs
-from shared.flow import GraphShape, walk_nodes
+from shared.flow import GraphShape, find_credential_params, walk_nodes
 from shared.protocol import JobAssign, WireEvent
 
 log = logging.getLogger("rpa.orchestrator.dispatch")
@@ -98,7 +99,9 @@ class Needs:
                 if isinstance(visit.node.get("type"), str)
             ),
             max_concurrent=settings.get("max_concurrent_executions"),
-            secrets=frozenset(find_secret_refs(document)),
+            # What templates read (`secrets.erp`) and what step params name (`credential: erp`).
+            secrets=frozenset(find_secret_refs(document))
+            | frozenset(find_credential_params(document, step_registry())),
             timeout_s=settings.get("timeout_s"),
         )
 

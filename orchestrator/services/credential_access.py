@@ -27,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.errors import Forbidden
 from orchestrator.models.vault import Credential
 from orchestrator.models.workflows import Workflow
+from orchestrator.services.catalogue import step_registry
 from shared.expressions import find_secret_uses
+from shared.flow import find_credential_params
 
 __all__ = [
     "ANY_ROLE",
@@ -84,10 +86,14 @@ def node_path(document: Mapping[str, Any], path: Sequence[str | int]) -> str:
 
 
 def uses_of(document: Mapping[str, Any]) -> CredentialUses:
-    """The credentials a flow document reads (`secrets.erp.username` reads credential `erp`),
-    each with the node paths that read it."""
+    """The credentials a flow document uses, each with the node paths that use it: read by a
+    template (`secrets.erp.username` reads credential `erp`) or named by a step param marked as
+    holding a credential name (`shared.steps.CREDENTIAL_NAME`)."""
     uses: CredentialUses = {}
-    for name, paths in find_secret_uses(dict(document)).items():
+    # Templates that read `secrets.erp`, and params that name a credential (`auth.credential:
+    # "erp"`): both make the flow use `erp`, so both are delivered and both need access.
+    named = find_credential_params(dict(document), step_registry())
+    for name, paths in [*find_secret_uses(dict(document)).items(), *named.items()]:
         credential = name.split(".", 1)[0]
         found = uses.setdefault(credential, [])
         found.extend(p for p in (node_path(document, path) for path in paths) if p not in found)

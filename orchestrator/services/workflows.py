@@ -17,7 +17,6 @@ representation: every write bumps `draft_revision` or `latest_version`.
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -32,9 +31,9 @@ from orchestrator.db.base import utcnow
 from orchestrator.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from orchestrator.models.workflows import Workflow, WorkflowTag, WorkflowVersion
 from orchestrator.services.audit import Actor, record
+from orchestrator.services.catalogue import graph_shape, step_registry
 from orchestrator.services.credential_access import WorkflowScope, check_use, uses_of
-from shared.flow import SCHEMA_TAG, GraphShape, validate_document
-from shared.steps import StepRegistry
+from shared.flow import SCHEMA_TAG, validate_document
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 SORTS = {"name": Workflow.name, "created_at": Workflow.created_at, "updated_at": Workflow.updated_at}
@@ -69,18 +68,6 @@ __all__ = [
     "validate_draft",
     "version_document",
 ]
-
-
-@functools.cache
-def step_registry() -> StepRegistry:
-    """The step catalogue drafts are validated against (built-ins plus installed plugins)."""
-    return StepRegistry.default()
-
-
-@functools.cache
-def graph_shape() -> GraphShape:
-    """Where the catalogue's containers hold nested graphs (read once from `step_registry()`)."""
-    return GraphShape(step_registry())
 
 
 def problems_of(document: Any) -> list[dict[str, Any]]:

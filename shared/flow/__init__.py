@@ -1,5 +1,6 @@
 """The flow document: models, loading, validation, inputs, and the walk over nested graphs."""
 
+from shared.flow._credentials import find_credential_params
 from shared.flow._inputs import resolve_inputs
 from shared.flow._load import load_flow, parse_document
 from shared.flow._model import (
@@ -30,6 +31,7 @@ __all__ = [
     "NodeVisit",
     "Problem",
     "RetryPolicy",
+    "find_credential_params",
     "flow_json_schema",
     "load_flow",
     "parse_document",

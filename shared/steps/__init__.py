@@ -1,6 +1,7 @@
 """Step definitions, the catalogue, and what a running step sees."""
 
 from shared.steps._api import (
+    CREDENTIAL_NAME,
     ExecutionResources,
     NoParams,
     Output,
@@ -15,6 +16,7 @@ from shared.steps._registry import ENTRY_POINT_GROUP, StepRegistry
 from shared.steps._testing import StepEnvironment
 
 __all__ = [
+    "CREDENTIAL_NAME",
     "ENTRY_POINT_GROUP",
     "ExecutionResources",
     "NoParams",

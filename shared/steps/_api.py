@@ -39,6 +39,12 @@ SecretResolver = Callable[[str], str | None]
 
 log = logging.getLogger(__name__)
 
+CREDENTIAL_NAME: dict[str, Any] = {"x-rpa-credential": True}
+"""`Field(json_schema_extra=CREDENTIAL_NAME, ...)` marks a param that holds a credential's *name*:
+the orchestrator then delivers that credential with the job and checks the flow may use it
+(`shared.flow.find_credential_params`), and the studio offers the vault's names in its form.
+Every param a step passes to `context().secret()` is marked so."""
+
 
 class NoParams(BaseModel):
     """Params model of a step that takes none."""

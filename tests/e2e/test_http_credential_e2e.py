@@ -3,8 +3,9 @@ orchestrator delivers it with the job, the agent's step sends it to a server tha
 it, and it appears in none of the journal, the agent's log, the orchestrator's log or the
 agent's files (outbox included).
 
-The orchestrator sends an execution the credentials its flow's templates read; the second node
-reads `secrets.api` in a header, which is also what makes `api` part of the job for the first.
+The flow names the credential only in a step param (`auth.credential`), never in a template:
+the orchestrator finds it through the param's `x-rpa-credential` mark, checks the flow may use it
+and sends it with the job.
 """
 
 from __future__ import annotations
@@ -42,14 +43,9 @@ def flow(url: str) -> dict[str, Any]:
                 "type": "http.request",
                 "params": {"url": url, "auth": {"kind": "bearer", "credential": "api"}},
             },
-            {
-                "id": "by_template",
-                "type": "http.request",
-                "params": {"url": url, "headers": {"Authorization": "Bearer {{ secrets.api }}"}},
-            },
         ],
-        "edges": [{"from": "by_name", "to": "by_template"}],
-        "outputs": {"status": "{{ steps.by_name.output.status }}", "body": "{{ steps.by_template.output.json }}"},
+        "edges": [],
+        "outputs": {"status": "{{ steps.by_name.output.status }}", "body": "{{ steps.by_name.output.json }}"},
     }
 
 
@@ -81,9 +77,9 @@ def test_a_vault_credential_reaches_the_server_and_nothing_else(tmp_path: Path, 
 
     assert done["state"] == "succeeded", done
     assert done["outputs"] == {"status": 200, "body": {"ok": True}}
-    # Control: the server really received the credential, from both nodes.
+    # Control: the server really received the credential.
     sent = [hit["headers"].get("authorization") for hit in site.seen["/bearer"]]
-    assert sent == [f"Bearer {secret}", f"Bearer {secret}"]
+    assert sent == [f"Bearer {secret}"]
 
     assert secret not in str(events)
     assert secret not in str(done)

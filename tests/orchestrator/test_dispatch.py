@@ -21,6 +21,7 @@ from orchestrator.models.executions import Execution
 from orchestrator.runtime.dispatch import Needs, why_waiting
 from orchestrator.runtime.hub import AgentLink
 from orchestrator.runtime.leases import LeaseReaper
+from orchestrator.services.credential_access import uses_of
 from orchestrator.services.execution_journal import resume_seed
 from orchestrator.services.vault import secrets_for_agent
 from orchestrator.settings import Settings
@@ -490,6 +491,31 @@ def test_needs_of_a_document() -> None:
     assert needs.steps == {"control.foreach", "core.log"}
     assert needs.secrets == {"api"}
     assert needs.max_concurrent == 2
+
+
+def test_credentials_named_in_step_params_are_needed_and_used_like_template_secrets() -> None:
+    # A step takes a credential by name in a marked param; the agent can only read what the
+    # job brings, so the name counts as much as a `secrets.*` template does (delivery and access).
+    document = flow(
+        "N",
+        nodes=[
+            {
+                "id": "call",
+                "type": "http.request",
+                "params": {"url": "https://x", "auth": {"kind": "bearer", "credential": "api"}},
+            },
+            {
+                "id": "db",
+                "type": "db.query",
+                "params": {"url": "sqlite:///x.db", "sql": "SELECT 1", "credential": "{{ inputs.db }}"},
+            },
+            {"id": "log", "type": "core.log", "params": {"message": "{{ secrets['erp.username'] }}"}},
+        ],
+    )
+    needs = Needs.of(document)
+    assert needs.secrets == {"api", "erp.username"}
+    assert needs.credentials == {"api", "erp"}
+    assert uses_of(document) == {"api": ["call: params.auth.credential"], "erp": ["log: params.message"]}
 
 
 def test_fits_agrees_with_unmet_for_every_kind_of_lack() -> None:

@@ -105,6 +105,7 @@ def test_public_names_are_pinned() -> None:
         "RetryPolicy",
         "SCHEMA_TAG",
         "TOP_GRAPH",
+        "find_credential_params",
         "flow_json_schema",
         "load_flow",
         "parse_document",
@@ -115,6 +116,7 @@ def test_public_names_are_pinned() -> None:
         "walk_nodes",
     ]
     assert sorted(shared.steps.__all__) == [
+        "CREDENTIAL_NAME",
         "ENTRY_POINT_GROUP",
         "ExecutionResources",
         "NoParams",

@@ -12,7 +12,7 @@ from agent.steps.browser._acting import acting
 from agent.steps.browser._models import PageParams, WaitUntil
 from agent.steps.browser._targets import Target
 from shared.errors import StepError
-from shared.steps import step
+from shared.steps import CREDENTIAL_NAME, step
 
 __all__ = [
     "back",
@@ -169,7 +169,9 @@ class FillParams(TargetParams):
 
     value: str | int | float | None = Field(None, description="The text to put in the field (replaces its content).")
     credential: str | None = Field(
-        None, description="Fill with a credential's value instead (`NAME` or `NAME.field`), masked everywhere."
+        None,
+        json_schema_extra=CREDENTIAL_NAME,
+        description="Fill with a credential's value instead (`NAME` or `NAME.field`), masked everywhere.",
     )
 
     @model_validator(mode="after")

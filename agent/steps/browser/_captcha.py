@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._targets import Target, locate
 from shared.errors import MissingDependency, StepError, StepTimeout
-from shared.steps import context, step
+from shared.steps import CREDENTIAL_NAME, context, step
 
 DEFAULT_SERVICE = "https://2captcha.com"
 
@@ -71,6 +71,7 @@ class SolveCaptchaParams(BaseModel):
         description="reCAPTCHA v2 (checkbox or invisible), hCaptcha, or a classic image with text.",
     )
     credential: str = Field(
+        json_schema_extra=CREDENTIAL_NAME,
         min_length=1,
         description="Name of the credential holding the service's API key (`NAME` or `NAME.field`, e.g. "
         "`captcha.api_key`).",

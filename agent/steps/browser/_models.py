@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.steps import CREDENTIAL_NAME
+
 __all__ = [
     "DEFAULT_SESSION",
     "FrameRef",
@@ -33,7 +35,9 @@ class ProxySpec(BaseModel):
     server: str = Field(description="Proxy URL, e.g. `http://proxy.local:3128` or `socks5://10.0.0.2:1080`.")
     bypass: str | None = Field(None, description="Comma-separated hosts that skip the proxy, e.g. `.local,127.0.0.1`.")
     credential: str | None = Field(
-        None, description="Name of a credential with `username` and `password` fields for the proxy."
+        None,
+        json_schema_extra=CREDENTIAL_NAME,
+        description="Name of a credential with `username` and `password` fields for the proxy.",
     )
 
     @field_validator("server")

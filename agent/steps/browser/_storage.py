@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from agent.steps.browser._acting import acting
 from agent.steps.browser._models import PageParams
 from shared.errors import MissingDependency, StepError
-from shared.steps import context, step
+from shared.steps import CREDENTIAL_NAME, context, step
 
 __all__ = ["clear_storage", "decrypt_state", "encrypt_state", "get_cookies", "restore_storage", "save_storage"]
 
@@ -73,7 +73,9 @@ class SaveStorageParams(PageParams):
 
     path: str | None = Field(None, description="File to write (created 0600); sealed too when `credential` is given.")
     credential: str | None = Field(
-        None, description="Seal the state with this credential's value (AES-256-GCM), e.g. `erp.storage_key`."
+        None,
+        json_schema_extra=CREDENTIAL_NAME,
+        description="Seal the state with this credential's value (AES-256-GCM), e.g. `erp.storage_key`.",
     )
     name: str = Field("storage-state.json", description="Artifact name when no path is given.")
 
@@ -127,7 +129,9 @@ class RestoreStorageParams(PageParams):
     """Params of `browser.restore_storage`."""
 
     path: str = Field(description="A file written by `browser.save_storage`.")
-    credential: str | None = Field(None, description="The credential it was sealed with, if any.")
+    credential: str | None = Field(
+        None, json_schema_extra=CREDENTIAL_NAME, description="The credential it was sealed with, if any."
+    )
     reload: bool = Field(True, description="Reload the active tab so the site sees the restored login.")
 
 

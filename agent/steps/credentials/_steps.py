@@ -13,10 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.steps._credential_field import CREDENTIAL_NAME
 from agent.steps.credentials._keyring import map_keyring_errors, usable_keyring
 from shared.errors import StepError
-from shared.steps import context, step
+from shared.steps import CREDENTIAL_NAME, context, step
 
 
 class _Model(BaseModel):

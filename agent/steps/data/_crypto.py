@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BusinessError, MissingDependency, StepError
-from shared.steps import context, step
+from shared.steps import CREDENTIAL_NAME, context, step
 
 PREFIX = "aesgcm:v1:"
 
@@ -30,7 +30,11 @@ class _Params(BaseModel):
 class FieldsParams(_Params):
     data: dict[str, Any] | list[dict[str, Any]] = Field(description="An object, or a table (list of objects).")
     fields: list[str] = Field(min_length=1, description="Names of the fields to encrypt or decrypt.")
-    key: str = Field(min_length=1, description="Name of the credential holding the base64 AES key (16/24/32 bytes).")
+    key: str = Field(
+        json_schema_extra=CREDENTIAL_NAME,
+        min_length=1,
+        description="Name of the credential holding the base64 AES key (16/24/32 bytes).",
+    )
 
 
 def _cipher(credential: str) -> Any:

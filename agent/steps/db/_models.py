@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent.steps._credential_field import CREDENTIAL_NAME
+from shared.steps import CREDENTIAL_NAME
 
 Bind = dict[str, Any]
 

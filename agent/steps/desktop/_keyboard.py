@@ -15,7 +15,7 @@ from agent.steps.desktop._mouse import point_of
 from agent.steps.desktop._params import FindParams, Target
 from agent.steps.desktop._screen import pyautogui
 from shared.errors import StepError
-from shared.steps import context, step
+from shared.steps import CREDENTIAL_NAME, context, step
 
 __all__ = ["hotkey", "key_down", "key_up", "press", "type_text"]
 
@@ -29,7 +29,9 @@ class TypeParams(BaseModel):
 
     text: str | None = Field(None, description="The text to type (exactly one of text and credential).")
     credential: str | None = Field(
-        None, description="Type a credential's value by name (NAME or NAME.field); it never shows in logs."
+        None,
+        json_schema_extra=CREDENTIAL_NAME,
+        description="Type a credential's value by name (NAME or NAME.field); it never shows in logs.",
     )
     interval_s: float = Field(0.0, ge=0, le=5, description="Seconds between keystrokes.")
     target: Target | None = Field(None, description="Click this target first (e.g. the input field).")

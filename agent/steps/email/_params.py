@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.steps import context
+from shared.steps import CREDENTIAL_NAME, context
 
 __all__ = ["ImapParams", "Security", "ServerParams", "password_of", "tls_context"]
 
@@ -32,6 +32,7 @@ class ServerParams(BaseModel):
     username: str | None = Field(None, description="The account to log in as; none: no login (SMTP relays).")
     password_credential: str | None = Field(
         None,
+        json_schema_extra=CREDENTIAL_NAME,
         description="Name of the credential holding the password: NAME, or NAME.field (e.g. mail.password). "
         "Never the password itself.",
     )

@@ -29,7 +29,7 @@ from agent.steps.files._common import (
 from agent.steps.files._errors import map_storage_errors
 from agent.steps.files._fs import Storage, open_storage
 from shared.errors import BusinessError
-from shared.steps import context, step
+from shared.steps import CREDENTIAL_NAME, context, step
 
 _SMALL = 2**20
 """Entries below this size may compress as well as they like (a page of spaces is no bomb)."""
@@ -42,7 +42,9 @@ class ZipParams(FilesParams):
     level: int = Field(default=6, ge=0, le=9, description="Deflate level: 1 fastest, 9 smallest.")
     overwrite: bool = Field(default=False, description="Replace an archive that exists.")
     credential: str | None = credential_field()
-    destination_credential: str | None = Field(default=None, description="Credential for the archive's storage.")
+    destination_credential: str | None = Field(
+        json_schema_extra=CREDENTIAL_NAME, default=None, description="Credential for the archive's storage."
+    )
 
 
 def _members(storage: Storage, path: str) -> list[tuple[str, str, Any]]:
@@ -109,7 +111,9 @@ class UnzipParams(FilesParams):
     )
     overwrite: bool = Field(default=False, description="Replace files that exist in the destination.")
     credential: str | None = credential_field()
-    destination_credential: str | None = Field(default=None, description="Credential for the destination's storage.")
+    destination_credential: str | None = Field(
+        json_schema_extra=CREDENTIAL_NAME, default=None, description="Credential for the destination's storage."
+    )
 
 
 def _unsafe(name: str) -> str | None:

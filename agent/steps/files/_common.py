@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from agent.steps.files._errors import map_storage_errors
 from agent.steps.files._fs import Storage, check_path, open_storage
-from shared.steps import context
+from shared.steps import CREDENTIAL_NAME, context
 
 CHUNK = 4 * 2**20
 """Bytes read and written at a time: a file of any size never sits in memory whole."""
@@ -32,6 +32,7 @@ class FilesParams(BaseModel):
 def credential_field() -> Any:
     return Field(
         default=None,
+        json_schema_extra=CREDENTIAL_NAME,
         description="Name of the vault credential for this storage (s3://, ftp://, sftp://, gs://, az://); "
         "none for local paths or the environment's default credentials.",
     )

@@ -29,7 +29,7 @@ from agent.steps.files._common import (
 from agent.steps.files._errors import map_storage_errors
 from agent.steps.files._fs import Storage, close_storage, open_storage, parse_location
 from shared.errors import BusinessError
-from shared.steps import context, step
+from shared.steps import CREDENTIAL_NAME, context, step
 
 # Stores that copy and move inside themselves without sending the bytes through the robot.
 _NATIVE_COPY = ("file", "s3", "gs", "az")
@@ -43,7 +43,9 @@ class TransferParams(FilesParams):
     overwrite: bool = Field(default=False, description="Replace a destination file that exists.")
     credential: str | None = credential_field()
     destination_credential: str | None = Field(
-        default=None, description="Credential for the destination when it differs from the source's."
+        json_schema_extra=CREDENTIAL_NAME,
+        default=None,
+        description="Credential for the destination when it differs from the source's.",
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.steps.ocr._engine import PSM_MODES
 from agent.steps.ocr._sources import check_page_spec
+from shared.steps import CREDENTIAL_NAME
 
 _PSM_TEXT = ", ".join(f"{k} = {v}" for k, v in PSM_MODES.items() if k != 0)
 
@@ -136,7 +137,9 @@ class ReadPdfParams(_Params):
         default=None, ge=1, le=64, description="Pages read at once (one tesseract process each); the cores when empty."
     )
     password_credential: str | None = Field(
-        default=None, description="Name of the credential holding the PDF's password, when it is encrypted."
+        json_schema_extra=CREDENTIAL_NAME,
+        default=None,
+        description="Name of the credential holding the PDF's password, when it is encrypted.",
     )
     include_words: bool = Field(default=False, description="Add each page's words with boxes to the output.")
     options: OcrOptions = Field(default_factory=OcrOptions, description="Language, layout and preparation.")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.steps.pdf._errors import encrypted_error, map_pdf_errors, need, page_out_of_range
 from shared.errors import BusinessError
-from shared.steps import context
+from shared.steps import CREDENTIAL_NAME, context
 
 _SELECTION = re.compile(r"^\s*\d+\s*(-\s*\d*\s*)?(,\s*\d+\s*(-\s*\d*\s*)?)*$")
 
@@ -32,6 +32,7 @@ class SourceParams(Params):
 
     path: str = Field(min_length=1, description="The PDF file to read.")
     password: str | None = Field(
+        json_schema_extra=CREDENTIAL_NAME,
         default=None,
         description="Name of the credential holding the document's password (`NAME` or `NAME.field`); "
         "only for encrypted files.",

@@ -25,7 +25,7 @@ from agent.steps.pdf._documents import (
 )
 from agent.steps.pdf._errors import map_pdf_errors
 from shared.errors import BusinessError
-from shared.steps import context, step
+from shared.steps import CREDENTIAL_NAME, context, step
 
 
 class _Output(Params):
@@ -52,7 +52,9 @@ def _copy_pages(reader: Any, numbers: list[int], source: Path) -> Any:
 class MergeParams(_Output):
     files: list[str] = Field(min_length=1, description="The PDF files to join, in order.")
     passwords: dict[str, str] = Field(
-        default_factory=dict, description="For encrypted inputs: file path -> name of its password credential."
+        json_schema_extra=CREDENTIAL_NAME,
+        default_factory=dict,
+        description="For encrypted inputs: file path -> name of its password credential.",
     )
 
 
@@ -198,10 +200,14 @@ def set_metadata(params: SetMetadataParams) -> dict[str, Any]:
 
 class EncryptParams(SourceParams, _Output):
     user_password: str = Field(
-        min_length=1, description="Name of the credential holding the password needed to open the file."
+        json_schema_extra=CREDENTIAL_NAME,
+        min_length=1,
+        description="Name of the credential holding the password needed to open the file.",
     )
     owner_password: str | None = Field(
-        default=None, description="Name of the credential holding the owner password (full rights); default: same."
+        json_schema_extra=CREDENTIAL_NAME,
+        default=None,
+        description="Name of the credential holding the owner password (full rights); default: same.",
     )
     algorithm: Literal["AES-256", "AES-128"] = Field(default="AES-256", description="Encryption algorithm.")
 
@@ -228,7 +234,11 @@ def encrypt(params: EncryptParams) -> dict[str, Any]:
 
 
 class DecryptParams(SourceParams, _Output):
-    password: str = Field(min_length=1, description="Name of the credential holding the document's password.")
+    password: str = Field(
+        json_schema_extra=CREDENTIAL_NAME,
+        min_length=1,
+        description="Name of the credential holding the document's password.",
+    )
 
 
 @step("pdf.decrypt", params=DecryptParams, output="{path, pages, size}: the decrypted file written.")
