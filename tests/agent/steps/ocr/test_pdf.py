@@ -79,7 +79,8 @@ async def test_a_file_that_is_not_a_pdf_is_named(env, tmp_path):
     assert not caught.value.retryable
 
 
-async def test_cancelling_kills_the_running_pages(env, tmp_path):
+async def test_cancelling_kills_the_running_pages(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "4")  # the children get 1 whatever the parent has
     long = [paragraph(page_lines(n) * 12, 40) for n in range(1, 7)]
     path = image_pdf(tmp_path / "long.pdf", long, dpi=100)
     task = asyncio.create_task(env.run(read_pdf, {"path": str(path), "dpi": 300, "workers": 2}))
@@ -88,6 +89,7 @@ async def test_cancelling_kills_the_running_pages(env, tmp_path):
         assert time.monotonic() < deadline, "no tesseract process started"
         assert not task.done(), task
         await asyncio.sleep(0.02)
+    assert tesseract_children()[0].environ()["OMP_THREAD_LIMIT"] == "1"
     env.cancel()
     with pytest.raises(StepCancelled):
         await asyncio.wait_for(task, 10)
