@@ -48,6 +48,8 @@ async def test_parallel_pages_read_the_same_as_sequential(env, scan):
 async def test_page_selection_and_words(env, scan):
     result = await env.run(read_pdf, {"path": str(scan), "pages": "4,2-2", "dpi": 200, "include_words": True})
     assert [p["page"] for p in result["pages"]] == [4, 2]
+    assert result["pages"][0]["confidence"] > 80
+    assert "confidence" not in (await env.run(read_pdf, {"path": str(scan), "pages": "1"}))["pages"][0]
     words = result["pages"][0]["words"]
     assert words[0]["text"] == "Delivery"
     # Boxes in the 200 dpi rendering's pixels: the page is 28 px text drawn at 150 dpi.

@@ -63,8 +63,10 @@ async def test_region_reads_only_its_part_and_keeps_image_coordinates(env, form)
     assert [r["text"] for r in rows] == ["Submit"]
     assert abs(rows[0]["left"] - boxes["Submit"][0]) <= 2
     text = await env.run(read_text, {"image": str(path), "region": region})
-    assert text["text"] == "Submit"
-    assert text["confidence"] > 80
+    assert text == {"text": "Submit", "angle": 0, "scale": 3}
+    scored = await env.run(read_text, {"image": str(path), "region": region, "confidence": True})
+    assert scored["text"] == "Submit"
+    assert scored["confidence"] > 80
 
 
 async def test_find_text_step_gives_click_points(env, form):
