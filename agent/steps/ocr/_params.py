@@ -16,6 +16,10 @@ from agent.steps.ocr._engine import PSM_MODES
 from agent.steps.ocr._sources import check_page_spec
 
 _PSM_TEXT = ", ".join(f"{k} = {v}" for k, v in PSM_MODES.items() if k != 0)
+_PSM_SHORT = (
+    "Page segmentation mode (1, 3-13): 3 = automatic, 4 = one column, 6 = one block, 7 = one line, "
+    "8 = one word, 11 = sparse text (screens), 13 = raw line."
+)
 
 
 class _Params(BaseModel):
@@ -44,7 +48,7 @@ class OcrOptions(_Params):
         description="Tesseract language code(s) joined by '+', e.g. 'eng' or 'eng+deu'. "
         "Each needs its language pack on the agent (tesseract-ocr-<lang>).",
     )
-    psm: int = Field(default=3, description=f"Page segmentation mode: {_PSM_TEXT}.")
+    psm: int = Field(default=3, description=_PSM_SHORT)
     dpi: int | None = Field(
         default=None,
         ge=50,
@@ -117,6 +121,13 @@ class ReadWordsParams(_ImageParams):
     )
 
 
+class FindOptions(OcrOptions):
+    """`OcrOptions` with defaults for screens: sparse text, no deskew."""
+
+    psm: int = Field(default=11, description=_PSM_SHORT)
+    deskew: bool = Field(default=False, description="Straighten text tilted by up to 5 degrees before reading.")
+
+
 class FindTextParams(_Params):
     image: ImageSource = Field(description=_IMAGE_DESCRIPTION)
     text: str = Field(min_length=1, description="The word or phrase; a phrase matches consecutive words on a line.")
@@ -124,8 +135,8 @@ class FindTextParams(_Params):
     min_confidence: float = Field(default=60, ge=0, le=100, description="Lowest word confidence (0-100) accepted.")
     required: bool = Field(default=False, description="Fail (kind 'not_found', retryable) when the text is not there.")
     region: Region | None = Field(default=None, description="Search only this part; boxes stay in image pixels.")
-    options: OcrOptions = Field(
-        default_factory=lambda: OcrOptions(psm=11, deskew=False),
+    options: FindOptions = Field(
+        default_factory=FindOptions,
         description="Language, layout and preparation (sparse-text layout, no deskew by default: suits screens).",
     )
 
