@@ -155,11 +155,14 @@ async def test_missing_tesseract_is_a_missing_dependency(env, form, monkeypatch)
         ({"image": "a.png", "region": {"left": -1, "top": 0, "width": 5, "height": 5}}, "region.left"),
         ({"image": "a.png", "region": {"left": 0, "top": 0, "width": 0, "height": 5}}, "region.width"),
         ({"image": {"file": "x.png"}}, "image"),
+        ({"image": "a.png", "text": "OK", "options": {"psm": 2}}, "options.psm"),
+        ({"image": "a.png", "text": ""}, "text"),
     ],
 )
 def test_params_checked_before_a_run(params, where):
+    step_fn = find_text_step if "text" in params else read_text
     with pytest.raises(ValidationError) as caught:
-        read_text.__rpa_step__.params.model_validate(params)
+        step_fn.__rpa_step__.params.model_validate(params)
     assert where in {".".join(str(p) for p in e["loc"] if not isinstance(p, int)) for e in caught.value.errors()}
 
 
