@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.steps.ocr import TextMatch, find_text, match_words, recognize
+from shared.errors import StepError
 from tests.agent.steps.ocr.rendering import draw_words
 
 pytestmark = pytest.mark.ocr
@@ -84,3 +85,9 @@ def test_phrase_spans_consecutive_words_and_ignores_edge_punctuation(screen, wor
 def test_absent_text_and_confidence_floor(words):
     assert match_words(words, "Delete") == []
     assert match_words(words, "Cancel", min_confidence=101) == []
+
+
+def test_find_text_raises_step_errors(screen):
+    with pytest.raises(StepError, match="tesseract-ocr-zzz") as caught:
+        find_text(screen.image, "Submit", lang="zzz")
+    assert caught.value.kind == "dependency"
