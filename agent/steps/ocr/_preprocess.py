@@ -71,6 +71,14 @@ def to_gray(image: Image.Image) -> Image.Image:
 
     if image.mode == "L":
         return image
+    if image.mode.startswith(("I", "F")):
+        # 16-bit and float scans: Pillow's convert("L") clips at 255 (a white page); stretch instead.
+        import numpy as np
+
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+        return Image.fromarray(scaled.astype(np.uint8), mode="L")
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -42,6 +42,12 @@ def load_image(path: Path) -> Image.Image:
         )
     image = Image.open(path)
     image.load()
+    if getattr(image, "fp", None) is not None:
+        # A multi-frame file (TIFF, GIF) stays open after load(): keep the first frame, close it.
+        first = image.copy()
+        first.info = dict(image.info)
+        image.close()
+        return first
     return image
 
 

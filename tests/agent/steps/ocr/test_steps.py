@@ -172,3 +172,22 @@ def test_steps_are_in_the_catalogue_with_the_ocr_capability():
         definition = registry.get(fn.__rpa_step__.name)
         assert definition.capability == "ocr"
         assert definition.params.model_json_schema()["additionalProperties"] is False
+
+
+async def test_sixteen_bit_and_transparent_images_are_read(env, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    drawn = draw_words((420, 80), [((20, 20), "Scanner 16 bit", 24)])
+    grey = np.asarray(drawn.image.convert("L"), dtype=np.uint16) * 257  # 0..65535
+    deep = tmp_path / "deep.png"
+    Image.fromarray(grey).save(deep)
+    with Image.open(deep) as check:
+        assert check.mode.startswith("I")
+    assert (await env.run(read_text, {"image": str(deep)}))["text"] == "Scanner 16 bit"
+
+    clear = drawn.image.convert("RGBA")
+    clear.putalpha(Image.eval(drawn.image.convert("L"), lambda v: 255 - v))  # ink opaque, paper transparent
+    transparent = tmp_path / "alpha.png"
+    clear.save(transparent)
+    assert (await env.run(read_text, {"image": str(transparent)}))["text"] == "Scanner 16 bit"
