@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import StepError
+from shared.errors import MissingDependency, StepError
 from shared.steps import context
 
 if TYPE_CHECKING:
@@ -115,7 +115,10 @@ class PdfPages:
     """
 
     def __init__(self, path: Path, password: str | None = None) -> None:
-        import pypdfium2
+        try:
+            import pypdfium2
+        except ImportError:
+            raise MissingDependency("the PDF renderer pypdfium2", extra="ocr") from None
 
         if not path.is_file():
             raise FileNotFoundError(2, "no such file", str(path))

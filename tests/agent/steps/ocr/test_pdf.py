@@ -81,10 +81,26 @@ async def test_a_file_that_is_not_a_pdf_is_named(env, tmp_path):
     assert not caught.value.retryable
 
 
-async def test_cancelling_kills_the_running_pages(env, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def long_scan(tmp_path_factory):
+    """Six pages that take tesseract a while each (24 lines of 40 px text at 300 dpi)."""
+    pages = [paragraph(page_lines(n) * 12, 40) for n in range(1, 7)]
+    return image_pdf(tmp_path_factory.mktemp("long") / "long.pdf", pages, dpi=100)
+
+
+async def test_pages_run_in_one_process_per_worker(env, long_scan):
+    task = asyncio.create_task(env.run(read_pdf, {"path": str(long_scan), "pages": "1-3", "workers": 2}))
+    most = 0
+    while not task.done():
+        most = max(most, len(tesseract_children()))
+        await asyncio.sleep(0.01)
+    assert [p["page"] for p in (await task)["pages"]] == [1, 2, 3]
+    assert most == 2
+
+
+async def test_cancelling_kills_the_running_pages(env, long_scan, monkeypatch):
     monkeypatch.setenv("OMP_THREAD_LIMIT", "4")  # the children get 1 whatever the parent has
-    long = [paragraph(page_lines(n) * 12, 40) for n in range(1, 7)]
-    path = image_pdf(tmp_path / "long.pdf", long, dpi=100)
+    path = long_scan
     task = asyncio.create_task(env.run(read_pdf, {"path": str(path), "dpi": 300, "workers": 2}))
     deadline = time.monotonic() + 30
     while not tesseract_children():
