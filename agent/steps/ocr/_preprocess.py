@@ -119,7 +119,7 @@ def upscale_factor(height: float | None) -> int:
     """2x or 3x for small text, 1 otherwise."""
     if height is None or height >= SMALL_TEXT:
         return 1
-    return 3 if height < 9 else 2
+    return 3 if height < 7 else 2
 
 
 def _profile_score(xs: np.ndarray, ys: np.ndarray, angle: float) -> float:
