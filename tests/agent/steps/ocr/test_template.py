@@ -46,3 +46,23 @@ def test_the_template_runs_on_its_scan(flow_file):
     # "Total due" is printed around (720-850, 675-700) on the tilted scan.
     assert 700 <= outputs["total_label_at"]["x"] <= 870
     assert 665 <= outputs["total_label_at"]["y"] <= 710
+
+
+def test_validate_reports_bad_ocr_params_with_their_path():
+    from shared.flow import validate_document
+    from shared.steps import StepRegistry
+
+    flow = {
+        "schema": "rpa.flow/1",
+        "name": "bad ocr params",
+        "requires": ["ocr"],
+        "nodes": [
+            {"id": "read", "type": "ocr.read_text", "params": {"image": "a.png", "options": {"psm": 2}}},
+            {"id": "pdf", "type": "ocr.read_pdf", "params": {"path": "a.pdf", "pages": "1-x"}},
+            {"id": "fine", "type": "ocr.read_text", "params": {"image": "{{ inputs.image }}", "options": {"psm": 6}}},
+        ],
+    }
+    problems = {p.path: p.message for p in validate_document(flow, StepRegistry.default())}
+    assert set(problems) == {"$.nodes[0].params.options.psm", "$.nodes[1].params.pages"}, problems
+    assert "unknown page segmentation mode 2" in problems["$.nodes[0].params.options.psm"]
+    assert "'1-x' is not a page number or range" in problems["$.nodes[1].params.pages"]
