@@ -139,13 +139,23 @@ class PdfPages:
 
     def render(self, number: int, dpi: int) -> Image.Image:
         """Page `number` (1-based) as a greyscale Pillow image with its dpi recorded."""
+        import pypdfium2
+
         with PDF_LOCK:
-            page = self._pdf[number - 1]
             try:
-                bitmap = page.render(scale=dpi / 72, grayscale=True)
-                image: Image.Image = bitmap.to_pil()
-            finally:
-                page.close()
+                page = self._pdf[number - 1]
+                try:
+                    bitmap = page.render(scale=dpi / 72, grayscale=True)
+                    image: Image.Image = bitmap.to_pil()
+                finally:
+                    page.close()
+            except pypdfium2.PdfiumError as exc:
+                raise StepError(
+                    f"cannot render page {number} of {self.path}: {exc}",
+                    kind="bad_input",
+                    retryable=False,
+                    details={"file": str(self.path), "page": number},
+                ) from None
         image.info["dpi"] = (dpi, dpi)
         return image
 

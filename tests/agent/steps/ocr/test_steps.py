@@ -191,3 +191,12 @@ async def test_sixteen_bit_and_transparent_images_are_read(env, tmp_path):
     transparent = tmp_path / "alpha.png"
     clear.save(transparent)
     assert (await env.run(read_text, {"image": str(transparent)}))["text"] == "Scanner 16 bit"
+
+
+async def test_an_image_past_pillows_size_guard_is_refused_by_name(env, form, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # the form has 182,000 px: twice the limit
+    with pytest.raises(StepError, match=r"form\.png is too large to read safely") as caught:
+        await env.run(read_text, {"image": str(form[0])})
+    assert caught.value.kind == "bad_input"
