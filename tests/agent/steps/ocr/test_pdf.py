@@ -28,7 +28,14 @@ def scan(tmp_path_factory):
 
 
 def tesseract_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if "tesseract" in p.name()]
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "tesseract" in child.name() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:  # it ended between the listing and the look
+            continue
+    return found
 
 
 async def test_parallel_pages_read_the_same_as_sequential(env, scan):
@@ -95,7 +102,7 @@ async def test_pages_run_in_one_process_per_worker(env, long_scan):
         most = max(most, len(tesseract_children()))
         await asyncio.sleep(0.01)
     assert [p["page"] for p in (await task)["pages"]] == [1, 2, 3]
-    assert most == 2
+    assert most == 2, f"{most} tesseract processes at the peak"
 
 
 async def test_cancelling_kills_the_running_pages(env, long_scan, monkeypatch):
