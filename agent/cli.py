@@ -62,10 +62,11 @@ def main(
     import logging
 
     from agent.capabilities import detect_capabilities
-    from agent.environment import parse_allowlist
+    from agent.environment import apply_process_env, parse_allowlist
     from agent.keystore import load_identity
     from agent.runtime import AgentConfig, AgentRuntime
 
+    apply_process_env()
     try:
         identity, key = load_identity(key_file=key_file)
     except KeystoreError as exc:

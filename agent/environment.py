@@ -1,4 +1,6 @@
-"""What a flow's `env.*` shows on this agent: only the variables the agent's owner allowed.
+"""The agent's environment: what a flow's `env.*` shows, and what the agent process sets for itself.
+
+A flow sees only the variables the agent's owner allowed.
 
 The machine's environment holds the agent's own settings and often credentials (cloud keys,
 tokens, proxies with passwords); a flow, written by whoever may publish one, must not read them
@@ -12,9 +14,15 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-__all__ = ["ENV_SETTING", "allowed_env", "parse_allowlist"]
+__all__ = ["ENV_SETTING", "PROCESS_ENV", "allowed_env", "apply_process_env", "parse_allowlist"]
 
 ENV_SETTING = "RPA_AGENT_ENV"
+PROCESS_ENV: dict[str, str] = {
+    # OpenMP in one thread: tesseract's own threads made an A4 page 5x slower on a 2-core
+    # machine (21 s against 3.9 s); the OCR steps run one tesseract process per core instead.
+    # Set on the agent process, so every child it starts (tesseract, a flow's commands) has it.
+    "OMP_THREAD_LIMIT": "1",
+}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -35,3 +43,9 @@ def allowed_env(names: Iterable[str], environ: Mapping[str, str] | None = None) 
     """The allowed variables that are set (an allowed name that is not set is simply absent)."""
     environ = os.environ if environ is None else environ
     return {name: environ[name] for name in names if name in environ}
+
+
+def apply_process_env(environ: dict[str, str] | os._Environ[str] | None = None) -> None:
+    """Set `PROCESS_ENV` in the agent process's environment (always: the agent relies on it)."""
+    target = os.environ if environ is None else environ
+    target.update(PROCESS_ENV)

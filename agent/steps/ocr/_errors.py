@@ -106,5 +106,9 @@ def map_tesseract_errors(source: str = "the image") -> Iterator[None]:
         raise StepError(f"not enough memory to OCR {source}", kind="resources", retryable=True) from None
     except (OSError, ValueError, SyntaxError) as exc:
         # Pillow raises UnidentifiedImageError (an OSError) or SyntaxError/ValueError for broken
-        # files; pypdfium2 raises PdfiumError (a RuntimeError subclass is handled by the caller).
+        # files; pypdfium2's PdfiumError is translated where documents are opened and rendered.
         raise bad_image_error(source, exc) from None
+    except Exception as exc:
+        if type(exc).__name__ != "DecompressionBombError":  # Pillow's guard against huge images
+            raise
+        raise StepError(f"{source} is too large to read safely: {exc}", kind="bad_input", retryable=False) from None

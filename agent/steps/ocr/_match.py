@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.steps.ocr._engine import Word, recognize
+from agent.steps.ocr._errors import map_tesseract_errors
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -109,6 +110,11 @@ def find_text(
     Returns:
         The matches in reading order, boxes in `image`'s pixel coordinates (also when the
         image was upscaled for recognition); empty when the text is not there.
+
+    Raises:
+        StepError: already translated (`MissingDependency` for tesseract, kind `dependency`
+            for a missing language pack), so a calling step can let it through.
     """
-    recognition = recognize(image, lang=lang, psm=psm, upscale=upscale, deskew=deskew)
+    with map_tesseract_errors("the screen image"):
+        recognition = recognize(image, lang=lang, psm=psm, upscale=upscale, deskew=deskew)
     return match_words(recognition.words, text, exact=exact, min_confidence=min_confidence)

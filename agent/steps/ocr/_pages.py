@@ -85,7 +85,7 @@ def process_pages(
     """
     count = max(1, workers or core_count())
     state = _Run(work, cancelled)
-    slots = threading.BoundedSemaphore(count + 1)
+    slots = threading.BoundedSemaphore(count)  # + the next page, rendered while all are busy
     futures: list[Future[T]] = []
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="ocr-page") as pool:
         try:
@@ -95,6 +95,9 @@ def process_pages(
                 future = pool.submit(state.run, number, image)
                 future.add_done_callback(lambda _: slots.release())
                 futures.append(future)
+        except BaseException:
+            state.failed.set()  # a page that cannot be rendered stops the ones running
+            raise
         finally:
             if state.stop():
                 for future in futures:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import StepError
+from shared.errors import MissingDependency, StepError
 from shared.steps import context
 
 if TYPE_CHECKING:
@@ -42,6 +42,12 @@ def load_image(path: Path) -> Image.Image:
         )
     image = Image.open(path)
     image.load()
+    if getattr(image, "fp", None) is not None:
+        # A multi-frame file (TIFF, GIF) stays open after load(): keep the first frame, close it.
+        first = image.copy()
+        first.info = dict(image.info)
+        image.close()
+        return first
     return image
 
 
@@ -109,7 +115,10 @@ class PdfPages:
     """
 
     def __init__(self, path: Path, password: str | None = None) -> None:
-        import pypdfium2
+        try:
+            import pypdfium2
+        except ImportError:
+            raise MissingDependency("the PDF renderer pypdfium2", extra="ocr") from None
 
         if not path.is_file():
             raise FileNotFoundError(2, "no such file", str(path))
@@ -130,13 +139,23 @@ class PdfPages:
 
     def render(self, number: int, dpi: int) -> Image.Image:
         """Page `number` (1-based) as a greyscale Pillow image with its dpi recorded."""
+        import pypdfium2
+
         with PDF_LOCK:
-            page = self._pdf[number - 1]
             try:
-                bitmap = page.render(scale=dpi / 72, grayscale=True)
-                image: Image.Image = bitmap.to_pil()
-            finally:
-                page.close()
+                page = self._pdf[number - 1]
+                try:
+                    bitmap = page.render(scale=dpi / 72, grayscale=True)
+                    image: Image.Image = bitmap.to_pil()
+                finally:
+                    page.close()
+            except pypdfium2.PdfiumError as exc:
+                raise StepError(
+                    f"cannot render page {number} of {self.path}: {exc}",
+                    kind="bad_input",
+                    retryable=False,
+                    details={"file": str(self.path), "page": number},
+                ) from None
         image.info["dpi"] = (dpi, dpi)
         return image
 

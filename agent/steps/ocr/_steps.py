@@ -52,7 +52,9 @@ def _mean_confidence(words: tuple[Word, ...]) -> float:
     return round(sum(w.confidence for w in words) / len(words), 2) if words else 0.0
 
 
-def _read(image: Image.Image, options: OcrOptions, stop: Callable[[], bool] | None = None) -> Recognition:
+def _read(
+    image: Image.Image, options: OcrOptions, stop: Callable[[], bool] | None = None, *, words: bool = True
+) -> Recognition:
     return recognize(
         image,
         lang=options.lang,
@@ -62,10 +64,13 @@ def _read(image: Image.Image, options: OcrOptions, stop: Callable[[], bool] | No
         deskew=options.deskew,
         cancelled=stop or context().is_cancelled,
         timeout=options.timeout,
+        words=words,
     )
 
 
-def _read_image(params: ReadTextParams | FindTextParams) -> tuple[Recognition, int, int, str]:
+def _read_image(
+    params: ReadTextParams | ReadWordsParams | FindTextParams, *, words: bool = True
+) -> tuple[Recognition, int, int, str]:
     """Open, crop and read the image of `params`; the words and the region's offset."""
     _require_libraries()
     path = resolve(params.image)
@@ -74,11 +79,12 @@ def _read_image(params: ReadTextParams | FindTextParams) -> tuple[Recognition, i
         check_languages(params.options.lang)
         image = crop(load_image(path), params.region.box() if params.region else None, source)
         started = time.monotonic()
-        recognition = _read(image, params.options)
+        recognition = _read(image, params.options, words=words)
     notes = [f"upscaled {recognition.scale:g}x"] if recognition.scale != 1 else []
     notes += [f"deskewed {recognition.angle:g} degrees"] if recognition.angle else []
+    what = f"{len(recognition.words)} words" if words else f"{len(recognition.text)} characters"
     context().log(
-        f"read {len(recognition.words)} words from {path.name} in {time.monotonic() - started:.2f} s"
+        f"read {what} from {path.name} in {time.monotonic() - started:.2f} s"
         + (f" ({', '.join(notes)})" if notes else "")
     )
     dx, dy = (params.region.left, params.region.top) if params.region else (0, 0)
@@ -88,7 +94,7 @@ def _read_image(params: ReadTextParams | FindTextParams) -> tuple[Recognition, i
 @step(
     "ocr.read_text",
     params=ReadTextParams,
-    output="{text, confidence (mean, 0-100), words (count), angle (deskew, degrees), scale (upscaling)}",
+    output="{text, angle (deskew, degrees), scale (upscaling), confidence (mean 0-100, when asked)}",
     capability="ocr",
     effects=False,
 )
@@ -103,14 +109,11 @@ def read_text(params: ReadTextParams) -> dict[str, Any]:
          "params": {"image": "inbox/invoice.png", "region": {"left": 0, "top": 0, "width": 1200, "height": 400},
                     "options": {"lang": "eng", "psm": 6}}}
     """
-    recognition, _, _, _ = _read_image(params)
-    return {
-        "text": recognition.text,
-        "confidence": _mean_confidence(recognition.words),
-        "words": len(recognition.words),
-        "angle": recognition.angle,
-        "scale": recognition.scale,
-    }
+    recognition, _, _, _ = _read_image(params, words=params.confidence)
+    result: dict[str, Any] = {"text": recognition.text, "angle": recognition.angle, "scale": recognition.scale}
+    if params.confidence:
+        result["confidence"] = _mean_confidence(recognition.words)
+    return result
 
 
 @step(
@@ -177,13 +180,9 @@ def find_text_step(params: FindTextParams) -> list[dict[str, Any]]:
 
 
 def _pdf_page_row(number: int, recognition: Recognition, include_words: bool) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "page": number,
-        "text": recognition.text,
-        "confidence": _mean_confidence(recognition.words),
-        "angle": recognition.angle,
-    }
+    row: dict[str, Any] = {"page": number, "text": recognition.text, "angle": recognition.angle}
     if include_words:
+        row["confidence"] = _mean_confidence(recognition.words)
         row["words"] = [_word_row(w) for w in recognition.words]
     return row
 
@@ -191,7 +190,7 @@ def _pdf_page_row(number: int, recognition: Recognition, include_words: bool) ->
 @step(
     "ocr.read_pdf",
     params=ReadPdfParams,
-    output="{text (pages separated by a form feed), pages: [{page, text, confidence, angle, words?}], page_count}",
+    output="{text (pages separated by a form feed), pages: [{page, text, angle, confidence?, words?}], page_count}",
     capability="ocr",
     effects=False,
 )
@@ -222,7 +221,8 @@ def read_pdf(params: ReadPdfParams) -> dict[str, Any]:
 
             def work(number: int, image: Image.Image, stop: Callable[[], bool]) -> dict[str, Any]:
                 with map_tesseract_errors(f"page {number} of {path}"):
-                    return _pdf_page_row(number, _read(image, params.options, stop), params.include_words)
+                    recognition = _read(image, params.options, stop, words=params.include_words)
+                    return _pdf_page_row(number, recognition, params.include_words)
 
             rows = process_pages(
                 document.iter_pages(numbers, params.dpi), work, workers=params.workers, cancelled=ctx.is_cancelled
