@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import resource
@@ -262,6 +263,8 @@ def _local_rows(args: argparse.Namespace, src: Path, work: Path) -> list[dict[st
 def _s3_rows(args: argparse.Namespace, src: Path) -> list[dict[str, Any]]:
     import boto3
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per S3 request in the table
 
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

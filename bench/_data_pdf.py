@@ -232,10 +232,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     )
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of this benchmark (shared with bench/data_steps.py)."""
+    parser.add_argument("--pages", type=int, default=200, help="PDF: pages of the generated document")
+    parser.add_argument("--quick", action="store_true", help="PDF: 50 pages")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--pages", type=int, default=200)
-    parser.add_argument("--quick", action="store_true", help="50 pages")
+    add_arguments(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     rows = run(args)

@@ -153,7 +153,8 @@ def _best(fn: Callable[[], int], repeats: int, expected: int) -> float:
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Rows: {scenario, messages, seconds, messages_per_s, ratio_vs_ours}."""
-    count, repeats = int(getattr(args, "messages", 200)), int(getattr(args, "repeats", 3))
+    count = int(getattr(args, "messages", None) or 200)
+    repeats = int(getattr(args, "repeats", None) or 3)
     contenders: list[tuple[str, Callable[[int, str], int]]] = [
         ("ours: email.search (parsed)", lambda port, folder: _ours(port, folder, count)),
         ("IMAPClient fetch (raw bytes)", lambda port, folder: _raw(port, folder, parse=False)),
@@ -178,9 +179,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     ]
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of this section (shared with bench/integrations.py, which has its own --repeats)."""
+    parser.add_argument("--messages", type=int, default=200, help="IMAP: mails in the folder fetched")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=200)
+    add_arguments(parser)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()

@@ -173,9 +173,14 @@ def _measure(target: Path, repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of this benchmark (shared with bench/ui_steps.py)."""
+    parser.add_argument("--repeats", type=int, default=20, help="desktop: locates per peer, the median kept")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
+    add_arguments(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     rows = run(args)

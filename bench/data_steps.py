@@ -13,7 +13,9 @@ reader, python-calamine directly, openpyxl `read_only` and rpaframework's `RPA.E
 so its CPU time and peak RSS are its own; peak RSS is the whole process (interpreter included).
 
 The PDF and files benchmarks add their rows when `bench/_data_pdf.py` / `bench/_data_files.py`
-exist: each exposes `run(args) -> list[dict]` (rows with at least `case`, `cpu_s`, `peak_mb`).
+exist: each exposes `run(args) -> list[dict]` and `add_arguments(parser)` (`--pages`/`--quick`,
+`--size-mib`/`--repeat`/`--no-s3`/`--workdir`), listed by `--help`; `--only` picks Excel cases.
+A small run: `--rows 2000 --pages 20 --size-mib 16 --repeat 1`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import importlib.util
 import json
 import platform
 import resource
@@ -32,6 +33,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import _sections  # bench/_sections.py: this script's folder is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -192,21 +195,6 @@ def _excel_rows(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _hook_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for name in HOOKS:
-        file = Path(__file__).with_name(f"{name}.py")
-        if not file.exists():
-            continue
-        spec = importlib.util.spec_from_file_location(name, file)
-        if spec is None or spec.loader is None:
-            raise RuntimeError(f"cannot load {file}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        rows.extend(module.run(args))
-    return rows
-
-
 def _ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
     cpu = {row["case"]: row["cpu_s"] for row in rows if "cpu_s" in row}
     peak = {row["case"]: row["peak_mb"] for row in rows if "peak_mb" in row}
@@ -240,7 +228,9 @@ def _print_table(rows: list[dict[str, Any]], ratios: dict[str, Any], n: int) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False
+    )
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--peers-python", default=str(DEFAULT_PEERS))
     parser.add_argument("--out", default=str(DEFAULT_OUT))
@@ -248,15 +238,21 @@ def main() -> None:
     parser.add_argument("--source", help="read this .xlsx instead of writing one (the write cases are skipped)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(args.child, Path(args.file), args.rows)
+    known, _ = parser.parse_known_args()
+    if known.child:  # a measured case: nothing else loaded, so its peak RSS is its own
+        child(known.child, Path(known.file), known.rows)
         return
+    parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
+    hooks = _sections.load(HOOKS, parser)
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rpa-bench-data-") as folder:
         rows = _excel_rows(args, Path(folder))
-    rows.extend(_hook_rows(args))
     ratios = _ratios(rows)
     _print_table(rows, ratios, args.rows)
+    for name, module in hooks.items():  # rows of their own shape: a table each
+        section = [{"section": name.removeprefix("_data_"), **row} for row in module.run(args)]
+        print("\n" + _sections.render_table(section))
+        rows.extend(section)
     meta = {
         "rows": args.rows,
         "python": platform.python_version(),

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Integrations benchmark: what our step path costs on top of the library it drives.
 
-    .venv/bin/python bench/integrations.py [--quick] [--sizes 200,1000] [--out bench/results/integrations.json]
+    .venv/bin/python bench/integrations.py [--quick] [--sections http,imap] [--sizes 200,1000]
+                                           [--messages 200] [--repeats N] [--out bench/results/integrations.json]
 
 HTTP: N GET requests through the engine (a chain of N `http.request` nodes, in-memory and
 durable SQLite journals) next to the same N calls made with httpx directly (one AsyncClient,
@@ -11,8 +12,12 @@ measurement is the best of `REPEATS` runs, peers interleaved, in the same run; t
 engine / httpx is printed and written to the JSON, for wall time and for the client process's
 CPU time (steadier when other work shares the machine).
 
-Sections are a table (`SECTIONS`); the IMAP and AI sections join it with their own function
-returning rows of the same shape.
+IMAP: `bench/_integrations_imap.py` (messages/s fetched with attachments: `email.search` vs
+IMAPClient), `--messages` mails on a local pymap server.
+
+Sections are a table (`SECTIONS`: name -> `run(args) -> list[dict]`). A section in its own file
+(`bench/_integrations_<name>.py`) exposes `run(args)` and, when it has options of its own,
+`add_arguments(parser)`; its rows carry their own columns and get their own table.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import _sections  # bench/_sections.py: this script's folder is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "bench" / "results" / "integrations.json"
@@ -121,7 +128,7 @@ async def _engine(url: str, n: int, journal_kind: str, tmp: Path) -> tuple[float
     return elapsed, cpu
 
 
-async def http_section(sizes: list[int]) -> list[dict[str, Any]]:
+async def http_section(sizes: list[int], repeats: int = REPEATS) -> list[dict[str, Any]]:
     """Rows: one per (size, path); ratios against httpx direct at the same size."""
     process, url = start_server()
     rows: list[dict[str, Any]] = []
@@ -132,7 +139,7 @@ async def http_section(sizes: list[int]) -> list[dict[str, Any]]:
             await _engine(url, 20, "memory", tmp)
             for n in sizes:
                 runs: dict[str, list[tuple[float, float]]] = {"httpx": [], "engine-memory": [], "engine-sqlite": []}
-                for _ in range(REPEATS):  # interleaved, so drift hits every path alike
+                for _ in range(repeats):  # interleaved, so drift hits every path alike
                     runs["httpx"].append(await _httpx_direct(url, n))
                     runs["engine-memory"].append(await _engine(url, n, "memory", tmp))
                     runs["engine-sqlite"].append(await _engine(url, n, "sqlite", tmp))
@@ -161,14 +168,28 @@ async def http_section(sizes: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
-SECTIONS: dict[str, Callable[[list[int]], Awaitable[list[dict[str, Any]]]]] = {"http": http_section}
-"""Section name -> its measurement; `imap` and `ai` are added beside `http`."""
+def _http(args: argparse.Namespace) -> list[dict[str, Any]]:
+    sizes = [100] if args.quick else [int(s) for s in args.sizes.split(",")]
+    return asyncio.run(http_section(sizes, args.repeats or REPEATS))
+
+
+FILE_SECTIONS = ("_integrations_imap",)
+"""Sections in files of their own, named after the file (`_integrations_imap.py` -> "imap").
+The AI section joins here as `_integrations_ai` (bench/_integrations_ai.py, `run(args)`)."""
+SECTIONS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {"http": _http}
+"""Section name -> its measurement, in the order they run; FILE_SECTIONS are added by main()."""
+
+
+def _load_sections(parser: argparse.ArgumentParser) -> None:
+    for name, module in _sections.load(FILE_SECTIONS, parser).items():
+        SECTIONS[name.removeprefix("_integrations_")] = module.run
 
 
 # -- report ---------------------------------------------------------------------------------------
 
 
 def render(rows: list[dict[str, Any]]) -> str:
+    """The HTTP rows' table."""
     header = (
         f"{'section':8} {'path':14} {'requests':>8} {'best s':>8} {'req/s':>9} {'ms/req':>8} {'ratio':>7}"
         f" {'cpu ms/req':>10} {'cpu ratio':>9}"
@@ -186,29 +207,38 @@ def render(rows: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--sizes", default="200,1000", help="request counts, comma-separated")
-    parser.add_argument("--quick", action="store_true", help="one small size (a smoke run)")
-    parser.add_argument("--sections", default=",".join(SECTIONS), help="sections to run")
+    parser.add_argument("--sizes", default="200,1000", help="HTTP: request counts, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per measurement (default: each section's)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    _load_sections(parser)
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="sections to run, comma-separated")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return 0
     sys.path.insert(0, str(ROOT))
-    sizes = [100] if args.quick else [int(s) for s in args.sizes.split(",")]
+    if args.quick and getattr(args, "messages", None) is not None:
+        args.messages = min(args.messages, 20)
     rows: list[dict[str, Any]] = []
     for name in args.sections.split(","):
-        rows += asyncio.run(SECTIONS[name](sizes))
-    print(render(rows))
-    worst = max((r["ratio_vs_httpx"] for r in rows if r["path"] == "engine-memory"), default=0.0)
-    verdict = "met" if worst <= TARGET_HTTP_RATIO else "MISSED"
-    print(f"\nHTTP overhead target engine-memory <= {TARGET_HTTP_RATIO:.2f}x httpx: {verdict} (worst {worst:.2f}x)")
+        if name not in SECTIONS:
+            parser.error(f"no section {name!r}: choose from {', '.join(SECTIONS)}")
+        section = [{"section": name, **row} for row in SECTIONS[name](args)]
+        print(render(section) if name == "http" else _sections.render_table(section), end="\n\n")
+        rows += section
+    http = [r["ratio_vs_httpx"] for r in rows if r["section"] == "http" and r["path"] == "engine-memory"]
+    if http:
+        verdict = "met" if max(http) <= TARGET_HTTP_RATIO else "MISSED"
+        print(
+            f"HTTP overhead target engine-memory <= {TARGET_HTTP_RATIO:.2f}x httpx: {verdict} (worst {max(http):.2f}x)"
+        )
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
-        "repeats": REPEATS,
+        "repeats": args.repeats,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "rows": rows, "target_http_ratio": TARGET_HTTP_RATIO}, indent=2))

@@ -1,6 +1,7 @@
 """UI steps side by side with the libraries they drive: browser (here), desktop and OCR (sections
 added by `bench/_ui_desktop.py` and `bench/_ui_ocr.py` when present, each exposing
-`run(args) -> list[dict]` rows with the keys of `ROW_KEYS`).
+`run(args) -> list[dict]` and, for options of its own, `add_arguments(parser)`; their rows have
+their own columns and get a table each).
 
 Browser section, on the loopback test site (`tests/agent/steps/browser/site.py`), headless
 Chromium (`RPA_CHROMIUM` or as the steps find it):
@@ -15,14 +16,14 @@ Chromium (`RPA_CHROMIUM` or as the steps find it):
   session (its own Chromium).
 
 Each timing is the best of `--rounds` (default 3), ours and the peer alternating, in one run.
-Usage: `.venv/bin/python bench/ui_steps.py [--rounds 3] [--out bench/results/ui_steps.json]`.
+Usage: `.venv/bin/python bench/ui_steps.py [--rounds 3] [--repeats 20] [--only browser|others]
+[--out bench/results/ui_steps.json]`; a small run: `--rounds 1 --repeats 3`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import itertools
 import json
 import os
@@ -32,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import _sections  # bench/_sections.py: this script's folder is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -223,19 +226,6 @@ async def browser_section(rounds: int) -> list[dict[str, Any]]:
     return rows
 
 
-def other_sections(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Rows of the desktop and OCR sections, when their modules are there."""
-    rows: list[dict[str, Any]] = []
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    for name in OTHER_SECTIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-        rows += module.run(args)
-    return rows
-
-
 def render(rows: list[dict[str, Any]]) -> str:
     def fmt(value: Any) -> str:
         return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
@@ -251,17 +241,21 @@ def render(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="browser: runs per timing, the best kept")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ui_steps.json")
-    parser.add_argument("--only", choices=("browser", "others"), default=None)
+    parser.add_argument("--only", choices=("browser", "others"), default=None, help="browser, or the other sections")
+    others = _sections.load(OTHER_SECTIONS, parser)
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     if args.only in (None, "browser"):
         rows += asyncio.run(browser_section(args.rounds))
+        sys.stdout.write(render(rows) + "\n")
     if args.only in (None, "others"):
-        rows += other_sections(args)
-    sys.stdout.write(render(rows) + "\n")
+        for name, module in others.items():  # rows of their own shape: a table each
+            section = [{"section": name.removeprefix("_ui_"), **row} for row in module.run(args)]
+            sys.stdout.write("\n" + _sections.render_table(section) + "\n")
+            rows += section
     meta = {
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -271,6 +265,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    sys.stdout.write(f"written to {args.out}\n")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Params tables of the step pages in `docs/steps/`, generated from the params models.
 
-A page marks each table with `<!-- params: STEP -->` ... `<!-- /params -->`; `render_page`
-fills them in. `python -m tests.agent.steps.docs_tables docs/steps/http.md` rewrites a page;
-the docs tests fail while a page differs from what the models say.
+A page marks each table with `<!-- params: STEP -->` ... `<!-- /params -->` in that step's
+section; `render_page` fills them in. A block may also name a model that is not a step's params
+(`<!-- params: TargetSpec -->`, a nested model several steps take), passed in `models`.
+`python -m tests.agent.steps.docs_tables docs/steps/PAGE.md` rewrites pages; the docs tests in
+`tests/agent/steps/test_docs.py` fail while a page differs from what the models say.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,34 @@ def _type(schema: dict[str, Any]) -> str:
     return str(kind)
 
 
+_LIMITS = (
+    ("minimum", "≥ {}"),
+    ("exclusiveMinimum", "> {}"),
+    ("maximum", "≤ {}"),
+    ("exclusiveMaximum", "< {}"),
+    ("minLength", "at least {} characters"),
+    ("maxLength", "at most {} characters"),
+    ("minItems", "at least {} items"),
+    ("maxItems", "at most {} items"),
+)
+
+
+def _limit(key: str, text: str, value: Any) -> str:
+    if value == 1 and key in ("minLength", "minItems"):
+        return "not empty"
+    if value == 1 and key in ("maxLength", "maxItems"):
+        return text.format(1).rstrip("s")
+    return text.format(value)
+
+
+def _limits(schema: dict[str, Any]) -> list[str]:
+    """The bounds a value must keep (`ge=0`, `min_length=1`), of the value or of one of its types."""
+    parts = [_limit(key, text, schema[key]) for key, text in _LIMITS if key in schema]
+    for option in schema.get("anyOf", []):
+        parts += _limits(option)
+    return parts
+
+
 def _default(field: Any) -> str:
     if field.is_required():
         return "required"
@@ -52,18 +83,37 @@ def _default(field: Any) -> str:
 
 def params_table(model: type[BaseModel]) -> str:
     """A markdown table of a params model's fields."""
+    if not model.model_fields:
+        return "No params.\n"
     properties = model.model_json_schema().get("properties", {})
     lines = ["| Param | Type | Default | Description |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
+        schema = properties.get(name, {})
         description = (field.description or "").replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| `{name}` | {_type(properties.get(name, {}))} | {_default(field)} | {description} |")
+        limits = _limits(schema)
+        if limits:
+            description += f" ({'; '.join(limits)})"
+        lines.append(f"| `{name}` | {_type(schema)} | {_default(field)} | {description} |")
     return "\n".join(lines) + "\n"
 
 
-def render_page(text: str, registry: StepRegistry | None = None) -> str:
-    """`text` with every params block filled from the step catalogue."""
+def _model(name: str, steps: StepRegistry, models: Mapping[str, type[BaseModel]]) -> type[BaseModel]:
+    return models[name] if name in models else steps.get(name).params
+
+
+def render_page(
+    text: str, registry: StepRegistry | None = None, models: Mapping[str, type[BaseModel]] | None = None
+) -> str:
+    """`text` with every params block filled from the step catalogue.
+
+    Args:
+        text: The page.
+        registry: The steps to look names up in; default: every installed step.
+        models: Other models a block may name (not steps), by the name used in the block.
+    """
     steps = registry or StepRegistry.default()
-    return BLOCK.sub(lambda m: m.group(1) + params_table(steps.get(m.group("name")).params) + m.group(4), text)
+    extra = models or {}
+    return BLOCK.sub(lambda m: m.group(1) + params_table(_model(m.group("name"), steps, extra)) + m.group(4), text)
 
 
 def documented(text: str) -> set[str]:
@@ -71,7 +121,13 @@ def documented(text: str) -> set[str]:
     return {m.group("name") for m in BLOCK.finditer(text)}
 
 
+def _other_models() -> dict[str, type[BaseModel]]:
+    from tests.agent.steps.test_docs import MODELS
+
+    return {name: model for page in MODELS.values() for name, model in page.items()}
+
+
 if __name__ == "__main__":
     for arg in sys.argv[1:]:
         page = Path(arg)
-        page.write_text(render_page(page.read_text(encoding="utf-8")), encoding="utf-8")
+        page.write_text(render_page(page.read_text(encoding="utf-8"), models=_other_models()), encoding="utf-8")
