@@ -21,6 +21,7 @@ from agent.steps.email import EMAIL_STEPS
 from agent.steps.excel import CSV_STEPS, EXCEL_STEPS
 from agent.steps.files import FILES_STEPS
 from agent.steps.http import HTTP_STEPS
+from agent.steps.ocr import OCR_STEPS
 from agent.steps.pdf import PDF_STEPS
 from agent.steps.word import WORD_STEPS
 from shared.steps import StepRegistry, definition_of
@@ -45,6 +46,7 @@ PAGES: dict[str, tuple[object, ...]] = {
     "email.md": EMAIL_STEPS,
     "excel.md": (*EXCEL_STEPS, *CSV_STEPS),
     "tables.md": TABLE_STEPS,
+    "ocr.md": OCR_STEPS,
 }
 MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "browser-targets.md": {"TargetSpec": TargetSpec, "Anchor": Anchor, "Fingerprint": Fingerprint},
