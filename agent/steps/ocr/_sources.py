@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.steps._pdfium import PDFIUM_LOCK
 from shared.errors import MissingDependency, StepError
 from shared.steps import context
 
 if TYPE_CHECKING:
     from PIL import Image
 
-PDF_LOCK = threading.Lock()
+PDF_LOCK = PDFIUM_LOCK  # shared with the pdf.* steps: pdfium is not thread-safe
 """pdfium is not thread-safe: every call into it in this process goes through this lock."""
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d*)\s*)?$")

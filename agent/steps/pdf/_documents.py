@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent.steps._pdfium import PDFIUM_LOCK
 from agent.steps.pdf._errors import encrypted_error, map_pdf_errors, need, page_out_of_range
 from shared.errors import BusinessError
 from shared.steps import CREDENTIAL_NAME, context
@@ -99,14 +100,16 @@ def open_pdfium(path: Path, credential: str | None, password: str | None) -> Ite
     need("pypdfium2", "pypdfium2 (PDF text and rendering)")
     import pypdfium2 as pdfium
 
-    with map_pdf_errors(path, credential=credential):
-        if not path.is_file():
-            raise FileNotFoundError(path)
-        doc = pdfium.PdfDocument(str(path), password=password)
-    try:
-        yield doc
-    finally:
-        doc.close()
+    # pdfium is not thread-safe: one document at a time in this process, whatever the family.
+    with PDFIUM_LOCK:
+        with map_pdf_errors(path, credential=credential):
+            if not path.is_file():
+                raise FileNotFoundError(path)
+            doc = pdfium.PdfDocument(str(path), password=password)
+        try:
+            yield doc
+        finally:
+            doc.close()
 
 
 @contextmanager
