@@ -83,16 +83,21 @@ def steps(
     out.print(table)
 
 
+def _object_file(path: Path, option: str, what: str) -> dict[str, Any]:
+    """A JSON or YAML file holding an object; a problem exits 2 naming the option and the file."""
+    try:
+        loaded = parse_document(path.read_text(encoding="utf-8"))
+    except (OSError, FlowLoadError) as exc:
+        raise fail(f"{option} {path}: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise fail(f"{option} {path}: expected an object of {what}")
+    return loaded
+
+
 def _parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     if inputs_file is not None:
-        try:
-            loaded = parse_document(inputs_file.read_text(encoding="utf-8"))
-        except (OSError, FlowLoadError) as exc:
-            raise fail(f"--inputs-file {inputs_file}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise fail(f"--inputs-file {inputs_file}: expected an object of input names to values")
-        inputs.update(loaded)
+        inputs.update(_object_file(inputs_file, "--inputs-file", "input names to values"))
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or not name:
@@ -116,13 +121,7 @@ def _load_secrets(secrets_file: Path | None) -> dict[str, str]:
         if key.startswith(SECRET_ENV_PREFIX) and len(key) > len(SECRET_ENV_PREFIX)
     }
     if secrets_file is not None:
-        try:
-            loaded = parse_document(secrets_file.read_text(encoding="utf-8"))
-        except (OSError, FlowLoadError) as exc:
-            raise fail(f"--secrets {secrets_file}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise fail(f"--secrets {secrets_file}: expected an object of credential names to values")
-        values.update(loaded)
+        values.update(_object_file(secrets_file, "--secrets", "credential names to values"))
     return flatten_credentials(values)
 
 
