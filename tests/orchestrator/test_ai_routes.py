@@ -18,7 +18,7 @@ from orchestrator.models.executions import ExecutionEvent
 from orchestrator.services.execution_states import State, transition
 from orchestrator.services.executions import get_execution
 from orchestrator.settings import Settings
-from tests.fakes.anthropic_server import FakeAnthropic, text
+from tests.fakes.anthropic_server import FakeAnthropic, error, text
 from tests.orchestrator._execution_helpers import SYSTEM, make_execution, make_workflow
 from tests.orchestrator._identity_helpers import error_code
 from tests.orchestrator._vault_helpers import create as create_credential
@@ -41,7 +41,9 @@ def fake() -> Iterator[FakeAnthropic]:
 @pytest.fixture
 def settings(settings: Settings, fake: FakeAnthropic) -> Settings:
     fake.reset()
-    return settings.model_copy(update={"ai_base_url": fake.url, "ai_requests_per_minute": PER_MINUTE})
+    return settings.model_copy(
+        update={"ai_base_url": fake.url, "ai_requests_per_minute": PER_MINUTE, "ai_max_retries": 0}
+    )
 
 
 @pytest.fixture
@@ -114,6 +116,21 @@ async def test_a_flow_that_never_validates_is_a_422_in_the_error_body_and_still_
     assert any(p["path"] == "$.nodes[1].type" for p in error["details"]["problems"])
     usage = (await client.get(f"{API}/ai/usage", headers=owner.headers)).json()
     assert (usage["input_tokens"], usage["output_tokens"]) == (300, 150)
+
+
+async def test_tokens_spent_before_the_provider_fails_are_still_counted_and_audited(
+    client: httpx.AsyncClient, app: FastAPI, owner: Member, fake: FakeAnthropic
+) -> None:
+    fake.push(text("no flow here", input_tokens=700, output_tokens=30), error(529))
+
+    response = await client.post(f"{API}/ai/flows", headers=owner.headers, json={"description": "x"})
+
+    assert response.status_code == 502
+    assert error_code(response) == "ai_unavailable"
+    assert KEY not in response.text
+    usage = (await client.get(f"{API}/ai/usage", headers=owner.headers)).json()
+    assert (usage["input_tokens"], usage["output_tokens"]) == (700, 30)
+    assert "ai.flow" in await audit_actions(app, owner.org_id)
 
 
 async def test_an_organisation_without_an_ai_credential_is_told_which_to_create(

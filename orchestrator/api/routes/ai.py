@@ -84,9 +84,11 @@ async def _account(
     target: tuple[str, str],
     model: str,
     outcome: ai.Outcome[Any],
+    failed: bool,
 ) -> None:
-    """Store the request's tokens and its audit entry, in a transaction of their own."""
-    result = "valid" if outcome.result is not None else "invalid"
+    """Store the request's tokens and its audit entry, in a transaction of their own: also when
+    the provider failed after some answers (`failed`), since their tokens were spent."""
+    result = "error" if failed else "valid" if outcome.result is not None else "invalid"
     async with request.app.state.db.transaction() as session:
         await ai.record_usage(
             session,
@@ -129,17 +131,25 @@ async def propose_flow(body: FlowRequest, principal: Designer, request: Request,
     actor = actor_for(request, principal)
     async with request.app.state.db.transaction() as session:
         model = await ai.org_model(session, principal.org_id, settings, _ring(request), actor)
-    outcome = await ai.build_flow(model, body.description, current=body.flow, max_attempts=settings.ai_max_attempts)
-    await _account(
-        request,
-        principal,
-        actor,
-        feature="flow",
-        action="ai.flow",
-        target=("ai", ""),
-        model=model.model,
-        outcome=outcome,
-    )
+    outcome: ai.Outcome[dict[str, Any]] = ai.Outcome(None)
+    failed = True
+    try:
+        await ai.build_flow(
+            model, body.description, current=body.flow, max_attempts=settings.ai_max_attempts, outcome=outcome
+        )
+        failed = False
+    finally:
+        await _account(
+            request,
+            principal,
+            actor,
+            feature="flow",
+            action="ai.flow",
+            target=("ai", ""),
+            model=model.model,
+            outcome=outcome,
+            failed=failed,
+        )
     flow = outcome.valid()
     return FlowProposal(flow=flow, model=model.model, attempts=outcome.attempts, usage=_usage(outcome, model.model))
 
@@ -167,17 +177,23 @@ async def diagnose_execution(
         failure = ai.find_failure(flow, events, execution.error)
         model = await ai.org_model(session, principal.org_id, settings, _ring(request), actor)
         workflow_id, version_number, error = execution.workflow_id, execution.version_number, execution.error
-    outcome = await ai.diagnose(model, flow, events, error, max_attempts=settings.ai_max_attempts)
-    await _account(
-        request,
-        principal,
-        actor,
-        feature="diagnose",
-        action="execution.diagnose",
-        target=("execution", str(execution_id)),
-        model=model.model,
-        outcome=outcome,
-    )
+    outcome: ai.Outcome[ai.Diagnosis] = ai.Outcome(None)
+    failed = True
+    try:
+        await ai.diagnose(model, flow, events, error, max_attempts=settings.ai_max_attempts, outcome=outcome)
+        failed = False
+    finally:
+        await _account(
+            request,
+            principal,
+            actor,
+            feature="diagnose",
+            action="execution.diagnose",
+            target=("execution", str(execution_id)),
+            model=model.model,
+            outcome=outcome,
+            failed=failed,
+        )
     diagnosis = outcome.valid()
     return DiagnosisPublic(
         execution_id=str(execution_id),

@@ -161,12 +161,14 @@ async def diagnose(
     execution_error: Any,
     *,
     max_attempts: int = 3,
+    outcome: Outcome[Diagnosis] | None = None,
 ) -> Outcome[Diagnosis]:
-    """Ask `model` why the run of `flow` failed (from its stored `events`) and for a patch.
+    """Ask `model` why the run of `flow` failed (from its stored `events`) and for a patch
+    (`outcome`, when given, is filled as answers arrive, as in `ask_until_valid`).
 
     Raises:
         Conflict: the journal holds no failed node.
     """
     context = diagnosis_context(flow, events, execution_error)
     prompt = "Diagnose this failed run:\n" + json.dumps(context, indent=1, default=str)
-    return await ask_until_valid(model, SYSTEM, prompt, _checker(flow), max_attempts=max_attempts)
+    return await ask_until_valid(model, SYSTEM, prompt, _checker(flow), max_attempts=max_attempts, outcome=outcome)

@@ -68,14 +68,24 @@ def flow_prompt(description: str, current: dict[str, Any] | None) -> str:
 
 
 async def build_flow(
-    model: ModelClient, description: str, *, current: dict[str, Any] | None = None, max_attempts: int = 3
+    model: ModelClient,
+    description: str,
+    *,
+    current: dict[str, Any] | None = None,
+    max_attempts: int = 3,
+    outcome: Outcome[dict[str, Any]] | None = None,
 ) -> Outcome[dict[str, Any]]:
     """Ask `model` for a flow that does what `description` says (a change of `current` when given).
 
     Returns:
-        The outcome: the valid flow, or None with the problems of the last answer; attempts and
-        token usage either way.
+        The outcome (`outcome` when given, filled as answers arrive): the valid flow, or None
+        with the problems of the last answer; attempts and token usage either way.
     """
     return await ask_until_valid(
-        model, flow_system_prompt(), flow_prompt(description, current), _check_flow, max_attempts=max_attempts
+        model,
+        flow_system_prompt(),
+        flow_prompt(description, current),
+        _check_flow,
+        max_attempts=max_attempts,
+        outcome=outcome,
     )

@@ -82,12 +82,22 @@ def _feedback(problems: list[dict[str, Any]]) -> str:
 
 
 async def ask_until_valid(
-    model: ModelClient, system: str, prompt: str, check: Check[T], *, max_attempts: int
+    model: ModelClient,
+    system: str,
+    prompt: str,
+    check: Check[T],
+    *,
+    max_attempts: int,
+    outcome: Outcome[T] | None = None,
 ) -> Outcome[T]:
     """Ask `model`, check the JSON of its answer, and on problems ask again in the same
-    conversation with the problems fed back, at most `max_attempts` answers in all."""
+    conversation with the problems fed back, at most `max_attempts` answers in all.
+
+    `outcome` (a fresh one by default) is filled as answers arrive, so a caller that passes its own
+    still knows the attempts and tokens spent when a later call to the model raises.
+    """
     messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
-    outcome: Outcome[T] = Outcome(None)
+    outcome = Outcome(None) if outcome is None else outcome
     for _ in range(max_attempts):
         answer = await model.ask(system, messages)
         outcome.attempts += 1
