@@ -186,6 +186,7 @@ async def failed_execution(app: FastAPI, org_id: uuid.UUID) -> uuid.UUID:
             )
         execution = await get_execution(session, org_id, execution_id)
         execution.error = {"message": "waited too long", "node": "pause"}
+        execution.last_seq = execution.stored_seq = len(events)
         await transition(session, execution, State.FAILED, reason="test", actor=SYSTEM)
     return execution_id
 

@@ -38,7 +38,7 @@ Reader = Annotated[Principal, Depends(require(Permission.EXECUTIONS_READ))]
 OrgReader = Annotated[Principal, Depends(require(Permission.ORG_READ))]
 
 MAX_JOURNAL_READ = 5000
-"""Events read from the journal of the execution to diagnose (the failure is near its end)."""
+"""Events read from the end of the journal of the execution to diagnose (the failure is near its end)."""
 
 
 def _limiter(request: Request) -> SlidingWindowLimiter:
@@ -173,7 +173,9 @@ async def diagnose_execution(
             raise Conflict(f"execution {execution_id} is {execution.state}, not failed", code="not_failed")
         _take_budget(request, principal.org_id, settings)
         flow = await version_document(session, execution.version_id)
-        events, _ = await list_events(session, execution, after_seq=0, limit=MAX_JOURNAL_READ)
+        newest = max(execution.last_seq, execution.stored_seq)
+        after = max(0, newest - MAX_JOURNAL_READ)  # the failure ends the journal: read its tail
+        events, _ = await list_events(session, execution, after_seq=after, limit=MAX_JOURNAL_READ)
         failure = ai.find_failure(flow, events, execution.error)
         model = await ai.org_model(session, principal.org_id, settings, _ring(request), actor)
         workflow_id, version_number, error = execution.workflow_id, execution.version_number, execution.error
