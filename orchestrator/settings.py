@@ -192,6 +192,20 @@ class Settings(BaseSettings):
             "executions of the first request, and stores nothing new."
         ),
     )
+    ai_credential: str = Field(
+        default="anthropic",
+        max_length=200,
+        description="The vault credential (of each organisation) holding its Anthropic API key (a token).",
+    )
+    ai_base_url: str | None = Field(default=None, description="The Messages API's base URL (default: Anthropic's).")
+    ai_model: str = Field(default="claude-sonnet-4-5", max_length=200, description="The model the AI routes ask.")
+    ai_max_tokens: int = Field(default=8192, ge=256, le=64000, description="Largest answer of one model call.")
+    ai_timeout_s: float = Field(default=60.0, gt=0, le=600, description="Timeout of one model call.")
+    ai_max_retries: int = Field(default=1, ge=0, le=5, description="Retries of a failed model call (SDK).")
+    ai_max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Answers asked for before an invalid flow or patch is given up (422)."
+    )
+    ai_requests_per_minute: int = Field(default=20, ge=1, description="AI requests per organisation per minute.")
     cancel_grace_s: float = Field(
         default=30.0,
         ge=0,

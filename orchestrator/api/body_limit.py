@@ -36,6 +36,7 @@ ROUTE_LIMITS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/api/v1/executions/batch", "max_batch_start_body_bytes"),
         ("POST", r"/api/v1/workflows", "max_flow_body_bytes"),
         ("PATCH", r"/api/v1/workflows/[^/]+", "max_flow_body_bytes"),
+        ("POST", r"/api/v1/ai/flows", "max_flow_body_bytes"),
         ("POST", r"/api/v1/workflows/import", "max_import_body_bytes"),
         ("POST", r"/api/v1/credentials", "max_credential_body_bytes"),
         ("PATCH", r"/api/v1/credentials/[^/]+", "max_credential_body_bytes"),

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from orchestrator.api.routes import (
     agents,
+    ai,
     audit,
     auth,
     credentials,
@@ -28,6 +29,7 @@ ROUTERS: list[APIRouter] = [
     roles.router,
     templates.router,
     audit.router,
+    ai.router,
 ]
 """Resource routers mounted under /api/v1 (health is mounted at the root). FastAPI tries routes in order,
 one by one, so the busiest come first: starting executions is the hot path."""
