@@ -146,7 +146,9 @@ async def ask(
     model = str(message.model or params.model)
     inp, out = int(message.usage.input_tokens), int(message.usage.output_tokens)
     usage = {"input_tokens": inp, "output_tokens": out, "cost_usd": cost_usd(model, inp, out), "model": model}
-    context().log(f"{model}: {inp} input + {out} output tokens, cost {usage['cost_usd']} USD", "debug")
+    ctx = context()
+    ctx.log(f"{model}: {inp} input + {out} output tokens, cost {usage['cost_usd']} USD", "debug")
+    ctx.note("ai_usage", usage)  # the orchestrator sums these per execution
     if message.stop_reason == "refusal":
         raise StepError(
             f"the model {model} refused the request (stop_reason refusal)",
