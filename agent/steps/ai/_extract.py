@@ -91,8 +91,7 @@ async def extract_from(
 
 class ExtractParams(AiParams):
     text: str = Field(min_length=1, description="The text to extract from (an e-mail, an OCR result, a page).")
-    json_schema: dict[str, Any] = Field(
-        alias="schema",
+    output_schema: dict[str, Any] = Field(
         description=(
             'JSON Schema of the fields, e.g. {"type": "object", "properties": '
             '{"total": {"type": "number"}}, "required": ["total"]}.'
@@ -100,7 +99,7 @@ class ExtractParams(AiParams):
     )
     instructions: str = Field("", description="Extra instructions (formats, what to do with missing fields).")
 
-    @field_validator("json_schema")
+    @field_validator("output_schema")
     @classmethod
     def _schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
         return check_schema(schema)
@@ -111,11 +110,11 @@ async def extract(p: ExtractParams) -> dict[str, Any]:
     """Extract fields from a text as data fitting a JSON Schema (validated; one corrective retry).
 
     Example node: `{"id": "inv", "type": "ai.extract", "params": {"text": "{{ inputs.mail_body }}",
-    "schema": {"type": "object", "properties": {"number": {"type": "string"}, "total":
+    "output_schema": {"type": "object", "properties": {"number": {"type": "string"}, "total":
     {"type": "number"}}, "required": ["number", "total"]}}}` then `{{ steps.inv.output.data.total }}`.
     """
     system = f"Extract the requested fields from the user's text. Do not invent values. {p.instructions}".strip()
-    return await extract_from(p, [{"type": "text", "text": p.text}], p.json_schema, system)
+    return await extract_from(p, [{"type": "text", "text": p.text}], p.output_schema, system)
 
 
 class DecideParams(AiParams):

@@ -116,31 +116,33 @@ def load_picture(p: ImageParams) -> Picture:
 
 class VisionParams(ImageParams):
     prompt: str = Field("Describe this image.", min_length=1, description="What to do with the image.")
-    json_schema: dict[str, Any] | None = Field(
-        None, alias="schema", description="JSON Schema: extract data fitting it (as `ai.extract`) instead of text."
+    output_schema: dict[str, Any] | None = Field(
+        None, description="JSON Schema: extract data fitting it (as `ai.extract`) instead of text."
     )
 
-    @field_validator("json_schema")
+    @field_validator("output_schema")
     @classmethod
     def _schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if schema is None else check_schema(schema)
 
 
 @step(
-    "ai.vision", params=VisionParams, output="{text} or {data, attempts} with `schema`; {image: {width, height}, usage}"
+    "ai.vision",
+    params=VisionParams,
+    output="{text}, or {data, attempts} with `output_schema`; and {image: {width, height}, usage}",
 )
 async def vision(p: VisionParams) -> dict[str, Any]:
     """Describe an image or a PDF page, or extract data from it by a JSON Schema.
 
     Example node: `{"id": "read", "type": "ai.vision", "params": {"pdf": "invoice.pdf", "page": 1,
-    "schema": {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]}}}`
+    "output_schema": {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]}}}`
     """
     picture = load_picture(p)
     content = [picture.block(), {"type": "text", "text": p.prompt}]
     size = {"width": picture.width, "height": picture.height}
-    if p.json_schema is not None:
+    if p.output_schema is not None:
         system = "Extract the requested fields from the image. Do not invent values."
-        return {**await extract_from(p, content, p.json_schema, system), "image": size}
+        return {**await extract_from(p, content, p.output_schema, system), "image": size}
     reply = await ask(p, [{"role": "user", "content": content}])
     return {"text": reply.text, "stop_reason": reply.stop_reason, "image": size, "usage": reply.usage}
 

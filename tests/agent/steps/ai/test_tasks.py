@@ -69,7 +69,7 @@ async def test_classify_answer_outside_the_labels_is_a_clear_error(fake: FakeAnt
 
 async def test_extract_returns_data_valid_on_first_answer(fake: FakeAnthropic, env: StepEnvironment) -> None:
     fake.push(tool_use({"number": "A-1", "total": 12.5}))
-    out = await env.run(extract, base(fake, text="Invoice A-1, total 12.50", schema=SCHEMA))
+    out = await env.run(extract, base(fake, text="Invoice A-1, total 12.50", output_schema=SCHEMA))
     assert out["data"] == {"number": "A-1", "total": 12.5}
     assert out["attempts"] == 1
     assert fake.requests[0].json["tools"][0]["input_schema"] == SCHEMA
@@ -82,7 +82,7 @@ async def test_extract_retries_once_with_the_validation_errors_fed_back(
         tool_use({"number": "A-1", "total": "12,50"}, input_tokens=100, output_tokens=10),
         tool_use({"number": "A-1", "total": 12.5}, input_tokens=150, output_tokens=10),
     )
-    out = await env.run(extract, base(fake, text="Invoice A-1, total 12,50", schema=SCHEMA))
+    out = await env.run(extract, base(fake, text="Invoice A-1, total 12,50", output_schema=SCHEMA))
     assert out["data"]["total"] == 12.5
     assert out["attempts"] == 2
     assert out["usage"]["input_tokens"] == 250
@@ -98,7 +98,7 @@ async def test_extract_retries_once_with_the_validation_errors_fed_back(
 async def test_extract_fails_clearly_after_the_one_retry(fake: FakeAnthropic, env: StepEnvironment) -> None:
     fake.push(tool_use({"number": "A-1"}), tool_use({"number": 7}))
     with pytest.raises(StepError) as err:
-        await env.run(extract, base(fake, text="Invoice A-1", schema=SCHEMA))
+        await env.run(extract, base(fake, text="Invoice A-1", output_schema=SCHEMA))
     assert err.value.kind == "ai_output"
     assert not err.value.retryable
     assert "after one retry" in str(err.value)
@@ -113,9 +113,11 @@ def test_extract_rejects_a_bad_schema_before_a_run() -> None:
     from agent.steps.ai._extract import ExtractParams
 
     with pytest.raises(ValueError, match="must describe an object"):
-        ExtractParams.model_validate({"text": "x", "schema": {"type": "string"}})
+        ExtractParams.model_validate({"text": "x", "output_schema": {"type": "string"}})
     with pytest.raises(ValueError, match="not a valid JSON Schema at properties/total/type"):
-        ExtractParams.model_validate({"text": "x", "schema": {"type": "object", "properties": {"total": {"type": 5}}}})
+        ExtractParams.model_validate(
+            {"text": "x", "output_schema": {"type": "object", "properties": {"total": {"type": 5}}}}
+        )
 
 
 async def test_decide_routes_to_the_chosen_option_with_its_reason(fake: FakeAnthropic, env: StepEnvironment) -> None:
@@ -162,7 +164,7 @@ async def test_vision_extracts_from_a_rendered_pdf_page(
     pdf.save(tmp_path / "doc.pdf")
     pdf.close()
     fake.push(tool_use({"number": "B-2", "total": 3}))
-    out = await env.run(vision, base(fake, pdf=str(tmp_path / "doc.pdf"), page=2, schema=SCHEMA))
+    out = await env.run(vision, base(fake, pdf=str(tmp_path / "doc.pdf"), page=2, output_schema=SCHEMA))
     assert out["data"] == {"number": "B-2", "total": 3}
     sent = fake.requests[0].json["messages"][0]["content"][0]["source"]["data"]
     assert Image.open(io.BytesIO(base64.b64decode(sent))).size == (625, 313)  # 300x150 pt at 150 dpi
