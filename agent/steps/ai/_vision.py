@@ -150,6 +150,12 @@ async def vision(p: VisionParams) -> dict[str, Any]:
 class LocateParams(ImageParams):
     description: str = Field(min_length=1, description='The UI element to find, e.g. "the blue Save button".')
     required: bool = Field(True, description="Fail (kind element_not_found) when it is not there; else found=false.")
+    origin_left: int = Field(
+        0, ge=0, description="Screen x of the image's left edge (a region screenshot's `left`), added to the box."
+    )
+    origin_top: int = Field(
+        0, ge=0, description="Screen y of the image's top edge (a region screenshot's `top`), added to the box."
+    )
 
 
 _BOX_TOOL = {
@@ -212,6 +218,8 @@ async def locate(p: LocateParams) -> dict[str, Any]:
             )
         return {"found": False, "box": None, "target": None, "center": None, "usage": reply.usage}
     box = _box(data, picture, reply.usage)
+    box["left"] += p.origin_left
+    box["top"] += p.origin_top
     right, bottom = box["left"] + box["width"], box["top"] + box["height"]
     return {
         "found": True,

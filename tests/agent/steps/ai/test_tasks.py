@@ -192,6 +192,10 @@ async def test_locate_scales_the_box_back_to_screen_pixels_as_a_region_target(
     assert out["center"] == {"x": 240, "y": 120}
     assert parse_target(out["target"])[0].kind == "region"
     assert "1568x500 pixels" in fake.requests[0].text()
+    fake.push(tool_use({"found": True, "left": 100, "top": 50, "width": 40, "height": 20}, name="box"))
+    image = str(tmp_path / "big.png")
+    moved = await env.run(locate, base(fake, image=image, description="x", origin_left=5, origin_top=7))
+    assert moved["target"] == "region:205,107,285,147"
 
 
 async def test_locate_not_found(fake: FakeAnthropic, env: StepEnvironment, tmp_path: Path) -> None:
