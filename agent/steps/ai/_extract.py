@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from agent.steps.ai._client import AiParams, add_usage, ask, tool_input
 from agent.steps.ai._text_steps import checked_choice, choice_tool, confidence
-from shared.errors import StepError
+from shared.errors import MissingDependency, StepError
 from shared.steps import Route, step
 
 __all__ = ["check_schema", "decide", "extract", "extract_from"]
@@ -22,9 +22,17 @@ TOOL = "record"
 MAX_ERRORS = 10
 
 
+def _jsonschema() -> Any:
+    try:
+        import jsonschema  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise MissingDependency("jsonschema", extra="ai") from exc
+    return jsonschema
+
+
 def check_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A JSON Schema usable as a tool's input: valid, and of type object."""
-    import jsonschema  # type: ignore[import-untyped]
+    jsonschema = _jsonschema()
 
     if schema.get("type") != "object":
         raise ValueError('the schema must describe an object: {"type": "object", "properties": {...}}')
@@ -37,8 +45,7 @@ def check_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _problems(schema: dict[str, Any], data: Any) -> list[str]:
-    import jsonschema
-
+    jsonschema = _jsonschema()
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors[:MAX_ERRORS]]
