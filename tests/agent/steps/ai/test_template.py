@@ -36,3 +36,27 @@ def test_ai_mail_triage_template_runs(fake: FakeAnthropic, tmp_path: Path) -> No
     assert out["cost_usd"] == 3 * 0.0003  # claude-haiku-4-5: 200 * 1 + 20 * 5 per million tokens
     assert [r.json["model"] for r in fake.requests] == ["claude-haiku-4-5"] * 4
     assert KEY not in str(result)
+
+
+def test_ai_invoice_vision_template_reads_the_rendered_page(fake: FakeAnthropic, tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    invoice = Path(__file__).resolve().parents[4] / "resources" / "templates" / "assets" / "invoice.pdf"
+    fake.push(
+        tool_use({"invoice_number": "INV-2026-0042", "date": "07.12.2026", "total": 170.5, "currency": "EUR"}),
+        tool_use({"invoice_number": "INV-2026-0042", "date": "2026-12-07", "total": 170.5, "currency": "EUR"}),
+        text("-"),
+    )
+    result = run_template(
+        "ai_invoice_vision", tmp_path, {"file": str(invoice), "base_url": fake.url}, secrets={"anthropic": KEY}
+    )
+    assert result["status"] == "succeeded", result
+    out = result["outputs"]
+    assert out["invoice"]["date"] == "2026-12-07"
+    assert out["attempts"] == 2
+    assert "date: '07.12.2026' does not match" in fake.requests[1].text()
+    image = fake.requests[0].json["messages"][0]["content"][0]["source"]["data"]
+    assert Image.open(io.BytesIO(base64.b64decode(image))).width > 1000  # an A4 page at 150 dpi
