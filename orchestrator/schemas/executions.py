@@ -64,6 +64,14 @@ class TriggerPublic(BaseModel):
     by: TriggeredBy | None = None
 
 
+class AiUsagePublic(BaseModel):
+    calls: int = Field(description="Model calls made (each attempt and corrective retry counts).")
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float = Field(description="US dollars, from the agent's price table; unpriced models add nothing.")
+    unpriced_calls: int = Field(description="Calls to a model the price table does not know.")
+
+
 class ExecutionPublic(BaseModel):
     id: uuid.UUID
     workflow_id: uuid.UUID
@@ -96,6 +104,11 @@ class ExecutionPublic(BaseModel):
     waiting_reason: str | None = Field(default=None, description="Why a queued execution is not running yet.")
     credentials: list[str] = Field(
         default_factory=list, description="The vault credentials its version reads (names only)."
+    )
+    ai_usage: AiUsagePublic | None = Field(
+        default=None,
+        description="Tokens and cost of its AI steps, summed from the journal; only on the one-execution "
+        "read (null there when it made no AI call, and in lists).",
     )
     created_at: datetime
     updated_at: datetime

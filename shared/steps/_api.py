@@ -88,6 +88,8 @@ class StepDefinition:
     effects: bool = True
     """The step acts outside the execution (clicks, files, requests, e-mail): an agent that lost
     contact with the orchestrator does not start it (fencing). False for pure steps."""
+    ports_param: str | None = None
+    """A router whose ports are a list param of each node (`ai.decide`'s `options`)."""
 
     def ports_for(self, params: Mapping[str, Any]) -> tuple[str, ...] | None:
         """The output ports of a node of this type, or None when they are known only at run time
@@ -97,6 +99,9 @@ class StepDefinition:
             if isinstance(cases, list):
                 return (*(str(c) for c in cases), "default", "error")
             return None
+        if self.ports_param is not None:
+            values = params.get(self.ports_param)
+            return (*(str(v) for v in values), "error") if isinstance(values, list) else None
         return (*self.ports, "error")
 
     def describe(self) -> dict[str, Any]:
@@ -126,6 +131,7 @@ def step(
     required_bodies: tuple[str, ...] = (),
     lock: str | None = None,
     effects: bool = True,
+    ports_param: str | None = None,
 ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Attach a `StepDefinition` to a function.
 
@@ -142,6 +148,7 @@ def step(
             drive the mouse and keyboard).
         effects: whether the step acts outside the execution; False only for pure steps
             (computing, waiting), which a fenced agent may still run.
+        ports_param: for a router, the list param naming each node's ports (instead of `ports`).
     """
 
     def attach(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -162,6 +169,7 @@ def step(
             lock=lock,
             is_async=inspect.iscoroutinefunction(fn),
             effects=effects,
+            ports_param=ports_param,
         )
         fn.__rpa_step__ = definition  # type: ignore[attr-defined]
         return fn

@@ -148,11 +148,13 @@ class FakeAnthropic:
 
     Replies come from the queue (`push`) first, then from `handler` (a function of the request);
     with neither, a text reply "ok". Requests whose key is not in `keys` (when set) get a 401.
+    `port` 0 (the default) takes a free one.
     """
 
-    def __init__(self, handler: Handler | None = None, *, keys: set[str] | None = None) -> None:
+    def __init__(self, handler: Handler | None = None, *, keys: set[str] | None = None, port: int = 0) -> None:
         self.handler = handler
         self.keys = keys
+        self.port = port
         self.requests: list[Request] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -184,6 +186,9 @@ class FakeAnthropic:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY, a keep-alive client
+            # waits ~40 ms for the delayed ACK on each answer.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
@@ -209,7 +214,7 @@ class FakeAnthropic:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

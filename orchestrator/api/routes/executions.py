@@ -23,6 +23,7 @@ from orchestrator.runtime.live import journal_stream
 from orchestrator.schemas.executions import (
     MAX_BATCH_STARTS,
     MAX_SEQ,
+    AiUsagePublic,
     ArtifactPublic,
     ExecutionBatchCreate,
     ExecutionBatchPublic,
@@ -42,6 +43,7 @@ from orchestrator.services import artifacts as artifact_service
 from orchestrator.services import executions as service
 from orchestrator.services import start_keys
 from orchestrator.services.audit import Actor
+from orchestrator.services.execution_ai_usage import ai_usage
 from shared.protocol import JobCancel
 from shared.states import TERMINAL_STATES
 
@@ -301,6 +303,8 @@ async def get(execution_id: uuid.UUID, principal: Reader, session: SessionDep, h
     execution = await service.get_execution(session, principal.org_id, execution_id)
     public = ExecutionPublic.of(execution)
     public.waiting_reason = await why_waiting(session, hub, execution)
+    usage = await ai_usage(session, execution.id)
+    public.ai_usage = AiUsagePublic.model_validate(usage) if usage is not None else None
     return public
 
 

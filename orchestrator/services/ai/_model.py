@@ -14,27 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orchestrator.errors import ApiError
+from shared.ai_prices import PRICES
+from shared.ai_prices import cost_usd as priced
 
-PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
-    # model prefix: (USD per million input tokens, per million output tokens); the longest prefix wins
-    "claude-opus-4": (15.0, 75.0),
-    "claude-sonnet-4": (3.0, 15.0),
-    "claude-3-7-sonnet": (3.0, 15.0),
-    "claude-3-5-sonnet": (3.0, 15.0),
-    "claude-haiku-4": (1.0, 5.0),
-    "claude-3-5-haiku": (0.8, 4.0),
-    "claude-3-haiku": (0.25, 1.25),
-}
-"""The one editable price table. A model it does not know costs 0 (its tokens are still recorded)."""
+PRICES_PER_MTOK = PRICES
+"""The one editable price table (`shared/ai_prices.py`), shared with the agent's `ai.*` steps."""
 
 
 def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
-    """The price of `input_tokens` + `output_tokens` of `model`, in USD (0 for an unknown model)."""
-    matches = [prefix for prefix in PRICES_PER_MTOK if model.startswith(prefix)]
-    if not matches:
-        return 0.0
-    per_in, per_out = PRICES_PER_MTOK[max(matches, key=len)]
-    return round((input_tokens * per_in + output_tokens * per_out) / 1_000_000, 6)
+    """The price of `input_tokens` + `output_tokens` of `model`, in USD (0 for an unknown model,
+    whose tokens are still recorded)."""
+    return priced(model, input_tokens, output_tokens) or 0.0
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from agent.steps.ai import AI_STEPS
 from agent.steps.browser import BROWSER_STEPS, Anchor, Fingerprint, TargetSpec
 from agent.steps.credentials import CREDENTIAL_STEPS
 from agent.steps.data import AGENT_DATA_STEPS
@@ -47,6 +48,7 @@ PAGES: dict[str, tuple[object, ...]] = {
     "excel.md": (*EXCEL_STEPS, *CSV_STEPS),
     "tables.md": TABLE_STEPS,
     "ocr.md": OCR_STEPS,
+    "ai.md": AI_STEPS,
 }
 MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "browser-targets.md": {"TargetSpec": TargetSpec, "Anchor": Anchor, "Fingerprint": Fingerprint},
