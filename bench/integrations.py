@@ -173,9 +173,9 @@ def _http(args: argparse.Namespace) -> list[dict[str, Any]]:
     return asyncio.run(http_section(sizes, args.repeats or REPEATS))
 
 
-FILE_SECTIONS = ("_integrations_imap",)
+FILE_SECTIONS = ("_integrations_imap", "_integrations_ai")
 """Sections in files of their own, named after the file (`_integrations_imap.py` -> "imap").
-The AI section joins here as `_integrations_ai` (bench/_integrations_ai.py, `run(args)`)."""
+A section file exposes `run(args)`, and `add_arguments(parser)` for options of its own."""
 SECTIONS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {"http": _http}
 """Section name -> its measurement, in the order they run; FILE_SECTIONS are added by main()."""
 
