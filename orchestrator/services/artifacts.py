@@ -1,20 +1,17 @@
-"""Execution artifacts: files kept in the artifact store (a folder), described by `Artifact` rows.
+"""Execution artifacts: files kept in the artifact store (a folder or an fsspec URL, see
+`artifact_store`), described by `Artifact` rows.
 
-A stored file's path is made by the store — `<org_id>/<execution_id>/<artifact_id>` — never from a
-name a client or agent chose, and every read resolves the path and checks that it stays inside
-the store's root, so a row that was tampered with cannot reach another file.
+A stored file's key is made here — `<org_id>/<execution_id>/<artifact_id>` — never from a name a
+client or agent chose, and every read checks that the key stays inside the store's root, so a row
+that was tampered with cannot reach another file.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.db.base import new_id
 from orchestrator.errors import ApiError, Invalid, NotFound
 from orchestrator.models.executions import Artifact, Execution
-from orchestrator.settings import Settings, private_dir
+from orchestrator.services.artifact_store import (
+    ArtifactMissing,
+    ArtifactStore,
+    StoreLimitExceeded,
+    open_store,
+    put_stream,
+)
+from orchestrator.settings import Settings
 
 log = logging.getLogger("rpa.orchestrator")
 
@@ -66,14 +70,14 @@ async def _quota_left(session: AsyncSession, execution: Execution, quotas: dict[
     return min(left) if left else None
 
 
-def _private_file(path: Path) -> BinaryIO:
-    """`path` opened for writing, made 0600 (only the orchestrator's user reads artifacts)."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-
-
 def artifact_root(settings: Settings) -> Path:
-    """The artifact store's folder: `<data_dir>/artifacts`."""
+    """The default artifact store's folder: `<data_dir>/artifacts`."""
     return settings.data_dir / "artifacts"
+
+
+def artifact_store(settings: Settings) -> ArtifactStore:
+    """The store `RPA_ARTIFACT_STORE` names (the folder `artifact_root` when it is empty)."""
+    return open_store(settings.artifact_store, artifact_root(settings), settings.artifact_store_options)
 
 
 def _check_name(name: str) -> str:
@@ -85,7 +89,7 @@ def _check_name(name: str) -> str:
 
 async def receive_artifact(
     session: AsyncSession,
-    root: Path,
+    store: ArtifactStore | Path,
     execution: Execution,
     *,
     name: str,
@@ -115,32 +119,20 @@ async def receive_artifact(
         name=_check_name(name),
         content_type=content_type[:255] or "application/octet-stream",
     )
-    relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
-    target = root / relative
-    private_dir(target.parent)
-    partial = target.with_name(target.name + ".part")
-    digest, size = hashlib.sha256(), 0
-    out = await asyncio.to_thread(_private_file, partial)  # file I/O off the event loop
+    if isinstance(store, Path):
+        store = open_store("", store)
+    key = f"{execution.org_id}/{execution.id}/{artifact.id}"
     try:
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(
-                        f"the artifact is larger than the {limit} bytes this execution may still "
-                        "upload (the size limit or what is left of a quota)",
-                        status=413,
-                        code="too_large",
-                        details={"limit": limit},
-                    )
-                digest.update(chunk)
-                await asyncio.to_thread(out.write, chunk)
-        finally:
-            out.close()
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    artifact.size, artifact.sha256, artifact.path = size, digest.hexdigest(), relative.as_posix()
+        stored = await put_stream(store, key, chunks, limit)
+    except StoreLimitExceeded:
+        raise ApiError(
+            f"the artifact is larger than the {limit} bytes this execution may still "
+            "upload (the size limit or what is left of a quota)",
+            status=413,
+            code="too_large",
+            details={"limit": limit},
+        ) from None
+    artifact.size, artifact.sha256, artifact.path = stored.size, stored.sha256, key
     session.add(artifact)
     await session.flush()
     return artifact
@@ -168,15 +160,14 @@ async def get_artifact(session: AsyncSession, execution: Execution, artifact_id:
     return artifact
 
 
-def artifact_file(root: Path, artifact: Artifact) -> Path:
-    """The artifact's file, resolved inside the store; NotFound when it is missing or lies outside."""
-    base = root.resolve()
-    candidate = (base / artifact.path).resolve()
-    if not candidate.is_relative_to(base):
-        log.warning("artifact %s points outside the artifact store; refused", artifact.id)
-        raise NotFound(f"the file of artifact {artifact.id} is not in the artifact store", code="artifact_missing")
-    if not candidate.is_file():
+def check_artifact_file(store: ArtifactStore, artifact: Artifact) -> None:
+    """NotFound (`artifact_missing`) when the artifact's file is missing or its key leaves the store."""
+    try:
+        present = store.exists(artifact.path)
+    except ArtifactMissing:
+        present = False
+    if not present:
+        log.warning("artifact %s has no file in the artifact store at its key", artifact.id)
         raise NotFound(
             f"the file of artifact {artifact.id} is missing from the artifact store", code="artifact_missing"
         )
-    return candidate

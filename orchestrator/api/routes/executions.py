@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +41,7 @@ from orchestrator.security.principal import Principal
 from orchestrator.services import artifacts as artifact_service
 from orchestrator.services import executions as service
 from orchestrator.services import start_keys
+from orchestrator.services.artifact_store import attachment, read_stream
 from orchestrator.services.audit import Actor
 from shared.protocol import JobCancel
 from shared.states import TERMINAL_STATES
@@ -389,25 +390,30 @@ async def artifacts(
 
 @router.get(
     "/{execution_id}/artifacts/{artifact_id}",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     response_model=None,
     summary="Download one artifact",
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"}},
 )
 async def download_artifact(
     execution_id: uuid.UUID, artifact_id: uuid.UUID, principal: Reader, session: SessionDep, settings: SettingsDep
-) -> FileResponse:
+) -> StreamingResponse:
     execution = await service.get_execution(session, principal.org_id, execution_id)
     artifact = await artifact_service.get_artifact(session, execution, artifact_id)
-    path = artifact_service.artifact_file(artifact_service.artifact_root(settings), artifact)
+    store = artifact_service.artifact_store(settings)
+    await asyncio.to_thread(artifact_service.check_artifact_file, store, artifact)
     # An attachment that the browser must not sniff, of an allowed type (rows stored before the
-    # allowlist included): an artifact is never rendered as our page.
-    return FileResponse(
-        path,
+    # allowlist included): an artifact is never rendered as our page. Streamed in chunks from
+    # whatever store holds it.
+    return StreamingResponse(
+        read_stream(store, artifact.path),
         media_type=artifact_service.safe_content_type(artifact.content_type, settings.artifact_content_types),
-        filename=artifact.name,
-        content_disposition_type="attachment",
-        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
+        headers={
+            "Content-Disposition": attachment(artifact.name),
+            "Content-Length": str(artifact.size),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
     )
 
 
