@@ -11,13 +11,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, make_transient
 
 from orchestrator.db.base import new_id
-from orchestrator.errors import ApiError, Invalid, NotFound
+from orchestrator.errors import ApiError, Conflict, Invalid, NotFound
 from orchestrator.models.executions import Artifact, Execution
 from orchestrator.services.artifact_store import (
     ArtifactMissing,
@@ -32,6 +36,7 @@ log = logging.getLogger("rpa.orchestrator")
 
 
 SAFE_CONTENT_TYPE = "application/octet-stream"
+_VERSION_ATTEMPTS = 5
 
 
 def safe_content_type(given: str | None, allowed: list[str]) -> str:
@@ -116,6 +121,7 @@ async def receive_artifact(
         id=new_id(),
         org_id=execution.org_id,
         execution_id=execution.id,
+        workflow_id=execution.workflow_id,
         name=_check_name(name),
         content_type=content_type[:255] or "application/octet-stream",
     )
@@ -133,9 +139,33 @@ async def receive_artifact(
             details={"limit": limit},
         ) from None
     artifact.size, artifact.sha256, artifact.path = stored.size, stored.sha256, key
-    session.add(artifact)
-    await session.flush()
+    await _add_version(session, artifact)
     return artifact
+
+
+async def _add_version(session: AsyncSession, artifact: Artifact) -> None:
+    """Insert `artifact` as the next version of its (workflow, name). Two uploads of one name at
+    once may pick the same number: the unique constraint refuses the second, which takes the next."""
+    for _ in range(_VERSION_ATTEMPTS):
+        artifact.version = 1 + int(
+            await session.scalar(
+                select(func.coalesce(func.max(Artifact.version), 0)).where(
+                    Artifact.org_id == artifact.org_id,
+                    Artifact.workflow_id == artifact.workflow_id,
+                    Artifact.name == artifact.name,
+                )
+            )
+            or 0
+        )
+        try:
+            async with session.begin_nested():
+                session.add(artifact)
+            return
+        except IntegrityError:
+            if artifact in session:
+                session.expunge(artifact)
+            make_transient(artifact)
+    raise Conflict(f"artifact {artifact.name!r}: too many versions stored at once; retry")
 
 
 async def list_artifacts(
@@ -171,3 +201,80 @@ def check_artifact_file(store: ArtifactStore, artifact: Artifact) -> None:
         raise NotFound(
             f"the file of artifact {artifact.id} is missing from the artifact store", code="artifact_missing"
         )
+
+
+@dataclass(frozen=True)
+class ArtifactFilter:
+    """What a metadata query asks for; every field optional, all of them ANDed."""
+
+    execution_id: uuid.UUID | None = None
+    workflow_id: uuid.UUID | None = None
+    name: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    latest: bool = False
+    """Only the newest version of each (workflow, name)."""
+
+
+def _conditions(org_id: uuid.UUID, query: ArtifactFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [Artifact.org_id == org_id]
+    if query.execution_id is not None:
+        where.append(Artifact.execution_id == query.execution_id)
+    if query.workflow_id is not None:
+        where.append(Artifact.workflow_id == query.workflow_id)
+    if query.name is not None:
+        where.append(Artifact.name == query.name)
+    if query.created_from is not None:
+        where.append(Artifact.created_at >= query.created_from)
+    if query.created_to is not None:
+        where.append(Artifact.created_at < query.created_to)
+    if query.latest:
+        newer = aliased(Artifact)
+        where.append(
+            ~exists().where(
+                newer.org_id == Artifact.org_id,
+                newer.workflow_id == Artifact.workflow_id,
+                newer.name == Artifact.name,
+                newer.version > Artifact.version,
+            )
+        )
+    return where
+
+
+async def search_artifacts(
+    session: AsyncSession, org_id: uuid.UUID, query: ArtifactFilter, *, limit: int, offset: int
+) -> tuple[list[Artifact], int]:
+    """The organisation's artifacts matching `query`, newest first, and how many match in all."""
+    where = _conditions(org_id, query)
+    total = await session.scalar(select(func.count()).select_from(Artifact).where(*where))
+    rows = await session.scalars(
+        select(Artifact)
+        .where(*where)
+        .order_by(Artifact.created_at.desc(), Artifact.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def get_org_artifact(session: AsyncSession, org_id: uuid.UUID, artifact_id: uuid.UUID) -> Artifact:
+    artifact = await session.scalar(select(Artifact).where(Artifact.id == artifact_id, Artifact.org_id == org_id))
+    if artifact is None:
+        raise NotFound(f"no artifact {artifact_id}")
+    return artifact
+
+
+async def artifact_version(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, name: str, version: int | None
+) -> Artifact:
+    """Version `version` of the workflow's artifact `name`, or its latest when None."""
+    query = select(Artifact).where(
+        Artifact.org_id == org_id, Artifact.workflow_id == workflow_id, Artifact.name == name
+    )
+    if version is not None:
+        query = query.where(Artifact.version == version)
+    artifact = await session.scalar(query.order_by(Artifact.version.desc()).limit(1))
+    if artifact is None:
+        which = f"version {version} of " if version is not None else ""
+        raise NotFound(f"workflow {workflow_id} has no {which}artifact {name!r}")
+    return artifact

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from orchestrator.api.routes import (
     agents,
+    artifacts,
     audit,
     auth,
     credentials,
@@ -27,6 +28,7 @@ ROUTERS: list[APIRouter] = [
     invitations.router,
     roles.router,
     templates.router,
+    artifacts.router,
     audit.router,
 ]
 """Resource routers mounted under /api/v1 (health is mounted at the root). FastAPI tries routes in order,

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.deps import HubDep, PageDep, SessionDep, SettingsDep, client_ip, get_dispatcher, get_hub, require
+from orchestrator.api.routes.artifacts import artifact_response
 from orchestrator.db.session import after_commit, release
 from orchestrator.errors import ApiError, Conflict
 from orchestrator.runtime.dispatch import why_waiting
@@ -41,7 +42,6 @@ from orchestrator.security.principal import Principal
 from orchestrator.services import artifacts as artifact_service
 from orchestrator.services import executions as service
 from orchestrator.services import start_keys
-from orchestrator.services.artifact_store import attachment, read_stream
 from orchestrator.services.audit import Actor
 from shared.protocol import JobCancel
 from shared.states import TERMINAL_STATES
@@ -400,21 +400,7 @@ async def download_artifact(
 ) -> StreamingResponse:
     execution = await service.get_execution(session, principal.org_id, execution_id)
     artifact = await artifact_service.get_artifact(session, execution, artifact_id)
-    store = artifact_service.artifact_store(settings)
-    await asyncio.to_thread(artifact_service.check_artifact_file, store, artifact)
-    # An attachment that the browser must not sniff, of an allowed type (rows stored before the
-    # allowlist included): an artifact is never rendered as our page. Streamed in chunks from
-    # whatever store holds it.
-    return StreamingResponse(
-        read_stream(store, artifact.path),
-        media_type=artifact_service.safe_content_type(artifact.content_type, settings.artifact_content_types),
-        headers={
-            "Content-Disposition": attachment(artifact.name),
-            "Content-Length": str(artifact.size),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox",
-        },
-    )
+    return await artifact_response(settings, artifact)
 
 
 @router.post(
