@@ -242,6 +242,17 @@ class Settings(BaseSettings):
         ),
         repr=False,
     )
+    artifact_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Days artifacts are kept where neither the organisation nor the workflow set a retention rule "
+            "(empty: for ever)."
+        ),
+    )
+    artifact_purge_interval_s: float = Field(
+        default=3600.0, gt=0, description="Seconds between passes of the artifact retention purge."
+    )
     artifact_content_types: list[str] = Field(
         default_factory=lambda: list(SAFE_ARTIFACT_TYPES),
         description=(

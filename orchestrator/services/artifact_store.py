@@ -16,10 +16,13 @@ run in a worker thread by the async helpers (`put_stream`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -77,6 +80,9 @@ class ArtifactStore(Protocol):
     def size(self, key: str) -> int:
         """The size of `key`'s file in bytes. Raises `ArtifactMissing`."""
 
+    def purge_partials(self, older_than_s: float) -> int:
+        """Remove unfinished uploads (left by a crash) older than `older_than_s`; how many."""
+
 
 def _partial(key: str) -> str:
     return key + ".part"
@@ -133,6 +139,17 @@ class LocalStore:
             raise ArtifactMissing(f"{key!r} is missing from the artifact store")
         return path.stat().st_size
 
+    def purge_partials(self, older_than_s: float) -> int:
+        if not self.root.is_dir():
+            return 0
+        cutoff, removed = time.time() - older_than_s, 0
+        for path in self.root.rglob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
+
 
 class FsspecStore:
     """Any fsspec file system under a base URL (`s3://bucket/prefix`, `gcs://…`, `memory://…`)."""
@@ -184,6 +201,19 @@ class FsspecStore:
             return int(self.fs.size(self._path(key)))
         except FileNotFoundError:
             raise ArtifactMissing(f"{key!r} is missing from the artifact store") from None
+
+    def purge_partials(self, older_than_s: float) -> int:
+        cutoff, removed = datetime.now(UTC) - timedelta(seconds=older_than_s), 0
+        for path in self.fs.find(self.base):
+            if not str(path).endswith(".part"):
+                continue
+            modified = self.fs.modified(path)
+            if modified.tzinfo is None:
+                modified = modified.replace(tzinfo=UTC)
+            if modified < cutoff:
+                self.fs.rm_file(path)
+                removed += 1
+        return removed
 
 
 def _fsspec() -> Any:
