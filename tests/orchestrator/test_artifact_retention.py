@@ -122,3 +122,20 @@ async def test_two_purgers_racing_on_postgres_delete_each_file_once(app: FastAPI
     assert set(store.deleted.values()) == {1}
     assert len(store.deleted) == 30
     assert await _left(app) == {keep.id}
+
+
+async def test_retention_is_set_through_the_api_by_managers_only(app: FastAPI, client: Any, tenant) -> None:
+    owner = await tenant()
+    viewer = await tenant(org_id=owner.org_id, role="viewer")
+    workflow = await make_workflow(app, owner.org_id)
+    url = "/api/v1/artifacts/retention"
+    org_rule = await client.put(url, json={"days": 30, "keep_last": 5}, headers=owner.headers)
+    assert org_rule.status_code == 200, org_rule.text
+    assert org_rule.json() == {"workflow_id": None, "days": 30, "keep_last": 5}
+    flow_rule = await client.put(url, json={"workflow_id": str(workflow), "keep_last": 1}, headers=owner.headers)
+    assert flow_rule.json() == {"workflow_id": str(workflow), "days": None, "keep_last": 1}
+    again = await client.put(url, json={"days": 7}, headers=owner.headers)
+    assert again.json() == {"workflow_id": None, "days": 7, "keep_last": None}
+    assert (await client.put(url, json={"days": 0}, headers=owner.headers)).status_code == 422
+    assert (await client.put(url, json={"days": 1, "x": 1}, headers=owner.headers)).status_code == 422
+    assert (await client.put(url, json={"days": 1}, headers=viewer.headers)).status_code == 403
