@@ -196,3 +196,28 @@ async def test_agents_upload_to_s3_and_users_download_from_it(
     )
     assert too_big.status_code == 413
     assert too_big.json()["error"]["code"] == "too_large"
+
+
+async def test_unfinished_uploads_are_purged_and_finished_files_kept(store: ArtifactStore) -> None:
+    await put_stream(store, "org/exec/done", _chunks(10), limit=10)
+    writer = store.writer("org/exec/crashed")  # an upload a crash interrupted: its .part stays
+    writer.write(b"half")
+    writer.close()
+    if isinstance(store, FsspecStore):
+        store.fs.invalidate_cache()
+    assert store.exists("org/exec/crashed.part")
+    assert store.purge_partials(older_than_s=3600) == 0  # too recent to be a crash's
+    assert store.purge_partials(older_than_s=0) == 1
+    assert not store.exists("org/exec/crashed.part")
+    assert store.exists("org/exec/done")
+
+
+def test_store_credentials_stay_out_of_the_settings_repr_and_the_store_url(tmp_path: Path) -> None:
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path,
+        artifact_store="memory://vault",
+        artifact_store_options={"secret": "s3cr3t-value"},
+    )
+    assert "s3cr3t-value" not in repr(settings)
+    assert "s3cr3t-value" not in open_store("s3://KEY:s3cr3t-value@b/p", tmp_path, {"anon": True}).url
