@@ -180,3 +180,11 @@ async def test_0014_numbers_existing_artifacts_and_goes_back(tmp_path: Path) -> 
         await upgrade(url)
     finally:
         engine.dispose()
+
+
+async def test_uploads_of_one_name_at_once_get_distinct_versions(app: FastAPI, tenant) -> None:
+    owner = await tenant()
+    workflow = await make_workflow(app, owner.org_id)
+    runs = [await make_execution(app, owner.org_id, workflow, state=State.RUNNING) for _ in range(4)]
+    made = await asyncio.gather(*(register(app, owner.org_id, run, "same.csv", b"x") for run in runs))
+    assert sorted(a.version for a in made) == [1, 2, 3, 4]
