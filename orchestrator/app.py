@@ -22,12 +22,14 @@ from orchestrator.db.session import Database
 from orchestrator.logging import install as install_log_masking
 from orchestrator.runtime.admission import HandshakeGate
 from orchestrator.runtime.agent_writer import AgentWriter
+from orchestrator.runtime.artifact_purger import ArtifactPurger
 from orchestrator.runtime.checkpoints import CheckpointWriter
 from orchestrator.runtime.dispatch import Dispatcher
 from orchestrator.runtime.hub import AgentHub
 from orchestrator.runtime.leases import LeaseReaper
 from orchestrator.security import audit_keys
 from orchestrator.services import vault_keys
+from orchestrator.services.artifacts import artifact_store
 from orchestrator.services.audit_checkpoints import checkpoint_dir
 from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.services.start_writer import StartWriter
@@ -70,23 +72,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             assign_timeout_s=settings.assign_timeout_s,
             margin_s=settings.lease_margin,
         )
+        purger = ArtifactPurger(
+            db,
+            artifact_store(settings),
+            default_days=settings.artifact_retention_days,
+            interval_s=settings.artifact_purge_interval_s,
+        )
         writer = AgentWriter(db, loop=commits)
         starts = StartWriter(db, loop=commits, on_queued=lambda: dispatcher.kick(work=True))
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer
         app.state.start_writer = starts
         app.state.lease_reaper = reaper
+        app.state.artifact_purger = purger
         # How many agent handshakes do their database work at once (api/routes/agent_socket.py).
         app.state.agent_handshake_gate = HandshakeGate(settings.agent_handshakes)
         checkpoints = CheckpointWriter(db, checkpoint_dir(settings.data_dir), keys.current, settings.audit_checkpoint_s)
         await checkpoints.write()  # chains written by commands while the server was down
         commits.start()
         reaper.start()
+        purger.start()
         checkpoints.start()
         dispatcher.kick()  # executions queued before this start
         try:
             yield
         finally:
             await checkpoints.stop()
+            await purger.stop()
             await reaper.stop()
             await commits.stop()
             for link in list(hub.links.values()):

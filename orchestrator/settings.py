@@ -13,7 +13,7 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -240,6 +240,32 @@ class Settings(BaseSettings):
     )
     max_artifact_bytes_per_org: int = Field(
         default=20 * 1024**3, ge=1, description=("Artifact bytes one organisation may keep.")
+    )
+    artifact_store: str = Field(
+        default="",
+        description=(
+            "Where artifact files are kept: empty for <data_dir>/artifacts, a folder path or file:// URL, or an "
+            "fsspec URL such as s3://bucket/prefix (needs the storage extra)."
+        ),
+    )
+    artifact_store_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            'Options (JSON) for the artifact store\'s file system, e.g. {"endpoint_url": "http://minio:9000"}; '
+            "credentials may also come from the library's environment (AWS_ACCESS_KEY_ID...). Never logged."
+        ),
+        repr=False,
+    )
+    artifact_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Days artifacts are kept where neither the organisation nor the workflow set a retention rule "
+            "(empty: for ever)."
+        ),
+    )
+    artifact_purge_interval_s: float = Field(
+        default=3600.0, gt=0, description="Seconds between passes of the artifact retention purge."
     )
     artifact_content_types: list[str] = Field(
         default_factory=lambda: list(SAFE_ARTIFACT_TYPES),

@@ -136,11 +136,21 @@ class ExecutionTransition(UuidMixin, Base):
 
 
 class Artifact(UuidMixin, TenantMixin, Base):
-    """A file an execution produced; `path` is relative to the artifact store's root."""
+    """A file an execution produced; `path` is its key in the artifact store (migration 0014).
+
+    Files a workflow's executions keep under the same name are versions of one artifact: `version`
+    counts them per (organisation, workflow, name), 1 for the first."""
 
     __tablename__ = "artifacts"
+    __table_args__ = (
+        UniqueConstraint("org_id", "workflow_id", "name", "version", name="uq_artifacts_workflow_name_version"),
+        Index("ix_artifacts_org_created", "org_id", "created_at"),
+    )
 
     execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
+    workflow_id: Mapped[uuid.UUID]
+    """The execution's workflow (copied: lists by workflow and versions need no join)."""
+    version: Mapped[int] = mapped_column(Integer, default=1)
     name: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(String(500))
     size: Mapped[int] = mapped_column(BigInteger)
@@ -165,3 +175,19 @@ class StartKey(Base):
     """The executions the request made, in the order of its answer."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ArtifactRetention(TenantMixin, Base):
+    """How long an organisation's artifacts are kept (`workflow_id` None), or one workflow's
+    (overriding its organisation's): files older than `days` and versions beyond the newest
+    `keep_last` of a name are purged (migration 0014). None means no limit of that kind."""
+
+    __tablename__ = "artifact_retention"
+    __table_args__ = (UniqueConstraint("org_id", "workflow_key", name="uq_artifact_retention_scope"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    workflow_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    workflow_key: Mapped[str] = mapped_column(String(36), default="")
+    """`workflow_id` as text, or "" for the organisation's rule (a unique key NULL cannot give)."""
+    days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    keep_last: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -201,7 +201,9 @@ class ExecutionTransitionPublic(BaseModel):
 class ArtifactPublic(BaseModel):
     id: uuid.UUID
     execution_id: uuid.UUID
+    workflow_id: uuid.UUID
     name: str
+    version: int
     size: int
     content_type: str
     sha256: str
@@ -212,7 +214,9 @@ class ArtifactPublic(BaseModel):
         return cls(
             id=row.id,
             execution_id=row.execution_id,
+            workflow_id=row.workflow_id,
             name=row.name,
+            version=row.version,
             size=row.size,
             content_type=row.content_type,
             sha256=row.sha256,

@@ -1,33 +1,42 @@
-"""Execution artifacts: files kept in the artifact store (a folder), described by `Artifact` rows.
+"""Execution artifacts: files kept in the artifact store (a folder or an fsspec URL, see
+`artifact_store`), described by `Artifact` rows.
 
-A stored file's path is made by the store — `<org_id>/<execution_id>/<artifact_id>` — never from a
-name a client or agent chose, and every read resolves the path and checks that it stays inside
-the store's root, so a row that was tampered with cannot reach another file.
+A stored file's key is made here — `<org_id>/<execution_id>/<artifact_id>` — never from a name a
+client or agent chose, and every read checks that the key stays inside the store's root, so a row
+that was tampered with cannot reach another file.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, make_transient
 
 from orchestrator.db.base import new_id
-from orchestrator.errors import ApiError, Invalid, NotFound
+from orchestrator.errors import ApiError, Conflict, Invalid, NotFound
 from orchestrator.models.executions import Artifact, Execution
-from orchestrator.settings import Settings, private_dir
+from orchestrator.services.artifact_store import (
+    ArtifactMissing,
+    ArtifactStore,
+    StoreLimitExceeded,
+    open_store,
+    put_stream,
+)
+from orchestrator.settings import Settings
 
 log = logging.getLogger("rpa.orchestrator")
 
 
 SAFE_CONTENT_TYPE = "application/octet-stream"
+_VERSION_ATTEMPTS = 5
 
 
 def safe_content_type(given: str | None, allowed: list[str]) -> str:
@@ -66,14 +75,14 @@ async def _quota_left(session: AsyncSession, execution: Execution, quotas: dict[
     return min(left) if left else None
 
 
-def _private_file(path: Path) -> BinaryIO:
-    """`path` opened for writing, made 0600 (only the orchestrator's user reads artifacts)."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-
-
 def artifact_root(settings: Settings) -> Path:
-    """The artifact store's folder: `<data_dir>/artifacts`."""
+    """The default artifact store's folder: `<data_dir>/artifacts`."""
     return settings.data_dir / "artifacts"
+
+
+def artifact_store(settings: Settings) -> ArtifactStore:
+    """The store `RPA_ARTIFACT_STORE` names (the folder `artifact_root` when it is empty)."""
+    return open_store(settings.artifact_store, artifact_root(settings), settings.artifact_store_options)
 
 
 def _check_name(name: str) -> str:
@@ -85,7 +94,7 @@ def _check_name(name: str) -> str:
 
 async def receive_artifact(
     session: AsyncSession,
-    root: Path,
+    store: ArtifactStore | Path,
     execution: Execution,
     *,
     name: str,
@@ -112,38 +121,51 @@ async def receive_artifact(
         id=new_id(),
         org_id=execution.org_id,
         execution_id=execution.id,
+        workflow_id=execution.workflow_id,
         name=_check_name(name),
         content_type=content_type[:255] or "application/octet-stream",
     )
-    relative = Path(str(execution.org_id), str(execution.id), str(artifact.id))
-    target = root / relative
-    private_dir(target.parent)
-    partial = target.with_name(target.name + ".part")
-    digest, size = hashlib.sha256(), 0
-    out = await asyncio.to_thread(_private_file, partial)  # file I/O off the event loop
+    if isinstance(store, Path):
+        store = open_store("", store)
+    key = f"{execution.org_id}/{execution.id}/{artifact.id}"
     try:
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(
-                        f"the artifact is larger than the {limit} bytes this execution may still "
-                        "upload (the size limit or what is left of a quota)",
-                        status=413,
-                        code="too_large",
-                        details={"limit": limit},
-                    )
-                digest.update(chunk)
-                await asyncio.to_thread(out.write, chunk)
-        finally:
-            out.close()
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    artifact.size, artifact.sha256, artifact.path = size, digest.hexdigest(), relative.as_posix()
-    session.add(artifact)
-    await session.flush()
+        stored = await put_stream(store, key, chunks, limit)
+    except StoreLimitExceeded:
+        raise ApiError(
+            f"the artifact is larger than the {limit} bytes this execution may still "
+            "upload (the size limit or what is left of a quota)",
+            status=413,
+            code="too_large",
+            details={"limit": limit},
+        ) from None
+    artifact.size, artifact.sha256, artifact.path = stored.size, stored.sha256, key
+    await _add_version(session, artifact)
     return artifact
+
+
+async def _add_version(session: AsyncSession, artifact: Artifact) -> None:
+    """Insert `artifact` as the next version of its (workflow, name). Two uploads of one name at
+    once may pick the same number: the unique constraint refuses the second, which takes the next."""
+    for _ in range(_VERSION_ATTEMPTS):
+        artifact.version = 1 + int(
+            await session.scalar(
+                select(func.coalesce(func.max(Artifact.version), 0)).where(
+                    Artifact.org_id == artifact.org_id,
+                    Artifact.workflow_id == artifact.workflow_id,
+                    Artifact.name == artifact.name,
+                )
+            )
+            or 0
+        )
+        try:
+            async with session.begin_nested():
+                session.add(artifact)
+            return
+        except IntegrityError:
+            if artifact in session:
+                session.expunge(artifact)
+            make_transient(artifact)
+    raise Conflict(f"artifact {artifact.name!r}: too many versions stored at once; retry")
 
 
 async def list_artifacts(
@@ -168,15 +190,91 @@ async def get_artifact(session: AsyncSession, execution: Execution, artifact_id:
     return artifact
 
 
-def artifact_file(root: Path, artifact: Artifact) -> Path:
-    """The artifact's file, resolved inside the store; NotFound when it is missing or lies outside."""
-    base = root.resolve()
-    candidate = (base / artifact.path).resolve()
-    if not candidate.is_relative_to(base):
-        log.warning("artifact %s points outside the artifact store; refused", artifact.id)
-        raise NotFound(f"the file of artifact {artifact.id} is not in the artifact store", code="artifact_missing")
-    if not candidate.is_file():
+def check_artifact_file(store: ArtifactStore, artifact: Artifact) -> None:
+    """NotFound (`artifact_missing`) when the artifact's file is missing or its key leaves the store."""
+    try:
+        present = store.exists(artifact.path)
+    except ArtifactMissing:
+        present = False
+    if not present:
+        log.warning("artifact %s has no file in the artifact store at its key", artifact.id)
         raise NotFound(
             f"the file of artifact {artifact.id} is missing from the artifact store", code="artifact_missing"
         )
-    return candidate
+
+
+@dataclass(frozen=True)
+class ArtifactFilter:
+    """What a metadata query asks for; every field optional, all of them ANDed."""
+
+    execution_id: uuid.UUID | None = None
+    workflow_id: uuid.UUID | None = None
+    name: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    latest: bool = False
+    """Only the newest version of each (workflow, name)."""
+
+
+def _conditions(org_id: uuid.UUID, query: ArtifactFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [Artifact.org_id == org_id]
+    if query.execution_id is not None:
+        where.append(Artifact.execution_id == query.execution_id)
+    if query.workflow_id is not None:
+        where.append(Artifact.workflow_id == query.workflow_id)
+    if query.name is not None:
+        where.append(Artifact.name == query.name)
+    if query.created_from is not None:
+        where.append(Artifact.created_at >= query.created_from)
+    if query.created_to is not None:
+        where.append(Artifact.created_at < query.created_to)
+    if query.latest:
+        newer = aliased(Artifact)
+        where.append(
+            ~exists().where(
+                newer.org_id == Artifact.org_id,
+                newer.workflow_id == Artifact.workflow_id,
+                newer.name == Artifact.name,
+                newer.version > Artifact.version,
+            )
+        )
+    return where
+
+
+async def search_artifacts(
+    session: AsyncSession, org_id: uuid.UUID, query: ArtifactFilter, *, limit: int, offset: int
+) -> tuple[list[Artifact], int]:
+    """The organisation's artifacts matching `query`, newest first, and how many match in all."""
+    where = _conditions(org_id, query)
+    total = await session.scalar(select(func.count()).select_from(Artifact).where(*where))
+    rows = await session.scalars(
+        select(Artifact)
+        .where(*where)
+        .order_by(Artifact.created_at.desc(), Artifact.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def get_org_artifact(session: AsyncSession, org_id: uuid.UUID, artifact_id: uuid.UUID) -> Artifact:
+    artifact = await session.scalar(select(Artifact).where(Artifact.id == artifact_id, Artifact.org_id == org_id))
+    if artifact is None:
+        raise NotFound(f"no artifact {artifact_id}")
+    return artifact
+
+
+async def artifact_version(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, name: str, version: int | None
+) -> Artifact:
+    """Version `version` of the workflow's artifact `name`, or its latest when None."""
+    query = select(Artifact).where(
+        Artifact.org_id == org_id, Artifact.workflow_id == workflow_id, Artifact.name == name
+    )
+    if version is not None:
+        query = query.where(Artifact.version == version)
+    artifact = await session.scalar(query.order_by(Artifact.version.desc()).limit(1))
+    if artifact is None:
+        which = f"version {version} of " if version is not None else ""
+        raise NotFound(f"workflow {workflow_id} has no {which}artifact {name!r}")
+    return artifact

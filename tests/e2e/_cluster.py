@@ -33,7 +33,13 @@ EMAIL = "owner@example.com"
 
 class Orchestrator(LocalOrchestrator):
     def __init__(
-        self, root: Path, *, database_url: str | None = None, grace_s: float = 1.0, heartbeat_s: float = 0.5
+        self,
+        root: Path,
+        *,
+        database_url: str | None = None,
+        grace_s: float = 1.0,
+        heartbeat_s: float = 0.5,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         env = {
             "HOME": str(root / "home"),
@@ -49,6 +55,7 @@ class Orchestrator(LocalOrchestrator):
         }
         if database_url:
             env["RPA_DATABASE_URL"] = database_url
+        env.update(extra_env or {})
         super().__init__(root / "orchestrator", env=env, log=root / "orchestrator.log")
         self.root = root
 

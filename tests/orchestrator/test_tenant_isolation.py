@@ -90,6 +90,12 @@ UNCOVERED: dict[str, str] = {
     "GET /executions/{execution_id}/artifacts/{artifact_id}": (
         "no public route makes an artifact: agents store them (services.artifacts.receive_artifact)"
     ),
+    "GET /artifacts/{artifact_id}": (
+        "no public route makes an artifact: test_artifact_versions.py checks another organisation's is a 404"
+    ),
+    "GET /artifacts/{artifact_id}/meta": (
+        "no public route makes an artifact: test_artifact_versions.py checks another organisation's is a 404"
+    ),
     "POST /auth/invitations/{invitation_id}/accept": (
         "an invitation is addressed to an e-mail, not kept by the caller's organisation: "
         "test_invitations.py checks that anyone else's is a 404"

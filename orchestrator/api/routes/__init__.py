@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from orchestrator.api.routes import (
     agents,
     ai,
+    artifacts,
     audit,
     auth,
     credentials,
@@ -28,6 +29,7 @@ ROUTERS: list[APIRouter] = [
     invitations.router,
     roles.router,
     templates.router,
+    artifacts.router,
     audit.router,
     ai.router,
 ]

@@ -20,7 +20,7 @@ from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
 from orchestrator.runtime.agents import authenticate_agent
 from orchestrator.schemas.executions import ArtifactPublic
-from orchestrator.services.artifacts import artifact_root, receive_artifact, safe_content_type
+from orchestrator.services.artifacts import artifact_store, receive_artifact, safe_content_type
 from shared.protocol import AGENT_KEY_PREFIX
 
 router = APIRouter(prefix="/agents/me", tags=["agents"])
@@ -61,7 +61,7 @@ async def upload(
     # The quotas are checked before a byte is read, and bound what this upload may add.
     artifact = await receive_artifact(
         session,
-        artifact_root(settings),
+        artifact_store(settings),
         execution,
         name=name,
         chunks=request.stream(),

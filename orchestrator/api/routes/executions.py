@@ -10,11 +10,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.deps import HubDep, PageDep, SessionDep, SettingsDep, client_ip, get_dispatcher, get_hub, require
+from orchestrator.api.routes.artifacts import artifact_response
 from orchestrator.db.session import after_commit, release
 from orchestrator.errors import ApiError, Conflict
 from orchestrator.runtime.dispatch import why_waiting
@@ -393,26 +394,17 @@ async def artifacts(
 
 @router.get(
     "/{execution_id}/artifacts/{artifact_id}",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     response_model=None,
     summary="Download one artifact",
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"}},
 )
 async def download_artifact(
     execution_id: uuid.UUID, artifact_id: uuid.UUID, principal: Reader, session: SessionDep, settings: SettingsDep
-) -> FileResponse:
+) -> StreamingResponse:
     execution = await service.get_execution(session, principal.org_id, execution_id)
     artifact = await artifact_service.get_artifact(session, execution, artifact_id)
-    path = artifact_service.artifact_file(artifact_service.artifact_root(settings), artifact)
-    # An attachment that the browser must not sniff, of an allowed type (rows stored before the
-    # allowlist included): an artifact is never rendered as our page.
-    return FileResponse(
-        path,
-        media_type=artifact_service.safe_content_type(artifact.content_type, settings.artifact_content_types),
-        filename=artifact.name,
-        content_disposition_type="attachment",
-        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
-    )
+    return await artifact_response(settings, artifact)
 
 
 @router.post(
