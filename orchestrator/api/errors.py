@@ -43,6 +43,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (409, "Conflict"),
         (412, "Precondition failed"),
+        (413, "Request body larger than the route accepts"),
         (422, "Invalid input"),
         (429, "Too many requests"),
     )

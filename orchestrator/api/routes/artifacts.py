@@ -83,7 +83,9 @@ async def download_by_name(
     settings: SettingsDep,
     workflow_id: Annotated[uuid.UUID, Query(description="The workflow whose executions kept the file.")],
     name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")],
-    version: Annotated[int | None, Query(ge=1, description="A version number; the latest when absent.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2_147_483_647, description="A version number; the latest when absent.")
+    ] = None,
 ) -> StreamingResponse:
     artifact = await service.artifact_version(session, principal.org_id, workflow_id, name, version)
     return await artifact_response(settings, artifact)
