@@ -91,6 +91,15 @@ def _trim_loc(loc: tuple[Any, ...], value: Any) -> tuple[str | int, ...]:
     return tuple(kept)
 
 
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
+def _shown(value: Any) -> str:
+    """A bad value as a problem quotes it: a URL's user and password are left out, since a
+    password typed into a URL is exactly what the problem is about."""
+    return _USERINFO.sub(r"\g<scheme>***@", repr(value))
+
+
 def _value_at(value: Any, loc: tuple[str | int, ...]) -> Any:
     for part in loc:
         value = value[part]
@@ -251,7 +260,7 @@ class _Checker:
             for loc, messages in reported.items():
                 value = _value_at(static, loc)
                 message = " or ".join(dict.fromkeys(messages))
-                self.add((*parts, "params", *loc), f"{message} (got {value!r})", "invalid_param")
+                self.add((*parts, "params", *loc), f"{message} (got {_shown(value)})", "invalid_param")
 
     def check_edges(  # noqa: C901
         self,

@@ -58,3 +58,13 @@ def test_every_param_holding_a_credential_name_is_marked() -> None:
     assert marked["db.query"] == {"params.credential"}
     assert _marked(registry.get("db.begin").params.model_json_schema()) == {"params.credential"}
     assert _marked(registry.get("vault.get").params.model_json_schema()) == {"params.name"}
+
+
+def test_a_password_typed_into_a_url_is_not_quoted_back() -> None:
+    problems = _problems(
+        {"type": "db.query", "params": {"url": "postgresql://robot:s3cret-pw@h/db", "sql": "SELECT 1"}}
+    )
+    assert [path for path, _ in problems] == ["$.nodes[0].params.url"]
+    assert "s3cret-pw" not in problems[0][1]
+    assert "robot" not in problems[0][1]
+    assert "postgresql://***@h/db" in problems[0][1]
