@@ -5,7 +5,6 @@ download the latest or an older one."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e._cluster import Agent, Orchestrator, wait_for
+from tests.servers import moto_s3
 
 pytestmark = pytest.mark.slow
 BUCKET = "rpa-artifacts"
@@ -22,25 +22,8 @@ CREDENTIALS = {"key": "test", "secret": "test"}
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        pytest.fail("moto[server] is missing: install the dev extra (pip install -e '.[dev]')")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        import boto3
-
-        boto3.client(
-            "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-        ).create_bucket(Bucket=BUCKET)
+    with moto_s3(BUCKET) as endpoint:
         yield endpoint
-    finally:
-        server.stop()
 
 
 def _keys(endpoint: str) -> list[str]:

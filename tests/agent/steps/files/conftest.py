@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from shared.steps import StepEnvironment
+from tests.servers import moto_s3
 
 S3_KEY_ID = "AKIAFILESTESTKEY0001"
 S3_SECRET = "s3-secret-Zq8vLw2Rk5Tn"
@@ -29,25 +29,10 @@ SFTP_PASSWORD = "sftp-pass-Gv5Tb1Xy6Pz"
 SECRETS_IN_TESTS = (S3_SECRET, FTP_PASSWORD, SFTP_PASSWORD)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        pytest.fail("moto[server] is missing: install the dev extra (pip install -e '.[dev]')")
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 @dataclass
