@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.steps.browser._acting import acting
 from agent.steps.browser._models import PageParams, WaitUntil
-from agent.steps.browser._targets import Target
+from agent.steps.browser._targets import State, Target
 from shared.errors import StepError
 from shared.steps import CREDENTIAL_NAME, step
 
@@ -283,6 +283,13 @@ async def select_option(params: SelectParams) -> list[str]:
     return list(chosen)
 
 
+async def _on_element(params: TargetParams, what: str, method: str, *, state: State = "visible") -> None:
+    """Find the target and call one Playwright locator method on it (check, hover, focus...)."""
+    async with acting(params, f"{what} {params.target!r}", checkpoint=False) as act:
+        found = await act.find(params.target, state=state)
+        await getattr(found.locator, method)(timeout=params.timeout_s * 1000)
+
+
 @step("browser.check", params=TargetParams, output="None", capability="browser")
 async def check(params: TargetParams) -> None:
     """Tick a checkbox or choose a radio button (nothing happens when it already is).
@@ -290,9 +297,7 @@ async def check(params: TargetParams) -> None:
     Example node:
         {"id": "urgent", "type": "browser.check", "params": {"target": "#urgent"}}
     """
-    async with acting(params, f"check {params.target!r}", checkpoint=False) as act:
-        found = await act.find(params.target)
-        await found.locator.check(timeout=params.timeout_s * 1000)
+    await _on_element(params, "check", "check")
 
 
 @step("browser.uncheck", params=TargetParams, output="None", capability="browser")
@@ -302,9 +307,7 @@ async def uncheck(params: TargetParams) -> None:
     Example node:
         {"id": "no_terms", "type": "browser.uncheck", "params": {"target": "#terms"}}
     """
-    async with acting(params, f"uncheck {params.target!r}", checkpoint=False) as act:
-        found = await act.find(params.target)
-        await found.locator.uncheck(timeout=params.timeout_s * 1000)
+    await _on_element(params, "uncheck", "uncheck")
 
 
 @step("browser.hover", params=TargetParams, output="None", capability="browser")
@@ -314,9 +317,7 @@ async def hover(params: TargetParams) -> None:
     Example node:
         {"id": "menu", "type": "browser.hover", "params": {"target": "text=Products"}}
     """
-    async with acting(params, f"hover {params.target!r}", checkpoint=False) as act:
-        found = await act.find(params.target)
-        await found.locator.hover(timeout=params.timeout_s * 1000)
+    await _on_element(params, "hover", "hover")
 
 
 @step("browser.focus", params=TargetParams, output="None", capability="browser")
@@ -326,9 +327,7 @@ async def focus(params: TargetParams) -> None:
     Example node:
         {"id": "focus", "type": "browser.focus", "params": {"target": "#amount"}}
     """
-    async with acting(params, f"focus {params.target!r}", checkpoint=False) as act:
-        found = await act.find(params.target)
-        await found.locator.focus(timeout=params.timeout_s * 1000)
+    await _on_element(params, "focus", "focus")
 
 
 @step("browser.scroll_into_view", params=TargetParams, output="None", capability="browser")
@@ -338,9 +337,7 @@ async def scroll_into_view(params: TargetParams) -> None:
     Example node:
         {"id": "scroll", "type": "browser.scroll_into_view", "params": {"target": "#footer"}}
     """
-    async with acting(params, f"scroll to {params.target!r}", checkpoint=False) as act:
-        found = await act.find(params.target, state="attached")
-        await found.locator.scroll_into_view_if_needed(timeout=params.timeout_s * 1000)
+    await _on_element(params, "scroll to", "scroll_into_view_if_needed", state="attached")
 
 
 class UploadParams(TargetParams):
