@@ -352,6 +352,7 @@ class Execution:
             log_sink=self._log_sink,
             cancel_event=stop,
             secrets=self.secrets.get,
+            secret_sink=self.masker.add,
             resources=self.resources,
             note_sink=self._note_sink,
         )

@@ -283,6 +283,8 @@ class StepContext:
     log_sink: LogSink | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     secrets: SecretResolver = lambda _name: None
+    secret_sink: Callable[[str], None] | None = None
+    """Adds a value to the execution's masker (`add_secret`); None where nothing masks."""
     resources: ExecutionResources = field(default_factory=ExecutionResources)
     note_sink: NoteSink | None = None
 
@@ -326,6 +328,19 @@ class StepContext:
                 retryable=False,
             )
         return value
+
+    def add_secret(self, value: str) -> None:
+        """Mask `value` from now on in every log, event and error of this execution: a secret the
+        step obtained itself (the OS keyring), or hands on as its output (`vault.get`).
+
+        Raises:
+            StepError: kind `credential`, when this run has no masker (the value must not be used).
+        """
+        if self.secret_sink is None:
+            raise StepError(
+                "this run cannot mask secrets; refusing to hand one out", kind="credential", retryable=False
+            )
+        self.secret_sink(value)
 
     def note(self, kind: str, data: Mapping[str, Any]) -> None:
         """Journal a `node.note` event for this node (e.g. `healed`: a selector that was repaired).

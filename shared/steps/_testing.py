@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.errors import StepError
+from shared.expressions import SecretMasker
 from shared.steps._api import ExecutionResources, StepContext, _reset_context, _set_context, definition_of
 
 
@@ -35,12 +36,15 @@ class StepEnvironment:
         artifacts_dir: str | Path | None = None,
         mask: Callable[[Any], Any] | None = None,
         secrets: Mapping[str, str] | None = None,
+        masker: SecretMasker | None = None,
     ) -> None:
         self.execution_id = execution_id
         self.path = path
         self.attempt = attempt
         self.artifacts_dir = Path(artifacts_dir or tempfile.mkdtemp(prefix="rpa-step-"))
-        self.mask = mask or (lambda value: value)
+        self.masker = masker
+        """Masks what `context().add_secret` hands it; without one, `add_secret` refuses."""
+        self.mask = mask or (masker.mask if masker is not None else (lambda value: value))
         self.logs: list[tuple[str, str]] = []
         self.cancel_event = threading.Event()
         self.secrets = dict(secrets or {})
@@ -80,6 +84,7 @@ class StepEnvironment:
             log_sink=lambda _path, level, message: self.logs.append((level, message)),
             cancel_event=self.cancel_event,
             secrets=self.secrets.get,
+            secret_sink=self.masker.add if self.masker is not None else None,
             resources=self.resources,
             note_sink=lambda _path, kind, data: self.notes.append((kind, data)),
         )

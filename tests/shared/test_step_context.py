@@ -200,3 +200,24 @@ def test_save_artifact_copies_files_and_never_overwrites(tmp_path: Path) -> None
     assert second["name"] == "page-2.png"
     assert (tmp_path / "e1" / first["artifact"]).read_bytes() == source.read_bytes()
     assert not (tmp_path / "etc").exists()
+
+
+@step("res.found_secret")
+def res_found_secret(_params: Any) -> str:
+    """A step that obtains a secret on its own and hands it on."""
+    ctx = context()
+    ctx.add_secret("found-Secret-9931")
+    ctx.log("using found-Secret-9931")
+    return "found-Secret-9931"
+
+
+async def test_add_secret_masks_a_value_the_step_obtained_itself(tmp_path: Path) -> None:
+    lines: list[str] = []
+    registry = StepRegistry([*BUILTIN_STEPS, res_found_secret])
+    document = {"schema": "rpa.flow/1", "name": "f", "nodes": [{"id": "s", "type": "res.found_secret"}], "edges": []}
+    journal = MemoryJournal("found")
+    engine = Engine(registry, artifacts_dir=tmp_path, on_log=lambda _e, _p, _l, message: lines.append(message))
+    result = await engine.run(load_flow(document, registry=registry), journal=journal)
+    assert result.status == "succeeded"
+    assert "found-Secret-9931" not in json.dumps([e.to_dict() for e in journal.read()]) + json.dumps(lines)
+    assert lines == ["using ***"]

@@ -43,19 +43,6 @@ class KeyringSetParams(_Model):
     value: str = Field(min_length=1, description="The secret to store (e.g. `{{ secrets.erp }}`), never literal.")
 
 
-def protect(value: str) -> None:
-    """Add `value` to the execution's masker.
-
-    Raises:
-        StepError: when this context has no masker to protect it (the value is not returned).
-    """
-    masker = getattr(context().mask, "__self__", None)
-    add = getattr(masker, "add", None)
-    if add is None:
-        raise StepError("this run cannot mask secrets; refusing to hand one out", kind="credential", retryable=False)
-    add(value)
-
-
 @step(
     "vault.get",
     params=VaultGetParams,
@@ -74,7 +61,7 @@ def vault_get(params: VaultGetParams) -> str:
     """
     name = params.name if params.field is None else f"{params.name}.{params.field}"
     value = context().secret(name)
-    protect(value)
+    context().add_secret(value)
     return value
 
 
@@ -104,7 +91,7 @@ def keyring_get(params: KeyringGetParams) -> str | None:
                 retryable=False,
             )
         return None
-    protect(value)
+    context().add_secret(value)
     return str(value)
 
 
@@ -116,7 +103,7 @@ def keyring_set(params: KeyringSetParams) -> dict[str, Any]:
         {"id": "keep", "type": "keyring.set", "params": {"service": "erp", "username": "ann",
          "value": "{{ steps.new_password.output }}"}}
     """
-    protect(params.value)
+    context().add_secret(params.value)
     backend = usable_keyring(writing=True)
     with map_keyring_errors(params.service):
         backend.set_password(params.service, params.username, params.value)

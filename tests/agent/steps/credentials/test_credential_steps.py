@@ -26,7 +26,7 @@ def masker() -> SecretMasker:
 @pytest.fixture
 def env(tmp_path: Path, masker: SecretMasker) -> StepEnvironment:
     secrets = flatten_credentials({"erp": {"username": "ann", "password": PASSWORD}})
-    return StepEnvironment(secrets=secrets, mask=masker.mask, artifacts_dir=tmp_path)
+    return StepEnvironment(secrets=secrets, masker=masker, artifacts_dir=tmp_path)
 
 
 class PlaintextKeyring(MemoryKeyring):
@@ -63,7 +63,7 @@ async def test_keyring_set_then_get_round_trip_masked(
     assert stored == {"service": "erp", "username": "ann", "stored": True}
     assert memory_keyring.passwords[("erp", "ann")] == "kr-Secret-12"
     fresh = SecretMasker()
-    reader = StepEnvironment(mask=fresh.mask, artifacts_dir=env.artifacts_dir)
+    reader = StepEnvironment(masker=fresh, artifacts_dir=env.artifacts_dir)
     assert await reader.run(keyring_get, {"service": "erp", "username": "ann"}) == "kr-Secret-12"
     assert fresh.mask("kr-Secret-12") == "***"
 
