@@ -29,6 +29,8 @@ from shared.client import ApiError
 from shared.states import TERMINAL_STATES
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "flows" / "demo"
+DOCUMENTS_FLOW = DEMO_DIR.parent / "demo-documents" / "invoice-to-excel.json"
+INVOICE = DEMO_DIR.parents[1] / "templates" / "assets" / "invoice.pdf"
 Row = tuple[str, str, str, str, str]
 
 
@@ -67,6 +69,8 @@ def run_cluster_demo(console: Console, flows_dir: Path | None = None) -> int:
         rows.append(_triage(console, orchestrator, ids["order-triage"], names))
         rows.append(_crash_and_resume(console, orchestrator, ids["batch-resume"], agents))
         rows.append(_burst(console, orchestrator, ids["order-triage"], names))
+        documents = orchestrator.publish(json.loads(DOCUMENTS_FLOW.read_text(encoding="utf-8")))
+        rows.append(_documents(console, orchestrator, documents, names, root / "invoice-lines.xlsx"))
     except (SupervisionError, ApiError, KeyError) as error:
         console.print(f"[red]demo failed:[/] {error}", highlight=False)
         console.print(f"  logs in {root}", highlight=False)
@@ -115,6 +119,24 @@ def _triage(console: Console, orchestrator: LocalOrchestrator, workflow: str, na
         f"report: {(execution.get('outputs') or {}).get('report', '')}"
     )
     return "Order triage", state, names.get(execution.get("agent_id") or "", "?"), f"{elapsed:.2f}s", note
+
+
+def _documents(
+    console: Console, orchestrator: LocalOrchestrator, workflow: str, names: dict[str, str], workbook: Path
+) -> Row:
+    console.print("[bold]▶ Invoice to Excel[/] (a PDF read by its labels and table, a workbook written)")
+    started = time.perf_counter()
+    inputs = {"invoice": str(INVOICE), "workbook": str(workbook)}
+    execution_id = orchestrator.start_execution(workflow, inputs=inputs)
+    state = _watch(console, orchestrator, execution_id)
+    elapsed = time.perf_counter() - started
+    execution = orchestrator.client.request("GET", f"/executions/{execution_id}")
+    outputs = execution.get("outputs") or {}
+    note = (
+        f"invoice {outputs.get('invoice_number')}, total {outputs.get('total')}: "
+        f"{outputs.get('lines_written')} lines written to {workbook.name}"
+    )
+    return "Invoice to Excel", state, names.get(execution.get("agent_id") or "", "?"), f"{elapsed:.2f}s", note
 
 
 def _crash_and_resume(

@@ -28,6 +28,7 @@ def test_rpa_demo_runs_the_real_shape_and_summarises_it(tmp_path: Path) -> None:
     assert "0 steps ran twice" in out
     assert "20/20 succeeded" in out
     assert "6 orders from east, north, south" in out
+    assert "invoice INV-2026-0042, total 170.50 EUR: 3 lines written to invoice-lines.xlsx" in out
     assert out.count("succeeded │") >= 3 or out.count("│ succeeded") >= 3
     assert "Traceback" not in out + done.stderr
     assert processes_mentioning(str(tmp_path)) == []  # the demo stops what it started
