@@ -120,14 +120,18 @@ def prepare_browsers_path() -> None:
     if revision and ffmpeg:
         target = folder / f"ffmpeg-{revision}" / ("ffmpeg-win64.exe" if sys.platform == "win32" else "ffmpeg-linux")
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not target.exists():
+        current = os.path.realpath(target) if target.is_symlink() else None
+        if not target.exists() or (current is not None and current != os.path.realpath(ffmpeg)):
+            # Missing, or a link left by another installation (possibly dangling): replace it
+            # atomically, so a process starting at the same time never sees no ffmpeg.
+            staged = target.with_name(f".{target.name}.{os.getpid()}")
+            staged.unlink(missing_ok=True)
             try:
-                target.symlink_to(ffmpeg)
-            except FileExistsError:  # another process linked it first
-                pass
+                staged.symlink_to(ffmpeg)
             except OSError:
-                shutil.copyfile(ffmpeg, target)
-                target.chmod(0o755)
+                shutil.copyfile(ffmpeg, staged)
+                staged.chmod(0o755)
+            os.replace(staged, target)
     os.environ["PLAYWRIGHT_BROWSERS_PATH"] = str(folder)
 
 

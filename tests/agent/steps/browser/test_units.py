@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -93,3 +97,21 @@ async def test_closing_a_session_that_was_not_reopened_deletes_its_checkpoint() 
     assert cp.read_checkpoint(path) is not None
     assert await env.run(close, {}) is False
     assert not path.exists()
+
+
+def test_a_stale_ffmpeg_link_left_by_another_installation_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.steps.browser import _runtime
+
+    monkeypatch.delenv("PLAYWRIGHT_BROWSERS_PATH", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    revision, ffmpeg = _runtime._ffmpeg_revision(), _runtime.ffmpeg_executable()
+    assert revision is not None
+    assert ffmpeg is not None
+    link = tmp_path / f"rpa-playwright-{os.getuid()}" / f"ffmpeg-{revision}" / "ffmpeg-linux"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(tmp_path / "removed-venv" / "ffmpeg")  # dangling, as after a venv is deleted
+    _runtime.prepare_browsers_path()
+    assert os.path.realpath(link) == os.path.realpath(ffmpeg)
+    assert os.environ["PLAYWRIGHT_BROWSERS_PATH"] == str(link.parents[1])
