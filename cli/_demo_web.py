@@ -23,7 +23,7 @@ from rich.console import Console
 from cli._demo_web_app import LedgerApp
 from cli.supervise import LocalAgent, LocalOrchestrator, new_password, wait_for
 
-__all__ = ["BROWSER_MISSING", "WEB_FLOW", "browser_missing", "run_web_invoice"]
+__all__ = ["BROWSER_MISSING", "WEB_FLOW", "browser_missing", "run_web_invoice", "summarise"]
 
 WEB_FLOW = Path(__file__).resolve().parents[1] / "resources" / "flows" / "demo-web" / "enter-invoice.json"
 TITLE = "Invoice in a web app"
@@ -92,16 +92,30 @@ def run_web_invoice(
     for artifact in screenshots:
         size, kind = f"{artifact['size']:,} bytes", artifact["content_type"]
         console.print(f"  artifact {artifact['name']}: {size}, {kind}, id {artifact['id']}", highlight=False)
-    reference = outputs.get("reference")
-    # The flow's output must be what the app really saved: the reference read back from the page.
-    status = state if state != "succeeded" or (reference and saved == [reference]) else "failed"
-    note = (
-        f"invoice {outputs.get('invoice_number')} entered in the web app as {reference}, "
-        f"{len(screenshots)} screenshots kept as artifacts"
-        if state == "succeeded"
-        else f"the flow ended {state}: {(execution.get('error') or {}).get('message', 'see the journal above')}"
-    )
+    status, note = summarise(state, outputs, execution.get("error"), saved, len(screenshots))
     return TITLE, status, names.get(execution.get("agent_id") or "", "?"), f"{elapsed:.2f}s", note
+
+
+def summarise(
+    state: str, outputs: dict[str, Any], error: dict[str, Any] | None, saved: list[str], screenshots: int
+) -> tuple[str, str]:
+    """The row's status and note from what the flow returned and what the web app saved.
+
+    Args:
+        state: the execution's final state.
+        outputs: the flow's outputs (`invoice_number`, `reference`, …).
+        error: the execution's error, when it failed.
+        saved: the references of the invoices the web app saved, oldest first.
+        screenshots: how many screenshots the orchestrator lists as the execution's artifacts.
+    """
+    if state != "succeeded":
+        return state or "failed", f"the flow ended {state}: {(error or {}).get('message', 'see the journal above')}"
+    reference = outputs.get("reference")
+    # What the flow read back must be what the app really saved, and every screenshot kept.
+    if not reference or saved != [reference] or screenshots != len(outputs.get("screenshots") or ()):
+        return "failed", f"the flow returned reference {reference}; the web app saved {saved or 'nothing'}"
+    note = f"invoice {outputs.get('invoice_number')} entered in the web app as {reference}, "
+    return "succeeded", note + f"{screenshots} screenshots kept as artifacts"
 
 
 def _artifacts(orchestrator: LocalOrchestrator, execution_id: str, expected: int) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from cli._demo_web import BROWSER_MISSING, browser_missing
+from cli._demo_web import BROWSER_MISSING, browser_missing, summarise
 from cli._demo_web_app import LedgerApp
 
 PASSWORD = "Ledger-Test-pw-42"
@@ -115,3 +115,16 @@ def test_the_demo_row_says_what_to_install_when_no_agent_has_a_browser() -> None
     assert "apt-get install chromium" in BROWSER_MISSING
     assert "rpa-suite[browser]" in BROWSER_MISSING
     assert browser_missing([{"capabilities": ["core"]}, {"capabilities": ["browser", "core"]}]) is None
+
+
+def test_the_demo_row_succeeds_only_when_the_reference_read_back_is_the_one_saved() -> None:
+    outputs = {"invoice_number": "INV-1", "reference": "REF-2026-0001-AB12", "screenshots": ["a.png", "b.png"]}
+    assert summarise("succeeded", outputs, None, ["REF-2026-0001-AB12"], 2) == (
+        "succeeded",
+        "invoice INV-1 entered in the web app as REF-2026-0001-AB12, 2 screenshots kept as artifacts",
+    )
+    assert summarise("succeeded", outputs, None, ["REF-2026-0001-CD34"], 2)[0] == "failed"
+    assert summarise("succeeded", outputs, None, [], 2)[0] == "failed"
+    assert summarise("succeeded", outputs, None, ["REF-2026-0001-AB12"], 1)[0] == "failed"
+    failed = summarise("failed", {}, {"message": "browser.open: no Chromium found"}, [], 0)
+    assert failed == ("failed", "the flow ended failed: browser.open: no Chromium found")
