@@ -103,6 +103,7 @@ class Recovery:
         self.folder = folder or config_dir() / "recovery"
         self.clock = clock
         self._untitled: dict[int, str] = {}
+        self._written: dict[int, Path] = {}
 
     def _file_for(self, document: FlowDocument) -> Path:
         if document.path is not None:
@@ -114,9 +115,14 @@ class Recovery:
     def autosave(self, document: FlowDocument) -> Path | None:
         """Write the document to its recovery file if it has unsaved edits; else remove that file."""
         target = self._file_for(document)
+        previous = self._written.get(id(document))
+        if previous is not None and previous != target:
+            previous.unlink(missing_ok=True)  # saved under a name since: the old key is stale
         if not document.dirty:
             target.unlink(missing_ok=True)
+            self._written.pop(id(document), None)
             return None
+        self._written[id(document)] = target
         payload = {
             "original": str(document.path.resolve()) if document.path else None,
             "title": document.title,
@@ -127,8 +133,11 @@ class Recovery:
         return target
 
     def forget(self, document: FlowDocument) -> None:
-        """The document was saved or closed on purpose: drop its recovery file."""
+        """The document was closed on purpose: drop its recovery file."""
         self._file_for(document).unlink(missing_ok=True)
+        written = self._written.pop(id(document), None)
+        if written is not None:
+            written.unlink(missing_ok=True)
 
     def candidates(self) -> list[RecoveryCandidate]:
         """Recovery files newer than the flow file they belong to, newest first."""
