@@ -81,9 +81,13 @@ def add_node(
         node["params"] = copy.deepcopy(dict(params))
     node.update(copy.deepcopy(fields))
     node["ui"] = {**node.get("ui", {}), "x": x, "y": y}
+    structure_before = edit.change.structure
     target = edit.graph(graph, create=True)
     edit.append(edit.list_in(target, "nodes"), node)
-    edit.structure_changed()
+    if structure_before or edit.change.structure or any(name in node for name in edit.shape.body_names):
+        edit.structure_changed()
+    else:
+        edit.change.appended = (graph or TOP_GRAPH, node)
     edit.result = node_id
     return node_id
 

@@ -209,13 +209,13 @@ class FlowDocument:
         was_dirty = self.dirty
         merge_key = spec.merge_key(args) if spec.merge_key is not None else None
         self.undo_stack.push(UndoEntry(kind, spec.label, edit.inverses, edit.change, merge_key))
-        self._changed(edit.change, was_dirty)
+        self._changed(edit.change, was_dirty, undone=False)
         return edit.result
 
     def _roll_back(self, edit: Edit) -> None:
         for op in reversed(edit.inverses):
             op.apply()
-        if edit.change.structure:
+        if edit.change.structure or edit.change.appended is not None:
             self.index = NodeIndex(self.raw, self.shape)
 
     def undo(self) -> bool:
@@ -227,7 +227,7 @@ class FlowDocument:
         entry.undo()
         self.undo_stack.index -= 1
         self.undo_stack.seal()
-        self._changed(entry.change, was_dirty)
+        self._changed(entry.change, was_dirty, undone=True)
         return True
 
     def redo(self) -> bool:
@@ -239,21 +239,32 @@ class FlowDocument:
         entry.redo()
         self.undo_stack.index += 1
         self.undo_stack.seal()
-        self._changed(entry.change, was_dirty)
+        self._changed(entry.change, was_dirty, undone=False)
         return True
 
     def seal(self) -> None:
         """End the current merge (a drag ended, a field lost focus): the next edit is a new undo step."""
         self.undo_stack.seal()
 
-    def _changed(self, change: Change, was_dirty: bool) -> None:
+    def _reindex(self, change: Change, undone: bool) -> tuple[set[str], set[str]]:
+        """Bring the index up to date; the ids added and removed."""
+        if change.appended is not None and not change.structure:
+            label, node = change.appended
+            node_id = str(node.get("id"))
+            if undone and self.index.drop_last(label, node):
+                return set(), {node_id}
+            if not undone and self.index.append(label, node):
+                return {node_id}, set()
+        before = set(self.index.nodes)
+        self.index = NodeIndex(self.raw, self.shape)
+        after = set(self.index.nodes)
+        return after - before, before - after
+
+    def _changed(self, change: Change, was_dirty: bool, *, undone: bool) -> None:
         emit = self.events.emit
         added: set[str] = set()
-        if change.structure:
-            before = set(self.index.nodes)
-            self.index = NodeIndex(self.raw, self.shape)
-            after = set(self.index.nodes)
-            added, removed = after - before, before - after
+        if change.structure or change.appended is not None:
+            added, removed = self._reindex(change, undone)
             if removed:
                 emit(NodesRemoved(frozenset(removed)))
                 if self.selection.ids & removed:

@@ -79,3 +79,57 @@ class NodeIndex:
             found.append(ref.container)
             ref = self.nodes.get(ref.container)
         return found
+
+    def graph_parts(self, label: str) -> Parts | None:
+        """The JSON path parts of graph `label` (None when unknown)."""
+        if label == TOP_GRAPH:
+            return ()
+        container, _, body = label.rpartition(".")
+        ref = self.nodes.get(container)
+        return None if ref is None else (*ref.parts, body)
+
+    def append(self, label: str, node: dict[str, Any]) -> bool:
+        """Index a node just appended to graph `label` (one without nested graphs).
+
+        Appending shifts no other node, so this is exact and avoids a rebuild; False when the
+        graph is unknown (rebuild instead).
+        """
+        graph = self.graphs.get(label)
+        parts = self.graph_parts(label)
+        nodes = graph.get("nodes") if graph is not None else None
+        if graph is None or parts is None or not isinstance(nodes, list) or not nodes or nodes[-1] is not node:
+            return False
+        container, _, body = label.rpartition(".") if label != TOP_GRAPH else (None, "", None)
+        ref = NodeRef(
+            node.get("id"), node, graph, label, container or None, body or None, (*parts, "nodes", len(nodes) - 1)
+        )
+        # Document order: after the last node inside this graph (its subtree included).
+        width = len(parts)
+        position = len(self.refs)
+        if width:
+            # The first node of a body: where it goes among sibling bodies is the walk's business.
+            found = (n + 1 for n in range(len(self.refs) - 1, -1, -1) if self.refs[n].parts[:width] == parts)
+            position = next(found, -1)
+            if position < 0:
+                return False
+        self.refs.insert(position, ref)
+        self.by_parts[ref.parts] = ref
+        if ref.id is not None:
+            self.nodes.setdefault(ref.id, ref)
+        return True
+
+    def drop_last(self, label: str, node: dict[str, Any]) -> bool:
+        """Forget a node that was the last of graph `label` and was just removed from it."""
+        parts = self.graph_parts(label)
+        graph = self.graphs.get(label)
+        if parts is None or graph is None:
+            return False
+        key = (*parts, "nodes", len(graph.get("nodes") or ()))
+        ref = self.by_parts.get(key)
+        if ref is None or ref.node is not node:
+            return False
+        del self.by_parts[key]
+        self.refs.remove(ref)
+        if ref.id is not None and self.nodes.get(ref.id) is ref:
+            del self.nodes[ref.id]
+        return True

@@ -56,13 +56,16 @@ class Change:
     flow_keys: set[str] = field(default_factory=set)
     structure: bool = False
     """Nodes or graphs were added or removed: the index is rebuilt."""
+    appended: tuple[str, dict[str, Any]] | None = None
+    """A single node appended to a graph (`add_node`): indexed without a rebuild."""
 
     def merge(self, other: Change) -> None:
         """Add what `other` touched."""
         self.nodes |= other.nodes
         self.graphs |= other.graphs
         self.flow_keys |= other.flow_keys
-        self.structure = self.structure or other.structure
+        self.structure = self.structure or other.structure or self.appended is not None or other.appended is not None
+        self.appended = None
 
 
 @dataclass

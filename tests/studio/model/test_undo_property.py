@@ -54,9 +54,13 @@ def test_random_edits_undo_and_redo_exactly(seed: int, registry: StepRegistry) -
         if doc.to_text() != texts[-1]:
             texts.append(doc.to_text())
         fresh = NodeIndex(doc.raw, doc.shape)
+        assert [(r.id, r.parts, r.graph_label) for r in fresh.refs] == [
+            (r.id, r.parts, r.graph_label) for r in doc.index.refs
+        ]
         assert {k: r.parts for k, r in fresh.nodes.items()} == {k: r.parts for k, r in doc.index.nodes.items()}
     while doc.undo():
-        pass
+        fresh = NodeIndex(doc.raw, doc.shape)
+        assert [r.parts for r in fresh.refs] == [r.parts for r in doc.index.refs]
     assert doc.to_text() == texts[0]
     assert not doc.dirty
     while doc.redo():
