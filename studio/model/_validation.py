@@ -9,13 +9,15 @@ and a double-click in the list can jump to it.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.flow import Problem, validate_document
+from shared.flow import GraphShape, Problem, validate_document
+from shared.steps import StepRegistry
 from studio.model._analyser import Finding, analyse
 from studio.model._document import FlowDocument
 from studio.model._events import ModelEvent, SelectionChanged, UndoChanged, ValidationChanged
@@ -40,6 +42,26 @@ def node_of(index: NodeIndex, path: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A copy of the document to check away from the UI thread (`LiveValidation.check`)."""
+
+    generation: int
+    raw: dict[str, Any]
+    registry: StepRegistry
+    shape: GraphShape
+    disabled_rules: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What `LiveValidation.check` found in a snapshot."""
+
+    generation: int
+    problems: tuple[ProblemAt, ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ProblemAt:
     """A validation problem and the node it is about (None for flow-level problems)."""
 
@@ -49,6 +71,10 @@ class ProblemAt:
 
 class LiveValidation:
     """The validator's problems and the analyser's findings of a document, kept current.
+
+    `poll` checks on the calling thread. For a large flow the view can instead take a
+    `snapshot()`, run `check` in a worker thread, and `apply` the result, which is dropped if
+    the document changed meanwhile (the next poll checks again).
 
     Args:
         document: the document to watch.
@@ -72,6 +98,7 @@ class LiveValidation:
         self.problems: tuple[ProblemAt, ...] = ()
         self.findings: tuple[Finding, ...] = ()
         self.stale = True
+        self.generation = 0
         self._edited_at = clock()
         document.events.connect(ModelEvent, self._on_event)
 
@@ -79,12 +106,14 @@ class LiveValidation:
         if isinstance(event, SelectionChanged | ValidationChanged | UndoChanged):
             return
         self.stale = True
+        self.generation += 1
         self._edited_at = self.clock()
 
     def set_rule(self, rule: str, enabled: bool) -> None:
         """Switch an analyser rule on or off (checked again at the next poll)."""
         (self.disabled_rules.discard if enabled else self.disabled_rules.add)(rule)
         self.stale = True
+        self.generation += 1
 
     def poll(self, now: float | None = None) -> bool:
         """Check again if stale and quiet for `delay_s`; True when it checked."""
@@ -95,14 +124,32 @@ class LiveValidation:
         return True
 
     def run(self) -> None:
-        """Check now, and emit `ValidationChanged`."""
+        """Check now, on this thread, and emit `ValidationChanged`."""
+        self.apply(self.check(self.snapshot(copy=False)))
+
+    def snapshot(self, *, copy: bool = True) -> Snapshot:
+        """The document as it is now, for `check` (a deep copy, so edits may go on meanwhile)."""
         document = self.document
-        problems = validate_document(document.raw, document.registry)
-        index = document.index
-        self.problems = tuple(ProblemAt(p, node_of(index, p.path)) for p in problems)
-        self.findings = tuple(analyse(document.raw, document.registry, index, disabled=self.disabled_rules))
+        raw = json.loads(json.dumps(document.raw)) if copy else document.raw
+        return Snapshot(self.generation, raw, document.registry, document.shape, frozenset(self.disabled_rules))
+
+    @staticmethod
+    def check(snapshot: Snapshot) -> Checked:
+        """Validate and analyse a snapshot; touches nothing else, so it may run in a worker thread
+        (a large flow takes seconds: the view keeps painting meanwhile)."""
+        index = NodeIndex(snapshot.raw, snapshot.shape)
+        problems = validate_document(snapshot.raw, snapshot.registry)
+        found = analyse(snapshot.raw, snapshot.registry, index, disabled=snapshot.disabled_rules)
+        return Checked(snapshot.generation, tuple(ProblemAt(p, node_of(index, p.path)) for p in problems), tuple(found))
+
+    def apply(self, checked: Checked) -> bool:
+        """Take a check's result unless the document changed since its snapshot; True if taken."""
+        if checked.generation != self.generation:
+            return False
+        self.problems, self.findings = checked.problems, checked.findings
         self.stale = False
-        document.events.emit(ValidationChanged(self.problems, self.findings))
+        self.document.events.emit(ValidationChanged(self.problems, self.findings))
+        return True
 
     def for_node(self, node_id: str) -> list[ProblemAt | Finding]:
         """The problems and findings about one node."""

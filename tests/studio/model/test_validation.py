@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -166,3 +167,16 @@ def test_rules_can_be_switched_off(sample: dict[str, Any], registry: StepRegistr
         "literal-secret",
         "positional-selector",
     ]
+
+
+async def test_a_check_in_a_worker_thread_is_dropped_when_the_flow_changed_meanwhile(doc: FlowDocument) -> None:
+    live = LiveValidation(doc)
+    snapshot = live.snapshot()
+    doc.execute("set_param", node="other", name="bogus", value=1)  # edited while the check runs
+    checked = await asyncio.to_thread(LiveValidation.check, snapshot)
+    assert not live.apply(checked)
+    assert live.stale
+    fresh = await asyncio.to_thread(LiveValidation.check, live.snapshot())
+    assert live.apply(fresh)
+    assert ("other", "unknown_param") in {(p.node, p.problem.code) for p in live.problems}
+    assert not live.stale
