@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import FlowLoadError
-from shared.flow import SCHEMA_TAG, GraphShape
+from shared.flow import SCHEMA_TAG, Flow, GraphShape, load_flow
 from shared.flow._load import parse_document
 from shared.steps import StepRegistry
 from studio.model._commands import COMMANDS
@@ -292,6 +292,14 @@ class FlowDocument:
             KeyError: no such node.
         """
         return self.index.nodes[node_id].node
+
+    def to_flow(self) -> Flow:
+        """The flow as the engine runs it (for the debugger).
+
+        Raises:
+            FlowInvalidError: every problem of the document, when it is not valid.
+        """
+        return load_flow(self.raw, registry=self.registry)
 
     def copy(self, ids: Iterable[str]) -> str:
         """The clipboard JSON of the nodes `ids`."""

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from shared.engine import Engine
+from shared.errors import FlowInvalidError
 from shared.flow import Flow
 from shared.steps import StepRegistry
-from studio.model import DebuggerChanged, DebuggerNode, EventBus
+from studio.model import DebuggerChanged, DebuggerNode, EventBus, FlowDocument
 from studio.model.debugger import TRANSITIONS, Debugger, DebuggerError
 
 
@@ -195,3 +196,20 @@ def test_actions_outside_the_table_name_what_is_allowed(engine: Engine) -> None:
     with pytest.raises(DebuggerError, match="while paused, not while idle"):
         debugger.set_variable("bump", 2)
     assert {state for state, _ in TRANSITIONS} == {"idle", "running", "pausing", "paused", "stopping", "finished"}
+
+
+async def test_the_document_being_edited_is_what_runs(engine: Engine, doc: FlowDocument) -> None:
+    bad = FlowDocument.new(registry=doc.registry)
+    bad.execute("add_node", type="core.wait")
+    with pytest.raises(FlowInvalidError, match=r"core\.wait needs param 'seconds'"):
+        bad.to_flow()
+    plain = FlowDocument.new(registry=doc.registry)
+    first = plain.execute("add_node", type="core.noop", params={"value": 1})
+    second = plain.execute("add_node", type="core.noop", params={"value": f"{{{{ steps.{first}.output + 1 }}}}"})
+    plain.execute("connect", source=first, target=second)
+    plain.execute("set_entry", section="outputs", name="out", value=f"{{{{ steps.{second}.output }}}}")
+    debugger = Debugger(engine, plain.to_flow())
+    debugger.start()
+    result = await debugger.wait_finished()
+    assert result is not None
+    assert result.outputs == {"out": 2}
