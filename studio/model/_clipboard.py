@@ -204,10 +204,7 @@ def extract_subflow(edit: Edit, *, ids: Any, reference: str, name: str | None = 
     # status, its error) is the call node's.
     outputs = reference_pattern("steps", {f"{s}.output": f"{call_id}.output.{s}" for s in read_back})
     others = reference_pattern("steps", dict.fromkeys(read_back, call_id))
-    for container, key, text in list(template_strings(edit.raw)):
-        changed = others(outputs(text))
-        if changed != text:
-            edit.set(container, key, changed)
+    edit.rewrite_templates(lambda text: others(outputs(text)))
     edit.edges_changed(label)
     edit.structure_changed()
     edit.result = {"node": call_id, "flow": sub}

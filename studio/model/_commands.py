@@ -22,7 +22,7 @@ from shared.flow._model import IDENTIFIER_PATTERN, NODE_ID_PATTERN, ErrorPolicy
 from studio.model._clipboard import copy_nodes, duplicate, extract_subflow, paste
 from studio.model._edit import CommandError, Edit
 from studio.model._layout import align, auto_layout, distribute, move_nodes, place
-from studio.model._refs import reference_pattern, template_strings
+from studio.model._refs import reference_pattern
 
 Run = Callable[..., Any]
 MergeKey = Callable[[Mapping[str, Any]], Hashable]
@@ -326,12 +326,7 @@ def rename_entry(edit: Edit, *, section: str, old: str, new: str) -> None:
     scope = _SECTIONS[section]
     if scope is None:
         return
-    rewrite = reference_pattern(scope, {old: new})
-    for container, key, text in list(template_strings(edit.raw)):
-        changed = rewrite(text)
-        if changed != text:
-            edit.set(container, key, changed)
-    edit.change.structure = True  # references moved in many nodes: refresh everything
+    edit.rewrite_templates(reference_pattern(scope, {old: new}))
 
 
 _TOP_SETTINGS = {"name", "description", "requires", "tags"}

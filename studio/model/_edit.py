@@ -7,8 +7,10 @@ It reads the document through `edit` and changes it only through `edit.set` / `d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shared.expressions import is_template
 from shared.flow import TOP_GRAPH
 from studio.model._index import NodeIndex, NodeRef
 from studio.model._undo import Change, Op
@@ -189,3 +191,29 @@ class Edit:
     def structure_changed(self) -> None:
         """Nodes were added or removed: the index is rebuilt after the command."""
         self.change.structure = True
+
+    def rewrite_templates(self, rewrite: Callable[[str], str]) -> None:
+        """Apply `rewrite` to every template string of the document, naming the nodes (and
+        top-level parts) whose text changed."""
+        for ref in self.index.refs:
+            bodies = self.shape.bodies_of(ref.node.get("type"))
+            for key, value in list(ref.node.items()):
+                if key not in bodies:
+                    self._rewrite(ref.node, key, value, rewrite, ref.id, None)
+        for key, value in list(self.raw.items()):
+            if key not in ("nodes", "edges"):
+                self._rewrite(self.raw, key, value, rewrite, None, key)
+
+    def _rewrite(
+        self, container: Any, key: Any, value: Any, rewrite: Callable[[str], str], node: str | None, part: str | None
+    ) -> None:
+        if isinstance(value, str):
+            changed = rewrite(value) if is_template(value) else value
+            if changed != value:
+                self.set(container, key, changed, node=node)
+                if part is not None:
+                    self.change.flow_keys.add(part)
+            return
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for sub, item in list(items):
+            self._rewrite(value, sub, item, rewrite, node, part)

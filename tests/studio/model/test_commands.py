@@ -209,3 +209,11 @@ def test_nodes_changed_names_the_touched_node(doc: FlowDocument) -> None:
     doc.events.connect(NodesChanged, changed.append)
     doc.execute("set_param", node="inner", name="value", value=1)
     assert changed == [NodesChanged(frozenset({"inner"}))]
+
+
+def test_a_rename_names_the_nodes_and_parts_whose_references_moved(doc: FlowDocument) -> None:
+    events: list[ModelEvent] = []
+    doc.events.connect(ModelEvent, events.append)
+    doc.execute("rename_entry", section="variables", old="count", new="tries")
+    assert NodesChanged(frozenset({"check"})) in events
+    assert not any(isinstance(e, NodesAdded | NodesRemoved) for e in events)
