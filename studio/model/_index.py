@@ -15,9 +15,10 @@ from shared.flow import TOP_GRAPH, GraphShape, walk_nodes
 Parts = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NodeRef:
-    """One node object of the document and where it sits."""
+    """One node object of the document and where it sits (treat as read-only; not frozen
+    because a frozen dataclass is slower to build, and the index builds thousands)."""
 
     id: str | None
     node: dict[str, Any]
@@ -36,24 +37,29 @@ class NodeIndex:
         self.by_parts: dict[Parts, NodeRef] = {}
         self.graphs: dict[str, dict[str, Any]] = {TOP_GRAPH: document}
         self.refs: list[NodeRef] = []
-        for visit in walk_nodes(document, shape):
-            node_id = visit.node.get("id")
-            graph = visit.graph
+        labels: dict[int, str] = {}
+        bodies_of = shape.bodies_of
+        for node, position, graph in walk_nodes(document, shape):
+            # Keyed by the graph's own dict, which lives in the document for the whole walk.
+            label = labels.get(id(graph.graph))
+            if label is None:
+                label = labels[id(graph.graph)] = graph.label
+            node_id = node.get("id")
             ref = NodeRef(
                 node_id if isinstance(node_id, str) else None,
-                visit.node,
+                node,
                 graph.graph,
-                graph.label,
+                label,
                 graph.container,
                 graph.body,
-                visit.parts,
+                (*graph.parts, "nodes", position),
             )
             self.refs.append(ref)
             self.by_parts[ref.parts] = ref
             if ref.id is not None:
                 self.nodes.setdefault(ref.id, ref)
-                for name in shape.bodies_of(visit.node.get("type")):
-                    body = visit.node.get(name)
+                for name in bodies_of(node.get("type")):
+                    body = node.get(name)
                     if isinstance(body, dict):
                         self.graphs[f"{ref.id}.{name}"] = body
 
