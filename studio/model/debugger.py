@@ -137,6 +137,8 @@ class Debugger:
         self._move("start")
         self.runs.clear()
         self.result = None
+        self.current, self.reason, self._mode = None, None, None
+        self._paused.clear()
         self.journal = journal or MemoryJournal(uuid.uuid4().hex)
         self.task = asyncio.get_running_loop().create_task(
             self.engine.run(self.flow, inputs, journal=self.journal, hooks=self)

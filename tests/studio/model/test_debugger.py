@@ -145,6 +145,20 @@ async def test_step_over_a_container_runs_it_whole(engine: Engine) -> None:
     await debugger.wait_finished()
 
 
+async def test_a_finished_debugger_runs_again_and_stops_again(engine: Engine) -> None:
+    debugger = Debugger(engine, CHAIN)
+    debugger.set_breakpoint("c")
+    for _ in range(2):
+        debugger.start()
+        stop = await debugger.wait_paused()
+        assert stop is not None
+        assert stop.node_id == "c"
+        debugger.continue_()
+        result = await debugger.wait_finished()
+        assert result is not None
+        assert result.status == "succeeded"
+
+
 async def test_stop_ends_the_run_as_cancelled(engine: Engine) -> None:
     debugger = Debugger(engine, CHAIN)
     debugger.set_breakpoint("b")
