@@ -227,3 +227,16 @@ async def test_the_document_being_edited_is_what_runs(engine: Engine, doc: FlowD
     result = await debugger.wait_finished()
     assert result is not None
     assert result.outputs == {"out": 2}
+
+
+async def test_a_broken_breakpoint_condition_stops_and_says_why(engine: Engine) -> None:
+    debugger = Debugger(engine, CHAIN)
+    debugger.set_breakpoint("b", "{{ vars.missing.deeper > 1 }}")
+    debugger.start()
+    stop = await debugger.wait_paused()
+    assert stop is not None
+    assert stop.node_id == "b"
+    assert debugger.reason is not None
+    assert debugger.reason.startswith("breakpoint condition failed:")
+    debugger.continue_()
+    await debugger.wait_finished()
