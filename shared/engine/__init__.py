@@ -2,6 +2,7 @@
 
 from shared.engine._engine import Engine, ExecutionResult, FileFlowLoader, FlowLoader
 from shared.engine._events import EVENT_TYPES, Event
+from shared.engine._hooks import ExecutionHooks, NodeStop, PauseGate, rerun_events
 from shared.engine._journal import EVENTS_SCHEMA, Journal, MemoryJournal, SqliteJournal
 from shared.engine._state import ExecutionState, NodeResult, fold
 
@@ -10,6 +11,7 @@ __all__ = [
     "EVENT_TYPES",
     "Engine",
     "Event",
+    "ExecutionHooks",
     "ExecutionResult",
     "ExecutionState",
     "FileFlowLoader",
@@ -17,6 +19,9 @@ __all__ = [
     "Journal",
     "MemoryJournal",
     "NodeResult",
+    "NodeStop",
+    "PauseGate",
     "SqliteJournal",
     "fold",
+    "rerun_events",
 ]

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from shared.engine import _events as ev
 from shared.engine._frames import Frame, NodeFailed
+from shared.engine._hooks import ExecutionHooks
 from shared.engine._journal import Journal, MemoryJournal
 from shared.engine._runner import Execution, ExecutionOptions, LogCallback
 from shared.engine._state import fold
@@ -133,8 +134,12 @@ class Engine:
         *,
         journal: Journal | None = None,
         execution_id: str | None = None,
+        hooks: ExecutionHooks | None = None,
     ) -> ExecutionResult:
         """Run `flow`, or resume it when `journal` already holds events.
+
+        `hooks` (a debugger) are awaited before and after each node instance
+        (`shared.engine.ExecutionHooks`).
 
         Raises:
             FlowInputError: when `inputs` do not match the flow's declared inputs (nothing is
@@ -148,6 +153,7 @@ class Engine:
             return self._result_of(execution_id, state.finished)
         execution = Execution(self.options, journal, state, execution_id, flow.settings.max_parallel_nodes)
         execution.info.update({"flow": flow.name})
+        execution.hooks = hooks
         if state.started is None:
             resolved = resolve_inputs(flow, dict(inputs or {}))
             runtime = execution.runtime_for(flow, "", resolved, 0)

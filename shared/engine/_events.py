@@ -10,7 +10,7 @@ An event is `(seq, type, path, data, ts)`. `path` names a node instance with its
 | node.started         | attempt, key (idempotency key), type; containers: items     |
 | node.succeeded       | output, port                                                |
 | node.failed          | attempt, error, will_retry; handled (continue / fallback) |
-| node.skipped         | reason (`branch` or `error`), port (`out` when skipped on error) |
+| node.skipped         | reason (`branch`, `error` or `disabled`), port (`out` when skipped on error or disabled) |
 | branch.taken         | port                                                        |
 | iteration.started    | index                                                       |
 | iteration.finished   | index, result                                               |

@@ -42,6 +42,7 @@ from shared.steps._api import ExecutionResources, _reset_context, _set_context
 
 if TYPE_CHECKING:
     from shared.engine._engine import FlowLoader
+    from shared.engine._hooks import ExecutionHooks
 
 LogCallback = Callable[[str, str, str, str], None]
 """(execution_id, path, level, message)."""
@@ -117,6 +118,8 @@ class Execution:
         self.cancelled = False
         self.resources = ExecutionResources()
         self._step_events: set[threading.Event] = set()
+        self.hooks: ExecutionHooks | None = None
+        """Debug hooks around each node (`shared.engine._hooks`); None costs one test per node."""
         self.info: dict[str, Any] = {"id": execution_id}
         self._plans: dict[int, _Plan] = {}
         self._compiled: dict[Hashable, Callable[[Mapping[str, Any]], Any]] = {}
@@ -263,6 +266,14 @@ class Execution:
         self.state.results[path] = result
         self.emit((ev.NODE_SKIPPED, path, {"reason": "branch"}))
 
+    def pass_through(self, node: Node, path: str, frame: Frame) -> str:
+        """A disabled node: skipped, but its successors run as if it had succeeded."""
+        result = NodeResult("skipped", None, "out")
+        frame.results[node.id] = result
+        self.state.results[path] = result
+        self.emit((ev.NODE_SKIPPED, path, {"reason": "disabled", "port": "out"}))
+        return "out"
+
     def replay(self, node: Node, path: str, frame: Frame) -> str | None:
         """Settle a node instance from its recorded result; raise if it failed for good."""
         result = self.state.results[path]
@@ -289,7 +300,17 @@ class Execution:
                         self._restore_try_scope(child, child_path, frame)
 
     async def run_node(self, node: Node, path: str, frame: Frame) -> str | None:
+        """Run one node instance live (between the debug hooks, if any); return its port."""
+        if self.hooks is None:
+            return await self.run_node_live(node, path, frame)
+        from shared.engine._hooks import run_hooked
+
+        return await run_hooked(self, self.hooks, node, path, frame)
+
+    async def run_node_live(self, node: Node, path: str, frame: Frame) -> str | None:
         """Run one node instance live; return the port it emitted on."""
+        if node.disabled:
+            return self.pass_through(node, path, frame)
         definition = self.registry.get(node.type)
         if definition.kind in ("container", "subflow"):
             from shared.engine._containers import run_container

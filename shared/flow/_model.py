@@ -69,6 +69,9 @@ class FlowSettings(_Model):
     max_parallel_nodes: Annotated[int, Field(ge=1, le=1024)] = Field(
         default=8, description="Upper bound of steps running at the same time in one execution."
     )
+    hotkey: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="Global hotkey that starts this flow on an attended agent (e.g. 'ctrl+alt+i')."
+    )
 
 
 class Edge(_Model):
@@ -90,6 +93,9 @@ class Node(_Model):
     retry: RetryPolicy | None = None
     timeout_s: Annotated[float, Field(gt=0)] | None = None
     on_error: ErrorPolicy = "fail"
+    disabled: bool = Field(
+        default=False, description="Do not run the step: it passes through (output null, port 'out')."
+    )
     set: dict[Identifier, Any] = Field(
         default_factory=dict,
         description="Variables assigned after the node succeeds; `output` is in scope.",
@@ -131,6 +137,9 @@ class Flow(Graph):
     requires: list[str] = Field(default_factory=list)
     settings: FlowSettings = Field(default_factory=FlowSettings)
     tags: list[str] = Field(default_factory=list)
+    ui: dict[str, Any] = Field(
+        default_factory=dict, description="Free-form editor data (sticky notes...); ignored when running."
+    )
 
     def to_document(self) -> dict[str, Any]:
         """The JSON-ready document, with aliases (`schema`, `from`, `finally`)."""

@@ -81,6 +81,7 @@ def test_public_names_are_pinned() -> None:
         "EVENT_TYPES",
         "Engine",
         "Event",
+        "ExecutionHooks",
         "ExecutionResult",
         "ExecutionState",
         "FileFlowLoader",
@@ -88,8 +89,11 @@ def test_public_names_are_pinned() -> None:
         "Journal",
         "MemoryJournal",
         "NodeResult",
+        "NodeStop",
+        "PauseGate",
         "SqliteJournal",
         "fold",
+        "rerun_events",
     ]
     assert sorted(shared.flow.__all__) == [
         "Edge",

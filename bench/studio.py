@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Studio model benchmark: open, index, validate, and edit + undo on large flows (no Qt).
+
+    .venv/bin/python bench/studio.py [--sizes 100,1000,5000] [--repeats 20] [--out bench/results/studio.json]
+
+The flows are structured like real ones: a chain of steps with a `control.foreach` holding four
+steps every 25 nodes and an `if` with two branches every 50 (node counts include the nested
+ones). `open` parses the JSON text and indexes every node; `edit + undo` is the median of one
+edit and its undo, events included; `validate` is the live validation (the `rpa validate`
+checks plus the analyser). The canvas (first paint, pan and zoom) and its NodeGraphQt peer come
+with the views; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.steps import StepRegistry  # noqa: E402
+from studio.model import FlowDocument, LiveValidation  # noqa: E402
+
+DEFAULT_OUT = ROOT / "bench" / "results" / "studio.json"
+TARGETS = {"open_1000_s": 1.0, "open_5000_s": 1.0, "edit_undo_1000_ms": 50.0}
+
+
+def make_flow(size: int) -> dict[str, Any]:
+    """A structured flow of about `size` nodes."""
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+    count = 0
+    previous: str | None = None
+    while count < size:
+        n = len(nodes)
+        node_id = f"n{n}"
+        if n % 25 == 24:
+            body = [{"id": f"{node_id}_b{k}", "type": "core.noop", "params": {"value": "{{ item }}"}} for k in range(4)]
+            node = {"id": node_id, "type": "control.foreach", "params": {"items": [1, 2]}, "body": {"nodes": body}}
+            count += 5
+        elif n % 50 == 49:
+            node = {"id": node_id, "type": "control.if", "params": {"condition": "{{ true }}"}}
+            count += 1
+        else:
+            node = {"id": node_id, "type": "core.noop", "params": {"value": f"{{{{ steps.{previous}.output }}}}"}}
+            count += 1
+        node["ui"] = {"x": 0, "y": n * 80}
+        nodes.append(node)
+        if previous is not None:
+            port = {"port": "true"} if nodes[-2]["type"] == "control.if" else {}
+            edges.append({"from": previous, **port, "to": node_id})
+        previous = node_id
+    return {"schema": "rpa.flow/1", "name": f"bench {size}", "variables": {"total": 0}, "nodes": nodes, "edges": edges}
+
+
+def best(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def measure(size: int, repeats: int, registry: StepRegistry) -> dict[str, Any]:
+    text = json.dumps(make_flow(size), indent=2)
+    open_s = best(lambda: FlowDocument.from_text(text, registry=registry), max(3, repeats // 5))
+    tracemalloc.start()
+    doc = FlowDocument.from_text(text, registry=registry)
+    memory_mib = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    nodes = len(doc.index)
+    middle = f"n{len(doc.raw['nodes']) // 2}"
+    counter = iter(range(10**9))
+
+    def param_edit() -> None:
+        doc.execute("set_param", node=middle, name="value", value=next(counter))
+        doc.undo()
+
+    def move() -> None:
+        doc.execute("move_nodes", positions={middle: [next(counter), 0]})
+        doc.undo()
+
+    def add() -> None:
+        doc.execute("add_node", type="core.noop", x=1, y=2)
+        doc.undo()
+
+    def remove() -> None:
+        doc.execute("remove_nodes", ids=[middle])
+        doc.undo()
+
+    live = LiveValidation(doc)
+    row = {
+        "nodes": nodes,
+        "open_s": round(open_s, 4),
+        "memory_mib": round(memory_mib, 1),
+        "save_s": round(best(doc.to_text, 3), 4),
+        "param_edit_undo_ms": round(median_ms(param_edit, repeats), 3),
+        "move_undo_ms": round(median_ms(move, repeats), 3),
+        "add_undo_ms": round(median_ms(add, repeats), 3),
+        "remove_undo_ms": round(median_ms(remove, repeats), 3),
+        "validate_s": round(best(live.run, 2), 3),
+    }
+    assert not doc.dirty
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100,1000,5000", help="flow sizes in nodes (comma-separated)")
+    parser.add_argument("--repeats", type=int, default=20, help="runs of each edit (median) and open (best of)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON goes")
+    args = parser.parse_args()
+    registry = StepRegistry.default()
+    rows = [measure(int(size), args.repeats, registry) for size in args.sizes.split(",")]
+    columns = list(rows[0])
+    print(" | ".join(f"{c:>18}" for c in columns))
+    for row in rows:
+        print(" | ".join(f"{row[c]:>18}" for c in columns))
+    by_size = {row["nodes"]: row for row in rows}
+    checks = {}
+    for size in (1000, 5000):
+        match = next((r for n, r in by_size.items() if abs(n - size) <= 5), None)
+        if match is not None:
+            checks[f"open_{size}_s"] = match["open_s"]
+            if size == 1000:
+                checks["edit_undo_1000_ms"] = max(match[k] for k in match if k.endswith("_undo_ms"))
+    for key, value in checks.items():
+        verdict = "ok" if value < TARGETS[key] else "OVER"
+        print(f"target {key}: {value} < {TARGETS[key]} {verdict}")
+    result = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "rows": rows,
+        "targets": TARGETS,
+        "checks": checks,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
