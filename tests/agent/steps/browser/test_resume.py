@@ -65,7 +65,7 @@ def test_a_flow_killed_after_login_resumes_on_its_page_with_the_cookie(
             first.kill()
         first.communicate()
     assert ("node.succeeded", "welcome") not in journal_events(journal)
-    checkpoints = list(browser_state_dir.glob("*.json"))
+    checkpoints = list(browser_state_dir.rglob("*.json"))
     assert checkpoints, "the session's state should wait for the resume"
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in checkpoints)
 
@@ -85,4 +85,4 @@ def test_a_flow_killed_after_login_resumes_on_its_page_with_the_cookie(
     raw = journal.read_bytes() + b"".join(p.read_bytes() for p in journal.parent.glob("journal.db*"))
     assert all(sid.encode() not in raw for sid in logged_in), "a cookie value reached the journal"
     assert PASSWORD.encode() not in raw
-    assert list(browser_state_dir.glob("*.json")) == [], "the checkpoint goes when the execution ends"
+    assert list(browser_state_dir.rglob("*.json")) == [], "the checkpoint goes when the execution ends"
