@@ -3,11 +3,13 @@
 from shared.engine._engine import Engine, ExecutionResult, FileFlowLoader, FlowLoader
 from shared.engine._events import EVENT_TYPES, Event
 from shared.engine._journal import EVENTS_SCHEMA, Journal, MemoryJournal, SqliteJournal
+from shared.engine._restart import RESTART_POINT, RestartFrom
 from shared.engine._state import ExecutionState, NodeResult, fold
 
 __all__ = [
     "EVENTS_SCHEMA",
     "EVENT_TYPES",
+    "RESTART_POINT",
     "Engine",
     "Event",
     "ExecutionResult",
@@ -17,6 +19,7 @@ __all__ = [
     "Journal",
     "MemoryJournal",
     "NodeResult",
+    "RestartFrom",
     "SqliteJournal",
     "fold",
 ]

@@ -88,6 +88,8 @@ def test_public_names_are_pinned() -> None:
         "Journal",
         "MemoryJournal",
         "NodeResult",
+        "RESTART_POINT",
+        "RestartFrom",
         "SqliteJournal",
         "fold",
     ]

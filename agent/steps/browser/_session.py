@@ -24,6 +24,7 @@ from agent.steps.browser import _checkpoint as cp
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._models import DEFAULT_SESSION, ProxySpec, Viewport
 from agent.steps.browser._runtime import chromium_executable, playwright_for_loop, shared_browsers
+from shared.engine import RESTART_POINT, RestartFrom
 from shared.errors import StepError
 from shared.steps import StepContext, context
 
@@ -68,24 +69,15 @@ class OpenParams(BaseModel):
     timeout_s: float = Field(30.0, gt=0, le=3600, description="Default time to wait for elements and pages.")
     slow_mo_ms: int = Field(0, ge=0, le=10000, description="Pause after every browser operation (debugging).")
     args: list[str] = Field(default_factory=list, description="Extra Chromium command-line switches.")
-    on_resume: Literal["restore"] = Field(
+    on_resume: Literal["restore", "restart"] = Field(
         "restore",
         description=(
-            "On a resumed execution: `restore` reopens the session with the cookies, storage and page "
-            "of its last completed step."
+            "On a resumed execution: `restore` reopens the session with the cookies, storage and tabs "
+            "of its last completed step (and fails with `no_session` when its state is lost); `restart` "
+            "runs the session's steps again from this `browser.open`."
         ),
     )
     checkpoint: bool = Field(True, description="Keep the session's state after each step so a resume can restore it.")
-
-    @field_validator("on_resume", mode="before")
-    @classmethod
-    def _restart_not_yet(cls, value: Any) -> Any:
-        if value == "restart":
-            raise ValueError(
-                "on_resume 'restart' (run the session's steps again from browser.open) is not available yet; "
-                "use 'restore'"
-            )
-        return value
 
     @field_validator("args")
     @classmethod
@@ -417,6 +409,8 @@ async def open_session(options: OpenParams) -> BrowserSession:
     state = _load_storage_file(options.storage_state) if options.storage_state else None
     await asyncio.to_thread(cp.sweep_old)
     session = await _start(options, ctx, state, options.url)
+    if options.on_resume == "restart":  # a later step that finds it gone runs again from here
+        ctx.note(RESTART_POINT, {"scope": cp.key(options.session)})
     if session.checkpoint_file is not None:
         where = f"{session.checkpoint_file.parent.name}/{session.checkpoint_file.name}"
         ctx.note("browser.checkpoint", {"session": options.session, "file": where})
@@ -434,11 +428,15 @@ async def current_session(name: str) -> BrowserSession:
     if isinstance(found, BrowserSession):
         return found
     saved = cp.read_checkpoint(cp.checkpoint_path(ctx.execution_id, name))
-    if saved is None:
-        raise StepError(
-            f"no browser session named '{name}' is open: add a browser.open step before this one",
+    if saved is None or saved.get("options", {}).get("on_resume") == "restart":
+        # Honoured by the engine when the session was opened with `on_resume: restart` (its
+        # browser.open is the restart point); otherwise this is the step's error.
+        raise RestartFrom(
+            cp.key(name),
+            f"no browser session named '{name}' is open and none can be restored: add a browser.open step "
+            "before this one, or open it with on_resume 'restart' to run its steps again after a resume",
             kind="no_session",
-            retryable=False,
+            details={"session": name},
         )
     options = OpenParams.model_validate(saved["options"])
     tabs = Tabs.of(saved)
