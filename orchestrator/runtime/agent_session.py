@@ -200,9 +200,18 @@ class AgentSession:
         """Keep a session's state; stored before the next message of the connection is read, so
         before the journal batch that reports the step it followed."""
         self.link.confirm(uuid.UUID(message.execution_id))
-        if self.checkpoints is not None:
+        if self.checkpoints is None:
+            return []
+        try:
             await self.checkpoints.put(
                 self.link.org_id, uuid.UUID(message.execution_id), message.session, message.state
+            )
+        except Exception as exc:  # the vault or the store: a resume then cannot restore this state
+            log.warning(
+                "the state of session %s of execution %s was not kept (%s); a resume elsewhere cannot restore it",
+                message.session,
+                message.execution_id,
+                type(exc).__name__,
             )
         return []
 

@@ -372,7 +372,11 @@ class Dispatcher:
         connection = link.connection
         if self.checkpoints is None or connection is None or connection.protocol_version < 4:
             return {}
-        return await self.checkpoints.load(execution.org_id, execution.id, session)
+        try:
+            return await self.checkpoints.load(execution.org_id, execution.id, session)
+        except Exception as exc:  # the vault or the store: the resume goes on, its sessions not restored
+            log.warning("the sessions' state of execution %s could not be read (%s)", execution.id, type(exc).__name__)
+            return {}
 
     async def _subflows(
         self, session: AsyncSession, org_id: uuid.UUID, document: dict[str, Any]
