@@ -168,7 +168,8 @@ def sweep_old(now: float | None = None) -> int:
     """Delete checkpoints older than `MAX_AGE_S`; returns how many went."""
     now = time.time() if now is None else now
     removed = 0
-    for item in state_dir().glob("*/*.json"):
+    folder = state_dir()
+    for item in [*folder.glob("*/*.json"), *folder.glob("*.json")]:  # the second: the layout before folders
         with contextlib.suppress(OSError):
             if now - item.stat().st_mtime > MAX_AGE_S:
                 delete_checkpoint(item)
