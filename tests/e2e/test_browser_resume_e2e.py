@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
+from shared.states import TERMINAL_STATES
 from tests.agent.steps.browser.flows import alive, chromium_pids, wait_gone
 from tests.agent.steps.browser.site import PASSWORD, USER, SiteServer
 from tests.e2e._cluster import Agent, Orchestrator, completed_twice, gapless, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
 
 
 def login_flow(site: SiteServer) -> dict[str, Any]:
@@ -87,7 +86,7 @@ def test_a_session_killed_on_one_agent_goes_on_logged_in_on_another(tmp_path: Pa
         first.kill()
         assert wait_gone(browsers) == set(), "no Chromium outlives the agent killed with SIGKILL"
         second.start()
-        done = server.wait_state(execution, TERMINAL, timeout=120)
+        done = server.wait_state(execution, TERMINAL_STATES, timeout=120)
         assert done["state"] == "succeeded", done
         assert done["outputs"] == {"welcome": f"Welcome, {USER}", "path": "/account", "tabs": 2}
         assert done["attempt"] >= 2  # a loaded machine may make agent B miss its lease once, and reclaim it
