@@ -72,6 +72,8 @@ _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)"
 _LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM events WHERE execution_id = ?"
 
 SECRETS_KEY = "secrets"  # the key of the job.assign payload that is never written to disk
+_NEVER_STORED = frozenset({SECRETS_KEY, "sessions"})
+"""Never written to disk: secret values, and the sessions' state (login cookies) of a resume."""
 
 
 class Outbox:
@@ -135,7 +137,7 @@ class Outbox:
             ValueError: the seed's sequence numbers are not positive and increasing.
         """
         _check_seed(seed)
-        stored = json.dumps({k: v for k, v in assignment.items() if k != SECRETS_KEY}, default=str)
+        stored = json.dumps({k: v for k, v in assignment.items() if k not in _NEVER_STORED}, default=str)
         seed_last = seed[-1].seq if seed else 0
         with self._transaction() as db:
             row = db.execute("SELECT attempt FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()

@@ -32,6 +32,7 @@ from orchestrator.services import vault_keys
 from orchestrator.services.artifacts import artifact_store
 from orchestrator.services.audit_checkpoints import checkpoint_dir
 from orchestrator.services.roles import ensure_builtin_roles
+from orchestrator.services.session_checkpoints import SessionCheckpoints
 from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings
 
@@ -78,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             default_days=settings.artifact_retention_days,
             interval_s=settings.artifact_purge_interval_s,
         )
+        # The sealed state of executions' open sessions, for a resume elsewhere (artifact store, reserved namespace).
+        session_checkpoints = SessionCheckpoints(db, artifact_store(settings), dispatcher.keyring)
+        dispatcher.checkpoints = purger.session_checkpoints = app.state.session_checkpoints = session_checkpoints
         writer = AgentWriter(db, loop=commits)
         starts = StartWriter(db, loop=commits, on_queued=lambda: dispatcher.kick(work=True))
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer

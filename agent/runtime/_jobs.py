@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from agent import session_checkpoints
 from agent.environment import allowed_env
 from agent.outbox import Outbox, OutboxJournal, OutboxWriteError
 from agent.runtime._config import AgentConfig
@@ -94,7 +95,9 @@ class JobRunner:
             )
         seed = [event.to_event() for event in job.journal]
         try:
-            journal = self.outbox.open_job(job.execution_id, job.attempt, job.model_dump(exclude={"secrets"}), seed)
+            journal = self.outbox.open_job(
+                job.execution_id, job.attempt, job.model_dump(exclude={"secrets", "sessions"}), seed
+            )
         except OutboxWriteError as exc:
             self.write_failed(None, exc)
             return JobRejected(execution_id=job.execution_id, attempt=job.attempt, reason=self.problem() or str(exc))
@@ -108,6 +111,7 @@ class JobRunner:
             )
             self.wake()
             return JobAccepted(execution_id=job.execution_id, attempt=job.attempt)
+        _seed_sessions(job)
         loop = asyncio.get_running_loop()
         journal.subscribe(lambda _batch: loop.call_soon_threadsafe(self.wake))
         self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal))
@@ -125,6 +129,7 @@ class JobRunner:
         self.engines[job.execution_id] = engine
         try:
             await engine.run(flow, job.inputs, journal=journal)
+            session_checkpoints.delete_execution(job.execution_id)  # ended: no resume needs them
             await upload_artifacts(self.config.url, self.config.key, self.config.home, job.execution_id)
             self.outbox.mark_finished(job.execution_id)
         except asyncio.CancelledError:
@@ -150,6 +155,18 @@ class JobRunner:
         task = self.tasks.pop(execution_id, None)
         if task is not None:
             task.cancel()
+
+
+def _seed_sessions(job: JobAssign) -> None:
+    """Write the session checkpoints the job carries (a resume of a run begun elsewhere)."""
+    if not job.sessions:
+        return
+    try:
+        written = session_checkpoints.seed(job.execution_id, job.sessions)
+    except OSError as exc:  # the step then says the session cannot be restored
+        log.warning("execution %s: its sessions' state could not be kept (%s)", job.execution_id, exc)
+        return
+    log.info("execution %s: the state of %d session(s) is ready for its resume", job.execution_id, written)
 
 
 def _write_error(exc: BaseException) -> OutboxWriteError | None:

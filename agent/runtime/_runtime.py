@@ -27,8 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent import session_checkpoints
 from agent.outbox import Outbox, OutboxWriteError
 from agent.runtime._backoff import Backoff
+from agent.runtime._checkpoints import CheckpointSender
 from agent.runtime._config import AgentConfig
 from agent.runtime._fence import DEFAULT_LEASE_S, Fence, fenced_registry, margin_for
 from agent.runtime._jobs import JobRunner
@@ -319,7 +321,14 @@ class AgentRuntime:
         self._adopt(welcome, pending)
         self.fence.renew(hello_sent, lease)
         self._transport = transport
-        self._sender = Sender(self.outbox, self._send_on(transport), self._handback, self._forget, self._acked_unstored)
+        self._sender = Sender(
+            self.outbox,
+            self._send_on(transport),
+            self._handback,
+            self._forget,
+            self._acked_unstored,
+            checkpoints=CheckpointSender() if connection.protocol_version >= 4 else None,
+        )
         self.connected.set()
         self._set_state(RuntimeState.CONNECTED)
         self._wake.set()
@@ -441,6 +450,8 @@ class AgentRuntime:
         self.jobs.stop(execution_id)
         self._handback.pop(execution_id, None)
         self._forget(execution_id)
+        # Its sessions' state goes with it: the agent that has it now gets the orchestrator's copy.
+        session_checkpoints.delete_execution(execution_id)
 
     def _forget(self, execution_id: str) -> None:
         self._acked_unstored.pop(execution_id, None)

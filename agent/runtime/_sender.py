@@ -1,6 +1,10 @@
 """The sender: every unacknowledged outbox event of every job, in batches, then `job.finished`;
 and a job this agent will not finish (left by an earlier process of it, or stopped because the
-outbox could not be written), handed back with `job.rejected` once its journal is in."""
+outbox could not be written), handed back with `job.rejected` once its journal is in.
+
+Before a job's events go out, its session checkpoints that are new or changed since this
+connection last sent them go out as `session.checkpoint` (`_checkpoints.py`), to an
+orchestrator that speaks version 4."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from agent.outbox import JobRecord, Outbox
+from agent.runtime._checkpoints import CheckpointSender
 from shared.engine import Event
 from shared.protocol import AgentMessage, JobFinished, JobRejected, JournalBatch, WireEvent
 
@@ -30,7 +35,14 @@ class Sender:
     """
 
     def __init__(
-        self, outbox: Outbox, send: Send, handback: dict[str, str], forget: Callable[[str], None], acked: dict[str, int]
+        self,
+        outbox: Outbox,
+        send: Send,
+        handback: dict[str, str],
+        forget: Callable[[str], None],
+        acked: dict[str, int],
+        *,
+        checkpoints: CheckpointSender | None = None,
     ) -> None:
         self.outbox = outbox
         self.send = send
@@ -39,6 +51,8 @@ class Sender:
         self.acked = acked
         self.sent: dict[str, int] = {}
         self.finish_sent: set[str] = set()
+        self.checkpoints = checkpoints
+        """Sends the session checkpoints (None: an orchestrator before version 4)."""
 
     async def run(self, wake: asyncio.Event) -> None:
         """Send what is pending each time `wake` is set, until cancelled."""
@@ -53,8 +67,14 @@ class Sender:
         execution_id = record.execution_id
         acked = max(record.acked_seq, self.acked.get(execution_id, 0))
         sent = max(self.sent.get(execution_id, 0), acked)
+        if self.checkpoints is not None and not record.finished:
+            # After `record` was read: a checkpoint written before an event up to `record.last_seq`
+            # is on disk now, and goes out before that event.
+            await self.checkpoints.flush(execution_id, record.attempt, self.send)
         while sent < record.last_seq:
-            events = [e for e in self.outbox.unacked(execution_id, BATCH * 2) if e.seq > sent][:BATCH]
+            events = [e for e in self.outbox.unacked(execution_id, BATCH * 2) if sent < e.seq <= record.last_seq][
+                :BATCH
+            ]
             if not events:
                 break
             await self.send(

@@ -31,6 +31,7 @@ from orchestrator.services.agent_logs import LogBudget, escape_control
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_states import HELD, TERMINAL, State, transition
+from orchestrator.services.session_checkpoints import SessionCheckpoints
 from shared.protocol import (
     Heartbeat,
     Hello,
@@ -43,6 +44,7 @@ from shared.protocol import (
     LogLine,
     Reclaimed,
     ServerConnection,
+    SessionCheckpoint,
 )
 
 log = logging.getLogger("rpa.orchestrator.agents")
@@ -69,6 +71,8 @@ class AgentSession:
     writer: AgentWriter
     log_budget: LogBudget | None = None
     """How much of the orchestrator's log this connection may write (None: no limit)."""
+    checkpoints: SessionCheckpoints | None = None
+    """Where the sessions' state of this agent's executions is kept for a resume (None: not kept)."""
     ended: dict[str, int] = field(default_factory=dict)
     """Executions of this connection whose stored journal ended them (terminal, so they can no longer
     move), with their stored `last_seq`: the agent's `job.finished` is then answered without a query."""
@@ -188,7 +192,33 @@ class AgentSession:
             self.ended[message.execution_id] = last_seq
             self.release(uuid.UUID(message.execution_id), until_finished=True)
             self.hub.publish(uuid.UUID(message.execution_id), None)
+            if self.checkpoints is not None:  # ended: no resume will need its sessions' state
+                try:
+                    await self.checkpoints.delete(self.link.org_id, uuid.UUID(message.execution_id))
+                except Exception as exc:  # the purger's pass removes it later
+                    log.warning(
+                        "session checkpoints of %s not deleted yet (%s)", message.execution_id, type(exc).__name__
+                    )
         return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
+
+    async def on_checkpoint(self, message: SessionCheckpoint) -> list[object]:
+        """Keep a session's state; stored before the next message of the connection is read, so
+        before the journal batch that reports the step it followed."""
+        self.link.confirm(uuid.UUID(message.execution_id))
+        if self.checkpoints is None:
+            return []
+        try:
+            await self.checkpoints.put(
+                self.link.org_id, uuid.UUID(message.execution_id), message.session, message.state
+            )
+        except Exception as exc:  # the vault or the store: a resume then cannot restore this state
+            log.warning(
+                "the state of session %s of execution %s was not kept (%s); a resume elsewhere cannot restore it",
+                message.session,
+                message.execution_id,
+                type(exc).__name__,
+            )
+        return []
 
     async def on_finished(self, message: JobFinished) -> list[object]:
         ended = self.ended.pop(message.execution_id, None)

@@ -15,6 +15,7 @@ from orchestrator.background import BackgroundService
 from orchestrator.db.session import Database
 from orchestrator.services.artifact_retention import purge_once
 from orchestrator.services.artifact_store import ArtifactStore
+from orchestrator.services.session_checkpoints import SessionCheckpoints
 
 log = logging.getLogger("rpa.orchestrator")
 
@@ -49,10 +50,15 @@ class ArtifactPurger(BackgroundService):
                 ids = await purge_once(session, self.store, default_days=self.default_days, batch=self.batch)
             purged += ids
             if len(ids) < self.batch:
+                if self.session_checkpoints is not None:
+                    await self.session_checkpoints.purge()
                 removed = await asyncio.to_thread(self.store.purge_partials, self.partial_age_s)
                 if removed:
                     log.info("artifact purge removed %d stale partial uploads", removed)
                 return purged
+
+    session_checkpoints: SessionCheckpoints | None = None
+    """Also removes the session checkpoints of ended executions and stale ones (set by the app)."""
 
     partial_age_s: float = 24 * 3600.0
     """An unfinished upload (`.part`) older than this is left over from a crash: removed."""

@@ -52,6 +52,7 @@ from orchestrator.services.catalogue import graph_shape, step_registry
 from orchestrator.services.credential_access import workflow_scope
 from orchestrator.services.execution_journal import append_events, resume_seed
 from orchestrator.services.execution_states import HELD, State, transition
+from orchestrator.services.session_checkpoints import SessionCheckpoints
 from orchestrator.services.workflows import published_version_by_name
 from shared.expressions import find_secret_refs
 from shared.flow import GraphShape, find_credential_params, walk_nodes
@@ -168,6 +169,8 @@ class Dispatcher:
         self.db = db
         self.hub = hub
         self.keyring = keyring
+        self.checkpoints: SessionCheckpoints | None = None
+        """Where the sessions' state of executions waits for a resume (set by the app)."""
         """Returns the vault's current master keys (they may rotate while the server runs)."""
         self._needs: dict[uuid.UUID, tuple[Needs, dict[str, Any]]] = {}
         self._work = 1
@@ -348,6 +351,7 @@ class Dispatcher:
         link.dispatched += 1
         self._taken.append((link, execution.id))
         journal = await self._journal_of(session, execution)
+        sessions = await self._sessions_of(session, execution, link) if journal else {}
         return JobAssign(
             execution_id=str(execution.id),
             attempt=execution.attempt,
@@ -358,7 +362,21 @@ class Dispatcher:
             secrets=secrets,
             deadline_at=execution.deadline_at.timestamp() if execution.deadline_at else None,
             priority=execution.priority,
+            sessions=sessions,
         )
+
+    async def _sessions_of(
+        self, session: AsyncSession, execution: ExecutionRecord, link: AgentLink
+    ) -> dict[str, dict[str, Any]]:
+        """The sessions' state a resumed execution had, for an agent that can take it (version 4)."""
+        connection = link.connection
+        if self.checkpoints is None or connection is None or connection.protocol_version < 4:
+            return {}
+        try:
+            return await self.checkpoints.load(execution.org_id, execution.id, session)
+        except Exception as exc:  # the vault or the store: the resume goes on, its sessions not restored
+            log.warning("the sessions' state of execution %s could not be read (%s)", execution.id, type(exc).__name__)
+            return {}
 
     async def _subflows(
         self, session: AsyncSession, org_id: uuid.UUID, document: dict[str, Any]

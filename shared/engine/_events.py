@@ -16,7 +16,8 @@ An event is `(seq, type, path, data, ts)`. `path` names a node instance with its
 | iteration.finished   | index, result                                               |
 | variable.set         | scope, name, value                                          |
 | log                  | level, message (not a state change; never folded)          |
-| node.note            | kind, and the facts of that kind (e.g. `healed`: old and new selector, score); never folded |
+| node.note            | kind, and its facts (`healed`: old and new selector, score); only `restart.point` is folded |
+| node.restarted       | scope, from (the restart point's path), rerun (node paths run again), reason (`_restart.py`) |
 | execution.finished   | status, outputs, error                                      |
 """
 
@@ -36,6 +37,7 @@ ITERATION_FINISHED = "iteration.finished"
 VARIABLE_SET = "variable.set"
 LOG = "log"
 NODE_NOTE = "node.note"
+NODE_RESTARTED = "node.restarted"
 EXECUTION_FINISHED = "execution.finished"
 
 EVENT_TYPES = (
@@ -50,6 +52,7 @@ EVENT_TYPES = (
     VARIABLE_SET,
     LOG,
     NODE_NOTE,
+    NODE_RESTARTED,
     EXECUTION_FINISHED,
 )
 

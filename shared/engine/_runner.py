@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from shared.engine import _events as ev
 from shared.engine._frames import Frame, NodeFailed, Runtime, StepsView
 from shared.engine._journal import EventSpec, Journal
+from shared.engine._restart import RESTART_POINT, RestartFrom, Rewind, forget_rerun, rerun_ids
 from shared.engine._state import ExecutionState, NodeResult
 from shared.errors import StepError, StepTimeout
 from shared.expressions import ExpressionError, SecretMasker, SecretsNamespace, compile_value
@@ -122,6 +123,10 @@ class Execution:
         """Debug hooks around each node (`shared.engine._hooks`); None costs one test per node."""
         self.info: dict[str, Any] = {"id": execution_id}
         self._plans: dict[int, _Plan] = {}
+        self._graphs: dict[str, _Plan] = {}
+        """The graph instances being run, by path prefix (where a restart looks for its nodes)."""
+        self._restarted: set[str] = set()
+        """Scopes restarted in this run (`_restart.py`: once per scope per run)."""
         self._compiled: dict[Hashable, Callable[[Mapping[str, Any]], Any]] = {}
 
     # -- journaling -------------------------------------------------------------------------
@@ -181,8 +186,9 @@ class Execution:
 
     # -- graphs -----------------------------------------------------------------------------
 
-    async def run_graph(self, graph: Graph, prefix: str, frame: Frame) -> None:  # noqa: C901
-        """Run every node of `graph` (instance `prefix`) to completion.
+    async def run_graph(self, graph: Graph, prefix: str, frame: Frame) -> None:
+        """Run every node of `graph` (instance `prefix`) to completion; again from the recorded
+        results when a step of it restarts (`_restart.py`).
 
         Raises:
             NodeFailed: the first node that failed with policy `fail`; the others are cancelled.
@@ -190,6 +196,18 @@ class Execution:
         plan = self._plans.get(id(graph))
         if plan is None:
             plan = self._plans[id(graph)] = _plan(graph)
+        self._graphs[prefix] = plan
+        try:
+            while True:
+                try:
+                    return await self._schedule(plan, prefix, frame)
+                except Rewind as rewind:
+                    if rewind.prefix != prefix:
+                        raise
+        finally:
+            self._graphs.pop(prefix, None)
+
+    async def _schedule(self, plan: _Plan, prefix: str, frame: Frame) -> None:  # noqa: C901
         pending = dict(plan.indegree)
         active = dict.fromkeys(plan.nodes, 0)
         ready: deque[str] = deque(plan.roots)
@@ -334,6 +352,10 @@ class Execution:
                     else:
                         async with _named_lock(definition.lock):
                             result = await self._attempt(node, definition, path, frame, attempt)
+            except RestartFrom as signal:
+                if self._restart(node, path, frame, signal):
+                    raise Rewind(path[: len(path) - len(node.id)]) from None
+                return self.handle_failure(node, path, frame, self.error_dict(signal, node, path), attempt)
             except StepError as err:
                 failures += 1
                 error = self.error_dict(err, node, path)
@@ -348,6 +370,28 @@ class Execution:
                     continue
                 return self.handle_failure(node, path, frame, error, attempt)
             return self.succeed(node, path, frame, result, attempt)
+
+    def _restart(self, node: Node, path: str, frame: Frame, signal: RestartFrom) -> bool:
+        """Honour a step's `RestartFrom` when its scope's restart point is in the same graph and
+        it was not honoured yet in this run: journal what runs again and forget its results."""
+        point = self.state.restart_points.get(signal.scope)
+        prefix = path[: len(path) - len(node.id)]
+        plan = self._graphs.get(prefix)
+        if point is None or signal.scope in self._restarted or plan is None or not point.startswith(prefix):
+            return False
+        start = point[len(prefix) :]
+        if start not in plan.nodes:
+            return False
+        ids = rerun_ids(plan.outgoing, start, node.id)
+        rerun = [prefix + node_id for node_id in ids]
+        self._restarted.add(signal.scope)
+        self.emit(
+            (ev.NODE_RESTARTED, path, {"scope": signal.scope, "from": point, "rerun": rerun, "reason": signal.message})
+        )
+        forget_rerun([self.state.results, self.state.failures], rerun)
+        for node_id in ids:
+            frame.results.pop(node_id, None)
+        return True
 
     def cancel(self) -> None:
         """Tell every running step to stop (`context().is_cancelled()` turns true)."""
@@ -500,6 +544,8 @@ class Execution:
 
     def _note_sink(self, path: str, kind: str, data: dict[str, Any]) -> None:
         self.emit((ev.NODE_NOTE, path, {**data, "kind": kind}))
+        if kind == RESTART_POINT and isinstance(data.get("scope"), str):
+            self.state.restart_points[data["scope"]] = path  # as `fold` reads it on a resume
 
     def _log_sink(self, path: str, level: str, message: str) -> None:
         if self.options.on_log is not None:

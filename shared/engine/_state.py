@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shared.engine import _events as ev
+from shared.engine._restart import RESTART_POINT, forget_rerun
 
 NodeStatus = Literal["succeeded", "skipped", "failed"]
 
@@ -46,6 +47,8 @@ class ExecutionState:
     iterations_started: dict[str, set[int]] = field(default_factory=dict)
     iteration_results: dict[str, dict[int, Any]] = field(default_factory=dict)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    restart_points: dict[str, str] = field(default_factory=dict)
+    """Scope (e.g. `browser:main`) → the path of the node noted as its restart point."""
     last_seq: int = 0
 
     @property
@@ -101,4 +104,13 @@ def fold(events: Iterable[ev.Event], load_artifact: Callable[[Any], Any] | None 
             state.variables.setdefault("", {}).update(data.get("variables") or {})
         elif kind == ev.EXECUTION_FINISHED:
             state.finished = data
+        elif kind in (ev.NODE_NOTE, ev.NODE_RESTARTED):
+            _fold_restart(state, kind, path, data)
     return state
+
+
+def _fold_restart(state: ExecutionState, kind: str, path: str, data: dict[str, Any]) -> None:
+    if kind == ev.NODE_RESTARTED:
+        forget_rerun([state.results, state.failures], data.get("rerun") or [])
+    elif data.get("kind") == RESTART_POINT and isinstance(data.get("scope"), str):
+        state.restart_points[data["scope"]] = path

@@ -36,6 +36,7 @@ from shared.protocol._messages import (
     Reclaimed,
     RunningJob,
     ServerMessage,
+    SessionCheckpoint,
     Welcome,
     decode_agent_message,
     decode_server_message,
@@ -114,7 +115,7 @@ class ServerConnection:
         if isinstance(message, Hello):
             raise UnexpectedMessage("hello", "any message but a second 'hello'")
         if (
-            isinstance(message, JournalBatch | JobFinished | JobAccepted | JobRejected)
+            isinstance(message, JournalBatch | JobFinished | JobAccepted | JobRejected | SessionCheckpoint)
             and self._assigned.get(message.execution_id) != message.attempt
         ):
             raise NotYours(message.execution_id, message.attempt)

@@ -29,11 +29,13 @@ from shared.engine import Event
 from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMessageType, UnsupportedVersion
 from shared.states import TerminalStatus
 
-PROTOCOL_VERSION = 3
-SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2, 3})
+PROTOCOL_VERSION = 4
+SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2, 3, 4})
 """Version 2 adds `welcome.reclaimed`; version 3 adds `welcome.lease_s`, `heartbeat.ack.lease_s` and
-`heartbeat.unhealthy`. The orchestrator answers a `hello` in the agent's version, and never sends a
-field to an agent of a version before it (an agent refuses unknown fields)."""
+`heartbeat.unhealthy`; version 4 adds `session.checkpoint` and `job.assign.sessions`. The
+orchestrator answers a `hello` in the agent's version, and never sends a field to an agent of a
+version before it (an agent refuses unknown fields); an agent sends a message only to an
+orchestrator whose version has it."""
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 """The largest frame either side accepts (4 MiB), checked before parsing: the orchestrator's
 default (`RPA_MAX_FRAME_BYTES`) and the number `docs/protocol.md` cites. A `job.assign` carries a
@@ -45,6 +47,10 @@ MAX_RUNNING = 1000
 """At most this many executions in `hello.running`, `heartbeat.running` and `welcome.stop`
 (an agent runs at most `max_jobs` ≤ 1000)."""
 MAX_STEPS = 5000
+MAX_SESSIONS = 100
+"""At most this many session checkpoints in one `job.assign`."""
+SESSION_KEY = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
+"""A resumable session's key: its family and name, e.g. `browser:main`."""
 MAX_LABELS = 100
 MAX_CAPABILITIES = 100
 
@@ -203,6 +209,24 @@ class JobFinished(_Message):
     last_seq: Seq
 
 
+class SessionCheckpoint(_Message):
+    """The state a resumable session (a browser's cookies, storage and tabs) had after a step
+    (version 4). Sent before the journal batch that reports the step, so the orchestrator holds
+    the state of every step its journal shows done; it keeps the latest per session, sealed, until
+    the execution ends, and hands it back in `job.assign.sessions` to whichever agent resumes the
+    execution. `state` None: the session closed, forget it. `repr()` hides the state."""
+
+    type: Literal["session.checkpoint"] = "session.checkpoint"
+    execution_id: ExecutionId
+    attempt: Attempt
+    session: SESSION_KEY
+    state: dict[str, Any] | None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield (name, "***" if value is not None else None) if name == "state" else (name, value)
+
+
 # --- orchestrator → agent -------------------------------------------------------------------
 
 
@@ -277,10 +301,23 @@ class JobAssign(_Message):
     secrets: dict[str, str] = Field(default_factory=dict)
     deadline_at: float | None = None
     priority: int = 0
+    sessions: dict[SESSION_KEY, dict[str, Any]] = Field(default_factory=dict, max_length=MAX_SESSIONS)
+    """The last checkpoint of each session the execution had open, for a resume (version 4; left
+    out when empty). Secret like `secrets`: never stored by the agent, masked in `repr()`."""
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
-            yield (name, dict.fromkeys(value, "***")) if name == "secrets" else (name, value)
+            yield (name, dict.fromkeys(value, "***")) if name in ("secrets", "sessions") else (name, value)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_sessions(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        # An agent before version 4 refuses unknown fields: it is never sent this one.
+        data: dict[str, Any] = handler(self)
+        if not self.sessions:
+            data.pop("sessions", None)
+        return data
 
 
 class JobCancel(_Message):
@@ -318,7 +355,7 @@ class ErrorMessage(_Message):
 
 
 AgentMessage: TypeAlias = Annotated[
-    Hello | Heartbeat | JobAccepted | JobRejected | JournalBatch | LogLine | JobFinished,
+    Hello | Heartbeat | JobAccepted | JobRejected | JournalBatch | LogLine | JobFinished | SessionCheckpoint,
     Field(discriminator="type"),
 ]
 ServerMessage: TypeAlias = Annotated[
@@ -330,7 +367,7 @@ SERVER_MESSAGE_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 _AGENT_MODELS: dict[str, type[_Message]] = {
     m.model_fields["type"].default: m
-    for m in (Hello, Heartbeat, JobAccepted, JobRejected, JournalBatch, LogLine, JobFinished)
+    for m in (Hello, Heartbeat, JobAccepted, JobRejected, JournalBatch, LogLine, JobFinished, SessionCheckpoint)
 }
 _SERVER_MODELS: dict[str, type[_Message]] = {
     m.model_fields["type"].default: m

@@ -91,6 +91,8 @@ def test_public_names_are_pinned() -> None:
         "NodeResult",
         "NodeStop",
         "PauseGate",
+        "RESTART_POINT",
+        "RestartFrom",
         "SqliteJournal",
         "fold",
         "rerun_events",

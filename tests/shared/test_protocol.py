@@ -42,6 +42,7 @@ from shared.protocol import (
     ServerConnection,
     ServerMessage,
     ServerState,
+    SessionCheckpoint,
     UnexpectedMessage,
     Welcome,
     WireEvent,
@@ -92,6 +93,10 @@ AGENT_SAMPLES: list[AgentMessage] = [
         error={"kind": "business", "message": "order A-102 has no customer"},
         last_seq=5,
     ),
+    SessionCheckpoint(
+        execution_id=EXEC, attempt=1, session="browser:main", state={"urls": ["http://erp/"], "cookie": "s3cr3t"}
+    ),
+    SessionCheckpoint(execution_id=EXEC, attempt=1, session="browser:main", state=None),
 ]
 SERVER_SAMPLES: list[ServerMessage] = [
     Welcome(
@@ -123,6 +128,7 @@ SERVER_SAMPLES: list[ServerMessage] = [
     Welcome(
         protocol_version=3, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0, lease_s=10.0
     ),
+    JobAssign(execution_id=EXEC, attempt=3, flow=FLOW, sessions={"browser:main": {"cookie": "s3cr3t"}}),
     ErrorMessage(code="malformed", message="the frame is not JSON"),
 ]
 
@@ -153,6 +159,7 @@ def test_the_public_names_are_pinned() -> None:
         "journal",
         "log",
         "job.finished",
+        "session.checkpoint",
     }
     assert set(SERVER_MESSAGE_TYPES) == {
         "welcome",
@@ -240,39 +247,9 @@ _JOURNAL = encode(AGENT_SAMPLES[4])
         pytest.param(
             '{"type": "job.teleport"}',
             "unknown_type",
-            "'job.teleport'; known types: hello, heartbeat, job.accepted, job.rejected, journal, log, job.finished",
+            "'job.teleport'; known types: hello, heartbeat, job.accepted, job.rejected, journal, log, job.finished, "
+            "session.checkpoint",
             id="unknown-type",
-        ),
-        pytest.param(
-            _JOURNAL.replace('"seq":1,', '"seq":"one",'),
-            "malformed",
-            "invalid 'journal' message: events[0].seq: Input should be a valid integer",
-            id="wrong-type",
-        ),
-        pytest.param(_JOURNAL.replace('"seq":1,', '"seq":"1",'), "malformed", "events[0].seq", id="no-coercion"),
-        pytest.param(
-            _JOURNAL.replace('"seq":1,', '"seq":0,'),
-            "malformed",
-            "events[0].seq: Input should be greater",
-            id="seq-zero",
-        ),
-        pytest.param(
-            _JOURNAL.replace('"attempt":1,', '"attempt":1,"shard":3,'),
-            "malformed",
-            "shard: unknown field",
-            id="extra-field",
-        ),
-        pytest.param(
-            _JOURNAL.replace(',"ts":1718000002.25}', "}"),
-            "malformed",
-            "events[1].ts: required field is missing",
-            id="missing-field",
-        ),
-        pytest.param(
-            _JOURNAL.replace('"seq":5,', '"seq":2,'),
-            "malformed",
-            "events: seqs must increase strictly, but events[2].seq is 2 after 2",
-            id="seqs-not-increasing",
         ),
         pytest.param(
             json.dumps({"type": "journal", "execution_id": EXEC, "attempt": 1, "events": []}),
@@ -296,6 +273,29 @@ def test_malformed_frames_are_refused_with_a_code_and_the_path(raw: str | bytes,
     assert fragment in error.message
     assert "Traceback" not in error.message
     assert "errors.pydantic.dev" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        pytest.param(
+            '"seq":1,', '"seq":"one",', "message: events[0].seq: Input should be a valid integer", id="wrong-type"
+        ),
+        pytest.param('"seq":1,', '"seq":"1",', "events[0].seq", id="no-coercion"),
+        pytest.param('"seq":1,', '"seq":0,', "events[0].seq: Input should be greater", id="seq-zero"),
+        pytest.param('"attempt":1,', '"attempt":1,"shard":3,', "shard: unknown field", id="extra-field"),
+        pytest.param(',"ts":1718000002.25}', "}", "events[1].ts: required field is missing", id="missing-field"),
+        pytest.param(
+            '"seq":5,', '"seq":2,', "events: seqs must increase strictly, but events[2].seq is 2 after 2", id="seqs"
+        ),
+    ],
+)
+def test_a_journal_batch_altered_in_one_place_is_refused_naming_that_place(old: str, new: str, fragment: str) -> None:
+    assert old in _JOURNAL
+    error = _refusal(_JOURNAL.replace(old, new, 1))
+    assert (error.code, error.close_code) == ("malformed", CLOSE_PROTOCOL_ERROR)
+    assert error.message.startswith("invalid 'journal' message: ")
+    assert fragment in error.message
 
 
 def test_at_most_three_problems_are_named() -> None:
@@ -325,9 +325,9 @@ def test_a_frame_over_the_limit_is_refused_before_parsing() -> None:
 
 @pytest.mark.parametrize("extra", [{}, {"shard_hint": "eu"}], ids=["same-shape", "newer-shape"])
 def test_an_unsupported_version_is_refused_naming_both_sides(extra: dict[str, Any]) -> None:
-    error = _refusal(json.dumps(_hello(protocol_version=4, **extra)))
+    error = _refusal(json.dumps(_hello(protocol_version=5, **extra)))
     assert (error.code, error.close_code) == ("unsupported_version", CLOSE_UNSUPPORTED_VERSION)
-    assert "protocol version 4 is not supported; supported versions: 1, 2, 3" in error.message
+    assert "protocol version 5 is not supported; supported versions: 1, 2, 3, 4" in error.message
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])
@@ -371,7 +371,7 @@ def test_the_server_refuses_a_second_hello() -> None:
 
 def test_the_server_refuses_an_unsupported_version_in_a_built_hello() -> None:
     server = ServerConnection("agt_42", 15.0)
-    hello = Hello.model_validate(_hello(protocol_version=4))
+    hello = Hello.model_validate(_hello(protocol_version=5))
     with pytest.raises(ProtocolError) as caught:
         server.receive(hello.model_dump_json())
     assert caught.value.code == "unsupported_version"
@@ -445,7 +445,7 @@ def test_welcome_answers_in_the_agents_version_and_only_a_version_2_agent_hears_
     hello = agent.hello([RunningJob(execution_id=EXEC, attempt=2, last_seq=9)])
     assert hello.protocol_version == 2
     assert agent.receive(encode(welcome)) == welcome
-    assert _agent().hello().protocol_version == 3  # the newest by default
+    assert _agent().hello().protocol_version == 4  # the newest by default
 
 
 def test_only_a_version_3_agent_hears_of_the_lease_and_only_a_version_3_orchestrator_of_health() -> None:
@@ -471,8 +471,8 @@ def test_only_a_version_3_agent_hears_of_the_lease_and_only_a_version_3_orchestr
 def test_the_agent_can_speak_an_older_version_and_no_unknown_one() -> None:
     old = AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=1)
     assert old.hello().protocol_version == 1
-    with pytest.raises(ValueError, match="protocol version 4 is not one this agent speaks"):
-        AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=4)
+    with pytest.raises(ValueError, match="protocol version 5 is not one this agent speaks"):
+        AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=5)
 
 
 def test_a_reclaim_names_a_valid_attempt() -> None:
@@ -526,7 +526,7 @@ def test_the_agent_takes_an_error_in_any_open_state_and_refuses_a_newer_server()
     agent = _agent()
     agent.hello()
     assert isinstance(agent.receive(encode(SERVER_SAMPLES[-1])), ErrorMessage)
-    newer = json.loads(encode(SERVER_SAMPLES[0])) | {"protocol_version": 4}
+    newer = json.loads(encode(SERVER_SAMPLES[0])) | {"protocol_version": 5}
     with pytest.raises(ProtocolError) as caught:
         agent.receive(json.dumps(newer))
     assert caught.value.code == "unsupported_version"
@@ -647,3 +647,14 @@ def test_decoding_random_json_raises_only_protocol_errors(value: Any, type_name:
             assert outcome.code in _CODES
         else:
             assert json.loads(encode(outcome))["type"] == type_name
+
+
+def test_session_checkpoints_are_hidden_in_repr_and_left_out_of_an_assign_without_them() -> None:
+    checkpoint, assign = AGENT_SAMPLES[-2], SERVER_SAMPLES[-2]
+    assert "s3cr3t" not in repr(checkpoint)
+    assert "s3cr3t" not in repr(assign)
+    assert "browser:main" in repr(assign)
+    assert json.loads(encode(assign))["sessions"] == {"browser:main": {"cookie": "s3cr3t"}}
+    assert "sessions" not in json.loads(encode(SERVER_SAMPLES[3]))  # what an agent before version 4 reads
+    bad = encode(checkpoint).replace('"browser:main"', '"browser main"')
+    assert "session: String should match pattern" in _refusal(bad).message

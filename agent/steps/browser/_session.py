@@ -24,6 +24,7 @@ from agent.steps.browser import _checkpoint as cp
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._models import DEFAULT_SESSION, ProxySpec, Viewport
 from agent.steps.browser._runtime import chromium_executable, playwright_for_loop, shared_browsers
+from shared.engine import RESTART_POINT, RestartFrom
 from shared.errors import StepError
 from shared.steps import StepContext, context
 
@@ -68,24 +69,15 @@ class OpenParams(BaseModel):
     timeout_s: float = Field(30.0, gt=0, le=3600, description="Default time to wait for elements and pages.")
     slow_mo_ms: int = Field(0, ge=0, le=10000, description="Pause after every browser operation (debugging).")
     args: list[str] = Field(default_factory=list, description="Extra Chromium command-line switches.")
-    on_resume: Literal["restore"] = Field(
+    on_resume: Literal["restore", "restart"] = Field(
         "restore",
         description=(
-            "On a resumed execution: `restore` reopens the session with the cookies, storage and page "
-            "of its last completed step."
+            "On a resumed execution: `restore` reopens the session with the cookies, storage and tabs "
+            "of its last completed step (and fails with `no_session` when its state is lost); `restart` "
+            "runs the session's steps again from this `browser.open`."
         ),
     )
     checkpoint: bool = Field(True, description="Keep the session's state after each step so a resume can restore it.")
-
-    @field_validator("on_resume", mode="before")
-    @classmethod
-    def _restart_not_yet(cls, value: Any) -> Any:
-        if value == "restart":
-            raise ValueError(
-                "on_resume 'restart' (run the session's steps again from browser.open) is not available yet; "
-                "use 'restore'"
-            )
-        return value
 
     @field_validator("args")
     @classmethod
@@ -168,21 +160,29 @@ class BrowserSession:
             self.dialog_plans.pop(0)
 
     async def save_checkpoint(self) -> None:
-        """Keep the storage state and URL for a resume (written only when they changed)."""
+        """Keep the storage state and every tab's URL for a resume (written only when they changed)."""
         if self.checkpoint_file is None or self.closed or not self.pages:
             return
         with map_playwright_errors(f"saving the state of browser session '{self.name}'"):
             state = await self.context.storage_state()
-        url = self.page.url
+        urls = [page.url for page in self.pages]
+        active = min(self.active, len(self.pages) - 1)
         import json
 
-        signature = json.dumps([url, state], sort_keys=True)
+        signature = json.dumps([urls, active, state], sort_keys=True)
         if signature == self._last_saved:
             return
         await asyncio.to_thread(
             cp.write_checkpoint,
             self.checkpoint_file,
-            {"session": self.name, "url": url, "options": self.options.model_dump(mode="json"), "storage_state": state},
+            {
+                "session": self.name,
+                "url": urls[active],
+                "urls": urls,
+                "active": active,
+                "options": self.options.model_dump(mode="json"),
+                "storage_state": state,
+            },
         )
         self._last_saved = signature
 
@@ -319,7 +319,9 @@ async def _launch(options: OpenParams, ctx: StepContext, workdir: Path, storage_
         return browser, browser_context
 
 
-async def _start(options: OpenParams, ctx: StepContext, storage_state: Any, url: str | None) -> BrowserSession:
+async def _start(
+    options: OpenParams, ctx: StepContext, storage_state: Any, url: str | None, tabs: Tabs | None = None
+) -> BrowserSession:
     workdir = Path(tempfile.mkdtemp(prefix=f"rpa-browser-{options.session}-"))
     try:
         browser, browser_context = await _launch(options, ctx, workdir, storage_state)
@@ -337,11 +339,45 @@ async def _start(options: OpenParams, ctx: StepContext, storage_state: Any, url:
     with map_playwright_errors(f"opening a tab in session '{options.session}'"):
         if not session.pages:
             session.adopt(await browser_context.new_page())
-        if url:
+        if tabs is not None:
+            await _reopen_tabs(session, tabs)
+        elif url:
             await session.page.goto(url)
     if options.checkpoint:
         session.checkpoint_file = cp.checkpoint_path(ctx.execution_id, options.session)
     return session
+
+
+@dataclass(frozen=True)
+class Tabs:
+    """The tabs a checkpoint names: their URLs in tab order, and the active one."""
+
+    urls: list[str]
+    active: int
+
+    @classmethod
+    def of(cls, saved: dict[str, Any]) -> Tabs:
+        """The tabs of a checkpoint (one written before tabs were kept names only the active URL)."""
+        urls = [u for u in saved.get("urls") or [saved.get("url")] if isinstance(u, str)] or ["about:blank"]
+        active = saved.get("active", 0)
+        return cls(urls, active if isinstance(active, int) and 0 <= active < len(urls) else 0)
+
+
+async def _reopen_tabs(session: BrowserSession, tabs: Tabs) -> None:
+    """Open every tab of the checkpoint, the active one last (it gets the focus), in tab order."""
+    order = [i for i in range(len(tabs.urls)) if i != tabs.active] + [tabs.active]
+    opened: dict[int, Page] = {}
+    for number, index in enumerate(order):
+        page = session.pages[0] if number == 0 else await session.context.new_page()
+        session.adopt(page)
+        opened[index] = page
+        if tabs.urls[index] != "about:blank":
+            await page.goto(tabs.urls[index])
+    session.pages[:] = [opened[i] for i in range(len(tabs.urls))] + [
+        p for p in session.pages if p not in opened.values()
+    ]
+    session.active = tabs.active
+    await session.page.bring_to_front()
 
 
 def _load_storage_file(path: str) -> Any:
@@ -373,8 +409,11 @@ async def open_session(options: OpenParams) -> BrowserSession:
     state = _load_storage_file(options.storage_state) if options.storage_state else None
     await asyncio.to_thread(cp.sweep_old)
     session = await _start(options, ctx, state, options.url)
+    if options.on_resume == "restart":  # a later step that finds it gone runs again from here
+        ctx.note(RESTART_POINT, {"scope": cp.key(options.session)})
     if session.checkpoint_file is not None:
-        ctx.note("browser.checkpoint", {"session": options.session, "file": session.checkpoint_file.name})
+        where = f"{session.checkpoint_file.parent.name}/{session.checkpoint_file.name}"
+        ctx.note("browser.checkpoint", {"session": options.session, "file": where})
     return session
 
 
@@ -389,14 +428,19 @@ async def current_session(name: str) -> BrowserSession:
     if isinstance(found, BrowserSession):
         return found
     saved = cp.read_checkpoint(cp.checkpoint_path(ctx.execution_id, name))
-    if saved is None:
-        raise StepError(
-            f"no browser session named '{name}' is open: add a browser.open step before this one",
+    if saved is None or saved.get("options", {}).get("on_resume") == "restart":
+        # Honoured by the engine when the session was opened with `on_resume: restart` (its
+        # browser.open is the restart point); otherwise this is the step's error.
+        raise RestartFrom(
+            cp.key(name),
+            f"no browser session named '{name}' is open and none can be restored: add a browser.open step "
+            "before this one, or open it with on_resume 'restart' to run its steps again after a resume",
             kind="no_session",
-            retryable=False,
+            details={"session": name},
         )
     options = OpenParams.model_validate(saved["options"])
-    session = await _start(options, ctx, saved.get("storage_state"), saved.get("url"))
-    ctx.log(f"browser session '{name}' restored after a resume")
-    ctx.note("browser.restored", {"session": name})
+    tabs = Tabs.of(saved)
+    session = await _start(options, ctx, saved.get("storage_state"), None, tabs)
+    ctx.log(f"browser session '{name}' restored after a resume ({len(tabs.urls)} tab(s))")
+    ctx.note("browser.restored", {"session": name, "tabs": len(tabs.urls)})
     return session

@@ -106,15 +106,32 @@ def parse_pages(spec: str | None, count: int) -> list[int]:
     return pages
 
 
+def encrypted_error(path: Path, credential: str | None) -> StepError:
+    """The error for an encrypted PDF that no password, or the credential's, does not open."""
+    if credential is None:
+        message = f"the PDF {path} is encrypted: name the credential holding its password in `password_credential`"
+    else:
+        message = f"the password from credential '{credential}' does not open the PDF {path}"
+    return StepError(
+        message, kind="pdf_encrypted", retryable=False, details={"file": str(path), "credential": credential}
+    )
+
+
 class PdfPages:
     """An open PDF whose pages are rendered one at a time, in grey, at `dpi`.
 
     Args:
         path: the PDF file.
         password: its password, when it is encrypted.
+        credential: the name of the credential the password came from (named in errors; the
+            password never is).
+
+    Raises:
+        StepError: kind `pdf_encrypted` when the PDF is encrypted and no password or a wrong one
+            was given, `bad_input` when it is not a readable PDF.
     """
 
-    def __init__(self, path: Path, password: str | None = None) -> None:
+    def __init__(self, path: Path, password: str | None = None, credential: str | None = None) -> None:
         try:
             import pypdfium2
         except ImportError:
@@ -126,13 +143,10 @@ class PdfPages:
             try:
                 self._pdf = pypdfium2.PdfDocument(path, password=password)
             except pypdfium2.PdfiumError as exc:
-                wrong_password = "password" in str(exc).lower()
+                if "password" in str(exc).lower():
+                    raise encrypted_error(path, credential if password is not None else None) from None
                 raise StepError(
-                    f"cannot open the PDF {path}: "
-                    + ("the password is missing or wrong" if wrong_password else str(exc)),
-                    kind="credential" if wrong_password else "bad_input",
-                    retryable=False,
-                    details={"file": str(path)},
+                    f"cannot open the PDF {path}: {exc}", kind="bad_input", retryable=False, details={"file": str(path)}
                 ) from None
             self.count = len(self._pdf)
         self.path = path

@@ -212,7 +212,7 @@ def read_pdf(params: ReadPdfParams) -> dict[str, Any]:
     started = time.monotonic()
     with map_tesseract_errors(str(path)):
         check_languages(params.options.lang)
-        document = PdfPages(path, password)
+        document = PdfPages(path, password, params.password_credential)
         try:
             try:
                 numbers = parse_pages(params.pages, document.count)

@@ -39,6 +39,7 @@ from shared.protocol import (
     LogLine,
     ProtocolError,
     ServerConnection,
+    SessionCheckpoint,
     UnexpectedMessage,
     encode,
 )
@@ -168,6 +169,7 @@ async def _connect(websocket: WebSocket) -> None:  # noqa: C901
                 connection,
                 writer=app.state.agent_writer,
                 log_budget=LogBudget(settings.agent_log_bytes_per_minute),
+                checkpoints=getattr(app.state, "session_checkpoints", None),
             )
             for job in reconciled.reclaimed:
                 log.info(
@@ -214,6 +216,7 @@ async def _serve(websocket: WebSocket, session: AgentSession, send: Any) -> None
         JournalBatch: session.on_journal,
         JobFinished: session.on_finished,
         LogLine: session.on_log,
+        SessionCheckpoint: session.on_checkpoint,
     }
     # A `job.accepted` is not waited for before the next frame is read: the agent sends its first
     # journal batch right behind it, and the two are then written in one batch of the commit loop

@@ -39,7 +39,7 @@ def test_sealed_storage_opens_only_with_its_key() -> None:
 @pytest.mark.parametrize(
     ("model", "params", "expected"),
     [
-        (OpenParams, {"on_resume": "restart"}, "not available yet"),
+        (OpenParams, {"on_resume": "rewind"}, "'restore' or 'restart'"),
         (OpenParams, {"args": ["--disable-features=X"]}, "--disable-features"),
         (OpenParams, {"proxy": {"server": "proxy:3128"}}, "scheme"),
         (FillParams, {"target": "#a"}, "exactly one of value or credential"),
@@ -72,7 +72,7 @@ def test_rpa_validate_names_the_json_path_of_a_bad_browser_param() -> None:
         "schema": "rpa.flow/1",
         "name": "bad",
         "nodes": [
-            {"id": "open", "type": "browser.open", "params": {"on_resume": "restart"}},
+            {"id": "open", "type": "browser.open", "params": {"on_resume": "again"}},
             {
                 "id": "go",
                 "type": "browser.goto",
@@ -82,7 +82,7 @@ def test_rpa_validate_names_the_json_path_of_a_bad_browser_param() -> None:
         "edges": [{"from": "open", "to": "go"}],
     }
     problems = {p.path: p.message for p in validate_document(document, StepRegistry.default())}
-    assert "not available yet" in problems["$.nodes[0].params.on_resume"]
+    assert "'restore' or 'restart'" in problems["$.nodes[0].params.on_resume"]
     assert "exactly one of selector, name or url" in problems["$.nodes[1].params.frame"]
 
 

@@ -119,3 +119,41 @@ async def test_cancelling_kills_the_running_pages(env, long_scan, monkeypatch):
     with pytest.raises(StepCancelled):
         await asyncio.wait_for(task, 10)
     assert tesseract_children() == []
+
+
+@pytest.fixture
+async def locked(env, scan, tmp_path):
+    """The scan encrypted (AES-256) by the `pdf.encrypt` step with the credential `scan.password`."""
+    from agent.steps.pdf import encrypt
+
+    output = tmp_path / "scan-locked.pdf"
+    await env.run(encrypt, {"path": str(scan), "output": str(output), "user_password": "scan.password"})
+    return output
+
+
+@pytest.mark.parametrize(
+    ("credential", "message"),
+    [
+        (None, "is encrypted: name the credential holding its password in `password_credential`"),
+        ("wrong.password", "the password from credential 'wrong.password' does not open the PDF "),
+    ],
+    ids=["no-password", "wrong-password"],
+)
+async def test_an_encrypted_pdf_without_its_password_is_a_clear_error(env, locked, credential, message):
+    env.secrets["wrong.password"] = "not-the-one"
+    params = {"path": str(locked), "pages": "1"} | ({"password_credential": credential} if credential else {})
+    with pytest.raises(StepError) as refused:
+        await env.run(read_pdf, params)
+    assert refused.value.kind == "pdf_encrypted"
+    assert not refused.value.retryable
+    assert message in refused.value.message
+    assert str(locked) in refused.value.message
+    for secret in ("s3cret-pdf", "not-the-one"):
+        assert secret not in repr(refused.value.to_dict())
+        assert all(secret not in line for line in env.logs)
+
+
+async def test_an_encrypted_pdf_reads_with_the_right_password(env, locked):
+    result = await env.run(read_pdf, {"path": str(locked), "pages": "2", "password_credential": "scan.password"})
+    assert result["page_count"] == 4
+    assert char_accuracy(" ".join(page_lines(2)), result["text"]) >= 0.98
