@@ -134,6 +134,7 @@ class RecorderSession:
         page = self.context.pages[0] if self.context.pages else await self.context.new_page()
         self._watch_page(page)
         self.builder.tab_of(page)  # the first tab: browser.open opens it when the flow runs
+        await self.describer.install(self.context)
         self.adapter = RecordingAdapter(self.context, self._actions.put_nowait)
         if not RecordingAdapter.supported(self.context):
             raise StepError(
