@@ -37,7 +37,9 @@ def _json_events(path: Path) -> list[tuple[str, str, str]]:
     text = path.read_text(encoding="utf-8")
     try:
         loaded = json.loads(text)
-        raw = loaded if isinstance(loaded, list) else loaded.get("events", []) if isinstance(loaded, dict) else []
+        if isinstance(loaded, dict):  # {"events": [...]}, or a file of one event
+            loaded = loaded.get("events", []) if "events" in loaded else [loaded]
+        raw = loaded if isinstance(loaded, list) else []
     except json.JSONDecodeError:
         try:
             raw = [json.loads(line) for line in text.splitlines() if line.strip()]

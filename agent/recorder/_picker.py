@@ -14,7 +14,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from agent.recorder._protocol import HighlightCommand, PickCommand, TestSelectorCommand
+from agent.recorder._protocol import HighlightCommand, PickCommand, SelectorCheckCommand
 from agent.steps.browser._selectors import SelectorSyntaxError, check_selector
 
 if TYPE_CHECKING:
@@ -33,14 +33,14 @@ class Picker:
         self._task: asyncio.Task[None] | None = None
         self._page: Any = None
 
-    async def handle(self, command: PickCommand | TestSelectorCommand | HighlightCommand) -> None:
+    async def handle(self, command: PickCommand | SelectorCheckCommand | HighlightCommand) -> None:
         """Run one command; its answer (or an `error` event with its id) is emitted."""
         if isinstance(command, PickCommand):
             if self._task is not None and not self._task.done():
                 self._error("a pick is already running", "busy", command.id)
                 return
             self._task = asyncio.create_task(self._pick(command))
-        elif isinstance(command, TestSelectorCommand):
+        elif isinstance(command, SelectorCheckCommand):
             await self._test(command)
         else:
             await self._highlight(command)
@@ -84,7 +84,7 @@ class Picker:
             "picked", id=command.id, target=target if target is not None else {"selector": selector}, count=count
         )
 
-    async def _test(self, command: TestSelectorCommand) -> None:
+    async def _test(self, command: SelectorCheckCommand) -> None:
         page = self._session.active_page
         selectors = _selectors(command)
         if not selectors:
@@ -130,7 +130,7 @@ class Picker:
         self._session.emitter.emit("highlighted", id=command.id, selector=command.selector, count=count)
 
 
-def _selectors(command: TestSelectorCommand) -> list[str]:
+def _selectors(command: SelectorCheckCommand) -> list[str]:
     if command.selector:
         return [command.selector]
     target = command.target or {}

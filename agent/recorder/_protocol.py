@@ -28,8 +28,8 @@ __all__ = [
     "Emitter",
     "HighlightCommand",
     "PickCommand",
+    "SelectorCheckCommand",
     "StopCommand",
-    "TestSelectorCommand",
     "parse_command",
 ]
 
@@ -56,7 +56,7 @@ class PickCommand(_Command):
     screenshot: bool = Field(False, description="Also save a screenshot of the picked element (needs --output).")
 
 
-class TestSelectorCommand(_Command):
+class SelectorCheckCommand(_Command):
     """Count and highlight what a selector (or a target descriptor) matches; answered by `tested`."""
 
     cmd: Literal["test_selector"]
@@ -71,8 +71,8 @@ class HighlightCommand(_Command):
     selector: str | None = Field(None, description="A Playwright selector; none clears the highlight.")
 
 
-Command = Annotated[StopCommand | PickCommand | TestSelectorCommand | HighlightCommand, Field(discriminator="cmd")]
-_COMMAND: TypeAdapter[StopCommand | PickCommand | TestSelectorCommand | HighlightCommand] = TypeAdapter(Command)
+Command = Annotated[StopCommand | PickCommand | SelectorCheckCommand | HighlightCommand, Field(discriminator="cmd")]
+_COMMAND: TypeAdapter[StopCommand | PickCommand | SelectorCheckCommand | HighlightCommand] = TypeAdapter(Command)
 
 
 class CommandError(ValueError):
@@ -83,7 +83,7 @@ class CommandError(ValueError):
         self.command_id = command_id
 
 
-def parse_command(line: str) -> StopCommand | PickCommand | TestSelectorCommand | HighlightCommand:
+def parse_command(line: str) -> StopCommand | PickCommand | SelectorCheckCommand | HighlightCommand:
     """Decode one command line.
 
     Raises:
