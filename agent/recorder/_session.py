@@ -109,6 +109,12 @@ class RecorderSession:
         return 0
 
     async def _launch(self) -> None:
+        if not self.options.headless and not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
+            raise StepError(
+                "the recorder opens a browser window and needs a display: set DISPLAY (e.g. run Xvfb :99 and "
+                "DISPLAY=:99) or pass --headless",
+                kind="no_display",
+            )
         playwright = await playwright_for_loop()
         args = list(SAFE_ARGS)
         if self.options.cdp_port is not None:
@@ -116,12 +122,6 @@ class RecorderSession:
         if self.options.profile is None:
             self._profile = tempfile.TemporaryDirectory(prefix="rpa-recorder-", ignore_cleanup_errors=True)
         profile = str(self.options.profile or (self._profile.name if self._profile else ""))
-        if not self.options.headless and not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
-            raise StepError(
-                "the recorder opens a browser window and needs a display: set DISPLAY (e.g. run Xvfb :99 and "
-                "DISPLAY=:99) or pass --headless",
-                kind="no_display",
-            )
         self.context = await playwright.chromium.launch_persistent_context(
             profile,
             executable_path=chromium_executable(),
