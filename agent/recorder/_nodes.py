@@ -113,8 +113,8 @@ class FlowBuilder:
         return [self._append(self._new("browser.new_tab", {}))]
 
     def _close_page(self, action: RecordedAction) -> list[NodeChange]:
-        number = self.tab_of(action.page)
-        if len(self.tabs) <= 1:
+        number = next((n for n, page in enumerate(self.tabs) if page is action.page), None)
+        if number is None or len(self.tabs) <= 1:
             return []  # the last tab closes with the session
         self.tabs.pop(number)
         self.active = min(self.active if self.active < number else self.active - 1, len(self.tabs) - 1)

@@ -185,6 +185,9 @@ class RecorderSession:
                 self.emitter.emit("page", tab=tab, url=frame.url)
 
         page.on("framenavigated", navigated)
+        # Playwright's programmatic recorder drops its `closePage` action (the page is gone when
+        # it looks the page up), so a closed tab is reported from here, in the actions' order.
+        page.on("close", lambda closed: self._actions.put_nowait(RecordedAction("added", "closePage", {}, closed)))
 
     # --- recorded actions --------------------------------------------------------------
     async def _handle_actions(self) -> None:
