@@ -53,7 +53,6 @@ class PickCommand(_Command):
     """Let the user pick an element with the mouse; answered by a `picked` event."""
 
     cmd: Literal["pick"]
-    screenshot: bool = Field(False, description="Also save a screenshot of the picked element (needs --output).")
 
 
 class SelectorCheckCommand(_Command):

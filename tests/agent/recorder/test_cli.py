@@ -1,5 +1,5 @@
-"""The command line: `rpa record` is registered, and a recorder that cannot start says why in
-one fatal `error` event on stdout."""
+"""The command line: `rpa record` is registered through the `rpa.cli` entry points, and a
+recorder that cannot start says why in one fatal `error` event on stdout."""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
+from importlib.metadata import entry_points
 
-RPA = str(Path(sys.executable).with_name("rpa"))
+import typer
+from typer.testing import CliRunner
 
 
 def test_rpa_record_browser_is_a_command() -> None:
-    shown = subprocess.run([RPA, "record", "browser", "--help"], capture_output=True, text=True, check=False)
-    assert shown.returncode == 0, shown.stderr
+    [entry] = [ep for ep in entry_points(group="rpa.cli") if ep.name == "record"]
+    app = entry.load()
+    assert isinstance(app, typer.Typer)
+    shown = CliRunner().invoke(app, ["browser", "--help"], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
     for option in ("--output", "--credential", "--healed", "--screenshots", "--cdp-port"):
-        assert option in shown.stdout
+        assert option in shown.output
 
 
 def test_without_a_display_the_recorder_says_so_and_exits_1() -> None:

@@ -1,6 +1,6 @@
 """The element picker for real: `pick` answered by a click of the mouse in the recorder's headed
-browser, `test_selector` counting and highlighting, healed selectors offered as fixes, and a
-bad command answered with an error while the recorder goes on."""
+browser, `test_selector` counting and highlighting, healed selectors offered as fixes, a bad
+command answered with an error while the recorder goes on, and the end of stdin stopping it."""
 
 from __future__ import annotations
 
@@ -88,16 +88,10 @@ def test_pick_and_test_selector_find_the_clicked_element(
     recorder.send({"cmd": "jump", "id": "j1"})
     assert _answer(recorder, "error", "j1")()["kind"] == "bad_command"
 
-    stopped = recorder.stop()
-    assert stopped["reason"] == "stop"
-    assert recorder.process.returncode == 0
-
-
-def test_closing_stdin_stops_the_recorder(start_recorder: Callable[..., RecorderProcess], site: SiteServer) -> None:
-    recorder = start_recorder(f"{site.base_url}/login")
-    recorder.wait_for(lambda e: e["event"] == "ready", "ready")
+    # The end of stdin (the studio went away) stops the recorder like `stop`.
     assert recorder.process.stdin is not None
     recorder.process.stdin.close()
     stopped = recorder.wait_for(lambda e: e["event"] == "stopped", "stopped")
-    assert stopped == {"event": "stopped", "reason": "stdin_closed", "nodes": 0, "output": None}
+    assert stopped["reason"] == "stdin_closed"
+    assert stopped["nodes"] >= 1  # the click after the pick (a click before it may be recorded too)
     assert recorder.process.wait(30) == 0
