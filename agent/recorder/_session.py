@@ -40,6 +40,10 @@ _SECRET_MIN_LENGTH = 4
 a shorter one would hide single letters everywhere)."""
 
 
+_CLOSE_SETTLE_S = 0.5
+"""How long a closed tab waits to see whether the whole browser is closing."""
+
+
 @dataclass
 class RecorderOptions:
     """How a recording session starts (the command line's options)."""
@@ -199,6 +203,12 @@ class RecorderSession:
                 self.emitter.error(f"could not record a {action.name!r} action", kind="record")
 
     async def _handle(self, action: RecordedAction) -> None:
+        if action.name == "closePage":
+            # Closing the browser window closes every tab first: only a tab closed while the
+            # browser stays open is an action of the flow.
+            await asyncio.sleep(_CLOSE_SETTLE_S)
+            if self._stopping.is_set():
+                return
         element = None
         selector = action.data.get("selector")
         if isinstance(selector, str) and action.kind != "signal":

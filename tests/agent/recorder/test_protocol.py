@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,32 @@ def test_a_file_that_is_no_journal_says_so(tmp_path: Path) -> None:
         read_fixes(bad)
     with pytest.raises(JournalReadError, match=r"missing\.db"):
         read_fixes(tmp_path / "missing.db")
+
+
+def test_the_public_names_are_pinned() -> None:
+    import agent.recorder
+
+    assert agent.recorder.__all__ == [
+        "PROTOCOL_VERSION",
+        "CommandError",
+        "ElementInfo",
+        "Emitter",
+        "FlowBuilder",
+        "JournalReadError",
+        "NodeChange",
+        "RecordedAction",
+        "RecordingAdapter",
+        "credential_name_for",
+        "looks_secret",
+        "parse_command",
+        "read_fixes",
+    ]
+
+
+def test_the_recorder_loads_without_playwright() -> None:
+    code = (
+        "import sys; import agent.recorder, agent.recorder._session, agent.recorder._cli; "
+        "print([m for m in sys.modules if m.split('.')[0] in ('playwright', 'greenlet')])"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "[]"

@@ -80,6 +80,9 @@ async def _act(recorder: RecorderProcess, endpoint: str, base: str, upload: Path
         async with tab.expect_download():
             await tab.click("#csv")
         await _recorded(recorder, "browser.download")()
+        # The person closes the browser window: the recording ends and is written.
+        cdp = await browser.new_browser_cdp_session()
+        await cdp.send("Browser.close")
 
 
 def test_each_kind_of_action_is_recorded_and_replays(
@@ -91,7 +94,9 @@ def test_each_kind_of_action_is_recorded_and_replays(
     recorder = start_recorder(f"{site.base_url}/form", "-o", str(output))
     ready = recorder.wait_for(lambda e: e["event"] == "ready", "ready")
     asyncio.run(_act(recorder, ready["cdp_endpoint"], site.base_url, upload))
-    recorder.stop()
+    stopped = recorder.wait_for(lambda e: e["event"] == "stopped", "stopped")
+    assert stopped["reason"] == "browser_closed"
+    assert recorder.process.wait(30) == 0
 
     document = json.loads(output.read_text())
     nodes = {n["type"]: n for n in document["nodes"]}
