@@ -75,8 +75,11 @@ class Picker:
             return
         finally:
             self._page = None
-            with contextlib.suppress(Exception):
+            try:
                 await session.adapter.start()
+            except Exception as err:  # the browser is going away: the stop that follows says so
+                log.debug("recording not restarted after a pick: %s", err)
+                session.emitter.error("recording could not resume after the pick", kind="record")
         selector = _selector_of(locator)
         target = await session.describer.describe_locator(locator, selector)
         count = await _count(page, selector)

@@ -66,7 +66,9 @@ def test_a_recorded_login_replays_green_and_never_holds_the_password(
     start_recorder: Callable[..., RecorderProcess], site: SiteServer, tmp_path: Path
 ) -> None:
     output = tmp_path / "recorded" / "login.json"
-    recorder = start_recorder(f"{site.base_url}/login", "-o", str(output), "--screenshots", "--credential", "erp")
+    recorder = start_recorder(
+        f"{site.base_url}/login", "-o", str(output), "--screenshots", "--credential", "erp", "--verbose"
+    )
     ready = recorder.wait_for(lambda e: e["event"] == "ready", "ready")
     assert ready["protocol"] == 1
     assert ready["cdp_endpoint"].startswith("http://127.0.0.1:")
@@ -102,6 +104,7 @@ def test_a_recorded_login_replays_green_and_never_holds_the_password(
     for path in written:
         assert PASSWORD.encode() not in path.read_bytes(), path
     assert all(PASSWORD not in line for line in recorder.lines)
+    assert "DEBUG" in recorder.stderr  # diagnostics were on, and still no password
     assert PASSWORD not in recorder.stderr
 
     flow = tmp_path / "replay.json"
