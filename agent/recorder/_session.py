@@ -27,6 +27,7 @@ from agent.recorder._healed import read_fixes
 from agent.recorder._nodes import FlowBuilder, NodeChange
 from agent.recorder._picker import Picker
 from agent.recorder._protocol import PROTOCOL_VERSION, CommandError, Emitter, StopCommand, parse_command
+from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._runtime import chromium_executable, playwright_for_loop, stop_playwright_for_loop
 from agent.steps.browser._session import SAFE_ARGS
 from shared.errors import StepError
@@ -75,6 +76,7 @@ class RecorderSession:
         self._reason = "stopped"
         self._pending_secret: str | None = None
         self._ready = False
+        self._start_error: str | None = None
         self._profile: tempfile.TemporaryDirectory[str] | None = None
         self.context: Any = None
         self.adapter: RecordingAdapter | None = None
@@ -92,6 +94,8 @@ class RecorderSession:
             return 1
         self.emitter.emit("ready", **self._ready_fields())
         self._ready = True
+        if self._start_error is not None:
+            self.emitter.error(self._start_error, kind="navigation")
         if fixes:
             self.emitter.emit("fixes", fixes=fixes)
         threading.Thread(target=self._read_stdin, args=(asyncio.get_running_loop(),), daemon=True).start()
@@ -119,6 +123,16 @@ class RecorderSession:
                 "DISPLAY=:99) or pass --headless",
                 kind="no_display",
             )
+        with map_playwright_errors("starting the recorder's browser"):
+            await self._open_browser()
+        page = self.context.pages[0]
+        try:
+            await page.goto(self.options.url)
+        except Exception as err:  # the page is still there: the user can type another address
+            log.debug("start page failed: %s", err)
+            self._start_error = f"the start page {self.options.url} did not load ({type(err).__name__})"
+
+    async def _open_browser(self) -> None:
         playwright = await playwright_for_loop()
         args = list(SAFE_ARGS)
         if self.options.cdp_port is not None:
@@ -148,7 +162,6 @@ class RecorderSession:
             )
         await self.adapter.start()
         self.picker = Picker(self)
-        await page.goto(self.options.url)
 
     def _ready_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"protocol": PROTOCOL_VERSION, "pid": os.getpid(), "url": self.options.url}
@@ -235,8 +248,13 @@ class RecorderSession:
         if self.options.output is None:
             return None
         document = self.emitter.masker.mask(self.builder.flow(self.options.name))
-        self.options.output.parent.mkdir(parents=True, exist_ok=True)
-        self.options.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        try:
+            self.options.output.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+            self.options.output.write_text(text, encoding="utf-8")
+        except OSError as err:
+            self.emitter.error(f"cannot write {self.options.output}: {err.strerror}", kind="output")
+            return None
         return str(self.options.output)
 
     # --- commands ----------------------------------------------------------------------

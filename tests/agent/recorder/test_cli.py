@@ -9,6 +9,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -41,3 +42,22 @@ def test_without_a_display_the_recorder_says_so_and_exits_1() -> None:
     assert event["kind"] == "no_display"
     assert event["fatal"] is True
     assert "DISPLAY" in event["message"]
+
+
+@pytest.mark.browser
+def test_a_start_page_that_does_not_load_is_reported_and_recording_goes_on() -> None:
+    ran = subprocess.run(
+        [sys.executable, "-m", "agent.recorder", "browser", "http://127.0.0.1:9/", "--headless"],
+        capture_output=True,
+        text=True,
+        input="",  # stdin ends at once: the recorder stops after starting
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    events = [json.loads(line) for line in ran.stdout.splitlines()]
+    assert [e["event"] for e in events] == ["ready", "error", "stopped"]
+    assert events[1]["kind"] == "navigation"
+    assert events[1]["fatal"] is False
+    assert "http://127.0.0.1:9/" in events[1]["message"]
+    assert events[2]["reason"] == "stdin_closed"
