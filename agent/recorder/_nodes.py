@@ -22,6 +22,7 @@ __all__ = ["ElementInfo", "FlowBuilder", "NodeChange", "credential_name_for", "l
 
 _MODIFIERS = ((1, "Alt"), (2, "Control"), (4, "Meta"), (8, "Shift"))
 """Playwright's recorder packs held modifier keys as bits."""
+_NOT_ADDRESSES = ("about:", "chrome-error:", "chrome:", "devtools:")
 _FAKEPATH = re.compile(r"^[A-Za-z]:\\fakepath\\")
 _SECRET_WORDS = re.compile(r"pass(word|wort|phrase|code)?|pwd|mot de passe|contrase|secret|\bpin\b|otp", re.I)
 
@@ -148,6 +149,8 @@ class FlowBuilder:
         data = action.data
         if action.name == "navigate":
             url = str(data.get("url", ""))
+            if url.startswith(_NOT_ADDRESSES):
+                return None  # the browser's own pages (a load error, a blank tab) are not places to go
             if not self.nodes and url.rstrip("/") == self.start_url.rstrip("/"):
                 return None  # browser.open already goes there
             return self._new("browser.goto", {"url": url})

@@ -112,6 +112,7 @@ class RecorderSession:
         await worker
         self._settle_secret()
         written = self._write_output()
+        self._ready = False  # `stopped` is the last event: pages closing now are not reported
         self.emitter.emit("stopped", reason=self._reason, nodes=len(self.builder.nodes), output=written)
         await self._close()
         return 0

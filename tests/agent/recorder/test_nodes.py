@@ -115,6 +115,13 @@ def test_a_tab_the_user_opens_is_a_new_tab_node() -> None:
     assert builder.active == 1
 
 
+def test_the_browsers_own_pages_are_no_navigation() -> None:
+    builder = _builder()
+    assert _act(builder, "navigate", url="chrome-error://chromewebdata/") == []
+    assert _act(builder, "navigate", url="about:blank") == []
+    assert builder.nodes == []
+
+
 def test_a_file_given_without_the_dialog_is_an_upload_of_its_name() -> None:
     builder = _builder()
     changes = _act(builder, "fill", ElementInfo("#file"), text="C:\\fakepath\\invoice.pdf")
