@@ -181,6 +181,7 @@ def run(
         secrets=secrets.get,
         env={key: value for key, value in os.environ.items() if not key.startswith(SECRET_ENV_PREFIX)},
         on_log=progress.log if progress else None,
+        flow_dir=flow.resolve().parent,
     )
     if progress is not None and hasattr(journal, "subscribe"):
         journal.subscribe(progress.on_events)

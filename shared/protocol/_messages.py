@@ -264,6 +264,16 @@ class HeartbeatAck(_Message):
         return data
 
 
+class FlowAsset(BaseModel):
+    """A file the flow names relative to its folder, published with its version: the agent fetches
+    the content by hash (`GET /api/v1/agents/me/assets/<execution>/<sha256>`) and checks it."""
+
+    model_config = _WIRE
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
 class JobAssign(_Message):
     """Run (or resume) an execution. `repr()` masks the secret values; `encode()` carries them."""
 
@@ -277,6 +287,8 @@ class JobAssign(_Message):
     secrets: dict[str, str] = Field(default_factory=dict)
     deadline_at: float | None = None
     priority: int = 0
+    assets: dict[str, FlowAsset] = Field(default_factory=dict)
+    """The version's assets by relative path; laid out as the run's `flow_dir` before it starts."""
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():

@@ -1,0 +1,248 @@
+"""A workflow's assets: upload to the draft, list, download, delete; frozen by publish, stored once
+per content, checked by content and size, carried by export/import and shown by the diff."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import itertools
+import uuid
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from PIL import Image
+
+from orchestrator.models.workflows import Workflow
+from orchestrator.services.workflow_assets import count_blobs
+from tests.orchestrator._workflows_helpers import API, create, flow, patch, publish
+
+
+def png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (8, 6)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def clicks(*images: str) -> dict[str, Any]:
+    nodes = [
+        {"id": f"click_{i}", "type": "desktop.click", "params": {"target": f"image:{name} >> offset:5,0"}}
+        for i, name in enumerate(images)
+    ]
+    edges = [{"from": a["id"], "to": b["id"]} for a, b in itertools.pairwise(nodes)]
+    return flow(nodes=nodes, edges=edges, requires=["desktop"])
+
+
+async def upload(
+    client: httpx.AsyncClient, headers: dict[str, str], wid: str, files: dict[str, bytes], **extra: Any
+) -> httpx.Response:
+    parts = [("files", (name, data, "application/octet-stream")) for name, data in files.items()]
+    return await client.post(f"{API}/workflows/{wid}/assets", files=parts, headers=headers, **extra)
+
+
+async def blobs(app: FastAPI, wid: str) -> int:
+    async with app.state.db.sessions() as session:
+        workflow = await session.get(Workflow, uuid.UUID(wid))
+        assert workflow is not None
+        return await count_blobs(session, workflow)
+
+
+async def test_assets_are_uploaded_listed_downloaded_and_frozen_by_publish(
+    app: FastAPI, client: httpx.AsyncClient, tenant
+) -> None:
+    owner = await tenant()
+    created = await create(client, owner.headers, "Clicker", clicks("images/ok.png", "logo.png"))
+    wid = created["id"]
+    ok, logo = png(), png((0, 90, 200))
+
+    sent = await upload(client, owner.headers, wid, {"images/ok.png": ok, "logo.png": logo})
+    assert sent.status_code == 201, sent.text
+    body = sent.json()
+    assert [(a["path"], a["size"], a["content_type"]) for a in body["items"]] == [
+        ("images/ok.png", len(ok), "image/png"),
+        ("logo.png", len(logo), "image/png"),
+    ]
+    assert body["items"][0]["sha256"] == hashlib.sha256(ok).hexdigest()
+    assert body["draft_revision"] == created["draft_revision"] + 1  # the draft's ETag moved
+
+    listed = (await client.get(f"{API}/workflows/{wid}/assets", headers=owner.headers)).json()
+    assert (listed["total"], [a["path"] for a in listed["items"]]) == (2, ["images/ok.png", "logo.png"])
+    got = await client.get(f"{API}/workflows/{wid}/assets/images/ok.png", headers=owner.headers)
+    assert (got.status_code, got.content, got.headers["content-type"]) == (200, ok, "image/png")
+    assert got.headers["x-content-type-options"] == "nosniff"
+
+    assert await publish(client, owner.headers, wid) == 1
+    version = (await client.get(f"{API}/workflows/{wid}/assets", params={"version": 1}, headers=owner.headers)).json()
+    assert [a["path"] for a in version["items"]] == ["images/ok.png", "logo.png"]
+
+    # The draft moves on; version 1 keeps exactly what it was published with.
+    assert (await client.delete(f"{API}/workflows/{wid}/assets/logo.png", headers=owner.headers)).status_code == 204
+    newer = png((10, 200, 10))
+    assert (await upload(client, owner.headers, wid, {"images/ok.png": newer})).status_code == 201
+    old = await client.get(f"{API}/workflows/{wid}/assets/images/ok.png?version=1", headers=owner.headers)
+    assert old.content == ok
+    gone = await client.get(f"{API}/workflows/{wid}/assets/logo.png", headers=owner.headers)
+    assert gone.status_code == 404
+    assert "no asset 'logo.png'" in gone.json()["error"]["message"]
+    assert (await client.get(f"{API}/workflows/{wid}/assets/logo.png?version=1", headers=owner.headers)).content == logo
+
+
+async def test_the_same_content_is_stored_once_across_paths_and_versions(
+    app: FastAPI, client: httpx.AsyncClient, tenant
+) -> None:
+    owner = await tenant()
+    wid = (await create(client, owner.headers, "Dedupe", clicks("a.png")))["id"]
+    image = png()
+    assert (await upload(client, owner.headers, wid, {"a.png": image, "copy/a.png": image})).status_code == 201
+    for _ in range(3):
+        await publish(client, owner.headers, wid)
+    assert (await upload(client, owner.headers, wid, {"a.png": image})).status_code == 201
+    assert await blobs(app, wid) == 1
+    assert (await upload(client, owner.headers, wid, {"a.png": png((1, 2, 3))})).status_code == 201
+    assert await blobs(app, wid) == 2
+
+
+async def test_publish_refuses_a_draft_naming_a_file_it_does_not_hold(client: httpx.AsyncClient, tenant) -> None:
+    owner = await tenant()
+    wid = (await create(client, owner.headers, "Missing", clicks("images/ok.png")))["id"]
+    refused = await client.post(f"{API}/workflows/{wid}/publish", headers=owner.headers)
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["code"] == "missing_assets"
+    assert error["details"]["missing"] == [{"asset": "images/ok.png", "path": "$.nodes[0].params.target"}]
+    assert "upload it first" in error["message"]
+
+
+BAD = [
+    ("../escape.png", png(), "leaves the flow's folder"),
+    ("/etc/passwd.png", png(), "is absolute"),
+    ("fake.png", b"GIF89a not a png", "is not a PNG image"),
+    ("script.exe", b"MZ....", "cannot be assets"),
+    ("schema.json", b"{not json", "is not valid JSON"),
+]
+
+
+async def test_bad_names_and_contents_are_refused_with_the_reason(client: httpx.AsyncClient, tenant) -> None:
+    owner = await tenant()
+    wid = (await create(client, owner.headers, "Bad", flow()))["id"]
+    for name, data, expected in BAD:
+        refused = await upload(client, owner.headers, wid, {"good.png": png(), name: data})
+        assert refused.status_code == 422, (name, refused.text)
+        error = refused.json()["error"]
+        assert (error["code"], error["details"]["path"]) == ("invalid_asset", name)
+        assert expected in error["message"], name
+    # All or nothing: the good file sent with each bad one was not kept either.
+    assert (await client.get(f"{API}/workflows/{wid}/assets", headers=owner.headers)).json()["total"] == 0
+
+
+async def test_size_limits_answer_413(app: FastAPI, client: httpx.AsyncClient, tenant) -> None:
+    owner = await tenant()
+    wid = (await create(client, owner.headers, "Big", flow()))["id"]
+    image = png(size=(64, 64))
+    app.state.settings.max_asset_bytes = len(image) - 1
+    one = await upload(client, owner.headers, wid, {"big.png": image})
+    assert one.status_code == 413
+    assert one.json()["error"]["code"] == "too_large"
+    assert "big.png" in one.json()["error"]["message"]
+
+    app.state.settings.max_asset_bytes = len(image)
+    other = png((1, 1, 1), (64, 64))
+    app.state.settings.max_version_asset_bytes = len(image) + len(other)
+    assert (await upload(client, owner.headers, wid, {"a.png": image, "b.png": other})).status_code == 201
+    third = await upload(client, owner.headers, wid, {"c.png": png((9, 9, 9), (4, 4))})
+    assert third.status_code == 413
+    assert "a version holds at most" in third.json()["error"]["message"]
+    # Replacing a file counts its new size, not both.
+    assert (await upload(client, owner.headers, wid, {"b.png": png((2, 2, 2), (2, 2))})).status_code == 201
+
+
+async def test_a_viewer_reads_assets_but_cannot_change_them(client: httpx.AsyncClient, tenant) -> None:
+    owner = await tenant()
+    viewer = await tenant(org_id=owner.org_id, role="viewer")
+    wid = (await create(client, owner.headers, "Viewed", clicks("a.png")))["id"]
+    assert (await upload(client, owner.headers, wid, {"a.png": png()})).status_code == 201
+    assert (await client.get(f"{API}/workflows/{wid}/assets/a.png", headers=viewer.headers)).status_code == 200
+    assert (await upload(client, viewer.headers, wid, {"b.png": png()})).status_code == 403
+    assert (await client.delete(f"{API}/workflows/{wid}/assets/a.png", headers=viewer.headers)).status_code == 403
+
+
+async def test_another_organisation_sees_none_of_them(client: httpx.AsyncClient, tenant) -> None:
+    owner, stranger = await tenant(), await tenant()
+    wid = (await create(client, owner.headers, "Private", clicks("a.png")))["id"]
+    assert (await upload(client, owner.headers, wid, {"a.png": png()})).status_code == 201
+    await publish(client, owner.headers, wid)
+    for url in (f"{API}/workflows/{wid}/assets", f"{API}/workflows/{wid}/assets/a.png?version=1"):
+        assert (await client.get(url, headers=stranger.headers)).status_code == 404
+    assert (await upload(client, stranger.headers, wid, {"b.png": png()})).status_code == 404
+    assert (await client.delete(f"{API}/workflows/{wid}/assets/a.png", headers=stranger.headers)).status_code == 404
+
+
+async def test_the_diff_lists_assets_added_removed_and_changed(client: httpx.AsyncClient, tenant) -> None:
+    owner = await tenant()
+    wid = (await create(client, owner.headers, "Diffed", clicks("a.png", "b.png")))["id"]
+    assert (await upload(client, owner.headers, wid, {"a.png": png(), "b.png": png((0, 0, 9))})).status_code == 201
+    await publish(client, owner.headers, wid)
+    await patch(client, owner.headers, wid, document=clicks("a.png", "c.png"))
+    await client.delete(f"{API}/workflows/{wid}/assets/b.png", headers=owner.headers)
+    await upload(client, owner.headers, wid, {"a.png": png((7, 7, 7)), "c.png": png((0, 9, 0))})
+    diff = (await client.get(f"{API}/workflows/{wid}/diff", headers=owner.headers)).json()
+    assert diff["assets"] == {"added": ["c.png"], "removed": ["b.png"], "changed": ["a.png"]}
+    await publish(client, owner.headers, wid)
+    same = (await client.get(f"{API}/workflows/{wid}/diff", headers=owner.headers)).json()
+    assert same["assets"] == {"added": [], "removed": [], "changed": []}
+
+
+async def test_rollback_brings_back_the_files_of_the_version(client: httpx.AsyncClient, tenant) -> None:
+    owner = await tenant()
+    wid = (await create(client, owner.headers, "Rolled", clicks("a.png")))["id"]
+    first = png()
+    await upload(client, owner.headers, wid, {"a.png": first})
+    await publish(client, owner.headers, wid)
+    await upload(client, owner.headers, wid, {"a.png": png((5, 5, 5))})
+    await publish(client, owner.headers, wid)
+    rolled = await client.post(f"{API}/workflows/{wid}/versions/1/rollback", json={}, headers=owner.headers)
+    assert rolled.status_code == 201, rolled.text
+    assert (await client.get(f"{API}/workflows/{wid}/assets/a.png?version=3", headers=owner.headers)).content == first
+    assert (await client.get(f"{API}/workflows/{wid}/assets/a.png", headers=owner.headers)).content == first
+
+
+async def test_export_and_import_carry_the_files_and_older_exports_still_import(
+    client: httpx.AsyncClient, tenant
+) -> None:
+    owner, other = await tenant(), await tenant()
+    wid = (await create(client, owner.headers, "Exported", clicks("images/ok.png")))["id"]
+    image = png()
+    await upload(client, owner.headers, wid, {"images/ok.png": image})
+    await publish(client, owner.headers, wid)
+    bundle = (await client.get(f"{API}/workflows/{wid}/export", headers=owner.headers)).json()
+    [entry] = bundle["workflows"]
+    sha = hashlib.sha256(image).hexdigest()
+    assert entry["assets"] == {"images/ok.png": sha}
+    assert entry["versions"][0]["assets"] == {"images/ok.png": sha}
+    assert base64.b64decode(entry["contents"][sha]) == image
+
+    imported = await client.post(f"{API}/workflows/import", json=bundle, headers=other.headers)
+    assert imported.status_code == 201, imported.text
+    new_id = imported.json()["workflows"][0]["id"]
+    got = await client.get(f"{API}/workflows/{new_id}/assets/images/ok.png?version=1", headers=other.headers)
+    assert got.content == image
+
+    tampered = {**bundle, "workflows": [{**entry, "contents": {sha: base64.b64encode(b"other").decode()}}]}
+    bad = await client.post(f"{API}/workflows/import?on_conflict=rename", json=tampered, headers=other.headers)
+    assert bad.status_code == 422
+    assert "does not match its sha256" in bad.json()["error"]["message"]
+
+    older = {
+        **bundle,
+        "workflows": [
+            {
+                **{k: v for k, v in entry.items() if k not in ("assets", "contents")},
+                "draft": flow(name="Exported"),
+                "versions": [],
+            }
+        ],
+    }
+    assert (
+        await client.post(f"{API}/workflows/import?on_conflict=rename", json=older, headers=other.headers)
+    ).status_code == 201
