@@ -19,7 +19,7 @@ from cli._progress import Progress
 from shared.engine import Engine, FileFlowLoader, Journal, MemoryJournal, SqliteJournal
 from shared.errors import FlowInputError, FlowInvalidError, FlowLoadError
 from shared.expressions import flatten_credentials
-from shared.flow import Flow, flow_json_schema, load_flow, validate_document
+from shared.flow import Flow, flow_json_schema, load_flow, missing_assets, validate_document
 from shared.flow._load import parse_document, read_document
 from shared.steps import StepRegistry
 
@@ -39,7 +39,11 @@ def validate(
 ) -> None:
     """Check a flow and report every problem with its JSON path. Exit 0 when valid, 2 when not."""
     try:
-        problems = validate_document(read_document(flow), _registry())
+        document = read_document(flow)
+        registry = _registry()
+        problems = validate_document(document, registry)
+        if isinstance(document, dict):  # the files it names must sit next to it
+            problems += missing_assets(document, registry, flow.resolve().parent)
     except FlowLoadError as exc:
         found = {"path": "$", "message": exc.message, "code": "syntax", "line": exc.line, "column": exc.column}
         problems_out = [{k: v for k, v in found.items() if v is not None}]

@@ -14,8 +14,11 @@ import httpx
 from fastapi import FastAPI
 from PIL import Image
 
-from orchestrator.models.workflows import Workflow
-from orchestrator.services.workflow_assets import count_blobs
+from orchestrator.models.executions import Execution
+from orchestrator.models.workflows import Workflow, WorkflowVersion
+from orchestrator.runtime.enrolment import create_enrolment_token, enroll
+from orchestrator.services.audit import Actor
+from orchestrator.services.workflow_assets import count_blobs, job_assets
 from tests.orchestrator._workflows_helpers import API, create, flow, patch, publish
 
 
@@ -246,3 +249,58 @@ async def test_export_and_import_carry_the_files_and_older_exports_still_import(
     assert (
         await client.post(f"{API}/workflows/import?on_conflict=rename", json=older, headers=other.headers)
     ).status_code == 201
+
+
+async def _agent(app: FastAPI, org_id: uuid.UUID, name: str) -> tuple[uuid.UUID, str]:
+    async with app.state.db.transaction() as session:
+        _, token = await create_enrolment_token(session, Actor(None, "test"), org_id)
+        agent, key = await enroll(session, token, name=name)
+        return agent.id, key
+
+
+async def _held_by(app: FastAPI, client: httpx.AsyncClient, headers: dict[str, str], wid: str, agent: uuid.UUID) -> str:
+    made = await client.post(f"{API}/executions", headers=headers, json={"workflow_id": wid})
+    assert made.status_code == 201, made.text
+    async with app.state.db.transaction() as session:
+        execution = await session.get(Execution, uuid.UUID(made.json()["id"]))
+        assert execution is not None
+        execution.agent_id = agent  # as the dispatcher would have
+        version = await session.get(WorkflowVersion, execution.version_id)
+        assert version is not None
+        assert await job_assets(session, version) == {
+            path: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for path, data in JOB_FILES.items()
+        }
+    return str(made.json()["id"])
+
+
+JOB_FILES = {"images/ok.png": png(), "logo.png": png((0, 0, 200))}
+
+
+async def test_an_agent_reads_only_the_contents_of_the_version_it_runs(
+    app: FastAPI, client: httpx.AsyncClient, tenant
+) -> None:
+    owner, stranger = await tenant(), await tenant()
+    wid = (await create(client, owner.headers, "Fetched", clicks(*JOB_FILES)))["id"]
+    assert (await upload(client, owner.headers, wid, JOB_FILES)).status_code == 201
+    await publish(client, owner.headers, wid)
+    unpublished = png((3, 3, 3))
+    await upload(client, owner.headers, wid, {"later.png": unpublished})  # in the draft only
+    mine, key = await _agent(app, owner.org_id, "runner")
+    _other, other_key = await _agent(app, owner.org_id, "bystander")
+    _far, far_key = await _agent(app, stranger.org_id, "elsewhere")
+    execution = await _held_by(app, client, owner.headers, wid, mine)
+    sha = hashlib.sha256(JOB_FILES["images/ok.png"]).hexdigest()
+    url = f"{API}/agents/me/assets/{execution}/{sha}"
+
+    got = await client.get(url, headers={"Authorization": f"Bearer {key}"})
+    assert (got.status_code, got.content) == (200, JOB_FILES["images/ok.png"])
+    for who in (other_key, far_key):
+        refused = await client.get(url, headers={"Authorization": f"Bearer {who}"})
+        assert refused.status_code == 404, refused.text
+    draft_only = hashlib.sha256(unpublished).hexdigest()
+    outside = await client.get(
+        f"{API}/agents/me/assets/{execution}/{draft_only}", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert outside.status_code == 404
+    assert (await client.get(url)).status_code == 401
+    assert (await client.get(url, headers=owner.headers)).status_code == 401  # a user token is not an agent key

@@ -369,6 +369,7 @@ async def diff_workflow(
         await workflow_assets.asset_map_at(session, principal.org_id, workflow_id, before),
         await workflow_assets.asset_map_at(session, principal.org_id, workflow_id, after),
     )
+    changes["identical"] = changes["identical"] and not any(changes["assets"].values())
     return WorkflowDiff.model_validate({"from": before, "to": after, **changes})
 
 
