@@ -4,6 +4,7 @@ execution's own folder."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -14,8 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from agent.outbox import Outbox
 from agent.runtime._assets import AssetCache, AssetFetchError, flow_dir_of, prepare_assets
-from shared.protocol import FlowAsset
+from agent.runtime._config import AgentConfig
+from agent.runtime._jobs import JobRunner
+from shared.protocol import FlowAsset, JobAccepted, JobAssign
+from shared.steps import StepRegistry
 
 KEY = "rpa_ak_test-key"
 
@@ -134,3 +139,39 @@ def test_the_cache_keeps_the_most_recently_used_within_its_bound(tmp_path: Path)
     assert cache.evict(keep={hashes[2], hashes[0]}) == []  # what a job needs now stays
     with pytest.raises(AssetFetchError, match="another hash"):
         cache.put(hashes[1], b"not it")
+
+
+async def test_a_job_whose_asset_cannot_be_had_ends_failed_naming_it(
+    server: tuple[str, Served], tmp_path: Path
+) -> None:
+    url, served = server
+    served.blobs[ref(b"fine").sha256] = (200, b"fine")
+    config = AgentConfig(url=url, key=KEY, name="runner", home=tmp_path / "home")
+    config.home.mkdir()
+    flow = {
+        "schema": "rpa.flow/1",
+        "name": "Clicks",
+        "nodes": [{"id": "wait", "type": "core.wait", "params": {"seconds": 0}}],
+        "edges": [],
+    }
+    job = JobAssign(
+        execution_id="exec-fail",
+        attempt=1,
+        flow=flow,
+        inputs={},
+        assets={"fine.png": ref(b"fine"), "images/gone.png": ref(b"never uploaded")},
+    )
+    with Outbox(tmp_path / "outbox.db") as outbox:
+        runner = JobRunner(config, StepRegistry.default(), outbox, lambda: None, lambda *_: None, lambda: None)
+        assert isinstance(runner.take(job), JobAccepted)
+        await asyncio.wait_for(asyncio.gather(*runner.tasks.values()), 30)
+        events = outbox.events("exec-fail")
+        record = outbox.job("exec-fail")
+
+    assert [e.type for e in events] == ["execution.started", "execution.finished"]
+    finished = events[-1].data
+    assert finished["status"] == "failed"
+    assert finished["error"]["kind"] == "assets"
+    assert "asset 'images/gone.png' could not be fetched" in finished["error"]["message"]
+    assert record is not None
+    assert record.finished
