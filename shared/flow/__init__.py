@@ -1,6 +1,7 @@
 """The flow document: models, loading, validation, inputs, and the walk over nested graphs."""
 
 from shared.flow._assets import (
+    ASSET_CONTENT_TYPES,
     ASSET_MARK,
     MAX_ASSET_BYTES,
     MAX_ASSETS,
@@ -32,6 +33,7 @@ from shared.flow._validate import Problem, missing_assets, validate_document, va
 from shared.flow._walk import TOP_GRAPH, GraphShape, GraphVisit, NodeVisit, walk_graphs, walk_nodes
 
 __all__ = [
+    "ASSET_CONTENT_TYPES",
     "ASSET_MARK",
     "MAX_ASSETS",
     "MAX_ASSET_BYTES",

@@ -27,6 +27,7 @@ from shared.flow._walk import walk_nodes
 from shared.steps import StepRegistry
 
 __all__ = [
+    "ASSET_CONTENT_TYPES",
     "ASSET_MARK",
     "MAX_ASSETS",
     "MAX_ASSET_BYTES",
@@ -74,6 +75,11 @@ _TEXTS = {
     ".txt": "text/plain",
     ".csv": "text/csv",
 }
+
+ASSET_CONTENT_TYPES = tuple(
+    sorted({content_type for content_type, _ in _IMAGES.values()} | set(_ZIPS.values()) | set(_TEXTS.values()))
+)
+"""Every content type an asset is stored and served with."""
 
 
 class AssetError(ValueError):

@@ -21,6 +21,7 @@ from orchestrator.schemas.workflows import AssetPublic, AssetsWritten
 from orchestrator.services import workflow_assets as assets
 from orchestrator.services import workflows as service
 from orchestrator.settings import Settings
+from shared.flow import ASSET_CONTENT_TYPES
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
@@ -102,7 +103,7 @@ async def list_assets(
     "/{workflow_id}/assets/{path:path}",
     summary="Download one file of the draft, or of a version (?version=N)",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {key: {} for key in ASSET_CONTENT_TYPES}, "description": "The file"}},
 )
 async def download_asset(
     workflow_id: uuid.UUID,
