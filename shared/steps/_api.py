@@ -312,6 +312,15 @@ class StepContext:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    def flow_file(self, name: str) -> Path:
+        """The file a param names: an absolute path as is; a relative one in the flow's folder
+        (`flow_dir`, where the flow's assets are) when it is there, else as given (relative to the
+        working directory, as before assets existed)."""
+        path = Path(name).expanduser()
+        if not path.is_absolute() and self.flow_dir is not None and (self.flow_dir / path).exists():
+            return self.flow_dir / path
+        return path
+
     @property
     def logger(self) -> logging.LoggerAdapter:  # type: ignore[type-arg]
         """A standard logger whose records land in the execution's log, masked."""
