@@ -3,23 +3,106 @@ per content, checked by content and size, carried by export/import and shown by 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import itertools
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
+import pytest
+import pytest_asyncio
 from fastapi import FastAPI
 from PIL import Image
 
+from orchestrator.app import create_app
+from orchestrator.models import Membership
 from orchestrator.models.executions import Execution
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.runtime.enrolment import create_enrolment_token, enroll
 from orchestrator.services.audit import Actor
+from orchestrator.services.identity import create_org_with_owner, create_user, start_session
+from orchestrator.services.roles import builtin_role
 from orchestrator.services.workflow_assets import count_blobs, job_assets
-from tests.orchestrator._workflows_helpers import API, create, flow, patch, publish
+from orchestrator.settings import Settings
+from tests.orchestrator._workflows_helpers import API, PASSWORD, create, flow, patch, publish
+from tests.orchestrator.conftest import Member
+
+# One app per database for the module (each test makes its own organisations): an app's start
+# costs more than most of these tests.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    url = None
+    if request.param == "postgres":
+        server, template = request.getfixturevalue("postgres_template")
+        url = server.url(asyncio.run(server.create_database(template)))
+    return Settings(
+        environment="test",
+        data_dir=tmp_path_factory.mktemp("assets"),
+        database_url=url,
+        rate_limit_per_minute=100_000,
+        login_rate_limit_per_minute=100_000,
+    )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def app(module_settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(module_settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def limits(app: FastAPI) -> Iterator[Settings]:
+    """The app's settings, whose asset limits a test may lower; put back afterwards."""
+    settings: Settings = app.state.settings
+    saved = (settings.max_asset_bytes, settings.max_version_asset_bytes)
+    yield settings
+    settings.max_asset_bytes, settings.max_version_asset_bytes = saved
+
+
+@pytest.fixture
+def tenant(app: FastAPI) -> Callable[..., Awaitable[Member]]:
+    """`await tenant()`: a new organisation's owner; `tenant(org_id=…, role=…)`: a member of it."""
+
+    async def make(org_id: uuid.UUID | None = None, role: str = "owner") -> Member:
+        email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+        async with app.state.db.transaction() as session:
+            if org_id is None:
+                org, user = await create_org_with_owner(
+                    session, org_name=f"Org {uuid.uuid4().hex[:6]}", email=email, password=PASSWORD
+                )
+                org_id = org.id
+            else:
+                user = await create_user(session, email=email, password=PASSWORD, home_org_id=org_id)
+                session.add(Membership(org_id=org_id, user_id=user.id, role_id=(await builtin_role(session, role)).id))
+                await session.flush()
+            settings: Settings = app.state.settings
+            tokens = await start_session(
+                session,
+                user=user,
+                org_id=org_id,
+                signing_key=app.state.signing_key,
+                access_ttl_s=settings.access_token_ttl_s,
+                refresh_ttl_s=settings.refresh_token_ttl_s,
+            )
+        headers = {"Authorization": f"Bearer {tokens.access_token}"}
+        return Member(org_id, user.id, email, role, headers, tokens.refresh_token)
+
+    return make
 
 
 def png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (8, 6)) -> bytes:
@@ -139,19 +222,19 @@ async def test_bad_names_and_contents_are_refused_with_the_reason(client: httpx.
     assert (await client.get(f"{API}/workflows/{wid}/assets", headers=owner.headers)).json()["total"] == 0
 
 
-async def test_size_limits_answer_413(app: FastAPI, client: httpx.AsyncClient, tenant) -> None:
+async def test_size_limits_answer_413(limits: Settings, client: httpx.AsyncClient, tenant) -> None:
     owner = await tenant()
     wid = (await create(client, owner.headers, "Big", flow()))["id"]
     image = png(size=(64, 64))
-    app.state.settings.max_asset_bytes = len(image) - 1
+    limits.max_asset_bytes = len(image) - 1
     one = await upload(client, owner.headers, wid, {"big.png": image})
     assert one.status_code == 413
     assert one.json()["error"]["code"] == "too_large"
     assert "big.png" in one.json()["error"]["message"]
 
-    app.state.settings.max_asset_bytes = len(image)
+    limits.max_asset_bytes = len(image)
     other = png((1, 1, 1), (64, 64))
-    app.state.settings.max_version_asset_bytes = len(image) + len(other)
+    limits.max_version_asset_bytes = len(image) + len(other)
     assert (await upload(client, owner.headers, wid, {"a.png": image, "b.png": other})).status_code == 201
     third = await upload(client, owner.headers, wid, {"c.png": png((9, 9, 9), (4, 4))})
     assert third.status_code == 413
