@@ -192,6 +192,31 @@ async def _store_blob(session: AsyncSession, workflow: Workflow, sha: str, data:
     return True
 
 
+async def _drop_unreferenced(session: AsyncSession, workflow: Workflow, candidates: Iterable[str]) -> int:
+    """Delete the contents among `candidates` that neither the draft nor any version holds."""
+    wanted = set(candidates)
+    if not wanted:
+        return 0
+    held = set((await _draft_map(session, workflow)).values())
+    maps = await session.scalars(
+        select(WorkflowVersion.assets).where(
+            WorkflowVersion.org_id == workflow.org_id, WorkflowVersion.workflow_id == workflow.id
+        )
+    )
+    for mapping in maps.all():
+        held.update((mapping or {}).values())
+    unused = wanted - held
+    if unused:
+        await session.execute(
+            delete(WorkflowAssetBlob).where(
+                WorkflowAssetBlob.org_id == workflow.org_id,
+                WorkflowAssetBlob.workflow_id == workflow.id,
+                WorkflowAssetBlob.sha256.in_(unused),
+            )
+        )
+    return len(unused)
+
+
 async def put_draft_assets(
     session: AsyncSession,
     workflow: Workflow,
@@ -217,13 +242,17 @@ async def put_draft_assets(
     merged = current | {path: sha for path, (_, sha, _) in checked.items()}
     await _check_totals(session, workflow, merged, {sha: len(data) for data, sha, _ in checked.values()}, limits)
     stored = 0
+    replaced: list[str] = []
     for path, (data, sha, content_type) in checked.items():
         stored += await _store_blob(session, workflow, sha, data, content_type)
         row = await session.get(WorkflowDraftAsset, (workflow.id, path))
         if row is None:
             session.add(WorkflowDraftAsset(org_id=workflow.org_id, workflow_id=workflow.id, path=path, sha256=sha))
         else:
+            replaced.append(row.sha256)
             row.sha256 = sha
+    await session.flush()
+    await _drop_unreferenced(session, workflow, replaced)  # a draft's file replaced before any publish
     workflow.draft_revision += 1
     workflow.updated_at = utcnow()
     await session.flush()
@@ -250,6 +279,8 @@ async def delete_draft_asset(session: AsyncSession, workflow: Workflow, path: st
     if row is None or row.org_id != workflow.org_id:
         raise NotFound(f"the draft of '{workflow.name}' has no asset '{path}'", details={"path": path})
     await session.delete(row)
+    await session.flush()
+    await _drop_unreferenced(session, workflow, [row.sha256])
     workflow.draft_revision += 1
     workflow.updated_at = utcnow()
     await session.flush()

@@ -186,7 +186,16 @@ async def test_the_same_content_is_stored_once_across_paths_and_versions(
     assert (await upload(client, owner.headers, wid, {"a.png": image})).status_code == 201
     assert await blobs(app, wid) == 1
     assert (await upload(client, owner.headers, wid, {"a.png": png((1, 2, 3))})).status_code == 201
+    assert await blobs(app, wid) == 2  # the first content stays: the versions (and copy/a.png) hold it
+
+    # A content only the draft held goes when the draft lets go of it; one a version holds stays.
+    assert (await upload(client, owner.headers, wid, {"a.png": png((4, 5, 6))})).status_code == 201
     assert await blobs(app, wid) == 2
+    assert (await client.delete(f"{API}/workflows/{wid}/assets/a.png", headers=owner.headers)).status_code == 204
+    assert (await client.delete(f"{API}/workflows/{wid}/assets/copy/a.png", headers=owner.headers)).status_code == 204
+    assert await blobs(app, wid) == 1
+    got = await client.get(f"{API}/workflows/{wid}/assets/a.png?version=3", headers=owner.headers)
+    assert got.content == image
 
 
 async def test_publish_refuses_a_draft_naming_a_file_it_does_not_hold(client: httpx.AsyncClient, tenant) -> None:
