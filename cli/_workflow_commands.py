@@ -15,10 +15,11 @@ from typing import Annotated, Any
 import typer
 
 from cli._console import EXIT_INVALID, err, fail, out
+from cli._local_commands import with_missing_assets
 from cli._remote_commands import _call, _client
 from shared.client import ApiClient, ApiError
 from shared.errors import FlowLoadError
-from shared.flow import find_assets, missing_assets, validate_document
+from shared.flow import find_assets, validate_document
 from shared.flow._load import read_document
 from shared.steps import StepRegistry
 
@@ -32,9 +33,7 @@ def _checked(flow: Path, registry: StepRegistry) -> dict[str, Any]:
         document = read_document(flow)
     except FlowLoadError as exc:
         raise fail(f"{flow}: {exc.message}", EXIT_INVALID) from None
-    problems = [*validate_document(document, registry)]
-    if isinstance(document, dict):
-        problems += missing_assets(document, registry, flow.resolve().parent)
+    problems = with_missing_assets(validate_document(document, registry), document, registry, flow)
     if problems:
         err.print(f"{flow}: {len(problems)} problem{'s' if len(problems) > 1 else ''}", highlight=False)
         for problem in problems:
