@@ -19,7 +19,7 @@ from cli._progress import Progress
 from shared.engine import Engine, FileFlowLoader, Journal, MemoryJournal, SqliteJournal
 from shared.errors import FlowInputError, FlowInvalidError, FlowLoadError
 from shared.expressions import flatten_credentials
-from shared.flow import Flow, flow_json_schema, load_flow, validate_document
+from shared.flow import Flow, Problem, flow_json_schema, load_flow, missing_assets, validate_document
 from shared.flow._load import parse_document, read_document
 from shared.steps import StepRegistry
 
@@ -33,13 +33,25 @@ def schema() -> None:
     sys.stdout.write(json.dumps(flow_json_schema(), indent=2) + "\n")
 
 
+def with_missing_assets(problems: list[Problem], document: Any, registry: StepRegistry, flow: Path) -> list[Problem]:
+    """`problems` and the files the flow names that are not next to it (a param already at fault,
+    such as a target that does not parse, is not reported twice)."""
+    if not isinstance(document, dict):
+        return problems
+    faulty = {problem.path for problem in problems}
+    missing = missing_assets(document, registry, flow.resolve().parent)
+    return [*problems, *(problem for problem in missing if problem.path not in faulty)]
+
+
 def validate(
     flow: Annotated[Path, typer.Argument(help="The flow file (JSON or YAML).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
 ) -> None:
     """Check a flow and report every problem with its JSON path. Exit 0 when valid, 2 when not."""
     try:
-        problems = validate_document(read_document(flow), _registry())
+        document = read_document(flow)
+        registry = _registry()
+        problems = with_missing_assets(validate_document(document, registry), document, registry, flow)
     except FlowLoadError as exc:
         found = {"path": "$", "message": exc.message, "code": "syntax", "line": exc.line, "column": exc.column}
         problems_out = [{k: v for k, v in found.items() if v is not None}]
@@ -181,6 +193,7 @@ def run(
         secrets=secrets.get,
         env={key: value for key, value in os.environ.items() if not key.startswith(SECRET_ENV_PREFIX)},
         on_log=progress.log if progress else None,
+        flow_dir=flow.resolve().parent,
     )
     if progress is not None and hasattr(journal, "subscribe"):
         journal.subscribe(progress.on_events)

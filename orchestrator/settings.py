@@ -235,6 +235,16 @@ class Settings(BaseSettings):
             "Largest body creating, changing or rotating a credential (a file credential holds at most 1 MiB)."
         ),
     )
+    max_asset_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1, description="Largest file a workflow's assets may hold (an image target)."
+    )
+    max_version_asset_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1, description="Bytes of all the assets of one draft or version together."
+    )
+    max_assets: int = Field(default=500, ge=1, description="Files one draft or version may hold as assets.")
+    max_asset_upload_body_bytes: int = Field(
+        default=52 * 1024 * 1024, ge=1024, description="Largest body of an asset upload (several files at once)."
+    )
     max_artifact_bytes_per_execution: int = Field(
         default=1024**3, ge=1, description=("Artifact bytes one execution may keep (all its uploads together).")
     )

@@ -29,6 +29,8 @@ class AgentConfig:
     """How often an agent whose outbox cannot be written tries again."""
     env_allowlist: list[str] = field(default_factory=list)
     """The environment variables flows may read as `env.*` (`agent/environment.py`); none by default."""
+    asset_cache_bytes: int = 512 * 1024 * 1024
+    """The bound of the cache of flow assets (`<home>/assets`), least recently used evicted first."""
     key_source: Callable[[], str] | None = None
     """Reads the key stored on this machine again before each connection attempt, so a key installed
     with `rpa agent set-key` (after a rotation) is used without restarting the agent."""

@@ -10,9 +10,11 @@ from typing import Any
 from agent import session_checkpoints
 from agent.environment import allowed_env
 from agent.outbox import Outbox, OutboxJournal, OutboxWriteError
+from agent.runtime._assets import AssetCache, AssetFetchError, prepare_assets, remove_flow_dir
 from agent.runtime._config import AgentConfig
 from agent.runtime._uploads import upload_artifacts
 from shared.engine import Engine
+from shared.engine._events import EXECUTION_FINISHED, EXECUTION_STARTED
 from shared.errors import FlowLoadError
 from shared.flow import Flow
 from shared.protocol import JobAccepted, JobAssign, JobRejected
@@ -69,6 +71,7 @@ class JobRunner:
         self.problem = problem
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.engines: dict[str, Engine] = {}
+        self.asset_cache = AssetCache(config.home / "assets", config.asset_cache_bytes)
 
     def take(self, job: JobAssign) -> JobAccepted | JobRejected:
         """Journal and start an assigned execution, or say why not.
@@ -119,12 +122,26 @@ class JobRunner:
 
     async def _run(self, job: JobAssign, flow: Flow, journal: OutboxJournal) -> None:
         secrets = dict(job.secrets)
+        try:
+            # The version's files, laid out for this execution alone: relative names resolve
+            # there, never in the agent's own folders (`context().flow_dir`).
+            flow_dir = await prepare_assets(
+                self.config.url, self.config.key, self.config.home, job.execution_id, job.assets, self.asset_cache
+            )
+        except (AssetFetchError, OSError) as exc:
+            log.warning("execution %s cannot start: %s", job.execution_id, exc)
+            _fail_before_start(journal, job, flow, str(exc))
+            self.outbox.mark_finished(job.execution_id)
+            self.tasks.pop(job.execution_id, None)
+            self.wake()
+            return
         engine = Engine(
             self.registry,
             loader=SubflowLoader(job.subflows),
             secrets=secrets.get,
             env=allowed_env(self.config.env_allowlist),
             artifacts_dir=self.config.home / "artifacts",
+            flow_dir=flow_dir,
         )  # files land in artifacts/<execution id>/
         self.engines[job.execution_id] = engine
         try:
@@ -132,6 +149,7 @@ class JobRunner:
             session_checkpoints.delete_execution(job.execution_id)  # ended: no resume needs them
             await upload_artifacts(self.config.url, self.config.key, self.config.home, job.execution_id)
             self.outbox.mark_finished(job.execution_id)
+            remove_flow_dir(self.config.home, job.execution_id)
         except asyncio.CancelledError:
             pass  # stopped (moved elsewhere, or the agent is stopping): the journal stays open
         except Exception as exc:
@@ -167,6 +185,17 @@ def _seed_sessions(job: JobAssign) -> None:
         log.warning("execution %s: its sessions' state could not be kept (%s)", job.execution_id, exc)
         return
     log.info("execution %s: the state of %d session(s) is ready for its resume", job.execution_id, written)
+
+
+def _fail_before_start(journal: OutboxJournal, job: JobAssign, flow: Flow, message: str) -> None:
+    """End the execution as failed without running a step (its assets could not be had)."""
+    batch: list[tuple[str, str, dict[str, Any]]] = []
+    if not any(event.type == EXECUTION_STARTED for event in journal.read()):
+        started = {"execution_id": job.execution_id, "flow": flow.name, "inputs": dict(job.inputs), "variables": {}}
+        batch.append((EXECUTION_STARTED, "", started))
+    error = {"kind": "assets", "message": message, "retryable": False}
+    batch.append((EXECUTION_FINISHED, "", {"status": "failed", "outputs": {}, "error": error}))
+    journal.append_many(batch)
 
 
 def _write_error(exc: BaseException) -> OutboxWriteError | None:

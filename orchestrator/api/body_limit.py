@@ -38,6 +38,7 @@ ROUTE_LIMITS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("PATCH", r"/api/v1/workflows/[^/]+", "max_flow_body_bytes"),
         ("POST", r"/api/v1/ai/flows", "max_flow_body_bytes"),
         ("POST", r"/api/v1/workflows/import", "max_import_body_bytes"),
+        ("POST", r"/api/v1/workflows/[^/]+/assets", "max_asset_upload_body_bytes"),
         ("POST", r"/api/v1/credentials", "max_credential_body_bytes"),
         ("PATCH", r"/api/v1/credentials/[^/]+", "max_credential_body_bytes"),
         ("POST", r"/api/v1/credentials/[^/]+/rotate", "max_credential_body_bytes"),

@@ -5,6 +5,11 @@ of its latest published version. Publishing copies the draft into a `WorkflowVer
 (numbered 1..n per workflow). Versions are immutable: no route changes or deletes one, and the
 ORM refuses to update a loaded version (see `_versions_are_immutable`), so an execution that
 pinned a version always runs exactly what was published.
+
+Assets (the files a flow names relative to its folder, e.g. a desktop step's `image:ok.png`) are
+kept once per workflow by content (`WorkflowAssetBlob`, keyed by sha256, shared by every version
+and the draft that hold the same bytes); the draft's files are `WorkflowDraftAsset` rows (path ->
+sha256) and a version records the map it was published with in `WorkflowVersion.assets`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from orchestrator.db.base import Base, SoftDeleteMixin, TenantMixin, TimestampMixin, UuidMixin, utcnow
@@ -70,11 +75,38 @@ class WorkflowVersion(UuidMixin, TenantMixin, Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     source_version: Mapped[int | None] = mapped_column(Integer, default=None)
     """For a rollback: the number of the version this one copies."""
+    assets: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """The assets published with this version: relative path -> sha256 of a `WorkflowAssetBlob`."""
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Joined: whoever holds a version (an execution pinning it) can read the workflow's name.
     workflow: Mapped[Workflow] = relationship(lazy="joined", innerjoin=True)
+
+
+class WorkflowAssetBlob(UuidMixin, TenantMixin, Base):
+    """The bytes of an asset of a workflow, stored once per content (sha256) and never changed."""
+
+    __tablename__ = "workflow_asset_blobs"
+    __table_args__ = (UniqueConstraint("workflow_id", "sha256", name="uq_workflow_asset_blobs_content"),)
+
+    workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkflowDraftAsset(TenantMixin, Base):
+    """A file of a workflow's draft: its path relative to the flow, and which content it holds."""
+
+    __tablename__ = "workflow_draft_assets"
+
+    workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class ImmutableVersionError(RuntimeError):

@@ -53,6 +53,7 @@ from orchestrator.services.credential_access import workflow_scope
 from orchestrator.services.execution_journal import append_events, resume_seed
 from orchestrator.services.execution_states import HELD, State, transition
 from orchestrator.services.session_checkpoints import SessionCheckpoints
+from orchestrator.services.workflow_assets import job_assets
 from orchestrator.services.workflows import published_version_by_name
 from shared.expressions import find_secret_refs
 from shared.flow import GraphShape, find_credential_params, walk_nodes
@@ -173,6 +174,8 @@ class Dispatcher:
         """Where the sessions' state of executions waits for a resume (set by the app)."""
         """Returns the vault's current master keys (they may rotate while the server runs)."""
         self._needs: dict[uuid.UUID, tuple[Needs, dict[str, Any]]] = {}
+        self._assets: dict[uuid.UUID, dict[str, Any]] = {}
+        """A version's assets as a job carries them (versions are immutable: cached for good)."""
         self._work = 1
         """Bumped whenever executions may have been queued; 0 once a pass found none left."""
         self._taken: list[tuple[AgentLink, uuid.UUID]] = []
@@ -305,6 +308,13 @@ class Dispatcher:
             cached = self._needs[version_id] = (Needs.of(document), document)
         return cached
 
+    async def _assets_of(self, session: AsyncSession, version_id: uuid.UUID) -> dict[str, Any]:
+        cached = self._assets.get(version_id)
+        if cached is None:
+            version = await session.get(WorkflowVersion, version_id)
+            cached = self._assets[version_id] = await job_assets(session, version) if version is not None else {}
+        return cached
+
     async def _assign(
         self, session: AsyncSession, execution: ExecutionRecord, link: AgentLink, needs: Needs, document: dict[str, Any]
     ) -> JobAssign | None:
@@ -363,6 +373,7 @@ class Dispatcher:
             deadline_at=execution.deadline_at.timestamp() if execution.deadline_at else None,
             priority=execution.priority,
             sessions=sessions,
+            assets=await self._assets_of(session, execution.version_id),
         )
 
     async def _sessions_of(

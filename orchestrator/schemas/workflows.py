@@ -179,6 +179,12 @@ class ValuesDiff(BaseModel):
     changed: list[ValueChange]
 
 
+class AssetsDiff(BaseModel):
+    added: list[str] = Field(default_factory=list, description="Paths only the newer side holds.")
+    removed: list[str] = Field(default_factory=list, description="Paths only the older side holds.")
+    changed: list[str] = Field(default_factory=list, description="Paths whose content differs.")
+
+
 class WorkflowDiff(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -192,9 +198,14 @@ class WorkflowDiff(BaseModel):
     variables: ValuesDiff
     nodes: NodesDiff
     edges: EdgesDiff
+    assets: AssetsDiff = Field(default_factory=AssetsDiff, description="The files the flow carries.")
 
 
 # --- bundles ----------------------------------------------------------------------------------
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+AssetPath = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+AssetMap = Annotated[dict[AssetPath, Sha256], Field(max_length=10_000)]
 
 
 class BundleVersion(_Input):
@@ -203,6 +214,7 @@ class BundleVersion(_Input):
     note: Note = ""
     source_version: VersionNumber | None = None
     published_at: datetime | None = None
+    assets: AssetMap = Field(default_factory=dict, description="The files it was published with: path -> sha256.")
 
 
 class BundleWorkflow(_Input):
@@ -212,6 +224,10 @@ class BundleWorkflow(_Input):
     tags: Tags = Field(default_factory=list)
     draft: dict[str, Any]
     versions: Annotated[list[BundleVersion], Field(max_length=10_000)] = Field(default_factory=list)
+    assets: AssetMap = Field(default_factory=dict, description="The draft's files: path -> sha256.")
+    contents: Annotated[dict[Sha256, str], Field(max_length=10_000)] = Field(
+        default_factory=dict, description="sha256 -> the base64 bytes of every file the maps name."
+    )
 
 
 class Bundle(_Input):
@@ -259,3 +275,21 @@ class TemplateInstantiate(_Input):
     description: Description | None = Field(default=None, description="Default: the template's description.")
     category: Category | None = Field(default=None, description="Default: the template's category.")
     tags: Tags | None = Field(default=None, description="Default: the template's tags.")
+
+
+# --- assets -----------------------------------------------------------------------------------
+
+
+class AssetPublic(BaseModel):
+    """A file of a workflow's draft or version, by its path relative to the flow."""
+
+    path: str = Field(description="Relative to the flow's folder, e.g. images/ok.png.")
+    sha256: str = Field(description="The content's hash: equal hashes, equal bytes.")
+    size: int
+    content_type: str
+
+
+class AssetsWritten(BaseModel):
+    items: list[AssetPublic]
+    draft_revision: int
+    etag: str

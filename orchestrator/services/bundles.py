@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.db.base import utcnow
 from orchestrator.errors import Conflict, Invalid
 from orchestrator.models.workflows import Workflow, WorkflowVersion
+from orchestrator.services import workflow_assets
 from orchestrator.services.audit import Actor, record
 from orchestrator.services.credential_access import WorkflowScope, check_use, uses_of
 from orchestrator.services.workflows import (
@@ -97,9 +98,11 @@ async def export_bundle(session: AsyncSession, org_id: uuid.UUID, workflow_id: u
                         "note": v.note,
                         "source_version": v.source_version,
                         "published_at": v.created_at,
+                        "assets": dict(v.assets or {}),
                     }
                     for v in versions
                 ],
+                **await _assets_of(session, workflow, versions),
             }
         )
         names: list[str] = []
@@ -114,6 +117,13 @@ async def export_bundle(session: AsyncSession, org_id: uuid.UUID, workflow_id: u
             by_name = {w.name: w for w in called.all()}
             queue.extend(by_name[n] for n in names if n in by_name and by_name[n].id not in seen)
     return {"bundle": BUNDLE_TAG, "exported_at": utcnow(), "root": root.name, "workflows": entries}
+
+
+async def _assets_of(session: AsyncSession, workflow: Workflow, versions: list[WorkflowVersion]) -> dict[str, Any]:
+    """The draft's asset map and the contents of every file the draft and the versions name."""
+    draft = await workflow_assets.asset_map_at(session, workflow.org_id, workflow.id, "draft")
+    hashes = {*draft.values(), *(sha for v in versions for sha in (v.assets or {}).values())}
+    return {"assets": draft, "contents": await workflow_assets.export_assets(session, workflow, hashes)}
 
 
 def _renamed_calls(document: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
@@ -229,6 +239,15 @@ async def _create_from(
     session.add(workflow)
     await session.flush()
     await set_tags(session, workflow, entry["tags"])
+    # Exports older than assets hold neither map nor contents: they import with no files.
+    draft_assets = dict(entry.get("assets") or {})
+    await workflow_assets.import_assets(
+        session,
+        workflow,
+        entry.get("contents") or {},
+        [draft_assets, *(v.get("assets") or {} for v in versions)],
+    )
+    await workflow_assets.set_draft_assets(session, workflow, draft_assets)
     for version in versions:
         await check_use(
             session,
@@ -247,6 +266,7 @@ async def _create_from(
                 document=adapt(version["document"]),
                 note=version["note"],
                 source_version=version["source_version"],
+                assets=dict(version.get("assets") or {}),
                 created_by=actor.id,
                 created_at=version["published_at"] or utcnow(),
             )

@@ -20,25 +20,27 @@ import copy
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.base import utcnow
 from orchestrator.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from orchestrator.models.workflows import Workflow, WorkflowTag, WorkflowVersion
+from orchestrator.services import workflow_assets
 from orchestrator.services.audit import Actor, record
 from orchestrator.services.catalogue import graph_shape, step_registry
 from orchestrator.services.credential_access import WorkflowScope, check_use, uses_of
+from orchestrator.services.workflow_lists import SORTS, clean_tags, list_categories, list_tags, list_workflows
+from orchestrator.services.workflow_pins import PinnedVersion, pin_version, version_document
 from shared.flow import SCHEMA_TAG, validate_document
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
-SORTS = {"name": Workflow.name, "created_at": Workflow.created_at, "updated_at": Workflow.updated_at}
 
 __all__ = [
+    "SORTS",
     "PinnedVersion",
     "check_if_match",
     "clone_workflow",
@@ -119,12 +121,8 @@ def prepare_draft(document: dict[str, Any] | None, name: str) -> dict[str, Any]:
     return draft
 
 
-def _clean_tags(tags: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(t.strip() for t in tags if t.strip()))
-
-
 async def set_tags(session: AsyncSession, workflow: Workflow, tags: Sequence[str]) -> None:
-    workflow.tags = _clean_tags(tags)
+    workflow.tags = clean_tags(tags)
     await session.execute(delete(WorkflowTag).where(WorkflowTag.workflow_id == workflow.id))
     session.add_all(WorkflowTag(org_id=workflow.org_id, workflow_id=workflow.id, tag=t) for t in workflow.tags)
 
@@ -252,7 +250,7 @@ async def update_workflow(
                 continue
             setattr(workflow, field, changes[field])
             changed.append(field)
-    if changes.get("tags") is not None and _clean_tags(changes["tags"]) != workflow.tags:
+    if changes.get("tags") is not None and clean_tags(changes["tags"]) != workflow.tags:
         await set_tags(session, workflow, changes["tags"])
         changed.append("tags")
     source = changes["document"] if changes.get("document") is not None else workflow.draft
@@ -319,6 +317,7 @@ async def _new_version(
     document: dict[str, Any],
     note: str,
     source_version: int | None = None,
+    assets: dict[str, str] | None = None,
 ) -> WorkflowVersion:
     version = WorkflowVersion(
         org_id=workflow.org_id,
@@ -328,6 +327,7 @@ async def _new_version(
         document=copy.deepcopy(document),
         note=note,
         source_version=source_version,
+        assets=dict(assets or {}),
         created_by=actor.id,
         created_at=utcnow(),
     )
@@ -370,7 +370,8 @@ async def publish(
         workflow=WorkflowScope.of(workflow),
         doing="publish this flow",
     )
-    version = await _new_version(session, workflow, actor, workflow.draft, note)
+    assets = await workflow_assets.freeze_draft_assets(session, workflow)
+    version = await _new_version(session, workflow, actor, workflow.draft, note, assets=assets)
     await record(
         session,
         org_id=org_id,
@@ -408,9 +409,17 @@ async def rollback(
     await check_use(
         session, org_id, uses_of(document), role=role, workflow=WorkflowScope.of(workflow), doing="publish this flow"
     )
+    assets = dict(source.assets or {})
     version = await _new_version(
-        session, workflow, actor, document, note or f"rollback to version {number}", source_version=number
+        session,
+        workflow,
+        actor,
+        document,
+        note or f"rollback to version {number}",
+        source_version=number,
+        assets=assets,
     )
+    await workflow_assets.set_draft_assets(session, workflow, assets)
     workflow.draft = copy.deepcopy(document)
     workflow.draft_revision += 1
     await session.flush()
@@ -473,68 +482,6 @@ async def published_version(
     return version
 
 
-@dataclass(frozen=True)
-class PinnedVersion:
-    """What an execution records of the version it pins (the document is fetched only when needed)."""
-
-    id: uuid.UUID
-    number: int
-    workflow_name: str
-
-
-# Built once (it runs on every start), of table columns so that it runs as Core (no ORM compile
-# state): the workflow, and the version asked for or else its latest.
-_W, _V = Workflow.__table__.c, WorkflowVersion.__table__.c
-_PIN = (
-    select(_W.name, _W.latest_version, _V.id)
-    .select_from(Workflow.__table__)
-    .outerjoin(
-        WorkflowVersion.__table__,
-        (_V.workflow_id == _W.id)
-        & (_V.org_id == _W.org_id)
-        & (_V.number == func.coalesce(bindparam("number", type_=Integer), _W.latest_version)),
-    )
-    .where(_W.id == bindparam("workflow_id"), _W.org_id == bindparam("org_id"), _W.deleted_at.is_(None))
-)
-
-
-async def pin_version(
-    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, number: int | None = None
-) -> PinnedVersion:
-    """The version an execution pins, without loading the draft or the document.
-
-    Raises:
-        NotFound: no such live workflow in the organisation, or no such version.
-        Conflict: (code `not_published`) `number` is None and the workflow was never published.
-    """
-    row = (await session.execute(_PIN, {"org_id": org_id, "workflow_id": workflow_id, "number": number})).first()
-    if row is None:
-        raise NotFound(f"no workflow {workflow_id}", details={"workflow_id": str(workflow_id)})
-    name, latest, version_id = row
-    if number is None:
-        if latest is None:
-            raise Conflict(
-                f"workflow '{name}' has no published version; publish it first",
-                code="not_published",
-                details={"workflow_id": str(workflow_id)},
-            )
-        number = latest
-    if version_id is None:
-        known = f"its latest is {latest}" if latest else "it was never published"
-        raise NotFound(
-            f"workflow '{name}' has no version {number} ({known})",
-            details={"workflow_id": str(workflow_id), "number": number},
-        )
-    return PinnedVersion(version_id, number, name)
-
-
-async def version_document(session: AsyncSession, version_id: uuid.UUID) -> dict[str, Any]:
-    document: dict[str, Any] | None = await session.scalar(
-        select(WorkflowVersion.document).where(WorkflowVersion.id == version_id)
-    )
-    return dict(document or {})
-
-
 async def published_version_by_name(
     session: AsyncSession, org_id: uuid.UUID, name: str, number: int | None = None
 ) -> WorkflowVersion:
@@ -585,81 +532,3 @@ async def clone_workflow(
         action="workflow.clone",
         audit={"source_id": str(source.id), "source_name": source.name, "source_version": version},
     )
-
-
-def _filtered(
-    query: Select[Any],
-    org_id: uuid.UUID,
-    *,
-    tags: Sequence[str],
-    category: str | None,
-    q: str | None,
-    has_published: bool | None,
-) -> Select[Any]:
-    query = query.where(Workflow.org_id == org_id, Workflow.deleted_at.is_(None))
-    for tag in _clean_tags(tags):
-        query = query.where(
-            Workflow.id.in_(select(WorkflowTag.workflow_id).where(WorkflowTag.org_id == org_id, WorkflowTag.tag == tag))
-        )
-    if category is not None:
-        query = query.where(Workflow.category == category)
-    if q:
-        pattern = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(Workflow.name.ilike(pattern, escape="\\"), Workflow.description.ilike(pattern, escape="\\"))
-        )
-    if has_published is not None:
-        query = query.where(
-            Workflow.latest_version.is_not(None) if has_published else Workflow.latest_version.is_(None)
-        )
-    return query
-
-
-async def list_workflows(
-    session: AsyncSession,
-    org_id: uuid.UUID,
-    *,
-    limit: int,
-    offset: int,
-    tags: Sequence[str] = (),
-    category: str | None = None,
-    q: str | None = None,
-    has_published: bool | None = None,
-    sort: str = "-updated_at",
-) -> tuple[list[Workflow], int]:
-    """A page of live workflows (all given tags, the category, `q` in the name or description)."""
-
-    def filtered(query: Select[Any]) -> Select[Any]:
-        return _filtered(query, org_id, tags=tags, category=category, q=q, has_published=has_published)
-
-    total = await session.scalar(filtered(select(func.count()).select_from(Workflow))) or 0
-    column = SORTS[sort.lstrip("-")]
-    order = (column.desc(), Workflow.id.desc()) if sort.startswith("-") else (column.asc(), Workflow.id.asc())
-    rows = await session.scalars(filtered(select(Workflow)).order_by(*order).limit(limit).offset(offset))
-    return list(rows.all()), total
-
-
-async def list_tags(
-    session: AsyncSession, org_id: uuid.UUID, *, limit: int, offset: int
-) -> tuple[list[tuple[str, int]], int]:
-    """Tags of the live workflows with how many carry each, most used first."""
-    live = (WorkflowTag.org_id == org_id, Workflow.deleted_at.is_(None))
-    base = select(WorkflowTag.tag, func.count().label("n")).join(Workflow, Workflow.id == WorkflowTag.workflow_id)
-    grouped = base.where(*live).group_by(WorkflowTag.tag)
-    total = await session.scalar(select(func.count()).select_from(grouped.subquery())) or 0
-    rows = await session.execute(grouped.order_by(func.count().desc(), WorkflowTag.tag).limit(limit).offset(offset))
-    return [(tag, n) for tag, n in rows.all()], total
-
-
-async def list_categories(
-    session: AsyncSession, org_id: uuid.UUID, *, limit: int, offset: int
-) -> tuple[list[tuple[str, int]], int]:
-    """Categories of the live workflows with their counts, most used first."""
-    grouped = (
-        select(Workflow.category, func.count().label("n"))
-        .where(Workflow.org_id == org_id, Workflow.deleted_at.is_(None), Workflow.category.is_not(None))
-        .group_by(Workflow.category)
-    )
-    total = await session.scalar(select(func.count()).select_from(grouped.subquery())) or 0
-    rows = await session.execute(grouped.order_by(func.count().desc(), Workflow.category).limit(limit).offset(offset))
-    return [(str(category), n) for category, n in rows.all()], total

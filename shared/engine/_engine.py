@@ -93,6 +93,7 @@ class Engine:
         on_log: receives step log lines (already masked).
         executor: runs sync steps (default: the event loop's thread pool).
         max_inline_output: outputs larger than this (bytes of JSON) are journaled as artifacts.
+        flow_dir: where the flow's assets sit (`context().flow_dir`): relative file params resolve there.
     """
 
     def __init__(
@@ -106,6 +107,7 @@ class Engine:
         on_log: LogCallback | None = None,
         executor: Executor | None = None,
         max_inline_output: int = 256 * 1024,
+        flow_dir: str | Path | None = None,
     ) -> None:
         self.registry = registry or StepRegistry.default()
         root = Path(artifacts_dir) if artifacts_dir else Path(tempfile.gettempdir()) / "rpa-artifacts"
@@ -118,6 +120,7 @@ class Engine:
             on_log=on_log,
             executor=executor,
             max_inline_output=max_inline_output,
+            flow_dir=Path(flow_dir) if flow_dir is not None else None,
         )
         self._running: dict[str, tuple[Execution, asyncio.Task[Any]]] = {}
         self._cancel_requested: set[str] = set()

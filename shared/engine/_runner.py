@@ -93,6 +93,7 @@ class ExecutionOptions:
     executor: Executor | None
     max_inline_output: int
     max_call_depth: int = 16
+    flow_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -420,6 +421,7 @@ class Execution:
             secret_sink=self.masker.add,
             resources=self.resources,
             note_sink=self._note_sink,
+            flow_dir=self.options.flow_dir,
         )
         assert definition.fn is not None
         self._step_events.add(stop)

@@ -24,7 +24,7 @@ MARK = "x-rpa-credential"
 _SCHEMAS: dict[type[Any], dict[str, Any]] = {}
 
 
-def _schema(model: type[Any]) -> dict[str, Any]:
+def params_schema(model: type[Any]) -> dict[str, Any]:
     schema = _SCHEMAS.get(model)
     if schema is None:
         schema = _SCHEMAS[model] = model.model_json_schema()
@@ -44,27 +44,38 @@ def _names(value: Any, path: Path) -> Iterator[tuple[str, Path]]:
             yield item, (*path, key)
 
 
-def _named(schema: dict[str, Any], value: Any, path: Path, defs: dict[str, Any]) -> Iterator[tuple[str, Path]]:
-    """(credential name, path) for every marked string in `value`, read against `schema`."""
+def marked_values(
+    schema: dict[str, Any], value: Any, path: Path, defs: dict[str, Any], mark: str
+) -> Iterator[tuple[Any, Any, Path]]:
+    """(mark's value, param value, path) for every part of `value` whose schema carries `mark`.
+
+    Shared by the credential and the asset walks: one reading of `$ref`, `anyOf`, objects and lists.
+    """
     ref = schema.get("$ref")
     if isinstance(ref, str):
         schema = defs.get(ref.rsplit("/", 1)[-1], {})
-    if schema.get(MARK):
-        yield from _names(value, path)
+    if schema.get(mark):
+        yield schema[mark], value, path
         return
     for key in ("anyOf", "oneOf", "allOf"):
         for alternative in schema.get(key) or ():
-            yield from _named(alternative, value, path, defs)
+            yield from marked_values(alternative, value, path, defs, mark)
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         for name, item in value.items():
             sub = properties.get(name, extra if isinstance(extra, dict) else None)
             if isinstance(sub, dict):
-                yield from _named(sub, item, (*path, name), defs)
+                yield from marked_values(sub, item, (*path, name), defs, mark)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
-            yield from _named(schema["items"], item, (*path, index), defs)
+            yield from marked_values(schema["items"], item, (*path, index), defs, mark)
+
+
+def _named(schema: dict[str, Any], value: Any, path: Path, defs: dict[str, Any]) -> Iterator[tuple[str, Path]]:
+    """(credential name, path) for every marked string in `value`, read against `schema`."""
+    for _mark, marked, where in marked_values(schema, value, path, defs, MARK):
+        yield from _names(marked, where)
 
 
 def find_credential_params(document: Any, registry: StepRegistry) -> dict[str, list[Path]]:
@@ -84,7 +95,7 @@ def find_credential_params(document: Any, registry: StepRegistry) -> dict[str, l
         params = visit.node.get("params")
         if not isinstance(step_type, str) or step_type not in registry or not isinstance(params, dict):
             continue
-        schema = _schema(registry.get(step_type).params)
+        schema = params_schema(registry.get(step_type).params)
         for name, path in _named(schema, params, (*visit.parts, "params"), schema.get("$defs") or {}):
             paths = found.setdefault(name, [])
             if path not in paths:

@@ -13,11 +13,13 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from shared.expressions import check_syntax, is_template
+from shared.flow._assets import asset_uses, find_assets
 from shared.flow._model import NODE_ID_PATTERN, SCHEMA_TAG, Flow
 from shared.flow._walk import GraphShape
 
@@ -74,7 +76,21 @@ def validate_document(document: Any, registry: StepRegistry | None = None) -> li
     checker.check_document(document)
     seen = {(p.path, p.message) for p in problems}
     problems.extend(p for p in checker.problems if (p.path, p.message) not in seen)
+    problems.extend(
+        Problem(json_path(use.parts), f"asset: {use.problem}", "asset")
+        for use in asset_uses(document, registry)
+        if use.problem is not None
+    )
     return problems
+
+
+def missing_assets(document: Any, registry: StepRegistry, folder: Path) -> list[Problem]:
+    """The assets a flow names that are not files under `folder` (the flow's own folder)."""
+    return [
+        Problem(json_path(parts[0]), f"asset '{name}' is not a file in {folder}", "asset_missing")
+        for name, parts in find_assets(document, registry).items()
+        if not (folder / name).is_file()
+    ]
 
 
 def _trim_loc(loc: tuple[Any, ...], value: Any) -> tuple[str | int, ...]:

@@ -288,6 +288,16 @@ class HeartbeatAck(_Message):
         return data
 
 
+class FlowAsset(BaseModel):
+    """A file the flow names relative to its folder, published with its version: the agent fetches
+    the content by hash (`GET /api/v1/agents/me/assets/<execution>/<sha256>`) and checks it."""
+
+    model_config = _WIRE
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
 class JobAssign(_Message):
     """Run (or resume) an execution. `repr()` masks the secret values; `encode()` carries them."""
 
@@ -304,19 +314,22 @@ class JobAssign(_Message):
     sessions: dict[SESSION_KEY, dict[str, Any]] = Field(default_factory=dict, max_length=MAX_SESSIONS)
     """The last checkpoint of each session the execution had open, for a resume (version 4; left
     out when empty). Secret like `secrets`: never stored by the agent, masked in `repr()`."""
+    assets: dict[str, FlowAsset] = Field(default_factory=dict)
+    """The version's assets by relative path; laid out as the run's `flow_dir` before it starts."""
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
             yield (name, dict.fromkeys(value, "***")) if name in ("secrets", "sessions") else (name, value)
 
     @model_serializer(mode="wrap")
-    def _without_empty_sessions(
+    def _without_empty_additions(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, Any]:
-        # An agent before version 4 refuses unknown fields: it is never sent this one.
+        # An agent before version 4 refuses unknown fields: it is never sent these when empty.
         data: dict[str, Any] = handler(self)
-        if not self.sessions:
-            data.pop("sessions", None)
+        for name in ("sessions", "assets"):
+            if not data.get(name):
+                data.pop(name, None)
         return data
 
 

@@ -1,6 +1,8 @@
 """Step definitions, the catalogue, and what a running step sees."""
 
 from shared.steps._api import (
+    ASSET_FILE,
+    ASSET_TARGETS,
     CREDENTIAL_NAME,
     ExecutionResources,
     NoParams,
@@ -16,6 +18,8 @@ from shared.steps._registry import ENTRY_POINT_GROUP, StepRegistry
 from shared.steps._testing import StepEnvironment
 
 __all__ = [
+    "ASSET_FILE",
+    "ASSET_TARGETS",
     "CREDENTIAL_NAME",
     "ENTRY_POINT_GROUP",
     "ExecutionResources",

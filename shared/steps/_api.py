@@ -45,6 +45,14 @@ the orchestrator then delivers that credential with the job and checks the flow 
 (`shared.flow.find_credential_params`), and the studio offers the vault's names in its form.
 Every param a step passes to `context().secret()` is marked so."""
 
+ASSET_FILE: dict[str, Any] = {"x-rpa-asset": "file"}
+"""`Field(json_schema_extra=ASSET_FILE, ...)` marks a param naming a file that sits next to the flow
+(a relative path): the file is one of the flow's assets, published with its version and delivered
+to the agent (`shared.flow.find_assets`); the step reads it from `context().flow_dir`."""
+
+ASSET_TARGETS: dict[str, Any] = {"x-rpa-asset": "targets"}
+"""Marks a desktop target param: the files its `image:` segments name are the flow's assets."""
+
 
 class NoParams(BaseModel):
     """Params model of a step that takes none."""
@@ -287,6 +295,9 @@ class StepContext:
     """Adds a value to the execution's masker (`add_secret`); None where nothing masks."""
     resources: ExecutionResources = field(default_factory=ExecutionResources)
     note_sink: NoteSink | None = None
+    flow_dir: Path | None = None
+    """The folder the flow's assets sit in (its own folder under `rpa run`, the version's assets
+    materialised by the agent); relative file params resolve here first. None: unknown."""
 
     @property
     def idempotency_key(self) -> str:
@@ -300,6 +311,15 @@ class StepContext:
         folder = self.artifacts_root / self.execution_id / quote(self.path, safe="")
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+    def flow_file(self, name: str) -> Path:
+        """The file a param names: an absolute path as is; a relative one in the flow's folder
+        (`flow_dir`, where the flow's assets are) when it is there, else as given (relative to the
+        working directory, as before assets existed)."""
+        path = Path(name).expanduser()
+        if not path.is_absolute() and self.flow_dir is not None and (self.flow_dir / path).exists():
+            return self.flow_dir / path
+        return path
 
     @property
     def logger(self) -> logging.LoggerAdapter:  # type: ignore[type-arg]

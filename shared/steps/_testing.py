@@ -37,6 +37,7 @@ class StepEnvironment:
         mask: Callable[[Any], Any] | None = None,
         secrets: Mapping[str, str] | None = None,
         masker: SecretMasker | None = None,
+        flow_dir: str | Path | None = None,
     ) -> None:
         self.execution_id = execution_id
         self.path = path
@@ -52,6 +53,8 @@ class StepEnvironment:
         """Shared by every `run` of this environment, as by the steps of one execution; `aclose()`
         closes them like the end of an execution."""
         self.notes: list[tuple[str, dict[str, Any]]] = []
+        self.flow_dir = Path(flow_dir) if flow_dir is not None else None
+        """What `context().flow_dir` shows: where the flow's assets sit."""
 
     def cancel(self) -> None:
         """Make `context().is_cancelled()` true."""
@@ -87,6 +90,7 @@ class StepEnvironment:
             secret_sink=self.masker.add if self.masker is not None else None,
             resources=self.resources,
             note_sink=lambda _path, kind, data: self.notes.append((kind, data)),
+            flow_dir=self.flow_dir,
         )
         token = _set_context(ctx)
         try:

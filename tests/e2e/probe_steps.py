@@ -1,16 +1,18 @@
-"""A step for the end-to-end tests, loaded by agents through `RPA_STEP_MODULES`:
+"""Steps for the end-to-end tests, loaded by agents through `RPA_STEP_MODULES`:
 `probe.count` appends its idempotency key (and its agent's home) to the file named by
 `RPA_PROBE_FILE`, so a test can
 count, outside any journal, how often each node instance really ran."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.steps import context, step
+from shared.errors import StepError
+from shared.steps import ASSET_FILE, context, step
 
 
 class CountParams(BaseModel):
@@ -28,4 +30,19 @@ def probe_count(params: CountParams) -> str:
     return key
 
 
-STEPS = [probe_count]
+class ReadAssetParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(json_schema_extra=ASSET_FILE, description="A file next to the flow (one of its assets).")
+
+
+@step("probe.read_asset", params=ReadAssetParams, output="{sha256, size, flow_dir}")
+def probe_read_asset(params: ReadAssetParams) -> dict[str, object]:
+    """Read a flow-relative file from the run's `flow_dir`, as a desktop image target is read."""
+    folder = context().flow_dir
+    if folder is None or not (folder / params.path).is_file():
+        raise StepError(f"no file '{params.path}' in the flow's folder {folder}", kind="validation")
+    data = (folder / params.path).read_bytes()
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "flow_dir": str(folder)}
+
+
+STEPS = [probe_count, probe_read_asset]

@@ -28,7 +28,13 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from orchestrator.app import API_PREFIX
 
 PASSWORD = "Correct-Horse-42-battery"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8cfc0f01f0005000201"
+    "a5f6d5a80000000049454e44ae426082"
+)
+"""A 1x1 PNG: an asset the factories upload and the generated multipart requests send."""
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
+_CONVERTOR = re.compile(r"{([^}:]+):[^}]*}")
 _IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
@@ -159,7 +165,8 @@ def _string(schema: dict[str, Any]) -> str:
 
 
 def _operation(spec: dict[str, Any], route: ApiRoute) -> dict[str, Any]:
-    operation: dict[str, Any] = spec["paths"][route.path][route.method.lower()]
+    # The OpenAPI document names a `{path:path}` parameter `{path}`.
+    operation: dict[str, Any] = spec["paths"][_CONVERTOR.sub(r"{\1}", route.path)][route.method.lower()]
     return operation
 
 
@@ -178,6 +185,10 @@ def request_for(route: ApiRoute, values: dict[str, str], spec: dict[str, Any], b
         kwargs["json"] = body
     elif "application/json" in content:
         kwargs["json"] = example(content["application/json"].get("schema", {}), spec)
+    elif "multipart/form-data" in content:
+        # A file for each required part (a workflow's assets): a PNG, the kind every asset route accepts.
+        form = _resolve(content["multipart/form-data"].get("schema", {}), spec)
+        kwargs["files"] = [(name, ("probe.png", PNG, "image/png")) for name in form.get("required", [])]
     return kwargs
 
 
@@ -246,13 +257,20 @@ def _unique(stem: str) -> str:
 
 
 async def make_workflow(api: Api) -> dict[str, str]:
-    """A workflow with a valid draft, published once (version 1)."""
+    """A workflow with a valid draft and one asset (`factory.png`), published once (version 1)."""
     created = await api.call(
         "POST", "/workflows", json={"name": _unique("wf"), "document": MINIMAL_FLOW, "tags": ["factory"]}
     )
     workflow_id = str(created["id"])
+    uploaded = await api.client.post(
+        f"{API_PREFIX}/workflows/{workflow_id}/assets",
+        files=[("files", ("factory.png", PNG, "image/png"))],
+        headers=api.headers,
+    )
+    if uploaded.status_code != 201:
+        raise ApiFailure(f"asset upload -> {uploaded.status_code} {uploaded.text[:500]}")
     version = await api.call("POST", f"/workflows/{workflow_id}/publish", json={"note": "factory"})
-    return {"workflow_id": workflow_id, "number": str(version["number"])}
+    return {"workflow_id": workflow_id, "number": str(version["number"]), "path": "factory.png"}
 
 
 async def make_execution(api: Api) -> dict[str, str]:

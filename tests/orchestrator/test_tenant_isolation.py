@@ -65,6 +65,9 @@ SELF_SERVICE: dict[str, str] = {
     "PUT /agents/me/artifacts/{execution_id}": (
         "an agent's own upload, authenticated by its agent key (tests/orchestrator/test_agent_uploads.py)"
     ),
+    "GET /agents/me/assets/{execution_id}/{sha256}": (
+        "an agent's own read of its job's assets, authenticated by its agent key (tests/agent/test_job_assets.py)"
+    ),
     "GET /auth/me": "the caller's own identity",
     "PATCH /auth/me": "changes the caller's own name",
     "POST /auth/logout": "ends the caller's own session",
@@ -86,6 +89,9 @@ SELF_SERVICE: dict[str, str] = {
 UNCOVERED: dict[str, str] = {
     "PUT /agents/me/artifacts/{execution_id}": (
         "authenticated by an agent key, not a user: tests/orchestrator/test_agent_uploads.py checks its boundary"
+    ),
+    "GET /agents/me/assets/{execution_id}/{sha256}": (
+        "authenticated by an agent key, not a user: tests/agent/test_job_assets.py checks its boundary"
     ),
     "GET /executions/{execution_id}/artifacts/{artifact_id}": (
         "no public route makes an artifact: agents store them (services.artifacts.receive_artifact)"

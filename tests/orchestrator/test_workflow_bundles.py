@@ -119,13 +119,14 @@ async def test_export_follows_sub_flows_and_carries_no_secret_values(client: htt
     assert bundle["root"] == "Main"
     assert [w["name"] for w in bundle["workflows"]] == ["Main", "Sub A", "Old Sub", "Sub B"]
     main, sub_a = bundle["workflows"][0], bundle["workflows"][1]
-    assert set(main) == {"name", "description", "category", "tags", "draft", "versions"}
+    assert set(main) == {"name", "description", "category", "tags", "draft", "versions", "assets", "contents"}
+    assert (main["assets"], main["contents"]) == ({}, {})
     assert [(v["number"], v["note"], v["source_version"]) for v in main["versions"]] == [
         (1, "with the old sub-flow", None),
         (2, "new sub-flow", None),
         (3, "rollback to version 1", 1),
     ]
-    assert set(main["versions"][0]) == {"number", "document", "note", "source_version", "published_at"}
+    assert set(main["versions"][0]) == {"number", "document", "note", "source_version", "published_at", "assets"}
     assert (sub_a["category"], sub_a["tags"], sub_a["description"]) == ("lib", ["shared"], "helper, improved")
     assert [v["note"] for v in sub_a["versions"]] == ["first", "second"]
 

@@ -300,7 +300,8 @@ async def test_the_diff_route_between_versions_and_the_draft(client: httpx.Async
 
     response = await client.get(f"{API}/workflows/{wid}/diff", params={"from": 1, "to": 2}, headers=owner.headers)
     assert response.status_code == 200
-    assert response.json() == {"from": 1, "to": 2, **EXPECTED_V1_TO_V2}
+    no_files = {"added": [], "removed": [], "changed": []}
+    assert response.json() == {"from": 1, "to": 2, **EXPECTED_V1_TO_V2, "assets": no_files}
 
     await patch(client, owner.headers, wid, document={**V2, "edges": []})
     latest_to_draft = (await client.get(f"{API}/workflows/{wid}/diff", headers=owner.headers)).json()

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from agent.steps.desktop._locators import LocatorSyntaxError, parse_target, shorten
+from shared.steps import ASSET_TARGETS
 
 __all__ = ["FindParams", "Target", "check_target"]
 
@@ -25,6 +26,7 @@ Target = Annotated[
     AfterValidator(check_target),
     Field(
         min_length=1,
+        json_schema_extra=ASSET_TARGETS,
         description=(
             'Where to act: image:button.png, ocr:"Submit", point:100,200, region:l,t,r,b, window:"Title*", '
             'chained with >> (image:logo.png >> offset:600,0, ocr:"Total" >> right-of). See docs/steps/desktop.md.'

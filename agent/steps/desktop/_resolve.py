@@ -1,8 +1,9 @@
 """Turning a parsed target into screen boxes: windows, regions, images, OCR text, moves.
 
 Each segment is resolved inside the box the previous one produced. `image:` values are files
-(absolute, or relative to `RPA_FLOW_DIR` — the flow's folder — then the working directory) or
-`data:image/png;base64,...` URIs, which travel inside the flow document itself.
+(absolute, or relative to the flow's folder — `context().flow_dir`: where `rpa run` found the flow,
+or where the agent laid out the assets published with the version; else `RPA_FLOW_DIR` — then the
+working directory) or `data:image/png;base64,...` URIs, which travel inside the flow document.
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ class NotFound(Exception):
 
 
 def _image_folders() -> list[Path]:
+    # The context's folder first: one agent process runs several jobs, each with its own assets,
+    # so a process-wide variable cannot say where this execution's files are.
+    try:
+        flow_dir = context().flow_dir
+    except RuntimeError:  # called outside a step (a tool, a test)
+        flow_dir = None
+    if flow_dir is not None:
+        return [flow_dir]
     folders = [Path(os.environ["RPA_FLOW_DIR"])] if os.environ.get("RPA_FLOW_DIR") else []
     return [*folders, Path.cwd()]
 

@@ -23,7 +23,7 @@ from agent.steps.word._template import (
     replace_in_paragraph,
 )
 from shared.errors import BusinessError, MissingDependency, StepError, StepTimeout
-from shared.steps import context, step
+from shared.steps import ASSET_FILE, context, step
 
 
 class _Params(BaseModel):
@@ -111,7 +111,11 @@ def read(params: ReadParams) -> dict[str, Any]:
 
 
 class FillTemplateParams(_Params):
-    template: str = Field(min_length=1, description="The .docx template with {{ name }} placeholders.")
+    template: str = Field(
+        min_length=1,
+        json_schema_extra=ASSET_FILE,
+        description="The .docx template with {{ name }} placeholders; a relative name is a file next to the flow.",
+    )
     values: dict[str, Any] = Field(
         default_factory=dict,
         description="Values by placeholder name; dotted names reach into objects ({{ customer.name }}). A table "
@@ -153,7 +157,7 @@ def fill_template(params: FillTemplateParams) -> dict[str, Any]:
          "params": {"template": "letter.docx", "output": "out/letter-{{ inputs.customer.id }}.docx",
                     "values": {"customer": "{{ inputs.customer }}", "items": "{{ steps.lines.output }}"}}}
     """
-    source = Path(params.template).expanduser()
+    source = context().flow_file(params.template)  # an asset published with the flow
     target = Path(params.output).expanduser()
     if target.exists() and not params.overwrite:
         raise BusinessError(f"'{target}' already exists: set `overwrite` to replace it", kind="file_exists")

@@ -15,12 +15,14 @@ from orchestrator.api.routes import (
     roles,
     templates,
     users,
+    workflow_assets,
     workflows,
 )
 
 ROUTERS: list[APIRouter] = [
     executions.router,
     workflows.router,
+    workflow_assets.router,
     agents.router,
     auth.router,
     credentials.router,

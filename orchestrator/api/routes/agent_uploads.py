@@ -1,10 +1,14 @@
-"""`PUT /api/v1/agents/me/artifacts/{execution_id}`: an agent uploads a file an execution made.
+"""The agent's HTTP channel: `PUT /api/v1/agents/me/artifacts/{execution_id}` uploads a file an
+execution made; `GET /api/v1/agents/me/assets/{execution_id}/{sha256}` fetches a file its job needs.
 
 Authenticated by the agent's own key (not a user token). The body is streamed into the artifact
 store and refused (413) past `max_artifact_bytes` or what is left of the execution's and the
 organisation's quotas; a content type not in `artifact_content_types` is stored as
 `application/octet-stream`. Only the agent that holds the execution may
 add to it, anyone else gets 404, as for an object of another organisation.
+
+An asset is read only by the agent holding the execution, and only a content the execution's
+version was published with: any other hash (even one another workflow or organisation holds) is 404.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from orchestrator.api.deps import SessionDep
 from orchestrator.errors import NotFound, Unauthorized
@@ -21,6 +25,7 @@ from orchestrator.models.executions import Execution
 from orchestrator.runtime.agents import authenticate_agent
 from orchestrator.schemas.executions import ArtifactPublic
 from orchestrator.services.artifacts import artifact_store, receive_artifact, safe_content_type
+from orchestrator.services.workflow_assets import read_blob_for_version
 from shared.protocol import AGENT_KEY_PREFIX
 
 router = APIRouter(prefix="/agents/me", tags=["agents"])
@@ -71,3 +76,24 @@ async def upload(
         org_quota=settings.max_artifact_bytes_per_org,
     )
     return ArtifactPublic.of(artifact)
+
+
+Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="The content's sha256 (hex).")]
+
+
+@router.get(
+    "/assets/{execution_id}/{sha256}",
+    summary="Download an asset of the version an execution of this agent runs (agent key)",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_asset(execution_id: uuid.UUID, sha256: Sha256, agent: AgentDep, session: SessionDep) -> Response:
+    execution = await session.get(Execution, execution_id)
+    if execution is None or execution.org_id != agent.org_id or execution.agent_id != agent.id:
+        raise NotFound(f"no execution {execution_id} of this agent")
+    blob = await read_blob_for_version(session, agent.org_id, execution.version_id, sha256)
+    return Response(
+        content=blob.data,
+        media_type="application/octet-stream",
+        headers={"ETag": f'"{blob.sha256}"', "X-Content-Type-Options": "nosniff"},
+    )

@@ -36,7 +36,7 @@ from orchestrator.schemas.workflows import (
 )
 from orchestrator.security.permissions import Permission
 from orchestrator.security.principal import Principal
-from orchestrator.services import bundles
+from orchestrator.services import bundles, workflow_assets
 from orchestrator.services import workflows as service
 from orchestrator.services.workflow_diff import diff_documents
 
@@ -365,6 +365,11 @@ async def diff_workflow(
         await service.document_at(session, principal.org_id, workflow_id, after),
         service.graph_shape(),
     )
+    changes["assets"] = workflow_assets.assets_diff(
+        await workflow_assets.asset_map_at(session, principal.org_id, workflow_id, before),
+        await workflow_assets.asset_map_at(session, principal.org_id, workflow_id, after),
+    )
+    changes["identical"] = changes["identical"] and not any(changes["assets"].values())
     return WorkflowDiff.model_validate({"from": before, "to": after, **changes})
 
 

@@ -121,3 +121,24 @@ async def test_to_pdf_converts_with_libreoffice(env: StepEnvironment, tmp_path: 
     text = await env.run(pdf.read_text, {"path": out["path"]})
     assert "Dear Ann Lee, your order A-17 is ready." in text["text"]
     assert "Stapler" in text["text"]
+
+
+async def test_a_relative_template_is_an_asset_read_from_the_flows_folder(tmp_path: Path) -> None:
+    from shared.flow import find_assets
+    from shared.steps import StepRegistry
+
+    folder = tmp_path / "flows" / "exec-1"
+    (folder / "templates").mkdir(parents=True)
+    letter_template(folder / "templates" / "letter.docx")
+    env = StepEnvironment(artifacts_dir=tmp_path / "artifacts", flow_dir=folder)
+    target = tmp_path / "out.docx"
+    out = await env.run(
+        word.fill_template, {"template": "templates/letter.docx", "values": VALUES, "output": str(target)}
+    )
+    assert out["rows"] == 2
+    flow = {
+        "schema": "rpa.flow/1",
+        "name": "Letter",
+        "nodes": [{"id": "fill", "type": "word.fill_template", "params": {"template": "templates/letter.docx"}}],
+    }
+    assert list(find_assets(flow, StepRegistry.default())) == ["templates/letter.docx"]
