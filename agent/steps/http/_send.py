@@ -87,6 +87,9 @@ class _Retry(Exception):
     def __init__(self, error: StepError, wait_s: float | None) -> None:
         self.error = error
         self.wait_s = wait_s
+        if wait_s is not None:
+            # One key across the families, read by the engine's retry (`shared/engine/_retry.py`).
+            error.details["retry_after"] = wait_s
 
 
 async def _try_once(client: Any, params: RequestBase, build: BodyBuilder, *, renew: bool) -> Any:
@@ -137,7 +140,6 @@ async def send(params: RequestBase, build: BodyBuilder | None = None) -> Any:
             raise error
         wait = backoff_delay(retry, params.backoff_s, params.max_wait_s) if wait is None else wait
         if wait > params.max_wait_s:
-            error.details["retry_after_s"] = wait
             raise error
         context().log(
             f"{params.method} {safe_url(params.url)}: {error.kind}, try {retry + 1} in {wait:.2f} s", "warning"
