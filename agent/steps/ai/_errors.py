@@ -6,7 +6,8 @@ StepError
 ├── kind "authentication"   bad or missing API key, no permission; not retryable
 ├── kind "rate_limited"     429; retryable, `details.retry_after` in seconds when sent
 ├── kind "overloaded"       529 or a 5xx; retryable (`details.retry_after` too when sent)
-├── kind "invalid_request"  400/404/413/422: the request itself is wrong; not retryable
+├── kind "invalid_request"  400/404/413/422: the request itself is wrong (a model refusing
+│                           `temperature` says so); not retryable
 ├── kind "refusal"          the model refused (`stop_reason` refusal); not retryable
 └── kind "ai_output"        the answer did not fit (schema, label, box); not retryable
 """
@@ -62,6 +63,16 @@ def _status_error(exc: Any, where: str) -> StepError:
     if status >= 500:
         return StepError(
             f"{where} is overloaded or failing ({status}{said})", kind="overloaded", retryable=True, details=details
+        )
+    if status == 400 and "temperature" in detail:
+        # Newer models fix their own sampling and answer 400 invalid_request_error naming
+        # `temperature` (alone, or with top_p or thinking): say what to change in the flow.
+        details["param"] = "temperature"
+        return StepError(
+            f"{where} refused `temperature` for this model (400{said}); leave temperature empty for it",
+            kind="invalid_request",
+            retryable=False,
+            details=details,
         )
     return StepError(
         f"{where} refused the request ({status}{said})", kind="invalid_request", retryable=False, details=details
