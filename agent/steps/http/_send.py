@@ -93,9 +93,10 @@ class _Retry(Exception):
 
 
 async def _try_once(client: Any, params: RequestBase, build: BodyBuilder, *, renew: bool) -> Any:
-    headers = dict(params.headers)
-    query = dict(params.query)
+    headers = params.headers
+    query = params.query
     if params.auth is not None:
+        headers, query = dict(headers), dict(query)  # the credential goes in copies, never in params
         await apply_auth(client, params.auth, headers, query, params.timeout_s, renew=renew)
     with ExitStack() as stack, map_httpx_errors(params.method, params.url):
         # `params=` would replace a query already in the URL: merge instead.
