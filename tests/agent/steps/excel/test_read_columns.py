@@ -168,3 +168,35 @@ def test_each_column_kind_converts_like_each_cell(column: list[Any]) -> None:
     for a, b in zip(got, expected, strict=True):
         assert type(a) is type(b)
         assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
+
+
+def test_the_collector_is_paused_only_while_a_table_is_built() -> None:
+    import gc
+    import threading
+
+    from agent.steps.excel._common import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        inner_done = threading.Event()
+
+        def other_read() -> None:  # a read in another worker thread ending first
+            with paused_gc():
+                pass
+            inner_done.set()
+
+        threading.Thread(target=other_read).start()
+        assert inner_done.wait(10)
+        assert not gc.isenabled()  # still paused: the outer read has not ended
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        raise RuntimeError("a read that fails")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
