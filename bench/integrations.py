@@ -5,7 +5,8 @@
                                            [--messages 200] [--repeats N] [--out bench/results/integrations.json]
 
 HTTP: N GET requests through the engine (a chain of N `http.request` nodes, in-memory and
-durable SQLite journals) next to the same N calls made with httpx directly (one AsyncClient,
+durable SQLite journals) and through the step alone (`StepEnvironment`, path `step`), next to the
+same N calls made with httpx directly (one AsyncClient,
 `raise_for_status()` and `.json()` like the step), against one local server. The server runs
 in its own process (uvicorn, a fixed JSON answer) so it does not share the client's GIL. Each
 measurement is the best of `REPEATS` runs, peers interleaved, in the same run; the ratio
@@ -99,6 +100,21 @@ async def _httpx_direct(url: str, n: int) -> tuple[float, float]:
         return time.perf_counter() - start, time.process_time() - cpu
 
 
+async def _step(url: str, n: int) -> tuple[float, float]:
+    """(wall s, CPU s) for n `http.request` calls through `StepEnvironment`: the step's own path
+    (params validation, the execution's client, the error boundary, the output) without the engine."""
+    from agent.steps.http import request
+    from shared.steps import StepEnvironment
+
+    env = StepEnvironment()
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        await env.run(request, {"url": url})
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    await env.aclose()
+    return elapsed, cpu
+
+
 def _chain(url: str, n: int) -> dict[str, Any]:
     nodes = [{"id": f"r{i}", "type": "http.request", "params": {"url": url}} for i in range(n)]
     edges = [{"from": f"r{i}", "to": f"r{i + 1}"} for i in range(n - 1)]
@@ -138,9 +154,15 @@ async def http_section(sizes: list[int], repeats: int = REPEATS) -> list[dict[st
             tmp = Path(folder)
             await _engine(url, 20, "memory", tmp)
             for n in sizes:
-                runs: dict[str, list[tuple[float, float]]] = {"httpx": [], "engine-memory": [], "engine-sqlite": []}
+                runs: dict[str, list[tuple[float, float]]] = {
+                    "httpx": [],
+                    "step": [],
+                    "engine-memory": [],
+                    "engine-sqlite": [],
+                }
                 for _ in range(repeats):  # interleaved, so drift hits every path alike
                     runs["httpx"].append(await _httpx_direct(url, n))
+                    runs["step"].append(await _step(url, n))
                     runs["engine-memory"].append(await _engine(url, n, "memory", tmp))
                     runs["engine-sqlite"].append(await _engine(url, n, "sqlite", tmp))
                 base = min(wall for wall, _ in runs["httpx"])

@@ -9,7 +9,7 @@ An event is `(seq, type, path, data, ts)`. `path` names a node instance with its
 | execution.started    | execution_id, flow, inputs, variables                       |
 | node.started         | attempt, key (idempotency key), type; containers: items     |
 | node.succeeded       | output, port                                                |
-| node.failed          | attempt, error, will_retry; handled (continue / fallback) |
+| node.failed          | attempt, error, will_retry, retry_in_s (if retried); handled (continue / fallback) |
 | node.skipped         | reason (`branch`, `error` or `disabled`), port (`out` when skipped on error or disabled) |
 | branch.taken         | port                                                        |
 | iteration.started    | index                                                       |

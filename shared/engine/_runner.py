@@ -34,6 +34,7 @@ from shared.engine import _events as ev
 from shared.engine._frames import Frame, NodeFailed, Runtime, StepsView
 from shared.engine._journal import EventSpec, Journal
 from shared.engine._restart import RESTART_POINT, RestartFrom, Rewind, forget_rerun, rerun_ids
+from shared.engine._retry import retry_delay
 from shared.engine._state import ExecutionState, NodeResult
 from shared.errors import StepError, StepTimeout
 from shared.expressions import ExpressionError, SecretMasker, SecretsNamespace, compile_value
@@ -365,9 +366,11 @@ class Execution:
                     and failures < max_attempts
                     and (policy is None or policy.on is None or err.kind in policy.on)
                 ):
-                    self.emit((ev.NODE_FAILED, path, {"attempt": attempt, "error": error, "will_retry": True}))
                     assert policy is not None
-                    await asyncio.sleep(policy.delay_before(failures + 1))
+                    delay = retry_delay(policy, node, failures + 1, err)
+                    data = {"attempt": attempt, "error": error, "will_retry": True, "retry_in_s": delay}
+                    self.emit((ev.NODE_FAILED, path, data))
+                    await asyncio.sleep(delay)
                     continue
                 return self.handle_failure(node, path, frame, error, attempt)
             return self.succeed(node, path, frame, result, attempt)

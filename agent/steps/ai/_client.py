@@ -7,6 +7,8 @@ so consecutive AI steps reuse its connection pool; the engine closes it when the
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from typing import Any
 
@@ -112,6 +114,14 @@ def _client(params: AiParams) -> Any:
     return client
 
 
+@functools.cache
+def _sdk_takes_temperature() -> bool:
+    """Whether the installed SDK's `messages.create` has a `temperature` argument."""
+    import anthropic
+
+    return "temperature" in inspect.signature(anthropic.resources.messages.AsyncMessages.create).parameters
+
+
 async def ask(
     params: AiParams,
     messages: list[dict[str, Any]],
@@ -133,8 +143,12 @@ async def ask(
         "timeout": params.timeout,
     }
     if params.temperature is not None:
-        # anthropic 2.x dropped the argument (newer models fix sampling); older models accept it.
-        kwargs["extra_body"] = {"temperature": params.temperature}
+        # The installed SDK (2.17) has no `temperature` argument (newer models fix sampling);
+        # the API still reads it for older models, so it goes in the body unless the SDK takes it.
+        if _sdk_takes_temperature():
+            kwargs["temperature"] = params.temperature
+        else:
+            kwargs["extra_body"] = {"temperature": params.temperature}
     if system:
         kwargs["system"] = system
     if tool is not None:

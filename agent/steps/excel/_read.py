@@ -19,6 +19,7 @@ from shared.steps import step
 from shared.tables import RowStream, Table
 
 from ._common import EXCEL_SUFFIXES, Params, calamine, collect, local_path, map_excel_errors, no_sheet
+from ._read_columns import converted_rows, sheet_table
 from ._shape import CellRange, cell_value, column_letters, to_table
 from ._stream import SheetXml
 
@@ -50,7 +51,8 @@ class _Calamine:
         grid: list[list[Any]] = self.book.get_sheet_by_name(name).to_python(skip_empty_area=False)
         return grid
 
-    def rows(self, sheet: str | None) -> Iterator[tuple[int, list[Any]]]:
+    def raw_rows(self, sheet: str | None) -> Iterator[list[Any]]:
+        """The sheet's rows as calamine gives them (empty cells are ""), from column A."""
         # iter_rows converts one row at a time (a third less peak memory than to_python). Its
         # rows start at row 1 but at the sheet's first used column: pad them back to column A.
         names = self.sheet_names
@@ -60,8 +62,12 @@ class _Calamine:
         worksheet = self.book.get_sheet_by_name(name)
         start = worksheet.start
         pad = [""] * start[1] if start else []
-        rows = worksheet.iter_rows()
-        return enumerate((pad + row for row in rows) if pad else rows)
+        rows: Iterator[list[Any]] = worksheet.iter_rows()
+        return (pad + row for row in rows) if pad else rows
+
+    def rows(self, sheet: str | None) -> Iterator[tuple[int, list[Any]]]:
+        """(row index, cells in table form), every row of the sheet."""
+        return enumerate(converted_rows(self.raw_rows(sheet)))
 
     def close(self) -> None:
         self.book.close()
@@ -101,6 +107,8 @@ def read_rows(
     with map_excel_errors(file):
         book: SheetXml | _Calamine = SheetXml(file) if stream else _Calamine(file)
         try:
+            if isinstance(book, _Calamine) and header and area == CellRange():
+                return sheet_table(book.raw_rows(sheet), offset, limit, book.close)
             rows = book.rows(sheet)
             return to_table(
                 _guarded(file, rows) if stream else rows,
@@ -109,7 +117,7 @@ def read_rows(
                 offset=offset,
                 limit=limit,
                 on_close=book.close,
-                converted=stream,
+                converted=True,
             )
         except BaseException:
             book.close()

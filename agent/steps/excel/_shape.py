@@ -102,7 +102,7 @@ _LIMIT = 2**53
 _DATES = frozenset([dt.date, dt.datetime, dt.time])
 
 
-def _converted(raw: list[Any]) -> list[Any]:
+def converted_cells(raw: Iterable[Any]) -> list[Any]:
     """`cell_value` over a row, inlined for the common types (no call per cell: this is the
     hot loop of every read)."""
     return [
@@ -129,6 +129,9 @@ def _trim(cells: list[Any]) -> list[Any]:
 def _rows_in_range(rows: Iterable[tuple[int, list[Any]]], area: CellRange, converted: bool) -> Iterator[list[Any]]:
     """The non-empty rows inside `area`, cells converted; (row index, raw cells) in, sorted by row."""
     whole = area.first_col == 0 and area.last_col is None
+    if whole and area.first_row == 0 and area.last_row is None and converted:
+        yield from _non_empty(raw for _, raw in rows)
+        return
     for index, raw in rows:
         if index < area.first_row:
             continue
@@ -136,7 +139,16 @@ def _rows_in_range(rows: Iterable[tuple[int, list[Any]]], area: CellRange, conve
             break
         cells = raw if whole else area.columns(raw)
         if not converted:
-            cells = _converted(cells)
+            cells = converted_cells(cells)
+        if cells and cells[-1] is None:
+            _trim(cells)
+        if cells:
+            yield cells
+
+
+def _non_empty(rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
+    """`_rows_in_range` for a whole sheet of converted cells: the loop of every plain read."""
+    for cells in rows:
         if cells and cells[-1] is None:
             _trim(cells)
         if cells:
@@ -184,6 +196,9 @@ def _within(cells: Iterator[list[Any]], lead: int, width: int) -> Iterator[list[
 
 def _rows(cells: Iterator[list[Any]], names: list[str], offset: int, limit: int | None) -> Iterator[Row]:
     width = len(names)
+    if width and not offset and limit is None:
+        yield from _all_rows(cells, names)
+        return
     position = count = 0
     for values in cells:
         if width and len(values) > width:
@@ -203,3 +218,18 @@ def _rows(cells: Iterator[list[Any]], names: list[str], offset: int, limit: int 
             )
         else:
             yield {f"column_{i}": value for i, value in enumerate(values, start=1)}
+
+
+def _all_rows(cells: Iterator[list[Any]], names: list[str]) -> Iterator[Row]:
+    """`_rows` without offset and limit (the loop of every plain read): one dict per row, rows
+    as wide as the header going straight to `dict(zip(...))`."""
+    width = len(names)
+    for values in cells:
+        if len(values) != width:
+            if len(values) > width:
+                # Cells right of the header's last name are not part of the table.
+                values = _trim(values[:width])
+                if not values:
+                    continue
+            values = values + [None] * (width - len(values))
+        yield dict(zip(names, values, strict=True))

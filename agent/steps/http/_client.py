@@ -73,8 +73,14 @@ def _load_client_cert(ctx: ssl.SSLContext, credential: str) -> None:
 
 
 def _key(tls: TlsOptions) -> str:
+    return _key_of(tls.verify, tls.ca_bundle, tls.client_cert)
+
+
+@functools.lru_cache(maxsize=256)
+def _key_of(verify: bool, ca_bundle: str | None, client_cert: str | None) -> str:
     # The credential's name and the bundle's path identify the setting; no secret goes in the key.
-    raw = f"{tls.verify}|{tls.ca_bundle}|{tls.client_cert}"
+    # Cached: it was hashed again for every request of every execution.
+    raw = f"{verify}|{ca_bundle}|{client_cert}"
     return RESOURCE_PREFIX + hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 

@@ -32,8 +32,14 @@ BODY_CUT = 500
 
 def safe_url(url: object) -> str:
     """The URL as messages show it: no user info, no query string, no fragment. Never raises."""
+    return _safe_url(str(url))
+
+
+@functools.lru_cache(maxsize=1024)
+def _safe_url(url: str) -> str:
+    # Every answer's output names its URL: a flow calls the same few URLs again and again.
     try:
-        parts = urlsplit(str(url))
+        parts = urlsplit(url)
     except ValueError:
         return "(an unreadable URL)"
     try:

@@ -87,12 +87,16 @@ class _Retry(Exception):
     def __init__(self, error: StepError, wait_s: float | None) -> None:
         self.error = error
         self.wait_s = wait_s
+        if wait_s is not None:
+            # One key across the families, read by the engine's retry (`shared/engine/_retry.py`).
+            error.details["retry_after"] = wait_s
 
 
 async def _try_once(client: Any, params: RequestBase, build: BodyBuilder, *, renew: bool) -> Any:
-    headers = dict(params.headers)
-    query = dict(params.query)
+    headers = params.headers
+    query = params.query
     if params.auth is not None:
+        headers, query = dict(headers), dict(query)  # the credential goes in copies, never in params
         await apply_auth(client, params.auth, headers, query, params.timeout_s, renew=renew)
     with ExitStack() as stack, map_httpx_errors(params.method, params.url):
         # `params=` would replace a query already in the URL: merge instead.
@@ -137,7 +141,6 @@ async def send(params: RequestBase, build: BodyBuilder | None = None) -> Any:
             raise error
         wait = backoff_delay(retry, params.backoff_s, params.max_wait_s) if wait is None else wait
         if wait > params.max_wait_s:
-            error.details["retry_after_s"] = wait
             raise error
         context().log(
             f"{params.method} {safe_url(params.url)}: {error.kind}, try {retry + 1} in {wait:.2f} s", "warning"

@@ -24,10 +24,15 @@ HIDDEN_COOKIES = "(hidden: kept in the execution's cookie jar)"
 def _headers(response: Any) -> dict[str, str]:
     # Repeated headers are joined the way HTTP allows. Set-Cookie often carries a session token:
     # the client keeps cookies for the execution's later requests, the journal never sees them.
-    return {
-        key: HIDDEN_COOKIES if key == "set-cookie" else ", ".join(response.headers.get_list(key))
-        for key in response.headers
-    }
+    headers: dict[str, str] = {}
+    for key, value in response.headers.multi_items():  # one pass; keys come lower-cased
+        if key == "set-cookie":
+            headers[key] = HIDDEN_COOKIES
+        elif key in headers:
+            headers[key] = f"{headers[key]}, {value}"
+        else:
+            headers[key] = value
+    return headers
 
 
 def _is_json(response: Any) -> bool:

@@ -2,8 +2,9 @@
 
 Both ask the organisation's model (its API key from the vault credential `settings.ai_credential`),
 are rate-limited per organisation (`settings.ai_requests_per_minute`, on top of the API's per-user
-limit: every request costs tokens), audited (`ai.flow`, `execution.diagnose`, with attempts and
-tokens, never the description or the answer), and record their tokens in `ai_usage`. No database
+limit: every request costs tokens; counted in `ai_usage`, so every orchestrator process on the
+database shares the budget), audited (`ai.flow`, `execution.diagnose`, with attempts and tokens,
+never the description or the answer), and record their tokens in `ai_usage`. No database
 session is held while the model answers: the reads before and the writes after are transactions
 of their own, so the usage of a request that ends in a 422 is stored too.
 """
@@ -16,9 +17,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.deps import SessionDep, SettingsDep, actor_for, require
-from orchestrator.api.ratelimit import SlidingWindowLimiter
 from orchestrator.errors import Conflict, TooManyRequests
 from orchestrator.schemas.ai import AiUsagePublic, AiUsageReport, AiUsageRow, DiagnosisPublic, FlowProposal, FlowRequest
 from orchestrator.security.crypto import KeyRing
@@ -41,24 +42,27 @@ MAX_JOURNAL_READ = 5000
 """Events read from the end of the journal of the execution to diagnose (the failure is near its end)."""
 
 
-def _limiter(request: Request) -> SlidingWindowLimiter:
-    state = request.app.state
-    limiter: SlidingWindowLimiter | None = getattr(state, "ai_limiter", None)
-    if limiter is None:  # one per app, made on first use: a per-process budget like the API's own limits
-        limiter = state.ai_limiter = SlidingWindowLimiter()
-    return limiter
-
-
-def _take_budget(request: Request, org_id: uuid.UUID, settings: Settings) -> None:
-    wait = _limiter(request).hit([(f"ai-org:{org_id}", settings.ai_requests_per_minute)])
-    if wait > 0:
-        retry_after = max(1, math.ceil(wait))
+async def _reserve(
+    session: AsyncSession, principal: Principal, settings: Settings, feature: str, model: str
+) -> uuid.UUID:
+    """One of the organisation's AI requests of the minute, shared by every orchestrator process."""
+    try:
+        return await ai.reserve_request(
+            session,
+            principal.org_id,
+            per_minute=settings.ai_requests_per_minute,
+            feature=feature,
+            model=model,
+            user_id=principal.user_id,
+        )
+    except ai.AiBudgetExceeded as exc:
+        retry_after = max(1, math.ceil(exc.retry_after_s))
         raise TooManyRequests(
             f"too many AI requests for this organisation; retry in {retry_after} s",
             code="ai_rate_limited",
             details={"retry_after_s": retry_after},
             headers={"Retry-After": str(retry_after)},
-        )
+        ) from None
 
 
 def _ring(request: Request) -> KeyRing:
@@ -85,6 +89,7 @@ async def _account(
     model: str,
     outcome: ai.Outcome[Any],
     failed: bool,
+    reservation: uuid.UUID,
 ) -> None:
     """Store the request's tokens and its audit entry, in a transaction of their own: also when
     the provider failed after some answers (`failed`), since their tokens were spent."""
@@ -99,6 +104,7 @@ async def _account(
             usage=outcome.usage,
             user_id=principal.user_id,
             outcome=result,
+            reservation=reservation,
         )
         await record(
             session,
@@ -127,10 +133,10 @@ async def _account(
     "organisation has no AI credential; 429 `ai_rate_limited` over the organisation's AI budget.",
 )
 async def propose_flow(body: FlowRequest, principal: Designer, request: Request, settings: SettingsDep) -> FlowProposal:
-    _take_budget(request, principal.org_id, settings)
     actor = actor_for(request, principal)
     async with request.app.state.db.transaction() as session:
         model = await ai.org_model(session, principal.org_id, settings, _ring(request), actor)
+        reservation = await _reserve(session, principal, settings, "flow", model.model)
     outcome: ai.Outcome[dict[str, Any]] = ai.Outcome(None)
     failed = True
     try:
@@ -149,6 +155,7 @@ async def propose_flow(body: FlowRequest, principal: Designer, request: Request,
             model=model.model,
             outcome=outcome,
             failed=failed,
+            reservation=reservation,
         )
     flow = outcome.valid()
     return FlowProposal(flow=flow, model=model.model, attempts=outcome.attempts, usage=_usage(outcome, model.model))
@@ -171,13 +178,13 @@ async def diagnose_execution(
         execution = await execution_service.get_execution(session, principal.org_id, execution_id)
         if execution.state != "failed":
             raise Conflict(f"execution {execution_id} is {execution.state}, not failed", code="not_failed")
-        _take_budget(request, principal.org_id, settings)
         flow = await version_document(session, execution.version_id)
         newest = max(execution.last_seq, execution.stored_seq)
         after = max(0, newest - MAX_JOURNAL_READ)  # the failure ends the journal: read its tail
         events, _ = await list_events(session, execution, after_seq=after, limit=MAX_JOURNAL_READ)
         failure = ai.find_failure(flow, events, execution.error)
         model = await ai.org_model(session, principal.org_id, settings, _ring(request), actor)
+        reservation = await _reserve(session, principal, settings, "diagnose", model.model)
         workflow_id, version_number, error = execution.workflow_id, execution.version_number, execution.error
     outcome: ai.Outcome[ai.Diagnosis] = ai.Outcome(None)
     failed = True
@@ -195,6 +202,7 @@ async def diagnose_execution(
             model=model.model,
             outcome=outcome,
             failed=failed,
+            reservation=reservation,
         )
     diagnosis = outcome.valid()
     return DiagnosisPublic(

@@ -71,20 +71,27 @@ async def record_usage(
     usage: Usage,
     user_id: uuid.UUID | None,
     outcome: str,
+    reservation: uuid.UUID | None = None,
 ) -> AiUsage:
-    """Store what one AI request cost the organisation."""
-    row = AiUsage(
-        org_id=org_id,
-        feature=feature,
-        model=model,
-        attempts=attempts,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cost_usd=cost_usd(model, usage.input_tokens, usage.output_tokens),
-        user_id=user_id,
-        outcome=outcome,
-    )
-    session.add(row)
+    """Store what one AI request cost the organisation: in its `reserve_request` row when given
+    (which keeps its admission time), else in a new row."""
+    values = {
+        "feature": feature,
+        "model": model,
+        "attempts": attempts,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cost_usd": cost_usd(model, usage.input_tokens, usage.output_tokens),
+        "user_id": user_id,
+        "outcome": outcome,
+    }
+    row = await session.get(AiUsage, reservation) if reservation is not None else None
+    if row is None or row.org_id != org_id:
+        row = AiUsage(org_id=org_id, **values)
+        session.add(row)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
     await session.flush()
     return row
 

@@ -43,6 +43,15 @@ async def test_api_errors_are_mapped_with_the_right_retryable(
     assert kind == "refusal" or fake.url in str(err.value)
     if kind == "rate_limited":
         assert err.value.details["retry_after"] == 7.0
+    else:
+        assert "retry_after" not in err.value.details  # none sent: the key is absent, not None
+
+
+async def test_an_overloaded_answer_with_retry_after_carries_it(fake: FakeAnthropic, env: StepEnvironment) -> None:
+    fake.push(error(529, retry_after=2.5))
+    with pytest.raises(StepError) as err:
+        await env.run(generate, base(fake, **PROMPT))
+    assert (err.value.kind, err.value.details["retry_after"]) == ("overloaded", 2.5)
 
 
 async def test_sdk_retries_are_the_steps_own(fake: FakeAnthropic, env: StepEnvironment) -> None:

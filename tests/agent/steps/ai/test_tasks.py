@@ -10,7 +10,7 @@ from agent.steps.ai import classify, decide, extract, generate, locate, summariz
 from shared.errors import StepError
 from shared.steps import Route, StepEnvironment
 from tests.agent.steps.ai.conftest import base
-from tests.fakes.anthropic_server import FakeAnthropic, text, tool_use
+from tests.fakes.anthropic_server import FakeAnthropic, error, text, tool_use
 
 SCHEMA = {
     "type": "object",
@@ -208,3 +208,34 @@ async def test_locate_not_found(fake: FakeAnthropic, env: StepEnvironment, tmp_p
         await env.run(locate, base(fake, image=str(tmp_path / "s.png"), description="the OK button"))
     assert err.value.kind == "element_not_found"
     assert "'the OK button'" in str(err.value)
+
+
+def test_the_installed_sdk_takes_no_temperature_argument_so_it_goes_in_the_body() -> None:
+    # When an SDK update adds the argument, the step passes it as one (and this test says so).
+    import inspect
+
+    import anthropic
+
+    from agent.steps.ai._client import _sdk_takes_temperature
+
+    accepted = "temperature" in inspect.signature(anthropic.resources.messages.AsyncMessages.create).parameters
+    assert _sdk_takes_temperature() is accepted is False
+
+
+async def test_a_model_refusing_temperature_is_a_clear_error(fake: FakeAnthropic, env: StepEnvironment) -> None:
+    fake.push(error(400, "temperature: not supported for this model"))
+    with pytest.raises(StepError) as err:
+        await env.run(summarize, base(fake, text="A long text.", temperature=0.3))
+    assert fake.requests[0].json["temperature"] == 0.3
+    assert (err.value.kind, err.value.retryable, err.value.details["param"]) == (
+        "invalid_request",
+        False,
+        "temperature",
+    )
+    assert "leave temperature empty" in str(err.value)
+
+
+async def test_no_temperature_is_sent_when_none_is_set(fake: FakeAnthropic, env: StepEnvironment) -> None:
+    fake.push(text("Short."))
+    await env.run(summarize, base(fake, text="A long text."))
+    assert "temperature" not in fake.requests[0].json

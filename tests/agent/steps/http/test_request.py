@@ -210,9 +210,20 @@ async def test_a_retry_after_longer_than_max_wait_fails_at_once(env: StepEnviron
     with pytest.raises(StepError) as failed:
         await env.run(request, {"url": f"{server.url}/limited/long", "max_wait_s": 0.5})
     assert failed.value.details["status"] == 429
-    assert failed.value.details["retry_after_s"] == 1.0
+    assert failed.value.details["retry_after"] == 1.0
     assert failed.value.retryable is True
     assert len(server.hits["/limited/long"]) == 1
+
+
+async def test_the_error_after_the_last_try_carries_retry_after_for_the_engine(
+    env: StepEnvironment, server: srv.LoopbackSite
+) -> None:
+    # The node's own retry policy then waits that long (shared/engine/_retry.py).
+    with pytest.raises(StepError) as failed:
+        await env.run(request, {"url": f"{server.url}/limited/spent?after=3", "retries": 0})
+    assert failed.value.details["status"] == 429
+    assert failed.value.details["retry_after"] == 3.0
+    assert isinstance(failed.value.details["retry_after"], float)
 
 
 async def test_non_2xx_is_an_error_with_status_and_a_cut_body(env: StepEnvironment, server: srv.LoopbackSite) -> None:
