@@ -100,7 +100,7 @@ def _part_name(path: str) -> str:
 
 
 @contextlib.contextmanager
-def _landing(dst: Storage, dst_path: str) -> Iterator[str]:
+def landing(dst: Storage, dst_path: str) -> Iterator[str]:
     """The path to write to; the file gets its real name only once whole, and a failed or
     cancelled copy leaves nothing behind, so a retry or a resumed execution starts clean."""
     temp = dst_path if dst.location.protocol in _ATOMIC_WRITES else _part_name(dst_path)
@@ -123,7 +123,7 @@ def _stream(src: Storage, src_path: str, dst: Storage, dst_path: str) -> int:
         map_storage_errors("reading", src, src_path),
         src.fs.open(src_path, "rb") as source,
         map_storage_errors("writing", dst, dst_path),
-        _landing(dst, dst_path) as temp,
+        landing(dst, dst_path) as temp,
         dst.fs.open(temp, "wb") as target,
     ):
         return copy_stream(source, target)
@@ -152,7 +152,7 @@ def _copy(src: Storage, src_path: str, dst: Storage, target: str, overwrite: boo
         dst.fs.makedirs(dst.fs._parent(target), exist_ok=True)
         with map_storage_errors("copying", src, src_path):
             if src.location.protocol == "file":
-                with _landing(dst, target) as temp:
+                with landing(dst, target) as temp:
                     return 1, _local_copy(src_path, temp)
             src.fs.cp_file(src_path, target)
         return 1, int(src.fs.size(src_path) or 0)
