@@ -33,7 +33,7 @@ from pydantic import Field
 from agent.steps.files._common import copy_stream
 from agent.steps.files._errors import map_storage_errors
 from agent.steps.files._fs import Storage, open_storage
-from agent.steps.files._transfer import landing
+from agent.steps.files._transfer import landing, write_from
 from shared.errors import BusinessError, StepError
 from shared.steps import CREDENTIAL_NAME
 
@@ -185,8 +185,16 @@ def local_copy(path: str, credential: str | None = None, *, mode: Mode = "read")
 
 def store_file(local: Path, path: str, credential: str | None = None, *, overwrite: bool = True) -> None:
     """Upload a local file to `path` in chunks; it appears there only once whole."""
-    with local.open("rb") as reader, open_for_write(path, credential, overwrite=overwrite) as writer:
-        copy_stream(reader, writer)
+    if not is_url(path):
+        with local.open("rb") as reader, open_for_write(path, credential, overwrite=overwrite) as writer:
+            copy_stream(reader, writer)
+        return
+    storage, inner = _open(path, credential)
+    with storage.lock, map_storage_errors("writing", storage, inner):
+        if not overwrite and storage.fs.exists(inner):
+            raise BusinessError(f"{storage.location.display(inner)} exists already (set overwrite to replace it)")
+    with storage.lock, local.open("rb") as reader:
+        write_from(reader, storage, inner)
 
 
 def _retold(exc: StepError, local: str, url: str) -> StepError:
