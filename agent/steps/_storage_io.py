@@ -134,8 +134,24 @@ def open_for_write(path: str, credential: str | None = None, *, overwrite: bool 
         if not overwrite and storage.fs.exists(inner):
             raise BusinessError(f"{where} exists already (set overwrite to replace it)", kind="exists")
         storage.fs.makedirs(storage.fs._parent(inner), exist_ok=True)
-        with landing(storage, inner) as temp, storage.fs.open(temp, "wb") as writer:
-            yield writer
+        with landing(storage, inner) as temp:
+            writer = storage.fs.open(temp, "wb")
+            try:
+                yield writer
+            except BaseException:
+                _discard(writer)
+                raise
+            writer.close()
+
+
+def _discard(writer: Any) -> None:
+    """Drop an unfinished write: on S3 abort its multipart upload rather than let close()
+    complete it with the parts sent so far; elsewhere close it (the part file is removed)."""
+    if hasattr(writer, "discard") and hasattr(writer, "mpu"):
+        writer.discard()
+        writer.closed = True  # its buffer is gone: nothing is left to close
+    else:
+        writer.close()
 
 
 def _write_local(target: Path, overwrite: bool) -> Iterator[IO[bytes]]:

@@ -1,12 +1,17 @@
-"""`excel.*` and `csv.*` on storage URLs: one round trip each on S3 and SFTP, errors naming the URL."""
+"""`excel.*` and `csv.*` on storage URLs: one round trip each on S3 and SFTP, errors naming the URL;
+and a write to S3 that fails half-way leaves neither an object nor an open upload."""
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from agent.steps import excel
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from agent.steps import _storage_io as storage_io
+from agent.steps import excel, files
 from shared.errors import StepError
-from shared.steps import StepEnvironment
+from shared.steps import StepEnvironment, step
 from tests.agent.steps.files.conftest import SftpServer
 
 TABLE = [{"name": "Ann", "amount": 12.5, "due": "2026-12-07"}, {"name": "Bob", "amount": 3, "due": "2026-12-08"}]
@@ -58,3 +63,39 @@ async def test_a_failed_change_leaves_the_stored_workbook_as_it_was(env: StepEnv
     with pytest.raises(StepError):
         await env.run(excel.excel_rename_sheet, {"path": url, "name": "Missing", "new_name": "X", **s3})
     assert await env.run(excel.excel_sheets, {"path": url, **s3}) == ["Orders"]
+
+
+class _WriteParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str
+
+
+@step("test.failed_write", params=_WriteParams, output="never")
+def _failed_write(params: _WriteParams) -> None:
+    with storage_io.open_for_write(params.url, "s3-test") as writer:
+        writer.write(b"x" * (9 * 2**20))  # past one 8 MiB part: a multipart upload is under way
+        raise RuntimeError("the source broke")
+
+
+async def test_a_failed_write_to_s3_aborts_its_upload(
+    env: StepEnvironment, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import s3fs
+
+    calls: list[str] = []
+    original = s3fs.S3FileSystem._call_s3
+
+    async def recording(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(method)
+        return await original(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", recording)
+    url = f"{bucket}/broken/half.bin"
+    with pytest.raises(RuntimeError, match="the source broke"):
+        await env.run(_failed_write, {"url": url})
+    # Aborted, never completed (completing then deleting would show the half object meanwhile).
+    assert "abort_multipart_upload" in calls
+    assert "complete_multipart_upload" not in calls
+    assert not await env.run(files.exists, {"path": url, "credential": "s3-test"})
+    fs = env.resources.get("files:s3:s3-test").fs
+    assert [u["Key"] for u in fs.list_multipart_uploads(bucket.removeprefix("s3://"))] == []
