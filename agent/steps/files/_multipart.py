@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from typing import IO, Any
 
 from shared.steps import context
@@ -64,15 +65,31 @@ def upload(fs: Any, source: IO[bytes], path: str, *, part_size: int = PART, in_f
         done, pending = concurrent.futures.wait(pending)
         _collect(done, parts)
         parts.sort(key=lambda p: p["PartNumber"])
-        _submit(fs, "complete_multipart_upload", MultipartUpload={"Parts": parts}, **common).result()
     except BaseException:
         for future in pending:
             future.cancel()
         concurrent.futures.wait(pending)
-        _submit(fs, "abort_multipart_upload", **common).result()
+        with contextlib.suppress(Exception):  # the first error is the one to report
+            _submit(fs, "abort_multipart_upload", **common).result()
+        raise
+    _complete(fs, path, common, parts, total)
+    return total
+
+
+def _complete(fs: Any, path: str, common: dict[str, Any], parts: list[dict[str, Any]], total: int) -> None:
+    """Complete the upload. A complete that timed out is retried by botocore; if the first try
+    went through, the retry finds the upload gone (NoSuchUpload): the object is then checked."""
+    try:
+        _submit(fs, "complete_multipart_upload", MultipartUpload={"Parts": parts}, **common).result()
+    except FileNotFoundError:
+        fs.invalidate_cache(path)
+        if not fs.exists(path) or fs.size(path) != total:
+            raise
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _submit(fs, "abort_multipart_upload", **common).result()
         raise
     fs.invalidate_cache(path)
-    return total
 
 
 def _part(fs: Any, common: dict[str, Any], number: int, data: bytes) -> concurrent.futures.Future[Any]:
