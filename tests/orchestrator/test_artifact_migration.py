@@ -84,11 +84,12 @@ async def test_the_command_moves_every_file_to_s3(app: FastAPI, tenant: Any, s3_
     settings = app.state.settings
     prefix = f"s3://{BUCKET}/{uuid.uuid4().hex}"
     options = f'{{"key": "k", "secret": "s", "endpoint_url": "{s3_endpoint}"}}'
+    database = ["--database-url", settings.database_url] if settings.database_url else []
     # The command runs its own event loop, as from a shell: in a thread here.
     result = await asyncio.to_thread(
         CliRunner().invoke,
         artifacts_app,
-        ["migrate", "--to", prefix, "--to-options", options, "--data-dir", str(settings.data_dir)],
+        ["migrate", "--to", prefix, "--to-options", options, "--data-dir", str(settings.data_dir), *database],
         env={"RPA_ENVIRONMENT": "test"},
     )
     assert result.exit_code == 0, result.output
