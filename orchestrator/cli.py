@@ -393,3 +393,72 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+artifacts_app = typer.Typer(help="Artifact store maintenance.", no_args_is_help=True)
+"""`rpa artifacts …`."""
+
+
+@artifacts_app.callback()
+def _artifacts() -> None:
+    """Artifact store maintenance (a group even with one command: `rpa artifacts migrate`)."""
+
+
+@artifacts_app.command("migrate")
+def artifacts_migrate(
+    to: Annotated[str, typer.Option("--to", help="The new store: a folder, file://…, s3://bucket/prefix, …")],
+    to_options: Annotated[
+        str, typer.Option("--to-options", help="JSON options of the new store (like RPA_ARTIFACT_STORE_OPTIONS).")
+    ] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Copy every artifact file from the current store (RPA_ARTIFACT_STORE) to another, verified.
+
+    Each file is streamed, checked against its row's size and SHA-256, and kept under the same
+    key; files already there whole are skipped, so an interrupted run resumes when started
+    again. The current store is not changed. When nothing failed, set RPA_ARTIFACT_STORE (and
+    RPA_ARTIFACT_STORE_OPTIONS) to the new store on every server and restart them; then run this
+    once more with the old store as current to catch artifacts uploaded in between.
+    """
+    import json
+
+    from orchestrator.db.session import Database
+    from orchestrator.services.artifact_migration import MigrationReport, migrate_artifacts
+    from orchestrator.services.artifact_store import open_store, redact
+    from orchestrator.services.artifacts import artifact_root, artifact_store
+
+    settings = _settings(data_dir, database_url)
+    url = _vault_database(settings)
+    try:
+        options = json.loads(to_options) if to_options else None
+        source = artifact_store(settings)
+        target = open_store(to, artifact_root(settings), options)
+    except (ValueError, RuntimeError) as exc:  # bad JSON, a store whose package is missing
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if source.url == target.url:
+        typer.echo(f"error: {redact(to)} is the current store already", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"copying artifacts from {source.url} to {target.url}")
+
+    def progress(report: MigrationReport) -> None:
+        typer.echo(f"  {report.copied} copied, {report.present} already there, {len(report.failed)} failed")
+
+    async def run() -> MigrationReport:
+        db = Database(url)
+        try:
+            return await migrate_artifacts(db.sessions, source, target, progress=progress)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    for artifact_id, reason in report.failed.items():
+        typer.echo(f"failed: artifact {artifact_id}: {reason}", err=True)
+    typer.echo(
+        f"done: {report.copied} copied ({report.bytes_copied} bytes), {report.present} already there, "
+        f"{len(report.failed)} failed"
+    )
+    if report.failed:
+        raise typer.Exit(1)
+    typer.echo(f"every file is in the new store: set RPA_ARTIFACT_STORE={target.url} and restart the servers")

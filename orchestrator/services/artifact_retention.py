@@ -17,15 +17,18 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from orchestrator.db.base import utcnow
-from orchestrator.errors import Invalid
+from orchestrator.errors import Invalid, NotFound
 from orchestrator.models.executions import Artifact, ArtifactRetention
 from orchestrator.services.artifact_store import ArtifactStore
+from orchestrator.services.audit import Actor, record
+from orchestrator.services.workflows import get_workflow
 
 log = logging.getLogger("rpa.orchestrator")
 
@@ -36,6 +39,20 @@ class Rule:
     keep_last: int | None
 
 
+async def _rule(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID | None) -> ArtifactRetention | None:
+    if workflow_id is not None:
+        await get_workflow(session, org_id, workflow_id)  # another organisation's workflow: 404
+    key = str(workflow_id) if workflow_id is not None else ""
+    found: ArtifactRetention | None = await session.scalar(
+        select(ArtifactRetention).where(ArtifactRetention.org_id == org_id, ArtifactRetention.workflow_key == key)
+    )
+    return found
+
+
+def _summary(row: ArtifactRetention) -> dict[str, Any]:
+    return {"workflow_id": row.workflow_id, "days": row.days, "keep_last": row.keep_last}
+
+
 async def set_retention(
     session: AsyncSession,
     org_id: uuid.UUID,
@@ -43,21 +60,76 @@ async def set_retention(
     workflow_id: uuid.UUID | None,
     days: int | None,
     keep_last: int | None,
+    actor: Actor | None = None,
 ) -> ArtifactRetention:
-    """Set the organisation's rule (`workflow_id` None) or a workflow's; both None removes limits."""
+    """Set the organisation's rule (`workflow_id` None) or a workflow's; both None removes limits.
+
+    Raises:
+        Invalid: `days` or `keep_last` below 1.
+        NotFound: a workflow that is not the organisation's.
+    """
     if days is not None and days < 1:
         raise Invalid("days: expected at least 1", details={"field": "days"})
     if keep_last is not None and keep_last < 1:
         raise Invalid("keep_last: expected at least 1", details={"field": "keep_last"})
-    key = str(workflow_id) if workflow_id is not None else ""
-    row = await session.scalar(
-        select(ArtifactRetention).where(ArtifactRetention.org_id == org_id, ArtifactRetention.workflow_key == key)
-    )
+    row = await _rule(session, org_id, workflow_id)
+    before = _summary(row) if row is not None else None
     if row is None:
+        key = str(workflow_id) if workflow_id is not None else ""
         row = ArtifactRetention(id=uuid.uuid4(), org_id=org_id, workflow_id=workflow_id, workflow_key=key)
         session.add(row)
     row.days, row.keep_last = days, keep_last
     await session.flush()
+    if actor is not None:
+        await record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="artifact_retention.set",
+            target_type="workflow" if workflow_id is not None else "organisation",
+            target_id=workflow_id or org_id,
+            summary={"before": before, "after": _summary(row)},
+        )
+    return row
+
+
+async def list_retention(session: AsyncSession, org_id: uuid.UUID) -> list[ArtifactRetention]:
+    """The organisation's rules: its own first (if set), then its workflows' by workflow id."""
+    rows = await session.scalars(
+        select(ArtifactRetention)
+        .where(ArtifactRetention.org_id == org_id)
+        .order_by(ArtifactRetention.workflow_key)  # "" (the organisation's) sorts first
+    )
+    return list(rows)
+
+
+async def delete_retention(
+    session: AsyncSession, org_id: uuid.UUID, *, workflow_id: uuid.UUID | None, actor: Actor | None = None
+) -> ArtifactRetention:
+    """Remove the organisation's rule or a workflow's: the next rule up applies again (the
+    organisation's for a workflow, `RPA_ARTIFACT_RETENTION_DAYS` for the organisation).
+
+    Raises:
+        NotFound: no such rule, or a workflow that is not the organisation's.
+    """
+    row = await _rule(session, org_id, workflow_id)
+    if row is None:
+        whose = f"workflow {workflow_id}" if workflow_id is not None else "the organisation"
+        raise NotFound(
+            f"{whose} has no retention rule of its own", details={"workflow_id": workflow_id and str(workflow_id)}
+        )
+    await session.delete(row)
+    await session.flush()
+    if actor is not None:
+        await record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="artifact_retention.delete",
+            target_type="workflow" if workflow_id is not None else "organisation",
+            target_id=workflow_id or org_id,
+            summary={"before": _summary(row)},
+        )
     return row
 
 

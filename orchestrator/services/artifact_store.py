@@ -31,6 +31,8 @@ from orchestrator.settings import private_dir
 
 CHUNK = 1024 * 1024
 """Bytes read from the store at a time when an artifact is downloaded."""
+PART = 8 * 1024 * 1024
+"""Bytes of a multipart upload's part (S3's minimum is 5 MiB): what an upload holds in memory."""
 
 
 class StoreLimitExceeded(Exception):
@@ -65,8 +67,8 @@ class ArtifactStore(Protocol):
     def commit(self, key: str) -> None:
         """Make the finished partial upload of `key` the artifact's file."""
 
-    def abort(self, key: str) -> None:
-        """Forget the partial upload of `key`, if any."""
+    def abort(self, key: str, out: BinaryIO | None = None) -> None:
+        """Forget the partial upload of `key`, if any (`out`: its writer, which may be unclosed)."""
 
     def open(self, key: str) -> BinaryIO:
         """The file of `key`, opened for reading. Raises `ArtifactMissing`."""
@@ -111,7 +113,9 @@ class LocalStore:
     def commit(self, key: str) -> None:
         os.replace(self._path(_partial(key)), self._path(key))
 
-    def abort(self, key: str) -> None:
+    def abort(self, key: str, out: BinaryIO | None = None) -> None:
+        if out is not None and not out.closed:
+            out.close()
         self._path(_partial(key)).unlink(missing_ok=True)
 
     def open(self, key: str) -> BinaryIO:
@@ -151,13 +155,27 @@ class LocalStore:
         return removed
 
 
+_DIRECT_PROTOCOLS = frozenset({"s3", "s3a"})
+"""Stores written at the final key: an S3 object appears only when its multipart upload is
+completed (on close), and an aborted one leaves nothing, so no `.part` copy is needed."""
+
+
 class FsspecStore:
-    """Any fsspec file system under a base URL (`s3://bucket/prefix`, `gcs://…`, `memory://…`)."""
+    """Any fsspec file system under a base URL (`s3://bucket/prefix`, `gcs://…`, `memory://…`).
+
+    On S3 an upload goes straight to its key as a multipart upload that `close()` completes and
+    `abort` cancels: the object exists whole or not at all, with no server-side copy afterwards
+    (a copy of a 1 GiB object is a second full write, and S3 copies one object of at most 5 GiB
+    per call). Keys are unique artifact ids, so no conditional put (`If-None-Match`) is needed
+    to keep another upload from replacing one. Other file systems write `<key>.part` and rename.
+    """
 
     def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
         self.fs, base = _fsspec().core.url_to_fs(url, **(options or {}))
         self.base = base.rstrip("/")
         self.url = redact(url)
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        self.direct = bool(_DIRECT_PROTOCOLS & set(protocols))
 
     def _path(self, key: str) -> str:
         parts = key.split("/")
@@ -165,15 +183,28 @@ class FsspecStore:
             raise ArtifactMissing(f"{key!r} is not a key of the artifact store")
         return f"{self.base}/{key}"
 
+    def _upload_path(self, key: str) -> str:
+        return self._path(key if self.direct else _partial(key))
+
     def writer(self, key: str) -> BinaryIO:
-        # s3fs writes a multipart upload part by part: the file is never whole in memory.
-        out: BinaryIO = self.fs.open(self._path(_partial(key)), "wb")
+        # s3fs writes a multipart upload part by part: one part (PART bytes) in memory at a time,
+        # not s3fs's default of 50 MiB per upload in progress.
+        out: BinaryIO = self.fs.open(self._upload_path(key), "wb", block_size=PART)
         return out
 
     def commit(self, key: str) -> None:
-        self.fs.mv(self._path(_partial(key)), self._path(key))
+        if not self.direct:  # on S3 the writer's close() completed the upload at its key
+            self.fs.mv(self._path(_partial(key)), self._path(key))
 
-    def abort(self, key: str) -> None:
+    def abort(self, key: str, out: BinaryIO | None = None) -> None:
+        if self.direct:
+            if out is not None and not out.closed:
+                # Not close(): that would complete the upload with the parts sent so far.
+                out.discard()  # type: ignore[attr-defined]  # fsspec's buffered file: aborts the upload
+                out.closed = True  # type: ignore[misc]  # its buffer is gone; nothing left to close
+            return
+        if out is not None and not out.closed:
+            out.close()
         self.delete(_partial(key))
 
     def open(self, key: str) -> BinaryIO:
@@ -204,6 +235,8 @@ class FsspecStore:
 
     def purge_partials(self, older_than_s: float) -> int:
         cutoff, removed = datetime.now(UTC) - timedelta(seconds=older_than_s), 0
+        if self.direct:
+            return self._abort_stale_uploads(cutoff)
         for path in self.fs.find(self.base):
             if not str(path).endswith(".part"):
                 continue
@@ -212,6 +245,20 @@ class FsspecStore:
                 modified = modified.replace(tzinfo=UTC)
             if modified < cutoff:
                 self.fs.rm_file(path)
+                removed += 1
+        return removed
+
+    def _abort_stale_uploads(self, cutoff: datetime) -> int:
+        """Abort the multipart uploads under the store's prefix a crash left open (S3 keeps their
+        parts, and bills them, until they are aborted)."""
+        bucket, _, prefix = self.base.partition("/")
+        removed = 0
+        for upload in self.fs.list_multipart_uploads(bucket):
+            key, started = str(upload.get("Key", "")), upload.get("Initiated")
+            if not key.startswith(f"{prefix}/" if prefix else "") or not isinstance(started, datetime):
+                continue
+            if (started if started.tzinfo else started.replace(tzinfo=UTC)) < cutoff:
+                self.fs.abort_mpu(bucket, key, upload["UploadId"])
                 removed += 1
         return removed
 
@@ -262,20 +309,18 @@ async def put_stream(store: ArtifactStore, key: str, chunks: AsyncIterator[bytes
     out = await asyncio.to_thread(store.writer, key)
     done = False
     try:
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise StoreLimitExceeded(limit)
-                digest.update(chunk)
-                await asyncio.to_thread(out.write, chunk)
-        finally:
-            await asyncio.to_thread(out.close)
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise StoreLimitExceeded(limit)
+            digest.update(chunk)
+            await asyncio.to_thread(out.write, chunk)
+        await asyncio.to_thread(out.close)
         await asyncio.to_thread(store.commit, key)
         done = True
     finally:
         if not done:
-            await asyncio.to_thread(store.abort, key)
+            await asyncio.to_thread(store.abort, key, out)
     return Stored(size=size, sha256=digest.hexdigest())
 
 

@@ -179,16 +179,57 @@ async def test_agents_upload_to_s3_and_users_download_from_it(
 
 async def test_unfinished_uploads_are_purged_and_finished_files_kept(store: ArtifactStore) -> None:
     await put_stream(store, "org/exec/done", _chunks(10), limit=10)
-    writer = store.writer("org/exec/crashed")  # an upload a crash interrupted: its .part stays
-    writer.write(b"half")
-    writer.close()
+    writer = store.writer("org/exec/crashed")  # an upload a crash interrupted
     if isinstance(store, FsspecStore):
+        # On S3: an open multipart upload at the final key (one 8 MiB part sent), not an object.
+        writer.write(b"x" * (9 * 1024 * 1024))
+        writer.flush()
+        assert _open_uploads(store) == [f"{store.base.partition('/')[2]}/org/exec/crashed"]
         store.fs.invalidate_cache()
-    assert store.exists("org/exec/crashed.part")
-    assert store.purge_partials(older_than_s=3600) == 0  # too recent to be a crash's
+    else:
+        writer.write(b"half")
+        writer.close()
+        assert store.exists("org/exec/crashed.part")
+    assert not store.exists("org/exec/crashed")
+    if not isinstance(store, FsspecStore):  # moto dates every multipart upload 2010-11-10: always old
+        assert store.purge_partials(older_than_s=3600) == 0  # too recent to be a crash's
     assert store.purge_partials(older_than_s=0) == 1
     assert not store.exists("org/exec/crashed.part")
+    if isinstance(store, FsspecStore):
+        assert _open_uploads(store) == []
+        writer.closed = True  # type: ignore[misc]  # the crashed process never closes it
     assert store.exists("org/exec/done")
+
+
+def _open_uploads(store: FsspecStore) -> list[str]:
+    bucket, _, prefix = store.base.partition("/")
+    return [u["Key"] for u in store.fs.list_multipart_uploads(bucket) if u["Key"].startswith(prefix)]
+
+
+async def test_s3_uploads_go_to_their_key_without_a_copy_and_a_failed_one_leaves_no_upload(
+    store: ArtifactStore,
+) -> None:
+    if not isinstance(store, FsspecStore):
+        assert isinstance(store, LocalStore)  # a folder renames its .part (tested above)
+        return
+    assert store.direct
+    copies: list[str] = []
+    original = store.fs.copy
+
+    def counting_copy(*args: Any, **kwargs: Any) -> Any:
+        copies.append(str(args))
+        return original(*args, **kwargs)
+
+    store.fs.copy = counting_copy
+    size = 11 * 1024 * 1024  # three parts
+    await put_stream(store, "org/exec/whole", _chunks(size), limit=size)
+    assert copies == []
+    assert store.size("org/exec/whole") == size
+    with pytest.raises(StoreLimitExceeded):
+        await put_stream(store, "org/exec/cut", _chunks(size), limit=size - 1)
+    store.fs.invalidate_cache()
+    assert not store.exists("org/exec/cut")
+    assert _open_uploads(store) == []  # the parts sent were aborted, not completed
 
 
 def test_store_credentials_stay_out_of_the_settings_repr_and_the_store_url(tmp_path: Path) -> None:

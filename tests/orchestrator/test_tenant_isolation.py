@@ -31,6 +31,8 @@ from fastapi import FastAPI
 from orchestrator.app import create_app
 from orchestrator.models import Membership, Role
 from orchestrator.security.permissions import Permission
+from orchestrator.services.artifacts import artifact_store, receive_artifact
+from orchestrator.services.executions import get_execution
 from orchestrator.services.identity import create_org_with_owner, create_user, start_session
 from orchestrator.services.roles import builtin_role
 from orchestrator.settings import Settings
@@ -93,15 +95,6 @@ UNCOVERED: dict[str, str] = {
     "GET /agents/me/assets/{execution_id}/{sha256}": (
         "authenticated by an agent key, not a user: tests/agent/test_job_assets.py checks its boundary"
     ),
-    "GET /executions/{execution_id}/artifacts/{artifact_id}": (
-        "no public route makes an artifact: agents store them (services.artifacts.receive_artifact)"
-    ),
-    "GET /artifacts/{artifact_id}": (
-        "no public route makes an artifact: test_artifact_versions.py checks another organisation's is a 404"
-    ),
-    "GET /artifacts/{artifact_id}/meta": (
-        "no public route makes an artifact: test_artifact_versions.py checks another organisation's is a 404"
-    ),
     "POST /auth/invitations/{invitation_id}/accept": (
         "an invitation is addressed to an e-mail, not kept by the caller's organisation: "
         "test_invitations.py checks that anyone else's is a 404"
@@ -117,10 +110,20 @@ UNCOVERED: dict[str, str] = {
 }
 """Routes that name an object this suite cannot make in an organisation, and why."""
 
+STORED_BY_AGENTS: tuple[str, ...] = (
+    "GET /executions/{execution_id}/artifacts/{artifact_id}",
+    "GET /artifacts/{artifact_id}",
+    "GET /artifacts/{artifact_id}/meta",
+)
+"""Routes naming an artifact. No user route makes one (agents upload them with their key), so
+`_artifact` stores one the way the upload route does; `test_artifacts_of_another_organisation_*`
+covers them."""
+
 BODIES: dict[str, Any] = {}
 """Request bodies for routes whose generated minimal body would not pass validation."""
 
-OBJECT_ROUTES = [r for r in ROUTES if r.params and r.label not in UNCOVERED]
+OBJECT_ROUTES = [r for r in ROUTES if r.params and r.label not in UNCOVERED and r.label not in STORED_BY_AGENTS]
+ARTIFACT_ROUTES = [r for r in ROUTES if r.label in STORED_BY_AGENTS]
 LIST_ROUTES = [
     r for r in ROUTES if r.method == "GET" and not r.params and r.prefix in FACTORIES and r.label not in PUBLIC
 ]
@@ -235,7 +238,7 @@ async def _member_without_permissions(
 # -- the explicit lists stay true ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("listing", ["PUBLIC", "SELF_SERVICE", "UNCOVERED", "BODIES"])
+@pytest.mark.parametrize("listing", ["PUBLIC", "SELF_SERVICE", "UNCOVERED", "BODIES", "STORED_BY_AGENTS"])
 def test_explicit_lists_name_only_existing_routes(listing: str) -> None:
     stale = sorted(set(globals()[listing]) - LABELS)
     assert not stale, f"{listing} names routes that do not exist: {stale}"
@@ -334,4 +337,42 @@ async def test_member_without_permissions_gets_403(
     member = await _member_without_permissions(shared_app, http, org_id, owner)
     response = await http.request(**request_for(route, values, SPEC, BODIES.get(route.label)), headers=member)
     error = _assert_error(response, 403, "forbidden", route, "a member without permissions")
+    assert error["details"] == {"permission": route.permission}, error
+
+
+# -- artifacts (stored by agents, not by a user route) --------------------------------------------
+
+
+async def _artifact(
+    app: FastAPI, client: httpx.AsyncClient, org_id: uuid.UUID, owner: dict[str, str]
+) -> dict[str, str]:
+    """An artifact of an execution of the owner's organisation, stored as the agents' upload route does."""
+    values = await Api(client, owner).objects("/executions")
+    execution_id = uuid.UUID(values["execution_id"])
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"kept by org A"
+
+    async with app.state.db.transaction() as session:
+        execution = await get_execution(session, org_id, execution_id)
+        artifact = await receive_artifact(
+            session, artifact_store(app.state.settings), execution, name="a.txt", chunks=chunks(), limit=100
+        )
+    return {**values, "artifact_id": str(artifact.id)}
+
+
+@in_module_loop
+@pytest.mark.parametrize("route", ARTIFACT_ROUTES, ids=_ids)
+async def test_artifacts_of_another_organisation_are_404_not_403(
+    shared_app: FastAPI, http: httpx.AsyncClient, stranger: dict[str, str], route: ApiRoute
+) -> None:
+    org_id, owner = await _login(shared_app)
+    request = request_for(route, await _artifact(shared_app, http, org_id, owner), SPEC)
+
+    response = await http.request(**request, headers=stranger)
+    _assert_error(response, 404, "not_found", route, "the owner of another organisation")
+    own = await http.request(**request, headers=owner)
+    assert own.status_code == 200, f"{route.label} as the owner: {own.status_code} {own.text[:300]}"
+    member = await _member_without_permissions(shared_app, http, org_id, owner)
+    error = _assert_error(await http.request(**request, headers=member), 403, "forbidden", route, "a bare member")
     assert error["details"] == {"permission": route.permission}, error

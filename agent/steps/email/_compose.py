@@ -1,4 +1,8 @@
-"""Build a MIME message from a send step's params (no network here, so it is tested alone)."""
+"""Build a MIME message from a send step's params (no mail server here, so it is tested alone).
+
+Attachments and inline images come from a local path, an artifact of the execution, or a
+storage URL (`s3://`, `sftp://`...; read through `agent.steps._storage_io`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agent.steps._storage_io import is_url, open_for_read, storage_credential_field
 from shared.errors import BusinessError, StepError
 
 __all__ = ["Attachment", "InlineImage", "build_message"]
@@ -21,12 +26,13 @@ class Attachment(BaseModel):
     # "ignore": a step's artifact output ({artifact, name, size, content_type}) is accepted as is.
     model_config = ConfigDict(extra="ignore")
 
-    path: str | None = Field(None, description="A file on the agent's machine.")
+    path: str | None = Field(None, description="A file: a local path or a storage URL (s3://, sftp://...).")
     artifact: str | None = Field(
         None, description="An artifact of this execution (the `artifact` of a step's output, e.g. a screenshot)."
     )
     filename: str | None = Field(None, description="The name the recipient sees; default: the file's own name.")
     content_type: str | None = Field(None, description="The media type; guessed from the name when not given.")
+    storage_credential: str | None = storage_credential_field()
 
     @model_validator(mode="after")
     def _one_source(self) -> Attachment:
@@ -41,15 +47,25 @@ class InlineImage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cid: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._@-]+$", description="The id the HTML uses: cid:logo.")
-    path: str | None = Field(None, description="The image file on the agent's machine.")
+    path: str | None = Field(None, description="The image file: a local path or a storage URL.")
     artifact: str | None = Field(None, description="Or an artifact of this execution.")
     content_type: str | None = Field(None, description="The media type; guessed from the name when not given.")
+    storage_credential: str | None = storage_credential_field()
 
     @model_validator(mode="after")
     def _one_source(self) -> InlineImage:
         if (self.path is None) == (self.artifact is None):
             raise ValueError("give exactly one of path or artifact")
         return self
+
+
+def _content_of(item: Attachment | InlineImage, artifacts_root: Path) -> tuple[str, bytes]:
+    """The file's name and bytes (an attachment is sent whole, so it is read whole)."""
+    if item.path is not None and is_url(item.path):
+        with open_for_read(item.path, item.storage_credential) as reader:
+            return item.path.rstrip("/").rsplit("/", 1)[-1], reader.read()
+    path = _file_of(item, artifacts_root)
+    return path.name, path.read_bytes()
 
 
 def _file_of(item: Attachment | InlineImage, artifacts_root: Path) -> Path:
@@ -122,12 +138,12 @@ def build_message(
         html_part = msg if text is None else msg.get_payload()[-1]  # type: ignore[index]
         assert isinstance(html_part, EmailMessage)
         for image in inline_images:
-            path = _file_of(image, artifacts_root)
-            main, sub = _types(path.name, image.content_type)
-            html_part.add_related(path.read_bytes(), main, sub, cid=f"<{image.cid}>", filename=path.name)
+            own, content = _content_of(image, artifacts_root)
+            main, sub = _types(own, image.content_type)
+            html_part.add_related(content, main, sub, cid=f"<{image.cid}>", filename=own)
     for item in attachments:
-        path = _file_of(item, artifacts_root)
-        name = item.filename or path.name
+        own, content = _content_of(item, artifacts_root)
+        name = item.filename or own
         main, sub = _types(name, item.content_type)
-        msg.add_attachment(path.read_bytes(), maintype=main, subtype=sub, filename=name)
+        msg.add_attachment(content, maintype=main, subtype=sub, filename=name)
     return msg

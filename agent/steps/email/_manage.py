@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from agent.steps import _storage_io as storage_io
+from agent.steps._storage_io import storage_credential_field
 from agent.steps.email._params import ImapParams
 from agent.steps.email._parse import attachments_of, filename_of, matches, parse_message, safe_filename
 from agent.steps.email._session import ImapSession, imap_session
@@ -35,7 +37,10 @@ class SaveParams(MessagesParams):
     to: Literal["files", "artifacts"] = Field(
         "artifacts", description="artifacts: kept with the execution (uploaded at its end); files: into `directory`."
     )
-    directory: str | None = Field(None, description="files: the folder to save into (created if missing).")
+    directory: str | None = Field(
+        None, description="files: the folder to save into (created if missing): a local path or a storage URL."
+    )
+    storage_credential: str | None = storage_credential_field()
     patterns: list[str] = Field(
         default_factory=list, description='Only attachments whose name matches one of these globs, e.g. ["*.pdf"].'
     )
@@ -47,13 +52,15 @@ class SaveParams(MessagesParams):
         return self
 
 
-def _unique(folder: Path, name: str) -> Path:
-    target = folder / name
+def _unique(folder: str, name: str, credential: str | None) -> str:
+    """`folder/name`, or `folder/stem-2.ext` ... when taken (on disk or on the storage)."""
+    base = folder.rstrip("/")
+    target = f"{base}/{name}"
     stem, dot, suffix = name.rpartition(".")
     counter = 1
-    while target.exists():
+    while storage_io.exists(target, credential):
         counter += 1
-        target = folder / (f"{stem}-{counter}.{suffix}" if dot else f"{name}-{counter}")
+        target = f"{base}/{stem}-{counter}.{suffix}" if dot else f"{base}/{name}-{counter}"
     return target
 
 
@@ -63,16 +70,18 @@ def _save_one(params: SaveParams, uid: int, name: str, part: Any) -> dict[str, A
     if params.to == "artifacts":
         saved = context().save_artifact(name, payload, content_type=part.get_content_type())
         return {**entry, "size": saved["size"], "artifact": saved["artifact"]}
-    folder = Path(str(params.directory)).expanduser()
+    folder = str(params.directory)
+    if not storage_io.is_url(folder):
+        folder = str(Path(folder).expanduser())
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = _unique(folder, name)
-        target.write_bytes(payload)
+        target = _unique(folder, name, params.storage_credential)
+        with storage_io.open_for_write(target, params.storage_credential, overwrite=False) as writer:
+            writer.write(payload)
     except OSError as exc:  # a local file problem, not the server's: keep it apart from connection errors
         raise StepError(
             f"cannot save attachment '{name}' into '{folder}': {exc.strerror or exc}", kind="file", retryable=False
         ) from exc
-    return {**entry, "size": len(payload), "path": str(target)}
+    return {**entry, "size": len(payload), "path": storage_io.display(target)}
 
 
 @step(

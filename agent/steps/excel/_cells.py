@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from shared.errors import BusinessError
 from shared.steps import step
 from shared.tables import to_cell
@@ -15,7 +16,7 @@ from ._book import editing, from_iso, worksheet
 from ._common import Params, local_path, map_excel_errors, openpyxl
 from ._shape import CellRange, column_letters, parse_cell
 
-_PATH = "The .xlsx or .xlsm file."
+_PATH = "The .xlsx or .xlsm file: a local path or a storage URL (s3://, sftp://, ...)."
 _SHEET = "Sheet name; empty for the first sheet."
 
 
@@ -31,6 +32,7 @@ def _valid_range(value: str) -> str:
 
 class GetCellParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
     sheet: str | None = Field(default=None, description=_SHEET)
     cell: str = Field(description="The cell, e.g. 'B3'.")
     formula: bool = Field(
@@ -47,6 +49,7 @@ class GetCellParams(Params):
     capability="office",
     effects=False,
 )
+@storage_path("read")
 def excel_get_cell(params: GetCellParams) -> Any:
     """Read one cell's value or formula.
 
@@ -66,6 +69,7 @@ def excel_get_cell(params: GetCellParams) -> Any:
 
 class SetCellsParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
     sheet: str | None = Field(default=None, description=_SHEET)
     values: dict[str, Any] = Field(
         min_length=1,
@@ -83,6 +87,7 @@ class SetCellsParams(Params):
 
 
 @step("excel.set_cells", params=SetCellsParams, output="The number of cells written.", capability="office")
+@storage_path("write")
 def excel_set_cells(params: SetCellsParams) -> int:
     """Set cell values and formulas in an existing workbook.
 
@@ -101,6 +106,7 @@ def excel_set_cells(params: SetCellsParams) -> int:
 
 class FormatParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
     sheet: str | None = Field(default=None, description=_SHEET)
     range: str = Field(description="The cells: 'B2:B100', or 'B2' for one cell.")
     number_format: str | None = Field(
@@ -112,6 +118,7 @@ class FormatParams(Params):
 
 
 @step("excel.format", params=FormatParams, output="The number of cells formatted.", capability="office")
+@storage_path("write")
 def excel_format(params: FormatParams) -> int:
     """Apply a number/date format (and bold) to a range of cells.
 
@@ -140,6 +147,7 @@ def excel_format(params: FormatParams) -> int:
 
 class AutofitParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
     sheet: str | None = Field(default=None, description=_SHEET)
     min_width: float = Field(default=6, ge=0, description="Narrowest column width (in characters).")
     max_width: float = Field(default=60, gt=0, description="Widest column width (in characters).")
@@ -153,6 +161,7 @@ def _shown(value: Any) -> int:
 
 
 @step("excel.autofit", params=AutofitParams, output="Column letter -> width set.", capability="office")
+@storage_path("write")
 def excel_autofit(params: AutofitParams) -> dict[str, float]:
     """Fit each column's width to its longest value.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import re
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,11 +21,15 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 """Files openpyxl opens (and the streaming reader parses); `.xls`/`.xlsb`/`.ods` are read-only via calamine."""
 
 _CANCEL_EVERY = 5_000
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 
 
 class Params(BaseModel):
-    """Base of the params models: unknown keys are an error, so a typo is caught by `rpa validate`."""
+    """Base of the params models: unknown keys are an error, so a typo is caught by `rpa validate`.
+
+    Every `excel.*` / `csv.*` step works on one file, whose `path` may be a storage URL (with
+    `storage_credential` after it): the step then runs on a local copy
+    (`agent.steps._storage_io.storage_path`).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,17 +37,11 @@ class Params(BaseModel):
 def local_path(value: str, *, must_exist: bool = True) -> Path:
     """The local file a step works on; the one place a path param is interpreted.
 
-    Storage URLs (``s3://...``) are refused with a hint: copy the file with `files.*` first.
+    Storage URLs (``s3://...``) never get here: `storage_path` gives the step a local copy.
 
     Raises:
-        BusinessError: a URL, or a file that does not exist when `must_exist`.
+        BusinessError: a file that does not exist when `must_exist`.
     """
-    if _URL.match(value):
-        raise BusinessError(
-            f"{value.split('://')[0]}:// paths are not read directly by this step: copy the file to a local "
-            "path with a files.* step first",
-            kind="validation",
-        )
     path = Path(value).expanduser()
     if must_exist and not path.is_file():
         where = "is a folder" if path.is_dir() else "does not exist"

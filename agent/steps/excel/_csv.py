@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from shared.errors import BusinessError, StepError
 from shared.steps import step
 from shared.tables import RowStream, Table, rows_of, to_cell
@@ -127,7 +128,8 @@ def _cells(path: Path, reader: Any, infer_types: bool) -> Iterator[tuple[int, li
 
 
 class CsvReadParams(Params):
-    path: str = Field(min_length=1, description="The CSV file on the agent's machine.")
+    path: str = Field(min_length=1, description="The CSV file: a local path or a storage URL (s3://, sftp://, ...).")
+    storage_credential: str | None = storage_credential_field()
     delimiter: str | None = Field(
         default=None, min_length=1, max_length=1, description="Field separator; empty to detect (, ; tab |)."
     )
@@ -144,6 +146,7 @@ class CsvReadParams(Params):
 
 
 @step("csv.read", params=CsvReadParams, output="The rows as a table (list of objects).", effects=False)
+@storage_path("read")
 def csv_read(params: CsvReadParams) -> Table:
     """Read a CSV file as a table, detecting its delimiter and encoding.
 
@@ -162,7 +165,8 @@ def csv_read(params: CsvReadParams) -> Table:
 
 
 class CsvWriteParams(Params):
-    path: str = Field(min_length=1, description="The CSV file to write (folders are created).")
+    path: str = Field(min_length=1, description="The CSV file to write (folders are created): a path or a storage URL.")
+    storage_credential: str | None = storage_credential_field()
     table: Any = Field(description="The rows to write: a table (list of objects).")
     delimiter: str = Field(default=",", min_length=1, max_length=1, description="Field separator.")
     encoding: str = Field(
@@ -201,7 +205,13 @@ def write_csv_rows(params: CsvWriteParams, table: Any) -> int:
     return count
 
 
+def _csv_mode(params: CsvWriteParams) -> Literal["write", "create"]:
+    """Appending changes the stored file (fetched first); replacing writes it from scratch."""
+    return "write" if params.mode == "append" else "create"
+
+
 @step("csv.write", params=CsvWriteParams, output="{path, rows}: the file written and the number of data rows.")
+@storage_path(_csv_mode)
 def csv_write(params: CsvWriteParams) -> dict[str, Any]:
     """Write a table to a CSV file.
 

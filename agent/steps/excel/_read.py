@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from shared.errors import BusinessError
 from shared.steps import step
 from shared.tables import RowStream, Table
@@ -23,7 +24,7 @@ from ._read_columns import converted_rows, sheet_table
 from ._shape import CellRange, cell_value, column_letters, to_table
 from ._stream import SheetXml
 
-_PATH = "Path of the workbook on the agent's machine (.xlsx, .xlsm, .xls, .xlsb or .ods)."
+_PATH = "The workbook (.xlsx, .xlsm, .xls, .xlsb or .ods): a local path or a storage URL (s3://, sftp://, ...)."
 _SHEET = "Sheet name; empty for the first sheet."
 
 
@@ -132,6 +133,7 @@ def _guarded(path: Path, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[tupl
 
 class ReadParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
     sheet: str | None = Field(default=None, description=_SHEET)
     range: str | None = Field(default=None, description="Cells to read: 'A1:D20', or 'B3' for B3 to the end.")
     header: bool = Field(default=True, description="The first non-empty row names the columns.")
@@ -149,6 +151,7 @@ class ReadParams(Params):
 @step(
     "excel.read", params=ReadParams, output="The rows as a table (list of objects).", capability="office", effects=False
 )
+@storage_path("read")
 def excel_read(params: ReadParams) -> Table:
     """Read a sheet or a range as a table.
 
@@ -171,6 +174,7 @@ def excel_read(params: ReadParams) -> Table:
 
 class SheetsParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
 
 
 @step(
@@ -180,6 +184,7 @@ class SheetsParams(Params):
     effects=False,
     capability="office",
 )
+@storage_path("read")
 def excel_sheets(params: SheetsParams) -> list[str]:
     """List the sheets of a workbook.
 
@@ -196,6 +201,7 @@ def excel_sheets(params: SheetsParams) -> list[str]:
 
 class FindParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
     value: Any = Field(description="The value to look for (text, number or boolean).")
     sheet: str | None = Field(default=None, description="Sheet to search; empty searches every sheet.")
     match: Literal["exact", "contains", "case_insensitive"] = Field(
@@ -238,6 +244,7 @@ def _search(book: _Calamine, names: list[str], params: FindParams) -> Iterator[d
     capability="office",
     effects=False,
 )
+@storage_path("read")
 def excel_find(params: FindParams) -> list[dict[str, Any]]:
     """Find the cells holding a value.
 

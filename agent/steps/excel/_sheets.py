@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from shared.errors import BusinessError
 from shared.steps import step
 
 from ._book import editing, save, worksheet, writable_path
 from ._common import Params, map_excel_errors, openpyxl
 
-_PATH = "The .xlsx or .xlsm file."
+_PATH = "The .xlsx or .xlsm file: a local path or a storage URL (s3://, sftp://, ...)."
 
 
 def _free(book: object, path: str, name: str) -> None:
@@ -21,11 +22,13 @@ def _free(book: object, path: str, name: str) -> None:
 
 class CreateSheetParams(Params):
     path: str = Field(min_length=1, description=_PATH + " Created when it does not exist.")
+    storage_credential: str | None = storage_credential_field()
     name: str = Field(min_length=1, max_length=31, description="The new sheet's name.")
     index: int | None = Field(default=None, ge=0, description="Position (0 = first); empty for the end.")
 
 
 @step("excel.create_sheet", params=CreateSheetParams, output="The sheet names afterwards.", capability="office")
+@storage_path("write")
 def excel_create_sheet(params: CreateSheetParams) -> list[str]:
     """Add an empty sheet (creating the workbook when needed).
 
@@ -46,11 +49,13 @@ def excel_create_sheet(params: CreateSheetParams) -> list[str]:
 
 class RenameSheetParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
     name: str = Field(min_length=1, description="The sheet to rename.")
     new_name: str = Field(min_length=1, max_length=31, description="Its new name.")
 
 
 @step("excel.rename_sheet", params=RenameSheetParams, output="The sheet names afterwards.", capability="office")
+@storage_path("write")
 def excel_rename_sheet(params: RenameSheetParams) -> list[str]:
     """Rename a sheet.
 
@@ -67,10 +72,12 @@ def excel_rename_sheet(params: RenameSheetParams) -> list[str]:
 
 class DeleteSheetParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
     name: str = Field(min_length=1, description="The sheet to delete.")
 
 
 @step("excel.delete_sheet", params=DeleteSheetParams, output="The sheet names afterwards.", capability="office")
+@storage_path("write")
 def excel_delete_sheet(params: DeleteSheetParams) -> list[str]:
     """Delete a sheet (a workbook keeps at least one).
 
@@ -88,11 +95,13 @@ def excel_delete_sheet(params: DeleteSheetParams) -> list[str]:
 
 class CopySheetParams(Params):
     path: str = Field(min_length=1, description=_PATH)
+    storage_credential: str | None = storage_credential_field()
     name: str = Field(min_length=1, description="The sheet to copy.")
     new_name: str = Field(min_length=1, max_length=31, description="The copy's name.")
 
 
 @step("excel.copy_sheet", params=CopySheetParams, output="The sheet names afterwards.", capability="office")
+@storage_path("write")
 def excel_copy_sheet(params: CopySheetParams) -> list[str]:
     """Copy a sheet (values, styles, widths, merged cells) within its workbook; the copy goes last.
 

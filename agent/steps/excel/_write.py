@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from shared.steps import step
 from shared.tables import RowStream, rows_of
 
@@ -127,7 +128,11 @@ def write_rows(
 
 
 class WriteParams(Params):
-    path: str = Field(min_length=1, description="The .xlsx or .xlsm file; created when it does not exist.")
+    path: str = Field(
+        min_length=1,
+        description="The .xlsx or .xlsm file (created when missing): a path or a storage URL.",
+    )
+    storage_credential: str | None = storage_credential_field()
     table: Any = Field(description="The rows to write: a table (list of objects).")
     sheet: str = Field(default="Sheet1", min_length=1, max_length=31, description="The sheet written to.")
     mode: Literal["replace", "append"] = Field(
@@ -147,6 +152,7 @@ class WriteParams(Params):
     output="{path, sheet, rows}: where the table went and how many rows.",
     capability="office",
 )
+@storage_path("write")
 def excel_write(params: WriteParams) -> dict[str, Any]:
     """Write a table to a sheet: a new workbook, a replaced sheet, or rows appended.
 

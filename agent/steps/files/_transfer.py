@@ -13,10 +13,11 @@ import os
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from pydantic import Field, field_validator
 
+from agent.steps.files import _multipart as multipart
 from agent.steps.files._common import (
     CHUNK,
     RECYCLE_FOLDER,
@@ -100,7 +101,7 @@ def _part_name(path: str) -> str:
 
 
 @contextlib.contextmanager
-def _landing(dst: Storage, dst_path: str) -> Iterator[str]:
+def landing(dst: Storage, dst_path: str) -> Iterator[str]:
     """The path to write to; the file gets its real name only once whole, and a failed or
     cancelled copy leaves nothing behind, so a retry or a resumed execution starts clean."""
     temp = dst_path if dst.location.protocol in _ATOMIC_WRITES else _part_name(dst_path)
@@ -118,15 +119,21 @@ def _landing(dst: Storage, dst_path: str) -> Iterator[str]:
 
 
 def _stream(src: Storage, src_path: str, dst: Storage, dst_path: str) -> int:
+    with map_storage_errors("reading", src, src_path), src.fs.open(src_path, "rb") as source:
+        return write_from(source, dst, dst_path)
+
+
+def write_from(source: IO[bytes], dst: Storage, dst_path: str) -> int:
+    """Write `source` (read to its end) to `dst_path`, appearing only once whole; returns the bytes.
+
+    To S3 the parts go out several at a time (`_multipart`); elsewhere in `CHUNK`s to a part file.
+    """
     dst.fs.makedirs(dst.fs._parent(dst_path), exist_ok=True)
-    with (
-        map_storage_errors("reading", src, src_path),
-        src.fs.open(src_path, "rb") as source,
-        map_storage_errors("writing", dst, dst_path),
-        _landing(dst, dst_path) as temp,
-        dst.fs.open(temp, "wb") as target,
-    ):
-        return copy_stream(source, target)
+    with map_storage_errors("writing", dst, dst_path):
+        if dst.location.protocol == "s3":
+            return multipart.upload(dst.fs, source, dst_path)
+        with landing(dst, dst_path) as temp, dst.fs.open(temp, "wb") as target:
+            return copy_stream(source, target)
 
 
 def _refuse_existing(dst: Storage, path: str, overwrite: bool) -> None:
@@ -152,7 +159,7 @@ def _copy(src: Storage, src_path: str, dst: Storage, target: str, overwrite: boo
         dst.fs.makedirs(dst.fs._parent(target), exist_ok=True)
         with map_storage_errors("copying", src, src_path):
             if src.location.protocol == "file":
-                with _landing(dst, target) as temp:
+                with landing(dst, target) as temp:
                     return 1, _local_copy(src_path, temp)
             src.fs.cp_file(src_path, target)
         return 1, int(src.fs.size(src_path) or 0)

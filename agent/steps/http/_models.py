@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.steps._storage_io import storage_credential_field
 from shared.steps import CREDENTIAL_NAME
 
 Method = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
@@ -93,9 +94,10 @@ class FilePart(_Model):
     """One file of a multipart body."""
 
     field: str = Field(min_length=1, description="The form field name.")
-    path: str = Field(min_length=1, description="The file to send.")
+    path: str = Field(min_length=1, description="The file to send: a local path or a storage URL (s3://, sftp://...).")
     filename: str | None = Field(default=None, description="The file name sent; the path's name by default.")
     content_type: str | None = Field(default=None, description="Its media type; guessed from the name by default.")
+    storage_credential: str | None = storage_credential_field()
 
 
 class RequestBase(_Model):
@@ -168,8 +170,11 @@ class RequestParams(RequestBase):
 class DownloadParams(RequestBase):
     """`http.download`."""
 
-    path: str = Field(min_length=1, description="Where to write the body (a file path).")
+    path: str = Field(
+        min_length=1, description="Where to write the body: a local path or a storage URL (s3://, sftp://...)."
+    )
     overwrite: bool = Field(default=False, description="Replace an existing file.")
+    storage_credential: str | None = storage_credential_field()
 
 
 class PaginateParams(RequestBase):

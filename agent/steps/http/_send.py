@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from agent.steps._storage_io import is_url, open_for_read
 from agent.steps.http._auth import apply_auth
 from agent.steps.http._client import client_for
 from agent.steps.http._errors import import_httpx, map_httpx_errors, safe_url, status_error
@@ -40,20 +41,26 @@ def body_of(params: RequestBase) -> BodyBuilder:
             body["data"] = {k: v if isinstance(v, str | list) else str(v) for k, v in params.form.items()}
         if params.files:
             body["files"] = [
-                _file_part(stack, part.field, part.path, part.filename, part.content_type) for part in params.files
+                _file_part(stack, part.field, part.path, part.filename, part.content_type, part.storage_credential)
+                for part in params.files
             ]
         return body
 
     return build
 
 
-def _file_part(stack: ExitStack, field: str, path: str, filename: str | None, content_type: str | None) -> Any:
+def _file_part(
+    stack: ExitStack, field: str, path: str, filename: str | None, content_type: str | None, credential: str | None
+) -> Any:
+    name = filename or path.rstrip("/").rsplit("/", 1)[-1]
+    kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if is_url(path):
+        # Streamed from the storage as httpx sends it (seekable, so its length is known).
+        return (field, (name, stack.enter_context(open_for_read(path, credential)), kind))
     file = Path(path)
     if not file.is_file():
         raise StepError(f"the file to send {path} does not exist", kind="validation", retryable=False)
-    name = filename or file.name
-    kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return (field, (name, stack.enter_context(file.open("rb")), kind))
+    return (field, (filename or file.name, stack.enter_context(file.open("rb")), kind))
 
 
 def accepted(status: int, params: RequestBase) -> bool:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import jmespath
 
+from agent.steps._storage_io import display, exists, is_url, store_file
 from agent.steps.http._errors import map_httpx_errors, safe_url
 from agent.steps.http._models import DownloadParams, PaginateParams, RequestParams
 from agent.steps.http._send import send
@@ -87,12 +91,7 @@ async def request(params: RequestParams) -> dict[str, Any]:
 
 
 def _target(path: str, overwrite: bool) -> Path:
-    """Where a download goes. The one seam for storage URLs (s3://, sftp://...): today only files."""
-    if "://" in path and not path.startswith("file://"):
-        raise BusinessError(
-            f"http.download writes to a file path; storage URLs ({path.split('://', 1)[0]}://) are not supported yet",
-            kind="validation",
-        )
+    """Where a download to a local file goes (its folder created)."""
     target = Path(path.removeprefix("file://")).expanduser()
     if target.exists() and not overwrite:
         raise BusinessError(f"{target} already exists (set overwrite to replace it)", kind="validation")
@@ -102,16 +101,40 @@ def _target(path: str, overwrite: bool) -> Path:
 
 @step("http.download", params=DownloadParams, output="{path, size, sha256, status, content_type}.")
 async def download(params: DownloadParams) -> dict[str, Any]:
-    """Stream an HTTP answer's body to a file, never holding it in memory.
+    """Stream an HTTP answer's body to a file or a storage URL, never holding it in memory.
 
     The body goes to `<path>.part` and is renamed when complete, so a failed download leaves
-    no half file under the final name. Retries, auth and TLS as `http.request`.
+    no half file under the final name. To a storage URL (`s3://`, `sftp://`...,
+    `storage_credential` naming its credential) the body is streamed to a temporary file, then
+    uploaded the same whole-or-nothing way. Retries, auth and TLS as `http.request`.
 
     Example node:
         {"id": "get_report", "type": "http.download", "params": {"url": "https://example.com/r.pdf",
-         "path": "{{ execution.id }}/report.pdf", "overwrite": true}}
+         "path": "s3://reports/{{ execution.id }}/report.pdf", "storage_credential": "s3-prod"}}
     """
-    target = _target(params.path, params.overwrite)
+    if is_url(params.path):
+        result = await _download_to_storage(params)
+    else:
+        result = await _fetch(params, _target(params.path, params.overwrite))
+    context().log(f"downloaded {result['size']} bytes from {safe_url(params.url)} to {result['path']}")
+    return result
+
+
+async def _download_to_storage(params: DownloadParams) -> dict[str, Any]:
+    url, credential = params.path, params.storage_credential
+    where = display(url)
+    if not params.overwrite and await asyncio.to_thread(exists, url, credential):
+        raise BusinessError(f"{where} already exists (set overwrite to replace it)", kind="validation")
+    folder = Path(tempfile.mkdtemp(prefix="rpa-download-"))
+    try:
+        result = await _fetch(params, folder / "body")
+        await asyncio.to_thread(store_file, folder / "body", url, credential)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {**result, "path": where}
+
+
+async def _fetch(params: DownloadParams, target: Path) -> dict[str, Any]:
     partial = target.with_name(target.name + ".part")
     digest = hashlib.sha256()
     size = 0
@@ -131,7 +154,6 @@ async def download(params: DownloadParams) -> dict[str, Any]:
         raise
     finally:
         await response.aclose()
-    ctx.log(f"downloaded {size} bytes from {safe_url(params.url)} to {target}")
     return {
         "path": str(target),
         "size": size,

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from agent.steps.pdf._documents import SourceParams, existing, open_pypdf, output_path, resolve_password
 from agent.steps.pdf._errors import map_pdf_errors
 from shared.errors import BusinessError
@@ -33,7 +34,7 @@ def _describe(name: str, field: Any) -> dict[str, Any]:
 
 
 class ReadFormParams(SourceParams):
-    pass
+    storage_credential: str | None = storage_credential_field()
 
 
 def _fields(reader: Any, source: Any, credential: str | None) -> dict[str, dict[str, Any]]:
@@ -48,6 +49,7 @@ def _fields(reader: Any, source: Any, credential: str | None) -> dict[str, dict[
     output="{values, fields}: field name -> value, and a table of fields [{name, type, value, options}].",
     effects=False,
 )
+@storage_path("read")
 def read_form(params: ReadFormParams) -> dict[str, Any]:
     """Read the form (AcroForm) fields of a PDF and their values (pypdf).
 

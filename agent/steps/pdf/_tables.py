@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from agent.steps.pdf._documents import PagesParams, existing, open_plumber, resolve_password, select_pages
 from agent.steps.pdf._errors import damaged_error, map_pdf_errors
 from shared.errors import StepError
@@ -46,6 +47,7 @@ RawTable = tuple[int, int, list[list[str | None]]]
 
 
 class ReadTablesParams(PagesParams):
+    storage_credential: str | None = storage_credential_field()
     strategy: Literal["ruled", "unruled"] = Field(
         default="ruled",
         description="'ruled': cells drawn with lines; 'unruled': columns found from the text alignment.",
@@ -215,6 +217,7 @@ def _auto(doc: Any, path: Path, password: str | None, pages: list[int], settings
     "(list of objects); `rows` is the merged table when `merge` is set, else null.",
     effects=False,
 )
+@storage_path("read")
 def read_tables(params: ReadTablesParams) -> dict[str, Any]:
     """Read the tables of a PDF as tables (pdfplumber; ruled or unruled).
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from agent.steps.pdf._documents import (
     PagesParams,
     SourceParams,
@@ -60,7 +61,7 @@ def _is_encrypted(doc: Any) -> bool:
 
 
 class InfoParams(SourceParams):
-    pass
+    storage_credential: str | None = storage_credential_field()
 
 
 @step(
@@ -70,6 +71,7 @@ class InfoParams(SourceParams):
     "(title, author, ...), PDF version, page sizes in points.",
     effects=False,
 )
+@storage_path("read")
 def info(params: InfoParams) -> dict[str, Any]:
     """Page count, metadata and page sizes of a PDF (pypdfium2).
 
@@ -91,6 +93,7 @@ def info(params: InfoParams) -> dict[str, Any]:
 
 
 class ReadTextParams(PagesParams):
+    storage_credential: str | None = storage_credential_field()
     layout: bool = Field(
         default=False,
         description="Keep the layout (columns and indentation, with spaces) through pdfplumber; slower.",
@@ -147,6 +150,7 @@ def _layout_text(path: Path, params: ReadTextParams, password: str | None) -> tu
     "`scanned_pages` lists pages with no text layer but a page-sized image (read them with ocr.*).",
     effects=False,
 )
+@storage_path("read")
 def read_text(params: ReadTextParams) -> dict[str, Any]:
     """Read the text of a PDF, page by page (pypdfium2; pdfplumber with `layout`).
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from agent.steps.pdf._documents import PagesParams, existing, open_plumber, resolve_password, select_pages
 from agent.steps.pdf._errors import map_pdf_errors
 from shared.errors import BusinessError
@@ -25,6 +26,7 @@ _SAME_LINE = 2.0
 
 
 class WordsParams(PagesParams):
+    storage_credential: str | None = storage_credential_field()
     x_tolerance: float = Field(default=3, ge=0, description="Letters closer than this (points) form one word.")
     y_tolerance: float = Field(default=3, ge=0, description="Letters whose tops differ less than this share a line.")
     keep_blank_chars: bool = Field(default=False, description="Keep spaces inside words instead of splitting there.")
@@ -56,6 +58,7 @@ def _read_words(path: Path, params: WordsParams) -> Generator[tuple[int, list[Wo
     output="A table of words: [{page, text, x0, top, x1, bottom}], positions in points from the top-left.",
     effects=False,
 )
+@storage_path("read")
 def words(params: WordsParams) -> list[Word]:
     """Every word of the chosen pages with its position (pdfplumber).
 
@@ -177,6 +180,7 @@ def value_near(page_words: list[Word], box: Word, params: FindNearParams) -> lis
     "not `required`), the page it is on, the anchor's box and the value's words with positions.",
     effects=False,
 )
+@storage_path("read")
 def find_near(params: FindNearParams) -> dict[str, Any]:
     """The value next to a label: "right of 'Invoice number'", "below 'Total'" (pdfplumber words).
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.steps._storage_io import storage_credential_field, storage_path
 from agent.steps.word._template import (
     PLACEHOLDER,
     MissingValue,
@@ -86,6 +87,7 @@ def _table_value(table: Any, header: bool) -> list[dict[str, Any]]:
 
 
 class ReadParams(_Params):
+    storage_credential: str | None = storage_credential_field()
     path: str = Field(min_length=1, description="The .docx file to read.")
     header: bool = Field(default=True, description="The first row of each table names its columns.")
 
@@ -96,6 +98,7 @@ class ReadParams(_Params):
     output="{text, paragraphs, tables}: the body text, its paragraphs, and each table as a table value.",
     effects=False,
 )
+@storage_path("read")
 def read(params: ReadParams) -> dict[str, Any]:
     """Read the text and the tables of a Word document (python-docx).
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from orchestrator.api.routes import (
     agents,
     ai,
+    artifact_retention,
     artifacts,
     audit,
     auth,
@@ -31,6 +32,7 @@ ROUTERS: list[APIRouter] = [
     invitations.router,
     roles.router,
     templates.router,
+    artifact_retention.router,  # before artifacts.router: /artifacts/{artifact_id} would take it
     artifacts.router,
     audit.router,
     ai.router,

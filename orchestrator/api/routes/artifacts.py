@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.api.deps import PageDep, SessionDep, SettingsDep, require
 from orchestrator.models.executions import Artifact
@@ -23,7 +22,6 @@ from orchestrator.schemas.pagination import Page
 from orchestrator.security.permissions import Permission
 from orchestrator.security.principal import Principal
 from orchestrator.services import artifacts as service
-from orchestrator.services.artifact_retention import set_retention
 from orchestrator.services.artifact_store import attachment, read_stream
 from orchestrator.settings import Settings
 
@@ -107,25 +105,3 @@ async def download(
     artifact_id: uuid.UUID, principal: Reader, session: SessionDep, settings: SettingsDep
 ) -> StreamingResponse:
     return await artifact_response(settings, await service.get_org_artifact(session, principal.org_id, artifact_id))
-
-
-class RetentionBody(BaseModel):
-    """A retention rule: files older than `days`, and versions beyond the newest `keep_last` of a
-    name, are purged; null for no limit of that kind."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    workflow_id: uuid.UUID | None = Field(default=None, description="A workflow's rule; null: the organisation's.")
-    days: int | None = Field(default=None, ge=1, le=36500, description="Days a file is kept.")
-    keep_last: int | None = Field(default=None, ge=1, le=100000, description="Versions of a name kept.")
-
-
-Manager = Annotated[Principal, Depends(require(Permission.ORG_MANAGE))]
-
-
-@router.put("/retention", response_model=RetentionBody, summary="Set the organisation's or a workflow's retention")
-async def set_rule(body: RetentionBody, principal: Manager, session: SessionDep) -> RetentionBody:
-    row = await set_retention(
-        session, principal.org_id, workflow_id=body.workflow_id, days=body.days, keep_last=body.keep_last
-    )
-    return RetentionBody(workflow_id=row.workflow_id, days=row.days, keep_last=row.keep_last)

@@ -54,6 +54,7 @@ def test_every_param_holding_a_credential_name_is_marked() -> None:
         "ApiKeyAuth.credential",
         "OAuth2ClientCredentials.credential",
         "TlsOptions.client_cert",
+        "FilePart.storage_credential",
     }
     assert marked["db.query"] == {"params.credential"}
     assert _marked(registry.get("db.begin").params.model_json_schema()) == {"params.credential"}

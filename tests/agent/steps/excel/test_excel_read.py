@@ -75,8 +75,11 @@ async def test_missing_file_and_storage_url(env: StepEnvironment, tmp_path: Path
     with pytest.raises(BusinessError, match=r"nope\.xlsx does not exist") as caught:
         await env.run(excel_read, {"path": str(tmp_path / "nope.xlsx")})
     assert caught.value.kind == "file_not_found"
-    with pytest.raises(BusinessError, match=re.escape("copy the file to a local path with a files.* step")):
-        await env.run(excel_read, {"path": "s3://bucket/a.xlsx"})
+    # Storage URLs are read through the files family (tests/agent/steps/storage_io/); an unknown
+    # scheme is refused with the list of those there are.
+    with pytest.raises(StepError, match=re.escape("'webdav://' is not a supported storage; use one of:")) as url:
+        await env.run(excel_read, {"path": "webdav://host/a.xlsx"})
+    assert url.value.kind == "validation"
 
 
 async def test_xls_is_read_with_types(env: StepEnvironment) -> None:

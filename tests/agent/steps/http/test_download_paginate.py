@@ -62,11 +62,12 @@ async def test_a_refused_download_leaves_no_file(
     assert os.listdir(tmp_path) == []
 
 
-async def test_download_to_a_storage_url_says_it_is_not_supported(
+async def test_download_to_an_unknown_storage_says_which_there_are(
     env: StepEnvironment, server: srv.LoopbackSite
 ) -> None:
-    with pytest.raises(StepError, match="storage URLs"):
-        await env.run(download, {"url": f"{server.url}/download", "path": "s3://bucket/key"})
+    # Storage URLs themselves: tests/agent/steps/storage_io/test_http_email.py.
+    with pytest.raises(StepError, match="'webdav://' is not a supported storage"):
+        await env.run(download, {"url": f"{server.url}/download", "path": "webdav://host/key"})
 
 
 @pytest.mark.parametrize(
