@@ -164,7 +164,27 @@ class Settings(BaseSettings):
     agent_handshake_wait_s: float = Field(
         default=5.0,
         gt=0,
-        description=("How long a handshake waits to be admitted before it is closed with 1013 (try again later)."),
+        description=(
+            "How long a queued handshake waits to be admitted, on top of twice the wait its place in the "
+            "queue was expected to take; past it, it is answered 503 (or closed with 1013 if its hello waited)."
+        ),
+    )
+    agent_handshake_queue: int = Field(
+        default=256,
+        ge=1,
+        description=(
+            "Agent handshakes that may wait for admission; a connection that finds this many waiting is "
+            "answered HTTP 503 with a Retry-After (its turn, from the measured admission rate) before it is "
+            "accepted, which costs the server almost nothing."
+        ),
+    )
+    agent_handshake_retry_max_s: float = Field(
+        default=60.0,
+        ge=1,
+        description=(
+            "The longest Retry-After a refused agent connection is given. Keep it under the time a fleet "
+            "needs to reconnect, and mind that an agent away longer than agent_grace_s has its executions requeued."
+        ),
     )
     lease_margin_s: float | None = Field(
         default=None,
