@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from orchestrator.api import body_limit, direct_start, errors
-from orchestrator.api.agent_door import AgentSocketDoor
+from orchestrator.api.agent_door import AgentSocketDoor, HandshakeMetrics
 from orchestrator.api.body_limit import BodyLimitMiddleware
 from orchestrator.api.direct_start import DirectStart
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.agent_handshake_gate = HandshakeGate(
             settings.agent_handshakes,
             queue=settings.agent_handshake_queue,
+            max_wait_s=settings.agent_handshake_wait_s,
             retry_max_s=settings.agent_handshake_retry_max_s,
         )
         # A storm defers full garbage collections (if `rpa orchestrator` installed its policy).
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.metrics.registry.register(HandshakeMetrics(app))
     errors.install(app)
     body_limit.install(app)
     add_flat(app, [health.router])

@@ -165,17 +165,18 @@ class Settings(BaseSettings):
         default=5.0,
         gt=0,
         description=(
-            "How long a queued handshake waits to be admitted, on top of twice the wait its place in the "
-            "queue was expected to take; past it, it is answered 503 (or closed with 1013 if its hello waited)."
+            "The longest expected wait (the handshakes queued ahead, at the measured admission rate) a new "
+            "agent connection is queued for; past it, it is answered HTTP 503 with a Retry-After before it is "
+            "accepted. A queued one that waits this long on top of twice its expected wait is answered the same "
+            "(or closed with 1013 if its hello waited)."
         ),
     )
     agent_handshake_queue: int = Field(
-        default=256,
+        default=4096,
         ge=1,
         description=(
-            "Agent handshakes that may wait for admission; a connection that finds this many waiting is "
-            "answered HTTP 503 with a Retry-After (its turn, from the measured admission rate) before it is "
-            "accepted, which costs the server almost nothing."
+            "Agent handshakes that may wait for admission at most, whatever their expected wait; a connection "
+            "past it is answered HTTP 503 with a Retry-After."
         ),
     )
     agent_handshake_retry_max_s: float = Field(

@@ -8,7 +8,7 @@ its own. A connection that stayed up for `healthy_s` starts the sequence again, 
 An orchestrator too busy to take the connection (a reconnect storm) answers HTTP 503 with a
 `Retry-After`: its own estimate of when this agent's turn comes, the turns of the refused spread
 out at the rate it admits them. That wait is kept whatever the cap (coming back sooner would only
-be refused again), with a little jitter on top, and does not move the exponential sequence on.
+be refused again), with up to a second and a tenth more on top (jitter), and does not move the exponential sequence on.
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from dataclasses import dataclass, field
 LEASE_SHARE = 0.5
 """The longest wait, as a share of the lease: the reconnect itself takes time too."""
 
-RETRY_AFTER_JITTER = 0.25
-"""A `Retry-After` wait is lengthened by up to this share (it is given in whole seconds)."""
+RETRY_AFTER_JITTER = 0.1
+"""A `Retry-After` wait is lengthened by up to 1 s (it is given in whole seconds: the agents given
+the same number spread over the second that follows) plus this share of it."""
 
 RETRY_AFTER_MAX_S = 300.0
 """The longest `Retry-After` an agent keeps (a bad value must not park it for hours)."""
 
 
 def retry_after_delay(seconds: float, rng: random.Random) -> float:
-    """The wait for an orchestrator's `Retry-After: seconds`: that, plus up to a quarter more."""
+    """The wait for an orchestrator's `Retry-After: seconds`: that, plus up to 1 s and a tenth more."""
     seconds = min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
-    return seconds * rng.uniform(1.0, 1.0 + RETRY_AFTER_JITTER)
+    return seconds + rng.uniform(0.0, 1.0 + seconds * RETRY_AFTER_JITTER)
 
 
 @dataclass

@@ -12,6 +12,10 @@ through), and the route stays in the table for the OpenAPI document and for apps
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -40,3 +44,23 @@ class AgentSocketDoor:
             await agent_socket.deny_busy(scope, send, retry_after)
             return
         await agent_socket.connect(WebSocket(scope, receive, send))
+
+
+class HandshakeMetrics:
+    """The handshake gate on `/metrics`: waiting, admitted, refused (503), the measured rate."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        gate: HandshakeGate | None = getattr(self.app.state, "agent_handshake_gate", None)
+        if gate is None:
+            return
+        yield GaugeMetricFamily("rpa_agent_handshakes_waiting", "Agent handshakes waiting for admission", gate.waiting)
+        yield CounterMetricFamily("rpa_agent_handshakes_admitted", "Places given to agent handshakes", gate.admitted)
+        yield CounterMetricFamily(
+            "rpa_agent_handshakes_refused", "Agent connections answered 503 (the queue was full)", gate.refused
+        )
+        yield GaugeMetricFamily(
+            "rpa_agent_handshake_rate", "Agent handshakes admitted per second when the gate is full", gate.rate
+        )

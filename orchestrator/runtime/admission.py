@@ -8,12 +8,16 @@ as a new one, timed out (1013), and the key lookup and accept they had cost were
 nothing, while the agent came back to pay for them again. Here a second part goes before every
 first part that waits, so a handshake once begun is finished first.
 
-The queue is bounded. A connection that finds it full is refused before anything is done for it
-(no routing, no accept, no key lookup): an HTTP 503 whose `Retry-After` is a turn of its own
-(`refusal`). The turns are handed out one after another at the rate the gate is measured to
-admit handshakes, so that the refused come back spread out, about as fast as they can be served,
-rather than all at once to be refused again. The rate is not configured: it is the number of
-places over the time a place is held, a moving average of what the database work really took.
+The queue is bounded, by time more than by length: waiting costs a connection nothing but memory
+while a refusal costs it a second connection, but an agent gives up on an upgrade unanswered for 10
+s. So a connection is queued while its expected wait (the queue ahead of it at the measured rate)
+is within `max_wait_s`, and the queue's length is only a hard cap. One that cannot be queued is
+refused before anything is done for it (no routing, no accept, no key lookup): an HTTP 503 whose
+`Retry-After` is a turn of its own (`refusal`). The turns are handed out one after another at the
+rate the gate is measured to admit handshakes, so that the refused come back spread out, about as
+fast as they can be served, rather than all at once to be refused again. The rate is not
+configured: it is the number of places over the time a place is held, a moving average of what the
+database work really took.
 
 While connections wait or turns are still due, the gate is `storming`; `on_storm` is told when a
 storm begins (at once) and when it is over (at the next `check` after `QUIET_S` of calm), so that
@@ -46,7 +50,8 @@ class HandshakeGate:
 
     Args:
         places: how many may hold a place at once.
-        queue: how many may wait before `refusal` turns new ones away (None: no bound).
+        queue: how many may wait at most before `refusal` turns new ones away (None: no cap).
+        max_wait_s: the longest expected wait `refusal` queues a new one for (None: no bound).
         retry_max_s: the latest turn `refusal` hands out, in seconds from now.
         clock: monotonic seconds (replaced in tests).
     """
@@ -56,11 +61,13 @@ class HandshakeGate:
         places: int,
         *,
         queue: int | None = None,
+        max_wait_s: float | None = None,
         retry_max_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.places = places
         self.queue = queue
+        self.max_wait_s = max_wait_s
         self.retry_max_s = retry_max_s
         self.hold_s = INITIAL_HOLD_S
         """Moving average of how long a place is held (`observe`)."""
@@ -116,9 +123,13 @@ class HandshakeGate:
         return ahead * self.hold_s / self.places
 
     def refusal(self) -> int | None:
-        """None when a new connection may queue; when the queue is full, the seconds it should
-        wait before it tries again (its turn; at least 1, at most `retry_max_s`)."""
-        if self.queue is None or self._waiting < self.queue:
+        """None when a new connection may queue; when the queue is full (its length at `queue`, or
+        its expected wait past `max_wait_s`), the seconds it should wait before it tries again
+        (its turn; at least 1, at most `retry_max_s`)."""
+        full = self.queue is not None and self._waiting >= self.queue
+        if not full and self.max_wait_s is not None:
+            full = self.expected_wait_s(self._waiting + PLACES_PER_HANDSHAKE) > self.max_wait_s
+        if not full:
             return None
         self.refused += 1
         return self.turn()

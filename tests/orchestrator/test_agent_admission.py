@@ -1,9 +1,10 @@
 """Admission control for agent handshakes, over a real uvicorn socket with real agent clients.
 
-At most `agent_handshakes` do their database work at once; at most `agent_handshake_queue` wait;
-a connection past that is answered HTTP 503 with a `Retry-After` before it is accepted (no
-accept, no key lookup), and the agent waits at least that long before it tries again, then gets
-in. A storm (the queue full) defers full garbage collections, and the deferral ends with it.
+At most `agent_handshakes` do their database work at once; a connection that would wait longer than
+`agent_handshake_wait_s` (or past `agent_handshake_queue`) is answered HTTP 503 with a
+`Retry-After` before it is accepted (no accept, no key lookup), and the agent waits at least that
+long before it tries again, then gets in. A storm (the queue full) defers full garbage collections,
+and the deferral ends with it.
 """
 
 from __future__ import annotations
@@ -101,6 +102,12 @@ async def _agent_key(app: FastAPI, tenant: TenantFactory) -> str:
     return key
 
 
+async def _metrics(app: FastAPI) -> str:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        return (await http.get("/metrics")).text
+
+
 async def _try(served: Served, key: str) -> InvalidStatus | None:
     """Open the agent socket once: None if it was accepted, else the refusal."""
     try:
@@ -153,6 +160,9 @@ async def test_a_connection_past_the_queue_is_refused_503_without_an_accept(
     assert gate.admitted == looked_up  # nor its key looked up: refused before anything was done
     assert gate.refused == 1
     assert gc.get_threshold()[2] == DEFERRED_THRESHOLD  # a storm: full collections deferred
+    metrics = await _metrics(app)
+    assert "rpa_agent_handshakes_refused_total 1.0" in metrics
+    assert "rpa_agent_handshakes_waiting 1.0" in metrics
 
     await _drain(gate, waiter)
     assert await _try(served, key) is None  # room again: in
@@ -214,6 +224,27 @@ def test_turns_are_handed_out_one_after_another_at_the_measured_rate() -> None:
     assert gate.refusal() == 1
     many = [gate.refusal() for _ in range(200)]
     assert max(many) == 30  # never beyond retry_max_s
+
+
+async def test_a_connection_is_queued_while_its_expected_wait_is_short() -> None:
+    # Waiting costs a connection nothing but memory, a refusal a second connection: the queue is
+    # bounded by the wait it means at the measured rate, not by a length.
+    gate = HandshakeGate(2, max_wait_s=1.0)
+    gate.hold_s = 0.1  # 20 places a second: 10 handshakes (each takes a place twice)
+    await gate.acquire()
+    await gate.acquire()
+    waiters = [asyncio.ensure_future(gate.acquire()) for _ in range(18)]
+    await asyncio.sleep(0)
+    assert gate.refusal() is None  # 18 ahead and its own 2 places: 1.0 s
+    waiters.append(asyncio.ensure_future(gate.acquire()))
+    await asyncio.sleep(0)
+    assert gate.refusal() == 2  # 1.05 s: refused, its turn after the queue (0.95 s) and its own
+    gate.hold_s = 0.01  # the database got faster: the same queue is a short wait
+    assert gate.refusal() is None
+    for waiter in waiters:
+        waiter.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    assert gate.waiting == 0
 
 
 def test_the_hold_time_is_measured() -> None:
