@@ -216,7 +216,13 @@ def log_problems(log: Path, offset: int = 0) -> dict[str, Any]:
         for line in lines
         if (m := re.match(r"\S+ (\S+) WARNING rpa\.orchestrator\.gc: .* held the server for (\d+) ms", line))
     ]
-    return {"count": len(found), "first": found[:5], "gc_pauses": [(at[:12], int(ms)) for at, ms in pauses][:200]}
+    storms = [line[:400] for line in lines if "reconnect storm is over" in line or "garbage collections" in line]
+    return {
+        "count": len(found),
+        "first": found[:5],
+        "gc_pauses": [(at[:12], int(ms)) for at, ms in pauses][:200],
+        "storms": storms[:20],
+    }
 
 
 # -- simulated agents ------------------------------------------------------------------------------

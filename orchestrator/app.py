@@ -45,14 +45,31 @@ API_PREFIX = "/api/v1"
 log = logging.getLogger("rpa.orchestrator.agents")
 
 
-def _storm(active: bool) -> None:
-    if active:
-        log.warning(
-            "agents are reconnecting in a storm: handshakes queue, and those past the queue are told when to retry"
-        )
-    else:
-        log.info("the agents' reconnect storm is over")
-    during_storm(active)
+class _StormLog:
+    """Says when an agents' reconnect storm begins and ends, with what the gate did meanwhile, and
+    defers full garbage collections for it (if `rpa orchestrator` installed its policy)."""
+
+    def __init__(self, gate: HandshakeGate) -> None:
+        self.gate = gate
+        self.began = (0, 0)
+
+    def __call__(self, active: bool) -> None:
+        if active:
+            self.began = (self.gate.admitted, self.gate.refused)
+            log.warning(
+                "agents are reconnecting in a storm: handshakes queue, and those that would wait too long "
+                "are answered 503 with a turn to come back at"
+            )
+        else:
+            log.info(
+                "the agents' reconnect storm is over: %d handshake places given, %d connections answered 503 "
+                "(admitting %.0f handshakes/s, a place held %.1f ms on average)",
+                self.gate.admitted - self.began[0],
+                self.gate.refused - self.began[1],
+                self.gate.rate,
+                self.gate.hold_s * 1000,
+            )
+        during_storm(active)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -109,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retry_max_s=settings.agent_handshake_retry_max_s,
         )
         # A storm defers full garbage collections (if `rpa orchestrator` installed its policy).
-        app.state.agent_handshake_gate.on_storm = _storm
+        app.state.agent_handshake_gate.on_storm = _StormLog(app.state.agent_handshake_gate)
         checkpoints = CheckpointWriter(db, checkpoint_dir(settings.data_dir), keys.current, settings.audit_checkpoint_s)
         await checkpoints.write()  # chains written by commands while the server was down
         commits.start()
@@ -122,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             storm_watch.cancel()
-            _storm(False)
+            during_storm(False)
             await checkpoints.stop()
             await purger.stop()
             await reaper.stop()
