@@ -396,9 +396,20 @@ async def connect_all(
     url = orch.url.replace("http://", "ws://") + API + "/agents/connect"
 
     async def timed(agent: SimAgent) -> float:
+        from websockets.exceptions import InvalidStatus
+
+        from agent.runtime._backoff import retry_after_delay
+
         began = time.perf_counter()
-        await agent.connect(url)
-        return time.perf_counter() - began
+        while True:
+            try:
+                await agent.connect(url)
+                return time.perf_counter() - began
+            except InvalidStatus as refused:  # a busy server's 503: back at the turn it gave, as an agent is
+                retry_after = refused.response.headers.get("Retry-After", "")
+                if refused.response.status_code != 503 or not retry_after.isdigit():
+                    raise
+                await asyncio.sleep(retry_after_delay(float(retry_after), random.Random()))
 
     results = await in_batches([timed(agent) for agent in agents], CONNECT_CONCURRENCY)
     failures = Counter(_why(r) for r in results if isinstance(r, BaseException))
