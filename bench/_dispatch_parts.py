@@ -410,6 +410,10 @@ async def connect_all(
                 if refused.response.status_code != 503 or not retry_after.isdigit():
                     raise
                 await asyncio.sleep(retry_after_delay(float(retry_after), random.Random()))
+            except RuntimeError as closed:  # a hello closed "busy" (1013): an agent comes back too
+                if "code='busy'" not in str(closed):
+                    raise
+                await asyncio.sleep(random.uniform(0.5, 1.5))
 
     results = await in_batches([timed(agent) for agent in agents], CONNECT_CONCURRENCY)
     failures = Counter(_why(r) for r in results if isinstance(r, BaseException))

@@ -91,13 +91,17 @@ async def _admitted(app: Any, *, ahead: bool = False) -> AsyncIterator[None]:
     (the second part of a handshake) goes before every first part that waits.
 
     A waiter gives up after `agent_handshake_wait_s` plus twice the wait its place in the queue
-    was expected to take (the queue is bounded, so that is bounded too).
+    was expected to take (the queue is bounded, so that is bounded too); the second part not
+    before `HELLO_TIMEOUT_S`: on a starved machine (load average 13) hellos were closed with 1013
+    after their accept and key lookup had been paid for.
 
     Raises:
         _NotAdmitted: no place came free in that time.
     """
     gate: HandshakeGate = started(app, "agent_handshake_gate")
     patience = app.state.settings.agent_handshake_wait_s + 2 * gate.expected_wait_s()
+    if ahead:  # accepted, its hello read: giving up now would waste what it cost, so wait longer
+        patience = max(patience, HELLO_TIMEOUT_S)
     try:
         await asyncio.wait_for(gate.acquire(ahead=ahead), patience)
     except TimeoutError:
