@@ -16,8 +16,13 @@ refused before anything is done for it (no routing, no accept, no key lookup): a
 `Retry-After` is a turn of its own (`refusal`). The turns are handed out one after another at the
 rate the gate is measured to admit handshakes, so that the refused come back spread out, about as
 fast as they can be served, rather than all at once to be refused again. The rate is not
-configured: it is the number of places over the time a place is held, a moving average of what the
-database work really took.
+configured. The gate's own bound is its places over the time a place is held (a moving average of
+what the database work took), but in a storm the event loop is the bottleneck (accepts, upgrades,
+hellos, the heartbeats of those already back), not the database: at 10,000 agents the hold time
+promised 1,300-3,700 handshakes a second, turns were spaced by it, and agents came back faster
+than they were served, to be refused again (16,927 refusals). So while handshakes complete in a
+storm, the rate is the one measured over the last `RATE_WINDOW_S` (`completed`), times `PROBE`
+so that it can rise when the server keeps up, never above the gate's own bound.
 
 While connections wait or turns are still due, the gate is `storming`; `on_storm` is told when a
 storm begins (at once) and when it is over (at the next `check` after `QUIET_S` of calm), so that
@@ -40,6 +45,16 @@ HOLD_SMOOTHING = 0.05
 
 PLACES_PER_HANDSHAKE = 2
 """A handshake takes a place twice: for the key's lookup, then for the hello's reconciliation."""
+
+RATE_WINDOW_S = 5.0
+"""Handshakes completed within this many seconds make the measured rate."""
+
+RATE_SAMPLES = 20
+"""Completed handshakes in the window before the measured rate is believed."""
+
+PROBE = 1.25
+"""Turns are handed out this much faster than handshakes were measured to complete: if the server
+keeps up, the measured rate rises with them; if not, the queue grows and refusals begin earlier."""
 
 QUIET_S = 5.0
 """A storm is over once nobody has waited, and no turn handed out has been due, for this long."""
@@ -81,6 +96,7 @@ class HandshakeGate:
         self._horizon = 0.0  # when the last turn handed out falls due
         self._busy_until = -math.inf
         self._storm = False
+        self._completed: deque[float] = deque()
         self.on_storm: Callable[[bool], None] | None = None
         """Called with True when a storm begins (as many wait as there are places, or one is refused),
         False when `check` finds it over."""
@@ -92,8 +108,24 @@ class HandshakeGate:
 
     @property
     def rate(self) -> float:
-        """Handshakes the gate admits per second when it is full, as measured."""
-        return self.places / (self.hold_s * PLACES_PER_HANDSHAKE)
+        """Handshakes per second the gate can be expected to admit: its own bound (places over
+        the hold time), or in a storm what was measured to complete (times `PROBE`) if less."""
+        bound = self.places / (self.hold_s * PLACES_PER_HANDSHAKE)
+        if not self._storm:
+            return bound
+        now = self._clock()
+        while self._completed and self._completed[0] < now - RATE_WINDOW_S:
+            self._completed.popleft()
+        if len(self._completed) < RATE_SAMPLES:
+            return bound
+        measured = len(self._completed) / max(now - self._completed[0], 1.0)
+        return min(bound, measured * PROBE)
+
+    def completed(self) -> None:
+        """Count one handshake completed (its second part done) into the measured rate."""
+        self._completed.append(self._clock())
+        if len(self._completed) > 100_000:
+            self._completed.popleft()
 
     def storming(self) -> bool:
         """Whether connections wait, or turns handed out are due, or were within `QUIET_S`."""
@@ -120,7 +152,7 @@ class HandshakeGate:
     def expected_wait_s(self, position: int | None = None) -> float:
         """How long a waiter at `position` (default: the end of the queue) is expected to wait."""
         ahead = self._waiting if position is None else position
-        return ahead * self.hold_s / self.places
+        return ahead / (self.rate * PLACES_PER_HANDSHAKE)
 
     def refusal(self) -> int | None:
         """None when a new connection may queue; when the queue is full (its length at `queue`, or
@@ -139,7 +171,7 @@ class HandshakeGate:
         admitted, the turns already handed out and the queue counted (at least 1, rounded up:
         `Retry-After` takes whole seconds)."""
         now = self._clock()
-        spacing = self.hold_s * PLACES_PER_HANDSHAKE / self.places
+        spacing = 1 / self.rate
         self._horizon = min(max(self._horizon, now + self.expected_wait_s()) + spacing, now + self.retry_max_s)
         self._busy(self._horizon)
         return max(1, math.ceil(self._horizon - now))

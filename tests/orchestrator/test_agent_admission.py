@@ -25,7 +25,7 @@ from websockets.exceptions import InvalidStatus
 
 from agent.runtime import AgentConfig, AgentRuntime
 from orchestrator.gc_policy import DEFERRED_THRESHOLD, GcPolicy, during_storm
-from orchestrator.runtime.admission import HandshakeGate
+from orchestrator.runtime.admission import PROBE, HandshakeGate
 from orchestrator.settings import Settings
 from shared.steps import StepRegistry
 from tests.orchestrator.conftest import TenantFactory
@@ -245,6 +245,23 @@ async def test_a_connection_is_queued_while_its_expected_wait_is_short() -> None
         waiter.cancel()
     await asyncio.gather(*waiters, return_exceptions=True)
     assert gate.waiting == 0
+
+
+async def test_in_a_storm_turns_follow_the_handshakes_measured_to_complete() -> None:
+    # The hold time said 400 handshakes a second; the server completed 10 a second. Turns spaced
+    # by the first brought agents back 40 times faster than they could be served.
+    now = [0.0]
+    gate = HandshakeGate(16, queue=0, retry_max_s=300, clock=lambda: now[0])
+    gate.hold_s = 0.02
+    assert gate.rate == 400.0
+    assert gate.refusal() == 1  # a storm begins
+    for _ in range(50):  # 10 a second over 5 s
+        now[0] += 0.1
+        gate.completed()
+    assert gate.rate == pytest.approx(10 * PROBE, rel=0.03)
+    turns = [gate.refusal() for _ in range(125)]
+    assert max(turns) == 10  # 125 turns at 12.5 a second: 10 s, not 0.3 s
+    assert turns.count(1) < 20
 
 
 def test_the_hold_time_is_measured() -> None:

@@ -112,6 +112,8 @@ async def _admitted(app: Any, *, ahead: bool = False) -> AsyncIterator[None]:
     finally:
         gate.observe(time.perf_counter() - began)
         gate.release()
+        if ahead:
+            gate.completed()
 
 
 @router.websocket("/agents/connect")
