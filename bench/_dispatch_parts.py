@@ -216,7 +216,13 @@ def log_problems(log: Path, offset: int = 0) -> dict[str, Any]:
         for line in lines
         if (m := re.match(r"\S+ (\S+) WARNING rpa\.orchestrator\.gc: .* held the server for (\d+) ms", line))
     ]
-    return {"count": len(found), "first": found[:5], "gc_pauses": [(at[:12], int(ms)) for at, ms in pauses][:200]}
+    storms = [line[:400] for line in lines if "reconnect storm is over" in line or "garbage collections" in line]
+    return {
+        "count": len(found),
+        "first": found[:5],
+        "gc_pauses": [(at[:12], int(ms)) for at, ms in pauses][:200],
+        "storms": storms[:20],
+    }
 
 
 # -- simulated agents ------------------------------------------------------------------------------
@@ -390,9 +396,24 @@ async def connect_all(
     url = orch.url.replace("http://", "ws://") + API + "/agents/connect"
 
     async def timed(agent: SimAgent) -> float:
+        from websockets.exceptions import InvalidStatus
+
+        from agent.runtime._backoff import retry_after_delay
+
         began = time.perf_counter()
-        await agent.connect(url)
-        return time.perf_counter() - began
+        while True:
+            try:
+                await agent.connect(url)
+                return time.perf_counter() - began
+            except InvalidStatus as refused:  # a busy server's 503: back at the turn it gave, as an agent is
+                retry_after = refused.response.headers.get("Retry-After", "")
+                if refused.response.status_code != 503 or not retry_after.isdigit():
+                    raise
+                await asyncio.sleep(retry_after_delay(float(retry_after), random.Random()))
+            except RuntimeError as closed:  # a hello closed "busy" (1013): an agent comes back too
+                if "code='busy'" not in str(closed):
+                    raise
+                await asyncio.sleep(random.uniform(0.5, 1.5))
 
     results = await in_batches([timed(agent) for agent in agents], CONNECT_CONCURRENCY)
     failures = Counter(_why(r) for r in results if isinstance(r, BaseException))

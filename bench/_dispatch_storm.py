@@ -39,6 +39,8 @@ from _dispatch_parts import (
     start,
 )
 
+from agent.runtime._backoff import retry_after_delay
+
 TARGET_READ_P99_MS = 250
 
 
@@ -87,17 +89,27 @@ class Prober(threading.Thread):
         }
 
 
-async def _reconnect(agent: SimAgent, url: str, retries: Counter[str]) -> float:
-    """Reconnect as `agent/runtime.py` does; returns when it was back (perf_counter)."""
-    delay = 0.2
+async def _reconnect(agent: SimAgent, url: str, retries: Counter[str], rng: random.Random) -> float:
+    """Reconnect as `agent/runtime.py` does; returns when it was back (perf_counter). A refusal
+    with a `Retry-After` (HTTP 503) is waited out as the agent does (`retry_after_delay`)."""
+    from websockets.exceptions import InvalidStatus
+
+    delay, wait = 0.2, 0.2 * rng.uniform(0.5, 1.5)
     while True:
-        await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+        await asyncio.sleep(wait)
         try:
             await agent.connect(url)
             return time.perf_counter()
+        except InvalidStatus as refused:
+            retries[_why(refused)[:80]] += 1
+            retry_after = refused.response.headers.get("Retry-After", "")
+            if refused.response.status_code == 503 and retry_after.isdigit():
+                wait = retry_after_delay(float(retry_after), rng)
+                continue
         except Exception as error:
             retries[_why(error)[:80]] += 1
-            delay = min(delay * 2, 10.0)
+        delay = min(delay * 2, 10.0)
+        wait = delay * rng.uniform(0.5, 1.5)
 
 
 async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -116,7 +128,8 @@ async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> d
     url = orch.url.replace("http://", "ws://") + API + "/agents/connect"
     retries: Counter[str] = Counter()
     began = time.perf_counter()
-    back = await asyncio.gather(*(_reconnect(agent, url, retries) for agent in agents))
+    rng = random.Random()
+    back = await asyncio.gather(*(_reconnect(agent, url, retries, rng) for agent in agents))
     storm_s = max(back) - began
     prober.phase = "after"
     await asyncio.sleep(1)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from orchestrator.api import body_limit, direct_start, errors
+from orchestrator.api.agent_door import AgentSocketDoor, HandshakeMetrics
 from orchestrator.api.body_limit import BodyLimitMiddleware
 from orchestrator.api.direct_start import DirectStart
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
@@ -19,7 +22,9 @@ from orchestrator.db.group_commit import CommitLoop
 from orchestrator.db.migrate import upgrade
 from orchestrator.db.read_cache import AUTH_TABLES, PIN_TABLES, ReadCache
 from orchestrator.db.session import Database
+from orchestrator.gc_policy import during_storm
 from orchestrator.logging import install as install_log_masking
+from orchestrator.runtime import admission
 from orchestrator.runtime.admission import HandshakeGate
 from orchestrator.runtime.agent_writer import AgentWriter
 from orchestrator.runtime.artifact_purger import ArtifactPurger
@@ -37,6 +42,35 @@ from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings
 
 API_PREFIX = "/api/v1"
+
+log = logging.getLogger("rpa.orchestrator.agents")
+
+
+class _StormLog:
+    """Says when an agents' reconnect storm begins and ends, with what the gate did meanwhile, and
+    defers full garbage collections for it (if `rpa orchestrator` installed its policy)."""
+
+    def __init__(self, gate: HandshakeGate) -> None:
+        self.gate = gate
+        self.began = (0, 0)
+
+    def __call__(self, active: bool) -> None:
+        if active:
+            self.began = (self.gate.admitted, self.gate.refused)
+            log.warning(
+                "agents are reconnecting in a storm: handshakes queue, and those that would wait too long "
+                "are answered 503 with a turn to come back at"
+            )
+        else:
+            log.info(
+                "the agents' reconnect storm is over: %d handshake places given, %d connections answered 503 "
+                "(admitting %.0f handshakes/s, a place held %.1f ms on average)",
+                self.gate.admitted - self.began[0],
+                self.gate.refused - self.began[1],
+                self.gate.rate,
+                self.gate.hold_s * 1000,
+            )
+        during_storm(active)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -89,7 +123,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.lease_reaper = reaper
         app.state.artifact_purger = purger
         # How many agent handshakes do their database work at once (api/routes/agent_socket.py).
-        app.state.agent_handshake_gate = HandshakeGate(settings.agent_handshakes)
+        app.state.agent_handshake_gate = HandshakeGate(
+            settings.agent_handshakes,
+            queue=settings.agent_handshake_queue,
+            max_wait_s=settings.agent_handshake_wait_s,
+            retry_max_s=settings.agent_handshake_retry_max_s,
+        )
+        # A storm defers full garbage collections (if `rpa orchestrator` installed its policy).
+        app.state.agent_handshake_gate.on_storm = _StormLog(app.state.agent_handshake_gate)
         checkpoints = CheckpointWriter(db, checkpoint_dir(settings.data_dir), keys.current, settings.audit_checkpoint_s)
         await checkpoints.write()  # chains written by commands while the server was down
         commits.start()
@@ -97,9 +138,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         purger.start()
         checkpoints.start()
         dispatcher.kick()  # executions queued before this start
+        storm_watch = asyncio.create_task(admission.watch(app.state.agent_handshake_gate))
         try:
             yield
         finally:
+            storm_watch.cancel()
+            during_storm(False)
             await checkpoints.stop()
             await purger.stop()
             await reaper.stop()
@@ -117,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.metrics.registry.register(HandshakeMetrics(app))
     errors.install(app)
     body_limit.install(app)
     add_flat(app, [health.router])
@@ -130,4 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     # Outermost: every answer carries them, a 413, a 429 or a 500 included.
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outside everything: an agent connection is refused before any of it runs, or skips it all
+    # (none of it does anything for a WebSocket) and the route table with it.
+    app.add_middleware(AgentSocketDoor, path=API_PREFIX + "/agents/connect")
     return app

@@ -164,7 +164,28 @@ class Settings(BaseSettings):
     agent_handshake_wait_s: float = Field(
         default=5.0,
         gt=0,
-        description=("How long a handshake waits to be admitted before it is closed with 1013 (try again later)."),
+        description=(
+            "The longest expected wait (the handshakes queued ahead, at the measured admission rate) a new "
+            "agent connection is queued for; past it, it is answered HTTP 503 with a Retry-After before it is "
+            "accepted. A queued one that waits this long on top of twice its expected wait is answered the same "
+            "(or closed with 1013 if its hello waited)."
+        ),
+    )
+    agent_handshake_queue: int = Field(
+        default=4096,
+        ge=1,
+        description=(
+            "Agent handshakes that may wait for admission at most, whatever their expected wait; a connection "
+            "past it is answered HTTP 503 with a Retry-After."
+        ),
+    )
+    agent_handshake_retry_max_s: float = Field(
+        default=60.0,
+        ge=1,
+        description=(
+            "The longest Retry-After a refused agent connection is given. Keep it under the time a fleet "
+            "needs to reconnect, and mind that an agent away longer than agent_grace_s has its executions requeued."
+        ),
     )
     lease_margin_s: float | None = Field(
         default=None,

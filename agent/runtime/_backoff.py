@@ -4,6 +4,11 @@ Exponential with jitter, and bounded twice: by `max_s`, and by a share of the le
 orchestrator announced, so that an agent back after one wait always finds its executions still
 its own. A connection that stayed up for `healthy_s` starts the sequence again, however it ended
 (a cut, a crash of the orchestrator, a close for missed heartbeats), not only after a clean close.
+
+An orchestrator too busy to take the connection (a reconnect storm) answers HTTP 503 with a
+`Retry-After`: its own estimate of when this agent's turn comes, the turns of the refused spread
+out at the rate it admits them. That wait is kept whatever the cap (coming back sooner would only
+be refused again), with up to a second and a tenth more on top (jitter), and does not move the exponential sequence on.
 """
 
 from __future__ import annotations
@@ -13,6 +18,19 @@ from dataclasses import dataclass, field
 
 LEASE_SHARE = 0.5
 """The longest wait, as a share of the lease: the reconnect itself takes time too."""
+
+RETRY_AFTER_JITTER = 0.1
+"""A `Retry-After` wait is lengthened by up to 1 s (it is given in whole seconds: the agents given
+the same number spread over the second that follows) plus this share of it."""
+
+RETRY_AFTER_MAX_S = 300.0
+"""The longest `Retry-After` an agent keeps (a bad value must not park it for hours)."""
+
+
+def retry_after_delay(seconds: float, rng: random.Random) -> float:
+    """The wait for an orchestrator's `Retry-After: seconds`: that, plus up to 1 s and a tenth more."""
+    seconds = min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
+    return seconds + rng.uniform(0.0, 1.0 + seconds * RETRY_AFTER_JITTER)
 
 
 @dataclass
@@ -48,9 +66,14 @@ class Backoff:
         if clean or seconds >= self.healthy_s:
             self._next = -1.0
 
-    def next_delay(self) -> float:
+    def next_delay(self, retry_after_s: float | None = None) -> float:
         """The wait before the next attempt: half to all of the current step ("equal jitter",
-        so agents cut together do not come back together), the step doubling up to the cap."""
+        so agents cut together do not come back together), the step doubling up to the cap; or,
+        when the orchestrator asked for one (`retry_after_s`), that wait (`retry_after_delay`)."""
+        if retry_after_s is not None:
+            delay = retry_after_delay(retry_after_s, self.rng)
+            self.delays.append(delay)
+            return delay
         step = self.min_s if self._next < 0 else min(self._next, self.cap_s)
         delay = min(self.rng.uniform(step / 2, step), self.cap_s)
         self._next = min(step * 2, self.cap_s)

@@ -202,12 +202,14 @@ class AgentRuntime:
             while True:
                 self._reload_key()
                 self._set_state(RuntimeState.CONNECTING)
-                self._welcomed_at, clean = None, False
+                self._welcomed_at, clean, retry_after = None, False, None
                 try:
                     async with self.connector() as transport:
                         clean = await self._session(transport)
                 except TransportClosed as exc:
-                    log.info("connection to %s lost or refused (%s)", self.config.url, exc.reason)
+                    retry_after = exc.retry_after_s
+                    if retry_after is None:
+                        log.info("connection to %s lost or refused (%s)", self.config.url, exc.reason)
                 except ProtocolError as exc:
                     log.error("the orchestrator sent something this agent cannot read: %s", exc.message)
                 finally:
@@ -222,8 +224,11 @@ class AgentRuntime:
                     self._again_now = False
                     continue
                 self._set_state(RuntimeState.WAITING)
-                delay = self.backoff.next_delay()
-                log.info("connecting again in %.2f s (at most %.2f s)", delay, self.backoff.cap_s)
+                delay = self.backoff.next_delay(retry_after)
+                if retry_after is not None:  # a storm: normal, and told once per attempt at most
+                    log.info("the orchestrator is busy; connecting again in %.2f s, as it asked", delay)
+                else:
+                    log.info("connecting again in %.2f s (at most %.2f s)", delay, self.backoff.cap_s)
                 await asyncio.sleep(delay)
         finally:
             probe.cancel()

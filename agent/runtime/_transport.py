@@ -27,12 +27,15 @@ class TransportClosed(Exception):
     Attributes:
         clean: the peer closed it in an orderly way (a close frame), rather than the network
             failing or the connection being refused.
+        retry_after_s: the orchestrator refused the connection as busy (HTTP 503) and said when
+            to try again (`Retry-After`, in seconds); None otherwise.
     """
 
-    def __init__(self, reason: str, *, clean: bool = False) -> None:
+    def __init__(self, reason: str, *, clean: bool = False, retry_after_s: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.clean = clean
+        self.retry_after_s = retry_after_s
 
 
 class Transport(Protocol):
@@ -116,10 +119,20 @@ def websocket_connector(url: str, key: Callable[[], str]) -> Connector:
                 yield _WebSocketTransport(ws)
         except ConnectionClosed as exc:
             raise _closed(exc) from None
-        except (OSError, InvalidHandshake, InvalidStatus, TimeoutError) as exc:
+        except InvalidStatus as exc:
+            raise _refused(exc.response.status_code, exc.response.headers.get("Retry-After")) from None
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise TransportClosed(type(exc).__name__) from None
 
     return connect
+
+
+def _refused(status: int, retry_after: str | None) -> TransportClosed:
+    """An upgrade answered with an HTTP status: a 503's `Retry-After` (whole seconds) is kept."""
+    seconds: float | None = None
+    if status == 503 and retry_after is not None and retry_after.strip().isdigit():
+        seconds = float(retry_after.strip())
+    return TransportClosed(f"HTTP {status}", retry_after_s=seconds)
 
 
 class _Closed:

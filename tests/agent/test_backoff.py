@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from agent.runtime._backoff import Backoff
+from agent.runtime._backoff import RETRY_AFTER_JITTER, RETRY_AFTER_MAX_S, Backoff
+from agent.runtime._transport import _refused
 
 SEEDS = [7, 1912, 424242]
 
@@ -46,3 +47,28 @@ def test_a_seed_replays_the_same_delays() -> None:
 
     assert run(5) == run(5)
     assert run(5) != run(6)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_busy_orchestrators_retry_after_is_kept_whatever_the_cap(seed: int) -> None:
+    # A storm: the orchestrator answers 503 with the turn it gives this agent; coming back sooner
+    # (the lease's cap, 5 s here) would only be refused again.
+    backoff = Backoff(min_s=0.2, max_s=5.0, healthy_s=5.0, rng=random.Random(seed))
+    backoff.lease_s = 10.0
+    first = backoff.next_delay()
+    waits = [backoff.next_delay(retry_after_s=12.0) for _ in range(50)]
+    assert min(waits) >= 12.0, f"seed {seed}"
+    assert max(waits) <= 12.0 + 1 + 12.0 * RETRY_AFTER_JITTER, f"seed {seed}"
+    assert len({round(w, 3) for w in waits}) > 40  # jittered: refused together, not back together
+    # The exponential sequence did not move on: the next plain delay is the second step's.
+    assert 0.2 <= backoff.next_delay() <= 0.4
+    assert first <= 0.2
+    assert backoff.next_delay(retry_after_s=1e9) <= RETRY_AFTER_MAX_S * (1 + RETRY_AFTER_JITTER) + 1
+
+
+def test_a_refused_upgrade_carries_the_retry_after_of_a_503_only() -> None:
+    assert _refused(503, "7").retry_after_s == 7.0
+    assert _refused(503, "7").reason == "HTTP 503"
+    assert _refused(503, "Wed, 21 Oct 2026 07:28:00 GMT").retry_after_s is None  # a date: not ours
+    assert _refused(503, None).retry_after_s is None
+    assert _refused(403, "7").retry_after_s is None

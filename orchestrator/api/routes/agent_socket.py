@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.types import Scope, Send
 
 from orchestrator.api.deps import started
 from orchestrator.runtime.admission import HandshakeGate
@@ -62,9 +65,25 @@ async def _frame(websocket: WebSocket) -> str | bytes:
 CLOSE_TRY_AGAIN_LATER = 1013
 """RFC 6455's "try again later": the handshake was not admitted in time (a reconnect storm)."""
 
+BUSY_MESSAGE = "too many agents are connecting at once; try again after Retry-After seconds"
+
 
 class _NotAdmitted(Exception):
-    """The handshake waited `agent_handshake_wait_s` for the gate in vain."""
+    """The handshake waited its turn at the gate in vain."""
+
+
+async def deny_busy(scope: Scope, send: Send, retry_after: int) -> None:
+    """Answer a WebSocket upgrade with HTTP 503 and `Retry-After` instead of accepting it (or, on
+    a server without the ASGI denial-response extension, close it before the accept: HTTP 403)."""
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+        return
+    body = json.dumps(
+        {"error": {"code": "busy", "message": BUSY_MESSAGE, "details": {"retry_after_s": retry_after}}}
+    ).encode()
+    headers = [(b"retry-after", str(retry_after).encode()), (b"content-type", b"application/json")]
+    await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 @contextlib.asynccontextmanager
@@ -72,18 +91,30 @@ async def _admitted(app: Any, *, ahead: bool = False) -> AsyncIterator[None]:
     """Hold one of the app's `agent_handshakes` places for the handshake's database work; `ahead`
     (the second part of a handshake) goes before every first part that waits.
 
+    A waiter gives up after `agent_handshake_wait_s` plus twice the wait its place in the queue
+    was expected to take (the queue is bounded, so that is bounded too); the second part not
+    before `HELLO_TIMEOUT_S`: on a starved machine (load average 13) hellos were closed with 1013
+    after their accept and key lookup had been paid for.
+
     Raises:
-        _NotAdmitted: none came free within `agent_handshake_wait_s`.
+        _NotAdmitted: no place came free in that time.
     """
     gate: HandshakeGate = started(app, "agent_handshake_gate")
+    patience = app.state.settings.agent_handshake_wait_s + 2 * gate.expected_wait_s()
+    if ahead:  # accepted, its hello read: giving up now would waste what it cost, so wait longer
+        patience = max(patience, HELLO_TIMEOUT_S)
     try:
-        await asyncio.wait_for(gate.acquire(ahead=ahead), app.state.settings.agent_handshake_wait_s)
+        await asyncio.wait_for(gate.acquire(ahead=ahead), patience)
     except TimeoutError:
         raise _NotAdmitted from None
+    began = time.perf_counter()
     try:
         yield
     finally:
+        gate.observe(time.perf_counter() - began)
         gate.release()
+        if ahead:
+            gate.completed()
 
 
 @router.websocket("/agents/connect")
@@ -94,15 +125,18 @@ async def connect(websocket: WebSocket) -> None:
     transaction) is the expensive part of a connection, and thousands at once after a restart kept
     API requests waiting behind them for seconds. At most `agent_handshakes` of those run at once
     (the wait for the hello frame holds no place), the reconciliations of handshakes under way
-    before the key lookups of new ones (`runtime/admission.py`); a handshake not admitted within
-    `agent_handshake_wait_s` is closed with 1013 (try again later), and the agent reconnects after
-    its backoff."""
+    before the key lookups of new ones (`runtime/admission.py`). A connection that finds
+    `agent_handshake_queue` waiting is answered 503 with a `Retry-After` before it is accepted
+    (`api/agent_door.py`); one that waits in vain is answered the same if it was not accepted yet,
+    and closed with 1013 (try again later) if it was (its hello waited)."""
     try:
         await _connect(websocket)
     except _NotAdmitted:
-        with contextlib.suppress(Exception):
-            if websocket.client_state.name == "CONNECTING":
-                await websocket.accept()
+        if websocket.client_state.name == "CONNECTING":
+            gate: HandshakeGate = started(websocket.app, "agent_handshake_gate")
+            with contextlib.suppress(Exception):
+                await deny_busy(websocket.scope, websocket.send, gate.turn())
+            return
         await _refuse(
             websocket, CLOSE_TRY_AGAIN_LATER, "busy", "too many agents are connecting at once; try again in a moment"
         )
