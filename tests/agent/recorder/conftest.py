@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,37 +24,15 @@ from typing import Any
 import pytest
 
 from tests.agent.steps.browser.site import SiteServer
+from tests.xvfb import xvfb_display
 
 EVENT_TIMEOUT_S = 30.0
 
 
 @pytest.fixture(scope="session")
 def display() -> Iterator[str]:
-    binary = shutil.which("Xvfb")
-    if binary is None:
-        pytest.fail("Xvfb is not installed: run installer/system-deps.sh (package xvfb)")
-    read_fd, write_fd = os.pipe()
-    process = subprocess.Popen(
-        [binary, "-displayfd", str(write_fd), "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        process.kill()
-        pytest.fail("Xvfb did not start (no display number reported)")
-    try:
-        yield f":{number}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with xvfb_display(1280, 900) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.xvfb import xvfb_display
 
 HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT = 1280, 800
@@ -36,41 +37,24 @@ class Display:
 
 @pytest.fixture(scope="session")
 def xvfb() -> Iterator[Display]:
-    binary = shutil.which("Xvfb")
-    if binary is None:
-        pytest.fail("Xvfb is not installed: run installer/system-deps.sh (package xvfb)")
-    read_fd, write_fd = os.pipe()
-    process = subprocess.Popen(
-        [binary, "-displayfd", str(write_fd), "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        process.kill()
-        pytest.fail("Xvfb did not start (no display number reported)")
+    with xvfb_display(WIDTH, HEIGHT) as name:
+        yield from _pointed_at(name)
+
+
+def _pointed_at(name: str) -> Iterator[Display]:
     # Only DISPLAY: the steps grab the screen with Pillow's XCB grab themselves, so they need no
     # XDG_SESSION_TYPE=x11 (which pyscreeze would want) and no scrot.
     saved = {key: os.environ.get(key) for key in ("DISPLAY", "XDG_SESSION_TYPE")}
     os.environ.pop("XDG_SESSION_TYPE", None)
-    os.environ["DISPLAY"] = f":{number}"
+    os.environ["DISPLAY"] = name
     try:
-        yield Display(f":{number}", WIDTH, HEIGHT)
+        yield Display(name, WIDTH, HEIGHT)
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class FormApp:
