@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.engine import _events as ev
 from shared.engine._frames import Frame, NodeFailed, Runtime
 from shared.errors import FlowInputError, RpaError, StepError
 from shared.expressions import ExpressionError
-from shared.flow import Graph, Node, resolve_inputs
+from shared.flow import Flow, Graph, Node, resolve_inputs
 
 if TYPE_CHECKING:
     from shared.engine._runner import Execution
@@ -220,7 +221,10 @@ async def _call(execution: Execution, node: Node, path: str, frame: Frame) -> An
         raise StepError(f"sub-flow '{reference}': {err}", kind="validation", retryable=False) from None
     except RpaError as err:
         raise StepError(f"sub-flow '{reference}': {err}", kind="validation", retryable=False) from None
-    runtime: Runtime = execution.runtime_for(sub, path, inputs, frame.runtime.depth + 1)
+    # The sub-flow's own folder, when the loader knows it (`FlowLoader`); else the caller's.
+    folder_of: Callable[[Flow], Path | None] | None = getattr(loader, "folder_of", None)
+    flow_dir = (folder_of(sub) if folder_of is not None else None) or frame.runtime.flow_dir
+    runtime: Runtime = execution.runtime_for(sub, path, inputs, frame.runtime.depth + 1, flow_dir)
     sub_frame = Frame(runtime)
     if path not in execution.state.variables:
         initial = execution.render((id(sub), "variables"), sub.variables, sub_frame)

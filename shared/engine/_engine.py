@@ -45,7 +45,11 @@ class ExecutionResult:
 
 
 class FlowLoader(Protocol):
-    """Finds the flow a `flow.call` node names."""
+    """Finds the flow a `flow.call` node names.
+
+    A loader may also offer `folder_of(flow) -> Path | None`: the folder of a flow it loaded,
+    where that sub-flow's assets sit; its steps then see it as `context().flow_dir` (else they
+    see their caller's)."""
 
     def load(self, reference: str, caller: Flow) -> Flow:
         """The flow `reference` names, as seen from `caller`."""
@@ -66,6 +70,10 @@ class FileFlowLoader:
     def remember(self, flow: Flow, path: Path) -> None:
         """Record where `flow` was read from, so its own references resolve next to it."""
         self._origin[id(flow)] = path.resolve().parent
+
+    def folder_of(self, flow: Flow) -> Path | None:
+        """The folder `flow` was read from (its assets sit there), or None."""
+        return self._origin.get(id(flow))
 
     def load(self, reference: str, caller: Flow) -> Flow:
         folder = self._origin.get(id(caller), self.base_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from shared.engine._state import NodeResult
@@ -29,6 +30,8 @@ class Runtime:
     inputs: dict[str, Any]
     variables: dict[str, Any]
     depth: int = 0
+    flow_dir: Path | None = None
+    """Where this flow's assets sit (`context().flow_dir` of its steps)."""
 
 
 @dataclass(slots=True)

@@ -424,7 +424,7 @@ class Execution:
             secret_sink=self.masker.add,
             resources=self.resources,
             note_sink=self._note_sink,
-            flow_dir=self.options.flow_dir,
+            flow_dir=frame.runtime.flow_dir,
         )
         assert definition.fn is not None
         self._step_events.add(stop)
@@ -556,10 +556,14 @@ class Execution:
         if self.options.on_log is not None:
             self.options.on_log(self.execution_id, path, level, message)
 
-    def runtime_for(self, flow: Any, scope: str, inputs: dict[str, Any], depth: int) -> Runtime:
-        """A runtime whose variables resume from the journal, or start from the flow's."""
+    def runtime_for(
+        self, flow: Any, scope: str, inputs: dict[str, Any], depth: int, flow_dir: Path | None = None
+    ) -> Runtime:
+        """A runtime whose variables resume from the journal, or start from the flow's; its steps
+        see `flow_dir` (the top flow's, `options.flow_dir`, when None)."""
         variables = self.state.variables.get(scope)
-        return Runtime(flow, scope, inputs, dict(variables) if variables is not None else {}, depth)
+        saved = dict(variables) if variables is not None else {}
+        return Runtime(flow, scope, inputs, saved, depth, flow_dir or self.options.flow_dir)
 
     def now(self) -> float:
         """Wall clock, for timings."""
