@@ -7,6 +7,11 @@ kept; the cache is bounded in bytes and evicts the least recently used contents 
 the file's mtime). Before the run, the files are copied into a folder of the execution
 (`<home>/flows/<execution>/`), the run's `flow_dir`: copies, so a step that writes to one
 cannot spoil the cache. A resumed execution gets the same map again and the same layout.
+
+The files of each sub-flow the job carries (`JobAssign.subflow_assets`) are laid out the same way
+in a folder of that sub-flow (`<home>/flows/<execution>.subflows/<name>/`, see `subflow_dir_of`),
+the `flow_dir` of its steps: beside the execution's folder, not in it, so that no path of the
+root flow's own files can meet them.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Collection, Mapping
@@ -26,7 +32,15 @@ from shared.protocol import FlowAsset
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["AssetCache", "AssetFetchError", "flow_dir_of", "prepare_assets", "remove_flow_dir"]
+__all__ = [
+    "AssetCache",
+    "AssetFetchError",
+    "flow_dir_of",
+    "prepare_assets",
+    "prepare_subflow_assets",
+    "remove_flow_dir",
+    "subflow_dir_of",
+]
 
 log = logging.getLogger("rpa.agent")
 
@@ -107,6 +121,17 @@ def flow_dir_of(home: Path, execution_id: str) -> Path:
     return home / "flows" / execution_id
 
 
+def subflow_dir_of(home: Path, execution_id: str, name: str) -> Path:
+    """Where the files of sub-flow `name` of an execution are laid out.
+
+    A workflow's name may hold any character: the folder is a safe slug of it and a hash of the
+    whole name (two names never share a folder).
+    """
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:40] or "flow"
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+    return home / "flows" / f"{execution_id}.subflows" / f"{slug}-{digest}"
+
+
 async def _fetch(http: httpx.AsyncClient, url: str, path: str, asset: FlowAsset) -> bytes:
     import httpx
 
@@ -138,6 +163,22 @@ def _target(folder: Path, path: str) -> Path:
     return folder.joinpath(*parts)
 
 
+async def _have(url: str, key: str, execution_id: str, assets: Mapping[str, FlowAsset], cache: AssetCache) -> None:
+    """Fetch into the cache every content of `assets` it lacks."""
+    import httpx
+
+    missing = {ref.sha256: path for path, ref in assets.items() if cache.get(ref.sha256) is None}
+    if not missing:
+        return
+    base = f"{url.rstrip('/')}/api/v1/agents/me/assets/{execution_id}"
+    refs = {ref.sha256: ref for ref in assets.values()}
+    async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {key}"}) as http:
+        for sha, path in missing.items():
+            data = await _fetch(http, f"{base}/{sha}", path, refs[sha])
+            await asyncio.to_thread(cache.put, sha, data)
+    log.info("execution %s: fetched %d asset(s)", execution_id, len(missing))
+
+
 async def prepare_assets(
     url: str,
     key: str,
@@ -162,21 +203,49 @@ async def prepare_assets(
     Raises:
         AssetFetchError: an asset that could not be fetched or does not match; names it.
     """
-    import httpx
-
-    missing = {ref.sha256: path for path, ref in assets.items() if cache.get(ref.sha256) is None}
-    if missing:
-        base = f"{url.rstrip('/')}/api/v1/agents/me/assets/{execution_id}"
-        refs = {ref.sha256: ref for ref in assets.values()}
-        async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {key}"}) as http:
-            for sha, path in missing.items():
-                data = await _fetch(http, f"{base}/{sha}", path, refs[sha])
-                await asyncio.to_thread(cache.put, sha, data)
-        log.info("execution %s: fetched %d asset(s)", execution_id, len(missing))
+    await _have(url, key, execution_id, assets, cache)
     folder = flow_dir_of(home, execution_id)
     await asyncio.to_thread(_lay_out, folder, assets, cache)
     await asyncio.to_thread(cache.evict, {ref.sha256 for ref in assets.values()})
     return folder
+
+
+async def prepare_subflow_assets(
+    url: str,
+    key: str,
+    home: Path,
+    execution_id: str,
+    subflows: Mapping[str, Mapping[str, FlowAsset]],
+    cache: AssetCache,
+) -> dict[str, Path]:
+    """Lay out the files of each sub-flow of the job in a folder of its own (`subflow_dir_of`).
+
+    Args:
+        url: the orchestrator's base URL.
+        key: the agent key.
+        home: the agent's home.
+        execution_id: the execution whose job carries the sub-flows.
+        subflows: sub-flow name -> relative path -> content; every sub-flow of the job gets a
+            folder, an empty one when it has no files.
+        cache: the agent's asset cache.
+
+    Returns:
+        Sub-flow name -> its folder (the `flow_dir` of its steps).
+
+    Raises:
+        AssetFetchError: an asset that could not be fetched or does not match; names it and its sub-flow.
+    """
+    folders: dict[str, Path] = {}
+    for name, assets in subflows.items():
+        try:
+            await _have(url, key, execution_id, assets, cache)
+            folders[name] = subflow_dir_of(home, execution_id, name)
+            await asyncio.to_thread(_lay_out, folders[name], assets, cache)
+        except AssetFetchError as exc:
+            raise AssetFetchError(f"sub-flow '{name}': {exc}") from None
+    wanted = {ref.sha256 for assets in subflows.values() for ref in assets.values()}
+    await asyncio.to_thread(cache.evict, wanted)
+    return folders
 
 
 def _lay_out(folder: Path, assets: Mapping[str, FlowAsset], cache: AssetCache) -> None:
@@ -191,5 +260,6 @@ def _lay_out(folder: Path, assets: Mapping[str, FlowAsset], cache: AssetCache) -
 
 
 def remove_flow_dir(home: Path, execution_id: str) -> None:
-    """Forget the execution's laid-out files (the cache keeps the contents)."""
+    """Forget the execution's laid-out files, its sub-flows' too (the cache keeps the contents)."""
     shutil.rmtree(flow_dir_of(home, execution_id), ignore_errors=True)
+    shutil.rmtree(home / "flows" / f"{execution_id}.subflows", ignore_errors=True)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from agent import session_checkpoints
 from agent.environment import allowed_env
 from agent.outbox import Outbox, OutboxJournal, OutboxWriteError
-from agent.runtime._assets import AssetCache, AssetFetchError, prepare_assets, remove_flow_dir
+from agent.runtime._assets import (
+    AssetCache,
+    AssetFetchError,
+    prepare_assets,
+    prepare_subflow_assets,
+    remove_flow_dir,
+)
 from agent.runtime._config import AgentConfig
 from agent.runtime._uploads import upload_artifacts
 from shared.engine import Engine
@@ -27,18 +34,27 @@ WriteFailed = Callable[[str | None, OutboxWriteError], None]
 
 
 class SubflowLoader:
-    """`flow.call` references resolved from the sub-flows a job carries."""
+    """`flow.call` references resolved from the sub-flows a job carries; each sub-flow's steps see
+    its own folder of files (`folders`, laid out by `prepare_subflow_assets`) as `flow_dir`."""
 
-    def __init__(self, documents: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, documents: dict[str, dict[str, Any]], folders: Mapping[str, Path] | None = None) -> None:
         self.documents = documents
+        self.folders = dict(folders or {})
         self._flows: dict[str, Flow] = {}
+        self._folders: dict[int, Path] = {}
+
+    def folder_of(self, flow: Flow) -> Path | None:
+        """The folder of a sub-flow this loader loaded (None for any other flow)."""
+        return self._folders.get(id(flow))
 
     def load(self, reference: str, caller: Flow) -> Flow:
         if reference not in self._flows:
             document = self.documents.get(reference)
             if document is None:
                 raise FlowLoadError(f"the job carries no sub-flow '{reference}'")
-            self._flows[reference] = Flow.model_validate(document)
+            flow = self._flows[reference] = Flow.model_validate(document)
+            if reference in self.folders:
+                self._folders[id(flow)] = self.folders[reference]
         return self._flows[reference]
 
 
@@ -128,6 +144,15 @@ class JobRunner:
             flow_dir = await prepare_assets(
                 self.config.url, self.config.key, self.config.home, job.execution_id, job.assets, self.asset_cache
             )
+            # Each sub-flow's files in a folder of its own (an empty one when it has none).
+            subflow_dirs = await prepare_subflow_assets(
+                self.config.url,
+                self.config.key,
+                self.config.home,
+                job.execution_id,
+                {name: job.subflow_assets.get(name, {}) for name in job.subflows},
+                self.asset_cache,
+            )
         except (AssetFetchError, OSError) as exc:
             log.warning("execution %s cannot start: %s", job.execution_id, exc)
             _fail_before_start(journal, job, flow, str(exc))
@@ -137,7 +162,7 @@ class JobRunner:
             return
         engine = Engine(
             self.registry,
-            loader=SubflowLoader(job.subflows),
+            loader=SubflowLoader(job.subflows, subflow_dirs),
             secrets=secrets.get,
             env=allowed_env(self.config.env_allowlist),
             artifacts_dir=self.config.home / "artifacts",

@@ -316,6 +316,9 @@ class JobAssign(_Message):
     out when empty). Secret like `secrets`: never stored by the agent, masked in `repr()`."""
     assets: dict[str, FlowAsset] = Field(default_factory=dict)
     """The version's assets by relative path; laid out as the run's `flow_dir` before it starts."""
+    subflow_assets: dict[str, dict[str, FlowAsset]] = Field(default_factory=dict)
+    """The assets of the `subflows` that have some: sub-flow name -> relative path -> content. Each
+    sub-flow's are laid out in a folder of its own, the `flow_dir` of its steps (left out when empty)."""
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
@@ -327,7 +330,7 @@ class JobAssign(_Message):
     ) -> dict[str, Any]:
         # An agent before version 4 refuses unknown fields: it is never sent these when empty.
         data: dict[str, Any] = handler(self)
-        for name in ("sessions", "assets"):
+        for name in ("sessions", "assets", "subflow_assets"):
             if not data.get(name):
                 data.pop(name, None)
         return data

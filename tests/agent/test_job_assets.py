@@ -1,26 +1,30 @@
 """The agent's side of flow assets: contents fetched from a real HTTP server on loopback, checked
 by hash and size, cached by hash (bounded, least recently used out first) and laid out in the
-execution's own folder."""
+execution's own folder, each sub-flow's files in a folder of that sub-flow."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.outbox import Outbox
-from agent.runtime._assets import AssetCache, AssetFetchError, flow_dir_of, prepare_assets
+from agent.runtime._assets import AssetCache, AssetFetchError, flow_dir_of, prepare_assets, subflow_dir_of
 from agent.runtime._config import AgentConfig
 from agent.runtime._jobs import JobRunner
 from shared.protocol import FlowAsset, JobAccepted, JobAssign
 from shared.steps import StepRegistry
+from shared.steps.builtin import BUILTIN_STEPS
+from tests.e2e import probe_steps
 
 KEY = "rpa_ak_test-key"
 
@@ -175,3 +179,76 @@ async def test_a_job_whose_asset_cannot_be_had_ends_failed_naming_it(
     assert "asset 'images/gone.png' could not be fetched" in finished["error"]["message"]
     assert record is not None
     assert record.finished
+
+
+async def test_each_sub_flow_of_a_job_runs_with_its_own_files(server: tuple[str, Served], tmp_path: Path) -> None:
+    url, served = server
+    root_png, child_png = b"\x89PNG\r\n\x1a\nroot's", b"\x89PNG\r\n\x1a\nchild's"
+    for data in (root_png, child_png):
+        served.blobs[ref(data).sha256] = (200, data)
+    config = AgentConfig(url=url, key=KEY, name="runner", home=tmp_path / "home")
+    config.home.mkdir()
+
+    def reader(name: str, *nodes: dict[str, Any], **outputs: str) -> dict[str, Any]:
+        read = {"id": "read", "type": "probe.read_asset", "params": {"path": "images/ok.png"}}
+        ids = ["read", *(node["id"] for node in nodes)]
+        return {
+            "schema": "rpa.flow/1",
+            "name": name,
+            "nodes": [read, *nodes],
+            "edges": [{"from": a, "to": b} for a, b in itertools.pairwise(ids)],
+            "outputs": {"read": "{{ steps.read.output }}", **outputs},
+        }
+
+    job = JobAssign(
+        execution_id="exec-subflows",
+        attempt=1,
+        flow=reader(
+            "Root",
+            {"id": "call", "type": "flow.call", "params": {"flow": "Child"}},
+            {"id": "plain", "type": "flow.call", "params": {"flow": "No files"}},
+            child="{{ steps.call.output.read }}",
+            plain="{{ steps.plain.output.where }}",
+        ),
+        subflows={
+            "Child": reader("Child"),
+            "No files": {
+                "schema": "rpa.flow/1",
+                "name": "No files",
+                "nodes": [{"id": "noop", "type": "core.noop", "params": {"value": 1}}],
+                "edges": [],
+                "outputs": {"where": "done"},
+            },
+        },
+        inputs={},
+        assets={"images/ok.png": ref(root_png)},
+        subflow_assets={"Child": {"images/ok.png": ref(child_png)}},
+    )
+    registry = StepRegistry([*BUILTIN_STEPS, *probe_steps.STEPS])
+    with Outbox(tmp_path / "outbox.db") as outbox:
+        runner = JobRunner(config, registry, outbox, lambda: None, lambda *_: None, lambda: None)
+        assert isinstance(runner.take(job), JobAccepted)
+        await asyncio.wait_for(asyncio.gather(*runner.tasks.values()), 30)
+        finished = outbox.events("exec-subflows")[-1].data
+
+    assert finished["status"] == "succeeded", finished
+    outputs = finished["outputs"]
+    assert outputs["read"]["sha256"] == ref(root_png).sha256
+    assert outputs["read"]["flow_dir"] == str(flow_dir_of(config.home, "exec-subflows"))
+    assert outputs["child"]["sha256"] == ref(child_png).sha256
+    assert outputs["child"]["flow_dir"] == str(subflow_dir_of(config.home, "exec-subflows", "Child"))
+    assert outputs["plain"] == "done"
+    # Ended: the laid-out files of the execution and of its sub-flows are gone, the cache keeps them.
+    assert not (config.home / "flows").exists() or not any((config.home / "flows").iterdir())
+    assert AssetCache(config.home / "assets").get(ref(child_png).sha256) is not None
+
+
+def test_sub_flow_folders_are_safe_and_distinct_for_any_name(tmp_path: Path) -> None:
+    names = ["Invoices", "a/../../etc", "A b:c*?", "", "Invoices "]
+    folders = [subflow_dir_of(tmp_path, "exec", name) for name in names]
+
+    assert len(set(folders)) == len(names)
+    base = tmp_path / "flows" / "exec.subflows"
+    assert all(folder.parent == base and folder.name not in ("", ".", "..") for folder in folders)
+    assert folders[0].name.startswith("Invoices-")
+    assert flow_dir_of(tmp_path, "exec") not in [*folders, *(f.parent for f in folders)]

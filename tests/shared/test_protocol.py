@@ -658,3 +658,24 @@ def test_session_checkpoints_are_hidden_in_repr_and_left_out_of_an_assign_withou
     assert "sessions" not in json.loads(encode(SERVER_SAMPLES[3]))  # what an agent before version 4 reads
     bad = encode(checkpoint).replace('"browser:main"', '"browser main"')
     assert "session: String should match pattern" in _refusal(bad).message
+
+
+def test_sub_flow_assets_travel_with_a_job_and_are_left_out_when_there_are_none() -> None:
+    sha = "ab" * 32
+    job = JobAssign(
+        execution_id="e-1",
+        attempt=1,
+        flow={"schema": "rpa.flow/1", "name": "Root", "nodes": [], "edges": []},
+        subflows={"Child": {"schema": "rpa.flow/1", "name": "Child", "nodes": [], "edges": []}},
+        subflow_assets={"Child": {"images/ok.png": {"sha256": sha, "size": 12}}},
+    )
+    wire = json.loads(encode(job))
+    assert wire["subflow_assets"] == {"Child": {"images/ok.png": {"sha256": sha, "size": 12}}}
+    back = decode_server_message(encode(job))
+    assert isinstance(back, JobAssign)
+    assert back.subflow_assets["Child"]["images/ok.png"].sha256 == sha
+    # An agent that does not know the field is never sent it empty.
+    assert "subflow_assets" not in json.loads(encode(job.model_copy(update={"subflow_assets": {}})))
+    bad = encode(job).replace(sha, "not-a-hash")
+    with pytest.raises(ProtocolError, match="sha256"):
+        decode_server_message(bad)
