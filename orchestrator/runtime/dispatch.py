@@ -47,14 +47,13 @@ from orchestrator.runtime.eager import start_now
 from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services import vault
 from orchestrator.services.audit import Actor
-from orchestrator.services.bundles import called_names
 from orchestrator.services.catalogue import graph_shape, step_registry
 from orchestrator.services.credential_access import workflow_scope
 from orchestrator.services.execution_journal import append_events, resume_seed
 from orchestrator.services.execution_states import HELD, State, transition
 from orchestrator.services.session_checkpoints import SessionCheckpoints
+from orchestrator.services.subflow_versions import called_versions
 from orchestrator.services.workflow_assets import job_assets
-from orchestrator.services.workflows import published_version_by_name
 from shared.expressions import find_secret_refs
 from shared.flow import GraphShape, find_credential_params, walk_nodes
 from shared.protocol import JobAssign, WireEvent
@@ -65,7 +64,6 @@ DISPATCHER = Actor(id=None, name="dispatcher")
 BATCH = 200
 """At most this many queued executions are read in one pass."""
 PAGE_MIN = 16
-MAX_SUBFLOWS = 100
 TIMEOUT_MARGIN_S = 30.0
 """How long after a flow's `timeout_s` the orchestrator ends a run whose agent did not report the end."""
 _HELD = tuple(sorted(state.value for state in HELD))
@@ -343,7 +341,7 @@ class Dispatcher:
                 return None
             secrets = vault.secrets_for_agent(values)
         try:
-            subflows = await self._subflows(session, execution.org_id, document)
+            subflows, subflow_assets = await self._subflows(session, execution.org_id, document)
         except (NotFound, Conflict) as missing:
             execution.error = {"kind": "subflow", "message": f"{missing.message}; publish it and retry the execution"}
             await transition(session, execution, State.FAILED, reason=missing.message, actor=DISPATCHER)
@@ -374,6 +372,7 @@ class Dispatcher:
             priority=execution.priority,
             sessions=sessions,
             assets=await self._assets_of(session, execution.version_id),
+            subflow_assets=subflow_assets,
         )
 
     async def _sessions_of(
@@ -391,21 +390,16 @@ class Dispatcher:
 
     async def _subflows(
         self, session: AsyncSession, org_id: uuid.UUID, document: dict[str, Any]
-    ) -> dict[str, dict[str, Any]]:
-        """The published documents of every workflow a `flow.call` names, transitively; pinned
-        now, at dispatch (a resumed execution gets them again from its new dispatch)."""
-        found: dict[str, dict[str, Any]] = {}
-        pending = called_names(document)
-        while pending:
-            name = pending.pop()
-            if name in found:
-                continue
-            if len(found) >= MAX_SUBFLOWS:
-                raise Conflict(f"the flow calls more than {MAX_SUBFLOWS} sub-flows", code="too_many_subflows")
-            version = await published_version_by_name(session, org_id, name)
-            found[name] = dict(version.document)
-            pending += called_names(found[name])
-        return found
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The published documents of every workflow a `flow.call` names, transitively, and the
+        files of each that has some; pinned now, at dispatch (a resumed execution gets them again
+        from its new dispatch)."""
+        versions = await called_versions(session, org_id, document)
+        assets = {name: await self._assets_of(session, version.id) for name, version in versions.items()}
+        return (
+            {name: dict(version.document) for name, version in versions.items()},
+            {name: files for name, files in assets.items() if files},
+        )
 
     async def _journal_of(self, session: AsyncSession, execution: ExecutionRecord) -> list[WireEvent]:
         if not execution.stored_seq and execution.resume_from is None:

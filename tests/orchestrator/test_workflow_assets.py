@@ -23,12 +23,14 @@ from orchestrator.models import Membership
 from orchestrator.models.executions import Execution
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.runtime.enrolment import create_enrolment_token, enroll
+from orchestrator.runtime.hub import AgentLink
 from orchestrator.services.audit import Actor
 from orchestrator.services.identity import create_org_with_owner, create_user, start_session
 from orchestrator.services.roles import builtin_role
 from orchestrator.services.workflow_assets import count_blobs, job_assets
 from orchestrator.settings import Settings
-from tests.orchestrator._workflows_helpers import API, PASSWORD, create, flow, patch, publish
+from shared.protocol import JobAssign
+from tests.orchestrator._workflows_helpers import API, PASSWORD, call, create, flow, patch, publish
 from tests.orchestrator.conftest import Member
 
 # One app per database for the module (each test makes its own organisations): an app's start
@@ -396,3 +398,91 @@ async def test_an_agent_reads_only_the_contents_of_the_version_it_runs(
     assert outside.status_code == 404
     assert (await client.get(url)).status_code == 401
     assert (await client.get(url, headers=owner.headers)).status_code == 401  # a user token is not an agent key
+
+
+async def test_a_job_carries_its_sub_flows_files_which_only_its_agent_may_fetch(
+    app: FastAPI, client: httpx.AsyncClient, tenant
+) -> None:
+    owner = await tenant()
+    child_png, deeper_png, root_png = png((1, 200, 1)), png((1, 1, 200)), png((200, 1, 1))
+    child_name, deeper_name = f"Child {uuid.uuid4().hex[:6]}", f"Deeper {uuid.uuid4().hex[:6]}"
+    deeper = (await create(client, owner.headers, deeper_name, clicks("images/ok.png")))["id"]
+    await upload(client, owner.headers, deeper, {"images/ok.png": deeper_png})
+    await publish(client, owner.headers, deeper)
+    child_doc = clicks("images/ok.png")
+    child_doc["nodes"].append(call("deeper", deeper_name))
+    child_doc["edges"].append({"from": "click_0", "to": "deeper"})
+    child = (await create(client, owner.headers, child_name, child_doc))["id"]
+    await upload(client, owner.headers, child, {"images/ok.png": child_png})
+    await publish(client, owner.headers, child)
+    root_doc = clicks("images/ok.png")
+    root_doc["nodes"].append(call("sub", child_name))
+    root_doc["edges"].append({"from": "click_0", "to": "sub"})
+    root = (await create(client, owner.headers, f"Root {uuid.uuid4().hex[:6]}", root_doc))["id"]
+    await upload(client, owner.headers, root, {"images/ok.png": root_png})
+    await publish(client, owner.headers, root)
+    mine, key = await _agent(app, owner.org_id, "runner")
+    _other, other_key = await _agent(app, owner.org_id, "bystander")
+    stranger = await tenant()
+    stranger_wf = (await create(client, stranger.headers, child_name, clicks("images/ok.png")))["id"]
+    unrelated = png((9, 9, 9))
+    await upload(client, stranger.headers, stranger_wf, {"images/ok.png": unrelated})
+    await publish(client, stranger.headers, stranger_wf)
+
+    sent: list[Any] = []
+
+    async def capture(message: Any) -> None:
+        sent.append(message)
+
+    async def close(_code: int, _reason: str) -> None:
+        return None
+
+    hub = app.state.agent_hub
+    link = AgentLink(
+        agent_id=mine,
+        org_id=owner.org_id,
+        name="runner",
+        send=capture,
+        close=close,
+        capabilities=frozenset({"desktop"}),
+        labels=frozenset(),
+        steps=frozenset(),
+        max_jobs=1,
+    )
+    hub.register(link)
+    try:
+        made = await client.post(f"{API}/executions", headers=owner.headers, json={"workflow_id": root})
+        assert made.status_code == 201, made.text
+        for _ in range(200):
+            if sent:
+                break
+            hub.beat(link)
+            await asyncio.sleep(0.02)
+    finally:
+        hub.unregister(link)
+
+    (job,) = sent
+    assert isinstance(job, JobAssign)
+    assert sorted(job.subflows) == sorted([child_name, deeper_name])
+    assert {path: a.sha256 for path, a in job.assets.items()} == {"images/ok.png": sha(root_png)}
+    assert {name: {p: a.sha256 for p, a in files.items()} for name, files in job.subflow_assets.items()} == {
+        child_name: {"images/ok.png": sha(child_png)},
+        deeper_name: {"images/ok.png": sha(deeper_png)},
+    }
+    assert job.subflow_assets[child_name]["images/ok.png"].size == len(child_png)
+
+    def url(content: bytes) -> str:
+        return f"{API}/agents/me/assets/{job.execution_id}/{sha(content)}"
+
+    for content in (root_png, child_png, deeper_png):
+        got = await client.get(url(content), headers={"Authorization": f"Bearer {key}"})
+        assert (got.status_code, got.content) == (200, content)
+        refused = await client.get(url(content), headers={"Authorization": f"Bearer {other_key}"})
+        assert refused.status_code == 404, refused.text
+    # A workflow of the same name in another organisation is not this job's sub-flow.
+    elsewhere = await client.get(url(unrelated), headers={"Authorization": f"Bearer {key}"})
+    assert elsewhere.status_code == 404
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -8,7 +8,8 @@ organisation's quotas; a content type not in `artifact_content_types` is stored 
 add to it, anyone else gets 404, as for an object of another organisation.
 
 An asset is read only by the agent holding the execution, and only a content the execution's
-version was published with: any other hash (even one another workflow or organisation holds) is 404.
+version, or the published version of a sub-flow it calls (`flow.call`, transitively), holds: any
+other hash (even one another workflow or organisation holds) is 404.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.api.deps import SessionDep
-from orchestrator.errors import NotFound, Unauthorized
+from orchestrator.errors import ApiError, NotFound, Unauthorized
 from orchestrator.models.agents import Agent
 from orchestrator.models.executions import Execution
+from orchestrator.models.workflows import WorkflowAssetBlob, WorkflowVersion
 from orchestrator.runtime.agents import authenticate_agent
 from orchestrator.schemas.executions import ArtifactPublic
 from orchestrator.services.artifacts import artifact_store, receive_artifact, safe_content_type
+from orchestrator.services.subflow_versions import called_versions
 from orchestrator.services.workflow_assets import read_blob_for_version
 from shared.protocol import AGENT_KEY_PREFIX
 
@@ -91,9 +95,28 @@ async def download_asset(execution_id: uuid.UUID, sha256: Sha256, agent: AgentDe
     execution = await session.get(Execution, execution_id)
     if execution is None or execution.org_id != agent.org_id or execution.agent_id != agent.id:
         raise NotFound(f"no execution {execution_id} of this agent")
-    blob = await read_blob_for_version(session, agent.org_id, execution.version_id, sha256)
+    blob = await _blob_of_job(session, execution, sha256)
     return Response(
         content=blob.data,
         media_type="application/octet-stream",
         headers={"ETag": f'"{blob.sha256}"', "X-Content-Type-Options": "nosniff"},
     )
+
+
+async def _blob_of_job(session: AsyncSession, execution: Execution, sha256: str) -> WorkflowAssetBlob:
+    """The content `sha256` of the execution's version or of one of the sub-flow versions its job
+    carries (resolved as the dispatcher did: the published version of each called name)."""
+    try:
+        return await read_blob_for_version(session, execution.org_id, execution.version_id, sha256)
+    except NotFound as missing:
+        version = await session.get(WorkflowVersion, execution.version_id)
+        if version is None:
+            raise
+        try:
+            called = await called_versions(session, execution.org_id, dict(version.document))
+        except ApiError:  # a sub-flow gone or unpublished since: only the root's files are left
+            raise missing from None
+        for sub in called.values():
+            if sha256 in set((sub.assets or {}).values()):
+                return await read_blob_for_version(session, execution.org_id, sub.id, sha256)
+        raise
