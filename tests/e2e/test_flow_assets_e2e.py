@@ -2,6 +2,8 @@
 a fresh home: the agent fetches the version's files over its own HTTP channel, checks them and
 lays them out for the execution, where the step finds them. A second version with another image
 runs with that image, and an execution of a version whose file the agent cannot get fails naming it.
+The flow calls a published sub-flow by name, whose step reads a file of the same name from the
+sub-flow's own files.
 """
 
 from __future__ import annotations
@@ -32,10 +34,26 @@ def png(color: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
+CHILD = "Read the sub-flow's button image"
+
+
 def flow() -> dict[str, Any]:
     return {
         "schema": "rpa.flow/1",
         "name": "Read the button image",
+        "nodes": [
+            {"id": "read", "type": "probe.read_asset", "params": {"path": "images/ok-button.png"}},
+            {"id": "call", "type": "flow.call", "params": {"flow": CHILD}},
+        ],
+        "edges": [{"from": "read", "to": "call"}],
+        "outputs": {"image": "{{ steps.read.output }}", "child": "{{ steps.call.output.image }}"},
+    }
+
+
+def child_flow() -> dict[str, Any]:
+    return {
+        "schema": "rpa.flow/1",
+        "name": CHILD,
         "nodes": [{"id": "read", "type": "probe.read_asset", "params": {"path": "images/ok-button.png"}}],
         "edges": [],
         "outputs": {"image": "{{ steps.read.output }}"},
@@ -59,7 +77,11 @@ def test_a_published_flow_runs_on_an_agent_with_the_files_it_names(tmp_path: Pat
     (folder / "images").mkdir(parents=True)
     document = folder / "flow.json"
     document.write_text(json.dumps(flow()), encoding="utf-8")
-    first, second = png((200, 20, 20)), png((20, 200, 20))
+    first, second, child_image = png((200, 20, 20)), png((20, 200, 20)), png((20, 20, 200))
+    (folder / "child" / "images").mkdir(parents=True)
+    child_document = folder / "child" / "flow.json"
+    child_document.write_text(json.dumps(child_flow()), encoding="utf-8")
+    (folder / "child" / "images" / "ok-button.png").write_bytes(child_image)
     home = tmp_path / "cli-home"
     home.mkdir()
 
@@ -75,6 +97,8 @@ def test_a_published_flow_runs_on_an_agent_with_the_files_it_names(tmp_path: Pat
         orchestrator.login()
         logged = rpa("login", orchestrator.url, "--email", EMAIL, "--password", PASSWORD, home=home)
         assert logged.returncode == 0, logged.stderr
+        pushed_child = rpa("workflow", "push", str(child_document), "--publish", home=home)
+        assert pushed_child.returncode == 0, pushed_child.stdout + pushed_child.stderr
         (folder / "images" / "ok-button.png").write_bytes(first)
         pushed = rpa("workflow", "push", str(document), "--publish", "--note", "first", home=home)
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr
@@ -107,7 +131,11 @@ def test_a_published_flow_runs_on_an_agent_with_the_files_it_names(tmp_path: Pat
     # Laid out inside the agent's home, for that execution alone.
     assert Path(image["flow_dir"]).is_relative_to(agent.home)
     assert one in image["flow_dir"]
+    # The sub-flow read its own file, from a folder of its own beside the execution's.
+    child = done_one["outputs"]["child"]
+    assert child["sha256"] == hashlib.sha256(child_image).hexdigest()
+    assert Path(child["flow_dir"]).is_relative_to(agent.home / "flows" / f"{one}.subflows")
     assert done_two["outputs"]["image"]["sha256"] == hashlib.sha256(second).hexdigest()
     assert done_pinned["outputs"]["image"]["sha256"] == hashlib.sha256(first).hexdigest()
     cached = sorted(p.name for p in (agent.home / "assets").rglob("*") if p.is_file())
-    assert cached == sorted(hashlib.sha256(b).hexdigest() for b in (first, second))
+    assert cached == sorted(hashlib.sha256(b).hexdigest() for b in (first, second, child_image))
