@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import io
 from typing import IO, Any
 
 from shared.steps import context
 
 PART = 5 * 2**20
 """Bytes per part: S3's minimum (the last part may be smaller)."""
-IN_FLIGHT = 4
+IN_FLIGHT = 3
 """Parts sent at once."""
 
 
@@ -29,41 +30,58 @@ def _submit(fs: Any, method: str, **kwargs: Any) -> concurrent.futures.Future[An
     return asyncio.run_coroutine_threadsafe(fs._call_s3(method, **kwargs), fs.loop)
 
 
-def _collect(done: set[concurrent.futures.Future[Any]], parts: list[dict[str, Any]]) -> None:
-    for future in done:
-        parts.append(future.result())
+def _fill(source: IO[bytes], slot: bytearray) -> int:
+    """Read the next part from `source` into `slot`; returns its size (short only at the end).
+
+    A buffered reader (a local file, fsspec's files) fills it in one `readinto`, as `read(n)`
+    returns `n` bytes until the end; a reader without a working `readinto` is read and copied.
+    """
+    try:
+        got = source.readinto(slot)  # type: ignore[attr-defined]
+    except (AttributeError, NotImplementedError, io.UnsupportedOperation):
+        data = source.read(len(slot))
+        slot[: len(data)] = data
+        got = len(data)
+    return int(got or 0)
 
 
 def upload(fs: Any, source: IO[bytes], path: str, *, part_size: int = PART, in_flight: int = IN_FLIGHT) -> int:
     """Upload `source` (read to its end) to the S3 `path`; returns the bytes sent.
+
+    The parts are read into `in_flight` buffers allocated once and reused: a part's buffer is
+    read into again only when that part has been sent.
 
     Raises:
         StepCancelled: the execution was cancelled (the upload is aborted first).
     """
     ctx = context()
     bucket, key, _ = fs.split_path(path)
-    chunk = source.read(part_size)
-    if len(chunk) < part_size:  # one part: a single PUT
-        fs.pipe_file(path, chunk)
-        return len(chunk)
+    slot = bytearray(part_size)
+    size = _fill(source, slot)
+    if size < part_size:  # one part: a single PUT
+        fs.pipe_file(path, bytes(slot[:size]))
+        return size
     upload_id = _submit(fs, "create_multipart_upload", Bucket=bucket, Key=key).result()["UploadId"]
     common = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
-    pending: set[concurrent.futures.Future[Any]] = set()
+    pending: dict[concurrent.futures.Future[Any], bytearray] = {}
     parts: list[dict[str, Any]] = []
+    slots: list[bytearray] = []  # the buffers of parts sent, free to read into
     total, number = 0, 0
     try:
-        while chunk:
+        while size:
             number += 1
-            pending.add(_part(fs, common, number, chunk))
-            total += len(chunk)
-            del chunk  # the bytes live on in the part being sent, not twice
+            pending[_part(fs, common, number, memoryview(slot)[:size])] = slot
+            total += size
             if len(pending) >= in_flight:
-                done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                _collect(done, parts)
+                done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                slots.extend(pending.pop(future) for future in done)
+                parts.extend(future.result() for future in done)
             ctx.raise_if_cancelled()
-            chunk = source.read(part_size)
-        done, pending = concurrent.futures.wait(pending)
-        _collect(done, parts)
+            slot = slots.pop() if slots else bytearray(part_size)
+            size = _fill(source, slot)
+        concurrent.futures.wait(pending)
+        parts.extend(future.result() for future in pending)
+        pending.clear()
         parts.sort(key=lambda p: p["PartNumber"])
     except BaseException:
         for future in pending:
@@ -92,9 +110,48 @@ def _complete(fs: Any, path: str, common: dict[str, Any], parts: list[dict[str, 
     fs.invalidate_cache(path)
 
 
-def _part(fs: Any, common: dict[str, Any], number: int, data: bytes) -> concurrent.futures.Future[Any]:
+def _part(fs: Any, common: dict[str, Any], number: int, data: memoryview) -> concurrent.futures.Future[Any]:
     async def send() -> dict[str, Any]:
-        answer = await fs._call_s3("upload_part", PartNumber=number, Body=data, **common)
+        answer = await fs._call_s3("upload_part", PartNumber=number, Body=_PartBody(data), **common)
         return {"PartNumber": number, "ETag": answer["ETag"]}
 
     return asyncio.run_coroutine_threadsafe(send(), fs.loop)
+
+
+class _PartBody(io.RawIOBase):
+    """A part's bytes as a seekable file, so aiohttp sends them in small chunks.
+
+    Given `bytes` (or a `BytesIO`, which it turns into bytes), aiohttp writes the whole part to
+    the socket at once and asyncio keeps the unsent rest in a copy; from a file it reads 64 KiB
+    at a time and waits for the socket to drain, so each part is held once. Seekable, as
+    botocore rewinds the body to compute its checksum and for a retry.
+    """
+
+    def __init__(self, data: memoryview) -> None:
+        super().__init__()
+        self._view = data
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: len(self._view)}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
+    def readinto(self, buffer: Any) -> int:
+        piece = self._view[self._at : self._at + len(buffer)]
+        size = len(piece)
+        memoryview(buffer).cast("B")[:size] = piece
+        self._at += size
+        return size
+
+    def __len__(self) -> int:
+        return len(self._view)
