@@ -29,6 +29,7 @@ from agent.steps.files._common import (
 )
 from agent.steps.files._errors import map_storage_errors
 from agent.steps.files._fs import Storage, close_storage, open_storage, parse_location
+from agent.steps.files._s3read import open_read
 from shared.errors import BusinessError
 from shared.steps import CREDENTIAL_NAME, context, step
 
@@ -119,7 +120,7 @@ def landing(dst: Storage, dst_path: str) -> Iterator[str]:
 
 
 def _stream(src: Storage, src_path: str, dst: Storage, dst_path: str) -> int:
-    with map_storage_errors("reading", src, src_path), src.fs.open(src_path, "rb") as source:
+    with map_storage_errors("reading", src, src_path), open_read(src, src_path) as source:
         return write_from(source, dst, dst_path)
 
 
