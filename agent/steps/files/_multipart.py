@@ -2,11 +2,14 @@
 
 s3fs's buffered writer sends one part at a time (slow), and its `put_file` sends parts
 concurrently but reads them all ahead, holding `concurrency x part` bytes, and cannot be
-stopped mid-file. Here the parts are read one by one from the source and sent on s3fs's own
-event loop (no extra threads), at most `IN_FLIGHT` at once: memory is bounded by
-`(IN_FLIGHT + 1) x PART`, and a cancelled execution is seen before each part is read. The
-upload is completed only once every part is there; any failure or cancel aborts it, so the
-object appears whole or not at all and no parts are left billed on the bucket.
+stopped mid-file. Here the parts are sent on s3fs's own event loop (no extra threads), a few at
+once, and a cancelled execution is seen before each next part. A part's body is a small
+seekable file that aiohttp reads 64 KiB at a time as the socket drains (given `bytes`, it
+would write the whole part at once and asyncio would keep a copy of the unsent rest). From a
+local file each part reads its own range of the file as it is sent, so no part is in memory;
+from any other stream the parts are read into `IN_FLIGHT` buffers allocated once and reused.
+The upload is completed only once every part is there; any failure or cancel aborts it, so
+the object appears whole or not at all and no parts are left billed on the bucket.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import io
+import os
+from collections.abc import Callable
 from typing import IO, Any
 
 from shared.steps import context
@@ -22,7 +27,9 @@ from shared.steps import context
 PART = 5 * 2**20
 """Bytes per part: S3's minimum (the last part may be smaller)."""
 IN_FLIGHT = 3
-"""Parts sent at once."""
+"""Parts sent at once from a stream (each held in memory while it is sent)."""
+FILE_IN_FLIGHT = 4
+"""Parts sent at once from a local file (read from the file as they are sent)."""
 
 
 def _submit(fs: Any, method: str, **kwargs: Any) -> concurrent.futures.Future[Any]:
@@ -45,40 +52,92 @@ def _fill(source: IO[bytes], slot: bytearray) -> int:
     return int(got or 0)
 
 
+class _Parts:
+    """The parts of a readable source, read into buffers allocated once and reused (at most
+    one per part in flight): a buffer is read into again only when its part has been sent."""
+
+    def __init__(self, source: IO[bytes], part_size: int) -> None:
+        self.source, self.part_size, self.free = source, part_size, list[bytearray]()
+
+    def next(self) -> tuple[_PartBody, bytearray | None]:
+        slot = self.free.pop() if self.free else bytearray(self.part_size)
+        size = _fill(self.source, slot)
+        view = memoryview(slot)[:size]
+        return _PartBody(size, lambda at, n: view[at : at + n]), slot
+
+    def release(self, slot: bytearray | None) -> None:
+        if slot is not None:
+            self.free.append(slot)
+
+
+class _FileParts:
+    """The parts of a local file, each read from its own range of the file as it is sent: no
+    part is held in memory, whatever the number in flight."""
+
+    def __init__(self, fd: int, size: int, part_size: int) -> None:
+        self.fd, self.size, self.part_size, self.offset = fd, size, part_size, 0
+
+    def next(self) -> tuple[_PartBody, bytearray | None]:
+        start, size = self.offset, min(self.part_size, self.size - self.offset)
+        self.offset += size
+        return _PartBody(size, lambda at, n: os.pread(self.fd, min(n, size - at), start + at)), None
+
+    def release(self, slot: bytearray | None) -> None:
+        pass
+
+
 def upload(fs: Any, source: IO[bytes], path: str, *, part_size: int = PART, in_flight: int = IN_FLIGHT) -> int:
     """Upload `source` (read to its end) to the S3 `path`; returns the bytes sent.
-
-    The parts are read into `in_flight` buffers allocated once and reused: a part's buffer is
-    read into again only when that part has been sent.
 
     Raises:
         StepCancelled: the execution was cancelled (the upload is aborted first).
     """
+    first = bytearray(part_size)
+    size = _fill(source, first)
+    if size < part_size:  # one part: a single PUT
+        fs.pipe_file(path, bytes(first[:size]))
+        return size
+    parts = _Parts(source, part_size)
+    view = memoryview(first)
+    return _upload(fs, path, parts, (_PartBody(size, lambda at, n: view[at : at + n]), first), in_flight)
+
+
+def upload_file(
+    fs: Any, source: IO[bytes], path: str, *, part_size: int = PART, in_flight: int = FILE_IN_FLIGHT
+) -> int:
+    """Upload an open local file (from its start) to the S3 `path`, its parts read from the file
+    as they are sent; returns the bytes sent.
+
+    Raises:
+        StepCancelled: the execution was cancelled (the upload is aborted first).
+    """
+    size = os.fstat(source.fileno()).st_size
+    if size <= part_size:
+        return upload(fs, source, path, part_size=part_size)
+    parts = _FileParts(source.fileno(), size, part_size)
+    return _upload(fs, path, parts, parts.next(), in_flight)
+
+
+def _upload(fs: Any, path: str, source: _Parts | _FileParts, first: tuple[_PartBody, Any], in_flight: int) -> int:
     ctx = context()
     bucket, key, _ = fs.split_path(path)
-    slot = bytearray(part_size)
-    size = _fill(source, slot)
-    if size < part_size:  # one part: a single PUT
-        fs.pipe_file(path, bytes(slot[:size]))
-        return size
     upload_id = _submit(fs, "create_multipart_upload", Bucket=bucket, Key=key).result()["UploadId"]
     common = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
-    pending: dict[concurrent.futures.Future[Any], bytearray] = {}
+    pending: dict[concurrent.futures.Future[Any], bytearray | None] = {}
     parts: list[dict[str, Any]] = []
-    slots: list[bytearray] = []  # the buffers of parts sent, free to read into
-    total, number = 0, 0
+    total, number, (body, slot) = 0, 0, first
     try:
-        while size:
+        while body.size:
             number += 1
-            pending[_part(fs, common, number, memoryview(slot)[:size])] = slot
-            total += size
+            pending[_part(fs, common, number, body)] = slot
+            total += body.size
             if len(pending) >= in_flight:
                 done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                slots.extend(pending.pop(future) for future in done)
-                parts.extend(future.result() for future in done)
+                for future in done:
+                    source.release(pending.pop(future))
+                    parts.append(future.result())
             ctx.raise_if_cancelled()
-            slot = slots.pop() if slots else bytearray(part_size)
-            size = _fill(source, slot)
+            body, slot = source.next()
         concurrent.futures.wait(pending)
         parts.extend(future.result() for future in pending)
         pending.clear()
@@ -110,9 +169,9 @@ def _complete(fs: Any, path: str, common: dict[str, Any], parts: list[dict[str, 
     fs.invalidate_cache(path)
 
 
-def _part(fs: Any, common: dict[str, Any], number: int, data: memoryview) -> concurrent.futures.Future[Any]:
+def _part(fs: Any, common: dict[str, Any], number: int, body: _PartBody) -> concurrent.futures.Future[Any]:
     async def send() -> dict[str, Any]:
-        answer = await fs._call_s3("upload_part", PartNumber=number, Body=_PartBody(data), **common)
+        answer = await fs._call_s3("upload_part", PartNumber=number, Body=body, **common)
         return {"PartNumber": number, "ETag": answer["ETag"]}
 
     return asyncio.run_coroutine_threadsafe(send(), fs.loop)
@@ -127,9 +186,10 @@ class _PartBody(io.RawIOBase):
     botocore rewinds the body to compute its checksum and for a retry.
     """
 
-    def __init__(self, data: memoryview) -> None:
+    def __init__(self, size: int, fetch: Callable[[int, int], bytes | memoryview]) -> None:
         super().__init__()
-        self._view = data
+        self.size = size
+        self._fetch = fetch  # (offset in the part, bytes wanted) -> up to that many bytes
         self._at = 0
 
     def readable(self) -> bool:
@@ -142,16 +202,16 @@ class _PartBody(io.RawIOBase):
         return self._at
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: len(self._view)}[whence]
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: self.size}[whence]
         self._at = max(0, base + offset)
         return self._at
 
     def readinto(self, buffer: Any) -> int:
-        piece = self._view[self._at : self._at + len(buffer)]
-        size = len(piece)
-        memoryview(buffer).cast("B")[:size] = piece
-        self._at += size
-        return size
+        view = memoryview(buffer).cast("B")
+        piece = self._fetch(self._at, min(len(view), self.size - self._at)) if self._at < self.size else b""
+        view[: len(piece)] = piece
+        self._at += len(piece)
+        return len(piece)
 
     def __len__(self) -> int:
-        return len(self._view)
+        return self.size

@@ -120,6 +120,15 @@ def landing(dst: Storage, dst_path: str) -> Iterator[str]:
 
 
 def _stream(src: Storage, src_path: str, dst: Storage, dst_path: str) -> int:
+    if src.location.protocol == "file" and dst.location.protocol == "s3":
+        # A local file's parts are read from it as they are sent, none held in memory.
+        dst.fs.makedirs(dst.fs._parent(dst_path), exist_ok=True)
+        with (
+            map_storage_errors("reading", src, src_path),
+            open(src_path, "rb") as source,
+            map_storage_errors("writing", dst, dst_path),
+        ):
+            return multipart.upload_file(dst.fs, source, dst_path)
     with map_storage_errors("reading", src, src_path), open_read(src, src_path) as source:
         return write_from(source, dst, dst_path)
 

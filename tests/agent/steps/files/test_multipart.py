@@ -127,3 +127,26 @@ async def test_hashing_a_missing_s3_object_names_it(env: StepEnvironment) -> Non
     assert missing.value.kind == "not_found"
     assert not missing.value.retryable
     assert "s3://multipart/nope.bin" in missing.value.message
+
+
+class FileParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    local: str
+    key: str
+
+
+@step("test.multipart_upload_file", params=FileParams, output="bytes sent")
+def _upload_file(params: FileParams) -> int:
+    storage, path = open_storage(f"s3://multipart/{params.key}", "s3-test")
+    with open(params.local, "rb") as source:
+        return multipart.upload_file(storage.fs, source, path, part_size=5 * 2**20, in_flight=3)
+
+
+async def test_a_local_file_goes_up_in_ranges_read_as_sent(env: StepEnvironment, tmp_path: Path) -> None:
+    local = tmp_path / "ranges.bin"
+    local.write_bytes(os.urandom(26 * 2**20 + 3))  # six parts, three in flight, a 3-byte last one
+    sent = await env.run(_upload_file, {"local": str(local), "key": "ranges.bin"})
+    assert sent == local.stat().st_size
+    digest = await env.run(files.hash_file, {"path": "s3://multipart/ranges.bin", "credential": "s3-test"})
+    assert digest == hashlib.sha256(local.read_bytes()).hexdigest()
+    assert _open_uploads(env.resources.get("files:s3:s3-test").fs) == []
