@@ -28,6 +28,8 @@ PART = 5 * 2**20
 """Bytes per part: S3's minimum (the last part may be smaller)."""
 IN_FLIGHT = 3
 """Parts sent at once from a stream (each held in memory while it is sent)."""
+FILE_PART = 16 * 2**20
+"""Bytes per part from a local file (its size costs no memory there; fewer requests)."""
 FILE_IN_FLIGHT = 4
 """Parts sent at once from a local file (read from the file as they are sent)."""
 
@@ -103,7 +105,7 @@ def upload(fs: Any, source: IO[bytes], path: str, *, part_size: int = PART, in_f
 
 
 def upload_file(
-    fs: Any, source: IO[bytes], path: str, *, part_size: int = PART, in_flight: int = FILE_IN_FLIGHT
+    fs: Any, source: IO[bytes], path: str, *, part_size: int = FILE_PART, in_flight: int = FILE_IN_FLIGHT
 ) -> int:
     """Upload an open local file (from its start) to the S3 `path`, its parts read from the file
     as they are sent; returns the bytes sent.
