@@ -96,12 +96,11 @@ def upload(fs: Any, source: IO[bytes], path: str, *, part_size: int = PART, in_f
     """
     first = bytearray(part_size)
     size = _fill(source, first)
+    view = memoryview(first)[:size]
+    body = _PartBody(size, lambda at, n: view[at : at + n])
     if size < part_size:  # one part: a single PUT
-        fs.pipe_file(path, bytes(first[:size]))
-        return size
-    parts = _Parts(source, part_size)
-    view = memoryview(first)
-    return _upload(fs, path, parts, (_PartBody(size, lambda at, n: view[at : at + n]), first), in_flight)
+        return _put(fs, path, body)
+    return _upload(fs, path, _Parts(source, part_size), (body, first), in_flight)
 
 
 def upload_file(
@@ -114,10 +113,17 @@ def upload_file(
         StepCancelled: the execution was cancelled (the upload is aborted first).
     """
     size = os.fstat(source.fileno()).st_size
-    if size <= part_size:
-        return upload(fs, source, path, part_size=part_size)
     parts = _FileParts(source.fileno(), size, part_size)
+    if size <= part_size:  # one part: a single PUT
+        return _put(fs, path, parts.next()[0])
     return _upload(fs, path, parts, parts.next(), in_flight)
+
+
+def _put(fs: Any, path: str, body: _PartBody) -> int:
+    bucket, key, _ = fs.split_path(path)
+    _submit(fs, "put_object", Bucket=bucket, Key=key, Body=body).result()
+    fs.invalidate_cache(path)
+    return body.size
 
 
 def _upload(fs: Any, path: str, source: _Parts | _FileParts, first: tuple[_PartBody, Any], in_flight: int) -> int:

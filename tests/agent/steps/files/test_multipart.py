@@ -150,3 +150,15 @@ async def test_a_local_file_goes_up_in_ranges_read_as_sent(env: StepEnvironment,
     digest = await env.run(files.hash_file, {"path": "s3://multipart/ranges.bin", "credential": "s3-test"})
     assert digest == hashlib.sha256(local.read_bytes()).hexdigest()
     assert _open_uploads(env.resources.get("files:s3:s3-test").fs) == []
+
+
+@pytest.mark.parametrize("size", [0, 3 * 2**20 + 1])
+async def test_a_local_file_of_one_part_goes_in_one_put(env: StepEnvironment, tmp_path: Path, size: int) -> None:
+    local = tmp_path / "small.bin"
+    local.write_bytes(os.urandom(size))
+    assert await env.run(_upload_file, {"local": str(local), "key": f"small-{size}.bin"}) == size
+    path = f"s3://multipart/small-{size}.bin"
+    assert await env.run(files.exists, {"path": path, "credential": "s3-test"})
+    digest = await env.run(files.hash_file, {"path": path, "credential": "s3-test"})
+    assert digest == hashlib.sha256(local.read_bytes()).hexdigest()
+    assert _open_uploads(env.resources.get("files:s3:s3-test").fs) == []
