@@ -4,7 +4,7 @@ s3fs's buffered writer sends one part at a time (slow), and its `put_file` sends
 concurrently but reads them all ahead, holding `concurrency x part` bytes, and cannot be
 stopped mid-file. Here the parts are sent on s3fs's own event loop (no extra threads), a few at
 once, and a cancelled execution is seen before each next part. A part's body is a small
-seekable file that aiohttp reads 64 KiB at a time as the socket drains (given `bytes`, it
+seekable file handed to aiohttp in 256 KiB pieces as the socket drains (given `bytes`, it
 would write the whole part at once and asyncio would keep a copy of the unsent rest). From a
 local file each part reads its own range of the file as it is sent, so no part is in memory;
 from any other stream the parts are read into `IN_FLIGHT` buffers allocated once and reused.
@@ -190,12 +190,13 @@ def _part(fs: Any, common: dict[str, Any], number: int, body: _PartBody) -> conc
 
 
 class _PartBody(io.RawIOBase):
-    """A part's bytes as a seekable file, so aiohttp sends them in small chunks.
+    """A part's bytes as a seekable file, so they are sent in small pieces.
 
     Given `bytes` (or a `BytesIO`, which it turns into bytes), aiohttp writes the whole part to
-    the socket at once and asyncio keeps the unsent rest in a copy; from a file it reads 64 KiB
-    at a time and waits for the socket to drain, so each part is held once. Seekable, as
-    botocore rewinds the body to compute its checksum and for a retry.
+    the socket at once and asyncio keeps the unsent rest in a copy; this body is sent piece by
+    piece, waiting for the socket to drain (`_register_payload`), so each part is held once or,
+    from a local file, not at all. Seekable (and readable as a file), as botocore reads the body
+    to compute its checksum and rewinds it for a retry.
     """
 
     def __init__(self, size: int, fetch: Callable[[int, int], bytes | memoryview]) -> None:
