@@ -20,6 +20,7 @@ from agent.steps.files._common import (
     path_field,
     storage_for,
 )
+from agent.steps.files._s3read import open_read
 from shared.errors import BusinessError
 from shared.steps import context, step
 
@@ -266,7 +267,7 @@ def hash_file(params: HashParams) -> str:
     """
     digest = new_hash(params.algorithm)
     ctx = context()
-    with storage_for(params.path, params.credential, "hashing") as (storage, path), storage.fs.open(path, "rb") as f:
+    with storage_for(params.path, params.credential, "hashing") as (storage, path), open_read(storage, path) as f:
         while chunk := f.read(CHUNK):
             ctx.raise_if_cancelled()
             digest.update(chunk)

@@ -29,6 +29,7 @@ from agent.steps.files._common import (
 )
 from agent.steps.files._errors import map_storage_errors
 from agent.steps.files._fs import Storage, close_storage, open_storage, parse_location
+from agent.steps.files._s3read import open_read
 from shared.errors import BusinessError
 from shared.steps import CREDENTIAL_NAME, context, step
 
@@ -119,7 +120,16 @@ def landing(dst: Storage, dst_path: str) -> Iterator[str]:
 
 
 def _stream(src: Storage, src_path: str, dst: Storage, dst_path: str) -> int:
-    with map_storage_errors("reading", src, src_path), src.fs.open(src_path, "rb") as source:
+    if src.location.protocol == "file" and dst.location.protocol == "s3":
+        # A local file's parts are read from it as they are sent, none held in memory.
+        dst.fs.makedirs(dst.fs._parent(dst_path), exist_ok=True)
+        with (
+            map_storage_errors("reading", src, src_path),
+            open(src_path, "rb") as source,
+            map_storage_errors("writing", dst, dst_path),
+        ):
+            return multipart.upload_file(dst.fs, source, dst_path)
+    with map_storage_errors("reading", src, src_path), open_read(src, src_path) as source:
         return write_from(source, dst, dst_path)
 
 

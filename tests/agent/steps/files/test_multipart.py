@@ -1,5 +1,6 @@
 """Uploads to S3 (moto) as multipart uploads with several parts in flight: every byte arrives in
-order, and a cancel between parts aborts the upload so nothing is left on the bucket."""
+order, and a cancel between parts aborts the upload so nothing is left on the bucket. Reads from
+S3 as one streamed GET fill whole parts."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from agent.steps import files
 from agent.steps.files import _multipart as multipart
 from agent.steps.files._fs import open_storage
-from shared.errors import StepCancelled
+from agent.steps.files._s3read import open_read
+from shared.errors import StepCancelled, StepError
 from shared.steps import StepEnvironment, step
 from tests.agent.steps.files.conftest import vault
 
@@ -93,3 +95,70 @@ async def test_files_copy_to_s3_uses_the_parallel_upload(env: StepEnvironment, t
     assert up["bytes"] == source.stat().st_size
     digest = await env.run(files.hash_file, {"path": "s3://multipart/c/big.bin", "credential": "s3-test"})
     assert digest == hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+class CopyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    target: str
+
+
+@step("test.s3_to_s3_stream", params=CopyParams, output="bytes sent")
+def _s3_to_s3(params: CopyParams) -> int:
+    """Streams an S3 object into a multipart upload (what a copy between two S3 credentials does)."""
+    storage, source = open_storage(params.source, "s3-test")
+    _, target = open_storage(params.target, "s3-test")
+    with open_read(storage, source) as reader:
+        return multipart.upload(storage.fs, reader, target, part_size=5 * 2**20, in_flight=2)
+
+
+async def test_an_s3_object_streams_into_full_parts(env: StepEnvironment) -> None:
+    data = os.urandom(11 * 2**20 + 7)  # three parts; S3 refuses a part under 5 MiB but the last
+    await env.run(_upload_step(env, data), {"key": "streamed.bin", "size": len(data)})
+    sent = await env.run(_s3_to_s3, {"source": "s3://multipart/streamed.bin", "target": "s3://multipart/again.bin"})
+    assert sent == len(data)
+    digest = await env.run(files.hash_file, {"path": "s3://multipart/again.bin", "credential": "s3-test"})
+    assert digest == hashlib.sha256(data).hexdigest()
+
+
+async def test_hashing_a_missing_s3_object_names_it(env: StepEnvironment) -> None:
+    with pytest.raises(StepError) as missing:
+        await env.run(files.hash_file, {"path": "s3://multipart/nope.bin", "credential": "s3-test"})
+    assert missing.value.kind == "not_found"
+    assert not missing.value.retryable
+    assert "s3://multipart/nope.bin" in missing.value.message
+
+
+class FileParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    local: str
+    key: str
+
+
+@step("test.multipart_upload_file", params=FileParams, output="bytes sent")
+def _upload_file(params: FileParams) -> int:
+    storage, path = open_storage(f"s3://multipart/{params.key}", "s3-test")
+    with open(params.local, "rb") as source:
+        return multipart.upload_file(storage.fs, source, path, part_size=5 * 2**20, in_flight=3)
+
+
+async def test_a_local_file_goes_up_in_ranges_read_as_sent(env: StepEnvironment, tmp_path: Path) -> None:
+    local = tmp_path / "ranges.bin"
+    local.write_bytes(os.urandom(26 * 2**20 + 3))  # six parts, three in flight, a 3-byte last one
+    sent = await env.run(_upload_file, {"local": str(local), "key": "ranges.bin"})
+    assert sent == local.stat().st_size
+    digest = await env.run(files.hash_file, {"path": "s3://multipart/ranges.bin", "credential": "s3-test"})
+    assert digest == hashlib.sha256(local.read_bytes()).hexdigest()
+    assert _open_uploads(env.resources.get("files:s3:s3-test").fs) == []
+
+
+@pytest.mark.parametrize("size", [0, 3 * 2**20 + 1])
+async def test_a_local_file_of_one_part_goes_in_one_put(env: StepEnvironment, tmp_path: Path, size: int) -> None:
+    local = tmp_path / "small.bin"
+    local.write_bytes(os.urandom(size))
+    assert await env.run(_upload_file, {"local": str(local), "key": f"small-{size}.bin"}) == size
+    path = f"s3://multipart/small-{size}.bin"
+    assert await env.run(files.exists, {"path": path, "credential": "s3-test"})
+    digest = await env.run(files.hash_file, {"path": path, "credential": "s3-test"})
+    assert digest == hashlib.sha256(local.read_bytes()).hexdigest()
+    assert _open_uploads(env.resources.get("files:s3:s3-test").fs) == []
