@@ -102,7 +102,9 @@ def test_a_session_killed_on_one_agent_goes_on_logged_in_on_another(tmp_path: Pa
         needle = sid.encode()
         assert needle not in repr(events).encode(), "a cookie value reached the journal"
         assert _files_holding(server.data_dir, needle) == [], "the orchestrator's files hold the cookie in clear"
-        assert _files_holding(second.home, needle) == [], "agent B's home keeps the cookie after the end"
+        # The engine journals the end before it closes the execution's browser sessions, and each
+        # session deletes its checkpoint as it closes: the orchestrator may say "succeeded" first.
+        wait_for(lambda: not _files_holding(second.home, needle), 30, "agent B's home rid of the cookie at the end")
         logs = list(tmp_path.glob("*.log"))
         assert len(logs) == 3  # the orchestrator's and both agents'
         assert all(needle not in p.read_bytes() for p in logs), "a cookie value reached a log"
