@@ -8,6 +8,7 @@ temporary data dir, and on a fresh database of a real PostgreSQL server started 
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import tempfile
 import uuid
@@ -115,36 +116,39 @@ class Member:
 TenantFactory = Callable[..., Awaitable[Member]]
 
 
+async def make_tenant(
+    app: FastAPI, org_id: uuid.UUID | None = None, role: str = "owner", email: str | None = None
+) -> Member:
+    """An organisation with its owner logged in, or (`org_id`, `role`) a member added to one."""
+    email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+    async with app.state.db.transaction() as session:
+        if org_id is None:
+            org, user = await create_org_with_owner(
+                session, org_name=f"Org {uuid.uuid4().hex[:6]}", email=email, password=PASSWORD
+            )
+            org_id = org.id
+            if role != "owner":
+                raise ValueError("a new organisation starts with its owner; add other roles afterwards")
+        else:
+            user = await create_user(session, email=email, password=PASSWORD, home_org_id=org_id)
+            session.add(Membership(org_id=org_id, user_id=user.id, role_id=(await builtin_role(session, role)).id))
+            await session.flush()
+        settings: Settings = app.state.settings
+        tokens = await start_session(
+            session,
+            user=user,
+            org_id=org_id,
+            signing_key=app.state.signing_key,
+            access_ttl_s=settings.access_token_ttl_s,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+        )
+    return Member(
+        org_id, user.id, email, role, {"Authorization": f"Bearer {tokens.access_token}"}, tokens.refresh_token
+    )
+
+
 @pytest.fixture
 def tenant(app: FastAPI) -> TenantFactory:
     """`await tenant()` makes an organisation and logs its owner in; `await tenant(org_id=…, role="viewer")`
     adds a member with that built-in role to an existing organisation."""
-
-    async def make(org_id: uuid.UUID | None = None, role: str = "owner", email: str | None = None) -> Member:
-        email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-        async with app.state.db.transaction() as session:
-            if org_id is None:
-                org, user = await create_org_with_owner(
-                    session, org_name=f"Org {uuid.uuid4().hex[:6]}", email=email, password=PASSWORD
-                )
-                org_id = org.id
-                if role != "owner":
-                    raise ValueError("a new organisation starts with its owner; add other roles afterwards")
-            else:
-                user = await create_user(session, email=email, password=PASSWORD, home_org_id=org_id)
-                session.add(Membership(org_id=org_id, user_id=user.id, role_id=(await builtin_role(session, role)).id))
-                await session.flush()
-            settings: Settings = app.state.settings
-            tokens = await start_session(
-                session,
-                user=user,
-                org_id=org_id,
-                signing_key=app.state.signing_key,
-                access_ttl_s=settings.access_token_ttl_s,
-                refresh_ttl_s=settings.refresh_token_ttl_s,
-            )
-        return Member(
-            org_id, user.id, email, role, {"Authorization": f"Bearer {tokens.access_token}"}, tokens.refresh_token
-        )
-
-    return make
+    return functools.partial(make_tenant, app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import io
 import itertools
@@ -19,19 +20,16 @@ from fastapi import FastAPI
 from PIL import Image
 
 from orchestrator.app import create_app
-from orchestrator.models import Membership
 from orchestrator.models.executions import Execution
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.runtime.enrolment import create_enrolment_token, enroll
 from orchestrator.runtime.hub import AgentLink
 from orchestrator.services.audit import Actor
-from orchestrator.services.identity import create_org_with_owner, create_user, start_session
-from orchestrator.services.roles import builtin_role
 from orchestrator.services.workflow_assets import count_blobs, job_assets
 from orchestrator.settings import Settings
 from shared.protocol import JobAssign
-from tests.orchestrator._workflows_helpers import API, PASSWORD, call, create, flow, patch, publish
-from tests.orchestrator.conftest import Member
+from tests.orchestrator._workflows_helpers import API, call, create, flow, patch, publish
+from tests.orchestrator.conftest import Member, make_tenant
 
 # One app per database for the module (each test makes its own organisations): an app's start
 # costs more than most of these tests.
@@ -79,32 +77,7 @@ def limits(app: FastAPI) -> Iterator[Settings]:
 @pytest.fixture
 def tenant(app: FastAPI) -> Callable[..., Awaitable[Member]]:
     """`await tenant()`: a new organisation's owner; `tenant(org_id=…, role=…)`: a member of it."""
-
-    async def make(org_id: uuid.UUID | None = None, role: str = "owner") -> Member:
-        email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-        async with app.state.db.transaction() as session:
-            if org_id is None:
-                org, user = await create_org_with_owner(
-                    session, org_name=f"Org {uuid.uuid4().hex[:6]}", email=email, password=PASSWORD
-                )
-                org_id = org.id
-            else:
-                user = await create_user(session, email=email, password=PASSWORD, home_org_id=org_id)
-                session.add(Membership(org_id=org_id, user_id=user.id, role_id=(await builtin_role(session, role)).id))
-                await session.flush()
-            settings: Settings = app.state.settings
-            tokens = await start_session(
-                session,
-                user=user,
-                org_id=org_id,
-                signing_key=app.state.signing_key,
-                access_ttl_s=settings.access_token_ttl_s,
-                refresh_ttl_s=settings.refresh_token_ttl_s,
-            )
-        headers = {"Authorization": f"Bearer {tokens.access_token}"}
-        return Member(org_id, user.id, email, role, headers, tokens.refresh_token)
-
-    return make
+    return functools.partial(make_tenant, app)
 
 
 def png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (8, 6)) -> bytes:
