@@ -73,10 +73,17 @@ _PATTERNS: list[tuple[re.Pattern[str], Any]] = [
 ]
 
 
+_SHAPED = re.compile(r"rpa_(?:ak|et)_[A-Za-z0-9_-]{16,}|(?:rt|et)_[A-Za-z0-9_-]{16,}")
+"""Tokens the patterns above mask by their shape wherever they appear (agent keys, enrolment and
+refresh tokens): not remembered one by one. An orchestrator mints them by the thousand (one per
+enrolment or key rotation), and every remembered value made every later one and every masked log
+line slower, without bound over the process's life."""
+
+
 def remember(value: Any) -> None:
     """Mask every string inside `value` (a str, or a JSON-like dict/list of them) from now on."""
     for text in _strings(value):
-        if MIN_REMEMBERED_LENGTH <= len(text) <= MAX_REMEMBERED_LENGTH:
+        if MIN_REMEMBERED_LENGTH <= len(text) <= MAX_REMEMBERED_LENGTH and not _SHAPED.fullmatch(text):
             MASKER.add(text)
 
 

@@ -89,6 +89,8 @@ class SecretMasker:
         self._secrets: set[str] = set()
         self._prefixes: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._stale = False
+        """Secrets were added since `_pattern` was compiled."""
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
@@ -110,16 +112,30 @@ class SecretMasker:
                 return
             self._secrets |= forms
             self._prefixes |= prefixes
-            # Longest first: the regex engine takes the first alternative that matches, and a
-            # secret that contains another must be masked whole, not around the shorter one.
-            # Cuts come last: a whole form is masked as a whole before a cut of it is tried.
-            ordered = [re.escape(secret) for secret in sorted(self._secrets, key=len, reverse=True)]
-            ordered += sorted(self._prefixes, key=len, reverse=True)
-            self._pattern = re.compile("|".join(ordered), re.IGNORECASE)
+            # Compiled on the next use, not here: a regex of every form costs time in proportion
+            # to all of them, and a process that learns many secrets in a row (a job's
+            # credentials, a run of enrolments) pays for one compile instead of one per value.
+            self._stale = True  # before dropping the pattern: a reader that sees no pattern compiles
+            self._pattern = None
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        pattern = self._pattern
+        if pattern is not None or not self._stale:
+            return pattern
+        with self._lock:
+            if self._stale:
+                # Longest first: the regex engine takes the first alternative that matches, and a
+                # secret that contains another must be masked whole, not around the shorter one.
+                # Cuts come last: a whole form is masked as a whole before a cut of it is tried.
+                ordered = [re.escape(secret) for secret in sorted(self._secrets, key=len, reverse=True)]
+                ordered += sorted(self._prefixes, key=len, reverse=True)
+                self._pattern = re.compile("|".join(ordered), re.IGNORECASE) if ordered else None
+                self._stale = False
+            return self._pattern
 
     def mask_text(self, text: str) -> str:
         """Return ``text`` with every occurrence of every known secret replaced by ``***``."""
-        pattern = self._pattern
+        pattern = self._compiled()
         if pattern is None:
             return text
         return pattern.sub(MASK, text)
@@ -137,7 +153,7 @@ class SecretMasker:
             A masked copy, or ``obj`` itself when no secret is known yet (nothing can leak, and
             copying every logged event for nothing would be wasted work).
         """
-        pattern = self._pattern
+        pattern = self._compiled()
         if pattern is None:
             return obj
         return _mask(obj, pattern)

@@ -250,3 +250,32 @@ def test_a_plain_log_line_is_left_as_it_is_and_a_credential_in_one_is_not() -> N
     line = '127.0.0.1:40112 - "POST /api/v1/executions HTTP/1.1" 201'
     assert masking.mask_text(line) == line
     assert masking.mask_text(line + " authorization=abc") == line + " authorization=***"
+
+
+def test_keys_and_tokens_are_masked_by_shape_without_growing_the_masker() -> None:
+    """An orchestrator mints an agent key or enrolment token per enrolment: remembered one by one,
+    each made every later one and every log line slower for the life of the process."""
+    from orchestrator.runtime.enrolment import new_agent_key, new_enrolment_token
+
+    key, _ = new_agent_key(uuid.uuid4())
+    token = new_enrolment_token()
+    before = repr(masking.MASKER)
+    masking.remember([key, token, new_opaque_token("rt")])
+    assert repr(masking.MASKER) == before
+    masked = masking.mask_text(f"agent key {key} and token {token}; json {json.dumps({'k': key})}")
+    assert key not in masked
+    assert token not in masked
+    assert key[20:40] not in masked
+
+
+def test_many_values_remembered_in_a_row_are_all_masked() -> None:
+    """The masker compiles its pattern when it is next used: every value added before is in it."""
+    values = [_secret() for _ in range(300)]
+    for value in values[:150]:
+        masking.remember(value)
+    assert values[0] not in masking.mask_text(f"x {values[0]} y")
+    for value in values[150:]:
+        masking.remember(value)
+    text = masking.mask_text(" ".join(values))
+    assert not any(value in text for value in values)
+    assert text.count("***") >= 300
