@@ -223,6 +223,12 @@ def set_node_settings(edit: Edit, *, node: str, **changes: Any) -> None:
         edit.set(ref.node, key, copy.deepcopy(_check_setting(key, value)), node=node)
 
 
+def set_nodes_settings(edit: Edit, *, ids: Any, **changes: Any) -> None:
+    """Change the same settings of several nodes at once (one undo step); as `set_node_settings`."""
+    for ref in edit.nodes(ids):
+        set_node_settings(edit, node=str(ref.id), **changes)
+
+
 def rename_node(edit: Edit, *, node: str, new: str) -> str:
     """Give a node another id: its edges and every `steps.<old>` reference follow."""
     ref = edit.node(node)
@@ -428,6 +434,7 @@ COMMANDS: dict[str, CommandKind] = {
     "disconnect": CommandKind("Disconnect", disconnect),
     "set_param": CommandKind("Edit param", set_param, lambda a: ("param", a.get("node"), a.get("name"))),
     "set_node_settings": CommandKind("Node settings", set_node_settings),
+    "set_nodes_settings": CommandKind("Node settings", set_nodes_settings),
     "rename_node": CommandKind("Rename node", rename_node),
     "collapse": CommandKind("Collapse", collapse),
     "reparent": CommandKind("Move into container", reparent),

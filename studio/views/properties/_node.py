@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -120,3 +121,68 @@ class NodeSettings(QGroupBox):
         new = self.id_edit.text().strip()
         if new and new != self.node_id:
             self.send("rename_node", node=self.node_id, new=new)
+
+
+def _shared(nodes: list[dict[str, Any]], key: str, default: Any = None) -> tuple[bool, Any]:
+    """(all equal, the value) of one setting across nodes."""
+    values = [node.get(key, default) for node in nodes]
+    return all(v == values[0] for v in values), values[0]
+
+
+class SharedSettings(QGroupBox):
+    """The settings several selected nodes share: disabled, on error, timeout; a commit sets
+    them on every node in one `set_nodes_settings` (one undo step). A mixed value shows as such."""
+
+    def __init__(self, nodes: list[dict[str, Any]], send: Callable[..., Any], parent: QWidget | None = None) -> None:
+        super().__init__(f"{len(nodes)} nodes", parent)
+        self.ids = [str(node.get("id")) for node in nodes]
+        self.send = send
+        form = QFormLayout(self)
+        same, disabled = _shared(nodes, "disabled", False)
+        self.disabled = QCheckBox("Skip these nodes when the flow runs")
+        self.disabled.setObjectName("sharedDisabled")
+        self.disabled.setTristate(not same)
+        self.disabled.setCheckState(
+            Qt.CheckState.PartiallyChecked
+            if not same
+            else Qt.CheckState.Checked
+            if disabled
+            else Qt.CheckState.Unchecked
+        )
+        self.disabled.clicked.connect(lambda _checked=False: self._disabled())
+        form.addRow("Disabled", self.disabled)
+        same, on_error = _shared(nodes, "on_error", "fail")
+        self.on_error = QComboBox()
+        self.on_error.setObjectName("sharedOnError")
+        for value, text in ON_ERROR:
+            self.on_error.addItem(text, value)
+        if not same:
+            self.on_error.insertItem(0, "(mixed)", None)
+        self.on_error.setCurrentIndex(0 if not same else [v for v, _ in ON_ERROR].index(on_error))
+        self.on_error.activated.connect(self._on_error)
+        form.addRow("On error", self.on_error)
+        same, timeout = _shared(nodes, "timeout_s")
+        self.timeout = QDoubleSpinBox()
+        self.timeout.setObjectName("sharedTimeout")
+        self.timeout.setRange(0, 86400)
+        self.timeout.setSuffix(" s")
+        self.timeout.setSpecialValueText("no limit" if same else "(mixed)")
+        self.timeout.setValue(float(timeout) if same and isinstance(timeout, int | float) else 0)
+        self._timeout_shown = self.timeout.value()
+        self.timeout.editingFinished.connect(self._timeout)
+        form.addRow("Timeout", self.timeout)
+
+    def _disabled(self) -> None:
+        # A click on a mixed box makes it checked: every node skipped.
+        checked = self.disabled.checkState() != Qt.CheckState.Unchecked
+        self.send("set_nodes_settings", ids=self.ids, disabled=checked)
+
+    def _on_error(self, index: int) -> None:
+        value = self.on_error.itemData(index)
+        if value is not None:
+            self.send("set_nodes_settings", ids=self.ids, on_error=value)
+
+    def _timeout(self) -> None:
+        if self.timeout.value() != self._timeout_shown:
+            self._timeout_shown = self.timeout.value()
+            self.send("set_nodes_settings", ids=self.ids, timeout_s=self.timeout.value() or None)

@@ -21,7 +21,7 @@ from studio.model import (
     parse_json_path,
 )
 from studio.views.properties._fields import FieldRow, FormContext, Path
-from studio.views.properties._node import NodeSettings
+from studio.views.properties._node import NodeSettings, SharedSettings
 from studio.views.properties._schema import FieldSpec, params_fields
 from studio.views.properties._scope import completions
 
@@ -55,6 +55,7 @@ class PropertiesPanel(QWidget):
         self.document = document
         self.credential_names = credential_names or (list)
         self.node_id: str | None = None
+        self._multi: frozenset[str] = frozenset()
         self.context = FormContext()
         self.problems: tuple[Any, ...] = ()
         self.findings: tuple[Any, ...] = ()
@@ -92,17 +93,28 @@ class PropertiesPanel(QWidget):
             return
         self.node_id = None
         self._shown = ""
+        self._multi = frozenset()
         self.context = FormContext()
         if not ids:
             self._set_content(_message("Select a node to see its properties."))
             return
-        types = {self.document.node(i).get("type") for i in ids}
+        order = {ref.id: n for n, ref in enumerate(self.document.index.refs)}
+        nodes = [self.document.node(i) for i in sorted(ids, key=lambda i: order.get(i, 0))]
+        types = {node.get("type") for node in nodes}
         shared = f" (all {types.pop()})" if len(types) == 1 else ""
-        self._set_content(_message(f"{len(ids)} nodes selected{shared}."))
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.addWidget(_message(f"{len(ids)} nodes selected{shared}."))
+        layout.addWidget(SharedSettings(nodes, self.send))
+        layout.addStretch(1)
+        self._set_content(content)
+        self._multi = frozenset(ids)
 
     def _on_changed(self, event: NodesChanged) -> None:
         if self.node_id is not None and self.node_id in event.ids:
             self._rebuild()
+        elif self.node_id is None and self._multi & event.ids:
+            self.show_selection(self._multi)
 
     def _on_validation(self, event: ValidationChanged) -> None:
         self.problems, self.findings = event.problems, event.findings

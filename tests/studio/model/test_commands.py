@@ -28,6 +28,7 @@ CASES: dict[str, dict[str, Any]] = {
     "disconnect": {"source": "check", "target": "pick", "port": "true"},
     "set_param": {"node": "other", "name": "value", "value": {"a": [1]}},
     "set_node_settings": {"node": "pick", "name": "Pick one", "retry": {"max_attempts": 3}, "disabled": True},
+    "set_nodes_settings": {"ids": ["pick", "other"], "disabled": True, "on_error": "continue"},
     "rename_node": {"node": "start", "new": "greet"},
     "collapse": {"node": "each"},
     "reparent": {"ids": ["other"], "graph": "guard.body"},
@@ -233,3 +234,15 @@ def test_rename_node_moves_its_edges_and_the_references_to_it(doc: FlowDocument)
     doc.undo()
     assert doc.node("pick")["params"]["value"] == "{{ steps.start.output }}"
     assert {"from": "start", "to": "check"} in doc.raw["edges"]
+
+
+def test_set_nodes_settings_is_one_undo_step(doc: FlowDocument) -> None:
+    doc.execute("set_nodes_settings", ids=["pick", "other"], disabled=True, timeout_s=5)
+    assert doc.node("pick")["disabled"] is True
+    assert doc.node("other")["timeout_s"] == 5
+    with pytest.raises(CommandError):
+        doc.execute("set_nodes_settings", ids=["pick", "other"], on_error="explode")
+    assert doc.node("other").get("on_error") is None
+    doc.undo()
+    assert "disabled" not in doc.node("pick")
+    assert "timeout_s" not in doc.node("other")

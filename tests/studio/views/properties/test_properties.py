@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton, QToolButton
 from pytestqt.qtbot import QtBot
 
@@ -24,7 +25,7 @@ from studio.views.properties._fields import (
     ObjectEditor,
     TextEditor,
 )
-from studio.views.properties._node import NodeSettings
+from studio.views.properties._node import NodeSettings, SharedSettings
 
 pytestmark = pytest.mark.gui
 
@@ -57,8 +58,9 @@ def test_the_form_follows_the_selection(panel: PropertiesPanel, doc: FlowDocumen
     assert isinstance(row(panel, "method").editor, EnumEditor)
     doc.selection.select(["call", "open"])
     assert panel.node_id is None
-    assert isinstance(panel.content, QLabel)
-    assert panel.content.text() == "2 nodes selected."
+    message = panel.content.findChild(QLabel, "panelMessage")
+    assert message is not None
+    assert message.text() == "2 nodes selected."
     doc.selection.clear()
     assert panel.context.rows == {}
 
@@ -277,3 +279,28 @@ def test_screenshot_of_the_form(
     picture = panel.content.grab()
     assert picture.height() > 600
     assert picture.save(str(shots / f"properties-{node}.png"))
+
+
+def test_several_nodes_show_and_edit_what_they_share(panel: PropertiesPanel, doc: FlowDocument) -> None:
+    doc.execute("set_node_settings", node="open", disabled=True)
+    doc.selection.select(["open", "click"])
+    message = panel.content.findChild(QLabel, "panelMessage")
+    assert message is not None
+    assert message.text() == "2 nodes selected."
+    shared = panel.content.findChild(SharedSettings)
+    assert shared is not None
+    assert shared.disabled.checkState() == Qt.CheckState.PartiallyChecked  # mixed
+    assert shared.on_error.currentText() == "Fail the flow"  # the same on both
+    shared.on_error.activated.emit(shared.on_error.findData("continue"))
+    assert doc.node("open")["on_error"] == doc.node("click")["on_error"] == "continue"
+    shared = panel.content.findChild(SharedSettings)
+    shared.timeout.setValue(12)
+    shared.timeout.editingFinished.emit()
+    assert doc.node("open")["timeout_s"] == doc.node("click")["timeout_s"] == 12
+    doc.undo()
+    doc.undo()
+    assert "on_error" not in doc.node("click")
+    assert "timeout_s" not in doc.node("open")
+    doc.selection.select(["click", "open"])
+    doc.selection.select(["click", "call"])
+    assert "2 nodes selected" in panel.content.findChild(QLabel, "panelMessage").text()  # type: ignore[union-attr]
