@@ -488,6 +488,12 @@ class FieldRow(QWidget):
             expression.set_text(self.value if isinstance(self.value, str) and self.present else "")
             expression.committed.connect(self._commit)
             return expression
+        if self.spec.kind == "object" and not self.present and not self.spec.required:
+            # An optional group not in the file: a button rather than fields showing made-up values.
+            start = QPushButton(f"Set {self.spec.label().lower()}")
+            start.setObjectName("setGroup")
+            start.clicked.connect(lambda _checked=False: self.committed.emit(initial(self.spec)))
+            return start
         if self.raw:
             note = f"kept as it is in the file (not a valid {self.spec.kind} value)"
             editor: Editor = JsonEditor(self.spec, self.value, note=note)

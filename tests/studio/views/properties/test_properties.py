@@ -102,7 +102,16 @@ def test_number_bool_and_enum_fields(panel: PropertiesPanel, doc: FlowDocument) 
 
 
 def test_a_nested_object_field_edits_the_whole_param(panel: PropertiesPanel, doc: FlowDocument) -> None:
+    doc.selection.select(["click"])
+    position = row(panel, "position").editor
+    assert isinstance(position, QPushButton)  # optional, not set: no made-up values shown
+    position.click()
+    assert params(doc, "click")["position"] == {}
     doc.selection.select(["call"])
+    start = row(panel, "tls").editor
+    assert isinstance(start, QPushButton)
+    start.click()
+    assert params(doc, "call")["tls"] == {}
     tls = row(panel, "tls").editor
     assert isinstance(tls, ObjectEditor)
     verify = row(panel, "tls", "verify").editor
@@ -112,6 +121,8 @@ def test_a_nested_object_field_edits_the_whole_param(panel: PropertiesPanel, doc
     commit_text(row(panel, "tls", "ca_bundle").editor, "certs/ca.pem")  # type: ignore[arg-type]
     assert params(doc, "call")["tls"] == {"verify": False, "ca_bundle": "certs/ca.pem"}
     doc.undo()
+    doc.undo()
+    assert params(doc, "call")["tls"] == {}
     doc.undo()
     assert "tls" not in params(doc, "call")
 
@@ -272,6 +283,8 @@ def test_problems_are_shown_next_to_their_field(panel: PropertiesPanel, doc: Flo
 def test_screenshot_of_the_form(
     qtbot: QtBot, panel: PropertiesPanel, doc: FlowDocument, shots: Path, node: str
 ) -> None:
+    if node == "call":
+        doc.execute("set_param", node="call", name="auth", value={"kind": "bearer", "credential": "erp"})
     LiveValidation(doc, delay_s=0).run()
     doc.selection.select([node])
     panel.show()
