@@ -143,29 +143,35 @@ class BoolEditor(Editor):
 
 
 class NumberEditor(Editor):
-    """A spin box with the schema's bounds (integer or decimal)."""
+    """A spin box with the schema's bounds (integer or decimal). An optional number without a
+    default has one step below its range shown as "(not set)", which stores nothing."""
 
     def __init__(self, spec: FieldSpec, value: Any) -> None:
         super().__init__()
         self.spec = spec
         self.box: QSpinBox | QDoubleSpinBox
+        self.unset = not spec.required and spec.default is None
         if spec.kind == "int":
             box = QSpinBox(self)
-            box.setRange(
-                int(spec.minimum if spec.minimum is not None else -_INT_LIMIT), int(spec.maximum or _INT_LIMIT)
-            )
+            low = int(spec.minimum) if spec.minimum is not None else -_INT_LIMIT + 1
+            high = int(spec.maximum) if spec.maximum is not None else _INT_LIMIT
+            box.setRange(low - 1 if self.unset else low, high)
             self.box = box
         else:
             dbox = QDoubleSpinBox(self)
             dbox.setDecimals(3)
-            low = spec.minimum if spec.minimum is not None else -1e12
+            low_f = spec.minimum if spec.minimum is not None else -1e12
             if spec.extra.get("exclusive_minimum"):
-                low += 0.001
-            dbox.setRange(low, spec.maximum if spec.maximum is not None else 1e12)
+                low_f += 0.001
+            dbox.setRange(low_f - 1 if self.unset else low_f, spec.maximum if spec.maximum is not None else 1e12)
             self.box = dbox
+        if self.unset:
+            self.box.setSpecialValueText("(not set)")
         shown = value if isinstance(value, int | float) else spec.default
         if isinstance(shown, int | float):
             self.box.setValue(shown)  # type: ignore[arg-type]
+        elif self.unset:
+            self.box.setValue(self.box.minimum())  # type: ignore[arg-type]
         self._shown = self.box.value()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -174,8 +180,12 @@ class NumberEditor(Editor):
 
     def _finished(self) -> None:
         value = self.box.value()
-        if value != self._shown:
-            self._shown = value
+        if value == self._shown:
+            return
+        self._shown = value
+        if self.unset and value == self.box.minimum():
+            self.changed.emit(None)
+        else:
             self.changed.emit(int(value) if self.spec.kind == "int" else float(value))
 
 
@@ -201,7 +211,7 @@ class EnumEditor(Editor):
 class JsonEditor(Editor):
     """Any JSON value as compact text; text that is not JSON is refused with a message."""
 
-    def __init__(self, spec: FieldSpec, value: Any, *, note: str = "") -> None:
+    def __init__(self, spec: FieldSpec, value: Any, *, note: str = "", buttons: tuple[QPushButton, ...] = ()) -> None:
         super().__init__()
         self.line = QLineEdit(self)
         self.line.setObjectName("rawJson")
@@ -212,9 +222,13 @@ class JsonEditor(Editor):
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b9770e;")
         self.message.setVisible(bool(note))
+        line = QHBoxLayout()
+        line.addWidget(self.line)
+        for button in buttons:
+            line.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.line)
+        layout.addLayout(line)
         layout.addWidget(self.message)
         self.line.editingFinished.connect(self._finished)
 
@@ -389,8 +403,8 @@ def make_editor(spec: FieldSpec, value: Any, path: Path, context: FormContext) -
     kind = spec.kind
     if kind == "selector":
         pick = _button("Pick element", "pickElement", lambda: context.request_pick(path))
-        if isinstance(value, dict):
-            return JsonEditor(spec, value)
+        if isinstance(value, dict):  # a recorded target descriptor (selector, fallbacks, fingerprint)
+            return JsonEditor(spec, value, buttons=(pick,))
         return TextEditor(spec, value, buttons=(pick,))
     if kind == "image_target":
         capture = _button("Capture region", "captureRegion", lambda: context.request_capture(path))

@@ -19,6 +19,7 @@ from studio.views.properties._fields import (
     ChoiceEditor,
     CredentialEditor,
     EnumEditor,
+    FileEditor,
     JsonEditor,
     ListEditor,
     NumberEditor,
@@ -255,6 +256,10 @@ def test_pick_and_capture_requests_name_the_field(qtbot: QtBot, panel: Propertie
     assert picked.args == ["click", "$.params.target"]
     panel.set_value("click", "$.params.target", "role=button[name='Go']")
     assert params(doc, "click")["target"] == "role=button[name='Go']"
+    descriptor = {"selector": "#go", "fallbacks": ["text=Go"]}
+    panel.set_value("click", "$.params.target", descriptor)
+    assert params(doc, "click")["target"] == descriptor
+    assert row(panel, "target").editor.findChild(QPushButton, "pickElement") is not None
     doc.execute("add_node", id="tap", type="desktop.click", params={"target": "image:ok.png"})
     doc.selection.select(["tap"])
     capture = row(panel, "target").editor
@@ -317,3 +322,21 @@ def test_several_nodes_show_and_edit_what_they_share(panel: PropertiesPanel, doc
     doc.selection.select(["click", "open"])
     doc.selection.select(["click", "call"])
     assert "2 nodes selected" in panel.content.findChild(QLabel, "panelMessage").text()  # type: ignore[union-attr]
+
+
+def test_an_optional_number_without_default_can_stay_unset(panel: PropertiesPanel, doc: FlowDocument) -> None:
+    doc.execute("add_node", id="sheet", type="excel.read", params={"path": "in.xlsx"})
+    doc.selection.select(["sheet"])
+    limit = row(panel, "limit").editor
+    assert isinstance(limit, NumberEditor)
+    assert limit.box.text() == "(not set)"
+    limit.box.setValue(10)
+    limit.box.editingFinished.emit()
+    assert params(doc, "sheet")["limit"] == 10
+    limit = row(panel, "limit").editor
+    assert isinstance(limit, NumberEditor)
+    limit.box.setValue(limit.box.minimum())
+    limit.box.editingFinished.emit()
+    assert "limit" not in params(doc, "sheet")
+    assert isinstance(row(panel, "path").editor, FileEditor)
+    assert isinstance(row(panel, "storage_credential").editor, CredentialEditor)
