@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGroupBox, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QApplication, QGroupBox, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from shared.flow._validate import json_path
 from studio.model import (
@@ -128,6 +128,7 @@ class PropertiesPanel(QWidget):
         if snapshot == self._shown and not force:
             return
         self._shown = snapshot
+        focused = self._focused()
         node_id = self.node_id
 
         def pick(path: Path) -> None:
@@ -155,6 +156,8 @@ class PropertiesPanel(QWidget):
         layout.addStretch(1)
         self._set_content(content)
         self._place_problems()
+        if focused is not None:
+            self._refocus(*focused)
 
     def _params_box(self, node: dict[str, Any]) -> QGroupBox:
         box = QGroupBox("Parameters")
@@ -187,6 +190,30 @@ class PropertiesPanel(QWidget):
         row.committed.connect(lambda value, name=spec.name: self.set_param(name, value))
         row.reset.connect(lambda name=spec.name: self.set_param(name, None, delete=True))
         return row
+
+    def _focused(self) -> tuple[Path | None, str, int] | None:
+        """Where the keyboard focus is in the form: (field path or None, object name, position
+        among the field's focusable widgets), so a redraw after an edit can put it back (Tab
+        from one field to the next commits the first and must land in the second)."""
+        widget = QApplication.focusWidget()
+        if widget is None or not self.content.isAncestorOf(widget):
+            return None
+        parent: QObject | None = widget
+        while parent is not None and not isinstance(parent, FieldRow):
+            parent = parent.parent()
+        if isinstance(parent, FieldRow):
+            return parent.path, "", _focusable(parent).index(widget) if widget in _focusable(parent) else 0
+        return None, widget.objectName(), 0
+
+    def _refocus(self, path: Path | None, name: str, position: int) -> None:
+        target: QWidget | None = None
+        if path is not None and path in self.context.rows:
+            widgets = _focusable(self.context.rows[path])
+            target = widgets[min(position, len(widgets) - 1)] if widgets else None
+        elif name:
+            target = self.content.findChild(QWidget, name)
+        if target is not None:
+            target.setFocus()
 
     def _set_content(self, widget: QWidget) -> None:
         old = self.scroller.takeWidget()
@@ -259,6 +286,15 @@ def _put(container: Any, parts: tuple[str | int, ...], value: Any) -> Any:
     mapping = dict(container) if isinstance(container, dict) else {}
     mapping[head] = _put(mapping.get(head), rest, value)
     return mapping
+
+
+def _focusable(row: QWidget) -> list[QWidget]:
+    """The widgets of a field that take the keyboard focus, in tab order of creation."""
+    return [
+        w
+        for w in row.findChildren(QWidget)
+        if w.focusPolicy() & Qt.FocusPolicy.TabFocus and w.isEnabled() and not isinstance(w, QScrollArea)
+    ]
 
 
 def _path(path: Path) -> str:

@@ -81,3 +81,24 @@ def test_closed_panels_stop_following_the_document(qtbot: QtBot, doc: FlowDocume
     doc.execute("set_flow_settings", priority="high")
     doc.selection.select(["open"])
     validation.run()
+
+
+def test_tab_commits_a_field_and_lands_in_the_next(qtbot: QtBot, doc: FlowDocument) -> None:
+    panel = PropertiesPanel(doc)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.activateWindow()
+    qtbot.waitUntil(panel.isActiveWindow)  # Tab moves the focus only in the active window
+    doc.selection.select(["call"])
+    editor = panel.context.rows[("url",)].editor
+    assert isinstance(editor, TextEditor)
+    editor.line.setFocus()
+    editor.line.selectAll()
+    qtbot.keyClicks(editor.line, "https://tabbed.example")
+    qtbot.keyClick(editor.line, Qt.Key.Key_Tab)
+    assert doc.node("call")["params"]["url"] == "https://tabbed.example"
+    focused = QApplication.focusWidget()
+    assert focused is not None
+    assert panel.content.isAncestorOf(focused)  # the redrawn form kept the focus
+    assert focused is not panel.context.rows[("url",)].editor.line  # type: ignore[attr-defined]
+    assert panel.context.rows[("query",)].isAncestorOf(focused)  # the field after url
