@@ -4,6 +4,7 @@ each analyser rule can be switched off (remembered in the studio's `Settings`)."
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -20,11 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from studio.model import RULES, FlowDocument, LiveValidation, Settings, ValidationChanged
+from studio.model._validation import Checked
 
 SETTINGS_KEY = "analyser_disabled_rules"
 """The `Settings` key holding the analyser rules switched off."""
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
+
+OFF_THREAD_NODES = 300
+"""From this many nodes the check runs in a worker thread (the UI keeps painting meanwhile)."""
 
 
 def disabled_rules(settings: Settings) -> set[str]:
@@ -41,6 +46,7 @@ class ProblemsPanel(QWidget):
         settings: where the switched-off rules are kept (the user's settings file by default).
         validation: the document's live validation (one is made when not given; its poll runs
             on a timer here).
+        off_thread_nodes: from this many nodes, check in a worker thread.
     """
 
     def __init__(
@@ -49,6 +55,7 @@ class ProblemsPanel(QWidget):
         *,
         settings: Settings | None = None,
         validation: LiveValidation | None = None,
+        off_thread_nodes: int = OFF_THREAD_NODES,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -89,9 +96,29 @@ class ProblemsPanel(QWidget):
         self.destroyed.connect(lambda: disconnect())
         self.timer = QTimer(self)
         self.timer.setInterval(150)
-        self.timer.timeout.connect(lambda: self.validation.poll())
+        self.off_thread_nodes = off_thread_nodes
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-validation")
+        self.pending: Future[Checked] | None = None
+        self.timer.timeout.connect(self.tick)
         self.timer.start()
+        worker = self.worker
+        self.destroyed.connect(lambda: worker.shutdown(wait=False, cancel_futures=True))
         self.refresh()
+
+    def tick(self) -> None:
+        """The timer: take a finished check, or start one when due (small flows on this thread)."""
+        validation = self.validation
+        if self.pending is not None:
+            if self.pending.done():
+                checked, self.pending = self.pending.result(), None
+                validation.apply(checked)  # dropped if the document changed meanwhile
+            return
+        if not validation.due():
+            return
+        if len(self.document.index) < self.off_thread_nodes:
+            validation.run()
+        else:
+            self.pending = self.worker.submit(LiveValidation.check, validation.snapshot())
 
     def rows(self) -> list[tuple[str, str, str, str | None]]:
         """(severity, rule, message, node) of everything shown, errors first."""

@@ -175,3 +175,16 @@ def test_screenshots_of_the_panels(qtbot: QtBot, problems: ProblemsPanel, doc: F
     settings.resize(460, 360)
     settings.show()
     assert settings.grab().save(str(shots / "flow-settings.png"))
+
+
+def test_a_large_flow_is_checked_in_a_worker_thread(qtbot: QtBot, doc: FlowDocument, tmp_path: Path) -> None:
+    validation = LiveValidation(doc, delay_s=0)
+    panel = ProblemsPanel(doc, settings=Settings(tmp_path / "s.json"), validation=validation, off_thread_nodes=1)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() > 0, timeout=5000)
+    doc.execute("set_entry", section="variables", name="spare", value=1)
+    before = panel.tree.topLevelItemCount()
+    panel.tick()
+    assert panel.pending is not None  # submitted, not run on this thread
+    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == before + 1, timeout=5000)
+    assert any("spare" in message for _, _, message, _ in panel.rows())
