@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -281,7 +281,7 @@ class ListEditor(Editor):
     def __init__(self, spec: FieldSpec, value: Any, path: Path, context: FormContext) -> None:
         super().__init__()
         assert spec.item is not None
-        self.item = spec.item
+        self.item = replace(spec.item, required=True)  # a row holds a value: no "(not set)"
         self.value: list[Any] = list(value) if isinstance(value, list) else []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -321,7 +321,7 @@ class MapEditor(Editor):
     def __init__(self, spec: FieldSpec, value: Any, path: Path, context: FormContext) -> None:
         super().__init__()
         assert spec.item is not None
-        self.item = spec.item
+        self.item = replace(spec.item, required=True)  # a row holds a value: no "(not set)"
         self.value: dict[str, Any] = dict(value) if isinstance(value, dict) else {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

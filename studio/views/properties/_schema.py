@@ -17,7 +17,7 @@ The rules, in order (documented in `docs/studio.md`, "Properties and panels"):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.expressions import is_template
@@ -130,7 +130,7 @@ def field_spec(
         # `X | None`: the field is X, and may be left empty.
         inner = {**real[0], **{k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}}
         spec = field_spec(name, inner, defs, required=required, capability=capability)
-        return _replace(spec, nullable=True, default=common["default"], has_default=common["has_default"])
+        return replace(spec, nullable=True, default=common["default"], has_default=common["has_default"])
     marked = _marked_kind(name, schema, capability)
     if marked is None and real and any(_marked_kind(name, a, capability) == "selector" for a in real):
         marked = "selector"
@@ -156,12 +156,6 @@ def field_spec(
         item = field_spec("value", values_schema if isinstance(values_schema, dict) else {}, defs)
         return FieldSpec(kind=kind, schema=schema, item=item, **common)
     return FieldSpec(kind=kind, schema=schema, minimum=low, maximum=high, extra=extra, **common)
-
-
-def _replace(spec: FieldSpec, **changes: Any) -> FieldSpec:
-    values = {name: getattr(spec, name) for name in FieldSpec.__dataclass_fields__}
-    values.update(changes)
-    return FieldSpec(**values)
 
 
 def object_fields(schema: dict[str, Any], defs: dict[str, Any], capability: str | None = None) -> tuple[FieldSpec, ...]:
