@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFocusEvent,
@@ -62,13 +62,33 @@ FORMATS: dict[str, QTextCharFormat] = {
     "keyword": _format("#7d3c98"),
     "operator": _format("#616a6b"),
 }
-"""The format of each token kind (tests read them back from the document's blocks)."""
+"""The format of each token kind on a light background (tests read them back from the blocks)."""
+
+DARK_FORMATS: dict[str, QTextCharFormat] = {
+    "delim": _format("#c39bd3", bold=True),
+    "string": _format("#7dcea0"),
+    "number": _format("#f8c471"),
+    "filter": _format("#85c1e9", italic=True),
+    "scope": _format("#f1948a", bold=True),
+    "name": _format("#d6dbdf"),
+    "keyword": _format("#d2b4de"),
+    "operator": _format("#aab7b8"),
+}
+"""The same on a dark background (a dark theme: the editor's base colour is dark)."""
+
+
+def formats_for(widget_base: QColor) -> dict[str, QTextCharFormat]:
+    """The formats that read on a background of colour `widget_base`."""
+    return DARK_FORMATS if widget_base.lightness() < 128 else FORMATS
+
 
 _INSIDE = 1
 
 
 class ExpressionHighlighter(QSyntaxHighlighter):
     """Colours the template parts of the text; state 1 = a line that ends inside `{{ }}`."""
+
+    formats: dict[str, QTextCharFormat] = FORMATS
 
     def highlightBlock(self, text: str) -> None:
         inside = self.previousBlockState() == _INSIDE
@@ -78,7 +98,7 @@ class ExpressionHighlighter(QSyntaxHighlighter):
                 opening = _OPEN.search(text, position)
                 if opening is None:
                     break
-                self.setFormat(opening.start(), opening.end() - opening.start(), FORMATS["delim"])
+                self.setFormat(opening.start(), opening.end() - opening.start(), self.formats["delim"])
                 inside, position = True, opening.end()
                 continue
             match = _TOKEN.search(text, position)
@@ -90,7 +110,7 @@ class ExpressionHighlighter(QSyntaxHighlighter):
                 inside = match.group().lstrip("-").startswith(("{{", "{%"))
             elif kind == "name":
                 kind = self._name_kind(text, match.start(), match.group())
-            self.setFormat(match.start(), match.end() - match.start(), FORMATS[kind])
+            self.setFormat(match.start(), match.end() - match.start(), self.formats[kind])
         self.setCurrentBlockState(_INSIDE if inside else 0)
 
     @staticmethod
@@ -138,6 +158,7 @@ class ExpressionEdit(QWidget):
         layout.addWidget(self.editor)
         layout.addWidget(self.error)
         self.highlighter = ExpressionHighlighter(self.editor.document())
+        self.highlighter.formats = formats_for(self.palette().base().color())
         self.words = words or (list)
         self.model = QStringListModel(self)
         self.completer = QCompleter(self.model, self)
@@ -147,6 +168,15 @@ class ExpressionEdit(QWidget):
         self.completer.activated.connect(self._insert)
         self.editor.textChanged.connect(self.check)
         self._committed_text = ""
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow a theme switch: pick the colours for the new background."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "highlighter"):
+            formats = formats_for(self.palette().base().color())
+            if formats is not self.highlighter.formats:
+                self.highlighter.formats = formats
+                self.highlighter.rehighlight()
 
     # -- value ------------------------------------------------------------------------------
 
@@ -256,9 +286,9 @@ class _Editor(QPlainTextEdit):
             self.owner.commit()
 
 
-def highlighted_tokens(document: QTextDocument) -> list[tuple[str, str]]:
+def highlighted_tokens(document: QTextDocument, formats: dict[str, QTextCharFormat] = FORMATS) -> list[tuple[str, str]]:
     """(text, token kind) of each highlighted range of a document (for tests and screenshots)."""
-    colours = {(f.foreground().color().name(), f.fontWeight(), f.fontItalic()): n for n, f in FORMATS.items()}
+    colours = {(f.foreground().color().name(), f.fontWeight(), f.fontItalic()): n for n, f in formats.items()}
     found: list[tuple[str, str]] = []
     block = document.begin()
     while block.isValid():

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint
-from PySide6.QtGui import QPainter, QPixmap, QTextCursor
+from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap, QTextCursor
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from shared.expressions._filters import FILTERS
 from studio.model import FlowDocument
 from studio.views.properties import ExpressionEdit, PropertiesPanel, completions, filter_names, highlighted_tokens
+from studio.views.properties._expression import DARK_FORMATS, FORMATS, formats_for
 
 pytestmark = pytest.mark.gui
 
@@ -142,3 +143,22 @@ def test_screenshot_of_the_expression_editor_with_completion(qtbot: QtBot, doc: 
     picture = _with_popup(panel, edit)
     assert picture.save(str(shots / "expression-completion.png"))
     assert popup.model().rowCount() == 2
+
+
+def test_a_dark_background_gets_the_dark_colours(qtbot: QtBot) -> None:
+    dark = QWidget()
+    qtbot.addWidget(dark)
+    palette = dark.palette()
+    palette.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    dark.setPalette(palette)
+    edit = ExpressionEdit(parent=dark)
+    edit.set_text("{{ inputs.name }}")
+    assert edit.highlighter.formats is DARK_FORMATS
+    assert ("inputs", "scope") in highlighted_tokens(edit.editor.document(), DARK_FORMATS)
+    light = ExpressionEdit()
+    qtbot.addWidget(light)
+    assert light.highlighter.formats is formats_for(QColor("white")) is FORMATS
+    light.set_text("{{ vars.total }}")
+    light.setPalette(palette)  # the theme turned dark
+    assert light.highlighter.formats is DARK_FORMATS
+    assert ("vars", "scope") in highlighted_tokens(light.editor.document(), DARK_FORMATS)
