@@ -3,6 +3,7 @@ and a form built for every step of the catalogue."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,3 +75,22 @@ def test_a_form_is_built_for_every_step_of_the_catalogue(qtbot: QtBot, registry:
         doc.selection.select([node["id"]])
         assert panel.node_id == node["id"]
         assert panel.context.rows or not registry.get(node["type"]).params.model_fields
+
+
+TEMPLATES = sorted((Path(__file__).resolve().parents[4] / "resources" / "templates").glob("*.json"))
+
+
+@pytest.mark.gui
+def test_every_node_of_the_example_flows_gets_a_form_without_a_raw_field(qtbot: QtBot, registry: StepRegistry) -> None:
+    assert len(TEMPLATES) >= 10
+    panel: PropertiesPanel | None = None
+    for template in TEMPLATES:
+        doc = FlowDocument.open(template, registry=registry)
+        panel = PropertiesPanel(doc, credential_names=lambda: ["erp"])
+        qtbot.addWidget(panel)
+        for node_id in doc.index.nodes:
+            doc.selection.select([node_id])
+            assert panel.node_id == node_id
+            # Valid example flows: every value fits its field (none falls back to "kept as it is").
+            raw = [path for path, row in panel.context.rows.items() if row.raw]
+            assert raw == [], f"{template.name}: {node_id}: {raw}"
