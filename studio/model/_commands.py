@@ -223,6 +223,33 @@ def set_node_settings(edit: Edit, *, node: str, **changes: Any) -> None:
         edit.set(ref.node, key, copy.deepcopy(_check_setting(key, value)), node=node)
 
 
+def set_nodes_settings(edit: Edit, *, ids: Any, **changes: Any) -> None:
+    """Change the same settings of several nodes at once (one undo step); as `set_node_settings`."""
+    for ref in edit.nodes(ids):
+        set_node_settings(edit, node=str(ref.id), **changes)
+
+
+def rename_node(edit: Edit, *, node: str, new: str) -> str:
+    """Give a node another id: its edges and every `steps.<old>` reference follow."""
+    ref = edit.node(node)
+    if new == node:
+        raise CommandError(f"node '{node}' already has that id")
+    if not isinstance(new, str) or not _ID.match(new) or new in edit.all_ids():
+        raise CommandError(f"node id '{new}' is {'taken' if new in edit.all_ids() else 'not a valid id'}")
+    edges = ref.graph.get("edges")
+    for edge in edges if isinstance(edges, list) else ():
+        for end in ("from", "to"):
+            if isinstance(edge, dict) and edge.get(end) == node:
+                edit.set(edge, end, new)
+    edit.set(ref.node, "id", new)
+    edit.edges_changed(ref.graph_label)
+    edit.rewrite_templates(reference_pattern("steps", {node: new}))
+    edit.change.nodes.discard(node)
+    edit.structure_changed()
+    edit.result = new
+    return new
+
+
 def collapse(edit: Edit, *, node: str, collapsed: bool = True) -> None:
     """Collapse (or expand) a container on the canvas."""
     ref = edit.node(node)
@@ -407,6 +434,8 @@ COMMANDS: dict[str, CommandKind] = {
     "disconnect": CommandKind("Disconnect", disconnect),
     "set_param": CommandKind("Edit param", set_param, lambda a: ("param", a.get("node"), a.get("name"))),
     "set_node_settings": CommandKind("Node settings", set_node_settings),
+    "set_nodes_settings": CommandKind("Node settings", set_nodes_settings),
+    "rename_node": CommandKind("Rename node", rename_node),
     "collapse": CommandKind("Collapse", collapse),
     "reparent": CommandKind("Move into container", reparent),
     "set_entry": CommandKind("Edit entry", set_entry, lambda a: ("entry", a.get("section"), a.get("name"))),

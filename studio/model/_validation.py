@@ -115,10 +115,14 @@ class LiveValidation:
         self.stale = True
         self.generation += 1
 
+    def due(self, now: float | None = None) -> bool:
+        """Stale and quiet for `delay_s`: a check should run now."""
+        now = self.clock() if now is None else now
+        return self.stale and now - self._edited_at >= self.delay_s
+
     def poll(self, now: float | None = None) -> bool:
         """Check again if stale and quiet for `delay_s`; True when it checked."""
-        now = self.clock() if now is None else now
-        if not self.stale or now - self._edited_at < self.delay_s:
+        if not self.due(now):
             return False
         self.run()
         return True

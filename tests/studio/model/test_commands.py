@@ -28,6 +28,8 @@ CASES: dict[str, dict[str, Any]] = {
     "disconnect": {"source": "check", "target": "pick", "port": "true"},
     "set_param": {"node": "other", "name": "value", "value": {"a": [1]}},
     "set_node_settings": {"node": "pick", "name": "Pick one", "retry": {"max_attempts": 3}, "disabled": True},
+    "set_nodes_settings": {"ids": ["pick", "other"], "disabled": True, "on_error": "continue"},
+    "rename_node": {"node": "start", "new": "greet"},
     "collapse": {"node": "each"},
     "reparent": {"ids": ["other"], "graph": "guard.body"},
     "set_entry": {"section": "variables", "name": "total", "value": 10},
@@ -217,3 +219,30 @@ def test_a_rename_names_the_nodes_and_parts_whose_references_moved(doc: FlowDocu
     doc.execute("rename_entry", section="variables", old="count", new="tries")
     assert NodesChanged(frozenset({"check"})) in events
     assert not any(isinstance(e, NodesAdded | NodesRemoved) for e in events)
+
+
+def test_rename_node_moves_its_edges_and_the_references_to_it(doc: FlowDocument) -> None:
+    assert doc.execute("rename_node", node="start", new="greet") == "greet"
+    assert "greet" in doc.index
+    assert "start" not in doc.index
+    assert {"from": "greet", "to": "check"} in doc.raw["edges"]
+    assert doc.node("pick")["params"]["value"] == "{{ steps.greet.output }}"
+    with pytest.raises(CommandError, match="taken"):
+        doc.execute("rename_node", node="greet", new="pick")
+    with pytest.raises(CommandError, match="not a valid id"):
+        doc.execute("rename_node", node="greet", new="1 bad")
+    doc.undo()
+    assert doc.node("pick")["params"]["value"] == "{{ steps.start.output }}"
+    assert {"from": "start", "to": "check"} in doc.raw["edges"]
+
+
+def test_set_nodes_settings_is_one_undo_step(doc: FlowDocument) -> None:
+    doc.execute("set_nodes_settings", ids=["pick", "other"], disabled=True, timeout_s=5)
+    assert doc.node("pick")["disabled"] is True
+    assert doc.node("other")["timeout_s"] == 5
+    with pytest.raises(CommandError):
+        doc.execute("set_nodes_settings", ids=["pick", "other"], on_error="explode")
+    assert doc.node("other").get("on_error") is None
+    doc.undo()
+    assert "disabled" not in doc.node("pick")
+    assert "timeout_s" not in doc.node("other")
