@@ -200,7 +200,7 @@ class BodyItem(QGraphicsItem):
         if not children:
             self.rect = QRectF(-BODY_PAD, -BODY_PAD - BODY_LABEL, NODE_WIDTH + 2 * BODY_PAD, 60 + BODY_LABEL)
             return
-        area = QRectF()
+        area = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)  # the body's origin stays inside it
         for child in children:
             area = area.united(child.mapRectToParent(child.shape().boundingRect()))
         area = area.adjusted(-BODY_PAD, -BODY_PAD - BODY_LABEL, BODY_PAD, BODY_PAD)
