@@ -6,7 +6,15 @@ from typing import Any
 
 from studio.model import FlowDocument
 
-_CHAIN = ("browser.goto", "browser.fill", "browser.click", "excel.read_sheet", "data.filter", "http.request")
+_CHAIN = ("browser.goto", "browser.fill", "browser.click", "excel.read", "data.filter", "http.request")
+_PARAMS: dict[str, dict[str, Any]] = {
+    "browser.goto": {"url": "https://erp.example/invoices"},
+    "browser.fill": {"target": "#amount", "value": "{{ item.amount }}"},
+    "browser.click": {"target": "text=Save"},
+    "excel.read": {"path": "invoices.xlsx"},
+    "data.filter": {"table": "{{ steps.read.output }}", "where": "{{ row.amount > 0 }}"},
+    "http.request": {"url": "https://api.example/report"},
+}
 
 
 def sample_document(nodes: int = 30) -> FlowDocument:
@@ -21,7 +29,7 @@ def sample_document(nodes: int = 30) -> FlowDocument:
     inner = None
     for number in range(4):
         step = _CHAIN[number % 3 + 1]
-        node = run("add_node", type=step, graph="each.body", params={"selector": f"#f{number}"}, x=number * 220)
+        node = run("add_node", type=step, graph="each.body", params=_PARAMS[step], x=number * 220)
         if inner is not None:
             run("connect", source=inner, target=node)
         inner = node
@@ -33,7 +41,7 @@ def sample_document(nodes: int = 30) -> FlowDocument:
     run("connect", source="check", target="small", port="false")
     run("add_node", type="control.try", id="guard", y=680)
     run("connect", source="big", target="guard")
-    run("add_node", type="http.request", id="post", graph="guard.body", params={"url": "https://api.example"})
+    run("add_node", type="http.request", id="post", graph="guard.body", params=_PARAMS["http.request"])
     run("add_node", type="core.log", id="report", graph="guard.catch", params={"message": "failed"})
     previous = "guard"
     count = len(document.index)
@@ -41,18 +49,12 @@ def sample_document(nodes: int = 30) -> FlowDocument:
         step = _CHAIN[count % len(_CHAIN)]
         slot = count - 13
         x, y = 1100 + (slot // 6) * 240, (slot % 6) * 130
-        node = run("add_node", type=step, params=_params(step, count), x=x, y=y)
+        node = run("add_node", type=step, params=_PARAMS[step], x=x, y=y)
         run("connect", source=previous, target=node)
         previous = node
         count += 1
     run("add_note", text="Invoices are read from the ERP, then filed.", x=-260, y=0)
     return document
-
-
-def _params(step: str, number: int) -> dict[str, Any]:
-    if step.startswith("browser"):
-        return {"selector": f"#field{number}"}
-    return {}
 
 
 def big_document(nodes: int) -> FlowDocument:

@@ -22,4 +22,13 @@ __all__ = [
     "NodeItem",
     "NoteItem",
     "PortItem",
+    "minimap_dock",
 ]
+
+
+def minimap_dock(document: object, window: object) -> Minimap:
+    """Dock factory (`studio/app/_docks.py`): the minimap of the window's canvas."""
+    canvas = getattr(window, "canvas", None)
+    if not isinstance(canvas, FlowView):
+        raise TypeError("the minimap needs a window with a canvas")
+    return Minimap(canvas)

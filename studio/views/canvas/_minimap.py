@@ -21,6 +21,7 @@ class Minimap(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumSize(160, 120)
+        self.setMaximumHeight(260)
         self.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         view.flow_scene.changed.connect(lambda _regions: self.refit())
         view.horizontalScrollBar().valueChanged.connect(lambda _v: self.viewport().update())

@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView, QWidget
@@ -326,6 +327,11 @@ class FlowView(QGraphicsView):
         step_type = bytes(data.data(STEP_MIME).data()).decode("utf-8")
         if self.add_step(step_type, self.mapToScene(event.position().toPoint())):
             event.acceptProposedAction()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.read_only:
+            self.fit()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and not self.read_only:
