@@ -95,9 +95,10 @@ class FlowView(QGraphicsView):
 
     def fit(self) -> None:
         """Show the whole flow."""
-        area = self.flow_scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
+        area = self.flow_scene.itemsBoundingRect()
         if area.isEmpty():
             return
+        area = area.adjusted(-40, -40, 40, 40)
         self.fitInView(area, Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom > 1.0:
             self.set_zoom(1.0)
