@@ -131,6 +131,7 @@ class NodeItem(QGraphicsItem):
         colour = family_colour(self.step_type)
         box = QRectF(0, 0, self.width, self.height)
         if _lod(painter, option) < LOD_BOXES:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
             painter.fillRect(box, colour)
             return
         self._paint_box(painter, box, colour)
@@ -267,6 +268,7 @@ class EdgeItem(QGraphicsPathItem):
         self.source = source
         self.port = port
         self.target = target
+        self.ends = (QPointF(), QPointF())
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0.5)
         colour = QColor("#e74c3c") if port == "error" else QColor("#7f8c8d")
@@ -297,6 +299,7 @@ class EdgeItem(QGraphicsPathItem):
         path.lineTo(end + QPointF(-5, -9))
         path.moveTo(end)
         path.lineTo(end + QPointF(5, -9))
+        self.ends = (start, end)
         self.setPath(path)
 
     def shape(self) -> QPainterPath:
@@ -305,6 +308,12 @@ class EdgeItem(QGraphicsPathItem):
         return stroker.createStroke(self.path())
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if _lod(painter, option) < LOD_BOXES:
+            # Zoomed far out: a straight hairline between the ends, without antialiasing.
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setPen(QPen(self.pen().color(), 0))
+            painter.drawLine(*self.ends)
+            return
         if self.isSelected():
             pen = QPen(self.pen())
             pen.setColor(QColor("#3daee9"))

@@ -149,28 +149,38 @@ class FlowScene(QGraphicsScene):
         return item
 
     def _build_edges(self, label: str) -> None:
-        for edge in self.edges.pop(label, []):
-            edge.detach()
-            if edge.scene() is self:
-                self.removeItem(edge)
+        """Bring graph `label`'s edge items in line with its edges: items of edges still there
+        stay (a 1,000-edge graph whose one edge changed does not rebuild 999 items)."""
         graph = self.document.index.graphs.get(label)
         raw_edges = graph.get("edges") if graph is not None else None
-        made: list[EdgeItem] = []
+        wanted: dict[tuple[str, str, str], None] = {}
         for edge in raw_edges if isinstance(raw_edges, list) else ():
-            if not isinstance(edge, dict):
+            if isinstance(edge, dict):
+                wanted[(str(edge.get("from")), str(edge.get("port", "out")), str(edge.get("to")))] = None
+        kept: list[EdgeItem] = []
+        for item in self.edges.pop(label, []):
+            key = (item.source.node_id, item.port, item.target.node_id)
+            alive = self.nodes.get(key[0]) is item.source and self.nodes.get(key[2]) is item.target
+            if alive and key in wanted and item.source.ports.get(item.port) is not None:
+                del wanted[key]
+                kept.append(item)
                 continue
-            source, target = self.nodes.get(str(edge.get("from"))), self.nodes.get(str(edge.get("to")))
+            item.detach()
+            if item.scene() is self:
+                self.removeItem(item)
+        body = self.bodies.get(label)
+        for source_id, port, target_id in wanted:
+            source, target = self.nodes.get(source_id), self.nodes.get(target_id)
             if source is None or target is None or source.graph != label or target.graph != label:
                 continue
-            item = EdgeItem(label, source, str(edge.get("port", "out")), target)
-            body = self.bodies.get(label)
+            item = EdgeItem(label, source, port, target)
             if body is None:
                 self.addItem(item)
             else:
                 item.setParentItem(body)
             item.adjust()
-            made.append(item)
-        self.edges[label] = made
+            kept.append(item)
+        self.edges[label] = kept
 
     def _build_notes(self) -> None:
         for note in self.notes.values():
