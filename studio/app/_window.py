@@ -10,6 +10,7 @@ import importlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QWidget,
@@ -45,9 +47,12 @@ from studio.model import (
     config_dir,
     write_atomic,
 )
+from studio.model._validation import Checked
 from studio.views.canvas import FlowView
 
 APP_NAME = "RPA Studio"
+THREADED_CHECK_FROM = 300
+"""From this many nodes live validation runs in a worker thread (5,000 nodes take seconds)."""
 Factory = Callable[[FlowDocument, QMainWindow], QWidget]
 _AREAS = {
     "left": Qt.DockWidgetArea.LeftDockWidgetArea,
@@ -108,6 +113,9 @@ class StudioWindow(QMainWindow):
         self.document = FlowDocument.new()
         self.canvas: FlowView | None = None
         self.live: LiveValidation | None = None
+        self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-validation")
+        self._checking: Future[Checked] | None = None
+        self._quiet_since: tuple[int, float] = (-1, 0.0)
         self.dock_widgets: dict[str, QDockWidget] = {}
         self._unsubscribe: list[Callable[[], None]] = []
         self.setWindowTitle(APP_NAME)
@@ -115,6 +123,11 @@ class StudioWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         self.setCentralWidget(self.stack)
         self.actions_by_key: dict[str, QAction] = build_actions(self)
+        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu = self.actions_by_key["open"].associatedObjects()[0]
+        if isinstance(file_menu, QMenu):
+            file_menu.insertMenu(self.actions_by_key["save"], self.recent_menu)
         self.start_page = StartPage(self, templates)
         self.stack.addWidget(self.start_page)
         self.problems_label = QLabel()
@@ -153,8 +166,10 @@ class StudioWindow(QMainWindow):
             events.connect(ValidationChanged, self._show_problems),
         ]
         self.live = LiveValidation(document)
+        self._checking = None
         self._build_docks()
-        self.live.run()
+        if len(document.index) < THREADED_CHECK_FROM:
+            self.live.run()
         self._update_title()
         self._update_undo(None)
         self.zoom_label.setText(f"{self.canvas.zoom:.0%}")
@@ -184,6 +199,14 @@ class StudioWindow(QMainWindow):
             state = self.layout_store.value("state")
             if isinstance(state, QByteArray):
                 self.restoreState(state)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent.list():
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _checked=False, p=path: self.open_file(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(no recent files)").setEnabled(False)
 
     def show_start_page(self) -> None:
         """Back to the start page (the open flow stays open)."""
@@ -367,8 +390,30 @@ class StudioWindow(QMainWindow):
         self.actions_by_key["redo"].setEnabled(redo is not None)
 
     def _poll_validation(self) -> None:
-        if self.live is not None:
-            self.live.poll()
+        live = self.live
+        if live is None:
+            return
+        if len(self.document.index) < THREADED_CHECK_FROM:
+            live.poll()
+            return
+        # A large flow is checked off the UI thread on a snapshot; a result older than the
+        # latest edit is dropped by `apply` and the next quiet moment checks again.
+        if self._checking is not None:
+            if self._checking.done():
+                live.apply(self._checking.result())
+                self._checking = None
+            return
+        now = time.monotonic()
+        if self._quiet_since[0] != live.generation:
+            self._quiet_since = (live.generation, now)
+        if live.stale and now - self._quiet_since[1] >= live.delay_s:
+            self._checking = self._checks.submit(LiveValidation.check, live.snapshot())
+
+    def wait_for_validation(self, timeout_s: float = 30.0) -> None:
+        """Block until a worker-thread check in flight has finished and was applied (tests)."""
+        if self._checking is not None and self.live is not None:
+            self.live.apply(self._checking.result(timeout=timeout_s))
+            self._checking = None
 
     def _show_problems(self, event: ValidationChanged) -> None:
         problems, findings = len(event.problems), len(event.findings)
@@ -401,4 +446,5 @@ class StudioWindow(QMainWindow):
         self.recovery.forget(self.document)
         self.validation_timer.stop()
         self.autosave_timer.stop()
+        self._checks.shutdown(wait=False, cancel_futures=True)
         event.accept()

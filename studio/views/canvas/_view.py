@@ -22,7 +22,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView, QWidget
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView, QInputDialog, QWidget
 
 from shared.flow import TOP_GRAPH
 from studio.model import CommandError, FlowDocument
@@ -47,6 +47,8 @@ class FlowView(QGraphicsView):
     message = Signal(str)
     """A short text for the status bar (a refused edit's reason)."""
     zoomChanged = Signal(float)
+    nodeActivated = Signal(str)
+    """A node was double-clicked (the properties panel may focus it)."""
 
     def __init__(self, document: FlowDocument, parent: QWidget | None = None, *, read_only: bool = False) -> None:
         super().__init__(parent)
@@ -169,6 +171,31 @@ class FlowView(QGraphicsView):
         super().mouseReleaseEvent(event)
         if not self.read_only:
             self.commit_moves()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if isinstance(item, NoteItem) and not self.read_only:
+            self.edit_note(item.note_id)
+            return
+        node = self.node_at(self.mapToScene(event.position().toPoint()))
+        if node is not None:
+            if getattr(node, "collapsed", False) and not self.read_only:
+                self._run("collapse", node=node.node_id, collapsed=False)
+            self.nodeActivated.emit(node.node_id)
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def edit_note(self, note_id: str) -> bool:
+        """Ask for a note's new text; True when it changed."""
+        note = self.flow_scene.notes.get(note_id)
+        if note is None:
+            return False
+        text, accepted = QInputDialog.getMultiLineText(self, "Sticky note", "Text:", note.text)
+        if not accepted or text == note.text:
+            return False
+        self._run("update_note", id=note_id, text=text)
+        self.document.seal()
+        return True
 
     def node_at(self, point: QPointF, exclude: NodeItem | None = None) -> NodeItem | None:
         """The innermost node under a scene point."""

@@ -312,3 +312,30 @@ def test_the_start_page_lists_templates_and_opens_one_unsaved(qtbot: QtBot, tmp_
     assert window.document.raw["name"] == templates[1].flow["name"]
     window.document.undo_stack.mark_clean()
     window.close()
+
+
+def test_a_large_flow_is_validated_off_the_ui_thread(make_window: Callable[..., StudioWindow], qtbot: QtBot) -> None:
+    from tests.studio.flows import big_document
+
+    window = make_window()
+    document = big_document(400)
+    window.open_document(document)
+    document.execute("set_param", node="n7", name="message", delete=True)
+    qtbot.waitUntil(lambda: window._checking is not None or bool(window.problems), timeout=20_000)
+    window.wait_for_validation()
+    qtbot.waitUntil(lambda: bool(window.problems), timeout=20_000)
+    assert any("message" in problem for problem in window.problems)
+    assert window.canvas is not None
+    assert window.canvas.flow_scene.nodes["n7"].problems == 1
+
+
+def test_the_recent_files_menu_opens_a_recent_flow(make_window: Callable[..., StudioWindow], tmp_path: Path) -> None:
+    window = make_window()
+    flow = _valid(tmp_path / "recent.json")
+    assert window.open_file(flow)
+    window.new_flow()
+    window.recent_menu.aboutToShow.emit()
+    [entry] = window.recent_menu.actions()
+    assert entry.text() == str(flow.resolve())
+    entry.trigger()
+    assert window.document.path == flow

@@ -271,3 +271,46 @@ def test_an_edge_follows_a_moved_node(view: FlowView) -> None:
     end = edge.path().pointAtPercent(1.0)
     view.document.execute("move_nodes", positions={"b": [0, 400]})
     assert edge.path().pointAtPercent(1.0).y() == pytest.approx(end.y() + 200)
+
+
+def test_a_note_is_added_edited_by_double_click_moved_and_removed(
+    view: FlowView, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    note_id = view.add_note()
+    assert note_id is not None
+    note = view.flow_scene.notes[note_id]
+    monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *_a, **_k: ("Call the ERP team first", True))
+    centre = note.mapToScene(note.boundingRect().center())
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(centre))
+    [raw] = view.document.raw["ui"]["notes"]
+    assert raw["text"] == "Call the ERP team first"
+    assert view.flow_scene.notes[note_id].text == "Call the ERP team first"
+    note = view.flow_scene.notes[note_id]
+    view.flow_scene.clearSelection()
+    before = (raw["x"], raw["y"])
+    _drag(view, note.mapToScene(QPointF(20, 20)), note.mapToScene(QPointF(80, 60)))
+    [raw] = view.document.raw["ui"]["notes"]
+    assert (raw["x"], raw["y"]) == (before[0] + 60, before[1] + 40)
+    assert view.flow_scene.notes[note_id].pos() == QPointF(before[0] + 60, before[1] + 40)
+    view.flow_scene.notes[note_id].setSelected(True)
+    view.delete_selection()
+    assert view.document.raw["ui"]["notes"] == []
+    assert note_id not in view.flow_scene.notes
+
+
+def test_double_click_expands_a_collapsed_container(qtbot: QtBot) -> None:
+    document = sample_document(16)
+    document.execute("collapse", node="each", collapsed=True)
+    canvas = FlowView(document)
+    qtbot.addWidget(canvas)
+    canvas.resize(900, 700)
+    canvas.show()
+    item = canvas.flow_scene.nodes["each"]
+    canvas.centerOn(item)
+    with qtbot.waitSignal(canvas.nodeActivated) as signal:
+        centre = item.mapToScene(QPointF(40, 30))
+        qtbot.mouseDClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(centre))
+    assert signal.args == ["each"]
+    assert "fill" in canvas.flow_scene.nodes
