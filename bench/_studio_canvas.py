@@ -60,6 +60,7 @@ def view_frames(view: Any, fit: Callable[[], None]) -> dict[str, float]:
     from PySide6.QtGui import QTransform
 
     view.setTransform(QTransform())
+    getattr(view, "_zoomed", lambda: None)()  # the canvas shows its ports again at 100 %
     bar = view.verticalScrollBar()
     bar.setValue(bar.minimum())
     pan = frames(view, lambda k: bar.setValue(bar.value() + 40))

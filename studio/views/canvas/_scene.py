@@ -53,6 +53,8 @@ class FlowScene(QGraphicsScene):
         self.notes: dict[str, NoteItem] = {}
         self._syncing = False
         self._debug_state: str | None = None
+        self.detail = True
+        """False while zoomed far out: ports are hidden (thousands fewer items to paint)."""
         events = document.events
         self._unsubscribe: list[Callable[[], None]] = [
             events.connect(NodesAdded, self._on_added),
@@ -127,6 +129,9 @@ class FlowScene(QGraphicsScene):
         bodies = self._declared_bodies(node)
         item: NodeItem = ContainerItem(node_id, label) if bodies else NodeItem(node_id, label)
         item.refresh(node, self._ports(node))
+        if not self.detail:
+            for port in item.ports.values():
+                port.setVisible(False)
         if parent is None:
             self.addItem(item)
         else:
@@ -356,6 +361,15 @@ class FlowScene(QGraphicsScene):
     def _on_debugger_node(self, event: DebuggerNode) -> None:
         state = "running" if event.phase == "started" else (event.status or "done")
         self.set_run_state(event.node, state)
+
+    def set_detail(self, detail: bool) -> None:
+        """Show ports (zoomed in) or hide them (zoomed far out, where they would be sub-pixel)."""
+        if detail == self.detail:
+            return
+        self.detail = detail
+        for item in self.nodes.values():
+            for port in item.ports.values():
+                port.setVisible(detail)
 
     def set_run_state(self, node_id: str, state: str | None) -> None:
         """Colour a node by its run state (`running`, `done`, `failed`, `breakpoint`), or clear it."""

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView, QInputDialog, QW
 
 from shared.flow import TOP_GRAPH
 from studio.model import CommandError, FlowDocument
-from studio.views.canvas._items import EdgeItem, NodeItem, NoteItem, PortItem
+from studio.views.canvas._items import LOD_BOXES, EdgeItem, NodeItem, NoteItem, PortItem
 from studio.views.canvas._scene import FlowScene
 from studio.views.canvas._style import NODE_HEIGHT, NODE_WIDTH
 
@@ -81,6 +81,10 @@ class FlowView(QGraphicsView):
         """Scale to `factor` (clamped to 5 %-400 %)."""
         factor = min(max(factor, ZOOM_RANGE[0]), ZOOM_RANGE[1])
         self.scale(factor / self.zoom, factor / self.zoom)
+        self._zoomed()
+
+    def _zoomed(self) -> None:
+        self.flow_scene.set_detail(self.zoom >= LOD_BOXES)
         self.zoomChanged.emit(self.zoom)
 
     def zoom_in(self) -> None:
@@ -104,7 +108,7 @@ class FlowView(QGraphicsView):
         self.fitInView(area, Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom > 1.0:
             self.set_zoom(1.0)
-        self.zoomChanged.emit(self.zoom)
+        self._zoomed()
 
     def centre_on_node(self, node_id: str) -> None:
         """Scroll so the node is in the middle."""

@@ -314,3 +314,14 @@ def test_double_click_expands_a_collapsed_container(qtbot: QtBot) -> None:
         qtbot.mouseDClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(centre))
     assert signal.args == ["each"]
     assert "fill" in canvas.flow_scene.nodes
+
+
+def test_zoomed_far_out_the_ports_are_hidden_and_come_back(view: FlowView) -> None:
+    port = view.flow_scene.nodes["a"].ports["out"]
+    view.set_zoom(0.2)
+    assert not port.isVisible()
+    view.document.execute("add_node", type="core.log", id="late")
+    assert not view.flow_scene.nodes["late"].ports["out"].isVisible()
+    view.set_zoom(1.0)
+    assert port.isVisible()
+    assert view.flow_scene.nodes["late"].ports["out"].isVisible()
