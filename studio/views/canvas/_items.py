@@ -35,9 +35,6 @@ from studio.views.canvas._style import (
 LOD_BOXES = 0.35
 """Below this scale a node is painted as a coloured box (its text would be unreadable)."""
 _MOVING = QGraphicsItem.GraphicsItemFlag
-# Looked up once: Qt calls itemChange for every change of every item, and an enum attribute
-# lookup per call cost a second when building a 5,000-node scene.
-_POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
 
 
 def _lod(painter: QPainter, option: QStyleOptionGraphicsItem) -> float:
@@ -87,7 +84,9 @@ class NodeItem(QGraphicsItem):
         self.edges: list[EdgeItem] = []
         self.width = NODE_WIDTH
         self.height = NODE_HEIGHT
-        self.setFlags(_MOVING.ItemIsMovable | _MOVING.ItemIsSelectable | _MOVING.ItemSendsGeometryChanges)
+        # No itemChange override: PySide converts its enum argument on every call of every item
+        # (a second of a 5,000-node build); whoever moves a node redraws its edges instead.
+        self.setFlags(_MOVING.ItemIsMovable | _MOVING.ItemIsSelectable)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
 
@@ -178,11 +177,10 @@ class NodeItem(QGraphicsItem):
         caption = self.node_id + ("  (disabled)" if self.disabled else "")
         painter.drawText(QRectF(48, 30, right, 16), Qt.AlignmentFlag.AlignLeft, caption)
 
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
-        if change == _POSITION_CHANGED and self.edges:
-            for edge in self.edges:
-                edge.adjust()
-        return super().itemChange(change, value)
+    def adjust_edges(self) -> None:
+        """Redraw the edges touching this node (it moved)."""
+        for edge in self.edges:
+            edge.adjust()
 
 
 class BodyItem(QGraphicsItem):

@@ -292,6 +292,7 @@ class FlowScene(QGraphicsScene):
             x, y = position(ref.node)
             if item.pos() != QPointF(x, y):
                 item.setPos(x, y)
+                item.adjust_edges()
             if item.ports is not ports:
                 rebuilt.add(ref.graph_label)
             self._relayout_up(item)

@@ -158,6 +158,10 @@ class FlowView(QGraphicsView):
             line.setPath(path)
             return
         super().mouseMoveEvent(event)
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            for item in self.flow_scene.selectedItems():
+                if isinstance(item, NodeItem):
+                    item.adjust_edges()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._panning is not None:

@@ -325,3 +325,17 @@ def test_zoomed_far_out_the_ports_are_hidden_and_come_back(view: FlowView) -> No
     view.set_zoom(1.0)
     assert port.isVisible()
     assert view.flow_scene.nodes["late"].ports["out"].isVisible()
+
+
+def test_an_edge_follows_a_node_while_it_is_dragged(view: FlowView) -> None:
+    [edge] = view.flow_scene.edges["$"]
+    item = view.flow_scene.nodes["b"]
+    start = _centre(item)
+    left = Qt.MouseButton.LeftButton
+    _mouse(view, QEvent.Type.MouseButtonPress, start, left)
+    for step in range(1, 4):
+        _mouse(view, QEvent.Type.MouseMove, start + QPointF(30 * step, 0), left)
+    assert edge.ends[1] == item.mapToScene(item.input_point())
+    assert item.pos().x() > 60
+    _mouse(view, QEvent.Type.MouseButtonRelease, start + QPointF(90, 0), Qt.MouseButton.NoButton)
+    assert position(view.document.node("b"))[0] == pytest.approx(item.pos().x())
