@@ -339,3 +339,22 @@ def test_the_recent_files_menu_opens_a_recent_flow(make_window: Callable[..., St
     assert entry.text() == str(flow.resolve())
     entry.trigger()
     assert window.document.path == flow
+
+
+def test_align_distribute_and_auto_layout_actions(make_window: Callable[..., StudioWindow]) -> None:
+    window = make_window()
+    window.open_document(FlowDocument.new())
+    run = window.document.execute
+    for number, (x, y) in enumerate([(0, 0), (50, 300), (400, 120)]):
+        run("add_node", type="core.log", id=f"n{number}", params={"message": "x"}, x=x, y=y)
+    window.document.selection.select(["n0", "n1", "n2"])
+    window.actions_by_key["align_top"].trigger()
+    assert {window.document.node(f"n{n}")["ui"]["y"] for n in range(3)} == {0}
+    window.actions_by_key["distribute_h"].trigger()
+    xs = sorted(window.document.node(f"n{n}")["ui"]["x"] for n in range(3))
+    assert xs[1] - xs[0] == pytest.approx(xs[2] - xs[1])
+    run("connect", source="n0", target="n1")
+    window.actions_by_key["auto_layout"].trigger()
+    assert window.document.node("n1")["ui"]["y"] > window.document.node("n0")["ui"]["y"]
+    assert window.canvas is not None
+    assert window.canvas.flow_scene.nodes["n1"].pos().y() == window.document.node("n1")["ui"]["y"]
