@@ -358,3 +358,12 @@ def test_align_distribute_and_auto_layout_actions(make_window: Callable[..., Stu
     assert window.document.node("n1")["ui"]["y"] > window.document.node("n0")["ui"]["y"]
     assert window.canvas is not None
     assert window.canvas.flow_scene.nodes["n1"].pos().y() == window.document.node("n1")["ui"]["y"]
+
+
+def test_a_refused_wire_is_explained_in_the_status_bar(make_window: Callable[..., StudioWindow]) -> None:
+    window = make_window()
+    window.open_document(FlowDocument.new())
+    window.document.execute("add_node", type="core.log", id="a", params={"message": "x"})
+    assert window.canvas is not None
+    assert not window.canvas.connect_nodes("a", "a")
+    assert "itself" in window.statusBar().currentMessage()

@@ -339,3 +339,20 @@ def test_an_edge_follows_a_node_while_it_is_dragged(view: FlowView) -> None:
     assert item.pos().x() > 60
     _mouse(view, QEvent.Type.MouseButtonRelease, start + QPointF(90, 0), Qt.MouseButton.NoButton)
     assert position(view.document.node("b"))[0] == pytest.approx(item.pos().x())
+
+
+def _colours_in(view: FlowView, node_id: str) -> int:
+    image = view.viewport().grab().toImage()
+    box = view.mapFromScene(view.flow_scene.nodes[node_id].sceneBoundingRect()).boundingRect()
+    box = box.intersected(image.rect()).adjusted(2, 2, -2, -2)
+    return len({image.pixel(x, y) for x in range(box.left(), box.right()) for y in range(box.top(), box.bottom())})
+
+
+def test_zoomed_far_out_a_node_paints_as_a_plain_box(view: FlowView) -> None:
+    view.centerOn(view.flow_scene.nodes["a"])
+    detailed = _colours_in(view, "a")
+    view.set_zoom(0.3)
+    view.centerOn(view.flow_scene.nodes["a"])
+    boxed = _colours_in(view, "a")
+    assert detailed > 20  # text, icon, ports, antialiased edges
+    assert boxed <= 3  # the family colour (and the background at the rim)
