@@ -51,6 +51,19 @@ from studio.model._validation import Checked
 from studio.views.canvas import FlowView
 
 APP_NAME = "RPA Studio"
+CONTEXT_ACTIONS = (
+    "cut",
+    "copy",
+    "paste",
+    "duplicate",
+    "delete",
+    "disable",
+    "collapse",
+    "note",
+    "extract",
+    "auto_layout",
+)
+"""The canvas's right-click menu (the same actions as the menus, shortcuts included)."""
 THREADED_CHECK_FROM = 300
 """From this many nodes live validation runs in a worker thread (5,000 nodes take seconds)."""
 Factory = Callable[[FlowDocument, QMainWindow], QWidget]
@@ -157,6 +170,8 @@ class StudioWindow(QMainWindow):
         self.canvas = FlowView(document, self.stack)
         self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.canvas.zoomChanged.connect(lambda zoom: self.zoom_label.setText(f"{zoom:.0%}"))
+        self.canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.canvas.addActions([self.actions_by_key[key] for key in CONTEXT_ACTIONS])
         self.stack.addWidget(self.canvas)
         events = document.events
         self._unsubscribe = [

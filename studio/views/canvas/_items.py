@@ -249,6 +249,10 @@ class ContainerItem(NodeItem):
             edge.adjust()
         self.update()
 
+    def toggle_area(self) -> QRectF:
+        """The header's collapse / expand marker (a click there toggles), in item coordinates."""
+        return QRectF(self.width - 90, 2, 88, 20)
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         super().paint(painter, option, widget)
         if _lod(painter, option) < LOD_BOXES:
@@ -256,7 +260,7 @@ class ContainerItem(NodeItem):
         painter.setPen(text_colour())
         painter.setFont(QFont(painter.font().family(), 8))
         mark = f"▸ {self.hidden_count} inside" if self.collapsed else "▾"
-        painter.drawText(QRectF(self.width - 90, 4, 84, 16), Qt.AlignmentFlag.AlignRight, mark)
+        painter.drawText(self.toggle_area().adjusted(0, 2, -6, 0), Qt.AlignmentFlag.AlignRight, mark)
 
 
 class EdgeItem(QGraphicsPathItem):

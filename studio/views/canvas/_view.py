@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView, QInputDialog, QW
 
 from shared.flow import TOP_GRAPH
 from studio.model import CommandError, FlowDocument
-from studio.views.canvas._items import LOD_BOXES, EdgeItem, NodeItem, NoteItem, PortItem
+from studio.views.canvas._items import LOD_BOXES, ContainerItem, EdgeItem, NodeItem, NoteItem, PortItem
 from studio.views.canvas._scene import FlowScene
 from studio.views.canvas._style import NODE_HEIGHT, NODE_WIDTH
 
@@ -134,6 +134,9 @@ class FlowView(QGraphicsView):
             event.accept()
             return
         item = self.itemAt(event.position().toPoint())
+        if self._clicked_toggle(item, event):
+            event.accept()
+            return
         if isinstance(item, PortItem) and not self.read_only and event.button() == Qt.MouseButton.LeftButton:
             line = QGraphicsPathItem()
             line.setPen(QPen(Qt.GlobalColor.gray, 2, Qt.PenStyle.DashLine))
@@ -143,6 +146,16 @@ class FlowView(QGraphicsView):
             event.accept()
             return
         super().mousePressEvent(event)
+
+    def _clicked_toggle(self, item: object, event: QMouseEvent) -> bool:
+        """A left click on a container's collapse marker toggles it."""
+        if not isinstance(item, ContainerItem) or self.read_only or event.button() != Qt.MouseButton.LeftButton:
+            return False
+        local = item.mapFromScene(self.mapToScene(event.position().toPoint()))
+        if not item.toggle_area().contains(local):
+            return False
+        self._run("collapse", node=item.node_id, collapsed=not item.collapsed)
+        return True
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._panning is not None:

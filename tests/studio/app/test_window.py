@@ -367,3 +367,10 @@ def test_a_refused_wire_is_explained_in_the_status_bar(make_window: Callable[...
     assert window.canvas is not None
     assert not window.canvas.connect_nodes("a", "a")
     assert "itself" in window.statusBar().currentMessage()
+
+
+def test_the_canvas_context_menu_holds_the_edit_actions(make_window: Callable[..., StudioWindow]) -> None:
+    window = make_window()
+    assert window.canvas is not None
+    keys = {action.objectName().removeprefix("action-") for action in window.canvas.actions()}
+    assert {"copy", "paste", "delete", "disable", "extract"} <= keys

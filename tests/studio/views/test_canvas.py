@@ -356,3 +356,24 @@ def test_zoomed_far_out_a_node_paints_as_a_plain_box(view: FlowView) -> None:
     boxed = _colours_in(view, "a")
     assert detailed > 20  # text, icon, ports, antialiased edges
     assert boxed <= 3  # the family colour (and the background at the rim)
+
+
+def test_a_click_on_the_collapse_marker_toggles_the_container(qtbot: QtBot) -> None:
+    document = sample_document(16)
+    canvas = FlowView(document)
+    qtbot.addWidget(canvas)
+    canvas.resize(1200, 800)
+    canvas.show()
+    item = canvas.flow_scene.nodes["each"]
+    assert isinstance(item, ContainerItem)
+    canvas.centerOn(item.mapToScene(item.toggle_area().center()))
+    marker = canvas.mapFromScene(item.mapToScene(item.toggle_area().center()))
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=marker)
+    assert document.node("each")["ui"]["collapsed"] is True
+    assert "fill" not in canvas.flow_scene.nodes
+    item = canvas.flow_scene.nodes["each"]
+    assert isinstance(item, ContainerItem)
+    marker = canvas.mapFromScene(item.mapToScene(item.toggle_area().center()))
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=marker)
+    assert "collapsed" not in document.node("each")["ui"]
+    assert "fill" in canvas.flow_scene.nodes
