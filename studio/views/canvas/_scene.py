@@ -388,11 +388,11 @@ class FlowScene(QGraphicsScene):
 
     # -- queries for the view ---------------------------------------------------------------
 
-    def graph_at(self, point: QPointF) -> tuple[str, QPointF]:
+    def graph_at(self, point: QPointF, exclude: QGraphicsItem | None = None) -> tuple[str, QPointF]:
         """The graph under a scene point (the innermost expanded body, else the top graph) and the
-        point in that graph's coordinates."""
+        point in that graph's coordinates; the bodies of `exclude` (a dragged node) do not count."""
         for item in self.items(point):
-            if isinstance(item, BodyItem):
+            if isinstance(item, BodyItem) and not (exclude is not None and exclude.isAncestorOf(item)):
                 return item.label, item.mapFromScene(point)
         return TOP_GRAPH, point
 

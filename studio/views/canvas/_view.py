@@ -218,6 +218,25 @@ class FlowView(QGraphicsView):
         self.document.seal()
         return True
 
+    def _reparent_dropped(self, moved: dict[str, list[float]]) -> list[str]:
+        """Nodes dropped over another graph's body go into it (a `reparent`, then a move to the
+        drop point in the body's coordinates); the ids handled."""
+        groups: dict[tuple[str, str], dict[str, list[float]]] = {}
+        for node_id in moved:
+            item = self.flow_scene.nodes[node_id]
+            centre = item.mapToScene(QPointF(item.width / 2, item.height / 2))
+            label, local = self.flow_scene.graph_at(centre, exclude=item)
+            if label != item.graph:
+                top_left: list[float] = [round(local.x() - item.width / 2), round(local.y() - item.height / 2)]
+                groups.setdefault((item.graph, label), {})[node_id] = top_left
+        done: list[str] = []
+        for (_source, label), positions in groups.items():
+            ids = list(positions)
+            if self._run("reparent", ids=ids, graph=label) is not None:
+                self._run("move_nodes", positions=positions)
+                done.extend(ids)
+        return done
+
     def node_at(self, point: QPointF, exclude: NodeItem | None = None) -> NodeItem | None:
         """The innermost node under a scene point."""
         for item in self.flow_scene.items(point):
@@ -228,6 +247,8 @@ class FlowView(QGraphicsView):
     def commit_moves(self) -> None:
         """Put nodes and notes dragged on the canvas where they were dropped: one undo step."""
         nodes, notes = self.flow_scene.moved_positions()
+        for node_id in self._reparent_dropped(nodes):
+            nodes.pop(node_id, None)
         if nodes:
             self._run("move_nodes", positions=nodes)
         for note_id, (x, y) in notes.items():

@@ -377,3 +377,25 @@ def test_a_click_on_the_collapse_marker_toggles_the_container(qtbot: QtBot) -> N
     qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=marker)
     assert "collapsed" not in document.node("each")["ui"]
     assert "fill" in canvas.flow_scene.nodes
+
+
+def test_a_node_dropped_on_a_body_moves_into_it(qtbot: QtBot) -> None:
+    document = sample_document(16)
+    canvas = FlowView(document)
+    qtbot.addWidget(canvas)
+    canvas.resize(1200, 900)
+    canvas.show()
+    canvas.set_zoom(0.5)
+    body = canvas.flow_scene.bodies["guard.finally"]
+    item = canvas.flow_scene.nodes["small"]
+    canvas.centerOn(body)
+    document.selection.select(["small"])
+    _drag(canvas, _centre(item), body.mapToScene(body.boundingRect().center()))
+    assert document.index.nodes["small"].graph_label == "guard.finally"
+    assert canvas.flow_scene.nodes["small"].parentItem() is canvas.flow_scene.bodies["guard.finally"]
+    assert {"from": "check", "port": "false", "to": "small"} not in document.raw["edges"]
+    document.undo()  # the move inside the body
+    document.undo()  # the reparent
+    assert document.index.nodes["small"].graph_label == "$"
+    assert {"from": "check", "port": "false", "to": "small"} in document.raw["edges"]
+    assert canvas.flow_scene.nodes["small"].parentItem() is None
