@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from studio.app import DockError, DockSpec, StudioWindow, shortcut_rows
@@ -374,3 +375,48 @@ def test_the_canvas_context_menu_holds_the_edit_actions(make_window: Callable[..
     assert window.canvas is not None
     keys = {action.objectName().removeprefix("action-") for action in window.canvas.actions()}
     assert {"copy", "paste", "delete", "disable", "extract"} <= keys
+
+
+def test_a_yaml_flow_is_imported_and_saved_as_json(
+    make_window: Callable[..., StudioWindow], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    source = tmp_path / "drawn.yaml"
+    source.write_text(
+        "schema: rpa.flow/1\nname: from yaml\nnodes:\n  - id: a\n    type: core.log\n    params: {message: x}\n",
+        encoding="utf-8",
+    )
+    window = make_window()
+    assert window.open_file(source)
+    assert window.document.path is None
+    assert window.isWindowModified()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(tmp_path / "drawn.json"), ""))
+    assert window.save()
+    assert json.loads((tmp_path / "drawn.json").read_text(encoding="utf-8"))["name"] == "from yaml"
+
+
+def test_the_start_page_opens_a_recent_file(make_window: Callable[..., StudioWindow], tmp_path: Path) -> None:
+    window = make_window()
+    flow = _valid(tmp_path / "again.json")
+    window.recent.add(flow)
+    window.show_start_page()
+    assert window.stack.currentWidget() is window.start_page
+    entry = window.start_page.recent.item(0)
+    window.start_page.recent.itemActivated.emit(entry)
+    assert window.document.path == flow.resolve()
+    assert window.stack.currentWidget() is window.canvas
+
+
+def test_the_theme_choice_is_applied_and_remembered(
+    make_window: Callable[..., StudioWindow], qapp: QApplication
+) -> None:
+    palette, style = qapp.palette(), qapp.style().name()
+    window = make_window()
+    try:
+        window.actions_by_key["theme_dark"].trigger()
+        assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 100
+        assert window.settings.get("theme") == "dark"
+        window.actions_by_key["theme_light"].trigger()
+        assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 150
+    finally:
+        qapp.setStyle(style)
+        qapp.setPalette(palette)
