@@ -7,8 +7,14 @@ The flows are structured like real ones: a chain of steps with a `control.foreac
 steps every 25 nodes and an `if` with two branches every 50 (node counts include the nested
 ones). `open` parses the JSON text and indexes every node; `edit + undo` is the median of one
 edit and its undo, events included; `validate` is the live validation (the `rpa validate`
-checks plus the analyser). The canvas (first paint, pan and zoom) and its NodeGraphQt peer come
-with the views; see bench/README.md.
+checks plus the analyser).
+
+The view half (`--views`, on by default; `bench/_studio_canvas.py`, one fresh process per size,
+Qt offscreen): open + first paint (document, scene, one `grab()`), resident memory, an edit + undo
+with the canvas following, and frame times (pan and zoom at 100 %, the whole flow fitted). The
+same flows in NodeGraphQt (`--peer-sizes`, 100 and 1,000 by default: it takes seconds per
+thousand nodes) for the ratio; the script installs it into `.peers/nodegraphqt` (MIT, with its
+Qt.py shim, MIT; `pip install --target`) and runs it on the suite's own PySide6.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ import argparse
 import datetime as dt
 import gc
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -34,6 +42,9 @@ from studio.model import FlowDocument, LiveValidation  # noqa: E402
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "studio.json"
 TARGETS = {"open_1000_s": 1.0, "open_5000_s": 1.0, "edit_undo_1000_ms": 50.0}
+VIEW_TARGETS = {"paint_1000_s": 1.0, "paint_5000_s": 3.0, "view_edit_undo_1000_ms": 50.0}
+PEERS = ROOT / ".peers" / "nodegraphqt"
+PEER_WHEELS = ("NodeGraphQt==0.6.44", "Qt.py==2.0.7")
 
 
 def make_flow(size: int) -> dict[str, Any]:
@@ -126,11 +137,78 @@ def measure(size: int, repeats: int, registry: StepRegistry) -> dict[str, Any]:
     return row
 
 
+def child(kind: str, size: int) -> dict[str, Any] | None:
+    """One row of the view half, measured in a fresh process."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_THREAD_LIMIT": "1", "QT_PREFERRED_BINDING": "PySide6"}
+    if kind == "nodegraphqt":
+        env["PYTHONPATH"] = os.pathsep.join([str(PEERS), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "_studio_canvas.py"), kind, str(size)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
+    if done.returncode != 0:
+        print(f"{kind} {size}: failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+        return None
+    row: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return row
+
+
+def install_peer() -> bool:
+    """NodeGraphQt into `.peers/nodegraphqt` (not the suite's venv); False when pip cannot."""
+    if (PEERS / "NodeGraphQt").is_dir():
+        return True
+    print(f"installing {', '.join(PEER_WHEELS)} into {PEERS} (bench only, not a dependency)")
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(PEERS), *PEER_WHEELS]
+    if subprocess.run(command, check=False).returncode != 0:
+        print(f"could not install NodeGraphQt: run `{' '.join(command)}` by hand, or pass --peer-sizes ''")
+        return False
+    return True
+
+
+def views(sizes: list[int], peer_sizes: list[int]) -> dict[str, Any]:
+    """The canvas at each size, NodeGraphQt at `peer_sizes`, with the ratios."""
+    canvas = [row for size in sizes if (row := child("canvas", size)) is not None]
+    peer = (
+        [row for size in peer_sizes if (row := child("nodegraphqt", size)) is not None]
+        if (peer_sizes and install_peer())
+        else []
+    )
+    columns = ["nodes", "items", "open_paint_s", "rss_mib", "move_undo_ms", "add_undo_ms", "remove_undo_ms"]
+    columns += ["pan_frame_ms", "zoom_frame_ms", "overview_frame_ms"]
+    for title, rows in (("canvas (QGraphicsScene over the model)", canvas), ("NodeGraphQt 0.6.44", peer)):
+        print(title)
+        print(" | ".join(f"{c:>17}" for c in columns))
+        for row in rows:
+            print(" | ".join(f"{row.get(c, ''):>17}" for c in columns))
+    ratios = []
+    for row in peer:
+        mine = next((r for r in canvas if abs(r["nodes"] - row["nodes"]) <= 5), None)
+        if mine is not None:
+            ratio = {c: round(row[c] / mine[c], 1) if mine[c] else None for c in columns[2:]}
+            ratios.append({"nodes": row["nodes"], **ratio})
+            print(f"NodeGraphQt / canvas at {row['nodes']} nodes: {ratio}")
+    checks: dict[str, float] = {}
+    for row in canvas:
+        if abs(row["nodes"] - 1000) <= 5:
+            checks["paint_1000_s"] = row["open_paint_s"]
+            checks["view_edit_undo_1000_ms"] = max(row[k] for k in row if k.endswith("_undo_ms"))
+        if abs(row["nodes"] - 5000) <= 5:
+            checks["paint_5000_s"] = row["open_paint_s"]
+    for key, value in checks.items():
+        print(f"target {key}: {value} < {VIEW_TARGETS[key]} {'ok' if value < VIEW_TARGETS[key] else 'OVER'}")
+    return {"canvas": canvas, "nodegraphqt": peer, "ratios": ratios, "targets": VIEW_TARGETS, "checks": checks}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,5000", help="flow sizes in nodes (comma-separated)")
     parser.add_argument("--repeats", type=int, default=20, help="runs of each edit (median) and open (best of)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON goes")
+    parser.add_argument("--views", action=argparse.BooleanOptionalAction, default=True, help="the canvas half")
+    parser.add_argument("--peer-sizes", default="100,1000", help="sizes for NodeGraphQt ('' for none)")
     args = parser.parse_args()
     registry = StepRegistry.default()
     rows = [measure(int(size), args.repeats, registry) for size in args.sizes.split(",")]
@@ -157,6 +235,9 @@ def main() -> None:
         "targets": TARGETS,
         "checks": checks,
     }
+    if args.views:
+        sizes = [int(size) for size in args.sizes.split(",")]
+        result["views"] = views(sizes, [int(size) for size in args.peer_sizes.split(",") if size])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -1,0 +1,17 @@
+"""Refresh the studio's screenshots in this folder: runs the suite's screenshot tests with
+their output pointed here (`python docs/images/refresh_studio.py`, from the repository root)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+if __name__ == "__main__":
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_THREAD_LIMIT": "1", "STUDIO_SCREENSHOTS": str(HERE)}
+    command = [sys.executable, "-m", "pytest", "-q", "tests/studio/app/test_screenshots.py"]
+    sys.exit(subprocess.call(command, cwd=ROOT, env=env))

@@ -1,0 +1,5 @@
+"""`python -m studio [FILE]` opens the studio."""
+
+from studio.cli import main
+
+main()
