@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -45,6 +46,19 @@ def screenshot(params: ShotParams) -> dict[str, Any]:
     """Save a tiny PNG as an artifact, as a browser screenshot would."""
     context().log(f"saving {params.name}")
     return context().save_artifact(params.name, PNG, content_type="image/png")
+
+
+class LeakParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credential: str = Field(description="The credential's name.")
+
+
+@step("test.leak", params=LeakParams, output="the value")
+def leak(params: LeakParams) -> str:
+    """A careless step: logs a secret's value and returns it."""
+    value = context().secret(params.credential)
+    context().log(f"logging in with {value}")
+    return value
 
 
 FLOW: dict[str, Any] = {
@@ -108,7 +122,7 @@ GUARDED: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def registry() -> StepRegistry:
     steps = StepRegistry.default()
-    steps.add([screenshot])
+    steps.add([screenshot, leak])
     return steps
 
 
@@ -354,3 +368,55 @@ def test_the_dock_factory_and_shortcuts(qtbot: Any, registry: StepRegistry) -> N
     assert keys["toggle_breakpoint"] == "F9"
     assert len(set(keys.values())) == len(keys)  # no two actions share a key
     assert widget.actions_["run"].shortcutContext() == Qt.ShortcutContext.WindowShortcut
+
+
+def test_secrets_are_masked_in_the_log_pane_and_the_node_tree(
+    qtbot: Any, qtloop: QtLoop, registry: StepRegistry, tmp_path: Path
+) -> None:
+    raw = {
+        "schema": "rpa.flow/1",
+        "name": "Secretive",
+        "nodes": [
+            {"id": "login", "type": "test.leak", "params": {"credential": "erp.password"}},
+            {"id": "after", "type": "core.noop", "params": {"value": "{{ steps.login.output }}"}},
+        ],
+        "edges": [{"from": "login", "to": "after"}],
+    }
+    document = FlowDocument(raw, registry=registry)
+    controller = DebugController(document, secrets={"erp.password": "hunter2-secret"}.get, artifacts_dir=tmp_path)
+    dock = DebuggerDock(document, controller)
+    qtbot.addWidget(dock)
+    controller.set_breakpoint("after")
+    qtloop.call(lambda: controller.run())
+    qtloop.run(controller.wait_paused())
+
+    shown = json.dumps(_all_tree(dock)) + dock.log.toPlainText()
+    assert "logging in with" in dock.log.toPlainText()
+    assert "hunter2-secret" not in shown
+    controller.continue_()
+    qtloop.run(controller.wait_finished())
+    assert "hunter2-secret" not in json.dumps(_all_tree(dock)) + repr(controller.logs)
+
+
+def test_run_with_inputs_asks_with_the_form_and_runs_with_its_values(
+    qtbot: Any, qtloop: QtLoop, registry: StepRegistry, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QLineEdit
+
+    from studio.widgets.forms import RunFormDialog
+
+    dock = _dock(qtbot, FLOW, registry, tmp_path)
+
+    def fill_and_accept() -> None:
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, RunFormDialog) and w.isVisible())
+        field = dialog.form.fields["who"].widget
+        assert isinstance(field, QLineEdit)
+        assert field.text() == "Ann"  # the input's default
+        field.setText("Zoe")
+        dialog.accept()
+
+    QTimer.singleShot(50, fill_and_accept)
+    qtloop.call(dock.actions_["run_with_inputs"].trigger)
+    qtloop.run(dock.controller.wait_finished())
+    assert dock.controller.runs["a"].output == {"amount": 10, "who": "Zoe"}
