@@ -10,6 +10,7 @@ desktop steps' 0.9 confidence) and which text next to it could anchor it instead
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ class RegionCapture(QObject):
         if self.document.path is None:
             raise ValueError("save the flow first: captured images are stored next to it")
         shot = screenshot if screenshot is not None else grab_screen()
-        overlay = CaptureOverlay(shot)
+        overlay = CaptureOverlay(shot, preview=self._previewer(shot))
         overlay.captured.connect(lambda region: self._captured(node_id, param, shot, region))
         overlay.cancelled.connect(lambda: self.failed.emit("capture cancelled"))
         self.overlay = overlay
@@ -109,6 +110,23 @@ class RegionCapture(QObject):
         overlay.raise_()
         overlay.activateWindow()
         return overlay
+
+    def _previewer(self, shot: QPixmap) -> Callable[[QRect], str]:
+        image = shot.toImage()
+        screen: list[Any] = []  # converted once, on the first preview
+
+        def preview(region: QRect) -> str:
+            try:
+                if not screen:
+                    screen.append(to_array(image))
+                counted = count_matches(screen[0], to_array(image.copy(region)))
+            except ImportError:
+                return "(numpy is not installed: no preview)"
+            if isinstance(counted, str):
+                return f"(no preview: {counted})"
+            return f"{counted} match{'es' if counted != 1 else ''}"
+
+        return preview
 
     def _asset_path(self, node_id: str) -> tuple[Path, str]:
         assert self.document.path is not None

@@ -6,11 +6,15 @@ region being dragged; Escape cancels. The region is in the screenshot's pixels.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, Qt, Signal  # noqa: TID253
+from collections.abc import Callable
+
+from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal  # noqa: TID253
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap  # noqa: TID253
 from PySide6.QtWidgets import QWidget  # noqa: TID253
 
 DIM = QColor(0, 0, 0, 110)
+PREVIEW_DELAY_MS = 120
+"""The preview is recomputed once the mouse rested this long (a match over the screen takes ~10 ms)."""
 
 
 class CaptureOverlay(QWidget):
@@ -18,14 +22,27 @@ class CaptureOverlay(QWidget):
 
     Args:
         screenshot: what the screen showed when the capture started.
+        preview: says how the region would match (`"2 matches"`), asked while dragging once
+            the mouse rests for `PREVIEW_DELAY_MS`; None for no preview.
         parent: the Qt parent (None: a top-level window).
     """
 
     captured = Signal(QRect)
     cancelled = Signal()
 
-    def __init__(self, screenshot: QPixmap, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        screenshot: QPixmap,
+        preview: Callable[[QRect], str] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.preview = preview
+        self.preview_text = ""
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(PREVIEW_DELAY_MS)
+        self._timer.timeout.connect(self.refresh_preview)
         self.setObjectName("capture-overlay")
         self.screenshot = screenshot
         self.setWindowFlags(Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint | Qt.WindowType.Tool)
@@ -46,6 +63,8 @@ class CaptureOverlay(QWidget):
             painter.drawRect(self.region.adjusted(0, 0, -1, -1))
             painter.setPen(QColor(255, 255, 255))
             label = f"{self.region.width()} x {self.region.height()}"
+            if self.preview_text:
+                label += f"  {self.preview_text}"
             painter.drawText(self.region.bottomLeft() + QPoint(2, 16), label)
         else:
             painter.setPen(QColor(255, 255, 255))
@@ -62,6 +81,15 @@ class CaptureOverlay(QWidget):
         """Grow the region with the mouse."""
         if self._origin is not None:
             self.region = QRect(self._origin, event.position().toPoint()).normalized()
+            self.preview_text = ""
+            if self.preview is not None:
+                self._timer.start()
+            self.update()
+
+    def refresh_preview(self) -> None:
+        """Ask how the region being dragged matches, and show it next to the region."""
+        if self.preview is not None and self.region.width() >= 3 and self.region.height() >= 3:
+            self.preview_text = self.preview(self.region)
             self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:

@@ -83,6 +83,8 @@ def main(out: Path) -> None:
     QTest.mousePress(overlay, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     QTest.mouseMove(overlay, end)
     overlay.region = QRect(start, end).normalized()
+    _settle(app, 0.4)  # the mouse rests: the preview counts the matches
+    preview = overlay.preview_text
     overlay.grab().save(str(out / "overlay.png"))
     QTest.mouseRelease(overlay, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
     _settle(app, 0.2)
@@ -104,6 +106,7 @@ def main(out: Path) -> None:
                     "notes": list(result.notes),
                 },
                 "param": document.node("press")["params"]["target"],
+                "preview": preview,
             }
         )
     )

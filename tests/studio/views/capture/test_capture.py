@@ -52,6 +52,7 @@ def test_a_dragged_region_becomes_an_image_asset_with_its_matches_and_anchor(tmp
     assert (image.width(), image.height()) == (45, 45)
     assert image.pixelColor(22, 22).blue() > 150  # the icon's blue, from the real screen
     assert result["matches"] == 2  # the two copies of the icon on the window
+    assert report["preview"] == "2 matches"  # shown live while dragging
     assert result["anchor"] == 'ocr:"Total" >> right-of'
     assert result["notes"] == []
     saved = json.loads((tmp_path / "flow" / "clicks.json").read_text())
