@@ -2,11 +2,15 @@
 
 from studio.views.capture._analysis import Word, count_matches, nearest_anchor, read_words
 from studio.views.capture._capture import CaptureResult, RegionCapture, grab_screen, to_array
+from studio.views.capture._desktop import DesktopRecorder
+from studio.views.capture._desktop_nodes import DesktopActions
 from studio.views.capture._overlay import CaptureOverlay
 
 __all__ = [
     "CaptureOverlay",
     "CaptureResult",
+    "DesktopActions",
+    "DesktopRecorder",
     "RegionCapture",
     "Word",
     "count_matches",

@@ -61,6 +61,38 @@ def test_a_dragged_region_becomes_an_image_asset_with_its_matches_and_anchor(tmp
     shutil.copyfile(tmp_path / "overlay.png", SHOTS / "studio-capture.png")
 
 
+def test_desktop_clicks_and_typing_become_desktop_nodes(tmp_path: Path) -> None:
+    with xvfb_display(800, 600) as display:
+        env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("desktop_scenario.py")), str(tmp_path)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "result.json").read_text())
+    steps = [(n["type"], n["params"]) for n in report["nodes"]]
+    assert steps == [
+        ("desktop.click", {"target": "image:images/click-1.png"}),
+        ("desktop.click", {"target": "image:images/click-2.png"}),
+        ("desktop.type", {"text": "Hi yo"}),  # Backspace took the last letter back
+        ("desktop.press", {"keys": ["enter"]}),
+        ("desktop.press", {"keys": ["tab"], "presses": 2}),
+        ("desktop.hotkey", {"keys": ["ctrl", "s"]}),
+    ]
+    assert report["typed"] == "Hi yo"  # the field really received the keys
+    icon = QImage(str(tmp_path / "flow" / "images" / "click-1.png"))
+    assert (icon.width(), icon.height()) == (48, 48)
+    assert icon.pixelColor(24, 24).blue() > 150  # the icon under the pointer
+    saved = json.loads((tmp_path / "flow" / "desktop.json").read_text())
+    assert next(e["from"] for e in saved["edges"]) == "start"
+    assert [n["id"] for n in saved["nodes"]][1:] == report["ids"]
+
+
 def _words(*items: tuple[str, int, int]) -> list[Word]:
     return [Word(text, x, y, 40, 12, 90.0) for text, x, y in items]
 
