@@ -129,7 +129,7 @@ class DebuggerDock(QWidget):
         self.setObjectName("debugger-dock")
         self.document = document
         self.controller = controller or DebugController(document, parent=self)
-        self.actions_ = DebugActions(self)
+        self.debug_actions = DebugActions(self)
         self._filling = False
         self._build()
         self._wire()
@@ -140,7 +140,7 @@ class DebuggerDock(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         toolbar = QToolBar()
-        for action in self.actions_.all():
+        for action in self.debug_actions.all():
             toolbar.addAction(action)
             self.addAction(action)
         layout.addWidget(toolbar)
@@ -177,7 +177,7 @@ class DebuggerDock(QWidget):
         layout.addWidget(split, 1)
 
     def _wire(self) -> None:
-        actions, controller = self.actions_, self.controller
+        actions, controller = self.debug_actions, self.controller
         actions["run"].triggered.connect(lambda: self._start(None))
         actions["run_with_inputs"].triggered.connect(self.run_with_inputs)
         actions["run_from_selected"].triggered.connect(self.run_from_selected)
@@ -270,7 +270,7 @@ class DebuggerDock(QWidget):
     # -- following the run ------------------------------------------------------------------
 
     def _on_state(self, state: str) -> None:
-        self.actions_.follow(state)
+        self.debug_actions.follow(state)
         if state != "paused":
             self._say(state.capitalize())
         editable = state == "paused"

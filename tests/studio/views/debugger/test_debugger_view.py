@@ -156,19 +156,19 @@ def test_a_breakpoint_stops_the_run_and_the_dock_shows_params_output_and_variabl
     dock = _dock(qtbot, FLOW, registry, tmp_path)
     document, controller = dock.document, dock.controller
     document.selection.select(["b"])
-    dock.actions_["toggle_breakpoint"].trigger()
+    dock.debug_actions["toggle_breakpoint"].trigger()
     assert set(controller.breakpoints) == {"b"}
     assert dock.breakpoint_table.item(0, 0).text() == "b"
 
-    qtloop.call(dock.actions_["run"].trigger)
+    qtloop.call(dock.debug_actions["run"].trigger)
     stop = qtloop.run(controller.wait_paused())
 
     assert stop is not None
     assert stop.path == "b"
     assert controller.state == "paused"
     assert controller.reason == "breakpoint"
-    assert dock.actions_["continue_"].isEnabled()
-    assert not dock.actions_["run"].isEnabled()
+    assert dock.debug_actions["continue_"].isEnabled()
+    assert not dock.debug_actions["run"].isEnabled()
     assert "Paused before b" in dock.status.text()
     tree = _all_tree(dock)
     assert ("params", "{1}") in tree
@@ -183,7 +183,7 @@ def test_a_breakpoint_stops_the_run_and_the_dock_shows_params_output_and_variabl
     dock.tabs.setCurrentIndex(0)
     dock.grab().save(str(SHOTS / "studio-debugger-paused.png"))
 
-    dock.actions_["continue_"].trigger()
+    dock.debug_actions["continue_"].trigger()
     result = qtloop.run(controller.wait_finished())
     assert result is not None
     assert result.status == "succeeded"
@@ -216,8 +216,8 @@ def test_running_emits_the_highlighted_nodes_in_order(
     assert [p for phase, p in seen if phase == "started"] == order
     assert seen[:2] == [("started", "hello"), ("finished", "hello")]
     assert states == ["running", "finished"]
-    assert not dock.actions_["stop"].isEnabled()
-    assert dock.actions_["run"].isEnabled()
+    assert not dock.debug_actions["stop"].isEnabled()
+    assert dock.debug_actions["run"].isEnabled()
 
 
 def test_step_into_step_over_and_continue_move_through_a_loop(
@@ -229,14 +229,14 @@ def test_step_into_step_over_and_continue_move_through_a_loop(
     qtloop.call(lambda: controller.run())
 
     stops = [qtloop.run(controller.wait_paused())]
-    dock.actions_["step_into"].trigger()
+    dock.debug_actions["step_into"].trigger()
     stops.append(qtloop.run(controller.wait_paused()))
-    dock.actions_["step_over"].trigger()  # the next instance at the same depth
+    dock.debug_actions["step_over"].trigger()  # the next instance at the same depth
     stops.append(qtloop.run(controller.wait_paused()))
     assert [s.path for s in stops if s is not None] == ["each", "each[0]/inner", "each[1]/inner"]
 
     controller.clear_breakpoint("each")
-    dock.actions_["continue_"].trigger()
+    dock.debug_actions["continue_"].trigger()
     result = qtloop.run(controller.wait_finished())
     assert result is not None
     assert result.status == "succeeded"
@@ -254,7 +254,7 @@ def test_stop_ends_the_run_cancelled_without_running_the_paused_node(
     assert stop is not None
     assert stop.path == "guard/more"
 
-    dock.actions_["stop"].trigger()
+    dock.debug_actions["stop"].trigger()
     qtloop.run(controller.wait_finished())
 
     assert controller.state == "finished"
@@ -265,8 +265,8 @@ def test_stop_ends_the_run_cancelled_without_running_the_paused_node(
     assert events[-1].data["status"] == "cancelled"
     assert "guard/more" not in controller.runs
     assert controller.runs["guard/work"].status == "succeeded"
-    assert dock.actions_["run"].isEnabled()
-    assert not dock.actions_["stop"].isEnabled()
+    assert dock.debug_actions["run"].isEnabled()
+    assert not dock.debug_actions["stop"].isEnabled()
 
 
 def test_a_conditional_breakpoint_stops_only_when_true(
@@ -322,7 +322,7 @@ def test_run_from_the_selected_node_reuses_the_earlier_outputs(
     dock = _dock(qtbot, FLOW, registry, tmp_path)
     controller, document = dock.controller, dock.document
     document.selection.select(["b"])
-    dock.actions_["run_from_selected"].trigger()
+    dock.debug_actions["run_from_selected"].trigger()
     assert "run the flow once first" in dock.status.text()
 
     qtloop.call(lambda: controller.run({"who": "Bob"}))
@@ -331,7 +331,7 @@ def test_run_from_the_selected_node_reuses_the_earlier_outputs(
     document.events.connect(DebuggerNode, lambda e: started.append(e.path) if e.phase == "started" else None)
     document.execute("set_param", node="b", name="value", value="{{ steps.a.output.amount + 100 }}")
 
-    qtloop.call(dock.actions_["run_from_selected"].trigger)
+    qtloop.call(dock.debug_actions["run_from_selected"].trigger)
     result = qtloop.run(controller.wait_finished())
 
     assert result is not None
@@ -347,7 +347,7 @@ def test_an_invalid_flow_says_what_is_wrong_instead_of_running(
     broken = copy.deepcopy(FLOW)
     broken["nodes"][1]["type"] = "core.nope"
     dock = _dock(qtbot, broken, registry, tmp_path)
-    qtloop.call(dock.actions_["run"].trigger)
+    qtloop.call(dock.debug_actions["run"].trigger)
     assert "The flow has problems" in dock.status.text()
     assert "core.nope" in dock.status.text()
     assert dock.controller.state == "idle"
@@ -360,14 +360,14 @@ def test_the_dock_factory_and_shortcuts(qtbot: Any, registry: StepRegistry) -> N
     qtbot.addWidget(window)
     widget = debugger_dock(FlowDocument(copy.deepcopy(FLOW), registry=registry), window)
     assert isinstance(widget, DebuggerDock)
-    keys = {name: action.shortcut().toString() for name, action in widget.actions_.by_name.items()}
+    keys = {name: action.shortcut().toString() for name, action in widget.debug_actions.by_name.items()}
     assert keys["run"] == "F5"
     assert keys["step_over"] == "F10"
     assert keys["step_into"] == "F11"
     assert keys["stop"] == "Shift+F5"
     assert keys["toggle_breakpoint"] == "F9"
     assert len(set(keys.values())) == len(keys)  # no two actions share a key
-    assert widget.actions_["run"].shortcutContext() == Qt.ShortcutContext.WindowShortcut
+    assert widget.debug_actions["run"].shortcutContext() == Qt.ShortcutContext.WindowShortcut
 
 
 def test_secrets_are_masked_in_the_log_pane_and_the_node_tree(
@@ -388,7 +388,8 @@ def test_secrets_are_masked_in_the_log_pane_and_the_node_tree(
     qtbot.addWidget(dock)
     controller.set_breakpoint("after")
     qtloop.call(lambda: controller.run())
-    qtloop.run(controller.wait_paused())
+    stop = qtloop.run(controller.wait_paused())
+    assert stop is not None, (controller.result, controller.runs)
 
     shown = json.dumps(_all_tree(dock)) + dock.log.toPlainText()
     assert "logging in with" in dock.log.toPlainText()
@@ -417,6 +418,6 @@ def test_run_with_inputs_asks_with_the_form_and_runs_with_its_values(
         dialog.accept()
 
     QTimer.singleShot(50, fill_and_accept)
-    qtloop.call(dock.actions_["run_with_inputs"].trigger)
+    qtloop.call(dock.debug_actions["run_with_inputs"].trigger)
     qtloop.run(dock.controller.wait_finished())
     assert dock.controller.runs["a"].output == {"amount": 10, "who": "Zoe"}
