@@ -421,3 +421,25 @@ def test_run_with_inputs_asks_with_the_form_and_runs_with_its_values(
     qtloop.call(dock.debug_actions["run_with_inputs"].trigger)
     qtloop.run(dock.controller.wait_finished())
     assert dock.controller.runs["a"].output == {"amount": 10, "who": "Zoe"}
+
+
+def test_a_failing_node_shows_its_error_in_the_tree_and_the_status(
+    qtbot: Any, qtloop: QtLoop, registry: StepRegistry, tmp_path: Path
+) -> None:
+    raw = {
+        "schema": "rpa.flow/1",
+        "name": "Failing",
+        "nodes": [{"id": "boom", "type": "core.fail", "params": {"message": "no invoice for {{ 'ACME' }}"}}],
+        "edges": [],
+    }
+    dock = _dock(qtbot, raw, registry, tmp_path)
+    qtloop.call(lambda: dock.controller.run())
+    result = qtloop.run(dock.controller.wait_finished())
+
+    assert result is not None
+    assert result.status == "failed"
+    tree = _all_tree(dock)
+    assert ("boom", "failed") in tree
+    assert ("error", "{" + str(len(dock.controller.runs["boom"].error or {})) + "}") in tree
+    assert ("message", '"no invoice for ACME"') in tree
+    assert "Finished: failed — no invoice for ACME" in dock.status.text()
