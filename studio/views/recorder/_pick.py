@@ -110,6 +110,11 @@ class PickController(QObject):
         elif kind == "error" and event.get("id") in self._waiting:
             self._waiting.pop(str(event["id"]))
             self.failed.emit(f"{event.get('kind')}: {event.get('message')}")
+        elif kind == "error" and event.get("fatal") and self._waiting:
+            # The recorder could not start (no display, a missing dependency): no pick will come.
+            self._waiting.clear()
+            self._queued.clear()
+            self.failed.emit(f"{event.get('kind')}: {event.get('message')}")
 
     def _on_picked(self, event: dict[str, Any]) -> None:
         where = self._waiting.pop(str(event.get("id")), None)

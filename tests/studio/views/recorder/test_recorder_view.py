@@ -185,3 +185,30 @@ def test_a_recorder_without_a_display_says_so(qtbot: Any, qtloop: QtLoop, site: 
     assert "needs a display" in view.status.text()
     assert view.insert() == []
     assert "Nothing recorded" in view.status.text()
+
+
+def test_a_pick_without_a_display_fails_with_the_reason(qtbot: Any, qtloop: QtLoop, site: SiteServer) -> None:
+    document = FlowDocument(
+        {
+            "schema": "rpa.flow/1",
+            "name": "Pick",
+            "nodes": [
+                {"id": "open", "type": "browser.open", "params": {"url": f"{site.base_url}/login"}},
+                {"id": "press", "type": "browser.click", "params": {"target": "#old"}},
+            ],
+            "edges": [{"from": "open", "to": "press"}],
+        }
+    )
+    view = RecorderView(document, env={"DISPLAY": None})
+    qtbot.addWidget(view)
+    picker = PickController(document, view)
+    failures: list[str] = []
+    picker.failed.connect(failures.append)
+
+    picker.pick("press", "target")  # starts a recorder on the flow's start page
+
+    assert view.process is not None
+    assert view.process.url == f"{site.base_url}/login"
+    qtloop.run(_until(lambda: failures, "the pick to fail"))
+    assert failures[0].startswith("no_display:")
+    assert document.node("press")["params"]["target"] == "#old"
