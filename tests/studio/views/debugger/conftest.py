@@ -55,18 +55,24 @@ class QtLoop:
         if pending:
             self.run(asyncio.gather(*pending, return_exceptions=True))
 
+    def close(self) -> None:
+        """Close the loop and its worker threads (before the QApplication goes: Qt aborts on a running QThread)."""
+        self.loop.stop()  # made with already_running: it counts as running until stopped
+        self.loop.close()
 
-_LOOP: list[QtLoop] = []
+
+@pytest.fixture(scope="session")
+def qt_session_loop(qapp: QApplication) -> Iterator[QtLoop]:
+    loop = QtLoop(qapp)
+    yield loop
+    loop.close()
 
 
 @pytest.fixture
-def qtloop(qapp: QApplication) -> Iterator[QtLoop]:
-    if not _LOOP:
-        _LOOP.append(QtLoop(qapp))
-    loop = _LOOP[0]
-    asyncio.events._set_running_loop(loop.loop)
+def qtloop(qt_session_loop: QtLoop) -> Iterator[QtLoop]:
+    asyncio.events._set_running_loop(qt_session_loop.loop)
     try:
-        yield loop
-        loop.drain()
+        yield qt_session_loop
+        qt_session_loop.drain()
     finally:
         asyncio.events._set_running_loop(None)

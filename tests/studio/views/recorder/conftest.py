@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from tests.agent.recorder.conftest import display, site
-from tests.studio.views.debugger.conftest import qtloop
+from tests.studio.views.debugger.conftest import qt_session_loop, qtloop
 
-__all__ = ["display", "qtloop", "site"]
+__all__ = ["display", "qt_session_loop", "qtloop", "site"]
