@@ -21,6 +21,7 @@ from shared.flow import TOP_GRAPH, FlowSettings, InputSpec, RetryPolicy
 from shared.flow._model import IDENTIFIER_PATTERN, NODE_ID_PATTERN, ErrorPolicy
 from studio.model._clipboard import copy_nodes, duplicate, extract_subflow, paste
 from studio.model._edit import CommandError, Edit
+from studio.model._insert import insert_chain
 from studio.model._layout import align, auto_layout, distribute, move_nodes, place
 from studio.model._refs import reference_pattern
 
@@ -446,6 +447,7 @@ COMMANDS: dict[str, CommandKind] = {
     "update_note": CommandKind("Edit note", update_note, lambda a: ("note", a.get("id"))),
     "remove_note": CommandKind("Remove note", remove_note),
     "paste": CommandKind("Paste", paste),
+    "insert_chain": CommandKind("Insert recorded steps", insert_chain),
     "duplicate": CommandKind("Duplicate", duplicate),
     "extract_subflow": CommandKind("Extract to sub-flow", extract_subflow),
     "align": CommandKind("Align", align),

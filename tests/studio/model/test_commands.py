@@ -40,6 +40,7 @@ CASES: dict[str, dict[str, Any]] = {
     "update_note": {"id": "note", "text": "changed"},
     "remove_note": {"id": "note"},
     "paste": {"clipboard": json.dumps({"nodes": [{"id": "start", "type": "core.noop"}], "edges": []})},
+    "insert_chain": {"nodes": [{"id": "start", "type": "core.noop"}, {"type": "core.log"}], "after": "check"},
     "duplicate": {"ids": ["pick", "other"]},
     "extract_subflow": {"ids": ["pick"], "reference": "pick.json"},
     "align": {"ids": ["pick", "other", "check"], "edge": "left"},

@@ -1,0 +1,1 @@
+"""Qt widgets shared by the studio's views and the tray."""
