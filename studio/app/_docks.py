@@ -28,4 +28,6 @@ DOCKS: tuple[DockSpec, ...] = (
     DockSpec("Variables", "studio.views.panels:make_entries_dock", "right"),
     DockSpec("Flow settings", "studio.views.panels:make_settings_dock", "right"),
     DockSpec("Problems", "studio.views.panels:make_problems_dock", "bottom"),
+    DockSpec("Debugger", "studio.views.debugger:debugger_dock", "bottom"),
+    DockSpec("Recorder", "studio.views.recorder:recorder_dock", "right"),
 )

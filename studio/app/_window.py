@@ -31,6 +31,7 @@ from studio.app._actions import ShortcutSheet, build_actions
 from studio.app._docks import DOCKS, DockSpec
 from studio.app._start import StartPage, Template
 from studio.app._theme import apply_theme
+from studio.app._tools import ToolWiring
 from studio.model import (
     CommandError,
     DirtyChanged,
@@ -153,6 +154,7 @@ class StudioWindow(QMainWindow):
         self.autosave_timer = QTimer(self, interval=max(1, int(autosave_s * 1000)))
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
+        self.tools = ToolWiring(self)
         self.open_document(self.document, show=False)
         self._restore_layout()
 
@@ -207,6 +209,7 @@ class StudioWindow(QMainWindow):
             dock.setWidget(factory(self.document, self))
             if old is not None:
                 old.deleteLater()
+        self.tools.wire()
         if first:
             for area, width in (("left", 300), ("right", 300)):
                 docks = [self.dock_widgets[s.title] for s, _ in self.factories if s.area == area]
@@ -469,6 +472,7 @@ class StudioWindow(QMainWindow):
             return
         self.save_layout()
         self.recovery.forget(self.document)
+        self.tools.close()
         self.validation_timer.stop()
         self.autosave_timer.stop()
         self._checks.shutdown(wait=False, cancel_futures=True)

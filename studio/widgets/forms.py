@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt  # noqa: TID253
-from PySide6.QtWidgets import (  # noqa: TID253
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,

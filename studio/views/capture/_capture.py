@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRect, Signal  # noqa: TID253
-from PySide6.QtGui import QGuiApplication, QImage, QPixmap  # noqa: TID253
+from PySide6.QtCore import QObject, QRect, Signal
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
 from studio.model import FlowDocument
 from studio.views.capture._analysis import ANCHOR_REACH, Word, count_matches, nearest_anchor, read_words

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal  # noqa: TID253
-from PySide6.QtGui import QGuiApplication  # noqa: TID253
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QGuiApplication
 
 from studio.model import FlowDocument
 from studio.views.capture._desktop_nodes import DesktopActions

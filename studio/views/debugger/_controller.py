@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal  # noqa: TID253
+from PySide6.QtCore import QObject, Signal
 
 from shared.engine import Engine, Event, ExecutionResult, MemoryJournal, NodeStop, rerun_events
 from shared.flow import Flow

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt  # noqa: TID253
-from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap  # noqa: TID253
-from PySide6.QtWidgets import (  # noqa: TID253
+from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
     QDialog,
     QInputDialog,
     QLabel,

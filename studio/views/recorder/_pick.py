@@ -16,7 +16,7 @@ import itertools
 import re
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal  # noqa: TID253
+from PySide6.QtCore import QObject, Signal
 
 from studio.model import FlowDocument
 from studio.views.recorder._recording import start_url

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal  # noqa: TID253
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 
 class RecorderProcess(QObject):

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from studio.app import DockError, DockSpec, StudioWindow, shortcut_rows
-from studio.app._start import load_templates
 from studio.app._docks import DOCKS
+from studio.app._start import load_templates
 from studio.model import FlowDocument
 
 pytestmark = pytest.mark.gui
@@ -253,11 +253,12 @@ def test_the_docks_come_from_the_dock_table_and_a_missing_module_is_an_error(
 
 
 def test_the_window_layout_is_remembered(make_window: Callable[..., StudioWindow]) -> None:
-    first = make_window()
+    few = DOCKS[:3]  # all the docks together need more than the offscreen screen's height
+    first = make_window(docks=few)
     first.show()
     first.resize(700, 500)
     first.close()
-    second = make_window()
+    second = make_window(docks=few)
     assert (second.width(), second.height()) == (700, 500)
 
 
@@ -422,3 +423,21 @@ def test_the_theme_choice_is_applied_and_remembered(
     finally:
         qapp.setStyle(style)
         qapp.setPalette(palette)
+
+
+def test_the_docks_are_wired_together(make_window: Callable[..., StudioWindow]) -> None:
+    """The debugger's actions are in the Debug menu, and "Capture region" on a field reaches the
+    region capture (which refuses an unsaved flow, on the status bar)."""
+    from studio.views.properties import PropertiesPanel
+
+    window = make_window()
+    window.new_flow()
+    window.document.execute("add_node", type="desktop.click", id="c")
+    labels = {action.text(): action.shortcut().toString() for action in window.tools.debug_menu.actions()}
+    assert labels["Run"] == "F5"
+    assert labels["Toggle breakpoint"] == "F9"
+    panel = window.dock_widgets["Properties"].widget()
+    assert isinstance(panel, PropertiesPanel)
+    panel.capture_requested.emit("c", "$.params.target")
+    assert "save the flow first" in window.statusBar().currentMessage()
+    assert window.tools.picker is not None

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication, QLineEdit  # noqa: TID253
+from PySide6.QtWidgets import QApplication, QLineEdit
 
 from studio.model import FlowDocument
 from studio.views.capture import DesktopRecorder

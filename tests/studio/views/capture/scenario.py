@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QRect, Qt  # noqa: TID253
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap  # noqa: TID253
-from PySide6.QtTest import QTest  # noqa: TID253
-from PySide6.QtWidgets import QApplication, QLabel, QWidget  # noqa: TID253
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from studio.model import FlowDocument
 from studio.views.capture import CaptureResult, RegionCapture

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt  # noqa: TID253
-from PySide6.QtGui import QImage  # noqa: TID253
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 
 from studio.views.capture import Word, count_matches, nearest_anchor
 from tests.xvfb import xvfb_display

@@ -15,8 +15,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from PySide6.QtCore import QEventLoop  # noqa: TID253
-from PySide6.QtWidgets import QApplication  # noqa: TID253
+from PySide6.QtCore import QEventLoop
+from PySide6.QtWidgets import QApplication
 
 T = TypeVar("T")
 

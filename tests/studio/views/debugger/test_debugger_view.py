@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
-from PySide6.QtCore import Qt  # noqa: TID253
-from PySide6.QtWidgets import QTreeWidgetItem  # noqa: TID253
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTreeWidgetItem
 
 from shared.steps import StepRegistry, context, step
 from studio.model import DebuggerChanged, DebuggerNode, FlowDocument
