@@ -18,6 +18,8 @@ class DockSpec(NamedTuple):
     factory: str
     area: str
     """`left`, `right`, `top` or `bottom`."""
+    tab_with: str | None = None
+    """The title of a dock this one shares a place with, as a tab (the first one stays in front)."""
 
 
 DOCKS: tuple[DockSpec, ...] = (
@@ -25,9 +27,9 @@ DOCKS: tuple[DockSpec, ...] = (
     DockSpec("Outline", "studio.views.outline:outline_dock", "right"),
     DockSpec("Minimap", "studio.views.canvas:minimap_dock", "right"),
     DockSpec("Properties", "studio.views.properties:make_dock", "right"),
-    DockSpec("Variables", "studio.views.panels:make_entries_dock", "right"),
-    DockSpec("Flow settings", "studio.views.panels:make_settings_dock", "right"),
+    DockSpec("Variables", "studio.views.panels:make_entries_dock", "right", tab_with="Properties"),
+    DockSpec("Flow settings", "studio.views.panels:make_settings_dock", "right", tab_with="Properties"),
+    DockSpec("Recorder", "studio.views.recorder:recorder_dock", "right", tab_with="Properties"),
     DockSpec("Problems", "studio.views.panels:make_problems_dock", "bottom"),
-    DockSpec("Debugger", "studio.views.debugger:debugger_dock", "bottom"),
-    DockSpec("Recorder", "studio.views.recorder:recorder_dock", "right"),
+    DockSpec("Debugger", "studio.views.debugger:debugger_dock", "bottom", tab_with="Problems"),
 )
