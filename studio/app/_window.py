@@ -211,20 +211,24 @@ class StudioWindow(QMainWindow):
                 old.deleteLater()
         self.tools.wire()
         if first:
-            for spec, _ in self.factories:
-                if spec.tab_with in self.dock_widgets:
-                    self.tabifyDockWidget(self.dock_widgets[spec.tab_with], self.dock_widgets[spec.title])
-            for spec, _ in self.factories:
-                if spec.tab_with is None:
-                    self.dock_widgets[spec.title].raise_()
-            for area, width in (("left", 300), ("right", 300)):
-                docks = [self.dock_widgets[s.title] for s, _ in self.factories if s.area == area]
-                self.resizeDocks(docks, [width] * len(docks), Qt.Orientation.Horizontal)
-            bottom = [self.dock_widgets[s.title] for s, _ in self.factories if s.area == "bottom"]
-            self.resizeDocks(bottom, [220] * len(bottom), Qt.Orientation.Vertical)
-            state = self.layout_store.value("state")
-            if isinstance(state, QByteArray):
-                self.restoreState(state)
+            self._first_layout()
+
+    def _first_layout(self) -> None:
+        """Tabs, sizes, then the layout the user left last time (which wins)."""
+        for spec, _ in self.factories:
+            if spec.tab_with in self.dock_widgets:
+                self.tabifyDockWidget(self.dock_widgets[spec.tab_with], self.dock_widgets[spec.title])
+        for spec, _ in self.factories:
+            if spec.tab_with is None:
+                self.dock_widgets[spec.title].raise_()
+        for area, width in (("left", 300), ("right", 300)):
+            docks = [self.dock_widgets[s.title] for s, _ in self.factories if s.area == area]
+            self.resizeDocks(docks, [width] * len(docks), Qt.Orientation.Horizontal)
+        bottom = [self.dock_widgets[s.title] for s, _ in self.factories if s.area == "bottom"]
+        self.resizeDocks(bottom, [220] * len(bottom), Qt.Orientation.Vertical)
+        state = self.layout_store.value("state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
