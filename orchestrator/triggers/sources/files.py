@@ -13,7 +13,8 @@ How it keeps its promise:
 - Each event has the key `path|size|version` (`deleted:path|size|version` for a deletion),
   stable across restarts; the cursor is saved only after `emit` returns.
 - Local folders are watched with watchfiles (inotify, FSEvents, ReadDirectoryChangesW), each
-  batch of changes followed by a look; S3 and FTP are looked at every `poll_interval_s`.
+  batch of changes followed by a look; S3 and FTP (and a local folder with `force_polling`, for
+  network mounts that send no change notifications) are looked at every `poll_interval_s`.
 """
 
 from __future__ import annotations
@@ -61,10 +62,15 @@ class FilesSourceConfig(BaseModel):
         default_factory=list, description='Globs of files never taken, e.g. ["*.part", ".*"] for uploads in progress.'
     )
     recursive: bool = Field(False, description="Watch sub-folders too.")
+    force_polling: bool = Field(
+        False, description="Poll a local folder every poll_interval_s instead of watching it (network mounts)."
+    )
     stable_s: float = Field(
         0.0, ge=0, description="Take a file only once its size and time stayed the same this many seconds."
     )
-    poll_interval_s: float = Field(30.0, gt=0, description="Seconds between looks at an S3 or FTP folder.")
+    poll_interval_s: float = Field(
+        30.0, gt=0, description="Seconds between looks at an S3 or FTP folder (or a polled local one)."
+    )
     process_existing: bool = Field(
         False, description="On the very first start, treat the files already there as created."
     )
@@ -151,7 +157,7 @@ class FilesSource:
                 watch = _Watch(cfg, folder, ctx, await ctx.cursor.load())
                 await watch.look()
                 backoff.reset()
-                if folder.protocol == "file":
+                if folder.protocol == "file" and not cfg.force_polling:
                     await self._watch_local(watch, cfg)
                 else:
                     await self._poll(watch, cfg, backoff)

@@ -208,3 +208,14 @@ async def test_an_unreachable_ftp_server_ends_in_a_source_error_after_the_bound(
         await harness.start(FilesSource(), config)
     assert FTP_PASSWORD not in str(caught.value)
     assert harness.statuses[0].startswith("reconnecting in 0.05 s")
+
+
+async def test_a_local_folder_can_be_polled_instead_of_watched(tmp_path: Path) -> None:
+    harness = Harness()
+    harness.start(FilesSource(), FilesSourceConfig(url=str(tmp_path), force_polling=True, poll_interval_s=0.2))
+    await harness.wait_status("polling every 0.2 s")
+    (tmp_path / "on-a-mount.txt").write_text("x")
+    (event,) = await harness.wait_events(1)
+    await harness.stop_run()
+    assert event.payload["name"] == "on-a-mount.txt"
+    assert not any(s.startswith("watching") for s in harness.statuses)
