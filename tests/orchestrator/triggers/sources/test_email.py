@@ -332,3 +332,17 @@ async def test_a_refused_login_is_a_source_error_without_the_password(box: Mailb
     with pytest.raises(SourceError, match="refused the login") as caught:
         await harness.start(EmailSource(), box.config())
     assert "Wr0ng-Secret-xyz" not in str(caught.value)
+
+
+async def test_attachments_above_the_cap_are_listed_but_not_stored(box: Mailbox) -> None:
+    harness = Harness(secrets=box.secrets)
+    harness.start(EmailSource(), box.config(max_attachment_bytes=100))
+    await harness.wait_status("idle (IDLE)")
+    box.deliver(message("Two files", attachments={"small.txt": b"tiny", "big.pdf": PDF}))
+    (event,) = await harness.wait_events(1)
+    await harness.stop_run()
+    assert event.payload["attachments"] == [
+        {"name": "small.txt", "size": 4, "stored": True},
+        {"name": "big.pdf", "size": len(PDF), "stored": False},
+    ]
+    assert [a.name for a in event.attachments] == ["small.txt"]
