@@ -90,6 +90,8 @@ class PostgresChanges:
             await self.connection.add_listener(self.channel, self._notified)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, TimeoutError) as exc:
             raise ReadFailed(f"{type(exc).__name__}: {exc}") from exc
+        except asyncpg.PostgresError as exc:  # a refused role, a database that does not exist
+            raise SourceError(f"PostgreSQL refused the connection: {type(exc).__name__}: {exc}") from exc
 
     def _notified(self, *_args: Any) -> None:
         self.woken.set()
@@ -152,6 +154,8 @@ class PostgresChanges:
             ) from None
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, TimeoutError) as exc:
             raise ReadFailed(f"{type(exc).__name__}: {exc}") from exc
+        except asyncpg.PostgresError as exc:  # e.g. no permission on the change log
+            raise SourceError(f"reading the change log failed: {type(exc).__name__}: {exc}") from exc
 
 
 class WatermarkRows:
@@ -164,7 +168,7 @@ class WatermarkRows:
 
     async def open(self, woken: Any) -> None:
         from sqlalchemy import MetaData, Table
-        from sqlalchemy.exc import NoSuchTableError, OperationalError
+        from sqlalchemy.exc import NoSuchTableError, OperationalError, SQLAlchemyError
         from sqlalchemy.ext.asyncio import create_async_engine
 
         self.engine = create_async_engine(self.url)
@@ -178,6 +182,8 @@ class WatermarkRows:
             raise SourceError(f"the table '{self.table_name}' does not exist", retryable=False) from None
         except (OperationalError, OSError) as exc:
             raise ReadFailed(f"{type(exc).__name__}: {exc.__cause__ or exc}") from exc
+        except SQLAlchemyError as exc:
+            raise SourceError(f"the table '{self.table_name}' cannot be read: {type(exc).__name__}") from exc
         for column in (self.column_name, self.key_name):
             if column not in self.table.c:
                 raise SourceError(f"the table '{self.table_name}' has no column '{column}'", retryable=False)
@@ -217,10 +223,12 @@ class WatermarkRows:
         return changes
 
     async def _run(self, query: Any) -> list[Any]:
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
         try:
             async with self.engine.connect() as connection:
                 return list((await connection.execute(query)).all())
         except (OperationalError, OSError) as exc:
             raise ReadFailed(f"{type(exc).__name__}: {exc.__cause__ or exc}") from exc
+        except SQLAlchemyError as exc:  # the SQL is ours: a table changed under the trigger
+            raise SourceError(f"the table '{self.table_name}' cannot be read: {type(exc).__name__}") from exc

@@ -194,13 +194,20 @@ class FilesSource:
 
     @staticmethod
     async def _watch_local(watch: _Watch, cfg: FilesSourceConfig) -> None:
+        watch.ctx.status("watching (watchfiles)")
+        try:
+            await FilesSource._watch_changes(watch, cfg)
+        except (OSError, RuntimeError) as exc:  # watchfiles: the folder was removed or unmounted
+            raise ScanFailed(f"{watch.folder.url}: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    async def _watch_changes(watch: _Watch, cfg: FilesSourceConfig) -> None:
         from watchfiles import awatch
 
         ctx = watch.ctx
-        ctx.status("watching (watchfiles)")
+        first = True
         # debounce/step small: a change is seen within ~0.1 s; a 0.5 s timeout tick re-checks files
         # waiting to become stable and covers the gap between the first look and the watcher.
-        first = True
         async for changes in awatch(
             watch.folder.root,
             stop_event=ctx.stop,
@@ -214,3 +221,5 @@ class FilesSource:
             if changes or watch.pending or first:
                 await watch.look()
             first = False
+        if not ctx.stop.is_set():  # the watcher ended on its own: the folder went away
+            raise ScanFailed(f"{watch.folder.url}: the folder is no longer watched")

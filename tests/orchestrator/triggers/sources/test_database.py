@@ -248,3 +248,25 @@ def test_the_config_says_what_is_missing() -> None:
         DatabaseSourceConfig(mode="watermark", url="sqlite+aiosqlite:///x.db", table="t")
     with pytest.raises(ValueError, match="not a table name"):
         DatabaseSourceConfig(mode="postgres", url="postgresql://h/db", table="a;b")
+
+
+@pytest.mark.postgres
+async def test_a_database_that_does_not_exist_is_a_source_error(postgres: PostgresServer) -> None:
+    harness = Harness()
+    config = DatabaseSourceConfig(
+        mode="postgres", url=f"postgresql://postgres@127.0.0.1:{postgres.port}/no_such_db", table="orders"
+    )
+    with pytest.raises(SourceError, match="refused the connection: InvalidCatalogNameError"):
+        await harness.start(DatabaseSource(), config)
+
+
+async def test_a_watermark_column_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    _sqlite(db, "CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    config = DatabaseSourceConfig(
+        mode="watermark", url=f"sqlite+aiosqlite:///{db}", table="invoices", watermark_column="updated_at",
+        key_column="id",
+    )  # fmt: skip
+    with pytest.raises(SourceError, match="has no column 'updated_at'") as caught:
+        await Harness().start(DatabaseSource(), config)
+    assert not caught.value.retryable

@@ -102,11 +102,11 @@ async def test_existing_files_are_taken_only_when_asked(tmp_path: Path) -> None:
 
 async def test_a_file_still_growing_is_taken_only_once_stable(tmp_path: Path) -> None:
     harness = Harness()
-    harness.start(FilesSource(), FilesSourceConfig(url=str(tmp_path), stable_s=0.8))
+    harness.start(FilesSource(), FilesSourceConfig(url=str(tmp_path), stable_s=1.5))
     await harness.wait_status("watching")
     target = tmp_path / "big.bin"
     with target.open("wb") as handle:
-        for _ in range(8):  # 1.6 s of writing, a chunk every 0.2 s: never 0.8 s unchanged
+        for _ in range(8):  # 1.6 s of writing, a chunk every 0.2 s: never 1.5 s unchanged
             handle.write(b"x" * 1000)
             handle.flush()
             await asyncio.sleep(0.2)
@@ -176,7 +176,7 @@ async def test_an_ftp_folder_is_polled_and_a_growing_upload_waits(ftp_server: Ft
     folder = ftp_server.home / f"in-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
     harness = Harness(secrets={"ftp.username": FTP_USER, "ftp.password": FTP_PASSWORD})
-    config = FilesSourceConfig(url=ftp_server.url(folder.name), credential="ftp", poll_interval_s=0.2, stable_s=0.6)
+    config = FilesSourceConfig(url=ftp_server.url(folder.name), credential="ftp", poll_interval_s=0.2, stable_s=1.2)
     harness.start(FilesSource(), config)
     await harness.wait_status("polling every 0.2 s")
     target = folder / "upload.csv"
@@ -219,3 +219,15 @@ async def test_a_local_folder_can_be_polled_instead_of_watched(tmp_path: Path) -
     await harness.stop_run()
     assert event.payload["name"] == "on-a-mount.txt"
     assert not any(s.startswith("watching") for s in harness.statuses)
+
+
+async def test_a_watched_folder_that_goes_away_ends_in_a_source_error(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    harness = Harness()
+    harness.start(FilesSource(), FilesSourceConfig(url=str(folder), reconnect_initial_s=0.05, reconnect_attempts=3))
+    await harness.wait_status("watching")
+    folder.rmdir()
+    with pytest.raises(SourceError, match="the folder does not exist"):
+        await asyncio.wait_for(harness.task, 10)
+    assert any(s.startswith("reconnecting in 0.05 s") for s in harness.statuses)
