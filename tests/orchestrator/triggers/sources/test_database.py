@@ -270,3 +270,23 @@ async def test_a_watermark_column_that_does_not_exist_is_refused(tmp_path: Path)
     with pytest.raises(SourceError, match="has no column 'updated_at'") as caught:
         await Harness().start(DatabaseSource(), config)
     assert not caught.value.retryable
+
+
+@pytest.mark.postgres
+async def test_a_source_killed_mid_stream_loses_and_doubles_nothing(pg_db: str) -> None:
+    harness = Harness()
+    harness.start(DatabaseSource(), _pg(pg_db, poll_interval_s=0.5))
+    await harness.wait_status("listening")
+    for index in range(15):
+        await _sql(pg_db, f"INSERT INTO orders (customer) VALUES ('c{index}')")
+        if index == 6:
+            await harness.wait_events(2)
+            assert harness.task is not None
+            harness.task.cancel()  # no stop, no clean-up: the process dies here
+            await asyncio.gather(harness.task, return_exceptions=True)
+    harness.start(DatabaseSource(), _pg(pg_db, poll_interval_s=0.5))
+    await harness.wait_events(15)
+    await asyncio.sleep(0.3)
+    await harness.stop_run()
+    assert sorted(e.payload["row"]["customer"] for e in harness.recorder.events) == sorted(f"c{i}" for i in range(15))
+    assert len(harness.recorder.repeats) <= 1

@@ -346,3 +346,42 @@ async def test_attachments_above_the_cap_are_listed_but_not_stored(box: Mailbox)
         {"name": "big.pdf", "size": len(PDF), "stored": False},
     ]
     assert [a.name for a in event.attachments] == ["small.txt"]
+
+
+async def test_dovecot_messages_delivered_while_stopped_are_swept_once(dovecot_box: Mailbox) -> None:
+    harness = Harness(secrets=dovecot_box.secrets)
+    config = dovecot_box.config(use_idle=False, poll_interval_s=0.2)
+    harness.start(EmailSource(), config)
+    await harness.wait_status("polling")
+    await harness.stop_run()
+    dovecot_box.deliver(message("Dovecot while stopped 1"))
+    dovecot_box.deliver(message("Dovecot while stopped 2"))
+    harness.start(EmailSource(), config)
+    await harness.wait_events(2)
+    await asyncio.sleep(0.5)  # two more polls
+    await harness.stop_run()
+    harness.start(EmailSource(), config)
+    await harness.wait_status("polling")
+    await asyncio.sleep(0.3)
+    await harness.stop_run()
+    assert [p["subject"] for p in harness.recorder.payloads] == ["Dovecot while stopped 1", "Dovecot while stopped 2"]
+    assert harness.recorder.repeats == []
+
+
+async def test_a_source_killed_mid_stream_loses_and_doubles_nothing(box: Mailbox) -> None:
+    harness = Harness(secrets=box.secrets)
+    config = box.config(after="mark_read")
+    harness.start(EmailSource(), config)
+    await harness.wait_status("idle (IDLE)")
+    for index in range(12):
+        box.deliver(message(f"Stream {index}"))
+        if index == 4:
+            await harness.wait_events(2)
+            assert harness.task is not None
+            harness.task.cancel()  # no stop, no clean-up: the process dies here
+            await asyncio.gather(harness.task, return_exceptions=True)
+    harness.start(EmailSource(), config)
+    await harness.wait_events(12, within=15)
+    await harness.stop_run()
+    assert sorted(p["subject"] for p in harness.recorder.payloads) == sorted(f"Stream {i}" for i in range(12))
+    assert len(harness.recorder.repeats) <= 1  # an emit whose cursor write was cut off: dropped by its key

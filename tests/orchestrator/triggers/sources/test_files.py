@@ -231,3 +231,23 @@ async def test_a_watched_folder_that_goes_away_ends_in_a_source_error(tmp_path: 
     with pytest.raises(SourceError, match="the folder does not exist"):
         await asyncio.wait_for(harness.task, 10)
     assert any(s.startswith("reconnecting in 0.05 s") for s in harness.statuses)
+
+
+async def test_a_source_killed_mid_stream_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    harness = Harness()
+    harness.start(FilesSource(), FilesSourceConfig(url=str(tmp_path)))
+    await harness.wait_status("watching")
+    for index in range(12):
+        (tmp_path / f"{index}.csv").write_text("x" * index)
+        await asyncio.sleep(0.03)
+        if index == 5:
+            await harness.wait_events(2)
+            assert harness.task is not None
+            harness.task.cancel()  # no stop, no clean-up: the process dies here
+            await asyncio.gather(harness.task, return_exceptions=True)
+    harness.start(FilesSource(), FilesSourceConfig(url=str(tmp_path)))
+    await harness.wait_events(12)
+    await _settle(harness, 0.3)
+    await harness.stop_run()
+    assert sorted(p["name"] for p in harness.recorder.payloads) == sorted(f"{i}.csv" for i in range(12))
+    assert len(harness.recorder.repeats) <= 1
