@@ -14,10 +14,27 @@ from orchestrator.triggers.sources._api import (
     SourceEvent,
     TriggerSource,
 )
+from orchestrator.triggers.sources.database import DatabaseSource, DatabaseSourceConfig
+from orchestrator.triggers.sources.email import EmailSource, EmailSourceConfig
+from orchestrator.triggers.sources.files import FilesSource, FilesSourceConfig
+
+SOURCES: dict[str, type[TriggerSource]] = {
+    "email": EmailSource,
+    "files": FilesSource,
+    "database": DatabaseSource,
+}
+"""The source kinds by name, for the framework to register (each class has `kind` and `config_model`)."""
 
 __all__ = [
+    "SOURCES",
     "Cursor",
+    "DatabaseSource",
+    "DatabaseSourceConfig",
+    "EmailSource",
+    "EmailSourceConfig",
     "Emit",
+    "FilesSource",
+    "FilesSourceConfig",
     "SourceAttachment",
     "SourceContext",
     "SourceError",
