@@ -61,8 +61,9 @@ def _named_lock(name: str) -> asyncio.Lock:
     return lock
 
 
-_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
-"""`json.dumps(value, default=str, ensure_ascii=False)` without building an encoder per call."""
+_encode = json.JSONEncoder(default=str, ensure_ascii=False, check_circular=False).encode
+"""`json.dumps(value, default=str, ensure_ascii=False)` without building an encoder per call, nor
+a table of the containers seen (a cycle ends in RecursionError instead of ValueError)."""
 
 
 @dataclass(slots=True)
@@ -154,7 +155,7 @@ class Execution:
             return output
         try:
             text = _encode(output)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # RecursionError: a cycle (see _encode)
             return repr(output)
         if len(text) <= self.options.max_inline_output:
             return output

@@ -221,3 +221,35 @@ async def test_an_output_holding_a_secret_is_masked_in_the_journal(hot_registry,
     assert secret not in journal
     (done,) = [e for e in events if e.type == "node.succeeded"]
     assert done.data["output"] == {"headers": {"authorization": "Bearer ***"}, "json": {"items": ["***"]}}
+
+
+async def cycle(params: SeenParams) -> list[Any]:
+    """An output that refers to itself."""
+    loop: list[Any] = ["head"]
+    loop.append(loop)
+    return loop
+
+
+def test_make_event_builds_the_same_frozen_event():
+    import dataclasses
+
+    from shared.engine._events import Event, make_event
+
+    data = {"output": 1}
+    made = make_event(7, "node.succeeded", "a/b", data, 12.5)
+
+    assert type(made) is Event
+    assert made == Event(7, "node.succeeded", "a/b", data, 12.5)
+    assert made.to_dict() == {"seq": 7, "type": "node.succeeded", "path": "a/b", "data": data, "ts": 12.5}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.seq = 8  # type: ignore[misc]
+
+
+async def test_an_output_that_refers_to_itself_is_journaled_as_its_repr(tmp_path):
+    registry = StepRegistry([*BUILTIN_STEPS, step("hot.cycle", params=SeenParams)(cycle)])
+
+    result, events = await run_doc(registry, tmp_path, [{"id": "c", "type": "hot.cycle", "params": {}}])
+
+    assert result.status == "succeeded"
+    (done,) = [e for e in events if e.type == "node.succeeded"]
+    assert done.data["output"] == "['head', [...]]"
