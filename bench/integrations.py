@@ -206,7 +206,7 @@ def _http(args: argparse.Namespace) -> list[dict[str, Any]]:
     return asyncio.run(http_section(sizes, args.repeats or REPEATS, args.gc))
 
 
-FILE_SECTIONS = ("_integrations_imap", "_integrations_ai")
+FILE_SECTIONS = ("_integrations_imap", "_integrations_ai", "_integrations_engine")
 """Sections in files of their own, named after the file (`_integrations_imap.py` -> "imap").
 A section file exposes `run(args)`, and `add_arguments(parser)` for options of its own."""
 SECTIONS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {"http": _http}
