@@ -8,8 +8,10 @@ This section takes the network out: a step with `http.request`'s params model th
 answer of the same shape as the HTTP section's (status, headers, a small JSON body) at once.
 N of them run as a chain through the engine (in-memory and SQLite journals), as a loop of N
 iterations over one node (`control.foreach`), through `StepEnvironment` (the step path alone),
-and as direct calls (`model_validate` + the function). Each row is the best of `--repeats`
-runs in CPU time per node, the Python garbage collector as `rpa agent` runs it
+and as direct calls (`model_validate` + the function). The `noop-*` rows run `core.noop`
+instead (bench/engine.py's sequential and foreach scenarios, in CPU time): the engine per plain
+step. Each row is the best of `--repeats` runs in CPU time per node, the Python garbage
+collector as `rpa agent` runs it
 (`agent/runtime/_gc.py`; `--gc python`: Python's defaults). "engine µs" is the row minus the
 `step` row: what the engine adds to each HTTP node on top of the step.
 """
@@ -72,7 +74,11 @@ def _documents(n: int) -> dict[str, dict[str, Any]]:
         ],
         "edges": [],
     }
-    return {"chain": chain, "loop": loop}
+    noop = {"type": "core.noop", "params": {"value": 1}}
+    noop_chain = {**chain, "name": "noop-chain", "nodes": [{"id": f"r{i}", **noop} for i in range(n)]}
+    noop_loop = {**loop, "name": "noop-loop"}
+    noop_loop["nodes"] = [{**loop["nodes"][0], "body": {"nodes": [{"id": "r", **noop}], "edges": []}}]
+    return {"chain": chain, "loop": loop, "noop-chain": noop_chain, "noop-loop": noop_loop}
 
 
 async def _measure(n: int, repeats: int) -> dict[str, float]:
@@ -116,6 +122,9 @@ async def _measure(n: int, repeats: int) -> dict[str, float]:
         "engine-memory": engine("chain", "memory"),
         "engine-sqlite": engine("chain", "sqlite"),
         "foreach-memory": engine("loop", "memory"),
+        "noop-memory": engine("noop-chain", "memory"),
+        "noop-sqlite": engine("noop-chain", "sqlite"),
+        "noop-foreach-memory": engine("noop-loop", "memory"),
     }
     return {name: 1e6 * cpu / n for name, cpu in (await _best(paths, repeats)).items()}
 
@@ -150,6 +159,7 @@ def engine_section(n: int, repeats: int = 9, gc_policy: str = "agent") -> list[d
             "nodes": n,
             "cpu_us_per_node": round(value, 1),
             "engine_us": round(value - step, 1) if name.startswith(("engine", "foreach")) else None,
+            # noop rows: the engine's cost per plain step (`core.noop`), as bench/engine.py runs them
             "gc": gc_policy,
         }
         for name, value in per_node.items()
