@@ -253,3 +253,34 @@ async def test_an_output_that_refers_to_itself_is_journaled_as_its_repr(tmp_path
     assert result.status == "succeeded"
     (done,) = [e for e in events if e.type == "node.succeeded"]
     assert done.data["output"] == "['head', [...]]"
+
+
+def test_the_masker_remembers_short_strings_but_a_new_secret_still_masks_them():
+    from shared.expressions import SecretMasker
+
+    masker = SecretMasker()
+    masker.add("first-secret-1")
+    event = {"note": "token new-secret-22 here", "other": "first-secret-1"}
+    assert masker.mask(event) == {"note": "token new-secret-22 here", "other": "***"}
+
+    masker.add("new-secret-22")  # the memo of the old pattern must not answer any more
+
+    assert masker.mask(event) == {"note": "token *** here", "other": "***"}
+    assert masker.mask(["NEW-SECRET-22"]) == ["***"]
+
+
+def test_the_masker_memo_is_bounded_and_long_strings_are_masked_without_it():
+    from shared.expressions import _secrets
+    from shared.expressions._secrets import MEMO_MAX_LENGTH, MEMO_SIZE, SecretMasker
+
+    masker = SecretMasker()
+    masker.add("hunter2-long-secret")
+    masker.mask([f"value {i}" for i in range(MEMO_SIZE + 10)])
+    matcher = masker._matcher
+    assert matcher is not None
+    assert 0 < len(matcher[1]) <= MEMO_SIZE
+
+    long_text = "x" * MEMO_MAX_LENGTH + " hunter2-long-secret"
+    assert masker.mask({"k": long_text}) == {"k": "x" * MEMO_MAX_LENGTH + " ***"}
+    assert long_text not in matcher[1]
+    assert _secrets.MASK == "***"
