@@ -135,8 +135,9 @@ class Execution:
         self._restarted: set[str] = set()
         """Scopes restarted in this run (`_restart.py`: once per scope per run)."""
         self._compiled: dict[Hashable, Callable[[Mapping[str, Any]], Any]] = {}
-        self._static_params: dict[int, tuple[StepDefinition, Any]] = {}
-        """Validated params of nodes whose params hold no expression, by node id (`params`)."""
+        self._static_params: dict[int, tuple[Node, StepDefinition, Any]] = {}
+        """Validated params of nodes whose params hold no expression, by node id (`params`). The
+        entry holds the node, so its id cannot be reused by another node during the execution."""
         self._async_stop = threading.Event()
         """The cancel event every async step shares: only `cancel` sets it (a thread gets its own)."""
 
@@ -487,8 +488,8 @@ class Execution:
         kept; params with an expression are rendered and validated every time.
         """
         cached = self._static_params.get(id(node))
-        if cached is not None and cached[0] is definition:
-            return cached[1]
+        if cached is not None and cached[0] is node and cached[1] is definition:
+            return cached[2]
         try:
             raw = self.render((id(node), "params"), node.params, frame)
         except ExpressionError as err:
@@ -499,7 +500,7 @@ class Execution:
             problems = "; ".join(f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
             raise StepError(f"invalid params: {problems}", kind="validation", retryable=False) from None
         if raw is node.params:  # no expression anywhere in them
-            self._static_params[id(node)] = (definition, model)
+            self._static_params[id(node)] = (node, definition, model)
         return model
 
     def succeed(self, node: Node, path: str, frame: Frame, result: Any, attempt: int) -> str:

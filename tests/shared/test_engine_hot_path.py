@@ -284,3 +284,39 @@ def test_the_masker_memo_is_bounded_and_long_strings_are_masked_without_it():
     assert masker.mask({"k": long_text}) == {"k": "x" * MEMO_MAX_LENGTH + " ***"}
     assert long_text not in matcher[1]
     assert _secrets.MASK == "***"
+
+
+class FreshLoader:
+    """Loads a sub-flow anew on every call and keeps nothing: node objects come and go."""
+
+    def __init__(self, registry: StepRegistry, documents: dict[str, dict[str, Any]]) -> None:
+        self.registry = registry
+        self.documents = documents
+
+    def load(self, reference: str, caller: Any) -> Any:
+        import gc
+
+        gc.collect()  # free the previous sub-flow's nodes, so their ids could be reused
+        return load_flow(self.documents[reference], registry=self.registry)
+
+
+async def test_sub_flows_loaded_anew_each_call_get_their_own_constant_params(hot_registry, tmp_path):
+    def child(value: str) -> dict[str, Any]:
+        return flow_document(
+            [{"id": "s", "type": "hot.seen", "params": {"value": value}}], outputs={"v": "{{ steps.s.output }}"}
+        )
+
+    loader = FreshLoader(hot_registry, {"a": child("A"), "b": child("B")})
+    loop = {
+        "id": "each",
+        "type": "control.foreach",
+        "params": {"items": ["a", "b", "a", "b"]},
+        "body": {"nodes": [{"id": "call", "type": "flow.call", "params": {"flow": "{{ item }}"}}], "edges": []},
+    }
+
+    result, events = await run_doc(hot_registry, tmp_path, [loop], loader=loader)
+
+    assert result.status == "succeeded"
+    assert [model.value for model in received()] == ["A", "B", "A", "B"]
+    calls = [e.data["output"] for e in events if e.type == "node.succeeded" and e.path.endswith("/call")]
+    assert calls == [{"v": "A"}, {"v": "B"}, {"v": "A"}, {"v": "B"}]
