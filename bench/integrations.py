@@ -17,7 +17,8 @@ collections), installed after the warm-up and for every path alike; `--gc python
 Python's defaults.
 
 IMAP: `bench/_integrations_imap.py` (messages/s fetched with attachments: `email.search` vs
-IMAPClient), `--messages` mails on a local pymap server.
+IMAPClient), `--messages` mails on a local pymap server. Engine: `bench/_integrations_engine.py`
+(the engine's CPU per HTTP node without the network, `--nodes`).
 
 Sections are a table (`SECTIONS`: name -> `run(args) -> list[dict]`). A section in its own file
 (`bench/_integrations_<name>.py`) exposes `run(args)` and, when it has options of its own,
@@ -248,7 +249,7 @@ def main() -> int:
         "--gc",
         choices=("agent", "python"),
         default="agent",
-        help="HTTP: the garbage collector as `rpa agent` runs it (default), or Python's defaults",
+        help="HTTP and engine: the garbage collector as `rpa agent` runs it (default), or Python's defaults",
     )
     _load_sections(parser)
     parser.add_argument("--sections", default=",".join(SECTIONS), help="sections to run, comma-separated")
