@@ -64,7 +64,7 @@ def main(
     from agent.capabilities import detect_capabilities
     from agent.environment import apply_process_env, parse_allowlist
     from agent.keystore import load_identity
-    from agent.runtime import AgentConfig, AgentRuntime
+    from agent.runtime import AgentConfig, AgentGcPolicy, AgentRuntime
 
     apply_process_env()
     try:
@@ -95,7 +95,8 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     typer.echo(f"agent {config.name} ({', '.join(config.capabilities)}) → {config.url}, {max_jobs} job(s) at once")
     try:
-        asyncio.run(AgentRuntime(config).run())
+        with AgentGcPolicy().applied():  # one process, one policy (agent/runtime/_gc.py)
+            asyncio.run(AgentRuntime(config).run())
     except KeyboardInterrupt:
         typer.echo("agent stopped")
 

@@ -11,10 +11,14 @@ same N calls made with httpx directly (one AsyncClient,
 in its own process (uvicorn, a fixed JSON answer) so it does not share the client's GIL. Each
 measurement is the best of `REPEATS` runs, peers interleaved, in the same run; the ratio
 engine / httpx is printed and written to the JSON, for wall time and for the client process's
-CPU time (steadier when other work shares the machine).
+CPU time (steadier when other work shares the machine). `--gc agent` (the default) runs the
+garbage collector as `rpa agent` does (`agent/runtime/_gc.py`: start-up frozen, rarer young
+collections), installed after the warm-up and for every path alike; `--gc python` keeps
+Python's defaults.
 
 IMAP: `bench/_integrations_imap.py` (messages/s fetched with attachments: `email.search` vs
-IMAPClient), `--messages` mails on a local pymap server.
+IMAPClient), `--messages` mails on a local pymap server. Engine: `bench/_integrations_engine.py`
+(the engine's CPU per HTTP node without the network, `--nodes`).
 
 Sections are a table (`SECTIONS`: name -> `run(args) -> list[dict]`). A section in its own file
 (`bench/_integrations_<name>.py`) exposes `run(args)` and, when it has options of its own,
@@ -44,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "bench" / "results" / "integrations.json"
 REPEATS = 5
 TARGET_HTTP_RATIO = 1.10
-"""Engine + http.request time over plain httpx time, in-memory journal."""
+"""Engine + http.request CPU time over plain httpx CPU time, in-memory journal."""
 BODY = json.dumps({"ok": True, "items": [{"id": i, "name": f"row {i}"} for i in range(5)]}).encode()
 
 
@@ -144,15 +148,21 @@ async def _engine(url: str, n: int, journal_kind: str, tmp: Path) -> tuple[float
     return elapsed, cpu
 
 
-async def http_section(sizes: list[int], repeats: int = REPEATS) -> list[dict[str, Any]]:
+async def http_section(sizes: list[int], repeats: int = REPEATS, gc_policy: str = "agent") -> list[dict[str, Any]]:
     """Rows: one per (size, path); ratios against httpx direct at the same size."""
+    from agent.runtime import AgentGcPolicy
+
     process, url = start_server()
     rows: list[dict[str, Any]] = []
+    policy = AgentGcPolicy()
     try:
         await _httpx_direct(url, 50)  # warm up the server, the imports and the connection pool
         with tempfile.TemporaryDirectory(prefix="rpa-bench-http-") as folder:
             tmp = Path(folder)
             await _engine(url, 20, "memory", tmp)
+            await _step(url, 20)
+            if gc_policy == "agent":
+                policy.install()  # as `rpa agent` does once started
             for n in sizes:
                 runs: dict[str, list[tuple[float, float]]] = {
                     "httpx": [],
@@ -182,9 +192,11 @@ async def http_section(sizes: list[int], repeats: int = REPEATS) -> list[dict[st
                             "ratio_vs_httpx": round(best / base, 3),
                             "cpu_ms_per_request": round(1000 * best_cpu / n, 3),
                             "cpu_ratio_vs_httpx": round(best_cpu / base_cpu, 3),
+                            "gc": gc_policy,
                         }
                     )
     finally:
+        policy.uninstall()
         process.terminate()
         process.wait(10)
     return rows
@@ -192,10 +204,10 @@ async def http_section(sizes: list[int], repeats: int = REPEATS) -> list[dict[st
 
 def _http(args: argparse.Namespace) -> list[dict[str, Any]]:
     sizes = [100] if args.quick else [int(s) for s in args.sizes.split(",")]
-    return asyncio.run(http_section(sizes, args.repeats or REPEATS))
+    return asyncio.run(http_section(sizes, args.repeats or REPEATS, args.gc))
 
 
-FILE_SECTIONS = ("_integrations_imap", "_integrations_ai")
+FILE_SECTIONS = ("_integrations_imap", "_integrations_ai", "_integrations_engine")
 """Sections in files of their own, named after the file (`_integrations_imap.py` -> "imap").
 A section file exposes `run(args)`, and `add_arguments(parser)` for options of its own."""
 SECTIONS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {"http": _http}
@@ -233,6 +245,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per measurement (default: each section's)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--gc",
+        choices=("agent", "python"),
+        default="agent",
+        help="HTTP and engine: the garbage collector as `rpa agent` runs it (default), or Python's defaults",
+    )
     _load_sections(parser)
     parser.add_argument("--sections", default=",".join(SECTIONS), help="sections to run, comma-separated")
     args = parser.parse_args()
@@ -249,11 +267,14 @@ def main() -> int:
         section = [{"section": name, **row} for row in SECTIONS[name](args)]
         print(render(section) if name == "http" else _sections.render_table(section), end="\n\n")
         rows += section
-    http = [r["ratio_vs_httpx"] for r in rows if r["section"] == "http" and r["path"] == "engine-memory"]
-    if http:
-        verdict = "met" if max(http) <= TARGET_HTTP_RATIO else "MISSED"
+    engine_rows = [r for r in rows if r["section"] == "http" and r["path"] == "engine-memory"]
+    if engine_rows:
+        # CPU time is the measure: wall time swings with whatever else shares the machine.
+        worst = max(r["cpu_ratio_vs_httpx"] for r in engine_rows)
+        verdict = "met" if worst <= TARGET_HTTP_RATIO else "MISSED"
         print(
-            f"HTTP overhead target engine-memory <= {TARGET_HTTP_RATIO:.2f}x httpx: {verdict} (worst {max(http):.2f}x)"
+            f"HTTP overhead target engine-memory CPU <= {TARGET_HTTP_RATIO:.2f}x httpx: {verdict} (worst {worst:.2f}x;"
+            f" wall worst {max(r['ratio_vs_httpx'] for r in engine_rows):.2f}x; gc {args.gc})"
         )
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -261,6 +282,7 @@ def main() -> int:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "repeats": args.repeats,
+        "gc": args.gc,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "rows": rows, "target_http_ratio": TARGET_HTTP_RATIO}, indent=2))

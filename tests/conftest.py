@@ -28,4 +28,5 @@ def _masker_as_in_a_fresh_process() -> Iterator[None]:
         if (masker._secrets, masker._prefixes) != saved:
             masker._secrets, masker._prefixes = saved
             masker._stale = True
+            masker._matcher = None
             masker._pattern = None

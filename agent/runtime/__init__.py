@@ -7,6 +7,7 @@ streamed through the local outbox.
     _jobs       the job runner (assignment → outbox → engine)
     _sender     unacknowledged events out, in batches, then `job.finished`
     _uploads    the files an execution left, uploaded once it finished
+    _gc         how `rpa agent` runs Python's garbage collector (freeze after start-up)
 
 Every event is on disk (outbox) before it is sent and stays there until acknowledged; after a
 reconnect the sender starts again from the last acknowledgement, and the orchestrator ignores
@@ -16,6 +17,7 @@ orchestrator requeues it with that journal, to this agent or another.
 """
 
 from agent.runtime._config import AgentConfig
+from agent.runtime._gc import AgentGcPolicy
 from agent.runtime._jobs import JobRunner, SubflowLoader
 from agent.runtime._runtime import AgentRuntime, RuntimeState, RuntimeStatus, StatusListener
 from agent.runtime._transport import (
@@ -31,6 +33,7 @@ from shared.protocol import PROTOCOL_VERSION
 __all__ = [
     "PROTOCOL_VERSION",
     "AgentConfig",
+    "AgentGcPolicy",
     "AgentRuntime",
     "Connector",
     "JobRunner",

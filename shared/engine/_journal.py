@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from shared.engine._events import Event
+from shared.engine._events import Event, make_event
 
 EventSpec = tuple[str, str, dict[str, Any]]
 """(type, path, data) of an event still to be numbered."""
@@ -66,7 +66,7 @@ class MemoryJournal(_ListenerMixin):
     def append_many(self, events: Sequence[EventSpec]) -> list[Event]:
         seq = self._events[-1].seq if self._events else 0
         now = time.time()
-        batch = [Event(seq + i, kind, path, data, now) for i, (kind, path, data) in enumerate(events, 1)]
+        batch = [make_event(seq + i, kind, path, data, now) for i, (kind, path, data) in enumerate(events, 1)]
         self._events.extend(batch)
         self._notify(batch)
         return batch
@@ -143,7 +143,7 @@ class SqliteJournal(_ListenerMixin):
         now = time.time()
         with self._lock:
             start = self._seq
-            batch = [Event(start + i, kind, path, data, now) for i, (kind, path, data) in enumerate(events, 1)]
+            batch = [make_event(start + i, kind, path, data, now) for i, (kind, path, data) in enumerate(events, 1)]
             rows = [(self.execution_id, e.seq, e.type, e.path, _dumps(e.data), e.ts) for e in batch]
             if len(rows) == 1:
                 self._db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows[0])
@@ -172,6 +172,8 @@ class SqliteJournal(_ListenerMixin):
             self._db.close()
 
 
-def _dumps(data: dict[str, Any]) -> str:
-    # default=str keeps an odd value (a datetime, a Path) from failing a whole execution.
-    return json.dumps(data, separators=(",", ":"), default=str, ensure_ascii=False)
+_dumps: Callable[[dict[str, Any]], str] = json.JSONEncoder(
+    separators=(",", ":"), default=str, ensure_ascii=False
+).encode
+"""An event's data as stored. One encoder for every event (`json.dumps` with options builds one
+per call); default=str keeps an odd value (a datetime, a Path) from failing a whole execution."""

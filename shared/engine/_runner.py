@@ -61,6 +61,11 @@ def _named_lock(name: str) -> asyncio.Lock:
     return lock
 
 
+_encode = json.JSONEncoder(default=str, ensure_ascii=False, check_circular=False).encode
+"""`json.dumps(value, default=str, ensure_ascii=False)` without building an encoder per call, nor
+a table of the containers seen (a cycle ends in RecursionError instead of ValueError)."""
+
+
 @dataclass(slots=True)
 class _Plan:
     """The static shape of a graph, computed once per graph."""
@@ -130,6 +135,11 @@ class Execution:
         self._restarted: set[str] = set()
         """Scopes restarted in this run (`_restart.py`: once per scope per run)."""
         self._compiled: dict[Hashable, Callable[[Mapping[str, Any]], Any]] = {}
+        self._static_params: dict[int, tuple[Node, StepDefinition, Any]] = {}
+        """Validated params of nodes whose params hold no expression, by node id (`params`). The
+        entry holds the node, so its id cannot be reused by another node during the execution."""
+        self._async_stop = threading.Event()
+        """The cancel event every async step shares: only `cancel` sets it (a thread gets its own)."""
 
     # -- journaling -------------------------------------------------------------------------
 
@@ -145,8 +155,8 @@ class Execution:
         if isinstance(output, str) and len(output) <= self.options.max_inline_output // 4:
             return output
         try:
-            text = json.dumps(output, default=str, ensure_ascii=False)
-        except (TypeError, ValueError):
+            text = _encode(output)
+        except (TypeError, ValueError, RecursionError):  # RecursionError: a cycle (see _encode)
             return repr(output)
         if len(text) <= self.options.max_inline_output:
             return output
@@ -400,6 +410,7 @@ class Execution:
     def cancel(self) -> None:
         """Tell every running step to stop (`context().is_cancelled()` turns true)."""
         self.cancelled = True
+        self._async_stop.set()
         for event in list(self._step_events):
             event.set()
 
@@ -408,9 +419,13 @@ class Execution:
         self.emit((ev.NODE_STARTED, path, {"attempt": attempt, "type": node.type, "key": key}))
         self.state.attempts[path] = attempt
         params = self.params(node, definition, frame)
-        stop = threading.Event()
-        if self.cancelled:
-            stop.set()
+        if definition.is_async:
+            # Nothing but `cancel` sets an async step's event: one per execution will do.
+            stop = self._async_stop
+        else:
+            stop = threading.Event()
+            if self.cancelled:
+                stop.set()
         ctx = StepContext(
             execution_id=self.execution_id,
             path=path,
@@ -427,11 +442,11 @@ class Execution:
             flow_dir=frame.runtime.flow_dir,
         )
         assert definition.fn is not None
-        self._step_events.add(stop)
         token = _set_context(ctx)
         try:
             if definition.is_async:
                 return await self._bounded(definition.fn(params), node.timeout_s)
+            self._step_events.add(stop)
             thread = asyncio.get_running_loop().run_in_executor(
                 self.options.executor, contextvars.copy_context().run, definition.fn, params
             )
@@ -465,16 +480,28 @@ class Execution:
             raise StepTimeout(f"the step did not finish within {timeout_s:g} s") from None
 
     def params(self, node: Node, definition: StepDefinition, frame: Frame) -> Any:
-        """Render and validate a node's params; a problem is a non-retryable StepError."""
+        """Render and validate a node's params; a problem is a non-retryable StepError.
+
+        Params without an expression render to themselves (`compile_value`), so they validate
+        to the same model on every attempt and iteration: that model is kept for the node and
+        given to each of its instances (steps treat params as read-only). Only successes are
+        kept; params with an expression are rendered and validated every time.
+        """
+        cached = self._static_params.get(id(node))
+        if cached is not None and cached[0] is node and cached[1] is definition:
+            return cached[2]
         try:
             raw = self.render((id(node), "params"), node.params, frame)
         except ExpressionError as err:
             raise StepError(f"params: {err.message}", kind="expression", retryable=False) from None
         try:
-            return definition.params.model_validate(raw)
+            model = definition.params.model_validate(raw)
         except ValidationError as err:
             problems = "; ".join(f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
             raise StepError(f"invalid params: {problems}", kind="validation", retryable=False) from None
+        if raw is node.params:  # no expression anywhere in them
+            self._static_params[id(node)] = (node, definition, model)
+        return model
 
     def succeed(self, node: Node, path: str, frame: Frame, result: Any, attempt: int) -> str:
         """Journal a success (with the variables it sets, atomically) and settle the node."""

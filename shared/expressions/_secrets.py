@@ -89,8 +89,10 @@ class SecretMasker:
         self._secrets: set[str] = set()
         self._prefixes: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._matcher: tuple[re.Pattern[str], dict[str, str]] | None = None
+        """`_pattern` and its memo, read as one value by `mask` (a concurrent `add` replaces both)."""
         self._stale = False
-        """Secrets were added since `_pattern` was compiled."""
+        """Secrets were added since `_matcher` was made."""
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
@@ -115,13 +117,14 @@ class SecretMasker:
             # Compiled on the next use, not here: a regex of every form costs time in proportion
             # to all of them, and a process that learns many secrets in a row (a job's
             # credentials, a run of enrolments) pays for one compile instead of one per value.
-            self._stale = True  # before dropping the pattern: a reader that sees no pattern compiles
+            self._stale = True  # before dropping the matcher: a reader that sees none compiles
+            self._matcher = None
             self._pattern = None
 
-    def _compiled(self) -> re.Pattern[str] | None:
-        pattern = self._pattern
-        if pattern is not None or not self._stale:
-            return pattern
+    def _compiled(self) -> tuple[re.Pattern[str], dict[str, str]] | None:
+        matcher = self._matcher
+        if matcher is not None or not self._stale:
+            return matcher
         with self._lock:
             if self._stale:
                 # Longest first: the regex engine takes the first alternative that matches, and a
@@ -130,15 +133,16 @@ class SecretMasker:
                 ordered = [re.escape(secret) for secret in sorted(self._secrets, key=len, reverse=True)]
                 ordered += sorted(self._prefixes, key=len, reverse=True)
                 self._pattern = re.compile("|".join(ordered), re.IGNORECASE) if ordered else None
+                self._matcher = (self._pattern, {}) if self._pattern is not None else None
                 self._stale = False
-            return self._pattern
+            return self._matcher
 
     def mask_text(self, text: str) -> str:
         """Return ``text`` with every occurrence of every known secret replaced by ``***``."""
-        pattern = self._compiled()
-        if pattern is None:
+        matcher = self._compiled()
+        if matcher is None:
             return text
-        return pattern.sub(MASK, text)
+        return matcher[0].sub(MASK, text)
 
     def mask(self, obj: Any) -> Any:
         """Return a copy of a JSON-like value with every secret masked.
@@ -153,24 +157,39 @@ class SecretMasker:
             A masked copy, or ``obj`` itself when no secret is known yet (nothing can leak, and
             copying every logged event for nothing would be wasted work).
         """
-        pattern = self._compiled()
-        if pattern is None:
+        matcher = self._compiled()
+        if matcher is None:
             return obj
-        return _mask(obj, pattern)
+        return _mask(obj, *matcher)
 
     def __repr__(self) -> str:
         return f"<SecretMasker with {len(self._secrets)} masked forms>"
 
 
-def _mask(obj: Any, pattern: re.Pattern[str]) -> Any:
+MEMO_MAX_LENGTH = 256
+"""Strings up to this length have their masked form remembered (keys, header values, names)."""
+MEMO_SIZE = 4096
+"""Masked forms remembered at most; the memo starts again when full."""
+
+
+def _mask(obj: Any, pattern: re.Pattern[str], memo: dict[str, str]) -> Any:
+    # The same short strings come back in every event of a run (output keys, header names and
+    # values, statuses): the pattern of every form of every secret is run on each only once.
     if isinstance(obj, str):
-        return pattern.sub(MASK, obj)
+        masked = memo.get(obj)
+        if masked is None:
+            masked = pattern.sub(MASK, obj)
+            if len(obj) <= MEMO_MAX_LENGTH:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
+                memo[obj] = masked
+        return masked
     if isinstance(obj, Mapping):
-        return {_mask(key, pattern): _mask(value, pattern) for key, value in obj.items()}
+        return {_mask(key, pattern, memo): _mask(value, pattern, memo) for key, value in obj.items()}
     if isinstance(obj, list):
-        return [_mask(item, pattern) for item in obj]
+        return [_mask(item, pattern, memo) for item in obj]
     if isinstance(obj, tuple):
-        return tuple(_mask(item, pattern) for item in obj)
+        return tuple(_mask(item, pattern, memo) for item in obj)
     return obj
 
 
