@@ -4,6 +4,16 @@ Qt-free: the tray (`agent/tray/`) and the hotkeys (`agent/attended/hotkeys/`) dr
 """
 
 from agent.attended._cache import CachedFlow, FlowCache
+from agent.attended._dialogs import (
+    DialogCancelled,
+    DialogHost,
+    DialogRequest,
+    FormField,
+    check_answers,
+    current_host,
+    register_host,
+    unregister_host,
+)
 from agent.attended._pause import JournaledPauseGate
 from agent.attended._runs import AttendedRun, AttendedRunError, start_attended
 
@@ -11,7 +21,15 @@ __all__ = [
     "AttendedRun",
     "AttendedRunError",
     "CachedFlow",
+    "DialogCancelled",
+    "DialogHost",
+    "DialogRequest",
     "FlowCache",
+    "FormField",
     "JournaledPauseGate",
+    "check_answers",
+    "current_host",
+    "register_host",
     "start_attended",
+    "unregister_host",
 ]
