@@ -4,6 +4,7 @@ Qt-free: the tray (`agent/tray/`) and the hotkeys (`agent/attended/hotkeys/`) dr
 """
 
 from agent.attended._cache import CachedFlow, FlowCache
+from agent.attended._controller import AttendedController
 from agent.attended._dialogs import (
     DialogCancelled,
     DialogHost,
@@ -18,6 +19,7 @@ from agent.attended._pause import JournaledPauseGate
 from agent.attended._runs import AttendedRun, AttendedRunError, start_attended
 
 __all__ = [
+    "AttendedController",
     "AttendedRun",
     "AttendedRunError",
     "CachedFlow",

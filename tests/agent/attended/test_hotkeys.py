@@ -196,3 +196,33 @@ async def test_a_hotkey_starts_its_cached_flow_and_its_first_step_runs(display: 
     finally:
         hotkeys.close()
         await runtime.stop()
+
+
+@pytest.mark.desktop
+async def test_pause_and_stop_hotkeys_act_on_the_current_run(display: str, tmp_path: Path) -> None:
+    from agent.attended import AttendedController
+
+    cache = FlowCache(tmp_path / "flows")
+    cache.put(
+        "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f", 2, wait_flow(40, 0.05) | {"settings": {"hotkey": "ctrl+shift+F9"}}
+    )
+    runtime = make_runtime(tmp_path, ReportingOrchestrator())
+    controller = AttendedController(runtime, cache, user_id=None, hotkeys=Hotkeys(X11Hotkeys(display)))
+    try:
+        assert controller.bind() == {}
+        await asyncio.to_thread(_press, display, "ctrl+shift+F9")
+        await until(lambda: controller.current is not None, what="the run to start")
+        run = controller.current
+        assert run is not None
+        await asyncio.to_thread(_press, display, "ctrl+alt+shift+p")
+        await until(lambda: run.gate.held_at is not None, what="the pause hotkey to hold the run")
+        await asyncio.to_thread(_press, display, "ctrl+alt+shift+p")
+        await until(lambda: run.gate.held_at is None, what="the pause hotkey again to resume it")
+        await asyncio.to_thread(_press, display, "ctrl+alt+shift+s")
+        await asyncio.wait_for(run.wait(), 10)
+        events = runtime.outbox.events(run.execution_id)
+        assert events[-1].data["status"] == "cancelled"
+        assert [e.data["kind"] for e in events if e.type == "node.note"] == ["paused", "resumed"]
+    finally:
+        controller.close()
+        await runtime.stop()
