@@ -9,7 +9,9 @@ journal runs on as if no pause happened.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 from agent.outbox import OutboxJournal
 from shared.engine import NodeStop, PauseGate
@@ -30,9 +32,14 @@ class JournaledPauseGate(PauseGate):
         self.journal = journal
         self.held_at: str | None = None
         """The node the run waits before while paused (None: not held now)."""
+        self.stop_requested: Callable[[], object] | None = None
+        """A stop asked before the engine ran (it cancels at the first node, nothing runs)."""
 
     async def before_node(self, stop: NodeStop) -> None:
         """Wait while paused, journaling the pause and the resume around the wait."""
+        if self.stop_requested is not None:
+            self.stop_requested()  # the engine runs now: it takes the cancel at the next await
+            await asyncio.sleep(0)
         if not self.paused:
             return
         self.held_at = stop.path

@@ -59,7 +59,13 @@ class AttendedRun:
     def stop(self) -> bool:
         """End the run as `cancelled` (its `finally` bodies run); False when it is not running."""
         self.gate.resume()  # a paused run must reach the cancel, not wait on
-        return self.runtime.jobs.cancel(self.execution_id)
+        if self.runtime.jobs.cancel(self.execution_id):
+            return True
+        if not self.running:
+            return False
+        # Started but its engine not yet running: the cancel is taken before its first node.
+        self.gate.stop_requested = lambda: self.runtime.jobs.cancel(self.execution_id)
+        return True
 
     async def wait(self) -> None:
         """Until the run has ended (or stopped here)."""
