@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
+import logging
 import os
 import platform
 import resource
@@ -90,29 +92,59 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p95_ms": round(p95 * 1000, 1), "n": len(values)}
 
 
+class _RunClock:
+    """When each run started and when its first step started, read from its journal as it is
+    written (online, the outbox forgets a run's events once the orchestrator acknowledged them)."""
+
+    def __init__(self, controller: AttendedController) -> None:
+        self.controller = controller
+        self.started_at: dict[str, float] = {}
+        self.first: dict[str, float] = {}
+        controller.subscribe(self._on_change)
+
+    def _on_change(self, controller: AttendedController) -> None:
+        run = controller.current
+        if run is None or run.execution_id in self.started_at:
+            return
+        self.started_at[run.execution_id] = time.time()
+        journal = controller.runtime.jobs.journals.get(run.execution_id)
+        if journal is not None:
+            journal.subscribe(functools.partial(self._seen, run.execution_id))
+
+    def _seen(self, execution_id: str, batch: list[Any]) -> None:
+        for event in batch:
+            if event.type == "node.started":
+                self.first.setdefault(execution_id, event.ts)
+
+    async def next_run(self, before: Any, deadline: float) -> Any:
+        while self.controller.current is before or self.controller.current is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the hotkey did not start a run within 10 s")
+            await asyncio.sleep(0.001)
+        return self.controller.current
+
+    async def first_step(self, execution_id: str, deadline: float) -> float:
+        while execution_id not in self.first:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the run {execution_id} started no step within 10 s")
+            await asyncio.sleep(0.001)
+        return self.first[execution_id]
+
+
 async def _first_step_latencies(controller: AttendedController, display: str, presses: int) -> dict[str, Any]:
-    runtime = controller.runtime
+    clock = _RunClock(controller)
     to_step: list[float] = []
     to_callback: list[float] = []
-    started_at: list[float] = []
-    controller.subscribe(lambda c: started_at.append(time.time()) if c.current and c.current.running else None)
     for press in range(presses + 1):  # the first press warms up (imports, first run): not counted
         before = controller.current
         t0 = await asyncio.to_thread(_press, display, "ctrl+alt+shift+F5")
         deadline = time.monotonic() + 10
-        while controller.current is before or controller.current is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the hotkey did not start a run within 10 s")
-            await asyncio.sleep(0.001)
-        run = controller.current
-        first = None
-        while first is None:
-            first = next((e for e in runtime.outbox.events(run.execution_id) if e.type == "node.started"), None)
-            await asyncio.sleep(0.001)
+        run = await clock.next_run(before, deadline)
+        first = await clock.first_step(run.execution_id, deadline)
         if press:
-            to_step.append(first.ts - t0)
-            to_callback.append(started_at[-1] - t0)
-        await run.wait()
+            to_step.append(first - t0)
+            to_callback.append(clock.started_at[run.execution_id] - t0)
+        await asyncio.wait_for(run.wait(), 10)
     return {"first_step": _percentiles(to_step), "run_started": _percentiles(to_callback)}
 
 
@@ -214,7 +246,9 @@ async def _online(display: str, presses: int, home: Path) -> dict[str, Any]:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with _xvfb() as display, tempfile.TemporaryDirectory(prefix="rpa-bench-tray-") as tmp:
         home = Path(tmp)
-        rows: dict[str, Any] = {"offline": await _offline(display, args.presses, home)}
+        rows: dict[str, Any] = {}
+        if args.offline:
+            rows["offline"] = await _offline(display, args.presses, home)
         if args.online:
             rows["online"] = await _online(display, args.presses, home)
         rows["pynput"] = await asyncio.to_thread(_pynput_latencies, display, args.presses)
@@ -244,8 +278,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--presses", type=int, default=50)
     parser.add_argument("--no-online", dest="online", action="store_false")
+    parser.add_argument("--no-offline", dest="offline", action="store_false")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tray.json")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     rows = asyncio.run(main_async(args))
     rows["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "presses": args.presses}
     _print(rows)
