@@ -16,7 +16,7 @@ from agent.attended._dialogs import (
     unregister_host,
 )
 from agent.attended._pause import JournaledPauseGate
-from agent.attended._runs import AttendedRun, AttendedRunError, start_attended
+from agent.attended._runs import AttendedRun, AttendedRunError, resume_attended, start_attended
 
 __all__ = [
     "AttendedController",
@@ -32,6 +32,7 @@ __all__ = [
     "check_answers",
     "current_host",
     "register_host",
+    "resume_attended",
     "start_attended",
     "unregister_host",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.attended._cache import CachedFlow, FlowCache
-from agent.attended._runs import AttendedRun, AttendedRunError, start_attended
+from agent.attended._runs import AttendedRun, AttendedRunError, resume_attended, start_attended
 from agent.attended.hotkeys import Hotkey, Hotkeys
 from agent.runtime import AgentRuntime
 
@@ -130,6 +130,19 @@ class AttendedController:
             task.add_done_callback(lambda _t: self._tell())
         self._tell()
         return run
+
+    def resume_unfinished(self) -> list[AttendedRun]:
+        """Go on with the attended runs an earlier process left unfinished (a crash, a `kill -9`)."""
+        runs = resume_attended(self.runtime)
+        for run in runs:
+            self.last.appendleft(run)
+            self.current = run
+            task = self.runtime.jobs.tasks.get(run.execution_id)
+            if task is not None:
+                task.add_done_callback(lambda _t: self._tell())
+        if runs:
+            self._tell()
+        return runs
 
     def toggle_pause(self) -> None:
         """Pause the current run, or resume it when paused."""

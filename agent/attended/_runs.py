@@ -74,6 +74,35 @@ class AttendedRun:
             await asyncio.shield(task)
 
 
+def resume_attended(runtime: AgentRuntime) -> list[AttendedRun]:
+    """Go on with the attended runs an earlier process of this agent left unfinished (a crash, a
+    `kill -9`): each resumes from its journal in the outbox, exactly as a resumed job does
+    (completed steps are replayed, the step in progress runs again under the same idempotency key).
+
+    Args:
+        runtime: the agent runtime (its outbox holds the runs, with their flow and report).
+
+    Returns:
+        The runs resumed now.
+    """
+    resumed: list[AttendedRun] = []
+    for record in runtime.outbox.pending_jobs():
+        report = record.assignment.get("report")
+        if report is None or record.finished or record.execution_id in runtime.jobs.tasks:
+            continue
+        assignment = {k: v for k, v in record.assignment.items() if k in JobAssign.model_fields and k != "journal"}
+        job = JobAssign(**{**assignment, "attempt": record.attempt})
+        flow = CachedFlow(report["workflow_id"], int(report["version"]), str(job.flow.get("name", "")), job.flow)
+        gate = JournaledPauseGate()
+        # The stored report goes with it: answered or not, the sender carries on from where it was.
+        answer = runtime.jobs.take(job, report=report, hooks=gate)
+        if answer.type != "job.accepted":
+            continue
+        gate.journal = runtime.jobs.journals.get(record.execution_id)
+        resumed.append(AttendedRun(record.execution_id, flow, dict(report["trigger"]), runtime, gate))
+    return resumed
+
+
 def start_attended(
     runtime: AgentRuntime,
     flow: CachedFlow,

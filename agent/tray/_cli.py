@@ -75,6 +75,7 @@ def tray(
 
     async def start() -> None:
         controller.bind()
+        controller.resume_unfinished()  # a run this tray was driving when it died goes on
         runtime.start()
 
     with loop:

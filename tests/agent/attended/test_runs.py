@@ -177,3 +177,32 @@ async def test_stop_of_a_paused_run_ends_it_cancelled(tmp_path: Path) -> None:
         assert runtime.outbox.events(run.execution_id)[-1].data["status"] == "cancelled"
     finally:
         await runtime.stop()
+
+
+async def test_a_run_left_by_a_killed_agent_resumes_where_it_stopped(tmp_path: Path) -> None:
+    from agent.attended import resume_attended
+
+    server = ReportingOrchestrator()
+    first = make_runtime(tmp_path, server)
+    run = start_attended(first, cached(tmp_path, wait_flow(8, 0.05)), trigger=HOTKEY, user_id=USER)
+    await until(
+        lambda: sum(e.type == "node.succeeded" for e in first.outbox.events(run.execution_id)) >= 3,
+        what="three steps done",
+    )
+    await first.stop()  # the process goes: the journal stays open in the outbox, as after a kill -9
+
+    again = make_runtime(tmp_path, server)  # the same agent home
+    try:
+        resumed = resume_attended(again)
+        assert [r.execution_id for r in resumed] == [run.execution_id]
+        assert resumed[0].trigger == HOTKEY
+        await asyncio.wait_for(resumed[0].wait(), 10)
+        events = again.outbox.events(run.execution_id)
+        done = [e.path for e in events if e.type == "node.succeeded"]
+        assert done == [f"s{i}" for i in range(8)]  # every step completed once, in order
+        assert events[-1].data["status"] == "succeeded"
+        again.start()  # and it is reported once a connection comes
+        await until(lambda: run.execution_id in server.finished, what="the run's end to be reported")
+        assert _about(server.received, run.execution_id)[0] == "execution.report"
+    finally:
+        await again.stop()
