@@ -209,3 +209,21 @@ async def test_an_attended_run_is_never_requeued_when_its_agent_reconnects_witho
     done = await reconcile(app.state.db, session.link.agent_id, _hello())  # its report's answer was lost
     assert done.requeued == []
     assert (await load(app, owner.org_id, uuid.UUID(report.execution_id))).state == State.RUNNING.value
+
+
+async def test_the_lease_reaper_never_requeues_an_attended_run(app: FastAPI, tenant: TenantFactory) -> None:
+    from orchestrator.runtime.leases import LeaseReaper
+    from tests.orchestrator._execution_helpers import make_execution
+
+    owner = await tenant()
+    workflow = await make_workflow(app, owner.org_id)
+    session = _session(app, owner.org_id)
+    report = _report(workflow, owner)
+    await session.on_report(report)
+    # Control: an assigned run of the same agent, gone as long.
+    control = await make_execution(app, owner.org_id, workflow, state=State.RUNNING, agent_id=session.link.agent_id)
+
+    reaper = LeaseReaper(app.state.db, AgentHub(), grace_s=0, cancel_grace_s=30)  # the agent is gone, past grace
+    await reaper.reap_once()
+    assert (await load(app, owner.org_id, control)).state == State.QUEUED.value
+    assert (await load(app, owner.org_id, uuid.UUID(report.execution_id))).state == State.RUNNING.value
