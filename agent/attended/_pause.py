@@ -10,6 +10,7 @@ journal runs on as if no pause happened.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 
@@ -32,8 +33,22 @@ class JournaledPauseGate(PauseGate):
         self.journal = journal
         self.held_at: str | None = None
         """The node the run waits before while paused (None: not held now)."""
+        self.step_gate = threading.Event()
+        """Set while the run may go on: steps that call `context().checkpoint()` between their
+        actions (the desktop steps) hold there while paused (`StepContext.pause_gate`)."""
+        self.step_gate.set()
         self.stop_requested: Callable[[], object] | None = None
         """A stop asked before the engine ran (it cancels at the first node, nothing runs)."""
+
+    def pause(self) -> None:
+        """Hold before the next node, and at the next checkpoint of a step running now."""
+        self.step_gate.clear()
+        super().pause()
+
+    def resume(self) -> None:
+        """Go on, from the node or the step action where it held."""
+        super().resume()
+        self.step_gate.set()
 
     async def before_node(self, stop: NodeStop) -> None:
         """Wait while paused, journaling the pause and the resume around the wait."""

@@ -5,11 +5,15 @@ waiting in the outbox, and pause / resume / stop act at step boundaries."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from agent.attended import start_attended
 from shared.protocol import ExecutionReport, JobFinished, JournalBatch
+from shared.steps import context, step
 from tests.agent.attended.conftest import ReportingOrchestrator, Version4Orchestrator, cached, make_runtime
 from tests.agent.memory_orchestrator import until, wait_flow
 
@@ -206,3 +210,51 @@ async def test_a_run_left_by_a_killed_agent_resumes_where_it_stopped(tmp_path: P
         assert _about(server.received, run.execution_id)[0] == "execution.report"
     finally:
         await again.stop()
+
+
+ACTIONS: list[int] = []
+
+
+class _ActionsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(description="How many actions.")
+
+
+@step("test.actions", params=_ActionsParams, output="How many actions ran.")
+def _actions(params: _ActionsParams) -> int:
+    """A long step of many actions with a checkpoint between them, as desktop.type_text has."""
+    for index in range(params.count):
+        context().checkpoint()
+        ACTIONS.append(index)
+        time.sleep(0.02)
+    return params.count
+
+
+async def test_pause_holds_a_long_step_between_its_actions_and_resume_goes_on(tmp_path: Path) -> None:
+    from tests.agent.memory_orchestrator import registry as base_registry
+
+    ACTIONS.clear()
+    server = ReportingOrchestrator()
+    runtime = make_runtime(tmp_path, server)
+    steps = base_registry()
+    steps.add([_actions])
+    runtime.jobs.local_registry = steps
+    document = {
+        "schema": "rpa.flow/1",
+        "name": "Types",
+        "nodes": [{"id": "type", "type": "test.actions", "params": {"count": 40}}],
+    }
+    try:
+        run = start_attended(runtime, cached(tmp_path, document), trigger=HOTKEY, user_id=USER)
+        await until(lambda: len(ACTIONS) >= 5, what="some actions")
+        run.pause()
+        await asyncio.sleep(0.15)  # the action under way ends, then it holds
+        held = len(ACTIONS)
+        await asyncio.sleep(0.3)
+        assert len(ACTIONS) == held < 40  # nothing more while paused, inside the step
+        run.resume()
+        await asyncio.wait_for(run.wait(), 10)
+        assert list(range(40)) == ACTIONS  # each action once, in order: it went on where it held
+        assert runtime.outbox.events(run.execution_id)[-1].data["status"] == "succeeded"
+    finally:
+        await runtime.stop()
