@@ -168,6 +168,23 @@ class Outbox:
                 db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in seed])
         return OutboxJournal(execution_id, attempt, append=self._append, read=self.events)
 
+    def update_assignment(self, execution_id: str, changes: dict[str, Any]) -> bool:
+        """Merge `changes` into a job's stored assignment (e.g. an attended run's report recorded).
+
+        Returns:
+            False when the outbox does not hold the job.
+        """
+        with self._transaction() as db:
+            row = db.execute("SELECT assigned_json FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+            if row is None:
+                return False
+            stored = json.loads(row[0]) | {k: v for k, v in changes.items() if k not in _NEVER_STORED}
+            db.execute(
+                "UPDATE jobs SET assigned_json = ? WHERE execution_id = ?",
+                (json.dumps(stored, default=str), execution_id),
+            )
+        return True
+
     def job(self, execution_id: str) -> JobRecord | None:
         """The record of one job, or None when the outbox does not hold it."""
         with self._lock:

@@ -20,7 +20,7 @@ from agent.runtime._assets import (
 )
 from agent.runtime._config import AgentConfig
 from agent.runtime._uploads import upload_artifacts
-from shared.engine import Engine
+from shared.engine import Engine, ExecutionHooks
 from shared.engine._events import EXECUTION_FINISHED, EXECUTION_STARTED
 from shared.errors import FlowLoadError
 from shared.flow import Flow
@@ -87,10 +87,22 @@ class JobRunner:
         self.problem = problem
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.engines: dict[str, Engine] = {}
+        self.local_registry: StepRegistry | None = None
+        """The steps without the fence, for attended runs the agent created itself (None: fenced too)."""
+        self.journals: dict[str, OutboxJournal] = {}
+        """The journal each running execution writes (an attended run's pause notes go there too)."""
         self.asset_cache = AssetCache(config.home / "assets", config.asset_cache_bytes)
 
-    def take(self, job: JobAssign) -> JobAccepted | JobRejected:
+    def take(
+        self, job: JobAssign, *, report: dict[str, Any] | None = None, hooks: ExecutionHooks | None = None
+    ) -> JobAccepted | JobRejected:
         """Journal and start an assigned execution, or say why not.
+
+        Args:
+            job: the assignment (or, for an attended run, the one the agent made itself).
+            report: for an attended run the agent created, its `execution.report` fields: stored
+                with the job, sent before its journal (`agent/attended/`).
+            hooks: engine hooks for the run (an attended run's pause gate).
 
         Returns:
             The answer to send: `job.accepted` once the job runs, `job.rejected` with the reason.
@@ -113,10 +125,11 @@ class JobRunner:
                 reason=f"this agent cannot read the flow: {str(exc)[:300]}",
             )
         seed = [event.to_event() for event in job.journal]
+        assignment = job.model_dump(exclude={"secrets", "sessions"})
+        if report is not None:
+            assignment["report"] = report
         try:
-            journal = self.outbox.open_job(
-                job.execution_id, job.attempt, job.model_dump(exclude={"secrets", "sessions"}), seed
-            )
+            journal = self.outbox.open_job(job.execution_id, job.attempt, assignment, seed)
         except OutboxWriteError as exc:
             self.write_failed(None, exc)
             return JobRejected(execution_id=job.execution_id, attempt=job.attempt, reason=self.problem() or str(exc))
@@ -133,10 +146,15 @@ class JobRunner:
         _seed_sessions(job)
         loop = asyncio.get_running_loop()
         journal.subscribe(lambda _batch: loop.call_soon_threadsafe(self.wake))
-        self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal))
+        self.journals[job.execution_id] = journal
+        # An attended run is not fenced: a person started it here, no other agent can ever run it.
+        registry = self.local_registry if report is not None and self.local_registry is not None else self.registry
+        self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal, hooks, registry))
         return JobAccepted(execution_id=job.execution_id, attempt=job.attempt)
 
-    async def _run(self, job: JobAssign, flow: Flow, journal: OutboxJournal) -> None:
+    async def _run(
+        self, job: JobAssign, flow: Flow, journal: OutboxJournal, hooks: ExecutionHooks | None, registry: StepRegistry
+    ) -> None:
         secrets = dict(job.secrets)
         try:
             # The version's files, laid out for this execution alone: relative names resolve
@@ -161,7 +179,7 @@ class JobRunner:
             self.wake()
             return
         engine = Engine(
-            self.registry,
+            registry,
             loader=SubflowLoader(job.subflows, subflow_dirs),
             secrets=secrets.get,
             env=allowed_env(self.config.env_allowlist),
@@ -170,7 +188,7 @@ class JobRunner:
         )  # files land in artifacts/<execution id>/
         self.engines[job.execution_id] = engine
         try:
-            await engine.run(flow, job.inputs, journal=journal)
+            await engine.run(flow, job.inputs, journal=journal, hooks=hooks)
             session_checkpoints.delete_execution(job.execution_id)  # ended: no resume needs them
             await upload_artifacts(self.config.url, self.config.key, self.config.home, job.execution_id)
             self.outbox.mark_finished(job.execution_id)
@@ -186,6 +204,7 @@ class JobRunner:
         finally:
             self.tasks.pop(job.execution_id, None)
             self.engines.pop(job.execution_id, None)
+            self.journals.pop(job.execution_id, None)
             self.wake()
 
     def cancel(self, execution_id: str) -> bool:

@@ -34,6 +34,7 @@ from agent.runtime._checkpoints import CheckpointSender
 from agent.runtime._config import AgentConfig
 from agent.runtime._fence import DEFAULT_LEASE_S, Fence, fenced_registry, margin_for
 from agent.runtime._jobs import JobRunner
+from agent.runtime._reports import REASON_KEY, REPORTS_FROM, STATE_KEY, is_attended, report_state
 from agent.runtime._sender import Sender
 from agent.runtime._transport import Connector, Transport, TransportClosed, websocket_connector
 from shared.protocol import (
@@ -42,6 +43,7 @@ from shared.protocol import (
     AgentConnection,
     AgentMessage,
     ErrorMessage,
+    ExecutionRecorded,
     Heartbeat,
     HeartbeatAck,
     JobAssign,
@@ -123,6 +125,7 @@ class AgentRuntime:
             self._write_failed,
             lambda: self._problem,
         )
+        self.jobs.local_registry = self.registry
         self._transport: Transport | None = None
         self._sender: Sender | None = None
         self._handback: dict[str, str] = {}
@@ -288,6 +291,7 @@ class AgentRuntime:
                 record.execution_id not in welcome.stop
                 and record.execution_id not in self.jobs.tasks
                 and not record.finished
+                and not is_attended(record)  # a person started it here: never handed to another agent
             ):
                 self._handback.setdefault(record.execution_id, "the agent restarted; resume it from its journal")
 
@@ -306,7 +310,8 @@ class AgentRuntime:
             sorted(d.name for d in self.registry),
             protocol_version=self.protocol_version,
         )
-        pending = self.outbox.pending_jobs()
+        # An attended run the orchestrator has not recorded yet is not named: it does not know the id.
+        pending = [j for j in self.outbox.pending_jobs() if report_state(j) in ("none", "recorded")]
         hello_sent = time.monotonic()
         await transport.send(
             encode(
@@ -333,6 +338,7 @@ class AgentRuntime:
             self._forget,
             self._acked_unstored,
             checkpoints=CheckpointSender() if connection.protocol_version >= 4 else None,
+            reports=connection.protocol_version >= REPORTS_FROM,
         )
         self.connected.set()
         self._set_state(RuntimeState.CONNECTED)
@@ -427,6 +433,8 @@ class AgentRuntime:
             self._drop(message.execution_id)
         elif isinstance(message, HeartbeatAck):
             self._heartbeat_acked(message)
+        elif isinstance(message, ExecutionRecorded):
+            self._recorded(message)
         elif isinstance(message, ErrorMessage):
             log.error("orchestrator: %s (%s)", message.message, message.code)
 
@@ -439,6 +447,26 @@ class AgentRuntime:
                 self._sender.finish_sent.discard(message.execution_id)
             self._beat_now.set()  # its first step waits for an acknowledgement: ask for one now
         await self._send(answer)
+
+    def _recorded(self, message: ExecutionRecorded) -> None:
+        """The orchestrator's answer to an attended run's report: send its journal, or keep it here."""
+        changes: dict[str, Any] = {STATE_KEY: "recorded" if message.accepted else "refused"}
+        if message.accepted:
+            log.info("attended execution %s is recorded by the orchestrator; sending its journal", message.execution_id)
+        else:
+            changes[REASON_KEY] = message.reason
+            log.error(
+                "the orchestrator refused attended execution %s (%s); its journal stays on this machine only",
+                message.execution_id,
+                message.reason,
+            )
+        try:
+            self.outbox.update_assignment(message.execution_id, changes)
+        except OutboxWriteError as exc:  # answered again after the next report
+            if self._sender is not None:
+                self._sender.reported.discard(message.execution_id)
+            self._write_failed(None, exc)
+        self._wake.set()
 
     def _heartbeat_acked(self, message: HeartbeatAck) -> None:
         self.rtts.append(time.time() - message.server_time)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from agent.outbox import JobRecord, Outbox
 from agent.runtime._checkpoints import CheckpointSender
+from agent.runtime._reports import report_message, report_state
 from shared.engine import Event
 from shared.protocol import AgentMessage, JobFinished, JobRejected, JournalBatch, WireEvent
 
@@ -43,6 +44,7 @@ class Sender:
         acked: dict[str, int],
         *,
         checkpoints: CheckpointSender | None = None,
+        reports: bool = False,
     ) -> None:
         self.outbox = outbox
         self.send = send
@@ -53,6 +55,10 @@ class Sender:
         self.finish_sent: set[str] = set()
         self.checkpoints = checkpoints
         """Sends the session checkpoints (None: an orchestrator before version 4)."""
+        self.reports = reports
+        """Whether the orchestrator takes `execution.report` (version 5): attended runs wait otherwise."""
+        self.reported: set[str] = set()
+        """Attended runs whose report went out on this connection (its answer is awaited)."""
 
     async def run(self, wake: asyncio.Event) -> None:
         """Send what is pending each time `wake` is set, until cancelled."""
@@ -65,6 +71,17 @@ class Sender:
     async def flush(self, record: JobRecord) -> None:
         """Send the job's events not sent on this connection, then its end when it has one."""
         execution_id = record.execution_id
+        report = report_state(record)
+        if report == "refused":
+            if record.finished:  # kept here only, never sent; once ended there is nothing to keep
+                self.forget(execution_id)
+            return
+        if report == "pending":
+            # The report goes first; the journal once the orchestrator recorded it.
+            if self.reports and execution_id not in self.reported:
+                await self.send(report_message(record))
+                self.reported.add(execution_id)
+            return
         acked = max(record.acked_seq, self.acked.get(execution_id, 0))
         sent = max(self.sent.get(execution_id, 0), acked)
         if self.checkpoints is not None and not record.finished:

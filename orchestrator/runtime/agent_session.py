@@ -26,6 +26,7 @@ from orchestrator.models.agents import Agent
 from orchestrator.models.execution_records import ExecutionRecord
 from orchestrator.models.executions import HELD_SQL, Execution
 from orchestrator.runtime.agent_writer import AgentWriter, Rows, Work
+from orchestrator.runtime.attended_reports import ATTENDED_TRIGGERS, record_report
 from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.agent_logs import LogBudget, escape_control
 from orchestrator.services.audit import Actor
@@ -33,6 +34,7 @@ from orchestrator.services.execution_journal import append_events
 from orchestrator.services.execution_states import HELD, TERMINAL, State, transition
 from orchestrator.services.session_checkpoints import SessionCheckpoints
 from shared.protocol import (
+    ExecutionReport,
     Heartbeat,
     Hello,
     JobAccepted,
@@ -172,6 +174,7 @@ class AgentSession:
             if execution is None:
                 return None
             await append_events(session, execution, events, actor=self.actor)
+            await follow_pause(session, execution, events, self.actor)
             return execution.last_seq, State(execution.state) in TERMINAL
 
         try:
@@ -242,6 +245,10 @@ class AgentSession:
             self.release(uuid.UUID(message.execution_id))
         return [JournalAck(execution_id=message.execution_id, seq=last_seq)]
 
+    async def on_report(self, message: ExecutionReport) -> list[object]:
+        """Record an attended execution the agent started itself (`attended_reports.py`)."""
+        return [await record_report(self.db, self.link, message)]
+
     async def on_log(self, message: LogLine) -> list[object]:
         # Escaped and budgeted (services/agent_logs.py): one line per message, never a forged one.
         text = escape_control(message.message)
@@ -271,6 +278,28 @@ class AgentSession:
                 budget.per_minute,
             )
         return True
+
+
+PAUSE_NOTES = {"paused": State.PAUSED, "resumed": State.RUNNING}
+"""The agent journals a pause of an attended run, and its end, as execution-level `node.note`s."""
+
+
+async def follow_pause(
+    session: AsyncSession, execution: ExecutionRecord, events: list[dict[str, Any]], actor: Actor
+) -> None:
+    """Move a running execution to `paused` (and back) as the last pause note of a batch says."""
+    notes = [
+        event["data"].get("kind")
+        for event in events
+        if event["type"] == "node.note" and event["path"] == "" and event["data"].get("kind") in PAUSE_NOTES
+    ]
+    if not notes:
+        return
+    target = PAUSE_NOTES[notes[-1]]
+    state = State(execution.state)
+    if (state, target) in ((State.RUNNING, State.PAUSED), (State.PAUSED, State.RUNNING)):
+        reason = "paused on its agent" if target is State.PAUSED else "resumed on its agent"
+        await transition(session, execution, target, reason=reason, actor=actor)
 
 
 @dataclass
@@ -390,6 +419,8 @@ async def _requeue_unreported(session: AsyncSession, agent_id: uuid.UUID, name: 
                 Execution.agent_id == agent_id,
                 text(HELD_SQL),  # ix_executions_held_agent
                 Execution.id.not_in(list(done.keep)) if done.keep else true(),
+                # An attended run lives on its agent's machine only: its report may still be on the way.
+                Execution.trigger_type.not_in(sorted(ATTENDED_TRIGGERS)),
             )
             .order_by(Execution.id)
             .with_for_update()

@@ -31,7 +31,7 @@ from orchestrator.models.executions import Execution
 from orchestrator.runtime.hub import AgentHub, AgentLink
 from orchestrator.services.audit import Actor
 from orchestrator.services.execution_states import HELD, State, transition
-from shared.protocol import JobCancel, JobStop
+from shared.protocol import ATTENDED_TRIGGERS, JobCancel, JobStop
 
 log = logging.getLogger("rpa.orchestrator.leases")
 
@@ -44,6 +44,7 @@ _SCAN = select(
     Execution.deadline_at,
     Execution.cancel_requested_at,
     Execution.assigned_at,
+    Execution.trigger_type,
 ).where(
     Execution.state.in_((*_HELD, State.QUEUED.value, State.LOST.value)),
     or_(Execution.state.in_(_HELD), Execution.deadline_at.is_not(None)),
@@ -171,6 +172,8 @@ class LeaseReaper(BackgroundService):
                 return None
         if self.hub.gone_for(execution.agent_id) < self.grace_s + self.margin_s:
             return None
+        if execution.trigger_type in ATTENDED_TRIGGERS:
+            return None  # a person started it on that machine: it waits there, never runs elsewhere
         return "requeue"
 
     def _unconfirmed(self, link: AgentLink, execution: Any, now: datetime) -> bool:

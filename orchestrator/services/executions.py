@@ -133,6 +133,7 @@ async def prepare_start(
     pins: dict[Any, PinnedVersion] | None = None,
     cache: ReadCache | None = None,
     role: str | None = None,
+    execution_id: uuid.UUID | None = None,
 ) -> NewExecution:
     """Check a start and build the execution of a published version (default: the latest one);
     reads only, and none at all when `cache` (the process's, `db/read_cache.py`) knows the
@@ -145,6 +146,8 @@ async def prepare_start(
         Invalid: the inputs do not match the version's declared inputs (each problem as `inputs.<name>: …`).
         Forbidden: (code `credential_not_allowed`) the version reads a credential that `role` (the
             starter's; None: a start by no member) or the workflow may not use.
+
+    `execution_id`: the id an agent gave an attended run it started itself (default: a new one).
     """
     pinned = pins.get((workflow_id, version)) if pins is not None else None
     if pinned is None:
@@ -168,7 +171,7 @@ async def prepare_start(
     priority_name = priority or flow.settings.priority
     now = utcnow()
     execution = new_record(
-        id=new_id(),
+        id=execution_id or new_id(),
         org_id=org_id,
         workflow_id=workflow_id,
         version_id=pinned.id,

@@ -178,12 +178,22 @@ def _same_scope(frame: Frame, **bindings: Any) -> Frame:
     return Frame(frame.runtime, frame.parent, {**frame.bindings, **bindings}, frame.results)
 
 
+_CANCELLED = {"kind": "cancelled", "message": "the execution was cancelled"}
+
+
 async def _try(execution: Execution, node: Node, path: str, frame: Frame) -> Any:
     assert node.body is not None
     caught: dict[str, Any] | None = None
     failure: NodeFailed | None = None
     try:
         await execution.run_graph(node.body, f"{path}/", _same_scope(frame))
+    except asyncio.CancelledError:
+        if node.finally_ is None or not execution.cancelled:
+            raise  # the host is stopping: the journal stays open, nothing more runs here
+        # Cancelled (`Engine.cancel`, e.g. an attended run's stop): the finally body still runs, as
+        # Python's does, and the cancellation goes on after it.
+        await execution.run_graph(node.finally_, f"{path}/", _same_scope(frame, error=_CANCELLED))
+        raise
     except NodeFailed as failed:
         caught = failed.error
         if node.catch is None:

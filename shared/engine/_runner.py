@@ -435,6 +435,7 @@ class Execution:
             mask=self.masker.mask,
             log_sink=self._log_sink,
             cancel_event=stop,
+            pause_gate=getattr(self.hooks, "step_gate", None),  # an attended run's pause, inside steps
             secrets=self.secrets.get,
             secret_sink=self.masker.add,
             resources=self.resources,

@@ -27,6 +27,7 @@ from shared.protocol._messages import (
     SUPPORTED_VERSIONS,
     AgentMessage,
     ErrorMessage,
+    ExecutionReport,
     HeartbeatAck,
     Hello,
     JobAccepted,
@@ -114,6 +115,8 @@ class ServerConnection:
             return message
         if isinstance(message, Hello):
             raise UnexpectedMessage("hello", "any message but a second 'hello'")
+        if isinstance(message, ExecutionReport) and self.protocol_version < 5:
+            raise UnexpectedMessage(message.type, f"no 'execution.report' in protocol {self.protocol_version}")
         if (
             isinstance(message, JournalBatch | JobFinished | JobAccepted | JobRejected | SessionCheckpoint)
             and self._assigned.get(message.execution_id) != message.attempt

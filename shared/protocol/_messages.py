@@ -29,10 +29,11 @@ from shared.engine import Event
 from shared.protocol._errors import FrameTooLarge, MalformedMessage, UnknownMessageType, UnsupportedVersion
 from shared.states import TerminalStatus
 
-PROTOCOL_VERSION = 4
-SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2, 3, 4})
+PROTOCOL_VERSION = 5
+SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2, 3, 4, 5})
 """Version 2 adds `welcome.reclaimed`; version 3 adds `welcome.lease_s`, `heartbeat.ack.lease_s` and
-`heartbeat.unhealthy`; version 4 adds `session.checkpoint` and `job.assign.sessions`. The
+`heartbeat.unhealthy`; version 4 adds `session.checkpoint` and `job.assign.sessions`; version 5 adds
+`execution.report` and its answer `execution.recorded` (attended runs the agent started itself). The
 orchestrator answers a `hello` in the agent's version, and never sends a field to an agent of a
 version before it (an agent refuses unknown fields); an agent sends a message only to an
 orchestrator whose version has it."""
@@ -227,6 +228,39 @@ class SessionCheckpoint(_Message):
             yield (name, "***" if value is not None else None) if name == "state" else (name, value)
 
 
+ATTENDED_TRIGGERS: frozenset[str] = frozenset({"hotkey", "tray"})
+"""How a person on the agent's machine starts a run (`execution.report.trigger.type`)."""
+
+
+class ExecutionReport(_Message):
+    """An execution this agent created itself: an attended run started on its machine (a hotkey,
+    the tray's menu), perhaps while the orchestrator was unreachable (version 5).
+
+    Sent from the outbox before any journal event of the execution; the agent sends its journal
+    only once `execution.recorded` accepted it. The same report again (a reconnect) is recorded
+    once."""
+
+    type: Literal["execution.report"] = "execution.report"
+    execution_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    """A UUID the agent generated (canonical text form)."""
+    workflow_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    version: int = Field(ge=1, le=2_147_483_647)
+    """The published version number the agent had cached and ran."""
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    trigger: dict[str, Any]
+    """`{"type": "hotkey" | "tray", ...}` (e.g. `"hotkey": "Ctrl+Alt+F5"`)."""
+    user_id: str | None = Field(default=None, max_length=100)
+    """The user signed in to the tray, who must be allowed to start the workflow."""
+    started_at: float
+
+    @field_validator("trigger")
+    @classmethod
+    def _attended_trigger(cls, trigger: dict[str, Any]) -> dict[str, Any]:
+        if trigger.get("type") not in ATTENDED_TRIGGERS:
+            raise ValueError(f"type must be one of {', '.join(sorted(ATTENDED_TRIGGERS))}")
+        return trigger
+
+
 # --- orchestrator → agent -------------------------------------------------------------------
 
 
@@ -362,6 +396,17 @@ class JournalAck(_Message):
     """Every event with a seq up to this one is stored."""
 
 
+class ExecutionRecorded(_Message):
+    """The answer to `execution.report` (version 5): `accepted` (recorded now or before), and the
+    agent sends the execution's journal; or refused with the reason (another agent's id, a
+    workflow or version the agent's organisation does not have, a user who may not start it)."""
+
+    type: Literal["execution.recorded"] = "execution.recorded"
+    execution_id: ExecutionId
+    accepted: bool
+    reason: str = Field(default="", max_length=2000)
+
+
 class ErrorMessage(_Message):
     """Sent just before the server closes the connection, with the reason."""
 
@@ -371,11 +416,19 @@ class ErrorMessage(_Message):
 
 
 AgentMessage: TypeAlias = Annotated[
-    Hello | Heartbeat | JobAccepted | JobRejected | JournalBatch | LogLine | JobFinished | SessionCheckpoint,
+    Hello
+    | Heartbeat
+    | JobAccepted
+    | JobRejected
+    | JournalBatch
+    | LogLine
+    | JobFinished
+    | SessionCheckpoint
+    | ExecutionReport,
     Field(discriminator="type"),
 ]
 ServerMessage: TypeAlias = Annotated[
-    Welcome | HeartbeatAck | JobAssign | JobCancel | JobStop | JournalAck | ErrorMessage,
+    Welcome | HeartbeatAck | JobAssign | JobCancel | JobStop | JournalAck | ExecutionRecorded | ErrorMessage,
     Field(discriminator="type"),
 ]
 AGENT_MESSAGE_ADAPTER: TypeAdapter[AgentMessage] = TypeAdapter(AgentMessage)
@@ -383,11 +436,21 @@ SERVER_MESSAGE_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 _AGENT_MODELS: dict[str, type[_Message]] = {
     m.model_fields["type"].default: m
-    for m in (Hello, Heartbeat, JobAccepted, JobRejected, JournalBatch, LogLine, JobFinished, SessionCheckpoint)
+    for m in (
+        Hello,
+        Heartbeat,
+        JobAccepted,
+        JobRejected,
+        JournalBatch,
+        LogLine,
+        JobFinished,
+        SessionCheckpoint,
+        ExecutionReport,
+    )
 }
 _SERVER_MODELS: dict[str, type[_Message]] = {
     m.model_fields["type"].default: m
-    for m in (Welcome, HeartbeatAck, JobAssign, JobCancel, JobStop, JournalAck, ErrorMessage)
+    for m in (Welcome, HeartbeatAck, JobAssign, JobCancel, JobStop, JournalAck, ExecutionRecorded, ErrorMessage)
 }
 AGENT_MESSAGE_TYPES: tuple[str, ...] = tuple(_AGENT_MODELS)
 SERVER_MESSAGE_TYPES: tuple[str, ...] = tuple(_SERVER_MODELS)

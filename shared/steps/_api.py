@@ -298,6 +298,9 @@ class StepContext:
     flow_dir: Path | None = None
     """The folder the flow's assets sit in (its own folder under `rpa run`, the version's assets
     materialised by the agent); relative file params resolve here first. None: unknown."""
+    pause_gate: threading.Event | None = None
+    """Set while the execution may go on, cleared while it is paused (an attended run's pause);
+    `checkpoint()` waits on it. None: the execution cannot be paused inside a step."""
 
     @property
     def idempotency_key(self) -> str:
@@ -407,6 +410,14 @@ class StepContext:
         """Raise `StepCancelled` if the execution was asked to stop."""
         if self.cancel_event.is_set():
             raise StepCancelled("the execution was cancelled")
+
+    def checkpoint(self) -> None:
+        """Between the actions of a long step (each key typed, each click): wait while the run is
+        paused, and raise `StepCancelled` if it was asked to stop (meanwhile)."""
+        gate = self.pause_gate
+        while gate is not None and not gate.is_set() and not self.cancel_event.wait(0.05):
+            pass
+        self.raise_if_cancelled()
 
 
 _current: contextvars.ContextVar[StepContext] = contextvars.ContextVar("rpa_step_context")

@@ -110,30 +110,30 @@ async def _stop(runtime: AgentRuntime, task: asyncio.Task[None]) -> None:
     runtime.outbox.close()
 
 
-async def test_refused_in_versions_4_to_2_the_agent_speaks_1_at_once_and_tries_4_again_next_time(
+async def test_refused_in_versions_5_to_2_the_agent_speaks_1_at_once_and_tries_5_again_next_time(
     tmp_path: Path, serve: Any
 ) -> None:
-    assert PROTOCOL_VERSION == 4
+    assert PROTOCOL_VERSION == 5
     old = await serve(OldOrchestrator())
     runtime, task = await _running(tmp_path, old.port)
     try:
         await asyncio.wait_for(runtime.connected.wait(), 10)
-        assert old.hellos == [4, 3, 2, 1]
+        assert old.hellos == [5, 4, 3, 2, 1]
         assert runtime.protocol_version == 1
         await old.drop()  # e.g. the orchestrator restarts
         await asyncio.wait_for(old.welcomed.wait(), 10)
-        assert old.hellos == [4, 3, 2, 1, 4, 3, 2, 1]  # the newest first on every new connection
+        assert old.hellos == [5, 4, 3, 2, 1, 5, 4, 3, 2, 1]  # the newest first on every new connection
     finally:
         await _stop(runtime, task)
 
 
-@pytest.mark.parametrize("newest", [2, 3, 4])
+@pytest.mark.parametrize("newest", [2, 3, 4, 5])
 async def test_an_orchestrator_is_spoken_the_newest_version_it_speaks(tmp_path: Path, serve: Any, newest: int) -> None:
     current = await serve(OldOrchestrator(frozenset(range(1, newest + 1))))
     runtime, task = await _running(tmp_path, current.port)
     try:
         await asyncio.wait_for(runtime.connected.wait(), 10)
-        assert current.hellos == list(range(4, newest - 1, -1))
+        assert current.hellos == list(range(5, newest - 1, -1))
         assert runtime.protocol_version == newest
     finally:
         await _stop(runtime, task)
@@ -146,12 +146,12 @@ async def test_refused_in_every_version_the_agent_waits_and_starts_again_from_th
     runtime, task = await _running(tmp_path, nobody.port)
     try:
         for _ in range(200):
-            if len(nobody.hellos) >= 8:
+            if len(nobody.hellos) >= 10:
                 break
             await asyncio.sleep(0.02)
-        # 4, 3, 2, then 1 at once; refused in 1 too, with nothing older, it waits and starts again from 4
+        # 5, 4, 3, 2, then 1 at once; refused in 1 too, with nothing older, it waits and starts again from 5
         # (an orchestrator upgraded past version 1 meanwhile would take it).
-        assert nobody.hellos[:8] == [4, 3, 2, 1, 4, 3, 2, 1]
+        assert nobody.hellos[:10] == [5, 4, 3, 2, 1, 5, 4, 3, 2, 1]
         assert not runtime.connected.is_set()
     finally:
         await _stop(runtime, task)

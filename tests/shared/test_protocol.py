@@ -24,6 +24,8 @@ from shared.protocol import (
     AgentMessage,
     AgentState,
     ErrorMessage,
+    ExecutionRecorded,
+    ExecutionReport,
     Heartbeat,
     HeartbeatAck,
     Hello,
@@ -97,6 +99,15 @@ AGENT_SAMPLES: list[AgentMessage] = [
         execution_id=EXEC, attempt=1, session="browser:main", state={"urls": ["http://erp/"], "cookie": "s3cr3t"}
     ),
     SessionCheckpoint(execution_id=EXEC, attempt=1, session="browser:main", state=None),
+    ExecutionReport(
+        execution_id="0b6f7c3e-2f4a-4d8e-9c1a-5e6f7a8b9c0d",
+        workflow_id="1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+        version=3,
+        inputs={"date": "2024-06-10"},
+        trigger={"type": "hotkey", "hotkey": "Ctrl+Alt+F5"},
+        user_id="2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+        started_at=1_718_000_000.0,
+    ),
 ]
 SERVER_SAMPLES: list[ServerMessage] = [
     Welcome(
@@ -124,6 +135,8 @@ SERVER_SAMPLES: list[ServerMessage] = [
     JobCancel(execution_id=EXEC, force=True, reason="cancelled by alice"),
     JobStop(execution_id=EXEC, reason="moved"),
     JournalAck(execution_id=EXEC, seq=5),
+    ExecutionRecorded(execution_id=EXEC, accepted=True),
+    ExecutionRecorded(execution_id=EXEC, accepted=False, reason="the id belongs to another agent's execution"),
     HeartbeatAck(ref="5f3b", server_time=1_718_000_040.6, lease_s=10.0),
     Welcome(
         protocol_version=3, agent_id="agt_42", heartbeat_interval_s=15.0, server_time=1_718_000_000.0, lease_s=10.0
@@ -160,6 +173,7 @@ def test_the_public_names_are_pinned() -> None:
         "log",
         "job.finished",
         "session.checkpoint",
+        "execution.report",
     }
     assert set(SERVER_MESSAGE_TYPES) == {
         "welcome",
@@ -168,6 +182,7 @@ def test_the_public_names_are_pinned() -> None:
         "job.cancel",
         "job.stop",
         "journal.ack",
+        "execution.recorded",
         "error",
     }
 
@@ -325,9 +340,9 @@ def test_a_frame_over_the_limit_is_refused_before_parsing() -> None:
 
 @pytest.mark.parametrize("extra", [{}, {"shard_hint": "eu"}], ids=["same-shape", "newer-shape"])
 def test_an_unsupported_version_is_refused_naming_both_sides(extra: dict[str, Any]) -> None:
-    error = _refusal(json.dumps(_hello(protocol_version=5, **extra)))
+    error = _refusal(json.dumps(_hello(protocol_version=6, **extra)))
     assert (error.code, error.close_code) == ("unsupported_version", CLOSE_UNSUPPORTED_VERSION)
-    assert "protocol version 5 is not supported; supported versions: 1, 2, 3, 4" in error.message
+    assert "protocol version 6 is not supported; supported versions: 1, 2, 3, 4, 5" in error.message
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])
@@ -371,7 +386,7 @@ def test_the_server_refuses_a_second_hello() -> None:
 
 def test_the_server_refuses_an_unsupported_version_in_a_built_hello() -> None:
     server = ServerConnection("agt_42", 15.0)
-    hello = Hello.model_validate(_hello(protocol_version=5))
+    hello = Hello.model_validate(_hello(protocol_version=6))
     with pytest.raises(ProtocolError) as caught:
         server.receive(hello.model_dump_json())
     assert caught.value.code == "unsupported_version"
@@ -445,7 +460,7 @@ def test_welcome_answers_in_the_agents_version_and_only_a_version_2_agent_hears_
     hello = agent.hello([RunningJob(execution_id=EXEC, attempt=2, last_seq=9)])
     assert hello.protocol_version == 2
     assert agent.receive(encode(welcome)) == welcome
-    assert _agent().hello().protocol_version == 4  # the newest by default
+    assert _agent().hello().protocol_version == 5  # the newest by default
 
 
 def test_only_a_version_3_agent_hears_of_the_lease_and_only_a_version_3_orchestrator_of_health() -> None:
@@ -471,8 +486,8 @@ def test_only_a_version_3_agent_hears_of_the_lease_and_only_a_version_3_orchestr
 def test_the_agent_can_speak_an_older_version_and_no_unknown_one() -> None:
     old = AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=1)
     assert old.hello().protocol_version == 1
-    with pytest.raises(ValueError, match="protocol version 5 is not one this agent speaks"):
-        AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=5)
+    with pytest.raises(ValueError, match="protocol version 6 is not one this agent speaks"):
+        AgentConnection("robot-eu-01", "0.1.0", [], [], 1, [], protocol_version=6)
 
 
 def test_a_reclaim_names_a_valid_attempt() -> None:
@@ -526,7 +541,7 @@ def test_the_agent_takes_an_error_in_any_open_state_and_refuses_a_newer_server()
     agent = _agent()
     agent.hello()
     assert isinstance(agent.receive(encode(SERVER_SAMPLES[-1])), ErrorMessage)
-    newer = json.loads(encode(SERVER_SAMPLES[0])) | {"protocol_version": 5}
+    newer = json.loads(encode(SERVER_SAMPLES[0])) | {"protocol_version": 6}
     with pytest.raises(ProtocolError) as caught:
         agent.receive(json.dumps(newer))
     assert caught.value.code == "unsupported_version"

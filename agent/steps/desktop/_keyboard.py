@@ -110,7 +110,7 @@ def type_text(params: TypeParams) -> dict[str, Any]:
         _click_first(params)
         gui = pyautogui()
         for char in text:
-            ctx.raise_if_cancelled()
+            ctx.checkpoint()
             _type_char(gui, char)
             if params.interval_s:
                 time.sleep(params.interval_s)

@@ -33,6 +33,7 @@ from shared.protocol import (
     CLOSE_REPLACED,
     CLOSE_UNAUTHORIZED,
     ErrorMessage,
+    ExecutionReport,
     Heartbeat,
     Hello,
     JobAccepted,
@@ -251,6 +252,7 @@ async def _serve(websocket: WebSocket, session: AgentSession, send: Any) -> None
         JobFinished: session.on_finished,
         LogLine: session.on_log,
         SessionCheckpoint: session.on_checkpoint,
+        ExecutionReport: session.on_report,
     }
     # A `job.accepted` is not waited for before the next frame is read: the agent sends its first
     # journal batch right behind it, and the two are then written in one batch of the commit loop

@@ -18,6 +18,7 @@ from agent.steps.credentials import CREDENTIAL_STEPS
 from agent.steps.data import AGENT_DATA_STEPS
 from agent.steps.db import DB_STEPS
 from agent.steps.desktop import DESKTOP_STEPS
+from agent.steps.dialog import DIALOG_STEPS
 from agent.steps.email import EMAIL_STEPS
 from agent.steps.excel import CSV_STEPS, EXCEL_STEPS
 from agent.steps.files import FILES_STEPS
@@ -49,6 +50,7 @@ PAGES: dict[str, tuple[object, ...]] = {
     "tables.md": TABLE_STEPS,
     "ocr.md": OCR_STEPS,
     "ai.md": AI_STEPS,
+    "dialog.md": DIALOG_STEPS,
 }
 MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "browser-targets.md": {"TargetSpec": TargetSpec, "Anchor": Anchor, "Fingerprint": Fingerprint},

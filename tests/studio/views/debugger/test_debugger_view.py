@@ -243,7 +243,7 @@ def test_step_into_step_over_and_continue_move_through_a_loop(
     assert controller.runs["end"].output == 3
 
 
-def test_stop_ends_the_run_cancelled_without_running_the_paused_node(
+def test_stop_ends_the_run_cancelled_running_finally_but_not_the_paused_node(
     qtbot: Any, qtloop: QtLoop, registry: StepRegistry, tmp_path: Path
 ) -> None:
     dock = _dock(qtbot, GUARDED, registry, tmp_path)
@@ -265,6 +265,7 @@ def test_stop_ends_the_run_cancelled_without_running_the_paused_node(
     assert events[-1].data["status"] == "cancelled"
     assert "guard/more" not in controller.runs
     assert controller.runs["guard/work"].status == "succeeded"
+    assert controller.runs["guard/cleanup"].status == "succeeded"  # the try's finally ran
     assert dock.debug_actions["run"].isEnabled()
     assert not dock.debug_actions["stop"].isEnabled()
 

@@ -1,0 +1,182 @@
+"""The tray: an icon with its states and menu, a fallback window when no tray exists, and the
+"robot is driving" banner while a run drives the machine.
+
+The tray follows the runtime's status and the attended controller (it owns no state of its own):
+each change rebuilds the menu and the icon. The runtime runs on the same event loop (qasync).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSystemTrayIcon, QVBoxLayout, QWidget
+
+from agent.attended import AttendedController, AttendedRunError, CachedFlow
+from agent.runtime import AgentRuntime, RuntimeStatus
+from agent.tray._forms import RunForm
+from agent.tray._state import COLOURS, LABELS, TrayState, tray_state
+
+
+def state_icon(state: TrayState, size: int = 64) -> QIcon:
+    """A round icon in the state's colour, with an R (the robot) on it."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(QColor(COLOURS[state]))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(2, 2, size - 4, size - 4)
+    painter.setPen(QColor("white"))
+    font = QFont()
+    font.setBold(True)
+    font.setPixelSize(int(size * 0.55))
+    painter.setFont(font)
+    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "R")
+    painter.end()
+    return QIcon(pixmap)
+
+
+class DrivingBanner(QWidget):
+    """A small always-on-top banner: the robot drives the mouse and keyboard; how to pause or stop."""
+
+    def __init__(self, pause_hotkey: str, stop_hotkey: str) -> None:
+        super().__init__(
+            None,
+            Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint | Qt.WindowType.Tool,
+        )
+        self.setObjectName("driving-banner")
+        self.label = QLabel(self)
+        self.label.setStyleSheet("background: #1f6fd1; color: white; padding: 6px 12px; font-weight: bold")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        self.pause_hotkey, self.stop_hotkey = pause_hotkey, stop_hotkey
+
+    def show_for(self, flow: str, paused: bool) -> None:
+        """Say what runs, and the hotkeys that pause (or resume) and stop it."""
+        what = "paused" if paused else "is driving"
+        verb = "resume" if paused else "pause"
+        self.label.setText(f"Robot {what}: {flow}  ·  {self.pause_hotkey} to {verb}  ·  {self.stop_hotkey} to stop")
+        self.adjustSize()
+        self.show()
+
+
+class TrayApp:
+    """The tray icon (or its fallback window), its menu and the banner.
+
+    Args:
+        runtime: the agent runtime on this loop.
+        controller: the attended controls (runs, hotkeys).
+        use_tray: None: a tray icon when the desktop has a tray, else the fallback window.
+    """
+
+    def __init__(self, runtime: AgentRuntime, controller: AttendedController, *, use_tray: bool | None = None) -> None:
+        self.runtime = runtime
+        self.controller = controller
+        self.menu = QMenu()
+        self.menu.setObjectName("tray-menu")
+        has_tray = QSystemTrayIcon.isSystemTrayAvailable() if use_tray is None else use_tray
+        self.icon: QSystemTrayIcon | None = QSystemTrayIcon() if has_tray else None
+        self.window: QWidget | None = None if has_tray else self._fallback_window()
+        self.banner = DrivingBanner(controller.pause_hotkey, controller.stop_hotkey)
+        self.state: TrayState = "offline"
+        if self.icon is not None:
+            self.icon.setContextMenu(self.menu)
+            self.icon.show()
+        runtime.subscribe(self._on_status)
+        controller.subscribe(lambda _c: self.refresh())
+        self.refresh()
+
+    def _fallback_window(self) -> QWidget:
+        """No tray on this desktop: a small always-on-top window with the same menu."""
+        window = QWidget(None, Qt.WindowType.WindowStaysOnTopHint | Qt.WindowType.Tool)
+        window.setObjectName("agent-window")
+        window.setWindowTitle("RPA agent")
+        layout = QVBoxLayout(window)
+        self.status_label = QLabel()
+        self.status_label.setObjectName("status")
+        button = QPushButton("Robot ▾")
+        button.setMenu(self.menu)
+        layout.addWidget(self.status_label)
+        layout.addWidget(button)
+        window.show()
+        return window
+
+    def _on_status(self, _status: RuntimeStatus) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Follow the runtime and the controller: icon, tooltip, menu and banner."""
+        self.state = tray_state(self.runtime.status(), self.controller)
+        text = LABELS[self.state]
+        run = self.controller.current
+        if run is not None and run.running:
+            text += f": {run.flow.name}"
+            self.banner.show_for(run.flow.name, run.paused)
+        else:
+            self.banner.hide()
+        if self.icon is not None:
+            self.icon.setIcon(state_icon(self.state))
+            self.icon.setToolTip(f"RPA agent — {text}")
+        if self.window is not None:
+            self.window.setWindowIcon(state_icon(self.state))
+            self.status_label.setText(text)
+        self._build_menu()
+
+    def _build_menu(self) -> None:
+        self.menu.clear()
+        flows = self.menu.addMenu("Run")
+        flows.setObjectName("menu-run")
+        cached = self.controller.cache.all()
+        for flow in cached:
+            hotkey = f"\t{flow.hotkey}" if flow.hotkey else ""
+            action = flows.addAction(f"{flow.name}{hotkey}")
+            action.triggered.connect(lambda _checked=False, f=flow: self.run_with_form(f))
+        if not cached:
+            flows.addAction("(no flows cached yet)").setEnabled(False)
+        run = self.controller.current
+        running = run is not None and run.running
+        pause = self.menu.addAction("Resume" if running and run is not None and run.paused else "Pause")
+        pause.setEnabled(running)
+        pause.triggered.connect(self.controller.toggle_pause)
+        stop = self.menu.addAction("Stop")
+        stop.setEnabled(running)
+        stop.triggered.connect(self.controller.stop)
+        last = self.menu.addMenu("Last runs")
+        for previous in self.controller.last:
+            last.addAction(QAction(f"{previous.flow.name} — {self._outcome(previous)}", last))
+        self.menu.addSeparator()
+        for where, problem in self.controller.problems.items():
+            self.menu.addAction(f"Hotkey problem ({where}): {problem}").setEnabled(False)
+
+    def _outcome(self, run: object) -> str:
+        from agent.attended import AttendedRun
+
+        assert isinstance(run, AttendedRun)
+        if run.running:
+            return "paused" if run.paused else "running"
+        events = self.runtime.outbox.events(run.execution_id)
+        end = next((e for e in reversed(events) if e.type == "execution.finished"), None)
+        return str(end.data["status"]) if end is not None else "reported"
+
+    def run_with_form(self, flow: CachedFlow) -> None:
+        """Start `flow` from the menu, asking its inputs first when it has any."""
+        inputs: dict[str, object] = {}
+        if flow.flow().inputs:
+            form = RunForm(flow)
+            if form.exec() != RunForm.DialogCode.Accepted:
+                return
+            inputs = form.values()
+        try:
+            self.controller.run(flow, inputs=inputs, trigger={"type": "tray"})
+        except AttendedRunError as exc:
+            if self.icon is not None:
+                self.icon.showMessage("RPA agent", str(exc), QSystemTrayIcon.MessageIcon.Warning)
+
+    def close(self) -> None:
+        """Hide everything."""
+        self.banner.close()
+        if self.icon is not None:
+            self.icon.hide()
+        if self.window is not None:
+            self.window.close()
