@@ -6,7 +6,7 @@ import zlib
 
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
-from studio.model._layout import NODE_HEIGHT, NODE_WIDTH
+from studio.model._layout import BODY_LABEL, BODY_PAD, HEADER, NODE_HEIGHT, NODE_WIDTH
 
 __all__ = [
     "BODY_LABEL",
@@ -21,10 +21,6 @@ __all__ = [
     "text_colour",
 ]
 
-HEADER = NODE_HEIGHT
-"""A container's header is a node's height: collapsed, it is a node like any other."""
-BODY_PAD = 24.0
-BODY_LABEL = 20.0
 PORT_RADIUS = 6.0
 
 _FAMILIES = {
