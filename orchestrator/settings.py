@@ -183,7 +183,8 @@ class Settings(BaseSettings):
         default=60.0,
         ge=1,
         description=(
-            "The longest Retry-After a refused agent connection is given. Keep it under the time a fleet "
+            "The longest Retry-After a refused agent connection is given (turns that would fall later are "
+            "drawn from its second half, so the last agents do not come back together). Keep it under the time a fleet "
             "needs to reconnect, and mind that an agent away longer than agent_grace_s has its executions requeued."
         ),
     )

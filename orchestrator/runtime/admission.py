@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -69,6 +70,7 @@ class HandshakeGate:
         max_wait_s: the longest expected wait `refusal` queues a new one for (None: no bound).
         retry_max_s: the latest turn `refusal` hands out, in seconds from now.
         clock: monotonic seconds (replaced in tests).
+        rng: where the turns past `retry_max_s` are drawn from (seeded in tests).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class HandshakeGate:
         max_wait_s: float | None = None,
         retry_max_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.places = places
         self.queue = queue
@@ -89,6 +92,7 @@ class HandshakeGate:
         self.admitted = 0
         self.refused = 0
         self._clock = clock
+        self._rng = rng or random.Random()
         self._free = places
         self._waiting = 0
         self._ahead: deque[asyncio.Future[None]] = deque()
@@ -169,12 +173,22 @@ class HandshakeGate:
     def turn(self) -> int:
         """Hand out the next turn: the seconds, from now, after which one more handshake can be
         admitted, the turns already handed out and the queue counted (at least 1, rounded up:
-        `Retry-After` takes whole seconds)."""
+        `Retry-After` takes whole seconds).
+
+        A turn that would fall past `retry_max_s` is drawn at random from its second half instead:
+        capped to the same second, every such agent came back in the same second (at 10,000 agents
+        the last thousands at once, to be refused together again, 130 s for the fleet); drawn, they
+        come back spread out and, refused again, are given turns of their own then."""
         now = self._clock()
         spacing = 1 / self.rate
-        self._horizon = min(max(self._horizon, now + self.expected_wait_s()) + spacing, now + self.retry_max_s)
+        horizon = max(self._horizon, now + self.expected_wait_s()) + spacing
+        if horizon <= now + self.retry_max_s:
+            self._horizon = due = horizon
+        else:
+            self._horizon = now + self.retry_max_s
+            due = now + self.retry_max_s * self._rng.uniform(0.5, 1.0)
         self._busy(self._horizon)
-        return max(1, math.ceil(self._horizon - now))
+        return max(1, math.ceil(due - now))
 
     def observe(self, held_s: float) -> None:
         """Count one place held for `held_s` seconds into the moving average."""
