@@ -172,11 +172,13 @@ class Settings(BaseSettings):
         ),
     )
     agent_handshake_queue: int = Field(
-        default=4096,
+        default=512,
         ge=1,
         description=(
             "Agent handshakes that may wait for admission at most, whatever their expected wait; a connection "
-            "past it is answered HTTP 503 with a Retry-After."
+            "past it is answered HTTP 503 with a Retry-After. Kept small: a refusal costs the server one write "
+            "(it is answered at the HTTP parser), while a queued connection is upgraded, and if it then waits in "
+            "vain it is refused all the same."
         ),
     )
     agent_handshake_retry_max_s: float = Field(
