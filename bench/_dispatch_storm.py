@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import threading
 import time
@@ -125,6 +126,7 @@ async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> d
     prober.start()
     await asyncio.sleep(3)
     prober.phase = "restart"
+    load_at_restart = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: say how loaded
     await asyncio.to_thread(orch.stop, 60)
     await in_batches([agent.close() for agent in agents], 1000)
     await asyncio.to_thread(start, orch)
@@ -143,6 +145,7 @@ async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> d
     read, health = prober.summary("storm", API + "/executions"), prober.summary("storm", "/healthz")
     return {
         "agents": len(keys),
+        "load_at_restart": load_at_restart,
         "reconnected": len(back),
         "storm_s": round(storm_s, 2),
         "back_p50_s": round(sorted(back)[len(back) // 2] - began, 2),

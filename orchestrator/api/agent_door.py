@@ -61,6 +61,11 @@ class HandshakeMetrics:
         yield CounterMetricFamily(
             "rpa_agent_handshakes_refused", "Agent connections answered 503 (the queue was full)", gate.refused
         )
+        yield CounterMetricFamily(
+            "rpa_agent_handshakes_refused_late",
+            "Queued agent connections answered 503 after waiting in vain",
+            gate.refused_late,
+        )
         yield GaugeMetricFamily(
             "rpa_agent_handshake_rate", "Agent handshakes admitted per second when the gate is full", gate.rate
         )

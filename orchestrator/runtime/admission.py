@@ -91,6 +91,8 @@ class HandshakeGate:
         """Moving average of how long a place is held (`observe`)."""
         self.admitted = 0
         self.refused = 0
+        self.refused_late = 0
+        """Connections refused after they had waited in the queue in vain (`late_refusal`)."""
         self._clock = clock
         self._rng = rng or random.Random()
         self._free = places
@@ -168,6 +170,13 @@ class HandshakeGate:
         if not full:
             return None
         self.refused += 1
+        return self.turn()
+
+    def late_refusal(self) -> int:
+        """A queued connection that waited in vain is refused: count it, and hand it a turn. These
+        cost what a queued upgrade costs and then a refusal; many of them mean the queue (its
+        length, or the rate it was sized with) was too long."""
+        self.refused_late += 1
         return self.turn()
 
     def turn(self) -> int:

@@ -185,6 +185,8 @@ async def test_a_queued_handshake_that_waits_in_vain_is_refused_503_not_accepted
     assert refused.response.status_code == 503
     assert int(refused.response.headers["Retry-After"]) >= 1
     assert served.accepts == []  # the old way accepted it, then closed it with 1013
+    assert (gate.refused, gate.refused_late) == (0, 1)  # counted as a late refusal, not the queue's
+    assert "rpa_agent_handshakes_refused_late_total 1.0" in await _metrics(app)
     assert gate.waiting == 0  # the one that gave up left no trace in the queue
 
 

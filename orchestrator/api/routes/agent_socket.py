@@ -135,7 +135,7 @@ async def connect(websocket: WebSocket) -> None:
         if websocket.client_state.name == "CONNECTING":
             gate: HandshakeGate = started(websocket.app, "agent_handshake_gate")
             with contextlib.suppress(Exception):
-                await deny_busy(websocket.scope, websocket.send, gate.turn())
+                await deny_busy(websocket.scope, websocket.send, gate.late_refusal())
             return
         await _refuse(
             websocket, CLOSE_TRY_AGAIN_LATER, "busy", "too many agents are connecting at once; try again in a moment"
