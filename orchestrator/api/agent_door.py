@@ -39,6 +39,7 @@ class AgentSocketDoor:
         if gate is None:  # not started: the route answers as it does
             await self.app(scope, receive, send)
             return
+        gate.arrived()  # if the HTTP parser let it through (`agent_door_protocol.py`), it is here now
         retry_after = gate.refusal()
         if retry_after is not None:
             await agent_socket.deny_busy(scope, send, retry_after)

@@ -67,4 +67,5 @@ class AgentDoorProtocol(HttpToolsProtocol):
                 self.transport.write(busy_response(retry_after, self.server_state.default_headers))
                 self.transport.close()
                 return
+            gate.passed()  # on its way to the queue: counted there before it arrives
         super().handle_websocket_upgrade()

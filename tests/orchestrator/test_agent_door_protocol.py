@@ -149,3 +149,28 @@ async def test_an_admitted_upgrade_goes_on_to_the_app_as_before(
         pass
     assert door.scopes == ["websocket"]
     assert app.state.agent_handshake_gate.refused == 0
+
+
+async def test_a_burst_lets_through_at_the_parser_no_more_than_the_queue_holds(
+    app: FastAPI, tenant: TenantFactory, door: Door
+) -> None:
+    # The parser answers before any connection it let through has reached the queue: counted only
+    # once queued, a burst all passed (the queue looked empty), to be refused by the app's door
+    # after its upgrade. Those let through count as queued until the app's door sees them.
+    key = await _agent_key(app, tenant)
+    gate: HandshakeGate = app.state.agent_handshake_gate
+    gate.queue, gate.max_wait_s = 5, None
+    await gate.acquire()  # the one place taken: whoever is let through waits
+    try:
+        pending = [await asyncio.open_connection("127.0.0.1", door.port) for _ in range(40)]
+        await asyncio.sleep(0.2)  # all accepted by the server, nothing sent yet
+        for _, writer in pending:  # then all written at once: one turn of the server's loop reads them
+            writer.write(_upgrade(door.port, key))
+        answers = [await reader.read() for reader, _ in pending]
+        for _, writer in pending:
+            writer.close()
+    finally:
+        gate.release()
+    assert all(answer.startswith(b"HTTP/1.1 503 ") for answer in answers)
+    assert door.scopes.count("websocket") <= 5  # at most the queue's worth upgraded
+    assert gate.refused >= 35  # the others refused at the parser, before any upgrade
