@@ -174,3 +174,53 @@ async def test_a_burst_lets_through_at_the_parser_no_more_than_the_queue_holds(
     assert all(answer.startswith(b"HTTP/1.1 503 ") for answer in answers)
     assert door.scopes.count("websocket") <= 5  # at most the queue's worth upgraded
     assert gate.refused >= 35  # the others refused at the parser, before any upgrade
+
+
+async def test_agents_dropping_together_record_their_disconnection_a_few_at_a_time(
+    app: FastAPI, tenant: TenantFactory, door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each record is a write transaction holding a connection of the request pool while it waits
+    # for SQLite's write lock: thousands dropping at once took the whole pool from API reads.
+    import shared.protocol as wire
+    from orchestrator.api.routes import agent_socket
+
+    gate: HandshakeGate = app.state.agent_handshake_gate
+    gate.queue, gate.max_wait_s = 100, None
+    inside, most, done, go = [0], [0], [0], asyncio.Event()
+    real = agent_socket.record_disconnect
+
+    async def counted(db: Any, agent_id: Any) -> None:  # the real write, counted and held back
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        try:
+            await go.wait()
+            await real(db, agent_id)
+            done[0] += 1
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(agent_socket, "record_disconnect", counted)
+    sockets = []
+    for n in range(agent_socket.DISCONNECT_WRITES * 2):
+        key = await _agent_key(app, tenant)
+        socket = await ws_connect(
+            f"ws://127.0.0.1:{door.port}{AGENT_SOCKET_PATH}", additional_headers={"Authorization": f"Bearer {key}"}
+        )
+        hello = wire.Hello(protocol_version=wire.PROTOCOL_VERSION, name=f"host-{n}", version="test", max_jobs=1)
+        await socket.send(wire.encode(hello))
+        assert isinstance(wire.decode_server_message(await socket.recv()), wire.Welcome)
+        sockets.append(socket)
+    for socket in sockets:
+        await socket.close()
+    for _ in range(500):
+        if most[0] >= agent_socket.DISCONNECT_WRITES:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # had more than the bound been let in, they would be inside by now
+    assert most[0] == agent_socket.DISCONNECT_WRITES
+    go.set()
+    for _ in range(500):
+        if done[0] == len(sockets):
+            break
+        await asyncio.sleep(0.01)
+    assert done[0] == len(sockets)  # every one recorded in the end
