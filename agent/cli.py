@@ -90,6 +90,7 @@ def main(
         version=agent_version(),
         env_allowlist=env_allowlist,
         backoff_max_s=float(os.environ.get("RPA_AGENT_RECONNECT_MAX_S", "5")),
+        reconnect_spread_s=float(os.environ.get("RPA_AGENT_RECONNECT_SPREAD_S", "3")),
         key_source=lambda: load_identity(key_file=key_file)[1],
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -2,7 +2,8 @@
 
 N agents (simulated, `SimAgent`) are connected and heartbeating; the orchestrator is stopped and
 started again, and every agent reconnects at once, as the real agent does after a lost connection
-(its first delay is 0.2 s times a random 0.5 to 1.5; refused or closed, it doubles up to 10 s). Meanwhile a
+(`agent.runtime._backoff.Backoff`: after the orchestrator's orderly close its first attempt waits
+up to `spread_s`, 3 s; refused, it waits out the `Retry-After`; failed otherwise, it doubles up to 5 s). Meanwhile a
 prober in a thread of its own (not behind this process's event loop, which runs the agents) reads
 the API one request after another: `GET /api/v1/executions?limit=20` (authenticated) and `/healthz`
 in turn. Measured: how long until every agent is back, how many handshakes were refused and tried
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import threading
 import time
@@ -39,7 +41,7 @@ from _dispatch_parts import (
     start,
 )
 
-from agent.runtime._backoff import retry_after_delay
+from agent.runtime._backoff import Backoff
 
 TARGET_READ_P99_MS = 250
 
@@ -90,11 +92,15 @@ class Prober(threading.Thread):
 
 
 async def _reconnect(agent: SimAgent, url: str, retries: Counter[str], rng: random.Random) -> float:
-    """Reconnect as `agent/runtime.py` does; returns when it was back (perf_counter). A refusal
-    with a `Retry-After` (HTTP 503) is waited out as the agent does (`retry_after_delay`)."""
+    """Reconnect with the real agent's `Backoff` after the orchestrator's orderly close (its first
+    attempt spread over `spread_s`, a 503's `Retry-After` waited out); returns when it was back
+    (perf_counter)."""
     from websockets.exceptions import InvalidStatus
 
-    delay, wait = 0.2, 0.2 * rng.uniform(0.5, 1.5)
+    backoff = Backoff(rng=rng)
+    backoff.lease_s = 10.0  # the orchestrator's default grace, announced in the welcome
+    backoff.connected(3600.0, clean=True)  # the restart closed every connection in an orderly way
+    wait = backoff.next_delay()
     while True:
         await asyncio.sleep(wait)
         try:
@@ -104,12 +110,11 @@ async def _reconnect(agent: SimAgent, url: str, retries: Counter[str], rng: rand
             retries[_why(refused)[:80]] += 1
             retry_after = refused.response.headers.get("Retry-After", "")
             if refused.response.status_code == 503 and retry_after.isdigit():
-                wait = retry_after_delay(float(retry_after), rng)
+                wait = backoff.next_delay(float(retry_after))
                 continue
         except Exception as error:
             retries[_why(error)[:80]] += 1
-        delay = min(delay * 2, 10.0)
-        wait = delay * rng.uniform(0.5, 1.5)
+        wait = backoff.next_delay()
 
 
 async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -121,6 +126,7 @@ async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> d
     prober.start()
     await asyncio.sleep(3)
     prober.phase = "restart"
+    load_at_restart = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: say how loaded
     await asyncio.to_thread(orch.stop, 60)
     await in_batches([agent.close() for agent in agents], 1000)
     await asyncio.to_thread(start, orch)
@@ -139,6 +145,7 @@ async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> d
     read, health = prober.summary("storm", API + "/executions"), prober.summary("storm", "/healthz")
     return {
         "agents": len(keys),
+        "load_at_restart": load_at_restart,
         "reconnected": len(back),
         "storm_s": round(storm_s, 2),
         "back_p50_s": round(sorted(back)[len(back) // 2] - began, 2),

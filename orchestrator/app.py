@@ -52,11 +52,11 @@ class _StormLog:
 
     def __init__(self, gate: HandshakeGate) -> None:
         self.gate = gate
-        self.began = (0, 0)
+        self.began = (0, 0, 0)
 
     def __call__(self, active: bool) -> None:
         if active:
-            self.began = (self.gate.admitted, self.gate.refused)
+            self.began = (self.gate.admitted, self.gate.refused + self.gate.refused_late, self.gate.refused_late)
             log.warning(
                 "agents are reconnecting in a storm: handshakes queue, and those that would wait too long "
                 "are answered 503 with a turn to come back at"
@@ -64,9 +64,11 @@ class _StormLog:
         else:
             log.info(
                 "the agents' reconnect storm is over: %d handshake places given, %d connections answered 503 "
-                "(admitting %.0f handshakes/s, a place held %.1f ms on average)",
+                "(%d of them after waiting in the queue in vain; admitting %.0f handshakes/s, a place held "
+                "%.1f ms on average)",
                 self.gate.admitted - self.began[0],
-                self.gate.refused - self.began[1],
+                self.gate.refused + self.gate.refused_late - self.began[1],
+                self.gate.refused_late - self.began[2],
                 self.gate.rate,
                 self.gate.hold_s * 1000,
             )

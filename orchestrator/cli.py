@@ -59,6 +59,12 @@ def serve(
     app = create_app(settings)
     GcPolicy(full_every_s=settings.gc_full_every_s, young_threshold=settings.gc_young_threshold).install()
     typer.echo(f"orchestrator on http://{host}:{port} (data: {settings.data_dir}, API docs at /docs)")
+    try:  # agents' upgrades refused at the HTTP parser in a reconnect storm (api/agent_door_protocol.py)
+        from orchestrator.api.agent_door_protocol import AgentDoorProtocol
+
+        http: type[asyncio.Protocol] | str = AgentDoorProtocol
+    except ImportError:  # no httptools: uvicorn's h11 protocol; the door in the app refuses instead
+        http = "auto"
     # ws_ping_interval=None: the agent protocol has its own heartbeats, and the lease reaper decides
     # when a silent agent is gone (uvicorn's ping would close it on its own, later clock).
     # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback peer; the app
@@ -69,6 +75,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        http=http,
         ws="websockets-sansio",
         ws_ping_interval=None,
         ws_per_message_deflate=settings.ws_compression,

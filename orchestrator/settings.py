@@ -172,18 +172,21 @@ class Settings(BaseSettings):
         ),
     )
     agent_handshake_queue: int = Field(
-        default=4096,
+        default=512,
         ge=1,
         description=(
             "Agent handshakes that may wait for admission at most, whatever their expected wait; a connection "
-            "past it is answered HTTP 503 with a Retry-After."
+            "past it is answered HTTP 503 with a Retry-After. Kept small: a refusal costs the server one write "
+            "(it is answered at the HTTP parser), while a queued connection is upgraded, and if it then waits in "
+            "vain it is refused all the same."
         ),
     )
     agent_handshake_retry_max_s: float = Field(
         default=60.0,
         ge=1,
         description=(
-            "The longest Retry-After a refused agent connection is given. Keep it under the time a fleet "
+            "The longest Retry-After a refused agent connection is given (turns that would fall later are "
+            "drawn from its second half, so the last agents do not come back together). Keep it under the time a fleet "
             "needs to reconnect, and mind that an agent away longer than agent_grace_s has its executions requeued."
         ),
     )

@@ -21,6 +21,9 @@ class AgentConfig:
     backoff_max_s: float = 5.0
     """The longest wait between two connection attempts; the lease the orchestrator announces
     lowers it further (to half the lease), so an agent is back before its executions move."""
+    reconnect_spread_s: float = 3.0
+    """After the orchestrator closed the connection in an orderly way (a restart), the first
+    attempt waits a random time up to this, so that a fleet does not come back all at once."""
     healthy_s: float = 5.0
     """A connection up this long resets the reconnect delay, however it ends."""
     backoff_seed: int | None = None

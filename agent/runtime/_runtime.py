@@ -115,7 +115,11 @@ class AgentRuntime:
         self._beat_now = asyncio.Event()
         self.fence = Fence()
         self.backoff = Backoff(
-            config.backoff_min_s, config.backoff_max_s, config.healthy_s, random.Random(config.backoff_seed)
+            config.backoff_min_s,
+            config.backoff_max_s,
+            config.healthy_s,
+            random.Random(config.backoff_seed),
+            spread_s=config.reconnect_spread_s,
         )
         self.jobs = JobRunner(
             config,

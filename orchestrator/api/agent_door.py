@@ -39,6 +39,7 @@ class AgentSocketDoor:
         if gate is None:  # not started: the route answers as it does
             await self.app(scope, receive, send)
             return
+        gate.arrived()  # if the HTTP parser let it through (`agent_door_protocol.py`), it is here now
         retry_after = gate.refusal()
         if retry_after is not None:
             await agent_socket.deny_busy(scope, send, retry_after)
@@ -60,6 +61,11 @@ class HandshakeMetrics:
         yield CounterMetricFamily("rpa_agent_handshakes_admitted", "Places given to agent handshakes", gate.admitted)
         yield CounterMetricFamily(
             "rpa_agent_handshakes_refused", "Agent connections answered 503 (the queue was full)", gate.refused
+        )
+        yield CounterMetricFamily(
+            "rpa_agent_handshakes_refused_late",
+            "Queued agent connections answered 503 after waiting in vain",
+            gate.refused_late,
         )
         yield GaugeMetricFamily(
             "rpa_agent_handshake_rate", "Agent handshakes admitted per second when the gate is full", gate.rate

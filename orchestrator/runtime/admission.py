@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -57,6 +58,10 @@ PROBE = 1.25
 keeps up, the measured rate rises with them; if not, the queue grows and refusals begin earlier."""
 
 QUIET_S = 5.0
+
+PASSING_S = 5.0
+"""How long a connection let through at the HTTP parser counts as on its way to the queue, unless
+the app's door saw it arrive before (`passed`, `arrived`)."""
 """A storm is over once nobody has waited, and no turn handed out has been due, for this long."""
 
 
@@ -69,6 +74,7 @@ class HandshakeGate:
         max_wait_s: the longest expected wait `refusal` queues a new one for (None: no bound).
         retry_max_s: the latest turn `refusal` hands out, in seconds from now.
         clock: monotonic seconds (replaced in tests).
+        rng: where the turns past `retry_max_s` are drawn from (seeded in tests).
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class HandshakeGate:
         max_wait_s: float | None = None,
         retry_max_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.places = places
         self.queue = queue
@@ -88,9 +95,13 @@ class HandshakeGate:
         """Moving average of how long a place is held (`observe`)."""
         self.admitted = 0
         self.refused = 0
+        self.refused_late = 0
+        """Connections refused after they had waited in the queue in vain (`late_refusal`)."""
         self._clock = clock
+        self._rng = rng or random.Random()
         self._free = places
         self._waiting = 0
+        self._passing: deque[float] = deque()  # let through at the parser, not yet at the app's door
         self._ahead: deque[asyncio.Future[None]] = deque()
         self._behind: deque[asyncio.Future[None]] = deque()
         self._horizon = 0.0  # when the last turn handed out falls due
@@ -151,30 +162,69 @@ class HandshakeGate:
 
     def expected_wait_s(self, position: int | None = None) -> float:
         """How long a waiter at `position` (default: the end of the queue) is expected to wait."""
-        ahead = self._waiting if position is None else position
+        ahead = self._waiting + self._on_the_way() if position is None else position
         return ahead / (self.rate * PLACES_PER_HANDSHAKE)
 
     def refusal(self) -> int | None:
         """None when a new connection may queue; when the queue is full (its length at `queue`, or
         its expected wait past `max_wait_s`), the seconds it should wait before it tries again
         (its turn; at least 1, at most `retry_max_s`)."""
-        full = self.queue is not None and self._waiting >= self.queue
+        ahead = self._waiting + self._on_the_way()
+        full = self.queue is not None and ahead >= self.queue
         if not full and self.max_wait_s is not None:
-            full = self.expected_wait_s(self._waiting + PLACES_PER_HANDSHAKE) > self.max_wait_s
+            full = self.expected_wait_s(ahead + PLACES_PER_HANDSHAKE) > self.max_wait_s
         if not full:
             return None
         self.refused += 1
         return self.turn()
 
+    def passed(self) -> None:
+        """A connection was let through at the HTTP parser (`api/agent_door_protocol.py`): count it
+        as queued until the app's door sees it (`arrived`). In a burst the parser lets hundreds
+        through within one turn of the event loop, before the first of them reaches the queue;
+        counted only once queued, they all passed, and the app's door then refused most of them
+        after their upgrade (5,180 of 7,772 refusals at 10,000 agents)."""
+        self._passing.append(self._clock())
+
+    def arrived(self) -> None:
+        """A connection reached the app's door: no longer on its way (see `passed`)."""
+        if self._passing:
+            self._passing.popleft()
+
+    def _on_the_way(self) -> int:
+        """Connections let through at the parser in the last `PASSING_S` not yet at the app's door
+        (one that never arrives, its client gone, stops counting after that)."""
+        oldest = self._clock() - PASSING_S
+        while self._passing and self._passing[0] < oldest:
+            self._passing.popleft()
+        return len(self._passing)
+
+    def late_refusal(self) -> int:
+        """A queued connection that waited in vain is refused: count it, and hand it a turn. These
+        cost what a queued upgrade costs and then a refusal; many of them mean the queue (its
+        length, or the rate it was sized with) was too long."""
+        self.refused_late += 1
+        return self.turn()
+
     def turn(self) -> int:
         """Hand out the next turn: the seconds, from now, after which one more handshake can be
         admitted, the turns already handed out and the queue counted (at least 1, rounded up:
-        `Retry-After` takes whole seconds)."""
+        `Retry-After` takes whole seconds).
+
+        A turn that would fall past `retry_max_s` is drawn at random from its second half instead:
+        capped to the same second, every such agent came back in the same second (at 10,000 agents
+        the last thousands at once, to be refused together again, 130 s for the fleet); drawn, they
+        come back spread out and, refused again, are given turns of their own then."""
         now = self._clock()
         spacing = 1 / self.rate
-        self._horizon = min(max(self._horizon, now + self.expected_wait_s()) + spacing, now + self.retry_max_s)
+        horizon = max(self._horizon, now + self.expected_wait_s()) + spacing
+        if horizon <= now + self.retry_max_s:
+            self._horizon = due = horizon
+        else:
+            self._horizon = now + self.retry_max_s
+            due = now + self.retry_max_s * self._rng.uniform(0.5, 1.0)
         self._busy(self._horizon)
-        return max(1, math.ceil(self._horizon - now))
+        return max(1, math.ceil(due - now))
 
     def observe(self, held_s: float) -> None:
         """Count one place held for `held_s` seconds into the moving average."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +185,8 @@ async def test_a_queued_handshake_that_waits_in_vain_is_refused_503_not_accepted
     assert refused.response.status_code == 503
     assert int(refused.response.headers["Retry-After"]) >= 1
     assert served.accepts == []  # the old way accepted it, then closed it with 1013
+    assert (gate.refused, gate.refused_late) == (0, 1)  # counted as a late refusal, not the queue's
+    assert "rpa_agent_handshakes_refused_late_total 1.0" in await _metrics(app)
     assert gate.waiting == 0  # the one that gave up left no trace in the queue
 
 
@@ -223,7 +227,22 @@ def test_turns_are_handed_out_one_after_another_at_the_measured_rate() -> None:
     now[0] += 10  # the turns handed out fell due: the next one is near again
     assert gate.refusal() == 1
     many = [gate.refusal() for _ in range(200)]
-    assert max(many) == 30  # never beyond retry_max_s
+    assert max(many) <= 30  # never beyond retry_max_s
+
+
+def test_turns_past_the_cap_are_spread_over_its_second_half_not_bunched() -> None:
+    now = [0.0]
+    gate = HandshakeGate(2, queue=0, retry_max_s=60, clock=lambda: now[0], rng=random.Random(5))
+    gate.hold_s = 0.5  # one handshake per 0.5 s: 120 turns fit under the cap
+    turns = [gate.refusal() for _ in range(2000)]
+    under, past = turns[:119], turns[121:]
+    assert under == sorted(under)
+    assert max(under) <= 60
+    assert min(past) >= 30
+    assert max(past) <= 60
+    seconds = Counter(past)
+    assert max(seconds.values()) < len(past) * 0.1  # capped, all 1,879 were given the same 60 s
+    assert len(seconds) >= 29
 
 
 async def test_a_connection_is_queued_while_its_expected_wait_is_short() -> None:

@@ -136,7 +136,7 @@ async def connect(websocket: WebSocket) -> None:
         if websocket.client_state.name == "CONNECTING":
             gate: HandshakeGate = started(websocket.app, "agent_handshake_gate")
             with contextlib.suppress(Exception):
-                await deny_busy(websocket.scope, websocket.send, gate.turn())
+                await deny_busy(websocket.scope, websocket.send, gate.late_refusal())
             return
         await _refuse(
             websocket, CLOSE_TRY_AGAIN_LATER, "busy", "too many agents are connecting at once; try again in a moment"
@@ -240,7 +240,22 @@ async def _connect(websocket: WebSocket) -> None:  # noqa: C901
         if link is not None:
             hub.unregister(link)
             with contextlib.suppress(Exception):
-                await record_disconnect(db, agent_id)
+                async with _disconnect_writes(app):
+                    await record_disconnect(db, agent_id)
+
+
+DISCONNECT_WRITES = 4
+"""Disconnections recorded at once. Each is a write transaction holding one of the request pool's
+connections while it waits for SQLite's write lock: when thousands of agents drop together (a
+partition, heartbeats missed in a storm) they took the whole pool, and API reads waited seconds
+for a connection."""
+
+
+def _disconnect_writes(app: Any) -> asyncio.Semaphore:
+    writes: asyncio.Semaphore | None = getattr(app.state, "agent_disconnect_writes", None)
+    if writes is None:  # made on the app's loop, at the first disconnection
+        writes = app.state.agent_disconnect_writes = asyncio.Semaphore(DISCONNECT_WRITES)
+    return writes
 
 
 async def _serve(websocket: WebSocket, session: AgentSession, send: Any) -> None:
