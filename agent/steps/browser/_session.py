@@ -279,6 +279,25 @@ def _context_options(options: OpenParams, workdir: Path, storage_state: Any) -> 
     return result
 
 
+MAX_CHROMIUM_TMPDIR = 60
+"""Chromium puts its singleton socket at `$TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket`
+and aborts at start ("Socket path too long") when that passes a Unix socket's 107 characters."""
+
+
+def chromium_env() -> dict[str, str] | None:
+    """The environment Chromium is started with when the temporary folder's path is too long for
+    its socket (an agent run from a deep folder, a test's temporary folder): the same, with the
+    system's temporary folder. None when the environment can be used as it is."""
+    import os
+
+    if len(tempfile.gettempdir()) <= MAX_CHROMIUM_TMPDIR:
+        return None
+    short = next((d for d in ("/tmp", "/var/tmp") if os.path.isdir(d) and os.access(d, os.W_OK | os.X_OK)), None)
+    if short is None:
+        return None  # nowhere shorter: Chromium says why it cannot start
+    return {**os.environ, "TMPDIR": short}
+
+
 async def _launch(options: OpenParams, ctx: StepContext, workdir: Path, storage_state: Any) -> tuple[Any, Any]:
     import os
 
@@ -296,6 +315,9 @@ async def _launch(options: OpenParams, ctx: StepContext, workdir: Path, storage_
         "args": [*SAFE_ARGS, *options.args],
         "slow_mo": options.slow_mo_ms,
     }
+    env = chromium_env()
+    if env is not None:
+        launch["env"] = env
     context_options = _context_options(options, workdir, storage_state)
     proxy = _proxy_settings(ctx, _pick_proxy(options.proxy))
     if proxy is not None:

@@ -36,9 +36,11 @@ def write_flow(folder: Path, document: dict[str, Any]) -> Path:
     return path
 
 
-def start_rpa(args: list[str], folder: Path, state_dir: Path) -> subprocess.Popen[str]:
+def start_rpa(
+    args: list[str], folder: Path, state_dir: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """`rpa <args>` in its own process group, checkpoints in `state_dir`."""
-    env = {**os.environ, "RPA_BROWSER_STATE_DIR": str(state_dir)}
+    env = {**os.environ, "RPA_BROWSER_STATE_DIR": str(state_dir), **(extra_env or {})}
     return subprocess.Popen(
         [RPA, *args],
         cwd=folder,

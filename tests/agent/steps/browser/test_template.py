@@ -28,7 +28,11 @@ def test_the_example_flow_runs_with_rpa_run(browser_site: SiteServer, tmp_path: 
     secrets.write_text(json.dumps({"shop": {"username": USER, "password": PASSWORD}}))
     before = len(browser_site.submissions)
     args = ["run", str(flow_file), "--json", "--secrets", str(secrets), "-i", f"base_url={browser_site.base_url}"]
-    process = start_rpa(args, tmp_path, tmp_path / "state")
+    # A temporary folder deeper than Chromium's socket path allows ("Socket path too long"): an
+    # agent run from a deep folder must still start its browser.
+    deep = tmp_path / ("t" * 70)
+    deep.mkdir()
+    process = start_rpa(args, tmp_path, tmp_path / "state", {"TMPDIR": str(deep)})
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     result = json.loads(out)
