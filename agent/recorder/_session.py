@@ -29,7 +29,7 @@ from agent.recorder._picker import Picker
 from agent.recorder._protocol import PROTOCOL_VERSION, CommandError, Emitter, StopCommand, parse_command
 from agent.steps.browser._errors import map_playwright_errors
 from agent.steps.browser._runtime import chromium_executable, playwright_for_loop, stop_playwright_for_loop
-from agent.steps.browser._session import SAFE_ARGS
+from agent.steps.browser._session import SAFE_ARGS, chromium_env
 from shared.errors import StepError
 
 __all__ = ["RecorderOptions", "RecorderSession"]
@@ -147,6 +147,7 @@ class RecorderSession:
             headless=self.options.headless,
             args=args,
             viewport={"width": 1280, "height": 800},
+            env=chromium_env(),  # a deep $TMPDIR is too long for Chromium's socket
         )
         self.context.on("close", lambda _context: self.request_stop("browser_closed"))
         self.context.on("page", self._watch_page)

@@ -284,7 +284,7 @@ MAX_CHROMIUM_TMPDIR = 60
 and aborts at start ("Socket path too long") when that passes a Unix socket's 107 characters."""
 
 
-def chromium_env() -> dict[str, str] | None:
+def chromium_env() -> dict[str, str | float | bool] | None:
     """The environment Chromium is started with when the temporary folder's path is too long for
     its socket (an agent run from a deep folder, a test's temporary folder): the same, with the
     system's temporary folder. None when the environment can be used as it is."""
