@@ -60,7 +60,7 @@ PUBLIC: dict[str, str] = {
     "POST /auth/login": "logging in is how a caller gets a token",
     "POST /auth/refresh": "the refresh token in the body is the credential",
     "POST /agents/enroll": "a machine enrols before it has a key: the enrolment token in the body is the credential",
-    "POST /hooks/{token}": "a webhook's caller (GitHub, Stripe) holds no access token: the URL's token is the credential",
+    "POST /hooks/{token}": "a webhook's caller (GitHub, Stripe) has no access token: the URL's token is the credential",
 }
 """Routes a caller uses before holding an access token: no authentication, no permission."""
 
