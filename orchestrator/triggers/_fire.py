@@ -12,6 +12,7 @@ nothing is raised to the source.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field, replace
@@ -69,6 +70,11 @@ class TriggerSpec:
             row.created_at,
             dict(row.cursor or {}),
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """What a running task depends on: a change restarts it (state columns do not)."""
+        return json.dumps([self.kind, self.name, self.config, self.inputs, self.version], sort_keys=True, default=str)
 
     @property
     def actor(self) -> Actor:

@@ -53,7 +53,7 @@ class Clock:
 @dataclass
 class _Running:
     spec: TriggerSpec
-    updated_at: datetime
+    fingerprint: str
     stop: asyncio.Event
     task: asyncio.Task[None]
 
@@ -123,19 +123,19 @@ class TriggerRunner:
         owned = await self._lease()
         for trigger_id in [t for t in self.running if t not in owned]:
             await self._end(trigger_id)
-        for trigger_id, (spec, updated_at) in owned.items():
+        for trigger_id, (spec, fingerprint) in owned.items():
             current = self.running.get(trigger_id)
-            if current is not None and current.updated_at == updated_at and not current.task.done():
+            if current is not None and current.fingerprint == fingerprint and not current.task.done():
                 continue
             if current is not None:
                 await self._end(trigger_id)
-            self._begin(spec, updated_at)
+            self._begin(spec, fingerprint)
         await self._write_statuses()
         if time.monotonic() - self._pruned > 60:
             self._pruned = time.monotonic()
             await self.prune()
 
-    async def _lease(self) -> dict[uuid.UUID, tuple[TriggerSpec, datetime]]:
+    async def _lease(self) -> dict[uuid.UUID, tuple[TriggerSpec, str]]:
         now = utcnow()
         takeable = or_(Trigger.lease_owner == self.owner, Trigger.lease_owner.is_(None), Trigger.lease_expires_at < now)
         wanted = (Trigger.enabled.is_(True), Trigger.kind.in_(self.kinds()))
@@ -154,9 +154,10 @@ class TriggerRunner:
                 .execution_options(synchronize_session=False)
             )
             rows = await session.scalars(select(Trigger).where(Trigger.lease_owner == self.owner, *wanted))
-            return {row.id: (TriggerSpec.of(row), row.updated_at) for row in rows}
+            specs = [TriggerSpec.of(row) for row in rows]
+            return {spec.id: (spec, spec.fingerprint) for spec in specs}
 
-    def _begin(self, spec: TriggerSpec, updated_at: datetime) -> None:
+    def _begin(self, spec: TriggerSpec, fingerprint: str) -> None:
         stop = asyncio.Event()
         if spec.kind == "schedule":
             coro = ScheduleTask(self, spec, stop).run()
@@ -165,7 +166,7 @@ class TriggerRunner:
             assert cls is not None  # leased only for registered kinds
             coro = run_source(self, spec, cls, stop)
         task = asyncio.create_task(coro, name=f"trigger-{spec.id}")
-        self.running[spec.id] = _Running(spec, updated_at, stop, task)
+        self.running[spec.id] = _Running(spec, fingerprint, stop, task)
 
     async def _end(self, trigger_id: uuid.UUID) -> None:
         running = self.running.pop(trigger_id, None)
