@@ -133,7 +133,7 @@ async def test_overlap_cancel_running_cancels_the_first_and_starts_the_second(
     app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory, clock: FakeClock
 ) -> None:
     owner = await tenant()
-    trigger, workflow_id = await _two_due_times(app, client, owner, clock, "cancel_running")
+    _, workflow_id = await _two_due_times(app, client, owner, clock, "cancel_running")
     assert [e.state for e in await executions_of(app, owner.org_id, workflow_id)] == ["cancelled", "queued"]
 
 
