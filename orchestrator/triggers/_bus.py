@@ -176,8 +176,7 @@ class EventBus:
             execution_states.LISTENERS.remove(self.announce)
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=5.0)
 
     async def _drain(self) -> None:
         while True:

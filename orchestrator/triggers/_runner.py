@@ -88,6 +88,7 @@ class TriggerRunner:
         self.running: dict[uuid.UUID, _Running] = {}
         self.statuses: dict[uuid.UUID, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
         self._pruned = 0.0
 
     def kinds(self) -> list[str]:
@@ -97,10 +98,11 @@ class TriggerRunner:
         self._task = asyncio.create_task(self._loop(), name="trigger-runner")
 
     async def stop(self) -> None:
+        # A flag rather than a cancellation: a cancellation that lands in a database call may be
+        # absorbed by its clean-up, and the loop would go on.
+        self._closing.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await _finish(self._task, 5.0)
         await asyncio.gather(*(self._end(tid) for tid in list(self.running)), return_exceptions=True)
         with contextlib.suppress(Exception):  # a database gone at shutdown: the leases expire anyway
             async with self.db.transaction() as session:
@@ -111,12 +113,13 @@ class TriggerRunner:
                 )
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closing.is_set():
             try:
                 await self.tick()
             except Exception:  # a database hiccup: the leases outlive a few missed ticks
                 log.exception("the trigger runner's pass failed; trying again in %.1f s", self.tick_s)
-            await asyncio.sleep(self.tick_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.tick_s)
 
     async def tick(self) -> None:
         """Renew and take leases, start and stop tasks, write statuses, prune old events."""
@@ -259,3 +262,14 @@ class TriggerRunner:
                             and_(TriggerEvent.trigger_id == trigger_id, TriggerEvent.received_at < cutoff)
                         )
                     )
+
+
+async def _finish(task: asyncio.Task[None], within_s: float) -> None:
+    """Wait for a task told to stop; cancel it if it does not within `within_s`, and never wait
+    for more than twice that (a cancellation a clean-up absorbed is not waited for forever)."""
+    done, _ = await asyncio.wait({task}, timeout=within_s)
+    if not done:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=within_s)
+    if done and not task.cancelled() and task.exception() is not None:
+        log.warning("a trigger task ended with %r", task.exception())
