@@ -61,7 +61,9 @@ async def call_hook(
     key = start_keys.parse_key(idempotency_key)
     payload = _payload(request, body)
     firer: Firer = started(request.app, "trigger_firer")
-    fired = await firer.fire(spec, f"idem:{key}" if key else f"call:{uuid.uuid4()}", payload, seen=key is not None)
+    # No look-up first, even with a key: a repeat is rare, and the unique key answers it (the
+    # writer refuses the unit, the first execution is read back).
+    fired = await firer.fire(spec, f"idem:{key}" if key else f"call:{uuid.uuid4()}", payload, seen=False)
     if fired.outcome != "started" or fired.execution_id is None:
         raise Invalid(
             f"the call was received but started nothing: {fired.error or fired.outcome}",
