@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         firer = Firer(db, starts, app.state.pin_cache)
         trigger_secrets = VaultKeys(db, lambda: vault_keys.keyring_for(settings, master_key))
         bus = EventBus(db, firer)
+        hub.on_presence = bus.presence  # agent.online / agent.offline on the bus
         runner = TriggerRunner(
             db,
             firer,

@@ -5,7 +5,7 @@ Two kinds of trigger listen here:
 - `event` triggers subscribe by name (and an optional filter expression over `event`) to what
   `POST /api/v1/events` publishes and to the orchestrator's own events: `execution.started`,
   `execution.succeeded`, `execution.failed`, `execution.timed_out`, `execution.cancelled`,
-  `trigger.failed`;
+  `agent.online`, `agent.offline`, `trigger.failed`;
 - `chain` triggers start their workflow when another one ends in a chosen state (key: the
   upstream execution's id, so a chain starts once per upstream execution).
 
@@ -31,6 +31,7 @@ from sqlalchemy import select
 from orchestrator.db.session import Database, release
 from orchestrator.models.executions import Execution
 from orchestrator.models.triggers import Trigger
+from orchestrator.runtime.hub import AgentLink
 from orchestrator.services import execution_states
 from orchestrator.triggers._fire import Fired, Firer, TriggerSpec
 from orchestrator.triggers._kinds import filter_template
@@ -60,9 +61,11 @@ class EventBus:
         self.db = db
         self.firer = firer
         self._news: asyncio.Queue[tuple[uuid.UUID, uuid.UUID, str]] = asyncio.Queue(QUEUE_SIZE)
+        self._presence: asyncio.Queue[tuple[uuid.UUID, uuid.UUID, str, bool]] = asyncio.Queue(QUEUE_SIZE)
         self._waiters: dict[uuid.UUID, list[asyncio.Future[str]]] = {}
         self._listening: tuple[float, frozenset[uuid.UUID]] = (0.0, frozenset())
         self._task: asyncio.Task[None] | None = None
+        self._agents: asyncio.Task[None] | None = None
         self.dropped = 0
 
     # -- news of executions (called on the committing task: queue only) -----------------------
@@ -73,6 +76,13 @@ class EventBus:
                 waiter.set_result(state)
         try:
             self._news.put_nowait((execution_id, org_id, state))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def presence(self, link: AgentLink, online: bool) -> None:
+        """The hub's news of an agent's link (registered or forgotten): `agent.online` / `agent.offline`."""
+        try:
+            self._presence.put_nowait((link.agent_id, link.org_id, link.name, online))
         except asyncio.QueueFull:
             self.dropped += 1
 
@@ -170,13 +180,15 @@ class EventBus:
     def start(self) -> None:
         execution_states.LISTENERS.append(self.announce)
         self._task = asyncio.create_task(self._drain(), name="trigger-bus")
+        self._agents = asyncio.create_task(self._drain_presence(), name="trigger-bus-agents")
 
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):
             execution_states.LISTENERS.remove(self.announce)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=5.0)
+        for task in (self._task, self._agents):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task}, timeout=5.0)
 
     async def _drain(self) -> None:
         while True:
@@ -187,6 +199,19 @@ class EventBus:
                 await self._handle(news)
             except Exception:  # the bus goes on; the failure is in the log
                 log.exception("the trigger bus could not handle %d execution events", len(news))
+
+    async def _drain_presence(self) -> None:
+        while True:
+            agent_id, org_id, name, online = await self._presence.get()
+            if org_id not in await self._listening_orgs():
+                continue
+            event = "agent.online" if online else "agent.offline"
+            # One event per connection change: a reconnect is a new online event.
+            ident = f"{agent_id}:{event}:{time.time_ns()}"
+            try:
+                await self.publish(org_id, event, {"agent_id": str(agent_id), "name": name}, ident)
+            except Exception:  # the bus goes on; the failure is in the log
+                log.exception("the trigger bus could not publish %s", event)
 
     async def _handle(self, news: Iterable[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
         orgs = await self._listening_orgs()

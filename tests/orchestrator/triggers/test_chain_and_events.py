@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from orchestrator.services.execution_states import State
 from tests.orchestrator.conftest import TenantFactory
+from tests.orchestrator.test_dispatch import FakeAgent
 from tests.orchestrator.triggers._helpers import API, create, eventually, executions_of, finish, show, workflow
 
 
@@ -121,3 +122,19 @@ async def test_a_failed_execution_starts_the_subscriber_of_execution_failed(
     [reaction] = await eventually(lambda: executions_of(app, owner.org_id, handler))
     assert reaction.inputs["customer"] == "Watched"
     assert reaction.trigger["key"] == f"execution.failed:{execution_id}:failed"
+
+
+async def test_an_agent_coming_online_and_going_offline_are_bus_events(
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+) -> None:
+    owner = await tenant()
+    online, offline = await workflow(app, owner.org_id, "Online"), await workflow(app, owner.org_id, "Offline")
+    inputs = {"customer": "{{ event.payload.name }}"}
+    await create(client, owner.headers, online, "event", config={"name": "agent.online"}, inputs=inputs)
+    await create(client, owner.headers, offline, "event", config={"name": "agent.offline"}, inputs=inputs)
+    agent = FakeAgent(app, owner.org_id, "robot-7", beating=False).connect()
+    [came] = await eventually(lambda: executions_of(app, owner.org_id, online))
+    assert came.inputs["customer"] == "robot-7"
+    agent.gone()
+    [went] = await eventually(lambda: executions_of(app, owner.org_id, offline))
+    assert went.inputs["customer"] == "robot-7"
