@@ -40,7 +40,7 @@ from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.services.session_checkpoints import SessionCheckpoints
 from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings
-from orchestrator.triggers import EventBus, Firer, TriggerRunner, VaultKeys
+from orchestrator.triggers import EventBus, Firer, TriggerRunner, VaultKeys, register_shipped
 
 API_PREFIX = "/api/v1"
 
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.start_writer = starts
         # Triggers: one event, one execution (orchestrator/triggers); schedules and sources run
         # where their lease is held, webhooks, events and chains wherever they arrive.
+        register_shipped()  # the e-mail, files and database sources, and plugins' (rpa.trigger_sources)
         firer = Firer(db, starts, app.state.pin_cache)
         trigger_secrets = VaultKeys(db, lambda: vault_keys.keyring_for(settings, master_key))
         bus = EventBus(db, firer)

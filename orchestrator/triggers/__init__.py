@@ -19,7 +19,13 @@ from orchestrator.triggers._kinds import (
     config_model,
     parse_config,
 )
-from orchestrator.triggers._registry import register_source, source_class, source_kinds, unregister_source
+from orchestrator.triggers._registry import (
+    register_shipped,
+    register_source,
+    source_class,
+    source_kinds,
+    unregister_source,
+)
 from orchestrator.triggers._runner import Clock, TriggerRunner
 from orchestrator.triggers._schedule import Schedule
 from orchestrator.triggers._webhook import VaultKeys, sign, verify
@@ -43,6 +49,7 @@ __all__ = [
     "config_model",
     "map_inputs",
     "parse_config",
+    "register_shipped",
     "register_source",
     "sign",
     "source_class",

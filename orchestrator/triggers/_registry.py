@@ -28,6 +28,21 @@ def register_source(kind: str, cls: type[TriggerSource]) -> None:
     _SOURCES[kind] = cls
 
 
+def register_shipped() -> None:
+    """Register the sources shipped in `orchestrator.triggers.sources` (its `SOURCES` tuple of
+    classes, each with its `kind`) and those of plugins (entry points `rpa.trigger_sources`, each a
+    class). Called by the app before its runner starts."""
+    from importlib.metadata import entry_points
+
+    from orchestrator.triggers import sources
+
+    for cls in getattr(sources, "SOURCES", ()):
+        register_source(cls.kind, cls)
+    for point in entry_points(group="rpa.trigger_sources"):
+        cls = point.load()
+        register_source(cls.kind, cls)
+
+
 def unregister_source(kind: str) -> None:
     """Forget `kind` (tests that register a source of their own)."""
     _SOURCES.pop(kind, None)
