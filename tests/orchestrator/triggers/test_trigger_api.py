@@ -134,3 +134,18 @@ async def test_triggers_travel_with_the_workflow_and_arrive_paused(
     assert sorted(t["kind"] for t in listed) == ["chain", "schedule"]
     assert all(t["state"]["enabled"] is False for t in listed)
     assert next(t for t in listed if t["kind"] == "chain")["config"]["after_workflow"] == str(upstream)
+
+
+async def test_only_the_newest_events_are_kept(app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory) -> None:
+    owner = await tenant()
+    workflow_id = await workflow(app, owner.org_id)
+    trigger = await create(client, owner.headers, workflow_id, "event", config={"name": "x"}, inputs={"customer": "M"})
+    for n in range(5):
+        body = {"payload": {}, "key": f"k{n}"}
+        fired = await client.post(f"{API}/triggers/{trigger['id']}/fire", json=body, headers=owner.headers)
+        assert fired.json()["outcome"] == "started"
+    app.state.trigger_runner.events_kept = 3
+    await app.state.trigger_runner.prune()
+    kept = (await show(client, owner.headers, trigger["id"], events=10))["events"]
+    assert [e["key"] for e in kept] == ["k4", "k3", "k2"]
+    assert (await show(client, owner.headers, trigger["id"]))["state"]["fire_count"] == 5
