@@ -32,12 +32,14 @@ def _add_client_commands() -> None:
     # Registered by `main` only: the in-process tests of the local commands do not need them.
     from cli._cluster_commands import up
     from cli._remote_commands import exec_app, login
+    from cli._trigger_commands import trigger_app
     from cli._workflow_commands import workflow_app
 
     app.command("login")(login)
     app.command("up")(up)
     app.add_typer(exec_app, name="exec")
     app.add_typer(workflow_app, name="workflow")
+    app.add_typer(trigger_app, name="trigger")
 
 
 def _add_plugins() -> None:

@@ -40,6 +40,7 @@ from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.services.session_checkpoints import SessionCheckpoints
 from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings
+from orchestrator.triggers import EventBus, Firer, TriggerRunner, VaultKeys, register_shipped
 
 API_PREFIX = "/api/v1"
 
@@ -122,6 +123,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         starts = StartWriter(db, loop=commits, on_queued=lambda: dispatcher.kick(work=True))
         app.state.agent_hub, app.state.dispatcher, app.state.agent_writer = hub, dispatcher, writer
         app.state.start_writer = starts
+        # Triggers: one event, one execution (orchestrator/triggers); schedules and sources run
+        # where their lease is held, webhooks, events and chains wherever they arrive.
+        register_shipped()  # the e-mail, files and database sources, and plugins' (rpa.trigger_sources)
+        firer = Firer(db, starts, app.state.pin_cache)
+        trigger_secrets = VaultKeys(db, lambda: vault_keys.keyring_for(settings, master_key))
+        bus = EventBus(db, firer)
+        hub.on_presence = bus.presence  # agent.online / agent.offline on the bus
+        runner = TriggerRunner(
+            db,
+            firer,
+            secrets=trigger_secrets.reader,
+            hub=hub,
+            store=artifact_store(settings),
+            lease_s=settings.trigger_lease_s,
+            tick_s=settings.trigger_tick_s,
+            events_kept=settings.trigger_events_kept,
+        )
+        app.state.trigger_firer, app.state.trigger_bus, app.state.trigger_runner = firer, bus, runner
+        app.state.trigger_secrets = trigger_secrets
         app.state.lease_reaper = reaper
         app.state.artifact_purger = purger
         # How many agent handshakes do their database work at once (api/routes/agent_socket.py).
@@ -140,11 +160,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         purger.start()
         checkpoints.start()
         dispatcher.kick()  # executions queued before this start
+        bus.start()
+        if settings.triggers_run:
+            runner.start()
         storm_watch = asyncio.create_task(admission.watch(app.state.agent_handshake_gate))
         try:
             yield
         finally:
             storm_watch.cancel()
+            await runner.stop()
+            await bus.stop()
             during_storm(False)
             await checkpoints.stop()
             await purger.stop()

@@ -216,6 +216,27 @@ class Settings(BaseSettings):
             "executions of the first request, and stores nothing new."
         ),
     )
+    triggers_run: bool = Field(
+        default=True,
+        description=(
+            "Run schedule and source triggers in this process (leased per trigger: with several processes on "
+            "one database each trigger runs in one). Webhooks, events and chains are served either way."
+        ),
+    )
+    trigger_lease_s: float = Field(
+        default=15.0, ge=1, le=600, description="How long a process holds a trigger without renewing its lease."
+    )
+    trigger_tick_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often the trigger runner renews leases and looks for changes."
+    )
+    trigger_events_kept: int = Field(
+        default=1000, ge=10, le=1_000_000, description="Events kept per trigger (the newest; older are deleted)."
+    )
+    max_webhook_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest webhook body the server reads (a trigger's own `max_body_bytes` may be lower).",
+    )
     ai_credential: str = Field(
         default="anthropic",
         max_length=200,

@@ -43,12 +43,17 @@ ROUTE_LIMITS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("PATCH", r"/api/v1/credentials/[^/]+", "max_credential_body_bytes"),
         ("POST", r"/api/v1/credentials/[^/]+/rotate", "max_credential_body_bytes"),
         ("PUT", r"/api/v1/agents/me/artifacts/[^/]+", "max_artifact_bytes"),
+        ("POST", r"/api/v1/hooks/[^/]+", "max_webhook_body_bytes"),
     )
 )
 """(method, full path, the setting that limits its body); any other request: `max_body_bytes`."""
 
 _AGENT_ROUTES = frozenset({"max_artifact_bytes"})
 """Limits of routes whose caller authenticates with an agent key rather than an access token."""
+
+_TOKEN_IN_PATH = frozenset({"max_webhook_body_bytes"})
+"""Limits of routes whose credential is a token in the path (a webhook's URL), checked by the
+route before it reads the body: callers of services (GitHub, Stripe) send no access token."""
 
 
 class BodyTooLarge(HTTPException):
@@ -143,6 +148,8 @@ def _limit(scope: Scope, headers: dict[bytes, bytes]) -> int:
     settings: Settings = scope["app"].state.settings
     setting = limit_setting(scope["method"], scope["path"])
     limit: int = getattr(settings, setting)
+    if setting in _TOKEN_IN_PATH:
+        return limit
     if limit > settings.max_anonymous_body_bytes and not _authenticated(scope, headers, setting):
         limit = settings.max_anonymous_body_bytes
     return limit

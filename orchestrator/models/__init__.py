@@ -4,7 +4,7 @@ Each module holds one area; import a model from its module (`orchestrator.models
 The identity and audit models are re-exported here because every area uses them.
 """
 
-from orchestrator.models import agents, ai, executions, vault, workflows  # noqa: F401 - registers their tables
+from orchestrator.models import agents, ai, executions, triggers, vault, workflows  # noqa: F401 - registers their tables
 from orchestrator.models.audit import AuditEntry
 from orchestrator.models.identity import (
     AuthSession,

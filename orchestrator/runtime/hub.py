@@ -100,6 +100,9 @@ class AgentHub:
         self.on_free: Callable[..., None] = lambda work=False: None
         """Called when capacity may have appeared (a new link, a finished job), or with
         `work=True` when executions were requeued: the dispatcher's kick."""
+        self.on_presence: Callable[[AgentLink, bool], None] = lambda link, online: None
+        """Called when an agent's link is registered (True) or forgotten (False): the trigger
+        bus's `agent.online` / `agent.offline` (it only queues the news)."""
 
     # --- connections ----------------------------------------------------------------------------
 
@@ -110,6 +113,7 @@ class AgentHub:
         self._gone_since.pop(link.agent_id, None)
         self._shaking.pop(link.agent_id, None)
         self.on_free()
+        self.on_presence(link, True)
         return previous
 
     def connecting(self, agent_id: uuid.UUID) -> None:
@@ -132,6 +136,7 @@ class AgentHub:
         if self.links.get(link.agent_id) is link:
             del self.links[link.agent_id]
             self._gone_since[link.agent_id] = gone_since if gone_since is not None else time.monotonic()
+            self.on_presence(link, False)
 
     def link_of(self, agent_id: uuid.UUID | None) -> AgentLink | None:
         return self.links.get(agent_id) if agent_id is not None else None

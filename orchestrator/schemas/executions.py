@@ -62,6 +62,9 @@ class TriggeredBy(BaseModel):
 class TriggerPublic(BaseModel):
     type: str
     by: TriggeredBy | None = None
+    trigger_id: str | None = Field(default=None, description="The trigger that started it (not for manual starts).")
+    trigger_name: str | None = None
+    key: str | None = Field(default=None, description="The event's key (unique per trigger).")
 
 
 class AiUsagePublic(BaseModel):
@@ -127,7 +130,13 @@ class ExecutionPublic(BaseModel):
             inputs=row.inputs or {},
             outputs=row.outputs,
             error=row.error,
-            trigger=TriggerPublic(type=trigger.get("type", row.trigger_type), by=trigger.get("by")),
+            trigger=TriggerPublic(
+                type=trigger.get("type", row.trigger_type),
+                by=trigger.get("by"),
+                trigger_id=trigger.get("trigger_id"),
+                trigger_name=trigger.get("trigger_name"),
+                key=trigger.get("key"),
+            ),
             created_by=row.created_by,
             queued_at=row.queued_at,
             assigned_at=row.assigned_at,

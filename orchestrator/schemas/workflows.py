@@ -217,6 +217,18 @@ class BundleVersion(_Input):
     assets: AssetMap = Field(default_factory=dict, description="The files it was published with: path -> sha256.")
 
 
+class BundleTrigger(_Input):
+    """A trigger of an exported workflow (a chain names the workflow it follows by name; a webhook's
+    token is never exported: the imported one gets a new URL, shown by `rekey`)."""
+
+    kind: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    config: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    version: VersionNumber | None = None
+    enabled: bool = False
+
+
 class BundleWorkflow(_Input):
     name: Name
     description: Description = ""
@@ -227,6 +239,9 @@ class BundleWorkflow(_Input):
     assets: AssetMap = Field(default_factory=dict, description="The draft's files: path -> sha256.")
     contents: Annotated[dict[Sha256, str], Field(max_length=10_000)] = Field(
         default_factory=dict, description="sha256 -> the base64 bytes of every file the maps name."
+    )
+    triggers: Annotated[list[BundleTrigger], Field(max_length=1000)] = Field(
+        default_factory=list, description="Its triggers; imported paused."
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.base import utcnow
 from orchestrator.errors import Conflict, Invalid
+from orchestrator.models.triggers import Trigger
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.services import workflow_assets
 from orchestrator.services.audit import Actor, record
@@ -103,6 +104,7 @@ async def export_bundle(session: AsyncSession, org_id: uuid.UUID, workflow_id: u
                     for v in versions
                 ],
                 **await _assets_of(session, workflow, versions),
+                "triggers": await _triggers_of(session, workflow),
             }
         )
         names: list[str] = []
@@ -117,6 +119,65 @@ async def export_bundle(session: AsyncSession, org_id: uuid.UUID, workflow_id: u
             by_name = {w.name: w for w in called.all()}
             queue.extend(by_name[n] for n in names if n in by_name and by_name[n].id not in seen)
     return {"bundle": BUNDLE_TAG, "exported_at": utcnow(), "root": root.name, "workflows": entries}
+
+
+async def _triggers_of(session: AsyncSession, workflow: Workflow) -> list[dict[str, Any]]:
+    """The workflow's triggers, portable: a chain names the workflow it follows by name."""
+    rows = list(
+        await session.scalars(
+            select(Trigger).where(Trigger.org_id == workflow.org_id, Trigger.workflow_id == workflow.id)
+        )
+    )
+    exported = []
+    for row in rows:
+        config = copy.deepcopy(row.config)
+        if row.kind == "chain" and "after_workflow" in config:
+            upstream = await session.get(Workflow, uuid.UUID(str(config.pop("after_workflow"))))
+            config["after_workflow_name"] = upstream.name if upstream is not None else None
+        exported.append(
+            {
+                "kind": row.kind,
+                "name": row.name,
+                "config": config,
+                "inputs": copy.deepcopy(row.inputs),
+                "version": row.version,
+                "enabled": row.enabled,
+            }
+        )
+    return exported
+
+
+async def _import_triggers(
+    session: AsyncSession, org_id: uuid.UUID, actor: Actor, workflow: Workflow, triggers: list[dict[str, Any]]
+) -> None:
+    """Re-create exported triggers, paused (a schedule or source starts only once someone resumes
+    it; a webhook gets its URL from `rekey`). A chain to a workflow not in the organisation is left out."""
+    for entry in triggers:
+        config = copy.deepcopy(entry.get("config") or {})
+        if entry["kind"] == "chain":
+            upstream = await name_taken(session, org_id, str(config.pop("after_workflow_name", "") or ""))
+            if upstream is None:
+                continue
+            config["after_workflow"] = str(upstream)
+        session.add(
+            Trigger(
+                org_id=org_id,
+                workflow_id=workflow.id,
+                kind=entry["kind"],
+                name=entry["name"],
+                config=config,
+                inputs=copy.deepcopy(entry.get("inputs") or {}),
+                version=entry.get("version"),
+                enabled=False,
+                created_by=actor.id,
+                updated_by=actor.id,
+                fire_count=0,
+                refused_count=0,
+                status="",
+                cursor={},
+            )
+        )
+    await session.flush()
 
 
 async def _assets_of(session: AsyncSession, workflow: Workflow, versions: list[WorkflowVersion]) -> dict[str, Any]:
@@ -272,6 +333,7 @@ async def _create_from(
             )
         )
     await session.flush()
+    await _import_triggers(session, org_id, actor, workflow, list(entry.get("triggers") or []))
     await record(
         session,
         org_id=org_id,

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.db.session import defer_insert
@@ -195,6 +196,31 @@ class Recorded:
 
 _HISTORY = cast(Table, ExecutionTransition.__table__)
 
+Listener = Callable[[uuid.UUID, uuid.UUID, str], None]
+"""Told `(execution_id, org_id, state)` once a move to a state in `ANNOUNCED` is committed."""
+LISTENERS: list[Listener] = []
+"""Who hears of executions that started or ended (the trigger framework's event bus registers
+here: this layer may not import it). Called after the commit, never for a rolled-back move; a
+listener must only queue the news (it runs on the committing task)."""
+ANNOUNCED = frozenset({State.RUNNING, *TERMINAL_STATES})
+_NEWS = "rpa.execution_news"
+
+
+def _tell(session: Session) -> None:
+    news = session.info.pop(_NEWS, None)
+    if news:
+        for listener in tuple(LISTENERS):
+            for item in news:
+                listener(*item)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_NEWS, None)
+
+
+event.listen(Session, "after_commit", _tell)
+event.listen(Session, "after_rollback", _forget)
+
 
 async def transition(
     session: AsyncSession, execution: AnyExecution, to: str | State, *, reason: str, actor: Actor
@@ -221,6 +247,8 @@ async def transition(
     execution.history_seq = (execution.history_seq or 0) + 1
     row = _history(execution, source, rule.target, reason or rule.why, actor, now)
     defer_insert(session, _HISTORY, row)
+    if LISTENERS and rule.target in ANNOUNCED and rule.name != "resume":
+        session.sync_session.info.setdefault(_NEWS, []).append((execution.id, execution.org_id, rule.target.value))
     return Recorded(row["seq"], source.value, rule.target.value, row["reason"], actor.id, actor.name, now)
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, String, Table, cast, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, String, Table, bindparam, cast, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.base import new_id, utcnow
@@ -26,6 +26,7 @@ from orchestrator.db.read_cache import ReadCache
 from orchestrator.errors import Conflict, Invalid, NotFound
 from orchestrator.models.execution_records import ExecutionRecord, new_record
 from orchestrator.models.executions import PRIORITIES, Execution, ExecutionTransition
+from orchestrator.models.triggers import Trigger, TriggerEvent
 from orchestrator.schemas.pagination import capped_count
 from orchestrator.services import audit, credential_access, start_keys
 from orchestrator.services.audit import Actor
@@ -103,10 +104,20 @@ class NewExecution:
     audit: audit.Pending
     key: dict[str, Any] | None = None
     """The `Idempotency-Key` row of the request (`services/start_keys.py`), on its first execution."""
+    event: dict[str, Any] | None = None
+    """The `trigger_events` row of the event that started it: unique per (trigger, key), so a
+    repeated event makes the whole unit fail and stores nothing (`orchestrator/triggers`)."""
 
 
 _EXECUTIONS = typing.cast(Table, Execution.__table__)
 _TRANSITIONS = typing.cast(Table, ExecutionTransition.__table__)
+_TRIGGER_EVENTS = typing.cast(Table, TriggerEvent.__table__)
+_TRIGGERS = typing.cast(Table, Trigger.__table__)
+_FIRED = (
+    update(_TRIGGERS)
+    .where(_TRIGGERS.c.id == bindparam("tid"))
+    .values(fire_count=_TRIGGERS.c.fire_count + bindparam("n"), last_fired_at=bindparam("at"))
+)
 
 
 async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
@@ -117,6 +128,21 @@ async def queue_new(session: AsyncSession, news: list[NewExecution]) -> None:
     await session.execute(_TRANSITIONS.insert(), [new.history for new in news])
     await audit.record_many(session, [new.audit for new in news])
     await start_keys.store(session, [new.key for new in news if new.key is not None])
+    events = [new.event for new in news if new.event is not None]
+    if events:
+        await _store_trigger_events(session, events)
+
+
+async def _store_trigger_events(session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    """The events' rows (unique per trigger and key) and their triggers' counts, one statement each."""
+    await session.execute(_TRIGGER_EVENTS.insert(), events)
+    fired: dict[uuid.UUID, int] = {}
+    for event in events:
+        fired[event["trigger_id"]] = fired.get(event["trigger_id"], 0) + 1
+    await session.execute(
+        _FIRED,
+        [{"tid": trigger_id, "n": count, "at": utcnow()} for trigger_id, count in fired.items()],
+    )
 
 
 async def prepare_start(
@@ -130,6 +156,7 @@ async def prepare_start(
     priority: str | None = None,
     deadline_s: float | None = None,
     trigger: str = "manual",
+    trigger_data: dict[str, Any] | None = None,
     pins: dict[Any, PinnedVersion] | None = None,
     cache: ReadCache | None = None,
     role: str | None = None,
@@ -148,6 +175,9 @@ async def prepare_start(
             starter's; None: a start by no member) or the workflow may not use.
 
     `execution_id`: the id an agent gave an attended run it started itself (default: a new one).
+    `trigger` is what started it (`manual`, `webhook`, `schedule`, …; the `trigger_type` column)
+    and `trigger_data` what the execution's `trigger` JSON records besides (the trigger's id, the
+    event's key).
     """
     pinned = pins.get((workflow_id, version)) if pins is not None else None
     if pinned is None:
@@ -179,7 +209,7 @@ async def prepare_start(
         workflow_name=pinned.workflow_name,
         priority=PRIORITIES.index(priority_name),
         inputs=resolved,
-        trigger=_trigger(trigger, actor),
+        trigger={**_trigger(trigger, actor), **(trigger_data or {})},
         trigger_type=trigger,
         created_by=actor.id,
         created_at=now,

@@ -339,6 +339,15 @@ async def make_own_session(api: Api) -> dict[str, str]:
     return {"session_id": str(me["session_id"])}
 
 
+async def make_trigger(api: Api) -> dict[str, str]:
+    """A webhook trigger of the workflow factory's workflow."""
+    workflow = await api.objects("/workflows")
+    created = await api.call(
+        "POST", f"/workflows/{workflow['workflow_id']}/triggers", json={"name": _unique("hook"), "kind": "webhook"}
+    )
+    return {"trigger_id": str(created["id"])}
+
+
 FACTORIES: dict[str, Factory] = {
     "/workflows": make_workflow,
     "/executions": make_execution,
@@ -349,5 +358,6 @@ FACTORIES: dict[str, Factory] = {
     "/agents": make_agent,
     "/audit": make_audit_entry,
     "/auth": make_own_session,
+    "/triggers": make_trigger,
 }
 """Factories by route prefix; each returns the path-parameter values naming its object."""

@@ -60,7 +60,13 @@ async def test_start_pins_the_latest_version_and_resolves_inputs(
         "high",
     )
     assert body["inputs"] == {"customer": "ACME", "count": 3}
-    assert body["trigger"] == {"type": "manual", "by": {"id": str(owner.user_id), "name": owner.email}}
+    assert body["trigger"] == {
+        "type": "manual",
+        "by": {"id": str(owner.user_id), "name": owner.email},
+        "trigger_id": None,
+        "trigger_name": None,
+        "key": None,
+    }
     assert body["created_by"] == str(owner.user_id)
     assert body["waiting_reason"] is None
     assert body["queued_at"] is not None

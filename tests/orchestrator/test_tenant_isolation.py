@@ -60,6 +60,7 @@ PUBLIC: dict[str, str] = {
     "POST /auth/login": "logging in is how a caller gets a token",
     "POST /auth/refresh": "the refresh token in the body is the credential",
     "POST /agents/enroll": "a machine enrols before it has a key: the enrolment token in the body is the credential",
+    "POST /hooks/{token}": "a webhook's caller (GitHub, Stripe) has no access token: the URL's token is the credential",
 }
 """Routes a caller uses before holding an access token: no authentication, no permission."""
 
@@ -103,6 +104,10 @@ UNCOVERED: dict[str, str] = {
         "an invitation is addressed to an e-mail, not kept by the caller's organisation: "
         "test_invitations.py checks that anyone else's is a 404"
     ),
+    "POST /hooks/{token}": (
+        "the token names one trigger whatever the organisation: tests/orchestrator/triggers/test_webhook.py "
+        "checks that a wrong one is a 404 with the one error body"
+    ),
     "GET /templates/{template_id}": "templates are files shipped with the orchestrator, shared by every organisation",
     "POST /templates/{template_id}/instantiate": (
         "templates are files shipped with the orchestrator, shared by every organisation"
@@ -119,7 +124,9 @@ STORED_BY_AGENTS: tuple[str, ...] = (
 `_artifact` stores one the way the upload route does; `test_artifacts_of_another_organisation_*`
 covers them."""
 
-BODIES: dict[str, Any] = {}
+BODIES: dict[str, Any] = {
+    "POST /workflows/{workflow_id}/triggers": {"name": "probe", "kind": "webhook"},
+}
 """Request bodies for routes whose generated minimal body would not pass validation."""
 
 OBJECT_ROUTES = [r for r in ROUTES if r.params and r.label not in UNCOVERED and r.label not in STORED_BY_AGENTS]

@@ -119,7 +119,17 @@ async def test_export_follows_sub_flows_and_carries_no_secret_values(client: htt
     assert bundle["root"] == "Main"
     assert [w["name"] for w in bundle["workflows"]] == ["Main", "Sub A", "Old Sub", "Sub B"]
     main, sub_a = bundle["workflows"][0], bundle["workflows"][1]
-    assert set(main) == {"name", "description", "category", "tags", "draft", "versions", "assets", "contents"}
+    assert set(main) == {
+        "name",
+        "description",
+        "category",
+        "tags",
+        "draft",
+        "versions",
+        "assets",
+        "contents",
+        "triggers",
+    }
     assert (main["assets"], main["contents"]) == ({}, {})
     assert [(v["number"], v["note"], v["source_version"]) for v in main["versions"]] == [
         (1, "with the old sub-flow", None),

@@ -10,11 +10,14 @@ from orchestrator.api.routes import (
     audit,
     auth,
     credentials,
+    events,
     executions,
+    hooks,
     invitations,
     orgs,
     roles,
     templates,
+    triggers,
     users,
     workflow_assets,
     workflows,
@@ -22,7 +25,10 @@ from orchestrator.api.routes import (
 
 ROUTERS: list[APIRouter] = [
     executions.router,
+    hooks.router,  # webhook calls: a hot path, like starts
     workflows.router,
+    triggers.router,
+    events.router,
     workflow_assets.router,
     agents.router,
     auth.router,
