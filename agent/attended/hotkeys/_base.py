@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Protocol
 
 from agent.attended.hotkeys._combo import Hotkey
@@ -38,3 +40,19 @@ class HotkeyBackend(Protocol):
     def close(self) -> None:
         """Release every grab and stop the thread."""
         ...
+
+
+def run_commands(commands: queue.Queue[tuple[Callable[[], None], Future[None]]]) -> None:
+    """Run what other threads queued for a backend's own thread (which alone may touch its display
+    or message queue), each one's outcome set on its future."""
+    while True:
+        try:
+            command, done = commands.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            command()
+        except BaseException as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)

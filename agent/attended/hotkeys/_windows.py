@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from agent.attended.hotkeys._base import Callback, HotkeyConflict, HotkeyUnavailable
+from agent.attended.hotkeys._base import Callback, HotkeyConflict, HotkeyUnavailable, run_commands
 from agent.attended.hotkeys._combo import Hotkey
 
 _MODS = {"alt": 0x0001, "ctrl": 0x0002, "shift": 0x0004, "super": 0x0008}
@@ -110,17 +110,7 @@ if sys.platform == "win32":
                         found[1](found[0])
 
         def _run_commands(self) -> None:
-            while True:
-                try:
-                    command, done = self._commands.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    command()
-                except BaseException as exc:
-                    done.set_exception(exc)
-                else:
-                    done.set_result(None)
+            run_commands(self._commands)
 
         def _register(self, hotkey: Hotkey, callback: Callback) -> None:
             mods = _MOD_NOREPEAT

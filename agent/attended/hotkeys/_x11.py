@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from agent.attended.hotkeys._base import Callback, HotkeyConflict, HotkeyUnavailable
+from agent.attended.hotkeys._base import Callback, HotkeyConflict, HotkeyUnavailable, run_commands
 from agent.attended.hotkeys._combo import Hotkey
 
 log = logging.getLogger("rpa.agent.hotkeys")
@@ -122,17 +122,7 @@ class X11Hotkeys:
                 return
 
     def _run_commands(self) -> None:
-        while True:
-            try:
-                command, done = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                command()
-            except BaseException as exc:
-                done.set_exception(exc)
-            else:
-                done.set_result(None)
+        run_commands(self._commands)
 
     def _dispatch(self, event: Any) -> None:
         from Xlib import X
