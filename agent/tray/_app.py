@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSystemTrayIcon, QVBox
 from agent.attended import AttendedController, AttendedRunError, CachedFlow
 from agent.runtime import AgentRuntime, RuntimeStatus
 from agent.tray._forms import RunForm
+from agent.tray._notify import Notice, RunDetails, RunNotifier, run_outcome
+from agent.tray._settings import TraySettings
 from agent.tray._state import COLOURS, LABELS, TrayState, tray_state
 
 
@@ -68,11 +70,22 @@ class TrayApp:
         runtime: the agent runtime on this loop.
         controller: the attended controls (runs, hotkeys).
         use_tray: None: a tray icon when the desktop has a tray, else the fallback window.
+        settings: the person's choices (notifications on or off, ...); defaults when None.
     """
 
-    def __init__(self, runtime: AgentRuntime, controller: AttendedController, *, use_tray: bool | None = None) -> None:
+    def __init__(
+        self,
+        runtime: AgentRuntime,
+        controller: AttendedController,
+        *,
+        use_tray: bool | None = None,
+        settings: TraySettings | None = None,
+    ) -> None:
         self.runtime = runtime
         self.controller = controller
+        self.settings = settings or TraySettings()
+        self.last_notice: Notice | None = None
+        self.details: RunDetails | None = None
         self.menu = QMenu()
         self.menu.setObjectName("tray-menu")
         has_tray = QSystemTrayIcon.isSystemTrayAvailable() if use_tray is None else use_tray
@@ -82,9 +95,11 @@ class TrayApp:
         self.state: TrayState = "offline"
         if self.icon is not None:
             self.icon.setContextMenu(self.menu)
+            self.icon.messageClicked.connect(self._notice_clicked)
             self.icon.show()
         runtime.subscribe(self._on_status)
         controller.subscribe(lambda _c: self.refresh())
+        self.notifier = RunNotifier(controller, self.notify, lambda: self.settings.notifications)
         self.refresh()
 
     def _fallback_window(self) -> QWidget:
@@ -97,7 +112,15 @@ class TrayApp:
         self.status_label.setObjectName("status")
         button = QPushButton("Robot ▾")
         button.setMenu(self.menu)
+        # Notices land here when there is no tray to show them; a click opens the run's details.
+        self.notice_button = QPushButton()
+        self.notice_button.setObjectName("notice")
+        self.notice_button.setFlat(True)
+        self.notice_button.setStyleSheet("text-align: left")
+        self.notice_button.hide()
+        self.notice_button.clicked.connect(self._notice_clicked)
         layout.addWidget(self.status_label)
+        layout.addWidget(self.notice_button)
         layout.addWidget(button)
         window.show()
         return window
@@ -144,7 +167,9 @@ class TrayApp:
         stop.triggered.connect(self.controller.stop)
         last = self.menu.addMenu("Last runs")
         for previous in self.controller.last:
-            last.addAction(QAction(f"{previous.flow.name} — {self._outcome(previous)}", last))
+            entry = QAction(f"{previous.flow.name} — {self._outcome(previous)}", last)
+            entry.triggered.connect(lambda _checked=False, e=previous.execution_id: self.open_details(e))
+            last.addAction(entry)
         self.menu.addSeparator()
         for where, problem in self.controller.problems.items():
             self.menu.addAction(f"Hotkey problem ({where}): {problem}").setEnabled(False)
@@ -173,8 +198,37 @@ class TrayApp:
             if self.icon is not None:
                 self.icon.showMessage("RPA agent", str(exc), QSystemTrayIcon.MessageIcon.Warning)
 
+    def notify(self, notice: Notice) -> None:
+        """Show a notice: the tray's balloon, or the fallback window's status line."""
+        self.last_notice = notice
+        if self.icon is not None:
+            kind = QSystemTrayIcon.MessageIcon.Warning if notice.warning else QSystemTrayIcon.MessageIcon.Information
+            self.icon.showMessage(notice.title, notice.message, kind)
+        if self.window is not None:
+            self.notice_button.setText(f"{notice.title}: {notice.message}  (details…)")
+            self.notice_button.setStyleSheet("text-align: left" + ("; color: #d13a2f" if notice.warning else ""))
+            self.notice_button.show()
+
+    def _notice_clicked(self) -> None:
+        if self.last_notice is not None:
+            self.open_details(self.last_notice.execution_id)
+
+    def open_details(self, execution_id: str) -> RunDetails | None:
+        """Open the details of one of the last runs (None when it is not among them)."""
+        run = next((r for r in self.controller.last if r.execution_id == execution_id), None)
+        if run is None:
+            return None
+        if self.details is not None:
+            self.details.close()
+        self.details = RunDetails(run_outcome(self.runtime, run))
+        self.details.show()
+        self.details.raise_()
+        return self.details
+
     def close(self) -> None:
         """Hide everything."""
+        if self.details is not None:
+            self.details.close()
         self.banner.close()
         if self.icon is not None:
             self.icon.hide()
