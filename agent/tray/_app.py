@@ -7,15 +7,20 @@ each change rebuilds the menu and the icon. The runtime runs on the same event l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSystemTrayIcon, QVBoxLayout, QWidget
 
 from agent.attended import AttendedController, AttendedRunError, CachedFlow
 from agent.runtime import AgentRuntime, RuntimeStatus
+from agent.tray._autostart import set_autostart
 from agent.tray._forms import RunForm
 from agent.tray._notify import Notice, RunDetails, RunNotifier, run_outcome
-from agent.tray._settings import TraySettings
+from agent.tray._settings import TraySettings, save_settings
+from agent.tray._settings_dialog import SettingsDialog
 from agent.tray._state import COLOURS, LABELS, TrayState, tray_state
 
 
@@ -71,6 +76,8 @@ class TrayApp:
         controller: the attended controls (runs, hotkeys).
         use_tray: None: a tray icon when the desktop has a tray, else the fallback window.
         settings: the person's choices (notifications on or off, ...); defaults when None.
+        settings_folder: where Settings… saves them (None: not saved, e.g. in tests).
+        on_quit: the menu's Quit (None: no Quit entry).
     """
 
     def __init__(
@@ -80,12 +87,17 @@ class TrayApp:
         *,
         use_tray: bool | None = None,
         settings: TraySettings | None = None,
+        settings_folder: Path | None = None,
+        on_quit: Callable[[], object] | None = None,
     ) -> None:
         self.runtime = runtime
         self.controller = controller
         self.settings = settings or TraySettings()
         self.last_notice: Notice | None = None
         self.details: RunDetails | None = None
+        self.settings_folder = settings_folder
+        self.settings_dialog: SettingsDialog | None = None
+        self.on_quit = on_quit
         self.menu = QMenu()
         self.menu.setObjectName("tray-menu")
         has_tray = QSystemTrayIcon.isSystemTrayAvailable() if use_tray is None else use_tray
@@ -173,6 +185,9 @@ class TrayApp:
         self.menu.addSeparator()
         for where, problem in self.controller.problems.items():
             self.menu.addAction(f"Hotkey problem ({where}): {problem}").setEnabled(False)
+        self.menu.addAction("Settings…").triggered.connect(self.open_settings)
+        if self.on_quit is not None:
+            self.menu.addAction("Quit").triggered.connect(self.on_quit)
 
     def _outcome(self, run: object) -> str:
         from agent.attended import AttendedRun
@@ -225,10 +240,40 @@ class TrayApp:
         self.details.raise_()
         return self.details
 
+    def open_settings(self) -> SettingsDialog:
+        """Show the Settings dialog (non-modal: the agent keeps running); Save applies at once."""
+        if self.settings_dialog is not None:
+            self.settings_dialog.close()
+        flows = {flow.name: flow.hotkey for flow in self.controller.cache.all() if flow.hotkey}
+        dialog = SettingsDialog(self.settings, flows)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.chosen()))
+        self.settings_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def apply_settings(self, settings: TraySettings) -> None:
+        """Save `settings` and apply them: user, hotkeys (registered again), start at login, notifications."""
+        previous, self.settings = self.settings, settings
+        if self.settings_folder is not None:
+            save_settings(self.settings_folder, settings)
+        if settings.start_at_login != previous.start_at_login:
+            set_autostart(settings.start_at_login)
+        controller = self.controller
+        controller.user_id = settings.user_id
+        if (settings.pause_hotkey, settings.stop_hotkey) != (controller.pause_hotkey, controller.stop_hotkey):
+            controller.pause_hotkey, controller.stop_hotkey = settings.pause_hotkey, settings.stop_hotkey
+            self.banner.pause_hotkey, self.banner.stop_hotkey = settings.pause_hotkey, settings.stop_hotkey
+            if controller.hotkeys is not None:
+                for hotkey in list(controller.hotkeys.purposes):
+                    controller.hotkeys.unregister(hotkey)
+                controller.bind()
+        self.refresh()
+
     def close(self) -> None:
         """Hide everything."""
-        if self.details is not None:
-            self.details.close()
+        for dialog in (self.details, self.settings_dialog):
+            if dialog is not None:
+                dialog.close()
         self.banner.close()
         if self.icon is not None:
             self.icon.hide()

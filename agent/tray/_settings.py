@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.attended.hotkeys import HotkeyError, format_hotkey, parse_hotkey
+from agent.attended.hotkeys import Hotkey, HotkeyError, format_hotkey, parse_hotkey
 
 SETTINGS_FILE = "tray-settings.json"
 
@@ -35,17 +36,33 @@ class TraySettings(BaseModel):
     favourites: list[str] = Field(default_factory=list, description="Workflow ids pinned to the top of the menu.")
 
 
-def check_hotkeys(pause: str, stop: str) -> dict[str, str]:
-    """Problems with the pause and stop hotkeys, by `pause` / `stop`: unparsable, or the same combination."""
+def check_hotkeys(pause: str, stop: str, flows: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Problems with the pause and stop hotkeys, by `pause` / `stop`.
+
+    Args:
+        pause: the pause/resume combination, as typed.
+        stop: the stop combination, as typed.
+        flows: the cached flows' hotkeys, flow name -> combination (a clash with one is a conflict).
+
+    Returns:
+        An unparsable combination, the two being the same, or one a flow already uses, in words.
+    """
     problems: dict[str, str] = {}
-    parsed = {}
+    taken: dict[Hotkey, str] = {}
+    for name, text in (flows or {}).items():
+        try:
+            taken[parse_hotkey(text)] = f"the hotkey of flow '{name}'"
+        except HotkeyError:
+            continue  # the flow's own problem, said in the menu
     for purpose, text in (("pause", pause), ("stop", stop)):
         try:
-            parsed[purpose] = parse_hotkey(text)
+            hotkey = parse_hotkey(text)
         except HotkeyError as exc:
             problems[purpose] = str(exc)
-    if len(parsed) == 2 and parsed["pause"] == parsed["stop"]:
-        problems["stop"] = f"{format_hotkey(parsed['stop'])} is already the pause hotkey"
+            continue
+        if hotkey in taken:
+            problems[purpose] = f"{format_hotkey(hotkey)} is already {taken[hotkey]}"
+        taken.setdefault(hotkey, f"the {purpose} hotkey")
     return problems
 
 
@@ -60,8 +77,11 @@ def load_settings(folder: Path) -> TraySettings:
         return TraySettings()
     try:
         return TraySettings.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, ValidationError) as exc:
-        raise SettingsError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        said = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"{path}: {said}") from None
+    except ValueError as exc:
+        raise SettingsError(f"{path}: not valid JSON ({exc})") from None
 
 
 def save_settings(folder: Path, settings: TraySettings) -> Path:

@@ -52,7 +52,7 @@ async def test_a_run_from_the_fallback_window_shows_state_and_banner(qtbot: Any,
         assert app.window is not None
         assert app.window.isVisible()
         assert app.state == "offline"
-        assert _menu_texts(app) == ["Run", "Pause", "Stop", "Last runs"]
+        assert _menu_texts(app) == ["Run", "Pause", "Stop", "Last runs", "Settings…"]
         run_menu = app.menu.actions()[0].menu()
         assert [a.text() for a in run_menu.actions()] == ["Month end\tCtrl+Alt+Shift+M"]
         assert not app.menu.actions()[1].isEnabled()
