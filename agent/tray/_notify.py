@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QFontDatabase
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from agent.attended import AttendedController, AttendedRun
@@ -110,6 +110,7 @@ class RunDetails(QDialog):
         self.logs = QPlainTextEdit("\n".join(outcome.logs) or "(no log lines)")
         self.logs.setObjectName("logs")
         self.logs.setReadOnly(True)
+        self.logs.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         layout.addWidget(self.logs)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.open_artifacts = buttons.addButton("Open artifacts folder", QDialogButtonBox.ButtonRole.ActionRole)

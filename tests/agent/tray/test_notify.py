@@ -29,6 +29,7 @@ FAILING = {
     ],
     "edges": [{"from": "look", "to": "fail"}],
 }
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "tray"
 FLOW_ID = "0b6f7c3e-2f4a-4d8e-9c1a-5e6f7a8b9c00"
 
 
@@ -149,6 +150,24 @@ async def test_notifications_can_be_turned_off(qtbot: Any, tmp_path: Path) -> No
         await until(lambda: app.last_notice is not None and app.last_notice.title == "Run failed", what="the notice")
         assert app.last_notice is not None
         assert app.last_notice.execution_id == second.execution_id
+    finally:
+        app.close()
+        await controller.runtime.stop()
+
+
+async def test_screenshots_of_a_notice_and_the_run_details(qtbot: Any, tmp_path: Path) -> None:
+    docs = DOCS
+    docs.mkdir(parents=True, exist_ok=True)
+    controller = _controller(tmp_path, FAILING)
+    app = TrayApp(controller.runtime, controller)
+    try:
+        await _run(app)
+        assert app.window is not None
+        app.window.resize(420, 120)
+        assert app.window.grab().save(str(docs / "notice.png"))
+        app.notice_button.click()
+        assert app.details is not None
+        assert app.details.grab().save(str(docs / "run-details.png"))
     finally:
         app.close()
         await controller.runtime.stop()

@@ -103,3 +103,16 @@ async def test_the_settings_dialog_checks_and_applies_at_once(qtbot: Any, tmp_pa
     finally:
         app.close()
         await controller.runtime.stop()
+
+
+def test_screenshot_of_the_settings_dialog(qtbot: Any) -> None:
+    from agent.tray._settings_dialog import SettingsDialog
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "tray"
+    docs.mkdir(parents=True, exist_ok=True)
+    dialog = SettingsDialog(TraySettings(url="https://rpa.example", user_id="u-42"), {"Month end": "Ctrl+Alt+Shift+M"})
+    qtbot.addWidget(dialog)
+    dialog.stop.setText("Ctrl+Alt+Shift+M")
+    dialog._accept()
+    dialog.adjustSize()
+    assert dialog.grab().save(str(docs / "settings.png"))
