@@ -7,21 +7,25 @@ each change rebuilds the menu and the icon. The runtime runs on the same event l
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSystemTrayIcon, QVBoxLayout, QWidget
 
 from agent.attended import AttendedController, AttendedRunError, CachedFlow
-from agent.runtime import AgentRuntime, RuntimeStatus
+from agent.runtime import AgentRuntime, RuntimeState, RuntimeStatus
 from agent.tray._autostart import set_autostart
+from agent.tray._flows_menu import RunMenu, recent_flows
 from agent.tray._forms import RunForm
 from agent.tray._notify import Notice, RunDetails, RunNotifier, run_outcome
 from agent.tray._settings import TraySettings, save_settings
 from agent.tray._settings_dialog import SettingsDialog
 from agent.tray._state import COLOURS, LABELS, TrayState, tray_state
+from agent.tray._sync import SyncResult, sync_flows
+from shared.client import ApiClient, ApiError
 
 
 def state_icon(state: TrayState, size: int = 64) -> QIcon:
@@ -78,6 +82,9 @@ class TrayApp:
         settings: the person's choices (notifications on or off, ...); defaults when None.
         settings_folder: where Settings… saves them (None: not saved, e.g. in tests).
         on_quit: the menu's Quit (None: no Quit entry).
+        flows_client: the signed-in user's API client, to fetch the flows on connect, every
+            `refresh_minutes` and from Refresh flows (None: the cache is filled elsewhere).
+        refresh_minutes: how often the flows are fetched again.
     """
 
     def __init__(
@@ -89,6 +96,8 @@ class TrayApp:
         settings: TraySettings | None = None,
         settings_folder: Path | None = None,
         on_quit: Callable[[], object] | None = None,
+        flows_client: Callable[[], ApiClient] | None = None,
+        refresh_minutes: float = 15,
     ) -> None:
         self.runtime = runtime
         self.controller = controller
@@ -98,6 +107,18 @@ class TrayApp:
         self.settings_folder = settings_folder
         self.settings_dialog: SettingsDialog | None = None
         self.on_quit = on_quit
+        self.flows_client = flows_client
+        self.sync_problem: str | None = None
+        self.syncing: asyncio.Task[SyncResult | None] | None = None
+        run_menu = QMenu("Run")
+        run_menu.setObjectName("menu-run")
+        refresh = self.start_flow_refresh if flows_client is not None else None
+        self.run_menu = RunMenu(run_menu, self.run_with_form, self.toggle_favourite, refresh)
+        self.timer = QTimer()
+        self.timer.timeout.connect(self.start_flow_refresh)
+        if flows_client is not None:
+            self.timer.start(int(refresh_minutes * 60_000))
+        self._connected = False
         self.menu = QMenu()
         self.menu.setObjectName("tray-menu")
         has_tray = QSystemTrayIcon.isSystemTrayAvailable() if use_tray is None else use_tray
@@ -137,8 +158,52 @@ class TrayApp:
         window.show()
         return window
 
-    def _on_status(self, _status: RuntimeStatus) -> None:
+    def _on_status(self, status: RuntimeStatus) -> None:
+        connected = status.state is RuntimeState.CONNECTED
+        if connected and not self._connected:
+            self.start_flow_refresh()  # on each (re)connection
+        self._connected = connected
         self.refresh()
+
+    def start_flow_refresh(self) -> None:
+        """Fetch the flows in the background unless a fetch goes on already."""
+        if self.flows_client is None or (self.syncing is not None and not self.syncing.done()):
+            return
+        self.syncing = asyncio.ensure_future(self.refresh_flows())
+
+    async def refresh_flows(self) -> SyncResult | None:
+        """Fetch the published flows into the cache (in a worker thread), then rebuild the menu and
+        register the hotkeys again. A failure is shown in the Run menu; the cache stays as it was."""
+        if self.flows_client is None:
+            return None
+        try:
+            result = await asyncio.to_thread(sync_flows, self.flows_client(), self.controller.cache)
+        except (ApiError, OSError, ValueError) as exc:
+            self.sync_problem = str(exc)
+            self.refresh()
+            return None
+        self.sync_problem = None
+        if result.fetched:
+            self._rebind_hotkeys()
+        self.refresh()
+        return result
+
+    def _rebind_hotkeys(self) -> None:
+        hotkeys = self.controller.hotkeys
+        if hotkeys is None:
+            return
+        for hotkey in list(hotkeys.purposes):
+            hotkeys.unregister(hotkey)
+        self.controller.bind()
+
+    def toggle_favourite(self, workflow_id: str) -> None:
+        """Pin a flow to the top of the Run menu, or unpin it (saved with the settings)."""
+        favourites = list(self.settings.favourites)
+        if workflow_id in favourites:
+            favourites.remove(workflow_id)
+        else:
+            favourites.append(workflow_id)
+        self.apply_settings(self.settings.model_copy(update={"favourites": favourites}))
 
     def refresh(self) -> None:
         """Follow the runtime and the controller: icon, tooltip, menu and banner."""
@@ -160,15 +225,10 @@ class TrayApp:
 
     def _build_menu(self) -> None:
         self.menu.clear()
-        flows = self.menu.addMenu("Run")
-        flows.setObjectName("menu-run")
+        self.menu.addMenu(self.run_menu.menu)
         cached = self.controller.cache.all()
-        for flow in cached:
-            hotkey = f"\t{flow.hotkey}" if flow.hotkey else ""
-            action = flows.addAction(f"{flow.name}{hotkey}")
-            action.triggered.connect(lambda _checked=False, f=flow: self.run_with_form(f))
-        if not cached:
-            flows.addAction("(no flows cached yet)").setEnabled(False)
+        recent = recent_flows(list(self.controller.last), cached)
+        self.run_menu.fill(cached, self.settings.favourites, recent, self.sync_problem)
         run = self.controller.current
         running = run is not None and run.running
         pause = self.menu.addAction("Resume" if running and run is not None and run.paused else "Pause")
@@ -263,14 +323,14 @@ class TrayApp:
         if (settings.pause_hotkey, settings.stop_hotkey) != (controller.pause_hotkey, controller.stop_hotkey):
             controller.pause_hotkey, controller.stop_hotkey = settings.pause_hotkey, settings.stop_hotkey
             self.banner.pause_hotkey, self.banner.stop_hotkey = settings.pause_hotkey, settings.stop_hotkey
-            if controller.hotkeys is not None:
-                for hotkey in list(controller.hotkeys.purposes):
-                    controller.hotkeys.unregister(hotkey)
-                controller.bind()
+            self._rebind_hotkeys()
         self.refresh()
 
     def close(self) -> None:
         """Hide everything."""
+        self.timer.stop()
+        if self.syncing is not None:
+            self.syncing.cancel()
         for dialog in (self.details, self.settings_dialog):
             if dialog is not None:
                 dialog.close()

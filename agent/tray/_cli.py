@@ -41,6 +41,7 @@ def tray(
     from agent.tray._app import TrayApp
     from agent.tray._dialogs import QtDialogHost
     from agent.tray._settings import SettingsError, load_settings
+    from shared.client import ApiClient
 
     os.umask(0o077)
     try:
@@ -92,7 +93,14 @@ def tray(
         runtime.start()
 
     with loop:
-        app = TrayApp(runtime, controller, settings=settings, settings_folder=agent_home(), on_quit=application.quit)
+        app = TrayApp(
+            runtime,
+            controller,
+            settings=settings,
+            settings_folder=agent_home(),
+            on_quit=application.quit,
+            flows_client=ApiClient.from_session,  # `rpa login`'s session: the flows this user may run
+        )
         loop.create_task(start())
         try:
             loop.run_forever()
