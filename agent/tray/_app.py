@@ -23,6 +23,7 @@ from agent.tray._forms import RunForm
 from agent.tray._notify import Notice, RunDetails, RunNotifier, run_outcome
 from agent.tray._settings import TraySettings, save_settings
 from agent.tray._settings_dialog import SettingsDialog
+from agent.tray._signin import SignInDialog
 from agent.tray._state import COLOURS, LABELS, TrayState, tray_state
 from agent.tray._sync import SyncResult, sync_flows
 from shared.client import ApiClient, ApiError
@@ -106,6 +107,7 @@ class TrayApp:
         self.details: RunDetails | None = None
         self.settings_folder = settings_folder
         self.settings_dialog: SettingsDialog | None = None
+        self.sign_in_dialog: SignInDialog | None = None
         self.on_quit = on_quit
         self.flows_client = flows_client
         self.sync_problem: str | None = None
@@ -245,6 +247,7 @@ class TrayApp:
         self.menu.addSeparator()
         for where, problem in self.controller.problems.items():
             self.menu.addAction(f"Hotkey problem ({where}): {problem}").setEnabled(False)
+        self.menu.addAction("Sign in…").triggered.connect(self.open_sign_in)
         self.menu.addAction("Settings…").triggered.connect(self.open_settings)
         if self.on_quit is not None:
             self.menu.addAction("Quit").triggered.connect(self.on_quit)
@@ -300,6 +303,26 @@ class TrayApp:
         self.details.raise_()
         return self.details
 
+    def open_sign_in(self) -> SignInDialog:
+        """Show the sign-in dialog; once signed in, runs are reported for that user and their
+        organisation's flows are fetched."""
+        if self.sign_in_dialog is not None:
+            self.sign_in_dialog.close()
+        dialog = SignInDialog(self.settings.url or self.runtime.config.url)
+        dialog.accepted.connect(lambda: self._signed_in(dialog))
+        self.sign_in_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _signed_in(self, dialog: SignInDialog) -> None:
+        client = dialog.client
+        if client is None:
+            return
+        self.flows_client = lambda: client
+        self.run_menu.refresh = self.start_flow_refresh
+        self.apply_settings(self.settings.model_copy(update={"user_id": str(dialog.me.get("user_id"))}))
+        self.start_flow_refresh()
+
     def open_settings(self) -> SettingsDialog:
         """Show the Settings dialog (non-modal: the agent keeps running); Save applies at once."""
         if self.settings_dialog is not None:
@@ -331,7 +354,7 @@ class TrayApp:
         self.timer.stop()
         if self.syncing is not None:
             self.syncing.cancel()
-        for dialog in (self.details, self.settings_dialog):
+        for dialog in (self.details, self.settings_dialog, self.sign_in_dialog):
             if dialog is not None:
                 dialog.close()
         self.banner.close()
