@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSystemTrayIcon, QVBox
 from agent.attended import AttendedController, AttendedRunError, CachedFlow
 from agent.runtime import AgentRuntime, RuntimeState, RuntimeStatus
 from agent.tray._autostart import set_autostart
+from agent.tray._enrol import EnrolDialog
 from agent.tray._flows_menu import RunMenu, recent_flows
 from agent.tray._forms import RunForm
 from agent.tray._notify import Notice, RunDetails, RunNotifier, run_outcome
@@ -108,6 +109,7 @@ class TrayApp:
         self.settings_folder = settings_folder
         self.settings_dialog: SettingsDialog | None = None
         self.sign_in_dialog: SignInDialog | None = None
+        self.enrol_dialog: EnrolDialog | None = None
         self.on_quit = on_quit
         self.flows_client = flows_client
         self.sync_problem: str | None = None
@@ -248,6 +250,7 @@ class TrayApp:
         for where, problem in self.controller.problems.items():
             self.menu.addAction(f"Hotkey problem ({where}): {problem}").setEnabled(False)
         self.menu.addAction("Sign in…").triggered.connect(self.open_sign_in)
+        self.menu.addAction("Enrol this machine…").triggered.connect(self.open_enrol)
         self.menu.addAction("Settings…").triggered.connect(self.open_settings)
         if self.on_quit is not None:
             self.menu.addAction("Quit").triggered.connect(self.on_quit)
@@ -323,6 +326,22 @@ class TrayApp:
         self.apply_settings(self.settings.model_copy(update={"user_id": str(dialog.me.get("user_id"))}))
         self.start_flow_refresh()
 
+    def open_enrol(self) -> EnrolDialog:
+        """Show the enrolment dialog (an enrolment token becomes this machine's agent key, kept in
+        the OS keyring); the tray connects as the new agent at its next start."""
+        if self.enrol_dialog is not None:
+            self.enrol_dialog.close()
+        dialog = EnrolDialog(self.settings.url or self.runtime.config.url)
+        dialog.accepted.connect(lambda: self._enrolled(dialog))
+        self.enrol_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _enrolled(self, dialog: EnrolDialog) -> None:
+        if dialog.identity is not None:
+            who = f"{dialog.identity.name} ({dialog.identity.agent_id})"
+            self.notify(Notice("", "Enrolled", f"This machine is agent {who}; restart the tray to connect as it"))
+
     def open_settings(self) -> SettingsDialog:
         """Show the Settings dialog (non-modal: the agent keeps running); Save applies at once."""
         if self.settings_dialog is not None:
@@ -354,7 +373,7 @@ class TrayApp:
         self.timer.stop()
         if self.syncing is not None:
             self.syncing.cancel()
-        for dialog in (self.details, self.settings_dialog, self.sign_in_dialog):
+        for dialog in (self.details, self.settings_dialog, self.sign_in_dialog, self.enrol_dialog):
             if dialog is not None:
                 dialog.close()
         self.banner.close()

@@ -52,7 +52,7 @@ async def test_a_run_from_the_fallback_window_shows_state_and_banner(qtbot: Any,
         assert app.window is not None
         assert app.window.isVisible()
         assert app.state == "offline"
-        assert _menu_texts(app) == ["Run", "Pause", "Stop", "Last runs", "Sign in…", "Settings…"]
+        assert _menu_texts(app) == ["Run", "Pause", "Stop", "Last runs", "Sign in…", "Enrol this machine…", "Settings…"]
         assert app.menu.actions()[0].menu() is app.run_menu.menu
         assert app.run_menu.visible_flows() == ["Month end\tCtrl+Alt+Shift+M"]
         assert not app.menu.actions()[1].isEnabled()
