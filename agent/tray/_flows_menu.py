@@ -52,6 +52,7 @@ class RunMenu:
         self.search.setObjectName("flow-search")
         self.search.setPlaceholderText("Search flows…")
         self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(220)
         self.search.textChanged.connect(self.filter)
         # Kept across rebuilds (owned by `holder`, not the menu: `menu.clear()` only removes it).
         self.holder = QObject()

@@ -90,3 +90,16 @@ async def test_sign_in_with_password_and_totp_then_flows_are_fetched(
     finally:
         app.close()
         await controller.runtime.stop()
+
+
+def test_screenshot_of_the_sign_in_dialog(qtbot: Any) -> None:
+    from agent.tray._signin import SignInDialog
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "tray"
+    dialog = SignInDialog("https://rpa.example", "ann@example.com")
+    qtbot.addWidget(dialog)
+    dialog.password.setText("secret")
+    dialog._show_code(True)
+    dialog.problem.setText("This account needs the code from its authenticator app.")
+    dialog.adjustSize()
+    assert dialog.grab().save(str(docs / "sign-in.png"))

@@ -23,6 +23,7 @@ from tests.orchestrator.conftest import TenantFactory, app, settings, sqlite_tem
 
 __all__ = ["app", "live", "settings", "sqlite_template", "tenant"]  # fixtures used here
 
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "tray"
 INPUTS = {"customer": {"type": "string", "required": True}}
 
 
@@ -119,6 +120,8 @@ async def test_search_favourites_and_recent_in_the_run_menu(qtbot: Any, tmp_path
         await asyncio.wait_for(run.wait(), 10)
         app.refresh()
         assert app.run_menu.visible_flows() == ["★ Payroll", "Month end", "Invoices", "Month end", "Payroll"]
+        app.run_menu.menu.adjustSize()
+        assert app.run_menu.menu.grab().save(str(DOCS / "run-menu.png"))
         app.run_menu.search.setText("pay")  # the search stays across menu rebuilds
         app.refresh()
         assert app.run_menu.visible_flows() == ["★ Payroll", "Payroll"]
