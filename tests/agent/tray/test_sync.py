@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from agent.attended import AttendedController, FlowCache
+from agent.runtime import RuntimeState, RuntimeStatus
 from agent.tray import TrayApp
 from agent.tray._settings import load_settings
 from shared.client import ApiClient
@@ -60,7 +61,11 @@ async def test_flows_come_from_the_orchestrator_into_the_offline_cache(
     app = TrayApp(controller.runtime, controller, flows_client=lambda: client, settings_folder=tmp_path / "home")
     try:
         assert app.run_menu.visible_flows() == []
-        result = await app.refresh_flows()
+        assert app.timer.isActive()
+        assert app.timer.interval() == 15 * 60_000
+        app._on_status(RuntimeStatus(RuntimeState.CONNECTED))  # a connection starts a fetch
+        assert app.syncing is not None
+        result = await app.syncing
         assert result is not None
         assert sorted(f.name for f in result.fetched) == ["Invoices", "Month end"]  # not the draft
         cached = cache.get(month_id)
