@@ -119,9 +119,10 @@ class TrayApp:
         refresh = self.start_flow_refresh if flows_client is not None else None
         self.run_menu = RunMenu(run_menu, self.run_with_form, self.toggle_favourite, refresh)
         self.timer = QTimer()
+        self.timer.setInterval(int(refresh_minutes * 60_000))
         self.timer.timeout.connect(self.start_flow_refresh)
         if flows_client is not None:
-            self.timer.start(int(refresh_minutes * 60_000))
+            self.timer.start()
         self._connected = False
         self.menu = QMenu()
         self.menu.setObjectName("tray-menu")
@@ -323,6 +324,7 @@ class TrayApp:
             return
         self.flows_client = lambda: client
         self.run_menu.refresh = self.start_flow_refresh
+        self.timer.start()
         self.apply_settings(self.settings.model_copy(update={"user_id": str(dialog.me.get("user_id"))}))
         self.start_flow_refresh()
 

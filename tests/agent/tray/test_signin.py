@@ -56,6 +56,7 @@ async def test_sign_in_with_password_and_totp_then_flows_are_fetched(
     controller = AttendedController(make_runtime(tmp_path, ReportingOrchestrator()), cache, user_id=None)
     app = TrayApp(controller.runtime, controller, settings_folder=tmp_path / "home")
     try:
+        assert not app.timer.isActive()  # no session yet
         next(a for a in app.menu.actions() if a.text() == "Sign in…").trigger()
         dialog = app.sign_in_dialog
         assert dialog is not None
@@ -84,6 +85,7 @@ async def test_sign_in_with_password_and_totp_then_flows_are_fetched(
         assert PASSWORD not in kept.read_text()
         assert json.loads(kept.read_text())["url"] == str(live.base_url).rstrip("/")
         assert app.syncing is not None
+        assert app.timer.isActive()  # fetched again every 15 minutes from now on
         await app.syncing
         assert app.run_menu.visible_flows() == ["Month end"]
         assert "Refresh flows" in [a.text() for a in app.run_menu.menu.actions()]
