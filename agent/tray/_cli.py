@@ -40,6 +40,8 @@ def tray(
     from agent.runtime import AgentConfig, AgentRuntime
     from agent.tray._app import TrayApp
     from agent.tray._dialogs import QtDialogHost
+    from agent.tray._settings import SettingsError, load_settings
+    from shared.client import ApiClient
 
     os.umask(0o077)
     try:
@@ -47,9 +49,14 @@ def tray(
     except KeystoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    try:
+        settings = load_settings(agent_home())
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = AgentConfig(
-        url=url or identity.url,
+        url=url or settings.url or identity.url,
         key=key,
         name=identity.name,
         home=agent_home(),
@@ -70,7 +77,14 @@ def tray(
             hotkeys = Hotkeys()
         except HotkeyUnavailable as exc:
             logging.getLogger("rpa.agent.tray").warning("no global hotkeys: %s", exc)
-    controller = AttendedController(runtime, FlowCache(config.home / "flows"), user_id=user_id, hotkeys=hotkeys)
+    controller = AttendedController(
+        runtime,
+        FlowCache(config.home / "flows"),
+        user_id=user_id or settings.user_id,
+        hotkeys=hotkeys,
+        pause_hotkey=settings.pause_hotkey,
+        stop_hotkey=settings.stop_hotkey,
+    )
     register_host(QtDialogHost())
 
     async def start() -> None:
@@ -79,9 +93,14 @@ def tray(
         runtime.start()
 
     with loop:
-        app = TrayApp(runtime, controller)
-        quit_action = app.menu.addAction("Quit")
-        quit_action.triggered.connect(application.quit)
+        app = TrayApp(
+            runtime,
+            controller,
+            settings=settings,
+            settings_folder=agent_home(),
+            on_quit=application.quit,
+            flows_client=ApiClient.from_session,  # `rpa login`'s session: the flows this user may run
+        )
         loop.create_task(start())
         try:
             loop.run_forever()

@@ -52,12 +52,12 @@ async def test_a_run_from_the_fallback_window_shows_state_and_banner(qtbot: Any,
         assert app.window is not None
         assert app.window.isVisible()
         assert app.state == "offline"
-        assert _menu_texts(app) == ["Run", "Pause", "Stop", "Last runs"]
-        run_menu = app.menu.actions()[0].menu()
-        assert [a.text() for a in run_menu.actions()] == ["Month end\tCtrl+Alt+Shift+M"]
+        assert _menu_texts(app) == ["Run", "Pause", "Stop", "Last runs", "Sign in…", "Enrol this machine…", "Settings…"]
+        assert app.menu.actions()[0].menu() is app.run_menu.menu
+        assert app.run_menu.visible_flows() == ["Month end\tCtrl+Alt+Shift+M"]
         assert not app.menu.actions()[1].isEnabled()
 
-        run_menu.actions()[0].trigger()  # no inputs: starts at once
+        app.run_menu.flow_actions[0].trigger()  # no inputs: starts at once
         run = controller.current
         assert run is not None
         assert app.state == "running"
