@@ -197,7 +197,7 @@ async def bench_email(samples: int) -> list[dict[str, Any]]:
     port = _free_port()
     process = _start_pymap(port)
     try:
-        from tests.agent.steps.email.conftest import wait_listening
+        from tests.agent.steps.email.servers import wait_listening
 
         wait_listening(port)
         admin = IMAPClient("127.0.0.1", port=port, ssl=False, timeout=10)
@@ -260,7 +260,7 @@ def _dovecot() -> Iterator[tuple[int, Callable[[bytes], None]]]:
     import os
     import shutil
 
-    from tests.agent.steps.email.conftest import ImapServer, _mail_owner, deliver_into_maildir, wait_listening
+    from tests.agent.steps.email.servers import ImapServer, _mail_owner, deliver_into_maildir, wait_listening
 
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     uid, gid, users = _mail_owner()

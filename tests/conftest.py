@@ -7,6 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+# Session servers shared by every folder that needs them, registered here only: a fixture
+# imported into two conftests is two fixtures, and two of these servers in one session interfere.
+from tests.agent.steps.email.servers import dovecot, pymap, pymap_starttls, smtp, tls
+from tests.agent.steps.files.servers import ftp_server, s3_server, sftp_server
+
+__all__ = ["dovecot", "ftp_server", "pymap", "pymap_starttls", "s3_server", "sftp_server", "smtp", "tls"]
+
 
 @pytest.fixture(autouse=True)
 def _masker_as_in_a_fresh_process() -> Iterator[None]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.errors import Invalid
 from orchestrator.triggers._registry import source_kinds
 from shared.expressions import check_syntax
+from shared.states import TerminalStatus
 
 MAX_WEBHOOK_BODY = 10 * 1024 * 1024
 
@@ -136,7 +137,8 @@ def _cron_text(expression: str) -> str:
     return " ".join([*fields[1:], fields[0]]) if len(fields) == 6 else expression
 
 
-EndState = Literal["succeeded", "failed", "timed_out", "cancelled"]
+EndState = TerminalStatus
+"""How an execution ends (the chain trigger's `statuses`)."""
 
 
 def _succeeded() -> list[EndState]:

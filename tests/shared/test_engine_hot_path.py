@@ -296,7 +296,10 @@ class FreshLoader:
     def load(self, reference: str, caller: Any) -> Any:
         import gc
 
-        gc.collect()  # free the previous sub-flow's nodes, so their ids could be reused
+        # Free the previous sub-flow's nodes, so their ids could be reused: they are young, so the
+        # two young generations hold them (a full collection late in a full run, with the whole
+        # suite's heap, took seconds per call).
+        gc.collect(1)
         return load_flow(self.documents[reference], registry=self.registry)
 
 

@@ -8,7 +8,7 @@ from email.utils import make_msgid
 from pathlib import Path
 
 from shared.steps import StepEnvironment
-from tests.agent.steps.email.conftest import ImapServer
+from tests.agent.steps.email.servers import ImapServer
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
 

@@ -12,8 +12,8 @@ import pytest
 from agent.steps.email import delete, mark, move, save_attachments, search, send
 from shared.errors import StepError
 from shared.steps import StepEnvironment
-from tests.agent.steps.email.conftest import PASSWORD, USER, ImapServer, Smtp, Tls, deliver_into_maildir
 from tests.agent.steps.email.mail import PDF
+from tests.agent.steps.email.servers import PASSWORD, USER, ImapServer, Smtp, Tls, deliver_into_maildir
 
 
 def root_of(server: ImapServer) -> Path:

@@ -17,8 +17,8 @@ import pytest
 from agent.steps.email import mark, save_attachments
 from shared.errors import StepError
 from shared.steps import StepEnvironment
-from tests.agent.steps.email.conftest import PASSWORD, USER, ImapServer, Smtp, Tls
 from tests.agent.steps.email.mail import PDF, folder_name, message
+from tests.agent.steps.email.servers import PASSWORD, USER, ImapServer, Smtp, Tls
 
 ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE = ROOT / "resources" / "templates" / "email_invoices.json"

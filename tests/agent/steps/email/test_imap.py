@@ -16,8 +16,8 @@ from agent.steps.email._manage import delete, mark, move, save_attachments
 from agent.steps.email._search import search
 from shared.errors import StepError
 from shared.steps import definition_of
-from tests.agent.steps.email.conftest import ImapServer, Tls, free_port
 from tests.agent.steps.email.mail import PDF, environment, folder_name, message
+from tests.agent.steps.email.servers import ImapServer, Tls, free_port
 
 
 @pytest.fixture(scope="module")

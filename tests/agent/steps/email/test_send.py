@@ -13,7 +13,7 @@ import pytest
 from agent.steps.email import send
 from shared.errors import StepError
 from shared.steps import StepEnvironment
-from tests.agent.steps.email.conftest import PASSWORD, USER, Smtp, Tls, free_port
+from tests.agent.steps.email.servers import PASSWORD, USER, Smtp, Tls, free_port
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + bytes(range(256))
 

@@ -20,7 +20,7 @@ from agent.steps.files._fs import open_storage
 from agent.steps.files._s3read import open_read
 from shared.errors import StepCancelled, StepError
 from shared.steps import StepEnvironment, step
-from tests.agent.steps.files.conftest import vault
+from tests.agent.steps.files.servers import vault
 
 
 @pytest.fixture

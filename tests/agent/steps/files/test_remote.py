@@ -19,7 +19,7 @@ import pytest
 from agent.steps import files
 from shared.errors import StepError
 from shared.steps import StepEnvironment
-from tests.agent.steps.files.conftest import FTP_PASSWORD, SECRETS_IN_TESTS, FtpServer, vault
+from tests.agent.steps.files.servers import FTP_PASSWORD, SECRETS_IN_TESTS, FtpServer, vault
 
 
 def _assert_no_secret(*texts: Any) -> None:

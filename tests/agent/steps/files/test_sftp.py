@@ -12,7 +12,7 @@ import pytest
 from agent.steps import files
 from shared.errors import StepError
 from shared.steps import StepEnvironment
-from tests.agent.steps.files.conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
+from tests.agent.steps.files.servers import SFTP_PASSWORD, SFTP_USER, SftpServer
 
 
 def _vault(server: SftpServer, password: str = SFTP_PASSWORD, *, pin: bool = True) -> dict[str, str]:

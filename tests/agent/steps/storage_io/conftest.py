@@ -1,5 +1,5 @@
 """Storage URLs in the families that read or write files, against the real servers of the
-`files.*` tests (moto S3, asyncssh SFTP) shared from their conftest."""
+`files.*` tests (moto S3, asyncssh SFTP), one of each per session (the root conftest)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.steps import StepEnvironment
-from tests.agent.steps.email.conftest import pymap, smtp, tls
-from tests.agent.steps.files.conftest import (
-    SFTP_PASSWORD,
-    SFTP_USER,
-    SftpServer,
-    s3_server,
-    sftp_server,
-    vault,
-)
-
-__all__ = ["pymap", "s3_server", "sftp_server", "smtp", "tls"]
+from tests.agent.steps.files.servers import SFTP_PASSWORD, SFTP_USER, SftpServer, vault
 
 BUCKET = "storage-io"
 
@@ -29,7 +19,7 @@ def bucket(s3_server: str) -> str:
     """A bucket of the session's S3 server; yields its URL prefix."""
     import boto3
 
-    from tests.agent.steps.files.conftest import S3_KEY_ID, S3_SECRET
+    from tests.agent.steps.files.servers import S3_KEY_ID, S3_SECRET
 
     client = boto3.client(
         "s3",

@@ -11,9 +11,9 @@ from email.message import EmailMessage
 from agent.steps import files
 from agent.steps.email import save_attachments, search, send
 from shared.steps import StepEnvironment
-from tests.agent.steps.email.conftest import ImapServer, Smtp
 from tests.agent.steps.email.mail import PDF, folder_name, message
-from tests.agent.steps.files.conftest import SftpServer
+from tests.agent.steps.email.servers import ImapServer, Smtp
+from tests.agent.steps.files.servers import SftpServer
 
 
 async def test_send_attaches_a_file_from_s3(env: StepEnvironment, bucket: str, smtp: Smtp) -> None:

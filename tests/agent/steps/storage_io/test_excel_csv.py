@@ -12,7 +12,7 @@ from agent.steps import _storage_io as storage_io
 from agent.steps import excel, files
 from shared.errors import StepError
 from shared.steps import StepEnvironment, step
-from tests.agent.steps.files.conftest import SftpServer
+from tests.agent.steps.files.servers import SftpServer
 
 TABLE = [{"name": "Ann", "amount": 12.5, "due": "2026-12-07"}, {"name": "Bob", "amount": 3, "due": "2026-12-08"}]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from agent.steps import files
 from agent.steps.http import download, request
 from shared.errors import StepError
 from shared.steps import StepEnvironment
-from tests.agent.steps.files.conftest import SftpServer
+from tests.agent.steps.files.servers import SftpServer
 from tests.agent.steps.http import server as srv
 
 
@@ -49,12 +50,13 @@ async def test_download_to_s3_then_upload_from_s3(env: StepEnvironment, bucket: 
 async def test_download_to_sftp_and_upload_from_it(
     env: StepEnvironment, sftp_server: SftpServer, site: srv.LoopbackSite
 ) -> None:
-    url = sftp_server.url("/in/report.txt")
+    folder = f"in-{uuid.uuid4().hex[:8]}"  # the session's SFTP server is shared with other tests
+    url = sftp_server.url(f"/{folder}/report.txt")
     sftp = {"storage_credential": "sftp-test"}
     got = await env.run(download, {"url": f"{site.url}/download?size=1000", "path": url, **sftp})
     assert got["path"] == url
-    assert (sftp_server.home / "in" / "report.txt").read_bytes() == srv.expected_download(1000)
-    assert [p.name for p in (sftp_server.home / "in").iterdir()] == ["report.txt"]  # no part file left
+    assert (sftp_server.home / folder / "report.txt").read_bytes() == srv.expected_download(1000)
+    assert [p.name for p in (sftp_server.home / folder).iterdir()] == ["report.txt"]  # no part file left
     sent = await env.run(
         request, {"method": "POST", "url": f"{site.url}/echo", "files": [{"field": "f", "path": url, **sftp}]}
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agent.steps import pdf, word
 from shared.steps import StepEnvironment
-from tests.agent.steps.files.conftest import SftpServer
+from tests.agent.steps.files.servers import SftpServer
 from tests.agent.steps.pdf.documents import write_all
 from tests.agent.steps.word.documents import plain_document
 

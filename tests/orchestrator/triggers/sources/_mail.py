@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.triggers.sources.email import EmailSourceConfig
-from tests.agent.steps.email.conftest import ImapServer, Smtp
+from tests.agent.steps.email.servers import ImapServer, Smtp
 
 
 @dataclass

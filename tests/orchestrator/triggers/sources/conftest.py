@@ -1,5 +1,7 @@
-"""Servers for the trigger source tests. The mail servers (pymap, Dovecot, aiosmtpd) are the
-e-mail step tests' own session fixtures, imported so both suites start them the same way."""
+"""Servers for the trigger source tests. The mail servers (pymap, Dovecot, aiosmtpd), moto's S3
+and the FTP server are the session fixtures of the root conftest, shared with the step tests
+(two of each in one session interfered: pyftpdlib's I/O loop is one per process, and a second
+Dovecot's logins failed)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.steps.email.conftest import dovecot, pymap, pymap_starttls, smtp, tls
-
-__all__ = ["dovecot", "pymap", "pymap_starttls", "smtp", "tls"]
-from tests.agent.steps.files.conftest import ftp_server, s3_server
 from tests.postgres import PostgresServer
-
-__all__ += ["ftp_server", "s3_server"]
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ import pytest
 
 from orchestrator.triggers.sources import SourceError
 from orchestrator.triggers.sources.email import EmailSource, EmailSourceConfig
-from tests.agent.steps.email.conftest import ImapServer, Smtp, Tls, deliver_into_maildir, free_port, wait_listening
 from tests.agent.steps.email.mail import PDF, folder_name, message
+from tests.agent.steps.email.servers import ImapServer, Smtp, Tls, deliver_into_maildir, free_port, wait_listening
 from tests.orchestrator.triggers.sources._ctx import Harness
 from tests.orchestrator.triggers.sources._mail import Mailbox, send_smtp
 

@@ -14,7 +14,7 @@ import pytest
 
 from orchestrator.triggers.sources import SourceError
 from orchestrator.triggers.sources.files import FilesSource, FilesSourceConfig
-from tests.agent.steps.files.conftest import FTP_PASSWORD, FTP_USER, FtpServer
+from tests.agent.steps.files.servers import FTP_PASSWORD, FTP_USER, FtpServer
 from tests.orchestrator.triggers.sources._ctx import Harness
 from tests.servers import S3_KEY, S3_REGION, S3_SECRET, free_port
 

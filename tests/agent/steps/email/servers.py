@@ -1,4 +1,5 @@
-"""Real mail servers on loopback for the e-mail step tests, all started and stopped here.
+"""Real mail servers on loopback, all started and stopped here (the root conftest registers the
+session fixtures, so the e-mail step tests and the trigger-source tests share one of each).
 
 - `tls` (session): a self-signed certificate for 127.0.0.1 made with `cryptography`; its PEM
   is the `ca_file` the steps trust.
