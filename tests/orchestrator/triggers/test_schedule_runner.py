@@ -5,6 +5,7 @@ on the real clock."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,7 +37,13 @@ class FakeClock(Clock):
 
 @pytest.fixture
 def clock(app: FastAPI) -> FakeClock:
-    # A whole minute in the past of the real clock: the trigger's creation time is real.
+    # The next whole minute of the real clock: the trigger's creation time is real, and its first
+    # due time is that minute. Too near the minute's end, the test's trigger (made a moment later,
+    # seconds later on a loaded PostgreSQL run) would be created in the next minute and fall due a
+    # minute later than the test expects: wait for the minute to turn first.
+    now = datetime.now(UTC)
+    if now.second >= 45:
+        time.sleep(60.5 - now.second - now.microsecond / 1e6)
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     fake = FakeClock(start)
     app.state.trigger_runner.clock = fake

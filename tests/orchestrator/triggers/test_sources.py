@@ -71,6 +71,8 @@ async def test_each_emitted_event_starts_one_execution_and_the_cursor_is_kept(
     executions = await eventually(lambda: _at_least(app, owner, workflow_id, 3))
     assert sorted(e.inputs["customer"] for e in executions) == ["n1", "n2", "n3"]
     assert {e.trigger_type for e in executions} == {"counter"}
+    # The third execution is visible once its emit committed; the source's repeat of it follows.
+    await eventually(lambda: _emitted(6))
     assert EMITTED == [True, False, True, False, True, False]
     state = await eventually(lambda: _status(client, owner, trigger["id"]))
     assert state["status"] == "idle: counted to the end"
@@ -100,6 +102,10 @@ async def test_a_source_error_is_recorded_and_retried(
     assert "refused the connection" in shown["state"]["last_error"]
     assert shown["state"]["last_error_at"] is not None
     assert CounterSource.runs == 2
+
+
+async def _emitted(n: int) -> bool:
+    return len(EMITTED) >= n
 
 
 async def _at_least(app: FastAPI, owner: Any, workflow_id: Any, n: int) -> list[Any] | None:
