@@ -85,6 +85,7 @@ class StartPage(QWidget):
         self.recent = QListWidget()
         self.recent.itemActivated.connect(lambda item: window.open_file(Path(item.data(PATH_ROLE))))
         self.template_list = QListWidget()
+        self.template_list.setWordWrap(True)  # a long name wraps rather than scrolling sideways
         for template in self.templates:
             entry = QListWidgetItem(template.title)
             entry.setToolTip(template.description)
@@ -112,8 +113,9 @@ class StartPage(QWidget):
         right.addLayout(self.preview_box, 1)
         right.addWidget(self.description)
         layout = QHBoxLayout(self)
-        layout.addLayout(left, 2)
-        layout.addLayout(right, 3)
+        # Template names are whole sentences: the list takes as much room as the preview.
+        layout.addLayout(left, 1)
+        layout.addLayout(right, 1)
         self.refresh_recent()
         if self.templates:
             self.template_list.setCurrentRow(0)
@@ -130,6 +132,8 @@ class StartPage(QWidget):
         """Show template `row` in a small read-only canvas."""
         if self.preview_view is not None:
             self.preview_view.close_scene()
+            self.preview_box.removeWidget(self.preview_view)
+            self.preview_view.hide()  # gone from the page now, not at the next turn of the loop
             self.preview_view.deleteLater()
             self.preview_view = None
         if not 0 <= row < len(self.templates):
