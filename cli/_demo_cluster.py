@@ -11,6 +11,8 @@ published and started through the API, and their journals are streamed back live
 4. *Invoice to Excel*: an invoice PDF read by its labels and its table, a workbook written.
 5. *Invoice in a web app*: the same invoice entered in a local web app through the browser,
    signed in with a vault credential; screenshots kept as artifacts (`cli/_demo_web.py`).
+6. *Triggers*: a webhook answered with the outputs (and its repeat de-duplicated), a schedule
+   fired every two seconds, then paused (`cli/_demo_triggers.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cli._demo_triggers import run_triggers
 from cli._demo_web import run_web_invoice
 from cli._remote_commands import describe
 from cli.supervise import LocalAgent, LocalOrchestrator, SupervisionError, new_password, wait_for
@@ -76,6 +79,7 @@ def run_cluster_demo(console: Console, flows_dir: Path | None = None) -> int:
         documents = orchestrator.publish(json.loads(DOCUMENTS_FLOW.read_text(encoding="utf-8")))
         rows.append(_documents(console, orchestrator, documents, names, root / "invoice-lines.xlsx"))
         rows.append(run_web_invoice(console, orchestrator, agents, INVOICE, _watch))
+        rows.append(run_triggers(console, orchestrator, ids["order-triage"], names))
     except (SupervisionError, ApiError, KeyError) as error:
         console.print(f"[red]demo failed:[/] {error}", highlight=False)
         console.print(f"  logs in {root}", highlight=False)

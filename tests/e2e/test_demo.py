@@ -1,6 +1,7 @@
 """`make demo` runs `rpa demo`: an orchestrator and two agents as real processes, the demo flows
-through the API, an agent killed mid-run and its execution resumed by the other, and a robot that
-enters an invoice in a local web app through Chromium, its screenshots kept as artifacts."""
+through the API, an agent killed mid-run and its execution resumed by the other, a robot that
+enters an invoice in a local web app through Chromium, its screenshots kept as artifacts, and a
+webhook and a schedule trigger."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def test_rpa_demo_runs_the_real_shape_and_summarises_it(tmp_path: Path) -> None:
     assert "6 orders from east, north, south" in out
     assert "invoice INV-2026-0042, total 170.50 EUR: 3 lines written to invoice-lines.xlsx" in out
     assert re.search(r"invoice INV-2026-0042 entered in the web app as REF-\d{4}-0001-[0-9A-F]{4}, 3 screenshots", out)
-    assert out.count("succeeded │") >= 5 or out.count("│ succeeded") >= 5
+    assert "webhook: 2 calls, 1 execution (flagged W-1)" in out
+    assert re.search(r"schedule: [2-9] executions every 2 s, then paused", out)
+    assert out.count("succeeded │") >= 6 or out.count("│ succeeded") >= 6
     assert "Traceback" not in out + done.stderr
     assert processes_mentioning(str(tmp_path)) == []  # the demo stops what it started (Chromium included)
 
