@@ -1,0 +1,341 @@
+"""One execution's live view: its flow on the canvas coloured node by node as the journal
+arrives, the journal and the log streaming, outputs, artifacts, transitions, and the Cancel /
+Retry / Resume buttons its state allows.
+
+The flow shown is the version the execution ran (`GET /workflows/{id}/versions/{n}`), on a
+read-only canvas; nodes are coloured with the debugger's run colours (`FlowScene.set_run_state`).
+The journal comes from the SSE stream in a thread (`JournalFeed`); every other call goes through
+`Calls`. Nothing here blocks the Qt thread on the network.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from shared.client import ApiError
+from studio.model import FlowDocument
+from studio.views.canvas import FlowView
+from studio.views.debugger import ArtifactViewer, fill_json_tree
+from studio.views.monitor._lines import LinesModel
+from studio.views.monitor._worker import Calls, JournalFeed
+from studio.views.monitor.model import JSON, JournalFold, MonitorSource, allowed, describe, is_terminal
+
+REFRESH_MS = 2000
+"""How often an unfinished execution's record (state, waiting reason) is read again."""
+
+
+class ExecutionView(QWidget):
+    """The live view of execution `execution_id`.
+
+    Args:
+        source: the orchestrator calls.
+        execution_id: the execution shown.
+        parent: the Qt parent.
+    """
+
+    retried = Signal(str)
+    """The id of the execution a Retry or Resume started."""
+    settled = Signal(str)
+    """The execution ended and its outputs, artifacts and transitions are shown (its state)."""
+
+    def __init__(self, source: MonitorSource, execution_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("monitor-execution")
+        self.setWindowTitle(f"Execution {execution_id[:8]}")
+        self.source = source
+        self.execution_id = execution_id
+        self.execution: JSON | None = None
+        self.fold = JournalFold()
+        self.document: FlowDocument | None = None
+        self.canvas: FlowView | None = None
+        self.colour_changes: list[tuple[str, str | None]] = []
+        """Every node colour change in order (what a test or a replay reads)."""
+        self.artifacts: list[JSON] = []
+        self._end_shown = False
+        self.calls = Calls(self)
+        self.feed = JournalFeed(source, execution_id, self)
+        self._build()
+        self.feed.ready.connect(self._drain)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self.refresh()
+        self.feed.start()
+        self._timer.start()
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        head = QHBoxLayout()
+        self.title = QLabel(f"Execution {self.execution_id[:8]}")
+        self.title.setObjectName("monitor-execution-title")
+        self.state_label = QLabel("…")
+        self.state_label.setObjectName("monitor-execution-state")
+        head.addWidget(self.title, 1)
+        head.addWidget(self.state_label)
+        self.buttons: dict[str, QPushButton] = {}
+        for name, label in (("cancel", "Cancel"), ("retry", "Retry"), ("resume", "Resume")):
+            button = QPushButton(label)
+            button.setObjectName(f"monitor-{name}")
+            button.setEnabled(False)
+            button.clicked.connect(lambda _=False, n=name: self.act(n))
+            head.addWidget(button)
+            self.buttons[name] = button
+        layout.addLayout(head)
+        self.message = QLabel("")
+        self.message.setObjectName("monitor-execution-message")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.placeholder = QLabel("Loading the flow…")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.split.addWidget(self.placeholder)
+        self.split.addWidget(self._tabs())
+        self.split.setSizes([600, 400])
+        layout.addWidget(self.split, 1)
+
+    def _tabs(self) -> QTabWidget:
+        self.tabs = QTabWidget()
+        self.journal = LinesModel()
+        self.journal_view = QListView()
+        self.journal_view.setObjectName("monitor-journal")
+        self.journal_view.setModel(self.journal)
+        self.journal_view.setUniformItemSizes(True)
+        self.log = QPlainTextEdit()
+        self.log.setObjectName("monitor-log")
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(20_000)
+        self.outputs = QTreeWidget()
+        self.outputs.setObjectName("monitor-outputs")
+        self.outputs.setHeaderLabels(["Name", "Value"])
+        self.outputs.setColumnWidth(0, 160)
+        self.artifact_list = QListWidget()
+        self.artifact_list.setObjectName("monitor-artifacts")
+        self.artifact_list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.artifact_list.setIconSize(QSize(96, 72))
+        self.artifact_list.itemActivated.connect(self.open_artifact)
+        self.transitions = QTableWidget(0, 4)
+        self.transitions.setObjectName("monitor-transitions")
+        self.transitions.setHorizontalHeaderLabels(["At", "From", "To", "Reason"])
+        self.transitions.horizontalHeader().setStretchLastSection(True)
+        for widget, label in (
+            (self.journal_view, "Journal"),
+            (self.log, "Log"),
+            (self.outputs, "Outputs"),
+            (self.artifact_list, "Artifacts"),
+            (self.transitions, "Transitions"),
+        ):
+            self.tabs.addTab(widget, label)
+        return self.tabs
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the execution's record again (state, waiting reason, outputs)."""
+        self.calls.call(self.source.get_execution, self.execution_id, done=self._on_execution, failed=self._failed)
+
+    def _on_execution(self, execution: JSON) -> None:
+        first = self.execution is None
+        self.execution = execution
+        state = str(execution.get("state"))
+        self.title.setText(f"{execution.get('workflow_name')} v{execution.get('version_number')} · {self.execution_id}")
+        reason = execution.get("waiting_reason")
+        self.state_label.setText(state + (f" — {reason}" if reason else ""))
+        for name, on in allowed(state).items():
+            self.buttons[name].setEnabled(on)
+        if first:
+            self.calls.call(
+                self.source.get_version,
+                str(execution["workflow_id"]),
+                int(execution["version_number"]),
+                done=self._on_version,
+                failed=self._failed,
+            )
+        if is_terminal(state):
+            self._timer.stop()
+            if not self._end_shown:
+                self._end_shown = True
+                self._show_end(execution)
+
+    def _on_version(self, version: JSON) -> None:
+        raw = version.get("document")
+        if not isinstance(raw, dict):
+            self.placeholder.setText("This version has no flow document.")
+            return
+        self.document = FlowDocument(raw)
+        self.canvas = FlowView(self.document, read_only=True)
+        self.canvas.setObjectName("monitor-canvas")
+        self.split.replaceWidget(0, self.canvas)
+        self.placeholder.deleteLater()
+        for node, state in self.fold.states.items():
+            self.canvas.flow_scene.set_run_state(node, state)
+        QTimer.singleShot(0, self.canvas.fit)
+
+    def _drain(self) -> None:
+        lines: list[str] = []
+        logs: list[str] = []
+        ended: JSON | None = None
+        for kind, data in self.feed.take():
+            if kind == "journal":
+                folded = self.fold.apply(data)
+                lines.append(describe(data))
+                for change in folded.states:
+                    self._colour(change.node, change.state)
+                if folded.log is not None:
+                    log = folded.log
+                    logs.append(f"{log.level.upper():7} {log.path or '-'}: {log.message}")
+            elif kind == "end":
+                ended = data
+            elif kind == "error":
+                self.message.setText(f"The journal stream stopped: {data}")
+        self.journal.extend(lines)
+        if lines:
+            self.journal_view.scrollToBottom()
+        if logs:
+            self.log.appendPlainText("\n".join(logs))
+        if ended is not None:
+            self.refresh()
+
+    def _colour(self, node: str, state: str | None) -> None:
+        self.colour_changes.append((node, state))
+        if self.canvas is not None:
+            self.canvas.flow_scene.set_run_state(node, state)
+
+    def _show_end(self, execution: JSON) -> None:
+        self.outputs.clear()
+        outputs = QTreeWidgetItem(self.outputs, ["outputs", ""])
+        fill_json_tree(outputs, execution.get("outputs") or {})
+        if execution.get("error"):
+            fill_json_tree(QTreeWidgetItem(self.outputs, ["error", ""]), execution["error"])
+        self.outputs.expandToDepth(0)
+        self.calls.call(self.source.list_transitions, self.execution_id, done=self._on_transitions)
+        self.calls.call(self.source.list_artifacts, self.execution_id, done=self._on_artifacts)
+
+    def _on_transitions(self, items: list[JSON]) -> None:
+        self.transitions.setRowCount(len(items))
+        for row, item in enumerate(items):
+            at = str(item.get("at", ""))[:19]
+            values = (at, item.get("from_state"), item.get("to_state"), item.get("reason"))
+            for column, value in enumerate(values):
+                self.transitions.setItem(row, column, QTableWidgetItem(str(value or "")))
+        self._settle_if_done()
+
+    def _on_artifacts(self, items: list[JSON]) -> None:
+        self.artifacts = items
+        self.artifact_list.clear()
+        for artifact in items:
+            item = QListWidgetItem(f"{artifact['name']} ({artifact.get('size', 0)} B)")
+            item.setData(Qt.ItemDataRole.UserRole, artifact)
+            self.artifact_list.addItem(item)
+            if str(artifact.get("content_type", "")).startswith("image/"):
+                self.calls.call(
+                    self.source.download_artifact,
+                    self.execution_id,
+                    str(artifact["id"]),
+                    done=functools.partial(self._thumbnail, item),
+                )
+        self._settle_if_done()
+
+    def _thumbnail(self, item: QListWidgetItem, data: bytes) -> None:
+        pixmap = QPixmap()
+        if pixmap.loadFromData(data):
+            item.setIcon(QIcon(pixmap))
+
+    def _settle_if_done(self) -> None:
+        if self.calls.pending == 0 and self.execution is not None:
+            self.settled.emit(str(self.execution.get("state")))
+
+    # -- artifacts --------------------------------------------------------------------------
+
+    def open_artifact(self, item: QListWidgetItem) -> None:
+        """Download the artifact to a temporary file; a picture opens in the image viewer."""
+        artifact: dict[str, Any] = item.data(Qt.ItemDataRole.UserRole)
+        self.calls.call(
+            self.source.download_artifact,
+            self.execution_id,
+            str(artifact["id"]),
+            done=lambda data: self._show_artifact(artifact, data),
+            failed=self._failed,
+        )
+
+    def _show_artifact(self, artifact: JSON, data: bytes) -> None:
+        folder = Path(tempfile.mkdtemp(prefix="rpa-artifact-"))
+        target = folder / Path(str(artifact["name"])).name
+        target.write_bytes(data)
+        if str(artifact.get("content_type", "")).startswith("image/"):
+            self.viewer = ArtifactViewer(str(target), self)
+            self.viewer.show()
+        else:
+            self.message.setText(f"Saved {artifact['name']} to {target}")
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def act(self, name: str) -> None:
+        """Cancel, retry, or resume (retry with `resume=true`) the execution."""
+        for button in self.buttons.values():
+            button.setEnabled(False)
+        if name == "cancel":
+            cancel = self.source.cancel_execution
+            self.calls.call(cancel, self.execution_id, done=self._on_cancelled, failed=self._failed)
+        else:
+            self.calls.call(
+                lambda: self.source.retry_execution(self.execution_id, resume=name == "resume"),
+                done=self._on_retried,
+                failed=self._failed,
+            )
+
+    def _on_cancelled(self, execution: JSON) -> None:
+        self.message.setText("Cancel requested" if not is_terminal(str(execution.get("state"))) else "Cancelled")
+        self._on_execution({**(self.execution or {}), **execution})
+        self._timer.start()
+
+    def _on_retried(self, execution: JSON) -> None:
+        self.message.setText(f"Started {execution['id']}")
+        if self.execution is not None:
+            self._on_execution(self.execution)
+        self.retried.emit(str(execution["id"]))
+
+    def _failed(self, error: Exception) -> None:
+        text = error.message if isinstance(error, ApiError) else f"{type(error).__name__}: {error}"
+        self.message.setText(text)
+        if self.execution is not None:
+            for name, on in allowed(str(self.execution.get("state"))).items():
+                self.buttons[name].setEnabled(on)
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def closeEvent(self, event: Any) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop following the execution (the stream thread and pending calls)."""
+        self._timer.stop()
+        self.feed.stop()
+        self.calls.close()
+        if self.canvas is not None:
+            self.canvas.close_scene()
