@@ -75,6 +75,8 @@ class ExecutionView(QWidget):
         """Every node colour change in order (what a test or a replay reads)."""
         self.artifacts: list[JSON] = []
         self._end_shown = False
+        self._settling = 0
+        """Calls still to answer before the ended execution is fully shown (`settled`)."""
         self.calls = Calls(self)
         self.feed = JournalFeed(source, execution_id, self)
         self._build()
@@ -187,6 +189,8 @@ class ExecutionView(QWidget):
             self.placeholder.setText("This version has no flow document.")
             return
         self.document = FlowDocument(raw)
+        if not any(isinstance(node, dict) and isinstance(node.get("ui"), dict) for node in raw.get("nodes") or ()):
+            self.document.execute("auto_layout")  # a flow written by hand or by a tool: place its nodes
         self.canvas = FlowView(self.document, read_only=True)
         self.canvas.setObjectName("monitor-canvas")
         self.split.replaceWidget(0, self.canvas)
@@ -232,8 +236,11 @@ class ExecutionView(QWidget):
         if execution.get("error"):
             fill_json_tree(QTreeWidgetItem(self.outputs, ["error", ""]), execution["error"])
         self.outputs.expandToDepth(0)
-        self.calls.call(self.source.list_transitions, self.execution_id, done=self._on_transitions)
-        self.calls.call(self.source.list_artifacts, self.execution_id, done=self._on_artifacts)
+        self._settling = 2
+        self.calls.call(
+            self.source.list_transitions, self.execution_id, done=self._on_transitions, failed=self._unsettle
+        )
+        self.calls.call(self.source.list_artifacts, self.execution_id, done=self._on_artifacts, failed=self._unsettle)
 
     def _on_transitions(self, items: list[JSON]) -> None:
         self.transitions.setRowCount(len(items))
@@ -257,16 +264,24 @@ class ExecutionView(QWidget):
                     self.execution_id,
                     str(artifact["id"]),
                     done=functools.partial(self._thumbnail, item),
+                    failed=self._unsettle,
                 )
+                self._settling += 1
         self._settle_if_done()
 
     def _thumbnail(self, item: QListWidgetItem, data: bytes) -> None:
         pixmap = QPixmap()
         if pixmap.loadFromData(data):
             item.setIcon(QIcon(pixmap))
+        self._settle_if_done()
+
+    def _unsettle(self, error: Exception) -> None:
+        self._failed(error)
+        self._settle_if_done()
 
     def _settle_if_done(self) -> None:
-        if self.calls.pending == 0 and self.execution is not None:
+        self._settling -= 1
+        if self._settling == 0 and self.execution is not None:
             self.settled.emit(str(self.execution.get("state")))
 
     # -- artifacts --------------------------------------------------------------------------

@@ -139,7 +139,7 @@ class ExecutionsTableModel(QAbstractTableModel):
             return _time(row.get("created_at"))
         if key == "duration":
             return duration(row)
-        return str(row.get("id", ""))[:8]
+        return str(row.get("id", ""))
 
     def canFetchMore(self, parent: Index) -> bool:
         return not parent.isValid() and self.live.can_fetch_more and not self.loading

@@ -1,6 +1,10 @@
 """One execution's journal folded into what its view shows: each node's state, the log lines,
 the outputs, the end.
 
+Steps' own log lines stay on the agent's log unless the engine journals them (`log` events);
+the log shown is those, every failure (`node.failed`, as an error or a warning when retried),
+and every note (`node.note`, e.g. a healed selector).
+
 The engine's events (`shared/engine/_events.py`) name a node instance by its path with loop
 indices (`each_line[3]/fill_form`); a node on the canvas is the last part without them. The
 node's colour is the state of its latest instance: `running` when started (or failed and
@@ -34,7 +38,7 @@ class NodeState:
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """A step's log line."""
+    """A line of the execution's log: a step's `log` event, a failure, or a note."""
 
     seq: int
     path: str
@@ -84,19 +88,14 @@ class JournalFold:
         self.events += 1
         kind, path, data = str(event.get("type")), str(event.get("path") or ""), event.get("data") or {}
         if kind in ("node.started", "node.succeeded", "node.failed", "node.skipped") and path:
-            node = node_id(path)
-            state = _node_state(kind, data)
-            if self.states.get(node) != state:
-                self.states[node] = state
-                folded.states.append(NodeState(node, state))
+            self._node(folded, seq, kind, path, data)
         elif kind == "node.restarted":
             for again in data.get("rerun") or ():
                 node = node_id(str(again))
                 if self.states.pop(node, None) is not None:
                     folded.states.append(NodeState(node, None))
-        elif kind == "log":
-            folded.log = LogLine(seq, path, str(data.get("level", "info")), str(data.get("message", "")))
-            self.logs.append(folded.log)
+        elif kind in ("log", "node.note"):
+            self._log(folded, LogLine(seq, path, str(data.get("level", "info")), _message(kind, data)))
         elif kind == "execution.started":
             self.inputs = dict(data.get("inputs") or {})
         elif kind == "execution.finished":
@@ -105,6 +104,31 @@ class JournalFold:
             self.error = data.get("error")
             folded.finished = True
         return folded
+
+    def _node(self, folded: Folded, seq: int, kind: str, path: str, data: Mapping[str, Any]) -> None:
+        node = node_id(path)
+        state = _node_state(kind, data)
+        if self.states.get(node) != state:
+            self.states[node] = state
+            folded.states.append(NodeState(node, state))
+        if kind == "node.failed":
+            level = "warning" if data.get("will_retry") else "error"
+            self._log(folded, LogLine(seq, path, level, _message(kind, data)))
+
+    def _log(self, folded: Folded, line: LogLine) -> None:
+        folded.log = line
+        self.logs.append(line)
+
+
+def _message(kind: str, data: Mapping[str, Any]) -> str:
+    if kind == "log":
+        return str(data.get("message", ""))
+    if kind == "node.failed":
+        error = data.get("error") or {}
+        retry = f" (retry in {data.get('retry_in_s')} s)" if data.get("will_retry") else ""
+        return f"{error.get('kind', 'error')}: {error.get('message', '')}{retry}"
+    facts = {k: v for k, v in data.items() if k != "kind"}
+    return f"note {data.get('kind', '')}: {json.dumps(facts, ensure_ascii=False, default=str)}"
 
 
 def describe(event: Mapping[str, Any], *, width: int = 160) -> str:

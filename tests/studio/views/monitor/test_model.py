@@ -249,7 +249,11 @@ def test_the_journal_folds_into_node_states_logs_and_the_end() -> None:
         ("c", None),
     ]
     assert fold.states == {"a": "done"}
-    assert [(log.path, log.message) for log in fold.logs] == [("a", "hello")]
+    assert [(log.path, log.level, log.message) for log in fold.logs] == [
+        ("a", "info", "hello"),
+        ("b", "warning", "error: flaky (retry in None s)"),
+        ("b", "error", "error: down"),
+    ]
     assert fold.inputs == {"n": 1}
     assert fold.status == "failed"
     assert fold.error == {"message": "down"}
