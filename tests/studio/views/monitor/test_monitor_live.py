@@ -4,18 +4,20 @@ the list filters and follows new executions. Screenshots of both views are writt
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QTreeWidgetItem
+from PySide6.QtWidgets import QComboBox, QMainWindow, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 
 from shared.client import ApiClient
+from studio.model import FlowDocument
 from studio.views.canvas import FlowScene
-from studio.views.monitor import ApiSource, ExecutionView, MonitorWidget
+from studio.views.monitor import ApiSource, ExecutionView, MonitorDock, MonitorWidget
 from tests.e2e._cluster import EMAIL, PASSWORD
 from tests.studio.views.monitor.conftest import Cluster
 
@@ -224,3 +226,36 @@ def test_the_list_filters_and_follows_new_executions(
         monitor.grab().save(str(screenshots / "studio-monitor-list.png"))
     finally:
         monitor.shutdown()
+
+
+def test_the_dock_factory_follows_the_window_or_the_saved_sign_in(
+    qtbot: QtBot, cluster: Cluster, source: ApiSource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = importlib.import_module("studio.views.monitor").monitor_dock  # as `_docks.py` loads it
+    document = FlowDocument.new("Any")
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.api_client = source.client  # type: ignore[attr-defined]  # what a signed-in window carries
+    dock = factory(document, window)
+    assert isinstance(dock, MonitorDock)
+    qtbot.waitUntil(lambda: len(dock.monitor.live.rows) > 0, timeout=WAIT_MS)
+    assert not dock.prompt.isVisibleTo(dock)
+    dock.monitor.shutdown()
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("RPA_URL", raising=False)
+    monkeypatch.delenv("RPA_TOKEN", raising=False)
+    plain = QMainWindow()  # a window with no orchestrator of its own
+    qtbot.addWidget(plain)
+    bare = factory(document, plain)
+    assert bare.prompt.isVisibleTo(bare)
+    assert not bare.monitor.isVisibleTo(bare)
+    bare.connect_button.click()  # no `rpa login` session here
+    assert bare.prompt.text().startswith("No saved sign-in")
+    assert not bare.monitor.isVisibleTo(bare)
+    monkeypatch.setenv("RPA_URL", cluster.orchestrator.url)
+    monkeypatch.setenv("RPA_TOKEN", source.client.access_token)
+    bare.connect_button.click()
+    qtbot.waitUntil(lambda: len(bare.monitor.live.rows) > 0, timeout=WAIT_MS)
+    assert bare.monitor.isVisibleTo(bare)
+    bare.monitor.shutdown()
