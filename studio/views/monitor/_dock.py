@@ -12,6 +12,8 @@ from typing import Any
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from shared.client import ApiClient, ApiError
+from shared.steps import StepRegistry
+from studio.model import FlowDocument
 from studio.views.monitor._api import ApiSource
 from studio.views.monitor._list import MonitorWidget
 from studio.views.monitor.model import MonitorSource
@@ -29,7 +31,13 @@ def source_of(window: object) -> MonitorSource | None:
 class MonitorDock(QWidget):
     """The executions monitor, or a prompt to connect while there is no orchestrator."""
 
-    def __init__(self, source: MonitorSource | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        source: MonitorSource | None = None,
+        parent: QWidget | None = None,
+        *,
+        registry: StepRegistry | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("monitor-dock")
         layout = QVBoxLayout(self)
@@ -41,7 +49,7 @@ class MonitorDock(QWidget):
         self.connect_button.clicked.connect(self.connect_saved)
         layout.addWidget(self.prompt)
         layout.addWidget(self.connect_button)
-        self.monitor = MonitorWidget(parent=self)
+        self.monitor = MonitorWidget(parent=self, registry=registry)
         layout.addWidget(self.monitor, 1)
         self.monitor.setVisible(False)
         if source is not None:
@@ -70,4 +78,5 @@ class MonitorDock(QWidget):
 
 def monitor_dock(document: object, window: object) -> QWidget:
     """The dock factory of `studio/app/_docks.py`: the executions monitor of the window's orchestrator."""
-    return MonitorDock(source_of(window), parent=window if isinstance(window, QWidget) else None)
+    registry = document.registry if isinstance(document, FlowDocument) else None
+    return MonitorDock(source_of(window), parent=window if isinstance(window, QWidget) else None, registry=registry)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from shared.client import ApiError
+from shared.steps import StepRegistry
 from studio.model import FlowDocument
 from studio.views.canvas import FlowView
 from studio.views.debugger import ArtifactViewer, fill_json_tree
@@ -46,6 +48,25 @@ from studio.views.monitor.model import JSON, JournalFold, MonitorSource, allowed
 REFRESH_MS = 2000
 """How often an unfinished execution's record (state, waiting reason) is read again."""
 
+ARTIFACT_RECHECKS_MS = (1000, 3000, 10_000)
+"""When the artifacts are read again after the end: the agent uploads them after it has
+journaled the end, so they may land a moment after the execution is over."""
+DRAIN_BATCH = 100
+"""Journal events folded per slot call: a burst of thousands is shown in slices of this size,
+so the event loop keeps serving paints and clicks in between."""
+
+_CATALOGUE: dict[str, StepRegistry] = {}
+_CATALOGUE_LOCK = threading.Lock()
+
+
+def step_catalogue() -> StepRegistry:
+    """The steps the canvas draws nodes with, loaded once per process. Loading imports every step
+    family (seconds), so it runs in a worker, never on the UI thread."""
+    with _CATALOGUE_LOCK:
+        if "default" not in _CATALOGUE:
+            _CATALOGUE["default"] = StepRegistry.default()
+        return _CATALOGUE["default"]
+
 
 class ExecutionView(QWidget):
     """The live view of execution `execution_id`.
@@ -54,6 +75,7 @@ class ExecutionView(QWidget):
         source: the orchestrator calls.
         execution_id: the execution shown.
         parent: the Qt parent.
+        registry: the step catalogue (the studio's own); loaded in a worker when None.
     """
 
     retried = Signal(str)
@@ -61,8 +83,16 @@ class ExecutionView(QWidget):
     settled = Signal(str)
     """The execution ended and its outputs, artifacts and transitions are shown (its state)."""
 
-    def __init__(self, source: MonitorSource, execution_id: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        source: MonitorSource,
+        execution_id: str,
+        parent: QWidget | None = None,
+        *,
+        registry: StepRegistry | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.registry = registry
         self.setObjectName("monitor-execution")
         self.setWindowTitle(f"Execution {execution_id[:8]}")
         self.source = source
@@ -171,7 +201,7 @@ class ExecutionView(QWidget):
             self.buttons[name].setEnabled(on)
         if first:
             self.calls.call(
-                self.source.get_version,
+                self._fetch_version,
                 str(execution["workflow_id"]),
                 int(execution["version_number"]),
                 done=self._on_version,
@@ -183,12 +213,17 @@ class ExecutionView(QWidget):
                 self._end_shown = True
                 self._show_end(execution)
 
-    def _on_version(self, version: JSON) -> None:
+    def _fetch_version(self, workflow_id: str, number: int) -> tuple[JSON, StepRegistry]:
+        """In a worker: the version, and the step catalogue to draw it with."""
+        return self.source.get_version(workflow_id, number), self.registry or step_catalogue()
+
+    def _on_version(self, fetched: tuple[JSON, StepRegistry]) -> None:
+        version, registry = fetched
         raw = version.get("document")
         if not isinstance(raw, dict):
             self.placeholder.setText("This version has no flow document.")
             return
-        self.document = FlowDocument(raw)
+        self.document = FlowDocument(raw, registry=registry)
         if not any(isinstance(node, dict) and isinstance(node.get("ui"), dict) for node in raw.get("nodes") or ()):
             self.document.execute("auto_layout")  # a flow written by hand or by a tool: place its nodes
         self.canvas = FlowView(self.document, read_only=True)
@@ -200,20 +235,17 @@ class ExecutionView(QWidget):
         QTimer.singleShot(0, self.canvas.fit)
 
     def _drain(self) -> None:
+        batch, more = self.feed.take(DRAIN_BATCH)
+        if more:
+            QTimer.singleShot(0, self._drain)  # the rest after the loop has served other events
         lines: list[str] = []
         logs: list[str] = []
-        ended: JSON | None = None
-        for kind, data in self.feed.take():
+        ended = False
+        for kind, data in batch:
             if kind == "journal":
-                folded = self.fold.apply(data)
-                lines.append(describe(data))
-                for change in folded.states:
-                    self._colour(change.node, change.state)
-                if folded.log is not None:
-                    log = folded.log
-                    logs.append(f"{log.level.upper():7} {log.path or '-'}: {log.message}")
+                self._fold(data, lines, logs)
             elif kind == "end":
-                ended = data
+                ended = True
             elif kind == "error":
                 self.message.setText(f"The journal stream stopped: {data}")
         self.journal.extend(lines)
@@ -221,8 +253,17 @@ class ExecutionView(QWidget):
             self.journal_view.scrollToBottom()
         if logs:
             self.log.appendPlainText("\n".join(logs))
-        if ended is not None:
+        if ended:
             self.refresh()
+
+    def _fold(self, event: JSON, lines: list[str], logs: list[str]) -> None:
+        folded = self.fold.apply(event)
+        lines.append(describe(event))
+        for change in folded.states:
+            self._colour(change.node, change.state)
+        if folded.log is not None:
+            log = folded.log
+            logs.append(f"{log.level.upper():7} {log.path or '-'}: {log.message}")
 
     def _colour(self, node: str, state: str | None) -> None:
         self.colour_changes.append((node, state))
@@ -241,6 +282,8 @@ class ExecutionView(QWidget):
             self.source.list_transitions, self.execution_id, done=self._on_transitions, failed=self._unsettle
         )
         self.calls.call(self.source.list_artifacts, self.execution_id, done=self._on_artifacts, failed=self._unsettle)
+        for delay in ARTIFACT_RECHECKS_MS:
+            QTimer.singleShot(delay, self, self._recheck_artifacts)
 
     def _on_transitions(self, items: list[JSON]) -> None:
         self.transitions.setRowCount(len(items))
@@ -252,6 +295,15 @@ class ExecutionView(QWidget):
         self._settle_if_done()
 
     def _on_artifacts(self, items: list[JSON]) -> None:
+        self._show_artifacts(items)
+        self._settle_if_done()
+
+    def _recheck_artifacts(self) -> None:
+        self.calls.call(self.source.list_artifacts, self.execution_id, done=self._show_artifacts)
+
+    def _show_artifacts(self, items: list[JSON]) -> None:
+        if [a.get("id") for a in items] == [a.get("id") for a in self.artifacts]:
+            return
         self.artifacts = items
         self.artifact_list.clear()
         for artifact in items:
@@ -264,16 +316,13 @@ class ExecutionView(QWidget):
                     self.execution_id,
                     str(artifact["id"]),
                     done=functools.partial(self._thumbnail, item),
-                    failed=self._unsettle,
+                    failed=self._failed,
                 )
-                self._settling += 1
-        self._settle_if_done()
 
     def _thumbnail(self, item: QListWidgetItem, data: bytes) -> None:
         pixmap = QPixmap()
         if pixmap.loadFromData(data):
             item.setIcon(QIcon(pixmap))
-        self._settle_if_done()
 
     def _unsettle(self, error: Exception) -> None:
         self._failed(error)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from shared.client import ApiError
 from shared.states import ExecutionStatus
+from shared.steps import StepRegistry
 from studio.views.monitor._execution import ExecutionView
 from studio.views.monitor._table import COLUMNS, ExecutionsTableModel
 from studio.views.monitor._worker import Calls
@@ -47,6 +48,7 @@ class MonitorWidget(QWidget):
         source: the orchestrator calls.
         parent: the Qt parent.
         poll_ms: refresh interval (0: no automatic refresh).
+        registry: the step catalogue the execution views draw with (loaded in a worker when None).
     """
 
     opened = Signal(object)
@@ -54,8 +56,16 @@ class MonitorWidget(QWidget):
     loaded = Signal()
     """A page or a refresh was folded into the list."""
 
-    def __init__(self, source: MonitorSource | None = None, parent: QWidget | None = None, *, poll_ms: int = POLL_MS):
+    def __init__(
+        self,
+        source: MonitorSource | None = None,
+        parent: QWidget | None = None,
+        *,
+        poll_ms: int = POLL_MS,
+        registry: StepRegistry | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.registry = registry
         self.setObjectName("monitor")
         self.source: MonitorSource | None = None
         self.live = LiveExecutions()
@@ -158,7 +168,7 @@ class MonitorWidget(QWidget):
         self._fill(self.workflow_box, [(str(w.get("name")), str(w["id"])) for w in items])
 
     def _on_agents(self, items: list[JSON]) -> None:
-        self.model.agent_names = {str(a["id"]): str(a.get("name") or a["id"]) for a in items}
+        self.model.set_agent_names({str(a["id"]): str(a.get("name") or a["id"]) for a in items})
         self._fill(self.agent_box, [(str(a.get("name") or a["id"]), str(a["id"])) for a in items])
 
     def _fill(self, box: QComboBox, items: list[tuple[str, str]]) -> None:
@@ -291,7 +301,7 @@ class MonitorWidget(QWidget):
             raise RuntimeError("the monitor is not connected to an orchestrator")
         view = self.views.get(execution_id)
         if view is None:
-            view = ExecutionView(self.source, execution_id)
+            view = ExecutionView(self.source, execution_id, registry=self.registry)
             view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             view.resize(1100, 700)
             view.retried.connect(self.open_execution)

@@ -40,6 +40,11 @@ STATE_COLOURS = {
 }
 """A state's colour in the list: the canvas's run colours."""
 
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
+_USER = Qt.ItemDataRole.UserRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+
 
 def _time(value: Any) -> str:
     moment = parse_time(value)
@@ -61,16 +66,23 @@ def duration(row: Row, now: datetime | None = None) -> str:
     return f"{minutes}m {rest:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
 
 
+_COLOURS: dict[str, QColor] = {}
+
+
 class ExecutionsTableModel(QAbstractTableModel):
     """Rows of `live` (it becomes the rows' listener); `fetch_more` is called for the next page."""
 
     def __init__(self, live: LiveExecutions, fetch_more: Callable[[], None] | None = None) -> None:
         super().__init__()
+        if not _COLOURS:
+            _COLOURS.update({state: QColor(colour) for state, colour in STATE_COLOURS.items()})
         self.live = live
         live.rows.listener = self
         self.fetch_more = fetch_more
         self.agent_names: dict[str, str] = {}
         self.loading = False
+        self._texts: dict[str, tuple[Row, tuple[str, ...]]] = {}
+        """Each row's cell texts, kept while the row object is the same (an update replaces it)."""
 
     # -- RowListener --------------------------------------------------------------------------
 
@@ -79,6 +91,7 @@ class ExecutionsTableModel(QAbstractTableModel):
         if op.kind == "insert":
             self.beginInsertRows(QModelIndex(), op.index, op.index + op.count - 1)
         elif op.kind == "remove":
+            self._texts.pop(str(self.live.rows.rows[op.index]["id"]), None)
             self.beginRemoveRows(QModelIndex(), op.index, op.index)
         elif op.kind == "reset":
             self.beginResetModel()
@@ -90,9 +103,17 @@ class ExecutionsTableModel(QAbstractTableModel):
         elif op.kind == "remove":
             self.endRemoveRows()
         elif op.kind == "reset":
+            self._texts.clear()
             self.endResetModel()
         else:
             self.dataChanged.emit(self.index(op.index, 0), self.index(op.index, len(COLUMNS) - 1))
+
+    def set_agent_names(self, names: dict[str, str]) -> None:
+        """Show agents by these names (id -> name)."""
+        self.agent_names = names
+        self._texts.clear()
+        if self.live.rows.rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.live.rows) - 1, len(COLUMNS) - 1))
 
     # -- QAbstractTableModel ------------------------------------------------------------------
 
@@ -108,19 +129,27 @@ class ExecutionsTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # Called for every visible cell and role on each paint: plain int roles, cached texts.
+        if role == _DISPLAY:
+            return self._texts_of(index.row())[index.column()]
+        if role == _FOREGROUND:
+            if COLUMNS[index.column()][0] == "state":
+                return _COLOURS.get(str(self.live.rows.rows[index.row()].get("state")))
             return None
-        row = self.live.rows.rows[index.row()]
-        key = COLUMNS[index.column()][0]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.text(row, key)
-        if role == Qt.ItemDataRole.ForegroundRole and key == "state" and row.get("state") in STATE_COLOURS:
-            return QColor(STATE_COLOURS[str(row["state"])])
-        if role == Qt.ItemDataRole.UserRole:
-            return str(row["id"])
-        if role == Qt.ItemDataRole.ToolTipRole and key == "state":
+        if role == _USER:
+            return str(self.live.rows.rows[index.row()]["id"])
+        if role == _TOOLTIP and COLUMNS[index.column()][0] == "state":
+            row = self.live.rows.rows[index.row()]
             return row.get("waiting_reason") or (row.get("error") or {}).get("message")
         return None
+
+    def _texts_of(self, position: int) -> tuple[str, ...]:
+        row = self.live.rows.rows[position]
+        ident = str(row["id"])
+        texts = self._texts.get(ident)
+        if texts is None or texts[0] is not row:
+            texts = self._texts[ident] = (row, tuple(self.text(row, key) for key, _ in COLUMNS))
+        return texts[1]
 
     def text(self, row: Row, key: str) -> str:
         """What column `key` shows for `row`."""

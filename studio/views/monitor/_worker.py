@@ -71,7 +71,8 @@ class Calls(QObject):
 class JournalFeed(QObject):
     """Follows one execution's journal (`stream_execution(follow=True)`) in a thread.
 
-    `ready` is emitted when events are waiting; `take()` returns them all. The last item of a
+    `ready` is emitted when events are waiting; `take()` returns them (a bounded batch, so the
+    UI thread folds a burst in slices). The last item of a
     finished feed is `("end", {state, last_seq})`; a broken stream is resumed after the last
     seq received, and after `retries` failures in a row the feed ends with `("error", message)`.
     """
@@ -100,13 +101,15 @@ class JournalFeed(QObject):
         """Stop reading (the thread ends at the next event or keep-alive)."""
         self._stop.set()
 
-    def take(self) -> list[tuple[str, Any]]:
-        """Every event received since the last call."""
+    def take(self, limit: int | None = None) -> tuple[list[tuple[str, Any]], bool]:
+        """Up to `limit` of the events received (all when None), and whether more are waiting
+        (then no `ready` comes for them: take again)."""
         with self._lock:
-            items = list(self._queue)
-            self._queue.clear()
-            self._signalled = False
-        return items
+            count = len(self._queue) if limit is None else min(limit, len(self._queue))
+            items = [self._queue.popleft() for _ in range(count)]
+            more = bool(self._queue)
+            self._signalled = more
+        return items, more
 
     def _put(self, item: tuple[str, Any]) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QMainWindow, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 
 from shared.client import ApiClient
+from shared.steps import StepRegistry
 from studio.model import FlowDocument
 from studio.views.canvas import FlowScene
 from studio.views.monitor import ApiSource, ExecutionView, MonitorDock, MonitorWidget
@@ -47,11 +48,12 @@ def painted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]]:
 
 
 @pytest.fixture
-def open_view(qtbot: QtBot, source: ApiSource) -> Iterator[Any]:
+def open_view(qtbot: QtBot, source: ApiSource, registry: StepRegistry) -> Iterator[Any]:
+    """Opens execution views with the studio's step catalogue (a window passes its own)."""
     views: list[ExecutionView] = []
 
     def make(execution_id: str) -> ExecutionView:
-        view = ExecutionView(source, execution_id)
+        view = ExecutionView(source, execution_id, registry=registry)
         qtbot.addWidget(view)
         view.resize(1200, 640)
         view.show()
@@ -81,6 +83,7 @@ def test_the_nodes_turn_green_in_order(
     with qtbot.waitSignal(view.settled, timeout=WAIT_MS) as ended:
         pass
     assert ended.args == ["succeeded"]
+    qtbot.waitUntil(lambda: view.canvas is not None, timeout=WAIT_MS)
     steps = ["greet", "shot", "bye"]
     assert view.colour_changes == [(node, state) for node in steps for state in ("running", "done")]
     assert [node for node, state in painted if state == "done"] == steps  # on the canvas, in order
@@ -96,10 +99,11 @@ def test_the_nodes_turn_green_in_order(
         "retry": True,
         "resume": False,
     }
-    assert view.artifact_list.count() == 1
+    # the agent uploads the files after journaling the end: the view reads them again until they land
+    qtbot.waitUntil(lambda: view.artifact_list.count() == 1, timeout=WAIT_MS)
     item = view.artifact_list.item(0)
     assert item.text().startswith("shot/screen.png")
-    assert not item.icon().isNull()  # the thumbnail was downloaded
+    qtbot.waitUntil(lambda: not item.icon().isNull(), timeout=WAIT_MS)  # the thumbnail was downloaded
     view.artifact_list.itemActivated.emit(item)
     qtbot.waitUntil(lambda: getattr(view, "viewer", None) is not None, timeout=WAIT_MS)
     pixmap = view.viewer.image.pixmap()
@@ -124,8 +128,10 @@ def test_a_long_execution_is_cancelled(qtbot: QtBot, cluster: Cluster, open_view
     assert "after" not in view.fold.states
 
 
-def test_a_failed_execution_is_retried_and_resumed(qtbot: QtBot, cluster: Cluster, source: ApiSource) -> None:
-    monitor = MonitorWidget(source, poll_ms=0)
+def test_a_failed_execution_is_retried_and_resumed(
+    qtbot: QtBot, cluster: Cluster, source: ApiSource, registry: StepRegistry
+) -> None:
+    monitor = MonitorWidget(source, poll_ms=0, registry=registry)
     qtbot.addWidget(monitor)
     ident = cluster.start("broken")
     view = monitor.open_execution(ident)
@@ -229,15 +235,21 @@ def test_the_list_filters_and_follows_new_executions(
 
 
 def test_the_dock_factory_follows_the_window_or_the_saved_sign_in(
-    qtbot: QtBot, cluster: Cluster, source: ApiSource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot,
+    cluster: Cluster,
+    source: ApiSource,
+    registry: StepRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     factory = importlib.import_module("studio.views.monitor").monitor_dock  # as `_docks.py` loads it
-    document = FlowDocument.new("Any")
+    document = FlowDocument.new("Any", registry=registry)
     window = QMainWindow()
     qtbot.addWidget(window)
     window.api_client = source.client  # type: ignore[attr-defined]  # what a signed-in window carries
     dock = factory(document, window)
     assert isinstance(dock, MonitorDock)
+    assert dock.monitor.registry is registry  # execution views draw with the window's catalogue
     qtbot.waitUntil(lambda: len(dock.monitor.live.rows) > 0, timeout=WAIT_MS)
     assert not dock.prompt.isVisibleTo(dock)
     dock.monitor.shutdown()
