@@ -217,7 +217,8 @@ def monitor(rows: int, events: int) -> dict[str, Any] | None:
         print(f"monitor: failed ({done.returncode}): {done.stderr.strip()[-400:]}")
         return None
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    columns = ["rows", "open_s", "filter_s", "refresh_s", "scroll_frame_ms", "scroll_worst_ms", "max_stall_ms"]
+    columns = ["rows", "open_s", "filter_s", "refresh_s", "scroll_cpu_ms", "scroll_worst_cpu_ms", "max_stall_ms"]
+    columns.append("max_busy_ms")
     print(f"executions monitor, {rows} executions")
     print(" | ".join(f"{c:>28}" for c in ["", *columns]))
     for row in result["list"]:
@@ -229,11 +230,14 @@ def monitor(rows: int, events: int) -> dict[str, Any] | None:
     stream = result["stream"]
     print(
         f"execution view: {stream['events']} events over {stream['nodes']} nodes folded in {stream['all_s']} s "
-        f"(canvas ready in {stream['canvas_s']} s), {stream['colour_changes']} colour changes"
+        f"(canvas ready in {stream['canvas_s']} s), {stream['colour_changes']} colour changes, "
+        f"max stall {stream['max_stall_ms']} ms (UI thread busy {stream['max_busy_ms']} ms)"
     )
     target = result["stall_target_ms"]
-    for name, stall in (("monitor", mine["max_stall_ms"]), ("execution view", stream["max_stall_ms"])):
-        print(f"target max event-loop stall, {name}: {stall} ms < {target} ms {'ok' if stall < target else 'OVER'}")
+    for name, row in (("monitor", mine), ("execution view", stream)):
+        stall, busy = row["max_stall_ms"], row["max_busy_ms"]
+        verdict = "ok" if stall < target else ("OVER (busy ok: a loaded machine)" if busy < target else "OVER")
+        print(f"target max event-loop stall, {name}: {stall} ms (busy {busy} ms) < {target} ms {verdict}")
     return result
 
 
@@ -277,7 +281,7 @@ def main() -> None:
         sizes = [int(size) for size in args.sizes.split(",")]
         result["views"] = views(sizes, [int(size) for size in args.peer_sizes.split(",") if size])
     if args.monitor:
-        result["monitor"] = monitor(args.monitor_rows, args.stream_events)
+        result["monitor"] = monitor(args.monitor_rows, args.stream_events) or {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
