@@ -101,6 +101,8 @@ class ExecutionView(QWidget):
         self.fold = JournalFold()
         self.document: FlowDocument | None = None
         self.canvas: FlowView | None = None
+        self.stream_ended = False
+        """The journal stream said `end`: every event of the ended execution has been folded."""
         self.colour_changes: list[tuple[str, str | None]] = []
         """Every node colour change in order (what a test or a replay reads)."""
         self.artifacts: list[JSON] = []
@@ -245,7 +247,7 @@ class ExecutionView(QWidget):
             if kind == "journal":
                 self._fold(data, lines, logs)
             elif kind == "end":
-                ended = True
+                ended = self.stream_ended = True
             elif kind == "error":
                 self.message.setText(f"The journal stream stopped: {data}")
         self.journal.extend(lines)

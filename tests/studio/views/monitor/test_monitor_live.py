@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QComboBox, QMainWindow, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 
@@ -69,6 +69,11 @@ def state_of(view: ExecutionView) -> str:
     return str((view.execution or {}).get("state"))
 
 
+def ended(view: ExecutionView, state: str) -> bool:
+    """The record says `state` and the whole journal has been folded (they arrive separately)."""
+    return state_of(view) == state and view.stream_ended
+
+
 def outputs_of(view: ExecutionView) -> dict[str, str]:
     top = view.outputs.topLevelItem(0)
     assert isinstance(top, QTreeWidgetItem)
@@ -80,10 +85,10 @@ def test_the_nodes_turn_green_in_order(
 ) -> None:
     ident = cluster.start("three")
     view = open_view(ident)
-    with qtbot.waitSignal(view.settled, timeout=WAIT_MS) as ended:
+    with qtbot.waitSignal(view.settled, timeout=WAIT_MS) as settled:
         pass
-    assert ended.args == ["succeeded"]
-    qtbot.waitUntil(lambda: view.canvas is not None, timeout=WAIT_MS)
+    assert settled.args == ["succeeded"]
+    qtbot.waitUntil(lambda: view.canvas is not None and view.fold.status == "succeeded", timeout=WAIT_MS)
     steps = ["greet", "shot", "bye"]
     assert view.colour_changes == [(node, state) for node in steps for state in ("running", "done")]
     assert [node for node, state in painted if state == "done"] == steps  # on the canvas, in order
@@ -120,7 +125,7 @@ def test_a_long_execution_is_cancelled(qtbot: QtBot, cluster: Cluster, open_view
     qtbot.waitUntil(lambda: view.buttons["cancel"].isEnabled(), timeout=WAIT_MS)
     assert not view.buttons["retry"].isEnabled()
     qtbot.mouseClick(view.buttons["cancel"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: state_of(view) == "cancelled", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: ended(view, "cancelled"), timeout=WAIT_MS)
     assert cluster.orchestrator.execution(ident)["state"] == "cancelled"
     qtbot.waitUntil(lambda: view.buttons["retry"].isEnabled(), timeout=WAIT_MS)
     assert {name: b.isEnabled() for name, b in view.buttons.items()} == {"cancel": False, "retry": True, "resume": True}
@@ -136,7 +141,7 @@ def test_a_failed_execution_is_retried_and_resumed(
     ident = cluster.start("broken")
     view = monitor.open_execution(ident)
     try:
-        qtbot.waitUntil(lambda: state_of(view) == "failed", timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: ended(view, "failed"), timeout=WAIT_MS)
         qtbot.waitUntil(lambda: view.buttons["resume"].isEnabled(), timeout=WAIT_MS)
         assert view.fold.states == {"first": "done", "boom": "failed"}
         qtbot.waitUntil(lambda: view.canvas is not None, timeout=WAIT_MS)
@@ -158,7 +163,7 @@ def test_a_failed_execution_is_retried_and_resumed(
         resumed: ExecutionView = opened.args[0]
         assert cluster.orchestrator.execution(resumed.execution_id)["resume_from"] == ident
         for other in (retried, resumed):
-            qtbot.waitUntil(lambda o=other: state_of(o) == "failed", timeout=WAIT_MS)
+            qtbot.waitUntil(lambda o=other: ended(o, "failed"), timeout=WAIT_MS)
         assert retried.fold.states == {"first": "done", "boom": "failed"}
         assert resumed.fold.states["boom"] == "failed"
     finally:
@@ -223,6 +228,16 @@ def test_the_list_filters_and_follows_new_executions(
         )
         monitor.search.setText("")
         qtbot.waitUntil(lambda: len(shown(monitor)) > len(everything), timeout=WAIT_MS)
+
+        today = QDate.currentDate()
+        monitor.after_edit.setDate(today.addDays(1))  # from tomorrow: nothing yet
+        qtbot.waitUntil(lambda: monitor.live.loaded_once and not shown(monitor), timeout=WAIT_MS)
+        monitor.before_edit.setDate(today)  # and the days up to today, with the start cleared
+        monitor.after_edit.setDate(monitor.after_edit.minimumDate())
+        qtbot.waitUntil(lambda: monitor.live.loaded_once and len(shown(monitor)) > len(everything), timeout=WAIT_MS)
+        assert monitor.current_filter().created_after is None
+        assert monitor.current_filter().created_before is not None
+        monitor.before_edit.setDate(monitor.before_edit.minimumDate())
 
         new = cluster.start("three")  # shown by the refresh, then followed to its end
         qtbot.waitUntil(lambda: monitor.live.rows.get(new) is not None, timeout=WAIT_MS)
