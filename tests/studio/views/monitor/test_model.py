@@ -276,3 +276,43 @@ def test_the_actions_follow_the_state() -> None:
     assert allowed("failed") == {"cancel": False, "retry": True, "resume": True}
     assert allowed("succeeded") == {"cancel": False, "retry": True, "resume": False}
     assert set(ACTIONS) == {"cancel", "retry", "resume"}
+
+
+def test_public_names_are_pinned() -> None:
+    import studio.views.monitor
+    import studio.views.monitor.model
+
+    assert studio.views.monitor.__all__ == [
+        "ApiSource",
+        "ExecutionView",
+        "ExecutionsTableModel",
+        "MonitorDock",
+        "MonitorWidget",
+        "monitor_dock",
+    ]
+    assert studio.views.monitor.model.__all__ == [
+        "ACTIONS",
+        "JSON",
+        "PAGE_SIZE",
+        "POLL_PAGES",
+        "ExecutionFilter",
+        "ExecutionRows",
+        "Folded",
+        "JournalFold",
+        "LiveExecutions",
+        "LogLine",
+        "MonitorSource",
+        "NodeState",
+        "Poll",
+        "Row",
+        "RowListener",
+        "RowOp",
+        "allowed",
+        "describe",
+        "is_terminal",
+        "node_id",
+        "parse_time",
+        "sort_key",
+    ]
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = studio.views.monitor.Nope

@@ -22,7 +22,7 @@ from studio.views.monitor import ApiSource, ExecutionView, MonitorDock, MonitorW
 from tests.e2e._cluster import EMAIL, PASSWORD
 from tests.studio.views.monitor.conftest import Cluster
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.slow]  # a real orchestrator and agent, as processes
 WAIT_MS = 30_000
 
 
