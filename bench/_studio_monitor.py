@@ -60,10 +60,17 @@ def execution(i: int) -> dict[str, Any]:
 
 
 def chain(size: int) -> dict[str, Any]:
-    """A flow of `size` steps in a row, without positions (the view lays it out)."""
-    nodes = [{"id": f"n{i}", "type": "core.noop", "params": {"value": i}} for i in range(size)]
+    """A flow of one `loop` (a foreach) over `size` steps in a row, without positions (the view
+    lays it out)."""
+    body = [{"id": f"n{i}", "type": "core.noop", "params": {"value": i}} for i in range(size)]
     edges = [{"from": f"n{i}", "to": f"n{i + 1}"} for i in range(size - 1)]
-    return {"schema": "rpa.flow/1", "name": "bench stream", "nodes": nodes, "edges": edges}
+    loop = {
+        "id": "loop",
+        "type": "control.foreach",
+        "params": {"items": [1, 2]},
+        "body": {"nodes": body, "edges": edges},
+    }
+    return {"schema": "rpa.flow/1", "name": "bench stream", "nodes": [loop], "edges": []}
 
 
 def journal(events: int, nodes: int) -> list[dict[str, Any]]:
@@ -309,7 +316,7 @@ def stream_row(source: StubSource, beat: Heartbeat) -> dict[str, Any]:
     row = {
         "what": "execution view",
         "events": view.fold.events,
-        "nodes": len(source.flow["nodes"]),
+        "nodes": len(source.flow["nodes"][0]["body"]["nodes"]),
         "colour_changes": len(view.colour_changes),
         "canvas_s": round(canvas_s, 3),
         "all_s": round(seconds, 3),

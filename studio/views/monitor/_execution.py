@@ -43,7 +43,7 @@ from studio.views.canvas import FlowView
 from studio.views.debugger import ArtifactViewer, fill_json_tree
 from studio.views.monitor._lines import LinesModel
 from studio.views.monitor._worker import Calls, JournalFeed
-from studio.views.monitor.model import JSON, JournalFold, MonitorSource, allowed, describe, is_terminal
+from studio.views.monitor.model import JSON, JournalFold, MonitorSource, allowed, describe, is_terminal, on_canvas
 
 REFRESH_MS = 2000
 """How often an unfinished execution's record (state, waiting reason) is read again."""
@@ -100,6 +100,8 @@ class ExecutionView(QWidget):
         self.execution: JSON | None = None
         self.fold = JournalFold()
         self.document: FlowDocument | None = None
+        self._parents: dict[str, str | None] = {}
+        """Each node of the flow shown -> the container it sits in (None at the top)."""
         self.canvas: FlowView | None = None
         self.stream_ended = False
         """The journal stream said `end`: every event of the ended execution has been folded."""
@@ -226,6 +228,7 @@ class ExecutionView(QWidget):
             self.placeholder.setText("This version has no flow document.")
             return
         self.document = FlowDocument(raw, registry=registry)
+        self._parents = {str(ident): ref.container for ident, ref in self.document.index.nodes.items()}
         if not any(isinstance(node, dict) and isinstance(node.get("ui"), dict) for node in raw.get("nodes") or ()):
             self.document.execute("auto_layout")  # a flow written by hand or by a tool: place its nodes
         self.canvas = FlowView(self.document, read_only=True)
@@ -233,7 +236,8 @@ class ExecutionView(QWidget):
         self.split.replaceWidget(0, self.canvas)
         self.placeholder.deleteLater()
         for node, state in self.fold.states.items():
-            self.canvas.flow_scene.set_run_state(node, state)
+            if on_canvas(self.fold.paths.get(node, node), self._parents):
+                self.canvas.flow_scene.set_run_state(node, state)
         QTimer.singleShot(0, self.canvas.fit)
 
     def _drain(self) -> None:
@@ -262,12 +266,14 @@ class ExecutionView(QWidget):
         folded = self.fold.apply(event)
         lines.append(describe(event))
         for change in folded.states:
-            self._colour(change.node, change.state)
+            self._colour(change.node, change.state, change.path)
         if folded.log is not None:
             log = folded.log
             logs.append(f"{log.level.upper():7} {log.path or '-'}: {log.message}")
 
-    def _colour(self, node: str, state: str | None) -> None:
+    def _colour(self, node: str, state: str | None, path: str) -> None:
+        if self.document is not None and not on_canvas(path, self._parents):
+            return  # a node of a called sub-flow
         self.colour_changes.append((node, state))
         if self.canvas is not None:
             self.canvas.flow_scene.set_run_state(node, state)

@@ -7,7 +7,15 @@ blocked); the widgets in `studio.views.monitor` follow these objects.
 
 from studio.views.monitor.model._actions import ACTIONS, allowed, is_terminal
 from studio.views.monitor.model._filters import ExecutionFilter, parse_time
-from studio.views.monitor.model._journal import Folded, JournalFold, LogLine, NodeState, describe, node_id
+from studio.views.monitor.model._journal import (
+    Folded,
+    JournalFold,
+    LogLine,
+    NodeState,
+    describe,
+    node_id,
+    on_canvas,
+)
 from studio.views.monitor.model._live import PAGE_SIZE, POLL_PAGES, LiveExecutions, Poll
 from studio.views.monitor.model._rows import ExecutionRows, Row, RowListener, RowOp, sort_key
 from studio.views.monitor.model._source import JSON, MonitorSource
@@ -33,6 +41,7 @@ __all__ = [
     "describe",
     "is_terminal",
     "node_id",
+    "on_canvas",
     "parse_time",
     "sort_key",
 ]

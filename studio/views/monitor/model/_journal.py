@@ -28,12 +28,28 @@ def node_id(path: str) -> str:
     return _INDEX.sub("", path.rsplit("/", 1)[-1])
 
 
+def on_canvas(path: str, parents: Mapping[str, str | None]) -> bool:
+    """Whether `path` names one of the flow's own nodes: each part is a node of the flow
+    (`parents`: node id -> the container it sits in, None at the top) inside the one before.
+    The nodes of a called sub-flow run under the call's path but are not on this flow's canvas,
+    and may share an id with one that is."""
+    container: str | None = None
+    for part in path.split("/"):
+        node = _INDEX.sub("", part)
+        if node not in parents or parents[node] != container:
+            return False
+        container = node
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class NodeState:
     """A node's colour changed: `state` is None when it was cleared."""
 
     node: str
     state: str | None
+    path: str = ""
+    """The instance's journal path (`each[2]/fill`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +88,8 @@ class JournalFold:
         self.last_seq = 0
         self.events = 0
         self.states: dict[str, str] = {}
+        self.paths: dict[str, str] = {}
+        """The journal path of each node's latest instance."""
         self.logs: list[LogLine] = []
         self.inputs: dict[str, Any] = {}
         self.status: str | None = None
@@ -93,7 +111,7 @@ class JournalFold:
             for again in data.get("rerun") or ():
                 node = node_id(str(again))
                 if self.states.pop(node, None) is not None:
-                    folded.states.append(NodeState(node, None))
+                    folded.states.append(NodeState(node, None, str(again)))
         elif kind in ("log", "node.note"):
             self._log(folded, LogLine(seq, path, str(data.get("level", "info")), _message(kind, data)))
         elif kind == "execution.started":
@@ -107,10 +125,11 @@ class JournalFold:
 
     def _node(self, folded: Folded, seq: int, kind: str, path: str, data: Mapping[str, Any]) -> None:
         node = node_id(path)
+        self.paths[node] = path
         state = _node_state(kind, data)
         if self.states.get(node) != state:
             self.states[node] = state
-            folded.states.append(NodeState(node, state))
+            folded.states.append(NodeState(node, state, path))
         if kind == "node.failed":
             level = "warning" if data.get("will_retry") else "error"
             self._log(folded, LogLine(seq, path, level, _message(kind, data)))

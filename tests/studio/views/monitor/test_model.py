@@ -23,6 +23,7 @@ from studio.views.monitor.model import (
     allowed,
     describe,
     node_id,
+    on_canvas,
 )
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -214,6 +215,16 @@ def test_a_journal_path_names_its_node(path: str, node: str) -> None:
     assert node_id(path) == node
 
 
+def test_only_the_flows_own_nodes_are_on_its_canvas() -> None:
+    parents = {"each": None, "fill": "each", "call": None, "open": None}
+    assert on_canvas("open", parents)
+    assert on_canvas("each[3]/fill", parents)
+    assert on_canvas("call", parents)
+    assert not on_canvas("call/open", parents)  # `open` of the called sub-flow, not this flow's
+    assert not on_canvas("call/inner", parents)
+    assert not on_canvas("fill", parents)  # not at the top
+
+
 def event(seq: int, kind: str, path: str = "", **data: Any) -> dict[str, Any]:
     return {"seq": seq, "type": kind, "path": path, "data": data, "ts": 1.0}
 
@@ -311,6 +322,7 @@ def test_public_names_are_pinned() -> None:
         "describe",
         "is_terminal",
         "node_id",
+        "on_canvas",
         "parse_time",
         "sort_key",
     ]
