@@ -20,13 +20,13 @@ SHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS", Path(__file__).parents[2] / "s
 
 
 def flow(name: str, *nodes: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
-    """A straight flow of `nodes` (id, step type, params), laid out left to right."""
+    """A straight flow of `nodes` (id, step type, params), laid out top to bottom."""
     return {
         "schema": "rpa.flow/1",
         "name": name,
         "outputs": {"done": "{{ steps." + nodes[-1][0] + ".output }}"},
         "nodes": [
-            {"id": ident, "type": kind, "params": params, "ui": {"x": 40 + 220 * i, "y": 60}}
+            {"id": ident, "type": kind, "params": params, "ui": {"x": 60, "y": 40 + 110 * i}}
             for i, (ident, kind, params) in enumerate(nodes)
         ],
         "edges": [{"from": a[0], "to": b[0]} for a, b in itertools.pairwise(nodes)],
