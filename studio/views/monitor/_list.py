@@ -2,8 +2,8 @@
 
 Filters by workflow, state, agent, trigger, creation dates and a search text; the rows come a
 page at a time (more as the table is scrolled to its end) and are refreshed every `POLL_MS`
-(`model/_live.py` says what a refresh asks). Double-clicking a row opens that execution's live
-view (`ExecutionView`) in a window of its own.
+while the monitor is visible (`model/_live.py` says what a refresh asks). Double-clicking a row
+opens that execution's live view (`ExecutionView`) in a window of its own.
 """
 
 from __future__ import annotations
@@ -243,8 +243,8 @@ class MonitorWidget(QWidget):
 
     def refresh(self) -> None:
         """Fold in what changed since the last look: new executions and unfinished ones' states."""
-        if self.source is None or self._polling or self.model.loading:
-            return
+        if self.source is None or self._polling or self.model.loading or not self.isVisible():
+            return  # a hidden monitor (a dock tab in the back) does not poll; it catches up when shown
         if not self.live.loaded_once:
             self.apply_filters(self.live.filter)
             return
@@ -311,6 +311,11 @@ class MonitorWidget(QWidget):
         view.show()
         view.raise_()
         return view
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.live.loaded_once:
+            self.refresh()
 
     def shutdown(self) -> None:
         """Stop refreshing and close the execution views."""
