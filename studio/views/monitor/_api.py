@@ -1,11 +1,16 @@
 """`ApiSource`: the monitor's `MonitorSource` over `shared.client.ApiClient`, in one place so the
 monitor moves to the typed client's methods by changing this module only.
 
-Every call blocks on HTTP; the views run them in worker threads.
+Every call blocks on HTTP; the views run them in worker threads. The calls share one client,
+whose refresh token rotates on use: two threads refreshing at once would present the same token
+twice (and the second refresh fails), so the calls go through one lock. The journal stream is
+long-lived and does not hold it: it makes a short locked call first, which refreshes an expired
+access token, then streams.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -20,6 +25,11 @@ class ApiSource:
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
+        self._lock = threading.Lock()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        with self._lock:
+            return self.client.request(method, path, **kwargs)
 
     @property
     def url(self) -> str:
@@ -28,22 +38,23 @@ class ApiSource:
 
     def list_executions(self, params: Mapping[str, Any]) -> JSON:
         """`GET /executions` with `params`."""
-        page: JSON = self.client.request("GET", "/executions", params=dict(params))
+        page: JSON = self._request("GET", "/executions", params=dict(params))
         return page
 
     def get_execution(self, execution_id: str) -> JSON:
         """`GET /executions/{id}`."""
-        execution: JSON = self.client.request("GET", f"/executions/{execution_id}")
+        execution: JSON = self._request("GET", f"/executions/{execution_id}")
         return execution
 
     def stream_execution(self, execution_id: str, *, follow: bool, after_seq: int = 0) -> Iterator[tuple[str, Any]]:
         """`GET /executions/{id}/stream` (Server-Sent Events)."""
+        self._request("GET", "/auth/me")  # refreshes an expired access token, under the lock
         return self.client.stream(execution_id, follow=follow, after_seq=after_seq)
 
     def _all(self, path: str) -> list[JSON]:
         items: list[JSON] = []
         while True:
-            page = self.client.request("GET", path, params={"limit": _LIST_PAGE, "offset": len(items)})
+            page = self._request("GET", path, params={"limit": _LIST_PAGE, "offset": len(items)})
             items += page.get("items") or []
             if not page.get("items") or len(items) >= int(page.get("total") or 0):
                 return items
@@ -63,7 +74,7 @@ class ApiSource:
         path = f"{self.client.url}{API}/executions/{execution_id}/artifacts/{artifact_id}"
         for attempt in range(2):
             if not self.client.access_token or attempt:
-                self.client.request("GET", "/auth/me")  # refreshes an expired access token
+                self._request("GET", "/auth/me")  # refreshes an expired access token
             try:
                 response = httpx.get(
                     path,
@@ -81,17 +92,17 @@ class ApiSource:
 
     def get_version(self, workflow_id: str, number: int) -> JSON:
         """`GET /workflows/{id}/versions/{n}`."""
-        version: JSON = self.client.request("GET", f"/workflows/{workflow_id}/versions/{number}")
+        version: JSON = self._request("GET", f"/workflows/{workflow_id}/versions/{number}")
         return version
 
     def cancel_execution(self, execution_id: str, reason: str = "") -> JSON:
         """`POST /executions/{id}/cancel`."""
-        execution: JSON = self.client.request("POST", f"/executions/{execution_id}/cancel", json={"reason": reason})
+        execution: JSON = self._request("POST", f"/executions/{execution_id}/cancel", json={"reason": reason})
         return execution
 
     def retry_execution(self, execution_id: str, *, resume: bool = False) -> JSON:
         """`POST /executions/{id}/retry`."""
-        execution: JSON = self.client.request("POST", f"/executions/{execution_id}/retry", json={"resume": resume})
+        execution: JSON = self._request("POST", f"/executions/{execution_id}/retry", json={"resume": resume})
         return execution
 
     def list_workflows(self) -> list[JSON]:

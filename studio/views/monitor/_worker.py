@@ -137,7 +137,7 @@ class JournalFeed(QObject):
                         return
             except ApiError as error:
                 failures += 1
-                if failures > self.retries or error.status not in (0, 502, 503, 504):
+                if failures > self.retries or error.status not in (0, 401, 502, 503, 504):
                     self._put(("error", error.message))
                     return
             else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -286,3 +287,20 @@ def test_the_dock_factory_follows_the_window_or_the_saved_sign_in(
     qtbot.waitUntil(lambda: len(bare.monitor.live.rows) > 0, timeout=WAIT_MS)
     assert bare.monitor.isVisibleTo(bare)
     bare.monitor.shutdown()
+
+
+def test_calls_from_many_threads_refresh_an_expired_token_once(cluster: Cluster) -> None:
+    client = ApiClient(cluster.orchestrator.url)
+    client.login(EMAIL, PASSWORD)
+    source = ApiSource(client)
+    first_refresh = client.refresh_token
+    client.access_token = "expired"  # as after the access token's lifetime
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pages = list(pool.map(lambda _: source.list_executions({"limit": 1}), range(8)))
+    assert all(len(page["items"]) == 1 for page in pages)
+    assert client.refresh_token != first_refresh  # refreshed (the token rotates), and only once:
+    assert client.request("GET", "/auth/me")["email"] == EMAIL  # the rotated token still works
+    client.access_token = "expired"
+    kinds = [kind for kind, _ in source.stream_execution(pages[0]["items"][0]["id"], follow=False)]
+    assert kinds[-1] == "end"
+    assert "journal" in kinds
