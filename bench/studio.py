@@ -15,6 +15,11 @@ with the canvas following, and frame times (pan and zoom at 100 %, the whole flo
 same flows in NodeGraphQt (`--peer-sizes`, 100 and 1,000 by default: it takes seconds per
 thousand nodes) for the ratio; the script installs it into `.peers/nodegraphqt` (MIT, with its
 Qt.py shim, MIT; `pip install --target`) and runs it on the suite's own PySide6.
+
+The monitor rows (`--monitor`, on by default; `bench/_studio_monitor.py`, a fresh process): the
+executions list with 10,000 executions (open every page, filter, scroll, one live refresh) next to
+a naive `QTableWidget` filled item by item, and one execution's view folding a 1,000-event
+journal; a `QTimer` heartbeat measures the longest event-loop stall against 50 ms.
 """
 
 from __future__ import annotations
@@ -202,6 +207,40 @@ def views(sizes: list[int], peer_sizes: list[int]) -> dict[str, Any]:
     return {"canvas": canvas, "nodegraphqt": peer, "ratios": ratios, "targets": VIEW_TARGETS, "checks": checks}
 
 
+def monitor(rows: int, events: int) -> dict[str, Any] | None:
+    """The executions monitor (`bench/_studio_monitor.py`, a fresh process) against a naive
+    `QTableWidget`, and one execution view streaming `events` journal events."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_THREAD_LIMIT": "1"}
+    command = [sys.executable, str(ROOT / "bench" / "_studio_monitor.py"), "--rows", str(rows), "--events", str(events)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode != 0:
+        print(f"monitor: failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+        return None
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    columns = ["rows", "open_s", "filter_s", "refresh_s", "scroll_cpu_ms", "scroll_worst_cpu_ms", "max_stall_ms"]
+    columns.append("max_busy_ms")
+    print(f"executions monitor, {rows} executions")
+    print(" | ".join(f"{c:>28}" for c in ["", *columns]))
+    for row in result["list"]:
+        print(" | ".join(f"{row.get(c)!s:>28}" for c in ["what", *columns]))
+    mine, naive = result["list"]
+    ratio = {c: round(naive[c] / mine[c], 1) for c in columns[1:] if naive.get(c) and mine.get(c)}
+    result["ratio_naive_over_monitor"] = ratio
+    print(f"naive QTableWidget / monitor: {ratio}")
+    stream = result["stream"]
+    print(
+        f"execution view: {stream['events']} events over {stream['nodes']} nodes folded in {stream['all_s']} s "
+        f"(canvas ready in {stream['canvas_s']} s), {stream['colour_changes']} colour changes, "
+        f"max stall {stream['max_stall_ms']} ms (UI thread busy {stream['max_busy_ms']} ms)"
+    )
+    target = result["stall_target_ms"]
+    for name, row in (("monitor", mine), ("execution view", stream)):
+        stall, busy = row["max_stall_ms"], row["max_busy_ms"]
+        verdict = "ok" if stall < target else ("OVER (busy ok: a loaded machine)" if busy < target else "OVER")
+        print(f"target max event-loop stall, {name}: {stall} ms (busy {busy} ms) < {target} ms {verdict}")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,5000", help="flow sizes in nodes (comma-separated)")
@@ -209,6 +248,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON goes")
     parser.add_argument("--views", action=argparse.BooleanOptionalAction, default=True, help="the canvas half")
     parser.add_argument("--peer-sizes", default="100,1000", help="sizes for NodeGraphQt ('' for none)")
+    parser.add_argument("--monitor", action=argparse.BooleanOptionalAction, default=True, help="the monitor rows")
+    parser.add_argument("--monitor-rows", type=int, default=10_000, help="executions in the monitor's list")
+    parser.add_argument("--stream-events", type=int, default=1000, help="journal events streamed to one view")
     args = parser.parse_args()
     registry = StepRegistry.default()
     rows = [measure(int(size), args.repeats, registry) for size in args.sizes.split(",")]
@@ -238,6 +280,8 @@ def main() -> None:
     if args.views:
         sizes = [int(size) for size in args.sizes.split(",")]
         result["views"] = views(sizes, [int(size) for size in args.peer_sizes.split(",") if size])
+    if args.monitor:
+        result["monitor"] = monitor(args.monitor_rows, args.stream_events) or {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
