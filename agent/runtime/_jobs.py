@@ -19,6 +19,7 @@ from agent.runtime._assets import (
     remove_flow_dir,
 )
 from agent.runtime._config import AgentConfig
+from agent.runtime._logs import JournaledLogs
 from agent.runtime._uploads import upload_artifacts
 from shared.engine import Engine, ExecutionHooks
 from shared.engine._events import EXECUTION_FINISHED, EXECUTION_STARTED
@@ -149,11 +150,18 @@ class JobRunner:
         self.journals[job.execution_id] = journal
         # An attended run is not fenced: a person started it here, no other agent can ever run it.
         registry = self.local_registry if report is not None and self.local_registry is not None else self.registry
-        self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal, hooks, registry))
+        attended = report is not None
+        self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal, hooks, registry, attended))
         return JobAccepted(execution_id=job.execution_id, attempt=job.attempt)
 
     async def _run(
-        self, job: JobAssign, flow: Flow, journal: OutboxJournal, hooks: ExecutionHooks | None, registry: StepRegistry
+        self,
+        job: JobAssign,
+        flow: Flow,
+        journal: OutboxJournal,
+        hooks: ExecutionHooks | None,
+        registry: StepRegistry,
+        attended: bool = False,
     ) -> None:
         secrets = dict(job.secrets)
         try:
@@ -185,6 +193,9 @@ class JobRunner:
             env=allowed_env(self.config.env_allowlist),
             artifacts_dir=self.config.home / "artifacts",
             flow_dir=flow_dir,
+            # An attended run keeps its steps' log lines in its journal: the tray's run details
+            # show them, and they reach the orchestrator with the journal.
+            on_log=JournaledLogs(journal) if attended else None,
         )  # files land in artifacts/<execution id>/
         self.engines[job.execution_id] = engine
         try:
