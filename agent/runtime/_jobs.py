@@ -20,7 +20,7 @@ from agent.runtime._assets import (
 )
 from agent.runtime._config import AgentConfig
 from agent.runtime._logs import JournaledLogs
-from agent.runtime._uploads import upload_artifacts
+from agent.runtime._uploads import PendingUploads
 from shared.engine import Engine, ExecutionHooks
 from shared.engine._events import EXECUTION_FINISHED, EXECUTION_STARTED
 from shared.errors import FlowLoadError
@@ -93,6 +93,8 @@ class JobRunner:
         self.journals: dict[str, OutboxJournal] = {}
         """The journal each running execution writes (an attended run's pause notes go there too)."""
         self.asset_cache = AssetCache(config.home / "assets", config.asset_cache_bytes)
+        self.uploads = PendingUploads(config.home, lambda: self.config.url, lambda: self.config.key)
+        """Artifacts of ended executions not in the orchestrator yet (sent again on reconnection)."""
 
     def take(
         self, job: JobAssign, *, report: dict[str, Any] | None = None, hooks: ExecutionHooks | None = None
@@ -201,7 +203,7 @@ class JobRunner:
         try:
             await engine.run(flow, job.inputs, journal=journal, hooks=hooks)
             session_checkpoints.delete_execution(job.execution_id)  # ended: no resume needs them
-            await upload_artifacts(self.config.url, self.config.key, self.config.home, job.execution_id)
+            await self.uploads.send(job.execution_id, ended=True)  # what cannot go now stays pending
             self.outbox.mark_finished(job.execution_id)
             remove_flow_dir(self.config.home, job.execution_id)
         except asyncio.CancelledError:
