@@ -200,7 +200,7 @@ class TrayApp:
             self.refresh()
             return None
         self.sync_problem = None
-        if result.fetched:
+        if result.fetched or result.removed:
             self._rebind_hotkeys()
         self.refresh()
         return result
@@ -326,7 +326,7 @@ class TrayApp:
         organisation's flows are fetched."""
         if self.sign_in_dialog is not None:
             self.sign_in_dialog.close()
-        dialog = SignInDialog(self._url())
+        dialog = SignInDialog(self._url(), organisation=self.settings.organisation or "")
         dialog.accepted.connect(lambda: self._signed_in(dialog))
         self.sign_in_dialog = dialog
         dialog.open()
@@ -339,7 +339,8 @@ class TrayApp:
         self.flows_client = lambda: client
         self.run_menu.refresh = self.start_flow_refresh
         self.timer.start()
-        self.apply_settings(self.settings.model_copy(update={"user_id": str(dialog.me.get("user_id"))}))
+        chosen = {"user_id": str(dialog.me.get("user_id")), "organisation": dialog.organisation.text().strip() or None}
+        self.apply_settings(self.settings.model_copy(update=chosen))
         self.start_flow_refresh()
         if self.runtime is None and self.runtime_factory is not None:
             # Not enrolled yet: the signed-in user's session enrols the machine (a manager may).
