@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from agent.attended import AttendedController, AttendedRunError, FlowCache
+from agent.keystore import KeystoreError
 from agent.tray import TrayApp, build_runtime
 from tests.agent.keyrings import MemoryKeyring
 from tests.agent.memory_orchestrator import until, wait_flow
@@ -32,7 +33,7 @@ def _unenrolled_tray(agent_home: Path) -> tuple[TrayApp, AttendedController]:
     cache = FlowCache(agent_home / "flows")
     cache.put("0b6f7c3e-2f4a-4d8e-9c1a-5e6f7a8b9c00", 1, wait_flow(1) | {"name": "Month end"})
     controller = AttendedController(None, cache, user_id=None)
-    with pytest.raises(Exception) as missing:
+    with pytest.raises(KeystoreError) as missing:
         build_runtime()
     app = TrayApp(None, controller, runtime_factory=build_runtime, not_enrolled=str(missing.value))
     return app, controller
