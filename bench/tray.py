@@ -15,6 +15,10 @@ It starts its own Xvfb (`-displayfd`, a free display) and, in the same run:
   `bench/requirements-peers.txt`; LGPL-3.0). The issue names no peer for the full path.
 - idle: CPU seconds and RSS of this process over 10 s with the hotkeys registered and the runtime
   running (offline, reconnecting with its backoff).
+- idle processes: a real `rpa tray` process (Qt on Xvfb through xcb, the fallback window, hotkeys
+  grabbed, the runtime reconnecting) and, side by side as the peer, a headless `rpa agent` process
+  with the same identity kind and cached flow; after `--settle` seconds, each one's CPU (from
+  /proc/<pid>/stat) over `--idle-seconds` and its RSS, and the ratio tray / headless.
 
 Each latency row has p50 and p95 in milliseconds over `presses` presses; the target is p95 < 150 ms.
 """
@@ -196,6 +200,89 @@ def _rss_mb() -> float:
     return 0.0
 
 
+def _closed_url() -> str:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there once closed
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _rss_of(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _spawn(kind: str, home: Path, display: str, url: str) -> subprocess.Popen[bytes]:
+    import uuid
+
+    from agent.keystore import AgentIdentity, save_identity
+
+    folder = home / kind
+    key_file = folder / "agent.key"
+    identity = AgentIdentity(url=url, agent_id=str(uuid.uuid4()), org_id=str(uuid.uuid4()), name=f"bench-{kind}")
+    save_identity(identity, "rpa_ak_" + "b" * 40, key_file=key_file, home=folder)
+    FlowCache(folder / "flows").put(WORKFLOW_ID, 1, FLOW)
+    env = {**os.environ, "RPA_AGENT_HOME": str(folder), "PYTHONPATH": str(ROOT), "HOME": str(folder)}
+    if kind == "tray":
+        env |= {"DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "XDG_CONFIG_HOME": str(folder / "config")}
+        command = [sys.executable, "-m", "cli", "tray", "--key-file", str(key_file)]
+    else:
+        command = [sys.executable, "-m", "cli", "agent", "--key-file", str(key_file)]
+    with (folder / "out.log").open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def _idle_processes(display: str, home: Path, seconds: float, settle: float) -> dict[str, Any]:
+    """Idle CPU and RSS of a real tray process and of a headless agent process, side by side."""
+    url = _closed_url()
+    processes = {kind: _spawn(kind, home / "idle", display, url) for kind in ("tray", "agent")}
+    try:
+        time.sleep(settle)  # imports done, window shown, hotkeys grabbed
+        for kind, process in processes.items():
+            if process.poll() is not None:
+                said = (home / "idle" / kind / "out.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the {kind} process ended early ({process.returncode}):\n{said}")
+        before = {kind: _cpu_s(p.pid) for kind, p in processes.items()}
+        wall = time.monotonic()
+        time.sleep(seconds)
+        elapsed = time.monotonic() - wall
+        rows: dict[str, Any] = {
+            kind: {
+                "cpu_percent_of_a_core": round(100 * (_cpu_s(p.pid) - before[kind]) / elapsed, 2),
+                "rss_mb": round(_rss_of(p.pid), 1),
+            }
+            for kind, p in processes.items()
+        }
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+    tray, agent = rows["tray"], rows["agent"]
+    rows["ratio"] = {
+        "rss": round(tray["rss_mb"] / agent["rss_mb"], 2),
+        "cpu": round(tray["cpu_percent_of_a_core"] / agent["cpu_percent_of_a_core"], 2)
+        if agent["cpu_percent_of_a_core"]
+        else None,
+    }
+    rows["seconds"] = seconds
+    return rows
+
+
 def _controller(home: Path, display: str, url: str, key: str) -> AttendedController:
     cache = FlowCache(home / "flows")
     cache.put(WORKFLOW_ID, 1, FLOW)
@@ -252,6 +339,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if args.online:
             rows["online"] = await _online(display, args.presses, home)
         rows["pynput"] = await asyncio.to_thread(_pynput_latencies, display, args.presses)
+        if args.idle_processes:
+            rows["idle_processes"] = await asyncio.to_thread(
+                _idle_processes, display, home, args.idle_seconds, args.settle
+            )
         return rows
 
 
@@ -270,8 +361,17 @@ def _print(rows: dict[str, Any]) -> None:
         print(f"ratio pynput callback / ours run started (p50): {row['p50_ms'] / ours:.2f}")
     else:
         print(f"pynput: {peer}")
-    idle = rows["offline"]["idle"]
-    print(f"idle with hotkeys registered: {idle['cpu_percent_of_a_core']} % of a core, RSS {idle['rss_mb']} MB")
+    if "offline" in rows:
+        idle = rows["offline"]["idle"]
+        print(f"idle with hotkeys registered: {idle['cpu_percent_of_a_core']} % of a core, RSS {idle['rss_mb']} MB")
+    if "idle_processes" in rows:
+        processes = rows["idle_processes"]
+        print(f"{'idle process':<28}{'CPU % core':>12}{'RSS MB':>10}")
+        for kind, label in (("tray", "rpa tray (Qt, xcb)"), ("agent", "rpa agent (headless)")):
+            row = processes[kind]
+            print(f"{label:<28}{row['cpu_percent_of_a_core']:>12}{row['rss_mb']:>10}")
+        ratio = processes["ratio"]
+        print(f"ratio tray / headless agent: RSS {ratio['rss']}, CPU {ratio['cpu']}")
 
 
 def main() -> None:
@@ -279,6 +379,9 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=50)
     parser.add_argument("--no-online", dest="online", action="store_false")
     parser.add_argument("--no-offline", dest="offline", action="store_false")
+    parser.add_argument("--no-idle-processes", dest="idle_processes", action="store_false")
+    parser.add_argument("--idle-seconds", type=float, default=30.0, help="How long the idle processes are measured.")
+    parser.add_argument("--settle", type=float, default=15.0, help="Seconds the processes get to start first.")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tray.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

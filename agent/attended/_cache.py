@@ -65,6 +65,14 @@ class FlowCache:
         temporary.replace(target)
         return cached
 
+    def remove(self, workflow_id: str) -> bool:
+        """Forget a workflow (no longer published, or of another organisation); True if it was kept."""
+        try:
+            (self.folder / f"{uuid.UUID(workflow_id)}.json").unlink()
+        except (FileNotFoundError, ValueError):
+            return False
+        return True
+
     def all(self) -> list[CachedFlow]:
         """Every cached flow, by name; an unreadable file is skipped."""
         found: list[CachedFlow] = []

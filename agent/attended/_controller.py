@@ -23,6 +23,7 @@ log = logging.getLogger("rpa.agent.attended")
 DEFAULT_PAUSE = "Ctrl+Alt+Shift+P"
 DEFAULT_STOP = "Ctrl+Alt+Shift+S"
 KEEP_RUNS = 20
+NOT_ENROLLED = "this machine is not enrolled yet: use Sign in… or Enrol this machine… first"
 
 Listener = Callable[["AttendedController"], object]
 
@@ -38,7 +39,8 @@ class AttendedController:
     """Hotkeys, the current attended run and the last ones.
 
     Args:
-        runtime: the agent runtime (started or not: runs start either way).
+        runtime: the agent runtime (started or not: runs start either way); None on a machine
+            not enrolled yet, until `attach` gives it one (runs are refused until then).
         cache: the flows kept for attended runs.
         user_id: the user signed in to the tray (named in each run's report).
         hotkeys: the hotkeys (None: no global hotkeys, e.g. no display).
@@ -48,7 +50,7 @@ class AttendedController:
 
     def __init__(
         self,
-        runtime: AgentRuntime,
+        runtime: AgentRuntime | None,
         cache: FlowCache,
         *,
         user_id: str | None,
@@ -67,6 +69,18 @@ class AttendedController:
         self.problems: dict[str, str] = {}
         self._listeners: list[Listener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, runtime: AgentRuntime) -> list[AttendedRun]:
+        """Run on `runtime` from now on (this machine was just enrolled) and go on with the runs an
+        earlier process left unfinished in its outbox.
+
+        Returns:
+            The runs resumed now.
+        """
+        self.runtime = runtime
+        runs = self.resume_unfinished()
+        self._tell()
+        return runs
 
     def subscribe(self, listener: Listener) -> None:
         """Call `listener(controller)` after each change (a run started, paused, resumed, ended)."""
@@ -120,6 +134,8 @@ class AttendedController:
         Raises:
             AttendedRunError: another attended run is going on, or the run could not start.
         """
+        if self.runtime is None:
+            raise AttendedRunError(NOT_ENROLLED)
         if self.current is not None and self.current.running:
             raise AttendedRunError(f"'{self.current.flow.name}' is still running; stop it first")
         run = start_attended(self.runtime, flow, inputs=inputs, trigger=trigger, user_id=self.user_id)
@@ -133,11 +149,14 @@ class AttendedController:
 
     def resume_unfinished(self) -> list[AttendedRun]:
         """Go on with the attended runs an earlier process left unfinished (a crash, a `kill -9`)."""
-        runs = resume_attended(self.runtime)
+        runtime = self.runtime
+        if runtime is None:
+            return []
+        runs = resume_attended(runtime)
         for run in runs:
             self.last.appendleft(run)
             self.current = run
-            task = self.runtime.jobs.tasks.get(run.execution_id)
+            task = runtime.jobs.tasks.get(run.execution_id)
             if task is not None:
                 task.add_done_callback(lambda _t: self._tell())
         if runs:

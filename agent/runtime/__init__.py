@@ -6,7 +6,7 @@ streamed through the local outbox.
     _runtime    the connection loop and the public runtime API (start, stop, status, subscribe)
     _jobs       the job runner (assignment → outbox → engine)
     _sender     unacknowledged events out, in batches, then `job.finished`
-    _uploads    the files an execution left, uploaded once it finished
+    _uploads    the files an execution left, uploaded once it finished or once reconnected
     _gc         how `rpa agent` runs Python's garbage collector (freeze after start-up)
 
 Every event is on disk (outbox) before it is sent and stays there until acknowledged; after a

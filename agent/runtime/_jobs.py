@@ -19,7 +19,8 @@ from agent.runtime._assets import (
     remove_flow_dir,
 )
 from agent.runtime._config import AgentConfig
-from agent.runtime._uploads import upload_artifacts
+from agent.runtime._logs import JournaledLogs
+from agent.runtime._uploads import PendingUploads
 from shared.engine import Engine, ExecutionHooks
 from shared.engine._events import EXECUTION_FINISHED, EXECUTION_STARTED
 from shared.errors import FlowLoadError
@@ -92,6 +93,8 @@ class JobRunner:
         self.journals: dict[str, OutboxJournal] = {}
         """The journal each running execution writes (an attended run's pause notes go there too)."""
         self.asset_cache = AssetCache(config.home / "assets", config.asset_cache_bytes)
+        self.uploads = PendingUploads(config.home, lambda: self.config.url, lambda: self.config.key)
+        """Artifacts of ended executions not in the orchestrator yet (sent again on reconnection)."""
 
     def take(
         self, job: JobAssign, *, report: dict[str, Any] | None = None, hooks: ExecutionHooks | None = None
@@ -149,11 +152,18 @@ class JobRunner:
         self.journals[job.execution_id] = journal
         # An attended run is not fenced: a person started it here, no other agent can ever run it.
         registry = self.local_registry if report is not None and self.local_registry is not None else self.registry
-        self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal, hooks, registry))
+        attended = report is not None
+        self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal, hooks, registry, attended))
         return JobAccepted(execution_id=job.execution_id, attempt=job.attempt)
 
     async def _run(
-        self, job: JobAssign, flow: Flow, journal: OutboxJournal, hooks: ExecutionHooks | None, registry: StepRegistry
+        self,
+        job: JobAssign,
+        flow: Flow,
+        journal: OutboxJournal,
+        hooks: ExecutionHooks | None,
+        registry: StepRegistry,
+        attended: bool = False,
     ) -> None:
         secrets = dict(job.secrets)
         try:
@@ -185,12 +195,15 @@ class JobRunner:
             env=allowed_env(self.config.env_allowlist),
             artifacts_dir=self.config.home / "artifacts",
             flow_dir=flow_dir,
+            # An attended run keeps its steps' log lines in its journal: the tray's run details
+            # show them, and they reach the orchestrator with the journal.
+            on_log=JournaledLogs(journal) if attended else None,
         )  # files land in artifacts/<execution id>/
         self.engines[job.execution_id] = engine
         try:
             await engine.run(flow, job.inputs, journal=journal, hooks=hooks)
             session_checkpoints.delete_execution(job.execution_id)  # ended: no resume needs them
-            await upload_artifacts(self.config.url, self.config.key, self.config.home, job.execution_id)
+            await self.uploads.send(job.execution_id, ended=True)  # what cannot go now stays pending
             self.outbox.mark_finished(job.execution_id)
             remove_flow_dir(self.config.home, job.execution_id)
         except asyncio.CancelledError:

@@ -171,6 +171,7 @@ class AgentRuntime:
                 await task
         for execution_id in list(self.jobs.tasks):
             self.jobs.stop(execution_id)
+        await self.jobs.uploads.aclose()
         self.outbox.close()
         self._set_state(RuntimeState.STOPPED)
 
@@ -298,6 +299,7 @@ class AgentRuntime:
                 and not is_attended(record)  # a person started it here: never handed to another agent
             ):
                 self._handback.setdefault(record.execution_id, "the agent restarted; resume it from its journal")
+        self.jobs.uploads.flush_soon()  # files of executions that ended while it was away
 
     async def _session(self, transport: Transport) -> bool:
         """One connection, from hello to close; sets `_welcomed_at` when the welcome comes.
@@ -457,6 +459,7 @@ class AgentRuntime:
         changes: dict[str, Any] = {STATE_KEY: "recorded" if message.accepted else "refused"}
         if message.accepted:
             log.info("attended execution %s is recorded by the orchestrator; sending its journal", message.execution_id)
+            self.jobs.uploads.flush_soon()  # its files, if it ended before the orchestrator knew it
         else:
             changes[REASON_KEY] = message.reason
             log.error(
@@ -481,6 +484,7 @@ class AgentRuntime:
                 self.backoff.lease_s = message.lease_s
             for ref in [ref for ref, at in self._beats.items() if at <= sent]:
                 del self._beats[ref]  # an answer to a later beat covers the earlier ones
+        self.jobs.uploads.flush_soon()  # files a failed upload left, while any are
 
     def _drop(self, execution_id: str) -> None:
         """Stop running an execution here without ending it, and forget its local journal."""

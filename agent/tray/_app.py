@@ -16,15 +16,17 @@ from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSystemTrayIcon, QVBoxLayout, QWidget
 
 from agent.attended import AttendedController, AttendedRunError, CachedFlow
+from agent.keystore import KeystoreError
 from agent.runtime import AgentRuntime, RuntimeState, RuntimeStatus
 from agent.tray._autostart import set_autostart
-from agent.tray._enrol import EnrolDialog
+from agent.tray._enrol import EnrolDialog, EnrolmentError, enrol_with_session
 from agent.tray._flows_menu import RunMenu, recent_flows
 from agent.tray._forms import RunForm
 from agent.tray._notify import Notice, RunDetails, RunNotifier, run_outcome
 from agent.tray._settings import TraySettings, save_settings
 from agent.tray._settings_dialog import SettingsDialog
 from agent.tray._signin import SignInDialog
+from agent.tray._startup import RuntimeFactory
 from agent.tray._state import COLOURS, LABELS, TrayState, tray_state
 from agent.tray._sync import SyncResult, sync_flows
 from shared.client import ApiClient, ApiError
@@ -78,7 +80,8 @@ class TrayApp:
     """The tray icon (or its fallback window), its menu and the banner.
 
     Args:
-        runtime: the agent runtime on this loop.
+        runtime: the agent runtime on this loop; None on a machine not enrolled yet (the tray
+            shows that state and `go_online` starts one once Sign in… or Enrol… stored an identity).
         controller: the attended controls (runs, hotkeys).
         use_tray: None: a tray icon when the desktop has a tray, else the fallback window.
         settings: the person's choices (notifications on or off, ...); defaults when None.
@@ -87,11 +90,14 @@ class TrayApp:
         flows_client: the signed-in user's API client, to fetch the flows on connect, every
             `refresh_minutes` and from Refresh flows (None: the cache is filled elsewhere).
         refresh_minutes: how often the flows are fetched again.
+        runtime_factory: builds the runtime of the identity just enrolled (None: enrolling from
+            the tray takes effect at the next start).
+        not_enrolled: why there is no runtime (shown in the menu while there is none).
     """
 
     def __init__(
         self,
-        runtime: AgentRuntime,
+        runtime: AgentRuntime | None,
         controller: AttendedController,
         *,
         use_tray: bool | None = None,
@@ -100,8 +106,13 @@ class TrayApp:
         on_quit: Callable[[], object] | None = None,
         flows_client: Callable[[], ApiClient] | None = None,
         refresh_minutes: float = 15,
+        runtime_factory: RuntimeFactory | None = None,
+        not_enrolled: str | None = None,
     ) -> None:
         self.runtime = runtime
+        self.runtime_factory = runtime_factory
+        self.not_enrolled = not_enrolled
+        self.going_online: asyncio.Task[bool] | None = None
         self.controller = controller
         self.settings = settings or TraySettings()
         self.last_notice: Notice | None = None
@@ -135,7 +146,8 @@ class TrayApp:
             self.icon.setContextMenu(self.menu)
             self.icon.messageClicked.connect(self._notice_clicked)
             self.icon.show()
-        runtime.subscribe(self._on_status)
+        if runtime is not None:
+            runtime.subscribe(self._on_status)
         controller.subscribe(lambda _c: self.refresh())
         self.notifier = RunNotifier(controller, self.notify, lambda: self.settings.notifications)
         self.refresh()
@@ -188,7 +200,7 @@ class TrayApp:
             self.refresh()
             return None
         self.sync_problem = None
-        if result.fetched:
+        if result.fetched or result.removed:
             self._rebind_hotkeys()
         self.refresh()
         return result
@@ -212,7 +224,7 @@ class TrayApp:
 
     def refresh(self) -> None:
         """Follow the runtime and the controller: icon, tooltip, menu and banner."""
-        self.state = tray_state(self.runtime.status(), self.controller)
+        self.state = tray_state(self.runtime.status() if self.runtime is not None else None, self.controller)
         text = LABELS[self.state]
         run = self.controller.current
         if run is not None and run.running:
@@ -250,6 +262,8 @@ class TrayApp:
         self.menu.addSeparator()
         for where, problem in self.controller.problems.items():
             self.menu.addAction(f"Hotkey problem ({where}): {problem}").setEnabled(False)
+        if self.runtime is None:
+            self.menu.addAction(f"Not enrolled: {self.not_enrolled or 'no agent identity yet'}").setEnabled(False)
         self.menu.addAction("Sign in…").triggered.connect(self.open_sign_in)
         self.menu.addAction("Enrol this machine…").triggered.connect(self.open_enrol)
         self.menu.addAction("Settings…").triggered.connect(self.open_settings)
@@ -262,7 +276,7 @@ class TrayApp:
         assert isinstance(run, AttendedRun)
         if run.running:
             return "paused" if run.paused else "running"
-        events = self.runtime.outbox.events(run.execution_id)
+        events = run.runtime.outbox.events(run.execution_id)
         end = next((e for e in reversed(events) if e.type == "execution.finished"), None)
         return str(end.data["status"]) if end is not None else "reported"
 
@@ -302,7 +316,7 @@ class TrayApp:
             return None
         if self.details is not None:
             self.details.close()
-        self.details = RunDetails(run_outcome(self.runtime, run))
+        self.details = RunDetails(run_outcome(run.runtime, run))
         self.details.show()
         self.details.raise_()
         return self.details
@@ -312,7 +326,7 @@ class TrayApp:
         organisation's flows are fetched."""
         if self.sign_in_dialog is not None:
             self.sign_in_dialog.close()
-        dialog = SignInDialog(self.settings.url or self.runtime.config.url)
+        dialog = SignInDialog(self._url(), organisation=self.settings.organisation or "")
         dialog.accepted.connect(lambda: self._signed_in(dialog))
         self.sign_in_dialog = dialog
         dialog.open()
@@ -325,15 +339,29 @@ class TrayApp:
         self.flows_client = lambda: client
         self.run_menu.refresh = self.start_flow_refresh
         self.timer.start()
-        self.apply_settings(self.settings.model_copy(update={"user_id": str(dialog.me.get("user_id"))}))
+        chosen = {"user_id": str(dialog.me.get("user_id")), "organisation": dialog.organisation.text().strip() or None}
+        self.apply_settings(self.settings.model_copy(update=chosen))
         self.start_flow_refresh()
+        if self.runtime is None and self.runtime_factory is not None:
+            # Not enrolled yet: the signed-in user's session enrols the machine (a manager may).
+            self.going_online = asyncio.ensure_future(self.enrol_and_connect(client))
+
+    async def enrol_and_connect(self, client: ApiClient) -> bool:
+        """Enrol this machine through `client`'s session and connect as it; a refusal is said in
+        a notice (the Enrol dialog with a token from a manager remains)."""
+        try:
+            identity = await asyncio.to_thread(enrol_with_session, client)
+        except EnrolmentError as exc:
+            self.notify(Notice("", "Not enrolled", str(exc), warning=True))
+            return False
+        return self._connect_as(f"{identity.name} ({identity.agent_id})")
 
     def open_enrol(self) -> EnrolDialog:
         """Show the enrolment dialog (an enrolment token becomes this machine's agent key, kept in
         the OS keyring); the tray connects as the new agent at its next start."""
         if self.enrol_dialog is not None:
             self.enrol_dialog.close()
-        dialog = EnrolDialog(self.settings.url or self.runtime.config.url)
+        dialog = EnrolDialog(self._url())
         dialog.accepted.connect(lambda: self._enrolled(dialog))
         self.enrol_dialog = dialog
         dialog.open()
@@ -341,8 +369,34 @@ class TrayApp:
 
     def _enrolled(self, dialog: EnrolDialog) -> None:
         if dialog.identity is not None:
-            who = f"{dialog.identity.name} ({dialog.identity.agent_id})"
+            self._connect_as(f"{dialog.identity.name} ({dialog.identity.agent_id})")
+
+    def _connect_as(self, who: str) -> bool:
+        """The machine was just enrolled as `who`: start its runtime here when none runs yet."""
+        if self.runtime is not None or self.runtime_factory is None:
             self.notify(Notice("", "Enrolled", f"This machine is agent {who}; restart the tray to connect as it"))
+            return False
+        try:
+            runtime = self.runtime_factory()
+        except KeystoreError as exc:
+            self.not_enrolled = str(exc)
+            self.notify(Notice("", "Not enrolled", str(exc), warning=True))
+            return False
+        self.go_online(runtime)
+        self.notify(Notice("", "Enrolled", f"This machine is agent {who}; connecting"))
+        return True
+
+    def go_online(self, runtime: AgentRuntime) -> None:
+        """Run with `runtime` from now on: follow its status, go on with unfinished attended
+        runs of its outbox, and start it (on this loop)."""
+        self.runtime, self.not_enrolled = runtime, None
+        runtime.subscribe(self._on_status)
+        self.controller.attach(runtime)
+        runtime.start()
+        self.refresh()
+
+    def _url(self) -> str:
+        return self.settings.url or (self.runtime.config.url if self.runtime is not None else "")
 
     def open_settings(self) -> SettingsDialog:
         """Show the Settings dialog (non-modal: the agent keeps running); Save applies at once."""
@@ -373,8 +427,9 @@ class TrayApp:
     def close(self) -> None:
         """Hide everything."""
         self.timer.stop()
-        if self.syncing is not None:
-            self.syncing.cancel()
+        for task in (self.syncing, self.going_online):
+            if task is not None:
+                task.cancel()
         for dialog in (self.details, self.settings_dialog, self.sign_in_dialog, self.enrol_dialog):
             if dialog is not None:
                 dialog.close()

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from agent.attended.hotkeys import Hotkeys
 
 
 def tray(
@@ -33,78 +36,81 @@ def tray(
     from PySide6.QtWidgets import QApplication
 
     from agent.attended import AttendedController, FlowCache, register_host
-    from agent.attended.hotkeys import Hotkeys, HotkeyUnavailable
-    from agent.capabilities import detect_capabilities
-    from agent.cli import agent_version
-    from agent.keystore import KeystoreError, agent_home, load_identity
-    from agent.runtime import AgentConfig, AgentRuntime
+    from agent.keystore import KeystoreError, agent_home
+    from agent.runtime import AgentRuntime
     from agent.tray._app import TrayApp
     from agent.tray._dialogs import QtDialogHost
     from agent.tray._settings import SettingsError, load_settings
+    from agent.tray._startup import runtime_factory
     from shared.client import ApiClient
 
     os.umask(0o077)
-    try:
-        identity, key = load_identity(key_file=key_file)
-    except KeystoreError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
     try:
         settings = load_settings(agent_home())
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = AgentConfig(
-        url=url or settings.url or identity.url,
-        key=key,
-        name=identity.name,
-        home=agent_home(),
-        labels=list(identity.labels),
-        capabilities=detect_capabilities(),
-        version=agent_version(),
-        key_source=lambda: load_identity(key_file=key_file)[1],
-    )
+    build = runtime_factory(key_file=key_file, url=url or settings.url)
+    runtime: AgentRuntime | None = None
+    not_enrolled: str | None = None
+    try:
+        runtime = build()
+    except KeystoreError as exc:  # not enrolled yet: the tray starts anyway and offers Sign in / Enrol
+        not_enrolled = str(exc)
+        logging.getLogger("rpa.agent.tray").warning("starting not enrolled: %s", exc)
     found = QApplication.instance()
     application = found if isinstance(found, QApplication) else QApplication([])
     application.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(application)
     asyncio.set_event_loop(loop)
-    runtime = AgentRuntime(config)
-    hotkeys = None
-    if not no_hotkeys:
-        try:
-            hotkeys = Hotkeys()
-        except HotkeyUnavailable as exc:
-            logging.getLogger("rpa.agent.tray").warning("no global hotkeys: %s", exc)
     controller = AttendedController(
-        runtime,
-        FlowCache(config.home / "flows"),
+        None,
+        FlowCache(agent_home() / "flows"),
         user_id=user_id or settings.user_id,
-        hotkeys=hotkeys,
+        hotkeys=_hotkeys(no_hotkeys),
         pause_hotkey=settings.pause_hotkey,
         stop_hotkey=settings.stop_hotkey,
     )
     register_host(QtDialogHost())
 
-    async def start() -> None:
-        controller.bind()
-        controller.resume_unfinished()  # a run this tray was driving when it died goes on
-        runtime.start()
-
     with loop:
         app = TrayApp(
-            runtime,
+            None,
             controller,
             settings=settings,
             settings_folder=agent_home(),
             on_quit=application.quit,
             flows_client=ApiClient.from_session,  # `rpa login`'s session: the flows this user may run
+            runtime_factory=build,
+            not_enrolled=not_enrolled,
         )
+
+        async def start() -> None:
+            controller.bind()
+            if runtime is not None:
+                app.go_online(runtime)  # resumes a run this tray was driving when it died
+
         loop.create_task(start())
         try:
             loop.run_forever()
         finally:
             app.close()
             controller.close()
-            loop.run_until_complete(runtime.stop())
+            if app.runtime is not None:
+                loop.run_until_complete(app.runtime.stop())
+
+
+def _hotkeys(disabled: bool) -> Hotkeys | None:
+    """The global hotkeys, or None when disabled or this desktop has none (said in the log)."""
+    import logging
+
+    from agent.attended.hotkeys import Hotkeys, HotkeyUnavailable
+
+    if disabled:
+        return None
+    try:
+        return Hotkeys()
+    except HotkeyUnavailable as exc:
+        logging.getLogger("rpa.agent.tray").warning("no global hotkeys: %s", exc)
+        return None

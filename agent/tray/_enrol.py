@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QL
 
 from agent.cli import ENROLL_PATH, ENROLL_TIMEOUT_S, agent_version
 from agent.keystore import AgentIdentity, KeystoreError, check_key_storage, save_identity
+from shared.client import ApiClient, ApiError
 
 
 class EnrolmentError(Exception):
@@ -119,3 +120,25 @@ class EnrolDialog(QDialog):
             self.token.clear()  # spent or refused: not kept
         self.accept()
         return True
+
+
+def enrol_with_session(client: ApiClient, name: str = "") -> AgentIdentity:
+    """Enrol this machine with a one-time token made through a signed-in user's session (the
+    user must be allowed to make enrolment tokens: a manager of the organisation).
+
+    Blocking (HTTP): the tray calls it in a worker thread.
+
+    Raises:
+        EnrolmentError: the token could not be made (the API's words) or the enrolment failed.
+    """
+    try:
+        check_key_storage()  # before a token is made that could not be used
+    except KeystoreError as exc:
+        raise EnrolmentError(str(exc)) from None
+    hostname = socket.gethostname()
+    body = {"description": f"tray sign-in on {hostname}", "expires_in_s": 300}
+    try:
+        made = client.request("POST", "/agents/enrolment-tokens", json=body)
+    except ApiError as exc:
+        raise EnrolmentError(f"this machine could not be enrolled with your account: {exc.message}") from None
+    return enrol(client.url, str(made["token"]), name or hostname)

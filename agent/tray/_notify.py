@@ -163,7 +163,7 @@ class RunNotifier:
         return notices
 
     def _ended_notice(self, run: AttendedRun) -> Notice:
-        outcome = run_outcome(self.controller.runtime, run)
+        outcome = run_outcome(run.runtime, run)
         if outcome.status == "succeeded":
             return Notice(run.execution_id, "Run finished", f"{run.flow.name} finished")
         if outcome.status == "cancelled":

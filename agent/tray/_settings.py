@@ -33,6 +33,9 @@ class TraySettings(BaseModel):
     pause_hotkey: str = Field(default="Ctrl+Alt+Shift+P", description="Pauses or resumes the current run.")
     stop_hotkey: str = Field(default="Ctrl+Alt+Shift+S", description="Stops the current run.")
     user_id: str | None = Field(default=None, description="The user the attended runs are reported for.")
+    organisation: str | None = Field(
+        default=None, description="The organisation (its slug) signed in to last; None: the account's first."
+    )
     favourites: list[str] = Field(default_factory=list, description="Workflow ids pinned to the top of the menu.")
 
 

@@ -16,15 +16,27 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QL
 from shared.client import ApiClient, ApiError
 
 
+def switch_organisation(client: ApiClient, organisation: str) -> None:
+    """Move `client`'s session to another organisation of the signed-in user (its slug).
+
+    Raises:
+        ApiError: the user is not in that organisation, or the orchestrator refused.
+    """
+    tokens = client.request("POST", "/auth/switch", json={"org": organisation})
+    client.access_token = str(tokens["access_token"])
+    client.refresh_token = str(tokens.get("refresh_token") or client.refresh_token)
+
+
 class SignInDialog(QDialog):
     """Asks for the credentials and signs in; `client` and `me` are set once accepted.
 
     Args:
         url: the orchestrator's URL (editable).
         email: the address last used, if any.
+        organisation: the organisation's slug chosen last ("": the account's first one).
     """
 
-    def __init__(self, url: str, email: str = "") -> None:
+    def __init__(self, url: str, email: str = "", *, organisation: str = "") -> None:
         super().__init__(None, Qt.WindowType.WindowStaysOnTopHint)
         self.setObjectName("sign-in")
         self.setWindowTitle("Sign in to the orchestrator")
@@ -34,6 +46,8 @@ class SignInDialog(QDialog):
         self.email = QLineEdit(email)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.organisation = QLineEdit(organisation)
+        self.organisation.setPlaceholderText("optional: its short name, e.g. acme")
         self.code = QLineEdit()
         self.code.setPlaceholderText("6 digits from your authenticator app")
         self.code.setMaxLength(8)
@@ -43,6 +57,7 @@ class SignInDialog(QDialog):
             ("Orchestrator URL", self.url, "url"),
             ("E-mail", self.email, "email"),
             ("Password", self.password, "password"),
+            ("Organisation", self.organisation, "organisation"),
         ):
             line.setObjectName(name)
             line.setMinimumWidth(260)
@@ -86,6 +101,9 @@ class SignInDialog(QDialog):
                 self.password.text(),
                 totp_code=self.code.text().strip() or None,
             )
+            organisation = self.organisation.text().strip()
+            if organisation:  # a person in several organisations: a session in the one chosen
+                await asyncio.to_thread(switch_organisation, client, organisation)
             me = await asyncio.to_thread(client.request, "GET", "/auth/me")
         except ApiError as exc:
             if exc.code == "mfa_required":

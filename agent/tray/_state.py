@@ -1,5 +1,6 @@
 """What the tray shows, as a plain table: the icon state from the runtime and the current run.
 
+unenrolled this machine has no agent identity yet: Sign in… or Enrol this machine…
 offline    not connected to the orchestrator (runs still start, and report later)
 connected  connected, nothing running
 running    an attended run goes on
@@ -14,9 +15,10 @@ from typing import Literal
 from agent.attended import AttendedController
 from agent.runtime import RuntimeState, RuntimeStatus
 
-TrayState = Literal["offline", "connected", "running", "paused", "error"]
+TrayState = Literal["unenrolled", "offline", "connected", "running", "paused", "error"]
 
 COLOURS: dict[str, str] = {
+    "unenrolled": "#c4c7cc",
     "offline": "#8a8f98",
     "connected": "#2e9d4f",
     "running": "#1f6fd1",
@@ -24,6 +26,7 @@ COLOURS: dict[str, str] = {
     "error": "#d13a2f",
 }
 LABELS: dict[str, str] = {
+    "unenrolled": "Not enrolled: sign in or enrol this machine to run flows",
     "offline": "Offline: runs start here and are reported later",
     "connected": "Connected",
     "running": "Running",
@@ -32,8 +35,10 @@ LABELS: dict[str, str] = {
 }
 
 
-def tray_state(status: RuntimeStatus, controller: AttendedController) -> TrayState:
-    """The icon state: a problem first, then the current run, then the connection."""
+def tray_state(status: RuntimeStatus | None, controller: AttendedController) -> TrayState:
+    """The icon state: no runtime yet (not enrolled), a problem, the current run, the connection."""
+    if status is None:
+        return "unenrolled"
     if status.problem is not None:
         return "error"
     run = controller.current

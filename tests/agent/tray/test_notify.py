@@ -71,7 +71,11 @@ async def test_a_finished_run_is_notified_in_the_window_and_opens_its_details(qt
         assert details.outcome.execution_id == execution_id
         assert details.status.text() == "succeeded"
         assert details.error.text() == "—"
-        assert details.logs.toPlainText().splitlines() == ["OK      hello", "OK      s0"]
+        assert details.logs.toPlainText().splitlines() == [
+            "INFO    hello: closing the month",  # the step's own log line, then the journal's
+            "OK      hello",
+            "OK      s0",
+        ]
         assert not details.open_artifacts.isEnabled()  # the run left no files
     finally:
         app.close()
@@ -101,7 +105,11 @@ async def test_a_failure_says_why_and_its_details_open_the_artifacts_folder(
         details = app.details
         assert details is not None
         assert details.error.text() == "no invoice for ACME"
-        assert details.logs.toPlainText().splitlines() == ["OK      look", "FAILED  fail: no invoice for ACME"]
+        assert details.logs.toPlainText().splitlines() == [
+            "INFO    look: looking up ACME",
+            "OK      look",
+            "FAILED  fail: no invoice for ACME",
+        ]
         assert details.open_artifacts.isEnabled()
         details.open_artifacts.click()
         assert opened == [QUrl.fromLocalFile(str(folder))]

@@ -6,23 +6,28 @@ favourites and recent flows."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from agent.attended import AttendedController, FlowCache
 from agent.runtime import RuntimeState, RuntimeStatus
 from agent.tray import TrayApp
 from agent.tray._settings import load_settings
+from orchestrator.models.identity import Membership, Organisation
+from orchestrator.services.roles import builtin_role
 from shared.client import ApiClient
 from tests.agent.attended.conftest import ReportingOrchestrator, make_runtime
 from tests.agent.memory_orchestrator import wait_flow
+from tests.orchestrator._identity_helpers import fast_hashing
 from tests.orchestrator._live_server import live
-from tests.orchestrator.conftest import TenantFactory, app, settings, sqlite_template, tenant
+from tests.orchestrator.conftest import PASSWORD, Member, TenantFactory, app, settings, sqlite_template, tenant
 
-__all__ = ["app", "live", "settings", "sqlite_template", "tenant"]  # fixtures used here
+__all__ = ["app", "fast_hashing", "live", "settings", "sqlite_template", "tenant"]  # fixtures used here
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "tray"
 INPUTS = {"customer": {"type": "string", "required": True}}
@@ -132,4 +137,70 @@ async def test_search_favourites_and_recent_in_the_run_menu(qtbot: Any, tmp_path
         assert app.run_menu.visible_flows() == ["★ Payroll", "Payroll"]
     finally:
         app.close()
+        await controller.runtime.stop()
+
+
+async def _join(orchestrator: FastAPI, member: Member, org_id: uuid.UUID) -> str:
+    """Add `member` to another organisation (as a viewer); returns that organisation's slug."""
+    async with orchestrator.state.db.transaction() as session:
+        role = await builtin_role(session, "viewer")
+        session.add(Membership(org_id=org_id, user_id=member.user_id, role_id=role.id))
+        organisation = await session.get(Organisation, org_id)
+        assert organisation is not None
+        return str(organisation.slug)
+
+
+@pytest.mark.usefixtures("fast_hashing")
+async def test_unpublished_flows_leave_the_cache_and_only_the_chosen_organisations_show(
+    qtbot: Any,
+    tmp_path: Path,
+    app: FastAPI,
+    live: httpx.AsyncClient,
+    tenant: TenantFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    ann = await tenant()
+    await _publish(live, ann.headers, wait_flow(1) | {"name": "Month end", "settings": {"hotkey": "Ctrl+Alt+Shift+M"}})
+    old_id = await _publish(live, ann.headers, wait_flow(1) | {"name": "Old report"})
+    other = await tenant()
+    await _publish(live, other.headers, wait_flow(1) | {"name": "Payroll"})
+    slug = await _join(app, ann, other.org_id)  # Ann belongs to two organisations
+    cache = FlowCache(tmp_path / "flows")
+    controller = AttendedController(make_runtime(tmp_path, ReportingOrchestrator()), cache, user_id=None)
+    tray = TrayApp(controller.runtime, controller, settings_folder=tmp_path / "home")
+
+    async def sign_in(organisation: str) -> str | None:
+        """None once signed in (the flows fetched), else the problem the dialog shows."""
+        dialog = tray.open_sign_in()
+        dialog.url.setText(str(live.base_url))
+        dialog.email.setText(ann.email)
+        dialog.password.setText(PASSWORD)
+        dialog.organisation.setText(organisation)
+        if not await dialog.sign_in():
+            return dialog.problem.text()
+        assert tray.syncing is not None
+        await tray.syncing
+        return None
+
+    try:
+        assert await sign_in("") is None  # the account's first organisation
+        assert tray.run_menu.visible_flows() == ["Month end\tCtrl+Alt+Shift+M", "Old report"]
+
+        assert (await live.delete(f"/api/v1/workflows/{old_id}", headers=ann.headers)).status_code == 204
+        result = await tray.refresh_flows()
+        assert result is not None
+        assert [f.name for f in result.removed] == ["Old report"]
+        assert cache.get(old_id) is None
+        assert tray.run_menu.visible_flows() == ["Month end\tCtrl+Alt+Shift+M"]
+
+        assert "not a member" in str(await sign_in("no-such-org"))
+        assert await sign_in(slug) is None
+        assert tray.run_menu.visible_flows() == ["Payroll"]  # the other organisation's only
+        assert [f.name for f in cache.all()] == ["Payroll"]
+        assert tray.settings.organisation == slug
+        assert load_settings(tmp_path / "home").organisation == slug
+        assert tray.open_sign_in().organisation.text() == slug  # offered again next time
+    finally:
+        tray.close()
         await controller.runtime.stop()
