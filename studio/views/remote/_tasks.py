@@ -18,7 +18,7 @@ def spawn(coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
         task = asyncio.get_running_loop().create_task(coroutine)
     except RuntimeError:
         coroutine.close()
-        logger.warning("no asyncio loop is running: the orchestrator call was not made")
+        logger.debug("no asyncio loop is running: the orchestrator call was not made")
         return None
     _running.add(task)
     task.add_done_callback(_running.discard)

@@ -47,7 +47,10 @@ async def test_sign_in_with_totp_browse_filter_and_sign_out(
         ("Onboarding", None, ["daily"]),
     ):
         body = {"name": name, "category": category, "tags": tags, "document": flow(name)}
-        assert (await live.post("/api/v1/workflows", json=body, headers=owner.headers)).status_code == 201
+        created = await live.post("/api/v1/workflows", json=body, headers=owner.headers)
+        assert created.status_code == 201
+    onboarding = created.json()["id"]
+    assert (await live.post(f"/api/v1/workflows/{onboarding}/publish", headers=owner.headers)).status_code == 201
     made = {"name": "erp", "kind": "token", "value": {"token": "t"}}
     assert (await live.post("/api/v1/credentials", json=made, headers=owner.headers)).status_code == 201
 
@@ -101,16 +104,28 @@ async def test_sign_in_with_totp_browse_filter_and_sign_out(
     panel.tag.setCurrentIndex(0)
     panel.category.setCurrentIndex(0)
     await panel.refresh()
-    row = panel.tree.topLevelItem(0)
+    row = panel.tree.topLevelItem(1)
     assert row is not None
-    assert (row.text(0), row.text(1)) == ("Invoices", "draft")
+    assert (row.text(0), row.text(1)) == ("Onboarding", "v1")
     window.dock_widgets["Workflows"].raise_()
     window.dock_widgets["Workflows"].resize(420, 500)
     assert window.dock_widgets["Workflows"].grab().save(str(SHOTS / "studio-workflows-dock.png"))
+
+    panel.tree.itemDoubleClicked.emit(row, 0)  # opens the draft
+    await until(lambda: window.document.source is not None)
+    assert window.windowTitle().startswith("Onboarding (draft, revision 1)")
+    assert window.document.read_only is None
+    panel.version_requested.emit(onboarding, 1)  # the context menu's "Open version…"
+    await until(lambda: window.document.read_only is not None)
+    assert window.windowTitle().startswith("Onboarding (version 1, read-only)")
 
     await remote.sign_out()
     assert remote.connection is None
     assert memory_keyring.passwords == {}
     assert window.credential_names() == []
-    assert panel.names() == []
+    current = window.dock_widgets["Workflows"].widget()  # a new document, new docks
+    assert isinstance(current, WorkflowsPanel)
+    assert current is remote.panel
+    assert current.names() == []
+    assert "Not signed in" in current.status.text()
     assert not remote.actions["publish"].isEnabled()
