@@ -22,6 +22,11 @@ __all__ = ["app", "fast_hashing", "live", "settings", "sqlite_template", "tenant
 T = TypeVar("T")
 
 
+@pytest.fixture(autouse=True)
+def _fast_hashing(fast_hashing: None) -> None:
+    """argon2 at test cost: every test signs in (the production cost is ~0.1-0.4 s per hash here)."""
+
+
 @pytest.fixture
 def database_url() -> None:
     """SQLite only: these tests are about the client; the API behind it is tested on both databases."""

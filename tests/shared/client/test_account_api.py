@@ -16,7 +16,6 @@ from tests.shared.client.conftest import call
 NOW = 1_800_000_015.0  # the middle of a 30 s TOTP step
 
 
-@pytest.mark.usefixtures("fast_hashing")
 async def test_login_with_totp_me_and_sign_out(
     live: httpx.AsyncClient, owner: Member, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -59,7 +58,6 @@ async def test_login_with_totp_me_and_sign_out(
     assert caught.value.code == "no_session"
 
 
-@pytest.mark.usefixtures("fast_hashing")
 async def test_organisations_are_listed_and_switched(
     api: ApiClient, app: FastAPI, live: httpx.AsyncClient, owner: Member
 ) -> None:

@@ -27,7 +27,6 @@ from tests.studio.remote.conftest import call
 NOW = 1_800_000_015.0  # the middle of a 30 s TOTP step
 
 
-@pytest.mark.usefixtures("fast_hashing")
 async def test_sign_in_with_totp_keeps_the_token_in_the_keyring_and_survives_a_restart(
     connections: Connections,
     keyring_memory: MemoryKeyring,
@@ -86,7 +85,6 @@ async def test_sign_in_with_totp_keeps_the_token_in_the_keyring_and_survives_a_r
     assert caught.value.code == "no_session"
 
 
-@pytest.mark.usefixtures("fast_hashing")
 async def test_switch_organisation(
     connections: Connections, app: FastAPI, live: httpx.AsyncClient, url: str, owner: Member
 ) -> None:
@@ -102,7 +100,6 @@ async def test_switch_organisation(
     assert (await call(connections.client(switched).me)).org_id == second["id"]
 
 
-@pytest.mark.usefixtures("fast_hashing")
 async def test_without_a_keyring_backend_the_token_goes_to_a_0600_file_and_the_log_says_so(
     tmp_path: Path, url: str, owner: Member, caplog: pytest.LogCaptureFixture
 ) -> None:

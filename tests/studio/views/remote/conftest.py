@@ -31,6 +31,11 @@ __all__ = ["app", "fast_hashing", "live", "settings", "sqlite_template", "tenant
 SHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS", Path(__file__).parents[2] / "screenshots"))
 
 
+@pytest.fixture(autouse=True)
+def _fast_hashing(fast_hashing: None) -> None:
+    """argon2 at test cost: every test signs in (the production cost is ~0.1-0.4 s per hash here)."""
+
+
 @pytest.fixture
 def database_url() -> None:
     """SQLite only: the studio speaks to the API; the database behind it is tested elsewhere."""

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from PySide6.QtWidgets import QDialog
 
 from orchestrator.security import totp
 from studio.app import StudioWindow
 from studio.views.remote import WorkflowsPanel
 from tests.agent.keyrings import MemoryKeyring
+from tests.orchestrator._identity_helpers import make_instance_admin
 from tests.orchestrator.conftest import PASSWORD, Member
 from tests.studio.views.remote.conftest import SHOTS, until
 
@@ -28,7 +30,6 @@ def flow(name: str) -> dict[str, object]:
     }
 
 
-@pytest.mark.usefixtures("fast_hashing")
 async def test_sign_in_with_totp_browse_filter_and_sign_out(
     window: StudioWindow,
     live: httpx.AsyncClient,
@@ -129,3 +130,26 @@ async def test_sign_in_with_totp_browse_filter_and_sign_out(
     assert current.names() == []
     assert "Not signed in" in current.status.text()
     assert not remote.actions["publish"].isEnabled()
+
+
+async def test_switching_organisation_shows_the_other_ones_workflows(
+    signed_in: StudioWindow, app: FastAPI, live: httpx.AsyncClient, owner: Member
+) -> None:
+    remote = signed_in.remote
+    body = {"name": "Invoices", "document": flow("Invoices")}
+    assert (await live.post("/api/v1/workflows", json=body, headers=owner.headers)).status_code == 201
+    panel = remote.panel
+    assert panel is not None
+    assert [w.name for w in await panel.refresh()] == ["Invoices"]
+    await make_instance_admin(app, owner.user_id)
+    second = (await live.post("/api/v1/orgs", json={"name": "Second Shop"}, headers=owner.headers)).json()
+
+    switched = await remote.switch_org(second["slug"])
+    assert switched is not None
+    assert remote.connection == switched
+    assert (switched.org_name, switched.org_id) == ("Second Shop", second["id"])
+    assert panel.names() == []  # the other organisation has none
+    assert remote.menu.toolTip() == switched.display_name
+    assert await remote.switch_org("no-such-org") is None
+    assert remote.last_message is not None
+    assert remote.last_message.windowTitle() == "Cannot switch organisation"
