@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class ApiClient(AccountMixin):
         self.refresh_token = refresh_token
         self.timeout = timeout
         self.org_id: str | None = None
+        self._refreshing = threading.Lock()
         self.on_tokens: Callable[[ApiClient], None] | None = None
         self.workflows = WorkflowsApi(self)
         self.executions = ExecutionsApi(self)
@@ -120,8 +122,18 @@ class ApiClient(AccountMixin):
         Raises:
             ApiError: code `no_session` without a refresh token; the API's refusal otherwise.
         """
-        if not self._refresh():
-            raise ApiError(0, "no_session", f"not signed in to {self.url}: no refresh token")
+        with self._refreshing:
+            if not self._refresh():
+                raise ApiError(0, "no_session", f"not signed in to {self.url}: no refresh token")
+
+    def _refresh_once(self, stale: str) -> bool:
+        """Refresh, unless another thread already replaced the access token `stale` (a refresh token
+        works once: presenting a spent one makes the orchestrator revoke the whole session, so two
+        threads finding the token expired at once must not both refresh)."""
+        with self._refreshing:
+            if self.access_token != stale:
+                return True
+            return self._refresh()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON answer of an API call (`path` under /api/v1); raises `ApiError` when refused."""
@@ -131,11 +143,12 @@ class ApiClient(AccountMixin):
     def send(self, method: str, path: str, **kwargs: Any) -> Any:
         """The httpx response of an API call (for its headers or bytes); raises `ApiError` when refused."""
         if not self.access_token:
-            self._refresh()
+            self._refresh_once("")
+        used = self.access_token
         try:
             return self._send(method, path, **kwargs)
         except ApiError as error:
-            if error.status == 401 and self._refresh():
+            if error.status == 401 and self._refresh_once(used):
                 return self._send(method, path, **kwargs)
             raise
 
@@ -163,7 +176,7 @@ class ApiClient(AccountMixin):
         """The execution's journal as (event, data) pairs: `journal` events, then `end`."""
         httpx = _httpx()
         if not self.access_token:
-            self._refresh()
+            self._refresh_once("")
         params = {"follow": "true" if follow else "false", "after_seq": after_seq}
         try:
             with httpx.stream(

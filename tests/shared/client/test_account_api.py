@@ -3,6 +3,8 @@ switching between them, refresh (tokens rotate, `on_tokens` hears of it) and sig
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -71,3 +73,18 @@ async def test_organisations_are_listed_and_switched(
     with pytest.raises(ApiError) as caught:
         await call(api.switch_org, "no-such-org")
     assert caught.value.status == 404
+
+
+async def test_threads_that_find_the_token_expired_together_refresh_once(api: ApiClient) -> None:
+    """A refresh token works once and a spent one revokes the session: concurrent calls on a client
+    with no access token yet (a restarted studio) must share one refresh."""
+    heard: list[str] = []
+    api.on_tokens = lambda c: heard.append(c.refresh_token)
+    answers = await asyncio.gather(*(call(api.me) for _ in range(6)))
+    assert {me.email for me in answers} == {answers[0].email}
+    assert len(heard) == 1
+    api.access_token = "expired"  # every thread gets a 401, one refreshes, all retry
+    answers = await asyncio.gather(*(call(api.me) for _ in range(6)))
+    assert len(answers) == 6
+    assert len(heard) == 2
+    assert (await call(api.me)).email == answers[0].email  # the session is alive
