@@ -51,7 +51,7 @@ from studio.model import (
 from studio.model._validation import Checked
 from studio.remote import source_of
 from studio.views.canvas import FlowView
-from studio.views.remote import remote_controller
+from studio.views.remote import remote_controller, spawn
 
 APP_NAME = "RPA Studio"
 CONTEXT_ACTIONS = (
@@ -289,7 +289,14 @@ class StudioWindow(QMainWindow):
         return True
 
     def save(self) -> bool:
-        """Save to the document's file (ask for one when it has none)."""
+        """Save to the document's file (ask for one when it has none). A draft opened from an
+        orchestrator is saved there instead, off the UI thread: False meanwhile, so a close or an
+        open that asked first waits for the next try (a refused save loses nothing)."""
+        source = source_of(self.document)
+        if self.document.path is None and source is not None and source.version is None:
+            spawn(self.remote.save())
+            self.statusBar().showMessage(f"saving {source.name} to the orchestrator…", 5000)
+            return False
         if self.document.path is None:
             return self.save_as()
         return self._save_to(self.document.path)

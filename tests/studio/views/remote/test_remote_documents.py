@@ -17,6 +17,7 @@ from studio.model import CommandError
 from studio.remote import source_of
 from studio.views.panels import ProblemsPanel
 from tests.orchestrator.conftest import Member
+from tests.studio.views.remote.conftest import until
 
 pytestmark = pytest.mark.gui
 API = "/api/v1"
@@ -55,8 +56,8 @@ async def test_open_edit_save_stale_publish_and_versions(
     assert source_of(document) is not None
     assert window.windowTitle().startswith("Invoices (draft, revision 1)")
     document.execute("set_param", node="wait", name="seconds", value=2)
-    assert await remote.save()
-    assert not document.dirty
+    window.actions_by_key["save"].trigger()  # Ctrl+S: a draft from the orchestrator saves there
+    await until(lambda: not document.dirty)
     assert await draft_seconds(live, owner, workflow_id) == 2
 
     # Someone else saves meanwhile: my next save is refused, my edit stays.
