@@ -15,6 +15,7 @@ from shared.client import ApiClient, ApiError
 from tests.fakes.anthropic_server import FakeAnthropic, text
 from tests.orchestrator._execution_helpers import make_execution, make_workflow
 from tests.orchestrator.conftest import Member
+from tests.shared.client._executions import failed_execution
 from tests.shared.client.conftest import call
 
 KEY = "sk-ant-org-key-0c1d2e3f4a5b"
@@ -112,3 +113,11 @@ async def test_ai_builds_a_flow_and_diagnoses_only_a_failed_execution(
     with pytest.raises(ApiError) as caught:
         await call(api.ai.diagnose, str(queued))
     assert (caught.value.status, caught.value.code) == (409, "not_failed")
+
+    failed = await failed_execution(app, owner.org_id, workflow_id)
+    patch = [{"op": "replace", "path": "/nodes/0/params/seconds", "value": 1}]
+    fake.push(text(json.dumps({"explanation": "The wait is too short.", "patch": patch}), output_tokens=30))
+    diagnosis = await call(api.ai.diagnose, failed)
+    assert (diagnosis.execution_id, diagnosis.explanation, diagnosis.patch) == (failed, "The wait is too short.", patch)
+    assert diagnosis.failed_node["id"] == "wait"
+    assert diagnosis.flow["nodes"][0]["params"]["seconds"] == 1

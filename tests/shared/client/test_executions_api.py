@@ -6,53 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
 
-from orchestrator.models.executions import ExecutionEvent
-from orchestrator.services.artifacts import artifact_root, receive_artifact
-from orchestrator.services.execution_states import State, transition
-from orchestrator.services.executions import get_execution
 from shared.client import ApiClient, ApiError, Execution
-from tests.orchestrator._execution_helpers import SYSTEM, flow, make_execution, make_workflow
+from tests.orchestrator._execution_helpers import flow, make_workflow
 from tests.orchestrator.conftest import Member
+from tests.shared.client._executions import failed_execution
 from tests.shared.client.conftest import call
-
-EVENTS = [
-    ("node.started", "wait", {"attempt": 1, "type": "core.wait"}),
-    ("log", "wait", {"level": "info", "message": "waiting"}),
-    ("node.failed", "wait", {"attempt": 1, "will_retry": False, "error": {"message": "waited too long"}}),
-]
-
-
-async def failed_execution(app: FastAPI, org_id: uuid.UUID, workflow_id: uuid.UUID) -> str:
-    """An execution that ran, journalled `EVENTS` and failed, with a CSV artifact."""
-    execution_id = await make_execution(app, org_id, workflow_id, state=State.RUNNING)
-    async with app.state.db.transaction() as session:
-        for seq, (kind, path, data) in enumerate(EVENTS, start=1):
-            session.add(
-                ExecutionEvent(execution_id=execution_id, seq=seq, org_id=org_id, type=kind, path=path, data=data, ts=0)
-            )
-        execution = await get_execution(session, org_id, execution_id)
-        execution.error = {"message": "waited too long", "node": "wait"}
-        execution.last_seq = execution.stored_seq = len(EVENTS)
-        await receive_artifact(
-            session,
-            artifact_root(app.state.settings),
-            execution,
-            name="report.csv",
-            chunks=_chunks(b"a,b\n1,2\n"),
-            limit=8,
-            content_type="text/csv",
-        )
-        await transition(session, execution, State.FAILED, reason="test", actor=SYSTEM)
-    return str(execution_id)
-
-
-async def _chunks(content: bytes) -> AsyncIterator[bytes]:
-    yield content
 
 
 async def test_start_with_inputs_and_priority_is_queued_with_its_waiting_reason(
