@@ -180,6 +180,7 @@ class Execution(ApiModel):
     id: str
     workflow_id: str
     workflow_name: str
+    version_id: str | None = None
     version_number: int
     state: str
     priority: Priority
@@ -189,15 +190,21 @@ class Execution(ApiModel):
     trigger: Trigger
     created_by: str | None
     queued_at: datetime | None
+    assigned_at: datetime | None = None
     started_at: datetime | None
     finished_at: datetime | None
+    deadline_at: datetime | None = None
+    cancel_requested_at: datetime | None = None
     agent_id: str | None
+    previous_agent_id: str | None = None
     attempt: int
     last_seq: int
     parent_execution_id: str | None
     resume_from: str | None
     waiting_reason: str | None = None
     credentials: list[str] = Field(default_factory=list)
+    ai_usage: dict[str, Any] | None = None
+    """Tokens and cost of its AI steps (one-execution read only)."""
     created_at: datetime
     updated_at: datetime
 
@@ -246,18 +253,24 @@ class Artifact(ApiModel):
 
 
 class Agent(ApiModel):
+    """An agent with its live status (`online`, `busy`, `unresponsive`, `offline`, `revoked`)."""
+
     id: str
     name: str
     hostname: str
     labels: list[str]
     capabilities: list[str]
+    steps: list[str] = Field(default_factory=list)
     version: str
     max_jobs: int
     status: str
     running: list[str]
     last_seen_at: datetime | None
+    connected_at: datetime | None = None
+    disconnected_at: datetime | None = None
     revoked_at: datetime | None
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 class EnrolmentToken(ApiModel):
