@@ -13,5 +13,12 @@ ROOT = HERE.parents[1]
 
 if __name__ == "__main__":
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_THREAD_LIMIT": "1", "STUDIO_SCREENSHOTS": str(HERE)}
-    command = [sys.executable, "-m", "pytest", "-q", "tests/studio/app/test_screenshots.py"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "tests/studio/app/test_screenshots.py",
+        "tests/studio/views/remote/test_sign_in_and_browse.py",
+    ]
     sys.exit(subprocess.call(command, cwd=ROOT, env=env))

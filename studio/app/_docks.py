@@ -24,6 +24,7 @@ class DockSpec(NamedTuple):
 
 DOCKS: tuple[DockSpec, ...] = (
     DockSpec("Palette", "studio.views.palette:palette_dock", "left"),
+    DockSpec("Workflows", "studio.views.remote:workflows_dock", "left", tab_with="Palette"),
     DockSpec("Outline", "studio.views.outline:outline_dock", "right"),
     DockSpec("Minimap", "studio.views.canvas:minimap_dock", "right"),
     DockSpec("Properties", "studio.views.properties:make_dock", "right"),

@@ -49,7 +49,9 @@ from studio.model import (
     write_atomic,
 )
 from studio.model._validation import Checked
+from studio.remote import source_of
 from studio.views.canvas import FlowView
+from studio.views.remote import remote_controller, spawn
 
 APP_NAME = "RPA Studio"
 CONTEXT_ACTIONS = (
@@ -155,6 +157,7 @@ class StudioWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
         self.tools = ToolWiring(self)
+        self.remote = remote_controller(self)
         self.open_document(self.document, show=False)
         self._restore_layout()
 
@@ -286,7 +289,14 @@ class StudioWindow(QMainWindow):
         return True
 
     def save(self) -> bool:
-        """Save to the document's file (ask for one when it has none)."""
+        """Save to the document's file (ask for one when it has none). A draft opened from an
+        orchestrator is saved there instead, off the UI thread: False meanwhile, so a close or an
+        open that asked first waits for the next try (a refused save loses nothing)."""
+        source = source_of(self.document)
+        if self.document.path is None and source is not None and source.version is None:
+            spawn(self.remote.save())
+            self.statusBar().showMessage(f"saving {source.name} to the orchestrator…", 5000)
+            return False
         if self.document.path is None:
             return self.save_as()
         return self._save_to(self.document.path)
@@ -408,7 +418,9 @@ class StudioWindow(QMainWindow):
         return sheet
 
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{self.document.title}[*] — {APP_NAME}")
+        source = source_of(self.document)
+        title = source.label if source is not None else self.document.title
+        self.setWindowTitle(f"{title}[*] — {APP_NAME}")
         self.setWindowModified(self.document.dirty)
 
     def _update_undo(self, event: UndoChanged | None) -> None:
@@ -456,9 +468,9 @@ class StudioWindow(QMainWindow):
         return self.live
 
     def credential_names(self) -> list[str]:
-        """Credential names for the properties panel's pickers: none until the studio is signed in
-        to an orchestrator."""
-        return []
+        """Credential names for the properties panel's pickers: the signed-in organisation's (none
+        until the studio is signed in to an orchestrator)."""
+        return self.remote.credential_names()
 
     @property
     def problems(self) -> list[str]:

@@ -102,6 +102,10 @@ class FlowDocument:
         self.selection = Selection(self.events)
         self.undo_stack = UndoStack(undo_limit)
         self.index = NodeIndex(raw, self.shape)
+        self.read_only: str | None = None
+        """Why the document refuses edits (e.g. "version 3 of Invoices is published"), or None."""
+        self.source: Any = None
+        """Where the document came from when not a file (an orchestrator's workflow), for its views."""
 
     # -- opening and saving -----------------------------------------------------------------
 
@@ -163,12 +167,16 @@ class FlowDocument:
         if target.suffix.lower() != ".json":
             raise DocumentError(f"flows are saved as JSON: {target.name} must end in .json")
         write_atomic(target, self.to_text())
-        was_dirty = self.dirty
         self.path = target
+        self.mark_saved()
+        return target
+
+    def mark_saved(self) -> None:
+        """The document as it is now was stored somewhere else than its file (an orchestrator)."""
+        was_dirty = self.dirty
         self.undo_stack.mark_clean()
         if was_dirty:
             self.events.emit(DirtyChanged(False))
-        return target
 
     @property
     def dirty(self) -> bool:
@@ -195,6 +203,8 @@ class FlowDocument:
         spec = COMMANDS.get(kind)
         if spec is None:
             raise CommandError(f"unknown edit '{kind}'; edits are: {', '.join(sorted(COMMANDS))}")
+        if self.read_only is not None:
+            raise CommandError(f"'{self.title}' is read-only ({self.read_only}): it cannot be edited")
         edit = Edit(self)
         try:
             spec.run(edit, **args)
