@@ -7,6 +7,7 @@ from the events on `FlowDocument.events`; nothing here imports Qt.
 
 from studio.model._analyser import RULES, Finding, Rule, analyse
 from studio.model._commands import COMMANDS, CommandKind
+from studio.model._diff import EdgeChange, EntryChanges, FieldChange, FlowDiff, NodeChange, diff_flows
 from studio.model._document import DocumentError, FlowDocument, NewerFormatError, Selection, write_atomic
 from studio.model._edit import CommandError
 from studio.model._events import (
@@ -36,14 +37,19 @@ __all__ = [
     "DebuggerNode",
     "DirtyChanged",
     "DocumentError",
+    "EdgeChange",
     "EdgesChanged",
+    "EntryChanges",
     "EventBus",
+    "FieldChange",
     "Finding",
     "FlowChanged",
+    "FlowDiff",
     "FlowDocument",
     "LiveValidation",
     "ModelEvent",
     "NewerFormatError",
+    "NodeChange",
     "NodesAdded",
     "NodesChanged",
     "NodesRemoved",
@@ -59,6 +65,7 @@ __all__ = [
     "ValidationChanged",
     "analyse",
     "config_dir",
+    "diff_flows",
     "node_of",
     "parse_json_path",
     "write_atomic",
