@@ -7,7 +7,7 @@ from the events on `FlowDocument.events`; nothing here imports Qt.
 
 from studio.model._analyser import RULES, Finding, Rule, analyse
 from studio.model._commands import COMMANDS, CommandKind
-from studio.model._diff import EdgeChange, EntryChanges, FieldChange, FlowDiff, NodeChange, diff_flows
+from studio.model._diff import EdgeChange, EntryChanges, FieldChange, FlowDiff, NodeChange, diff_flows, ghost_document
 from studio.model._document import DocumentError, FlowDocument, NewerFormatError, Selection, write_atomic
 from studio.model._edit import CommandError
 from studio.model._events import (
@@ -66,6 +66,7 @@ __all__ = [
     "analyse",
     "config_dir",
     "diff_flows",
+    "ghost_document",
     "node_of",
     "parse_json_path",
     "write_atomic",

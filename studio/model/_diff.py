@@ -10,10 +10,11 @@ holding it, or layout), and each node the path of containers it sits in.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shared.flow import TOP_GRAPH, GraphShape, diff_documents, walk_nodes
+from shared.flow import TOP_GRAPH, GraphShape, diff_documents, walk_graphs, walk_nodes
 
 NodeStatus = Literal["added", "removed", "changed", "moved"]
 FieldKind = Literal["param", "label", "setting", "type", "parent", "layout", "other"]
@@ -21,7 +22,7 @@ FieldKind = Literal["param", "label", "setting", "type", "parent", "layout", "ot
 _LABEL_FIELDS = frozenset({"name", "description"})
 _SETTING_FIELDS = frozenset({"retry", "timeout_s", "on_error", "disabled", "set"})
 
-__all__ = ["EdgeChange", "EntryChanges", "FieldChange", "FlowDiff", "NodeChange", "diff_flows"]
+__all__ = ["EdgeChange", "EntryChanges", "FieldChange", "FlowDiff", "NodeChange", "diff_flows", "ghost_document"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,3 +212,56 @@ def _entries(part: dict[str, Any]) -> EntryChanges:
         removed=tuple(part["removed"]),
         changed=tuple(c["name"] for c in part["changed"]),
     )
+
+
+def ghost_document(before: Any, after: Any, diff: FlowDiff, shape: GraphShape | None = None) -> dict[str, Any]:
+    """`after` with what `before` had and `after` lost put back, to draw both on one canvas.
+
+    A removed node goes back into the graph it was in (the top graph when that graph is gone
+    too) with its removed edges; a removed container brings its removed contents along, without
+    the nodes that still exist elsewhere in `after` (so no id is there twice).
+    """
+    shape = shape or GraphShape()
+    merged = copy.deepcopy(after) if isinstance(after, dict) else {}
+    if not isinstance(merged.get("nodes"), list):
+        merged["nodes"] = []
+    removed = set(diff.ids("removed"))
+    places = _places(before, shape)
+    present = set(_places(merged, shape))
+    for node_id in diff.ids("removed"):
+        graph_label, node = places[node_id]
+        if set(_path(graph_label, places)) & removed:
+            continue  # it comes back inside its removed container
+        ghost = _without(copy.deepcopy(node), present, shape)
+        graphs = {g.label: g.graph for g in walk_graphs(merged, shape)}
+        target = graphs.get(graph_label, merged)
+        if not isinstance(target.get("nodes"), list):
+            target["nodes"] = []
+        target["nodes"].append(ghost)
+        present |= {str(v.node.get("id")) for v in walk_nodes({"nodes": [ghost]}, shape)}
+    graphs = {g.label: g.graph for g in walk_graphs(merged, shape)}
+    for edge in diff.edges_removed:
+        graph = graphs.get(edge.graph)
+        if graph is not None and {edge.source, edge.target} <= present:
+            edges = graph.get("edges")
+            if not isinstance(edges, list):
+                graph["edges"] = edges = []
+            edges.append({"from": edge.source, "port": edge.port, "to": edge.target})
+    return merged
+
+
+def _without(node: dict[str, Any], present: set[str], shape: GraphShape) -> dict[str, Any]:
+    """`node` without the nested nodes whose ids are in `present` (and their edges)."""
+    for name in shape.body_names:
+        body = node.get(name)
+        if not isinstance(body, dict) or not isinstance(body.get("nodes"), list):
+            continue
+        body["nodes"] = [
+            _without(child, present, shape)
+            for child in body["nodes"]
+            if not (isinstance(child, dict) and child.get("id") in present)
+        ]
+        kept = {child.get("id") for child in body["nodes"] if isinstance(child, dict)}
+        if isinstance(body.get("edges"), list):
+            body["edges"] = [e for e in body["edges"] if isinstance(e, dict) and {e.get("from"), e.get("to")} <= kept]
+    return node

@@ -80,6 +80,7 @@ def test_public_names_are_pinned() -> None:
         "analyse",
         "config_dir",
         "diff_flows",
+        "ghost_document",
         "node_of",
         "parse_json_path",
         "write_atomic",

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.services.workflow_diff import diff_documents
 from shared.flow import walk_nodes
-from studio.model import FlowDiff, diff_flows
+from studio.model import FlowDiff, diff_flows, ghost_document
 from tests.studio.model.conftest import SAMPLE
 
 
@@ -180,3 +180,23 @@ def test_the_studio_and_the_orchestrator_agree_on_a_pair() -> None:
     assert set(studio.ids("removed")) == set(server["nodes"]["removed"]) == {"other"}
     assert set(studio.ids("changed")) | set(studio.ids("moved")) == {c["id"] for c in server["nodes"]["changed"]}
     assert studio.ids("moved") == ("start",)
+
+
+def test_the_ghost_document_holds_both_sides_once() -> None:
+    after = copy.deepcopy(SAMPLE)
+    # `each` (a container) goes, but `inner` survives at the top; `risky` goes from guard's body.
+    each = _node(after, "each")
+    inner = each["body"]["nodes"].pop()
+    after["nodes"].remove(each)
+    after["nodes"].append(inner)
+    after["edges"] = [e for e in after["edges"] if "each" not in (e["from"], e["to"])]
+    _node(after, "guard")["body"]["nodes"].clear()
+    diff = diff_flows(SAMPLE, after)
+    assert set(diff.ids("removed")) == {"each", "risky"}
+    ghost = ghost_document(SAMPLE, after, diff)
+    ids = [v.node["id"] for v in walk_nodes(ghost)]
+    assert sorted(ids) == sorted(v.node["id"] for v in walk_nodes(SAMPLE))  # every node, once
+    assert _node(ghost, "each")["body"]["nodes"] == []  # inner is drawn where it is now
+    assert [n["id"] for n in _node(ghost, "guard")["body"]["nodes"]] == ["risky"]
+    assert {"from": "pick", "port": "out", "to": "each"} in ghost["edges"]
+    assert "each" not in [n["id"] for n in after["nodes"]]
