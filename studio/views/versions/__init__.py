@@ -5,6 +5,7 @@ canvas, rollback, and the callers a publish would break.
 views use it for proposals); `RemoteWorkflows` is the one module that calls the orchestrator.
 """
 
+from studio.views.versions._breaking import BreakingChangesList
 from studio.views.versions._changes import ChangesPanel, show_value
 from studio.views.versions._diffview import GHOST_OPACITY, DiffView
 from studio.views.versions._dock import DRAFT, VersionsPanel, versions_dock
@@ -13,6 +14,7 @@ from studio.views.versions._remote import RemoteWorkflows, WorkflowServer
 __all__ = [
     "DRAFT",
     "GHOST_OPACITY",
+    "BreakingChangesList",
     "ChangesPanel",
     "DiffView",
     "RemoteWorkflows",
