@@ -26,6 +26,7 @@ from studio.model._events import (
     ValidationChanged,
 )
 from studio.model._files import RecentFiles, Recovery, RecoveryCandidate, Settings, config_dir
+from studio.model._placing import with_positions
 from studio.model._validation import LiveValidation, ProblemAt, node_of, parse_json_path
 
 __all__ = [
@@ -69,5 +70,6 @@ __all__ = [
     "ghost_document",
     "node_of",
     "parse_json_path",
+    "with_positions",
     "write_atomic",
 ]

@@ -83,5 +83,6 @@ def test_public_names_are_pinned() -> None:
         "ghost_document",
         "node_of",
         "parse_json_path",
+        "with_positions",
         "write_atomic",
     ]

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.services.workflow_diff import diff_documents
 from shared.flow import walk_nodes
-from studio.model import FlowDiff, diff_flows, ghost_document
+from studio.model import FlowDiff, diff_flows, ghost_document, with_positions
 from tests.studio.model.conftest import SAMPLE
 
 
@@ -200,3 +200,24 @@ def test_the_ghost_document_holds_both_sides_once() -> None:
     assert [n["id"] for n in _node(ghost, "guard")["body"]["nodes"]] == ["risky"]
     assert {"from": "pick", "port": "out", "to": "each"} in ghost["edges"]
     assert "each" not in [n["id"] for n in after["nodes"]]
+
+
+def test_nodes_without_a_position_are_placed_the_others_stay() -> None:
+    flow = copy.deepcopy(SAMPLE)
+    flow["nodes"].append({"id": "late", "type": "core.noop"})
+    flow["edges"].append({"from": "other", "to": "late"})
+    flow["nodes"].append({"id": "loose", "type": "core.noop"})
+    placed = with_positions(flow)
+    assert "ui" not in flow["nodes"][-1]  # the input is not changed
+    # Only nodes without a place got one (the bodies of `each` and `guard` had none at all).
+    assert set(diff_flows(flow, placed).ids("moved")) == {"inner", "risky", "late", "loose"}
+    assert _node(placed, "late")["ui"] == {"x": 100, "y": 320}  # below its predecessor `other`
+    assert _node(placed, "loose")["ui"]["y"] > 400  # below the lowest
+    bare = {
+        "schema": "rpa.flow/1",
+        "name": "Bare",
+        "nodes": [{"id": "a", "type": "core.noop"}, {"id": "b", "type": "core.noop"}],
+        "edges": [{"from": "a", "to": "b"}],
+    }
+    laid = with_positions(bare)
+    assert _node(laid, "a")["ui"]["y"] < _node(laid, "b")["ui"]["y"]  # laid out in layers
