@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from shared.steps import StepRegistry
 from studio.model import FlowDocument, diff_flows
-from studio.views.versions import DRAFT, GHOST_OPACITY, DiffView, RemoteWorkflows, VersionsPanel
+from studio.views.versions import DRAFT, GHOST_OPACITY, DiffView, RemoteWorkflows, VersionsPanel, versions_dock
 from tests.studio.views.versions.conftest import VERSION_1, Published, version_2
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
@@ -156,3 +156,34 @@ def test_a_diff_view_of_nested_changes_colours_inside_containers(qtbot: Any, reg
     assert view.state_of("extra") == "added"
     assert view.state_of("each") is None
     assert view.diff.nodes["inner"].path == ("each",)
+
+
+def test_the_dock_joins_the_window_from_its_dock_table_line(qtbot: Any, tmp_path: Path) -> None:
+    from studio.app import StudioWindow
+    from studio.app._docks import DockSpec
+
+    spec = DockSpec("Versions", "studio.views.versions:versions_dock", "right", tab_with="Properties")
+    window = StudioWindow(config=tmp_path / "config", autosave_s=3600, templates=[], docks=[spec])
+    qtbot.addWidget(window)
+    panel = window.dock_widgets["Versions"].widget()
+    assert isinstance(panel, VersionsPanel)
+    assert panel.document is window.document
+    assert panel.server is None  # a file, not an orchestrator workflow: nothing to list
+    assert not panel.compare_button.isEnabled()
+
+
+async def test_a_window_that_knows_the_workflow_attaches_the_panel(
+    qtbot: Any, published: Published, registry: StepRegistry
+) -> None:
+    document = FlowDocument(version_2(), registry=registry)
+    server = RemoteWorkflows(published.client)
+
+    class Window:
+        def remote_workflow(self, doc: FlowDocument) -> tuple[RemoteWorkflows, str] | None:
+            return (server, published.workflow_id) if doc is document else None
+
+    panel = versions_dock(document, Window())
+    qtbot.addWidget(panel)
+    assert panel.loading is not None
+    assert await panel.loading
+    assert panel.table.rowCount() == 3
