@@ -37,9 +37,17 @@ class ChangesPanel(QSplitter):
     node_chosen = Signal(str)
     """A node's change was clicked: the canvas shows that node."""
 
-    def __init__(self, diff: FlowDiff, titles: tuple[str, str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        diff: FlowDiff,
+        titles: tuple[str, str],
+        assets: dict[str, list[str]] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(Qt.Orientation.Vertical, parent)
         self.diff = diff
+        self.assets = {k: v for k, v in (assets or {}).items() if v}
+        """The flow's files added, removed and changed (the server's diff knows them; a document does not)."""
         self.titles = titles
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
@@ -59,7 +67,7 @@ class ChangesPanel(QSplitter):
 
     def _fill(self) -> None:
         diff = self.diff
-        if diff.identical:
+        if diff.identical and not self.assets:
             QTreeWidgetItem(self.tree, ["No differences"])
             return
         for status, title in _GROUPS:
@@ -76,6 +84,12 @@ class ChangesPanel(QSplitter):
             group.setExpanded(True)
         self._fill_edges()
         self._fill_entries()
+        if self.assets:
+            group = QTreeWidgetItem(self.tree, ["Files"])
+            for how, paths in self.assets.items():
+                for path in paths:
+                    QTreeWidgetItem(group, [f"{path} ({how})"])
+            group.setExpanded(True)
 
     def _fill_edges(self) -> None:
         for edges, title in ((self.diff.edges_added, "Edges added"), (self.diff.edges_removed, "Edges removed")):

@@ -28,7 +28,8 @@ GHOST_OPACITY = 0.4
 
 
 class DiffView(QSplitter):
-    """The diff of `before` -> `after` (flow documents) on a canvas, with the change list."""
+    """The diff of `before` -> `after` (flow documents) on a canvas, with the change list (and
+    the files added, removed and changed, when `assets` gives them: the server's diff does)."""
 
     def __init__(
         self,
@@ -37,6 +38,7 @@ class DiffView(QSplitter):
         *,
         titles: tuple[str, str] = ("Before", "After"),
         registry: StepRegistry | None = None,
+        assets: dict[str, list[str]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(Qt.Orientation.Horizontal, parent)
@@ -50,7 +52,7 @@ class DiffView(QSplitter):
         self.view = QGraphicsView(self.scene)
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.view.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.changes = ChangesPanel(self.diff, titles)
+        self.changes = ChangesPanel(self.diff, titles, assets)
         self.addWidget(self.view)
         self.addWidget(self.changes)
         self.changes.setMinimumWidth(320)

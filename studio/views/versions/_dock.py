@@ -174,11 +174,13 @@ class VersionsPanel(QWidget):
         try:
             before = await self._document_at(server, workflow_id, before_ref)
             after = await self._document_at(server, workflow_id, after_ref)
+            # The files are the server's business (the draft's as saved there).
+            server_diff = await asyncio.to_thread(server.diff_versions, workflow_id, before_ref, after_ref)
         except ApiError as error:
             self._problem(error)
             return None
         titles = (self._title(before_ref), self._title(after_ref))
-        view = DiffView(before, after, titles=titles, registry=self.document.registry)
+        view = DiffView(before, after, titles=titles, registry=self.document.registry, assets=server_diff.get("assets"))
         self._show(view, f"{titles[0]} → {titles[1]}")
         return view
 

@@ -187,3 +187,22 @@ async def test_a_window_that_knows_the_workflow_attaches_the_panel(
     assert panel.loading is not None
     assert await panel.loading
     assert panel.table.rowCount() == 3
+
+
+async def test_the_flows_files_are_listed_from_the_servers_diff(
+    qtbot: Any, published: Published, registry: StepRegistry
+) -> None:
+    parts = [("files", ("data/rates.csv", b"currency,rate\nEUR,1\n", "text/csv"))]
+    uploaded = await published.http.post(
+        f"/api/v1/workflows/{published.workflow_id}/assets", files=parts, headers=published.member.headers
+    )
+    assert uploaded.status_code in (200, 201), uploaded.text
+    panel = _panel(qtbot, published, registry)
+    assert await panel.refresh()
+    panel.select(2)
+    view = await panel.compare()
+    assert view is not None
+    tree = view.changes.tree
+    groups = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}
+    assert list(groups) == ["Files"]  # the flow itself is the same
+    assert groups["Files"].child(0).text(0) == "data/rates.csv (added)"
