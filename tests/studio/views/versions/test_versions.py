@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,27 @@ async def test_the_flows_files_are_listed_from_the_servers_diff(
     groups = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}
     assert list(groups) == ["Files"]  # the flow itself is the same
     assert groups["Files"].child(0).text(0) == "data/rates.csv (added)"
+
+
+async def test_a_slow_server_does_not_hold_the_event_loop(qtbot: Any, registry: StepRegistry) -> None:
+    release = threading.Event()
+
+    class SlowServer:
+        """Answers only when the test lets it (a server taking its time)."""
+
+        def list_versions(self, workflow_id: str) -> list[dict[str, Any]]:
+            release.wait(10)
+            return []
+
+        def user_name(self, user_id: str | None) -> str:
+            return "—"
+
+    panel = VersionsPanel(FlowDocument(version_2(), registry=registry))
+    qtbot.addWidget(panel)
+    panel.attach(SlowServer(), "wf")  # type: ignore[arg-type]
+    listing = asyncio.ensure_future(panel.refresh())
+    await asyncio.sleep(0.05)  # a call made on the loop would hold it here until the server answered
+    assert not listing.done()
+    release.set()
+    assert await listing
+    assert panel.status.text() == "0 published versions"
