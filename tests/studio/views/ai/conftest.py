@@ -14,12 +14,23 @@ from tests.studio.views.versions.conftest import (
     fast_hashing,
     live,
     published,
+    screenshots,
     sqlite_template,
     tenant,
 )
 from tests.studio.views.versions.conftest import settings as plain_settings
 
-__all__ = ["app", "database_url", "fast_hashing", "live", "plain_settings", "published", "sqlite_template", "tenant"]
+__all__ = [
+    "app",
+    "database_url",
+    "fast_hashing",
+    "live",
+    "plain_settings",
+    "published",
+    "screenshots",
+    "sqlite_template",
+    "tenant",
+]
 
 KEY = "sk-ant-studio-key-0f1e2d3c4b5a"
 

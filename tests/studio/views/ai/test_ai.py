@@ -41,7 +41,7 @@ def _proposal() -> dict[str, Any]:
 
 
 async def test_a_described_flow_is_a_diff_accepted_as_one_undoable_edit(
-    qtbot: Any, published: Published, fake: FakeAnthropic, registry: StepRegistry, shots: Path
+    qtbot: Any, published: Published, fake: FakeAnthropic, registry: StepRegistry, screenshots: Path
 ) -> None:
     server = await _with_key(published)
     document = FlowDocument(json.loads(json.dumps(VERSION_1)), registry=registry)
@@ -64,7 +64,7 @@ async def test_a_described_flow_is_a_diff_accepted_as_one_undoable_edit(
     assert "1 added" in dialog.status.text()
     dialog.show()
     view.fit()
-    assert dialog.grab().save(str(shots / "studio-ai-proposal.png"))
+    assert dialog.grab().save(str(screenshots / "studio-ai-proposal.png"))
     dialog.accept_button.click()
     assert not diff_flows(_proposal(), document.raw).logic_changed
     assert set(scene.nodes) == {"start", "fetch", "old", "sum", "report"}

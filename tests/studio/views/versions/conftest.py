@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,3 +81,12 @@ async def published(live: httpx.AsyncClient, tenant: TenantFactory) -> Published
 def database_url() -> None:
     """SQLite only: the studio speaks to the API; the database behind it is not what is tested here."""
     return None
+
+
+@pytest.fixture(scope="session")
+def screenshots(shots: Path) -> Path:
+    """Where the diff and AI screenshots go: `docs/images/refresh_studio.py` points
+    `STUDIO_SCREENSHOTS` at docs/images; otherwise the suite's `build/screenshots/studio`."""
+    folder = Path(os.environ.get("STUDIO_SCREENSHOTS", shots))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -54,7 +54,7 @@ async def test_the_list_shows_number_note_and_who(qtbot: Any, published: Publish
 
 
 async def test_the_diff_of_two_versions_agrees_with_the_server(
-    qtbot: Any, published: Published, registry: StepRegistry, shots: Path
+    qtbot: Any, published: Published, registry: StepRegistry, screenshots: Path
 ) -> None:
     panel = _panel(qtbot, published, registry)
     assert await panel.refresh()
@@ -91,7 +91,7 @@ async def test_the_diff_of_two_versions_agrees_with_the_server(
     assert view.changes.rows() == [("type", "core.log", ""), ("params.message", "going away", "")]
     panel.diff_window.resize(1000, 600)
     view.fit()
-    assert view.grab().save(str(shots / "studio-versions-diff.png"))
+    assert view.grab().save(str(screenshots / "studio-versions-diff.png"))
 
 
 async def test_a_version_against_the_unsaved_draft(qtbot: Any, published: Published, registry: StepRegistry) -> None:
