@@ -134,12 +134,13 @@ async def _failed_execution(published: Published, app: Any) -> str:
     return str(execution_id)
 
 
-async def test_diagnose_explains_and_applies_the_fix(
+async def test_diagnose_explains_and_applies_the_fix_to_the_flow_as_edited(
     qtbot: Any, published: Published, fake: FakeAnthropic, registry: StepRegistry, app: Any
 ) -> None:
     server = await _with_key(published)
     execution_id = await _failed_execution(published, app)
     document = FlowDocument(json.loads(json.dumps(WAITER)), registry=registry)
+    document.execute("set_param", node="hello", name="message", value="edited since the run")
     patch = [{"op": "replace", "path": "/nodes/1/params/seconds", "value": 5}]
     fake.push(text(json.dumps({"explanation": "The wait is longer than the timeout.", "patch": patch})))
     dialog = DiagnoseDialog(document, server, execution_id)
@@ -148,9 +149,28 @@ async def test_diagnose_explains_and_applies_the_fix(
     assert "The wait is longer than the timeout." in dialog.explanation.toPlainText()
     assert "pause" in dialog.explanation.toPlainText()
     assert dialog.diff_view is not None
-    assert dialog.diff_view.diff.ids("changed") == ("pause",)
+    assert dialog.diff_view.diff.ids("changed") == ("pause",)  # the edit to `hello` is not undone
     assert dialog.diff_view.diff.nodes["pause"].params[0].after == 5
     dialog.accept_button.click()
     assert document.node("pause")["params"]["seconds"] == 5
+    assert document.node("hello")["params"]["message"] == "edited since the run"
     assert document.undo()
     assert document.node("pause")["params"]["seconds"] == 600
+
+
+async def test_a_fix_that_no_longer_applies_shows_the_fixed_version(
+    qtbot: Any, published: Published, fake: FakeAnthropic, registry: StepRegistry, app: Any
+) -> None:
+    server = await _with_key(published)
+    execution_id = await _failed_execution(published, app)
+    moved_on = {**WAITER, "nodes": [WAITER["nodes"][0]], "edges": []}  # `pause` was deleted since
+    document = FlowDocument(json.loads(json.dumps(moved_on)), registry=registry)
+    patch = [{"op": "replace", "path": "/nodes/1/params/seconds", "value": 5}]
+    fake.push(text(json.dumps({"explanation": "Too long.", "patch": patch})))
+    dialog = DiagnoseDialog(document, server, execution_id)
+    qtbot.addWidget(dialog)
+    assert await dialog.diagnose()
+    assert "do not apply to this flow as it is now" in dialog.status.text()
+    assert dialog.diff_view is not None
+    assert dialog.diff_view.diff.ids("added") == ("pause",)
+    assert dialog.diff_view.titles == ("Current", "Version 1, fixed")
