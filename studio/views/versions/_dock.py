@@ -125,7 +125,8 @@ class VersionsPanel(QWidget):
         server, workflow_id = self.server, self.workflow_id
         try:
             versions = await asyncio.to_thread(server.list_versions, workflow_id)
-            names = {v["created_by"]: await asyncio.to_thread(server.user_name, v["created_by"]) for v in versions}
+            people = dict.fromkeys(v["created_by"] for v in versions)  # a few publishers, many versions
+            names = {user: await asyncio.to_thread(server.user_name, user) for user in people}
         except ApiError as error:
             self._problem(error)
             return False
