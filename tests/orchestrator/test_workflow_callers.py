@@ -6,10 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from orchestrator.services.workflow_callers import CallSite, InterfaceChange, breaks_of, interface_changes
+from tests.orchestrator._identity_helpers import fast_hashing
 from tests.orchestrator._workflows_helpers import API, create, flow, log, patch, publish
 from tests.orchestrator.conftest import TenantFactory
+
+__all__ = ["fast_hashing"]  # a fixture used here
+
+pytestmark = pytest.mark.usefixtures("fast_hashing")  # members are made, not what is tested
 
 CHILD = flow(
     "Child",
