@@ -12,13 +12,13 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QSplitter, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsView, QSplitter, QWidget
 
 from shared.flow import GraphShape
 from shared.steps import StepRegistry
 from studio.model import FlowDiff, FlowDocument, SelectionChanged, diff_flows, ghost_document
 from studio.views.canvas import FlowScene
-from studio.views.canvas._style import RUN_COLOURS
+from studio.views.canvas._style import NODE_HEIGHT, NODE_WIDTH, RUN_COLOURS
 from studio.views.versions._changes import ChangesPanel
 
 __all__ = ["GHOST_OPACITY", "DiffView"]
@@ -49,6 +49,8 @@ class DiffView(QSplitter):
         self.diff: FlowDiff = diff_flows(before, after, shape)
         self.document = FlowDocument(ghost_document(before, after, self.diff, shape), registry=registry)
         self.scene = FlowScene(self.document, self)
+        self.former_places: dict[str, QGraphicsRectItem] = {}
+        """Dashed outlines where moved nodes were."""
         self.view = QGraphicsView(self.scene)
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.view.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -76,6 +78,8 @@ class DiffView(QSplitter):
                 self.scene.set_run_state(node_id, change.status)
                 if change.status == "removed":
                     item.setOpacity(GHOST_OPACITY)
+                if change.status == "moved":
+                    self._outline_former_place(node_id, item, change.fields)
         added = {(e.graph, e.source, e.port, e.target) for e in self.diff.edges_added}
         removed = {(e.graph, e.source, e.port, e.target) for e in self.diff.edges_removed}
         for label, edges in self.scene.edges.items():
@@ -86,6 +90,22 @@ class DiffView(QSplitter):
                     if key in removed:
                         pen.setStyle(Qt.PenStyle.DashLine)
                     edge.setPen(pen)
+
+    def _outline_former_place(self, node_id: str, item: QGraphicsItem, fields: tuple[Any, ...]) -> None:
+        before = {f.path: f.before for f in fields}
+        x, y = before.get("ui.x", item.pos().x()), before.get("ui.y", item.pos().y())
+        if not isinstance(x, int | float) or not isinstance(y, int | float):
+            return
+        outline = QGraphicsRectItem(0, 0, NODE_WIDTH, NODE_HEIGHT, item.parentItem())
+        if item.parentItem() is None:
+            self.scene.addItem(outline)
+        pen = QPen(QColor(RUN_COLOURS["moved"]), 1.5)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        outline.setPen(pen)
+        outline.setPos(float(x), float(y))
+        outline.setZValue(0)
+        outline.setToolTip(f"{node_id} was here")
+        self.former_places[node_id] = outline
 
     def state_of(self, node_id: str) -> str | None:
         """The colour state of a node's item (its diff status), None when unchanged."""

@@ -81,6 +81,9 @@ async def test_the_diff_of_two_versions_agrees_with_the_server(
     assert ghost.opacity() == GHOST_OPACITY
     assert (ghost.pos().x(), ghost.pos().y()) == (240, 120)
     assert not ghost.flags() & QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+    assert set(view.former_places) == {"sum"}  # a dashed outline where the moved node was
+    assert (view.former_places["sum"].pos().x(), view.former_places["sum"].pos().y()) == (0, 240)
+    assert (view.scene.nodes["sum"].pos().x(), view.scene.nodes["sum"].pos().y()) == (300, 300)
     # Clicking a change selects the node and shows its params side by side.
     group = view.changes.tree.topLevelItem(2)
     assert group.text(0) == "Changed (1)"
