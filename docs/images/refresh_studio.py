@@ -20,5 +20,7 @@ if __name__ == "__main__":
         "-q",
         "tests/studio/app/test_screenshots.py",
         "tests/studio/views/remote/test_sign_in_and_browse.py",
+        "tests/studio/views/versions/test_versions.py::test_the_diff_of_two_versions_agrees_with_the_server",
+        "tests/studio/views/ai/test_ai.py::test_a_described_flow_is_a_diff_accepted_as_one_undoable_edit",
     ]
     sys.exit(subprocess.call(command, cwd=ROOT, env=env))

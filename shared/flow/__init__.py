@@ -1,4 +1,5 @@
-"""The flow document: models, loading, validation, inputs, and the walk over nested graphs."""
+"""The flow document: models, loading, validation, inputs, the walk over nested graphs, and
+the structured difference between two documents."""
 
 from shared.flow._assets import (
     ASSET_CONTENT_TYPES,
@@ -16,6 +17,7 @@ from shared.flow._assets import (
     normalise_asset_path,
 )
 from shared.flow._credentials import find_credential_params
+from shared.flow._diff import DOCUMENT_FIELDS, diff_documents
 from shared.flow._inputs import resolve_inputs
 from shared.flow._load import load_flow, parse_document
 from shared.flow._model import (
@@ -35,6 +37,7 @@ from shared.flow._walk import TOP_GRAPH, GraphShape, GraphVisit, NodeVisit, walk
 __all__ = [
     "ASSET_CONTENT_TYPES",
     "ASSET_MARK",
+    "DOCUMENT_FIELDS",
     "MAX_ASSETS",
     "MAX_ASSET_BYTES",
     "MAX_VERSION_ASSET_BYTES",
@@ -55,6 +58,7 @@ __all__ = [
     "RetryPolicy",
     "asset_uses",
     "check_asset",
+    "diff_documents",
     "find_assets",
     "find_credential_params",
     "flow_json_schema",

@@ -7,6 +7,7 @@ from the events on `FlowDocument.events`; nothing here imports Qt.
 
 from studio.model._analyser import RULES, Finding, Rule, analyse
 from studio.model._commands import COMMANDS, CommandKind
+from studio.model._diff import EdgeChange, EntryChanges, FieldChange, FlowDiff, NodeChange, diff_flows, ghost_document
 from studio.model._document import DocumentError, FlowDocument, NewerFormatError, Selection, write_atomic
 from studio.model._edit import CommandError
 from studio.model._events import (
@@ -25,6 +26,7 @@ from studio.model._events import (
     ValidationChanged,
 )
 from studio.model._files import RecentFiles, Recovery, RecoveryCandidate, Settings, config_dir
+from studio.model._placing import with_positions
 from studio.model._validation import LiveValidation, ProblemAt, node_of, parse_json_path
 
 __all__ = [
@@ -36,14 +38,19 @@ __all__ = [
     "DebuggerNode",
     "DirtyChanged",
     "DocumentError",
+    "EdgeChange",
     "EdgesChanged",
+    "EntryChanges",
     "EventBus",
+    "FieldChange",
     "Finding",
     "FlowChanged",
+    "FlowDiff",
     "FlowDocument",
     "LiveValidation",
     "ModelEvent",
     "NewerFormatError",
+    "NodeChange",
     "NodesAdded",
     "NodesChanged",
     "NodesRemoved",
@@ -59,7 +66,10 @@ __all__ = [
     "ValidationChanged",
     "analyse",
     "config_dir",
+    "diff_flows",
+    "ghost_document",
     "node_of",
     "parse_json_path",
+    "with_positions",
     "write_atomic",
 ]

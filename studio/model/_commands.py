@@ -24,6 +24,7 @@ from studio.model._edit import CommandError, Edit
 from studio.model._insert import insert_chain
 from studio.model._layout import align, auto_layout, distribute, move_nodes, place
 from studio.model._refs import reference_pattern
+from studio.model._replace import replace_flow
 
 Run = Callable[..., Any]
 MergeKey = Callable[[Mapping[str, Any]], Hashable]
@@ -453,6 +454,7 @@ COMMANDS: dict[str, CommandKind] = {
     "align": CommandKind("Align", align),
     "distribute": CommandKind("Distribute", distribute),
     "auto_layout": CommandKind("Auto-layout", auto_layout),
+    "replace_flow": CommandKind("Replace flow", replace_flow),
 }
 """Every edit the studio makes, by kind."""
 

@@ -15,6 +15,7 @@ from orchestrator.api.deps import PageDep, SessionDep, actor_for, require
 from orchestrator.errors import Invalid
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.schemas.pagination import Page
+from orchestrator.schemas.workflow_callers import CallersPublic, PublishCheck
 from orchestrator.schemas.workflows import (
     Bundle,
     CloneRequest,
@@ -36,7 +37,7 @@ from orchestrator.schemas.workflows import (
 )
 from orchestrator.security.permissions import Permission
 from orchestrator.security.principal import Principal
-from orchestrator.services import bundles, workflow_assets
+from orchestrator.services import bundles, workflow_assets, workflow_callers
 from orchestrator.services import workflows as service
 from orchestrator.services.workflow_diff import diff_documents
 
@@ -264,6 +265,28 @@ async def publish_workflow(
     )
     response.headers["ETag"] = service.etag(version.workflow)
     return version_of(version)
+
+
+@router.get(
+    "/{workflow_id}/callers",
+    response_model=CallersPublic,
+    summary="The workflows whose draft or latest version call this one by name (`flow.call`)",
+)
+async def list_callers(workflow_id: uuid.UUID, session: SessionDep, principal: Reader) -> CallersPublic:
+    check = await workflow_callers.check(session, principal.org_id, workflow_id)
+    return CallersPublic.model_validate(check)
+
+
+@router.post(
+    "/{workflow_id}/publish-check",
+    response_model=PublishCheck,
+    summary="The callers that publishing the draft would break (its inputs and outputs against the latest version)",
+    description="Changes that can break a caller: an input removed, added as required without a default, made "
+    "required, or of another type; an output removed or of another declared type. Each caller (draft or latest "
+    "version) is listed with the changes that break each of its `flow.call` nodes. Changes nothing.",
+)
+async def publish_check(workflow_id: uuid.UUID, session: SessionDep, principal: Reader) -> PublishCheck:
+    return PublishCheck.model_validate(await workflow_callers.check(session, principal.org_id, workflow_id))
 
 
 @router.get(

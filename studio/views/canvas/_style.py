@@ -51,8 +51,12 @@ RUN_COLOURS = {
     "skipped": "#95a5a6",
     "failed": "#e74c3c",
     "breakpoint": "#e67e22",
+    "added": "#27ae60",
+    "removed": "#c0392b",
+    "changed": "#f39c12",
+    "moved": "#3498db",
 }
-"""Border colours of a node by the debugger's state of it."""
+"""Border colours of a node by the debugger's state of it (and, in a diff, by what changed)."""
 
 
 def family_colour(step_type: str) -> QColor:

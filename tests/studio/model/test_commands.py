@@ -46,6 +46,16 @@ CASES: dict[str, dict[str, Any]] = {
     "align": {"ids": ["pick", "other", "check"], "edge": "left"},
     "distribute": {"ids": ["start", "check", "pick"], "axis": "vertical"},
     "auto_layout": {},
+    "replace_flow": {
+        "document": {
+            "nodes": [
+                {"id": "start", "type": "core.log", "params": {"message": "new"}},
+                {"id": "n", "type": "core.noop"},
+            ],
+            "edges": [{"from": "start", "to": "n"}],
+            "inputs": {"region": {"type": "string"}},
+        }
+    },
 }
 NEEDS_NOTE = {"update_note", "remove_note"}
 
