@@ -3,106 +3,21 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert
 
-from orchestrator.db.base import utcnow
-from orchestrator.models.agents import Agent
-from orchestrator.models.executions import Execution
-from tests.orchestrator._execution_helpers import make_workflow
+from tests.orchestrator.dashboard._rows import seed
 
 API = "/api/v1"
 
 
-def _row(org_id: uuid.UUID, workflow_id: uuid.UUID, state: str, created: datetime, **times: Any) -> dict[str, Any]:
-    return {
-        "id": uuid.uuid4(),
-        "org_id": org_id,
-        "workflow_id": workflow_id,
-        "version_id": uuid.uuid4(),
-        "version_number": 1,
-        "workflow_name": "old name",
-        "state": state,
-        "priority": 1,
-        "inputs": {},
-        "trigger": {"type": "manual", "by": None},
-        "trigger_type": "manual",
-        "attempt": 1,
-        "last_seq": 0,
-        "created_at": created,
-        "updated_at": created,
-        "queued_at": created,
-        "assigned_at": None,
-        "started_at": None,
-        "finished_at": None,
-        **times,
-    }
-
-
-def _ran(
-    org_id: uuid.UUID, workflow_id: uuid.UUID, state: str, at: datetime, wait: float, took: float
-) -> dict[str, Any]:
-    """An execution created at `at` that waited `wait` s for an agent and ran `took` s."""
-    assigned = at + timedelta(seconds=wait)
-    return _row(
-        org_id,
-        workflow_id,
-        state,
-        at,
-        assigned_at=assigned,
-        started_at=assigned,
-        finished_at=assigned + timedelta(seconds=took),
-    )
-
-
-async def _insert(app: FastAPI, rows: list[dict[str, Any]]) -> None:
-    async with app.state.db.transaction() as session:
-        await session.execute(insert(Execution.__table__), rows)
-
-
-async def _agent(app: FastAPI, org_id: uuid.UUID, *, revoked: bool = False) -> None:
-    async with app.state.db.transaction() as session:
-        session.add(Agent(org_id=org_id, name="robot", key_hash="0" * 64, revoked_at=utcnow() if revoked else None))
-
-
 @pytest.fixture
 async def seeded(app: FastAPI, client: httpx.AsyncClient, tenant) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    owner = await tenant()
-    other = await tenant()
-    invoices = await make_workflow(app, owner.org_id, name="Invoices")
-    reports = await make_workflow(app, owner.org_id, name="Reports")
-    foreign = await make_workflow(app, other.org_id, name="Foreign")
-    patched = await client.patch(f"{API}/workflows/{invoices}", headers=owner.headers, json={"sla_seconds": 60})
-    assert patched.status_code == 200, patched.text
-    now = utcnow()
-    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
-    second = first + timedelta(hours=2)
-    org = owner.org_id
-    rows = [
-        # Invoices, in the first hour: ran 10, 20, 30, 100 (breach), 50 (failed) s; waited 1..5 s.
-        _ran(org, invoices, "succeeded", first + timedelta(minutes=1), 1, 10),
-        _ran(org, invoices, "succeeded", first + timedelta(minutes=2), 2, 20),
-        _ran(org, invoices, "succeeded", first + timedelta(minutes=3), 3, 30),
-        _ran(org, invoices, "succeeded", first + timedelta(minutes=4), 4, 100),
-        _ran(org, invoices, "failed", first + timedelta(minutes=5), 5, 50),
-        _row(org, invoices, "cancelled", first + timedelta(minutes=6), finished_at=first + timedelta(minutes=7)),
-        # Reports, in the third hour: one running, one waiting in the queue for 300 s.
-        _row(org, reports, "running", second, assigned_at=second, started_at=second),
-        _row(org, reports, "queued", now - timedelta(seconds=300)),
-        # Not counted: before the period, and another organisation's.
-        _ran(org, invoices, "succeeded", first - timedelta(hours=3), 1, 1000),
-        _ran(other.org_id, foreign, "failed", first + timedelta(minutes=1), 1, 1),
-    ]
-    await _insert(app, rows)
-    await _agent(app, org)
-    await _agent(app, org, revoked=True)
-    return {"owner": owner, "invoices": str(invoices), "reports": str(reports), "first": first, "now": now}
+    return await seed(app, client, await tenant(), await tenant())
 
 
 def _params(since: datetime, until: datetime, **more: str) -> dict[str, str]:
