@@ -73,7 +73,7 @@ def _write_only_cell(sheet: Any, value: str) -> Any:
 
 def _sheet_name(title: str, used: set[str]) -> str:
     # Excel: at most 31 characters, none of []:*?/\ and unique in the workbook.
-    base = re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet"
+    base = re.sub(r"[\[\]:*?/\\]", " ", title).strip()[:31] or "Sheet"
     name, n = base, 2
     while name.lower() in used:
         suffix = f" ({n})"

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLineEdit, QTableWidget
 
 from studio.views.admin import AdminView, CredentialsPanel, admin_dock
 from tests.orchestrator.conftest import TenantFactory
 from tests.studio.views.dashboard.conftest import api_for
+
+pytestmark = pytest.mark.gui
 
 DOCS_IMAGES = Path(__file__).resolve().parents[4] / "docs" / "images"
 SECRET = "Very-Secret-Pa55word"

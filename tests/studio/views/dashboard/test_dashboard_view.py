@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pypdfium2
+import pytest
 from openpyxl import load_workbook
 
 from shared.client import ApiClient
 from studio.views.dashboard import ClientApi, DashboardView, dashboard_dock
+
+pytestmark = pytest.mark.gui
 
 DOCS_IMAGES = Path(__file__).resolve().parents[4] / "docs" / "images"
 
