@@ -49,7 +49,7 @@ class AdminPanel(QWidget):
     def spawn(self, job: Any) -> None:
         """Run a coroutine on the window's loop (a button's slot cannot await)."""
         try:
-            task = asyncio.ensure_future(job)
+            task = asyncio.get_running_loop().create_task(job)
         except RuntimeError:  # no asyncio loop runs
             job.close()
             return

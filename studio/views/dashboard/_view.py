@@ -116,6 +116,8 @@ class DashboardView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # most executions first
         self.table.verticalHeader().setVisible(False)
@@ -132,7 +134,7 @@ class DashboardView(QWidget):
         for widget in (self.period, self.refresh_button, self.live):
             bar.addWidget(widget)
         bar.addStretch(1)
-        bar.addWidget(QLabel("Export executions in:"))
+        bar.addWidget(QLabel("Export executions (of the selected workflow) in:"))
         bar.addWidget(self.state_filter)
         bar.addWidget(self.export_button)
         grid = QGridLayout()
@@ -169,7 +171,8 @@ class DashboardView(QWidget):
         self.show_data()
         if api is None:
             self.timer.stop()
-        elif self.live.isChecked():
+            return
+        if self.live.isChecked():
             self.timer.start()
         self.schedule()
 
@@ -185,9 +188,11 @@ class DashboardView(QWidget):
         if self.pending is not None and not self.pending.done():
             return
         try:
-            self.pending = asyncio.ensure_future(self.refresh())
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # no asyncio loop runs (a bare Qt application)
             self.pending = None
+            return
+        self.pending = loop.create_task(self.refresh())
 
     def period_bounds(self, now: datetime | None = None) -> tuple[datetime, datetime, str]:
         """(since, until, bucket) of the chosen period, ending now."""
@@ -275,6 +280,12 @@ class DashboardView(QWidget):
                 self.table.setItem(index, column, item)
         self.table.setSortingEnabled(True)
 
+    def selected_workflow(self) -> tuple[str, str] | None:
+        """(id, name) of the workflow whose row is selected: exports list only its executions."""
+        row = self.table.currentRow()
+        item = self.table.item(row, 0) if row >= 0 and self.table.selectionModel().hasSelection() else None
+        return (str(item.data(Qt.ItemDataRole.UserRole)), item.text()) if item is not None else None
+
     def breached_rows(self) -> list[str]:
         """The names of the workflows shown as breaching their SLA."""
         names = []
@@ -313,15 +324,21 @@ class DashboardView(QWidget):
             return []
         since, until, _ = self.period_bounds()
         state = STATE_FILTERS[self.state_filter.currentIndex()]
+        workflow = self.selected_workflow()
         self.status.setText("Fetching executions…")
         try:
             executions = await asyncio.to_thread(
-                api.list_executions, created_after=since, created_before=until, state=state or None
+                api.list_executions,
+                created_after=since,
+                created_before=until,
+                state=state or None,
+                workflow_id=workflow[0] if workflow else None,
             )
         except ApiError as error:
             self.status.setText(f"Could not list the executions: {error.message}")
             return []
-        title = f"Executions {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC" + (f", {state}" if state else "")
+        title = f"Executions {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC"
+        title += (f", {workflow[1]}" if workflow else "") + (f", {state}" if state else "")
         return await self._write([executions_table(executions, title)], path, title)
 
     async def _write(self, tables: list[Any], path: Path, title: str) -> list[Path]:

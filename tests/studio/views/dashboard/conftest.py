@@ -19,6 +19,11 @@ from tests.orchestrator.dashboard._rows import seed
 __all__ = ["app", "fast_hashing", "live", "settings", "sqlite_template", "tenant"]  # fixtures used here
 
 
+@pytest.fixture(autouse=True)
+def _fast_hashing(fast_hashing: None) -> None:
+    """Members are made for every test here (test-sized argon2: passwords are not the subject)."""
+
+
 @pytest.fixture
 def database_url() -> None:
     """SQLite only: the views speak to the API; the route's SQL is tested on both databases."""

@@ -66,6 +66,8 @@ async def test_the_timer_refreshes_in_the_background_and_errors_are_shown(qtbot:
     assert view.status.text().startswith("Could not load the dashboard")
     view.set_api(None)
     assert not view.timer.isActive()
+    assert view.pending is not None
+    assert view.pending.done()  # nothing left running once signed out
     assert "Sign in" in view.status.text()
 
 
@@ -121,6 +123,15 @@ async def test_reports_of_the_dashboard_and_of_the_executions_open_and_hold_the_
     assert len(rows) == 1 + 5
     assert {r[3] for r in rows[1:]} == {"succeeded"}
     assert sorted(r[9] for r in rows[1:]) == [10, 20, 30, 100, 1000]  # durations in seconds
+
+    reports = next(r for r in range(view.table.rowCount()) if view.table.item(r, 0).text() == "Reports")
+    view.table.selectRow(reports)
+    view.state_filter.setCurrentText("Any state")
+    [of_reports] = await view.export_executions(tmp_path / "reports.csv")
+    with of_reports.open(encoding="utf-8") as stream:
+        assert sorted(r[3] for r in list(csv.reader(stream))[1:]) == ["queued", "running"]
+    view.table.clearSelection()
+    view.state_filter.setCurrentText("succeeded")
 
     [listed_pdf] = await view.export_executions(tmp_path / "executions.pdf")
     assert _pdf_text(listed_pdf).count("succeeded") >= 5
