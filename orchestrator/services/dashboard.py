@@ -111,8 +111,9 @@ def _in_period(org_id: uuid.UUID, period: Period) -> list[ColumnElement[bool]]:
     return [Execution.org_id == org_id, Execution.created_at >= period.since, Execution.created_at < period.until]
 
 
-def _count_of(states: Sequence[str]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((Execution.state.in_(states), 1), else_=0)), 0)
+def _ms(seconds: float | None) -> float | None:
+    # Milliseconds: SQLite's julianday arithmetic is off by some microseconds.
+    return round(seconds, 3) if seconds is not None else None
 
 
 async def _percentiles(
@@ -152,33 +153,51 @@ async def _buckets(session: AsyncSession, org_id: uuid.UUID, period: Period) -> 
 
 
 async def _workflows(session: AsyncSession, org_id: uuid.UUID, period: Period) -> list[WorkflowFigures]:
-    ran = [Execution.started_at.is_not(None), Execution.finished_at.is_not(None)]
+    # One pass over the period's rows: each row with its duration (NULL unless it ran and ended)
+    # and that duration's rank among its workflow's; the outer query counts, picks the
+    # nearest-rank percentiles and compares with the SLA.
     duration = _seconds(session, Execution.finished_at, Execution.started_at)
-    breach = case((duration > Workflow.sla_seconds, 1), else_=0)
+    ranked = (
+        select(
+            Execution.workflow_id.label("key"),
+            Execution.workflow_name.label("name"),
+            Execution.state.label("state"),
+            duration.label("value"),
+            func.row_number()
+            .over(partition_by=Execution.workflow_id, order_by=duration.asc().nulls_last())
+            .label("rank"),
+            func.count(duration).over(partition_by=Execution.workflow_id).label("n"),
+        )
+        .where(*_in_period(org_id, period))
+        .subquery()
+    )
+
+    def at(percent: int) -> ColumnElement[float]:
+        # Nearest rank: the ceil(n * p / 100)-th smallest duration, in integer arithmetic.
+        return func.max(case((ranked.c.rank == (ranked.c.n * percent + 99) // 100, ranked.c.value)))
+
+    def count_of(states: Sequence[str]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((ranked.c.state.in_(states), 1), else_=0)), 0)
+
     rows = await session.execute(
         select(
-            Execution.workflow_id,
-            func.max(func.coalesce(Workflow.name, Execution.workflow_name)),
+            ranked.c.key,
+            func.max(func.coalesce(Workflow.name, ranked.c.name)),
             func.max(Workflow.sla_seconds),
             func.count(),
-            _count_of(_OK),
-            _count_of(_FAILED),
-            _count_of(_CANCELLED),
-            func.coalesce(
-                func.sum(
-                    case((Execution.finished_at.is_not(None) & Execution.started_at.is_not(None), breach), else_=0)
-                ),
-                0,
-            ),
+            count_of(_OK),
+            count_of(_FAILED),
+            count_of(_CANCELLED),
+            func.coalesce(func.sum(case((ranked.c.value > Workflow.sla_seconds, 1), else_=0)), 0),
+            at(50),
+            at(95),
+            func.max(ranked.c.value),
         )
-        .outerjoin(Workflow, Workflow.id == Execution.workflow_id)
-        .where(*_in_period(org_id, period))
-        .group_by(Execution.workflow_id)
+        .outerjoin(Workflow, Workflow.id == ranked.c.key)
+        .group_by(ranked.c.key)
     )
-    spans = await _percentiles(session, Execution.workflow_id, duration, [*_in_period(org_id, period), *ran])
     figures = []
-    for workflow_id, name, sla, count, ok, failed, cancelled, breached in rows.all():
-        p50, p95, longest = spans.get(workflow_id, (None, None, None))
+    for workflow_id, name, sla, count, ok, failed, cancelled, breached, p50, p95, longest in rows.all():
         figures.append(
             WorkflowFigures(
                 workflow_id=workflow_id,
@@ -189,9 +208,9 @@ async def _workflows(session: AsyncSession, org_id: uuid.UUID, period: Period) -
                 cancelled=cancelled,
                 active=count - ok - failed - cancelled,
                 success_rate=ok / (ok + failed) if ok + failed else None,
-                p50_seconds=p50,
-                p95_seconds=p95,
-                max_seconds=longest,
+                p50_seconds=_ms(p50),
+                p95_seconds=_ms(p95),
+                max_seconds=_ms(longest),
                 sla_seconds=sla,
                 breached=breached,
             )

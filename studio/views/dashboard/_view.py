@@ -343,10 +343,9 @@ class DashboardView(QWidget):
 
     async def _write(self, tables: list[Any], path: Path, title: str) -> list[Path]:
         try:
-            if path.suffix.lower() == ".pdf":  # Qt's PDF writer stays on the GUI thread
-                written = export_report(tables, path, title=title)
-            else:
-                written = await asyncio.to_thread(export_report, tables, path, title=title)
+            # In a worker thread, PDF too: QTextDocument is reentrant and Qt supports painting
+            # on a QPdfWriter outside the GUI thread; a long list must not freeze the window.
+            written = await asyncio.to_thread(export_report, tables, path, title=title)
         except ReportError as error:
             self.status.setText(str(error))
             return []
