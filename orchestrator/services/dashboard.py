@@ -57,7 +57,10 @@ class Period:
     def of(cls, since: datetime | None, until: datetime | None, bucket: Bucket | None, now: datetime) -> Period:
         """The period asked for: defaults to the last 24 hours, by hour up to two days, else by day."""
         end = _utc(until) if until is not None else now
-        start = _utc(since) if since is not None else end - timedelta(days=1)
+        try:
+            start = _utc(since) if since is not None else end - timedelta(days=1)
+        except OverflowError:  # `until` in year 1: there is no day before it
+            raise Invalid("until is too early", details={"until": str(end)}) from None
         if start >= end:
             raise Invalid("since must be before until", details={"since": str(start), "until": str(end)})
         chosen: Bucket = bucket or ("hour" if end - start <= timedelta(days=2) else "day")

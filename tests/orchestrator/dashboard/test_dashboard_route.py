@@ -99,6 +99,9 @@ async def test_bad_periods_are_refused_and_the_route_needs_execution_reading(
     assert too_many.status_code == 422
     assert "bucket" in too_many.text
     assert (await client.get(f"{API}/dashboard", params={"bucket": "week"}, headers=owner.headers)).status_code == 422
+    early = await client.get(f"{API}/dashboard", params={"until": "0001-01-01T00:00:00Z"}, headers=owner.headers)
+    assert early.status_code == 422
+    assert "too early" in early.text
     viewer = await tenant(org_id=owner.org_id, role="viewer")
     assert (await client.get(f"{API}/dashboard", headers=viewer.headers)).json()["total"] == 9
     role = await client.post(f"{API}/roles", headers=owner.headers, json={"name": "blind", "permissions": ["org:read"]})
