@@ -50,6 +50,9 @@ class Workflow(UuidMixin, TimestampMixin, TenantMixin, SoftDeleteMixin, Base):
     draft_revision: Mapped[int] = mapped_column(Integer, default=1)
     """+1 on every change of the draft or the metadata; part of the ETag."""
     latest_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    sla_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    """How long one execution may take from start to end before it breaches the target (migration
+    0017); None: no target."""
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
 
 

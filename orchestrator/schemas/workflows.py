@@ -16,6 +16,14 @@ Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 Description = Annotated[str, StringConstraints(max_length=5000)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
+SlaSeconds = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=31_536_000,
+        description="The SLA target: the longest an execution may take from start to end, in seconds.",
+    ),
+]
 
 WorkflowSort = Literal["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"]
 ConflictPolicy = Literal["fail", "rename", "replace"]
@@ -55,6 +63,9 @@ class WorkflowUpdate(_Input):
     category: Category | None = None
     tags: Tags | None = None
     document: dict[str, Any] | None = Field(default=None, description="A new draft (replaces the old one).")
+    sla_seconds: SlaSeconds | None = Field(
+        default=None, description="The SLA target in seconds (start to end of one execution); null clears it."
+    )
 
 
 class WorkflowSummary(BaseModel):
@@ -67,6 +78,9 @@ class WorkflowSummary(BaseModel):
     tags: list[str]
     draft_revision: int
     latest_version: int | None
+    sla_seconds: int | None = Field(
+        default=None, description="The SLA target in seconds (start to end of one execution), if set."
+    )
     etag: str = Field(description="The value of the ETag header; send it back in If-Match to edit safely.")
     created_by: uuid.UUID | None
     created_at: datetime
@@ -233,6 +247,7 @@ class BundleWorkflow(_Input):
     name: Name
     description: Description = ""
     category: Category | None = None
+    sla_seconds: SlaSeconds | None = None
     tags: Tags = Field(default_factory=list)
     draft: dict[str, Any]
     versions: Annotated[list[BundleVersion], Field(max_length=10_000)] = Field(default_factory=list)

@@ -90,6 +90,7 @@ async def export_bundle(session: AsyncSession, org_id: uuid.UUID, workflow_id: u
                 "name": workflow.name,
                 "description": workflow.description,
                 "category": workflow.category,
+                "sla_seconds": workflow.sla_seconds,
                 "tags": list(workflow.tags),
                 "draft": copy.deepcopy(workflow.draft),
                 "versions": [
@@ -291,6 +292,7 @@ async def _create_from(
         name=name,
         description=entry["description"],
         category=entry["category"],
+        sla_seconds=entry.get("sla_seconds"),
         tags=[],
         draft=prepare_draft(adapt(entry["draft"]), name),
         draft_revision=1,

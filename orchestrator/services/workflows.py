@@ -221,6 +221,7 @@ def _metadata(workflow: Workflow) -> dict[str, Any]:
         "name": workflow.name,
         "description": workflow.description,
         "category": workflow.category,
+        "sla_seconds": workflow.sla_seconds,
         "tags": list(workflow.tags),
     }
 
@@ -234,7 +235,7 @@ async def update_workflow(
     *,
     if_match: str | None = None,
 ) -> tuple[Workflow, list[dict[str, Any]]]:
-    """Apply the given fields (`name`, `description`, `category`, `tags`, `document`)."""
+    """Apply the given fields (`name`, `description`, `category`, `sla_seconds`, `tags`, `document`)."""
     workflow = await get_workflow(session, org_id, workflow_id, for_update=True)
     check_if_match(workflow, if_match)
     before = _metadata(workflow)
@@ -244,7 +245,7 @@ async def update_workflow(
         await _ensure_name_free(session, org_id, name, other_than=workflow.id)
         workflow.name = name
         changed.append("name")
-    for field in ("description", "category"):
+    for field in ("description", "category", "sla_seconds"):
         if field in changes and changes[field] != getattr(workflow, field):
             if field == "description" and changes[field] is None:
                 continue

@@ -123,6 +123,7 @@ async def test_export_follows_sub_flows_and_carries_no_secret_values(client: htt
         "name",
         "description",
         "category",
+        "sla_seconds",
         "tags",
         "draft",
         "versions",

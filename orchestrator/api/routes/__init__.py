@@ -10,6 +10,7 @@ from orchestrator.api.routes import (
     audit,
     auth,
     credentials,
+    dashboard,
     events,
     executions,
     hooks,
@@ -42,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     artifacts.router,
     audit.router,
     ai.router,
+    dashboard.router,
 ]
 """Resource routers mounted under /api/v1 (health is mounted at the root). FastAPI tries routes in order,
 one by one, so the busiest come first: starting executions is the hot path."""

@@ -62,6 +62,7 @@ def summary_of(workflow: Workflow) -> WorkflowSummary:
         tags=list(workflow.tags),
         draft_revision=workflow.draft_revision,
         latest_version=workflow.latest_version,
+        sla_seconds=workflow.sla_seconds,
         etag=service.etag(workflow),
         created_by=workflow.created_by,
         created_at=workflow.created_at,
