@@ -7,7 +7,10 @@ execution, not a second one. A schedule trigger fires every two seconds until it
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 from rich.console import Console
@@ -68,18 +71,19 @@ def run_triggers(console: Console, orchestrator: LocalOrchestrator, workflow: st
 
 
 def _call(orchestrator: LocalOrchestrator, url: str, *, key: str) -> dict[str, Any]:
-    import httpx
-
+    """POST to the webhook as an outside caller would (no API session: the URL is the secret)."""
     path = url[url.index(API) :] if API in url else url
+    body = json.dumps({"csv": CSV}).encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    request = urllib.request.Request(f"{orchestrator.url}{path}", data=body, headers=headers, method="POST")
     try:
-        response = httpx.post(
-            f"{orchestrator.url}{path}", json={"csv": CSV}, headers={"Idempotency-Key": key}, timeout=90
-        )
-    except httpx.HTTPError as exc:
+        with urllib.request.urlopen(request, timeout=90) as response:
+            answer = {k.lower(): v for k, v in response.headers.items()}
+            return {"status": response.status, "headers": answer, "body": json.loads(response.read())}
+    except urllib.error.HTTPError as exc:
+        raise ApiError(exc.code, "webhook_refused", exc.read().decode(errors="replace")[:200]) from None
+    except OSError as exc:
         raise SupervisionError(f"the webhook call failed: {type(exc).__name__}") from None
-    if response.status_code >= 400:
-        raise ApiError(response.status_code, "webhook_refused", response.text[:200])
-    return {"status": response.status_code, "headers": dict(response.headers), "body": response.json()}
 
 
 def _fired(orchestrator: LocalOrchestrator, trigger_id: str) -> int | None:

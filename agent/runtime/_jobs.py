@@ -152,8 +152,7 @@ class JobRunner:
         self.journals[job.execution_id] = journal
         # An attended run is not fenced: a person started it here, no other agent can ever run it.
         registry = self.local_registry if report is not None and self.local_registry is not None else self.registry
-        attended = report is not None
-        self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal, hooks, registry, attended))
+        self.tasks[job.execution_id] = asyncio.create_task(self._run(job, flow, journal, hooks, registry))
         return JobAccepted(execution_id=job.execution_id, attempt=job.attempt)
 
     async def _run(
@@ -163,7 +162,6 @@ class JobRunner:
         journal: OutboxJournal,
         hooks: ExecutionHooks | None,
         registry: StepRegistry,
-        attended: bool = False,
     ) -> None:
         secrets = dict(job.secrets)
         try:
@@ -195,9 +193,10 @@ class JobRunner:
             env=allowed_env(self.config.env_allowlist),
             artifacts_dir=self.config.home / "artifacts",
             flow_dir=flow_dir,
-            # An attended run keeps its steps' log lines in its journal: the tray's run details
-            # show them, and they reach the orchestrator with the journal.
-            on_log=JournaledLogs(journal) if attended else None,
+            # A run keeps its steps' log lines in its journal (bounded): they reach the
+            # orchestrator with it (the studio's monitor, `rpa exec logs`), and the tray's run
+            # details show an attended run's.
+            on_log=JournaledLogs(journal),
         )  # files land in artifacts/<execution id>/
         self.engines[job.execution_id] = engine
         try:

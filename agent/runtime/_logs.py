@@ -1,7 +1,8 @@
-"""Step log lines of an attended run, journaled as `log` events (bounded).
+"""Step log lines of a run, journaled as `log` events (bounded).
 
-A person who started a run on this machine reads its log in the tray's run details, offline too,
-and the orchestrator gets the same lines with the run's journal. The lines come already masked
+The orchestrator gets them with the run's journal (the studio's monitor and `rpa exec logs` show
+them), and a person who started a run on this machine reads them in the tray's run details,
+offline too. The lines come already masked
 (`StepContext.log` masks them); here each is cut to `MAX_LOG_CHARS` and a run keeps at most
 `MAX_LOG_LINES` (then one line says the rest is not kept), so a step that logs in a loop cannot
 fill the outbox or the orchestrator's journal.

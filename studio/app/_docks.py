@@ -31,6 +31,10 @@ DOCKS: tuple[DockSpec, ...] = (
     DockSpec("Variables", "studio.views.panels:make_entries_dock", "right", tab_with="Properties"),
     DockSpec("Flow settings", "studio.views.panels:make_settings_dock", "right", tab_with="Properties"),
     DockSpec("Recorder", "studio.views.recorder:recorder_dock", "right", tab_with="Properties"),
+    DockSpec("Versions", "studio.views.versions:versions_dock", "right", tab_with="Properties"),
     DockSpec("Problems", "studio.views.panels:make_problems_dock", "bottom"),
     DockSpec("Debugger", "studio.views.debugger:debugger_dock", "bottom", tab_with="Problems"),
+    DockSpec("Executions", "studio.views.monitor:monitor_dock", "bottom", tab_with="Problems"),
+    DockSpec("Dashboard", "studio.views.dashboard:dashboard_dock", "bottom", tab_with="Problems"),
+    DockSpec("Credentials and agents", "studio.views.admin:admin_dock", "bottom", tab_with="Problems"),
 )

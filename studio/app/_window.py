@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from shared.client import ApiClient
 from studio.app._actions import ShortcutSheet, build_actions
 from studio.app._docks import DOCKS, DockSpec
 from studio.app._start import StartPage, Template
@@ -51,9 +52,13 @@ from studio.model import (
 from studio.model._validation import Checked
 from studio.remote import source_of
 from studio.views.canvas import FlowView
+from studio.views.dashboard import ClientApi
 from studio.views.remote import remote_controller, spawn
+from studio.views.versions import RemoteWorkflows
 
 APP_NAME = "RPA Studio"
+ORCHESTRATOR_DOCKS = ("Versions", "Executions", "Dashboard", "Credentials and agents")
+"""Docks made again when the signed-in orchestrator changes (`_refresh_orchestrator_docks`)."""
 CONTEXT_ACTIONS = (
     "cut",
     "copy",
@@ -158,6 +163,7 @@ class StudioWindow(QMainWindow):
         self.autosave_timer.start()
         self.tools = ToolWiring(self)
         self.remote = remote_controller(self)
+        self.remote.connection_changed.connect(self._refresh_orchestrator_docks)
         self.open_document(self.document, show=False)
         self._restore_layout()
 
@@ -471,6 +477,38 @@ class StudioWindow(QMainWindow):
         """Credential names for the properties panel's pickers: the signed-in organisation's (none
         until the studio is signed in to an orchestrator)."""
         return self.remote.credential_names()
+
+    @property
+    def api_client(self) -> ApiClient | None:
+        """The signed-in orchestrator's API client (the monitor and dashboard docks use it), or None."""
+        return self.remote.client_or_none()
+
+    def orchestrator_api(self) -> ClientApi | None:
+        """The dashboard's and the admin panels' calls to the signed-in orchestrator, or None."""
+        client = self.api_client
+        return ClientApi(client) if client is not None else None
+
+    def _refresh_orchestrator_docks(self) -> None:
+        """After a sign-in, sign-out or switch of organisation, the docks that show the
+        orchestrator's data are made again for it (the others keep their state)."""
+        for spec, factory in self.factories:
+            dock = self.dock_widgets.get(spec.title)
+            if spec.title not in ORCHESTRATOR_DOCKS or dock is None:
+                continue
+            old = dock.widget()
+            dock.setWidget(factory(self.document, self))
+            if old is not None:
+                old.close()  # a monitor stops polling and streaming when closed
+                old.deleteLater()
+
+    def remote_workflow(self, document: FlowDocument) -> tuple[RemoteWorkflows, str] | None:
+        """The orchestrator and workflow id `document` was opened from (the Versions dock lists
+        its versions), or None for a local file or when not signed in."""
+        source = source_of(document)
+        client = self.api_client
+        if source is None or client is None:
+            return None
+        return RemoteWorkflows(client), source.workflow_id
 
     @property
     def problems(self) -> list[str]:

@@ -7,6 +7,7 @@ the session `rpa login` kept, and `set_source` connects it later (after a sign-i
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
@@ -77,6 +78,29 @@ class MonitorDock(QWidget):
 
 
 def monitor_dock(document: object, window: object) -> QWidget:
-    """The dock factory of `studio/app/_docks.py`: the executions monitor of the window's orchestrator."""
+    """The dock factory of `studio/app/_docks.py`: the executions monitor of the window's orchestrator.
+
+    A window with an Orchestrator menu (`window.remote`) answers an execution view's Diagnose
+    (`remote.diagnose`); it makes the dock again after a sign-in or a switch of organisation.
+    """
     registry = document.registry if isinstance(document, FlowDocument) else None
-    return MonitorDock(source_of(window), parent=window if isinstance(window, QWidget) else None, registry=registry)
+    dock = MonitorDock(source_of(window), parent=window if isinstance(window, QWidget) else None, registry=registry)
+    remote = getattr(window, "remote", None)
+    diagnose = getattr(remote, "diagnose", None)
+    if callable(diagnose):
+        dock.monitor.opened.connect(
+            lambda view: view.diagnose_requested.connect(
+                lambda execution_id, workflow_id: _spawn(diagnose(execution_id, workflow_id))
+            )
+        )
+    return dock
+
+
+def _spawn(coroutine: Any) -> None:
+    """Run the window's coroutine on its loop (qasync's), keeping a reference until it ends."""
+    task = asyncio.ensure_future(coroutine)
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+
+
+_TASKS: set[asyncio.Future[Any]] = set()

@@ -80,6 +80,9 @@ class ExecutionView(QWidget):
 
     retried = Signal(str)
     """The id of the execution a Retry or Resume started."""
+    diagnose_requested = Signal(str, str)
+    """Diagnose was pressed on a failed execution: its id and its workflow's id (the window asks
+    the orchestrator's AI and shows the fix against the workflow's draft)."""
     settled = Signal(str)
     """The execution ended and its outputs, artifacts and transitions are shown (its state)."""
 
@@ -134,7 +137,7 @@ class ExecutionView(QWidget):
         head.addWidget(self.title, 1)
         head.addWidget(self.state_label)
         self.buttons: dict[str, QPushButton] = {}
-        for name, label in (("cancel", "Cancel"), ("retry", "Retry"), ("resume", "Resume")):
+        for name, label in (("cancel", "Cancel"), ("retry", "Retry"), ("resume", "Resume"), ("diagnose", "Diagnose…")):
             button = QPushButton(label)
             button.setObjectName(f"monitor-{name}")
             button.setEnabled(False)
@@ -367,7 +370,12 @@ class ExecutionView(QWidget):
     # -- actions ----------------------------------------------------------------------------
 
     def act(self, name: str) -> None:
-        """Cancel, retry, or resume (retry with `resume=true`) the execution."""
+        """Cancel, retry, or resume (retry with `resume=true`) the execution; or ask for its
+        diagnosis (`diagnose_requested`)."""
+        if name == "diagnose":
+            if self.execution is not None:
+                self.diagnose_requested.emit(self.execution_id, str(self.execution.get("workflow_id")))
+            return
         for button in self.buttons.values():
             button.setEnabled(False)
         if name == "cancel":

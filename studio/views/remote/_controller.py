@@ -21,12 +21,15 @@ from shared.client import ApiClient, ApiError, ImportedWorkflow, Priority, Stale
 from shared.flow import Problem
 from studio.model import FlowDocument, ProblemAt, ValidationChanged, node_of
 from studio.remote import Connection, Connections, TokenStore, open_draft, open_version, publish, save, source_of
+from studio.views.remote._assist import add_breaking_changes, open_describe
+from studio.views.remote._assist import diagnose as diagnose_execution
 from studio.views.remote._dialogs import PublishDialog, StartExecutionDialog
 from studio.views.remote._signin import SignInDialog
 from studio.views.remote._tasks import spawn
 
 if TYPE_CHECKING:
     from studio.app import StudioWindow
+    from studio.views.ai import DescribeFlowDialog, DiagnoseDialog
     from studio.views.remote._panel import WorkflowsPanel
 
 MENU_ACTIONS = (
@@ -41,6 +44,8 @@ MENU_ACTIONS = (
     ("import", "&Import from a file…"),
     ("", ""),
     ("start_execution", "Start e&xecution…"),
+    ("", ""),
+    ("describe_flow", "&Describe a flow (AI)…"),
 )
 """The Orchestrator menu, by key (`RemoteController.actions`); "" is a separator."""
 FILE_MENU_KEYS = ("save_remote", "publish")
@@ -60,6 +65,8 @@ class RemoteController(QObject):
         self.last_message: QMessageBox | None = None
         self.sign_in_dialog: SignInDialog | None = None
         self.start_dialog: StartExecutionDialog | None = None
+        self.describe_dialog: DescribeFlowDialog | None = None
+        self.diagnose_dialog: DiagnoseDialog | None = None
         self._credential_names: list[str] = []
         self.menu = QMenu("&Orchestrator", window)
         self.menu.setObjectName("menu-orchestrator")
@@ -74,6 +81,7 @@ class RemoteController(QObject):
             "export": lambda: spawn(self.ask_export()),
             "import": lambda: spawn(self.ask_import()),
             "start_execution": lambda: spawn(self.open_start()),
+            "describe_flow": lambda: open_describe(self),
         }
         for key, text in MENU_ACTIONS:
             if not key:
@@ -266,6 +274,7 @@ class RemoteController(QObject):
         if self._client() is None:
             return None
         dialog = PublishDialog(self.window.document.title, self.window)
+        add_breaking_changes(self, dialog)
         dialog.accepted.connect(lambda: spawn(self.publish(dialog.note.text())))
         dialog.open()
         return dialog
@@ -302,6 +311,10 @@ class RemoteController(QObject):
                 extra.append(ProblemAt(problem, node_of(index, problem.path)))
         live.problems = (*live.problems, *extra)
         self.window.document.events.emit(ValidationChanged(live.problems, live.findings))
+
+    async def diagnose(self, execution_id: str, workflow_id: str) -> DiagnoseDialog | None:
+        """Why a failed execution failed, with the fix as a diff against its workflow's draft."""
+        return await diagnose_execution(self, execution_id, workflow_id)
 
     # -- clone, export, import --------------------------------------------------------------
 

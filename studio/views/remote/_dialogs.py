@@ -44,9 +44,12 @@ class PublishDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout()
         form.addRow("Note", self.note)
-        layout = QVBoxLayout(self)
+        self.body = layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
+        self.breaking: QWidget | None = None
+        """The callers this publish would break, once asked (`_assist.add_breaking_changes`)."""
+        self.loading: asyncio.Task[Any] | None = None
 
 
 Starter = Callable[[dict[str, Any], str | None], Execution]

@@ -14,6 +14,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "cancel": frozenset({"queued", "assigned", "running", "paused", "lost"}),
     "retry": frozenset({"succeeded", "failed", "cancelled", "timed_out"}),
     "resume": frozenset({"failed", "cancelled", "timed_out"}),
+    "diagnose": frozenset({"failed"}),
 }
 """Action name -> the execution states it is enabled in."""
 

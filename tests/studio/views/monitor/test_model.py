@@ -282,11 +282,11 @@ def test_a_journal_line_says_what_happened() -> None:
 
 
 def test_the_actions_follow_the_state() -> None:
-    assert allowed("running") == {"cancel": True, "retry": False, "resume": False}
-    assert allowed("queued") == {"cancel": True, "retry": False, "resume": False}
-    assert allowed("failed") == {"cancel": False, "retry": True, "resume": True}
-    assert allowed("succeeded") == {"cancel": False, "retry": True, "resume": False}
-    assert set(ACTIONS) == {"cancel", "retry", "resume"}
+    assert allowed("running") == {"cancel": True, "retry": False, "resume": False, "diagnose": False}
+    assert allowed("queued") == {"cancel": True, "retry": False, "resume": False, "diagnose": False}
+    assert allowed("failed") == {"cancel": False, "retry": True, "resume": True, "diagnose": True}
+    assert allowed("succeeded") == {"cancel": False, "retry": True, "resume": False, "diagnose": False}
+    assert set(ACTIONS) == {"cancel", "retry", "resume", "diagnose"}
 
 
 def test_public_names_are_pinned() -> None:
