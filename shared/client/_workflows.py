@@ -150,6 +150,16 @@ class WorkflowsApi(Resource):
         params = drop_none(**{"from": before, "to": after})
         return WorkflowDiff.model_validate(self._client.request("GET", f"/workflows/{workflow_id}/diff", params=params))
 
+    def publish_check(self, workflow_id: str) -> dict[str, Any]:
+        """The callers a publish of the draft would break (`breaking`, `callers` with each change)."""
+        answer: dict[str, Any] = self._client.request("POST", f"/workflows/{workflow_id}/publish-check")
+        return answer
+
+    def callers(self, workflow_id: str) -> dict[str, Any]:
+        """The workflows whose draft or latest version call this one by name."""
+        answer: dict[str, Any] = self._client.request("GET", f"/workflows/{workflow_id}/callers")
+        return answer
+
     def clone(
         self, workflow_id: str, name: str, *, description: str | None = None, version: int | None = None
     ) -> WorkflowSaved:

@@ -1,14 +1,14 @@
 """The orchestrator calls of the versions, diff, breaking-change and AI views, in one place.
 
-`WorkflowServer` names them like the typed API client's methods will be, and `RemoteWorkflows`
-implements them over `shared.client.ApiClient.request`; moving to the typed client changes this
-module only. The calls are blocking (httpx): views make them with `asyncio.to_thread`, so a slow
-server never freezes the window.
+`WorkflowServer` names them, and `RemoteWorkflows` implements them with the typed API client
+(`client.workflows`, `client.ai`), handing the views the API's JSON shapes. The calls are
+blocking (httpx): views make them with `asyncio.to_thread`, so a slow server never freezes the
+window.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from shared.client import ApiClient, ApiError
 
@@ -63,31 +63,29 @@ class RemoteWorkflows:
         self._names: dict[str, str] = {}
 
     def get_workflow(self, workflow_id: str) -> dict[str, Any]:
-        return dict(self.client.request("GET", f"/workflows/{workflow_id}"))
+        return self.client.workflows.get(workflow_id).model_dump(mode="json")
 
     def list_versions(self, workflow_id: str) -> list[dict[str, Any]]:
         versions: list[dict[str, Any]] = []
         while True:
-            page = self.client.request(
-                "GET", f"/workflows/{workflow_id}/versions", params={"limit": 100, "offset": len(versions)}
-            )
-            versions += page["items"]
-            if not page["items"] or len(versions) >= page["total"]:
+            page = self.client.workflows.versions(workflow_id, limit=100, offset=len(versions))
+            versions += [version.model_dump(mode="json") for version in page.items]
+            if not page.items or len(versions) >= page.total:
                 return versions
 
     def get_version(self, workflow_id: str, number: int) -> dict[str, Any]:
-        return dict(self.client.request("GET", f"/workflows/{workflow_id}/versions/{number}"))
+        return self.client.workflows.version(workflow_id, number).model_dump(mode="json")
 
     def diff_versions(self, workflow_id: str, before: int | str, after: int | str) -> dict[str, Any]:
-        params = {"from": str(before), "to": str(after)}
-        return dict(self.client.request("GET", f"/workflows/{workflow_id}/diff", params=params))
+        diff = self.client.workflows.diff(workflow_id, before=_ref(before), after=_ref(after))
+        return diff.model_dump(mode="json", by_alias=True)
 
     def rollback(self, workflow_id: str, number: int, note: str = "") -> dict[str, Any]:
-        body = {"note": note or f"Rolled back to version {number}"}
-        return dict(self.client.request("POST", f"/workflows/{workflow_id}/versions/{number}/rollback", json=body))
+        version = self.client.workflows.rollback(workflow_id, number, note=note or f"Rolled back to version {number}")
+        return version.model_dump(mode="json")
 
     def publish_check(self, workflow_id: str) -> dict[str, Any]:
-        return dict(self.client.request("POST", f"/workflows/{workflow_id}/publish-check"))
+        return self.client.workflows.publish_check(workflow_id)
 
     def user_name(self, user_id: str | None) -> str:
         if not user_id:
@@ -101,10 +99,14 @@ class RemoteWorkflows:
         return self._names[user_id]
 
     def build_flow(self, description: str, current: dict[str, Any] | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"description": description}
-        if current is not None:
-            body["flow"] = current
-        return dict(self.client.request("POST", "/ai/flows", json=body))
+        return self.client.ai.build_flow(description, flow=current).model_dump(mode="json")
 
     def diagnose(self, execution_id: str) -> dict[str, Any]:
-        return dict(self.client.request("POST", f"/executions/{execution_id}/diagnose"))
+        return self.client.ai.diagnose(execution_id).model_dump(mode="json")
+
+
+def _ref(version: int | str) -> int | Literal["draft"]:
+    """A version number, or the draft, as the typed client names them."""
+    if isinstance(version, int):
+        return version
+    return "draft" if version == "draft" else int(version)

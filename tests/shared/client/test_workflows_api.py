@@ -154,3 +154,22 @@ async def test_errors_carry_the_apis_status_and_code(api: ApiClient) -> None:
     with pytest.raises(ApiError) as caught:
         await call(api.workflows.get, created.id)
     assert caught.value.code == "not_found"
+
+
+async def test_callers_and_the_publish_check_name_the_calls_a_publish_would_break(api: ApiClient) -> None:
+    invoices = await call(api.workflows.create, "Invoices", a_flow("Invoices"))
+    await call(api.workflows.publish, invoices.id, note="first")
+    caller = {
+        "schema": "rpa.flow/1",
+        "name": "Month end",
+        "nodes": [{"id": "call", "type": "flow.call", "params": {"flow": "Invoices", "inputs": {"customer": "Bo"}}}],
+    }
+    month_end = await call(api.workflows.create, "Month end", caller)
+    callers = await call(api.workflows.callers, invoices.id)
+    assert month_end.id in str(callers)
+    assert not (await call(api.workflows.publish_check, invoices.id))["breaking"]
+    current = await call(api.workflows.get, invoices.id)
+    await call(api.workflows.save_draft, invoices.id, current.draft | {"inputs": {}}, etag=current.etag)
+    check = await call(api.workflows.publish_check, invoices.id)
+    assert check["breaking"]
+    assert month_end.id in str(check)
