@@ -22,7 +22,10 @@ NEW_PASSWORD = "Brand-New-Secret-77-words"
 @pytest.fixture
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id with test-sized parameters: these tests are about the rules around passwords, and
-    the production cost (~0.1-0.4 s per hash on a 2-core machine) would make them slow."""
+    the production cost (~0.1-0.4 s per hash on a 2-core machine) would make them slow.
+
+    The whole session already hashes at this cost (`tests/conftest.py`); the fixture stays so that
+    a test that needs it says so, and works in a session set up otherwise."""
     hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(passwords, "_hasher", hasher)
     monkeypatch.setattr(passwords, "_DUMMY_HASH", hasher.hash("not a real password"))

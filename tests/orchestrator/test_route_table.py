@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import Mount
 
@@ -59,3 +59,29 @@ def test_a_router_with_a_mount_is_refused_by_name() -> None:
     router.routes.append(Mount("/static", app=FastAPI()))
     with pytest.raises(TypeError, match=r"router /files holds a Mount at /static"):
         add_flat(FastAPI(), [router], prefix=API_PREFIX)
+
+
+async def test_each_app_gets_its_own_routes_bound_to_itself(tmp_path: Path) -> None:
+    """Later apps of a process reuse the first build of each route, as copies bound to themselves:
+    a dependency override on one app reaches only that app."""
+    first, second = (create_app(Settings(data_dir=tmp_path / name)) for name in ("first", "second"))
+    path = API_PREFIX + "/executions"
+    one, two = (
+        next(r for r in app.routes if isinstance(r, APIRoute) and r.path == path and "GET" in r.methods)
+        for app in (first, second)
+    )
+    assert one is not two
+    assert one.app is not two.app
+    assert (one.dependency_overrides_provider, two.dependency_overrides_provider) == (first, second)
+
+    def teapot() -> None:
+        raise HTTPException(status_code=418)
+
+    caller = two.dependant.dependencies[0].call  # who may list executions
+    assert caller is not None
+    second.dependency_overrides[caller] = teapot
+    for app, expected in ((first, 401), (second, 418)):
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                assert (await http.get(path)).status_code == expected

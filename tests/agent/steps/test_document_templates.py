@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.agent.steps._rpa import Done, rpa
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = ROOT / "resources" / "templates"
@@ -22,9 +22,8 @@ def _flow_file(name: str, folder: Path) -> Path:
     return path
 
 
-def _rpa(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from cli import main; main()", *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
+def _rpa(*args: str, cwd: Path) -> Done:
+    return rpa(*args, cwd=cwd)
 
 
 def _run(flow: Path, cwd: Path, *args: str) -> dict[str, Any]:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.agent.steps._rpa import rpa
 from tests.agent.steps.excel.conftest import load
 
 ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE = ROOT / "resources" / "templates" / "excel_report.json"
-RPA = [sys.executable, "-c", "import sys; from cli import main; sys.exit(main())"]
 
 
 def _flow(tmp_path: Path) -> Path:
@@ -21,7 +19,7 @@ def _flow(tmp_path: Path) -> Path:
 
 
 def test_the_template_validates(tmp_path: Path) -> None:
-    done = subprocess.run([*RPA, "validate", str(_flow(tmp_path))], capture_output=True, text=True, check=False)
+    done = rpa("validate", str(_flow(tmp_path)))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -33,9 +31,7 @@ def test_the_template_runs_and_writes_the_workbook(tmp_path: Path) -> None:
     )
     workbook = tmp_path / "out" / "report.xlsx"
     inputs = ["--input", f"csv={orders}", "--input", f"workbook={workbook}", "--input", "min_amount=100"]
-    done = subprocess.run(
-        [*RPA, "run", str(_flow(tmp_path)), "--json", *inputs], capture_output=True, text=True, check=False
-    )
+    done = rpa("run", str(_flow(tmp_path)), "--json", *inputs)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["outputs"]["kept"] == 3

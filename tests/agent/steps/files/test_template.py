@@ -5,16 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from orchestrator.services.templates import TEMPLATES_DIR
-
-RPA = [sys.executable, "-c", "from cli import main; main()"]
+from tests.agent.steps._rpa import Done, rpa
 
 
 def _flow(tmp_path: Path) -> Path:
@@ -24,8 +21,8 @@ def _flow(tmp_path: Path) -> Path:
     return path
 
 
-def _rpa(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*RPA, *args], capture_output=True, text=True, timeout=60, check=False)
+def _rpa(*args: str) -> Done:
+    return rpa(*args)
 
 
 def _run(flow: Path, **inputs: Any) -> dict[str, Any]:

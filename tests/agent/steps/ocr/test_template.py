@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.agent.steps._rpa import Done
+from tests.agent.steps._rpa import rpa as _rpa
+
 ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE = ROOT / "resources" / "templates" / "ocr_invoice.json"
 ASSET = ROOT / "resources" / "templates" / "assets" / "invoice_scan.png"
-RPA = [sys.executable, "-m", "cli"]
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +22,8 @@ def flow_file(tmp_path_factory) -> Path:
     return path
 
 
-def rpa(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    return subprocess.run([*RPA, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
+def rpa(*args: str) -> Done:
+    return _rpa(*args, cwd=ROOT, env={"OMP_THREAD_LIMIT": "1"})
 
 
 def test_the_template_validates(flow_file):
