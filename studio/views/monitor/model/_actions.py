@@ -8,12 +8,12 @@ that did not succeed.
 
 from __future__ import annotations
 
-from shared.states import TERMINAL_STATES
+from shared.states import TERMINAL_STATES, ExecutionStatus
 
 ACTIONS: dict[str, frozenset[str]] = {
-    "cancel": frozenset({"queued", "assigned", "running", "paused", "lost"}),
-    "retry": frozenset({"succeeded", "failed", "cancelled", "timed_out"}),
-    "resume": frozenset({"failed", "cancelled", "timed_out"}),
+    "cancel": frozenset(ExecutionStatus) - TERMINAL_STATES,
+    "retry": frozenset(TERMINAL_STATES),
+    "resume": TERMINAL_STATES - {ExecutionStatus.SUCCEEDED},
     "diagnose": frozenset({"failed"}),
 }
 """Action name -> the execution states it is enabled in."""
