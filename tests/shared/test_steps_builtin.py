@@ -654,12 +654,12 @@ def test_one_broken_plugin_does_not_take_the_catalogue_down(plugins, broken):
 # -- named locks ---------------------------------------------------------------------------------
 
 
-def parallel_loop(step_type: str, count: int = 3) -> dict[str, Any]:
+def parallel_loop(step_type: str, count: int = 3, sleep: float = 0.02) -> dict[str, Any]:
     return {
         "id": "each",
         "type": "control.parallel_foreach",
         "params": {"items": count},
-        "body": {"nodes": [{"id": "w", "type": step_type, "params": {"sleep": 0.02, "group": "g"}}]},
+        "body": {"nodes": [{"id": "w", "type": step_type, "params": {"sleep": sleep, "group": "g"}}]},
     }
 
 
@@ -668,7 +668,9 @@ def parallel_loop(step_type: str, count: int = 3) -> dict[str, Any]:
     [("test.locked", 1), ("test.sync_locked", 1), ("test.work", 3), ("test.sync_work", 3)],
 )
 async def test_steps_with_a_lock_never_run_at_the_same_time(make_flow, run, probe, step_type, peak):
-    result, _ = await run(make_flow([parallel_loop(step_type)]))
+    # Unlocked steps must be seen overlapping: long enough that a loaded machine starting the
+    # three threads one after another still has all three inside at once.
+    result, _ = await run(make_flow([parallel_loop(step_type, sleep=0.02 if peak == 1 else 0.5)]))
 
     assert result.status == "succeeded"
     assert probe.peak["g"] == peak
