@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,10 +38,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import psutil  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _dispatch_load import RawHttp, post_request  # noqa: E402  (bench/ is on sys.path)
 
 from cli.supervise import LocalOrchestrator  # noqa: E402
 
@@ -55,28 +62,43 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-async def _accepted(server: LocalOrchestrator, url: str, calls: int, clients: int) -> dict[str, Any]:
+async def _accepted(
+    server: LocalOrchestrator, url: str, calls: int, clients: int, profile: Path | None = None
+) -> dict[str, Any]:
+    """`calls` webhook calls over `clients` keep-alive connections, each waiting for its answer.
+
+    The requests are bytes built before the clock starts (`_dispatch_load.post_request`) and sent
+    over raw HTTP/1.1 connections (`_dispatch_load.RawHttp`): with httpx clients the generator took
+    a large share of the two cores it shares with the server."""
+    requests = [
+        post_request(server.url, url, {"customer": f"c{n}"}, {"Idempotency-Key": uuid.uuid4().hex})
+        for n in range(calls)
+    ]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(calls):
-        queue.put_nowait(n)
+    pool = await asyncio.gather(*(RawHttp.open(server.url) for _ in range(clients)))
+    warm = post_request(server.url, url, {"customer": "warm"}, {})
+    for _ in range(20):
+        await pool[0].request(warm)
+    pending = iter(requests)
 
-    async def client() -> None:
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-            while not queue.empty():
-                n = queue.get_nowait()
-                began = time.perf_counter()
-                answer = await http.post(url, json={"customer": f"c{n}"}, headers={"Idempotency-Key": uuid.uuid4().hex})
-                latencies.append(time.perf_counter() - began)
-                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+    async def client(http: RawHttp) -> None:
+        for request in pending:
+            began = time.perf_counter()
+            status, _ = await http.request(request)
+            latencies.append(time.perf_counter() - began)
+            statuses[status] = statuses.get(status, 0) + 1
 
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:  # warm-up
-        for _ in range(20):
-            await http.post(url, json={"customer": "warm"})
+    cpu = _Cpu(server)
+    spy = _profile(server, profile)
     began = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(http) for http in pool))
     elapsed = time.perf_counter() - began
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+    for http in pool:
+        http.close()
     return {
         "calls": calls,
         "clients": clients,
@@ -84,7 +106,46 @@ async def _accepted(server: LocalOrchestrator, url: str, calls: int, clients: in
         "p50_ms": _pct(latencies, 50) * 1000,
         "p99_ms": _pct(latencies, 99) * 1000,
         "statuses": statuses,
+        **cpu.used(elapsed),
     }
+
+
+def _profile(server: LocalOrchestrator, out: Path | None) -> subprocess.Popen[bytes] | None:
+    """`py-spy record` of the server while the calls run (collapsed stacks in `out`), if asked."""
+    if out is None:
+        return None
+    assert server.process is not None
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    command = [spy, "record", "--format", "raw", "--rate", "200", "--pid", str(server.process.pid), "-o", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class _Cpu:
+    """The cores the server and this process used over a window (1.0 = one core busy)."""
+
+    def __init__(self, server: LocalOrchestrator) -> None:
+        assert server.process is not None
+        self.server = psutil.Process(server.process.pid)
+        self.own = psutil.Process()
+        self.at = (_cpu(self.server), _cpu(self.own))
+
+    def used(self, elapsed: float) -> dict[str, float]:
+        return {
+            "server_cores": (_cpu(self.server) - self.at[0]) / elapsed,
+            "bench_cores": (_cpu(self.own) - self.at[1]) / elapsed,
+        }
+
+
+def _cpu(process: Any) -> float:
+    """CPU seconds of `process` and its children (the server may run as a child of `rpa`)."""
+    total = 0.0
+    for one in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = one.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def _lateness(server: LocalOrchestrator, workflow_id: str) -> dict[str, Any]:
@@ -127,7 +188,8 @@ def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
             f"/workflows/{workflow_id}/triggers",
             json={"name": "hook", "kind": "webhook", "inputs": {"customer": "{{ event.body.customer }}"}},
         )
-        accepted = asyncio.run(_accepted(server, hook["url"], args.calls, args.clients))
+        profile = Path(f"{args.profile}-{database}.txt") if args.profile else None
+        accepted = asyncio.run(_accepted(server, hook["url"], args.calls, args.clients, profile))
         stored = server.client.request("GET", "/executions", params={"trigger": "webhook", "limit": 1})["total"]
         accepted["stored"] = stored
         scheduled_wf = server.publish({**FLOW, "name": "Scheduled"}, name="Scheduled")
@@ -156,6 +218,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--schedule-s", type=float, default=15)
+    parser.add_argument("--profile", help="py-spy the server during the calls: collapsed stacks to PROFILE-<db>.txt")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "triggers.json"))
     args = parser.parse_args()
     results = [run(database, args) for database in args.databases.split(",")]
