@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             firer,
             secrets=trigger_secrets.reader,
             hub=hub,
+            bus=bus,
             store=artifact_store(settings),
             lease_s=settings.trigger_lease_s,
             tick_s=settings.trigger_tick_s,
