@@ -1,7 +1,7 @@
-"""Two orchestrator processes on one PostgreSQL: e-mail (pymap), files (a local folder) and
-database (PostgreSQL change capture) triggers start exactly one execution per event while the
-process holding their leases is killed with SIGKILL mid-stream and started again. Chain and
-`execution.*` event triggers start one execution per upstream end whichever process stored that
+"""Two orchestrator processes on one PostgreSQL: e-mail (pymap), files (a local folder and an S3
+prefix on moto's server) and database (PostgreSQL change capture) triggers start exactly one
+execution per event while the process holding their leases is killed with SIGKILL mid-stream and
+started again. Chain and `execution.*` event triggers start one execution per upstream end whichever process stored that
 end, also when that process is killed after committing the end and before firing its news (the
 firing held at that point by a row lock; the survivor's sweep of the stored transitions fires it).
 
@@ -28,6 +28,7 @@ from cli.supervise import LocalOrchestrator
 from orchestrator.triggers.sources._pgcapture import install_change_capture
 from tests.agent.steps.email.servers import ImapServer
 from tests.postgres import PostgresServer
+from tests.servers import S3_KEY, S3_REGION, S3_SECRET
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -127,6 +128,12 @@ def _holder(server: LocalOrchestrator, trigger_id: str) -> str | None:
     return holder
 
 
+def _watching(server: LocalOrchestrator, trigger_id: str) -> bool:
+    """Leased, and its source past its first look (what is there before it is not an event)."""
+    state = server.client.request("GET", f"/triggers/{trigger_id}")["state"]
+    return bool(state["running_in"]) and state["status"].startswith(("watching", "polling", "listening", "idle"))
+
+
 class _Mailbox:
     """A fresh pymap folder; a message is an IMAP APPEND into it."""
 
@@ -154,8 +161,26 @@ def mailbox(pymap: ImapServer) -> Iterator[_Mailbox]:
     box.close()
 
 
+@pytest.fixture
+def bucket(s3_server: str) -> tuple[str, str, Any]:
+    """A fresh bucket on moto's S3 server: (endpoint, name, boto3 client)."""
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=s3_server, aws_access_key_id=S3_KEY, aws_secret_access_key=S3_SECRET, region_name=S3_REGION
+    )
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return s3_server, name, client
+
+
 def _source_triggers(
-    server: LocalOrchestrator, workflow_id: str, mailbox: _Mailbox, inbox: Path, watched_db: str
+    server: LocalOrchestrator,
+    workflow_id: str,
+    mailbox: _Mailbox,
+    inbox: Path,
+    watched_db: str,
+    bucket: tuple[str, str, Any],
 ) -> list[dict[str, Any]]:
     server.client.request(
         "POST",
@@ -180,26 +205,51 @@ def _source_triggers(
         reconnect_initial_s=0.2,
     )
     files = _trigger(server, workflow_id, "files", "{{ event.name }}", url=str(inbox))
+    endpoint, name, _ = bucket
+    server.client.request(
+        "POST",
+        "/credentials",
+        json={
+            "name": "store",
+            "kind": "key_value",
+            "value": {
+                "values": {
+                    "access_key_id": S3_KEY,
+                    "secret_access_key": S3_SECRET,
+                    "endpoint_url": endpoint,
+                    "region": S3_REGION,
+                }
+            },
+        },
+    )
+    s3 = _trigger(
+        server, workflow_id, "files", "{{ event.name }}", url=f"s3://{name}/in", credential="store", poll_interval_s=0.3
+    )
     rows = _trigger(
         server, workflow_id, "database", "{{ event.row.customer }}", mode="postgres", url=watched_db, table="orders"
     )
-    return [mail, files, rows]
+    return [mail, files, s3, rows]
 
 
 def test_a_killed_orchestrator_loses_and_doubles_no_mail_file_or_row(
-    pair: tuple[LocalOrchestrator, LocalOrchestrator], mailbox: _Mailbox, watched_db: str, tmp_path: Path
+    pair: tuple[LocalOrchestrator, LocalOrchestrator],
+    mailbox: _Mailbox,
+    watched_db: str,
+    bucket: tuple[str, str, Any],
+    tmp_path: Path,
 ) -> None:
     first, second = pair
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     workflow_id = first.publish(FLOW)
-    triggers = _source_triggers(first, workflow_id, mailbox, inbox, watched_db)
-    _wait_for(lambda: all(_holder(first, t["id"]) for t in triggers), 20, "every source trigger leased")
-    holders = {t["kind"]: _holder(first, t["id"]) for t in triggers}
+    triggers = _source_triggers(first, workflow_id, mailbox, inbox, watched_db, bucket)
+    _wait_for(lambda: all(_watching(first, t["id"]) for t in triggers), 30, "every source watching")
+    holders = {t["id"]: _holder(first, t["id"]) for t in triggers}
 
     def event(n: int) -> None:
         mailbox.deliver(f"mail-{n}")
         (inbox / f"file-{n}.csv").write_text("x" * (n + 1))
+        bucket[2].put_object(Bucket=bucket[1], Key=f"in/s3-{n}.json", Body=b"{}")
         asyncio.run(_sql(watched_db, f"INSERT INTO orders (customer) VALUES ('row-{n}')"))
 
     for n in range(3):
@@ -220,11 +270,14 @@ def test_a_killed_orchestrator_loses_and_doubles_no_mail_file_or_row(
 
     expected = {
         "email": {f"mail-{n}" for n in range(8)},
-        "files": {f"file-{n}.csv" for n in range(8)},
+        "files": {f"file-{n}.csv" for n in range(8)} | {f"s3-{n}.json" for n in range(8)},
         "database": {f"row-{n}" for n in range(8)},
     }
     for kind, wanted in expected.items():
-        _wait_for(lambda k=kind, w=wanted: set(_customers(first, k)) >= w, 30, f"every {kind} event started")
+        try:
+            _wait_for(lambda k=kind, w=wanted: set(_customers(first, k)) >= w, 30, f"every {kind} event started")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; missing {sorted(wanted - set(_customers(first, kind)))}") from None
     time.sleep(LEASE_S)  # a double would be stored by now
     for kind, wanted in expected.items():
         assert _customers(first, kind) == dict.fromkeys(wanted, 1), kind  # none lost, none doubled
