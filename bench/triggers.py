@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,12 +38,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import psutil  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from cli.supervise import LocalOrchestrator  # noqa: E402
+from _dispatch_load import RawHttp, post_request  # noqa: E402  (bench/ is on sys.path)
+
+from cli.supervise import LocalAgent, LocalOrchestrator  # noqa: E402
 
 EMAIL, PASSWORD = "owner@example.com", "Hooks-Measured-42-Robots!"
 FLOW = {
@@ -55,28 +62,43 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-async def _accepted(server: LocalOrchestrator, url: str, calls: int, clients: int) -> dict[str, Any]:
+async def _calls(
+    server: LocalOrchestrator, url: str, calls: int, clients: int, profile: Path | None = None
+) -> dict[str, Any]:
+    """`calls` webhook calls over `clients` keep-alive connections, each waiting for its answer.
+
+    The requests are bytes built before the clock starts (`_dispatch_load.post_request`) and sent
+    over raw HTTP/1.1 connections (`_dispatch_load.RawHttp`): with httpx clients the generator took
+    a large share of the two cores it shares with the server."""
+    requests = [
+        post_request(server.url, url, {"customer": f"c{n}"}, {"Idempotency-Key": uuid.uuid4().hex})
+        for n in range(calls)
+    ]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(calls):
-        queue.put_nowait(n)
+    pool = await asyncio.gather(*(RawHttp.open(server.url) for _ in range(clients)))
+    warm = post_request(server.url, url, {"customer": "warm"}, {})
+    for _ in range(20):
+        await pool[0].request(warm)
+    pending = iter(requests)
 
-    async def client() -> None:
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-            while not queue.empty():
-                n = queue.get_nowait()
-                began = time.perf_counter()
-                answer = await http.post(url, json={"customer": f"c{n}"}, headers={"Idempotency-Key": uuid.uuid4().hex})
-                latencies.append(time.perf_counter() - began)
-                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+    async def client(http: RawHttp) -> None:
+        for request in pending:
+            began = time.perf_counter()
+            status, _ = await http.request(request)
+            latencies.append(time.perf_counter() - began)
+            statuses[status] = statuses.get(status, 0) + 1
 
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:  # warm-up
-        for _ in range(20):
-            await http.post(url, json={"customer": "warm"})
+    cpu = _Cpu(server)
+    spy = _profile(server, profile)
     began = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(http) for http in pool))
     elapsed = time.perf_counter() - began
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+    for http in pool:
+        http.close()
     return {
         "calls": calls,
         "clients": clients,
@@ -84,7 +106,52 @@ async def _accepted(server: LocalOrchestrator, url: str, calls: int, clients: in
         "p50_ms": _pct(latencies, 50) * 1000,
         "p99_ms": _pct(latencies, 99) * 1000,
         "statuses": statuses,
+        **cpu.used(elapsed),
     }
+
+
+def _profile(server: LocalOrchestrator, out: Path | None) -> subprocess.Popen[bytes] | None:
+    """`py-spy record` of the server while the calls run (collapsed stacks in `out`), if asked."""
+    if out is None:
+        return None
+    assert server.process is not None
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    command = [spy, "record", "--format", "raw", "--rate", "200", "--pid", str(server.process.pid), "-o", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class _Cpu:
+    """The cores the server and this process used over a window (1.0 = one core busy)."""
+
+    def __init__(self, server: LocalOrchestrator) -> None:
+        assert server.process is not None
+        self.server = psutil.Process(server.process.pid)
+        self.own = psutil.Process()
+        self.at = (_cpu(self.server), _cpu(self.own, alone=True), self._others())
+
+    def _others(self) -> float:
+        """The other children of this process (the agent in wait mode)."""
+        server = {self.server.pid, *(c.pid for c in self.server.children(recursive=True))}
+        return sum(_cpu(c) for c in self.own.children() if c.pid not in server)
+
+    def used(self, elapsed: float) -> dict[str, float]:
+        return {
+            "server_cores": (_cpu(self.server) - self.at[0]) / elapsed,
+            "bench_cores": (_cpu(self.own, alone=True) - self.at[1]) / elapsed,
+            "agent_cores": (self._others() - self.at[2]) / elapsed,
+        }
+
+
+def _cpu(process: Any, *, alone: bool = False) -> float:
+    """CPU seconds of `process` and (unless `alone`) its children."""
+    total = 0.0
+    for one in [process, *([] if alone else process.children(recursive=True))]:
+        with contextlib.suppress(psutil.Error):
+            times = one.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def _lateness(server: LocalOrchestrator, workflow_id: str) -> dict[str, Any]:
@@ -103,13 +170,16 @@ def _lateness(server: LocalOrchestrator, workflow_id: str) -> dict[str, Any]:
     }
 
 
-def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix=f"bench-triggers-{database}-"))
+def _server(database: str, root: Path, code: Path | None) -> tuple[LocalOrchestrator, Any]:
+    """A started orchestrator with its owner signed in (and its PostgreSQL, or None); `code`: run
+    the orchestrator from that source tree instead of this one."""
     env = {
         "HOME": str(root / "home"),
         "RPA_RATE_LIMIT_PER_MINUTE": "100000000",
         "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "10000",
     }
+    if code is not None:  # ahead of the editable install's finder (appended to sys.meta_path)
+        env["PYTHONPATH"] = str(code)
     pg = None
     if database == "postgres":
         from tests.postgres import PostgresServer
@@ -121,33 +191,116 @@ def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         server.start()
         server.create_owner(EMAIL, PASSWORD, org="Bench")
-        workflow_id = server.publish(FLOW)
-        hook = server.client.request(
-            "POST",
-            f"/workflows/{workflow_id}/triggers",
-            json={"name": "hook", "kind": "webhook", "inputs": {"customer": "{{ event.body.customer }}"}},
-        )
-        accepted = asyncio.run(_accepted(server, hook["url"], args.calls, args.clients))
-        stored = server.client.request("GET", "/executions", params={"trigger": "webhook", "limit": 1})["total"]
-        accepted["stored"] = stored
-        scheduled_wf = server.publish({**FLOW, "name": "Scheduled"}, name="Scheduled")
-        server.client.request(
-            "POST",
-            f"/workflows/{scheduled_wf}/triggers",
-            json={
-                "name": "tick",
-                "kind": "schedule",
-                "config": {"every_s": 1, "overlap": "allow", "catch_up": "none"},
-                "inputs": {"customer": "tick"},
-            },
-        )
-        time.sleep(args.schedule_s)
-        lateness = _lateness(server, scheduled_wf)
-        return {"database": database, "accepted": accepted, "schedule": lateness}
+    except BaseException:
+        server.stop()
+        if pg is not None:
+            pg.stop()
+        raise
+    return server, pg
+
+
+def _hook(server: LocalOrchestrator, name: str, **config: Any) -> str:
+    """A published flow with a webhook trigger (`config`); the hook's URL path."""
+    workflow_id = server.publish({**FLOW, "name": name}, name=name)
+    hook = server.client.request(
+        "POST",
+        f"/workflows/{workflow_id}/triggers",
+        json={"name": name, "kind": "webhook", "config": config, "inputs": {"customer": "{{ event.body.customer }}"}},
+    )
+    return str(hook["url"])
+
+
+def run(database: str, args: argparse.Namespace, code: Path | None = None) -> dict[str, Any]:
+    """Every scenario on one fresh server; with `code` (the baseline) only the accepted calls."""
+    label = "baseline" if code is not None else "current"
+    root = Path(tempfile.mkdtemp(prefix=f"bench-triggers-{database}-"))
+    server, pg = _server(database, root, code)
+    try:
+        profile = Path(f"{args.profile}-{database}-{label}.txt") if args.profile else None
+        accepted = asyncio.run(_calls(server, _hook(server, "Hooked"), args.calls, args.clients, profile))
+        accepted["stored"] = server.client.request("GET", "/executions", params={"trigger": "webhook", "limit": 1})[
+            "total"
+        ]
+        result: dict[str, Any] = {"database": database, "code": label, "accepted": accepted}
+        if code is None:
+            result["wait"] = _wait_mode(server, root, args)
+            result["schedule"] = _schedule(server, args)
+        return result
     finally:
         server.stop()
         if pg is not None:
             pg.stop()
+
+
+def _wait_mode(server: LocalOrchestrator, root: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Calls answered once a real agent ran the flow (200 with its outputs; a 202 is a call whose
+    execution did not end within `wait_s`)."""
+    url = _hook(server, "Waited", respond="wait", wait_s=60)
+    agent = LocalAgent(server, root / "agent", "bench", max_jobs=args.agent_jobs, env={"HOME": str(root / "home")})
+    agent.start()
+    try:
+        agent.wait_online(server.client)
+        result = asyncio.run(_calls(server, url, args.wait_calls, args.clients, None))
+        result["completed_per_s"] = result["per_s"] * result["statuses"].get(200, 0) / result["calls"]
+        result["agent_jobs"] = args.agent_jobs
+        return result
+    finally:
+        agent.stop()
+
+
+def _schedule(server: LocalOrchestrator, args: argparse.Namespace) -> dict[str, Any]:
+    scheduled_wf = server.publish({**FLOW, "name": "Scheduled"}, name="Scheduled")
+    server.client.request(
+        "POST",
+        f"/workflows/{scheduled_wf}/triggers",
+        json={
+            "name": "tick",
+            "kind": "schedule",
+            "config": {"every_s": 1, "overlap": "allow", "catch_up": "none"},
+            "inputs": {"customer": "tick"},
+        },
+    )
+    time.sleep(args.schedule_s)
+    return _lateness(server, scheduled_wf)
+
+
+def _source_of(ref: str) -> Path:
+    """The tree of commit `ref` (git archive into a temporary folder)."""
+    target = Path(tempfile.mkdtemp(prefix="bench-triggers-baseline-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def _table(results: list[dict[str, Any]]) -> None:
+    print(f"{'database':<10} {'code':<9} {'202/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'cores':>6} {'stored':>7}")
+    for r in results:
+        a = r["accepted"]
+        print(
+            f"{r['database']:<10} {r['code']:<9} {a['per_s']:>7.0f} {a['p50_ms']:>7.1f} {a['p99_ms']:>7.1f} "
+            f"{a['server_cores']:>6.2f} {a['stored']:>7}"
+        )
+    print(
+        f"\n{'database':<10} {'wait: done/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'answers':>16}   {'schedule p50/p99 ms'}"
+    )
+    for r in results:
+        if "wait" not in r:
+            continue
+        w, s = r["wait"], r["schedule"]
+        print(
+            f"{r['database']:<10} {w['completed_per_s']:>12.0f} {w['p50_ms']:>7.1f} {w['p99_ms']:>7.1f} "
+            f"{w['server_cores']:>7.2f}/{w['agent_cores']:<7.2f} "
+            f"{json.dumps(w['statuses']):>16}   {s['p50_ms']:.1f} / {s['p99_ms']:.1f} ({s['fires']} fires)"
+        )
+    for database in dict.fromkeys(r["database"] for r in results):
+        pair = {r["code"]: r["accepted"]["per_s"] for r in results if r["database"] == database}
+        if len(pair) == 2:
+            print(f"{database}: current / baseline accepted calls/s = {pair['current'] / pair['baseline']:.2f}x")
+    best = max(r["accepted"]["per_s"] for r in results if r["code"] == "current")
+    print(f"peer: n8n's published {PEER:.0f} executions/s (2 vCPU; 14-22/s on this machine kind): {best / PEER:.1f}x")
+
+
+PEER = 220.0
 
 
 def main() -> None:
@@ -155,23 +308,26 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--wait-calls", type=int, default=1000, help="calls in wait mode")
+    parser.add_argument("--agent-jobs", type=int, default=32, help="the agent's --max-jobs in wait mode")
     parser.add_argument("--schedule-s", type=float, default=15)
+    parser.add_argument("--baseline", metavar="REF", help="also run the accepted calls on commit REF's orchestrator")
+    parser.add_argument(
+        "--profile", help="py-spy the server during the calls: collapsed stacks to PROFILE-<db>-<code>.txt"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "triggers.json"))
     args = parser.parse_args()
-    results = [run(database, args) for database in args.databases.split(",")]
-    header = f"{'database':<10} {'webhook 202/s':>14} {'p50 ms':>8} {'p99 ms':>8} {'stored':>7}"
-    print(f"{header}   {'schedule p50/p99 ms':>20}")
-    for r in results:
-        a, s = r["accepted"], r["schedule"]
-        print(
-            f"{r['database']:<10} {a['per_s']:>14.0f} {a['p50_ms']:>8.1f} {a['p99_ms']:>8.1f} {a['stored']:>7}   "
-            f"{s['p50_ms']:>9.1f} / {s['p99_ms']:<8.1f} ({s['fires']} fires)"
-        )
-    peer = 220.0
-    best = max(r["accepted"]["per_s"] for r in results)
-    print(f"peer: n8n's published 220 executions/s (2 vCPU; 14-22/s on this machine kind): {best / peer:.1f}x")
+    baseline = _source_of(args.baseline) if args.baseline else None
+    results = []
+    for database in args.databases.split(","):
+        if baseline is not None:
+            results.append(run(database, args, baseline))
+        results.append(run(database, args))
+    _table(results)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"results": results, "peer_n8n_per_s": peer}, indent=2, default=str))
+    Path(args.out).write_text(
+        json.dumps({"results": results, "baseline": args.baseline, "peer_n8n_per_s": PEER}, indent=2, default=str)
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from orchestrator.api import body_limit, direct_start, errors
 from orchestrator.api.agent_door import AgentSocketDoor, HandshakeMetrics
 from orchestrator.api.body_limit import BodyLimitMiddleware
+from orchestrator.api.direct_hook import DirectHook
 from orchestrator.api.direct_start import DirectStart
 from orchestrator.api.middleware import Metrics, RequestContextMiddleware
 from orchestrator.api.ratelimit import RateLimitMiddleware
@@ -40,7 +41,7 @@ from orchestrator.services.roles import ensure_builtin_roles
 from orchestrator.services.session_checkpoints import SessionCheckpoints
 from orchestrator.services.start_writer import StartWriter
 from orchestrator.settings import Settings
-from orchestrator.triggers import EventBus, Firer, TriggerRunner, VaultKeys, register_shipped
+from orchestrator.triggers import EventBus, Firer, HookCache, TriggerRunner, VaultKeys, register_shipped
 
 API_PREFIX = "/api/v1"
 
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             firer,
             secrets=trigger_secrets.reader,
             hub=hub,
+            bus=bus,
             store=artifact_store(settings),
             lease_s=settings.trigger_lease_s,
             tick_s=settings.trigger_tick_s,
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.trigger_firer, app.state.trigger_bus, app.state.trigger_runner = firer, bus, runner
         app.state.trigger_secrets = trigger_secrets
+        app.state.hook_cache = HookCache(db, settings.read_cache_s)
         app.state.lease_reaper = reaper
         app.state.artifact_purger = purger
         # How many agent handshakes do their database work at once (api/routes/agent_socket.py).
@@ -196,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_flat(app, [*ROUTERS, agent_socket.router, agent_uploads.router], prefix=API_PREFIX)
     # Innermost of the app's own middleware: a start it answers was counted and rate-limited.
     app.add_middleware(DirectStart, route=direct_start.route_of(app, API_PREFIX + "/executions"))
+    app.add_middleware(DirectHook, route=direct_start.route_of(app, API_PREFIX + "/hooks/{token}"))
     app.add_middleware(RateLimitMiddleware)  # inside the request context: a 429 has a request id and is counted
     # Before anything reads a body: an oversized one is refused from its length or as it streams.
     app.add_middleware(BodyLimitMiddleware)

@@ -136,7 +136,8 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "How long the rows read on nearly every request (a session's facts: revoked, user and membership "
-            "active, role; the version a start pins) are believed without reading them again; a change this "
+            "active, role; the version a start pins; the webhook trigger a URL names) are believed without "
+            "reading them again; a change this "
             "process commits ends that at once (0: read on every request)."
         ),
     )
@@ -230,8 +231,9 @@ class Settings(BaseSettings):
     triggers_run: bool = Field(
         default=True,
         description=(
-            "Run schedule and source triggers in this process (leased per trigger: with several processes on "
-            "one database each trigger runs in one). Webhooks, events and chains are served either way."
+            "Run schedule and source triggers, and the sweeps that fire chain and execution-event news a "
+            "process died before firing, in this process (leased per trigger: with several processes on one "
+            "database each trigger runs in one). Webhooks, events and chains are served either way."
         ),
     )
     trigger_lease_s: float = Field(

@@ -5,11 +5,13 @@ changes, chains, events), each event starting one execution exactly once.
 - `_fire.py`: `Firer`, one event → one execution (event row and execution in one transaction);
 - `_schedule.py` (pure due times), `_schedule_task.py`, `_source_task.py`: the per-trigger tasks;
 - `_runner.py`: `TriggerRunner`, leases and tasks; `_bus.py`: `EventBus`, events and chains;
-- `_webhook.py`: signature checks; `_store.py`: the API's service; `_schemas.py`: its shapes.
+- `_webhook.py`: signature checks; `_hook_cache.py`: webhooks by token, kept a moment;
+- `_store.py`: the API's service; `_schemas.py`: its shapes.
 """
 
 from orchestrator.triggers._bus import EventBus, Published
 from orchestrator.triggers._fire import Fired, Firer, MappingError, TriggerSpec, map_inputs
+from orchestrator.triggers._hook_cache import HookCache, config_changed
 from orchestrator.triggers._kinds import (
     ChainConfig,
     EventConfig,
@@ -37,6 +39,7 @@ __all__ = [
     "EventConfig",
     "Fired",
     "Firer",
+    "HookCache",
     "MappingError",
     "Published",
     "Schedule",
@@ -46,6 +49,7 @@ __all__ = [
     "TriggerSpec",
     "VaultKeys",
     "WebhookConfig",
+    "config_changed",
     "config_model",
     "map_inputs",
     "parse_config",

@@ -130,18 +130,25 @@ class EventBus:
         for spec in await self._subscribers(org_id, "event"):
             if spec.config.get("name") != name:
                 continue
-            key = f"{name}:{ident}"
-            passed = _passes(spec.config.get("filter"), event)
-            if isinstance(passed, str):
-                fired = await self.firer.record(spec, key, "failed", error=passed)
-            elif not passed:
-                fired = await self.firer.record(spec, key, "filtered")
-            else:
-                fired = await self.firer.fire(spec, key, event, seen=event_id is not None, source="event")
+            fired = await self.deliver(spec, event, seen=event_id is not None)
             published.fired.append((spec.id, fired))
-            if fired.outcome == "failed" and fired.new and name != "trigger.failed":
-                self._trigger_failed(spec, key, fired)
         return published
+
+    async def deliver(self, spec: TriggerSpec, event: dict[str, Any], *, seen: bool = True) -> Fired:
+        """The event `{"name", "id", "payload"}` to one subscribed `event` trigger, once (key
+        `name:id`): filtered, failed (a filter that cannot be evaluated) or started."""
+        name = event["name"]
+        key = f"{name}:{event['id']}"
+        passed = _passes(spec.config.get("filter"), event)
+        if isinstance(passed, str):
+            fired = await self.firer.record(spec, key, "failed", error=passed)
+        elif not passed:
+            fired = await self.firer.record(spec, key, "filtered")
+        else:
+            fired = await self.firer.fire(spec, key, event, seen=seen, source="event")
+        if fired.outcome == "failed" and fired.new and name != "trigger.failed":
+            self._trigger_failed(spec, key, fired)
+        return fired
 
     def _trigger_failed(self, spec: TriggerSpec, key: str, fired: Fired) -> None:
         payload = {"trigger_id": str(spec.id), "trigger_name": spec.name, "key": key, "error": fired.error}
@@ -218,24 +225,15 @@ class EventBus:
         wanted = [item for item in news if item[1] in orgs]
         if not wanted:
             return
-        for execution in await self._executions([item[0] for item in wanted]):
-            state = execution.state
-            payload = {
-                "execution_id": str(execution.id),
-                "workflow_id": str(execution.workflow_id),
-                "workflow_name": execution.workflow_name,
-                "state": state,
-                "outputs": execution.outputs,
-                "error": execution.error,
-                "trigger_type": execution.trigger_type,
-            }
+        for execution in await self.executions([item[0] for item in wanted]):
+            payload = news_payload(execution)
             for _, _, announced in (item for item in wanted if item[0] == execution.id):
-                name = "execution.started" if announced == "running" else f"execution.{announced}"
-                await self.publish(execution.org_id, name, payload, f"{execution.id}:{announced}")
+                await self.publish(execution.org_id, news_name(announced), payload, f"{execution.id}:{announced}")
                 if announced != "running":
                     await self._chain(execution, announced, payload)
 
-    async def _executions(self, ids: list[uuid.UUID]) -> list[Execution]:
+    async def executions(self, ids: list[uuid.UUID]) -> list[Execution]:
+        """The executions `ids` (those that still exist)."""
         session = self.db.sessions()
         try:
             return list(await session.scalars(select(Execution).where(Execution.id.in_(ids))))
@@ -251,6 +249,24 @@ class EventBus:
 
 
 _KEEP: set[asyncio.Task[Any]] = set()
+
+
+def news_name(state: str) -> str:
+    """The bus event of an execution's move to `state` (`running`: `execution.started`)."""
+    return "execution.started" if state == "running" else f"execution.{state}"
+
+
+def news_payload(execution: Execution) -> dict[str, Any]:
+    """What an `execution.*` event and a chain trigger read as `event` (`payload` for the former)."""
+    return {
+        "execution_id": str(execution.id),
+        "workflow_id": str(execution.workflow_id),
+        "workflow_name": execution.workflow_name,
+        "state": execution.state,
+        "outputs": execution.outputs,
+        "error": execution.error,
+        "trigger_type": execution.trigger_type,
+    }
 
 
 def _passes(expression: str | None, event: dict[str, Any]) -> bool | str:

@@ -1,5 +1,6 @@
-"""The runner: leases triggers that need a process watching them (schedules and sources) and
-runs one task per leased trigger.
+"""The runner: leases triggers that need a process watching them (schedules, sources, and with
+the event bus chains and events, whose news it sweeps: `_news_sweep.py`) and runs one task per
+leased trigger.
 
 Leases are rows: `lease_owner` and `lease_expires_at` on the trigger. Every `tick_s` one UPDATE
 takes the enabled triggers whose lease is free, expired or already this process's, and renews
@@ -32,7 +33,9 @@ from orchestrator.db.session import Database, release
 from orchestrator.models.triggers import Trigger, TriggerEvent
 from orchestrator.runtime.hub import AgentHub
 from orchestrator.services.artifact_store import ArtifactStore
+from orchestrator.triggers._bus import EventBus
 from orchestrator.triggers._fire import Firer, TriggerSpec, note_error
+from orchestrator.triggers._news_sweep import NewsSweep
 from orchestrator.triggers._registry import source_class, source_kinds
 from orchestrator.triggers._schedule_task import ScheduleTask
 from orchestrator.triggers._source_task import run_source
@@ -68,6 +71,7 @@ class TriggerRunner:
         *,
         secrets: Callable[[uuid.UUID], Any],
         hub: AgentHub | None = None,
+        bus: EventBus | None = None,
         store: ArtifactStore | None = None,
         lease_s: float = 15.0,
         tick_s: float = 1.0,
@@ -79,6 +83,9 @@ class TriggerRunner:
         self.firer = firer
         self.secrets = secrets
         self.hub = hub
+        self.bus = bus
+        """The event bus: with it, chain and event triggers are leased too, to sweep the news the
+        bus may have lost (`_news_sweep.py`)."""
         self.store = store
         self.lease_s = lease_s
         self.tick_s = tick_s
@@ -92,7 +99,7 @@ class TriggerRunner:
         self._pruned = 0.0
 
     def kinds(self) -> list[str]:
-        return ["schedule", *source_kinds()]
+        return ["schedule", *source_kinds(), *(("chain", "event") if self.bus is not None else ())]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="trigger-runner")
@@ -164,6 +171,9 @@ class TriggerRunner:
         stop = asyncio.Event()
         if spec.kind == "schedule":
             coro = ScheduleTask(self, spec, stop).run()
+        elif spec.kind in ("chain", "event"):
+            assert self.bus is not None  # leased only with a bus
+            coro = NewsSweep(self, self.bus, spec, stop).run()
         else:
             cls = source_class(spec.kind)
             assert cls is not None  # leased only for registered kinds

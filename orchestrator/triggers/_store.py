@@ -24,6 +24,7 @@ from orchestrator.models.workflows import Workflow
 from orchestrator.services import audit
 from orchestrator.services.audit import Actor
 from orchestrator.services.workflows import get_workflow
+from orchestrator.triggers._hook_cache import config_changed
 from orchestrator.triggers._kinds import ChainConfig, ScheduleConfig, parse_config
 from orchestrator.triggers._schedule import Schedule
 from orchestrator.triggers._schemas import TriggerCreate, TriggerUpdate
@@ -271,6 +272,7 @@ async def delete_trigger(session: AsyncSession, trigger: Trigger, *, actor: Acto
 
 
 async def _audit(session: AsyncSession, trigger: Trigger, actor: Actor, action: str, summary: dict[str, Any]) -> None:
+    config_changed(session)  # every change is audited: the webhook cache drops its copies on commit
     await audit.record(
         session,
         org_id=trigger.org_id,

@@ -32,6 +32,7 @@ from orchestrator.security.principal import ip_allowed
 from orchestrator.services import start_keys
 from orchestrator.triggers import EventBus, Fired, Firer, TriggerSpec, VaultKeys, WebhookConfig, verify
 from orchestrator.triggers._fire import note_error
+from orchestrator.triggers._hook_cache import HookCache
 from orchestrator.triggers._schemas import HookAccepted
 from orchestrator.triggers._store import hash_token
 
@@ -54,9 +55,16 @@ async def call_hook(
     token: Annotated[str, Path(min_length=1, max_length=200)],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    trigger = await _trigger_of(request, token)
-    config = WebhookConfig.model_validate(trigger.config)
-    spec = TriggerSpec.of(trigger)
+    return await answer_call(request, token, idempotency_key)
+
+
+async def answer_call(request: Request, token: str, idempotency_key: str | None) -> Response:
+    """What the route answers (`api/direct_hook.py` calls it without FastAPI's machinery).
+
+    Raises:
+        ApiError: the call is refused (the one error format answers it).
+    """
+    spec, config = await _trigger_of(request, token)
     body = await _checked_body(request, spec, config)
     key = start_keys.parse_key(idempotency_key)
     payload = _payload(request, body)
@@ -76,15 +84,24 @@ async def call_hook(
     return answer
 
 
-async def _trigger_of(request: Request, token: str) -> Trigger:
+async def _trigger_of(request: Request, token: str) -> tuple[TriggerSpec, WebhookConfig]:
+    """The enabled webhook the token names (kept a moment: `triggers/_hook_cache.py`)."""
+    cache: HookCache = started(request.app, "hook_cache")
+    token_hash = hash_token(token)
+    kept = cache.get(token_hash)
+    if kept is not None:
+        return kept
+    generation = cache.mark()
     session = request.app.state.db.sessions()
     try:
-        trigger: Trigger | None = await session.scalar(select(Trigger).where(Trigger.token_hash == hash_token(token)))
+        trigger: Trigger | None = await session.scalar(select(Trigger).where(Trigger.token_hash == token_hash))
     finally:
         await release(session)
     if trigger is None or trigger.kind != "webhook" or not trigger.enabled:
         raise NotFound(REFUSED, code="not_found")
-    return trigger
+    found = (TriggerSpec.of(trigger), WebhookConfig.model_validate(trigger.config))
+    cache.put(token_hash, generation, found)
+    return found
 
 
 async def _checked_body(request: Request, spec: TriggerSpec, config: WebhookConfig) -> bytes:
