@@ -68,6 +68,10 @@ class HookCache:
         self.misses += 1
         return None
 
+    def drop(self, token_hash: str) -> None:
+        """Forget the copy kept for `token_hash` (its trigger was found gone)."""
+        self._values.pop(token_hash, None)
+
     def put(self, token_hash: str, generation: tuple[int, int], value: tuple[TriggerSpec, WebhookConfig]) -> None:
         """Keep `value`, read after `mark()` returned `generation` (not kept if a change was
         committed in between)."""

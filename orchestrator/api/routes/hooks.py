@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from orchestrator.api.deps import client_ip, started
 from orchestrator.db.session import release
@@ -71,7 +72,16 @@ async def answer_call(request: Request, token: str, idempotency_key: str | None)
     firer: Firer = started(request.app, "trigger_firer")
     # No look-up first, even with a key: a repeat is rare, and the unique key answers it (the
     # writer refuses the unit, the first execution is read back).
-    fired = await firer.fire(spec, f"idem:{key}" if key else f"call:{uuid.uuid4()}", payload, seen=False)
+    try:
+        fired = await firer.fire(spec, f"idem:{key}" if key else f"call:{uuid.uuid4()}", payload, seen=False)
+    except IntegrityError:
+        # The kept copy of a trigger another process deleted (or whose workflow it deleted)
+        # within `read_cache_s`: the row it names is gone, so the call is refused like a
+        # wrong token, not answered 500.
+        cache: HookCache = started(request.app, "hook_cache")
+        cache.drop(hash_token(token))
+        await _trigger_of(request, token)  # raises NotFound when the trigger is gone
+        raise
     if fired.outcome != "started" or fired.execution_id is None:
         raise Invalid(
             f"the call was received but started nothing: {fired.error or fired.outcome}",

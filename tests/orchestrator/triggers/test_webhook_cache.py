@@ -9,7 +9,7 @@ import uuid
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from orchestrator.models.triggers import Trigger
 from orchestrator.triggers import HookCache
@@ -81,3 +81,18 @@ async def test_a_token_the_route_refuses_is_still_the_routes_answer(
     assert too_long.status_code == 422
     assert (await client.post(f"{API}/hooks/wh_unknown", json={})).json()["error"]["code"] == "not_found"
     assert (await client.get(f"{API}/hooks/wh_unknown")).status_code == 405
+
+
+async def test_a_call_to_a_kept_trigger_another_process_deleted_is_a_404(
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+) -> None:
+    owner = await tenant()
+    workflow_id = await workflow(app, owner.org_id)
+    trigger = await create(client, owner.headers, workflow_id, "webhook")
+    assert (await client.post(trigger["url"], json={"customer": "A"})).status_code == 202
+    async with app.state.db.engine.begin() as connection:  # deleted elsewhere: this process keeps its copy
+        await connection.execute(delete(Trigger).where(Trigger.id == uuid.UUID(trigger["id"])))
+    answer = await client.post(trigger["url"], json={"customer": "B"})
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["code"] == "not_found"
+    assert [e.inputs["customer"] for e in await executions_of(app, owner.org_id, workflow_id)] == ["A"]
