@@ -29,18 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.models.workflows import Workflow, WorkflowVersion
 from orchestrator.services.workflows import get_workflow, graph_shape
 from shared.expressions import is_template
-from shared.flow import GraphShape, walk_nodes
+from shared.flow import GraphShape, value_fits, walk_nodes
 
 __all__ = ["CallSite", "InterfaceChange", "breaks_of", "callers", "check", "interface_changes"]
-
-_CHECKS: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-    "array": (list,),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +126,7 @@ def _fits(value: Any, type_name: Any) -> bool:
     """A literal value the new type accepts (an expression's value is not known here)."""
     if isinstance(value, str) and is_template(value):
         return False
-    expected = _CHECKS.get(str(type_name))
-    if expected is None:
-        return True
-    return isinstance(value, expected) and not (isinstance(value, bool) and type_name in ("integer", "number"))
+    return value_fits(value, str(type_name))
 
 
 def _reads_output(document: Any, node: str, name: str) -> bool:

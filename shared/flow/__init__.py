@@ -18,7 +18,7 @@ from shared.flow._assets import (
 )
 from shared.flow._credentials import find_credential_params
 from shared.flow._diff import DOCUMENT_FIELDS, diff_documents
-from shared.flow._inputs import resolve_inputs
+from shared.flow._inputs import resolve_inputs, value_fits
 from shared.flow._load import load_flow, parse_document
 from shared.flow._model import (
     SCHEMA_TAG,
@@ -71,6 +71,7 @@ __all__ = [
     "resolve_inputs",
     "validate_document",
     "validate_flow",
+    "value_fits",
     "walk_graphs",
     "walk_nodes",
 ]

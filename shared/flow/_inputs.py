@@ -17,6 +17,15 @@ _CHECKS: dict[str, tuple[type, ...]] = {
 }
 
 
+def value_fits(value: Any, type_name: str) -> bool:
+    """Whether `value` is of the declared input type `type_name` (a bool is no number; an unknown
+    type accepts anything)."""
+    expected = _CHECKS.get(type_name)
+    if expected is None:
+        return True
+    return isinstance(value, expected) and not (isinstance(value, bool) and type_name in ("integer", "number"))
+
+
 def resolve_inputs(flow: Flow, given: dict[str, Any] | None) -> dict[str, Any]:
     """Inputs with defaults filled in, checked against their declared types.
 
@@ -34,12 +43,9 @@ def resolve_inputs(flow: Flow, given: dict[str, Any] | None) -> dict[str, Any]:
             continue
         else:
             value = spec.default
-        expected = _CHECKS.get(spec.type)
-        if value is not None and expected is not None:
-            is_bool = isinstance(value, bool)
-            if not isinstance(value, expected) or (is_bool and spec.type in ("integer", "number")):
-                problems.append(f"inputs.{name}: expected {spec.type}, got {type(value).__name__} {value!r}")
-                continue
+        if value is not None and not value_fits(value, spec.type):
+            problems.append(f"inputs.{name}: expected {spec.type}, got {type(value).__name__} {value!r}")
+            continue
         resolved[name] = value
     for name in sorted(given):
         problems.append(f"inputs.{name}: the flow declares no such input")

@@ -134,6 +134,7 @@ def test_public_names_are_pinned() -> None:
         "resolve_inputs",
         "validate_document",
         "validate_flow",
+        "value_fits",
         "walk_graphs",
         "walk_nodes",
     ]
