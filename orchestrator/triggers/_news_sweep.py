@@ -33,6 +33,7 @@ from orchestrator.models.executions import Execution, ExecutionTransition
 from orchestrator.models.triggers import TriggerEvent
 from orchestrator.triggers._bus import news_name, news_payload
 from orchestrator.triggers._fire import TriggerSpec
+from shared.states import TERMINAL_STATES
 
 if TYPE_CHECKING:
     from orchestrator.triggers._bus import EventBus
@@ -42,7 +43,6 @@ SWEEP_S = 1.0
 MARGIN_S = 30.0
 GRACE_S = 1.0
 PAGE = 500
-_ENDS = ("succeeded", "failed", "timed_out", "cancelled")
 
 
 def listened_states(spec: TriggerSpec) -> tuple[str, ...]:
@@ -53,7 +53,7 @@ def listened_states(spec: TriggerSpec) -> tuple[str, ...]:
     if name == "execution.started":
         return ("running",)
     state = name.removeprefix("execution.")
-    return (state,) if name.startswith("execution.") and state in _ENDS else ()
+    return (state,) if name.startswith("execution.") and state in TERMINAL_STATES else ()
 
 
 def id_floor(at: datetime) -> uuid.UUID:
