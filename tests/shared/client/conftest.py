@@ -5,42 +5,21 @@ tests call it from a worker thread: `await call(api.workflows.list)`."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import httpx
 import pytest
 
 from shared.client import ApiClient
-from tests.orchestrator._identity_helpers import fast_hashing
+from tests.live_api import call, owner
 from tests.orchestrator._live_server import live
-from tests.orchestrator.conftest import Member, TenantFactory, app, settings, sqlite_template, tenant
+from tests.orchestrator.conftest import Member, app, settings, sqlite_template, tenant
 
-__all__ = ["app", "fast_hashing", "live", "settings", "sqlite_template", "tenant"]  # fixtures used here
-
-T = TypeVar("T")
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(fast_hashing: None) -> None:
-    """argon2 at test cost: every test signs in (the production cost is ~0.1-0.4 s per hash here)."""
+__all__ = ["app", "call", "live", "owner", "settings", "sqlite_template", "tenant"]  # fixtures used here
 
 
 @pytest.fixture
 def database_url() -> None:
     """SQLite only: these tests are about the client; the API behind it is tested on both databases."""
     return None
-
-
-async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`function(*args, **kwargs)` in a worker thread (the sync client must not block the server's loop)."""
-    return await asyncio.to_thread(function, *args, **kwargs)
-
-
-@pytest.fixture
-async def owner(tenant: TenantFactory) -> Member:
-    return await tenant()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ NOW = 1_800_000_015.0  # the middle of a 30 s TOTP step
 
 async def test_sign_in_with_totp_keeps_the_token_in_the_keyring_and_survives_a_restart(
     connections: Connections,
-    keyring_memory: MemoryKeyring,
+    memory_keyring: MemoryKeyring,
     live: httpx.AsyncClient,
     url: str,
     owner: Member,
@@ -60,7 +60,7 @@ async def test_sign_in_with_totp_keeps_the_token_in_the_keyring_and_survives_a_r
     assert connection.display_name.startswith(f"{owner.email} — Org ")
     assert connections.list() == [connection]
     assert connections.active == connection
-    token = keyring_memory.passwords[(SERVICE, connection.key)]
+    token = memory_keyring.passwords[(SERVICE, connection.key)]
     settings_text = (tmp_path / "studio" / "settings.json").read_text()
     assert token not in settings_text
     assert PASSWORD not in settings_text
@@ -69,14 +69,14 @@ async def test_sign_in_with_totp_keeps_the_token_in_the_keyring_and_survives_a_r
     again = Connections(Settings(tmp_path / "studio" / "settings.json"), TokenStore(tmp_path / "studio" / "tokens"))
     assert again.active == connection
     assert (await call(again.client(connection).me)).email == owner.email
-    rotated = keyring_memory.passwords[(SERVICE, connection.key)]
+    rotated = memory_keyring.passwords[(SERVICE, connection.key)]
     assert rotated != token  # refresh tokens rotate; the keyring holds the new one
     assert not list((tmp_path / "studio").glob("tokens/*"))  # no file while a keyring works
 
     await call(again.sign_out, connection)
     assert again.list() == []
     assert again.active is None
-    assert (SERVICE, connection.key) not in keyring_memory.passwords
+    assert (SERVICE, connection.key) not in memory_keyring.passwords
     with pytest.raises(ApiError) as caught:  # the server's session is revoked too
         await call(ApiClient(url, refresh_token=rotated).me)
     assert caught.value.status == 401
@@ -137,7 +137,7 @@ def test_urls_are_normalised_and_bad_ones_refused() -> None:
 
 
 async def test_an_unreachable_orchestrator_still_signs_out_locally(
-    tmp_path: Path, keyring_memory: MemoryKeyring
+    tmp_path: Path, memory_keyring: MemoryKeyring
 ) -> None:
     connections = Connections(Settings(tmp_path / "settings.json"), TokenStore(tmp_path / "tokens"))
     gone = Connection("http://127.0.0.1:9", "ann@example.com", "org-1", "Acme")
@@ -145,4 +145,4 @@ async def test_an_unreachable_orchestrator_still_signs_out_locally(
     connections.tokens.set(gone.key, "rt-1")
     await call(connections.sign_out, gone)
     assert connections.list() == []
-    assert (SERVICE, gone.key) not in keyring_memory.passwords
+    assert (SERVICE, gone.key) not in memory_keyring.passwords

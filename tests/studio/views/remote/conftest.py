@@ -11,29 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import httpx
-import keyring
 import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from studio.app import StudioWindow
 from tests.agent.keyrings import MemoryKeyring
-from tests.orchestrator._identity_helpers import fast_hashing
+from tests.live_api import memory_keyring, owner, url
 from tests.orchestrator._live_server import live
-from tests.orchestrator.conftest import PASSWORD, Member, TenantFactory, app, settings, sqlite_template, tenant
+from tests.orchestrator.conftest import PASSWORD, Member, app, settings, sqlite_template, tenant
 
-__all__ = ["app", "fast_hashing", "live", "settings", "sqlite_template", "tenant"]  # fixtures used here
+__all__ = [  # fixtures used here
+    "app",
+    "live",
+    "memory_keyring",
+    "owner",
+    "settings",
+    "sqlite_template",
+    "tenant",
+    "url",
+]
 
 SHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS", Path(__file__).parents[2] / "screenshots"))
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(fast_hashing: None) -> None:
-    """argon2 at test cost: every test signs in (the production cost is ~0.1-0.4 s per hash here)."""
 
 
 @pytest.fixture
@@ -51,27 +53,6 @@ async def until(condition: Callable[[], object], timeout_s: float = 15.0) -> Non
             raise AssertionError(f"timed out after {timeout_s} s waiting for {condition}")
         QApplication.processEvents()
         await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def owner(tenant: TenantFactory) -> Member:
-    return await tenant()
-
-
-@pytest.fixture
-def url(live: httpx.AsyncClient) -> str:
-    return str(live.base_url).rstrip("/")
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture
