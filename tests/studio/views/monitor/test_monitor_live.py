@@ -104,6 +104,7 @@ def test_the_nodes_turn_green_in_order(
         "cancel": False,
         "retry": True,
         "resume": False,
+        "diagnose": False,
     }
     # the agent uploads the files after journaling the end: the view reads them again until they land
     qtbot.waitUntil(lambda: view.artifact_list.count() == 1, timeout=WAIT_MS)
@@ -129,7 +130,12 @@ def test_a_long_execution_is_cancelled(qtbot: QtBot, cluster: Cluster, open_view
     qtbot.waitUntil(lambda: ended(view, "cancelled"), timeout=WAIT_MS)
     assert cluster.orchestrator.execution(ident)["state"] == "cancelled"
     qtbot.waitUntil(lambda: view.buttons["retry"].isEnabled(), timeout=WAIT_MS)
-    assert {name: b.isEnabled() for name, b in view.buttons.items()} == {"cancel": False, "retry": True, "resume": True}
+    assert {name: b.isEnabled() for name, b in view.buttons.items()} == {
+        "cancel": False,
+        "retry": True,
+        "resume": True,
+        "diagnose": False,
+    }
     assert ("hold", "done") not in view.colour_changes
     assert "after" not in view.fold.states
 
@@ -149,6 +155,10 @@ def test_a_failed_execution_is_retried_and_resumed(
         assert view.canvas is not None
         assert view.canvas.flow_scene.nodes["boom"].run_state == "failed"
         assert "ERROR   boom: business: no" in view.log.toPlainText()
+        assert view.buttons["diagnose"].isEnabled()  # a failed execution can be diagnosed
+        with qtbot.waitSignal(view.diagnose_requested, timeout=WAIT_MS) as asked:
+            qtbot.mouseClick(view.buttons["diagnose"], Qt.MouseButton.LeftButton)
+        assert asked.args == [ident, cluster.orchestrator.execution(ident)["workflow_id"]]
         positions = {item.pos().toTuple() for item in view.canvas.flow_scene.nodes.values()}
         assert len(positions) == 2  # laid out: the version's nodes have no positions
         with qtbot.waitSignal(monitor.opened, timeout=WAIT_MS) as opened:
