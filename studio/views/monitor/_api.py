@@ -1,23 +1,34 @@
-"""`ApiSource`: the monitor's `MonitorSource` over `shared.client.ApiClient`, in one place so the
-monitor moves to the typed client's methods by changing this module only.
+"""`ApiSource`: the monitor's `MonitorSource` over the typed API client (`client.executions`,
+`client.workflows`, `client.agents`), handing the views the API's JSON shapes.
 
-Every call blocks on HTTP; the views run them in worker threads. The calls share one client,
-whose refresh token rotates on use: two threads refreshing at once would present the same token
-twice (and the second refresh fails), so the calls go through one lock. The journal stream is
-long-lived and does not hold it: it makes a short locked call first, which refreshes an expired
-access token, then streams.
+Every call blocks on HTTP; the views run them in worker threads. The client serialises its own
+token refresh; the calls still go through one lock, so that a burst of refreshes from the views'
+workers stays one request at a time. The journal stream is long-lived and does not hold it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
 
-from shared.client import API, ApiClient, ApiError
+from pydantic import BaseModel
+
+from shared.client import ApiClient, Page
 from studio.views.monitor.model import JSON
 
 _LIST_PAGE = 500
+T = TypeVar("T")
+
+
+def _json(model: BaseModel) -> JSON:
+    dumped: JSON = model.model_dump(mode="json")
+    return dumped
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
 
 
 class ApiSource:
@@ -27,9 +38,9 @@ class ApiSource:
         self.client = client
         self._lock = threading.Lock()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self._lock:
-            return self.client.request(method, path, **kwargs)
+            return function(*args, **kwargs)
 
     @property
     def url(self) -> str:
@@ -37,78 +48,67 @@ class ApiSource:
         return self.client.url
 
     def list_executions(self, params: Mapping[str, Any]) -> JSON:
-        """`GET /executions` with `params`."""
-        page: JSON = self._request("GET", "/executions", params=dict(params))
-        return page
+        """A page of executions for the monitor's query (`model/_filters.py` builds it)."""
+        states = params.get("state") or ()
+        page = self._call(
+            self.client.executions.list,
+            states=[states] if isinstance(states, str) else list(states),
+            workflow_id=params.get("workflow_id"),
+            trigger=params.get("trigger"),
+            created_after=_when(params.get("created_after")),
+            created_before=_when(params.get("created_before")),
+            q=params.get("q"),
+            cursor=params.get("cursor"),
+            limit=int(params.get("limit") or 50),
+            offset=int(params.get("offset") or 0),
+        )
+        return _json(page)
 
     def get_execution(self, execution_id: str) -> JSON:
-        """`GET /executions/{id}`."""
-        execution: JSON = self._request("GET", f"/executions/{execution_id}")
-        return execution
+        """One execution, with its waiting reason."""
+        return _json(self._call(self.client.executions.get, execution_id))
 
     def stream_execution(self, execution_id: str, *, follow: bool, after_seq: int = 0) -> Iterator[tuple[str, Any]]:
-        """`GET /executions/{id}/stream` (Server-Sent Events)."""
-        self._request("GET", "/auth/me")  # refreshes an expired access token, under the lock
-        return self.client.stream(execution_id, follow=follow, after_seq=after_seq)
+        """The journal as Server-Sent Events."""
+        self._call(self.client.me)  # refreshes an expired access token, under the lock
+        return self.client.executions.stream(execution_id, follow=follow, after_seq=after_seq)
 
-    def _all(self, path: str) -> list[JSON]:
+    def _all(self, pages: Callable[..., Page[Any]], *args: Any) -> list[JSON]:
         items: list[JSON] = []
         while True:
-            page = self._request("GET", path, params={"limit": _LIST_PAGE, "offset": len(items)})
-            items += page.get("items") or []
-            if not page.get("items") or len(items) >= int(page.get("total") or 0):
+            page = self._call(pages, *args, limit=_LIST_PAGE, offset=len(items))
+            items += [_json(item) for item in page.items]
+            if not page.items or len(items) >= page.total:
                 return items
 
     def list_transitions(self, execution_id: str) -> list[JSON]:
-        """`GET /executions/{id}/transitions`, every page."""
-        return self._all(f"/executions/{execution_id}/transitions")
+        """The execution's state changes, every page."""
+        return self._all(self.client.executions.transitions, execution_id)
 
     def list_artifacts(self, execution_id: str) -> list[JSON]:
-        """`GET /executions/{id}/artifacts`, every page."""
-        return self._all(f"/executions/{execution_id}/artifacts")
+        """The execution's artifacts, every page."""
+        return self._all(self.client.executions.artifacts, execution_id)
 
     def download_artifact(self, execution_id: str, artifact_id: str) -> bytes:
-        """The artifact's bytes (`ApiClient.request` answers JSON only, so this call is made here)."""
-        import httpx
-
-        path = f"{self.client.url}{API}/executions/{execution_id}/artifacts/{artifact_id}"
-        for attempt in range(2):
-            if not self.client.access_token or attempt:
-                self._request("GET", "/auth/me")  # refreshes an expired access token
-            try:
-                response = httpx.get(
-                    path,
-                    headers={"Authorization": f"Bearer {self.client.access_token}"},
-                    timeout=self.client.timeout,
-                    follow_redirects=True,
-                )
-            except httpx.HTTPError as exc:
-                raise ApiError(0, "unreachable", f"cannot download the artifact ({type(exc).__name__})") from None
-            if response.status_code != 401:
-                break
-        if response.status_code >= 400:
-            raise ApiError(response.status_code, "http_error", f"the artifact download failed: {response.status_code}")
-        return bytes(response.content)
+        """The artifact's bytes."""
+        return self._call(self.client.executions.artifact_bytes, execution_id, artifact_id)
 
     def get_version(self, workflow_id: str, number: int) -> JSON:
-        """`GET /workflows/{id}/versions/{n}`."""
-        version: JSON = self._request("GET", f"/workflows/{workflow_id}/versions/{number}")
-        return version
+        """Published version `number` with its document."""
+        return _json(self._call(self.client.workflows.version, workflow_id, number))
 
     def cancel_execution(self, execution_id: str, reason: str = "") -> JSON:
-        """`POST /executions/{id}/cancel`."""
-        execution: JSON = self._request("POST", f"/executions/{execution_id}/cancel", json={"reason": reason})
-        return execution
+        """Cancel the execution."""
+        return _json(self._call(self.client.executions.cancel, execution_id, reason=reason))
 
     def retry_execution(self, execution_id: str, *, resume: bool = False) -> JSON:
-        """`POST /executions/{id}/retry`."""
-        execution: JSON = self._request("POST", f"/executions/{execution_id}/retry", json={"resume": resume})
-        return execution
+        """Start it again (`resume`: from its journal)."""
+        return _json(self._call(self.client.executions.retry, execution_id, resume=resume))
 
     def list_workflows(self) -> list[JSON]:
-        """`GET /workflows`, every page."""
-        return self._all("/workflows")
+        """Every workflow."""
+        return self._all(self.client.workflows.list)
 
     def list_agents(self) -> list[JSON]:
-        """`GET /agents`, every page."""
-        return self._all("/agents")
+        """Every agent."""
+        return self._all(self.client.agents.list)
