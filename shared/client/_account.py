@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from shared.client._exceptions import ApiError
@@ -23,6 +24,17 @@ class AccountMixin:
     def me(self) -> Me:
         """The signed-in user, their organisation, role and permissions."""
         return Me.model_validate(self.request("GET", "/auth/me"))
+
+    def dashboard(
+        self, *, since: datetime | None = None, until: datetime | None = None, bucket: str | None = None
+    ) -> dict[str, Any]:
+        """The organisation's figures over a period (`GET /dashboard`): executions by state per
+        `bucket` (`hour` or `day`), per-workflow success and durations against the SLA, agents,
+        queue depth and waits."""
+        params = {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
+        params["bucket"] = bucket
+        answer: dict[str, Any] = self.request("GET", "/dashboard", params={k: v for k, v in params.items() if v})
+        return answer
 
     def orgs(self) -> list[OrgMembership]:
         """The organisations the user belongs to, with their role in each."""

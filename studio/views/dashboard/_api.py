@@ -62,74 +62,73 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class ClientApi:
-    """`OrchestratorApi` over an `ApiClient` (its session, token refresh and error mapping)."""
+    """`OrchestratorApi` over the typed API client (`client.executions`, `.credentials`, `.agents`,
+    `.enrolment_tokens`, `client.dashboard`), handing the views the API's JSON shapes."""
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
 
-    def _items(self, path: str, limit: int = PAGE, **params: Any) -> list[dict[str, Any]]:
-        answer = self.client.request("GET", path, params={"limit": limit, **params})
-        return list(answer["items"])
-
     def me(self) -> dict[str, Any]:
-        return dict(self.client.request("GET", "/auth/me"))
+        return self.client.me().model_dump(mode="json")
 
     def dashboard(
         self, *, since: datetime | None = None, until: datetime | None = None, bucket: str | None = None
     ) -> dict[str, Any]:
-        params = {k: v for k, v in {"since": _iso(since), "until": _iso(until), "bucket": bucket}.items() if v}
-        return dict(self.client.request("GET", "/dashboard", params=params))
+        return self.client.dashboard(since=since, until=until, bucket=bucket)
 
     def list_executions(self, *, limit: int = MAX_EXECUTIONS, **filters: Any) -> list[dict[str, Any]]:
         """Executions matching `filters` (`state`, `workflow_id`, `created_after`, …), newest first,
         page after page (keyset cursor) up to `limit`."""
-        params = {k: _iso(v) if isinstance(v, datetime) else v for k, v in filters.items() if v not in (None, "")}
+        states = filters.get("state") or ()
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while len(items) < limit:
-            page = self.client.request(
-                "GET",
-                "/executions",
-                params={**params, "limit": min(MAX_PAGE, limit - len(items)), **({"cursor": cursor} if cursor else {})},
+            page = self.client.executions.list(
+                states=[states] if isinstance(states, str) else list(states),
+                workflow_id=filters.get("workflow_id") or None,
+                trigger=filters.get("trigger") or None,
+                created_after=filters.get("created_after"),
+                created_before=filters.get("created_before"),
+                q=filters.get("q") or None,
+                cursor=cursor,
+                limit=min(MAX_PAGE, limit - len(items)),
             )
-            items += page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor or not page["items"]:
+            items += [execution.model_dump(mode="json") for execution in page.items]
+            cursor = page.next_cursor
+            if not cursor or not page.items:
                 break
         return items
 
     def list_credentials(self) -> list[dict[str, Any]]:
-        return self._items("/credentials")
+        return [c.model_dump(mode="json") for c in self.client.credentials.list(limit=PAGE).items]
 
     def create_credential(
         self, name: str, kind: str, value: dict[str, Any], *, description: str = ""
     ) -> dict[str, Any]:
-        body = {"name": name, "kind": kind, "value": value, "description": description}
-        return dict(self.client.request("POST", "/credentials", json=body))
+        return self.client.credentials.create(name, kind, value, description=description).model_dump(mode="json")
 
     def rotate_credential(self, credential_id: str, value: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.client.request("POST", f"/credentials/{credential_id}/rotate", json={"value": value}))
+        return self.client.credentials.rotate(credential_id, value).model_dump(mode="json")
 
     def delete_credential(self, credential_id: str) -> None:
-        self.client.request("DELETE", f"/credentials/{credential_id}")
+        self.client.credentials.delete(credential_id)
 
     def list_agents(self) -> list[dict[str, Any]]:
-        return self._items("/agents")
+        return [a.model_dump(mode="json") for a in self.client.agents.list(limit=PAGE).items]
 
     def update_agent(
         self, agent_id: str, *, name: str | None = None, labels: list[str] | None = None
     ) -> dict[str, Any]:
-        body = {k: v for k, v in {"name": name, "labels": labels}.items() if v is not None}
-        return dict(self.client.request("PATCH", f"/agents/{agent_id}", json=body))
+        return self.client.agents.update(agent_id, name=name, labels=labels).model_dump(mode="json")
 
     def list_enrolment_tokens(self) -> list[dict[str, Any]]:
-        return self._items("/agents/enrolment-tokens")
+        return [t.model_dump(mode="json") for t in self.client.enrolment_tokens.list(limit=PAGE).items]
 
     def create_enrolment_token(
         self, *, labels: list[str], expires_in_s: int = 3600, description: str = ""
     ) -> dict[str, Any]:
-        body = {"labels": labels, "expires_in_s": expires_in_s, "description": description}
-        return dict(self.client.request("POST", "/agents/enrolment-tokens", json=body))
+        created = self.client.enrolment_tokens.create(labels=labels, expires_in_s=expires_in_s, description=description)
+        return created.model_dump(mode="json")
 
     def revoke_enrolment_token(self, token_id: str) -> None:
-        self.client.request("DELETE", f"/agents/enrolment-tokens/{token_id}")
+        self.client.enrolment_tokens.revoke(token_id)

@@ -121,3 +121,12 @@ async def test_ai_builds_a_flow_and_diagnoses_only_a_failed_execution(
     assert (diagnosis.execution_id, diagnosis.explanation, diagnosis.patch) == (failed, "The wait is too short.", patch)
     assert diagnosis.failed_node["id"] == "wait"
     assert diagnosis.flow["nodes"][0]["params"]["seconds"] == 1
+
+
+async def test_the_dashboard_counts_the_period_s_executions(api: ApiClient) -> None:
+    figures = await call(api.dashboard, bucket="hour")
+    assert figures["agents"]["online"] == 0
+    assert sum(sum(bucket["counts"].values()) for bucket in figures["buckets"]) == 0
+    with pytest.raises(ApiError) as refused:
+        await call(api.dashboard, bucket="week")
+    assert refused.value.status == 422
