@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,3 +42,13 @@ def api_for(live: httpx.AsyncClient, headers: dict[str, str]) -> ClientApi:
 async def seeded(app: FastAPI, live: httpx.AsyncClient, tenant: TenantFactory) -> dict[str, Any]:
     figures = await seed(app, live, await tenant(), await tenant())
     return figures | {"api": api_for(live, figures["owner"].headers)}
+
+
+# `docs/images/refresh_studio.py` points STUDIO_SCREENSHOTS at docs/images; the suite writes aside.
+SHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS", Path(__file__).resolve().parents[2] / "screenshots"))
+
+
+def save_shot(widget: Any, name: str) -> bool:
+    """Save `widget`'s picture as `name` in the screenshots folder (made when missing)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return bool(widget.grab().save(str(SHOTS / name)))

@@ -3,9 +3,6 @@ manages them, an operator only reads; secrets are masked in the form and never s
 
 from __future__ import annotations
 
-import os
-
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,12 +12,10 @@ from PySide6.QtWidgets import QLineEdit, QTableWidget
 
 from studio.views.admin import AdminView, CredentialsPanel, admin_dock
 from tests.orchestrator.conftest import TenantFactory
-from tests.studio.views.dashboard.conftest import api_for
+from tests.studio.views.dashboard.conftest import api_for, save_shot
 
 pytestmark = pytest.mark.gui
 
-# `docs/images/refresh_studio.py` points STUDIO_SCREENSHOTS at docs/images; the suite writes aside.
-SHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS", Path(__file__).resolve().parents[2] / "screenshots"))
 SECRET = "Very-Secret-Pa55word"
 
 
@@ -137,8 +132,7 @@ async def test_tokens_are_shown_once_and_agents_renamed_while_an_operator_only_r
     view.setCurrentIndex(1)
     view.show()
     qtbot.waitExposed(view)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert view.grab().save(str(SHOTS / "studio-agents.png"))
+    assert save_shot(view, "studio-agents.png")
 
     operator = await tenant(org_id=owner.org_id, role="operator")
     seen = AdminView(api_for(live, operator.headers))

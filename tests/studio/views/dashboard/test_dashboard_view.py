@@ -3,8 +3,6 @@ live refresh off the Qt thread, exports that open with openpyxl and a PDF reader
 
 from __future__ import annotations
 
-import os
-
 import asyncio
 import csv
 from pathlib import Path
@@ -16,11 +14,9 @@ from openpyxl import load_workbook
 
 from shared.client import ApiClient
 from studio.views.dashboard import ClientApi, DashboardView, dashboard_dock
+from tests.studio.views.dashboard.conftest import save_shot
 
 pytestmark = pytest.mark.gui
-
-# `docs/images/refresh_studio.py` points STUDIO_SCREENSHOTS at docs/images; the suite writes aside.
-SHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS", Path(__file__).resolve().parents[2] / "screenshots"))
 
 
 def _view(qtbot: Any, api: Any) -> DashboardView:
@@ -46,8 +42,7 @@ async def test_the_dashboard_shows_the_figures_and_highlights_sla_breaches(qtbot
     assert {"succeeded", "failed", "cancelled", "running", "queued"} <= set(view.chart.states())
     view.show()
     qtbot.waitExposed(view)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert view.grab().save(str(SHOTS / "studio-dashboard.png"))
+    assert save_shot(view, "studio-dashboard.png")
 
 
 async def test_the_timer_refreshes_in_the_background_and_errors_are_shown(qtbot: Any, seeded: dict[str, Any]) -> None:
