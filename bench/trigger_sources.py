@@ -219,70 +219,13 @@ async def bench_email(samples: int) -> list[dict[str, Any]]:
     return rows
 
 
-_DOVECOT_CONF = """\
-protocols = imap
-listen = 127.0.0.1
-base_dir = {root}/base
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-{users}
-mail_location = maildir:{root}/mail/%n
-passdb {{
-  driver = passwd-file
-  args = {root}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={root}/mail/%n
-}}
-service imap-login {{
-  chroot =
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-"""
-
-
 @contextmanager
 def _dovecot() -> Iterator[tuple[int, Callable[[bytes], None]]]:
-    """Debian's Dovecot from a private config (as the e-mail tests start it), without TLS."""
-    import os
-    import shutil
+    """Debian's Dovecot from a private config, as the e-mail tests start it, without TLS."""
+    from tests.agent.steps.email.servers import deliver_into_maildir, run_dovecot
 
-    from tests.agent.steps.email.servers import ImapServer, _mail_owner, deliver_into_maildir, wait_listening
-
-    binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
-    uid, gid, users = _mail_owner()
-    root = Path(tempfile.mkdtemp(prefix="rpa-bench-dovecot-"))
-    root.chmod(0o755)
-    for folder in ("base", "state", "mail"):
-        (root / folder).mkdir()
-    os.chown(root / "mail", uid, gid)
-    (root / "passwd").write_text("robot:{PLAIN}bench-pass::::::\n")
-    port = _free_port()
-    conf = root / "dovecot.conf"
-    conf.write_text(_DOVECOT_CONF.format(root=root, port=port, uid=uid, gid=gid, users=users))
-    subprocess.run([binary, "-c", str(conf)], check=True, timeout=30)
-    server = ImapServer("127.0.0.1", port, "robot", "bench-pass", maildir=root / "mail" / "robot", uid=uid, gid=gid)
-    try:
-        wait_listening(port)
-        yield port, lambda raw: deliver_into_maildir(server, raw)
-    finally:
-        pid = int((root / "base" / "master.pid").read_text().strip())
-        os.kill(pid, 15)
-        time.sleep(0.3)
-        shutil.rmtree(root, ignore_errors=True)
+    with run_dovecot(None, "robot", "bench-pass") as server:
+        yield server.port, lambda raw: deliver_into_maildir(server, raw)
 
 
 # -- files -----------------------------------------------------------------------------------------

@@ -250,9 +250,7 @@ listen = 127.0.0.1
 base_dir = {root}/base
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = yes
-ssl_cert = <{cert}
-ssl_key = <{key}
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 {users}
@@ -303,8 +301,10 @@ def _mail_owner() -> tuple[int, int, str]:
     return uid, gid, users
 
 
-@pytest.fixture(scope="session")
-def dovecot(tls: Tls) -> Iterator[ImapServer]:
+@contextmanager
+def run_dovecot(tls: Tls | None, user: str, password: str) -> Iterator[ImapServer]:
+    """Debian's Dovecot from a private config under a temporary folder, for `user`; with `tls`, an
+    IMAPS listener too (the session fixture `dovecot`; `bench/trigger_sources.py` runs it without)."""
     binary = _dovecot_binary()
     uid, gid, users = _mail_owner()
     root = Path(tempfile.mkdtemp(prefix="rpa-dovecot-"))
@@ -312,20 +312,25 @@ def dovecot(tls: Tls) -> Iterator[ImapServer]:
     for folder in ("base", "state", "mail"):
         (root / folder).mkdir()
     os.chown(root / "mail", uid, gid)
-    (root / "passwd").write_text(f"{USER.split('@')[0]}:{{PLAIN}}{PASSWORD}::::::\n")
-    port, tls_port = free_port(), free_port()
+    (root / "passwd").write_text(f"{user}:{{PLAIN}}{password}::::::\n")
+    port, tls_port = free_port(), (free_port() if tls is not None else 0)
+    ssl_conf = f"ssl = yes\nssl_cert = <{tls.cert}\nssl_key = <{tls.key}" if tls is not None else "ssl = no"
     conf = root / "dovecot.conf"
     conf.write_text(
-        DOVECOT_CONF.format(
-            root=root, port=port, tls_port=tls_port, cert=tls.cert, key=tls.key, uid=uid, gid=gid, users=users
-        )
+        DOVECOT_CONF.format(root=root, port=port, tls_port=tls_port, ssl=ssl_conf, uid=uid, gid=gid, users=users)
     )
     subprocess.run([binary, "-c", str(conf)], check=True, timeout=30)
-    maildir = root / "mail" / USER.split("@")[0]
     try:
         wait_listening(port)
         yield ImapServer(
-            "127.0.0.1", port, USER.split("@")[0], PASSWORD, maildir=maildir, uid=uid, gid=gid, tls_port=tls_port
+            "127.0.0.1",
+            port,
+            user,
+            password,
+            maildir=root / "mail" / user,
+            uid=uid,
+            gid=gid,
+            tls_port=tls_port if tls is not None else None,
         )
     finally:
         pid = int((root / "base" / "master.pid").read_text().strip())
@@ -335,6 +340,12 @@ def dovecot(tls: Tls) -> Iterator[ImapServer]:
                 break
             time.sleep(0.05)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot(tls: Tls) -> Iterator[ImapServer]:
+    with run_dovecot(tls, USER.split("@")[0], PASSWORD) as server:
+        yield server
 
 
 def deliver_into_maildir(server: ImapServer, raw: bytes) -> None:
