@@ -4,69 +4,24 @@ then restarted, loses none and doubles none (executions counted per event key)."
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from cli.supervise import LocalOrchestrator
-from tests.postgres import PostgresServer
+from tests.orchestrator.triggers._two_processes import EMAIL, FLOW, PASSWORD, database_url, pair
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+__all__ = ["database_url", "pair"]  # fixtures used here
 
 API = "/api/v1"
-EMAIL, PASSWORD = "owner@example.com", "Triggers-Test-42-Robots!"
-FLOW = {
-    "schema": "rpa.flow/1",
-    "name": "Exactly once",
-    "inputs": {"customer": {"type": "string", "required": True}},
-    "nodes": [{"id": "wait", "type": "core.wait", "params": {"seconds": 0}}],
-}
-
-
-@pytest.fixture
-def database_url(postgres_template: tuple[PostgresServer, str]) -> Iterator[str]:
-    server, template = postgres_template
-    name = asyncio.run(server.create_database(template))
-    yield server.url(name)
-    asyncio.run(server.drop_database(name))
-
-
-def _orchestrator(root: Path, database_url: str, name: str) -> LocalOrchestrator:
-    env = {
-        "HOME": str(root / "home"),
-        "RPA_ENVIRONMENT": "test",
-        "RPA_DATABASE_URL": database_url,
-        "RPA_RATE_LIMIT_PER_MINUTE": "1000000",
-        "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "10000",
-        "RPA_TRIGGER_TICK_S": "0.2",
-        "RPA_TRIGGER_LEASE_S": "2",
-    }
-    # One data dir: the two processes share their keys (tokens, vault), as replicas would.
-    return LocalOrchestrator(root / "data", env=env, log=root / f"{name}.log")
-
-
-@pytest.fixture
-def pair(tmp_path: Path, database_url: str) -> Iterator[tuple[LocalOrchestrator, LocalOrchestrator]]:
-    first, second = _orchestrator(tmp_path, database_url, "a"), _orchestrator(tmp_path, database_url, "b")
-    try:
-        first.start()
-        first.create_owner(EMAIL, PASSWORD, org="Acme")
-        second.start()
-        second.client.login(EMAIL, PASSWORD)
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 def _executions(server: LocalOrchestrator, trigger_type: str) -> list[dict[str, Any]]:

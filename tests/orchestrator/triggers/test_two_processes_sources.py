@@ -27,27 +27,12 @@ import pytest
 from cli.supervise import LocalOrchestrator
 from orchestrator.triggers.sources._pgcapture import install_change_capture
 from tests.agent.steps.email.servers import ImapServer
+from tests.orchestrator.triggers._two_processes import EMAIL, FLOW, LEASE_S, PASSWORD, database_url, pair
 from tests.postgres import PostgresServer
 from tests.servers import S3_KEY, S3_REGION, S3_SECRET
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-EMAIL, PASSWORD = "owner@example.com", "Triggers-Test-42-Robots!"
-FLOW = {
-    "schema": "rpa.flow/1",
-    "name": "Exactly once",
-    "inputs": {"customer": {"type": "string", "required": True}},
-    "nodes": [{"id": "wait", "type": "core.wait", "params": {"seconds": 0}}],
-}
-LEASE_S = 2
-
-
-@pytest.fixture
-def database_url(postgres_template: tuple[PostgresServer, str]) -> Iterator[str]:
-    server, template = postgres_template
-    name = asyncio.run(server.create_database(template))
-    yield server.url(name)
-    asyncio.run(server.drop_database(name))
+__all__ = ["database_url", "pair"]  # fixtures used here
 
 
 @pytest.fixture
@@ -71,34 +56,6 @@ async def _sql(dsn: str, *statements: str) -> None:
             await connection.execute(statement)
     finally:
         await connection.close()
-
-
-def _orchestrator(root: Path, database_url: str, name: str) -> LocalOrchestrator:
-    env = {
-        "HOME": str(root / "home"),
-        "RPA_ENVIRONMENT": "test",
-        "RPA_DATABASE_URL": database_url,
-        "RPA_RATE_LIMIT_PER_MINUTE": "1000000",
-        "RPA_LOGIN_RATE_LIMIT_PER_MINUTE": "10000",
-        "RPA_TRIGGER_TICK_S": "0.2",
-        "RPA_TRIGGER_LEASE_S": str(LEASE_S),
-    }
-    # One data dir: the two processes share their keys (tokens, vault), as replicas would.
-    return LocalOrchestrator(root / "data", env=env, log=root / f"{name}.log")
-
-
-@pytest.fixture
-def pair(tmp_path: Path, database_url: str) -> Iterator[tuple[LocalOrchestrator, LocalOrchestrator]]:
-    first, second = _orchestrator(tmp_path, database_url, "a"), _orchestrator(tmp_path, database_url, "b")
-    try:
-        first.start()
-        first.create_owner(EMAIL, PASSWORD, org="Acme")
-        second.start()
-        second.client.login(EMAIL, PASSWORD)
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 def _trigger(server: LocalOrchestrator, workflow_id: str, kind: str, customer: str, **config: Any) -> dict[str, Any]:
