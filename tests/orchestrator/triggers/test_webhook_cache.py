@@ -6,23 +6,31 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, update
 
 from orchestrator.models.triggers import Trigger
 from orchestrator.triggers import HookCache
-from tests.orchestrator.conftest import TenantFactory
+from tests.orchestrator.conftest import Member, TenantFactory
 from tests.orchestrator.triggers._helpers import API, create, executions_of, workflow
 
+Hook = tuple[Member, uuid.UUID, dict[str, Any]]
 
-async def test_calls_after_the_first_read_the_kept_trigger(
-    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
-) -> None:
+
+@pytest.fixture
+async def hook(app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory) -> Hook:
+    """An owner, a workflow of theirs and a webhook trigger on it."""
     owner = await tenant()
     workflow_id = await workflow(app, owner.org_id)
-    trigger = await create(client, owner.headers, workflow_id, "webhook")
+    return owner, workflow_id, await create(client, owner.headers, workflow_id, "webhook")
+
+
+async def test_calls_after_the_first_read_the_kept_trigger(app: FastAPI, client: httpx.AsyncClient, hook: Hook) -> None:
+    owner, workflow_id, trigger = hook
     cache: HookCache = app.state.hook_cache
     for n in range(3):
         assert (await client.post(trigger["url"], json={"customer": f"c{n}"})).status_code == 202
@@ -35,11 +43,9 @@ async def test_calls_after_the_first_read_the_kept_trigger(
 
 
 async def test_a_change_through_the_api_counts_on_the_next_call(
-    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+    app: FastAPI, client: httpx.AsyncClient, hook: Hook
 ) -> None:
-    owner = await tenant()
-    workflow_id = await workflow(app, owner.org_id)
-    trigger = await create(client, owner.headers, workflow_id, "webhook")
+    owner, workflow_id, trigger = hook
     url, path = trigger["url"], f"{API}/triggers/{trigger['id']}"
     assert (await client.post(url, json={"customer": "A"})).status_code == 202  # kept now
 
@@ -59,11 +65,9 @@ async def test_a_change_through_the_api_counts_on_the_next_call(
 
 
 async def test_another_processs_change_counts_once_the_copy_is_old(
-    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+    app: FastAPI, client: httpx.AsyncClient, hook: Hook
 ) -> None:
-    owner = await tenant()
-    workflow_id = await workflow(app, owner.org_id)
-    trigger = await create(client, owner.headers, workflow_id, "webhook")
+    trigger = hook[2]
     cache: HookCache = app.state.hook_cache
     cache.ttl_s = 0.2
     assert (await client.post(trigger["url"], json={"customer": "A"})).status_code == 202
@@ -84,11 +88,9 @@ async def test_a_token_the_route_refuses_is_still_the_routes_answer(
 
 
 async def test_a_call_to_a_kept_trigger_another_process_deleted_is_a_404(
-    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+    app: FastAPI, client: httpx.AsyncClient, hook: Hook
 ) -> None:
-    owner = await tenant()
-    workflow_id = await workflow(app, owner.org_id)
-    trigger = await create(client, owner.headers, workflow_id, "webhook")
+    owner, workflow_id, trigger = hook
     assert (await client.post(trigger["url"], json={"customer": "A"})).status_code == 202
     async with app.state.db.engine.begin() as connection:  # deleted elsewhere: this process keeps its copy
         await connection.execute(delete(Trigger).where(Trigger.id == uuid.UUID(trigger["id"])))
