@@ -161,12 +161,8 @@ async def drive_storm(orch: Any, keys: list[str], args: argparse.Namespace) -> d
 
 def bench_storm(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
-    runs = [(n, gate, lag) for n in args.storm_agents for gate in args.storm_handshakes for lag in args.storm_lag_ms]
-    for count, gate, lag in runs:
-        env = {"RPA_AGENT_HANDSHAKES": str(gate)} if gate else {}
-        if lag is not None:
-            env["RPA_AGENT_HANDSHAKE_LAG_MS"] = str(lag)
-        orch, url = store.fresh("storm", **env)
+    for count, gate in [(count, gate) for count in args.storm_agents for gate in args.storm_handshakes]:
+        orch, url = store.fresh("storm", **({"RPA_AGENT_HANDSHAKES": str(gate)} if gate else {}))
         admin_create(orch)
         keys = asyncio.run(seed_agents(url, count))
         start(orch)
@@ -178,11 +174,9 @@ def bench_storm(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
             orch.stop(timeout=60)
         row["server_log"] = log_problems(orch.log)
         row["handshakes"] = gate or None
-        row["lag_ms"] = lag
         read = row.get("read") or {}
         print(
-            f"    storm N={count:,}, handshakes {gate or 'default'}, lag bound "
-            f"{'default' if lag is None else f'{lag:g} ms'}: back in {row.get('storm_s')} s "
+            f"    storm N={count:,}, handshakes {gate or 'default'}: back in {row.get('storm_s')} s "
             f"({row.get('retries')} retries); API read p99 "
             f"{read.get('p99_ms')} ms (max {read.get('max_ms')}), /healthz p99 "
             f"{(row.get('healthz') or {}).get('p99_ms')} ms; errors {row['errors']}",

@@ -97,12 +97,6 @@ def main() -> int:  # noqa: C901
         "comma-separated: one run per value and agent count (none: the server's default; "
         "a large number: admission off)",
     )
-    parser.add_argument(
-        "--storm-lag-ms",
-        default="",
-        help="RPA_AGENT_HANDSHAKE_LAG_MS of the storm's server, comma-separated: one run per value "
-        "(none: the server's default; 0: places fixed, as before they followed the loop's lag)",
-    )
     parser.add_argument("--agents", default="1000,5000,10000", help="connected agents, comma-separated")
     parser.add_argument("--seconds", type=float, default=60.0, help="heartbeat window once all are connected")
     parser.add_argument("--interval", type=float, default=10.0, help="RPA_HEARTBEAT_INTERVAL_S")
@@ -147,7 +141,6 @@ def main() -> int:  # noqa: C901
     args.agents = [int(n) for n in str(args.agents).split(",") if n.strip()]
     args.storm_agents = [int(n) for n in str(args.storm_agents).split(",") if n.strip()]
     args.storm_handshakes = [int(n) for n in str(args.storm_handshakes).split(",") if n.strip()] or [0]
-    args.storm_lag_ms = [float(n) for n in str(args.storm_lag_ms).split(",") if n.strip()] or [None]
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
     scenarios = {name.strip() for name in args.scenarios.split(",") if name.strip()}
     if set(databases) - {"sqlite", "postgres"} or scenarios - {"connected", "throughput", "resume", "storm"}:

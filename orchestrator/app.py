@@ -153,7 +153,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue=settings.agent_handshake_queue,
             max_wait_s=settings.agent_handshake_wait_s,
             retry_max_s=settings.agent_handshake_retry_max_s,
-            lag_s=settings.agent_handshake_lag_ms / 1000,
         )
         # A storm defers full garbage collections (if `rpa orchestrator` installed its policy).
         app.state.agent_handshake_gate.on_storm = _StormLog(app.state.agent_handshake_gate)

@@ -162,17 +162,6 @@ class Settings(BaseSettings):
             "requests stay quick while thousands of agents reconnect."
         ),
     )
-    agent_handshake_lag_ms: float = Field(
-        default=0.0,
-        ge=0,
-        description=(
-            "During a reconnect storm, the event loop's lag above which the handshakes run at once "
-            "(agent_handshakes, a ceiling) are halved, so that API requests served by the same loop stay quick; "
-            "they grow back one at a time while the lag stays under a quarter of it. 0 (the default) keeps "
-            "agent_handshakes fixed: on a loaded machine the lag is not the handshakes' doing, and cutting them "
-            "brought 10,000 agents back in 501 s instead of 335 s for no quicker API reads."
-        ),
-    )
     agent_handshake_wait_s: float = Field(
         default=5.0,
         gt=0,

@@ -70,11 +70,3 @@ class HandshakeMetrics:
         yield GaugeMetricFamily(
             "rpa_agent_handshake_rate", "Agent handshakes admitted per second when the gate is full", gate.rate
         )
-        yield GaugeMetricFamily(
-            "rpa_agent_handshake_places",
-            "Agent handshakes run at once now (fewer while the event loop lags)",
-            gate.places,
-        )
-        yield GaugeMetricFamily(
-            "rpa_agent_event_loop_lag_worst_seconds", "The longest event-loop lag measured", gate.worst_lag_s
-        )

@@ -24,14 +24,6 @@ than they were served, to be refused again (16,927 refusals). So while handshake
 storm, the rate is the one measured over the last `RATE_WINDOW_S` (`completed`), times `PROBE`
 so that it can rise when the server keeps up, never above the gate's own bound.
 
-How many handshakes run at once follows the event loop's lag during a storm (`lagged`): the
-configured places are a ceiling, and the API's readers wait on the same loop as the handshakes, so
-that when a sample of the loop's lag passes `lag_s` the places are halved (at most once per
-`SHRINK_EVERY_S`, so that the effect of one cut is seen before the next), and while it stays
-under a quarter of it and connections wait they grow back one at a time. Outside a storm the gate
-has all its places again. With 16 places at 10,000 agents the API's read p99 was 650-5,600 ms
-while the loop was the bottleneck (the database work of 16 handshakes at once held it).
-
 While connections wait or turns are still due, the gate is `storming`; `on_storm` is told when a
 storm begins (at once) and when it is over (at the next `check` after `QUIET_S` of calm), so that
 the process can defer work that can wait, such as full garbage collections (`gc_policy.py`).
@@ -67,15 +59,6 @@ keeps up, the measured rate rises with them; if not, the queue grows and refusal
 
 QUIET_S = 5.0
 
-SHRINK_EVERY_S = 0.5
-"""A cut of the places (`lagged`) waits at least this long after the one before."""
-
-MIN_PLACES = 1
-"""The fewest places a lagging loop cuts the gate to."""
-
-LAG_SAMPLE_S = 0.1
-"""`watch` measures the event loop's lag by sleeping this long."""
-
 PASSING_S = 5.0
 """How long a connection let through at the HTTP parser counts as on its way to the queue, unless
 the app's door saw it arrive before (`passed`, `arrived`)."""
@@ -86,13 +69,12 @@ class HandshakeGate:
     """At most `places` holders at once; `acquire(ahead=True)` is served before the others.
 
     Args:
-        places: how many may hold a place at once (at most; fewer while the loop lags: `lagged`).
+        places: how many may hold a place at once.
         queue: how many may wait at most before `refusal` turns new ones away (None: no cap).
         max_wait_s: the longest expected wait `refusal` queues a new one for (None: no bound).
         retry_max_s: the latest turn `refusal` hands out, in seconds from now.
         clock: monotonic seconds (replaced in tests).
         rng: where the turns past `retry_max_s` are drawn from (seeded in tests).
-        lag_s: the event loop's lag above which a storm's places are cut (0: never cut).
     """
 
     def __init__(
@@ -104,15 +86,8 @@ class HandshakeGate:
         retry_max_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
-        lag_s: float = 0.0,
     ) -> None:
-        self.limit = places
-        """The configured places: the most the gate ever has (`places` is what it has now)."""
         self.places = places
-        self.lag_s = lag_s
-        self.worst_lag_s = 0.0
-        """The longest event-loop lag `lagged` was told of (for the metrics)."""
-        self._cut_at = -math.inf
         self.queue = queue
         self.max_wait_s = max_wait_s
         self.retry_max_s = retry_max_s
@@ -251,38 +226,6 @@ class HandshakeGate:
         self._busy(self._horizon)
         return max(1, math.ceil(due - now))
 
-    def resize(self, places: int) -> None:
-        """Have `places` places from now on (within 1 and `limit`). Growing hands the new places to
-        waiters at once; shrinking takes free places first, and the rest as holders give theirs
-        back (`release` keeps them until the count is down)."""
-        places = max(MIN_PLACES, min(self.limit, places))
-        grown = places - self.places
-        self.places = places
-        self._free += grown
-        while grown > 0 and self._free > 0 and self._waiting:
-            self._free -= 1
-            self.release()
-            grown -= 1
-
-    def lagged(self, lag_s: float) -> None:
-        """The event loop was found `lag_s` seconds late (`watch`): in a storm, halve the places when
-        the lag passes `lag_s` (at most once per `SHRINK_EVERY_S`), add one back while it stays
-        under a quarter of it and connections wait; outside a storm, have them all again."""
-        self.worst_lag_s = max(self.worst_lag_s, lag_s)
-        if self.lag_s <= 0:
-            return
-        if not self._storm:
-            if self.places < self.limit:
-                self.resize(self.limit)
-            return
-        now = self._clock()
-        if lag_s > self.lag_s:
-            if now - self._cut_at >= SHRINK_EVERY_S and self.places > MIN_PLACES:
-                self._cut_at = now
-                self.resize(self.places // 2)
-        elif lag_s < self.lag_s / 4 and self._waiting and self.places < self.limit:
-            self.resize(self.places + 1)
-
     def observe(self, held_s: float) -> None:
         """Count one place held for `held_s` seconds into the moving average."""
         self.hold_s += HOLD_SMOOTHING * (held_s - self.hold_s)
@@ -307,11 +250,7 @@ class HandshakeGate:
             raise  # a cancelled waiter stays in its deque until reached: removing it would cost O(n)
 
     def release(self) -> None:
-        """Give a place back: to the first waiter still waiting, ahead ones first (kept instead
-        while more places are held than the gate has now: `resize`)."""
-        if self._free < 0:
-            self._free += 1
-            return
+        """Give a place back: to the first waiter still waiting, ahead ones first."""
         for queue in (self._ahead, self._behind):
             while queue:
                 future = queue.popleft()
@@ -323,16 +262,8 @@ class HandshakeGate:
         self._free += 1
 
 
-async def watch(gate: HandshakeGate, every_s: float = 1.0, sample_s: float = LAG_SAMPLE_S) -> None:
-    """Tell `gate` the event loop's lag every `sample_s` seconds (`lagged`) and `check` it every
-    `every_s` seconds, until cancelled."""
-    loop = asyncio.get_running_loop()
-    checked = loop.time()
+async def watch(gate: HandshakeGate, every_s: float = 1.0) -> None:
+    """`gate.check()` every `every_s` seconds, until cancelled."""
     while True:
-        began = loop.time()
-        await asyncio.sleep(sample_s)
-        now = loop.time()
-        gate.lagged(max(0.0, now - began - sample_s))
-        if now - checked >= every_s:
-            checked = now
-            gate.check()
+        await asyncio.sleep(every_s)
+        gate.check()
