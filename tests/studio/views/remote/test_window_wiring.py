@@ -17,6 +17,7 @@ from orchestrator.services.execution_states import State, transition
 from orchestrator.services.executions import get_execution
 from studio.app import StudioWindow
 from studio.remote import source_of
+from studio.views.admin import AdminView
 from studio.views.dashboard import DashboardView
 from studio.views.monitor import MonitorDock
 from studio.views.versions import BreakingChangesList, VersionsPanel
@@ -62,7 +63,9 @@ async def test_signing_in_connects_the_monitor_the_dashboard_and_the_admin_panel
     dashboard = _dock(window, "Dashboard")
     assert isinstance(dashboard, DashboardView)
     assert dashboard.api is not None
-    assert _dock(window, "Credentials and agents").findChild(QWidget) is not None
+    admin = _dock(window, "Credentials and agents")
+    assert isinstance(admin, AdminView)
+    assert admin.credentials.api is not None
 
     await window.remote.sign_out()
     signed_out = _dock(window, "Executions")
