@@ -77,8 +77,12 @@ async def test_append_to_a_new_sheet_writes_the_header(env: StepEnvironment, boo
 def test_write_rows_takes_a_stream(tmp_path: Path) -> None:
     rows = RowStream(["n", "sq"], ({"n": i, "sq": i * i} for i in range(1000)))
     assert write_rows(tmp_path / "s.xlsx", rows) == 1000
-    sheet = load(tmp_path / "s.xlsx", read_only=True).active
-    assert [c.value for c in next(iter(sheet.iter_rows(min_row=1001, max_row=1001)))] == [999, 998001]
+    book = load(tmp_path / "s.xlsx", read_only=True)
+    try:  # a read-only workbook keeps its file open until closed
+        sheet = book.active
+        assert [c.value for c in next(iter(sheet.iter_rows(min_row=1001, max_row=1001)))] == [999, 998001]
+    finally:
+        book.close()
 
 
 async def test_writing_bad_input_is_a_clear_error(env: StepEnvironment, tmp_path: Path) -> None:
