@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -110,15 +111,17 @@ async def _calls(
     }
 
 
-def _profile(server: LocalOrchestrator, out: Path | None) -> subprocess.Popen[bytes] | None:
-    """`py-spy record` of the server while the calls run (collapsed stacks in `out`), if asked."""
+def _profile(server: LocalOrchestrator, out: Path | None, pid: int | None = None) -> subprocess.Popen[bytes] | None:
+    """`py-spy record` of the server (or process `pid`) while the calls run (collapsed stacks in
+    `out`), if asked."""
     if out is None:
         return None
     assert server.process is not None
+    pid = server.process.pid if pid is None else pid
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
         raise SystemExit("--profile needs py-spy (pip install py-spy)")
-    command = [spy, "record", "--format", "raw", "--rate", "200", "--pid", str(server.process.pid), "-o", str(out)]
+    command = [spy, "record", "--format", "raw", "--rate", "200", "--pid", str(pid), "-o", str(out)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -180,6 +183,10 @@ def _server(database: str, root: Path, code: Path | None) -> tuple[LocalOrchestr
     }
     if code is not None:  # ahead of the editable install's finder (appended to sys.meta_path)
         env["PYTHONPATH"] = str(code)
+    if os.environ.get("BENCH_PYTHONPATH"):  # e.g. a sitecustomize that counts statements
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), os.environ["BENCH_PYTHONPATH"]]))
+    for name in [n for n in os.environ if n.startswith("BENCH_ENV_")]:
+        env[name.removeprefix("BENCH_ENV_")] = os.environ[name]
     pg = None
     if database == "postgres":
         from tests.postgres import PostgresServer
@@ -223,7 +230,7 @@ def run(database: str, args: argparse.Namespace, code: Path | None = None) -> di
         ]
         result: dict[str, Any] = {"database": database, "code": label, "accepted": accepted}
         if code is None:
-            result["wait"] = _wait_mode(server, root, args)
+            result["wait"] = _wait_mode(server, root, args, args.profile and f"{args.profile}-{database}-wait")
             result["schedule"] = _schedule(server, args)
         return result
     finally:
@@ -232,15 +239,22 @@ def run(database: str, args: argparse.Namespace, code: Path | None = None) -> di
             pg.stop()
 
 
-def _wait_mode(server: LocalOrchestrator, root: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _wait_mode(server: LocalOrchestrator, root: Path, args: argparse.Namespace, profile: str | None) -> dict[str, Any]:
     """Calls answered once a real agent ran the flow (200 with its outputs; a 202 is a call whose
-    execution did not end within `wait_s`)."""
+    execution did not end within `wait_s`). With `profile`, the server's and the agent's stacks go
+    to `<profile>.txt` and `<profile>-agent.txt`."""
     url = _hook(server, "Waited", respond="wait", wait_s=60)
     agent = LocalAgent(server, root / "agent", "bench", max_jobs=args.agent_jobs, env={"HOME": str(root / "home")})
     agent.start()
     try:
         agent.wait_online(server.client)
-        result = asyncio.run(_calls(server, url, args.wait_calls, args.clients, None))
+        assert agent.process is not None
+        spy = _profile(server, Path(f"{profile}-agent.txt") if profile else None, agent.process.pid)
+        server_profile = Path(f"{profile}.txt") if profile else None
+        result = asyncio.run(_calls(server, url, args.wait_calls, args.clients, server_profile))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         result["completed_per_s"] = result["per_s"] * result["statuses"].get(200, 0) / result["calls"]
         result["agent_jobs"] = args.agent_jobs
         return result
@@ -284,7 +298,7 @@ def _table(results: list[dict[str, Any]]) -> None:
         f"\n{'database':<10} {'wait: done/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'answers':>16}   {'schedule p50/p99 ms'}"
     )
     for r in results:
-        if "wait" not in r:
+        if "wait" not in r or not r["schedule"]["fires"]:
             continue
         w, s = r["wait"], r["schedule"]
         print(
