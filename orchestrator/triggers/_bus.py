@@ -86,16 +86,25 @@ class EventBus:
         except asyncio.QueueFull:
             self.dropped += 1
 
-    async def wait_for_end(self, execution_id: uuid.UUID, timeout_s: float) -> bool:
+    async def wait_for_end(self, execution_id: uuid.UUID, timeout_s: float, *, new: bool = False) -> bool:
         """Whether the execution ended within `timeout_s` (heard here, or seen in the database
-        when another process stored its end)."""
+        when another process stored its end, looked for every second).
+
+        Args:
+            execution_id: the execution.
+            timeout_s: how long to wait.
+            new: the caller has just started it: its end is not looked for in the database before
+                the first second has passed (an end this process commits is heard here).
+        """
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(execution_id, []).append(future)
         deadline = time.monotonic() + timeout_s
+        look = not new
         try:
             while True:
-                if await self._ended(execution_id):
+                if look and await self._ended(execution_id):
                     return True
+                look = True
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False

@@ -1,9 +1,12 @@
 """What the server does with an agent's `job.finished`: once the stored journal ended the
-execution, the answer needs nothing from the database; before that, the row decides. And a
-`job.accepted` is not waited for: the journal batch behind it is stored in the same transaction."""
+execution, the answer needs nothing from the database; before that, the row decides. And the
+messages of a connection are handled without waiting for the ones before them: what arrives
+together is stored in one transaction, answered in order, a session checkpoint before the journal
+batch behind it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +28,7 @@ from shared.protocol import (
     JobFinished,
     JournalBatch,
     ServerConnection,
+    SessionCheckpoint,
     WireEvent,
     encode,
 )
@@ -203,3 +207,105 @@ async def test_an_agent_that_says_it_cannot_journal_gets_no_job_until_it_says_it
     assert session.link.free == 1
     assert session.hub.available() == [session.link]
     assert kicks  # the dispatcher is told: what waited may go to it now
+
+
+async def _second(app: FastAPI, session: AgentSession, org_id: uuid.UUID) -> uuid.UUID:
+    """Another execution of the same agent, held by the same connection."""
+    workflow = await make_workflow(app, org_id)
+    other = await make_execution(app, org_id, workflow, state=State.ASSIGNED, agent_id=session.link.agent_id)
+    session.link.hold(other, 1)
+    return other
+
+
+async def test_the_messages_read_together_are_stored_in_one_transaction_and_answered_in_order(
+    app: FastAPI, tenant: TenantFactory
+) -> None:
+    session, first, org_id = await _session(app, tenant)
+    second = await _second(app, session, org_id)
+    writer = app.state.agent_writer
+    batches, units = writer.batches, writer.units
+    sent: list[object] = []
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    frames = [
+        encode(JobAccepted(execution_id=str(first), attempt=1)),
+        encode(JobAccepted(execution_id=str(second), attempt=1)),
+        encode(_journal(second, range(1, 3))),
+        encode(_journal(first, range(1, 5))),
+        encode(JobFinished(execution_id=str(first), attempt=1, status="succeeded", last_seq=4)),
+        encode(_journal(second, range(3, 5), status="failed")),
+        encode(Heartbeat(sent_at=time.time())),
+    ]
+    with pytest.raises(WebSocketDisconnect):
+        await _serve(_Frames(frames), session, send)  # type: ignore[arg-type]
+    # One agent's messages were a transaction each when handled one after another.
+    assert (writer.batches - batches, writer.units - units) == (1, 5)
+    assert [getattr(reply, "type", None) for reply in sent] == [
+        "journal.ack",
+        "journal.ack",
+        "journal.ack",
+        "journal.ack",
+        "heartbeat.ack",
+    ]
+    assert _said(sent[:4]) == [
+        ("journal.ack", str(second), 2),
+        ("journal.ack", str(first), 4),
+        ("journal.ack", str(first), 4),  # the finished job, answered from the journal stored before it
+        ("journal.ack", str(second), 4),
+    ]
+    assert (await load(app, org_id, first)).state == State.SUCCEEDED.value
+    assert (await load(app, org_id, second)).state == State.FAILED.value
+    assert str(first) not in session.connection.assigned
+
+
+async def test_a_session_checkpoint_is_kept_before_the_journal_batch_behind_it(
+    app: FastAPI, tenant: TenantFactory
+) -> None:
+    session, execution_id, _ = await _session(app, tenant)
+    order: list[str] = []
+
+    class Slow:
+        async def put(self, _org: uuid.UUID, _execution: uuid.UUID, key: str, _state: Any) -> None:
+            await asyncio.sleep(0.05)  # the journal batch behind it must still wait for it
+            order.append(f"checkpoint {key}")
+
+        async def delete(self, _org: uuid.UUID, _execution: uuid.UUID) -> None:
+            order.append("deleted")
+
+    session.checkpoints = Slow()  # type: ignore[assignment]
+    on_journal = session.on_journal
+
+    async def journal(message: JournalBatch) -> list[object]:
+        order.append(f"journal {message.events[0].seq}")
+        return await on_journal(message)
+
+    session.on_journal = journal  # type: ignore[method-assign]
+
+    async def send(_message: object) -> None:
+        return None
+
+    frames = [
+        encode(_journal(execution_id, range(1, 3))),
+        encode(SessionCheckpoint(execution_id=str(execution_id), attempt=1, session="browser", state={"a": 1})),
+        encode(_journal(execution_id, range(3, 5))),
+    ]
+    with pytest.raises(WebSocketDisconnect):
+        await _serve(_Frames(frames), session, send)  # type: ignore[arg-type]
+    assert order == ["journal 1", "checkpoint browser", "journal 3", "deleted"]
+
+
+async def test_a_closed_connection_still_stores_what_was_read(app: FastAPI, tenant: TenantFactory) -> None:
+    session, execution_id, org_id = await _session(app, tenant)
+
+    async def gone(_message: object) -> None:
+        raise WebSocketDisconnect(1006)
+
+    frames = [
+        encode(JobAccepted(execution_id=str(execution_id), attempt=1)),
+        encode(_journal(execution_id, range(1, 5))),
+    ]
+    with pytest.raises(WebSocketDisconnect):
+        await _serve(_Frames(frames), session, gone)  # type: ignore[arg-type]
+    assert (await load(app, org_id, execution_id)).state == State.SUCCEEDED.value

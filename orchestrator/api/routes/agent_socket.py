@@ -258,7 +258,23 @@ def _disconnect_writes(app: Any) -> asyncio.Semaphore:
     return writes
 
 
+WINDOW = 128
+"""Messages of one connection being handled at once; the next frame is read once one is answered."""
+
+_AFTER_PREVIOUS = (JobFinished, SessionCheckpoint, ExecutionReport)
+"""Handled only once the connection's earlier messages about the same execution are: a
+`job.finished` answers from what the journal before it stored, a session checkpoint must be kept
+before the journal batch after it, a report is the execution's first word."""
+
+
 async def _serve(websocket: WebSocket, session: AgentSession, send: Any) -> None:
+    """Answer the connection's messages, in order, while handling many at once.
+
+    A message is handed to its handler as soon as it is read, without waiting for the ones before
+    it: the handlers of the messages that arrive together put their database work in the same
+    batch of the commit loop, which runs it in arrival order (`db/group_commit.py`). One agent
+    with many jobs sends a stream of journal batches; handled one after another, each was a
+    transaction of its own. The replies still go out in the order of the messages."""
     handlers: dict[type, Any] = {
         Heartbeat: session.on_heartbeat,
         JobAccepted: session.on_accepted,
@@ -269,38 +285,120 @@ async def _serve(websocket: WebSocket, session: AgentSession, send: Any) -> None
         SessionCheckpoint: session.on_checkpoint,
         ExecutionReport: session.on_report,
     }
-    # A `job.accepted` is not waited for before the next frame is read: the agent sends its first
-    # journal batch right behind it, and the two are then written in one batch of the commit loop
-    # (the execution's row read and written once). Every other message is answered in order,
-    # after the replies of the accepted ones before it.
-    accepted: deque[asyncio.Future[list[object]]] = deque()
-    try:
+    pipeline = _Pipeline(send)
+
+    async def read() -> None:
         while True:
             message = session.connection.receive(await _frame(websocket))
             handler = handlers.get(type(message))
             if handler is None:
                 raise UnexpectedMessage(message.type, "an agent message")
-            if isinstance(message, JobAccepted):
-                accepted.append(asyncio.ensure_future(handler(message)))
-                continue
-            if accepted:
-                handled = asyncio.ensure_future(handler(message))  # its work joins theirs
-                while accepted:
-                    for reply in await accepted.popleft():
-                        await send(reply)
-                replies = await handled
-            else:
-                replies = await handler(message)
-            for reply in replies:
-                await send(reply)
+            await pipeline.start(message, handler)
+
+    reader, answerer = asyncio.ensure_future(read()), asyncio.ensure_future(pipeline.answer())
+    try:
+        await asyncio.wait([reader, answerer], return_when=asyncio.FIRST_COMPLETED)
+        if not answerer.done():
+            # The agent went away (or broke the protocol): what it sent before is stored, and
+            # answered while the socket takes it, before the disconnection is dealt with.
+            await pipeline.settle(answerer)
+        if answerer.done() and not answerer.cancelled() and answerer.exception() is not None:
+            answerer.result()  # a handler's failure, or the socket's
+        reader.result()
     finally:
-        for future in accepted:  # their work is stored all the same; nobody is left to answer
+        for task in (reader, answerer):
+            task.cancel()
+        await asyncio.gather(reader, answerer, return_exceptions=True)
+        pipeline.abandon()
+
+
+class _Pipeline:
+    """The messages of one connection being handled, answered in the order they came.
+
+    Each handler starts at once, or after the earlier messages about the same execution when its
+    kind must (`_AFTER_PREVIOUS`) or when the message before it waits too (so a later message
+    never overtakes it)."""
+
+    def __init__(self, send: Any) -> None:
+        self.send = send
+        self.unanswered: deque[asyncio.Future[list[object]]] = deque()
+        self.arrived = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.room = asyncio.Semaphore(WINDOW)
+        self.last: dict[str, tuple[asyncio.Future[list[object]], bool]] = {}
+        """By execution: the future of its latest message, and whether that one waits for earlier ones."""
+
+    async def start(self, message: Any, handler: Any) -> None:
+        """Start handling `message` (waits while `WINDOW` messages are unanswered)."""
+        await self.room.acquire()
+        self.unanswered.append(self._handle(message, handler))
+        self.idle.clear()
+        self.arrived.set()
+
+    def _handle(self, message: Any, handler: Any) -> asyncio.Future[list[object]]:
+        execution_id: str | None = getattr(message, "execution_id", None)
+        if execution_id is None:
+            alone: asyncio.Future[list[object]] = asyncio.ensure_future(handler(message))
+            return alone
+        before = self.last.get(execution_id)
+        pending = before is not None and not before[0].done()
+        waits = isinstance(message, _AFTER_PREVIOUS) or (pending and before is not None and before[1])
+        if pending and waits and before is not None:
+            future = asyncio.ensure_future(_after(before[0], handler, message))
+        else:
+            future = asyncio.ensure_future(handler(message))
+        self.last[execution_id] = (future, waits)
+        future.add_done_callback(lambda done: self._forget(execution_id, done))
+        return future
+
+    def _forget(self, execution_id: str, future: asyncio.Future[list[object]]) -> None:
+        if execution_id in self.last and self.last[execution_id][0] is future:
+            del self.last[execution_id]
+
+    async def answer(self) -> None:
+        """Send each message's replies once it and every message before it are handled."""
+        while True:
+            while not self.unanswered:
+                self.arrived.clear()
+                await self.arrived.wait()
+            head = self.unanswered[0]
+            if not head.done():  # `wait` takes a turn of the loop even for a done future
+                await asyncio.wait([head])  # not `await head`: the connection's end must not cancel it
+            for reply in head.result():
+                await self.send(reply)
+            self.unanswered.popleft()
+            self.room.release()
+            if not self.unanswered:
+                self.idle.set()
+
+    async def settle(self, answerer: asyncio.Future[None]) -> None:
+        """Wait until every message read is handled, and answered unless `answerer` fails."""
+        handling = [future for future in self.unanswered if not future.done()]
+        if handling:
+            await asyncio.wait(handling)
+        answered: asyncio.Future[Any] = asyncio.ensure_future(self.idle.wait())
+        try:
+            await asyncio.wait([answered, answerer], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            answered.cancel()
+
+    def abandon(self) -> None:
+        """The connection ended: what is still being handled is stored all the same, unanswered."""
+        for future in self.unanswered:
             future.add_done_callback(_retrieved)
+        self.unanswered.clear()
+
+
+async def _after(before: asyncio.Future[list[object]], handler: Any, message: Any) -> list[object]:
+    await asyncio.wait([before])  # its failure is reported in its own turn
+    result: list[object] = await handler(message)
+    return result
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
-        log.warning("a job.accepted of a closed connection was not stored: %s", future.exception())
+        log.warning("a message of a closed connection was not stored: %s", future.exception())
 
 
 async def _refuse(websocket: WebSocket, code: int, error: str, message: str) -> None:

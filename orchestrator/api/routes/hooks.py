@@ -187,16 +187,18 @@ async def _answer(request: Request, config: WebhookConfig, fired: Fired) -> Resp
     if config.respond == "accepted":
         return _json(accepted, 202)
     bus: EventBus = started(request.app, "trigger_bus")
-    if not await bus.wait_for_end(fired.execution_id, config.wait_s):
+    if not await bus.wait_for_end(fired.execution_id, config.wait_s, new=fired.new):
         return _json(accepted, 202)
     session = request.app.state.db.sessions()
     try:
-        execution = await session.get(Execution, fired.execution_id)
-        assert execution is not None
-        outputs: Any = execution.outputs
+        # Two columns, not the ORM object: its every column read and tracked cost more than the call.
+        ended = (
+            await session.execute(select(Execution.state, Execution.outputs).where(Execution.id == fired.execution_id))
+        ).one()
+        outputs: Any = ended.outputs
         if config.respond == "node":
             outputs = await _node_output(session, fired.execution_id, config.node or "")
-        return _json(HookAccepted(**{**accepted.model_dump(), "state": execution.state, "outputs": outputs}), 200)
+        return _json(HookAccepted(**{**accepted.model_dump(), "state": ended.state, "outputs": outputs}), 200)
     finally:
         await release(session)
 
