@@ -12,10 +12,15 @@ Each database gets a fresh data dir (PostgreSQL: a throwaway server from `tests/
    `Idempotency-Key`, so every call takes the keyed path) as fast as they are answered. Calls/s from
    the first to the last answer; latency per call (p50, p99). Every answer must be a 202; the stored
    executions are then counted through the API.
-2. Schedule lateness: a schedule trigger every second (`overlap: allow`) for `--schedule-s`; for each
+2. Completed (wait mode): a webhook with `respond: wait` on the same flow, one real `rpa agent
+   --max-jobs --agent-jobs`; each call is answered once the agent ran the flow (200 with its
+   outputs). Calls/s, p50/p99, and the CPU per completed call of the server and of the agent.
+3. Schedule lateness: a schedule trigger every second (`overlap: allow`) for `--schedule-s`; for each
    execution it started, `created_at` (queued) minus its due time (the event key).
 
-No agent runs: executions stay queued, which is what the webhook's 202 promises. The peer, n8n,
+In the accepted part no agent runs: executions stay queued, which is what the webhook's 202
+promises. `--baseline REF` runs both webhook parts on commit REF's orchestrator too, in the same
+run (the agent is this tree's). The peer, n8n,
 needs Docker or a Node install this machine does not have (see bench/README.md for its published
 figure).
 """
@@ -229,8 +234,8 @@ def run(database: str, args: argparse.Namespace, code: Path | None = None) -> di
             "total"
         ]
         result: dict[str, Any] = {"database": database, "code": label, "accepted": accepted}
+        result["wait"] = _wait_mode(server, root, args, args.profile and f"{args.profile}-{database}-wait-{label}")
         if code is None:
-            result["wait"] = _wait_mode(server, root, args, args.profile and f"{args.profile}-{database}-wait")
             result["schedule"] = _schedule(server, args)
         return result
     finally:
@@ -295,21 +300,31 @@ def _table(results: list[dict[str, Any]]) -> None:
             f"{a['server_cores']:>6.2f} {a['stored']:>7}"
         )
     print(
-        f"\n{'database':<10} {'wait: done/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'answers':>16}   {'schedule p50/p99 ms'}"
+        f"\n{'database':<10} {'code':<9} {'wait: done/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'cores srv/agent':>16} "
+        f"{'CPU ms/call srv/agent':>22} {'answers':>16}"
     )
     for r in results:
-        if "wait" not in r or not r["schedule"]["fires"]:
-            continue
-        w, s = r["wait"], r["schedule"]
+        w = r["wait"]
+        per_call = [1000 * w[f"{who}_cores"] / w["completed_per_s"] for who in ("server", "agent")]
         print(
-            f"{r['database']:<10} {w['completed_per_s']:>12.0f} {w['p50_ms']:>7.1f} {w['p99_ms']:>7.1f} "
-            f"{w['server_cores']:>7.2f}/{w['agent_cores']:<7.2f} "
-            f"{json.dumps(w['statuses']):>16}   {s['p50_ms']:.1f} / {s['p99_ms']:.1f} ({s['fires']} fires)"
+            f"{r['database']:<10} {r['code']:<9} {w['completed_per_s']:>12.0f} {w['p50_ms']:>7.1f} {w['p99_ms']:>7.1f} "
+            f"{w['server_cores']:>8.2f}/{w['agent_cores']:<7.2f} {per_call[0]:>13.2f}/{per_call[1]:<8.2f} "
+            f"{json.dumps(w['statuses']):>16}"
         )
+    for r in results:
+        if "schedule" in r and r["schedule"]["fires"]:
+            s = r["schedule"]
+            late = f"{s['p50_ms']:.1f} / {s['p99_ms']:.1f} ms"
+            print(f"{r['database']}: schedule lateness p50 / p99 {late} ({s['fires']} fires)")
     for database in dict.fromkeys(r["database"] for r in results):
-        pair = {r["code"]: r["accepted"]["per_s"] for r in results if r["database"] == database}
+        pair = {r["code"]: r for r in results if r["database"] == database}
         if len(pair) == 2:
-            print(f"{database}: current / baseline accepted calls/s = {pair['current'] / pair['baseline']:.2f}x")
+            now, before = pair["current"], pair["baseline"]
+            print(
+                f"{database}: current / baseline: accepted calls/s "
+                f"{now['accepted']['per_s'] / before['accepted']['per_s']:.2f}x, wait-mode completed/s "
+                f"{now['wait']['completed_per_s'] / before['wait']['completed_per_s']:.2f}x"
+            )
     best = max(r["accepted"]["per_s"] for r in results if r["code"] == "current")
     print(f"peer: n8n's published {PEER:.0f} executions/s (2 vCPU; 14-22/s on this machine kind): {best / PEER:.1f}x")
 
@@ -325,7 +340,9 @@ def main() -> None:
     parser.add_argument("--wait-calls", type=int, default=1000, help="calls in wait mode")
     parser.add_argument("--agent-jobs", type=int, default=32, help="the agent's --max-jobs in wait mode")
     parser.add_argument("--schedule-s", type=float, default=15)
-    parser.add_argument("--baseline", metavar="REF", help="also run the accepted calls on commit REF's orchestrator")
+    parser.add_argument(
+        "--baseline", metavar="REF", help="also run the webhook calls (both modes) on commit REF's orchestrator"
+    )
     parser.add_argument(
         "--profile", help="py-spy the server during the calls: collapsed stacks to PROFILE-<db>-<code>.txt"
     )
