@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from orchestrator.db.base import new_id, utcnow
 from orchestrator.db.session import defer_insert
 from orchestrator.errors import Conflict
-from orchestrator.models.execution_records import AnyExecution
+from orchestrator.models.execution_records import AnyExecution, ExecutionRecord
 from orchestrator.models.executions import ExecutionTransition
 from orchestrator.services.audit import Actor
 from shared.states import HELD_STATES, TERMINAL_STATES, ExecutionStatus
@@ -196,8 +196,11 @@ class Recorded:
 
 _HISTORY = cast(Table, ExecutionTransition.__table__)
 
-Listener = Callable[[uuid.UUID, uuid.UUID, str], None]
-"""Told `(execution_id, org_id, state)` once a move to a state in `ANNOUNCED` is committed."""
+Listener = Callable[[uuid.UUID, uuid.UUID, str, Any], None]
+"""Told `(execution_id, org_id, state, outputs)` once a move to a state in `ANNOUNCED` is
+committed; `outputs` is what the end stored, or `UNKNOWN` (not an end, or not in hand)."""
+UNKNOWN: Any = object()
+"""The outputs of an announced move that the mover did not have in hand."""
 LISTENERS: list[Listener] = []
 """Who hears of executions that started or ended (the trigger framework's event bus registers
 here: this layer may not import it). Called after the commit, never for a rolled-back move; a
@@ -248,8 +251,19 @@ async def transition(
     row = _history(execution, source, rule.target, reason or rule.why, actor, now)
     defer_insert(session, _HISTORY, row)
     if LISTENERS and rule.target in ANNOUNCED and rule.name != "resume":
-        session.sync_session.info.setdefault(_NEWS, []).append((execution.id, execution.org_id, rule.target.value))
+        outputs = _outputs_in_hand(execution) if rule.target in TERMINAL_STATES else UNKNOWN
+        session.sync_session.info.setdefault(_NEWS, []).append(
+            (execution.id, execution.org_id, rule.target.value, outputs)
+        )
     return Recorded(row["seq"], source.value, rule.target.value, row["reason"], actor.id, actor.name, now)
+
+
+def _outputs_in_hand(execution: AnyExecution) -> Any:
+    """The execution's outputs if they were read or set (the journal's end sets them just before
+    its move): never a query (an ORM attribute not loaded would load)."""
+    if isinstance(execution, ExecutionRecord):
+        return getattr(execution, "outputs", UNKNOWN)
+    return execution.__dict__.get("outputs", UNKNOWN)
 
 
 def enter(execution: AnyExecution, state: State, *, reason: str, actor: Actor) -> dict[str, Any]:

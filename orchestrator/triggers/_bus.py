@@ -46,6 +46,15 @@ in another process is heard of within this)."""
 
 
 @dataclass(frozen=True)
+class Ended:
+    """How an execution ended: its state, and its outputs when the end was heard with them
+    (`execution_states.UNKNOWN` otherwise: read them from the database)."""
+
+    state: str
+    outputs: Any
+
+
+@dataclass(frozen=True)
 class Published:
     """What one event started, per trigger."""
 
@@ -62,7 +71,7 @@ class EventBus:
         self.firer = firer
         self._news: asyncio.Queue[tuple[uuid.UUID, uuid.UUID, str]] = asyncio.Queue(QUEUE_SIZE)
         self._presence: asyncio.Queue[tuple[uuid.UUID, uuid.UUID, str, bool]] = asyncio.Queue(QUEUE_SIZE)
-        self._waiters: dict[uuid.UUID, list[asyncio.Future[str]]] = {}
+        self._waiters: dict[uuid.UUID, list[asyncio.Future[Ended]]] = {}
         self._listening: tuple[float, frozenset[uuid.UUID]] = (0.0, frozenset())
         self._task: asyncio.Task[None] | None = None
         self._agents: asyncio.Task[None] | None = None
@@ -70,10 +79,12 @@ class EventBus:
 
     # -- news of executions (called on the committing task: queue only) -----------------------
 
-    def announce(self, execution_id: uuid.UUID, org_id: uuid.UUID, state: str) -> None:
+    def announce(
+        self, execution_id: uuid.UUID, org_id: uuid.UUID, state: str, outputs: Any = execution_states.UNKNOWN
+    ) -> None:
         for waiter in self._waiters.pop(execution_id, ()) if state != "running" else ():
             if not waiter.done():
-                waiter.set_result(state)
+                waiter.set_result(Ended(state, outputs))
         try:
             self._news.put_nowait((execution_id, org_id, state))
         except asyncio.QueueFull:
@@ -86,9 +97,9 @@ class EventBus:
         except asyncio.QueueFull:
             self.dropped += 1
 
-    async def wait_for_end(self, execution_id: uuid.UUID, timeout_s: float, *, new: bool = False) -> bool:
-        """Whether the execution ended within `timeout_s` (heard here, or seen in the database
-        when another process stored its end, looked for every second).
+    async def wait_for_end(self, execution_id: uuid.UUID, timeout_s: float, *, new: bool = False) -> Ended | None:
+        """How the execution ended, if it did within `timeout_s` (heard here, or seen in the
+        database when another process stored its end, looked for every second).
 
         Args:
             execution_id: the execution.
@@ -96,21 +107,22 @@ class EventBus:
             new: the caller has just started it: its end is not looked for in the database before
                 the first second has passed (an end this process commits is heard here).
         """
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Ended] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(execution_id, []).append(future)
         deadline = time.monotonic() + timeout_s
         look = not new
         try:
             while True:
-                if look and await self._ended(execution_id):
-                    return True
+                if look:
+                    state = await self._ended(execution_id)
+                    if state is not None:
+                        return Ended(state, execution_states.UNKNOWN)
                 look = True
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return False
+                    return None
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(future), min(left, 1.0))
-                    return True
+                    return await asyncio.wait_for(asyncio.shield(future), min(left, 1.0))
         finally:
             waiters = self._waiters.get(execution_id)
             if waiters is not None and future in waiters:
@@ -118,13 +130,14 @@ class EventBus:
                 if not waiters:
                     del self._waiters[execution_id]
 
-    async def _ended(self, execution_id: uuid.UUID) -> bool:
+    async def _ended(self, execution_id: uuid.UUID) -> str | None:
+        """The execution's state if it ended."""
         session = self.db.sessions()
         try:
             state = await session.scalar(select(Execution.state).where(Execution.id == execution_id))
         finally:
             await release(session)
-        return state is not None and state in execution_states.TERMINAL
+        return state if state is not None and state in execution_states.TERMINAL else None
 
     # -- publishing ----------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from orchestrator.models.executions import Execution, ExecutionEvent
 from orchestrator.models.triggers import Trigger
 from orchestrator.security.principal import ip_allowed
 from orchestrator.services import start_keys
+from orchestrator.services.execution_states import UNKNOWN
 from orchestrator.triggers import EventBus, Fired, Firer, TriggerSpec, VaultKeys, WebhookConfig, verify
 from orchestrator.triggers._fire import note_error
 from orchestrator.triggers._hook_cache import HookCache
@@ -187,20 +188,20 @@ async def _answer(request: Request, config: WebhookConfig, fired: Fired) -> Resp
     if config.respond == "accepted":
         return _json(accepted, 202)
     bus: EventBus = started(request.app, "trigger_bus")
-    if not await bus.wait_for_end(fired.execution_id, config.wait_s, new=fired.new):
+    ended = await bus.wait_for_end(fired.execution_id, config.wait_s, new=fired.new)
+    if ended is None:
         return _json(accepted, 202)
-    session = request.app.state.db.sessions()
-    try:
-        # Two columns, not the ORM object: its every column read and tracked cost more than the call.
-        ended = (
-            await session.execute(select(Execution.state, Execution.outputs).where(Execution.id == fired.execution_id))
-        ).one()
-        outputs: Any = ended.outputs
-        if config.respond == "node":
-            outputs = await _node_output(session, fired.execution_id, config.node or "")
-        return _json(HookAccepted(**{**accepted.model_dump(), "state": ended.state, "outputs": outputs}), 200)
-    finally:
-        await release(session)
+    state, outputs = ended.state, ended.outputs
+    if config.respond == "node" or outputs is UNKNOWN:
+        session = request.app.state.db.sessions()
+        try:
+            if config.respond == "node":
+                outputs = await _node_output(session, fired.execution_id, config.node or "")
+            elif outputs is UNKNOWN:  # the end was seen in the database, or stored without them in hand
+                outputs = await session.scalar(select(Execution.outputs).where(Execution.id == fired.execution_id))
+        finally:
+            await release(session)
+    return _json(HookAccepted(**{**accepted.model_dump(), "state": state, "outputs": outputs}), 200)
 
 
 async def _node_output(session: Any, execution_id: uuid.UUID, node: str) -> Any:

@@ -166,7 +166,8 @@ async def test_wait_mode_answers_the_outputs_once_the_execution_ends(
     trigger = await create(client, owner.headers, workflow_id, "webhook", config={"respond": "wait", "wait_s": 10})
     quick = await create(client, owner.headers, workflow_id, "webhook", config={"respond": "wait", "wait_s": 0.2})
 
-    call = asyncio.create_task(client.post(trigger["url"], json={"customer": "ACME"}))
+    key = {"Idempotency-Key": "order-1"}
+    call = asyncio.create_task(client.post(trigger["url"], json={"customer": "ACME"}, headers=key))
 
     async def agent() -> None:  # an in-process agent: runs what is queued and reports outputs
         while True:
@@ -181,6 +182,11 @@ async def test_wait_mode_answers_the_outputs_once_the_execution_ends(
     assert answer.status_code == 200, answer.text
     assert answer.json()["state"] == "succeeded"
     assert answer.json()["outputs"] == {"total": 42}
+    # The same call again: its execution ended before the call; state and outputs come from the database.
+    again = await client.post(trigger["url"], json={"customer": "ACME"}, headers=key)
+    assert again.status_code == 200, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (again.json()["execution_id"], again.json()["outputs"]) == (answer.json()["execution_id"], {"total": 42})
 
     late = await client.post(quick["url"], json={"customer": "Slow"})
     assert late.status_code == 202
