@@ -18,6 +18,7 @@ key material.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -58,9 +59,10 @@ class AuditKey:
     def of(cls, master: MasterKey) -> AuditKey:
         return cls(_derive(master, _HMAC_INFO), _derive(master, _SIGNING_INFO))
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
-        """What entries sealed with this key record (reveals nothing usable about it)."""
+        """What entries sealed with this key record (reveals nothing usable about it); every audit
+        entry names it, so it is computed once."""
         return fingerprint(self.mac_key, b"rpa-audit/key-id")
 
     def seal(self, content: bytes) -> str:

@@ -205,7 +205,8 @@ class Pending:
 async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> list[dict[str, Any]]:
     """Append entries in order, each chain's head advanced once for all of its entries (one
     INSERT for all); returns the stored rows' values."""
-    keys = audit_keys.active()
+    key = audit_keys.active().current
+    key_id = key.key_id
     chains: dict[str, list[Pending]] = {}
     for pending in entries:
         chains.setdefault(chain_of(pending.org_id), []).append(pending)
@@ -229,9 +230,9 @@ async def record_many(session: AsyncSession, entries: Sequence[Pending]) -> list
                 "summary": _normalise(pending.summary),
                 "created_at": utcnow(),
                 "prev_hash": prev,
-                "key_id": keys.current.key_id,
+                "key_id": key_id,
             }
-            row["hash"] = prev = keys.current.seal(_content(SimpleNamespace(**row), keyed=True))
+            row["hash"] = prev = key.seal(_content(SimpleNamespace(**row), keyed=True))
             rows.append(row)
         await session.execute(_SET_HASH, {"_chain": chain, "_hash": prev})
     if rows:
