@@ -12,9 +12,10 @@ Each database gets a fresh data dir (PostgreSQL: a throwaway server from `tests/
    `Idempotency-Key`, so every call takes the keyed path) as fast as they are answered. Calls/s from
    the first to the last answer; latency per call (p50, p99). Every answer must be a 202; the stored
    executions are then counted through the API.
-2. Completed (wait mode): a webhook with `respond: wait` on the same flow, one real `rpa agent
-   --max-jobs --agent-jobs`; each call is answered once the agent ran the flow (200 with its
-   outputs). Calls/s, p50/p99, and the CPU per completed call of the server and of the agent.
+2. Completed (wait mode): a webhook with `respond: wait` on the same flow, `--wait-clients`
+   connections and one real `rpa agent --max-jobs --agent-jobs`; each call is answered once the
+   agent ran the flow (200 with its outputs): a connection has one run in flight at a time.
+   Calls/s, p50/p99, and the CPU per completed call of the server and of the agent.
 3. Schedule lateness: a schedule trigger every second (`overlap: allow`) for `--schedule-s`; for each
    execution it started, `created_at` (queued) minus its due time (the event key).
 
@@ -256,7 +257,7 @@ def _wait_mode(server: LocalOrchestrator, root: Path, args: argparse.Namespace, 
         assert agent.process is not None
         spy = _profile(server, Path(f"{profile}-agent.txt") if profile else None, agent.process.pid)
         server_profile = Path(f"{profile}.txt") if profile else None
-        result = asyncio.run(_calls(server, url, args.wait_calls, args.clients, server_profile))
+        result = asyncio.run(_calls(server, url, args.wait_calls, args.wait_clients, server_profile))
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
@@ -338,7 +339,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--wait-calls", type=int, default=1000, help="calls in wait mode")
-    parser.add_argument("--agent-jobs", type=int, default=32, help="the agent's --max-jobs in wait mode")
+    parser.add_argument(
+        "--wait-clients", type=int, default=96, help="connections in wait mode (each waits for its run)"
+    )
+    parser.add_argument("--agent-jobs", type=int, default=96, help="the agent's --max-jobs in wait mode")
     parser.add_argument("--schedule-s", type=float, default=15)
     parser.add_argument(
         "--baseline", metavar="REF", help="also run the webhook calls (both modes) on commit REF's orchestrator"
