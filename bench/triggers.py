@@ -21,9 +21,9 @@ Each database gets a fresh data dir (PostgreSQL: a throwaway server from `tests/
 
 In the accepted part no agent runs: executions stay queued, which is what the webhook's 202
 promises. `--baseline REF` runs both webhook parts on commit REF's orchestrator too, in the same
-run (the agent is this tree's). The peer, n8n,
-needs Docker or a Node install this machine does not have (see bench/README.md for its published
-figure).
+run (the agent is this tree's). The peer, n8n: with `--n8n`, after our part, the same calls on
+n8n 1.x (installed with npm the first time; see `bench/_n8n.py`), in its 202-like and wait-like
+webhook modes, side by side with ours and the ratios.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import _n8n  # noqa: E402
 from _dispatch_load import RawHttp, post_request  # noqa: E402  (bench/ is on sys.path)
 
 from cli.supervise import LocalAgent, LocalOrchestrator  # noqa: E402
@@ -350,6 +351,7 @@ def main() -> None:
     parser.add_argument(
         "--profile", help="py-spy the server during the calls: collapsed stacks to PROFILE-<db>-<code>.txt"
     )
+    parser.add_argument("--n8n", action="store_true", help="also run the peer, n8n (bench/_n8n.py), in this run")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "triggers.json"))
     args = parser.parse_args()
     baseline = _source_of(args.baseline) if args.baseline else None
@@ -358,10 +360,15 @@ def main() -> None:
         if baseline is not None:
             results.append(run(database, args, baseline))
         results.append(run(database, args))
+    n8n = _n8n.run(args, _calls) if args.n8n else None
     _table(results)
+    if n8n is not None:
+        _n8n.report(results, n8n)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(
-        json.dumps({"results": results, "baseline": args.baseline, "peer_n8n_per_s": PEER}, indent=2, default=str)
+        json.dumps(
+            {"results": results, "baseline": args.baseline, "peer_n8n_per_s": PEER, "n8n": n8n}, indent=2, default=str
+        )
     )
 
 
