@@ -6,7 +6,9 @@ runs, so a node of a loaded flow is validated once for as long as the flow objec
 execution, loop iteration and retry of it gets that one model (steps treat params as
 read-only, `shared/CONTRACTS.md`). An engine that runs a flow built another way (the agent
 validates the job's document with `Flow.model_validate`) pays the validation once per node and
-flow object, at the node's first run.
+flow object, at the node's first run. So a params model's validators and defaults must depend
+on the params alone, not on the clock or the machine (the built-in steps' do): the model may be
+built when the flow is loaded, long before the node runs.
 
 `Node` is a pydantic model: not hashable, and a private attribute would take part in `==`.
 The table is keyed by the node's identity instead, with a weak reference that drops the entry
