@@ -39,6 +39,7 @@ from shared.engine._state import ExecutionState, NodeResult
 from shared.errors import StepError, StepTimeout
 from shared.expressions import ExpressionError, SecretMasker, SecretsNamespace, compile_value
 from shared.flow import Graph, Node
+from shared.flow._params import keep_params, kept_params
 from shared.steps import Output, Route, StepContext, StepDefinition, StepRegistry
 from shared.steps._api import ExecutionResources, _reset_context, _set_context
 
@@ -135,9 +136,6 @@ class Execution:
         self._restarted: set[str] = set()
         """Scopes restarted in this run (`_restart.py`: once per scope per run)."""
         self._compiled: dict[Hashable, Callable[[Mapping[str, Any]], Any]] = {}
-        self._static_params: dict[int, tuple[Node, StepDefinition, Any]] = {}
-        """Validated params of nodes whose params hold no expression, by node id (`params`). The
-        entry holds the node, so its id cannot be reused by another node during the execution."""
         self._async_stop = threading.Event()
         """The cancel event every async step shares: only `cancel` sets it (a thread gets its own)."""
 
@@ -484,13 +482,14 @@ class Execution:
         """Render and validate a node's params; a problem is a non-retryable StepError.
 
         Params without an expression render to themselves (`compile_value`), so they validate
-        to the same model on every attempt and iteration: that model is kept for the node and
-        given to each of its instances (steps treat params as read-only). Only successes are
-        kept; params with an expression are rendered and validated every time.
+        to the same model on every attempt, iteration and execution: that model is kept with
+        the node (`shared.flow._params`; `load_flow` keeps the one its check built) and given
+        to each of its instances (steps treat params as read-only). Only successes are kept;
+        params with an expression are rendered and validated every time.
         """
-        cached = self._static_params.get(id(node))
-        if cached is not None and cached[0] is node and cached[1] is definition:
-            return cached[2]
+        kept = kept_params(node, definition.params)
+        if kept is not None:
+            return kept
         try:
             raw = self.render((id(node), "params"), node.params, frame)
         except ExpressionError as err:
@@ -501,7 +500,7 @@ class Execution:
             problems = "; ".join(f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
             raise StepError(f"invalid params: {problems}", kind="validation", retryable=False) from None
         if raw is node.params:  # no expression anywhere in them
-            self._static_params[id(node)] = (node, definition, model)
+            keep_params(node, definition.params, model)
         return model
 
     def succeed(self, node: Node, path: str, frame: Frame, result: Any, attempt: int) -> str:

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from shared.errors import FlowInvalidError, FlowLoadError
-from shared.flow._model import Flow
+from shared.flow._model import Flow, Graph
+from shared.flow._params import keep_params
 
 if TYPE_CHECKING:
+    from shared.flow._validate import ParamsModels
     from shared.steps import StepRegistry
 
 
@@ -86,10 +88,27 @@ def load_flow(source: str | Path | dict[str, Any], *, registry: StepRegistry | N
         FlowLoadError: unreadable or unparsable file.
         FlowInvalidError: every problem the validator found.
     """
-    from shared.flow._validate import validate_document
+    from shared.flow._validate import check_document
 
     document = source if isinstance(source, dict) else read_document(source)
-    problems = validate_document(document, registry)
-    if problems:
-        raise FlowInvalidError(problems)
-    return Flow.model_validate(document)
+    checked = check_document(document, registry)
+    if checked.problems:
+        raise FlowInvalidError(checked.problems)
+    flow = checked.flow if checked.flow is not None else Flow.model_validate(document)
+    _keep_checked_params(flow, checked.params)
+    return flow
+
+
+def _keep_checked_params(flow: Flow, models: ParamsModels) -> None:
+    """Hand the params models the check built to the engine (`_params.py`), node by node."""
+    if not models:
+        return
+    stack: list[tuple[Graph, tuple[str | int, ...]]] = [(flow, ())]
+    while stack:  # no recursion: nesting depth is the document's to choose
+        graph, parts = stack.pop()
+        for index, node in enumerate(graph.nodes):
+            here = (*parts, "nodes", index)
+            found = models.get(here)
+            if found is not None:
+                keep_params(node, *found)
+            stack.extend((body, (*here, name)) for name, body in node.graphs().items())

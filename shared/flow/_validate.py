@@ -65,13 +65,34 @@ def validate_flow(flow: Flow, registry: StepRegistry | None = None) -> list[Prob
 
 def validate_document(document: Any, registry: StepRegistry | None = None) -> list[Problem]:
     """Every problem of a parsed flow document, in document order; empty when valid."""
+    return check_document(document, registry).problems
+
+
+ParamsModels = dict[tuple[str | int, ...], tuple[type, Any]]
+"""A node's path in the document (`("nodes", 2, "body", "nodes", 0)`) -> (its step's params
+model class, that class's validation of the node's params)."""
+
+
+@dataclass(slots=True)
+class Checked:
+    """What one validation of a document found and built (`load_flow` keeps the last two)."""
+
+    problems: list[Problem]
+    flow: Flow | None
+    """The document as a `Flow`, when its shape is right."""
+    params: ParamsModels
+    """The params models of nodes whose params hold no expression and validated."""
+
+
+def check_document(document: Any, registry: StepRegistry | None = None) -> Checked:
+    """Validate a parsed flow document; see `validate_document`."""
     if registry is None:
         from shared.steps import StepRegistry
 
         registry = StepRegistry.default()
     if not isinstance(document, dict):
-        return [Problem("$", f"a flow is a JSON object, not {_kind(document)}", "schema")]
-    problems = _shape_problems(document)
+        return Checked([Problem("$", f"a flow is a JSON object, not {_kind(document)}", "schema")], None, {})
+    problems, flow = _shape_problems(document)
     checker = _Checker(registry)
     checker.check_document(document)
     seen = {(p.path, p.message) for p in problems}
@@ -81,7 +102,7 @@ def validate_document(document: Any, registry: StepRegistry | None = None) -> li
         for use in asset_uses(document, registry)
         if use.problem is not None
     )
-    return problems
+    return Checked(problems, flow, checker.params_models)
 
 
 def missing_assets(document: Any, registry: StepRegistry, folder: Path) -> list[Problem]:
@@ -127,13 +148,13 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def _shape_problems(document: dict[str, Any]) -> list[Problem]:
+def _shape_problems(document: dict[str, Any]) -> tuple[list[Problem], Flow | None]:
     if document.get("schema") != SCHEMA_TAG:
         found = document.get("schema")
         what = "is missing" if found is None else f"is {found!r}"
-        return [Problem("$.schema", f'the schema tag {what}; expected "{SCHEMA_TAG}"', "schema")]
+        return [Problem("$.schema", f'the schema tag {what}; expected "{SCHEMA_TAG}"', "schema")], None
     try:
-        Flow.model_validate(document)
+        flow = Flow.model_validate(document)
     except ValidationError as err:
         problems = []
         for error in err.errors():
@@ -148,8 +169,8 @@ def _shape_problems(document: dict[str, Any]) -> list[Problem]:
             else:
                 message = error["msg"].removeprefix("Value error, ")
             problems.append(Problem(json_path(loc), message, "schema"))
-        return problems
-    return []
+        return problems, None
+    return [], flow
 
 
 class _Checker:
@@ -158,6 +179,7 @@ class _Checker:
         self.shape = GraphShape(registry)
         self.problems: list[Problem] = []
         self.ids: dict[str, str] = {}
+        self.params_models: ParamsModels = {}
 
     def add(self, parts: Iterable[str | int], message: str, code: str) -> None:
         self.problems.append(Problem(json_path(parts), message, code))
@@ -256,27 +278,40 @@ class _Checker:
                     )
         static = {key: value for key, value in params.items() if key not in templated and key in fields}
         try:
-            definition.params.model_validate(static)
+            model = definition.params.model_validate(static)
         except ValidationError as err:
-            reported: dict[tuple[str | int, ...], list[str]] = {}
-            for error in err.errors():
-                if error["type"] == "missing":
-                    missing = tuple(error["loc"])
-                    if missing and missing[0] not in templated:
-                        self.add(
-                            (*parts, "params", *missing),
-                            f"{definition.name} needs param '{missing[-1]}'",
-                            "missing_param",
-                        )
-                    continue
-                loc = _trim_loc(error["loc"], static)
-                if not loc or loc[0] in templated or error["type"] == "extra_forbidden":
-                    continue
-                reported.setdefault(loc, []).append(error["msg"].removeprefix("Value error, "))
-            for loc, messages in reported.items():
-                value = _value_at(static, loc)
-                message = " or ".join(dict.fromkeys(messages))
-                self.add((*parts, "params", *loc), f"{message} (got {_shown(value)})", "invalid_param")
+            self.report_params(parts, definition, static, templated, err)
+            return
+        if len(static) == len(params):  # no expression, no key left out: the run's own model
+            self.params_models[parts] = (definition.params, model)
+
+    def report_params(
+        self,
+        parts: tuple[str | int, ...],
+        definition: StepDefinition,
+        static: dict[str, Any],
+        templated: set[str],
+        err: ValidationError,
+    ) -> None:
+        reported: dict[tuple[str | int, ...], list[str]] = {}
+        for error in err.errors():
+            if error["type"] == "missing":
+                missing = tuple(error["loc"])
+                if missing and missing[0] not in templated:
+                    self.add(
+                        (*parts, "params", *missing),
+                        f"{definition.name} needs param '{missing[-1]}'",
+                        "missing_param",
+                    )
+                continue
+            loc = _trim_loc(error["loc"], static)
+            if not loc or loc[0] in templated or error["type"] == "extra_forbidden":
+                continue
+            reported.setdefault(loc, []).append(error["msg"].removeprefix("Value error, "))
+        for loc, messages in reported.items():
+            value = _value_at(static, loc)
+            message = " or ".join(dict.fromkeys(messages))
+            self.add((*parts, "params", *loc), f"{message} (got {_shown(value)})", "invalid_param")
 
     def check_edges(  # noqa: C901
         self,

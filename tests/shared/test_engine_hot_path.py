@@ -1,6 +1,7 @@
 """The engine's per-node shortcuts keep what a run does and journals: params without an
-expression are validated once per node, params with one on every instance; async steps share
-one cancel event per execution; outputs are still masked when the execution knows a secret."""
+expression are validated once per node of a loaded flow (by `load_flow`, or at the node's first
+run) for every execution, params with one on every instance; async steps share one cancel event
+per execution; outputs are still masked when the execution knows a secret."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.engine import Engine, MemoryJournal
-from shared.flow import load_flow
+from shared.flow import Flow, load_flow
 from shared.steps import StepRegistry, context, step
 from shared.steps.builtin import BUILTIN_STEPS
 from tests.shared.conftest import flow_document
@@ -92,7 +93,9 @@ def received(path_prefix: str = "") -> list[Any]:
     return [params for path, params in SEEN.get("params", []) if path.startswith(path_prefix)]
 
 
-async def test_a_node_without_expressions_validates_its_params_once_for_every_iteration(hot_registry, tmp_path):
+async def test_a_node_without_expressions_runs_every_iteration_with_the_model_load_flow_validated(
+    hot_registry, tmp_path
+):
     loop = {
         "id": "loop",
         "type": "control.foreach",
@@ -106,9 +109,88 @@ async def test_a_node_without_expressions_validates_its_params_once_for_every_it
     models = received()
     assert len(models) == 4
     assert all(model is models[0] for model in models)
-    assert SEEN["validations"] == 1
+    assert SEEN["validations"] == 0  # load_flow's check built the model the run uses
     outputs = [e.data["output"] for e in events if e.type == "node.succeeded" and e.path.endswith("/s")]
     assert outputs == ["same"] * 4
+
+
+async def test_every_execution_of_a_loaded_flow_gets_the_model_its_check_built(hot_registry, tmp_path):
+    flow = load_flow(flow_document([{"id": "s", "type": "hot.seen", "params": {"value": "v"}}]), registry=hot_registry)
+    assert SEEN["validations"] == 1
+    engine = Engine(hot_registry, artifacts_dir=tmp_path / "artifacts")
+
+    for execution in ("one", "two"):
+        result = await engine.run(flow, journal=MemoryJournal(execution))
+        assert result.status == "succeeded"
+
+    first, second = received()
+    assert first is second
+    assert first.value == "v"
+    assert SEEN["validations"] == 1
+
+
+async def test_a_flow_built_without_load_flow_validates_a_node_once_at_its_first_run(hot_registry, tmp_path):
+    flow = Flow.model_validate(flow_document([{"id": "s", "type": "hot.seen", "params": {"value": "v"}}]))
+    engine = Engine(hot_registry, artifacts_dir=tmp_path / "artifacts")
+
+    for execution in ("one", "two", "three"):
+        result = await engine.run(flow, journal=MemoryJournal(execution))
+        assert result.status == "succeeded"
+
+    assert SEEN["validations"] == 1
+    models = received()
+    assert len(models) == 3
+    assert all(model is models[0] for model in models)
+
+
+async def test_a_step_registered_with_another_params_model_validates_with_its_own(hot_registry, tmp_path):
+    class Wider(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        value: Any = Field(None, description="Returned as the output.")
+        even: bool = Field(False, description="Unused.")
+
+    async def wider(params: Wider) -> str:
+        return type(params).__name__
+
+    flow = load_flow(flow_document([{"id": "s", "type": "hot.seen", "params": {"value": 1}}]), registry=hot_registry)
+    registry = StepRegistry([*BUILTIN_STEPS, step("hot.seen", params=Wider)(wider)])
+    journal = MemoryJournal("wider")
+
+    result = await Engine(registry, artifacts_dir=tmp_path / "a").run(flow, journal=journal)
+
+    assert result.status == "succeeded"
+    assert received() == []
+    (done,) = [e for e in journal.read() if e.type == "node.succeeded"]
+    assert done.data["output"] == "Wider"
+
+
+async def test_an_expression_that_renders_a_bad_value_fails_with_the_param_path(hot_registry, tmp_path):
+    class Count(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        limits: dict[str, int] = Field(description="Named numbers.")
+
+    async def count(params: Count) -> int:
+        return sum(params.limits.values())
+
+    registry = StepRegistry([*BUILTIN_STEPS, step("hot.count", params=Count)(count)])
+    loop = {
+        "id": "loop",
+        "type": "control.foreach",
+        "params": {"items": [1, "two"]},
+        "body": {"nodes": [{"id": "c", "type": "hot.count", "params": {"limits": {"n": "{{ item }}"}}}], "edges": []},
+    }
+    flow = load_flow(flow_document([loop]), registry=registry)
+    journal = MemoryJournal("bad")
+
+    result = await Engine(registry, artifacts_dir=tmp_path / "a").run(flow, journal=journal)
+
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error["kind"] == "validation"
+    assert result.error["node"] == "loop[1]/c"
+    assert result.error["message"].startswith("invalid params: params.limits.n: ")
+    done = [e.data["output"] for e in journal.read() if e.type == "node.succeeded" and e.path == "loop[0]/c"]
+    assert done == [1]
 
 
 async def test_an_expression_param_is_rendered_and_validated_for_each_item(hot_registry, tmp_path):
@@ -323,3 +405,27 @@ async def test_sub_flows_loaded_anew_each_call_get_their_own_constant_params(hot
     assert [model.value for model in received()] == ["A", "B", "A", "B"]
     calls = [e.data["output"] for e in events if e.type == "node.succeeded" and e.path.endswith("/call")]
     assert calls == [{"v": "A"}, {"v": "B"}, {"v": "A"}, {"v": "B"}]
+
+
+async def test_load_flow_hands_over_the_models_of_nodes_in_every_body_and_only_those(hot_registry, tmp_path):
+    def seen_node(node_id: str, value: Any) -> dict[str, Any]:
+        return {"id": node_id, "type": "hot.seen", "params": {"value": value, "even": True}}
+
+    attempt = {
+        "id": "t",
+        "type": "control.try",
+        "body": {"nodes": [seen_node("b", 3)], "edges": []},
+        "catch": {"nodes": [seen_node("c", 4)], "edges": []},
+        "finally": {"nodes": [seen_node("f", 6), seen_node("x", "{{ 2 * 4 }}")], "edges": []},
+    }
+
+    result, _ = await run_doc(hot_registry, tmp_path, [attempt])
+
+    assert result.status == "succeeded"
+    assert sorted((path, model.value) for path, model in SEEN["params"]) == [
+        ("t/b", 3),
+        ("t/c", 4),
+        ("t/f", 6),
+        ("t/x", 8),
+    ]
+    assert SEEN["validations"] == 1  # only the node with an expression, at its run

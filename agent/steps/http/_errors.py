@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -71,16 +70,33 @@ def _is_tls_failure(exc: BaseException) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc)
 
 
-@contextmanager
-def map_httpx_errors(method: str, url: object) -> Iterator[None]:
-    """Translate httpx's errors raised inside the block; `url` is shown without its query."""
-    httpx = import_httpx()
-    try:
-        yield
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise _mapped(httpx, exc, method, url) from None
-    except httpx.StreamError as exc:
-        raise StepError(f"{method.upper()} {safe_url(url)}: {type(exc).__name__}: {exc}", kind="http") from None
+def map_httpx_errors(method: str, url: object) -> _HttpxErrors:
+    """Translate httpx's errors raised inside the `with` block; `url` is shown without its query."""
+    return _HttpxErrors(import_httpx(), method, url)
+
+
+class _HttpxErrors:
+    # A class rather than a generator-based context manager: every request enters two of
+    # these, and a generator's setup costs several times the block's own bookkeeping.
+    __slots__ = ("httpx", "method", "url")
+
+    def __init__(self, httpx: Any, method: str, url: object) -> None:
+        self.httpx = httpx
+        self.method = method
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is None:
+            return
+        httpx = self.httpx
+        if isinstance(exc, httpx.HTTPError | httpx.InvalidURL):
+            raise _mapped(httpx, exc, self.method, self.url) from None
+        if isinstance(exc, httpx.StreamError):
+            where = f"{self.method.upper()} {safe_url(self.url)}"
+            raise StepError(f"{where}: {type(exc).__name__}: {exc}", kind="http") from None
 
 
 def _mapped(httpx: Any, exc: Exception, method: str, url: object) -> StepError:

@@ -28,26 +28,32 @@ HIDDEN_COOKIES = "(hidden: kept in the execution's cookie jar)"
 def _headers(response: Any) -> dict[str, str]:
     # Repeated headers are joined the way HTTP allows. Set-Cookie often carries a session token:
     # the client keeps cookies for the execution's later requests, the journal never sees them.
+    # As `Headers.multi_items()` (keys lower-cased, then decoded) with its encoding read once:
+    # the property is worked out again on each read, twice per header there.
+    raw = response.headers
+    encoding = raw.encoding
     headers: dict[str, str] = {}
-    for key, value in response.headers.multi_items():  # one pass; keys come lower-cased
+    for raw_key, raw_value in raw.raw:
+        key = raw_key.lower().decode(encoding)
         if key == "set-cookie":
             headers[key] = HIDDEN_COOKIES
         elif key in headers:
-            headers[key] = f"{headers[key]}, {value}"
+            headers[key] = f"{headers[key]}, {raw_value.decode(encoding)}"
         else:
-            headers[key] = value
+            headers[key] = raw_value.decode(encoding)
     return headers
 
 
-def _is_json(response: Any) -> bool:
-    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def _is_json(headers: dict[str, str]) -> bool:
+    kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     return bool(kind == "application/json" or kind.endswith("+json"))
 
 
-def _decode(response: Any, how: str, method: str) -> dict[str, Any]:
+def _decode(response: Any, headers: dict[str, str], how: str, method: str) -> dict[str, Any]:
+    """`headers`: the answer's, as `_headers` gives them (the content type is read there)."""
     if how == "none" or not response.content:
         return {"json": None, "text": None if how == "none" else ""}
-    if how == "json" or (how == "auto" and _is_json(response)):
+    if how == "json" or (how == "auto" and _is_json(headers)):
         try:
             return {"json": response.json(), "text": None}
         except ValueError:
@@ -81,12 +87,13 @@ async def request(params: RequestParams) -> dict[str, Any]:
             await response.aread()
     finally:
         await response.aclose()
+    headers = _headers(response)
     return {
         "status": response.status_code,
         "reason": response.reason_phrase,
         "url": safe_url(response.url),
-        "headers": _headers(response),
-        **_decode(response, params.response, params.method),
+        "headers": headers,
+        **_decode(response, headers, params.response, params.method),
     }
 
 

@@ -122,7 +122,16 @@ class LoopbackSite:
             Route("/pages/number", self.pages_number),
             Route("/download", self.download),
             Route("/client-cert", self.client_cert),
+            Route("/typed", self.typed),
         ]
+
+    async def typed(self, request: Request) -> Response:
+        """`{"ok": true}` as the `type` query asks, with a header sent twice (`X-Tag: a`, `X-Tag: b`)."""
+        response = Response(b'{"ok": true}', media_type=None)
+        response.raw_headers.extend(
+            [(b"content-type", request.query_params["type"].encode()), (b"X-Tag", b"a"), (b"X-Tag", b"b")]
+        )
+        return response
 
     async def echo(self, request: Request) -> Response:
         body = await request.body()

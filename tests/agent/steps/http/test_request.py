@@ -46,6 +46,20 @@ async def test_cookies_are_kept_for_the_execution_but_not_output(
     assert second["json"]["headers"]["cookie"] == "session=sess-Secret-5"
 
 
+@pytest.mark.parametrize(
+    ("content_type", "as_json"),
+    [("application/problem+json; charset=utf-8", True), ("Application/JSON", True), ("text/plain", False)],
+)
+async def test_answer_headers_are_lower_cased_repeats_joined_and_the_type_decides_json(
+    env: StepEnvironment, server: srv.LoopbackSite, content_type: str, as_json: bool
+) -> None:
+    answer = await env.run(request, {"url": f"{server.url}/typed", "query": {"type": content_type}})
+
+    assert answer["headers"]["x-tag"] == "a, b"
+    assert answer["headers"]["content-type"] == content_type
+    assert (answer["json"], answer["text"]) == (({"ok": True}, None) if as_json else (None, '{"ok": true}'))
+
+
 async def test_form_and_multipart_bodies(env: StepEnvironment, server: srv.LoopbackSite, tmp_path: Path) -> None:
     form = await env.run(request, {"method": "POST", "url": f"{server.url}/echo", "form": {"name": "Ann", "n": 3}})
     assert form["json"]["form"] == {"name": "Ann", "n": "3"}
