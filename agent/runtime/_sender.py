@@ -84,14 +84,12 @@ class Sender:
             return
         acked = max(record.acked_seq, self.acked.get(execution_id, 0))
         sent = max(self.sent.get(execution_id, 0), acked)
-        if self.checkpoints is not None and not record.finished:
+        if self.checkpoints is not None and not record.finished and _due(self.checkpoints, execution_id, sent, record):
             # After `record` was read: a checkpoint written before an event up to `record.last_seq`
             # is on disk now, and goes out before that event.
             await self.checkpoints.flush(execution_id, record.attempt, self.send)
         while sent < record.last_seq:
-            events = [e for e in self.outbox.unacked(execution_id, BATCH * 2) if sent < e.seq <= record.last_seq][
-                :BATCH
-            ]
+            events = [e for e in self.outbox.events(execution_id, sent, BATCH) if e.seq <= record.last_seq]
             if not events:
                 break
             await self.send(
@@ -118,6 +116,14 @@ class Sender:
             reason = self.handback.pop(execution_id)
             await self.send(JobRejected(execution_id=execution_id, attempt=record.attempt, reason=reason))
             self.forget(execution_id)
+
+
+def _due(checkpoints: CheckpointSender, execution_id: str, sent: int, record: JobRecord) -> bool:
+    """Whether to look for the job's checkpoints now: on its first flush on this connection
+    (every file goes again), and before events go out (a checkpoint precedes the events appended
+    after it). Between those, a change waits for the event that follows it: the sender wakes for
+    every job at each event of any, and looking each time was much of its work."""
+    return sent < record.last_seq or execution_id not in checkpoints.sent
 
 
 def finished_event(outbox: Outbox, execution_id: str) -> Event | None:
