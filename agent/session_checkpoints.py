@@ -156,10 +156,15 @@ class Stamp:
     size: int
 
 
-def stamps(execution_id: str) -> dict[Path, Stamp]:
-    """The checkpoint files of an execution now, by path (cheap: one directory listing)."""
+def stamps(execution_id: str, folder: Path | None = None) -> dict[Path, Stamp]:
+    """The checkpoint files of an execution now, by path (cheap: one directory listing).
+
+    Args:
+        execution_id: the execution.
+        folder: its `execution_dir`, when the caller kept it (naming it hashes the id).
+    """
     found: dict[Path, Stamp] = {}
-    with contextlib.suppress(OSError), os.scandir(execution_dir(execution_id)) as entries:
+    with contextlib.suppress(OSError), os.scandir(folder or execution_dir(execution_id)) as entries:
         for entry in entries:
             if entry.name.endswith(".json") and not entry.name.startswith("."):
                 with contextlib.suppress(OSError):

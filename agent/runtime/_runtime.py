@@ -501,6 +501,9 @@ class AgentRuntime:
         except OutboxWriteError as exc:
             self._forget_later.add(execution_id)  # once the outbox can be written again
             self._write_failed(None, exc)
+            return
+        if self._sender is not None:  # a connection lives for many jobs: keep nothing of this one
+            self._sender.forget_job(execution_id)
 
     def _acked(self, execution_id: str, seq: int) -> None:
         try:
