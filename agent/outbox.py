@@ -16,17 +16,24 @@ Life of a job::
 
 Events stay in the file after they are acknowledged: they are the journal a restarted agent
 resumes from. `forget` removes them.
+
+The jobs' records are also kept in memory: read from the file once when the outbox opens, then
+changed after each committed write (the outbox is the only writer of its file while it is open).
+The sender asks for every pending job each time it wakes, and the file was read and its JSON
+decoded again each time: most of the agent's own work on short jobs. Events are read from the
+file, never kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -69,7 +76,6 @@ CREATE TABLE IF NOT EXISTS health (name TEXT PRIMARY KEY, at REAL NOT NULL);
 )
 
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)"
-_LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM events WHERE execution_id = ?"
 
 SECRETS_KEY = "secrets"  # the key of the job.assign payload that is never written to disk
 _NEVER_STORED = frozenset({SECRETS_KEY, "sessions"})
@@ -108,6 +114,11 @@ class Outbox:
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._jobs: dict[str, JobRecord] = {r.execution_id: r for r in self._select_jobs()}
+        """The jobs' records as the file holds them, least recently updated first (the file's
+        `updated_at` order; a change moves a job to the end)."""
+        self._pending: list[Callable[[], object]] = []
+        """What to change in memory once the running transaction commits (`_on_commit`)."""
         self._renamed: dict[tuple[str, int], int] = {}
         """(execution id, attempt) → the attempt its job went on under (`reattempt`): a journal
         opened for the old attempt keeps writing."""
@@ -139,33 +150,44 @@ class Outbox:
         _check_seed(seed)
         stored = json.dumps({k: v for k, v in assignment.items() if k not in _NEVER_STORED}, default=str)
         seed_last = seed[-1].seq if seed else 0
-        with self._transaction() as db:
-            row = db.execute("SELECT attempt FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
-            if row is not None and row[0] == attempt:
+        now = time.time()
+        with self._lock, self._transaction() as db:
+            held = self._jobs.get(execution_id)
+            if held is not None and held.attempt == attempt:
                 # The orchestrator's events are the truth; it cannot normally hold more than we do.
-                last = db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0]
-                db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in seed if e.seq > last])
+                db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in seed if e.seq > held.last_seq])
                 db.execute(
                     "UPDATE jobs SET acked_seq = MAX(acked_seq, ?), updated_at = ? WHERE execution_id = ?",
-                    (seed_last, time.time(), execution_id),
+                    (seed_last, now, execution_id),
                 )
-            elif row is not None and self._extends(db, execution_id, seed):
+                after = JobRecord(
+                    execution_id,
+                    attempt,
+                    max(held.last_seq, seed_last),
+                    max(held.acked_seq, seed_last),
+                    held.finished,
+                    held.assignment,
+                )
+            elif held is not None and self._extends(db, execution_id, seed):
                 # The local journal is ahead of the orchestrator's (a run that went on, or ended,
                 # while the orchestrator did not hear it): merge, never drop it for a rerun.
                 db.execute(
                     "UPDATE jobs SET attempt = ?, acked_seq = ?, assigned_json = ?, updated_at = ? "
                     "WHERE execution_id = ?",
-                    (attempt, seed_last, stored, time.time(), execution_id),
+                    (attempt, seed_last, stored, now, execution_id),
                 )
-                self._renamed[(execution_id, row[0])] = attempt
+                self._renamed[(execution_id, held.attempt)] = attempt
+                after = JobRecord(execution_id, attempt, held.last_seq, seed_last, held.finished, json.loads(stored))
             else:
                 self._forget_renames(execution_id)
                 db.execute("DELETE FROM events WHERE execution_id = ?", (execution_id,))
                 db.execute(
                     "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, 0, ?)",
-                    (execution_id, attempt, seed_last, stored, time.time()),
+                    (execution_id, attempt, seed_last, stored, now),
                 )
                 db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in seed])
+                after = JobRecord(execution_id, attempt, seed_last, seed_last, False, json.loads(stored))
+            self._changed(after)
         return OutboxJournal(execution_id, attempt, append=self._append, read=self.events)
 
     def update_assignment(self, execution_id: str, changes: dict[str, Any]) -> bool:
@@ -174,22 +196,25 @@ class Outbox:
         Returns:
             False when the outbox does not hold the job.
         """
-        with self._transaction() as db:
-            row = db.execute("SELECT assigned_json FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
-            if row is None:
+        with self._lock, self._transaction() as db:
+            held = self._jobs.get(execution_id)
+            if held is None:
                 return False
-            stored = json.loads(row[0]) | {k: v for k, v in changes.items() if k not in _NEVER_STORED}
-            db.execute(
-                "UPDATE jobs SET assigned_json = ? WHERE execution_id = ?",
-                (json.dumps(stored, default=str), execution_id),
+            stored = json.dumps(
+                held.assignment | {k: v for k, v in changes.items() if k not in _NEVER_STORED}, default=str
             )
+            db.execute("UPDATE jobs SET assigned_json = ? WHERE execution_id = ?", (stored, execution_id))
+            # Not an update in `updated_at`'s sense: the job keeps its place.
+            self._changed(dataclasses.replace(held, assignment=json.loads(stored)), touch=False)
         return True
 
     def job(self, execution_id: str) -> JobRecord | None:
-        """The record of one job, or None when the outbox does not hold it."""
+        """The record of one job, or None when the outbox does not hold it.
+
+        The record's `assignment` is shared with the outbox's own copy: read it, never change it.
+        """
         with self._lock:
-            rows = self._select_jobs("WHERE j.execution_id = ?", (execution_id,))
-        return rows[0] if rows else None
+            return self._jobs.get(execution_id)
 
     def pending_jobs(self) -> list[JobRecord]:
         """Every job the outbox holds, oldest update first: running, with unacknowledged events,
@@ -200,7 +225,7 @@ class Outbox:
         an end whose events were all acknowledged before the engine returned is still sent.
         """
         with self._lock:
-            return self._select_jobs("", ())
+            return list(self._jobs.values())
 
     def reattempt(self, execution_id: str, attempt: int) -> bool:
         """Go on with a job under a new attempt: the orchestrator requeued it while this agent was
@@ -213,17 +238,21 @@ class Outbox:
         Raises:
             ValueError: `attempt` is not above the job's (attempts only go up).
         """
-        with self._transaction() as db:
-            row = db.execute("SELECT attempt FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
-            if row is None:
+        with self._lock:
+            held = self._jobs.get(execution_id)
+            if held is None:
                 return False
-            if attempt <= row[0]:
-                raise ValueError(f"execution {execution_id} runs attempt {row[0]}; it cannot go on under {attempt}")
-            db.execute(
-                "UPDATE jobs SET attempt = ?, updated_at = ? WHERE execution_id = ?",
-                (attempt, time.time(), execution_id),
-            )
-            self._renamed[(execution_id, row[0])] = attempt
+            if attempt <= held.attempt:
+                raise ValueError(
+                    f"execution {execution_id} runs attempt {held.attempt}; it cannot go on under {attempt}"
+                )
+            with self._transaction() as db:
+                db.execute(
+                    "UPDATE jobs SET attempt = ?, updated_at = ? WHERE execution_id = ?",
+                    (attempt, time.time(), execution_id),
+                )
+                self._renamed[(execution_id, held.attempt)] = attempt
+                self._changed(dataclasses.replace(held, attempt=attempt))
         return True
 
     def mark_finished(self, execution_id: str) -> None:
@@ -232,11 +261,14 @@ class Outbox:
         Raises:
             KeyError: the outbox does not hold this job.
         """
-        with self._transaction() as db:
-            update = "UPDATE jobs SET finished = 1, updated_at = ? WHERE execution_id = ?"
-            cursor = db.execute(update, (time.time(), execution_id))
-            if cursor.rowcount == 0:
+        with self._lock:
+            held = self._jobs.get(execution_id)
+            if held is None:
                 raise KeyError(execution_id)
+            with self._transaction() as db:
+                update = "UPDATE jobs SET finished = 1, updated_at = ? WHERE execution_id = ?"
+                db.execute(update, (time.time(), execution_id))
+                self._changed(dataclasses.replace(held, finished=True))
 
     def forget(self, execution_id: str, *, force: bool = False) -> None:
         """Delete a job and its events; a job the outbox does not hold is ignored.
@@ -249,18 +281,18 @@ class Outbox:
         Raises:
             OutboxError: the job has unacknowledged events and `force` is not set.
         """
-        with self._transaction() as db:
-            if not force:
-                row = db.execute("SELECT acked_seq FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
-                last = db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0]
-                if row is not None and last > row[0]:
-                    raise OutboxError(
-                        f"execution {execution_id} has {last - row[0]} unacknowledged events "
-                        f"(acked up to {row[0]} of {last}); pass force=True to drop them"
-                    )
-            self._forget_renames(execution_id)
-            db.execute("DELETE FROM events WHERE execution_id = ?", (execution_id,))
-            db.execute("DELETE FROM jobs WHERE execution_id = ?", (execution_id,))
+        with self._lock:
+            held = self._jobs.get(execution_id)
+            if held is not None and not force and not held.fully_acked:
+                raise OutboxError(
+                    f"execution {execution_id} has {held.last_seq - held.acked_seq} unacknowledged events "
+                    f"(acked up to {held.acked_seq} of {held.last_seq}); pass force=True to drop them"
+                )
+            with self._transaction() as db:
+                db.execute("DELETE FROM events WHERE execution_id = ?", (execution_id,))
+                db.execute("DELETE FROM jobs WHERE execution_id = ?", (execution_id,))
+                self._forget_renames(execution_id)
+                self._on_commit(lambda: self._jobs.pop(execution_id, None))
 
     # -- events and acks -------------------------------------------------------------------------
 
@@ -272,8 +304,8 @@ class Outbox:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         with self._lock:
-            row = self._db.execute("SELECT acked_seq FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
-            return [] if row is None else self.events(execution_id, row[0], limit)
+            held = self._jobs.get(execution_id)
+            return [] if held is None else self.events(execution_id, held.acked_seq, limit)
 
     def events(self, execution_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
         """Stored events of a job with `seq > after_seq`, acknowledged or not, in order."""
@@ -294,19 +326,26 @@ class Outbox:
             The acknowledged sequence number now recorded, or None when the outbox does not hold
             the job (a late duplicate ack after `forget`).
         """
-        with self._transaction() as db:
-            last = db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0]
-            db.execute(
-                "UPDATE jobs SET acked_seq = MAX(acked_seq, ?), updated_at = ? WHERE execution_id = ?",
-                (min(seq, last), time.time(), execution_id),
-            )
-            row = db.execute("SELECT acked_seq FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
-        return None if row is None else int(row[0])
+        with self._lock:
+            held = self._jobs.get(execution_id)
+            if held is None:
+                return None
+            acked = max(held.acked_seq, min(seq, held.last_seq))
+            if acked == held.acked_seq:  # nothing new (the answer to a job.finished): no write
+                return acked
+            with self._transaction() as db:
+                db.execute(
+                    "UPDATE jobs SET acked_seq = ?, updated_at = ? WHERE execution_id = ?",
+                    (acked, time.time(), execution_id),
+                )
+                self._changed(dataclasses.replace(held, acked_seq=acked))
+        return acked
 
     def last_seq(self, execution_id: str) -> int:
         """The highest stored sequence number of a job (0 when it has no events)."""
         with self._lock:
-            return int(self._db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0])
+            held = self._jobs.get(execution_id)
+            return 0 if held is None else held.last_seq
 
     def check_writable(self) -> str | None:
         """Write one small row for real (a committed transaction), to learn whether the outbox
@@ -339,33 +378,41 @@ class Outbox:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so MAX(seq) read inside stays true until COMMIT.
         # SQLite's errors (a full disk, a read-only file) become OutboxWriteError here, in one place.
+        # The records in memory change only once the file did (`_on_commit`).
         with self._lock:
+            self._pending.clear()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
                     self._db.execute("COMMIT")
                 except BaseException:
+                    self._pending.clear()
                     if self._db.in_transaction:  # SQLite may have rolled back by itself (disk full)
                         with suppress(sqlite3.Error):
                             self._db.execute("ROLLBACK")
                     raise
             except sqlite3.OperationalError as exc:
                 raise OutboxWriteError(self.path, str(exc)) from exc
+            changes, self._pending = self._pending, []
+            for change in changes:
+                change()
 
     def _append(self, execution_id: str, attempt: int, specs: Sequence[EventSpec]) -> list[Event]:
         now = time.time()
-        with self._transaction() as db:
+        with self._lock:
             while (execution_id, attempt) in self._renamed:  # under the lock: a reattempt is never half seen
                 attempt = self._renamed[(execution_id, attempt)]
-            row = db.execute("SELECT attempt FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
-            if row is None or row[0] != attempt:
-                now_held = "forgotten" if row is None else f"reassigned to attempt {row[0]}"
+            held = self._jobs.get(execution_id)
+            if held is None or held.attempt != attempt:
+                now_held = "forgotten" if held is None else f"reassigned to attempt {held.attempt}"
                 raise StaleJournalError(f"execution {execution_id} attempt {attempt} was {now_held}")
-            start = db.execute(_LAST_SEQ, (execution_id,)).fetchone()[0]
+            start = held.last_seq
             batch = [Event(start + i, kind, path, data, now) for i, (kind, path, data) in enumerate(specs, 1)]
-            db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in batch])
-            db.execute("UPDATE jobs SET updated_at = ? WHERE execution_id = ?", (now, execution_id))
+            with self._transaction() as db:
+                db.executemany(_INSERT_EVENT, [_row(execution_id, e) for e in batch])
+                db.execute("UPDATE jobs SET updated_at = ? WHERE execution_id = ?", (now, execution_id))
+                self._changed(dataclasses.replace(held, last_seq=batch[-1].seq))
         return batch
 
     @staticmethod
@@ -383,14 +430,29 @@ class Outbox:
         for key in [key for key in self._renamed if key[0] == execution_id]:
             del self._renamed[key]
 
-    def _select_jobs(self, where: str, params: tuple[Any, ...]) -> list[JobRecord]:
+    def _select_jobs(self) -> list[JobRecord]:
+        """Every job's record as the file holds it, oldest update first."""
         rows = self._db.execute(
             "SELECT j.execution_id, j.attempt, "
             "(SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.execution_id = j.execution_id) AS last_seq, "
-            f"j.acked_seq, j.finished, j.assigned_json FROM jobs j {where} ORDER BY j.updated_at",
-            params,
+            "j.acked_seq, j.finished, j.assigned_json FROM jobs j ORDER BY j.updated_at",
         ).fetchall()
         return [JobRecord(r[0], r[1], r[2], r[3], bool(r[4]), json.loads(r[5])) for r in rows]
+
+    def _changed(self, record: JobRecord, *, touch: bool = True) -> None:
+        """Keep `record` in memory once the running transaction commits; `touch`: its
+        `updated_at` was set, so it moves to the end of the order."""
+
+        def apply() -> None:
+            if touch:
+                self._jobs.pop(record.execution_id, None)
+            self._jobs[record.execution_id] = record
+
+        self._on_commit(apply)
+
+    def _on_commit(self, change: Callable[[], object]) -> None:
+        """Run `change` right after the running transaction commits (never when it rolls back)."""
+        self._pending.append(change)
 
 
 def describe_outbox(path: Path) -> tuple[bool, str]:

@@ -61,15 +61,20 @@ MAX_SEND_BYTES = 1024 * 1024
 
 def state_dir() -> Path:
     """The private folder of session checkpoints, created 0700."""
-    configured = os.environ.get("RPA_BROWSER_STATE_DIR")
-    if configured:
-        folder = Path(configured).expanduser()
-    else:
-        from agent.keystore import agent_home
-
-        folder = agent_home() / "browser-sessions"
+    folder = _root()
     _private(folder)
     return folder
+
+
+def _root() -> Path:
+    """The folder of session checkpoints, not created: what only reads or deletes needs no folder
+    made (the runtime looks for an execution's files after each of its events)."""
+    configured = os.environ.get("RPA_BROWSER_STATE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    from agent.keystore import agent_home
+
+    return agent_home() / "browser-sessions"
 
 
 def _private(folder: Path) -> None:
@@ -83,13 +88,13 @@ def _digest(text: str) -> str:
 
 
 def execution_dir(execution_id: str) -> Path:
-    """The folder of one execution's checkpoints (not created)."""
-    return state_dir() / _digest(execution_id)
+    """The folder of one execution's checkpoints (neither it nor `state_dir` is created)."""
+    return _root() / _digest(execution_id)
 
 
 def checkpoint_path(execution_id: str, key: str) -> Path:
-    """The checkpoint file of one session (`browser:main`) of one execution."""
-    return execution_dir(execution_id) / f"{_digest(key)}.json"
+    """The checkpoint file of one session (`browser:main`) of one execution (`state_dir` created)."""
+    return state_dir() / _digest(execution_id) / f"{_digest(key)}.json"
 
 
 def write_checkpoint(path: Path, key: str, data: dict[str, Any]) -> None:
@@ -151,10 +156,15 @@ class Stamp:
     size: int
 
 
-def stamps(execution_id: str) -> dict[Path, Stamp]:
-    """The checkpoint files of an execution now, by path (cheap: one directory listing)."""
+def stamps(execution_id: str, folder: Path | None = None) -> dict[Path, Stamp]:
+    """The checkpoint files of an execution now, by path (cheap: one directory listing).
+
+    Args:
+        execution_id: the execution.
+        folder: its `execution_dir`, when the caller kept it (naming it hashes the id).
+    """
     found: dict[Path, Stamp] = {}
-    with contextlib.suppress(OSError), os.scandir(execution_dir(execution_id)) as entries:
+    with contextlib.suppress(OSError), os.scandir(folder or execution_dir(execution_id)) as entries:
         for entry in entries:
             if entry.name.endswith(".json") and not entry.name.startswith("."):
                 with contextlib.suppress(OSError):

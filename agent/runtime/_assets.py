@@ -6,7 +6,10 @@ A job carries its version's assets as `path -> (sha256, size)`. Contents missing
 kept; the cache is bounded in bytes and evicts the least recently used contents (a use touches
 the file's mtime). Before the run, the files are copied into a folder of the execution
 (`<home>/flows/<execution>/`), the run's `flow_dir`: copies, so a step that writes to one
-cannot spoil the cache. A resumed execution gets the same map again and the same layout.
+cannot spoil the cache. A resumed execution gets the same map again and the same layout. A job
+without files gets no folder at all (its `flow_dir` names one that does not exist, which reads
+the same as an empty one): making and removing a folder is most of the agent's own work on a
+one-step job.
 
 The files of each sub-flow the job carries (`JobAssign.subflow_assets`) are laid out the same way
 in a folder of that sub-flow (`<home>/flows/<execution>.subflows/<name>/`, see `subflow_dir_of`),
@@ -163,13 +166,13 @@ def _target(folder: Path, path: str) -> Path:
     return folder.joinpath(*parts)
 
 
-async def _have(url: str, key: str, execution_id: str, assets: Mapping[str, FlowAsset], cache: AssetCache) -> None:
-    """Fetch into the cache every content of `assets` it lacks."""
+async def _have(url: str, key: str, execution_id: str, assets: Mapping[str, FlowAsset], cache: AssetCache) -> int:
+    """Fetch into the cache every content of `assets` it lacks; how many were fetched."""
     import httpx
 
     missing = {ref.sha256: path for path, ref in assets.items() if cache.get(ref.sha256) is None}
     if not missing:
-        return
+        return 0
     base = f"{url.rstrip('/')}/api/v1/agents/me/assets/{execution_id}"
     refs = {ref.sha256: ref for ref in assets.values()}
     async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {key}"}) as http:
@@ -177,6 +180,7 @@ async def _have(url: str, key: str, execution_id: str, assets: Mapping[str, Flow
             data = await _fetch(http, f"{base}/{sha}", path, refs[sha])
             await asyncio.to_thread(cache.put, sha, data)
     log.info("execution %s: fetched %d asset(s)", execution_id, len(missing))
+    return len(missing)
 
 
 async def prepare_assets(
@@ -198,15 +202,18 @@ async def prepare_assets(
         cache: the agent's asset cache.
 
     Returns:
-        The execution's folder (the run's `flow_dir`).
+        The execution's folder (the run's `flow_dir`); not made when the job has no assets.
 
     Raises:
         AssetFetchError: an asset that could not be fetched or does not match; names it.
     """
-    await _have(url, key, execution_id, assets, cache)
     folder = flow_dir_of(home, execution_id)
+    if not assets:
+        return folder
+    fetched = await _have(url, key, execution_id, assets, cache)
     await asyncio.to_thread(_lay_out, folder, assets, cache)
-    await asyncio.to_thread(cache.evict, {ref.sha256 for ref in assets.values()})
+    if fetched:  # only a fetch makes the cache grow
+        await asyncio.to_thread(cache.evict, {ref.sha256 for ref in assets.values()})
     return folder
 
 
@@ -226,7 +233,7 @@ async def prepare_subflow_assets(
         home: the agent's home.
         execution_id: the execution whose job carries the sub-flows.
         subflows: sub-flow name -> relative path -> content; every sub-flow of the job gets a
-            folder, an empty one when it has no files.
+            folder, not made when it has no files.
         cache: the agent's asset cache.
 
     Returns:
@@ -236,15 +243,19 @@ async def prepare_subflow_assets(
         AssetFetchError: an asset that could not be fetched or does not match; names it and its sub-flow.
     """
     folders: dict[str, Path] = {}
+    fetched = 0
     for name, assets in subflows.items():
+        folders[name] = subflow_dir_of(home, execution_id, name)
+        if not assets:
+            continue
         try:
-            await _have(url, key, execution_id, assets, cache)
-            folders[name] = subflow_dir_of(home, execution_id, name)
+            fetched += await _have(url, key, execution_id, assets, cache)
             await asyncio.to_thread(_lay_out, folders[name], assets, cache)
         except AssetFetchError as exc:
             raise AssetFetchError(f"sub-flow '{name}': {exc}") from None
-    wanted = {ref.sha256 for assets in subflows.values() for ref in assets.values()}
-    await asyncio.to_thread(cache.evict, wanted)
+    if fetched:  # only a fetch makes the cache grow
+        wanted = {ref.sha256 for assets in subflows.values() for ref in assets.values()}
+        await asyncio.to_thread(cache.evict, wanted)
     return folders
 
 
@@ -261,5 +272,10 @@ def _lay_out(folder: Path, assets: Mapping[str, FlowAsset], cache: AssetCache) -
 
 def remove_flow_dir(home: Path, execution_id: str) -> None:
     """Forget the execution's laid-out files, its sub-flows' too (the cache keeps the contents)."""
-    shutil.rmtree(flow_dir_of(home, execution_id), ignore_errors=True)
-    shutil.rmtree(home / "flows" / f"{execution_id}.subflows", ignore_errors=True)
+    for folder in (flow_dir_of(home, execution_id), home / "flows" / f"{execution_id}.subflows"):
+        try:
+            folder.rmdir()  # one system call when it is missing (a job without files) or empty
+        except FileNotFoundError:
+            continue
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -28,10 +28,15 @@ class CheckpointSender:
     def __init__(self) -> None:
         self.sent: dict[str, dict[Path, tuple[store.Stamp, str]]] = {}
         """By execution: each file sent, with the version sent and its session key."""
+        self.folders: dict[str, Path] = {}
+        """By execution: its folder of checkpoints (`store.execution_dir`), named once."""
 
     async def flush(self, execution_id: str, attempt: int, send: Send) -> int:
         """Send the execution's checkpoints that are new, changed or gone; how many went."""
-        now = store.stamps(execution_id)
+        folder = self.folders.get(execution_id)
+        if folder is None:
+            folder = self.folders[execution_id] = store.execution_dir(execution_id)
+        now = store.stamps(execution_id, folder)
         known = self.sent.setdefault(execution_id, {})
         count = 0
         for path, stamp in now.items():
@@ -64,3 +69,4 @@ class CheckpointSender:
     def forget(self, execution_id: str) -> None:
         """The execution left this agent."""
         self.sent.pop(execution_id, None)
+        self.folders.pop(execution_id, None)

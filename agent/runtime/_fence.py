@@ -58,6 +58,10 @@ class Fence:
         """Whether a step may start now."""
         return self._clock() < self._open_until
 
+    def open_for(self) -> float:
+        """Seconds the fence stays open without a renewal (≤ 0 when it is closed)."""
+        return self._open_until - self._clock()
+
     def expired_for(self) -> float:
         """Seconds since the fence closed (≤ 0 while it is open)."""
         return self._clock() - self._open_until

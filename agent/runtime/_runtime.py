@@ -137,6 +137,8 @@ class AgentRuntime:
         self._acked_unstored: dict[str, int] = {}
         self._forget_later: set[str] = set()
         self._welcomed_at: float | None = None
+        self._beat_every = 0.0
+        """The connection's heartbeat interval: the longest a beat waits."""
         self._beats: dict[str, float] = {}
         """Heartbeats of this connection not answered yet: id → when sent (monotonic)."""
         self.rtts: list[float] = []
@@ -334,6 +336,7 @@ class AgentRuntime:
         # The welcome answers the hello: what it did not stop is this agent's, for a lease from then.
         lease = connection.lease_s or DEFAULT_LEASE_S
         self.backoff.lease_s = lease
+        self._beat_every = connection.heartbeat_interval_s
         self._adopt(welcome, pending)
         self.fence.renew(hello_sent, lease)
         self._transport = transport
@@ -451,7 +454,10 @@ class AgentRuntime:
             if self._sender is not None:  # what went out under an older attempt goes out again
                 self._sender.sent.pop(message.execution_id, None)
                 self._sender.finish_sent.discard(message.execution_id)
-            self._beat_now.set()  # its first step waits for an acknowledgement: ask for one now
+            if self.fence.open_for() < self._beat_every + margin_for(self.fence.lease_s):
+                # Its first step would wait for an acknowledgement: ask for one now. Otherwise the
+                # regular beats keep the fence open (a beat per job doubled the messages of short jobs).
+                self._beat_now.set()
         await self._send(answer)
 
     def _recorded(self, message: ExecutionRecorded) -> None:
@@ -501,6 +507,9 @@ class AgentRuntime:
         except OutboxWriteError as exc:
             self._forget_later.add(execution_id)  # once the outbox can be written again
             self._write_failed(None, exc)
+            return
+        if self._sender is not None:  # a connection lives for many jobs: keep nothing of this one
+            self._sender.forget_job(execution_id)
 
     def _acked(self, execution_id: str, seq: int) -> None:
         try:

@@ -15,9 +15,12 @@ from agent.outbox import JobRecord, Outbox
 from agent.runtime._checkpoints import CheckpointSender
 from agent.runtime._reports import report_message, report_state
 from shared.engine import Event
+from shared.engine._events import EXECUTION_FINISHED
 from shared.protocol import AgentMessage, JobFinished, JobRejected, JournalBatch, WireEvent
 
 BATCH = 500
+END_WINDOW = 5
+"""`job.finished` carries the last `execution.finished` among the job's last this many events."""
 
 Send = Callable[[AgentMessage], Awaitable[None]]
 
@@ -59,6 +62,9 @@ class Sender:
         """Whether the orchestrator takes `execution.report` (version 5): attended runs wait otherwise."""
         self.reported: set[str] = set()
         """Attended runs whose report went out on this connection (its answer is awaited)."""
+        self.ends: dict[str, Event] = {}
+        """The `execution.finished` event sent last on this connection, by job: its `job.finished`
+        needs no read of the outbox."""
 
     async def run(self, wake: asyncio.Event) -> None:
         """Send what is pending each time `wake` is set, until cancelled."""
@@ -84,14 +90,23 @@ class Sender:
             return
         acked = max(record.acked_seq, self.acked.get(execution_id, 0))
         sent = max(self.sent.get(execution_id, 0), acked)
-        if self.checkpoints is not None and not record.finished:
+        if self.checkpoints is not None and not record.finished and _due(self.checkpoints, execution_id, sent, record):
             # After `record` was read: a checkpoint written before an event up to `record.last_seq`
             # is on disk now, and goes out before that event.
             await self.checkpoints.flush(execution_id, record.attempt, self.send)
+        sent = await self._send_events(record, sent)
+        if record.finished and execution_id not in self.finish_sent and sent >= record.last_seq:
+            await self._send_end(record)
+        elif execution_id in self.handback and acked >= record.last_seq and not record.finished:
+            reason = self.handback.pop(execution_id)
+            await self.send(JobRejected(execution_id=execution_id, attempt=record.attempt, reason=reason))
+            self.forget(execution_id)
+
+    async def _send_events(self, record: JobRecord, sent: int) -> int:
+        """Send the job's events after `sent` up to `record.last_seq`; the last one sent."""
+        execution_id = record.execution_id
         while sent < record.last_seq:
-            events = [e for e in self.outbox.unacked(execution_id, BATCH * 2) if sent < e.seq <= record.last_seq][
-                :BATCH
-            ]
+            events = [e for e in self.outbox.events(execution_id, sent, BATCH) if e.seq <= record.last_seq]
             if not events:
                 break
             await self.send(
@@ -100,24 +115,46 @@ class Sender:
                 )
             )
             sent = self.sent[execution_id] = events[-1].seq
-        if record.finished and execution_id not in self.finish_sent and sent >= record.last_seq:
+            for event in events:
+                if event.type == EXECUTION_FINISHED:
+                    self.ends[execution_id] = event
+        return sent
+
+    async def _send_end(self, record: JobRecord) -> None:
+        """Send `job.finished` with the end its journal records."""
+        execution_id = record.execution_id
+        end = self.ends.pop(execution_id, None)
+        if end is None or end.seq <= record.last_seq - END_WINDOW:  # sent on an earlier connection: read it
             end = finished_event(self.outbox, execution_id)
-            data = end.data if end is not None else {"status": "failed", "outputs": {}, "error": None}
-            await self.send(
-                JobFinished(
-                    execution_id=execution_id,
-                    attempt=record.attempt,
-                    status=data["status"],
-                    outputs=data.get("outputs") or {},
-                    error=data.get("error"),
-                    last_seq=record.last_seq,
-                )
+        data = end.data if end is not None else {"status": "failed", "outputs": {}, "error": None}
+        await self.send(
+            JobFinished(
+                execution_id=execution_id,
+                attempt=record.attempt,
+                status=data["status"],
+                outputs=data.get("outputs") or {},
+                error=data.get("error"),
+                last_seq=record.last_seq,
             )
-            self.finish_sent.add(execution_id)
-        elif execution_id in self.handback and acked >= record.last_seq and not record.finished:
-            reason = self.handback.pop(execution_id)
-            await self.send(JobRejected(execution_id=execution_id, attempt=record.attempt, reason=reason))
-            self.forget(execution_id)
+        )
+        self.finish_sent.add(execution_id)
+
+    def forget_job(self, execution_id: str) -> None:
+        """Drop what this connection kept of a job the outbox forgot."""
+        self.sent.pop(execution_id, None)
+        self.finish_sent.discard(execution_id)
+        self.reported.discard(execution_id)
+        self.ends.pop(execution_id, None)
+        if self.checkpoints is not None:
+            self.checkpoints.forget(execution_id)
+
+
+def _due(checkpoints: CheckpointSender, execution_id: str, sent: int, record: JobRecord) -> bool:
+    """Whether to look for the job's checkpoints now: on its first flush on this connection
+    (every file goes again), and before events go out (a checkpoint precedes the events appended
+    after it). Between those, a change waits for the event that follows it: the sender wakes for
+    every job at each event of any, and looking each time was much of its work."""
+    return sent < record.last_seq or execution_id not in checkpoints.sent
 
 
 def finished_event(outbox: Outbox, execution_id: str) -> Event | None:
@@ -126,6 +163,8 @@ def finished_event(outbox: Outbox, execution_id: str) -> Event | None:
     if record is None or record.last_seq == 0:
         return None
     found = [
-        e for e in outbox.events(execution_id, after_seq=max(0, record.last_seq - 5)) if e.type == "execution.finished"
+        e
+        for e in outbox.events(execution_id, after_seq=max(0, record.last_seq - END_WINDOW))
+        if e.type == EXECUTION_FINISHED
     ]
     return found[-1] if found else None

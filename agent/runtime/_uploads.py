@@ -91,9 +91,15 @@ class PendingUploads:
         Returns:
             True when none is left to send (stored, refused for good, or none made).
         """
+        if execution_id not in self._locks and not self._any(execution_id):
+            return True  # most executions leave no file: nothing to lock, load or remember
         lock = self._locks.setdefault(execution_id, asyncio.Lock())
         async with lock:
             return await self._send(execution_id, ended)
+
+    def _any(self, execution_id: str) -> bool:
+        """Whether the execution has an artifacts folder or a pending record."""
+        return (self.home / "artifacts" / execution_id).is_dir() or self._record_path(execution_id).is_file()
 
     async def _send(self, execution_id: str, ended: bool) -> bool:
         record = self._load(execution_id)

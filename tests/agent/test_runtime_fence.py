@@ -117,3 +117,24 @@ def test_pure_steps_are_not_fenced_and_actions_are() -> None:
     assert not has_outside_effects(steps["data.template"])
     assert not has_outside_effects(steps["control.foreach"])
     assert has_outside_effects(memory.registry().get("test.effect"))
+
+
+async def test_a_new_job_asks_for_a_heartbeat_only_when_the_fence_would_close_before_the_next_one(
+    tmp_path: Path,
+) -> None:
+    # Beats every 60 s: a 300 s lease stays open past the next beat, a 1 s one does not.
+    for lease_s, asked in ((300.0, False), (1.0, True)):
+        server = MemoryOrchestrator(heartbeat_interval_s=60.0, lease_s=lease_s)
+        runtime = _runtime(tmp_path / str(lease_s), server)
+        runtime.start()
+        try:
+            await until(lambda: len(server.heartbeats()) == 1, what="the first beat")  # noqa: B023
+            for number in range(2):
+                await server.assign(JobAssign(execution_id=f"e{number}", attempt=1, flow=effect_flow(1)))
+                await until(lambda: f"e{number}" in server.finished, what=f"e{number} to end")  # noqa: B023
+            if asked:  # one per job at least (while jobs run, beats also come every third of the lease)
+                assert len(server.heartbeats()) >= 3
+            else:
+                assert len(server.heartbeats()) == 1
+        finally:
+            await runtime.stop()
