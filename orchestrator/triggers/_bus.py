@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,10 @@ QUEUE_SIZE = 100_000
 SUBSCRIBERS_S = 2.0
 """How long the set of organisations with event or chain triggers is believed (a trigger made
 in another process is heard of within this)."""
+
+
+RECENT_ENDS = 4096
+"""Ends kept for a wait that comes after them (a few seconds' worth at the measured rates)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,9 @@ class EventBus:
         self._news: asyncio.Queue[tuple[uuid.UUID, uuid.UUID, str]] = asyncio.Queue(QUEUE_SIZE)
         self._presence: asyncio.Queue[tuple[uuid.UUID, uuid.UUID, str, bool]] = asyncio.Queue(QUEUE_SIZE)
         self._waiters: dict[uuid.UUID, list[asyncio.Future[Ended]]] = {}
+        self._recent: OrderedDict[uuid.UUID, Ended] = OrderedDict()
+        """The states of the latest ends nobody waited for yet (`RECENT_ENDS` of them): an agent
+        can run a short flow and report its end before the call that started it is waiting."""
         self._listening: tuple[float, frozenset[uuid.UUID]] = (0.0, frozenset())
         self._task: asyncio.Task[None] | None = None
         self._agents: asyncio.Task[None] | None = None
@@ -82,9 +90,16 @@ class EventBus:
     def announce(
         self, execution_id: uuid.UUID, org_id: uuid.UUID, state: str, outputs: Any = execution_states.UNKNOWN
     ) -> None:
-        for waiter in self._waiters.pop(execution_id, ()) if state != "running" else ():
-            if not waiter.done():
-                waiter.set_result(Ended(state, outputs))
+        if state != "running":
+            ended = Ended(state, outputs)
+            waiters = self._waiters.pop(execution_id, ())
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(ended)
+            if not waiters:  # its state only: outputs can be large, a late wait reads them
+                self._recent[execution_id] = Ended(state, execution_states.UNKNOWN)
+                if len(self._recent) > RECENT_ENDS:
+                    self._recent.popitem(last=False)
         try:
             self._news.put_nowait((execution_id, org_id, state))
         except asyncio.QueueFull:
@@ -107,6 +122,9 @@ class EventBus:
             new: the caller has just started it: its end is not looked for in the database before
                 the first second has passed (an end this process commits is heard here).
         """
+        heard = self._recent.pop(execution_id, None)
+        if heard is not None:
+            return heard
         future: asyncio.Future[Ended] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(execution_id, []).append(future)
         deadline = time.monotonic() + timeout_s

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
-from orchestrator.triggers import Signature, sign
+from orchestrator.services.execution_states import UNKNOWN
+from orchestrator.triggers import EventBus, Signature, sign
 from tests.orchestrator.conftest import TenantFactory
 from tests.orchestrator.triggers._helpers import API, create, executions_of, finish, show, workflow
 
@@ -225,3 +228,29 @@ async def test_a_paused_or_rekeyed_hook_is_not_found(
     assert rekeyed.status_code == 200
     assert (await client.post(trigger["url"], json={"customer": "A"})).status_code == 404
     assert (await client.post(rekeyed.json()["url"], json={"customer": "A"})).status_code == 202
+
+
+async def test_a_wait_that_comes_after_the_end_is_answered_at_once(
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short flow can end before the call that started it waits for it: the bus keeps the end."""
+    owner = await tenant()
+    workflow_id = await workflow(app, owner.org_id)
+    await create(client, owner.headers, workflow_id, "webhook")
+    hook = await client.post(
+        (await create(client, owner.headers, workflow_id, "webhook", config={"respond": "accepted"}))["url"],
+        json={"customer": "ACME"},
+    )
+    execution_id = uuid.UUID(hook.json()["execution_id"])
+    await finish(app, owner.org_id, execution_id, outputs={"total": 7})  # announced: nobody waits yet
+    bus: EventBus = app.state.trigger_bus
+
+    async def no_database(_execution_id: uuid.UUID) -> str | None:
+        raise AssertionError("the end was looked for in the database")
+
+    monkeypatch.setattr(bus, "_ended", no_database)
+    ended = await bus.wait_for_end(execution_id, 10, new=True)
+    assert ended is not None
+    assert ended.state == "succeeded"
+    # Its outputs were not kept (they can be large): the answer reads them.
+    assert ended.outputs is UNKNOWN
