@@ -165,23 +165,29 @@ class _Frames:
         return {"type": "websocket.disconnect", "code": 1000}
 
 
+async def _served(session: AgentSession, frames: list[str]) -> list[object]:
+    """Serve `frames` on `session` until the agent's goodbye; what the server sent."""
+    sent: list[object] = []
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    with pytest.raises(WebSocketDisconnect):
+        await _serve(_Frames(frames), session, send)  # type: ignore[arg-type]
+    return sent
+
+
 async def test_an_accepted_job_and_its_first_journal_batch_are_stored_in_one_transaction(
     app: FastAPI, tenant: TenantFactory
 ) -> None:
     session, execution_id, org_id = await _session(app, tenant)
     writer = app.state.agent_writer
     batches, units = writer.batches, writer.units
-    sent: list[object] = []
-
-    async def send(message: object) -> None:
-        sent.append(message)
-
     frames = [
         encode(JobAccepted(execution_id=str(execution_id), attempt=1)),
         encode(_journal(execution_id, range(1, 5))),
     ]
-    with pytest.raises(WebSocketDisconnect):
-        await _serve(_Frames(frames), session, send)  # type: ignore[arg-type]
+    sent = await _served(session, frames)
     assert _said(sent) == [("journal.ack", str(execution_id), 4)]
     assert (writer.batches - batches, writer.units - units) == (1, 2)
     assert (await load(app, org_id, execution_id)).state == State.SUCCEEDED.value
@@ -224,11 +230,6 @@ async def test_the_messages_read_together_are_stored_in_one_transaction_and_answ
     second = await _second(app, session, org_id)
     writer = app.state.agent_writer
     batches, units = writer.batches, writer.units
-    sent: list[object] = []
-
-    async def send(message: object) -> None:
-        sent.append(message)
-
     frames = [
         encode(JobAccepted(execution_id=str(first), attempt=1)),
         encode(JobAccepted(execution_id=str(second), attempt=1)),
@@ -238,8 +239,7 @@ async def test_the_messages_read_together_are_stored_in_one_transaction_and_answ
         encode(_journal(second, range(3, 5), status="failed")),
         encode(Heartbeat(sent_at=time.time())),
     ]
-    with pytest.raises(WebSocketDisconnect):
-        await _serve(_Frames(frames), session, send)  # type: ignore[arg-type]
+    sent = await _served(session, frames)
     # One agent's messages were a transaction each when handled one after another.
     assert (writer.batches - batches, writer.units - units) == (1, 5)
     assert [getattr(reply, "type", None) for reply in sent] == [
@@ -283,16 +283,12 @@ async def test_a_session_checkpoint_is_kept_before_the_journal_batch_behind_it(
 
     session.on_journal = journal  # type: ignore[method-assign]
 
-    async def send(_message: object) -> None:
-        return None
-
     frames = [
         encode(_journal(execution_id, range(1, 3))),
         encode(SessionCheckpoint(execution_id=str(execution_id), attempt=1, session="browser", state={"a": 1})),
         encode(_journal(execution_id, range(3, 5))),
     ]
-    with pytest.raises(WebSocketDisconnect):
-        await _serve(_Frames(frames), session, send)  # type: ignore[arg-type]
+    await _served(session, frames)
     assert order == ["journal 1", "checkpoint browser", "journal 3", "deleted"]
 
 
