@@ -304,7 +304,7 @@ async def _serve(websocket: WebSocket, session: AgentSession, send: Any) -> None
             # The agent went away (or broke the protocol): what it sent before is stored, and
             # answered while the socket takes it, before the disconnection is dealt with.
             await pipeline.settle(answerer)
-        if answerer.done() and not answerer.cancelled() and answerer.exception() is not None:
+        if answerer.done():
             answerer.result()  # a handler's failure, or the socket's
         reader.result()
     finally:
@@ -340,18 +340,14 @@ class _Pipeline:
 
     def _handle(self, message: Any, handler: Any) -> asyncio.Future[list[object]]:
         execution_id: str | None = getattr(message, "execution_id", None)
-        if execution_id is None:
-            alone: asyncio.Future[list[object]] = asyncio.ensure_future(handler(message))
-            return alone
-        before = self.last.get(execution_id)
-        pending = before is not None and not before[0].done()
-        waits = isinstance(message, _AFTER_PREVIOUS) or (pending and before is not None and before[1])
-        if pending and waits and before is not None:
-            future = asyncio.ensure_future(_after(before[0], handler, message))
-        else:
-            future = asyncio.ensure_future(handler(message))
-        self.last[execution_id] = (future, waits)
-        future.add_done_callback(lambda done: self._forget(execution_id, done))
+        before = self.last.get(execution_id) if execution_id else None
+        prior = before[0] if before is not None and not before[0].done() else None
+        waits = isinstance(message, _AFTER_PREVIOUS) or (before is not None and prior is not None and before[1])
+        work = _after(prior, handler, message) if prior is not None and waits else handler(message)
+        future: asyncio.Future[list[object]] = asyncio.ensure_future(work)
+        if execution_id:
+            self.last[execution_id] = (future, waits)
+            future.add_done_callback(lambda done: self._forget(execution_id, done))
         return future
 
     def _forget(self, execution_id: str, future: asyncio.Future[list[object]]) -> None:
